@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cached/cached/server"
+)
+
+type action int
+
+const (
+	actionRun action = iota
+	actionHelp
+	actionVersion
+)
+
+// parseArgs turns redis-server style arguments into a Config: an optional
+// config file first (or --config FILE anywhere), then --directive value...
+// pairs, which override the file. A directive may take several words
+// (--save 900 1 300 10): everything up to the next --name belongs to it.
+func parseArgs(args []string) (server.Config, action, error) {
+	cfg := server.DefaultConfig()
+	if len(args) == 1 {
+		switch args[0] {
+		case "-h", "--help", "help":
+			return cfg, actionHelp, nil
+		case "-v", "--version", "version":
+			return cfg, actionVersion, nil
+		}
+	}
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "--") {
+		file, args = args[0], args[1:]
+	}
+	type pair struct{ name, value string }
+	var pairs []pair
+	for i := 0; i < len(args); {
+		a := args[i]
+		if !strings.HasPrefix(a, "--") || len(a) == 2 {
+			return cfg, actionRun, fmt.Errorf("unexpected argument %q (directives are --name value)", a)
+		}
+		name := strings.ToLower(a[2:])
+		if name == "help" {
+			return cfg, actionHelp, nil
+		}
+		if name == "version" {
+			return cfg, actionVersion, nil
+		}
+		j := i + 1
+		for j < len(args) && !strings.HasPrefix(args[j], "--") {
+			j++
+		}
+		value := strings.Join(args[i+1:j], " ")
+		if name == "config" {
+			file = value
+		} else {
+			pairs = append(pairs, pair{name, value})
+		}
+		i = j
+	}
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return cfg, actionRun, fmt.Errorf("can't open config file: %w", err)
+		}
+		err = server.ParseConfig(f, &cfg)
+		f.Close()
+		if err != nil {
+			return cfg, actionRun, fmt.Errorf("config file %s: %w", file, err)
+		}
+		cfg.SetConfigFile(file)
+	}
+	for _, p := range pairs {
+		if err := cfg.Set(p.name, p.value); err != nil {
+			return cfg, actionRun, fmt.Errorf("--%s: %w", p.name, err)
+		}
+	}
+	return cfg, actionRun, nil
+}

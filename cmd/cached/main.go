@@ -1,0 +1,99 @@
+// Command cached runs one cached node: a Redis-compatible in-memory cache.
+//
+// Usage, as redis-server:
+//
+//	cached [/path/to/cached.conf] [--directive value ...]
+//	cached --config /path/to/cached.conf --port 7000 --maxmemory 100mb
+//	cached --help | --version
+//
+// Directives use redis-server's names; --help lists them.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cached/cached/server"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, action, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "cached: %v\n", err)
+		return 1
+	}
+	switch action {
+	case actionHelp:
+		printHelp(stdout)
+		return 0
+	case actionVersion:
+		fmt.Fprintf(stdout, "cached v=%s (Redis %s compatible)\n", server.Version, "7.0")
+		return 0
+	}
+	srv, err := server.Start(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "cached: %v\n", err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case <-sig:
+	case <-srv.ShutdownRequested():
+	}
+	if err := srv.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		fmt.Fprintf(stderr, "cached: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintf(w, `Usage: cached [/path/to/cached.conf] [--config FILE] [--directive value ...]
+       cached --help | --version
+
+A Redis-compatible in-memory cache. Directives have redis-server's names and
+can be given on the command line (--port 7000), in a config file (port 7000)
+or at run time with CONFIG SET (those marked *).
+
+Directives:
+`)
+	for _, d := range server.Directives() {
+		if d.Inert {
+			continue
+		}
+		mut := " "
+		if d.Mutable {
+			mut = "*"
+		}
+		def := d.Default
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  %s --%-26s %s (default %s)\n", mut, d.Name, d.Doc, def)
+	}
+	fmt.Fprintf(w, "\nAccepted for redis.conf compatibility, without effect:\n ")
+	n := 1
+	for _, d := range server.Directives() {
+		if !d.Inert {
+			continue
+		}
+		if n+len(d.Name)+1 > 78 {
+			fmt.Fprint(w, "\n ")
+			n = 1
+		}
+		fmt.Fprintf(w, " %s", d.Name)
+		n += len(d.Name) + 1
+	}
+	fmt.Fprintln(w)
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestParseArgs(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "redis.conf")
+	if err := os.WriteFile(conf, []byte("# a redis.conf\nport 7001\nmaxmemory 100mb\nsave 900 1\nappendonly no\nhash-max-ziplist-entries 64\nrequirepass \"p w\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, act, err := parseArgs([]string{conf, "--port", "7002", "--maxmemory-policy", "allkeys-lru"})
+	if err != nil || act != actionRun {
+		t.Fatalf("parseArgs: %v %v", act, err)
+	}
+	checks := map[string]string{"port": "7002", "maxmemory": "104857600", "maxmemory-policy": "allkeys-lru",
+		"save": "900 1", "appendonly": "no", "hash-max-listpack-entries": "64", "requirepass": "p w"}
+	for k, want := range checks {
+		if got, _ := cfg.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if cfg.ConfigFile() != conf {
+		t.Errorf("config file = %q", cfg.ConfigFile())
+	}
+	cfg, _, err = parseArgs([]string{"--config", conf, "--save", ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := cfg.Get("save"); got != "" {
+		t.Errorf("save = %q, want empty", got)
+	}
+}
+
+func TestParseArgsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--port", "notanumber"}, "'port'"},
+		{[]string{"--maxmemory", "12 parsecs"}, "'maxmemory'"},
+		{[]string{"--maxmemory-policy", "allkeys-best"}, "'maxmemory-policy'"},
+		{[]string{"--no-such-directive", "1"}, "no-such-directive"},
+		{[]string{"/does/not/exist.conf"}, "can't open config file"},
+		{[]string{"--port", "1", "stray"}, ""},
+	} {
+		_, _, err := parseArgs(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"--help"}, &out, &errb); code != 0 {
+		t.Fatalf("--help exit %d", code)
+	}
+	for _, d := range []string{"--port", "--maxmemory-policy", "--requirepass", "--shards", "appendonly"} {
+		if !strings.Contains(out.String(), d) {
+			t.Errorf("--help lacks %s", d)
+		}
+	}
+	out.Reset()
+	if code := run([]string{"--version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "cached v=") {
+		t.Fatalf("--version: %d %q", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"--port", "x"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "'port'") {
+		t.Fatalf("bad flag: exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestBinaryServesAndStopsOnSignal builds the real binary, runs it on a free
+// port, talks RESP to it and stops it with SIGTERM: it must exit 0.
+func TestBinaryServesAndStopsOnSignal(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "cached")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		cmd := exec.Command(bin, "--port", port, "--loglevel", "warning")
+		var logs bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		nc := dialPoll(t, "127.0.0.1:"+port)
+		_, _ = nc.Write([]byte("SET k v\r\nGET k\r\n"))
+		r := bufio.NewReader(nc)
+		for _, want := range []string{"+OK\r\n", "$1\r\n", "v\r\n"} {
+			if got, err := r.ReadString('\n'); err != nil || got != want {
+				t.Fatalf("got %q %v, want %q", got, err, want)
+			}
+		}
+		_ = cmd.Process.Signal(sig)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%v: exit: %v\n%s", sig, err, logs.String())
+			}
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("%v: did not exit", sig)
+		}
+		nc.Close()
+	}
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+func dialPoll(t *testing.T, addr string) net.Conn {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		nc, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
+			return nc
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dial %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

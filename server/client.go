@@ -1,0 +1,177 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/cached/cached/store"
+)
+
+// client is one connection's state. The connection's redcon goroutine owns
+// it; fields other goroutines read (CLIENT LIST, CLIENT KILL, INFO) are atomics
+// or guarded by mu.
+type client struct {
+	s     *Server
+	id    int64
+	conn  redcon.Conn
+	addr  string
+	laddr string
+	born  time.Time
+
+	db      atomic.Int32
+	resp3   atomic.Bool // HELLO 3 was negotiated
+	authed  bool        // owner goroutine only
+	lastCmd atomic.Pointer[command]
+	idleAt  atomic.Int64 // UnixNano of the last command's start
+	noEvict atomic.Bool
+
+	mu      sync.Mutex // protects name, libName, libVer
+	name    string
+	libName string
+	libVer  string
+
+	scratch []byte        // reply encoding scratch; owner goroutine only
+	fx      store.Effects // effects of the running command; owner goroutine only
+	killed  atomic.Bool
+
+	failed          bool // the running command replied with an error; owner only
+	closeAfterReply bool // close once this command's reply is flushed; owner only
+}
+
+func (s *Server) newClient(conn redcon.Conn) *client {
+	c := &client{
+		s:    s,
+		id:   s.clients.nextID.Add(1),
+		conn: conn,
+		addr: conn.RemoteAddr(),
+		born: time.Now(),
+	}
+	if nc := conn.NetConn(); nc != nil {
+		c.laddr = nc.LocalAddr().String()
+	}
+	c.idleAt.Store(c.born.UnixNano())
+	c.authed = s.password() == ""
+	return c
+}
+
+// close ends the connection from any goroutine (CLIENT KILL, QUIT).
+func (c *client) close() {
+	c.killed.Store(true)
+	if nc := c.conn.NetConn(); nc != nil {
+		_ = nc.Close()
+	}
+}
+
+func (c *client) getName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.name
+}
+
+// info formats the client as one CLIENT LIST / CLIENT INFO line, with Redis's
+// fields. Buffer sizes cached does not track are reported as 0.
+func (c *client) info(now time.Time) string {
+	c.mu.Lock()
+	name, lib, ver := c.name, c.libName, c.libVer
+	c.mu.Unlock()
+	cmd := "NULL"
+	if lc := c.lastCmd.Load(); lc != nil {
+		cmd = lc.fullName
+	}
+	flags := "N"
+	if c.noEvict.Load() {
+		flags = "e"
+	}
+	idle := now.Sub(time.Unix(0, c.idleAt.Load())) / time.Second
+	var b strings.Builder
+	b.Grow(256)
+	b.WriteString("id=" + strconv.FormatInt(c.id, 10))
+	b.WriteString(" addr=" + c.addr + " laddr=" + c.laddr + " fd=-1 name=" + name)
+	b.WriteString(" age=" + strconv.FormatInt(int64(now.Sub(c.born)/time.Second), 10))
+	b.WriteString(" idle=" + strconv.FormatInt(int64(idle), 10))
+	b.WriteString(" flags=" + flags + " db=" + strconv.Itoa(int(c.db.Load())))
+	b.WriteString(" sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r")
+	b.WriteString(" cmd=" + cmd + " user=default redir=-1 resp=" + strconv.Itoa(c.respVersion()))
+	b.WriteString(" lib-name=" + lib + " lib-ver=" + ver)
+	return b.String()
+}
+
+// respVersion is the negotiated protocol version, 2 or 3.
+func (c *client) respVersion() int {
+	if c.resp3.Load() {
+		return 3
+	}
+	return 2
+}
+
+// clientRegistry tracks the live clients for CLIENT LIST/KILL and INFO.
+type clientRegistry struct {
+	nextID atomic.Int64
+	mu     sync.Mutex // protects m
+	m      map[int64]*client
+	empty  *sync.Cond // signalled when m becomes empty
+}
+
+func (r *clientRegistry) init() {
+	r.m = make(map[int64]*client)
+	r.empty = sync.NewCond(&r.mu)
+}
+
+func (r *clientRegistry) add(c *client) {
+	r.mu.Lock()
+	r.m[c.id] = c
+	r.mu.Unlock()
+}
+
+func (r *clientRegistry) remove(c *client) {
+	r.mu.Lock()
+	delete(r.m, c.id)
+	if len(r.m) == 0 {
+		r.empty.Broadcast()
+	}
+	r.mu.Unlock()
+}
+
+func (r *clientRegistry) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.m)
+}
+
+// list returns the clients ordered by ID.
+func (r *clientRegistry) list() []*client {
+	r.mu.Lock()
+	out := make([]*client, 0, len(r.m))
+	for _, c := range r.m {
+		out = append(out, c)
+	}
+	r.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// waitEmpty closes every client and waits until all have gone.
+func (r *clientRegistry) waitEmpty() {
+	r.mu.Lock()
+	for _, c := range r.m {
+		c.close()
+	}
+	for len(r.m) > 0 {
+		r.empty.Wait()
+	}
+	r.mu.Unlock()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, (n+1)/2)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)[:n]
+}

@@ -1,0 +1,303 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
+)
+
+// Config is a node's configuration. Every field is a directive of the registry
+// (see Directives) under redis-server's name; DefaultConfig fills the defaults.
+type Config struct {
+	// Bind lists the addresses to listen on (directive "bind"). Default 127.0.0.1.
+	Bind []string
+	// Port is the TCP port (directive "port"). Default 6379. Port 0 picks a free
+	// port (unlike redis-server, where 0 disables TCP): tests use it.
+	Port int
+	// MaxMemory is the memory limit in bytes for keys (directive "maxmemory");
+	// 0 means no limit. Over it, MaxMemoryPolicy decides.
+	MaxMemory int64
+	// MaxMemoryPolicy names the eviction policy (directive "maxmemory-policy").
+	MaxMemoryPolicy string
+	// MaxMemorySamples is how many keys the sampled policies look at (default 5).
+	MaxMemorySamples int
+	// RequirePass, if not empty, makes clients AUTH first (directive "requirepass").
+	RequirePass string
+	// Databases is the number of logical databases (default 16).
+	Databases int
+	// MaxClients caps concurrent connections (default 10000).
+	MaxClients int
+	// Timeout closes a client idle for that many seconds; 0 never (default 0).
+	Timeout int
+	// TCPKeepAlive is the TCP keepalive period in seconds; 0 disables (default 300).
+	TCPKeepAlive int
+	// ProtoMaxBulkLen is the largest bulk string a client may send, in bytes (512mb).
+	ProtoMaxBulkLen int64
+	// ClientQueryBufferLimit caps the bytes of one pending request (default 1gb).
+	ClientQueryBufferLimit int64
+	// LogLevel is one of debug, verbose, notice, warning, nothing (default notice).
+	LogLevel string
+	// LogFile is where logs go; "" is standard output.
+	LogFile string
+	// Shards is the number of store shards, a power of two; 0 picks one from GOMAXPROCS.
+	Shards int
+	// Hz is how many times per second background tasks (active expiry) run (default 10).
+	Hz int
+
+	// inert holds the redis.conf directives cached accepts and reports but that
+	// have no effect here (persistence, encodings of internals cached does not have).
+	inert map[string]string
+	// file is the config file the node was started with, if any.
+	file string
+}
+
+// DefaultConfig returns the configuration of a node started with no directives.
+func DefaultConfig() Config {
+	c := Config{inert: map[string]string{}}
+	for _, d := range directives {
+		if err := d.set(&c, d.def); err != nil {
+			panic("server: bad default for " + d.name + ": " + err.Error())
+		}
+	}
+	return c
+}
+
+// ConfigFile reports the file the configuration was read from ("" if none).
+func (c *Config) ConfigFile() string { return c.file }
+
+// SetConfigFile records the config file path (for INFO and CONFIG REWRITE).
+func (c *Config) SetConfigFile(path string) { c.file = path }
+
+func (c *Config) clone() Config {
+	n := *c
+	n.Bind = append([]string(nil), c.Bind...)
+	n.inert = make(map[string]string, len(c.inert))
+	for k, v := range c.inert {
+		n.inert[k] = v
+	}
+	return n
+}
+
+// directive is one configuration directive: its name as redis-server spells
+// it, its default, whether CONFIG SET may change it at run time, and how to
+// read and write it.
+type directive struct {
+	name    string
+	def     string
+	mutable bool
+	inert   bool // accepted and reported, no effect in cached
+	doc     string
+	get     func(c *Config) string
+	set     func(c *Config, v string) error
+}
+
+// DirectiveInfo describes a directive for --help and documentation.
+type DirectiveInfo struct {
+	Name    string
+	Default string
+	Mutable bool // CONFIG SET may change it at run time
+	Inert   bool // accepted for redis.conf compatibility, no effect
+	Doc     string
+}
+
+// Directives lists every directive cached knows, sorted by name.
+func Directives() []DirectiveInfo {
+	out := make([]DirectiveInfo, 0, len(directives))
+	for _, d := range directives {
+		out = append(out, DirectiveInfo{d.name, d.def, d.mutable, d.inert, d.doc})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ErrUnknownDirective is returned by Config.Set for a name the registry lacks.
+var ErrUnknownDirective = errors.New("unknown directive")
+
+// Set sets directive name to value, validating it. Errors name the directive.
+func (c *Config) Set(name, value string) error {
+	d := lookupDirective(name)
+	if d == nil {
+		return fmt.Errorf("%w '%s'", ErrUnknownDirective, name)
+	}
+	if err := d.set(c, value); err != nil {
+		return fmt.Errorf("invalid value for '%s' (%s): %w", d.name, value, err)
+	}
+	return nil
+}
+
+// Get returns directive name's current value as CONFIG GET shows it.
+func (c *Config) Get(name string) (string, bool) {
+	d := lookupDirective(name)
+	if d == nil {
+		return "", false
+	}
+	return d.get(c), true
+}
+
+var directiveIndex map[string]*directive
+
+func lookupDirective(name string) *directive {
+	return directiveIndex[strings.ToLower(name)]
+}
+
+func init() {
+	directiveIndex = make(map[string]*directive, len(directives)+len(inertDirectives))
+	for _, d := range inertDirectives {
+		directives = append(directives, inertDirective(d[0], d[1]))
+	}
+	for i := range directives {
+		if directiveIndex[directives[i].name] != nil {
+			panic("server: directive declared twice: " + directives[i].name)
+		}
+		directiveIndex[directives[i].name] = &directives[i]
+	}
+	for alias, name := range directiveAliases {
+		directiveIndex[alias] = directiveIndex[name]
+	}
+}
+
+// directiveAliases are older names redis-server still accepts.
+var directiveAliases = map[string]string{
+	"hash-max-ziplist-entries": "hash-max-listpack-entries",
+	"hash-max-ziplist-value":   "hash-max-listpack-value",
+	"zset-max-ziplist-entries": "zset-max-listpack-entries",
+	"zset-max-ziplist-value":   "zset-max-listpack-value",
+	"list-max-ziplist-size":    "list-max-listpack-size",
+	"lua-time-limit":           "busy-reply-threshold",
+}
+
+func intDirective(name, def string, mutable bool, min, max int64, doc string, field func(c *Config) *int) directive {
+	return directive{name: name, def: def, mutable: mutable, doc: doc,
+		get: func(c *Config) string { return strconv.Itoa(*field(c)) },
+		set: func(c *Config, v string) error {
+			n, ok := protocol.ParseInt([]byte(strings.TrimSpace(v)))
+			if !ok {
+				return errors.New("argument couldn't be parsed into an integer")
+			}
+			if n < min || n > max {
+				return fmt.Errorf("argument must be between %d and %d inclusive", min, max)
+			}
+			*field(c) = int(n)
+			return nil
+		}}
+}
+
+func memDirective(name, def string, doc string, field func(c *Config) *int64) directive {
+	return directive{name: name, def: def, mutable: true, doc: doc,
+		get: func(c *Config) string { return strconv.FormatInt(*field(c), 10) },
+		set: func(c *Config, v string) error {
+			n, err := protocol.ParseMemory(strings.TrimSpace(v))
+			if err != nil {
+				return errors.New("argument must be a memory value")
+			}
+			if n < 0 {
+				return errors.New("argument must be a memory value")
+			}
+			*field(c) = n
+			return nil
+		}}
+}
+
+func enumDirective(name, def string, mutable bool, values []string, doc string, field func(c *Config) *string) directive {
+	return directive{name: name, def: def, mutable: mutable, doc: doc,
+		get: func(c *Config) string { return *field(c) },
+		set: func(c *Config, v string) error {
+			lv := strings.ToLower(strings.TrimSpace(v))
+			for _, ok := range values {
+				if lv == ok {
+					*field(c) = lv
+					return nil
+				}
+			}
+			return fmt.Errorf("argument(s) must be one of the following: %s", strings.Join(values, ", "))
+		}}
+}
+
+func stringDirective(name, def string, mutable bool, doc string, field func(c *Config) *string) directive {
+	return directive{name: name, def: def, mutable: mutable, doc: doc,
+		get: func(c *Config) string { return *field(c) },
+		set: func(c *Config, v string) error { *field(c) = v; return nil }}
+}
+
+func inertDirective(name, def string) directive {
+	return directive{name: name, def: def, mutable: true, inert: true,
+		doc: "accepted for redis.conf compatibility; no effect in cached",
+		get: func(c *Config) string { return c.inert[name] },
+		set: func(c *Config, v string) error { c.inert[name] = v; return nil }}
+}
+
+// directives is the registry. Keep it sorted by concern; Directives sorts by name.
+var directives = []directive{
+	{name: "bind", def: "127.0.0.1", doc: "addresses to listen on, space separated",
+		get: func(c *Config) string { return strings.Join(c.Bind, " ") },
+		set: func(c *Config, v string) error {
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				return errors.New("at least one address is needed")
+			}
+			c.Bind = f
+			return nil
+		}},
+	intDirective("port", "6379", false, 0, 65535, "TCP port for clients (0: a free port)", func(c *Config) *int { return &c.Port }),
+	memDirective("maxmemory", "0", "memory limit for keys, e.g. 100mb, 1gb; 0 = none", func(c *Config) *int64 { return &c.MaxMemory }),
+	enumDirective("maxmemory-policy", "noeviction", true,
+		[]string{"volatile-lru", "allkeys-lru", "volatile-random", "allkeys-random", "volatile-ttl", "noeviction"},
+		"what to do when maxmemory is reached", func(c *Config) *string { return &c.MaxMemoryPolicy }),
+	intDirective("maxmemory-samples", "5", true, 1, 64, "keys sampled by the approximated eviction policies", func(c *Config) *int { return &c.MaxMemorySamples }),
+	stringDirective("requirepass", "", true, "password clients must AUTH with; empty = none", func(c *Config) *string { return &c.RequirePass }),
+	intDirective("databases", "16", false, 1, 1<<16, "number of logical databases", func(c *Config) *int { return &c.Databases }),
+	intDirective("maxclients", "10000", true, 1, 1<<20, "maximum concurrent client connections", func(c *Config) *int { return &c.MaxClients }),
+	intDirective("timeout", "0", true, 0, 1<<31-1, "close a client idle for N seconds (0 = never)", func(c *Config) *int { return &c.Timeout }),
+	intDirective("tcp-keepalive", "300", true, 0, 1<<31-1, "TCP keepalive period in seconds (0 = off)", func(c *Config) *int { return &c.TCPKeepAlive }),
+	memDirective("proto-max-bulk-len", "512mb", "largest bulk string a client may send", func(c *Config) *int64 { return &c.ProtoMaxBulkLen }),
+	memDirective("client-query-buffer-limit", "1gb", "largest pending request of one client", func(c *Config) *int64 { return &c.ClientQueryBufferLimit }),
+	enumDirective("loglevel", "notice", true, []string{"debug", "verbose", "notice", "warning", "nothing"},
+		"log verbosity", func(c *Config) *string { return &c.LogLevel }),
+	stringDirective("logfile", "", false, "log file; empty = standard output", func(c *Config) *string { return &c.LogFile }),
+	intDirective("shards", "0", false, 0, 1<<16, "store shards, a power of two (0 = from GOMAXPROCS); cached only", func(c *Config) *int { return &c.Shards }),
+	intDirective("hz", "10", true, 1, 500, "background task frequency (active expiry cycles per second)", func(c *Config) *int { return &c.Hz }),
+}
+
+// inertDirectives are redis.conf directives for internals cached does not have
+// (persistence, listpack thresholds, threading): accepted, kept, reported by
+// CONFIG GET, without effect. Values are redis-server 7's defaults.
+var inertDirectives = [][2]string{
+	{"save", "3600 1 300 100 60 10000"}, {"appendonly", "no"}, {"appendfsync", "everysec"},
+	{"appendfilename", "appendonly.aof"}, {"appenddirname", "appendonlydir"}, {"dir", "/"},
+	{"dbfilename", "dump.rdb"}, {"rdbcompression", "yes"}, {"rdbchecksum", "yes"},
+	{"stop-writes-on-bgsave-error", "yes"}, {"busy-reply-threshold", "5000"},
+	{"hash-max-listpack-entries", "128"}, {"hash-max-listpack-value", "64"},
+	{"list-max-listpack-size", "-2"}, {"list-compress-depth", "0"},
+	{"set-max-intset-entries", "512"}, {"set-max-listpack-entries", "128"}, {"set-max-listpack-value", "64"},
+	{"zset-max-listpack-entries", "128"}, {"zset-max-listpack-value", "64"},
+	{"hll-sparse-max-bytes", "3000"}, {"stream-node-max-bytes", "4096"}, {"stream-node-max-entries", "100"},
+	{"activerehashing", "yes"}, {"daemonize", "no"}, {"supervised", "no"}, {"pidfile", ""},
+	{"protected-mode", "yes"}, {"tcp-backlog", "511"}, {"always-show-logo", "no"}, {"set-proc-title", "yes"},
+	{"lazyfree-lazy-eviction", "no"}, {"lazyfree-lazy-expire", "no"}, {"lazyfree-lazy-server-del", "no"},
+	{"lazyfree-lazy-user-del", "no"}, {"lazyfree-lazy-user-flush", "no"}, {"replica-lazy-flush", "no"},
+	{"io-threads", "1"}, {"io-threads-do-reads", "no"}, {"jemalloc-bg-thread", "yes"}, {"activedefrag", "no"},
+	{"dynamic-hz", "yes"}, {"aof-use-rdb-preamble", "yes"}, {"lfu-log-factor", "10"}, {"lfu-decay-time", "1"},
+	{"syslog-enabled", "no"}, {"syslog-ident", "redis"}, {"unixsocket", ""}, {"unixsocketperm", "0"},
+	{"maxmemory-eviction-tenacity", "10"}, {"oom-score-adj", "no"}, {"disable-thp", "yes"},
+	{"latency-monitor-threshold", "0"}, {"slowlog-log-slower-than", "10000"}, {"slowlog-max-len", "128"},
+	{"notify-keyspace-events", ""}, {"client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"},
+	{"repl-backlog-size", "1048576"}, {"repl-diskless-sync", "yes"}, {"crash-log-enabled", "yes"},
+	{"enable-debug-command", "no"}, {"enable-protected-configs", "no"}, {"enable-module-command", "no"},
+	{"active-expire-effort", "1"}, {"propagation-error-behavior", "ignore"},
+}
+
+// validate checks cross-directive rules after all directives are set.
+func (c *Config) validate() error {
+	if c.Shards != 0 && c.Shards&(c.Shards-1) != 0 {
+		return fmt.Errorf("invalid value for 'shards' (%d): must be a power of two", c.Shards)
+	}
+	if _, err := store.ParsePolicy(c.MaxMemoryPolicy); err != nil {
+		return fmt.Errorf("invalid value for 'maxmemory-policy' (%s): %w", c.MaxMemoryPolicy, err)
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package server
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// startServer starts a node on a free 127.0.0.1 port with cfg's defaults
+// changed by mutate (may be nil); it is closed when the test ends.
+func startServer(t testing.TB, mutate func(c *Config)) *Server {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Port = 0
+	cfg.Bind = []string{"127.0.0.1"}
+	cfg.LogLevel = "warning"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	s, err := Start(cfg)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// newClient returns a go-redis client (RESP3, as go-redis v9 negotiates by
+// default) connected to s, closed when the test ends.
+func newClient(t testing.TB, s *Server, mutate func(o *redis.Options)) *redis.Client {
+	t.Helper()
+	o := &redis.Options{Addr: s.Addr(), DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		MaxRetries: -1, PoolSize: 4}
+	if mutate != nil {
+		mutate(o)
+	}
+	rc := redis.NewClient(o)
+	t.Cleanup(func() { _ = rc.Close() })
+	return rc
+}
+
+// resp2 makes a go-redis client speak RESP2.
+func resp2(o *redis.Options) { o.Protocol = 2 }
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// do sends a raw command and returns its result and error.
+func do(t testing.TB, rc *redis.Client, args ...any) (any, error) {
+	t.Helper()
+	return rc.Do(ctxT(t), args...).Result()
+}
+
+// mustDo is do that fails the test on an error reply.
+func mustDo(t testing.TB, rc *redis.Client, args ...any) any {
+	t.Helper()
+	v, err := do(t, rc, args...)
+	if err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	return v
+}
+
+// wantErr asserts that a command fails with exactly msg.
+func wantErr(t testing.TB, rc *redis.Client, msg string, args ...any) {
+	t.Helper()
+	_, err := do(t, rc, args...)
+	if err == nil || err.Error() != msg {
+		t.Fatalf("%v: got error %v, want %q", args, err, msg)
+	}
+}

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/cached/cached/protocol"
+)
+
+// guardListener wraps each accepted connection in a guardConn.
+type guardListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *guardListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		if ka := l.s.tcpKeepAlive.Load(); ka > 0 {
+			_ = tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: time.Duration(ka) * time.Second})
+		}
+	}
+	lim := l.s.frameLimits()
+	return &guardConn{Conn: nc, s: l.s, fc: protocol.NewFrameChecker(lim)}, nil
+}
+
+// guardConn sits between the socket and redcon's reader. It follows the
+// request framing with protocol.FrameChecker so that a huge bulk or multibulk
+// length, an endless inline line or a request larger than
+// client-query-buffer-limit is refused before redcon reserves memory for it,
+// with Redis's protocol error, and it drops the empty requests (*0, *-1) that
+// Redis ignores and redcon would refuse. It also applies the idle timeout and
+// counts network bytes.
+//
+// Read is called only by the connection's redcon goroutine.
+type guardConn struct {
+	net.Conn
+	s       *Server
+	fc      *protocol.FrameChecker
+	buf     []byte // filtered bytes not yet handed to the reader
+	pending string // protocol error to send once the valid bytes are consumed
+	closed  atomic.Bool
+}
+
+func (g *guardConn) Read(p []byte) (int, error) {
+	for {
+		if len(g.buf) > 0 {
+			n := copy(p, g.buf)
+			g.buf = g.buf[n:]
+			return n, nil
+		}
+		if g.pending != "" {
+			return 0, g.fail()
+		}
+		if t := g.s.idleTimeout.Load(); t > 0 {
+			_ = g.Conn.SetReadDeadline(time.Now().Add(time.Duration(t) * time.Second))
+		}
+		n, err := g.Conn.Read(p)
+		if n > 0 {
+			g.s.stats.netInput.Add(uint64(n))
+			out, errText := g.fc.Filter(p[:0], p[:n])
+			if errText != "" {
+				g.pending = errText
+			}
+			if len(out) > 0 {
+				return len(out), nil
+			}
+			continue
+		}
+		return 0, err
+	}
+}
+
+// errProtocolClosed ends a connection after a protocol error was sent.
+type errProtocolClosed string
+
+func (e errProtocolClosed) Error() string { return string(e) }
+
+func (g *guardConn) fail() error {
+	if g.pending != protocol.ErrQueryBufferLimit {
+		b := protocol.AppendError(nil, g.pending)
+		_, _ = g.Conn.Write(b)
+	}
+	g.s.log.Debug("closing client after protocol error", "addr", g.RemoteAddr().String(), "error", g.pending)
+	return errProtocolClosed(g.pending)
+}
+
+func (g *guardConn) Write(p []byte) (int, error) {
+	n, err := g.Conn.Write(p)
+	g.s.stats.netOutput.Add(uint64(n))
+	return n, err
+}
+
+func (g *guardConn) Close() error {
+	g.closed.Store(true)
+	return g.Conn.Close()
+}

@@ -1,0 +1,285 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
+)
+
+// Version is cached's version, reported by INFO and --version.
+const Version = "0.1.0"
+
+// redisVersion is the Redis version whose behaviour cached follows; clients
+// read redis_version from INFO and HELLO to pick features.
+const redisVersion = "7.0.15"
+
+// Server is one cached node: the listeners, the clients and the store.
+// Start a Server with Start; stop it with Close. Its methods are safe for
+// concurrent use.
+type Server struct {
+	log   *slog.Logger
+	level *slog.LevelVar
+	store *store.Store
+	cmds  *commandTable
+
+	cfgMu sync.Mutex // protects cfg
+	cfg   Config
+
+	// Copies of directives read on the hot path.
+	requirePass  atomic.Pointer[string]
+	idleTimeout  atomic.Int64 // seconds
+	tcpKeepAlive atomic.Int64 // seconds
+	maxClients   atomic.Int64
+	maxBulkLen   atomic.Int64
+	queryLimit   atomic.Int64
+	maxMemory    atomic.Int64
+
+	clients clientRegistry
+	stats   serverStats
+
+	onEffect EffectFunc // nil: effects are not recorded
+
+	started   time.Time
+	runID     string
+	listeners []*redcon.Server
+	lns       []net.Listener
+	addrs     []string
+
+	shutdownOnce sync.Once
+	shutdown     chan struct{}
+
+	stop     chan struct{}
+	wg       sync.WaitGroup // background goroutines
+	serveWG  sync.WaitGroup // listener goroutines
+	closeMu  sync.Mutex
+	isClosed bool
+}
+
+// Start validates cfg, builds the store, listens on every bind address and
+// serves clients in the background. The caller must Close the server.
+func Start(cfg Config) (*Server, error) {
+	s, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.listen(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newServer(cfg Config) (*Server, error) {
+	cfg = cfg.clone()
+	if cfg.inert == nil {
+		cfg.inert = DefaultConfig().inert
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	level := new(slog.LevelVar)
+	s := &Server{
+		cfg:      cfg,
+		level:    level,
+		started:  time.Now(),
+		runID:    randomHex(40),
+		stop:     make(chan struct{}),
+		shutdown: make(chan struct{}),
+	}
+	out, err := openLog(cfg.LogFile)
+	if err != nil {
+		return nil, err
+	}
+	s.log = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
+	policy, _ := store.ParsePolicy(cfg.MaxMemoryPolicy)
+	st, err := store.New(store.Config{
+		Shards:           cfg.Shards,
+		Databases:        cfg.Databases,
+		MaxMemory:        cfg.MaxMemory,
+		Policy:           policy,
+		MaxMemorySamples: cfg.MaxMemorySamples,
+		ActiveExpireHz:   cfg.Hz,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.store = st
+	s.cmds = newCommandTable()
+	s.clients.init()
+	s.applyHotConfig(&cfg)
+	s.wg.Add(1)
+	go s.cron()
+	return s, nil
+}
+
+func openLog(path string) (io.Writer, error) {
+	if path == "" {
+		return os.Stdout, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("server: can't open the log file: %w", err)
+	}
+	return f, nil
+}
+
+// applyHotConfig copies the directives read per request into atomics and
+// pushes store settings down. Called with cfgMu held (or before serving).
+func (s *Server) applyHotConfig(c *Config) {
+	pass := c.RequirePass
+	s.requirePass.Store(&pass)
+	s.idleTimeout.Store(int64(c.Timeout))
+	s.tcpKeepAlive.Store(int64(c.TCPKeepAlive))
+	s.maxClients.Store(int64(c.MaxClients))
+	s.maxBulkLen.Store(c.ProtoMaxBulkLen)
+	s.queryLimit.Store(c.ClientQueryBufferLimit)
+	s.maxMemory.Store(c.MaxMemory)
+	s.store.SetMaxMemory(c.MaxMemory)
+	if p, err := store.ParsePolicy(c.MaxMemoryPolicy); err == nil {
+		s.store.SetPolicy(p)
+	}
+	s.store.SetMaxMemorySamples(c.MaxMemorySamples)
+	s.level.Set(slogLevel(c.LogLevel))
+}
+
+func slogLevel(l string) slog.Level {
+	switch l {
+	case "debug":
+		return slog.LevelDebug
+	case "verbose":
+		return slog.LevelDebug + 2
+	case "warning":
+		return slog.LevelWarn
+	case "nothing":
+		return slog.LevelError + 100
+	}
+	return slog.LevelInfo
+}
+
+func (s *Server) frameLimits() protocol.FrameLimits {
+	return protocol.FrameLimits{
+		MaxBulkLen:     s.maxBulkLen.Load(),
+		MaxMultibulk:   1024 * 1024,
+		MaxInline:      64 * 1024,
+		MaxQueryBuffer: s.queryLimit.Load(),
+	}
+}
+
+func (s *Server) listen() error {
+	for _, host := range s.cfg.Bind {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(s.cfg.Port)))
+		if err != nil {
+			return fmt.Errorf("server: listen: %w", err)
+		}
+		rs := redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
+		s.listeners = append(s.listeners, rs)
+		s.lns = append(s.lns, ln)
+		s.addrs = append(s.addrs, ln.Addr().String())
+		s.log.Info("listening", "addr", ln.Addr().String())
+		s.serveWG.Add(1)
+		go func() {
+			defer s.serveWG.Done()
+			if err := rs.Serve(&guardListener{Listener: ln, s: s}); err != nil {
+				s.log.Error("serve", "addr", ln.Addr().String(), "error", err)
+			}
+		}()
+	}
+	return nil
+}
+
+// Addr returns the first address the server listens on (host:port).
+func (s *Server) Addr() string {
+	if len(s.addrs) == 0 {
+		return ""
+	}
+	return s.addrs[0]
+}
+
+// Close stops accepting, closes every client connection, stops background
+// goroutines and waits for them. It is idempotent.
+func (s *Server) Close() error {
+	s.closeMu.Lock()
+	if s.isClosed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.isClosed = true
+	s.closeMu.Unlock()
+	for _, l := range s.listeners {
+		_ = l.Close() // "not serving" if its goroutine has not started: closing ln below covers it
+	}
+	for _, ln := range s.lns {
+		_ = ln.Close()
+	}
+	s.serveWG.Wait()
+	s.clients.waitEmpty()
+	close(s.stop)
+	s.wg.Wait()
+	if s.store != nil {
+		s.store.Close()
+	}
+	return nil
+}
+
+// ShutdownRequested is closed when a client asked the node to shut down
+// (SHUTDOWN); the process owner then calls Close.
+func (s *Server) ShutdownRequested() <-chan struct{} { return s.shutdown }
+
+func (s *Server) requestShutdown() { s.shutdownOnce.Do(func() { close(s.shutdown) }) }
+
+// accept runs on redcon's accept loop for each new connection.
+func (s *Server) accept(conn redcon.Conn) bool {
+	s.stats.connectionsReceived.Add(1)
+	if int64(s.clients.count()) >= s.maxClients.Load() {
+		s.stats.rejectedConnections.Add(1)
+		_, _ = conn.NetConn().Write([]byte("-ERR max number of clients reached\r\n"))
+		return false
+	}
+	c := s.newClient(conn)
+	conn.SetContext(c)
+	s.clients.add(c)
+	return true
+}
+
+// closed runs when a connection's redcon goroutine ends.
+func (s *Server) closed(conn redcon.Conn, err error) {
+	c, ok := conn.Context().(*client)
+	if !ok {
+		return
+	}
+	var pe errProtocolClosed
+	if err != nil && !errors.As(err, &pe) && !errors.Is(err, net.ErrClosed) {
+		s.log.Debug("client closed", "addr", conn.RemoteAddr(), "error", err)
+	}
+	s.clients.remove(c)
+}
+
+// cron runs periodic work: the instantaneous metrics sampler.
+func (s *Server) cron() {
+	defer s.wg.Done()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.stats.sample(now)
+		}
+	}
+}
+
+// Store returns the node's store (for tests and embedding).
+func (s *Server) Store() *store.Store { return s.store }
