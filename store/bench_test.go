@@ -1,0 +1,143 @@
+package store
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// BenchmarkMemoryPerKey loads 1,000,000 keys "key:N" with 32-byte values
+// (DESIGN.md's Redis comparison) and reports Go heap growth per key.
+// Run: go test -run x -bench MemoryPerKey -benchtime 1x ./store/
+func BenchmarkMemoryPerKey(b *testing.B) {
+	const n = 1_000_000
+	val := make([]byte, 32)
+	for range b.N {
+		before, rssBefore := heapInUse(), rss()
+		s := mustNew(b, Config{ActiveExpireHz: -1})
+		key := make([]byte, 0, 16)
+		for i := range n {
+			key = strconv.AppendInt(append(key[:0], "key:"...), int64(i), 10)
+			s.Set(0, key, val, 0)
+		}
+		after, rssAfter := heapInUse(), rss()
+		b.ReportMetric(float64(after-before)/n, "B/key")
+		if rssBefore > 0 {
+			b.ReportMetric(float64(rssAfter-rssBefore)/n, "rss-B/key")
+		}
+		b.ReportMetric(float64(s.UsedMemory())/n, "used-B/key")
+		runtime.KeepAlive(s)
+		s.Close()
+	}
+}
+
+func heapInUse() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapInuse)
+}
+
+// rss returns the resident set size from /proc (Linux), 0 if unknown.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}
+
+var valueSizes = []int{8, 32, 128, 512}
+
+// benchSizes runs fn as a sub-benchmark per value size.
+func benchSizes(b *testing.B, fn func(b *testing.B, size int)) {
+	for _, size := range valueSizes {
+		b.Run(fmt.Sprint(size), func(b *testing.B) { fn(b, size) })
+	}
+}
+
+const benchKeys = 1 << 16
+
+func benchKeyList() [][]byte {
+	keys := make([][]byte, benchKeys)
+	for i := range keys {
+		keys[i] = []byte("key:" + strconv.Itoa(i))
+	}
+	return keys
+}
+
+func BenchmarkGet(b *testing.B) {
+	benchSizes(b, func(b *testing.B, size int) {
+		s := mustNew(b, Config{ActiveExpireHz: -1})
+		defer s.Close()
+		keys := benchKeyList()
+		val := make([]byte, size)
+		for _, k := range keys {
+			s.Set(0, k, val, 0)
+		}
+		var seed atomic.Uint64
+		b.ReportAllocs()
+		b.SetBytes(int64(size))
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := seed.Add(7919)
+			dst := make([]byte, 0, size)
+			for pb.Next() {
+				i++
+				var ok bool
+				dst, ok, _ = s.Get(0, keys[i&(benchKeys-1)], dst[:0])
+				if !ok {
+					b.Error("miss")
+					return
+				}
+			}
+		})
+	})
+}
+
+func BenchmarkSet(b *testing.B) {
+	benchSizes(b, func(b *testing.B, size int) {
+		s := mustNew(b, Config{ActiveExpireHz: -1})
+		defer s.Close()
+		keys := benchKeyList()
+		val := make([]byte, size)
+		for _, k := range keys {
+			s.Set(0, k, val, 0)
+		}
+		var seed atomic.Uint64
+		b.ReportAllocs()
+		b.SetBytes(int64(size))
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := seed.Add(7919)
+			for pb.Next() {
+				i++
+				s.Set(0, keys[i&(benchKeys-1)], val, 0)
+			}
+		})
+	})
+}
+
+func BenchmarkLockTx(b *testing.B) {
+	s := mustNew(b, Config{ActiveExpireHz: -1})
+	defer s.Close()
+	k1, k2 := []byte("a"), []byte("b")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			tx := s.Lock(k1, k2)
+			tx.SetString(0, k1, k2, 0)
+			tx.Unlock()
+		}
+	})
+}

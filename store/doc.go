@@ -1,0 +1,34 @@
+// Package store owns the data of a cached node: keys and their typed values,
+// TTLs, LRU order, memory accounting, eviction under maxmemory and per-slot
+// key counts. It knows nothing of sockets, RESP or the cluster.
+//
+// # Layout
+//
+// The key space is split into a power-of-two number of shards chosen by the
+// xxhash of the key bytes (not of the database), each with one mutex. A shard
+// keeps pointer-light fixed-size records in 1024-record chunks (record numbers
+// never move, which is what makes Scan's guarantee cheap), an open-addressing
+// index of uint64 words (32-bit hash tag | record number) with linear probing
+// and backward-shift deletion, an intrusive doubly linked LRU list threaded
+// through the records by uint32 links, and a dense slice of the records that
+// carry a TTL (for O(1) removal and sampling by the active expirer and the
+// volatile-* policies). A string key costs one heap allocation holding its key
+// length (uvarint), key and value bytes packed together; collection objects live in a per-shard side
+// map so strings pay nothing for them.
+//
+// Logical databases map to physical ones through an indirection, so SWAPDB is
+// O(1) once every shard is locked.
+//
+// # Usage
+//
+// Single-key string commands use the fast paths Store.Get and Store.Set.
+// Everything else locks the shards of its keys with Store.Lock, works through
+// the returned Tx and calls Tx.Unlock. Before a write command the caller
+// calls Store.FreeMemory (or FreeMemoryFor) without holding a Tx.
+//
+// # Callbacks
+//
+// Config.OnEvent runs synchronously on the goroutine that expires or evicts a
+// key, with that key's shard lock held: it must not block and must not call
+// back into the Store.
+package store

@@ -1,0 +1,202 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func keyN(i int) []byte { return []byte(fmt.Sprintf("key:%04d", i)) }
+
+// fillOneShard stores n keys in a one-shard store, key i with TTL now+ttl(i)
+// (0 = none), and returns the per-key cost of a key without TTL.
+func fillOneShard(s *Store, n int, ttl func(i int) int64) int64 {
+	for i := range n {
+		var exp int64
+		if d := ttl(i); d != 0 {
+			exp = s.Now() + d
+		}
+		s.Set(0, keyN(i), []byte("0123456789"), exp)
+	}
+	tx := s.Lock(keyN(0))
+	defer tx.Unlock()
+	e, _ := tx.Peek(0, keyN(0))
+	return e.MemoryUsage()
+}
+
+func TestEvictionPolicies(t *testing.T) {
+	everyOther := func(i int) int64 {
+		if i%2 == 1 {
+			return int64(1000 + i) // odd keys volatile; lower i expires sooner
+		}
+		return 0
+	}
+	none := func(int) int64 { return 0 }
+	tests := []struct {
+		policy  Policy
+		ttl     func(int) int64
+		evict   int // keys over the limit
+		wantErr error
+		check   func(t *testing.T, gone []string)
+	}{
+		{NoEviction, none, 3, ErrOOM, func(t *testing.T, gone []string) { wantGone(t, gone) }},
+		{AllKeysLRU, none, 3, nil, func(t *testing.T, gone []string) {
+			wantGone(t, gone, "key:0002", "key:0003", "key:0004") // 0 and 1 were read
+		}},
+		{VolatileLRU, everyOther, 3, nil, func(t *testing.T, gone []string) {
+			wantGone(t, gone, "key:0003", "key:0005", "key:0007") // key:0001 was read
+		}},
+		{VolatileLRU, none, 3, ErrOOM, func(t *testing.T, gone []string) { wantGone(t, gone) }},
+		{VolatileTTL, everyOther, 2, nil, func(t *testing.T, gone []string) {
+			wantGone(t, gone, "key:0001", "key:0003") // sampled over 10 of 10 TTL keys: exact
+		}},
+		{VolatileTTL, none, 2, ErrOOM, func(t *testing.T, gone []string) { wantGone(t, gone) }},
+		{VolatileRandom, everyOther, 4, nil, func(t *testing.T, gone []string) {
+			if len(gone) != 4 {
+				t.Fatalf("gone %q", gone)
+			}
+			for _, k := range gone {
+				var i int
+				fmt.Sscanf(k, "key:%d", &i)
+				if i%2 == 0 {
+					t.Fatalf("volatile-random evicted %s without TTL", k)
+				}
+			}
+		}},
+		{VolatileRandom, none, 1, ErrOOM, func(t *testing.T, gone []string) { wantGone(t, gone) }},
+		{AllKeysRandom, none, 5, nil, func(t *testing.T, gone []string) {
+			if len(gone) != 5 {
+				t.Fatalf("gone %q", gone)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.policy.String(), func(t *testing.T) {
+			var log eventLog
+			s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: tt.policy, MaxMemorySamples: 10, OnEvent: log.on})
+			defer s.Close()
+			cost := fillOneShard(s, 20, tt.ttl) // key:0000 has no TTL
+			if tt.policy >= VolatileLRU && tt.policy != AllKeysRandom && tt.ttl(1) != 0 {
+				cost += ttlCost
+			}
+			s.Get(0, keyN(0), nil)
+			s.Get(0, keyN(1), nil)
+			if err := s.FreeMemory(); err != nil {
+				t.Fatalf("FreeMemory without a limit: %v", err)
+			}
+			used := s.UsedMemory()
+			s.SetMaxMemory(used - int64(tt.evict-1)*cost - 1)
+			err := s.FreeMemory()
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("FreeMemory = %v, want %v", err, tt.wantErr)
+			}
+			var gone []string
+			for _, ev := range log.take() {
+				gone = append(gone, ev[len("evicted 0 "):])
+			}
+			tt.check(t, gone)
+			if err == nil && s.UsedMemory() > s.MaxMemory() {
+				t.Fatalf("used %d > max %d", s.UsedMemory(), s.MaxMemory())
+			}
+			if s.Stats().Evicted != uint64(len(gone)) || s.DBSize(0) != int64(20-len(gone)) {
+				t.Fatalf("evicted %d dbsize %d gone %d", s.Stats().Evicted, s.DBSize(0), len(gone))
+			}
+			checkInvariants(t, s)
+		})
+	}
+}
+
+func wantGone(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("evicted %q, want %q", got, want)
+	}
+}
+
+func TestEvictionAcrossShards(t *testing.T) {
+	s := mustNew(t, Config{Shards: 8, ActiveExpireHz: -1, Policy: AllKeysLRU})
+	defer s.Close()
+	for i := range 2000 {
+		s.Set(0, keyN(i), make([]byte, 100), 0)
+	}
+	s.SetMaxMemory(s.UsedMemory() / 2)
+	if err := s.FreeMemoryFor(keyN(7)); err != nil {
+		t.Fatal(err)
+	}
+	if s.UsedMemory() > s.MaxMemory() {
+		t.Fatalf("used %d > %d", s.UsedMemory(), s.MaxMemory())
+	}
+	// Eviction was spread: no shard emptied.
+	for _, sh := range s.shards {
+		if sh.idx.n == 0 {
+			t.Fatalf("shard %d emptied", sh.id)
+		}
+	}
+	s.SetPolicy(NoEviction)
+	s.SetMaxMemory(1)
+	if err := s.FreeMemory(); !errors.Is(err, ErrOOM) || s.Policy() != NoEviction {
+		t.Fatalf("noeviction: %v", err)
+	}
+	s.SetPolicy(AllKeysRandom)
+	s.SetMaxMemorySamples(3)
+	if err := s.FreeMemory(); err != nil || s.DBSize(0) != 0 || s.UsedMemory() != 0 {
+		t.Fatalf("evict all: %v, %d keys, %d bytes", err, s.DBSize(0), s.UsedMemory())
+	}
+	checkInvariants(t, s)
+}
+
+func TestLRUOrderExact(t *testing.T) {
+	var log eventLog
+	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, OnEvent: log.on})
+	defer s.Close()
+	for i := range 10 {
+		s.Set(0, keyN(i), []byte("v"), 0)
+	}
+	// Touch in an order; overwrite and LookupRead also count as use, Peek does not.
+	s.Get(0, keyN(3), nil)
+	s.Set(0, keyN(0), []byte("w"), 0)
+	tx := s.Lock(keyN(5), keyN(1))
+	tx.LookupRead(0, keyN(5))
+	tx.Peek(0, keyN(1))
+	tx.Unlock()
+	order := []string{"key:0001", "key:0002", "key:0004", "key:0006", "key:0007", "key:0008", "key:0009", "key:0003", "key:0000", "key:0005"}
+	for i, want := range order {
+		s.SetMaxMemory(s.UsedMemory() - 1)
+		if err := s.FreeMemory(); err != nil {
+			t.Fatal(err)
+		}
+		got := log.take()
+		if len(got) != 1 || got[0] != "evicted 0 "+want {
+			t.Fatalf("eviction %d: %q, want %s", i, got, want)
+		}
+	}
+}
+
+// TestVolatileSampling covers volatile-lru's sampling fallback (TTL keys far
+// from the LRU tail) and volatile-ttl's sampling (more TTL keys than samples).
+func TestVolatileSampling(t *testing.T) {
+	for _, p := range []Policy{VolatileLRU, VolatileTTL} {
+		var log eventLog
+		s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: p, MaxMemorySamples: 2, OnEvent: log.on})
+		for i := range 200 {
+			s.Set(0, keyN(i), nil, 0) // oldest, no TTL
+		}
+		for i := 200; i < 250; i++ {
+			s.Set(0, keyN(i), nil, s.Now()+int64(i))
+		}
+		s.SetMaxMemory(s.UsedMemory() - 1)
+		if err := s.FreeMemory(); err != nil {
+			t.Fatalf("%v: %v", p, err)
+		}
+		got := log.take()
+		var i int
+		if len(got) != 1 {
+			t.Fatalf("%v: evicted %q", p, got)
+		}
+		fmt.Sscanf(got[0], "evicted 0 key:%d", &i)
+		if i < 200 {
+			t.Fatalf("%v evicted %s, which has no TTL", p, got[0])
+		}
+		s.Close()
+	}
+}

@@ -1,0 +1,155 @@
+package store
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// eventLog records OnEvent calls.
+type eventLog struct {
+	mu  sync.Mutex
+	evs []string
+}
+
+func (l *eventLog) on(ev Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	kind := map[EventKind]string{EventExpired: "expired", EventEvicted: "evicted"}[ev.Kind]
+	l.evs = append(l.evs, fmt.Sprintf("%s %d %s", kind, ev.DB, ev.Key))
+}
+
+func (l *eventLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.evs
+	l.evs = nil
+	return e
+}
+
+func TestActiveExpireCycle(t *testing.T) {
+	tests := []struct {
+		name       string
+		keys       int
+		ttlKeys    int
+		advance    int64
+		wantGone   int
+		wantEvents bool
+	}{
+		{"nothing due", 100, 50, 500, 0, false},
+		{"all due", 1000, 1000, 2000, 1000, true},
+		{"half due", 1000, 500, 2000, 500, true},
+		{"few due among many", 3000, 30, 2000, 30, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newFakeClock()
+			var log eventLog
+			s := mustNew(t, Config{Clock: clk, ActiveExpireHz: -1, Shards: 4, OnEvent: log.on})
+			defer s.Close()
+			for i := range tt.keys {
+				exp := int64(0)
+				if i < tt.ttlKeys {
+					exp = clk.NowMs() + 1000
+				}
+				s.Set(2, []byte(fmt.Sprint("k", i)), []byte("v"), exp)
+			}
+			clk.Advance(tt.advance)
+			// Sampling may need more than one cycle when few keys are due,
+			// as in Redis; a bounded number always reaches them all.
+			gone := 0
+			for range 200 {
+				gone += s.RunExpireCycle()
+				if int64(tt.keys-tt.wantGone) == s.DBSize(2) {
+					break
+				}
+			}
+			if gone != tt.wantGone || s.DBSize(2) != int64(tt.keys-tt.wantGone) {
+				t.Fatalf("expired %d, dbsize %d", gone, s.DBSize(2))
+			}
+			if s.Stats().Expired != uint64(tt.wantGone) {
+				t.Fatalf("Stats.Expired = %d", s.Stats().Expired)
+			}
+			evs := log.take()
+			if len(evs) != tt.wantGone || (tt.wantEvents && evs[0][:10] != "expired 2 ") {
+				t.Fatalf("events %d: %.3q", len(evs), evs)
+			}
+			if s.DBExpires(2) != int64(tt.ttlKeys-tt.wantGone) {
+				t.Fatalf("DBExpires = %d", s.DBExpires(2))
+			}
+			checkInvariants(t, s)
+		})
+	}
+}
+
+func TestAllDueExpiresInOneCycle(t *testing.T) {
+	clk := newFakeClock()
+	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: -1, Shards: 2})
+	defer s.Close()
+	for i := range 500 {
+		s.Set(0, []byte(fmt.Sprint(i)), nil, clk.NowMs()+int64(i%10)+1)
+	}
+	clk.Advance(100)
+	if n := s.RunExpireCycle(); n != 500 {
+		t.Fatalf("one cycle expired %d of 500 due keys", n)
+	}
+}
+
+func TestLazyExpiryEvent(t *testing.T) {
+	clk := newFakeClock()
+	var log eventLog
+	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: -1, OnEvent: log.on})
+	defer s.Close()
+	s.Set(5, []byte("x"), []byte("1"), clk.NowMs()+10)
+	clk.Advance(10)
+	if _, ok, _ := s.Get(5, []byte("x"), nil); ok {
+		t.Fatal("expired key returned")
+	}
+	if got := log.take(); len(got) != 1 || got[0] != "expired 5 x" {
+		t.Fatalf("events %q", got)
+	}
+	if s.UsedMemory() != 0 {
+		t.Fatalf("UsedMemory %d after the only key expired", s.UsedMemory())
+	}
+}
+
+func TestAvgTTL(t *testing.T) {
+	clk := newFakeClock()
+	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: -1, Shards: 1})
+	defer s.Close()
+	if s.AvgTTL(0) != 0 {
+		t.Fatal("AvgTTL of an empty db")
+	}
+	s.Set(0, []byte("a"), nil, clk.NowMs()+1000)
+	s.Set(0, []byte("b"), nil, clk.NowMs()+3000)
+	s.Set(0, []byte("c"), nil, 0)
+	if got := s.AvgTTL(0); got != 2000 {
+		t.Fatalf("AvgTTL = %d", got)
+	}
+}
+
+func TestExpirerGoroutineStops(t *testing.T) {
+	before := runtime.NumGoroutine()
+	clk := newFakeClock()
+	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: 1000})
+	s.Set(0, []byte("a"), nil, clk.NowMs()+1)
+	clk.Advance(5)
+	// The running expirer reaps the key without any read.
+	deadline := time.Now().Add(10 * time.Second)
+	for s.DBSize(0) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("active expirer never reaped the key")
+		}
+		runtime.Gosched()
+	}
+	s.Close()
+	s.Close() // idempotent
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines: %d before, %d after Close", before, runtime.NumGoroutine())
+		}
+		runtime.Gosched()
+	}
+}

@@ -1,0 +1,100 @@
+package store
+
+import (
+	"sync/atomic"
+	"testing"
+)
+
+// fakeClock is a settable Clock.
+type fakeClock struct{ ms atomic.Int64 }
+
+func (c *fakeClock) NowMs() int64     { return c.ms.Load() }
+func (c *fakeClock) Advance(ms int64) { c.ms.Add(ms) }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ms.Store(1_700_000_000_000)
+	return c
+}
+
+func mustNew(tb testing.TB, cfg Config) *Store {
+	tb.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// checkInvariants verifies every shard's structures agree with each other.
+func checkInvariants(tb testing.TB, s *Store) {
+	tb.Helper()
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		err := sh.invariantsLocked()
+		sh.mu.Unlock()
+		if err != "" {
+			tb.Fatalf("shard %d: %s", sh.id, err)
+		}
+	}
+}
+
+func (sh *shard) invariantsLocked() string {
+	live, used := 0, int64(0)
+	counts := make([]dbCount, len(sh.counts))
+	for i := uint32(1); i < sh.nrec; i++ {
+		r := sh.rec(i)
+		if r.typ == TypeNone {
+			continue
+		}
+		live++
+		used += sh.costLocked(i)
+		counts[r.db].keys++
+		if r.ttl != 0 {
+			counts[r.db].expires++
+			if int(r.ttl) > len(sh.ttl) || sh.ttl[r.ttl-1].rec != i {
+				return "ttl position broken"
+			}
+		}
+		if sh.find(r.db, r.key(), tagOf(hashKey(r.key()), r.db)) != i {
+			return "record not found through index"
+		}
+		if (r.typ != TypeString) != (sh.objs[i].obj != nil) {
+			return "object side map out of step"
+		}
+	}
+	if live != sh.idx.n {
+		return "index count differs from live records"
+	}
+	n := 0
+	for i := sh.rec(0).next; i != 0; i = sh.rec(i).next {
+		if n++; n > live || sh.rec(sh.rec(i).next).prev != i {
+			return "LRU list broken"
+		}
+	}
+	if n != live {
+		return "LRU list length differs"
+	}
+	if used != sh.used.Load() {
+		return "used memory differs from the sum of costs"
+	}
+	for db := range counts {
+		if counts[db] != sh.counts[db] {
+			return "db counts differ"
+		}
+	}
+	if len(sh.objs) != live-countStrings(sh) {
+		return "stray objects"
+	}
+	return ""
+}
+
+func countStrings(sh *shard) int {
+	n := 0
+	for i := uint32(1); i < sh.nrec; i++ {
+		if sh.rec(i).typ == TypeString {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,360 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+const (
+	chunkBits = 10
+	chunkSize = 1 << chunkBits
+	chunkMask = chunkSize - 1
+
+	// recordCost is what a key costs beside its bytes: its record plus its
+	// amortized index slot (8 bytes at a load between 3/8 and 3/4).
+	recordCost = int64(unsafe.Sizeof(record{})) + 16
+	// ttlCost is the extra a key with a TTL costs (its ttlEntry).
+	ttlCost = int64(unsafe.Sizeof(ttlEntry{}))
+	// objCost is the extra a collection key costs for its side-map entry.
+	objCost = 48
+)
+
+// record is one key. Records live in chunks and never move, so a record
+// number is stable until the key is deleted. A free record has typ TypeNone
+// and kv nil; its next links the free list.
+type record struct {
+	kv     *byte  // uvarint key length, key, then (strings) value; allocation is roundSize(n) long
+	n      uint32 // bytes of kv in use
+	prev   uint32 // LRU links (0 is the sentinel); next also links the free list
+	next   uint32
+	access uint32 // Unix seconds of last access
+	ttl    uint32 // 1 + position in shard.ttl; 0 = no TTL
+	db     uint8  // physical database
+	typ    Type
+}
+
+func (r *record) bytes() []byte { return unsafe.Slice(r.kv, r.n) }
+
+// keyEnd returns the offset of the key and the offset just past it in kv.
+func (r *record) keyEnd() (int, int) {
+	b := r.bytes()
+	if b[0] < 0x80 {
+		return 1, 1 + int(b[0])
+	}
+	k, w := binary.Uvarint(b)
+	return w, w + int(k)
+}
+
+func (r *record) key() []byte {
+	lo, hi := r.keyEnd()
+	return r.bytes()[lo:hi:hi]
+}
+
+func (r *record) val() []byte {
+	_, hi := r.keyEnd()
+	return r.bytes()[hi:]
+}
+
+// ttlEntry is one key with a TTL.
+type ttlEntry struct {
+	exp int64 // Unix ms
+	rec uint32
+}
+
+// objRef is a collection value kept beside its record.
+type objRef struct {
+	obj  any
+	size int64
+}
+
+// dbCount counts one physical database's keys in a shard.
+type dbCount struct{ keys, expires int64 }
+
+// shard is one lock stripe. mu guards every field except used (atomic, read
+// without the lock by UsedMemory).
+type shard struct {
+	mu     sync.Mutex
+	st     *Store
+	id     int
+	chunks [][]record
+	nrec   uint32 // records handed out so far (record 0 is the LRU sentinel)
+	free   uint32 // head of the free list, 0 = empty
+	idx    index
+	ttl    []ttlEntry
+	ttlCur int // active expiry sweep position in ttl
+	objs   map[uint32]objRef
+	counts []dbCount // per physical db
+
+	hits, misses, expired, evicted uint64
+
+	used atomic.Int64
+	_    [64]byte // keep neighbouring shards' locks off this cache line
+}
+
+func newShard(st *Store, id, dbs int) *shard {
+	s := &shard{st: st, id: id, counts: make([]dbCount, dbs)}
+	s.resetLocked()
+	return s
+}
+
+// resetLocked drops every key of the shard.
+func (s *shard) resetLocked() {
+	s.chunks = [][]record{make([]record, chunkSize)}
+	s.nrec = 1
+	s.free = 0
+	s.idx = newIndex()
+	s.ttl = nil
+	s.ttlCur = 0
+	s.objs = make(map[uint32]objRef)
+	clear(s.counts)
+	s.used.Store(0)
+}
+
+func (s *shard) rec(i uint32) *record { return &s.chunks[i>>chunkBits][i&chunkMask] }
+
+// tagOf mixes the key hash with the physical db and the store's secret seed
+// into the index tag, so that clients cannot choose keys that crowd one
+// probe run (the key hash itself is unseeded xxhash, as shard choice is).
+func tagOf(h uint64, db uint8) uint32 {
+	h ^= tagSeed + uint64(db)*0x9E3779B97F4A7C15
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return uint32(h)
+}
+
+// tagSeed is a random per-process secret for tagOf.
+var tagSeed = rand.Uint64()
+
+// find returns the record of key in physical db, or 0.
+func (s *shard) find(db uint8, key []byte, tag uint32) uint32 {
+	slots := s.idx.slots
+	mask := uint32(len(slots) - 1)
+	for i := tag & mask; ; i = (i + 1) & mask {
+		v := slots[i]
+		if v == 0 {
+			return 0
+		}
+		if uint32(v>>32) == tag {
+			r := s.rec(uint32(v))
+			if r.db == db && bytes.Equal(r.key(), key) {
+				return uint32(v)
+			}
+		}
+	}
+}
+
+// costLocked is what record i costs in UsedMemory.
+func (s *shard) costLocked(i uint32) int64 {
+	r := s.rec(i)
+	c := recordCost + int64(roundSize(uint64(r.n)))
+	if r.ttl != 0 {
+		c += ttlCost
+	}
+	if r.typ != TypeString {
+		c += objCost + s.objs[i].size
+	}
+	return c
+}
+
+// allocRecord takes a record off the free list or from the chunks.
+func (s *shard) allocRecord() uint32 {
+	if i := s.free; i != 0 {
+		s.free = s.rec(i).next
+		return i
+	}
+	i := s.nrec
+	if int(i>>chunkBits) == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]record, chunkSize))
+	}
+	s.nrec++
+	return i
+}
+
+// kvLen is the packed size of key and val.
+func kvLen(key, val []byte) uint64 {
+	k := uint64(len(key))
+	return uint64(uvarintLen(k)) + k + uint64(len(val))
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
+}
+
+// newKV allocates the packed bytes for key (+ val).
+func newKV(key, val []byte) (*byte, uint32) {
+	n := kvLen(key, val)
+	if n > 1<<32-1 {
+		panic("store: key and value larger than 4 GiB")
+	}
+	b := make([]byte, roundSize(n))
+	w := binary.PutUvarint(b, uint64(len(key)))
+	copy(b[w+copy(b[w:], key):], val)
+	return &b[0], uint32(n)
+}
+
+// insertLocked creates key in physical db with value bytes val (strings) or
+// object obj; tag must be the key's tag. It returns the record.
+func (s *shard) insertLocked(db uint8, key []byte, tag uint32, t Type, val []byte, obj any, size int64, nowSec uint32) uint32 {
+	i := s.allocRecord()
+	r := s.rec(i)
+	r.kv, r.n = newKV(key, val)
+	*r = record{kv: r.kv, n: r.n, access: nowSec, db: db, typ: t}
+	if t != TypeString {
+		s.objs[i] = objRef{obj: obj, size: size}
+	}
+	s.idx.insert(tag, i)
+	s.linkFront(i)
+	s.counts[db].keys++
+	s.st.slotAdd(db, key, 1)
+	s.used.Add(s.costLocked(i))
+	return i
+}
+
+// replaceLocked gives existing record i a new value (string or object).
+func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64) {
+	r := s.rec(i)
+	s.used.Add(-s.costLocked(i))
+	_, hi := r.keyEnd()
+	newN := uint64(hi)
+	if t == TypeString {
+		newN += uint64(len(val))
+	}
+	if roundSize(newN) == roundSize(uint64(r.n)) {
+		r.n = uint32(newN)
+		copy(r.bytes()[hi:], val)
+	} else if t == TypeString {
+		r.kv, r.n = newKV(r.key(), val)
+	} else {
+		r.kv, r.n = newKV(r.key(), nil)
+	}
+	if t == TypeString {
+		delete(s.objs, i)
+	} else {
+		s.objs[i] = objRef{obj: obj, size: size}
+	}
+	r.typ = t
+	s.used.Add(s.costLocked(i))
+}
+
+// removeLocked deletes record i (and its object) from every structure.
+func (s *shard) removeLocked(i uint32) {
+	r := s.rec(i)
+	s.setTTLLocked(i, 0)
+	s.used.Add(-s.costLocked(i))
+	key := r.key()
+	pos := s.idx.position(tagOf(xxhash.Sum64(key), r.db), i)
+	if pos < 0 {
+		panic("store: record missing from index")
+	}
+	s.idx.removeAt(pos)
+	s.st.slotAdd(r.db, key, -1)
+	s.counts[r.db].keys--
+	if r.typ != TypeString {
+		delete(s.objs, i)
+	}
+	s.unlink(i)
+	*r = record{next: s.free}
+	s.free = i
+}
+
+// expireAt returns record i's expiry (Unix ms) or 0.
+func (s *shard) expireAt(i uint32) int64 {
+	if t := s.rec(i).ttl; t != 0 {
+		return s.ttl[t-1].exp
+	}
+	return 0
+}
+
+// setTTLLocked sets record i's expiry; 0 removes it.
+func (s *shard) setTTLLocked(i uint32, exp int64) {
+	r := s.rec(i)
+	switch {
+	case r.ttl != 0 && exp != 0:
+		s.ttl[r.ttl-1].exp = exp
+	case r.ttl == 0 && exp != 0:
+		s.ttl = append(s.ttl, ttlEntry{exp: exp, rec: i})
+		r.ttl = uint32(len(s.ttl))
+		s.counts[r.db].expires++
+		s.used.Add(ttlCost)
+	case r.ttl != 0:
+		p := r.ttl - 1
+		last := len(s.ttl) - 1
+		if int(p) != last {
+			s.ttl[p] = s.ttl[last]
+			s.rec(s.ttl[p].rec).ttl = p + 1
+		}
+		s.ttl = s.ttl[:last]
+		r.ttl = 0
+		s.counts[r.db].expires--
+		s.used.Add(-ttlCost)
+		if cap(s.ttl) > 1024 && len(s.ttl) < cap(s.ttl)/4 {
+			s.ttl = append([]ttlEntry(nil), s.ttl...)
+		}
+	}
+}
+
+// LRU list: sentinel 0; next of the sentinel is the most recently used.
+
+func (s *shard) linkFront(i uint32) {
+	head := s.rec(0)
+	r := s.rec(i)
+	r.prev, r.next = 0, head.next
+	s.rec(head.next).prev = i
+	head.next = i
+}
+
+func (s *shard) unlink(i uint32) {
+	r := s.rec(i)
+	s.rec(r.prev).next = r.next
+	s.rec(r.next).prev = r.prev
+	r.prev, r.next = 0, 0
+}
+
+// touchLocked marks record i as just used.
+func (s *shard) touchLocked(i uint32, nowSec uint32) {
+	s.rec(i).access = nowSec
+	if s.rec(0).next != i {
+		s.unlink(i)
+		s.linkFront(i)
+	}
+}
+
+// expiredLocked deletes record i if its TTL has passed (counting it and
+// emitting EventExpired) and reports whether it did.
+func (s *shard) expiredLocked(i uint32, now int64) bool {
+	exp := s.expireAt(i)
+	if exp == 0 || exp > now {
+		return false
+	}
+	s.dropLocked(i, EventExpired)
+	return true
+}
+
+// dropLocked removes record i as an expiry or eviction.
+func (s *shard) dropLocked(i uint32, kind EventKind) {
+	if kind == EventExpired {
+		s.expired++
+	} else {
+		s.evicted++
+	}
+	if fn := s.st.onEvent; fn != nil {
+		r := s.rec(i)
+		fn(Event{Kind: kind, DB: s.st.logical(r.db), Key: r.key()})
+	}
+	s.removeLocked(i)
+}
+
+func hashKey(k []byte) uint64 { return xxhash.Sum64(k) }

@@ -1,0 +1,309 @@
+package store
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Tx is a set of locked shards. It must be used by one goroutine and only
+// between Lock and Unlock; after Unlock it must not be touched (it is pooled).
+type Tx struct {
+	st     *Store
+	all    bool
+	ids    []int // locked shard indexes, ascending
+	buf    [8]int
+	locked bool
+}
+
+// Lock locks the shards of keys (in any database) in index order and
+// returns a Tx. Keys are not retained. No allocation for up to 8 keys.
+func (s *Store) Lock(keys ...[]byte) *Tx {
+	tx := s.txPool.Get().(*Tx)
+	tx.ids = tx.buf[:0]
+	for _, k := range keys {
+		id := int(xxhash.Sum64(k) & s.mask)
+		if !slices.Contains(tx.ids, id) {
+			tx.ids = append(tx.ids, id)
+		}
+	}
+	slices.Sort(tx.ids)
+	for _, id := range tx.ids {
+		s.shards[id].mu.Lock()
+	}
+	tx.locked = true
+	return tx
+}
+
+// LockAll locks every shard and returns a Tx that may touch any key.
+func (s *Store) LockAll() *Tx {
+	tx := s.txPool.Get().(*Tx)
+	s.lockAll()
+	tx.all, tx.locked = true, true
+	return tx
+}
+
+// Unlock releases the Tx's locks and returns it to the pool.
+func (tx *Tx) Unlock() {
+	if !tx.locked {
+		panic("store: Unlock of an unlocked Tx")
+	}
+	if tx.all {
+		tx.st.unlockAll()
+	} else {
+		for i := len(tx.ids) - 1; i >= 0; i-- {
+			tx.st.shards[tx.ids[i]].mu.Unlock()
+		}
+	}
+	tx.all, tx.locked = false, false
+	if cap(tx.ids) > len(tx.buf) {
+		tx.ids = nil
+	}
+	tx.st.txPool.Put(tx)
+}
+
+// shard returns key's shard and hash, checking that the Tx holds its lock.
+func (tx *Tx) shard(key []byte) (*shard, uint64) {
+	h := xxhash.Sum64(key)
+	id := int(h & tx.st.mask)
+	if !tx.all && !slices.Contains(tx.ids, id) {
+		panic("store: key used outside the keys of its Tx")
+	}
+	return tx.st.shards[id], h
+}
+
+// Now returns the store clock in Unix ms.
+func (tx *Tx) Now() int64 { return tx.st.clock.NowMs() }
+
+const (
+	lookRead = iota
+	lookWrite
+	lookPeek
+)
+
+func (tx *Tx) lookup(db int, key []byte, mode int) (Entry, bool) {
+	sh, h := tx.shard(key)
+	p := tx.st.phys(db)
+	now := tx.st.clock.NowMs()
+	i := sh.find(p, key, tagOf(h, p))
+	if i == 0 || sh.expiredLocked(i, now) {
+		if mode == lookRead {
+			sh.misses++
+		}
+		return Entry{}, false
+	}
+	e := Entry{sh: sh, i: i, now: now}
+	switch mode {
+	case lookRead:
+		sh.hits++
+		sh.touchLocked(i, uint32(now/1000))
+	case lookWrite:
+		sh.touchLocked(i, uint32(now/1000))
+	}
+	return e, true
+}
+
+// LookupRead finds key in db for a read command: lazy expiry, a keyspace
+// hit or miss counted, LRU touched.
+func (tx *Tx) LookupRead(db int, key []byte) (Entry, bool) { return tx.lookup(db, key, lookRead) }
+
+// LookupWrite finds key in db for a write command: lazy expiry, LRU touched.
+func (tx *Tx) LookupWrite(db int, key []byte) (Entry, bool) { return tx.lookup(db, key, lookWrite) }
+
+// Peek finds key in db with lazy expiry only (no stats, no LRU touch): for
+// OBJECT IDLETIME, TYPE and other looks that must not count as a use.
+func (tx *Tx) Peek(db int, key []byte) (Entry, bool) { return tx.lookup(db, key, lookPeek) }
+
+// SetString creates or replaces key (of any type) with string val; it copies
+// key and val. expireAt: absolute Unix ms, 0 none, KeepTTL keeps the TTL.
+func (tx *Tx) SetString(db int, key, val []byte, expireAt int64) {
+	sh, h := tx.shard(key)
+	sh.setLocked(tx.st.phys(db), key, h, TypeString, val, nil, 0, expireAt, tx.st.clock.NowMs())
+}
+
+// SetObject creates or replaces key with a collection object of type t that
+// costs size bytes. The store keeps obj as is (no copy).
+func (tx *Tx) SetObject(db int, key []byte, t Type, obj any, size int64, expireAt int64) {
+	if t == TypeNone || t == TypeString || int(t) >= len(typeNames) {
+		panic("store: SetObject with a non-collection type")
+	}
+	sh, h := tx.shard(key)
+	sh.setLocked(tx.st.phys(db), key, h, t, nil, obj, size, expireAt, tx.st.clock.NowMs())
+}
+
+// Resize records that key's object changed in place and now costs size bytes.
+// It does nothing for a missing key or a string.
+func (tx *Tx) Resize(db int, key []byte, size int64) {
+	sh, i := tx.find(db, key)
+	if i == 0 || sh.rec(i).typ == TypeString {
+		return
+	}
+	o := sh.objs[i]
+	sh.used.Add(size - o.size)
+	o.size = size
+	sh.objs[i] = o
+}
+
+// find locates key without expiry or stats.
+func (tx *Tx) find(db int, key []byte) (*shard, uint32) {
+	sh, h := tx.shard(key)
+	p := tx.st.phys(db)
+	return sh, sh.find(p, key, tagOf(h, p))
+}
+
+// findLive locates key, applying lazy expiry.
+func (tx *Tx) findLive(db int, key []byte) (*shard, uint32) {
+	sh, i := tx.find(db, key)
+	if i != 0 && sh.expiredLocked(i, tx.st.clock.NowMs()) {
+		i = 0
+	}
+	return sh, i
+}
+
+// Delete removes key; false if it did not exist (or had expired).
+func (tx *Tx) Delete(db int, key []byte) bool {
+	sh, i := tx.findLive(db, key)
+	if i == 0 {
+		return false
+	}
+	sh.removeLocked(i)
+	return true
+}
+
+// SetExpire sets key's expiry to expireAt (absolute Unix ms; 0 removes the
+// TTL). false if there is no such key. An expireAt <= now deletes the key
+// (without counting it as expired: the caller decides how to report it).
+func (tx *Tx) SetExpire(db int, key []byte, expireAt int64) bool {
+	sh, i := tx.findLive(db, key)
+	if i == 0 {
+		return false
+	}
+	if expireAt == KeepTTL {
+		return true
+	}
+	if expireAt != 0 && expireAt <= tx.st.clock.NowMs() {
+		sh.removeLocked(i)
+		return true
+	}
+	sh.setTTLLocked(i, max(expireAt, 0))
+	return true
+}
+
+// Persist removes key's TTL; true if there was one.
+func (tx *Tx) Persist(db int, key []byte) bool {
+	sh, i := tx.findLive(db, key)
+	if i == 0 || sh.rec(i).ttl == 0 {
+		return false
+	}
+	sh.setTTLLocked(i, 0)
+	return true
+}
+
+// Rename moves src's value and TTL to dst (overwriting dst). false if src is
+// missing. src and dst may be in different dbs (MOVE). Both keys' shards must
+// be locked.
+func (tx *Tx) Rename(srcDB int, src []byte, dstDB int, dst []byte) bool {
+	return tx.transfer(srcDB, src, dstDB, dst, true)
+}
+
+// Copy copies src's value and TTL to dst (overwriting dst). Objects are deep
+// copied through Cloner; false if src is missing or its object is not a Cloner.
+func (tx *Tx) Copy(srcDB int, src []byte, dstDB int, dst []byte) bool {
+	return tx.transfer(srcDB, src, dstDB, dst, false)
+}
+
+func (tx *Tx) transfer(srcDB int, src []byte, dstDB int, dst []byte, move bool) bool {
+	ss, si := tx.findLive(srcDB, src)
+	if si == 0 {
+		return false
+	}
+	if srcDB == dstDB && string(src) == string(dst) {
+		return true
+	}
+	r := ss.rec(si)
+	t, exp := r.typ, ss.expireAt(si)
+	var val []byte
+	var o objRef
+	if t == TypeString {
+		val = r.val() // stays valid: src is not freed before dst is written
+	} else {
+		o = ss.objs[si]
+		if !move {
+			c, ok := o.obj.(Cloner)
+			if !ok {
+				return false
+			}
+			o.obj = c.Clone()
+		}
+	}
+	ds, h := tx.shard(dst)
+	now := tx.st.clock.NowMs()
+	ds.setLocked(tx.st.phys(dstDB), dst, h, t, val, o.obj, o.size, exp, now)
+	if move {
+		ss.removeLocked(si)
+	}
+	return true
+}
+
+// Entry is a read view of one key, valid only while its Tx is locked and
+// until the next write to that key.
+type Entry struct {
+	sh  *shard
+	i   uint32
+	now int64
+}
+
+// Type returns the value's type.
+func (e Entry) Type() Type { return e.sh.rec(e.i).typ }
+
+// Str returns the string value (TypeString only, else nil). Do not modify
+// it or keep it after Unlock.
+func (e Entry) Str() []byte {
+	if r := e.sh.rec(e.i); r.typ == TypeString {
+		return r.val()
+	}
+	return nil
+}
+
+// Object returns the collection object, nil for strings.
+func (e Entry) Object() any {
+	if e.sh.rec(e.i).typ == TypeString {
+		return nil
+	}
+	return e.sh.objs[e.i].obj
+}
+
+// ExpireAt returns the absolute expiry in Unix ms, 0 if none.
+func (e Entry) ExpireAt() int64 { return e.sh.expireAt(e.i) }
+
+// IdleMs returns the time since the last access in ms (second resolution).
+func (e Entry) IdleMs() int64 {
+	d := e.now - int64(e.sh.rec(e.i).access)*1000
+	return max(d, 0)
+}
+
+// Encoding returns Redis's OBJECT ENCODING: for strings "int", "embstr" or
+// "raw"; for objects what their Encoding() string method says, else "".
+func (e Entry) Encoding() string {
+	r := e.sh.rec(e.i)
+	if r.typ != TypeString {
+		if en, ok := e.Object().(interface{ Encoding() string }); ok {
+			return en.Encoding()
+		}
+		return ""
+	}
+	v := r.val()
+	if len(v) <= 20 {
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil && strconv.FormatInt(n, 10) == string(v) {
+			return "int"
+		}
+	}
+	if len(v) <= 44 {
+		return "embstr"
+	}
+	return "raw"
+}
+
+// MemoryUsage returns the bytes this key costs (MEMORY USAGE).
+func (e Entry) MemoryUsage() int64 { return e.sh.costLocked(e.i) }

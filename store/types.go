@@ -1,0 +1,114 @@
+package store
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+// Type is a value's type tag.
+type Type uint8
+
+// Value types, in the order Redis names them.
+const (
+	TypeNone Type = iota // no such key
+	TypeString
+	TypeList
+	TypeHash
+	TypeSet
+	TypeZSet
+)
+
+var typeNames = [...]string{"none", "string", "list", "hash", "set", "zset"}
+
+// String returns the name Redis's TYPE command replies with.
+func (t Type) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "none"
+}
+
+// Policy is a maxmemory-policy.
+type Policy uint8
+
+// Eviction policies, as Redis names them.
+const (
+	NoEviction     Policy = iota // refuse writes over maxmemory (ErrOOM)
+	AllKeysLRU                   // evict the least recently used key of a shard
+	VolatileLRU                  // evict the least recently used key that has a TTL
+	AllKeysRandom                // evict a random key
+	VolatileRandom               // evict a random key that has a TTL
+	VolatileTTL                  // evict the key with the nearest expiry (sampled)
+)
+
+var policyNames = [...]string{"noeviction", "allkeys-lru", "volatile-lru", "allkeys-random", "volatile-random", "volatile-ttl"}
+
+// String returns the policy's Redis name.
+func (p Policy) String() string {
+	if int(p) < len(policyNames) {
+		return policyNames[p]
+	}
+	return "unknown"
+}
+
+// ParsePolicy parses a Redis maxmemory-policy name, case-insensitively.
+// The LFU policies are not supported and return ErrUnsupportedPolicy.
+func ParsePolicy(s string) (Policy, error) {
+	for i, n := range policyNames {
+		if strings.EqualFold(s, n) {
+			return Policy(i), nil
+		}
+	}
+	return NoEviction, ErrUnsupportedPolicy
+}
+
+// Clock gives the time in Unix milliseconds. Tests inject a fake one.
+type Clock interface{ NowMs() int64 }
+
+// WallClock is the Clock of the real time.
+type WallClock struct{}
+
+// NowMs returns the current Unix time in milliseconds.
+func (WallClock) NowMs() int64 { return time.Now().UnixMilli() }
+
+// EventKind says why a key went away outside a command.
+type EventKind uint8
+
+// Event kinds.
+const (
+	EventExpired EventKind = iota + 1 // removed because its TTL passed (lazy or active expiry)
+	EventEvicted                      // removed by FreeMemory under maxmemory
+)
+
+// Event tells of a key removed outside a command: expiry and eviction.
+type Event struct {
+	Kind EventKind
+	DB   int    // logical database
+	Key  []byte // valid only during the callback
+}
+
+// Errors returned by the store.
+var (
+	// ErrWrongType is returned by Get when the value is not a string; the
+	// server maps it to WRONGTYPE.
+	ErrWrongType = errors.New("store: wrong type")
+	// ErrOOM is returned by FreeMemory when it cannot get under maxmemory
+	// (noeviction, or volatile-* with no volatile keys).
+	ErrOOM = errors.New("store: out of memory")
+	// ErrNoSuchKey is for callers (RENAME etc.) that report a missing key.
+	ErrNoSuchKey = errors.New("store: no such key")
+	// ErrUnsupportedPolicy is returned by ParsePolicy for unknown or LFU policies.
+	ErrUnsupportedPolicy = errors.New("store: unsupported policy")
+	// ErrBadConfig is returned (wrapped) by New for invalid configuration.
+	ErrBadConfig = errors.New("store: bad config")
+)
+
+// KeepTTL as an expireAt argument keeps the key's current TTL.
+const KeepTTL int64 = -1
+
+// Slots is the number of cluster hash slots.
+const Slots = 16384
+
+// Cloner is implemented by collection objects so that Tx.Copy can deep-copy them.
+type Cloner interface{ Clone() any }
