@@ -285,7 +285,7 @@ func (c *client) helpReply(cmd string, lines []string) {
 		c.simple(l)
 	}
 	c.simple("HELP")
-	c.simple("    Print this help.")
+	c.simple("    Prints this help.")
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

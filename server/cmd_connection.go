@@ -11,7 +11,7 @@ func connectionCommands() []spec {
 	return []spec{
 		{name: "ping", arity: -1, flags: "fast", group: "connection", since: "1.0.0",
 			summary: "Returns the server's liveliness response.", complexity: "O(1)", fn: pingCommand},
-		{name: "echo", arity: 2, flags: "fast", group: "connection", since: "1.0.0",
+		{name: "echo", arity: 2, flags: "loading stale fast", group: "connection", since: "1.0.0",
 			summary: "Returns the given string.", complexity: "O(1)", fn: echoCommand},
 		{name: "quit", arity: -1, flags: "noscript loading stale fast no_auth allow_busy", group: "connection", since: "1.0.0",
 			summary: "Closes the connection.", complexity: "O(1)", fn: quitCommand},

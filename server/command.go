@@ -36,12 +36,13 @@ const (
 	flagNoMulti
 	flagAllowBusy
 	flagMovableKeys
+	flagNoAsyncLoading
 )
 
 // flagNames are Redis's spellings, in the order COMMAND INFO lists them.
 var flagNames = []string{"write", "readonly", "denyoom", "admin", "pubsub", "noscript",
 	"blocking", "loading", "stale", "skip_monitor", "skip_slowlog", "fast", "no_auth",
-	"may_replicate", "no_multi", "allow_busy", "movablekeys"}
+	"may_replicate", "no_multi", "allow_busy", "movablekeys", "no_async_loading"}
 
 func parseFlags(s string) cmdFlags {
 	var f cmdFlags
@@ -146,7 +147,11 @@ func build(sp spec, parent *command) *command {
 	if c.keysFn != nil {
 		c.flags |= flagMovableKeys
 	}
-	c.acl = aclCategories(c, sp.acl)
+	if len(sp.subs) > 0 {
+		c.acl = []string{"slow"} // Redis gives containers only @slow
+	} else {
+		c.acl = aclCategories(c, sp.acl)
+	}
 	if len(sp.subs) > 0 {
 		c.subs = make(map[string]*command, len(sp.subs))
 		for _, sub := range sp.subs {
@@ -319,7 +324,8 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 		}
 		sub := cmd.lookupSub(args[1])
 		if sub == nil {
-			c.reject(cmd, protocol.UnknownSubcommand(args[1], strings.ToUpper(cmd.name)))
+			// As Redis: no command was found, so no command's stats move.
+			c.reject(nil, protocol.UnknownSubcommand(args[1], strings.ToUpper(cmd.name)))
 			return
 		}
 		cmd = sub
@@ -333,7 +339,7 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 		return
 	}
 	if cmd.flags&flagDenyOOM != 0 && s.maxMemory.Load() > 0 {
-		if err := s.store.FreeMemory(); err != nil {
+		if err := s.freeMemory(cmd, args); err != nil {
 			c.reject(cmd, protocol.ErrOOM)
 			return
 		}
@@ -357,4 +363,13 @@ func (c *client) reject(cmd *command, msg string) {
 		cmd.rejected.Add(1)
 	}
 	c.err(msg)
+}
+
+// freeMemory evicts under maxmemory before a command that may grow memory,
+// starting with the shard of the command's first key, as the store prefers.
+func (s *Server) freeMemory(cmd *command, args [][]byte) error {
+	if cmd.first > 0 && cmd.first < len(args) {
+		return s.store.FreeMemoryFor(args[cmd.first])
+	}
+	return s.store.FreeMemory()
 }

@@ -260,7 +260,7 @@ var directives = []directive{
 		"log verbosity", func(c *Config) *string { return &c.LogLevel }),
 	stringDirective("logfile", "", false, "log file; empty = standard output", func(c *Config) *string { return &c.LogFile }),
 	intDirective("shards", "0", false, 0, 1<<16, "store shards, a power of two (0 = from GOMAXPROCS); cached only", func(c *Config) *int { return &c.Shards }),
-	intDirective("hz", "10", true, 1, 500, "background task frequency (active expiry cycles per second)", func(c *Config) *int { return &c.Hz }),
+	intDirective("hz", "10", false, 1, 500, "background task frequency (active expiry cycles per second)", func(c *Config) *int { return &c.Hz }),
 }
 
 // inertDirectives are redis.conf directives for internals cached does not have

@@ -1,20 +1,38 @@
 package server
 
+import "github.com/cached/cached/store"
+
 // EffectFunc receives one write effect: a deterministic command that
 // reproduces, on another node, what a command changed in database db. It runs
-// on the writing client's goroutine after the command and must not block.
+// on the writing client's goroutine after the command, or on the store's
+// expirer for expiry and eviction (DEL), so it must be safe for concurrent
+// use and must not block. cmd is valid only during the call.
 type EffectFunc func(db int, cmd [][]byte)
 
 // SetEffectHook installs fn as the receiver of every write effect (the
-// replication stream attaches here). Set it before clients connect; nil
-// (the default) turns effect recording off, so writes pay nothing for it.
-func (s *Server) SetEffectHook(fn EffectFunc) { s.onEffect = fn }
+// replication stream attaches here); nil, the default, turns effect
+// recording off, so writes pay nothing for it.
+func (s *Server) SetEffectHook(fn EffectFunc) {
+	if fn == nil {
+		s.onEffect.Store(nil)
+		return
+	}
+	s.onEffect.Store(&fn)
+}
+
+// storeEvent turns the store's expiries and evictions into DEL effects. It
+// runs with a shard lock held.
+func (s *Server) storeEvent(ev store.Event) {
+	if fn := s.onEffect.Load(); fn != nil {
+		(*fn)(ev.DB, [][]byte{[]byte("DEL"), ev.Key})
+	}
+}
 
 // propagate records a write effect of the running command. Handlers call it
 // once per change, with arguments that already carry absolute times (PXAT),
 // final values (INCRBYFLOAT's result) and no reply-only options (SET's GET).
 func (c *client) propagate(args ...[]byte) {
-	if c.s.onEffect == nil {
+	if c.s.onEffect.Load() == nil {
 		return
 	}
 	c.fx.Add(args...)
@@ -22,8 +40,10 @@ func (c *client) propagate(args ...[]byte) {
 
 func (s *Server) publishEffects(c *client) {
 	db := int(c.db.Load())
-	for i := 0; i < c.fx.Len(); i++ {
-		s.onEffect(db, c.fx.At(i))
+	if fn := s.onEffect.Load(); fn != nil {
+		for i := 0; i < c.fx.Len(); i++ {
+			(*fn)(db, c.fx.At(i))
+		}
 	}
 	c.fx.Reset()
 }

@@ -41,6 +41,8 @@ type guardConn struct {
 	net.Conn
 	s       *Server
 	fc      *protocol.FrameChecker
+	in      []byte // raw bytes read from the socket
+	out     []byte // filtered bytes (backing array of buf)
 	buf     []byte // filtered bytes not yet handed to the reader
 	pending string // protocol error to send once the valid bytes are consumed
 	closed  atomic.Bool
@@ -59,16 +61,14 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		if t := g.s.idleTimeout.Load(); t > 0 {
 			_ = g.Conn.SetReadDeadline(time.Now().Add(time.Duration(t) * time.Second))
 		}
-		n, err := g.Conn.Read(p)
+		if cap(g.in) < len(p) {
+			g.in = make([]byte, len(p))
+		}
+		n, err := g.Conn.Read(g.in[:len(p)])
 		if n > 0 {
 			g.s.stats.netInput.Add(uint64(n))
-			out, errText := g.fc.Filter(p[:0], p[:n])
-			if errText != "" {
-				g.pending = errText
-			}
-			if len(out) > 0 {
-				return len(out), nil
-			}
+			out, errText := g.fc.Filter(g.out[:0], g.in[:n])
+			g.out, g.buf, g.pending = out, out, errText
 			continue
 		}
 		return 0, err

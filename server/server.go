@@ -49,7 +49,7 @@ type Server struct {
 	clients clientRegistry
 	stats   serverStats
 
-	onEffect EffectFunc // nil: effects are not recorded
+	onEffect atomic.Pointer[EffectFunc] // nil: effects are not recorded
 
 	started   time.Time
 	runID     string
@@ -111,6 +111,7 @@ func newServer(cfg Config) (*Server, error) {
 		Policy:           policy,
 		MaxMemorySamples: cfg.MaxMemorySamples,
 		ActiveExpireHz:   cfg.Hz,
+		OnEvent:          s.storeEvent,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -277,6 +278,7 @@ func (s *Server) cron() {
 			return
 		case now := <-t.C:
 			s.stats.sample(now)
+			s.stats.notePeak(s.store.UsedMemory())
 		}
 	}
 }

@@ -15,6 +15,7 @@ type serverStats struct {
 	rejectedConnections atomic.Uint64
 	netInput            atomic.Uint64
 	netOutput           atomic.Uint64
+	memPeak             atomic.Int64 // highest used memory seen by cron
 
 	errMu  sync.Mutex // protects errors
 	errors map[string]uint64
@@ -74,6 +75,9 @@ func (st *serverStats) totalErrors() uint64 {
 func (st *serverStats) sample(now time.Time) {
 	ops, in, out := st.totalCommands.Load(), st.netInput.Load(), st.netOutput.Load()
 	st.instMu.Lock()
+	if ops < st.lastOps || in < st.lastIn || out < st.lastOut {
+		st.lastAt = time.Time{} // counters were reset: start over
+	}
 	defer st.instMu.Unlock()
 	if !st.lastAt.IsZero() {
 		dt := now.Sub(st.lastAt).Seconds()
@@ -98,6 +102,16 @@ func (st *serverStats) instantaneous() (ops, in, out float64) {
 	}
 	n := float64(len(st.opsRing))
 	return ops / n, in / n, out / n
+}
+
+// notePeak raises memPeak to used if it is higher.
+func (st *serverStats) notePeak(used int64) {
+	for {
+		p := st.memPeak.Load()
+		if used <= p || st.memPeak.CompareAndSwap(p, used) {
+			return
+		}
+	}
 }
 
 // reset zeroes what CONFIG RESETSTAT resets.

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Compares cached with redis-server on this machine, the fair way on 2 cores:
+# each server pinned to CPU 0 (so Go sees one core: GOMAXPROCS=1), the load
+# generator (redis-benchmark) pinned to CPU 1, servers measured alternately
+# in several rounds, medians compared. Also measures RSS bytes per key after
+# loading 1,000,000 keys "key:N" with 32-byte values.
+#
+#   scripts/compare-redis.sh [rounds] [requests]     (defaults: 5 rounds, 200000)
+#
+# Needs redis-server, redis-benchmark, redis-cli (Debian: redis-server,
+# redis-tools), taskset (util-linux) and python3 (for the summary).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-5}
+requests=${2:-200000}
+out=$(mktemp -d)
+go build -o "$out/cached" ./cmd/cached
+
+cport=7400
+rport=7401
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+start() { # name port -> pid in $pid
+  case $1 in
+    cached) taskset -c 0 "$out/cached" --port "$2" --loglevel warning >"$out/$1.log" 2>&1 & pid=$! ;;
+    redis) taskset -c 0 redis-server --port "$2" --save '' --appendonly no --bind 127.0.0.1 >"$out/$1.log" 2>&1 & pid=$! ;;
+  esac
+  pids+=("$pid")
+  for _ in $(seq 100); do redis-cli -p "$2" PING >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "$1 did not start" >&2; exit 1
+}
+stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
+
+echo "round,server,pipeline,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms" >"$out/results.csv"
+for r in $(seq "$rounds"); do
+  for name in redis cached; do
+    port=$rport; [ $name = cached ] && port=$cport
+    start $name $port
+    for P in 1 16; do
+      taskset -c 1 redis-benchmark -p $port -c 50 -n "$requests" -P $P -r 100000 -d 32 \
+        -t set,get,incr,mset --csv 2>/dev/null | tail -n +2 | tr -d '"' |
+        sed "s/^/$r,$name,$P,/" >>"$out/results.csv"
+    done
+    stop $pid
+  done
+done
+
+rss_per_key() { # name port
+  start "$1" "$2"
+  local before after
+  before=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  python3 -c '
+import sys
+w = sys.stdout.buffer.write
+v = b"x" * 32
+for i in range(1000000):
+    k = b"key:%d" % i
+    w(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$32\r\n%s\r\n" % (len(k), k, v))
+' | redis-cli -p "$2" --pipe >/dev/null
+  redis-cli -p "$2" MEMORY PURGE >/dev/null 2>&1 || true
+  sleep 1
+  after=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  echo "$1,$(( (after - before) * 1024 / 1000000 ))"
+  stop $pid
+}
+echo "server,rss_bytes_per_key" >"$out/memory.csv"
+rss_per_key redis $rport >>"$out/memory.csv"
+rss_per_key cached $cport >>"$out/memory.csv"
+
+python3 - "$out/results.csv" "$out/memory.csv" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+tests = sorted({(int(r["pipeline"]), r["test"]) for r in rows})
+print("| test | pipeline | redis ops/s (median) | cached ops/s (median) | cached/redis | spread of per-round ratios | redis p50/p99 ms | cached p50/p99 ms |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+for p, t in tests:
+    sel = lambda s: [r for r in rows if r["server"] == s and r["test"] == t and int(r["pipeline"]) == p]
+    rr, cc = sel("redis"), sel("cached")
+    if not rr or not cc:
+        continue
+    rm = statistics.median(float(r["rps"]) for r in rr)
+    cm = statistics.median(float(r["rps"]) for r in cc)
+    ratios = [float(c["rps"]) / float(r["rps"]) for r, c in zip(rr, cc)]
+    lat = lambda xs, k: statistics.median(float(x[k]) for x in xs)
+    print(f"| {t} | {p} | {rm:,.0f} | {cm:,.0f} | {cm/rm:.2f} | {min(ratios):.2f}–{max(ratios):.2f} | "
+          f"{lat(rr,'p50_ms'):.3f}/{lat(rr,'p99_ms'):.3f} | {lat(cc,'p50_ms'):.3f}/{lat(cc,'p99_ms'):.3f} |")
+mem = {r["server"]: int(r["rss_bytes_per_key"]) for r in csv.DictReader(open(sys.argv[2]))}
+print()
+print(f"RSS bytes per key (1,000,000 keys, 32-byte values): redis {mem['redis']}, cached {mem['cached']}, "
+      f"cached/redis {mem['cached']/mem['redis']:.2f}")
+PY
+echo "raw data: $out"

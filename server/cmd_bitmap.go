@@ -1,0 +1,203 @@
+package server
+
+import (
+	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
+	"github.com/cached/cached/store/bitops"
+)
+
+// Bitmap commands (Redis doc group "bitmap"). The bit semantics live in
+// store/bitops; handlers lock, read the string, call bitops, store the new
+// value and reply.
+
+func bitmapCommands() []spec {
+	b := func(name string, arity int, flags string, first, last int, since, summary, complexity string, fn handlerFunc) spec {
+		return spec{name: name, arity: arity, flags: flags, first: first, last: last, step: 1,
+			group: "bitmap", since: since, summary: summary, complexity: complexity, fn: fn}
+	}
+	return []spec{
+		b("setbit", 4, "write denyoom", 1, 1, "2.2.0", "Sets or clears the bit at offset in the string value stored at key", "O(1)", setbitCommand),
+		b("getbit", 3, "readonly fast", 1, 1, "2.2.0", "Returns the bit value at offset in the string value stored at key", "O(1)", getbitCommand),
+		b("bitcount", -2, "readonly", 1, 1, "2.6.0", "Count set bits in a string", "O(N)", bitcountCommand),
+		b("bitpos", -3, "readonly", 1, 1, "2.8.7", "Find first bit set or clear in a string", "O(N)", bitposCommand),
+		b("bitop", -4, "write denyoom", 2, -1, "2.6.0", "Perform bitwise operations between strings", "O(N)", bitopCommand),
+		b("bitfield", -2, "write denyoom", 1, 1, "3.2.0", "Perform arbitrary bitfield integer operations on strings",
+			"O(1) for each subcommand specified", bitfieldCommand),
+		b("bitfield_ro", -2, "readonly fast", 1, 1, "6.0.0", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
+			"O(1) for each subcommand specified", bitfieldROCommand),
+	}
+}
+
+var strWordBitfield = []byte("BITFIELD")
+
+// bitValue returns a string entry's bytes, nil for a missing key.
+func bitValue(e store.Entry, found bool) []byte {
+	if !found {
+		return nil
+	}
+	return e.Str()
+}
+
+func setbitCommand(c *client, args [][]byte) {
+	off, errText := bitops.ParseBitOffset(args[2], c.s.maxBulkLen.Load())
+	if errText != "" {
+		c.err(errText)
+		return
+	}
+	bit, errText := bitops.ParseBit(args[3])
+	if errText != "" {
+		c.err(errText)
+		return
+	}
+	tx, e, found := strLookupString(c, args[1], true)
+	if tx == nil {
+		return
+	}
+	v := bitValue(e, found)
+	nv, old := bitops.SetBit(v, off, bit)
+	changed := !found || len(nv) != len(v) || old != bit
+	if changed {
+		tx.SetString(int(c.db.Load()), args[1], nv, store.KeepTTL)
+	}
+	tx.Unlock()
+	if changed {
+		c.propagate(args...)
+	}
+	c.int(int64(old))
+}
+
+func getbitCommand(c *client, args [][]byte) {
+	off, errText := bitops.ParseBitOffset(args[2], c.s.maxBulkLen.Load())
+	if errText != "" {
+		c.err(errText)
+		return
+	}
+	tx, e, found := strLookupString(c, args[1], false)
+	if tx == nil {
+		return
+	}
+	bit := bitops.GetBit(bitValue(e, found), off)
+	tx.Unlock()
+	c.int(int64(bit))
+}
+
+// bitcountCommand follows redis-server 7.0's order: the key (a missing key
+// counts 0 whatever the arguments), its type, then the range.
+func bitcountCommand(c *client, args [][]byte) {
+	tx, e, found := strLookupString(c, args[1], false)
+	if tx == nil {
+		return
+	}
+	if !found {
+		tx.Unlock()
+		c.int(0)
+		return
+	}
+	r, errText := bitops.ParseBitCount(args[2:])
+	if errText != "" {
+		tx.Unlock()
+		c.err(errText)
+		return
+	}
+	n := bitops.BitCount(e.Str(), r)
+	tx.Unlock()
+	c.int(n)
+}
+
+// bitposCommand follows redis-server 7.0's order: the bit argument, then a
+// missing key's answer, then the type, then the range.
+func bitposCommand(c *client, args [][]byte) {
+	bit, errText := bitops.ParseBitArg(args[2])
+	if errText != "" {
+		c.err(errText)
+		return
+	}
+	tx, e, found := strLookupString(c, args[1], false)
+	if tx == nil {
+		return
+	}
+	if !found {
+		tx.Unlock()
+		c.int(bitops.BitPos(nil, false, bitops.BitPosArgs{Bit: bit}))
+		return
+	}
+	a, errText := bitops.ParseBitPos(args[2:])
+	if errText != "" {
+		tx.Unlock()
+		c.err(errText)
+		return
+	}
+	n := bitops.BitPos(e.Str(), true, a)
+	tx.Unlock()
+	c.int(n)
+}
+
+func bitopCommand(c *client, args [][]byte) {
+	op, errText := bitops.ParseOp(args[1], len(args)-3)
+	if errText != "" {
+		c.err(errText)
+		return
+	}
+	db := int(c.db.Load())
+	tx := c.s.store.Lock(args[2:]...)
+	srcs := make([][]byte, 0, len(args)-3)
+	for _, k := range args[3:] {
+		e, ok := tx.LookupRead(db, k)
+		if ok && e.Type() != store.TypeString {
+			tx.Unlock()
+			c.err(protocol.ErrWrongType)
+			return
+		}
+		srcs = append(srcs, bitValue(e, ok))
+	}
+	res := bitops.Compute(op, srcs)
+	changed := true
+	if len(res) > 0 {
+		tx.SetString(db, args[2], res, 0)
+	} else {
+		changed = tx.Delete(db, args[2])
+	}
+	tx.Unlock()
+	if changed {
+		c.propagate(args...)
+	}
+	c.int(int64(len(res)))
+}
+
+func bitfieldCommand(c *client, args [][]byte)   { bitfieldGeneric(c, args, false) }
+func bitfieldROCommand(c *client, args [][]byte) { bitfieldGeneric(c, args, true) }
+
+// bitfieldGeneric runs BITFIELD and BITFIELD_RO. Without SET or INCRBY the
+// key is only read (a missing key stays missing); with them it is created
+// or grown, and the command is recorded when the value changed.
+func bitfieldGeneric(c *client, args [][]byte, readOnly bool) {
+	ops, errText := bitops.ParseBitfieldMax(args[2:], readOnly, c.s.maxBulkLen.Load())
+	if errText != "" {
+		c.err(errText)
+		return
+	}
+	write := bitops.HasWrite(ops)
+	tx, e, found := strLookupString(c, args[1], write)
+	if tx == nil {
+		return
+	}
+	nv, results, changed := bitops.Apply(bitValue(e, found), ops)
+	if write && changed {
+		tx.SetString(int(c.db.Load()), args[1], nv, store.KeepTTL)
+	}
+	tx.Unlock()
+	if write && changed && strRecording(c) {
+		fx := make([][]byte, len(args))
+		fx[0] = strWordBitfield // BITFIELD_RO never writes, but keep one name
+		copy(fx[1:], args[1:])
+		c.propagate(fx...)
+	}
+	c.array(len(results))
+	for _, r := range results {
+		if r.Null {
+			c.null()
+		} else {
+			c.int(r.Value)
+		}
+	}
+}

@@ -1,0 +1,378 @@
+package server
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
+)
+
+// String commands (Redis doc group "string"): GET/SET and their variants in
+// this file, the counters in cmd_string_counter.go, ranges, APPEND and LCS
+// in cmd_string_range.go.
+
+func stringCommands() []spec {
+	s := func(name string, arity int, flags string, first, last, step int, since, summary, complexity string, fn handlerFunc) spec {
+		return spec{name: name, arity: arity, flags: flags, first: first, last: last, step: step,
+			group: "string", since: since, summary: summary, complexity: complexity, fn: fn}
+	}
+	o1 := "O(1)"
+	const rangeCx = "O(N) where N is the length of the returned string."
+	return []spec{
+		s("get", 2, "readonly fast", 1, 1, 1, "1.0.0", "Get the value of a key", o1, getCommand),
+		s("set", -3, "write denyoom", 1, 1, 1, "1.0.0", "Set the string value of a key", o1, setCommand),
+		s("setnx", 3, "write denyoom fast", 1, 1, 1, "1.0.0", "Set the value of a key, only if the key does not exist", o1, setnxCommand),
+		s("setex", 4, "write denyoom", 1, 1, 1, "2.0.0", "Set the value and expiration of a key", o1, setexCommand),
+		s("psetex", 4, "write denyoom", 1, 1, 1, "2.6.0", "Set the value and expiration in milliseconds of a key", o1, psetexCommand),
+		s("getset", 3, "write denyoom fast", 1, 1, 1, "1.0.0", "Set the string value of a key and return its old value", o1, getsetCommand),
+		s("getdel", 2, "write fast", 1, 1, 1, "6.2.0", "Get the value of a key and delete the key", o1, getdelCommand),
+		s("getex", -2, "write fast", 1, 1, 1, "6.2.0", "Get the value of a key and optionally set its expiration", o1, getexCommand),
+		s("mget", -2, "readonly fast", 1, -1, 1, "1.0.0", "Get the values of all the given keys", "O(N) where N is the number of keys to retrieve.", mgetCommand),
+		s("mset", -3, "write denyoom", 1, -1, 2, "1.0.1", "Set multiple keys to multiple values", "O(N) where N is the number of keys to set.", msetCommand),
+		s("msetnx", -3, "write denyoom", 1, -1, 2, "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist", "O(N) where N is the number of keys to set.", msetnxCommand),
+		s("append", 3, "write denyoom fast", 1, 1, 1, "2.0.0", "Append a value to a key", "O(1) amortized", appendCommand),
+		s("strlen", 2, "readonly fast", 1, 1, 1, "2.2.0", "Get the length of the value stored in a key", o1, strlenCommand),
+		s("incr", 2, "write denyoom fast", 1, 1, 1, "1.0.0", "Increment the integer value of a key by one", o1, incrCommand),
+		s("decr", 2, "write denyoom fast", 1, 1, 1, "1.0.0", "Decrement the integer value of a key by one", o1, decrCommand),
+		s("incrby", 3, "write denyoom fast", 1, 1, 1, "1.0.0", "Increment the integer value of a key by the given amount", o1, incrbyCommand),
+		s("decrby", 3, "write denyoom fast", 1, 1, 1, "1.0.0", "Decrement the integer value of a key by the given number", o1, decrbyCommand),
+		s("incrbyfloat", 3, "write denyoom fast", 1, 1, 1, "2.6.0", "Increment the float value of a key by the given amount", o1, incrbyfloatCommand),
+		s("getrange", 4, "readonly", 1, 1, 1, "2.4.0", "Get a substring of the string stored at a key", rangeCx, getrangeCommand),
+		s("substr", 4, "readonly", 1, 1, 1, "1.0.0", "Get a substring of the string stored at a key", rangeCx, getrangeCommand),
+		s("setrange", 4, "write denyoom", 1, 1, 1, "2.2.0", "Overwrite part of a string at key starting at the specified offset",
+			"O(1), not counting the time taken to copy the new string in place; otherwise O(M) with M the length of the value argument.", setrangeCommand),
+		s("lcs", -3, "readonly", 1, 2, 1, "7.0.0", "Find longest common substring", "O(N*M) where N and M are the lengths of s1 and s2, respectively", lcsCommand),
+	}
+}
+
+// Argument words of the effects handlers record.
+var (
+	strWordSet       = []byte("SET")
+	strWordMSet      = []byte("MSET")
+	strWordDel       = []byte("DEL")
+	strWordPXAT      = []byte("PXAT")
+	strWordKeepTTL   = []byte("KEEPTTL")
+	strWordPExpireAt = []byte("PEXPIREAT")
+	strWordPersist   = []byte("PERSIST")
+)
+
+// strMaxScratch is the largest buffer a handler leaves in c.scratch: a bigger
+// one (a huge GET) is dropped so one large value does not pin its memory.
+const strMaxScratch = 64 << 10
+
+// strKeepScratch keeps b's storage as the client's scratch buffer if small.
+func strKeepScratch(c *client, b []byte) {
+	if cap(b) <= strMaxScratch {
+		c.scratch = b[:0]
+	}
+}
+
+// strRecording reports whether effects are recorded, so handlers can skip
+// building effect arguments when nobody listens.
+func strRecording(c *client) bool { return c.s.onEffect.Load() != nil }
+
+// strPropagatePXAT records SET key val PXAT at.
+func strPropagatePXAT(c *client, key, val []byte, at int64) {
+	var num [20]byte
+	c.propagate(strWordSet, key, val, strWordPXAT, strconv.AppendInt(num[:0], at, 10))
+}
+
+func getCommand(c *client, args [][]byte) {
+	v, ok, err := c.s.store.Get(int(c.db.Load()), args[1], c.scratch[:0])
+	switch {
+	case err != nil:
+		c.err(protocol.ErrWrongType)
+	case !ok:
+		c.null()
+	default:
+		c.bulk(v)
+		strKeepScratch(c, v)
+	}
+}
+
+func setCommand(c *client, args [][]byte) {
+	if len(args) == 3 { // the hot path: no options, no allocation
+		c.s.store.Set(int(c.db.Load()), args[1], args[2], 0)
+		c.propagate(args...)
+		c.ok()
+		return
+	}
+	o, errText := protocol.ParseSetOptions(args[3:])
+	if errText != "" {
+		c.err(errText)
+		return
+	}
+	r, ok := strSet(c, args[1], args[2], o, "set")
+	switch {
+	case !ok:
+	case o.Get:
+		c.bulkOrNull(r.old, r.found)
+	case r.wrote:
+		c.ok()
+	default:
+		c.null()
+	}
+}
+
+// strSetResult tells what strSet did: whether it wrote and, with the GET
+// option, the old value (in c.scratch, valid until the next reply helper
+// that uses it).
+type strSetResult struct {
+	wrote bool
+	found bool // the key held a value (a string, when GET was given)
+	old   []byte
+}
+
+// strSet is SET's logic after option parsing, shared by SETNX, SETEX,
+// PSETEX and GETSET, in Redis's order: the expire value, then GET's type
+// check, then NX/XX. ok is false when it replied an error. cmd names the
+// command in the invalid expire error.
+func strSet(c *client, key, val []byte, o protocol.SetOptions, cmd string) (r strSetResult, ok bool) {
+	db := int(c.db.Load())
+	tx := c.s.store.Lock(key)
+	at := int64(0)
+	if o.ExpireKind != protocol.ExpireNone {
+		var valid bool
+		if at, valid = protocol.AbsExpireMs(o.ExpireKind, o.Expire, tx.Now()); !valid || at <= 0 {
+			tx.Unlock()
+			c.err(protocol.InvalidExpire(cmd))
+			return r, false
+		}
+	} else if o.KeepTTL {
+		at = store.KeepTTL
+	}
+	var e store.Entry
+	if o.Get {
+		e, r.found = tx.LookupRead(db, key)
+		if r.found && e.Type() != store.TypeString {
+			tx.Unlock()
+			c.err(protocol.ErrWrongType)
+			return r, false
+		}
+		if r.found {
+			r.old = append(c.scratch[:0], e.Str()...)
+		}
+	} else if o.NX || o.XX {
+		_, r.found = tx.LookupWrite(db, key)
+	}
+	if (o.NX && r.found) || (o.XX && !r.found) {
+		tx.Unlock()
+		return r, true
+	}
+	tx.SetString(db, key, val, at)
+	tx.Unlock()
+	r.wrote = true
+	switch {
+	case !strRecording(c):
+	case at > 0:
+		strPropagatePXAT(c, key, val, at)
+	case at == store.KeepTTL:
+		c.propagate(strWordSet, key, val, strWordKeepTTL)
+	default:
+		c.propagate(strWordSet, key, val)
+	}
+	if r.old != nil {
+		strKeepScratch(c, r.old)
+	}
+	return r, true
+}
+
+func setnxCommand(c *client, args [][]byte) {
+	if r, ok := strSet(c, args[1], args[2], protocol.SetOptions{NX: true}, "setnx"); ok {
+		c.boolInt(r.wrote)
+	}
+}
+
+func setexCommand(c *client, args [][]byte)  { strSetEx(c, args, protocol.ExpireEX, "setex") }
+func psetexCommand(c *client, args [][]byte) { strSetEx(c, args, protocol.ExpirePX, "psetex") }
+
+// strSetEx runs SETEX/PSETEX key time value.
+func strSetEx(c *client, args [][]byte, kind byte, cmd string) {
+	v, ok := protocol.ParseInt(args[2])
+	if !ok {
+		c.err(protocol.ErrNotInteger)
+		return
+	}
+	if v <= 0 || (kind == protocol.ExpireEX && v > math.MaxInt64/1000) {
+		c.err(protocol.InvalidExpire(cmd))
+		return
+	}
+	if _, ok := strSet(c, args[1], args[3], protocol.SetOptions{ExpireKind: kind, Expire: v}, cmd); ok {
+		c.ok()
+	}
+}
+
+func getsetCommand(c *client, args [][]byte) {
+	if r, ok := strSet(c, args[1], args[2], protocol.SetOptions{Get: true}, "getset"); ok {
+		c.bulkOrNull(r.old, r.found)
+	}
+}
+
+// strLookupString locks key and finds it for reading. It replies WRONGTYPE
+// (and unlocks) for a non-string; tx is nil then. found false is a missing
+// key, with tx still locked.
+func strLookupString(c *client, key []byte, write bool) (tx *store.Tx, e store.Entry, found bool) {
+	tx = c.s.store.Lock(key)
+	if write {
+		e, found = tx.LookupWrite(int(c.db.Load()), key)
+	} else {
+		e, found = tx.LookupRead(int(c.db.Load()), key)
+	}
+	if found && e.Type() != store.TypeString {
+		tx.Unlock()
+		c.err(protocol.ErrWrongType)
+		return nil, e, false
+	}
+	return tx, e, found
+}
+
+func getdelCommand(c *client, args [][]byte) {
+	tx, e, found := strLookupString(c, args[1], false)
+	if tx == nil {
+		return
+	}
+	if !found {
+		tx.Unlock()
+		c.null()
+		return
+	}
+	old := append(c.scratch[:0], e.Str()...)
+	tx.Delete(int(c.db.Load()), args[1])
+	tx.Unlock()
+	c.propagate(strWordDel, args[1])
+	c.bulk(old)
+	strKeepScratch(c, old)
+}
+
+func getexCommand(c *client, args [][]byte) {
+	o, errText := protocol.ParseGetExOptions(args[2:])
+	if errText != "" {
+		c.err(errText)
+		return
+	}
+	tx, e, found := strLookupString(c, args[1], false)
+	if tx == nil {
+		return
+	}
+	if !found {
+		tx.Unlock()
+		c.null()
+		return
+	}
+	if o.ExpireErr != "" {
+		tx.Unlock()
+		c.err(o.ExpireErr)
+		return
+	}
+	val := append(c.scratch[:0], e.Str()...)
+	if !getexApplyLocked(c, tx, args[1], o) {
+		tx.Unlock()
+		return
+	}
+	tx.Unlock()
+	c.bulk(val)
+	strKeepScratch(c, val)
+}
+
+// getexApplyLocked changes key's TTL as GETEX's options say and records the
+// effect: PEXPIREAT, DEL for an absolute time already past, or PERSIST. It
+// reports false after replying an invalid expire error.
+func getexApplyLocked(c *client, tx *store.Tx, key []byte, o protocol.GetExOptions) bool {
+	db := int(c.db.Load())
+	switch {
+	case o.ExpireKind != protocol.ExpireNone:
+		now := tx.Now()
+		at, ok := protocol.AbsExpireMs(o.ExpireKind, o.Expire, now)
+		if !ok || at <= 0 {
+			c.err(protocol.InvalidExpire("getex"))
+			return false
+		}
+		if (o.ExpireKind == protocol.ExpireEXAT || o.ExpireKind == protocol.ExpirePXAT) && at <= now {
+			tx.Delete(db, key)
+			c.propagate(strWordDel, key)
+			return true
+		}
+		tx.SetExpire(db, key, at)
+		if strRecording(c) {
+			var num [20]byte
+			c.propagate(strWordPExpireAt, key, strconv.AppendInt(num[:0], at, 10))
+		}
+	case o.Persist:
+		if tx.Persist(db, key) {
+			c.propagate(strWordPersist, key)
+		}
+	}
+	return true
+}
+
+// strKeys returns args[1], args[1+step], … (the keys of MGET, MSET, MSETNX).
+func strKeys(args [][]byte, step int) [][]byte {
+	keys := make([][]byte, 0, (len(args)-1+step-1)/step)
+	for i := 1; i < len(args); i += step {
+		keys = append(keys, args[i])
+	}
+	return keys
+}
+
+func mgetCommand(c *client, args [][]byte) {
+	db := int(c.db.Load())
+	tx := c.s.store.Lock(args[1:]...)
+	c.array(len(args) - 1)
+	for _, k := range args[1:] {
+		// Replies are buffered, so writing them under the lock avoids copies.
+		if e, ok := tx.LookupRead(db, k); ok && e.Type() == store.TypeString {
+			c.bulk(e.Str())
+		} else {
+			c.null()
+		}
+	}
+	tx.Unlock()
+}
+
+func msetCommand(c *client, args [][]byte) {
+	if len(args)%2 == 0 {
+		c.err(protocol.WrongArity("mset"))
+		return
+	}
+	strMSet(c, args, false)
+}
+
+func msetnxCommand(c *client, args [][]byte) {
+	if len(args)%2 == 0 {
+		c.err(protocol.WrongArity("msetnx"))
+		return
+	}
+	strMSet(c, args, true)
+}
+
+// strMSet sets every key/value pair of args, all under one lock; with nx
+// only if none of the keys exists. The effect is an MSET.
+func strMSet(c *client, args [][]byte, nx bool) {
+	db := int(c.db.Load())
+	tx := c.s.store.Lock(strKeys(args, 2)...)
+	if nx {
+		for i := 1; i < len(args); i += 2 {
+			if _, ok := tx.LookupWrite(db, args[i]); ok {
+				tx.Unlock()
+				c.int(0)
+				return
+			}
+		}
+	}
+	for i := 1; i < len(args); i += 2 {
+		tx.SetString(db, args[i], args[i+1], 0)
+	}
+	tx.Unlock()
+	if strRecording(c) {
+		fx := make([][]byte, len(args))
+		fx[0] = strWordMSet
+		copy(fx[1:], args[1:])
+		c.propagate(fx...)
+	}
+	if nx {
+		c.int(1)
+	} else {
+		c.ok()
+	}
+}

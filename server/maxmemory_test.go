@@ -1,0 +1,62 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestMaxmemoryNoEvictionRefusesWrites(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.MaxMemory = 1 << 20 })
+	rc := newClient(t, s, nil)
+	val := strings.Repeat("v", 1000)
+	var oom error
+	for i := 0; i < 5000 && oom == nil; i++ {
+		_, oom = do(t, rc, "SET", fmt.Sprintf("key:%d", i), val)
+	}
+	if oom == nil || oom.Error() != "OOM command not allowed when used memory > 'maxmemory'." {
+		t.Fatalf("expected the OOM error, got %v", oom)
+	}
+	// Reads and deletes still work; memory stays near the limit.
+	if _, err := do(t, rc, "GET", "key:1"); err != nil {
+		t.Fatalf("GET under OOM: %v", err)
+	}
+	if n := mustDo(t, rc, "DEL", "key:1", "key:2"); n != int64(2) {
+		t.Fatalf("DEL = %v", n)
+	}
+	if used := s.store.UsedMemory(); used > 1<<20+4096 {
+		t.Fatalf("used memory %d over the limit", used)
+	}
+}
+
+func TestMaxmemoryAllKeysLRUEvicts(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.MaxMemory = 1 << 20; c.MaxMemoryPolicy = "allkeys-lru" })
+	rc := newClient(t, s, nil)
+	val := strings.Repeat("v", 1000)
+	mustDo(t, rc, "SET", "hot", "x")
+	for i := 0; i < 5000; i++ {
+		mustDo(t, rc, "SET", fmt.Sprintf("key:%d", i), val)
+		if i%100 == 0 {
+			mustDo(t, rc, "GET", "hot") // keep one key recently used
+		}
+	}
+	if used := s.store.UsedMemory(); used > 1<<20+4096 {
+		t.Fatalf("used memory %d over the limit", used)
+	}
+	info := mustDo(t, rc, "INFO", "stats").(string)
+	if strings.Contains(info, "evicted_keys:0\r\n") || !strings.Contains(info, "evicted_keys:") {
+		t.Fatalf("no evictions reported:\n%s", info)
+	}
+	if v := mustDo(t, rc, "GET", "hot"); v != "x" {
+		t.Fatalf("the recently used key was evicted: %v", v)
+	}
+	if v := mustDo(t, rc, "GET", "key:4999"); v != val {
+		t.Fatal("the newest key was evicted")
+	}
+	// Lowering maxmemory at run time evicts down to it on the next write.
+	mustDo(t, rc, "CONFIG", "SET", "maxmemory", "512kb")
+	mustDo(t, rc, "SET", "trigger", "1")
+	if used := s.store.UsedMemory(); used > 512*1024+4096 {
+		t.Fatalf("used memory %d after lowering maxmemory", used)
+	}
+}
