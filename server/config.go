@@ -48,6 +48,10 @@ type Config struct {
 	Shards int
 	// Hz is how many times per second background tasks (active expiry) run (default 10).
 	Hz int
+	// GCMinHeap is the smallest Go heap target in bytes (cached only, default
+	// 64mb): while live data is small, GOGC is raised so garbage collection
+	// does not run after every few MB of request garbage. 0 leaves GOGC alone.
+	GCMinHeap int64
 
 	// inert holds the redis.conf directives cached accepts and reports but that
 	// have no effect here (persistence, encodings of internals cached does not have).
@@ -260,6 +264,7 @@ var directives = []directive{
 		"log verbosity", func(c *Config) *string { return &c.LogLevel }),
 	stringDirective("logfile", "", false, "log file; empty = standard output", func(c *Config) *string { return &c.LogFile }),
 	intDirective("shards", "0", false, 0, 1<<16, "store shards, a power of two (0 = from GOMAXPROCS); cached only", func(c *Config) *int { return &c.Shards }),
+	memDirective("gc-min-heap", "64mb", "smallest Go heap target: fewer GCs while data is small (0 = Go default); cached only", func(c *Config) *int64 { return &c.GCMinHeap }),
 	intDirective("hz", "10", false, 1, 500, "background task frequency (active expiry cycles per second)", func(c *Config) *int { return &c.Hz }),
 }
 

@@ -45,6 +45,7 @@ type Server struct {
 	maxBulkLen   atomic.Int64
 	queryLimit   atomic.Int64
 	maxMemory    atomic.Int64
+	gcMinHeap    atomic.Int64
 
 	clients clientRegistry
 	stats   serverStats
@@ -147,6 +148,7 @@ func (s *Server) applyHotConfig(c *Config) {
 	s.maxBulkLen.Store(c.ProtoMaxBulkLen)
 	s.queryLimit.Store(c.ClientQueryBufferLimit)
 	s.maxMemory.Store(c.MaxMemory)
+	s.gcMinHeap.Store(c.GCMinHeap)
 	s.store.SetMaxMemory(c.MaxMemory)
 	if p, err := store.ParsePolicy(c.MaxMemoryPolicy); err == nil {
 		s.store.SetPolicy(p)
@@ -267,11 +269,13 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 	s.clients.remove(c)
 }
 
-// cron runs periodic work: the instantaneous metrics sampler.
+// cron runs periodic work: the instantaneous metrics sampler, the memory
+// peak and the GC tuner.
 func (s *Server) cron() {
 	defer s.wg.Done()
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	gc := newGCTuner()
 	for {
 		select {
 		case <-s.stop:
@@ -279,6 +283,7 @@ func (s *Server) cron() {
 		case now := <-t.C:
 			s.stats.sample(now)
 			s.stats.notePeak(s.store.UsedMemory())
+			gc.tune(s.gcMinHeap.Load())
 		}
 	}
 }

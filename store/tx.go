@@ -15,6 +15,7 @@ type Tx struct {
 	ids    []int // locked shard indexes, ascending
 	buf    [8]int
 	locked bool
+	now    int64 // the clock when the Tx was locked: one time for the whole command, as Redis
 }
 
 // Lock locks the shards of keys (in any database) in index order and
@@ -33,6 +34,7 @@ func (s *Store) Lock(keys ...[]byte) *Tx {
 		s.shards[id].mu.Lock()
 	}
 	tx.locked = true
+	tx.now = s.clock.NowMs()
 	return tx
 }
 
@@ -41,6 +43,7 @@ func (s *Store) LockAll() *Tx {
 	tx := s.txPool.Get().(*Tx)
 	s.lockAll()
 	tx.all, tx.locked = true, true
+	tx.now = s.clock.NowMs()
 	return tx
 }
 
@@ -74,7 +77,9 @@ func (tx *Tx) shard(key []byte) (*shard, uint64) {
 }
 
 // Now returns the store clock in Unix ms.
-func (tx *Tx) Now() int64 { return tx.st.clock.NowMs() }
+// It is read once, when the Tx is locked, so every step of a command sees the
+// same time (Redis's command time snapshot).
+func (tx *Tx) Now() int64 { return tx.now }
 
 const (
 	lookRead = iota
@@ -85,7 +90,7 @@ const (
 func (tx *Tx) lookup(db int, key []byte, mode int) (Entry, bool) {
 	sh, h := tx.shard(key)
 	p := tx.st.phys(db)
-	now := tx.st.clock.NowMs()
+	now := tx.now
 	i := sh.find(p, key, tagOf(h, p))
 	if i == 0 || sh.expiredLocked(i, now) {
 		if mode == lookRead {
@@ -119,7 +124,7 @@ func (tx *Tx) Peek(db int, key []byte) (Entry, bool) { return tx.lookup(db, key,
 // key and val. expireAt: absolute Unix ms, 0 none, KeepTTL keeps the TTL.
 func (tx *Tx) SetString(db int, key, val []byte, expireAt int64) {
 	sh, h := tx.shard(key)
-	sh.setLocked(tx.st.phys(db), key, h, TypeString, val, nil, 0, expireAt, tx.st.clock.NowMs())
+	sh.setLocked(tx.st.phys(db), key, h, TypeString, val, nil, 0, expireAt, tx.now)
 }
 
 // SetObject creates or replaces key with a collection object of type t that
@@ -129,7 +134,7 @@ func (tx *Tx) SetObject(db int, key []byte, t Type, obj any, size int64, expireA
 		panic("store: SetObject with a non-collection type")
 	}
 	sh, h := tx.shard(key)
-	sh.setLocked(tx.st.phys(db), key, h, t, nil, obj, size, expireAt, tx.st.clock.NowMs())
+	sh.setLocked(tx.st.phys(db), key, h, t, nil, obj, size, expireAt, tx.now)
 }
 
 // Resize records that key's object changed in place and now costs size bytes.
@@ -155,7 +160,7 @@ func (tx *Tx) find(db int, key []byte) (*shard, uint32) {
 // findLive locates key, applying lazy expiry.
 func (tx *Tx) findLive(db int, key []byte) (*shard, uint32) {
 	sh, i := tx.find(db, key)
-	if i != 0 && sh.expiredLocked(i, tx.st.clock.NowMs()) {
+	if i != 0 && sh.expiredLocked(i, tx.now) {
 		i = 0
 	}
 	return sh, i
@@ -182,7 +187,7 @@ func (tx *Tx) SetExpire(db int, key []byte, expireAt int64) bool {
 	if expireAt == KeepTTL {
 		return true
 	}
-	if expireAt != 0 && expireAt <= tx.st.clock.NowMs() {
+	if expireAt != 0 && expireAt <= tx.now {
 		sh.removeLocked(i)
 		return true
 	}
@@ -238,7 +243,7 @@ func (tx *Tx) transfer(srcDB int, src []byte, dstDB int, dst []byte, move bool) 
 		}
 	}
 	ds, h := tx.shard(dst)
-	now := tx.st.clock.NowMs()
+	now := tx.now
 	ds.setLocked(tx.st.phys(dstDB), dst, h, t, val, o.obj, o.size, exp, now)
 	if move {
 		ss.removeLocked(si)

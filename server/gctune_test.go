@@ -1,0 +1,24 @@
+package server
+
+import "testing"
+
+func TestGCPercentFor(t *testing.T) {
+	const mb = 1 << 20
+	for _, tc := range []struct {
+		live, floor int64
+		want        int
+	}{
+		{0, 64 * mb, 100},
+		{10 * mb, 0, 100},
+		{32 * mb, 64 * mb, 100},  // half the floor or more: Go's default
+		{100 * mb, 64 * mb, 100}, // above the floor
+		{16 * mb, 64 * mb, 300},  // target 16 × 4 = 64 MB
+		{8 * mb, 64 * mb, 700},   // target 8 × 8 = 64 MB
+		{1024, 64 * mb, 10000},   // clamped
+		{30 * mb, 64 * mb, 113},
+	} {
+		if got := gcPercentFor(tc.live, tc.floor); got != tc.want {
+			t.Errorf("gcPercentFor(%d, %d) = %d, want %d", tc.live, tc.floor, got, tc.want)
+		}
+	}
+}
