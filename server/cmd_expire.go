@@ -103,7 +103,7 @@ func expireAllowed(f protocol.ExpireFlags, cur, when int64) bool {
 // key's access time and the hit/miss counters are not touched.
 func ttlGeneric(c *client, key []byte, abs, ms bool) {
 	tx := c.s.store.Lock(key)
-	e, ok := tx.Peek(int(c.db.Load()), key)
+	e, ok := tx.LookupReadNoTouch(int(c.db.Load()), key)
 	var exp, now int64
 	if ok {
 		exp, now = e.ExpireAt(), tx.Now()

@@ -127,7 +127,7 @@ func existsCommand(c *client, args [][]byte) {
 	tx := c.s.store.Lock(keys...)
 	var n int64
 	for _, k := range keys {
-		if _, ok := tx.Peek(db, k); ok {
+		if _, ok := tx.LookupReadNoTouch(db, k); ok {
 			n++
 		}
 	}
@@ -154,7 +154,7 @@ func typeCommand(c *client, args [][]byte) {
 	db := int(c.db.Load())
 	tx := c.s.store.Lock(args[1])
 	t := store.TypeNone
-	if e, ok := tx.Peek(db, args[1]); ok {
+	if e, ok := tx.LookupReadNoTouch(db, args[1]); ok {
 		t = e.Type()
 	}
 	tx.Unlock()
@@ -387,7 +387,7 @@ func flushallCommand(c *client, args [][]byte) {
 func objectLookup(c *client, args [][]byte, fn func(e store.Entry)) bool {
 	tx := c.s.store.Lock(args[2])
 	defer tx.Unlock()
-	e, ok := tx.Peek(int(c.db.Load()), args[2])
+	e, ok := tx.LookupReadNoTouch(int(c.db.Load()), args[2])
 	if ok {
 		fn(e)
 	}

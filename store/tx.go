@@ -85,6 +85,7 @@ const (
 	lookRead = iota
 	lookWrite
 	lookPeek
+	lookReadNoTouch
 )
 
 func (tx *Tx) lookup(db int, key []byte, mode int) (Entry, bool) {
@@ -93,7 +94,7 @@ func (tx *Tx) lookup(db int, key []byte, mode int) (Entry, bool) {
 	now := tx.now
 	i := sh.find(p, key, tagOf(h, p))
 	if i == 0 || sh.expiredLocked(i, now) {
-		if mode == lookRead {
+		if mode == lookRead || mode == lookReadNoTouch {
 			sh.misses++
 		}
 		return Entry{}, false
@@ -105,6 +106,8 @@ func (tx *Tx) lookup(db int, key []byte, mode int) (Entry, bool) {
 		sh.touchLocked(i, uint32(now/1000))
 	case lookWrite:
 		sh.touchLocked(i, uint32(now/1000))
+	case lookReadNoTouch:
+		sh.hits++
 	}
 	return e, true
 }
@@ -115,6 +118,13 @@ func (tx *Tx) LookupRead(db int, key []byte) (Entry, bool) { return tx.lookup(db
 
 // LookupWrite finds key in db for a write command: lazy expiry, LRU touched.
 func (tx *Tx) LookupWrite(db int, key []byte) (Entry, bool) { return tx.lookup(db, key, lookWrite) }
+
+// LookupReadNoTouch finds key in db for a read that counts a keyspace hit
+// or miss but is not a use of the key (Redis's LOOKUP_NOTOUCH: EXISTS, TYPE,
+// TTL, OBJECT): the LRU position and idle time stay.
+func (tx *Tx) LookupReadNoTouch(db int, key []byte) (Entry, bool) {
+	return tx.lookup(db, key, lookReadNoTouch)
+}
 
 // Peek finds key in db with lazy expiry only (no stats, no LRU touch): for
 // OBJECT IDLETIME, TYPE and other looks that must not count as a use.
