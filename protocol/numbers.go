@@ -236,40 +236,6 @@ func AppendFloat(dst []byte, f float64) []byte {
 	return strconv.AppendFloat(dst, f, 'g', 17, 64)
 }
 
-// AppendHumanFloat appends f in the form INCRBYFLOAT replies and stores
-// (Redis's ld2string with LD_STR_HUMAN): fixed notation, no exponent, at
-// most 17 decimals, trailing zeros and a trailing '.' removed, "-0" as "0",
-// "inf"/"-inf"/"nan" for the special values.
-//
-// Redis computes in long double; cached keeps float64 and prints its
-// shortest decimal form, so 10.5+0.1 prints "10.6" as in Redis, while
-// results that need more than float64's 17 significant digits differ.
-func AppendHumanFloat(dst []byte, f float64) []byte {
-	switch {
-	case math.IsInf(f, 1):
-		return append(dst, "inf"...)
-	case math.IsInf(f, -1):
-		return append(dst, "-inf"...)
-	case math.IsNaN(f):
-		return append(dst, "nan"...)
-	}
-	start := len(dst)
-	dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
-	if dot := indexByte(dst[start:], '.'); dot >= 0 && len(dst)-start-dot-1 > 17 {
-		dst = strconv.AppendFloat(dst[:start], f, 'f', 17, 64)
-		for dst[len(dst)-1] == '0' {
-			dst = dst[:len(dst)-1]
-		}
-		if dst[len(dst)-1] == '.' {
-			dst = dst[:len(dst)-1]
-		}
-	}
-	if string(dst[start:]) == "-0" {
-		dst = append(dst[:start], '0')
-	}
-	return dst
-}
-
 func indexByte(b []byte, c byte) int {
 	for i := range b {
 		if b[i] == c {

@@ -181,31 +181,6 @@ func TestAppendFloat(t *testing.T) {
 	}
 }
 
-func TestAppendHumanFloat(t *testing.T) {
-	tests := []struct {
-		in   float64
-		want string
-	}{
-		{10.5 + 0.1, "10.6"},
-		{10.5 + 0.1 - 5, "5.6"},
-		{5.0e3 + 2.0e2, "5200"},
-		{3, "3"},
-		{-2.5, "-2.5"},
-		{math.Copysign(0, -1), "0"},
-		{1e-20, "0"},
-		{-1e-20, "0"},
-		{1.5e-17, "0.00000000000000002"},
-		{1.5e20, "150000000000000000000"},
-		{math.Inf(1), "inf"},
-		{math.Inf(-1), "-inf"},
-	}
-	for _, tt := range tests {
-		if got := string(AppendHumanFloat([]byte("x"), tt.in)); got != "x"+tt.want {
-			t.Errorf("AppendHumanFloat(%v) = %q, want %q", tt.in, got, "x"+tt.want)
-		}
-	}
-}
-
 func TestParseMemory(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -303,9 +278,11 @@ func FuzzParseFloat(f *testing.F) {
 		if !ok || w != v || math.Signbit(w) != math.Signbit(v) {
 			t.Fatalf("round trip %q -> %v -> %q -> %v, %v", s, v, out, w, ok)
 		}
-		h := AppendHumanFloat(nil, v)
-		if _, ok := ParseFloat(h); !ok {
-			t.Fatalf("AppendHumanFloat(%v) = %q does not parse", v, h)
+		if ld, ok := ParseLongDouble([]byte(s)); ok {
+			h := AppendLongDouble(nil, ld)
+			if _, ok := ParseLongDouble(h); !ok {
+				t.Fatalf("AppendLongDouble(%q) = %q does not parse", s, h)
+			}
 		}
 	})
 }

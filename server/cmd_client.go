@@ -1,7 +1,6 @@
 package server
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -287,5 +286,3 @@ func (c *client) helpReply(cmd string, lines []string) {
 	c.simple("HELP")
 	c.simple("    Prints this help.")
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -75,28 +75,28 @@ func incrbyfloatCommand(c *client, args [][]byte) {
 	if tx == nil {
 		return
 	}
-	var cur float64
+	cur := protocol.ZeroLongDouble()
 	if found {
 		var ok bool
-		if cur, ok = protocol.ParseFloat(e.Str()); !ok {
+		if cur, ok = protocol.ParseLongDouble(e.Str()); !ok {
 			tx.Unlock()
 			c.err(protocol.ErrNotFloat)
 			return
 		}
 	}
-	incr, ok := protocol.ParseFloat(args[2])
+	incr, ok := protocol.ParseLongDouble(args[2])
 	if !ok {
 		tx.Unlock()
 		c.err(protocol.ErrNotFloat)
 		return
 	}
-	cur += incr
-	if math.IsNaN(cur) || math.IsInf(cur, 0) {
+	sum, ok := protocol.AddLongDouble(cur, incr)
+	if !ok {
 		tx.Unlock()
 		c.err(protocol.ErrNaNInf)
 		return
 	}
-	nv := protocol.AppendHumanFloat(c.scratch[:0], cur)
+	nv := protocol.AppendLongDouble(c.scratch[:0], sum)
 	tx.SetString(int(c.db.Load()), args[1], nv, store.KeepTTL)
 	tx.Unlock()
 	if strRecording(c) {

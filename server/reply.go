@@ -58,15 +58,6 @@ func (c *client) null() {
 	c.conn.WriteNull()
 }
 
-// nullArray is the null array in RESP2 and the null in RESP3.
-func (c *client) nullArray() {
-	if c.resp3.Load() {
-		c.raw(protocol.AppendNull(c.scratch[:0]))
-		return
-	}
-	c.raw(protocol.AppendNullArray(c.scratch[:0]))
-}
-
 // mapLen starts a map of n pairs (an array of 2n items in RESP2).
 func (c *client) mapLen(n int) {
 	if c.resp3.Load() {
@@ -106,16 +97,6 @@ func (c *client) verbatim(s string) {
 		return
 	}
 	c.bulkString(s)
-}
-
-// boolean writes a RESP3 boolean (an integer 1/0 in RESP2).
-func (c *client) boolean(b bool) {
-	if c.resp3.Load() {
-		c.scratch = protocol.AppendBool(c.scratch[:0], b)
-		c.raw(c.scratch)
-		return
-	}
-	c.boolInt(b)
 }
 
 // bulks writes an array of bulk strings.
