@@ -53,11 +53,18 @@ func setbitCommand(c *client, args [][]byte) {
 	if tx == nil {
 		return
 	}
+	db := int(c.db.Load())
 	v := bitValue(e, found)
-	nv, old := bitops.SetBit(v, off, bit)
-	changed := !found || len(nv) != len(v) || old != bit
-	if changed {
-		tx.SetString(int(c.db.Load()), args[1], nv, store.KeepTTL)
+	old := bitops.GetBit(v, off)
+	changed := !found || int(off>>3) >= len(v) || old != bit
+	if found && changed {
+		// In place: the store grows the value within its allocation when it
+		// can, so setting bits of a large bitmap does not copy it.
+		w, _ := tx.GrowString(db, args[1], int(off>>3)+1)
+		bitops.SetBitInPlace(w, off, bit)
+	} else if changed {
+		nv, _ := bitops.SetBit(nil, off, bit)
+		tx.SetString(db, args[1], nv, store.KeepTTL)
 	}
 	tx.Unlock()
 	if changed {

@@ -41,12 +41,15 @@ func appendCommand(c *client, args [][]byte) {
 		c.err(protocol.ErrStringTooLong)
 		return
 	}
-	nv := append(append(c.scratch[:0], old...), args[2]...)
-	tx.SetString(int(c.db.Load()), args[1], nv, store.KeepTTL)
+	db, n := int(c.db.Load()), len(old)+len(args[2])
+	if v, ok := tx.GrowString(db, args[1], n); ok {
+		copy(v[len(old):], args[2]) // in place: no copy of the whole value
+	} else {
+		tx.SetString(db, args[1], args[2], store.KeepTTL)
+	}
 	tx.Unlock()
 	c.propagate(args...)
-	c.int(int64(len(nv)))
-	strKeepScratch(c, nv)
+	c.int(int64(n))
 }
 
 func strlenCommand(c *client, args [][]byte) {
@@ -138,13 +141,19 @@ func setrangeCommand(c *client, args [][]byte) {
 		c.err(protocol.ErrStringTooLong)
 		return
 	}
-	nv := strGrowZero(append(c.scratch[:0], old...), int(off)+len(val))
-	copy(nv[off:], val)
-	tx.SetString(int(c.db.Load()), args[1], nv, store.KeepTTL)
+	db := int(c.db.Load())
+	v, ok := tx.GrowString(db, args[1], int(off)+len(val))
+	if !ok { // a new key: zeros up to off, then val
+		v = strGrowZero(c.scratch[:0], int(off)+len(val))
+		copy(v[off:], val)
+		tx.SetString(db, args[1], v, store.KeepTTL)
+	} else {
+		copy(v[off:], val)
+	}
+	n := len(v)
 	tx.Unlock()
 	c.propagate(args...)
-	c.int(int64(len(nv)))
-	strKeepScratch(c, nv)
+	c.int(int64(n))
 }
 
 func lcsCommand(c *client, args [][]byte) {

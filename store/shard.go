@@ -205,6 +205,32 @@ func newKV(key, val []byte) (*byte, uint32) {
 	return &b[0], uint32(n)
 }
 
+// growLocked makes string record i's value at least n bytes (zero-filled)
+// and returns it, reallocating only when the size class is outgrown.
+func (s *shard) growLocked(i uint32, n int) []byte {
+	r := s.rec(i)
+	_, hi := r.keyEnd()
+	if n <= int(r.n)-hi {
+		return r.bytes()[hi:]
+	}
+	newN := uint64(hi) + uint64(n)
+	if newN > 1<<32-1 {
+		panic("store: key and value larger than 4 GiB")
+	}
+	s.used.Add(-s.costLocked(i))
+	if roundSize(newN) == roundSize(uint64(r.n)) {
+		old := r.n
+		r.n = uint32(newN)
+		clear(r.bytes()[old:]) // the class's slack may hold an older value's bytes
+	} else {
+		b := make([]byte, roundSize(newN))
+		copy(b, r.bytes())
+		r.kv, r.n = &b[0], uint32(newN)
+	}
+	s.used.Add(s.costLocked(i))
+	return r.bytes()[hi:]
+}
+
 // insertLocked creates key in physical db with value bytes val (strings) or
 // object obj; tag must be the key's tag. It returns the record.
 func (s *shard) insertLocked(db uint8, key []byte, tag uint32, t Type, val []byte, obj any, size int64, nowSec uint32) uint32 {

@@ -137,6 +137,24 @@ func (tx *Tx) SetString(db int, key, val []byte, expireAt int64) {
 	sh.setLocked(tx.st.phys(db), key, h, TypeString, val, nil, 0, expireAt, tx.now)
 }
 
+// GrowString returns the value of the existing string key for the caller
+// to modify in place, grown with zero bytes to at least n bytes. Growth stays
+// in the key's allocation while its size class has room (Go's classes are
+// ~12% apart, and 8 KiB apart above 32 KiB), so APPEND, SETRANGE and SETBIT
+// copy the value only when it crosses a class, not on every call. It reports
+// false, changing nothing, when key is missing, expired or not a string. The
+// bytes are valid until the next write to key or Unlock; n must stay below
+// 4 GiB minus the key (the server caps it with proto-max-bulk-len).
+func (tx *Tx) GrowString(db int, key []byte, n int) ([]byte, bool) {
+	sh, h := tx.shard(key)
+	p := tx.st.phys(db)
+	i := sh.find(p, key, tagOf(h, p))
+	if i == 0 || sh.expiredLocked(i, tx.now) || sh.rec(i).typ != TypeString {
+		return nil, false
+	}
+	return sh.growLocked(i, n), true
+}
+
 // SetObject creates or replaces key with a collection object of type t that
 // costs size bytes. The store keeps obj as is (no copy).
 func (tx *Tx) SetObject(db int, key []byte, t Type, obj any, size int64, expireAt int64) {

@@ -255,3 +255,42 @@ func TestLockAllAndManyKeys(t *testing.T) {
 		t.Fatalf("Lock of 8 keys allocates %v times", n)
 	}
 }
+
+func TestGrowString(t *testing.T) {
+	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1})
+	t.Cleanup(s.Close)
+	tx := s.Lock([]byte("k"))
+	defer tx.Unlock()
+	if _, ok := tx.GrowString(0, []byte("k"), 10); ok {
+		t.Fatal("GrowString of a missing key succeeded")
+	}
+	tx.SetObject(0, []byte("obj"), TypeHash, struct{}{}, 10, 0)
+	tx.SetString(0, []byte("k"), []byte("abc"), 0)
+	used := s.UsedMemory()
+	v, ok := tx.GrowString(0, []byte("k"), 2)
+	if !ok || string(v) != "abc" {
+		t.Fatalf("GrowString shorter: %q %v", v, ok)
+	}
+	for n := 4; n <= 100000; n += 97 {
+		v, ok = tx.GrowString(0, []byte("k"), n)
+		if !ok || len(v) != n || string(v[:3]) != "abc" {
+			t.Fatalf("GrowString(%d): len %d ok %v", n, len(v), ok)
+		}
+		for _, b := range v[3:] {
+			if b != 0 {
+				t.Fatalf("GrowString(%d): growth not zeroed", n)
+			}
+		}
+	}
+	e, _ := tx.Peek(0, []byte("k"))
+	if len(e.Str()) != 99914 || s.UsedMemory() <= used+99000 {
+		t.Fatalf("len %d, used %d (was %d)", len(e.Str()), s.UsedMemory(), used)
+	}
+	// Shrink the value in place, then grow it again: the slack must read as zeros.
+	tx.SetString(0, []byte("k"), []byte("xyz"), KeepTTL)
+	tx.SetString(0, []byte("k"), []byte("xy"), KeepTTL)
+	v, _ = tx.GrowString(0, []byte("k"), 3)
+	if string(v) != "xy\x00" {
+		t.Fatalf("regrown value %q, want %q", v, "xy\x00")
+	}
+}

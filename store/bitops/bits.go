@@ -81,6 +81,14 @@ func SetBit(v []byte, off uint64, bit byte) (nv []byte, old byte) {
 	return nv, old
 }
 
+// SetBitInPlace sets the bit at off of v, which must be at least off/8+1
+// bytes long, to bit (0 or 1). For a caller that owns v's storage (the
+// store's GrowString), so no copy of the value is made.
+func SetBitInPlace(v []byte, off uint64, bit byte) {
+	shift := 7 - off&7
+	v[off>>3] = v[off>>3]&^(1<<shift) | (bit&1)<<shift
+}
+
 // popcount counts the set bits of p.
 func popcount(p []byte) int64 {
 	var c0, c1, c2, c3 int

@@ -399,3 +399,17 @@ func naiveOp(op OpCode, srcs [][]byte) []byte {
 	}
 	return out
 }
+
+func TestSetBitInPlaceMatchesSetBit(t *testing.T) {
+	v := []byte{0xf0, 0x0f}
+	for off := uint64(0); off < 16; off++ {
+		for _, bit := range []byte{0, 1} {
+			want, _ := SetBit(v, off, bit)
+			got := append([]byte(nil), v...)
+			SetBitInPlace(got, off, bit)
+			if string(got) != string(want) {
+				t.Fatalf("off %d bit %d: %x, want %x", off, bit, got, want)
+			}
+		}
+	}
+}
