@@ -220,21 +220,13 @@ func aclCategories(c *command, extra string) []string {
 }
 
 // lookup finds a command by name, case-insensitively, without allocating.
-func (t *commandTable) lookup(name []byte) *command {
-	var buf [32]byte
-	if len(name) > len(buf) {
-		return nil
-	}
-	for i, ch := range name {
-		if 'A' <= ch && ch <= 'Z' {
-			ch += 'a' - 'A'
-		}
-		buf[i] = ch
-	}
-	return t.m[string(buf[:len(name)])]
-}
+func (t *commandTable) lookup(name []byte) *command { return lookupFold(t.m, name) }
 
-func (c *command) lookupSub(name []byte) *command {
+func (c *command) lookupSub(name []byte) *command { return lookupFold(c.subs, name) }
+
+// lookupFold looks name up in m, whose keys are lower case, lower-casing it
+// in a stack buffer: command names are short, so nothing is allocated.
+func lookupFold(m map[string]*command, name []byte) *command {
 	var buf [32]byte
 	if len(name) > len(buf) {
 		return nil
@@ -245,7 +237,7 @@ func (c *command) lookupSub(name []byte) *command {
 		}
 		buf[i] = ch
 	}
-	return c.subs[string(buf[:len(name)])]
+	return m[string(buf[:len(name)])]
 }
 
 // sorted returns the top-level commands ordered by name.
