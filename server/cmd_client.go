@@ -23,6 +23,8 @@ func clientSpec() spec {
 			sub("getname", 2, "noscript loading stale", "Returns the name of the connection.", clientGetNameCommand),
 			sub("setinfo", 4, "noscript loading stale", "Sets information specific to the client or connection.", clientSetInfoCommand),
 			sub("no-evict", 3, "admin noscript loading stale", "Sets the client eviction mode of the connection.", clientNoEvictCommand),
+			sub("pause", -3, "admin noscript loading stale", "Suspends commands processing.", clientPauseCommand),
+			sub("unpause", 2, "admin noscript loading stale", "Resumes processing commands from paused clients.", clientUnpauseCommand),
 			sub("help", 2, "loading stale", "Returns helpful text about the different subcommands.", clientHelpCommand),
 		}}
 }
@@ -272,6 +274,8 @@ func clientHelpCommand(c *client, args [][]byte) {
 		"SETINFO <option> <value>", "    Set client meta attr. Options are:",
 		"    * LIB-NAME: the client lib name.", "    * LIB-VER: the client lib version.",
 		"NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+		"PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
+		"UNPAUSE", "    Stop the current client pause, resuming traffic.",
 	})
 }
 

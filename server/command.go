@@ -336,6 +336,9 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 			return
 		}
 	}
+	if s.pause.holds(cmd) {
+		s.waitPause(c, cmd)
+	}
 	c.lastCmd.Store(cmd)
 	c.failed = false
 	cmd.fn(c, args)

@@ -49,6 +49,7 @@ type Server struct {
 
 	clients clientRegistry
 	stats   serverStats
+	pause   pauser
 
 	onEffect atomic.Pointer[EffectFunc] // nil: effects are not recorded
 
