@@ -294,6 +294,13 @@ var inertDirectives = [][2]string{
 	{"repl-backlog-size", "1048576"}, {"repl-diskless-sync", "yes"}, {"crash-log-enabled", "yes"},
 	{"enable-debug-command", "no"}, {"enable-protected-configs", "no"}, {"enable-module-command", "no"},
 	{"active-expire-effort", "1"}, {"propagation-error-behavior", "ignore"},
+	{"acllog-max-len", "128"}, {"aof-load-truncated", "yes"}, {"aof-rewrite-incremental-fsync", "yes"},
+	{"aof-timestamp-enabled", "no"}, {"auto-aof-rewrite-min-size", "67108864"}, {"auto-aof-rewrite-percentage", "100"},
+	{"no-appendfsync-on-rewrite", "no"}, {"oom-score-adj-values", "0 200 800"}, {"proc-title-template", "{title} {listen-addr} {server-mode}"},
+	{"rdb-del-sync-files", "no"}, {"rdb-save-incremental-fsync", "yes"}, {"repl-disable-tcp-nodelay", "no"},
+	{"repl-diskless-load", "disabled"}, {"repl-diskless-sync-delay", "5"}, {"repl-diskless-sync-max-replicas", "0"},
+	{"replica-priority", "100"}, {"replica-read-only", "yes"}, {"replica-serve-stale-data", "yes"},
+	{"maxmemory-clients", "0"}, {"lua-replicate-commands", "yes"}, {"tracking-table-max-keys", "1000000"},
 }
 
 // validate checks cross-directive rules after all directives are set.

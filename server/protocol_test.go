@@ -196,3 +196,20 @@ func TestAuth(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionalBindAddressIsSkipped(t *testing.T) {
+	// 192.0.2.1 (TEST-NET-1) is not on this machine: listening on it fails,
+	// and the '-' prefix makes that a warning, as in redis.conf.
+	s := startServer(t, func(c *Config) { c.Bind = []string{"127.0.0.1", "-192.0.2.1"} })
+	nc, r := rawConn(t, s)
+	send(t, nc, "PING\r\n")
+	if got := readLine(t, r); got != "+PONG" {
+		t.Fatalf("got %q", got)
+	}
+	cfg := DefaultConfig()
+	cfg.Port, cfg.Bind, cfg.LogLevel = 0, []string{"192.0.2.1"}, "nothing"
+	if s2, err := Start(cfg); err == nil {
+		s2.Close()
+		t.Fatal("a required bind address that cannot be used did not fail start-up")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -183,24 +184,45 @@ func (s *Server) frameLimits() protocol.FrameLimits {
 
 func (s *Server) listen() error {
 	for _, host := range s.cfg.Bind {
+		// As redis.conf: "-addr" is optional (skipped if unavailable), "*"
+		// is every IPv4 address and "::*" every IPv6 address.
+		optional := strings.HasPrefix(host, "-")
+		host = strings.TrimPrefix(host, "-")
+		switch host {
+		case "*":
+			host = "0.0.0.0"
+		case "::*":
+			host = "::"
+		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(s.cfg.Port)))
 		if err != nil {
+			if optional {
+				s.log.Warn("skipping optional bind address", "addr", host, "error", err)
+				continue
+			}
 			return fmt.Errorf("server: listen: %w", err)
 		}
-		rs := redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
-		s.listeners = append(s.listeners, rs)
-		s.lns = append(s.lns, ln)
-		s.addrs = append(s.addrs, ln.Addr().String())
-		s.log.Info("listening", "addr", ln.Addr().String())
-		s.serveWG.Add(1)
-		go func() {
-			defer s.serveWG.Done()
-			if err := rs.Serve(&guardListener{Listener: ln, s: s}); err != nil {
-				s.log.Error("serve", "addr", ln.Addr().String(), "error", err)
-			}
-		}()
+		s.serve(ln)
+	}
+	if len(s.lns) == 0 {
+		return errors.New("server: listen: no bind address could be used")
 	}
 	return nil
+}
+
+func (s *Server) serve(ln net.Listener) {
+	rs := redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
+	s.listeners = append(s.listeners, rs)
+	s.lns = append(s.lns, ln)
+	s.addrs = append(s.addrs, ln.Addr().String())
+	s.log.Info("listening", "addr", ln.Addr().String())
+	s.serveWG.Add(1)
+	go func() {
+		defer s.serveWG.Done()
+		if err := rs.Serve(&guardListener{Listener: ln, s: s}); err != nil {
+			s.log.Error("serve", "addr", ln.Addr().String(), "error", err)
+		}
+	}()
 }
 
 // Addr returns the first address the server listens on (host:port).

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cached/cached/server"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -142,5 +144,32 @@ func dialPoll(t *testing.T, addr string) net.Conn {
 			t.Fatalf("dial %s: %v", addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDebianRedisConfStarts reads the redis.conf that Debian's redis-server
+// package installs (.ci/run installs it): a user's existing file must load.
+func TestDebianRedisConfStarts(t *testing.T) {
+	const conf = "/etc/redis/redis.conf"
+	if _, err := os.Stat(conf); err != nil {
+		t.Fatalf("%s: %v (install Debian's redis-server, as .ci/run does)", conf, err)
+	}
+	cfg, _, err := parseArgs([]string{conf, "--port", "0", "--logfile", ""})
+	if err != nil {
+		t.Fatalf("parse %s: %v", conf, err)
+	}
+	if v, _ := cfg.Get("appendonly"); v == "" {
+		t.Errorf("appendonly not kept from %s", conf)
+	}
+	srv, err := server.Start(cfg) // bind 127.0.0.1 -::1 (the second optional)
+	if err != nil {
+		t.Fatalf("start with %s: %v", conf, err)
+	}
+	defer srv.Close()
+	nc := dialPoll(t, srv.Addr())
+	defer nc.Close()
+	_, _ = nc.Write([]byte("PING\r\n"))
+	if line, err := bufio.NewReader(nc).ReadString('\n'); err != nil || line != "+PONG\r\n" {
+		t.Fatalf("PING: %q %v", line, err)
 	}
 }
