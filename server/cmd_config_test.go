@@ -17,9 +17,9 @@ func TestIntroConfigGet(t *testing.T) {
 	}{
 		{[]string{"maxmemory"}, map[string]string{"maxmemory": "0"}},
 		{[]string{"maxmemory*"}, map[string]string{"maxmemory": "0", "maxmemory-policy": "noeviction",
-			"maxmemory-samples": "5", "maxmemory-eviction-tenacity": "10"}},
+			"maxmemory-samples": "5", "maxmemory-clients": "0", "maxmemory-eviction-tenacity": "10"}},
 		{[]string{"maxmemory", "maxmemory-*"}, map[string]string{"maxmemory": "0", "maxmemory-policy": "noeviction",
-			"maxmemory-samples": "5", "maxmemory-eviction-tenacity": "10"}},
+			"maxmemory-samples": "5", "maxmemory-clients": "0", "maxmemory-eviction-tenacity": "10"}},
 		{[]string{"hash-max-*-entries"}, map[string]string{"hash-max-listpack-entries": "128", "hash-max-ziplist-entries": "128"}},
 		{[]string{"lua-time-limit"}, map[string]string{"lua-time-limit": "5000"}},
 		{[]string{"port", "databases", "timeout"}, map[string]string{"port": "0", "databases": "16", "timeout": "0"}},
