@@ -114,13 +114,8 @@ func debugCommand(c *client, args [][]byte) {
 	case sub == "sleep" && len(args) == 3:
 		debugSleep(c, args[2])
 	case sub == "set-active-expire" && len(args) == 3:
-		ae, ok := any(c.s.store).(interface{ SetActiveExpire(on bool) })
-		if !ok {
-			c.err("ERR DEBUG SET-ACTIVE-EXPIRE is not supported by this server")
-			return
-		}
-		n, _ := strconv.Atoi(string(args[2]))
-		ae.SetActiveExpire(n != 0)
+		n, _ := strconv.Atoi(string(args[2])) // as Redis: atoi, anything else is 0
+		c.s.store.SetActiveExpire(n != 0)
 		c.ok()
 	case sub == "object" && len(args) == 3:
 		debugObject(c, args[2])

@@ -17,11 +17,21 @@ func (s *Store) expireLoop() {
 		case <-s.stop:
 			return
 		case <-t.C:
+			if s.activeExpireOff.Load() {
+				continue
+			}
 			// As Redis: spend at most 25% of the cycle's period.
 			_, next = s.activeExpireCycle(next, period/4)
 		}
 	}
 }
+
+// SetActiveExpire turns the background expirer on or off (DEBUG
+// SET-ACTIVE-EXPIRE); lazy expiry on access goes on either way.
+func (s *Store) SetActiveExpire(on bool) { s.activeExpireOff.Store(!on) }
+
+// ActiveExpireOff reports whether SetActiveExpire(false) is in force.
+func (s *Store) ActiveExpireOff() bool { return s.activeExpireOff.Load() }
 
 // RunExpireCycle runs one active expiry cycle over every shard without a
 // time budget and returns how many keys it expired. Tests call it directly;

@@ -60,6 +60,8 @@ type Store struct {
 	samples   atomic.Int32
 	evictNext atomic.Uint32 // rotating start shard for FreeMemory
 
+	activeExpireOff atomic.Bool // DEBUG SET-ACTIVE-EXPIRE 0
+
 	// dbPhys maps logical to physical db, dbLog the reverse. Written only with
 	// every shard locked (SwapDB), read atomically.
 	dbPhys, dbLog []atomic.Uint32
