@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -192,15 +193,20 @@ func intDirective(name, def string, mutable bool, min, max int64, doc string, fi
 }
 
 func memDirective(name, def string, doc string, field func(c *Config) *int64) directive {
+	return boundedMemDirective(name, def, 0, math.MaxInt64, doc, field)
+}
+
+// boundedMemDirective is a memory directive limited to [min, max] bytes.
+func boundedMemDirective(name, def string, min, max int64, doc string, field func(c *Config) *int64) directive {
 	return directive{name: name, def: def, mutable: true, doc: doc,
 		get: func(c *Config) string { return strconv.FormatInt(*field(c), 10) },
 		set: func(c *Config, v string) error {
 			n, err := protocol.ParseMemory(strings.TrimSpace(v))
-			if err != nil {
+			if err != nil || n < 0 {
 				return errors.New("argument must be a memory value")
 			}
-			if n < 0 {
-				return errors.New("argument must be a memory value")
+			if n < min || n > max {
+				return fmt.Errorf("argument must be between %d and %d inclusive", min, max)
 			}
 			*field(c) = n
 			return nil
@@ -258,8 +264,10 @@ var directives = []directive{
 	intDirective("maxclients", "10000", true, 1, 1<<20, "maximum concurrent client connections", func(c *Config) *int { return &c.MaxClients }),
 	intDirective("timeout", "0", true, 0, 1<<31-1, "close a client idle for N seconds (0 = never)", func(c *Config) *int { return &c.Timeout }),
 	intDirective("tcp-keepalive", "300", true, 0, 1<<31-1, "TCP keepalive period in seconds (0 = off)", func(c *Config) *int { return &c.TCPKeepAlive }),
-	memDirective("proto-max-bulk-len", "512mb", "largest bulk string a client may send", func(c *Config) *int64 { return &c.ProtoMaxBulkLen }),
-	memDirective("client-query-buffer-limit", "1gb", "largest pending request of one client", func(c *Config) *int64 { return &c.ClientQueryBufferLimit }),
+	// Redis's minimum is 1mb; our maximum keeps a string (key and value in
+	// one store allocation) under 4 GiB.
+	boundedMemDirective("proto-max-bulk-len", "512mb", 1<<20, 1<<32-1<<20, "largest bulk string a client may send (at most 4095mb)", func(c *Config) *int64 { return &c.ProtoMaxBulkLen }),
+	boundedMemDirective("client-query-buffer-limit", "1gb", 1<<20, math.MaxInt64, "largest pending request of one client", func(c *Config) *int64 { return &c.ClientQueryBufferLimit }),
 	enumDirective("loglevel", "notice", true, []string{"debug", "verbose", "notice", "warning", "nothing"},
 		"log verbosity", func(c *Config) *string { return &c.LogLevel }),
 	stringDirective("logfile", "", false, "log file; empty = standard output", func(c *Config) *string { return &c.LogFile }),

@@ -52,6 +52,8 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"--port", "notanumber"}, "'port'"},
 		{[]string{"--maxmemory", "12 parsecs"}, "'maxmemory'"},
 		{[]string{"--maxmemory-policy", "allkeys-best"}, "'maxmemory-policy'"},
+		{[]string{"--proto-max-bulk-len", "8gb"}, "'proto-max-bulk-len'"},
+		{[]string{"--client-query-buffer-limit", "1000"}, "'client-query-buffer-limit'"},
 		{[]string{"--no-such-directive", "1"}, "no-such-directive"},
 		{[]string{"/does/not/exist.conf"}, "can't open config file"},
 		{[]string{"--port", "1", "stray"}, ""},
