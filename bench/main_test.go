@@ -94,7 +94,7 @@ func TestParseFlags(t *testing.T) {
 // in-process cached node and checks the table, the JSON and the HTML files.
 func TestRunWritesReports(t *testing.T) {
 	scfg := server.DefaultConfig()
-	scfg.Port, scfg.Bind, scfg.LogLevel = 0, []string{"127.0.0.1"}, "warning"
+	scfg.Port, scfg.Bind, scfg.LogLevel, scfg.MetricsAddr = 0, []string{"127.0.0.1"}, "warning", ""
 	s, err := server.Start(scfg)
 	if err != nil {
 		t.Fatal(err)

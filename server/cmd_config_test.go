@@ -196,7 +196,7 @@ func TestIntroConfigRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "# my cache\nport 0\nmaxmemory 1048576\n\n# again\ntimeout 5\n" + rewriteMarker + "\n" +
-		"loglevel warning\nmaxmemory-policy allkeys-lru\nsave 100 10\nsyslog-ident \"my \\\"cache\\\"\"\n"
+		"loglevel warning\nmaxmemory-policy allkeys-lru\nmetrics-addr \"\"\nsave 100 10\nsyslog-ident \"my \\\"cache\\\"\"\n"
 	if string(data) != want {
 		t.Fatalf("rewritten file:\n%s\nwant:\n%s", data, want)
 	}

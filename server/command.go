@@ -107,6 +107,7 @@ type command struct {
 	nanos    atomic.Uint64
 	rejected atomic.Uint64
 	failed   atomic.Uint64
+	latency  latencyBuckets // per-command latency histogram (metrics.go)
 }
 
 // commandTable maps lower-case names to commands. It is built once and never
@@ -123,6 +124,7 @@ func newCommandTable() *commandTable {
 		bitmapCommands(),
 		keyCommands(),
 		serverCommands(),
+		observabilityCommands(),
 	} {
 		for _, sp := range group {
 			if _, dup := t.m[sp.name]; dup {
@@ -346,7 +348,12 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 		s.publishEffects(c)
 	}
 	cmd.calls.Add(1)
-	cmd.nanos.Add(uint64(time.Since(start)))
+	d := time.Since(start)
+	cmd.nanos.Add(uint64(d))
+	cmd.latency.observe(d)
+	if d >= time.Duration(s.slowlog.threshold.Load()) && cmd.flags&flagSkipSlowlog == 0 {
+		s.slowlog.add(c, args, d)
+	}
 	if c.failed {
 		cmd.failed.Add(1)
 	}

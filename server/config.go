@@ -53,6 +53,14 @@ type Config struct {
 	// 64mb): while live data is small, GOGC is raised so garbage collection
 	// does not run after every few MB of request garbage. 0 leaves GOGC alone.
 	GCMinHeap int64
+	// MetricsAddr is the host:port of the HTTP server for /metrics, /healthz
+	// and /readyz (directive "metrics-addr", default 127.0.0.1:9121); "" disables it.
+	MetricsAddr string
+	// SlowlogLogSlowerThan logs commands that take at least that many
+	// microseconds in SLOWLOG; negative disables, 0 logs every command (default 10000).
+	SlowlogLogSlowerThan int
+	// SlowlogMaxLen is how many SLOWLOG entries are kept (default 128).
+	SlowlogMaxLen int
 
 	// inert holds the redis.conf directives cached accepts and reports but that
 	// have no effect here (persistence, encodings of internals cached does not have).
@@ -270,6 +278,12 @@ var directives = []directive{
 	boundedMemDirective("client-query-buffer-limit", "1gb", 1<<20, math.MaxInt64, "largest pending request of one client", func(c *Config) *int64 { return &c.ClientQueryBufferLimit }),
 	enumDirective("loglevel", "notice", true, []string{"debug", "verbose", "notice", "warning", "nothing"},
 		"log verbosity", func(c *Config) *string { return &c.LogLevel }),
+	intDirective("slowlog-log-slower-than", "10000", true, math.MinInt32, math.MaxInt32,
+		"SLOWLOG threshold in microseconds; negative disables", func(c *Config) *int { return &c.SlowlogLogSlowerThan }),
+	intDirective("slowlog-max-len", "128", true, 0, math.MaxInt32, "SLOWLOG length",
+		func(c *Config) *int { return &c.SlowlogMaxLen }),
+	stringDirective("metrics-addr", "127.0.0.1:9121", false, "HTTP address for /metrics, /healthz, /readyz; empty disables",
+		func(c *Config) *string { return &c.MetricsAddr }),
 	stringDirective("logfile", "", false, "log file; empty = standard output", func(c *Config) *string { return &c.LogFile }),
 	intDirective("shards", "0", false, 0, 1<<16, "store shards, a power of two (0 = from GOMAXPROCS); cached only", func(c *Config) *int { return &c.Shards }),
 	memDirective("gc-min-heap", "64mb", "smallest Go heap target: fewer GCs while data is small (0 = Go default); cached only", func(c *Config) *int64 { return &c.GCMinHeap }),
@@ -297,7 +311,7 @@ var inertDirectives = [][2]string{
 	{"dynamic-hz", "yes"}, {"aof-use-rdb-preamble", "yes"}, {"lfu-log-factor", "10"}, {"lfu-decay-time", "1"},
 	{"syslog-enabled", "no"}, {"syslog-ident", "redis"}, {"unixsocket", ""}, {"unixsocketperm", "0"},
 	{"maxmemory-eviction-tenacity", "10"}, {"oom-score-adj", "no"}, {"disable-thp", "yes"},
-	{"latency-monitor-threshold", "0"}, {"slowlog-log-slower-than", "10000"}, {"slowlog-max-len", "128"},
+	{"latency-monitor-threshold", "0"},
 	{"notify-keyspace-events", ""}, {"client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"},
 	{"repl-backlog-size", "1048576"}, {"repl-diskless-sync", "yes"}, {"crash-log-enabled", "yes"},
 	{"enable-debug-command", "no"}, {"enable-protected-configs", "no"}, {"enable-module-command", "no"},

@@ -16,6 +16,7 @@ func startServer(t testing.TB, mutate func(c *Config)) *Server {
 	cfg.Port = 0
 	cfg.Bind = []string{"127.0.0.1"}
 	cfg.LogLevel = "warning"
+	cfg.MetricsAddr = "" // tests that want metrics set their own free port
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -42,6 +42,7 @@ var infoSections = []infoSection{
 	{"modules", "Modules", true, func(*Server, *strings.Builder) {}},
 	{"commandstats", "Commandstats", false, (*Server).infoCommandStats},
 	{"errorstats", "Errorstats", true, (*Server).infoErrorStats},
+	{"latencystats", "Latencystats", false, (*Server).latencyStatsInfo},
 	{"cluster", "Cluster", true, (*Server).infoCluster},
 	{"keyspace", "Keyspace", true, (*Server).infoKeyspace},
 }
@@ -572,4 +573,5 @@ func (c *command) resetStats() {
 	c.nanos.Store(0)
 	c.rejected.Store(0)
 	c.failed.Store(0)
+	c.latency.reset()
 }

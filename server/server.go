@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -49,6 +50,7 @@ type Server struct {
 	gcMinHeap    atomic.Int64
 
 	clients clientRegistry
+	slowlog slowlog
 	stats   serverStats
 	pause   pauser
 
@@ -59,6 +61,10 @@ type Server struct {
 	listeners []*redcon.Server
 	lns       []net.Listener
 	addrs     []string
+
+	httpSrv  *http.Server // metrics-addr server (http.go); nil if disabled
+	httpAddr string
+	httpWG   sync.WaitGroup
 
 	shutdownOnce sync.Once
 	shutdown     chan struct{}
@@ -80,6 +86,10 @@ func Start(cfg Config) (*Server, error) {
 	if err := s.listen(); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if err := s.startHTTP(); err != nil {
+		// The cache still serves; the operator sees why metrics are missing.
+		s.log.Error("metrics server not started", "addr", s.cfg.MetricsAddr, "error", err)
 	}
 	return s, nil
 }
@@ -151,6 +161,7 @@ func (s *Server) applyHotConfig(c *Config) {
 	s.queryLimit.Store(c.ClientQueryBufferLimit)
 	s.maxMemory.Store(c.MaxMemory)
 	s.gcMinHeap.Store(c.GCMinHeap)
+	s.slowlog.configure(c.SlowlogLogSlowerThan, c.SlowlogMaxLen)
 	s.store.SetMaxMemory(c.MaxMemory)
 	if p, err := store.ParsePolicy(c.MaxMemoryPolicy); err == nil {
 		s.store.SetPolicy(p)
@@ -243,6 +254,7 @@ func (s *Server) Close() error {
 	}
 	s.isClosed = true
 	s.closeMu.Unlock()
+	s.stopHTTP()
 	for _, l := range s.listeners {
 		_ = l.Close() // "not serving" if its goroutine has not started: closing ln below covers it
 	}

@@ -13,6 +13,7 @@ func startCached(t *testing.T) string {
 	cfg.Port = 0
 	cfg.Bind = []string{"127.0.0.1"}
 	cfg.LogLevel = "warning"
+	cfg.MetricsAddr = "" // no metrics listener: tests run in parallel packages
 	s, err := server.Start(cfg)
 	if err != nil {
 		t.Fatalf("start cached: %v", err)

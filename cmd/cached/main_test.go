@@ -94,7 +94,7 @@ func TestBinaryServesAndStopsOnSignal(t *testing.T) {
 	}
 	port := freePort(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
-		cmd := exec.Command(bin, "--port", port, "--loglevel", "warning")
+		cmd := exec.Command(bin, "--port", port, "--loglevel", "warning", "--metrics-addr", "127.0.0.1:0")
 		var logs bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
@@ -156,7 +156,7 @@ func TestDebianRedisConfStarts(t *testing.T) {
 	if _, err := os.Stat(conf); err != nil {
 		t.Fatalf("%s: %v (install Debian's redis-server, as .ci/run does)", conf, err)
 	}
-	cfg, _, err := parseArgs([]string{conf, "--port", "0", "--logfile", ""})
+	cfg, _, err := parseArgs([]string{conf, "--port", "0", "--logfile", "", "--metrics-addr", ""})
 	if err != nil {
 		t.Fatalf("parse %s: %v", conf, err)
 	}
