@@ -124,6 +124,7 @@ func newCommandTable() *commandTable {
 		bitmapCommands(),
 		keyCommands(),
 		serverCommands(),
+		latencyCommands(),
 		observabilityCommands(),
 	} {
 		for _, sp := range group {
@@ -351,6 +352,7 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 	d := time.Since(start)
 	cmd.nanos.Add(uint64(d))
 	cmd.latency.observe(d)
+	s.latmon.observe(cmd, d)
 	if d >= time.Duration(s.slowlog.threshold.Load()) && cmd.flags&flagSkipSlowlog == 0 {
 		s.slowlog.add(c, args, d)
 	}

@@ -61,6 +61,9 @@ type Config struct {
 	SlowlogLogSlowerThan int
 	// SlowlogMaxLen is how many SLOWLOG entries are kept (default 128).
 	SlowlogMaxLen int
+	// LatencyMonitorThreshold is the latency monitor's threshold in
+	// milliseconds: commands at least this slow are LATENCY events; 0 off.
+	LatencyMonitorThreshold int
 
 	// inert holds the redis.conf directives cached accepts and reports but that
 	// have no effect here (persistence, encodings of internals cached does not have).
@@ -282,6 +285,8 @@ var directives = []directive{
 		"SLOWLOG threshold in microseconds; negative disables", func(c *Config) *int { return &c.SlowlogLogSlowerThan }),
 	intDirective("slowlog-max-len", "128", true, 0, math.MaxInt32, "SLOWLOG length",
 		func(c *Config) *int { return &c.SlowlogMaxLen }),
+	intDirective("latency-monitor-threshold", "0", true, 0, math.MaxInt32,
+		"LATENCY monitor threshold in milliseconds; 0 disables", func(c *Config) *int { return &c.LatencyMonitorThreshold }),
 	stringDirective("metrics-addr", "127.0.0.1:9121", false, "HTTP address for /metrics, /healthz, /readyz; empty disables",
 		func(c *Config) *string { return &c.MetricsAddr }),
 	stringDirective("logfile", "", false, "log file; empty = standard output", func(c *Config) *string { return &c.LogFile }),
@@ -311,7 +316,6 @@ var inertDirectives = [][2]string{
 	{"dynamic-hz", "yes"}, {"aof-use-rdb-preamble", "yes"}, {"lfu-log-factor", "10"}, {"lfu-decay-time", "1"},
 	{"syslog-enabled", "no"}, {"syslog-ident", "redis"}, {"unixsocket", ""}, {"unixsocketperm", "0"},
 	{"maxmemory-eviction-tenacity", "10"}, {"oom-score-adj", "no"}, {"disable-thp", "yes"},
-	{"latency-monitor-threshold", "0"},
 	{"notify-keyspace-events", ""}, {"client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"},
 	{"repl-backlog-size", "1048576"}, {"repl-diskless-sync", "yes"}, {"crash-log-enabled", "yes"},
 	{"enable-debug-command", "no"}, {"enable-protected-configs", "no"}, {"enable-module-command", "no"},

@@ -53,6 +53,7 @@ type Server struct {
 	slowlog slowlog
 	stats   serverStats
 	pause   pauser
+	latmon  latencyMonitor
 
 	onEffect atomic.Pointer[EffectFunc] // nil: effects are not recorded
 
@@ -162,6 +163,7 @@ func (s *Server) applyHotConfig(c *Config) {
 	s.maxMemory.Store(c.MaxMemory)
 	s.gcMinHeap.Store(c.GCMinHeap)
 	s.slowlog.configure(c.SlowlogLogSlowerThan, c.SlowlogMaxLen)
+	s.latmon.threshold.Store(int64(c.LatencyMonitorThreshold))
 	s.store.SetMaxMemory(c.MaxMemory)
 	if p, err := store.ParsePolicy(c.MaxMemoryPolicy); err == nil {
 		s.store.SetPolicy(p)
