@@ -175,9 +175,7 @@ func latencyHistogramCommand(c *client, args [][]byte) {
 	if len(args) == 2 {
 		for _, cmd := range c.s.cmds.sorted() {
 			cmds = append(cmds, cmd)
-			for _, sub := range sortedSubs(cmd) {
-				cmds = append(cmds, sub)
-			}
+			cmds = append(cmds, sortedSubs(cmd)...)
 		}
 	} else {
 		for _, name := range args[2:] {
