@@ -33,6 +33,8 @@ type client struct {
 	idleAt  atomic.Int64 // UnixNano of the last command's start
 	noEvict atomic.Bool
 
+	monitoring atomic.Bool // MONITOR detached the connection (monitor.go)
+
 	mu      sync.Mutex // protects name, libName, libVer
 	name    string
 	libName string
@@ -89,6 +91,9 @@ func (c *client) info(now time.Time) string {
 	flags := "N"
 	if c.noEvict.Load() {
 		flags = "e"
+	}
+	if c.monitoring.Load() {
+		flags = "O"
 	}
 	idle := now.Sub(time.Unix(0, c.idleAt.Load())) / time.Second
 	var b strings.Builder

@@ -344,6 +344,9 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 	}
 	c.lastCmd.Store(cmd)
 	c.failed = false
+	if s.monitors.count.Load() > 0 {
+		s.feedMonitors(c, cmd, args)
+	}
 	cmd.fn(c, args)
 	if c.fx.Len() > 0 {
 		s.publishEffects(c)

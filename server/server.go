@@ -55,6 +55,8 @@ type Server struct {
 	pause   pauser
 	latmon  latencyMonitor
 
+	monitors monitorSet // MONITOR clients (monitor.go)
+
 	onEffect atomic.Pointer[EffectFunc] // nil: effects are not recorded
 
 	started   time.Time
@@ -296,7 +298,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 // closed runs when a connection's redcon goroutine ends.
 func (s *Server) closed(conn redcon.Conn, err error) {
 	c, ok := conn.Context().(*client)
-	if !ok {
+	if !ok || c.monitoring.Load() { // a monitor (monitor.go) owns a detached client
 		return
 	}
 	var pe errProtocolClosed

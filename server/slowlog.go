@@ -119,6 +119,7 @@ func observabilityCommands() []spec {
 				{name: "help", arity: 2, flags: "loading stale", group: "server", since: "6.2.0",
 					summary: "Show helpful text about the different subcommands", complexity: "O(1)", fn: slowlogHelpCommand},
 			}},
+		monitorSpec(), // monitor.go
 	}
 }
 
