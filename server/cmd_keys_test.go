@@ -70,17 +70,7 @@ func keysPeek(s *Server, db int, key string) (keysState, bool) {
 // keysDump returns every key of db with its state.
 func keysDump(t testing.TB, s *Server, db int) map[string]keysState {
 	t.Helper()
-	var keys []string
-	var cur uint64
-	for {
-		cur = s.Store().Scan(db, cur, 100, func(k []byte, _ store.Type) bool {
-			keys = append(keys, string(k))
-			return true
-		})
-		if cur == 0 {
-			break
-		}
-	}
+	keys := allKeys(s, db)
 	out := make(map[string]keysState, len(keys))
 	for _, k := range keys {
 		if st, ok := keysPeek(s, db, k); ok {

@@ -13,8 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 	"github.com/tidwall/redcon"
-
-	"github.com/cached/cached/store"
 )
 
 // TestStringTyped drives the string commands through go-redis's typed API
@@ -201,17 +199,7 @@ func (l *strEffects) take() []strEffect {
 
 // strDump returns every live key of db with its type, value and expiry.
 func strDump(s *Server, db int) map[string]string {
-	var keys []string
-	var cur uint64
-	for {
-		cur = s.Store().Scan(db, cur, 100, func(k []byte, _ store.Type) bool {
-			keys = append(keys, string(k))
-			return true
-		})
-		if cur == 0 {
-			break
-		}
-	}
+	keys := allKeys(s, db)
 	out := map[string]string{}
 	for _, k := range keys {
 		tx := s.Store().Lock([]byte(k))

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cached/cached/store"
 )
 
 // startServer starts a node on a free 127.0.0.1 port with cfg's defaults
@@ -73,5 +75,33 @@ func wantErr(t testing.TB, rc *redis.Client, msg string, args ...any) {
 	_, err := do(t, rc, args...)
 	if err == nil || err.Error() != msg {
 		t.Fatalf("%v: got error %v, want %q", args, err, msg)
+	}
+}
+
+// waitUntil polls cond every 5 ms until it holds, failing the test with
+// what (and its current state) after 10 s.
+func waitUntil(t testing.TB, cond func() bool, what func() string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// allKeys returns every live key of db, read from the store with Scan.
+func allKeys(s *Server, db int) []string {
+	var keys []string
+	var cur uint64
+	for {
+		cur = s.Store().Scan(db, cur, 100, func(k []byte, _ store.Type) bool {
+			keys = append(keys, string(k))
+			return true
+		})
+		if cur == 0 {
+			return keys
+		}
 	}
 }

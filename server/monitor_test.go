@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"regexp"
 	"runtime"
@@ -63,13 +64,8 @@ func clientAddr(t *testing.T, rc *redis.Client) string {
 // waitMonitors polls until the server has n monitors, or fails.
 func waitMonitors(t *testing.T, s *Server, n int32) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.monitors.count.Load() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("monitors = %d, want %d", s.monitors.count.Load(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, func() bool { return s.monitors.count.Load() == n },
+		func() string { return fmt.Sprintf("monitors = %d, want %d", s.monitors.count.Load(), n) })
 }
 
 func TestMonitorShowsCommands(t *testing.T) {

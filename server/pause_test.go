@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,13 +10,8 @@ import (
 // waitBlocked polls INFO until blocked_clients is n.
 func waitBlocked(t *testing.T, s *Server, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.pause.waiting.Load() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("blocked clients = %d, want %d", s.pause.waiting.Load(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, func() bool { return s.pause.waiting.Load() == n },
+		func() string { return fmt.Sprintf("blocked clients = %d, want %d", s.pause.waiting.Load(), n) })
 }
 
 func TestClientPauseWrite(t *testing.T) {

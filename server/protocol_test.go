@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -48,13 +49,8 @@ func expectClosed(t testing.TB, r *bufio.Reader) {
 // waitClients polls until the server has n clients, or fails.
 func waitClients(t testing.TB, s *Server, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.clients.count() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("clients = %d, want %d", s.clients.count(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, func() bool { return s.clients.count() == n },
+		func() string { return fmt.Sprintf("clients = %d, want %d", s.clients.count(), n) })
 }
 
 func TestProtocolErrorsCloseConnection(t *testing.T) {
