@@ -119,15 +119,13 @@ func newServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.log = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
-	policy, _ := store.ParsePolicy(cfg.MaxMemoryPolicy)
+	// maxmemory, the policy and the samples are pushed by applyHotConfig,
+	// as they are on CONFIG SET.
 	st, err := store.New(store.Config{
-		Shards:           cfg.Shards,
-		Databases:        cfg.Databases,
-		MaxMemory:        cfg.MaxMemory,
-		Policy:           policy,
-		MaxMemorySamples: cfg.MaxMemorySamples,
-		ActiveExpireHz:   cfg.Hz,
-		OnEvent:          s.storeEvent,
+		Shards:         cfg.Shards,
+		Databases:      cfg.Databases,
+		ActiveExpireHz: cfg.Hz,
+		OnEvent:        s.storeEvent,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

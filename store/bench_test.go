@@ -76,19 +76,26 @@ func benchKeyList() [][]byte {
 	return keys
 }
 
+// benchLoaded returns a store holding benchKeys keys with size-byte values,
+// closed when b ends, with the timer reset and allocations reported.
+func benchLoaded(b *testing.B, size int) (*Store, [][]byte, []byte) {
+	s := mustNew(b, Config{ActiveExpireHz: -1})
+	b.Cleanup(s.Close)
+	keys := benchKeyList()
+	val := make([]byte, size)
+	for _, k := range keys {
+		s.Set(0, k, val, 0)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	return s, keys, val
+}
+
 func BenchmarkGet(b *testing.B) {
 	benchSizes(b, func(b *testing.B, size int) {
-		s := mustNew(b, Config{ActiveExpireHz: -1})
-		defer s.Close()
-		keys := benchKeyList()
-		val := make([]byte, size)
-		for _, k := range keys {
-			s.Set(0, k, val, 0)
-		}
+		s, keys, _ := benchLoaded(b, size)
 		var seed atomic.Uint64
-		b.ReportAllocs()
-		b.SetBytes(int64(size))
-		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			i := seed.Add(7919)
 			dst := make([]byte, 0, size)
@@ -107,17 +114,8 @@ func BenchmarkGet(b *testing.B) {
 
 func BenchmarkSet(b *testing.B) {
 	benchSizes(b, func(b *testing.B, size int) {
-		s := mustNew(b, Config{ActiveExpireHz: -1})
-		defer s.Close()
-		keys := benchKeyList()
-		val := make([]byte, size)
-		for _, k := range keys {
-			s.Set(0, k, val, 0)
-		}
+		s, keys, val := benchLoaded(b, size)
 		var seed atomic.Uint64
-		b.ReportAllocs()
-		b.SetBytes(int64(size))
-		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			i := seed.Add(7919)
 			for pb.Next() {

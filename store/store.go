@@ -216,23 +216,20 @@ func (s *Store) UsedMemory() int64 {
 }
 
 // DBSize returns the number of keys in db (expired ones not yet reaped included, as Redis).
-func (s *Store) DBSize(db int) int64 {
-	var n int64
-	for _, sh := range s.shards {
-		sh.mu.Lock()
-		n += sh.counts[s.phys(db)].keys
-		sh.mu.Unlock()
-	}
-	return n
-}
+func (s *Store) DBSize(db int) int64 { return s.dbCounts(db).keys }
 
 // DBExpires returns the number of keys with a TTL in db.
-func (s *Store) DBExpires(db int) int64 {
-	var n int64
+func (s *Store) DBExpires(db int) int64 { return s.dbCounts(db).expires }
+
+// dbCounts sums db's key and TTL counts over the shards.
+func (s *Store) dbCounts(db int) dbCount {
+	var n dbCount
 	for _, sh := range s.shards {
 		sh.mu.Lock()
-		n += sh.counts[s.phys(db)].expires
+		c := sh.counts[s.phys(db)]
 		sh.mu.Unlock()
+		n.keys += c.keys
+		n.expires += c.expires
 	}
 	return n
 }
