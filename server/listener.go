@@ -2,7 +2,6 @@ package server
 
 import (
 	"net"
-	"sync/atomic"
 	"time"
 
 	"github.com/cached/cached/protocol"
@@ -45,7 +44,6 @@ type guardConn struct {
 	out     []byte // filtered bytes (backing array of buf)
 	buf     []byte // filtered bytes not yet handed to the reader
 	pending string // protocol error to send once the valid bytes are consumed
-	closed  atomic.Bool
 }
 
 func (g *guardConn) Read(p []byte) (int, error) {
@@ -93,9 +91,4 @@ func (g *guardConn) Write(p []byte) (int, error) {
 	n, err := g.Conn.Write(p)
 	g.s.stats.netOutput.Add(uint64(n))
 	return n, err
-}
-
-func (g *guardConn) Close() error {
-	g.closed.Store(true)
-	return g.Conn.Close()
 }
