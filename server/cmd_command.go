@@ -8,16 +8,14 @@ import (
 
 // COMMAND and its subcommands: the command table as Redis 7 describes it,
 // which cluster clients (go-redis ClusterClient, rueidis) read to find keys.
-//
-// COMMAND with no argument must list every command, and the dispatcher
-// rejects a container command sent without a subcommand; so COMMAND is
-// declared as a plain command that dispatches its subcommands itself, and
-// commandSubSpecs describes them for COMMAND INFO/DOCS/LIST.
+// COMMAND is a container whose own handler (COMMAND alone) lists every
+// command; the dispatcher runs it when no subcommand is given.
 
 func commandSpec() spec {
 	return spec{name: "command", arity: -1, flags: "loading stale", acl: "connection", group: "server",
 		since: "2.8.13", summary: "Returns detailed information about all commands.",
-		complexity: "O(N) where N is the total number of Redis commands", fn: commandCommand}
+		complexity: "O(N) where N is the total number of Redis commands", fn: commandCommand,
+		subs: commandSubSpecs()}
 }
 
 // commandSubSpecs are COMMAND's subcommands.
@@ -42,43 +40,16 @@ func commandSubSpecs() []spec {
 	}
 }
 
-// subcommandsOf returns c's subcommands sorted by name, including COMMAND's
-// own (built on demand: they are not in the table).
-func subcommandsOf(c *command) []*command {
-	if c.name == "command" && c.parent == nil && c.subs == nil {
-		specs := commandSubSpecs()
-		out := make([]*command, len(specs))
-		for i, sp := range specs {
-			out[i] = build(sp, c)
-		}
-		return out
-	}
-	return sortedSubs(c)
-}
+// subcommandsOf returns c's subcommands sorted by name.
+func subcommandsOf(c *command) []*command { return sortedSubs(c) }
 
+// commandCommand is COMMAND alone: every command's COMMAND INFO entry.
 func commandCommand(c *client, args [][]byte) {
-	if len(args) == 1 {
-		cmds := c.s.cmds.sorted()
-		c.array(len(cmds))
-		for _, cmd := range cmds {
-			c.commandInfo(cmd)
-		}
-		return
+	cmds := c.s.cmds.sorted()
+	c.array(len(cmds))
+	for _, cmd := range cmds {
+		c.commandInfo(cmd)
 	}
-	self := c.s.cmds.lookup(args[0])
-	name := strings.ToLower(string(args[1]))
-	for _, sub := range subcommandsOf(self) {
-		if sub.name != name {
-			continue
-		}
-		if !sub.arityOK(len(args)) {
-			c.err(protocol.WrongArity(sub.fullName))
-			return
-		}
-		sub.fn(c, args)
-		return
-	}
-	c.err(protocol.UnknownSubcommand(args[1], "COMMAND"))
 }
 
 // lookupFull finds a command by its full name ("get", "config|get"),
@@ -207,11 +178,7 @@ func (c *client) commandInfo(cmd *command) {
 	c.int(int64(first))
 	c.int(int64(last))
 	c.int(int64(step))
-	if cmd.subs != nil {
-		c.statusSet([]string{"@slow"}) // Redis gives container commands only @slow
-	} else {
-		c.statusSet(aclReplyOrder(cmd.acl))
-	}
+	c.statusSet(aclReplyOrder(cmd.acl))
 	tips := commandTips[cmd.fullName]
 	c.setLen(len(tips))
 	for _, t := range tips {

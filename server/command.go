@@ -151,7 +151,8 @@ func build(sp spec, parent *command) *command {
 		c.flags |= flagMovableKeys
 	}
 	if len(sp.subs) > 0 {
-		c.acl = []string{"slow"} // Redis gives containers only @slow
+		// Redis gives containers @slow and only the categories they declare.
+		c.acl = append([]string{"slow"}, strings.Fields(sp.acl)...)
 	} else {
 		c.acl = aclCategories(c, sp.acl)
 	}
@@ -314,16 +315,19 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 	}
 	if cmd.subs != nil {
 		if len(args) < 2 {
-			c.reject(cmd, protocol.WrongArity(cmd.fullName))
-			return
+			if cmd.fn == nil { // a container that is nothing by itself
+				c.reject(cmd, protocol.WrongArity(cmd.fullName))
+				return
+			}
+		} else {
+			sub := cmd.lookupSub(args[1])
+			if sub == nil {
+				// As Redis: no command was found, so no command's stats move.
+				c.reject(nil, protocol.UnknownSubcommand(args[1], strings.ToUpper(cmd.name)))
+				return
+			}
+			cmd = sub
 		}
-		sub := cmd.lookupSub(args[1])
-		if sub == nil {
-			// As Redis: no command was found, so no command's stats move.
-			c.reject(nil, protocol.UnknownSubcommand(args[1], strings.ToUpper(cmd.name)))
-			return
-		}
-		cmd = sub
 	}
 	if !cmd.arityOK(len(args)) {
 		c.reject(cmd, protocol.WrongArity(cmd.fullName))
