@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 )
 
 // ErrMemoryValue is returned (wrapped, naming the value) by ParseMemory for a
@@ -287,4 +288,23 @@ func ParseMemory(s string) (int64, error) {
 		return bad()
 	}
 	return v * mul, nil
+}
+
+// ParseBlockTimeout parses a blocking command's timeout in seconds (BLPOP,
+// BZPOPMIN, …) as Redis does: a float, rounded up to whole milliseconds;
+// 0 means wait forever. The error is the reply text: ErrTimeoutFloat,
+// ErrTimeoutNeg or ErrTimeoutRange.
+func ParseBlockTimeout(b []byte) (time.Duration, string) {
+	f, ok := ParseFloat(b)
+	if !ok {
+		return 0, ErrTimeoutFloat
+	}
+	ms := math.Ceil(f * 1000)
+	if ms < 0 {
+		return 0, ErrTimeoutNeg
+	}
+	if ms > float64(math.MaxInt64/int64(time.Millisecond)) {
+		return 0, ErrTimeoutRange
+	}
+	return time.Duration(ms) * time.Millisecond, ""
 }

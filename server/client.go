@@ -34,6 +34,13 @@ type client struct {
 	noEvict atomic.Bool
 
 	monitoring atomic.Bool // MONITOR detached the connection (monitor.go)
+	detached   atomic.Bool // a session (session.go) serves the connection
+
+	multi *multiState   // MULTI state, nil outside a transaction (multi.go); owner only
+	block *blockState   // set by a blocking command that must wait (blocking.go); owner only
+	ps    *pubsubState  // subscriptions, nil if none ever (pubsub.go)
+	clu   clusterClient // READONLY / ASKING (cluster.go); owner only
+	sess  *session      // the detached connection's session (session.go), nil while redcon serves it
 
 	mu      sync.Mutex // protects name, libName, libVer
 	name    string
@@ -103,7 +110,9 @@ func (c *client) info(now time.Time) string {
 	b.WriteString(" age=" + strconv.FormatInt(int64(now.Sub(c.born)/time.Second), 10))
 	b.WriteString(" idle=" + strconv.FormatInt(int64(idle), 10))
 	b.WriteString(" flags=" + flags + " db=" + strconv.Itoa(int(c.db.Load())))
-	b.WriteString(" sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r")
+	sub, psub, ssub := c.subCounts()
+	b.WriteString(" sub=" + strconv.Itoa(sub) + " psub=" + strconv.Itoa(psub) + " ssub=" + strconv.Itoa(ssub))
+	b.WriteString(" multi=" + strconv.Itoa(c.multiLen()) + " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r")
 	b.WriteString(" cmd=" + cmd + " user=default redir=-1 resp=" + strconv.Itoa(c.respVersion()))
 	b.WriteString(" lib-name=" + lib + " lib-ver=" + ver)
 	return b.String()

@@ -126,6 +126,13 @@ func newCommandTable() *commandTable {
 		serverCommands(),
 		latencyCommands(),
 		observabilityCommands(),
+		hashCommands(),
+		listCommands(),
+		setCommands(),
+		zsetCommands(),
+		pubsubCommands(),
+		txCommands(),
+		clusterCommands(),
 	} {
 		for _, sp := range group {
 			if _, dup := t.m[sp.name]; dup {
@@ -337,15 +344,36 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 		c.reject(cmd, protocol.ErrNoAuth)
 		return
 	}
+	if s.cl != nil && s.routeCluster(c, cmd, args) { // cluster.go: MOVED, CROSSSLOT or proxied
+		return
+	}
 	if cmd.flags&flagDenyOOM != 0 && s.maxMemory.Load() > 0 {
 		if err := s.freeMemory(cmd, args); err != nil {
 			c.reject(cmd, protocol.ErrOOM)
 			return
 		}
 	}
+	if c.ps != nil && pubsubRefuses(c, cmd) { // pubsub.go: RESP2 subscribed context
+		return
+	}
+	if c.multi != nil && s.queueMulti(c, cmd, args) { // multi.go: queued, not run
+		return
+	}
 	if s.pause.holds(cmd) {
 		s.waitPause(c, cmd)
 	}
+	s.execMu.RLock() // EXEC (multi.go) holds it exclusively: no command runs inside one
+	s.call(c, cmd, args, start)
+	s.execMu.RUnlock()
+	if c.block != nil { // blocking.go: the command waits for a key
+		s.park(c, cmd, args)
+	}
+}
+
+// call runs a command that passed dispatch's checks and accounts for it:
+// MONITOR feed, effects, commandstats, latency, slowlog. EXEC calls it for
+// each queued command with execMu held.
+func (s *Server) call(c *client, cmd *command, args [][]byte, start time.Time) {
 	c.lastCmd.Store(cmd)
 	c.failed = false
 	if s.monitors.count.Load() > 0 {
@@ -370,6 +398,9 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 
 // reject answers a command refused before it ran (Redis's rejected_calls).
 func (c *client) reject(cmd *command, msg string) {
+	if c.multi != nil { // a queuing error aborts the transaction (EXECABORT)
+		c.multi.aborted = true
+	}
 	if cmd != nil {
 		cmd.rejected.Add(1)
 	}

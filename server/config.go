@@ -64,6 +64,8 @@ type Config struct {
 	// LatencyMonitorThreshold is the latency monitor's threshold in
 	// milliseconds: commands at least this slow are LATENCY events; 0 off.
 	LatencyMonitorThreshold int
+	// Cluster holds the cluster-* directives (cluster.go).
+	Cluster ClusterConfig
 
 	// inert holds the redis.conf directives cached accepts and reports but that
 	// have no effect here (persistence, encodings of internals cached does not have).
@@ -92,6 +94,7 @@ func (c *Config) SetConfigFile(path string) { c.file = path }
 func (c *Config) clone() Config {
 	n := *c
 	n.Bind = append([]string(nil), c.Bind...)
+	n.Cluster = c.Cluster.clone()
 	n.inert = make(map[string]string, len(c.inert))
 	for k, v := range c.inert {
 		n.inert[k] = v
@@ -156,6 +159,14 @@ func (c *Config) Get(name string) (string, bool) {
 }
 
 var directiveIndex map[string]*directive
+
+// registerDirectives adds the directives of one concern, declared in its own
+// file (var _ = registerDirectives(…)); package variables are initialized
+// before init builds the index.
+func registerDirectives(ds ...directive) bool {
+	directives = append(directives, ds...)
+	return true
+}
 
 func lookupDirective(name string) *directive {
 	return directiveIndex[strings.ToLower(name)]

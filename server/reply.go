@@ -114,3 +114,25 @@ func (c *client) strs(items []string) {
 		c.bulkString(s)
 	}
 }
+
+// nullArray is the null array in RESP2 (*-1) and the null in RESP3.
+func (c *client) nullArray() {
+	if c.resp3.Load() {
+		c.raw(protocol.AppendNull(c.scratch[:0]))
+		return
+	}
+	c.raw([]byte("*-1\r\n"))
+}
+
+// boolean is a RESP3 boolean, or the integer 1/0 in RESP2.
+func (c *client) boolean(b bool) {
+	if c.resp3.Load() {
+		if b {
+			c.raw([]byte("#t\r\n"))
+		} else {
+			c.raw([]byte("#f\r\n"))
+		}
+		return
+	}
+	c.boolInt(b)
+}

@@ -57,6 +57,14 @@ type Server struct {
 
 	monitors monitorSet // MONITOR clients (monitor.go)
 
+	// execMu is read-locked around every command and write-locked by EXEC
+	// (multi.go), so no client observes a half-applied transaction.
+	execMu sync.RWMutex
+	watch  watchRegistry // WATCHed keys (multi.go)
+	pubsub pubsubHub     // channels and patterns (pubsub.go)
+	blocks blockRegistry // clients blocked on keys (blocking.go)
+	cl     *clusterState // nil unless cluster-enabled (cluster.go)
+
 	onEffect atomic.Pointer[EffectFunc] // nil: effects are not recorded
 
 	started   time.Time
@@ -296,7 +304,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 // closed runs when a connection's redcon goroutine ends.
 func (s *Server) closed(conn redcon.Conn, err error) {
 	c, ok := conn.Context().(*client)
-	if !ok || c.monitoring.Load() { // a monitor (monitor.go) owns a detached client
+	if !ok || c.monitoring.Load() || c.detached.Load() { // a monitor (monitor.go) or a session (session.go) owns a detached client
 		return
 	}
 	var pe errProtocolClosed

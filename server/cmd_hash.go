@@ -1,0 +1,4 @@
+package server
+
+// hashCommands declares the hash commands (HSET, HGET, …).
+func hashCommands() []spec { return nil }

