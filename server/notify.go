@@ -20,8 +20,9 @@ const (
 )
 
 // notify reports that the running command changed key in the client's
-// database: it invalidates WATCHes of the key and, if notify-keyspace-events
-// enables the class, publishes __keyspace@db__:key and __keyevent@db__:event.
+// database: it invalidates WATCHes of the key, wakes clients blocked on it
+// (they re-check it) and, if notify-keyspace-events enables the class,
+// publishes __keyspace@db__:key and __keyevent@db__:event.
 // Handlers call it once per changed key, after the change, as Redis calls
 // notifyKeyspaceEvent.
 func (c *client) notify(class notifyClass, event string, key []byte) {
@@ -33,4 +34,5 @@ func (c *client) notify(class notifyClass, event string, key []byte) {
 // blocks and never calls the store.
 func (s *Server) notifyDB(db int, class notifyClass, event string, key []byte) {
 	s.touchWatched(db, key)
+	s.signalReady(db, key)
 }
