@@ -27,3 +27,7 @@ func (s *Server) signalReady(db int, key []byte) {}
 // park takes over a client whose command called blockFor: it waits off the
 // command's goroutine and re-runs the command when signalled.
 func (s *Server) park(c *client, cmd *command, args [][]byte) {}
+
+// signalDB wakes the clients blocked on any key of db so that they re-check
+// their keys (SWAPDB changed every key of db at once).
+func (s *Server) signalDB(db int) {}
