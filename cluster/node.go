@@ -113,6 +113,9 @@ func memberlistConfig(cfg Config, d *delegate) *memberlist.Config {
 	if cfg.SuspicionMult > 0 {
 		mc.SuspicionMult = cfg.SuspicionMult
 	}
+	// A node restarted with the same ID at another address may take its
+	// name back as soon as the old incarnation is dead.
+	mc.DeadNodeReclaimTime = time.Millisecond
 	mc.SecretKey = cfg.Secret
 	mc.Delegate = d
 	mc.Events = d

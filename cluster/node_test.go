@@ -173,6 +173,24 @@ func TestCrashedNodeDisappears(t *testing.T) {
 	waitFor(t, detectWithin, "crash detected by every survivor", func() bool { return converged(survivors) })
 }
 
+func TestRestartWithSameIDRejoins(t *testing.T) {
+	nodes := startCluster(t, 3, Config{})
+	waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
+	id := nodes[2].ID()
+	if err := nodes[2].crash(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, detectWithin, "crash detected", func() bool { return converged(nodes[:2]) })
+	again := startNode(t, Config{NodeID: id, AnnouncePort: 7200, Join: []string{nodes[0].GossipAddr()}})
+	nodes = append(nodes[:2], again)
+	waitFor(t, convergeWithin, "restarted node back everywhere", func() bool { return converged(nodes) })
+	for _, n := range nodes {
+		if m := n.Table().Member(n.Table().IndexOf(id)); m.Port != 7200 || m.GossipAddr != again.GossipAddr() {
+			t.Errorf("%s sees the restarted node as %+v", n.ID(), m)
+		}
+	}
+}
+
 func TestGracefulLeaveDisappears(t *testing.T) {
 	nodes := startCluster(t, 3, Config{})
 	waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
