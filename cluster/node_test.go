@@ -79,6 +79,7 @@ func TestMeta(t *testing.T) {
 		{"host from gossip addr", memberlist.Node{Name: id, Addr: addr, Port: 7946, Meta: encodeMeta(meta{ID: id, Port: 6379})}, true, "10.1.2.3:6379"},
 		{"name mismatch", memberlist.Node{Name: RandomID(), Addr: addr, Meta: encodeMeta(meta{ID: id})}, false, ""},
 		{"bad id", memberlist.Node{Name: "x", Addr: addr, Meta: encodeMeta(meta{ID: "x"})}, false, ""},
+		{"bad port", memberlist.Node{Name: id, Addr: addr, Meta: encodeMeta(meta{ID: id, Port: 70000})}, false, ""},
 		{"not json", memberlist.Node{Name: id, Addr: addr, Meta: []byte("\x00\x01")}, false, ""},
 		{"no meta", memberlist.Node{Name: id, Addr: addr}, false, ""},
 	} {
