@@ -367,21 +367,6 @@ func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.T
 	return true
 }
 
-// copyArgs copies args into one allocation (redcon reuses its buffers).
-func copyArgs(args [][]byte) [][]byte {
-	n := 0
-	for _, a := range args {
-		n += len(a)
-	}
-	buf := make([]byte, 0, n)
-	out := make([][]byte, len(args))
-	for i, a := range args {
-		buf = append(buf, a...)
-		out[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
-	}
-	return out
-}
-
 // runExec runs EXEC for a client inside MULTI: it waits out a CLIENT PAUSE
 // that holds one of the queued commands, refuses the transaction under
 // maxmemory if one of them may grow memory (as Redis), then runs execCommand
