@@ -414,7 +414,7 @@ func (c *client) blocked() bool {
 func (c *client) asyncFlags() string {
 	f := c.txFlag()
 	if c.blocked() {
-		f = "b" + f
+		f += "b"
 	}
 	return f
 }

@@ -95,12 +95,15 @@ func (c *client) info(now time.Time) string {
 	if lc := c.lastCmd.Load(); lc != nil {
 		cmd = lc.fullName
 	}
-	flags := "N"
+	flags := c.asyncFlags() // x (in MULTI), b (blocked on keys): multi.go, blocking.go
 	if c.noEvict.Load() {
-		flags = "e"
+		flags += "e"
 	}
 	if c.monitoring.Load() {
 		flags = "O"
+	}
+	if flags == "" {
+		flags = "N"
 	}
 	idle := now.Sub(time.Unix(0, c.idleAt.Load())) / time.Second
 	var b strings.Builder
