@@ -341,6 +341,9 @@ func (s *Server) rerun(b *blockState, cmd *command, args [][]byte) bool {
 	b.rerun, b.again = true, false
 	c.block = b
 	c.failed = false
+	if s.pause.holds(cmd) { // CLIENT PAUSE holds blocked writers too
+		s.waitPause(c, cmd)
+	}
 	s.execMu.RLock()
 	cmd.fn(c, args)
 	if c.fx.Len() > 0 {

@@ -398,7 +398,10 @@ func (s *Server) call(c *client, cmd *command, args [][]byte, start time.Time) {
 
 // reject answers a command refused before it ran (Redis's rejected_calls).
 func (c *client) reject(cmd *command, msg string) {
-	if c.multi != nil { // a queuing error aborts the transaction (EXECABORT)
+	if c.abortExec(cmd, msg) { // multi.go: a refused EXEC answers EXECABORT, as Redis
+		return
+	}
+	if c.multi != nil && c.multi.active { // a queuing error aborts the transaction (EXECABORT)
 		c.multi.aborted = true
 	}
 	if cmd != nil {

@@ -25,6 +25,7 @@ package server
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -347,12 +348,22 @@ func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.T
 			}
 			s.runExec(c, cmd, args, start)
 			return true
-		case "multi", "discard", "watch", "quit":
+		case "discard", "quit":
 			return false
 		}
 	}
 	if !m.active {
 		return false
+	}
+	// Queuing may use memory without bound: under maxmemory every command
+	// is refused inside MULTI (dispatch refused those flagged denyoom), as
+	// Redis does.
+	if cmd.flags&flagDenyOOM == 0 && s.maxMemory.Load() > 0 && s.store.FreeMemory() != nil {
+		c.reject(cmd, protocol.ErrOOM)
+		return true
+	}
+	if cmd.parent == nil && (cmd.name == "multi" || cmd.name == "watch") {
+		return false // they answer their error at once
 	}
 	if cmd.flags&flagNoMulti != 0 {
 		c.reject(cmd, errNotInMulti)
@@ -364,6 +375,20 @@ func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.T
 	}
 	c.lastCmd.Store(cmd)
 	c.simple("QUEUED")
+	return true
+}
+
+// abortExec answers an EXEC that dispatch refused (inside MULTI or not) as
+// Redis's execCommandAbort does: the transaction, if any, is discarded and
+// the refusal is wrapped in EXECABORT (without ERR, keeping other codes). It
+// reports false for any other command.
+func (c *client) abortExec(cmd *command, msg string) bool {
+	if cmd == nil || cmd.parent != nil || cmd.name != "exec" {
+		return false
+	}
+	cmd.rejected.Add(1)
+	c.s.endTx(c)
+	c.err(errExecAbortPrefix + strings.TrimPrefix(msg, "ERR "))
 	return true
 }
 
@@ -382,9 +407,7 @@ func (s *Server) runExec(c *client, cmd *command, args [][]byte, start time.Time
 	}
 	if !m.aborted && s.maxMemory.Load() > 0 && txDeniesOOM(m) {
 		if err := s.store.FreeMemory(); err != nil {
-			cmd.rejected.Add(1)
-			s.endTx(c)
-			c.err(errExecAbortPrefix + protocol.ErrOOM)
+			c.abortExec(cmd, protocol.ErrOOM)
 			return
 		}
 	}
