@@ -358,7 +358,8 @@ func (ss *session) withinLimit(class outputClass) bool {
 			ss.softSince = now
 			return true
 		}
-		return now.Sub(ss.softSince) <= time.Duration(lim.SoftSeconds)*time.Second
+		// Whole seconds, as Redis compares against its unixtime clock.
+		return int64(now.Sub(ss.softSince)/time.Second) <= lim.SoftSeconds
 	}
 	ss.softSince = time.Time{}
 	return true
