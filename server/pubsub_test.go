@@ -490,3 +490,32 @@ func TestPubSubSubscribeInPipelineAndQuit(t *testing.T) {
 		t.Fatalf("PUBLISH after QUIT = %d", n)
 	}
 }
+
+// BenchmarkPublishFanOut publishes 64-byte messages to 10 RESP2 subscribers
+// that read and discard them (the hub and session costs, no publisher
+// network round trip).
+func BenchmarkPublishFanOut(b *testing.B) {
+	s := startServer(b, nil)
+	const subs = 10
+	for i := 0; i < subs; i++ {
+		nc, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = nc.Close() })
+		if _, err := nc.Write([]byte("SUBSCRIBE bench\r\n")); err != nil {
+			b.Fatal(err)
+		}
+		go func() { _, _ = io.Copy(io.Discard, nc) }() // ends when the connection closes
+	}
+	waitUntil(b, func() bool { return s.pubsub.numSub(kindChannel, [][]byte{[]byte("bench")})[0] == subs },
+		func() string { return "subscribers" })
+	ch, msg := []byte("bench"), []byte(strings.Repeat("m", 64))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if n := s.publishLocal(ch, msg); n != subs {
+			b.Fatalf("delivered to %d", n)
+		}
+	}
+}
