@@ -379,7 +379,7 @@ func TestNotifyApplicationCache(t *testing.T) {
 	}{
 		{"user:0", []any{"SET", "user:0", "v2"}, "set", "v2"},
 		{"user:1", []any{"DEL", "user:1"}, "del", ""},
-		{"user:2", []any{"SET", "user:2", "v3", "PX", "1"}, "set", "v3"},
+		{"user:2", []any{"SET", "user:2", "v3"}, "set", "v3"},
 	} {
 		if v, local := lc.get(ctx, reader, step.key); local || v == "" {
 			t.Fatalf("%s: first read %q local=%v", step.key, v, local)
@@ -393,7 +393,14 @@ func TestNotifyApplicationCache(t *testing.T) {
 			t.Fatalf("%s after %s: %q local=%v, want %q", step.key, step.event, v, local, step.after)
 		}
 	}
-	// user:2 was cached again just before it expires: the expiry drops it.
+	// user:2 is cached again; a TTL drops it, and so does its expiry
+	// (whether or not it was read again in between).
+	if _, local := lc.get(ctx, reader, "user:2"); !local {
+		t.Fatal("user:2 not served locally")
+	}
+	mustDo(t, writer, "PEXPIRE", "user:2", "20")
+	waitDrop("user:2 expire")
+	lc.get(ctx, reader, "user:2")
 	waitUntil(t, func() bool { return writer.Exists(ctx, "user:2").Val() == 0 }, func() string { return "user:2 did not expire" })
 	waitDrop("user:2 expired")
 	if _, local := lc.get(ctx, reader, "user:2"); local {
