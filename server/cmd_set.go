@@ -607,29 +607,35 @@ func sintercardKeys(args [][]byte) []int {
 	return keys
 }
 
-// sintercardCommand is SINTERCARD numkeys key [key …] [LIMIT limit].
-func sintercardCommand(c *client, args [][]byte) {
+// sintercardParse parses SINTERCARD's arguments: numkeys and LIMIT (0: no
+// limit), or the error text to reply.
+func sintercardParse(args [][]byte) (numkeys int, limit int64, errText string) {
 	n, ok := protocol.ParseInt(args[1])
 	if !ok || n < 1 {
-		c.err(setErrNumkeys)
-		return
+		return 0, 0, setErrNumkeys
 	}
 	if n > int64(len(args)-2) {
-		c.err(setErrTooMany)
+		return 0, 0, setErrTooMany
+	}
+	for i := 2 + int(n); i < len(args); i += 2 {
+		if !keyWordIs(args[i], "limit") || i+1 >= len(args) {
+			return 0, 0, protocol.ErrSyntax
+		}
+		if limit, ok = protocol.ParseInt(args[i+1]); !ok || limit < 0 {
+			return 0, 0, setErrLimitNeg
+		}
+	}
+	return int(n), limit, ""
+}
+
+// sintercardCommand is SINTERCARD numkeys key [key …] [LIMIT limit].
+func sintercardCommand(c *client, args [][]byte) {
+	n, limit, errText := sintercardParse(args)
+	if errText != "" {
+		c.err(errText)
 		return
 	}
 	keys := args[2 : 2+n]
-	var limit int64
-	for i := 2 + int(n); i < len(args); i += 2 {
-		if !keyWordIs(args[i], "limit") || i+1 >= len(args) {
-			c.err(protocol.ErrSyntax)
-			return
-		}
-		if limit, ok = protocol.ParseInt(args[i+1]); !ok || limit < 0 {
-			c.err(setErrLimitNeg)
-			return
-		}
-	}
 	tx := c.s.store.Lock(keys...)
 	sets, ok := setLoad(c, tx, keys, false)
 	if !ok {

@@ -42,10 +42,10 @@ const setHead = 112
 // point into its storage (or its scratch buffer for intset members): valid
 // until its next method call.
 type Set struct {
-	ints []int64      // intset encoding: sorted
+	ints []int64       // intset encoding: sorted
 	lp   hash.Listpack // listpack encoding
-	n    int          // members in lp
-	t    *hash.Table  // hashtable encoding (members as keys, empty values)
+	n    int           // members in lp
+	t    *hash.Table   // hashtable encoding (members as keys, empty values)
 	enc  encoding
 	num  [20]byte // scratch for an intset member's text
 }
