@@ -405,7 +405,7 @@ func smoveCommand(c *client, args [][]byte) {
 	if isNew {
 		ds = set.NewFor(m, 1)
 	}
-	_, err := ds.Add(m)
+	added, err := ds.Add(m)
 	setSave(tx, db, dst, ds, isNew)
 	tx.Unlock()
 	if err != nil {
@@ -417,7 +417,9 @@ func smoveCommand(c *client, args [][]byte) {
 	if srcDeleted {
 		c.notify(notifyGeneric, "del", src)
 	}
-	c.notify(notifySet, "sadd", dst)
+	if added {
+		c.notify(notifySet, "sadd", dst)
+	}
 	c.int(1)
 }
 

@@ -1,6 +1,7 @@
 // Package set owns the value of a Redis set: unique byte-string members with
 // Redis's three encodings. A set of integers (canonical decimal int64 text)
-// is an intset, a sorted slice searched by binary search, while it has at
+// is an intset (sorted, packed in 2, 4 or 8 bytes each as Redis's, searched
+// by binary search) while it has at
 // most MaxIntsetEntries members; a small set is a listpack (one byte slice of
 // members in insertion order) while it has at most MaxListpackEntries
 // members of at most MaxListpackValue bytes; beyond, a hashtable (a packed
@@ -42,7 +43,7 @@ const setHead = 112
 // point into its storage (or its scratch buffer for intset members): valid
 // until its next method call.
 type Set struct {
-	ints []int64       // intset encoding: sorted
+	ints intset        // intset encoding
 	lp   hash.Listpack // listpack encoding
 	n    int           // members in lp
 	t    *hash.Table   // hashtable encoding (members as keys, empty values)
@@ -86,7 +87,7 @@ func asInt(m []byte) (int64, bool) {
 func (s *Set) Len() int {
 	switch s.enc {
 	case encIntset:
-		return len(s.ints)
+		return s.ints.len()
 	case encListpack:
 		return s.n
 	}
@@ -103,7 +104,7 @@ func (s *Set) Encoding() string {
 func (s *Set) Size() int64 {
 	switch s.enc {
 	case encIntset:
-		return setHead + 8*int64(cap(s.ints))
+		return setHead + int64(cap(s.ints.b))
 	case encListpack:
 		return setHead + int64(cap(s.lp))
 	}
@@ -115,7 +116,7 @@ func (s *Set) Clone() any {
 	c := &Set{enc: s.enc, n: s.n}
 	switch s.enc {
 	case encIntset:
-		c.ints = slices.Clone(s.ints)
+		c.ints = s.ints.clone()
 	case encListpack:
 		c.lp = slices.Clone(s.lp)
 	default:
@@ -132,7 +133,7 @@ func (s *Set) Has(m []byte) bool {
 		if !ok {
 			return false
 		}
-		_, found := slices.BinarySearch(s.ints, v)
+		_, found := s.ints.search(v)
 		return found
 	case encListpack:
 		return s.lp.Find(m, 1) >= 0
@@ -146,19 +147,17 @@ func (s *Set) Add(m []byte) (bool, error) {
 	switch s.enc {
 	case encIntset:
 		if v, ok := asInt(m); ok {
-			i, found := slices.BinarySearch(s.ints, v)
-			if found {
+			if !s.ints.insert(v) {
 				return false, nil
 			}
-			s.ints = slices.Insert(s.ints, i, v)
-			if len(s.ints) > MaxIntsetEntries {
+			if s.ints.len() > MaxIntsetEntries {
 				return true, s.convert(encTable)
 			}
 			return true, nil
 		}
 		// A non-integer: listpack if it fits, as Redis 7.2 converts.
 		to := encTable
-		if len(s.ints)+1 <= MaxListpackEntries && len(m) <= MaxListpackValue {
+		if s.ints.len()+1 <= MaxListpackEntries && len(m) <= MaxListpackValue {
 			to = encListpack
 		}
 		if err := s.convert(to); err != nil {
@@ -202,7 +201,7 @@ func (s *Set) convert(to encoding) error {
 	if err != nil {
 		return err
 	}
-	s.ints, s.lp, s.t, s.n, s.enc = nil, nil, nil, 0, to
+	s.ints, s.lp, s.t, s.n, s.enc = intset{}, nil, nil, 0, to
 	if to == encListpack {
 		s.lp, s.n = lp, n
 	} else {
@@ -219,11 +218,7 @@ func (s *Set) Remove(m []byte) bool {
 		if !ok {
 			return false
 		}
-		i, found := slices.BinarySearch(s.ints, v)
-		if found {
-			s.ints = slices.Delete(s.ints, i, i+1)
-		}
-		return found
+		return s.ints.remove(v)
 	case encListpack:
 		off := s.lp.Find(m, 1)
 		if off < 0 {
@@ -242,8 +237,8 @@ func (s *Set) Remove(m []byte) bool {
 func (s *Set) Each(fn func(m []byte) bool) {
 	switch s.enc {
 	case encIntset:
-		for _, v := range s.ints {
-			if !fn(strconv.AppendInt(s.num[:0], v, 10)) {
+		for i := range s.ints.len() {
+			if !fn(strconv.AppendInt(s.num[:0], s.ints.at(i), 10)) {
 				return
 			}
 		}
@@ -268,7 +263,7 @@ func (s *Set) Random() (m []byte, ok bool) {
 	}
 	switch s.enc {
 	case encIntset:
-		return strconv.AppendInt(s.num[:0], s.ints[rand.IntN(n)], 10), true
+		return strconv.AppendInt(s.num[:0], s.ints.at(rand.IntN(n)), 10), true
 	case encListpack:
 		m, _ = s.lp.Entry(s.lp.Offset(rand.IntN(n)))
 		return m, true

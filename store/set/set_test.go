@@ -2,8 +2,10 @@ package set
 
 import (
 	"maps"
+	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -202,5 +204,42 @@ func TestSetSizeHonest(t *testing.T) {
 			t.Errorf("%d sets of %d %q members: Size sum %d, heap %d", tc.sets, tc.members, tc.prefix, est, real)
 		}
 		runtime.KeepAlive(keep)
+	}
+}
+
+func TestIntsetWidths(t *testing.T) {
+	vals := []int64{5, -3, 40000, -40000, 1 << 40, -(1 << 40), math.MaxInt64, math.MinInt64, 0, 32767, -32768}
+	s := New()
+	var want []int64
+	for i, v := range vals {
+		if added, _ := s.Add([]byte(strconv.FormatInt(v, 10))); !added {
+			t.Fatalf("Add(%d) not new", v)
+		}
+		want = append(want, v)
+		slices.Sort(want)
+		var got []int64
+		s.Each(func(m []byte) bool {
+			n, _ := strconv.ParseInt(string(m), 10, 64)
+			got = append(got, n)
+			return true
+		})
+		if !slices.Equal(got, want) || s.Encoding() != "intset" {
+			t.Fatalf("after %d adds: %v (%s), want %v", i+1, got, s.Encoding(), want)
+		}
+	}
+	if w := s.ints.w; w != 8 {
+		t.Fatalf("width %d", w)
+	}
+	for _, v := range vals {
+		if !s.Remove([]byte(strconv.FormatInt(v, 10))) || s.Has([]byte(strconv.FormatInt(v, 10))) {
+			t.Fatalf("Remove(%d)", v)
+		}
+	}
+	small := New()
+	for i := range 100 {
+		small.Add([]byte(strconv.Itoa(i)))
+	}
+	if small.ints.w != 2 || small.Size() > setHead+256 {
+		t.Fatalf("100 small ints: width %d, size %d", small.ints.w, small.Size())
 	}
 }
