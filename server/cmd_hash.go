@@ -522,6 +522,16 @@ func hashRandReply(c *client, h *hash.Hash, count int64, withValues bool) {
 	}
 	if count < 0 {
 		arrLen(int(-count))
+		if h.Encoding() == "listpack" {
+			// Random on a listpack walks it: index it once instead.
+			var fs, vs [][]byte
+			h.Each(func(f, v []byte) bool { fs, vs = append(fs, f), append(vs, v); return true })
+			for range -count {
+				i := rand.IntN(len(fs))
+				pair(fs[i], vs[i])
+			}
+			return
+		}
 		for range -count {
 			f, v, _ := h.Random()
 			pair(f, v)

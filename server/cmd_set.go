@@ -340,6 +340,15 @@ func srandmemberCommand(c *client, args [][]byte) {
 func setRandReply(c *client, s *set.Set, count int64) {
 	if count < 0 {
 		c.array(int(-count))
+		if s.Encoding() == "listpack" {
+			// Random on a listpack walks it: index it once instead.
+			var all [][]byte
+			s.Each(func(m []byte) bool { all = append(all, m); return true })
+			for range -count {
+				c.bulk(all[rand.IntN(len(all))])
+			}
+			return
+		}
 		for range -count {
 			m, _ := s.Random()
 			c.bulk(m)
