@@ -37,7 +37,7 @@ const (
 
 // setHead is what a *Set costs besides its encoding's bytes: the struct
 // (two slice headers, count, pointer, encoding, scratch) in its size class.
-const setHead = 112
+const setHead = 96
 
 // Set is a Redis set. The zero value is an empty intset. Slices it returns
 // point into its storage (or its scratch buffer for intset members): valid
