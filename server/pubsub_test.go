@@ -519,3 +519,26 @@ func BenchmarkPublishFanOut(b *testing.B) {
 		}
 	}
 }
+
+// TestPubSubClientType: CLIENT LIST/KILL TYPE pubsub select subscribed clients.
+func TestPubSubClientType(t *testing.T) {
+	s := startServer(t, nil)
+	rc := newClient(t, s, nil)
+	sub := rc.Subscribe(ctxT(t), "news")
+	defer sub.Close()
+	if _, err := sub.Receive(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool {
+		out, _ := rc.Do(ctxT(t), "CLIENT", "LIST", "TYPE", "pubsub").Text()
+		return strings.Count(out, "\n") == 1 && strings.Contains(out, "sub=1")
+	}, func() string { return "one pubsub client in CLIENT LIST TYPE pubsub" })
+	normal, err := rc.Do(ctxT(t), "CLIENT", "LIST", "TYPE", "normal").Text()
+	if err != nil || strings.Contains(normal, "sub=1") || strings.Count(normal, "\n") != 1 {
+		t.Fatalf("TYPE normal = %q, %v", normal, err)
+	}
+	n, err := rc.Do(ctxT(t), "CLIENT", "KILL", "TYPE", "pubsub").Int()
+	if err != nil || n != 1 {
+		t.Fatalf("CLIENT KILL TYPE pubsub = %d, %v", n, err)
+	}
+}
