@@ -1,0 +1,310 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cached/cached/protocol"
+)
+
+// This file holds node-to-node traffic: pooled, pipelined connections to
+// peers, forwarding in proxy mode (a command relayed to its slot's owner and
+// the reply bytes relayed back unchanged), splitting multi-key commands
+// across owners, and PUBLISH fan-out.
+
+const (
+	peerLanes       = 4                // connections per peer and protocol
+	peerDialTimeout = 2 * time.Second  // connecting and setting up a peer connection
+	peerReplyWait   = 10 * time.Second // longest wait for one reply
+	peerQueue       = 4096             // requests in flight per connection
+)
+
+// errPeerBroken is returned for requests on a connection that failed.
+var errPeerBroken = errors.New("peer connection broken")
+
+// peerKey names one pooled connection.
+type peerKey struct {
+	addr  string
+	resp3 bool
+	lane  uint8
+}
+
+// peerSet owns the pooled node-to-node connections.
+type peerSet struct {
+	cs     *clusterState
+	mu     sync.Mutex
+	m      map[peerKey]*peerConn
+	closed bool
+	wg     sync.WaitGroup // read loops
+}
+
+func (ps *peerSet) init(cs *clusterState) {
+	ps.cs = cs
+	ps.m = map[peerKey]*peerConn{}
+}
+
+// get returns a live connection to addr speaking RESP3 or RESP2, dialing it
+// if needed.
+func (ps *peerSet) get(addr string, resp3 bool, lane uint8) (*peerConn, error) {
+	k := peerKey{addr, resp3, lane}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if pc := ps.m[k]; pc != nil && !pc.broken.Load() {
+		return pc, nil
+	}
+	if ps.closed {
+		return nil, errPeerBroken
+	}
+	pc, err := ps.dial(addr, resp3)
+	if err != nil {
+		return nil, err
+	}
+	ps.m[k] = pc
+	return pc, nil
+}
+
+// dial connects and prepares a peer connection: AUTH, HELLO 3 if asked,
+// and CLUSTER X-PEER so the peer never forwards what it receives.
+func (ps *peerSet) dial(addr string, resp3 bool) (*peerConn, error) {
+	cl, err := protocol.Dial(addr, peerDialTimeout)
+	if err != nil {
+		return nil, err
+	}
+	setup := [][]string{{"CLUSTER", "X-PEER"}}
+	if pass := ps.cs.s.password(); pass != "" {
+		setup = append([][]string{{"AUTH", pass}}, setup...)
+	}
+	if resp3 {
+		setup = append(setup, []string{"HELLO", "3"})
+	}
+	for _, cmd := range setup {
+		v, err := cl.DoStrings(cmd...)
+		if err == nil {
+			err = v.Err()
+		}
+		if err != nil {
+			_ = cl.Close()
+			return nil, err
+		}
+	}
+	conn := cl.Conn()
+	_ = conn.SetDeadline(time.Time{})
+	pc := &peerConn{conn: conn, bw: bufio.NewWriterSize(conn, 32<<10),
+		pending: make(chan *peerCall, peerQueue), dead: make(chan struct{})}
+	ps.wg.Add(1)
+	go pc.readLoop(&ps.wg, bufio.NewReaderSize(conn, 32<<10))
+	return pc, nil
+}
+
+// close closes every connection and waits for their read loops.
+func (ps *peerSet) close() {
+	ps.mu.Lock()
+	ps.closed = true
+	for _, pc := range ps.m {
+		pc.markBroken()
+	}
+	ps.mu.Unlock()
+	ps.wg.Wait()
+}
+
+// peerConn is one pipelined connection to a peer: requests of many clients
+// are written in order and their replies read back in the same order.
+type peerConn struct {
+	conn    net.Conn
+	mu      sync.Mutex // orders writes and pending
+	bw      *bufio.Writer
+	wbuf    []byte
+	waiting atomic.Int32 // senders between entering send and writing: the last one flushes
+	pending chan *peerCall
+	broken  atomic.Bool
+	dead    chan struct{} // closed when broken is set
+}
+
+// peerCall is one request in flight; done is nil for fire-and-forget.
+type peerCall struct {
+	reply []byte
+	err   error
+	done  chan struct{}
+}
+
+var callPool = sync.Pool{New: func() any { return &peerCall{done: make(chan struct{}, 1)} }}
+
+// send writes one request and queues call for its reply.
+func (pc *peerConn) send(call *peerCall, args [][]byte) error {
+	pc.waiting.Add(1)
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	last := pc.waiting.Add(-1) == 0
+	if pc.broken.Load() {
+		return errPeerBroken
+	}
+	pc.wbuf = protocol.AppendCommand(pc.wbuf[:0], args...)
+	if _, err := pc.bw.Write(pc.wbuf); err != nil {
+		pc.markBroken()
+		return err
+	}
+	select {
+	case pc.pending <- call:
+	case <-pc.dead:
+		return errPeerBroken
+	}
+	if last || pc.bw.Buffered() > 16<<10 {
+		if err := pc.bw.Flush(); err != nil {
+			pc.markBroken() // the read loop fails the queued calls
+		}
+	}
+	return nil
+}
+
+// markBroken closes the connection once; any goroutine may call it.
+func (pc *peerConn) markBroken() {
+	if pc.broken.CompareAndSwap(false, true) {
+		close(pc.dead)
+		_ = pc.conn.Close()
+	}
+}
+
+// readLoop reads replies in order and hands each to its call. When the
+// connection fails it fails every queued call and returns.
+func (pc *peerConn) readLoop(wg *sync.WaitGroup, br *bufio.Reader) {
+	defer wg.Done()
+	var scratch []byte
+	for !pc.broken.Load() {
+		var call *peerCall
+		select {
+		case call = <-pc.pending:
+		case <-pc.dead:
+			continue
+		}
+		_ = pc.conn.SetReadDeadline(time.Now().Add(peerReplyWait))
+		var err error
+		if call.done == nil {
+			scratch, err = readRaw(br, scratch[:0])
+		} else {
+			call.reply, err = readRaw(br, call.reply[:0])
+			call.err = err
+			call.done <- struct{}{}
+		}
+		if err != nil {
+			pc.markBroken()
+		}
+	}
+	// A sender holds mu from its check of broken to its queuing: once we
+	// had mu after broken was set, nothing more is queued.
+	pc.mu.Lock()
+	//lint:ignore SA2001 the empty critical section is the barrier
+	pc.mu.Unlock()
+	for {
+		select {
+		case call := <-pc.pending:
+			if call.done != nil {
+				call.err = errPeerBroken
+				call.done <- struct{}{}
+			}
+		default:
+			return
+		}
+	}
+}
+
+// readRaw appends one complete RESP2/RESP3 reply, as its bytes, to dst.
+func readRaw(br *bufio.Reader, dst []byte) ([]byte, error) {
+	for pending := 1; pending > 0; pending-- {
+		start := len(dst)
+		for {
+			chunk, err := br.ReadSlice('\n')
+			dst = append(dst, chunk...)
+			if err == nil {
+				break
+			}
+			if err != bufio.ErrBufferFull {
+				return dst, err
+			}
+		}
+		line := dst[start:]
+		if len(line) < 3 || line[len(line)-2] != '\r' {
+			return dst, protocol.ErrProtocol
+		}
+		n, _ := parseSigned(line[1 : len(line)-2])
+		switch line[0] {
+		case '+', '-', ':', '_', ',', '#', '(':
+		case '$', '!', '=':
+			if n >= 0 {
+				at := len(dst)
+				dst = append(dst, make([]byte, n+2)...)
+				if _, err := io.ReadFull(br, dst[at:]); err != nil {
+					return dst, err
+				}
+			}
+		case '*', '~', '>':
+			pending += max(int(n), 0)
+		case '%':
+			pending += 2 * max(int(n), 0)
+		case '|':
+			pending += 2*max(int(n), 0) + 1
+		default:
+			return dst, protocol.ErrProtocol
+		}
+	}
+	return dst, nil
+}
+
+func parseSigned(b []byte) (int64, bool) {
+	n, ok := protocol.ParseInt(b)
+	return n, ok
+}
+
+// proxyError is the reply when the owner of a slot cannot be reached.
+func proxyError(addr string, err error) string {
+	return "TRYAGAIN cluster proxy: owner " + addr + " unreachable: " + err.Error()
+}
+
+// forward sends the command to addr and relays its reply unchanged.
+func (cs *clusterState) forward(c *client, args [][]byte, addr string) {
+	pc, err := cs.peers.get(addr, c.resp3.Load(), uint8(c.id%peerLanes))
+	if err != nil {
+		c.err(proxyError(addr, err))
+		return
+	}
+	call := callPool.Get().(*peerCall)
+	if err := pc.send(call, args); err != nil {
+		callPool.Put(call)
+		c.err(proxyError(addr, err))
+		return
+	}
+	cs.sent.Add(1)
+	<-call.done
+	cs.received.Add(1)
+	if call.err != nil {
+		c.err(proxyError(addr, call.err))
+	} else {
+		c.raw(call.reply)
+	}
+	call.reply, call.err = call.reply[:0], nil
+	callPool.Put(call)
+}
+
+// broadcastPublish sends a PUBLISH to every other node, which delivers it to
+// its own subscribers only (CLUSTER X-PUBLISH). Replies are not awaited.
+func (cs *clusterState) broadcastPublish(channel, msg []byte) {
+	v := cs.view.Load()
+	args := [][]byte{[]byte("CLUSTER"), []byte("X-PUBLISH"), channel, msg}
+	for i, addr := range v.addrs {
+		if i == v.self {
+			continue
+		}
+		pc, err := cs.peers.get(addr, false, 0)
+		if err != nil {
+			cs.s.log.Debug("publish: peer unreachable", "addr", addr, "error", err)
+			continue
+		}
+		if pc.send(&peerCall{}, args) == nil {
+			cs.sent.Add(1)
+		}
+	}
+}
