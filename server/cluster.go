@@ -24,9 +24,10 @@ type clusterState struct {
 	host  string
 	port  int
 
-	mu   sync.Mutex // serializes node swaps (CLUSTER RESET) and Close
-	node atomic.Pointer[cluster.Node]
-	view atomic.Pointer[clusterView]
+	mu     sync.Mutex // serializes node start, swaps (CLUSTER RESET) and close
+	closed bool       // guarded by mu
+	node   atomic.Pointer[cluster.Node]
+	view   atomic.Pointer[clusterView]
 
 	peers peerSet // node-to-node connections (cluster_proxy.go)
 
@@ -62,9 +63,27 @@ type clusterClient struct {
 	peer     bool // a node-to-node connection: never forward its commands
 }
 
-// startCluster creates the cluster node once the client listener is bound.
-func (s *Server) startCluster() error {
+// newClusterState prepares cluster mode in newServer, before any client
+// connects; startCluster starts the node once the listener is bound.
+func (s *Server) newClusterState() {
 	if !s.cfg.Cluster.Enabled {
+		return
+	}
+	cs := &clusterState{s: s, proxy: s.cfg.Cluster.Route == "proxy"}
+	cs.publish = s.cmds.lookup([]byte("publish"))
+	cs.spublish = s.cmds.lookup([]byte("spublish"))
+	cs.ssubscribe = s.cmds.lookup([]byte("ssubscribe"))
+	cs.sunsubscribe = s.cmds.lookup([]byte("sunsubscribe"))
+	cs.watch = s.cmds.lookup([]byte("watch"))
+	cs.peers.init(cs)
+	s.cl = cs
+}
+
+// startCluster creates the cluster node once the client listener is bound.
+// Until it has, keyed commands answer CLUSTERDOWN.
+func (s *Server) startCluster() error {
+	cs := s.cl
+	if cs == nil {
 		return nil
 	}
 	host, portStr, err := net.SplitHostPort(s.Addr())
@@ -76,22 +95,14 @@ func (s *Server) startCluster() error {
 		s.log.Warn("bound to every address: announcing 127.0.0.1, set cluster-announce-ip")
 		host = "127.0.0.1"
 	}
-	cs := &clusterState{s: s, proxy: s.cfg.Cluster.Route == "proxy", host: host, port: port}
-	cs.publish = s.cmds.lookup([]byte("publish"))
-	cs.spublish = s.cmds.lookup([]byte("spublish"))
-	cs.ssubscribe = s.cmds.lookup([]byte("ssubscribe"))
-	cs.sunsubscribe = s.cmds.lookup([]byte("sunsubscribe"))
-	cs.watch = s.cmds.lookup([]byte("watch"))
-	cs.peers.init(cs)
 	cfg, err := s.nodeConfig(host, port)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	if err := cs.startNode(cfg); err != nil {
-		return err
-	}
-	s.cl = cs
-	return nil
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.host, cs.port = host, port
+	return cs.startNode(cfg)
 }
 
 // startNode creates a cluster node and routes by its table. Called with mu
@@ -121,6 +132,7 @@ func (cs *clusterState) close() {
 		_ = n.Close()
 	}
 	cs.peers.close()
+	cs.closed = true
 }
 
 // reset leaves the cluster and starts again as a one-node cluster; hard also
@@ -129,6 +141,9 @@ func (cs *clusterState) reset(hard bool) error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	old := cs.node.Load()
+	if cs.closed || old == nil {
+		return ErrClusterConfig
+	}
 	cfg, err := cs.s.nodeConfig(cs.host, cs.port)
 	if err != nil {
 		return err
@@ -202,9 +217,18 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 		return false
 	}
 	v := cs.view.Load()
+	if v == nil { // the node is starting
+		c.reject(cmd, protocol.ErrClusterDown)
+		return true
+	}
 	if cross {
-		if cs.canForward(c, cmd) && splittable(cmd) {
-			return cs.split(c, cmd, args, v)
+		if cs.proxy && splittable(cmd) {
+			if cs.canForward(c, cmd) {
+				return cs.split(c, cmd, args, v)
+			}
+			if c.clu.peer && cs.allLocal(cmd, args, v) {
+				return false // a part of a command split by a peer
+			}
 		}
 		c.reject(cmd, protocol.ErrCrossSlot)
 		return true
@@ -229,4 +253,18 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 func (cs *clusterState) canForward(c *client, cmd *command) bool {
 	return cs.proxy && !c.clu.peer && c.multi == nil && cmd.flags&(flagBlocking|flagNoMulti) == 0 &&
 		cmd != cs.ssubscribe && cmd != cs.sunsubscribe && cmd != cs.watch
+}
+
+// allLocal reports whether this node owns the slot of every key.
+func (cs *clusterState) allLocal(cmd *command, args [][]byte, v *clusterView) bool {
+	step := 1
+	if cmd.name == "mset" {
+		step = 2
+	}
+	for i := 1; i < len(args); i += step {
+		if v.t.OwnerIndex(protocol.KeySlot(args[i])) != v.self {
+			return false
+		}
+	}
+	return true
 }

@@ -23,6 +23,10 @@ func clusterOnly(fn clusterHandler) handlerFunc {
 			c.err(protocol.ErrClusterDisabled)
 			return
 		}
+		if c.s.cl.view.Load() == nil {
+			c.err(protocol.ErrClusterDown)
+			return
+		}
 		fn(c, c.s.cl, args)
 	}
 }

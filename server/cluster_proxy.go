@@ -293,6 +293,9 @@ func (cs *clusterState) forward(c *client, args [][]byte, addr string) {
 // its own subscribers only (CLUSTER X-PUBLISH). Replies are not awaited.
 func (cs *clusterState) broadcastPublish(channel, msg []byte) {
 	v := cs.view.Load()
+	if v == nil {
+		return
+	}
 	args := [][]byte{[]byte("CLUSTER"), []byte("X-PUBLISH"), channel, msg}
 	for i, addr := range v.addrs {
 		if i == v.self {

@@ -144,6 +144,7 @@ func newServer(cfg Config) (*Server, error) {
 	}
 	s.store = st
 	s.cmds = newCommandTable()
+	s.newClusterState() // cluster.go: before any client connects
 	s.clients.init()
 	s.applyHotConfig(&cfg)
 	s.wg.Add(1)

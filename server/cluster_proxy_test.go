@@ -1,0 +1,145 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cached/cached/protocol"
+)
+
+func proxyMode(c *Config) { c.Cluster.Route = "proxy" }
+
+func TestClusterProxyPlainClients(t *testing.T) {
+	nodes := startCluster(t, 3, proxyMode)
+	keys := make([]string, 60)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("p%d", i)
+	}
+	for ni, s := range nodes {
+		for _, proto := range []func(*redis.Options){nil, resp2} {
+			rc := newClient(t, s, proto)
+			ctx := ctxT(t)
+			for i, k := range keys {
+				if err := rc.Set(ctx, k, fmt.Sprint(ni, i), 0).Err(); err != nil {
+					t.Fatalf("node %d SET %s: %v", ni, k, err)
+				}
+				if v, err := rc.Get(ctx, k).Result(); err != nil || v != fmt.Sprint(ni, i) {
+					t.Fatalf("node %d GET %s = %q, %v", ni, k, v, err)
+				}
+			}
+			// Replies of every type come back as the owner wrote them.
+			if err := rc.HSet(ctx, "h", "f", "v").Err(); err != nil && !strings.Contains(err.Error(), "unknown command") {
+				t.Fatalf("HSET: %v", err)
+			}
+			if _, err := rc.Get(ctx, "nokey").Result(); err != redis.Nil {
+				t.Fatalf("GET missing: %v", err)
+			}
+			wantErr(t, rc, "ERR value is not an integer or out of range", "INCR", keys[0])
+			// Cross-slot MSET / MGET / EXISTS / DEL are split and merged.
+			pairs := make([]any, 0, 2*len(keys))
+			for _, k := range keys {
+				pairs = append(pairs, k, "m"+k)
+			}
+			if err := rc.MSet(ctx, pairs...).Err(); err != nil {
+				t.Fatalf("MSET: %v", err)
+			}
+			mget := append([]string{"missing"}, keys...)
+			vs, err := rc.MGet(ctx, mget...).Result()
+			if err != nil || len(vs) != len(mget) || vs[0] != nil {
+				t.Fatalf("MGET: %v %v", vs, err)
+			}
+			for i, k := range keys {
+				if vs[i+1] != "m"+k {
+					t.Fatalf("MGET[%d] = %v, want m%s", i+1, vs[i+1], k)
+				}
+			}
+			if n, err := rc.Exists(ctx, append(keys, keys[0], "missing")...).Result(); err != nil || n != int64(len(keys)+1) {
+				t.Fatalf("EXISTS = %d, %v", n, err)
+			}
+			if n, err := rc.Touch(ctx, keys...).Result(); err != nil || n != int64(len(keys)) {
+				t.Fatalf("TOUCH = %d, %v", n, err)
+			}
+			if n, err := rc.Del(ctx, append(keys, "missing")...).Result(); err != nil || n != int64(len(keys)) {
+				t.Fatalf("DEL = %d, %v", n, err)
+			}
+			if n, err := rc.Unlink(ctx, keys...).Result(); err != nil || n != 0 {
+				t.Fatalf("UNLINK = %d, %v", n, err)
+			}
+			// Other multi-key commands across slots stay CROSSSLOT.
+			wantErr(t, rc, protocol.ErrCrossSlot, "RENAME", "a", "b")
+			wantErr(t, rc, protocol.WrongArity("mset"), "MSET", "a", "1", "b")
+		}
+	}
+	// Each key lives on its owner only.
+	for _, s := range nodes {
+		v := s.cl.view.Load()
+		for _, k := range allKeys(s, 0) {
+			if v.t.OwnerIndex(keySlot(k)) != v.self {
+				t.Fatalf("%s holds %q it does not own", s.Addr(), k)
+			}
+		}
+	}
+}
+
+func TestClusterProxyConcurrent(t *testing.T) {
+	nodes := startCluster(t, 3, proxyMode)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rc := redis.NewClient(&redis.Options{Addr: nodes[w%3].Addr(), PoolSize: 2})
+			defer rc.Close()
+			ctx := ctxT(t)
+			for i := range 300 {
+				k := fmt.Sprintf("c%d:%d", w, i)
+				if err := rc.Set(ctx, k, i, 0).Err(); err != nil {
+					errs <- err
+					return
+				}
+				if v, err := rc.Get(ctx, k).Int(); err != nil || v != i {
+					errs <- fmt.Errorf("GET %s = %d, %v", k, v, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestClusterProxyMovedCases(t *testing.T) {
+	nodes := startCluster(t, 3, proxyMode)
+	_, other := keysFor(t, nodes[0], "b")
+	owner := ownerOf(nodes, other)
+	rc := newClient(t, nodes[0], nil)
+	// A node-to-node connection never forwards: it answers MOVED.
+	mustDo(t, rc, "CLUSTER", "X-PEER")
+	wantErr(t, rc, protocol.Moved(keySlot(other), owner.Addr()), "GET", other)
+}
+
+func TestClusterProxyOwnerDown(t *testing.T) {
+	nodes := startCluster(t, 3, proxyMode)
+	_, other := keysFor(t, nodes[0], "d")
+	owner := ownerOf(nodes, other)
+	rc := newClient(t, nodes[0], nil)
+	mustDo(t, rc, "SET", other, "1")
+	// The table still names the owner until gossip notices it is gone; the
+	// proxy answers an error, then the key's new owner.
+	_ = owner.Close()
+	waitUntil(t, func() bool {
+		_, err := do(t, rc, "SET", other, "2")
+		return err == nil
+	}, func() string { _, err := do(t, rc, "SET", other, "2"); return fmt.Sprint(err) })
+	if got := mustDo(t, rc, "GET", other); got != "2" {
+		t.Fatalf("GET after failover = %v", got)
+	}
+}
