@@ -143,3 +143,21 @@ func TestClusterProxyOwnerDown(t *testing.T) {
 		t.Fatalf("GET after failover = %v", got)
 	}
 }
+
+func TestClusterPublishReachesPeers(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	xpub := func(s *Server) uint64 {
+		return s.cmds.lookup([]byte("cluster")).lookupSub([]byte("x-publish")).calls.Load()
+	}
+	nodes[0].cl.broadcastPublish([]byte("ch"), []byte("hello"))
+	waitUntil(t, func() bool { return xpub(nodes[1]) == 1 && xpub(nodes[2]) == 1 },
+		func() string { return fmt.Sprint(xpub(nodes[1]), xpub(nodes[2])) })
+	if xpub(nodes[0]) != 0 {
+		t.Fatal("the publishing node delivered to itself through the peer path")
+	}
+	// The internal command delivers locally and answers the local count.
+	rc := newClient(t, nodes[1], nil)
+	if n, err := do(t, rc, "CLUSTER", "X-PUBLISH", "ch", "m"); err != nil || n != int64(0) {
+		t.Fatalf("X-PUBLISH = %v, %v", n, err)
+	}
+}

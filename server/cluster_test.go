@@ -294,3 +294,37 @@ func TestClusterRueidis(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterRouteLocalAllocatesNothing(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	s := nodes[0]
+	mine, _ := keysFor(t, s, "a")
+	c := &client{s: s}
+	for _, args := range [][][]byte{
+		{[]byte("GET"), []byte(mine)},
+		{[]byte("MSET"), []byte("{" + mine + "}1"), []byte("v"), []byte("{" + mine + "}2"), []byte("v")},
+		{[]byte("PING")},
+	} {
+		cmd := s.cmds.lookup(args[0])
+		if n := testing.AllocsPerRun(100, func() {
+			if s.routeCluster(c, cmd, args) {
+				t.Fatal("routed away a local command")
+			}
+		}); n != 0 {
+			t.Fatalf("%s: %v allocations per routing", args[0], n)
+		}
+	}
+}
+
+func BenchmarkClusterRoute(b *testing.B) {
+	nodes := startCluster(b, 3, nil)
+	s := nodes[0]
+	mine, _ := keysFor(b, s, "a")
+	c := &client{s: s}
+	args := [][]byte{[]byte("GET"), []byte(mine)}
+	cmd := s.cmds.lookup(args[0])
+	b.ReportAllocs()
+	for b.Loop() {
+		s.routeCluster(c, cmd, args)
+	}
+}
