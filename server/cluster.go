@@ -248,11 +248,20 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 // canForward reports whether, in proxy mode, cmd may be forwarded to the
 // owner of its keys: not for node-to-node connections (a forwarded command
 // is never forwarded again), not inside MULTI, not for subscriptions and
-// WATCH, whose state lives on the connection, and not for blocking
-// commands, which would stall the shared connection: those get MOVED.
+// WATCH, whose state lives on the connection, not for blocking commands,
+// which would stall the shared connection, and not on a subscribed
+// connection: those get MOVED.
 func (cs *clusterState) canForward(c *client, cmd *command) bool {
-	return cs.proxy && !c.clu.peer && c.multi == nil && cmd.flags&(flagBlocking|flagNoMulti) == 0 &&
-		cmd != cs.ssubscribe && cmd != cs.sunsubscribe && cmd != cs.watch
+	if !cs.proxy || c.clu.peer || c.multi != nil || cmd.flags&(flagBlocking|flagNoMulti) != 0 ||
+		cmd == cs.ssubscribe || cmd == cs.sunsubscribe || cmd == cs.watch {
+		return false
+	}
+	if c.ps != nil { // a subscribed connection's replies interleave with messages
+		if sub, psub, ssub := c.subCounts(); sub+psub+ssub > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // allLocal reports whether this node owns the slot of every key.

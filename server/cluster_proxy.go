@@ -37,38 +37,73 @@ type peerKey struct {
 // peerSet owns the pooled node-to-node connections.
 type peerSet struct {
 	cs     *clusterState
-	mu     sync.Mutex
-	m      map[peerKey]*peerConn
+	mu     sync.RWMutex // guards m and closed
+	m      map[peerKey]*peerSlot
 	closed bool
 	wg     sync.WaitGroup // read loops
 }
 
+// peerSlot holds one pooled connection; dialMu makes one caller dial it
+// while others to the same peer wait, and callers to other peers do not.
+type peerSlot struct {
+	dialMu sync.Mutex
+	pc     atomic.Pointer[peerConn]
+}
+
 func (ps *peerSet) init(cs *clusterState) {
 	ps.cs = cs
-	ps.m = map[peerKey]*peerConn{}
+	ps.m = map[peerKey]*peerSlot{}
+}
+
+func (sl *peerSlot) live() *peerConn {
+	if pc := sl.pc.Load(); pc != nil && !pc.broken.Load() {
+		return pc
+	}
+	return nil
 }
 
 // get returns a live connection to addr speaking RESP3 or RESP2, dialing it
 // if needed.
 func (ps *peerSet) get(addr string, resp3 bool, lane uint8) (*peerConn, error) {
 	k := peerKey{addr, resp3, lane}
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if pc := ps.m[k]; pc != nil && !pc.broken.Load() {
-		return pc, nil
+	ps.mu.RLock()
+	sl := ps.m[k]
+	ps.mu.RUnlock()
+	if sl != nil {
+		if pc := sl.live(); pc != nil {
+			return pc, nil
+		}
+	} else {
+		ps.mu.Lock()
+		if sl = ps.m[k]; sl == nil {
+			sl = &peerSlot{}
+			ps.m[k] = sl
+		}
+		ps.mu.Unlock()
 	}
-	if ps.closed {
-		return nil, errPeerBroken
+	sl.dialMu.Lock()
+	defer sl.dialMu.Unlock()
+	if pc := sl.live(); pc != nil {
+		return pc, nil
 	}
 	pc, err := ps.dial(addr, resp3)
 	if err != nil {
 		return nil, err
 	}
-	ps.m[k] = pc
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		_ = pc.conn.Close()
+		return nil, errPeerBroken
+	}
+	ps.wg.Add(1)
+	go pc.readLoop(&ps.wg, bufio.NewReaderSize(pc.conn, 32<<10))
+	sl.pc.Store(pc)
 	return pc, nil
 }
 
-// dial connects and prepares a peer connection: AUTH, HELLO 3 if asked,
+// dial connects and prepares a peer connection (its read loop is not
+// started yet): AUTH, HELLO 3 if asked,
 // and CLUSTER X-PEER so the peer never forwards what it receives.
 func (ps *peerSet) dial(addr string, resp3 bool) (*peerConn, error) {
 	cl, err := protocol.Dial(addr, peerDialTimeout)
@@ -94,19 +129,18 @@ func (ps *peerSet) dial(addr string, resp3 bool) (*peerConn, error) {
 	}
 	conn := cl.Conn()
 	_ = conn.SetDeadline(time.Time{})
-	pc := &peerConn{conn: conn, bw: bufio.NewWriterSize(conn, 32<<10),
-		pending: make(chan *peerCall, peerQueue), dead: make(chan struct{})}
-	ps.wg.Add(1)
-	go pc.readLoop(&ps.wg, bufio.NewReaderSize(conn, 32<<10))
-	return pc, nil
+	return &peerConn{conn: conn, bw: bufio.NewWriterSize(conn, 32<<10),
+		pending: make(chan *peerCall, peerQueue), dead: make(chan struct{})}, nil
 }
 
 // close closes every connection and waits for their read loops.
 func (ps *peerSet) close() {
 	ps.mu.Lock()
 	ps.closed = true
-	for _, pc := range ps.m {
-		pc.markBroken()
+	for _, sl := range ps.m {
+		if pc := sl.pc.Load(); pc != nil {
+			pc.markBroken()
+		}
 	}
 	ps.mu.Unlock()
 	ps.wg.Wait()
@@ -230,7 +264,13 @@ func readRaw(br *bufio.Reader, dst []byte) ([]byte, error) {
 		if len(line) < 3 || line[len(line)-2] != '\r' {
 			return dst, protocol.ErrProtocol
 		}
-		n, _ := parseSigned(line[1 : len(line)-2])
+		n, ok := protocol.ParseInt(line[1 : len(line)-2])
+		if !ok && line[0] != '+' && line[0] != '-' && line[0] != ',' && line[0] != '#' && line[0] != '(' && line[0] != '_' {
+			return dst, protocol.ErrProtocol
+		}
+		if n > protocol.DefaultMaxBulk {
+			return dst, protocol.ErrReplyTooLarge
+		}
 		switch line[0] {
 		case '+', '-', ':', '_', ',', '#', '(':
 		case '$', '!', '=':
@@ -252,11 +292,6 @@ func readRaw(br *bufio.Reader, dst []byte) ([]byte, error) {
 		}
 	}
 	return dst, nil
-}
-
-func parseSigned(b []byte) (int64, bool) {
-	n, ok := protocol.ParseInt(b)
-	return n, ok
 }
 
 // proxyError is the reply when the owner of a slot cannot be reached.

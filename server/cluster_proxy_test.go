@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"strings"
 	"sync"
@@ -159,5 +161,53 @@ func TestClusterPublishReachesPeers(t *testing.T) {
 	rc := newClient(t, nodes[1], nil)
 	if n, err := do(t, rc, "CLUSTER", "X-PUBLISH", "ch", "m"); err != nil || n != int64(0) {
 		t.Fatalf("X-PUBLISH = %v, %v", n, err)
+	}
+}
+
+func TestClusterProxyWithPassword(t *testing.T) {
+	nodes := startCluster(t, 3, func(c *Config) { proxyMode(c); c.RequirePass = "s3cret" })
+	rc := newClient(t, nodes[0], func(o *redis.Options) { o.Password = "s3cret" })
+	ctx := ctxT(t)
+	for i := range 30 {
+		k := fmt.Sprintf("a%d", i)
+		if err := rc.Set(ctx, k, "v", 0).Err(); err != nil {
+			t.Fatalf("SET %s: %v", k, err)
+		}
+	}
+	if vs, err := rc.MGet(ctx, "a0", "a1", "a2", "a3").Result(); err != nil || len(vs) != 4 || vs[3] != "v" {
+		t.Fatalf("MGET: %v %v", vs, err)
+	}
+	noauth := newClient(t, nodes[0], nil)
+	wantErr(t, noauth, protocol.ErrNoAuth, "GET", "a1")
+}
+
+// FuzzClusterReadRaw feeds readRaw arbitrary bytes: it must not panic, and
+// what it accepts must be a prefix of the input, read again identically.
+func FuzzClusterReadRaw(f *testing.F) {
+	for _, s := range []string{"+OK\r\n", "-ERR x\r\n", ":12\r\n", "$3\r\nabc\r\n", "$-1\r\n", "*-1\r\n",
+		"*2\r\n$1\r\na\r\n_\r\n", "%1\r\n+k\r\n:1\r\n", "|1\r\n+a\r\n+b\r\n:2\r\n", "=7\r\ntxt:abc\r\n",
+		">2\r\n+message\r\n$1\r\nx\r\n", "~1\r\n,1.5\r\n", "*1\r\n*1\r\n(123\r\n", "#t\r\n", "!3\r\nerr\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := readRaw(bufio.NewReader(bytes.NewReader(in)), nil)
+		if err != nil {
+			return
+		}
+		if !bytes.HasPrefix(in, out) {
+			t.Fatalf("reply %q is not a prefix of %q", out, in)
+		}
+		again, err := readRaw(bufio.NewReader(bytes.NewReader(out)), nil)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("re-read %q: %q %v", out, again, err)
+		}
+	})
+}
+
+func TestClusterReadRawRefuses(t *testing.T) {
+	for _, in := range []string{"$99999999999999\r\n", "*x\r\n", "?\r\n", "$3\r\nab", "+OK\n", ":\r\n"} {
+		if out, err := readRaw(bufio.NewReader(strings.NewReader(in)), nil); err == nil {
+			t.Errorf("%q: accepted as %q", in, out)
+		}
 	}
 }

@@ -328,3 +328,36 @@ func BenchmarkClusterRoute(b *testing.B) {
 		s.routeCluster(c, cmd, args)
 	}
 }
+
+func TestClusterCommandSlot(t *testing.T) {
+	spub, ssub := &command{name: "spublish"}, &command{name: "ssubscribe"}
+	cs := &clusterState{spublish: spub, ssubscribe: ssub}
+	tbl := newCommandTable()
+	b := func(s ...string) [][]byte {
+		out := make([][]byte, len(s))
+		for i, x := range s {
+			out[i] = []byte(x)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		cmd   *command
+		args  [][]byte
+		slot  int
+		n     int
+		cross bool
+	}{
+		{tbl.lookup([]byte("get")), b("GET", "foo"), keySlot("foo"), 1, false},
+		{tbl.lookup([]byte("mset")), b("MSET", "{t}a", "1", "{t}b", "2"), keySlot("t"), 2, false},
+		{tbl.lookup([]byte("mset")), b("MSET", "a", "1", "b", "2"), keySlot("b"), 2, true},
+		{tbl.lookup([]byte("ping")), b("PING"), 0, 0, false},
+		{spub, b("SPUBLISH", "ch", "msg"), keySlot("ch"), 1, false},
+		{ssub, b("SSUBSCRIBE", "{c}1", "{c}2"), keySlot("c"), 2, false},
+		{ssub, b("SSUBSCRIBE", "a", "b"), keySlot("b"), 2, true},
+	} {
+		slot, n, cross := cs.commandSlot(c.cmd, c.args)
+		if n != c.n || cross != c.cross || (n > 0 && !cross && slot != c.slot) {
+			t.Errorf("%s: slot %d n %d cross %v, want %d %d %v", c.args, slot, n, cross, c.slot, c.n, c.cross)
+		}
+	}
+}
