@@ -28,7 +28,7 @@ func encodeMeta(m meta) []byte {
 // whose meta is missing, malformed, or names another ID than the node.
 func memberOf(n *memberlist.Node) (Member, bool) {
 	var md meta
-	if err := json.Unmarshal(n.Meta, &md); err != nil || md.ID != n.Name || !ValidID(md.ID) {
+	if err := json.Unmarshal(n.Meta, &md); err != nil || md.ID != n.Name || !ValidID(md.ID) || md.Port < 0 || md.Port > 65535 {
 		return Member{}, false
 	}
 	host := md.Host

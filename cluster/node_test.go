@@ -79,6 +79,7 @@ func TestMeta(t *testing.T) {
 		{"host from gossip addr", memberlist.Node{Name: id, Addr: addr, Port: 7946, Meta: encodeMeta(meta{ID: id, Port: 6379})}, true, "10.1.2.3:6379"},
 		{"name mismatch", memberlist.Node{Name: RandomID(), Addr: addr, Meta: encodeMeta(meta{ID: id})}, false, ""},
 		{"bad id", memberlist.Node{Name: "x", Addr: addr, Meta: encodeMeta(meta{ID: "x"})}, false, ""},
+		{"bad port", memberlist.Node{Name: id, Addr: addr, Meta: encodeMeta(meta{ID: id, Port: 70000})}, false, ""},
 		{"not json", memberlist.Node{Name: id, Addr: addr, Meta: []byte("\x00\x01")}, false, ""},
 		{"no meta", memberlist.Node{Name: id, Addr: addr}, false, ""},
 	} {
@@ -307,8 +308,22 @@ func TestForget(t *testing.T) {
 	waitFor(t, convergeWithin, "forgotten node back after its ban", func() bool { return b.Table().IndexOf(gone) >= 0 })
 }
 
+// settledGoroutines waits until the goroutine count has not changed for
+// 200 ms (goroutines of earlier tests winding down) and returns it.
+func settledGoroutines(t *testing.T) int {
+	t.Helper()
+	last, since := runtime.NumGoroutine(), time.Now()
+	waitFor(t, 10*time.Second, "goroutine count settles", func() bool {
+		if n := runtime.NumGoroutine(); n != last {
+			last, since = n, time.Now()
+		}
+		return time.Since(since) >= 200*time.Millisecond
+	})
+	return last
+}
+
 func TestCloseStopsEveryGoroutine(t *testing.T) {
-	base := runtime.NumGoroutine()
+	base := settledGoroutines(t)
 	var nodes []*Node
 	for i := range 3 {
 		cfg := Config{BindAddr: "127.0.0.1"}
