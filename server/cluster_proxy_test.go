@@ -211,3 +211,35 @@ func TestClusterReadRawRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterPublishEveryNode(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	ctx := ctxT(t)
+	var subs []*redis.PubSub
+	for _, s := range nodes {
+		ps := newClient(t, s, nil).Subscribe(ctx, "news")
+		if _, err := ps.Receive(ctx); err != nil { // the subscribe confirmation
+			t.Fatal(err)
+		}
+		defer ps.Close()
+		subs = append(subs, ps)
+	}
+	// The reply counts this node's receivers only, as Redis Cluster.
+	if n, err := newClient(t, nodes[0], nil).Publish(ctx, "news", "hello").Result(); err != nil || n != 1 {
+		t.Fatalf("PUBLISH = %d, %v", n, err)
+	}
+	for i, ps := range subs {
+		m, err := ps.ReceiveMessage(ctx)
+		if err != nil || m.Channel != "news" || m.Payload != "hello" {
+			t.Fatalf("node %d subscriber got %+v, %v", i, m, err)
+		}
+	}
+	// SPUBLISH follows the slot owner of the channel.
+	owner := ownerOf(nodes, "shard")
+	for _, s := range nodes {
+		_, err := newClient(t, s, nil).SPublish(ctx, "shard", "x").Result()
+		if s == owner && err != nil || s != owner && (err == nil || !strings.HasPrefix(err.Error(), "MOVED ")) {
+			t.Fatalf("SPUBLISH on %s (owner %s): %v", s.Addr(), owner.Addr(), err)
+		}
+	}
+}
