@@ -61,6 +61,8 @@ type clusterClient struct {
 	readonly bool // READONLY: reads may be served by replicas (none yet)
 	asking   bool // ASKING: the next command may touch an importing slot
 	peer     bool // a node-to-node connection: never forward its commands
+	txKeyed  bool // inside MULTI, a queued command had keys, of slot txSlot
+	txSlot   int
 }
 
 // newClusterState prepares cluster mode in newServer, before any client
@@ -209,6 +211,9 @@ func (cs *clusterState) commandSlot(cmd *command, args [][]byte) (slot, n int, c
 func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	cs := s.cl
 	c.clu.asking = false // no slot is ever importing: ASKING changes nothing
+	if c.multi == nil {
+		c.clu.txKeyed = false
+	}
 	slot, n, cross := cs.commandSlot(cmd, args)
 	if n == 0 {
 		if cmd == cs.publish && !c.clu.peer && c.multi == nil {
@@ -232,6 +237,13 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 		}
 		c.reject(cmd, protocol.ErrCrossSlot)
 		return true
+	}
+	if c.multi != nil { // a transaction's keys must share one slot, as EXEC checks in Redis
+		if c.clu.txKeyed && slot != c.clu.txSlot {
+			c.reject(cmd, protocol.ErrCrossSlot)
+			return true
+		}
+		c.clu.txKeyed, c.clu.txSlot = true, slot
 	}
 	owner := v.t.OwnerIndex(slot)
 	if owner == v.self || owner < 0 {

@@ -361,3 +361,41 @@ func TestClusterCommandSlot(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterTransactionOneSlot(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	s := nodes[0]
+	mine, other := keysFor(t, s, "x")
+	mine2 := "{" + mine + "}2"
+	get := s.cmds.lookup([]byte("get"))
+	ping := s.cmds.lookup([]byte("ping"))
+	for _, c := range []struct {
+		name   string
+		seq    [][]string
+		routed []bool // routeCluster's answer for each command
+	}{
+		{"one slot", [][]string{{"GET", mine}, {"PING"}, {"GET", mine2}}, []bool{false, false, false}},
+		{"two slots", [][]string{{"GET", mine}, {"GET", "{" + other + "}"}}, []bool{false, true}},
+		{"moved", [][]string{{"PING"}, {"GET", other}}, []bool{false, true}},
+	} {
+		cl := &client{s: s, multi: &multiState{}}
+		for i, a := range c.seq {
+			cmd := get
+			if a[0] == "PING" {
+				cmd = ping
+			}
+			args := make([][]byte, len(a))
+			for j := range a {
+				args[j] = []byte(a[j])
+			}
+			conn := &discardConn{}
+			cl.conn = conn
+			if got := s.routeCluster(cl, cmd, args); got != c.routed[i] {
+				t.Fatalf("%s: command %d routed %v, want %v", c.name, i, got, c.routed[i])
+			}
+		}
+		if c.routed[len(c.routed)-1] && !cl.multi.aborted {
+			t.Fatalf("%s: the transaction is not aborted", c.name)
+		}
+	}
+}
