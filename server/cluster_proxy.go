@@ -55,22 +55,31 @@ func (ps *peerSet) init(cs *clusterState) {
 	ps.m = map[peerKey]*peerSlot{}
 }
 
-func (sl *peerSlot) live() *peerConn {
-	if pc := sl.pc.Load(); pc != nil && !pc.broken.Load() {
-		return pc
+// live returns the slot's connection unless it failed or has been idle for
+// more than half of the idle timeout (timeout seconds, 0 = none): the peer,
+// configured alike, may be about to close it, so it is replaced first.
+func (sl *peerSlot) live(timeout int64) *peerConn {
+	pc := sl.pc.Load()
+	if pc == nil || pc.broken.Load() {
+		return nil
 	}
-	return nil
+	if timeout > 0 && time.Since(time.Unix(0, pc.lastUse.Load())) > time.Duration(timeout)*time.Second/2 {
+		pc.markBroken() // idle: nothing is in flight on it
+		return nil
+	}
+	return pc
 }
 
 // get returns a live connection to addr speaking RESP3 or RESP2, dialing it
 // if needed.
 func (ps *peerSet) get(addr string, resp3 bool, lane uint8) (*peerConn, error) {
 	k := peerKey{addr, resp3, lane}
+	timeout := ps.cs.s.idleTimeout.Load()
 	ps.mu.RLock()
 	sl := ps.m[k]
 	ps.mu.RUnlock()
 	if sl != nil {
-		if pc := sl.live(); pc != nil {
+		if pc := sl.live(timeout); pc != nil {
 			return pc, nil
 		}
 	} else {
@@ -83,7 +92,7 @@ func (ps *peerSet) get(addr string, resp3 bool, lane uint8) (*peerConn, error) {
 	}
 	sl.dialMu.Lock()
 	defer sl.dialMu.Unlock()
-	if pc := sl.live(); pc != nil {
+	if pc := sl.live(timeout); pc != nil {
 		return pc, nil
 	}
 	pc, err := ps.dial(addr, resp3)
@@ -129,8 +138,10 @@ func (ps *peerSet) dial(addr string, resp3 bool) (*peerConn, error) {
 	}
 	conn := cl.Conn()
 	_ = conn.SetDeadline(time.Time{})
-	return &peerConn{conn: conn, bw: bufio.NewWriterSize(conn, 32<<10),
-		pending: make(chan *peerCall, peerQueue), dead: make(chan struct{})}, nil
+	pc := &peerConn{conn: conn, bw: bufio.NewWriterSize(conn, 32<<10),
+		pending: make(chan *peerCall, peerQueue), dead: make(chan struct{})}
+	pc.lastUse.Store(time.Now().UnixNano())
+	return pc, nil
 }
 
 // close closes every connection and waits for their read loops.
@@ -155,6 +166,7 @@ type peerConn struct {
 	wbuf    []byte
 	waiting atomic.Int32 // senders between entering send and writing: the last one flushes
 	pending chan *peerCall
+	lastUse atomic.Int64 // UnixNano of the last send
 	broken  atomic.Bool
 	dead    chan struct{} // closed when broken is set
 }
@@ -177,6 +189,7 @@ func (pc *peerConn) send(call *peerCall, args [][]byte) error {
 	if pc.broken.Load() {
 		return errPeerBroken
 	}
+	pc.lastUse.Store(time.Now().UnixNano())
 	pc.wbuf = protocol.AppendCommand(pc.wbuf[:0], args...)
 	if _, err := pc.bw.Write(pc.wbuf); err != nil {
 		pc.markBroken()
@@ -299,20 +312,33 @@ func proxyError(addr string, err error) string {
 	return "TRYAGAIN cluster proxy: owner " + addr + " unreachable: " + err.Error()
 }
 
+// sendTo queues one request to addr on the client's lane. A connection
+// found broken before the request was written is replaced once.
+func (cs *clusterState) sendTo(c *client, addr string, call *peerCall, args [][]byte) error {
+	for try := 0; ; try++ {
+		pc, err := cs.peers.get(addr, c.resp3.Load(), uint8(c.id%peerLanes))
+		if err != nil {
+			return err
+		}
+		err = pc.send(call, args)
+		if err == nil {
+			cs.sent.Add(1)
+			return nil
+		}
+		if err != errPeerBroken || try == 1 {
+			return err
+		}
+	}
+}
+
 // forward sends the command to addr and relays its reply unchanged.
 func (cs *clusterState) forward(c *client, args [][]byte, addr string) {
-	pc, err := cs.peers.get(addr, c.resp3.Load(), uint8(c.id%peerLanes))
-	if err != nil {
-		c.err(proxyError(addr, err))
-		return
-	}
 	call := callPool.Get().(*peerCall)
-	if err := pc.send(call, args); err != nil {
+	if err := cs.sendTo(c, addr, call, args); err != nil {
 		callPool.Put(call)
 		c.err(proxyError(addr, err))
 		return
 	}
-	cs.sent.Add(1)
 	<-call.done
 	cs.received.Add(1)
 	if call.err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -240,6 +241,40 @@ func TestClusterPublishEveryNode(t *testing.T) {
 		_, err := newClient(t, s, nil).SPublish(ctx, "shard", "x").Result()
 		if s == owner && err != nil || s != owner && (err == nil || !strings.HasPrefix(err.Error(), "MOVED ")) {
 			t.Fatalf("SPUBLISH on %s (owner %s): %v", s.Addr(), owner.Addr(), err)
+		}
+	}
+}
+
+func TestClusterProxyReplacesIdleConnections(t *testing.T) {
+	nodes := startCluster(t, 3, func(c *Config) { proxyMode(c); c.Timeout = 60 })
+	_, other := keysFor(t, nodes[0], "i")
+	rc := newClient(t, nodes[0], nil)
+	mustDo(t, rc, "SET", other, "1")
+	ps := &nodes[0].cl.peers
+	conns := func() map[*peerConn]bool {
+		ps.mu.RLock()
+		defer ps.mu.RUnlock()
+		out := map[*peerConn]bool{}
+		for _, sl := range ps.m {
+			if pc := sl.pc.Load(); pc != nil && !pc.broken.Load() {
+				out[pc] = true
+			}
+		}
+		return out
+	}
+	before := conns()
+	if len(before) == 0 {
+		t.Fatal("no pooled connection after a forwarded command")
+	}
+	for pc := range before { // idle for longer than half the timeout
+		pc.lastUse.Store(time.Now().Add(-time.Hour).UnixNano())
+	}
+	if got := mustDo(t, rc, "GET", other); got != "1" {
+		t.Fatalf("GET = %v", got)
+	}
+	for pc := range conns() {
+		if before[pc] {
+			t.Fatal("an idle connection was reused")
 		}
 	}
 }

@@ -80,18 +80,12 @@ func (cs *clusterState) sendParts(c *client, args [][]byte, step int, parts []*s
 		for _, i := range p.idx {
 			sub = append(sub, args[i:i+step]...)
 		}
-		pc, err := cs.peers.get(v.addrs[p.owner], c.resp3.Load(), uint8(c.id%peerLanes))
-		if err != nil {
-			p.err = err
-			continue
-		}
 		call := callPool.Get().(*peerCall)
-		if err := pc.send(call, sub); err != nil {
+		if err := cs.sendTo(c, v.addrs[p.owner], call, sub); err != nil {
 			callPool.Put(call)
 			p.err = err
 			continue
 		}
-		cs.sent.Add(1)
 		p.call = call
 	}
 }
