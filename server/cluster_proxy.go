@@ -18,10 +18,11 @@ import (
 // across owners, and PUBLISH fan-out.
 
 const (
-	peerLanes       = 4                // connections per peer and protocol
-	peerDialTimeout = 2 * time.Second  // connecting and setting up a peer connection
-	peerReplyWait   = 10 * time.Second // longest wait for one reply
-	peerQueue       = 4096             // requests in flight per connection
+	peerLanes       = 4                      // connections per peer and protocol
+	peerDialTimeout = 2 * time.Second        // connecting and setting up a peer connection
+	peerReplyWait   = 10 * time.Second       // longest wait for one reply
+	peerQueue       = 4096                   // requests in flight per connection
+	peerRedialAfter = 500 * time.Millisecond // after a failed dial, fail at once for this long
 )
 
 // errPeerBroken is returned for requests on a connection that failed.
@@ -46,8 +47,10 @@ type peerSet struct {
 // peerSlot holds one pooled connection; dialMu makes one caller dial it
 // while others to the same peer wait, and callers to other peers do not.
 type peerSlot struct {
-	dialMu sync.Mutex
-	pc     atomic.Pointer[peerConn]
+	dialMu   sync.Mutex
+	pc       atomic.Pointer[peerConn]
+	failedAt time.Time // last failed dial; guarded by dialMu
+	failErr  error     // its error
 }
 
 func (ps *peerSet) init(cs *clusterState) {
@@ -95,8 +98,12 @@ func (ps *peerSet) get(addr string, resp3 bool, lane uint8) (*peerConn, error) {
 	if pc := sl.live(timeout); pc != nil {
 		return pc, nil
 	}
+	if time.Since(sl.failedAt) < peerRedialAfter {
+		return nil, sl.failErr // fail fast while gossip has not yet dropped a dead peer
+	}
 	pc, err := ps.dial(addr, resp3)
 	if err != nil {
+		sl.failedAt, sl.failErr = time.Now(), err
 		return nil, err
 	}
 	ps.mu.Lock()

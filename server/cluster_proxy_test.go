@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -276,5 +277,21 @@ func TestClusterProxyReplacesIdleConnections(t *testing.T) {
 		if before[pc] {
 			t.Fatal("an idle connection was reused")
 		}
+	}
+}
+
+func TestClusterPeerDialFailsFast(t *testing.T) {
+	nodes := startCluster(t, 1, proxyMode)
+	ps := &nodes[0].cl.peers
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	_ = ln.Close() // nothing listens there now
+	_, err1 := ps.get(dead, false, 0)
+	_, err2 := ps.get(dead, false, 0)
+	if err1 == nil || err2 != err1 {
+		t.Fatalf("dial errors %v, %v: want the first one repeated", err1, err2)
 	}
 }
