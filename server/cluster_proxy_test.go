@@ -43,36 +43,7 @@ func TestClusterProxyPlainClients(t *testing.T) {
 				t.Fatalf("GET missing: %v", err)
 			}
 			wantErr(t, rc, "ERR value is not an integer or out of range", "INCR", keys[0])
-			// Cross-slot MSET / MGET / EXISTS / DEL are split and merged.
-			pairs := make([]any, 0, 2*len(keys))
-			for _, k := range keys {
-				pairs = append(pairs, k, "m"+k)
-			}
-			if err := rc.MSet(ctx, pairs...).Err(); err != nil {
-				t.Fatalf("MSET: %v", err)
-			}
-			mget := append([]string{"missing"}, keys...)
-			vs, err := rc.MGet(ctx, mget...).Result()
-			if err != nil || len(vs) != len(mget) || vs[0] != nil {
-				t.Fatalf("MGET: %v %v", vs, err)
-			}
-			for i, k := range keys {
-				if vs[i+1] != "m"+k {
-					t.Fatalf("MGET[%d] = %v, want m%s", i+1, vs[i+1], k)
-				}
-			}
-			if n, err := rc.Exists(ctx, append(keys, keys[0], "missing")...).Result(); err != nil || n != int64(len(keys)+1) {
-				t.Fatalf("EXISTS = %d, %v", n, err)
-			}
-			if n, err := rc.Touch(ctx, keys...).Result(); err != nil || n != int64(len(keys)) {
-				t.Fatalf("TOUCH = %d, %v", n, err)
-			}
-			if n, err := rc.Del(ctx, append(keys, "missing")...).Result(); err != nil || n != int64(len(keys)) {
-				t.Fatalf("DEL = %d, %v", n, err)
-			}
-			if n, err := rc.Unlink(ctx, keys...).Result(); err != nil || n != 0 {
-				t.Fatalf("UNLINK = %d, %v", n, err)
-			}
+			checkSplit(t, rc, keys)
 			// Other multi-key commands across slots stay CROSSSLOT.
 			wantErr(t, rc, protocol.ErrCrossSlot, "RENAME", "a", "b")
 			wantErr(t, rc, protocol.WrongArity("mset"), "MSET", "a", "1", "b")
@@ -293,5 +264,42 @@ func TestClusterPeerDialFailsFast(t *testing.T) {
 	_, err2 := ps.get(dead, false, 0)
 	if err1 == nil || err2 != err1 {
 		t.Fatalf("dial errors %v, %v: want the first one repeated", err1, err2)
+	}
+}
+
+// checkSplit runs cross-slot MSET, MGET, EXISTS, TOUCH, DEL and UNLINK of
+// keys through one proxy node; "missing" must not exist.
+func checkSplit(t *testing.T, rc *redis.Client, keys []string) {
+	t.Helper()
+	ctx := ctxT(t)
+	// Cross-slot MSET / MGET / EXISTS / DEL are split and merged.
+	pairs := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		pairs = append(pairs, k, "m"+k)
+	}
+	if err := rc.MSet(ctx, pairs...).Err(); err != nil {
+		t.Fatalf("MSET: %v", err)
+	}
+	mget := append([]string{"missing"}, keys...)
+	vs, err := rc.MGet(ctx, mget...).Result()
+	if err != nil || len(vs) != len(mget) || vs[0] != nil {
+		t.Fatalf("MGET: %v %v", vs, err)
+	}
+	for i, k := range keys {
+		if vs[i+1] != "m"+k {
+			t.Fatalf("MGET[%d] = %v, want m%s", i+1, vs[i+1], k)
+		}
+	}
+	if n, err := rc.Exists(ctx, append(keys, keys[0], "missing")...).Result(); err != nil || n != int64(len(keys)+1) {
+		t.Fatalf("EXISTS = %d, %v", n, err)
+	}
+	if n, err := rc.Touch(ctx, keys...).Result(); err != nil || n != int64(len(keys)) {
+		t.Fatalf("TOUCH = %d, %v", n, err)
+	}
+	if n, err := rc.Del(ctx, append(keys, "missing")...).Result(); err != nil || n != int64(len(keys)) {
+		t.Fatalf("DEL = %d, %v", n, err)
+	}
+	if n, err := rc.Unlink(ctx, keys...).Result(); err != nil || n != 0 {
+		t.Fatalf("UNLINK = %d, %v", n, err)
 	}
 }

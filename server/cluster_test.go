@@ -128,27 +128,7 @@ func TestClusterSubcommands(t *testing.T) {
 	if got := mustDo(t, rc, "CLUSTER", "GETKEYSINSLOT", slot, 10); fmt.Sprint(got) != "["+mine+"]" {
 		t.Fatalf("GETKEYSINSLOT = %v", got)
 	}
-	for _, c := range []struct {
-		args []any
-		err  string
-	}{
-		{[]any{"CLUSTER", "COUNTKEYSINSLOT", 16384}, "ERR Invalid slot"},
-		{[]any{"CLUSTER", "COUNTKEYSINSLOT", "x"}, protocol.ErrNotInteger},
-		{[]any{"CLUSTER", "GETKEYSINSLOT", 1, -1}, "ERR Invalid slot or number of keys"},
-		{[]any{"CLUSTER", "GETKEYSINSLOT", -1, 1}, "ERR Invalid slot or number of keys"},
-		{[]any{"CLUSTER", "FORGET", "abc"}, "ERR Unknown node abc"},
-		{[]any{"CLUSTER", "FORGET", id}, "ERR I tried hard but I can't forget myself..."},
-		{[]any{"CLUSTER", "REPLICAS", "abc"}, "ERR Unknown node abc"},
-		{[]any{"CLUSTER", "MEET", "1.2.3", "5"}, "ERR Invalid node address specified: 1.2.3:5"},
-		{[]any{"CLUSTER", "MEET", "127.0.0.1", "x"}, "ERR Invalid base port specified: x"},
-		{[]any{"CLUSTER", "RESET", "MEDIUM"}, protocol.ErrSyntax},
-		{[]any{"CLUSTER", "RESET"}, "ERR CLUSTER RESET can't be called with master nodes containing keys"},
-		{[]any{"CLUSTER", "ADDSLOTS", 1}, "ERR CLUSTER ADDSLOTS is not supported: cached assigns slots automatically (consistent hashing over the live nodes)"},
-		{[]any{"CLUSTER", "SETSLOT", 1, "NODE", id}, "ERR CLUSTER SETSLOT is not supported: cached assigns slots automatically (consistent hashing over the live nodes)"},
-		{[]any{"CLUSTER", "NOPE"}, "ERR unknown subcommand 'NOPE'. Try CLUSTER HELP."},
-	} {
-		wantErr(t, rc, c.err, c.args...)
-	}
+	clusterSubcommandErrors(t, rc, id)
 	if got := mustDo(t, rc, "CLUSTER", "REPLICAS", id); fmt.Sprint(got) != "[]" {
 		t.Fatalf("REPLICAS = %v", got)
 	}
@@ -397,5 +377,30 @@ func TestClusterTransactionOneSlot(t *testing.T) {
 		if c.routed[len(c.routed)-1] && !cl.multi.aborted {
 			t.Fatalf("%s: the transaction is not aborted", c.name)
 		}
+	}
+}
+
+func clusterSubcommandErrors(t *testing.T, rc *redis.Client, id string) {
+	t.Helper()
+	for _, c := range []struct {
+		args []any
+		err  string
+	}{
+		{[]any{"CLUSTER", "COUNTKEYSINSLOT", 16384}, "ERR Invalid slot"},
+		{[]any{"CLUSTER", "COUNTKEYSINSLOT", "x"}, protocol.ErrNotInteger},
+		{[]any{"CLUSTER", "GETKEYSINSLOT", 1, -1}, "ERR Invalid slot or number of keys"},
+		{[]any{"CLUSTER", "GETKEYSINSLOT", -1, 1}, "ERR Invalid slot or number of keys"},
+		{[]any{"CLUSTER", "FORGET", "abc"}, "ERR Unknown node abc"},
+		{[]any{"CLUSTER", "FORGET", id}, "ERR I tried hard but I can't forget myself..."},
+		{[]any{"CLUSTER", "REPLICAS", "abc"}, "ERR Unknown node abc"},
+		{[]any{"CLUSTER", "MEET", "1.2.3", "5"}, "ERR Invalid node address specified: 1.2.3:5"},
+		{[]any{"CLUSTER", "MEET", "127.0.0.1", "x"}, "ERR Invalid base port specified: x"},
+		{[]any{"CLUSTER", "RESET", "MEDIUM"}, protocol.ErrSyntax},
+		{[]any{"CLUSTER", "RESET"}, "ERR CLUSTER RESET can't be called with master nodes containing keys"},
+		{[]any{"CLUSTER", "ADDSLOTS", 1}, "ERR CLUSTER ADDSLOTS is not supported: cached assigns slots automatically (consistent hashing over the live nodes)"},
+		{[]any{"CLUSTER", "SETSLOT", 1, "NODE", id}, "ERR CLUSTER SETSLOT is not supported: cached assigns slots automatically (consistent hashing over the live nodes)"},
+		{[]any{"CLUSTER", "NOPE"}, "ERR unknown subcommand 'NOPE'. Try CLUSTER HELP."},
+	} {
+		wantErr(t, rc, c.err, c.args...)
 	}
 }
