@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,7 @@ type clusterState struct {
 
 	// Commands routing treats specially, looked up once.
 	publish, spublish, ssubscribe, sunsubscribe, watch *command
+	move, swapdb, copy                                 *command // refused across databases
 
 	sent, received atomic.Uint64 // node-to-node messages (CLUSTER INFO stats)
 }
@@ -77,6 +79,9 @@ func (s *Server) newClusterState() {
 	cs.ssubscribe = s.cmds.lookup([]byte("ssubscribe"))
 	cs.sunsubscribe = s.cmds.lookup([]byte("sunsubscribe"))
 	cs.watch = s.cmds.lookup([]byte("watch"))
+	cs.move = s.cmds.lookup([]byte("move"))
+	cs.swapdb = s.cmds.lookup([]byte("swapdb"))
+	cs.copy = s.cmds.lookup([]byte("copy"))
 	cs.peers.init(cs)
 	s.cl = cs
 }
@@ -214,6 +219,12 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	if c.multi == nil {
 		c.clu.txKeyed = false
 	}
+	if cmd == cs.move || cmd == cs.swapdb || cmd == cs.copy {
+		if msg := crossDBRefusal(cs, cmd, args); msg != "" {
+			c.err(msg)
+			return true
+		}
+	}
 	slot, n, cross := cs.commandSlot(cmd, args)
 	if n == 0 {
 		if cmd == cs.publish && !c.clu.peer && c.multi == nil {
@@ -288,4 +299,23 @@ func (cs *clusterState) allLocal(cmd *command, args [][]byte, v *clusterView) bo
 		}
 	}
 	return true
+}
+
+// crossDBRefusal is Redis Cluster's error for commands that use another
+// database than 0: MOVE, SWAPDB, and COPY … DB n with n != 0.
+func crossDBRefusal(cs *clusterState, cmd *command, args [][]byte) string {
+	switch cmd {
+	case cs.move:
+		return "ERR MOVE is not allowed in cluster mode"
+	case cs.swapdb:
+		return "ERR SWAPDB is not allowed in cluster mode"
+	}
+	for i := 3; i+1 < len(args); i++ {
+		if strings.EqualFold(string(args[i]), "db") {
+			if n, ok := protocol.ParseInt(args[i+1]); ok && n != 0 {
+				return "ERR Copying to another database is not allowed in cluster mode"
+			}
+		}
+	}
+	return ""
 }

@@ -85,6 +85,10 @@ func TestClusterRoutingErrors(t *testing.T) {
 		for _, cmd := range [][]any{{"PING"}, {"DBSIZE"}, {"READONLY"}, {"READWRITE"}, {"ASKING"}, {"SELECT", "0"}} {
 			mustDo(t, rc, cmd...)
 		}
+		wantErr(t, rc, "ERR MOVE is not allowed in cluster mode", "MOVE", mine, "1")
+		wantErr(t, rc, "ERR SWAPDB is not allowed in cluster mode", "SWAPDB", "0", "1")
+		wantErr(t, rc, "ERR Copying to another database is not allowed in cluster mode", "COPY", mine, "{"+mine+"}c", "DB", "2")
+		mustDo(t, rc, "COPY", mine, "{"+mine+"}c", "DB", "0", "REPLACE")
 		wantErr(t, rc, protocol.ErrSelectCluster, "SELECT", "1")
 		wantErr(t, rc, protocol.ErrSelectCluster, "SELECT", "100")
 		wantErr(t, rc, protocol.ErrNotInteger, "SELECT", "x")
