@@ -80,8 +80,12 @@ func (cs *clusterState) sendParts(c *client, args [][]byte, step int, parts []*s
 		for _, i := range p.idx {
 			sub = append(sub, args[i:i+step]...)
 		}
+		addr := v.addrs[p.owner]
+		if p.owner == v.self {
+			addr = cs.s.Addr() // this node's part: the bound address, whatever is announced
+		}
 		call := callPool.Get().(*peerCall)
-		if err := cs.sendTo(c, v.addrs[p.owner], call, sub); err != nil {
+		if err := cs.sendTo(c, addr, call, sub); err != nil {
 			callPool.Put(call)
 			p.err = err
 			continue
