@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // nodeIDs returns the node IDs s lists in CLUSTER NODES.
@@ -124,4 +127,48 @@ func TestClusterRedisBenchmark(t *testing.T) {
 		}
 	}
 	t.Logf("%s", text)
+}
+
+// TestClusterClientThroughJoin runs a go-redis ClusterClient workload while
+// a node joins: redirects are followed with no error (a key whose slot
+// moved is a miss on its new owner, which the workload allows).
+func TestClusterClientThroughJoin(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	cc := newClusterClient(t, nodes[0].Addr())
+	ctx := ctxT(t)
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			k := fmt.Sprintf("j%d", i%500)
+			if err := cc.Set(ctx, k, "v", 0).Err(); err != nil {
+				done <- fmt.Errorf("SET %s: %w", k, err)
+				return
+			}
+			if err := cc.Get(ctx, k).Err(); err != nil && err != redis.Nil {
+				done <- fmt.Errorf("GET %s: %w", k, err)
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	var werr error
+	halt := func() error {
+		once.Do(func() { close(stop); werr = <-done })
+		return werr
+	}
+	defer func() { _ = halt() }() // on a failed wait too: the writer ends before the test
+	late := startClusterNode(t, nodes[0].cl.node.Load().GossipAddr(), nil)
+	waitMembers(t, append(nodes, late), 4)
+	// Keep going until the client has been redirected to the new node.
+	waitUntil(t, func() bool { return late.Store().DBSize(0) > 0 }, func() string { return "no key reached the new node" })
+	if err := halt(); err != nil {
+		t.Fatal(err)
+	}
 }
