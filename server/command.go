@@ -401,7 +401,7 @@ func (c *client) reject(cmd *command, msg string) {
 	if c.abortExec(cmd, msg) { // multi.go: a refused EXEC answers EXECABORT, as Redis
 		return
 	}
-	if c.multi != nil && c.multi.active { // a queuing error aborts the transaction (EXECABORT)
+	if c.multi != nil { // a queuing error aborts the transaction (EXECABORT)
 		c.multi.aborted = true
 	}
 	if cmd != nil {

@@ -4,8 +4,9 @@ package server
 // semantics.
 //
 // A client's transaction state (multiState) exists while it watches keys or
-// has a MULTI open; c.multi points to it then and is nil otherwise, so
-// dispatch pays one nil check for every other client. Inside MULTI, dispatch
+// has a MULTI open; the registry holds it by client ID, and c.multi points
+// to it while MULTI is open (nil otherwise: dispatch pays one nil check for
+// every other client). Inside MULTI, dispatch
 // hands each command that passed its checks to queueMulti, which queues it
 // (+QUEUED) or, for EXEC, runs the transaction: EXEC takes Server.execMu
 // exclusively, so that no other command runs while the queued ones do, and
@@ -85,7 +86,6 @@ type watched struct {
 // every field but n and dirty freely; n and dirty are read and written from
 // other goroutines; keys is guarded by the registry's mu.
 type multiState struct {
-	active    bool        // MULTI is open
 	aborted   bool        // a command failed to queue: EXEC answers EXECABORT
 	executing bool        // EXEC is running the queue: commands must not block
 	queue     []queuedCmd // commands queued since MULTI (not kept once aborted)
@@ -110,23 +110,26 @@ type watchRegistry struct {
 	states map[int64]*multiState
 }
 
-// txState returns c's transaction state, creating and registering it.
-func (s *Server) txState(c *client) *multiState {
+// txState returns c's transaction state, creating and registering it if
+// create is set (nil otherwise, if c has none).
+func (s *Server) txState(c *client, create bool) *multiState {
 	if c.multi != nil {
 		return c.multi
 	}
-	m := &multiState{}
-	m.n.Store(-1)
 	r := &s.watch
 	r.mu.Lock()
-	if r.states == nil {
-		r.states = make(map[int64]*multiState)
-		r.keys = make(map[watchKey][]*multiState)
+	m := r.states[c.id]
+	if m == nil && create {
+		if r.states == nil {
+			r.states = make(map[int64]*multiState)
+			r.keys = make(map[watchKey][]*multiState)
+		}
+		m = &multiState{}
+		m.n.Store(-1)
+		r.states[c.id] = m
+		m.cleanup = runtime.AddCleanup(c, s.forgetTx, c.id)
 	}
-	r.states[c.id] = m
 	r.mu.Unlock()
-	m.cleanup = runtime.AddCleanup(c, s.forgetTx, c.id)
-	c.multi = m
 	return m
 }
 
@@ -143,9 +146,10 @@ func (s *Server) forgetTx(id int64) {
 	}
 }
 
-// endTx discards c's transaction and watches and drops its state.
+// endTx discards c's transaction and watches and drops its state (EXEC,
+// DISCARD, UNWATCH outside MULTI, RESET). Owner goroutine only.
 func (s *Server) endTx(c *client) {
-	m := c.multi
+	m := s.txState(c, false)
 	if m == nil {
 		return
 	}
@@ -274,18 +278,19 @@ func (c *client) multiLen() int {
 func (c *client) inExec() bool { return c.multi != nil && c.multi.executing }
 
 func multiCommand(c *client, args [][]byte) {
-	m := c.s.txState(c)
-	if m.active {
+	if c.multi != nil {
 		c.err(errMultiNested)
 		return
 	}
-	m.active, m.aborted, m.queue = true, false, nil
+	m := c.s.txState(c, true)
+	m.aborted, m.queue = false, nil
 	m.n.Store(0)
+	c.multi = m
 	c.ok()
 }
 
 func discardCommand(c *client, args [][]byte) {
-	if c.multi == nil || !c.multi.active {
+	if c.multi == nil {
 		c.err(errDiscardNoMulti)
 		return
 	}
@@ -294,12 +299,12 @@ func discardCommand(c *client, args [][]byte) {
 }
 
 func watchCommand(c *client, args [][]byte) {
-	if c.multi != nil && c.multi.active {
+	if c.multi != nil {
 		c.err(errWatchInMulti)
 		return
 	}
 	s := c.s
-	m := s.txState(c)
+	m := s.txState(c, true)
 	db := int(c.db.Load())
 	for _, k := range args[1:] {
 		wk := watchKey{db, string(k)}
@@ -324,17 +329,17 @@ func watchCommand(c *client, args [][]byte) {
 }
 
 func unwatchCommand(c *client, args [][]byte) {
-	if m := c.multi; m != nil && !m.active { // inside MULTI, UNWATCH is queued
+	if c.multi == nil { // inside MULTI, UNWATCH is queued (and EXEC unwatched already)
 		c.s.endTx(c)
 	}
 	c.ok()
 }
 
-// queueMulti handles a command that passed dispatch's checks while c has a
-// transaction state (c.multi != nil). It returns false when dispatch must run
-// the command as usual: outside MULTI, and for MULTI, DISCARD, WATCH, QUIT
-// and RESET (which also discards the transaction). It returns true when it
-// answered: +QUEUED, a refusal, or EXEC, which it runs.
+// queueMulti handles a command that passed dispatch's checks while c is
+// inside MULTI (c.multi != nil). It returns false when dispatch must run the
+// command as usual: MULTI, DISCARD, WATCH, QUIT and RESET (which also
+// discards the transaction). It returns true when it answered: +QUEUED, a
+// refusal, or EXEC, which it runs.
 func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.Time) bool {
 	m := c.multi
 	if cmd.parent == nil {
@@ -343,17 +348,11 @@ func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.T
 			s.endTx(c)
 			return false
 		case "exec":
-			if !m.active {
-				return false // EXEC without MULTI
-			}
 			s.runExec(c, cmd, args, start)
 			return true
 		case "discard", "quit":
 			return false
 		}
-	}
-	if !m.active {
-		return false
 	}
 	// Queuing may use memory without bound: under maxmemory every command
 	// is refused inside MULTI (dispatch refused those flagged denyoom), as
@@ -440,7 +439,7 @@ func txDeniesOOM(m *multiState) bool {
 // sent alone; their effects are published together, wrapped in MULTI/EXEC.
 func execCommand(c *client, args [][]byte) {
 	m := c.multi
-	if m == nil || !m.active {
+	if m == nil {
 		c.err(errExecNoMulti)
 		return
 	}
