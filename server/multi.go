@@ -17,7 +17,8 @@ package server
 // every change to a key goes through notifyDB, which calls touchWatched and
 // marks the watchers dirty; EXEC of a dirty transaction answers a null array.
 // A watched key that had a TTL at WATCH and whose TTL has passed by EXEC
-// fails the EXEC too, even if nothing deleted it yet (Redis 7).
+// fails the EXEC too, even if nothing deleted it yet; a key already expired
+// at WATCH does not (both checked against redis-server 7.0.15).
 //
 // The registry also maps client IDs to their states for CLIENT LIST (multi=N)
 // from other goroutines. A client that disconnects while watching never
@@ -308,6 +309,10 @@ func watchCommand(c *client, args [][]byte) {
 	db := int(c.db.Load())
 	for _, k := range args[1:] {
 		wk := watchKey{db, string(k)}
+		// A key already expired is deleted before the watch starts, so
+		// that its deletion does not touch it: as Redis 7.0.15, a key
+		// expired at WATCH does not fail the EXEC.
+		s.expireOf(db, k)
 		s.watch.mu.Lock()
 		added := s.watch.watchLocked(m, wk)
 		s.watch.mu.Unlock()

@@ -429,6 +429,19 @@ func TestWatchExpiry(t *testing.T) {
 			if !errors.Is(err, redis.TxFailedErr) {
 				t.Fatalf("EXEC after a watched key expired: %v, want TxFailedErr", err)
 			}
+			// A key already expired (not yet deleted) at WATCH does not fail
+			// it, as in redis-server 7.0.15.
+			conn.Set(ctx, "t", "v", 0)
+			conn.PExpire(ctx, "t", 20*time.Millisecond)
+			exp = s.expireOf(0, []byte("t"))
+			waitUntil(t, func() bool { return s.store.Now() > exp }, func() string { return "the TTL to pass" })
+			conn.Do(ctx, "watch", "t")
+			if _, err := conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Exists(ctx, "t")
+				return nil
+			}); err != nil {
+				t.Fatalf("EXEC with a key expired before WATCH: %v", err)
+			}
 			// A key with a TTL that has not passed does not fail it.
 			conn.Set(ctx, "t", "v", time.Hour)
 			conn.Do(ctx, "watch", "t")
@@ -570,5 +583,93 @@ func TestMultiEffects(t *testing.T) {
 	want := []string{"0 MULTI", "0 SET a 1", "0 SET a 2 KEEPTTL", "2 SET b 2", "2 SET nan 1 KEEPTTL", "2 EXEC", "2 SET c 3"}
 	if !strings.EqualFold(strings.Join(got, "|"), strings.Join(want, "|")) {
 		t.Fatalf("effects %q, want %q", got, want)
+	}
+}
+
+// TestExecClientPause: CLIENT PAUSE WRITE holds an EXEC that writes until
+// the pause ends, and lets a read-only EXEC through, as Redis.
+func TestExecClientPause(t *testing.T) {
+	s := startServer(t, nil)
+	p := listDialRaw(t, "tcp", s.Addr())
+	c := listDialRaw(t, "tcp", s.Addr())
+	c.do(t, "MULTI")
+	c.do(t, "GET", "p")
+	p.do(t, "CLIENT", "PAUSE", "100000", "WRITE")
+	if got := c.do(t, "EXEC"); got != "*1\r\n$-1\r\n" {
+		t.Fatalf("read-only EXEC under a write pause = %q", got)
+	}
+	c.do(t, "MULTI")
+	c.do(t, "SET", "p", "1")
+	c.send(t, "EXEC")
+	waitUntil(t, func() bool { return s.pause.waiting.Load() == 1 }, func() string { return "EXEC to wait for the pause" })
+	if got := p.do(t, "EXISTS", "p"); got != ":0\r\n" {
+		t.Fatalf("a paused EXEC wrote: EXISTS %q", got)
+	}
+	p.do(t, "CLIENT", "UNPAUSE")
+	if got := c.read(t); got != "*1\r\n+OK\r\n" {
+		t.Fatalf("EXEC after the pause = %q", got)
+	}
+}
+
+// BenchmarkMultiExec measures a MULTI, SET, INCR, EXEC round trip.
+func BenchmarkMultiExec(b *testing.B) {
+	s := startServer(b, nil)
+	rc := newClient(b, s, nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := rc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, "bm", "1", 0)
+			p.Incr(ctx, "bm")
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkNotifyIdle measures what every write pays for WATCH and blocking
+// when nobody watches or waits: touchWatched and signalReady.
+func BenchmarkNotifyIdle(b *testing.B) {
+	s := startServer(b, nil)
+	key := []byte("some:key")
+	b.ReportAllocs()
+	for b.Loop() {
+		s.touchWatched(0, key)
+		s.signalReady(0, key)
+	}
+}
+
+// BenchmarkTouchWatchedBusy measures touchWatched while other keys are
+// watched (the registry's lock and map lookup).
+func BenchmarkTouchWatchedBusy(b *testing.B) {
+	s := startServer(b, nil)
+	rc := newClient(b, s, nil)
+	mustDo(b, rc, "watch", "a", "b", "c")
+	key := []byte("some:key")
+	b.ReportAllocs()
+	for b.Loop() {
+		s.touchWatched(0, key)
+	}
+}
+
+// TestWatchExpiryVsRedis: a watched key that expires after WATCH fails the
+// EXEC, in cached as in redis-server 7.0.15.
+func TestWatchExpiryVsRedis(t *testing.T) {
+	sock := listRealRedis(t)
+	s := startServer(t, nil)
+	for _, dial := range []func() *listRaw{
+		func() *listRaw { return listDialRaw(t, "unix", sock) },
+		func() *listRaw { return listDialRaw(t, "tcp", s.Addr()) },
+	} {
+		c, o := dial(), dial()
+		c.do(t, "SET", "wx", "v", "PX", "40")
+		c.do(t, "WATCH", "wx")
+		waitUntil(t, func() bool { return o.do(t, "EXISTS", "wx") == ":0\r\n" }, func() string { return "wx to expire" })
+		c.do(t, "MULTI")
+		c.do(t, "PING")
+		if got := c.do(t, "EXEC"); got != "*-1\r\n" {
+			t.Fatalf("EXEC after a watched key expired = %q", got)
+		}
 	}
 }
