@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -303,5 +305,108 @@ func TestBlockRenameWakes(t *testing.T) {
 	p.do(t, "RENAME", "rsrc", "rn")
 	if got := c.read(t); got != "*2\r\n$2\r\nrn\r\n$1\r\nr\r\n" {
 		t.Fatalf("BLPOP after RENAME = %q", got)
+	}
+}
+
+// TestBlockNoLostWakeups: consumers looping on BLPOP and producers pushing
+// concurrently deliver every element exactly once, and nobody stays blocked
+// while the list holds elements.
+func TestBlockNoLostWakeups(t *testing.T) {
+	s := startServer(t, nil)
+	const consumers, producers, perProducer = 6, 3, 150
+	total := producers * perProducer
+	got := make(chan string, total)
+	errc := make(chan error, consumers+producers)
+	ctx := ctxT(t)
+	var consumersWG sync.WaitGroup
+	for range consumers {
+		rc := newClient(t, s, func(o *redis.Options) { o.PoolSize = 1 })
+		consumersWG.Add(1)
+		go func() {
+			defer consumersWG.Done()
+			for {
+				v, err := rc.BLPop(ctx, 0, "nl:a", "nl:b").Result()
+				if err != nil {
+					errc <- err
+					return
+				}
+				if v[1] == "stop" {
+					return
+				}
+				got <- v[1]
+			}
+		}()
+	}
+	var producersWG sync.WaitGroup
+	for p := range producers {
+		rc := newClient(t, s, func(o *redis.Options) { o.PoolSize = 1 })
+		producersWG.Add(1)
+		go func() {
+			defer producersWG.Done()
+			for i := range perProducer {
+				key := "nl:a"
+				if i%3 == 0 {
+					key = "nl:b"
+				}
+				if err := rc.RPush(ctx, key, strconv.Itoa(p*perProducer+i)).Err(); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	producersWG.Wait()
+	seen := map[string]bool{}
+	for range total {
+		select {
+		case v := <-got:
+			if seen[v] {
+				t.Fatalf("element %s delivered twice", v)
+			}
+			seen[v] = true
+		case err := <-errc:
+			t.Fatal(err)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("only %d of %d elements delivered", len(seen), total)
+		}
+	}
+	rc := newClient(t, s, nil)
+	for range consumers {
+		rc.RPush(ctx, "nl:a", "stop")
+	}
+	consumersWG.Wait()
+	if n := rc.Exists(ctx, "nl:a", "nl:b").Val(); n != 0 {
+		t.Fatalf("%d lists left with elements", n)
+	}
+}
+
+// TestBlockEffectsAndDB: a served blocked command publishes its effect (in
+// its database) once; a push to the same key in another database does not
+// serve it.
+func TestBlockEffectsAndDB(t *testing.T) {
+	s := startServer(t, nil)
+	var mu sync.Mutex
+	var fx []string
+	s.SetEffectHook(func(db int, cmd [][]byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		fx = append(fx, strconv.Itoa(db)+" "+string(bytes.Join(cmd, []byte(" "))))
+	})
+	p := listDialRaw(t, "tcp", s.Addr())
+	c := listDialRaw(t, "tcp", s.Addr())
+	c.do(t, "SELECT", "3")
+	c.send(t, "BLPOP", "ek", "0")
+	waitBlockedN(t, s, 1)
+	p.do(t, "RPUSH", "ek", "db0") // database 0: not for the blocked client
+	p.do(t, "SELECT", "3")
+	p.do(t, "RPUSH", "ek", "db3")
+	if got := c.read(t); got != "*2\r\n$2\r\nek\r\n$3\r\ndb3\r\n" {
+		t.Fatalf("BLPOP in db 3 = %q", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"0 RPUSH ek db0", "3 RPUSH ek db3", "3 LPOP ek"}
+	if !strings.EqualFold(strings.Join(fx, "|"), strings.Join(want, "|")) {
+		t.Fatalf("effects %q, want %q", fx, want)
 	}
 }

@@ -506,29 +506,33 @@ func TestMultiClientList(t *testing.T) {
 	conn := rc.Conn()
 	defer conn.Close()
 	id := conn.ClientID(ctx).Val()
-	field := func() string {
+	field := func() string { // "multi=N flags=F"
+		var multi, flags string
 		for _, line := range strings.Split(rc.ClientList(ctx).Val(), "\n") {
 			if strings.HasPrefix(line, "id="+strconv.FormatInt(id, 10)+" ") {
 				for _, f := range strings.Fields(line) {
 					if strings.HasPrefix(f, "multi=") {
-						return f
+						multi = f
+					}
+					if strings.HasPrefix(f, "flags=") {
+						flags = f
 					}
 				}
 			}
 		}
-		return "?"
+		return multi + " " + flags
 	}
-	if f := field(); f != "multi=-1" {
+	if f := field(); f != "multi=-1 flags=N" {
 		t.Fatalf("before MULTI: %s", f)
 	}
 	conn.Do(ctx, "multi")
 	conn.Do(ctx, "set", "a", "1")
 	conn.Do(ctx, "get", "a")
-	if f := field(); f != "multi=2" {
+	if f := field(); f != "multi=2 flags=x" {
 		t.Fatalf("inside MULTI: %s", f)
 	}
 	conn.Do(ctx, "exec")
-	if f := field(); f != "multi=-1" {
+	if f := field(); f != "multi=-1 flags=N" {
 		t.Fatalf("after EXEC: %s", f)
 	}
 }
