@@ -106,7 +106,7 @@ type multiState struct {
 // to their states.
 type watchRegistry struct {
 	n      atomic.Int64 // watched (key, state) pairs: touchWatched's fast path
-	mu     sync.Mutex   // protects keys and states
+	mu     sync.RWMutex // protects keys, states and every state's keys
 	keys   map[watchKey][]*multiState
 	states map[int64]*multiState
 }
@@ -201,11 +201,11 @@ func (s *Server) touchWatched(db int, key []byte) {
 	if r.n.Load() == 0 {
 		return
 	}
-	r.mu.Lock()
+	r.mu.RLock()
 	for _, m := range r.keys[watchKey{db, string(key)}] {
 		m.dirty.Store(true)
 	}
-	r.mu.Unlock()
+	r.mu.RUnlock()
 }
 
 // touchAllWatched marks the transactions watching a key in db (-1: every
@@ -228,13 +228,13 @@ func (s *Server) touchWatchedIn(db, other int) {
 		return
 	}
 	var wks []watchKey
-	r.mu.Lock()
+	r.mu.RLock()
 	for wk := range r.keys {
 		if db == -1 || wk.db == db {
 			wks = append(wks, wk)
 		}
 	}
-	r.mu.Unlock()
+	r.mu.RUnlock()
 	for _, wk := range wks {
 		if s.keyExists(wk.db, wk.key) || other >= 0 && s.keyExists(other, wk.key) {
 			s.touchWatched(wk.db, []byte(wk.key))
@@ -266,8 +266,8 @@ func (s *Server) expireOf(db int, key []byte) int64 {
 // Safe from any goroutine.
 func (c *client) multiLen() int {
 	r := &c.s.watch
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	if m := r.states[c.id]; m != nil {
 		return int(m.n.Load())
 	}
@@ -483,8 +483,8 @@ func execCommand(c *client, args [][]byte) {
 // watchedExpired reports whether a watched key that had a TTL at WATCH has
 // passed it (Redis 7 fails the EXEC then, even if the key was not deleted).
 func (s *Server) watchedExpired(m *multiState) bool {
-	s.watch.mu.Lock()
-	defer s.watch.mu.Unlock()
+	s.watch.mu.RLock()
+	defer s.watch.mu.RUnlock()
 	now := s.store.Now()
 	for _, w := range m.keys {
 		if w.expireAt != 0 && w.expireAt <= now {
