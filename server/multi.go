@@ -402,12 +402,12 @@ func (c *client) abortExec(cmd *command, msg string) bool {
 // with execMu held exclusively.
 func (s *Server) runExec(c *client, cmd *command, args [][]byte, start time.Time) {
 	m := c.multi
-	for !c.killed.Load() {
-		held := s.pausedTxCommand(m)
-		if held == nil {
-			break
-		}
+	for held := s.pausedTxCommand(m); held != nil; held = s.pausedTxCommand(m) {
 		s.waitPause(c, held)
+		if c.killed.Load() || s.stopping() { // killed or closing while paused: nothing runs
+			s.endTx(c)
+			return
+		}
 	}
 	if !m.aborted && s.maxMemory.Load() > 0 && txDeniesOOM(m) {
 		if err := s.store.FreeMemory(); err != nil {
@@ -418,6 +418,16 @@ func (s *Server) runExec(c *client, cmd *command, args [][]byte, start time.Time
 	s.execMu.Lock()
 	s.call(c, cmd, args, start)
 	s.execMu.Unlock()
+}
+
+// stopping reports whether Close has begun stopping background work.
+func (s *Server) stopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // pausedTxCommand returns a queued command a CLIENT PAUSE holds, or nil.
