@@ -280,8 +280,9 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 		ready := s.blocks.takeReady(b)
 		switch s.blockedCanServe(b, ready) {
 		case serveTry:
-			if s.rerun(b, cmd, args) {
-				s.blocks.remove(b) // passes nothing on: ready was taken; hand it over
+			if s.rerun(b, cmd, args) || c.killed.Load() {
+				// Served (or gone): the keys may serve the next clients.
+				s.blocks.remove(b)
 				s.blocks.passFirst(b.db, ready)
 				return
 			}
@@ -334,16 +335,19 @@ func (s *Server) blockedCanServe(b *blockState, keys []string) int {
 }
 
 // rerun runs b's command again, as dispatch would, and reports whether it
-// was served (replied) rather than blocked again. The command was counted
+// was served (replied) rather than blocked again (or gone). The command was counted
 // in commandstats when it first ran; a re-run is not counted again.
 func (s *Server) rerun(b *blockState, cmd *command, args [][]byte) bool {
 	c := b.c
-	b.rerun, b.again = true, false
-	c.block = b
-	c.failed = false
 	if s.pause.holds(cmd) { // CLIENT PAUSE holds blocked writers too
 		s.waitPause(c, cmd)
 	}
+	if c.killed.Load() { // gone: take nothing from the key
+		return false
+	}
+	b.rerun, b.again = true, false
+	c.block = b
+	c.failed = false
 	s.execMu.RLock()
 	cmd.fn(c, args)
 	if c.fx.Len() > 0 {
