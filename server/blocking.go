@@ -254,6 +254,7 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 	// registration: look once before waiting.
 	if s.blockedCanServe(b, b.keys) == serveTry && s.rerun(b, cmd, args) {
 		s.blocks.remove(b)
+		s.blocks.passFirst(b.db, b.keys) // what is left may serve the next clients
 		return
 	}
 	for {
