@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"strings"
@@ -674,6 +675,51 @@ func TestWatchExpiryVsRedis(t *testing.T) {
 		c.do(t, "PING")
 		if got := c.do(t, "EXEC"); got != "*-1\r\n" {
 			t.Fatalf("EXEC after a watched key expired = %q", got)
+		}
+	}
+}
+
+// txRandomStep makes a random transaction-heavy command for conn 0 or 1.
+func txRandomStep(r *rand.Rand) txStep {
+	keys := []string{"k1", "k2", "h", "l"}
+	k := keys[r.IntN(len(keys))]
+	cmds := []string{
+		"MULTI", "MULTI", "EXEC", "EXEC", "DISCARD", "WATCH " + k, "WATCH k1 k2", "UNWATCH",
+		"SET " + k + " v", "INCR " + k, "GET " + k, "HSET " + k + " f v", "DEL " + k, "LPUSH " + k + " x",
+		"EXPIRE " + k + " 100", "PERSIST " + k, "NOSUCH " + k, "GET", "SELECT " + strconv.Itoa(r.IntN(2)),
+		"RENAME " + k + " k2", "SWAPDB 0 1", "BLPOP " + k + " 0.01", "PING", "EXISTS k1 k2 h l",
+	}
+	if r.IntN(40) == 0 {
+		cmds = append(cmds, "FLUSHDB")
+	}
+	return txStep{conn: r.IntN(2), args: cmds[r.IntN(len(cmds))]}
+}
+
+// TestMultiRandomVsRedis runs random transaction scripts on cached and on
+// redis-server 7.0.15 and compares every reply byte for byte.
+func TestMultiRandomVsRedis(t *testing.T) {
+	sock := listRealRedis(t)
+	s := startServer(t, nil)
+	for seed := range uint64(6) {
+		resp3 := seed%2 == 1
+		r := rand.New(rand.NewPCG(seed, 42))
+		steps := make([]txStep, 250)
+		for i := range steps {
+			steps[i] = txRandomStep(r)
+		}
+		listDialRaw(t, "unix", sock).do(t, "FLUSHALL")
+		mustDo(t, newClient(t, s, nil), "flushall")
+		want := txRun(t, func() *listRaw { return listDialRaw(t, "unix", sock) }, steps, resp3)
+		got := txRun(t, func() *listRaw { return listDialRaw(t, "tcp", s.Addr()) }, steps, resp3)
+		for i := range want {
+			if got[i] != want[i] {
+				from := max(0, i-12)
+				var ctx []string
+				for j := from; j <= i; j++ {
+					ctx = append(ctx, fmt.Sprintf("%d:%s", steps[j].conn, steps[j].args))
+				}
+				t.Fatalf("seed %d step %d %q: cached %q, redis %q\nlast steps: %q", seed, i, steps[i].args, got[i], want[i], ctx)
+			}
 		}
 	}
 }
