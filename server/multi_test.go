@@ -277,16 +277,16 @@ func TestMultiTxPipelined(t *testing.T) {
 	}
 }
 
-// txIncr increments key's field n optimistically with WATCH/MULTI/EXEC and reports
+// txIncr increments key optimistically with WATCH/MULTI/EXEC and reports
 // whether the EXEC ran (false: a concurrent write made it fail).
 func txIncr(ctx context.Context, rc *redis.Client, key string) (bool, error) {
 	err := rc.Watch(ctx, func(tx *redis.Tx) error {
-		n, err := tx.HGet(ctx, key, "n").Int()
+		n, err := tx.Get(ctx, key).Int()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, key, "n", n+1)
+			p.Set(ctx, key, n+1, 0)
 			return nil
 		})
 		return err
@@ -328,7 +328,7 @@ func TestWatchOptimisticIncrRace(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	got, _ := rc.HGet(ctx, "counter", "n").Int64()
+	got, _ := rc.Get(ctx, "counter").Int64()
 	if got != ok.Load() || got == 0 {
 		t.Fatalf("counter = %d, successful EXECs = %d (failed %d)", got, ok.Load(), failed.Load())
 	}
