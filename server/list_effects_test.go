@@ -131,3 +131,40 @@ func TestListEffectsReplay(t *testing.T) {
 		}
 	}
 }
+
+// TestListKeyspaceEvents checks the keyspace events the list commands
+// publish, in Redis's order (the type event, then del).
+func TestListKeyspaceEvents(t *testing.T) {
+	s := startServer(t, nil)
+	rc := newClient(t, s, nil)
+	ctx := ctxT(t)
+	if err := rc.ConfigSet(ctx, "notify-keyspace-events", "Elg").Err(); err != nil {
+		t.Fatal(err)
+	}
+	sub := rc.PSubscribe(ctx, "__keyevent@0__:*")
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs := sub.Channel()
+	for _, args := range [][]any{
+		{"rpush", "l", "a", "b"}, {"lpush", "l", "c"}, {"lpop", "l"}, {"lset", "l", "0", "x"},
+		{"linsert", "l", "before", "x", "y"}, {"lrem", "l", "0", "y"}, {"ltrim", "l", "0", "0"},
+		{"lmove", "l", "m", "left", "right"}, {"rpoplpush", "m", "m"}, {"lmpop", "1", "m", "left", "count", "5"},
+		{"rpush", "n", "1"}, {"blpop", "n", "0"}, {"lpushx", "n", "1"}, {"lpop", "n"},
+	} {
+		_, _ = do(t, rc, args...)
+	}
+	want := []string{"rpush l", "lpush l", "lpop l", "lset l", "linsert l", "lrem l", "ltrim l",
+		"rpush m", "lpop l", "del l", "lpush m", "rpop m", "lpop m", "del m", "rpush n", "lpop n", "del n"}
+	for i, w := range want {
+		select {
+		case m := <-msgs:
+			if got := strings.TrimPrefix(m.Channel, "__keyevent@0__:") + " " + m.Payload; got != w {
+				t.Fatalf("event %d = %q, want %q", i, got, w)
+			}
+		case <-ctx.Done():
+			t.Fatalf("event %d (%q) never came", i, w)
+		}
+	}
+}
