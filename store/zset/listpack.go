@@ -30,8 +30,12 @@ func lpFind(lp []byte, member []byte) int {
 	return -1
 }
 
-// lpInsert adds (member, score), absent from lp, in order.
+// lpInsert adds (member, score), absent from lp, in order. A -0 score is
+// stored as 0, as Redis 7.0's listpack does.
 func lpInsert(lp []byte, member []byte, score float64) []byte {
+	if score == 0 {
+		score = 0 // Redis's listpack stores scores as text, where -0 becomes "0"
+	}
 	e := entry{score: score, member: string(member)}
 	off := 0
 	for off < len(lp) {
