@@ -236,8 +236,8 @@ func zrandmemberCommand(c *client, args [][]byte) {
 		return
 	}
 	size := int64(z.Len())
-	if count >= size {
-		c.zsetReplyRange(z, 0, int(size), false, withScores)
+	if count >= size { // the whole set (Redis walks its listpack from the end)
+		c.zsetReplyRange(z, int(size-1), int(size), true, withScores)
 		return
 	}
 	ranks := zsetRandomRanks(int(size), count)
