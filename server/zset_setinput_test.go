@@ -1,0 +1,43 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/cached/cached/store"
+)
+
+// zsetFakeSet stands for the set type (store/set) until it is merged: the
+// sorted set operations read a set through zsetSetMembers only.
+type zsetFakeSet struct{ members [][]byte }
+
+func (f *zsetFakeSet) Members() [][]byte { return f.members }
+func (f *zsetFakeSet) Size() int64       { return 64 }
+func (f *zsetFakeSet) Encoding() string  { return "listpack" }
+func (f *zsetFakeSet) Clone() any        { return &zsetFakeSet{members: f.members} }
+
+// TestZSetSetInputs: plain sets are inputs of ZUNION/ZINTER/ZDIFF (and the
+// STORE forms, ZINTERCARD) with every member scored 1.
+func TestZSetSetInputs(t *testing.T) {
+	s := startServer(t, nil)
+	tx := s.Store().Lock([]byte("set"))
+	tx.SetObject(0, []byte("set"), store.TypeSet, &zsetFakeSet{members: [][]byte{[]byte("a"), []byte("x")}}, 64, 0)
+	tx.Unlock()
+	rc := newClient(t, s, resp2)
+	mustDo(t, rc, "ZADD", "z", "5", "a", "7", "b")
+	for _, tc := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{"ZUNION", "2", "z", "set", "WEIGHTS", "1", "3", "WITHSCORES"}, `["x" "3" "b" "7" "a" "8"]`},
+		{[]any{"ZINTER", "2", "set", "z", "AGGREGATE", "MAX", "WITHSCORES"}, `["a" "5"]`},
+		{[]any{"ZDIFF", "2", "set", "z", "WITHSCORES"}, `["x" "1"]`},
+		{[]any{"ZINTERCARD", "2", "set", "z"}, `1`},
+		{[]any{"ZUNIONSTORE", "out", "1", "set"}, `2`},
+		{[]any{"ZRANGE", "out", "0", "-1", "WITHSCORES"}, `["a" "1" "x" "1"]`},
+	} {
+		if got := strFmt(rc.Do(ctxT(t), tc.args...).Result()); got != tc.want {
+			t.Errorf("%v = %s, want %s", tc.args, got, tc.want)
+		}
+	}
+	wantErr(t, rc, "WRONGTYPE Operation against a key holding the wrong kind of value", "ZRANGE", "set", "0", "-1")
+}
