@@ -7,12 +7,18 @@
 #
 #   scripts/compare-redis.sh [rounds] [requests]     (defaults: 5 rounds, 200000)
 #
+# TESTS picks redis-benchmark's tests (default set,get,incr,mset), e.g.
+#   TESTS=lpush,lpop,sadd,hset,zadd,spop,lrange_100 MEMORY=0 scripts/compare-redis.sh
+# MEMORY=0 skips the RSS-per-key measurement.
+#
 # Needs redis-server, redis-benchmark, redis-cli (Debian: redis-server,
 # redis-tools), taskset (util-linux) and python3 (for the summary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 requests=${2:-200000}
+tests=${TESTS:-set,get,incr,mset}
+memory=${MEMORY:-1}
 out=$(mktemp -d)
 go build -o "$out/cached" ./cmd/cached
 
@@ -40,7 +46,7 @@ for r in $(seq "$rounds"); do
     start $name $port
     for P in 1 16; do
       taskset -c 1 redis-benchmark -p $port -c 50 -n "$requests" -P $P -r 100000 -d 32 \
-        -t set,get,incr,mset --csv 2>/dev/null | tail -n +2 | tr -d '"' |
+        -t "$tests" --csv 2>/dev/null | tail -n +2 | tr -d '"' |
         sed "s/^/$r,$name,$P,/" >>"$out/results.csv"
     done
     stop $pid
@@ -66,8 +72,10 @@ for i in range(1000000):
   stop $pid
 }
 echo "server,rss_bytes_per_key" >"$out/memory.csv"
-rss_per_key redis $rport >>"$out/memory.csv"
-rss_per_key cached $cport >>"$out/memory.csv"
+if [ "$memory" = 1 ]; then
+  rss_per_key redis $rport >>"$out/memory.csv"
+  rss_per_key cached $cport >>"$out/memory.csv"
+fi
 
 python3 - "$out/results.csv" "$out/memory.csv" <<'PY'
 import csv, statistics, sys
@@ -87,8 +95,9 @@ for p, t in tests:
     print(f"| {t} | {p} | {rm:,.0f} | {cm:,.0f} | {cm/rm:.2f} | {min(ratios):.2f}–{max(ratios):.2f} | "
           f"{lat(rr,'p50_ms'):.3f}/{lat(rr,'p99_ms'):.3f} | {lat(cc,'p50_ms'):.3f}/{lat(cc,'p99_ms'):.3f} |")
 mem = {r["server"]: int(r["rss_bytes_per_key"]) for r in csv.DictReader(open(sys.argv[2]))}
-print()
-print(f"RSS bytes per key (1,000,000 keys, 32-byte values): redis {mem['redis']}, cached {mem['cached']}, "
+if mem:
+  print()
+  print(f"RSS bytes per key (1,000,000 keys, 32-byte values): redis {mem['redis']}, cached {mem['cached']}, "
       f"cached/redis {mem['cached']/mem['redis']:.2f}")
 PY
 echo "raw data: $out"

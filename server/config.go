@@ -64,6 +64,13 @@ type Config struct {
 	// LatencyMonitorThreshold is the latency monitor's threshold in
 	// milliseconds: commands at least this slow are LATENCY events; 0 off.
 	LatencyMonitorThreshold int
+	// NotifyKeyspaceEvents selects the keyspace notifications published
+	// (directive "notify-keyspace-events", Redis's flag letters, canonical
+	// form; default "": none). See notify.go.
+	NotifyKeyspaceEvents string
+	// ClientOutputBufferLimit limits each client class's queued output
+	// (directive "client-output-buffer-limit"). See outbuf.go.
+	ClientOutputBufferLimit OutputBufferLimits
 	// Cluster holds the cluster-* directives (cluster.go).
 	Cluster ClusterConfig
 
@@ -327,7 +334,6 @@ var inertDirectives = [][2]string{
 	{"dynamic-hz", "yes"}, {"aof-use-rdb-preamble", "yes"}, {"lfu-log-factor", "10"}, {"lfu-decay-time", "1"},
 	{"syslog-enabled", "no"}, {"syslog-ident", "redis"}, {"unixsocket", ""}, {"unixsocketperm", "0"},
 	{"maxmemory-eviction-tenacity", "10"}, {"oom-score-adj", "no"}, {"disable-thp", "yes"},
-	{"notify-keyspace-events", ""}, {"client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"},
 	{"repl-backlog-size", "1048576"}, {"repl-diskless-sync", "yes"}, {"crash-log-enabled", "yes"},
 	{"enable-debug-command", "no"}, {"enable-protected-configs", "no"}, {"enable-module-command", "no"},
 	{"active-expire-effort", "1"}, {"propagation-error-behavior", "ignore"},

@@ -177,6 +177,7 @@ func (s *Server) applyHotConfig(c *Config) {
 		s.store.SetPolicy(p)
 	}
 	s.store.SetMaxMemorySamples(c.MaxMemorySamples)
+	s.pubsub.configure(c)
 	s.level.Set(slogLevel(c.LogLevel))
 }
 
@@ -304,7 +305,11 @@ func (s *Server) accept(conn redcon.Conn) bool {
 // closed runs when a connection's redcon goroutine ends.
 func (s *Server) closed(conn redcon.Conn, err error) {
 	c, ok := conn.Context().(*client)
-	if !ok || c.monitoring.Load() || c.detached.Load() { // a monitor (monitor.go) or a session (session.go) owns a detached client
+	if !ok || c.monitoring.Load() { // a monitor (monitor.go) owns a detached client
+		return
+	}
+	if c.detached.Load() { // redcon let go of it: its session (session.go) starts
+		c.sess.handoff()
 		return
 	}
 	var pe errProtocolClosed

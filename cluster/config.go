@@ -1,0 +1,145 @@
+package cluster
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Errors returned by this package.
+var (
+	// ErrUnknownNode is returned by Node.Forget for an ID not in the local view.
+	ErrUnknownNode = errors.New("cluster: unknown node")
+	// ErrForgetSelf is returned by Node.Forget when asked to forget the node itself.
+	ErrForgetSelf = errors.New("cluster: a node cannot forget itself")
+	// ErrClosed is returned by Node methods called after Close.
+	ErrClosed = errors.New("cluster: node closed")
+	// ErrInvalidConfig is returned (wrapped, with the reason) by New for a bad Config.
+	ErrInvalidConfig = errors.New("cluster: invalid config")
+)
+
+// Default LAN-fast failure-detector timings (DESIGN.md "Timing"): a crashed
+// peer is seen as gone in about a second on a LAN.
+const (
+	DefaultProbeInterval  = 200 * time.Millisecond
+	DefaultProbeTimeout   = 100 * time.Millisecond
+	DefaultGossipInterval = 40 * time.Millisecond
+)
+
+// forgetBan is how long Forget keeps a node out of the local view even if
+// gossip still reports it alive (Redis Cluster's FORGET ban list is 60 s).
+const forgetBan = 60 * time.Second
+
+// closeLeaveTimeout bounds the leave broadcast Close waits for.
+const closeLeaveTimeout = 500 * time.Millisecond
+
+// Config configures a Node. The zero value is usable for a single local node
+// (random ID, gossip on 127.0.0.1 at a free port, no peers).
+type Config struct {
+	// NodeID is the node's identity: 40 lower-case hex characters. "" picks a
+	// random one. It is also the memberlist node name, so it must be unique.
+	NodeID string
+	// BindAddr is the host the gossip transport (UDP and TCP) listens on.
+	// Default "127.0.0.1".
+	BindAddr string
+	// BindPort is the gossip port; 0 picks a free one (see Node.GossipAddr).
+	BindPort int
+	// AdvertiseAddr is the gossip host peers use to reach this node;
+	// "" lets memberlist use BindAddr (or a private address if BindAddr is
+	// unspecified, like 0.0.0.0).
+	AdvertiseAddr string
+	// AnnounceHost is the RESP host announced to peers and clients
+	// (cluster-announce-ip). "" = the host of the gossip address peers see.
+	AnnounceHost string
+	// AnnouncePort is the RESP port announced to peers and clients.
+	AnnouncePort int
+	// Join lists seed gossip addresses (host:port). If set, New starts a
+	// background loop that tries to join them with exponential back-off
+	// (100 ms doubling to 5 s) until one attempt succeeds or Close.
+	Join []string
+	// Secret enables gossip encryption (AES-GCM) with this 16, 24 or 32-byte
+	// key; every node must use the same one. nil = no encryption.
+	Secret []byte
+	// Replicas is the number of replicas per slot in the preference list
+	// (besides the primary). Default 0.
+	Replicas int
+	// ProbeInterval, ProbeTimeout and GossipInterval tune memberlist's
+	// failure detector and gossip; 0 picks DefaultProbeInterval,
+	// DefaultProbeTimeout and DefaultGossipInterval. Shorter detects a dead
+	// node sooner at the price of more traffic and of false suspicions on a
+	// slow network.
+	ProbeInterval, ProbeTimeout, GossipInterval time.Duration
+	// SuspicionMult scales how long a suspected node has to refute before it
+	// is declared dead; 0 keeps memberlist's LAN default (4).
+	SuspicionMult int
+	// Logger receives memberlist's log lines at their levels; nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns cfg with defaults filled in, or an error wrapping
+// ErrInvalidConfig.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.NodeID == "" {
+		cfg.NodeID = RandomID()
+	}
+	if cfg.BindAddr == "" {
+		cfg.BindAddr = "127.0.0.1"
+	}
+	if cfg.ProbeInterval == 0 {
+		cfg.ProbeInterval = DefaultProbeInterval
+	}
+	if cfg.ProbeTimeout == 0 {
+		cfg.ProbeTimeout = DefaultProbeTimeout
+	}
+	if cfg.GossipInterval == 0 {
+		cfg.GossipInterval = DefaultGossipInterval
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return cfg, nil
+}
+
+func (cfg Config) validate() error {
+	switch {
+	case !ValidID(cfg.NodeID):
+		return fmt.Errorf("node ID %q is not 40 lower-case hex characters", cfg.NodeID)
+	case cfg.BindPort < 0 || cfg.BindPort > 65535:
+		return fmt.Errorf("bind port %d out of range", cfg.BindPort)
+	case cfg.AnnouncePort < 0 || cfg.AnnouncePort > 65535:
+		return fmt.Errorf("announce port %d out of range", cfg.AnnouncePort)
+	case cfg.Secret != nil && len(cfg.Secret) != 16 && len(cfg.Secret) != 24 && len(cfg.Secret) != 32:
+		return fmt.Errorf("secret is %d bytes, want 16, 24 or 32", len(cfg.Secret))
+	case cfg.Replicas < 0:
+		return fmt.Errorf("replicas %d is negative", cfg.Replicas)
+	case cfg.ProbeInterval < 0 || cfg.ProbeTimeout < 0 || cfg.GossipInterval < 0 || cfg.SuspicionMult < 0:
+		return errors.New("negative timing")
+	case len(cfg.AnnounceHost) > 255:
+		return errors.New("announce host longer than 255 bytes")
+	}
+	return nil
+}
+
+// RandomID returns a random node ID: 40 lower-case hex characters.
+func RandomID() string {
+	var b [20]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// ValidID reports whether id is 40 lower-case hex characters.
+func ValidID(id string) bool {
+	if len(id) != 40 {
+		return false
+	}
+	for i := range len(id) {
+		c := id[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

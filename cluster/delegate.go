@@ -1,0 +1,117 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"log"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// meta is what a node gossips about itself in memberlist node meta.
+type meta struct {
+	ID   string `json:"id"`
+	Host string `json:"h,omitempty"` // "" = host of the gossip address
+	Port int    `json:"p"`
+}
+
+func encodeMeta(m meta) []byte {
+	b, _ := json.Marshal(m) // cannot fail: strings and an int
+	return b
+}
+
+// memberOf turns a memberlist node into a Member; ok is false for a node
+// whose meta is missing, malformed, or names another ID than the node.
+func memberOf(n *memberlist.Node) (Member, bool) {
+	var md meta
+	if err := json.Unmarshal(n.Meta, &md); err != nil || md.ID != n.Name || !ValidID(md.ID) || md.Port < 0 || md.Port > 65535 {
+		return Member{}, false
+	}
+	host := md.Host
+	if host == "" && n.Addr != nil {
+		host = n.Addr.String()
+	}
+	return Member{
+		ID:         md.ID,
+		Host:       host,
+		Port:       md.Port,
+		GossipAddr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))),
+	}, true
+}
+
+// delegate implements memberlist.Delegate and memberlist.EventDelegate for a
+// Node. memberlist calls the event methods serially, sometimes with its own
+// node lock held: they must not call back into the Memberlist.
+type delegate struct {
+	n    *Node
+	meta []byte // this node's encoded meta, fixed at New
+}
+
+// NodeMeta implements memberlist.Delegate.
+func (d *delegate) NodeMeta(limit int) []byte {
+	if len(d.meta) > limit {
+		return nil // New checked against MetaMaxSize; never reached
+	}
+	return d.meta
+}
+
+// NotifyMsg implements memberlist.Delegate; cached sends no user messages.
+func (d *delegate) NotifyMsg([]byte) {}
+
+// GetBroadcasts implements memberlist.Delegate; no user broadcasts.
+func (d *delegate) GetBroadcasts(int, int) [][]byte { return nil }
+
+// LocalState implements memberlist.Delegate; no push/pull state.
+func (d *delegate) LocalState(bool) []byte { return nil }
+
+// MergeRemoteState implements memberlist.Delegate; no push/pull state.
+func (d *delegate) MergeRemoteState([]byte, bool) {}
+
+// NotifyJoin implements memberlist.EventDelegate.
+func (d *delegate) NotifyJoin(n *memberlist.Node) { d.n.memberUp(n) }
+
+// NotifyUpdate implements memberlist.EventDelegate.
+func (d *delegate) NotifyUpdate(n *memberlist.Node) { d.n.memberUp(n) }
+
+// NotifyLeave implements memberlist.EventDelegate (left or declared dead).
+func (d *delegate) NotifyLeave(n *memberlist.Node) { d.n.memberDown(n.Name) }
+
+// slogWriter feeds memberlist's "[LEVEL] memberlist: text" log lines to slog.
+type slogWriter struct{ l *slog.Logger }
+
+var logLevels = []struct {
+	prefix string
+	level  slog.Level
+}{
+	{"[DEBUG] ", slog.LevelDebug},
+	{"[INFO] ", slog.LevelInfo},
+	{"[WARN] ", slog.LevelWarn},
+	{"[ERR] ", slog.LevelError},
+	{"[ERROR] ", slog.LevelError},
+}
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	line := strings.TrimRight(string(p), "\n")
+	level := slog.LevelInfo
+	for _, l := range logLevels {
+		if rest, ok := strings.CutPrefix(line, l.prefix); ok {
+			line, level = rest, l.level
+			break
+		}
+	}
+	w.l.Log(context.Background(), level, line, "component", "memberlist")
+	return len(p), nil
+}
+
+// memberlistLogger returns the *log.Logger memberlist writes to, or nil (then
+// memberlist's LogOutput is set to io.Discard).
+func memberlistLogger(l *slog.Logger) *log.Logger {
+	if l == nil {
+		return nil
+	}
+	return log.New(slogWriter{l}, "", 0)
+}

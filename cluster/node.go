@@ -1,0 +1,239 @@
+package cluster
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Join back-off bounds of the background join loop.
+const (
+	joinBackoffMin = 100 * time.Millisecond
+	joinBackoffMax = 5 * time.Second
+)
+
+// Node is this process's membership in a cluster: a memberlist instance plus
+// the slot table derived from the members it sees. All methods are safe for
+// concurrent use.
+//
+// A Node owns two goroutines besides memberlist's own: one that calls
+// subscribers (and ends Forget bans), and, if Config.Join is set, one that
+// joins the seeds. Close stops them all.
+type Node struct {
+	id       string
+	replicas int
+	log      *slog.Logger
+	ml       *memberlist.Memberlist // set by New before it returns
+	self     Member                 // set by New before it returns
+	table    atomic.Pointer[Table]  // current snapshot, never nil after New
+
+	mu      sync.Mutex           // protects the fields below
+	seen    map[string]Member    // members memberlist reports alive, forgotten ones included
+	banned  map[string]time.Time // forgotten IDs -> end of their ban
+	banFor  time.Duration        // ban length (forgetBan; tests shorten it)
+	version uint64               // version of the last table built
+	subs    []func(*Table)
+
+	kick chan struct{}  // capacity 1: wakes loop after a new table or ban
+	stop chan struct{}  // closed by shutdown
+	wg   sync.WaitGroup // loop and joinLoop
+
+	lifeMu sync.Mutex // serializes Leave and Join with shutdown; protects closed, left
+	closed bool
+	left   bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New starts a node: it creates the memberlist transport (listening at once),
+// and, if cfg.Join is set, a background loop joining the seeds. The returned
+// node's Table holds just itself until peers are seen.
+func New(cfg Config) (*Node, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		id:       cfg.NodeID,
+		replicas: cfg.Replicas,
+		log:      cfg.Logger,
+		seen:     make(map[string]Member),
+		banned:   make(map[string]time.Time),
+		banFor:   forgetBan,
+		kick:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+	}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
+	}
+	n.table.Store(BuildTable(nil, n.replicas, 0))
+	d := &delegate{n: n, meta: encodeMeta(meta{ID: cfg.NodeID, Host: cfg.AnnounceHost, Port: cfg.AnnouncePort})}
+	if len(d.meta) > memberlist.MetaMaxSize {
+		return nil, fmt.Errorf("%w: node meta is %d bytes, limit %d", ErrInvalidConfig, len(d.meta), memberlist.MetaMaxSize)
+	}
+	ml, err := memberlist.Create(memberlistConfig(cfg, d))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start memberlist: %w", err)
+	}
+	n.ml = ml
+	self, ok := memberOf(ml.LocalNode())
+	if !ok { // our own meta: cannot happen
+		_ = ml.Shutdown()
+		return nil, fmt.Errorf("%w: own node meta unreadable", ErrInvalidConfig)
+	}
+	self.Self = true
+	n.self = self
+	n.wg.Add(1)
+	go n.loop()
+	if len(cfg.Join) > 0 {
+		n.wg.Add(1)
+		go n.joinLoop(slices.Clone(cfg.Join))
+	}
+	return n, nil
+}
+
+// memberlistConfig maps cfg (defaults filled) onto memberlist's LAN config.
+func memberlistConfig(cfg Config, d *delegate) *memberlist.Config {
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = cfg.NodeID
+	mc.BindAddr = cfg.BindAddr
+	mc.BindPort = cfg.BindPort
+	mc.AdvertiseAddr = cfg.AdvertiseAddr
+	mc.AdvertisePort = cfg.BindPort // memberlist replaces both when BindPort is 0
+	mc.ProbeInterval = cfg.ProbeInterval
+	mc.ProbeTimeout = cfg.ProbeTimeout
+	mc.GossipInterval = cfg.GossipInterval
+	if cfg.SuspicionMult > 0 {
+		mc.SuspicionMult = cfg.SuspicionMult
+	}
+	// A node restarted with the same ID at another address may take its
+	// name back as soon as the old incarnation is dead.
+	mc.DeadNodeReclaimTime = time.Millisecond
+	mc.SecretKey = cfg.Secret
+	mc.Delegate = d
+	mc.Events = d
+	if l := memberlistLogger(cfg.Logger); l != nil {
+		mc.Logger = l
+	} else {
+		mc.LogOutput = io.Discard
+	}
+	return mc
+}
+
+// ID returns the node's 40-hex ID.
+func (n *Node) ID() string { return n.id }
+
+// Self returns the node as peers see it, with Self set.
+func (n *Node) Self() Member { return n.self }
+
+// GossipAddr returns the actual host:port of the gossip transport (with
+// BindPort 0 resolved), the address other nodes pass to Join.
+func (n *Node) GossipAddr() string { return n.self.GossipAddr }
+
+// Table returns the current slot table: an atomic load, never nil.
+func (n *Node) Table() *Table { return n.table.Load() }
+
+// Members returns the members of the current table (alive, not forgotten,
+// self included), sorted by ID, in a new slice.
+func (n *Node) Members() []Member { return slices.Clone(n.Table().Members()) }
+
+// KnownPeers returns how many nodes memberlist considers alive, self
+// included (forgotten nodes count while memberlist still sees them).
+func (n *Node) KnownPeers() int { return n.ml.NumMembers() }
+
+// Subscribe registers fn to be called after table changes. Subscribers run
+// serially on one goroutine owned by the Node, in registration order, each
+// time with the newest table; if tables change faster than subscribers run,
+// intermediate tables are skipped (versions only increase). fn may call any
+// Node method except Close; while it runs, later notifications wait.
+func (n *Node) Subscribe(fn func(*Table)) {
+	n.mu.Lock()
+	n.subs = append(n.subs, fn)
+	n.mu.Unlock()
+}
+
+// Join contacts the given gossip addresses (host:port) and merges state with
+// them (CLUSTER MEET). It returns how many were reached; the error is
+// memberlist's when none was, ErrClosed after Close.
+func (n *Node) Join(addrs []string) (int, error) {
+	n.lifeMu.Lock()
+	closed := n.closed
+	n.lifeMu.Unlock()
+	if closed {
+		return 0, ErrClosed
+	}
+	c, err := n.ml.Join(addrs)
+	if err != nil {
+		return c, fmt.Errorf("cluster: join: %w", err)
+	}
+	return c, nil
+}
+
+// Forget drops a member from the local view (CLUSTER FORGET) and rebuilds the
+// table. For 60 s the node stays out even if gossip reports it alive, as in
+// Redis Cluster's ban list; afterwards it comes back if still alive. It
+// returns ErrForgetSelf for the node's own ID and ErrUnknownNode for an ID
+// not in the current table.
+func (n *Node) Forget(id string) error {
+	if id == n.id {
+		return ErrForgetSelf
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.table.Load().IndexOf(id) < 0 {
+		return ErrUnknownNode
+	}
+	n.banned[id] = time.Now().Add(n.banFor)
+	n.rebuildLocked()
+	return nil
+}
+
+// Leave broadcasts that this node leaves, waiting up to timeout (0 = no
+// limit) for the broadcast to go out; the node keeps gossiping until Close.
+// It returns ErrClosed after Close.
+func (n *Node) Leave(timeout time.Duration) error {
+	n.lifeMu.Lock()
+	defer n.lifeMu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	n.left = true
+	if err := n.ml.Leave(timeout); err != nil {
+		return fmt.Errorf("cluster: leave: %w", err)
+	}
+	return nil
+}
+
+// Close leaves the cluster gracefully (waiting at most 500 ms for the leave
+// broadcast), shuts memberlist down and stops every goroutine of the node.
+// It is idempotent; later calls return the first call's result. A join
+// attempt in flight delays it by up to memberlist's TCP timeout.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.shutdown(true) })
+	return n.closeErr
+}
+
+// shutdown stops the node; graceful broadcasts a leave first.
+func (n *Node) shutdown(graceful bool) error {
+	n.lifeMu.Lock()
+	n.closed = true
+	if graceful && !n.left {
+		n.left = true
+		_ = n.ml.Leave(closeLeaveTimeout) // best effort: peers' probes find out anyway
+	}
+	err := n.ml.Shutdown()
+	n.lifeMu.Unlock()
+	close(n.stop)
+	n.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("cluster: shutdown: %w", err)
+	}
+	return nil
+}

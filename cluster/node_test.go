@@ -1,0 +1,358 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Deadlines for gossip to reach a state; generous for -race on busy cores.
+const (
+	convergeWithin = 15 * time.Second
+	detectWithin   = 25 * time.Second
+)
+
+func TestNewSingleNode(t *testing.T) {
+	n := startNode(t, Config{AnnouncePort: 6380})
+	tab := n.Table()
+	if tab.Len() != 1 || tab.Version() != 1 {
+		t.Fatalf("start table: %d members, version %d; want 1, 1", tab.Len(), tab.Version())
+	}
+	self := n.Self()
+	if !ValidID(n.ID()) || self.ID != n.ID() || !self.Self || self.Addr() != "127.0.0.1:6380" {
+		t.Fatalf("self = %+v", self)
+	}
+	if _, port, err := net.SplitHostPort(n.GossipAddr()); err != nil || port == "0" {
+		t.Fatalf("gossip addr %q not resolved", n.GossipAddr())
+	}
+	if tab.Owner(0) != self || len(tab.Ranges(n.ID())) != 1 || n.KnownPeers() != 1 {
+		t.Fatalf("single node should own every slot")
+	}
+	if ms := n.Members(); len(ms) != 1 || ms[0] != self {
+		t.Fatalf("Members() = %+v", ms)
+	}
+}
+
+func TestNewInvalidConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"short id", Config{NodeID: "abc"}},
+		{"upper-case id", Config{NodeID: strings.Repeat("A", 40)}},
+		{"secret size", Config{Secret: []byte("short")}},
+		{"negative replicas", Config{Replicas: -1}},
+		{"port", Config{BindPort: 70000}},
+		{"announce port", Config{AnnouncePort: -1}},
+		{"timing", Config{ProbeTimeout: -time.Second}},
+		{"long host", Config{AnnounceHost: strings.Repeat("h", 300)}},
+	} {
+		if _, err := New(tc.cfg); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: New error %v, want ErrInvalidConfig", tc.name, err)
+		}
+	}
+}
+
+func TestMeta(t *testing.T) {
+	id := RandomID()
+	longest := encodeMeta(meta{ID: id, Host: strings.Repeat("h", 255), Port: 65535})
+	if len(longest) > memberlist.MetaMaxSize {
+		t.Fatalf("largest valid meta is %d bytes, over the %d limit", len(longest), memberlist.MetaMaxSize)
+	}
+	addr := net.ParseIP("10.1.2.3")
+	for _, tc := range []struct {
+		name   string
+		node   memberlist.Node
+		ok     bool
+		wantAt string
+	}{
+		{"announced", memberlist.Node{Name: id, Addr: addr, Port: 7946, Meta: encodeMeta(meta{ID: id, Host: "h.example", Port: 6379})}, true, "h.example:6379"},
+		{"host from gossip addr", memberlist.Node{Name: id, Addr: addr, Port: 7946, Meta: encodeMeta(meta{ID: id, Port: 6379})}, true, "10.1.2.3:6379"},
+		{"name mismatch", memberlist.Node{Name: RandomID(), Addr: addr, Meta: encodeMeta(meta{ID: id})}, false, ""},
+		{"bad id", memberlist.Node{Name: "x", Addr: addr, Meta: encodeMeta(meta{ID: "x"})}, false, ""},
+		{"bad port", memberlist.Node{Name: id, Addr: addr, Meta: encodeMeta(meta{ID: id, Port: 70000})}, false, ""},
+		{"not json", memberlist.Node{Name: id, Addr: addr, Meta: []byte("\x00\x01")}, false, ""},
+		{"no meta", memberlist.Node{Name: id, Addr: addr}, false, ""},
+	} {
+		m, ok := memberOf(&tc.node)
+		if ok != tc.ok || (ok && (m.Addr() != tc.wantAt || m.GossipAddr != "10.1.2.3:7946" || m.ID != id)) {
+			t.Errorf("%s: memberOf = %+v, %v", tc.name, m, ok)
+		}
+	}
+}
+
+func TestLoggerLevels(t *testing.T) {
+	var buf bytes.Buffer
+	l := memberlistLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	l.Printf("[WARN] memberlist: something odd")
+	l.Printf("[DEBUG] memberlist: chatter")
+	l.Printf("no prefix")
+	out := buf.String()
+	for _, want := range []string{"level=WARN msg=\"memberlist: something odd\"", "level=DEBUG msg=\"memberlist: chatter\"", "level=INFO msg=\"no prefix\""} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log output lacks %q:\n%s", want, out)
+		}
+	}
+	if memberlistLogger(nil) != nil {
+		t.Errorf("nil slog logger should give nil")
+	}
+}
+
+func TestClusterConverges(t *testing.T) {
+	for _, k := range []int{3, 5} {
+		t.Run(strconv.Itoa(k), func(t *testing.T) {
+			nodes := startCluster(t, k, Config{})
+			waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
+			for _, n := range nodes {
+				if n.KnownPeers() != k {
+					t.Errorf("%s: KnownPeers %d, want %d", n.ID(), n.KnownPeers(), k)
+				}
+				for _, m := range n.Table().Members() {
+					if m.Self != (m.ID == n.ID()) {
+						t.Errorf("%s: member %s has Self=%v", n.ID(), m.ID, m.Self)
+					}
+				}
+			}
+			// Every announced RESP address made it through the meta.
+			for _, m := range nodes[0].Table().Members() {
+				if m.Host != "127.0.0.1" || m.Port < 6000 {
+					t.Errorf("member %s announced %s", m.ID, m.Addr())
+				}
+			}
+		})
+	}
+}
+
+func TestJoinAppearsEverywhere(t *testing.T) {
+	nodes := startCluster(t, 3, Config{})
+	waitFor(t, convergeWithin, "3-node convergence", func() bool { return converged(nodes) })
+	before := nodes[1].Table().Version()
+	late := startNode(t, Config{AnnouncePort: 7100})
+	if c, err := late.Join([]string{nodes[2].GossipAddr()}); err != nil || c != 1 {
+		t.Fatalf("Join = %d, %v", c, err)
+	}
+	nodes = append(nodes, late)
+	waitFor(t, convergeWithin, "4-node convergence", func() bool { return converged(nodes) })
+	if v := nodes[1].Table().Version(); v <= before {
+		t.Errorf("version %d after a join, was %d", v, before)
+	}
+}
+
+func TestJoinLoopRetriesUntilSeedIsUp(t *testing.T) {
+	// Reserve a port for the seed, start the joiner first, the seed later.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedPort := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	logs := &logRecorder{}
+	joiner := startNode(t, Config{Join: []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(seedPort))}, Logger: slog.New(logs)})
+	waitFor(t, convergeWithin, "two failed join attempts", func() bool { return logs.count("join failed") >= 2 })
+	seed := startNode(t, Config{BindPort: seedPort})
+	nodes := []*Node{seed, joiner}
+	waitFor(t, convergeWithin, "convergence after retries", func() bool { return converged(nodes) })
+	waitFor(t, convergeWithin, "join loop success logged", func() bool { return logs.count("cluster: joined") == 1 })
+}
+
+func TestCrashedNodeDisappears(t *testing.T) {
+	nodes := startCluster(t, 4, Config{})
+	waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
+	if err := nodes[3].crash(); err != nil {
+		t.Fatal(err)
+	}
+	survivors := nodes[:3]
+	waitFor(t, detectWithin, "crash detected by every survivor", func() bool { return converged(survivors) })
+}
+
+func TestRestartWithSameIDRejoins(t *testing.T) {
+	nodes := startCluster(t, 3, Config{})
+	waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
+	id := nodes[2].ID()
+	if err := nodes[2].crash(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, detectWithin, "crash detected", func() bool { return converged(nodes[:2]) })
+	again := startNode(t, Config{NodeID: id, AnnouncePort: 7200, Join: []string{nodes[0].GossipAddr()}})
+	nodes = append(nodes[:2], again)
+	waitFor(t, convergeWithin, "restarted node back everywhere", func() bool { return converged(nodes) })
+	for _, n := range nodes {
+		if m := n.Table().Member(n.Table().IndexOf(id)); m.Port != 7200 || m.GossipAddr != again.GossipAddr() {
+			t.Errorf("%s sees the restarted node as %+v", n.ID(), m)
+		}
+	}
+}
+
+func TestGracefulLeaveDisappears(t *testing.T) {
+	nodes := startCluster(t, 3, Config{})
+	waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
+	if err := nodes[2].Leave(time.Second); err != nil {
+		t.Fatalf("Leave: %v", err)
+	}
+	waitFor(t, convergeWithin, "leave seen by every survivor", func() bool { return converged(nodes[:2]) })
+	if err := nodes[2].Close(); err != nil {
+		t.Fatalf("Close after Leave: %v", err)
+	}
+	if err := nodes[2].Leave(time.Second); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Leave after Close: %v, want ErrClosed", err)
+	}
+	if _, err := nodes[2].Join([]string{nodes[0].GossipAddr()}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Join after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestEncryptedCluster(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	nodes := startCluster(t, 3, Config{Secret: secret})
+	waitFor(t, convergeWithin, "encrypted convergence", func() bool { return converged(nodes) })
+	for _, tc := range []struct {
+		name   string
+		secret []byte
+	}{
+		{"wrong secret", []byte("fedcba9876543210")},
+		{"no secret", nil},
+	} {
+		intruder := startNode(t, Config{Secret: tc.secret})
+		if _, err := intruder.Join([]string{nodes[0].GossipAddr()}); err == nil {
+			t.Errorf("%s: Join succeeded", tc.name)
+		}
+		if intruder.Table().Len() != 1 || intruder.KnownPeers() != 1 {
+			t.Errorf("%s: intruder sees %d members", tc.name, intruder.Table().Len())
+		}
+		if !converged(nodes) {
+			t.Errorf("%s: cluster changed after a rejected join", tc.name)
+		}
+	}
+}
+
+func TestSubscribeSerialAndOrdered(t *testing.T) {
+	a := startNode(t, Config{})
+	var running, overlap, calls atomic.Int32
+	var last atomic.Uint64
+	var decreasing atomic.Bool
+	var members atomic.Int32
+	a.Subscribe(func(tab *Table) {
+		if running.Add(1) > 1 {
+			overlap.Store(1)
+		}
+		if tab.Version() <= last.Load() {
+			decreasing.Store(true)
+		}
+		last.Store(tab.Version())
+		members.Store(int32(tab.Len()))
+		calls.Add(1)
+		running.Add(-1)
+	})
+	a.Subscribe(func(*Table) { calls.Add(1) })
+	b := startNode(t, Config{Join: []string{a.GossipAddr()}})
+	c := startNode(t, Config{Join: []string{a.GossipAddr()}})
+	waitFor(t, convergeWithin, "subscriber sees 3 members", func() bool { return members.Load() == 3 })
+	_ = b.Close()
+	waitFor(t, convergeWithin, "subscriber sees the leave", func() bool { return members.Load() == 2 })
+	_ = c
+	if overlap.Load() != 0 || decreasing.Load() {
+		t.Fatalf("subscriber calls overlapped (%d) or versions went down (%v)", overlap.Load(), decreasing.Load())
+	}
+	if calls.Load() < 4 {
+		t.Fatalf("only %d subscriber calls for two subscribers and several changes", calls.Load())
+	}
+}
+
+func TestForget(t *testing.T) {
+	nodes := startCluster(t, 3, Config{})
+	waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
+	a, gone := nodes[0], nodes[2].ID()
+	for _, tc := range []struct {
+		id   string
+		want error
+	}{{a.ID(), ErrForgetSelf}, {RandomID(), ErrUnknownNode}} {
+		if err := a.Forget(tc.id); !errors.Is(err, tc.want) {
+			t.Fatalf("Forget(%s) = %v, want %v", tc.id, err, tc.want)
+		}
+	}
+	a.setBan(time.Hour)
+	v := a.Table().Version()
+	if err := a.Forget(gone); err != nil {
+		t.Fatalf("Forget: %v", err)
+	}
+	tab := a.Table()
+	if tab.Len() != 2 || tab.IndexOf(gone) >= 0 || tab.Version() != v+1 {
+		t.Fatalf("after Forget: %d members, version %d (was %d)", tab.Len(), tab.Version(), v)
+	}
+	if err := a.Forget(gone); !errors.Is(err, ErrUnknownNode) {
+		t.Fatalf("second Forget = %v, want ErrUnknownNode", err)
+	}
+	// Gossip about the forgotten node (a join or an update with new meta)
+	// must not bring it back during the ban.
+	host, port, _ := net.SplitHostPort(nodes[2].GossipAddr())
+	p, _ := strconv.Atoi(port)
+	a.memberUp(&memberlist.Node{Name: gone, Addr: net.ParseIP(host), Port: uint16(p), Meta: encodeMeta(meta{ID: gone, Port: 9999})})
+	if a.Table().IndexOf(gone) >= 0 || a.Table().Version() != v+1 || a.KnownPeers() != 3 {
+		t.Fatalf("forgotten node back during its ban")
+	}
+	// A ban that ends lets the still-alive node back in.
+	b := nodes[1]
+	b.setBan(200 * time.Millisecond)
+	if err := b.Forget(gone); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, convergeWithin, "forgotten node back after its ban", func() bool { return b.Table().IndexOf(gone) >= 0 })
+}
+
+// settledGoroutines waits until the goroutine count has not changed for
+// 200 ms (goroutines of earlier tests winding down) and returns it.
+func settledGoroutines(t *testing.T) int {
+	t.Helper()
+	last, since := runtime.NumGoroutine(), time.Now()
+	waitFor(t, 10*time.Second, "goroutine count settles", func() bool {
+		if n := runtime.NumGoroutine(); n != last {
+			last, since = n, time.Now()
+		}
+		return time.Since(since) >= 200*time.Millisecond
+	})
+	return last
+}
+
+func TestCloseStopsEveryGoroutine(t *testing.T) {
+	base := settledGoroutines(t)
+	var nodes []*Node
+	for i := range 3 {
+		cfg := Config{BindAddr: "127.0.0.1"}
+		if i > 0 {
+			cfg.Join = []string{nodes[0].GossipAddr()}
+		}
+		n, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Subscribe(func(*Table) {})
+		n.setBan(time.Hour)
+		nodes = append(nodes, n)
+	}
+	waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
+	_ = nodes[0].Forget(nodes[1].ID()) // a running ban timer too
+	// A node whose join loop never succeeds.
+	dead, err := New(Config{BindAddr: "127.0.0.1", Join: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes = append(nodes, dead)
+	for _, n := range nodes {
+		if err := n.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if err := n.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	}
+	waitFor(t, 10*time.Second, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= base })
+}

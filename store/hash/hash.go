@@ -1,0 +1,195 @@
+// Package hash owns the value of a Redis hash: a map from fields to values
+// with Redis's two encodings, a listpack (one byte slice of field, value
+// entries in insertion order, scanned linearly) while the hash has at most
+// MaxListpackEntries fields and no field or value longer than
+// MaxListpackValue bytes, then a hashtable (Table: one packed arena and an
+// open-addressing index of uint32 offsets). A hash never converts back, as in
+// Redis. It also exports Table and Listpack, which store/set reuses.
+//
+// It knows nothing of RESP or of the store; server/ keeps a *Hash behind a
+// store record. Not safe for concurrent use: the store's shard lock guards it.
+package hash
+
+import "math/rand/v2"
+
+// Redis's default hash-max-listpack-entries and hash-max-listpack-value.
+const (
+	MaxListpackEntries = 128
+	MaxListpackValue   = 64
+)
+
+// hashHead is what a *Hash costs besides its encoding's bytes: the struct
+// (slice header, count, pointer) in its 48-byte size class.
+const hashHead = 48
+
+// Hash is a Redis hash. The zero value is an empty listpack-encoded hash.
+// Slices it returns point into its storage: valid until the next write.
+type Hash struct {
+	lp Listpack // listpack encoding, while t == nil: field, value, field, value…
+	n  int      // pairs in lp
+	t  *Table   // hashtable encoding
+}
+
+// New returns an empty hash.
+func New() *Hash { return &Hash{} }
+
+// Len returns the number of fields.
+func (h *Hash) Len() int {
+	if h.t != nil {
+		return h.t.Len()
+	}
+	return h.n
+}
+
+// Encoding returns Redis's OBJECT ENCODING name: "listpack" or "hashtable".
+func (h *Hash) Encoding() string {
+	if h.t != nil {
+		return "hashtable"
+	}
+	return "listpack"
+}
+
+// Size returns the bytes the hash costs.
+func (h *Hash) Size() int64 {
+	if h.t != nil {
+		return hashHead + h.t.Size()
+	}
+	return hashHead + int64(cap(h.lp))
+}
+
+// Clone returns a deep copy (store.Cloner).
+func (h *Hash) Clone() any {
+	if h.t != nil {
+		return &Hash{t: h.t.Clone()}
+	}
+	return &Hash{lp: append(Listpack(nil), h.lp...), n: h.n}
+}
+
+// Get returns field's value.
+func (h *Hash) Get(field []byte) ([]byte, bool) {
+	if h.t != nil {
+		return h.t.Get(field)
+	}
+	off := h.lp.Find(field, 2)
+	if off < 0 {
+		return nil, false
+	}
+	_, next := h.lp.Entry(off)
+	v, _ := h.lp.Entry(next)
+	return v, true
+}
+
+// Has reports whether field exists.
+func (h *Hash) Has(field []byte) bool {
+	if h.t != nil {
+		return h.t.Has(field)
+	}
+	return h.lp.Find(field, 2) >= 0
+}
+
+// Set sets field to value and reports whether field is new. It converts the
+// hash to a hashtable when field or value is longer than MaxListpackValue or
+// the fields outnumber MaxListpackEntries. It fails only with ErrFull.
+func (h *Hash) Set(field, value []byte) (bool, error) {
+	if h.t == nil && (len(field) > MaxListpackValue || len(value) > MaxListpackValue) {
+		if err := h.Convert(); err != nil {
+			return false, err
+		}
+	}
+	if h.t != nil {
+		return h.t.Set(field, value)
+	}
+	off := h.lp.Find(field, 2)
+	if off >= 0 {
+		_, next := h.lp.Entry(off)
+		h.lp = h.lp.Replace(next, value)
+		return false, nil
+	}
+	h.lp = h.lp.Append(field, value)
+	h.n++
+	if h.n > MaxListpackEntries {
+		if err := h.Convert(); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// Convert switches a listpack hash to the hashtable encoding (no-op if it
+// has it already). It fails only with ErrFull.
+func (h *Hash) Convert() error {
+	if h.t != nil {
+		return nil
+	}
+	t := &Table{}
+	for off := 0; off < len(h.lp); {
+		f, next := h.lp.Entry(off)
+		v, next2 := h.lp.Entry(next)
+		if _, err := t.Set(f, v); err != nil {
+			return err
+		}
+		off = next2
+	}
+	h.t, h.lp, h.n = t, nil, 0
+	return nil
+}
+
+// Delete removes field and reports whether it existed.
+func (h *Hash) Delete(field []byte) bool {
+	if h.t != nil {
+		return h.t.Delete(field)
+	}
+	off := h.lp.Find(field, 2)
+	if off < 0 {
+		return false
+	}
+	h.lp = h.lp.Remove(off, 2)
+	h.n--
+	if h.n == 0 {
+		h.lp = nil
+	}
+	return true
+}
+
+// Each calls fn for every field and value, in insertion order for a
+// listpack, until fn returns false. fn must not modify the hash.
+func (h *Hash) Each(fn func(field, value []byte) bool) {
+	if h.t != nil {
+		h.t.Each(fn)
+		return
+	}
+	for off := 0; off < len(h.lp); {
+		f, next := h.lp.Entry(off)
+		v, next2 := h.lp.Entry(next)
+		if !fn(f, v) {
+			return
+		}
+		off = next2
+	}
+}
+
+// Random returns a uniformly chosen field and its value; ok is false when
+// the hash is empty.
+func (h *Hash) Random() (field, value []byte, ok bool) {
+	if h.t != nil {
+		return h.t.Random()
+	}
+	if h.n == 0 {
+		return nil, nil, false
+	}
+	off := h.lp.Offset(2 * rand.IntN(h.n))
+	f, next := h.lp.Entry(off)
+	v, _ := h.lp.Entry(next)
+	return f, v, true
+}
+
+// Scan visits fields from cursor as HSCAN does and returns the next cursor
+// (0 when done). A listpack hash is visited whole in one call, as Redis
+// does; a hashtable one as Table.Scan describes.
+func (h *Hash) Scan(cursor uint64, count int, fn func(field, value []byte)) uint64 {
+	if h.t != nil {
+		return h.t.Scan(cursor, count, fn)
+	}
+	h.Each(func(f, v []byte) bool { fn(f, v); return true })
+	return 0
+}

@@ -1,0 +1,393 @@
+// Package list is cached's list value: a deque of packed nodes, as Redis's
+// quicklist of listpacks. Each node is one []byte holding up to about 8 KB of
+// entries (Redis's list-max-listpack-size -2), so a million small elements
+// cost a few thousand allocations instead of a string header and a pointer
+// each, and the garbage collector has almost nothing to scan.
+//
+// Pushes and pops at either end are O(1) (amortized; a node's bytes move by at
+// most 8 KB); positional access walks the nodes by their counts, then the
+// entries of one node. The package knows nothing of RESP or of the store:
+// the server keeps a *List behind a store record.
+//
+// A List is not safe for concurrent use: the store's shard lock guards it.
+package list
+
+import "encoding/binary"
+
+// NodeBytes is the size at which a node stops taking new entries and a
+// new node is started (list-max-listpack-size -2: 8 KB). An element bigger
+// than that sits alone in its node.
+const NodeBytes = 8 << 10
+
+// Overheads counted by Size: the List itself (struct, slice header) and each
+// node slot (a []byte header and a count).
+const (
+	listOverhead = 64
+	nodeOverhead = 32
+)
+
+// node is one packed run of entries. An entry is uvarint(len), the bytes,
+// then the entry's own length (prefix + bytes) as a uvarint written
+// backwards, so entries can be walked from either end.
+type node struct {
+	b []byte
+	n int // entries in b
+}
+
+// List is a list of byte strings. The zero value is an empty list ready to
+// use.
+type List struct {
+	ns     []node // nodes are ns[head:]; ns[:head] are zero
+	head   int
+	n      int   // elements
+	capSum int64 // sum of cap(node.b), kept as buffers change
+}
+
+// New returns an empty list.
+func New() *List { return &List{} }
+
+// Len returns the number of elements.
+func (l *List) Len() int { return l.n }
+
+// Size returns the bytes the list costs: node buffers, node slots and the
+// list header.
+func (l *List) Size() int64 {
+	return listOverhead + int64(cap(l.ns))*nodeOverhead + l.capSum
+}
+
+// Encoding returns "quicklist", the name redis-server 7.0 gives every list
+// (7.0 has no single-listpack list encoding; 7.2 added it).
+func (l *List) Encoding() string { return "quicklist" }
+
+// Clone returns a deep copy (store.Cloner, for COPY).
+func (l *List) Clone() any {
+	c := &List{ns: make([]node, l.nodes()), n: l.n}
+	for i, nd := range l.ns[l.head:] {
+		b := append([]byte(nil), nd.b...)
+		c.ns[i] = node{b: b, n: nd.n}
+		c.capSum += int64(cap(b))
+	}
+	return c
+}
+
+func (l *List) nodes() int { return len(l.ns) - l.head }
+
+func (l *List) nd(i int) *node { return &l.ns[l.head+i] }
+
+// setBuf replaces node i's buffer, keeping capSum right.
+func (l *List) setBuf(i int, b []byte) {
+	nd := l.nd(i)
+	l.capSum += int64(cap(b)) - int64(cap(nd.b))
+	nd.b = b
+}
+
+func uvarintLen(x int) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// entryLen is the packed size of an entry holding v bytes.
+func entryLen(v int) int {
+	k := uvarintLen(v)
+	return k + v + uvarintLen(k+v)
+}
+
+func appendEntry(dst, v []byte) []byte {
+	k := uvarintLen(len(v))
+	dst = binary.AppendUvarint(dst, uint64(len(v)))
+	dst = append(dst, v...)
+	var tmp [binary.MaxVarintLen64]byte
+	m := binary.PutUvarint(tmp[:], uint64(k+len(v)))
+	for i := m - 1; i >= 0; i-- {
+		dst = append(dst, tmp[i])
+	}
+	return dst
+}
+
+// readAt decodes the entry starting at p: its value (aliasing b) and the
+// offset of the next entry.
+func readAt(b []byte, p int) (v []byte, next int) {
+	x, k := binary.Uvarint(b[p:])
+	s := p + k
+	e := s + int(x)
+	return b[s:e], e + uvarintLen(k+int(x))
+}
+
+// startBefore returns the start offset of the entry that ends at end.
+func startBefore(b []byte, end int) int {
+	var x uint64
+	var shift uint
+	i := end - 1
+	for {
+		c := b[i]
+		x |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			break
+		}
+		shift += 7
+		i--
+	}
+	return i - int(x)
+}
+
+// insertNode inserts an empty node at position i of the active nodes and
+// returns it.
+func (l *List) insertNode(i int) *node {
+	switch {
+	case i == 0 && l.head > 0:
+		l.head--
+	case i == 0:
+		cnt := l.nodes()
+		slack := max(cnt, 4)
+		ns := make([]node, slack+cnt, slack+cnt+cnt/2+1)
+		copy(ns[slack:], l.ns[l.head:])
+		l.ns, l.head = ns, slack-1
+	case i == l.nodes() && l.head > 0 && len(l.ns) == cap(l.ns) && l.head >= l.nodes()/2:
+		cnt := l.nodes()
+		copy(l.ns, l.ns[l.head:])
+		clear(l.ns[cnt:])
+		l.ns, l.head = l.ns[:cnt+1], 0
+	default:
+		l.ns = append(l.ns, node{})
+		at := l.head + i
+		copy(l.ns[at+1:], l.ns[at:len(l.ns)-1])
+		l.ns[at] = node{}
+	}
+	return l.nd(i)
+}
+
+// removeNode drops active node i (whose buffer is already accounted away or
+// is dropped here).
+func (l *List) removeNode(i int) {
+	l.capSum -= int64(cap(l.nd(i).b))
+	at := l.head + i
+	switch {
+	case i == 0:
+		l.ns[at] = node{}
+		l.head++
+	default:
+		copy(l.ns[at:], l.ns[at+1:])
+		l.ns[len(l.ns)-1] = node{}
+		l.ns = l.ns[:len(l.ns)-1]
+	}
+	if l.nodes() == 0 {
+		l.ns, l.head = nil, 0
+	}
+}
+
+// PushBack appends v (copied) at the tail.
+func (l *List) PushBack(v []byte) {
+	el := entryLen(len(v))
+	cnt := l.nodes()
+	if cnt == 0 || len(l.nd(cnt-1).b)+el > NodeBytes {
+		l.insertNode(cnt)
+		cnt++
+	}
+	nd := l.nd(cnt - 1)
+	l.setBuf(cnt-1, appendEntry(nd.b, v))
+	nd.n++
+	l.n++
+}
+
+// PushFront inserts v (copied) at the head.
+func (l *List) PushFront(v []byte) {
+	el := entryLen(len(v))
+	if l.nodes() == 0 || len(l.nd(0).b)+el > NodeBytes {
+		l.insertNode(0)
+	}
+	l.insertBytes(0, 0, v)
+}
+
+// insertBytes inserts entry v at byte offset p of node i.
+func (l *List) insertBytes(i, p int, v []byte) {
+	nd := l.nd(i)
+	el := entryLen(len(v))
+	old := len(nd.b)
+	b := nd.b
+	if cap(b) >= old+el {
+		b = b[:old+el]
+		copy(b[p+el:], b[p:old])
+	} else {
+		nb := make([]byte, old+el, growCap(old+el))
+		copy(nb, b[:p])
+		copy(nb[p+el:], b[p:old])
+		b = nb
+	}
+	appendEntry(b[p:p], v)
+	l.setBuf(i, b)
+	nd.n++
+	l.n++
+}
+
+// growCap is the capacity given to a node buffer that must hold n bytes:
+// some room to grow, never much past a full node.
+func growCap(n int) int {
+	if n >= NodeBytes {
+		return n
+	}
+	return min(max(n+n/2, 64), NodeBytes)
+}
+
+// PopFront removes and returns the head element (a fresh copy).
+func (l *List) PopFront() ([]byte, bool) {
+	if l.n == 0 {
+		return nil, false
+	}
+	nd := l.nd(0)
+	v, next := readAt(nd.b, 0)
+	out := append([]byte(nil), v...)
+	l.cut(0, 0, next)
+	return out, true
+}
+
+// PopBack removes and returns the tail element (a fresh copy).
+func (l *List) PopBack() ([]byte, bool) {
+	if l.n == 0 {
+		return nil, false
+	}
+	i := l.nodes() - 1
+	nd := l.nd(i)
+	s := startBefore(nd.b, len(nd.b))
+	v, _ := readAt(nd.b, s)
+	out := append([]byte(nil), v...)
+	l.cut(i, s, len(nd.b))
+	return out, true
+}
+
+// cut removes the single entry at bytes [s, e) of node i, dropping the node
+// when it empties.
+func (l *List) cut(i, s, e int) {
+	nd := l.nd(i)
+	nd.n--
+	l.n--
+	if nd.n == 0 {
+		l.removeNode(i)
+		return
+	}
+	nd.b = append(nd.b[:s], nd.b[e:]...)
+	l.shrink(i)
+}
+
+// shrink reallocates node i's buffer when it uses less than a quarter of
+// its capacity, so popped memory goes back.
+func (l *List) shrink(i int) {
+	nd := l.nd(i)
+	if c := cap(nd.b); c > 256 && len(nd.b) < c/4 {
+		nb := make([]byte, len(nd.b), growCap(len(nd.b)))
+		copy(nb, nd.b)
+		l.setBuf(i, nb)
+	}
+}
+
+// locate finds element idx (0 <= idx < Len): its node and byte offset.
+func (l *List) locate(idx int) (ni, p int) {
+	cnt := l.nodes()
+	if idx < l.n/2 {
+		for ni = 0; idx >= l.nd(ni).n; ni++ {
+			idx -= l.nd(ni).n
+		}
+	} else {
+		back := l.n - 1 - idx // position counted from the tail
+		for ni = cnt - 1; back >= l.nd(ni).n; ni-- {
+			back -= l.nd(ni).n
+		}
+		idx = l.nd(ni).n - 1 - back
+	}
+	nd := l.nd(ni)
+	if idx <= nd.n/2 {
+		for ; idx > 0; idx-- {
+			_, p = readAt(nd.b, p)
+		}
+		return ni, p
+	}
+	p = len(nd.b)
+	for k := nd.n - idx; k > 0; k-- {
+		p = startBefore(nd.b, p)
+	}
+	return ni, p
+}
+
+// norm turns a Redis index (negative counts from the tail) into 0..Len-1,
+// or -1 when out of range.
+func (l *List) norm(idx int) int {
+	if idx < 0 {
+		idx += l.n
+	}
+	if idx < 0 || idx >= l.n {
+		return -1
+	}
+	return idx
+}
+
+// Index returns element idx (negative counts from the tail). The bytes alias
+// the list: valid until the next change.
+func (l *List) Index(idx int) ([]byte, bool) {
+	if idx = l.norm(idx); idx < 0 {
+		return nil, false
+	}
+	ni, p := l.locate(idx)
+	v, _ := readAt(l.nd(ni).b, p)
+	return v, true
+}
+
+// Set replaces element idx (negative counts from the tail) with v; false if
+// idx is out of range.
+func (l *List) Set(idx int, v []byte) bool {
+	if idx = l.norm(idx); idx < 0 {
+		return false
+	}
+	ni, p := l.locate(idx)
+	nd := l.nd(ni)
+	_, next := readAt(nd.b, p)
+	nb := make([]byte, 0, growCap(len(nd.b)-(next-p)+entryLen(len(v))))
+	nb = append(nb, nd.b[:p]...)
+	nb = appendEntry(nb, v)
+	nb = append(nb, nd.b[next:]...)
+	l.setBuf(ni, nb)
+	l.split(ni)
+	return true
+}
+
+// Insert inserts v so that it becomes element idx, 0 <= idx <= Len.
+func (l *List) Insert(idx int, v []byte) {
+	switch {
+	case idx <= 0:
+		l.PushFront(v)
+	case idx >= l.n:
+		l.PushBack(v)
+	default:
+		ni, p := l.locate(idx)
+		l.insertBytes(ni, p, v)
+		l.split(ni)
+	}
+}
+
+// split halves node i if it grew past NodeBytes and holds more than one
+// entry.
+func (l *List) split(i int) {
+	nd := l.nd(i)
+	if len(nd.b) <= NodeBytes || nd.n < 2 {
+		return
+	}
+	p, k := 0, 0
+	for p < len(nd.b)/2 && k < nd.n-1 {
+		_, p = readAt(nd.b, p)
+		k++
+	}
+	if k == 0 {
+		_, p = readAt(nd.b, p)
+		k = 1
+	}
+	right := append(make([]byte, 0, growCap(len(nd.b)-p)), nd.b[p:]...)
+	left := append(make([]byte, 0, growCap(p)), nd.b[:p]...)
+	total := nd.n
+	l.setBuf(i, left)
+	nd.n = k
+	r := l.insertNode(i + 1)
+	r.n = total - k
+	l.setBuf(i+1, right)
+}

@@ -1,0 +1,315 @@
+package list
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+)
+
+// model is the obviously right list the tests compare against.
+type model [][]byte
+
+func randVal(r *rand.Rand) []byte {
+	switch r.IntN(4) {
+	case 0:
+		return []byte(strconv.Itoa(r.IntN(5))) // few distinct values: LREM/Find hit often
+	case 1:
+		return bytes.Repeat([]byte{'x'}, r.IntN(300))
+	case 2:
+		return bytes.Repeat([]byte{'y'}, 100+r.IntN(20000)) // past a node, and past the 2-byte varints
+	default:
+		return []byte(fmt.Sprintf("v%d", r.IntN(1000)))
+	}
+}
+
+func check(t *testing.T, l *List, m model, step string) {
+	t.Helper()
+	if l.Len() != len(m) {
+		t.Fatalf("%s: Len %d, want %d", step, l.Len(), len(m))
+	}
+	got := l.Values()
+	for i := range m {
+		if !bytes.Equal(got[i], m[i]) {
+			t.Fatalf("%s: element %d = %.20q, want %.20q", step, i, got[i], m[i])
+		}
+	}
+	var caps int64
+	cnt := 0
+	for _, nd := range l.ns[l.head:] {
+		caps += int64(cap(nd.b))
+		if nd.n == 0 {
+			t.Fatalf("%s: empty node kept", step)
+		}
+		cnt += nd.n
+	}
+	if caps != l.capSum || cnt != l.n {
+		t.Fatalf("%s: capSum %d (real %d), n %d (nodes say %d)", step, l.capSum, caps, l.n, cnt)
+	}
+	// Reverse iteration from the tail sees the same elements.
+	it := l.Iter(len(m)-1, true)
+	for i := len(m) - 1; i >= 0; i-- {
+		v, ok := it.Next()
+		if !ok || !bytes.Equal(v, m[i]) {
+			t.Fatalf("%s: reverse element %d = %.20q %v", step, i, v, ok)
+		}
+	}
+	if _, ok := it.Next(); ok {
+		t.Fatalf("%s: reverse iterator did not stop", step)
+	}
+}
+
+func TestListRandomOpsAgainstModel(t *testing.T) {
+	for seed := range uint64(20) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		l := New()
+		var m model
+		for step := range 600 {
+			v := randVal(r)
+			name := ""
+			switch op := r.IntN(11); op {
+			case 0, 1:
+				name = "PushBack"
+				l.PushBack(v)
+				m = append(m, v)
+			case 2, 3:
+				name = "PushFront"
+				l.PushFront(v)
+				m = slices.Insert(m, 0, v)
+			case 4:
+				name = "PopFront"
+				got, ok := l.PopFront()
+				if ok != (len(m) > 0) || ok && !bytes.Equal(got, m[0]) {
+					t.Fatalf("seed %d step %d PopFront = %.20q %v", seed, step, got, ok)
+				}
+				if ok {
+					m = m[1:]
+				}
+			case 5:
+				name = "PopBack"
+				got, ok := l.PopBack()
+				if ok != (len(m) > 0) || ok && !bytes.Equal(got, m[len(m)-1]) {
+					t.Fatalf("seed %d step %d PopBack = %.20q %v", seed, step, got, ok)
+				}
+				if ok {
+					m = m[:len(m)-1]
+				}
+			case 6:
+				name = "Set"
+				idx := r.IntN(len(m)+2) - 1
+				ok := l.Set(idx, v)
+				want := idx >= -len(m) && idx < len(m) && len(m) > 0
+				if ok != want {
+					t.Fatalf("seed %d step %d Set(%d) = %v", seed, step, idx, ok)
+				}
+				if ok {
+					if idx < 0 {
+						idx += len(m)
+					}
+					m[idx] = v
+				}
+			case 7:
+				name = "Insert"
+				idx := r.IntN(len(m) + 1)
+				l.Insert(idx, v)
+				m = slices.Insert(m, idx, v)
+			case 8:
+				name = "Remove"
+				count := r.IntN(5) - 2
+				got := l.Remove(v, count)
+				want := modelRemove(&m, v, count)
+				if got != want {
+					t.Fatalf("seed %d step %d Remove(%q,%d) = %d want %d", seed, step, v, count, got, want)
+				}
+			case 9:
+				if len(m) == 0 {
+					continue
+				}
+				name = "Trim"
+				a := r.IntN(len(m))
+				b := a + r.IntN(len(m)-a)
+				l.Trim(a, b)
+				m = m[a : b+1]
+			case 10:
+				name = "Index/Find"
+				idx := r.IntN(len(m)+4) - 2
+				got, ok := l.Index(idx)
+				j := idx
+				if j < 0 {
+					j += len(m)
+				}
+				if ok != (j >= 0 && j < len(m)) || ok && !bytes.Equal(got, m[j]) {
+					t.Fatalf("seed %d step %d Index(%d) = %.20q %v", seed, step, idx, got, ok)
+				}
+				if f := l.Find(v); f != slices.IndexFunc(m, func(e []byte) bool { return bytes.Equal(e, v) }) {
+					t.Fatalf("seed %d step %d Find = %d", seed, step, f)
+				}
+			}
+			check(t, l, m, fmt.Sprintf("seed %d step %d %s", seed, step, name))
+		}
+		c := l.Clone().(*List)
+		check(t, c, m, "clone")
+		c.PushBack([]byte("only in the clone"))
+		check(t, l, m, "original after clone write")
+	}
+}
+
+func modelRemove(m *model, v []byte, count int) int {
+	var idx []int
+	for i, e := range *m {
+		if bytes.Equal(e, v) {
+			idx = append(idx, i)
+		}
+	}
+	switch {
+	case count > 0 && len(idx) > count:
+		idx = idx[:count]
+	case count < 0 && len(idx) > -count:
+		idx = idx[len(idx)+count:]
+	}
+	for k := len(idx) - 1; k >= 0; k-- {
+		*m = slices.Delete(*m, idx[k], idx[k]+1)
+	}
+	return len(idx)
+}
+
+func TestListRange(t *testing.T) {
+	l := New()
+	for i := range 5000 {
+		l.PushBack([]byte(strconv.Itoa(i)))
+	}
+	if l.nodes() < 2 {
+		t.Fatalf("5000 elements in %d node(s)", l.nodes())
+	}
+	var got []string
+	l.Range(1998, 2003, func(v []byte) bool { got = append(got, string(v)); return true })
+	if want := []string{"1998", "1999", "2000", "2001", "2002", "2003"}; !slices.Equal(got, want) {
+		t.Fatalf("Range = %v", got)
+	}
+	got = got[:0]
+	l.Range(0, 4999, func(v []byte) bool { got = append(got, string(v)); return len(got) < 3 })
+	if len(got) != 3 {
+		t.Fatalf("Range did not stop: %d", len(got))
+	}
+	if it := l.Iter(5000, false); it.ok {
+		t.Fatal("Iter past the end yields")
+	}
+	var zero Iter
+	if _, ok := zero.Next(); ok {
+		t.Fatal("zero Iter yields")
+	}
+}
+
+func TestListPopsReleaseNodes(t *testing.T) {
+	l := New()
+	for i := range 100000 {
+		l.PushFront([]byte(strconv.Itoa(i)))
+	}
+	big := l.Size()
+	for l.Len() > 1 {
+		if l.Len()%2 == 0 {
+			l.PopFront()
+		} else {
+			l.PopBack()
+		}
+	}
+	if s := l.Size(); s > big/50 {
+		t.Fatalf("Size after popping all but one = %d (was %d)", s, big)
+	}
+	l.PopBack()
+	if l.Len() != 0 || l.Size() != listOverhead {
+		t.Fatalf("empty list: Len %d Size %d", l.Len(), l.Size())
+	}
+	if _, ok := l.PopFront(); ok {
+		t.Fatal("PopFront on empty list")
+	}
+	if _, ok := l.PopBack(); ok {
+		t.Fatal("PopBack on empty list")
+	}
+	if l.Set(0, []byte("x")) {
+		t.Fatal("Set on empty list")
+	}
+}
+
+func TestListEncoding(t *testing.T) {
+	if e := New().Encoding(); e != "quicklist" {
+		t.Fatalf("Encoding = %q", e)
+	}
+}
+
+// TestListSizeHonest checks Size against the heap growth of building a
+// large list: within 25% either way.
+func TestListSizeHonest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	const n = 200000
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	l := New()
+	for i := range n {
+		l.PushBack([]byte("element:" + strconv.Itoa(i)))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	if s := l.Size(); s < grew*3/4 || s > grew*5/4 {
+		t.Fatalf("Size %d, heap grew %d", s, grew)
+	}
+	runtime.KeepAlive(l)
+}
+
+// BenchmarkListMemory reports the heap bytes per element of a 1,000,000
+// element list of "element:N" strings.
+func BenchmarkListMemory(b *testing.B) {
+	b.ReportAllocs()
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		l := New()
+		for i := range 1000000 {
+			l.PushBack([]byte("element:" + strconv.Itoa(i)))
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1e6, "B/elem")
+		b.ReportMetric(float64(l.Size())/1e6, "Size/elem")
+		runtime.KeepAlive(l)
+	}
+}
+
+func BenchmarkListPushPop(b *testing.B) {
+	b.ReportAllocs()
+	l := New()
+	v := []byte("some value")
+	for i := range b.N {
+		if i%2 == 0 {
+			l.PushFront(v)
+		} else {
+			l.PushBack(v)
+		}
+		if l.Len() > 1000 {
+			l.PopFront()
+			l.PopBack()
+		}
+	}
+}
+
+func BenchmarkListIndexMiddle(b *testing.B) {
+	l := New()
+	for i := range 100000 {
+		l.PushBack([]byte(strconv.Itoa(i)))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, ok := l.Index(50000); !ok {
+			b.Fatal("missing")
+		}
+	}
+}
