@@ -81,7 +81,7 @@ func (n *node) kidFor(e entry) int {
 // insert adds e (absent from the tree).
 func (t *tree) insert(e entry) {
 	t.n++
-	if right := t.root.insert(e); right != nil {
+	if right := t.root.insert(e, true, true); right != nil {
 		old := t.root
 		t.root = &node{kids: make([]*node, 0, maxInner), cnts: make([]int, 0, maxInner), maxs: make([]entry, 0, maxInner)}
 		t.root.kids = append(t.root.kids, old, right)
@@ -91,7 +91,8 @@ func (t *tree) insert(e entry) {
 }
 
 // insert adds e under n and returns the new right sibling if n split.
-func (n *node) insert(e entry) *node {
+// first and last tell whether n is on the tree's left or right edge.
+func (n *node) insert(e entry, first, last bool) *node {
 	if n.leaf() {
 		i := sort.Search(len(n.ents), func(i int) bool { return e.less(n.ents[i]) })
 		n.ents = append(n.ents, entry{})
@@ -100,7 +101,7 @@ func (n *node) insert(e entry) *node {
 		if len(n.ents) <= maxLeaf {
 			return nil
 		}
-		half := len(n.ents) / 2
+		half := splitPoint(len(n.ents), i, first, last)
 		r := &node{ents: make([]entry, len(n.ents)-half, maxLeaf+1)}
 		copy(r.ents, n.ents[half:])
 		clear(n.ents[half:])
@@ -114,7 +115,7 @@ func (n *node) insert(e entry) *node {
 	}
 	i := n.kidFor(e)
 	k := n.kids[i]
-	right := k.insert(e)
+	right := k.insert(e, first && i == 0, last && i == len(n.kids)-1)
 	n.cnts[i] = k.count()
 	n.maxs[i] = k.max()
 	if right == nil {
@@ -126,7 +127,7 @@ func (n *node) insert(e entry) *node {
 	if len(n.kids) <= maxInner {
 		return nil
 	}
-	half := len(n.kids) / 2
+	half := splitPoint(len(n.kids), i+1, first, last)
 	r := &node{
 		kids: append(make([]*node, 0, maxInner+1), n.kids[half:]...),
 		cnts: append(make([]int, 0, maxInner+1), n.cnts[half:]...),
@@ -136,6 +137,20 @@ func (n *node) insert(e entry) *node {
 	clear(n.maxs[half:])
 	n.kids, n.cnts, n.maxs = n.kids[:half], n.cnts[:half], n.maxs[:half]
 	return r
+}
+
+// splitPoint is where a node of n items that just got item i splits: in
+// the middle, but right before (or after) the new item when it went to
+// the end of the tree's last (or the start of its first) node, so that
+// ascending (or descending) loads leave full nodes behind.
+func splitPoint(n, i int, first, last bool) int {
+	switch {
+	case last && i == n-1:
+		return n - 1
+	case first && i == 0:
+		return 1
+	}
+	return n / 2
 }
 
 func insertAt[T any](s []T, i int, v T) []T {

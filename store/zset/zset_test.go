@@ -203,3 +203,31 @@ func TestZSetSizeHonest(t *testing.T) {
 	}
 	runtime.KeepAlive(z)
 }
+
+// TestZSetSequentialFill: ascending and descending loads keep the tree's
+// leaves nearly full (the split at the edge), and stay correct.
+func TestZSetSequentialFill(t *testing.T) {
+	for _, desc := range []bool{false, true} {
+		z := New(1000, 0)
+		var m model
+		const n = 20000
+		for i := range n {
+			v := i
+			if desc {
+				v = n - i
+			}
+			member := fmt.Sprintf("m%06d", v)
+			z.Set([]byte(member), float64(v))
+			m.set(member, float64(v))
+		}
+		checkSame(t, z, m)
+		leaves, ents := 0, 0
+		for l, _ := z.t.seek(0); l != nil; l = l.next {
+			leaves++
+			ents += len(l.ents)
+		}
+		if fill := float64(ents) / float64(leaves*maxLeaf); fill < 0.95 {
+			t.Fatalf("desc=%v: leaves %.0f%% full", desc, 100*fill)
+		}
+	}
+}
