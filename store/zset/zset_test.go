@@ -209,18 +209,25 @@ func TestZSetSizeHonest(t *testing.T) {
 func TestZSetSequentialFill(t *testing.T) {
 	for _, desc := range []bool{false, true} {
 		z := New(1000, 0)
-		var m model
 		const n = 20000
 		for i := range n {
 			v := i
 			if desc {
-				v = n - i
+				v = n - 1 - i
 			}
-			member := fmt.Sprintf("m%06d", v)
-			z.Set([]byte(member), float64(v))
-			m.set(member, float64(v))
+			z.Set(fmt.Appendf(nil, "m%06d", v), float64(v))
 		}
-		checkSame(t, z, m)
+		want := 0
+		z.Walk(0, false, func(mb []byte, s float64) bool {
+			if s != float64(want) || string(mb) != fmt.Sprintf("m%06d", want) {
+				t.Fatalf("rank %d holds %s %v", want, mb, s)
+			}
+			want++
+			return true
+		})
+		if want != n {
+			t.Fatalf("walked %d of %d", want, n)
+		}
 		leaves, ents := 0, 0
 		for l, _ := z.t.seek(0); l != nil; l = l.next {
 			leaves++
