@@ -313,3 +313,54 @@ func TestZSetRueidis(t *testing.T) {
 	n, err = cl.Do(ctx, cl.B().Zcard().Key("ru").Build()).AsInt64()
 	zsetWant(t, "ZCARD", n, err, 2)
 }
+
+// TestZSetScanGuarantee: members present for a whole ZSCAN are returned
+// even when others are removed and added between the calls, and members
+// sharing a score are not split across calls.
+func TestZSetScanGuarantee(t *testing.T) {
+	s := startServer(t, nil)
+	rc := newClient(t, s, nil)
+	ctx := ctxT(t)
+	const n = 2000
+	for i := range n {
+		rc.ZAdd(ctx, "g", redis.Z{Score: float64(i / 10), Member: "m" + strconv.Itoa(i)})
+	}
+	seen, scoreStep := map[string]bool{}, map[string]int{}
+	var cursor uint64
+	for step := 0; ; step++ {
+		items, next, err := rc.ZScan(ctx, "g", cursor, "", 25).Result()
+		if err != nil || step > n {
+			t.Fatalf("ZSCAN: %v after %d steps", err, step)
+		}
+		for i := 0; i < len(items); i += 2 {
+			seen[items[i]] = true
+			if at, ok := scoreStep[items[i+1]]; ok && at != step {
+				t.Fatalf("score %s returned at steps %d and %d: a group was split", items[i+1], at, step)
+			}
+			scoreStep[items[i+1]] = step
+		}
+		// Churn: remove members with low odd numbers (ahead of and behind the
+		// cursor), add new ones everywhere.
+		rc.ZRem(ctx, "g", "m"+strconv.Itoa(2*step+1))
+		rc.ZAdd(ctx, "g", redis.Z{Score: float64(step % 200), Member: "new" + strconv.Itoa(step)})
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	for i := range n {
+		m := "m" + strconv.Itoa(i)
+		if present := rc.ZScore(ctx, "g", m).Err() == nil; present && !seen[m] {
+			t.Fatalf("%s was present for the whole scan but not returned", m)
+		}
+	}
+	for i := range 200 {
+		rc.ZAdd(ctx, "groups", redis.Z{Score: float64(i / 10), Member: "m" + strconv.Itoa(i)})
+	}
+	items, next, err := rc.ZScan(ctx, "groups", 0, "", 1).Result()
+	if err != nil || next == 0 || len(items) != 2*10 {
+		t.Fatalf("COUNT 1 on groups of 10: %d items, next %d, %v", len(items)/2, next, err)
+	}
+	if _, _, err := rc.ZScan(ctx, "g", 123456789, "", 10).Result(); err != nil {
+		t.Fatalf("ZSCAN from an arbitrary cursor: %v", err)
+	}
+}
