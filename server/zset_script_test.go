@@ -211,7 +211,37 @@ var zsetScript = []strStep{
 	{"ZSCAN u1 0 TYPE zset", "-ERR syntax error", ""},
 	{"ZSCAN nokey 0", "[\"0\" []]", ""},
 	{"OBJECT ENCODING u1", "\"listpack\"", ""},
+	{"COMMAND GETKEYS ZUNIONSTORE d 2 a b WEIGHTS 1 2", "[\"d\" \"a\" \"b\"]", ""},
+	{"COMMAND GETKEYS ZUNION 2 a b", "[\"a\" \"b\"]", ""},
+	{"COMMAND GETKEYS ZUNION 5 a", "-ERR Invalid arguments specified for command", ""},
+	{"COMMAND GETKEYS ZINTERCARD 0 a", "-ERR Invalid arguments specified for command", ""},
+	{"COMMAND GETKEYS BZMPOP 0 2 a b MIN", "[\"a\" \"b\"]", ""},
+	{"COMMAND GETKEYS ZMPOP 1 a MIN", "[\"a\"]", ""},
+	{"COMMAND GETKEYS BZPOPMIN a b 0", "[\"a\" \"b\"]", ""},
+	{"COMMAND GETKEYS ZRANGESTORE d s 0 1", "[\"d\" \"s\"]", ""},
 }
 
 func TestZSetScript(t *testing.T)        { strCheckScript(t, zsetScript) }
 func TestZSetScriptVsRedis(t *testing.T) { strCheckScriptRedis(t, zsetScript) }
+
+// TestZSetCommandInfoVsRedis compares COMMAND INFO (name, arity, flags,
+// key positions, ACL categories) with Redis 7.0's. ZRANK and ZREVRANK
+// differ in arity only: they take Redis 7.2's WITHSCORE (-3, not 3).
+func TestZSetCommandInfoVsRedis(t *testing.T) {
+	real := strRealRedis(t)(false, 0)
+	rc := newClient(t, startServer(t, nil), resp2)
+	for _, sp := range zsetCommands() {
+		want, err1 := real.Do(ctxT(t), "COMMAND", "INFO", sp.name).Slice()
+		got, err2 := rc.Do(ctxT(t), "COMMAND", "INFO", sp.name).Slice()
+		if err1 != nil || err2 != nil || len(want) != 1 || len(got) != 1 {
+			t.Fatalf("COMMAND INFO %s: %v %v / %v %v", sp.name, want, err1, got, err2)
+		}
+		w, g := want[0].([]any), got[0].([]any)
+		if sp.name == "zrank" || sp.name == "zrevrank" {
+			w[1] = int64(-3)
+		}
+		if len(g) < 7 || strFmtVal(g[:7]) != strFmtVal(w[:7]) {
+			t.Errorf("COMMAND INFO %s:\n got %s\nwant %s", sp.name, strFmtVal(g[:7]), strFmtVal(w[:7]))
+		}
+	}
+}
