@@ -53,38 +53,12 @@ func zaddGeneric(c *client, args [][]byte, o protocol.ZAddOptions, pairs [][]byt
 		}
 		z, created = zset.New(len(scores), maxLen), true
 	}
-	added, updated := 0, 0
-	var result float64
-	aborted := false
-	for i, score := range scores {
-		member := pairs[2*i+1]
-		cur, exists := z.Score(member)
-		if o.NX && exists || o.XX && !exists {
-			aborted = true
-			continue
-		}
-		if o.Incr && exists {
-			score += cur
-			if math.IsNaN(score) {
-				c.err(protocol.ErrZScoreNaN)
-				return
-			}
-		}
-		if exists && (o.LT && score >= cur || o.GT && score <= cur) {
-			aborted = true
-			continue
-		}
-		result = score
-		switch {
-		case !exists:
-			z.Set(member, score)
-			added++
-		case score != cur:
-			z.Set(member, score)
-			updated++
-		}
+	r, ok := zaddApply(z, o, scores, pairs)
+	if !ok {
+		c.err(protocol.ErrZScoreNaN)
+		return
 	}
-	if added+updated > 0 {
+	if r.added+r.updated > 0 {
 		if created {
 			tx.SetObject(db, key, store.TypeZSet, z, z.Size(), 0)
 		} else {
@@ -98,15 +72,55 @@ func zaddGeneric(c *client, args [][]byte, o protocol.ZAddOptions, pairs [][]byt
 		c.propagate(args...)
 	}
 	switch {
-	case o.Incr && aborted:
+	case o.Incr && r.aborted:
 		c.null()
 	case o.Incr:
-		c.double(result)
+		c.double(r.result)
 	case o.CH:
-		c.int(int64(added + updated))
+		c.int(int64(r.added + r.updated))
 	default:
-		c.int(int64(added))
+		c.int(int64(r.added))
 	}
+}
+
+// zaddResult is what ZADD did.
+type zaddResult struct {
+	added, updated int
+	result         float64 // INCR's new score
+	aborted        bool    // a pair was skipped (NX, XX, GT, LT)
+}
+
+// zaddApply adds the pairs to z as Redis's zsetAdd, pair by pair; ok is
+// false when an increment gives NaN (the pair is not applied).
+func zaddApply(z *zset.ZSet, o protocol.ZAddOptions, scores []float64, pairs [][]byte) (r zaddResult, ok bool) {
+	for i, score := range scores {
+		member := pairs[2*i+1]
+		cur, exists := z.Score(member)
+		if o.NX && exists || o.XX && !exists {
+			r.aborted = true
+			continue
+		}
+		if o.Incr && exists {
+			score += cur
+			if math.IsNaN(score) {
+				return r, false
+			}
+		}
+		if exists && (o.LT && score >= cur || o.GT && score <= cur) {
+			r.aborted = true
+			continue
+		}
+		r.result = score
+		switch {
+		case !exists:
+			z.Set(member, score)
+			r.added++
+		case score != cur:
+			z.Set(member, score)
+			r.updated++
+		}
+	}
+	return r, true
 }
 
 func zaddReplyNothing(c *client, o protocol.ZAddOptions) {

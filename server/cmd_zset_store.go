@@ -231,47 +231,15 @@ func zsetCompute(srcs []zsetSource, op zsetOp, aggr int) []zsetItem {
 	if op != zsetDiff {
 		sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].size() < srcs[j].size() })
 	}
-	acc := map[string]float64{}
+	var acc map[string]float64
 	var order []string // first-seen order, for a deterministic build
 	switch op {
 	case zsetUnion:
-		for i := range srcs {
-			srcs[i].each(func(m []byte, s float64) bool {
-				v := zsetWeighted(srcs[i].weight, s)
-				if cur, ok := acc[string(m)]; ok {
-					acc[string(m)] = zsetAggregate(cur, v, aggr)
-				} else {
-					acc[string(m)] = v
-					order = append(order, string(m))
-				}
-				return true
-			})
-		}
+		acc, order = zsetUnionOf(srcs, aggr)
 	case zsetInter:
-		srcs[0].each(func(m []byte, s float64) bool {
-			v := zsetWeighted(srcs[0].weight, s)
-			for j := 1; j < len(srcs); j++ {
-				sj, ok := srcs[j].score(m)
-				if !ok {
-					return true
-				}
-				v = zsetAggregate(v, zsetWeighted(srcs[j].weight, sj), aggr)
-			}
-			acc[string(m)] = v
-			order = append(order, string(m))
-			return true
-		})
-	case zsetDiff:
-		srcs[0].each(func(m []byte, s float64) bool {
-			for j := 1; j < len(srcs); j++ {
-				if _, ok := srcs[j].score(m); ok {
-					return true
-				}
-			}
-			acc[string(m)] = s
-			order = append(order, string(m))
-			return true
-		})
+		acc, order = zsetInterOf(srcs, aggr)
+	default:
+		acc, order = zsetDiffOf(srcs)
 	}
 	items := make([]zsetItem, len(order))
 	for i, m := range order {
@@ -284,6 +252,64 @@ func zsetCompute(srcs []zsetSource, op zsetOp, aggr int) []zsetItem {
 		return items[i].member < items[j].member
 	})
 	return items
+}
+
+// zsetUnionOf aggregates every member's weighted scores over srcs.
+func zsetUnionOf(srcs []zsetSource, aggr int) (map[string]float64, []string) {
+	acc := map[string]float64{}
+	var order []string
+	for i := range srcs {
+		srcs[i].each(func(m []byte, s float64) bool {
+			v := zsetWeighted(srcs[i].weight, s)
+			if cur, ok := acc[string(m)]; ok {
+				acc[string(m)] = zsetAggregate(cur, v, aggr)
+			} else {
+				acc[string(m)] = v
+				order = append(order, string(m))
+			}
+			return true
+		})
+	}
+	return acc, order
+}
+
+// zsetInterOf aggregates the weighted scores of the members of srcs[0]
+// present in every other source (srcs sorted by size).
+func zsetInterOf(srcs []zsetSource, aggr int) (map[string]float64, []string) {
+	acc := map[string]float64{}
+	var order []string
+	srcs[0].each(func(m []byte, s float64) bool {
+		v := zsetWeighted(srcs[0].weight, s)
+		for j := 1; j < len(srcs); j++ {
+			sj, ok := srcs[j].score(m)
+			if !ok {
+				return true
+			}
+			v = zsetAggregate(v, zsetWeighted(srcs[j].weight, sj), aggr)
+		}
+		acc[string(m)] = v
+		order = append(order, string(m))
+		return true
+	})
+	return acc, order
+}
+
+// zsetDiffOf keeps the members of srcs[0] found in no other source, with
+// their scores in srcs[0].
+func zsetDiffOf(srcs []zsetSource) (map[string]float64, []string) {
+	acc := map[string]float64{}
+	var order []string
+	srcs[0].each(func(m []byte, s float64) bool {
+		for j := 1; j < len(srcs); j++ {
+			if _, ok := srcs[j].score(m); ok {
+				return true
+			}
+		}
+		acc[string(m)] = s
+		order = append(order, string(m))
+		return true
+	})
+	return acc, order
 }
 
 // zsetInterCard counts the intersection, stopping at limit (0: none).
