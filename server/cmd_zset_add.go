@@ -27,7 +27,6 @@ func zincrbyCommand(c *client, args [][]byte) {
 // ZADD INCR with one pair).
 func zaddGeneric(c *client, args [][]byte, o protocol.ZAddOptions, pairs [][]byte) {
 	scores := make([]float64, len(pairs)/2)
-	maxLen := 0
 	for i := range scores {
 		f, ok := protocol.ParseFloat(pairs[2*i])
 		if !ok {
@@ -35,7 +34,6 @@ func zaddGeneric(c *client, args [][]byte, o protocol.ZAddOptions, pairs [][]byt
 			return
 		}
 		scores[i] = f
-		maxLen = max(maxLen, len(pairs[2*i+1]))
 	}
 	key := args[1]
 	db := int(c.db.Load())
@@ -51,7 +49,9 @@ func zaddGeneric(c *client, args [][]byte, o protocol.ZAddOptions, pairs [][]byt
 			zaddReplyNothing(c, o)
 			return
 		}
-		z, created = zset.New(len(scores), maxLen), true
+		// As Redis 7.0: the hints are the number of pairs and the length
+		// of the first member only.
+		z, created = zset.New(len(scores), len(pairs[1])), true
 	}
 	r, ok := zaddApply(z, o, scores, pairs)
 	if !ok {

@@ -269,6 +269,17 @@ func zsetRandomRanks(size int, count int64) []int {
 		}
 		return out
 	}
+	if count*3 > int64(size) { // most of the set: shuffle all ranks, keep a prefix
+		all := make([]int, size)
+		for i := range all {
+			all[i] = i
+		}
+		for i := range int(count) {
+			j := i + rand.IntN(size-i)
+			all[i], all[j] = all[j], all[i]
+		}
+		return all[:count]
+	}
 	seen := make(map[int]struct{}, count)
 	out := make([]int, 0, count)
 	for int64(len(out)) < count {

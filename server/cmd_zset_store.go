@@ -212,12 +212,20 @@ func zsetWeighted(w, s float64) float64 {
 	return v
 }
 
+// zsetAggregate folds v into acc as Redis's zunionInterAggregate: a NaN v
+// leaves MIN and MAX unchanged, a NaN sum becomes 0.
 func zsetAggregate(acc, v float64, aggr int) float64 {
 	switch aggr {
 	case protocol.AggrMin:
-		return min(acc, v)
+		if v < acc {
+			return v
+		}
+		return acc
 	case protocol.AggrMax:
-		return max(acc, v)
+		if v > acc {
+			return v
+		}
+		return acc
 	}
 	acc += v
 	if math.IsNaN(acc) { // inf + -inf
@@ -285,7 +293,7 @@ func zsetInterOf(srcs []zsetSource, aggr int) (map[string]float64, []string) {
 			if !ok {
 				return true
 			}
-			v = zsetAggregate(v, zsetWeighted(srcs[j].weight, sj), aggr)
+			v = zsetAggregate(v, srcs[j].weight*sj, aggr) // no NaN fix here, as Redis
 		}
 		acc[string(m)] = v
 		order = append(order, string(m))

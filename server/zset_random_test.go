@@ -197,13 +197,16 @@ func TestZSetRandomVsRedis(t *testing.T) {
 				o.Protocol = 2
 			}
 		})
-		for seed := range uint64(3) {
+		for seed := range uint64(zsetSeeds) {
 			zsetRandomRun(t, rand.New(rand.NewPCG(seed, uint64(db))), 3000, real, rc)
 		}
 	}
 }
 
 var zsetHistory = 12
+
+// zsetSeeds is how many random streams TestZSetRandomVsRedis runs per protocol.
+var zsetSeeds = 3
 
 func zsetRandomRun(t *testing.T, r *rand.Rand, n int, real, rc *redis.Client) {
 	var history []string
