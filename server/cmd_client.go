@@ -69,13 +69,22 @@ func clientListCommand(c *client, args [][]byte) {
 		if ids != nil && !ids[cl.id] {
 			continue
 		}
-		if typ != "" && typ != "normal" {
-			continue // cached has only normal clients so far
+		if typ != "" && typ != cl.kind() {
+			continue
 		}
 		b.WriteString(cl.info(now))
 		b.WriteByte('\n')
 	}
 	c.verbatim(b.String())
+}
+
+// kind is the client's type for CLIENT LIST/KILL TYPE: pubsub while it has
+// subscriptions, normal otherwise (cached has no replica or master links).
+func (c *client) kind() string {
+	if sub, psub, ssub := c.subCounts(); sub+psub+ssub > 0 {
+		return "pubsub"
+	}
+	return "normal"
 }
 
 // clientType normalizes a CLIENT LIST/KILL TYPE argument.
@@ -108,7 +117,7 @@ func (f *killFilter) match(cl, self *client) bool {
 		return false
 	case f.id != 0 && cl.id != f.id:
 		return false
-	case f.typ != "" && f.typ != "normal":
+	case f.typ != "" && f.typ != cl.kind():
 		return false
 	case f.addr != "" && cl.addr != f.addr:
 		return false

@@ -444,12 +444,29 @@ func collScanReply(c *client, next uint64, items [][]byte) {
 	c.bulks(items)
 }
 
+// hrandfieldParse parses HRANDFIELD key count [WITHVALUES] (len(args) >=
+// 3), in Redis's order of checks, and returns the error text to reply if
+// any.
+func hrandfieldParse(args [][]byte) (count int64, withValues bool, errText string) {
+	if len(args) > 4 || (len(args) == 4 && !keyWordIs(args[3], "withvalues")) {
+		return 0, false, protocol.ErrSyntax
+	}
+	count, ok := protocol.ParseInt(args[2])
+	if !ok {
+		return 0, false, protocol.ErrNotInteger
+	}
+	if count == math.MinInt64 {
+		return 0, false, hashErrCountRange
+	}
+	withValues = len(args) == 4
+	if withValues && count < -math.MaxInt64/2 {
+		return 0, false, hashErrRandOOR
+	}
+	return count, withValues, ""
+}
+
 // hrandfieldCommand is HRANDFIELD key [count [WITHVALUES]].
 func hrandfieldCommand(c *client, args [][]byte) {
-	if len(args) > 4 || (len(args) == 4 && !keyWordIs(args[3], "withvalues")) {
-		c.err(protocol.ErrSyntax)
-		return
-	}
 	if len(args) == 2 {
 		tx, h := hashRead(c, args[1])
 		if tx == nil {
@@ -464,18 +481,9 @@ func hrandfieldCommand(c *client, args [][]byte) {
 		c.bulk(f)
 		return
 	}
-	count, ok := protocol.ParseInt(args[2])
-	if !ok {
-		c.err(protocol.ErrNotInteger)
-		return
-	}
-	if count == math.MinInt64 {
-		c.err(hashErrCountRange)
-		return
-	}
-	withValues := len(args) == 4
-	if withValues && count < -math.MaxInt64/2 {
-		c.err(hashErrRandOOR)
+	count, withValues, errText := hrandfieldParse(args)
+	if errText != "" {
+		c.err(errText)
 		return
 	}
 	tx, h := hashRead(c, args[1])
@@ -514,6 +522,16 @@ func hashRandReply(c *client, h *hash.Hash, count int64, withValues bool) {
 	}
 	if count < 0 {
 		arrLen(int(-count))
+		if h.Encoding() == "listpack" {
+			// Random on a listpack walks it: index it once instead.
+			var fs, vs [][]byte
+			h.Each(func(f, v []byte) bool { fs, vs = append(fs, f), append(vs, v); return true })
+			for range -count {
+				i := rand.IntN(len(fs))
+				pair(fs[i], vs[i])
+			}
+			return
+		}
 		for range -count {
 			f, v, _ := h.Random()
 			pair(f, v)

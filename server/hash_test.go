@@ -146,29 +146,41 @@ var hashScript = []strStep{
 	{cmd: "OBJECT ENCODING enc2", want: `"listpack"`},
 	{cmd: "HINCRBYFLOAT enc3 f 1", want: `"1"`},
 	{cmd: "OBJECT ENCODING enc3", want: `"listpack"`},
+	{cmd: "HINCRBYFLOAT enc3 f 1e70", want: `"10000000000000000000222479489586148259025995410601157579323600873193472"`},
+	{cmd: "OBJECT ENCODING enc3", want: `"hashtable"`},
+	{cmd: "HINCRBY enc4 " + strings.Repeat("f", 65) + " 1", want: "1"},
+	{cmd: "OBJECT ENCODING enc4", want: `"hashtable"`},
+	{cmd: "HSETNX enc5 " + strings.Repeat("f", 65) + " 1", want: "1"},
+	{cmd: "OBJECT ENCODING enc5", want: `"hashtable"`},
 }
 
 func TestHashScript(t *testing.T) { strCheckScript(t, hashScript) }
 
 func TestHashScriptVsRedis(t *testing.T) { strCheckScriptRedis(t, hashScript) }
 
-// TestHashEncodingEntries checks the 128-field listpack limit.
+// TestHashEncodingEntries checks the 512-field listpack limit, on cached
+// and on redis-server.
 func TestHashEncodingEntries(t *testing.T) {
+	mk := strRealRedis(t)
 	s := startServer(t, nil)
-	rc := newClient(t, s, nil)
-	ctx := ctxT(t)
-	for i := range 128 {
-		rc.HSet(ctx, "h", "f"+strconv.Itoa(i), "v")
-	}
-	if enc := rc.ObjectEncoding(ctx, "h").Val(); enc != "listpack" {
-		t.Fatalf("128 fields: %s", enc)
-	}
-	rc.HSet(ctx, "h", "f128", "v")
-	if enc := rc.ObjectEncoding(ctx, "h").Val(); enc != "hashtable" {
-		t.Fatalf("129 fields: %s", enc)
-	}
-	if n := rc.HLen(ctx, "h").Val(); n != 129 {
-		t.Fatalf("HLEN %d", n)
+	for _, rc := range []*redis.Client{newClient(t, s, nil), mk(true, 0)} {
+		ctx := ctxT(t)
+		args := []any{}
+		for i := range 511 {
+			args = append(args, "f"+strconv.Itoa(i), "v")
+		}
+		rc.HSet(ctx, "h", args...)
+		rc.HIncrBy(ctx, "h", "f511", 1)
+		if enc := rc.ObjectEncoding(ctx, "h").Val(); enc != "listpack" {
+			t.Fatalf("512 fields: %s", enc)
+		}
+		rc.HIncrBy(ctx, "h", "f512", 1)
+		if enc := rc.ObjectEncoding(ctx, "h").Val(); enc != "hashtable" {
+			t.Fatalf("513 fields: %s", enc)
+		}
+		if n := rc.HLen(ctx, "h").Val(); n != 513 {
+			t.Fatalf("HLEN %d", n)
+		}
 	}
 }
 

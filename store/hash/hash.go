@@ -12,9 +12,10 @@ package hash
 
 import "math/rand/v2"
 
-// Redis's default hash-max-listpack-entries and hash-max-listpack-value.
+// Redis's default hash-max-listpack-entries and hash-max-listpack-value
+// (512 and 64 in redis-server 7.0's config.c and redis.conf).
 const (
-	MaxListpackEntries = 128
+	MaxListpackEntries = 512
 	MaxListpackValue   = 64
 )
 

@@ -19,7 +19,7 @@ var seed = maphash.MakeSeed()
 const (
 	minSlots  = 8
 	maxArena  = math.MaxUint32 - 1
-	tableHead = 88 // struct, two slice headers and the *Table pointer's allocation rounding
+	tableHead = 64 // the Table struct (two slice headers, two ints) in its size class
 )
 
 // Table is a map from byte-string keys to byte-string values, packed for

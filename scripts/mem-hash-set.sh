@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Memory per element of a 1,000,000-member hash and a 1,000,000-member set,
+# cached vs redis-server, measured the same way: RSS growth of a fresh server
+# while one key is loaded through redis-cli --pipe (HSET of 1000 pairs
+# "field:N" -> "value:N" per command; SADD of 1000 members "member:N"), after
+# MEMORY PURGE and a second's settling. Prints bytes per element and the
+# cached/redis ratio, plus each server's MEMORY USAGE of the key.
+#
+#   scripts/mem-hash-set.sh [members]      (default 1000000)
+#
+# Needs redis-server and redis-cli (Debian: redis-server, redis-tools) and
+# python3. Servers listen on 127.0.0.1 ports chosen free at run time and are
+# killed by PID on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+members=${1:-1000000}
+out=$(mktemp -d)
+go build -o "$out/cached" ./cmd/cached
+
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$out"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start() { # name port -> pid in $pid
+  case $1 in
+    cached) "$out/cached" --port "$2" --bind 127.0.0.1 --loglevel warning >"$out/$1.log" 2>&1 & pid=$! ;;
+    redis) redis-server --port "$2" --bind 127.0.0.1 --save '' --appendonly no --dir "$out" >"$out/$1.log" 2>&1 & pid=$! ;;
+  esac
+  pids+=("$pid")
+  for _ in $(seq 100); do redis-cli -p "$2" PING >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "$1 did not start" >&2; exit 1
+}
+stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+gen() { # kind -> RESP commands on stdout
+  python3 - "$1" "$members" <<'PY'
+import sys
+kind, n = sys.argv[1], int(sys.argv[2])
+w = sys.stdout.buffer.write
+def cmd(args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    w(b"".join(out))
+for lo in range(0, n, 1000):
+    args = [b"HSET", b"bighash"] if kind == "hash" else [b"SADD", b"bigset"]
+    for i in range(lo, min(lo + 1000, n)):
+        if kind == "hash":
+            args += [b"field:%d" % i, b"value:%d" % i]
+        else:
+            args.append(b"member:%d" % i)
+    cmd(args)
+PY
+}
+
+measure() { # server kind -> "bytes_per_elem memory_usage"
+  local port before after usage key
+  port=$(free_port)
+  start "$1" "$port"
+  key=bighash; [ "$2" = set ] && key=bigset
+  before=$(rss_kb "$pid")
+  gen "$2" | redis-cli -p "$port" --pipe >/dev/null
+  redis-cli -p "$port" MEMORY PURGE >/dev/null 2>&1 || true
+  sleep 1
+  after=$(rss_kb "$pid")
+  usage=$(redis-cli -p "$port" MEMORY USAGE "$key" SAMPLES 0)
+  stop "$pid"
+  python3 -c "print('%.1f %s' % (($after - $before) * 1024 / $members, '$usage'))"
+}
+
+printf "%-5s %-7s %12s %16s\n" kind server "RSS B/elem" "MEMORY USAGE"
+for kind in hash set; do
+  read -r r ru <<<"$(measure redis $kind)"
+  read -r c cu <<<"$(measure cached $kind)"
+  printf "%-5s %-7s %12s %16s\n" "$kind" redis "$r" "$ru"
+  printf "%-5s %-7s %12s %16s\n" "$kind" cached "$c" "$cu"
+  python3 -c "print('%-5s cached/redis RSS ratio: %.2f' % ('$kind', $c / $r))"
+done
