@@ -13,45 +13,48 @@ import (
 // ZUNION, ZINTER, ZDIFF, their STORE forms and ZINTERCARD. Plain sets are
 // accepted as inputs, each member with score 1.
 
-// zsetSetMembers is what a set value (store.TypeSet) must offer to be an
-// input of ZUNION/ZINTER/ZDIFF: its members, valid while the key's lock
-// is held.
+// zsetSetMembers is what a set value (store.TypeSet: *set.Set) offers to
+// be an input of ZUNION/ZINTER/ZDIFF, each member scored 1.
 type zsetSetMembers interface {
-	Members() [][]byte
+	Len() int
+	Has(m []byte) bool
+	Each(fn func(m []byte) bool)
 }
 
 // zsetSource is one input of a set operation.
 type zsetSource struct {
-	z      *zset.ZSet          // a sorted set input
-	set    map[string]struct{} // or a plain set input
+	z      *zset.ZSet     // a sorted set input
+	set    zsetSetMembers // or a plain set input
 	weight float64
 }
 
 func (s *zsetSource) size() int {
-	if s.z != nil {
+	switch {
+	case s.z != nil:
 		return s.z.Len()
+	case s.set != nil:
+		return s.set.Len()
 	}
-	return len(s.set)
+	return 0
 }
 
 func (s *zsetSource) score(member []byte) (float64, bool) {
-	if s.z != nil {
+	switch {
+	case s.z != nil:
 		return s.z.Score(member)
+	case s.set != nil:
+		return 1, s.set.Has(member)
 	}
-	_, ok := s.set[string(member)]
-	return 1, ok
+	return 0, false
 }
 
 // each calls fn with every member and its score.
 func (s *zsetSource) each(fn func(m []byte, score float64) bool) {
-	if s.z != nil {
+	switch {
+	case s.z != nil:
 		s.z.Walk(0, false, fn)
-		return
-	}
-	for m := range s.set {
-		if !fn([]byte(m), 1) {
-			return
-		}
+	case s.set != nil:
+		s.set.Each(func(m []byte) bool { return fn(m, 1) })
 	}
 }
 
@@ -190,11 +193,7 @@ func zsetSources(c *client, tx *store.Tx, keys [][]byte) ([]zsetSource, bool) {
 				c.err(protocol.ErrWrongType)
 				return nil, false
 			}
-			members := ms.Members()
-			srcs[i].set = make(map[string]struct{}, len(members))
-			for _, m := range members {
-				srcs[i].set[string(m)] = struct{}{}
-			}
+			srcs[i].set = ms
 		default:
 			c.err(protocol.ErrWrongType)
 			return nil, false

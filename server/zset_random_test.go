@@ -13,12 +13,12 @@ import (
 // zsetRandomCommand builds a random sorted set command over a small key
 // space: z0..z2 (mixed scores), "lex" (all scores 0, for the BYLEX forms,
 // whose result Redis leaves unspecified otherwise), "str" (a string, for
-// WRONGTYPE). Scores are integers and halves, so that sums are exact in
+// WRONGTYPE), s1 and s2 (plain sets, inputs of the set operations). Scores are integers and halves, so that sums are exact in
 // any order. ZSCAN, ZRANDMEMBER and the blocking pops are left out: their
 // replies depend on hashing, randomness or time.
 func zsetRandomCommand(r *rand.Rand) []any {
 	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
-	key := func() string { return pick("z0", "z1", "z2", "z2", "nosuch", "str", "big") }
+	key := func() string { return pick("z0", "z1", "z2", "z2", "nosuch", "str", "big", "s1", "s2") }
 	long := strings.Repeat("L", 70)
 	member := func() string {
 		if r.IntN(40) == 0 {
@@ -37,7 +37,7 @@ func zsetRandomCommand(r *rand.Rand) []any {
 	}
 	idx := func() string { return pick("0", "1", "-1", "2", "-2", "5", "100", "-100", "x") }
 	var args []any
-	switch r.IntN(27) {
+	switch r.IntN(28) {
 	case 0, 1, 2:
 		args = []any{"ZADD", key()}
 		for range r.IntN(3) {
@@ -101,9 +101,11 @@ func zsetRandomCommand(r *rand.Rand) []any {
 		}
 	case 24:
 		args = []any{pick("DEL", "TYPE", "OBJECT"), key()}
-		if args[0] == "OBJECT" {
-			args = []any{"OBJECT", "ENCODING", key()}
+		if args[0] == "OBJECT" { // sorted sets only: the set type's encodings are not under test
+			args = []any{"OBJECT", "ENCODING", pick("z0", "z1", "z2", "big", "nosuch")}
 		}
+	case 27:
+		args = []any{pick("SADD", "SREM"), pick("s1", "s2"), pick("a", "b", "c", "1", "2", "7"), member()}
 	case 25:
 		args = []any{"ZADD", "big"} // past the listpack threshold: several B+tree leaves
 		for range 60 {

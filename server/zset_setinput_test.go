@@ -1,28 +1,14 @@
 package server
 
-import (
-	"testing"
-
-	"github.com/cached/cached/store"
-)
-
-// zsetFakeSet stands for the set type (store/set) until it is merged: the
-// sorted set operations read a set through zsetSetMembers only.
-type zsetFakeSet struct{ members [][]byte }
-
-func (f *zsetFakeSet) Members() [][]byte { return f.members }
-func (f *zsetFakeSet) Size() int64       { return 64 }
-func (f *zsetFakeSet) Encoding() string  { return "listpack" }
-func (f *zsetFakeSet) Clone() any        { return &zsetFakeSet{members: f.members} }
+import "testing"
 
 // TestZSetSetInputs: plain sets are inputs of ZUNION/ZINTER/ZDIFF (and the
 // STORE forms, ZINTERCARD) with every member scored 1.
 func TestZSetSetInputs(t *testing.T) {
 	s := startServer(t, nil)
-	tx := s.Store().Lock([]byte("set"))
-	tx.SetObject(0, []byte("set"), store.TypeSet, &zsetFakeSet{members: [][]byte{[]byte("a"), []byte("x")}}, 64, 0)
-	tx.Unlock()
 	rc := newClient(t, s, resp2)
+	mustDo(t, rc, "SADD", "set", "a", "x")
+	mustDo(t, rc, "SADD", "ints", "1", "2", "3")
 	mustDo(t, rc, "ZADD", "z", "5", "a", "7", "b")
 	for _, tc := range []struct {
 		args []any
@@ -34,6 +20,8 @@ func TestZSetSetInputs(t *testing.T) {
 		{[]any{"ZINTERCARD", "2", "set", "z"}, `1`},
 		{[]any{"ZUNIONSTORE", "out", "1", "set"}, `2`},
 		{[]any{"ZRANGE", "out", "0", "-1", "WITHSCORES"}, `["a" "1" "x" "1"]`},
+		{[]any{"ZUNION", "2", "ints", "set", "WITHSCORES"}, `["1" "1" "2" "1" "3" "1" "a" "1" "x" "1"]`},
+		{[]any{"ZINTER", "2", "ints", "ints", "WITHSCORES"}, `["1" "2" "2" "2" "3" "2"]`},
 	} {
 		if got := strFmt(rc.Do(ctxT(t), tc.args...).Result()); got != tc.want {
 			t.Errorf("%v = %s, want %s", tc.args, got, tc.want)
