@@ -87,6 +87,7 @@ type watched struct {
 // every field but n and dirty freely; n and dirty are read and written from
 // other goroutines; keys is guarded by the registry's mu.
 type multiState struct {
+	active    bool        // MULTI is open (c.multi is set exactly while it is)
 	aborted   bool        // a command failed to queue: EXEC answers EXECABORT
 	executing bool        // EXEC is running the queue: commands must not block
 	queue     []queuedCmd // commands queued since MULTI (not kept once aborted)
@@ -156,6 +157,7 @@ func (s *Server) endTx(c *client) {
 	}
 	m.cleanup.Stop()
 	s.forgetTx(c.id)
+	m.active = false
 	c.multi = nil
 }
 
@@ -284,7 +286,7 @@ func multiCommand(c *client, args [][]byte) {
 		return
 	}
 	m := c.s.txState(c, true)
-	m.aborted, m.queue = false, nil
+	m.active, m.aborted, m.queue = true, false, nil
 	m.n.Store(0)
 	c.multi = m
 	c.ok()
