@@ -410,3 +410,27 @@ func TestBlockEffectsAndDB(t *testing.T) {
 		t.Fatalf("effects %q, want %q", fx, want)
 	}
 }
+
+// TestBlockMixedTypesVsRedis: a BLPOP and a BZPOPMIN wait on one key; a
+// sorted set arriving there serves the BZPOPMIN although the BLPOP blocked
+// first, and a list then serves the BLPOP, as in redis-server 7.0.15.
+func TestBlockMixedTypesVsRedis(t *testing.T) {
+	sock := listRealRedis(t)
+	s := startServer(t, nil)
+	run := func(dial func() *listRaw) []string {
+		p, l, z := dial(), dial(), dial()
+		p.do(t, "FLUSHALL")
+		l.send(t, "BLPOP", "mx", "0")
+		waitUntil(t, func() bool { return blockedClients(t, p) == "1" }, func() string { return "1 blocked" })
+		z.send(t, "BZPOPMIN", "mx", "0")
+		waitUntil(t, func() bool { return blockedClients(t, p) == "2" }, func() string { return "2 blocked" })
+		out := []string{p.do(t, "ZADD", "mx", "1", "a", "2", "b"), z.read(t), blockedClients(t, p)}
+		out = append(out, p.do(t, "DEL", "mx"), p.do(t, "RPUSH", "mx", "e"), l.read(t), blockedClients(t, p))
+		return out
+	}
+	want := run(func() *listRaw { return listDialRaw(t, "unix", sock) })
+	got := run(func() *listRaw { return listDialRaw(t, "tcp", s.Addr()) })
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("cached %q\nredis  %q", got, want)
+	}
+}
