@@ -1,9 +1,9 @@
 package server
 
 // Blocking commands (BLPOP, BLMOVE, BZPOPMIN …): a command that finds
-// nothing to serve calls blockFor, which registers the client on its keys
-// and makes dispatch park it. park detaches the client onto a session
-// (session.go) and waits on the session's executor, so that redcon's
+// nothing to serve calls blockFor, which makes dispatch park the client.
+// park detaches it onto a session (session.go); on the session's executor
+// the client is registered on its keys and waits, so that redcon's
 // goroutine is free and a disconnect is seen while blocked.
 //
 // Wake-ups are FIFO per key, as in Redis: signalReady (called by notifyDB
@@ -94,8 +94,7 @@ func (c *client) blockFor(keys [][]byte, timeout time.Duration, timeoutReply fun
 			b.keys = append(b.keys, string(k))
 		}
 	}
-	c.s.blocks.add(b)
-	c.block = b
+	c.block = b // park registers it, on the session's executor
 }
 
 // blockType is the value type a blocking command serves from.
@@ -250,8 +249,10 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 		defer t.Stop()
 		timeout = t.C
 	}
-	// A key may have been filled between the handler's look and blockFor's
-	// registration: look once before waiting.
+	// Registered here, on the executor, so that a session that ends before
+	// its executor starts leaves nothing behind. A key filled between the
+	// handler's look and the registration is caught by one look now.
+	s.blocks.add(b)
 	if s.blockedCanServe(b, b.keys) == serveTry && s.rerun(b, cmd, args) {
 		s.blocks.remove(b)
 		s.blocks.passFirst(b.db, b.keys) // what is left may serve the next clients
