@@ -6,12 +6,13 @@ package server
 // A client's transaction state (multiState) exists while it watches keys or
 // has a MULTI open; the registry holds it by client ID, and c.multi points
 // to it while MULTI is open (nil otherwise: dispatch pays one nil check for
-// every other client). Inside MULTI, dispatch
-// hands each command that passed its checks to queueMulti, which queues it
-// (+QUEUED) or, for EXEC, runs the transaction: EXEC takes Server.execMu
-// exclusively, so that no other command runs while the queued ones do, and
-// runs each of them with Server.call. A queuing error (reject) marks the
-// transaction aborted: EXEC then answers EXECABORT.
+// every other client). Inside MULTI, dispatch hands each command that
+// passed its checks to queueMulti, which queues it (+QUEUED) or, for EXEC,
+// runs the transaction: EXEC takes Server.execMu exclusively, so that no
+// other command runs while the queued ones do, and runs each of them with
+// Server.call (blocking commands answer at once, effects are published as
+// one MULTI … EXEC block). A queuing error (reject) marks the transaction
+// aborted: EXEC then answers EXECABORT; a refused EXEC aborts at once.
 //
 // WATCH registers (db, key) → watching states in the server's watchRegistry;
 // every change to a key goes through notifyDB, which calls touchWatched and
