@@ -264,21 +264,8 @@ func spopCommand(c *client, args [][]byte) {
 		}
 		return
 	}
-	var popped [][]byte
 	all := count >= int64(s.Len())
-	deleted := all
-	if all {
-		s.Each(func(m []byte) bool { popped = append(popped, slices.Clone(m)); return true })
-		tx.Delete(db, args[1])
-	} else {
-		for range max(count, 1) {
-			m, _ := s.Random()
-			m = slices.Clone(m)
-			s.Remove(m)
-			popped = append(popped, m)
-		}
-		deleted = setSave(tx, db, args[1], s, false)
-	}
+	popped, deleted := setPop(tx, db, args[1], s, count, all)
 	tx.Unlock()
 	if all {
 		c.propagate([]byte("DEL"), args[1])
@@ -297,6 +284,23 @@ func spopCommand(c *client, args [][]byte) {
 	for _, m := range popped {
 		c.bulk(m)
 	}
+}
+
+// setPop removes count random members of s (1 when count is -1, all of them
+// when all is set) and returns copies of them, and whether key was deleted.
+func setPop(tx *store.Tx, db int, key []byte, s *set.Set, count int64, all bool) (popped [][]byte, deleted bool) {
+	if all {
+		s.Each(func(m []byte) bool { popped = append(popped, slices.Clone(m)); return true })
+		tx.Delete(db, key)
+		return popped, true
+	}
+	for range max(count, 1) {
+		m, _ := s.Random()
+		m = slices.Clone(m)
+		s.Remove(m)
+		popped = append(popped, m)
+	}
+	return popped, setSave(tx, db, key, s, false)
 }
 
 // srandmemberCommand is SRANDMEMBER key [count]: distinct members for a
