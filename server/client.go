@@ -95,12 +95,20 @@ func (c *client) info(now time.Time) string {
 	if lc := c.lastCmd.Load(); lc != nil {
 		cmd = lc.fullName
 	}
-	flags := "N"
+	sub, psub, ssub := c.subCounts()
+	flags := ""
+	if sub+psub+ssub > 0 {
+		flags = "P" // as Redis: P (pub/sub) before e (no-evict)
+	}
+	flags += c.asyncFlags() // x (in MULTI), b (blocked on keys): multi.go, blocking.go
 	if c.noEvict.Load() {
-		flags = "e"
+		flags += "e"
 	}
 	if c.monitoring.Load() {
 		flags = "O"
+	}
+	if flags == "" {
+		flags = "N"
 	}
 	idle := now.Sub(time.Unix(0, c.idleAt.Load())) / time.Second
 	var b strings.Builder
@@ -110,7 +118,6 @@ func (c *client) info(now time.Time) string {
 	b.WriteString(" age=" + strconv.FormatInt(int64(now.Sub(c.born)/time.Second), 10))
 	b.WriteString(" idle=" + strconv.FormatInt(int64(idle), 10))
 	b.WriteString(" flags=" + flags + " db=" + strconv.Itoa(int(c.db.Load())))
-	sub, psub, ssub := c.subCounts()
 	b.WriteString(" sub=" + strconv.Itoa(sub) + " psub=" + strconv.Itoa(psub) + " ssub=" + strconv.Itoa(ssub))
 	b.WriteString(" multi=" + strconv.Itoa(c.multiLen()) + " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r")
 	b.WriteString(" cmd=" + cmd + " user=default redir=-1 resp=" + strconv.Itoa(c.respVersion()))

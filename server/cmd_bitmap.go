@@ -69,6 +69,7 @@ func setbitCommand(c *client, args [][]byte) {
 	tx.Unlock()
 	if changed {
 		c.propagate(args...)
+		c.notify(notifyString, "setbit", args[1])
 	}
 	c.int(int64(old))
 }
@@ -167,6 +168,11 @@ func bitopCommand(c *client, args [][]byte) {
 	tx.Unlock()
 	if changed {
 		c.propagate(args...)
+		if len(res) > 0 {
+			c.notify(notifyString, "set", args[2])
+		} else {
+			c.notify(notifyGeneric, "del", args[2])
+		}
 	}
 	c.int(int64(len(res)))
 }
@@ -198,6 +204,9 @@ func bitfieldGeneric(c *client, args [][]byte, readOnly bool) {
 		fx[0] = strWordBitfield // BITFIELD_RO never writes, but keep one name
 		copy(fx[1:], args[1:])
 		c.propagate(fx...)
+	}
+	if write && changed {
+		c.notify(notifyString, "setbit", args[1])
 	}
 	c.array(len(results))
 	for _, r := range results {

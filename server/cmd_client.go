@@ -25,6 +25,7 @@ func clientSpec() spec {
 			sub("no-evict", 3, "admin noscript loading stale", "Sets the client eviction mode of the connection.", clientNoEvictCommand),
 			sub("pause", -3, "admin noscript loading stale", "Suspends commands processing.", clientPauseCommand),
 			sub("unpause", 2, "admin noscript loading stale", "Resumes processing commands from paused clients.", clientUnpauseCommand),
+			sub("unblock", -3, "admin noscript loading stale", "Unblocks a client blocked by a blocking command from a different connection.", clientUnblockCommand), // blocking.go
 			sub("help", 2, "loading stale", "Returns helpful text about the different subcommands.", clientHelpCommand),
 		}}
 }
@@ -69,13 +70,22 @@ func clientListCommand(c *client, args [][]byte) {
 		if ids != nil && !ids[cl.id] {
 			continue
 		}
-		if typ != "" && typ != "normal" {
-			continue // cached has only normal clients so far
+		if typ != "" && typ != cl.kind() {
+			continue
 		}
 		b.WriteString(cl.info(now))
 		b.WriteByte('\n')
 	}
 	c.verbatim(b.String())
+}
+
+// kind is the client's type for CLIENT LIST/KILL TYPE: pubsub while it has
+// subscriptions, normal otherwise (cached has no replica or master links).
+func (c *client) kind() string {
+	if sub, psub, ssub := c.subCounts(); sub+psub+ssub > 0 {
+		return "pubsub"
+	}
+	return "normal"
 }
 
 // clientType normalizes a CLIENT LIST/KILL TYPE argument.
@@ -108,7 +118,7 @@ func (f *killFilter) match(cl, self *client) bool {
 		return false
 	case f.id != 0 && cl.id != f.id:
 		return false
-	case f.typ != "" && f.typ != "normal":
+	case f.typ != "" && f.typ != cl.kind():
 		return false
 	case f.addr != "" && cl.addr != f.addr:
 		return false
@@ -276,6 +286,7 @@ func clientHelpCommand(c *client, args [][]byte) {
 		"NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
 		"PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
 		"UNPAUSE", "    Stop the current client pause, resuming traffic.",
+		"UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
 	})
 }
 

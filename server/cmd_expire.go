@@ -70,6 +70,7 @@ func expireGeneric(c *client, args [][]byte, name string, kind byte) {
 		tx.Delete(db, key)
 		tx.Unlock()
 		c.propagate(cmdDel, key)
+		c.notify(notifyGeneric, "del", key)
 		c.int(1)
 		return
 	}
@@ -77,6 +78,7 @@ func expireGeneric(c *client, args [][]byte, name string, kind byte) {
 	tx.Unlock()
 	c.scratch = strconv.AppendInt(c.scratch[:0], when, 10)
 	c.propagate(cmdPExpireAt, key, c.scratch)
+	c.notify(notifyGeneric, "expire", key)
 	c.int(1)
 }
 
@@ -139,6 +141,7 @@ func persistCommand(c *client, args [][]byte) {
 	tx.Unlock()
 	if ok {
 		c.propagate(cmdPersist, key)
+		c.notify(notifyGeneric, "persist", key)
 	}
 	c.boolInt(ok)
 }

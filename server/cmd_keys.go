@@ -114,6 +114,7 @@ func delCommand(c *client, args [][]byte) {
 		if tx.Delete(db, k) {
 			n++
 			c.propagate(cmdDel, k)
+			c.notify(notifyGeneric, "del", k)
 		}
 	}
 	tx.Unlock()
@@ -192,6 +193,8 @@ func renameGeneric(c *client, args [][]byte, nx bool) {
 	}
 	tx.Rename(db, src, db, dst)
 	tx.Unlock()
+	c.notify(notifyGeneric, "rename_from", src)
+	c.notify(notifyGeneric, "rename_to", dst)
 	if nx {
 		c.propagate(cmdRenameNX, src, dst)
 		c.int(1)
@@ -278,6 +281,7 @@ func copyCommand(c *client, args [][]byte) {
 		fx = append(fx, wordReplace)
 	}
 	c.propagate(fx...)
+	c.s.notifyDB(dstDB, notifyGeneric, "copy_to", dst)
 	c.int(1)
 }
 
@@ -308,6 +312,8 @@ func moveCommand(c *client, args [][]byte) {
 	tx.Unlock()
 	if ok {
 		c.propagate(cmdMove, key, strconv.AppendInt(nil, int64(dstDB), 10))
+		c.notify(notifyGeneric, "move_from", key)
+		c.s.notifyDB(dstDB, notifyGeneric, "move_to", key)
 	}
 	c.boolInt(ok)
 }
@@ -330,7 +336,10 @@ func swapdbCommand(c *client, args [][]byte) {
 		c.err(protocol.ErrDBIndex)
 		return
 	}
+	c.s.touchSwappedWatched(a, b)
 	c.s.store.SwapDB(a, b)
+	c.s.signalDB(a)
+	c.s.signalDB(b)
 	c.propagate(cmdSwapDB, strconv.AppendInt(nil, int64(a), 10), strconv.AppendInt(nil, int64(b), 10))
 	c.ok()
 }
@@ -364,6 +373,7 @@ func flushdbCommand(c *client, args [][]byte) {
 		c.err(protocol.ErrSyntax)
 		return
 	}
+	c.s.touchAllWatched(int(c.db.Load()))
 	c.s.store.FlushDB(int(c.db.Load()))
 	c.propagate(cmdFlushDB)
 	c.ok()
@@ -376,6 +386,7 @@ func flushallCommand(c *client, args [][]byte) {
 		c.err(protocol.ErrSyntax)
 		return
 	}
+	c.s.touchAllWatched(-1)
 	c.s.store.FlushAll()
 	c.propagate(cmdFlushAll)
 	c.ok()

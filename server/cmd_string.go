@@ -84,6 +84,7 @@ func getCommand(c *client, args [][]byte) {
 	case err != nil:
 		c.err(protocol.ErrWrongType)
 	case !ok:
+		c.keyMiss(args[1])
 		c.null()
 	default:
 		c.bulk(v)
@@ -95,6 +96,7 @@ func setCommand(c *client, args [][]byte) {
 	if len(args) == 3 { // the hot path: no options, no allocation
 		c.s.store.Set(int(c.db.Load()), args[1], args[2], 0)
 		c.propagate(args...)
+		c.notify(notifyString, "set", args[1])
 		c.ok()
 		return
 	}
@@ -163,6 +165,10 @@ func strSet(c *client, key, val []byte, o protocol.SetOptions, cmd string) (r st
 	tx.SetString(db, key, val, at)
 	tx.Unlock()
 	r.wrote = true
+	c.notify(notifyString, "set", key)
+	if at > 0 {
+		c.notify(notifyGeneric, "expire", key)
+	}
 	switch {
 	case !strRecording(c):
 	case at > 0:
@@ -218,6 +224,9 @@ func strLookupString(c *client, key []byte, write bool) (tx *store.Tx, e store.E
 		e, found = tx.LookupWrite(int(c.db.Load()), key)
 	} else {
 		e, found = tx.LookupRead(int(c.db.Load()), key)
+		if !found {
+			c.keyMiss(key)
+		}
 	}
 	if found && e.Type() != store.TypeString {
 		tx.Unlock()
@@ -241,6 +250,7 @@ func getdelCommand(c *client, args [][]byte) {
 	tx.Delete(int(c.db.Load()), args[1])
 	tx.Unlock()
 	c.propagate(strWordDel, args[1])
+	c.notify(notifyGeneric, "del", args[1])
 	c.bulk(old)
 	strKeepScratch(c, old)
 }
@@ -291,6 +301,7 @@ func getexApplyLocked(c *client, tx *store.Tx, key []byte, o protocol.GetExOptio
 		if (o.ExpireKind == protocol.ExpireEXAT || o.ExpireKind == protocol.ExpirePXAT) && at <= now {
 			tx.Delete(db, key)
 			c.propagate(strWordDel, key)
+			c.notify(notifyGeneric, "del", key)
 			return true
 		}
 		tx.SetExpire(db, key, at)
@@ -298,9 +309,11 @@ func getexApplyLocked(c *client, tx *store.Tx, key []byte, o protocol.GetExOptio
 			var num [20]byte
 			c.propagate(strWordPExpireAt, key, strconv.AppendInt(num[:0], at, 10))
 		}
+		c.notify(notifyGeneric, "expire", key)
 	case o.Persist:
 		if tx.Persist(db, key) {
 			c.propagate(strWordPersist, key)
+			c.notify(notifyGeneric, "persist", key)
 		}
 	}
 	return true
@@ -324,6 +337,9 @@ func mgetCommand(c *client, args [][]byte) {
 		if e, ok := tx.LookupRead(db, k); ok && e.Type() == store.TypeString {
 			c.bulk(e.Str())
 		} else {
+			if !ok {
+				c.keyMiss(k)
+			}
 			c.null()
 		}
 	}
@@ -364,6 +380,9 @@ func strMSet(c *client, args [][]byte, nx bool) {
 		tx.SetString(db, args[i], args[i+1], 0)
 	}
 	tx.Unlock()
+	for i := 1; i < len(args); i += 2 {
+		c.notify(notifyString, "set", args[i])
+	}
 	if strRecording(c) {
 		fx := make([][]byte, len(args))
 		fx[0] = strWordMSet

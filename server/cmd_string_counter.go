@@ -67,6 +67,7 @@ func strIncrBy(c *client, key []byte, incr int64) {
 	if strRecording(c) {
 		c.propagate(strWordSet, key, nv, strWordKeepTTL)
 	}
+	c.notify(notifyString, "incrby", key)
 	c.int(cur)
 }
 
@@ -102,6 +103,7 @@ func incrbyfloatCommand(c *client, args [][]byte) {
 	if strRecording(c) {
 		c.propagate(strWordSet, args[1], nv, strWordKeepTTL)
 	}
+	c.notify(notifyString, "incrbyfloat", args[1])
 	c.bulk(nv)
 	strKeepScratch(c, nv)
 }

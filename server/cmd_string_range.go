@@ -49,6 +49,7 @@ func appendCommand(c *client, args [][]byte) {
 	}
 	tx.Unlock()
 	c.propagate(args...)
+	c.notify(notifyString, "append", args[1])
 	c.int(int64(n))
 }
 
@@ -153,6 +154,7 @@ func setrangeCommand(c *client, args [][]byte) {
 	n := len(v)
 	tx.Unlock()
 	c.propagate(args...)
+	c.notify(notifyString, "setrange", args[1])
 	c.int(int64(n))
 }
 

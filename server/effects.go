@@ -20,11 +20,17 @@ func (s *Server) SetEffectHook(fn EffectFunc) {
 	s.onEffect.Store(&fn)
 }
 
-// storeEvent turns the store's expiries and evictions into DEL effects. It
-// runs with a shard lock held.
+// storeEvent turns the store's expiries and evictions into DEL effects and
+// "expired" / "evicted" keyspace events. It runs with a shard lock held.
 func (s *Server) storeEvent(ev store.Event) {
 	if fn := s.onEffect.Load(); fn != nil {
 		(*fn)(ev.DB, [][]byte{[]byte("DEL"), ev.Key})
+	}
+	switch ev.Kind {
+	case store.EventExpired:
+		s.notifyDB(ev.DB, notifyExpired, "expired", ev.Key)
+	case store.EventEvicted:
+		s.notifyDB(ev.DB, notifyEvicted, "evicted", ev.Key)
 	}
 }
 

@@ -220,9 +220,9 @@ func (s *Server) infoClients(b *strings.Builder) {
 	field(b, "maxclients", ic.maxClients)
 	field(b, "client_recent_max_input_buffer", 0)
 	field(b, "client_recent_max_output_buffer", 0)
-	field(b, "blocked_clients", s.pause.waiting.Load())
+	field(b, "blocked_clients", s.pause.waiting.Load()+s.blocks.n.Load())
 	field(b, "tracking_clients", 0)
-	field(b, "clients_in_timeout_table", 0)
+	field(b, "clients_in_timeout_table", s.blocks.timed.Load())
 }
 
 // memStats are the memory figures INFO memory and MEMORY STATS share.
@@ -434,9 +434,9 @@ func (s *Server) infoStats(b *strings.Builder) {
 	field(b, "current_eviction_exceeded_time", 0)
 	field(b, "keyspace_hits", ks.Hits)
 	field(b, "keyspace_misses", ks.Misses)
-	field(b, "pubsub_channels", 0)
-	field(b, "pubsub_patterns", 0)
-	field(b, "pubsubshard_channels", 0)
+	field(b, "pubsub_channels", s.pubsub.nChannels.Load())
+	field(b, "pubsub_patterns", s.pubsub.nPatterns.Load())
+	field(b, "pubsubshard_channels", s.pubsub.nShard.Load())
 	field(b, "latest_fork_usec", 0)
 	field(b, "total_forks", 0)
 	field(b, "migrate_cached_sockets", 0)

@@ -108,10 +108,10 @@ func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(m.netOut, s.stats.netOutput.Load())
 	counter(m.commandsTotal, s.stats.totalCommands.Load())
 	gauge(m.uptime, time.Since(s.started).Seconds())
-	// cached has no blocking commands or pub/sub yet: these stay 0 until it does.
+	// cached has no blocking commands yet: this stays 0 until it does.
 	gauge(m.blocked, 0)
-	gauge(m.pubsubCh, 0)
-	gauge(m.pubsubPats, 0)
+	gauge(m.pubsubCh, float64(s.pubsub.nChannels.Load()))
+	gauge(m.pubsubPats, float64(s.pubsub.nPatterns.Load()))
 }
 
 // collectCommand reports one command's counters; commands never called are

@@ -141,6 +141,14 @@ func (s *Server) notifyDB(db int, class notifyClass, event string, key []byte) {
 	s.keyspaceEvent(db, class, event, key)
 }
 
+// keyMiss publishes a "keymiss" event (class m) for a key a read command
+// did not find; unlike notify it does not count as a change of the key.
+func (c *client) keyMiss(key []byte) {
+	if notifyClass(c.s.pubsub.notify.Load())&notifyKeyMiss != 0 {
+		c.s.keyspaceEvent(int(c.db.Load()), notifyKeyMiss, "keymiss", key)
+	}
+}
+
 // keyspaceEvent publishes the notification of one event if its class is
 // enabled (and anyone listens).
 func (s *Server) keyspaceEvent(db int, class notifyClass, event string, key []byte) {

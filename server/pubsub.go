@@ -254,7 +254,8 @@ func (f *frames) message(c *client, kind string, pattern, channel, msg []byte) [
 		slot = &f.m3
 	}
 	if *slot == nil {
-		*slot = appendMessage(nil, resp3, kind, pattern, channel, msg)
+		b := make([]byte, 0, 64+len(pattern)+len(channel)+len(msg))
+		*slot = appendMessage(b, resp3, kind, pattern, channel, msg)
 	}
 	return *slot
 }

@@ -219,7 +219,11 @@ func pubsubShardChannelsCommand(c *client, args [][]byte) { c.pubsubChannels(kin
 
 func (c *client) pubsubChannels(kind subKind, args [][]byte) {
 	if len(args) > 3 {
-		c.err(protocol.WrongArity("pubsub|" + string(args[1])))
+		name := "pubsub|channels"
+		if kind == kindShard {
+			name = "pubsub|shardchannels"
+		}
+		c.err(protocol.WrongArity(name))
 		return
 	}
 	var pattern []byte

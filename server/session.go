@@ -173,14 +173,13 @@ func (ss *session) finish() {
 	ss.s.clients.remove(ss.c)
 }
 
-// waitStart waits for handoff; false if the session ended first.
+// waitStart waits for handoff (always coming: redcon calls Server.closed
+// when its goroutine lets go of the connection), so that the session never
+// finishes while the detaching command still runs; false if the session
+// ended meanwhile.
 func (ss *session) waitStart() bool {
-	select {
-	case <-ss.start:
-		return true
-	case <-ss.goneCh:
-		return false
-	}
+	<-ss.start
+	return !ss.ended()
 }
 
 // read is the reader goroutine.
@@ -358,7 +357,8 @@ func (ss *session) withinLimit(class outputClass) bool {
 			ss.softSince = now
 			return true
 		}
-		return now.Sub(ss.softSince) <= time.Duration(lim.SoftSeconds)*time.Second
+		// Whole seconds, as Redis compares against its unixtime clock.
+		return int64(now.Sub(ss.softSince)/time.Second) <= lim.SoftSeconds
 	}
 	ss.softSince = time.Time{}
 	return true

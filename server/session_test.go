@@ -318,3 +318,30 @@ func FuzzOutputLimits(f *testing.F) {
 		}
 	})
 }
+
+// TestSessionIdleTimeout: the idle timeout closes an idle detached client
+// but spares subscribed and blocked ones, as Redis.
+func TestSessionIdleTimeout(t *testing.T) {
+	s := startSessionServer(t)
+	rc := newClient(t, s, nil)
+	mustDo(t, rc, "CONFIG", "SET", "timeout", "1")
+	idle := dialRaw(t, s)
+	sendRaw(t, idle, "X-DETACH\r\n")
+	expectRaw(t, idle, "+OK\r\n")
+	sub := dialRaw(t, s)
+	sendRaw(t, sub, "SUBSCRIBE c\r\n")
+	expectRaw(t, sub, "*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n")
+	release := make(chan struct{})
+	testBlockRelease.Store(&release)
+	blocked := dialRaw(t, s)
+	sendRaw(t, blocked, "X-BLOCK b\r\n")
+	expectEOF(t, idle) // after about a second
+	// Let another timeout period pass for the others: the subscriber still
+	// answers after it, and so does the blocked client once released.
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	waitUntil(t, func() bool { return time.Now().After(deadline) }, func() string { return "time" })
+	sendRaw(t, sub, "PING\r\n")
+	expectRaw(t, sub, "*2\r\n$4\r\npong\r\n$0\r\n\r\n")
+	close(release)
+	expectRaw(t, blocked, "$1\r\nb\r\n")
+}
