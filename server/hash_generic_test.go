@@ -141,3 +141,42 @@ func TestHashSetCommandInfoVsRedis(t *testing.T) {
 		}
 	}
 }
+
+// TestHashSetWatch checks that hash and set writes invalidate WATCH and run
+// inside MULTI/EXEC.
+func TestHashSetWatch(t *testing.T) {
+	s := startServer(t, nil)
+	rc, other := newClient(t, s, nil), newClient(t, s, nil)
+	ctx := ctxT(t)
+	rc.HSet(ctx, "h", "a", "1")
+	rc.SAdd(ctx, "s", "x")
+	for _, write := range [][]any{
+		{"HSET", "h", "a", "2"}, {"HDEL", "h", "zz", "a"}, {"HINCRBYFLOAT", "h", "n", "1"},
+		{"SADD", "s", "y"}, {"SPOP", "s"}, {"SINTERSTORE", "h", "s"},
+	} {
+		key := write[1].(string)
+		err := rc.Watch(ctx, func(tx *redis.Tx) error {
+			if err := other.Do(ctx, write...).Err(); err != nil && err != redis.Nil {
+				t.Fatalf("%v: %v", write, err)
+			}
+			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Exists(ctx, key)
+				return nil
+			})
+			return err
+		}, key)
+		if err != redis.TxFailedErr {
+			t.Errorf("%v under WATCH %s: EXEC error %v, want aborted", write, key, err)
+		}
+	}
+	cmds, err := rc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, "m", "f", "v")
+		p.SAdd(ctx, "ms", "1", "2")
+		p.HGetAll(ctx, "m")
+		p.SCard(ctx, "ms")
+		return nil
+	})
+	if err != nil || len(cmds) != 4 || cmds[3].(*redis.IntCmd).Val() != 2 || cmds[2].(*redis.MapStringStringCmd).Val()["f"] != "v" {
+		t.Fatalf("MULTI/EXEC: %v %v", cmds, err)
+	}
+}
