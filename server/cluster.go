@@ -216,7 +216,7 @@ func (cs *clusterState) commandSlot(cmd *command, args [][]byte) (slot, n int, c
 func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	cs := s.cl
 	c.clu.asking = false // no slot is ever importing: ASKING changes nothing
-	if c.multi == nil {
+	if !c.inMulti() {
 		c.clu.txKeyed = false
 	}
 	if cmd == cs.move || cmd == cs.swapdb || cmd == cs.copy {
@@ -227,7 +227,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	}
 	slot, n, cross := cs.commandSlot(cmd, args)
 	if n == 0 {
-		if cmd == cs.publish && !c.clu.peer && c.multi == nil {
+		if cmd == cs.publish && !c.clu.peer && !c.inMulti() {
 			cs.broadcastPublish(args[1], args[2])
 		}
 		return false
@@ -249,7 +249,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 		c.reject(cmd, protocol.ErrCrossSlot)
 		return true
 	}
-	if c.multi != nil { // a transaction's keys must share one slot, as EXEC checks in Redis
+	if c.inMulti() { // a transaction's keys must share one slot, as EXEC checks in Redis
 		if c.clu.txKeyed && slot != c.clu.txSlot {
 			c.reject(cmd, protocol.ErrCrossSlot)
 			return true
@@ -275,7 +275,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 // which would stall the shared connection, and not on a subscribed
 // connection: those get MOVED.
 func (cs *clusterState) canForward(c *client, cmd *command) bool {
-	if !cs.proxy || c.clu.peer || c.multi != nil || cmd.flags&(flagBlocking|flagNoMulti) != 0 ||
+	if !cs.proxy || c.clu.peer || c.inMulti() || cmd.flags&(flagBlocking|flagNoMulti) != 0 ||
 		cmd == cs.ssubscribe || cmd == cs.sunsubscribe || cmd == cs.watch {
 		return false
 	}
@@ -319,3 +319,7 @@ func crossDBRefusal(cs *clusterState, cmd *command, args [][]byte) string {
 	}
 	return ""
 }
+
+// inMulti reports whether the client has an open MULTI (c.multi also exists
+// for WATCH alone).
+func (c *client) inMulti() bool { return c.multi != nil && c.multi.active }

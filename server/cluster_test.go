@@ -103,12 +103,16 @@ func TestClusterMultiQueueChecksKeys(t *testing.T) {
 	conn := rc.Conn()
 	defer conn.Close()
 	if err := conn.Process(ctx, redis.NewStatusCmd(ctx, "MULTI")); err != nil {
-		// MULTI may not be implemented yet by this build: nothing to check.
-		t.Skipf("MULTI: %v", err)
+		t.Fatalf("MULTI: %v", err)
 	}
 	err := conn.Process(ctx, redis.NewStringCmd(ctx, "GET", other))
 	if err == nil || !strings.HasPrefix(err.Error(), "MOVED ") {
 		t.Fatalf("GET in MULTI: %v, want MOVED", err)
+	}
+	// The redirection flagged the transaction, as Redis does: EXEC aborts.
+	err = conn.Process(ctx, redis.NewSliceCmd(ctx, "EXEC"))
+	if err == nil || err.Error() != protocol.ErrExecAbort {
+		t.Fatalf("EXEC after MOVED in MULTI: %v, want %s", err, protocol.ErrExecAbort)
 	}
 }
 
@@ -362,7 +366,7 @@ func TestClusterTransactionOneSlot(t *testing.T) {
 		{"two slots", [][]string{{"GET", mine}, {"GET", "{" + other + "}"}}, []bool{false, true}},
 		{"moved", [][]string{{"PING"}, {"GET", other}}, []bool{false, true}},
 	} {
-		cl := &client{s: s, multi: &multiState{}}
+		cl := &client{s: s, multi: &multiState{active: true}}
 		for i, a := range c.seq {
 			cmd := get
 			if a[0] == "PING" {
