@@ -166,18 +166,13 @@ func TestListBlockTimeouts(t *testing.T) {
 	s := startServer(t, nil)
 	listNeedBlocking(t, s)
 	for name, rc := range listClients(t, s) {
-		ctx := ctxT(t)
-		if err := rc.BLPop(ctx, 20*time.Millisecond, "none").Err(); err != redis.Nil {
-			t.Fatalf("%s BLPOP timeout: %v", name, err)
-		}
-		if err := rc.BLMove(ctx, "none", "d", "LEFT", "LEFT", 20*time.Millisecond).Err(); err != redis.Nil {
-			t.Fatalf("%s BLMOVE timeout: %v", name, err)
-		}
-		if err := rc.BLMPop(ctx, 20*time.Millisecond, "left", 1, "none").Err(); err != redis.Nil {
-			t.Fatalf("%s BLMPOP timeout: %v", name, err)
-		}
-		if err := rc.BRPopLPush(ctx, "none", "d", 20*time.Millisecond).Err(); err != redis.Nil {
-			t.Fatalf("%s BRPOPLPUSH timeout: %v", name, err)
+		for _, args := range [][]any{ // raw: go-redis rounds typed timeouts up to 1 s
+			{"BLPOP", "none", "0.02"}, {"BRPOP", "none", "x", "0.02"}, {"BLMOVE", "none", "d", "LEFT", "LEFT", "0.02"},
+			{"BLMPOP", "0.02", "1", "none", "LEFT"}, {"BRPOPLPUSH", "none", "d", "0.02"},
+		} {
+			if _, err := do(t, rc, args...); err != redis.Nil {
+				t.Fatalf("%s %v: %v, want the null reply", name, args, err)
+			}
 		}
 	}
 }
