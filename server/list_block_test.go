@@ -322,3 +322,40 @@ func TestListProducerConsumer(t *testing.T) {
 		}
 	}
 }
+
+// A served blocked client records the non-blocking pop that happened.
+func TestListBlockEffects(t *testing.T) {
+	s := startServer(t, nil)
+	listNeedBlocking(t, s)
+	var fx listFx
+	s.SetEffectHook(fx.hook)
+	rc := newClient(t, s, nil)
+	ctx := ctxT(t)
+	for _, tc := range []struct {
+		fn   func(ctx context.Context, c *redis.Client) ([]string, error)
+		want []string
+	}{
+		{func(ctx context.Context, c *redis.Client) ([]string, error) { return c.BLPop(ctx, 0, "a", "q").Result() },
+			[]string{"RPUSH q 1 2", "LPOP q"}},
+		{func(ctx context.Context, c *redis.Client) ([]string, error) {
+			v, err := c.BLMove(ctx, "q", "d", "RIGHT", "LEFT", 0).Result()
+			return []string{v}, err
+		}, []string{"RPUSH q 1 2", "LMOVE q d RIGHT LEFT"}},
+		{func(ctx context.Context, c *redis.Client) ([]string, error) {
+			k, v, err := c.BLMPop(ctx, 0, "right", 5, "q").Result()
+			return append([]string{k}, v...), err
+		}, []string{"RPUSH q 1 2", "RPOP q 2"}},
+	} {
+		rc.Del(ctx, "q", "d")
+		fx.take()
+		ch, _ := listBlock(t, s, tc.fn)
+		listWaitBlocked(t, rc, 1)
+		rc.RPush(ctx, "q", "1", "2")
+		if r := listRecv(t, ch); r.err != nil {
+			t.Fatal(r.err)
+		}
+		if got := fx.take(); !slices.Equal(got, tc.want) {
+			t.Fatalf("effects %q, want %q", got, tc.want)
+		}
+	}
+}
