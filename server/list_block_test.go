@@ -335,7 +335,9 @@ func TestListBlockEffects(t *testing.T) {
 		fn   func(ctx context.Context, c *redis.Client) ([]string, error)
 		want []string
 	}{
-		{func(ctx context.Context, c *redis.Client) ([]string, error) { return c.BLPop(ctx, 0, "a", "q").Result() },
+		{func(ctx context.Context, c *redis.Client) ([]string, error) {
+			return c.BLPop(ctx, 0, "a", "q").Result()
+		},
 			[]string{"RPUSH q 1 2", "LPOP q"}},
 		{func(ctx context.Context, c *redis.Client) ([]string, error) {
 			v, err := c.BLMove(ctx, "q", "d", "RIGHT", "LEFT", 0).Result()
