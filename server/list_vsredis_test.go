@@ -431,3 +431,27 @@ func slicesEqualStr(a, b []string) bool {
 	}
 	return true
 }
+
+// TestListBlockingInMultiVsRedis: inside MULTI the blocking forms answer at
+// once, each with Redis's own null form.
+func TestListBlockingInMultiVsRedis(t *testing.T) {
+	sock := listRealRedis(t)
+	s := startServer(t, nil)
+	for _, resp := range []string{"2", "3"} {
+		var got [2]string
+		for j, c := range []*listRaw{listDialRaw(t, "unix", sock), listDialRaw(t, "tcp", s.Addr())} {
+			c.do(t, "HELLO", resp)
+			c.do(t, "FLUSHALL")
+			c.do(t, "RPUSH", "full", "a", "b")
+			c.do(t, "MULTI")
+			for _, cmd := range [][]string{{"BLPOP", "none", "0"}, {"BRPOP", "none", "full", "0"}, {"BLMOVE", "none", "d", "LEFT", "LEFT", "0"},
+				{"BRPOPLPUSH", "none", "d", "0"}, {"BLMPOP", "0", "1", "none", "LEFT"}, {"BLMOVE", "full", "d", "LEFT", "LEFT", "0"}} {
+				c.do(t, cmd...)
+			}
+			got[j] = c.do(t, "EXEC")
+		}
+		if got[0] != got[1] {
+			t.Fatalf("RESP%s EXEC:\n redis:  %q\n cached: %q", resp, got[0], got[1])
+		}
+	}
+}
