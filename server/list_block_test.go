@@ -143,6 +143,7 @@ func TestListBlockServesEachForm(t *testing.T) {
 			return []string{v}, err
 		}, []string{"1"}},
 		{"BRPOPLPUSH", func(ctx context.Context, c *redis.Client) ([]string, error) {
+			//lint:ignore SA1019 the deprecated command is what is under test
 			v, err := c.BRPopLPush(ctx, "k", "d", 0).Result()
 			return []string{v}, err
 		}, []string{"3"}},
