@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -68,7 +69,7 @@ func listReadReply(r *bufio.Reader, out *bytes.Buffer) error {
 			return nil
 		}
 		buf := make([]byte, n+2)
-		if _, err := io_ReadFull(r, buf); err != nil {
+		if _, err := io.ReadFull(r, buf); err != nil {
 			return err
 		}
 		out.Write(buf)
@@ -83,18 +84,6 @@ func listReadReply(r *bufio.Reader, out *bytes.Buffer) error {
 		}
 	}
 	return nil
-}
-
-func io_ReadFull(r *bufio.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // listRealRedis starts redis-server on a unix socket in a temporary
