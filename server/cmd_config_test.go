@@ -20,7 +20,7 @@ func TestIntroConfigGet(t *testing.T) {
 			"maxmemory-samples": "5", "maxmemory-clients": "0", "maxmemory-eviction-tenacity": "10"}},
 		{[]string{"maxmemory", "maxmemory-*"}, map[string]string{"maxmemory": "0", "maxmemory-policy": "noeviction",
 			"maxmemory-samples": "5", "maxmemory-clients": "0", "maxmemory-eviction-tenacity": "10"}},
-		{[]string{"hash-max-*-entries"}, map[string]string{"hash-max-listpack-entries": "128", "hash-max-ziplist-entries": "128"}},
+		{[]string{"hash-max-*-entries"}, map[string]string{"hash-max-listpack-entries": "512", "hash-max-ziplist-entries": "512"}},
 		{[]string{"lua-time-limit"}, map[string]string{"lua-time-limit": "5000"}},
 		{[]string{"port", "databases", "timeout"}, map[string]string{"port": "0", "databases": "16", "timeout": "0"}},
 		{[]string{"MAXMEMORY-POL?CY"}, map[string]string{"maxmemory-policy": "noeviction"}},

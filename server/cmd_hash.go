@@ -498,6 +498,24 @@ func hrandfieldCommand(c *client, args [][]byte) {
 	hashRandReply(c, h, count, withValues)
 }
 
+// hashRandRepeat calls pair n times with a random field of h and its value.
+func hashRandRepeat(h *hash.Hash, n int64, pair func(f, v []byte)) {
+	if h.Encoding() == "listpack" {
+		// Random on a listpack walks it: index it once instead.
+		var fs, vs [][]byte
+		h.Each(func(f, v []byte) bool { fs, vs = append(fs, f), append(vs, v); return true })
+		for range n {
+			i := rand.IntN(len(fs))
+			pair(fs[i], vs[i])
+		}
+		return
+	}
+	for range n {
+		f, v, _ := h.Random()
+		pair(f, v)
+	}
+}
+
 // hashRandReply replies count random fields of h (distinct when count > 0,
 // possibly repeated when negative), with their values when withValues: in
 // RESP3 each field-value pair is a two-element array, as Redis 7 replies.
@@ -522,20 +540,7 @@ func hashRandReply(c *client, h *hash.Hash, count int64, withValues bool) {
 	}
 	if count < 0 {
 		arrLen(int(-count))
-		if h.Encoding() == "listpack" {
-			// Random on a listpack walks it: index it once instead.
-			var fs, vs [][]byte
-			h.Each(func(f, v []byte) bool { fs, vs = append(fs, f), append(vs, v); return true })
-			for range -count {
-				i := rand.IntN(len(fs))
-				pair(fs[i], vs[i])
-			}
-			return
-		}
-		for range -count {
-			f, v, _ := h.Random()
-			pair(f, v)
-		}
+		hashRandRepeat(h, -count, pair)
 		return
 	}
 	if count >= int64(h.Len()) {

@@ -129,6 +129,22 @@ func listLookup(c *client, tx *store.Tx, db int, key []byte, write bool) (l *lis
 	return l, true
 }
 
+// listSource is listLookup for a key a blocking command serves from: when
+// a blocked client's command re-runs (blocking.go), a key that now holds
+// another type counts as missing, as Redis 7.0 serves a woken client only
+// from keys holding lists; on the first run it is WRONGTYPE as usual.
+func listSource(c *client, tx *store.Tx, db int, key []byte) (*list.List, bool) {
+	if c.block == nil || !c.block.rerun {
+		return listLookup(c, tx, db, key, true)
+	}
+	e, found := tx.LookupWrite(db, key)
+	if !found || e.Type() != store.TypeList {
+		return nil, true
+	}
+	l, _ := e.Object().(*list.List)
+	return l, true
+}
+
 // listStore records l's new size after an in-place change, or deletes key
 // (notifying "del") when l became empty, as Redis deletes empty lists.
 func listStore(c *client, tx *store.Tx, db int, key []byte, l *list.List) {

@@ -30,7 +30,7 @@ func listBlockingPop(c *client, args [][]byte, front bool) {
 	db := int(c.db.Load())
 	tx := c.s.store.Lock(keys...)
 	for _, key := range keys {
-		l, ok := listLookup(c, tx, db, key, true)
+		l, ok := listSource(c, tx, db, key)
 		if !ok {
 			tx.Unlock()
 			return

@@ -34,7 +34,7 @@ func rpoplpushCommand(c *client, args [][]byte) {
 func listMove(c *client, src, dst []byte, fromFront, toFront, asRPopLPush bool) bool {
 	db := int(c.db.Load())
 	tx := c.s.store.Lock(src, dst)
-	sl, ok := listLookup(c, tx, db, src, true)
+	sl, ok := listSource(c, tx, db, src)
 	if !ok {
 		tx.Unlock()
 		return true
@@ -152,7 +152,7 @@ func listMpop(c *client, m mpopArgs) bool {
 	db := int(c.db.Load())
 	tx := c.s.store.Lock(m.keys...)
 	for _, key := range m.keys {
-		l, ok := listLookup(c, tx, db, key, true)
+		l, ok := listSource(c, tx, db, key)
 		if !ok {
 			tx.Unlock()
 			return true

@@ -264,21 +264,8 @@ func spopCommand(c *client, args [][]byte) {
 		}
 		return
 	}
-	var popped [][]byte
 	all := count >= int64(s.Len())
-	deleted := all
-	if all {
-		s.Each(func(m []byte) bool { popped = append(popped, slices.Clone(m)); return true })
-		tx.Delete(db, args[1])
-	} else {
-		for range max(count, 1) {
-			m, _ := s.Random()
-			m = slices.Clone(m)
-			s.Remove(m)
-			popped = append(popped, m)
-		}
-		deleted = setSave(tx, db, args[1], s, false)
-	}
+	popped, deleted := setPop(tx, db, args[1], s, count, all)
 	tx.Unlock()
 	if all {
 		c.propagate([]byte("DEL"), args[1])
@@ -297,6 +284,23 @@ func spopCommand(c *client, args [][]byte) {
 	for _, m := range popped {
 		c.bulk(m)
 	}
+}
+
+// setPop removes count random members of s (1 when count is -1, all of them
+// when all is set) and returns copies of them, and whether key was deleted.
+func setPop(tx *store.Tx, db int, key []byte, s *set.Set, count int64, all bool) (popped [][]byte, deleted bool) {
+	if all {
+		s.Each(func(m []byte) bool { popped = append(popped, slices.Clone(m)); return true })
+		tx.Delete(db, key)
+		return popped, true
+	}
+	for range max(count, 1) {
+		m, _ := s.Random()
+		m = slices.Clone(m)
+		s.Remove(m)
+		popped = append(popped, m)
+	}
+	return popped, setSave(tx, db, key, s, false)
 }
 
 // srandmemberCommand is SRANDMEMBER key [count]: distinct members for a
@@ -489,18 +493,25 @@ func setLoad(c *client, tx *store.Tx, keys [][]byte, write bool) ([]*set.Set, bo
 	return sets, true
 }
 
-// setCompute returns the members of op over sets, copied, stopping after
-// limit members (0: no limit).
-func setCompute(op setOp, sets []*set.Set, limit int) [][]byte {
-	var out [][]byte
-	emit := func(m []byte) bool {
-		out = append(out, slices.Clone(m))
-		return limit == 0 || len(out) < limit
+// setCompute computes op over sets into a new set (as Redis 7.0 builds its
+// result sets, so replies follow the result's encoding: sorted for an
+// intset). With count set it only counts the intersection, stopping at
+// limit (0: no limit), and returns a nil set.
+func setCompute(op setOp, sets []*set.Set, limit int, count bool) (*set.Set, int, error) {
+	acc := set.New()
+	n := 0
+	var err error
+	add := func(m []byte) bool {
+		n++
+		if !count {
+			_, err = acc.Add(m)
+		}
+		return err == nil && (limit == 0 || n < limit)
 	}
 	switch op {
 	case opInter:
 		if slices.Contains(sets, nil) {
-			return nil
+			break
 		}
 		ordered := slices.Clone(sets)
 		slices.SortFunc(ordered, func(a, b *set.Set) int { return a.Len() - b.Len() })
@@ -510,46 +521,46 @@ func setCompute(op setOp, sets []*set.Set, limit int) [][]byte {
 					return true
 				}
 			}
-			return emit(m)
+			return add(m)
 		})
-	case opUnion, opDiff:
-		// As Redis 7.0, gather into a set, so that the reply follows its
-		// encoding's order (sorted for an intset).
-		acc := set.New()
-		for i, s := range sets {
-			if s == nil || (op == opDiff && i > 0) {
-				continue
-			}
-			s.Each(func(m []byte) bool {
-				if op == opDiff && slices.ContainsFunc(sets[1:], func(o *set.Set) bool { return o != nil && o.Has(m) }) {
-					return true
-				}
-				_, _ = acc.Add(m) // ErrFull would need a 4 GiB set: the member is then missing
-				return true
-			})
-			if op == opDiff {
-				break
+	case opUnion:
+		for _, s := range sets {
+			if s != nil && err == nil {
+				s.Each(func(m []byte) bool { _, err = acc.Add(m); return err == nil })
 			}
 		}
-		acc.Each(emit)
+		n = acc.Len()
+	case opDiff:
+		if sets[0] == nil {
+			break
+		}
+		sets[0].Each(func(m []byte) bool {
+			if slices.ContainsFunc(sets[1:], func(o *set.Set) bool { return o != nil && o.Has(m) }) {
+				return true
+			}
+			return add(m)
+		})
 	}
-	return out
+	if count {
+		acc = nil
+	}
+	return acc, n, err
 }
 
 // setAlgebra replies op over keys as a set.
 func setAlgebra(c *client, op setOp, keys [][]byte) {
 	tx := c.s.store.Lock(keys...)
+	defer tx.Unlock()
 	sets, ok := setLoad(c, tx, keys, false)
 	if !ok {
-		tx.Unlock()
 		return
 	}
-	out := setCompute(op, sets, 0)
-	tx.Unlock()
-	c.setLen(len(out))
-	for _, m := range out {
-		c.bulk(m)
+	res, _, err := setCompute(op, sets, 0, false)
+	if err != nil {
+		c.err(hashErrFull)
+		return
 	}
+	setReply(c, res)
 }
 
 func sinterCommand(c *client, args [][]byte) { setAlgebra(c, opInter, args[1:]) }
@@ -569,8 +580,13 @@ func setAlgebraStore(c *client, op setOp, args [][]byte) {
 		tx.Unlock()
 		return
 	}
-	out := setCompute(op, sets, 0)
-	if len(out) == 0 {
+	res, n, err := setCompute(op, sets, 0, false)
+	if err != nil {
+		tx.Unlock()
+		c.err(hashErrFull)
+		return
+	}
+	if n == 0 {
 		deleted := tx.Delete(db, dst)
 		tx.Unlock()
 		if deleted {
@@ -580,19 +596,11 @@ func setAlgebraStore(c *client, op setOp, args [][]byte) {
 		c.int(0)
 		return
 	}
-	s := set.NewFor(out[0], len(out))
-	for _, m := range out {
-		if _, err := s.Add(m); err != nil {
-			tx.Unlock()
-			c.err(hashErrFull)
-			return
-		}
-	}
-	tx.SetObject(db, dst, store.TypeSet, s, s.Size(), 0)
+	tx.SetObject(db, dst, store.TypeSet, res, res.Size(), 0)
 	tx.Unlock()
 	c.propagate(args...)
 	c.notify(notifySet, setStoreEvents[op], dst)
-	c.int(int64(len(out)))
+	c.int(int64(n))
 }
 
 func sinterstoreCommand(c *client, args [][]byte) { setAlgebraStore(c, opInter, args) }
@@ -653,7 +661,7 @@ func sintercardCommand(c *client, args [][]byte) {
 		tx.Unlock()
 		return
 	}
-	out := setCompute(opInter, sets, int(min(limit, math.MaxInt32)))
+	_, n, _ = setCompute(opInter, sets, int(min(limit, math.MaxInt32)), true)
 	tx.Unlock()
-	c.int(int64(len(out)))
+	c.int(int64(n))
 }

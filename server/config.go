@@ -321,7 +321,7 @@ var inertDirectives = [][2]string{
 	{"appendfilename", "appendonly.aof"}, {"appenddirname", "appendonlydir"}, {"dir", "/"},
 	{"dbfilename", "dump.rdb"}, {"rdbcompression", "yes"}, {"rdbchecksum", "yes"},
 	{"stop-writes-on-bgsave-error", "yes"}, {"busy-reply-threshold", "5000"},
-	{"hash-max-listpack-entries", "128"}, {"hash-max-listpack-value", "64"},
+	{"hash-max-listpack-entries", "512"}, {"hash-max-listpack-value", "64"},
 	{"list-max-listpack-size", "-2"}, {"list-compress-depth", "0"},
 	{"set-max-intset-entries", "512"}, {"set-max-listpack-entries", "128"}, {"set-max-listpack-value", "64"},
 	{"zset-max-listpack-entries", "128"}, {"zset-max-listpack-value", "64"},

@@ -3,8 +3,10 @@ package server
 import (
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -139,5 +141,79 @@ func TestHashSetCommandInfoVsRedis(t *testing.T) {
 		if err != nil || !slices.Equal(w, g) {
 			t.Errorf("COMMAND GETKEYS %v: cached %v %v, redis %v", args, g, err, w)
 		}
+	}
+}
+
+// TestHashSetWatch checks that hash and set writes invalidate WATCH and run
+// inside MULTI/EXEC.
+func TestHashSetWatch(t *testing.T) {
+	s := startServer(t, nil)
+	rc, other := newClient(t, s, nil), newClient(t, s, nil)
+	ctx := ctxT(t)
+	rc.HSet(ctx, "h", "a", "1")
+	rc.SAdd(ctx, "s", "x")
+	for _, write := range [][]any{
+		{"HSET", "h", "a", "2"}, {"HDEL", "h", "zz", "a"}, {"HINCRBYFLOAT", "h", "n", "1"},
+		{"SADD", "s", "y"}, {"SPOP", "s"}, {"SINTERSTORE", "h", "s"},
+	} {
+		key := write[1].(string)
+		err := rc.Watch(ctx, func(tx *redis.Tx) error {
+			if err := other.Do(ctx, write...).Err(); err != nil && err != redis.Nil {
+				t.Fatalf("%v: %v", write, err)
+			}
+			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Exists(ctx, key)
+				return nil
+			})
+			return err
+		}, key)
+		if err != redis.TxFailedErr {
+			t.Errorf("%v under WATCH %s: EXEC error %v, want aborted", write, key, err)
+		}
+	}
+	cmds, err := rc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, "m", "f", "v")
+		p.SAdd(ctx, "ms", "1", "2")
+		p.HGetAll(ctx, "m")
+		p.SCard(ctx, "ms")
+		return nil
+	})
+	if err != nil || len(cmds) != 4 || cmds[3].(*redis.IntCmd).Val() != 2 || cmds[2].(*redis.MapStringStringCmd).Val()["f"] != "v" {
+		t.Fatalf("MULTI/EXEC: %v %v", cmds, err)
+	}
+}
+
+// TestHashSetMaxmemory checks that hash and set growth counts against
+// maxmemory: denied under noeviction, evicted under allkeys-lru.
+func TestHashSetMaxmemory(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.MaxMemory = 1 << 20 })
+	rc := newClient(t, s, nil)
+	ctx := ctxT(t)
+	val := strings.Repeat("v", 1000)
+	var oom error
+	for i := 0; i < 5000 && oom == nil; i++ {
+		oom = rc.HSet(ctx, "h", "f"+strconv.Itoa(i), val).Err()
+	}
+	if oom == nil || oom.Error() != "OOM command not allowed when used memory > 'maxmemory'." {
+		t.Fatalf("HSET past maxmemory: %v", oom)
+	}
+	if err := rc.SRem(ctx, "nokey", "x").Err(); err != nil {
+		t.Fatalf("SREM (not denyoom) refused: %v", err)
+	}
+	rc.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru")
+	for i := range 300 {
+		k := "s" + strconv.Itoa(i)
+		if err := rc.SAdd(ctx, k, val+"a", val+"b").Err(); err != nil {
+			t.Fatalf("SADD under allkeys-lru: %v", err)
+		}
+	}
+	if used := s.Store().UsedMemory(); used > 1<<20+64<<10 {
+		t.Fatalf("used memory %d over maxmemory", used)
+	}
+	// An expired hash is gone for every command.
+	rc.HSet(ctx, "gone", "f", "v")
+	rc.PExpireAt(ctx, "gone", time.UnixMilli(1))
+	if v, err := rc.HGet(ctx, "gone", "f").Result(); err != redis.Nil {
+		t.Fatalf("HGET of an expired hash = %q %v", v, err)
 	}
 }

@@ -143,6 +143,7 @@ func TestListBlockServesEachForm(t *testing.T) {
 			return []string{v}, err
 		}, []string{"1"}},
 		{"BRPOPLPUSH", func(ctx context.Context, c *redis.Client) ([]string, error) {
+			//lint:ignore SA1019 the deprecated command is what is under test
 			v, err := c.BRPopLPush(ctx, "k", "d", 0).Result()
 			return []string{v}, err
 		}, []string{"3"}},
@@ -166,18 +167,13 @@ func TestListBlockTimeouts(t *testing.T) {
 	s := startServer(t, nil)
 	listNeedBlocking(t, s)
 	for name, rc := range listClients(t, s) {
-		ctx := ctxT(t)
-		if err := rc.BLPop(ctx, 20*time.Millisecond, "none").Err(); err != redis.Nil {
-			t.Fatalf("%s BLPOP timeout: %v", name, err)
-		}
-		if err := rc.BLMove(ctx, "none", "d", "LEFT", "LEFT", 20*time.Millisecond).Err(); err != redis.Nil {
-			t.Fatalf("%s BLMOVE timeout: %v", name, err)
-		}
-		if err := rc.BLMPop(ctx, 20*time.Millisecond, "left", 1, "none").Err(); err != redis.Nil {
-			t.Fatalf("%s BLMPOP timeout: %v", name, err)
-		}
-		if err := rc.BRPopLPush(ctx, "none", "d", 20*time.Millisecond).Err(); err != redis.Nil {
-			t.Fatalf("%s BRPOPLPUSH timeout: %v", name, err)
+		for _, args := range [][]any{ // raw: go-redis rounds typed timeouts up to 1 s
+			{"BLPOP", "none", "0.02"}, {"BRPOP", "none", "x", "0.02"}, {"BLMOVE", "none", "d", "LEFT", "LEFT", "0.02"},
+			{"BLMPOP", "0.02", "1", "none", "LEFT"}, {"BRPOPLPUSH", "none", "d", "0.02"},
+		} {
+			if _, err := do(t, rc, args...); err != redis.Nil {
+				t.Fatalf("%s %v: %v, want the null reply", name, args, err)
+			}
 		}
 	}
 }
@@ -324,6 +320,45 @@ func TestListProducerConsumer(t *testing.T) {
 	for m, n := range seen {
 		if n != 1 {
 			t.Fatalf("%s delivered %d times", m, n)
+		}
+	}
+}
+
+// A served blocked client records the non-blocking pop that happened.
+func TestListBlockEffects(t *testing.T) {
+	s := startServer(t, nil)
+	listNeedBlocking(t, s)
+	var fx listFx
+	s.SetEffectHook(fx.hook)
+	rc := newClient(t, s, nil)
+	ctx := ctxT(t)
+	for _, tc := range []struct {
+		fn   func(ctx context.Context, c *redis.Client) ([]string, error)
+		want []string
+	}{
+		{func(ctx context.Context, c *redis.Client) ([]string, error) {
+			return c.BLPop(ctx, 0, "a", "q").Result()
+		},
+			[]string{"RPUSH q 1 2", "LPOP q"}},
+		{func(ctx context.Context, c *redis.Client) ([]string, error) {
+			v, err := c.BLMove(ctx, "q", "d", "RIGHT", "LEFT", 0).Result()
+			return []string{v}, err
+		}, []string{"RPUSH q 1 2", "LMOVE q d RIGHT LEFT"}},
+		{func(ctx context.Context, c *redis.Client) ([]string, error) {
+			k, v, err := c.BLMPop(ctx, 0, "right", 5, "q").Result()
+			return append([]string{k}, v...), err
+		}, []string{"RPUSH q 1 2", "RPOP q 2"}},
+	} {
+		rc.Del(ctx, "q", "d")
+		fx.take()
+		ch, _ := listBlock(t, s, tc.fn)
+		listWaitBlocked(t, rc, 1)
+		rc.RPush(ctx, "q", "1", "2")
+		if r := listRecv(t, ch); r.err != nil {
+			t.Fatal(r.err)
+		}
+		if got := fx.take(); !slices.Equal(got, tc.want) {
+			t.Fatalf("effects %q, want %q", got, tc.want)
 		}
 	}
 }

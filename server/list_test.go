@@ -174,6 +174,7 @@ func TestListMoveTyped(t *testing.T) {
 			rc.RPush(ctx, "src", "1", "2", "3")
 			v, err := rc.LMove(ctx, "src", "dst", "LEFT", "RIGHT").Result()
 			listWant(t, "LMOVE", v, err, "1")
+			//lint:ignore SA1019 the deprecated command is what is under test
 			v, err = rc.RPopLPush(ctx, "src", "dst").Result()
 			listWant(t, "RPOPLPUSH", v, err, "3")
 			v, err = rc.LMove(ctx, "src", "src", "left", "right").Result()
@@ -188,6 +189,7 @@ func TestListMoveTyped(t *testing.T) {
 			if _, err := rc.LMove(ctx, "src", "dst", "LEFT", "LEFT").Result(); err != redis.Nil {
 				t.Fatalf("LMOVE missing: %v", err)
 			}
+			//lint:ignore SA1019 the deprecated command is what is under test
 			if _, err := rc.RPopLPush(ctx, "src", "dst").Result(); err != redis.Nil {
 				t.Fatalf("RPOPLPUSH missing: %v", err)
 			}
@@ -219,6 +221,7 @@ func TestListBlockingServesAtOnce(t *testing.T) {
 			listWantSlice(t, "BRPOP", got, err, "b", "5")
 			v, err := rc.BLMove(ctx, "b", "d", "LEFT", "LEFT", time.Second).Result()
 			listWant(t, "BLMOVE", v, err, "2")
+			//lint:ignore SA1019 the deprecated command is what is under test
 			v, err = rc.BRPopLPush(ctx, "b", "d", 0).Result()
 			listWant(t, "BRPOPLPUSH", v, err, "4")
 			k, vals, err := rc.BLMPop(ctx, time.Second, "left", 5, "none", "b").Result()

@@ -42,6 +42,15 @@ var setScript = []strStep{
 	{cmd: "EXISTS s", want: "0"},
 	{cmd: "SADD s -5 7 0", want: "3"},
 	{cmd: "SMEMBERS s", want: `["-5" "0" "7"]`},
+	// Only canonical integers go into an intset.
+	{cmd: "SADD si 3 1", want: "2"},
+	{cmd: "SADD si 007 -0 +3 3 9223372036854775808", want: "4"},
+	{cmd: "SCARD si", want: "6"},
+	{cmd: "SISMEMBER si 007", want: "1"},
+	{cmd: "SISMEMBER si 7", want: "0"},
+	{cmd: "SADD sj -9223372036854775808 9223372036854775807 0 -1", want: "4"},
+	{cmd: "SMEMBERS sj", want: `["-9223372036854775808" "-1" "0" "9223372036854775807"]`},
+	{cmd: "OBJECT ENCODING sj", want: `"intset"`},
 	// SPOP / SRANDMEMBER argument checks
 	{cmd: "SPOP nokey", want: "nil"},
 	{cmd: "SPOP nokey 2", want: "[]"},

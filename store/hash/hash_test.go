@@ -246,3 +246,18 @@ func TestHashSizeHonest(t *testing.T) {
 		runtime.KeepAlive(keep)
 	}
 }
+
+func TestHashListpackShrinks(t *testing.T) {
+	h := New()
+	for i := range 400 {
+		h.Set([]byte("f"+strconv.Itoa(i)), bytes.Repeat([]byte("v"), 60))
+	}
+	big := h.Size()
+	for i := range 399 {
+		h.Delete([]byte("f" + strconv.Itoa(i)))
+	}
+	if h.Encoding() != "listpack" || h.Size() > big/10 {
+		t.Fatalf("after deleting 399 of 400 fields: %s, size %d of %d", h.Encoding(), h.Size(), big)
+	}
+	checkModel(t, h, map[string]string{"f399": string(bytes.Repeat([]byte("v"), 60))})
+}

@@ -60,13 +60,19 @@ func (lp Listpack) Replace(off int, b []byte) Listpack {
 	return lp
 }
 
-// Remove removes n entries starting at off.
+// Remove removes n entries starting at off. When the listpack is left using
+// less than half of its capacity, it moves to a smaller slice, as Redis
+// reallocates a shrunk listpack.
 func (lp Listpack) Remove(off, n int) Listpack {
 	end := off
 	for range n {
 		_, end = lp.Entry(end)
 	}
-	return append(lp[:off], lp[end:]...)
+	lp = append(lp[:off], lp[end:]...)
+	if cap(lp) > 64 && cap(lp) > 2*len(lp) {
+		lp = append(make(Listpack, 0, len(lp)+len(lp)/4), lp...)
+	}
+	return lp
 }
 
 // Offset returns the offset of the entry with index i (counting from 0).

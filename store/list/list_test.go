@@ -331,3 +331,29 @@ func BenchmarkListPushBack(b *testing.B) {
 		l.PushBack(v)
 	}
 }
+
+// A list used as a queue (push at one end, pop at the other) keeps a
+// bounded node table however long it runs.
+func TestListQueueStaysSmall(t *testing.T) {
+	v := bytes.Repeat([]byte{'q'}, 100)
+	for _, front := range []bool{false, true} {
+		l := New()
+		for i := range 300000 {
+			if front {
+				l.PushFront(v)
+			} else {
+				l.PushBack(v)
+			}
+			if i >= 1000 {
+				if front {
+					l.PopBack()
+				} else {
+					l.PopFront()
+				}
+			}
+		}
+		if l.Len() != 1000 || cap(l.ns) > 64 || l.Size() > 1000*102*13/10 {
+			t.Fatalf("front=%v: Len %d, node slots %d, Size %d", front, l.Len(), cap(l.ns), l.Size())
+		}
+	}
+}

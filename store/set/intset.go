@@ -101,6 +101,9 @@ func (is *intset) remove(v int64) bool {
 	i, found := is.search(v)
 	if found {
 		is.b = slices.Delete(is.b, i*is.w, (i+1)*is.w)
+		if cap(is.b) > 64 && cap(is.b) > 2*len(is.b) {
+			is.b = append(make([]byte, 0, len(is.b)+len(is.b)/4), is.b...)
+		}
 	}
 	return found
 }
