@@ -54,9 +54,9 @@ func zpopCommand(c *client, args [][]byte, fromMax bool) {
 // zsetPop removes up to count members from the low (or high) end of z
 // stored at key, calls head with the number popped then each with every
 // member in pop order, and notifies and records the effect (ZPOPMIN or
-// ZPOPMAX key n). It returns the number popped.
+// ZPOPMAX key n).
 func zsetPop(c *client, tx *store.Tx, key []byte, z *zset.ZSet, fromMax bool, count int64,
-	head func(n int), each func(m []byte, s float64)) int {
+	head func(n int), each func(m []byte, s float64)) {
 	n := int(min(count, int64(z.Len())))
 	head(n)
 	first, last := 0, n
@@ -82,7 +82,6 @@ func zsetPop(c *client, tx *store.Tx, key []byte, z *zset.ZSet, fromMax bool, co
 		c.notify(notifyGeneric, "del", key)
 	}
 	c.propagate(cmd, key, strconv.AppendInt(nil, int64(n), 10))
-	return n
 }
 
 func bzpopminCommand(c *client, args [][]byte) { bzpopCommand(c, args, false) }
@@ -125,6 +124,10 @@ func zmpopGeneric(c *client, args [][]byte, at int) {
 	numkeys, ok := protocol.ParseInt(args[at])
 	if !ok || numkeys < 1 {
 		c.err(protocol.ErrZNumkeys)
+		return
+	}
+	if numkeys >= int64(len(args)) { // and no overflow below
+		c.err(protocol.ErrSyntax)
 		return
 	}
 	where := int64(at) + numkeys + 1
