@@ -243,14 +243,17 @@ func zrandmemberCommand(c *client, args [][]byte) {
 		c.zsetReplyRange(z, int(size-1), int(size), true, withScores)
 		return
 	}
-	ranks := zsetRandomRanks(int(size), count)
+	n := count
+	if n < 0 {
+		n = -n
+	}
 	nested := withScores && c.resp3.Load()
 	if withScores && !nested {
-		c.array(2 * len(ranks))
+		c.array(int(2 * n))
 	} else {
-		c.array(len(ranks))
+		c.array(int(n))
 	}
-	for _, r := range ranks {
+	emit := func(r int) {
 		z.Walk(r, false, func(m []byte, s float64) bool {
 			if withScores {
 				c.zsetPair(m, s, nested)
@@ -260,18 +263,19 @@ func zrandmemberCommand(c *client, args [][]byte) {
 			return false
 		})
 	}
+	if count < 0 { // repeats allowed: streamed, however many are asked
+		for range n {
+			emit(rand.IntN(int(size)))
+		}
+		return
+	}
+	for _, r := range zsetDistinctRanks(int(size), count) {
+		emit(r)
+	}
 }
 
-// zsetRandomRanks picks ranks in [0, size): -count of them with repeats
-// when count < 0, else count distinct ones (0 < count < size).
-func zsetRandomRanks(size int, count int64) []int {
-	if count < 0 {
-		out := make([]int, -count)
-		for i := range out {
-			out[i] = rand.IntN(size)
-		}
-		return out
-	}
+// zsetDistinctRanks picks count distinct ranks in [0, size), 0 < count < size.
+func zsetDistinctRanks(size int, count int64) []int {
 	if count*3 > int64(size) { // most of the set: shuffle all ranks, keep a prefix
 		all := make([]int, size)
 		for i := range all {
