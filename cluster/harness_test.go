@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -78,6 +79,34 @@ func converged(nodes []*Node) bool {
 		}
 	}
 	return true
+}
+
+// views describes every node's table (version and member IDs), for failure
+// messages.
+func views(nodes []*Node) string {
+	var b strings.Builder
+	for _, n := range nodes {
+		tab := n.Table()
+		b.WriteString("\n  " + n.ID()[:8] + " v" + strconv.FormatUint(tab.Version(), 10) + ":")
+		for _, m := range tab.Members() {
+			b.WriteString(" " + m.ID[:8])
+		}
+		b.WriteString(" (memberlist knows " + strconv.Itoa(n.KnownPeers()) + ")")
+	}
+	return b.String()
+}
+
+// waitConverged waits until converged(nodes) holds, or fails the test with
+// every node's view.
+func waitConverged(t testing.TB, nodes []*Node, what string) {
+	t.Helper()
+	deadline := time.Now().Add(convergeWithin)
+	for !converged(nodes) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached within %v; views:%s", what, convergeWithin, views(nodes))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // waitFor polls cond every few milliseconds until it holds or d passes, and

@@ -113,6 +113,11 @@ func memberlistConfig(cfg Config, d *delegate) *memberlist.Config {
 	if cfg.SuspicionMult > 0 {
 		mc.SuspicionMult = cfg.SuspicionMult
 	}
+	// Full state exchange (anti-entropy) every 5 s instead of the LAN
+	// default 30 s: a node that missed gossip (a loaded machine, a lost UDP
+	// packet) agrees with its peers again within seconds. memberlist scales
+	// the interval up for large clusters.
+	mc.PushPullInterval = 5 * time.Second
 	// A node restarted with the same ID at another address may take its
 	// name back as soon as the old incarnation is dead.
 	mc.DeadNodeReclaimTime = time.Millisecond

@@ -111,7 +111,7 @@ func TestClusterConverges(t *testing.T) {
 	for _, k := range []int{3, 5} {
 		t.Run(strconv.Itoa(k), func(t *testing.T) {
 			nodes := startCluster(t, k, Config{})
-			waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
+			waitConverged(t, nodes, "convergence")
 			for _, n := range nodes {
 				if n.KnownPeers() != k {
 					t.Errorf("%s: KnownPeers %d, want %d", n.ID(), n.KnownPeers(), k)
@@ -134,14 +134,14 @@ func TestClusterConverges(t *testing.T) {
 
 func TestJoinAppearsEverywhere(t *testing.T) {
 	nodes := startCluster(t, 3, Config{})
-	waitFor(t, convergeWithin, "3-node convergence", func() bool { return converged(nodes) })
+	waitConverged(t, nodes, "3-node convergence")
 	before := nodes[1].Table().Version()
 	late := startNode(t, Config{AnnouncePort: 7100})
 	if c, err := late.Join([]string{nodes[2].GossipAddr()}); err != nil || c != 1 {
 		t.Fatalf("Join = %d, %v", c, err)
 	}
 	nodes = append(nodes, late)
-	waitFor(t, convergeWithin, "4-node convergence", func() bool { return converged(nodes) })
+	waitConverged(t, nodes, "4-node convergence")
 	if v := nodes[1].Table().Version(); v <= before {
 		t.Errorf("version %d after a join, was %d", v, before)
 	}
@@ -160,13 +160,13 @@ func TestJoinLoopRetriesUntilSeedIsUp(t *testing.T) {
 	waitFor(t, convergeWithin, "two failed join attempts", func() bool { return logs.count("join failed") >= 2 })
 	seed := startNode(t, Config{BindPort: seedPort})
 	nodes := []*Node{seed, joiner}
-	waitFor(t, convergeWithin, "convergence after retries", func() bool { return converged(nodes) })
+	waitConverged(t, nodes, "convergence after retries")
 	waitFor(t, convergeWithin, "join loop success logged", func() bool { return logs.count("cluster: joined") == 1 })
 }
 
 func TestCrashedNodeDisappears(t *testing.T) {
 	nodes := startCluster(t, 4, Config{})
-	waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
+	waitConverged(t, nodes, "convergence")
 	if err := nodes[3].crash(); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestCrashedNodeDisappears(t *testing.T) {
 
 func TestRestartWithSameIDRejoins(t *testing.T) {
 	nodes := startCluster(t, 3, Config{})
-	waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
+	waitConverged(t, nodes, "convergence")
 	id := nodes[2].ID()
 	if err := nodes[2].crash(); err != nil {
 		t.Fatal(err)
@@ -184,7 +184,7 @@ func TestRestartWithSameIDRejoins(t *testing.T) {
 	waitFor(t, detectWithin, "crash detected", func() bool { return converged(nodes[:2]) })
 	again := startNode(t, Config{NodeID: id, AnnouncePort: 7200, Join: []string{nodes[0].GossipAddr()}})
 	nodes = append(nodes[:2], again)
-	waitFor(t, convergeWithin, "restarted node back everywhere", func() bool { return converged(nodes) })
+	waitConverged(t, nodes, "restarted node back everywhere")
 	for _, n := range nodes {
 		if m := n.Table().Member(n.Table().IndexOf(id)); m.Port != 7200 || m.GossipAddr != again.GossipAddr() {
 			t.Errorf("%s sees the restarted node as %+v", n.ID(), m)
@@ -194,7 +194,7 @@ func TestRestartWithSameIDRejoins(t *testing.T) {
 
 func TestGracefulLeaveDisappears(t *testing.T) {
 	nodes := startCluster(t, 3, Config{})
-	waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
+	waitConverged(t, nodes, "convergence")
 	if err := nodes[2].Leave(time.Second); err != nil {
 		t.Fatalf("Leave: %v", err)
 	}
@@ -213,7 +213,7 @@ func TestGracefulLeaveDisappears(t *testing.T) {
 func TestEncryptedCluster(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	nodes := startCluster(t, 3, Config{Secret: secret})
-	waitFor(t, convergeWithin, "encrypted convergence", func() bool { return converged(nodes) })
+	waitConverged(t, nodes, "encrypted convergence")
 	for _, tc := range []struct {
 		name   string
 		secret []byte
@@ -269,7 +269,7 @@ func TestSubscribeSerialAndOrdered(t *testing.T) {
 
 func TestForget(t *testing.T) {
 	nodes := startCluster(t, 3, Config{})
-	waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
+	waitConverged(t, nodes, "convergence")
 	a, gone := nodes[0], nodes[2].ID()
 	for _, tc := range []struct {
 		id   string
@@ -338,7 +338,7 @@ func TestCloseStopsEveryGoroutine(t *testing.T) {
 		n.setBan(time.Hour)
 		nodes = append(nodes, n)
 	}
-	waitFor(t, convergeWithin, "convergence", func() bool { return converged(nodes) })
+	waitConverged(t, nodes, "convergence")
 	_ = nodes[0].Forget(nodes[1].ID()) // a running ban timer too
 	// A node whose join loop never succeeds.
 	dead, err := New(Config{BindAddr: "127.0.0.1", Join: []string{"127.0.0.1:1"}})

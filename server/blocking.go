@@ -1,12 +1,65 @@
 package server
 
-import "time"
+// Blocking commands (BLPOP, BLMOVE, BZPOPMIN …): a command that finds
+// nothing to serve calls blockFor, which registers the client on its keys
+// and makes dispatch park it. park detaches the client onto a session
+// (session.go) and waits on the session's executor, so that redcon's
+// goroutine is free and a disconnect is seen while blocked.
+//
+// Wake-ups are FIFO per key, as in Redis: signalReady (called by notifyDB
+// for every change to a key, with a store lock possibly held) only marks the
+// key ready for the first client blocked on it and wakes that client's
+// executor, which re-runs the command (under execMu.RLock, as any command).
+// A client served passes the key on to the next client blocked on it (the
+// key may hold more); a client that finds the key empty keeps waiting,
+// keeping its place; a client that finds the key holding another type than
+// its command wants (a string where BLPOP waits for a list) keeps waiting
+// too, as Redis 7.0 does, and passes the key on to the next client, which
+// may want that type. signalReady costs one atomic load when nobody is
+// blocked.
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
+)
+
+// CLIENT UNBLOCK modes (blockState.unblock).
+const (
+	unblockTimeout = 1 + iota // reply as on timeout
+	unblockError              // reply errUnblocked
+)
+
+const errUnblocked = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
 // blockRegistry tracks the clients blocked on keys.
-type blockRegistry struct{}
+type blockRegistry struct {
+	n     atomic.Int64 // blocked clients: signalReady's fast path, INFO blocked_clients
+	timed atomic.Int64 // blocked clients with a timeout (INFO clients_in_timeout_table)
+	mu    sync.Mutex   // protects keys, byID and every blockState's ready
+	keys  map[watchKey][]*blockState
+	byID  map[int64]*blockState
+}
 
-// blockState is what a blocked client waits for.
-type blockState struct{}
+// blockState is a blocked client: what it waits for and how it is woken.
+type blockState struct {
+	c        *client
+	db       int
+	keys     []string   // distinct, in the command's order
+	want     store.Type // the type the command serves from; TypeNone: any
+	deadline time.Time  // zero: no timeout
+	reply    func(c *client)
+
+	wake    chan struct{} // cap 1: ready keys or an unblock request
+	ready   []string      // keys signalled to this client; guarded by blockRegistry.mu
+	unblock atomic.Int32  // CLIENT UNBLOCK mode, 0 if none
+
+	rerun bool // owner only: the command is re-running (blockFor then just notes it)
+	again bool // owner only: the re-run blocked again
+}
 
 // blockFor tells dispatch that the running blocking command found nothing
 // to serve and must wait until one of keys (in the client's database) may
@@ -16,14 +69,355 @@ type blockState struct{}
 // Inside MULTI/EXEC, and for a client that cannot block, timeoutReply runs
 // at once, as Redis does.
 func (c *client) blockFor(keys [][]byte, timeout time.Duration, timeoutReply func(c *client)) {
-	timeoutReply(c)
+	if b := c.block; b != nil && b.rerun {
+		b.again = true
+		return
+	}
+	lc := c.lastCmd.Load()
+	if c.inExec() {
+		if lc != nil && (lc.name == "blmove" || lc.name == "brpoplpush") {
+			c.null() // as Redis's blmoveGenericCommand when it may not block
+			return
+		}
+		timeoutReply(c)
+		return
+	}
+	b := &blockState{c: c, db: int(c.db.Load()), reply: timeoutReply, wake: make(chan struct{}, 1)}
+	if lc != nil {
+		b.want = blockType(lc)
+	}
+	if timeout > 0 {
+		b.deadline = time.Now().Add(timeout)
+	}
+	for _, k := range keys {
+		if indexOf(b.keys, string(k)) < 0 {
+			b.keys = append(b.keys, string(k))
+		}
+	}
+	c.s.blocks.add(b)
+	c.block = b
+}
+
+// blockType is the value type a blocking command serves from.
+func blockType(cmd *command) store.Type {
+	switch cmd.group {
+	case "list":
+		return store.TypeList
+	case "sorted_set":
+		return store.TypeZSet
+	}
+	return store.TypeNone
+}
+
+func (r *blockRegistry) add(b *blockState) {
+	r.mu.Lock()
+	if r.keys == nil {
+		r.keys = make(map[watchKey][]*blockState)
+		r.byID = make(map[int64]*blockState)
+	}
+	for _, k := range b.keys {
+		wk := watchKey{b.db, k}
+		r.keys[wk] = append(r.keys[wk], b)
+	}
+	r.byID[b.c.id] = b
+	r.mu.Unlock()
+	r.n.Add(1)
+	if !b.deadline.IsZero() {
+		r.timed.Add(1)
+	}
+}
+
+// remove unregisters b and passes the keys signalled to it on to the clients
+// now first on them.
+func (r *blockRegistry) remove(b *blockState) {
+	r.mu.Lock()
+	for _, k := range b.keys {
+		wk := watchKey{b.db, k}
+		list := r.keys[wk]
+		if i := blockIndex(list, b); i >= 0 {
+			list = append(list[:i], list[i+1:]...)
+		}
+		if len(list) == 0 {
+			delete(r.keys, wk)
+		} else {
+			r.keys[wk] = list
+		}
+	}
+	delete(r.byID, b.c.id)
+	for _, k := range b.ready {
+		if list := r.keys[watchKey{b.db, k}]; len(list) > 0 {
+			list[0].signalLocked(k)
+		}
+	}
+	b.ready = nil
+	r.mu.Unlock()
+	r.n.Add(-1)
+	if !b.deadline.IsZero() {
+		r.timed.Add(-1)
+	}
+}
+
+func blockIndex(list []*blockState, b *blockState) int {
+	for i, o := range list {
+		if o == b {
+			return i
+		}
+	}
+	return -1
+}
+
+// signalLocked marks key ready for b and wakes it. The registry's mu is held.
+func (b *blockState) signalLocked(key string) {
+	if indexOf(b.ready, key) < 0 {
+		b.ready = append(b.ready, key)
+	}
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeReady returns and clears the keys signalled to b.
+func (r *blockRegistry) takeReady(b *blockState) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ready := b.ready
+	b.ready = nil
+	return ready
+}
+
+// passOn signals keys to the client blocked on each after b, for keys that
+// b, first on them, could not use.
+func (r *blockRegistry) passOn(b *blockState, keys []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range keys {
+		list := r.keys[watchKey{b.db, k}]
+		if i := blockIndex(list, b); i >= 0 && i+1 < len(list) {
+			list[i+1].signalLocked(k)
+		}
+	}
 }
 
 // signalReady tells clients blocked on key in db that it may serve them now
 // (after a push, an add, a rename or a copy onto key). Safe to call with a
 // store lock held: it does not block.
-func (s *Server) signalReady(db int, key []byte) {}
+func (s *Server) signalReady(db int, key []byte) {
+	r := &s.blocks
+	if r.n.Load() == 0 {
+		return
+	}
+	r.mu.Lock()
+	if list := r.keys[watchKey{db, string(key)}]; len(list) > 0 {
+		list[0].signalLocked(string(key))
+	}
+	r.mu.Unlock()
+}
+
+// signalDB wakes the clients blocked on any key of db so that they re-check
+// their keys (SWAPDB changed every key of db at once).
+func (s *Server) signalDB(db int) {
+	r := &s.blocks
+	if r.n.Load() == 0 {
+		return
+	}
+	r.mu.Lock()
+	for wk, list := range r.keys {
+		if wk.db == db {
+			list[0].signalLocked(wk.key)
+		}
+	}
+	r.mu.Unlock()
+}
 
 // park takes over a client whose command called blockFor: it waits off the
 // command's goroutine and re-runs the command when signalled.
-func (s *Server) park(c *client, cmd *command, args [][]byte) {}
+func (s *Server) park(c *client, cmd *command, args [][]byte) {
+	b := c.block
+	c.block = nil
+	args = copyArgs(args) // redcon reuses its read buffer
+	ss := c.detach()
+	ss.runBlocked(func() { s.waitBlocked(ss, b, cmd, args) })
+}
+
+// waitBlocked runs on the session's executor until b's command is served,
+// times out, is unblocked, or the client goes.
+func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]byte) {
+	c := b.c
+	var timeout <-chan time.Time
+	if !b.deadline.IsZero() {
+		t := time.NewTimer(time.Until(b.deadline))
+		defer t.Stop()
+		timeout = t.C
+	}
+	// A key may have been filled between the handler's look and blockFor's
+	// registration: look once before waiting.
+	if s.blockedCanServe(b, b.keys) == serveTry && s.rerun(b, cmd, args) {
+		s.blocks.remove(b)
+		return
+	}
+	for {
+		select {
+		case <-ss.gone():
+			s.blocks.remove(b)
+			return
+		case <-timeout:
+			s.blocks.remove(b)
+			b.reply(c)
+			return
+		case <-b.wake:
+		}
+		switch b.unblock.Load() {
+		case unblockTimeout:
+			s.blocks.remove(b)
+			b.reply(c)
+			return
+		case unblockError:
+			s.blocks.remove(b)
+			c.err(errUnblocked)
+			return
+		}
+		ready := s.blocks.takeReady(b)
+		switch s.blockedCanServe(b, ready) {
+		case serveTry:
+			if s.rerun(b, cmd, args) {
+				s.blocks.remove(b) // passes nothing on: ready was taken; hand it over
+				s.blocks.passFirst(b.db, ready)
+				return
+			}
+		case serveOtherType:
+			s.blocks.passOn(b, ready)
+		}
+	}
+}
+
+// passFirst signals keys to the clients now first on them.
+func (r *blockRegistry) passFirst(db int, keys []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range keys {
+		if list := r.keys[watchKey{db, k}]; len(list) > 0 {
+			list[0].signalLocked(k)
+		}
+	}
+}
+
+// What a blocked client may do with its signalled keys.
+const (
+	serveNone      = iota // every key is missing: keep waiting
+	serveTry              // a key holds the type the command wants: re-run it
+	serveOtherType        // keys exist but hold another type: keep waiting, pass them on
+)
+
+// blockedCanServe looks at keys (without counting keyspace hits) to decide
+// whether re-running b's command may serve it.
+func (s *Server) blockedCanServe(b *blockState, keys []string) int {
+	res := serveNone
+	for _, k := range keys {
+		kb := []byte(k)
+		tx := s.store.Lock(kb)
+		e, ok := tx.Peek(b.db, kb)
+		var t store.Type
+		if ok {
+			t = e.Type()
+		}
+		tx.Unlock()
+		switch {
+		case !ok:
+		case b.want == store.TypeNone || t == b.want:
+			return serveTry
+		default:
+			res = serveOtherType
+		}
+	}
+	return res
+}
+
+// rerun runs b's command again, as dispatch would, and reports whether it
+// was served (replied) rather than blocked again. The command was counted
+// in commandstats when it first ran; a re-run is not counted again.
+func (s *Server) rerun(b *blockState, cmd *command, args [][]byte) bool {
+	c := b.c
+	b.rerun, b.again = true, false
+	c.block = b
+	c.failed = false
+	if s.pause.holds(cmd) { // CLIENT PAUSE holds blocked writers too
+		s.waitPause(c, cmd)
+	}
+	s.execMu.RLock()
+	cmd.fn(c, args)
+	if c.fx.Len() > 0 {
+		s.publishEffects(c)
+	}
+	s.execMu.RUnlock()
+	c.block = nil
+	b.rerun = false
+	if c.failed {
+		cmd.failed.Add(1)
+	}
+	return !b.again
+}
+
+// unblockClient is CLIENT UNBLOCK: it wakes the client id if it is blocked
+// on keys, to reply as on timeout or with an error, and reports whether it
+// was.
+func (s *Server) unblockClient(id int64, mode int32) bool {
+	r := &s.blocks
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.byID[id]
+	if b == nil || !b.unblock.CompareAndSwap(0, mode) {
+		return false
+	}
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// clientUnblockCommand is CLIENT UNBLOCK client-id [TIMEOUT|ERROR].
+func clientUnblockCommand(c *client, args [][]byte) {
+	id, ok := protocol.ParseInt(args[2])
+	if !ok {
+		c.err(protocol.ErrNotInteger)
+		return
+	}
+	mode := int32(unblockTimeout)
+	if len(args) == 4 {
+		switch {
+		case keyWordIs(args[3], "timeout"):
+		case keyWordIs(args[3], "error"):
+			mode = unblockError
+		default:
+			c.err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+			return
+		}
+	} else if len(args) > 4 {
+		c.err("ERR unknown subcommand or wrong number of arguments for '" + string(args[1]) + "'. Try CLIENT HELP.")
+		return
+	}
+	c.boolInt(c.s.unblockClient(id, mode))
+}
+
+// blocked reports whether c waits on keys (CLIENT LIST flag b). Safe from
+// any goroutine.
+func (c *client) blocked() bool {
+	r := &c.s.blocks
+	if r.n.Load() == 0 {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byID[c.id] != nil
+}
+
+// asyncFlags are the CLIENT LIST flags this file and multi.go own: b
+// (blocked on keys) and x (inside MULTI). Safe from any goroutine.
+func (c *client) asyncFlags() string {
+	f := c.txFlag()
+	if c.blocked() {
+		f += "b"
+	}
+	return f
+}

@@ -100,14 +100,15 @@ func (c *client) info(now time.Time) string {
 	if sub+psub+ssub > 0 {
 		flags = "P" // as Redis: P (pub/sub) before e (no-evict)
 	}
+	flags += c.asyncFlags() // x (in MULTI), b (blocked on keys): multi.go, blocking.go
 	if c.noEvict.Load() {
 		flags += "e"
 	}
-	if flags == "" {
-		flags = "N"
-	}
 	if c.monitoring.Load() {
 		flags = "O"
+	}
+	if flags == "" {
+		flags = "N"
 	}
 	idle := now.Sub(time.Unix(0, c.idleAt.Load())) / time.Second
 	var b strings.Builder

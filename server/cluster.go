@@ -1,20 +1,325 @@
 package server
 
-// clusterCommands declares CLUSTER, READONLY, READWRITE and ASKING.
-func clusterCommands() []spec { return nil }
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
-// clusterState is the node's cluster membership and routing state.
-type clusterState struct{}
+	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/protocol"
+)
+
+// This file holds cluster mode's state and the routing hook dispatch calls:
+// a key's slot, CROSSSLOT, MOVED, or forwarding in proxy mode
+// (cluster_proxy.go). CLUSTER and its friends are in cluster_cmds.go.
+
+// clusterState is the node's cluster membership and routing state. It exists
+// only with cluster-enabled yes.
+type clusterState struct {
+	s     *Server
+	proxy bool // cluster-route proxy
+	host  string
+	port  int
+
+	mu     sync.Mutex // serializes node start, swaps (CLUSTER RESET) and close
+	closed bool       // guarded by mu
+	node   atomic.Pointer[cluster.Node]
+	view   atomic.Pointer[clusterView]
+
+	peers peerSet // node-to-node connections (cluster_proxy.go)
+
+	// Commands routing treats specially, looked up once.
+	publish, spublish, ssubscribe, sunsubscribe, watch *command
+	move, swapdb, copy                                 *command // refused across databases
+
+	sent, received atomic.Uint64 // node-to-node messages (CLUSTER INFO stats)
+}
+
+// clusterView is one slot table with what routing derives from it.
+type clusterView struct {
+	t     *cluster.Table
+	self  int      // index of this node in t.Members()
+	addrs []string // RESP address of each member, by index
+}
+
+func newClusterView(t *cluster.Table, selfID string) *clusterView {
+	ms := t.Members()
+	v := &clusterView{t: t, self: -1, addrs: make([]string, len(ms))}
+	for i, m := range ms {
+		v.addrs[i] = m.Addr()
+		if m.ID == selfID {
+			v.self = i
+		}
+	}
+	return v
+}
 
 // clusterClient is a client's cluster flags.
-type clusterClient struct{}
+type clusterClient struct {
+	readonly bool // READONLY: reads may be served by replicas (none yet)
+	asking   bool // ASKING: the next command may touch an importing slot
+	peer     bool // a node-to-node connection: never forward its commands
+	txKeyed  bool // inside MULTI, a queued command had keys, of slot txSlot
+	txSlot   int
+}
+
+// newClusterState prepares cluster mode in newServer, before any client
+// connects; startCluster starts the node once the listener is bound.
+func (s *Server) newClusterState() {
+	if !s.cfg.Cluster.Enabled {
+		return
+	}
+	cs := &clusterState{s: s, proxy: s.cfg.Cluster.Route == "proxy"}
+	cs.publish = s.cmds.lookup([]byte("publish"))
+	cs.spublish = s.cmds.lookup([]byte("spublish"))
+	cs.ssubscribe = s.cmds.lookup([]byte("ssubscribe"))
+	cs.sunsubscribe = s.cmds.lookup([]byte("sunsubscribe"))
+	cs.watch = s.cmds.lookup([]byte("watch"))
+	cs.move = s.cmds.lookup([]byte("move"))
+	cs.swapdb = s.cmds.lookup([]byte("swapdb"))
+	cs.copy = s.cmds.lookup([]byte("copy"))
+	cs.peers.init(cs)
+	s.cl = cs
+}
+
+// startCluster creates the cluster node once the client listener is bound.
+// Until it has, keyed commands answer CLUSTERDOWN.
+func (s *Server) startCluster() error {
+	cs := s.cl
+	if cs == nil {
+		return nil
+	}
+	host, portStr, err := net.SplitHostPort(s.Addr())
+	if err != nil {
+		return fmt.Errorf("server: cluster: %w", err)
+	}
+	port, _ := strconv.Atoi(portStr)
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() && s.cfg.Cluster.AnnounceIP == "" {
+		s.log.Warn("bound to every address: announcing 127.0.0.1, set cluster-announce-ip")
+		host = "127.0.0.1"
+	}
+	cfg, err := s.nodeConfig(host, port)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.host, cs.port = host, port
+	return cs.startNode(cfg)
+}
+
+// startNode creates a cluster node and routes by its table. Called with mu
+// held or before the state is shared.
+func (cs *clusterState) startNode(cfg cluster.Config) error {
+	n, err := cluster.New(cfg)
+	if err != nil {
+		return fmt.Errorf("server: cluster: %w", err)
+	}
+	cs.node.Store(n)
+	id := n.ID()
+	n.Subscribe(func(t *cluster.Table) {
+		if cs.node.Load() == n {
+			cs.view.Store(newClusterView(t, id))
+		}
+	})
+	cs.view.Store(newClusterView(n.Table(), id))
+	cs.s.log.Info("cluster node started", "id", id, "gossip", n.GossipAddr())
+	return nil
+}
+
+// close leaves the cluster and closes the node-to-node connections.
+func (cs *clusterState) close() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if n := cs.node.Load(); n != nil {
+		_ = n.Close()
+	}
+	cs.peers.close()
+	cs.closed = true
+}
+
+// reset leaves the cluster and starts again as a one-node cluster; hard also
+// takes a new node ID (CLUSTER RESET).
+func (cs *clusterState) reset(hard bool) error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	old := cs.node.Load()
+	if cs.closed || old == nil {
+		return ErrClusterConfig
+	}
+	cfg, err := cs.s.nodeConfig(cs.host, cs.port)
+	if err != nil {
+		return err
+	}
+	cfg.Join = nil
+	cfg.BindPort = gossipPort(old.GossipAddr())
+	if !hard {
+		cfg.NodeID = old.ID()
+	}
+	_ = old.Leave(time.Second)
+	_ = old.Close()
+	return cs.startNode(cfg)
+}
+
+func gossipPort(addr string) int {
+	_, p, err := splitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	return p
+}
+
+// commandSlot returns the slot of the command's keys, how many keys it has
+// and whether they span several slots. It allocates nothing for commands
+// whose keys first/last/step describe.
+func (cs *clusterState) commandSlot(cmd *command, args [][]byte) (slot, n int, cross bool) {
+	add := func(key []byte) {
+		sl := protocol.KeySlot(key)
+		if n > 0 && sl != slot {
+			cross = true
+		}
+		slot = sl
+		n++
+	}
+	switch {
+	case cmd == cs.spublish && cmd.first == 0:
+		add(args[1])
+	case (cmd == cs.ssubscribe || cmd == cs.sunsubscribe) && cmd.first == 0:
+		for _, a := range args[1:] {
+			add(a)
+		}
+	case cmd.keysFn != nil:
+		for _, i := range cmd.keysFn(args) {
+			add(args[i])
+		}
+	case cmd.first > 0 && cmd.first < len(args):
+		last := cmd.last
+		if last < 0 {
+			last += len(args)
+		}
+		last = min(last, len(args)-1)
+		step := max(cmd.step, 1)
+		for i := cmd.first; i <= last; i += step {
+			add(args[i])
+		}
+	}
+	return slot, n, cross
+}
 
 // routeCluster answers for a command whose keys this node does not serve
 // (MOVED, CROSSSLOT, or the owner's reply in proxy mode) and returns true;
 // it returns false when the command should run here.
-func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool { return false }
+func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
+	cs := s.cl
+	c.clu.asking = false // no slot is ever importing: ASKING changes nothing
+	if !c.inMulti() {
+		c.clu.txKeyed = false
+	}
+	if cmd == cs.move || cmd == cs.swapdb || cmd == cs.copy {
+		if msg := crossDBRefusal(cs, cmd, args); msg != "" {
+			c.err(msg)
+			return true
+		}
+	}
+	slot, n, cross := cs.commandSlot(cmd, args)
+	if n == 0 {
+		if cmd == cs.publish && !c.clu.peer && !c.inMulti() {
+			cs.broadcastPublish(args[1], args[2])
+		}
+		return false
+	}
+	v := cs.view.Load()
+	if v == nil { // the node is starting
+		c.reject(cmd, protocol.ErrClusterDown)
+		return true
+	}
+	if cross {
+		if cs.proxy && splittable(cmd) {
+			if cs.canForward(c, cmd) {
+				return cs.split(c, cmd, args, v)
+			}
+			if c.clu.peer && cs.allLocal(cmd, args, v) {
+				return false // a part of a command split by a peer
+			}
+		}
+		c.reject(cmd, protocol.ErrCrossSlot)
+		return true
+	}
+	if c.inMulti() { // a transaction's keys must share one slot, as EXEC checks in Redis
+		if c.clu.txKeyed && slot != c.clu.txSlot {
+			c.reject(cmd, protocol.ErrCrossSlot)
+			return true
+		}
+		c.clu.txKeyed, c.clu.txSlot = true, slot
+	}
+	owner := v.t.OwnerIndex(slot)
+	if owner == v.self || owner < 0 {
+		return false
+	}
+	if cs.canForward(c, cmd) {
+		cs.forward(c, args, v.addrs[owner])
+		return true
+	}
+	c.reject(cmd, protocol.Moved(slot, v.addrs[owner]))
+	return true
+}
 
-// ClusterConfig holds the cluster-* directives.
-type ClusterConfig struct{}
+// canForward reports whether, in proxy mode, cmd may be forwarded to the
+// owner of its keys: not for node-to-node connections (a forwarded command
+// is never forwarded again), not inside MULTI, not for subscriptions and
+// WATCH, whose state lives on the connection, not for blocking commands,
+// which would stall the shared connection, and not on a subscribed
+// connection: those get MOVED.
+func (cs *clusterState) canForward(c *client, cmd *command) bool {
+	if !cs.proxy || c.clu.peer || c.inMulti() || cmd.flags&(flagBlocking|flagNoMulti) != 0 ||
+		cmd == cs.ssubscribe || cmd == cs.sunsubscribe || cmd == cs.watch {
+		return false
+	}
+	if c.ps != nil { // a subscribed connection's replies interleave with messages
+		if sub, psub, ssub := c.subCounts(); sub+psub+ssub > 0 {
+			return false
+		}
+	}
+	return true
+}
 
-func (c ClusterConfig) clone() ClusterConfig { return c }
+// allLocal reports whether this node owns the slot of every key.
+func (cs *clusterState) allLocal(cmd *command, args [][]byte, v *clusterView) bool {
+	step := 1
+	if cmd.name == "mset" {
+		step = 2
+	}
+	for i := 1; i < len(args); i += step {
+		if v.t.OwnerIndex(protocol.KeySlot(args[i])) != v.self {
+			return false
+		}
+	}
+	return true
+}
+
+// crossDBRefusal is Redis Cluster's error for commands that use another
+// database than 0: MOVE, SWAPDB, and COPY … DB n with n != 0.
+func crossDBRefusal(cs *clusterState, cmd *command, args [][]byte) string {
+	switch cmd {
+	case cs.move:
+		return "ERR MOVE is not allowed in cluster mode"
+	case cs.swapdb:
+		return "ERR SWAPDB is not allowed in cluster mode"
+	}
+	for i := 3; i+1 < len(args); i++ {
+		if strings.EqualFold(string(args[i]), "db") {
+			if n, ok := protocol.ParseInt(args[i+1]); ok && n != 0 {
+				return "ERR Copying to another database is not allowed in cluster mode"
+			}
+		}
+	}
+	return ""
+}
+
+// inMulti reports whether the client has an open MULTI (c.multi also exists
+// for WATCH alone).
+func (c *client) inMulti() bool { return c.multi != nil && c.multi.active }

@@ -25,6 +25,7 @@ func clientSpec() spec {
 			sub("no-evict", 3, "admin noscript loading stale", "Sets the client eviction mode of the connection.", clientNoEvictCommand),
 			sub("pause", -3, "admin noscript loading stale", "Suspends commands processing.", clientPauseCommand),
 			sub("unpause", 2, "admin noscript loading stale", "Resumes processing commands from paused clients.", clientUnpauseCommand),
+			sub("unblock", -3, "admin noscript loading stale", "Unblocks a client blocked by a blocking command from a different connection.", clientUnblockCommand), // blocking.go
 			sub("help", 2, "loading stale", "Returns helpful text about the different subcommands.", clientHelpCommand),
 		}}
 }
@@ -285,6 +286,7 @@ func clientHelpCommand(c *client, args [][]byte) {
 		"NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
 		"PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
 		"UNPAUSE", "    Stop the current client pause, resuming traffic.",
+		"UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
 	})
 }
 

@@ -52,6 +52,10 @@ func selectCommand(c *client, args [][]byte) {
 		c.err(protocol.ErrNotInteger)
 		return
 	}
+	if n != 0 && c.s.cl != nil { // as Redis: checked before the range
+		c.err(protocol.ErrSelectCluster)
+		return
+	}
 	if n < 0 || n >= int64(c.s.store.Databases()) {
 		c.err(protocol.ErrDBIndex)
 		return
@@ -165,7 +169,11 @@ func helloCommand(c *client, args [][]byte) {
 	c.bulkString("id")
 	c.int(c.id)
 	c.bulkString("mode")
-	c.bulkString("standalone")
+	if c.s.cl != nil {
+		c.bulkString("cluster")
+	} else {
+		c.bulkString("standalone")
+	}
 	c.bulkString("role")
 	c.bulkString("master")
 	c.bulkString("modules")

@@ -336,7 +336,10 @@ func swapdbCommand(c *client, args [][]byte) {
 		c.err(protocol.ErrDBIndex)
 		return
 	}
+	c.s.touchSwappedWatched(a, b)
 	c.s.store.SwapDB(a, b)
+	c.s.signalDB(a)
+	c.s.signalDB(b)
 	c.propagate(cmdSwapDB, strconv.AppendInt(nil, int64(a), 10), strconv.AppendInt(nil, int64(b), 10))
 	c.ok()
 }
@@ -370,6 +373,7 @@ func flushdbCommand(c *client, args [][]byte) {
 		c.err(protocol.ErrSyntax)
 		return
 	}
+	c.s.touchAllWatched(int(c.db.Load()))
 	c.s.store.FlushDB(int(c.db.Load()))
 	c.propagate(cmdFlushDB)
 	c.ok()
@@ -382,6 +386,7 @@ func flushallCommand(c *client, args [][]byte) {
 		c.err(protocol.ErrSyntax)
 		return
 	}
+	c.s.touchAllWatched(-1)
 	c.s.store.FlushAll()
 	c.propagate(cmdFlushAll)
 	c.ok()

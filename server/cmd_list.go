@@ -211,8 +211,10 @@ func listPush(c *client, args [][]byte, front, existing bool) {
 	}
 	c.notify(notifyList, event, key)
 	tx.Unlock()
-	fx := append(make([][]byte, 0, len(args)), word)
-	c.propagate(append(fx, args[1:]...)...)
+	if c.s.onEffect.Load() != nil { // the effect names the command canonically
+		fx := append(make([][]byte, 0, len(args)), word)
+		c.propagate(append(fx, args[1:]...)...)
+	}
 	c.int(int64(n))
 }
 

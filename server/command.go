@@ -356,7 +356,7 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 	if c.ps != nil && pubsubRefuses(c, cmd) { // pubsub.go: RESP2 subscribed context
 		return
 	}
-	if c.multi != nil && s.queueMulti(c, cmd, args) { // multi.go: queued, not run
+	if c.multi != nil && s.queueMulti(c, cmd, args, start) { // multi.go: queued, or EXEC run exclusively
 		return
 	}
 	if s.pause.holds(cmd) {
@@ -380,7 +380,7 @@ func (s *Server) call(c *client, cmd *command, args [][]byte, start time.Time) {
 		s.feedMonitors(c, cmd, args)
 	}
 	cmd.fn(c, args)
-	if c.fx.Len() > 0 {
+	if c.fx.Len() > 0 && !c.inExec() { // EXEC publishes its commands' effects as one block
 		s.publishEffects(c)
 	}
 	cmd.calls.Add(1)
@@ -398,7 +398,10 @@ func (s *Server) call(c *client, cmd *command, args [][]byte, start time.Time) {
 
 // reject answers a command refused before it ran (Redis's rejected_calls).
 func (c *client) reject(cmd *command, msg string) {
-	if c.multi != nil { // a queuing error aborts the transaction (EXECABORT)
+	if c.abortExec(cmd, msg) { // multi.go: a refused EXEC answers EXECABORT, as Redis
+		return
+	}
+	if c.multi != nil && c.multi.active { // a queuing error aborts the transaction (EXECABORT)
 		c.multi.aborted = true
 	}
 	if cmd != nil {

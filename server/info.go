@@ -220,9 +220,9 @@ func (s *Server) infoClients(b *strings.Builder) {
 	field(b, "maxclients", ic.maxClients)
 	field(b, "client_recent_max_input_buffer", 0)
 	field(b, "client_recent_max_output_buffer", 0)
-	field(b, "blocked_clients", s.pause.waiting.Load())
+	field(b, "blocked_clients", s.pause.waiting.Load()+s.blocks.n.Load())
 	field(b, "tracking_clients", 0)
-	field(b, "clients_in_timeout_table", 0)
+	field(b, "clients_in_timeout_table", s.blocks.timed.Load())
 }
 
 // memStats are the memory figures INFO memory and MEMORY STATS share.

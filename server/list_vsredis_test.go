@@ -139,6 +139,8 @@ func (g listGen) val() string {
 	switch g.r.IntN(10) {
 	case 0:
 		return strings.Repeat("x", 1+g.r.IntN(3000)) // fills nodes fast
+	case 3:
+		return strconv.Itoa(g.r.IntN(50))
 	case 1:
 		return ""
 	case 2:
@@ -234,7 +236,7 @@ func (g listGen) mpop(block bool) []string {
 
 func (g listGen) next() []string {
 	k := g.key()
-	switch g.r.IntN(26) {
+	switch g.r.IntN(28) {
 	case 0, 1:
 		return append([]string{"LPUSH", k}, g.vals(1)...)
 	case 2, 3:
@@ -292,6 +294,12 @@ func (g listGen) next() []string {
 			return []string{"TYPE", k}
 		}
 		return []string{"OBJECT", "ENCODING", k}
+	case 25, 26: // many small elements at once: lists of many nodes
+		vals := make([]string, 50+g.r.IntN(400))
+		for i := range vals {
+			vals[i] = strconv.Itoa(g.r.IntN(50))
+		}
+		return append([]string{[...]string{"LPUSH", "RPUSH"}[g.r.IntN(2)], k}, vals...)
 	}
 	return []string{"LRANGE", k, "0", "-1"}
 }

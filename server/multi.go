@@ -1,28 +1,527 @@
 package server
 
-// txCommands declares MULTI, EXEC, DISCARD, WATCH and UNWATCH.
-func txCommands() []spec { return nil }
+// Transactions: MULTI, EXEC, DISCARD, WATCH and UNWATCH, with Redis 7.0's
+// semantics.
+//
+// A client's transaction state (multiState) exists while it watches keys or
+// has a MULTI open; c.multi points to it then and is nil otherwise, so
+// dispatch pays one nil check for every other client. Inside MULTI, dispatch
+// hands each command that passed its checks to queueMulti, which queues it
+// (+QUEUED) or, for EXEC, runs the transaction: EXEC takes Server.execMu
+// exclusively, so that no other command runs while the queued ones do, and
+// runs each of them with Server.call. A queuing error (reject) marks the
+// transaction aborted: EXEC then answers EXECABORT.
+//
+// WATCH registers (db, key) → watching states in the server's watchRegistry;
+// every change to a key goes through notifyDB, which calls touchWatched and
+// marks the watchers dirty; EXEC of a dirty transaction answers a null array.
+// A watched key that had a TTL at WATCH and whose TTL has passed by EXEC
+// fails the EXEC too, even if nothing deleted it yet (Redis 7).
+//
+// The registry also maps client IDs to their states for CLIENT LIST (multi=N)
+// from other goroutines. A client that disconnects while watching never
+// calls UNWATCH: a cleanup attached to the client (runtime.AddCleanup)
+// drops its state once the client is garbage, so nothing leaks.
 
-// multiState is a client's open transaction.
-type multiState struct {
-	aborted bool // a command failed to queue: EXEC answers EXECABORT
+import (
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
+)
+
+// Transaction error replies, as Redis words them.
+const (
+	errMultiNested     = "ERR MULTI calls can not be nested"
+	errExecNoMulti     = "ERR EXEC without MULTI"
+	errDiscardNoMulti  = "ERR DISCARD without MULTI"
+	errWatchInMulti    = "ERR WATCH inside MULTI is not allowed"
+	errNotInMulti      = "ERR Command not allowed inside a transaction"
+	errExecAbort       = "EXECABORT Transaction discarded because of previous errors."
+	errExecAbortPrefix = "EXECABORT Transaction discarded because of: "
+	errMonitorInExec   = "ERR MONITOR isn't allowed for DENY BLOCKING client"
+)
+
+// txCommands declares MULTI, EXEC, DISCARD, WATCH and UNWATCH.
+func txCommands() []spec {
+	return []spec{
+		{name: "multi", arity: 1, flags: "noscript loading stale fast allow_busy", group: "transactions", since: "1.2.0",
+			summary: "Mark the start of a transaction block", complexity: "O(1)", fn: multiCommand},
+		{name: "exec", arity: 1, flags: "noscript loading stale skip_slowlog", group: "transactions", since: "1.2.0",
+			summary: "Execute all commands issued after MULTI", complexity: "Depends on commands in the transaction", fn: execCommand},
+		{name: "discard", arity: 1, flags: "noscript loading stale fast allow_busy", group: "transactions", since: "2.0.0",
+			summary: "Discard all commands issued after MULTI", complexity: "O(N), when N is the number of queued commands", fn: discardCommand},
+		{name: "watch", arity: -2, flags: "noscript loading stale fast allow_busy", first: 1, last: -1, step: 1, group: "transactions", since: "2.2.0",
+			summary: "Watch the given keys to determine execution of the MULTI/EXEC block", complexity: "O(1) for every key.", fn: watchCommand},
+		{name: "unwatch", arity: 1, flags: "noscript loading stale fast allow_busy", group: "transactions", since: "2.2.0",
+			summary: "Forget about all watched keys", complexity: "O(1)", fn: unwatchCommand},
+	}
 }
 
-// queueMulti queues cmd in the client's transaction and returns true, or
-// returns false for the commands that run at once inside MULTI (EXEC,
-// DISCARD, MULTI, WATCH, QUIT, RESET).
-func (s *Server) queueMulti(c *client, cmd *command, args [][]byte) bool { return false }
+// queuedCmd is one command waiting for EXEC; args are a private copy.
+type queuedCmd struct {
+	cmd  *command
+	args [][]byte
+}
 
-// watchRegistry maps watched keys to the clients watching them.
-type watchRegistry struct{}
+// watchKey identifies a watched key.
+type watchKey struct {
+	db  int
+	key string
+}
 
-// touchWatched marks the transactions watching key in db as failed.
-func (s *Server) touchWatched(db int, key []byte) {}
+// watched is one key a client watches, with its expiry when WATCH ran
+// (absolute Unix ms, 0 if none or missing).
+type watched struct {
+	watchKey
+	expireAt int64
+}
 
-// touchAllWatched marks every transaction watching a key in db as failed
-// (db -1: every database), for FLUSHDB, FLUSHALL and SWAPDB.
-func (s *Server) touchAllWatched(db int) {}
+// multiState is a client's transaction state. The owner goroutine uses
+// every field but n and dirty freely; n and dirty are read and written from
+// other goroutines; keys is guarded by the registry's mu.
+type multiState struct {
+	active    bool        // MULTI is open
+	aborted   bool        // a command failed to queue: EXEC answers EXECABORT
+	executing bool        // EXEC is running the queue: commands must not block
+	queue     []queuedCmd // commands queued since MULTI (not kept once aborted)
+
+	n     atomic.Int32 // queued commands for CLIENT LIST, -1 outside MULTI
+	dirty atomic.Bool  // a watched key changed since WATCH
+
+	keys []watched // guarded by watchRegistry.mu
+
+	fx   store.Effects // effects of the running EXEC, in order
+	fxDB []int         // the database of each of fx's effects
+
+	cleanup runtime.Cleanup // drops the state if the client is collected first
+}
+
+// watchRegistry maps watched keys to the states watching them and client IDs
+// to their states.
+type watchRegistry struct {
+	n      atomic.Int64 // watched (key, state) pairs: touchWatched's fast path
+	mu     sync.Mutex   // protects keys and states
+	keys   map[watchKey][]*multiState
+	states map[int64]*multiState
+}
+
+// txState returns c's transaction state, creating and registering it.
+func (s *Server) txState(c *client) *multiState {
+	if c.multi != nil {
+		return c.multi
+	}
+	m := &multiState{}
+	m.n.Store(-1)
+	r := &s.watch
+	r.mu.Lock()
+	if r.states == nil {
+		r.states = make(map[int64]*multiState)
+		r.keys = make(map[watchKey][]*multiState)
+	}
+	r.states[c.id] = m
+	r.mu.Unlock()
+	m.cleanup = runtime.AddCleanup(c, s.forgetTx, c.id)
+	c.multi = m
+	return m
+}
+
+// forgetTx drops the transaction state of client id: its watches and its
+// CLIENT LIST entry. It runs when the client ends its transaction, or as the
+// cleanup of a client collected with one open.
+func (s *Server) forgetTx(id int64) {
+	r := &s.watch
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m := r.states[id]; m != nil {
+		r.unwatchLocked(m)
+		delete(r.states, id)
+	}
+}
+
+// endTx discards c's transaction and watches and drops its state.
+func (s *Server) endTx(c *client) {
+	m := c.multi
+	if m == nil {
+		return
+	}
+	m.cleanup.Stop()
+	s.forgetTx(c.id)
+	c.multi = nil
+}
+
+// unwatchLocked removes every watch of m.
+func (r *watchRegistry) unwatchLocked(m *multiState) {
+	for _, w := range m.keys {
+		list := r.keys[w.watchKey]
+		for i, o := range list {
+			if o == m {
+				list[i] = list[len(list)-1]
+				list[len(list)-1] = nil
+				list = list[:len(list)-1]
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(r.keys, w.watchKey)
+		} else {
+			r.keys[w.watchKey] = list
+		}
+	}
+	r.n.Add(-int64(len(m.keys)))
+	m.keys = nil
+}
+
+// watchLocked adds a watch of wk by m and reports whether it was new.
+func (r *watchRegistry) watchLocked(m *multiState, wk watchKey) bool {
+	for _, w := range m.keys {
+		if w.watchKey == wk {
+			return false
+		}
+	}
+	m.keys = append(m.keys, watched{watchKey: wk})
+	r.keys[wk] = append(r.keys[wk], m)
+	r.n.Add(1)
+	return true
+}
+
+// touchWatched marks the transactions watching key in db as failed. It may
+// run with a store shard lock held: it takes only the registry's lock.
+func (s *Server) touchWatched(db int, key []byte) {
+	r := &s.watch
+	if r.n.Load() == 0 {
+		return
+	}
+	r.mu.Lock()
+	for _, m := range r.keys[watchKey{db, string(key)}] {
+		m.dirty.Store(true)
+	}
+	r.mu.Unlock()
+}
+
+// touchAllWatched marks the transactions watching a key in db (-1: every
+// database) that exists now as failed: FLUSHDB and FLUSHALL call it before
+// they flush, as Redis's touchAllWatchedKeysInDb.
+func (s *Server) touchAllWatched(db int) { s.touchWatchedIn(db, -2) }
+
+// touchSwappedWatched is touchAllWatched for SWAPDB a b, called before the
+// swap: a key watched in a or b is touched if it exists in a or in b.
+func (s *Server) touchSwappedWatched(a, b int) {
+	s.touchWatchedIn(a, b)
+	s.touchWatchedIn(b, a)
+}
+
+// touchWatchedIn touches the keys watched in db (-1: all) that exist in db
+// or in other (-2: none). The store is read outside the registry's lock.
+func (s *Server) touchWatchedIn(db, other int) {
+	r := &s.watch
+	if r.n.Load() == 0 {
+		return
+	}
+	var wks []watchKey
+	r.mu.Lock()
+	for wk := range r.keys {
+		if db == -1 || wk.db == db {
+			wks = append(wks, wk)
+		}
+	}
+	r.mu.Unlock()
+	for _, wk := range wks {
+		if s.keyExists(wk.db, wk.key) || other >= 0 && s.keyExists(other, wk.key) {
+			s.touchWatched(wk.db, []byte(wk.key))
+		}
+	}
+}
+
+// keyExists reports whether key is in db, with lazy expiry, without
+// counting a keyspace hit or touching the LRU.
+func (s *Server) keyExists(db int, key string) bool {
+	k := []byte(key)
+	tx := s.store.Lock(k)
+	_, ok := tx.Peek(db, k)
+	tx.Unlock()
+	return ok
+}
+
+// expireOf is key's expiry in db (absolute Unix ms), 0 if none or missing.
+func (s *Server) expireOf(db int, key []byte) int64 {
+	tx := s.store.Lock(key)
+	defer tx.Unlock()
+	if e, ok := tx.Peek(db, key); ok {
+		return e.ExpireAt()
+	}
+	return 0
+}
 
 // multiLen is CLIENT LIST's multi field: queued commands, -1 outside MULTI.
 // Safe from any goroutine.
-func (c *client) multiLen() int { return -1 }
+func (c *client) multiLen() int {
+	r := &c.s.watch
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m := r.states[c.id]; m != nil {
+		return int(m.n.Load())
+	}
+	return -1
+}
+
+// inExec reports whether c is running the commands of an EXEC (where
+// commands must not block). Owner goroutine only.
+func (c *client) inExec() bool { return c.multi != nil && c.multi.executing }
+
+func multiCommand(c *client, args [][]byte) {
+	m := c.s.txState(c)
+	if m.active {
+		c.err(errMultiNested)
+		return
+	}
+	m.active, m.aborted, m.queue = true, false, nil
+	m.n.Store(0)
+	c.ok()
+}
+
+func discardCommand(c *client, args [][]byte) {
+	if c.multi == nil || !c.multi.active {
+		c.err(errDiscardNoMulti)
+		return
+	}
+	c.s.endTx(c)
+	c.ok()
+}
+
+func watchCommand(c *client, args [][]byte) {
+	if c.multi != nil && c.multi.active {
+		c.err(errWatchInMulti)
+		return
+	}
+	s := c.s
+	m := s.txState(c)
+	db := int(c.db.Load())
+	for _, k := range args[1:] {
+		wk := watchKey{db, string(k)}
+		s.watch.mu.Lock()
+		added := s.watch.watchLocked(m, wk)
+		s.watch.mu.Unlock()
+		if !added {
+			continue
+		}
+		// Read the TTL after registering: a change in between touches the
+		// watch, so a stale TTL can only fail the EXEC, never pass it.
+		exp := s.expireOf(db, k)
+		s.watch.mu.Lock()
+		for i := range m.keys {
+			if m.keys[i].watchKey == wk {
+				m.keys[i].expireAt = exp
+			}
+		}
+		s.watch.mu.Unlock()
+	}
+	c.ok()
+}
+
+func unwatchCommand(c *client, args [][]byte) {
+	if m := c.multi; m != nil && !m.active { // inside MULTI, UNWATCH is queued
+		c.s.endTx(c)
+	}
+	c.ok()
+}
+
+// queueMulti handles a command that passed dispatch's checks while c has a
+// transaction state (c.multi != nil). It returns false when dispatch must run
+// the command as usual: outside MULTI, and for MULTI, DISCARD, WATCH, QUIT
+// and RESET (which also discards the transaction). It returns true when it
+// answered: +QUEUED, a refusal, or EXEC, which it runs.
+func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.Time) bool {
+	m := c.multi
+	if cmd.parent == nil {
+		switch cmd.name {
+		case "reset":
+			s.endTx(c)
+			return false
+		case "exec":
+			if !m.active {
+				return false // EXEC without MULTI
+			}
+			s.runExec(c, cmd, args, start)
+			return true
+		case "discard", "quit":
+			return false
+		}
+	}
+	if !m.active {
+		return false
+	}
+	// Queuing may use memory without bound: under maxmemory every command
+	// is refused inside MULTI (dispatch refused those flagged denyoom), as
+	// Redis does.
+	if cmd.flags&flagDenyOOM == 0 && s.maxMemory.Load() > 0 && s.store.FreeMemory() != nil {
+		c.reject(cmd, protocol.ErrOOM)
+		return true
+	}
+	if cmd.parent == nil && (cmd.name == "multi" || cmd.name == "watch") {
+		return false // they answer their error at once
+	}
+	if cmd.flags&flagNoMulti != 0 {
+		c.reject(cmd, errNotInMulti)
+		return true
+	}
+	if !m.aborted { // an aborted transaction keeps nothing, as Redis
+		m.queue = append(m.queue, queuedCmd{cmd: cmd, args: copyArgs(args)})
+		m.n.Store(int32(len(m.queue)))
+	}
+	c.lastCmd.Store(cmd)
+	c.simple("QUEUED")
+	return true
+}
+
+// abortExec answers an EXEC that dispatch refused (inside MULTI or not) as
+// Redis's execCommandAbort does: the transaction, if any, is discarded and
+// the refusal is wrapped in EXECABORT (without ERR, keeping other codes). It
+// reports false for any other command.
+func (c *client) abortExec(cmd *command, msg string) bool {
+	if cmd == nil || cmd.parent != nil || cmd.name != "exec" {
+		return false
+	}
+	cmd.rejected.Add(1)
+	c.s.endTx(c)
+	c.err(errExecAbortPrefix + strings.TrimPrefix(msg, "ERR "))
+	return true
+}
+
+// runExec runs EXEC for a client inside MULTI: it waits out a CLIENT PAUSE
+// that holds one of the queued commands, refuses the transaction under
+// maxmemory if one of them may grow memory (as Redis), then runs execCommand
+// with execMu held exclusively.
+func (s *Server) runExec(c *client, cmd *command, args [][]byte, start time.Time) {
+	m := c.multi
+	for !c.killed.Load() {
+		held := s.pausedTxCommand(m)
+		if held == nil {
+			break
+		}
+		s.waitPause(c, held)
+	}
+	if !m.aborted && s.maxMemory.Load() > 0 && txDeniesOOM(m) {
+		if err := s.store.FreeMemory(); err != nil {
+			c.abortExec(cmd, protocol.ErrOOM)
+			return
+		}
+	}
+	s.execMu.Lock()
+	s.call(c, cmd, args, start)
+	s.execMu.Unlock()
+}
+
+// pausedTxCommand returns a queued command a CLIENT PAUSE holds, or nil.
+func (s *Server) pausedTxCommand(m *multiState) *command {
+	for _, q := range m.queue {
+		if s.pause.holds(q.cmd) {
+			return q.cmd
+		}
+	}
+	return nil
+}
+
+func txDeniesOOM(m *multiState) bool {
+	for _, q := range m.queue {
+		if q.cmd.flags&flagDenyOOM != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// execCommand is EXEC. Inside MULTI it runs with execMu held exclusively
+// (runExec): each queued command runs through call, so it is accounted as if
+// sent alone; their effects are published together, wrapped in MULTI/EXEC.
+func execCommand(c *client, args [][]byte) {
+	m := c.multi
+	if m == nil || !m.active {
+		c.err(errExecNoMulti)
+		return
+	}
+	s := c.s
+	if m.aborted {
+		s.endTx(c)
+		c.err(errExecAbort)
+		return
+	}
+	if m.dirty.Load() || s.watchedExpired(m) {
+		s.endTx(c)
+		c.nullArray()
+		return
+	}
+	self := c.lastCmd.Load()
+	s.watch.mu.Lock()
+	s.watch.unwatchLocked(m) // its own writes must not dirty it
+	s.watch.mu.Unlock()
+	m.executing = true
+	c.array(len(m.queue))
+	for _, q := range m.queue {
+		if q.cmd.parent == nil && q.cmd.name == "monitor" {
+			c.err(errMonitorInExec) // as Redis: EXEC denies blocking
+			continue
+		}
+		s.call(c, q.cmd, q.args, time.Now())
+		m.collectEffects(c)
+	}
+	m.executing = false
+	c.lastCmd.Store(self)
+	c.failed = false // errors inside are the queued commands', not EXEC's
+	s.publishTxEffects(m)
+	s.endTx(c)
+}
+
+// watchedExpired reports whether a watched key that had a TTL at WATCH has
+// passed it (Redis 7 fails the EXEC then, even if the key was not deleted).
+func (s *Server) watchedExpired(m *multiState) bool {
+	s.watch.mu.Lock()
+	defer s.watch.mu.Unlock()
+	now := s.store.Now()
+	for _, w := range m.keys {
+		if w.expireAt != 0 && w.expireAt <= now {
+			return true
+		}
+	}
+	return false
+}
+
+// collectEffects moves the effects of the command call just ran into the
+// transaction's, with the client's database.
+func (m *multiState) collectEffects(c *client) {
+	db := int(c.db.Load())
+	for i := 0; i < c.fx.Len(); i++ {
+		m.fx.Add(c.fx.At(i)...)
+		m.fxDB = append(m.fxDB, db)
+	}
+	c.fx.Reset()
+}
+
+// publishTxEffects publishes an EXEC's effects as MULTI, the effects, EXEC,
+// if there are any. It runs with execMu held, so the block is contiguous.
+func (s *Server) publishTxEffects(m *multiState) {
+	fn := s.onEffect.Load()
+	if fn == nil || m.fx.Len() == 0 {
+		return
+	}
+	(*fn)(m.fxDB[0], [][]byte{[]byte("MULTI")})
+	for i := 0; i < m.fx.Len(); i++ {
+		(*fn)(m.fxDB[i], m.fx.At(i))
+	}
+	(*fn)(m.fxDB[len(m.fxDB)-1], [][]byte{[]byte("EXEC")})
+	m.fx.Reset()
+	m.fxDB = m.fxDB[:0]
+}
+
+// txFlag is the CLIENT LIST flag of a client in MULTI ("x"), or "".
+// Safe from any goroutine.
+func (c *client) txFlag() string {
+	if c.multiLen() >= 0 {
+		return "x"
+	}
+	return ""
+}

@@ -98,6 +98,10 @@ func Start(cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.startCluster(); err != nil { // cluster.go: needs the bound address
+		s.Close()
+		return nil, err
+	}
 	if err := s.startHTTP(); err != nil {
 		// The cache still serves; the operator sees why metrics are missing.
 		s.log.Error("metrics server not started", "addr", s.cfg.MetricsAddr, "error", err)
@@ -140,6 +144,7 @@ func newServer(cfg Config) (*Server, error) {
 	}
 	s.store = st
 	s.cmds = newCommandTable()
+	s.newClusterState() // cluster.go: before any client connects
 	s.clients.init()
 	s.applyHotConfig(&cfg)
 	s.wg.Add(1)
@@ -271,6 +276,9 @@ func (s *Server) Close() error {
 	}
 	for _, ln := range s.lns {
 		_ = ln.Close()
+	}
+	if s.cl != nil {
+		s.cl.close() // leave the cluster; forwarded requests in flight fail
 	}
 	s.serveWG.Wait()
 	s.clients.waitEmpty()

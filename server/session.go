@@ -262,7 +262,7 @@ func (ss *session) run(args [][]byte) {
 	case asciiEqualFold(args[0], "monitor"):
 		// MONITOR would detach the connection a second time.
 		c.err(errMonitorDetached)
-	case c.multi == nil && len(args) <= 2 && asciiEqualFold(args[0], "ping") && subscribedPing(c, args):
+	case !c.inMulti() && len(args) <= 2 && asciiEqualFold(args[0], "ping") && subscribedPing(c, args):
 		if cmd := ss.s.cmds.lookup(args[0]); cmd != nil {
 			cmd.calls.Add(1)
 		}

@@ -188,7 +188,11 @@ func (l *List) PushBack(v []byte) {
 		cnt++
 	}
 	nd := l.nd(cnt - 1)
-	l.setBuf(cnt-1, appendEntry(nd.b, v))
+	b := nd.b
+	if need := len(b) + el; cap(b) < need {
+		b = append(make([]byte, 0, growCap(need)), b...)
+	}
+	l.setBuf(cnt-1, appendEntry(b, v))
 	nd.n++
 	l.n++
 }
@@ -224,12 +228,17 @@ func (l *List) insertBytes(i, p int, v []byte) {
 }
 
 // growCap is the capacity given to a node buffer that must hold n bytes:
-// some room to grow, never much past a full node.
+// the next power of two (a Go size class, so nothing is wasted past cap),
+// at least 64, at most NodeBytes unless n itself is larger.
 func growCap(n int) int {
 	if n >= NodeBytes {
 		return n
 	}
-	return min(max(n+n/2, 64), NodeBytes)
+	c := 64
+	for c < n {
+		c <<= 1
+	}
+	return min(c, NodeBytes)
 }
 
 // PopFront removes and returns the head element (a fresh copy).

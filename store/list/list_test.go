@@ -313,3 +313,21 @@ func BenchmarkListIndexMiddle(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkListPushFront(b *testing.B) {
+	b.ReportAllocs()
+	l := New()
+	v := []byte("xxx")
+	for range b.N {
+		l.PushFront(v)
+	}
+}
+
+func BenchmarkListPushBack(b *testing.B) {
+	b.ReportAllocs()
+	l := New()
+	v := []byte("xxx")
+	for range b.N {
+		l.PushBack(v)
+	}
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Bytes per element of one 1,000,000-element list in cached and in
+# redis-server, measured the same way: RSS growth of the server process
+# while RPUSH (1000 elements per command, through redis-cli --pipe) builds
+# the list "biglist" of elements "element:N"; then MEMORY USAGE of the key.
+#
+#   scripts/mem-list.sh [elements]        (default 1000000)
+#
+# Needs redis-server, redis-cli (Debian: redis-server, redis-tools) and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-1000000}
+out=$(mktemp -d)
+go build -o "$out/cached" ./cmd/cached
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$out"; }
+trap cleanup EXIT
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start() { # name port -> pid in $pid
+  case $1 in
+    cached) "$out/cached" --port "$2" --bind 127.0.0.1 --loglevel warning >"$out/$1.log" 2>&1 & pid=$! ;;
+    redis) redis-server --port "$2" --save '' --appendonly no --bind 127.0.0.1 >"$out/$1.log" 2>&1 & pid=$! ;;
+  esac
+  pids+=("$pid")
+  for _ in $(seq 100); do redis-cli -p "$2" PING >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "$1 did not start" >&2; exit 1
+}
+
+measure() { # name -> "name,bytes_per_elem,memory_usage_per_elem"
+  local port before after usage
+  port=$(freeport)
+  start "$1" "$port"
+  before=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  python3 -c '
+import sys
+n = int(sys.argv[1])
+w = sys.stdout.buffer.write
+for start in range(0, n, 1000):
+    elems = [b"element:%d" % i for i in range(start, min(n, start + 1000))]
+    parts = [b"*%d\r\n$5\r\nRPUSH\r\n$7\r\nbiglist\r\n" % (len(elems) + 2)]
+    for e in elems:
+        parts.append(b"$%d\r\n%s\r\n" % (len(e), e))
+    w(b"".join(parts))
+' "$n" | redis-cli -p "$port" --pipe >/dev/null
+  [ "$(redis-cli -p "$port" LLEN biglist)" = "$n" ] || { echo "$1: LLEN is not $n" >&2; exit 1; }
+  redis-cli -p "$port" MEMORY PURGE >/dev/null 2>&1 || true
+  sleep 1
+  after=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  usage=$(redis-cli -p "$port" MEMORY USAGE biglist)
+  python3 -c "import sys; print('%s,%.1f,%.1f' % ('$1', ($after - $before) * 1024 / $n, $usage / $n))"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+r=$(measure redis)
+c=$(measure cached)
+echo "server,rss_bytes_per_elem,memory_usage_bytes_per_elem"
+echo "$r"
+echo "$c"
+python3 -c "r=float('$r'.split(',')[1]); c=float('$c'.split(',')[1]); print('ratio cached/redis (RSS): %.2f' % (c / r))"

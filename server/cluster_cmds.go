@@ -1,0 +1,451 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/protocol"
+)
+
+// CLUSTER and its subcommands, READONLY, READWRITE and ASKING, in Redis
+// 7.0's reply formats. Slots are owned by consistent hashing of the member
+// set, so the commands that assign slots by hand are refused.
+
+// clusterHandler is a handler that runs only in cluster mode.
+type clusterHandler func(c *client, cs *clusterState, args [][]byte)
+
+func clusterOnly(fn clusterHandler) handlerFunc {
+	return func(c *client, args [][]byte) {
+		if c.s.cl == nil {
+			c.err(protocol.ErrClusterDisabled)
+			return
+		}
+		if c.s.cl.view.Load() == nil {
+			c.err(protocol.ErrClusterDown)
+			return
+		}
+		fn(c, c.s.cl, args)
+	}
+}
+
+// clusterCommands declares CLUSTER, READONLY, READWRITE and ASKING.
+func clusterCommands() []spec {
+	conn := func(name, flags, since, summary string, fn clusterHandler) spec {
+		return spec{name: name, arity: 1, flags: flags, acl: "connection", group: "cluster", since: since,
+			summary: summary, complexity: "O(1)", fn: clusterOnly(fn)}
+	}
+	return []spec{
+		{name: "cluster", arity: -2, group: "cluster", since: "3.0.0",
+			summary: "A container for Redis Cluster commands.", complexity: "Depends on subcommand.",
+			subs: clusterSubSpecs()},
+		conn("readonly", "fast loading stale", "3.0.0", "Enables read-only queries for a connection to a Redis Cluster replica node.",
+			func(c *client, _ *clusterState, _ [][]byte) { c.clu.readonly = true; c.ok() }),
+		conn("readwrite", "fast loading stale", "3.0.0", "Enables read-write queries for a connection to a Redis Cluster replica node.",
+			func(c *client, _ *clusterState, _ [][]byte) { c.clu.readonly = false; c.ok() }),
+		conn("asking", "fast", "3.0.0", "Signals that a cluster client is following an -ASK redirect.",
+			func(c *client, _ *clusterState, _ [][]byte) { c.clu.asking = true; c.ok() }),
+	}
+}
+
+func clusterSubSpecs() []spec {
+	sub := func(name string, arity int, flags, since, summary, complexity string, fn clusterHandler) spec {
+		return spec{name: name, arity: arity, flags: flags, group: "cluster", since: since,
+			summary: summary, complexity: complexity, fn: clusterOnly(fn)}
+	}
+	const adm = "admin stale no_async_loading"
+	manual := func(name string, arity int, summary string) spec {
+		return sub(name, arity, adm, "3.0.0", summary, "O(1)", clusterManualCommand)
+	}
+	return []spec{
+		sub("info", 2, "stale", "3.0.0", "Returns information about the state of a node.", "O(1)", clusterInfoCommand),
+		sub("myid", 2, "stale", "3.0.0", "Returns the ID of a node.", "O(1)", clusterMyIDCommand),
+		sub("myshardid", 2, "stale", "7.2.0", "Returns the shard ID of a node.", "O(1)", clusterMyIDCommand),
+		sub("nodes", 2, "stale", "3.0.0", "Returns the cluster configuration for a node.", "O(N) where N is the total number of Cluster nodes", clusterNodesCommand),
+		sub("slots", 2, "stale", "3.0.0", "Returns the mapping of cluster slots to nodes.", "O(N) where N is the total number of Cluster nodes", clusterSlotsCommand),
+		sub("shards", 2, "stale", "7.0.0", "Returns the mapping of cluster slots to shards.", "O(N) where N is the total number of cluster nodes", clusterShardsCommand),
+		sub("links", 2, "stale", "7.0.0", "Returns a list of all TCP links to and from peer nodes.", "O(N) where N is the total number of Cluster nodes", clusterLinksCommand),
+		sub("keyslot", 3, "stale", "3.0.0", "Returns the hash slot for a key.", "O(N) where N is the number of bytes in the key", clusterKeySlotCommand),
+		sub("countkeysinslot", 3, "stale", "3.0.0", "Returns the number of keys in a hash slot.", "O(1)", clusterCountKeysCommand),
+		sub("getkeysinslot", 4, "stale", "3.0.0", "Returns the key names in a hash slot.", "O(N) where N is the number of requested keys", clusterGetKeysCommand),
+		sub("meet", -4, adm, "3.0.0", "Forces a node to handshake with another node.", "O(1)", clusterMeetCommand),
+		sub("forget", 3, adm, "3.0.0", "Removes a node from the nodes table.", "O(1)", clusterForgetCommand),
+		sub("reset", -2, "admin stale noscript", "3.0.0", "Resets a node.", "O(N) where N is the number of known nodes", clusterResetCommand),
+		sub("replicas", 3, "admin stale", "5.0.0", "Lists the replica nodes of a master node.", "O(1)", clusterReplicasCommand),
+		sub("slaves", 3, "admin stale", "3.0.0", "Lists the replica nodes of a master node.", "O(1)", clusterReplicasCommand),
+		sub("count-failure-reports", 3, "admin stale", "3.0.0", "Returns the number of active failure reports active for a node.", "O(N) where N is the number of failure reports", clusterFailureReportsCommand),
+		sub("saveconfig", 2, adm, "3.0.0", "Forces a node to save the cluster configuration to disk.", "O(1)",
+			func(c *client, _ *clusterState, _ [][]byte) { c.ok() }),
+		sub("help", 2, "loading stale", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", clusterHelpCommand),
+		manual("addslots", -3, "Assigns new hash slots to a node."),
+		manual("addslotsrange", -4, "Assigns new hash slot ranges to a node."),
+		manual("delslots", -3, "Sets hash slots as unbound for a node."),
+		manual("delslotsrange", -4, "Sets hash slot ranges as unbound for a node."),
+		manual("flushslots", 2, "Deletes all slots information from a node."),
+		manual("setslot", -4, "Binds a hash slot to a node."),
+		manual("failover", -2, "Forces a replica to perform a manual failover of its master."),
+		manual("replicate", 3, "Configure a node as replica of a master node."),
+		manual("set-config-epoch", 3, "Sets the configuration epoch for a new node."),
+		manual("bumpepoch", 2, "Advances the cluster config epoch."),
+		// Node-to-node only: mark a connection as a peer's (never forwarded
+		// again) and deliver a PUBLISH to this node's subscribers.
+		sub("x-peer", 2, "stale fast", "7.0.0", "cached internal: marks a node-to-node connection.", "O(1)",
+			func(c *client, _ *clusterState, _ [][]byte) { c.clu.peer = true; c.ok() }),
+		sub("x-publish", 4, "pubsub loading stale fast", "7.0.0", "cached internal: delivers a message published on another node.", "O(N+M)",
+			func(c *client, _ *clusterState, args [][]byte) { c.int(c.s.publishLocal(args[2], args[3])) }),
+	}
+}
+
+func clusterManualCommand(c *client, _ *clusterState, args [][]byte) {
+	c.err("ERR CLUSTER " + strings.ToUpper(string(args[1])) +
+		" is not supported: cached assigns slots automatically (consistent hashing over the live nodes)")
+}
+
+func clusterMyIDCommand(c *client, cs *clusterState, _ [][]byte) {
+	c.bulkString(cs.node.Load().ID())
+}
+
+func clusterInfoCommand(c *client, cs *clusterState, _ [][]byte) {
+	v := cs.view.Load()
+	ms := v.t.Members()
+	size, assigned := 0, 0
+	for _, m := range ms {
+		if rs := v.t.Ranges(m.ID); len(rs) > 0 {
+			size++
+			for _, r := range rs {
+				assigned += r.End - r.Start + 1
+			}
+		}
+	}
+	state := "ok"
+	if assigned < cluster.NumSlots {
+		state = "fail"
+	}
+	var b strings.Builder
+	line := func(k string, val any) {
+		b.WriteString(k)
+		b.WriteByte(':')
+		switch x := val.(type) {
+		case string:
+			b.WriteString(x)
+		case int:
+			b.WriteString(strconv.Itoa(x))
+		case uint64:
+			b.WriteString(strconv.FormatUint(x, 10))
+		}
+		b.WriteString("\r\n")
+	}
+	line("cluster_state", state)
+	line("cluster_slots_assigned", assigned)
+	line("cluster_slots_ok", assigned)
+	line("cluster_slots_pfail", 0)
+	line("cluster_slots_fail", 0)
+	line("cluster_known_nodes", len(ms))
+	line("cluster_size", size)
+	line("cluster_current_epoch", v.t.Version())
+	line("cluster_my_epoch", v.t.Version())
+	line("cluster_stats_messages_sent", cs.sent.Load())
+	line("cluster_stats_messages_received", cs.received.Load())
+	line("total_cluster_links_buffer_limit_exceeded", 0)
+	c.verbatim(b.String())
+}
+
+// nodesText is CLUSTER NODES: one line per node, as Redis formats it.
+func nodesText(v *clusterView) string {
+	var b strings.Builder
+	epoch := strconv.FormatUint(v.t.Version(), 10)
+	for i, m := range v.t.Members() {
+		b.WriteString(m.ID + " " + v.addrs[i] + "@" + strconv.Itoa(gossipPort(m.GossipAddr)))
+		if i == v.self {
+			b.WriteString(" myself,master")
+		} else {
+			b.WriteString(" master")
+		}
+		b.WriteString(" - 0 0 " + epoch + " connected")
+		for _, r := range v.t.Ranges(m.ID) {
+			b.WriteByte(' ')
+			b.WriteString(strconv.Itoa(r.Start))
+			if r.End != r.Start {
+				b.WriteByte('-')
+				b.WriteString(strconv.Itoa(r.End))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func clusterNodesCommand(c *client, cs *clusterState, _ [][]byte) {
+	c.verbatim(nodesText(cs.view.Load()))
+}
+
+// slotRange is a range of slots and the index of its owner.
+type slotRange struct {
+	cluster.SlotRange
+	owner int
+}
+
+// allRanges returns every owned slot range, by start slot.
+func allRanges(v *clusterView) []slotRange {
+	var out []slotRange
+	start := 0
+	for s := 1; s <= cluster.NumSlots; s++ {
+		if s == cluster.NumSlots || v.t.OwnerIndex(s) != v.t.OwnerIndex(start) {
+			if o := v.t.OwnerIndex(start); o >= 0 {
+				out = append(out, slotRange{cluster.SlotRange{Start: start, End: s - 1}, o})
+			}
+			start = s
+		}
+	}
+	return out
+}
+
+func clusterSlotsCommand(c *client, cs *clusterState, _ [][]byte) {
+	v := cs.view.Load()
+	ms := v.t.Members()
+	rs := allRanges(v)
+	c.array(len(rs))
+	for _, r := range rs {
+		m := ms[r.owner]
+		c.array(3)
+		c.int(int64(r.Start))
+		c.int(int64(r.End))
+		c.array(4)
+		c.bulkString(m.Host)
+		c.int(int64(m.Port))
+		c.bulkString(m.ID)
+		c.mapLen(0)
+	}
+}
+
+func clusterShardsCommand(c *client, cs *clusterState, _ [][]byte) {
+	v := cs.view.Load()
+	ms := v.t.Members()
+	c.array(len(ms))
+	for _, m := range ms {
+		rs := v.t.Ranges(m.ID)
+		c.mapLen(2)
+		c.bulkString("slots")
+		c.array(2 * len(rs))
+		for _, r := range rs {
+			c.int(int64(r.Start))
+			c.int(int64(r.End))
+		}
+		c.bulkString("nodes")
+		c.array(1)
+		c.mapLen(7)
+		c.bulkString("id")
+		c.bulkString(m.ID)
+		c.bulkString("port")
+		c.int(int64(m.Port))
+		c.bulkString("ip")
+		c.bulkString(m.Host)
+		c.bulkString("endpoint")
+		c.bulkString(m.Host)
+		c.bulkString("role")
+		c.bulkString("master")
+		c.bulkString("replication-offset")
+		c.int(0)
+		c.bulkString("health")
+		c.bulkString("online")
+	}
+}
+
+func clusterLinksCommand(c *client, cs *clusterState, _ [][]byte) {
+	v := cs.view.Load()
+	ms := v.t.Members()
+	c.array(len(ms) - 1)
+	for i, m := range ms {
+		if i == v.self {
+			continue
+		}
+		c.mapLen(6)
+		c.bulkString("direction")
+		c.bulkString("to")
+		c.bulkString("node")
+		c.bulkString(m.ID)
+		c.bulkString("create-time")
+		c.int(0)
+		c.bulkString("events")
+		c.bulkString("rw")
+		c.bulkString("send-buffer-allocated")
+		c.int(0)
+		c.bulkString("send-buffer-used")
+		c.int(0)
+	}
+}
+
+func clusterKeySlotCommand(c *client, _ *clusterState, args [][]byte) {
+	c.int(int64(protocol.KeySlot(args[2])))
+}
+
+func clusterCountKeysCommand(c *client, _ *clusterState, args [][]byte) {
+	slot, ok := protocol.ParseInt(args[2])
+	if !ok {
+		c.err(protocol.ErrNotInteger)
+		return
+	}
+	if slot < 0 || slot >= cluster.NumSlots {
+		c.err("ERR Invalid slot")
+		return
+	}
+	c.int(c.s.store.CountKeysInSlot(int(slot)))
+}
+
+func clusterGetKeysCommand(c *client, _ *clusterState, args [][]byte) {
+	slot, ok1 := protocol.ParseInt(args[2])
+	count, ok2 := protocol.ParseInt(args[3])
+	if !ok1 || !ok2 {
+		c.err(protocol.ErrNotInteger)
+		return
+	}
+	if slot < 0 || slot >= cluster.NumSlots || count < 0 {
+		c.err("ERR Invalid slot or number of keys")
+		return
+	}
+	c.bulks(c.s.store.KeysInSlot(int(slot), int(min(count, 1<<30))))
+}
+
+func clusterMeetCommand(c *client, cs *clusterState, args [][]byte) {
+	if len(args) > 5 {
+		c.err(protocol.ErrSyntax)
+		return
+	}
+	port, ok := protocol.ParseInt(args[3])
+	if !ok || port < 0 || port > 65535-10000 && len(args) == 4 || port > 65535 {
+		c.err("ERR Invalid base port specified: " + string(args[3]))
+		return
+	}
+	cport := port + 10000
+	if len(args) == 5 {
+		cport, ok = protocol.ParseInt(args[4])
+		if !ok || cport < 0 || cport > 65535 {
+			c.err("ERR Invalid bus port specified: " + string(args[4]))
+			return
+		}
+	}
+	host := string(args[2])
+	if net.ParseIP(host) == nil {
+		c.err("ERR Invalid node address specified: " + host + ":" + string(args[3]))
+		return
+	}
+	if _, err := cs.node.Load().Join([]string{net.JoinHostPort(host, strconv.FormatInt(cport, 10))}); err != nil {
+		c.err("ERR " + err.Error())
+		return
+	}
+	c.ok()
+}
+
+func clusterForgetCommand(c *client, cs *clusterState, args [][]byte) {
+	n := cs.node.Load()
+	id := string(args[2])
+	if id == n.ID() {
+		c.err("ERR I tried hard but I can't forget myself...")
+		return
+	}
+	if err := n.Forget(id); err != nil {
+		if errors.Is(err, cluster.ErrUnknownNode) {
+			c.err("ERR Unknown node " + id)
+		} else {
+			c.err("ERR " + err.Error())
+		}
+		return
+	}
+	c.ok()
+}
+
+func clusterResetCommand(c *client, cs *clusterState, args [][]byte) {
+	hard := false
+	if len(args) == 3 {
+		switch strings.ToLower(string(args[2])) {
+		case "hard":
+			hard = true
+		case "soft":
+		default:
+			c.err(protocol.ErrSyntax)
+			return
+		}
+	} else if len(args) > 3 {
+		c.err(protocol.ErrSyntax)
+		return
+	}
+	if c.s.store.DBSize(0) > 0 {
+		c.err("ERR CLUSTER RESET can't be called with master nodes containing keys")
+		return
+	}
+	if err := cs.reset(hard); err != nil {
+		c.err("ERR " + err.Error())
+		return
+	}
+	c.ok()
+}
+
+// knownNode reports whether id is a member, answering the error if not.
+func knownNode(c *client, cs *clusterState, id []byte) bool {
+	for _, m := range cs.view.Load().t.Members() {
+		if m.ID == string(id) {
+			return true
+		}
+	}
+	c.err("ERR Unknown node " + string(id))
+	return false
+}
+
+func clusterReplicasCommand(c *client, cs *clusterState, args [][]byte) {
+	if knownNode(c, cs, args[2]) {
+		c.array(0) // no replicas yet (cluster-replicas 0)
+	}
+}
+
+func clusterFailureReportsCommand(c *client, cs *clusterState, args [][]byte) {
+	if knownNode(c, cs, args[2]) {
+		c.int(0)
+	}
+}
+
+var clusterHelp = []string{
+	"CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	"COUNTKEYSINSLOT <slot>",
+	"    Return the number of keys in <slot>.",
+	"GETKEYSINSLOT <slot> <count>",
+	"    Return key names stored by current node in a slot.",
+	"FORGET <node-id>",
+	"    Remove a node from the cluster (gossip may bring it back while it is alive).",
+	"INFO",
+	"    Return information about the cluster.",
+	"KEYSLOT <key>",
+	"    Return the hash slot for <key>.",
+	"LINKS",
+	"    Return information about all network links between this node and its peers.",
+	"MEET <ip> <port> [<bus-port>]",
+	"    Connect nodes into a working cluster (bus-port: the peer's cluster-port, default port+10000).",
+	"MYID",
+	"    Return the node id.",
+	"MYSHARDID",
+	"    Return the node's shard id.",
+	"NODES",
+	"    Return cluster configuration seen by node. Output format:",
+	"    <id> <ip:port@cport> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
+	"REPLICAS <node-id>",
+	"    Return <node-id> replicas.",
+	"RESET [HARD|SOFT]",
+	"    Leave the cluster and become a one-node cluster (HARD: with a new node id).",
+	"SHARDS",
+	"    Return information about slot range mappings and the nodes associated with them.",
+	"SLOTS",
+	"    Return information about slots range mappings. Each range is made of:",
+	"    start, end, master and replicas IP addresses, ports and ids",
+	"ADDSLOTS, ADDSLOTSRANGE, DELSLOTS, DELSLOTSRANGE, FLUSHSLOTS, SETSLOT, FAILOVER, REPLICATE",
+	"    Not supported: slots are assigned automatically by consistent hashing over the live nodes.",
+	"HELP",
+	"    Prints this help.",
+}
+
+func clusterHelpCommand(c *client, _ *clusterState, _ [][]byte) {
+	c.array(len(clusterHelp))
+	for _, l := range clusterHelp {
+		c.simple(l)
+	}
+}

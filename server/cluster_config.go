@@ -1,0 +1,196 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cached/cached/cluster"
+)
+
+// ClusterConfig holds the cluster-* directives.
+type ClusterConfig struct {
+	// Enabled turns cluster mode on (directive "cluster-enabled").
+	Enabled bool
+	// Port is the gossip port (directive "cluster-port"); 0 means the client
+	// port + 10000, or a free port when the client port is 0 (tests).
+	Port int
+	// Join lists gossip seed addresses host:port (directive "cluster-join").
+	Join []string
+	// AnnounceIP is the host announced to clients and peers ("" = the bind address).
+	AnnounceIP string
+	// AnnouncePort is the client port announced (0 = the bound port).
+	AnnouncePort int
+	// NodeID is the 40-hex node ID ("" = random at start).
+	NodeID string
+	// Secret, if not empty, encrypts gossip (16, 24 or 32 bytes).
+	Secret string
+	// Route is "moved" (redirect clients) or "proxy" (forward to the owner).
+	Route string
+	// ProbeInterval, ProbeTimeout and GossipInterval tune failure detection, in ms.
+	ProbeInterval, ProbeTimeout, GossipInterval int
+	// Replicas is the number of replicas per slot (reported only, for now).
+	Replicas int
+}
+
+func (c ClusterConfig) clone() ClusterConfig {
+	c.Join = append([]string(nil), c.Join...)
+	return c
+}
+
+// ErrClusterConfig is returned for inconsistent cluster directives.
+var ErrClusterConfig = errors.New("invalid cluster configuration")
+
+func boolDirective(name, def string, doc string, field func(c *Config) *bool) directive {
+	return directive{name: name, def: def, doc: doc,
+		get: func(c *Config) string {
+			if *field(c) {
+				return "yes"
+			}
+			return "no"
+		},
+		set: func(c *Config, v string) error {
+			switch strings.ToLower(strings.TrimSpace(v)) {
+			case "yes":
+				*field(c) = true
+			case "no":
+				*field(c) = false
+			default:
+				return errors.New("argument must be 'yes' or 'no'")
+			}
+			return nil
+		}}
+}
+
+var _ = registerDirectives(
+	boolDirective("cluster-enabled", "no", "run as a node of a cluster (gossip membership, slots by consistent hashing)",
+		func(c *Config) *bool { return &c.Cluster.Enabled }),
+	intDirective("cluster-port", "0", false, 0, 65535, "gossip port (0 = port+10000; a free port when port is 0)",
+		func(c *Config) *int { return &c.Cluster.Port }),
+	directive{name: "cluster-join", def: "", doc: "gossip seeds to join, comma-separated host:port (their cluster-port)",
+		get: func(c *Config) string { return strings.Join(c.Cluster.Join, ",") },
+		set: func(c *Config, v string) error {
+			c.Cluster.Join = nil
+			for _, a := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+				if _, _, err := splitHostPort(a); err != nil {
+					return err
+				}
+				c.Cluster.Join = append(c.Cluster.Join, a)
+			}
+			return nil
+		}},
+	stringDirective("cluster-announce-ip", "", false, "host announced to clients and peers (empty = the bind address)",
+		func(c *Config) *string { return &c.Cluster.AnnounceIP }),
+	intDirective("cluster-announce-port", "0", false, 0, 65535, "client port announced (0 = the bound port)",
+		func(c *Config) *int { return &c.Cluster.AnnouncePort }),
+	directive{name: "cluster-node-id", def: "", doc: "node ID, 40 hex characters (empty = random)",
+		get: func(c *Config) string { return c.Cluster.NodeID },
+		set: func(c *Config, v string) error {
+			if v != "" && !isNodeID(v) {
+				return errors.New("a node ID is 40 lower-case hex characters")
+			}
+			c.Cluster.NodeID = v
+			return nil
+		}},
+	directive{name: "cluster-secret", def: "", doc: "gossip encryption key, 16, 24 or 32 bytes (empty = none)",
+		get: func(c *Config) string { return c.Cluster.Secret },
+		set: func(c *Config, v string) error {
+			if n := len(v); n != 0 && n != 16 && n != 24 && n != 32 {
+				return errors.New("the secret must be 16, 24 or 32 bytes long")
+			}
+			c.Cluster.Secret = v
+			return nil
+		}},
+	enumDirective("cluster-route", "moved", false, []string{"moved", "proxy"},
+		"keys of another node: answer MOVED, or forward to the owner (proxy)", func(c *Config) *string { return &c.Cluster.Route }),
+	intDirective("cluster-probe-interval", "200", false, 1, 60000, "gossip failure-probe interval in ms",
+		func(c *Config) *int { return &c.Cluster.ProbeInterval }),
+	intDirective("cluster-probe-timeout", "100", false, 1, 60000, "gossip probe timeout in ms",
+		func(c *Config) *int { return &c.Cluster.ProbeTimeout }),
+	intDirective("cluster-gossip-interval", "40", false, 1, 60000, "gossip interval in ms",
+		func(c *Config) *int { return &c.Cluster.GossipInterval }),
+	intDirective("cluster-replicas", "0", false, 0, 0, "replicas per slot (only 0 for now)",
+		func(c *Config) *int { return &c.Cluster.Replicas }),
+	// Redis Cluster's own directives, as redis.conf has them: inert here.
+	inertDirective("cluster-config-file", "nodes.conf"),
+	inertDirective("cluster-node-timeout", "15000"),
+	inertDirective("cluster-replica-validity-factor", "10"),
+	inertDirective("cluster-migration-barrier", "1"),
+	inertDirective("cluster-allow-replica-migration", "yes"),
+	inertDirective("cluster-require-full-coverage", "yes"),
+	inertDirective("cluster-replica-no-failover", "no"),
+	inertDirective("cluster-allow-reads-when-down", "no"),
+	inertDirective("cluster-allow-pubsubshard-when-down", "yes"),
+	inertDirective("cluster-link-sendbuf-limit", "0"),
+	inertDirective("cluster-announce-hostname", ""),
+	inertDirective("cluster-announce-human-nodename", ""),
+	inertDirective("cluster-preferred-endpoint-type", "ip"),
+	inertDirective("cluster-announce-bus-port", "0"),
+	inertDirective("cluster-announce-tls-port", "0"),
+	inertDirective("cluster-port-tls", "0"),
+)
+
+func splitHostPort(a string) (string, int, error) {
+	i := strings.LastIndexByte(a, ':')
+	if i <= 0 {
+		return "", 0, fmt.Errorf("%q is not host:port", a)
+	}
+	p, err := strconv.Atoi(a[i+1:])
+	if err != nil || p <= 0 || p > 65535 {
+		return "", 0, fmt.Errorf("%q is not host:port", a)
+	}
+	return strings.Trim(a[:i], "[]"), p, nil
+}
+
+func isNodeID(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// nodeConfig turns the directives into the cluster package's Config, for a
+// node whose client listener is bound at host:port.
+func (s *Server) nodeConfig(host string, port int) (cluster.Config, error) {
+	cc := s.cfg.Cluster
+	gport := cc.Port
+	if gport == 0 && s.cfg.Port != 0 {
+		gport = port + 10000
+		if gport > 65535 {
+			return cluster.Config{}, fmt.Errorf("%w: port+10000 is above 65535, set cluster-port", ErrClusterConfig)
+		}
+	}
+	announceHost, announcePort := host, port
+	if cc.AnnounceIP != "" {
+		announceHost = cc.AnnounceIP
+	}
+	if cc.AnnouncePort != 0 {
+		announcePort = cc.AnnouncePort
+	}
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	cfg := cluster.Config{
+		NodeID:         cc.NodeID,
+		BindAddr:       host,
+		BindPort:       gport,
+		AdvertiseAddr:  cc.AnnounceIP,
+		AnnounceHost:   announceHost,
+		AnnouncePort:   announcePort,
+		Join:           cc.Join,
+		Replicas:       cc.Replicas,
+		ProbeInterval:  ms(cc.ProbeInterval),
+		ProbeTimeout:   ms(cc.ProbeTimeout),
+		GossipInterval: ms(cc.GossipInterval),
+		Logger:         s.log.With("component", "cluster"),
+	}
+	if cc.Secret != "" {
+		cfg.Secret = []byte(cc.Secret)
+	}
+	return cfg, nil
+}

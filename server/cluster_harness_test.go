@@ -1,0 +1,124 @@
+package server
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cached/cached/protocol"
+)
+
+// startClusterNode starts one cluster-enabled node on free ports, joining
+// seed (a gossip address) if not empty.
+func startClusterNode(t testing.TB, seed string, mutate func(c *Config)) *Server {
+	t.Helper()
+	return startServer(t, func(c *Config) {
+		c.Cluster.Enabled = true
+		c.Cluster.Port = 0 // port 0: a free gossip port too
+		if seed != "" {
+			c.Cluster.Join = []string{seed}
+		}
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+}
+
+// startCluster starts n nodes that join the first one and waits until every
+// node sees all n.
+func startCluster(t testing.TB, n int, mutate func(c *Config)) []*Server {
+	t.Helper()
+	nodes := []*Server{startClusterNode(t, "", mutate)}
+	for range n - 1 {
+		nodes = append(nodes, startClusterNode(t, nodes[0].cl.node.Load().GossipAddr(), mutate))
+	}
+	waitMembers(t, nodes, n)
+	return nodes
+}
+
+// waitMembers waits until every node's slot table has want members.
+func waitMembers(t testing.TB, nodes []*Server, want int) {
+	t.Helper()
+	waitUntil(t, func() bool {
+		for _, s := range nodes {
+			if len(s.cl.view.Load().t.Members()) != want {
+				return false
+			}
+		}
+		return true
+	}, func() string {
+		var b strings.Builder
+		for _, s := range nodes {
+			fmt.Fprintf(&b, "%s sees %d; ", s.Addr(), len(s.cl.view.Load().t.Members()))
+		}
+		return b.String()
+	})
+}
+
+// ownerOf returns the node that owns key's slot, per nodes[0]'s table.
+func ownerOf(nodes []*Server, key string) *Server {
+	v := nodes[0].cl.view.Load()
+	addr := v.addrs[v.t.OwnerIndex(keySlot(key))]
+	for _, s := range nodes {
+		if s.Addr() == addr {
+			return s
+		}
+	}
+	return nil
+}
+
+// keyOwnedBy returns a key with the given prefix whose slot s owns, and one
+// it does not own.
+func keysFor(t testing.TB, s *Server, prefix string) (mine, other string) {
+	t.Helper()
+	v := s.cl.view.Load()
+	for i := 0; mine == "" || other == ""; i++ {
+		k := fmt.Sprintf("%s%d", prefix, i)
+		if v.t.OwnerIndex(keySlot(k)) == v.self {
+			if mine == "" {
+				mine = k
+			}
+		} else if other == "" {
+			other = k
+		}
+		if i > 100000 {
+			t.Fatal("no keys found")
+		}
+	}
+	return mine, other
+}
+
+// clusterSlotsText renders CLUSTER SLOTS as one comparable string.
+func clusterSlotsText(t testing.TB, rc *redis.Client) string {
+	t.Helper()
+	//lint:ignore SA1019 cluster clients still read CLUSTER SLOTS
+	slots, err := rc.ClusterSlots(ctxT(t)).Result()
+	if err != nil {
+		t.Fatalf("CLUSTER SLOTS: %v", err)
+	}
+	sort.Slice(slots, func(i, j int) bool { return slots[i].Start < slots[j].Start })
+	var b strings.Builder
+	for _, s := range slots {
+		fmt.Fprintf(&b, "%d-%d:", s.Start, s.End)
+		for _, n := range s.Nodes {
+			b.WriteString(n.Addr + "/" + n.ID + ",")
+		}
+		b.WriteByte(';')
+	}
+	return b.String()
+}
+
+// clusterClient returns a go-redis ClusterClient seeded with one node.
+func newClusterClient(t testing.TB, addr string) *redis.ClusterClient {
+	t.Helper()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr},
+		DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, PoolSize: 4})
+	t.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+func keySlot(k string) int { return protocol.KeySlot([]byte(k)) }

@@ -1,0 +1,175 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+
+	"github.com/cached/cached/protocol"
+)
+
+// This file splits the multi-key commands whose keys span several slots
+// (proxy mode only): MGET, MSET, DEL, EXISTS, UNLINK and TOUCH are sent in
+// parts to each owner, and the parts' replies merged as one node would
+// have answered (MGET in the order asked, the counts summed, MSET OK).
+
+// splittable reports whether cmd can be split by owner and merged.
+func splittable(cmd *command) bool {
+	switch cmd.name {
+	case "mget", "mset", "del", "exists", "unlink", "touch":
+		return cmd.parent == nil
+	}
+	return false
+}
+
+// splitPart is the keys (argument indexes) of one owner.
+type splitPart struct {
+	owner int
+	idx   []int
+	call  *peerCall
+	err   error
+}
+
+// split runs a cross-slot splittable command. It returns false (run here)
+// when this node owns every key: one node serves keys of several slots.
+func (cs *clusterState) split(c *client, cmd *command, args [][]byte, v *clusterView) bool {
+	step := 1
+	if cmd.name == "mset" {
+		step = 2
+		if len(args)%2 == 0 {
+			return false // wrong arity: the handler answers
+		}
+	}
+	var parts []*splitPart
+	byOwner := map[int]*splitPart{}
+	for i := 1; i < len(args); i += step {
+		o := v.t.OwnerIndex(protocol.KeySlot(args[i]))
+		p := byOwner[o]
+		if p == nil {
+			p = &splitPart{owner: o}
+			byOwner[o] = p
+			parts = append(parts, p)
+		}
+		p.idx = append(p.idx, i)
+	}
+	if len(parts) == 1 && parts[0].owner == v.self {
+		return false
+	}
+	cs.sendParts(c, args, step, parts, v)
+	for _, p := range parts {
+		if p.call != nil {
+			<-p.call.done
+			cs.received.Add(1)
+			p.err = p.call.err
+		}
+	}
+	cs.mergeParts(c, cmd, args, parts)
+	for _, p := range parts {
+		if p.call != nil {
+			p.call.reply, p.call.err = p.call.reply[:0], nil
+			callPool.Put(p.call)
+		}
+	}
+	return true
+}
+
+// sendParts sends each owner its part, all before waiting for any reply.
+func (cs *clusterState) sendParts(c *client, args [][]byte, step int, parts []*splitPart, v *clusterView) {
+	for _, p := range parts {
+		sub := make([][]byte, 0, 1+len(p.idx)*step)
+		sub = append(sub, args[0])
+		for _, i := range p.idx {
+			sub = append(sub, args[i:i+step]...)
+		}
+		addr := v.addrs[p.owner]
+		if p.owner == v.self {
+			addr = cs.s.Addr() // this node's part: the bound address, whatever is announced
+		}
+		call := callPool.Get().(*peerCall)
+		if err := cs.sendTo(c, addr, call, sub); err != nil {
+			callPool.Put(call)
+			p.err = err
+			continue
+		}
+		p.call = call
+	}
+}
+
+// mergeParts writes the merged reply, or the first error of a part.
+func (cs *clusterState) mergeParts(c *client, cmd *command, args [][]byte, parts []*splitPart) {
+	v := cs.view.Load()
+	var elems [][]byte // MGET: raw elements by argument index
+	if cmd.name == "mget" {
+		elems = make([][]byte, len(args))
+	}
+	var sum int64
+	for _, p := range parts {
+		if p.err != nil {
+			c.err(proxyError(v.addrOf(p.owner), p.err))
+			return
+		}
+		r := p.call.reply
+		if len(r) > 0 && (r[0] == '-' || r[0] == '!') {
+			c.raw(r)
+			return
+		}
+		switch cmd.name {
+		case "mget":
+			es, ok := splitArray(r)
+			if !ok || len(es) != len(p.idx) {
+				c.err(proxyError(v.addrOf(p.owner), protocol.ErrProtocol))
+				return
+			}
+			for k, i := range p.idx {
+				elems[i] = es[k]
+			}
+		case "mset":
+		default:
+			n, ok := protocol.ParseInt(bytes.TrimSuffix(bytes.TrimPrefix(r, []byte(":")), []byte("\r\n")))
+			if !ok {
+				c.err(proxyError(v.addrOf(p.owner), protocol.ErrProtocol))
+				return
+			}
+			sum += n
+		}
+	}
+	switch cmd.name {
+	case "mget":
+		c.array(len(args) - 1)
+		for _, e := range elems[1:] {
+			c.raw(e)
+		}
+	case "mset":
+		c.ok()
+	default:
+		c.int(sum)
+	}
+}
+
+func (v *clusterView) addrOf(i int) string {
+	if i >= 0 && i < len(v.addrs) {
+		return v.addrs[i]
+	}
+	return "?"
+}
+
+// splitArray returns the raw elements of a raw array reply.
+func splitArray(r []byte) ([][]byte, bool) {
+	br := bufio.NewReader(bytes.NewReader(r))
+	hdr, err := br.ReadSlice('\n')
+	if err != nil || len(hdr) < 4 || hdr[0] != '*' {
+		return nil, false
+	}
+	n, ok := protocol.ParseInt(hdr[1 : len(hdr)-2])
+	if !ok || n < 0 {
+		return nil, false
+	}
+	out := make([][]byte, 0, n)
+	for range n {
+		e, err := readRaw(br, nil)
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, e)
+	}
+	return out, true
+}

@@ -1,0 +1,559 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
+)
+
+// txStep is one command of a transaction script, sent on connection conn.
+type txStep struct {
+	conn int
+	args string // space-separated
+}
+
+// txScripts are run on cached and on redis-server 7.0.15, reply bytes
+// compared (TestMultiScriptsVsRedis), and on cached alone against the
+// expected replies written here (TestMultiScripts).
+var txScripts = []struct {
+	name   string
+	steps  []txStep
+	want   []string // cached's expected replies (RESP2), one per step
+	notify bool     // relies on the string and keyspace commands calling notify
+}{
+	{"errors outside and inside MULTI", []txStep{
+		{0, "EXEC"}, {0, "DISCARD"}, {0, "MULTI"}, {0, "MULTI"}, {0, "WATCH x"}, {0, "SET a 1"}, {0, "EXEC"},
+	}, []string{"-ERR EXEC without MULTI\r\n", "-ERR DISCARD without MULTI\r\n", "+OK\r\n",
+		"-ERR MULTI calls can not be nested\r\n", "-ERR WATCH inside MULTI is not allowed\r\n", "+QUEUED\r\n",
+		"*1\r\n+OK\r\n"}, false},
+	{"queuing errors abort", []txStep{
+		{0, "MULTI"}, {0, "SET a 1"}, {0, "NOSUCH x"}, {0, "GET"}, {0, "SAVE"}, {0, "SHUTDOWN"}, {0, "EXEC"}, {0, "GET a"},
+	}, []string{"+OK\r\n", "+QUEUED\r\n", "-ERR unknown command 'NOSUCH', with args beginning with: 'x' \r\n",
+		"-ERR wrong number of arguments for 'get' command\r\n", "-ERR Command not allowed inside a transaction\r\n",
+		"-ERR Command not allowed inside a transaction\r\n",
+		"-EXECABORT Transaction discarded because of previous errors.\r\n", "$-1\r\n"}, false},
+	{"a refused EXEC aborts", []txStep{
+		{0, "MULTI"}, {0, "SET x 1"}, {0, "EXEC x"}, {0, "EXEC"}, {0, "EXEC y"},
+		{0, "MULTI"}, {0, "DISCARD x"}, {0, "EXEC"}, {0, "GET x"},
+	}, []string{"+OK\r\n", "+QUEUED\r\n",
+		"-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n",
+		"-ERR EXEC without MULTI\r\n",
+		"-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n",
+		"+OK\r\n", "-ERR wrong number of arguments for 'discard' command\r\n",
+		"-EXECABORT Transaction discarded because of previous errors.\r\n", "$-1\r\n"}, false},
+	{"subscribe inside EXEC, then refused in the subscribed context", []txStep{
+		{0, "MULTI"}, {0, "SUBSCRIBE c"}, {0, "EXEC"}, {0, "MULTI"}, {0, "EXEC"}, {0, "UNSUBSCRIBE"},
+	}, []string{"+OK\r\n", "+QUEUED\r\n", "*1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n",
+		"-ERR Can't execute 'multi': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+		"-EXECABORT Transaction discarded because of: Can't execute 'exec': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+		"*3\r\n$11\r\nunsubscribe\r\n$1\r\nc\r\n:0\r\n"}, false},
+	{"maxmemory: EXEC of a write is refused, and every command inside MULTI", []txStep{
+		{0, "SET big xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}, {0, "MULTI"}, {0, "SET a 1"},
+		{1, "CONFIG SET maxmemory 1"}, {0, "EXEC"}, {0, "MULTI"}, {0, "SET b 1"}, {0, "GET big"}, {0, "EXEC"},
+		{0, "MULTI"}, {0, "STRLEN big"}, {0, "EXEC"}, {1, "CONFIG SET maxmemory 0"},
+	}, []string{"+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "+OK\r\n",
+		"-EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.\r\n",
+		"+OK\r\n", "-OOM command not allowed when used memory > 'maxmemory'.\r\n",
+		"-OOM command not allowed when used memory > 'maxmemory'.\r\n",
+		"-EXECABORT Transaction discarded because of previous errors.\r\n",
+		"+OK\r\n", "-OOM command not allowed when used memory > 'maxmemory'.\r\n",
+		"-EXECABORT Transaction discarded because of previous errors.\r\n", "+OK\r\n"}, false},
+	{"runtime errors are per command", []txStep{
+		{0, "MULTI"}, {0, "INCR n"}, {0, "SET n x"}, {0, "INCR n"}, {0, "LPUSH n y"}, {0, "GET n"}, {0, "EXEC"},
+	}, []string{"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+QUEUED\r\n",
+		"*5\r\n:1\r\n+OK\r\n-ERR value is not an integer or out of range\r\n" +
+			"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n$1\r\nx\r\n"}, false},
+	{"select inside MULTI stays", []txStep{
+		{0, "MULTI"}, {0, "SELECT 3"}, {0, "SET k v"}, {0, "EXEC"}, {0, "GET k"}, {0, "SELECT 0"}, {0, "EXISTS k"},
+	}, []string{"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "*2\r\n+OK\r\n+OK\r\n", "$1\r\nv\r\n", "+OK\r\n", ":0\r\n"}, false},
+	{"discard and empty exec", []txStep{
+		{0, "MULTI"}, {0, "SET d 1"}, {0, "DISCARD"}, {0, "GET d"}, {0, "MULTI"}, {0, "EXEC"},
+	}, []string{"+OK\r\n", "+QUEUED\r\n", "+OK\r\n", "$-1\r\n", "+OK\r\n", "*0\r\n"}, false},
+	{"blocking commands and MONITOR inside EXEC do not block", []txStep{
+		{0, "MULTI"}, {0, "BLPOP nolist 0"}, {0, "BRPOPLPUSH nolist other 0"}, {0, "MONITOR"}, {0, "PING"}, {0, "EXEC"},
+	}, []string{"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+QUEUED\r\n",
+		"*4\r\n*-1\r\n$-1\r\n-ERR MONITOR isn't allowed for DENY BLOCKING client\r\n+PONG\r\n"}, false},
+	{"watch and another client's write", []txStep{
+		{0, "SET w 1"}, {0, "WATCH w"}, {1, "SET w 2"}, {0, "MULTI"}, {0, "GET w"}, {0, "EXEC"},
+		{0, "WATCH w"}, {0, "MULTI"}, {0, "GET w"}, {0, "EXEC"},
+	}, []string{"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "*-1\r\n",
+		"+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n$1\r\n2\r\n"}, true},
+	{"watch and own write, unwatch", []txStep{
+		{0, "WATCH o"}, {0, "SET o 1"}, {0, "MULTI"}, {0, "EXEC"},
+		{0, "WATCH o"}, {0, "SET o 2"}, {0, "UNWATCH"}, {0, "MULTI"}, {0, "GET o"}, {0, "EXEC"},
+	}, []string{"+OK\r\n", "+OK\r\n", "+OK\r\n", "*-1\r\n",
+		"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n$1\r\n2\r\n"}, true},
+	{"watch and delete, expire, rename onto", []txStep{
+		{0, "SET e 1"}, {0, "SET src 2"}, {0, "WATCH e"}, {1, "EXPIRE e 100"}, {0, "MULTI"}, {0, "EXEC"},
+		{0, "WATCH e"}, {1, "RENAME src e"}, {0, "MULTI"}, {0, "EXEC"},
+		{0, "WATCH e"}, {1, "DEL e"}, {0, "MULTI"}, {0, "EXEC"},
+		{0, "WATCH e"}, {1, "DEL e"}, {0, "MULTI"}, {0, "EXEC"},
+	}, []string{"+OK\r\n", "+OK\r\n", "+OK\r\n", ":1\r\n", "+OK\r\n", "*-1\r\n",
+		"+OK\r\n", "+OK\r\n", "+OK\r\n", "*-1\r\n",
+		"+OK\r\n", ":1\r\n", "+OK\r\n", "*-1\r\n",
+		"+OK\r\n", ":0\r\n", "+OK\r\n", "*0\r\n"}, true},
+	{"watch and another client's hash and list writes", []txStep{
+		{0, "HSET h f 1"}, {0, "WATCH h l"}, {1, "HSET h f 2"}, {0, "MULTI"}, {0, "HGET h f"}, {0, "EXEC"},
+		{0, "WATCH h l"}, {1, "RPUSH l x"}, {0, "MULTI"}, {0, "EXEC"},
+		{0, "WATCH h l"}, {1, "HDEL h nosuchfield"}, {0, "MULTI"}, {0, "HGET h f"}, {0, "EXEC"},
+	}, []string{":1\r\n", "+OK\r\n", ":0\r\n", "+OK\r\n", "+QUEUED\r\n", "*-1\r\n",
+		"+OK\r\n", ":1\r\n", "+OK\r\n", "*-1\r\n",
+		"+OK\r\n", ":0\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n$1\r\n2\r\n"}, false},
+	{"watch and flushdb, flushall, swapdb", []txStep{
+		{0, "SET f 1"}, {0, "WATCH f"}, {1, "FLUSHDB"}, {0, "MULTI"}, {0, "EXEC"},
+		{0, "WATCH f"}, {1, "FLUSHDB"}, {0, "MULTI"}, {0, "EXEC"},
+		{0, "SET f 1"}, {0, "WATCH f"}, {1, "SELECT 5"}, {1, "FLUSHALL"}, {0, "MULTI"}, {0, "EXEC"},
+		{0, "WATCH f"}, {1, "SET f 5"}, {1, "SWAPDB 0 5"}, {0, "MULTI"}, {0, "EXEC"},
+		{0, "WATCH g"}, {1, "SWAPDB 0 5"}, {0, "MULTI"}, {0, "EXEC"},
+	}, []string{"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "*-1\r\n",
+		"+OK\r\n", "+OK\r\n", "+OK\r\n", "*0\r\n",
+		"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "*-1\r\n",
+		"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "*-1\r\n",
+		"+OK\r\n", "+OK\r\n", "+OK\r\n", "*0\r\n"}, false},
+	{"watch in another db, multiple keys, twice", []txStep{
+		{0, "SELECT 2"}, {0, "WATCH a b a"}, {1, "SET b 1"}, {0, "MULTI"}, {0, "EXEC"},
+		{0, "WATCH a"}, {1, "SELECT 2"}, {1, "SET b 2"}, {0, "MULTI"}, {0, "EXEC"},
+	}, []string{"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "*0\r\n",
+		"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "*0\r\n"}, false},
+	{"reset discards the transaction and the watches", []txStep{
+		{0, "WATCH r"}, {1, "SET r 1"}, {0, "RESET"}, {0, "MULTI"}, {0, "SET r 2"}, {0, "RESET"}, {0, "EXEC"},
+		{0, "MULTI"}, {0, "EXEC"},
+	}, []string{"+OK\r\n", "+OK\r\n", "+RESET\r\n", "+OK\r\n", "+QUEUED\r\n", "+RESET\r\n",
+		"-ERR EXEC without MULTI\r\n", "+OK\r\n", "*0\r\n"}, false},
+	{"queued unwatch and watch of a key written inside", []txStep{
+		{0, "WATCH u"}, {0, "MULTI"}, {0, "UNWATCH"}, {0, "SET u 1"}, {0, "EXEC"},
+		{0, "WATCH u"}, {0, "MULTI"}, {0, "SET u 2"}, {0, "EXEC"},
+	}, []string{"+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "*2\r\n+OK\r\n+OK\r\n",
+		"+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n+OK\r\n"}, false},
+}
+
+// txRun runs a script on fresh connections dialled by dial and returns the
+// raw replies.
+func txRun(t *testing.T, dial func() *listRaw, steps []txStep, resp3 bool) []string {
+	t.Helper()
+	conns := map[int]*listRaw{}
+	var out []string
+	for _, st := range steps {
+		rc := conns[st.conn]
+		if rc == nil {
+			rc = dial()
+			conns[st.conn] = rc
+			if resp3 {
+				rc.do(t, "HELLO", "3")
+			}
+		}
+		out = append(out, rc.do(t, strings.Fields(st.args)...))
+	}
+	return out
+}
+
+// txStringsNotify reports whether SET by another client touches a WATCH on
+// s: the string and keyspace handlers call notify (scripts that rely on it
+// are skipped until they do).
+func txStringsNotify(t *testing.T, s *Server) bool {
+	c := listDialRaw(t, "tcp", s.Addr())
+	o := listDialRaw(t, "tcp", s.Addr())
+	c.do(t, "WATCH", "txprobe")
+	o.do(t, "SET", "txprobe", "1")
+	c.do(t, "MULTI")
+	return c.do(t, "EXEC") == "*-1\r\n"
+}
+
+func TestMultiScripts(t *testing.T) {
+	s := startServer(t, nil)
+	notify := txStringsNotify(t, s)
+	for _, sc := range txScripts {
+		t.Run(sc.name, func(t *testing.T) {
+			if sc.notify && !notify {
+				t.Skip("the string and keyspace commands do not call notify yet")
+			}
+			mustDo(t, newClient(t, s, nil), "flushall")
+			got := txRun(t, func() *listRaw { return listDialRaw(t, "tcp", s.Addr()) }, sc.steps, false)
+			for i := range sc.steps {
+				if i >= len(sc.want) || got[i] != sc.want[i] {
+					w := "(none)"
+					if i < len(sc.want) {
+						w = sc.want[i]
+					}
+					t.Errorf("step %d %q: got %q, want %q", i, sc.steps[i].args, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestMultiScriptsVsRedis(t *testing.T) {
+	sock := listRealRedis(t)
+	s := startServer(t, nil)
+	notify := txStringsNotify(t, s)
+	for _, resp3 := range []bool{false, true} {
+		for _, sc := range txScripts {
+			t.Run(fmt.Sprintf("%s/resp3=%v", sc.name, resp3), func(t *testing.T) {
+				if sc.notify && !notify {
+					t.Skip("the string and keyspace commands do not call notify yet")
+				}
+				listDialRaw(t, "unix", sock).do(t, "FLUSHALL")
+				mustDo(t, newClient(t, s, nil), "flushall")
+				want := txRun(t, func() *listRaw { return listDialRaw(t, "unix", sock) }, sc.steps, resp3)
+				got := txRun(t, func() *listRaw { return listDialRaw(t, "tcp", s.Addr()) }, sc.steps, resp3)
+				for i := range want {
+					if got[i] != want[i] {
+						t.Errorf("step %d %q: cached %q, redis %q", i, sc.steps[i].args, got[i], want[i])
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestMultiTxPipelined(t *testing.T) {
+	s := startServer(t, nil)
+	for _, mode := range []struct {
+		name string
+		opt  func(*redis.Options)
+	}{{"resp3", nil}, {"resp2", resp2}} {
+		t.Run(mode.name, func(t *testing.T) {
+			rc := newClient(t, s, mode.opt)
+			ctx := ctxT(t)
+			mustDo(t, rc, "flushall")
+			var incr *redis.IntCmd
+			var get *redis.StringCmd
+			cmds, err := rc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, "a", "1", 0)
+				incr = p.Incr(ctx, "a")
+				p.Set(ctx, "s", "x", 0)
+				p.Incr(ctx, "s")
+				get = p.Get(ctx, "a")
+				return nil
+			})
+			if err == nil || err.Error() != "ERR value is not an integer or out of range" {
+				t.Fatalf("TxPipelined error = %v, want the INCR's error", err)
+			}
+			if len(cmds) != 5 || incr.Val() != 2 || get.Val() != "2" {
+				t.Fatalf("cmds %d, incr %d, get %q", len(cmds), incr.Val(), get.Val())
+			}
+			if cmds[3].Err() == nil || cmds[2].Err() != nil {
+				t.Fatalf("per-command errors: %v %v", cmds[2].Err(), cmds[3].Err())
+			}
+			// A queuing error: the whole transaction is refused.
+			_, err = rc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, "b", "1", 0)
+				p.Do(ctx, "nosuchcommand")
+				return nil
+			})
+			if err == nil || !strings.HasPrefix(err.Error(), "EXECABORT Transaction discarded") {
+				t.Fatalf("queuing error: %v", err)
+			}
+			if n := rc.Exists(ctx, "b").Val(); n != 0 {
+				t.Fatalf("aborted transaction wrote b")
+			}
+		})
+	}
+}
+
+// txIncr increments key's field n optimistically with WATCH/MULTI/EXEC and reports
+// whether the EXEC ran (false: a concurrent write made it fail).
+func txIncr(ctx context.Context, rc *redis.Client, key string) (bool, error) {
+	err := rc.Watch(ctx, func(tx *redis.Tx) error {
+		n, err := tx.HGet(ctx, key, "n").Int()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, key, "n", n+1)
+			return nil
+		})
+		return err
+	}, key)
+	if errors.Is(err, redis.TxFailedErr) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func TestWatchOptimisticIncrRace(t *testing.T) {
+	s := startServer(t, nil)
+	rc := newClient(t, s, func(o *redis.Options) { o.PoolSize = 16 })
+	ctx := ctxT(t)
+	const workers, tries = 8, 60
+	var ok, failed atomic.Int64
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range tries {
+				done, err := txIncr(ctx, rc, "counter")
+				if err != nil {
+					errs <- err
+					return
+				}
+				if done {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	got, _ := rc.HGet(ctx, "counter", "n").Int64()
+	if got != ok.Load() || got == 0 {
+		t.Fatalf("counter = %d, successful EXECs = %d (failed %d)", got, ok.Load(), failed.Load())
+	}
+	t.Logf("%d successful, %d failed EXECs", ok.Load(), failed.Load())
+}
+
+func TestWatchGoRedisTxFailed(t *testing.T) {
+	s := startServer(t, nil)
+	rc := newClient(t, s, nil)
+	other := newClient(t, s, resp2)
+	ctx := ctxT(t)
+	rc.HSet(ctx, "k", "f", "1")
+	err := rc.Watch(ctx, func(tx *redis.Tx) error {
+		other.HSet(ctx, "k", "f", "2") // another client's write between WATCH and EXEC
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, "k", "f", "3")
+			return nil
+		})
+		return err
+	}, "k")
+	if !errors.Is(err, redis.TxFailedErr) {
+		t.Fatalf("Watch error = %v, want TxFailedErr", err)
+	}
+	if v := rc.HGet(ctx, "k", "f").Val(); v != "2" {
+		t.Fatalf("k = %q, want 2", v)
+	}
+}
+
+// TestExecAtomic: a reader never sees half of an EXEC that sets two keys.
+func TestExecAtomic(t *testing.T) {
+	s := startServer(t, nil)
+	w := newClient(t, s, nil)
+	r := newClient(t, s, resp2)
+	ctx := ctxT(t)
+	// Keys in different shards, so that only execMu keeps them together.
+	a, b := "atomic:a", "atomic:b{x}"
+	w.MSet(ctx, a, 0, b, 0)
+	stop := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, err := w.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, a, i, 0)
+				p.Set(ctx, b, i, 0)
+				return nil
+			})
+			if err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	for range 1500 {
+		v, err := r.MGet(ctx, a, b).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v[0] != v[1] {
+			close(stop)
+			t.Fatalf("half an EXEC seen: %v", v)
+		}
+	}
+	close(stop)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestWatchExpiry(t *testing.T) {
+	for _, active := range []bool{true, false} {
+		t.Run("active-expire="+strconv.FormatBool(active), func(t *testing.T) {
+			s := startServer(t, nil)
+			rc := newClient(t, s, nil)
+			ctx := ctxT(t)
+			if !active {
+				mustDo(t, rc, "debug", "set-active-expire", "0")
+			}
+			conn := rc.Conn()
+			defer conn.Close()
+			conn.Set(ctx, "t", "v", 0)
+			conn.PExpire(ctx, "t", 30*time.Millisecond)
+			exp := s.expireOf(0, []byte("t"))
+			if exp == 0 {
+				t.Fatal("no TTL")
+			}
+			conn.Do(ctx, "watch", "t")
+			conn.Do(ctx, "watch", "plain") // a watched key without TTL does not matter
+			waitUntil(t, func() bool { return s.store.Now() > exp }, func() string { return "the TTL to pass" })
+			_, err := conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Get(ctx, "t")
+				return nil
+			})
+			if !errors.Is(err, redis.TxFailedErr) {
+				t.Fatalf("EXEC after a watched key expired: %v, want TxFailedErr", err)
+			}
+			// A key with a TTL that has not passed does not fail it.
+			conn.Set(ctx, "t", "v", time.Hour)
+			conn.Do(ctx, "watch", "t")
+			if _, err := conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Get(ctx, "t")
+				return nil
+			}); err != nil {
+				t.Fatalf("EXEC with a live TTL: %v", err)
+			}
+		})
+	}
+}
+
+func TestMultiRueidis(t *testing.T) {
+	s := startServer(t, nil)
+	cl, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{s.Addr()}, DisableCache: true})
+	if err != nil {
+		t.Fatalf("rueidis: %v", err)
+	}
+	defer cl.Close()
+	ctx := ctxT(t)
+	err = cl.Dedicated(func(dc rueidis.DedicatedClient) error {
+		dc.Do(ctx, dc.B().Set().Key("r").Value("1").Build())
+		if err := dc.Do(ctx, dc.B().Watch().Key("r").Build()).Error(); err != nil {
+			return err
+		}
+		res := dc.DoMulti(ctx,
+			dc.B().Multi().Build(),
+			dc.B().Incr().Key("r").Build(),
+			dc.B().Get().Key("r").Build(),
+			dc.B().Exec().Build())
+		arr, err := res[3].ToArray()
+		if err != nil {
+			return err
+		}
+		if n, _ := arr[0].AsInt64(); n != 2 {
+			return fmt.Errorf("INCR in EXEC = %d", n)
+		}
+		if v, _ := arr[1].ToString(); v != "2" {
+			return fmt.Errorf("GET in EXEC = %q", v)
+		}
+		// A watched key touched by another client: EXEC answers null.
+		dc.Do(ctx, dc.B().Watch().Key("rl").Build())
+		if err := cl.Do(ctx, cl.B().Rpush().Key("rl").Element("9").Build()).Error(); err != nil {
+			return err
+		}
+		res = dc.DoMulti(ctx, dc.B().Multi().Build(), dc.B().Get().Key("r").Build(), dc.B().Exec().Build())
+		if !rueidis.IsRedisNil(res[2].Error()) {
+			return fmt.Errorf("EXEC after a touch: %v", res[2])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMultiClientList(t *testing.T) {
+	s := startServer(t, nil)
+	rc := newClient(t, s, nil)
+	ctx := ctxT(t)
+	conn := rc.Conn()
+	defer conn.Close()
+	id := conn.ClientID(ctx).Val()
+	field := func() string {
+		for _, line := range strings.Split(rc.ClientList(ctx).Val(), "\n") {
+			if strings.HasPrefix(line, "id="+strconv.FormatInt(id, 10)+" ") {
+				for _, f := range strings.Fields(line) {
+					if strings.HasPrefix(f, "multi=") {
+						return f
+					}
+				}
+			}
+		}
+		return "?"
+	}
+	if f := field(); f != "multi=-1" {
+		t.Fatalf("before MULTI: %s", f)
+	}
+	conn.Do(ctx, "multi")
+	conn.Do(ctx, "set", "a", "1")
+	conn.Do(ctx, "get", "a")
+	if f := field(); f != "multi=2" {
+		t.Fatalf("inside MULTI: %s", f)
+	}
+	conn.Do(ctx, "exec")
+	if f := field(); f != "multi=-1" {
+		t.Fatalf("after EXEC: %s", f)
+	}
+}
+
+// TestWatchDisconnectForgets: a client that disconnects while watching
+// leaves nothing in the registry once it is collected.
+func TestWatchDisconnectForgets(t *testing.T) {
+	s := startServer(t, nil)
+	for i := range 5 {
+		rc := newClient(t, s, func(o *redis.Options) { o.PoolSize = 1 })
+		mustDo(t, rc, "watch", "k"+strconv.Itoa(i), "x")
+		if i%2 == 0 {
+			mustDo(t, rc, "multi")
+		}
+		_ = rc.Close()
+	}
+	waitUntil(t, func() bool {
+		runtime.GC()
+		s.watch.mu.Lock()
+		defer s.watch.mu.Unlock()
+		return len(s.watch.keys) == 0 && len(s.watch.states) == 0 && s.watch.n.Load() == 0
+	}, func() string { return "the registry to empty" })
+}
+
+// TestMultiEffects: EXEC publishes its commands' effects once, wrapped in
+// MULTI/EXEC, with each effect's database; an EXEC that wrote nothing
+// publishes nothing.
+func TestMultiEffects(t *testing.T) {
+	s := startServer(t, nil)
+	var mu sync.Mutex
+	var got []string
+	s.SetEffectHook(func(db int, cmd [][]byte) {
+		parts := []string{strconv.Itoa(db)}
+		for _, a := range cmd {
+			parts = append(parts, string(a))
+		}
+		mu.Lock()
+		got = append(got, strings.Join(parts, " "))
+		mu.Unlock()
+	})
+	rc := newClient(t, s, nil)
+	conn := rc.Conn()
+	defer conn.Close()
+	ctx := ctxT(t)
+	for _, cmd := range [][]any{{"multi"}, {"get", "x"}, {"exec"},
+		{"multi"}, {"set", "a", "1"}, {"incr", "a"}, {"select", "2"}, {"set", "b", "2"}, {"incr", "nan"}, {"exec"},
+		{"set", "c", "3"}} {
+		_ = conn.Do(ctx, cmd...).Err()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"0 MULTI", "0 SET a 1", "0 SET a 2 KEEPTTL", "2 SET b 2", "2 SET nan 1 KEEPTTL", "2 EXEC", "2 SET c 3"}
+	if !strings.EqualFold(strings.Join(got, "|"), strings.Join(want, "|")) {
+		t.Fatalf("effects %q, want %q", got, want)
+	}
+}
