@@ -172,18 +172,34 @@ func (c *client) zsetReplyRange(z *zset.ZSet, start, n int, rev, withScores bool
 	})
 }
 
-// zsetPropagateSet records DEL dst + ZADD dst with z's content: the
-// effect of the *STORE commands.
+// zsetEffectChunk is the most pairs one ZADD effect carries. Above the
+// listpack limit, so that a replica's first ZADD picks the encoding the
+// primary has (Redis creates a listpack for at most 128 pairs).
+const zsetEffectChunk = 1024
+
+// zsetPropagateSet records DEL dst + ZADD dst … with z's content: the
+// effect of the *STORE commands. The longest member goes first: Redis's
+// ZADD sizes the new set by the pair count and the first member's length,
+// so the replica starts in the encoding the primary ended in (which keeps
+// a -0 score as -0, where a listpack would store 0).
 func (c *client) zsetPropagateSet(dst []byte, z *zset.ZSet) {
 	if c.s.onEffect.Load() == nil {
 		return
 	}
 	c.propagate(cmdDel, dst)
-	args := make([][]byte, 0, 2+2*z.Len())
-	args = append(args, cmdZAdd, dst)
+	pairs := make([][]byte, 0, 2*z.Len())
+	longest := 0
 	z.Walk(0, false, func(m []byte, s float64) bool {
-		args = append(args, protocol.AppendFloat(nil, s), append([]byte(nil), m...))
+		if len(pairs) > 0 && len(m) > len(pairs[longest+1]) {
+			longest = len(pairs)
+		}
+		pairs = append(pairs, protocol.AppendFloat(nil, s), append([]byte(nil), m...))
 		return true
 	})
-	c.propagate(args...)
+	pairs[0], pairs[1], pairs[longest], pairs[longest+1] = pairs[longest], pairs[longest+1], pairs[0], pairs[1]
+	for len(pairs) > 0 {
+		n := min(len(pairs), 2*zsetEffectChunk)
+		c.propagate(append([][]byte{cmdZAdd, dst}, pairs[:n]...)...)
+		pairs = pairs[n:]
+	}
 }

@@ -54,9 +54,9 @@ func zpopCommand(c *client, args [][]byte, fromMax bool) {
 // zsetPop removes up to count members from the low (or high) end of z
 // stored at key, calls head with the number popped then each with every
 // member in pop order, and notifies and records the effect (ZPOPMIN or
-// ZPOPMAX key n). It returns the number popped.
+// ZPOPMAX key n).
 func zsetPop(c *client, tx *store.Tx, key []byte, z *zset.ZSet, fromMax bool, count int64,
-	head func(n int), each func(m []byte, s float64)) int {
+	head func(n int), each func(m []byte, s float64)) {
 	n := int(min(count, int64(z.Len())))
 	head(n)
 	first, last := 0, n
@@ -82,7 +82,6 @@ func zsetPop(c *client, tx *store.Tx, key []byte, z *zset.ZSet, fromMax bool, co
 		c.notify(notifyGeneric, "del", key)
 	}
 	c.propagate(cmd, key, strconv.AppendInt(nil, int64(n), 10))
-	return n
 }
 
 func bzpopminCommand(c *client, args [][]byte) { bzpopCommand(c, args, false) }
@@ -125,6 +124,10 @@ func zmpopGeneric(c *client, args [][]byte, at int) {
 	numkeys, ok := protocol.ParseInt(args[at])
 	if !ok || numkeys < 1 {
 		c.err(protocol.ErrZNumkeys)
+		return
+	}
+	if numkeys >= int64(len(args)) { // and no overflow below
+		c.err(protocol.ErrSyntax)
 		return
 	}
 	where := int64(at) + numkeys + 1
@@ -240,14 +243,17 @@ func zrandmemberCommand(c *client, args [][]byte) {
 		c.zsetReplyRange(z, int(size-1), int(size), true, withScores)
 		return
 	}
-	ranks := zsetRandomRanks(int(size), count)
+	n := count
+	if n < 0 {
+		n = -n
+	}
 	nested := withScores && c.resp3.Load()
 	if withScores && !nested {
-		c.array(2 * len(ranks))
+		c.array(int(2 * n))
 	} else {
-		c.array(len(ranks))
+		c.array(int(n))
 	}
-	for _, r := range ranks {
+	emit := func(r int) {
 		z.Walk(r, false, func(m []byte, s float64) bool {
 			if withScores {
 				c.zsetPair(m, s, nested)
@@ -257,18 +263,19 @@ func zrandmemberCommand(c *client, args [][]byte) {
 			return false
 		})
 	}
+	if count < 0 { // repeats allowed: streamed, however many are asked
+		for range n {
+			emit(rand.IntN(int(size)))
+		}
+		return
+	}
+	for _, r := range zsetDistinctRanks(int(size), count) {
+		emit(r)
+	}
 }
 
-// zsetRandomRanks picks ranks in [0, size): -count of them with repeats
-// when count < 0, else count distinct ones (0 < count < size).
-func zsetRandomRanks(size int, count int64) []int {
-	if count < 0 {
-		out := make([]int, -count)
-		for i := range out {
-			out[i] = rand.IntN(size)
-		}
-		return out
-	}
+// zsetDistinctRanks picks count distinct ranks in [0, size), 0 < count < size.
+func zsetDistinctRanks(size int, count int64) []int {
 	if count*3 > int64(size) { // most of the set: shuffle all ranks, keep a prefix
 		all := make([]int, size)
 		for i := range all {

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // zsetBlocked starts cmd on its own connection and waits until the server
-// reports it blocked. It returns the reply channel, or skips the test when
-// the command answered at once (blockFor is still the stub that replies
-// the timeout reply without waiting).
+// reports it blocked. It returns the reply channel.
 func zsetBlocked(t *testing.T, s *Server, args ...any) <-chan string {
 	t.Helper()
 	rc := newClient(t, s, nil)
@@ -21,7 +21,7 @@ func zsetBlocked(t *testing.T, s *Server, args ...any) <-chan string {
 	for {
 		select {
 		case r := <-done:
-			t.Skipf("%v answered %s without blocking: blockFor is not merged yet", args, r)
+			t.Fatalf("%v answered %s without blocking", args, r)
 		default:
 		}
 		if strings.Contains(probe.Info(ctxT(t), "clients").Val(), "blocked_clients:1\r\n") {
@@ -73,5 +73,54 @@ func TestZSetBlockingTimeout(t *testing.T) {
 	}
 	if got := strFmt(rc.Do(ctxT(t), "BZMPOP", "0.05", "1", "none", "MAX").Result()); got != "nil" {
 		t.Fatalf("BZMPOP timeout = %s", got)
+	}
+}
+
+// TestZSetBlockingTypeChange: a client blocked in BZPOPMIN keeps waiting
+// while its key holds a string, and is served once it is a sorted set
+// again (Redis 7.0's behaviour, checked against redis-server too).
+func TestZSetBlockingTypeChange(t *testing.T) {
+	mk := strRealRedis(t)
+	s := startServer(t, nil)
+	for name, pair := range map[string][2]*redis.Client{
+		"cached": {newClient(t, s, nil), newClient(t, s, nil)},
+		"redis":  {mk(true, 0), mk(true, 0)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, b := pair[0], pair[1]
+			done := make(chan string, 1)
+			go func() { done <- strFmt(a.Do(ctxT(t), "BZPOPMIN", "tc", "10").Result()) }()
+			waitUntil(t, func() bool {
+				return strings.Contains(b.Info(ctxT(t), "clients").Val(), "blocked_clients:1\r\n")
+			}, func() string { return "BZPOPMIN never blocked" })
+			mustDo(t, b, "SET", "tc", "x")
+			mustDo(t, b, "DEL", "tc")
+			mustDo(t, b, "ZADD", "tc", "1", "m")
+			if got := <-done; got != `["tc" "m" float64(1)]` {
+				t.Fatalf("BZPOPMIN = %s", got)
+			}
+		})
+	}
+}
+
+// TestZSetBlockingInMulti: inside MULTI the blocking pops do not block.
+func TestZSetBlockingInMulti(t *testing.T) {
+	s := startServer(t, nil)
+	conn := newClient(t, s, nil).Conn()
+	defer conn.Close()
+	ctx := ctxT(t)
+	mustOK := func(args ...any) {
+		if err := conn.Do(ctx, args...).Err(); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	mustOK("MULTI")
+	mustOK("BZPOPMIN", "none", "0")
+	mustOK("BZMPOP", "0", "1", "none", "MIN")
+	mustOK("ZADD", "m", "1", "a")
+	mustOK("BZPOPMAX", "m", "0")
+	got := strFmt(conn.Do(ctx, "EXEC").Result())
+	if want := `[nil nil 1 ["m" "a" float64(1)]]`; got != want {
+		t.Fatalf("EXEC = %s, want %s", got, want)
 	}
 }

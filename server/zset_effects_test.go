@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -56,6 +57,8 @@ func TestZSetEffectsShapes(t *testing.T) {
 		{[]any{"ZMPOP", "1", "z", "MIN"}, nil},
 		{[]any{"ZADD", "u", "1", "a", "2.5", "b"}, []string{"ZADD u 1 a 2.5 b"}},
 		{[]any{"ZUNIONSTORE", "d", "1", "u", "WEIGHTS", "2"}, []string{"DEL d", "ZADD d 2 a 5 b"}},
+		{[]any{"ZADD", "v", "1", "a", "2", "bb", "3", "c"}, []string{"ZADD v 1 a 2 bb 3 c"}},
+		{[]any{"ZUNIONSTORE", "d", "1", "v"}, []string{"DEL d", "ZADD d 2 bb 1 a 3 c"}}, // longest member first
 		{[]any{"ZRANGESTORE", "d", "u", "1", "1"}, []string{"DEL d", "ZADD d 2.5 b"}},
 		{[]any{"ZDIFFSTORE", "d", "2", "u", "u"}, []string{"DEL d"}},
 		{[]any{"ZDIFFSTORE", "d", "2", "u", "u"}, nil},
@@ -74,6 +77,55 @@ func TestZSetEffectsShapes(t *testing.T) {
 		if !slices.Equal(got, st.want) {
 			t.Fatalf("%v recorded %q, want %q", st.args, got, st.want)
 		}
+	}
+}
+
+// TestZSetEffectsNegativeZero: a replica rebuilding a *STORE result from
+// its effects ends in the primary's encoding, down to a -0 score (kept by
+// the skiplist encoding, stored as 0 by a listpack), and big results come
+// in several ZADDs.
+func TestZSetEffectsNegativeZero(t *testing.T) {
+	primary, replica := startServer(t, nil), startServer(t, nil)
+	var log keysEffectLog
+	primary.SetEffectHook(log.hook)
+	pc, rc := newClient(t, primary, resp2), newClient(t, replica, resp2)
+	long := strings.Repeat("L", 70)
+	for _, args := range [][]any{
+		{"ZADD", "src", "1", long, "-0", "a", "2", "b"},              // skiplist: a keeps -0
+		{"ZRANGESTORE", "d1", "src", "0", "-1"},                      // listpack first, converts at the long member
+		{"ZUNIONSTORE", "d2", "1", "src"},                            // built big
+		{"ZUNIONSTORE", "d3", "1", "src", "WEIGHTS", "-1"},           // -(-0) = 0, -(1), -(2)
+		{"ZINTERSTORE", "d4", "2", "src", "src", "AGGREGATE", "MIN"}, // same
+	} {
+		mustDo(t, pc, args...)
+	}
+	args := []any{"ZADD", "many"}
+	for i := range 3000 {
+		args = append(args, strconv.Itoa(i%7), "m"+strconv.Itoa(i))
+	}
+	mustDo(t, pc, args...)
+	mustDo(t, pc, "ZRANGESTORE", "d5", "many", "0", "-1")
+	effects := log.take()
+	zadds := 0
+	for _, e := range effects {
+		if e.cmd[0] == "ZADD" && e.cmd[1] == "d5" {
+			zadds++
+		}
+	}
+	if zadds != 3 {
+		t.Fatalf("ZRANGESTORE of 3000 members recorded %d ZADDs, want 3", zadds)
+	}
+	keysReplay(t, replica, effects)
+	if a, b := zsetDump(t, pc, primary), zsetDump(t, rc, replica); a != b {
+		t.Fatalf("primary %s\nreplica %s", a, b)
+	}
+	for _, k := range []string{"src", "d1", "d2", "d3", "d4", "d5"} {
+		if a, b := pc.ObjectEncoding(ctxT(t), k).Val(), rc.ObjectEncoding(ctxT(t), k).Val(); a != b {
+			t.Fatalf("%s: primary %s, replica %s", k, a, b)
+		}
+	}
+	if got := fmt.Sprint(pc.ZScore(ctxT(t), "d2", "a").Val()); got != "-0" {
+		t.Fatalf("d2 a = %s, want -0", got)
 	}
 }
 

@@ -2,20 +2,16 @@ package zset
 
 import "sort"
 
-// entry is one member of a sorted set with its score. The member string
-// shares its bytes with the key of the member index.
+// entry is one member of a big sorted set: its score and the offset of
+// its record in the arena. It holds no pointer, so the garbage collector
+// never scans the tree's leaves.
 type entry struct {
-	score  float64
-	member string
+	score float64
+	ref   uint64
 }
 
-// less orders entries as Redis does: by score, then by member bytes.
-func (a entry) less(b entry) bool {
-	if a.score != b.score {
-		return a.score < b.score
-	}
-	return a.member < b.member
-}
+// lessFunc orders entries: by score, then by member bytes (Redis's order).
+type lessFunc func(a, b entry) bool
 
 const (
 	maxLeaf  = 128 // entries per leaf
@@ -63,15 +59,25 @@ func (n *node) count() int {
 // tree is an order-statistic B+tree of entries: insert, delete, rank and
 // select in O(log n).
 type tree struct {
-	root *node
-	n    int
+	root           *node
+	n              int
+	less           lessFunc
+	leaves, inners int // node counts, for Size
 }
 
-func newTree() *tree { return &tree{root: &node{ents: make([]entry, 0, maxLeaf)}} }
+func newTree(less lessFunc) *tree {
+	return &tree{root: newLeaf(0), less: less, leaves: 1}
+}
+
+func newLeaf(n int) *node { return &node{ents: make([]entry, n, maxLeaf+1)} }
+
+func newInner() *node {
+	return &node{kids: make([]*node, 0, maxInner+1), cnts: make([]int, 0, maxInner+1), maxs: make([]entry, 0, maxInner+1)}
+}
 
 // kidFor is the index of the child of inner node n whose range holds e.
-func (n *node) kidFor(e entry) int {
-	i := sort.Search(len(n.maxs), func(i int) bool { return !n.maxs[i].less(e) })
+func (n *node) kidFor(e entry, less lessFunc) int {
+	i := sort.Search(len(n.maxs), func(i int) bool { return !less(n.maxs[i], e) })
 	if i == len(n.maxs) {
 		i--
 	}
@@ -81,30 +87,29 @@ func (n *node) kidFor(e entry) int {
 // insert adds e (absent from the tree).
 func (t *tree) insert(e entry) {
 	t.n++
-	if right := t.root.insert(e, true, true); right != nil {
+	if right := t.insertAt(t.root, e, true, true); right != nil {
 		old := t.root
-		t.root = &node{kids: make([]*node, 0, maxInner), cnts: make([]int, 0, maxInner), maxs: make([]entry, 0, maxInner)}
+		t.root = newInner()
+		t.inners++
 		t.root.kids = append(t.root.kids, old, right)
 		t.root.cnts = append(t.root.cnts, old.count(), right.count())
 		t.root.maxs = append(t.root.maxs, old.max(), right.max())
 	}
 }
 
-// insert adds e under n and returns the new right sibling if n split.
+// insertAt adds e under n and returns the new right sibling if n split.
 // first and last tell whether n is on the tree's left or right edge.
-func (n *node) insert(e entry, first, last bool) *node {
+func (t *tree) insertAt(n *node, e entry, first, last bool) *node {
 	if n.leaf() {
-		i := sort.Search(len(n.ents), func(i int) bool { return e.less(n.ents[i]) })
-		n.ents = append(n.ents, entry{})
-		copy(n.ents[i+1:], n.ents[i:])
-		n.ents[i] = e
+		i := sort.Search(len(n.ents), func(i int) bool { return t.less(e, n.ents[i]) })
+		n.ents = insertAt(n.ents, i, e)
 		if len(n.ents) <= maxLeaf {
 			return nil
 		}
 		half := splitPoint(len(n.ents), i, first, last)
-		r := &node{ents: make([]entry, len(n.ents)-half, maxLeaf+1)}
+		r := newLeaf(len(n.ents) - half)
+		t.leaves++
 		copy(r.ents, n.ents[half:])
-		clear(n.ents[half:])
 		n.ents = n.ents[:half]
 		r.prev, r.next = n, n.next
 		if n.next != nil {
@@ -113,9 +118,9 @@ func (n *node) insert(e entry, first, last bool) *node {
 		n.next = r
 		return r
 	}
-	i := n.kidFor(e)
+	i := n.kidFor(e, t.less)
 	k := n.kids[i]
-	right := k.insert(e, first && i == 0, last && i == len(n.kids)-1)
+	right := t.insertAt(k, e, first && i == 0, last && i == len(n.kids)-1)
 	n.cnts[i] = k.count()
 	n.maxs[i] = k.max()
 	if right == nil {
@@ -128,13 +133,12 @@ func (n *node) insert(e entry, first, last bool) *node {
 		return nil
 	}
 	half := splitPoint(len(n.kids), i+1, first, last)
-	r := &node{
-		kids: append(make([]*node, 0, maxInner+1), n.kids[half:]...),
-		cnts: append(make([]int, 0, maxInner+1), n.cnts[half:]...),
-		maxs: append(make([]entry, 0, maxInner+1), n.maxs[half:]...),
-	}
+	r := newInner()
+	t.inners++
+	r.kids = append(r.kids, n.kids[half:]...)
+	r.cnts = append(r.cnts, n.cnts[half:]...)
+	r.maxs = append(r.maxs, n.maxs[half:]...)
 	clear(n.kids[half:])
-	clear(n.maxs[half:])
 	n.kids, n.cnts, n.maxs = n.kids[:half], n.cnts[:half], n.maxs[:half]
 	return r
 }
@@ -168,41 +172,42 @@ func removeAt[T any](s []T, i int) []T {
 	return s[:len(s)-1]
 }
 
-// delete removes e; it reports whether e was present.
+// delete removes e (same score and ref); it reports whether e was present.
 func (t *tree) delete(e entry) bool {
-	if !t.root.delete(e) {
+	if !t.deleteAt(t.root, e) {
 		return false
 	}
 	t.n--
 	for !t.root.leaf() && len(t.root.kids) == 1 {
 		t.root = t.root.kids[0]
+		t.inners--
 	}
 	return true
 }
 
-func (n *node) delete(e entry) bool {
+func (t *tree) deleteAt(n *node, e entry) bool {
 	if n.leaf() {
-		i := sort.Search(len(n.ents), func(i int) bool { return !n.ents[i].less(e) })
-		if i == len(n.ents) || n.ents[i] != e {
+		i := sort.Search(len(n.ents), func(i int) bool { return !t.less(n.ents[i], e) })
+		if i == len(n.ents) || n.ents[i].ref != e.ref {
 			return false
 		}
 		n.ents = removeAt(n.ents, i)
 		return true
 	}
-	i := sort.Search(len(n.maxs), func(i int) bool { return !n.maxs[i].less(e) })
-	if i == len(n.maxs) || !n.kids[i].delete(e) {
+	i := sort.Search(len(n.maxs), func(i int) bool { return !t.less(n.maxs[i], e) })
+	if i == len(n.maxs) || !t.deleteAt(n.kids[i], e) {
 		return false
 	}
-	n.fix(i)
+	t.fix(n, i)
 	return true
 }
 
-// fix refreshes the summary of child i after a removal under it and
+// fix refreshes the summary of child i of n after a removal under it and
 // merges it with a neighbour when it became small.
-func (n *node) fix(i int) {
+func (t *tree) fix(n *node, i int) {
 	k := n.kids[i]
 	if k.width() == 0 {
-		n.unlink(i)
+		t.unlink(n, i)
 		return
 	}
 	n.cnts[i], n.maxs[i] = k.count(), k.max()
@@ -229,19 +234,22 @@ func (n *node) fix(i int) {
 		a.maxs = append(a.maxs, b.maxs...)
 	}
 	n.cnts[i], n.maxs[i] = a.count(), a.max()
-	n.unlink(j)
+	t.unlink(n, j)
 }
 
-// unlink drops child i (empty or merged into its left neighbour).
-func (n *node) unlink(i int) {
+// unlink drops child i of n (empty or merged into its left neighbour).
+func (t *tree) unlink(n *node, i int) {
 	k := n.kids[i]
 	if k.leaf() {
+		t.leaves--
 		if k.prev != nil {
 			k.prev.next = k.next
 		}
 		if k.next != nil {
 			k.next.prev = k.prev
 		}
+	} else {
+		t.inners--
 	}
 	n.kids = removeAt(n.kids, i)
 	n.cnts = removeAt(n.cnts, i)
@@ -307,4 +315,26 @@ func (t *tree) walk(start int, rev bool, fn func(e entry) bool) {
 		}
 		n, i = n.next, 0
 	}
+}
+
+// remap rewrites every entry's ref through f (after the arena moved) and
+// refreshes the inner nodes' copies.
+func (t *tree) remap(f func(ref uint64) uint64) {
+	var fix func(n *node) entry
+	fix = func(n *node) entry {
+		if n.leaf() {
+			for i := range n.ents {
+				n.ents[i].ref = f(n.ents[i].ref)
+			}
+		} else {
+			for i, k := range n.kids {
+				n.maxs[i] = fix(k)
+			}
+		}
+		if n.width() == 0 {
+			return entry{}
+		}
+		return n.max()
+	}
+	fix(t.root)
 }

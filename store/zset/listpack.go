@@ -36,11 +36,10 @@ func lpInsert(lp []byte, member []byte, score float64) []byte {
 	if score == 0 {
 		score = 0 // Redis's listpack stores scores as text, where -0 becomes "0"
 	}
-	e := entry{score: score, member: string(member)}
 	off := 0
 	for off < len(lp) {
 		m, s, next := lpAt(lp, off)
-		if e.less(entry{score: s, member: string(m)}) {
+		if score < s || score == s && string(member) < string(m) {
 			break
 		}
 		off = next

@@ -5,12 +5,14 @@
 // A small set (at most MaxListpackEntries members of at most
 // MaxListpackValue bytes) lives in one packed []byte, Redis's "listpack"
 // encoding; past either threshold it converts, for good, to the "skiplist"
-// encoding: an order-statistic B+tree of (score, member) plus a member →
-// score map. It knows nothing of RESP; the store's shard lock guards it (a
-// ZSet is not safe for concurrent use).
+// encoding (Redis's name; here no skiplist but an equivalent): members in
+// one arena of records, an open-addressing hash table of record offsets
+// for member lookups, and an order-statistic B+tree of (score, offset)
+// entries for ranks and ranges. Neither holds a pointer per member, so a
+// set of millions costs the garbage collector a few thousand pointers.
+// It knows nothing of RESP; the store's shard lock guards it (a ZSet is
+// not safe for concurrent use).
 package zset
-
-import "math/bits"
 
 // Redis's default zset-max-listpack-entries and zset-max-listpack-value.
 const (
@@ -20,11 +22,9 @@ const (
 
 // ZSet is a sorted set. The zero value is not usable: call New.
 type ZSet struct {
-	lp       []byte             // small encoding, nil once big
-	n        int                // members in lp
-	dict     map[string]float64 // big encoding: member -> score
-	t        *tree              // big encoding: entries in order
-	memBytes int64              // big encoding: bytes of member strings, rounded to allocation sizes
+	lp []byte // small encoding, nil once big
+	n  int    // members in lp
+	b  *big   // big encoding
 }
 
 // New returns an empty sorted set meant to receive about sizeHint members
@@ -33,8 +33,7 @@ type ZSet struct {
 func New(sizeHint, maxMemberLen int) *ZSet {
 	z := &ZSet{}
 	if sizeHint > MaxListpackEntries || maxMemberLen > MaxListpackValue {
-		z.dict = make(map[string]float64, sizeHint)
-		z.t = newTree()
+		z.b = newBig(sizeHint)
 		return z
 	}
 	z.lp = make([]byte, 0, 64)
@@ -43,15 +42,15 @@ func New(sizeHint, maxMemberLen int) *ZSet {
 
 // Len is the number of members.
 func (z *ZSet) Len() int {
-	if z.t != nil {
-		return z.t.n
+	if z.b != nil {
+		return z.b.used
 	}
 	return z.n
 }
 
 // Encoding is Redis's OBJECT ENCODING name: "listpack" or "skiplist".
 func (z *ZSet) Encoding() string {
-	if z.t != nil {
+	if z.b != nil {
 		return "skiplist"
 	}
 	return "listpack"
@@ -59,9 +58,12 @@ func (z *ZSet) Encoding() string {
 
 // Score returns member's score.
 func (z *ZSet) Score(member []byte) (float64, bool) {
-	if z.t != nil {
-		s, ok := z.dict[string(member)]
-		return s, ok
+	if z.b != nil {
+		_, ref, ok := z.b.find(member)
+		if !ok {
+			return 0, false
+		}
+		return z.b.scoreAt(ref), true
 	}
 	off := lpFind(z.lp, member)
 	if off < 0 {
@@ -74,10 +76,10 @@ func (z *ZSet) Score(member []byte) (float64, bool) {
 // Set gives member the score, adding it if absent; it reports whether it
 // was added. Score must not be NaN.
 func (z *ZSet) Set(member []byte, score float64) (added bool) {
-	if z.t == nil && (len(member) > MaxListpackValue || z.n >= MaxListpackEntries && lpFind(z.lp, member) < 0) {
+	if z.b == nil && (len(member) > MaxListpackValue || z.n >= MaxListpackEntries && lpFind(z.lp, member) < 0) {
 		z.convert()
 	}
-	if z.t == nil {
+	if z.b == nil {
 		off := lpFind(z.lp, member)
 		if off >= 0 {
 			if _, s, _ := lpAt(z.lp, off); s == score {
@@ -90,39 +92,23 @@ func (z *ZSet) Set(member []byte, score float64) (added bool) {
 		z.n++
 		return off < 0
 	}
-	if old, ok := z.dict[string(member)]; ok {
-		if old == score {
-			return false
-		}
-		m := z.keyOf(member, old)
-		z.t.delete(entry{score: old, member: m})
-		z.t.insert(entry{score: score, member: m})
-		z.dict[m] = score
-		return false
+	_, ref, ok := z.b.find(member)
+	if !ok {
+		z.b.add(member, score)
+		return true
 	}
-	m := string(member)
-	z.dict[m] = score
-	z.t.insert(entry{score: score, member: m})
-	z.memBytes += strAlloc(len(m))
-	return true
-}
-
-// keyOf returns the stored string of a present member (to share its bytes).
-func (z *ZSet) keyOf(member []byte, score float64) string {
-	n, i := z.t.seek(z.t.countBefore(func(e entry) bool { return e.less(entry{score, string(member)}) }))
-	return n.ents[i].member
+	if z.b.scoreAt(ref) != score {
+		z.b.setScore(ref, score)
+	}
+	return false
 }
 
 // convert moves a listpack set to the big encoding.
 func (z *ZSet) convert() {
-	z.dict = make(map[string]float64, z.n+1)
-	z.t = newTree()
+	z.b = newBig(z.n + 1)
 	for off := 0; off < len(z.lp); {
-		mb, s, next := lpAt(z.lp, off)
-		m := string(mb)
-		z.dict[m] = s
-		z.t.insert(entry{score: s, member: m})
-		z.memBytes += strAlloc(len(m))
+		m, s, next := lpAt(z.lp, off)
+		z.b.add(m, s)
 		off = next
 	}
 	z.lp, z.n = nil, 0
@@ -130,7 +116,7 @@ func (z *ZSet) convert() {
 
 // Remove deletes member; it reports whether it was present.
 func (z *ZSet) Remove(member []byte) bool {
-	if z.t == nil {
+	if z.b == nil {
 		off := lpFind(z.lp, member)
 		if off < 0 {
 			return false
@@ -139,19 +125,18 @@ func (z *ZSet) Remove(member []byte) bool {
 		z.n--
 		return true
 	}
-	s, ok := z.dict[string(member)]
+	slot, ref, ok := z.b.find(member)
 	if !ok {
 		return false
 	}
-	z.t.delete(entry{score: s, member: string(member)})
-	delete(z.dict, string(member))
-	z.memBytes -= strAlloc(len(member))
+	z.b.remove(slot, ref)
+	z.b.compactIfNeeded()
 	return true
 }
 
 // Rank returns member's 0-based rank in ascending order and its score.
 func (z *ZSet) Rank(member []byte) (rank int, score float64, ok bool) {
-	if z.t == nil {
+	if z.b == nil {
 		for off := 0; off < len(z.lp); rank++ {
 			m, s, next := lpAt(z.lp, off)
 			if string(m) == string(member) {
@@ -161,12 +146,12 @@ func (z *ZSet) Rank(member []byte) (rank int, score float64, ok bool) {
 		}
 		return 0, 0, false
 	}
-	s, ok := z.dict[string(member)]
+	_, ref, ok := z.b.find(member)
 	if !ok {
 		return 0, 0, false
 	}
-	e := entry{score: s, member: string(member)}
-	return z.t.countBefore(func(x entry) bool { return x.less(e) }), s, true
+	e := entry{score: z.b.scoreAt(ref), ref: ref}
+	return z.b.t.countBefore(func(x entry) bool { return z.b.less(x, e) }), e.score, true
 }
 
 // Walk calls fn with the members from ascending rank start on, going up
@@ -177,8 +162,8 @@ func (z *ZSet) Walk(start int, rev bool, fn func(member []byte, score float64) b
 	if start < 0 || start >= z.Len() {
 		return
 	}
-	if z.t != nil {
-		z.t.walk(start, rev, func(e entry) bool { return fn(strBytes(e.member), e.score) })
+	if z.b != nil {
+		z.b.t.walk(start, rev, func(e entry) bool { return fn(z.b.member(e.ref), e.score) })
 		return
 	}
 	var buf [MaxListpackEntries + 1]int32
@@ -200,8 +185,8 @@ func (z *ZSet) Walk(start int, rev bool, fn func(member []byte, score float64) b
 // when orEqual).
 func (z *ZSet) ScoreRank(x float64, orEqual bool) int {
 	before := func(s float64) bool { return s < x || orEqual && s == x }
-	if z.t != nil {
-		return z.t.countBefore(func(e entry) bool { return before(e.score) })
+	if z.b != nil {
+		return z.b.t.countBefore(func(e entry) bool { return before(e.score) })
 	}
 	r := 0
 	for off := 0; off < len(z.lp); r++ {
@@ -218,8 +203,8 @@ func (z *ZSet) ScoreRank(x float64, orEqual bool) int {
 // when orEqual). As Redis, it is meaningful only when all scores are equal.
 func (z *ZSet) LexRank(x []byte, orEqual bool) int {
 	before := func(m string) bool { return m < string(x) || orEqual && m == string(x) }
-	if z.t != nil {
-		return z.t.countBefore(func(e entry) bool { return before(e.member) })
+	if z.b != nil {
+		return z.b.t.countBefore(func(e entry) bool { return before(string(z.b.member(e.ref))) })
 	}
 	r := 0
 	for off := 0; off < len(z.lp); r++ {
@@ -239,7 +224,7 @@ func (z *ZSet) RemoveRange(first, last int, fn func(member []byte, score float64
 	if first >= last {
 		return 0
 	}
-	if z.t == nil {
+	if z.b == nil {
 		var buf [MaxListpackEntries + 1]int32
 		offs := append(lpOffsets(z.lp, buf[:0]), int32(len(z.lp)))
 		if fn != nil {
@@ -253,67 +238,45 @@ func (z *ZSet) RemoveRange(first, last int, fn func(member []byte, score float64
 		return last - first
 	}
 	gone := make([]entry, 0, last-first)
-	z.t.walk(first, false, func(e entry) bool {
+	z.b.t.walk(first, false, func(e entry) bool {
 		gone = append(gone, e)
 		return len(gone) < last-first
 	})
 	for _, e := range gone {
+		m := z.b.member(e.ref)
 		if fn != nil {
-			fn(strBytes(e.member), e.score)
+			fn(m, e.score)
 		}
-		z.t.delete(e)
-		delete(z.dict, e.member)
-		z.memBytes -= strAlloc(len(e.member))
+		slot, _, _ := z.b.find(m)
+		z.b.remove(slot, e.ref)
 	}
+	z.b.compactIfNeeded()
 	return len(gone)
 }
 
 // Clone returns a deep copy (store.Cloner, for COPY).
 func (z *ZSet) Clone() any {
 	c := &ZSet{n: z.n}
-	if z.t == nil {
+	if z.b == nil {
 		c.lp = append(make([]byte, 0, cap(z.lp)), z.lp...)
 		return c
 	}
-	c.dict = make(map[string]float64, len(z.dict))
-	c.t = newTree()
-	z.t.walk(0, false, func(e entry) bool {
-		c.dict[e.member] = e.score
-		c.t.insert(e)
+	c.b = newBig(z.b.used)
+	z.b.t.walk(0, false, func(e entry) bool {
+		c.b.add(z.b.member(e.ref), e.score)
 		return true
 	})
-	c.memBytes = z.memBytes
 	return c
 }
 
-// Per-member costs of the big encoding, measured (TestSizeHonest): the
-// tree's entry at average leaf fill, the map slot with its load factor and
-// the string header allocation.
-const (
-	bigPerMember = 80
-	baseSize     = 64
-)
+// baseSize is the ZSet header with its allocation rounding.
+const baseSize = 64
 
-// Size is an estimate of the bytes the set costs.
+// Size is the bytes the set costs: its header, the listpack's capacity,
+// or the arena, hash table and tree nodes as allocated.
 func (z *ZSet) Size() int64 {
-	if z.t == nil {
+	if z.b == nil {
 		return baseSize + int64(cap(z.lp))
 	}
-	return baseSize + int64(z.t.n)*bigPerMember + z.memBytes
-}
-
-// strAlloc is the bytes Go's allocator takes for an n-byte string.
-func strAlloc(n int) int64 {
-	switch {
-	case n == 0:
-		return 0
-	case n <= 8:
-		return 8
-	case n <= 16:
-		return 16
-	case n <= 128:
-		return int64((n + 15) &^ 15)
-	default:
-		return int64(1) << bits.Len(uint(n-1))
-	}
+	return baseSize + z.b.size()
 }

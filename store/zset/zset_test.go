@@ -8,8 +8,21 @@ import (
 	"testing"
 )
 
+// mentry is a member of the model.
+type mentry struct {
+	score  float64
+	member string
+}
+
+func (a mentry) less(b mentry) bool {
+	if a.score != b.score {
+		return a.score < b.score
+	}
+	return a.member < b.member
+}
+
 // model is the reference: a sorted slice of entries.
-type model []entry
+type model []mentry
 
 func (m model) find(member string) int {
 	for i, e := range m {
@@ -25,8 +38,8 @@ func (m *model) set(member string, score float64) bool {
 	if i >= 0 {
 		*m = slices.Delete(*m, i, i+1)
 	}
-	e := entry{score, member}
-	j, _ := slices.BinarySearchFunc(*m, e, func(a, b entry) int {
+	e := mentry{score, member}
+	j, _ := slices.BinarySearchFunc(*m, e, func(a, b mentry) int {
 		if a.less(b) {
 			return -1
 		}
@@ -46,7 +59,7 @@ func checkSame(t *testing.T, z *ZSet, m model) {
 	}
 	var got model
 	z.Walk(0, false, func(mb []byte, s float64) bool {
-		got = append(got, entry{s, string(mb)})
+		got = append(got, mentry{s, string(mb)})
 		return true
 	})
 	if !slices.Equal(got, m) {
@@ -54,7 +67,7 @@ func checkSame(t *testing.T, z *ZSet, m model) {
 	}
 	var rev model
 	z.Walk(len(m)-1, true, func(mb []byte, s float64) bool {
-		rev = append(rev, entry{s, string(mb)})
+		rev = append(rev, mentry{s, string(mb)})
 		return true
 	})
 	slices.Reverse(rev)
@@ -229,7 +242,7 @@ func TestZSetSequentialFill(t *testing.T) {
 			t.Fatalf("walked %d of %d", want, n)
 		}
 		leaves, ents := 0, 0
-		for l, _ := z.t.seek(0); l != nil; l = l.next {
+		for l, _ := z.b.t.seek(0); l != nil; l = l.next {
 			leaves++
 			ents += len(l.ents)
 		}
@@ -237,4 +250,58 @@ func TestZSetSequentialFill(t *testing.T) {
 			t.Fatalf("desc=%v: leaves %.0f%% full", desc, 100*fill)
 		}
 	}
+}
+
+// TestZSetBigChurn removes most members (compacting the arena, leaving
+// tombstones in the table), then adds back, checking against the model
+// and that a clone is independent.
+func TestZSetBigChurn(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	z := New(1000, 0)
+	var m model
+	for i := range 5000 {
+		member := fmt.Sprintf("member-%d", i)
+		z.Set([]byte(member), float64(r.IntN(100)))
+		m.set(member, mustScore(z, member))
+	}
+	for _, i := range r.Perm(5000)[:4500] {
+		member := fmt.Sprintf("member-%d", i)
+		if !z.Remove([]byte(member)) {
+			t.Fatalf("Remove(%s) = false", member)
+		}
+		j := m.find(member)
+		m = slices.Delete(m, j, j+1)
+	}
+	checkSame(t, z, m)
+	if z.b.dead*2 >= len(z.b.arena) && z.b.dead >= 4096 {
+		t.Fatalf("arena not compacted: %d dead of %d", z.b.dead, len(z.b.arena))
+	}
+	c := z.Clone().(*ZSet)
+	for i := range 3000 {
+		member := fmt.Sprintf("again-%d", i)
+		z.Set([]byte(member), float64(i%7))
+		m.set(member, float64(i%7))
+		if i%3 == 0 { // updates move members within the tree
+			up := m[r.IntN(len(m))].member
+			z.Set([]byte(up), -1)
+			m.set(up, -1)
+		}
+	}
+	checkSame(t, z, m)
+	for _, e := range m {
+		if s, ok := z.Score([]byte(e.member)); !ok || s != e.score {
+			t.Fatalf("Score(%s) = %v %v, want %v", e.member, s, ok, e.score)
+		}
+	}
+	if c.Len() != 500 {
+		t.Fatalf("clone has %d members, want 500", c.Len())
+	}
+	if _, ok := c.Score([]byte("again-1")); ok {
+		t.Fatal("the clone shares the original's members")
+	}
+}
+
+func mustScore(z *ZSet, member string) float64 {
+	s, _ := z.Score([]byte(member))
+	return s
 }
