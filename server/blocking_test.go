@@ -290,13 +290,9 @@ func TestBlockServerClose(t *testing.T) {
 	}
 }
 
-// TestBlockRenameWakes: RENAME onto a key a client waits on serves it (once
-// RENAME calls notify).
+// TestBlockRenameWakes: RENAME onto a key a client waits on serves it.
 func TestBlockRenameWakes(t *testing.T) {
 	s := startServer(t, nil)
-	if !txStringsNotify(t, s) {
-		t.Skip("the keyspace commands do not call notify yet")
-	}
 	p := listDialRaw(t, "tcp", s.Addr())
 	c := listDialRaw(t, "tcp", s.Addr())
 	c.send(t, "BLPOP", "rn", "0")

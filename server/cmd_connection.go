@@ -181,6 +181,7 @@ func helloCommand(c *client, args [][]byte) {
 }
 
 func resetCommand(c *client, args [][]byte) {
+	c.s.endTx(c) // leaves MULTI and drops WATCHes, as Redis's RESET
 	c.db.Store(0)
 	c.resp3.Store(false)
 	c.noEvict.Store(false)

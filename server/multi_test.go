@@ -30,19 +30,18 @@ var txScripts = []struct {
 	name  string
 	steps []txStep
 	want  []string // cached's expected replies (RESP2), one per step
-	needs string   // "notify": the string and keyspace commands call notify; "reset": RESET unwatches
 }{
 	{"errors outside and inside MULTI", []txStep{
 		{0, "EXEC"}, {0, "DISCARD"}, {0, "MULTI"}, {0, "MULTI"}, {0, "WATCH x"}, {0, "SET a 1"}, {0, "EXEC"},
 	}, []string{"-ERR EXEC without MULTI\r\n", "-ERR DISCARD without MULTI\r\n", "+OK\r\n",
 		"-ERR MULTI calls can not be nested\r\n", "-ERR WATCH inside MULTI is not allowed\r\n", "+QUEUED\r\n",
-		"*1\r\n+OK\r\n"}, ""},
+		"*1\r\n+OK\r\n"}},
 	{"queuing errors abort", []txStep{
 		{0, "MULTI"}, {0, "SET a 1"}, {0, "NOSUCH x"}, {0, "GET"}, {0, "SAVE"}, {0, "SHUTDOWN"}, {0, "EXEC"}, {0, "GET a"},
 	}, []string{"+OK\r\n", "+QUEUED\r\n", "-ERR unknown command 'NOSUCH', with args beginning with: 'x' \r\n",
 		"-ERR wrong number of arguments for 'get' command\r\n", "-ERR Command not allowed inside a transaction\r\n",
 		"-ERR Command not allowed inside a transaction\r\n",
-		"-EXECABORT Transaction discarded because of previous errors.\r\n", "$-1\r\n"}, ""},
+		"-EXECABORT Transaction discarded because of previous errors.\r\n", "$-1\r\n"}},
 	{"a refused EXEC aborts", []txStep{
 		{0, "MULTI"}, {0, "SET x 1"}, {0, "EXEC x"}, {0, "EXEC"}, {0, "EXEC y"},
 		{0, "MULTI"}, {0, "DISCARD x"}, {0, "EXEC"}, {0, "GET x"},
@@ -51,13 +50,13 @@ var txScripts = []struct {
 		"-ERR EXEC without MULTI\r\n",
 		"-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n",
 		"+OK\r\n", "-ERR wrong number of arguments for 'discard' command\r\n",
-		"-EXECABORT Transaction discarded because of previous errors.\r\n", "$-1\r\n"}, ""},
+		"-EXECABORT Transaction discarded because of previous errors.\r\n", "$-1\r\n"}},
 	{"subscribe inside EXEC, then refused in the subscribed context", []txStep{
 		{0, "MULTI"}, {0, "SUBSCRIBE c"}, {0, "EXEC"}, {0, "MULTI"}, {0, "EXEC"}, {0, "UNSUBSCRIBE"},
 	}, []string{"+OK\r\n", "+QUEUED\r\n", "*1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n",
 		"-ERR Can't execute 'multi': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
 		"-EXECABORT Transaction discarded because of: Can't execute 'exec': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
-		"*3\r\n$11\r\nunsubscribe\r\n$1\r\nc\r\n:0\r\n"}, ""},
+		"*3\r\n$11\r\nunsubscribe\r\n$1\r\nc\r\n:0\r\n"}},
 	{"maxmemory: EXEC of a write is refused, and every command inside MULTI", []txStep{
 		{0, "SET big xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}, {0, "MULTI"}, {0, "SET a 1"},
 		{1, "CONFIG SET maxmemory 1"}, {0, "EXEC"}, {0, "MULTI"}, {0, "SET b 1"}, {0, "GET big"}, {0, "EXEC"},
@@ -68,32 +67,32 @@ var txScripts = []struct {
 		"-OOM command not allowed when used memory > 'maxmemory'.\r\n",
 		"-EXECABORT Transaction discarded because of previous errors.\r\n",
 		"+OK\r\n", "-OOM command not allowed when used memory > 'maxmemory'.\r\n",
-		"-EXECABORT Transaction discarded because of previous errors.\r\n", "+OK\r\n"}, ""},
+		"-EXECABORT Transaction discarded because of previous errors.\r\n", "+OK\r\n"}},
 	{"runtime errors are per command", []txStep{
 		{0, "MULTI"}, {0, "INCR n"}, {0, "SET n x"}, {0, "INCR n"}, {0, "LPUSH n y"}, {0, "GET n"}, {0, "EXEC"},
 	}, []string{"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+QUEUED\r\n",
 		"*5\r\n:1\r\n+OK\r\n-ERR value is not an integer or out of range\r\n" +
-			"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n$1\r\nx\r\n"}, ""},
+			"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n$1\r\nx\r\n"}},
 	{"select inside MULTI stays", []txStep{
 		{0, "MULTI"}, {0, "SELECT 3"}, {0, "SET k v"}, {0, "EXEC"}, {0, "GET k"}, {0, "SELECT 0"}, {0, "EXISTS k"},
-	}, []string{"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "*2\r\n+OK\r\n+OK\r\n", "$1\r\nv\r\n", "+OK\r\n", ":0\r\n"}, ""},
+	}, []string{"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "*2\r\n+OK\r\n+OK\r\n", "$1\r\nv\r\n", "+OK\r\n", ":0\r\n"}},
 	{"discard and empty exec", []txStep{
 		{0, "MULTI"}, {0, "SET d 1"}, {0, "DISCARD"}, {0, "GET d"}, {0, "MULTI"}, {0, "EXEC"},
-	}, []string{"+OK\r\n", "+QUEUED\r\n", "+OK\r\n", "$-1\r\n", "+OK\r\n", "*0\r\n"}, ""},
+	}, []string{"+OK\r\n", "+QUEUED\r\n", "+OK\r\n", "$-1\r\n", "+OK\r\n", "*0\r\n"}},
 	{"blocking commands and MONITOR inside EXEC do not block", []txStep{
 		{0, "MULTI"}, {0, "BLPOP nolist 0"}, {0, "BRPOPLPUSH nolist other 0"}, {0, "MONITOR"}, {0, "PING"}, {0, "EXEC"},
 	}, []string{"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "+QUEUED\r\n",
-		"*4\r\n*-1\r\n$-1\r\n-ERR MONITOR isn't allowed for DENY BLOCKING client\r\n+PONG\r\n"}, ""},
+		"*4\r\n*-1\r\n$-1\r\n-ERR MONITOR isn't allowed for DENY BLOCKING client\r\n+PONG\r\n"}},
 	{"watch and another client's write", []txStep{
 		{0, "SET w 1"}, {0, "WATCH w"}, {1, "SET w 2"}, {0, "MULTI"}, {0, "GET w"}, {0, "EXEC"},
 		{0, "WATCH w"}, {0, "MULTI"}, {0, "GET w"}, {0, "EXEC"},
 	}, []string{"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "*-1\r\n",
-		"+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n$1\r\n2\r\n"}, "notify"},
+		"+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n$1\r\n2\r\n"}},
 	{"watch and own write, unwatch", []txStep{
 		{0, "WATCH o"}, {0, "SET o 1"}, {0, "MULTI"}, {0, "EXEC"},
 		{0, "WATCH o"}, {0, "SET o 2"}, {0, "UNWATCH"}, {0, "MULTI"}, {0, "GET o"}, {0, "EXEC"},
 	}, []string{"+OK\r\n", "+OK\r\n", "+OK\r\n", "*-1\r\n",
-		"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n$1\r\n2\r\n"}, "notify"},
+		"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n$1\r\n2\r\n"}},
 	{"watch and delete, expire, rename onto", []txStep{
 		{0, "SET e 1"}, {0, "SET src 2"}, {0, "WATCH e"}, {1, "EXPIRE e 100"}, {0, "MULTI"}, {0, "EXEC"},
 		{0, "WATCH e"}, {1, "RENAME src e"}, {0, "MULTI"}, {0, "EXEC"},
@@ -102,14 +101,14 @@ var txScripts = []struct {
 	}, []string{"+OK\r\n", "+OK\r\n", "+OK\r\n", ":1\r\n", "+OK\r\n", "*-1\r\n",
 		"+OK\r\n", "+OK\r\n", "+OK\r\n", "*-1\r\n",
 		"+OK\r\n", ":1\r\n", "+OK\r\n", "*-1\r\n",
-		"+OK\r\n", ":0\r\n", "+OK\r\n", "*0\r\n"}, "notify"},
+		"+OK\r\n", ":0\r\n", "+OK\r\n", "*0\r\n"}},
 	{"watch and another client's hash and list writes", []txStep{
 		{0, "HSET h f 1"}, {0, "WATCH h l"}, {1, "HSET h f 2"}, {0, "MULTI"}, {0, "HGET h f"}, {0, "EXEC"},
 		{0, "WATCH h l"}, {1, "RPUSH l x"}, {0, "MULTI"}, {0, "EXEC"},
 		{0, "WATCH h l"}, {1, "HDEL h nosuchfield"}, {0, "MULTI"}, {0, "HGET h f"}, {0, "EXEC"},
 	}, []string{":1\r\n", "+OK\r\n", ":0\r\n", "+OK\r\n", "+QUEUED\r\n", "*-1\r\n",
 		"+OK\r\n", ":1\r\n", "+OK\r\n", "*-1\r\n",
-		"+OK\r\n", ":0\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n$1\r\n2\r\n"}, ""},
+		"+OK\r\n", ":0\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n$1\r\n2\r\n"}},
 	{"watch and flushdb, flushall, swapdb", []txStep{
 		{0, "SET f 1"}, {0, "WATCH f"}, {1, "FLUSHDB"}, {0, "MULTI"}, {0, "EXEC"},
 		{0, "WATCH f"}, {1, "FLUSHDB"}, {0, "MULTI"}, {0, "EXEC"},
@@ -120,25 +119,25 @@ var txScripts = []struct {
 		"+OK\r\n", "+OK\r\n", "+OK\r\n", "*0\r\n",
 		"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "*-1\r\n",
 		"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "*-1\r\n",
-		"+OK\r\n", "+OK\r\n", "+OK\r\n", "*0\r\n"}, ""},
+		"+OK\r\n", "+OK\r\n", "+OK\r\n", "*0\r\n"}},
 	{"watch in another db, multiple keys, twice", []txStep{
 		{0, "SELECT 2"}, {0, "WATCH a b a"}, {1, "SET b 1"}, {0, "MULTI"}, {0, "EXEC"},
 		{0, "WATCH a"}, {1, "SELECT 2"}, {1, "SET b 2"}, {0, "MULTI"}, {0, "EXEC"},
 	}, []string{"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "*0\r\n",
-		"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "*0\r\n"}, ""},
+		"+OK\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n", "*0\r\n"}},
 	{"reset discards the transaction and its watches", []txStep{
 		{0, "WATCH r"}, {0, "MULTI"}, {0, "SET r 2"}, {1, "HSET r f 1"}, {0, "RESET"}, {0, "EXEC"},
 		{0, "MULTI"}, {0, "EXEC"},
 	}, []string{"+OK\r\n", "+OK\r\n", "+QUEUED\r\n", ":1\r\n", "+RESET\r\n",
-		"-ERR EXEC without MULTI\r\n", "+OK\r\n", "*0\r\n"}, ""},
+		"-ERR EXEC without MULTI\r\n", "+OK\r\n", "*0\r\n"}},
 	{"reset outside MULTI unwatches", []txStep{
 		{0, "WATCH r2"}, {1, "HSET r2 f 1"}, {0, "RESET"}, {0, "MULTI"}, {0, "EXEC"},
-	}, []string{"+OK\r\n", ":1\r\n", "+RESET\r\n", "+OK\r\n", "*0\r\n"}, "reset"},
+	}, []string{"+OK\r\n", ":1\r\n", "+RESET\r\n", "+OK\r\n", "*0\r\n"}},
 	{"queued unwatch and watch of a key written inside", []txStep{
 		{0, "WATCH u"}, {0, "MULTI"}, {0, "UNWATCH"}, {0, "SET u 1"}, {0, "EXEC"},
 		{0, "WATCH u"}, {0, "MULTI"}, {0, "SET u 2"}, {0, "EXEC"},
 	}, []string{"+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "*2\r\n+OK\r\n+OK\r\n",
-		"+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n+OK\r\n"}, ""},
+		"+OK\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n+OK\r\n"}},
 }
 
 // txRun runs a script on fresh connections dialled by dial and returns the
@@ -161,38 +160,11 @@ func txRun(t *testing.T, dial func() *listRaw, steps []txStep, resp3 bool) []str
 	return out
 }
 
-// txNeeds reports whether s has what a script needs (see txScripts).
-func txNeeds(t *testing.T, s *Server) map[string]bool {
-	c := listDialRaw(t, "tcp", s.Addr())
-	o := listDialRaw(t, "tcp", s.Addr())
-	c.do(t, "WATCH", "txprobe:reset")
-	o.do(t, "HSET", "txprobe:reset", "f", "v")
-	c.do(t, "RESET")
-	c.do(t, "MULTI")
-	reset := c.do(t, "EXEC") == "*0\r\n"
-	return map[string]bool{"": true, "notify": txStringsNotify(t, s), "reset": reset}
-}
-
-// txStringsNotify reports whether SET by another client touches a WATCH on
-// s: the string and keyspace handlers call notify (scripts that rely on it
-// are skipped until they do).
-func txStringsNotify(t *testing.T, s *Server) bool {
-	c := listDialRaw(t, "tcp", s.Addr())
-	o := listDialRaw(t, "tcp", s.Addr())
-	c.do(t, "WATCH", "txprobe")
-	o.do(t, "SET", "txprobe", "1")
-	c.do(t, "MULTI")
-	return c.do(t, "EXEC") == "*-1\r\n"
-}
 
 func TestMultiScripts(t *testing.T) {
 	s := startServer(t, nil)
-	has := txNeeds(t, s)
 	for _, sc := range txScripts {
 		t.Run(sc.name, func(t *testing.T) {
-			if !has[sc.needs] {
-				t.Skip("cached lacks " + sc.needs + " (see txScripts)")
-			}
 			mustDo(t, newClient(t, s, nil), "flushall")
 			got := txRun(t, func() *listRaw { return listDialRaw(t, "tcp", s.Addr()) }, sc.steps, false)
 			for i := range sc.steps {
@@ -211,13 +183,9 @@ func TestMultiScripts(t *testing.T) {
 func TestMultiScriptsVsRedis(t *testing.T) {
 	sock := listRealRedis(t)
 	s := startServer(t, nil)
-	has := txNeeds(t, s)
 	for _, resp3 := range []bool{false, true} {
 		for _, sc := range txScripts {
 			t.Run(fmt.Sprintf("%s/resp3=%v", sc.name, resp3), func(t *testing.T) {
-				if !has[sc.needs] {
-					t.Skip("cached lacks " + sc.needs + " (see txScripts)")
-				}
 				listDialRaw(t, "unix", sock).do(t, "FLUSHALL")
 				mustDo(t, newClient(t, s, nil), "flushall")
 				want := txRun(t, func() *listRaw { return listDialRaw(t, "unix", sock) }, sc.steps, resp3)
