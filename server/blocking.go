@@ -280,6 +280,9 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 			return
 		}
 		ready := s.blocks.takeReady(b)
+		// A key passed on to b (it held another type for a client ahead)
+		// may since hold what that client wants: it is served first.
+		ready = s.blocks.firstIn(b, ready)
 		switch s.blockedCanServe(b, ready) {
 		case serveTry:
 			if s.rerun(b, cmd, args) || c.killed.Load() {
@@ -292,6 +295,35 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 			s.blocks.passOn(b, ready)
 		}
 	}
+}
+
+// firstIn returns the keys of ready on which no client blocked ahead of b
+// wants the same type (FIFO per key, as Redis serves blocked clients). A key
+// on which one does is dropped: the change that made it hold that type
+// signalled the client first on the key, and the signal reaches the one
+// ahead of b from there (passOn), so signalling it here would only bounce.
+func (r *blockRegistry) firstIn(b *blockState, ready []string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := ready[:0]
+	for _, k := range ready {
+		list := r.keys[watchKey{b.db, k}]
+		var ahead *blockState
+		for _, o := range list {
+			if o == b {
+				break
+			}
+			if o.want == b.want || o.want == store.TypeNone || b.want == store.TypeNone {
+				ahead = o
+				break
+			}
+		}
+		if ahead != nil {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
 }
 
 // passFirst signals keys to the clients now first on them.
