@@ -160,7 +160,6 @@ func txRun(t *testing.T, dial func() *listRaw, steps []txStep, resp3 bool) []str
 	return out
 }
 
-
 func TestMultiScripts(t *testing.T) {
 	s := startServer(t, nil)
 	for _, sc := range txScripts {

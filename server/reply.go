@@ -123,16 +123,3 @@ func (c *client) nullArray() {
 	}
 	c.raw([]byte("*-1\r\n"))
 }
-
-// boolean is a RESP3 boolean, or the integer 1/0 in RESP2.
-func (c *client) boolean(b bool) {
-	if c.resp3.Load() {
-		if b {
-			c.raw([]byte("#t\r\n"))
-		} else {
-			c.raw([]byte("#f\r\n"))
-		}
-		return
-	}
-	c.boolInt(b)
-}
