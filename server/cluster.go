@@ -33,7 +33,7 @@ type clusterState struct {
 	peers peerSet // node-to-node connections (cluster_proxy.go)
 
 	// Commands routing treats specially, looked up once.
-	publish, spublish, ssubscribe, sunsubscribe, watch *command
+	spublish, ssubscribe, sunsubscribe, watch *command
 	move, swapdb, copy                                 *command // refused across databases
 
 	sent, received atomic.Uint64 // node-to-node messages (CLUSTER INFO stats)
@@ -74,7 +74,6 @@ func (s *Server) newClusterState() {
 		return
 	}
 	cs := &clusterState{s: s, proxy: s.cfg.Cluster.Route == "proxy"}
-	cs.publish = s.cmds.lookup([]byte("publish"))
 	cs.spublish = s.cmds.lookup([]byte("spublish"))
 	cs.ssubscribe = s.cmds.lookup([]byte("ssubscribe"))
 	cs.sunsubscribe = s.cmds.lookup([]byte("sunsubscribe"))
@@ -227,9 +226,6 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	}
 	slot, n, cross := cs.commandSlot(cmd, args)
 	if n == 0 {
-		if cmd == cs.publish && !c.clu.peer && !c.inMulti() {
-			cs.broadcastPublish(args[1], args[2])
-		}
 		return false
 	}
 	v := cs.view.Load()

@@ -207,6 +207,19 @@ func TestClusterPublishEveryNode(t *testing.T) {
 			t.Fatalf("node %d subscriber got %+v, %v", i, m, err)
 		}
 	}
+	// A PUBLISH queued in MULTI reaches every node when EXEC runs it.
+	if _, err := newClient(t, nodes[1], nil).TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Publish(ctx, "news", "in-exec")
+		return nil
+	}); err != nil {
+		t.Fatalf("MULTI PUBLISH EXEC: %v", err)
+	}
+	for i, ps := range subs {
+		m, err := ps.ReceiveMessage(ctx)
+		if err != nil || m.Payload != "in-exec" {
+			t.Fatalf("node %d subscriber got %+v, %v after EXEC", i, m, err)
+		}
+	}
 	// SPUBLISH follows the slot owner of the channel.
 	owner := ownerOf(nodes, "shard")
 	for _, s := range nodes {

@@ -173,6 +173,9 @@ func (c *client) unsubscribeFrom(kind subKind, verb string, names [][]byte) {
 }
 
 func publishCommand(c *client, args [][]byte) {
+	if cs := c.s.cl; cs != nil && !c.clu.peer { // cluster: every node's subscribers (also from EXEC)
+		cs.broadcastPublish(args[1], args[2])
+	}
 	c.int(c.s.publishLocal(args[1], args[2]))
 }
 
