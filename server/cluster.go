@@ -34,7 +34,7 @@ type clusterState struct {
 
 	// Commands routing treats specially, looked up once.
 	spublish, ssubscribe, sunsubscribe, watch *command
-	move, swapdb, copy                                 *command // refused across databases
+	move, swapdb, copy                        *command // refused across databases
 
 	sent, received atomic.Uint64 // node-to-node messages (CLUSTER INFO stats)
 }
