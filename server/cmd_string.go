@@ -378,11 +378,9 @@ func strMSet(c *client, args [][]byte, nx bool) {
 	}
 	for i := 1; i < len(args); i += 2 {
 		tx.SetString(db, args[i], args[i+1], 0)
+		c.notify(notifyString, "set", args[i]) // per key, as Redis: "new k1", "set k1", "new k2", …
 	}
 	tx.Unlock()
-	for i := 1; i < len(args); i += 2 {
-		c.notify(notifyString, "set", args[i])
-	}
 	if strRecording(c) {
 		fx := make([][]byte, len(args))
 		fx[0] = strWordMSet

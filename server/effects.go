@@ -21,8 +21,14 @@ func (s *Server) SetEffectHook(fn EffectFunc) {
 }
 
 // storeEvent turns the store's expiries and evictions into DEL effects and
-// "expired" / "evicted" keyspace events. It runs with a shard lock held.
+// "expired" / "evicted" keyspace events, and key creations (reported only
+// while the "n" class is on) into "new" events. It runs with a shard lock
+// held.
 func (s *Server) storeEvent(ev store.Event) {
+	if ev.Kind == store.EventNew { // part of the running command's write: no effect of its own
+		s.keyspaceEvent(ev.DB, notifyNew, "new", ev.Key)
+		return
+	}
 	if fn := s.onEffect.Load(); fn != nil {
 		(*fn)(ev.DB, [][]byte{[]byte("DEL"), ev.Key})
 	}

@@ -38,13 +38,21 @@ const errNotifyFlags redisConfigError = "Invalid event class character. Use 'Ag$
 var _ = registerDirectives(directive{
 	name: "notify-keyspace-events", def: "", mutable: true,
 	doc: "keyspace notification classes published (Redis flags K E g $ l s h z x e t m d n A; empty: none)",
-	get: func(c *Config) string { return c.NotifyKeyspaceEvents },
+	// Redis shows the canonical form, in which A hides n (CONFIG GET of
+	// "KEAn" is "AKE") while the n class stays on; the field keeps the n.
+	get: func(c *Config) string {
+		f, _ := parseNotifyFlags(c.NotifyKeyspaceEvents)
+		return formatNotifyFlags(f)
+	},
 	set: func(c *Config, v string) error {
 		f, err := parseNotifyFlags(v)
 		if err != nil {
 			return err
 		}
 		c.NotifyKeyspaceEvents = formatNotifyFlags(f)
+		if f&notifyNew != 0 && f&notifyAll == notifyAll {
+			c.NotifyKeyspaceEvents += "n"
+		}
 		return nil
 	},
 })

@@ -183,6 +183,8 @@ func (s *Server) applyHotConfig(c *Config) {
 	}
 	s.store.SetMaxMemorySamples(c.MaxMemorySamples)
 	s.pubsub.configure(c)
+	f, _ := parseNotifyFlags(c.NotifyKeyspaceEvents)
+	s.store.SetReportNew(f&notifyNew != 0 && f&(notifyKeyspace|notifyKeyevent) != 0)
 	s.level.Set(slogLevel(c.LogLevel))
 }
 

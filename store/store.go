@@ -54,6 +54,7 @@ type Store struct {
 	dbs     int
 	clock   Clock
 	onEvent func(Event)
+	newKeys atomic.Bool // tell OnEvent of created keys (EventNew)
 
 	maxMemory atomic.Int64
 	policy    atomic.Uint32
@@ -374,6 +375,10 @@ func (s *Store) Set(db int, key, val []byte, expireAt int64) {
 	sh.mu.Unlock()
 }
 
+// SetReportNew turns EventNew on or off: when on, OnEvent is told of every
+// key a write creates (keyspace notifications' "new" class). Off by default.
+func (s *Store) SetReportNew(on bool) { s.newKeys.Store(on) }
+
 // setLocked creates or replaces key with a string or object value.
 func (sh *shard) setLocked(p uint8, key []byte, h uint64, t Type, val []byte, obj any, size, expireAt, now int64) uint32 {
 	tag := tagOf(h, p)
@@ -383,6 +388,9 @@ func (sh *shard) setLocked(p uint8, key []byte, h uint64, t Type, val []byte, ob
 	}
 	if i == 0 {
 		i = sh.insertLocked(p, key, tag, t, val, obj, size, uint32(now/1000))
+		if sh.st.newKeys.Load() && sh.st.onEvent != nil {
+			sh.st.onEvent(Event{Kind: EventNew, DB: sh.st.logical(p), Key: key})
+		}
 	} else {
 		sh.replaceLocked(i, t, val, obj, size)
 		sh.touchLocked(i, uint32(now/1000))

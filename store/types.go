@@ -72,16 +72,19 @@ type WallClock struct{}
 // NowMs returns the current Unix time in milliseconds.
 func (WallClock) NowMs() int64 { return time.Now().UnixMilli() }
 
-// EventKind says why a key went away outside a command.
+// EventKind says what happened to a key: removed outside a command, or
+// created.
 type EventKind uint8
 
 // Event kinds.
 const (
 	EventExpired EventKind = iota + 1 // removed because its TTL passed (lazy or active expiry)
 	EventEvicted                      // removed by FreeMemory under maxmemory
+	EventNew                          // created by a write (only after SetReportNew(true))
 )
 
-// Event tells of a key removed outside a command: expiry and eviction.
+// Event tells of a key removed outside a command (expiry, eviction) or,
+// if asked for, of a key a write created.
 type Event struct {
 	Kind EventKind
 	DB   int    // logical database
