@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -166,3 +167,31 @@ func compareStores(t *testing.T, a, b *Store, db int) {
 		}
 	}
 }
+
+// TestReportNew: with SetReportNew(true), OnEvent hears EventNew once per
+// key a write creates (string, object, copy destination), never for a
+// replaced key; with it off, nothing.
+func TestReportNew(t *testing.T) {
+	var got []string
+	s := mustNew(t, Config{Shards: 4, ActiveExpireHz: -1, OnEvent: func(ev Event) {
+		if ev.Kind == EventNew {
+			got = append(got, string(ev.Key))
+		}
+	}})
+	s.Set(0, []byte("off"), []byte("v"), 0)
+	s.SetReportNew(true)
+	s.Set(0, []byte("a"), []byte("1"), 0)
+	s.Set(0, []byte("a"), []byte("2"), 0)
+	tx := s.Lock([]byte("h"), []byte("h2"))
+	tx.SetObject(0, []byte("h"), TypeHash, cloneable{}, 8, 0)
+	tx.Copy(0, []byte("h"), 0, []byte("h2"))
+	tx.Unlock()
+	want := []string{"a", "h", "h2"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("EventNew keys %q, want %q", got, want)
+	}
+}
+
+type cloneable struct{}
+
+func (cloneable) Clone() any { return cloneable{} }
