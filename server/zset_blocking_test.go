@@ -124,3 +124,22 @@ func TestZSetBlockingInMulti(t *testing.T) {
 		t.Fatalf("EXEC = %s, want %s", got, want)
 	}
 }
+
+// TestZSetBlockingEarlierKeyOtherType: a client blocked on k1 k2 whose k1
+// becomes a string is served from k2 when it fills, as redis-server 7.0
+// does (not WRONGTYPE).
+func TestZSetBlockingEarlierKeyOtherType(t *testing.T) {
+	for _, args := range [][]any{
+		{"BZPOPMIN", "k1", "k2", "5"},
+		{"BZMPOP", "5", "2", "k1", "k2", "MIN"},
+	} {
+		s := startServer(t, nil)
+		done := zsetBlocked(t, s, args...)
+		rc := newClient(t, s, nil)
+		mustDo(t, rc, "SET", "k1", "str")
+		mustDo(t, rc, "ZADD", "k2", "1", "a")
+		if got := <-done; !strings.HasPrefix(got, `["k2"`) {
+			t.Fatalf("%v = %s, want served from k2", args, got)
+		}
+	}
+}
