@@ -398,7 +398,7 @@ func flushallCommand(c *client, args [][]byte) {
 func objectLookup(c *client, args [][]byte, fn func(e store.Entry)) bool {
 	tx := c.s.store.Lock(args[2])
 	defer tx.Unlock()
-	e, ok := tx.LookupReadNoTouch(int(c.db.Load()), args[2])
+	e, ok := tx.LookupReadNoNotify(int(c.db.Load()), args[2])
 	if ok {
 		fn(e)
 	}

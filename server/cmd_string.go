@@ -224,9 +224,6 @@ func strLookupString(c *client, key []byte, write bool) (tx *store.Tx, e store.E
 		e, found = tx.LookupWrite(int(c.db.Load()), key)
 	} else {
 		e, found = tx.LookupRead(int(c.db.Load()), key)
-		if !found {
-			c.keyMiss(key)
-		}
 	}
 	if found && e.Type() != store.TypeString {
 		tx.Unlock()
@@ -337,9 +334,6 @@ func mgetCommand(c *client, args [][]byte) {
 		if e, ok := tx.LookupRead(db, k); ok && e.Type() == store.TypeString {
 			c.bulk(e.Str())
 		} else {
-			if !ok {
-				c.keyMiss(k)
-			}
 			c.null()
 		}
 	}

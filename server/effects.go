@@ -21,12 +21,17 @@ func (s *Server) SetEffectHook(fn EffectFunc) {
 }
 
 // storeEvent turns the store's expiries and evictions into DEL effects and
-// "expired" / "evicted" keyspace events, and key creations (reported only
-// while the "n" class is on) into "new" events. It runs with a shard lock
+// "expired" / "evicted" keyspace events, and key creations and read misses
+// (reported only while the "n" / "m" classes are on) into "new" and
+// "keymiss" events. It runs with a shard lock
 // held.
 func (s *Server) storeEvent(ev store.Event) {
-	if ev.Kind == store.EventNew { // part of the running command's write: no effect of its own
+	switch ev.Kind { // part of the running command: no effect of their own
+	case store.EventNew:
 		s.keyspaceEvent(ev.DB, notifyNew, "new", ev.Key)
+		return
+	case store.EventKeyMiss:
+		s.keyspaceEvent(ev.DB, notifyKeyMiss, "keymiss", ev.Key)
 		return
 	}
 	if fn := s.onEffect.Load(); fn != nil {

@@ -149,8 +149,9 @@ func (s *Server) notifyDB(db int, class notifyClass, event string, key []byte) {
 	s.keyspaceEvent(db, class, event, key)
 }
 
-// keyMiss publishes a "keymiss" event (class m) for a key a read command
-// did not find; unlike notify it does not count as a change of the key.
+// keyMiss publishes a "keymiss" event (class m) for a key GET's fast path
+// (store.Get) did not find; reads through a Tx report their misses from the
+// store (storeEvent). Unlike notify it does not count as a change of the key.
 func (c *client) keyMiss(key []byte) {
 	if notifyClass(c.s.pubsub.notify.Load())&notifyKeyMiss != 0 {
 		c.s.keyspaceEvent(int(c.db.Load()), notifyKeyMiss, "keymiss", key)

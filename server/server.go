@@ -184,7 +184,9 @@ func (s *Server) applyHotConfig(c *Config) {
 	s.store.SetMaxMemorySamples(c.MaxMemorySamples)
 	s.pubsub.configure(c)
 	f, _ := parseNotifyFlags(c.NotifyKeyspaceEvents)
-	s.store.SetReportNew(f&notifyNew != 0 && f&(notifyKeyspace|notifyKeyevent) != 0)
+	on := f&(notifyKeyspace|notifyKeyevent) != 0
+	s.store.SetReportNew(on && f&notifyNew != 0)
+	s.store.SetReportMiss(on && f&notifyKeyMiss != 0)
 	s.level.Set(slogLevel(c.LogLevel))
 }
 

@@ -49,12 +49,13 @@ func defaultShards() int {
 
 // Store is the keyspace of a node. It is safe for concurrent use.
 type Store struct {
-	shards  []*shard
-	mask    uint64
-	dbs     int
-	clock   Clock
-	onEvent func(Event)
-	newKeys atomic.Bool // tell OnEvent of created keys (EventNew)
+	shards     []*shard
+	mask       uint64
+	dbs        int
+	clock      Clock
+	onEvent    func(Event)
+	newKeys    atomic.Bool // tell OnEvent of created keys (EventNew)
+	reportMiss atomic.Bool // tell OnEvent of read misses (EventKeyMiss)
 
 	maxMemory atomic.Int64
 	policy    atomic.Uint32
@@ -378,6 +379,11 @@ func (s *Store) Set(db int, key, val []byte, expireAt int64) {
 // SetReportNew turns EventNew on or off: when on, OnEvent is told of every
 // key a write creates (keyspace notifications' "new" class). Off by default.
 func (s *Store) SetReportNew(on bool) { s.newKeys.Store(on) }
+
+// SetReportMiss turns EventKeyMiss on or off: when on, OnEvent is told of
+// every key a read lookup (LookupRead, LookupReadNoTouch) misses, as
+// keyspace notifications' "keymiss" class wants. Off by default.
+func (s *Store) SetReportMiss(on bool) { s.reportMiss.Store(on) }
 
 // setLocked creates or replaces key with a string or object value.
 func (sh *shard) setLocked(p uint8, key []byte, h uint64, t Type, val []byte, obj any, size, expireAt, now int64) uint32 {

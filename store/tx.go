@@ -86,6 +86,7 @@ const (
 	lookWrite
 	lookPeek
 	lookReadNoTouch
+	lookReadNoNotify
 )
 
 func (tx *Tx) lookup(db int, key []byte, mode int) (Entry, bool) {
@@ -94,8 +95,11 @@ func (tx *Tx) lookup(db int, key []byte, mode int) (Entry, bool) {
 	now := tx.now
 	i := sh.find(p, key, tagOf(h, p))
 	if i == 0 || sh.expiredLocked(i, now) {
-		if mode == lookRead || mode == lookReadNoTouch {
+		if mode == lookRead || mode == lookReadNoTouch || mode == lookReadNoNotify {
 			sh.misses++
+		}
+		if (mode == lookRead || mode == lookReadNoTouch) && tx.st.reportMiss.Load() && tx.st.onEvent != nil {
+			tx.st.onEvent(Event{Kind: EventKeyMiss, DB: db, Key: key})
 		}
 		return Entry{}, false
 	}
@@ -106,14 +110,15 @@ func (tx *Tx) lookup(db int, key []byte, mode int) (Entry, bool) {
 		sh.touchLocked(i, uint32(now/1000))
 	case lookWrite:
 		sh.touchLocked(i, uint32(now/1000))
-	case lookReadNoTouch:
+	case lookReadNoTouch, lookReadNoNotify:
 		sh.hits++
 	}
 	return e, true
 }
 
 // LookupRead finds key in db for a read command: lazy expiry, a keyspace
-// hit or miss counted, LRU touched.
+// hit or miss counted (a miss also reported as EventKeyMiss after
+// SetReportMiss(true)), LRU touched.
 func (tx *Tx) LookupRead(db int, key []byte) (Entry, bool) { return tx.lookup(db, key, lookRead) }
 
 // LookupWrite finds key in db for a write command: lazy expiry, LRU touched.
@@ -124,6 +129,12 @@ func (tx *Tx) LookupWrite(db int, key []byte) (Entry, bool) { return tx.lookup(d
 // TTL, OBJECT): the LRU position and idle time stay.
 func (tx *Tx) LookupReadNoTouch(db int, key []byte) (Entry, bool) {
 	return tx.lookup(db, key, lookReadNoTouch)
+}
+
+// LookupReadNoNotify is LookupReadNoTouch without the EventKeyMiss a miss
+// reports (Redis's LOOKUP_NONOTIFY: OBJECT).
+func (tx *Tx) LookupReadNoNotify(db int, key []byte) (Entry, bool) {
+	return tx.lookup(db, key, lookReadNoNotify)
 }
 
 // Peek finds key in db with lazy expiry only (no stats, no LRU touch): for

@@ -81,10 +81,11 @@ const (
 	EventExpired EventKind = iota + 1 // removed because its TTL passed (lazy or active expiry)
 	EventEvicted                      // removed by FreeMemory under maxmemory
 	EventNew                          // created by a write (only after SetReportNew(true))
+	EventKeyMiss                      // a read lookup missed (only after SetReportMiss(true))
 )
 
 // Event tells of a key removed outside a command (expiry, eviction) or,
-// if asked for, of a key a write created.
+// if asked for, of a key a write created or a read missed.
 type Event struct {
 	Kind EventKind
 	DB   int    // logical database
