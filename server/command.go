@@ -376,10 +376,16 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 func (s *Server) call(c *client, cmd *command, args [][]byte, start time.Time) {
 	c.lastCmd.Store(cmd)
 	c.failed = false
+	execFeed := false // EXEC is shown after its queued commands, as Redis 7 shows it
 	if s.monitors.count.Load() > 0 {
-		s.feedMonitors(c, cmd, args)
+		if execFeed = cmd.name == "exec" && cmd.parent == nil; !execFeed {
+			s.feedMonitors(c, cmd, args)
+		}
 	}
 	cmd.fn(c, args)
+	if execFeed {
+		s.feedMonitors(c, cmd, args)
+	}
 	if c.fx.Len() > 0 && !c.inExec() { // EXEC publishes its commands' effects as one block
 		s.publishEffects(c)
 	}

@@ -335,3 +335,31 @@ func BenchmarkMonitorLine(b *testing.B) {
 		buf = appendMonitorLine(buf[:0], now, 0, "127.0.0.1:50000", args)
 	}
 }
+
+// TestMonitorShowsExecAfterItsCommands: MULTI, the queued commands as EXEC
+// runs them, then EXEC, in Redis 7's order.
+func TestMonitorShowsExecAfterItsCommands(t *testing.T) {
+	s := startServer(t, nil)
+	rc := newClient(t, s, nil)
+	ctx := ctxT(t)
+	conn := rc.Conn()
+	defer conn.Close()
+	mustDo(t, rc, "PING") // connections set up before MONITOR starts
+	if err := conn.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, r := startMonitor(t, s, "")
+	if _, err := conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "k", "v", 0)
+		p.Incr(ctx, "n")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range []string{`"multi"`, `"set" "k" "v"`, `"incr" "n"`, `"exec"`} {
+		got := readMonitorLine(t, r)
+		if j := strings.Index(got, "] "); j < 0 || got[j+2:] != w {
+			t.Fatalf("line %d: got %q, want %q", i, got, w)
+		}
+	}
+}
