@@ -109,6 +109,9 @@ var txScripts = []struct {
 	}, []string{":1\r\n", "+OK\r\n", ":0\r\n", "+OK\r\n", "+QUEUED\r\n", "*-1\r\n",
 		"+OK\r\n", ":1\r\n", "+OK\r\n", "*-1\r\n",
 		"+OK\r\n", ":0\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n$1\r\n2\r\n"}},
+	{"smove of a member the destination has leaves a watch on it alone (7.0.15)", []txStep{
+		{0, "SADD s a"}, {0, "SADD d a"}, {0, "WATCH d"}, {1, "SMOVE s d a"}, {0, "MULTI"}, {0, "SET x 1"}, {0, "EXEC"},
+	}, []string{":1\r\n", ":1\r\n", "+OK\r\n", ":1\r\n", "+OK\r\n", "+QUEUED\r\n", "*1\r\n+OK\r\n"}},
 	{"watch and flushdb, flushall, swapdb", []txStep{
 		{0, "SET f 1"}, {0, "WATCH f"}, {1, "FLUSHDB"}, {0, "MULTI"}, {0, "EXEC"},
 		{0, "WATCH f"}, {1, "FLUSHDB"}, {0, "MULTI"}, {0, "EXEC"},
