@@ -285,7 +285,7 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 		ready = s.blocks.firstIn(b, ready)
 		switch s.blockedCanServe(b, ready) {
 		case serveTry:
-			if s.rerun(b, cmd, args) || c.killed.Load() {
+			if s.rerun(b, cmd, readyFirst(cmd, args, ready)) || c.killed.Load() {
 				// Served (or gone): the keys may serve the next clients.
 				s.blocks.remove(b)
 				s.blocks.passFirst(b.db, ready)
@@ -324,6 +324,50 @@ func (r *blockRegistry) firstIn(b *blockState, ready []string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// readyFirst returns args with the source keys that were signalled (in
+// signal order) moved ahead of the others, so that a pop waiting on several
+// keys is served from the key filled first, as Redis serves the ready keys
+// in order. Commands with a destination key (BLMOVE, BRPOPLPUSH) have one
+// source and are returned as they are.
+func readyFirst(cmd *command, args [][]byte, ready []string) [][]byte {
+	switch cmd.name {
+	case "blpop", "brpop", "bzpopmin", "bzpopmax", "blmpop", "bzmpop":
+	default:
+		return args
+	}
+	pos := cmd.keyPositions(args)
+	if len(pos) < 2 || len(ready) == 0 {
+		return args
+	}
+	keys := make([][]byte, 0, len(pos))
+	for _, k := range ready {
+		for _, p := range pos {
+			if string(args[p]) == k && !containsKey(keys, args[p]) {
+				keys = append(keys, args[p])
+			}
+		}
+	}
+	for _, p := range pos {
+		if !containsKey(keys, args[p]) {
+			keys = append(keys, args[p])
+		}
+	}
+	out := append([][]byte(nil), args...)
+	for i, p := range pos {
+		out[p] = keys[i]
+	}
+	return out
+}
+
+func containsKey(keys [][]byte, k []byte) bool {
+	for _, x := range keys {
+		if string(x) == string(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // passFirst signals keys to the clients now first on them.
