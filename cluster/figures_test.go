@@ -36,15 +36,17 @@ func TestOwnershipFigures(t *testing.T) {
 
 // TestConvergenceFigures measures, on loopback with the default (LAN-fast)
 // timings, how long until every node's table agrees after a join, a crash
-// and a graceful leave, for 3 and 5 nodes. It asserts no timing. It runs
-// only when asked, as it takes ~30 s:
+// and a graceful leave, for 3 and 5 nodes; each event must converge within
+// its deadline. It asserts no timing. By default it makes one run per size
+// (a few seconds, in CI); the figures in docs/cluster.md are the median of
+// five:
 //
 //	CACHED_FIGURES=1 go test -count=1 -run TestConvergenceFigures -v ./cluster/
 func TestConvergenceFigures(t *testing.T) {
-	if os.Getenv("CACHED_FIGURES") == "" {
-		t.Skip("set CACHED_FIGURES=1 to measure")
+	runs := 1
+	if os.Getenv("CACHED_FIGURES") != "" {
+		runs = 5
 	}
-	const runs = 5
 	t.Logf("| nodes | join (median of %d, min–max) | crash | graceful leave |", runs)
 	t.Logf("|---|---|---|---|")
 	for _, k := range []int{3, 5} {

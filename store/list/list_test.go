@@ -243,9 +243,6 @@ func TestListEncoding(t *testing.T) {
 // TestListSizeHonest checks Size against the heap growth of building a
 // large list: within 25% either way.
 func TestListSizeHonest(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
-	}
 	const n = 200000
 	runtime.GC()
 	var before, after runtime.MemStats

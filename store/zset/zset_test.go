@@ -195,9 +195,6 @@ func TestZSetLexRank(t *testing.T) {
 
 // TestZSetSizeHonest checks Size against the heap growth of a big set.
 func TestZSetSizeHonest(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocates")
-	}
 	const n = 200000
 	var before, after runtime.MemStats
 	runtime.GC()
