@@ -404,46 +404,6 @@ func hincrbyfloatCommand(c *client, args [][]byte) {
 	c.bulk(nv)
 }
 
-// hscanCommand is HSCAN key cursor [MATCH pattern] [COUNT count]. As in
-// Redis, a bad cursor fails first, a missing key replies an empty scan
-// before the options are parsed.
-func hscanCommand(c *client, args [][]byte) {
-	cursor, ok := protocol.ParseScanCursor(args[2])
-	if !ok {
-		c.err(protocol.ErrInvalidCursor)
-		return
-	}
-	tx, h := hashRead(c, args[1])
-	if tx == nil {
-		return
-	}
-	defer tx.Unlock()
-	if h == nil {
-		collScanReply(c, 0, nil)
-		return
-	}
-	opts, errText := protocol.ParseHScanOptions(args[3:])
-	if errText != "" {
-		c.err(errText)
-		return
-	}
-	var out [][]byte
-	next := h.Scan(cursor, int(min(opts.Count, maxScanCount)), func(f, v []byte) {
-		if opts.Match == nil || protocol.Match(opts.Match, f, false) {
-			out = append(out, f, v) // arena slices, valid while locked
-		}
-	})
-	collScanReply(c, next, out)
-}
-
-// collScanReply writes [cursor, [items…]] as HSCAN/SSCAN reply.
-func collScanReply(c *client, next uint64, items [][]byte) {
-	c.array(2)
-	c.scratch = strconv.AppendUint(c.scratch[:0], next, 10)
-	c.bulk(c.scratch)
-	c.bulks(items)
-}
-
 // hrandfieldParse parses HRANDFIELD key count [WITHVALUES] (len(args) >=
 // 3), in Redis's order of checks, and returns the error text to reply if
 // any.

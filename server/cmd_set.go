@@ -436,37 +436,6 @@ func smoveCommand(c *client, args [][]byte) {
 	c.int(1)
 }
 
-// sscanCommand is SSCAN key cursor [MATCH pattern] [COUNT count], in the
-// order of checks of HSCAN.
-func sscanCommand(c *client, args [][]byte) {
-	cursor, ok := protocol.ParseScanCursor(args[2])
-	if !ok {
-		c.err(protocol.ErrInvalidCursor)
-		return
-	}
-	tx, s := setRead(c, args[1])
-	if tx == nil {
-		return
-	}
-	defer tx.Unlock()
-	if s == nil {
-		collScanReply(c, 0, nil)
-		return
-	}
-	opts, errText := protocol.ParseHScanOptions(args[3:])
-	if errText != "" {
-		c.err(errText)
-		return
-	}
-	var out [][]byte
-	next := s.Scan(cursor, int(min(opts.Count, maxScanCount)), func(m []byte) {
-		if opts.Match == nil || protocol.Match(opts.Match, m, false) {
-			out = append(out, slices.Clone(m)) // intset members share a buffer
-		}
-	})
-	collScanReply(c, next, out)
-}
-
 // Set algebra: SINTER, SUNION, SDIFF, their STORE forms and SINTERCARD.
 
 type setOp uint8

@@ -2,13 +2,13 @@ package server
 
 import (
 	"math"
-	"strconv"
 
 	"github.com/cached/cached/protocol"
 	"github.com/cached/cached/store/zset"
 )
 
-// zscanCommand is ZSCAN key cursor [MATCH pattern] [COUNT n].
+// zsetScan returns the members (with scores, as Redis formats them) of
+// one ZSCAN step from cursor, and the next cursor (0 when done).
 //
 // A listpack set is returned whole with cursor 0, as Redis does. A big one
 // is walked in score order: the cursor encodes the last score returned and
@@ -16,37 +16,6 @@ import (
 // scores (so members sharing a score come in one reply, past COUNT if need
 // be), which keeps Redis's guarantee: a member present for the whole scan
 // is returned, whatever is added or removed meanwhile.
-func zscanCommand(c *client, args [][]byte) {
-	cursor, ok := protocol.ParseScanCursor(args[2])
-	if !ok {
-		c.err(protocol.ErrInvalidCursor)
-		return
-	}
-	tx := c.s.store.Lock(args[1])
-	defer tx.Unlock()
-	z, _, ok := zsetGet(c, tx, args[1], false)
-	if !ok {
-		return
-	}
-	if z == nil {
-		c.array(2)
-		c.bulkString("0")
-		c.array(0)
-		return
-	}
-	o, msg := protocol.ParseHScanOptions(args[3:])
-	if msg != "" {
-		c.err(msg)
-		return
-	}
-	items, next := zsetScan(z, cursor, o)
-	c.array(2)
-	c.bulk(strconv.AppendUint(nil, next, 10))
-	c.bulks(items)
-}
-
-// zsetScan returns the members (with scores, as Redis formats them) of
-// one ZSCAN step from cursor, and the next cursor (0 when done).
 func zsetScan(z *zset.ZSet, cursor uint64, o protocol.ScanOptions) ([][]byte, uint64) {
 	start, count := 0, int64(z.Len())
 	if z.Encoding() != "listpack" {
