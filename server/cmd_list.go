@@ -159,30 +159,12 @@ func listStore(c *client, tx *store.Tx, db int, key []byte, l *list.List) {
 // listWhere parses LEFT/RIGHT (true for LEFT, the head).
 func listWhere(b []byte) (front, ok bool) {
 	switch {
-	case equalFold(b, "left"):
+	case keyWordIs(b, "left"):
 		return true, true
-	case equalFold(b, "right"):
+	case keyWordIs(b, "right"):
 		return false, true
 	}
 	return false, false
-}
-
-// equalFold reports whether b equals the lower-case ASCII word w, ignoring
-// case.
-func equalFold(b []byte, w string) bool {
-	if len(b) != len(w) {
-		return false
-	}
-	for i := range b {
-		ch := b[i]
-		if 'A' <= ch && ch <= 'Z' {
-			ch += 'a' - 'A'
-		}
-		if ch != w[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func lpushCommand(c *client, args [][]byte)  { listPush(c, args, true, false) }

@@ -124,9 +124,9 @@ func lsetCommand(c *client, args [][]byte) {
 func linsertCommand(c *client, args [][]byte) {
 	var after bool
 	switch {
-	case equalFold(args[2], "after"):
+	case keyWordIs(args[2], "after"):
 		after = true
-	case equalFold(args[2], "before"):
+	case keyWordIs(args[2], "before"):
 	default:
 		c.err(protocol.ErrSyntax)
 		return
@@ -245,7 +245,7 @@ func parseLposOptions(args [][]byte) (lposOptions, string) {
 		}
 		v, ok := protocol.ParseInt(args[i+1])
 		switch {
-		case equalFold(args[i], "rank"):
+		case keyWordIs(args[i], "rank"):
 			if !ok {
 				return o, protocol.ErrNotInteger
 			}
@@ -253,12 +253,12 @@ func parseLposOptions(args [][]byte) (lposOptions, string) {
 				return o, listErrRankZero
 			}
 			o.rank = v
-		case equalFold(args[i], "count"):
+		case keyWordIs(args[i], "count"):
 			if !ok || v < 0 {
 				return o, listErrCountNeg
 			}
 			o.count, o.hasCount = v, true
-		case equalFold(args[i], "maxlen"):
+		case keyWordIs(args[i], "maxlen"):
 			if !ok || v < 0 {
 				return o, listErrMaxlenNeg
 			}

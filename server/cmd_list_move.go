@@ -122,7 +122,7 @@ func parseMpop(args [][]byte, at int) (mpopArgs, string) {
 	m.count = 1
 	hasCount := false
 	for rest := args[at+2+int(n):]; len(rest) > 0; rest = rest[2:] {
-		if !equalFold(rest[0], "count") || hasCount || len(rest) < 2 {
+		if !keyWordIs(rest[0], "count") || hasCount || len(rest) < 2 {
 			return m, protocol.ErrSyntax
 		}
 		v, ok := protocol.ParseInt(rest[1])

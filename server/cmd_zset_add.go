@@ -219,7 +219,7 @@ func zrevrankCommand(c *client, args [][]byte) { zrankGeneric(c, args, true) }
 // Redis 7.2's).
 func zrankGeneric(c *client, args [][]byte, rev bool) {
 	withScore := false
-	if len(args) > 4 || len(args) == 4 && !equalFoldBytes(args[3], "withscore") {
+	if len(args) > 4 || len(args) == 4 && !keyWordIs(args[3], "withscore") {
 		c.err(protocol.ErrSyntax)
 		return
 	} else if len(args) == 4 {
@@ -252,22 +252,4 @@ func zrankGeneric(c *client, args [][]byte, rev bool) {
 	default:
 		c.int(int64(rank))
 	}
-}
-
-// equalFoldBytes reports whether b equals the lower-case ASCII word s,
-// ignoring case.
-func equalFoldBytes(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		ch := b[i]
-		if 'A' <= ch && ch <= 'Z' {
-			ch += 'a' - 'A'
-		}
-		if ch != s[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -137,8 +137,8 @@ func zmpopGeneric(c *client, args [][]byte, at int) {
 	}
 	var fromMax bool
 	switch w := args[where]; {
-	case equalFoldBytes(w, "min"):
-	case equalFoldBytes(w, "max"):
+	case keyWordIs(w, "min"):
+	case keyWordIs(w, "max"):
 		fromMax = true
 	default:
 		c.err(protocol.ErrSyntax)
@@ -146,7 +146,7 @@ func zmpopGeneric(c *client, args [][]byte, at int) {
 	}
 	count := int64(-1)
 	for j := int(where) + 1; j < len(args); j++ {
-		if count == -1 && equalFoldBytes(args[j], "count") && j+1 < len(args) {
+		if count == -1 && keyWordIs(args[j], "count") && j+1 < len(args) {
 			j++
 			n, ok := protocol.ParseInt(args[j])
 			if !ok || n < 1 {
@@ -218,7 +218,7 @@ func zrandmemberCommand(c *client, args [][]byte) {
 		return
 	}
 	withScores := false
-	if len(args) > 4 || len(args) == 4 && !equalFoldBytes(args[3], "withscores") {
+	if len(args) > 4 || len(args) == 4 && !keyWordIs(args[3], "withscores") {
 		c.err(protocol.ErrSyntax)
 		return
 	} else if len(args) == 4 {

@@ -180,24 +180,24 @@ func appendMonitorLine(b []byte, now time.Time, db int, addr string, args [][]by
 func redactedArgs(args [][]byte) []bool {
 	var out []bool
 	switch {
-	case asciiEqualFold(args[0], "auth"):
+	case keyWordIs(args[0], "auth"):
 		// Redis redacts arguments 1 and 2 (a longer AUTH is a syntax
 		// error); hiding every argument is never less safe.
 		out = make([]bool, len(args))
 		for i := 1; i < len(args); i++ {
 			out[i] = true
 		}
-	case asciiEqualFold(args[0], "hello"):
+	case keyWordIs(args[0], "hello"):
 		for j := 2; j < len(args); j++ {
 			more := len(args) - 1 - j
 			switch {
-			case asciiEqualFold(args[j], "auth") && more >= 2:
+			case keyWordIs(args[j], "auth") && more >= 2:
 				if out == nil {
 					out = make([]bool, len(args))
 				}
 				out[j+1], out[j+2] = true, true
 				j += 2
-			case asciiEqualFold(args[j], "setname") && more >= 1:
+			case keyWordIs(args[j], "setname") && more >= 1:
 				j++
 			default:
 				return out
@@ -205,21 +205,6 @@ func redactedArgs(args [][]byte) []bool {
 		}
 	}
 	return out
-}
-
-func asciiEqualFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i, ch := range b {
-		if 'A' <= ch && ch <= 'Z' {
-			ch += 'a' - 'A'
-		}
-		if ch != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // appendRepr appends a quoted as Redis's sdscatrepr does: \" \\ \n \r \t \a
@@ -333,11 +318,11 @@ func (m *monitor) read() {
 		}
 		r := ctlLine{reply: monitorReplyKeyspace}
 		switch {
-		case asciiEqualFold(cmd.Args[0], "quit"):
+		case keyWordIs(cmd.Args[0], "quit"):
 			r = ctlLine{reply: monitorReplyOK, end: true}
-		case asciiEqualFold(cmd.Args[0], "reset"):
+		case keyWordIs(cmd.Args[0], "reset"):
 			r = ctlLine{reply: monitorReplyReset, end: true}
-		case asciiEqualFold(cmd.Args[0], "ping"):
+		case keyWordIs(cmd.Args[0], "ping"):
 			r.reply = monitorReplyPong
 		}
 		select {

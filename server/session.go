@@ -251,7 +251,7 @@ func (ss *session) execute() {
 // run executes one command and queues its reply.
 func (ss *session) run(args [][]byte) {
 	c := ss.c
-	if asciiEqualFold(args[0], "quit") {
+	if keyWordIs(args[0], "quit") {
 		// QUIT's handler flushes redcon's buffer straight to the socket and
 		// closes it: everything queued before must be written first.
 		if !ss.waitDrained() {
@@ -259,17 +259,17 @@ func (ss *session) run(args [][]byte) {
 		}
 	}
 	switch {
-	case asciiEqualFold(args[0], "monitor"):
+	case keyWordIs(args[0], "monitor"):
 		// MONITOR would detach the connection a second time.
 		c.err(errMonitorDetached)
-	case !c.inMulti() && len(args) <= 2 && asciiEqualFold(args[0], "ping") && subscribedPing(c, args):
+	case !c.inMulti() && len(args) <= 2 && keyWordIs(args[0], "ping") && subscribedPing(c, args):
 		if cmd := ss.s.cmds.lookup(args[0]); cmd != nil {
 			cmd.calls.Add(1)
 		}
 	default:
 		ss.s.dispatch(c, args)
 	}
-	if asciiEqualFold(args[0], "reset") {
+	if keyWordIs(args[0], "reset") {
 		c.leaveAll() // RESET leaves every channel and pattern, silently
 	}
 	ss.collect()
