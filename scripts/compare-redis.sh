@@ -19,25 +19,10 @@ rounds=${1:-5}
 requests=${2:-200000}
 tests=${TESTS:-set,get,incr,mset}
 memory=${MEMORY:-1}
-out=$(mktemp -d)
-go build -o "$out/cached" ./cmd/cached
-
-cport=7400
-rport=7401
-pids=()
-cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-start() { # name port -> pid in $pid
-  case $1 in
-    cached) taskset -c 0 "$out/cached" --port "$2" --loglevel warning >"$out/$1.log" 2>&1 & pid=$! ;;
-    redis) taskset -c 0 redis-server --port "$2" --save '' --appendonly no --bind 127.0.0.1 >"$out/$1.log" 2>&1 & pid=$! ;;
-  esac
-  pids+=("$pid")
-  for _ in $(seq 100); do redis-cli -p "$2" PING >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "$1 did not start" >&2; exit 1
-}
-stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
+KEEP_OUT=1 PIN=0
+. scripts/lib.sh
+cport=$(freeport)
+rport=$(freeport)
 
 echo "round,server,pipeline,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms" >"$out/results.csv"
 for r in $(seq "$rounds"); do
@@ -56,7 +41,7 @@ done
 rss_per_key() { # name port
   start "$1" "$2"
   local before after
-  before=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  before=$(rss_kb "$pid")
   python3 -c '
 import sys
 w = sys.stdout.buffer.write
@@ -67,7 +52,7 @@ for i in range(1000000):
 ' | redis-cli -p "$2" --pipe >/dev/null
   redis-cli -p "$2" MEMORY PURGE >/dev/null 2>&1 || true
   sleep 1
-  after=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  after=$(rss_kb "$pid")
   echo "$1,$(( (after - before) * 1024 / 1000000 ))"
   stop $pid
 }

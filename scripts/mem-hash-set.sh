@@ -14,26 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 members=${1:-1000000}
-out=$(mktemp -d)
-go build -o "$out/cached" ./cmd/cached
-
-pids=()
-cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$out"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-start() { # name port -> pid in $pid
-  case $1 in
-    cached) "$out/cached" --port "$2" --bind 127.0.0.1 --loglevel warning >"$out/$1.log" 2>&1 & pid=$! ;;
-    redis) redis-server --port "$2" --bind 127.0.0.1 --save '' --appendonly no --dir "$out" >"$out/$1.log" 2>&1 & pid=$! ;;
-  esac
-  pids+=("$pid")
-  for _ in $(seq 100); do redis-cli -p "$2" PING >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "$1 did not start" >&2; exit 1
-}
-stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+. scripts/lib.sh
 
 gen() { # kind -> RESP commands on stdout
   python3 - "$1" "$members" <<'PY'
@@ -58,7 +39,7 @@ PY
 
 measure() { # server kind -> "bytes_per_elem memory_usage"
   local port before after usage key
-  port=$(free_port)
+  port=$(freeport)
   start "$1" "$port"
   key=bighash; [ "$2" = set ] && key=bigset
   before=$(rss_kb "$pid")

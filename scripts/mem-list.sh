@@ -10,29 +10,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
-out=$(mktemp -d)
-go build -o "$out/cached" ./cmd/cached
-pids=()
-cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$out"; }
-trap cleanup EXIT
-
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-start() { # name port -> pid in $pid
-  case $1 in
-    cached) "$out/cached" --port "$2" --bind 127.0.0.1 --loglevel warning >"$out/$1.log" 2>&1 & pid=$! ;;
-    redis) redis-server --port "$2" --save '' --appendonly no --bind 127.0.0.1 >"$out/$1.log" 2>&1 & pid=$! ;;
-  esac
-  pids+=("$pid")
-  for _ in $(seq 100); do redis-cli -p "$2" PING >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "$1 did not start" >&2; exit 1
-}
+. scripts/lib.sh
 
 measure() { # name -> "name,bytes_per_elem,memory_usage_per_elem"
   local port before after usage
   port=$(freeport)
   start "$1" "$port"
-  before=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  before=$(rss_kb "$pid")
   python3 -c '
 import sys
 n = int(sys.argv[1])
@@ -47,10 +31,10 @@ for start in range(0, n, 1000):
   [ "$(redis-cli -p "$port" LLEN biglist)" = "$n" ] || { echo "$1: LLEN is not $n" >&2; exit 1; }
   redis-cli -p "$port" MEMORY PURGE >/dev/null 2>&1 || true
   sleep 1
-  after=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  after=$(rss_kb "$pid")
   usage=$(redis-cli -p "$port" MEMORY USAGE biglist)
   python3 -c "import sys; print('%s,%.1f,%.1f' % ('$1', ($after - $before) * 1024 / $n, $usage / $n))"
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  stop "$pid"
 }
 
 r=$(measure redis)

@@ -10,24 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
-out=$(mktemp -d)
-go build -o "$out/cached" ./cmd/cached
-
-pids=()
-cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-start() { # name port -> pid in $pid
-  case $1 in
-    cached) "$out/cached" --port "$2" --bind 127.0.0.1 --loglevel warning >"$out/$1.log" 2>&1 & pid=$! ;;
-    redis) redis-server --port "$2" --save '' --appendonly no --bind 127.0.0.1 >"$out/$1.log" 2>&1 & pid=$! ;;
-  esac
-  pids+=("$pid")
-  for _ in $(seq 100); do redis-cli -p "$2" PING >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "$1 did not start" >&2; exit 1
-}
+. scripts/lib.sh
 
 load() { # port
   python3 - "$n" <<'PY' | redis-cli -p "$1" --pipe >/dev/null
@@ -47,15 +30,15 @@ per_member() { # name -> bytes per member on stdout
   local port before after card
   port=$(freeport)
   start "$1" "$port"
-  before=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  before=$(rss_kb "$pid")
   load "$port"
   redis-cli -p "$port" MEMORY PURGE >/dev/null 2>&1 || true
   sleep 1
-  after=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  after=$(rss_kb "$pid")
   card=$(redis-cli -p "$port" ZCARD z)
   [ "$card" = "$n" ] || { echo "$1: ZCARD z = $card, want $n" >&2; exit 1; }
   enc=$(redis-cli -p "$port" OBJECT ENCODING z)
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  stop "$pid"
   echo "$(( (after - before) * 1024 / n )) $enc"
 }
 

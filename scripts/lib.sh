@@ -1,0 +1,38 @@
+# Shared by the comparison scripts (sourced from the repository root, after
+# `set -euo pipefail`): builds cached into $out, starts cached or
+# redis-server on free ports, stops every server it started on exit.
+# PIN=<cpu> pins the servers with taskset; KEEP_OUT=1 keeps $out (raw data).
+
+out=$(mktemp -d)
+go build -o "$out/cached" ./cmd/cached
+
+pids=()
+cleanup() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  [ "${KEEP_OUT:-0}" = 1 ] || rm -rf "$out"
+}
+trap cleanup EXIT
+
+# freeport prints a TCP port on 127.0.0.1 that nothing listens on now.
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start NAME PORT starts cached or redis (NAME) on PORT and waits until it
+# answers PING; its PID is left in $pid.
+start() {
+  local pin=()
+  [ -n "${PIN:-}" ] && pin=(taskset -c "$PIN")
+  case $1 in
+    cached) "${pin[@]}" "$out/cached" --port "$2" --bind 127.0.0.1 --loglevel warning >"$out/$1.log" 2>&1 & pid=$! ;;
+    redis) "${pin[@]}" redis-server --port "$2" --bind 127.0.0.1 --save '' --appendonly no --dir "$out" >"$out/$1.log" 2>&1 & pid=$! ;;
+  esac
+  pids+=("$pid")
+  for _ in $(seq 100); do redis-cli -p "$2" PING >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "$1 did not start" >&2
+  exit 1
+}
+
+# stop PID ends a server start started.
+stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
+
+# rss_kb PID prints the process's resident set size in KiB.
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
