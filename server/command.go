@@ -371,19 +371,13 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 }
 
 // call runs a command that passed dispatch's checks and accounts for it:
-// MONITOR feed, effects, commandstats, latency, slowlog. EXEC calls it for
+// effects, MONITOR feed, commandstats, latency, slowlog. EXEC calls it for
 // each queued command with execMu held.
 func (s *Server) call(c *client, cmd *command, args [][]byte, start time.Time) {
 	c.lastCmd.Store(cmd)
 	c.failed = false
-	execFeed := false // EXEC is shown after its queued commands, as Redis 7 shows it
-	if s.monitors.count.Load() > 0 {
-		if execFeed = cmd.name == "exec" && cmd.parent == nil; !execFeed {
-			s.feedMonitors(c, cmd, args)
-		}
-	}
 	cmd.fn(c, args)
-	if execFeed {
+	if s.monitors.count.Load() > 0 { // after it ran, as Redis 7: EXEC follows its commands, SELECT shows the new db
 		s.feedMonitors(c, cmd, args)
 	}
 	if c.fx.Len() > 0 && !c.inExec() { // EXEC publishes its commands' effects as one block
