@@ -97,6 +97,12 @@ func (c *client) blockFor(keys [][]byte, timeout time.Duration, timeoutReply fun
 	c.block = b // park registers it, on the session's executor
 }
 
+// rerunning reports whether the running command is a woken blocking
+// command's re-run. Its handler then treats a key of another type as
+// missing, so that a later key may serve it (Redis 7.0 serves blocked
+// clients from the keys that hold the type they wait for).
+func (c *client) rerunning() bool { return c.block != nil && c.block.rerun }
+
 // blockType is the value type a blocking command serves from.
 func blockType(cmd *command) store.Type {
 	switch cmd.group {

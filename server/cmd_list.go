@@ -134,7 +134,7 @@ func listLookup(c *client, tx *store.Tx, db int, key []byte, write bool) (l *lis
 // another type counts as missing, as Redis 7.0 serves a woken client only
 // from keys holding lists; on the first run it is WRONGTYPE as usual.
 func listSource(c *client, tx *store.Tx, db int, key []byte) (*list.List, bool) {
-	if c.block == nil || !c.block.rerun {
+	if !c.rerunning() {
 		return listLookup(c, tx, db, key, true)
 	}
 	e, found := tx.LookupWrite(db, key)

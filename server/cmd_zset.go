@@ -119,9 +119,7 @@ func zsetGet(c *client, tx *store.Tx, key []byte, write bool) (z *zset.ZSet, e s
 		return nil, e, true
 	}
 	if e.Type() != store.TypeZSet {
-		if c.block != nil && c.block.rerun {
-			// A woken BZPOP*/BZMPOP: a key that now holds another type
-			// counts as missing, so a later key may serve it (Redis 7.0).
+		if c.rerunning() { // a woken BZPOP*/BZMPOP skips it
 			return nil, e, true
 		}
 		c.err(protocol.ErrWrongType)
