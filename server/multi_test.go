@@ -615,6 +615,20 @@ func BenchmarkNotifyIdle(b *testing.B) {
 	}
 }
 
+// BenchmarkExecLockShared measures what EXEC's atomicity costs every other
+// command: the read lock dispatch takes around it, from parallel goroutines
+// (go test -run X -bench ExecLockShared -cpu 1,2 ./server/).
+func BenchmarkExecLockShared(b *testing.B) {
+	s := startServer(b, nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			s.execMu.RLock()
+			s.execMu.RUnlock()
+		}
+	})
+}
+
 // BenchmarkTouchWatchedBusy measures touchWatched while other keys are
 // watched (the registry's lock and map lookup).
 func BenchmarkTouchWatchedBusy(b *testing.B) {
