@@ -432,12 +432,8 @@ func (s *Server) rerun(b *blockState, cmd *command, args [][]byte) bool {
 	b.rerun, b.again = true, false
 	c.block = b
 	c.failed = false
-	s.execMu.RLock()
 	cmd.fn(c, args)
-	if c.fx.Len() > 0 {
-		s.publishEffects(c)
-	}
-	s.execMu.RUnlock()
+	c.releaseHeld()
 	c.block = nil
 	b.rerun = false
 	if c.failed {

@@ -48,7 +48,8 @@ type client struct {
 	libVer  string
 
 	scratch []byte        // reply encoding scratch; owner goroutine only
-	fx      store.Effects // effects of the running command; owner goroutine only
+	held     *store.Tx // the running command's Tx (write.go); owner goroutine only
+	execHeld bool      // held is EXEC's Tx for all its commands; owner only
 	killed  atomic.Bool
 
 	failed          bool // the running command replied with an error; owner only

@@ -69,7 +69,7 @@ func clusterSubSpecs() []spec {
 		sub("links", 2, "stale", "7.0.0", "Returns a list of all TCP links to and from peer nodes.", "O(N) where N is the total number of Cluster nodes", clusterLinksCommand),
 		sub("keyslot", 3, "stale", "3.0.0", "Returns the hash slot for a key.", "O(N) where N is the number of bytes in the key", clusterKeySlotCommand),
 		sub("countkeysinslot", 3, "stale", "3.0.0", "Returns the number of keys in a hash slot.", "O(1)", clusterCountKeysCommand),
-		sub("getkeysinslot", 4, "stale", "3.0.0", "Returns the key names in a hash slot.", "O(N) where N is the number of requested keys", clusterGetKeysCommand),
+		wholeKeyspace(sub("getkeysinslot", 4, "stale", "3.0.0", "Returns the key names in a hash slot.", "O(N) where N is the number of requested keys", clusterGetKeysCommand)),
 		sub("meet", -4, adm, "3.0.0", "Forces a node to handshake with another node.", "O(1)", clusterMeetCommand),
 		sub("forget", 3, adm, "3.0.0", "Removes a node from the nodes table.", "O(1)", clusterForgetCommand),
 		sub("reset", -2, "admin stale noscript", "3.0.0", "Resets a node.", "O(N) where N is the number of known nodes", clusterResetCommand),
@@ -305,7 +305,7 @@ func clusterGetKeysCommand(c *client, _ *clusterState, args [][]byte) {
 		c.err("ERR Invalid slot or number of keys")
 		return
 	}
-	c.bulks(c.s.store.KeysInSlot(int(slot), int(min(count, 1<<30))))
+	c.bulks(c.view().KeysInSlot(int(slot), int(min(count, 1<<30))))
 }
 
 func clusterMeetCommand(c *client, cs *clusterState, args [][]byte) {

@@ -147,7 +147,7 @@ func bitopCommand(c *client, args [][]byte) {
 		return
 	}
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(args[2:]...)
+	tx := c.lock(args[2:]...)
 	srcs := make([][]byte, 0, len(args)-3)
 	for _, k := range args[3:] {
 		e, ok := tx.LookupRead(db, k)
@@ -167,10 +167,11 @@ func bitopCommand(c *client, args [][]byte) {
 	}
 	tx.Unlock()
 	if changed {
-		c.propagate(args...)
-		if len(res) > 0 {
+		if len(res) > 0 { // the effect is the result, keyed by the destination
+			c.propagate(strWordSet, args[2], res)
 			c.notify(notifyString, "set", args[2])
 		} else {
+			c.propagate(cmdDel, args[2])
 			c.notify(notifyGeneric, "del", args[2])
 		}
 	}

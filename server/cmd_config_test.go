@@ -138,7 +138,7 @@ func TestIntroConfigResetStat(t *testing.T) {
 	rc := newClient(t, s, nil)
 	mustDo(t, rc, "TIME")
 	wantErr(t, rc, "ERR wrong number of arguments for 'time' command", "TIME", "x")
-	s.Store().Set(0, []byte("k"), []byte("v"), 0)
+	s.Store().Set(0, []byte("k"), []byte("v"), 0, 0, "set")
 	_, _, _ = s.Store().Get(0, []byte("k"), nil)
 	if f := introInfo(t, rc, "stats"); f["keyspace_hits"] != "1" || f["total_error_replies"] == "0" {
 		t.Fatalf("before reset: hits %q errors %q", f["keyspace_hits"], f["total_error_replies"])

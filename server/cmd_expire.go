@@ -59,7 +59,7 @@ func expireGeneric(c *client, args [][]byte, name string, kind byte) {
 		return
 	}
 	db, key := int(c.db.Load()), args[1]
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	e, ok := tx.LookupWrite(db, key)
 	if !ok || !expireAllowed(flags, e.ExpireAt(), when) {
 		tx.Unlock()
@@ -104,7 +104,7 @@ func expireAllowed(f protocol.ExpireFlags, cur, when int64) bool {
 // the absolute expiry, seconds rounded to the nearest as Redis does. The
 // key's access time and the hit/miss counters are not touched.
 func ttlGeneric(c *client, key []byte, abs, ms bool) {
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	e, ok := tx.LookupReadNoTouch(int(c.db.Load()), key)
 	var exp, now int64
 	if ok {
@@ -133,7 +133,7 @@ func ttlGeneric(c *client, key []byte, abs, ms bool) {
 // 0 if the key is missing or has none.
 func persistCommand(c *client, args [][]byte) {
 	db, key := int(c.db.Load()), args[1]
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	ok := false
 	if _, exists := tx.LookupWrite(db, key); exists {
 		ok = tx.Persist(db, key)

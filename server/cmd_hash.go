@@ -67,7 +67,7 @@ func hashCommands() []spec {
 // hashRead locks key and returns its hash (nil when missing). On a wrong
 // type it replies WRONGTYPE, unlocks and returns a nil tx.
 func hashRead(c *client, key []byte) (*store.Tx, *hash.Hash) {
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	e, ok := tx.LookupRead(int(c.db.Load()), key)
 	if !ok {
 		return tx, nil
@@ -84,7 +84,7 @@ func hashRead(c *client, key []byte) (*store.Tx, *hash.Hash) {
 // a new empty hash when create is set (stored by hashStore), nil otherwise.
 // On a wrong type it replies WRONGTYPE and returns a nil tx.
 func hashWrite(c *client, key []byte, create bool) (tx *store.Tx, h *hash.Hash, isNew bool) {
-	tx = c.s.store.Lock(key)
+	tx = c.lock(key)
 	e, ok := tx.LookupWrite(int(c.db.Load()), key)
 	if !ok {
 		if create {

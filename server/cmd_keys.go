@@ -67,19 +67,19 @@ func keyCommands() []spec {
 			"O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", copyCommand),
 		g("move", 3, "write fast", 1, 1, "1.0.0", "Moves a key to another database.",
 			"O(1)", moveCommand),
-		g("randomkey", 1, "readonly", 0, 0, "1.0.0", "Returns a random key name from the database.",
-			"O(1)", randomkeyCommand),
+		wholeKeyspace(g("randomkey", 1, "readonly", 0, 0, "1.0.0", "Returns a random key name from the database.",
+			"O(1)", randomkeyCommand)),
 		{name: "swapdb", arity: 3, flags: "write fast", acl: "keyspace dangerous", group: "server", since: "4.0.0",
 			summary: "Swaps two Redis databases.", complexity: "O(N) where N is the count of clients watching or blocking on keys from both databases.",
-			fn: swapdbCommand},
+			fn: swapdbCommand, keyspace: true},
 		{name: "dbsize", arity: 1, flags: "readonly fast", acl: "keyspace", group: "server", since: "1.0.0",
 			summary: "Returns the number of keys in the database.", complexity: "O(1)", fn: dbsizeCommand},
 		{name: "flushdb", arity: -1, flags: "write", acl: "keyspace dangerous", group: "server", since: "1.0.0",
 			summary: "Removes all keys from the current database.", complexity: "O(N) where N is the number of keys in the selected database",
-			fn: flushdbCommand},
+			fn: flushdbCommand, keyspace: true},
 		{name: "flushall", arity: -1, flags: "write", acl: "keyspace dangerous", group: "server", since: "1.0.0",
 			summary: "Removes all keys from all databases.", complexity: "O(N) where N is the total number of keys in all databases",
-			fn: flushallCommand},
+			fn: flushallCommand, keyspace: true},
 		objectSpec(),
 	}
 	specs = append(specs, expireCommands()...)
@@ -108,7 +108,7 @@ func objectSpec() spec {
 func delCommand(c *client, args [][]byte) {
 	db := int(c.db.Load())
 	keys := args[1:]
-	tx := c.s.store.Lock(keys...)
+	tx := c.lock(keys...)
 	var n int64
 	for _, k := range keys {
 		if tx.Delete(db, k) {
@@ -125,7 +125,7 @@ func delCommand(c *client, args [][]byte) {
 func existsCommand(c *client, args [][]byte) {
 	db := int(c.db.Load())
 	keys := args[1:]
-	tx := c.s.store.Lock(keys...)
+	tx := c.lock(keys...)
 	var n int64
 	for _, k := range keys {
 		if _, ok := tx.LookupReadNoTouch(db, k); ok {
@@ -140,7 +140,7 @@ func existsCommand(c *client, args [][]byte) {
 func touchCommand(c *client, args [][]byte) {
 	db := int(c.db.Load())
 	keys := args[1:]
-	tx := c.s.store.Lock(keys...)
+	tx := c.lock(keys...)
 	var n int64
 	for _, k := range keys {
 		if _, ok := tx.LookupRead(db, k); ok {
@@ -153,7 +153,7 @@ func touchCommand(c *client, args [][]byte) {
 
 func typeCommand(c *client, args [][]byte) {
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(args[1])
+	tx := c.lock(args[1])
 	t := store.TypeNone
 	if e, ok := tx.LookupReadNoTouch(db, args[1]); ok {
 		t = e.Type()
@@ -171,7 +171,7 @@ func renamenxCommand(c *client, args [][]byte) { renameGeneric(c, args, true) }
 func renameGeneric(c *client, args [][]byte, nx bool) {
 	db := int(c.db.Load())
 	src, dst := args[1], args[2]
-	tx := c.s.store.Lock(src, dst)
+	tx := c.lock(src, dst)
 	if _, ok := tx.LookupWrite(db, src); !ok {
 		tx.Unlock()
 		c.err(protocol.ErrNoSuchKey)
@@ -255,7 +255,7 @@ func copyCommand(c *client, args [][]byte) {
 		c.err(errSameObject)
 		return
 	}
-	tx := c.s.store.Lock(src, dst)
+	tx := c.lock(src, dst)
 	_, ok := tx.LookupRead(db, src)
 	if !ok {
 		tx.Unlock()
@@ -281,7 +281,7 @@ func copyCommand(c *client, args [][]byte) {
 		fx = append(fx, wordReplace)
 	}
 	c.propagate(fx...)
-	c.s.notifyDB(dstDB, notifyGeneric, "copy_to", dst)
+	c.notifyDB(dstDB, notifyGeneric, "copy_to", dst)
 	c.int(1)
 }
 
@@ -299,7 +299,7 @@ func moveCommand(c *client, args [][]byte) {
 		return
 	}
 	key := args[1]
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	_, ok := tx.LookupWrite(db, key)
 	if ok {
 		if _, exists := tx.LookupWrite(dstDB, key); exists {
@@ -313,7 +313,7 @@ func moveCommand(c *client, args [][]byte) {
 	if ok {
 		c.propagate(cmdMove, key, strconv.AppendInt(nil, int64(dstDB), 10))
 		c.notify(notifyGeneric, "move_from", key)
-		c.s.notifyDB(dstDB, notifyGeneric, "move_to", key)
+		c.notifyDB(dstDB, notifyGeneric, "move_to", key)
 	}
 	c.boolInt(ok)
 }
@@ -336,16 +336,15 @@ func swapdbCommand(c *client, args [][]byte) {
 		c.err(protocol.ErrDBIndex)
 		return
 	}
-	c.s.touchSwappedWatched(a, b)
-	c.s.store.SwapDB(a, b)
-	c.s.signalDB(a)
-	c.s.signalDB(b)
-	c.propagate(cmdSwapDB, strconv.AppendInt(nil, int64(a), 10), strconv.AppendInt(nil, int64(b), 10))
+	tx := c.lockAll()
+	tx.SwapDB(a, b)
+	c.propagateKeyless(cmdSwapDB, strconv.AppendInt(nil, int64(a), 10), strconv.AppendInt(nil, int64(b), 10))
+	tx.Unlock()
 	c.ok()
 }
 
 func randomkeyCommand(c *client, args [][]byte) {
-	k, ok := c.s.store.RandomKey(int(c.db.Load()))
+	k, ok := c.view().RandomKey(int(c.db.Load()))
 	c.bulkOrNull(k, ok)
 }
 
@@ -373,9 +372,10 @@ func flushdbCommand(c *client, args [][]byte) {
 		c.err(protocol.ErrSyntax)
 		return
 	}
-	c.s.touchAllWatched(int(c.db.Load()))
-	c.s.store.FlushDB(int(c.db.Load()))
-	c.propagate(cmdFlushDB)
+	tx := c.lockAll()
+	tx.FlushDB(int(c.db.Load()))
+	c.propagateKeyless(cmdFlushDB)
+	tx.Unlock()
 	c.ok()
 }
 
@@ -386,9 +386,10 @@ func flushallCommand(c *client, args [][]byte) {
 		c.err(protocol.ErrSyntax)
 		return
 	}
-	c.s.touchAllWatched(-1)
-	c.s.store.FlushAll()
-	c.propagate(cmdFlushAll)
+	tx := c.lockAll()
+	tx.FlushAll()
+	c.propagateKeyless(cmdFlushAll)
+	tx.Unlock()
 	c.ok()
 }
 
@@ -396,7 +397,7 @@ func flushallCommand(c *client, args [][]byte) {
 // or the keyspace statistics, as Redis's objectCommandLookup. It reports
 // false (and fn does not run) for a missing key.
 func objectLookup(c *client, args [][]byte, fn func(e store.Entry)) bool {
-	tx := c.s.store.Lock(args[2])
+	tx := c.lock(args[2])
 	defer tx.Unlock()
 	e, ok := tx.LookupReadNoNotify(int(c.db.Load()), args[2])
 	if ok {

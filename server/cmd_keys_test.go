@@ -35,7 +35,7 @@ func newKeysObj(items ...string) *keysObj { return &keysObj{items: items} }
 // keysSeed writes a string key straight into s's store (no command, no effect).
 // exp is an absolute Unix ms time, 0 for none.
 func keysSeed(s *Server, db int, key, val string, exp int64) {
-	s.Store().Set(db, []byte(key), []byte(val), exp)
+	s.Store().Set(db, []byte(key), []byte(val), exp, 0, "set")
 }
 
 // keysSeedObj writes a collection key of type t straight into s's store.

@@ -175,7 +175,7 @@ func rpushxCommand(c *client, args [][]byte) { listPush(c, args, false, true) }
 // listPush is LPUSH/RPUSH and, with existing, LPUSHX/RPUSHX.
 func listPush(c *client, args [][]byte, front, existing bool) {
 	db, key := int(c.db.Load()), args[1]
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	l, ok := listLookup(c, tx, db, key, true)
 	if !ok {
 		tx.Unlock()
@@ -209,7 +209,7 @@ func listPush(c *client, args [][]byte, front, existing bool) {
 	}
 	c.notify(notifyList, event, key)
 	tx.Unlock()
-	if c.s.onEffect.Load() != nil { // the effect names the command canonically
+	if c.recording() { // the effect names the command canonically
 		fx := append(make([][]byte, 0, len(args)), word)
 		c.propagate(append(fx, args[1:]...)...)
 	}
@@ -240,7 +240,7 @@ func listPop(c *client, args [][]byte, front bool) {
 		count = n
 	}
 	db, key := int(c.db.Load()), args[1]
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	l, ok := listLookup(c, tx, db, key, true)
 	switch {
 	case !ok:
@@ -309,7 +309,7 @@ func listPropagatePop(c *client, key []byte, front bool, n int, withCount bool) 
 
 func llenCommand(c *client, args [][]byte) {
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(args[1])
+	tx := c.lock(args[1])
 	l, ok := listLookup(c, tx, db, args[1], false)
 	n := 0
 	if l != nil {

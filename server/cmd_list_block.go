@@ -28,7 +28,7 @@ func listBlockingPop(c *client, args [][]byte, front bool) {
 	}
 	keys := args[1 : len(args)-1]
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(keys...)
+	tx := c.lock(keys...)
 	for _, key := range keys {
 		l, ok := listSource(c, tx, db, key)
 		if !ok {

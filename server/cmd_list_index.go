@@ -45,7 +45,7 @@ func lrangeCommand(c *client, args [][]byte) {
 		return
 	}
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(args[1])
+	tx := c.lock(args[1])
 	defer tx.Unlock()
 	l, ok := listLookup(c, tx, db, args[1], false)
 	if !ok {
@@ -67,7 +67,7 @@ func lrangeCommand(c *client, args [][]byte) {
 
 func lindexCommand(c *client, args [][]byte) {
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(args[1])
+	tx := c.lock(args[1])
 	defer tx.Unlock()
 	l, ok := listLookup(c, tx, db, args[1], false)
 	if !ok {
@@ -92,7 +92,7 @@ func lindexCommand(c *client, args [][]byte) {
 
 func lsetCommand(c *client, args [][]byte) {
 	db, key := int(c.db.Load()), args[1]
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	l, ok := listLookup(c, tx, db, key, true)
 	if !ok {
 		tx.Unlock()
@@ -132,7 +132,7 @@ func linsertCommand(c *client, args [][]byte) {
 		return
 	}
 	db, key := int(c.db.Load()), args[1]
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	l, ok := listLookup(c, tx, db, key, true)
 	if !ok {
 		tx.Unlock()
@@ -173,7 +173,7 @@ func lremCommand(c *client, args [][]byte) {
 	}
 	count = max(count, math.MinInt+1) // -count must not overflow
 	db, key := int(c.db.Load()), args[1]
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	l, ok := listLookup(c, tx, db, key, true)
 	if !ok {
 		tx.Unlock()
@@ -200,7 +200,7 @@ func ltrimCommand(c *client, args [][]byte) {
 		return
 	}
 	db, key := int(c.db.Load()), args[1]
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	l, ok := listLookup(c, tx, db, key, true)
 	if !ok {
 		tx.Unlock()
@@ -277,7 +277,7 @@ func lposCommand(c *client, args [][]byte) {
 		return
 	}
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(args[1])
+	tx := c.lock(args[1])
 	l, ok := listLookup(c, tx, db, args[1], false)
 	if !ok {
 		tx.Unlock()

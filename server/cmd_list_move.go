@@ -33,7 +33,7 @@ func rpoplpushCommand(c *client, args [][]byte) {
 // effect is LMOVE, or RPOPLPUSH when asRPopLPush.
 func listMove(c *client, src, dst []byte, fromFront, toFront, asRPopLPush bool) bool {
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(src, dst)
+	tx := c.lock(src, dst)
 	sl, ok := listSource(c, tx, db, src)
 	if !ok {
 		tx.Unlock()
@@ -150,7 +150,7 @@ func lmpopCommand(c *client, args [][]byte) {
 // written nothing, when every key is missing. The effect is LPOP/RPOP key n.
 func listMpop(c *client, m mpopArgs) bool {
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(m.keys...)
+	tx := c.lock(m.keys...)
 	for _, key := range m.keys {
 		l, ok := listSource(c, tx, db, key)
 		if !ok {

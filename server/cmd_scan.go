@@ -23,11 +23,11 @@ func scanCommands() []spec {
 		{name: "keys", arity: 2, flags: "readonly", acl: "dangerous", group: "generic", since: "1.0.0",
 			summary:    "Returns all key names that match a pattern.",
 			complexity: "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
-			fn:         keysCommand},
+			fn:         keysCommand, keyspace: true},
 		{name: "scan", arity: -2, flags: "readonly", group: "generic", since: "2.8.0",
 			summary:    "Iterates over the key names in the database.",
 			complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
-			fn:         scanCommand},
+			fn:         scanCommand, keyspace: true},
 	}
 }
 
@@ -42,7 +42,7 @@ func keysCommand(c *client, args [][]byte) {
 	var out [][]byte
 	var cursor uint64
 	for {
-		cursor = c.s.store.Scan(db, cursor, keysBatch, func(key []byte, _ store.Type) bool {
+		cursor = c.view().Scan(db, cursor, keysBatch, func(key []byte, _ store.Type) bool {
 			if all || protocol.Match(pattern, key, false) {
 				out = append(out, append([]byte(nil), key...))
 			}
@@ -71,7 +71,7 @@ func scanCommand(c *client, args [][]byte) {
 		return
 	}
 	var out [][]byte
-	next := c.s.store.Scan(int(c.db.Load()), cursor, int(min(opts.Count, maxScanCount)),
+	next := c.view().Scan(int(c.db.Load()), cursor, int(min(opts.Count, maxScanCount)),
 		func(key []byte, t store.Type) bool {
 			if opts.Type != nil && !typeNameIs(opts.Type, t) {
 				return true

@@ -158,7 +158,7 @@ func TestKeysScanConcurrentWriter(t *testing.T) {
 				tx.Delete(0, k)
 				tx.Unlock()
 			} else {
-				st.Set(0, k, []byte("x"), 0)
+				st.Set(0, k, []byte("x"), 0, 0, "set")
 			}
 		}
 	}()

@@ -146,7 +146,7 @@ func debugSleep(c *client, arg []byte) {
 }
 
 func debugObject(c *client, key []byte) {
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	e, ok := tx.Peek(int(c.db.Load()), key)
 	if !ok {
 		tx.Unlock()
@@ -231,7 +231,7 @@ func memoryUsageCommand(c *client, args [][]byte) {
 		}
 		i++ // cached measures whole values: the sample count changes nothing
 	}
-	tx := c.s.store.Lock(args[2])
+	tx := c.lock(args[2])
 	e, ok := tx.Peek(int(c.db.Load()), args[2])
 	var n int64
 	if ok {

@@ -70,8 +70,8 @@ func TestIntroServerDebug(t *testing.T) {
 			}
 		}
 		wantErr(t, rc, "ERR no such key", "DEBUG", "OBJECT", "nokey")
-		s.Store().Set(0, []byte("dk"), []byte("hello"), 0)
-		s.Store().Set(0, []byte("dn"), []byte("12345"), 0)
+		s.Store().Set(0, []byte("dk"), []byte("hello"), 0, 0, "set")
+		s.Store().Set(0, []byte("dn"), []byte("12345"), 0, 0, "set")
 		re := regexp.MustCompile(`^Value at:0x0 refcount:1 encoding:(\w+) serializedlength:(\d+) lru:\d+ lru_seconds_idle:\d+$`)
 		// Encodings and RDB lengths as redis-server 7.0.15 reports them.
 		for key, want := range map[string][2]string{"dk": {"embstr", "6"}, "dn": {"int", "3"}} {
@@ -163,8 +163,8 @@ func TestIntroServerShutdown(t *testing.T) {
 
 func TestIntroServerMemory(t *testing.T) {
 	s := startServer(t, nil)
-	s.Store().Set(0, []byte("mkey"), []byte(strings.Repeat("v", 100)), 0)
-	s.Store().Set(2, []byte("other"), []byte("x"), 0)
+	s.Store().Set(0, []byte("mkey"), []byte(strings.Repeat("v", 100)), 0, 0, "set")
+	s.Store().Set(2, []byte("other"), []byte("x"), 0, 0, "set")
 	for name, rc := range introClients(t, s) {
 		ctx := ctxT(t)
 		n, err := rc.MemoryUsage(ctx, "mkey").Result()

@@ -83,7 +83,7 @@ func setGet(tx *store.Tx, db int, key []byte, write bool) (s *set.Set, wrong boo
 // setRead locks key and returns its set (nil when missing). On a wrong
 // type it replies WRONGTYPE, unlocks and returns a nil tx.
 func setRead(c *client, key []byte) (*store.Tx, *set.Set) {
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	s, wrong := setGet(tx, int(c.db.Load()), key, false)
 	if wrong {
 		tx.Unlock()
@@ -95,7 +95,7 @@ func setRead(c *client, key []byte) (*store.Tx, *set.Set) {
 
 // setWrite is setRead for a write (no hit/miss counted).
 func setWrite(c *client, key []byte) (*store.Tx, *set.Set) {
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	s, wrong := setGet(tx, int(c.db.Load()), key, true)
 	if wrong {
 		tx.Unlock()
@@ -389,7 +389,7 @@ func setRandReply(c *client, s *set.Set, count int64) {
 func smoveCommand(c *client, args [][]byte) {
 	src, dst, m := args[1], args[2], args[3]
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(src, dst)
+	tx := c.lock(src, dst)
 	ss, wrongS := setGet(tx, db, src, true)
 	ds, wrongD := setGet(tx, db, dst, true)
 	if ss == nil && !wrongS {
@@ -518,7 +518,7 @@ func setCompute(op setOp, sets []*set.Set, limit int, count bool) (*set.Set, int
 
 // setAlgebra replies op over keys as a set.
 func setAlgebra(c *client, op setOp, keys [][]byte) {
-	tx := c.s.store.Lock(keys...)
+	tx := c.lock(keys...)
 	defer tx.Unlock()
 	sets, ok := setLoad(c, tx, keys, false)
 	if !ok {
@@ -543,7 +543,7 @@ var setStoreEvents = [...]string{opInter: "sinterstore", opUnion: "sunionstore",
 func setAlgebraStore(c *client, op setOp, args [][]byte) {
 	db := int(c.db.Load())
 	dst := args[1]
-	tx := c.s.store.Lock(args[1:]...)
+	tx := c.lock(args[1:]...)
 	sets, ok := setLoad(c, tx, args[2:], true)
 	if !ok {
 		tx.Unlock()
@@ -624,7 +624,7 @@ func sintercardCommand(c *client, args [][]byte) {
 		return
 	}
 	keys := args[2 : 2+n]
-	tx := c.s.store.Lock(keys...)
+	tx := c.lock(keys...)
 	sets, ok := setLoad(c, tx, keys, false)
 	if !ok {
 		tx.Unlock()

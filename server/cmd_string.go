@@ -70,7 +70,7 @@ func strKeepScratch(c *client, b []byte) {
 
 // strRecording reports whether effects are recorded, so handlers can skip
 // building effect arguments when nobody listens.
-func strRecording(c *client) bool { return c.s.onEffect.Load() != nil }
+func strRecording(c *client) bool { return c.recording() }
 
 // strPropagatePXAT records SET key val PXAT at.
 func strPropagatePXAT(c *client, key, val []byte, at int64) {
@@ -79,7 +79,7 @@ func strPropagatePXAT(c *client, key, val []byte, at int64) {
 }
 
 func getCommand(c *client, args [][]byte) {
-	v, ok, err := c.s.store.Get(int(c.db.Load()), args[1], c.scratch[:0])
+	v, ok, err := c.getString(args[1], c.scratch[:0])
 	switch {
 	case err != nil:
 		c.err(protocol.ErrWrongType)
@@ -94,9 +94,7 @@ func getCommand(c *client, args [][]byte) {
 
 func setCommand(c *client, args [][]byte) {
 	if len(args) == 3 { // the hot path: no options, no allocation
-		c.s.store.Set(int(c.db.Load()), args[1], args[2], 0)
-		c.propagate(args...)
-		c.notify(notifyString, "set", args[1])
+		c.setString(args)
 		c.ok()
 		return
 	}
@@ -132,7 +130,7 @@ type strSetResult struct {
 // command in the invalid expire error.
 func strSet(c *client, key, val []byte, o protocol.SetOptions, cmd string) (r strSetResult, ok bool) {
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	at := int64(0)
 	if o.ExpireKind != protocol.ExpireNone {
 		var valid bool
@@ -219,7 +217,7 @@ func getsetCommand(c *client, args [][]byte) {
 // (and unlocks) for a non-string; tx is nil then. found false is a missing
 // key, with tx still locked.
 func strLookupString(c *client, key []byte, write bool) (tx *store.Tx, e store.Entry, found bool) {
-	tx = c.s.store.Lock(key)
+	tx = c.lock(key)
 	if write {
 		e, found = tx.LookupWrite(int(c.db.Load()), key)
 	} else {
@@ -327,7 +325,7 @@ func strKeys(args [][]byte, step int) [][]byte {
 
 func mgetCommand(c *client, args [][]byte) {
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(args[1:]...)
+	tx := c.lock(args[1:]...)
 	c.array(len(args) - 1)
 	for _, k := range args[1:] {
 		// Replies are buffered, so writing them under the lock avoids copies.
@@ -360,7 +358,7 @@ func msetnxCommand(c *client, args [][]byte) {
 // only if none of the keys exists. The effect is an MSET.
 func strMSet(c *client, args [][]byte, nx bool) {
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(strKeys(args, 2)...)
+	tx := c.lock(strKeys(args, 2)...)
 	if nx {
 		for i := 1; i < len(args); i += 2 {
 			if _, ok := tx.LookupWrite(db, args[i]); ok {

@@ -160,7 +160,7 @@ func setrangeCommand(c *client, args [][]byte) {
 
 func lcsCommand(c *client, args [][]byte) {
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(args[1], args[2])
+	tx := c.lock(args[1], args[2])
 	ea, fa := tx.LookupRead(db, args[1])
 	eb, fb := tx.LookupRead(db, args[2])
 	if (fa && ea.Type() != store.TypeString) || (fb && eb.Type() != store.TypeString) {

@@ -186,7 +186,7 @@ const zsetEffectChunk = 1024
 // so the replica starts in the encoding the primary ended in (which keeps
 // a -0 score as -0, where a listpack would store 0).
 func (c *client) zsetPropagateSet(dst []byte, z *zset.ZSet) {
-	if c.s.onEffect.Load() == nil {
+	if !c.recording() {
 		return
 	}
 	c.propagate(cmdDel, dst)

@@ -37,7 +37,7 @@ func zaddGeneric(c *client, args [][]byte, o protocol.ZAddOptions, pairs [][]byt
 	}
 	key := args[1]
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	defer tx.Unlock()
 	z, _, ok := zsetGet(c, tx, key, true)
 	if !ok {
@@ -133,7 +133,7 @@ func zaddReplyNothing(c *client, o protocol.ZAddOptions) {
 
 func zremCommand(c *client, args [][]byte) {
 	key := args[1]
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	defer tx.Unlock()
 	z, _, ok := zsetGet(c, tx, key, true)
 	if !ok {
@@ -159,7 +159,7 @@ func zremCommand(c *client, args [][]byte) {
 }
 
 func zscoreCommand(c *client, args [][]byte) {
-	tx := c.s.store.Lock(args[1])
+	tx := c.lock(args[1])
 	defer tx.Unlock()
 	z, _, ok := zsetGet(c, tx, args[1], false)
 	if !ok {
@@ -178,7 +178,7 @@ func zscoreCommand(c *client, args [][]byte) {
 }
 
 func zmscoreCommand(c *client, args [][]byte) {
-	tx := c.s.store.Lock(args[1])
+	tx := c.lock(args[1])
 	defer tx.Unlock()
 	z, _, ok := zsetGet(c, tx, args[1], false)
 	if !ok {
@@ -199,7 +199,7 @@ func zmscoreCommand(c *client, args [][]byte) {
 }
 
 func zcardCommand(c *client, args [][]byte) {
-	tx := c.s.store.Lock(args[1])
+	tx := c.lock(args[1])
 	defer tx.Unlock()
 	z, _, ok := zsetGet(c, tx, args[1], false)
 	if !ok {
@@ -225,7 +225,7 @@ func zrankGeneric(c *client, args [][]byte, rev bool) {
 	} else if len(args) == 4 {
 		withScore = true
 	}
-	tx := c.s.store.Lock(args[1])
+	tx := c.lock(args[1])
 	defer tx.Unlock()
 	z, _, ok := zsetGet(c, tx, args[1], false)
 	if !ok {

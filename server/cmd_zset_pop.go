@@ -31,7 +31,7 @@ func zpopCommand(c *client, args [][]byte, fromMax bool) {
 		}
 		count = n
 	}
-	tx := c.s.store.Lock(args[1])
+	tx := c.lock(args[1])
 	defer tx.Unlock()
 	z, _, ok := zsetGet(c, tx, args[1], true)
 	if !ok {
@@ -96,7 +96,7 @@ func bzpopCommand(c *client, args [][]byte, fromMax bool) {
 		return
 	}
 	keys := args[1 : len(args)-1]
-	tx := c.s.store.Lock(keys...)
+	tx := c.lock(keys...)
 	for _, key := range keys {
 		z, _, ok := zsetGet(c, tx, key, true)
 		if !ok {
@@ -182,7 +182,7 @@ func zmpopGeneric(c *client, args [][]byte, at int) {
 // zmpopTry pops from the first non-empty set of keys and replies; it
 // reports whether it replied (a pop, or WRONGTYPE).
 func zmpopTry(c *client, keys [][]byte, fromMax bool, count int64) bool {
-	tx := c.s.store.Lock(keys...)
+	tx := c.lock(keys...)
 	defer tx.Unlock()
 	for _, key := range keys {
 		z, _, ok := zsetGet(c, tx, key, true)
@@ -228,7 +228,7 @@ func zrandmemberCommand(c *client, args [][]byte) {
 			return
 		}
 	}
-	tx := c.s.store.Lock(args[1])
+	tx := c.lock(args[1])
 	defer tx.Unlock()
 	z, _, ok := zsetGet(c, tx, args[1], false)
 	if !ok {
@@ -300,7 +300,7 @@ func zsetDistinctRanks(size int, count int64) []int {
 }
 
 func zrandmemberOne(c *client, key []byte) {
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	defer tx.Unlock()
 	z, _, ok := zsetGet(c, tx, key, false)
 	if !ok {

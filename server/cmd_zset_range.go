@@ -151,7 +151,7 @@ func zrangeGeneric(c *client, args [][]byte, kind int, rev, store bool) {
 		zrangeStore(c, args[1], args[2], &r)
 		return
 	}
-	tx := c.s.store.Lock(args[1])
+	tx := c.lock(args[1])
 	defer tx.Unlock()
 	z, _, ok := zsetGet(c, tx, args[1], false)
 	if !ok {
@@ -168,7 +168,7 @@ func zrangeGeneric(c *client, args [][]byte, kind int, rev, store bool) {
 // zrangeStore is ZRANGESTORE: the selected members go to dst.
 func zrangeStore(c *client, dst, src []byte, r *zrangeSpec) {
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(dst, src)
+	tx := c.lock(dst, src)
 	defer tx.Unlock()
 	z, _, ok := zsetGet(c, tx, src, false)
 	if !ok {
@@ -216,7 +216,7 @@ func zcountGeneric(c *client, args [][]byte, kind int) {
 	if !parseZRangeBounds(c, &r, args[2], args[3]) {
 		return
 	}
-	tx := c.s.store.Lock(args[1])
+	tx := c.lock(args[1])
 	defer tx.Unlock()
 	z, _, ok := zsetGet(c, tx, args[1], false)
 	if !ok {
@@ -246,7 +246,7 @@ func zremrangeGeneric(c *client, args [][]byte, kind int, event string) {
 		return
 	}
 	key := args[1]
-	tx := c.s.store.Lock(key)
+	tx := c.lock(key)
 	defer tx.Unlock()
 	z, _, ok := zsetGet(c, tx, key, true)
 	if !ok {

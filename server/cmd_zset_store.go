@@ -100,7 +100,7 @@ func zsetOpGeneric(c *client, args [][]byte, op zsetOp, store, card bool) {
 		lockKeys = append([][]byte{args[1]}, keys...)
 	}
 	db := int(c.db.Load())
-	tx := c.s.store.Lock(lockKeys...)
+	tx := c.lock(lockKeys...)
 	defer tx.Unlock()
 	srcs, ok := zsetSources(c, tx, keys)
 	if !ok {

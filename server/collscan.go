@@ -82,7 +82,7 @@ func sscanCommand(c *client, args [][]byte) {
 // zscanCommand: see zsetScan for how a big sorted set is walked.
 func zscanCommand(c *client, args [][]byte) {
 	collScan(c, args, func(key []byte) (*store.Tx, scanStep) {
-		tx := c.s.store.Lock(key)
+		tx := c.lock(key)
 		z, _, ok := zsetGet(c, tx, key, false)
 		switch {
 		case !ok:

@@ -82,6 +82,17 @@ type spec struct {
 	fn         handlerFunc
 	subs       []spec                    // subcommands (CONFIG GET, CLIENT LIST …); fn of the parent is unused then
 	keys       func(args [][]byte) []int // key positions for commands with movable keys
+	// keyspace: the command reads or changes keys it does not name (FLUSHDB,
+	// SWAPDB, KEYS, SCAN, RANDOMKEY, CONFIG SET's eviction …): an EXEC
+	// that queues it locks every shard.
+	keyspace bool
+}
+
+// wholeKeyspace marks sp as reading or changing keys it does not name
+// (spec.keyspace).
+func wholeKeyspace(sp spec) spec {
+	sp.keyspace = true
+	return sp
 }
 
 // command is a built table entry with its statistics.
@@ -100,6 +111,7 @@ type command struct {
 	complexity string
 	fn         handlerFunc
 	keysFn     func(args [][]byte) []int
+	keyspace   bool
 	parent     *command
 	subs       map[string]*command
 
@@ -147,7 +159,7 @@ func newCommandTable() *commandTable {
 func build(sp spec, parent *command) *command {
 	c := &command{name: sp.name, fullName: sp.name, arity: sp.arity, flags: parseFlags(sp.flags),
 		first: sp.first, last: sp.last, step: sp.step, group: sp.group, since: sp.since,
-		summary: sp.summary, complexity: sp.complexity, fn: sp.fn, keysFn: sp.keys, parent: parent}
+		summary: sp.summary, complexity: sp.complexity, fn: sp.fn, keysFn: sp.keys, keyspace: sp.keyspace, parent: parent}
 	if parent != nil {
 		c.fullName = parent.name + "|" + sp.name
 		if c.group == "" {
@@ -362,26 +374,25 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 	if s.pause.holds(cmd) {
 		s.waitPause(c, cmd)
 	}
-	s.execMu.RLock() // EXEC (multi.go) holds it exclusively: no command runs inside one
 	s.call(c, cmd, args, start)
-	s.execMu.RUnlock()
 	if c.block != nil { // blocking.go: the command waits for a key
 		s.park(c, cmd, args)
 	}
 }
 
 // call runs a command that passed dispatch's checks and accounts for it:
-// effects, MONITOR feed, commandstats, latency, slowlog. EXEC calls it for
-// each queued command with execMu held.
+// commits its changes (write.go), MONITOR feed, commandstats, latency,
+// slowlog. EXEC calls it for each queued command with the transaction's Tx
+// held.
 func (s *Server) call(c *client, cmd *command, args [][]byte, start time.Time) {
 	c.lastCmd.Store(cmd)
 	c.failed = false
 	cmd.fn(c, args)
+	if !c.execHeld { // EXEC commits its commands' changes as one unit (multi.go)
+		c.releaseHeld()
+	}
 	if s.monitors.count.Load() > 0 { // after it ran, as Redis 7: EXEC follows its commands, SELECT shows the new db
 		s.feedMonitors(c, cmd, args)
-	}
-	if c.fx.Len() > 0 && !c.inExec() { // EXEC publishes its commands' effects as one block
-		s.publishEffects(c)
 	}
 	cmd.calls.Add(1)
 	d := time.Since(start)

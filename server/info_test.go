@@ -177,9 +177,9 @@ func TestIntroInfoCountersMove(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		mustDo(t, rc, "TIME")
 	}
-	st.Set(0, []byte("k1"), []byte("v1"), 0)
-	st.Set(0, []byte("k2"), []byte("v2"), time.Now().Add(time.Hour).UnixMilli())
-	st.Set(3, []byte("x"), []byte("y"), 0)
+	st.Set(0, []byte("k1"), []byte("v1"), 0, 0, "set")
+	st.Set(0, []byte("k2"), []byte("v2"), time.Now().Add(time.Hour).UnixMilli(), 0, "set")
+	st.Set(3, []byte("x"), []byte("y"), 0, 0, "set")
 	for _, k := range []string{"k1", "k2", "nosuch"} {
 		if _, _, err := st.Get(0, []byte(k), nil); err != nil {
 			t.Fatal(err)
@@ -354,7 +354,7 @@ func TestIntroInfoRueidis(t *testing.T) {
 
 func BenchmarkIntroInfoDefault(b *testing.B) {
 	s := startServer(b, nil)
-	s.Store().Set(0, []byte("k"), []byte("v"), 0)
+	s.Store().Set(0, []byte("k"), []byte("v"), 0, 0, "set")
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = s.infoString(nil)

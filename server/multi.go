@@ -8,10 +8,13 @@ package server
 // to it while MULTI is open (nil otherwise: dispatch pays one nil check for
 // every other client). Inside MULTI, dispatch hands each command that
 // passed its checks to queueMulti, which queues it (+QUEUED) or, for EXEC,
-// runs the transaction: EXEC takes Server.execMu exclusively, so that no
-// other command runs while the queued ones do, and runs each of them with
-// Server.call (blocking commands answer at once, effects are published as
-// one MULTI … EXEC block). A queuing error (reject) marks the transaction
+// runs the transaction: EXEC locks the store shards of every key its
+// commands name and of every watched key (every shard if one of them walks
+// or changes the whole keyspace, spec.keyspace), so that no other command,
+// expiry or eviction touches those keys while the queued ones run, and runs
+// each of them with Server.call under that one Tx (blocking commands answer
+// at once); the Tx commits all their changes and effects as one unit
+// (write.go). A queuing error (reject) marks the transaction
 // aborted: EXEC then answers EXECABORT; a refused EXEC aborts at once.
 //
 // WATCH registers (db, key) → watching states in the server's watchRegistry;
@@ -34,7 +37,6 @@ import (
 	"time"
 
 	"github.com/cached/cached/protocol"
-	"github.com/cached/cached/store"
 )
 
 // Transaction error replies, as Redis words them.
@@ -97,9 +99,6 @@ type multiState struct {
 	dirty atomic.Bool  // a watched key changed since WATCH
 
 	keys []watched // guarded by watchRegistry.mu
-
-	fx   store.Effects // effects of the running EXEC, in order
-	fxDB []int         // the database of each of fx's effects
 
 	cleanup runtime.Cleanup // drops the state if the client is collected first
 }
@@ -211,21 +210,12 @@ func (s *Server) touchWatched(db int, key []byte) {
 	r.mu.RUnlock()
 }
 
-// touchAllWatched marks the transactions watching a key in db (-1: every
-// database) that exists now as failed: FLUSHDB and FLUSHALL call it before
-// they flush, as Redis's touchAllWatchedKeysInDb.
-func (s *Server) touchAllWatched(db int) { s.touchWatchedIn(db, -2) }
-
-// touchSwappedWatched is touchAllWatched for SWAPDB a b, called before the
-// swap: a key watched in a or b is touched if it exists in a or in b.
-func (s *Server) touchSwappedWatched(a, b int) {
-	s.touchWatchedIn(a, b)
-	s.touchWatchedIn(b, a)
-}
-
 // touchWatchedIn touches the keys watched in db (-1: all) that exist in db
-// or in other (-2: none). The store is read outside the registry's lock.
-func (s *Server) touchWatchedIn(db, other int) {
+// or in other (-1: none), as Redis's touchAllWatchedKeysInDb: FLUSHDB,
+// FLUSHALL and SWAPDB call it (through the store's FlushObserver) before
+// they change anything, with every shard locked; exists reads the store
+// under those locks.
+func (s *Server) touchWatchedIn(db, other int, exists func(db int, key []byte) bool) {
 	r := &s.watch
 	if r.n.Load() == 0 {
 		return
@@ -239,8 +229,9 @@ func (s *Server) touchWatchedIn(db, other int) {
 	}
 	r.mu.RUnlock()
 	for _, wk := range wks {
-		if s.keyExists(wk.db, wk.key) || other >= 0 && s.keyExists(other, wk.key) {
-			s.touchWatched(wk.db, []byte(wk.key))
+		k := []byte(wk.key)
+		if exists(wk.db, k) || other >= 0 && exists(other, k) {
+			s.touchWatched(wk.db, k)
 		}
 	}
 }
@@ -402,7 +393,7 @@ func (c *client) abortExec(cmd *command, msg string) bool {
 // runExec runs EXEC for a client inside MULTI: it waits out a CLIENT PAUSE
 // that holds one of the queued commands, refuses the transaction under
 // maxmemory if one of them may grow memory (as Redis), then runs execCommand
-// with execMu held exclusively.
+// with the transaction's keys locked (execLock).
 func (s *Server) runExec(c *client, cmd *command, args [][]byte, start time.Time) {
 	m := c.multi
 	for held := s.pausedTxCommand(m); held != nil; held = s.pausedTxCommand(m) {
@@ -418,9 +409,37 @@ func (s *Server) runExec(c *client, cmd *command, args [][]byte, start time.Time
 			return
 		}
 	}
-	s.execMu.Lock()
+	s.execLock(c, m)
 	s.call(c, cmd, args, start)
-	s.execMu.Unlock()
+	c.releaseHeld()
+}
+
+// execLock locks, for the client's held Tx, the shards of every key the
+// queued commands name and of every watched key, or every shard if a
+// queued command walks or changes the whole keyspace.
+func (s *Server) execLock(c *client, m *multiState) {
+	all := false
+	var keys [][]byte
+	for _, q := range m.queue {
+		if q.cmd.keyspace {
+			all = true
+			break
+		}
+		for _, p := range q.cmd.keyPositions(q.args) {
+			keys = append(keys, q.args[p])
+		}
+	}
+	if all {
+		c.held = s.store.LockAll()
+	} else {
+		s.watch.mu.RLock()
+		for _, w := range m.keys {
+			keys = append(keys, []byte(w.key))
+		}
+		s.watch.mu.RUnlock()
+		c.held = s.store.Lock(keys...)
+	}
+	c.execHeld = true
 }
 
 // stopping reports whether Close has begun stopping background work.
@@ -452,9 +471,9 @@ func txDeniesOOM(m *multiState) bool {
 	return false
 }
 
-// execCommand is EXEC. Inside MULTI it runs with execMu held exclusively
-// (runExec): each queued command runs through call, so it is accounted as if
-// sent alone; their effects are published together, wrapped in MULTI/EXEC.
+// execCommand is EXEC. Inside MULTI it runs with the transaction's keys
+// locked (runExec): each queued command runs through call, so it is
+// accounted as if sent alone; their changes commit together.
 func execCommand(c *client, args [][]byte) {
 	m := c.multi
 	if m == nil {
@@ -484,12 +503,10 @@ func execCommand(c *client, args [][]byte) {
 			continue
 		}
 		s.call(c, q.cmd, q.args, time.Now())
-		m.collectEffects(c)
 	}
 	m.executing = false
 	c.lastCmd.Store(self)
 	c.failed = false // errors inside are the queued commands', not EXEC's
-	s.publishTxEffects(m)
 	s.endTx(c)
 }
 
@@ -505,33 +522,6 @@ func (s *Server) watchedExpired(m *multiState) bool {
 		}
 	}
 	return false
-}
-
-// collectEffects moves the effects of the command call just ran into the
-// transaction's, with the client's database.
-func (m *multiState) collectEffects(c *client) {
-	db := int(c.db.Load())
-	for i := 0; i < c.fx.Len(); i++ {
-		m.fx.Add(c.fx.At(i)...)
-		m.fxDB = append(m.fxDB, db)
-	}
-	c.fx.Reset()
-}
-
-// publishTxEffects publishes an EXEC's effects as MULTI, the effects, EXEC,
-// if there are any. It runs with execMu held, so the block is contiguous.
-func (s *Server) publishTxEffects(m *multiState) {
-	fn := s.onEffect.Load()
-	if fn == nil || m.fx.Len() == 0 {
-		return
-	}
-	(*fn)(m.fxDB[0], [][]byte{[]byte("MULTI")})
-	for i := 0; i < m.fx.Len(); i++ {
-		(*fn)(m.fxDB[i], m.fx.At(i))
-	}
-	(*fn)(m.fxDB[len(m.fxDB)-1], [][]byte{[]byte("EXEC")})
-	m.fx.Reset()
-	m.fxDB = m.fxDB[:0]
 }
 
 // txFlag is the CLIENT LIST flag of a client in MULTI ("x"), or "".

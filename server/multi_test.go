@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cached/cached/store"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -528,22 +529,33 @@ func TestWatchDisconnectForgets(t *testing.T) {
 	}, func() string { return "the registry to empty" })
 }
 
-// TestMultiEffects: EXEC publishes its commands' effects once, wrapped in
-// MULTI/EXEC, with each effect's database; an EXEC that wrote nothing
-// publishes nothing.
-func TestMultiEffects(t *testing.T) {
-	s := startServer(t, nil)
-	var mu sync.Mutex
-	var got []string
-	s.SetEffectHook(func(db int, cmd [][]byte) {
-		parts := []string{strconv.Itoa(db)}
-		for _, a := range cmd {
+// unitLog is an EffectSink that keeps each committed unit as one string.
+type unitLog struct {
+	mu    sync.Mutex
+	units []string
+}
+
+func (l *unitLog) CommitEffects(r *store.Record) {
+	var cmds []string
+	for i := range r.NumEffects() {
+		e := r.Effect(i)
+		parts := []string{strconv.Itoa(e.DB)}
+		for _, a := range e.Args {
 			parts = append(parts, string(a))
 		}
-		mu.Lock()
-		got = append(got, strings.Join(parts, " "))
-		mu.Unlock()
-	})
+		cmds = append(cmds, strings.Join(parts, " "))
+	}
+	l.mu.Lock()
+	l.units = append(l.units, strings.Join(cmds, "; "))
+	l.mu.Unlock()
+}
+
+// TestMultiEffects: EXEC commits its commands' effects as one unit, with
+// each effect's database; an EXEC that wrote nothing commits nothing.
+func TestMultiEffects(t *testing.T) {
+	s := startServer(t, nil)
+	var log unitLog
+	s.SetEffectSink(&log)
 	rc := newClient(t, s, nil)
 	conn := rc.Conn()
 	defer conn.Close()
@@ -553,11 +565,11 @@ func TestMultiEffects(t *testing.T) {
 		{"set", "c", "3"}} {
 		_ = conn.Do(ctx, cmd...).Err()
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	want := []string{"0 MULTI", "0 SET a 1", "0 SET a 2 KEEPTTL", "2 SET b 2", "2 SET nan 1 KEEPTTL", "2 EXEC", "2 SET c 3"}
-	if !strings.EqualFold(strings.Join(got, "|"), strings.Join(want, "|")) {
-		t.Fatalf("effects %q, want %q", got, want)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	want := []string{"0 SET a 1; 0 SET a 2 KEEPTTL; 2 SET b 2; 2 SET nan 1 KEEPTTL", "2 SET c 3"}
+	if !strings.EqualFold(strings.Join(log.units, "|"), strings.Join(want, "|")) {
+		t.Fatalf("effect units %q, want %q", log.units, want)
 	}
 }
 
@@ -613,21 +625,6 @@ func BenchmarkNotifyIdle(b *testing.B) {
 		s.touchWatched(0, key)
 		s.signalReady(0, key)
 	}
-}
-
-// BenchmarkExecLockShared measures what EXEC's atomicity costs every other
-// command: the read lock dispatch takes around it, from parallel goroutines
-// (go test -run X -bench ExecLockShared -cpu 1,2 ./server/).
-func BenchmarkExecLockShared(b *testing.B) {
-	s := startServer(b, nil)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			s.execMu.RLock()
-			//lint:ignore SA2001 the lock's own cost is what is measured
-			s.execMu.RUnlock()
-		}
-	})
 }
 
 // BenchmarkTouchWatchedBusy measures touchWatched while other keys are

@@ -130,28 +130,9 @@ func formatNotifyFlags(f notifyClass) string {
 	return string(b)
 }
 
-// notify reports that the running command changed key in the client's
-// database: it invalidates WATCHes of the key, wakes clients blocked on it
-// (they re-check it) and, if notify-keyspace-events enables the class,
-// publishes __keyspace@db__:key and __keyevent@db__:event.
-// Handlers call it once per changed key, after the change, as Redis calls
-// notifyKeyspaceEvent.
-func (c *client) notify(class notifyClass, event string, key []byte) {
-	c.s.notifyDB(int(c.db.Load()), class, event, key)
-}
-
-// notifyDB is notify for a database given explicitly (MOVE, COPY … DB,
-// expiry and eviction). It may run with a store shard lock held: it never
-// blocks and never calls the store.
-func (s *Server) notifyDB(db int, class notifyClass, event string, key []byte) {
-	s.touchWatched(db, key)
-	s.signalReady(db, key)
-	s.keyspaceEvent(db, class, event, key)
-}
-
 // keyMiss publishes a "keymiss" event (class m) for a key GET's fast path
 // (store.Get) did not find; reads through a Tx report their misses from the
-// store (storeEvent). Unlike notify it does not count as a change of the key.
+// store (ChangeMiss). Unlike notify it does not count as a change of the key.
 func (c *client) keyMiss(key []byte) {
 	if notifyClass(c.s.pubsub.notify.Load())&notifyKeyMiss != 0 {
 		c.s.keyspaceEvent(int(c.db.Load()), notifyKeyMiss, "keymiss", key)

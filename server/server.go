@@ -57,15 +57,12 @@ type Server struct {
 
 	monitors monitorSet // MONITOR clients (monitor.go)
 
-	// execMu is read-locked around every command and write-locked by EXEC
-	// (multi.go), so no client observes a half-applied transaction.
-	execMu sync.RWMutex
 	watch  watchRegistry // WATCHed keys (multi.go)
 	pubsub pubsubHub     // channels and patterns (pubsub.go)
 	blocks blockRegistry // clients blocked on keys (blocking.go)
 	cl     *clusterState // nil unless cluster-enabled (cluster.go)
 
-	onEffect atomic.Pointer[EffectFunc] // nil: effects are not recorded
+	sink atomic.Pointer[EffectSink] // nil: effects are not recorded (write.go)
 
 	started   time.Time
 	runID     string
@@ -137,7 +134,7 @@ func newServer(cfg Config) (*Server, error) {
 		Shards:         cfg.Shards,
 		Databases:      cfg.Databases,
 		ActiveExpireHz: cfg.Hz,
-		OnEvent:        s.storeEvent,
+		Observer:       observer{s},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

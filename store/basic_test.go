@@ -149,7 +149,7 @@ func TestGetSet(t *testing.T) {
 	for n, st := range steps {
 		switch st.op {
 		case "set":
-			s.Set(st.db, []byte(st.key), []byte(st.val), st.exp)
+			s.Set(st.db, []byte(st.key), []byte(st.val), st.exp, 0, "set")
 		case "adv":
 			clk.Advance(st.exp)
 		case "get":
@@ -199,7 +199,7 @@ func TestKeyAndValueSizes(t *testing.T) {
 			for i := range v {
 				v[i] = byte(i + vs)
 			}
-			s.Set(1, k, v, 0)
+			s.Set(1, k, v, 0, 0, "set")
 			got, ok, err := s.Get(1, k, nil)
 			if !ok || err != nil || string(got) != string(v) {
 				t.Fatalf("key %d value %d: ok %v err %v equal %v", ks, vs, ok, err, string(got) == string(v))

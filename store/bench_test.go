@@ -22,7 +22,7 @@ func BenchmarkMemoryPerKey(b *testing.B) {
 		key := make([]byte, 0, 16)
 		for i := range n {
 			key = strconv.AppendInt(append(key[:0], "key:"...), int64(i), 10)
-			s.Set(0, key, val, 0)
+			s.Set(0, key, val, 0, 0, "set")
 		}
 		after, rssAfter := heapInUse(), rss()
 		b.ReportMetric(float64(after-before)/n, "B/key")
@@ -84,7 +84,7 @@ func benchLoaded(b *testing.B, size int) (*Store, [][]byte, []byte) {
 	keys := benchKeyList()
 	val := make([]byte, size)
 	for _, k := range keys {
-		s.Set(0, k, val, 0)
+		s.Set(0, k, val, 0, 0, "set")
 	}
 	b.ReportAllocs()
 	b.SetBytes(int64(size))
@@ -120,7 +120,7 @@ func BenchmarkSet(b *testing.B) {
 			i := seed.Add(7919)
 			for pb.Next() {
 				i++
-				s.Set(0, keys[i&(benchKeys-1)], val, 0)
+				s.Set(0, keys[i&(benchKeys-1)], val, 0, 0, "set")
 			}
 		})
 	})

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -70,15 +71,54 @@ func applyEffect(t *testing.T, s *Store, db int, args [][]byte) {
 	}
 }
 
-// TestEffectsReplay runs random writes on a primary, recording their effects
-// as the server would (relative TTL -> PXAT, expiry/eviction -> DEL), replays
-// them on a replica, and checks both hold the same data.
+// effectLog is an Observer that keeps every committed effect, copied, and
+// checks that each slot's sequence numbers are gapless and increasing.
+type effectLog struct {
+	mu   sync.Mutex
+	t    *testing.T
+	seq  map[int]uint64
+	cmds [][][]byte
+	dbs  []int
+}
+
+func newEffectLog(t *testing.T) *effectLog { return &effectLog{t: t, seq: map[int]uint64{}} }
+
+func (l *effectLog) Commit(r *Record) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range r.NumEffects() {
+		e := r.Effect(i)
+		if e.Seq != l.seq[e.Slot]+1 {
+			l.t.Errorf("slot %d: seq %d after %d", e.Slot, e.Seq, l.seq[e.Slot])
+		}
+		l.seq[e.Slot] = e.Seq
+		cmd := make([][]byte, len(e.Args))
+		for j, a := range e.Args {
+			cmd[j] = append([]byte(nil), a...)
+		}
+		l.cmds = append(l.cmds, cmd)
+		l.dbs = append(l.dbs, e.DB)
+	}
+}
+
+func (l *effectLog) take() ([][][]byte, []int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, d := l.cmds, l.dbs
+	l.cmds, l.dbs = nil, nil
+	return c, d
+}
+
+// TestEffectsReplay runs random writes on a primary that records its
+// effects (the writer states each effect; expiry and eviction record DEL
+// themselves), replays the stream on a replica, and checks both hold the
+// same data.
 func TestEffectsReplay(t *testing.T) {
 	clk := newFakeClock()
-	var fx Effects
-	onEvent := func(ev Event) { fx.Add([]byte("DEL"), ev.Key) }
-	primary := mustNew(t, Config{Shards: 4, ActiveExpireHz: -1, Clock: clk, OnEvent: onEvent, Policy: AllKeysLRU})
+	log := newEffectLog(t)
+	primary := mustNew(t, Config{Shards: 4, ActiveExpireHz: -1, Clock: clk, Observer: log, Policy: AllKeysLRU})
 	defer primary.Close()
+	primary.SetRecordEffects(true)
 	replica := mustNew(t, Config{Shards: 8, ActiveExpireHz: -1, Clock: clk})
 	defer replica.Close()
 	r := rand.New(rand.NewPCG(1, 2))
@@ -89,16 +129,14 @@ func TestEffectsReplay(t *testing.T) {
 			v := []byte(fmt.Sprint("v", n))
 			if r.IntN(3) == 0 {
 				at := clk.NowMs() + int64(r.IntN(50))
-				primary.Set(0, k, v, at)
-				fx.Add([]byte("SET"), k, v, []byte("PXAT"), []byte(strconv.FormatInt(at, 10)))
+				primary.Set(0, k, v, at, 0, "set", []byte("SET"), k, v, []byte("PXAT"), []byte(strconv.FormatInt(at, 10)))
 			} else {
-				primary.Set(0, k, v, 0)
-				fx.Add([]byte("SET"), k, v)
+				primary.Set(0, k, v, 0, 0, "set", []byte("SET"), k, v)
 			}
 		case op < 6: // DEL
 			tx := primary.Lock(k)
 			if tx.Delete(0, k) {
-				fx.Add([]byte("DEL"), k)
+				tx.Propagate(0, []byte("DEL"), k)
 			}
 			tx.Unlock()
 		case op < 7: // PEXPIRE (relative) -> PEXPIREAT, or DEL when in the past
@@ -106,16 +144,16 @@ func TestEffectsReplay(t *testing.T) {
 			at := tx.Now() + int64(r.IntN(40)) - 5
 			if tx.SetExpire(0, k, at) {
 				if at <= tx.Now() {
-					fx.Add([]byte("DEL"), k)
+					tx.Propagate(0, []byte("DEL"), k)
 				} else {
-					fx.Add([]byte("PEXPIREAT"), k, []byte(strconv.FormatInt(at, 10)))
+					tx.Propagate(0, []byte("PEXPIREAT"), k, []byte(strconv.FormatInt(at, 10)))
 				}
 			}
 			tx.Unlock()
 		case op < 8: // PERSIST
 			tx := primary.Lock(k)
 			if tx.Persist(0, k) {
-				fx.Add([]byte("PERSIST"), k)
+				tx.Propagate(0, []byte("PERSIST"), k)
 			}
 			tx.Unlock()
 		case op < 9: // GET (lazy expiry may emit DEL)
@@ -131,10 +169,10 @@ func TestEffectsReplay(t *testing.T) {
 				primary.SetMaxMemory(0)
 			}
 		}
-		for i := range fx.Len() {
-			applyEffect(t, replica, 0, fx.At(i))
+		cmds, dbs := log.take()
+		for i, cmd := range cmds {
+			applyEffect(t, replica, dbs[i], cmd)
 		}
-		fx.Reset()
 	}
 	if primary.Stats().Expired == 0 || primary.Stats().Evicted == 0 {
 		t.Fatalf("test did not exercise expiry and eviction: %+v", primary.Stats())
@@ -168,20 +206,27 @@ func compareStores(t *testing.T, a, b *Store, db int) {
 	}
 }
 
-// TestReportNew: with SetReportNew(true), OnEvent hears EventNew once per
+// observerFunc is an Observer from a function.
+type observerFunc func(r *Record)
+
+func (f observerFunc) Commit(r *Record) { f(r) }
+
+// TestReportNew: with SetReportNew(true), ChangeNew is noted once per
 // key a write creates (string, object, copy destination), never for a
 // replaced key; with it off, nothing.
 func TestReportNew(t *testing.T) {
 	var got []string
-	s := mustNew(t, Config{Shards: 4, ActiveExpireHz: -1, OnEvent: func(ev Event) {
-		if ev.Kind == EventNew {
-			got = append(got, string(ev.Key))
+	s := mustNew(t, Config{Shards: 4, ActiveExpireHz: -1, Observer: observerFunc(func(r *Record) {
+		for _, ch := range r.Changes() {
+			if ch.Kind == ChangeNew {
+				got = append(got, string(ch.Key))
+			}
 		}
-	}})
-	s.Set(0, []byte("off"), []byte("v"), 0)
+	})})
+	s.Set(0, []byte("off"), []byte("v"), 0, 0, "set")
 	s.SetReportNew(true)
-	s.Set(0, []byte("a"), []byte("1"), 0)
-	s.Set(0, []byte("a"), []byte("2"), 0)
+	s.Set(0, []byte("a"), []byte("1"), 0, 0, "set")
+	s.Set(0, []byte("a"), []byte("2"), 0, 0, "set")
 	tx := s.Lock([]byte("h"), []byte("h2"))
 	tx.SetObject(0, []byte("h"), TypeHash, cloneable{}, 8, 0)
 	tx.Copy(0, []byte("h"), 0, []byte("h2"))

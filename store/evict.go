@@ -2,8 +2,6 @@ package store
 
 import (
 	"math/rand/v2"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // evictBatch bounds the keys evicted from one shard per visit, so a large
@@ -18,18 +16,28 @@ const maxEvictRounds = 1000
 // MaxMemory > 0), starting from a rotating shard. It returns ErrOOM when
 // nothing can be evicted (noeviction, or volatile-* without volatile keys)
 // while over the limit. It must not be called with a Tx held. Each evicted
-// key counts in Stats().Evicted and is passed to OnEvent(EventEvicted).
+// key counts in Stats().Evicted and is committed as a ChangeEvicted with a
+// DEL effect.
 func (s *Store) FreeMemory() error {
-	return s.freeMemory(int(s.evictNext.Add(1)))
+	var tx *Tx
+	return s.freeMemory(tx, int(s.evictNext.Add(1)))
+}
+
+// FreeMemory is Store.FreeMemory from inside the Tx: the shards it holds are
+// evicted from under its locks (the evictions join its Record), the others
+// are locked one at a time.
+func (tx *Tx) FreeMemory() error {
+	return tx.st.freeMemory(tx, int(tx.st.evictNext.Add(1)))
 }
 
 // FreeMemoryFor is FreeMemory starting with the shard of key, the one the
 // coming write will grow, then the others.
 func (s *Store) FreeMemoryFor(key []byte) error {
-	return s.freeMemory(int(xxhash.Sum64(key) & s.mask))
+	var tx *Tx
+	return s.freeMemory(tx, s.shardIndex(key))
 }
 
-func (s *Store) freeMemory(start int) error {
+func (s *Store) freeMemory(tx *Tx, start int) error {
 	limit := s.maxMemory.Load()
 	if limit <= 0 {
 		return nil
@@ -48,7 +56,7 @@ func (s *Store) freeMemory(start int) error {
 		progress := false
 		for k := 0; k < len(s.shards) && need > 0; k++ {
 			sh := s.shards[(start+k)&int(s.mask)]
-			sh.mu.Lock()
+			tx.lockShard(sh)
 			for n := 0; n < evictBatch && need > 0; n++ {
 				freed, ok := sh.evictOneLocked(p, samples)
 				if !ok {
@@ -57,7 +65,7 @@ func (s *Store) freeMemory(start int) error {
 				need -= freed
 				progress = true
 			}
-			sh.mu.Unlock()
+			tx.unlockShard(sh)
 		}
 		if !progress {
 			return ErrOOM
@@ -88,7 +96,7 @@ func (sh *shard) evictOneLocked(p Policy, samples int) (int64, bool) {
 		return 0, false
 	}
 	freed := sh.costLocked(i)
-	sh.dropLocked(i, EventEvicted)
+	sh.dropLocked(i, ChangeEvicted)
 	return freed, true
 }
 

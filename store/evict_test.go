@@ -16,7 +16,7 @@ func fillOneShard(s *Store, n int, ttl func(i int) int64) int64 {
 		if d := ttl(i); d != 0 {
 			exp = s.Now() + d
 		}
-		s.Set(0, keyN(i), []byte("0123456789"), exp)
+		s.Set(0, keyN(i), []byte("0123456789"), exp, 0, "set")
 	}
 	tx := s.Lock(keyN(0))
 	defer tx.Unlock()
@@ -73,7 +73,7 @@ func TestEvictionPolicies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.policy.String(), func(t *testing.T) {
 			var log eventLog
-			s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: tt.policy, MaxMemorySamples: 10, OnEvent: log.on})
+			s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: tt.policy, MaxMemorySamples: 10, Observer: &log})
 			defer s.Close()
 			cost := fillOneShard(s, 20, tt.ttl) // key:0000 has no TTL
 			if tt.policy >= VolatileLRU && tt.policy != AllKeysRandom && tt.ttl(1) != 0 {
@@ -117,7 +117,7 @@ func TestEvictionAcrossShards(t *testing.T) {
 	s := mustNew(t, Config{Shards: 8, ActiveExpireHz: -1, Policy: AllKeysLRU})
 	defer s.Close()
 	for i := range 2000 {
-		s.Set(0, keyN(i), make([]byte, 100), 0)
+		s.Set(0, keyN(i), make([]byte, 100), 0, 0, "set")
 	}
 	s.SetMaxMemory(s.UsedMemory() / 2)
 	if err := s.FreeMemoryFor(keyN(7)); err != nil {
@@ -147,14 +147,14 @@ func TestEvictionAcrossShards(t *testing.T) {
 
 func TestLRUOrderExact(t *testing.T) {
 	var log eventLog
-	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, OnEvent: log.on})
+	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, Observer: &log})
 	defer s.Close()
 	for i := range 10 {
-		s.Set(0, keyN(i), []byte("v"), 0)
+		s.Set(0, keyN(i), []byte("v"), 0, 0, "set")
 	}
 	// Touch in an order; overwrite and LookupRead also count as use, Peek does not.
 	s.Get(0, keyN(3), nil)
-	s.Set(0, keyN(0), []byte("w"), 0)
+	s.Set(0, keyN(0), []byte("w"), 0, 0, "set")
 	tx := s.Lock(keyN(5), keyN(1))
 	tx.LookupRead(0, keyN(5))
 	tx.Peek(0, keyN(1))
@@ -177,12 +177,12 @@ func TestLRUOrderExact(t *testing.T) {
 func TestVolatileSampling(t *testing.T) {
 	for _, p := range []Policy{VolatileLRU, VolatileTTL} {
 		var log eventLog
-		s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: p, MaxMemorySamples: 2, OnEvent: log.on})
+		s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: p, MaxMemorySamples: 2, Observer: &log})
 		for i := range 200 {
-			s.Set(0, keyN(i), nil, 0) // oldest, no TTL
+			s.Set(0, keyN(i), nil, 0, 0, "set") // oldest, no TTL
 		}
 		for i := 200; i < 250; i++ {
-			s.Set(0, keyN(i), nil, s.Now()+int64(i))
+			s.Set(0, keyN(i), nil, s.Now()+int64(i), 0, "set")
 		}
 		s.SetMaxMemory(s.UsedMemory() - 1)
 		if err := s.FreeMemory(); err != nil {

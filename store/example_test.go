@@ -14,7 +14,7 @@ func Example() {
 	defer s.Close()
 
 	// Fast path for single-key strings.
-	s.Set(0, []byte("greeting"), []byte("hello"), 0)
+	s.Set(0, []byte("greeting"), []byte("hello"), 0, 0, "set")
 	v, ok, _ := s.Get(0, []byte("greeting"), nil)
 	fmt.Println(string(v), ok)
 

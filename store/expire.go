@@ -53,9 +53,10 @@ func (s *Store) activeExpireCycle(first int, budget time.Duration) (int, int) {
 		sh := s.shards[id]
 		for iter := 0; ; iter++ {
 			now := s.clock.NowMs()
-			sh.mu.Lock()
+			var tx *Tx
+			tx.lockShard(sh)
 			sampled, expired := sh.expireStepLocked(now)
-			sh.mu.Unlock()
+			tx.unlockShard(sh)
 			total += expired
 			if sampled == 0 || expired*4 <= sampled {
 				break
@@ -82,7 +83,7 @@ func (sh *shard) expireStepLocked(now int64) (sampled, expired int) {
 		e := sh.ttl[sh.ttlCur]
 		sampled++
 		if e.exp <= now {
-			sh.dropLocked(e.rec, EventExpired) // the last entry moves into ttlCur
+			sh.dropLocked(e.rec, ChangeExpired) // the last entry moves into ttlCur
 			expired++
 		} else {
 			sh.ttlCur++

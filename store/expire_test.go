@@ -8,17 +8,21 @@ import (
 	"time"
 )
 
-// eventLog records OnEvent calls.
+// eventLog is an Observer that records expiries and evictions.
 type eventLog struct {
 	mu  sync.Mutex
 	evs []string
 }
 
-func (l *eventLog) on(ev Event) {
+func (l *eventLog) Commit(r *Record) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	kind := map[EventKind]string{EventExpired: "expired", EventEvicted: "evicted"}[ev.Kind]
-	l.evs = append(l.evs, fmt.Sprintf("%s %d %s", kind, ev.DB, ev.Key))
+	for _, ch := range r.Changes() {
+		kind := map[ChangeKind]string{ChangeExpired: "expired", ChangeEvicted: "evicted"}[ch.Kind]
+		if kind != "" {
+			l.evs = append(l.evs, fmt.Sprintf("%s %d %s", kind, ch.DB, ch.Key))
+		}
+	}
 }
 
 func (l *eventLog) take() []string {
@@ -47,14 +51,14 @@ func TestActiveExpireCycle(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := newFakeClock()
 			var log eventLog
-			s := mustNew(t, Config{Clock: clk, ActiveExpireHz: -1, Shards: 4, OnEvent: log.on})
+			s := mustNew(t, Config{Clock: clk, ActiveExpireHz: -1, Shards: 4, Observer: &log})
 			defer s.Close()
 			for i := range tt.keys {
 				exp := int64(0)
 				if i < tt.ttlKeys {
 					exp = clk.NowMs() + 1000
 				}
-				s.Set(2, []byte(fmt.Sprint("k", i)), []byte("v"), exp)
+				s.Set(2, []byte(fmt.Sprint("k", i)), []byte("v"), exp, 0, "set")
 			}
 			clk.Advance(tt.advance)
 			// Sampling may need more than one cycle when few keys are due,
@@ -89,7 +93,7 @@ func TestAllDueExpiresInOneCycle(t *testing.T) {
 	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: -1, Shards: 2})
 	defer s.Close()
 	for i := range 500 {
-		s.Set(0, []byte(fmt.Sprint(i)), nil, clk.NowMs()+int64(i%10)+1)
+		s.Set(0, []byte(fmt.Sprint(i)), nil, clk.NowMs()+int64(i%10)+1, 0, "set")
 	}
 	clk.Advance(100)
 	if n := s.RunExpireCycle(); n != 500 {
@@ -100,9 +104,9 @@ func TestAllDueExpiresInOneCycle(t *testing.T) {
 func TestLazyExpiryEvent(t *testing.T) {
 	clk := newFakeClock()
 	var log eventLog
-	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: -1, OnEvent: log.on})
+	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: -1, Observer: &log})
 	defer s.Close()
-	s.Set(5, []byte("x"), []byte("1"), clk.NowMs()+10)
+	s.Set(5, []byte("x"), []byte("1"), clk.NowMs()+10, 0, "set")
 	clk.Advance(10)
 	if _, ok, _ := s.Get(5, []byte("x"), nil); ok {
 		t.Fatal("expired key returned")
@@ -122,9 +126,9 @@ func TestAvgTTL(t *testing.T) {
 	if s.AvgTTL(0) != 0 {
 		t.Fatal("AvgTTL of an empty db")
 	}
-	s.Set(0, []byte("a"), nil, clk.NowMs()+1000)
-	s.Set(0, []byte("b"), nil, clk.NowMs()+3000)
-	s.Set(0, []byte("c"), nil, 0)
+	s.Set(0, []byte("a"), nil, clk.NowMs()+1000, 0, "set")
+	s.Set(0, []byte("b"), nil, clk.NowMs()+3000, 0, "set")
+	s.Set(0, []byte("c"), nil, 0, 0, "set")
 	if got := s.AvgTTL(0); got != 2000 {
 		t.Fatalf("AvgTTL = %d", got)
 	}
@@ -134,7 +138,7 @@ func TestExpirerGoroutineStops(t *testing.T) {
 	before := runtime.NumGoroutine()
 	clk := newFakeClock()
 	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: 1000})
-	s.Set(0, []byte("a"), nil, clk.NowMs()+1)
+	s.Set(0, []byte("a"), nil, clk.NowMs()+1, 0, "set")
 	clk.Advance(5)
 	// The running expirer reaps the key without any read.
 	deadline := time.Now().Add(10 * time.Second)

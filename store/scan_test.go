@@ -42,8 +42,8 @@ func TestScan(t *testing.T) {
 			s := mustNew(t, Config{Shards: tt.shards, ActiveExpireHz: -1})
 			defer s.Close()
 			for i := range tt.keys {
-				s.Set(3, keyN(i), nil, 0)
-				s.Set(4, keyN(i+tt.keys), nil, 0) // another db, not seen
+				s.Set(3, keyN(i), nil, 0, 0, "set")
+				s.Set(4, keyN(i+tt.keys), nil, 0, 0, "set") // another db, not seen
 			}
 			seen := scanAll(s, 3, tt.count)
 			if len(seen) != tt.keys {
@@ -67,7 +67,7 @@ func TestScanStopsEarlyAndSkipsExpired(t *testing.T) {
 		if i%2 == 0 {
 			exp = clk.NowMs() + 1
 		}
-		s.Set(0, keyN(i), nil, exp)
+		s.Set(0, keyN(i), nil, exp, 0, "set")
 	}
 	clk.Advance(1)
 	var got []string
@@ -98,7 +98,7 @@ func TestScanGuaranteeConcurrent(t *testing.T) {
 	defer s.Close()
 	const stable = 3000
 	for i := range stable {
-		s.Set(0, []byte(fmt.Sprint("stable:", i)), []byte("v"), 0)
+		s.Set(0, []byte(fmt.Sprint("stable:", i)), []byte("v"), 0, 0, "set")
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -119,7 +119,7 @@ func TestScanGuaranteeConcurrent(t *testing.T) {
 					tx.Delete(0, k)
 					tx.Unlock()
 				} else {
-					s.Set(0, k, make([]byte, r.IntN(64)), 0)
+					s.Set(0, k, make([]byte, r.IntN(64)), 0, 0, "set")
 				}
 			}
 		}()
@@ -148,10 +148,10 @@ func TestRandomKey(t *testing.T) {
 	}
 	// A sparse db among many keys of another db: the fallback walk finds it.
 	for i := range 2000 {
-		s.Set(1, keyN(i), nil, 0)
+		s.Set(1, keyN(i), nil, 0, 0, "set")
 	}
-	s.Set(0, []byte("only"), nil, 0)
-	s.Set(0, []byte("gone"), nil, clk.NowMs()+1)
+	s.Set(0, []byte("only"), nil, 0, 0, "set")
+	s.Set(0, []byte("gone"), nil, clk.NowMs()+1, 0, "set")
 	clk.Advance(1)
 	for range 20 {
 		k, ok := s.RandomKey(0)
@@ -175,13 +175,13 @@ func TestRandomKey(t *testing.T) {
 func TestSwapDBAndFlush(t *testing.T) {
 	var log eventLog
 	clk := newFakeClock()
-	s := mustNew(t, Config{Shards: 4, Databases: 4, ActiveExpireHz: -1, Clock: clk, OnEvent: log.on})
+	s := mustNew(t, Config{Shards: 4, Databases: 4, ActiveExpireHz: -1, Clock: clk, Observer: &log})
 	defer s.Close()
 	for i := range 100 {
-		s.Set(0, keyN(i), []byte("db0"), 0)
+		s.Set(0, keyN(i), []byte("db0"), 0, 0, "set")
 	}
-	s.Set(1, []byte("x"), []byte("db1"), clk.NowMs()+10)
-	s.Set(2, []byte("y"), []byte("db2"), 0)
+	s.Set(1, []byte("x"), []byte("db1"), clk.NowMs()+10, 0, "set")
+	s.Set(2, []byte("y"), []byte("db2"), 0, 0, "set")
 	s.SwapDB(0, 1)
 	steps := []struct {
 		db      int
@@ -209,7 +209,7 @@ func TestSwapDBAndFlush(t *testing.T) {
 		t.Fatalf("FlushDB(1): %d %d", s.DBSize(1), s.DBSize(2))
 	}
 	for i := range 10 {
-		s.Set(0, keyN(i), nil, 0)
+		s.Set(0, keyN(i), nil, 0, 0, "set")
 	}
 	s.FlushDB(0) // shares shards with db 2: removed key by key
 	if s.DBSize(0) != 0 || s.DBSize(2) != 1 {
@@ -228,10 +228,10 @@ func TestSlots(t *testing.T) {
 	defer s.Close()
 	tagged := []string{"x{user1}", "{user1}.a", "{user1}.b", "{user1}.c"} // sorted
 	for _, k := range tagged {
-		s.Set(0, []byte(k), nil, 0)
+		s.Set(0, []byte(k), nil, 0, 0, "set")
 	}
-	s.Set(1, []byte("{user1}.d"), nil, 0) // db 1 not counted
-	s.Set(0, []byte("somekey"), nil, 0)
+	s.Set(1, []byte("{user1}.d"), nil, 0, 0, "set") // db 1 not counted
+	s.Set(0, []byte("somekey"), nil, 0, 0, "set")
 	slot := KeySlot([]byte("user1"))
 	tests := []struct {
 		slot  int
@@ -242,7 +242,7 @@ func TestSlots(t *testing.T) {
 			t.Errorf("CountKeysInSlot(%d) = %d, want %d", tt.slot, got, tt.count)
 		}
 	}
-	keys := s.KeysInSlot(slot, 10)
+	keys := s.View().KeysInSlot(slot, 10)
 	var got []string
 	for _, k := range keys {
 		got = append(got, string(k))
@@ -251,7 +251,7 @@ func TestSlots(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(tagged) {
 		t.Fatalf("KeysInSlot = %q", got)
 	}
-	if len(s.KeysInSlot(slot, 2)) != 2 || s.KeysInSlot(slot, 0) != nil {
+	if len(s.View().KeysInSlot(slot, 2)) != 2 || s.View().KeysInSlot(slot, 0) != nil {
 		t.Fatal("KeysInSlot count not honoured")
 	}
 	tx := s.Lock([]byte("{user1}.a"))
@@ -272,13 +272,13 @@ func TestForEachInSlots(t *testing.T) {
 	want := map[int]int{}
 	for i := range 5000 {
 		k := keyN(i)
-		s.Set(0, k, k, 0)
+		s.Set(0, k, k, 0, 0, "set")
 		if sl := KeySlot(k); sl%3 == 0 {
 			want[sl]++
 		}
 	}
 	got := map[int]int{}
-	s.ForEachInSlots(func(sl int) bool { return sl%3 == 0 }, func(sl int, k []byte, e Entry) bool {
+	s.View().ForEachInSlots(func(sl int) bool { return sl%3 == 0 }, func(sl int, k []byte, e Entry) bool {
 		if KeySlot(k) != sl || string(e.Str()) != string(k) {
 			t.Errorf("key %s: slot %d, value %q", k, sl, e.Str())
 		}
@@ -289,7 +289,7 @@ func TestForEachInSlots(t *testing.T) {
 		t.Fatalf("visited %d slots, want %d", len(got), len(want))
 	}
 	n := 0
-	s.ForEachInSlots(func(int) bool { return true }, func(int, []byte, Entry) bool { n++; return n < 10 })
+	s.View().ForEachInSlots(func(int) bool { return true }, func(int, []byte, Entry) bool { n++; return n < 10 })
 	if n != 10 {
 		t.Fatalf("early stop after %d", n)
 	}

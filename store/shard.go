@@ -74,7 +74,7 @@ type objRef struct {
 }
 
 // dbCount counts one physical database's keys in a shard.
-type dbCount struct{ keys, expires int64 }
+type dbCount struct{ keys, expires atomic.Int64 } // written under the shard lock, read without
 
 // shard is one lock stripe. mu guards every field except used (atomic, read
 // without the lock by UsedMemory).
@@ -91,7 +91,10 @@ type shard struct {
 	objs   map[uint32]objRef
 	counts []dbCount // per physical db
 
-	hits, misses, expired, evicted uint64
+	hits, misses, expired, evicted atomic.Uint64 // written under mu, read without
+
+	cur *Record // where changes go while mu is held: the holding Tx's Record, or bg
+	bg  Record  // the Record of work done under mu outside a Tx (fast paths, expiry, eviction)
 
 	used atomic.Int64
 	_    [64]byte // keep neighbouring shards' locks off this cache line
@@ -243,7 +246,7 @@ func (s *shard) insertLocked(db uint8, key []byte, tag uint32, t Type, val []byt
 	}
 	s.idx.insert(tag, i)
 	s.linkFront(i)
-	s.counts[db].keys++
+	s.counts[db].keys.Add(1)
 	s.st.slotAdd(db, key, 1)
 	s.used.Add(s.costLocked(i))
 	return i
@@ -287,7 +290,7 @@ func (s *shard) removeLocked(i uint32) {
 	}
 	s.idx.removeAt(pos)
 	s.st.slotAdd(r.db, key, -1)
-	s.counts[r.db].keys--
+	s.counts[r.db].keys.Add(-1)
 	if r.typ != TypeString {
 		delete(s.objs, i)
 	}
@@ -313,7 +316,7 @@ func (s *shard) setTTLLocked(i uint32, exp int64) {
 	case r.ttl == 0 && exp != 0:
 		s.ttl = append(s.ttl, ttlEntry{exp: exp, rec: i})
 		r.ttl = uint32(len(s.ttl))
-		s.counts[r.db].expires++
+		s.counts[r.db].expires.Add(1)
 		s.used.Add(ttlCost)
 	case r.ttl != 0:
 		p := r.ttl - 1
@@ -324,7 +327,7 @@ func (s *shard) setTTLLocked(i uint32, exp int64) {
 		}
 		s.ttl = s.ttl[:last]
 		r.ttl = 0
-		s.counts[r.db].expires--
+		s.counts[r.db].expires.Add(-1)
 		s.used.Add(-ttlCost)
 		if cap(s.ttl) > 1024 && len(s.ttl) < cap(s.ttl)/4 {
 			s.ttl = append([]ttlEntry(nil), s.ttl...)
@@ -359,28 +362,33 @@ func (s *shard) touchLocked(i uint32, nowSec uint32) {
 }
 
 // expiredLocked deletes record i if its TTL has passed (counting it and
-// emitting EventExpired) and reports whether it did.
+// noting it as a ChangeExpired with a DEL effect) and reports whether it did.
 func (s *shard) expiredLocked(i uint32, now int64) bool {
 	exp := s.expireAt(i)
 	if exp == 0 || exp > now {
 		return false
 	}
-	s.dropLocked(i, EventExpired)
+	s.dropLocked(i, ChangeExpired)
 	return true
 }
 
 // dropLocked removes record i as an expiry or eviction.
-func (s *shard) dropLocked(i uint32, kind EventKind) {
-	if kind == EventExpired {
-		s.expired++
+// The DEL is noted in the Record of whoever holds the lock (sh.cur).
+func (s *shard) dropLocked(i uint32, kind ChangeKind) {
+	if kind == ChangeExpired {
+		s.expired.Add(1)
 	} else {
-		s.evicted++
+		s.evicted.Add(1)
 	}
-	if fn := s.st.onEvent; fn != nil {
-		r := s.rec(i)
-		fn(Event{Kind: kind, DB: s.st.logical(r.db), Key: r.key()})
+	r := s.rec(i)
+	db, key := s.st.logical(r.db), r.key()
+	s.cur.note(kind, db, key, 0, "")
+	if s.st.recordFx.Load() {
+		s.cur.effect(db, KeySlot(key), [][]byte{cmdDel, key})
 	}
 	s.removeLocked(i)
 }
+
+var cmdDel = []byte("DEL")
 
 func hashKey(k []byte) uint64 { return xxhash.Sum64(k) }

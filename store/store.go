@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -31,10 +32,9 @@ type Config struct {
 	// 10, above 1000 means 1000; negative disables the expirer goroutine
 	// (tests call RunExpireCycle). Each cycle spends at most 25% of its period.
 	ActiveExpireHz int
-	// OnEvent, if set, is told of every expired or evicted key. It is called
-	// synchronously with the key's shard lock held: it must not block and
-	// must not call the Store.
-	OnEvent func(ev Event)
+	// Observer, if set, receives the change Record of every committed unit
+	// (see Observer).
+	Observer Observer
 }
 
 // DefaultConfig returns the defaults New would fill in.
@@ -53,9 +53,15 @@ type Store struct {
 	mask       uint64
 	dbs        int
 	clock      Clock
-	onEvent    func(Event)
-	newKeys    atomic.Bool // tell OnEvent of created keys (EventNew)
-	reportMiss atomic.Bool // tell OnEvent of read misses (EventKeyMiss)
+	observer   Observer
+	newKeys    atomic.Bool // note created keys (ChangeNew)
+	reportMiss atomic.Bool // note read misses (ChangeMiss)
+	recordFx   atomic.Bool // record effects (SetRecordEffects)
+
+	// seq[slot] is the slot's last effect sequence number, guarded by the
+	// lock of the slot's shard; keylessSeq is guarded by every shard's lock.
+	seq        [Slots]uint64
+	keylessSeq uint64
 
 	maxMemory atomic.Int64
 	policy    atomic.Uint32
@@ -98,8 +104,8 @@ func New(cfg Config) (*Store, error) {
 	}
 	cfg.ActiveExpireHz = min(cfg.ActiveExpireHz, 1000)
 	switch {
-	case cfg.Shards < 0 || cfg.Shards&(cfg.Shards-1) != 0 || cfg.Shards > 1<<16:
-		return nil, fmt.Errorf("%w: shards %d is not a power of two in 1..65536", ErrBadConfig, cfg.Shards)
+	case cfg.Shards < 0 || cfg.Shards&(cfg.Shards-1) != 0 || cfg.Shards > Slots:
+		return nil, fmt.Errorf("%w: shards %d is not a power of two in 1..%d", ErrBadConfig, cfg.Shards, Slots)
 	case cfg.Databases < 0 || cfg.Databases > 256:
 		return nil, fmt.Errorf("%w: databases %d not in 1..256", ErrBadConfig, cfg.Databases)
 	case cfg.MaxMemory < 0 || cfg.MaxMemorySamples < 0:
@@ -108,7 +114,7 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%w: policy %d", ErrBadConfig, cfg.Policy)
 	}
 	s := &Store{
-		mask: uint64(cfg.Shards - 1), dbs: cfg.Databases, clock: cfg.Clock, onEvent: cfg.OnEvent,
+		mask: uint64(cfg.Shards - 1), dbs: cfg.Databases, clock: cfg.Clock, observer: cfg.Observer,
 		dbPhys: make([]atomic.Uint32, cfg.Databases), dbLog: make([]atomic.Uint32, cfg.Databases),
 		slotCounts: make([]atomic.Pointer[[Slots]atomic.Int32], cfg.Databases),
 		hz:         cfg.ActiveExpireHz, stop: make(chan struct{}),
@@ -164,9 +170,8 @@ func (s *Store) SetMaxMemorySamples(n int) { s.samples.Store(int32(min(max(n, 1)
 // Now returns the store clock in Unix ms.
 func (s *Store) Now() int64 { return s.clock.NowMs() }
 
-func (s *Store) phys(db int) uint8       { return uint8(s.dbPhys[db].Load()) }
-func (s *Store) logical(db uint8) int    { return int(s.dbLog[db].Load()) }
-func (s *Store) shardOf(h uint64) *shard { return s.shards[h&s.mask] }
+func (s *Store) phys(db int) uint8    { return uint8(s.dbPhys[db].Load()) }
+func (s *Store) logical(db uint8) int { return int(s.dbLog[db].Load()) }
 
 // slotAdd counts a key of physical db in or out of its cluster slot.
 func (s *Store) slotAdd(db uint8, key []byte, d int32) {
@@ -183,16 +188,14 @@ type Stats struct {
 	Hits, Misses, Expired, Evicted uint64
 }
 
-// Stats sums the counters of every shard.
+// Stats sums the counters of every shard. It takes no lock.
 func (s *Store) Stats() Stats {
 	var st Stats
 	for _, sh := range s.shards {
-		sh.mu.Lock()
-		st.Hits += sh.hits
-		st.Misses += sh.misses
-		st.Expired += sh.expired
-		st.Evicted += sh.evicted
-		sh.mu.Unlock()
+		st.Hits += sh.hits.Load()
+		st.Misses += sh.misses.Load()
+		st.Expired += sh.expired.Load()
+		st.Evicted += sh.evicted.Load()
 	}
 	return st
 }
@@ -200,9 +203,10 @@ func (s *Store) Stats() Stats {
 // ResetStats zeroes Hits, Misses, Expired and Evicted (CONFIG RESETSTAT).
 func (s *Store) ResetStats() {
 	for _, sh := range s.shards {
-		sh.mu.Lock()
-		sh.hits, sh.misses, sh.expired, sh.evicted = 0, 0, 0, 0
-		sh.mu.Unlock()
+		sh.hits.Store(0)
+		sh.misses.Store(0)
+		sh.expired.Store(0)
+		sh.evicted.Store(0)
 	}
 }
 
@@ -217,32 +221,38 @@ func (s *Store) UsedMemory() int64 {
 	return n
 }
 
-// DBSize returns the number of keys in db (expired ones not yet reaped included, as Redis).
-func (s *Store) DBSize(db int) int64 { return s.dbCounts(db).keys }
-
-// DBExpires returns the number of keys with a TTL in db.
-func (s *Store) DBExpires(db int) int64 { return s.dbCounts(db).expires }
-
-// dbCounts sums db's key and TTL counts over the shards.
-func (s *Store) dbCounts(db int) dbCount {
-	var n dbCount
+// DBSize returns the number of keys in db (expired ones not yet reaped
+// included, as Redis). It takes no lock.
+func (s *Store) DBSize(db int) int64 {
+	var n int64
+	p := s.phys(db)
 	for _, sh := range s.shards {
-		sh.mu.Lock()
-		c := sh.counts[s.phys(db)]
-		sh.mu.Unlock()
-		n.keys += c.keys
-		n.expires += c.expires
+		n += sh.counts[p].keys.Load()
+	}
+	return n
+}
+
+// DBExpires returns the number of keys with a TTL in db. It takes no lock.
+func (s *Store) DBExpires(db int) int64 {
+	var n int64
+	p := s.phys(db)
+	for _, sh := range s.shards {
+		n += sh.counts[p].expires.Load()
 	}
 	return n
 }
 
 // AvgTTL returns the mean remaining TTL in ms of up to 16 keys with a TTL per
-// shard in db (INFO keyspace avg_ttl), 0 if none.
+// shard in db (INFO keyspace avg_ttl), 0 if none. Shards whose lock is busy
+// are skipped (it is an estimate, and INFO may run inside an EXEC that
+// holds some of them).
 func (s *Store) AvgTTL(db int) int64 {
 	var sum, n int64
 	now := s.clock.NowMs()
 	for _, sh := range s.shards {
-		sh.mu.Lock()
+		if !sh.mu.TryLock() {
+			continue
+		}
 		p, seen := s.phys(db), 0
 		for _, e := range sh.ttl {
 			if seen == 16 {
@@ -280,29 +290,43 @@ func (s *Store) CountKeysInSlot(slot int) int64 {
 	}
 }
 
-// lockAll locks every shard in index order.
-func (s *Store) lockAll() {
-	for _, sh := range s.shards {
-		sh.mu.Lock()
+// lockShard locks sh for work outside a Tx, unless tx (may be nil) holds
+// it already; changes go to the shard's own Record.
+func (tx *Tx) lockShard(sh *shard) {
+	if tx.holds(sh.id) {
+		return
 	}
+	sh.mu.Lock()
+	sh.cur = &sh.bg
 }
 
-func (s *Store) unlockAll() {
-	for _, sh := range s.shards {
-		sh.mu.Unlock()
+// unlockShard commits the shard's own Record and unlocks sh, unless tx
+// holds it (then its changes are in tx's Record).
+func (tx *Tx) unlockShard(sh *shard) {
+	if tx.holds(sh.id) {
+		return
 	}
+	sh.st.commit(&sh.bg, false)
+	sh.cur = nil
+	sh.mu.Unlock()
 }
 
-// FlushDB removes every key of db. It records no effects (the caller emits FLUSHDB).
-func (s *Store) FlushDB(db int) {
-	s.lockAll()
-	defer s.unlockAll()
-	p := s.phys(db)
-	for _, sh := range s.shards {
-		if sh.counts[p].keys == 0 {
+// holds reports whether tx (nil: none) holds shard id's lock.
+func (tx *Tx) holds(id int) bool {
+	return tx != nil && tx.locked && (tx.all || slices.Contains(tx.ids, id))
+}
+
+// FlushDB removes every key of db (FLUSHDB). It needs every shard locked.
+// It notes a ChangeFlush for db; it records no effect (the caller does).
+func (tx *Tx) FlushDB(db int) {
+	tx.mustAll()
+	tx.st.flushing(tx, db, -1)
+	p := tx.st.phys(db)
+	for _, sh := range tx.st.shards {
+		if sh.counts[p].keys.Load() == 0 {
 			continue
 		}
-		if sh.counts[p].keys == int64(sh.idx.n) {
+		if sh.counts[p].keys.Load() == int64(sh.idx.n) {
 			sh.resetLocked()
 			continue
 		}
@@ -312,77 +336,127 @@ func (s *Store) FlushDB(db int) {
 			}
 		}
 	}
-	s.slotCounts[p].Store(nil)
+	tx.st.slotCounts[p].Store(nil)
+	tx.Flushed(db)
 }
 
-// FlushAll removes every key of every db.
-func (s *Store) FlushAll() {
-	s.lockAll()
-	defer s.unlockAll()
-	for _, sh := range s.shards {
+// FlushAll removes every key of every db (FLUSHALL). It needs every shard
+// locked and notes a ChangeFlush per db.
+func (tx *Tx) FlushAll() {
+	tx.mustAll()
+	tx.st.flushing(tx, -1, -1)
+	for _, sh := range tx.st.shards {
 		sh.resetLocked()
 	}
-	for i := range s.slotCounts {
-		s.slotCounts[i].Store(nil)
+	for i := range tx.st.slotCounts {
+		tx.st.slotCounts[i].Store(nil)
+	}
+	for db := range tx.st.dbs {
+		tx.Flushed(db)
 	}
 }
 
-// SwapDB exchanges logical databases a and b, atomically for observers.
-func (s *Store) SwapDB(a, b int) {
-	s.lockAll()
-	defer s.unlockAll()
+// SwapDB exchanges logical databases a and b. It needs every shard locked
+// and notes a ChangeFlush for both.
+func (tx *Tx) SwapDB(a, b int) {
+	tx.mustAll()
+	s := tx.st
+	s.flushing(tx, a, b)
+	s.flushing(tx, b, a)
 	pa, pb := s.dbPhys[a].Load(), s.dbPhys[b].Load()
 	s.dbPhys[a].Store(pb)
 	s.dbPhys[b].Store(pa)
 	s.dbLog[pb].Store(uint32(a))
 	s.dbLog[pa].Store(uint32(b))
+	tx.Flushed(a)
+	tx.Flushed(b)
+}
+
+func (tx *Tx) mustAll() {
+	if !tx.all {
+		panic("store: whole-keyspace change without LockAll")
+	}
+}
+
+// FlushObserver is an optional interface of an Observer: FlushDB, FlushAll
+// and SwapDB call Flushing before they change anything, with every shard
+// locked, passing the database about to be emptied or swapped (-1: all)
+// and, for SwapDB, the other one (else -1), and exists, which reports
+// whether a key is in a database now (lazy expiry applied). WATCH uses it:
+// Redis fails a transaction watching a key such a command changes only if
+// the key existed. Flushing must not block or call the Store.
+type FlushObserver interface {
+	Flushing(db, other int, exists func(db int, key []byte) bool)
+}
+
+func (s *Store) flushing(tx *Tx, db, other int) {
+	if fo, ok := s.observer.(FlushObserver); ok {
+		fo.Flushing(db, other, func(db int, key []byte) bool {
+			_, ok := tx.Peek(db, key)
+			return ok
+		})
+	}
 }
 
 // Get appends the string value of key in db to dst. It applies lazy expiry,
 // counts a hit or miss and touches the LRU. ErrWrongType if the key holds
-// a collection (counted as a hit, as Redis).
+// a collection (counted as a hit, as Redis). A miss is not noted as a
+// ChangeMiss (the caller reports it).
 func (s *Store) Get(db int, key []byte, dst []byte) (val []byte, ok bool, err error) {
 	h := xxhash.Sum64(key)
-	sh := s.shardOf(h)
+	sh := s.shards[s.shardIndex(key)]
 	now := s.clock.NowMs()
-	sh.mu.Lock()
+	var tx *Tx
+	tx.lockShard(sh)
+	defer tx.unlockShard(sh)
 	p := s.phys(db)
 	i := sh.find(p, key, tagOf(h, p))
 	if i == 0 || sh.expiredLocked(i, now) {
-		sh.misses++
-		sh.mu.Unlock()
+		sh.misses.Add(1)
 		return dst, false, nil
 	}
-	sh.hits++
+	sh.hits.Add(1)
 	sh.touchLocked(i, uint32(now/1000))
 	r := sh.rec(i)
 	if r.typ != TypeString {
-		sh.mu.Unlock()
 		return dst, true, ErrWrongType
 	}
-	dst = append(dst, r.val()...)
-	sh.mu.Unlock()
-	return dst, true, nil
+	return append(dst, r.val()...), true, nil
 }
 
 // Set stores val as the string value of key in db, replacing any value of
-// any type, with expiry expireAt (absolute Unix ms; 0 none; KeepTTL keeps it).
-func (s *Store) Set(db int, key, val []byte, expireAt int64) {
+// any type, with expiry expireAt (absolute Unix ms; 0 none; KeepTTL keeps
+// it), and notes the change (class and event as Tx.Changed) and, while
+// effects are recorded, the effect (as Tx.Propagate). It is a Lock, SetString,
+// Changed, Propagate, Unlock without a Tx.
+func (s *Store) Set(db int, key, val []byte, expireAt int64, class uint16, event string, effect ...[]byte) {
 	h := xxhash.Sum64(key)
-	sh := s.shardOf(h)
+	sh := s.shards[s.shardIndex(key)]
 	now := s.clock.NowMs()
-	sh.mu.Lock()
+	var tx *Tx
+	tx.lockShard(sh)
 	sh.setLocked(s.phys(db), key, h, TypeString, val, nil, 0, expireAt, now)
-	sh.mu.Unlock()
+	sh.bg.note(ChangeWrite, db, key, class, event)
+	if len(effect) > 0 && s.recordFx.Load() {
+		sh.bg.effect(db, KeySlot(effect[1]), effect)
+	}
+	tx.unlockShard(sh)
 }
 
-// SetReportNew turns EventNew on or off: when on, OnEvent is told of every
-// key a write creates (keyspace notifications' "new" class). Off by default.
+// RecordsEffects reports whether effects are being recorded.
+func (s *Store) RecordsEffects() bool { return s.recordFx.Load() }
+
+// SetRecordEffects turns effect recording on or off. While off (the
+// default) Propagate does nothing, so writes pay nothing for effects.
+func (s *Store) SetRecordEffects(on bool) { s.recordFx.Store(on) }
+
+// SetReportNew turns ChangeNew notes on or off: when on, every key a write
+// creates is noted (keyspace notifications' "new" class). Off by default.
 func (s *Store) SetReportNew(on bool) { s.newKeys.Store(on) }
 
-// SetReportMiss turns EventKeyMiss on or off: when on, OnEvent is told of
-// every key a read lookup (LookupRead, LookupReadNoTouch) misses, as
-// keyspace notifications' "keymiss" class wants. Off by default.
+// SetReportMiss turns ChangeMiss notes on or off: when on, every key a read
+// lookup (LookupRead, LookupReadNoTouch) misses is noted, as keyspace
+// notifications' "keymiss" class wants. Off by default.
 func (s *Store) SetReportMiss(on bool) { s.reportMiss.Store(on) }
 
 // setLocked creates or replaces key with a string or object value.
@@ -394,8 +468,8 @@ func (sh *shard) setLocked(p uint8, key []byte, h uint64, t Type, val []byte, ob
 	}
 	if i == 0 {
 		i = sh.insertLocked(p, key, tag, t, val, obj, size, uint32(now/1000))
-		if sh.st.newKeys.Load() && sh.st.onEvent != nil {
-			sh.st.onEvent(Event{Kind: EventNew, DB: sh.st.logical(p), Key: key})
+		if sh.st.newKeys.Load() {
+			sh.cur.note(ChangeNew, sh.st.logical(p), key, 0, "")
 		}
 	} else {
 		sh.replaceLocked(i, t, val, obj, size)
@@ -405,4 +479,25 @@ func (sh *shard) setLocked(p uint8, key []byte, h uint64, t Type, val []byte, ob
 		sh.setTTLLocked(i, expireAt)
 	}
 	return i
+}
+
+// FlushDB is LockAll, Tx.FlushDB, Unlock.
+func (s *Store) FlushDB(db int) {
+	tx := s.LockAll()
+	tx.FlushDB(db)
+	tx.Unlock()
+}
+
+// FlushAll is LockAll, Tx.FlushAll, Unlock.
+func (s *Store) FlushAll() {
+	tx := s.LockAll()
+	tx.FlushAll()
+	tx.Unlock()
+}
+
+// SwapDB is LockAll, Tx.SwapDB, Unlock.
+func (s *Store) SwapDB(a, b int) {
+	tx := s.LockAll()
+	tx.SwapDB(a, b)
+	tx.Unlock()
 }

@@ -13,7 +13,7 @@ import (
 func TestConcurrentStress(t *testing.T) {
 	const workers, ops = 4, 20000
 	clk := newFakeClock()
-	s := mustNew(t, Config{Shards: 8, Databases: 4, ActiveExpireHz: 1000, Clock: clk, Policy: AllKeysLRU, OnEvent: func(Event) {}})
+	s := mustNew(t, Config{Shards: 8, Databases: 4, ActiveExpireHz: 1000, Clock: clk, Policy: AllKeysLRU, Observer: observerFunc(func(*Record) {})})
 	defer s.Close()
 	s.SetMaxMemory(200_000)
 	var wg sync.WaitGroup
@@ -56,7 +56,7 @@ func stressOp(s *Store, clk *fakeClock, r *rand.Rand, n int) error {
 		if err := s.FreeMemoryFor(k); err != nil {
 			return err
 		}
-		s.Set(db, k, make([]byte, r.IntN(200)), clk.NowMs()+int64(r.IntN(100)))
+		s.Set(db, k, make([]byte, r.IntN(200)), clk.NowMs()+int64(r.IntN(100)), 0, "set")
 	case 4, 5, 6, 7:
 		s.Get(db, k, nil)
 	case 8:

@@ -9,14 +9,26 @@ import (
 
 // Tx is a set of locked shards. It must be used by one goroutine and only
 // between Lock and Unlock; after Unlock it must not be touched (it is pooled).
+//
+// Every change made through a Tx is noted in its Record (Changed,
+// Propagate, and the store's own lazy expiries and key creations), and the
+// Record is committed to the Store's Observer by Unlock, before the locks
+// are released.
 type Tx struct {
 	st     *Store
 	all    bool
 	ids    []int // locked shard indexes, ascending
 	buf    [8]int
 	locked bool
+	depth  int   // Relock nesting: Unlock only counts down while > 0
 	now    int64 // the clock when the Tx was locked: one time for the whole command, as Redis
+	rec    Record
 }
+
+// shardIndex returns the index of key's shard: shards are chosen by cluster
+// slot, so the keys of a slot share one shard (one lock guards the slot's
+// keys and its effect sequence).
+func (s *Store) shardIndex(key []byte) int { return KeySlot(key) & int(s.mask) }
 
 // Lock locks the shards of keys (in any database) in index order and
 // returns a Tx. Keys are not retained. No allocation for up to 8 keys.
@@ -24,14 +36,16 @@ func (s *Store) Lock(keys ...[]byte) *Tx {
 	tx := s.txPool.Get().(*Tx)
 	tx.ids = tx.buf[:0]
 	for _, k := range keys {
-		id := int(xxhash.Sum64(k) & s.mask)
+		id := s.shardIndex(k)
 		if !slices.Contains(tx.ids, id) {
 			tx.ids = append(tx.ids, id)
 		}
 	}
 	slices.Sort(tx.ids)
 	for _, id := range tx.ids {
-		s.shards[id].mu.Lock()
+		sh := s.shards[id]
+		sh.mu.Lock()
+		sh.cur = &tx.rec
 	}
 	tx.locked = true
 	tx.now = s.clock.NowMs()
@@ -41,22 +55,71 @@ func (s *Store) Lock(keys ...[]byte) *Tx {
 // LockAll locks every shard and returns a Tx that may touch any key.
 func (s *Store) LockAll() *Tx {
 	tx := s.txPool.Get().(*Tx)
-	s.lockAll()
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		sh.cur = &tx.rec
+	}
 	tx.all, tx.locked = true, true
 	tx.now = s.clock.NowMs()
 	return tx
 }
 
-// Unlock releases the Tx's locks and returns it to the pool.
+// Relock returns tx itself for a nested use that touches keys (which tx
+// must cover: it panics otherwise). The matching Unlock only ends the
+// nested use: the locks and the Record stay with the outer Lock, so an
+// EXEC that locked the keys of all its commands commits them as one unit.
+func (tx *Tx) Relock(keys ...[]byte) *Tx {
+	if !tx.locked {
+		panic("store: Relock of an unlocked Tx")
+	}
+	if !tx.all {
+		for _, k := range keys {
+			if !slices.Contains(tx.ids, tx.st.shardIndex(k)) {
+				panic("store: Relock of a key outside the Tx")
+			}
+		}
+	}
+	tx.depth++
+	return tx
+}
+
+// Covers reports whether the Tx holds the locks of every key in keys.
+func (tx *Tx) Covers(keys ...[]byte) bool {
+	if tx.all {
+		return true
+	}
+	for _, k := range keys {
+		if !slices.Contains(tx.ids, tx.st.shardIndex(k)) {
+			return false
+		}
+	}
+	return true
+}
+
+// All reports whether the Tx holds every shard (LockAll).
+func (tx *Tx) All() bool { return tx.all }
+
+// Unlock commits the Tx's Record to the Observer, releases the locks and
+// returns the Tx to the pool. After Relock it only ends the nested use.
 func (tx *Tx) Unlock() {
 	if !tx.locked {
 		panic("store: Unlock of an unlocked Tx")
 	}
+	if tx.depth > 0 {
+		tx.depth--
+		return
+	}
+	tx.st.commit(&tx.rec, tx.all)
 	if tx.all {
-		tx.st.unlockAll()
+		for _, sh := range tx.st.shards {
+			sh.cur = nil
+			sh.mu.Unlock()
+		}
 	} else {
 		for i := len(tx.ids) - 1; i >= 0; i-- {
-			tx.st.shards[tx.ids[i]].mu.Unlock()
+			sh := tx.st.shards[tx.ids[i]]
+			sh.cur = nil
+			sh.mu.Unlock()
 		}
 	}
 	tx.all, tx.locked = false, false
@@ -66,14 +129,89 @@ func (tx *Tx) Unlock() {
 	tx.st.txPool.Put(tx)
 }
 
+// commit numbers r's effects and hands r to the Observer, then empties it.
+// The shards of r's keys (all shards if all) must be locked.
+func (s *Store) commit(r *Record, all bool) {
+	if r.empty() {
+		return
+	}
+	for i := range r.fxMeta {
+		m := &r.fxMeta[i]
+		if m.slot < 0 {
+			if !all {
+				panic("store: keyless effect without every shard locked")
+			}
+			s.keylessSeq++
+			m.seq = s.keylessSeq
+		} else {
+			s.seq[m.slot]++
+			m.seq = s.seq[m.slot]
+		}
+	}
+	if s.observer != nil {
+		r.seal()
+		s.observer.Commit(r)
+	}
+	r.reset()
+}
+
 // shard returns key's shard and hash, checking that the Tx holds its lock.
 func (tx *Tx) shard(key []byte) (*shard, uint64) {
 	h := xxhash.Sum64(key)
-	id := int(h & tx.st.mask)
+	id := tx.st.shardIndex(key)
 	if !tx.all && !slices.Contains(tx.ids, id) {
 		panic("store: key used outside the keys of its Tx")
 	}
 	return tx.st.shards[id], h
+}
+
+// Changed notes that the running command changed key in db: WATCH, blocked
+// clients and keyspace notifications react to it when the Tx commits.
+// class and event are the command's notification class (opaque to the
+// store) and Redis's event name ("set", "lpush", "del" …). A command notes
+// each change once, after making it, as Redis calls notifyKeyspaceEvent.
+func (tx *Tx) Changed(db int, key []byte, class uint16, event string) {
+	tx.rec.note(ChangeWrite, db, key, class, event)
+}
+
+// Flushed notes that every key of db changed (FLUSHDB, FLUSHALL, SWAPDB).
+func (tx *Tx) Flushed(db int) { tx.rec.note(ChangeFlush, db, nil, 0, "") }
+
+// RecordsEffects reports whether effects are being recorded (an effect
+// consumer is attached): a caller may skip building costly effect
+// arguments when it is false.
+func (tx *Tx) RecordsEffects() bool { return tx.st.recordFx.Load() }
+
+// Propagate records a write effect of the running command in db: args is a
+// deterministic command (absolute times, final values) whose first argument
+// after the name is a key; the effect belongs to that key's slot. It copies
+// args, and does nothing while effects are not recorded. In cluster mode
+// every key of one effect is in the same slot; outside it an effect naming
+// keys of several slots is numbered in its first key's slot.
+func (tx *Tx) Propagate(db int, args ...[]byte) {
+	if !tx.st.recordFx.Load() {
+		return
+	}
+	slot := -1
+	if len(args) > 1 {
+		slot = KeySlot(args[1])
+		if !tx.all && !slices.Contains(tx.ids, slot&int(tx.st.mask)) {
+			panic("store: effect for a key outside the Tx")
+		}
+	}
+	tx.rec.effect(db, slot, args)
+}
+
+// PropagateKeyless records an effect that names no key (FLUSHDB, FLUSHALL,
+// SWAPDB): it needs every shard locked (LockAll).
+func (tx *Tx) PropagateKeyless(db int, args ...[]byte) {
+	if !tx.st.recordFx.Load() {
+		return
+	}
+	if !tx.all {
+		panic("store: keyless effect without LockAll")
+	}
+	tx.rec.effect(db, -1, args)
 }
 
 // Now returns the store clock in Unix ms.
@@ -87,6 +225,7 @@ const (
 	lookPeek
 	lookReadNoTouch
 	lookReadNoNotify
+	lookReadNoNotifyTouch
 )
 
 func (tx *Tx) lookup(db int, key []byte, mode int) (Entry, bool) {
@@ -95,23 +234,23 @@ func (tx *Tx) lookup(db int, key []byte, mode int) (Entry, bool) {
 	now := tx.now
 	i := sh.find(p, key, tagOf(h, p))
 	if i == 0 || sh.expiredLocked(i, now) {
-		if mode == lookRead || mode == lookReadNoTouch || mode == lookReadNoNotify {
-			sh.misses++
+		if mode != lookWrite && mode != lookPeek {
+			sh.misses.Add(1)
 		}
-		if (mode == lookRead || mode == lookReadNoTouch) && tx.st.reportMiss.Load() && tx.st.onEvent != nil {
-			tx.st.onEvent(Event{Kind: EventKeyMiss, DB: db, Key: key})
+		if (mode == lookRead || mode == lookReadNoTouch) && tx.st.reportMiss.Load() {
+			tx.rec.note(ChangeMiss, db, key, 0, "")
 		}
 		return Entry{}, false
 	}
 	e := Entry{sh: sh, i: i, now: now}
 	switch mode {
-	case lookRead:
-		sh.hits++
+	case lookRead, lookReadNoNotifyTouch:
+		sh.hits.Add(1)
 		sh.touchLocked(i, uint32(now/1000))
 	case lookWrite:
 		sh.touchLocked(i, uint32(now/1000))
 	case lookReadNoTouch, lookReadNoNotify:
-		sh.hits++
+		sh.hits.Add(1)
 	}
 	return e, true
 }
@@ -351,3 +490,24 @@ func (e Entry) Encoding() string {
 
 // MemoryUsage returns the bytes this key costs (MEMORY USAGE).
 func (e Entry) MemoryUsage() int64 { return e.sh.costLocked(e.i) }
+
+// Release ends every nested use of the Tx and unlocks it (committing its
+// Record): for an owner that must let go whatever a command did, e.g.
+// after a recovered panic.
+func (tx *Tx) Release() {
+	tx.depth = 0
+	tx.Unlock()
+}
+
+// GetString is Store.Get inside the Tx: lazy expiry, a hit or miss counted,
+// the LRU touched, no ChangeMiss noted (the caller reports the miss).
+func (tx *Tx) GetString(db int, key []byte, dst []byte) (val []byte, ok bool, err error) {
+	e, ok := tx.lookup(db, key, lookReadNoNotifyTouch)
+	switch {
+	case !ok:
+		return dst, false, nil
+	case e.Type() != TypeString:
+		return dst, true, ErrWrongType
+	}
+	return append(dst, e.Str()...), true, nil
+}

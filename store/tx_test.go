@@ -9,7 +9,7 @@ func TestTxLookups(t *testing.T) {
 	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: -1})
 	defer s.Close()
 	k := []byte("k")
-	s.Set(0, k, []byte("v"), clk.NowMs()+100_000)
+	s.Set(0, k, []byte("v"), clk.NowMs()+100_000, 0, "set")
 	clk.Advance(3000)
 	tests := []struct {
 		name         string
@@ -27,7 +27,7 @@ func TestTxLookups(t *testing.T) {
 	}
 	for _, tt := range tests {
 		s.ResetStats()
-		s.Set(0, k, []byte("v"), KeepTTL)
+		s.Set(0, k, []byte("v"), KeepTTL, 0, "set")
 		clk.Advance(2000) // idle 2 s
 		tx := s.Lock(k)
 		e, ok := tt.look(tx)
@@ -86,7 +86,7 @@ func TestEntryEncodingAndMemory(t *testing.T) {
 	}
 	k := []byte("key")
 	for _, tt := range tests {
-		s.Set(0, k, tt.val, 0)
+		s.Set(0, k, tt.val, 0, 0, "set")
 		tx := s.Lock(k)
 		e, _ := tx.Peek(0, k)
 		if e.Encoding() != tt.want {

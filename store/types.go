@@ -72,26 +72,6 @@ type WallClock struct{}
 // NowMs returns the current Unix time in milliseconds.
 func (WallClock) NowMs() int64 { return time.Now().UnixMilli() }
 
-// EventKind says what happened to a key: removed outside a command, or
-// created.
-type EventKind uint8
-
-// Event kinds.
-const (
-	EventExpired EventKind = iota + 1 // removed because its TTL passed (lazy or active expiry)
-	EventEvicted                      // removed by FreeMemory under maxmemory
-	EventNew                          // created by a write (only after SetReportNew(true))
-	EventKeyMiss                      // a read lookup missed (only after SetReportMiss(true))
-)
-
-// Event tells of a key removed outside a command (expiry, eviction) or,
-// if asked for, of a key a write created or a read missed.
-type Event struct {
-	Kind EventKind
-	DB   int    // logical database
-	Key  []byte // valid only during the callback
-}
-
 // Errors returned by the store.
 var (
 	// ErrWrongType is returned by Get when the value is not a string; the
