@@ -47,10 +47,10 @@ type client struct {
 	libName string
 	libVer  string
 
-	scratch []byte        // reply encoding scratch; owner goroutine only
+	scratch  []byte    // reply encoding scratch; owner goroutine only
 	held     *store.Tx // the running command's Tx (write.go); owner goroutine only
 	execHeld bool      // held is EXEC's Tx for all its commands; owner only
-	killed  atomic.Bool
+	killed   atomic.Bool
 
 	failed          bool // the running command replied with an error; owner only
 	closeAfterReply bool // close once this command's reply is flushed; owner only
