@@ -236,16 +236,6 @@ func (s *Server) touchWatchedIn(db, other int, exists func(db int, key []byte) b
 	}
 }
 
-// keyExists reports whether key is in db, with lazy expiry, without
-// counting a keyspace hit or touching the LRU.
-func (s *Server) keyExists(db int, key string) bool {
-	k := []byte(key)
-	tx := s.store.Lock(k)
-	_, ok := tx.Peek(db, k)
-	tx.Unlock()
-	return ok
-}
-
 // expireOf is key's expiry in db (absolute Unix ms), 0 if none or missing.
 func (s *Server) expireOf(db int, key []byte) int64 {
 	tx := s.store.Lock(key)
