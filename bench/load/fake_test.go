@@ -2,6 +2,7 @@ package load
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -27,7 +28,7 @@ type fakeServer struct {
 // fakeConn is per-connection state a handler may use.
 type fakeConn struct {
 	asking bool
-	close  bool // set by a handler: drop the connection without replying
+	close  bool // set by a handler: close the connection without replying to this command (see closeClean)
 	stop   bool // set by a handler: also stop listening (later dials are refused)
 }
 
@@ -83,8 +84,10 @@ func (f *fakeServer) serve(c net.Conn) {
 		out = append(out, f.handle(st, args)...)
 		if st.stop {
 			f.ln.Close()
+			return
 		}
-		if st.close || st.stop {
+		if st.close {
+			closeClean(c, out)
 			return
 		}
 		if r.Buffered() == 0 && len(out) > 0 {
@@ -93,6 +96,24 @@ func (f *fakeServer) serve(c net.Conn) {
 			}
 			out = out[:0]
 		}
+	}
+}
+
+// closeClean writes the replies still pending, then closes the connection
+// without losing them: it half-closes (the client reads them, then EOF) and
+// discards what the client still sends until the client closes too. A plain
+// Close with unread input would send a reset that can destroy replies
+// already written, so the number of replies a client receives would depend
+// on timing.
+func closeClean(c net.Conn, pending []byte) {
+	if len(pending) > 0 {
+		if _, err := c.Write(pending); err != nil {
+			return
+		}
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+		_, _ = io.Copy(io.Discard, c)
 	}
 }
 
