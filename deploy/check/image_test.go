@@ -1,0 +1,151 @@
+package check
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// goModVersion reads the go directive of the repository's go.mod.
+func goModVersion(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(Root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "go "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatal("go.mod has no go directive")
+	return ""
+}
+
+func TestDockerfile(t *testing.T) {
+	for _, err := range CheckDockerfile(filepath.Join(Root, "Dockerfile"), goModVersion(t)) {
+		t.Error(err)
+	}
+}
+
+// TestDockerfileCheckCatches wants the Dockerfile checks to notice the
+// mistakes they are there for.
+func TestDockerfileCheckCatches(t *testing.T) {
+	for _, tc := range []struct{ old, new, want string }{
+		{"USER 65532:65532", "USER root", "root"},
+		{"FROM gcr.io/distroless/static-debian12:nonroot", "FROM debian:bookworm", "run stage"},
+		{`"healthcheck", "/etc/cached/cached.conf"`, `"healthcheck", "/etc/cached.conf"`, "HEALTHCHECK"},
+		{"sh scripts/build-static.sh /out/cached", "go build -o /out/cached ./cmd/cached", "build-static.sh"},
+		{"golang:" + goModVersion(t), "golang:1.20", "go.mod"},
+	} {
+		b, err := os.ReadFile(filepath.Join(Root, "Dockerfile"))
+		if err != nil || !bytes.Contains(b, []byte(tc.old)) {
+			t.Fatalf("Dockerfile lacks %q (%v): update the test", tc.old, err)
+		}
+		f := filepath.Join(t.TempDir(), "Dockerfile")
+		if err := os.WriteFile(f, bytes.Replace(b, []byte(tc.old), []byte(tc.new), 1), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if found := CheckDockerfile(f, goModVersion(t)); !anyContains(found, tc.want) {
+			t.Errorf("%q → %q: errors %v, want one mentioning %q", tc.old, tc.new, found, tc.want)
+		}
+	}
+}
+
+// buildStatic runs scripts/build-static.sh, the Dockerfile's build step,
+// into a temporary directory.
+func buildStatic(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "cached")
+	cmd := exec.Command("sh", "scripts/build-static.sh", bin)
+	cmd.Dir = Root
+	cmd.Env = append(os.Environ(), "COMMIT=0123456789abcdef")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/build-static.sh: %v\n%s", err, out)
+	}
+	return bin
+}
+
+var metricsLine = regexp.MustCompile(`metrics.*127\.0\.0\.1:(\d+)`)
+
+// TestStaticBinary builds the release binary as the image does, checks it
+// is static, reports its size, and runs it with the image's cached.conf:
+// `cached healthcheck` (the image's HEALTHCHECK) answers 0 while it runs
+// and 1 after SIGTERM stopped it.
+func TestStaticBinary(t *testing.T) {
+	bin := buildStatic(t)
+	if err := StaticELF(bin); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("static binary: %d bytes (%.1f MiB)", fi.Size(), float64(fi.Size())/(1<<20))
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil || !strings.Contains(string(out), "sha=0123456789abcdef") {
+		t.Fatalf("--version: %q %v; want the commit given to the build", out, err)
+	}
+
+	conf := filepath.Join(Root, imageConf)
+	cmd := exec.Command(bin, conf, "--bind", "127.0.0.1", "--port", "0", "--metrics-addr", "127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	addrs := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := metricsLine.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addrs <- "127.0.0.1:" + m[1]:
+				default:
+				}
+			}
+		}
+		done <- cmd.Wait()
+	}()
+	var addr string
+	select {
+	case addr = <-addrs:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no metrics address logged within 20 s")
+	}
+	for _, args := range [][]string{{"healthcheck", "--metrics-addr", addr}, {"healthcheck", "--ready", "--metrics-addr", addr}} {
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+			t.Errorf("%v: %v %s", args, err, out)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v, want 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit within 30 s of SIGTERM")
+	}
+	if err := exec.Command(bin, "healthcheck", "--metrics-addr", addr).Run(); err == nil {
+		t.Error("healthcheck of a stopped node exited 0")
+	}
+}
