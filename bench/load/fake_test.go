@@ -30,6 +30,7 @@ type fakeConn struct {
 	asking bool
 	close  bool // set by a handler: close the connection without replying to this command (see closeClean)
 	stop   bool // set by a handler: also stop listening (later dials are refused)
+	kill   bool // set by a handler: stop listening and close every connection (the node died)
 }
 
 func startFake(t *testing.T, handle func(*fakeConn, [][]byte) []byte) *fakeServer {
@@ -82,8 +83,17 @@ func (f *fakeServer) serve(c net.Conn) {
 			args[i] = e.Str
 		}
 		out = append(out, f.handle(st, args)...)
-		if st.stop {
+		if st.stop || st.kill {
 			f.ln.Close()
+		}
+		if st.kill {
+			f.mu.Lock()
+			for _, other := range f.conns {
+				other.Close()
+			}
+			f.mu.Unlock()
+		}
+		if st.stop || st.kill {
 			return
 		}
 		if st.close {
