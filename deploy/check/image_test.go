@@ -3,6 +3,7 @@ package check
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,9 +94,26 @@ func TestStaticBinary(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "sha=0123456789abcdef") {
 		t.Fatalf("--version: %q %v; want the commit given to the build", out, err)
 	}
+	addr, stop := startBinary(t, bin, filepath.Join(Root, imageConf), "--bind", "127.0.0.1", "--port", "0", "--metrics-addr", "127.0.0.1:0")
+	for _, args := range [][]string{{"healthcheck", "--metrics-addr", addr}, {"healthcheck", "--ready", "--metrics-addr", addr}} {
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+			t.Errorf("%v: %v %s", args, err, out)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Errorf("exit after SIGTERM: %v, want 0", err)
+	}
+	if err := exec.Command(bin, "healthcheck", "--metrics-addr", addr).Run(); err == nil {
+		t.Error("healthcheck of a stopped node exited 0")
+	}
+}
 
-	conf := filepath.Join(Root, imageConf)
-	cmd := exec.Command(bin, conf, "--bind", "127.0.0.1", "--port", "0", "--metrics-addr", "127.0.0.1:0")
+// startBinary runs bin with args and returns the metrics address it logs
+// and a function that sends SIGTERM and returns the exit status. The
+// process is killed when the test ends if it still runs.
+func startBinary(t *testing.T, bin string, args ...string) (string, func() error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -105,10 +123,6 @@ func TestStaticBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
 	addrs := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -122,30 +136,34 @@ func TestStaticBinary(t *testing.T) {
 		}
 		done <- cmd.Wait()
 	}()
-	var addr string
+	var exit error
+	exited := false
+	wait := func() error {
+		if !exited {
+			exit, exited = <-done, true
+		}
+		return exit
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = wait()
+	})
 	select {
-	case addr = <-addrs:
+	case addr := <-addrs:
+		return addr, func() error {
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				return err
+			}
+			select {
+			case err := <-done:
+				exit, exited = err, true
+				return err
+			case <-time.After(30 * time.Second):
+				return errors.New("no exit within 30 s of SIGTERM")
+			}
+		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no metrics address logged within 20 s")
-	}
-	for _, args := range [][]string{{"healthcheck", "--metrics-addr", addr}, {"healthcheck", "--ready", "--metrics-addr", addr}} {
-		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
-			t.Errorf("%v: %v %s", args, err, out)
-		}
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		done <- err // for the cleanup
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v, want 0", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no exit within 30 s of SIGTERM")
-	}
-	if err := exec.Command(bin, "healthcheck", "--metrics-addr", addr).Run(); err == nil {
-		t.Error("healthcheck of a stopped node exited 0")
+		return "", nil
 	}
 }
