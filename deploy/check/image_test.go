@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -60,21 +62,53 @@ func TestDockerfileCheckCatches(t *testing.T) {
 	}
 }
 
-// buildStatic runs scripts/build-static.sh, the Dockerfile's build step,
-// into a temporary directory.
-func buildStatic(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "cached")
-	cmd := exec.Command("sh", "scripts/build-static.sh", bin)
-	cmd.Dir = Root
-	cmd.Env = append(os.Environ(), "COMMIT=0123456789abcdef")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("scripts/build-static.sh: %v\n%s", err, out)
-	}
-	return bin
+// built is the binary scripts/build-static.sh made for this test run.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
 }
 
-var metricsLine = regexp.MustCompile(`metrics.*127\.0\.0\.1:(\d+)`)
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// buildStatic runs scripts/build-static.sh, the Dockerfile's build step,
+// once per test run, and returns the binary.
+func buildStatic(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "cached-check-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "cached")
+		cmd := exec.Command("sh", "scripts/build-static.sh", built.bin)
+		cmd.Dir = Root
+		cmd.Env = append(os.Environ(), "COMMIT=0123456789abcdef")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("scripts/build-static.sh: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin
+}
+
+// Log lines that give a node's addresses, in text or JSON log format.
+var (
+	metricsLine = regexp.MustCompile(`metrics.*127\.0\.0\.1:(\d+)`)
+	respLine    = regexp.MustCompile(`msg"?[=:]"?listening.*addr"?[=:]"?(127\.0\.0\.1:\d+)`)
+	gossipLine  = regexp.MustCompile(`gossip"?[=:]"?(127\.0\.0\.1:\d+)`)
+)
+
+// nodeAddrs are the addresses a started node logged.
+type nodeAddrs struct{ metrics, resp, gossip string }
 
 // TestStaticBinary builds the release binary as the image does, checks it
 // is static, reports its size, and runs it with the image's cached.conf:
@@ -94,7 +128,8 @@ func TestStaticBinary(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "sha=0123456789abcdef") {
 		t.Fatalf("--version: %q %v; want the commit given to the build", out, err)
 	}
-	addr, stop := startBinary(t, bin, filepath.Join(Root, imageConf), "--bind", "127.0.0.1", "--port", "0", "--metrics-addr", "127.0.0.1:0")
+	na, stop := startBinary(t, bin, filepath.Join(Root, imageConf), "--bind", "127.0.0.1", "--port", "0", "--metrics-addr", "127.0.0.1:0")
+	addr := na.metrics
 	for _, args := range [][]string{{"healthcheck", "--metrics-addr", addr}, {"healthcheck", "--ready", "--metrics-addr", addr}} {
 		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
 			t.Errorf("%v: %v %s", args, err, out)
@@ -108,10 +143,11 @@ func TestStaticBinary(t *testing.T) {
 	}
 }
 
-// startBinary runs bin with args and returns the metrics address it logs
-// and a function that sends SIGTERM and returns the exit status. The
-// process is killed when the test ends if it still runs.
-func startBinary(t *testing.T, bin string, args ...string) (string, func() error) {
+// startBinary runs bin with args and returns the addresses it logs (once
+// it logged its metrics address, the last of them) and a function that
+// sends SIGTERM and returns the exit status. The process is killed when the
+// test ends if it still runs.
+func startBinary(t *testing.T, bin string, args ...string) (nodeAddrs, func() error) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
@@ -123,15 +159,21 @@ func startBinary(t *testing.T, bin string, args ...string) (string, func() error
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	addrs := make(chan string, 1)
+	addrs := make(chan nodeAddrs, 1)
 	go func() {
+		var na nodeAddrs
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := metricsLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addrs <- "127.0.0.1:" + m[1]:
-				default:
-				}
+			line := sc.Text()
+			if m := respLine.FindStringSubmatch(line); m != nil && na.resp == "" {
+				na.resp = m[1]
+			}
+			if m := gossipLine.FindStringSubmatch(line); m != nil && na.gossip == "" {
+				na.gossip = m[1]
+			}
+			if m := metricsLine.FindStringSubmatch(line); m != nil && na.metrics == "" {
+				na.metrics = "127.0.0.1:" + m[1]
+				addrs <- na
 			}
 		}
 		done <- cmd.Wait()
@@ -149,8 +191,8 @@ func startBinary(t *testing.T, bin string, args ...string) (string, func() error
 		_ = wait()
 	})
 	select {
-	case addr := <-addrs:
-		return addr, func() error {
+	case na := <-addrs:
+		return na, func() error {
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				return err
 			}
@@ -164,6 +206,6 @@ func startBinary(t *testing.T, bin string, args ...string) (string, func() error
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no metrics address logged within 20 s")
-		return "", nil
+		return nodeAddrs{}, nil
 	}
 }

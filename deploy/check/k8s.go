@@ -218,7 +218,7 @@ func checkPod(e *errs, m *Manifests) (*corev1.Container, *Node) {
 	}
 	for name, w := range wantPorts {
 		p := containerPort(c, name)
-		if p == nil || int64(p.ContainerPort) != w.port || protocol(p.Protocol) != w.proto {
+		if p == nil || int64(p.ContainerPort) != w.port || portProtocol(p.Protocol) != w.proto {
 			e.add("k8s: container port %q: %+v, want %d/%s from the config", name, p, w.port, w.proto)
 		}
 	}
@@ -276,7 +276,7 @@ func hasEnvField(c *corev1.Container, name, field string) bool {
 	return false
 }
 
-func protocol(p corev1.Protocol) corev1.Protocol {
+func portProtocol(p corev1.Protocol) corev1.Protocol {
 	if p == "" {
 		return corev1.ProtocolTCP
 	}
@@ -319,7 +319,7 @@ func checkServices(e *errs, m *Manifests, c *corev1.Container, n *Node) {
 		}
 		for _, sp := range svc.Spec.Ports {
 			cp := containerPort(c, sp.TargetPort.StrVal)
-			if cp == nil || protocol(cp.Protocol) != protocol(sp.Protocol) {
+			if cp == nil || portProtocol(cp.Protocol) != portProtocol(sp.Protocol) {
 				e.add("k8s: Service %s port %s targets %q, not a container port of that protocol", svc.Name, sp.Name, sp.TargetPort.String())
 			}
 		}
