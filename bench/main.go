@@ -31,6 +31,7 @@ type options struct {
 	jsonFile, htmlFile, compare string
 	rounds                      int
 	quiet                       bool
+	progress                    time.Duration // off a terminal: a progress line this often (0: none)
 }
 
 func main() {
@@ -83,7 +84,8 @@ func defineFlags(fs *flag.FlagSet, cfg *load.Config, opt *options) *rawFlags {
 	fs.StringVar(&opt.htmlFile, "html", "", "write a self-contained HTML report to `FILE`")
 	fs.StringVar(&opt.compare, "compare", "", "run the workload against `ADDR_A,ADDR_B` in alternating rounds and print A/B ratios")
 	fs.IntVar(&opt.rounds, "rounds", 3, "rounds per target with --compare")
-	fs.BoolVar(&opt.quiet, "quiet", false, "no live progress line even on a terminal")
+	fs.BoolVar(&opt.quiet, "quiet", false, "no progress lines at all")
+	fs.DurationVar(&opt.progress, "progress", 5*time.Second, "when stderr is not a terminal, print a progress line this often (0: never); a terminal gets a live line every second")
 	return raw
 }
 
@@ -151,12 +153,37 @@ func isTerminal(f *os.File) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
+// progressPrinter returns the load.Config.Progress function for errOut:
+// on a terminal a live line rewritten every second, elsewhere (a script, a
+// CI log) one line per `every` of each phase, or nil for none. It is called
+// from one goroutine at a time (the run's collector), phases one after
+// another.
+func progressPrinter(errOut io.Writer, terminal bool, every time.Duration) func(load.Progress) {
+	if terminal {
+		return func(p load.Progress) { fmt.Fprintf(errOut, "\r%s\033[K", load.ProgressLine(p)) }
+	}
+	if every <= 0 {
+		return nil
+	}
+	var phase string
+	var next time.Duration
+	return func(p load.Progress) {
+		if p.Phase != phase || p.Elapsed < next-every { // a new phase or run starts over
+			phase, next = p.Phase, every
+		}
+		if p.Elapsed >= next {
+			fmt.Fprintf(errOut, "bench: %s\n", load.ProgressLine(p))
+			next = (p.Elapsed/every + 1) * every
+		}
+	}
+}
+
 // run executes the workload (or the comparison) and writes the outputs.
 func run(ctx context.Context, cfg load.Config, opt options, out, errOut io.Writer) error {
-	live := false
-	if f, ok := errOut.(*os.File); ok && !opt.quiet && isTerminal(f) {
-		live = true
-		cfg.Progress = func(p load.Progress) { fmt.Fprintf(errOut, "\r%s\033[K", load.ProgressLine(p)) }
+	f, ok := errOut.(*os.File)
+	live := ok && !opt.quiet && isTerminal(f)
+	if !opt.quiet {
+		cfg.Progress = progressPrinter(errOut, live, opt.progress)
 	}
 	clear := func() {
 		if live {

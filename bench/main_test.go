@@ -103,7 +103,7 @@ func TestRunWritesReports(t *testing.T) {
 	dir := t.TempDir()
 	jsonFile, htmlFile := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
 	cfg, opt, err := parseFlags([]string{"--addr", s.Addr(), "--requests", "2000", "--clients", "4", "--keyspace", "100",
-		"--preload", "--json", jsonFile, "--html", htmlFile}, io.Discard)
+		"--preload", "--json", jsonFile, "--html", htmlFile, "--progress", "0"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestRunWritesReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "TOTAL") || errOut.Len() != 0 {
-		t.Errorf("stdout %q, stderr %q (progress must be quiet off a terminal)", out.String(), errOut.String())
+		t.Errorf("stdout %q, stderr %q (--progress 0: no progress lines off a terminal)", out.String(), errOut.String())
 	}
 	raw, err := os.ReadFile(jsonFile)
 	if err != nil {
@@ -137,5 +137,60 @@ func TestProgressLine(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("progress line %q lacks %q", got, want)
 		}
+	}
+}
+
+// TestProgressOffTerminal feeds the off-terminal printer a preload and a
+// run, one call a second as the collector makes them: one line per
+// interval of each phase, each ending in a newline, no terminal controls.
+func TestProgressOffTerminal(t *testing.T) {
+	var b bytes.Buffer
+	p := progressPrinter(&b, false, 5*time.Second)
+	for _, phase := range []string{"preload", "run", "run"} { // the second run: --compare's next round
+		for s := 1; s <= 12; s++ {
+			p(load.Progress{Phase: phase, Elapsed: time.Duration(s) * time.Second, OpsPerSec: 1000})
+		}
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 6 || strings.ContainsAny(b.String(), "\r\033") {
+		t.Fatalf("got %d lines %q; want 6 plain lines (5 s and 10 s of each phase)", len(lines), b.String())
+	}
+	for i, want := range []string{"preload", "run", "run"} {
+		for j, at := range []string{"5.0s", "10.0s"} {
+			if l := lines[2*i+j]; !strings.HasPrefix(l, "bench: "+want) || !strings.Contains(l, at) {
+				t.Errorf("line %d = %q, want the %s line at %s", 2*i+j, l, want, at)
+			}
+		}
+	}
+	if progressPrinter(&b, false, 0) != nil {
+		t.Error("--progress 0 off a terminal still prints")
+	}
+	b.Reset()
+	progressPrinter(&b, true, 0)(load.Progress{Phase: "run", Elapsed: time.Second})
+	if !strings.HasPrefix(b.String(), "\r") {
+		t.Errorf("terminal line %q does not rewrite itself", b.String())
+	}
+}
+
+// TestProgressLinesInRun runs the command's path for 3 s with --progress
+// 1s into a buffer (not a terminal): progress lines appear on stderr.
+func TestProgressLinesInRun(t *testing.T) {
+	scfg := server.DefaultConfig()
+	scfg.Port, scfg.Bind, scfg.LogLevel, scfg.MetricsAddr = 0, []string{"127.0.0.1"}, "warning", ""
+	s, err := server.Start(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cfg, opt, err := parseFlags([]string{"--addr", s.Addr(), "--duration", "3s", "--clients", "2", "--rate", "2000", "--progress", "1s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), cfg, opt, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "bench: run") || !strings.Contains(out.String(), "TOTAL") {
+		t.Errorf("stderr %q, stdout %q; want progress lines and the table", errOut.String(), out.String())
 	}
 }

@@ -21,9 +21,15 @@ type fakeCluster struct {
 	served  [2]atomic.Int64
 	slotsQ  atomic.Int64 // CLUSTER SLOTS calls
 	ask     atomic.Int64 // ASK slot (migrating from node 0 to node 1), -1 for none
+	leaveAt int64        // node 1 dies after serving this many key commands (0: never)
+	left    atomic.Bool  // node 1 has died
+	stale   atomic.Int64 // CLUSTER SLOTS replies after the death that still list node 1
 }
 
 func (fc *fakeCluster) owner(slot int) int {
+	if fc.left.Load() {
+		return 0
+	}
 	if fc.flipped.Load() && slot >= 8192 {
 		return 1
 	}
@@ -32,7 +38,7 @@ func (fc *fakeCluster) owner(slot int) int {
 
 func (fc *fakeCluster) slots() []byte {
 	ranges := [][3]int{{0, 16383, 0}}
-	if fc.flipped.Load() {
+	if fc.flipped.Load() && (!fc.left.Load() || fc.stale.Add(-1) >= 0) {
 		ranges = [][3]int{{0, 8191, 0}, {8192, 16383, 1}}
 	}
 	out := protocol.AppendArray(nil, len(ranges))
@@ -78,15 +84,25 @@ func (fc *fakeCluster) handler(me int) func(*fakeConn, [][]byte) []byte {
 		if o := fc.owner(slot); o != me {
 			return []byte("-MOVED " + strconv.Itoa(slot) + " " + fc.nodes[o].addr() + "\r\n")
 		}
-		if fc.served[me].Add(1) == fc.flipAt && me == 0 {
+		n := fc.served[me].Add(1)
+		if n == fc.flipAt && me == 0 {
 			fc.flipped.Store(true)
+		}
+		if n == fc.leaveAt && me == 1 {
+			fc.left.Store(true)
+			c.kill = true
+			return nil
 		}
 		return fc.kv.do(args)
 	}
 }
 
 func startFakeCluster(t *testing.T, flipAt int64) *fakeCluster {
-	fc := &fakeCluster{flipAt: flipAt}
+	return startFakeClusterWith(t, &fakeCluster{flipAt: flipAt})
+}
+
+// startFakeClusterWith starts fc's nodes (its fields set beforehand).
+func startFakeClusterWith(t *testing.T, fc *fakeCluster) *fakeCluster {
 	fc.ask.Store(-1)
 	for i := range fc.nodes {
 		fc.nodes[i] = startFake(t, fc.handler(i))
@@ -120,6 +136,39 @@ func TestClusterFollowsMoved(t *testing.T) {
 	t.Logf("node 1 served %d; MOVED %d; map loads %d", b, moved, r.Refreshes)
 	if b < 5000 || moved > b/2 {
 		t.Errorf("node 1 served %d, MOVED %d: the map was not refreshed", b, moved)
+	}
+}
+
+// TestClusterNodeLeaves kills node 1 mid-run (listener and connections
+// closed, later dials refused); the next two slot maps still list it, as a
+// cluster does until gossip has converged. bench must reload the map on the
+// connection errors and hold node 1's requests until a map without it
+// arrives: the requests in flight on node 1 fail (conn-reset), none is
+// refused, every later one is served by node 0.
+func TestClusterNodeLeaves(t *testing.T) {
+	for _, rate := range []float64{0, 5000} {
+		fc := &fakeCluster{flipAt: -1, leaveAt: 1000}
+		fc.flipped.Store(true)
+		fc.stale.Store(2)
+		startFakeClusterWith(t, fc)
+		cfg := testConfig(fc.nodes[0].addr())
+		cfg.Cluster, cfg.Requests, cfg.Rate, cfg.Pipeline = true, 6000, rate, 1
+		cfg.Commands = RatioCommands(1, 1, 0)
+		r := mustRun(t, cfg)
+		inFlight := int64(cfg.Clients * cfg.Pipeline) // closed loop's bound
+		resets := r.Errors[KindReset]
+		if r.Total.Requests != 6000 || r.Total.Errors != resets || resets < 1 || (rate == 0 && resets > inFlight) {
+			t.Errorf("rate %v: %d requests, errors %v; want 6000 and only the requests in flight on node 1 as %s", rate, r.Total.Requests, r.Errors, KindReset)
+		}
+		if !fc.left.Load() || fc.stale.Load() >= 0 || r.Refreshes < 4 {
+			t.Errorf("rate %v: node 1 left %v, stale maps left %d, maps loaded %d; want the death, both stale maps used, then a good one", rate, fc.left.Load(), fc.stale.Load(), r.Refreshes)
+		}
+		// A reply written by the dying node may be lost with its
+		// connection: that request is one of the resets.
+		served, ok := fc.served[0].Load()+fc.served[1].Load()-1, r.Total.Requests-r.Total.Errors
+		if lost := served - ok; lost < 0 || lost > resets {
+			t.Errorf("rate %v: nodes answered %d, bench counts %d successes and %d resets", rate, served, ok, resets)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package load
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -27,8 +28,9 @@ type fakeServer struct {
 // fakeConn is per-connection state a handler may use.
 type fakeConn struct {
 	asking bool
-	close  bool // set by a handler: drop the connection without replying
+	close  bool // set by a handler: close the connection without replying to this command (see closeClean)
 	stop   bool // set by a handler: also stop listening (later dials are refused)
+	kill   bool // set by a handler: stop listening and close every connection (the node died)
 }
 
 func startFake(t *testing.T, handle func(*fakeConn, [][]byte) []byte) *fakeServer {
@@ -81,10 +83,21 @@ func (f *fakeServer) serve(c net.Conn) {
 			args[i] = e.Str
 		}
 		out = append(out, f.handle(st, args)...)
-		if st.stop {
+		if st.stop || st.kill {
 			f.ln.Close()
 		}
-		if st.close || st.stop {
+		if st.kill {
+			f.mu.Lock()
+			for _, other := range f.conns {
+				other.Close()
+			}
+			f.mu.Unlock()
+		}
+		if st.stop || st.kill {
+			return
+		}
+		if st.close {
+			closeClean(c, out)
 			return
 		}
 		if r.Buffered() == 0 && len(out) > 0 {
@@ -93,6 +106,24 @@ func (f *fakeServer) serve(c net.Conn) {
 			}
 			out = out[:0]
 		}
+	}
+}
+
+// closeClean writes the replies still pending, then closes the connection
+// without losing them: it half-closes (the client reads them, then EOF) and
+// discards what the client still sends until the client closes too. A plain
+// Close with unread input would send a reset that can destroy replies
+// already written, so the number of replies a client receives would depend
+// on timing.
+func closeClean(c net.Conn, pending []byte) {
+	if len(pending) > 0 {
+		if _, err := c.Write(pending); err != nil {
+			return
+		}
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+		_, _ = io.Copy(io.Discard, c)
 	}
 }
 

@@ -69,7 +69,7 @@ func (w *worker) runOpen() {
 		}
 		rq := w.next()
 		rq.sent, rq.measured = due, measured
-		oc, err := w.openConn(conns, w.addrFor(&w.enc, &rq))
+		oc, err := routeConn(w, &rq, func(addr string) (*openConn, error) { return w.openConn(conns, addr) })
 		if err != nil {
 			w.rec.failed(int(rq.op), due, time.Now(), errKind(err))
 			continue
@@ -166,6 +166,9 @@ func (w *worker) readLoop(oc *openConn) {
 		}
 		if err != nil {
 			fail = errKind(err)
+			if sh.cfg.Cluster {
+				sh.topo.wantRefresh() // the node may have left
+			}
 			if !oc.broken.Swap(true) {
 				oc.c.Close()
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,16 +26,53 @@ type slotMap struct {
 
 // topology routes keys. Without cluster mode it spreads workers over the
 // given addresses; with it, it follows the slot map and refreshes it in the
-// background when a MOVED arrives. Safe for concurrent use.
+// background when a MOVED arrives or a node cannot be reached. Safe for
+// concurrent use.
 type topology struct {
 	cfg       *Config
 	cur       atomic.Pointer[slotMap]
 	kick      chan struct{} // capacity 1: a refresh is wanted
-	refreshes atomic.Int64
+	refreshes atomic.Int64  // maps loaded so far: the map's generation
+	mu        sync.Mutex    // protects loaded
+	loaded    chan struct{} // closed, and replaced, when a map is stored
 }
 
 func newTopology(cfg *Config) *topology {
-	return &topology{cfg: cfg, kick: make(chan struct{}, 1)}
+	return &topology{cfg: cfg, kick: make(chan struct{}, 1), loaded: make(chan struct{})}
+}
+
+// store installs a new map and wakes the requests waiting for one.
+func (t *topology) store(m *slotMap) {
+	t.cur.Store(m)
+	t.refreshes.Add(1)
+	t.mu.Lock()
+	close(t.loaded)
+	t.loaded = make(chan struct{})
+	t.mu.Unlock()
+}
+
+// awaitLoad waits until a map newer than generation gen is stored; it
+// gives up (false) at deadline or when stop is set.
+func (t *topology) awaitLoad(gen int64, deadline time.Time, stop *atomic.Bool) bool {
+	for t.refreshes.Load() <= gen {
+		t.mu.Lock()
+		ch := t.loaded
+		t.mu.Unlock()
+		if t.refreshes.Load() > gen { // stored before ch was taken
+			return true
+		}
+		d := min(time.Until(deadline), 100*time.Millisecond) // wake to look at stop
+		if d <= 0 || stop.Load() {
+			return false
+		}
+		timer := time.NewTimer(d)
+		select {
+		case <-ch:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+	return true
 }
 
 // route returns the address for a key's slot (cluster mode) or for worker
@@ -69,7 +107,7 @@ func (t *topology) refresher(ctx context.Context) {
 			return
 		case <-t.kick:
 		}
-		_ = t.load() // on failure the old map stays; the next MOVED asks again
+		_ = t.load() // on failure the old map stays; the next MOVED or failed dial asks again
 		select {
 		case <-ctx.Done():
 			return
@@ -89,8 +127,7 @@ func (t *topology) load() error {
 	for _, addr := range tried {
 		m, err := fetchSlots(t.cfg, addr)
 		if err == nil {
-			t.cur.Store(m)
-			t.refreshes.Add(1)
+			t.store(m)
 			return nil
 		}
 		lastErr = err

@@ -140,6 +140,30 @@ func (w *worker) conn(addr string) (*nodeConn, error) {
 	return nc, nil
 }
 
+// routeConn returns a connection to the node that serves rq, through get
+// (the closed or open loop's connection cache). In cluster mode, when that
+// node cannot be reached, it asks for a new slot map and waits for it, up
+// to the timeout, instead of failing at once: a node that left mid-run
+// costs the requests that were in flight on it, not one conn-refused per
+// request until the map catches up.
+func routeConn[C any](w *worker, rq *request, get func(addr string) (C, error)) (C, error) {
+	var deadline time.Time
+	for {
+		gen := w.sh.topo.refreshes.Load()
+		c, err := get(w.addrFor(&w.enc, rq))
+		if err == nil || !w.sh.cfg.Cluster {
+			return c, err
+		}
+		w.sh.topo.wantRefresh()
+		if deadline.IsZero() {
+			deadline = time.Now().Add(w.sh.cfg.Timeout)
+		}
+		if !w.sh.topo.awaitLoad(gen, deadline, &w.sh.stop) {
+			return c, err
+		}
+	}
+}
+
 // pause slows a duration-bound worker whose server is unreachable, so it
 // does not spin; a count-bound run fails its requests without waiting.
 func (w *worker) pause() {
@@ -185,8 +209,7 @@ func (w *worker) runClosed() {
 		for i := 0; i < n; i++ {
 			rq := w.next()
 			rq.sent, rq.measured = now, measured
-			addr := w.addrFor(&w.enc, &rq)
-			nc, err := w.conn(addr)
+			nc, err := routeConn(w, &rq, w.conn)
 			if err != nil {
 				w.rec.failed(int(rq.op), now, time.Now(), errKind(err))
 				continue
@@ -258,8 +281,12 @@ func (w *worker) sendBatch(batch []request, used []*nodeConn) {
 	}
 }
 
-// failAll records every request still pending on nc as failed and drops nc.
+// failAll records every request still pending on nc as failed and drops
+// nc; in cluster mode it asks for a new slot map (the node may have left).
 func (w *worker) failAll(nc *nodeConn, batch []request, err error) {
+	if w.sh.cfg.Cluster {
+		w.sh.topo.wantRefresh()
+	}
 	kind, now := errKind(err), time.Now()
 	for _, bi := range nc.idx {
 		w.rec.failed(int(batch[bi].op), batch[bi].sent, now, kind)

@@ -5,6 +5,7 @@
 //	cached [/path/to/cached.conf] [--directive value ...]
 //	cached --config /path/to/cached.conf --port 7000 --maxmemory 100mb
 //	cached --help | --version
+//	cached healthcheck [--ready] [config args]   (exit 0 if /healthz answers 200)
 //
 // Directives use redis-server's names; --help lists them.
 package main
@@ -26,6 +27,9 @@ func main() {
 
 // run is main without the process: it returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(args[1:], stdout, stderr)
+	}
 	cfg, action, err := parseArgs(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "cached: %v\n", err)
@@ -36,7 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printHelp(stdout)
 		return 0
 	case actionVersion:
-		fmt.Fprintf(stdout, "cached v=%s (Redis %s compatible)\n", server.Version, "7.0")
+		printVersion(stdout)
 		return 0
 	}
 	srv, err := server.Start(cfg)
