@@ -8,32 +8,6 @@ import (
 	"time"
 )
 
-// TestOwnershipFigures logs the balance and movement figures quoted in
-// docs/cluster.md (and asserts the rendezvous movement property on the way):
-//
-//	go test -run TestOwnershipFigures -v ./cluster/
-func TestOwnershipFigures(t *testing.T) {
-	const sets = 5 // random member sets per cluster size
-	t.Logf("| nodes | ideal slots/node | min | max | max/min (worst of %d sets) | moved on join | ideal 1/(N+1) | moved on leave | ideal 1/N |", sets)
-	t.Logf("|---|---|---|---|---|---|---|---|---|")
-	for _, n := range []int{3, 5, 10, 50} {
-		lo, hi, worst := NumSlots, 0, 0.0
-		var joinMoved, leaveMoved int
-		for s := uint64(1); s <= sets; s++ {
-			ms := testMembers(s*104729+uint64(n), n+1)
-			base := BuildTable(ms[:n], 0, 1)
-			r, l, h := balance(base)
-			lo, hi, worst = min(lo, l), max(hi, h), max(worst, r)
-			joinMoved += moved(t, base, BuildTable(ms, 0, 2), ms[n].ID)
-			leaveMoved += moved(t, base, BuildTable(ms[1:n], 0, 2), ms[0].ID)
-		}
-		pct := func(moved int) string { return fmt.Sprintf("%.2f%%", 100*float64(moved)/sets/NumSlots) }
-		t.Logf("| %d | %.0f | %d | %d | %.3f | %s | %.2f%% | %s | %.2f%% |",
-			n, float64(NumSlots)/float64(n), lo, hi, worst,
-			pct(joinMoved), 100/float64(n+1), pct(leaveMoved), 100/float64(n))
-	}
-}
-
 // TestConvergenceFigures measures, on loopback with the default (LAN-fast)
 // timings, how long until every node's table agrees after a join, a crash
 // and a graceful leave, for 3 and 5 nodes; each event must converge within
