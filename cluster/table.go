@@ -38,6 +38,7 @@ type SlotRange struct{ Start, End int }
 // concurrent use; the zero value and a nil *Table are not valid.
 type Table struct {
 	version  uint64
+	planner  string // ID of the node that planned it ("" for BuildTable/Plan)
 	replicas int
 	width    int      // entries per slot in prefs: min(1+replicas, len(members))
 	members  []Member // sorted by ID, unique IDs
@@ -66,6 +67,10 @@ func normalizeMembers(members []Member) []Member {
 // another has a higher version, and all nodes converge on the same table for
 // a version (CLUSTER INFO cluster_current_epoch).
 func (t *Table) Version() uint64 { return t.version }
+
+// Planner returns the ID of the node that planned the table (the
+// coordinator of its version), "" for a table built by BuildTable or Plan.
+func (t *Table) Planner() string { return t.planner }
 
 // Replicas returns the replica count the table was built with.
 func (t *Table) Replicas() int { return t.replicas }
