@@ -38,17 +38,30 @@ func Plan(prev *Table, members []Member, replicas int, version uint64) *Table {
 	}
 	t.prefs = make([]uint16, NumSlots*t.width)
 	remap := remapIndexes(prev, ms)
+	var budget [2]int
+	if prev != nil && !slices.EqualFunc(prev.members, ms, func(a, b Member) bool { return a.ID == b.ID }) {
+		budget = defragBudget(len(ms)) // only when slots move anyway
+	}
 	for r := range t.width {
 		l := newLayer(t, r)
 		l.seed(prev, remap)
 		l.setQuotas()
 		l.releaseExcess()
 		l.fill()
+		l.defrag(budget[min(r, 1)])
 		for s, m := range l.own {
 			t.prefs[s*t.width+r] = uint16(m)
 		}
 	}
 	return t
+}
+
+// defragBudget returns how many slots a plan for k members may move to
+// merge ranges, in the primary role and in each replica role: 18% and 5% of
+// NumSlots/(k+1), less than the share that a join or leave moves anyway.
+func defragBudget(k int) [2]int {
+	share := NumSlots / (k + 1)
+	return [2]int{share * 18 / 100, share * 18 / 100}
 }
 
 // BuildTable returns the bootstrap table of a member set (no previous
@@ -368,4 +381,108 @@ func (l *layer) fillRest() {
 			s = e + 1
 		}
 	}
+}
+
+// run is a maximal run of slots with one holder in a layer.
+type run struct {
+	SlotRange
+	m int
+}
+
+// layerRuns returns the layer's maximal runs in slot order (no free slots
+// remain when it is called).
+func (l *layer) layerRuns() []run {
+	var out []run
+	for s := 0; s < NumSlots; {
+		e := s
+		for e+1 < NumSlots && l.own[e+1] == l.own[s] {
+			e++
+		}
+		out = append(out, run{SlotRange{s, e}, int(l.own[s])})
+		s = e + 1
+	}
+	return out
+}
+
+// exchange is a defragmentation step: member a hands its run x to b (a
+// neighbour of x), and b hands as many slots back to a from the end of its
+// run y that touches another run of a. Holders' counts do not change; at
+// least one range disappears.
+type exchange struct {
+	x, give SlotRange // x: a -> b; give: b -> a
+	a, b    int
+}
+
+// defrag merges ranges by exchanges while the layer has more than
+// 2 ranges per member, moving at most budget slots in all, smallest
+// fragments first.
+func (l *layer) defrag(budget int) {
+	for {
+		rs := l.layerRuns()
+		if 2*len(rs) <= 3*l.k {
+			return
+		}
+		ex, ok := l.bestExchange(rs, budget)
+		if !ok {
+			return
+		}
+		l.set(ex.x.Start, ex.x.End, int32(ex.b))
+		l.set(ex.give.Start, ex.give.End, int32(ex.a))
+		budget -= 2 * ex.x.size()
+	}
+}
+
+// bestExchange finds the exchange with the smallest x whose cost (2|x|)
+// fits the budget; ties go to the lowest slot.
+func (l *layer) bestExchange(rs []run, budget int) (exchange, bool) {
+	var best exchange
+	found := false
+	for i, x := range rs {
+		sx := x.size()
+		if 2*sx > budget || (found && sx >= best.x.size()) {
+			continue
+		}
+		for _, nb := range []int{i - 1, i + 1} {
+			if nb < 0 || nb >= len(rs) || !l.allowed(x.SlotRange, rs[nb].m) {
+				continue
+			}
+			if give, ok := l.giveBack(rs, i, rs[nb].m, sx); ok {
+				best, found = exchange{x: x.SlotRange, give: give, a: x.m, b: rs[nb].m}, true
+				break
+			}
+		}
+	}
+	return best, found
+}
+
+// giveBack finds sx slots member b can hand to a = rs[i].m: the end of a
+// run of b (not next to rs[i]) that touches another run of a.
+func (l *layer) giveBack(rs []run, i, b, sx int) (SlotRange, bool) {
+	a := rs[i].m
+	for j, y := range rs {
+		if y.m != b || j == i-1 || j == i+1 || y.size() < sx {
+			continue
+		}
+		if j > 0 && j-1 != i && rs[j-1].m == a {
+			if g := (SlotRange{y.Start, y.Start + sx - 1}); l.allowed(g, a) {
+				return g, true
+			}
+		}
+		if j+1 < len(rs) && j+1 != i && rs[j+1].m == a {
+			if g := (SlotRange{y.End - sx + 1, y.End}); l.allowed(g, a) {
+				return g, true
+			}
+		}
+	}
+	return SlotRange{}, false
+}
+
+// allowed reports whether m may hold every slot of r in this layer.
+func (l *layer) allowed(r SlotRange, m int) bool {
+	for s := r.Start; s <= r.End; s++ {
+		if l.forbidden(s, m) {
+			return false
+		}
+	}
+	return true
 }

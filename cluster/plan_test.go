@@ -157,6 +157,7 @@ func TestPlanRandomWalkExplore(t *testing.T) {
 		next := 1
 		tab := BuildTable(cur, r, 1)
 		maxRanges, maxTuple := 0, 0
+		pm, rm, cm := 0.0, 0.0, 0.0
 		for step := range 200 {
 			if len(cur) < 2 || (len(cur) < 10 && rng.IntN(2) == 0) {
 				cur = append(cur, pool[next%len(pool)])
@@ -167,10 +168,16 @@ func TestPlanRandomWalkExplore(t *testing.T) {
 			}
 			nt := Plan(tab, cur, r, uint64(step+2))
 			checkTable(t, "step "+strconv.Itoa(step), nt)
+			ideal := float64(NumSlots) / float64(max(len(cur), tab.Len()))
+			pm = max(pm, float64(primaryMoves(tab, nt))/ideal)
+			if r > 0 && len(cur) > 1 && tab.Len() > 1 {
+				rm = max(rm, float64(replicaMoves(tab, nt))/ideal/float64(r))
+				cm = max(cm, float64(newCopies(tab, nt))/ideal/float64(r+1))
+			}
 			maxRanges = max(maxRanges, primaryRanges(nt)-len(cur))
 			maxTuple = max(maxTuple, tupleRanges(nt)-len(cur))
 			tab = nt
 		}
-		t.Logf("r=%d: max extra primary ranges %d, max extra tuple ranges %d", r, maxRanges, maxTuple)
+		t.Logf("r=%d: max extra primary ranges %d, max extra tuple ranges %d; max move ratios p %.2f r %.2f copies %.2f", r, maxRanges, maxTuple, pm, rm, cm)
 	}
 }
