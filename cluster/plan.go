@@ -57,11 +57,11 @@ func Plan(prev *Table, members []Member, replicas int, version uint64) *Table {
 }
 
 // defragBudget returns how many slots a plan for k members may move to
-// merge ranges, in the primary role and in each replica role: 18% and 5% of
+// merge ranges, in the primary role and in each replica role: 18% and 10% of
 // NumSlots/(k+1), less than the share that a join or leave moves anyway.
 func defragBudget(k int) [2]int {
 	share := NumSlots / (k + 1)
-	return [2]int{share * 18 / 100, share * 18 / 100}
+	return [2]int{share * 18 / 100, share * 10 / 100}
 }
 
 // BuildTable returns the bootstrap table of a member set (no previous
@@ -293,6 +293,85 @@ func (l *layer) fill() {
 	for l.fillAdjacent() || l.fillNeediest(stuck) {
 	}
 	l.fillRest()
+	for l.rebalance(false) || l.rebalance(true) {
+	}
+}
+
+// rebalance moves slots from a member above quota to one below it that
+// may hold them (direct), or, with via, through a third member: x takes
+// slots of the member above quota and hands as many of its own to the one
+// below. It prefers runs next to the receiver's ranges and reports whether
+// it moved anything. Only replica layers need it: there a member may not
+// hold the slots it is primary of, so the greedy fill can leave it short.
+func (l *layer) rebalance(via bool) bool {
+	for u := range l.k {
+		if l.deficit(u) <= 0 {
+			continue
+		}
+		for o := range l.k {
+			if l.deficit(o) >= 0 {
+				continue
+			}
+			n := min(l.deficit(u), -l.deficit(o))
+			if !via {
+				if l.transfer(o, u, n) {
+					return true
+				}
+				continue
+			}
+			for x := range l.k {
+				if x == u || x == o {
+					continue
+				}
+				if m := l.movable(x, u, n); m > 0 && l.movable(o, x, m) > 0 {
+					m = min(m, l.movable(o, x, m))
+					l.transfer(x, u, m)
+					l.transfer(o, x, m)
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// movable returns how many (up to n) slots of member from member to may
+// hold, in from's largest run of such slots.
+func (l *layer) movable(from, to, n int) int {
+	best := 0
+	for _, r := range runs(func(s int) bool { return int(l.own[s]) == from && !l.forbidden(s, to) }) {
+		best = max(best, min(n, r.size()))
+	}
+	return best
+}
+
+// transfer moves up to n slots from member from to member to, out of one
+// run of from's slots that to may hold: a run touching a range of to if
+// any (from that end), else the largest (from its end). It reports whether
+// it moved anything.
+func (l *layer) transfer(from, to, n int) bool {
+	rs := runs(func(s int) bool { return int(l.own[s]) == from && !l.forbidden(s, to) })
+	if len(rs) == 0 || n <= 0 {
+		return false
+	}
+	large := 0
+	for i, r := range rs {
+		c := min(n, r.size())
+		if r.Start > 0 && int(l.own[r.Start-1]) == to {
+			l.set(r.Start, r.Start+c-1, int32(to))
+			return true
+		}
+		if r.End < NumSlots-1 && int(l.own[r.End+1]) == to {
+			l.set(r.End-c+1, r.End, int32(to))
+			return true
+		}
+		if r.size() > rs[large].size() {
+			large = i
+		}
+	}
+	r := rs[large]
+	l.set(r.End-min(n, r.size())+1, r.End, int32(to))
+	return true
 }
 
 // fillAdjacent lets a member below quota take free slots next to one of its
@@ -404,18 +483,18 @@ func (l *layer) layerRuns() []run {
 	return out
 }
 
-// exchange is a defragmentation step: member a hands its run x to b (a
-// neighbour of x), and b hands as many slots back to a from the end of its
-// run y that touches another run of a. Holders' counts do not change; at
-// least one range disappears.
+// exchange is a defragmentation step between members a and b: a hands c
+// slots of its run x, from the end touching a run of b, to b; b hands c
+// slots of its run y, from the end touching another run of a, to a. With
+// c = min(|x|, |y|) one of the runs disappears and no new one appears;
+// holders' counts do not change.
 type exchange struct {
-	x, give SlotRange // x: a -> b; give: b -> a
-	a, b    int
+	x, y SlotRange // the slots that change holder: x a -> b, y b -> a
+	a, b int
 }
 
-// defrag merges ranges by exchanges while the layer has more than
-// 2 ranges per member, moving at most budget slots in all, smallest
-// fragments first.
+// defrag merges ranges by exchanges while the layer has more than 1.5
+// ranges per member, moving at most budget slots in all, cheapest first.
 func (l *layer) defrag(budget int) {
 	for {
 		rs := l.layerRuns()
@@ -427,54 +506,53 @@ func (l *layer) defrag(budget int) {
 			return
 		}
 		l.set(ex.x.Start, ex.x.End, int32(ex.b))
-		l.set(ex.give.Start, ex.give.End, int32(ex.a))
+		l.set(ex.y.Start, ex.y.End, int32(ex.a))
 		budget -= 2 * ex.x.size()
 	}
 }
 
-// bestExchange finds the exchange with the smallest x whose cost (2|x|)
-// fits the budget; ties go to the lowest slot.
+// bestExchange finds the cheapest exchange whose cost (2c) fits the
+// budget; ties go to the lowest slots.
 func (l *layer) bestExchange(rs []run, budget int) (exchange, bool) {
 	var best exchange
 	found := false
 	for i, x := range rs {
-		sx := x.size()
-		if 2*sx > budget || (found && sx >= best.x.size()) {
-			continue
-		}
 		for _, nb := range []int{i - 1, i + 1} {
-			if nb < 0 || nb >= len(rs) || !l.allowed(x.SlotRange, rs[nb].m) {
+			if nb < 0 || nb >= len(rs) {
 				continue
 			}
-			if give, ok := l.giveBack(rs, i, rs[nb].m, sx); ok {
-				best, found = exchange{x: x.SlotRange, give: give, a: x.m, b: rs[nb].m}, true
-				break
+			b := rs[nb].m
+			for j, y := range rs {
+				if y.m != b || j == i-1 || j == i+1 {
+					continue
+				}
+				c := min(x.size(), y.size())
+				if 2*c > budget || (found && c >= best.x.size()) {
+					continue
+				}
+				xs := end(x.SlotRange, c, nb < i)
+				for _, side := range []int{j - 1, j + 1} {
+					if side < 0 || side >= len(rs) || side == i || rs[side].m != x.m {
+						continue
+					}
+					ys := end(y.SlotRange, c, side < j)
+					if l.allowed(xs, b) && l.allowed(ys, x.m) {
+						best, found = exchange{x: xs, y: ys, a: x.m, b: b}, true
+						break
+					}
+				}
 			}
 		}
 	}
 	return best, found
 }
 
-// giveBack finds sx slots member b can hand to a = rs[i].m: the end of a
-// run of b (not next to rs[i]) that touches another run of a.
-func (l *layer) giveBack(rs []run, i, b, sx int) (SlotRange, bool) {
-	a := rs[i].m
-	for j, y := range rs {
-		if y.m != b || j == i-1 || j == i+1 || y.size() < sx {
-			continue
-		}
-		if j > 0 && j-1 != i && rs[j-1].m == a {
-			if g := (SlotRange{y.Start, y.Start + sx - 1}); l.allowed(g, a) {
-				return g, true
-			}
-		}
-		if j+1 < len(rs) && j+1 != i && rs[j+1].m == a {
-			if g := (SlotRange{y.End - sx + 1, y.End}); l.allowed(g, a) {
-				return g, true
-			}
-		}
+// end returns the first (head) or last c slots of r.
+func end(r SlotRange, c int, head bool) SlotRange {
+	if head {
+		return SlotRange{r.Start, r.Start + c - 1}
 	}
-	return SlotRange{}, false
+	return SlotRange{r.End - c + 1, r.End}
 }
 
 // allowed reports whether m may hold every slot of r in this layer.

@@ -1,9 +1,9 @@
 package cluster
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"testing"
 )
 
@@ -111,6 +111,9 @@ func primaryRanges(t *Table) int {
 // has width distinct members, primaries balanced within one slot.
 func checkTable(t *testing.T, what string, tab *Table) {
 	t.Helper()
+	if tab.Len() == 0 {
+		return
+	}
 	for s := range NumSlots {
 		row := tab.prefs[s*tab.width : (s+1)*tab.width]
 		for i := range row {
@@ -124,60 +127,186 @@ func checkTable(t *testing.T, what string, tab *Table) {
 	}
 }
 
-func TestPlanExplore(t *testing.T) {
+// clusterSlotsSize returns the size in bytes of the RESP2 CLUSTER SLOTS
+// reply for t, in Redis 7's format: one entry per run of slots with the
+// same preference list, `*N :start :end` and per node `*4 $host :port $id *0`
+// (no extra networking metadata).
+func clusterSlotsSize(t *Table) int {
+	if t.width == 0 {
+		return len("*0\r\n")
+	}
+	var b []byte
+	b = fmt.Appendf(b, "*%d\r\n", tupleRanges(t))
+	for s := 0; s < NumSlots; {
+		e := s
+		row := t.prefs[s*t.width : (s+1)*t.width]
+		for e+1 < NumSlots && slices.Equal(t.prefs[(e+1)*t.width:(e+2)*t.width], row) {
+			e++
+		}
+		b = fmt.Appendf(b, "*%d\r\n:%d\r\n:%d\r\n", 2+len(row), s, e)
+		for _, i := range row {
+			m := t.members[i]
+			b = fmt.Appendf(b, "*4\r\n$%d\r\n%s\r\n:%d\r\n$%d\r\n%s\r\n*0\r\n", len(m.Host), m.Host, m.Port, len(m.ID), m.ID)
+		}
+		s = e + 1
+	}
+	return len(b)
+}
+
+func TestPlanDeterministic(t *testing.T) {
+	for _, r := range []int{0, 1, 2} {
+		ms := testMembers(uint64(40+r), 12)
+		rng := rand.New(rand.NewPCG(3, uint64(r)))
+		// Two nodes that see the same history in different member orders
+		// compute identical tables at every step.
+		var a, b *Table
+		for step := range 30 {
+			k := 1 + rng.IntN(len(ms))
+			cur := slices.Clone(ms[:k])
+			if step%3 == 2 {
+				cur = slices.Delete(cur, 0, 1+rng.IntN(k-1+1)/2)
+			}
+			perm := slices.Clone(cur)
+			rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+			a, b = Plan(a, cur, r, uint64(step)), Plan(b, append(perm, perm...), r, uint64(step))
+			if !sameAssignment(a, b) {
+				t.Fatalf("r=%d step %d: same history, different tables", r, step)
+			}
+			// A table that went over the wire plans alike.
+			a.planner = ms[0].ID
+			dec, err := decodeTable(encodeTable(a))
+			if err != nil || !sameAssignment(Plan(dec, ms[:6], r, 1), Plan(a, ms[:6], r, 1)) {
+				t.Fatalf("r=%d step %d: decoded table plans differently (%v)", r, step, err)
+			}
+		}
+	}
+}
+
+func TestBootstrapTable(t *testing.T) {
+	for _, r := range []int{0, 1, 2} {
+		for n := 1; n <= 10; n++ {
+			tab := BuildTable(testMembers(uint64(n*7+r), n), r, 1)
+			checkTable(t, fmt.Sprintf("r=%d n=%d", r, n), tab)
+			if pr, tr := primaryRanges(tab), tupleRanges(tab); pr != n || tr != n {
+				t.Errorf("r=%d n=%d: %d primary ranges, %d CLUSTER SLOTS entries; want %d", r, n, pr, tr, n)
+			}
+			next := 0
+			for i, m := range tab.Members() { // in ID order, one range each
+				if rs := tab.Ranges(m.ID); rs[0].Start != next {
+					t.Errorf("r=%d n=%d: member %d starts at %d, want %d", r, n, i, rs[0].Start, next)
+				} else {
+					next = rs[0].End + 1
+				}
+			}
+			if r > 0 && n > r {
+				if ratio, lo, hi := spreadOf(replicaLoads(tab)); ratio > 1.1 {
+					t.Errorf("r=%d n=%d: replica loads %d..%d", r, n, lo, hi)
+				}
+			}
+		}
+	}
+}
+
+// stepBounds checks one planned step: invariants, balance, movement
+// within 1.2× the ideal share in the primary role and in copies made, and
+// (the replica role alone) within maxReplica×.
+func stepBounds(t *testing.T, what string, before, after *Table, maxReplica float64) {
+	t.Helper()
+	checkTable(t, what, after)
+	k := max(before.Len(), after.Len())
+	if after.Len() == 0 || before.Len() == 0 {
+		return
+	}
+	ideal := float64(NumSlots) / float64(k)
+	if got := float64(primaryMoves(before, after)) / ideal; got > 1.2 {
+		t.Errorf("%s: primaries moved %.2f× the ideal", what, got)
+	}
+	r := after.width - 1
+	if r == 0 || before.width != after.width || after.Len() <= 1+r {
+		return // no replicas, or every member holds every slot
+	}
+	if got := float64(newCopies(before, after)) / ideal / float64(r+1); got > 1.2 {
+		t.Errorf("%s: %.2f× the ideal copies made", what, got)
+	}
+	if got := float64(replicaMoves(before, after)) / ideal / float64(r); got > maxReplica {
+		t.Errorf("%s: replicas moved %.2f× the ideal", what, got)
+	}
+	if ratio, lo, hi := spreadOf(replicaLoads(after)); ratio > 1.1 {
+		t.Errorf("%s: replica loads %d..%d", what, lo, hi)
+	}
+}
+
+func TestPlanJoinAndLeave(t *testing.T) {
 	for _, r := range []int{0, 1, 2} {
 		for n := 1; n <= 10; n++ {
 			ms := testMembers(uint64(n*31+r), n+1)
 			base := BuildTable(ms[:n], r, 1)
 			join := Plan(base, ms, r, 2)
-			leave := Plan(base, ms[1:n], r, 2)
-			checkTable(t, "base", base)
-			checkTable(t, "join", join)
-			if n > 1 {
-				checkTable(t, "leave", leave)
+			what := fmt.Sprintf("r=%d %d->%d", r, n, n+1)
+			stepBounds(t, what, base, join, 1.7)
+			if got := ownerCounts(join)[ms[n].ID]; primaryMoves(base, join) != got {
+				t.Errorf("%s: %d primaries moved, the new node got %d", what, primaryMoves(base, join), got)
 			}
-			jr, _, _ := spreadOf(replicaLoads(join))
-			t.Logf("r=%d n=%d: ranges base %d/%d join %d/%d leave %d/%d; join moved p %.2f r %.2f copies %.2f (repl spread %.3f); leave moved p %.2f r %.2f copies %.2f",
-				r, n, primaryRanges(base), tupleRanges(base), primaryRanges(join), tupleRanges(join), primaryRanges(leave), tupleRanges(leave),
-				float64(primaryMoves(base, join))/(NumSlots/float64(n+1)),
-				float64(replicaMoves(base, join))/(float64(r)*NumSlots/float64(n+1)),
-				float64(newCopies(base, join))/(float64(min(r+1, n+1))*NumSlots/float64(n+1)), jr,
-				float64(primaryMoves(base, leave))/(NumSlots/float64(n)),
-				float64(replicaMoves(base, leave))/(float64(r)*NumSlots/float64(n)),
-				float64(newCopies(base, leave))/(float64(r+1)*NumSlots/float64(n)))
+			if pr := primaryRanges(join); pr > 2*(n+1) {
+				t.Errorf("%s: %d primary ranges", what, pr)
+			}
+			leave := Plan(base, ms[1:n], r, 2)
+			what = fmt.Sprintf("r=%d %d->%d", r, n, n-1)
+			stepBounds(t, what, base, leave, 1.7)
+			if n > 1 && primaryMoves(base, leave) != ownerCounts(base)[ms[0].ID] {
+				t.Errorf("%s: %d primaries moved, the leaver had %d", what, primaryMoves(base, leave), ownerCounts(base)[ms[0].ID])
+			}
+			if pr := primaryRanges(leave); pr > 2*n {
+				t.Errorf("%s: %d primary ranges", what, pr)
+			}
 		}
 	}
 }
 
-func TestPlanRandomWalkExplore(t *testing.T) {
-	for _, r := range []int{0, 1} {
-		rng := rand.New(rand.NewPCG(uint64(r), 9))
-		pool := testMembers(77, 40)
-		cur := []Member{pool[0]}
-		next := 1
-		tab := BuildTable(cur, r, 1)
-		maxRanges, maxTuple := 0, 0
-		pm, rm, cm := 0.0, 0.0, 0.0
-		for step := range 200 {
-			if len(cur) < 2 || (len(cur) < 10 && rng.IntN(2) == 0) {
-				cur = append(cur, pool[next%len(pool)])
-				next++
-			} else {
-				i := rng.IntN(len(cur))
-				cur = slices.Delete(cur, i, i+1)
-			}
-			nt := Plan(tab, cur, r, uint64(step+2))
-			checkTable(t, "step "+strconv.Itoa(step), nt)
-			ideal := float64(NumSlots) / float64(max(len(cur), tab.Len()))
-			pm = max(pm, float64(primaryMoves(tab, nt))/ideal)
-			if r > 0 && len(cur) > 1 && tab.Len() > 1 {
-				rm = max(rm, float64(replicaMoves(tab, nt))/ideal/float64(r))
-				cm = max(cm, float64(newCopies(tab, nt))/ideal/float64(r+1))
-			}
-			maxRanges = max(maxRanges, primaryRanges(nt)-len(cur))
-			maxTuple = max(maxTuple, tupleRanges(nt)-len(cur))
-			tab = nt
+// walkStats is what a random join/leave walk measured.
+type walkStats struct {
+	maxRanges  [11]int // most primary ranges seen with k members
+	maxEntries [11]int // most CLUSTER SLOTS entries seen with k members
+	maxBytes   [11]int // largest CLUSTER SLOTS reply with k members
+}
+
+// randomWalk plans steps random joins and leaves between 1 and 10 members
+// (replicas r), checking every step with stepBounds.
+func randomWalk(t *testing.T, seed uint64, r, steps int) walkStats {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 9))
+	pool := testMembers(seed+77, 64)
+	cur, next := []Member{pool[0]}, 1
+	tab := BuildTable(cur, r, 1)
+	var st walkStats
+	for step := range steps {
+		if len(cur) < 2 || (len(cur) < 10 && rng.IntN(2) == 0) {
+			cur = append(cur, pool[next%len(pool)])
+			next++
+		} else {
+			i := rng.IntN(len(cur))
+			cur = slices.Delete(cur, i, i+1)
 		}
-		t.Logf("r=%d: max extra primary ranges %d, max extra tuple ranges %d; max move ratios p %.2f r %.2f copies %.2f", r, maxRanges, maxTuple, pm, rm, cm)
+		nt := Plan(tab, cur, r, uint64(step+2))
+		stepBounds(t, fmt.Sprintf("seed %d r=%d step %d (%d->%d members)", seed, r, step, tab.Len(), nt.Len()), tab, nt, 2)
+		k := nt.Len()
+		st.maxRanges[k] = max(st.maxRanges[k], primaryRanges(nt))
+		st.maxEntries[k] = max(st.maxEntries[k], tupleRanges(nt))
+		st.maxBytes[k] = max(st.maxBytes[k], clusterSlotsSize(nt))
+		tab = nt
+	}
+	return st
+}
+
+func TestPlanRandomWalk(t *testing.T) {
+	for _, r := range []int{0, 1} {
+		for seed := uint64(1); seed <= 2; seed++ {
+			st := randomWalk(t, seed, r, 200)
+			for k, c := range st.maxRanges {
+				if c > 6*k { // fragmentation stays bounded
+					t.Errorf("seed %d r=%d: %d primary ranges with %d members", seed, r, c, k)
+				}
+			}
+		}
 	}
 }
