@@ -66,24 +66,30 @@ func (n *Node) needsPlan() bool {
 	return n.needsPlanLocked()
 }
 
-// plan makes, if this node still is the coordinator and the table is out of
-// date, the next table and adopts it.
-func (n *Node) plan() {
+// plan makes the next table and adopts it, if this node still is the
+// coordinator and the table is out of date (or always, with force). Plan
+// runs without n.mu (it takes milliseconds); if the table changed
+// meanwhile, the result is dropped and plan reports false.
+func (n *Node) plan(force bool) bool {
+	n.mu.Lock()
+	if !force && !n.needsPlanLocked() {
+		n.mu.Unlock()
+		return true
+	}
+	cur, live := n.table.Load(), n.liveLocked()
+	n.mu.Unlock()
+	t := Plan(cur, live, n.replicas, cur.version+1)
+	t.planner = n.id
+	enc := encodeTable(t)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.needsPlanLocked() {
-		n.planLocked(n.liveLocked())
+	if n.table.Load() != cur {
+		n.wake() // the loop looks again
+		return false
 	}
-}
-
-// planLocked plans the successor of the current table for members, adopts
-// and gossips it. n.mu must be held.
-func (n *Node) planLocked(members []Member) {
-	cur := n.table.Load()
-	t := Plan(cur, members, n.replicas, cur.version+1)
-	t.planner = n.id
-	n.adoptLocked(t, encodeTable(t))
+	n.adoptLocked(t, enc)
 	n.log.Info("cluster: planned slot table", "version", t.version, "members", t.Len(), "ranges", primaryRangeCount(t))
+	return true
 }
 
 // adoptLocked makes t (encoded as enc; t not yet shared) the current table

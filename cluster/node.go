@@ -212,13 +212,15 @@ func (n *Node) Forget(id string) error {
 		return ErrForgetSelf
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.table.Load().IndexOf(id) < 0 {
+		n.mu.Unlock()
 		return ErrUnknownNode
 	}
 	n.banned[id] = time.Now().Add(n.banFor)
-	n.planLocked(n.liveLocked())
 	n.wake() // arm the ban timer
+	n.mu.Unlock()
+	for !n.plan(true) { // until no other table came in between
+	}
 	return nil
 }
 

@@ -196,10 +196,21 @@ func (l *layer) setQuotas() {
 // deficit returns how many slots member m lacks to reach its quota.
 func (l *layer) deficit(m int) int { return l.quota[m] - l.count[m] }
 
-// takeable reports whether some member below quota may hold slot s.
-func (l *layer) takeable(s int) bool {
+// receivers returns the members below quota.
+func (l *layer) receivers() []int {
+	var out []int
 	for m := range l.k {
-		if l.deficit(m) > 0 && !l.forbidden(s, m) {
+		if l.deficit(m) > 0 {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// takeable reports whether one of the receivers may hold slot s.
+func (l *layer) takeable(s int, receivers []int) bool {
+	for _, m := range receivers {
+		if !l.forbidden(s, m) {
 			return true
 		}
 	}
@@ -256,7 +267,8 @@ func (l *layer) releaseExcess() {
 
 // releaseOne frees up to e slots of member m from one of its ranges.
 func (l *layer) releaseOne(m, e int) {
-	rs := runs(func(s int) bool { return int(l.own[s]) == m && l.takeable(s) })
+	recv := l.receivers()
+	rs := runs(func(s int) bool { return int(l.own[s]) == m && l.takeable(s, recv) })
 	if len(rs) == 0 { // nothing anyone below quota could take: release anyway
 		rs = runs(func(s int) bool { return int(l.own[s]) == m })
 	}

@@ -101,7 +101,7 @@ func (n *Node) loop() {
 		case <-banTimer.C:
 		case <-planTimer.C:
 			planArmed = false
-			n.plan()
+			n.plan(false)
 		}
 		if next, ok := n.expireBans(); ok {
 			banTimer.Reset(time.Until(next))
