@@ -83,7 +83,10 @@ func (r *reader) uvarint(limit uint64) uint64 {
 }
 
 func (r *reader) str() string {
-	n := r.uvarint(uint64(len(r.b)))
+	n := r.uvarint(NumSlots)
+	if r.err == nil && n > uint64(len(r.b)) {
+		r.err = fmt.Errorf("%w: string past the end", errBadTable)
+	}
 	if r.err != nil {
 		return ""
 	}
