@@ -47,16 +47,6 @@ func ownerCounts(t *Table) map[string]int {
 	return c
 }
 
-// balance returns the max/min ratio of slots per member and the extremes.
-func balance(t *Table) (ratio float64, lo, hi int) {
-	lo, hi = NumSlots+1, -1
-	for _, m := range t.Members() {
-		c := ownerCounts(t)[m.ID]
-		lo, hi = min(lo, c), max(hi, c)
-	}
-	return float64(hi) / float64(lo), lo, hi
-}
-
 func TestBuildTableDeterministicUnderPermutation(t *testing.T) {
 	for _, tc := range []struct {
 		n, replicas int
