@@ -59,17 +59,20 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return d.meta
 }
 
-// NotifyMsg implements memberlist.Delegate; cached sends no user messages.
-func (d *delegate) NotifyMsg([]byte) {}
+// NotifyMsg implements memberlist.Delegate: a gossiped slot table.
+func (d *delegate) NotifyMsg(b []byte) { d.n.receive(b) }
 
-// GetBroadcasts implements memberlist.Delegate; no user broadcasts.
-func (d *delegate) GetBroadcasts(int, int) [][]byte { return nil }
+// GetBroadcasts implements memberlist.Delegate: the queued slot table.
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	return d.n.queue.GetBroadcasts(overhead, limit)
+}
 
-// LocalState implements memberlist.Delegate; no push/pull state.
-func (d *delegate) LocalState(bool) []byte { return nil }
+// LocalState implements memberlist.Delegate: the current slot table, sent
+// in every push/pull exchange (at join and every PushPullInterval).
+func (d *delegate) LocalState(bool) []byte { return d.n.localState() }
 
-// MergeRemoteState implements memberlist.Delegate; no push/pull state.
-func (d *delegate) MergeRemoteState([]byte, bool) {}
+// MergeRemoteState implements memberlist.Delegate: a peer's slot table.
+func (d *delegate) MergeRemoteState(b []byte, _ bool) { d.n.receive(b) }
 
 // NotifyJoin implements memberlist.EventDelegate.
 func (d *delegate) NotifyJoin(n *memberlist.Node) { d.n.memberUp(n) }

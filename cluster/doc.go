@@ -2,14 +2,15 @@
 // ownership table of a cached cluster.
 //
 // Membership runs on hashicorp/memberlist (SWIM gossip): every node carries
-// its 40-hex ID and announced RESP address in memberlist node meta. Each node
-// turns the set of alive members it sees into a [Table], an immutable
-// snapshot mapping each of the [NumSlots] Redis Cluster slots to a
-// preference list (primary first, then replicas). The table is a pure
-// function of the member set: rendezvous (highest random weight) hashing on
-// xxhash of (node ID, slot), so nodes with the same view compute the same
-// table, and when one node joins or leaves only the slots it owns or takes
-// change owner.
+// its 40-hex ID and announced RESP address in memberlist node meta. The
+// cluster agrees on one [Table], an immutable snapshot mapping each of the
+// [NumSlots] Redis Cluster slots to a preference list (primary first, then
+// replicas on other nodes). The coordinator (the lowest live ID) computes the
+// next table from the current one with [Plan] when members change: each node
+// keeps a few contiguous ranges, roles stay balanced, and a join or leave
+// moves about 1/N of the slots. Tables carry a version; they travel by
+// gossip and every node adopts the newest. [BuildTable] is the bootstrap
+// split used when there is no previous table.
 //
 // # Usage
 //

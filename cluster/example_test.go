@@ -19,10 +19,16 @@ func ExampleBuildTable() {
 		fmt.Println(m.Addr())
 	}
 	fmt.Println(t.Members()[t.OwnerIndex(slot)].Addr() == t.Owner(slot).Addr())
+	for _, m := range t.Members() {
+		fmt.Println(m.Host, t.Ranges(m.ID))
+	}
 	// Output:
-	// 10.0.0.2:6379
+	// 10.0.0.3:6379
 	// 10.0.0.1:6379
 	// true
+	// 10.0.0.1 [{0 5461}]
+	// 10.0.0.2 [{5462 10922}]
+	// 10.0.0.3 [{10923 16383}]
 }
 
 func ExampleNew() {

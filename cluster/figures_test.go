@@ -8,29 +8,49 @@ import (
 	"time"
 )
 
-// TestOwnershipFigures logs the balance and movement figures quoted in
-// docs/cluster.md (and asserts the rendezvous movement property on the way):
+// TestOwnershipFigures logs the balance, movement, range and CLUSTER SLOTS
+// figures quoted in docs/cluster.md (asserting the bounds on the way):
 //
 //	go test -run TestOwnershipFigures -v ./cluster/
 func TestOwnershipFigures(t *testing.T) {
-	const sets = 5 // random member sets per cluster size
-	t.Logf("| nodes | ideal slots/node | min | max | max/min (worst of %d sets) | moved on join | ideal 1/(N+1) | moved on leave | ideal 1/N |", sets)
-	t.Logf("|---|---|---|---|---|---|---|---|---|")
-	for _, n := range []int{3, 5, 10, 50} {
-		lo, hi, worst := NumSlots, 0, 0.0
-		var joinMoved, leaveMoved int
-		for s := uint64(1); s <= sets; s++ {
-			ms := testMembers(s*104729+uint64(n), n+1)
-			base := BuildTable(ms[:n], 0, 1)
-			r, l, h := balance(base)
-			lo, hi, worst = min(lo, l), max(hi, h), max(worst, r)
-			joinMoved += moved(t, base, BuildTable(ms, 0, 2), ms[n].ID)
-			leaveMoved += moved(t, base, BuildTable(ms[1:n], 0, 2), ms[0].ID)
+	t.Logf("Bootstrap table, then one join (N -> N+1) and one leave (N -> N-1) planned from it; replicas 1.")
+	t.Logf("| nodes | slots/node min–max | max/min | primary ranges | CLUSTER SLOTS entries, bytes | join: primaries moved (ideal) | replicas moved | copies ×ideal | ranges after | leave: primaries moved (ideal) | replicas moved | copies ×ideal | ranges after |")
+	t.Logf("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for n := 1; n <= 10; n++ {
+		ms := testMembers(uint64(n*31+1), n+1)
+		base := BuildTable(ms[:n], 1, 1)
+		_, lo, hi := spreadOf(roleCounts(base, 0))
+		if float64(hi)/float64(lo) > 1.1 {
+			t.Errorf("n=%d: unbalanced", n)
 		}
-		pct := func(moved int) string { return fmt.Sprintf("%.2f%%", 100*float64(moved)/sets/NumSlots) }
-		t.Logf("| %d | %.0f | %d | %d | %.3f | %s | %.2f%% | %s | %.2f%% |",
-			n, float64(NumSlots)/float64(n), lo, hi, worst,
-			pct(joinMoved), 100/float64(n+1), pct(leaveMoved), 100/float64(n))
+		line := fmt.Sprintf("| %d | %d–%d | %.4f | %d | %d, %d B |", n, lo, hi, float64(hi)/float64(lo), primaryRanges(base), tupleRanges(base), clusterSlotsSize(base))
+		for _, next := range []*Table{Plan(base, ms, 1, 2), Plan(base, ms[1:n], 1, 2)} {
+			if next.Len() == 0 {
+				line += " – | – | – | – |"
+				continue
+			}
+			stepBounds(t, fmt.Sprintf("n=%d -> %d", n, next.Len()), base, next, 1.7)
+			ideal := float64(NumSlots) / float64(max(n, next.Len()))
+			line += fmt.Sprintf(" %.2f%% (%.2f%%) | %.2f%% | %.2f | %d |",
+				100*float64(primaryMoves(base, next))/NumSlots, 100*ideal/NumSlots,
+				100*float64(replicaMoves(base, next))/NumSlots,
+				float64(newCopies(base, next))/ideal/float64(min(2, next.Len())),
+				primaryRanges(next))
+		}
+		t.Log(line)
+	}
+	t.Logf("Random walk: 200 planned joins and leaves between 1 and 10 nodes (replicas 1); largest table seen per size.")
+	t.Logf("| nodes | primary ranges | CLUSTER SLOTS entries | CLUSTER SLOTS bytes |")
+	t.Logf("|---|---|---|---|")
+	st := randomWalk(t, 2, 1, 200)
+	for k := 1; k <= 10; k++ {
+		t.Logf("| %d | %d | %d | %d |", k, st.maxRanges[k], st.maxEntries[k], st.maxBytes[k])
+	}
+	for _, k := range []int{3, 5, 10} {
+		tab := BuildTable(testMembers(uint64(k), k), 1, 1)
+		if size := clusterSlotsSize(tab); k == 10 && size >= 10*1024 {
+			t.Errorf("CLUSTER SLOTS for 10 nodes is %d bytes", size)
+		}
 	}
 }
 

@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"bytes"
 	"net"
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/memberlist"
@@ -21,6 +23,32 @@ func FuzzMemberOf(f *testing.F) {
 		m, ok := memberOf(&memberlist.Node{Name: name, Addr: net.IPv4(127, 0, 0, 1), Port: 7946, Meta: md})
 		if ok && (m.ID != name || !ValidID(m.ID) || m.GossipAddr != "127.0.0.1:7946" || m.Port < 0 || m.Port > 65535) {
 			t.Fatalf("accepted bad member %+v from name %q meta %q", m, name, md)
+		}
+	})
+}
+
+// FuzzDecodeTable feeds arbitrary bytes to the table decoder: it never
+// panics, and a table it accepts encodes to bytes that decode to the same
+// table and are canonical (encode again to themselves).
+func FuzzDecodeTable(f *testing.F) {
+	for _, r := range []int{0, 1, 2} {
+		tab := BuildTable(testMembers(uint64(r), 4), r, 9)
+		tab.planner = tab.members[0].ID
+		f.Add(encodeTable(tab))
+	}
+	f.Add([]byte{tableMagic, tableFormat})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tab, err := decodeTable(b)
+		if err != nil {
+			return
+		}
+		enc := encodeTable(tab)
+		again, err := decodeTable(enc)
+		if err != nil || !sameAssignment(again, tab) || again.version != tab.version || again.planner != tab.planner || !slices.Equal(again.members, tab.members) {
+			t.Fatalf("re-encoded table decodes differently (%v)", err)
+		}
+		if !bytes.Equal(encodeTable(again), enc) {
+			t.Fatalf("encoding not canonical")
 		}
 	})
 }

@@ -57,7 +57,8 @@ func startCluster(t testing.TB, k int, cfg Config) []*Node {
 }
 
 // converged reports whether every node's table has exactly the given nodes
-// as members and all tables assign every slot alike.
+// as members and all tables are the same agreed table: same version,
+// planner and assignment of every slot.
 func converged(nodes []*Node) bool {
 	ids := map[string]bool{}
 	for _, n := range nodes {
@@ -74,7 +75,7 @@ func converged(nodes []*Node) bool {
 				return false
 			}
 		}
-		if !sameAssignment(first, tab) {
+		if tab.Version() != first.Version() || tab.Planner() != first.Planner() || !sameAssignment(first, tab) {
 			return false
 		}
 	}

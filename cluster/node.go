@@ -19,8 +19,11 @@ const (
 )
 
 // Node is this process's membership in a cluster: a memberlist instance plus
-// the slot table derived from the members it sees. All methods are safe for
-// concurrent use.
+// the cluster's agreed slot table. The coordinator (the member with the
+// lowest ID among those this node sees) plans the next table with [Plan]
+// when members change; tables travel by gossip and every node adopts the
+// newest (highest version, then lowest planner ID, then lowest encoding).
+// All methods are safe for concurrent use.
 //
 // A Node owns two goroutines besides memberlist's own: one that calls
 // subscribers (and ends Forget bans), and, if Config.Join is set, one that
@@ -32,13 +35,15 @@ type Node struct {
 	ml       *memberlist.Memberlist // set by New before it returns
 	self     Member                 // set by New before it returns
 	table    atomic.Pointer[Table]  // current snapshot, never nil after New
+	enc      atomic.Pointer[[]byte] // encodeTable(table), swapped with it under mu
+	queue    *memberlist.TransmitLimitedQueue
+	numNodes atomic.Int32 // len(seen), for queue (which must not take mu)
 
-	mu      sync.Mutex           // protects the fields below
-	seen    map[string]Member    // members memberlist reports alive, forgotten ones included
-	banned  map[string]time.Time // forgotten IDs -> end of their ban
-	banFor  time.Duration        // ban length (forgetBan; tests shorten it)
-	version uint64               // version of the last table built
-	subs    []func(*Table)
+	mu     sync.Mutex           // protects the fields below
+	seen   map[string]Member    // members memberlist reports alive, forgotten ones included
+	banned map[string]time.Time // forgotten IDs -> end of their ban
+	banFor time.Duration        // ban length (forgetBan; tests shorten it)
+	subs   []func(*Table)
 
 	kick chan struct{}  // capacity 1: wakes loop after a new table or ban
 	stop chan struct{}  // closed by shutdown
@@ -54,7 +59,7 @@ type Node struct {
 
 // New starts a node: it creates the memberlist transport (listening at once),
 // and, if cfg.Join is set, a background loop joining the seeds. The returned
-// node's Table holds just itself until peers are seen.
+// node's Table holds just itself (version 1) until it adopts the cluster's.
 func New(cfg Config) (*Node, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -73,7 +78,14 @@ func New(cfg Config) (*Node, error) {
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
-	n.table.Store(BuildTable(nil, n.replicas, 0))
+	empty := BuildTable(nil, n.replicas, 0)
+	emptyEnc := encodeTable(empty)
+	n.table.Store(empty)
+	n.enc.Store(&emptyEnc)
+	n.queue = &memberlist.TransmitLimitedQueue{
+		NumNodes:       func() int { return int(n.numNodes.Load()) },
+		RetransmitMult: 4,
+	}
 	d := &delegate{n: n, meta: encodeMeta(meta{ID: cfg.NodeID, Host: cfg.AnnounceHost, Port: cfg.AnnouncePort})}
 	if len(d.meta) > memberlist.MetaMaxSize {
 		return nil, fmt.Errorf("%w: node meta is %d bytes, limit %d", ErrInvalidConfig, len(d.meta), memberlist.MetaMaxSize)
@@ -90,6 +102,11 @@ func New(cfg Config) (*Node, error) {
 	}
 	self.Self = true
 	n.self = self
+	n.mu.Lock()
+	own := BuildTable([]Member{self}, n.replicas, 1)
+	own.planner = n.id
+	n.adoptLocked(own, encodeTable(own)) // unless a peer's table came first
+	n.mu.Unlock()
 	n.wg.Add(1)
 	go n.loop()
 	if len(cfg.Join) > 0 {
@@ -145,8 +162,8 @@ func (n *Node) GossipAddr() string { return n.self.GossipAddr }
 // Table returns the current slot table: an atomic load, never nil.
 func (n *Node) Table() *Table { return n.table.Load() }
 
-// Members returns the members of the current table (alive, not forgotten,
-// self included), sorted by ID, in a new slice.
+// Members returns the members of the current table, sorted by ID, in a new
+// slice.
 func (n *Node) Members() []Member { return slices.Clone(n.Table().Members()) }
 
 // KnownPeers returns how many nodes memberlist considers alive, self
@@ -181,22 +198,29 @@ func (n *Node) Join(addrs []string) (int, error) {
 	return c, nil
 }
 
-// Forget drops a member from the local view (CLUSTER FORGET) and rebuilds the
-// table. For 60 s the node stays out even if gossip reports it alive, as in
-// Redis Cluster's ban list; afterwards it comes back if still alive. It
-// returns ErrForgetSelf for the node's own ID and ErrUnknownNode for an ID
-// not in the current table.
+// Forget drops a member from the local view (CLUSTER FORGET) and plans and
+// gossips a table without it, whether or not this node is the coordinator.
+// For 60 s the node stays out of this node's view even if gossip reports it
+// alive, and tables it plans are ignored, as in Redis Cluster's ban list;
+// afterwards it comes back if still alive. As in Redis, the forget lasts
+// only if every node (in particular the coordinator) forgets the member:
+// a coordinator that still sees it plans it back in. It returns
+// ErrForgetSelf for the node's own ID and ErrUnknownNode for an ID not in
+// the current table.
 func (n *Node) Forget(id string) error {
 	if id == n.id {
 		return ErrForgetSelf
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.table.Load().IndexOf(id) < 0 {
+		n.mu.Unlock()
 		return ErrUnknownNode
 	}
 	n.banned[id] = time.Now().Add(n.banFor)
-	n.rebuildLocked()
+	n.wake() // arm the ban timer
+	n.mu.Unlock()
+	for !n.plan(true) { // until no other table came in between
+	}
 	return nil
 }
 

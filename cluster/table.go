@@ -3,13 +3,10 @@ package cluster
 import (
 	"cmp"
 	"math"
-	"math/bits"
 	"net"
 	"slices"
 	"sort"
 	"strconv"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // NumSlots is the number of hash slots, as in Redis Cluster.
@@ -35,122 +32,17 @@ func (m Member) Addr() string { return net.JoinHostPort(m.Host, strconv.Itoa(m.P
 type SlotRange struct{ Start, End int }
 
 // Table is an immutable snapshot mapping every slot to its preference list
-// (primary first, then up to Replicas replicas). It is a pure function of the
-// member set (plus the replica count): the same members, in any order, give
-// the same table. A Table is safe for concurrent use; the zero value and a nil
-// *Table are not valid, use [BuildTable].
+// (primary first, then up to Replicas replicas on other members). It is made
+// by [BuildTable] (bootstrap) or [Plan] (the successor of a previous table)
+// and agreed cluster-wide by version (see [Node]). A Table is safe for
+// concurrent use; the zero value and a nil *Table are not valid.
 type Table struct {
 	version  uint64
+	planner  string // ID of the node that planned it ("" for BuildTable/Plan)
 	replicas int
 	width    int      // entries per slot in prefs: min(1+replicas, len(members))
 	members  []Member // sorted by ID, unique IDs
 	prefs    []uint16 // NumSlots*width member indexes; prefs[s*width] is slot s's primary
-}
-
-// BuildTable computes the slot table of a member set with rendezvous (HRW)
-// hashing: for each slot, every member scores xxhash(seed(ID), slot) where
-// seed(ID) = xxhash(ID); the highest score is the primary, the next
-// `replicas` are the replicas (ties go to the lower ID). Members are sorted
-// by ID first and duplicate IDs dropped (the first in sort order by ID, Host,
-// Port, GossipAddr is kept); at most 65535 members are used. replicas < 0
-// counts as 0. BuildTable does not keep a reference to members.
-//
-// Cost: one 16-byte xxhash per (slot, member), its first half precomputed
-// per member, and no allocation in the loop; 16384 slots × 50 members take
-// about 2 ms.
-func BuildTable(members []Member, replicas int, version uint64) *Table {
-	ms := normalizeMembers(members)
-	replicas = max(replicas, 0)
-	t := &Table{version: version, replicas: replicas, members: ms}
-	t.width = min(1+replicas, len(ms))
-	if t.width == 0 {
-		return t
-	}
-	states := make([]uint64, len(ms))
-	for i, m := range ms {
-		states[i] = seedState(xxhash.Sum64String(m.ID))
-	}
-	t.prefs = make([]uint16, NumSlots*t.width)
-	if t.width == 1 {
-		fillPrimaries(t.prefs, states)
-	} else {
-		fillPreferences(t.prefs, states, t.width)
-	}
-	return t
-}
-
-// xxh64 primes (github.com/Cyan4973/xxHash, as in cespare/xxhash).
-const (
-	prime1 uint64 = 11400714785074694791
-	prime2 uint64 = 14029467366897019727
-	prime3 uint64 = 1609587929392839161
-	prime4 uint64 = 9650029242287828579
-	prime5 uint64 = 2870177450012600261
-)
-
-func xxRound(acc, input uint64) uint64 {
-	acc += input * prime2
-	return bits.RotateLeft64(acc, 31) * prime1
-}
-
-// seedState is xxh64's state (seed 0) for a 16-byte input after its first
-// 8 bytes, the little-endian seed: computed once per member.
-func seedState(seed uint64) uint64 {
-	h := prime5 + 16
-	h ^= xxRound(0, seed)
-	return bits.RotateLeft64(h, 27)*prime1 + prime4
-}
-
-// score is the rendezvous weight of a member for a slot: exactly
-// xxhash.Sum64 of the 16 bytes LE(xxhash(ID)) ‖ LE(slot), finished from the
-// member's precomputed seedState (inlined, no allocation).
-func score(state, slot uint64) uint64 {
-	h := state ^ xxRound(0, slot)
-	h = bits.RotateLeft64(h, 27)*prime1 + prime4
-	h ^= h >> 33
-	h *= prime2
-	h ^= h >> 29
-	h *= prime3
-	h ^= h >> 32
-	return h
-}
-
-// fillPrimaries sets prefs[s] to the highest-scoring member of each slot s.
-func fillPrimaries(prefs []uint16, states []uint64) {
-	for s := range NumSlots {
-		best, bestIdx := uint64(0), 0
-		for i, st := range states {
-			if sc := score(st, uint64(s)); i == 0 || sc > best {
-				best, bestIdx = sc, i
-			}
-		}
-		prefs[s] = uint16(bestIdx)
-	}
-}
-
-// fillPreferences sets prefs[s*w:(s+1)*w] to the w highest-scoring members of
-// each slot s, best first; w <= len(states).
-func fillPreferences(prefs []uint16, states []uint64, w int) {
-	scores := make([]uint64, w) // top-w scores of the current slot, descending
-	for s := range NumSlots {
-		top := prefs[s*w : (s+1)*w]
-		n := 0 // filled entries of top/scores
-		for i, st := range states {
-			sc := score(st, uint64(s))
-			if n == w && sc <= scores[w-1] {
-				continue
-			}
-			// Insert at j, the first position with a strictly lower score,
-			// so that equal scores keep the lower index first.
-			j := min(n, w-1)
-			for j > 0 && scores[j-1] < sc {
-				scores[j], top[j] = scores[j-1], top[j-1]
-				j--
-			}
-			scores[j], top[j] = sc, uint16(i)
-			n = min(n+1, w)
-		}
-	}
 }
 
 // normalizeMembers returns a sorted, de-duplicated copy of members.
@@ -171,10 +63,14 @@ func normalizeMembers(members []Member) []Member {
 	return slices.Clip(ms)
 }
 
-// Version returns the table's version: the local count of member-set changes
-// (CLUSTER INFO cluster_current_epoch). Versions of different nodes are not
-// comparable.
+// Version returns the table's version (epoch): every table planned from
+// another has a higher version, and all nodes converge on the same table for
+// a version (CLUSTER INFO cluster_current_epoch).
 func (t *Table) Version() uint64 { return t.version }
+
+// Planner returns the ID of the node that planned the table (the
+// coordinator of its version), "" for a table built by BuildTable or Plan.
+func (t *Table) Planner() string { return t.planner }
 
 // Replicas returns the replica count the table was built with.
 func (t *Table) Replicas() int { return t.replicas }

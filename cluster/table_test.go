@@ -1,15 +1,12 @@
 package cluster
 
 import (
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sort"
 	"testing"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // testMembers returns n members with IDs drawn from a seeded generator.
@@ -50,16 +47,6 @@ func ownerCounts(t *Table) map[string]int {
 	return c
 }
 
-// balance returns the max/min ratio of slots per member and the extremes.
-func balance(t *Table) (ratio float64, lo, hi int) {
-	lo, hi = NumSlots+1, -1
-	for _, m := range t.Members() {
-		c := ownerCounts(t)[m.ID]
-		lo, hi = min(lo, c), max(hi, c)
-	}
-	return float64(hi) / float64(lo), lo, hi
-}
-
 func TestBuildTableDeterministicUnderPermutation(t *testing.T) {
 	for _, tc := range []struct {
 		n, replicas int
@@ -81,153 +68,6 @@ func TestBuildTableDeterministicUnderPermutation(t *testing.T) {
 				t.Fatalf("Members() not sorted by ID")
 			}
 		})
-	}
-}
-
-// referencePreference computes a slot's preference list the slow, obvious
-// way: score every member, sort by score descending (ties: lower ID first).
-func referencePreference(ms []Member, slot, width int) []string {
-	ms = normalizeMembers(ms)
-	type sc struct {
-		id    string
-		score uint64
-	}
-	var all []sc
-	for _, m := range ms {
-		key := binary.LittleEndian.AppendUint64(nil, xxhash.Sum64String(m.ID))
-		key = binary.LittleEndian.AppendUint64(key, uint64(slot))
-		all = append(all, sc{m.ID, xxhash.Sum64(key)})
-	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].score > all[j].score })
-	var ids []string
-	for _, s := range all[:min(width, len(all))] {
-		ids = append(ids, s.id)
-	}
-	return ids
-}
-
-func TestBuildTableMatchesReference(t *testing.T) {
-	for _, tc := range []struct{ n, replicas int }{{1, 0}, {2, 3}, {4, 0}, {7, 1}, {7, 2}, {20, 4}} {
-		ms := testMembers(uint64(tc.n+31*tc.replicas), tc.n)
-		tab := BuildTable(ms, tc.replicas, 1)
-		for _, s := range []int{0, 1, 2, 255, 256, 5000, 12182, NumSlots - 1} {
-			var got []string
-			for _, m := range tab.Preference(s) {
-				got = append(got, m.ID)
-			}
-			want := referencePreference(ms, s, 1+tc.replicas)
-			if !slices.Equal(got, want) {
-				t.Fatalf("n=%d r=%d slot %d: preference %v, want %v", tc.n, tc.replicas, s, got, want)
-			}
-			if tab.Owner(s).ID != want[0] || tab.Member(tab.OwnerIndex(s)).ID != want[0] {
-				t.Fatalf("n=%d slot %d: owner disagrees with preference", tc.n, s)
-			}
-		}
-	}
-}
-
-func TestBuildTableBalance(t *testing.T) {
-	for _, tc := range []struct {
-		n        int
-		maxRatio float64
-	}{{3, 1.3}, {5, 1.3}, {10, 1.3}, {50, 1.6}} {
-		for seed := uint64(1); seed <= 3; seed++ {
-			ratio, lo, hi := balance(BuildTable(testMembers(seed*1000+uint64(tc.n), tc.n), 0, 1))
-			if ratio >= tc.maxRatio {
-				t.Errorf("n=%d seed=%d: max/min = %d/%d = %.3f, want < %.1f", tc.n, seed, hi, lo, ratio, tc.maxRatio)
-			}
-		}
-	}
-}
-
-// moved counts the slots whose primary differs between two tables and
-// checks that each such slot involves node id (lost by it on leave, gained
-// on join): the rendezvous property.
-func moved(t *testing.T, before, after *Table, id string) int {
-	t.Helper()
-	n := 0
-	for s := range NumSlots {
-		b, a := before.Owner(s).ID, after.Owner(s).ID
-		if a == b {
-			continue
-		}
-		n++
-		if a != id && b != id {
-			t.Fatalf("slot %d moved %s -> %s, neither is the node %s that changed", s, b, a, id)
-		}
-	}
-	return n
-}
-
-func TestBuildTableMovement(t *testing.T) {
-	for _, n := range []int{3, 5, 10, 50} {
-		for seed := uint64(1); seed <= 3; seed++ {
-			ms := testMembers(seed*7919+uint64(n), n+1)
-			base := BuildTable(ms[:n], 0, 1)
-			grown := BuildTable(ms, 0, 2)
-			joined := ms[n].ID
-			got := moved(t, base, grown, joined)
-			if got != ownerCounts(grown)[joined] {
-				t.Fatalf("n=%d join: %d slots moved but the new node owns %d", n, got, ownerCounts(grown)[joined])
-			}
-			checkFraction(t, fmt.Sprintf("n=%d join", n), got, n+1)
-
-			left := ms[0].ID
-			shrunk := BuildTable(ms[1:n], 0, 3)
-			got = moved(t, base, shrunk, left)
-			if got != ownerCounts(base)[left] {
-				t.Fatalf("n=%d leave: %d slots moved but the leaver owned %d", n, got, ownerCounts(base)[left])
-			}
-			checkFraction(t, fmt.Sprintf("n=%d leave", n), got, n)
-		}
-	}
-}
-
-// checkFraction asserts that moved slots are within 30% of NumSlots/n.
-func checkFraction(t *testing.T, what string, moved, n int) {
-	t.Helper()
-	ideal := float64(NumSlots) / float64(n)
-	if d := float64(moved) - ideal; d > 0.3*ideal || d < -0.3*ideal {
-		t.Errorf("%s: %d slots moved, ideal %.0f", what, moved, ideal)
-	}
-}
-
-func TestPreferenceListsWithReplicas(t *testing.T) {
-	for _, tc := range []struct{ n, replicas int }{{1, 1}, {2, 1}, {3, 1}, {5, 2}, {10, 3}} {
-		ms := testMembers(uint64(tc.n*13+tc.replicas), tc.n)
-		tab := BuildTable(ms, tc.replicas, 1)
-		primaries := BuildTable(ms, 0, 1)
-		wantLen := min(tc.n, 1+tc.replicas)
-		for s := range NumSlots {
-			p := tab.Preference(s)
-			if len(p) != wantLen {
-				t.Fatalf("n=%d r=%d slot %d: %d entries, want %d", tc.n, tc.replicas, s, len(p), wantLen)
-			}
-			if p[0].ID != primaries.Owner(s).ID {
-				t.Fatalf("slot %d: primary differs from the replicas=0 table", s)
-			}
-			seen := map[string]bool{}
-			for _, m := range p {
-				if seen[m.ID] {
-					t.Fatalf("slot %d: %s twice in %v", s, m.ID, p)
-				}
-				seen[m.ID] = true
-			}
-		}
-		// HRW: removing a member leaves every list without it unchanged.
-		if tc.n > 1 {
-			gone := ms[0].ID
-			after := BuildTable(ms[1:], tc.replicas, 2)
-			for s := range NumSlots {
-				before := tab.Preference(s)
-				if slices.ContainsFunc(before, func(m Member) bool { return m.ID == gone }) {
-					continue
-				}
-				if !slices.Equal(before, after.Preference(s)) {
-					t.Fatalf("slot %d: list changed though %s was not in it", s, gone)
-				}
-			}
-		}
 	}
 }
 
@@ -319,17 +159,5 @@ func BenchmarkOwnerIndex(b *testing.B) {
 	s := 0
 	for b.Loop() {
 		s += tab.OwnerIndex(s & (NumSlots - 1))
-	}
-}
-
-func TestScoreIsXXHashOfSeedAndSlot(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	for range 1000 {
-		seed, slot := r.Uint64(), r.Uint64N(NumSlots)
-		key := binary.LittleEndian.AppendUint64(nil, seed)
-		key = binary.LittleEndian.AppendUint64(key, slot)
-		if got, want := score(seedState(seed), slot), xxhash.Sum64(key); got != want {
-			t.Fatalf("score(%#x, %d) = %#x, xxhash.Sum64 = %#x", seed, slot, got, want)
-		}
 	}
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // memberUp records a member memberlist reports alive (joined or updated) and
-// rebuilds the table if the member set changed. Called by memberlist.
+// wakes the loop (which plans if this node is the coordinator). Called by
+// memberlist.
 func (n *Node) memberUp(node *memberlist.Node) {
 	m, ok := memberOf(node)
 	if !ok {
@@ -22,12 +23,12 @@ func (n *Node) memberUp(node *memberlist.Node) {
 		return
 	}
 	n.seen[m.ID] = m
-	if !n.bannedLocked(m.ID) {
-		n.rebuildLocked()
-	}
+	n.numNodes.Store(int32(len(n.seen)))
+	n.wake()
 }
 
-// memberDown drops a member memberlist reports left or dead. Called by memberlist.
+// memberDown drops a member memberlist reports left or dead and wakes the
+// loop. Called by memberlist.
 func (n *Node) memberDown(id string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -35,9 +36,8 @@ func (n *Node) memberDown(id string) {
 		return
 	}
 	delete(n.seen, id)
-	if !n.bannedLocked(id) {
-		n.rebuildLocked()
-	}
+	n.numNodes.Store(int32(len(n.seen)))
+	n.wake()
 }
 
 // bannedLocked reports whether id is forgotten and its ban still runs.
@@ -45,20 +45,6 @@ func (n *Node) memberDown(id string) {
 func (n *Node) bannedLocked(id string) bool {
 	end, ok := n.banned[id]
 	return ok && time.Now().Before(end)
-}
-
-// rebuildLocked builds and publishes the table of the seen, non-banned
-// members with the next version, and wakes the loop. n.mu must be held.
-func (n *Node) rebuildLocked() {
-	ms := make([]Member, 0, len(n.seen))
-	for id, m := range n.seen {
-		if !n.bannedLocked(id) {
-			ms = append(ms, m)
-		}
-	}
-	n.version++
-	n.table.Store(BuildTable(ms, n.replicas, n.version))
-	n.wake()
 }
 
 // wake signals the loop without blocking.
@@ -69,25 +55,20 @@ func (n *Node) wake() {
 	}
 }
 
-// expireBans drops ended bans (rebuilding if a dropped ID is still seen) and
-// returns the end of the earliest running ban, ok false if none runs.
+// expireBans drops ended bans and returns the end of the earliest running
+// ban, ok false if none runs. The loop then plans if the member is back.
 func (n *Node) expireBans() (next time.Time, ok bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	now, rebuild := time.Now(), false
+	now := time.Now()
 	for id, end := range n.banned {
 		if !now.Before(end) {
 			delete(n.banned, id)
-			_, seen := n.seen[id]
-			rebuild = rebuild || seen
 			continue
 		}
 		if !ok || end.Before(next) {
 			next, ok = end, true
 		}
-	}
-	if rebuild {
-		n.rebuildLocked()
 	}
 	return next, ok
 }
@@ -99,29 +80,41 @@ func (n *Node) subscribers() []func(*Table) {
 	return n.subs[:len(n.subs):len(n.subs)]
 }
 
-// loop is the Node's notification goroutine: it calls subscribers with each
-// new table and ends Forget bans on time. It returns when n.stop closes.
+// loop is the Node's notification goroutine: it plans the next table when
+// this node is the coordinator and the members changed (planDelay after the
+// change), calls subscribers with each new table and ends Forget bans on
+// time. It returns when n.stop closes.
 func (n *Node) loop() {
 	defer n.wg.Done()
-	var delivered uint64
-	banTimer := time.NewTimer(time.Hour)
+	var delivered *Table
+	banTimer, planTimer := time.NewTimer(time.Hour), time.NewTimer(time.Hour)
 	banTimer.Stop()
+	planTimer.Stop()
 	defer banTimer.Stop()
+	defer planTimer.Stop()
+	planArmed := false
 	for {
 		select {
 		case <-n.stop:
 			return
 		case <-n.kick:
 		case <-banTimer.C:
+		case <-planTimer.C:
+			planArmed = false
+			n.plan(false)
 		}
 		if next, ok := n.expireBans(); ok {
 			banTimer.Reset(time.Until(next))
 		}
+		if !planArmed && n.needsPlan() {
+			planTimer.Reset(planDelay)
+			planArmed = true
+		}
 		t := n.table.Load()
-		if t.Version() == delivered {
+		if t == delivered {
 			continue
 		}
-		delivered = t.Version()
+		delivered = t
 		for _, fn := range n.subscribers() {
 			fn(t)
 		}

@@ -1,0 +1,152 @@
+package cluster
+
+import (
+	"slices"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// planDelay is how long the coordinator waits after a membership change
+// before it plans: changes that come together (a join's member events and
+// the cluster table it merges) make one new table.
+const planDelay = 20 * time.Millisecond
+
+// tableBroadcast is the encoded current table, gossiped to every member. A
+// newer one replaces an older one still queued.
+type tableBroadcast []byte
+
+// Invalidates implements memberlist.Broadcast.
+func (b tableBroadcast) Invalidates(o memberlist.Broadcast) bool {
+	_, ok := o.(tableBroadcast)
+	return ok
+}
+
+// Name implements memberlist.NamedBroadcast: one table broadcast at a time.
+func (b tableBroadcast) Name() string { return "table" }
+
+// Message implements memberlist.Broadcast.
+func (b tableBroadcast) Message() []byte { return b }
+
+// Finished implements memberlist.Broadcast.
+func (b tableBroadcast) Finished() {}
+
+// liveLocked returns the seen, non-banned members sorted by ID, Self set.
+// n.mu must be held.
+func (n *Node) liveLocked() []Member {
+	ms := make([]Member, 0, len(n.seen))
+	for id, m := range n.seen {
+		if !n.bannedLocked(id) {
+			ms = append(ms, m)
+		}
+	}
+	return normalizeMembers(ms)
+}
+
+// needsPlanLocked reports whether this node is the coordinator (the lowest
+// live ID) and the current table's members differ from the live ones.
+// n.mu must be held.
+func (n *Node) needsPlanLocked() bool {
+	live := n.liveLocked()
+	if len(live) == 0 || live[0].ID != n.id {
+		return false
+	}
+	return !slices.EqualFunc(live, n.table.Load().members, sameMember)
+}
+
+// sameMember compares members ignoring Self.
+func sameMember(a, b Member) bool {
+	return a.ID == b.ID && a.Host == b.Host && a.Port == b.Port && a.GossipAddr == b.GossipAddr
+}
+
+// needsPlan is needsPlanLocked for the loop.
+func (n *Node) needsPlan() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.needsPlanLocked()
+}
+
+// plan makes the next table and adopts it, if this node still is the
+// coordinator and the table is out of date (or always, with force). Plan
+// runs without n.mu (it takes milliseconds); if the table changed
+// meanwhile, the result is dropped and plan reports false.
+func (n *Node) plan(force bool) bool {
+	n.mu.Lock()
+	if !force && !n.needsPlanLocked() {
+		n.mu.Unlock()
+		return true
+	}
+	cur, live := n.table.Load(), n.liveLocked()
+	n.mu.Unlock()
+	t := Plan(cur, live, n.replicas, cur.version+1)
+	t.planner = n.id
+	enc := encodeTable(t)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.table.Load() != cur {
+		n.wake() // the loop looks again
+		return false
+	}
+	n.adoptLocked(t, enc)
+	n.log.Info("cluster: planned slot table", "version", t.version, "members", t.Len(), "ranges", primaryRangeCount(t))
+	return true
+}
+
+// adoptLocked makes t (encoded as enc; t not yet shared) the current table
+// if it is newer than the current one, queues it for gossip and wakes the
+// loop. It reports whether it did. n.mu must be held.
+func (n *Node) adoptLocked(t *Table, enc []byte) bool {
+	if !newer(t, n.table.Load(), enc, *n.enc.Load()) {
+		return false
+	}
+	for i := range t.members {
+		t.members[i].Self = t.members[i].ID == n.id
+	}
+	n.table.Store(t)
+	n.enc.Store(&enc)
+	n.queue.QueueBroadcast(tableBroadcast(enc))
+	n.wake()
+	return true
+}
+
+// receive handles a table gossiped by a peer (b is not retained). Tables
+// planned by a forgotten node are ignored while its ban runs.
+func (n *Node) receive(b []byte) {
+	if len(b) == 0 || b[0] != tableMagic {
+		return
+	}
+	b = slices.Clone(b)
+	t, err := decodeTable(b)
+	if err != nil {
+		n.log.Warn("cluster: ignoring table from peer", "err", err)
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.bannedLocked(t.planner) {
+		return
+	}
+	if n.adoptLocked(t, b) {
+		n.log.Debug("cluster: adopted slot table", "version", t.version, "planner", t.planner)
+	}
+}
+
+// localState returns the encoded current table for a push/pull exchange,
+// nil before the node has one.
+func (n *Node) localState() []byte {
+	if n.table.Load().version == 0 {
+		return nil
+	}
+	return *n.enc.Load()
+}
+
+// primaryRangeCount counts the maximal runs of slots with one primary.
+func primaryRangeCount(t *Table) int {
+	c := 0
+	for s := range NumSlots {
+		if s == 0 || t.OwnerIndex(s) != t.OwnerIndex(s-1) {
+			c++
+		}
+	}
+	return c
+}

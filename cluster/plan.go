@@ -1,0 +1,578 @@
+package cluster
+
+import "slices"
+
+// Plan computes the slot table that follows prev when the member set becomes
+// members: the primary of every slot, then Replicas replicas on other nodes.
+// It is deterministic: the same prev assignment (by member ID), the same
+// member set in any order and the same replica count give the same table on
+// every node. prev may be nil (or share no member with the new set): then the
+// table is the bootstrap split, see [BuildTable]. Plan does not keep a
+// reference to prev or members.
+//
+// Each role (primary, first replica, …) is a layer planned alike:
+//
+//  1. Every slot keeps its previous holder in this layer if that member is
+//     still present and holds no earlier role for the slot.
+//  2. Quotas: every member gets NumSlots/N slots, the NumSlots%N members
+//     holding the most (then the lower IDs) one more.
+//  3. Members above quota release their excess: first from a range end that
+//     touches already released slots (so released pieces merge), else a
+//     whole range no longer than the excess, else the tail of their largest
+//     range; only slots that some member below quota may hold.
+//  4. Members below quota take the free slots: first a free run next to one
+//     of their own ranges (the ranges merge), else the member with the
+//     largest deficit takes the best-fitting free run from its start.
+//  5. Slots nobody below quota may hold go to the least-loaded member that
+//     may hold them (a replica layer only; the balance is then approximate).
+//
+// So a join moves about 1/(N+1) of the slots in each role and a leave moves
+// about the leaver's share, and ranges stay few (see docs/cluster.md).
+func Plan(prev *Table, members []Member, replicas int, version uint64) *Table {
+	ms := normalizeMembers(members)
+	replicas = max(replicas, 0)
+	t := &Table{version: version, replicas: replicas, members: ms}
+	t.width = min(1+replicas, len(ms))
+	if t.width == 0 {
+		return t
+	}
+	t.prefs = make([]uint16, NumSlots*t.width)
+	remap := remapIndexes(prev, ms)
+	var budget [2]int
+	if prev != nil && !slices.EqualFunc(prev.members, ms, func(a, b Member) bool { return a.ID == b.ID }) {
+		budget = defragBudget(len(ms)) // only when slots move anyway
+	}
+	for r := range t.width {
+		l := newLayer(t, r)
+		l.seed(prev, remap)
+		l.setQuotas()
+		l.releaseExcess()
+		l.fill()
+		l.defrag(budget[min(r, 1)])
+		for s, m := range l.own {
+			t.prefs[s*t.width+r] = uint16(m)
+		}
+	}
+	return t
+}
+
+// defragBudget returns how many slots a plan for k members may move to
+// merge ranges, in the primary role and in each replica role: 18% and 10% of
+// NumSlots/(k+1), less than the share that a join or leave moves anyway.
+func defragBudget(k int) [2]int {
+	share := NumSlots / (k + 1)
+	return [2]int{share * 18 / 100, share * 10 / 100}
+}
+
+// BuildTable returns the bootstrap table of a member set (no previous
+// table): members sorted by ID split the slots into equal contiguous ranges
+// in that order (the first NumSlots%N members get one slot more), and the
+// r-th replica of a slot is the member r places after its primary in ID
+// order, cyclically. Members are sorted by ID and duplicate IDs dropped (the
+// first in sort order by ID, Host, Port, GossipAddr is kept); at most 65535
+// members are used. replicas < 0 counts as 0.
+func BuildTable(members []Member, replicas int, version uint64) *Table {
+	return Plan(nil, members, replicas, version)
+}
+
+// remapIndexes maps prev's member indexes to indexes in ms (-1 if gone).
+func remapIndexes(prev *Table, ms []Member) []int32 {
+	if prev == nil {
+		return nil
+	}
+	out := make([]int32, len(prev.members))
+	j := 0
+	for i, m := range prev.members { // both sorted by ID
+		for j < len(ms) && ms[j].ID < m.ID {
+			j++
+		}
+		out[i] = -1
+		if j < len(ms) && ms[j].ID == m.ID {
+			out[i] = int32(j)
+		}
+	}
+	return out
+}
+
+// layer plans one role (column r of the preference lists) of table t, whose
+// earlier columns are final.
+type layer struct {
+	t     *Table
+	r     int
+	k     int     // members
+	own   []int32 // slot -> member index, -1 free
+	count []int   // slots held per member
+	quota []int
+}
+
+func newLayer(t *Table, r int) *layer {
+	l := &layer{t: t, r: r, k: len(t.members), own: make([]int32, NumSlots)}
+	l.count = make([]int, l.k)
+	l.quota = make([]int, l.k)
+	return l
+}
+
+// forbidden reports whether member m holds an earlier role for slot s.
+func (l *layer) forbidden(s, m int) bool {
+	row := l.t.prefs[s*l.t.width : s*l.t.width+l.r]
+	return slices.Contains(row, uint16(m))
+}
+
+// seed sets every slot's holder to its previous one if still valid. If
+// nothing is kept, it falls back to the bootstrap split (primaries) or to
+// the rotation of the primaries (replicas).
+func (l *layer) seed(prev *Table, remap []int32) {
+	kept := 0
+	for s := range NumSlots {
+		m := int32(-1)
+		if prev != nil && l.r < prev.width {
+			m = remap[prev.prefs[s*prev.width+l.r]]
+		}
+		if m >= 0 && l.forbidden(s, int(m)) {
+			m = -1
+		}
+		l.own[s] = m
+		if m >= 0 {
+			kept++
+		}
+	}
+	if kept == 0 {
+		l.bootstrap()
+	}
+	for _, m := range l.own {
+		if m >= 0 {
+			l.count[m]++
+		}
+	}
+}
+
+// bootstrap assigns equal contiguous ranges in ID order (primaries) or the
+// rotation of the primaries by r places (replicas; never a forbidden member
+// when the earlier layers are rotations too).
+func (l *layer) bootstrap() {
+	w := l.t.width
+	for s := range NumSlots {
+		if l.r == 0 {
+			l.own[s] = int32(bootstrapOwner(s, l.k))
+			continue
+		}
+		m := (int(l.t.prefs[s*w]) + l.r) % l.k
+		if l.forbidden(s, m) {
+			l.own[s] = -1
+			continue
+		}
+		l.own[s] = int32(m)
+	}
+}
+
+// bootstrapOwner is the member index of slot s in an equal contiguous split
+// among k members, the first NumSlots%k members one slot larger.
+func bootstrapOwner(s, k int) int {
+	base, extra := NumSlots/k, NumSlots%k
+	if big := extra * (base + 1); s < big {
+		return s / (base + 1)
+	} else {
+		return extra + (s-big)/base
+	}
+}
+
+// setQuotas gives every member NumSlots/k slots and the NumSlots%k members
+// holding the most (ties: lower index) one more.
+func (l *layer) setQuotas() {
+	order := make([]int, l.k)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return l.count[b] - l.count[a] })
+	base, extra := NumSlots/l.k, NumSlots%l.k
+	for i, m := range order {
+		l.quota[m] = base
+		if i < extra {
+			l.quota[m]++
+		}
+	}
+}
+
+// deficit returns how many slots member m lacks to reach its quota.
+func (l *layer) deficit(m int) int { return l.quota[m] - l.count[m] }
+
+// receivers returns the members below quota.
+func (l *layer) receivers() []int {
+	var out []int
+	for m := range l.k {
+		if l.deficit(m) > 0 {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// takeable reports whether one of the receivers may hold slot s.
+func (l *layer) takeable(s int, receivers []int) bool {
+	for _, m := range receivers {
+		if !l.forbidden(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// set makes m (or nobody, -1) the holder of slots [a, b].
+func (l *layer) set(a, b int, m int32) {
+	for s := a; s <= b; s++ {
+		if o := l.own[s]; o >= 0 {
+			l.count[o]--
+		}
+		l.own[s] = m
+		if m >= 0 {
+			l.count[m]++
+		}
+	}
+}
+
+// runs returns the maximal runs of slots satisfying in, ascending.
+func runs(in func(s int) bool) []SlotRange {
+	var out []SlotRange
+	start := -1
+	for s := 0; s <= NumSlots; s++ {
+		ok := s < NumSlots && in(s)
+		switch {
+		case ok && start < 0:
+			start = s
+		case !ok && start >= 0:
+			out = append(out, SlotRange{start, s - 1})
+			start = -1
+		}
+	}
+	return out
+}
+
+func (r SlotRange) size() int { return r.End - r.Start + 1 }
+
+// releaseExcess frees the slots members hold above their quota.
+func (l *layer) releaseExcess() {
+	anyDeficit := false
+	for m := range l.k {
+		anyDeficit = anyDeficit || l.deficit(m) > 0
+	}
+	if !anyDeficit {
+		return
+	}
+	for m := range l.k {
+		for e := -l.deficit(m); e > 0; e = -l.deficit(m) {
+			l.releaseOne(m, e)
+		}
+	}
+}
+
+// releaseOne frees up to e slots of member m from one of its ranges.
+func (l *layer) releaseOne(m, e int) {
+	recv := l.receivers()
+	rs := runs(func(s int) bool { return int(l.own[s]) == m && l.takeable(s, recv) })
+	if len(rs) == 0 { // nothing anyone below quota could take: release anyway
+		rs = runs(func(s int) bool { return int(l.own[s]) == m })
+	}
+	for _, r := range rs { // (a) next to free slots
+		if n := min(e, r.size()); r.Start > 0 && l.own[r.Start-1] < 0 {
+			l.set(r.Start, r.Start+n-1, -1)
+			return
+		} else if r.End < NumSlots-1 && l.own[r.End+1] < 0 {
+			l.set(r.End-n+1, r.End, -1)
+			return
+		}
+	}
+	small, large := -1, 0
+	for i, r := range rs {
+		if r.size() <= e && (small < 0 || r.size() < rs[small].size()) {
+			small = i
+		}
+		if r.size() > rs[large].size() {
+			large = i
+		}
+	}
+	if small >= 0 { // (b) a whole small range
+		l.set(rs[small].Start, rs[small].End, -1)
+		return
+	}
+	r := rs[large] // (c) the tail of the largest
+	l.set(r.End-e+1, r.End, -1)
+}
+
+// fill hands the free slots to members below quota, then any rest to the
+// least-loaded allowed member.
+func (l *layer) fill() {
+	stuck := make([]bool, l.k)
+	for l.fillAdjacent() || l.fillNeediest(stuck) {
+	}
+	l.fillRest()
+	for l.rebalance(false) || l.rebalance(true) {
+	}
+}
+
+// rebalance moves slots from a member above quota to one below it that
+// may hold them (direct), or, with via, through a third member: x takes
+// slots of the member above quota and hands as many of its own to the one
+// below. It prefers runs next to the receiver's ranges and reports whether
+// it moved anything. Only replica layers need it: there a member may not
+// hold the slots it is primary of, so the greedy fill can leave it short.
+func (l *layer) rebalance(via bool) bool {
+	for u := range l.k {
+		if l.deficit(u) <= 0 {
+			continue
+		}
+		for o := range l.k {
+			if l.deficit(o) >= 0 {
+				continue
+			}
+			n := min(l.deficit(u), -l.deficit(o))
+			if !via {
+				if l.transfer(o, u, n) {
+					return true
+				}
+				continue
+			}
+			for x := range l.k {
+				if x == u || x == o {
+					continue
+				}
+				if m := l.movable(x, u, n); m > 0 && l.movable(o, x, m) > 0 {
+					m = min(m, l.movable(o, x, m))
+					l.transfer(x, u, m)
+					l.transfer(o, x, m)
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// movable returns how many (up to n) slots of member from member to may
+// hold, in from's largest run of such slots.
+func (l *layer) movable(from, to, n int) int {
+	best := 0
+	for _, r := range runs(func(s int) bool { return int(l.own[s]) == from && !l.forbidden(s, to) }) {
+		best = max(best, min(n, r.size()))
+	}
+	return best
+}
+
+// transfer moves up to n slots from member from to member to, out of one
+// run of from's slots that to may hold: a run touching a range of to if
+// any (from that end), else the largest (from its end). It reports whether
+// it moved anything.
+func (l *layer) transfer(from, to, n int) bool {
+	rs := runs(func(s int) bool { return int(l.own[s]) == from && !l.forbidden(s, to) })
+	if len(rs) == 0 || n <= 0 {
+		return false
+	}
+	large := 0
+	for i, r := range rs {
+		c := min(n, r.size())
+		if r.Start > 0 && int(l.own[r.Start-1]) == to {
+			l.set(r.Start, r.Start+c-1, int32(to))
+			return true
+		}
+		if r.End < NumSlots-1 && int(l.own[r.End+1]) == to {
+			l.set(r.End-c+1, r.End, int32(to))
+			return true
+		}
+		if r.size() > rs[large].size() {
+			large = i
+		}
+	}
+	r := rs[large]
+	l.set(r.End-min(n, r.size())+1, r.End, int32(to))
+	return true
+}
+
+// fillAdjacent lets a member below quota take free slots next to one of its
+// ranges; it reports whether it did.
+func (l *layer) fillAdjacent() bool {
+	for _, r := range runs(func(s int) bool { return l.own[s] < 0 }) {
+		if r.Start > 0 {
+			if m := int(l.own[r.Start-1]); l.deficit(m) > 0 && !l.forbidden(r.Start, m) {
+				l.takeFrom(m, r.Start, 1)
+				return true
+			}
+		}
+		if r.End < NumSlots-1 {
+			if m := int(l.own[r.End+1]); l.deficit(m) > 0 && !l.forbidden(r.End, m) {
+				l.takeFrom(m, r.End, -1)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// takeFrom gives m up to its deficit in free, allowed slots starting at s
+// and walking in direction dir (+1 or -1).
+func (l *layer) takeFrom(m, s, dir int) {
+	for d := l.deficit(m); d > 0 && s >= 0 && s < NumSlots && l.own[s] < 0 && !l.forbidden(s, m); d-- {
+		l.set(s, s, int32(m))
+		s += dir
+	}
+}
+
+// fillNeediest lets the member with the largest deficit (not stuck) take
+// the smallest free run it may hold that covers its deficit, else the
+// largest; a member that may hold no free slot becomes stuck. It reports
+// whether it changed anything.
+func (l *layer) fillNeediest(stuck []bool) bool {
+	m := -1
+	for i := range l.k {
+		if !stuck[i] && l.deficit(i) > 0 && (m < 0 || l.deficit(i) > l.deficit(m)) {
+			m = i
+		}
+	}
+	if m < 0 {
+		return false
+	}
+	rs := runs(func(s int) bool { return l.own[s] < 0 && !l.forbidden(s, m) })
+	if len(rs) == 0 {
+		stuck[m] = true
+		return true
+	}
+	d, best, large := l.deficit(m), -1, 0
+	for i, r := range rs {
+		if r.size() >= d && (best < 0 || r.size() < rs[best].size()) {
+			best = i
+		}
+		if r.size() > rs[large].size() {
+			large = i
+		}
+	}
+	if best < 0 {
+		best = large
+	}
+	l.takeFrom(m, rs[best].Start, 1)
+	return true
+}
+
+// fillRest gives each remaining free run, piece by piece, to the allowed
+// member with the fewest slots above its quota (ties: lower index).
+func (l *layer) fillRest() {
+	for _, r := range runs(func(s int) bool { return l.own[s] < 0 }) {
+		for s := r.Start; s <= r.End; {
+			m := -1
+			for i := range l.k {
+				if !l.forbidden(s, i) && (m < 0 || -l.deficit(i) < -l.deficit(m)) {
+					m = i
+				}
+			}
+			if m < 0 { // cannot happen: width <= k leaves a member free
+				panic("cluster: no member may hold a slot")
+			}
+			e := s
+			for e < r.End && !l.forbidden(e+1, m) && e-s < NumSlots/l.k/8 {
+				e++
+			}
+			l.set(s, e, int32(m))
+			s = e + 1
+		}
+	}
+}
+
+// run is a maximal run of slots with one holder in a layer.
+type run struct {
+	SlotRange
+	m int
+}
+
+// layerRuns returns the layer's maximal runs in slot order (no free slots
+// remain when it is called).
+func (l *layer) layerRuns() []run {
+	var out []run
+	for s := 0; s < NumSlots; {
+		e := s
+		for e+1 < NumSlots && l.own[e+1] == l.own[s] {
+			e++
+		}
+		out = append(out, run{SlotRange{s, e}, int(l.own[s])})
+		s = e + 1
+	}
+	return out
+}
+
+// exchange is a defragmentation step between members a and b: a hands c
+// slots of its run x, from the end touching a run of b, to b; b hands c
+// slots of its run y, from the end touching another run of a, to a. With
+// c = min(|x|, |y|) one of the runs disappears and no new one appears;
+// holders' counts do not change.
+type exchange struct {
+	x, y SlotRange // the slots that change holder: x a -> b, y b -> a
+	a, b int
+}
+
+// defrag merges ranges by exchanges while the layer has more than 1.5
+// ranges per member, moving at most budget slots in all, cheapest first.
+func (l *layer) defrag(budget int) {
+	for {
+		rs := l.layerRuns()
+		if 2*len(rs) <= 3*l.k {
+			return
+		}
+		ex, ok := l.bestExchange(rs, budget)
+		if !ok {
+			return
+		}
+		l.set(ex.x.Start, ex.x.End, int32(ex.b))
+		l.set(ex.y.Start, ex.y.End, int32(ex.a))
+		budget -= 2 * ex.x.size()
+	}
+}
+
+// bestExchange finds the cheapest exchange whose cost (2c) fits the
+// budget; ties go to the lowest slots.
+func (l *layer) bestExchange(rs []run, budget int) (exchange, bool) {
+	var best exchange
+	found := false
+	for i, x := range rs {
+		for _, nb := range []int{i - 1, i + 1} {
+			if nb < 0 || nb >= len(rs) {
+				continue
+			}
+			b := rs[nb].m
+			for j, y := range rs {
+				if y.m != b || j == i-1 || j == i+1 {
+					continue
+				}
+				c := min(x.size(), y.size())
+				if 2*c > budget || (found && c >= best.x.size()) {
+					continue
+				}
+				xs := end(x.SlotRange, c, nb < i)
+				for _, side := range []int{j - 1, j + 1} {
+					if side < 0 || side >= len(rs) || side == i || rs[side].m != x.m {
+						continue
+					}
+					ys := end(y.SlotRange, c, side < j)
+					if l.allowed(xs, b) && l.allowed(ys, x.m) {
+						best, found = exchange{x: xs, y: ys, a: x.m, b: b}, true
+						break
+					}
+				}
+			}
+		}
+	}
+	return best, found
+}
+
+// end returns the first (head) or last c slots of r.
+func end(r SlotRange, c int, head bool) SlotRange {
+	if head {
+		return SlotRange{r.Start, r.Start + c - 1}
+	}
+	return SlotRange{r.End - c + 1, r.End}
+}
+
+// allowed reports whether m may hold every slot of r in this layer.
+func (l *layer) allowed(r SlotRange, m int) bool {
+	for s := r.Start; s <= r.End; s++ {
+		if l.forbidden(s, m) {
+			return false
+		}
+	}
+	return true
+}

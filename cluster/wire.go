@@ -1,0 +1,179 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// tableMagic opens an encoded table (and is the message type of table
+// gossip); tableFormat is the layout below.
+const (
+	tableMagic  = 'T'
+	tableFormat = 1
+)
+
+// errBadTable is returned (wrapped) by decodeTable for malformed input.
+var errBadTable = errors.New("cluster: malformed table")
+
+// encodeTable returns the wire form of t:
+//
+//	'T' 1 uvarint(version) str(planner) uvarint(replicas) uvarint(members)
+//	members × (str(ID) str(Host) uvarint(Port) str(GossipAddr))
+//	width × (uvarint(runs) runs × (uvarint(length) uvarint(member index)))
+//
+// where str is uvarint(len) followed by the bytes, and width is derived
+// from replicas and the member count. Ten members take about 900 bytes.
+func encodeTable(t *Table) []byte {
+	b := []byte{tableMagic, tableFormat}
+	b = binary.AppendUvarint(b, t.version)
+	b = appendStr(b, t.planner)
+	b = binary.AppendUvarint(b, uint64(t.replicas))
+	b = binary.AppendUvarint(b, uint64(len(t.members)))
+	for _, m := range t.members {
+		b = appendStr(b, m.ID)
+		b = appendStr(b, m.Host)
+		b = binary.AppendUvarint(b, uint64(m.Port))
+		b = appendStr(b, m.GossipAddr)
+	}
+	for r := range t.width {
+		at := func(s int) uint16 { return t.prefs[s*t.width+r] }
+		var rs [][2]uint64
+		for s := 0; s < NumSlots; {
+			e := s
+			for e+1 < NumSlots && at(e+1) == at(s) {
+				e++
+			}
+			rs = append(rs, [2]uint64{uint64(e - s + 1), uint64(at(s))})
+			s = e + 1
+		}
+		b = binary.AppendUvarint(b, uint64(len(rs)))
+		for _, r := range rs {
+			b = binary.AppendUvarint(b, r[0])
+			b = binary.AppendUvarint(b, r[1])
+		}
+	}
+	return b
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// reader decodes the wire form; the first error sticks.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint(limit uint64) uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || v > limit {
+		r.err = fmt.Errorf("%w: bad number", errBadTable)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) str() string {
+	n := r.uvarint(NumSlots)
+	if r.err == nil && n > uint64(len(r.b)) {
+		r.err = fmt.Errorf("%w: string past the end", errBadTable)
+	}
+	if r.err != nil {
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+// decodeTable parses encodeTable's output and checks every invariant of a
+// Table: valid sorted unique IDs, ports in range, every slot covered in
+// every role by distinct members. It never panics on any input.
+func decodeTable(b []byte) (*Table, error) {
+	if len(b) < 2 || b[0] != tableMagic || b[1] != tableFormat {
+		return nil, fmt.Errorf("%w: bad header", errBadTable)
+	}
+	r := &reader{b: b[2:]}
+	t := &Table{version: r.uvarint(1<<63 - 1), planner: r.str()}
+	t.replicas = int(r.uvarint(maxMembers))
+	n := int(r.uvarint(maxMembers))
+	if r.err == nil && !ValidID(t.planner) {
+		r.err = fmt.Errorf("%w: bad planner ID", errBadTable)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	for range n {
+		m := Member{ID: r.str(), Host: r.str(), Port: int(r.uvarint(65535)), GossipAddr: r.str()}
+		if r.err == nil && (!ValidID(m.ID) || (len(t.members) > 0 && t.members[len(t.members)-1].ID >= m.ID)) {
+			r.err = fmt.Errorf("%w: member IDs invalid or not sorted", errBadTable)
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		t.members = append(t.members, m)
+	}
+	t.width = min(1+t.replicas, n)
+	if t.width > 0 {
+		t.prefs = make([]uint16, NumSlots*t.width)
+	}
+	for l := range t.width {
+		if err := r.layer(t, l); err != nil {
+			return nil, err
+		}
+	}
+	if r.err == nil && len(r.b) > 0 {
+		r.err = fmt.Errorf("%w: trailing bytes", errBadTable)
+	}
+	return t, r.err
+}
+
+// layer reads role l's runs into t.prefs and checks that no member holds two
+// roles for a slot.
+func (r *reader) layer(t *Table, l int) error {
+	runs := r.uvarint(NumSlots)
+	s := 0
+	for range runs {
+		length, m := int(r.uvarint(NumSlots)), r.uvarint(uint64(len(t.members)-1))
+		if r.err != nil {
+			return r.err
+		}
+		if length == 0 || s+length > NumSlots {
+			return fmt.Errorf("%w: runs do not cover the slots", errBadTable)
+		}
+		for ; length > 0; length-- {
+			row := t.prefs[s*t.width : s*t.width+l]
+			if slices.Contains(row, uint16(m)) {
+				return fmt.Errorf("%w: slot %d lists a member twice", errBadTable, s)
+			}
+			t.prefs[s*t.width+l] = uint16(m)
+			s++
+		}
+	}
+	if r.err == nil && s != NumSlots {
+		return fmt.Errorf("%w: runs do not cover the slots", errBadTable)
+	}
+	return r.err
+}
+
+// newer reports whether table a should replace table b: a higher version,
+// or the same version planned by a lower ID, or (same planner) the lower
+// encoding. Every node orders any two tables alike.
+func newer(a, b *Table, aEnc, bEnc []byte) bool {
+	if a.version != b.version {
+		return a.version > b.version
+	}
+	if a.planner != b.planner {
+		return a.planner < b.planner
+	}
+	return bytes.Compare(aEnc, bEnc) < 0
+}

@@ -1,0 +1,58 @@
+package cluster
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestTableWireRoundTrip(t *testing.T) {
+	for _, r := range []int{0, 1, 3} {
+		for _, n := range []int{0, 1, 2, 10} {
+			tab := Plan(BuildTable(testMembers(uint64(n), n), r, 3), testMembers(uint64(n), n+1), r, 4)
+			tab.planner = testMembers(1, 1)[0].ID
+			enc := encodeTable(tab)
+			got, err := decodeTable(enc)
+			if err != nil {
+				t.Fatalf("r=%d n=%d: %v", r, n, err)
+			}
+			if !sameAssignment(got, tab) || got.Version() != 4 || got.Planner() != tab.planner || got.Replicas() != r {
+				t.Fatalf("r=%d n=%d: round trip differs", r, n)
+			}
+			for i, m := range got.Members() {
+				if m != tab.Members()[i] {
+					t.Fatalf("member %d: %+v, want %+v", i, m, tab.Members()[i])
+				}
+			}
+			if n == 10 && r == 1 && len(enc) > 1200 {
+				t.Errorf("10 members, 1 replica: %d bytes, want one UDP gossip packet", len(enc))
+			}
+		}
+	}
+}
+
+func TestTableWireRejects(t *testing.T) {
+	tab := BuildTable(testMembers(2, 3), 1, 1)
+	tab.planner = tab.members[0].ID
+	good := encodeTable(tab)
+	dup := Plan(nil, testMembers(2, 3), 1, 1)
+	dup.planner = tab.planner
+	dup.prefs[1] = dup.prefs[0] // slot 0's replica is its primary
+	unsorted := BuildTable(testMembers(2, 3), 0, 1)
+	unsorted.planner = tab.planner
+	unsorted.members[0], unsorted.members[1] = unsorted.members[1], unsorted.members[0]
+	for name, b := range map[string][]byte{
+		"empty":         nil,
+		"bad magic":     append([]byte{'X'}, good[1:]...),
+		"truncated":     good[:len(good)-1],
+		"trailing":      append(append([]byte{}, good...), 0),
+		"no planner":    encodeTable(BuildTable(testMembers(2, 3), 1, 1)),
+		"same member":   encodeTable(dup),
+		"unsorted IDs":  encodeTable(unsorted),
+		"short layer":   append(append([]byte{}, good[:len(good)-2]...), 1, 0),
+		"huge run size": append(append([]byte{}, good[:len(good)-2]...), 0xff, 0xff, 0xff, 0x01, 0),
+	} {
+		if _, err := decodeTable(b); !errors.Is(err, errBadTable) {
+			t.Errorf("%s: err = %v, want errBadTable", name, err)
+		}
+	}
+}
