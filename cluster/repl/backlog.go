@@ -132,6 +132,13 @@ func (b *backlog) append(r *Record, more bool, ms int64) uint64 {
 	return idx
 }
 
+// restart makes the ring continue slot from seq on: nothing of the slot
+// before it is in the ring, and a replica at exactly seq may continue.
+func (b *backlog) restart(slot int, seq uint64) {
+	b.cover[slot] = seq
+	b.last[slot] = seq
+}
+
 // evict drops the oldest record.
 func (b *backlog) evict() {
 	var h hdr

@@ -291,10 +291,10 @@ func TestReplicaDetectsGap(t *testing.T) {
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	sp := &scriptedPrimary{ln: ln, conn: c, fr: newFrameReader(c, 1<<16, 1<<10, 1<<20, 0)}
 	hs := sp.expect(t, fSync)
-	if got := string(joinArgs(hs[3:])); got != "3 0 4 0" {
-		t.Fatalf("handshake slots %q, want \"3 0 4 0\"", got)
+	if got := string(joinArgs(hs[3:])); got != "3 0 0 4 0 0" {
+		t.Fatalf("handshake slots %q, want \"3 0 0 4 0 0\"", got)
 	}
-	sp.send(t, appendFrame(nil, "OK", 0, 2),
+	sp.send(t, appendFrame(nil, "OK", 77, 0, 2, 3, 4),
 		appendFrame(nil, fSnap, 3), appendKey(nil, 3, 0, []byte("a"), []byte("1"), 0), appendFrame(nil, fSnapEnd, 3, 5, 0),
 		appendFrame(nil, fSnap, 4), appendFrame(nil, fSnapEnd, 4, 0, 0),
 		rec(1, 3, 6, false, "SET", "b", "2"),
@@ -315,6 +315,9 @@ func TestReplicaDetectsGap(t *testing.T) {
 	seq, keys := ap.state(3)
 	if seq != 9 || len(keys) != 2 || keys["z"] != (fval{"9", 1234}) || keys["e"].v != "5" {
 		t.Fatalf("slot 3 at %d with %v", seq, keys)
+	}
+	if hist, _, live := r.Position(3); hist != 77 || !live {
+		t.Errorf("Position(3) history %d live %v, want 77 true", hist, live)
 	}
 	if s := r.Stats(); s.Gaps != 1 || s.Duplicates != 1 || s.FullSyncs != 3 {
 		t.Errorf("stats %+v: want 1 gap, 1 duplicate, 3 snapshots", s)
@@ -370,7 +373,7 @@ func TestReplicaRejectsBadFrames(t *testing.T) {
 		c.SetDeadline(time.Now().Add(20 * time.Second))
 		sp := &scriptedPrimary{ln: ln, conn: c, fr: newFrameReader(c, 1<<16, 1<<10, 1<<20, 0)}
 		sp.expect(t, fSync)
-		sp.send(t, appendFrame(nil, "OK", 0, 1), b)
+		sp.send(t, appendFrame(nil, "OK", 77, 0, 1, 1), b)
 		if _, err := sp.fr.read(); err == nil {
 			// An ACK may come first; the connection must still end.
 			for err == nil {

@@ -100,7 +100,7 @@ func (l *link) run(args [][]byte) {
 	defer l.p.wg.Done()
 	defer l.p.remove(l)
 	defer l.stop(nil)
-	fr := newFrameReader(l.conn, 2*NumSlots+3, 1<<10, 1<<20, l.p.cfg.ReadTimeout)
+	fr := newFrameReader(l.conn, 3*NumSlots+3, 1<<10, 2<<20, l.p.cfg.ReadTimeout)
 	if args == nil {
 		var err error
 		if args, err = fr.read(); err != nil {
@@ -121,10 +121,11 @@ func (l *link) run(args [][]byte) {
 	l.stop(l.send())
 }
 
-// handshake parses REPLSYNC auth id [slot seq]... and decides, per slot,
-// between the backlog and a snapshot.
+// handshake parses REPLSYNC auth id [slot seq hist]... and decides, per
+// slot, between the backlog and a snapshot. It answers
+// OK primaryID resumed full [slot...], listing the slots it will snapshot.
 func (l *link) handshake(args [][]byte) error {
-	if len(args) < 3 || string(args[0]) != fSync || (len(args)-3)%2 != 0 {
+	if len(args) < 3 || string(args[0]) != fSync || (len(args)-3)%3 != 0 {
 		return fmt.Errorf("%w: want REPLSYNC auth id, then slot seq pairs", ErrFrame)
 	}
 	if !l.p.checkAuth(args[1]) {
@@ -132,21 +133,21 @@ func (l *link) handshake(args [][]byte) error {
 	}
 	pairs := args[3:]
 	want := make([]uint64, 0, len(pairs))
-	for i := 0; i < len(pairs); i += 2 {
+	for i := 0; i < len(pairs); i += 3 {
 		s, ok := parseSlot(pairs[i])
-		seq, ok2 := parseUint(pairs[i+1])
+		n, ok2 := uints(pairs[i+1 : i+3])
 		if !ok || !ok2 || l.slots[s] {
 			return fmt.Errorf("%w: bad or repeated slot %q", ErrFrame, pairs[i])
 		}
 		l.slots[s] = true
-		want = append(want, uint64(s), seq)
+		want = append(want, uint64(s), n[0], n[1])
 	}
 	var resumed, full uint64
 	l.p.mu.Lock()
 	bl := l.p.bl
-	for i := 0; i < len(want); i += 2 {
-		s, seq := int(want[i]), want[i+1]
-		if bl.canResume(s, seq) {
+	for i := 0; i < len(want); i += 3 {
+		s, seq, hist := int(want[i]), want[i+1], want[i+2]
+		if l.p.canResumeLocked(s, hist, seq) {
 			l.sent[s] = seq
 			resumed++
 		} else {
@@ -173,7 +174,11 @@ func (l *link) handshake(args [][]byte) error {
 	}
 	l.p.cfg.Logger.Info("replica sync", "replica", string(args[2]), "addr", l.conn.RemoteAddr().String(),
 		"slots_resumed", resumed, "slots_full", full)
-	l.w.buf = appendFrame(l.w.buf, "OK", resumed, full)
+	ok := append(make([]uint64, 0, 3+len(l.queue)), l.p.id, resumed, full)
+	for _, s := range l.queue {
+		ok = append(ok, uint64(s))
+	}
+	l.w.buf = appendFrame(l.w.buf, "OK", ok...)
 	return l.w.flush()
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -98,8 +99,12 @@ type Primary struct {
 	lim  *limiter
 	now  func() time.Time
 
-	mu     sync.Mutex // protects bl, links, lns, closed
-	bl     *backlog
+	id uint64 // history ID of the streams this Primary starts
+
+	mu       sync.Mutex // protects bl, links, lns, closed, prevHist, prevUpTo
+	bl       *backlog
+	prevHist []uint64 // per slot: history this node's copy continues (Adopt); nil until used
+	prevUpTo []uint64 // per slot: the sequence number where it left that history
 	links  map[*link]struct{}
 	lns    map[net.Listener]struct{}
 	closed bool
@@ -126,6 +131,7 @@ func NewPrimary(cfg Config, snap Snapshotter) (*Primary, error) {
 		return nil, errors.New("repl: nil Snapshotter")
 	}
 	return &Primary{
+		id:    newHistoryID(),
 		cfg:   cfg,
 		snap:  snap,
 		lim:   newLimiter(cfg.SnapshotRate),
@@ -165,6 +171,51 @@ func (p *Primary) Append(unit []Record) uint64 {
 		}
 	}
 	return idx
+}
+
+// ID returns the history ID of the streams this Primary starts: a
+// random number, new for every Primary, which replicas present back when
+// they reconnect so that a stream is continued only by the history it
+// belongs to (a restarted primary numbers its effects from 1 again).
+func (p *Primary) ID() uint64 { return p.id }
+
+// Adopt declares that this node's copy of slot is the history hist (the ID
+// of the primary it was replicated from, see Replica.Position) up to
+// sequence number seq, and that the store's next record of the slot has
+// Seq seq+1. Call it when a replica is promoted for the slot, before the
+// slot's first Append: other replicas of the old primary that hold exactly
+// seq then continue from here without a snapshot; any other position
+// (behind, ahead, or of another history) gets a snapshot.
+func (p *Primary) Adopt(slot int, hist, seq uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.prevHist == nil {
+		p.prevHist = make([]uint64, NumSlots)
+		p.prevUpTo = make([]uint64, NumSlots)
+	}
+	p.prevHist[slot], p.prevUpTo[slot] = hist, seq
+	p.bl.restart(slot, seq)
+}
+
+// canResumeLocked reports whether a replica at history hist, sequence seq
+// of slot can continue from the backlog. p.mu must be held.
+func (p *Primary) canResumeLocked(slot int, hist, seq uint64) bool {
+	switch {
+	case hist == p.id:
+	case p.prevHist != nil && hist != 0 && hist == p.prevHist[slot] && seq <= p.prevUpTo[slot]:
+	default:
+		return false
+	}
+	return p.bl.canResume(slot, seq)
+}
+
+// newHistoryID returns a random non-zero ID.
+func newHistoryID() uint64 {
+	for {
+		if id := rand.Uint64(); id != 0 {
+			return id
+		}
+	}
 }
 
 // LastIndex returns the index of the newest record appended (0: none).

@@ -44,6 +44,13 @@ type ReplicaConfig struct {
 	MaxFrame int
 	// Logger receives a line per sync, gap and disconnect; nil discards.
 	Logger *slog.Logger
+	// Resume, if set, gives for a slot of Slots a position this node
+	// already holds (from Replica.Position of an earlier Replica, for
+	// example one of a primary that failed over): the history ID, the last
+	// sequence number applied, and ok. The first handshake presents it, so
+	// a primary that continues that history resumes instead of sending a
+	// snapshot.
+	Resume func(slot int) (hist, seq uint64, ok bool)
 }
 
 func (c ReplicaConfig) withDefaults() ReplicaConfig {
@@ -101,6 +108,7 @@ type Replica struct {
 	closed bool
 
 	applied []atomic.Uint64 // per slot: last seq handed to the Applier
+	hist    []atomic.Uint64 // per slot: history ID that seq belongs to
 	state   []atomic.Uint32 // per slot: slot* state
 
 	// Owned by the run goroutine.
@@ -108,6 +116,7 @@ type Replica struct {
 	loadErr []bool
 	pendIdx uint64
 	pendMs  int64
+	pid     uint64 // history ID of the current primary
 
 	wmu sync.Mutex // serializes writes on the current connection
 	w   connWriter
@@ -136,6 +145,7 @@ func NewReplica(cfg ReplicaConfig, ap Applier) (*Replica, error) {
 		done:    make(chan struct{}),
 		want:    make([]bool, NumSlots),
 		applied: make([]atomic.Uint64, NumSlots),
+		hist:    make([]atomic.Uint64, NumSlots),
 		state:   make([]atomic.Uint32, NumSlots),
 		loadErr: make([]bool, NumSlots),
 	}
@@ -144,6 +154,13 @@ func NewReplica(cfg ReplicaConfig, ap Applier) (*Replica, error) {
 			return nil, fmt.Errorf("repl: slot %d out of range", s)
 		}
 		r.want[s] = true
+		if cfg.Resume != nil {
+			if hist, seq, ok := cfg.Resume(s); ok {
+				r.hist[s].Store(hist)
+				r.applied[s].Store(seq)
+				r.state[s].Store(slotLive)
+			}
+		}
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	go r.run()
@@ -172,6 +189,15 @@ func (r *Replica) SetSlots(slots []int) {
 // and whether the slot is live (synced and following the stream).
 func (r *Replica) Applied(slot int) (uint64, bool) {
 	return r.applied[slot].Load(), r.state[slot].Load() == slotLive
+}
+
+// Position returns where this replica's copy of slot stands: the history
+// ID of the primary stream it follows, the last sequence number applied,
+// and whether the slot is live. A node promoted for the slot passes hist
+// and seq to Primary.Adopt; a new Replica takes them through
+// ReplicaConfig.Resume. Read it after Close for a stable answer.
+func (r *Replica) Position(slot int) (hist, seq uint64, live bool) {
+	return r.hist[slot].Load(), r.applied[slot].Load(), r.state[slot].Load() == slotLive
 }
 
 // Close stops the replica and waits for its goroutines.
@@ -243,7 +269,7 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 		return false, err
 	}
 	fr := newFrameReader(conn, 1<<20+recFields, r.cfg.MaxBulk, r.cfg.MaxFrame, r.cfg.ReadTimeout)
-	if err := r.readWelcome(fr); err != nil {
+	if err := r.readWelcome(fr, want); err != nil {
 		return false, err
 	}
 	r.connected.Store(true)
@@ -267,8 +293,8 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 	}
 }
 
-// sendHandshake writes REPLSYNC auth id [slot seq]...: the applied seq of
-// each live slot, 0 (snapshot please) for the others.
+// sendHandshake writes REPLSYNC auth id [slot seq hist]...: the position
+// of each live slot, 0 0 (snapshot please) for the others.
 func (r *Replica) sendHandshake(want []bool) error {
 	args := [][]byte{[]byte(fSync), []byte(r.cfg.Auth), []byte(r.cfg.ID)}
 	for s := range NumSlots {
@@ -276,13 +302,13 @@ func (r *Replica) sendHandshake(want []bool) error {
 			r.state[s].Store(slotOff)
 			continue
 		}
-		seq := uint64(0)
+		seq, hist := uint64(0), uint64(0)
 		if r.state[s].Load() == slotLive {
-			seq = r.applied[s].Load()
+			seq, hist = r.applied[s].Load(), r.hist[s].Load()
 		} else {
 			r.state[s].Store(slotWaiting)
 		}
-		args = append(args, appendUintText(nil, uint64(s)), appendUintText(nil, seq))
+		args = append(args, appendUintText(nil, uint64(s)), appendUintText(nil, seq), appendUintText(nil, hist))
 	}
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
@@ -290,8 +316,10 @@ func (r *Replica) sendHandshake(want []bool) error {
 	return r.w.flush()
 }
 
-// readWelcome reads the primary's answer to the handshake.
-func (r *Replica) readWelcome(fr *frameReader) error {
+// readWelcome reads the primary's answer to the handshake,
+// OK primaryID resumed full [slot...] (the slots it will snapshot): the
+// other slots asked for continue in the primary's history.
+func (r *Replica) readWelcome(fr *frameReader, want []bool) error {
 	args, err := fr.read()
 	if err != nil {
 		return err
@@ -299,15 +327,27 @@ func (r *Replica) readWelcome(fr *frameReader) error {
 	if string(args[0]) == "ERR" && len(args) == 2 {
 		return fmt.Errorf("repl: primary refused: %s", args[1])
 	}
-	if string(args[0]) != "OK" || len(args) != 3 {
+	if string(args[0]) != "OK" || len(args) < 4 {
 		return fmt.Errorf("%w: unexpected handshake reply %q", ErrFrame, args[0])
 	}
 	n, ok := uints(args[1:])
-	if !ok {
+	if !ok || uint64(len(n)) != 3+n[2] {
 		return fmt.Errorf("%w: bad handshake reply", ErrFrame)
 	}
-	r.partialSlots.Add(n[0])
-	r.cfg.Logger.Info("replication sync", "primary", r.cfg.Addr, "slots_resumed", n[0], "slots_full", n[1])
+	r.pid = n[0]
+	for _, s := range n[3:] {
+		if s >= NumSlots || !want[s] {
+			return fmt.Errorf("%w: snapshot of slot %d not asked for", ErrFrame, s)
+		}
+		r.state[s].Store(slotWaiting)
+	}
+	for s := range NumSlots {
+		if want[s] && r.state[s].Load() == slotLive {
+			r.hist[s].Store(r.pid)
+		}
+	}
+	r.partialSlots.Add(n[1])
+	r.cfg.Logger.Info("replication sync", "primary", r.cfg.Addr, "slots_resumed", n[1], "slots_full", n[2])
 	return nil
 }
 

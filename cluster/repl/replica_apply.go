@@ -157,6 +157,7 @@ func (r *Replica) handleSnapEnd(args [][]byte) error {
 		}
 		if err == nil {
 			r.applied[s].Store(seq)
+			r.hist[s].Store(r.pid)
 			r.state[s].Store(slotLive)
 			r.fullSyncs.Add(1)
 		} else if err := r.sendResync(s); err != nil {
