@@ -187,12 +187,18 @@ func (l *link) send() error {
 	hb := time.NewTicker(l.p.cfg.Heartbeat)
 	defer hb.Stop()
 	for {
-		if err := l.takeRequests(); err != nil {
-			return err
-		}
+		getack := l.takeRequests()
 		moved, err := l.catchUp()
 		if err != nil {
 			return err
+		}
+		if getack {
+			// After the catch-up, so the answer covers what was appended
+			// before Wait asked.
+			l.w.buf = appendFrame(l.w.buf, fGetAck)
+			if err := l.w.flush(); err != nil {
+				return err
+			}
 		}
 		if len(l.queue) > 0 {
 			if err := l.snapshotNext(); err != nil {
@@ -217,8 +223,9 @@ func (l *link) send() error {
 	}
 }
 
-// takeRequests handles resync and acknowledgement requests.
-func (l *link) takeRequests() error {
+// takeRequests queues the snapshots replicas asked for and reports
+// whether an acknowledgement was asked for.
+func (l *link) takeRequests() bool {
 	l.mu.Lock()
 	reqs, getack := l.reqs, l.getack
 	l.reqs, l.getack = nil, false
@@ -228,11 +235,7 @@ func (l *link) takeRequests() error {
 			l.markPending(s)
 		}
 	}
-	if getack {
-		l.w.buf = appendFrame(l.w.buf, fGetAck)
-		return l.w.flush()
-	}
-	return nil
+	return getack
 }
 
 // markPending queues a snapshot of slot s.

@@ -105,9 +105,9 @@ type Primary struct {
 	bl       *backlog
 	prevHist []uint64 // per slot: history this node's copy continues (Adopt); nil until used
 	prevUpTo []uint64 // per slot: the sequence number where it left that history
-	links  map[*link]struct{}
-	lns    map[net.Listener]struct{}
-	closed bool
+	links    map[*link]struct{}
+	lns      map[net.Listener]struct{}
+	closed   bool
 
 	ackMu sync.Mutex    // protects ackCh
 	ackCh chan struct{} // closed and replaced when an acknowledgement arrives

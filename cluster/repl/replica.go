@@ -112,11 +112,12 @@ type Replica struct {
 	state   []atomic.Uint32 // per slot: slot* state
 
 	// Owned by the run goroutine.
-	unit    []Record
-	loadErr []bool
-	pendIdx uint64
-	pendMs  int64
-	pid     uint64 // history ID of the current primary
+	unit      []Record
+	unitBytes int
+	loadErr   []bool
+	pendIdx   uint64
+	pendMs    int64
+	pid       uint64 // history ID of the current primary
 
 	wmu sync.Mutex // serializes writes on the current connection
 	w   connWriter
@@ -262,7 +263,7 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 		r.mu.Unlock()
 	}()
 	r.w = connWriter{conn: conn, timeout: r.cfg.WriteTimeout}
-	r.unit, r.pendIdx = nil, 0
+	r.unit, r.unitBytes, r.pendIdx = nil, 0, 0
 	r.ackIndex.Store(0)
 	r.snaps.Store(0)
 	if err := r.sendHandshake(want); err != nil {

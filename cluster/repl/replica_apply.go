@@ -68,12 +68,15 @@ func (r *Replica) handleRec(args [][]byte) error {
 			}
 		default:
 			r.unit = append(r.unit, Record{Slot: s, Seq: seq, DB: int(n[4]), Args: args[recFields:]})
+			for _, a := range args[recFields:] {
+				r.unitBytes += len(a)
+			}
 			r.applied[s].Store(seq)
 		}
 	}
 	if more {
-		if len(r.unit) > 1<<16 {
-			return fmt.Errorf("%w: unit of more than %d records", ErrFrame, 1<<16)
+		if len(r.unit) > 1<<16 || r.unitBytes > r.cfg.MaxFrame {
+			return fmt.Errorf("%w: unit of more than %d records or %d bytes", ErrFrame, 1<<16, r.cfg.MaxFrame)
 		}
 		return nil
 	}
@@ -85,7 +88,7 @@ func (r *Replica) handleRec(args [][]byte) error {
 func (r *Replica) endUnit() error {
 	if len(r.unit) > 0 {
 		unit := r.unit
-		r.unit = nil
+		r.unit, r.unitBytes = nil, 0
 		if err := r.ap.Apply(unit); err != nil {
 			r.cfg.Logger.Warn("replication apply failed", "primary", r.cfg.Addr, "err", err)
 			for _, rec := range unit {

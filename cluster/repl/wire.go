@@ -131,7 +131,11 @@ func (f *frameReader) read() ([][]byte, error) {
 		return nil, fmt.Errorf("%w: want an array of 1..%d elements", ErrFrame, f.maxArgs)
 	}
 	n := int(h.Int)
-	ends := make([]int, n)
+	var small [24]int
+	ends := small[:0]
+	if n > len(small) {
+		ends = make([]int, 0, min(n, 1024)) // a header's claim is not trusted with memory
+	}
 	var buf []byte
 	for i := range n {
 		e, err := f.r.Next()
@@ -144,8 +148,11 @@ func (f *frameReader) read() ([][]byte, error) {
 		if len(buf)+len(e.Str) > f.maxBytes {
 			return nil, fmt.Errorf("%w: frame longer than %d bytes", ErrFrame, f.maxBytes)
 		}
+		if buf == nil {
+			buf = make([]byte, 0, max(len(e.Str)+64, min(64*n, 4096)))
+		}
 		buf = append(buf, e.Str...)
-		ends[i] = len(buf)
+		ends = append(ends, len(buf))
 	}
 	args := make([][]byte, n)
 	start := 0
