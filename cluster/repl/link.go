@@ -337,9 +337,9 @@ func (l *link) snapshotNext() error {
 	l.sent[s] = seq
 	l.w.buf = appendFrame(l.w.buf, fSnapEnd, uint64(s), seq, l.curIndex)
 	l.lastSent = l.curIndex
-	if err := l.flushLimited(); err != nil {
-		return err
-	}
+	// Counted before the SNAPEND leaves, so no one sees the replica hold
+	// the slot before the counters say it was sent. Acknowledgements
+	// count for the slot only once the replica has processed this SNAPEND.
 	l.mu.Lock()
 	l.snapsOut++
 	if l.liveSnap[s] == notLive {
@@ -349,7 +349,7 @@ func (l *link) snapshotNext() error {
 	l.mu.Unlock()
 	l.snapDone.Add(1)
 	l.p.fullSyncs.Add(1)
-	return nil
+	return l.flushLimited()
 }
 
 // flushLimited writes snapshot bytes within the rate limit.

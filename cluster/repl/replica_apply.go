@@ -159,10 +159,10 @@ func (r *Replica) handleSnapEnd(args [][]byte) error {
 			err = r.ap.SnapshotLoaded(s, seq)
 		}
 		if err == nil {
+			r.fullSyncs.Add(1)
 			r.applied[s].Store(seq)
 			r.hist[s].Store(r.pid)
 			r.state[s].Store(slotLive)
-			r.fullSyncs.Add(1)
 		} else if err := r.sendResync(s); err != nil {
 			return err
 		}
