@@ -210,3 +210,58 @@ func BenchmarkSnapshot(b *testing.B) {
 	b.ReportMetric(float64(keys)/sec, "keys/s")
 	b.ReportMetric(float64(bytes)/sec/1e6, "MB/s")
 }
+
+// TestCatchUpEndsAtUnitBoundary: a catch-up pass whose last batch ends
+// inside a unit sends the rest of the unit before anything else, so no
+// heartbeat or snapshot frame falls inside it.
+func TestCatchUpEndsAtUnitBoundary(t *testing.T) {
+	p, err := NewPrimary(Config{BatchBytes: 1}, newFakeStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	a, b := net.Pipe()
+	defer b.Close()
+	got := make(chan [][]byte, 16)
+	go func() {
+		defer close(got)
+		fr := newFrameReader(b, 100, 1<<10, 1<<20, 0)
+		for {
+			args, err := fr.read()
+			if err != nil {
+				return
+			}
+			got <- args
+		}
+	}()
+	l := newLink(p, a)
+	l.slots[1], l.slots[2] = true, true
+	p.Append([]Record{*setRec(1, 1, "a", "1")})
+	p.mu.Lock()
+	target := p.bl.end // the pass was asked to go this far ...
+	p.mu.Unlock()
+	p.Append([]Record{*setRec(1, 2, "b", "2"), *setRec(2, 1, "c", "3"), *setRec(3, 1, "d", "4")}) // ... but a unit follows
+	// The three records of the second unit have the same size: make a
+	// batch take two records, so the first batch crosses target inside
+	// the second unit.
+	p.mu.Lock()
+	rec := (p.bl.end - target) / 3
+	p.mu.Unlock()
+	p.cfg.BatchBytes = int(target + rec)
+	if _, err := l.catchUpTo(target); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	var names []string
+	for f := range got {
+		if string(f[0]) == fRec {
+			names = append(names, fmt.Sprintf("REC %s/%s more=%s", f[3], f[4], f[6]))
+		} else {
+			names = append(names, string(f[0]))
+		}
+	}
+	want := []string{"REC 1/1 more=0", "REC 1/2 more=1", "REC 2/1 more=1", "UEND", "POS"}
+	if fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Errorf("frames %v, want %v (the whole second unit, closed by UEND, then the position)", names, want)
+	}
+}

@@ -132,3 +132,24 @@ func TestFailoverAdoptContinues(t *testing.T) {
 		t.Error("acknowledged write missing after failover")
 	}
 }
+
+// TestOneReplicaSeveralPrimaries: one node replicates disjoint slots of
+// two primaries into one Applier, one link each.
+func TestOneReplicaSeveralPrimaries(t *testing.T) {
+	h1, h2 := newHarness(t, Config{}), newHarness(t, Config{})
+	s1, s2 := slotRange(0, 20), slotRange(20, 40)
+	prefill(h1.store, s1, 3)
+	prefill(h2.store, s2, 3)
+	ap := newFakeApplier()
+	r1 := h1.replica("n", s1, ap, nil)
+	r2 := h2.replica("n", s2, ap, nil)
+	stop := make(chan struct{})
+	w1, w2 := writers(h1.store, s1, 2, stop), writers(h2.store, s2, 2, stop)
+	waitFor(t, "both links synced", func() bool { return r1.Stats().SlotsLive == 20 && r2.Stats().SlotsLive == 20 })
+	close(stop)
+	w1()
+	w2()
+	waitFor(t, "caught up", func() bool { return caughtUp(h1.store, r1, s1) && caughtUp(h2.store, r2, s2) })
+	assertSame(t, h1.store, ap, s1)
+	assertSame(t, h2.store, ap, s2)
+}

@@ -36,6 +36,7 @@ type link struct {
 	curMs    int64    // its append time
 	lastSent uint64   // index the replica was last told about
 	openUnit bool     // a record with "more" was sent, its unit not ended
+	inUnit   bool     // the last record looked at has "more": its unit goes on
 	batch    []byte   // records copied out of the backlog
 
 	mu       sync.Mutex // protects the fields below
@@ -126,7 +127,7 @@ func (l *link) run(args [][]byte) {
 // OK primaryID resumed full [slot...], listing the slots it will snapshot.
 func (l *link) handshake(args [][]byte) error {
 	if len(args) < 3 || string(args[0]) != fSync || (len(args)-3)%3 != 0 {
-		return fmt.Errorf("%w: want REPLSYNC auth id, then slot seq pairs", ErrFrame)
+		return fmt.Errorf("%w: want REPLSYNC auth id, then slot seq hist triples", ErrFrame)
 	}
 	if !l.p.checkAuth(args[1]) {
 		return ErrAuth
@@ -254,8 +255,16 @@ func (l *link) catchUp() (bool, error) {
 	l.p.mu.Lock()
 	target := l.p.bl.end
 	l.p.mu.Unlock()
+	return l.catchUpTo(target)
+}
+
+// catchUpTo sends the records up to backlog offset target, and the rest
+// of the unit it ends in.
+func (l *link) catchUpTo(target uint64) (bool, error) {
 	moved := false
-	for l.cursor < target {
+	// A pass ends at a unit boundary (Append adds a unit under one lock),
+	// so SNAP and POS frames never fall inside a unit.
+	for l.cursor < target || l.inUnit {
 		l.p.mu.Lock()
 		b, next, ok := l.p.bl.copyOut(l.batch[:0], l.cursor, l.p.cfg.BatchBytes)
 		l.p.mu.Unlock()
@@ -295,6 +304,7 @@ func (l *link) process(b []byte) {
 		off += hdrSize + h.size
 		l.curIndex, l.curMs = h.index, h.ms
 		more := h.flags&flagMore != 0
+		l.inUnit = more
 		s := h.slot
 		keep := l.slots[s] && !l.pending[s] && h.seq > l.sent[s]
 		if keep && h.seq != l.sent[s]+1 {

@@ -281,3 +281,38 @@ func TestMultiSlotUnit(t *testing.T) {
 	}
 	one.mu.Unlock()
 }
+
+// TestUnitsNeverSplitByBatches: with batches smaller than a unit, units of
+// two slots still reach replicas whole, interleaved with snapshots and
+// heartbeats.
+func TestUnitsNeverSplitByBatches(t *testing.T) {
+	h := newHarness(t, Config{BatchBytes: 100, Heartbeat: time.Millisecond})
+	slots := slotRange(0, 8)
+	prefill(h.store, slots, 2)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			h.store.setPair(i%8, (i+1)%8, fmt.Sprint("p", i%13), fmt.Sprint(i))
+		}
+	}()
+	all, half := newFakeApplier(), newFakeApplier()
+	ra := h.replica("all", slots, all, nil)
+	rh := h.replica("half", slots[:4], half, nil)
+	waitFor(t, "synced", func() bool { return ra.Stats().SlotsLive == 8 && rh.Stats().SlotsLive == 4 })
+	close(stop)
+	wg.Wait()
+	waitFor(t, "caught up", func() bool { return caughtUp(h.store, ra, slots) && caughtUp(h.store, rh, slots[:4]) })
+	assertSame(t, h.store, all, slots)
+	assertSame(t, h.store, half, slots[:4])
+	if a, b := ra.Stats().Reconnects, rh.Stats().Reconnects; a+b != 0 {
+		t.Errorf("replicas reconnected %d and %d times: a frame fell inside a unit", a, b)
+	}
+}
