@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -230,6 +232,9 @@ type harness struct {
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	h := &harness{t: t, store: newFakeStore(), serve: make(chan error, 1)}
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
 	p, err := NewPrimary(cfg, h.store)
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +260,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 func (h *harness) replica(id string, slots []int, ap Applier, d *dialer) *Replica {
 	h.t.Helper()
 	cfg := ReplicaConfig{Addr: h.addr, ID: id, Slots: slots, AckInterval: 20 * time.Millisecond,
-		BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond}
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, Logger: testLogger(h.t)}
 	if d != nil {
 		cfg.Dial = d.dial
 	}
@@ -265,6 +270,18 @@ func (h *harness) replica(id string, slots []int, ap Applier, d *dialer) *Replic
 	}
 	h.t.Cleanup(func() { r.Close() })
 	return r
+}
+
+// testLogger logs through t (at Info and above).
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, nil))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // waitFor polls cond until it holds or the deadline passes.
