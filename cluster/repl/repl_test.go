@@ -310,3 +310,53 @@ func TestUnitsNeverSplitByBatches(t *testing.T) {
 		t.Errorf("replicas reconnected %d and %d times: a frame fell inside a unit", a, b)
 	}
 }
+
+// TestSnapshotFailureRetried: a failed Snapshot cuts the link; the replica
+// reconnects, continues the slots it has and gets the failed one again.
+func TestSnapshotFailureRetried(t *testing.T) {
+	h := newHarness(t, Config{})
+	slots := slotRange(0, 6)
+	prefill(h.store, slots, 3)
+	var fails atomic.Int32
+	h.store.snapErr = func(slot int) bool { return slot == 4 && fails.Add(1) == 1 }
+	ap := newFakeApplier()
+	r := h.replica("r1", slots, ap, nil)
+	waitFor(t, "synced", func() bool { return caughtUp(h.store, r, slots) })
+	assertSame(t, h.store, ap, slots)
+	if fails.Load() < 2 {
+		t.Errorf("slot 4 snapshotted %d times, want a failure and a retry", fails.Load())
+	}
+	if s := h.p.Stats(); s.PartialSlots < 4 {
+		t.Errorf("PartialSlots = %d: the slots synced before the failure should have continued", s.PartialSlots)
+	}
+}
+
+// TestLagNumbers: a stalled replica shows lag in records and ms; once it
+// reads again the lag returns to zero.
+func TestLagNumbers(t *testing.T) {
+	h := newHarness(t, Config{})
+	var skew atomic.Int64
+	h.p.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) } // before any link reads it
+	d := &dialer{}
+	r := h.replica("r1", []int{1}, newFakeApplier(), d)
+	waitFor(t, "synced", func() bool { return caughtUp(h.store, r, []int{1}) })
+	link := func() LinkStats {
+		ls := h.p.Stats().Links
+		if len(ls) != 1 {
+			return LinkStats{}
+		}
+		return ls[0]
+	}
+	d.setStall(true)
+	h.store.set(1, "a", "1")
+	skew.Store(int64(time.Second)) // the next write is a second later
+	h.store.set(1, "b", "2")
+	if l := link(); l.LagRecords < 1 || l.LagMs < 1 {
+		t.Errorf("stalled link %+v: want lag in records and ms", l)
+	}
+	d.setStall(false)
+	waitFor(t, "lag back to zero", func() bool { l := link(); return l.Ready && l.LagRecords == 0 && l.LagMs == 0 })
+	if l := link(); l.ID != "r1" || l.AckIndex != h.p.LastIndex() {
+		t.Errorf("link %+v: want ID r1 and AckIndex %d", l, h.p.LastIndex())
+	}
+}
