@@ -335,7 +335,7 @@ func (l *link) snapshotNext() error {
 	seq, err := l.p.snap.Snapshot(s, func(db int, key, payload []byte, pexpireAt int64) error {
 		l.w.buf = appendKey(l.w.buf, s, db, key, payload, pexpireAt)
 		l.snapKeys.Add(1)
-		if len(l.w.buf) >= l.p.cfg.BatchBytes {
+		if len(l.w.buf) >= l.p.cfg.SnapshotBuffer {
 			return l.flushLimited()
 		}
 		return nil

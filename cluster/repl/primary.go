@@ -39,6 +39,11 @@ type Config struct {
 	// BatchBytes is how many bytes a link copies from the backlog under
 	// the lock at a time, and the write size it aims for. Default 64 KiB.
 	BatchBytes int
+	// SnapshotBuffer is how many bytes of a slot's snapshot a link
+	// buffers before emit writes to the network: emit does not block for
+	// a slot smaller than this (plus one key), so a store that calls emit
+	// with locks held stalls writers only for larger slots. Default 4 MiB.
+	SnapshotBuffer int
 	// Logger receives a line for every sync and link end; nil discards.
 	Logger *slog.Logger
 }
@@ -46,11 +51,12 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		BacklogSize:  1 << 20,
-		WriteTimeout: 10 * time.Second,
-		ReadTimeout:  10 * time.Second,
-		Heartbeat:    time.Second,
-		BatchBytes:   64 << 10,
+		BacklogSize:    1 << 20,
+		WriteTimeout:   10 * time.Second,
+		ReadTimeout:    10 * time.Second,
+		Heartbeat:      time.Second,
+		BatchBytes:     64 << 10,
+		SnapshotBuffer: 4 << 20,
 	}
 }
 
@@ -70,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchBytes <= 0 {
 		c.BatchBytes = d.BatchBytes
+	}
+	if c.SnapshotBuffer <= 0 {
+		c.SnapshotBuffer = d.SnapshotBuffer
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -22,9 +22,11 @@ type Record struct {
 // number seq, which it returns: the keys hold precisely the effects of slot
 // with Seq <= seq. payload is the key's value in Redis DUMP format (opaque
 // here) and pexpireAt its absolute expiry in Unix milliseconds, 0 for none.
-// emit does not retain key or payload. emit blocks while the link's snapshot
-// rate limit or the network makes it wait, so Snapshot must not hold locks
-// writers need while it calls emit (copy the slot's keys first). An error
+// emit does not retain key or payload. emit buffers up to
+// Config.SnapshotBuffer bytes; past that it blocks while the rate limit or
+// the network makes it wait, so a Snapshot that holds locks writers need
+// while calling emit stalls them for slots larger than that buffer (copy
+// the slot's keys first to avoid it). An error
 // from emit must be returned by Snapshot, which then stops.
 // Snapshot is called from the link's goroutine, one slot at a time per
 // link, and concurrently for different links.
