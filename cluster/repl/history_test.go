@@ -1,0 +1,155 @@
+package repl
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// movingDial dials whatever address addr holds now.
+func movingDial(addr *atomic.Value) func(ctx context.Context, _ string) (net.Conn, error) {
+	return func(ctx context.Context, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr.Load().(string))
+	}
+}
+
+// servePrimary starts a Primary for st on 127.0.0.1 and returns it with its address.
+func servePrimary(t *testing.T, st *fakeStore) (*Primary, string) {
+	t.Helper()
+	p, err := NewPrimary(Config{}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.hook = p.Append
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.Serve(ln)
+	t.Cleanup(func() { p.Close() })
+	return p, ln.Addr().String()
+}
+
+// storeFrom builds a primary's store from a replica's copy of slots.
+func storeFrom(ap *fakeApplier, slots []int) *fakeStore {
+	st := newFakeStore()
+	for _, s := range slots {
+		seq, keys := ap.state(s)
+		st.slots[s].seq, st.slots[s].keys = seq, keys
+	}
+	return st
+}
+
+// TestRestartedPrimaryIsNotContinued: a primary that restarts numbers its
+// effects from 1 again; a replica at the same sequence number of the old
+// history must get a snapshot, not the new history's later records.
+func TestRestartedPrimaryIsNotContinued(t *testing.T) {
+	slots := []int{1}
+	st1 := newFakeStore()
+	p1, addr1 := servePrimary(t, st1)
+	for i := range 5 {
+		st1.set(1, fmt.Sprint("old", i), "old")
+	}
+	var addr atomic.Value
+	addr.Store(addr1)
+	ap := newFakeApplier()
+	r, err := NewReplica(ReplicaConfig{Addr: "moving", Slots: slots, Dial: movingDial(&addr), BackoffMin: time.Millisecond, BackoffMax: 10 * time.Millisecond}, ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitFor(t, "synced with the first primary", func() bool { return caughtUp(st1, r, slots) })
+
+	st2 := newFakeStore()
+	p2, addr2 := servePrimary(t, st2)
+	for i := range 8 {
+		st2.set(1, fmt.Sprint("new", i), "new")
+	}
+	addr.Store(addr2)
+	p1.Close()
+	waitFor(t, "synced with the restarted primary", func() bool { return caughtUp(st2, r, slots) })
+	assertSame(t, st2, ap, slots)
+	if s := p2.Stats(); s.FullSyncs != 1 || s.PartialSlots != 0 {
+		t.Errorf("restarted primary stats %+v: want one snapshot, no resume", s)
+	}
+	if hist, _, _ := r.Position(1); hist != p2.ID() {
+		t.Errorf("replica follows history %d, want the new primary's %d", hist, p2.ID())
+	}
+}
+
+// TestFailoverAdoptContinues: after a replica is promoted and adopts the
+// old history, a sibling replica at the same position continues from the
+// new primary without a snapshot, and ends identical to it.
+func TestFailoverAdoptContinues(t *testing.T) {
+	slots := []int{1, 2}
+	st1 := newFakeStore()
+	p1, addr1 := servePrimary(t, st1)
+	prefill(st1, slots, 4)
+	var addr atomic.Value
+	addr.Store(addr1)
+	apB, apC := newFakeApplier(), newFakeApplier()
+	rb, err := NewReplica(ReplicaConfig{Addr: addr1, ID: "b", Slots: slots}, apB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := NewReplica(ReplicaConfig{Addr: "moving", ID: "c", Slots: slots, Dial: movingDial(&addr),
+		BackoffMin: time.Millisecond, BackoffMax: 10 * time.Millisecond}, apC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var tok Token
+	tok.Note(1, st1.set(1, "acked", "yes"))
+	tok.Note(2, st1.set(2, "acked", "yes"))
+	if got := p1.Wait(context.Background(), tok, 2); got != 2 {
+		t.Fatalf("Wait = %d, want 2", got)
+	}
+
+	// Promote b: its store becomes the primary of slots 1 and 2.
+	rb.Close()
+	stB := storeFrom(apB, slots)
+	p2, addr2 := servePrimary(t, stB)
+	for _, s := range slots {
+		hist, seq, live := rb.Position(s)
+		if !live || hist != p1.ID() {
+			t.Fatalf("slot %d: replica b at history %d live %v, want %d", s, hist, live, p1.ID())
+		}
+		p2.Adopt(s, hist, seq)
+	}
+	addr.Store(addr2)
+	p1.Close()
+	stB.set(1, "after", "failover")
+	waitFor(t, "c follows the new primary", func() bool { return caughtUp(stB, rc, slots) })
+	assertSame(t, stB, apC, slots)
+	if s := p2.Stats(); s.FullSyncs != 0 || s.PartialSlots != 2 {
+		t.Errorf("new primary stats %+v: want both slots continued, no snapshot", s)
+	}
+	if _, keys := apC.state(1); keys["acked"].v != "yes" {
+		t.Error("acknowledged write missing after failover")
+	}
+}
+
+// TestOneReplicaSeveralPrimaries: one node replicates disjoint slots of
+// two primaries into one Applier, one link each.
+func TestOneReplicaSeveralPrimaries(t *testing.T) {
+	h1, h2 := newHarness(t, Config{}), newHarness(t, Config{})
+	s1, s2 := slotRange(0, 20), slotRange(20, 40)
+	prefill(h1.store, s1, 3)
+	prefill(h2.store, s2, 3)
+	ap := newFakeApplier()
+	r1 := h1.replica("n", s1, ap, nil)
+	r2 := h2.replica("n", s2, ap, nil)
+	stop := make(chan struct{})
+	w1, w2 := writers(h1.store, s1, 2, stop), writers(h2.store, s2, 2, stop)
+	waitFor(t, "both links synced", func() bool { return r1.Stats().SlotsLive == 20 && r2.Stats().SlotsLive == 20 })
+	close(stop)
+	w1()
+	w2()
+	waitFor(t, "caught up", func() bool { return caughtUp(h1.store, r1, s1) && caughtUp(h2.store, r2, s2) })
+	assertSame(t, h1.store, ap, s1)
+	assertSame(t, h2.store, ap, s2)
+}

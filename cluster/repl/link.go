@@ -1,0 +1,446 @@
+package repl
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cached/cached/protocol"
+)
+
+// notLive marks a slot whose acknowledgements do not count for Wait (its
+// snapshot has not been sent yet).
+const notLive = ^uint64(0)
+
+// link is the primary's side of one replica connection. Its sender
+// goroutine streams records and snapshots; its reader goroutine takes
+// acknowledgements and resync requests.
+type link struct {
+	p    *Primary
+	conn net.Conn
+	wake chan struct{} // a record was appended or a request arrived
+	done chan struct{} // closed by stop
+	once sync.Once
+
+	// Owned by the sender goroutine; slots is read-only once ready is set.
+	w        connWriter
+	slots    []bool   // slots the replica asked for
+	pending  []bool   // slots waiting for their snapshot
+	sent     []uint64 // per slot: last seq sent (or covered by a snapshot)
+	queue    []int    // slots to snapshot, in order
+	cursor   uint64   // backlog offset of the next record to look at
+	curIndex uint64   // index of the last record looked at
+	curMs    int64    // its append time
+	lastSent uint64   // index the replica was last told about
+	openUnit bool     // a record with "more" was sent, its unit not ended
+	inUnit   bool     // the last record looked at has "more": its unit goes on
+	batch    []byte   // records copied out of the backlog
+
+	mu       sync.Mutex // protects the fields below
+	id       string     // replica's ID from the handshake
+	ready    bool       // handshake done
+	liveSnap []uint64   // per slot: snapshots the replica must have loaded for acks to count; notLive
+	snapsOut uint64     // SNAPEND frames sent
+	ackIndex uint64
+	ackMs    int64
+	ackSnaps uint64
+	ackAt    time.Time
+	reqs     []int // slots the replica asked to resync
+	getack   bool
+	snapLeft int // slots waiting for a snapshot
+
+	snapBytes atomic.Uint64
+	snapKeys  atomic.Uint64
+	snapDone  atomic.Uint64
+}
+
+func newLink(p *Primary, c net.Conn) *link {
+	return &link{
+		p:        p,
+		conn:     c,
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		w:        connWriter{conn: c, timeout: p.cfg.WriteTimeout},
+		slots:    make([]bool, NumSlots),
+		pending:  make([]bool, NumSlots),
+		sent:     make([]uint64, NumSlots),
+		liveSnap: make([]uint64, NumSlots),
+	}
+}
+
+// stop ends the link (first caller's reason wins) and closes its connection.
+func (l *link) stop(err error) {
+	l.once.Do(func() {
+		close(l.done)
+		l.conn.Close()
+		if err != nil && !errors.Is(err, ErrClosed) {
+			l.p.cfg.Logger.Info("replica link ended", "replica", l.replicaID(), "addr", l.conn.RemoteAddr().String(), "err", err)
+		}
+	})
+}
+
+func (l *link) replicaID() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.id
+}
+
+func (l *link) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run serves the link until it ends. args is the handshake if the caller
+// read it already.
+func (l *link) run(args [][]byte) {
+	defer l.p.wg.Done()
+	defer l.p.remove(l)
+	defer l.stop(nil)
+	fr := newFrameReader(l.conn, 3*NumSlots+3, 1<<10, 2<<20, l.p.cfg.ReadTimeout)
+	if args == nil {
+		var err error
+		if args, err = fr.read(); err != nil {
+			l.stop(fmt.Errorf("handshake: %w", err))
+			return
+		}
+	}
+	if err := l.handshake(args); err != nil {
+		l.w.buf = protocol.AppendArray(l.w.buf, 2)
+		l.w.buf = protocol.AppendBulkString(l.w.buf, "ERR")
+		l.w.buf = protocol.AppendBulkString(l.w.buf, err.Error())
+		_ = l.w.flush()
+		l.stop(err)
+		return
+	}
+	l.p.wg.Add(1)
+	go l.readAcks(fr)
+	l.stop(l.send())
+}
+
+// handshake parses REPLSYNC auth id [slot seq hist]... and decides, per
+// slot, between the backlog and a snapshot. It answers
+// OK primaryID resumed full [slot...], listing the slots it will snapshot.
+func (l *link) handshake(args [][]byte) error {
+	if len(args) < 3 || string(args[0]) != fSync || (len(args)-3)%3 != 0 {
+		return fmt.Errorf("%w: want REPLSYNC auth id, then slot seq hist triples", ErrFrame)
+	}
+	if !l.p.checkAuth(args[1]) {
+		return ErrAuth
+	}
+	pairs := args[3:]
+	want := make([]uint64, 0, len(pairs))
+	for i := 0; i < len(pairs); i += 3 {
+		s, ok := parseSlot(pairs[i])
+		n, ok2 := uints(pairs[i+1 : i+3])
+		if !ok || !ok2 || l.slots[s] {
+			return fmt.Errorf("%w: bad or repeated slot %q", ErrFrame, pairs[i])
+		}
+		l.slots[s] = true
+		want = append(want, uint64(s), n[0], n[1])
+	}
+	var resumed, full uint64
+	l.p.mu.Lock()
+	bl := l.p.bl
+	for i := 0; i < len(want); i += 3 {
+		s, seq, hist := int(want[i]), want[i+1], want[i+2]
+		if l.p.canResumeLocked(s, hist, seq) {
+			l.sent[s] = seq
+			resumed++
+		} else {
+			l.pending[s] = true
+			l.liveSnap[s] = notLive
+			l.queue = append(l.queue, s)
+			full++
+		}
+	}
+	l.cursor = bl.start
+	l.curIndex = bl.firstIndex - 1
+	l.lastSent = l.curIndex
+	l.p.mu.Unlock()
+
+	l.mu.Lock()
+	l.id = string(args[2])
+	l.ready = true
+	l.snapLeft = int(full)
+	l.ackAt = l.p.now()
+	l.mu.Unlock()
+	l.p.partialSlots.Add(resumed)
+	if resumed > 0 {
+		l.p.partialConns.Add(1)
+	}
+	l.p.cfg.Logger.Info("replica sync", "replica", string(args[2]), "addr", l.conn.RemoteAddr().String(),
+		"slots_resumed", resumed, "slots_full", full)
+	ok := append(make([]uint64, 0, 3+len(l.queue)), l.p.id, resumed, full)
+	for _, s := range l.queue {
+		ok = append(ok, uint64(s))
+	}
+	l.w.buf = appendFrame(l.w.buf, "OK", ok...)
+	return l.w.flush()
+}
+
+// send is the sender goroutine's loop.
+func (l *link) send() error {
+	hb := time.NewTicker(l.p.cfg.Heartbeat)
+	defer hb.Stop()
+	for {
+		getack := l.takeRequests()
+		moved, err := l.catchUp()
+		if err != nil {
+			return err
+		}
+		if getack {
+			// After the catch-up, so the answer covers what was appended
+			// before Wait asked.
+			l.w.buf = appendFrame(l.w.buf, fGetAck)
+			if err := l.w.flush(); err != nil {
+				return err
+			}
+		}
+		if len(l.queue) > 0 {
+			if err := l.snapshotNext(); err != nil {
+				return err
+			}
+			continue
+		}
+		if moved {
+			continue
+		}
+		select {
+		case <-l.done:
+			return nil
+		case <-l.wake:
+		case <-hb.C:
+			l.w.buf = appendFrame(l.w.buf, fPos, l.curIndex, uint64(max(l.curMs, 0)))
+			l.lastSent = l.curIndex
+			if err := l.w.flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// takeRequests queues the snapshots replicas asked for and reports
+// whether an acknowledgement was asked for.
+func (l *link) takeRequests() bool {
+	l.mu.Lock()
+	reqs, getack := l.reqs, l.getack
+	l.reqs, l.getack = nil, false
+	l.mu.Unlock()
+	for _, s := range reqs {
+		if !l.pending[s] {
+			l.markPending(s)
+		}
+	}
+	return getack
+}
+
+// markPending queues a snapshot of slot s.
+func (l *link) markPending(s int) {
+	l.pending[s] = true
+	l.queue = append(l.queue, s)
+	l.mu.Lock()
+	l.liveSnap[s] = notLive
+	l.snapLeft++
+	l.mu.Unlock()
+}
+
+// catchUp sends the records appended up to now and reports whether it
+// looked at any.
+func (l *link) catchUp() (bool, error) {
+	l.p.mu.Lock()
+	target := l.p.bl.end
+	l.p.mu.Unlock()
+	return l.catchUpTo(target)
+}
+
+// catchUpTo sends the records up to backlog offset target, and the rest
+// of the unit it ends in.
+func (l *link) catchUpTo(target uint64) (bool, error) {
+	moved := false
+	// A pass ends at a unit boundary (Append adds a unit under one lock),
+	// so SNAP and POS frames never fall inside a unit.
+	for l.cursor < target || l.inUnit {
+		l.p.mu.Lock()
+		b, next, ok := l.p.bl.copyOut(l.batch[:0], l.cursor, l.p.cfg.BatchBytes)
+		l.p.mu.Unlock()
+		if !ok {
+			l.p.cuts.Add(1)
+			return moved, ErrBehind
+		}
+		l.batch, l.cursor, moved = b, next, true
+		l.process(b)
+		if len(l.w.buf) >= l.p.cfg.BatchBytes {
+			if err := l.w.flush(); err != nil {
+				return moved, err
+			}
+		}
+		select {
+		case <-l.done:
+			return moved, ErrClosed
+		default:
+		}
+	}
+	if cap(l.batch) > 4*l.p.cfg.BatchBytes {
+		l.batch = nil
+	}
+	if l.curIndex > l.lastSent {
+		l.w.buf = appendFrame(l.w.buf, fPos, l.curIndex, uint64(max(l.curMs, 0)))
+		l.lastSent = l.curIndex
+	}
+	return moved, l.w.flush()
+}
+
+// process filters copied records into the write buffer.
+func (l *link) process(b []byte) {
+	var h hdr
+	for off := 0; off < len(b); {
+		h.get(b[off:])
+		frame := b[off+hdrSize : off+hdrSize+h.size]
+		off += hdrSize + h.size
+		l.curIndex, l.curMs = h.index, h.ms
+		more := h.flags&flagMore != 0
+		l.inUnit = more
+		s := h.slot
+		keep := l.slots[s] && !l.pending[s] && h.seq > l.sent[s]
+		if keep && h.seq != l.sent[s]+1 {
+			// The backlog lost part of the slot's history: heal by snapshot.
+			l.markPending(s)
+			keep = false
+		}
+		if keep {
+			l.w.buf = append(l.w.buf, frame...)
+			l.sent[s] = h.seq
+			l.lastSent = h.index
+			l.openUnit = more
+		} else if !more && l.openUnit {
+			l.w.buf = appendFrame(l.w.buf, fUnitEnd)
+			l.openUnit = false
+		}
+	}
+}
+
+// snapshotNext sends the snapshot of the next queued slot.
+func (l *link) snapshotNext() error {
+	s := l.queue[0]
+	l.queue = l.queue[1:]
+	if !l.pending[s] {
+		return nil
+	}
+	l.w.buf = appendFrame(l.w.buf, fSnap, uint64(s))
+	seq, err := l.p.snap.Snapshot(s, func(db int, key, payload []byte, pexpireAt int64) error {
+		l.w.buf = appendKey(l.w.buf, s, db, key, payload, pexpireAt)
+		l.snapKeys.Add(1)
+		if len(l.w.buf) >= l.p.cfg.SnapshotBuffer {
+			return l.flushLimited()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("repl: snapshot of slot %d: %w", s, err)
+	}
+	l.pending[s] = false
+	l.sent[s] = seq
+	l.w.buf = appendFrame(l.w.buf, fSnapEnd, uint64(s), seq, l.curIndex)
+	l.lastSent = l.curIndex
+	// Counted before the SNAPEND leaves, so no one sees the replica hold
+	// the slot before the counters say it was sent. Acknowledgements
+	// count for the slot only once the replica has processed this SNAPEND.
+	l.mu.Lock()
+	l.snapsOut++
+	if l.liveSnap[s] == notLive {
+		l.liveSnap[s] = l.snapsOut
+	}
+	l.snapLeft--
+	l.mu.Unlock()
+	l.snapDone.Add(1)
+	l.p.fullSyncs.Add(1)
+	return l.flushLimited()
+}
+
+// flushLimited writes snapshot bytes within the rate limit.
+func (l *link) flushLimited() error {
+	n := len(l.w.buf)
+	if !l.p.lim.wait(n, l.done) {
+		return ErrClosed
+	}
+	l.snapBytes.Add(uint64(n))
+	return l.w.flush()
+}
+
+// readAcks is the reader goroutine: ACK index ms snaps, RESYNC slot.
+func (l *link) readAcks(fr *frameReader) {
+	defer l.p.wg.Done()
+	for {
+		args, err := fr.read()
+		if err != nil {
+			l.stop(err)
+			return
+		}
+		if err := l.handleFrame(args); err != nil {
+			l.stop(err)
+			return
+		}
+	}
+}
+
+func (l *link) handleFrame(args [][]byte) error {
+	switch {
+	case string(args[0]) == fAck && len(args) == 4:
+		n, ok := uints(args[1:])
+		if !ok {
+			return fmt.Errorf("%w: bad ACK", ErrFrame)
+		}
+		l.mu.Lock()
+		l.ackIndex = max(l.ackIndex, n[0])
+		l.ackMs = int64(n[1])
+		l.ackSnaps = max(l.ackSnaps, n[2])
+		l.ackAt = l.p.now()
+		l.mu.Unlock()
+		l.p.ackChanged()
+	case string(args[0]) == fResync && len(args) == 2:
+		s, ok := parseSlot(args[1])
+		if !ok || !l.slots[s] {
+			return fmt.Errorf("%w: bad RESYNC", ErrFrame)
+		}
+		l.mu.Lock()
+		l.liveSnap[s] = notLive
+		l.reqs = append(l.reqs, s)
+		if len(l.reqs) > NumSlots {
+			l.mu.Unlock()
+			return fmt.Errorf("%w: too many RESYNC requests", ErrFrame)
+		}
+		l.mu.Unlock()
+		l.poke()
+	default:
+		return fmt.Errorf("%w: unexpected %q from replica", ErrFrame, args[0])
+	}
+	return nil
+}
+
+// requestAck asks the replica to acknowledge at once.
+func (l *link) requestAck() {
+	l.mu.Lock()
+	l.getack = true
+	l.mu.Unlock()
+	l.poke()
+}
+
+// acked reports whether the replica acknowledged everything tok names.
+func (l *link) acked(tok Token) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.ready || l.ackIndex < tok.Index {
+		return false
+	}
+	for _, s := range tok.Slots() {
+		if !l.slots[s] || l.liveSnap[s] == notLive || l.ackSnaps < l.liveSnap[s] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,466 @@
+package repl
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Primary. Zero fields take the defaults of
+// DefaultConfig.
+type Config struct {
+	// BacklogSize is the ring of recent records in bytes (Redis's
+	// repl-backlog-size). A replica that was away for longer than the ring
+	// covers gets snapshots instead of the missed records. Each record
+	// costs its REC frame plus 32 bytes. Default 1 MiB, as Redis.
+	BacklogSize int
+	// SnapshotRate limits the bytes per second of snapshots, summed over
+	// all links; 0 means no limit. Default 0.
+	SnapshotRate int64
+	// Auth is the secret replicas must present; empty accepts any.
+	Auth string
+	// WriteTimeout bounds one write to a replica; a replica that does not
+	// read for this long is cut. Default 10 s.
+	WriteTimeout time.Duration
+	// ReadTimeout cuts a replica silent for this long (replicas
+	// acknowledge every Replica AckInterval). Default 10 s.
+	ReadTimeout time.Duration
+	// Heartbeat is the interval of POS frames sent to an idle replica so
+	// it can tell a silent primary from a dead one. Default 1 s.
+	Heartbeat time.Duration
+	// BatchBytes is how many bytes a link copies from the backlog under
+	// the lock at a time, and the write size it aims for. Default 64 KiB.
+	BatchBytes int
+	// SnapshotBuffer is how many bytes of a slot's snapshot a link
+	// buffers before emit writes to the network: emit does not block for
+	// a slot smaller than this (plus one key), so a store that calls emit
+	// with locks held stalls writers only for larger slots. Default 4 MiB.
+	SnapshotBuffer int
+	// Logger receives a line for every sync and link end; nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		BacklogSize:    1 << 20,
+		WriteTimeout:   10 * time.Second,
+		ReadTimeout:    10 * time.Second,
+		Heartbeat:      time.Second,
+		BatchBytes:     64 << 10,
+		SnapshotBuffer: 4 << 20,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.BacklogSize <= 0 {
+		c.BacklogSize = d.BacklogSize
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = d.ReadTimeout
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = d.Heartbeat
+	}
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = d.BatchBytes
+	}
+	if c.SnapshotBuffer <= 0 {
+		c.SnapshotBuffer = d.SnapshotBuffer
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.BacklogSize < 16<<10 {
+		return fmt.Errorf("repl: BacklogSize %d is below 16 KiB", c.BacklogSize)
+	}
+	if c.SnapshotRate < 0 {
+		return fmt.Errorf("repl: SnapshotRate %d is negative", c.SnapshotRate)
+	}
+	return nil
+}
+
+// Primary streams the write effects of this node's slots to its replicas.
+// The store calls Append for every committed unit; replicas connect through
+// ServeConn, Handoff or Serve. All methods are safe for concurrent use.
+//
+// A Primary owns two goroutines per connected replica (a sender and an
+// acknowledgement reader) and one per Serve call; Close stops them all.
+type Primary struct {
+	cfg  Config
+	snap Snapshotter
+	lim  *limiter
+	now  func() time.Time
+
+	id uint64 // history ID of the streams this Primary starts
+
+	mu       sync.Mutex // protects bl, links, lns, closed, prevHist, prevUpTo
+	bl       *backlog
+	prevHist []uint64 // per slot: history this node's copy continues (Adopt); nil until used
+	prevUpTo []uint64 // per slot: the sequence number where it left that history
+	links    map[*link]struct{}
+	lns      map[net.Listener]struct{}
+	closed   bool
+
+	ackMu sync.Mutex    // protects ackCh
+	ackCh chan struct{} // closed and replaced when an acknowledgement arrives
+
+	wg sync.WaitGroup // every goroutine of the Primary
+
+	fullSyncs    atomic.Uint64 // slots sent as snapshots
+	partialSlots atomic.Uint64 // slots continued from the backlog at a handshake
+	partialConns atomic.Uint64 // handshakes that continued at least one slot
+	cuts         atomic.Uint64 // links cut for falling behind the backlog
+	links0       atomic.Uint64 // links accepted
+}
+
+// NewPrimary returns a Primary that takes snapshots from snap.
+func NewPrimary(cfg Config, snap Snapshotter) (*Primary, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if snap == nil {
+		return nil, errors.New("repl: nil Snapshotter")
+	}
+	return &Primary{
+		id:    newHistoryID(),
+		cfg:   cfg,
+		snap:  snap,
+		lim:   newLimiter(cfg.SnapshotRate),
+		now:   time.Now,
+		bl:    newBacklog(cfg.BacklogSize),
+		links: make(map[*link]struct{}),
+		lns:   make(map[net.Listener]struct{}),
+		ackCh: make(chan struct{}),
+	}, nil
+}
+
+// Append records one committed unit (one command, one EXEC, one expiry
+// DEL) and returns the index of its last record, for Token. It copies the
+// records, never blocks on replicas and is meant to be called with the
+// store's locks held, so each slot's records arrive in sequence order.
+// Records must have a slot in range; an empty unit returns the current
+// index. A unit of several records reaches each replica whole (the records
+// of its slots), applied by one Applier.Apply call.
+func (p *Primary) Append(unit []Record) uint64 {
+	ms := p.now().UnixMilli()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var idx uint64
+	for i := range unit {
+		if unit[i].Slot < 0 || unit[i].Slot >= NumSlots {
+			panic(fmt.Sprintf("repl: record slot %d out of range", unit[i].Slot))
+		}
+		idx = p.bl.append(&unit[i], i < len(unit)-1, ms)
+	}
+	if len(unit) == 0 {
+		return p.bl.lastIndex
+	}
+	for l := range p.links {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+	return idx
+}
+
+// ID returns the history ID of the streams this Primary starts: a
+// random number, new for every Primary, which replicas present back when
+// they reconnect so that a stream is continued only by the history it
+// belongs to (a restarted primary numbers its effects from 1 again).
+func (p *Primary) ID() uint64 { return p.id }
+
+// Adopt declares that this node's copy of slot is the history hist (the ID
+// of the primary it was replicated from, see Replica.Position) up to
+// sequence number seq, and that the store's next record of the slot has
+// Seq seq+1. Call it when a replica is promoted for the slot, before the
+// slot's first Append: other replicas of the old primary that hold exactly
+// seq then continue from here without a snapshot; any other position
+// (behind, ahead, or of another history) gets a snapshot.
+func (p *Primary) Adopt(slot int, hist, seq uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.prevHist == nil {
+		p.prevHist = make([]uint64, NumSlots)
+		p.prevUpTo = make([]uint64, NumSlots)
+	}
+	p.prevHist[slot], p.prevUpTo[slot] = hist, seq
+	p.bl.restart(slot, seq)
+}
+
+// canResumeLocked reports whether a replica at history hist, sequence seq
+// of slot can continue from the backlog. p.mu must be held.
+func (p *Primary) canResumeLocked(slot int, hist, seq uint64) bool {
+	switch {
+	case hist == p.id:
+	case p.prevHist != nil && hist != 0 && hist == p.prevHist[slot] && seq <= p.prevUpTo[slot]:
+	default:
+		return false
+	}
+	return p.bl.canResume(slot, seq)
+}
+
+// newHistoryID returns a random non-zero ID.
+func newHistoryID() uint64 {
+	for {
+		if id := rand.Uint64(); id != 0 {
+			return id
+		}
+	}
+}
+
+// LastIndex returns the index of the newest record appended (0: none).
+func (p *Primary) LastIndex() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bl.lastIndex
+}
+
+// LowWater returns the lowest sequence number of slot a replica may have
+// applied and still continue from the backlog, and false if no replica can
+// (the backlog holds nothing of the slot's history it could start from).
+func (p *Primary) LowWater(slot int) (uint64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.bl.cover[slot]
+	return c, c != noCover
+}
+
+// Serve accepts replica connections on ln until ln fails or the Primary is
+// closed; it closes ln when it returns.
+func (p *Primary) Serve(ln net.Listener) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		ln.Close()
+		return ErrClosed
+	}
+	p.lns[ln] = struct{}{}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.lns, ln)
+		p.mu.Unlock()
+		ln.Close()
+		p.wg.Done()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if p.isClosed() {
+				return ErrClosed
+			}
+			return err
+		}
+		if err := p.ServeConn(c); err != nil {
+			return err
+		}
+	}
+}
+
+// ServeConn serves one replica connection that has sent nothing yet: a
+// goroutine owned by the Primary reads its REPLSYNC handshake and streams
+// to it. It returns at once; the connection is closed when the link ends.
+func (p *Primary) ServeConn(c net.Conn) error {
+	return p.start(c, nil)
+}
+
+// Handoff serves a connection whose REPLSYNC handshake the caller already
+// read (args is that command, args[0] being "REPLSYNC"), as a server does
+// when a replica connects to its client port. Nothing may have been read
+// from c past the handshake. It returns at once, as ServeConn.
+func (p *Primary) Handoff(c net.Conn, args [][]byte) error {
+	if args == nil {
+		args = [][]byte{}
+	}
+	return p.start(c, args)
+}
+
+func (p *Primary) start(c net.Conn, args [][]byte) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		c.Close()
+		return ErrClosed
+	}
+	l := newLink(p, c)
+	p.links[l] = struct{}{}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	p.links0.Add(1)
+	go l.run(args)
+	return nil
+}
+
+func (p *Primary) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// remove forgets a link that ended.
+func (p *Primary) remove(l *link) {
+	p.mu.Lock()
+	delete(p.links, l)
+	p.mu.Unlock()
+	p.ackChanged()
+}
+
+// ackChanged wakes every Wait.
+func (p *Primary) ackChanged() {
+	p.ackMu.Lock()
+	close(p.ackCh)
+	p.ackCh = make(chan struct{})
+	p.ackMu.Unlock()
+}
+
+func (p *Primary) ackWait() <-chan struct{} {
+	p.ackMu.Lock()
+	defer p.ackMu.Unlock()
+	return p.ackCh
+}
+
+func (p *Primary) linkList() []*link {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ls := make([]*link, 0, len(p.links))
+	for l := range p.links {
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// checkAuth compares a presented secret with the configured one.
+func (p *Primary) checkAuth(got []byte) bool {
+	if p.cfg.Auth == "" {
+		return true
+	}
+	return subtle.ConstantTimeCompare(got, []byte(p.cfg.Auth)) == 1
+}
+
+// Close stops serving: it closes every replica connection and listener
+// and waits for the Primary's goroutines. Append still works afterwards
+// (it only fills the backlog).
+func (p *Primary) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	for ln := range p.lns {
+		ln.Close()
+	}
+	ls := make([]*link, 0, len(p.links))
+	for l := range p.links {
+		ls = append(ls, l)
+	}
+	p.mu.Unlock()
+	for _, l := range ls {
+		l.stop(ErrClosed)
+	}
+	p.wg.Wait()
+	return nil
+}
+
+// Token is what one client has written, for Wait: the index of its last
+// record and the set of slots it wrote. The zero Token has written nothing
+// (Wait then counts connected replicas, as Redis's WAIT with no writes).
+// Not safe for concurrent use: each client keeps its own.
+type Token struct {
+	// Index is the index of the client's last record (Append's result).
+	Index uint64
+	slots []int
+	bits  []uint64 // bitmap of slots once there are more than smallToken
+}
+
+// smallToken is how many slots a Token lists before it keeps a bitmap.
+const smallToken = 16
+
+// Note records that the client wrote slot, up to record index idx.
+func (t *Token) Note(slot int, idx uint64) {
+	if idx > t.Index {
+		t.Index = idx
+	}
+	if t.bits != nil {
+		if t.bits[slot/64]&(1<<(slot%64)) == 0 {
+			t.bits[slot/64] |= 1 << (slot % 64)
+			t.slots = append(t.slots, slot)
+		}
+		return
+	}
+	for _, s := range t.slots {
+		if s == slot {
+			return
+		}
+	}
+	t.slots = append(t.slots, slot)
+	if len(t.slots) > smallToken {
+		t.bits = make([]uint64, NumSlots/64)
+		for _, s := range t.slots {
+			t.bits[s/64] |= 1 << (s % 64)
+		}
+	}
+}
+
+// Slots returns the slots noted, in the order first noted. The slice
+// belongs to t.
+func (t *Token) Slots() []int { return t.slots }
+
+// Acked returns how many connected replicas have acknowledged everything
+// tok names: they hold every slot of tok and applied its records up to
+// tok.Index.
+func (p *Primary) Acked(tok Token) int {
+	n := 0
+	for _, l := range p.linkList() {
+		if l.acked(tok) {
+			n++
+		}
+	}
+	return n
+}
+
+// Wait blocks until n replicas acknowledged tok or ctx ends, and returns
+// how many did, as Redis's WAIT: it asks every replica to acknowledge at
+// once, returns as soon as n is reached, and returns the count reached at
+// the deadline otherwise. n <= 0 returns at once.
+func (p *Primary) Wait(ctx context.Context, tok Token, n int) int {
+	asked := false
+	for {
+		ch := p.ackWait()
+		got := p.Acked(tok)
+		if got >= n {
+			return got
+		}
+		if !asked {
+			for _, l := range p.linkList() {
+				l.requestAck()
+			}
+			asked = true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return p.Acked(tok)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package repl
+
+import "errors"
+
+// NumSlots is the number of Redis Cluster slots a stream can carry.
+const NumSlots = 16384
+
+// Record is one write effect of one slot: a deterministic command (for
+// example SET k v PXAT 123) stamped with the slot it belongs to and the
+// slot's sequence number. Sequence numbers are gapless and increasing per
+// slot, starting at 1.
+type Record struct {
+	Slot int      // 0..NumSlots-1
+	Seq  uint64   // per-slot sequence number, the first effect of a slot is 1
+	DB   int      // database the command runs in
+	Args [][]byte // the command and its arguments
+}
+
+// Snapshotter is the primary's view of the store: it copies one slot.
+//
+// Snapshot calls emit once for every key of slot, exactly as of sequence
+// number seq, which it returns: the keys hold precisely the effects of slot
+// with Seq <= seq. payload is the key's value in Redis DUMP format (opaque
+// here) and pexpireAt its absolute expiry in Unix milliseconds, 0 for none.
+// emit does not retain key or payload. emit buffers up to
+// Config.SnapshotBuffer bytes; past that it blocks while the rate limit or
+// the network makes it wait, so a Snapshot that holds locks writers need
+// while calling emit stalls them for slots larger than that buffer (copy
+// the slot's keys first to avoid it). An error
+// from emit must be returned by Snapshot, which then stops.
+// Snapshot is called from the link's goroutine, one slot at a time per
+// link, and concurrently for different links.
+type Snapshotter interface {
+	Snapshot(slot int, emit func(db int, key, payload []byte, pexpireAt int64) error) (seq uint64, err error)
+}
+
+// Applier is the replica's view of the store. A Replica calls it from its
+// one goroutine, never concurrently for one Replica (several Replicas, one
+// per primary, may share an Applier for disjoint slot sets).
+//
+// Apply applies one unit (one command, one EXEC, one expiry) in order; the
+// records are those of the unit for the slots this replica holds, each
+// Seq exactly one past the last applied or loaded for its slot. Apply may
+// keep the records and their Args.
+//
+// A full sync of a slot is FlushSlot (drop every key of the slot), then
+// Restore for every key, then SnapshotLoaded with the snapshot's sequence
+// number, after which the slot's next record has Seq seq+1. A store that may
+// later become primary for the slot continues its sequence from there.
+//
+// An error from any method makes the replica drop the slot's state and ask
+// the primary for a new full sync of it.
+type Applier interface {
+	Apply(unit []Record) error
+	FlushSlot(slot int) error
+	Restore(slot, db int, key, payload []byte, pexpireAt int64) error
+	SnapshotLoaded(slot int, seq uint64) error
+}
+
+// Errors.
+var (
+	// ErrClosed is returned by Primary and Replica methods called after Close.
+	ErrClosed = errors.New("repl: closed")
+	// ErrBehind ends a link whose replica fell behind the backlog: the
+	// records it still needs were overwritten. The replica reconnects and
+	// gets a snapshot of the slots it can no longer resume.
+	ErrBehind = errors.New("repl: replica fell behind the backlog")
+	// ErrAuth is returned to a replica whose handshake carries the wrong
+	// secret (the primary closes the connection).
+	ErrAuth = errors.New("repl: authentication failed")
+	// ErrFrame is returned when a peer sends a frame this package does not
+	// understand or that exceeds a limit; the connection is closed.
+	ErrFrame = errors.New("repl: bad frame")
+)

@@ -1,0 +1,388 @@
+package repl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ReplicaConfig configures a Replica. Zero fields take defaults.
+type ReplicaConfig struct {
+	// Addr is the primary's address, host:port.
+	Addr string
+	// Auth is the secret the primary expects (Config.Auth).
+	Auth string
+	// ID names this replica in the primary's stats and logs (a node ID).
+	ID string
+	// Slots are the slots to replicate from this primary.
+	Slots []int
+	// Dial opens a connection; nil uses net.Dialer with a 5 s timeout. The
+	// connection carries REPLSYNC first, so a primary's client port works
+	// when its server hands the connection to Primary.Handoff.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	// AckInterval is the period of acknowledgements. Default 100 ms.
+	AckInterval time.Duration
+	// ReadTimeout ends a connection on which the primary sent nothing for
+	// this long (it sends a heartbeat every Config.Heartbeat). Default 10 s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds one write to the primary. Default 10 s.
+	WriteTimeout time.Duration
+	// BackoffMin and BackoffMax bound the delay between reconnects, which
+	// doubles after every failed attempt (with ±25% jitter) and starts
+	// again at BackoffMin after a successful handshake. Defaults 50 ms, 2 s.
+	BackoffMin, BackoffMax time.Duration
+	// MaxBulk bounds one argument or key payload. Default 512 MiB.
+	MaxBulk int64
+	// MaxFrame bounds the bytes of one frame. Default 1 GiB.
+	MaxFrame int
+	// Logger receives a line per sync, gap and disconnect; nil discards.
+	Logger *slog.Logger
+	// Resume, if set, gives for a slot of Slots a position this node
+	// already holds (from Replica.Position of an earlier Replica, for
+	// example one of a primary that failed over): the history ID, the last
+	// sequence number applied, and ok. The first handshake presents it, so
+	// a primary that continues that history resumes instead of sending a
+	// snapshot.
+	Resume func(slot int) (hist, seq uint64, ok bool)
+}
+
+func (c ReplicaConfig) withDefaults() ReplicaConfig {
+	if c.Dial == nil {
+		d := &net.Dialer{Timeout: 5 * time.Second}
+		c.Dial = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.AckInterval, 100*time.Millisecond)
+	def(&c.ReadTimeout, 10*time.Second)
+	def(&c.WriteTimeout, 10*time.Second)
+	def(&c.BackoffMin, 50*time.Millisecond)
+	def(&c.BackoffMax, 2*time.Second)
+	if c.MaxBulk <= 0 {
+		c.MaxBulk = 512 << 20
+	}
+	if c.MaxFrame <= 0 {
+		c.MaxFrame = 1 << 30
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}
+
+// Per-slot replica states.
+const (
+	slotOff     = iota // not replicated
+	slotWaiting        // needs a snapshot, none begun
+	slotLoading        // between SNAP and SNAPEND
+	slotLive           // applying the stream
+)
+
+// Replica copies slots from one primary into an Applier: it dials, syncs,
+// applies records in order, checks each slot's sequence, acknowledges, and
+// reconnects with back-off. A node replicating slots of several primaries
+// runs one Replica per primary. Methods are safe for concurrent use.
+//
+// A Replica owns one goroutine (connect, apply) and, while connected, one
+// that sends acknowledgements; Close stops both.
+type Replica struct {
+	cfg    ReplicaConfig
+	ap     Applier
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu     sync.Mutex // protects want, conn
+	want   []bool
+	conn   net.Conn
+	closed bool
+
+	applied []atomic.Uint64 // per slot: last seq handed to the Applier
+	hist    []atomic.Uint64 // per slot: history ID that seq belongs to
+	state   []atomic.Uint32 // per slot: slot* state
+
+	// Owned by the run goroutine.
+	unit      []Record
+	unitBytes int
+	loadErr   []bool
+	pendIdx   uint64
+	pendMs    int64
+	pid       uint64 // history ID of the current primary
+
+	wmu sync.Mutex // serializes writes on the current connection
+	w   connWriter
+
+	ackIndex  atomic.Uint64
+	ackMs     atomic.Int64
+	snaps     atomic.Uint64 // SNAPEND frames processed on this connection
+	connected atomic.Bool
+
+	fullSyncs    atomic.Uint64
+	partialSlots atomic.Uint64
+	gaps         atomic.Uint64
+	dups         atomic.Uint64
+	reconnects   atomic.Uint64
+}
+
+// NewReplica starts replicating cfg.Slots from cfg.Addr into ap.
+func NewReplica(cfg ReplicaConfig, ap Applier) (*Replica, error) {
+	if cfg.Addr == "" || ap == nil {
+		return nil, errors.New("repl: replica needs an address and an Applier")
+	}
+	cfg = cfg.withDefaults()
+	r := &Replica{
+		cfg:     cfg,
+		ap:      ap,
+		done:    make(chan struct{}),
+		want:    make([]bool, NumSlots),
+		applied: make([]atomic.Uint64, NumSlots),
+		hist:    make([]atomic.Uint64, NumSlots),
+		state:   make([]atomic.Uint32, NumSlots),
+		loadErr: make([]bool, NumSlots),
+	}
+	for _, s := range cfg.Slots {
+		if s < 0 || s >= NumSlots {
+			return nil, fmt.Errorf("repl: slot %d out of range", s)
+		}
+		r.want[s] = true
+		if cfg.Resume != nil {
+			if hist, seq, ok := cfg.Resume(s); ok {
+				r.hist[s].Store(hist)
+				r.applied[s].Store(seq)
+				r.state[s].Store(slotLive)
+			}
+		}
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	go r.run()
+	return r, nil
+}
+
+// SetSlots replaces the set of slots replicated; the replica reconnects
+// to ask for the new set, continuing the slots it keeps from where they
+// were when the backlog allows.
+func (r *Replica) SetSlots(slots []int) {
+	want := make([]bool, NumSlots)
+	for _, s := range slots {
+		if s >= 0 && s < NumSlots {
+			want[s] = true
+		}
+	}
+	r.mu.Lock()
+	r.want = want
+	if r.conn != nil {
+		r.conn.Close()
+	}
+	r.mu.Unlock()
+}
+
+// Applied returns the last sequence number of slot handed to the Applier
+// and whether the slot is live (synced and following the stream).
+func (r *Replica) Applied(slot int) (uint64, bool) {
+	return r.applied[slot].Load(), r.state[slot].Load() == slotLive
+}
+
+// Position returns where this replica's copy of slot stands: the history
+// ID of the primary stream it follows, the last sequence number applied,
+// and whether the slot is live. A node promoted for the slot passes hist
+// and seq to Primary.Adopt; a new Replica takes them through
+// ReplicaConfig.Resume. Read it after Close for a stable answer.
+func (r *Replica) Position(slot int) (hist, seq uint64, live bool) {
+	return r.hist[slot].Load(), r.applied[slot].Load(), r.state[slot].Load() == slotLive
+}
+
+// Close stops the replica and waits for its goroutines.
+func (r *Replica) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	if r.conn != nil {
+		r.conn.Close()
+	}
+	r.mu.Unlock()
+	r.cancel()
+	<-r.done
+	return nil
+}
+
+// run connects, syncs and applies until Close.
+func (r *Replica) run() {
+	defer close(r.done)
+	backoff := r.cfg.BackoffMin
+	for r.ctx.Err() == nil {
+		conn, err := r.cfg.Dial(r.ctx, r.cfg.Addr)
+		if err == nil {
+			var synced bool
+			synced, err = r.session(conn)
+			conn.Close()
+			r.connected.Store(false)
+			if synced {
+				backoff = r.cfg.BackoffMin
+			}
+		}
+		if r.ctx.Err() != nil {
+			return
+		}
+		r.reconnects.Add(1)
+		r.cfg.Logger.Info("replication link down", "primary", r.cfg.Addr, "err", err, "retry_in", backoff)
+		d := time.Duration(float64(backoff) * (0.75 + 0.5*rand.Float64()))
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.ctx.Done():
+			t.Stop()
+			return
+		}
+		backoff = min(2*backoff, r.cfg.BackoffMax)
+	}
+}
+
+// session runs one connection: handshake, then frames until an error.
+// synced reports whether the handshake succeeded.
+func (r *Replica) session(conn net.Conn) (synced bool, err error) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return false, ErrClosed
+	}
+	r.conn = conn
+	want := r.want
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.conn = nil
+		r.mu.Unlock()
+	}()
+	r.w = connWriter{conn: conn, timeout: r.cfg.WriteTimeout}
+	r.unit, r.unitBytes, r.pendIdx = nil, 0, 0
+	r.ackIndex.Store(0)
+	r.snaps.Store(0)
+	if err := r.sendHandshake(want); err != nil {
+		return false, err
+	}
+	fr := newFrameReader(conn, 1<<20+recFields, r.cfg.MaxBulk, r.cfg.MaxFrame, r.cfg.ReadTimeout)
+	if err := r.readWelcome(fr, want); err != nil {
+		return false, err
+	}
+	r.connected.Store(true)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go r.ackLoop(stop, &wg)
+	defer func() {
+		close(stop)
+		conn.Close()
+		wg.Wait()
+	}()
+	for {
+		args, err := fr.read()
+		if err != nil {
+			return true, err
+		}
+		if err := r.handle(args); err != nil {
+			return true, err
+		}
+	}
+}
+
+// sendHandshake writes REPLSYNC auth id [slot seq hist]...: the position
+// of each live slot, 0 0 (snapshot please) for the others.
+func (r *Replica) sendHandshake(want []bool) error {
+	args := [][]byte{[]byte(fSync), []byte(r.cfg.Auth), []byte(r.cfg.ID)}
+	for s := range NumSlots {
+		if !want[s] {
+			r.state[s].Store(slotOff)
+			continue
+		}
+		seq, hist := uint64(0), uint64(0)
+		if r.state[s].Load() == slotLive {
+			seq, hist = r.applied[s].Load(), r.hist[s].Load()
+		} else {
+			r.state[s].Store(slotWaiting)
+		}
+		args = append(args, appendUintText(nil, uint64(s)), appendUintText(nil, seq), appendUintText(nil, hist))
+	}
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.w.buf = appendCommand(r.w.buf, args)
+	return r.w.flush()
+}
+
+// readWelcome reads the primary's answer to the handshake,
+// OK primaryID resumed full [slot...] (the slots it will snapshot): the
+// other slots asked for continue in the primary's history.
+func (r *Replica) readWelcome(fr *frameReader, want []bool) error {
+	args, err := fr.read()
+	if err != nil {
+		return err
+	}
+	if string(args[0]) == "ERR" && len(args) == 2 {
+		return fmt.Errorf("repl: primary refused: %s", args[1])
+	}
+	if string(args[0]) != "OK" || len(args) < 4 {
+		return fmt.Errorf("%w: unexpected handshake reply %q", ErrFrame, args[0])
+	}
+	n, ok := uints(args[1:])
+	if !ok || uint64(len(n)) != 3+n[2] {
+		return fmt.Errorf("%w: bad handshake reply", ErrFrame)
+	}
+	r.pid = n[0]
+	for _, s := range n[3:] {
+		if s >= NumSlots || !want[s] {
+			return fmt.Errorf("%w: snapshot of slot %d not asked for", ErrFrame, s)
+		}
+		r.state[s].Store(slotWaiting)
+	}
+	for s := range NumSlots {
+		if want[s] && r.state[s].Load() == slotLive {
+			r.hist[s].Store(r.pid)
+		}
+	}
+	r.partialSlots.Add(n[1])
+	r.cfg.Logger.Info("replication sync", "primary", r.cfg.Addr, "slots_resumed", n[1], "slots_full", n[2])
+	return nil
+}
+
+// ackLoop acknowledges every AckInterval until stop.
+func (r *Replica) ackLoop(stop chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	t := time.NewTicker(r.cfg.AckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if err := r.sendAck(); err != nil {
+				r.w.conn.Close()
+				return
+			}
+		}
+	}
+}
+
+// sendAck writes ACK index ms snaps.
+func (r *Replica) sendAck() error {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.w.buf = appendFrame(r.w.buf, fAck, r.ackIndex.Load(), uint64(max(r.ackMs.Load(), 0)), r.snaps.Load())
+	return r.w.flush()
+}
+
+// sendResync asks for a snapshot of slot s.
+func (r *Replica) sendResync(s int) error {
+	r.state[s].Store(slotWaiting)
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.w.buf = appendFrame(r.w.buf, fResync, uint64(s))
+	return r.w.flush()
+}

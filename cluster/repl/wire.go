@@ -1,0 +1,250 @@
+package repl
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/cached/cached/protocol"
+)
+
+// Frame names. Every frame is a RESP array of bulk strings whose first
+// element names it. Primary to replica:
+//
+//	REC index ms slot seq db more arg...   one record (more=1: its unit goes on)
+//	UEND                                   the open unit ends (its last record was filtered out)
+//	POS index ms                           the replica has seen everything up to index
+//	SNAP slot                              a snapshot of slot begins: flush it
+//	KEY slot db key payload pexpireAt      one key of the snapshot
+//	SNAPEND slot seq index                 the snapshot holds slot's effects up to seq
+//	GETACK                                 acknowledge now
+//
+// Replica to primary: REPLSYNC (the handshake, see Replica), ACK index ms,
+// RESYNC slot (a gap was seen: send a snapshot of slot).
+const (
+	fRec     = "REC"
+	fUnitEnd = "UEND"
+	fPos     = "POS"
+	fSnap    = "SNAP"
+	fKey     = "KEY"
+	fSnapEnd = "SNAPEND"
+	fGetAck  = "GETACK"
+	fSync    = "REPLSYNC"
+	fAck     = "ACK"
+	fResync  = "RESYNC"
+)
+
+// recFields is the number of elements of a REC frame before the command.
+const recFields = 7
+
+// appendBulkUint appends v as a RESP bulk string of its decimal digits.
+func appendBulkUint(dst []byte, v uint64) []byte {
+	var d [20]byte
+	b := strconv.AppendUint(d[:0], v, 10)
+	dst = append(dst, '$')
+	dst = strconv.AppendInt(dst, int64(len(b)), 10)
+	dst = append(dst, '\r', '\n')
+	dst = append(dst, b...)
+	return append(dst, '\r', '\n')
+}
+
+// appendBulkInt appends v as a RESP bulk string of its decimal digits.
+func appendBulkInt(dst []byte, v int64) []byte {
+	if v >= 0 {
+		return appendBulkUint(dst, uint64(v))
+	}
+	var d [21]byte
+	return protocol.AppendBulk(dst, strconv.AppendInt(d[:0], v, 10))
+}
+
+// appendRecord appends the REC frame of r.
+func appendRecord(dst []byte, idx uint64, ms int64, r *Record, more bool) []byte {
+	dst = protocol.AppendArray(dst, recFields+len(r.Args))
+	dst = protocol.AppendBulkString(dst, fRec)
+	dst = appendBulkUint(dst, idx)
+	dst = appendBulkInt(dst, ms)
+	dst = appendBulkUint(dst, uint64(r.Slot))
+	dst = appendBulkUint(dst, r.Seq)
+	dst = appendBulkUint(dst, uint64(r.DB))
+	m := uint64(0)
+	if more {
+		m = 1
+	}
+	dst = appendBulkUint(dst, m)
+	for _, a := range r.Args {
+		dst = protocol.AppendBulk(dst, a)
+	}
+	return dst
+}
+
+// appendFrame appends a frame of a name and unsigned integers.
+func appendFrame(dst []byte, name string, nums ...uint64) []byte {
+	dst = protocol.AppendArray(dst, 1+len(nums))
+	dst = protocol.AppendBulkString(dst, name)
+	for _, n := range nums {
+		dst = appendBulkUint(dst, n)
+	}
+	return dst
+}
+
+// appendKey appends a KEY frame.
+func appendKey(dst []byte, slot, db int, key, payload []byte, pexpireAt int64) []byte {
+	dst = protocol.AppendArray(dst, 6)
+	dst = protocol.AppendBulkString(dst, fKey)
+	dst = appendBulkUint(dst, uint64(slot))
+	dst = appendBulkUint(dst, uint64(db))
+	dst = protocol.AppendBulk(dst, key)
+	dst = protocol.AppendBulk(dst, payload)
+	return appendBulkInt(dst, pexpireAt)
+}
+
+// frameReader reads frames (RESP arrays of bulk strings) with bounds.
+// Not safe for concurrent use.
+type frameReader struct {
+	conn     net.Conn
+	r        *protocol.Reader
+	maxArgs  int64
+	maxBytes int
+	timeout  time.Duration // read deadline per frame; 0 = none
+}
+
+func newFrameReader(c net.Conn, maxArgs int64, maxBulk int64, maxBytes int, timeout time.Duration) *frameReader {
+	r := protocol.NewReaderSize(c, 32<<10)
+	r.MaxBulk = maxBulk
+	return &frameReader{conn: c, r: r, maxArgs: maxArgs, maxBytes: maxBytes, timeout: timeout}
+}
+
+// read returns the next frame. The returned slices are freshly allocated
+// (one buffer per frame) and may be kept by the caller.
+func (f *frameReader) read() ([][]byte, error) {
+	if f.timeout > 0 && f.r.Buffered() == 0 {
+		if err := f.conn.SetReadDeadline(time.Now().Add(f.timeout)); err != nil {
+			return nil, err
+		}
+	}
+	h, err := f.r.Next()
+	if err != nil {
+		return nil, err
+	}
+	if h.Kind != protocol.KindArray || h.Int < 1 || h.Int > f.maxArgs {
+		return nil, fmt.Errorf("%w: want an array of 1..%d elements", ErrFrame, f.maxArgs)
+	}
+	n := int(h.Int)
+	var small [24]int
+	ends := small[:0]
+	if n > len(small) {
+		ends = make([]int, 0, min(n, 1024)) // a header's claim is not trusted with memory
+	}
+	var buf []byte
+	for i := range n {
+		e, err := f.r.Next()
+		if err != nil {
+			return nil, err
+		}
+		if e.Kind != protocol.KindBulk {
+			return nil, fmt.Errorf("%w: element %d is not a bulk string", ErrFrame, i)
+		}
+		if len(buf)+len(e.Str) > f.maxBytes {
+			return nil, fmt.Errorf("%w: frame longer than %d bytes", ErrFrame, f.maxBytes)
+		}
+		if buf == nil {
+			buf = make([]byte, 0, max(len(e.Str)+64, min(64*n, 4096)))
+		}
+		buf = append(buf, e.Str...)
+		ends = append(ends, len(buf))
+	}
+	args := make([][]byte, n)
+	start := 0
+	for i, e := range ends {
+		args[i] = buf[start:e:e]
+		start = e
+	}
+	return args, nil
+}
+
+// parseUint parses a decimal uint64 without allocating.
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (^uint64(0)-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// parseInt parses a decimal int64.
+func parseInt(b []byte) (int64, bool) {
+	if len(b) > 0 && b[0] == '-' {
+		n, ok := parseUint(b[1:])
+		if !ok || n > 1<<63 {
+			return 0, false
+		}
+		return -int64(n), true
+	}
+	n, ok := parseUint(b)
+	if !ok || n > 1<<63-1 {
+		return 0, false
+	}
+	return int64(n), true
+}
+
+// parseSlot parses a slot number.
+func parseSlot(b []byte) (int, bool) {
+	n, ok := parseUint(b)
+	if !ok || n >= NumSlots {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// uints parses args as unsigned integers into dst; ok is false if any is not one.
+func uints(args [][]byte) ([]uint64, bool) {
+	out := make([]uint64, len(args))
+	for i, a := range args {
+		n, ok := parseUint(a)
+		if !ok {
+			return nil, false
+		}
+		out[i] = n
+	}
+	return out, true
+}
+
+// maxKeptBuf is the largest write buffer kept between flushes.
+const maxKeptBuf = 1 << 20
+
+// connWriter buffers frames for one connection and writes them with a
+// deadline. Not safe for concurrent use.
+type connWriter struct {
+	conn    net.Conn
+	buf     []byte
+	timeout time.Duration
+}
+
+// flush writes the buffered frames.
+func (w *connWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	if w.timeout > 0 {
+		if err := w.conn.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+			return err
+		}
+	}
+	_, err := w.conn.Write(w.buf)
+	w.buf = w.buf[:0]
+	if cap(w.buf) > maxKeptBuf {
+		w.buf = nil // one huge frame does not pin its buffer
+	}
+	return err
+}
