@@ -123,6 +123,7 @@ func newCommandTable() *commandTable {
 		stringCommands(),
 		bitmapCommands(),
 		keyCommands(),
+		dumpCommands(),
 		serverCommands(),
 		latencyCommands(),
 		observabilityCommands(),

@@ -288,3 +288,10 @@ func decodeHash(r *reader, t byte) (Value, bool) {
 	}
 	return Value{Type: store.TypeHash, Obj: h}, !r.bad && h.Len() > 0
 }
+
+// Seal turns an RDB object (type byte and encoding) into a DUMP payload by
+// appending the RDB version and the CRC-64, for payloads built by hand.
+func Seal(object []byte) []byte {
+	p := binary.LittleEndian.AppendUint16(append([]byte(nil), object...), Version)
+	return binary.LittleEndian.AppendUint64(p, crc64(0, p))
+}
