@@ -10,8 +10,10 @@
 // version 10): strings (integers of up to 32 bits as RDB integers), lists as
 // QUICKLIST_2 of 8 KB listpack nodes, intsets as SET_INTSET and other sets
 // as SET, small sorted sets as ZSET_LISTPACK and big ones as ZSET_2 (binary
-// scores), small hashes as HASH_LISTPACK and big ones as HASH. It does not
-// compress strings with LZF (Redis reads both).
+// scores), small hashes as HASH_LISTPACK and big ones as HASH. Like Redis
+// it LZF-compresses a string (listpack nodes included) longer than 20 bytes
+// when that saves more than 4 bytes; its match finder is its own, so a
+// compressed string can differ in bytes from redis-server's (both read it).
 //
 // Decode reads all of that, LZF-compressed strings and listpack nodes, plain
 // quicklist nodes, the encodings older Redis versions wrote (LIST, ZSET with

@@ -22,7 +22,7 @@ var ErrUnknownObject = errors.New("rdb: unknown collection type")
 const quicklistNodeBytes = 8 << 10
 
 // Dump returns the DUMP payload of the value e views, as redis-server 7.0
-// writes it (without LZF compression, which Redis's loader does not need).
+// writes it.
 func Dump(e store.Entry) ([]byte, error) {
 	return AppendValue(nil, e.Type(), e.Str(), e.Object())
 }
@@ -83,7 +83,31 @@ func appendString(dst, s []byte) []byte {
 			}
 		}
 	}
+	if len(s) > 20 {
+		if d, ok := appendLZF(dst, s); ok {
+			return d
+		}
+	}
 	return append(appendLen(dst, uint64(len(s))), s...)
+}
+
+// appendLZF appends s as an LZF-compressed RDB string when that saves more
+// than 4 bytes, as Redis's rdbSaveLzfStringObject; ok false leaves dst as
+// it was.
+func appendLZF(dst, s []byte) ([]byte, bool) {
+	start := len(dst)
+	// Compress after a header long enough for any lengths, then close the gap.
+	const room = 1 + 9 + 9
+	d, ok := lzfCompress(append(dst, make([]byte, room)...), s, len(s)-5)
+	if !ok {
+		return d[:start], false
+	}
+	clen := len(d) - start - room
+	var hb [room]byte
+	hdr := appendLen(appendLen(append(hb[:0], 0xc0|encLZF), uint64(clen)), uint64(len(s)))
+	copy(d[start:], hdr)
+	n := copy(d[start+len(hdr):], d[start+room:])
+	return d[:start+len(hdr)+n], true
 }
 
 // appendListpack appends, as an RDB string, the listpack that build

@@ -52,3 +52,48 @@ func lzfDecompress(in []byte, n int) ([]byte, bool) {
 // yields at most 264 bytes. A declared length beyond ratio × input is
 // malformed, so decoding never allocates more than that for hostile input.
 const lzfMaxRatio = 88
+
+// lzfHashBits sizes the compressor's table of recent 3-byte sequences.
+const lzfHashBits = 13
+
+// lzfCompress appends in, LZF compressed, to dst if that takes at most max
+// bytes; ok is false otherwise (dst then holds garbage past its length).
+// It finds matches through a table of the last position of each 3-byte
+// hash, as liblzf does, though not its exact choices.
+func lzfCompress(dst, in []byte, max int) ([]byte, bool) {
+	var table [1 << lzfHashBits]int32 // position+1 of the last sequence with this hash
+	start := len(dst)
+	lit := 0 // first byte not yet written
+	flush := func(end int) {
+		for lit < end {
+			run := min(end-lit, 32)
+			dst = append(dst, byte(run-1))
+			dst = append(dst, in[lit:lit+run]...)
+			lit += run
+		}
+	}
+	for i := 0; i+2 < len(in) && len(dst)-start <= max; {
+		h := (uint32(in[i])<<16 | uint32(in[i+1])<<8 | uint32(in[i+2])) * 2654435761 >> (32 - lzfHashBits)
+		ref := int(table[h]) - 1
+		table[h] = int32(i + 1)
+		off := i - ref - 1
+		if ref < 0 || off >= 1<<13 || in[ref] != in[i] || in[ref+1] != in[i+1] || in[ref+2] != in[i+2] {
+			i++
+			continue
+		}
+		l, most := 3, min(len(in)-i, 264)
+		for l < most && in[ref+l] == in[i+l] {
+			l++
+		}
+		flush(i)
+		if n := l - 2; n < 7 {
+			dst = append(dst, byte(n<<5|off>>8), byte(off))
+		} else {
+			dst = append(dst, byte(7<<5|off>>8), byte(n-7), byte(off))
+		}
+		i += l
+		lit = i
+	}
+	flush(len(in))
+	return dst, len(dst)-start <= max
+}
