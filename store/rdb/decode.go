@@ -172,6 +172,7 @@ func decodeSet(r *reader, t byte) (Value, bool) {
 	add := func(m []byte) bool {
 		if s == nil {
 			s = set.NewFor(m, hint)
+			s.Reserve(hint)
 		}
 		added, err := s.Add(m)
 		return added && err == nil
@@ -264,7 +265,9 @@ func decodeHash(r *reader, t byte) (Value, bool) {
 		return added && err == nil
 	}
 	if t == typeHash {
-		for n := r.count(2); n > 0 && !r.bad; n-- {
+		n := r.count(2)
+		h.Reserve(n)
+		for ; n > 0 && !r.bad; n-- {
 			f := r.str()
 			v := r.str()
 			if r.bad || !put(f, v) {

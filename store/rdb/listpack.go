@@ -252,6 +252,11 @@ func canonicalInt(v []byte) (int64, bool) {
 	if v[0] == '+' || (v[0] == '0' && len(v) > 1) || (v[0] == '-' && (len(v) == 1 || v[1] == '0')) {
 		return 0, false
 	}
+	for i, c := range v {
+		if (c < '0' || c > '9') && (i > 0 || c != '-') {
+			return 0, false // before ParseInt, whose error would allocate
+		}
+	}
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	return n, err == nil
 }
