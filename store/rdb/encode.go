@@ -113,9 +113,23 @@ func appendLZF(dst, s []byte) ([]byte, bool) {
 // appendListpack appends, as an RDB string, the listpack that build
 // fills.
 func appendListpack(dst []byte, build func(lb *lpBuilder)) []byte {
-	lb := newLPBuilder(nil)
+	return appendListpackBuf(dst, nil, build)
+}
+
+// appendListpackBuf is appendListpack building in scratch (reused) and
+// returning it for the next call.
+func appendListpackBuf(dst []byte, scratch *[]byte, build func(lb *lpBuilder)) []byte {
+	var buf []byte
+	if scratch != nil {
+		buf = (*scratch)[:0]
+	}
+	lb := newLPBuilder(buf)
 	build(&lb)
-	return appendString(dst, lb.finish(0))
+	out := appendString(dst, lb.finish(0))
+	if scratch != nil {
+		*scratch = lb.b
+	}
+	return out
 }
 
 func appendHash(dst []byte, h *hash.Hash) []byte {
@@ -205,8 +219,9 @@ func appendList(dst []byte, l *list.List) []byte {
 	}
 	dst = appendLen(append(dst, typeListQuicklist2), uint64(len(nodes)))
 	it := l.Iter(0, false)
+	var scratch []byte
 	for _, n := range nodes {
-		dst = appendListpack(append(dst, quicklistNodePacked), func(lb *lpBuilder) {
+		dst = appendListpackBuf(append(dst, quicklistNodePacked), &scratch, func(lb *lpBuilder) {
 			for range n {
 				v, _ := it.Next()
 				lb.add(v)

@@ -26,6 +26,16 @@ const (
 type reader struct {
 	b   []byte
 	bad bool
+	// Integer-encoded strings are written to these in turn, so a field and
+	// its value can both be read before the caller copies them.
+	num  [2][20]byte
+	turn int
+}
+
+// intStr formats v in the next scratch buffer.
+func (r *reader) intStr(v int64) []byte {
+	r.turn ^= 1
+	return strconv.AppendInt(r.num[r.turn][:0], v, 10)
 }
 
 func (r *reader) fail() { r.bad = true; r.b = nil }
@@ -89,7 +99,8 @@ func (r *reader) count(minBytes uint64) int {
 }
 
 // str reads an RDB string: raw, integer encoded or LZF compressed. The
-// result may alias the payload.
+// result may alias the payload, or a scratch buffer that the next str but
+// one overwrites.
 func (r *reader) str() []byte {
 	n, enc := r.length()
 	if r.bad {
@@ -100,14 +111,14 @@ func (r *reader) str() []byte {
 	}
 	switch n {
 	case encInt8:
-		return strconv.AppendInt(nil, int64(int8(r.byte())), 10)
+		return r.intStr(int64(int8(r.byte())))
 	case encInt16:
 		if p := r.take(2); p != nil {
-			return strconv.AppendInt(nil, int64(int16(binary.LittleEndian.Uint16(p))), 10)
+			return r.intStr(int64(int16(binary.LittleEndian.Uint16(p))))
 		}
 	case encInt32:
 		if p := r.take(4); p != nil {
-			return strconv.AppendInt(nil, int64(int32(binary.LittleEndian.Uint32(p))), 10)
+			return r.intStr(int64(int32(binary.LittleEndian.Uint32(p))))
 		}
 	case encLZF:
 		return r.lzf()
