@@ -135,6 +135,7 @@ func newCommandTable() *commandTable {
 		stringCommands(),
 		bitmapCommands(),
 		keyCommands(),
+		dumpCommands(),
 		serverCommands(),
 		latencyCommands(),
 		observabilityCommands(),

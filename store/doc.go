@@ -16,6 +16,10 @@
 // length (uvarint), key and value bytes packed together; collection objects live in a per-shard side
 // map so strings pay nothing for them.
 //
+// Collection objects implement Value (length, size, encoding, clone); their
+// binary form, Redis's DUMP payload, is store/rdb's, which imports this
+// package and never the other way round.
+//
 // Logical databases map to physical ones through an indirection, so SWAPDB is
 // O(1) once every shard is locked.
 //

@@ -345,6 +345,15 @@ func (s *shard) linkFront(i uint32) {
 	head.next = i
 }
 
+// linkBack links i at the least recently used end.
+func (s *shard) linkBack(i uint32) {
+	head := s.rec(0)
+	r := s.rec(i)
+	r.prev, r.next = head.prev, 0
+	s.rec(head.prev).next = i
+	head.prev = i
+}
+
 func (s *shard) unlink(i uint32) {
 	r := s.rec(i)
 	s.rec(r.prev).next = r.next

@@ -511,3 +511,24 @@ func (tx *Tx) GetString(db int, key []byte, dst []byte) (val []byte, ok bool, er
 	}
 	return append(dst, e.Str()...), true, nil
 }
+
+// SetIdle makes key look last accessed idleMs before now (RESTORE
+// IDLETIME): OBJECT IDLETIME reports it, and a key made idle moves to the
+// least recently used end of its shard's LRU list, so the LRU policies
+// evict it first. false if there is no such key.
+func (tx *Tx) SetIdle(db int, key []byte, idleMs int64) bool {
+	sh, i := tx.findLive(db, key)
+	if i == 0 {
+		return false
+	}
+	at := int64(0)
+	if idleMs >= 0 && idleMs < tx.now {
+		at = (tx.now - idleMs) / 1000
+	}
+	sh.rec(i).access = uint32(min(at, int64(^uint32(0))))
+	if idleMs > 0 {
+		sh.unlink(i)
+		sh.linkBack(i)
+	}
+	return true
+}

@@ -96,3 +96,15 @@ const Slots = 16384
 
 // Cloner is implemented by collection objects so that Tx.Copy can deep-copy them.
 type Cloner interface{ Clone() any }
+
+// Value is what every collection object given to Tx.SetObject implements
+// (store/hash, store/list, store/set and store/zset do): its element count,
+// the bytes it costs, Redis's OBJECT ENCODING name, and a deep copy. The
+// binary form of a value (Redis's DUMP payload) lives in store/rdb, which
+// knows the concrete collection types.
+type Value interface {
+	Len() int
+	Size() int64
+	Encoding() string
+	Cloner
+}

@@ -135,6 +135,14 @@ func (h *Hash) Convert() error {
 	return nil
 }
 
+// Reserve prepares an empty or small hash for n fields: past
+// MaxListpackEntries it converts to a hashtable sized for n at once.
+func (h *Hash) Reserve(n int) {
+	if n > MaxListpackEntries && h.Convert() == nil {
+		h.t.Reserve(n)
+	}
+}
+
 // Delete removes field and reports whether it existed.
 func (h *Hash) Delete(field []byte) bool {
 	if h.t != nil {

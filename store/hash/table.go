@@ -215,6 +215,19 @@ func (t *Table) removeSlot(i int) {
 	}
 }
 
+// Reserve sizes the index for n keys at once, so that filling the table
+// from another one in its index order (a restored dump) does not pile keys
+// into long probe runs while the index grows.
+func (t *Table) Reserve(n int) {
+	want := minSlots
+	for n*4 > want*3 {
+		want *= 2
+	}
+	if want > len(t.slots) {
+		t.resize(want)
+	}
+}
+
 // resize rebuilds the index with n slots (a power of two).
 func (t *Table) resize(n int) {
 	old := t.slots

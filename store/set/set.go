@@ -180,6 +180,14 @@ func (s *Set) Add(m []byte) (bool, error) {
 	return s.t.Set(m, nil)
 }
 
+// Reserve prepares a set for n members: past both MaxIntsetEntries and
+// MaxListpackEntries it converts to a hashtable sized for n at once.
+func (s *Set) Reserve(n int) {
+	if n > MaxIntsetEntries && n > MaxListpackEntries && (s.enc == encTable || s.convert(encTable) == nil) {
+		s.t.Reserve(n)
+	}
+}
+
 // convert switches to encoding to (listpack or hashtable).
 func (s *Set) convert(to encoding) error {
 	var lp hash.Listpack
