@@ -32,6 +32,7 @@ type Node struct {
 	ml       *memberlist.Memberlist // set by New before it returns
 	self     Member                 // set by New before it returns
 	table    atomic.Pointer[Table]  // current snapshot, never nil after New
+	joined   atomic.Bool            // the seeds were reached (true at once without seeds)
 
 	mu      sync.Mutex           // protects the fields below
 	seen    map[string]Member    // members memberlist reports alive, forgotten ones included
@@ -95,6 +96,8 @@ func New(cfg Config) (*Node, error) {
 	if len(cfg.Join) > 0 {
 		n.wg.Add(1)
 		go n.joinLoop(slices.Clone(cfg.Join))
+	} else {
+		n.joined.Store(true)
 	}
 	return n, nil
 }
@@ -131,6 +134,10 @@ func memberlistConfig(cfg Config, d *delegate) *memberlist.Config {
 	}
 	return mc
 }
+
+// Joined reports whether the node has reached its seeds (Config.Join): a
+// join attempt succeeded. A node without seeds has joined from the start.
+func (n *Node) Joined() bool { return n.joined.Load() }
 
 // ID returns the node's 40-hex ID.
 func (n *Node) ID() string { return n.id }

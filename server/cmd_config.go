@@ -127,6 +127,11 @@ func configSetCommand(c *client, args [][]byte) {
 	}
 	s.cfg = next
 	s.applyHotConfig(&s.cfg)
+	names := make(map[string]bool, len(seen))
+	for d := range seen {
+		names[d.name] = true
+	}
+	s.logIneffective(names, &s.cfg) // CONFIG SET appendonly yes is accepted, never silently
 	s.cfgMu.Unlock()
 	if seen[lookupDirective("maxmemory")] {
 		_ = s.store.FreeMemory() // evict down to the new limit now, as Redis does

@@ -39,23 +39,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "cached v=%s (Redis %s compatible)\n", server.Version, "7.0")
 		return 0
 	}
-	srv, err := server.Start(cfg)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	srv, err := server.Start(cfg) // logs its start, or why it did not start
 	if err != nil {
 		fmt.Fprintf(stderr, "cached: %v\n", err)
 		return 1
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
+	var reason string
+	var fatal error
 	select {
-	case <-sig:
+	case s := <-sig:
+		reason = signalName(s)
 	case <-srv.ShutdownRequested():
+		reason, fatal = srv.ShutdownReason()
 	}
-	if err := srv.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+	if err := srv.Shutdown(reason); err != nil && !errors.Is(err, os.ErrClosed) {
 		fmt.Fprintf(stderr, "cached: shutdown: %v\n", err)
 		return 1
 	}
+	if fatal != nil {
+		return 1
+	}
 	return 0
+}
+
+// signalName names a stop signal as operators write it (SIGTERM, SIGINT).
+func signalName(s os.Signal) string {
+	switch s {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGINT:
+		return "SIGINT"
+	}
+	return s.String()
 }
 
 func printHelp(w io.Writer) {

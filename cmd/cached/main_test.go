@@ -116,6 +116,13 @@ func TestBinaryServesAndStopsOnSignal(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v: exit: %v\n%s", sig, err, logs.String())
 			}
+			// The stop is logged with its reason, even at loglevel warning.
+			name := map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT"}[sig]
+			for _, want := range []string{`msg="cached stopping" reason=` + name, `msg="cached stopped" reason=` + name} {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("%v: log lacks %q:\n%s", sig, want, logs.String())
+				}
+			}
 		case <-time.After(20 * time.Second):
 			_ = cmd.Process.Kill()
 			t.Fatalf("%v: did not exit", sig)

@@ -1,0 +1,192 @@
+package server
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestMetricsListenAddr(t *testing.T) {
+	for _, tc := range []struct {
+		dir  string
+		port int
+		want string
+		err  bool
+	}{
+		{"", 6379, "", false},
+		{"127.0.0.1", 6379, "127.0.0.1:9121", false}, // the default: Redis exporters' port
+		{"127.0.0.1", 7000, "127.0.0.1:9742", false}, // README cluster example: one port each
+		{"127.0.0.1", 7001, "127.0.0.1:9743", false},
+		{"127.0.0.1", 7002, "127.0.0.1:9744", false},
+		{"0.0.0.0", 0, "0.0.0.0:0", false},
+		{"::1", 6380, "[::1]:9122", false},
+		{"[::1]", 6380, "[::1]:9122", false},
+		{"10.0.0.1:9000", 7000, "10.0.0.1:9000", false},
+		{"127.0.0.1", 65000, "", true},
+	} {
+		got, err := metricsListenAddr(tc.dir, tc.port)
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("metricsListenAddr(%q, %d) = %q, %v; want %q (error %v)", tc.dir, tc.port, got, err, tc.want, tc.err)
+		}
+	}
+	if d := DefaultConfig().MetricsAddr; d != "127.0.0.1" {
+		t.Errorf("default metrics-addr = %q", d)
+	}
+}
+
+// TestMetricsDefaultAddrNoClash starts two nodes with the default
+// metrics-addr (port 0: each gets a free metrics port): both serve metrics.
+func TestMetricsDefaultAddrNoClash(t *testing.T) {
+	def := DefaultConfig().MetricsAddr
+	a := startServer(t, func(c *Config) { c.MetricsAddr = def })
+	b := startServer(t, func(c *Config) { c.MetricsAddr = def })
+	if a.MetricsAddr() == "" || b.MetricsAddr() == "" || a.MetricsAddr() == b.MetricsAddr() {
+		t.Fatalf("metrics addresses %q and %q", a.MetricsAddr(), b.MetricsAddr())
+	}
+	for _, s := range []*Server{a, b} {
+		if code, _ := httpGet(t, "http://"+s.MetricsAddr()+"/metrics"); code != http.StatusOK {
+			t.Errorf("%s: /metrics %d", s.MetricsAddr(), code)
+		}
+	}
+}
+
+// readJSONLog parses a log-format json file into its records.
+func readJSONLog(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %q: %v", sc.Text(), err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func findLog(recs []map[string]any, msg string) map[string]any {
+	for _, r := range recs {
+		if r["msg"] == msg {
+			return r
+		}
+	}
+	return nil
+}
+
+// TestLogStartStopJSON checks the start line (version, addresses, config
+// file, ineffective directives) and the stop lines with their reason, in
+// log-format json.
+func TestLogStartStopJSON(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "cached.log")
+	cfg := DefaultConfig()
+	cfg.Port, cfg.Bind, cfg.MetricsAddr = 0, []string{"127.0.0.1"}, ""
+	cfg.LogFile, cfg.LogFormat = logPath, "json"
+	cfg.SetConfigFile(filepath.Join(dir, "cached.conf"))
+	for _, kv := range [][2]string{{"appendonly", "yes"}, {"save", "900 1"}, {"io-threads", "4"}, {"io-threads-do-reads", "no"}} {
+		if err := cfg.Set(kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown("SIGTERM"); err != nil {
+		t.Fatal(err)
+	}
+	recs := readJSONLog(t, logPath)
+	start := findLog(recs, "cached started")
+	if start == nil {
+		t.Fatalf("no start line in %v", recs)
+	}
+	if start["version"] != Version || start["config_file"] != cfg.ConfigFile() || !strings.Contains(toJSON(start["addrs"]), s.Addr()) {
+		t.Errorf("start line %v", start)
+	}
+	ineffective := map[string]string{}
+	for _, r := range recs {
+		if strings.Contains(r["msg"].(string), "has no effect") {
+			ineffective[r["directive"].(string)] = r["value"].(string)
+		}
+	}
+	want := map[string]string{"appendonly": "yes", "save": "900 1", "io-threads": "4"}
+	for k, v := range want {
+		if ineffective[k] != v {
+			t.Errorf("no-effect log for %s = %q, want %q (all: %v)", k, ineffective[k], v, ineffective)
+		}
+	}
+	if len(ineffective) != len(want) {
+		t.Errorf("no-effect logs %v, want only %v", ineffective, want)
+	}
+	for _, msg := range []string{"cached stopping", "cached stopped"} {
+		if r := findLog(recs, msg); r == nil || r["reason"] != "SIGTERM" || r["level"] != "WARN" {
+			t.Errorf("%s line = %v", msg, r)
+		}
+	}
+}
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestShutdownCommandReason: SHUTDOWN asks the owner to stop with a reason
+// naming the client.
+func TestShutdownCommandReason(t *testing.T) {
+	s := startServer(t, nil)
+	rc := newClient(t, s, nil)
+	_, _ = do(t, rc, "SHUTDOWN")
+	<-s.ShutdownRequested()
+	reason, fatal := s.ShutdownReason()
+	if !strings.HasPrefix(reason, "SHUTDOWN command from 127.0.0.1:") || fatal != nil {
+		t.Fatalf("reason %q, fatal %v", reason, fatal)
+	}
+}
+
+func readyzCode(t *testing.T, s *Server) (int, string) {
+	t.Helper()
+	return httpGet(t, "http://"+s.MetricsAddr()+"/readyz")
+}
+
+// TestReadyzCluster: a cluster node is ready once it has reached its seeds
+// and holds slots; one whose seed does not answer stays not ready.
+func TestReadyzCluster(t *testing.T) {
+	withMetrics := func(c *Config) { c.MetricsAddr = "127.0.0.1:0" }
+	first := startClusterNode(t, "", withMetrics)
+	if code, body := readyzCode(t, first); code != http.StatusOK {
+		t.Fatalf("node without seeds: /readyz %d %q", code, body)
+	}
+	second := startClusterNode(t, first.cl.node.Load().GossipAddr(), withMetrics)
+	waitUntil(t, func() bool { code, _ := readyzCode(t, second); return code == http.StatusOK },
+		func() string { _, body := readyzCode(t, second); return "second node: " + body })
+	if second.cl.view.Load().servedSlots() == 0 {
+		t.Fatal("ready without slots")
+	}
+	// A seed nobody listens on: an address that was just released.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	_ = ln.Close()
+	lonely := startClusterNode(t, dead, withMetrics)
+	code, body := readyzCode(t, lonely)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "seeds not reached") {
+		t.Fatalf("node with an unreachable seed: /readyz %d %q", code, body)
+	}
+	_ = lonely.Close()
+	if code, body := readyzCode(t, first); code != http.StatusOK {
+		t.Fatalf("first node after the others: %d %q", code, body)
+	}
+}
