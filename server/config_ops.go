@@ -70,12 +70,17 @@ func formatPercentiles(ps []float64) string {
 	return strings.Join(parts, " ")
 }
 
-// cachedOnlyDirectives are the directives redis-server 7.0 does not know
-// (a test checks this list against a real redis-server's CONFIG GET).
+// cachedOnlyDirectives are the directives redis-server 7.0 does not know:
+// cached's own, and a few accepted for newer redis.conf files (7.2's
+// set-max-listpack-*, cluster-announce-human-nodename) or older ones
+// (lua-replicate-commands). A test checks the list against a real
+// redis-server's CONFIG GET.
 var cachedOnlyDirectives = []string{
 	"shards", "gc-min-heap", "metrics-addr", "log-format",
 	"cluster-join", "cluster-node-id", "cluster-secret", "cluster-route", "cluster-probe-interval",
 	"cluster-probe-timeout", "cluster-gossip-interval", "cluster-replicas",
+	"cluster-announce-human-nodename", "cluster-port-tls", "lua-replicate-commands",
+	"set-max-listpack-entries", "set-max-listpack-value",
 }
 
 // inertNoEffect says, for inert directives whose "doing nothing" value is

@@ -3,12 +3,19 @@ package server
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestMetricsListenAddr(t *testing.T) {
@@ -189,4 +196,115 @@ func TestReadyzCluster(t *testing.T) {
 	if code, body := readyzCode(t, first); code != http.StatusOK {
 		t.Fatalf("first node after the others: %d %q", code, body)
 	}
+}
+
+// TestLatencyMetricNativeAndClassic gathers cached_command_duration_seconds
+// and checks both forms: the native histogram's buckets (schema 4) hold
+// every call where its duration falls, and the classic buckets at powers of
+// two of a second are their cumulative sums.
+func TestLatencyMetricNativeAndClassic(t *testing.T) {
+	s := startServer(t, nil)
+	get := s.cmds.lookup([]byte("get"))
+	durs := []time.Duration{3 * time.Microsecond, 3 * time.Microsecond, 700 * time.Microsecond, 2 * time.Second, 10 * time.Nanosecond}
+	for _, d := range durs {
+		get.latency.observe(d)
+	}
+	get.calls.Add(uint64(len(durs)))
+	reg := prometheus.NewRegistry()
+	if err := s.NewMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h *dto.Histogram
+	for _, mf := range mfs {
+		if mf.GetName() != "cached_command_duration_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == "get" {
+				h = m.GetHistogram()
+			}
+		}
+	}
+	if h == nil {
+		t.Fatal("no histogram for get")
+	}
+	if h.GetSchema() != 4 || h.GetSampleCount() != 5 || h.GetZeroCount() != 1 {
+		t.Fatalf("schema %d count %d zero %d", h.GetSchema(), h.GetSampleCount(), h.GetZeroCount())
+	}
+	// Decode the spans and deltas into bucket index -> count.
+	buckets := map[int32]int64{}
+	idx, count := int32(0), int64(0)
+	deltas := h.GetPositiveDelta()
+	for si, span := range h.GetPositiveSpan() {
+		if si == 0 {
+			idx = span.GetOffset()
+		} else {
+			idx += span.GetOffset()
+		}
+		for range span.GetLength() {
+			count += deltas[0]
+			deltas = deltas[1:]
+			if count != 0 {
+				buckets[idx] = count
+			}
+			idx++
+		}
+	}
+	for _, d := range durs[:4] {
+		i := int32(math.Ceil(math.Log2(d.Seconds()) * 16)) // the bucket (2^((i-1)/16), 2^(i/16)]
+		if buckets[i] == 0 {
+			t.Errorf("%v: bucket %d empty (buckets %v)", d, i, buckets)
+		}
+	}
+	classic := h.GetBucket()
+	if len(classic) != 21 || classic[20].GetUpperBound() != 1 {
+		t.Fatalf("classic buckets %v", classic)
+	}
+	for _, b := range classic {
+		want := uint64(0)
+		for _, d := range durs {
+			if d.Seconds() <= b.GetUpperBound() {
+				want++
+			}
+		}
+		if b.GetCumulativeCount() != want {
+			t.Errorf("classic le=%v: %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), want)
+		}
+	}
+}
+
+// TestClusterMetrics: members and slots served per role in cluster mode.
+func TestClusterMetrics(t *testing.T) {
+	nodes := startCluster(t, 3, func(c *Config) { c.MetricsAddr = "127.0.0.1:0" })
+	total := 0
+	for _, s := range nodes {
+		_, body := httpGet(t, "http://"+s.MetricsAddr()+"/metrics")
+		if !strings.Contains(body, "cached_cluster_members 3\n") || !strings.Contains(body, `cached_cluster_slots_served{role="replica"} 0`) ||
+			!strings.Contains(body, "cached_ready 1\n") {
+			t.Errorf("%s metrics lack cluster lines:\n%s", s.Addr(), grepLines(body, "cached_cluster|cached_ready"))
+		}
+		n := s.cl.view.Load().servedSlots()
+		if !strings.Contains(body, fmt.Sprintf("cached_cluster_slots_served{role=\"primary\"} %d\n", n)) {
+			t.Errorf("%s: primary slots, want %d:\n%s", s.Addr(), n, grepLines(body, "cached_cluster"))
+		}
+		total += n
+	}
+	if total != 16384 {
+		t.Errorf("slots served sum to %d", total)
+	}
+}
+
+func grepLines(text, re string) string {
+	var out []string
+	rx := regexp.MustCompile(re)
+	for _, l := range strings.Split(text, "\n") {
+		if rx.MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
