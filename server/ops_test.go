@@ -308,3 +308,46 @@ func grepLines(text, re string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestGrafanaDashboardMetrics: every cached_* series the dashboard queries
+// is in a cluster node's scrape, so no panel stays empty for a typo.
+func TestGrafanaDashboardMetrics(t *testing.T) {
+	raw, err := os.ReadFile("../deploy/grafana/cached.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatal(err)
+	}
+	s := startClusterNode(t, "", func(c *Config) { c.MetricsAddr = "127.0.0.1:0" })
+	rc := newClient(t, s, nil)
+	mustDo(t, rc, "SET", "k", "v")
+	mustDo(t, rc, "GET", "k")
+	_, body := httpGet(t, "http://"+s.MetricsAddr()+"/metrics")
+	names := regexp.MustCompile(`cached_[a-z_]+`)
+	seen := map[string]bool{}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, name := range names.FindAllString(tg.Expr, -1) {
+				if seen[name] {
+					continue
+				}
+				seen[name] = true
+				if !regexp.MustCompile(`(?m)^` + name + `(_bucket)?[{ ]`).MatchString(body) {
+					t.Errorf("panel %q queries %s, not in the scrape", p.Title, name)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"cached_cluster_members", "cached_cluster_slots_served", "cached_command_duration_seconds"} {
+		if !seen[want] {
+			t.Errorf("dashboard has no panel on %s", want)
+		}
+	}
+}
