@@ -54,7 +54,8 @@ type Config struct {
 	// does not run after every few MB of request garbage. 0 leaves GOGC alone.
 	GCMinHeap int64
 	// MetricsAddr is the host:port of the HTTP server for /metrics, /healthz
-	// and /readyz (directive "metrics-addr", default 127.0.0.1:9121); "" disables it.
+	// and /readyz (directive "metrics-addr"); a host alone (the default,
+	// 127.0.0.1) listens on Port+2742, a free port when Port is 0; "" disables it.
 	MetricsAddr string
 	// SlowlogLogSlowerThan logs commands that take at least that many
 	// microseconds in SLOWLOG; negative disables, 0 logs every command (default 10000).
