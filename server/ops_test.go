@@ -351,3 +351,30 @@ func TestGrafanaDashboardMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestStartFailureLogged: a node that cannot start logs why (and its stop)
+// before Start returns the error.
+func TestStartFailureLogged(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	logPath := filepath.Join(t.TempDir(), "cached.log")
+	cfg := DefaultConfig()
+	cfg.Bind, cfg.MetricsAddr, cfg.LogFile, cfg.LogFormat = []string{"127.0.0.1"}, "", logPath, "json"
+	if err := cfg.Set("port", port); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start(cfg); err == nil {
+		t.Fatal("started on a port in use")
+	}
+	recs := readJSONLog(t, logPath)
+	if r := findLog(recs, "cached not started"); r == nil || !strings.Contains(fmt.Sprint(r["error"]), "address already in use") {
+		t.Errorf("start failure line: %v", recs)
+	}
+	if r := findLog(recs, "cached stopped"); r == nil || r["reason"] != "start-up failed" {
+		t.Errorf("stop line: %v", recs)
+	}
+}
