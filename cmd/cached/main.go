@@ -82,7 +82,11 @@ func printHelp(w io.Writer) {
 
 A Redis-compatible in-memory cache. Directives have redis-server's names and
 can be given on the command line (--port 7000), in a config file (port 7000)
-or at run time with CONFIG SET (those marked *).
+or at run time with CONFIG SET (those marked *). As in redis.conf, a file (or
+the command line) may also say "include PATH" (nested, globs allowed) and
+"rename-command NAME NEWNAME" (NEWNAME "" removes the command). Lines
+"# cached: name value" are directives too (CONFIG REWRITE writes cached's own
+directives that way, so redis-server can read the same file).
 
 Directives:
 `)
