@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/cached/cached/protocol"
 )
 
 // Directives of the operational concerns: log format, latency tracking, the
@@ -117,7 +119,13 @@ func (d *directive) hasNoEffect(value string) bool {
 	if d.noEffect != nil {
 		return d.noEffect(value)
 	}
-	return value != d.def
+	if strings.EqualFold(strings.TrimSpace(value), d.def) {
+		return false
+	}
+	// "64mb" and "67108864" are the same value.
+	a, aerr := protocol.ParseMemory(strings.TrimSpace(value))
+	b, berr := protocol.ParseMemory(d.def)
+	return aerr != nil || berr != nil || a != b
 }
 
 // IneffectiveDirectives lists, as "name value", the inert directives of c

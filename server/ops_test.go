@@ -101,7 +101,8 @@ func TestLogStartStopJSON(t *testing.T) {
 	cfg.Port, cfg.Bind, cfg.MetricsAddr = 0, []string{"127.0.0.1"}, ""
 	cfg.LogFile, cfg.LogFormat = logPath, "json"
 	cfg.SetConfigFile(filepath.Join(dir, "cached.conf"))
-	for _, kv := range [][2]string{{"appendonly", "yes"}, {"save", "900 1"}, {"io-threads", "4"}, {"io-threads-do-reads", "no"}} {
+	for _, kv := range [][2]string{{"appendonly", "yes"}, {"save", "900 1"}, {"io-threads", "4"}, {"io-threads-do-reads", "no"},
+		{"auto-aof-rewrite-min-size", "64mb"}} { // the last two: their defaults, spelt differently or not
 		if err := cfg.Set(kv[0], kv[1]); err != nil {
 			t.Fatal(err)
 		}
