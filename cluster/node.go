@@ -38,6 +38,7 @@ type Node struct {
 	enc      atomic.Pointer[[]byte] // encodeTable(table), swapped with it under mu
 	queue    *memberlist.TransmitLimitedQueue
 	numNodes atomic.Int32 // len(seen), for queue (which must not take mu)
+	joined   atomic.Bool  // the seeds were reached (true at once without seeds)
 
 	mu     sync.Mutex           // protects the fields below
 	seen   map[string]Member    // members memberlist reports alive, forgotten ones included
@@ -112,6 +113,8 @@ func New(cfg Config) (*Node, error) {
 	if len(cfg.Join) > 0 {
 		n.wg.Add(1)
 		go n.joinLoop(slices.Clone(cfg.Join))
+	} else {
+		n.joined.Store(true)
 	}
 	return n, nil
 }
@@ -148,6 +151,10 @@ func memberlistConfig(cfg Config, d *delegate) *memberlist.Config {
 	}
 	return mc
 }
+
+// Joined reports whether the node has reached its seeds (Config.Join): a
+// join attempt succeeded. A node without seeds has joined from the start.
+func (n *Node) Joined() bool { return n.joined.Load() }
 
 // ID returns the node's 40-hex ID.
 func (n *Node) ID() string { return n.id }

@@ -136,6 +136,7 @@ func (n *Node) joinLoop(seeds []string) {
 		}
 		c, err := n.Join(seeds)
 		if err == nil {
+			n.joined.Store(true)
 			n.log.Info("cluster: joined", "seeds", seeds, "reached", c)
 			return
 		}

@@ -66,6 +66,10 @@ func (s *Server) newClient(conn redcon.Conn) *client {
 	}
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
+		if nc.LocalAddr().Network() == "unix" { // as Redis: addr=/path/to/sock:0
+			c.laddr = s.unixPath + ":0"
+			c.addr = c.laddr
+		}
 	}
 	c.idleAt.Store(c.born.UnixNano())
 	c.authed = s.password() == ""

@@ -196,7 +196,7 @@ func TestIntroConfigRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "# my cache\nport 0\nmaxmemory 1048576\n\n# again\ntimeout 5\n" + rewriteMarker + "\n" +
-		"loglevel warning\nmaxmemory-policy allkeys-lru\nmetrics-addr \"\"\nsave 100 10\nsyslog-ident \"my \\\"cache\\\"\"\n"
+		"bind 127.0.0.1\nloglevel warning\nmaxmemory-policy allkeys-lru\n# cached: metrics-addr \"\"\nsave 100 10\nsyslog-ident \"my \\\"cache\\\"\"\n"
 	if string(data) != want {
 		t.Fatalf("rewritten file:\n%s\nwant:\n%s", data, want)
 	}
@@ -232,7 +232,7 @@ func TestIntroConfigRewriteNoFile(t *testing.T) {
 
 func TestIntroConfigQuoteRoundTrip(t *testing.T) {
 	for _, v := range []string{"", "plain", "a b", `q"uote`, `back\slash`, "tab\there", "nl\nx", "\x01\xff", "it's"} {
-		line := directiveLine("syslog-ident", v)
+		line := directiveLine(lookupDirective("syslog-ident"), v)
 		words, err := splitArgs(line)
 		if err != nil || len(words) != 2 || words[1] != v {
 			t.Errorf("%q -> %q -> %q (%v)", v, line, words, err)
@@ -266,7 +266,7 @@ func FuzzIntroConfigQuote(f *testing.F) {
 		f.Add(v)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		line := directiveLine("syslog-ident", v)
+		line := directiveLine(lookupDirective("syslog-ident"), v)
 		words, err := splitArgs(line)
 		if err != nil || len(words) != 2 || words[1] != v {
 			t.Fatalf("%q -> %q -> %q (%v)", v, line, words, err)

@@ -87,7 +87,7 @@ func shutdownCommand(c *client, args [][]byte) {
 		return
 	}
 	c.s.log.Warn("shutdown requested by a client", "addr", c.addr)
-	c.s.requestShutdown()
+	c.s.requestShutdown("SHUTDOWN command from "+c.addr, nil)
 	// As Redis: no reply, the client sees the connection close.
 	c.killed.Store(true)
 	c.closeAfterReply = true

@@ -398,7 +398,9 @@ func (s *Server) call(c *client, cmd *command, args [][]byte, start time.Time) {
 	cmd.calls.Add(1)
 	d := time.Since(start)
 	cmd.nanos.Add(uint64(d))
-	cmd.latency.observe(d)
+	if s.latTracking.Load() { // latency-tracking
+		cmd.latency.observe(d)
+	}
 	s.latmon.observe(cmd, d)
 	if d >= time.Duration(s.slowlog.threshold.Load()) && cmd.flags&flagSkipSlowlog == 0 {
 		s.slowlog.add(c, args, d)

@@ -54,7 +54,8 @@ type Config struct {
 	// does not run after every few MB of request garbage. 0 leaves GOGC alone.
 	GCMinHeap int64
 	// MetricsAddr is the host:port of the HTTP server for /metrics, /healthz
-	// and /readyz (directive "metrics-addr", default 127.0.0.1:9121); "" disables it.
+	// and /readyz (directive "metrics-addr"); a host alone (the default,
+	// 127.0.0.1) listens on Port+2742, a free port when Port is 0; "" disables it.
 	MetricsAddr string
 	// SlowlogLogSlowerThan logs commands that take at least that many
 	// microseconds in SLOWLOG; negative disables, 0 logs every command (default 10000).
@@ -73,12 +74,30 @@ type Config struct {
 	ClientOutputBufferLimit OutputBufferLimits
 	// Cluster holds the cluster-* directives (cluster.go).
 	Cluster ClusterConfig
+	// LogFormat is "text" (slog's key=value lines) or "json" (one JSON
+	// object per line); directive "log-format", cached only.
+	LogFormat string
+	// LatencyTracking turns the per-command latency histograms (INFO
+	// latencystats, the duration metric) on or off (directive
+	// "latency-tracking", default yes as in Redis 7).
+	LatencyTracking bool
+	// LatencyPercentiles are the percentiles INFO latencystats reports
+	// (directive "latency-tracking-info-percentiles", default 50 99 99.9).
+	LatencyPercentiles []float64
+	// UnixSocket is the path of a Unix socket to serve RESP on as well as
+	// TCP (directive "unixsocket"); "" = none.
+	UnixSocket string
+	// UnixSocketPerm is the socket file's permission bits (directive
+	// "unixsocketperm", octal as in redis.conf); 0 leaves the umask's.
+	UnixSocketPerm uint32
 
 	// inert holds the redis.conf directives cached accepts and reports but that
 	// have no effect here (persistence, encodings of internals cached does not have).
 	inert map[string]string
 	// file is the config file the node was started with, if any.
 	file string
+	// renames holds the rename-command lines of the config file, in order.
+	renames []commandRename
 }
 
 // DefaultConfig returns the configuration of a node started with no directives.
@@ -102,6 +121,8 @@ func (c *Config) clone() Config {
 	n := *c
 	n.Bind = append([]string(nil), c.Bind...)
 	n.Cluster = c.Cluster.clone()
+	n.LatencyPercentiles = append([]float64(nil), c.LatencyPercentiles...)
+	n.renames = append([]commandRename(nil), c.renames...)
 	n.inert = make(map[string]string, len(c.inert))
 	for k, v := range c.inert {
 		n.inert[k] = v
@@ -117,9 +138,17 @@ type directive struct {
 	def     string
 	mutable bool
 	inert   bool // accepted and reported, no effect in cached
-	doc     string
-	get     func(c *Config) string
-	set     func(c *Config, v string) error
+	// cachedOnly marks directives redis-server does not know: CONFIG
+	// REWRITE writes them as "# cached: name value" lines, which
+	// redis-server skips as comments and cached reads (configfile.go).
+	cachedOnly bool
+	// noEffect, for an inert directive, reports whether value asks for
+	// something cached does not do (logged at start-up and on CONFIG SET);
+	// nil means any value other than the default.
+	noEffect func(value string) bool
+	doc      string
+	get      func(c *Config) string
+	set      func(c *Config, v string) error
 }
 
 // DirectiveInfo describes a directive for --help and documentation.
@@ -193,6 +222,7 @@ func init() {
 	for alias, name := range directiveAliases {
 		directiveIndex[alias] = directiveIndex[name]
 	}
+	markDirectives()
 }
 
 // directiveAliases are older names redis-server still accepts.
@@ -305,7 +335,8 @@ var directives = []directive{
 		func(c *Config) *int { return &c.SlowlogMaxLen }),
 	intDirective("latency-monitor-threshold", "0", true, 0, math.MaxInt32,
 		"LATENCY monitor threshold in milliseconds; 0 disables", func(c *Config) *int { return &c.LatencyMonitorThreshold }),
-	stringDirective("metrics-addr", "127.0.0.1:9121", false, "HTTP address for /metrics, /healthz, /readyz; empty disables",
+	stringDirective("metrics-addr", "127.0.0.1", false, "HTTP address for /metrics, /healthz, /readyz: host[:port]; "+
+		"without a port, port+2742 (6379 -> 9121; a free port when port is 0); empty disables; cached only",
 		func(c *Config) *string { return &c.MetricsAddr }),
 	stringDirective("logfile", "", false, "log file; empty = standard output", func(c *Config) *string { return &c.LogFile }),
 	intDirective("shards", "0", false, 0, 1<<16, "store shards, a power of two (0 = from GOMAXPROCS); cached only", func(c *Config) *int { return &c.Shards }),
@@ -315,9 +346,11 @@ var directives = []directive{
 
 // inertDirectives are redis.conf directives for internals cached does not have
 // (persistence, listpack thresholds, threading): accepted, kept, reported by
-// CONFIG GET, without effect. Values are redis-server 7's defaults.
+// CONFIG GET, without effect; a value that asks for an effect is logged
+// (inertNoEffect). Values are redis-server 7's defaults, except save: cached
+// saves nothing, so its default is "" (no save points).
 var inertDirectives = [][2]string{
-	{"save", "3600 1 300 100 60 10000"}, {"appendonly", "no"}, {"appendfsync", "everysec"},
+	{"save", ""}, {"appendonly", "no"}, {"appendfsync", "everysec"},
 	{"appendfilename", "appendonly.aof"}, {"appenddirname", "appendonlydir"}, {"dir", "/"},
 	{"dbfilename", "dump.rdb"}, {"rdbcompression", "yes"}, {"rdbchecksum", "yes"},
 	{"stop-writes-on-bgsave-error", "yes"}, {"busy-reply-threshold", "5000"},
@@ -332,7 +365,7 @@ var inertDirectives = [][2]string{
 	{"lazyfree-lazy-user-del", "no"}, {"lazyfree-lazy-user-flush", "no"}, {"replica-lazy-flush", "no"},
 	{"io-threads", "1"}, {"io-threads-do-reads", "no"}, {"jemalloc-bg-thread", "yes"}, {"activedefrag", "no"},
 	{"dynamic-hz", "yes"}, {"aof-use-rdb-preamble", "yes"}, {"lfu-log-factor", "10"}, {"lfu-decay-time", "1"},
-	{"syslog-enabled", "no"}, {"syslog-ident", "redis"}, {"unixsocket", ""}, {"unixsocketperm", "0"},
+	{"syslog-enabled", "no"}, {"syslog-ident", "redis"},
 	{"maxmemory-eviction-tenacity", "10"}, {"oom-score-adj", "no"}, {"disable-thp", "yes"},
 	{"repl-backlog-size", "1048576"}, {"repl-diskless-sync", "yes"}, {"crash-log-enabled", "yes"},
 	{"enable-debug-command", "no"}, {"enable-protected-configs", "no"}, {"enable-module-command", "no"},

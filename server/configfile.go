@@ -5,17 +5,40 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 )
 
 // ParseConfig reads redis.conf-format lines ("directive arg ...", '#'
 // comments, quoted arguments) from r into c. Errors give the line number and
-// name the directive, as redis-server does.
+// name the directive, as redis-server does. Besides the directives it takes
+// "include path" (relative paths are relative to the working directory, as
+// redis-server; glob patterns include every match in name order; includes
+// nest), "rename-command" and the "# cached: name value" lines that CONFIG
+// REWRITE writes for cached's own directives.
 func ParseConfig(r io.Reader, c *Config) error {
+	return parseConfig(r, c, 0)
+}
+
+// ParseConfigFile reads the config file at path into c (see ParseConfig).
+func ParseConfigFile(path string, c *Config) error {
+	return includeConfig(path, c, 0)
+}
+
+// maxIncludeDepth bounds nested includes, so a file including itself fails
+// instead of recursing forever.
+const maxIncludeDepth = 16
+
+func parseConfig(r io.Reader, c *Config, depth int) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
+		if rest, ok := strings.CutPrefix(line, cachedLinePrefix); ok {
+			line = strings.TrimSpace(rest)
+		}
 		if line == "" || line[0] == '#' {
 			continue
 		}
@@ -26,12 +49,69 @@ func ParseConfig(r io.Reader, c *Config) error {
 		if len(words) == 0 {
 			continue
 		}
-		if err := c.Set(words[0], strings.Join(words[1:], " ")); err != nil {
+		if err := c.applyWords(words, depth); err != nil {
 			return fmt.Errorf("line %d: %w", n, err)
 		}
 	}
 	return sc.Err()
 }
+
+// ApplyArgs applies one directive given as words (name first), as a config
+// file line: it also takes include and rename-command. The command line
+// (--name value ...) goes through it.
+func (c *Config) ApplyArgs(words []string) error {
+	return c.applyWords(words, 0)
+}
+
+func (c *Config) applyWords(words []string, depth int) error {
+	switch strings.ToLower(words[0]) {
+	case "include":
+		if len(words) != 2 {
+			return errors.New("wrong number of arguments for 'include'")
+		}
+		return includeConfig(words[1], c, depth+1)
+	case "rename-command":
+		if len(words) != 3 {
+			return errors.New("wrong number of arguments for 'rename-command'")
+		}
+		c.renames = append(c.renames, commandRename{from: strings.ToLower(words[1]), to: strings.ToLower(words[2])})
+		return nil
+	}
+	return c.Set(words[0], strings.Join(words[1:], " "))
+}
+
+// includeConfig reads every file pattern names, in name order.
+func includeConfig(pattern string, c *Config, depth int) error {
+	if depth > maxIncludeDepth {
+		return fmt.Errorf("include %s: includes nested more than %d deep", pattern, maxIncludeDepth)
+	}
+	paths := []string{pattern}
+	if strings.ContainsAny(pattern, "*?[") {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			return fmt.Errorf("include %s: %w", pattern, err)
+		}
+		sort.Strings(m)
+		paths = m
+	}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("can't open config file %s: %w", p, err)
+		}
+		err = parseConfig(f, c, depth)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// cachedLinePrefix starts the lines CONFIG REWRITE writes for directives
+// redis-server does not know: redis-server reads them as comments, cached
+// as directives.
+const cachedLinePrefix = "# cached: "
 
 var errUnbalanced = errors.New("unbalanced quotes in configuration line")
 

@@ -186,13 +186,13 @@ func latencyHistogramCommand(c *client, args [][]byte) {
 	}
 	var called []*command
 	for _, cmd := range cmds {
-		if _, total := cmd.latency.snapshot(); total > 0 {
+		if cmd.latency.total() > 0 {
 			called = append(called, cmd)
 		}
 	}
 	c.mapLen(len(called))
 	for _, cmd := range called {
-		cum, total := cmd.latency.snapshot()
+		cum, total := cmd.latency.powersOfTwoMicros(latencyHistogramPowers)
 		c.bulkString(cmd.fullName)
 		c.mapLen(2)
 		c.bulkString("calls")
@@ -208,7 +208,7 @@ func latencyHistogramCommand(c *client, args [][]byte) {
 			prev = n
 		}
 		if total > prev { // slower than the last finite bound
-			bounds = append(bounds, int64(1)<<latencyBucketCount)
+			bounds = append(bounds, int64(1)<<latencyHistogramPowers)
 			counts = append(counts, int64(total))
 		}
 		c.mapLen(len(bounds))
@@ -218,6 +218,10 @@ func latencyHistogramCommand(c *client, args [][]byte) {
 		}
 	}
 }
+
+// latencyHistogramPowers is how many power-of-two µs bounds LATENCY
+// HISTOGRAM reports: 1 µs to 2^30 µs (about 18 minutes).
+const latencyHistogramPowers = 31
 
 func latencyHelpCommand(c *client, args [][]byte) {
 	c.helpReply("LATENCY", []string{

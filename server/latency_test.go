@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"net"
 	"strings"
 	"testing"
@@ -9,55 +10,46 @@ import (
 	"github.com/tidwall/redcon"
 )
 
-func TestLatencyBuckets(t *testing.T) {
-	cases := []struct {
-		d    time.Duration
-		want int
-	}{
-		{0, 0},
-		{999 * time.Nanosecond, 0},
-		{time.Microsecond, 1},
-		{3 * time.Microsecond, 2},
-		{4 * time.Microsecond, 3},
-		{time.Millisecond, 10},
-		{time.Second, 20},
-		{2 * time.Second, latencyBucketCount},
-		{time.Hour, latencyBucketCount},
+// TestLatencySlots checks every bucket bound: a duration at a bound is in
+// that bucket, one nanosecond more in the next, and the bounds are
+// 2^(i/16) seconds.
+func TestLatencySlots(t *testing.T) {
+	for j, b := range latencyBounds {
+		want := math.Floor(math.Exp2(float64(latencyMinIndex+j)/16) * 1e9)
+		if float64(b) != want {
+			t.Fatalf("bound %d = %d ns, want %v", j, b, want)
+		}
+		if j == 0 {
+			if latencySlot(b) != 0 || latencySlot(0) != 0 {
+				t.Fatalf("zero bucket: %d %d", latencySlot(b), latencySlot(0))
+			}
+		} else if got := latencySlot(b); got != j {
+			t.Fatalf("latencySlot(%d) = %d, want %d", b, got, j)
+		}
+		if got := latencySlot(b + 1); got != j+1 {
+			t.Fatalf("latencySlot(%d) = %d, want %d", b+1, got, j+1)
+		}
 	}
-	for _, tc := range cases {
-		var l latencyBuckets
-		l.observe(tc.d)
-		for i := range l {
-			want := uint64(0)
-			if i == tc.want {
-				want = 1
-			}
-			if got := l[i].Load(); got != want {
-				t.Errorf("observe(%v): bucket %d = %d, want %d", tc.d, i, got, want)
-			}
-		}
-		// The bucket's upper bound is above d (finite buckets only).
-		if tc.want < latencyBucketCount && tc.d.Seconds() >= latencyUpperBound(tc.want) {
-			t.Errorf("observe(%v): bucket %d bound %v is not above it", tc.d, tc.want, latencyUpperBound(tc.want))
-		}
+	if got := latencySlot(math.MaxUint64); got != latencySlots-1 {
+		t.Fatalf("latencySlot(max) = %d", got)
 	}
 }
 
-func TestLatencySnapshotReset(t *testing.T) {
+func TestLatencyCountsReset(t *testing.T) {
 	var l latencyBuckets
-	for _, d := range []time.Duration{0, 5 * time.Microsecond, time.Millisecond, time.Minute} {
+	if cs, total := l.counts(); cs != nil || total != 0 {
+		t.Fatal("never observed: counters allocated")
+	}
+	for _, d := range []time.Duration{-1, 0, 5 * time.Microsecond, time.Millisecond, time.Hour} {
 		l.observe(d)
 	}
-	cum, total := l.snapshot()
-	if total != 4 {
-		t.Fatalf("total = %d, want 4", total)
-	}
-	if cum[0] != 1 || cum[3] != 2 || cum[10] != 3 || cum[latencyBucketCount-1] != 3 {
-		t.Fatalf("cumulative counts %v", cum)
+	cs, total := l.counts()
+	if total != 5 || cs[0] != 2 || cs[latencySlots-1] != 1 {
+		t.Fatalf("total %d, zero %d, overflow %d", total, cs[0], cs[latencySlots-1])
 	}
 	l.reset()
-	if _, total := l.snapshot(); total != 0 {
-		t.Fatalf("after reset total = %d", total)
+	if l.total() != 0 {
+		t.Fatalf("after reset total = %d", l.total())
 	}
 }
 
@@ -112,14 +104,23 @@ func BenchmarkDispatch(b *testing.B) {
 
 func BenchmarkLatencyObserve(b *testing.B) {
 	var l latencyBuckets
+	// Durations a cache sees: 200 ns to 2 ms, spread over many buckets.
+	var ds [1024]time.Duration
+	x := uint64(88172645463325252)
+	for i := range ds {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		ds[i] = 200*time.Nanosecond + time.Duration(math.Exp2(float64(x%1300)/100))
+	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		l.observe(time.Duration(i))
-		i += 997
+		l.observe(ds[i&1023])
+		i++
 	}
-	if l[0].Load() == ^uint64(0) {
-		b.Fatal("unreachable")
+	if l.total() == 0 {
+		b.Fatal("nothing counted")
 	}
 }
 
@@ -141,22 +142,38 @@ func TestLatencyStatsInfo(t *testing.T) {
 	}
 }
 
+// TestLatencyPercentile: percentiles are within 2.2% of the true value (the
+// power-of-two buckets used before read up to 2x high).
 func TestLatencyPercentile(t *testing.T) {
 	var l latencyBuckets
 	if _, ok := l.percentileMicros(0.5); ok {
 		t.Fatal("empty histogram has a percentile")
 	}
-	for i := 0; i < 99; i++ {
-		l.observe(3 * time.Microsecond) // bucket 2: < 4µs
+	for i := 0; i < 989; i++ {
+		l.observe(3 * time.Microsecond)
 	}
-	l.observe(time.Millisecond) // bucket 10: < 1024µs
-	cases := []struct {
-		q    float64
-		want float64
-	}{{0.5, 4}, {0.99, 4}, {0.999, 1024}, {1, 1024}}
+	for i := 0; i < 10; i++ {
+		l.observe(1500 * time.Microsecond)
+	}
+	l.observe(70 * time.Millisecond)
+	cases := []struct{ q, want float64 }{{0.5, 3}, {0.989, 3}, {0.99, 1500}, {0.999, 1500}, {1, 70000}}
 	for _, tc := range cases {
-		if got, _ := l.percentileMicros(tc.q); got != tc.want {
-			t.Errorf("p%v = %v, want %v", tc.q*100, got, tc.want)
+		got, _ := l.percentileMicros(tc.q)
+		if math.Abs(got-tc.want)/tc.want > 0.022 {
+			t.Errorf("p%v = %v µs, want %v within 2.2%%", tc.q*100, got, tc.want)
 		}
+	}
+}
+
+// TestLatencyPowersOfTwo: LATENCY HISTOGRAM's cumulative counts at 1, 2, 4 … µs.
+func TestLatencyPowersOfTwo(t *testing.T) {
+	var l latencyBuckets
+	l.observe(500 * time.Nanosecond) // under 1 µs
+	l.observe(3 * time.Microsecond)  // under 4 µs
+	l.observe(3 * time.Microsecond)
+	l.observe(100 * time.Second) // beyond 2^26 µs
+	cum, total := l.powersOfTwoMicros(27)
+	if total != 4 || cum[0] != 1 || cum[1] != 1 || cum[2] != 3 || cum[26] != 3 {
+		t.Fatalf("cumulative %v, total %d", cum, total)
 	}
 }

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"time"
+
+	"github.com/tidwall/redcon"
 
 	"github.com/cached/cached/protocol"
 )
@@ -91,4 +95,52 @@ func (g *guardConn) Write(p []byte) (int, error) {
 	n, err := g.Conn.Write(p)
 	g.s.stats.netOutput.Add(uint64(n))
 	return n, err
+}
+
+// listenUnix serves RESP on the unixsocket path too, if set, as redis-server:
+// a stale socket file is removed first, the file gets unixsocketperm, and
+// Shutdown removes it.
+func (s *Server) listenUnix() error {
+	path := s.cfg.UnixSocket
+	if path == "" {
+		return nil
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		_ = os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("server: unixsocket: %w", err)
+	}
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false) // closeUnix removes it, after the listener
+	}
+	if perm := s.cfg.UnixSocketPerm; perm != 0 {
+		if err := os.Chmod(path, os.FileMode(perm)); err != nil {
+			_ = ln.Close()
+			_ = os.Remove(path)
+			return fmt.Errorf("server: unixsocketperm: %w", err)
+		}
+	}
+	s.unixLn, s.unixPath = ln, path
+	rs := redcon.NewServerNetwork("unix", path, s.handle, s.accept, s.closed)
+	s.listeners = append(s.listeners, rs)
+	s.log.Info("listening", "unixsocket", path)
+	s.serveWG.Add(1)
+	go func() {
+		defer s.serveWG.Done()
+		if err := rs.Serve(&guardListener{Listener: ln, s: s}); err != nil && !s.closing() {
+			s.fatal(fmt.Errorf("serving %s: %w", path, err))
+		}
+	}()
+	return nil
+}
+
+// closeUnix closes the Unix socket listener and removes its file.
+func (s *Server) closeUnix() {
+	if s.unixLn == nil {
+		return
+	}
+	_ = s.unixLn.Close()
+	_ = os.Remove(s.unixPath)
 }

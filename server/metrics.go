@@ -125,13 +125,9 @@ func (m *metricsCollector) collectCommand(ch chan<- prometheus.Metric, c *comman
 	ch <- prometheus.MustNewConstMetric(m.calls, prometheus.CounterValue, float64(calls), name)
 	ch <- prometheus.MustNewConstMetric(m.failed, prometheus.CounterValue, float64(failed), name)
 	ch <- prometheus.MustNewConstMetric(m.rejected, prometheus.CounterValue, float64(rejected), name)
-	cum, total := c.latency.snapshot()
-	buckets := make(map[float64]uint64, len(cum))
-	for i, n := range cum {
-		buckets[latencyUpperBound(i)] = n
+	if m := latencyMetric(m.latency, &c.latency, float64(c.nanos.Load())/1e9, name); m != nil {
+		ch <- m
 	}
-	sum := float64(c.nanos.Load()) / 1e9
-	ch <- prometheus.MustNewConstHistogram(m.latency, total, sum, buckets, name)
 }
 
 // NewMetrics registers the node's collectors on reg: the cached_* metrics
@@ -140,6 +136,7 @@ func (m *metricsCollector) collectCommand(ch chan<- prometheus.Metric, c *comman
 func (s *Server) NewMetrics(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{
 		newMetricsCollector(s),
+		newClusterCollector(s),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

@@ -48,6 +48,8 @@ type Server struct {
 	queryLimit   atomic.Int64
 	maxMemory    atomic.Int64
 	gcMinHeap    atomic.Int64
+	latTracking  atomic.Bool               // latency-tracking
+	latPercents  atomic.Pointer[[]float64] // latency-tracking-info-percentiles
 
 	clients clientRegistry
 	slowlog slowlog
@@ -74,8 +76,13 @@ type Server struct {
 	httpAddr string
 	httpWG   sync.WaitGroup
 
-	shutdownOnce sync.Once
-	shutdown     chan struct{}
+	shutdownOnce   sync.Once
+	shutdown       chan struct{}
+	shutdownReason string // set once, before shutdown closes
+	shutdownFatal  error  // the error that asked for the shutdown, if any
+
+	unixLn   net.Listener // unixsocket listener (listener.go); nil if none
+	unixPath string
 
 	stop     chan struct{}
 	wg       sync.WaitGroup // background goroutines
@@ -92,17 +99,18 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if err := s.listen(); err != nil {
-		s.Close()
+		s.failStart(err)
 		return nil, err
 	}
 	if err := s.startCluster(); err != nil { // cluster.go: needs the bound address
-		s.Close()
+		s.failStart(err)
 		return nil, err
 	}
 	if err := s.startHTTP(); err != nil {
 		// The cache still serves; the operator sees why metrics are missing.
 		s.log.Error("metrics server not started", "addr", s.cfg.MetricsAddr, "error", err)
 	}
+	s.logStarted()
 	return s, nil
 }
 
@@ -127,7 +135,7 @@ func newServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.log = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
+	s.log = newLogger(out, cfg.LogFormat, level)
 	// maxmemory, the policy and the samples are pushed by applyHotConfig,
 	// as they are on CONFIG SET.
 	st, err := store.New(store.Config{
@@ -141,7 +149,11 @@ func newServer(cfg Config) (*Server, error) {
 	}
 	s.store = st
 	s.cmds = newCommandTable()
-	s.newClusterState() // cluster.go: before any client connects
+	s.newClusterState()                                      // cluster.go: before any client connects
+	if err := s.cmds.applyRenames(cfg.renames); err != nil { // after the lookups by name
+		st.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s.clients.init()
 	s.applyHotConfig(&cfg)
 	s.wg.Add(1)
@@ -172,6 +184,9 @@ func (s *Server) applyHotConfig(c *Config) {
 	s.queryLimit.Store(c.ClientQueryBufferLimit)
 	s.maxMemory.Store(c.MaxMemory)
 	s.gcMinHeap.Store(c.GCMinHeap)
+	s.latTracking.Store(c.LatencyTracking)
+	ps := append([]float64(nil), c.LatencyPercentiles...)
+	s.latPercents.Store(&ps)
 	s.slowlog.configure(c.SlowlogLogSlowerThan, c.SlowlogMaxLen)
 	s.latmon.threshold.Store(int64(c.LatencyMonitorThreshold))
 	s.store.SetMaxMemory(c.MaxMemory)
@@ -235,7 +250,7 @@ func (s *Server) listen() error {
 	if len(s.lns) == 0 {
 		return errors.New("server: listen: no bind address could be used")
 	}
-	return nil
+	return s.listenUnix()
 }
 
 func (s *Server) serve(ln net.Listener) {
@@ -247,8 +262,8 @@ func (s *Server) serve(ln net.Listener) {
 	s.serveWG.Add(1)
 	go func() {
 		defer s.serveWG.Done()
-		if err := rs.Serve(&guardListener{Listener: ln, s: s}); err != nil {
-			s.log.Error("serve", "addr", ln.Addr().String(), "error", err)
+		if err := rs.Serve(&guardListener{Listener: ln, s: s}); err != nil && !s.closing() {
+			s.fatal(fmt.Errorf("serving %s: %w", ln.Addr(), err))
 		}
 	}()
 }
@@ -261,9 +276,13 @@ func (s *Server) Addr() string {
 	return s.addrs[0]
 }
 
-// Close stops accepting, closes every client connection, stops background
-// goroutines and waits for them. It is idempotent.
-func (s *Server) Close() error {
+// Close stops the node (Shutdown with reason "closed").
+func (s *Server) Close() error { return s.Shutdown("closed") }
+
+// Shutdown stops accepting, closes every client connection, stops background
+// goroutines and waits for them, logging why (reason: "SIGTERM", "SHUTDOWN
+// command", …) before and once stopped. It is idempotent.
+func (s *Server) Shutdown(reason string) error {
 	s.closeMu.Lock()
 	if s.isClosed {
 		s.closeMu.Unlock()
@@ -271,7 +290,10 @@ func (s *Server) Close() error {
 	}
 	s.isClosed = true
 	s.closeMu.Unlock()
+	s.log.Warn("cached stopping", "reason", reason) // warning, as Redis logs SIGTERM
+	defer s.logStopped(reason)
 	s.stopHTTP()
+	s.closeUnix()
 	for _, l := range s.listeners {
 		_ = l.Close() // "not serving" if its goroutine has not started: closing ln below covers it
 	}
@@ -291,11 +313,41 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// ShutdownRequested is closed when a client asked the node to shut down
-// (SHUTDOWN); the process owner then calls Close.
+// ShutdownRequested is closed when the node asks its owner to stop it: a
+// client sent SHUTDOWN, or serving failed. The owner then reads
+// ShutdownReason and calls Shutdown.
 func (s *Server) ShutdownRequested() <-chan struct{} { return s.shutdown }
 
-func (s *Server) requestShutdown() { s.shutdownOnce.Do(func() { close(s.shutdown) }) }
+// ShutdownReason tells, once ShutdownRequested is closed, why: a reason for
+// the log, and the error when the node cannot go on (nil for SHUTDOWN).
+func (s *Server) ShutdownReason() (string, error) {
+	select {
+	case <-s.shutdown:
+		return s.shutdownReason, s.shutdownFatal
+	default:
+		return "", nil
+	}
+}
+
+func (s *Server) requestShutdown(reason string, fatal error) {
+	s.shutdownOnce.Do(func() {
+		s.shutdownReason, s.shutdownFatal = reason, fatal
+		close(s.shutdown)
+	})
+}
+
+// fatal logs an error the node cannot serve on with and asks its owner to stop it.
+func (s *Server) fatal(err error) {
+	s.log.Error("fatal error", "error", err)
+	s.requestShutdown("fatal error: "+err.Error(), err)
+}
+
+// closing reports whether Shutdown has begun.
+func (s *Server) closing() bool {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	return s.isClosed
+}
 
 // accept runs on redcon's accept loop for each new connection.
 func (s *Server) accept(conn redcon.Conn) bool {

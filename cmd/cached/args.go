@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/cached/cached/server"
@@ -34,8 +34,7 @@ func parseArgs(args []string) (server.Config, action, error) {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "--") {
 		file, args = args[0], args[1:]
 	}
-	type pair struct{ name, value string }
-	var pairs []pair
+	var pairs [][]string
 	for i := 0; i < len(args); {
 		a := args[i]
 		if !strings.HasPrefix(a, "--") || len(a) == 2 {
@@ -52,29 +51,26 @@ func parseArgs(args []string) (server.Config, action, error) {
 		for j < len(args) && !strings.HasPrefix(args[j], "--") {
 			j++
 		}
-		value := strings.Join(args[i+1:j], " ")
 		if name == "config" {
-			file = value
+			file = strings.Join(args[i+1:j], " ")
 		} else {
-			pairs = append(pairs, pair{name, value})
+			pairs = append(pairs, append([]string{name}, args[i+1:j]...))
 		}
 		i = j
 	}
 	if file != "" {
-		f, err := os.Open(file)
-		if err != nil {
-			return cfg, actionRun, fmt.Errorf("can't open config file: %w", err)
+		if err := server.ParseConfigFile(file, &cfg); err != nil {
+			return cfg, actionRun, fmt.Errorf("config file: %w", err)
 		}
-		err = server.ParseConfig(f, &cfg)
-		f.Close()
+		abs, err := filepath.Abs(file) // CONFIG REWRITE works after a chdir too
 		if err != nil {
-			return cfg, actionRun, fmt.Errorf("config file %s: %w", file, err)
+			abs = file
 		}
-		cfg.SetConfigFile(file)
+		cfg.SetConfigFile(abs)
 	}
 	for _, p := range pairs {
-		if err := cfg.Set(p.name, p.value); err != nil {
-			return cfg, actionRun, fmt.Errorf("--%s: %w", p.name, err)
+		if err := cfg.ApplyArgs(p); err != nil {
+			return cfg, actionRun, fmt.Errorf("--%s: %w", p[0], err)
 		}
 	}
 	return cfg, actionRun, nil

@@ -43,23 +43,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printVersion(stdout)
 		return 0
 	}
-	srv, err := server.Start(cfg)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	srv, err := server.Start(cfg) // logs its start, or why it did not start
 	if err != nil {
 		fmt.Fprintf(stderr, "cached: %v\n", err)
 		return 1
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
+	var reason string
+	var fatal error
 	select {
-	case <-sig:
+	case s := <-sig:
+		reason = signalName(s)
 	case <-srv.ShutdownRequested():
+		reason, fatal = srv.ShutdownReason()
 	}
-	if err := srv.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+	if err := srv.Shutdown(reason); err != nil && !errors.Is(err, os.ErrClosed) {
 		fmt.Fprintf(stderr, "cached: shutdown: %v\n", err)
 		return 1
 	}
+	if fatal != nil {
+		return 1
+	}
 	return 0
+}
+
+// signalName names a stop signal as operators write it (SIGTERM, SIGINT).
+func signalName(s os.Signal) string {
+	switch s {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGINT:
+		return "SIGINT"
+	}
+	return s.String()
 }
 
 func printHelp(w io.Writer) {
@@ -68,7 +86,11 @@ func printHelp(w io.Writer) {
 
 A Redis-compatible in-memory cache. Directives have redis-server's names and
 can be given on the command line (--port 7000), in a config file (port 7000)
-or at run time with CONFIG SET (those marked *).
+or at run time with CONFIG SET (those marked *). As in redis.conf, a file (or
+the command line) may also say "include PATH" (nested, globs allowed) and
+"rename-command NAME NEWNAME" (NEWNAME "" removes the command). Lines
+"# cached: name value" are directives too (CONFIG REWRITE writes cached's own
+directives that way, so redis-server can read the same file).
 
 Directives:
 `)

@@ -116,6 +116,13 @@ func TestBinaryServesAndStopsOnSignal(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v: exit: %v\n%s", sig, err, logs.String())
 			}
+			// The stop is logged with its reason, even at loglevel warning.
+			name := map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT"}[sig]
+			for _, want := range []string{`msg="cached stopping" reason=` + name, `msg="cached stopped" reason=` + name} {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("%v: log lacks %q:\n%s", sig, want, logs.String())
+				}
+			}
 		case <-time.After(20 * time.Second):
 			_ = cmd.Process.Kill()
 			t.Fatalf("%v: did not exit", sig)
@@ -173,5 +180,41 @@ func TestDebianRedisConfStarts(t *testing.T) {
 	_, _ = nc.Write([]byte("PING\r\n"))
 	if line, err := bufio.NewReader(nc).ReadString('\n'); err != nil || line != "+PONG\r\n" {
 		t.Fatalf("PING: %q %v", line, err)
+	}
+}
+
+// TestParseArgsIncludeRename: include and rename-command work from the
+// command line as in a config file, and --help documents the metrics port.
+func TestParseArgsIncludeRename(t *testing.T) {
+	dir := t.TempDir()
+	inc := filepath.Join(dir, "inc.conf")
+	if err := os.WriteFile(inc, []byte("maxmemory 5mb\n# cached: shards 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := parseArgs([]string{"--include", inc, "--rename-command", "flushall", "", "--port", "0", "--metrics-addr", "",
+		"--loglevel", "warning"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"maxmemory": "5242880", "shards": "4"} {
+		if got, _ := cfg.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	srv, err := server.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	nc := dialPoll(t, srv.Addr())
+	defer nc.Close()
+	_, _ = nc.Write([]byte("FLUSHALL\r\n"))
+	if line, _ := bufio.NewReader(nc).ReadString('\n'); !strings.HasPrefix(line, "-ERR unknown command 'FLUSHALL'") {
+		t.Errorf("renamed-away FLUSHALL: %q", line)
+	}
+	var out, errb bytes.Buffer
+	run([]string{"--help"}, &out, &errb)
+	if !strings.Contains(out.String(), "port+2742 (6379 -> 9121") {
+		t.Errorf("--help does not document the metrics port:\n%s", out.String())
 	}
 }
