@@ -35,7 +35,7 @@ func TestRecordsShipKeys(t *testing.T) {
 	c := &clock{ms: 1_700_000_000_000}
 	src, dst := newStore(t, c), newStore(t, c)
 	keys := [][]byte{[]byte("s"), []byte("l"), []byte("h"), []byte("z"), []byte("set"), []byte("ttl"), []byte("past")}
-	tx := src.Lock(keys...)
+	tx := src.Lock(append(keys, []byte("missing"))...)
 	tx.SetString(3, keys[0], []byte("value"), 0)
 	l := list.New()
 	h := hash.New()
