@@ -15,6 +15,7 @@ type Tx struct {
 	ids    []int // locked shard indexes, ascending
 	buf    [8]int
 	locked bool
+	held   *Held // the owner's registry, nil if locked with Lock or LockAll (held.go)
 	now    int64 // the clock when the Tx was locked: one time for the whole command, as Redis
 }
 
@@ -51,6 +52,10 @@ func (s *Store) LockAll() *Tx {
 func (tx *Tx) Unlock() {
 	if !tx.locked {
 		panic("store: Unlock of an unlocked Tx")
+	}
+	if tx.held != nil {
+		tx.held.remove(tx)
+		tx.held = nil
 	}
 	if tx.all {
 		tx.st.unlockAll()
