@@ -49,10 +49,12 @@ type client struct {
 
 	scratch []byte        // reply encoding scratch; owner goroutine only
 	fx      store.Effects // effects of the running command; owner goroutine only
+	held    store.Held    // store locks of the running command (c.lock, recover.go); owner goroutine only
 	killed  atomic.Bool
 
 	failed          bool // the running command replied with an error; owner only
 	closeAfterReply bool // close once this command's reply is flushed; owner only
+	panicked        bool // a command of this client panicked (recover.go): it is being closed; owner only
 }
 
 func (s *Server) newClient(conn redcon.Conn) *client {

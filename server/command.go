@@ -82,6 +82,11 @@ type spec struct {
 	fn         handlerFunc
 	subs       []spec                    // subcommands (CONFIG GET, CLIENT LIST …); fn of the parent is unused then
 	keys       func(args [][]byte) []int // key positions for commands with movable keys
+
+	// Blocking (blocking.go): how the command waits and is served; nil
+	// for a command that never blocks. Set exactly for the commands
+	// flagged "blocking" (checked when the table is built).
+	block *blockSpec
 }
 
 // command is a built table entry with its statistics.
@@ -100,6 +105,7 @@ type command struct {
 	complexity string
 	fn         handlerFunc
 	keysFn     func(args [][]byte) []int
+	block      *blockSpec // blocking.go; nil if the command never blocks
 	parent     *command
 	subs       map[string]*command
 
@@ -147,7 +153,10 @@ func newCommandTable() *commandTable {
 func build(sp spec, parent *command) *command {
 	c := &command{name: sp.name, fullName: sp.name, arity: sp.arity, flags: parseFlags(sp.flags),
 		first: sp.first, last: sp.last, step: sp.step, group: sp.group, since: sp.since,
-		summary: sp.summary, complexity: sp.complexity, fn: sp.fn, keysFn: sp.keys, parent: parent}
+		summary: sp.summary, complexity: sp.complexity, fn: sp.fn, keysFn: sp.keys, block: sp.block, parent: parent}
+	if (c.flags&flagBlocking != 0) != (c.block != nil) {
+		panic("server: command " + sp.name + ": the blocking flag and the block descriptor disagree")
+	}
 	if parent != nil {
 		c.fullName = parent.name + "|" + sp.name
 		if c.group == "" {
@@ -305,7 +314,7 @@ func (s *Server) handle(conn redcon.Conn, rc redcon.Command) {
 	if c.killed.Load() {
 		return
 	}
-	s.dispatch(c, rc.Args)
+	s.dispatchSafe(c, rc.Args)
 	if c.closeAfterReply {
 		_ = c.conn.Close() // flushes the reply first
 	}
@@ -362,12 +371,19 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 	if s.pause.holds(cmd) {
 		s.waitPause(c, cmd)
 	}
-	s.execMu.RLock() // EXEC (multi.go) holds it exclusively: no command runs inside one
-	s.call(c, cmd, args, start)
-	s.execMu.RUnlock()
+	s.callShared(c, cmd, args, start)
 	if c.block != nil { // blocking.go: the command waits for a key
 		s.park(c, cmd, args)
 	}
+}
+
+// callShared is call with execMu held shared: EXEC (multi.go) holds it
+// exclusively, so no command runs inside one. The unlock is deferred so that
+// a panic cannot leave it held (recover.go).
+func (s *Server) callShared(c *client, cmd *command, args [][]byte, start time.Time) {
+	s.execMu.RLock()
+	defer s.execMu.RUnlock()
+	s.call(c, cmd, args, start)
 }
 
 // call runs a command that passed dispatch's checks and accounts for it:
@@ -376,7 +392,7 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 func (s *Server) call(c *client, cmd *command, args [][]byte, start time.Time) {
 	c.lastCmd.Store(cmd)
 	c.failed = false
-	cmd.fn(c, args)
+	s.runHandler(c, cmd, args)       // recover.go: a panic is recovered here
 	if s.monitors.count.Load() > 0 { // after it ran, as Redis 7: EXEC follows its commands, SELECT shows the new db
 		s.feedMonitors(c, cmd, args)
 	}

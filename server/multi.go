@@ -419,8 +419,8 @@ func (s *Server) runExec(c *client, cmd *command, args [][]byte, start time.Time
 		}
 	}
 	s.execMu.Lock()
+	defer s.execMu.Unlock() // deferred: a panic must not leave it held (recover.go)
 	s.call(c, cmd, args, start)
-	s.execMu.Unlock()
 }
 
 // stopping reports whether Close has begun stopping background work.
@@ -479,6 +479,10 @@ func execCommand(c *client, args [][]byte) {
 	m.executing = true
 	c.array(len(m.queue))
 	for _, q := range m.queue {
+		if c.panicked { // recover.go: the client is being closed
+			c.err(errExecPanicked)
+			continue
+		}
 		if q.cmd.parent == nil && q.cmd.name == "monitor" {
 			c.err(errMonitorInExec) // as Redis: EXEC denies blocking
 			continue
