@@ -6,12 +6,20 @@ package server
 // the client is registered on its keys and waits, so that redcon's
 // goroutine is free and a disconnect is seen while blocked.
 //
+// The blocking layer knows a command only through its blockSpec in the
+// command table (spec.block): the keys it waits on (a repeated key counts
+// once), where its timeout is, the value type it serves from, how to serve
+// it from one ready key, and its timeout and no-wait replies.
+//
 // Wake-ups are FIFO per key, as in Redis: signalReady (called by notifyDB
 // for every change to a key, with a store lock possibly held) only marks the
 // key ready for the first client blocked on it and wakes that client's
-// executor, which re-runs the command (under execMu.RLock, as any command).
-// A client served passes the key on to the next client blocked on it (the
-// key may hold more); a client that finds the key empty keeps waiting,
+// executor, which serves the command from its signalled keys, in the order
+// they were signalled, as Redis serves its ready keys in order (under
+// execMu.RLock, as any command; one EXEC that fills b then a serves a
+// client in BLPOP a b from b). A client served passes the key on to the
+// next client blocked on it (the key may hold more); a client that finds
+// the key empty keeps waiting,
 // keeping its place; a client that finds the key holding another type than
 // its command wants (a string where BLPOP waits for a list) keeps waiting
 // too, as Redis 7.0 does, and passes the key on to the next client, which
