@@ -107,7 +107,7 @@ func (bs *blockSpec) timeoutArg(args [][]byte) []byte {
 	return args[bs.timeout]
 }
 
-// keysFrom returns a keys function for the arguments from first to the
+// keysUntilLast returns a keys function for the arguments from first to the
 // one before the last (BLPOP key [key …] timeout).
 func keysUntilLast(first int) func(args [][]byte) [][]byte {
 	return func(args [][]byte) [][]byte { return args[first : len(args)-1] }
@@ -274,7 +274,7 @@ func (s *Server) signalDB(db int) {
 }
 
 // park takes over a client whose command called blockFor: it waits off the
-// command's goroutine and re-runs the command when signalled.
+// command's goroutine and serves the command when a key is signalled.
 func (s *Server) park(c *client, cmd *command, args [][]byte) {
 	b := c.block
 	c.block = nil
