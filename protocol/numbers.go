@@ -291,20 +291,24 @@ func ParseMemory(s string) (int64, error) {
 }
 
 // ParseBlockTimeout parses a blocking command's timeout in seconds (BLPOP,
-// BZPOPMIN, …) as Redis does: a float, rounded up to whole milliseconds;
-// 0 means wait forever. The error is the reply text: ErrTimeoutFloat,
-// ErrTimeoutNeg or ErrTimeoutRange.
+// BZPOPMIN, …) as Redis 7.0 does: a float, rounded up to whole
+// milliseconds; 0 means wait forever. The error is the reply text:
+// ErrTimeoutFloat or ErrTimeoutNeg. As in redis-server 7.0 on x86-64, a
+// number of milliseconds outside the int64 range (1e300, inf) converts to
+// the smallest int64 and so answers ErrTimeoutNeg. A timeout longer than a
+// time.Duration holds (about 292 years), which Redis accepts, waits
+// forever (0).
 func ParseBlockTimeout(b []byte) (time.Duration, string) {
 	f, ok := ParseFloat(b)
 	if !ok {
 		return 0, ErrTimeoutFloat
 	}
 	ms := math.Ceil(f * 1000)
-	if ms < 0 {
+	if ms < 0 || ms >= 0x1p63 {
 		return 0, ErrTimeoutNeg
 	}
 	if ms > float64(math.MaxInt64/int64(time.Millisecond)) {
-		return 0, ErrTimeoutRange
+		return 0, ""
 	}
 	return time.Duration(ms) * time.Millisecond, ""
 }

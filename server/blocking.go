@@ -6,12 +6,19 @@ package server
 // the client is registered on its keys and waits, so that redcon's
 // goroutine is free and a disconnect is seen while blocked.
 //
+// The blocking layer knows a command only through its blockSpec in the
+// command table (spec.block): the keys it waits on (a repeated key counts
+// once), where its timeout is, the value type it serves from, how to serve
+// it from one ready key, and its timeout and no-wait replies.
+//
 // Wake-ups are FIFO per key, as in Redis: signalReady (called by notifyDB
 // for every change to a key, with a store lock possibly held) only marks the
 // key ready for the first client blocked on it and wakes that client's
-// executor, which re-runs the command (under execMu.RLock, as any command).
-// A client served passes the key on to the next client blocked on it (the
-// key may hold more); a client that finds the key empty keeps waiting,
+// executor, which serves the command from its signalled keys, in the order
+// they were signalled, as Redis serves its ready keys in order (one EXEC
+// that fills b then a serves a client in BLPOP a b from b). A client served passes the key on to the
+// next client blocked on it (the key may hold more); a client that finds
+// the key empty keeps waiting,
 // keeping its place; a client that finds the key holding another type than
 // its command wants (a string where BLPOP waits for a list) keeps waiting
 // too, as Redis 7.0 does, and passes the key on to the next client, which
@@ -48,48 +55,88 @@ type blockRegistry struct {
 type blockState struct {
 	c        *client
 	db       int
+	spec     *blockSpec // the command's: its type, how it is served, its replies
 	keys     []string   // distinct, in the command's order
-	want     store.Type // the type the command serves from; TypeNone: any
 	deadline time.Time  // zero: no timeout
-	reply    func(c *client)
 
 	wake    chan struct{} // cap 1: ready keys or an unblock request
 	ready   []string      // keys signalled to this client; guarded by blockRegistry.mu
 	unblock atomic.Int32  // CLIENT UNBLOCK mode, 0 if none
 
-	rerun bool // owner only: the command is re-running (blockFor then just notes it)
-	again bool // owner only: the re-run blocked again
+	rerun bool // owner only: spec.serve runs (rerunning)
 }
 
-// blockFor tells dispatch that the running blocking command found nothing
-// to serve and must wait until one of keys (in the client's database) may
-// serve it, or until timeout passes (0: forever). The handler writes no reply
-// then. When a key is signalled (signalReady), the command's handler runs
-// again with the same arguments; on timeout, timeoutReply writes the reply.
-// Inside MULTI/EXEC, and for a client that cannot block, timeoutReply runs
-// at once, as Redis does.
-func (c *client) blockFor(keys [][]byte, timeout time.Duration, timeoutReply func(c *client)) {
-	if b := c.block; b != nil && b.rerun {
-		b.again = true
-		return
+// blockSpec describes how a blocking command waits for keys and how it is
+// served once one of them is ready. The command table holds one for each
+// command flagged "blocking" (spec.block); the blocking layer knows the
+// commands only through it.
+type blockSpec struct {
+	// keys returns the keys the command waits on, in the command's order,
+	// repeats included (blockFor keeps the first of each). args passed the
+	// handler's checks.
+	keys func(args [][]byte) [][]byte
+	// timeout is the index of the timeout argument (in seconds, as a
+	// float); negative counts from the end: -1 is the last argument.
+	timeout int
+	// want is the type of value the command serves from.
+	want store.Type
+	// serve serves the command from key alone (one of keys), as Redis
+	// serves a blocked client from the key that became ready: it writes
+	// the reply and reports true, or reports false, writing nothing, when
+	// key holds no value of type want to serve from.
+	serve func(c *client, args [][]byte, key []byte) bool
+	// timedOut writes the reply on timeout (and CLIENT UNBLOCK … TIMEOUT).
+	timedOut func(c *client)
+	// noWait writes the reply when the command finds nothing but may not
+	// block (inside MULTI/EXEC).
+	noWait func(c *client)
+}
+
+// withBlock returns sp with its blocking descriptor set.
+func withBlock(sp spec, bs *blockSpec) spec {
+	sp.block = bs
+	return sp
+}
+
+// timeoutArg returns the timeout argument of args.
+func (bs *blockSpec) timeoutArg(args [][]byte) []byte {
+	if bs.timeout < 0 {
+		return args[len(args)+bs.timeout]
 	}
-	lc := c.lastCmd.Load()
+	return args[bs.timeout]
+}
+
+// keysUntilLast returns a keys function for the arguments from first to the
+// one before the last (BLPOP key [key …] timeout).
+func keysUntilLast(first int) func(args [][]byte) [][]byte {
+	return func(args [][]byte) [][]byte { return args[first : len(args)-1] }
+}
+
+// keyAt returns a keys function for the single key at position i (BLMOVE's
+// source).
+func keyAt(i int) func(args [][]byte) [][]byte {
+	return func(args [][]byte) [][]byte { return args[i : i+1] }
+}
+
+// blockFor tells dispatch that the running blocking command (args, whose
+// timeout the handler has checked) found nothing to serve and must wait
+// until one of its keys (in the client's database) may serve it, or until
+// the timeout passes (0: forever). The handler writes no reply then. When a
+// key is signalled (signalReady), the command's blockSpec.serve runs for
+// it; on timeout, blockSpec.timedOut writes the reply. Inside MULTI/EXEC
+// blockSpec.noWait replies at once, as Redis does.
+func (c *client) blockFor(args [][]byte) {
+	cmd := c.lastCmd.Load()
+	bs := cmd.block
 	if c.inExec() {
-		if lc != nil && (lc.name == "blmove" || lc.name == "brpoplpush") {
-			c.null() // as Redis's blmoveGenericCommand when it may not block
-			return
-		}
-		timeoutReply(c)
+		bs.noWait(c)
 		return
 	}
-	b := &blockState{c: c, db: int(c.db.Load()), reply: timeoutReply, wake: make(chan struct{}, 1)}
-	if lc != nil {
-		b.want = blockType(lc)
-	}
-	if timeout > 0 {
+	b := &blockState{c: c, db: int(c.db.Load()), spec: bs, wake: make(chan struct{}, 1)}
+	if timeout, _ := protocol.ParseBlockTimeout(bs.timeoutArg(args)); timeout > 0 {
 		b.deadline = time.Now().Add(timeout)
 	}
-	for _, k := range keys {
+	for _, k := range bs.keys(args) {
 		if indexOf(b.keys, string(k)) < 0 {
 			b.keys = append(b.keys, string(k))
 		}
@@ -97,22 +144,12 @@ func (c *client) blockFor(keys [][]byte, timeout time.Duration, timeoutReply fun
 	c.block = b // park registers it, on the session's executor
 }
 
-// rerunning reports whether the running command is a woken blocking
-// command's re-run. Its handler then treats a key of another type as
-// missing, so that a later key may serve it (Redis 7.0 serves blocked
-// clients from the keys that hold the type they wait for).
+// rerunning reports whether the running code serves a woken blocking
+// command (blockSpec.serve). The lookups of list and sorted set handlers
+// then treat a key of another type as missing instead of answering
+// WRONGTYPE (Redis 7.0 serves blocked clients only from keys that hold the
+// type they wait for).
 func (c *client) rerunning() bool { return c.block != nil && c.block.rerun }
-
-// blockType is the value type a blocking command serves from.
-func blockType(cmd *command) store.Type {
-	switch cmd.group {
-	case "list":
-		return store.TypeList
-	case "sorted_set":
-		return store.TypeZSet
-	}
-	return store.TypeNone
-}
 
 func (r *blockRegistry) add(b *blockState) {
 	r.mu.Lock()
@@ -236,7 +273,7 @@ func (s *Server) signalDB(db int) {
 }
 
 // park takes over a client whose command called blockFor: it waits off the
-// command's goroutine and re-runs the command when signalled.
+// command's goroutine and serves the command when a key is signalled.
 func (s *Server) park(c *client, cmd *command, args [][]byte) {
 	b := c.block
 	c.block = nil
@@ -259,7 +296,7 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 	// its executor starts leaves nothing behind. A key filled between the
 	// handler's look and the registration is caught by one look now.
 	s.blocks.add(b)
-	if s.blockedCanServe(b, b.keys) == serveTry && s.rerun(b, cmd, args) {
+	if s.blockedCanServe(b, b.keys) == serveTry && s.serveFrom(b, cmd, args, b.keys) {
 		s.blocks.remove(b)
 		s.blocks.passFirst(b.db, b.keys) // what is left may serve the next clients
 		return
@@ -271,18 +308,11 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 			return
 		case <-timeout:
 			s.blocks.remove(b)
-			b.reply(c)
+			b.spec.timedOut(c)
 			return
 		case <-b.wake:
 		}
-		switch b.unblock.Load() {
-		case unblockTimeout:
-			s.blocks.remove(b)
-			b.reply(c)
-			return
-		case unblockError:
-			s.blocks.remove(b)
-			c.err(errUnblocked)
+		if s.unblocked(b) {
 			return
 		}
 		ready := s.blocks.takeReady(b)
@@ -291,7 +321,9 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 		ready = s.blocks.firstIn(b, ready)
 		switch s.blockedCanServe(b, ready) {
 		case serveTry:
-			if s.rerun(b, cmd, readyFirst(cmd, args, ready)) || c.killed.Load() {
+			// Served from the keys in the order they were signalled, as
+			// Redis serves its ready keys in order.
+			if s.serveFrom(b, cmd, args, ready) || c.killed.Load() {
 				// Served (or gone): the keys may serve the next clients.
 				s.blocks.remove(b)
 				s.blocks.passFirst(b.db, ready)
@@ -301,6 +333,22 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 			s.blocks.passOn(b, ready)
 		}
 	}
+}
+
+// unblocked answers a CLIENT UNBLOCK of b, if there was one, and reports
+// whether there was.
+func (s *Server) unblocked(b *blockState) bool {
+	switch b.unblock.Load() {
+	case unblockTimeout:
+		s.blocks.remove(b)
+		b.spec.timedOut(b.c)
+	case unblockError:
+		s.blocks.remove(b)
+		b.c.err(errUnblocked)
+	default:
+		return false
+	}
+	return true
 }
 
 // firstIn returns the keys of ready on which no client blocked ahead of b
@@ -313,67 +361,21 @@ func (r *blockRegistry) firstIn(b *blockState, ready []string) []string {
 	defer r.mu.Unlock()
 	out := ready[:0]
 	for _, k := range ready {
-		list := r.keys[watchKey{b.db, k}]
-		var ahead *blockState
-		for _, o := range list {
+		ahead := false
+		for _, o := range r.keys[watchKey{b.db, k}] {
 			if o == b {
 				break
 			}
-			if o.want == b.want || o.want == store.TypeNone || b.want == store.TypeNone {
-				ahead = o
+			if o.spec.want == b.spec.want {
+				ahead = true
 				break
 			}
 		}
-		if ahead != nil {
-			continue
+		if !ahead {
+			out = append(out, k)
 		}
-		out = append(out, k)
 	}
 	return out
-}
-
-// readyFirst returns args with the source keys that were signalled (in
-// signal order) moved ahead of the others, so that a pop waiting on several
-// keys is served from the key filled first, as Redis serves the ready keys
-// in order. Commands with a destination key (BLMOVE, BRPOPLPUSH) have one
-// source and are returned as they are.
-func readyFirst(cmd *command, args [][]byte, ready []string) [][]byte {
-	switch cmd.name {
-	case "blpop", "brpop", "bzpopmin", "bzpopmax", "blmpop", "bzmpop":
-	default:
-		return args
-	}
-	pos := cmd.keyPositions(args)
-	if len(pos) < 2 || len(ready) == 0 {
-		return args
-	}
-	keys := make([][]byte, 0, len(pos))
-	for _, k := range ready {
-		for _, p := range pos {
-			if string(args[p]) == k && !containsKey(keys, args[p]) {
-				keys = append(keys, args[p])
-			}
-		}
-	}
-	for _, p := range pos {
-		if !containsKey(keys, args[p]) {
-			keys = append(keys, args[p])
-		}
-	}
-	out := append([][]byte(nil), args...)
-	for i, p := range pos {
-		out[p] = keys[i]
-	}
-	return out
-}
-
-func containsKey(keys [][]byte, k []byte) bool {
-	for _, x := range keys {
-		if string(x) == string(k) {
-			return true
-		}
-	}
-	return false
 }
 
 // passFirst signals keys to the clients now first on them.
@@ -390,17 +392,17 @@ func (r *blockRegistry) passFirst(db int, keys []string) {
 // What a blocked client may do with its signalled keys.
 const (
 	serveNone      = iota // every key is missing: keep waiting
-	serveTry              // a key holds the type the command wants: re-run it
+	serveTry              // a key holds the type the command wants: try to serve it
 	serveOtherType        // keys exist but hold another type: keep waiting, pass them on
 )
 
 // blockedCanServe looks at keys (without counting keyspace hits) to decide
-// whether re-running b's command may serve it.
+// whether b's command may be served from one of them.
 func (s *Server) blockedCanServe(b *blockState, keys []string) int {
 	res := serveNone
 	for _, k := range keys {
 		kb := []byte(k)
-		tx := s.store.Lock(kb)
+		tx := b.c.lock(kb)
 		e, ok := tx.Peek(b.db, kb)
 		var t store.Type
 		if ok {
@@ -409,7 +411,7 @@ func (s *Server) blockedCanServe(b *blockState, keys []string) int {
 		tx.Unlock()
 		switch {
 		case !ok:
-		case b.want == store.TypeNone || t == b.want:
+		case t == b.spec.want:
 			return serveTry
 		default:
 			res = serveOtherType
@@ -418,10 +420,13 @@ func (s *Server) blockedCanServe(b *blockState, keys []string) int {
 	return res
 }
 
-// rerun runs b's command again, as dispatch would, and reports whether it
-// was served (replied) rather than blocked again (or gone). The command was counted
-// in commandstats when it first ran; a re-run is not counted again.
-func (s *Server) rerun(b *blockState, cmd *command, args [][]byte) bool {
+// serveFrom serves b's command from the first of keys that can serve it
+// (blockSpec.serve), as dispatch runs a command (CLIENT PAUSE, the
+// client's held Tx committed at the end), and reports whether it was served: replied, or gone. The
+// command was counted in commandstats when it first ran; serving it is not
+// counted again. A panic inside is recovered here (recover.go): the client
+// gets an error reply and is closed.
+func (s *Server) serveFrom(b *blockState, cmd *command, args [][]byte, keys []string) bool {
 	c := b.c
 	if s.pause.holds(cmd) { // CLIENT PAUSE holds blocked writers too
 		s.waitPause(c, cmd)
@@ -429,17 +434,35 @@ func (s *Server) rerun(b *blockState, cmd *command, args [][]byte) bool {
 	if c.killed.Load() { // gone: take nothing from the key
 		return false
 	}
-	b.rerun, b.again = true, false
+	b.rerun = true
 	c.block = b
 	c.failed = false
-	cmd.fn(c, args)
-	c.releaseHeld()
+	served := s.serveLocked(c, cmd, args, keys)
 	c.block = nil
 	b.rerun = false
 	if c.failed {
 		cmd.failed.Add(1)
 	}
-	return !b.again
+	return served
+}
+
+// serveLocked is serveFrom's part that takes store locks (through the
+// client's held Tx, committed and released when it returns).
+func (s *Server) serveLocked(c *client, cmd *command, args [][]byte, keys []string) (served bool) {
+	defer c.releaseHeld() // after the recovery below, which releases it itself
+	defer func() {
+		if r := recover(); r != nil {
+			s.recovered(c, cmd.fullName, r)
+			served = true
+		}
+	}()
+	for _, k := range keys {
+		if cmd.block.serve(c, args, []byte(k)) {
+			served = true
+			break
+		}
+	}
+	return served
 }
 
 // unblockClient is CLIENT UNBLOCK: it wakes the client id if it is blocked

@@ -54,6 +54,7 @@ type client struct {
 
 	failed          bool // the running command replied with an error; owner only
 	closeAfterReply bool // close once this command's reply is flushed; owner only
+	panicked        bool // a command of this client panicked (recover.go): it is being closed; owner only
 }
 
 func (s *Server) newClient(conn redcon.Conn) *client {

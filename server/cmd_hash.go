@@ -407,10 +407,9 @@ func hincrbyfloatCommand(c *client, args [][]byte) {
 // hrandfieldParse parses HRANDFIELD key count [WITHVALUES] (len(args) >=
 // 3), in Redis's order of checks, and returns the error text to reply if
 // any.
+// In Redis 7.0's order: the count first, then the syntax, then the range
+// WITHVALUES allows (both signs).
 func hrandfieldParse(args [][]byte) (count int64, withValues bool, errText string) {
-	if len(args) > 4 || (len(args) == 4 && !keyWordIs(args[3], "withvalues")) {
-		return 0, false, protocol.ErrSyntax
-	}
 	count, ok := protocol.ParseInt(args[2])
 	if !ok {
 		return 0, false, protocol.ErrNotInteger
@@ -418,8 +417,11 @@ func hrandfieldParse(args [][]byte) (count int64, withValues bool, errText strin
 	if count == math.MinInt64 {
 		return 0, false, hashErrCountRange
 	}
+	if len(args) > 4 || (len(args) == 4 && !keyWordIs(args[3], "withvalues")) {
+		return 0, false, protocol.ErrSyntax
+	}
 	withValues = len(args) == 4
-	if withValues && count < -math.MaxInt64/2 {
+	if withValues && (count < -math.MaxInt64/2 || count > math.MaxInt64/2) {
 		return 0, false, hashErrRandOOR
 	}
 	return count, withValues, ""

@@ -28,7 +28,7 @@ func listCommands() []spec {
 	const popCx = "O(N) where N is the number of elements returned"
 	mpop := s("lmpop", -4, "write", "0", "0", "7.0.0", "Pop elements from a list", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", lmpopCommand)
 	mpop.keys = func(args [][]byte) []int { return listNumkeysPositions(args, 1) }
-	bmpop := s("blmpop", -5, "write blocking", "0", "0", "7.0.0", "Pop elements from a list, or block until one is available", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", blmpopCommand)
+	bmpop := withBlock(s("blmpop", -5, "write blocking", "0", "0", "7.0.0", "Pop elements from a list, or block until one is available", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", blmpopCommand), blmpopBlock)
 	bmpop.keys = func(args [][]byte) []int { return listNumkeysPositions(args, 2) }
 	return []spec{
 		s("lpush", -3, "write denyoom fast", "1", "1", "1.0.0", "Prepend one or multiple elements to a list", o1, lpushCommand),
@@ -53,10 +53,10 @@ func listCommands() []spec {
 		s("lmove", 5, "write denyoom", "1", "2", "6.2.0", "Pop an element from a list, push it to another list and return it", "O(1)", lmoveCommand),
 		s("rpoplpush", 3, "write denyoom", "1", "2", "1.2.0", "Remove the last element in a list, prepend it to another list and return it", "O(1)", rpoplpushCommand),
 		mpop,
-		s("blpop", -3, "write noscript blocking", "1", "-2", "2.0.0", "Remove and get the first element in a list, or block until one is available", "O(N) where N is the number of provided keys.", blpopCommand),
-		s("brpop", -3, "write noscript blocking", "1", "-2", "2.0.0", "Remove and get the last element in a list, or block until one is available", "O(N) where N is the number of provided keys.", brpopCommand),
-		s("blmove", 6, "write denyoom noscript blocking", "1", "2", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "O(1)", blmoveCommand),
-		s("brpoplpush", 4, "write denyoom noscript blocking", "1", "2", "2.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "O(1)", brpoplpushCommand),
+		withBlock(s("blpop", -3, "write noscript blocking", "1", "-2", "2.0.0", "Remove and get the first element in a list, or block until one is available", "O(N) where N is the number of provided keys.", blpopCommand), blpopBlock),
+		withBlock(s("brpop", -3, "write noscript blocking", "1", "-2", "2.0.0", "Remove and get the last element in a list, or block until one is available", "O(N) where N is the number of provided keys.", brpopCommand), brpopBlock),
+		withBlock(s("blmove", 6, "write denyoom noscript blocking", "1", "2", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "O(1)", blmoveCommand), blmoveBlock),
+		withBlock(s("brpoplpush", 4, "write denyoom noscript blocking", "1", "2", "2.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "O(1)", brpoplpushCommand), brpoplpushBlock),
 		bmpop,
 	}
 }

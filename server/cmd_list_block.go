@@ -2,27 +2,52 @@ package server
 
 import (
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
+	"github.com/cached/cached/store/list"
 )
 
 // Blocking list commands: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP. Each
-// serves at once when it can; otherwise it calls blockFor and writes nothing.
-// When a key is signalled the handler simply runs again with the same
-// arguments, so it keeps no state between runs. The effects are the
-// non-blocking commands that happened (BLPOP -> LPOP key, BLMOVE -> LMOVE,
-// BRPOPLPUSH -> RPOPLPUSH, BLMPOP -> LPOP/RPOP key n), as Redis rewrites
-// them for its replicas.
+// serves at once when it can; otherwise it calls blockFor and writes
+// nothing. Its blockSpec (below, in the command table) tells the blocking
+// layer the keys it waits on and how to serve it from a key that became
+// ready: from that key alone, as Redis 7 serves a blocked client from its
+// ready key. The effects are the non-blocking commands that happened
+// (BLPOP -> LPOP key, BLMOVE -> LMOVE, BRPOPLPUSH -> RPOPLPUSH, BLMPOP ->
+// LPOP/RPOP key n), as Redis rewrites them for its replicas.
+
+// listBlockSpec returns the blockSpec of a blocking list command; every one
+// replies the null array on timeout (Redis 7.0 answers a timed-out
+// BLMOVE/BRPOPLPUSH with it too).
+func listBlockSpec(keys func([][]byte) [][]byte, timeout int, serve func(*client, [][]byte, []byte) bool,
+	noWait func(*client)) *blockSpec {
+	return &blockSpec{keys: keys, timeout: timeout, want: store.TypeList, serve: serve,
+		timedOut: listReplyNullArray, noWait: noWait}
+}
+
+// Blocking specs of the list commands (used by listCommands' table).
+var (
+	blpopBlock = listBlockSpec(keysUntilLast(1), -1, func(c *client, _ [][]byte, key []byte) bool {
+		return listServePop(c, key, true)
+	}, listReplyNullArray)
+	brpopBlock = listBlockSpec(keysUntilLast(1), -1, func(c *client, _ [][]byte, key []byte) bool {
+		return listServePop(c, key, false)
+	}, listReplyNullArray)
+	// As Redis's blmoveGenericCommand, BLMOVE/BRPOPLPUSH answer a null
+	// bulk when they may not block.
+	blmoveBlock     = listBlockSpec(keyAt(1), -1, blmoveServe, (*client).null)
+	brpoplpushBlock = listBlockSpec(keyAt(1), -1, brpoplpushServe, (*client).null)
+	blmpopBlock     = listBlockSpec(blmpopKeys, 1, blmpopServe, listReplyNullArray)
+)
 
 func blpopCommand(c *client, args [][]byte) { listBlockingPop(c, args, true) }
 func brpopCommand(c *client, args [][]byte) { listBlockingPop(c, args, false) }
 
-// listReplyNullArray is every blocking list command's timeout reply: Redis
-// 7.0 answers a timed-out BLMOVE/BRPOPLPUSH with the null array too.
+// listReplyNullArray is every blocking list command's timeout reply.
 func listReplyNullArray(c *client) { c.nullArray() }
 
 // listBlockingPop is BLPOP/BRPOP key [key ...] timeout.
 func listBlockingPop(c *client, args [][]byte, front bool) {
-	timeout, msg := protocol.ParseBlockTimeout(args[len(args)-1])
-	if msg != "" {
+	if _, msg := protocol.ParseBlockTimeout(args[len(args)-1]); msg != "" {
 		c.err(msg)
 		return
 	}
@@ -35,45 +60,77 @@ func listBlockingPop(c *client, args [][]byte, front bool) {
 			tx.Unlock()
 			return
 		}
-		if l == nil {
-			continue
+		if l != nil {
+			listPopReply(c, tx, db, key, l, front)
+			return
 		}
-		vals := listPopN(c, tx, db, key, l, front, 1)
-		tx.Unlock()
-		listPropagatePop(c, key, front, 1, false)
-		c.array(2)
-		c.bulk(key)
-		c.bulk(vals[0])
-		return
 	}
 	tx.Unlock()
-	c.blockFor(keys, timeout, listReplyNullArray)
+	c.blockFor(args)
+}
+
+// listServePop serves a blocked BLPOP/BRPOP from key alone.
+func listServePop(c *client, key []byte, front bool) bool {
+	db := int(c.db.Load())
+	tx := c.lock(key)
+	l, _ := listSource(c, tx, db, key) // serving: another type is missing
+	if l == nil {
+		tx.Unlock()
+		return false
+	}
+	listPopReply(c, tx, db, key, l, front)
+	return true
+}
+
+// listPopReply pops one element of l, stored at key, unlocks tx, records
+// the effect and replies [key, element].
+func listPopReply(c *client, tx *store.Tx, db int, key []byte, l *list.List, front bool) {
+	vals := listPopN(c, tx, db, key, l, front, 1)
+	tx.Unlock()
+	listPropagatePop(c, key, front, 1, false)
+	c.array(2)
+	c.bulk(key)
+	c.bulk(vals[0])
 }
 
 func blmoveCommand(c *client, args [][]byte) {
-	from, ok1 := listWhere(args[3])
-	to, ok2 := listWhere(args[4])
-	if !ok1 || !ok2 {
+	from, to, ok := blmoveSides(args)
+	if !ok {
 		c.err(protocol.ErrSyntax)
 		return
 	}
-	listBlockingMove(c, args[1], args[2], from, to, false, args[5])
+	listBlockingMove(c, args, from, to, false)
 }
 
-func brpoplpushCommand(c *client, args [][]byte) {
-	listBlockingMove(c, args[1], args[2], false, true, true, args[3])
+func brpoplpushCommand(c *client, args [][]byte) { listBlockingMove(c, args, false, true, true) }
+
+func blmoveSides(args [][]byte) (from, to, ok bool) {
+	from, ok1 := listWhere(args[3])
+	to, ok2 := listWhere(args[4])
+	return from, to, ok1 && ok2
 }
 
 // listBlockingMove is BLMOVE/BRPOPLPUSH once the sides are parsed.
-func listBlockingMove(c *client, src, dst []byte, from, to, asRPopLPush bool, timeoutArg []byte) {
-	timeout, msg := protocol.ParseBlockTimeout(timeoutArg)
-	if msg != "" {
+func listBlockingMove(c *client, args [][]byte, from, to, asRPopLPush bool) {
+	if _, msg := protocol.ParseBlockTimeout(args[len(args)-1]); msg != "" {
 		c.err(msg)
 		return
 	}
-	if !listMove(c, src, dst, from, to, asRPopLPush) {
-		c.blockFor([][]byte{src}, timeout, listReplyNullArray)
+	if !listMove(c, args[1], args[2], from, to, asRPopLPush) {
+		c.blockFor(args)
 	}
+}
+
+// blmoveServe serves a blocked BLMOVE from its source (the one key it
+// waits on). A destination holding another type answers WRONGTYPE and
+// ends the wait, as in Redis 7.0.
+func blmoveServe(c *client, args [][]byte, _ []byte) bool {
+	from, to, _ := blmoveSides(args)
+	return listMove(c, args[1], args[2], from, to, false)
+}
+
+func brpoplpushServe(c *client, args [][]byte, _ []byte) bool {
+	return listMove(c, args[1], args[2], false, true, true)
 }
 
 func blmpopCommand(c *client, args [][]byte) {
@@ -82,12 +139,24 @@ func blmpopCommand(c *client, args [][]byte) {
 		c.err(msg)
 		return
 	}
-	timeout, msg := protocol.ParseBlockTimeout(args[1])
-	if msg != "" {
+	if _, msg := protocol.ParseBlockTimeout(args[1]); msg != "" {
 		c.err(msg)
 		return
 	}
 	if !listMpop(c, m) {
-		c.blockFor(m.keys, timeout, listReplyNullArray)
+		c.blockFor(args)
 	}
+}
+
+// blmpopKeys are BLMPOP's keys (args passed parseMpop).
+func blmpopKeys(args [][]byte) [][]byte {
+	m, _ := parseMpop(args, 2)
+	return m.keys
+}
+
+// blmpopServe serves a blocked BLMPOP from key alone.
+func blmpopServe(c *client, args [][]byte, key []byte) bool {
+	m, _ := parseMpop(args, 2)
+	m.keys = [][]byte{key}
+	return listMpop(c, m)
 }

@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
-	"time"
 
 	"github.com/cached/cached/protocol"
 	"github.com/cached/cached/store"
@@ -87,96 +86,141 @@ func zsetPop(c *client, tx *store.Tx, key []byte, z *zset.ZSet, fromMax bool, co
 func bzpopminCommand(c *client, args [][]byte) { bzpopCommand(c, args, false) }
 func bzpopmaxCommand(c *client, args [][]byte) { bzpopCommand(c, args, true) }
 
+// zsetBlockSpec returns the blockSpec of a blocking sorted set command: it
+// replies the null array on timeout and inside MULTI/EXEC.
+func zsetBlockSpec(keys func([][]byte) [][]byte, timeout int, serve func(*client, [][]byte, []byte) bool) *blockSpec {
+	return &blockSpec{keys: keys, timeout: timeout, want: store.TypeZSet, serve: serve,
+		timedOut: (*client).nullArray, noWait: (*client).nullArray}
+}
+
+// Blocking specs of the sorted set commands (used by zsetCommands' table).
+var (
+	bzpopminBlock = zsetBlockSpec(keysUntilLast(1), -1, func(c *client, _ [][]byte, key []byte) bool {
+		return bzpopTry(c, [][]byte{key}, false)
+	})
+	bzpopmaxBlock = zsetBlockSpec(keysUntilLast(1), -1, func(c *client, _ [][]byte, key []byte) bool {
+		return bzpopTry(c, [][]byte{key}, true)
+	})
+	bzmpopBlock = zsetBlockSpec(bzmpopKeys, 1, bzmpopServe)
+)
+
 // bzpopCommand is BZPOPMIN/BZPOPMAX key [key …] timeout: the first
 // non-empty set gives one member, replied as [key, member, score].
 func bzpopCommand(c *client, args [][]byte, fromMax bool) {
-	timeout, msg := protocol.ParseBlockTimeout(args[len(args)-1])
-	if msg != "" {
+	if _, msg := protocol.ParseBlockTimeout(args[len(args)-1]); msg != "" {
 		c.err(msg)
 		return
 	}
-	keys := args[1 : len(args)-1]
+	if !bzpopTry(c, args[1:len(args)-1], fromMax) {
+		c.blockFor(args)
+	}
+}
+
+// bzpopTry pops one member from the first non-empty set of keys and
+// replies; it reports whether it replied (a pop, or WRONGTYPE, which a
+// blocked command being served does not answer: it skips the key).
+func bzpopTry(c *client, keys [][]byte, fromMax bool) bool {
 	tx := c.lock(keys...)
+	defer tx.Unlock()
 	for _, key := range keys {
 		z, _, ok := zsetGet(c, tx, key, true)
 		if !ok {
-			tx.Unlock()
-			return
+			return true
 		}
 		if z == nil {
 			continue
 		}
 		zsetPop(c, tx, key, z, fromMax, 1, func(int) { c.array(3); c.bulk(key) },
 			func(m []byte, s float64) { c.bulk(m); c.double(s) })
-		tx.Unlock()
-		return
+		return true
 	}
-	tx.Unlock()
-	c.blockFor(keys, timeout, func(c *client) { c.nullArray() })
+	return false
 }
 
 func zmpopCommand(c *client, args [][]byte)  { zmpopGeneric(c, args, 1) }
 func bzmpopCommand(c *client, args [][]byte) { zmpopGeneric(c, args, 2) }
 
-// zmpopGeneric is ZMPOP numkeys key … MIN|MAX [COUNT n] (at = 1) and
-// BZMPOP timeout numkeys … (at = 2).
-func zmpopGeneric(c *client, args [][]byte, at int) {
+// zmpopArgs are ZMPOP's and BZMPOP's parsed arguments.
+type zmpopArgs struct {
+	keys    [][]byte
+	fromMax bool
+	count   int64
+}
+
+// parseZmpop parses numkeys key … MIN|MAX [COUNT n] from args[at] (at = 1
+// for ZMPOP, 2 for BZMPOP); the error is the reply text.
+func parseZmpop(args [][]byte, at int) (zmpopArgs, string) {
+	var m zmpopArgs
 	numkeys, ok := protocol.ParseInt(args[at])
 	if !ok || numkeys < 1 {
-		c.err(protocol.ErrZNumkeys)
-		return
+		return m, protocol.ErrZNumkeys
 	}
 	if numkeys >= int64(len(args)) { // and no overflow below
-		c.err(protocol.ErrSyntax)
-		return
+		return m, protocol.ErrSyntax
 	}
 	where := int64(at) + numkeys + 1
 	if where >= int64(len(args)) {
-		c.err(protocol.ErrSyntax)
-		return
+		return m, protocol.ErrSyntax
 	}
-	var fromMax bool
 	switch w := args[where]; {
 	case keyWordIs(w, "min"):
 	case keyWordIs(w, "max"):
-		fromMax = true
+		m.fromMax = true
 	default:
-		c.err(protocol.ErrSyntax)
-		return
+		return m, protocol.ErrSyntax
 	}
-	count := int64(-1)
+	m.count = -1
 	for j := int(where) + 1; j < len(args); j++ {
-		if count == -1 && keyWordIs(args[j], "count") && j+1 < len(args) {
+		if m.count == -1 && keyWordIs(args[j], "count") && j+1 < len(args) {
 			j++
 			n, ok := protocol.ParseInt(args[j])
 			if !ok || n < 1 {
-				c.err(protocol.ErrZCount)
-				return
+				return m, protocol.ErrZCount
 			}
-			count = n
+			m.count = n
 			continue
 		}
-		c.err(protocol.ErrSyntax)
+		return m, protocol.ErrSyntax
+	}
+	m.count = max(m.count, 1)
+	m.keys = args[at+1 : where]
+	return m, ""
+}
+
+// zmpopGeneric is ZMPOP numkeys key … MIN|MAX [COUNT n] (at = 1) and
+// BZMPOP timeout numkeys … (at = 2).
+func zmpopGeneric(c *client, args [][]byte, at int) {
+	m, msg := parseZmpop(args, at)
+	if msg != "" {
+		c.err(msg)
 		return
 	}
-	count = max(count, 1)
-	var timeout time.Duration
 	if at == 2 {
-		var msg string
-		if timeout, msg = protocol.ParseBlockTimeout(args[1]); msg != "" {
+		if _, msg := protocol.ParseBlockTimeout(args[1]); msg != "" {
 			c.err(msg)
 			return
 		}
 	}
-	keys := args[at+1 : where]
-	if zmpopTry(c, keys, fromMax, count) {
+	if zmpopTry(c, m.keys, m.fromMax, m.count) {
 		return
 	}
 	if at == 1 {
 		c.nullArray()
 		return
 	}
-	c.blockFor(keys, timeout, func(c *client) { c.nullArray() })
+	c.blockFor(args)
+}
+
+// bzmpopKeys are BZMPOP's keys (args passed parseZmpop).
+func bzmpopKeys(args [][]byte) [][]byte {
+	m, _ := parseZmpop(args, 2)
+	return m.keys
+}
+
+// bzmpopServe serves a blocked BZMPOP from key alone.
+func bzmpopServe(c *client, args [][]byte, key []byte) bool {
+	m, _ := parseZmpop(args, 2)
+	return zmpopTry(c, [][]byte{key}, m.fromMax, m.count)
 }
 
 // zmpopTry pops from the first non-empty set of keys and replies; it

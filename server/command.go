@@ -86,6 +86,11 @@ type spec struct {
 	// SWAPDB, KEYS, SCAN, RANDOMKEY, CONFIG SET's eviction …): an EXEC
 	// that queues it locks every shard.
 	keyspace bool
+
+	// Blocking (blocking.go): how the command waits and is served; nil
+	// for a command that never blocks. Set exactly for the commands
+	// flagged "blocking" (checked when the table is built).
+	block *blockSpec
 }
 
 // wholeKeyspace marks sp as reading or changing keys it does not name
@@ -112,6 +117,7 @@ type command struct {
 	fn         handlerFunc
 	keysFn     func(args [][]byte) []int
 	keyspace   bool
+	block      *blockSpec // blocking.go; nil if the command never blocks
 	parent     *command
 	subs       map[string]*command
 
@@ -160,7 +166,10 @@ func newCommandTable() *commandTable {
 func build(sp spec, parent *command) *command {
 	c := &command{name: sp.name, fullName: sp.name, arity: sp.arity, flags: parseFlags(sp.flags),
 		first: sp.first, last: sp.last, step: sp.step, group: sp.group, since: sp.since,
-		summary: sp.summary, complexity: sp.complexity, fn: sp.fn, keysFn: sp.keys, keyspace: sp.keyspace, parent: parent}
+		summary: sp.summary, complexity: sp.complexity, fn: sp.fn, keysFn: sp.keys, keyspace: sp.keyspace, block: sp.block, parent: parent}
+	if (c.flags&flagBlocking != 0) != (c.block != nil) {
+		panic("server: command " + sp.name + ": the blocking flag and the block descriptor disagree")
+	}
 	if parent != nil {
 		c.fullName = parent.name + "|" + sp.name
 		if c.group == "" {
@@ -318,7 +327,7 @@ func (s *Server) handle(conn redcon.Conn, rc redcon.Command) {
 	if c.killed.Load() {
 		return
 	}
-	s.dispatch(c, rc.Args)
+	s.dispatchSafe(c, rc.Args)
 	if c.closeAfterReply {
 		_ = c.conn.Close() // flushes the reply first
 	}
@@ -388,8 +397,8 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 func (s *Server) call(c *client, cmd *command, args [][]byte, start time.Time) {
 	c.lastCmd.Store(cmd)
 	c.failed = false
-	cmd.fn(c, args)
-	if !c.execHeld { // EXEC commits its commands' changes as one unit (multi.go)
+	s.runHandler(c, cmd, args) // recover.go: a panic is recovered here
+	if !c.execHeld {           // EXEC commits its commands' changes as one unit (multi.go)
 		c.releaseHeld()
 	}
 	if s.monitors.count.Load() > 0 { // after it ran, as Redis 7: EXEC follows its commands, SELECT shows the new db

@@ -365,9 +365,7 @@ func TestListBlockingVsRedis(t *testing.T) {
 		{[]string{"BLPOP", "k1", "0"}, [][]string{{"SET", "k1", "s"}, {"DEL", "k1"}, {"LPUSH", "k1", "z"}}, []string{"k1"}},
 		{[]string{"BLPOP", "k1", "0"}, [][]string{{"RPUSH", "tmp", "v"}, {"RENAME", "tmp", "k1"}}, []string{"k1", "tmp"}},
 		{[]string{"BLPOP", "k1", "0.05"}, nil, []string{"k1"}},
-		// Not compared (a known difference): MULTI, RPUSH k2 b, RPUSH k1 a, EXEC
-		// serves a client in BLPOP k1 k2 from k2 (signalled first) in Redis, from
-		// k1 here (the re-run takes the keys in the command's order).
+		// Several keys filled by one EXEC: blockScenarios (blocking_vsredis_test.go).
 		{[]string{"BLMOVE", "k1", "d", "LEFT", "LEFT", "0.05"}, nil, []string{"d"}},
 	}
 	for _, resp := range []string{"2", "3"} {

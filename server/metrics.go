@@ -19,6 +19,7 @@ type metricsCollector struct {
 	memUsed, memMax, memPeak                             *prometheus.Desc
 	connCur, connAccepted, connRejected, netIn, netOut   *prometheus.Desc
 	commandsTotal, uptime, blocked, pubsubCh, pubsubPats *prometheus.Desc
+	panics                                               *prometheus.Desc
 }
 
 func newMetricsCollector(s *Server) *metricsCollector {
@@ -50,6 +51,7 @@ func newMetricsCollector(s *Server) *metricsCollector {
 		blocked:       d("blocked_clients", "Clients blocked in a blocking command."),
 		pubsubCh:      d("pubsub_channels", "Channels with at least one subscriber."),
 		pubsubPats:    d("pubsub_patterns", "Patterns with at least one subscriber."),
+		panics:        d("command_panics_total", "Panics recovered inside commands; each closed its client."),
 	}
 }
 
@@ -58,7 +60,7 @@ func (m *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.calls, m.failed, m.rejected, m.latency, m.hits, m.misses,
 		m.expired, m.evicted, m.keys, m.expiring, m.memUsed, m.memMax, m.memPeak, m.connCur,
 		m.connAccepted, m.connRejected, m.netIn, m.netOut, m.commandsTotal, m.uptime, m.blocked,
-		m.pubsubCh, m.pubsubPats} {
+		m.pubsubCh, m.pubsubPats, m.panics} {
 		ch <- d
 	}
 }
@@ -108,8 +110,8 @@ func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(m.netOut, s.stats.netOutput.Load())
 	counter(m.commandsTotal, s.stats.totalCommands.Load())
 	gauge(m.uptime, time.Since(s.started).Seconds())
-	// cached has no blocking commands yet: this stays 0 until it does.
-	gauge(m.blocked, 0)
+	gauge(m.blocked, float64(s.blocks.n.Load()))
+	counter(m.panics, s.stats.commandPanics.Load())
 	gauge(m.pubsubCh, float64(s.pubsub.nChannels.Load()))
 	gauge(m.pubsubPats, float64(s.pubsub.nPatterns.Load()))
 }

@@ -488,6 +488,10 @@ func execCommand(c *client, args [][]byte) {
 	m.executing = true
 	c.array(len(m.queue))
 	for _, q := range m.queue {
+		if c.panicked { // recover.go: the client is being closed
+			c.err(errExecPanicked)
+			continue
+		}
 		if q.cmd.parent == nil && q.cmd.name == "monitor" {
 			c.err(errMonitorInExec) // as Redis: EXEC denies blocking
 			continue

@@ -334,7 +334,7 @@ func TestExecAtomic(t *testing.T) {
 	w := newClient(t, s, nil)
 	r := newClient(t, s, resp2)
 	ctx := ctxT(t)
-	// Keys in different shards, so that only execMu keeps them together.
+	// Keys in different shards, so that only EXEC's Tx over both keeps them together.
 	a, b := "atomic:a", "atomic:b{x}"
 	w.MSet(ctx, a, 0, b, 0)
 	stop := make(chan struct{})

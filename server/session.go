@@ -267,7 +267,7 @@ func (ss *session) run(args [][]byte) {
 			cmd.calls.Add(1)
 		}
 	default:
-		ss.s.dispatch(c, args)
+		ss.s.dispatchSafe(c, args)
 	}
 	if keyWordIs(args[0], "reset") {
 		c.leaveAll() // RESET leaves every channel and pattern, silently
@@ -287,11 +287,21 @@ func (ss *session) runScheduled() {
 		fn := ss.blocked[0]
 		ss.blocked = ss.blocked[1:]
 		ss.busy.Store(true)
-		fn()
+		ss.runGuarded(fn)
 		ss.busy.Store(false)
 		ss.collect()
+		if ss.c.closeAfterReply { // a recovered panic (recover.go)
+			ss.closeAfterFlush()
+			break
+		}
 	}
 	ss.blocked = nil
+}
+
+// runGuarded runs fn, recovering a panic as at the command boundary.
+func (ss *session) runGuarded(fn func()) {
+	defer ss.s.recoverConn(ss.c, nil)
+	fn()
 }
 
 // collect moves the replies handlers wrote into redcon's buffer to the

@@ -15,7 +15,8 @@ type serverStats struct {
 	rejectedConnections atomic.Uint64
 	netInput            atomic.Uint64
 	netOutput           atomic.Uint64
-	memPeak             atomic.Int64 // highest used memory seen by cron
+	memPeak             atomic.Int64  // highest used memory seen by cron
+	commandPanics       atomic.Uint64 // panics recovered at the command boundary (recover.go)
 
 	errMu  sync.Mutex // protects errors
 	errors map[string]uint64
