@@ -16,8 +16,8 @@ func clientSpec() spec {
 		summary: "A container for client connection commands.", complexity: "Depends on subcommand.",
 		subs: []spec{
 			sub("id", 2, "noscript loading stale", "Returns the unique client ID of the connection.", clientIDCommand),
-			sub("info", 2, "noscript loading stale", "Returns information about the connection.", clientInfoCommand),
-			sub("list", -2, "admin noscript loading stale", "Lists open connections.", clientListCommand),
+			sub("info", 2, "noscript loading stale", "Returns information about the connection.", clientInfoCommand).withTips("nondeterministic_output"),
+			sub("list", -2, "admin noscript loading stale", "Lists open connections.", clientListCommand).withTips("nondeterministic_output"),
 			sub("kill", -3, "admin noscript loading stale", "Terminates open connections.", clientKillCommand),
 			sub("setname", 3, "noscript loading stale", "Sets the connection name.", clientSetNameCommand),
 			sub("getname", 2, "noscript loading stale", "Returns the name of the connection.", clientGetNameCommand),

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -80,9 +81,92 @@ type spec struct {
 	summary    string
 	complexity string
 	fn         handlerFunc
-	subs       []spec                    // subcommands (CONFIG GET, CLIENT LIST …); fn of the parent is unused then
-	keys       func(args [][]byte) []int // key positions for commands with movable keys
+	subs       []spec // subcommands (CONFIG GET, CLIENT LIST …); fn of the parent is unused then
+
+	keySpecs []string // Redis 7 key specs (keyspec.go); none: one built from first/last/step
+	// keyFlags gives the flags of the key of a command whose key spec has
+	// variable_flags (SET with GET, BITFIELD with writes), for COMMAND
+	// GETKEYSANDFLAGS.
+	keyFlags func(args [][]byte) []string
+	tips     string // command tips, space-separated (COMMAND INFO's 8th field)
+	split    splitKind
+	role     cmdRole
+	// clusterRefusal is the error of a command that cluster mode refuses
+	// for these arguments (MOVE, SWAPDB, COPY … DB n), or "".
+	clusterRefusal func(args [][]byte) string
 }
+
+// withKeys declares Redis 7's key specs (keyspec.go) of an entry.
+func (sp spec) withKeys(specs ...string) spec {
+	sp.keySpecs = specs
+	return sp
+}
+
+// withTips declares an entry's command tips, space-separated.
+func (sp spec) withTips(tips string) spec {
+	sp.tips = tips
+	return sp
+}
+
+// withKeyFlags declares the function giving the key's flags of a command
+// whose key spec has variable_flags.
+func (sp spec) withKeyFlags(fn func(args [][]byte) []string) spec {
+	sp.keyFlags = fn
+	return sp
+}
+
+// withSplit declares how proxy mode splits a cross-slot call.
+func (sp spec) withSplit(k splitKind) spec {
+	sp.split = k
+	return sp
+}
+
+// withRole declares what the command is to connection state.
+func (sp spec) withRole(r cmdRole) spec {
+	sp.role = r
+	return sp
+}
+
+// withClusterRefusal declares when cluster mode refuses the command.
+func (sp spec) withClusterRefusal(fn func(args [][]byte) string) spec {
+	sp.clusterRefusal = fn
+	return sp
+}
+
+// splitKind is how proxy mode splits a command whose keys span several
+// slots into parts, one per owner, and merges their replies
+// (cluster_split.go).
+type splitKind uint8
+
+const (
+	splitNone   splitKind = iota // CROSSSLOT
+	splitCount                   // every key a part; the parts' integer replies summed (DEL, EXISTS, …)
+	splitValues                  // every key a part; the values merged in the order asked (MGET)
+	splitPairs                   // every key with its value a part; OK (MSET)
+)
+
+// cmdRole is what a command is to connection state outside its handler:
+// MULTI queuing, the RESP2 subscribed context, cluster forwarding.
+type cmdRole uint16
+
+const (
+	// roleTxRunNow runs at once inside MULTI, not queued (DISCARD, QUIT).
+	roleTxRunNow cmdRole = 1 << iota
+	// roleTxAnswerNow runs at once inside MULTI after the maxmemory check
+	// that every command in MULTI gets (MULTI, WATCH answer their error).
+	roleTxAnswerNow
+	// roleTxExec is EXEC: it runs the queued commands.
+	roleTxExec
+	// roleTxReset ends the transaction, then runs (RESET).
+	roleTxReset
+	// roleNotInExec is queued but refused when EXEC runs it (MONITOR).
+	roleNotInExec
+	// roleSubscribed may run in a RESP2 subscribed context.
+	roleSubscribed
+	// roleConnState keeps state on the connection: proxy mode never
+	// forwards it to another node (WATCH, SSUBSCRIBE, SUNSUBSCRIBE).
+	roleConnState
+)
 
 // command is a built table entry with its statistics.
 type command struct {
@@ -99,7 +183,12 @@ type command struct {
 	summary    string
 	complexity string
 	fn         handlerFunc
-	keysFn     func(args [][]byte) []int
+	keySpecs   []keySpec
+	keyFlags   func(args [][]byte) []string
+	tips       []string
+	split      splitKind
+	role       cmdRole
+	refusal    func(args [][]byte) string
 	parent     *command
 	subs       map[string]*command
 
@@ -147,16 +236,16 @@ func newCommandTable() *commandTable {
 func build(sp spec, parent *command) *command {
 	c := &command{name: sp.name, fullName: sp.name, arity: sp.arity, flags: parseFlags(sp.flags),
 		first: sp.first, last: sp.last, step: sp.step, group: sp.group, since: sp.since,
-		summary: sp.summary, complexity: sp.complexity, fn: sp.fn, keysFn: sp.keys, parent: parent}
+		summary: sp.summary, complexity: sp.complexity, fn: sp.fn, parent: parent,
+		keyFlags: sp.keyFlags, tips: strings.Fields(sp.tips), split: sp.split, role: sp.role,
+		refusal: sp.clusterRefusal}
 	if parent != nil {
 		c.fullName = parent.name + "|" + sp.name
 		if c.group == "" {
 			c.group = parent.group
 		}
 	}
-	if c.keysFn != nil {
-		c.flags |= flagMovableKeys
-	}
+	c.buildKeySpecs(sp.keySpecs)
 	if len(sp.subs) > 0 {
 		// Redis gives containers @slow and only the categories they declare.
 		c.acl = append([]string{"slow"}, strings.Fields(sp.acl)...)
@@ -261,11 +350,50 @@ func (t *commandTable) sorted() []*command {
 	return out
 }
 
-// keyPositions returns the argument indexes that are keys, per the command's
-// key spec (first, last, step) or its keys function.
+// buildKeySpecs parses the declared key specs, or builds the default one,
+// and checks them against first/last/step (panicking on a disagreement: the
+// table is checked at start-up).
+func (c *command) buildKeySpecs(declared []string) {
+	if len(declared) == 0 {
+		if c.first > 0 {
+			c.keySpecs = []keySpec{defaultKeySpec(c)}
+		}
+		return
+	}
+	for _, d := range declared {
+		c.keySpecs = append(c.keySpecs, parseKeySpec(c.fullName, d))
+	}
+	first, last, step, movable := legacyRange(c.keySpecs)
+	if first != c.first || last != c.last || (first > 0 && step != c.step) {
+		panic(fmt.Sprintf("server: %s: first/last/step %d/%d/%d disagree with its key specs (%d/%d/%d)",
+			c.fullName, c.first, c.last, c.step, first, last, step))
+	}
+	if movable {
+		c.flags |= flagMovableKeys
+	}
+	variable := false
+	for i := range c.keySpecs {
+		variable = variable || c.keySpecs[i].has("variable_flags")
+	}
+	if variable != (c.keyFlags != nil) {
+		panic("server: " + c.fullName + ": a variable_flags key spec and keyFlags go together")
+	}
+}
+
+// keyPositions returns the argument indexes that are keys (shard channels
+// included): the legacy range first/last/step, or for commands with movable
+// keys what their key specs find (none when the arguments are bad).
 func (c *command) keyPositions(args [][]byte) []int {
-	if c.keysFn != nil {
-		return c.keysFn(args)
+	if c.flags&flagMovableKeys != 0 {
+		refs, ok := c.findKeys(args, true)
+		if !ok {
+			return nil
+		}
+		out := make([]int, len(refs))
+		for i, r := range refs {
+			out[i] = r.pos
+		}
+		return out
 	}
 	if c.first <= 0 || len(args) <= c.first {
 		return nil

@@ -52,14 +52,14 @@ const (
 // txCommands declares MULTI, EXEC, DISCARD, WATCH and UNWATCH.
 func txCommands() []spec {
 	return []spec{
-		{name: "multi", arity: 1, flags: "noscript loading stale fast allow_busy", group: "transactions", since: "1.2.0",
-			summary: "Mark the start of a transaction block", complexity: "O(1)", fn: multiCommand},
-		{name: "exec", arity: 1, flags: "noscript loading stale skip_slowlog", group: "transactions", since: "1.2.0",
-			summary: "Execute all commands issued after MULTI", complexity: "Depends on commands in the transaction", fn: execCommand},
-		{name: "discard", arity: 1, flags: "noscript loading stale fast allow_busy", group: "transactions", since: "2.0.0",
-			summary: "Discard all commands issued after MULTI", complexity: "O(N), when N is the number of queued commands", fn: discardCommand},
-		{name: "watch", arity: -2, flags: "noscript loading stale fast allow_busy", first: 1, last: -1, step: 1, group: "transactions", since: "2.2.0",
-			summary: "Watch the given keys to determine execution of the MULTI/EXEC block", complexity: "O(1) for every key.", fn: watchCommand},
+		spec{name: "multi", arity: 1, flags: "noscript loading stale fast allow_busy", group: "transactions", since: "1.2.0",
+			summary: "Mark the start of a transaction block", complexity: "O(1)", fn: multiCommand}.withRole(roleTxAnswerNow),
+		spec{name: "exec", arity: 1, flags: "noscript loading stale skip_slowlog", group: "transactions", since: "1.2.0",
+			summary: "Execute all commands issued after MULTI", complexity: "Depends on commands in the transaction", fn: execCommand}.withRole(roleTxExec),
+		spec{name: "discard", arity: 1, flags: "noscript loading stale fast allow_busy", group: "transactions", since: "2.0.0",
+			summary: "Discard all commands issued after MULTI", complexity: "O(N), when N is the number of queued commands", fn: discardCommand}.withRole(roleTxRunNow),
+		spec{name: "watch", arity: -2, flags: "noscript loading stale fast allow_busy", first: 1, last: -1, step: 1, group: "transactions", since: "2.2.0",
+			summary: "Watch the given keys to determine execution of the MULTI/EXEC block", complexity: "O(1) for every key.", fn: watchCommand}.withRole(roleTxAnswerNow | roleConnState),
 		{name: "unwatch", arity: 1, flags: "noscript loading stale fast allow_busy", group: "transactions", since: "2.2.0",
 			summary: "Forget about all watched keys", complexity: "O(1)", fn: unwatchCommand},
 	}
@@ -350,17 +350,15 @@ func unwatchCommand(c *client, args [][]byte) {
 // refusal, or EXEC, which it runs.
 func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.Time) bool {
 	m := c.multi
-	if cmd.parent == nil {
-		switch cmd.name {
-		case "reset":
-			s.endTx(c)
-			return false
-		case "exec":
-			s.runExec(c, cmd, args, start)
-			return true
-		case "discard", "quit":
-			return false
-		}
+	switch {
+	case cmd.role&roleTxReset != 0:
+		s.endTx(c)
+		return false
+	case cmd.role&roleTxExec != 0:
+		s.runExec(c, cmd, args, start)
+		return true
+	case cmd.role&roleTxRunNow != 0:
+		return false
 	}
 	// Queuing may use memory without bound: under maxmemory every command
 	// is refused inside MULTI (dispatch refused those flagged denyoom), as
@@ -369,7 +367,7 @@ func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.T
 		c.reject(cmd, protocol.ErrOOM)
 		return true
 	}
-	if cmd.parent == nil && (cmd.name == "multi" || cmd.name == "watch") {
+	if cmd.role&roleTxAnswerNow != 0 {
 		return false // they answer their error at once
 	}
 	if cmd.flags&flagNoMulti != 0 {
@@ -390,7 +388,7 @@ func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.T
 // the refusal is wrapped in EXECABORT (without ERR, keeping other codes). It
 // reports false for any other command.
 func (c *client) abortExec(cmd *command, msg string) bool {
-	if cmd == nil || cmd.parent != nil || cmd.name != "exec" {
+	if cmd == nil || cmd.role&roleTxExec == 0 {
 		return false
 	}
 	cmd.rejected.Add(1)
@@ -479,7 +477,7 @@ func execCommand(c *client, args [][]byte) {
 	m.executing = true
 	c.array(len(m.queue))
 	for _, q := range m.queue {
-		if q.cmd.parent == nil && q.cmd.name == "monitor" {
+		if q.cmd.role&roleNotInExec != 0 {
 			c.err(errMonitorInExec) // as Redis: EXEC denies blocking
 			continue
 		}
