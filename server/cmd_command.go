@@ -115,8 +115,8 @@ func (c *client) commandInfo(cmd *command) {
 	c.bulkString(cmd.fullName)
 	c.int(int64(cmd.arity))
 	var flags []string
-	for i, name := range flagNames {
-		if cmd.flags&(1<<i) != 0 {
+	for _, name := range flagReplyOrder {
+		if cmd.flags&(1<<indexOf(flagNames, name)) != 0 {
 			flags = append(flags, name)
 		}
 	}
@@ -140,6 +140,12 @@ func (c *client) commandInfo(cmd *command) {
 		c.commandInfo(sub)
 	}
 }
+
+// flagReplyOrder is the order in which Redis 7 lists command flags;
+// may_replicate is not listed, as in Redis ("hidden on purpose").
+var flagReplyOrder = []string{"write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking",
+	"loading", "stale", "skip_monitor", "skip_slowlog", "fast", "no_auth", "no_async_loading", "no_multi",
+	"movablekeys", "allow_busy"}
 
 // aclOrder is Redis's order of ACL categories, in which COMMAND lists them.
 var aclOrder = strings.Fields("keyspace read write set sortedset list hash string bitmap hyperloglog " +

@@ -310,9 +310,7 @@ func aclCategories(c *command, extra string) []string {
 		add("sortedset")
 	case "transactions":
 		add("transaction")
-	case "pubsub":
-		add("pubsub")
-	}
+	} // pub/sub commands are @pubsub by their flag, as in Redis (PUBSUB HELP is not)
 	for _, e := range strings.Fields(extra) {
 		add(e)
 	}
