@@ -220,3 +220,47 @@ func TestCommandGetKeysVsRedis(t *testing.T) {
 		})
 	}
 }
+
+// TestCommandListFilterVsRedis compares COMMAND LIST FILTERBY MODULE,
+// ACLCAT and PATTERN with redis-server 7: over the commands both servers
+// have, the lists hold the same names; errors are the same.
+func TestCommandListFilterVsRedis(t *testing.T) {
+	p := newVsRedisPair(t, false)
+	names := func(raw string) map[string]bool {
+		m := map[string]bool{}
+		for _, v := range respValue(raw).([]any) {
+			m[v.(string)] = true
+		}
+		return m
+	}
+	oursAll, theirsAll := names(p.ours.do(t, "COMMAND", "LIST")), names(p.theirs.do(t, "COMMAND", "LIST"))
+	if len(oursAll) < 200 || !oursAll["config|get"] {
+		t.Fatalf("COMMAND LIST has %d names", len(oursAll))
+	}
+	for _, f := range [][]string{
+		{"MODULE", "json"}, {"module", ""}, {"ACLCAT", "keyspace"}, {"aclcat", "WRITE"}, {"ACLCAT", "pubsub"},
+		{"ACLCAT", "dangerous"}, {"ACLCAT", "connection"}, {"ACLCAT", "nosuch"}, {"PATTERN", "z*"},
+		{"PATTERN", "*|*"}, {"PATTERN", "CLIENT|*"}, {"pattern", "?et"}, {"PATTERN", "config*"},
+		{"PATTERN", "[a-c]*"}, {"PATTERN", "*"},
+	} {
+		o, r := p.both(t, "COMMAND", "LIST", "FILTERBY", f[0], f[1])
+		om, rm := names(o), names(r)
+		for n := range om {
+			if theirsAll[n] && !rm[n] {
+				t.Errorf("FILTERBY %v: cached lists %s, redis does not", f, n)
+			}
+		}
+		for n := range rm {
+			if oursAll[n] && !om[n] {
+				t.Errorf("FILTERBY %v: redis lists %s, cached does not", f, n)
+			}
+		}
+		if f[1] == "keyspace" && len(om) < 20 {
+			t.Errorf("FILTERBY %v: only %d names", f, len(om))
+		}
+	}
+	for _, bad := range [][]string{{"FILTERBY"}, {"FILTERBY", "ACLCAT"}, {"FILTERBY", "NOSUCH", "x"},
+		{"NOSUCH", "ACLCAT", "x"}, {"FILTERBY", "ACLCAT", "read", "extra"}} {
+		p.same(t, append([]string{"COMMAND", "LIST"}, bad...)...)
+	}
+}
