@@ -51,8 +51,9 @@ type client struct {
 	fx      store.Effects // effects of the running command; owner goroutine only
 	killed  atomic.Bool
 
-	failed          bool // the running command replied with an error; owner only
-	closeAfterReply bool // close once this command's reply is flushed; owner only
+	reply           replyFlags // CLIENT REPLY state (command.go); owner only
+	failed          bool       // the running command replied with an error; owner only
+	closeAfterReply bool       // close once this command's reply is flushed; owner only
 }
 
 func (s *Server) newClient(conn redcon.Conn) *client {

@@ -12,13 +12,19 @@ import (
 // both in the same protocol, for byte-for-byte reply comparisons.
 type vsRedisPair struct {
 	ours, theirs *listRaw
+	addr, sock   string // cached's address, redis-server's unix socket
 }
 
 func newVsRedisPair(t *testing.T, resp3 bool) *vsRedisPair {
 	t.Helper()
-	sock := listRealRedis(t)
 	s := startServer(t, nil)
-	p := &vsRedisPair{ours: listDialRaw(t, "tcp", s.Addr()), theirs: listDialRaw(t, "unix", sock)}
+	return dialVsRedisPair(t, s.Addr(), listRealRedis(t), resp3)
+}
+
+// dialVsRedisPair connects to a cached server and a redis-server.
+func dialVsRedisPair(t *testing.T, addr, sock string, resp3 bool) *vsRedisPair {
+	t.Helper()
+	p := &vsRedisPair{ours: listDialRaw(t, "tcp", addr), theirs: listDialRaw(t, "unix", sock), addr: addr, sock: sock}
 	if resp3 {
 		p.both(t, "HELLO", "3")
 	}

@@ -180,11 +180,18 @@ func helloCommand(c *client, args [][]byte) {
 	c.array(0)
 }
 
+// resetCommand is RESET: it clears the connection's state as Redis 7's
+// clearClientConnectionState: MULTI and WATCH, subscriptions (silently),
+// CLIENT REPLY, the database, the protocol, the name, READONLY and ASKING,
+// and authentication when a password is required. NO-EVICT stays, as in
+// redis-server 7.0 (7.2 clears it).
 func resetCommand(c *client, args [][]byte) {
-	c.s.endTx(c) // leaves MULTI and drops WATCHes, as Redis's RESET
+	c.s.endTx(c)
+	c.leaveAll()
 	c.db.Store(0)
 	c.resp3.Store(false)
-	c.noEvict.Store(false)
+	c.reply &^= replyOff | replySkipNext // as Redis: a SKIP in effect still drops +RESET
+	c.clu.readonly, c.clu.asking = false, false
 	c.mu.Lock()
 	c.name = ""
 	c.mu.Unlock()

@@ -438,6 +438,27 @@ func (s *Server) handle(conn redcon.Conn, rc redcon.Command) {
 }
 
 func (s *Server) dispatch(c *client, args [][]byte) {
+	if c.reply == 0 {
+		s.dispatchCommand(c, args)
+		if c.reply != 0 { // CLIENT REPLY SKIP ran
+			c.replyCommandDone()
+		}
+		return
+	}
+	// CLIENT REPLY OFF or SKIP: the command's reply is written, then
+	// dropped from redcon's buffer unless the command turned replies on.
+	w := redcon.BaseWriter(c.conn)
+	mark := len(w.Buffer())
+	s.dispatchCommand(c, args)
+	if c.reply&(replyOff|replySkip) != 0 {
+		if b := w.Buffer(); len(b) > mark {
+			w.SetBuffer(b[:mark])
+		}
+	}
+	c.replyCommandDone()
+}
+
+func (s *Server) dispatchCommand(c *client, args [][]byte) {
 	start := time.Now()
 	c.idleAt.Store(start.UnixNano())
 	s.stats.totalCommands.Add(1)
@@ -493,6 +514,25 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 	s.execMu.RUnlock()
 	if c.block != nil { // blocking.go: the command waits for a key
 		s.park(c, cmd, args)
+	}
+}
+
+// replyFlags are a client's CLIENT REPLY state, as Redis's
+// CLIENT_REPLY_OFF, CLIENT_REPLY_SKIP_NEXT and CLIENT_REPLY_SKIP.
+type replyFlags uint8
+
+const (
+	replyOff      replyFlags = 1 << iota // OFF: no replies until CLIENT REPLY ON
+	replySkipNext                        // SKIP ran: the next command's reply is dropped
+	replySkip                            // this command's reply is dropped
+)
+
+// replyCommandDone moves CLIENT REPLY SKIP on after a command, as Redis's
+// resetClient: the skipped command is done, a SKIP just run skips the next.
+func (c *client) replyCommandDone() {
+	c.reply &^= replySkip
+	if c.reply&replySkipNext != 0 {
+		c.reply = c.reply&^replySkipNext | replySkip
 	}
 }
 
