@@ -431,7 +431,19 @@ func (s *Server) handle(conn redcon.Conn, rc redcon.Command) {
 	if c.killed.Load() {
 		return
 	}
+	if c.pipeLeft <= 0 { // a new batch: what redcon read and has not run yet
+		c.pipeLeft = len(rc.Raw)
+		for _, p := range conn.PeekPipeline() {
+			c.pipeLeft += len(p.Raw)
+		}
+	}
+	c.qbuf.Store(int64(c.pipeLeft))
 	s.dispatch(c, rc.Args)
+	c.pipeLeft -= len(rc.Raw)
+	if c.detached.Load() { // the session holds what is left
+		c.pipeLeft = 0
+	}
+	c.qbuf.Store(int64(c.pipeLeft))
 	if c.closeAfterReply {
 		_ = c.conn.Close() // flushes the reply first
 	}
@@ -459,6 +471,12 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 }
 
 func (s *Server) dispatchCommand(c *client, args [][]byte) {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	c.argvMem.Store(int64(n)) // CLIENT LIST argv-mem: the running command's arguments
+	defer c.argvMem.Store(0)
 	start := time.Now()
 	c.idleAt.Store(start.UnixNano())
 	s.stats.totalCommands.Add(1)

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cached/cached/protocol"
 	"github.com/cached/cached/store"
@@ -94,6 +95,7 @@ type multiState struct {
 	queue     []queuedCmd // commands queued since MULTI (not kept once aborted)
 
 	n     atomic.Int32 // queued commands for CLIENT LIST, -1 outside MULTI
+	mem   atomic.Int64 // bytes the queue holds, for CLIENT LIST multi-mem
 	dirty atomic.Bool  // a watched key changed since WATCH
 
 	keys []watched // guarded by watchRegistry.mu
@@ -277,6 +279,28 @@ func (c *client) multiLen() int {
 	return -1
 }
 
+// multiMem is the bytes c's MULTI queue holds (CLIENT LIST multi-mem).
+// Safe from any goroutine.
+func (c *client) multiMem() int64 {
+	r := &c.s.watch
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if m := r.states[c.id]; m != nil {
+		return m.mem.Load()
+	}
+	return 0
+}
+
+// queuedSize is the memory a queued command holds: its queue entry, the
+// argument slice headers and the argument bytes (copyArgs).
+func queuedSize(args [][]byte) int64 {
+	n := int64(unsafe.Sizeof(queuedCmd{})) + int64(len(args))*int64(unsafe.Sizeof([]byte(nil)))
+	for _, a := range args {
+		n += int64(len(a))
+	}
+	return n
+}
+
 // inExec reports whether c is running the commands of an EXEC (where
 // commands must not block). Owner goroutine only.
 func (c *client) inExec() bool { return c.multi != nil && c.multi.executing }
@@ -376,6 +400,7 @@ func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.T
 	}
 	if !m.aborted { // an aborted transaction keeps nothing, as Redis
 		m.queue = append(m.queue, queuedCmd{cmd: cmd, args: copyArgs(args)})
+		m.mem.Add(queuedSize(args))
 		m.n.Store(int32(len(m.queue)))
 	}
 	c.lastCmd.Store(cmd)
