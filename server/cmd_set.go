@@ -576,15 +576,6 @@ func sinterstoreCommand(c *client, args [][]byte) { setAlgebraStore(c, opInter, 
 func sunionstoreCommand(c *client, args [][]byte) { setAlgebraStore(c, opUnion, args) }
 func sdiffstoreCommand(c *client, args [][]byte)  { setAlgebraStore(c, opDiff, args) }
 
-// sintercardNumKeys parses SINTERCARD's numkeys; 0 when invalid.
-func sintercardNumKeys(args [][]byte) int {
-	n, ok := protocol.ParseInt(args[1])
-	if !ok || n < 1 || n > int64(len(args)-2) {
-		return 0
-	}
-	return int(n)
-}
-
 // sintercardParse parses SINTERCARD's arguments: numkeys and LIMIT (0: no
 // limit), or the error text to reply.
 func sintercardParse(args [][]byte) (numkeys int, limit int64, errText string) {
