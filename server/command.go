@@ -68,6 +68,22 @@ func indexOf(list []string, s string) int {
 
 // spec declares a command for the table. Handler files return []spec from
 // one function each (connectionCommands, stringCommands, …).
+//
+// The entry is all the server knows about a command besides its handler:
+// adding a command is its handler plus its entry. Beyond name, arity,
+// flags and the legacy key range (first/last/step), an entry declares, when
+// they apply:
+//   - withKeys: Redis 7's key specs (keyspec.go) where they differ from the
+//     one built from first/last/step; they answer COMMAND INFO and
+//     GETKEYS and find movable keys (numkeys forms) for cluster routing;
+//   - withKeyFlags: the key's flags for a variable_flags spec (SET, BITFIELD);
+//   - withTips: the command tips cluster clients route by;
+//   - withSplit: how proxy mode splits a cross-slot call (cluster_split.go);
+//   - withRole: MULTI queuing, the RESP2 subscribed context, and keeping
+//     state on the connection (never forwarded in proxy mode);
+//   - withClusterRefusal: the error cluster mode answers for some arguments.
+//
+// newCommandTable checks every entry and panics on an inconsistent one.
 type spec struct {
 	name       string // lower case
 	arity      int    // Redis arity: n exact, -n at least n (including the name)
