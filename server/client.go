@@ -58,6 +58,7 @@ type client struct {
 	killed  atomic.Bool
 
 	reply           replyFlags // CLIENT REPLY state (command.go); owner only
+	pushReply       bool       // the command that ran replies with pushes (rolePushReply); owner only
 	failed          bool       // the running command replied with an error; owner only
 	closeAfterReply bool       // close once this command's reply is flushed; owner only
 }

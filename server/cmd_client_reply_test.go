@@ -74,6 +74,8 @@ func TestClientReplyVsRedis(t *testing.T) {
 			{"CLIENT REPLY OFF", "RESET", "PING after-reset"},
 			{"CLIENT REPLY SKIP", "RESET", "PING after-reset"},
 			{"CLIENT REPLY OFF", "CLIENT REPLY OFF", "CLIENT REPLY ON", "CLIENT REPLY ON"},
+			{"CLIENT REPLY OFF", "SUBSCRIBE", "PSUBSCRIBE p*", "PUNSUBSCRIBE", "UNSUBSCRIBE"},
+			{"CLIENT REPLY SKIP", "SSUBSCRIBE s", "SUNSUBSCRIBE s"},
 		} {
 			p.sameBatch(t, cmds(seq...)...)
 		}

@@ -182,6 +182,9 @@ const (
 	// roleConnState keeps state on the connection: proxy mode never
 	// forwards it to another node (WATCH, SSUBSCRIBE, SUNSUBSCRIBE).
 	roleConnState
+	// rolePushReply replies with pushes (the (un)subscribe confirmations):
+	// CLIENT REPLY OFF|SKIP does not mute them, as in Redis 7.
+	rolePushReply
 )
 
 // command is a built table entry with its statistics.
@@ -477,8 +480,9 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 	// dropped from redcon's buffer unless the command turned replies on.
 	w := redcon.BaseWriter(c.conn)
 	mark := len(w.Buffer())
+	c.pushReply = false
 	s.dispatchCommand(c, args)
-	if c.reply&(replyOff|replySkip) != 0 {
+	if c.reply&(replyOff|replySkip) != 0 && !c.pushReply {
 		if b := w.Buffer(); len(b) > mark {
 			w.SetBuffer(b[:mark])
 		}
@@ -543,6 +547,7 @@ func (s *Server) dispatchCommand(c *client, args [][]byte) {
 	if s.pause.holds(cmd) {
 		s.waitPause(c, cmd)
 	}
+	c.pushReply = cmd.role&rolePushReply != 0
 	s.execMu.RLock() // EXEC (multi.go) holds it exclusively: no command runs inside one
 	s.call(c, cmd, args, start)
 	s.execMu.RUnlock()
