@@ -47,14 +47,22 @@ type client struct {
 	libName string
 	libVer  string
 
+	// Buffer sizes for CLIENT LIST/INFO (client.info), set by the owner.
+	qbuf     atomic.Int64            // bytes of commands read and not yet run (redcon's pipeline)
+	argvMem  atomic.Int64            // bytes of the running command's arguments, 0 between commands
+	sessView atomic.Pointer[session] // the session once detached, for omem
+	pipeLeft int                     // bytes of the batch redcon read still to run; owner only
+
 	scratch  []byte    // reply encoding scratch; owner goroutine only
 	held     *store.Tx // the running command's Tx (write.go); owner goroutine only
 	execHeld bool      // held is EXEC's Tx for all its commands; owner only
 	killed   atomic.Bool
 
-	failed          bool // the running command replied with an error; owner only
-	closeAfterReply bool // close once this command's reply is flushed; owner only
-	panicked        bool // a command of this client panicked (recover.go): it is being closed; owner only
+	reply           replyFlags // CLIENT REPLY state (command.go); owner only
+	pushReply       bool       // the command that ran replies with pushes (rolePushReply); owner only
+	failed          bool       // the running command replied with an error; owner only
+	closeAfterReply bool       // close once this command's reply is flushed; owner only
+	panicked        bool       // a command of this client panicked (recover.go): it is being closed; owner only
 }
 
 func (s *Server) newClient(conn redcon.Conn) *client {
@@ -92,7 +100,12 @@ func (c *client) getName() string {
 }
 
 // info formats the client as one CLIENT LIST / CLIENT INFO line, with Redis's
-// fields. Buffer sizes cached does not track are reported as 0.
+// fields. qbuf is the bytes of the commands redcon read and the client has
+// not run yet (0 once a session serves the connection; bytes redcon has
+// read but not parsed are not counted), argv-mem the running command's
+// argument bytes, multi-mem the bytes of the queued MULTI commands, omem a
+// session's queued output; tot-mem is their sum (no fixed overhead).
+// qbuf-free, rbs, rbp, obl and oll are 0: redcon's buffers are not visible.
 func (c *client) info(now time.Time) string {
 	c.mu.Lock()
 	name, lib, ver := c.name, c.libName, c.libVer
@@ -125,10 +138,28 @@ func (c *client) info(now time.Time) string {
 	b.WriteString(" idle=" + strconv.FormatInt(int64(idle), 10))
 	b.WriteString(" flags=" + flags + " db=" + strconv.Itoa(int(c.db.Load())))
 	b.WriteString(" sub=" + strconv.Itoa(sub) + " psub=" + strconv.Itoa(psub) + " ssub=" + strconv.Itoa(ssub))
-	b.WriteString(" multi=" + strconv.Itoa(c.multiLen()) + " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r")
+	qbuf, argv, mmem, omem := c.qbuf.Load(), c.argvMem.Load(), c.multiMem(), c.outputQueued()
+	b.WriteString(" multi=" + strconv.Itoa(c.multiLen()) + " qbuf=" + strconv.FormatInt(qbuf, 10) +
+		" qbuf-free=0 argv-mem=" + strconv.FormatInt(argv, 10) + " multi-mem=" + strconv.FormatInt(mmem, 10) +
+		" rbs=0 rbp=0 obl=0 oll=0 omem=" + strconv.FormatInt(omem, 10) +
+		" tot-mem=" + strconv.FormatInt(qbuf+argv+mmem+omem, 10) + " events=r")
 	b.WriteString(" cmd=" + cmd + " user=default redir=-1 resp=" + strconv.Itoa(c.respVersion()))
 	b.WriteString(" lib-name=" + lib + " lib-ver=" + ver)
 	return b.String()
+}
+
+// outputQueued is the output a detached client's session has queued and
+// not yet written (omem); 0 for a client redcon serves, whose replies
+// wait in redcon's buffer only until the end of the batch. Safe from any
+// goroutine.
+func (c *client) outputQueued() int64 {
+	ss := c.sessView.Load()
+	if ss == nil {
+		return 0
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return int64(len(ss.out) + ss.inflight)
 }
 
 // respVersion is the negotiated protocol version, 2 or 3.

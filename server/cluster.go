@@ -32,10 +32,6 @@ type clusterState struct {
 
 	peers peerSet // node-to-node connections (cluster_proxy.go)
 
-	// Commands routing treats specially, looked up once.
-	spublish, ssubscribe, sunsubscribe, watch *command
-	move, swapdb, copy                        *command // refused across databases
-
 	sent, received atomic.Uint64 // node-to-node messages (CLUSTER INFO stats)
 }
 
@@ -74,13 +70,6 @@ func (s *Server) newClusterState() {
 		return
 	}
 	cs := &clusterState{s: s, proxy: s.cfg.Cluster.Route == "proxy"}
-	cs.spublish = s.cmds.lookup([]byte("spublish"))
-	cs.ssubscribe = s.cmds.lookup([]byte("ssubscribe"))
-	cs.sunsubscribe = s.cmds.lookup([]byte("sunsubscribe"))
-	cs.watch = s.cmds.lookup([]byte("watch"))
-	cs.move = s.cmds.lookup([]byte("move"))
-	cs.swapdb = s.cmds.lookup([]byte("swapdb"))
-	cs.copy = s.cmds.lookup([]byte("copy"))
 	cs.peers.init(cs)
 	s.cl = cs
 }
@@ -185,14 +174,8 @@ func (cs *clusterState) commandSlot(cmd *command, args [][]byte) (slot, n int, c
 		n++
 	}
 	switch {
-	case cmd == cs.spublish && cmd.first == 0:
-		add(args[1])
-	case (cmd == cs.ssubscribe || cmd == cs.sunsubscribe) && cmd.first == 0:
-		for _, a := range args[1:] {
-			add(a)
-		}
-	case cmd.keysFn != nil:
-		for _, i := range cmd.keysFn(args) {
+	case cmd.flags&flagMovableKeys != 0:
+		for _, i := range cmd.keyPositions(args) {
 			add(args[i])
 		}
 	case cmd.first > 0 && cmd.first < len(args):
@@ -218,8 +201,8 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	if !c.inMulti() {
 		c.clu.txKeyed = false
 	}
-	if cmd == cs.move || cmd == cs.swapdb || cmd == cs.copy {
-		if msg := crossDBRefusal(cs, cmd, args); msg != "" {
+	if cmd.refusal != nil {
+		if msg := cmd.refusal(args); msg != "" {
 			c.err(msg)
 			return true
 		}
@@ -234,7 +217,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 		return true
 	}
 	if cross {
-		if cs.proxy && splittable(cmd) {
+		if cs.proxy && cmd.split != splitNone {
 			if cs.canForward(c, cmd) {
 				return cs.split(c, cmd, args, v)
 			}
@@ -272,7 +255,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 // connection: those get MOVED.
 func (cs *clusterState) canForward(c *client, cmd *command) bool {
 	if !cs.proxy || c.clu.peer || c.inMulti() || cmd.flags&(flagBlocking|flagNoMulti) != 0 ||
-		cmd == cs.ssubscribe || cmd == cs.sunsubscribe || cmd == cs.watch {
+		cmd.role&roleConnState != 0 {
 		return false
 	}
 	if c.ps != nil { // a subscribed connection's replies interleave with messages
@@ -285,11 +268,7 @@ func (cs *clusterState) canForward(c *client, cmd *command) bool {
 
 // allLocal reports whether this node owns the slot of every key.
 func (cs *clusterState) allLocal(cmd *command, args [][]byte, v *clusterView) bool {
-	step := 1
-	if cmd.name == "mset" {
-		step = 2
-	}
-	for i := 1; i < len(args); i += step {
+	for i := 1; i < len(args); i += max(cmd.step, 1) {
 		if v.t.OwnerIndex(protocol.KeySlot(args[i])) != v.self {
 			return false
 		}
@@ -297,15 +276,15 @@ func (cs *clusterState) allLocal(cmd *command, args [][]byte, v *clusterView) bo
 	return true
 }
 
-// crossDBRefusal is Redis Cluster's error for commands that use another
-// database than 0: MOVE, SWAPDB, and COPY … DB n with n != 0.
-func crossDBRefusal(cs *clusterState, cmd *command, args [][]byte) string {
-	switch cmd {
-	case cs.move:
-		return "ERR MOVE is not allowed in cluster mode"
-	case cs.swapdb:
-		return "ERR SWAPDB is not allowed in cluster mode"
-	}
+// refuseInCluster is the cluster-mode refusal of a command that uses
+// another database than 0 (MOVE, SWAPDB).
+func refuseInCluster(name string) func([][]byte) string {
+	msg := "ERR " + name + " is not allowed in cluster mode"
+	return func([][]byte) string { return msg }
+}
+
+// copyClusterRefusal refuses COPY … DB n with n != 0 in cluster mode.
+func copyClusterRefusal(args [][]byte) string {
 	for i := 3; i+1 < len(args); i++ {
 		if strings.EqualFold(string(args[i]), "db") {
 			if n, ok := protocol.ParseInt(args[i+1]); ok && n != 0 {

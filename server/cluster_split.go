@@ -8,18 +8,10 @@ import (
 )
 
 // This file splits the multi-key commands whose keys span several slots
-// (proxy mode only): MGET, MSET, DEL, EXISTS, UNLINK and TOUCH are sent in
-// parts to each owner, and the parts' replies merged as one node would
-// have answered (MGET in the order asked, the counts summed, MSET OK).
-
-// splittable reports whether cmd can be split by owner and merged.
-func splittable(cmd *command) bool {
-	switch cmd.name {
-	case "mget", "mset", "del", "exists", "unlink", "touch":
-		return cmd.parent == nil
-	}
-	return false
-}
+// (proxy mode only): the commands whose table entry has a split kind (MGET,
+// MSET, DEL, EXISTS, UNLINK, TOUCH) are sent in parts to each owner, and
+// the parts' replies merged as one node would have answered (splitValues in
+// the order asked, splitCount summed, splitPairs OK).
 
 // splitPart is the keys (argument indexes) of one owner.
 type splitPart struct {
@@ -32,12 +24,9 @@ type splitPart struct {
 // split runs a cross-slot splittable command. It returns false (run here)
 // when this node owns every key: one node serves keys of several slots.
 func (cs *clusterState) split(c *client, cmd *command, args [][]byte, v *clusterView) bool {
-	step := 1
-	if cmd.name == "mset" {
-		step = 2
-		if len(args)%2 == 0 {
-			return false // wrong arity: the handler answers
-		}
+	step := max(cmd.step, 1)
+	if (len(args)-1)%step != 0 {
+		return false // wrong arity: the handler answers
 	}
 	var parts []*splitPart
 	byOwner := map[int]*splitPart{}
@@ -98,7 +87,7 @@ func (cs *clusterState) sendParts(c *client, args [][]byte, step int, parts []*s
 func (cs *clusterState) mergeParts(c *client, cmd *command, args [][]byte, parts []*splitPart) {
 	v := cs.view.Load()
 	var elems [][]byte // MGET: raw elements by argument index
-	if cmd.name == "mget" {
+	if cmd.split == splitValues {
 		elems = make([][]byte, len(args))
 	}
 	var sum int64
@@ -112,8 +101,8 @@ func (cs *clusterState) mergeParts(c *client, cmd *command, args [][]byte, parts
 			c.raw(r)
 			return
 		}
-		switch cmd.name {
-		case "mget":
+		switch cmd.split {
+		case splitValues:
 			es, ok := splitArray(r)
 			if !ok || len(es) != len(p.idx) {
 				c.err(proxyError(v.addrOf(p.owner), protocol.ErrProtocol))
@@ -122,7 +111,7 @@ func (cs *clusterState) mergeParts(c *client, cmd *command, args [][]byte, parts
 			for k, i := range p.idx {
 				elems[i] = es[k]
 			}
-		case "mset":
+		case splitPairs:
 		default:
 			n, ok := protocol.ParseInt(bytes.TrimSuffix(bytes.TrimPrefix(r, []byte(":")), []byte("\r\n")))
 			if !ok {
@@ -132,13 +121,13 @@ func (cs *clusterState) mergeParts(c *client, cmd *command, args [][]byte, parts
 			sum += n
 		}
 	}
-	switch cmd.name {
-	case "mget":
+	switch cmd.split {
+	case splitValues:
 		c.array(len(args) - 1)
 		for _, e := range elems[1:] {
 			c.raw(e)
 		}
-	case "mset":
+	case splitPairs:
 		c.ok()
 	default:
 		c.int(sum)

@@ -318,9 +318,9 @@ func BenchmarkClusterRoute(b *testing.B) {
 }
 
 func TestClusterCommandSlot(t *testing.T) {
-	spub, ssub := &command{name: "spublish"}, &command{name: "ssubscribe"}
-	cs := &clusterState{spublish: spub, ssubscribe: ssub}
+	cs := &clusterState{}
 	tbl := newCommandTable()
+	spub, ssub := tbl.lookup([]byte("spublish")), tbl.lookup([]byte("ssubscribe")) // shard channels route as keys
 	b := func(s ...string) [][]byte {
 		out := make([][]byte, len(s))
 		for i, x := range s {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"strings"
+
 	"github.com/cached/cached/protocol"
 	"github.com/cached/cached/store"
 	"github.com/cached/cached/store/bitops"
@@ -16,13 +18,13 @@ func bitmapCommands() []spec {
 			group: "bitmap", since: since, summary: summary, complexity: complexity, fn: fn}
 	}
 	return []spec{
-		b("setbit", 4, "write denyoom", 1, 1, "2.2.0", "Sets or clears the bit at offset in the string value stored at key", "O(1)", setbitCommand),
+		b("setbit", 4, "write denyoom", 1, 1, "2.2.0", "Sets or clears the bit at offset in the string value stored at key", "O(1)", setbitCommand).withKeys("RW access update | index 1 | range 0 1 0"),
 		b("getbit", 3, "readonly fast", 1, 1, "2.2.0", "Returns the bit value at offset in the string value stored at key", "O(1)", getbitCommand),
 		b("bitcount", -2, "readonly", 1, 1, "2.6.0", "Count set bits in a string", "O(N)", bitcountCommand),
 		b("bitpos", -3, "readonly", 1, 1, "2.8.7", "Find first bit set or clear in a string", "O(N)", bitposCommand),
-		b("bitop", -4, "write denyoom", 2, -1, "2.6.0", "Perform bitwise operations between strings", "O(N)", bitopCommand),
+		b("bitop", -4, "write denyoom", 2, -1, "2.6.0", "Perform bitwise operations between strings", "O(N)", bitopCommand).withKeys("OW update | index 2 | range 0 1 0", "RO access | index 3 | range -1 1 0"),
 		b("bitfield", -2, "write denyoom", 1, 1, "3.2.0", "Perform arbitrary bitfield integer operations on strings",
-			"O(1) for each subcommand specified", bitfieldCommand),
+			"O(1) for each subcommand specified", bitfieldCommand).withKeys("RW access update variable_flags | index 1 | range 0 1 0 | This command allows both access and modification of the key").withKeyFlags(bitfieldKeyFlags),
 		b("bitfield_ro", -2, "readonly fast", 1, 1, "6.0.0", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
 			"O(1) for each subcommand specified", bitfieldROCommand),
 	}
@@ -217,4 +219,21 @@ func bitfieldGeneric(c *client, args [][]byte, readOnly bool) {
 			c.int(r.Value)
 		}
 	}
+}
+
+// bitfieldKeyFlags are BITFIELD's key flags for COMMAND GETKEYSANDFLAGS, as
+// Redis's bitfieldGetKeys: read-only when it only has GET (and OVERFLOW).
+func bitfieldKeyFlags(args [][]byte) []string {
+	for i := 2; i < len(args); i++ {
+		rem := len(args) - i - 1
+		switch w := string(args[i]); {
+		case strings.EqualFold(w, "get") && rem >= 2:
+			i += 2
+		case strings.EqualFold(w, "overflow") && rem >= 1:
+			i++
+		default: // SET, INCRBY or a syntax error: assume a write, as Redis
+			return []string{"RW", "access", "update"}
+		}
+	}
+	return []string{"RO", "access"}
 }

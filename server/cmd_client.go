@@ -16,12 +16,15 @@ func clientSpec() spec {
 		summary: "A container for client connection commands.", complexity: "Depends on subcommand.",
 		subs: []spec{
 			sub("id", 2, "noscript loading stale", "Returns the unique client ID of the connection.", clientIDCommand),
-			sub("info", 2, "noscript loading stale", "Returns information about the connection.", clientInfoCommand),
-			sub("list", -2, "admin noscript loading stale", "Lists open connections.", clientListCommand),
+			sub("info", 2, "noscript loading stale", "Returns information about the connection.", clientInfoCommand).withTips("nondeterministic_output"),
+			sub("list", -2, "admin noscript loading stale", "Lists open connections.", clientListCommand).withTips("nondeterministic_output"),
 			sub("kill", -3, "admin noscript loading stale", "Terminates open connections.", clientKillCommand),
 			sub("setname", 3, "noscript loading stale", "Sets the connection name.", clientSetNameCommand),
 			sub("getname", 2, "noscript loading stale", "Returns the name of the connection.", clientGetNameCommand),
 			sub("setinfo", 4, "noscript loading stale", "Sets information specific to the client or connection.", clientSetInfoCommand),
+			spec{name: "reply", arity: 3, flags: "noscript loading stale", group: "connection", since: "3.2.0",
+				summary: "Instructs the server whether to reply to commands.", complexity: "O(1)",
+				fn: clientReplyCommand, acl: "connection"},
 			sub("no-evict", 3, "admin noscript loading stale", "Sets the client eviction mode of the connection.", clientNoEvictCommand),
 			sub("pause", -3, "admin noscript loading stale", "Suspends commands processing.", clientPauseCommand),
 			sub("unpause", 2, "admin noscript loading stale", "Resumes processing commands from paused clients.", clientUnpauseCommand),
@@ -251,6 +254,25 @@ func clientSetInfoCommand(c *client, args [][]byte) {
 	c.ok()
 }
 
+// clientReplyCommand is CLIENT REPLY ON|OFF|SKIP. ON replies OK; OFF and
+// SKIP reply nothing (dispatch drops what the client is not to receive).
+// Pub/sub messages and other pushes still arrive, as in Redis 7.
+func clientReplyCommand(c *client, args [][]byte) {
+	switch strings.ToLower(string(args[2])) {
+	case "on":
+		c.reply &^= replySkip | replyOff
+		c.ok()
+	case "off":
+		c.reply |= replyOff
+	case "skip":
+		if c.reply&replyOff == 0 {
+			c.reply |= replySkipNext
+		}
+	default:
+		c.err(protocol.ErrSyntax)
+	}
+}
+
 func clientNoEvictCommand(c *client, args [][]byte) {
 	switch strings.ToLower(string(args[2])) {
 	case "on":
@@ -279,6 +301,7 @@ func clientHelpCommand(c *client, args [][]byte) {
 		"    * USER <username>", "      Kill connections authenticated by <username>.",
 		"    * SKIPME (YES|NO)", "      Skip killing current connection (default: yes).",
 		"    * ID <client-id>", "      Kill connections by client id.",
+		"REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
 		"SETNAME <name>", "    Assign the name <name> to the current connection.",
 		"GETNAME", "    Return the name of the current connection.",
 		"SETINFO <option> <value>", "    Set client meta attr. Options are:",

@@ -15,7 +15,7 @@ func commandSpec() spec {
 	return spec{name: "command", arity: -1, flags: "loading stale", acl: "connection", group: "server",
 		since: "2.8.13", summary: "Returns detailed information about all commands.",
 		complexity: "O(N) where N is the total number of Redis commands", fn: commandCommand,
-		subs: commandSubSpecs()}
+		subs: commandSubSpecs()}.withTips("nondeterministic_output_order")
 }
 
 // commandSubSpecs are COMMAND's subcommands.
@@ -27,16 +27,16 @@ func commandSubSpecs() []spec {
 	return []spec{
 		sub("count", 2, "2.8.13", "Returns a count of commands.", "O(1)", commandCountCommand),
 		sub("docs", -2, "7.0.0", "Returns documentary information about one, multiple or all commands.",
-			"O(N) where N is the number of commands to look up", commandDocsCommand),
+			"O(N) where N is the number of commands to look up", commandDocsCommand).withTips("nondeterministic_output_order"),
 		sub("getkeys", -4, "2.8.13", "Extracts the key names from an arbitrary command.",
 			"O(N) where N is the number of arguments to the command", commandGetKeysCommand),
 		sub("getkeysandflags", -4, "7.0.0", "Extracts the key names and access flags for an arbitrary command.",
 			"O(N) where N is the number of arguments to the command", commandGetKeysAndFlagsCommand),
 		sub("help", 2, "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", commandHelpCommand),
 		sub("info", -2, "2.8.13", "Returns information about one, multiple or all commands.",
-			"O(N) where N is the number of commands to look up", commandInfoCommand),
+			"O(N) where N is the number of commands to look up", commandInfoCommand).withTips("nondeterministic_output_order"),
 		sub("list", -2, "7.0.0", "Returns a list of command names.",
-			"O(N) where N is the total number of Redis commands", commandListCommand),
+			"O(N) where N is the total number of Redis commands", commandListCommand).withTips("nondeterministic_output_order"),
 	}
 }
 
@@ -109,82 +109,27 @@ func commandInfoCommand(c *client, args [][]byte) {
 	}
 }
 
-// commandTips are the command tips (COMMAND INFO's 8th field) of every
-// Redis 7.0.15 command that has some, by full name; cluster clients route
-// by them (go-redis reads request_policy and response_policy).
-var commandTips = groupTable([]tableGroup{
-	{[]string{"nondeterministic_output"}, "client|info client|list cluster|bumpepoch " +
-		"cluster|count-failure-reports cluster|getkeysinslot cluster|info cluster|links cluster|nodes " +
-		"cluster|replicas cluster|shards cluster|slaves cluster|slots dump hrandfield hscan lastsave " +
-		"migrate object|encoding object|freq object|idletime object|refcount pttl spop srandmember " +
-		"sscan time ttl xadd xautoclaim xclaim xinfo|consumers xpending xtrim zrandmember zscan"},
-	{[]string{"nondeterministic_output_order"}, "command command|docs command|info command|list " +
-		"function|list hgetall hkeys hvals module|list sdiff sinter smembers sunion"},
-	{[]string{"request_policy:all_nodes", "response_policy:all_succeeded"},
-		"config|set latency|reset script|flush script|load slowlog|reset"},
-	{[]string{"request_policy:all_shards", "response_policy:agg_sum"}, "dbsize"},
-	{[]string{"request_policy:multi_shard", "response_policy:agg_sum"}, "del exists touch unlink"},
-	{[]string{"request_policy:all_shards", "response_policy:all_succeeded"},
-		"flushall flushdb function|delete function|flush function|load function|restore memory|purge ping"},
-	{[]string{"request_policy:all_shards", "response_policy:one_succeeded"}, "function|kill script|kill"},
-	{[]string{"nondeterministic_output", "request_policy:all_shards", "response_policy:special"},
-		"function|stats info memory|doctor memory|malloc-stats memory|stats"},
-	{[]string{"request_policy:all_shards", "nondeterministic_output_order"}, "keys"},
-	{[]string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"},
-		"latency|doctor latency|graph latency|histogram latency|history latency|latest"},
-	{[]string{"request_policy:multi_shard"}, "mget"},
-	{[]string{"request_policy:multi_shard", "response_policy:all_succeeded"}, "mset"},
-	{[]string{"request_policy:multi_shard", "response_policy:agg_min"}, "msetnx"},
-	{[]string{"request_policy:all_shards", "nondeterministic_output"}, "randomkey"},
-	{[]string{"nondeterministic_output", "request_policy:special"}, "scan"},
-	{[]string{"request_policy:all_shards", "response_policy:agg_logical_and"}, "script|exists"},
-	{[]string{"request_policy:all_nodes", "nondeterministic_output"}, "slowlog|get"},
-	{[]string{"request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"}, "slowlog|len"},
-	{[]string{"request_policy:all_shards", "response_policy:agg_min"}, "wait"},
-})
-
-// tableGroup gives the same values to a space-separated list of commands.
-type tableGroup struct {
-	values []string
-	cmds   string
-}
-
-func groupTable(groups []tableGroup) map[string][]string {
-	m := map[string][]string{}
-	for _, g := range groups {
-		for _, name := range strings.Fields(g.cmds) {
-			m[name] = g.values
-		}
-	}
-	return m
-}
-
 // commandInfo writes one COMMAND INFO entry in Redis 7's ten-field format.
 func (c *client) commandInfo(cmd *command) {
 	c.array(10)
 	c.bulkString(cmd.fullName)
 	c.int(int64(cmd.arity))
 	var flags []string
-	for i, name := range flagNames {
-		if cmd.flags&(1<<i) != 0 {
+	for _, name := range flagReplyOrder {
+		if cmd.flags&(1<<indexOf(flagNames, name)) != 0 {
 			flags = append(flags, name)
 		}
 	}
 	c.statusSet(flags)
-	first, last, step := cmd.first, cmd.last, cmd.step
-	if cmd.keysFn != nil && first <= 0 {
-		first, last, step = 0, 0, 0
-	}
-	c.int(int64(first))
-	c.int(int64(last))
-	c.int(int64(step))
+	c.int(int64(cmd.first))
+	c.int(int64(cmd.last))
+	c.int(int64(cmd.step))
 	c.statusSet(aclReplyOrder(cmd.acl))
-	tips := commandTips[cmd.fullName]
-	c.setLen(len(tips))
-	for _, t := range tips {
+	c.setLen(len(cmd.tips))
+	for _, t := range cmd.tips {
 		c.bulkString(t)
 	}
-	c.keySpecs(cmd)
+	c.writeKeySpecs(cmd)
 	subs := subcommandsOf(cmd)
 	if len(subs) == 0 {
 		c.setLen(0)
@@ -195,6 +140,12 @@ func (c *client) commandInfo(cmd *command) {
 		c.commandInfo(sub)
 	}
 }
+
+// flagReplyOrder is the order in which Redis 7 lists command flags;
+// may_replicate is not listed, as in Redis ("hidden on purpose").
+var flagReplyOrder = []string{"write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking",
+	"loading", "stale", "skip_monitor", "skip_slowlog", "fast", "no_auth", "no_async_loading", "no_multi",
+	"movablekeys", "allow_busy"}
 
 // aclOrder is Redis's order of ACL categories, in which COMMAND lists them.
 var aclOrder = strings.Fields("keyspace read write set sortedset list hash string bitmap hyperloglog " +
@@ -223,119 +174,6 @@ func (c *client) statusSet(items []string) {
 	for _, s := range items {
 		c.simple(s)
 	}
-}
-
-// keySpecFlags returns the Redis 7 key-spec flags of a command's keys, as
-// Redis spells them: RO/RW/OW/RM for the access to the key, then access,
-// update, insert, delete for what is done to the value.
-func keySpecFlags(cmd *command) []string {
-	if f, ok := keySpecOverrides[cmd.fullName]; ok {
-		return f
-	}
-	switch {
-	case cmd.flags&flagWrite != 0:
-		return []string{"RW", "update"}
-	case cmd.flags&flagReadonly != 0:
-		return []string{"RO", "access"}
-	}
-	return []string{"RO"}
-}
-
-// keySpecOverrides are the flags of the first key spec of every Redis
-// 7.0.15 command with keys whose flags differ from the default for its
-// read/write flag, by full name.
-var keySpecOverrides = groupTable([]tableGroup{
-	{[]string{"RO", "access"}, "copy"},
-	{[]string{"RW", "access", "delete"}, "blmove blmpop blpop brpop brpoplpush bzmpop bzpopmax bzpopmin " +
-		"getdel lmove lmpop lpop migrate rename renamenx rpop rpoplpush smove spop zmpop zpopmax zpopmin"},
-	{[]string{"RO"}, "exists hexists hlen hstrlen llen memory|usage object|encoding object|freq " +
-		"object|idletime object|refcount scard sismember strlen touch type watch xlen zcard"},
-	{[]string{"RW", "access", "update"}, "decr decrby eval evalsha fcall getex getset hincrby " +
-		"hincrbyfloat incr incrby incrbyfloat move setbit zincrby"},
-	{[]string{"OW", "update"}, "bitop geosearchstore mset psetex restore restore-asking sdiffstore " +
-		"setex sunionstore zdiffstore zinterstore zrangestore zunionstore"},
-	{[]string{"RW", "delete"}, "hdel lrem ltrim srem xautoclaim xdel xgroup|delconsumer xgroup|destroy " +
-		"xtrim zrem zremrangebylex zremrangebyrank zremrangebyscore"},
-	{[]string{"RW", "insert"}, "append hsetnx linsert lpush lpushx pfadd rpush rpushx sadd " +
-		"xgroup|create xgroup|createconsumer"},
-	{[]string{"not_key"}, "spublish ssubscribe sunsubscribe"},
-	{[]string{"RW", "access", "update", "variable_flags"}, "bitfield set"},
-	{[]string{"RM", "delete"}, "del unlink"},
-	{[]string{"OW", "insert"}, "msetnx setnx"},
-	{[]string{"RW", "access"}, "pfcount pfdebug"},
-	{[]string{"RW", "access", "insert"}, "pfmerge"},
-})
-
-// keySpecNotes are Redis 7.0.15's key-spec notes.
-var keySpecNotes = map[string]string{
-	"eval":     "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
-	"fcall":    "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
-	"eval_ro":  "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
-	"fcall_ro": "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
-	"bitfield": "This command allows both access and modification of the key",
-	"pfcount":  "RW because it may change the internal representation of the key, and propagate to replicas",
-	"set":      "RW and ACCESS due to the optional `GET` argument",
-	"getex":    "RW and UPDATE because it changes the TTL",
-	"xadd":     "UPDATE instead of INSERT because of the optional trimming feature",
-}
-
-// keySpecs writes the command's key specs: one range spec built from
-// first/last/step, or an "unknown" spec for movable keys, none without keys.
-func (c *client) keySpecs(cmd *command) {
-	if cmd.first <= 0 && cmd.keysFn == nil {
-		c.setLen(0)
-		return
-	}
-	c.setLen(1)
-	if note := keySpecNotes[cmd.fullName]; note != "" {
-		c.mapLen(4)
-		c.bulkString("notes")
-		c.bulkString(note)
-	} else {
-		c.mapLen(3)
-	}
-	c.bulkString("flags")
-	c.statusSet(keySpecFlags(cmd))
-	c.bulkString("begin_search")
-	c.mapLen(2)
-	c.bulkString("type")
-	if cmd.first <= 0 {
-		c.bulkString("unknown")
-		c.bulkString("spec")
-		c.mapLen(0)
-		c.bulkString("find_keys")
-		c.mapLen(2)
-		c.bulkString("type")
-		c.bulkString("unknown")
-		c.bulkString("spec")
-		c.mapLen(0)
-		return
-	}
-	c.bulkString("index")
-	c.bulkString("spec")
-	c.mapLen(1)
-	c.bulkString("index")
-	c.int(int64(cmd.first))
-	c.bulkString("find_keys")
-	c.mapLen(2)
-	c.bulkString("type")
-	c.bulkString("range")
-	c.bulkString("spec")
-	c.mapLen(3)
-	lastkey := cmd.last
-	if lastkey >= 0 {
-		lastkey -= cmd.first // relative to the first key, as Redis's range spec
-	}
-	step := cmd.step
-	if step <= 0 {
-		step = 1
-	}
-	c.bulkString("lastkey")
-	c.int(int64(lastkey))
-	c.bulkString("keystep")
-	c.int(int64(step))
-	c.bulkString("limit")
-	c.int(0)
 }
 
 func commandDocsCommand(c *client, args [][]byte) {
@@ -433,40 +271,51 @@ func commandListCommand(c *client, args [][]byte) {
 func commandGetKeysCommand(c *client, args [][]byte)         { c.getKeys(args[2:], false) }
 func commandGetKeysAndFlagsCommand(c *client, args [][]byte) { c.getKeys(args[2:], true) }
 
-// getKeys answers COMMAND GETKEYS / GETKEYSANDFLAGS for the command line line.
+// getKeys answers COMMAND GETKEYS / GETKEYSANDFLAGS for the command line
+// line from the command's key specs, with Redis 7's errors.
 func (c *client) getKeys(line [][]byte, withFlags bool) {
 	cmd := c.s.lookupArgs(line)
 	switch {
 	case cmd == nil:
 		c.err("ERR Invalid command specified")
 		return
-	case cmd.first <= 0 && cmd.keysFn == nil:
+	case !cmd.hasKeys():
 		c.err("ERR The command has no key arguments")
 		return
 	case !cmd.arityOK(len(line)):
 		c.err("ERR Invalid number of arguments specified for command")
 		return
 	}
-	pos := cmd.keyPositions(line)
-	if len(pos) == 0 {
+	refs, ok := cmd.findKeys(line, false)
+	if !ok || len(refs) == 0 {
 		c.err("ERR Invalid arguments specified for command")
 		return
 	}
-	flags := keySpecFlags(cmd)
-	c.array(len(pos))
-	for _, p := range pos {
-		if p < 0 || p >= len(line) {
-			c.null()
+	c.array(len(refs))
+	for _, r := range refs {
+		if !withFlags {
+			c.bulk(line[r.pos])
 			continue
 		}
-		if !withFlags {
-			c.bulk(line[p])
-			continue
+		flags := r.flags
+		if cmd.keyFlags != nil {
+			flags = cmd.keyFlags(line)
 		}
 		c.array(2)
-		c.bulk(line[p])
+		c.bulk(line[r.pos])
 		c.statusSet(flags)
 	}
+}
+
+// hasKeys reports whether a key spec of cmd finds keys (not shard
+// channels), as Redis's doesCommandHaveKeys.
+func (cmd *command) hasKeys() bool {
+	for i := range cmd.keySpecs {
+		if !cmd.keySpecs[i].has("not_key") {
+			return true
+		}
+	}
+	return false
 }
 
 func commandHelpCommand(c *client, args [][]byte) {

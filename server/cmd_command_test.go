@@ -13,8 +13,8 @@ import (
 // introFlags lists a command's flag names as COMMAND reports them.
 func introFlags(c *command) []string {
 	var out []string
-	for i, n := range flagNames {
-		if c.flags&(1<<i) != 0 {
+	for _, n := range flagReplyOrder {
+		if c.flags&(1<<indexOf(flagNames, n)) != 0 {
 			out = append(out, n)
 		}
 	}

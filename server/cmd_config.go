@@ -25,8 +25,8 @@ func configSpec() spec {
 		subs: []spec{
 			sub("get", -3, adm, "2.0.0", "Returns the effective values of configuration parameters.",
 				"O(N) when N is the number of configuration parameters provided", configGetCommand),
-			wholeKeyspace(sub("set", -4, adm, "2.0.0", "Sets configuration parameters in-flight.",
-				"O(N) when N is the number of configuration parameters provided", configSetCommand)),
+			sub("set", -4, adm, "2.0.0", "Sets configuration parameters in-flight.",
+				"O(N) when N is the number of configuration parameters provided", configSetCommand).withTips("request_policy:all_nodes response_policy:all_succeeded").withKeyspace(),
 			sub("resetstat", 2, adm, "2.0.0", "Resets the server's statistics.", "O(1)", configResetStatCommand),
 			sub("rewrite", 2, adm, "2.8.0", "Persists the effective configuration to file.", "O(1)", configRewriteCommand),
 			sub("help", 2, "loading stale", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", configHelpCommand),

@@ -9,20 +9,20 @@ import (
 
 func connectionCommands() []spec {
 	return []spec{
-		{name: "ping", arity: -1, flags: "fast", group: "connection", since: "1.0.0",
-			summary: "Returns the server's liveliness response.", complexity: "O(1)", fn: pingCommand},
+		spec{name: "ping", arity: -1, flags: "fast", group: "connection", since: "1.0.0",
+			summary: "Returns the server's liveliness response.", complexity: "O(1)", fn: pingCommand}.withRole(roleSubscribed).withTips("request_policy:all_shards response_policy:all_succeeded"),
 		{name: "echo", arity: 2, flags: "loading stale fast", group: "connection", since: "1.0.0",
 			summary: "Returns the given string.", complexity: "O(1)", fn: echoCommand},
-		{name: "quit", arity: -1, flags: "noscript loading stale fast no_auth allow_busy", group: "connection", since: "1.0.0",
-			summary: "Closes the connection.", complexity: "O(1)", fn: quitCommand},
+		spec{name: "quit", arity: -1, flags: "noscript loading stale fast no_auth allow_busy", group: "connection", since: "1.0.0",
+			summary: "Closes the connection.", complexity: "O(1)", fn: quitCommand}.withRole(roleSubscribed | roleTxRunNow),
 		{name: "select", arity: 2, flags: "loading stale fast", group: "connection", since: "1.0.0",
 			summary: "Changes the selected database.", complexity: "O(1)", fn: selectCommand},
 		{name: "auth", arity: -2, flags: "noscript loading stale fast no_auth allow_busy", group: "connection", since: "1.0.0",
 			summary: "Authenticates the connection.", complexity: "O(N) where N is the number of passwords defined for the user", fn: authCommand},
 		{name: "hello", arity: -1, flags: "noscript loading stale fast no_auth allow_busy", group: "connection", since: "6.0.0",
 			summary: "Handshakes with the Redis server.", complexity: "O(1)", fn: helloCommand},
-		{name: "reset", arity: 1, flags: "noscript loading stale fast no_auth allow_busy", group: "connection", since: "6.2.0",
-			summary: "Resets the connection.", complexity: "O(1)", fn: resetCommand},
+		spec{name: "reset", arity: 1, flags: "noscript loading stale fast no_auth allow_busy", group: "connection", since: "6.2.0",
+			summary: "Resets the connection.", complexity: "O(1)", fn: resetCommand}.withRole(roleSubscribed | roleTxReset),
 		clientSpec(),
 	}
 }
@@ -180,11 +180,18 @@ func helloCommand(c *client, args [][]byte) {
 	c.array(0)
 }
 
+// resetCommand is RESET: it clears the connection's state as Redis 7's
+// clearClientConnectionState: MULTI and WATCH, subscriptions (silently),
+// CLIENT REPLY, the database, the protocol, the name, READONLY and ASKING,
+// and authentication when a password is required. NO-EVICT stays, as in
+// redis-server 7.0 (7.2 clears it).
 func resetCommand(c *client, args [][]byte) {
-	c.s.endTx(c) // leaves MULTI and drops WATCHes, as Redis's RESET
+	c.s.endTx(c)
+	c.leaveAll()
 	c.db.Store(0)
 	c.resp3.Store(false)
-	c.noEvict.Store(false)
+	c.reply &^= replyOff | replySkipNext // as Redis: a SKIP in effect still drops +RESET
+	c.clu.readonly, c.clu.asking = false, false
 	c.mu.Lock()
 	c.name = ""
 	c.mu.Unlock()

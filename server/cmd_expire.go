@@ -28,9 +28,9 @@ func expireCommands() []spec {
 		g("pexpiretime", 2, "readonly fast", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.",
 			func(c *client, args [][]byte) { ttlGeneric(c, args[1], true, true) }),
 		g("ttl", 2, "readonly fast", "1.0.0", "Returns the expiration time in seconds of a key.",
-			func(c *client, args [][]byte) { ttlGeneric(c, args[1], false, false) }),
+			func(c *client, args [][]byte) { ttlGeneric(c, args[1], false, false) }).withTips("nondeterministic_output"),
 		g("pttl", 2, "readonly fast", "2.6.0", "Returns the expiration time in milliseconds of a key.",
-			func(c *client, args [][]byte) { ttlGeneric(c, args[1], false, true) }),
+			func(c *client, args [][]byte) { ttlGeneric(c, args[1], false, true) }).withTips("nondeterministic_output"),
 		g("persist", 2, "write fast", "2.2.0", "Removes the expiration time of a key.", persistCommand),
 	}
 }

@@ -26,18 +26,16 @@ func listCommands() []spec {
 	}
 	const o1 = "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."
 	const popCx = "O(N) where N is the number of elements returned"
-	mpop := s("lmpop", -4, "write", "0", "0", "7.0.0", "Pop elements from a list", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", lmpopCommand)
-	mpop.keys = func(args [][]byte) []int { return listNumkeysPositions(args, 1) }
-	bmpop := withBlock(s("blmpop", -5, "write blocking", "0", "0", "7.0.0", "Pop elements from a list, or block until one is available", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", blmpopCommand), blmpopBlock)
-	bmpop.keys = func(args [][]byte) []int { return listNumkeysPositions(args, 2) }
+	mpop := s("lmpop", -4, "write", "0", "0", "7.0.0", "Pop elements from a list", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", lmpopCommand).withKeys("RW access delete | index 1 | keynum 0 1 1")
+	bmpop := withBlock(s("blmpop", -5, "write blocking", "0", "0", "7.0.0", "Pop elements from a list, or block until one is available", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", blmpopCommand).withKeys("RW access delete | index 2 | keynum 0 1 1"), blmpopBlock)
 	return []spec{
-		s("lpush", -3, "write denyoom fast", "1", "1", "1.0.0", "Prepend one or multiple elements to a list", o1, lpushCommand),
-		s("rpush", -3, "write denyoom fast", "1", "1", "1.0.0", "Append one or multiple elements to a list", o1, rpushCommand),
-		s("lpushx", -3, "write denyoom fast", "1", "1", "2.2.0", "Prepend an element to a list, only if the list exists", o1, lpushxCommand),
-		s("rpushx", -3, "write denyoom fast", "1", "1", "2.2.0", "Append an element to a list, only if the list exists", o1, rpushxCommand),
-		s("lpop", -2, "write fast", "1", "1", "1.0.0", "Remove and get the first elements in a list", popCx, lpopCommand),
-		s("rpop", -2, "write fast", "1", "1", "1.0.0", "Remove and get the last elements in a list", popCx, rpopCommand),
-		s("llen", 2, "readonly fast", "1", "1", "1.0.0", "Get the length of a list", "O(1)", llenCommand),
+		s("lpush", -3, "write denyoom fast", "1", "1", "1.0.0", "Prepend one or multiple elements to a list", o1, lpushCommand).withKeys("RW insert | index 1 | range 0 1 0"),
+		s("rpush", -3, "write denyoom fast", "1", "1", "1.0.0", "Append one or multiple elements to a list", o1, rpushCommand).withKeys("RW insert | index 1 | range 0 1 0"),
+		s("lpushx", -3, "write denyoom fast", "1", "1", "2.2.0", "Prepend an element to a list, only if the list exists", o1, lpushxCommand).withKeys("RW insert | index 1 | range 0 1 0"),
+		s("rpushx", -3, "write denyoom fast", "1", "1", "2.2.0", "Append an element to a list, only if the list exists", o1, rpushxCommand).withKeys("RW insert | index 1 | range 0 1 0"),
+		s("lpop", -2, "write fast", "1", "1", "1.0.0", "Remove and get the first elements in a list", popCx, lpopCommand).withKeys("RW access delete | index 1 | range 0 1 0"),
+		s("rpop", -2, "write fast", "1", "1", "1.0.0", "Remove and get the last elements in a list", popCx, rpopCommand).withKeys("RW access delete | index 1 | range 0 1 0"),
+		s("llen", 2, "readonly fast", "1", "1", "1.0.0", "Get the length of a list", "O(1)", llenCommand).withKeys("RO | index 1 | range 0 1 0"),
 		s("lrange", 4, "readonly", "1", "1", "1.0.0", "Get a range of elements from a list",
 			"O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.", lrangeCommand),
 		s("lindex", 3, "readonly", "1", "1", "1.0.0", "Get an element from a list by its index",
@@ -45,18 +43,18 @@ func listCommands() []spec {
 		s("lset", 4, "write denyoom", "1", "1", "1.0.0", "Set the value of an element in a list by its index",
 			"O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).", lsetCommand),
 		s("linsert", 5, "write denyoom", "1", "1", "2.2.0", "Insert an element before or after another element in a list",
-			"O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).", linsertCommand),
-		s("lrem", 4, "write", "1", "1", "1.0.0", "Remove elements from a list", "O(N+M) where N is the length of the list and M is the number of elements removed.", lremCommand),
-		s("ltrim", 4, "write", "1", "1", "1.0.0", "Trim a list to the specified range", "O(N) where N is the number of elements to be removed by the operation.", ltrimCommand),
+			"O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).", linsertCommand).withKeys("RW insert | index 1 | range 0 1 0"),
+		s("lrem", 4, "write", "1", "1", "1.0.0", "Remove elements from a list", "O(N+M) where N is the length of the list and M is the number of elements removed.", lremCommand).withKeys("RW delete | index 1 | range 0 1 0"),
+		s("ltrim", 4, "write", "1", "1", "1.0.0", "Trim a list to the specified range", "O(N) where N is the number of elements to be removed by the operation.", ltrimCommand).withKeys("RW delete | index 1 | range 0 1 0"),
 		s("lpos", -3, "readonly", "1", "1", "6.0.6", "Return the index of matching elements on a list",
 			"O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.", lposCommand),
-		s("lmove", 5, "write denyoom", "1", "2", "6.2.0", "Pop an element from a list, push it to another list and return it", "O(1)", lmoveCommand),
-		s("rpoplpush", 3, "write denyoom", "1", "2", "1.2.0", "Remove the last element in a list, prepend it to another list and return it", "O(1)", rpoplpushCommand),
+		s("lmove", 5, "write denyoom", "1", "2", "6.2.0", "Pop an element from a list, push it to another list and return it", "O(1)", lmoveCommand).withKeys("RW access delete | index 1 | range 0 1 0", "RW insert | index 2 | range 0 1 0"),
+		s("rpoplpush", 3, "write denyoom", "1", "2", "1.2.0", "Remove the last element in a list, prepend it to another list and return it", "O(1)", rpoplpushCommand).withKeys("RW access delete | index 1 | range 0 1 0", "RW insert | index 2 | range 0 1 0"),
 		mpop,
-		withBlock(s("blpop", -3, "write noscript blocking", "1", "-2", "2.0.0", "Remove and get the first element in a list, or block until one is available", "O(N) where N is the number of provided keys.", blpopCommand), blpopBlock),
-		withBlock(s("brpop", -3, "write noscript blocking", "1", "-2", "2.0.0", "Remove and get the last element in a list, or block until one is available", "O(N) where N is the number of provided keys.", brpopCommand), brpopBlock),
-		withBlock(s("blmove", 6, "write denyoom noscript blocking", "1", "2", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "O(1)", blmoveCommand), blmoveBlock),
-		withBlock(s("brpoplpush", 4, "write denyoom noscript blocking", "1", "2", "2.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "O(1)", brpoplpushCommand), brpoplpushBlock),
+		withBlock(s("blpop", -3, "write noscript blocking", "1", "-2", "2.0.0", "Remove and get the first element in a list, or block until one is available", "O(N) where N is the number of provided keys.", blpopCommand).withKeys("RW access delete | index 1 | range -2 1 0"), blpopBlock),
+		withBlock(s("brpop", -3, "write noscript blocking", "1", "-2", "2.0.0", "Remove and get the last element in a list, or block until one is available", "O(N) where N is the number of provided keys.", brpopCommand).withKeys("RW access delete | index 1 | range -2 1 0"), brpopBlock),
+		withBlock(s("blmove", 6, "write denyoom noscript blocking", "1", "2", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "O(1)", blmoveCommand).withKeys("RW access delete | index 1 | range 0 1 0", "RW insert | index 2 | range 0 1 0"), blmoveBlock),
+		withBlock(s("brpoplpush", 4, "write denyoom noscript blocking", "1", "2", "2.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "O(1)", brpoplpushCommand).withKeys("RW access delete | index 1 | range 0 1 0", "RW insert | index 2 | range 0 1 0"), brpoplpushBlock),
 		bmpop,
 	}
 }
@@ -89,23 +87,6 @@ const (
 	listErrCountNeg   = "ERR COUNT can't be negative"
 	listErrMaxlenNeg  = "ERR MAXLEN can't be negative"
 )
-
-// listNumkeysPositions returns the key positions of a numkeys command
-// (LMPOP: numkeys at 1, BLMPOP: at 2); none when numkeys is bad.
-func listNumkeysPositions(args [][]byte, at int) []int {
-	if len(args) <= at {
-		return nil
-	}
-	n, ok := protocol.ParseInt(args[at])
-	if !ok || n <= 0 || n > int64(len(args)-at-1) {
-		return nil
-	}
-	out := make([]int, n)
-	for i := range out {
-		out[i] = at + 1 + i
-	}
-	return out
-}
 
 // listLookup finds key's list for a read or a write. It returns nil for a
 // missing key; ok is false when the key holds another type (the WRONGTYPE

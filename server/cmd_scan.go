@@ -20,14 +20,14 @@ const keysBatch = 1024
 
 func scanCommands() []spec {
 	return []spec{
-		{name: "keys", arity: 2, flags: "readonly", acl: "dangerous", group: "generic", since: "1.0.0",
+		spec{name: "keys", arity: 2, flags: "readonly", acl: "dangerous", group: "generic", since: "1.0.0",
 			summary:    "Returns all key names that match a pattern.",
 			complexity: "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
-			fn:         keysCommand, keyspace: true},
-		{name: "scan", arity: -2, flags: "readonly", group: "generic", since: "2.8.0",
+			fn:         keysCommand}.withTips("request_policy:all_shards nondeterministic_output_order").withKeyspace(),
+		spec{name: "scan", arity: -2, flags: "readonly", group: "generic", since: "2.8.0",
 			summary:    "Iterates over the key names in the database.",
 			complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
-			fn:         scanCommand, keyspace: true},
+			fn:         scanCommand}.withTips("nondeterministic_output request_policy:special").withKeyspace(),
 	}
 }
 

@@ -17,17 +17,17 @@ import (
 
 func serverCommands() []spec {
 	return []spec{
-		{name: "info", arity: -1, flags: "loading stale", acl: "dangerous", group: "server", since: "1.0.0",
-			summary: "Returns information and statistics about the server.", complexity: "O(1)", fn: infoCommand},
-		{name: "time", arity: 1, flags: "loading stale fast", group: "server", since: "2.6.0",
-			summary: "Returns the server time.", complexity: "O(1)", fn: timeCommand},
-		{name: "lastsave", arity: 1, flags: "loading stale fast", acl: "admin dangerous", group: "server", since: "1.0.0",
+		spec{name: "info", arity: -1, flags: "loading stale", acl: "dangerous", group: "server", since: "1.0.0",
+			summary: "Returns information and statistics about the server.", complexity: "O(1)", fn: infoCommand}.withTips("nondeterministic_output request_policy:all_shards response_policy:special"),
+		spec{name: "time", arity: 1, flags: "loading stale fast", group: "server", since: "2.6.0",
+			summary: "Returns the server time.", complexity: "O(1)", fn: timeCommand}.withTips("nondeterministic_output"),
+		spec{name: "lastsave", arity: 1, flags: "loading stale fast", acl: "admin dangerous", group: "server", since: "1.0.0",
 			summary:    "Returns the Unix timestamp of the last successful save to disk. cached never saves: it is the start-up time.",
-			complexity: "O(1)", fn: lastSaveCommand},
-		{name: "save", arity: 1, flags: "admin noscript no_multi", group: "server", since: "1.0.0",
+			complexity: "O(1)", fn: lastSaveCommand}.withTips("nondeterministic_output"),
+		{name: "save", arity: 1, flags: "admin noscript no_async_loading no_multi", group: "server", since: "1.0.0",
 			summary:    "Synchronously saves the database(s) to disk. cached keeps nothing on disk: it replies OK and does nothing.",
 			complexity: "O(N) where N is the total number of keys in all databases", fn: saveCommand},
-		{name: "bgsave", arity: -1, flags: "admin noscript", group: "server", since: "1.0.0",
+		{name: "bgsave", arity: -1, flags: "admin noscript no_async_loading", group: "server", since: "1.0.0",
 			summary:    "Asynchronously saves the database(s) to disk. cached keeps nothing on disk: it replies as Redis and does nothing.",
 			complexity: "O(N) where N is the total number of keys in all databases", fn: bgsaveCommand},
 		{name: "debug", arity: -2, flags: "admin noscript loading stale", group: "server", since: "1.0.0",
@@ -198,18 +198,18 @@ func memorySpec() spec {
 			summary: summary, complexity: complexity, fn: fn}
 	}
 	usage := sub("usage", -3, "readonly", "Estimates the memory usage of a key.",
-		"O(N) where N is the number of samples.", memoryUsageCommand)
+		"O(N) where N is the number of samples.", memoryUsageCommand).withKeys("RO | index 2 | range 0 1 0")
 	usage.first, usage.last, usage.step = 2, 2, 1
 	return spec{name: "memory", arity: -2, group: "server", since: "4.0.0",
 		summary: "A container for memory diagnostics commands.", complexity: "Depends on subcommand.",
 		subs: []spec{
-			sub("doctor", 2, "", "Outputs a memory problems report.", "O(1)", memoryDoctorCommand),
+			sub("doctor", 2, "", "Outputs a memory problems report.", "O(1)", memoryDoctorCommand).withTips("nondeterministic_output request_policy:all_shards response_policy:special"),
 			sub("help", 2, "loading stale", "Returns helpful text about the different subcommands.", "O(1)", memoryHelpCommand),
 			sub("malloc-stats", 2, "", "Returns the allocator statistics.",
-				"Depends on how much memory is allocated, could be slow", memoryMallocStatsCommand),
+				"Depends on how much memory is allocated, could be slow", memoryMallocStatsCommand).withTips("nondeterministic_output request_policy:all_shards response_policy:special"),
 			sub("purge", 2, "", "Asks the allocator to release memory.",
-				"Depends on how much memory is allocated, could be slow", memoryPurgeCommand),
-			sub("stats", 2, "", "Returns details about memory usage.", "O(1)", memoryStatsCommand),
+				"Depends on how much memory is allocated, could be slow", memoryPurgeCommand).withTips("request_policy:all_shards response_policy:all_succeeded"),
+			sub("stats", 2, "", "Returns details about memory usage.", "O(1)", memoryStatsCommand).withTips("nondeterministic_output request_policy:all_shards response_policy:special"),
 			usage,
 		}}
 }

@@ -24,40 +24,40 @@ const (
 func setCommands() []spec {
 	const o1 = "O(1)"
 	return []spec{
-		{name: "sadd", arity: -3, flags: "write denyoom fast", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
-			summary: "Adds one or more members to a set. Creates the key if it doesn't exist.", complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", fn: saddCommand},
-		{name: "srem", arity: -3, flags: "write fast", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
-			summary: "Removes one or more members from a set. Deletes the set if the last member was removed.", complexity: "O(N) where N is the number of members to be removed.", fn: sremCommand},
-		{name: "smembers", arity: 2, flags: "readonly", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
-			summary: "Returns all members of a set.", complexity: "O(N) where N is the set cardinality.", fn: smembersCommand},
-		{name: "sismember", arity: 3, flags: "readonly fast", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
-			summary: "Determines whether a member belongs to a set.", complexity: o1, fn: sismemberCommand},
+		spec{name: "sadd", arity: -3, flags: "write denyoom fast", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
+			summary: "Adds one or more members to a set. Creates the key if it doesn't exist.", complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", fn: saddCommand}.withKeys("RW insert | index 1 | range 0 1 0"),
+		spec{name: "srem", arity: -3, flags: "write fast", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
+			summary: "Removes one or more members from a set. Deletes the set if the last member was removed.", complexity: "O(N) where N is the number of members to be removed.", fn: sremCommand}.withKeys("RW delete | index 1 | range 0 1 0"),
+		spec{name: "smembers", arity: 2, flags: "readonly", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
+			summary: "Returns all members of a set.", complexity: "O(N) where N is the set cardinality.", fn: smembersCommand}.withTips("nondeterministic_output_order"),
+		spec{name: "sismember", arity: 3, flags: "readonly fast", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
+			summary: "Determines whether a member belongs to a set.", complexity: o1, fn: sismemberCommand}.withKeys("RO | index 1 | range 0 1 0"),
 		{name: "smismember", arity: -3, flags: "readonly fast", first: 1, last: 1, step: 1, group: "set", since: "6.2.0",
 			summary: "Determines whether multiple members belong to a set.", complexity: "O(N) where N is the number of elements being checked for membership", fn: smismemberCommand},
-		{name: "scard", arity: 2, flags: "readonly fast", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
-			summary: "Returns the number of members in a set.", complexity: o1, fn: scardCommand},
-		{name: "spop", arity: -2, flags: "write fast", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
-			summary: "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", complexity: "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", fn: spopCommand},
-		{name: "srandmember", arity: -2, flags: "readonly", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
-			summary: "Get one or multiple random members from a set", complexity: "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", fn: srandmemberCommand},
-		{name: "smove", arity: 4, flags: "write fast", first: 1, last: 2, step: 1, group: "set", since: "1.0.0",
-			summary: "Moves a member from one set to another.", complexity: o1, fn: smoveCommand},
-		{name: "sinter", arity: -2, flags: "readonly", first: 1, last: -1, step: 1, group: "set", since: "1.0.0",
-			summary: "Returns the intersect of multiple sets.", complexity: setAlgebraCompl, fn: sinterCommand},
-		{name: "sintercard", arity: -3, flags: "readonly", group: "set", since: "7.0.0", keys: sintercardKeys,
-			summary: "Returns the number of members of the intersect of multiple sets.", complexity: setAlgebraCompl, fn: sintercardCommand},
-		{name: "sunion", arity: -2, flags: "readonly", first: 1, last: -1, step: 1, group: "set", since: "1.0.0",
-			summary: "Returns the union of multiple sets.", complexity: setUnionCompl, fn: sunionCommand},
-		{name: "sdiff", arity: -2, flags: "readonly", first: 1, last: -1, step: 1, group: "set", since: "1.0.0",
-			summary: "Returns the difference of multiple sets.", complexity: setUnionCompl, fn: sdiffCommand},
-		{name: "sinterstore", arity: -3, flags: "write denyoom", first: 1, last: -1, step: 1, group: "set", since: "1.0.0",
-			summary: "Stores the intersect of multiple sets in a key.", complexity: setAlgebraCompl, fn: sinterstoreCommand},
-		{name: "sunionstore", arity: -3, flags: "write denyoom", first: 1, last: -1, step: 1, group: "set", since: "1.0.0",
-			summary: "Stores the union of multiple sets in a key.", complexity: setUnionCompl, fn: sunionstoreCommand},
-		{name: "sdiffstore", arity: -3, flags: "write denyoom", first: 1, last: -1, step: 1, group: "set", since: "1.0.0",
-			summary: "Stores the difference of multiple sets in a key.", complexity: setUnionCompl, fn: sdiffstoreCommand},
-		{name: "sscan", arity: -3, flags: "readonly", first: 1, last: 1, step: 1, group: "set", since: "2.8.0",
-			summary: "Iterates over members of a set.", complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", fn: sscanCommand},
+		spec{name: "scard", arity: 2, flags: "readonly fast", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
+			summary: "Returns the number of members in a set.", complexity: o1, fn: scardCommand}.withKeys("RO | index 1 | range 0 1 0"),
+		spec{name: "spop", arity: -2, flags: "write fast", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
+			summary: "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", complexity: "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", fn: spopCommand}.withKeys("RW access delete | index 1 | range 0 1 0").withTips("nondeterministic_output"),
+		spec{name: "srandmember", arity: -2, flags: "readonly", first: 1, last: 1, step: 1, group: "set", since: "1.0.0",
+			summary: "Get one or multiple random members from a set", complexity: "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", fn: srandmemberCommand}.withTips("nondeterministic_output"),
+		spec{name: "smove", arity: 4, flags: "write fast", first: 1, last: 2, step: 1, group: "set", since: "1.0.0",
+			summary: "Moves a member from one set to another.", complexity: o1, fn: smoveCommand}.withKeys("RW access delete | index 1 | range 0 1 0", "RW insert | index 2 | range 0 1 0"),
+		spec{name: "sinter", arity: -2, flags: "readonly", first: 1, last: -1, step: 1, group: "set", since: "1.0.0",
+			summary: "Returns the intersect of multiple sets.", complexity: setAlgebraCompl, fn: sinterCommand}.withTips("nondeterministic_output_order"),
+		spec{name: "sintercard", arity: -3, flags: "readonly", group: "set", since: "7.0.0",
+			summary: "Returns the number of members of the intersect of multiple sets.", complexity: setAlgebraCompl, fn: sintercardCommand}.withKeys("RO access | index 1 | keynum 0 1 1"),
+		spec{name: "sunion", arity: -2, flags: "readonly", first: 1, last: -1, step: 1, group: "set", since: "1.0.0",
+			summary: "Returns the union of multiple sets.", complexity: setUnionCompl, fn: sunionCommand}.withTips("nondeterministic_output_order"),
+		spec{name: "sdiff", arity: -2, flags: "readonly", first: 1, last: -1, step: 1, group: "set", since: "1.0.0",
+			summary: "Returns the difference of multiple sets.", complexity: setUnionCompl, fn: sdiffCommand}.withTips("nondeterministic_output_order"),
+		spec{name: "sinterstore", arity: -3, flags: "write denyoom", first: 1, last: -1, step: 1, group: "set", since: "1.0.0",
+			summary: "Stores the intersect of multiple sets in a key.", complexity: setAlgebraCompl, fn: sinterstoreCommand}.withKeys("RW update | index 1 | range 0 1 0", "RO access | index 2 | range -1 1 0"),
+		spec{name: "sunionstore", arity: -3, flags: "write denyoom", first: 1, last: -1, step: 1, group: "set", since: "1.0.0",
+			summary: "Stores the union of multiple sets in a key.", complexity: setUnionCompl, fn: sunionstoreCommand}.withKeys("OW update | index 1 | range 0 1 0", "RO access | index 2 | range -1 1 0"),
+		spec{name: "sdiffstore", arity: -3, flags: "write denyoom", first: 1, last: -1, step: 1, group: "set", since: "1.0.0",
+			summary: "Stores the difference of multiple sets in a key.", complexity: setUnionCompl, fn: sdiffstoreCommand}.withKeys("OW update | index 1 | range 0 1 0", "RO access | index 2 | range -1 1 0"),
+		spec{name: "sscan", arity: -3, flags: "readonly", first: 1, last: 1, step: 1, group: "set", since: "2.8.0",
+			summary: "Iterates over members of a set.", complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", fn: sscanCommand}.withTips("nondeterministic_output"),
 	}
 }
 
@@ -575,25 +575,6 @@ func setAlgebraStore(c *client, op setOp, args [][]byte) {
 func sinterstoreCommand(c *client, args [][]byte) { setAlgebraStore(c, opInter, args) }
 func sunionstoreCommand(c *client, args [][]byte) { setAlgebraStore(c, opUnion, args) }
 func sdiffstoreCommand(c *client, args [][]byte)  { setAlgebraStore(c, opDiff, args) }
-
-// sintercardNumKeys parses SINTERCARD's numkeys; 0 when invalid.
-func sintercardNumKeys(args [][]byte) int {
-	n, ok := protocol.ParseInt(args[1])
-	if !ok || n < 1 || n > int64(len(args)-2) {
-		return 0
-	}
-	return int(n)
-}
-
-// sintercardKeys gives SINTERCARD's key positions: args[2 : 2+numkeys].
-func sintercardKeys(args [][]byte) []int {
-	n := sintercardNumKeys(args)
-	keys := make([]int, n)
-	for i := range keys {
-		keys[i] = 2 + i
-	}
-	return keys
-}
 
 // sintercardParse parses SINTERCARD's arguments: numkeys and LIMIT (0: no
 // limit), or the error text to reply.

@@ -3,6 +3,7 @@ package server
 import (
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/cached/cached/protocol"
 	"github.com/cached/cached/store"
@@ -21,23 +22,23 @@ func stringCommands() []spec {
 	const rangeCx = "O(N) where N is the length of the returned string."
 	return []spec{
 		s("get", 2, "readonly fast", 1, 1, 1, "1.0.0", "Get the value of a key", o1, getCommand),
-		s("set", -3, "write denyoom", 1, 1, 1, "1.0.0", "Set the string value of a key", o1, setCommand),
-		s("setnx", 3, "write denyoom fast", 1, 1, 1, "1.0.0", "Set the value of a key, only if the key does not exist", o1, setnxCommand),
-		s("setex", 4, "write denyoom", 1, 1, 1, "2.0.0", "Set the value and expiration of a key", o1, setexCommand),
-		s("psetex", 4, "write denyoom", 1, 1, 1, "2.6.0", "Set the value and expiration in milliseconds of a key", o1, psetexCommand),
-		s("getset", 3, "write denyoom fast", 1, 1, 1, "1.0.0", "Set the string value of a key and return its old value", o1, getsetCommand),
-		s("getdel", 2, "write fast", 1, 1, 1, "6.2.0", "Get the value of a key and delete the key", o1, getdelCommand),
-		s("getex", -2, "write fast", 1, 1, 1, "6.2.0", "Get the value of a key and optionally set its expiration", o1, getexCommand),
-		s("mget", -2, "readonly fast", 1, -1, 1, "1.0.0", "Get the values of all the given keys", "O(N) where N is the number of keys to retrieve.", mgetCommand),
-		s("mset", -3, "write denyoom", 1, -1, 2, "1.0.1", "Set multiple keys to multiple values", "O(N) where N is the number of keys to set.", msetCommand),
-		s("msetnx", -3, "write denyoom", 1, -1, 2, "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist", "O(N) where N is the number of keys to set.", msetnxCommand),
-		s("append", 3, "write denyoom fast", 1, 1, 1, "2.0.0", "Append a value to a key", "O(1) amortized", appendCommand),
-		s("strlen", 2, "readonly fast", 1, 1, 1, "2.2.0", "Get the length of the value stored in a key", o1, strlenCommand),
-		s("incr", 2, "write denyoom fast", 1, 1, 1, "1.0.0", "Increment the integer value of a key by one", o1, incrCommand),
-		s("decr", 2, "write denyoom fast", 1, 1, 1, "1.0.0", "Decrement the integer value of a key by one", o1, decrCommand),
-		s("incrby", 3, "write denyoom fast", 1, 1, 1, "1.0.0", "Increment the integer value of a key by the given amount", o1, incrbyCommand),
-		s("decrby", 3, "write denyoom fast", 1, 1, 1, "1.0.0", "Decrement the integer value of a key by the given number", o1, decrbyCommand),
-		s("incrbyfloat", 3, "write denyoom fast", 1, 1, 1, "2.6.0", "Increment the float value of a key by the given amount", o1, incrbyfloatCommand),
+		s("set", -3, "write denyoom", 1, 1, 1, "1.0.0", "Set the string value of a key", o1, setCommand).withKeys("RW access update variable_flags | index 1 | range 0 1 0 | RW and ACCESS due to the optional `GET` argument").withKeyFlags(setKeyFlags),
+		s("setnx", 3, "write denyoom fast", 1, 1, 1, "1.0.0", "Set the value of a key, only if the key does not exist", o1, setnxCommand).withKeys("OW insert | index 1 | range 0 1 0"),
+		s("setex", 4, "write denyoom", 1, 1, 1, "2.0.0", "Set the value and expiration of a key", o1, setexCommand).withKeys("OW update | index 1 | range 0 1 0"),
+		s("psetex", 4, "write denyoom", 1, 1, 1, "2.6.0", "Set the value and expiration in milliseconds of a key", o1, psetexCommand).withKeys("OW update | index 1 | range 0 1 0"),
+		s("getset", 3, "write denyoom fast", 1, 1, 1, "1.0.0", "Set the string value of a key and return its old value", o1, getsetCommand).withKeys("RW access update | index 1 | range 0 1 0"),
+		s("getdel", 2, "write fast", 1, 1, 1, "6.2.0", "Get the value of a key and delete the key", o1, getdelCommand).withKeys("RW access delete | index 1 | range 0 1 0"),
+		s("getex", -2, "write fast", 1, 1, 1, "6.2.0", "Get the value of a key and optionally set its expiration", o1, getexCommand).withKeys("RW access update | index 1 | range 0 1 0 | RW and UPDATE because it changes the TTL"),
+		s("mget", -2, "readonly fast", 1, -1, 1, "1.0.0", "Get the values of all the given keys", "O(N) where N is the number of keys to retrieve.", mgetCommand).withSplit(splitValues).withTips("request_policy:multi_shard"),
+		s("mset", -3, "write denyoom", 1, -1, 2, "1.0.1", "Set multiple keys to multiple values", "O(N) where N is the number of keys to set.", msetCommand).withSplit(splitPairs).withKeys("OW update | index 1 | range -1 2 0").withTips("request_policy:multi_shard response_policy:all_succeeded"),
+		s("msetnx", -3, "write denyoom", 1, -1, 2, "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist", "O(N) where N is the number of keys to set.", msetnxCommand).withKeys("OW insert | index 1 | range -1 2 0").withTips("request_policy:multi_shard response_policy:agg_min"),
+		s("append", 3, "write denyoom fast", 1, 1, 1, "2.0.0", "Append a value to a key", "O(1) amortized", appendCommand).withKeys("RW insert | index 1 | range 0 1 0"),
+		s("strlen", 2, "readonly fast", 1, 1, 1, "2.2.0", "Get the length of the value stored in a key", o1, strlenCommand).withKeys("RO | index 1 | range 0 1 0"),
+		s("incr", 2, "write denyoom fast", 1, 1, 1, "1.0.0", "Increment the integer value of a key by one", o1, incrCommand).withKeys("RW access update | index 1 | range 0 1 0"),
+		s("decr", 2, "write denyoom fast", 1, 1, 1, "1.0.0", "Decrement the integer value of a key by one", o1, decrCommand).withKeys("RW access update | index 1 | range 0 1 0"),
+		s("incrby", 3, "write denyoom fast", 1, 1, 1, "1.0.0", "Increment the integer value of a key by the given amount", o1, incrbyCommand).withKeys("RW access update | index 1 | range 0 1 0"),
+		s("decrby", 3, "write denyoom fast", 1, 1, 1, "1.0.0", "Decrement the integer value of a key by the given number", o1, decrbyCommand).withKeys("RW access update | index 1 | range 0 1 0"),
+		s("incrbyfloat", 3, "write denyoom fast", 1, 1, 1, "2.6.0", "Increment the float value of a key by the given amount", o1, incrbyfloatCommand).withKeys("RW access update | index 1 | range 0 1 0"),
 		s("getrange", 4, "readonly", 1, 1, 1, "2.4.0", "Get a substring of the string stored at a key", rangeCx, getrangeCommand),
 		s("substr", 4, "readonly", 1, 1, 1, "1.0.0", "Get a substring of the string stored at a key", rangeCx, getrangeCommand),
 		s("setrange", 4, "write denyoom", 1, 1, 1, "2.2.0", "Overwrite part of a string at key starting at the specified offset",
@@ -384,4 +385,15 @@ func strMSet(c *client, args [][]byte, nx bool) {
 	} else {
 		c.ok()
 	}
+}
+
+// setKeyFlags are SET's key flags for COMMAND GETKEYSANDFLAGS, as Redis's
+// setGetKeys: with GET the old value is read.
+func setKeyFlags(args [][]byte) []string {
+	for _, a := range args[min(3, len(args)):] {
+		if strings.EqualFold(string(a), "get") {
+			return []string{"RW", "access", "update"}
+		}
+	}
+	return []string{"OW", "update"}
 }

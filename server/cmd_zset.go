@@ -16,22 +16,26 @@ import (
 // zsetCommands declares the sorted set commands (ZADD, ZRANGE, BZPOPMIN, …).
 func zsetCommands() []spec {
 	z := func(name string, arity int, flags string, first, last int, fn handlerFunc, since, summary, cx string) spec {
-		return spec{name: name, arity: arity, flags: flags, first: first, last: last, step: 1,
+		step := 1
+		if first == 0 {
+			step = 0 // keys found by key specs only (numkeys)
+		}
+		return spec{name: name, arity: arity, flags: flags, first: first, last: last, step: step,
 			group: "sorted_set", since: since, summary: summary, complexity: cx, fn: fn}
 	}
 	logN := "O(log(N))"
 	rangeCx := "O(log(N)+M) with N the number of elements in the sorted set and M the number of elements returned."
 	specs := []spec{
 		z("zadd", -4, "write denyoom fast", 1, 1, zaddCommand, "1.2.0", "Add one or more members to a sorted set, or update its score if it already exists", logN+" for each item added"),
-		z("zincrby", 4, "write denyoom fast", 1, 1, zincrbyCommand, "1.2.0", "Increment the score of a member in a sorted set", logN),
-		z("zrem", -3, "write fast", 1, 1, zremCommand, "1.2.0", "Remove one or more members from a sorted set", "O(M*log(N))"),
+		z("zincrby", 4, "write denyoom fast", 1, 1, zincrbyCommand, "1.2.0", "Increment the score of a member in a sorted set", logN).withKeys("RW access update | index 1 | range 0 1 0"),
+		z("zrem", -3, "write fast", 1, 1, zremCommand, "1.2.0", "Remove one or more members from a sorted set", "O(M*log(N))").withKeys("RW delete | index 1 | range 0 1 0"),
 		z("zscore", 3, "readonly fast", 1, 1, zscoreCommand, "1.2.0", "Get the score associated with the given member in a sorted set", "O(1)"),
 		z("zmscore", -3, "readonly fast", 1, 1, zmscoreCommand, "6.2.0", "Get the score associated with the given members in a sorted set", "O(N)"),
-		z("zcard", 2, "readonly fast", 1, 1, zcardCommand, "1.2.0", "Get the number of members in a sorted set", "O(1)"),
+		z("zcard", 2, "readonly fast", 1, 1, zcardCommand, "1.2.0", "Get the number of members in a sorted set", "O(1)").withKeys("RO | index 1 | range 0 1 0"),
 		z("zcount", 4, "readonly fast", 1, 1, zcountCommand, "2.0.0", "Count the members in a sorted set with scores within the given values", logN),
 		z("zlexcount", 4, "readonly fast", 1, 1, zlexcountCommand, "2.8.9", "Count the number of members in a sorted set between a given lexicographical range", logN),
 		z("zrange", -4, "readonly", 1, 1, zrangeCommand, "1.2.0", "Return a range of members in a sorted set", rangeCx),
-		z("zrangestore", -5, "write denyoom", 1, 2, zrangestoreCommand, "6.2.0", "Store a range of members from sorted set into another key", rangeCx),
+		z("zrangestore", -5, "write denyoom", 1, 2, zrangestoreCommand, "6.2.0", "Store a range of members from sorted set into another key", rangeCx).withKeys("OW update | index 1 | range 0 1 0", "RO access | index 2 | range 0 1 0"),
 		z("zrangebyscore", -4, "readonly", 1, 1, zrangebyscoreCommand, "1.0.5", "Return a range of members in a sorted set, by score", rangeCx),
 		z("zrevrangebyscore", -4, "readonly", 1, 1, zrevrangebyscoreCommand, "2.2.0", "Return a range of members in a sorted set, by score, with scores ordered from high to low", rangeCx),
 		z("zrangebylex", -4, "readonly", 1, 1, zrangebylexCommand, "2.8.9", "Return a range of members in a sorted set, by lexicographical range", rangeCx),
@@ -39,62 +43,29 @@ func zsetCommands() []spec {
 		z("zrevrange", -4, "readonly", 1, 1, zrevrangeCommand, "1.2.0", "Return a range of members in a sorted set, by index, with scores ordered from high to low", rangeCx),
 		z("zrank", -3, "readonly fast", 1, 1, zrankCommand, "2.0.0", "Determine the index of a member in a sorted set", logN),
 		z("zrevrank", -3, "readonly fast", 1, 1, zrevrankCommand, "2.0.0", "Determine the index of a member in a sorted set, with scores ordered from high to low", logN),
-		z("zpopmin", -2, "write fast", 1, 1, zpopminCommand, "5.0.0", "Remove and return members with the lowest scores in a sorted set", "O(log(N)*M)"),
-		z("zpopmax", -2, "write fast", 1, 1, zpopmaxCommand, "5.0.0", "Remove and return members with the highest scores in a sorted set", "O(log(N)*M)"),
-		withBlock(z("bzpopmin", -3, "write noscript blocking fast", 1, -2, bzpopminCommand, "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", logN), bzpopminBlock),
-		withBlock(z("bzpopmax", -3, "write noscript blocking fast", 1, -2, bzpopmaxCommand, "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", logN), bzpopmaxBlock),
-		z("zremrangebyscore", 4, "write", 1, 1, zremrangebyscoreCommand, "1.2.0", "Remove all members in a sorted set within the given scores", rangeCx),
-		z("zremrangebyrank", 4, "write", 1, 1, zremrangebyrankCommand, "2.0.0", "Remove all members in a sorted set within the given indexes", rangeCx),
-		z("zremrangebylex", 4, "write", 1, 1, zremrangebylexCommand, "2.8.9", "Remove all members in a sorted set between the given lexicographical range", rangeCx),
-		z("zrandmember", -2, "readonly", 1, 1, zrandmemberCommand, "6.2.0", "Get one or multiple random elements from a sorted set", "O(N) where N is the number of elements returned"),
-		z("zscan", -3, "readonly", 1, 1, zscanCommand, "2.8.0", "Incrementally iterate sorted sets elements and associated scores", "O(1) for every call. O(N) for a complete iteration."),
-	}
-	numkeysAt := func(i int) func(args [][]byte) []int {
-		return func(args [][]byte) []int { return zsetNumkeys(args, i) }
-	}
-	storeKeys := func(args [][]byte) []int {
-		if len(args) < 2 {
-			return nil
-		}
-		return append([]int{1}, zsetNumkeys(args, 2)...)
+		z("zpopmin", -2, "write fast", 1, 1, zpopminCommand, "5.0.0", "Remove and return members with the lowest scores in a sorted set", "O(log(N)*M)").withKeys("RW access delete | index 1 | range 0 1 0"),
+		z("zpopmax", -2, "write fast", 1, 1, zpopmaxCommand, "5.0.0", "Remove and return members with the highest scores in a sorted set", "O(log(N)*M)").withKeys("RW access delete | index 1 | range 0 1 0"),
+		withBlock(z("bzpopmin", -3, "write noscript blocking fast", 1, -2, bzpopminCommand, "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", logN).withKeys("RW access delete | index 1 | range -2 1 0"), bzpopminBlock),
+		withBlock(z("bzpopmax", -3, "write noscript blocking fast", 1, -2, bzpopmaxCommand, "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", logN).withKeys("RW access delete | index 1 | range -2 1 0"), bzpopmaxBlock),
+		z("zremrangebyscore", 4, "write", 1, 1, zremrangebyscoreCommand, "1.2.0", "Remove all members in a sorted set within the given scores", rangeCx).withKeys("RW delete | index 1 | range 0 1 0"),
+		z("zremrangebyrank", 4, "write", 1, 1, zremrangebyrankCommand, "2.0.0", "Remove all members in a sorted set within the given indexes", rangeCx).withKeys("RW delete | index 1 | range 0 1 0"),
+		z("zremrangebylex", 4, "write", 1, 1, zremrangebylexCommand, "2.8.9", "Remove all members in a sorted set between the given lexicographical range", rangeCx).withKeys("RW delete | index 1 | range 0 1 0"),
+		z("zrandmember", -2, "readonly", 1, 1, zrandmemberCommand, "6.2.0", "Get one or multiple random elements from a sorted set", "O(N) where N is the number of elements returned").withTips("nondeterministic_output"),
+		z("zscan", -3, "readonly", 1, 1, zscanCommand, "2.8.0", "Incrementally iterate sorted sets elements and associated scores", "O(1) for every call. O(N) for a complete iteration.").withTips("nondeterministic_output"),
 	}
 	setop := "O(N)+O(M*log(M)) with N the sum of the sizes of the input sorted sets, and M the number of elements in the resulting sorted set."
-	mv := func(sp spec, first, last int, keys func([][]byte) []int) spec {
-		sp.first, sp.last, sp.keys = first, last, keys
-		if first == 0 {
-			sp.step = 0
-		}
-		return sp
-	}
 	specs = append(specs,
-		mv(z("zmpop", -4, "write", 0, 0, zmpopCommand, "7.0.0", "Remove and return members with scores in a sorted set", "O(K) + O(M*log(N))"), 0, 0, numkeysAt(1)),
-		withBlock(mv(z("bzmpop", -5, "write blocking", 0, 0, bzmpopCommand, "7.0.0", "Remove and return members with scores in a sorted set or block until one is available", "O(K) + O(M*log(N))"), 0, 0, numkeysAt(2)), bzmpopBlock),
-		mv(z("zunionstore", -4, "write denyoom", 1, 1, zunionstoreCommand, "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key", setop), 1, 1, storeKeys),
-		mv(z("zinterstore", -4, "write denyoom", 1, 1, zinterstoreCommand, "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key", setop), 1, 1, storeKeys),
-		mv(z("zdiffstore", -4, "write denyoom", 1, 1, zdiffstoreCommand, "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key", setop), 1, 1, storeKeys),
-		mv(z("zunion", -3, "readonly", 0, 0, zunionCommand, "6.2.0", "Add multiple sorted sets", setop), 0, 0, numkeysAt(1)),
-		mv(z("zinter", -3, "readonly", 0, 0, zinterCommand, "6.2.0", "Intersect multiple sorted sets", setop), 0, 0, numkeysAt(1)),
-		mv(z("zdiff", -3, "readonly", 0, 0, zdiffCommand, "6.2.0", "Subtract multiple sorted sets", setop), 0, 0, numkeysAt(1)),
-		mv(z("zintercard", -3, "readonly", 0, 0, zintercardCommand, "7.0.0", "Intersect multiple sorted sets and return the cardinality of the result", setop), 0, 0, numkeysAt(1)),
+		z("zmpop", -4, "write", 0, 0, zmpopCommand, "7.0.0", "Remove and return members with scores in a sorted set", "O(K) + O(M*log(N))").withKeys("RW access delete | index 1 | keynum 0 1 1"),
+		withBlock(z("bzmpop", -5, "write blocking", 0, 0, bzmpopCommand, "7.0.0", "Remove and return members with scores in a sorted set or block until one is available", "O(K) + O(M*log(N))").withKeys("RW access delete | index 2 | keynum 0 1 1"), bzmpopBlock),
+		z("zunionstore", -4, "write denyoom", 1, 1, zunionstoreCommand, "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key", setop).withKeys("OW update | index 1 | range 0 1 0", "RO access | index 2 | keynum 0 1 1"),
+		z("zinterstore", -4, "write denyoom", 1, 1, zinterstoreCommand, "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key", setop).withKeys("OW update | index 1 | range 0 1 0", "RO access | index 2 | keynum 0 1 1"),
+		z("zdiffstore", -4, "write denyoom", 1, 1, zdiffstoreCommand, "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key", setop).withKeys("OW update | index 1 | range 0 1 0", "RO access | index 2 | keynum 0 1 1"),
+		z("zunion", -3, "readonly", 0, 0, zunionCommand, "6.2.0", "Add multiple sorted sets", setop).withKeys("RO access | index 1 | keynum 0 1 1"),
+		z("zinter", -3, "readonly", 0, 0, zinterCommand, "6.2.0", "Intersect multiple sorted sets", setop).withKeys("RO access | index 1 | keynum 0 1 1"),
+		z("zdiff", -3, "readonly", 0, 0, zdiffCommand, "6.2.0", "Subtract multiple sorted sets", setop).withKeys("RO access | index 1 | keynum 0 1 1"),
+		z("zintercard", -3, "readonly", 0, 0, zintercardCommand, "7.0.0", "Intersect multiple sorted sets and return the cardinality of the result", setop).withKeys("RO access | index 1 | keynum 0 1 1"),
 	)
 	return specs
-}
-
-// zsetNumkeys returns the key positions of a numkeys form: args[i] is the
-// count, the keys follow. A bad count gives no keys.
-func zsetNumkeys(args [][]byte, i int) []int {
-	if i >= len(args) {
-		return nil
-	}
-	n, ok := protocol.ParseInt(args[i])
-	if !ok || n < 1 || n > int64(len(args)-i-1) {
-		return nil
-	}
-	out := make([]int, n)
-	for k := range out {
-		out[k] = i + 1 + k
-	}
-	return out
 }
 
 // Command names and words used in effects.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -67,6 +68,22 @@ func indexOf(list []string, s string) int {
 
 // spec declares a command for the table. Handler files return []spec from
 // one function each (connectionCommands, stringCommands, …).
+//
+// The entry is all the server knows about a command besides its handler:
+// adding a command is its handler plus its entry. Beyond name, arity,
+// flags and the legacy key range (first/last/step), an entry declares, when
+// they apply:
+//   - withKeys: Redis 7's key specs (keyspec.go) where they differ from the
+//     one built from first/last/step; they answer COMMAND INFO and
+//     GETKEYS and find movable keys (numkeys forms) for cluster routing;
+//   - withKeyFlags: the key's flags for a variable_flags spec (SET, BITFIELD);
+//   - withTips: the command tips cluster clients route by;
+//   - withSplit: how proxy mode splits a cross-slot call (cluster_split.go);
+//   - withRole: MULTI queuing, the RESP2 subscribed context, and keeping
+//     state on the connection (never forwarded in proxy mode);
+//   - withClusterRefusal: the error cluster mode answers for some arguments.
+//
+// newCommandTable checks every entry and panics on an inconsistent one.
 type spec struct {
 	name       string // lower case
 	arity      int    // Redis arity: n exact, -n at least n (including the name)
@@ -80,8 +97,19 @@ type spec struct {
 	summary    string
 	complexity string
 	fn         handlerFunc
-	subs       []spec                    // subcommands (CONFIG GET, CLIENT LIST …); fn of the parent is unused then
-	keys       func(args [][]byte) []int // key positions for commands with movable keys
+	subs       []spec // subcommands (CONFIG GET, CLIENT LIST …); fn of the parent is unused then
+
+	keySpecs []string // Redis 7 key specs (keyspec.go); none: one built from first/last/step
+	// keyFlags gives the flags of the key of a command whose key spec has
+	// variable_flags (SET with GET, BITFIELD with writes), for COMMAND
+	// GETKEYSANDFLAGS.
+	keyFlags func(args [][]byte) []string
+	tips     string // command tips, space-separated (COMMAND INFO's 8th field)
+	split    splitKind
+	role     cmdRole
+	// clusterRefusal is the error of a command that cluster mode refuses
+	// for these arguments (MOVE, SWAPDB, COPY … DB n), or "".
+	clusterRefusal func(args [][]byte) string
 	// keyspace: the command reads or changes keys it does not name (FLUSHDB,
 	// SWAPDB, KEYS, SCAN, RANDOMKEY, CONFIG SET's eviction …): an EXEC
 	// that queues it locks every shard.
@@ -93,12 +121,87 @@ type spec struct {
 	block *blockSpec
 }
 
-// wholeKeyspace marks sp as reading or changing keys it does not name
+// withKeyspace marks sp as reading or changing keys it does not name
 // (spec.keyspace).
-func wholeKeyspace(sp spec) spec {
+func (sp spec) withKeyspace() spec {
 	sp.keyspace = true
 	return sp
 }
+
+// withKeys declares Redis 7's key specs (keyspec.go) of an entry.
+func (sp spec) withKeys(specs ...string) spec {
+	sp.keySpecs = specs
+	return sp
+}
+
+// withTips declares an entry's command tips, space-separated.
+func (sp spec) withTips(tips string) spec {
+	sp.tips = tips
+	return sp
+}
+
+// withKeyFlags declares the function giving the key's flags of a command
+// whose key spec has variable_flags.
+func (sp spec) withKeyFlags(fn func(args [][]byte) []string) spec {
+	sp.keyFlags = fn
+	return sp
+}
+
+// withSplit declares how proxy mode splits a cross-slot call.
+func (sp spec) withSplit(k splitKind) spec {
+	sp.split = k
+	return sp
+}
+
+// withRole declares what the command is to connection state.
+func (sp spec) withRole(r cmdRole) spec {
+	sp.role = r
+	return sp
+}
+
+// withClusterRefusal declares when cluster mode refuses the command.
+func (sp spec) withClusterRefusal(fn func(args [][]byte) string) spec {
+	sp.clusterRefusal = fn
+	return sp
+}
+
+// splitKind is how proxy mode splits a command whose keys span several
+// slots into parts, one per owner, and merges their replies
+// (cluster_split.go).
+type splitKind uint8
+
+const (
+	splitNone   splitKind = iota // CROSSSLOT
+	splitCount                   // every key a part; the parts' integer replies summed (DEL, EXISTS, …)
+	splitValues                  // every key a part; the values merged in the order asked (MGET)
+	splitPairs                   // every key with its value a part; OK (MSET)
+)
+
+// cmdRole is what a command is to connection state outside its handler:
+// MULTI queuing, the RESP2 subscribed context, cluster forwarding.
+type cmdRole uint16
+
+const (
+	// roleTxRunNow runs at once inside MULTI, not queued (DISCARD, QUIT).
+	roleTxRunNow cmdRole = 1 << iota
+	// roleTxAnswerNow runs at once inside MULTI after the maxmemory check
+	// that every command in MULTI gets (MULTI, WATCH answer their error).
+	roleTxAnswerNow
+	// roleTxExec is EXEC: it runs the queued commands.
+	roleTxExec
+	// roleTxReset ends the transaction, then runs (RESET).
+	roleTxReset
+	// roleNotInExec is queued but refused when EXEC runs it (MONITOR).
+	roleNotInExec
+	// roleSubscribed may run in a RESP2 subscribed context.
+	roleSubscribed
+	// roleConnState keeps state on the connection: proxy mode never
+	// forwards it to another node (WATCH, SSUBSCRIBE, SUNSUBSCRIBE).
+	roleConnState
+	// rolePushReply replies with pushes (the (un)subscribe confirmations):
+	// CLIENT REPLY OFF|SKIP does not mute them, as in Redis 7.
+	rolePushReply
+)
 
 // command is a built table entry with its statistics.
 type command struct {
@@ -115,7 +218,12 @@ type command struct {
 	summary    string
 	complexity string
 	fn         handlerFunc
-	keysFn     func(args [][]byte) []int
+	keySpecs   []keySpec
+	keyFlags   func(args [][]byte) []string
+	tips       []string
+	split      splitKind
+	role       cmdRole
+	refusal    func(args [][]byte) string
 	keyspace   bool
 	block      *blockSpec // blocking.go; nil if the command never blocks
 	parent     *command
@@ -166,7 +274,9 @@ func newCommandTable() *commandTable {
 func build(sp spec, parent *command) *command {
 	c := &command{name: sp.name, fullName: sp.name, arity: sp.arity, flags: parseFlags(sp.flags),
 		first: sp.first, last: sp.last, step: sp.step, group: sp.group, since: sp.since,
-		summary: sp.summary, complexity: sp.complexity, fn: sp.fn, keysFn: sp.keys, keyspace: sp.keyspace, block: sp.block, parent: parent}
+		summary: sp.summary, complexity: sp.complexity, fn: sp.fn, parent: parent,
+		keyFlags: sp.keyFlags, tips: strings.Fields(sp.tips), split: sp.split, role: sp.role,
+		refusal: sp.clusterRefusal, keyspace: sp.keyspace, block: sp.block}
 	if (c.flags&flagBlocking != 0) != (c.block != nil) {
 		panic("server: command " + sp.name + ": the blocking flag and the block descriptor disagree")
 	}
@@ -176,9 +286,7 @@ func build(sp spec, parent *command) *command {
 			c.group = parent.group
 		}
 	}
-	if c.keysFn != nil {
-		c.flags |= flagMovableKeys
-	}
+	c.buildKeySpecs(sp.keySpecs)
 	if len(sp.subs) > 0 {
 		// Redis gives containers @slow and only the categories they declare.
 		c.acl = append([]string{"slow"}, strings.Fields(sp.acl)...)
@@ -243,9 +351,7 @@ func aclCategories(c *command, extra string) []string {
 		add("sortedset")
 	case "transactions":
 		add("transaction")
-	case "pubsub":
-		add("pubsub")
-	}
+	} // pub/sub commands are @pubsub by their flag, as in Redis (PUBSUB HELP is not)
 	for _, e := range strings.Fields(extra) {
 		add(e)
 	}
@@ -283,11 +389,50 @@ func (t *commandTable) sorted() []*command {
 	return out
 }
 
-// keyPositions returns the argument indexes that are keys, per the command's
-// key spec (first, last, step) or its keys function.
+// buildKeySpecs parses the declared key specs, or builds the default one,
+// and checks them against first/last/step (panicking on a disagreement: the
+// table is checked at start-up).
+func (c *command) buildKeySpecs(declared []string) {
+	if len(declared) == 0 {
+		if c.first > 0 {
+			c.keySpecs = []keySpec{defaultKeySpec(c)}
+		}
+		return
+	}
+	for _, d := range declared {
+		c.keySpecs = append(c.keySpecs, parseKeySpec(c.fullName, d))
+	}
+	first, last, step, movable := legacyRange(c.keySpecs)
+	if first != c.first || last != c.last || (first > 0 && step != c.step) {
+		panic(fmt.Sprintf("server: %s: first/last/step %d/%d/%d disagree with its key specs (%d/%d/%d)",
+			c.fullName, c.first, c.last, c.step, first, last, step))
+	}
+	if movable {
+		c.flags |= flagMovableKeys
+	}
+	variable := false
+	for i := range c.keySpecs {
+		variable = variable || c.keySpecs[i].has("variable_flags")
+	}
+	if variable != (c.keyFlags != nil) {
+		panic("server: " + c.fullName + ": a variable_flags key spec and keyFlags go together")
+	}
+}
+
+// keyPositions returns the argument indexes that are keys (shard channels
+// included): the legacy range first/last/step, or for commands with movable
+// keys what their key specs find (none when the arguments are bad).
 func (c *command) keyPositions(args [][]byte) []int {
-	if c.keysFn != nil {
-		return c.keysFn(args)
+	if c.flags&flagMovableKeys != 0 {
+		refs, ok := c.findKeys(args, true)
+		if !ok {
+			return nil
+		}
+		out := make([]int, len(refs))
+		for i, r := range refs {
+			out[i] = r.pos
+		}
+		return out
 	}
 	if c.first <= 0 || len(args) <= c.first {
 		return nil
@@ -327,13 +472,53 @@ func (s *Server) handle(conn redcon.Conn, rc redcon.Command) {
 	if c.killed.Load() {
 		return
 	}
+	if c.pipeLeft <= 0 { // a new batch: what redcon read and has not run yet
+		c.pipeLeft = len(rc.Raw)
+		for _, p := range conn.PeekPipeline() {
+			c.pipeLeft += len(p.Raw)
+		}
+	}
+	c.qbuf.Store(int64(c.pipeLeft))
 	s.dispatchSafe(c, rc.Args)
+	c.pipeLeft -= len(rc.Raw)
+	if c.detached.Load() { // the session holds what is left
+		c.pipeLeft = 0
+	}
+	c.qbuf.Store(int64(c.pipeLeft))
 	if c.closeAfterReply {
 		_ = c.conn.Close() // flushes the reply first
 	}
 }
 
 func (s *Server) dispatch(c *client, args [][]byte) {
+	if c.reply == 0 {
+		s.dispatchCommand(c, args)
+		if c.reply != 0 { // CLIENT REPLY SKIP ran
+			c.replyCommandDone()
+		}
+		return
+	}
+	// CLIENT REPLY OFF or SKIP: the command's reply is written, then
+	// dropped from redcon's buffer unless the command turned replies on.
+	w := redcon.BaseWriter(c.conn)
+	mark := len(w.Buffer())
+	c.pushReply = false
+	s.dispatchCommand(c, args)
+	if c.reply&(replyOff|replySkip) != 0 && !c.pushReply {
+		if b := w.Buffer(); len(b) > mark {
+			w.SetBuffer(b[:mark])
+		}
+	}
+	c.replyCommandDone()
+}
+
+func (s *Server) dispatchCommand(c *client, args [][]byte) {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	c.argvMem.Store(int64(n)) // CLIENT LIST argv-mem: the running command's arguments
+	defer c.argvMem.Store(0)
 	start := time.Now()
 	c.idleAt.Store(start.UnixNano())
 	s.stats.totalCommands.Add(1)
@@ -384,9 +569,29 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 	if s.pause.holds(cmd) {
 		s.waitPause(c, cmd)
 	}
+	c.pushReply = cmd.role&rolePushReply != 0
 	s.call(c, cmd, args, start)
 	if c.block != nil { // blocking.go: the command waits for a key
 		s.park(c, cmd, args)
+	}
+}
+
+// replyFlags are a client's CLIENT REPLY state, as Redis's
+// CLIENT_REPLY_OFF, CLIENT_REPLY_SKIP_NEXT and CLIENT_REPLY_SKIP.
+type replyFlags uint8
+
+const (
+	replyOff      replyFlags = 1 << iota // OFF: no replies until CLIENT REPLY ON
+	replySkipNext                        // SKIP ran: the next command's reply is dropped
+	replySkip                            // this command's reply is dropped
+)
+
+// replyCommandDone moves CLIENT REPLY SKIP on after a command, as Redis's
+// resetClient: the skipped command is done, a SKIP just run skips the next.
+func (c *client) replyCommandDone() {
+	c.reply &^= replySkip
+	if c.reply&replySkipNext != 0 {
+		c.reply = c.reply&^replySkipNext | replySkip
 	}
 }
 

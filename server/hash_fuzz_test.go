@@ -30,13 +30,14 @@ func FuzzSetIntercardArgs(f *testing.F) {
 		"1 a LIMIT -1", "x a", "1 a b"} {
 		f.Add(s)
 	}
+	cmd := newCommandTable().lookup([]byte("sintercard"))
 	f.Fuzz(func(t *testing.T, s string) {
 		args := append([][]byte{[]byte("sintercard")}, bytes.Fields([]byte(s))...)
 		if len(args) < 3 {
 			return
 		}
 		n, limit, errText := sintercardParse(args)
-		keys := sintercardKeys(args)
+		keys := cmd.keyPositions(args) // the table's key specs
 		if errText != "" {
 			return
 		}

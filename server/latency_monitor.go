@@ -93,10 +93,10 @@ func latencyCommands() []spec {
 	return []spec{{name: "latency", arity: -2, group: "server", since: "2.8.13",
 		summary: "A container for latency diagnostics commands.", complexity: "Depends on subcommand.",
 		subs: []spec{
-			sub("latest", 2, "admin noscript loading stale", "Returns the latest latency samples for all events.", "O(1)", latencyLatestCommand),
-			sub("history", 3, "admin noscript loading stale", "Returns timestamp-latency samples for an event.", "O(1)", latencyHistoryCommand),
-			sub("reset", -2, "admin noscript loading stale", "Resets the latency data for one or more events.", "O(1)", latencyResetCommand),
-			sub("histogram", -2, "admin noscript loading stale", "Returns the cumulative distribution of latencies of a subset or all commands.", "O(N) where N is the number of commands with latency information being retrieved.", latencyHistogramCommand),
+			sub("latest", 2, "admin noscript loading stale", "Returns the latest latency samples for all events.", "O(1)", latencyLatestCommand).withTips("nondeterministic_output request_policy:all_nodes response_policy:special"),
+			sub("history", 3, "admin noscript loading stale", "Returns timestamp-latency samples for an event.", "O(1)", latencyHistoryCommand).withTips("nondeterministic_output request_policy:all_nodes response_policy:special"),
+			sub("reset", -2, "admin noscript loading stale", "Resets the latency data for one or more events.", "O(1)", latencyResetCommand).withTips("request_policy:all_nodes response_policy:all_succeeded"),
+			sub("histogram", -2, "admin noscript loading stale", "Returns the cumulative distribution of latencies of a subset or all commands.", "O(N) where N is the number of commands with latency information being retrieved.", latencyHistogramCommand).withTips("nondeterministic_output request_policy:all_nodes response_policy:special"),
 			sub("help", 2, "loading stale", "Returns helpful text about the different subcommands.", "O(1)", latencyHelpCommand),
 		}}}
 }

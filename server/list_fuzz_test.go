@@ -34,13 +34,14 @@ func FuzzListMpopArgs(f *testing.F) {
 		"LMPOP 1 k left COUNT", "LMPOP 1 k left COUNT 0", "LMPOP -5 k right", "LMPOP 1 k middle", "LMPOP 1 k left count 1 count 2"} {
 		f.Add([]byte(s))
 	}
+	cmd := newCommandTable().lookup([]byte("lmpop"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		args := listFuzzArgs(in)
 		if len(args) < 4 { // the arity check comes first
 			return
 		}
 		m, msg := parseMpop(args, 1)
-		pos := listNumkeysPositions(args, 1)
+		pos := cmd.keyPositions(args) // the table's key specs
 		if msg != "" {
 			return
 		}

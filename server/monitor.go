@@ -69,7 +69,7 @@ type ctlLine struct {
 // monitorSpec declares MONITOR (listed by observabilityCommands).
 func monitorSpec() spec {
 	return spec{name: "monitor", arity: 1, flags: "admin noscript loading stale", group: "server", since: "1.0.0",
-		summary: "Listens for all requests received by the server in real-time.", fn: monitorCommand}
+		summary: "Listens for all requests received by the server in real-time.", fn: monitorCommand}.withRole(roleNotInExec)
 }
 
 // monitorCommand replies +OK and hands the connection to a monitor. A client

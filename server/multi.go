@@ -35,6 +35,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cached/cached/protocol"
 )
@@ -54,14 +55,14 @@ const (
 // txCommands declares MULTI, EXEC, DISCARD, WATCH and UNWATCH.
 func txCommands() []spec {
 	return []spec{
-		{name: "multi", arity: 1, flags: "noscript loading stale fast allow_busy", group: "transactions", since: "1.2.0",
-			summary: "Mark the start of a transaction block", complexity: "O(1)", fn: multiCommand},
-		{name: "exec", arity: 1, flags: "noscript loading stale skip_slowlog", group: "transactions", since: "1.2.0",
-			summary: "Execute all commands issued after MULTI", complexity: "Depends on commands in the transaction", fn: execCommand},
-		{name: "discard", arity: 1, flags: "noscript loading stale fast allow_busy", group: "transactions", since: "2.0.0",
-			summary: "Discard all commands issued after MULTI", complexity: "O(N), when N is the number of queued commands", fn: discardCommand},
-		{name: "watch", arity: -2, flags: "noscript loading stale fast allow_busy", first: 1, last: -1, step: 1, group: "transactions", since: "2.2.0",
-			summary: "Watch the given keys to determine execution of the MULTI/EXEC block", complexity: "O(1) for every key.", fn: watchCommand},
+		spec{name: "multi", arity: 1, flags: "noscript loading stale fast allow_busy", group: "transactions", since: "1.2.0",
+			summary: "Mark the start of a transaction block", complexity: "O(1)", fn: multiCommand}.withRole(roleTxAnswerNow),
+		spec{name: "exec", arity: 1, flags: "noscript loading stale skip_slowlog", group: "transactions", since: "1.2.0",
+			summary: "Execute all commands issued after MULTI", complexity: "Depends on commands in the transaction", fn: execCommand}.withRole(roleTxExec),
+		spec{name: "discard", arity: 1, flags: "noscript loading stale fast allow_busy", group: "transactions", since: "2.0.0",
+			summary: "Discard all commands issued after MULTI", complexity: "O(N), when N is the number of queued commands", fn: discardCommand}.withRole(roleTxRunNow),
+		spec{name: "watch", arity: -2, flags: "noscript loading stale fast allow_busy", first: 1, last: -1, step: 1, group: "transactions", since: "2.2.0",
+			summary: "Watch the given keys to determine execution of the MULTI/EXEC block", complexity: "O(1) for every key.", fn: watchCommand}.withRole(roleTxAnswerNow | roleConnState),
 		{name: "unwatch", arity: 1, flags: "noscript loading stale fast allow_busy", group: "transactions", since: "2.2.0",
 			summary: "Forget about all watched keys", complexity: "O(1)", fn: unwatchCommand},
 	}
@@ -96,6 +97,7 @@ type multiState struct {
 	queue     []queuedCmd // commands queued since MULTI (not kept once aborted)
 
 	n     atomic.Int32 // queued commands for CLIENT LIST, -1 outside MULTI
+	mem   atomic.Int64 // bytes the queue holds, for CLIENT LIST multi-mem
 	dirty atomic.Bool  // a watched key changed since WATCH
 
 	keys []watched // guarded by watchRegistry.mu
@@ -258,6 +260,28 @@ func (c *client) multiLen() int {
 	return -1
 }
 
+// multiMem is the bytes c's MULTI queue holds (CLIENT LIST multi-mem).
+// Safe from any goroutine.
+func (c *client) multiMem() int64 {
+	r := &c.s.watch
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if m := r.states[c.id]; m != nil {
+		return m.mem.Load()
+	}
+	return 0
+}
+
+// queuedSize is the memory a queued command holds: its queue entry, the
+// argument slice headers and the argument bytes (copyArgs).
+func queuedSize(args [][]byte) int64 {
+	n := int64(unsafe.Sizeof(queuedCmd{})) + int64(len(args))*int64(unsafe.Sizeof([]byte(nil)))
+	for _, a := range args {
+		n += int64(len(a))
+	}
+	return n
+}
+
 // inExec reports whether c is running the commands of an EXEC (where
 // commands must not block). Owner goroutine only.
 func (c *client) inExec() bool { return c.multi != nil && c.multi.executing }
@@ -331,17 +355,15 @@ func unwatchCommand(c *client, args [][]byte) {
 // refusal, or EXEC, which it runs.
 func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.Time) bool {
 	m := c.multi
-	if cmd.parent == nil {
-		switch cmd.name {
-		case "reset":
-			s.endTx(c)
-			return false
-		case "exec":
-			s.runExec(c, cmd, args, start)
-			return true
-		case "discard", "quit":
-			return false
-		}
+	switch {
+	case cmd.role&roleTxReset != 0:
+		s.endTx(c)
+		return false
+	case cmd.role&roleTxExec != 0:
+		s.runExec(c, cmd, args, start)
+		return true
+	case cmd.role&roleTxRunNow != 0:
+		return false
 	}
 	// Queuing may use memory without bound: under maxmemory every command
 	// is refused inside MULTI (dispatch refused those flagged denyoom), as
@@ -350,7 +372,7 @@ func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.T
 		c.reject(cmd, protocol.ErrOOM)
 		return true
 	}
-	if cmd.parent == nil && (cmd.name == "multi" || cmd.name == "watch") {
+	if cmd.role&roleTxAnswerNow != 0 {
 		return false // they answer their error at once
 	}
 	if cmd.flags&flagNoMulti != 0 {
@@ -359,6 +381,7 @@ func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.T
 	}
 	if !m.aborted { // an aborted transaction keeps nothing, as Redis
 		m.queue = append(m.queue, queuedCmd{cmd: cmd, args: copyArgs(args)})
+		m.mem.Add(queuedSize(args))
 		m.n.Store(int32(len(m.queue)))
 	}
 	c.lastCmd.Store(cmd)
@@ -371,7 +394,7 @@ func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.T
 // the refusal is wrapped in EXECABORT (without ERR, keeping other codes). It
 // reports false for any other command.
 func (c *client) abortExec(cmd *command, msg string) bool {
-	if cmd == nil || cmd.parent != nil || cmd.name != "exec" {
+	if cmd == nil || cmd.role&roleTxExec == 0 {
 		return false
 	}
 	cmd.rejected.Add(1)
@@ -492,7 +515,7 @@ func execCommand(c *client, args [][]byte) {
 			c.err(errExecPanicked)
 			continue
 		}
-		if q.cmd.parent == nil && q.cmd.name == "monitor" {
+		if q.cmd.role&roleNotInExec != 0 {
 			c.err(errMonitorInExec) // as Redis: EXEC denies blocking
 			continue
 		}

@@ -18,24 +18,24 @@ func pubsubCommands() []spec {
 			summary: summary, complexity: "O(N)", fn: fn}
 	}
 	out := []spec{
-		{name: "subscribe", arity: -2, flags: sub, group: "pubsub", since: "2.0.0", complexity: "O(N) for the number of channels",
-			summary: "Listens for messages published to channels.", fn: subscribeCommand},
-		{name: "unsubscribe", arity: -1, flags: sub, group: "pubsub", since: "2.0.0", complexity: "O(N) for the number of channels",
-			summary: "Stops listening to messages posted to channels.", fn: unsubscribeCommand},
-		{name: "psubscribe", arity: -2, flags: sub, group: "pubsub", since: "2.0.0", complexity: "O(N) for the number of patterns",
-			summary: "Listens for messages published to channels that match one or more patterns.", fn: psubscribeCommand},
-		{name: "punsubscribe", arity: -1, flags: sub, group: "pubsub", since: "2.0.0", complexity: "O(N) for the number of patterns",
-			summary: "Stops listening to messages published to channels that match one or more patterns.", fn: punsubscribeCommand},
+		spec{name: "subscribe", arity: -2, flags: sub, group: "pubsub", since: "2.0.0", complexity: "O(N) for the number of channels",
+			summary: "Listens for messages published to channels.", fn: subscribeCommand}.withRole(roleSubscribed | rolePushReply),
+		spec{name: "unsubscribe", arity: -1, flags: sub, group: "pubsub", since: "2.0.0", complexity: "O(N) for the number of channels",
+			summary: "Stops listening to messages posted to channels.", fn: unsubscribeCommand}.withRole(roleSubscribed | rolePushReply),
+		spec{name: "psubscribe", arity: -2, flags: sub, group: "pubsub", since: "2.0.0", complexity: "O(N) for the number of patterns",
+			summary: "Listens for messages published to channels that match one or more patterns.", fn: psubscribeCommand}.withRole(roleSubscribed | rolePushReply),
+		spec{name: "punsubscribe", arity: -1, flags: sub, group: "pubsub", since: "2.0.0", complexity: "O(N) for the number of patterns",
+			summary: "Stops listening to messages published to channels that match one or more patterns.", fn: punsubscribeCommand}.withRole(roleSubscribed | rolePushReply),
 		{name: "publish", arity: 3, flags: pub, group: "pubsub", since: "2.0.0", complexity: "O(N+M) for N subscribers and M patterns",
 			summary: "Posts a message to a channel.", fn: publishCommand},
-		{name: "ssubscribe", arity: -2, flags: sub, first: 1, last: -1, step: 1, group: "pubsub", since: "7.0.0",
+		spec{name: "ssubscribe", arity: -2, flags: sub, first: 1, last: -1, step: 1, group: "pubsub", since: "7.0.0",
 			complexity: "O(N) for the number of shard channels",
-			summary:    "Listens for messages published to shard channels.", fn: ssubscribeCommand},
-		{name: "sunsubscribe", arity: -1, flags: sub, first: 1, last: -1, step: 1, group: "pubsub", since: "7.0.0",
+			summary:    "Listens for messages published to shard channels.", fn: ssubscribeCommand}.withRole(roleSubscribed | roleConnState | rolePushReply).withKeys("not_key | index 1 | range -1 1 0"),
+		spec{name: "sunsubscribe", arity: -1, flags: sub, first: 1, last: -1, step: 1, group: "pubsub", since: "7.0.0",
 			complexity: "O(N) for the number of shard channels",
-			summary:    "Stops listening to messages posted to shard channels.", fn: sunsubscribeCommand},
-		{name: "spublish", arity: 3, flags: pub, first: 1, last: 1, step: 1, group: "pubsub", since: "7.0.0",
-			complexity: "O(N) for the number of subscribers", summary: "Post a message to a shard channel", fn: spublishCommand},
+			summary:    "Stops listening to messages posted to shard channels.", fn: sunsubscribeCommand}.withRole(roleSubscribed | roleConnState | rolePushReply).withKeys("not_key | index 1 | range -1 1 0"),
+		spec{name: "spublish", arity: 3, flags: pub, first: 1, last: 1, step: 1, group: "pubsub", since: "7.0.0",
+			complexity: "O(N) for the number of subscribers", summary: "Post a message to a shard channel", fn: spublishCommand}.withKeys("not_key | index 1 | range 0 1 0"),
 		{name: "pubsub", arity: -2, group: "pubsub", since: "2.8.0", summary: "A container for Pub/Sub commands.",
 			complexity: "Depends on subcommand.", subs: []spec{
 				ps("channels", -2, "pubsub loading stale", "Returns the active channels.", pubsubChannelsCommand),
@@ -61,15 +61,8 @@ func pubsubRefuses(c *client, cmd *command) bool {
 	if c.resp3.Load() || !c.subscribed() {
 		return false
 	}
-	top := cmd
-	if top.parent != nil {
-		top = top.parent
-	}
-	switch top.name {
-	case "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe", "quit", "reset":
+	if cmd.role&roleSubscribed != 0 { // PING is answered by session.run (subscribedPing)
 		return false
-	case "ping":
-		return false // answered by session.run (subscribedPing)
 	}
 	c.reject(cmd, pubsubContextError(cmd.fullName))
 	return true

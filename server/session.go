@@ -110,6 +110,7 @@ func (c *client) detach() *session {
 	c.detached.Store(true) // before Detach: Server.closed then leaves c registered
 	ss.dc = c.conn.Detach()
 	c.sess = ss
+	c.sessView.Store(ss) // CLIENT LIST omem (client.go)
 	ss.live.Store(3)
 	c.s.wg.Add(3)
 	go ss.read()
