@@ -44,9 +44,15 @@ func (n *Node) liveLocked() []Member {
 }
 
 // needsPlanLocked reports whether this node is the coordinator (the lowest
-// live ID) and the current table's members differ from the live ones.
-// n.mu must be held.
+// live ID) and the current table's members differ from the live ones. A
+// node that has seeds plans nothing before its join has completed: memberlist
+// reports the new members before it merges their state (the cluster's
+// table), and a table planned from the node's own one-node table would move
+// most slots. n.mu must be held.
 func (n *Node) needsPlanLocked() bool {
+	if !n.joined.Load() {
+		return false
+	}
 	live := n.liveLocked()
 	if len(live) == 0 || live[0].ID != n.id {
 		return false

@@ -137,6 +137,7 @@ func (n *Node) joinLoop(seeds []string) {
 		c, err := n.Join(seeds)
 		if err == nil {
 			n.joined.Store(true)
+			n.wake() // the loop may now plan (needsPlanLocked)
 			n.log.Info("cluster: joined", "seeds", seeds, "reached", c)
 			return
 		}
