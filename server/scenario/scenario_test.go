@@ -26,7 +26,7 @@ const (
 // startRedis starts redis-server 7 on a unix socket in a temporary
 // directory (no TCP port to collide with) and returns the socket path; it
 // is killed, by its PID, when the test ends.
-func startRedis(t *testing.T) string {
+func startRedis(t *testing.T, extra ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -34,8 +34,9 @@ func startRedis(t *testing.T) string {
 	}
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "redis.sock")
-	cmd := exec.Command(bin, "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no",
-		"--dir", dir, "--enable-debug-command", "yes")
+	args := append([]string{"--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no",
+		"--dir", dir, "--enable-debug-command", "yes"}, extra...)
+	cmd := exec.Command(bin, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("redis-server: %v", err)
 	}
