@@ -17,6 +17,7 @@ type gen struct {
 	r     *rand.Rand
 	conns []genConn
 	steps []Step // the fragment being written
+	resp3 []int  // connections that speak RESP3
 }
 
 type genConn struct {
@@ -30,6 +31,11 @@ type genConn struct {
 func newGen(seed uint64) *gen {
 	g := &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	g.conns = make([]genConn, 3+g.r.IntN(2))
+	for i := range g.conns {
+		if g.chance(25) {
+			g.resp3 = append(g.resp3, i)
+		}
+	}
 	return g
 }
 

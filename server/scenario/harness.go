@@ -67,7 +67,7 @@ func (h *Harness) Run(sc Script) (Result, error) {
 // run, which Run replays.
 func (h *Harness) RunRandom(seed uint64, n int) (Result, error) {
 	g := newGen(seed)
-	sc := Script{Seed: seed, Conns: len(g.conns)}
+	sc := Script{Seed: seed, Conns: len(g.conns), RESP3: g.resp3}
 	first := true
 	return h.run(sc, func() []Step {
 		if first {
@@ -89,7 +89,7 @@ func (h *Harness) RunRandom(seed uint64, n int) (Result, error) {
 func (h *Harness) run(sc Script, more func() []Step) (Result, error) {
 	res := Result{Script: sc, Diverge: -1}
 	h.steps = 0
-	err := errors.Join(h.redis.open(sc.Conns), h.cached.open(sc.Conns))
+	err := errors.Join(h.redis.open(sc), h.cached.open(sc))
 	for err == nil && res.Diverge < 0 {
 		batch := more()
 		if len(batch) == 0 {
@@ -115,7 +115,8 @@ func (h *Harness) run(sc Script, more func() []Step) (Result, error) {
 // first that differs.
 func (r Result) Report() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed %d, %d connections, %d steps run:\n", r.Script.Seed, r.Script.Conns, len(r.Redis))
+	fmt.Fprintf(&b, "seed %d, %d connections (RESP3: %v, the others RESP2), %d steps run:\n",
+		r.Script.Seed, r.Script.Conns, r.Script.RESP3, len(r.Redis))
 	for i := range r.Redis {
 		s := r.Script.Steps[i]
 		mark := "  "

@@ -128,7 +128,11 @@ func normalise(m mode, n node) node {
 	case sorted:
 		n.kids = sortedKids(n.kids, 1)
 	case pairs:
-		n.kids = sortedKids(n.kids, 2)
+		if len(n.kids) > 0 && n.kids[0].head[0] == '*' {
+			n.kids = sortedKids(n.kids, 1) // RESP3: [[field, value], …]
+		} else {
+			n.kids = sortedKids(n.kids, 2)
+		}
 	case shape:
 		for i := range n.kids {
 			n.kids[i] = node{head: "$?", body: "?"}

@@ -123,8 +123,16 @@ func (t *target) start(i int, cl *client, args []string) {
 	}
 	// Messages published before this step were collected after it (by
 	// drainSubscribers), so one reply is expected, except from the commands
-	// that answer once per channel, alone or inside EXEC.
-	if (isSubscribe(name) && !cl.inMulti) || (name == "EXEC" && cl.inMulti && cl.maybeSub) {
+	// that answer once per channel, alone or inside EXEC, and on a
+	// subscribed RESP3 connection, where the command's own keyspace
+	// notifications may come with its reply.
+	switch {
+	case cl.inMulti && name == "EXEC":
+		if cl.maybeSub {
+			p.barrier = t.nextBarrier()
+		}
+	case cl.inMulti || name == "MULTI":
+	case isSubscribe(name), cl.maybeSub && cl.resp3:
 		p.barrier = t.nextBarrier()
 	}
 	cl.pend = p

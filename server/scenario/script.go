@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,8 +27,14 @@ type Step struct {
 type Script struct {
 	Seed  uint64
 	Conns int
+	// RESP3 lists the connections that speak RESP3 (HELLO 3 when opened);
+	// the others speak RESP2.
+	RESP3 []int
 	Steps []Step
 }
+
+// resp3 reports whether connection i speaks RESP3.
+func (sc Script) resp3(i int) bool { return slices.Contains(sc.RESP3, i) }
 
 // String renders the step as `conn N: CMD args`, quoting arguments that
 // need it.

@@ -36,6 +36,7 @@ type client struct {
 	inMulti  bool
 	queue    [][]string // commands queued in MULTI
 	maybeSub bool       // has sent (P)SUBSCRIBE: replies may be preceded by messages
+	resp3    bool
 	lost     bool
 }
 
@@ -73,22 +74,31 @@ func (t *target) ctlDo(args ...string) (string, error) {
 	return r, nil
 }
 
-// open empties the server and opens n script connections.
-func (t *target) open(n int) error {
-	if _, err := t.ctlDo("FLUSHALL"); err != nil {
-		return err
+// open empties the server, resets what a script may have configured and
+// opens the script's connections (HELLO 3 on its RESP3 ones).
+func (t *target) open(sc Script) error {
+	for _, cmd := range [][]string{{"FLUSHALL"}, {"CONFIG", "SET", "notify-keyspace-events", ""}} {
+		if _, err := t.ctlDo(cmd...); err != nil {
+			return err
+		}
 	}
-	for range n {
+	for i := range sc.Conns {
 		c, err := dial(t.network, t.addr)
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
-		t.cs = append(t.cs, &client{c: c})
+		cl := &client{c: c, resp3: sc.resp3(i)}
+		t.cs = append(t.cs, cl)
+		if cl.resp3 {
+			if r, err := c.do(ctlTimeout, "HELLO", "3"); err != nil || !strings.HasPrefix(r, "%") {
+				return fmt.Errorf("%s: HELLO 3: %q %v", t.name, r, err)
+			}
+		}
 		r, err := c.do(ctlTimeout, "CLIENT", "ID")
 		if err != nil || !strings.HasPrefix(r, ":") {
 			return fmt.Errorf("%s: CLIENT ID: %q %v", t.name, r, err)
 		}
-		t.cs[len(t.cs)-1].id = strings.TrimSpace(r[1:])
+		cl.id = strings.TrimSpace(r[1:])
 	}
 	return nil
 }

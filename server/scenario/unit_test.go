@@ -70,6 +70,8 @@ func TestCanonical(t *testing.T) {
 		{[]string{"SRANDMEMBER", "s", "-2"}, nil, []string{arr("x", "x")}, []string{arr("y", "z")}},
 		{[]string{"HRANDFIELD", "h", "100", "WITHVALUES"}, nil, []string{arr("f", "1", "g", "2")}, []string{arr("g", "2", "f", "1")}},
 		{[]string{"TTL", "k"}, nil, []string{":100\r\n"}, []string{":99\r\n"}},
+		{[]string{"HRANDFIELD", "h", "5", "WITHVALUES"}, nil, // RESP3 pairs
+			[]string{"*2\r\n" + arr("f", "1") + arr("g", "2")}, []string{"*2\r\n" + arr("g", "2") + arr("f", "1")}},
 		{[]string{"RANDOMKEY"}, nil, []string{"$1\r\na\r\n"}, []string{"$1\r\nb\r\n"}},
 		{[]string{"EXEC"}, [][]string{{"SMEMBERS", "s"}, {"GET", "k"}},
 			[]string{"*2\r\n" + arr("a", "b") + "$1\r\nv\r\n"}, []string{"*2\r\n" + arr("b", "a") + "$1\r\nv\r\n"}},
