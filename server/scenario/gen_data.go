@@ -25,9 +25,11 @@ func (g *gen) strCmd() []string {
 		args := []string{"SET", k, g.val()}
 		if g.chance(50) {
 			args = append(args, g.pick("NX", "XX", "GET", "KEEPTTL", "EX", "PX", "PXAT", "EXAT"))
-			switch args[3] {
-			case "EX", "PX":
+			switch args[3] { // times far ahead, or in the past: nothing expires by the clock
+			case "EX":
 				args = append(args, g.pick("100", "100000", "0", "-5", "x"))
+			case "PX":
+				args = append(args, g.pick("100000", "100000000", "0", "-5", "x"))
 			case "PXAT", "EXAT":
 				args = append(args, g.pick("1", "1", "99999999999", "0"))
 			}

@@ -130,11 +130,9 @@ func planCampaign(t *testing.T) *campaign {
 func TestScenarioVsRedis(t *testing.T) {
 	h := newTestHarness(t)
 	c := planCampaign(t)
+	verbose, times := os.Getenv("CACHED_SCENARIO_VERBOSE") == "1", os.Getenv("CACHED_SCENARIO_TIMES") == "1"
 	start := time.Now()
-	known := map[string]int{}
-	found := map[string]string{} // signature -> report
-	var order []string
-	scripts, steps := 0, 0
+	tl := &tally{h: h, known: map[string]int{}, found: map[string]string{}, minimiseLeft: 3 * time.Minute}
 	for i := 0; ; i++ {
 		seed, ok := c.next(i)
 		if !ok {
@@ -142,34 +140,52 @@ func TestScenarioVsRedis(t *testing.T) {
 		}
 		t0 := time.Now()
 		res, err := h.RunRandom(seed, stepsPerScript)
-		if os.Getenv("CACHED_SCENARIO_TIMES") == "1" {
-			t.Logf("seed %d: %d steps in %v, diverged: %v", seed, len(res.Redis), time.Since(t0), res.Failed())
-		}
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
-		scripts, steps = scripts+1, steps+len(res.Redis)
-		if os.Getenv("CACHED_SCENARIO_VERBOSE") == "1" {
+		if times {
+			t.Logf("seed %d: %d steps in %v, diverged: %v", seed, len(res.Redis), time.Since(t0), res.Failed())
+		}
+		if verbose {
 			t.Log(res.Report())
 		}
-		if !res.Failed() {
-			continue
-		}
-		if name, ok := tolerated(res); ok {
-			known[name]++
-			continue
-		}
-		sig := signature(res)
-		if _, dup := found[sig]; dup {
-			continue
-		}
-		found[sig] = h.explain(res)
-		order = append(order, sig)
+		tl.record(res)
 	}
-	t.Logf("%d scripts, %d steps in %v; known divergences tolerated: %v", scripts, steps, time.Since(start).Round(time.Second), known)
-	for _, sig := range order {
-		t.Errorf("divergence %s\n%s", sig, found[sig])
+	t.Logf("%d scripts, %d steps in %v; known divergences tolerated: %v",
+		tl.scripts, tl.steps, time.Since(start).Round(time.Second), tl.known)
+	for _, sig := range tl.order {
+		t.Errorf("divergence %s\n%s", sig, tl.found[sig])
 	}
+}
+
+// tally counts a campaign's scripts and keeps one minimised report per kind
+// of difference.
+type tally struct {
+	h              *Harness
+	scripts, steps int
+	known          map[string]int    // exclusion name -> times tolerated
+	found          map[string]string // signature -> report
+	order          []string
+	minimiseLeft   time.Duration // for all differences together: the test stays bounded
+}
+
+func (tl *tally) record(res Result) {
+	tl.scripts, tl.steps = tl.scripts+1, tl.steps+len(res.Redis)
+	if !res.Failed() {
+		return
+	}
+	if name, ok := tolerated(res); ok {
+		tl.known[name]++
+		return
+	}
+	sig := signature(res)
+	if _, dup := tl.found[sig]; dup {
+		return
+	}
+	t0 := time.Now()
+	tl.found[sig] = tl.h.explain(res, min(90*time.Second, tl.minimiseLeft))
+	tl.minimiseLeft -= time.Since(t0)
+	tl.order = append(tl.order, sig)
 }
 
 // signature names a divergence by the command of the step where it shows,
@@ -183,7 +199,7 @@ func signature(r Result) string {
 }
 
 // explain minimises a failing result and renders it with its seed.
-func (h *Harness) explain(res Result) string {
+func (h *Harness) explain(res Result, budget time.Duration) string {
 	steps := res.Script.Steps[:res.Diverge+1]
 	fails := func(st []Step) bool {
 		r, err := h.Run(res.Script.withSteps(st))
@@ -193,7 +209,10 @@ func (h *Harness) explain(res Result) string {
 		_, tol := tolerated(r)
 		return r.Failed() && !tol
 	}
-	small := minimise(steps, fails, 90*time.Second)
+	small := steps
+	if budget > 0 {
+		small = minimise(steps, fails, budget)
+	}
 	final, err := h.Run(res.Script.withSteps(small))
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d (replay: CACHED_SCENARIO_SEED=%d go test -count=1 -run TestScenarioVsRedis ./server/scenario/)\n",
