@@ -19,7 +19,7 @@ import (
 // 2-core machine under -race); CACHED_SCENARIO_SECONDS runs random seeds for
 // that long; CACHED_SCENARIO_SEED replays one seed.
 const (
-	ciSeeds        = 60
+	ciSeeds        = 150
 	stepsPerScript = 60
 )
 
