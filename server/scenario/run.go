@@ -166,7 +166,7 @@ func (t *target) settle(i int, s Step, ref outcome, out *outcome) {
 	}
 	// Past the deadline: what is still partial is reported as it is.
 	for j, cl := range t.cs {
-		if p := cl.pend; p != nil && len(p.frames) > 0 {
+		if p := cl.pend; p != nil && !onlyPushes(p.frames) {
 			*out = append(*out, event{conn: j, what: "partial", args: p.args, frames: p.frames, note: "reply incomplete"})
 			cl.pend = nil
 		}
@@ -184,7 +184,7 @@ func (t *target) settled(stepConn *client, s Step, ref outcome, out outcome) boo
 	waiting := false
 	for _, cl := range t.cs {
 		if cl.pend != nil {
-			if len(cl.pend.frames) > 0 {
+			if !onlyPushes(cl.pend.frames) {
 				return false
 			}
 			waiting = true
@@ -320,4 +320,18 @@ func (t *target) drainSubscribers(out *outcome) {
 			*out = append(*out, event{conn: j, what: "messages", frames: frames, note: note})
 		}
 	}
+}
+
+// onlyPushes reports whether frames are all RESP3 pushes: messages a
+// blocked RESP3 connection received. They stay with its command and are
+// reported, in the order they came, with its reply (the order of frames on
+// one connection is deterministic; the step in which a push crosses the
+// network is not).
+func onlyPushes(frames []string) bool {
+	for _, f := range frames {
+		if !strings.HasPrefix(f, ">") {
+			return false
+		}
+	}
+	return true
 }
