@@ -35,6 +35,11 @@
 //	CACHED_SCENARIO_SECONDS=600 go test -count=1 -timeout 0 -run TestScenarioVsRedis ./server/scenario/
 //	CACHED_SCENARIO_SEED=1234 go test -count=1 -run TestScenarioVsRedis ./server/scenario/ -v
 //
+// CACHED_SCENARIO_NO_EXCLUSIONS=1 turns the exclusion list off (to see
+// whether a known difference is fixed), CACHED_SCENARIO_VERBOSE=1 logs
+// every script with both servers' replies, CACHED_SCENARIO_TIMES=1 the time
+// each script took.
+//
 // A failing script is minimised (delta debugging over its steps) and printed
 // as `conn N: CMD args` lines with both servers' replies, with its seed.
 package scenario
