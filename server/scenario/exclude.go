@@ -108,6 +108,18 @@ var exclusions = []exclusion{
 			return strings.Contains(redis+cached, ">[") && samePieces(redis, cached)
 		},
 	},
+	{
+		name: "redis-server 7.0 writes RESP3 pushes inside an aggregate reply",
+		repro: "conn 2 (RESP3): PSUBSCRIBE __keyevent@0__:*\nconn 0: BZPOPMAX b 0 (RESP3, subscribed)\nconn 1: ZADD b 1 m4\n" +
+			"  redis: conn 2 woken: [\"b\", >[pmessage … zpopmax b], \"m4\"] | ,1 (the push inside the array)\n" +
+			"  cached: the push, then [\"b\", \"m4\", ,1]; likewise a SET inside EXEC",
+		reason: "found by this fuzzer: a redis-server 7.0 flaw (a notification to the client that runs the command is " +
+			"written between the elements of its reply; 7.2 defers it); cached's bytes are the well-formed ones",
+		tolerate: func(_ [][]string, redis, cached string) bool {
+			nested := func(s string) bool { return strings.Contains(s, ", >[") || strings.Contains(s, "[>[") }
+			return nested(redis) && !nested(cached)
+		},
+	},
 }
 
 // noExclusions is set (CACHED_SCENARIO_NO_EXCLUSIONS=1) to check whether

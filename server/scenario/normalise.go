@@ -25,7 +25,9 @@ import (
 //   - UNSUBSCRIBE and PUNSUBSCRIBE without arguments name the connection's
 //     channels in the order of its dict (seeded at random): the names are
 //     sorted, the counts stay where they are;
-//   - RANDOMKEY: only nil-or-not;
+//   - RANDOMKEY: only nil-or-not (the generator does not write it: redis-
+//     server expires the logically expired keys it happens to sample, so
+//     its side effects are random);
 //   - TTL, PTTL, EXPIRETIME, PEXPIRETIME: a positive value depends on the
 //     clock: only that it is positive (-1 and -2 exactly);
 //   - EXEC: each queued command's reply is normalised as that command's.
