@@ -149,18 +149,28 @@ func TestLFUCounterOnAccess(t *testing.T) {
 	if f := freqOf(t, s, "k"); f != 10 {
 		t.Fatalf("after overwrite freq %d, want 10", f)
 	}
+	tx = s.Lock([]byte("k")) // a write's lookup then replace: one access (as INCR)
+	tx.LookupWrite(0, []byte("k"))
+	tx.SetString(0, []byte("k"), []byte("x"), KeepTTL)
+	tx.Unlock()
+	tx = s.Lock([]byte("k")) // a replace without lookup: one access
+	tx.SetString(0, []byte("k"), []byte("y"), KeepTTL)
+	tx.Unlock()
+	if f := freqOf(t, s, "k"); f != 12 {
+		t.Fatalf("after lookup+replace and replace freq %d, want 12", f)
+	}
 	clk.Advance(3 * 60_000) // the clock starts 20 s into a minute
-	if f := freqOf(t, s, "k"); f != 7 {
-		t.Fatalf("3 idle minutes: freq %d, want 7", f)
+	if f := freqOf(t, s, "k"); f != 9 {
+		t.Fatalf("3 idle minutes: freq %d, want 9", f)
 	}
 	s.SetLFU(LFUConfig{LogFactor: 0, DecayTime: 2})
-	if f := freqOf(t, s, "k"); f != 9 {
-		t.Fatalf("3 idle minutes at decay 2: freq %d, want 9", f)
+	if f := freqOf(t, s, "k"); f != 11 {
+		t.Fatalf("3 idle minutes at decay 2: freq %d, want 11", f)
 	}
 	s.Get(0, []byte("k"), nil) // decays (stamping the minutes), then +1
 	clk.Advance(60_000)
-	if f := freqOf(t, s, "k"); f != 10 {
-		t.Fatalf("after the read freq %d, want 10", f)
+	if f := freqOf(t, s, "k"); f != 12 {
+		t.Fatalf("after the read freq %d, want 12", f)
 	}
 }
 

@@ -449,7 +449,7 @@ func (s *Store) Set(db int, key, val []byte, expireAt int64, class uint16, event
 	now := s.clock.NowMs()
 	var tx *Tx
 	tx.lockShard(sh)
-	sh.setLocked(s.phys(db), key, h, TypeString, val, nil, 0, expireAt, now)
+	sh.setLocked(s.phys(db), key, h, TypeString, val, nil, 0, expireAt, now, 0)
 	sh.bg.note(ChangeWrite, db, key, class, event)
 	if len(effect) > 0 && s.recordFx.Load() {
 		sh.bg.effect(db, KeySlot(effect[1]), effect)
@@ -473,8 +473,10 @@ func (s *Store) SetReportNew(on bool) { s.newKeys.Store(on) }
 // notifications' "keymiss" class wants. Off by default.
 func (s *Store) SetReportMiss(on bool) { s.reportMiss.Store(on) }
 
-// setLocked creates or replaces key with a string or object value.
-func (sh *shard) setLocked(p uint8, key []byte, h uint64, t Type, val []byte, obj any, size, expireAt, now int64) uint32 {
+// setLocked creates or replaces key with a string or object value. Replacing
+// is an access of the key unless it is record looked (which the caller's
+// lookup touched already).
+func (sh *shard) setLocked(p uint8, key []byte, h uint64, t Type, val []byte, obj any, size, expireAt, now int64, looked uint32) uint32 {
 	tag := tagOf(h, p)
 	i := sh.find(p, key, tag)
 	if i != 0 && expireAt == KeepTTL && sh.expiredLocked(i, now) {
@@ -487,7 +489,9 @@ func (sh *shard) setLocked(p uint8, key []byte, h uint64, t Type, val []byte, ob
 		}
 	} else {
 		sh.replaceLocked(i, t, val, obj, size)
-		sh.touchLocked(i, uint32(now/1000))
+		if i != looked {
+			sh.touchLocked(i, uint32(now/1000))
+		}
 	}
 	if expireAt != KeepTTL {
 		sh.setTTLLocked(i, expireAt)
