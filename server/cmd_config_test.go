@@ -113,13 +113,13 @@ func TestIntroConfigSet(t *testing.T) {
 		{"ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value", []any{"maxmemory", "abc"}},
 		{"ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - argument must be between 1 and 64 inclusive", []any{"maxmemory-samples", "0"}},
 		{"ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer", []any{"timeout", "x"}},
-		{"ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, allkeys-lru, volatile-random, allkeys-random, volatile-ttl, noeviction", []any{"maxmemory-policy", "lfu"}},
+		{"ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction", []any{"maxmemory-policy", "lfu"}},
 		{"ERR CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter", []any{"maxmemory", "1", "maxmemory", "2"}},
 		{"ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-entries') - duplicate parameter", []any{"hash-max-ziplist-entries", "1", "hash-max-listpack-entries", "2"}},
 		{"ERR syntax error", []any{"maxmemory", "1", "timeout"}},
 		{"ERR wrong number of arguments for 'config|set' command", []any{"maxmemory"}},
 		// Atomic: the valid settings before the bad one are not applied.
-		{"ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, allkeys-lru, volatile-random, allkeys-random, volatile-ttl, noeviction", []any{"maxmemory", "5mb", "timeout", "10", "maxmemory-policy", "nope"}},
+		{"ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction", []any{"maxmemory", "5mb", "timeout", "10", "maxmemory-policy", "nope"}},
 	}
 	for _, e := range errs {
 		wantErr(t, rc, e.msg, append([]any{"CONFIG", "SET"}, e.args...)...)

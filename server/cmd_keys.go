@@ -19,9 +19,14 @@ const errSameObject = "ERR source and destination objects are the same"
 // it only happens if a collection type forgets store.Cloner.
 const errNotCopyable = "ERR the value of this key cannot be copied"
 
-// errLFUNotSelected is OBJECT FREQ's reply: cached supports no LFU policy.
-const errLFUNotSelected = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. " +
-	"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
+// errLFUNotSelected is OBJECT FREQ's reply under a policy that is not LFU,
+// errLFUSelected OBJECT IDLETIME's under an LFU policy.
+const (
+	errLFUNotSelected = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
+	errLFUSelected = "ERR An LFU maxmemory policy is selected, idle time not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
+)
 
 // Command names used in effects.
 var (
@@ -416,23 +421,34 @@ func objectEncodingCommand(c *client, args [][]byte) {
 	c.bulkString(enc)
 }
 
+// objectIdletimeCommand: under an LFU policy the access field holds the
+// LFU counter, so, as Redis, an existing key gets an error.
 func objectIdletimeCommand(c *client, args [][]byte) {
 	var idle int64
 	if !objectLookup(c, args, func(e store.Entry) { idle = e.IdleMs() / 1000 }) {
 		c.null()
 		return
 	}
+	if c.s.store.Policy().IsLFU() {
+		c.err(errLFUSelected)
+		return
+	}
 	c.int(idle)
 }
 
-// objectFreqCommand: cached has no LFU policy, so an existing key gets
-// Redis's error for a non-LFU policy.
+// objectFreqCommand replies the key's LFU counter decayed to now, or, when
+// no LFU policy is selected, Redis's error.
 func objectFreqCommand(c *client, args [][]byte) {
-	if !objectLookup(c, args, func(store.Entry) {}) {
+	var freq int
+	if !objectLookup(c, args, func(e store.Entry) { freq = e.Freq() }) {
 		c.null()
 		return
 	}
-	c.err(errLFUNotSelected)
+	if !c.s.store.Policy().IsLFU() {
+		c.err(errLFUNotSelected)
+		return
+	}
+	c.int(int64(freq))
 }
 
 // objectRefcountCommand: values are never shared, so the count is 1.

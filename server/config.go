@@ -27,6 +27,12 @@ type Config struct {
 	MaxMemoryPolicy string
 	// MaxMemorySamples is how many keys the sampled policies look at (default 5).
 	MaxMemorySamples int
+	// LFULogFactor is how slowly the LFU counter grows (directive
+	// "lfu-log-factor", default 10: about 1M hits saturate it).
+	LFULogFactor int
+	// LFUDecayTime is the minutes a key must be idle for its LFU counter to
+	// drop by one (directive "lfu-decay-time", default 1; 0 never decays).
+	LFUDecayTime int
 	// RequirePass, if not empty, makes clients AUTH first (directive "requirepass").
 	RequirePass string
 	// Databases is the number of logical databases (default 16).
@@ -315,9 +321,13 @@ var directives = []directive{
 	intDirective("port", "6379", false, 0, 65535, "TCP port for clients (0: a free port)", func(c *Config) *int { return &c.Port }),
 	memDirective("maxmemory", "0", "memory limit for keys, e.g. 100mb, 1gb; 0 = none", func(c *Config) *int64 { return &c.MaxMemory }),
 	enumDirective("maxmemory-policy", "noeviction", true,
-		[]string{"volatile-lru", "allkeys-lru", "volatile-random", "allkeys-random", "volatile-ttl", "noeviction"},
+		[]string{"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"},
 		"what to do when maxmemory is reached", func(c *Config) *string { return &c.MaxMemoryPolicy }),
 	intDirective("maxmemory-samples", "5", true, 1, 64, "keys sampled by the approximated eviction policies", func(c *Config) *int { return &c.MaxMemorySamples }),
+	intDirective("lfu-log-factor", "10", true, 0, math.MaxInt32, "LFU counter growth: higher needs more hits per step",
+		func(c *Config) *int { return &c.LFULogFactor }),
+	intDirective("lfu-decay-time", "1", true, 0, math.MaxInt32, "idle minutes per LFU counter decrement (0 = never)",
+		func(c *Config) *int { return &c.LFUDecayTime }),
 	stringDirective("requirepass", "", true, "password clients must AUTH with; empty = none", func(c *Config) *string { return &c.RequirePass }),
 	intDirective("databases", "16", false, 1, 1<<16, "number of logical databases", func(c *Config) *int { return &c.Databases }),
 	intDirective("maxclients", "10000", true, 1, 1<<20, "maximum concurrent client connections", func(c *Config) *int { return &c.MaxClients }),
@@ -364,7 +374,7 @@ var inertDirectives = [][2]string{
 	{"lazyfree-lazy-eviction", "no"}, {"lazyfree-lazy-expire", "no"}, {"lazyfree-lazy-server-del", "no"},
 	{"lazyfree-lazy-user-del", "no"}, {"lazyfree-lazy-user-flush", "no"}, {"replica-lazy-flush", "no"},
 	{"io-threads", "1"}, {"io-threads-do-reads", "no"}, {"jemalloc-bg-thread", "yes"}, {"activedefrag", "no"},
-	{"dynamic-hz", "yes"}, {"aof-use-rdb-preamble", "yes"}, {"lfu-log-factor", "10"}, {"lfu-decay-time", "1"},
+	{"dynamic-hz", "yes"}, {"aof-use-rdb-preamble", "yes"},
 	{"syslog-enabled", "no"}, {"syslog-ident", "redis"},
 	{"maxmemory-eviction-tenacity", "10"}, {"oom-score-adj", "no"}, {"disable-thp", "yes"},
 	{"repl-backlog-size", "1048576"}, {"repl-diskless-sync", "yes"}, {"crash-log-enabled", "yes"},

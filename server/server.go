@@ -194,6 +194,7 @@ func (s *Server) applyHotConfig(c *Config) {
 		s.store.SetPolicy(p)
 	}
 	s.store.SetMaxMemorySamples(c.MaxMemorySamples)
+	s.store.SetLFU(store.LFUConfig{LogFactor: c.LFULogFactor, DecayTime: c.LFUDecayTime})
 	s.pubsub.configure(c)
 	f, _ := parseNotifyFlags(c.NotifyKeyspaceEvents)
 	on := f&(notifyKeyspace|notifyKeyevent) != 0

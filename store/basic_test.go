@@ -42,8 +42,9 @@ func TestParsePolicy(t *testing.T) {
 		{"allkeys-random", AllKeysRandom, false},
 		{"volatile-random", VolatileRandom, false},
 		{"Volatile-TTL", VolatileTTL, false},
-		{"allkeys-lfu", 0, true},
-		{"volatile-lfu", 0, true},
+		{"allkeys-lfu", AllKeysLFU, false},
+		{"Volatile-LFU", VolatileLFU, false},
+		{"lfu", 0, true},
 		{"", 0, true},
 	}
 	for _, tt := range tests {

@@ -12,7 +12,9 @@
 // and backward-shift deletion, an intrusive doubly linked LRU list threaded
 // through the records by uint32 links, and a dense slice of the records that
 // carry a TTL (for O(1) removal and sampling by the active expirer and the
-// volatile-* policies). A string key costs one heap allocation holding its key
+// volatile-* policies). Under an LFU policy the record's access field holds
+// Redis's LFU counter and minutes stamp instead of its last access second
+// (lfu.go), and each shard keeps a small pool of eviction candidates. A string key costs one heap allocation holding its key
 // length (uvarint), key and value bytes packed together; collection objects live in a per-shard side
 // map so strings pay nothing for them.
 //

@@ -91,6 +91,8 @@ func (sh *shard) evictOneLocked(p Policy, samples int) (int64, bool) {
 		}
 	case VolatileTTL:
 		i = sh.nearestExpiryLocked(samples)
+	case AllKeysLFU, VolatileLFU:
+		i = sh.lfuVictimLocked(p == VolatileLFU, samples)
 	}
 	if i == 0 {
 		return 0, false

@@ -33,7 +33,7 @@ type record struct {
 	n      uint32 // bytes of kv in use
 	prev   uint32 // LRU links (0 is the sentinel); next also links the free list
 	next   uint32
-	access uint32 // Unix seconds of last access
+	access uint32 // Unix seconds of last access; under an LFU policy minutes<<8 | counter (lfu.go)
 	ttl    uint32 // 1 + position in shard.ttl; 0 = no TTL
 	db     uint8  // physical database
 	typ    Type
@@ -90,6 +90,7 @@ type shard struct {
 	ttlCur int // active expiry sweep position in ttl
 	objs   map[uint32]objRef
 	counts []dbCount // per physical db
+	pool   evictPool // LFU eviction candidates
 
 	hits, misses, expired, evicted atomic.Uint64 // written under mu, read without
 
@@ -115,6 +116,7 @@ func (s *shard) resetLocked() {
 	s.ttl = nil
 	s.ttlCur = 0
 	s.objs = make(map[uint32]objRef)
+	s.pool = evictPool{}
 	clear(s.counts)
 	s.used.Store(0)
 }
@@ -240,7 +242,7 @@ func (s *shard) insertLocked(db uint8, key []byte, tag uint32, t Type, val []byt
 	i := s.allocRecord()
 	r := s.rec(i)
 	r.kv, r.n = newKV(key, val)
-	*r = record{kv: r.kv, n: r.n, access: nowSec, db: db, typ: t}
+	*r = record{kv: r.kv, n: r.n, access: s.initialAccess(nowSec), db: db, typ: t}
 	if t != TypeString {
 		s.objs[i] = objRef{obj: obj, size: size}
 	}
@@ -361,9 +363,13 @@ func (s *shard) unlink(i uint32) {
 	r.prev, r.next = 0, 0
 }
 
-// touchLocked marks record i as just used.
+// touchLocked marks record i as just used: its access field and LRU place.
 func (s *shard) touchLocked(i uint32, nowSec uint32) {
-	s.rec(i).access = nowSec
+	if s.st.Policy().IsLFU() {
+		s.touchLFULocked(i, nowSec)
+	} else {
+		s.rec(i).access = nowSec
+	}
 	if s.rec(0).next != i {
 		s.unlink(i)
 		s.linkFront(i)

@@ -26,6 +26,9 @@ type Config struct {
 	// MaxMemorySamples is how many keys the sampled policies look at per
 	// eviction (Redis maxmemory-samples); 0 means 5.
 	MaxMemorySamples int
+	// LFU holds lfu-log-factor and lfu-decay-time for the LFU policies; nil
+	// means DefaultLFULogFactor and DefaultLFUDecayTime.
+	LFU *LFUConfig
 	// Clock gives the time; nil means the wall clock.
 	Clock Clock
 	// ActiveExpireHz is how many active expiry cycles run per second; 0 means
@@ -67,6 +70,9 @@ type Store struct {
 	policy    atomic.Uint32
 	samples   atomic.Int32
 	evictNext atomic.Uint32 // rotating start shard for FreeMemory
+
+	// lfuLogFactor and lfuDecayTime are lfu-log-factor and lfu-decay-time.
+	lfuLogFactor, lfuDecayTime atomic.Int32
 
 	activeExpireOff atomic.Bool // DEBUG SET-ACTIVE-EXPIRE 0
 
@@ -112,6 +118,8 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%w: negative maxmemory or samples", ErrBadConfig)
 	case int(cfg.Policy) >= len(policyNames):
 		return nil, fmt.Errorf("%w: policy %d", ErrBadConfig, cfg.Policy)
+	case cfg.LFU != nil && (cfg.LFU.LogFactor < 0 || cfg.LFU.DecayTime < 0):
+		return nil, fmt.Errorf("%w: negative lfu-log-factor or lfu-decay-time", ErrBadConfig)
 	}
 	s := &Store{
 		mask: uint64(cfg.Shards - 1), dbs: cfg.Databases, clock: cfg.Clock, observer: cfg.Observer,
@@ -131,6 +139,11 @@ func New(cfg Config) (*Store, error) {
 	s.maxMemory.Store(cfg.MaxMemory)
 	s.policy.Store(uint32(cfg.Policy))
 	s.samples.Store(int32(cfg.MaxMemorySamples))
+	lfu := LFUConfig{LogFactor: DefaultLFULogFactor, DecayTime: DefaultLFUDecayTime}
+	if cfg.LFU != nil {
+		lfu = *cfg.LFU
+	}
+	s.SetLFU(lfu)
 	if s.hz > 0 {
 		s.wg.Add(1)
 		go s.expireLoop()
@@ -154,7 +167,8 @@ func (s *Store) SetMaxMemory(n int64) { s.maxMemory.Store(max(n, 0)) }
 // MaxMemory returns the memory limit in bytes (0 = none).
 func (s *Store) MaxMemory() int64 { return s.maxMemory.Load() }
 
-// SetPolicy sets the maxmemory-policy.
+// SetPolicy sets the maxmemory-policy. Switching between an LRU and an LFU
+// policy reinterprets every key's access field (see lfu.go), as Redis does.
 func (s *Store) SetPolicy(p Policy) {
 	if int(p) < len(policyNames) {
 		s.policy.Store(uint32(p))
@@ -435,7 +449,7 @@ func (s *Store) Set(db int, key, val []byte, expireAt int64, class uint16, event
 	now := s.clock.NowMs()
 	var tx *Tx
 	tx.lockShard(sh)
-	sh.setLocked(s.phys(db), key, h, TypeString, val, nil, 0, expireAt, now)
+	sh.setLocked(s.phys(db), key, h, TypeString, val, nil, 0, expireAt, now, 0)
 	sh.bg.note(ChangeWrite, db, key, class, event)
 	if len(effect) > 0 && s.recordFx.Load() {
 		sh.bg.effect(db, KeySlot(effect[1]), effect)
@@ -459,8 +473,10 @@ func (s *Store) SetReportNew(on bool) { s.newKeys.Store(on) }
 // notifications' "keymiss" class wants. Off by default.
 func (s *Store) SetReportMiss(on bool) { s.reportMiss.Store(on) }
 
-// setLocked creates or replaces key with a string or object value.
-func (sh *shard) setLocked(p uint8, key []byte, h uint64, t Type, val []byte, obj any, size, expireAt, now int64) uint32 {
+// setLocked creates or replaces key with a string or object value. Replacing
+// is an access of the key unless it is record looked (which the caller's
+// lookup touched already).
+func (sh *shard) setLocked(p uint8, key []byte, h uint64, t Type, val []byte, obj any, size, expireAt, now int64, looked uint32) uint32 {
 	tag := tagOf(h, p)
 	i := sh.find(p, key, tag)
 	if i != 0 && expireAt == KeepTTL && sh.expiredLocked(i, now) {
@@ -473,7 +489,9 @@ func (sh *shard) setLocked(p uint8, key []byte, h uint64, t Type, val []byte, ob
 		}
 	} else {
 		sh.replaceLocked(i, t, val, obj, size)
-		sh.touchLocked(i, uint32(now/1000))
+		if i != looked {
+			sh.touchLocked(i, uint32(now/1000))
+		}
 	}
 	if expireAt != KeepTTL {
 		sh.setTTLLocked(i, expireAt)

@@ -23,6 +23,11 @@ type Tx struct {
 	depth  int   // Relock nesting: Unlock only counts down while > 0
 	now    int64 // the clock when the Tx was locked: one time for the whole command, as Redis
 	rec    Record
+	// looked is shard id+1 << 32 | record of the last key a lookup of the
+	// current (nested) use touched, 0 if none: a write that then replaces
+	// that key's value does not count a second access (Redis's
+	// lookupKeyWrite then dbOverwrite touch the LFU counter once).
+	looked uint64
 }
 
 // shardIndex returns the index of key's shard: shards are chosen by cluster
@@ -49,6 +54,7 @@ func (s *Store) Lock(keys ...[]byte) *Tx {
 	}
 	tx.locked = true
 	tx.now = s.clock.NowMs()
+	tx.looked = 0
 	return tx
 }
 
@@ -61,6 +67,7 @@ func (s *Store) LockAll() *Tx {
 	}
 	tx.all, tx.locked = true, true
 	tx.now = s.clock.NowMs()
+	tx.looked = 0
 	return tx
 }
 
@@ -80,7 +87,16 @@ func (tx *Tx) Relock(keys ...[]byte) *Tx {
 		}
 	}
 	tx.depth++
+	tx.looked = 0
 	return tx
+}
+
+// lookedIn returns the record of sh the current use's last lookup touched, or 0.
+func (tx *Tx) lookedIn(sh *shard) uint32 {
+	if tx.looked>>32 == uint64(sh.id)+1 {
+		return uint32(tx.looked)
+	}
+	return 0
 }
 
 // Covers reports whether the Tx holds the locks of every key in keys.
@@ -247,8 +263,10 @@ func (tx *Tx) lookup(db int, key []byte, mode int) (Entry, bool) {
 	case lookRead, lookReadNoNotifyTouch:
 		sh.hits.Add(1)
 		sh.touchLocked(i, uint32(now/1000))
+		tx.looked = uint64(sh.id+1)<<32 | uint64(i)
 	case lookWrite:
 		sh.touchLocked(i, uint32(now/1000))
+		tx.looked = uint64(sh.id+1)<<32 | uint64(i)
 	case lookReadNoTouch, lookReadNoNotify:
 		sh.hits.Add(1)
 	}
@@ -284,7 +302,7 @@ func (tx *Tx) Peek(db int, key []byte) (Entry, bool) { return tx.lookup(db, key,
 // key and val. expireAt: absolute Unix ms, 0 none, KeepTTL keeps the TTL.
 func (tx *Tx) SetString(db int, key, val []byte, expireAt int64) {
 	sh, h := tx.shard(key)
-	sh.setLocked(tx.st.phys(db), key, h, TypeString, val, nil, 0, expireAt, tx.now)
+	sh.setLocked(tx.st.phys(db), key, h, TypeString, val, nil, 0, expireAt, tx.now, tx.lookedIn(sh))
 }
 
 // GrowString returns the value of the existing string key for the caller
@@ -312,7 +330,7 @@ func (tx *Tx) SetObject(db int, key []byte, t Type, obj any, size int64, expireA
 		panic("store: SetObject with a non-collection type")
 	}
 	sh, h := tx.shard(key)
-	sh.setLocked(tx.st.phys(db), key, h, t, nil, obj, size, expireAt, tx.now)
+	sh.setLocked(tx.st.phys(db), key, h, t, nil, obj, size, expireAt, tx.now, tx.lookedIn(sh))
 }
 
 // Resize records that key's object changed in place and now costs size bytes.
@@ -422,7 +440,7 @@ func (tx *Tx) transfer(srcDB int, src []byte, dstDB int, dst []byte, move bool) 
 	}
 	ds, h := tx.shard(dst)
 	now := tx.now
-	ds.setLocked(tx.st.phys(dstDB), dst, h, t, val, o.obj, o.size, exp, now)
+	ds.setLocked(tx.st.phys(dstDB), dst, h, t, val, o.obj, o.size, exp, now, 0)
 	if move {
 		ss.removeLocked(si)
 	}

@@ -40,9 +40,12 @@ const (
 	AllKeysRandom                // evict a random key
 	VolatileRandom               // evict a random key that has a TTL
 	VolatileTTL                  // evict the key with the nearest expiry (sampled)
+	AllKeysLFU                   // evict the least frequently used key (sampled, see lfu.go)
+	VolatileLFU                  // evict the least frequently used key that has a TTL
 )
 
-var policyNames = [...]string{"noeviction", "allkeys-lru", "volatile-lru", "allkeys-random", "volatile-random", "volatile-ttl"}
+var policyNames = [...]string{"noeviction", "allkeys-lru", "volatile-lru", "allkeys-random", "volatile-random", "volatile-ttl",
+	"allkeys-lfu", "volatile-lfu"}
 
 // String returns the policy's Redis name.
 func (p Policy) String() string {
@@ -53,7 +56,7 @@ func (p Policy) String() string {
 }
 
 // ParsePolicy parses a Redis maxmemory-policy name, case-insensitively.
-// The LFU policies are not supported and return ErrUnsupportedPolicy.
+// Unknown names return ErrUnsupportedPolicy.
 func ParsePolicy(s string) (Policy, error) {
 	for i, n := range policyNames {
 		if strings.EqualFold(s, n) {
@@ -82,7 +85,7 @@ var (
 	ErrOOM = errors.New("store: out of memory")
 	// ErrNoSuchKey is for callers (RENAME etc.) that report a missing key.
 	ErrNoSuchKey = errors.New("store: no such key")
-	// ErrUnsupportedPolicy is returned by ParsePolicy for unknown or LFU policies.
+	// ErrUnsupportedPolicy is returned by ParsePolicy for unknown policies.
 	ErrUnsupportedPolicy = errors.New("store: unsupported policy")
 	// ErrBadConfig is returned (wrapped) by New for invalid configuration.
 	ErrBadConfig = errors.New("store: bad config")

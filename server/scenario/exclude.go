@@ -31,36 +31,6 @@ type exclusion struct {
 
 var exclusions = []exclusion{
 	{
-		name: "blocking command with a repeated key",
-		repro: "conn 0: BLPOP k k 0\nconn 1: LPUSH k x\n" +
-			"  redis: conn 0 woken: [\"k\", \"x\"]; cached: the process dies " +
-			"(panic: runtime error: index out of range [1] with length 1, server/blocking.go readyFirst; " +
-			"checked on this branch's base with redis-cli)",
-		reason: "known crash (issue 10 item 5), being fixed by the blocking helper; a panic stops the test binary",
-		avoid:  repeatedBlockingKey,
-	},
-	{
-		name:  "HRANDFIELD with count of magnitude 2^63-1",
-		repro: "conn 0: HSET h f v\nconn 0: HRANDFIELD h -9223372036854775808\n  redis: -ERR value is out of range",
-		reason: "known (issue 10): cached answers with elements or another error; the fix is in the hash command, " +
-			"outside this package",
-		tolerate: func(cmds [][]string, _, _ string) bool {
-			return slices.ContainsFunc(cmds, func(args []string) bool {
-				return hasCmd(args, "HRANDFIELD") && slices.ContainsFunc(args, func(a string) bool {
-					return strings.TrimPrefix(a, "-") == "9223372036854775807" || a == "-9223372036854775808"
-				})
-			})
-		},
-	},
-	{
-		name:   "blocking timeout 1e300",
-		repro:  "conn 0: BZPOPMIN z 1e300\n  redis: -ERR timeout is out of range",
-		reason: "known (issue 10): cached answers another error text; the fix is in the timeout parser, outside this package",
-		tolerate: func(cmds [][]string, _, _ string) bool {
-			return slices.ContainsFunc(cmds, func(args []string) bool { return slices.Contains(args, "1e300") && isBlocking(args) })
-		},
-	},
-	{
 		name:  "ZRANK/ZREVRANK with a fourth argument",
 		repro: "conn 0: ZRANK b 2 extra\n  redis: -ERR wrong number of arguments for 'zrank' command\n  cached: -ERR syntax error",
 		reason: "found by this fuzzer: cached takes Redis 7.2's WITHSCORE form (arity -3), redis-server 7.0.15 has arity 3; " +
