@@ -402,7 +402,7 @@ func (s *Server) blockedCanServe(b *blockState, keys []string) int {
 	res := serveNone
 	for _, k := range keys {
 		kb := []byte(k)
-		tx := b.c.lock(kb)
+		tx := s.store.Lock(kb) // a look, not a command: not the client's held Tx
 		e, ok := tx.Peek(b.db, kb)
 		var t store.Type
 		if ok {
