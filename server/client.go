@@ -12,6 +12,7 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/cached/cached/cluster/repl"
 	"github.com/cached/cached/store"
 )
 
@@ -51,6 +52,9 @@ type client struct {
 	held     *store.Tx // the running command's Tx (write.go); owner goroutine only
 	execHeld bool      // held is EXEC's Tx for all its commands; owner only
 	killed   atomic.Bool
+
+	replApply bool       // the replication applier's internal client: locks with store.LockApply (repl_apply.go)
+	wrote     repl.Token // slots this client wrote, for WAIT (repl_cmds.go); owner only
 
 	failed          bool // the running command replied with an error; owner only
 	closeAfterReply bool // close once this command's reply is flushed; owner only

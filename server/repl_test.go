@@ -1,0 +1,298 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cached/cached/cluster/repl"
+	"github.com/cached/cached/store"
+	"github.com/cached/cached/store/rdb"
+)
+
+// replNodes starts n cluster nodes with cluster-replicas 1 and waits until
+// every replica link is up with its slots live.
+func replNodes(t *testing.T, n int, mutate func(c *Config)) []*Server {
+	t.Helper()
+	nodes := startCluster(t, n, func(c *Config) {
+		c.Cluster.Replicas = 1
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	waitReplSynced(t, nodes)
+	return nodes
+}
+
+// waitReplSynced waits until every node replicates every slot the table
+// gives it as replica, live.
+func waitReplSynced(t *testing.T, nodes []*Server) {
+	t.Helper()
+	waitUntil(t, func() bool {
+		for _, s := range nodes {
+			if replSlotsLive(s) != replSlotsWanted(s) {
+				return false
+			}
+		}
+		return true
+	}, func() string {
+		var b strings.Builder
+		for _, s := range nodes {
+			fmt.Fprintf(&b, "%s: %d of %d live; ", s.Addr(), replSlotsLive(s), replSlotsWanted(s))
+		}
+		return b.String()
+	})
+}
+
+func replSlotsWanted(s *Server) int {
+	v := s.cl.view.Load()
+	self := v.t.Member(v.self).ID
+	n := 0
+	for slot := range store.Slots {
+		for _, m := range v.t.Preference(slot)[1:] {
+			if m.ID == self {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func replSlotsLive(s *Server) int {
+	rs := s.repl.Load()
+	if rs == nil || rs.view.Load() != s.cl.view.Load() {
+		return -1
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	n := 0
+	for _, l := range rs.replicas {
+		st := l.r.Stats()
+		if !st.Connected {
+			return -1
+		}
+		n += st.SlotsLive
+	}
+	return n
+}
+
+// slotDump returns every key of slot in s's store with its expiry and
+// DUMP payload, rendered as one comparable string.
+func slotDump(t *testing.T, s *Server, slot int) string {
+	t.Helper()
+	var keys []string
+	if _, err := s.store.SnapshotSlot(slot, func(key []byte, e store.Entry) error {
+		p, err := rdb.Dump(e)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, fmt.Sprintf("%q@%d=%x", key, e.ExpireAt(), p))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, "\n")
+}
+
+// nodeByID returns the node with this cluster ID.
+func nodeByID(nodes []*Server, id string) *Server {
+	for _, s := range nodes {
+		if s.cl.node.Load().ID() == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// checkReplicasIdentical compares every slot of every primary with its
+// replica's copy, polling until they agree.
+func checkReplicasIdentical(t *testing.T, nodes []*Server) {
+	t.Helper()
+	v := nodes[0].cl.view.Load()
+	var diff string
+	waitUntil(t, func() bool {
+		for slot := range store.Slots {
+			prefs := v.t.Preference(slot)
+			p, r := nodeByID(nodes, prefs[0].ID), nodeByID(nodes, prefs[1].ID)
+			if a, b := slotDump(t, p, slot), slotDump(t, r, slot); a != b {
+				diff = fmt.Sprintf("slot %d: primary\n%.500s\nreplica\n%.500s", slot, a, b)
+				return false
+			}
+		}
+		return true
+	}, func() string { return diff })
+}
+
+// writeMix writes n keys of every type (some with TTLs) through go-redis
+// clients connected to each key's primary, and returns the keys written.
+func writeMix(t *testing.T, nodes []*Server, clients map[*Server]*redis.Conn, prefix string, n int) []string {
+	t.Helper()
+	ctx := ctxT(t)
+	var keys []string
+	for i := range n {
+		k := fmt.Sprintf("%s:%d", prefix, i)
+		c := clients[ownerOf(nodes, k)]
+		var err error
+		switch i % 6 {
+		case 0:
+			err = c.Set(ctx, k, strings.Repeat("v", i%50), 0).Err()
+		case 1:
+			err = c.HSet(ctx, k, "f1", i, "f2", "x").Err()
+		case 2:
+			err = c.RPush(ctx, k, 1, 2, "three").Err()
+		case 3:
+			err = c.SAdd(ctx, k, "a", "b", i).Err()
+		case 4:
+			err = c.ZAdd(ctx, k, redis.Z{Score: float64(i), Member: "m"}).Err()
+		case 5:
+			if err = c.Incr(ctx, k).Err(); err == nil {
+				err = c.PExpire(ctx, k, time.Hour).Err()
+			}
+		}
+		if err != nil {
+			t.Fatalf("write %s: %v", k, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// connsTo returns one sticky go-redis connection to each node.
+func connsTo(t *testing.T, nodes []*Server) map[*Server]*redis.Conn {
+	out := map[*Server]*redis.Conn{}
+	for _, s := range nodes {
+		c := newClient(t, s, nil).Conn()
+		t.Cleanup(func() { _ = c.Close() })
+		out[s] = c
+	}
+	return out
+}
+
+func TestReplicationIdenticalAndWait(t *testing.T) {
+	nodes := replNodes(t, 3, nil)
+	conns := connsTo(t, nodes)
+	ctx := ctxT(t)
+	for _, s := range nodes { // WAIT with no write counts the connected replicas (none ack needed)
+		if n, err := conns[s].Wait(ctx, 0, 0).Result(); err != nil || n < 0 {
+			t.Fatalf("WAIT 0 0: %d %v", n, err)
+		}
+	}
+	keys := writeMix(t, nodes, conns, "k", 3000)
+	for _, s := range nodes {
+		n, err := conns[s].Wait(ctx, 1, 5000).Result()
+		if err != nil || n != 1 {
+			for _, s := range nodes {
+				t.Log(s.Addr(), s.cl.node.Load().ID(), "\n", replInfo(s))
+			}
+			t.Fatalf("%s: WAIT 1 5000 = %d, %v; want 1", s.Addr(), n, err)
+		}
+	}
+	// Deletes and expiries replicate as DEL.
+	for _, k := range keys[:300] {
+		if err := conns[ownerOf(nodes, k)].Del(ctx, k).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range nodes {
+		if n, err := conns[s].Wait(ctx, 1, 5000).Result(); err != nil || n != 1 {
+			t.Fatalf("WAIT after DEL: %d %v", n, err)
+		}
+	}
+	checkReplicasIdentical(t, nodes)
+	// Every replica's store holds its primary's keys: the copies exist.
+	total := int64(0)
+	for _, s := range nodes {
+		total += s.store.DBSize(0)
+	}
+	if want := int64(2 * (len(keys) - 300)); total != want {
+		for _, k := range keys[300:] {
+			v := nodes[0].cl.view.Load()
+			p := v.t.Preference(keySlot(k))
+			a, _, _ := nodeByID(nodes, p[0].ID).store.Get(0, []byte(k), nil)
+			n, err := conns[ownerOf(nodes, k)].Exists(ctx, k).Result()
+			t.Logf("%s slot %d: %q exists %d %v", k, keySlot(k), a, n, err)
+			break
+		}
+		t.Fatalf("keys over all nodes: %d, want %d (each key on primary and replica)", total, want)
+	}
+}
+
+func TestWaitErrorsAndMulti(t *testing.T) {
+	nodes := replNodes(t, 3, nil)
+	rc := newClient(t, nodes[0], nil)
+	ctx := ctxT(t)
+	for _, tc := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{"WAIT", "x", "0"}, "ERR value is not an integer or out of range"},
+		{[]any{"WAIT", "1", "x"}, "ERR timeout is not an integer or out of range"},
+		{[]any{"WAIT", "1", "-1"}, "ERR timeout is negative"},
+		{[]any{"WAIT", "1"}, "ERR wrong number of arguments for 'wait' command"},
+	} {
+		if err := rc.Do(ctx, tc.args...).Err(); err == nil || err.Error() != tc.want {
+			t.Fatalf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	mine, _ := keysFor(t, nodes[0], "m")
+	c := rc.Conn()
+	defer c.Close()
+	cmds, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, mine, "v", 0)
+		p.Do(ctx, "WAIT", 5, 0) // inside EXEC: answers at once, never blocks
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := cmds[1].(*redis.Cmd).Val().(int64); n < 0 || n > 1 {
+		t.Fatalf("WAIT in MULTI: %d", n)
+	}
+	if n, err := c.Wait(ctx, 1, 5000).Result(); err != nil || n != 1 {
+		t.Fatalf("WAIT after EXEC: %d %v", n, err)
+	}
+}
+
+func TestReplicaHidesExpiredKeys(t *testing.T) {
+	nodes := replNodes(t, 3, nil)
+	conns := connsTo(t, nodes)
+	ctx := ctxT(t)
+	mine, _ := keysFor(t, nodes[0], "e")
+	if err := conns[nodes[0]].Set(ctx, mine, "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := conns[nodes[0]].Wait(ctx, 1, 5000).Result(); n != 1 {
+		t.Fatal("not replicated")
+	}
+	v := nodes[0].cl.view.Load()
+	rep := nodeByID(nodes, v.t.Preference(keySlot(mine))[1].ID)
+	if !rep.store.ReplicaSlot(keySlot(mine)) || nodes[0].store.ReplicaSlot(keySlot(mine)) {
+		t.Fatal("replica mark not set on the replica only")
+	}
+	// The replica's active expirer never removes a replicated key.
+	tx := rep.store.Lock([]byte(mine))
+	tx.SetExpire(0, []byte(mine), tx.Now()+1) // as if the primary's clock were ahead
+	tx.Unlock()
+	waitUntil(t, func() bool { _, ok, _ := rep.store.Get(0, []byte(mine), nil); return !ok },
+		func() string { return "expired key still visible on the replica" })
+	rep.store.RunExpireCycle()
+	if rep.store.DBSize(0) == 0 {
+		t.Fatal("replica expired a key of its primary's slot")
+	}
+}
+
+var _ = repl.NumSlots
+var _ = bytes.Equal
+
+// replInfo renders INFO replication of s.
+func replInfo(s *Server) string {
+	var b strings.Builder
+	s.infoReplication(&b)
+	return b.String()
+}
