@@ -46,6 +46,8 @@ type replState struct {
 	owned atomic.Pointer[[store.Slots]bool] // slots this node is primary for
 	pool  sync.Pool                         // *[]repl.Record for CommitEffects
 
+	dialFault atomic.Bool // tests: replicas' dials fail (an injected network fault)
+
 	ctx    context.Context // ends at Close: WAITs return
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -148,7 +150,11 @@ func (rs *replState) reconfigure() {
 	}
 	for slot := range store.Slots {
 		_, rep := slotFollowed(follow, slot)
+		was := rs.s.store.ReplicaSlot(slot)
 		rs.s.store.SetReplicaSlot(slot, rep && !owned[slot])
+		if was && !rep && !owned[slot] { // a copy no longer followed is stale
+			rs.s.store.FlushSlot(slot)
+		}
 	}
 	rs.owned.Store(owned)
 	rs.setReplicas(self, follow, members)

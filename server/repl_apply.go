@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -104,6 +105,9 @@ func dumpEntry(e store.Entry) ([]byte, error) { return rdb.Dump(e) }
 // replDial connects a Replica to a primary's RESP port, authenticating
 // first when requirepass is set; REPLSYNC follows on the connection.
 func (s *Server) replDial(ctx context.Context, addr string) (net.Conn, error) {
+	if rs := s.repl.Load(); rs != nil && rs.dialFault.Load() {
+		return nil, errors.New("server: replication dial refused (injected fault)")
+	}
 	cl, err := protocol.Dial(addr, 5*time.Second)
 	if err != nil {
 		return nil, err
