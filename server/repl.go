@@ -148,7 +148,14 @@ func (rs *replState) reconfigure() {
 			members[prefs[0].ID] = prefs[0]
 		}
 	}
-	for slot := range store.Slots {
+	for slot := range store.Slots { // new replica slots are marked before their Replica starts
+		if _, rep := slotFollowed(follow, slot); rep && !owned[slot] {
+			rs.s.store.SetReplicaSlot(slot, true)
+		}
+	}
+	rs.owned.Store(owned)
+	rs.setReplicas(self, follow, members)
+	for slot := range store.Slots { // slots no longer followed: unmarked, their stale copy dropped
 		_, rep := slotFollowed(follow, slot)
 		was := rs.s.store.ReplicaSlot(slot)
 		rs.s.store.SetReplicaSlot(slot, rep && !owned[slot])
@@ -156,8 +163,6 @@ func (rs *replState) reconfigure() {
 			rs.s.store.FlushSlot(slot)
 		}
 	}
-	rs.owned.Store(owned)
-	rs.setReplicas(self, follow, members)
 }
 
 // slotFollowed reports which primary slot is followed from, if any.

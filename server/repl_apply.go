@@ -40,6 +40,9 @@ func (a *applier) Apply(unit []repl.Record) (err error) {
 		}
 	}()
 	for i := range unit {
+		if !a.s.store.ReplicaSlot(unit[i].Slot) { // no longer followed here (table changed)
+			continue
+		}
 		if err := a.run(unit[i].DB, unit[i].Args); err != nil {
 			return err
 		}
@@ -60,6 +63,9 @@ func (a *applier) run(db int, args [][]byte) error {
 	if cmd == nil || !cmd.arityOK(len(args)) {
 		return fmt.Errorf("server: unknown replicated command %q", args[0])
 	}
+	if args = a.followedKeys(cmd, args); len(args) <= cmd.first { // none of its keys is followed here
+		return nil
+	}
 	c.db.Store(int32(db))
 	c.failed = false
 	func() {
@@ -72,6 +78,35 @@ func (a *applier) run(db int, args [][]byte) error {
 	return nil
 }
 
+// followedKeys drops, from an effect whose keys run to the end of its
+// arguments in steps (MSET k v k v …, DEL k k …), the keys of slots this
+// node does not follow: a primary's multi-key effect is stamped with its
+// first key's slot, but its keys may belong to other slots of that primary,
+// replicated elsewhere.
+func (a *applier) followedKeys(cmd *command, args [][]byte) [][]byte {
+	if cmd.keysFn != nil || cmd.first <= 0 || cmd.last != -1 || cmd.step <= 0 || cmd.first >= len(args) {
+		return args
+	}
+	st := a.s.store
+	all := true
+	for i := cmd.first; i < len(args); i += cmd.step {
+		if !st.ReplicaSlot(store.KeySlot(args[i])) {
+			all = false
+			break
+		}
+	}
+	if all {
+		return args
+	}
+	out := append([][]byte(nil), args[:cmd.first]...)
+	for i := cmd.first; i+cmd.step <= len(args); i += cmd.step {
+		if st.ReplicaSlot(store.KeySlot(args[i])) {
+			out = append(out, args[i:i+cmd.step]...)
+		}
+	}
+	return out
+}
+
 // FlushSlot drops every key of slot before its snapshot.
 func (a *applier) FlushSlot(slot int) error {
 	a.s.store.FlushSlot(slot)
@@ -82,6 +117,9 @@ func (a *applier) FlushSlot(slot int) error {
 func (a *applier) Restore(slot, db int, key, payload []byte, pexpireAt int64) error {
 	if db < 0 || db >= a.s.store.Databases() || store.KeySlot(key) != slot {
 		return fmt.Errorf("server: snapshot key %q not of slot %d", key, slot)
+	}
+	if !a.s.store.ReplicaSlot(slot) { // no longer followed here (table changed)
+		return nil
 	}
 	v, err := rdb.Decode(payload)
 	if err != nil {
