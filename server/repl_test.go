@@ -376,3 +376,40 @@ func TestReplicaFallsBackToSnapshot(t *testing.T) {
 		t.Fatal("a replica that missed more than the backlog resumed without a snapshot")
 	}
 }
+
+func TestReadonlyReadsFromReplica(t *testing.T) {
+	nodes := replNodes(t, 3, nil)
+	conns := connsTo(t, nodes)
+	ctx := ctxT(t)
+	mine, _ := keysFor(t, nodes[0], "ro")
+	v := nodes[0].cl.view.Load()
+	rep := nodeByID(nodes, v.t.Preference(keySlot(mine))[1].ID)
+	rc := newClient(t, rep, nil).Conn()
+	defer rc.Close()
+	if err := rc.Get(ctx, mine).Err(); err == nil || !strings.HasPrefix(err.Error(), "MOVED ") {
+		t.Fatalf("GET on the replica without READONLY: %v, want MOVED", err)
+	}
+	if err := rc.ReadOnly(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		val := fmt.Sprint("v", i)
+		if err := conns[nodes[0]].Set(ctx, mine, val, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := conns[nodes[0]].Wait(ctx, 1, 5000).Result(); err != nil || n != 1 {
+			t.Fatalf("WAIT: %d %v", n, err)
+		}
+		if got, err := rc.Get(ctx, mine).Result(); err != nil || got != val {
+			t.Fatalf("READONLY GET on the replica after WAIT = %q, %v; want %q", got, err, val)
+		}
+	}
+	if err := rc.Set(ctx, mine, "x", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "MOVED ") {
+		t.Fatalf("write on a READONLY replica connection: %v, want MOVED", err)
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{nodes[1].Addr()}, ReadOnly: true})
+	defer cc.Close()
+	if got, err := cc.Get(ctx, mine).Result(); err != nil || got != "v19" {
+		t.Fatalf("go-redis ReadOnly ClusterClient GET = %q, %v", got, err)
+	}
+}
