@@ -407,6 +407,22 @@ func TestReadonlyReadsFromReplica(t *testing.T) {
 	if err := rc.Set(ctx, mine, "x", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "MOVED ") {
 		t.Fatalf("write on a READONLY replica connection: %v, want MOVED", err)
 	}
+	//lint:ignore SA1019 cluster clients still read CLUSTER SLOTS
+	slots, err := conns[nodes[1]].ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	covered := 0
+	for _, r := range slots {
+		covered += r.End - r.Start + 1
+		want := v.t.Preference(r.Start)
+		if len(r.Nodes) != 2 || r.Nodes[0].ID != want[0].ID || r.Nodes[1].ID != want[1].ID {
+			t.Fatalf("CLUSTER SLOTS range %d-%d lists %v, want primary %s and replica %s", r.Start, r.End, r.Nodes, want[0].ID, want[1].ID)
+		}
+	}
+	if covered != store.Slots {
+		t.Fatalf("CLUSTER SLOTS covers %d slots", covered)
+	}
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{nodes[1].Addr()}, ReadOnly: true})
 	defer cc.Close()
 	if got, err := cc.Get(ctx, mine).Result(); err != nil || got != "v19" {
