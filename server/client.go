@@ -12,6 +12,7 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/cached/cached/cluster/repl"
 	"github.com/cached/cached/store"
 )
 
@@ -63,6 +64,8 @@ type client struct {
 	failed          bool       // the running command replied with an error; owner only
 	closeAfterReply bool       // close once this command's reply is flushed; owner only
 	panicked        bool       // a command of this client panicked (recover.go): it is being closed; owner only
+	replApply       bool       // the replication applier's internal client: locks with store.LockApply (repl_apply.go)
+	wrote           repl.Token // slots this client wrote, for WAIT (repl_cmds.go); owner only
 }
 
 func (s *Server) newClient(conn redcon.Conn) *client {

@@ -181,42 +181,20 @@ func clusterNodesCommand(c *client, cs *clusterState, _ [][]byte) {
 	c.verbatim(nodesText(cs.view.Load()))
 }
 
-// slotRange is a range of slots and the index of its owner.
-type slotRange struct {
-	cluster.SlotRange
-	owner int
-}
-
-// allRanges returns every owned slot range, by start slot.
-func allRanges(v *clusterView) []slotRange {
-	var out []slotRange
-	start := 0
-	for s := 1; s <= cluster.NumSlots; s++ {
-		if s == cluster.NumSlots || v.t.OwnerIndex(s) != v.t.OwnerIndex(start) {
-			if o := v.t.OwnerIndex(start); o >= 0 {
-				out = append(out, slotRange{cluster.SlotRange{Start: start, End: s - 1}, o})
-			}
-			start = s
-		}
-	}
-	return out
-}
-
 func clusterSlotsCommand(c *client, cs *clusterState, _ [][]byte) {
-	v := cs.view.Load()
-	ms := v.t.Members()
-	rs := allRanges(v)
+	rs := prefRanges(cs.view.Load()) // repl_slots.go: primary, then the range's replicas
 	c.array(len(rs))
 	for _, r := range rs {
-		m := ms[r.owner]
-		c.array(3)
+		c.array(2 + len(r.nodes))
 		c.int(int64(r.Start))
 		c.int(int64(r.End))
-		c.array(4)
-		c.bulkString(m.Host)
-		c.int(int64(m.Port))
-		c.bulkString(m.ID)
-		c.mapLen(0)
+		for _, m := range r.nodes {
+			c.array(4)
+			c.bulkString(m.Host)
+			c.int(int64(m.Port))
+			c.bulkString(m.ID)
+			c.mapLen(0)
+		}
 	}
 }
 

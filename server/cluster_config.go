@@ -31,8 +31,12 @@ type ClusterConfig struct {
 	Route string
 	// ProbeInterval, ProbeTimeout and GossipInterval tune failure detection, in ms.
 	ProbeInterval, ProbeTimeout, GossipInterval int
-	// Replicas is the number of replicas per slot (reported only, for now).
+	// Replicas is the number of replicas per slot (directive
+	// "cluster-replicas"): each slot's primary streams its writes to them.
 	Replicas int
+	// ReplBacklogSize is the replication backlog in bytes (directive
+	// "repl-backlog-size"): how much a replica may miss and still resume.
+	ReplBacklogSize int64
 }
 
 func (c ClusterConfig) clone() ClusterConfig {
@@ -111,8 +115,11 @@ var _ = registerDirectives(
 		func(c *Config) *int { return &c.Cluster.ProbeTimeout }),
 	intDirective("cluster-gossip-interval", "40", false, 1, 60000, "gossip interval in ms",
 		func(c *Config) *int { return &c.Cluster.GossipInterval }),
-	intDirective("cluster-replicas", "0", false, 0, 0, "replicas per slot (only 0 for now)",
+	intDirective("cluster-replicas", "1", false, 0, 16, "replicas per slot (nodes that hold a copy of each slot)",
 		func(c *Config) *int { return &c.Cluster.Replicas }),
+	immutable(boundedMemDirective("repl-backlog-size", "1mb", 16<<10, 1<<40,
+		"replication backlog: how much a disconnected replica may miss and still resume",
+		func(c *Config) *int64 { return &c.Cluster.ReplBacklogSize })),
 	// Redis Cluster's own directives, as redis.conf has them: inert here.
 	inertDirective("cluster-config-file", "nodes.conf"),
 	inertDirective("cluster-node-timeout", "15000"),
@@ -131,6 +138,12 @@ var _ = registerDirectives(
 	inertDirective("cluster-announce-tls-port", "0"),
 	inertDirective("cluster-port-tls", "0"),
 )
+
+// immutable marks a directive as not settable with CONFIG SET.
+func immutable(d directive) directive {
+	d.mutable = false
+	return d
+}
 
 func splitHostPort(a string) (string, int, error) {
 	i := strings.LastIndexByte(a, ':')

@@ -260,6 +260,7 @@ func newCommandTable() *commandTable {
 		pubsubCommands(),
 		txCommands(),
 		clusterCommands(),
+		replCommands(),
 	} {
 		for _, sp := range group {
 			if _, dup := t.m[sp.name]; dup {
@@ -605,6 +606,9 @@ func (s *Server) call(c *client, cmd *command, args [][]byte, start time.Time) {
 	s.runHandler(c, cmd, args) // recover.go: a panic is recovered here
 	if !c.execHeld {           // EXEC commits its commands' changes as one unit (multi.go)
 		c.releaseHeld()
+	}
+	if cmd.flags&flagWrite != 0 && s.repl.Load() != nil { // repl_cmds.go: for WAIT
+		c.noteWrite(cmd, args)
 	}
 	if s.monitors.count.Load() > 0 { // after it ran, as Redis 7: EXEC follows its commands, SELECT shows the new db
 		s.feedMonitors(c, cmd, args)

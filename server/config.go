@@ -377,7 +377,7 @@ var inertDirectives = [][2]string{
 	{"dynamic-hz", "yes"}, {"aof-use-rdb-preamble", "yes"},
 	{"syslog-enabled", "no"}, {"syslog-ident", "redis"},
 	{"maxmemory-eviction-tenacity", "10"}, {"oom-score-adj", "no"}, {"disable-thp", "yes"},
-	{"repl-backlog-size", "1048576"}, {"repl-diskless-sync", "yes"}, {"crash-log-enabled", "yes"},
+	{"repl-diskless-sync", "yes"}, {"crash-log-enabled", "yes"},
 	{"enable-debug-command", "no"}, {"enable-protected-configs", "no"}, {"enable-module-command", "no"},
 	{"active-expire-effort", "1"}, {"propagation-error-behavior", "ignore"},
 	{"acllog-max-len", "128"}, {"aof-load-truncated", "yes"}, {"aof-rewrite-incremental-fsync", "yes"},

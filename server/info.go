@@ -469,6 +469,10 @@ func (s *Server) replID() string {
 }
 
 func (s *Server) infoReplication(b *strings.Builder) {
+	if rs := s.repl.Load(); rs != nil { // repl_cmds.go
+		rs.info(b)
+		return
+	}
 	field(b, "role", "master")
 	field(b, "connected_slaves", 0)
 	field(b, "master_failover_state", "no-failover")

@@ -65,6 +65,7 @@ type Server struct {
 	cl     *clusterState // nil unless cluster-enabled (cluster.go)
 
 	sink atomic.Pointer[EffectSink] // nil: effects are not recorded (write.go)
+	repl atomic.Pointer[replState]  // cluster replication, nil when off (repl.go)
 
 	started   time.Time
 	runID     string
@@ -104,6 +105,10 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if err := s.startCluster(); err != nil { // cluster.go: needs the bound address
 		s.failStart(err)
+		return nil, err
+	}
+	if err := s.startRepl(); err != nil { // repl.go: needs the cluster node
+		s.Close()
 		return nil, err
 	}
 	if err := s.startHTTP(); err != nil {
@@ -301,6 +306,7 @@ func (s *Server) Shutdown(reason string) error {
 	for _, ln := range s.lns {
 		_ = ln.Close()
 	}
+	s.closeRepl() // repl.go: WAITs return, replication links close
 	if s.cl != nil {
 		s.cl.close() // leave the cluster; forwarded requests in flight fail
 	}

@@ -127,7 +127,11 @@ func (c *client) lock(keys ...[]byte) *store.Tx {
 		}
 		c.releaseHeld()
 	}
-	c.held = c.s.store.Lock(keys...)
+	if c.replApply {
+		c.held = c.s.store.LockApply(keys...)
+	} else {
+		c.held = c.s.store.Lock(keys...)
+	}
 	return c.held.Relock(keys...)
 }
 

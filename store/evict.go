@@ -94,6 +94,9 @@ func (sh *shard) evictOneLocked(p Policy, samples int) (int64, bool) {
 	case AllKeysLFU, VolatileLFU:
 		i = sh.lfuVictimLocked(p == VolatileLFU, samples)
 	}
+	if i != 0 && sh.replicaRec(i) { // a replica's key: its primary evicts it
+		i = sh.ownKeyLocked(i, p == AllKeysLRU, samples)
+	}
 	if i == 0 {
 		return 0, false
 	}

@@ -82,7 +82,7 @@ func (sh *shard) expireStepLocked(now int64) (sampled, expired int) {
 		}
 		e := sh.ttl[sh.ttlCur]
 		sampled++
-		if e.exp <= now {
+		if e.exp <= now && !sh.replicaRec(e.rec) {
 			sh.dropLocked(e.rec, ChangeExpired) // the last entry moves into ttlCur
 			expired++
 		} else {

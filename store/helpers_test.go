@@ -67,6 +67,20 @@ func (sh *shard) invariantsLocked() string {
 	if live != sh.idx.n {
 		return "index count differs from live records"
 	}
+	inLists := 0
+	for _, h := range sh.heads {
+		for i := h; i != 0; i = sh.rec(i).snext {
+			if inLists++; inLists > live || sh.rec(i).typ == TypeNone {
+				return "slot key list broken"
+			}
+			if n := sh.rec(i).snext; n != 0 && sh.rec(n).sprev != i {
+				return "slot key list links broken"
+			}
+		}
+	}
+	if inLists != live {
+		return "slot key lists miss records"
+	}
 	n := 0
 	for i := sh.rec(0).next; i != 0; i = sh.rec(i).next {
 		if n++; n > live || sh.rec(sh.rec(i).next).prev != i {

@@ -37,6 +37,8 @@ type record struct {
 	ttl    uint32 // 1 + position in shard.ttl; 0 = no TTL
 	db     uint8  // physical database
 	typ    Type
+	sprev  uint32 // links of the slot's key list (slotindex.go); 0 = none
+	snext  uint32
 }
 
 func (r *record) bytes() []byte { return unsafe.Slice(r.kv, r.n) }
@@ -91,8 +93,11 @@ type shard struct {
 	objs   map[uint32]objRef
 	counts []dbCount // per physical db
 	pool   evictPool // LFU eviction candidates
+	heads  []uint32  // per slot of this shard: first record of its key list (slotindex.go)
 
 	hits, misses, expired, evicted atomic.Uint64 // written under mu, read without
+
+	applying bool // locked by a LockApply Tx: replica slots' expired keys are live (slotindex.go)
 
 	cur *Record // where changes go while mu is held: the holding Tx's Record, or bg
 	bg  Record  // the Record of work done under mu outside a Tx (fast paths, expiry, eviction)
@@ -117,6 +122,7 @@ func (s *shard) resetLocked() {
 	s.ttlCur = 0
 	s.objs = make(map[uint32]objRef)
 	s.pool = evictPool{}
+	s.heads = make([]uint32, Slots/len(s.st.shards))
 	clear(s.counts)
 	s.used.Store(0)
 }
@@ -249,7 +255,9 @@ func (s *shard) insertLocked(db uint8, key []byte, tag uint32, t Type, val []byt
 	s.idx.insert(tag, i)
 	s.linkFront(i)
 	s.counts[db].keys.Add(1)
-	s.st.slotAdd(db, key, 1)
+	slot := KeySlot(key)
+	s.st.slotAdd(db, slot, 1)
+	s.slotLink(i, slot)
 	s.used.Add(s.costLocked(i))
 	return i
 }
@@ -291,7 +299,9 @@ func (s *shard) removeLocked(i uint32) {
 		panic("store: record missing from index")
 	}
 	s.idx.removeAt(pos)
-	s.st.slotAdd(r.db, key, -1)
+	slot := KeySlot(key)
+	s.st.slotAdd(r.db, slot, -1)
+	s.slotUnlink(i, slot)
 	s.counts[r.db].keys.Add(-1)
 	if r.typ != TypeString {
 		delete(s.objs, i)
@@ -382,6 +392,9 @@ func (s *shard) expiredLocked(i uint32, now int64) bool {
 	exp := s.expireAt(i)
 	if exp == 0 || exp > now {
 		return false
+	}
+	if s.replicaRec(i) { // a replica's key: hidden, not deleted
+		return !s.applying
 	}
 	s.dropLocked(i, ChangeExpired)
 	return true

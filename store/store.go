@@ -76,6 +76,8 @@ type Store struct {
 
 	activeExpireOff atomic.Bool // DEBUG SET-ACTIVE-EXPIRE 0
 
+	replicaMarks // slots held as a replica's copy (slotindex.go)
+
 	// dbPhys maps logical to physical db, dbLog the reverse. Written only with
 	// every shard locked (SwapDB), read atomically.
 	dbPhys, dbLog []atomic.Uint32
@@ -188,13 +190,13 @@ func (s *Store) phys(db int) uint8    { return uint8(s.dbPhys[db].Load()) }
 func (s *Store) logical(db uint8) int { return int(s.dbLog[db].Load()) }
 
 // slotAdd counts a key of physical db in or out of its cluster slot.
-func (s *Store) slotAdd(db uint8, key []byte, d int32) {
+func (s *Store) slotAdd(db uint8, slot int, d int32) {
 	p := s.slotCounts[db].Load()
 	if p == nil {
 		s.slotCounts[db].CompareAndSwap(nil, new([Slots]atomic.Int32))
 		p = s.slotCounts[db].Load()
 	}
-	p[KeySlot(key)].Add(d)
+	p[slot].Add(d)
 }
 
 // Stats are the keyspace counters.

@@ -128,13 +128,13 @@ func (tx *Tx) Unlock() {
 	tx.st.commit(&tx.rec, tx.all)
 	if tx.all {
 		for _, sh := range tx.st.shards {
-			sh.cur = nil
+			sh.cur, sh.applying = nil, false
 			sh.mu.Unlock()
 		}
 	} else {
 		for i := len(tx.ids) - 1; i >= 0; i-- {
 			sh := tx.st.shards[tx.ids[i]]
-			sh.cur = nil
+			sh.cur, sh.applying = nil, false
 			sh.mu.Unlock()
 		}
 	}

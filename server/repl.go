@@ -1,0 +1,251 @@
+package server
+
+// Replication wiring (cluster mode with cluster-replicas > 0): the node is
+// primary for the slots the agreed table gives it first and replica for the
+// slots where it follows in the preference list.
+//
+//   - Primary side: replState is the server's EffectSink; every committed
+//     unit's effects of slots this node is primary for go to one
+//     repl.Primary (its backlog and links). Snapshots come from the store's
+//     per-slot key lists (store.SnapshotSlot, DUMP payloads); replicas
+//     connect to the RESP port with REPLSYNC (a node-to-node internal), whose
+//     connection is detached and handed to Primary.Handoff.
+//   - Replica side: one repl.Replica per primary this node replicates slots
+//     of, reconfigured when the table changes (SetSlots); its applier runs
+//     each effect as a command on an internal client whose Txs see replica
+//     keys past their TTL as live (store.LockApply). Replica slots are marked
+//     in the store: never expired or evicted here, expired keys hidden from
+//     reads.
+//   - WAIT: each client notes the slots it writes (replClient); WAIT waits
+//     until numreplicas replicas of all of them acknowledged everything
+//     appended up to the moment WAIT runs (repl.Token).
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/cluster/repl"
+	"github.com/cached/cached/store"
+)
+
+// replPoll is how often the table is checked for changes of the replica set.
+const replPoll = 50 * time.Millisecond
+
+// replState is the node's replication: one Primary, one Replica per primary
+// it follows. The run goroutine owns replicas and view.
+type replState struct {
+	s   *Server
+	p   *repl.Primary
+	log *slog.Logger
+
+	owned atomic.Pointer[[store.Slots]bool] // slots this node is primary for
+	pool  sync.Pool                         // *[]repl.Record for CommitEffects
+
+	dialFault atomic.Bool // tests: replicas' dials fail (an injected network fault)
+
+	ctx    context.Context // ends at Close: WAITs return
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu       sync.Mutex // protects replicas (Stats reads it)
+	replicas map[string]*replicaLink
+	view     atomic.Pointer[clusterView] // the table last applied
+}
+
+// replicaLink is this node's Replica of one primary.
+type replicaLink struct {
+	primaryID string
+	addr      string
+	r         *repl.Replica
+	slots     []int
+}
+
+// startRepl starts replication once the cluster node runs.
+func (s *Server) startRepl() error {
+	if s.cl == nil || s.cfg.Cluster.Replicas == 0 {
+		return nil
+	}
+	rs := &replState{s: s, log: s.log.With("component", "repl"), replicas: map[string]*replicaLink{},
+		done: make(chan struct{})}
+	p, err := repl.NewPrimary(repl.Config{
+		BacklogSize: int(s.cfg.Cluster.ReplBacklogSize),
+		Auth:        s.cfg.Cluster.Secret,
+		Logger:      rs.log,
+	}, snapshotter{s.store})
+	if err != nil {
+		return err
+	}
+	rs.p = p
+	rs.owned.Store(new([store.Slots]bool))
+	rs.pool.New = func() any { return new([]repl.Record) }
+	rs.ctx, rs.cancel = context.WithCancel(context.Background())
+	rs.reconfigure() // before the sink: owned slots are known
+	s.repl.Store(rs)
+	s.SetEffectSink(rs)
+	go rs.run()
+	return nil
+}
+
+// closeRepl stops replication: WAITs return, replicas and links close.
+func (s *Server) closeRepl() {
+	rs := s.repl.Load()
+	if rs == nil {
+		return
+	}
+	rs.cancel()
+	<-rs.done
+	rs.mu.Lock()
+	for id, l := range rs.replicas {
+		_ = l.r.Close()
+		delete(rs.replicas, id)
+	}
+	rs.mu.Unlock()
+	_ = rs.p.Close()
+}
+
+// run follows the cluster table until Close.
+func (rs *replState) run() {
+	defer close(rs.done)
+	t := time.NewTicker(replPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-rs.ctx.Done():
+			return
+		case <-t.C:
+			if rs.s.cl.view.Load() != rs.view.Load() {
+				rs.reconfigure()
+			}
+		}
+	}
+}
+
+// reconfigure applies the current table: which slots are this node's own,
+// which it replicates from which primary.
+func (rs *replState) reconfigure() {
+	v := rs.s.cl.view.Load()
+	rs.view.Store(v)
+	if v == nil || v.self < 0 {
+		return
+	}
+	owned := new([store.Slots]bool)
+	follow := map[string][]int{}
+	members := map[string]cluster.Member{}
+	self := v.t.Member(v.self).ID
+	for slot := range store.Slots {
+		prefs := v.t.Preference(slot)
+		switch {
+		case len(prefs) == 0:
+		case prefs[0].ID == self:
+			owned[slot] = true
+		case slices.ContainsFunc(prefs[1:], func(m cluster.Member) bool { return m.ID == self }):
+			follow[prefs[0].ID] = append(follow[prefs[0].ID], slot)
+			members[prefs[0].ID] = prefs[0]
+		}
+	}
+	for slot := range store.Slots { // new replica slots are marked before their Replica starts
+		if _, rep := slotFollowed(follow, slot); rep && !owned[slot] {
+			rs.s.store.SetReplicaSlot(slot, true)
+		}
+	}
+	rs.owned.Store(owned)
+	rs.setReplicas(self, follow, members)
+	for slot := range store.Slots { // slots no longer followed: unmarked, their stale copy dropped
+		_, rep := slotFollowed(follow, slot)
+		was := rs.s.store.ReplicaSlot(slot)
+		rs.s.store.SetReplicaSlot(slot, rep && !owned[slot])
+		if was && !rep && !owned[slot] { // a copy no longer followed is stale
+			rs.s.store.FlushSlot(slot)
+		}
+	}
+}
+
+// slotFollowed reports which primary slot is followed from, if any.
+func slotFollowed(follow map[string][]int, slot int) (string, bool) {
+	for id, slots := range follow {
+		if _, ok := slices.BinarySearch(slots, slot); ok {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// setReplicas starts, retargets and stops Replicas to match follow.
+func (rs *replState) setReplicas(self string, follow map[string][]int, members map[string]cluster.Member) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for id, l := range rs.replicas {
+		slots, ok := follow[id]
+		if !ok || members[id].Addr() != l.addr {
+			_ = l.r.Close()
+			delete(rs.replicas, id)
+			rs.log.Info("replica stopped", "primary", id)
+			continue
+		}
+		if !slices.Equal(slots, l.slots) {
+			l.slots = slots
+			l.r.SetSlots(slots)
+			rs.log.Info("replica slots changed", "primary", id, "slots", len(slots))
+		}
+	}
+	for id, slots := range follow {
+		if _, ok := rs.replicas[id]; ok {
+			continue
+		}
+		addr := members[id].Addr()
+		r, err := repl.NewReplica(repl.ReplicaConfig{
+			Addr: addr, Auth: rs.s.cfg.Cluster.Secret, ID: self, Slots: slots,
+			Dial: rs.s.replDial, Logger: rs.log.With("primary", id),
+		}, newApplier(rs.s))
+		if err != nil {
+			rs.log.Error("replica not started", "primary", id, "error", err)
+			continue
+		}
+		rs.replicas[id] = &replicaLink{primaryID: id, addr: addr, r: r, slots: slots}
+		rs.log.Info("replica started", "primary", id, "addr", addr, "slots", len(slots))
+	}
+}
+
+// CommitEffects is the EffectSink: the effects of slots this node is
+// primary for go to the Primary, as one unit. Runs with shard locks held.
+func (rs *replState) CommitEffects(r *store.Record) {
+	n := r.NumEffects()
+	if n == 0 {
+		return
+	}
+	owned := rs.owned.Load()
+	bp := rs.pool.Get().(*[]repl.Record)
+	unit := (*bp)[:0]
+	for i := range n {
+		e := r.Effect(i)
+		if e.Slot < 0 || !owned[e.Slot] { // keyless (FLUSHALL …) or a replica's slot
+			continue
+		}
+		unit = append(unit, repl.Record{Slot: e.Slot, Seq: e.Seq, DB: e.DB, Args: e.Args})
+	}
+	if len(unit) > 0 {
+		rs.p.Append(unit)
+	}
+	clear(unit)
+	*bp = unit[:0]
+	rs.pool.Put(bp)
+}
+
+// snapshotter is the Primary's view of the store.
+type snapshotter struct{ st *store.Store }
+
+// Snapshot emits every key of slot under the slot's shard lock.
+func (sn snapshotter) Snapshot(slot int, emit func(db int, key, payload []byte, pexpireAt int64) error) (uint64, error) {
+	return sn.st.SnapshotSlot(slot, func(key []byte, e store.Entry) error {
+		p, err := dumpEntry(e)
+		if err != nil {
+			return err
+		}
+		return emit(0, key, p, e.ExpireAt())
+	})
+}

@@ -1,0 +1,192 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/cached/cached/cluster/repl"
+	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
+	"github.com/cached/cached/store/rdb"
+)
+
+// applier is one Replica's repl.Applier: it runs each effect as a command
+// on an internal client (the effects are commands), restores snapshot keys
+// from their DUMP payloads and flushes slots. Called from the Replica's one
+// goroutine only.
+type applier struct {
+	s *Server
+	c *client
+}
+
+func newApplier(s *Server) *applier {
+	c := &client{s: s, id: s.clients.nextID.Add(1), conn: applyConn{}, addr: "replication", authed: true,
+		replApply: true, born: time.Now()}
+	return &applier{s: s, c: c}
+}
+
+// Apply runs the unit's effects in order. A command that fails or panics
+// is an error: the Replica then asks for a new snapshot of the slot.
+func (a *applier) Apply(unit []repl.Record) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("server: replicated command panicked: %v", p)
+		}
+	}()
+	for i := range unit {
+		if !a.s.store.ReplicaSlot(unit[i].Slot) { // no longer followed here (table changed)
+			continue
+		}
+		if err := a.run(unit[i].DB, unit[i].Args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run executes one effect.
+func (a *applier) run(db int, args [][]byte) error {
+	c := a.c
+	if len(args) == 0 || db < 0 || db >= a.s.store.Databases() {
+		return fmt.Errorf("server: bad replicated effect")
+	}
+	cmd := a.s.cmds.lookup(args[0])
+	if cmd != nil && cmd.subs != nil && len(args) > 1 {
+		cmd = cmd.lookupSub(args[1])
+	}
+	if cmd == nil || !cmd.arityOK(len(args)) {
+		return fmt.Errorf("server: unknown replicated command %q", args[0])
+	}
+	if args = a.followedKeys(cmd, args); len(args) <= cmd.first { // none of its keys is followed here
+		return nil
+	}
+	c.db.Store(int32(db))
+	c.failed = false
+	func() {
+		defer c.releaseHeld()
+		cmd.fn(c, args)
+	}()
+	if c.failed {
+		return fmt.Errorf("server: replicated %s failed", cmd.fullName)
+	}
+	return nil
+}
+
+// followedKeys drops, from an effect whose keys run to the end of its
+// arguments in steps (MSET k v k v …, DEL k k …), the keys of slots this
+// node does not follow: a primary's multi-key effect is stamped with its
+// first key's slot, but its keys may belong to other slots of that primary,
+// replicated elsewhere.
+func (a *applier) followedKeys(cmd *command, args [][]byte) [][]byte {
+	if cmd.flags&flagMovableKeys != 0 || cmd.first <= 0 || cmd.last != -1 || cmd.step <= 0 || cmd.first >= len(args) {
+		return args
+	}
+	st := a.s.store
+	all := true
+	for i := cmd.first; i < len(args); i += cmd.step {
+		if !st.ReplicaSlot(store.KeySlot(args[i])) {
+			all = false
+			break
+		}
+	}
+	if all {
+		return args
+	}
+	out := append([][]byte(nil), args[:cmd.first]...)
+	for i := cmd.first; i+cmd.step <= len(args); i += cmd.step {
+		if st.ReplicaSlot(store.KeySlot(args[i])) {
+			out = append(out, args[i:i+cmd.step]...)
+		}
+	}
+	return out
+}
+
+// FlushSlot drops every key of slot before its snapshot.
+func (a *applier) FlushSlot(slot int) error {
+	a.s.store.FlushSlot(slot)
+	return nil
+}
+
+// Restore loads one snapshot key.
+func (a *applier) Restore(slot, db int, key, payload []byte, pexpireAt int64) error {
+	if db < 0 || db >= a.s.store.Databases() || store.KeySlot(key) != slot {
+		return fmt.Errorf("server: snapshot key %q not of slot %d", key, slot)
+	}
+	if !a.s.store.ReplicaSlot(slot) { // no longer followed here (table changed)
+		return nil
+	}
+	v, err := rdb.Decode(payload)
+	if err != nil {
+		return err
+	}
+	tx := a.s.store.LockApply(key)
+	rdb.Restore(tx, db, key, v, pexpireAt)
+	tx.Changed(db, key, 0, "")
+	tx.Unlock()
+	return nil
+}
+
+// SnapshotLoaded notes the end of a slot's full sync.
+func (a *applier) SnapshotLoaded(slot int, seq uint64) error {
+	return nil
+}
+
+// dumpEntry is a key's DUMP payload for a snapshot.
+func dumpEntry(e store.Entry) ([]byte, error) { return rdb.Dump(e) }
+
+// replDial connects a Replica to a primary's RESP port, authenticating
+// first when requirepass is set; REPLSYNC follows on the connection.
+func (s *Server) replDial(ctx context.Context, addr string) (net.Conn, error) {
+	if rs := s.repl.Load(); rs != nil && rs.dialFault.Load() {
+		return nil, errors.New("server: replication dial refused (injected fault)")
+	}
+	cl, err := protocol.Dial(addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if pass := s.password(); pass != "" {
+		v, err := cl.DoStrings("AUTH", pass)
+		if err == nil {
+			err = v.Err()
+		}
+		if err != nil {
+			_ = cl.Close()
+			return nil, err
+		}
+	}
+	conn := cl.Conn()
+	_ = conn.SetDeadline(time.Time{})
+	return conn, nil
+}
+
+// applyConn is the internal applier client's connection: replies are
+// dropped, errors mark the command failed (client.err sets c.failed).
+type applyConn struct{}
+
+func (applyConn) RemoteAddr() string             { return "replication" }
+func (applyConn) Close() error                   { return nil }
+func (applyConn) WriteError(string)              {}
+func (applyConn) WriteString(string)             {}
+func (applyConn) WriteBulk([]byte)               {}
+func (applyConn) WriteBulkString(string)         {}
+func (applyConn) WriteInt(int)                   {}
+func (applyConn) WriteInt64(int64)               {}
+func (applyConn) WriteUint64(uint64)             {}
+func (applyConn) WriteArray(int)                 {}
+func (applyConn) WriteNull()                     {}
+func (applyConn) WriteRaw([]byte)                {}
+func (applyConn) WriteAny(any)                   {}
+func (applyConn) Context() any                   { return nil }
+func (applyConn) SetContext(any)                 {}
+func (applyConn) SetReadBuffer(int)              {}
+func (applyConn) Detach() redcon.DetachedConn    { return nil }
+func (applyConn) ReadPipeline() []redcon.Command { return nil }
+func (applyConn) PeekPipeline() []redcon.Command { return nil }
+func (applyConn) NetConn() net.Conn              { return nil }
+func (applyConn) WriteBulkFrom(int64, io.Reader) {}

@@ -1,0 +1,173 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cached/cached/cluster/repl"
+	"github.com/cached/cached/protocol"
+)
+
+// replCommands declares WAIT and the node-to-node REPLSYNC.
+func replCommands() []spec {
+	return []spec{
+		{name: "wait", arity: 3, flags: "noscript", group: "generic", since: "3.0.0",
+			summary:    "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
+			complexity: "O(1)", fn: waitCommand},
+		{name: "replsync", arity: -3, flags: "admin noscript stale", group: "cluster", since: "7.0.0",
+			summary:    "cached internal: a replica's handshake; the connection becomes its replication stream.",
+			complexity: "O(N) where N is the number of slots asked for", fn: replsyncCommand},
+	}
+}
+
+// noteWrite remembers the slot a write command touched, for WAIT.
+func (c *client) noteWrite(cmd *command, args [][]byte) {
+	if slot, n, _ := c.s.cl.commandSlot(cmd, args); n > 0 {
+		c.wrote.Note(slot, 0)
+	}
+}
+
+// waitCommand is WAIT numreplicas timeout: how many replicas hold every
+// write this connection made (to the slots it wrote), waiting up to timeout
+// ms (0: forever) for numreplicas of them. Inside EXEC it answers at once.
+// The index waited for is the newest appended when WAIT runs, which covers
+// every earlier write of the connection.
+func waitCommand(c *client, args [][]byte) {
+	n, ok := protocol.ParseInt(args[1])
+	if !ok {
+		c.err(protocol.ErrNotInteger)
+		return
+	}
+	ms, ok := protocol.ParseInt(args[2])
+	if !ok {
+		c.err("ERR timeout is not an integer or out of range")
+		return
+	}
+	if ms < 0 {
+		c.err(protocol.ErrTimeoutNeg)
+		return
+	}
+	rs := c.s.repl.Load()
+	if rs == nil { // no replication: no replica can acknowledge
+		c.int(0)
+		return
+	}
+	tok := c.wrote
+	if len(tok.Slots()) > 0 {
+		tok.Index = rs.p.LastIndex()
+	}
+	if c.execHeld || n <= 0 {
+		c.int(int64(rs.wait(rs.ctx, tok, 0, false)))
+		return
+	}
+	ctx := rs.ctx
+	if ms > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
+		defer cancel()
+	}
+	c.int(int64(rs.wait(ctx, tok, int(min(n, 1<<20)), true)))
+}
+
+// wait counts the copies of tok's writes: the slots are grouped by their
+// replica set (a replica link carries some of a primary's slots, not
+// all), and the answer is the smallest count of replicas that acknowledged
+// a group. Without block it does not wait.
+func (rs *replState) wait(ctx context.Context, tok repl.Token, n int, block bool) int {
+	count := func(t repl.Token) int {
+		if !block {
+			return rs.p.Acked(t)
+		}
+		return rs.p.Wait(ctx, t, n)
+	}
+	if len(tok.Slots()) == 0 {
+		return count(tok)
+	}
+	v := rs.view.Load()
+	groups := map[string]*repl.Token{}
+	for _, slot := range tok.Slots() {
+		var key strings.Builder
+		for _, m := range v.t.Preference(slot)[1:] {
+			key.WriteString(m.ID)
+		}
+		g := groups[key.String()]
+		if g == nil {
+			g = &repl.Token{}
+			groups[key.String()] = g
+		}
+		g.Note(slot, tok.Index)
+	}
+	best := -1
+	for _, g := range groups {
+		if got := count(*g); best < 0 || got < best {
+			best = got
+		}
+	}
+	return best
+}
+
+// replsyncCommand hands a replica's connection to the Primary: the
+// connection leaves the RESP loop and carries the replication stream (the
+// Primary answers the handshake itself).
+func replsyncCommand(c *client, args [][]byte) {
+	rs := c.s.repl.Load()
+	nc := c.conn.NetConn()
+	if rs == nil || nc == nil || c.multi != nil || c.execHeld {
+		c.err("ERR replication is not enabled on this node")
+		return
+	}
+	cp := make([][]byte, len(args))
+	for i, a := range args {
+		cp[i] = append([]byte(nil), a...)
+	}
+	cp[0] = []byte("REPLSYNC")
+	c.conn.Detach() // redcon lets go of the connection after this command; nothing is buffered past it
+	_ = rs.p.Handoff(nc, cp)
+}
+
+// info writes INFO replication. The node is primary for its own slots and
+// replica for others, so it reports role:master with its replicas
+// (slaveN) and, per primary it follows, a replica_ofN line.
+func (rs *replState) info(b *strings.Builder) {
+	ps := rs.p.Stats()
+	field(b, "role", "master")
+	field(b, "connected_slaves", len(ps.Links))
+	for i, l := range ps.Links {
+		host, port, _ := net.SplitHostPort(l.Addr)
+		state := "online"
+		if !l.Ready || l.SnapSlotsLeft > 0 {
+			state = "wait_bgsave"
+		}
+		field(b, "slave"+strconv.Itoa(i), fmt.Sprintf("ip=%s,port=%s,state=%s,offset=%d,lag=%d,lag_records=%d,lag_ms=%d,snapshot_slots_left=%d",
+			host, port, state, l.AckIndex, int64(l.AckAge/time.Second), l.LagRecords, l.LagMs, l.SnapSlotsLeft))
+	}
+	field(b, "master_failover_state", "no-failover")
+	field(b, "master_replid", fmt.Sprintf("%040x", rs.p.ID()))
+	field(b, "master_replid2", strings.Repeat("0", 40))
+	field(b, "master_repl_offset", ps.LastIndex)
+	field(b, "second_repl_offset", -1)
+	field(b, "repl_backlog_active", 1)
+	field(b, "repl_backlog_size", ps.BacklogSize)
+	field(b, "repl_backlog_first_byte_offset", ps.FirstIndex)
+	field(b, "repl_backlog_histlen", ps.BacklogUsed)
+	field(b, "repl_full_sync_slots", ps.FullSyncs)
+	field(b, "repl_partial_syncs", ps.PartialSyncs)
+	field(b, "repl_behind_cuts", ps.BehindCuts)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	i := 0
+	for id, l := range rs.replicas {
+		st := l.r.Stats()
+		link := "down"
+		if st.Connected {
+			link = "up"
+		}
+		field(b, "replica_of"+strconv.Itoa(i), fmt.Sprintf("primary=%s,addr=%s,link=%s,offset=%d,slots_live=%d,slots_syncing=%d,full_syncs=%d,partial_slots=%d,gaps=%d,reconnects=%d",
+			id, l.addr, link, st.AckIndex, st.SlotsLive, st.SlotsSyncing, st.FullSyncs, st.PartialSlots, st.Gaps, st.Reconnects))
+		i++
+	}
+}

@@ -1,0 +1,47 @@
+package server
+
+import (
+	"slices"
+	"sync/atomic"
+
+	"github.com/cached/cached/cluster"
+)
+
+// prefRange is a run of slots with the same preference list (primary, then
+// replicas), as CLUSTER SLOTS lists ranges.
+type prefRange struct {
+	cluster.SlotRange
+	nodes []cluster.Member // primary first
+}
+
+// prefRangesCache holds the ranges of the last view asked for: clients
+// read CLUSTER SLOTS after every MOVED, the table changes rarely.
+type prefRangesCache struct {
+	v      *clusterView
+	ranges []prefRange
+}
+
+var lastPrefRanges atomic.Pointer[prefRangesCache]
+
+// prefRanges returns v's slot ranges split wherever the primary or a
+// replica changes.
+func prefRanges(v *clusterView) []prefRange {
+	if c := lastPrefRanges.Load(); c != nil && c.v == v {
+		return c.ranges
+	}
+	var out []prefRange
+	for s := range cluster.NumSlots {
+		p := v.t.Preference(s)
+		if len(p) == 0 {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].End == s-1 && slices.EqualFunc(out[n-1].nodes, p,
+			func(a, b cluster.Member) bool { return a.ID == b.ID }) {
+			out[n-1].End = s
+			continue
+		}
+		out = append(out, prefRange{SlotRange: cluster.SlotRange{Start: s, End: s}, nodes: p})
+	}
+	lastPrefRanges.Store(&prefRangesCache{v: v, ranges: out})
+	return out
+}
