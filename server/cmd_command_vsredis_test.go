@@ -129,6 +129,7 @@ var infoDeviations = map[string]string{
 	"cluster|myshardid": "Redis 7.2 command",
 	"cluster|x-peer":    "cached's node-to-node command",
 	"cluster|x-publish": "cached's node-to-node command",
+	"replsync":          "cached's node-to-node command (a replica's handshake)",
 	"zrank":             "Redis 7.2's WITHSCORE: arity -3",
 	"zrevrank":          "Redis 7.2's WITHSCORE: arity -3",
 }

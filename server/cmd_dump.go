@@ -28,13 +28,13 @@ var (
 
 func dumpCommands() []spec {
 	return []spec{
-		{name: "dump", arity: 2, flags: "readonly", first: 1, last: 1, step: 1, group: "generic", since: "2.6.0",
+		spec{name: "dump", arity: 2, flags: "readonly", first: 1, last: 1, step: 1, group: "generic", since: "2.6.0",
 			summary: "Return a serialized version of the value stored at the specified key.",
 			complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of " +
 				"Redis objects composing the value and M their average size. For small string values the time " +
 				"complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
-			fn: dumpCommand},
-		{name: "restore", arity: -4, flags: "write denyoom", first: 1, last: 1, step: 1, acl: "dangerous",
+			fn: dumpCommand}.withTips("nondeterministic_output"),
+		spec{name: "restore", arity: -4, flags: "write denyoom", first: 1, last: 1, step: 1, acl: "dangerous",
 			group: "generic", since: "2.6.0",
 			summary: "Create a key using the provided serialized value, previously obtained using DUMP.",
 			complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, " +
@@ -42,7 +42,7 @@ func dumpCommands() []spec {
 				"string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However " +
 				"for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets " +
 				"is O(log(N)).",
-			fn: restoreCommand},
+			fn: restoreCommand}.withKeys("OW update | index 1 | range 0 1 0"),
 	}
 }
 

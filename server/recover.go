@@ -57,7 +57,10 @@ func (s *Server) recoverConn(c *client, args [][]byte) {
 // and is closed after it, and the panic is logged with its stack and
 // counted.
 func (s *Server) recovered(c *client, name string, r any) {
-	released := c.held != nil
+	released := 0
+	if c.held != nil {
+		released = 1
+	}
 	c.releaseHeld() // commits what the command had changed: the store holds it
 	s.stats.commandPanics.Add(1)
 	s.log.Error("panic in a command: client closed", "cmd", name, "client_id", c.id, "addr", c.addr,

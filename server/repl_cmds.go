@@ -15,10 +15,10 @@ import (
 // replCommands declares WAIT and the node-to-node REPLSYNC.
 func replCommands() []spec {
 	return []spec{
-		{name: "wait", arity: 3, flags: "noscript", group: "generic", since: "3.0.0",
+		spec{name: "wait", arity: 3, flags: "noscript", group: "connection", since: "3.0.0",
 			summary:    "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
-			complexity: "O(1)", fn: waitCommand},
-		{name: "replsync", arity: -3, flags: "admin noscript stale", group: "cluster", since: "7.0.0",
+			complexity: "O(1)", fn: waitCommand}.withTips("request_policy:all_shards response_policy:agg_min"),
+		spec{name: "replsync", arity: -3, flags: "admin noscript stale", group: "cluster", since: "7.0.0",
 			summary:    "cached internal: a replica's handshake; the connection becomes its replication stream.",
 			complexity: "O(N) where N is the number of slots asked for", fn: replsyncCommand},
 	}
