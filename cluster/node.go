@@ -12,12 +12,6 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// Join back-off bounds of the background join loop.
-const (
-	joinBackoffMin = 100 * time.Millisecond
-	joinBackoffMax = 5 * time.Second
-)
-
 // Node is this process's membership in a cluster: a memberlist instance plus
 // the cluster's agreed slot table. The coordinator (the member with the
 // lowest ID among those this node sees) plans the next table with [Plan]
@@ -26,8 +20,10 @@ const (
 // All methods are safe for concurrent use.
 //
 // A Node owns two goroutines besides memberlist's own: one that calls
-// subscribers (and ends Forget bans), and, if Config.Join is set, one that
-// joins the seeds. Close stops them all.
+// subscribers, checks the node's [State] and ends Forget bans, and one that
+// joins the seeds (if Config.Join is set) and then keeps re-joining members
+// of past tables that are not in the live view (partitions heal on their
+// own). Close stops them all.
 type Node struct {
 	id       string
 	replicas int
@@ -44,6 +40,16 @@ type Node struct {
 	banned map[string]time.Time // forgotten IDs -> end of their ban
 	banFor time.Duration        // ban length (forgetBan; tests shorten it)
 	subs   []func(*Table)
+	lostFn []func([]SlotRange)
+	lost   []uint64          // bitmap of slots lost since the last delivery
+	gone   map[string]bool   // IDs that left gracefully (not counted for quorum)
+	known  map[string]string // ID -> gossip address of members of adopted tables
+
+	seeds       []string      // Config.Join
+	nodeTimeout time.Duration // Config.NodeTimeout
+	joined      atomic.Bool   // no seeds, or joined the cluster
+	state       atomic.Int32  // State
+	lastQuorum  time.Time     // owned by loop: last time a majority was seen
 
 	kick chan struct{}  // capacity 1: wakes loop after a new table or ban
 	stop chan struct{}  // closed by shutdown
@@ -72,8 +78,15 @@ func New(cfg Config) (*Node, error) {
 		seen:     make(map[string]Member),
 		banned:   make(map[string]time.Time),
 		banFor:   forgetBan,
-		kick:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
+		lost:     make([]uint64, NumSlots/64),
+		gone:     make(map[string]bool),
+		known:    make(map[string]string),
+		seeds:    slices.Clone(cfg.Join),
+
+		nodeTimeout: cfg.NodeTimeout,
+		lastQuorum:  time.Now(),
+		kick:        make(chan struct{}, 1),
+		stop:        make(chan struct{}),
 	}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
@@ -103,16 +116,18 @@ func New(cfg Config) (*Node, error) {
 	self.Self = true
 	n.self = self
 	n.mu.Lock()
-	own := BuildTable([]Member{self}, n.replicas, 1)
-	own.planner = n.id
-	n.adoptLocked(own, encodeTable(own)) // unless a peer's table came first
-	n.mu.Unlock()
-	n.wg.Add(1)
-	go n.loop()
-	if len(cfg.Join) > 0 {
-		n.wg.Add(1)
-		go n.joinLoop(slices.Clone(cfg.Join))
+	if len(n.seeds) == 0 {
+		n.joined.Store(true)
+		own := BuildTable([]Member{self}, n.replicas, 1)
+		own.planner = n.id
+		n.adoptLocked(own, encodeTable(own)) // unless a peer's table came first
+	} else {
+		n.state.Store(int32(StateJoining))
 	}
+	n.mu.Unlock()
+	n.wg.Add(2)
+	go n.loop()
+	go n.joinLoop()
 	return n, nil
 }
 
@@ -139,6 +154,7 @@ func memberlistConfig(cfg Config, d *delegate) *memberlist.Config {
 	// name back as soon as the old incarnation is dead.
 	mc.DeadNodeReclaimTime = time.Millisecond
 	mc.SecretKey = cfg.Secret
+	mc.Transport = cfg.Transport
 	mc.Delegate = d
 	mc.Events = d
 	if l := memberlistLogger(cfg.Logger); l != nil {
@@ -217,7 +233,8 @@ func (n *Node) Forget(id string) error {
 		return ErrUnknownNode
 	}
 	n.banned[id] = time.Now().Add(n.banFor)
-	n.wake() // arm the ban timer
+	delete(n.known, id) // not re-joined when gone
+	n.wake()            // arm the ban timer
 	n.mu.Unlock()
 	for !n.plan(true) { // until no other table came in between
 	}
@@ -234,6 +251,7 @@ func (n *Node) Leave(timeout time.Duration) error {
 		return ErrClosed
 	}
 	n.left = true
+	n.queueBye()
 	if err := n.ml.Leave(timeout); err != nil {
 		return fmt.Errorf("cluster: leave: %w", err)
 	}
@@ -255,6 +273,7 @@ func (n *Node) shutdown(graceful bool) error {
 	n.closed = true
 	if graceful && !n.left {
 		n.left = true
+		n.queueBye()
 		_ = n.ml.Leave(closeLeaveTimeout) // best effort: peers' probes find out anyway
 	}
 	err := n.ml.Shutdown()

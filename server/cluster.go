@@ -37,6 +37,7 @@ type clusterState struct {
 	move, swapdb, copy                        *command // refused across databases
 
 	sent, received atomic.Uint64 // node-to-node messages (CLUSTER INFO stats)
+	lostKeys       atomic.Uint64 // keys dropped because their slot moved away
 }
 
 // clusterView is one slot table with what routing derives from it.
@@ -123,6 +124,11 @@ func (cs *clusterState) startNode(cfg cluster.Config) error {
 	n.Subscribe(func(t *cluster.Table) {
 		if cs.node.Load() == n {
 			cs.view.Store(newClusterView(t, id))
+		}
+	})
+	n.OnSlotsLost(func(lost []cluster.SlotRange) {
+		if cs.node.Load() == n {
+			cs.dropLostSlots(lost)
 		}
 	})
 	cs.view.Store(newClusterView(n.Table(), id))
@@ -233,8 +239,9 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 		c.reject(cmd, protocol.ErrClusterDown)
 		return true
 	}
+	down := cs.down() && !cs.allowedWhenDown(cmd)
 	if cross {
-		if cs.proxy && splittable(cmd) {
+		if cs.proxy && splittable(cmd) && !down {
 			if cs.canForward(c, cmd) {
 				return cs.split(c, cmd, args, v)
 			}
@@ -243,6 +250,10 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 			}
 		}
 		c.reject(cmd, protocol.ErrCrossSlot)
+		return true
+	}
+	if down { // joining, or cut off from the majority: see cluster_partition.go
+		c.reject(cmd, protocol.ErrClusterDown)
 		return true
 	}
 	if c.inMulti() { // a transaction's keys must share one slot, as EXEC checks in Redis

@@ -45,14 +45,18 @@ func (s *Server) startHTTP() error {
 	return nil
 }
 
-// readyz answers 200 while the node serves clients. (A cluster node will
-// also need to have joined and own its slots; cached has no cluster mode yet.)
+// readyz answers 200 while the node serves clients; a cluster node must
+// also have joined (when it has seeds) and be in cluster_state ok.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	s.closeMu.Lock()
 	closed := s.isClosed
 	s.closeMu.Unlock()
 	if closed || len(s.lns) == 0 {
 		http.Error(w, "not ready\n", http.StatusServiceUnavailable)
+		return
+	}
+	if s.cl != nil && s.cl.down() {
+		http.Error(w, "not ready: cluster state "+s.cl.stateName()+"\n", http.StatusServiceUnavailable)
 		return
 	}
 	_, _ = w.Write([]byte("ok\n"))
