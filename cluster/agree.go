@@ -82,6 +82,9 @@ func (n *Node) plan(force bool) bool {
 	}
 	cur, live := n.table.Load(), n.liveLocked()
 	n.mu.Unlock()
+	if !force && !n.confirmQuorum(cur, live) {
+		return true // the loop tries again while a plan is needed
+	}
 	t := Plan(cur, live, n.replicas, cur.version+1)
 	t.planner = n.id
 	enc := encodeTable(t)

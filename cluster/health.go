@@ -2,6 +2,11 @@ package cluster
 
 import (
 	"math/bits"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -181,4 +186,60 @@ func (n *Node) receiveBye(id string) {
 	delete(n.known, id)
 	n.wake()
 	n.mu.Unlock()
+}
+
+// confirmQuorum reports whether this node, about to plan a table that drops
+// members of cur, reaches a majority of cur's members directly: it pings
+// every live member of cur (in parallel, each waiting up to the probe
+// interval) and counts those that answer. memberlist declares peers dead
+// one by one, so a node cut off from the majority still sees some of them
+// alive for a while; without this check it would plan a smaller table with
+// them (and then with fewer), conflicting with the majority's. A plan
+// that only adds members needs no check.
+func (n *Node) confirmQuorum(cur *Table, live []Member) bool {
+	missing := false
+	for _, m := range cur.members {
+		if _, ok := slices.BinarySearchFunc(live, m.ID, func(a Member, id string) int { return strings.Compare(a.ID, id) }); !ok {
+			missing = true
+			break
+		}
+	}
+	if !missing {
+		return true
+	}
+	var answered atomic.Int32
+	var wg sync.WaitGroup
+	for _, m := range live {
+		if m.ID == n.id || cur.IndexOf(m.ID) < 0 {
+			continue
+		}
+		addr, err := net.ResolveUDPAddr("udp", m.GossipAddr)
+		if err != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := n.ml.Ping(m.ID, addr); err == nil {
+				answered.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	total, self := 0, 0
+	for _, m := range cur.members {
+		if m.ID == n.id {
+			self = 1
+		}
+		if m.ID == n.id || !n.gone[m.ID] && !n.bannedLocked(m.ID) {
+			total++
+		}
+	}
+	ok := 2*(int(answered.Load())+self) > total
+	if !ok {
+		n.log.Warn("cluster: not planning: no majority answers", "answered", answered.Load(), "members", total)
+	}
+	return ok
 }
