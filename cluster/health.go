@@ -52,9 +52,18 @@ func (s State) String() string {
 // after every change.
 const healthEvery = 50 * time.Millisecond
 
-// State returns the node's current state: an atomic load. Only StateOK may
-// serve keys.
-func (n *Node) State() State { return State(n.state.Load()) }
+// State returns the node's current state. Only StateOK may serve keys. The
+// loop re-checks the state every healthEvery; if it has not for
+// Config.NodeTimeout (the process was paused: SIGSTOP, a VM freeze), State
+// reports StateNoQuorum, and the node stays so until it has exchanged
+// state with a peer again (see resync), so that a node that wakes up after
+// the majority re-planned its slots never serves them from its old table.
+func (n *Node) State() State {
+	if time.Now().UnixNano()-n.checked.Load() > int64(n.nodeTimeout) {
+		return StateNoQuorum
+	}
+	return State(n.state.Load())
+}
 
 // OnSlotsLost registers fn to be called with the slots this node owned
 // (as primary) and no longer owns, after the table that took them is
@@ -135,6 +144,11 @@ func (n *Node) checkHealth() {
 	q := n.quorumLocked(t)
 	n.mu.Unlock()
 	now := time.Now()
+	if prev := n.checked.Swap(now.UnixNano()); now.UnixNano()-prev > int64(n.nodeTimeout) && n.joined.Load() {
+		n.resync.Store(true) // paused: our table may be stale
+		n.log.Warn("cluster: the node was paused, re-syncing with peers", "for", time.Duration(now.UnixNano()-prev))
+		n.wakeJoin()
+	}
 	if q {
 		n.lastQuorum = now
 	}
@@ -142,6 +156,8 @@ func (n *Node) checkHealth() {
 	switch {
 	case !n.joined.Load():
 		st = StateJoining
+	case n.resync.Load():
+		st = StateNoQuorum
 	case t.IndexOf(n.id) < 0:
 		st = StateNotMember
 	case !q && now.Sub(n.lastQuorum) >= n.nodeTimeout:
@@ -242,4 +258,12 @@ func (n *Node) confirmQuorum(cur *Table, live []Member) bool {
 		n.log.Warn("cluster: not planning: no majority answers", "answered", answered.Load(), "members", total)
 	}
 	return ok
+}
+
+// wakeJoin wakes the join loop without blocking.
+func (n *Node) wakeJoin() {
+	select {
+	case n.joinKick <- struct{}{}:
+	default:
+	}
 }

@@ -50,6 +50,9 @@ type Node struct {
 	joined      atomic.Bool   // no seeds, or joined the cluster
 	state       atomic.Int32  // State
 	lastQuorum  time.Time     // owned by loop: last time a majority was seen
+	checked     atomic.Int64  // unix ns of the loop's last state check
+	resync      atomic.Bool   // paused: not ok until a state exchange with a peer
+	joinKick    chan struct{} // capacity 1: wakes joinLoop
 
 	kick chan struct{}  // capacity 1: wakes loop after a new table or ban
 	stop chan struct{}  // closed by shutdown
@@ -85,6 +88,7 @@ func New(cfg Config) (*Node, error) {
 
 		nodeTimeout: cfg.NodeTimeout,
 		lastQuorum:  time.Now(),
+		joinKick:    make(chan struct{}, 1),
 		kick:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 	}
@@ -115,6 +119,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	self.Self = true
 	n.self = self
+	n.checked.Store(time.Now().UnixNano())
 	n.mu.Lock()
 	if len(n.seeds) == 0 {
 		n.joined.Store(true)

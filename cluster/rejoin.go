@@ -40,8 +40,15 @@ func (n *Node) joinLoop() {
 		case <-n.stop:
 			return
 		case <-retry.C:
+		case <-n.joinKick:
+			retry.Stop()
 		}
 		joined := n.joined.Load()
+		if joined && n.resync.Load() {
+			n.resyncOnce()
+			retry.Reset(joinBackoffMin)
+			continue
+		}
 		targets := n.rejoinTargets(joined)
 		if len(targets) == 0 {
 			backoff = rejoinBackoffMin
@@ -97,4 +104,29 @@ func (n *Node) rejoinTargets(joined bool) []string {
 	}
 	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out[:min(len(out), maxRejoin)]
+}
+
+// resyncOnce exchanges state (memberlist push/pull, which carries the slot
+// table) with the known members after a pause, and clears resync once one
+// answered: the node then holds the newest table they know.
+func (n *Node) resyncOnce() {
+	n.mu.Lock()
+	var addrs []string
+	for _, a := range n.known {
+		addrs = append(addrs, a)
+	}
+	n.mu.Unlock()
+	addrs = append(addrs, n.seeds...)
+	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
+	addrs = addrs[:min(len(addrs), maxRejoin)]
+	if len(addrs) == 0 {
+		n.resync.Store(false) // nobody to ask: a cluster of one
+		n.wake()
+		return
+	}
+	if c, err := n.Join(addrs); err == nil {
+		n.resync.Store(false)
+		n.wake()
+		n.log.Info("cluster: re-synced after a pause", "reached", c)
+	}
 }

@@ -201,4 +201,3 @@ func readyzCode(t *testing.T, s *Server) int {
 	_ = resp.Body.Close()
 	return resp.StatusCode
 }
-
