@@ -68,7 +68,8 @@ type Node struct {
 
 // New starts a node: it creates the memberlist transport (listening at once),
 // and, if cfg.Join is set, a background loop joining the seeds. The returned
-// node's Table holds just itself (version 1) until it adopts the cluster's.
+// node's Table holds just itself (version 1) until it adopts the cluster's;
+// with seeds it holds no member (version 0) and the node is in StateJoining.
 func New(cfg Config) (*Node, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
