@@ -137,10 +137,10 @@ func (n *Node) quorumLocked(t *Table) bool {
 	return 2*reach > total || total == 0
 }
 
-// checkHealth recomputes the node's state. Called by loop only.
-func (n *Node) checkHealth() {
+// checkHealth recomputes the node's state for table t (the one the loop
+// delivers next). Called by loop only.
+func (n *Node) checkHealth(t *Table) {
 	n.mu.Lock()
-	t := n.table.Load()
 	q := n.quorumLocked(t)
 	n.mu.Unlock()
 	now := time.Now()

@@ -119,8 +119,8 @@ func (n *Node) loop() {
 			planTimer.Reset(planDelay)
 			planArmed = true
 		}
-		n.checkHealth()
 		t := n.table.Load()
+		n.checkHealth(t) // before subscribers see t: routing never sees a table ahead of the state
 		if t == delivered {
 			continue
 		}
