@@ -171,6 +171,10 @@ func memberlistConfig(cfg Config, d *delegate) *memberlist.Config {
 	return mc
 }
 
+// Joined reports whether the node has reached its seeds (Config.Join): a
+// join attempt succeeded. A node without seeds has joined from the start.
+func (n *Node) Joined() bool { return n.joined.Load() }
+
 // ID returns the node's 40-hex ID.
 func (n *Node) ID() string { return n.id }
 

@@ -34,7 +34,11 @@ func (cs *clusterState) stateName() string {
 // the shard-channel commands, as Redis's cluster-allow-pubsubshard-when-down
 // (default yes) does.
 func (cs *clusterState) allowedWhenDown(cmd *command) bool {
-	return cmd == cs.spublish || cmd == cs.ssubscribe || cmd == cs.sunsubscribe
+	switch cmd.name {
+	case "spublish", "ssubscribe", "sunsubscribe":
+		return true
+	}
+	return false
 }
 
 // dropLostSlots deletes every key of db 0 in the given slots (the node lost
