@@ -52,14 +52,23 @@ func (s State) String() string {
 // after every change.
 const healthEvery = 50 * time.Millisecond
 
+// minPauseAfter is the shortest stall of the state checks taken for a
+// paused process: shorter stalls happen on a loaded machine (and while the
+// loop pings or runs subscribers) and must not make the node flap.
+const minPauseAfter = 2 * time.Second
+
+// pauseAfter is how long the state checks may stall before the node counts
+// as paused: Config.NodeTimeout, at least minPauseAfter.
+func (n *Node) pauseAfter() time.Duration { return max(n.nodeTimeout, minPauseAfter) }
+
 // State returns the node's current state. Only StateOK may serve keys. The
 // loop re-checks the state every healthEvery; if it has not for
-// Config.NodeTimeout (the process was paused: SIGSTOP, a VM freeze), State
+// pauseAfter (the process was paused: SIGSTOP, a VM freeze), State
 // reports StateNoQuorum, and the node stays so until it has exchanged
 // state with a peer again (see resync), so that a node that wakes up after
 // the majority re-planned its slots never serves them from its old table.
 func (n *Node) State() State {
-	if time.Now().UnixNano()-n.checked.Load() > int64(n.nodeTimeout) {
+	if time.Now().UnixNano()-n.checked.Load() > int64(n.pauseAfter()) {
 		return StateNoQuorum
 	}
 	return State(n.state.Load())
@@ -144,7 +153,7 @@ func (n *Node) checkHealth(t *Table) {
 	q := n.quorumLocked(t)
 	n.mu.Unlock()
 	now := time.Now()
-	if prev := n.checked.Swap(now.UnixNano()); now.UnixNano()-prev > int64(n.nodeTimeout) && n.joined.Load() {
+	if prev := n.checked.Swap(now.UnixNano()); now.UnixNano()-prev > int64(n.pauseAfter()) && n.joined.Load() {
 		n.resync.Store(true) // paused: our table may be stale
 		n.log.Warn("cluster: the node was paused, re-syncing with peers", "for", time.Duration(now.UnixNano()-prev))
 		n.wakeJoin()
