@@ -44,20 +44,18 @@ func (n *Node) liveLocked() []Member {
 }
 
 // needsPlanLocked reports whether this node is the coordinator (the lowest
-// live ID) and the current table's members differ from the live ones. A
-// node that has seeds plans nothing before its join has completed: memberlist
-// reports the new members before it merges their state (the cluster's
-// table), and a table planned from the node's own one-node table would move
-// most slots. n.mu must be held.
+// live ID), has joined, sees a majority of the current table's members and
+// the current table's members differ from the live ones.
+// n.mu must be held.
 func (n *Node) needsPlanLocked() bool {
-	if !n.joined.Load() {
-		return false
-	}
 	live := n.liveLocked()
-	if len(live) == 0 || live[0].ID != n.id {
+	if len(live) == 0 || live[0].ID != n.id || !n.joined.Load() {
 		return false
 	}
-	return !slices.EqualFunc(live, n.table.Load().members, sameMember)
+	cur := n.table.Load()
+	// A coordinator without a majority of the current members is on the
+	// minority side of a partition: only the majority re-plans.
+	return !slices.EqualFunc(live, cur.members, sameMember) && n.quorumLocked(cur)
 }
 
 // sameMember compares members ignoring Self.
@@ -84,6 +82,9 @@ func (n *Node) plan(force bool) bool {
 	}
 	cur, live := n.table.Load(), n.liveLocked()
 	n.mu.Unlock()
+	if !force && !n.confirmQuorum(cur, live) {
+		return true // the loop tries again while a plan is needed
+	}
 	t := Plan(cur, live, n.replicas, cur.version+1)
 	t.planner = n.id
 	enc := encodeTable(t)
@@ -100,13 +101,28 @@ func (n *Node) plan(force bool) bool {
 
 // adoptLocked makes t (encoded as enc; t not yet shared) the current table
 // if it is newer than the current one, queues it for gossip and wakes the
-// loop. It reports whether it did. n.mu must be held.
+// loop. It marks the slots this node loses, remembers the members' gossip
+// addresses for re-joining, and counts the node as joined if a peer's table
+// includes it. It reports whether it did. n.mu must be held.
 func (n *Node) adoptLocked(t *Table, enc []byte) bool {
-	if !newer(t, n.table.Load(), enc, *n.enc.Load()) {
+	cur := n.table.Load()
+	if !newer(t, cur, enc, *n.enc.Load()) {
 		return false
 	}
+	n.markLostLocked(cur, t)
+	for id := range n.gone {
+		if t.IndexOf(id) < 0 {
+			delete(n.gone, id) // no longer counted anyway
+		}
+	}
 	for i := range t.members {
-		t.members[i].Self = t.members[i].ID == n.id
+		m := &t.members[i]
+		m.Self = m.ID == n.id
+		if m.Self && t.planner != n.id {
+			n.joined.Store(true) // a peer's table includes us: we are in
+		} else if !m.Self && (len(n.known) < maxKnown || n.known[m.ID] != "") {
+			n.known[m.ID] = m.GossipAddr
+		}
 	}
 	n.table.Store(t)
 	n.enc.Store(&enc)
@@ -118,6 +134,10 @@ func (n *Node) adoptLocked(t *Table, enc []byte) bool {
 // receive handles a table gossiped by a peer (b is not retained). Tables
 // planned by a forgotten node are ignored while its ban runs.
 func (n *Node) receive(b []byte) {
+	if len(b) > 0 && b[0] == byeMagic {
+		n.receiveBye(string(b[1:]))
+		return
+	}
 	if len(b) == 0 || b[0] != tableMagic {
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // Errors returned by this package.
@@ -27,6 +29,7 @@ const (
 	DefaultProbeInterval  = 200 * time.Millisecond
 	DefaultProbeTimeout   = 100 * time.Millisecond
 	DefaultGossipInterval = 40 * time.Millisecond
+	DefaultNodeTimeout    = 500 * time.Millisecond
 )
 
 // forgetBan is how long Forget keeps a node out of the local view even if
@@ -56,9 +59,12 @@ type Config struct {
 	AnnounceHost string
 	// AnnouncePort is the RESP port announced to peers and clients.
 	AnnouncePort int
-	// Join lists seed gossip addresses (host:port). If set, New starts a
-	// background loop that tries to join them with exponential back-off
-	// (100 ms doubling to 5 s) until one attempt succeeds or Close.
+	// Join lists seed gossip addresses (host:port). If set, the node starts
+	// in StateJoining with no table of its own (it serves nothing) and a
+	// background loop tries to join the seeds with exponential back-off
+	// (100 ms doubling to 5 s) until one attempt succeeds; afterwards the
+	// same loop keeps re-joining lost members (see Node). If empty, the node
+	// forms a cluster of one at once.
 	Join []string
 	// Secret enables gossip encryption (AES-GCM) with this 16, 24 or 32-byte
 	// key; every node must use the same one. nil = no encryption.
@@ -75,9 +81,25 @@ type Config struct {
 	// SuspicionMult scales how long a suspected node has to refute before it
 	// is declared dead; 0 keeps memberlist's LAN default (4).
 	SuspicionMult int
+	// NodeTimeout is how long the node may miss a majority of the members
+	// of its current table (itself included; members that left gracefully
+	// or were forgotten do not count) before it reports StateNoQuorum and
+	// stops serving. It runs from the moment memberlist declares the
+	// missing members dead (≈ 1.2 s after a cut with the default timings).
+	// 0 picks DefaultNodeTimeout. Longer rides out longer flaps at the price
+	// of a longer window in which an isolated node and the majority both
+	// accept writes for the same slots (see docs/cluster.md "Partitions").
+	NodeTimeout time.Duration
+	// Transport replaces memberlist's UDP+TCP transport (for tests that cut
+	// the network between nodes); nil = memberlist's NetTransport on
+	// BindAddr:BindPort. It is shut down by Close and cannot be reused.
+	Transport Transport
 	// Logger receives memberlist's log lines at their levels; nil discards them.
 	Logger *slog.Logger
 }
+
+// Transport is memberlist's packet and stream transport (Config.Transport).
+type Transport = memberlist.Transport
 
 // withDefaults returns cfg with defaults filled in, or an error wrapping
 // ErrInvalidConfig.
@@ -97,6 +119,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.GossipInterval == 0 {
 		cfg.GossipInterval = DefaultGossipInterval
 	}
+	if cfg.NodeTimeout == 0 {
+		cfg.NodeTimeout = DefaultNodeTimeout
+	}
 	if err := cfg.validate(); err != nil {
 		return cfg, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
@@ -115,7 +140,7 @@ func (cfg Config) validate() error {
 		return fmt.Errorf("secret is %d bytes, want 16, 24 or 32", len(cfg.Secret))
 	case cfg.Replicas < 0:
 		return fmt.Errorf("replicas %d is negative", cfg.Replicas)
-	case cfg.ProbeInterval < 0 || cfg.ProbeTimeout < 0 || cfg.GossipInterval < 0 || cfg.SuspicionMult < 0:
+	case cfg.ProbeInterval < 0 || cfg.ProbeTimeout < 0 || cfg.GossipInterval < 0 || cfg.SuspicionMult < 0 || cfg.NodeTimeout < 0:
 		return errors.New("negative timing")
 	case len(cfg.AnnounceHost) > 255:
 		return errors.New("announce host longer than 255 bytes")

@@ -20,6 +20,17 @@
 //	n.Subscribe(func(t *cluster.Table) { /* react to a new table */ })
 //	owner := n.Table().Owner(slot) // hot path: an atomic load
 //
+// # Partitions
+//
+// A node serves its slots only in [StateOK]: joined (if it has seeds),
+// a member of its table, and seeing a majority of the table's members
+// (Config.NodeTimeout of grace). Only a coordinator that sees (and, to drop
+// members, pings) a majority plans, so a minority partition stops and the
+// majority takes its slots. [Node.OnSlotsLost] reports the slots a node
+// lost, so the caller drops their data. After a partition the join loop
+// re-joins the members of past tables and the newer table wins. See
+// docs/cluster.md "Partitions".
+//
 // This version moves no data: when a slot changes owner the new owner starts
 // with no keys for it (cache misses). Replication and handoff come later.
 package cluster

@@ -12,12 +12,6 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// Join back-off bounds of the background join loop.
-const (
-	joinBackoffMin = 100 * time.Millisecond
-	joinBackoffMax = 5 * time.Second
-)
-
 // Node is this process's membership in a cluster: a memberlist instance plus
 // the cluster's agreed slot table. The coordinator (the member with the
 // lowest ID among those this node sees) plans the next table with [Plan]
@@ -26,8 +20,10 @@ const (
 // All methods are safe for concurrent use.
 //
 // A Node owns two goroutines besides memberlist's own: one that calls
-// subscribers (and ends Forget bans), and, if Config.Join is set, one that
-// joins the seeds. Close stops them all.
+// subscribers, checks the node's [State] and ends Forget bans, and one that
+// joins the seeds (if Config.Join is set) and then keeps re-joining members
+// of past tables that are not in the live view (partitions heal on their
+// own). Close stops them all.
 type Node struct {
 	id       string
 	replicas int
@@ -38,13 +34,25 @@ type Node struct {
 	enc      atomic.Pointer[[]byte] // encodeTable(table), swapped with it under mu
 	queue    *memberlist.TransmitLimitedQueue
 	numNodes atomic.Int32 // len(seen), for queue (which must not take mu)
-	joined   atomic.Bool  // the seeds were reached (true at once without seeds)
 
 	mu     sync.Mutex           // protects the fields below
 	seen   map[string]Member    // members memberlist reports alive, forgotten ones included
 	banned map[string]time.Time // forgotten IDs -> end of their ban
 	banFor time.Duration        // ban length (forgetBan; tests shorten it)
 	subs   []func(*Table)
+	lostFn []func([]SlotRange)
+	lost   []uint64          // bitmap of slots lost since the last delivery
+	gone   map[string]bool   // IDs that left gracefully (not counted for quorum)
+	known  map[string]string // ID -> gossip address of members of adopted tables
+
+	seeds       []string      // Config.Join
+	nodeTimeout time.Duration // Config.NodeTimeout
+	joined      atomic.Bool   // no seeds, or joined the cluster
+	state       atomic.Int32  // State
+	lastQuorum  time.Time     // owned by loop: last time a majority was seen
+	checked     atomic.Int64  // unix ns of the loop's last state check
+	resync      atomic.Bool   // paused: not ok until a state exchange with a peer
+	joinKick    chan struct{} // capacity 1: wakes joinLoop
 
 	kick chan struct{}  // capacity 1: wakes loop after a new table or ban
 	stop chan struct{}  // closed by shutdown
@@ -60,7 +68,8 @@ type Node struct {
 
 // New starts a node: it creates the memberlist transport (listening at once),
 // and, if cfg.Join is set, a background loop joining the seeds. The returned
-// node's Table holds just itself (version 1) until it adopts the cluster's.
+// node's Table holds just itself (version 1) until it adopts the cluster's;
+// with seeds it holds no member (version 0) and the node is in StateJoining.
 func New(cfg Config) (*Node, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -73,8 +82,16 @@ func New(cfg Config) (*Node, error) {
 		seen:     make(map[string]Member),
 		banned:   make(map[string]time.Time),
 		banFor:   forgetBan,
-		kick:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
+		lost:     make([]uint64, NumSlots/64),
+		gone:     make(map[string]bool),
+		known:    make(map[string]string),
+		seeds:    slices.Clone(cfg.Join),
+
+		nodeTimeout: cfg.NodeTimeout,
+		lastQuorum:  time.Now(),
+		joinKick:    make(chan struct{}, 1),
+		kick:        make(chan struct{}, 1),
+		stop:        make(chan struct{}),
 	}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
@@ -103,19 +120,20 @@ func New(cfg Config) (*Node, error) {
 	}
 	self.Self = true
 	n.self = self
+	n.checked.Store(time.Now().UnixNano())
 	n.mu.Lock()
-	own := BuildTable([]Member{self}, n.replicas, 1)
-	own.planner = n.id
-	n.adoptLocked(own, encodeTable(own)) // unless a peer's table came first
-	n.mu.Unlock()
-	n.wg.Add(1)
-	go n.loop()
-	if len(cfg.Join) > 0 {
-		n.wg.Add(1)
-		go n.joinLoop(slices.Clone(cfg.Join))
-	} else {
+	if len(n.seeds) == 0 {
 		n.joined.Store(true)
+		own := BuildTable([]Member{self}, n.replicas, 1)
+		own.planner = n.id
+		n.adoptLocked(own, encodeTable(own)) // unless a peer's table came first
+	} else {
+		n.state.Store(int32(StateJoining))
 	}
+	n.mu.Unlock()
+	n.wg.Add(2)
+	go n.loop()
+	go n.joinLoop()
 	return n, nil
 }
 
@@ -142,6 +160,7 @@ func memberlistConfig(cfg Config, d *delegate) *memberlist.Config {
 	// name back as soon as the old incarnation is dead.
 	mc.DeadNodeReclaimTime = time.Millisecond
 	mc.SecretKey = cfg.Secret
+	mc.Transport = cfg.Transport
 	mc.Delegate = d
 	mc.Events = d
 	if l := memberlistLogger(cfg.Logger); l != nil {
@@ -224,7 +243,8 @@ func (n *Node) Forget(id string) error {
 		return ErrUnknownNode
 	}
 	n.banned[id] = time.Now().Add(n.banFor)
-	n.wake() // arm the ban timer
+	delete(n.known, id) // not re-joined when gone
+	n.wake()            // arm the ban timer
 	n.mu.Unlock()
 	for !n.plan(true) { // until no other table came in between
 	}
@@ -241,6 +261,7 @@ func (n *Node) Leave(timeout time.Duration) error {
 		return ErrClosed
 	}
 	n.left = true
+	n.queueBye()
 	if err := n.ml.Leave(timeout); err != nil {
 		return fmt.Errorf("cluster: leave: %w", err)
 	}
@@ -262,6 +283,7 @@ func (n *Node) shutdown(graceful bool) error {
 	n.closed = true
 	if graceful && !n.left {
 		n.left = true
+		n.queueBye()
 		_ = n.ml.Leave(closeLeaveTimeout) // best effort: peers' probes find out anyway
 	}
 	err := n.ml.Shutdown()

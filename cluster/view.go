@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -23,6 +24,10 @@ func (n *Node) memberUp(node *memberlist.Node) {
 		return
 	}
 	n.seen[m.ID] = m
+	delete(n.gone, m.ID)
+	if !m.Self && (len(n.known) < maxKnown || n.known[m.ID] != "") {
+		n.known[m.ID] = m.GossipAddr
+	}
 	n.numNodes.Store(int32(len(n.seen)))
 	n.wake()
 }
@@ -82,8 +87,9 @@ func (n *Node) subscribers() []func(*Table) {
 
 // loop is the Node's notification goroutine: it plans the next table when
 // this node is the coordinator and the members changed (planDelay after the
-// change), calls subscribers with each new table and ends Forget bans on
-// time. It returns when n.stop closes.
+// change), calls subscribers with each new table and then the lost-slot
+// callbacks, re-checks the node's State (after every change and every
+// healthEvery) and ends Forget bans on time. It returns when n.stop closes.
 func (n *Node) loop() {
 	defer n.wg.Done()
 	var delivered *Table
@@ -92,12 +98,15 @@ func (n *Node) loop() {
 	planTimer.Stop()
 	defer banTimer.Stop()
 	defer planTimer.Stop()
+	health := time.NewTicker(healthEvery)
+	defer health.Stop()
 	planArmed := false
 	for {
 		select {
 		case <-n.stop:
 			return
 		case <-n.kick:
+		case <-health.C:
 		case <-banTimer.C:
 		case <-planTimer.C:
 			planArmed = false
@@ -111,6 +120,7 @@ func (n *Node) loop() {
 			planArmed = true
 		}
 		t := n.table.Load()
+		n.checkHealth(t) // before subscribers see t: routing never sees a table ahead of the state
 		if t == delivered {
 			continue
 		}
@@ -118,31 +128,10 @@ func (n *Node) loop() {
 		for _, fn := range n.subscribers() {
 			fn(t)
 		}
-	}
-}
-
-// joinLoop joins the seeds with exponential back-off until an attempt
-// succeeds or the node closes.
-func (n *Node) joinLoop(seeds []string) {
-	defer n.wg.Done()
-	backoff := joinBackoffMin
-	retry := time.NewTimer(0)
-	defer retry.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-retry.C:
+		if lost, fns := n.takeLost(); len(lost) > 0 {
+			for _, fn := range fns {
+				fn(slices.Clone(lost))
+			}
 		}
-		c, err := n.Join(seeds)
-		if err == nil {
-			n.joined.Store(true)
-			n.wake() // the loop may now plan (needsPlanLocked)
-			n.log.Info("cluster: joined", "seeds", seeds, "reached", c)
-			return
-		}
-		n.log.Debug("cluster: join failed, retrying", "seeds", seeds, "err", err, "in", backoff)
-		retry.Reset(backoff)
-		backoff = min(2*backoff, joinBackoffMax)
 	}
 }

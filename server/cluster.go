@@ -33,6 +33,7 @@ type clusterState struct {
 	peers peerSet // node-to-node connections (cluster_proxy.go)
 
 	sent, received atomic.Uint64 // node-to-node messages (CLUSTER INFO stats)
+	lostKeys       atomic.Uint64 // keys dropped because their slot moved away
 }
 
 // clusterView is one slot table with what routing derives from it.
@@ -112,6 +113,11 @@ func (cs *clusterState) startNode(cfg cluster.Config) error {
 	n.Subscribe(func(t *cluster.Table) {
 		if cs.node.Load() == n {
 			cs.view.Store(newClusterView(t, id))
+		}
+	})
+	n.OnSlotsLost(func(lost []cluster.SlotRange) {
+		if cs.node.Load() == n {
+			cs.dropLostSlots(lost)
 		}
 	})
 	cs.view.Store(newClusterView(n.Table(), id))
@@ -216,8 +222,9 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 		c.reject(cmd, protocol.ErrClusterDown)
 		return true
 	}
+	down := cs.down() && !cs.allowedWhenDown(cmd)
 	if cross {
-		if cs.proxy && cmd.split != splitNone {
+		if cs.proxy && cmd.split != splitNone && !down {
 			if cs.canForward(c, cmd) {
 				return cs.split(c, cmd, args, v)
 			}
@@ -226,6 +233,10 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 			}
 		}
 		c.reject(cmd, protocol.ErrCrossSlot)
+		return true
+	}
+	if down { // joining, or cut off from the majority: see cluster_partition.go
+		c.reject(cmd, protocol.ErrClusterDown)
 		return true
 	}
 	if c.inMulti() { // a transaction's keys must share one slot, as EXEC checks in Redis

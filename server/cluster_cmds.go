@@ -120,7 +120,7 @@ func clusterInfoCommand(c *client, cs *clusterState, _ [][]byte) {
 		}
 	}
 	state := "ok"
-	if assigned < cluster.NumSlots {
+	if assigned < cluster.NumSlots || cs.down() {
 		state = "fail"
 	}
 	var b strings.Builder

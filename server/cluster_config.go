@@ -37,6 +37,15 @@ type ClusterConfig struct {
 	// ReplBacklogSize is the replication backlog in bytes (directive
 	// "repl-backlog-size"): how much a replica may miss and still resume.
 	ReplBacklogSize int64
+
+	// NodeTimeout is how long, in ms, a node may miss a majority of its
+	// table's members (after memberlist declared them dead) before it
+	// answers CLUSTERDOWN (directive "cluster-node-timeout"; default 500).
+	NodeTimeout int
+
+	// transport, if set, makes the gossip transport (tests cut the network
+	// with it); nil = memberlist's UDP+TCP transport. Not a directive.
+	transport func(host string) (cluster.Transport, error)
 }
 
 func (c ClusterConfig) clone() ClusterConfig {
@@ -115,6 +124,9 @@ var _ = registerDirectives(
 		func(c *Config) *int { return &c.Cluster.ProbeTimeout }),
 	intDirective("cluster-gossip-interval", "40", false, 1, 60000, "gossip interval in ms",
 		func(c *Config) *int { return &c.Cluster.GossipInterval }),
+	intDirective("cluster-node-timeout", "500", false, 1, 3600000,
+		"ms a node may miss a majority of the cluster (after gossip declared the others dead) before it answers CLUSTERDOWN",
+		func(c *Config) *int { return &c.Cluster.NodeTimeout }),
 	intDirective("cluster-replicas", "1", false, 0, 16, "replicas per slot (nodes that hold a copy of each slot)",
 		func(c *Config) *int { return &c.Cluster.Replicas }),
 	immutable(boundedMemDirective("repl-backlog-size", "1mb", 16<<10, 1<<40,
@@ -122,7 +134,6 @@ var _ = registerDirectives(
 		func(c *Config) *int64 { return &c.Cluster.ReplBacklogSize })),
 	// Redis Cluster's own directives, as redis.conf has them: inert here.
 	inertDirective("cluster-config-file", "nodes.conf"),
-	inertDirective("cluster-node-timeout", "15000"),
 	inertDirective("cluster-replica-validity-factor", "10"),
 	inertDirective("cluster-migration-barrier", "1"),
 	inertDirective("cluster-allow-replica-migration", "yes"),
@@ -200,7 +211,15 @@ func (s *Server) nodeConfig(host string, port int) (cluster.Config, error) {
 		ProbeInterval:  ms(cc.ProbeInterval),
 		ProbeTimeout:   ms(cc.ProbeTimeout),
 		GossipInterval: ms(cc.GossipInterval),
+		NodeTimeout:    ms(cc.NodeTimeout),
 		Logger:         s.log.With("component", "cluster"),
+	}
+	if cc.transport != nil {
+		tr, err := cc.transport(host)
+		if err != nil {
+			return cluster.Config{}, fmt.Errorf("%w: transport: %w", ErrClusterConfig, err)
+		}
+		cfg.Transport = tr
 	}
 	if cc.Secret != "" {
 		cfg.Secret = []byte(cc.Secret)

@@ -86,6 +86,10 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "not ready: "+why+"\n", http.StatusServiceUnavailable)
 		return
 	}
+	if s.cl != nil && s.cl.down() {
+		http.Error(w, "not ready: cluster state "+s.cl.stateName()+"\n", http.StatusServiceUnavailable)
+		return
+	}
 	_, _ = w.Write([]byte("ok\n"))
 }
 
@@ -106,6 +110,9 @@ func (s *Server) notReady() string {
 	}
 	if !n.Joined() {
 		return "cluster seeds not reached yet"
+	}
+	if s.cl.down() {
+		return "cluster state " + s.cl.stateName()
 	}
 	v := s.cl.view.Load()
 	if v == nil || v.self < 0 || v.servedSlots() == 0 {

@@ -1,0 +1,278 @@
+package cluster
+
+import (
+	"math/bits"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// State is whether a node may serve its slots (CLUSTER INFO cluster_state).
+type State int32
+
+// The states of a Node, see Node.State.
+const (
+	// StateOK: the node has joined, is a member of its table and sees a
+	// majority of the table's members: it serves its slots.
+	StateOK State = iota
+	// StateJoining: the node has seeds (Config.Join) and has not reached
+	// any of them yet; it has no table and serves nothing.
+	StateJoining
+	// StateNotMember: the current table does not include the node (it was
+	// planned while the node was away); the coordinator plans it back in.
+	StateNotMember
+	// StateNoQuorum: the node has not seen a majority of its table's
+	// members for Config.NodeTimeout: it is in a minority partition (or
+	// most of the cluster is down) and must not serve its slots, which
+	// the majority may already have given to others.
+	StateNoQuorum
+)
+
+// String returns the state's name.
+func (s State) String() string {
+	switch s {
+	case StateOK:
+		return "ok"
+	case StateJoining:
+		return "joining"
+	case StateNotMember:
+		return "not-member"
+	case StateNoQuorum:
+		return "no-quorum"
+	}
+	return "unknown"
+}
+
+// healthEvery is how often the loop re-checks the node's state besides
+// after every change.
+const healthEvery = 50 * time.Millisecond
+
+// minPauseAfter is the shortest stall of the state checks taken for a
+// paused process: shorter stalls happen on a loaded machine (and while the
+// loop pings or runs subscribers) and must not make the node flap.
+const minPauseAfter = 2 * time.Second
+
+// pauseAfter is how long the state checks may stall before the node counts
+// as paused: Config.NodeTimeout, at least minPauseAfter.
+func (n *Node) pauseAfter() time.Duration { return max(n.nodeTimeout, minPauseAfter) }
+
+// State returns the node's current state. Only StateOK may serve keys. The
+// loop re-checks the state every healthEvery; if it has not for
+// pauseAfter (the process was paused: SIGSTOP, a VM freeze), State
+// reports StateNoQuorum, and the node stays so until it has exchanged
+// state with a peer again (see resync), so that a node that wakes up after
+// the majority re-planned its slots never serves them from its old table.
+func (n *Node) State() State {
+	if time.Now().UnixNano()-n.checked.Load() > int64(n.pauseAfter()) {
+		return StateNoQuorum
+	}
+	return State(n.state.Load())
+}
+
+// OnSlotsLost registers fn to be called with the slots this node owned
+// (as primary) and no longer owns, after the table that took them is
+// delivered to the Subscribe callbacks: the caller drops its data for them,
+// so that a slot that comes back later never serves a stale copy. If the
+// node missed intermediate tables (a version gap, as after a partition),
+// every slot it owned counts as lost, since another node may have owned
+// and written it meanwhile. fn runs on the subscriber goroutine; the
+// ranges are sorted and fn owns them.
+func (n *Node) OnSlotsLost(fn func(lost []SlotRange)) {
+	n.mu.Lock()
+	n.lostFn = append(n.lostFn, fn)
+	n.mu.Unlock()
+}
+
+// markLostLocked records the slots this node owns in cur and loses with t.
+// n.mu must be held.
+func (n *Node) markLostLocked(cur, t *Table) {
+	if cur.version == 0 {
+		return
+	}
+	self := cur.IndexOf(n.id)
+	if self < 0 {
+		return
+	}
+	gap := t.version > cur.version+1
+	next := t.IndexOf(n.id)
+	for s := range NumSlots {
+		if cur.OwnerIndex(s) == self && (gap || next < 0 || t.OwnerIndex(s) != next) {
+			n.lost[s/64] |= 1 << (s % 64)
+		}
+	}
+}
+
+// takeLost returns the slots marked lost since the last call and the lost
+// callbacks, and clears the marks.
+func (n *Node) takeLost() ([]SlotRange, []func([]SlotRange)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []SlotRange
+	for w, word := range n.lost {
+		for word != 0 {
+			s := w*64 + bits.TrailingZeros64(word)
+			word &= word - 1
+			if k := len(out); k > 0 && out[k-1].End == s-1 {
+				out[k-1].End = s
+			} else {
+				out = append(out, SlotRange{Start: s, End: s})
+			}
+		}
+		n.lost[w] = 0
+	}
+	return out, n.lostFn[:len(n.lostFn):len(n.lostFn)]
+}
+
+// quorumLocked reports whether this node sees a majority of t's members,
+// itself included, in memberlist's live view; members that left gracefully
+// or are forgotten do not count. An empty table has a quorum (bootstrap).
+// n.mu must be held.
+func (n *Node) quorumLocked(t *Table) bool {
+	total, reach := 0, 0
+	for _, m := range t.members {
+		if m.ID != n.id && (n.gone[m.ID] || n.bannedLocked(m.ID)) {
+			continue
+		}
+		total++
+		if _, ok := n.seen[m.ID]; ok || m.ID == n.id {
+			reach++
+		}
+	}
+	return 2*reach > total || total == 0
+}
+
+// checkHealth recomputes the node's state for table t (the one the loop
+// delivers next). Called by loop only.
+func (n *Node) checkHealth(t *Table) {
+	n.mu.Lock()
+	q := n.quorumLocked(t)
+	n.mu.Unlock()
+	now := time.Now()
+	if prev := n.checked.Swap(now.UnixNano()); now.UnixNano()-prev > int64(n.pauseAfter()) && n.joined.Load() {
+		n.resync.Store(true) // paused: our table may be stale
+		n.log.Warn("cluster: the node was paused, re-syncing with peers", "for", time.Duration(now.UnixNano()-prev))
+		n.wakeJoin()
+	}
+	if q {
+		n.lastQuorum = now
+	}
+	st := StateOK
+	switch {
+	case !n.joined.Load():
+		st = StateJoining
+	case n.resync.Load():
+		st = StateNoQuorum
+	case t.IndexOf(n.id) < 0:
+		st = StateNotMember
+	case !q && now.Sub(n.lastQuorum) >= n.nodeTimeout:
+		st = StateNoQuorum
+	}
+	if old := State(n.state.Swap(int32(st))); old != st {
+		n.log.Warn("cluster: state changed", "from", old.String(), "to", st.String(),
+			"version", t.version, "members", t.Len(), "live", n.KnownPeers())
+	}
+}
+
+// byeMagic opens a bye message: a node that leaves gracefully gossips its
+// ID just before memberlist's leave broadcast, so that peers stop counting
+// it for the majority rule and stop re-joining it. (memberlist's leave
+// event does not say whether a node left or died.)
+const byeMagic = 'B'
+
+// byeBroadcast is a queued bye message.
+type byeBroadcast []byte
+
+// Invalidates implements memberlist.Broadcast.
+func (b byeBroadcast) Invalidates(memberlist.Broadcast) bool { return false }
+
+// Message implements memberlist.Broadcast.
+func (b byeBroadcast) Message() []byte { return b }
+
+// Finished implements memberlist.Broadcast.
+func (b byeBroadcast) Finished() {}
+
+// queueBye queues this node's bye message for gossip.
+func (n *Node) queueBye() {
+	n.queue.QueueBroadcast(byeBroadcast(append([]byte{byeMagic}, n.id...)))
+}
+
+// receiveBye records that member id leaves gracefully.
+func (n *Node) receiveBye(id string) {
+	if !ValidID(id) || id == n.id {
+		return
+	}
+	n.mu.Lock()
+	n.gone[id] = true
+	delete(n.known, id)
+	n.wake()
+	n.mu.Unlock()
+}
+
+// confirmQuorum reports whether this node, about to plan a table that drops
+// members of cur, reaches a majority of cur's members directly: it pings
+// every live member of cur (in parallel, each waiting up to the probe
+// interval) and counts those that answer. memberlist declares peers dead
+// one by one, so a node cut off from the majority still sees some of them
+// alive for a while; without this check it would plan a smaller table with
+// them (and then with fewer), conflicting with the majority's. A plan
+// that only adds members needs no check.
+func (n *Node) confirmQuorum(cur *Table, live []Member) bool {
+	missing := false
+	for _, m := range cur.members {
+		if _, ok := slices.BinarySearchFunc(live, m.ID, func(a Member, id string) int { return strings.Compare(a.ID, id) }); !ok {
+			missing = true
+			break
+		}
+	}
+	if !missing {
+		return true
+	}
+	var answered atomic.Int32
+	var wg sync.WaitGroup
+	for _, m := range live {
+		if m.ID == n.id || cur.IndexOf(m.ID) < 0 {
+			continue
+		}
+		addr, err := net.ResolveUDPAddr("udp", m.GossipAddr)
+		if err != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := n.ml.Ping(m.ID, addr); err == nil {
+				answered.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	total, self := 0, 0
+	for _, m := range cur.members {
+		if m.ID == n.id {
+			self = 1
+		}
+		if m.ID == n.id || !n.gone[m.ID] && !n.bannedLocked(m.ID) {
+			total++
+		}
+	}
+	ok := 2*(int(answered.Load())+self) > total
+	if !ok {
+		n.log.Warn("cluster: not planning: no majority answers", "answered", answered.Load(), "members", total)
+	}
+	return ok
+}
+
+// wakeJoin wakes the join loop without blocking.
+func (n *Node) wakeJoin() {
+	select {
+	case n.joinKick <- struct{}{}:
+	default:
+	}
+}
