@@ -93,7 +93,7 @@ func TestEffectStreamReplays(t *testing.T) {
 			for i := range incrs {
 				p.Incr(ctx, "ctr")
 				if i%100 == 99 {
-					if _, err := p.Exec(ctx); err != nil {
+					if _, err := p.Exec(ctx); err != nil && !isOOM(err) {
 						errs <- err
 						return
 					}
@@ -221,17 +221,22 @@ func mixedWrites(ctx context.Context, rc *redis.Client, r *rand.Rand, n int) err
 					p.Do(ctx, one()...)
 				}
 				return nil
-			}); err != nil && err != redis.Nil && !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+			}); err != nil && err != redis.Nil && !strings.HasPrefix(err.Error(), "WRONGTYPE") && !isOOM(err) {
 				return err
 			}
 			continue
 		}
-		if err := conn.Do(ctx, one()...).Err(); err != nil && err != redis.Nil && !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		if err := conn.Do(ctx, one()...).Err(); err != nil && err != redis.Nil && !strings.HasPrefix(err.Error(), "WRONGTYPE") && !isOOM(err) {
 			return err
 		}
 	}
 	return nil
 }
+
+// isOOM reports a refused write under the test's tiny maxmemory: with 32
+// writers and values up to 3 KB against 48 KB, eviction can find nothing
+// left to evict for a moment, and Redis answers OOM then too.
+func isOOM(err error) bool { return strings.HasPrefix(err.Error(), "OOM ") }
 
 // snapshotDB reads every key of db through rc: type, value and absolute
 // expiry.
