@@ -30,7 +30,6 @@ const (
 	ErrMinMaxFloat   = "ERR min or max is not a float"
 	ErrTimeoutFloat  = "ERR timeout is not a float or out of range"
 	ErrTimeoutNeg    = "ERR timeout is negative"
-	ErrTimeoutRange  = "ERR timeout is out of range"
 	ErrInvalidCursor = "ERR invalid cursor"
 	ErrNoProto       = "NOPROTO unsupported protocol version"
 	ErrClientName    = "ERR Client names cannot contain spaces, newlines or special characters."
