@@ -249,7 +249,7 @@ func memoryStatsCommand(c *client, args [][]byte) {
 	m := c.s.memStats()
 	perKey := int64(0)
 	if m.keys > 0 {
-		perKey = m.used / m.keys
+		perKey = m.dataset / m.keys
 	}
 	ints := []struct {
 		name string
@@ -257,8 +257,8 @@ func memoryStatsCommand(c *client, args [][]byte) {
 	}{
 		{"peak.allocated", m.peak}, {"total.allocated", m.used}, {"startup.allocated", 0},
 		{"replication.backlog", 0}, {"clients.slaves", 0}, {"clients.normal", 0}, {"cluster.links", 0},
-		{"aof.buffer", 0}, {"lua.caches", 0}, {"functions.caches", 0}, {"overhead.total", 0},
-		{"keys.count", m.keys}, {"keys.bytes-per-key", perKey}, {"dataset.bytes", m.used},
+		{"aof.buffer", 0}, {"lua.caches", 0}, {"functions.caches", 0}, {"overhead.total", m.overhead},
+		{"keys.count", m.keys}, {"keys.bytes-per-key", perKey}, {"dataset.bytes", m.dataset},
 		{"allocator.allocated", m.allocated}, {"allocator.active", m.active}, {"allocator.resident", m.resident},
 		{"allocator-fragmentation.bytes", m.active - m.allocated}, {"allocator-rss.bytes", m.resident - m.active},
 		{"rss-overhead.bytes", m.rss - m.resident}, {"fragmentation.bytes", m.rss - m.used},
@@ -267,7 +267,7 @@ func memoryStatsCommand(c *client, args [][]byte) {
 		name string
 		v    float64
 	}{
-		{"dataset.percentage", 100 * ratio(m.used, m.used)}, {"peak.percentage", 100 * ratio(m.used, m.peak)},
+		{"dataset.percentage", 100 * ratio(m.dataset, m.used)}, {"peak.percentage", 100 * ratio(m.used, m.peak)},
 		{"allocator-fragmentation.ratio", ratio(m.active, m.allocated)},
 		{"allocator-rss.ratio", ratio(m.resident, m.active)}, {"rss-overhead.ratio", ratio(m.rss, m.resident)},
 		{"fragmentation", ratio(m.rss, m.used)},

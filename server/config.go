@@ -59,6 +59,14 @@ type Config struct {
 	// 64mb): while live data is small, GOGC is raised so garbage collection
 	// does not run after every few MB of request garbage. 0 leaves GOGC alone.
 	GCMinHeap int64
+	// ManageRuntime lets the server tune the process's Go runtime: the GC
+	// target floor of GCMinHeap, and a Go memory limit of 1.25×maxmemory +
+	// 8 MiB while maxmemory is set, so the collector keeps the process near
+	// maxmemory instead of Go's default 2× the live heap. GOGC and GOMEMLIMIT
+	// in the environment win. cmd/cached sets it; a program running several
+	// servers in one process (tests) leaves it off: both settings are
+	// process-wide.
+	ManageRuntime bool
 	// MetricsAddr is the host:port of the HTTP server for /metrics, /healthz
 	// and /readyz (directive "metrics-addr"); a host alone (the default,
 	// 127.0.0.1) listens on Port+2742, a free port when Port is 0; "" disables it.

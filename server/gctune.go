@@ -1,31 +1,44 @@
 package server
 
 import (
+	"math"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
 )
 
-// gcTuner keeps the Go heap target at least gc-min-heap bytes. With the
-// default GOGC=100 a node holding little live data collects garbage after
-// every few MB of allocation, and request garbage (redcon's per-command
-// buffers) then costs ~15% of pipelined throughput; raising GOGC while the
-// live heap is small removes that cost, and as the data grows past half
-// the floor GOGC returns to 100, so a large cache keeps Go's usual 2×
-// headroom. It does nothing when the operator set GOGC in the environment.
+// gcTuner sets the process's garbage collector from the server's
+// configuration (Config.ManageRuntime).
 //
-// It runs on the cron goroutine only.
+// The heap target is kept at least gc-min-heap bytes. With the default
+// GOGC=100 a node holding little live data collects garbage after every few
+// MB of allocation, and request garbage then costs ~15% of pipelined
+// throughput; raising GOGC while the live heap is small removes that cost,
+// and as the data grows past half the floor GOGC returns to 100.
+//
+// While maxmemory is set, the Go memory limit is memoryLimitFor(maxmemory):
+// eviction keeps the keys (and the overhead that counts with them, see
+// memory.go) under maxmemory, and the limit makes the collector run before
+// garbage takes the process further than a quarter above it, where GOGC=100
+// alone lets the heap reach twice the live data.
+//
+// Each knob does nothing when the operator set its environment variable
+// (GOGC, GOMEMLIMIT). It runs on the cron goroutine only.
 type gcTuner struct {
-	enabled bool
-	sample  []metrics.Sample
-	percent int
+	percentOn, limitOn bool
+	sample             []metrics.Sample
+	percent            int
+	limit              int64
+	live               int64 // live heap bytes at the end of the last GC, 0 if unknown
 }
 
 func newGCTuner() *gcTuner {
 	return &gcTuner{
-		enabled: os.Getenv("GOGC") == "",
-		sample:  []metrics.Sample{{Name: "/gc/heap/live:bytes"}},
-		percent: 100,
+		percentOn: os.Getenv("GOGC") == "",
+		limitOn:   os.Getenv("GOMEMLIMIT") == "",
+		sample:    []metrics.Sample{{Name: "/gc/heap/live:bytes"}},
+		percent:   100,
+		limit:     math.MaxInt64,
 	}
 }
 
@@ -38,15 +51,36 @@ func gcPercentFor(live, floor int64) int {
 	return int(min(max(floor*100/live-100, 100), 10000))
 }
 
-func (g *gcTuner) tune(floor int64) {
-	if !g.enabled {
-		return
+// memoryLimitFor returns the Go memory limit for a maxmemory: 1.25× plus
+// 8 MiB for the runtime's own structures and goroutine stacks (the process's
+// RSS adds its code, a few MiB), or no limit when maxmemory is 0.
+func memoryLimitFor(maxmemory int64) int64 {
+	if maxmemory <= 0 {
+		return math.MaxInt64
 	}
+	return maxmemory + maxmemory/4 + 8<<20
+}
+
+// readLive samples the live heap (as of the last completed GC).
+func (g *gcTuner) readLive() int64 {
 	metrics.Read(g.sample)
-	if g.sample[0].Value.Kind() != metrics.KindUint64 {
+	if g.sample[0].Value.Kind() == metrics.KindUint64 {
+		g.live = int64(g.sample[0].Value.Uint64())
+	}
+	return g.live
+}
+
+func (g *gcTuner) tune(floor, maxmemory int64) {
+	if g.limitOn {
+		if l := memoryLimitFor(maxmemory); l != g.limit {
+			debug.SetMemoryLimit(l)
+			g.limit = l
+		}
+	}
+	if !g.percentOn || g.live == 0 {
 		return
 	}
-	p := gcPercentFor(int64(g.sample[0].Value.Uint64()), floor)
+	p := gcPercentFor(g.live, floor)
 	// Move only on a real change, so SetGCPercent (which can trigger work
 	// in the runtime) is rare.
 	if p != g.percent && (p > g.percent*5/4 || p < g.percent*4/5 || p == 100) {

@@ -227,7 +227,9 @@ func (s *Server) infoClients(b *strings.Builder) {
 
 // memStats are the memory figures INFO memory and MEMORY STATS share.
 type memStats struct {
-	used      int64 // bytes the store accounts to keys: what maxmemory limits
+	used      int64 // dataset + overhead: what maxmemory limits (used_memory)
+	dataset   int64 // bytes the store accounts to keys
+	overhead  int64 // client buffers and replication backlog (memory.go)
 	peak      int64
 	rss       int64 // resident set size of the process
 	allocated int64 // Go heap bytes in live objects
@@ -247,7 +249,8 @@ var runtimeSampleNames = []string{
 }
 
 func (s *Server) memStats() memStats {
-	m := memStats{used: s.store.UsedMemory(), rss: readRSS(), system: totalSystemMemory()}
+	m := memStats{dataset: s.store.UsedMemory(), overhead: s.store.Overhead(), rss: readRSS(), system: totalSystemMemory()}
+	m.used = m.dataset + m.overhead
 	samples := make([]metrics.Sample, len(runtimeSampleNames))
 	for i, n := range runtimeSampleNames {
 		samples[i].Name = n
@@ -344,10 +347,10 @@ func (s *Server) infoMemory(b *strings.Builder) {
 	field(b, "used_memory_peak", m.peak)
 	field(b, "used_memory_peak_human", bytesToHuman(m.peak))
 	field(b, "used_memory_peak_perc", strconv.FormatFloat(100*ratio(m.used, m.peak), 'f', 2, 64)+"%")
-	field(b, "used_memory_overhead", 0)
+	field(b, "used_memory_overhead", m.overhead)
 	field(b, "used_memory_startup", 0)
-	field(b, "used_memory_dataset", m.used)
-	field(b, "used_memory_dataset_perc", strconv.FormatFloat(100*ratio(m.used, m.used), 'f', 2, 64)+"%")
+	field(b, "used_memory_dataset", m.dataset)
+	field(b, "used_memory_dataset_perc", strconv.FormatFloat(100*ratio(m.dataset, m.used), 'f', 2, 64)+"%")
 	field(b, "allocator_allocated", m.allocated)
 	field(b, "allocator_active", m.active)
 	field(b, "allocator_resident", m.resident)

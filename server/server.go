@@ -388,20 +388,31 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 }
 
 // cron runs periodic work: the instantaneous metrics sampler, the memory
-// peak and the GC tuner.
+// overhead that counts against maxmemory, the memory peak and the GC tuner.
 func (s *Server) cron() {
 	defer s.wg.Done()
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	gc := newGCTuner()
+	var startup int64 // live heap before the first key: not the data's
+	if s.cfg.ManageRuntime {
+		startup = gc.readLive()
+	}
 	for {
 		select {
 		case <-s.stop:
 			return
 		case now := <-t.C:
 			s.stats.sample(now)
-			s.stats.notePeak(s.store.UsedMemory())
-			gc.tune(s.gcMinHeap.Load())
+			over := s.overheadMemory()
+			if s.cfg.ManageRuntime {
+				// The whole live heap is this server's: what the key
+				// accounting misses counts too.
+				over = max(over, gc.readLive()-startup-s.store.UsedMemory())
+				gc.tune(s.gcMinHeap.Load(), s.store.MaxMemory())
+			}
+			s.store.SetOverhead(over)
+			s.stats.notePeak(s.store.UsedMemory() + over)
 		}
 	}
 }

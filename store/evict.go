@@ -12,8 +12,8 @@ const evictBatch = 64
 // adding memory concurrently.
 const maxEvictRounds = 1000
 
-// FreeMemory evicts keys by the policy until UsedMemory() <= MaxMemory (if
-// MaxMemory > 0), starting from a rotating shard. It returns ErrOOM when
+// FreeMemory evicts keys by the policy until UsedMemory()+Overhead() <=
+// MaxMemory (if MaxMemory > 0), starting from a rotating shard. It returns ErrOOM when
 // nothing can be evicted (noeviction, or volatile-* without volatile keys)
 // while over the limit. It must not be called with a Tx held. Each evicted
 // key counts in Stats().Evicted and is committed as a ChangeEvicted with a
@@ -43,7 +43,7 @@ func (s *Store) freeMemory(tx *Tx, start int) error {
 		return nil
 	}
 	for range maxEvictRounds {
-		used := s.UsedMemory()
+		used := s.UsedMemory() + s.overhead.Load()
 		if used <= limit {
 			return nil
 		}

@@ -67,6 +67,7 @@ type Store struct {
 	keylessSeq uint64
 
 	maxMemory atomic.Int64
+	overhead  atomic.Int64 // process bytes outside the keys that count against maxMemory
 	policy    atomic.Uint32
 	samples   atomic.Int32
 	evictNext atomic.Uint32 // rotating start shard for FreeMemory
@@ -168,6 +169,15 @@ func (s *Store) SetMaxMemory(n int64) { s.maxMemory.Store(max(n, 0)) }
 
 // MaxMemory returns the memory limit in bytes (0 = none).
 func (s *Store) MaxMemory() int64 { return s.maxMemory.Load() }
+
+// SetOverhead sets the bytes the process uses outside the keys (client
+// buffers, replication backlog) that count against MaxMemory, as Redis counts
+// them in used_memory: eviction keeps UsedMemory()+Overhead() at or under the
+// limit. Negative values count as 0.
+func (s *Store) SetOverhead(n int64) { s.overhead.Store(max(n, 0)) }
+
+// Overhead returns the bytes set by SetOverhead.
+func (s *Store) Overhead() int64 { return s.overhead.Load() }
 
 // SetPolicy sets the maxmemory-policy. Switching between an LRU and an LFU
 // policy reinterprets every key's access field (see lfu.go), as Redis does.

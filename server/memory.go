@@ -1,0 +1,21 @@
+package server
+
+// overheadMemory returns the bytes the server uses outside the keys that
+// count against maxmemory, as Redis counts them in used_memory: every
+// client's query buffer, running command's arguments, queued MULTI commands
+// and queued output (CLIENT LIST tot-mem), and the replication backlog. The
+// cron goroutine hands it to the store every 100 ms (Store.SetOverhead), so
+// a burst of client buffers makes eviction free keys as in Redis. When the
+// server owns the process (Config.ManageRuntime) the cron takes the larger of
+// this and the live Go heap beyond the key accounting and the startup heap,
+// so eviction answers to the memory the process really holds.
+func (s *Server) overheadMemory() int64 {
+	var n int64
+	for _, c := range s.clients.list() {
+		n += c.qbuf.Load() + c.argvMem.Load() + c.multiMem() + c.outputQueued()
+	}
+	if s.repl.Load() != nil {
+		n += s.cfg.Cluster.ReplBacklogSize
+	}
+	return n
+}
