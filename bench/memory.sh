@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# memory.sh: issue 13's memory measurements, cached and redis-server side by
+# side, one fresh process of each per scenario. Prints a markdown table.
+#
+#   steady state  SETs over a fixed key space with redis-benchmark -r, a 3 s
+#                 rest, no MEMORY PURGE: RSS growth per key
+#   maxmemory     allkeys-lru under more data than fits: peak RSS while
+#                 writing, sampled every 100 ms, against 1.25 × maxmemory + 16 MiB
+#   collections   hashes, sets, sorted sets and lists of 10, 100 and 1,000
+#                 elements (≈1,000,000 elements each): RSS growth per element
+#   20M keys      only with LARGE=1: 20,000,000 keys of 16-byte values
+#
+# usage: bench/memory.sh [steady|maxmemory|collections|large|all]  (from the repository root)
+# needs: go, redis-server, redis-cli and redis-benchmark 7 on PATH.
+set -euo pipefail
+what=${1:-all}
+port_c=${PORT_A:-17511}
+port_r=${PORT_B:-17512}
+tmp=$(mktemp -d)
+go build -o "$tmp/cached" ./cmd/cached
+pid=""
+cleanup() {
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# start SERVER PORT DIRECTIVES...: starts cached or redis-server, waits for PING.
+start() {
+	local srv=$1 port=$2
+	shift 2
+	if [ "$srv" = cached ]; then
+		"$tmp/cached" --port "$port" --bind 127.0.0.1 --loglevel warning --metrics-addr "" "$@" >"$tmp/$srv.log" 2>&1 &
+	else
+		redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no "$@" >"$tmp/$srv.log" 2>&1 &
+	fi
+	pid=$!
+	for _ in $(seq 100); do
+		if redis-cli -p "$port" ping >/dev/null 2>&1; then return; fi
+		sleep 0.1
+	done
+	echo "$srv did not start" >&2
+	exit 1
+}
+
+stop() {
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	pid=""
+}
+
+rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$pid/status"; }
+
+# peak_while CMD...: runs CMD, sampling the server's RSS; prints the peak.
+peak_while() {
+	local peak=0 r
+	"$@" >/dev/null 2>&1 &
+	local load=$!
+	while kill -0 "$load" 2>/dev/null; do
+		r=$(rss)
+		if [ "$r" -gt "$peak" ]; then peak=$r; fi
+		sleep 0.1
+	done
+	wait "$load"
+	echo "$peak"
+}
+
+port_of() { if [ "$1" = cached ]; then echo "$port_c"; else echo "$port_r"; fi; }
+
+row() { printf '| %s | %s | %s | %s |\n' "$@"; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'; }
+
+# steady N R D: N SETs of D-byte values over R random keys; bytes per key.
+steady() {
+	local n=$1 r=$2 d=$3 out=()
+	for srv in redis cached; do
+		local port
+		port=$(port_of $srv)
+		start $srv "$port"
+		local before after keys
+		before=$(rss)
+		redis-benchmark -p "$port" -t set -n "$n" -r "$r" -d "$d" -P 16 -c 50 -q >/dev/null 2>&1
+		sleep 3
+		after=$(rss)
+		keys=$(redis-cli -p "$port" dbsize)
+		out+=("$(awk -v a="$after" -v b="$before" -v k="$keys" 'BEGIN { printf "%.0f", (a - b) / k }')")
+		stop
+	done
+	row "steady: $n SETs, $r keys, ${d}-byte values (B/key)" "${out[0]}" "${out[1]}" "$(ratio "${out[1]}" "${out[0]}")"
+}
+
+# bound MAXMEMORY N D: peak RSS in MiB under allkeys-lru.
+bound() {
+	local mm=$1 n=$2 d=$3 out=()
+	for srv in redis cached; do
+		local port
+		port=$(port_of $srv)
+		start $srv "$port" --maxmemory "$mm" --maxmemory-policy allkeys-lru
+		out+=("$(peak_while redis-benchmark -p "$port" -t set -n "$n" -r 10000000 -d "$d" -P 16 -c 50 -q | awk '{printf "%.0f", $1 / 1048576}')")
+		stop
+	done
+	local limit
+	limit=$(awk -v m="${mm%mb}" 'BEGIN { printf "%.0f", 1.25 * m + 16 }')
+	row "maxmemory $mm, $n SETs of $d B: peak RSS MiB (bound $limit)" "${out[0]}" "${out[1]}" "$(ratio "${out[1]}" "${out[0]}")"
+}
+
+# collection TYPE SIZE: RSS growth per element for ≈1,000,000 elements.
+collection() {
+	local typ=$1 size=$2 out=()
+	local keys=$((1000000 / size))
+	awk -v typ="$typ" -v size="$size" -v keys="$keys" 'BEGIN {
+		cmd["hash"] = "HSET"; cmd["set"] = "SADD"; cmd["zset"] = "ZADD"; cmd["list"] = "RPUSH"
+		for (k = 0; k < keys; k++) {
+			line = cmd[typ] " " typ ":" k
+			for (e = 0; e < size; e++) {
+				if (typ == "hash") line = line " f" e " v" e
+				else if (typ == "zset") line = line " " e " m" e
+				else line = line " m" e
+			}
+			print line
+		}
+	}' >"$tmp/load.txt"
+	for srv in redis cached; do
+		local port
+		port=$(port_of $srv)
+		start $srv "$port"
+		local before after
+		before=$(rss)
+		redis-cli -p "$port" <"$tmp/load.txt" >/dev/null
+		sleep 3
+		after=$(rss)
+		out+=("$(awk -v a="$after" -v b="$before" -v n=$((keys * size)) 'BEGIN { printf "%.1f", (a - b) / n }')")
+		stop
+	done
+	row "$typ of $size elements (B/element)" "${out[0]}" "${out[1]}" "$(ratio "${out[1]}" "${out[0]}")"
+}
+
+# large: 20,000,000 keys of 16-byte values; RSS per key.
+large() {
+	steady 20000000 20000000 16
+}
+
+echo "| scenario | redis-server | cached | cached/redis |"
+echo "| --- | --- | --- | --- |"
+case $what in
+steady | all)
+	steady 3000000 1000000 32
+	steady 3000000 1000000 8
+	steady 1000000 300000 1024
+	;;&
+maxmemory | all)
+	bound 64mb 2000000 200
+	bound 100mb 600000 1024
+	;;&
+collections | all)
+	for typ in hash set zset list; do
+		for size in 10 100 1000; do collection "$typ" "$size"; done
+	done
+	;;&
+large)
+	large
+	;;
+all)
+	if [ "${LARGE:-0}" = 1 ]; then large; fi
+	;;
+esac
