@@ -15,7 +15,9 @@ func (s *Server) overheadMemory() int64 {
 		n += c.qbuf.Load() + c.argvMem.Load() + c.multiMem() + c.outputQueued()
 	}
 	if s.repl.Load() != nil {
+		s.cfgMu.Lock() // CONFIG SET replaces s.cfg
 		n += s.cfg.Cluster.ReplBacklogSize
+		s.cfgMu.Unlock()
 	}
 	return n
 }
