@@ -23,7 +23,7 @@ func checkStep(t *testing.T, what string, prev, next *Table) {
 	if next.Version() <= prev.Version() {
 		t.Fatalf("%s: version %d after %d", what, next.Version(), prev.Version())
 	}
-	checkTable(t, what, next)
+	checkTable(t, what, prev, next)
 	ideal := float64(NumSlots) / float64(max(prev.Len(), next.Len()))
 	if got := float64(primaryMoves(prev, next)); got > 1.2*ideal {
 		t.Fatalf("%s: %.0f primaries moved, ideal %.0f", what, got, ideal)
