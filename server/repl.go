@@ -22,6 +22,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -55,6 +56,10 @@ type replState struct {
 	mu       sync.Mutex // protects replicas (Stats reads it)
 	replicas map[string]*replicaLink
 	view     atomic.Pointer[clusterView] // the table last applied
+
+	cfgMu     sync.Mutex           // serializes applying views (subscriber, poll)
+	pos       map[int]slotPosition // positions of the slots of Replicas just closed; cfgMu
+	takeovers atomic.Uint64        // slots taken over as primary from a replica copy
 }
 
 // replicaLink is this node's Replica of one primary.
@@ -71,12 +76,12 @@ func (s *Server) startRepl() error {
 		return nil
 	}
 	rs := &replState{s: s, log: s.log.With("component", "repl"), replicas: map[string]*replicaLink{},
-		done: make(chan struct{})}
+		done: make(chan struct{}), pos: map[int]slotPosition{}}
 	p, err := repl.NewPrimary(repl.Config{
 		BacklogSize: int(s.cfg.Cluster.ReplBacklogSize),
 		Auth:        s.cfg.Cluster.Secret,
 		Logger:      rs.log,
-	}, snapshotter{s.store})
+	}, snapshotter{st: s.store, owned: func(slot int) bool { return rs.owned.Load()[slot] }})
 	if err != nil {
 		return err
 	}
@@ -99,12 +104,14 @@ func (s *Server) closeRepl() {
 	}
 	rs.cancel()
 	<-rs.done
+	rs.cfgMu.Lock() // a view applied by the subscriber now starts nothing
 	rs.mu.Lock()
 	for id, l := range rs.replicas {
 		_ = l.r.Close()
 		delete(rs.replicas, id)
 	}
 	rs.mu.Unlock()
+	rs.cfgMu.Unlock()
 	_ = rs.p.Close()
 }
 
@@ -118,19 +125,37 @@ func (rs *replState) run() {
 		case <-rs.ctx.Done():
 			return
 		case <-t.C:
-			if rs.s.cl.view.Load() != rs.view.Load() {
-				rs.reconfigure()
-			}
+			rs.reconfigure()
 		}
 	}
 }
 
-// reconfigure applies the current table: which slots are this node's own,
-// which it replicates from which primary.
+// reconfigure applies the current routing view if it changed.
 func (rs *replState) reconfigure() {
-	v := rs.s.cl.view.Load()
-	rs.view.Store(v)
-	if v == nil || v.self < 0 {
+	rs.cfgMu.Lock()
+	defer rs.cfgMu.Unlock()
+	if v := rs.s.cl.view.Load(); v != rs.view.Load() {
+		rs.applyLocked(v, func() {})
+	}
+}
+
+// switchView makes v the routing view (route stores it), applying it to
+// replication around the store: slots this node takes over are promoted
+// before routing serves them, slots it gives up stop feeding its stream
+// only after routing sends their commands elsewhere.
+func (rs *replState) switchView(v *clusterView, route func()) {
+	rs.cfgMu.Lock()
+	defer rs.cfgMu.Unlock()
+	rs.applyLocked(v, route)
+}
+
+// applyLocked applies view v: which slots are this node's own, which it
+// replicates from which primary; route is called between the promotion
+// of the slots it takes over and the rest. rs.cfgMu must be held.
+func (rs *replState) applyLocked(v *clusterView, route func()) {
+	if v == nil || v.self < 0 || rs.ctx.Err() != nil {
+		route()
+		rs.view.Store(v)
 		return
 	}
 	owned := new([store.Slots]bool)
@@ -148,13 +173,23 @@ func (rs *replState) reconfigure() {
 			members[prefs[0].ID] = prefs[0]
 		}
 	}
+	prev := rs.owned.Load()
+	both := new([store.Slots]bool)
+	for s := range store.Slots {
+		both[s] = owned[s] || prev[s]
+	}
+	rs.promote(owned, prev, follow, members)
+	rs.owned.Store(both) // until routing moved, the slots given up still feed the stream
+	route()
+	rs.view.Store(v)
+	rs.owned.Store(owned)
 	for slot := range store.Slots { // new replica slots are marked before their Replica starts
 		if _, rep := slotFollowed(follow, slot); rep && !owned[slot] {
 			rs.s.store.SetReplicaSlot(slot, true)
 		}
 	}
-	rs.owned.Store(owned)
 	rs.setReplicas(self, follow, members)
+	clear(rs.pos)                   // positions of closed Replicas were handed to the new ones
 	for slot := range store.Slots { // slots no longer followed: unmarked, their stale copy dropped
 		_, rep := slotFollowed(follow, slot)
 		was := rs.s.store.ReplicaSlot(slot)
@@ -182,9 +217,7 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 	for id, l := range rs.replicas {
 		slots, ok := follow[id]
 		if !ok || members[id].Addr() != l.addr {
-			_ = l.r.Close()
-			delete(rs.replicas, id)
-			rs.log.Info("replica stopped", "primary", id)
+			rs.closeLinkLocked(l)
 			continue
 		}
 		if !slices.Equal(slots, l.slots) {
@@ -201,6 +234,7 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 		r, err := repl.NewReplica(repl.ReplicaConfig{
 			Addr: addr, Auth: rs.s.cfg.Cluster.Secret, ID: self, Slots: slots,
 			Dial: rs.s.replDial, Logger: rs.log.With("primary", id),
+			Resume: rs.resume,
 		}, newApplier(rs.s))
 		if err != nil {
 			rs.log.Error("replica not started", "primary", id, "error", err)
@@ -237,10 +271,21 @@ func (rs *replState) CommitEffects(r *store.Record) {
 }
 
 // snapshotter is the Primary's view of the store.
-type snapshotter struct{ st *store.Store }
+type snapshotter struct {
+	st    *store.Store
+	owned func(slot int) bool
+}
+
+// errNotPrimary fails a snapshot of a slot this node is not primary for
+// (yet): its copy is numbered by another node's stream. The replica asks
+// again after a reconnect.
+var errNotPrimary = errors.New("server: not primary for the slot")
 
 // Snapshot emits every key of slot under the slot's shard lock.
 func (sn snapshotter) Snapshot(slot int, emit func(db int, key, payload []byte, pexpireAt int64) error) (uint64, error) {
+	if !sn.owned(slot) {
+		return 0, errNotPrimary
+	}
 	return sn.st.SnapshotSlot(slot, func(key []byte, e store.Entry) error {
 		p, err := dumpEntry(e)
 		if err != nil {
