@@ -290,4 +290,3 @@ func replicasRestored(t *testing.T, survivors []*Server, replicas int, deadID st
 	}
 	return true
 }
-
