@@ -125,16 +125,16 @@ func keysBySlot() []string {
 
 // failoverResult is what one kill measured.
 type failoverResult struct {
-	slots        int           // slots the dead node was primary of
-	recovered    time.Duration // kill -> every one of them took a write (fresh map each round)
+	slots     int           // slots the dead node was primary of
+	recovered time.Duration // kill -> every one of them took a write (fresh map each round)
 	// clientRecovered is the same through a go-redis ClusterClient with
 	// ClusterStateReloadInterval 1 s.
 	clientRecovered time.Duration
-	acked        int           // writes acknowledged by WAIT 1
-	lostAcked    int
-	unacked      int // writes not acknowledged (error or WAIT short)
-	lostUnacked  int
-	writerErrors int
+	acked           int // writes acknowledged by WAIT 1
+	lostAcked       int
+	unacked         int // writes not acknowledged (error or WAIT short)
+	lostUnacked     int
+	writerErrors    int
 }
 
 // ackWriter writes prefix:i keys until ctx ends through cc's map, each
