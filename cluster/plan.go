@@ -653,3 +653,26 @@ func (l *layer) allowed(r SlotRange, m int) bool {
 	}
 	return true
 }
+
+// Flip returns a copy of t with the given version in which, for every slot
+// of slots whose preference list holds the member with ID to after its
+// primary, to becomes the primary and the old primary takes to's place:
+// the last step of a hand-over, when the new primary already holds the
+// slot's data as a replica. Other slots, and slots to does not replicate,
+// are unchanged.
+func Flip(t *Table, slots []int, to string, version uint64) *Table {
+	out := *t
+	out.version, out.planner = version, ""
+	out.prefs = slices.Clone(t.prefs)
+	m := t.IndexOf(to)
+	for _, s := range slots {
+		if s < 0 || s >= NumSlots || m < 0 {
+			continue
+		}
+		row := out.prefs[s*t.width : (s+1)*t.width]
+		if i := slices.Index(row, uint16(m)); i > 0 {
+			row[0], row[i] = row[i], row[0]
+		}
+	}
+	return &out
+}

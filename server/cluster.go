@@ -254,6 +254,10 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	}
 	owner := v.t.OwnerIndex(slot)
 	if owner == v.self || owner < 0 {
+		if rs := s.repl.Load(); rs != nil && rs.flipping(slot) { // repl_flip.go: a hand-over
+			c.reject(cmd, errHandOver)
+			return true
+		}
 		return false
 	}
 	if c.clu.readonly && cmd.flags&flagReadonly != 0 && !c.inMulti() && s.store.ReplicaSlot(slot) {

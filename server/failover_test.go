@@ -290,3 +290,104 @@ func replicasRestored(t *testing.T, survivors []*Server, replicas int, deadID st
 	}
 	return true
 }
+
+// applyView makes t the routing view of s, as a delivered table would
+// (the table itself stays the node's: tests hand slots over with it).
+func applyView(s *Server, t *cluster.Table) {
+	v := newClusterView(t, s.cl.node.Load().ID())
+	s.repl.Load().switchView(v, func() { s.cl.view.Store(v) })
+}
+
+// TestHandOverLosesNoWrite hands slots from their live primary A to its
+// replica B (cluster.Flip applied on every node at once) while clients
+// write them without WAIT: every write A or B answered OK reads back
+// afterwards, B took every slot over with A's seal (none timed out), and
+// A ends as B's replica with an identical copy.
+func TestHandOverLosesNoWrite(t *testing.T) {
+	nodes := replNodes(t, 3, nil)
+	v := nodes[0].cl.view.Load()
+	a := nodes[0]
+	aID := a.cl.node.Load().ID()
+	var slots []int
+	var bID string
+	for s := range cluster.NumSlots {
+		if p := v.t.Preference(s); p[0].ID == aID && (bID == "" || p[1].ID == bID) {
+			bID = p[1].ID
+			slots = append(slots, s)
+		}
+	}
+	b := nodeByID(nodes, bID)
+	keys := slotKeys()
+	var all []string
+	for _, s := range nodes {
+		all = append(all, s.Addr())
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: all, MaxRedirects: 16})
+	defer cc.Close()
+	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
+	var mu sync.Mutex
+	acked := map[string]string{}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				k := fmt.Sprintf("%s:%d", keys[slots[(i*4+w)%len(slots)]], w)
+				val := fmt.Sprintf("v%d", i)
+				if cc.Set(ctx, k, val, 0).Err() == nil {
+					mu.Lock()
+					acked[k] = val
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	defer func() { stop(); wg.Wait() }()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	pollFor(t, "writes before the hand-over", func() bool { return count() >= 300 })
+
+	// B applies the table first and waits for A's seal (TRYAGAIN), while
+	// A, still on the old table, accepts more writes; then the others.
+	flipped := cluster.Flip(v.t, slots, bID, v.t.Version()+1)
+	b.repl.Load().cfgMu.Lock()
+	b.repl.Load().flipWait = time.Minute // only the seal ends the wait
+	b.repl.Load().cfgMu.Unlock()
+	applyView(b, flipped)
+	before := count()
+	pollFor(t, "A takes writes after B applied the table", func() bool { return count() >= before+100 })
+	for _, s := range nodes {
+		if s != b {
+			applyView(s, flipped)
+		}
+	}
+	before = count()
+	pollFor(t, "B serves the slots", func() bool { return b.repl.Load().gated.Load() == 0 })
+	pollFor(t, "writes after the hand-over", func() bool { return count() >= before+300 })
+	stop()
+	wg.Wait()
+
+	rs := b.repl.Load()
+	if got, late := rs.flipsSealed.Load(), rs.flipsLate.Load(); int(got) != len(slots) || late != 0 {
+		t.Errorf("B took over %d slots with the seal and %d without; want all %d sealed", got, late, len(slots))
+	}
+	cc.ReloadState(ctx)
+	read := redis.NewClusterClient(&redis.ClusterOptions{Addrs: all})
+	defer read.Close()
+	lost := 0
+	for k, val := range acked {
+		if got, err := read.Get(ctxT(t), k).Result(); err != nil || got != val {
+			lost++
+			if lost <= 5 {
+				t.Errorf("%s: wrote %s, reads %q (%v)", k, val, got, err)
+			}
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d acknowledged writes lost in the hand-over", lost, len(acked))
+	}
+	t.Logf("%d slots handed over from %s to %s; %d writes, none lost", len(slots), aID[:8], bID[:8], len(acked))
+	waitReplSynced(t, nodes)
+	checkReplicasIdentical(t, nodes)
+}

@@ -59,7 +59,16 @@ type replState struct {
 
 	cfgMu     sync.Mutex           // serializes applying views (subscriber, poll)
 	pos       map[int]slotPosition // positions of the slots of Replicas just closed; cfgMu
+	flips     map[int]*flip        // slots taken over from a live primary, waiting for its seal; cfgMu
+	flipWait  time.Duration        // flipWait (tests change it before the first flip)
+	poke      chan struct{}        // capacity 1: a flip is waiting
 	takeovers atomic.Uint64        // slots taken over as primary from a replica copy
+	// flipsSealed and flipsLate count the slots taken over from a live
+	// primary with its seal, and without it after flipWait.
+	flipsSealed, flipsLate atomic.Uint64
+
+	gate  [store.Slots]atomic.Bool // slots answering TRYAGAIN (repl_flip.go)
+	gated atomic.Int32             // how many
 }
 
 // replicaLink is this node's Replica of one primary.
@@ -76,7 +85,8 @@ func (s *Server) startRepl() error {
 		return nil
 	}
 	rs := &replState{s: s, log: s.log.With("component", "repl"), replicas: map[string]*replicaLink{},
-		done: make(chan struct{}), pos: map[int]slotPosition{}}
+		done: make(chan struct{}), pos: map[int]slotPosition{}, flips: map[int]*flip{}, poke: make(chan struct{}, 1),
+		flipWait: flipWait}
 	p, err := repl.NewPrimary(repl.Config{
 		BacklogSize: int(s.cfg.Cluster.ReplBacklogSize),
 		Auth:        s.cfg.Cluster.Secret,
@@ -120,12 +130,21 @@ func (rs *replState) run() {
 	defer close(rs.done)
 	t := time.NewTicker(replPoll)
 	defer t.Stop()
+	fast := time.NewTicker(flipPoll)
+	defer fast.Stop()
 	for {
+		var flipC <-chan time.Time
+		if rs.gated.Load() > 0 {
+			flipC = fast.C
+		}
 		select {
 		case <-rs.ctx.Done():
 			return
 		case <-t.C:
 			rs.reconfigure()
+		case <-rs.poke:
+		case <-flipC:
+			rs.finishFlips()
 		}
 	}
 }
@@ -174,6 +193,7 @@ func (rs *replState) applyLocked(v *clusterView, route func()) {
 		}
 	}
 	prev := rs.owned.Load()
+	rs.planFlips(v, owned, prev, follow, members) // repl_flip.go
 	both := new([store.Slots]bool)
 	for s := range store.Slots {
 		both[s] = owned[s] || prev[s]
@@ -183,6 +203,7 @@ func (rs *replState) applyLocked(v *clusterView, route func()) {
 	route()
 	rs.view.Store(v)
 	rs.owned.Store(owned)
+	rs.sealSlots(owned, prev)       // repl_flip.go
 	for slot := range store.Slots { // new replica slots are marked before their Replica starts
 		if _, rep := slotFollowed(follow, slot); rep && !owned[slot] {
 			rs.s.store.SetReplicaSlot(slot, true)
@@ -281,10 +302,17 @@ type snapshotter struct {
 // again after a reconnect.
 var errNotPrimary = errors.New("server: not primary for the slot")
 
+// snapshotOwnWait is how long a snapshot of a slot this node is not
+// primary of waits for it to become so (the replica applied the table
+// first, or the slot is being handed over to this node) before it fails.
+const snapshotOwnWait = time.Second
+
 // Snapshot emits every key of slot under the slot's shard lock.
 func (sn snapshotter) Snapshot(slot int, emit func(db int, key, payload []byte, pexpireAt int64) error) (uint64, error) {
-	if !sn.owned(slot) {
-		return 0, errNotPrimary
+	for deadline := time.Now().Add(snapshotOwnWait); !sn.owned(slot); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return 0, errNotPrimary
+		}
 	}
 	return sn.st.SnapshotSlot(slot, func(key []byte, e store.Entry) error {
 		p, err := dumpEntry(e)

@@ -171,7 +171,7 @@ func TestSealEndsStream(t *testing.T) {
 	if _, ok := r.Sealed(5); ok {
 		t.Fatal("slot 5 sealed before Seal")
 	}
-	seq := h.p.Seal(5)
+	seq := h.p.Seal(5)[0]
 	if seq != h.store.seq(5) {
 		t.Fatalf("Seal = %d, store at %d", seq, h.store.seq(5))
 	}
@@ -184,7 +184,7 @@ func TestSealEndsStream(t *testing.T) {
 	}
 	h.store.set(5, "again", "v") // the slot's stream goes on
 	waitFor(t, "seal ended", func() bool { _, ok := r.Sealed(5); return !ok && caughtUp(h.store, r, slots) })
-	seq7 := h.p.Seal(7)
+	seq7 := h.p.Seal(7)[0]
 	waitFor(t, "SEAL of slot 7", func() bool { s, ok := r.Sealed(7); return ok && s == seq7 })
 	assertSame(t, h.store, ap, slots)
 }

@@ -27,18 +27,20 @@ type link struct {
 
 	// Owned by the sender goroutine; slots is read-only once ready is set.
 	w        connWriter
-	slots    []bool         // slots the replica asked for
-	pending  []bool         // slots waiting for their snapshot
-	sent     []uint64       // per slot: last seq sent (or covered by a snapshot)
-	queue    []int          // slots to snapshot, in order
-	cursor   uint64         // backlog offset of the next record to look at
-	curIndex uint64         // index of the last record looked at
-	curMs    int64          // its append time
-	lastSent uint64         // index the replica was last told about
-	openUnit bool           // a record with "more" was sent, its unit not ended
-	inUnit   bool           // the last record looked at has "more": its unit goes on
-	batch    []byte         // records copied out of the backlog
-	sealSent map[int]uint64 // per sealed slot: seq+1 of the SEAL sent
+	slots    []bool           // slots the replica asked for
+	pending  []bool           // slots waiting for their snapshot
+	sent     []uint64         // per slot: last seq sent (or covered by a snapshot)
+	queue    []int            // slots to snapshot, in order
+	cursor   uint64           // backlog offset of the next record to look at
+	curIndex uint64           // index of the last record looked at
+	curMs    int64            // its append time
+	lastSent uint64           // index the replica was last told about
+	openUnit bool             // a record with "more" was sent, its unit not ended
+	inUnit   bool             // the last record looked at has "more": its unit goes on
+	batch    []byte           // records copied out of the backlog
+	sealGen  uint64           // Primary.sealGen when the seals were last looked at
+	sealWait map[int]sealMark // seals of the replica's slots not sent yet
+	sealSent map[int]uint64   // per sealed slot: seq+1 of the SEAL sent
 
 	mu       sync.Mutex // protects the fields below
 	id       string     // replica's ID from the handshake
@@ -301,26 +303,38 @@ func (l *link) catchUpTo(target uint64) (bool, error) {
 
 // sendSeals sends SEAL slot seq for every sealed slot of the replica that
 // has been sent everything up to the seal (not while its snapshot is
-// pending), once per seal. Called between units.
+// pending), once per seal. It looks at the Primary's seals only when they
+// changed. Called between units.
 func (l *link) sendSeals() error {
-	type due struct{ slot, seq uint64 }
-	var out []due
 	l.p.mu.Lock()
-	for s, m := range l.p.seals {
-		if l.slots[s] && !l.pending[s] && l.cursor >= m.at && l.sent[s] >= m.seq && l.sealSent[s] != m.seq+1 {
-			out = append(out, due{uint64(s), m.seq})
+	if l.p.sealGen != l.sealGen {
+		l.sealGen = l.p.sealGen
+		clear(l.sealWait)
+		for s, m := range l.p.seals {
+			if l.slots[s] && l.sealSent[s] != m.seq+1 {
+				if l.sealWait == nil {
+					l.sealWait = make(map[int]sealMark)
+				}
+				l.sealWait[s] = m
+			}
 		}
 	}
 	l.p.mu.Unlock()
-	if len(out) == 0 {
+	n := 0
+	for s, m := range l.sealWait {
+		if l.pending[s] || l.cursor < m.at || l.sent[s] < m.seq {
+			continue
+		}
+		if l.sealSent == nil {
+			l.sealSent = make(map[int]uint64)
+		}
+		l.w.buf = appendFrame(l.w.buf, fSeal, uint64(s), m.seq)
+		l.sealSent[s] = m.seq + 1
+		delete(l.sealWait, s)
+		n++
+	}
+	if n == 0 {
 		return nil
-	}
-	if l.sealSent == nil {
-		l.sealSent = make(map[int]uint64)
-	}
-	for _, d := range out {
-		l.w.buf = appendFrame(l.w.buf, fSeal, d.slot, d.seq)
-		l.sealSent[int(d.slot)] = d.seq + 1
 	}
 	return l.w.flush()
 }
