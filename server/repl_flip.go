@@ -201,6 +201,7 @@ func (rs *replState) finishFlips() {
 			l.r.SetSlots(l.slots)
 		}
 	}
+	clear(rs.pos) // positions of slots this node now owns: nobody resumes from them
 	rs.mu.Unlock()
 	rs.owned.Store(&owned)
 	for _, group := range [][]int{sealed, late} {
