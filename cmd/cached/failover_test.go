@@ -130,11 +130,14 @@ type failoverResult struct {
 	// clientRecovered is the same through a go-redis ClusterClient with
 	// ClusterStateReloadInterval 1 s.
 	clientRecovered time.Duration
-	acked           int // writes acknowledged by WAIT 1
-	lostAcked       int
-	unacked         int // writes not acknowledged (error or WAIT short)
-	lostUnacked     int
-	writerErrors    int
+	// readable is kill -> every one of them answered a GET through a
+	// go-redis ClusterClient with ReadOnly and RouteByLatency.
+	readable     time.Duration
+	acked        int // writes acknowledged by WAIT 1
+	lostAcked    int
+	unacked      int // writes not acknowledged (error or WAIT short)
+	lostUnacked  int
+	writerErrors int
 }
 
 // ackWriter writes prefix:i keys until ctx ends through cc's map, each
@@ -223,15 +226,37 @@ func killOne(ctx context.Context, t *testing.T, bin string, n int) failoverResul
 	// ClusterClient with ClusterStateReloadInterval 1 s (its default, 60 s,
 	// is the whole outage for slots it sends to the dead node: go-redis
 	// reloads its map only on MOVED or at that interval).
-	var clientTime time.Duration
+	var clientTime, readTime time.Duration
 	var cwg sync.WaitGroup
-	cwg.Add(1)
+	cwg.Add(2)
 	go func() {
 		defer cwg.Done()
 		cc1 := redis.NewClusterClient(&redis.ClusterOptions{Addrs: pc.addrs, ClusterStateReloadInterval: time.Second})
 		defer cc1.Close()
 		clientTime = untilWritable(ctx, killed, affected, func(slots []int) []int {
 			return pipelineSets(ctx, cc1.Pipeline(), keys, slots)
+		})
+	}()
+	go func() {
+		// Reads through go-redis with ReadOnly and RouteByLatency:
+		// replicas answer them while the primary is down.
+		defer cwg.Done()
+		ro := redis.NewClusterClient(&redis.ClusterOptions{Addrs: pc.addrs, ReadOnly: true, RouteByLatency: true})
+		defer ro.Close()
+		readTime = untilWritable(ctx, killed, affected, func(slots []int) []int {
+			pipe := ro.Pipeline()
+			cmds := make([]*redis.StringCmd, len(slots))
+			for i, s := range slots {
+				cmds[i] = pipe.Get(ctx, keys[s])
+			}
+			_, _ = pipe.Exec(ctx)
+			var left []int
+			for i, s := range slots {
+				if err := cmds[i].Err(); err != nil && err != redis.Nil {
+					left = append(left, s)
+				}
+			}
+			return left
 		})
 	}()
 	fresh := map[string]*redis.Client{}
@@ -266,7 +291,7 @@ func killOne(ctx context.Context, t *testing.T, bin string, n int) failoverResul
 		return left
 	})
 	cwg.Wait()
-	res.clientRecovered = clientTime
+	res.clientRecovered, res.readable = clientTime, readTime
 	if ctx.Err() != nil {
 		t.Fatalf("the dead node's %d slots did not all take writes", len(affected))
 	}
@@ -375,25 +400,28 @@ func TestBinaryFailoverKill9(t *testing.T) {
 		if r.lostAcked > 0 {
 			t.Fatalf("%d of %d acknowledged writes lost", r.lostAcked, r.acked)
 		}
-		t.Logf("3 nodes: %d slots failed over in %v (go-redis, 1 s map reload: %v); %d acknowledged writes, none lost; %d of %d unacknowledged lost",
-			r.slots, r.recovered.Round(time.Millisecond), r.clientRecovered.Round(time.Millisecond), r.acked, r.lostUnacked, r.unacked)
+		t.Logf("3 nodes: %d slots failed over in %v (go-redis, 1 s map reload: %v; ReadOnly reads: %v); %d acknowledged writes, none lost; %d of %d unacknowledged lost",
+			r.slots, r.recovered.Round(time.Millisecond), r.clientRecovered.Round(time.Millisecond), r.readable.Round(time.Millisecond),
+			r.acked, r.lostUnacked, r.unacked)
 		return
 	}
 	for _, n := range []int{3, 5} {
-		var times, ctimes []time.Duration
+		var times, ctimes, rtimes []time.Duration
 		var acked, lostAcked, unacked, lostUnacked int
 		for range runs {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			r := killOne(ctx, t, bin, n)
 			cancel()
-			times, ctimes = append(times, r.recovered), append(ctimes, r.clientRecovered)
+			times, ctimes, rtimes = append(times, r.recovered), append(ctimes, r.clientRecovered), append(rtimes, r.readable)
 			acked, lostAcked, unacked, lostUnacked = acked+r.acked, lostAcked+r.lostAcked, unacked+r.unacked, lostUnacked+r.lostUnacked
-			t.Logf("%d nodes: %d slots in %v (go-redis %v); acked %d lost %d; unacked %d lost %d; writer errors %d",
-				n, r.slots, r.recovered.Round(time.Millisecond), r.clientRecovered.Round(time.Millisecond),
+			t.Logf("%d nodes: %d slots in %v (go-redis %v, ReadOnly reads %v); acked %d lost %d; unacked %d lost %d; writer errors %d",
+				n, r.slots, r.recovered.Round(time.Millisecond), r.clientRecovered.Round(time.Millisecond), r.readable.Round(time.Millisecond),
 				r.acked, r.lostAcked, r.unacked, r.lostUnacked, r.writerErrors)
 		}
 		slices.Sort(times)
 		slices.Sort(ctimes)
+		slices.Sort(rtimes)
+		t.Logf("ReadOnly reads: median %v, max %v", rtimes[len(rtimes)/2].Round(time.Millisecond), rtimes[len(rtimes)-1].Round(time.Millisecond))
 		ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 		t.Logf("| %d | %d | %v | %v | %v | %v | %d / %d | %d / %d |", n, runs, ms(times[len(times)/2]), ms(times[len(times)-1]),
 			ms(ctimes[len(ctimes)/2]), ms(ctimes[len(ctimes)-1]), lostAcked, acked, lostUnacked, unacked)
