@@ -153,43 +153,64 @@ func (rs *replState) finishFlips() {
 	rs.mu.Lock()
 	for s, f := range rs.flips {
 		l := rs.replicas[f.from]
-		var hist, seq uint64
-		var live, done bool
-		if l != nil {
-			hist, seq, live = l.r.Position(s)
-			end, ok := l.r.Sealed(s)
-			done = ok && live && seq == end
-		}
+		done := l != nil && copyAtSeal(l, s)
 		if !done && time.Since(f.since) < rs.flipWait {
 			continue
 		}
-		rs.s.store.SetReplicaSlot(s, false) // the applier leaves it alone from here
+		rs.adoptFlipLocked(s, l)
 		if l != nil {
-			hist, seq, live = l.r.Position(s)
 			changed[l] = true
 		}
-		if live {
-			rs.p.Adopt(s, hist, seq)
-			rs.s.store.ContinueSlot(s, seq)
-		} else {
-			rs.p.Adopt(s, 0, rs.s.store.SlotSeq(s))
-		}
 		owned[s] = true
+		delete(rs.flips, s)
 		if done {
 			sealed = append(sealed, s)
 		} else {
 			late = append(late, s)
 		}
 	}
-	for _, group := range [][]int{sealed, late} {
-		for _, s := range group {
-			delete(rs.flips, s)
-		}
+	rs.dropTakenLocked(changed, &owned)
+	rs.mu.Unlock()
+	rs.owned.Store(&owned)
+	for _, s := range slices.Concat(sealed, late) {
+		rs.setGate(s, false)
 	}
-	// A link drops the slots taken over only when none of its slots waits
-	// any more: a reconnect would ask for snapshots of the waiting ones
-	// (a slot never written cannot resume), which the old primary, no
-	// longer theirs, refuses.
+	rs.logFlips(sealed, late)
+}
+
+// copyAtSeal reports whether l's copy of slot is live at the sequence
+// number its primary sealed the slot at.
+func copyAtSeal(l *replicaLink, slot int) bool {
+	_, seq, live := l.r.Position(slot)
+	end, ok := l.r.Sealed(slot)
+	return ok && live && seq == end
+}
+
+// adoptFlipLocked makes this node's copy of slot, followed through l (nil
+// if that Replica is gone), the slot's stream: Adopt with l's position if
+// live, else a new history numbered from the store. rs.mu and rs.cfgMu
+// must be held.
+func (rs *replState) adoptFlipLocked(slot int, l *replicaLink) {
+	rs.s.store.SetReplicaSlot(slot, false) // the applier leaves it alone from here
+	var hist, seq uint64
+	var live bool
+	if l != nil {
+		hist, seq, live = l.r.Position(slot)
+	}
+	if live {
+		rs.p.Adopt(slot, hist, seq)
+		rs.s.store.ContinueSlot(slot, seq)
+		return
+	}
+	rs.p.Adopt(slot, 0, rs.s.store.SlotSeq(slot))
+}
+
+// dropTakenLocked removes the slots now owned from the changed links. A
+// link drops them only when none of its slots waits any more: a reconnect
+// would ask for snapshots of the waiting ones (a slot never written cannot
+// resume), which the old primary, no longer theirs, refuses. rs.mu and
+// rs.cfgMu must be held.
+func (rs *replState) dropTakenLocked(changed map[*replicaLink]bool, owned *[store.Slots]bool) {
 	for l := range changed {
 		if rs.waitingOn(l.primaryID) {
 			continue
@@ -202,14 +223,12 @@ func (rs *replState) finishFlips() {
 		}
 	}
 	clear(rs.pos) // positions of slots this node now owns: nobody resumes from them
-	rs.mu.Unlock()
-	rs.owned.Store(&owned)
-	for _, group := range [][]int{sealed, late} {
-		for _, s := range group {
-			rs.setGate(s, false)
-		}
-		slices.Sort(group)
-	}
+}
+
+// logFlips logs and counts the slots taken over with and without a seal.
+func (rs *replState) logFlips(sealed, late []int) {
+	slices.Sort(sealed)
+	slices.Sort(late)
 	if len(sealed) > 0 {
 		rs.log.Info("took over slots from their primary (sealed)", "slots", len(sealed), "ranges", slotRangesText(sealed))
 		rs.takeovers.Add(uint64(len(sealed)))
