@@ -85,10 +85,21 @@ func (rs *replState) planFlips(v *clusterView, owned, prev *[store.Slots]bool, f
 		members[f.from] = v.t.Member(v.t.IndexOf(f.from))
 		touched[f.from] = true
 	}
+	rs.mu.Lock()
 	for id := range touched {
+		if l := rs.replicas[id]; l != nil {
+			// Slots already taken over from id stay on its link while
+			// others wait (see dropTakenLocked): no reconnect.
+			for _, s := range l.slots {
+				if owned[s] && prev[s] {
+					follow[id] = append(follow[id], s)
+				}
+			}
+		}
 		slices.Sort(follow[id])
 		follow[id] = slices.Compact(follow[id])
 	}
+	rs.mu.Unlock()
 	if len(rs.flips) > 0 {
 		select {
 		case rs.poke <- struct{}{}:
