@@ -8,9 +8,12 @@ rounds=${1:-3}
 n=${2:-200000}
 source scripts/lib.sh
 
-# cluster R starts 3 nodes with cluster-replicas R; prints the first port.
+# cluster R starts 3 nodes with cluster-replicas R; sets first to the
+# first node's port (not a command substitution: their PIDs must reach
+# the cleanup in this shell).
 cluster() {
-  local first="" g0=""
+  local g0=""
+  first=""
   for i in 0 1 2; do
     local p g seed=()
     p=$(freeport); g=$(freeport)
@@ -26,10 +29,11 @@ cluster() {
     sleep 0.05
   done
   sleep 2
-  echo "$first"
 }
-p0=$(cluster 0)
-p1=$(cluster 1)
+cluster 0
+p0=$first
+cluster 1
+p1=$first
 for r in $(seq "$rounds"); do
   for pr in "0:$p0" "1:$p1"; do
     rep=${pr%%:*} port=${pr#*:}
