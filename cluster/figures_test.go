@@ -39,6 +39,20 @@ func TestOwnershipFigures(t *testing.T) {
 		}
 		t.Log(line)
 	}
+	t.Logf("Failover: a bootstrap table of N+1 nodes (replicas 1) loses one node; the failover plan, then the rebalancing plan after it.")
+	t.Logf("| nodes left | failover: primaries min–max | CLUSTER SLOTS entries, bytes | rebalanced: primaries min–max | primaries moved | CLUSTER SLOTS entries, bytes |")
+	t.Logf("|---|---|---|---|---|---|")
+	for _, n := range []int{2, 3, 5, 10} {
+		ms := testMembers(uint64(n*17+5), n+1)
+		base := BuildTable(ms, 1, 1)
+		fo := Plan(base, ms[1:], 1, 2)
+		checkTable(t, fmt.Sprintf("failover %d->%d", n+1, n), base, fo)
+		rb := rebalance(fo)
+		_, flo, fhi := spreadOf(roleCounts(fo, 0))
+		_, rlo, rhi := spreadOf(roleCounts(rb, 0))
+		t.Logf("| %d | %d–%d | %d, %d B | %d–%d | %d | %d, %d B |", n, flo, fhi, tupleRanges(fo), clusterSlotsSize(fo),
+			rlo, rhi, primaryMoves(fo, rb), tupleRanges(rb), clusterSlotsSize(rb))
+	}
 	t.Logf("Random walk: 200 planned joins and leaves between 1 and 10 nodes (replicas 1); largest table seen per size.")
 	t.Logf("| nodes | primary ranges | CLUSTER SLOTS entries | CLUSTER SLOTS bytes |")
 	t.Logf("|---|---|---|---|")

@@ -12,10 +12,19 @@ import "slices"
 //
 // Each role (primary, first replica, …) is a layer planned alike:
 //
-//  1. Every slot keeps its previous holder in this layer if that member is
-//     still present and holds no earlier role for the slot.
+//  1. Every slot's previous holders that are still members keep their order:
+//     the r-th survivor seeds role r (a dead primary's first surviving
+//     replica becomes primary, the next ones shift up), unless it holds an
+//     earlier role for the slot.
 //  2. Quotas: every member gets NumSlots/N slots, the NumSlots%N members
-//     holding the most (then the lower IDs) one more.
+//     holding the most (then the lower IDs) one more. In the primary role a
+//     slot whose previous primary is gone while another holder survives is
+//     promoted: it goes to that holder (it has the data). A plan that
+//     promotes slots moves no role that has a holder, in any layer (every
+//     quota is raised to the member's count, no defragmentation): it takes
+//     the imbalance instead of giving primaries to members without the
+//     data, and a later plan with the same members (nothing to promote)
+//     rebalances, with the defragmentation budget of a join.
 //  3. Members above quota release their excess: first from a range end that
 //     touches already released slots (so released pieces merge), else a
 //     whole range no longer than the excess, else the tail of their largest
@@ -42,13 +51,26 @@ func Plan(prev *Table, members []Member, replicas int, version uint64) *Table {
 	if prev != nil && !slices.EqualFunc(prev.members, ms, func(a, b Member) bool { return a.ID == b.ID }) {
 		budget = defragBudget(len(ms)) // only when slots move anyway
 	}
+	if prev != nil && unbalanced(prev) {
+		// A rebalancing plan (after a failover) moves slots too, and
+		// undoes the failover's fragmentation.
+		budget = defragBudget(len(ms))
+		budget[0] *= 3
+	}
+	promoting := false
 	for r := range t.width {
 		l := newLayer(t, r)
 		l.seed(prev, remap)
+		promoting = promoting || l.promoted()
 		l.setQuotas()
+		if promoting {
+			l.keepHeld()
+		}
 		l.releaseExcess()
 		l.fill()
-		l.defrag(budget[min(r, 1)])
+		if !promoting {
+			l.defrag(budget[min(r, 1)])
+		}
 		for s, m := range l.own {
 			t.prefs[s*t.width+r] = uint16(m)
 		}
@@ -103,6 +125,10 @@ type layer struct {
 	own   []int32 // slot -> member index, -1 free
 	count []int   // slots held per member
 	quota []int
+	// pinned marks the slots promoted in this layer (primary role only):
+	// their previous primary is gone and own[s] is the first surviving
+	// holder. Nothing moves them.
+	pinned []bool
 }
 
 func newLayer(t *Table, r int) *layer {
@@ -118,15 +144,20 @@ func (l *layer) forbidden(s, m int) bool {
 	return slices.Contains(row, uint16(m))
 }
 
-// seed sets every slot's holder to its previous one if still valid. If
-// nothing is kept, it falls back to the bootstrap split (primaries) or to
-// the rotation of the primaries (replicas).
+// seed sets every slot's holder to its r-th previous holder still present
+// (previous order kept), if that member holds no earlier role. In the
+// primary role it pins the slots whose previous primary is gone (promoted).
+// If nothing is kept, it falls back to the bootstrap split (primaries) or
+// to the rotation of the primaries (replicas).
 func (l *layer) seed(prev *Table, remap []int32) {
 	kept := 0
+	if l.r == 0 && prev != nil {
+		l.pinned = make([]bool, NumSlots)
+	}
 	for s := range NumSlots {
 		m := int32(-1)
-		if prev != nil && l.r < prev.width {
-			m = remap[prev.prefs[s*prev.width+l.r]]
+		if prev != nil {
+			m = survivor(prev, remap, s, l.r)
 		}
 		if m >= 0 && l.forbidden(s, int(m)) {
 			m = -1
@@ -134,6 +165,9 @@ func (l *layer) seed(prev *Table, remap []int32) {
 		l.own[s] = m
 		if m >= 0 {
 			kept++
+			if l.pinned != nil && prev.width > 0 && remap[prev.prefs[s*prev.width]] < 0 {
+				l.pinned[s] = true
+			}
 		}
 	}
 	if kept == 0 {
@@ -144,6 +178,48 @@ func (l *layer) seed(prev *Table, remap []int32) {
 			l.count[m]++
 		}
 	}
+}
+
+// survivor returns the index (in the new members) of the r-th member of
+// slot s's previous preference list that is still a member, or -1.
+func survivor(prev *Table, remap []int32, s, r int) int32 {
+	for _, p := range prev.prefs[s*prev.width : (s+1)*prev.width] {
+		if m := remap[p]; m >= 0 {
+			if r == 0 {
+				return m
+			}
+			r--
+		}
+	}
+	return -1
+}
+
+// promoted reports whether the layer holds promoted slots.
+func (l *layer) promoted() bool { return slices.Contains(l.pinned, true) }
+
+// keepHeld, in a plan with promoted slots, raises every member's quota to
+// what it holds in this layer, so that balancing moves no slot role that
+// has a holder: the promoted primaries have their data only there, and
+// moving other roles during a failover would add hand-offs and copies to
+// it. Only roles without a surviving holder are handed out (to members
+// below quota first). The table is unbalanced until a later plan (see
+// [Plan]).
+func (l *layer) keepHeld() {
+	for m := range l.k {
+		l.quota[m] = max(l.quota[m], l.count[m])
+	}
+}
+
+// unbalanced reports whether t's primaries are more than one slot apart
+// (a failover plan's table).
+func unbalanced(t *Table) bool {
+	c := make([]int, len(t.members))
+	for s := range NumSlots {
+		if t.width > 0 {
+			c[t.prefs[s*t.width]]++
+		}
+	}
+	return len(c) > 0 && slices.Max(c)-slices.Min(c) > 1
 }
 
 // bootstrap assigns equal contiguous ranges in ID order (primaries) or the
@@ -567,12 +643,36 @@ func end(r SlotRange, c int, head bool) SlotRange {
 	return SlotRange{r.End - c + 1, r.End}
 }
 
-// allowed reports whether m may hold every slot of r in this layer.
+// allowed reports whether m may hold every slot of r in this layer (none
+// of them promoted: those stay with their holder).
 func (l *layer) allowed(r SlotRange, m int) bool {
 	for s := r.Start; s <= r.End; s++ {
-		if l.forbidden(s, m) {
+		if l.forbidden(s, m) || (l.pinned != nil && l.pinned[s]) {
 			return false
 		}
 	}
 	return true
+}
+
+// Flip returns a copy of t with the given version in which, for every slot
+// of slots whose preference list holds the member with ID to after its
+// primary, to becomes the primary and the old primary takes to's place:
+// the last step of a hand-over, when the new primary already holds the
+// slot's data as a replica. Other slots, and slots to does not replicate,
+// are unchanged.
+func Flip(t *Table, slots []int, to string, version uint64) *Table {
+	out := *t
+	out.version, out.planner = version, ""
+	out.prefs = slices.Clone(t.prefs)
+	m := t.IndexOf(to)
+	for _, s := range slots {
+		if s < 0 || s >= NumSlots || m < 0 {
+			continue
+		}
+		row := out.prefs[s*t.width : (s+1)*t.width]
+		if i := slices.Index(row, uint16(m)); i > 0 {
+			row[0], row[i] = row[i], row[0]
+		}
+	}
+	return &out
 }

@@ -111,9 +111,15 @@ func (cs *clusterState) startNode(cfg cluster.Config) error {
 	cs.node.Store(n)
 	id := n.ID()
 	n.Subscribe(func(t *cluster.Table) {
-		if cs.node.Load() == n {
-			cs.view.Store(newClusterView(t, id))
+		if cs.node.Load() != n {
+			return
 		}
+		v := newClusterView(t, id)
+		if rs := cs.s.repl.Load(); rs != nil { // repl.go: promotion before routing
+			rs.switchView(v, func() { cs.view.Store(v) })
+			return
+		}
+		cs.view.Store(v)
 	})
 	n.OnSlotsLost(func(lost []cluster.SlotRange) {
 		if cs.node.Load() == n {
@@ -248,6 +254,10 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	}
 	owner := v.t.OwnerIndex(slot)
 	if owner == v.self || owner < 0 {
+		if rs := s.repl.Load(); rs != nil && rs.flipping(slot) { // repl_flip.go: a hand-over
+			c.reject(cmd, errHandOver)
+			return true
+		}
 		return false
 	}
 	if c.clu.readonly && cmd.flags&flagReadonly != 0 && !c.inMulti() && s.store.ReplicaSlot(slot) {

@@ -52,6 +52,9 @@ func (cs *clusterState) dropLostSlots(lost []cluster.SlotRange) {
 	nslots, present := 0, int64(0)
 	for _, r := range lost {
 		for s := r.Start; s <= r.End; s++ {
+			if st.ReplicaSlot(s) { // now a replica's copy: its snapshot replaces it
+				continue
+			}
 			want[s] = true
 			nslots++
 			present += st.CountKeysInSlot(s)

@@ -22,6 +22,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -55,6 +56,19 @@ type replState struct {
 	mu       sync.Mutex // protects replicas (Stats reads it)
 	replicas map[string]*replicaLink
 	view     atomic.Pointer[clusterView] // the table last applied
+
+	cfgMu     sync.Mutex           // serializes applying views (subscriber, poll)
+	pos       map[int]slotPosition // positions of the slots of Replicas just closed; cfgMu
+	flips     map[int]*flip        // slots taken over from a live primary, waiting for its seal; cfgMu
+	flipWait  time.Duration        // flipWait (tests change it before the first flip)
+	poke      chan struct{}        // capacity 1: a flip is waiting
+	takeovers atomic.Uint64        // slots taken over as primary from a replica copy
+	// flipsSealed and flipsLate count the slots taken over from a live
+	// primary with its seal, and without it after flipWait.
+	flipsSealed, flipsLate atomic.Uint64
+
+	gate  [store.Slots]atomic.Bool // slots answering TRYAGAIN (repl_flip.go)
+	gated atomic.Int32             // how many
 }
 
 // replicaLink is this node's Replica of one primary.
@@ -71,12 +85,13 @@ func (s *Server) startRepl() error {
 		return nil
 	}
 	rs := &replState{s: s, log: s.log.With("component", "repl"), replicas: map[string]*replicaLink{},
-		done: make(chan struct{})}
+		done: make(chan struct{}), pos: map[int]slotPosition{}, flips: map[int]*flip{}, poke: make(chan struct{}, 1),
+		flipWait: flipWait}
 	p, err := repl.NewPrimary(repl.Config{
 		BacklogSize: int(s.cfg.Cluster.ReplBacklogSize),
 		Auth:        s.cfg.Cluster.Secret,
 		Logger:      rs.log,
-	}, snapshotter{s.store})
+	}, snapshotter{st: s.store, owned: func(slot int) bool { return rs.owned.Load()[slot] }})
 	if err != nil {
 		return err
 	}
@@ -99,12 +114,14 @@ func (s *Server) closeRepl() {
 	}
 	rs.cancel()
 	<-rs.done
+	rs.cfgMu.Lock() // a view applied by the subscriber now starts nothing
 	rs.mu.Lock()
 	for id, l := range rs.replicas {
 		_ = l.r.Close()
 		delete(rs.replicas, id)
 	}
 	rs.mu.Unlock()
+	rs.cfgMu.Unlock()
 	_ = rs.p.Close()
 }
 
@@ -113,24 +130,51 @@ func (rs *replState) run() {
 	defer close(rs.done)
 	t := time.NewTicker(replPoll)
 	defer t.Stop()
+	fast := time.NewTicker(flipPoll)
+	defer fast.Stop()
 	for {
+		var flipC <-chan time.Time
+		if rs.gated.Load() > 0 {
+			flipC = fast.C
+		}
 		select {
 		case <-rs.ctx.Done():
 			return
 		case <-t.C:
-			if rs.s.cl.view.Load() != rs.view.Load() {
-				rs.reconfigure()
-			}
+			rs.reconfigure()
+		case <-rs.poke:
+		case <-flipC:
+			rs.finishFlips()
 		}
 	}
 }
 
-// reconfigure applies the current table: which slots are this node's own,
-// which it replicates from which primary.
+// reconfigure applies the current routing view if it changed.
 func (rs *replState) reconfigure() {
-	v := rs.s.cl.view.Load()
-	rs.view.Store(v)
-	if v == nil || v.self < 0 {
+	rs.cfgMu.Lock()
+	defer rs.cfgMu.Unlock()
+	if v := rs.s.cl.view.Load(); v != rs.view.Load() {
+		rs.applyLocked(v, func() {})
+	}
+}
+
+// switchView makes v the routing view (route stores it), applying it to
+// replication around the store: slots this node takes over are promoted
+// before routing serves them, slots it gives up stop feeding its stream
+// only after routing sends their commands elsewhere.
+func (rs *replState) switchView(v *clusterView, route func()) {
+	rs.cfgMu.Lock()
+	defer rs.cfgMu.Unlock()
+	rs.applyLocked(v, route)
+}
+
+// applyLocked applies view v: which slots are this node's own, which it
+// replicates from which primary; route is called between the promotion
+// of the slots it takes over and the rest. rs.cfgMu must be held.
+func (rs *replState) applyLocked(v *clusterView, route func()) {
+	if v == nil || v.self < 0 || rs.ctx.Err() != nil {
+		route()
+		rs.view.Store(v)
 		return
 	}
 	owned := new([store.Slots]bool)
@@ -148,13 +192,25 @@ func (rs *replState) reconfigure() {
 			members[prefs[0].ID] = prefs[0]
 		}
 	}
+	prev := rs.owned.Load()
+	rs.planFlips(v, owned, prev, follow, members) // repl_flip.go
+	both := new([store.Slots]bool)
+	for s := range store.Slots {
+		both[s] = owned[s] || prev[s]
+	}
+	rs.promote(owned, prev, follow, members)
+	rs.owned.Store(both) // until routing moved, the slots given up still feed the stream
+	route()
+	rs.view.Store(v)
+	rs.owned.Store(owned)
+	rs.sealSlots(owned, prev)       // repl_flip.go
 	for slot := range store.Slots { // new replica slots are marked before their Replica starts
 		if _, rep := slotFollowed(follow, slot); rep && !owned[slot] {
 			rs.s.store.SetReplicaSlot(slot, true)
 		}
 	}
-	rs.owned.Store(owned)
 	rs.setReplicas(self, follow, members)
+	clear(rs.pos)                   // positions of closed Replicas were handed to the new ones
 	for slot := range store.Slots { // slots no longer followed: unmarked, their stale copy dropped
 		_, rep := slotFollowed(follow, slot)
 		was := rs.s.store.ReplicaSlot(slot)
@@ -182,9 +238,7 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 	for id, l := range rs.replicas {
 		slots, ok := follow[id]
 		if !ok || members[id].Addr() != l.addr {
-			_ = l.r.Close()
-			delete(rs.replicas, id)
-			rs.log.Info("replica stopped", "primary", id)
+			rs.closeLinkLocked(l)
 			continue
 		}
 		if !slices.Equal(slots, l.slots) {
@@ -201,6 +255,7 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 		r, err := repl.NewReplica(repl.ReplicaConfig{
 			Addr: addr, Auth: rs.s.cfg.Cluster.Secret, ID: self, Slots: slots,
 			Dial: rs.s.replDial, Logger: rs.log.With("primary", id),
+			Resume: rs.resume,
 		}, newApplier(rs.s))
 		if err != nil {
 			rs.log.Error("replica not started", "primary", id, "error", err)
@@ -237,10 +292,28 @@ func (rs *replState) CommitEffects(r *store.Record) {
 }
 
 // snapshotter is the Primary's view of the store.
-type snapshotter struct{ st *store.Store }
+type snapshotter struct {
+	st    *store.Store
+	owned func(slot int) bool
+}
+
+// errNotPrimary fails a snapshot of a slot this node is not primary for
+// (yet): its copy is numbered by another node's stream. The replica asks
+// again after a reconnect.
+var errNotPrimary = errors.New("server: not primary for the slot")
+
+// snapshotOwnWait is how long a snapshot of a slot this node is not
+// primary of waits for it to become so (the replica applied the table
+// first, or the slot is being handed over to this node) before it fails.
+const snapshotOwnWait = time.Second
 
 // Snapshot emits every key of slot under the slot's shard lock.
 func (sn snapshotter) Snapshot(slot int, emit func(db int, key, payload []byte, pexpireAt int64) error) (uint64, error) {
+	for deadline := time.Now().Add(snapshotOwnWait); !sn.owned(slot); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return 0, errNotPrimary
+		}
+	}
 	return sn.st.SnapshotSlot(slot, func(key []byte, e store.Entry) error {
 		p, err := dumpEntry(e)
 		if err != nil {

@@ -98,6 +98,22 @@ func (s *Store) FlushSlot(slot int) int {
 	return n
 }
 
+// SlotSeq returns the sequence number of slot's last effect.
+func (s *Store) SlotSeq(slot int) uint64 {
+	tx := s.lockSlot(slot)
+	defer tx.Unlock()
+	return s.seq[slot]
+}
+
+// ContinueSlot makes slot's next effect number seq+1. A replica promoted to
+// primary for the slot calls it with the last sequence number it applied,
+// so that its effects continue the old primary's stream.
+func (s *Store) ContinueSlot(slot int, seq uint64) {
+	tx := s.lockSlot(slot)
+	defer tx.Unlock()
+	s.seq[slot] = seq
+}
+
 // lockSlot returns a Tx holding the shard of slot.
 func (s *Store) lockSlot(slot int) *Tx {
 	tx := s.txPool.Get().(*Tx)

@@ -153,3 +153,38 @@ func TestOneReplicaSeveralPrimaries(t *testing.T) {
 	assertSame(t, h1.store, ap, s1)
 	assertSame(t, h2.store, ap, s2)
 }
+
+// TestSealEndsStream: a primary that gives a slot up seals it; its replica
+// learns the stream's last sequence number once it holds everything up to
+// it (also for a slot that only arrived by snapshot), and a record written
+// after the seal (the slot came back) ends it.
+func TestSealEndsStream(t *testing.T) {
+	h := newHarness(t, Config{})
+	slots := []int{5, 6, 7}
+	prefill(h.store, slots, 3)
+	ap := newFakeApplier()
+	r := h.replica("b", slots, ap, nil)
+	waitFor(t, "synced", func() bool { return caughtUp(h.store, r, slots) })
+	for i := range 50 {
+		h.store.set(5, fmt.Sprintf("k%d", i), "v")
+	}
+	if _, ok := r.Sealed(5); ok {
+		t.Fatal("slot 5 sealed before Seal")
+	}
+	seq := h.p.Seal(5)[0]
+	if seq != h.store.seq(5) {
+		t.Fatalf("Seal = %d, store at %d", seq, h.store.seq(5))
+	}
+	waitFor(t, "SEAL of slot 5", func() bool { s, ok := r.Sealed(5); return ok && s == seq })
+	if _, applied, live := r.Position(5); !live || applied != seq {
+		t.Fatalf("sealed at %d, replica at %d live %v", seq, applied, live)
+	}
+	if _, ok := r.Sealed(6); ok {
+		t.Fatal("slot 6 sealed too")
+	}
+	h.store.set(5, "again", "v") // the slot's stream goes on
+	waitFor(t, "seal ended", func() bool { _, ok := r.Sealed(5); return !ok && caughtUp(h.store, r, slots) })
+	seq7 := h.p.Seal(7)[0]
+	waitFor(t, "SEAL of slot 7", func() bool { s, ok := r.Sealed(7); return ok && s == seq7 })
+	assertSame(t, h.store, ap, slots)
+}

@@ -27,17 +27,20 @@ type link struct {
 
 	// Owned by the sender goroutine; slots is read-only once ready is set.
 	w        connWriter
-	slots    []bool   // slots the replica asked for
-	pending  []bool   // slots waiting for their snapshot
-	sent     []uint64 // per slot: last seq sent (or covered by a snapshot)
-	queue    []int    // slots to snapshot, in order
-	cursor   uint64   // backlog offset of the next record to look at
-	curIndex uint64   // index of the last record looked at
-	curMs    int64    // its append time
-	lastSent uint64   // index the replica was last told about
-	openUnit bool     // a record with "more" was sent, its unit not ended
-	inUnit   bool     // the last record looked at has "more": its unit goes on
-	batch    []byte   // records copied out of the backlog
+	slots    []bool           // slots the replica asked for
+	pending  []bool           // slots waiting for their snapshot
+	sent     []uint64         // per slot: last seq sent (or covered by a snapshot)
+	queue    []int            // slots to snapshot, in order
+	cursor   uint64           // backlog offset of the next record to look at
+	curIndex uint64           // index of the last record looked at
+	curMs    int64            // its append time
+	lastSent uint64           // index the replica was last told about
+	openUnit bool             // a record with "more" was sent, its unit not ended
+	inUnit   bool             // the last record looked at has "more": its unit goes on
+	batch    []byte           // records copied out of the backlog
+	sealGen  uint64           // Primary.sealGen when the seals were last looked at
+	sealWait map[int]sealMark // seals of the replica's slots not sent yet
+	sealSent map[int]uint64   // per sealed slot: seq+1 of the SEAL sent
 
 	mu       sync.Mutex // protects the fields below
 	id       string     // replica's ID from the handshake
@@ -193,6 +196,9 @@ func (l *link) send() error {
 		if err != nil {
 			return err
 		}
+		if err := l.sendSeals(); err != nil {
+			return err
+		}
 		if getack {
 			// After the catch-up, so the answer covers what was appended
 			// before Wait asked.
@@ -293,6 +299,44 @@ func (l *link) catchUpTo(target uint64) (bool, error) {
 		l.lastSent = l.curIndex
 	}
 	return moved, l.w.flush()
+}
+
+// sendSeals sends SEAL slot seq for every sealed slot of the replica that
+// has been sent everything up to the seal (not while its snapshot is
+// pending), once per seal. It looks at the Primary's seals only when they
+// changed. Called between units.
+func (l *link) sendSeals() error {
+	l.p.mu.Lock()
+	if l.p.sealGen != l.sealGen {
+		l.sealGen = l.p.sealGen
+		clear(l.sealWait)
+		for s, m := range l.p.seals {
+			if l.slots[s] && l.sealSent[s] != m.seq+1 {
+				if l.sealWait == nil {
+					l.sealWait = make(map[int]sealMark)
+				}
+				l.sealWait[s] = m
+			}
+		}
+	}
+	l.p.mu.Unlock()
+	n := 0
+	for s, m := range l.sealWait {
+		if l.pending[s] || l.cursor < m.at || l.sent[s] < m.seq {
+			continue
+		}
+		if l.sealSent == nil {
+			l.sealSent = make(map[int]uint64)
+		}
+		l.w.buf = appendFrame(l.w.buf, fSeal, uint64(s), m.seq)
+		l.sealSent[s] = m.seq + 1
+		delete(l.sealWait, s)
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	return l.w.flush()
 }
 
 // process filters copied records into the write buffer.

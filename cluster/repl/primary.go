@@ -110,10 +110,12 @@ type Primary struct {
 
 	id uint64 // history ID of the streams this Primary starts
 
-	mu       sync.Mutex // protects bl, links, lns, closed, prevHist, prevUpTo
+	mu       sync.Mutex // protects bl, links, lns, closed, prevHist, prevUpTo, seals
 	bl       *backlog
-	prevHist []uint64 // per slot: history this node's copy continues (Adopt); nil until used
-	prevUpTo []uint64 // per slot: the sequence number where it left that history
+	prevHist []uint64         // per slot: history this node's copy continues (Adopt); nil until used
+	prevUpTo []uint64         // per slot: the sequence number where it left that history
+	seals    map[int]sealMark // slots this node gave up (Seal), until Adopt or a new record
+	sealGen  uint64           // grows with every Seal call
 	links    map[*link]struct{}
 	lns      map[net.Listener]struct{}
 	closed   bool
@@ -168,6 +170,9 @@ func (p *Primary) Append(unit []Record) uint64 {
 		if unit[i].Slot < 0 || unit[i].Slot >= NumSlots {
 			panic(fmt.Sprintf("repl: record slot %d out of range", unit[i].Slot))
 		}
+		if len(p.seals) > 0 {
+			p.unsealLocked(unit[i].Slot) // the stream of the slot goes on here after all
+		}
 		idx = p.bl.append(&unit[i], i < len(unit)-1, ms)
 	}
 	if len(unit) == 0 {
@@ -204,6 +209,47 @@ func (p *Primary) Adopt(slot int, hist, seq uint64) {
 	}
 	p.prevHist[slot], p.prevUpTo[slot] = hist, seq
 	p.bl.restart(slot, seq)
+	p.unsealLocked(slot)
+}
+
+// unsealLocked ends slot's seal. p.mu must be held.
+func (p *Primary) unsealLocked(slot int) {
+	if _, ok := p.seals[slot]; ok {
+		delete(p.seals, slot)
+		p.sealGen++
+	}
+}
+
+// sealMark is a sealed slot's last sequence number and the backlog offset
+// after which nothing of the slot was appended.
+type sealMark struct{ seq, at uint64 }
+
+// Seal ends this node's stream of the slots, which it no longer is primary
+// of (a graceful hand-over: the caller has stopped appending their
+// records), and returns each slot's last sequence number. Every replica of
+// a sealed slot receives SEAL slot seq once it was sent everything up to
+// seq (Replica.Sealed), so the slot's next primary knows when its copy is
+// complete. Adopt, or a new record of the slot, ends the seal.
+func (p *Primary) Seal(slots ...int) []uint64 {
+	out := make([]uint64, len(slots))
+	p.mu.Lock()
+	if p.seals == nil {
+		p.seals = make(map[int]sealMark)
+	}
+	for i, s := range slots {
+		m := sealMark{seq: p.bl.last[s], at: p.bl.end}
+		p.seals[s] = m
+		out[i] = m.seq
+	}
+	p.sealGen++
+	for l := range p.links {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+	p.mu.Unlock()
+	return out
 }
 
 // canResumeLocked reports whether a replica at history hist, sequence seq

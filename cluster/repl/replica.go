@@ -110,6 +110,7 @@ type Replica struct {
 	applied []atomic.Uint64 // per slot: last seq handed to the Applier
 	hist    []atomic.Uint64 // per slot: history ID that seq belongs to
 	state   []atomic.Uint32 // per slot: slot* state
+	sealed  []atomic.Uint64 // per slot: seq+1 of the primary's SEAL, 0 for none
 
 	// Owned by the run goroutine.
 	unit      []Record
@@ -148,6 +149,7 @@ func NewReplica(cfg ReplicaConfig, ap Applier) (*Replica, error) {
 		applied: make([]atomic.Uint64, NumSlots),
 		hist:    make([]atomic.Uint64, NumSlots),
 		state:   make([]atomic.Uint32, NumSlots),
+		sealed:  make([]atomic.Uint64, NumSlots),
 		loadErr: make([]bool, NumSlots),
 	}
 	for _, s := range cfg.Slots {
@@ -199,6 +201,14 @@ func (r *Replica) Applied(slot int) (uint64, bool) {
 // ReplicaConfig.Resume. Read it after Close for a stable answer.
 func (r *Replica) Position(slot int) (hist, seq uint64, live bool) {
 	return r.hist[slot].Load(), r.applied[slot].Load(), r.state[slot].Load() == slotLive
+}
+
+// Sealed reports whether the primary sealed slot (Primary.Seal: it gave
+// the slot up) and the last sequence number of its stream. The copy is
+// complete when Position's seq equals it.
+func (r *Replica) Sealed(slot int) (seq uint64, ok bool) {
+	v := r.sealed[slot].Load()
+	return v - 1, v != 0
 }
 
 // Close stops the replica and waits for its goroutines.

@@ -38,6 +38,14 @@ func (r *Replica) handle(args [][]byte) error {
 		return r.handleKey(args)
 	case fSnapEnd:
 		return r.handleSnapEnd(args)
+	case fSeal:
+		s, ok := slotArg(args, 3)
+		seq, ok2 := parseUint(args[min(2, len(args)-1)])
+		if !ok || !ok2 || len(r.unit) > 0 || seq == ^uint64(0) {
+			return fmt.Errorf("%w: bad SEAL", ErrFrame)
+		}
+		r.sealed[s].Store(seq + 1)
+		return nil
 	case fGetAck:
 		return r.sendAck()
 	}
@@ -55,6 +63,9 @@ func (r *Replica) handleRec(args [][]byte) error {
 	}
 	s, seq, more := int(n[2]), n[3], n[5] != 0
 	r.pendIdx, r.pendMs = n[0], int64(n[1])
+	if v := r.sealed[s].Load(); v != 0 && seq >= v {
+		r.sealed[s].Store(0) // the stream of the slot went on
+	}
 	if r.state[s].Load() == slotLive {
 		last := r.applied[s].Load()
 		switch {
@@ -117,6 +128,7 @@ func (r *Replica) handleSnap(args [][]byte) error {
 		return nil
 	}
 	r.state[s].Store(slotLoading)
+	r.sealed[s].Store(0)
 	r.loadErr[s] = false
 	if err := r.ap.FlushSlot(s); err != nil {
 		r.cfg.Logger.Warn("replication flush failed", "slot", s, "err", err)

@@ -18,6 +18,7 @@ import (
 //	SNAP slot                              a snapshot of slot begins: flush it
 //	KEY slot db key payload pexpireAt      one key of the snapshot
 //	SNAPEND slot seq index                 the snapshot holds slot's effects up to seq
+//	SEAL slot seq                          the primary gave up slot: its stream ended at seq
 //	GETACK                                 acknowledge now
 //
 // Replica to primary: REPLSYNC (the handshake, see Replica), ACK index ms,
@@ -29,6 +30,7 @@ const (
 	fSnap    = "SNAP"
 	fKey     = "KEY"
 	fSnapEnd = "SNAPEND"
+	fSeal    = "SEAL"
 	fGetAck  = "GETACK"
 	fSync    = "REPLSYNC"
 	fAck     = "ACK"

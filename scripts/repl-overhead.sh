@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Replication's cost on SET throughput: two 3-node cached clusters on free
+# ports, one with cluster-replicas 0 and one with 1, loaded alternately by
+# redis-benchmark --cluster (SET, random keys) in the same run.
+# Usage (repository root): scripts/repl-overhead.sh [rounds] [requests]
+set -euo pipefail
+rounds=${1:-3}
+n=${2:-200000}
+source scripts/lib.sh
+
+# cluster R starts 3 nodes with cluster-replicas R; sets first to the
+# first node's port (not a command substitution: their PIDs must reach
+# the cleanup in this shell).
+cluster() {
+  local g0=""
+  first=""
+  for i in 0 1 2; do
+    local p g seed=()
+    p=$(freeport); g=$(freeport)
+    [ -n "$g0" ] && seed=(--cluster-join "127.0.0.1:$g0")
+    "$out/cached" --port "$p" --cluster-enabled yes --cluster-port "$g" --cluster-replicas "$1" \
+      --loglevel warning --metrics-addr "" "${seed[@]}" >>"$out/cluster-$1.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do redis-cli -p "$p" PING >/dev/null 2>&1 && break; sleep 0.05; done
+    [ -z "$first" ] && first=$p g0=$g
+  done
+  for _ in $(seq 200); do
+    redis-cli -p "$first" CLUSTER INFO | grep -q 'cluster_known_nodes:3' && break
+    sleep 0.05
+  done
+  sleep 2
+}
+cluster 0
+p0=$first
+cluster 1
+p1=$first
+for r in $(seq "$rounds"); do
+  for pr in "0:$p0" "1:$p1"; do
+    rep=${pr%%:*} port=${pr#*:}
+    rps=$(redis-benchmark --cluster -p "$port" -t set -n "$n" -c 50 -P 16 -r 1000000 -d 32 -q 2>/dev/null |
+      tr '\r' '\n' | awk '/^SET:/ {print $2}' | tail -1)
+    echo "round $r replicas $rep: SET $rps requests/s"
+  done
+done

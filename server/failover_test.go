@@ -1,0 +1,393 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/cluster/clustertest"
+	"github.com/cached/cached/protocol"
+)
+
+// slotKeys returns one key per slot ("fo:N" for the first N that hashes
+// there).
+func slotKeys() []string {
+	keys := make([]string, cluster.NumSlots)
+	left := cluster.NumSlots
+	for i := 0; left > 0; i++ {
+		k := fmt.Sprintf("fo:%d", i)
+		if s := protocol.KeySlot([]byte(k)); keys[s] == "" {
+			keys[s] = k
+			left--
+		}
+	}
+	return keys
+}
+
+// ackLog records what writers sent and what WAIT acknowledged.
+type ackLog struct {
+	mu      sync.Mutex
+	acked   map[string]string // key -> value acknowledged by WAIT
+	unacked map[string]string // key -> value written, WAIT short or failed
+	errs    int
+}
+
+func (a *ackLog) note(k, v string, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ok {
+		a.acked[k] = v
+		delete(a.unacked, k)
+	} else {
+		a.unacked[k] = v
+	}
+}
+
+func (a *ackLog) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.acked)
+}
+
+// ackedWriter writes keys prefix:0, prefix:1, … until ctx ends: each SET
+// goes through the ClusterClient's map (MasterForKey) and is followed by
+// WAIT wait 1000 on the same connection; a write counts as acknowledged
+// when WAIT answers at least wait. After an error it reloads the map.
+func ackedWriter(ctx context.Context, cc *redis.ClusterClient, prefix string, wait int, log *ackLog) {
+	for i := 0; ctx.Err() == nil; i++ {
+		k, v := fmt.Sprintf("%s:%d", prefix, i), fmt.Sprintf("v%d", i)
+		n, err := setWait(ctx, cc, k, v, wait)
+		log.note(k, v, err == nil && n >= int64(wait))
+		if err != nil {
+			log.mu.Lock()
+			log.errs++
+			log.mu.Unlock()
+			cc.ReloadState(ctx)
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// setWait sets k on its primary (per cc's map) and waits for wait replicas.
+func setWait(ctx context.Context, cc *redis.ClusterClient, k, v string, wait int) (int64, error) {
+	c, err := cc.MasterForKey(ctx, k)
+	if err != nil {
+		return 0, err
+	}
+	pipe := c.Pipeline()
+	set := pipe.Set(ctx, k, v, 0)
+	w := pipe.Do(ctx, "WAIT", wait, 1000)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, err
+	}
+	if set.Err() != nil {
+		return 0, set.Err()
+	}
+	return w.Int64()
+}
+
+// crashNode stops s as a killed process would look to its peers: its
+// gossip is cut off first (no leave message reaches anyone), then it
+// closes (clients and replication links see their connections drop).
+func crashNode(nw *clustertest.Net, nodes []*Server, s *Server) {
+	var rest []string
+	for _, o := range nodes {
+		if o != s {
+			rest = append(rest, o.cl.node.Load().GossipAddr())
+		}
+	}
+	nw.Partition([]string{s.cl.node.Load().GossipAddr()}, rest)
+	_ = s.Close()
+}
+
+// lowestID returns the node with the lowest cluster ID (the coordinator).
+func lowestID(nodes []*Server) *Server {
+	lo := nodes[0]
+	for _, s := range nodes {
+		if s.cl.node.Load().ID() < lo.cl.node.Load().ID() {
+			lo = s
+		}
+	}
+	return lo
+}
+
+// TestFailoverKeepsAcknowledgedWrites kills a node (gossip cut, then
+// closed: no leave) under continuous go-redis writes, each followed by
+// WAIT; afterwards every acknowledged key reads back with its value,
+// every slot takes writes again, every range has its replicas again and
+// replicas are identical to their primaries. With 2 replicas the sibling
+// of the promoted replica continues from its backlog (no snapshot).
+func TestFailoverKeepsAcknowledgedWrites(t *testing.T) {
+	for _, tc := range []struct {
+		nodes, replicas int
+		coordinator     bool // kill the coordinator
+	}{{3, 1, false}, {5, 1, true}, {4, 2, false}} {
+		t.Run(fmt.Sprintf("nodes=%d,replicas=%d", tc.nodes, tc.replicas), func(t *testing.T) {
+			failoverRun(t, tc.nodes, tc.replicas, tc.coordinator)
+		})
+	}
+}
+
+func failoverRun(t *testing.T, n, replicas int, killCoordinator bool) {
+	nw := clustertest.NewNet()
+	nodes := startCluster(t, n, func(c *Config) {
+		c.Cluster.Replicas = replicas
+		c.Cluster.transport = nw.Transport
+	})
+	waitReplSynced(t, nodes)
+	victim := lowestID(nodes)
+	if !killCoordinator {
+		victim = nodes[len(nodes)-1]
+		if victim == lowestID(nodes) {
+			victim = nodes[len(nodes)-2]
+		}
+	}
+	var all []string
+	var survivors []*Server
+	for _, s := range nodes {
+		all = append(all, s.Addr())
+		if s != victim {
+			survivors = append(survivors, s)
+		}
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: all, DialTimeout: time.Second,
+		ReadTimeout: 2 * time.Second, PoolSize: 8})
+	defer cc.Close()
+	ctx, stop := context.WithTimeout(context.Background(), 60*time.Second)
+	defer stop()
+	log := &ackLog{acked: map[string]string{}, unacked: map[string]string{}}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ackedWriter(ctx, cc, fmt.Sprintf("w%d", w), replicas, log)
+		}()
+	}
+	defer func() { stop(); wg.Wait() }()
+	pollFor(t, "writes acknowledged before the kill", func() bool { return log.count() >= 400 })
+
+	_, partial0 := primaryStats(survivors)
+	view0 := survivors[0].cl.view.Load()
+	victimID := victim.cl.node.Load().ID()
+	var affected []int
+	for s := range cluster.NumSlots {
+		if view0.t.Owner(s).ID == victimID {
+			affected = append(affected, s)
+		}
+	}
+	crashNode(nw, nodes, victim)
+	t.Logf("killed %s (%d slots)", victimID[:8], len(affected))
+	keys := slotKeys()
+	pollFor(t, "writes to every slot of the dead node", func() bool {
+		return writeSlots(ctx, cc, keys, &affected) == 0
+	})
+	pollFor(t, "writes acknowledged after the failover", func() bool { return log.count() >= 800 })
+	stop()
+	wg.Wait()
+
+	checkAcked(t, survivors, log)
+	pollFor(t, "every range has its replicas again", func() bool { return replicasRestored(t, survivors, replicas, victimID) })
+	waitReplSynced(t, survivors)
+	checkReplicasIdentical(t, survivors)
+	if _, partial := primaryStats(survivors); replicas > 1 && partial == partial0 {
+		t.Errorf("no sibling replica continued from the promoted node's backlog")
+	}
+}
+
+// writeSlots writes the key of each slot in *slots through cc (following
+// MOVED) and keeps in *slots those that failed; it returns how many did.
+func writeSlots(ctx context.Context, cc *redis.ClusterClient, keys []string, slots *[]int) int {
+	pipe := cc.Pipeline()
+	cmds := make([]*redis.StatusCmd, len(*slots))
+	for i, s := range *slots {
+		cmds[i] = pipe.Set(ctx, keys[s], "probe", 0)
+	}
+	_, _ = pipe.Exec(ctx)
+	var left []int
+	for i, s := range *slots {
+		if cmds[i].Err() != nil {
+			left = append(left, s)
+		}
+	}
+	*slots = left
+	if len(left) > 0 {
+		cc.ReloadState(ctx) // go-redis reloads by itself only on MOVED
+	}
+	return len(left)
+}
+
+// checkAcked reads every acknowledged key back from the survivors: it must
+// hold the acknowledged value (or, for a key written again after its
+// acknowledgement without one, that later value). Unacknowledged writes
+// lost are logged.
+func checkAcked(t *testing.T, survivors []*Server, log *ackLog) {
+	t.Helper()
+	var all []string
+	for _, s := range survivors {
+		all = append(all, s.Addr())
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: all})
+	defer cc.Close()
+	ctx := ctxT(t)
+	lostAcked, lostUnacked := 0, 0
+	for k, v := range log.acked {
+		got, err := cc.Get(ctx, k).Result()
+		if err != nil || got != v {
+			lostAcked++
+			if lostAcked <= 5 {
+				t.Errorf("acknowledged %s=%s reads %q (%v)", k, v, got, err)
+			}
+		}
+	}
+	for k, v := range log.unacked {
+		if got, err := cc.Get(ctx, k).Result(); err != nil || got != v {
+			lostUnacked++
+		}
+	}
+	if lostAcked > 0 {
+		t.Fatalf("%d of %d acknowledged writes lost", lostAcked, len(log.acked))
+	}
+	t.Logf("%d acknowledged writes, none lost; %d of %d unacknowledged lost; %d write errors",
+		len(log.acked), lostUnacked, len(log.unacked), log.errs)
+}
+
+// replicasRestored reports whether CLUSTER SLOTS on every survivor lists
+// 1+replicas distinct nodes for every range, none of them the dead one.
+func replicasRestored(t *testing.T, survivors []*Server, replicas int, deadID string) bool {
+	t.Helper()
+	want := min(1+replicas, len(survivors))
+	for _, s := range survivors {
+		//lint:ignore SA1019 cluster clients still read CLUSTER SLOTS
+		slots, err := newClient(t, s, nil).ClusterSlots(ctxT(t)).Result()
+		if err != nil {
+			return false
+		}
+		covered := 0
+		for _, r := range slots {
+			ids := make([]string, 0, len(r.Nodes))
+			for _, nd := range r.Nodes {
+				ids = append(ids, nd.ID)
+			}
+			slices.Sort(ids)
+			if len(slices.Compact(ids)) != want || slices.Contains(ids, deadID) {
+				return false
+			}
+			covered += r.End - r.Start + 1
+		}
+		if covered != cluster.NumSlots {
+			return false
+		}
+	}
+	return true
+}
+
+// applyView makes t the routing view of s, as a delivered table would
+// (the table itself stays the node's: tests hand slots over with it).
+func applyView(s *Server, t *cluster.Table) {
+	v := newClusterView(t, s.cl.node.Load().ID())
+	s.repl.Load().switchView(v, func() { s.cl.view.Store(v) })
+}
+
+// TestHandOverLosesNoWrite hands slots from their live primary A to its
+// replica B (cluster.Flip applied on every node at once) while clients
+// write them without WAIT: every write A or B answered OK reads back
+// afterwards, B took every slot over with A's seal (none timed out), and
+// A ends as B's replica with an identical copy.
+func TestHandOverLosesNoWrite(t *testing.T) {
+	nodes := replNodes(t, 3, nil)
+	v := nodes[0].cl.view.Load()
+	a := nodes[0]
+	aID := a.cl.node.Load().ID()
+	var slots []int
+	var bID string
+	for s := range cluster.NumSlots {
+		if p := v.t.Preference(s); p[0].ID == aID && (bID == "" || p[1].ID == bID) {
+			bID = p[1].ID
+			slots = append(slots, s)
+		}
+	}
+	b := nodeByID(nodes, bID)
+	keys := slotKeys()
+	var all []string
+	for _, s := range nodes {
+		all = append(all, s.Addr())
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: all, MaxRedirects: 16})
+	defer cc.Close()
+	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
+	var mu sync.Mutex
+	acked := map[string]string{}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				k := fmt.Sprintf("%s:%d", keys[slots[(i*4+w)%len(slots)]], w)
+				val := fmt.Sprintf("v%d", i)
+				if cc.Set(ctx, k, val, 0).Err() == nil {
+					mu.Lock()
+					acked[k] = val
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	defer func() { stop(); wg.Wait() }()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	pollFor(t, "writes before the hand-over", func() bool { return count() >= 300 })
+
+	// B applies the table first and waits for A's seal (TRYAGAIN), while
+	// A, still on the old table, accepts more writes; then the others.
+	flipped := cluster.Flip(v.t, slots, bID, v.t.Version()+1)
+	b.repl.Load().cfgMu.Lock()
+	b.repl.Load().flipWait = time.Minute // only the seal ends the wait
+	b.repl.Load().cfgMu.Unlock()
+	applyView(b, flipped)
+	before := count()
+	pollFor(t, "A takes writes after B applied the table", func() bool { return count() >= before+100 })
+	for _, s := range nodes {
+		if s != b {
+			applyView(s, flipped)
+		}
+	}
+	before = count()
+	pollFor(t, "B serves the slots", func() bool { return b.repl.Load().gated.Load() == 0 })
+	pollFor(t, "writes after the hand-over", func() bool { return count() >= before+300 })
+	stop()
+	wg.Wait()
+
+	rs := b.repl.Load()
+	if got, late := rs.flipsSealed.Load(), rs.flipsLate.Load(); int(got) != len(slots) || late != 0 {
+		t.Errorf("B took over %d slots with the seal and %d without; want all %d sealed", got, late, len(slots))
+	}
+	cc.ReloadState(ctx)
+	read := redis.NewClusterClient(&redis.ClusterOptions{Addrs: all})
+	defer read.Close()
+	lost := 0
+	for k, val := range acked {
+		if got, err := read.Get(ctxT(t), k).Result(); err != nil || got != val {
+			lost++
+			if lost <= 5 {
+				t.Errorf("%s: wrote %s, reads %q (%v)", k, val, got, err)
+			}
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d acknowledged writes lost in the hand-over", lost, len(acked))
+	}
+	t.Logf("%d slots handed over from %s to %s; %d writes, none lost", len(slots), aID[:8], bID[:8], len(acked))
+	waitReplSynced(t, nodes)
+	checkReplicasIdentical(t, nodes)
+}

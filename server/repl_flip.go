@@ -1,0 +1,254 @@
+package server
+
+// Graceful hand-over of a slot between two live nodes (a staged move or a
+// leave, see docs/replication.md "Failover"). The old primary applies the
+// table that gives the slot away: routing answers MOVED for it, then it
+// stops appending the slot's effects and seals the slot's stream
+// (repl.Primary.Seal). The new primary was the slot's replica: it keeps
+// following the slot from the old primary and answers TRYAGAIN for it until
+// its copy holds everything up to the seal, then continues the old
+// primary's stream (Adopt) and serves the slot. If no seal arrives within
+// flipWait it takes the slot over with what it has and logs it.
+
+import (
+	"slices"
+	"time"
+
+	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/store"
+)
+
+// flipWait bounds how long a node that takes a slot over from a live
+// primary waits for the primary's seal, answering TRYAGAIN for the slot.
+const flipWait = time.Second
+
+// flipPoll is how often pending hand-overs are checked.
+const flipPoll = 2 * time.Millisecond
+
+// errHandOver is the answer for a slot being handed over to this node;
+// clients retry TRYAGAIN (go-redis, redis-cli, ioredis do).
+const errHandOver = "TRYAGAIN Slot is being handed over to this node, try again"
+
+// flip is a slot this node takes over from a live primary.
+type flip struct {
+	from  string // the old primary's ID
+	since time.Time
+}
+
+// flipping reports whether keyed commands of slot answer TRYAGAIN.
+func (rs *replState) flipping(slot int) bool {
+	return rs.gated.Load() > 0 && rs.gate[slot].Load()
+}
+
+func (rs *replState) setGate(slot int, on bool) {
+	if rs.gate[slot].Swap(on) != on {
+		if on {
+			rs.gated.Add(1)
+		} else {
+			rs.gated.Add(-1)
+		}
+	}
+}
+
+// planFlips finds, in view v, the slots this node becomes primary of that
+// it followed from a primary still in the table (a graceful hand-over),
+// and those already waiting: they are not owned yet (owned[s] cleared),
+// stay followed from the old primary (added to follow) and answer
+// TRYAGAIN. Slots no longer given to this node stop waiting. rs.cfgMu
+// must be held.
+func (rs *replState) planFlips(v *clusterView, owned, prev *[store.Slots]bool, follow map[string][]int, members map[string]cluster.Member) {
+	now := time.Now()
+	touched := map[string]bool{}
+	for s := range store.Slots {
+		f := rs.flips[s]
+		if !owned[s] {
+			if f != nil {
+				delete(rs.flips, s)
+				rs.setGate(s, false)
+			}
+			continue
+		}
+		if f == nil {
+			if prev[s] || !rs.s.store.ReplicaSlot(s) {
+				continue
+			}
+			from := rs.followedFrom(s)
+			if from == "" || v.t.IndexOf(from) < 0 {
+				continue // the old primary is gone: a failover, promoted at once
+			}
+			f = &flip{from: from, since: now}
+			rs.flips[s] = f
+			rs.setGate(s, true)
+		}
+		owned[s] = false
+		follow[f.from] = append(follow[f.from], s)
+		members[f.from] = v.t.Member(v.t.IndexOf(f.from))
+		touched[f.from] = true
+	}
+	rs.mu.Lock()
+	for id := range touched {
+		if l := rs.replicas[id]; l != nil {
+			// Slots already taken over from id stay on its link while
+			// others wait (see dropTakenLocked): no reconnect.
+			for _, s := range l.slots {
+				if owned[s] && prev[s] {
+					follow[id] = append(follow[id], s)
+				}
+			}
+		}
+		slices.Sort(follow[id])
+		follow[id] = slices.Compact(follow[id])
+	}
+	rs.mu.Unlock()
+	if len(rs.flips) > 0 {
+		select {
+		case rs.poke <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitingOn reports whether a slot waits for a seal from primary id.
+// rs.cfgMu must be held.
+func (rs *replState) waitingOn(id string) bool {
+	for _, f := range rs.flips {
+		if f.from == id {
+			return true
+		}
+	}
+	return false
+}
+
+// followedFrom returns the ID of the primary whose Replica carries slot,
+// or "".
+func (rs *replState) followedFrom(slot int) string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for id, l := range rs.replicas {
+		if _, ok := slices.BinarySearch(l.slots, slot); ok {
+			return id
+		}
+	}
+	return ""
+}
+
+// sealSlots seals the stream of every slot owned in prev and not in owned
+// (this node gave them up while alive), after routing stopped serving
+// them: a lock of each slot's shard lets the commits in flight end first.
+func (rs *replState) sealSlots(owned, prev *[store.Slots]bool) {
+	var gone []int
+	for s := range store.Slots {
+		if prev[s] && !owned[s] {
+			rs.s.store.SlotSeq(s) // barrier: commits holding the shard lock are appended
+			gone = append(gone, s)
+		}
+	}
+	if len(gone) > 0 {
+		rs.p.Seal(gone...)
+		rs.log.Info("sealed the streams of slots given up", "slots", len(gone))
+	}
+}
+
+// finishFlips takes over the waiting slots whose old primary sealed them
+// and whose copy holds everything up to the seal, and those that waited
+// flipWait.
+func (rs *replState) finishFlips() {
+	rs.cfgMu.Lock()
+	defer rs.cfgMu.Unlock()
+	if len(rs.flips) == 0 || rs.ctx.Err() != nil {
+		return
+	}
+	owned := *rs.owned.Load()
+	var sealed, late []int
+	changed := map[*replicaLink]bool{}
+	rs.mu.Lock()
+	for s, f := range rs.flips {
+		l := rs.replicas[f.from]
+		done := l != nil && copyAtSeal(l, s)
+		if !done && time.Since(f.since) < rs.flipWait {
+			continue
+		}
+		rs.adoptFlipLocked(s, l)
+		if l != nil {
+			changed[l] = true
+		}
+		owned[s] = true
+		delete(rs.flips, s)
+		if done {
+			sealed = append(sealed, s)
+		} else {
+			late = append(late, s)
+		}
+	}
+	rs.dropTakenLocked(changed, &owned)
+	rs.mu.Unlock()
+	rs.owned.Store(&owned)
+	for _, s := range slices.Concat(sealed, late) {
+		rs.setGate(s, false)
+	}
+	rs.logFlips(sealed, late)
+}
+
+// copyAtSeal reports whether l's copy of slot is live at the sequence
+// number its primary sealed the slot at.
+func copyAtSeal(l *replicaLink, slot int) bool {
+	_, seq, live := l.r.Position(slot)
+	end, ok := l.r.Sealed(slot)
+	return ok && live && seq == end
+}
+
+// adoptFlipLocked makes this node's copy of slot, followed through l (nil
+// if that Replica is gone), the slot's stream: Adopt with l's position if
+// live, else a new history numbered from the store. rs.mu and rs.cfgMu
+// must be held.
+func (rs *replState) adoptFlipLocked(slot int, l *replicaLink) {
+	rs.s.store.SetReplicaSlot(slot, false) // the applier leaves it alone from here
+	var hist, seq uint64
+	var live bool
+	if l != nil {
+		hist, seq, live = l.r.Position(slot)
+	}
+	if live {
+		rs.p.Adopt(slot, hist, seq)
+		rs.s.store.ContinueSlot(slot, seq)
+		return
+	}
+	rs.p.Adopt(slot, 0, rs.s.store.SlotSeq(slot))
+}
+
+// dropTakenLocked removes the slots now owned from the changed links. A
+// link drops them only when none of its slots waits any more: a reconnect
+// would ask for snapshots of the waiting ones (a slot never written cannot
+// resume), which the old primary, no longer theirs, refuses. rs.mu and
+// rs.cfgMu must be held.
+func (rs *replState) dropTakenLocked(changed map[*replicaLink]bool, owned *[store.Slots]bool) {
+	for l := range changed {
+		if rs.waitingOn(l.primaryID) {
+			continue
+		}
+		l.slots = slices.DeleteFunc(slices.Clone(l.slots), func(x int) bool { return owned[x] })
+		if len(l.slots) == 0 {
+			rs.closeLinkLocked(l)
+		} else {
+			l.r.SetSlots(l.slots)
+		}
+	}
+	clear(rs.pos) // positions of slots this node now owns: nobody resumes from them
+}
+
+// logFlips logs and counts the slots taken over with and without a seal.
+func (rs *replState) logFlips(sealed, late []int) {
+	slices.Sort(sealed)
+	slices.Sort(late)
+	if len(sealed) > 0 {
+		rs.log.Info("took over slots from their primary (sealed)", "slots", len(sealed), "ranges", slotRangesText(sealed))
+		rs.takeovers.Add(uint64(len(sealed)))
+		rs.flipsSealed.Add(uint64(len(sealed)))
+	}
+	if len(late) > 0 {
+		rs.log.Warn("took over slots without their primary's seal (waited too long)", "slots", len(late),
+			"ranges", slotRangesText(late), "waited", rs.flipWait)
+		rs.takeovers.Add(uint64(len(late)))
+		rs.flipsLate.Add(uint64(len(late)))
+	}
+}
