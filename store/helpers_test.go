@@ -57,7 +57,7 @@ func (sh *shard) invariantsLocked() string {
 				return "ttl position broken"
 			}
 		}
-		if sh.find(r.db, r.key(), tagOf(hashKey(r.key()), r.db)) != i {
+		if sh.find(r.db, sh.key(r), tagOf(hashKey(sh.key(r)), r.db)) != i {
 			return "record not found through index"
 		}
 		if (r.typ != TypeString) != (sh.objs[i].obj != nil) {

@@ -447,7 +447,7 @@ func (s *Store) Get(db int, key []byte, dst []byte) (val []byte, ok bool, err er
 	if r.typ != TypeString {
 		return dst, true, ErrWrongType
 	}
-	return append(dst, r.val()...), true, nil
+	return append(dst, sh.val(r)...), true, nil
 }
 
 // Set stores val as the string value of key in db, replacing any value of
