@@ -10,11 +10,13 @@ import (
 // gcTuner sets the process's garbage collector from the server's
 // configuration (Config.ManageRuntime).
 //
-// The heap target is kept at least gc-min-heap bytes. With the default
-// GOGC=100 a node holding little live data collects garbage after every few
-// MB of allocation, and request garbage then costs ~15% of pipelined
-// throughput; raising GOGC while the live heap is small removes that cost,
-// and as the data grows past half the floor GOGC returns to 100.
+// The heap target is max(gc-min-heap, live × 9/8): GOGC is set to
+// gcPercentFor(live, floor). The store keeps keys and values in a few large
+// pointer-free slabs per shard (store/slab.go), so a collection marks little
+// whatever the data size and a small headroom above the live heap is cheap;
+// with Go's default GOGC=100 the heap (and RSS) would reach twice the data.
+// While live data is small the floor keeps request garbage from triggering
+// a collection every few MB (that costs ~15% of pipelined throughput).
 //
 // While maxmemory is set, the Go memory limit is memoryLimitFor(maxmemory):
 // eviction keeps the keys (and the overhead that counts with them, see
@@ -43,13 +45,19 @@ func newGCTuner() *gcTuner {
 }
 
 // gcPercentFor returns the GOGC that puts the heap target (live × (1 +
-// GOGC/100)) at floor, never below 100 nor above 10000.
+// GOGC/100)) at max(floor, live × 9/8): 12 for a live heap of 8/9 of the
+// floor or more, up to 10000 for a tiny one; 100 (Go's default) when floor
+// is 0 (gc-min-heap 0 leaves GOGC alone) or live is unknown.
 func gcPercentFor(live, floor int64) int {
-	if floor <= 0 || live <= 0 || 2*live >= floor {
+	if floor <= 0 || live <= 0 {
 		return 100
 	}
-	return int(min(max(floor*100/live-100, 100), 10000))
+	return int(min(max(floor*100/live-100, minGCPercent), 10000))
 }
+
+// minGCPercent is the headroom above the live heap once it is past the
+// floor: 1/8 of it.
+const minGCPercent = 12
 
 // memoryLimitFor returns the Go memory limit for a maxmemory: 1.25× plus
 // 8 MiB for the runtime's own structures and goroutine stacks (the process's
@@ -83,7 +91,7 @@ func (g *gcTuner) tune(floor, maxmemory int64) {
 	p := gcPercentFor(g.live, floor)
 	// Move only on a real change, so SetGCPercent (which can trigger work
 	// in the runtime) is rare.
-	if p != g.percent && (p > g.percent*5/4 || p < g.percent*4/5 || p == 100) {
+	if p != g.percent && (p > g.percent*5/4 || p < g.percent*4/5 || p == 100 || p == minGCPercent) {
 		debug.SetGCPercent(p)
 		g.percent = p
 	}

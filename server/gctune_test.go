@@ -10,12 +10,15 @@ func TestGCPercentFor(t *testing.T) {
 	}{
 		{0, 64 * mb, 100},
 		{10 * mb, 0, 100},
-		{32 * mb, 64 * mb, 100},  // half the floor or more: Go's default
-		{100 * mb, 64 * mb, 100}, // above the floor
-		{16 * mb, 64 * mb, 300},  // target 16 × 4 = 64 MB
-		{8 * mb, 64 * mb, 700},   // target 8 × 8 = 64 MB
-		{1024, 64 * mb, 10000},   // clamped
+		{32 * mb, 64 * mb, 100}, // target 32 × 2 = 64 MB
+		{100 * mb, 64 * mb, 12}, // above the floor: live + 1/8
+		{60 * mb, 64 * mb, 12},  // live × 9/8 above the floor
+		{1 << 40, 64 * mb, 12},  // 1 TiB: the same 1/8
+		{16 * mb, 64 * mb, 300}, // target 16 × 4 = 64 MB
+		{8 * mb, 64 * mb, 700},  // target 8 × 8 = 64 MB
+		{1024, 64 * mb, 10000},  // clamped
 		{30 * mb, 64 * mb, 113},
+		{50 * mb, 64 * mb, 28},
 	} {
 		if got := gcPercentFor(tc.live, tc.floor); got != tc.want {
 			t.Errorf("gcPercentFor(%d, %d) = %d, want %d", tc.live, tc.floor, got, tc.want)
