@@ -231,9 +231,11 @@ func (s *shard) newKVLocked(key, val []byte) (uint32, uint32, uint32) {
 
 // growLocked makes string record i's value at least n bytes (zero-filled)
 // and returns it. It moves the value only when its item is outgrown: to the
-// next size class that holds it (classes are ~8% apart), or, for a large
-// value, to a buffer a quarter larger than needed, so growing by small steps
-// copies the value O(log) times, not on every call.
+// size class that holds it (classes are ~8% apart) or, past largeMin, to a
+// buffer of at least 5/4 of the old room, so growing by small steps copies
+// the value O(log n) times, not on every call. A new large buffer comes
+// zeroed from the Go heap and is not written here, so its untouched pages
+// (SETBIT at a high offset) stay out of RSS.
 func (s *shard) growLocked(i uint32, n int) []byte {
 	r := s.rec(i)
 	_, hi := keyEnd(s.kv(r))
@@ -245,23 +247,28 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 		panic("store: key and value larger than 4 GiB")
 	}
 	s.used.Add(-s.costLocked(i))
-	old := r.n
-	switch room := s.slabs.room(r.slab); {
-	case newN <= uint64(room):
+	old, room := r.n, uint64(s.slabs.room(r.slab))
+	want := min(max(newN, room+room/4), maxKV)
+	fresh := false
+	switch {
+	case newN <= room:
 	case r.slab&largeBit != 0:
-		s.slabs.growLarge(r.slab, old, uint32(min(newN+newN/4, maxKV)))
+		s.slabs.growLarge(r.slab, old, uint32(want))
+		fresh = true
 	default:
-		want := newN
-		if newN > largeMin {
-			want = min(newN+newN/4, maxKV)
+		if newN <= largeMin {
+			want = newN
 		}
 		si, off := s.slabs.alloc(uint32(want))
 		copy(s.slabs.bytes(si, off, old), s.kv(r))
 		s.slabs.free(r.slab, r.off)
 		r.slab, r.off = si, off
+		fresh = want > largeMin
 	}
 	r.n = uint32(newN)
-	clear(s.kv(r)[old:]) // the item's slack may hold an older value's bytes
+	if !fresh {
+		clear(s.kv(r)[old:]) // the item's slack may hold an older value's bytes
+	}
 	s.used.Add(s.costLocked(i))
 	return s.kv(r)[hi:]
 }

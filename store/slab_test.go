@@ -213,3 +213,53 @@ func TestSlabGrowLarge(t *testing.T) {
 		t.Fatalf("large entry not reused: %x", si)
 	}
 }
+
+// TestGrowStringAmortized: growing a value by small steps moves it
+// O(log n) times (size classes, then 5/4 for large values), and a large
+// value's bytes go back to the Go heap when the key is deleted.
+func TestGrowStringAmortized(t *testing.T) {
+	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1})
+	t.Cleanup(s.Close)
+	key := []byte("k")
+	tx := s.Lock(key)
+	defer tx.Unlock()
+	tx.SetString(0, key, []byte("a"), 0)
+	sh := s.shards[0]
+	r := sh.rec(sh.find(0, key, tagOf(hashKey(key), 0)))
+	moves, last := 0, [2]uint32{r.slab, r.off}
+	const step, size = 100, 4 << 20
+	for n := step; n <= size; n += step {
+		v, ok := tx.GrowString(0, key, n)
+		if !ok || len(v) != n {
+			t.Fatalf("GrowString(%d): len %d ok %v", n, len(v), ok)
+		}
+		v[n-1] = byte(n / step)
+		if h := [2]uint32{r.slab, r.off}; h != last {
+			moves, last = moves+1, h
+		}
+	}
+	if moves > 120 {
+		t.Fatalf("%d calls moved the value %d times", size/step, moves)
+	}
+	t.Logf("%d calls moved the value %d times", size/step, moves)
+	e, _ := tx.Peek(0, key)
+	v := e.Str()
+	for n := step; n <= size; n += step {
+		if v[n-1] != byte(n/step) || v[n-2] != 0 {
+			t.Fatalf("byte %d is %d", n-1, v[n-1])
+		}
+	}
+	if v[0] != 'a' {
+		t.Fatalf("first byte %q", v[0])
+	}
+	if u := e.MemoryUsage(); u < size || u > size+size/4+1024 {
+		t.Fatalf("MEMORY USAGE %d for a %d-byte value", u, size)
+	}
+	if err := sh.invariantsLocked(); err != "" {
+		t.Fatal(err)
+	}
+	tx.Delete(0, key)
+	if sh.slabs.held > slabMax {
+		t.Fatalf("after DEL the shard holds %d bytes", sh.slabs.held)
+	}
+}
