@@ -3,6 +3,7 @@ package server
 import (
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 )
@@ -31,14 +32,16 @@ type gcTuner struct {
 	sample             []metrics.Sample
 	percent            int
 	limit              int64
-	live               int64 // live heap bytes at the end of the last GC, 0 if unknown
+	live               int64  // live heap bytes at the end of the last GC, 0 if unknown
+	cycles, lastCycles uint64 // completed GC cycles at the last readLive, and when collectReleased last looked
+	released           int64  // store's ReleasedBytes when a GC last completed
 }
 
 func newGCTuner() *gcTuner {
 	return &gcTuner{
 		percentOn: os.Getenv("GOGC") == "",
 		limitOn:   os.Getenv("GOMEMLIMIT") == "",
-		sample:    []metrics.Sample{{Name: "/gc/heap/live:bytes"}},
+		sample:    []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}},
 		percent:   100,
 		limit:     math.MaxInt64,
 	}
@@ -75,7 +78,38 @@ func (g *gcTuner) readLive() int64 {
 	if g.sample[0].Value.Kind() == metrics.KindUint64 {
 		g.live = int64(g.sample[0].Value.Uint64())
 	}
+	if g.sample[1].Value.Kind() == metrics.KindUint64 {
+		g.cycles = g.sample[1].Value.Uint64()
+	}
 	return g.live
+}
+
+// releaseGCMin is how many bytes the store must have given back to the Go
+// heap, with no collection since, before collectReleased starts one.
+const releaseGCMin = 64 << 20
+
+// collectReleased runs a garbage collection when the store has given back
+// releaseGCMin bytes or more (a deleted large value, emptied slabs, a flush)
+// and no collection ran since: otherwise a server that allocates little
+// keeps the freed bytes until Go's 2-minute forced collection. Once they are
+// collected, the runtime's background scavenger returns them to the OS
+// (about as fast as readLive-to-readLive ticks allow it; no MEMORY PURGE).
+// With the keys in pointer-free slabs a collection marks little, so it is
+// cheap to run from the cron goroutine (runtime.GC blocks it until done).
+// It reports whether it collected.
+func (g *gcTuner) collectReleased(released int64) bool {
+	if g.cycles != g.lastCycles {
+		g.lastCycles, g.released = g.cycles, released
+		return false
+	}
+	if released-g.released < releaseGCMin {
+		return false
+	}
+	runtime.GC()
+	g.released = released
+	g.readLive()
+	g.lastCycles = g.cycles
+	return true
 }
 
 func (g *gcTuner) tune(floor, maxmemory int64) {

@@ -25,3 +25,25 @@ func TestGCPercentFor(t *testing.T) {
 		}
 	}
 }
+
+func TestCollectReleased(t *testing.T) {
+	g := newGCTuner()
+	g.readLive()
+	g.collectReleased(0) // the baseline
+	if g.collectReleased(releaseGCMin - 1) {
+		t.Fatal("collected below releaseGCMin")
+	}
+	before := g.cycles
+	rel := int64(releaseGCMin)
+	for !g.collectReleased(rel) { // a collection seen meanwhile moves the baseline
+		if rel += releaseGCMin; rel > 10*releaseGCMin {
+			t.Fatal("never collected")
+		}
+	}
+	if g.cycles <= before {
+		t.Fatalf("GC cycles %d, before %d", g.cycles, before)
+	}
+	if g.collectReleased(rel + releaseGCMin/2) {
+		t.Fatal("collected again for the same bytes")
+	}
+}

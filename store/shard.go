@@ -128,7 +128,10 @@ func (s *shard) resetLocked() {
 	s.ttl = nil
 	s.ttlCur = 0
 	s.objs = make(map[uint32]objRef)
-	s.slabs = newSlabAlloc()
+	if s.slabs.released != nil {
+		s.st.released.Add(s.slabs.held)
+	}
+	s.slabs = newSlabAlloc(&s.st.released)
 	s.pool = evictPool{}
 	s.heads = make([]uint32, Slots/len(s.st.shards))
 	clear(s.counts)

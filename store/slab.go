@@ -1,5 +1,7 @@
 package store
 
+import "sync/atomic"
+
 // The slab allocator keeps every key's packed bytes (record.kv) in large
 // pointer-free []byte slabs, so the collector sees a few big noscan objects
 // per shard instead of one object per key, and the heap does not grow to
@@ -64,10 +66,19 @@ type slabAlloc struct {
 	large     [][]byte // large values; nil = unused entry
 	largeFree []uint32 // indexes of nil entries of large
 	held      int64    // bytes of slabs and large values (spare included)
+	// released counts the bytes given back to the Go heap (the Store's
+	// ReleasedBytes); written under the shard lock, read without.
+	released *atomic.Int64
 }
 
-func newSlabAlloc() slabAlloc {
-	return slabAlloc{classes: make([]slabClass, len(slabClasses))}
+func newSlabAlloc(released *atomic.Int64) slabAlloc {
+	return slabAlloc{classes: make([]slabClass, len(slabClasses)), released: released}
+}
+
+// drop forgets buf, a slab or large value the allocator held.
+func (a *slabAlloc) drop(buf []byte) {
+	a.held -= int64(cap(buf))
+	a.released.Add(int64(cap(buf)))
 }
 
 // alloc returns a handle to n bytes (n > 0), whose content is arbitrary.
@@ -139,7 +150,7 @@ func (a *slabAlloc) newSlab(c uint8) {
 func (a *slabAlloc) free(si, off uint32) {
 	if si&largeBit != 0 {
 		i := si &^ largeBit
-		a.held -= int64(cap(a.large[i]))
+		a.drop(a.large[i])
 		a.large[i] = nil
 		a.largeFree = append(a.largeFree, i)
 		return
@@ -165,7 +176,7 @@ func (a *slabAlloc) releaseSlab(si uint32) {
 	}
 	a.classes[b.class].slabs--
 	if a.spare != nil {
-		a.held -= int64(cap(a.spare))
+		a.drop(a.spare)
 	}
 	a.spare = b.buf[:cap(b.buf)]
 	*b = slab{}
@@ -218,7 +229,8 @@ func (a *slabAlloc) growLarge(si, n, c uint32) {
 	old := a.large[i]
 	buf := make([]byte, c)
 	copy(buf, old[:n])
-	a.held += int64(c) - int64(cap(old))
+	a.drop(old)
+	a.held += int64(c)
 	a.large[i] = buf
 }
 

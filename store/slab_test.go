@@ -3,6 +3,7 @@ package store
 import (
 	"math/rand/v2"
 	"reflect"
+	"sync/atomic"
 	"testing"
 )
 
@@ -136,7 +137,7 @@ func checkSlabs(t *testing.T, a *slabAlloc, items []slabItem) {
 }
 
 func TestSlabAllocRandom(t *testing.T) {
-	a := newSlabAlloc()
+	a := newSlabAlloc(new(atomic.Int64))
 	rng := rand.New(rand.NewPCG(1, 2))
 	var items []slabItem
 	sizes := func() uint32 {
@@ -175,7 +176,7 @@ func TestSlabAllocRandom(t *testing.T) {
 // TestSlabMovesBetweenClasses: the slabs a class gives up when its items
 // are freed serve another class.
 func TestSlabMovesBetweenClasses(t *testing.T) {
-	a := newSlabAlloc()
+	a := newSlabAlloc(new(atomic.Int64))
 	var items []slabItem
 	for i := range 20000 {
 		items = append(items, slabAllocItem(&a, 100, byte(i)))
@@ -198,7 +199,7 @@ func TestSlabMovesBetweenClasses(t *testing.T) {
 }
 
 func TestSlabGrowLarge(t *testing.T) {
-	a := newSlabAlloc()
+	a := newSlabAlloc(new(atomic.Int64))
 	it := slabAllocItem(&a, largeMin+1, 7)
 	a.growLarge(it.si, it.n, 3*largeMin)
 	it.check(t, &a)
@@ -206,6 +207,9 @@ func TestSlabGrowLarge(t *testing.T) {
 		t.Fatalf("room %d, held %d", a.room(it.si), a.held)
 	}
 	a.free(it.si, it.off)
+	if a.released.Load() != largeMin+1+3*largeMin {
+		t.Fatalf("released %d", a.released.Load())
+	}
 	if a.held != 0 || a.large[0] != nil {
 		t.Fatalf("freed large value: held %d", a.held)
 	}
@@ -259,7 +263,7 @@ func TestGrowStringAmortized(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx.Delete(0, key)
-	if sh.slabs.held > slabMax {
-		t.Fatalf("after DEL the shard holds %d bytes", sh.slabs.held)
+	if sh.slabs.held > slabMax || s.ReleasedBytes() < size {
+		t.Fatalf("after DEL the shard holds %d bytes, released %d", sh.slabs.held, s.ReleasedBytes())
 	}
 }
