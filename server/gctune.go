@@ -3,7 +3,6 @@ package server
 import (
 	"math"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 )
@@ -34,7 +33,8 @@ type gcTuner struct {
 	limit              int64
 	live               int64  // live heap bytes at the end of the last GC, 0 if unknown
 	cycles, lastCycles uint64 // completed GC cycles at the last readLive, and when collectReleased last looked
-	released           int64  // store's ReleasedBytes when a GC last completed
+	released           int64  // store's ReleasedBytes that the last GC has surely freed
+	seen               int64  // store's ReleasedBytes at the last collectReleased
 }
 
 func newGCTuner() *gcTuner {
@@ -88,24 +88,32 @@ func (g *gcTuner) readLive() int64 {
 // heap, with no collection since, before collectReleased starts one.
 const releaseGCMin = 64 << 20
 
-// collectReleased runs a garbage collection when the store has given back
-// releaseGCMin bytes or more (a deleted large value, emptied slabs, a flush)
-// and no collection ran since: otherwise a server that allocates little
-// keeps the freed bytes until Go's 2-minute forced collection. Once they are
-// collected, the runtime's background scavenger returns them to the OS
-// (about as fast as readLive-to-readLive ticks allow it; no MEMORY PURGE).
-// With the keys in pointer-free slabs a collection marks little, so it is
-// cheap to run from the cron goroutine (runtime.GC blocks it until done).
-// It reports whether it collected.
+// collectReleased hands memory the store gave back to the Go heap (a
+// deleted or outgrown large value, emptied slabs, a flush) to the OS once
+// releaseGCMin bytes or more were released that no completed collection has
+// surely freed, on a quiet tick: one where no collection completed (a busy
+// server collects anyway and reuses the memory). Without it an idle server
+// keeps the bytes: nothing triggers a collection before Go's 2-minute forced
+// one, and even then the background scavenger skips recently dense memory
+// (measured: after DEL of a 256 MiB value RSS stayed at 181 MiB with four
+// runtime.GC calls). debug.FreeOSMemory collects and returns all free memory
+// at once (measured 22-130 ms on a busy 2-core machine for 50-500 MiB,
+// holding the heap lock, so allocations elsewhere wait); with the keys in
+// pointer-free slabs its collection marks little. It runs on the cron
+// goroutine and reports whether it collected.
 func (g *gcTuner) collectReleased(released int64) bool {
+	seen := g.seen
+	g.seen = released
 	if g.cycles != g.lastCycles {
-		g.lastCycles, g.released = g.cycles, released
+		// A collection completed since the last call: it freed what had
+		// been released by then, at least what the last call saw.
+		g.lastCycles, g.released = g.cycles, seen
 		return false
 	}
 	if released-g.released < releaseGCMin {
 		return false
 	}
-	runtime.GC()
+	debug.FreeOSMemory()
 	g.released = released
 	g.readLive()
 	g.lastCycles = g.cycles

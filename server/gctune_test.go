@@ -34,16 +34,22 @@ func TestCollectReleased(t *testing.T) {
 		t.Fatal("collected below releaseGCMin")
 	}
 	before := g.cycles
-	rel := int64(releaseGCMin)
-	for !g.collectReleased(rel) { // a collection seen meanwhile moves the baseline
-		if rel += releaseGCMin; rel > 10*releaseGCMin {
-			t.Fatal("never collected")
-		}
+	if !g.collectReleased(releaseGCMin) {
+		t.Fatal("did not collect releaseGCMin bytes")
 	}
 	if g.cycles <= before {
 		t.Fatalf("GC cycles %d, before %d", g.cycles, before)
 	}
-	if g.collectReleased(rel + releaseGCMin/2) {
+	if g.collectReleased(releaseGCMin + releaseGCMin/2) {
 		t.Fatal("collected again for the same bytes")
+	}
+	// A collection completed meanwhile: wait for a quiet tick, and count
+	// the bytes released since the last look (they may not be freed yet).
+	g.cycles++
+	if g.collectReleased(3 * releaseGCMin) {
+		t.Fatal("collected on a tick that saw a collection")
+	}
+	if !g.collectReleased(3 * releaseGCMin) {
+		t.Fatal("bytes released before a collection was seen were not collected")
 	}
 }
