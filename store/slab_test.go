@@ -267,3 +267,31 @@ func TestGrowStringAmortized(t *testing.T) {
 		t.Fatalf("after DEL the shard holds %d bytes, released %d", sh.slabs.held, s.ReleasedBytes())
 	}
 }
+
+// FuzzSlabAlloc runs allocations and frees chosen by the input: every held
+// item keeps its bytes and the bookkeeping stays consistent.
+// go test -run '^$' -fuzz FuzzSlabAlloc -fuzztime 30s ./store/
+func FuzzSlabAlloc(f *testing.F) {
+	f.Add([]byte{0, 10, 0, 200, 1, 0, 0, 255, 255, 1, 1})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		a := newSlabAlloc(new(atomic.Int64))
+		var items []slabItem
+		for len(ops) >= 3 {
+			op, x := ops[0], uint32(ops[1])<<8|uint32(ops[2])
+			ops = ops[3:]
+			if op&1 == 1 && len(items) > 0 {
+				k := int(x) % len(items)
+				a.free(items[k].si, items[k].off)
+				items[k] = items[len(items)-1]
+				items = items[:len(items)-1]
+				continue
+			}
+			n := 1 + x
+			if op&2 != 0 {
+				n += largeMin - 1024 // around and above the large threshold
+			}
+			items = append(items, slabAllocItem(&a, n, op))
+		}
+		checkSlabs(t, &a, items)
+	})
+}
