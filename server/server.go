@@ -162,7 +162,7 @@ func newServer(cfg Config) (*Server, error) {
 	s.clients.init()
 	s.applyHotConfig(&cfg)
 	s.wg.Add(1)
-	go s.cron()
+	go s.cron(cfg.ManageRuntime)
 	return s, nil
 }
 
@@ -388,14 +388,15 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 }
 
 // cron runs periodic work: the instantaneous metrics sampler, the memory
-// overhead that counts against maxmemory, the memory peak and the GC tuner.
-func (s *Server) cron() {
+// overhead that counts against maxmemory, the memory peak and the GC tuner
+// (when manage, Config.ManageRuntime, passed in: s.cfg is CONFIG SET's).
+func (s *Server) cron(manage bool) {
 	defer s.wg.Done()
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	gc := newGCTuner()
 	var startup int64 // live heap before the first key: not the data's
-	if s.cfg.ManageRuntime {
+	if manage {
 		startup = gc.readLive()
 	}
 	for {
@@ -405,7 +406,7 @@ func (s *Server) cron() {
 		case now := <-t.C:
 			s.stats.sample(now)
 			over := s.overheadMemory()
-			if s.cfg.ManageRuntime {
+			if manage {
 				// The whole live heap is this server's: what the key
 				// accounting misses counts too.
 				over = max(over, gc.readLive()-startup-s.store.UsedMemory())
