@@ -24,6 +24,13 @@
 // shard, not one per key, and the heap needs little headroom. Collection
 // objects live in a per-shard side map so strings pay nothing for them.
 //
+// UsedMemory (and MEMORY USAGE) counts per key its record, its amortized
+// index slot and its item's class size (a large value's capacity), plus TTL
+// and collection costs. Free items and the unused part of slabs are not in
+// it, as Redis's used_memory leaves out allocator fragmentation; a server
+// that owns the process counts them through the live heap (SetOverhead).
+// Bytes handed back to the Go heap are counted by ReleasedBytes.
+//
 // Collection objects implement Value (length, size, encoding, clone); their
 // binary form, Redis's DUMP payload, is store/rdb's, which imports this
 // package and never the other way round.
