@@ -62,7 +62,7 @@ func TestRecordHasNoPointers(t *testing.T) {
 	}
 }
 
-// slabModel checks a slabAlloc against the items a test holds.
+// slabItem is an item a test holds: its handle, length and fill pattern.
 type slabItem struct {
 	si, off, n uint32
 	fill       byte
@@ -86,7 +86,7 @@ func slabAllocItem(a *slabAlloc, n uint32, fill byte) slabItem {
 	return slabItem{si, off, n, fill}
 }
 
-// checkSlabsLocked verifies the allocator's bookkeeping: held bytes, used
+// checkSlabs verifies the allocator's bookkeeping: held bytes, used
 // counts, partial lists and that no two items overlap.
 func checkSlabs(t *testing.T, a *slabAlloc, items []slabItem) {
 	t.Helper()
