@@ -59,14 +59,15 @@ func setbitCommand(c *client, args [][]byte) {
 	v := bitValue(e, found)
 	old := bitops.GetBit(v, off)
 	changed := !found || int(off>>3) >= len(v) || old != bit
-	if found && changed {
+	if changed {
 		// In place: the store grows the value within its allocation when it
-		// can, so setting bits of a large bitmap does not copy it.
+		// can, so setting bits of a large bitmap does not copy it, and a new
+		// key's zeros are not written (their pages stay out of RSS).
+		if !found {
+			tx.SetString(db, args[1], nil, store.KeepTTL)
+		}
 		w, _ := tx.GrowString(db, args[1], int(off>>3)+1)
 		bitops.SetBitInPlace(w, off, bit)
-	} else if changed {
-		nv, _ := bitops.SetBit(nil, off, bit)
-		tx.SetString(db, args[1], nv, store.KeepTTL)
 	}
 	tx.Unlock()
 	if changed {

@@ -16,17 +16,6 @@ const strErrOffsetRange = "ERR offset is out of range"
 // proto-max-bulk-len, as Redis's checkStringLength.
 func strTooLong(c *client, n int64) bool { return n < 0 || n > c.s.maxBulkLen.Load() }
 
-// strGrowZero returns b extended with zero bytes to length n (b if longer).
-func strGrowZero(b []byte, n int) []byte {
-	if n <= len(b) {
-		return b
-	}
-	old := len(b)
-	b = slices.Grow(b, n-old)[:n]
-	clear(b[old:])
-	return b
-}
-
 func appendCommand(c *client, args [][]byte) {
 	tx, e, found := strLookupString(c, args[1], true)
 	if tx == nil {
@@ -143,14 +132,11 @@ func setrangeCommand(c *client, args [][]byte) {
 		return
 	}
 	db := int(c.db.Load())
-	v, ok := tx.GrowString(db, args[1], int(off)+len(val))
-	if !ok { // a new key: zeros up to off, then val
-		v = strGrowZero(c.scratch[:0], int(off)+len(val))
-		copy(v[off:], val)
-		tx.SetString(db, args[1], v, store.KeepTTL)
-	} else {
-		copy(v[off:], val)
+	if !found { // a new key: the store's zeros up to off, then val
+		tx.SetString(db, args[1], nil, store.KeepTTL)
 	}
+	v, _ := tx.GrowString(db, args[1], int(off)+len(val))
+	copy(v[off:], val)
 	n := len(v)
 	tx.Unlock()
 	c.propagate(args...)

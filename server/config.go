@@ -57,7 +57,8 @@ type Config struct {
 	Hz int
 	// GCMinHeap is the smallest Go heap target in bytes (cached only, default
 	// 64mb): while live data is small, GOGC is raised so garbage collection
-	// does not run after every few MB of request garbage. 0 leaves GOGC alone.
+	// does not run after every few MB of request garbage; above it the target
+	// is the live heap plus 1/8 (gctune.go). 0 leaves GOGC alone.
 	GCMinHeap int64
 	// ManageRuntime lets the server tune the process's Go runtime: the GC
 	// target floor of GCMinHeap, and a Go memory limit of 1.25×maxmemory +

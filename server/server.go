@@ -410,6 +410,7 @@ func (s *Server) cron(manage bool) {
 				// The whole live heap is this server's: what the key
 				// accounting misses counts too.
 				over = max(over, gc.readLive()-startup-s.store.UsedMemory())
+				gc.collectReleased(s.store.ReleasedBytes())
 				gc.tune(s.gcMinHeap.Load(), s.store.MaxMemory())
 			}
 			s.store.SetOverhead(over)

@@ -139,3 +139,21 @@ func BenchmarkLockTx(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkSetNewKeys creates keys (and deletes the ones benchKeys
+// creations ago), so every SET takes the insert path and its allocation:
+// go test -run '^$' -bench SetNewKeys -benchmem ./store/
+func BenchmarkSetNewKeys(b *testing.B) {
+	benchSizes(b, func(b *testing.B, size int) {
+		s, keys, val := benchLoaded(b, size)
+		i := 0
+		for b.Loop() {
+			k := keys[i&(benchKeys-1)]
+			tx := s.Lock(k)
+			tx.Delete(0, k)
+			tx.Unlock()
+			s.Set(0, k, val, 0, 0, "set")
+			i++
+		}
+	})
+}

@@ -6,7 +6,7 @@
 //
 // The key space is split into a power-of-two number of shards chosen by the
 // xxhash of the key bytes (not of the database), each with one mutex. A shard
-// keeps pointer-light fixed-size records in 1024-record chunks (record numbers
+// keeps pointer-free fixed-size records in 1024-record chunks (record numbers
 // never move, which is what makes Scan's guarantee cheap), an open-addressing
 // index of uint64 words (32-bit hash tag | record number) with linear probing
 // and backward-shift deletion, an intrusive doubly linked LRU list threaded
@@ -14,9 +14,22 @@
 // carry a TTL (for O(1) removal and sampling by the active expirer and the
 // volatile-* policies). Under an LFU policy the record's access field holds
 // Redis's LFU counter and minutes stamp instead of its last access second
-// (lfu.go), and each shard keeps a small pool of eviction candidates. A string key costs one heap allocation holding its key
-// length (uvarint), key and value bytes packed together; collection objects live in a per-shard side
-// map so strings pay nothing for them.
+// (lfu.go), and each shard keeps a small pool of eviction candidates.
+//
+// A key's length (uvarint), key and, for strings, value bytes are packed in
+// one item of the shard's slab allocator (slab.go): pointer-free []byte slabs
+// of up to 1 MiB carved into 108 size classes ~8% apart (sizeclass.go);
+// values above 128 KiB get their own []byte. A record refers to its item by a
+// handle (slab number, offset), so the collector marks a few objects per
+// shard, not one per key, and the heap needs little headroom. Collection
+// objects live in a per-shard side map so strings pay nothing for them.
+//
+// UsedMemory (and MEMORY USAGE) counts per key its record, its amortized
+// index slot and its item's class size (a large value's capacity), plus TTL
+// and collection costs. Free items and the unused part of slabs are not in
+// it, as Redis's used_memory leaves out allocator fragmentation; a server
+// that owns the process counts them through the live heap (SetOverhead).
+// Bytes handed back to the Go heap are counted by ReleasedBytes.
 //
 // Collection objects implement Value (length, size, encoding, clone); their
 // binary form, Redis's DUMP payload, is store/rdb's, which imports this

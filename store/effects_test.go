@@ -189,7 +189,7 @@ func compareStores(t *testing.T, a, b *Store, db int) {
 		for _, sh := range s.shards {
 			for i := uint32(1); i < sh.nrec; i++ {
 				if r := sh.rec(i); r.typ != TypeNone && s.logical(r.db) == db {
-					m[string(r.key())] = fmt.Sprintf("%s@%d", r.val(), sh.expireAt(i))
+					m[string(sh.key(r))] = fmt.Sprintf("%s@%d", sh.val(r), sh.expireAt(i))
 				}
 			}
 		}

@@ -57,7 +57,7 @@ func (sh *shard) invariantsLocked() string {
 				return "ttl position broken"
 			}
 		}
-		if sh.find(r.db, r.key(), tagOf(hashKey(r.key()), r.db)) != i {
+		if sh.find(r.db, sh.key(r), tagOf(hashKey(sh.key(r)), r.db)) != i {
 			return "record not found through index"
 		}
 		if (r.typ != TypeString) != (sh.objs[i].obj != nil) {
@@ -100,6 +100,46 @@ func (sh *shard) invariantsLocked() string {
 	}
 	if len(sh.objs) != live-countStrings(sh) {
 		return "stray objects"
+	}
+	return sh.slabInvariantsLocked()
+}
+
+// slabInvariantsLocked checks that the live records own exactly the items
+// the slab allocator counts as in use, and no item twice.
+func (sh *shard) slabInvariantsLocked() string {
+	items := map[uint32]uint32{}
+	large := 0
+	seen := map[[2]uint32]bool{}
+	for i := uint32(1); i < sh.nrec; i++ {
+		r := sh.rec(i)
+		if r.typ == TypeNone {
+			continue
+		}
+		if seen[[2]uint32{r.slab, r.off}] {
+			return "two records share an item"
+		}
+		seen[[2]uint32{r.slab, r.off}] = true
+		if r.n > sh.slabs.room(r.slab) {
+			return "record longer than its item"
+		}
+		if r.slab&largeBit != 0 {
+			large++
+		} else {
+			items[r.slab]++
+		}
+	}
+	for si, b := range sh.slabs.slabs {
+		if b.used != items[uint32(si)] {
+			return "slab item count differs from its records"
+		}
+	}
+	for _, b := range sh.slabs.large {
+		if b != nil {
+			large--
+		}
+	}
+	if large != 0 {
+		return "large values differ from their records"
 	}
 	return ""
 }

@@ -325,7 +325,7 @@ func TestLFUPoolStaleEntries(t *testing.T) {
 	sh := s.shards[0]
 	inPool := map[string]bool{}
 	for _, c := range sh.pool.e[:sh.pool.n] {
-		inPool[string(sh.rec(c.rec).key())] = true
+		inPool[string(sh.key(sh.rec(c.rec)))] = true
 	}
 	if len(inPool) < 4 { // 5 sampled, 1 evicted, at least
 

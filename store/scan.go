@@ -62,7 +62,7 @@ func (v View) Scan(db int, cursor uint64, count int, fn func(key []byte, t Type)
 				continue
 			}
 			found++
-			if !fn(r.key(), r.typ) {
+			if !fn(sh.key(r), r.typ) {
 				v.tx.unlockShard(sh)
 				return uint64(shi)<<32 | uint64(ri+1)
 			}
@@ -84,7 +84,7 @@ func (v View) RandomKey(db int) ([]byte, bool) {
 		if sh.counts[p].keys.Load() > 0 {
 			i := uint32(1 + rand.IntN(int(sh.nrec-1)))
 			if r := sh.rec(i); r.typ != TypeNone && r.db == p && !sh.expiredLocked(i, now) {
-				k := append([]byte(nil), r.key()...)
+				k := append([]byte(nil), sh.key(r)...)
 				v.tx.unlockShard(sh)
 				return k, true
 			}
@@ -99,7 +99,7 @@ func (v View) RandomKey(db int) ([]byte, bool) {
 		p := s.phys(db)
 		for i := uint32(1); i < sh.nrec && sh.counts[p].keys.Load() > 0; i++ {
 			if r := sh.rec(i); r.typ != TypeNone && r.db == p && !sh.expiredLocked(i, now) {
-				k := append([]byte(nil), r.key()...)
+				k := append([]byte(nil), sh.key(r)...)
 				v.tx.unlockShard(sh)
 				return k, true
 			}
@@ -167,7 +167,7 @@ func (sh *shard) slotBatchLocked(start uint32, want func(int) bool, fn func(int,
 		if exp := sh.expireAt(i); exp != 0 && exp <= now {
 			continue
 		}
-		if slot := KeySlot(r.key()); want(slot) && !fn(slot, r.key(), Entry{sh: sh, i: i, now: now}) {
+		if slot := KeySlot(sh.key(r)); want(slot) && !fn(slot, sh.key(r), Entry{sh: sh, i: i, now: now}) {
 			return false
 		}
 	}

@@ -27,9 +27,11 @@ const (
 
 // record is one key. Records live in chunks and never move, so a record
 // number is stable until the key is deleted. A free record has typ TypeNone
-// and kv nil; its next links the free list.
+// and no kv; its next links the free list. A record holds no pointer, so
+// the collector never scans the chunks.
 type record struct {
-	kv     *byte  // uvarint key length, key, then (strings) value; allocation is roundSize(n) long
+	slab   uint32 // kv: the handle (slab.go) of the uvarint key length, key, then (strings) value
+	off    uint32
 	n      uint32 // bytes of kv in use
 	prev   uint32 // LRU links (0 is the sentinel); next also links the free list
 	next   uint32
@@ -41,11 +43,11 @@ type record struct {
 	snext  uint32
 }
 
-func (r *record) bytes() []byte { return unsafe.Slice(r.kv, r.n) }
+// kv returns record r's packed bytes.
+func (s *shard) kv(r *record) []byte { return s.slabs.bytes(r.slab, r.off, r.n) }
 
 // keyEnd returns the offset of the key and the offset just past it in kv.
-func (r *record) keyEnd() (int, int) {
-	b := r.bytes()
+func keyEnd(b []byte) (int, int) {
 	if b[0] < 0x80 {
 		return 1, 1 + int(b[0])
 	}
@@ -53,14 +55,18 @@ func (r *record) keyEnd() (int, int) {
 	return w, w + int(k)
 }
 
-func (r *record) key() []byte {
-	lo, hi := r.keyEnd()
-	return r.bytes()[lo:hi:hi]
+// key returns record r's key.
+func (s *shard) key(r *record) []byte {
+	b := s.kv(r)
+	lo, hi := keyEnd(b)
+	return b[lo:hi:hi]
 }
 
-func (r *record) val() []byte {
-	_, hi := r.keyEnd()
-	return r.bytes()[hi:]
+// val returns record r's string value.
+func (s *shard) val(r *record) []byte {
+	b := s.kv(r)
+	_, hi := keyEnd(b)
+	return b[hi:]
 }
 
 // ttlEntry is one key with a TTL.
@@ -91,6 +97,7 @@ type shard struct {
 	ttl    []ttlEntry
 	ttlCur int // active expiry sweep position in ttl
 	objs   map[uint32]objRef
+	slabs  slabAlloc // the records' packed keys and values (slab.go)
 	counts []dbCount // per physical db
 	pool   evictPool // LFU eviction candidates
 	heads  []uint32  // per slot of this shard: first record of its key list (slotindex.go)
@@ -121,6 +128,10 @@ func (s *shard) resetLocked() {
 	s.ttl = nil
 	s.ttlCur = 0
 	s.objs = make(map[uint32]objRef)
+	if s.slabs.released != nil {
+		s.st.released.Add(s.slabs.held)
+	}
+	s.slabs = newSlabAlloc(&s.st.released)
 	s.pool = evictPool{}
 	s.heads = make([]uint32, Slots/len(s.st.shards))
 	clear(s.counts)
@@ -156,7 +167,7 @@ func (s *shard) find(db uint8, key []byte, tag uint32) uint32 {
 		}
 		if uint32(v>>32) == tag {
 			r := s.rec(uint32(v))
-			if r.db == db && bytes.Equal(r.key(), key) {
+			if r.db == db && bytes.Equal(s.key(r), key) {
 				return uint32(v)
 			}
 		}
@@ -166,7 +177,7 @@ func (s *shard) find(db uint8, key []byte, tag uint32) uint32 {
 // costLocked is what record i costs in UsedMemory.
 func (s *shard) costLocked(i uint32) int64 {
 	r := s.rec(i)
-	c := recordCost + int64(roundSize(uint64(r.n)))
+	c := recordCost + int64(s.slabs.room(r.slab))
 	if r.ttl != 0 {
 		c += ttlCost
 	}
@@ -204,42 +215,65 @@ func uvarintLen(x uint64) int {
 	return n
 }
 
-// newKV allocates the packed bytes for key (+ val).
-func newKV(key, val []byte) (*byte, uint32) {
+// maxKV is the largest packed key and value.
+const maxKV = 1<<32 - 1
+
+// newKVLocked allocates and fills the packed bytes of key (+ val) and
+// returns their handle and length.
+func (s *shard) newKVLocked(key, val []byte) (uint32, uint32, uint32) {
 	n := kvLen(key, val)
-	if n > 1<<32-1 {
+	if n > maxKV {
 		panic("store: key and value larger than 4 GiB")
 	}
-	b := make([]byte, roundSize(n))
+	si, off := s.slabs.alloc(uint32(n))
+	b := s.slabs.bytes(si, off, uint32(n))
 	w := binary.PutUvarint(b, uint64(len(key)))
 	copy(b[w+copy(b[w:], key):], val)
-	return &b[0], uint32(n)
+	return si, off, uint32(n)
 }
 
 // growLocked makes string record i's value at least n bytes (zero-filled)
-// and returns it, reallocating only when the size class is outgrown.
+// and returns it. It moves the value only when its item is outgrown: to the
+// size class that holds it (classes are ~8% apart) or, past largeMin, to a
+// buffer of at least 5/4 of the old room, so growing by small steps copies
+// the value O(log n) times, not on every call. A new large buffer comes
+// zeroed from the Go heap and is not written here, so its untouched pages
+// (SETBIT at a high offset) stay out of RSS.
 func (s *shard) growLocked(i uint32, n int) []byte {
 	r := s.rec(i)
-	_, hi := r.keyEnd()
+	_, hi := keyEnd(s.kv(r))
 	if n <= int(r.n)-hi {
-		return r.bytes()[hi:]
+		return s.kv(r)[hi:]
 	}
 	newN := uint64(hi) + uint64(n)
-	if newN > 1<<32-1 {
+	if newN > maxKV {
 		panic("store: key and value larger than 4 GiB")
 	}
 	s.used.Add(-s.costLocked(i))
-	if roundSize(newN) == roundSize(uint64(r.n)) {
-		old := r.n
-		r.n = uint32(newN)
-		clear(r.bytes()[old:]) // the class's slack may hold an older value's bytes
-	} else {
-		b := make([]byte, roundSize(newN))
-		copy(b, r.bytes())
-		r.kv, r.n = &b[0], uint32(newN)
+	old, room := r.n, uint64(s.slabs.room(r.slab))
+	want := min(max(newN, room+room/4), maxKV)
+	fresh := false
+	switch {
+	case newN <= room:
+	case r.slab&largeBit != 0:
+		s.slabs.growLarge(r.slab, old, uint32(want))
+		fresh = true
+	default:
+		if newN <= largeMin {
+			want = newN
+		}
+		si, off := s.slabs.alloc(uint32(want))
+		copy(s.slabs.bytes(si, off, old), s.kv(r))
+		s.slabs.free(r.slab, r.off)
+		r.slab, r.off = si, off
+		fresh = want > largeMin
+	}
+	r.n = uint32(newN)
+	if !fresh {
+		clear(s.kv(r)[old:]) // the item's slack may hold an older value's bytes
 	}
 	s.used.Add(s.costLocked(i))
-	return r.bytes()[hi:]
+	return s.kv(r)[hi:]
 }
 
 // insertLocked creates key in physical db with value bytes val (strings) or
@@ -247,8 +281,8 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 func (s *shard) insertLocked(db uint8, key []byte, tag uint32, t Type, val []byte, obj any, size int64, nowSec uint32) uint32 {
 	i := s.allocRecord()
 	r := s.rec(i)
-	r.kv, r.n = newKV(key, val)
-	*r = record{kv: r.kv, n: r.n, access: s.initialAccess(nowSec), db: db, typ: t}
+	si, off, n := s.newKVLocked(key, val)
+	*r = record{slab: si, off: off, n: n, access: s.initialAccess(nowSec), db: db, typ: t}
 	if t != TypeString {
 		s.objs[i] = objRef{obj: obj, size: size}
 	}
@@ -263,21 +297,22 @@ func (s *shard) insertLocked(db uint8, key []byte, tag uint32, t Type, val []byt
 }
 
 // replaceLocked gives existing record i a new value (string or object).
+// val may alias record i's own value.
 func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64) {
 	r := s.rec(i)
 	s.used.Add(-s.costLocked(i))
-	_, hi := r.keyEnd()
-	newN := uint64(hi)
-	if t == TypeString {
-		newN += uint64(len(val))
+	_, hi := keyEnd(s.kv(r))
+	if t != TypeString {
+		val = nil
 	}
-	if roundSize(newN) == roundSize(uint64(r.n)) {
+	newN := uint64(hi) + uint64(len(val))
+	if room := s.slabs.room(r.slab); newN <= uint64(room) && allocSize(newN) == uint64(room) {
 		r.n = uint32(newN)
-		copy(r.bytes()[hi:], val)
-	} else if t == TypeString {
-		r.kv, r.n = newKV(r.key(), val)
+		copy(s.kv(r)[hi:], val)
 	} else {
-		r.kv, r.n = newKV(r.key(), nil)
+		si, off, n := s.newKVLocked(s.key(r), val)
+		s.slabs.free(r.slab, r.off)
+		r.slab, r.off, r.n = si, off, n
 	}
 	if t == TypeString {
 		delete(s.objs, i)
@@ -293,7 +328,7 @@ func (s *shard) removeLocked(i uint32) {
 	r := s.rec(i)
 	s.setTTLLocked(i, 0)
 	s.used.Add(-s.costLocked(i))
-	key := r.key()
+	key := s.key(r)
 	pos := s.idx.position(tagOf(xxhash.Sum64(key), r.db), i)
 	if pos < 0 {
 		panic("store: record missing from index")
@@ -307,6 +342,7 @@ func (s *shard) removeLocked(i uint32) {
 		delete(s.objs, i)
 	}
 	s.unlink(i)
+	s.slabs.free(r.slab, r.off)
 	*r = record{next: s.free}
 	s.free = i
 }
@@ -409,7 +445,7 @@ func (s *shard) dropLocked(i uint32, kind ChangeKind) {
 		s.evicted.Add(1)
 	}
 	r := s.rec(i)
-	db, key := s.st.logical(r.db), r.key()
+	db, key := s.st.logical(r.db), s.key(r)
 	s.cur.note(kind, db, key, 0, "")
 	if s.st.recordFx.Load() {
 		s.cur.effect(db, KeySlot(key), [][]byte{cmdDel, key})

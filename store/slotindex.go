@@ -68,7 +68,7 @@ func (s *Store) SnapshotSlot(slot int, fn func(key []byte, e Entry) error) (uint
 		next := r.snext
 		if r.db == p {
 			if exp := sh.expireAt(i); exp == 0 || exp > now {
-				if err := fn(r.key(), Entry{sh: sh, i: i, now: now}); err != nil {
+				if err := fn(sh.key(r), Entry{sh: sh, i: i, now: now}); err != nil {
 					return s.seq[slot], err
 				}
 			}
@@ -90,7 +90,7 @@ func (s *Store) FlushSlot(slot int) int {
 	for i := *sh.headOf(slot); i != 0; {
 		r := sh.rec(i)
 		next := r.snext
-		tx.rec.note(ChangeWrite, s.logical(r.db), r.key(), 0, "")
+		tx.rec.note(ChangeWrite, s.logical(r.db), sh.key(r), 0, "")
 		sh.removeLocked(i)
 		n++
 		i = next
@@ -167,7 +167,7 @@ type replicaMarks struct {
 // TTL it stays (hidden from reads, live for the applier), and it is never
 // evicted.
 func (s *shard) replicaRec(i uint32) bool {
-	return s.st.replicaKey(s.rec(i).key())
+	return s.st.replicaKey(s.key(s.rec(i)))
 }
 
 // ownKeyLocked replaces eviction candidate i, a replica's key, by a key of

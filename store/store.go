@@ -68,6 +68,7 @@ type Store struct {
 
 	maxMemory atomic.Int64
 	overhead  atomic.Int64 // process bytes outside the keys that count against maxMemory
+	released  atomic.Int64 // bytes the shards' slab allocators gave back to the Go heap
 	policy    atomic.Uint32
 	samples   atomic.Int32
 	evictNext atomic.Uint32 // rotating start shard for FreeMemory
@@ -175,6 +176,13 @@ func (s *Store) MaxMemory() int64 { return s.maxMemory.Load() }
 // them in used_memory: eviction keeps UsedMemory()+Overhead() at or under the
 // limit. Negative values count as 0.
 func (s *Store) SetOverhead(n int64) { s.overhead.Store(max(n, 0)) }
+
+// ReleasedBytes returns how many bytes of slabs and large values the store
+// has given back to the Go heap since it started (deleted or outgrown large
+// values, emptied slabs, flushed shards). They return to the OS only after
+// a garbage collection frees them; a caller owning the process may start
+// one when much was released and nothing else triggers it.
+func (s *Store) ReleasedBytes() int64 { return s.released.Load() }
 
 // Overhead returns the bytes set by SetOverhead.
 func (s *Store) Overhead() int64 { return s.overhead.Load() }
@@ -447,7 +455,7 @@ func (s *Store) Get(db int, key []byte, dst []byte) (val []byte, ok bool, err er
 	if r.typ != TypeString {
 		return dst, true, ErrWrongType
 	}
-	return append(dst, r.val()...), true, nil
+	return append(dst, sh.val(r)...), true, nil
 }
 
 // Set stores val as the string value of key in db, replacing any value of

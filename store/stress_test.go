@@ -140,12 +140,3 @@ func TestIndexModel(t *testing.T) {
 		t.Fatalf("after removing all: n %d, %d slots", x.n, len(x.slots))
 	}
 }
-
-func TestRoundSize(t *testing.T) {
-	tests := []struct{ in, want uint64 }{{0, 8}, {1, 8}, {8, 8}, {9, 16}, {42, 48}, {32768, 32768}, {32769, 40960}}
-	for _, tt := range tests {
-		if got := roundSize(tt.in); got != tt.want {
-			t.Errorf("roundSize(%d) = %d, want %d", tt.in, got, tt.want)
-		}
-	}
-}

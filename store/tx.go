@@ -427,7 +427,7 @@ func (tx *Tx) transfer(srcDB int, src []byte, dstDB int, dst []byte, move bool) 
 	var val []byte
 	var o objRef
 	if t == TypeString {
-		val = r.val() // stays valid: src is not freed before dst is written
+		val = ss.val(r) // stays valid: src is not freed before dst is written
 	} else {
 		o = ss.objs[si]
 		if !move {
@@ -462,7 +462,7 @@ func (e Entry) Type() Type { return e.sh.rec(e.i).typ }
 // it or keep it after Unlock.
 func (e Entry) Str() []byte {
 	if r := e.sh.rec(e.i); r.typ == TypeString {
-		return r.val()
+		return e.sh.val(r)
 	}
 	return nil
 }
@@ -494,7 +494,7 @@ func (e Entry) Encoding() string {
 		}
 		return ""
 	}
-	v := r.val()
+	v := e.sh.val(r)
 	if len(v) <= 20 {
 		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil && strconv.FormatInt(n, 10) == string(v) {
 			return "int"

@@ -92,7 +92,7 @@ func TestEntryEncodingAndMemory(t *testing.T) {
 		if e.Encoding() != tt.want {
 			t.Errorf("Encoding(%q) = %q, want %q", tt.val, e.Encoding(), tt.want)
 		}
-		if want := recordCost + int64(roundSize(uint64(1+3+len(tt.val)))); e.MemoryUsage() != want {
+		if want := recordCost + int64(allocSize(uint64(1+3+len(tt.val)))); e.MemoryUsage() != want {
 			t.Errorf("MemoryUsage = %d, want %d", e.MemoryUsage(), want)
 		}
 		tx.Unlock()

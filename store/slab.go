@@ -1,0 +1,243 @@
+package store
+
+import "sync/atomic"
+
+// The slab allocator keeps every key's packed bytes (record.kv) in large
+// pointer-free []byte slabs, so the collector sees a few big noscan objects
+// per shard instead of one object per key, and the heap does not grow to
+// twice the live data between collections.
+//
+// Each slab belongs to one size class and is carved into items of that size
+// (a bump offset for never-used items, an intrusive free list for freed
+// ones: a free item's first 4 bytes hold the offset+1 of the next). A class
+// keeps the slabs that have room on a doubly linked partial list; allocation
+// takes the first of them. Slabs of a class start at slabMin bytes and double
+// with each slab the class holds, up to slabMax, so a small store stays
+// small and a shard's partly filled slabs cost at most about a slab per class
+// in use.
+//
+// Memory moves between classes through empty slabs: when a slab's last item
+// is freed the slab leaves its class; the shard keeps one such empty slab
+// (the spare) for the next class that needs a slab of at most its size, and
+// gives the previous spare back to the Go heap, which returns it to the OS
+// through its scavenger. There is no compaction: a class's freed items are
+// reused by that class only, so a workload that moves from one value size to
+// another keeps the old class's partly used slabs until they empty.
+//
+// Items above largeMin bytes get their own []byte in a per-shard table;
+// handles with largeBit set index that table.
+//
+// A slabAlloc is not safe for concurrent use: the shard lock guards it.
+
+const (
+	slabMax  = 1 << 20     // largest slab
+	slabMin  = 16 << 10    // first slab of a class
+	largeMin = slabMax / 8 // items above this are large values
+	largeBit = 1 << 31     // handle.slab flag: index into slabAlloc.large
+)
+
+// slab is one []byte carved into items of one class.
+type slab struct {
+	buf        []byte // nil: this slot of slabAlloc.slabs is unused
+	class      uint8
+	used       uint32 // items in use
+	bump       uint32 // offset of the first never-used item
+	free       uint32 // offset+1 of the first freed item; 0 = none
+	prev, next uint32 // partial list links: slab index+1; 0 = none
+	partial    bool   // on its class's partial list
+}
+
+func (b *slab) full() bool {
+	return b.free == 0 && int(b.bump)+int(slabClasses[b.class]) > len(b.buf)
+}
+
+// slabClass is the state of one size class in a shard.
+type slabClass struct {
+	partial uint32 // first slab with room: index+1; 0 = none
+	slabs   uint32 // slabs the class holds
+}
+
+// slabAlloc is one shard's allocator.
+type slabAlloc struct {
+	slabs     []slab
+	unused    []uint32 // indexes of slabs with buf nil
+	classes   []slabClass
+	spare     []byte   // an empty slab's bytes kept for the next slab; nil = none
+	large     [][]byte // large values; nil = unused entry
+	largeFree []uint32 // indexes of nil entries of large
+	held      int64    // bytes of slabs and large values (spare included)
+	// released counts the bytes given back to the Go heap (the Store's
+	// ReleasedBytes); written under the shard lock, read without.
+	released *atomic.Int64
+}
+
+func newSlabAlloc(released *atomic.Int64) slabAlloc {
+	return slabAlloc{classes: make([]slabClass, len(slabClasses)), released: released}
+}
+
+// drop forgets buf, a slab or large value the allocator held.
+func (a *slabAlloc) drop(buf []byte) {
+	a.held -= int64(cap(buf))
+	a.released.Add(int64(cap(buf)))
+}
+
+// alloc returns a handle to n bytes (n > 0), whose content is arbitrary.
+func (a *slabAlloc) alloc(n uint32) (uint32, uint32) {
+	if n > largeMin {
+		return a.allocLarge(make([]byte, n)), 0
+	}
+	c := classOf(n)
+	cl := &a.classes[c]
+	if cl.partial == 0 {
+		a.newSlab(c)
+	}
+	si := cl.partial - 1
+	b := &a.slabs[si]
+	var off uint32
+	if b.free != 0 {
+		off = b.free - 1
+		b.free = le32(b.buf[off:])
+	} else {
+		off = b.bump
+		b.bump += slabClasses[c]
+	}
+	b.used++
+	if b.full() {
+		a.unlinkPartial(si)
+	}
+	return si, off
+}
+
+func (a *slabAlloc) allocLarge(buf []byte) uint32 {
+	a.held += int64(cap(buf))
+	if k := len(a.largeFree); k > 0 {
+		i := a.largeFree[k-1]
+		a.largeFree = a.largeFree[:k-1]
+		a.large[i] = buf
+		return i | largeBit
+	}
+	a.large = append(a.large, buf)
+	return uint32(len(a.large)-1) | largeBit
+}
+
+// newSlab gives class c a new empty slab at the head of its partial list.
+func (a *slabAlloc) newSlab(c uint8) {
+	cl := &a.classes[c]
+	item := int(slabClasses[c])
+	size := min(slabMax, max(slabMin<<min(cl.slabs, 6), 8*item))
+	size -= size % item
+	var buf []byte
+	if a.spare != nil && len(a.spare) >= size {
+		buf, a.spare = a.spare[:len(a.spare)-len(a.spare)%item], nil
+	} else {
+		buf = make([]byte, size)
+		a.held += int64(size)
+	}
+	var si uint32
+	if k := len(a.unused); k > 0 {
+		si = a.unused[k-1]
+		a.unused = a.unused[:k-1]
+	} else {
+		a.slabs = append(a.slabs, slab{})
+		si = uint32(len(a.slabs) - 1)
+	}
+	a.slabs[si] = slab{buf: buf, class: c}
+	cl.slabs++
+	a.linkPartial(si)
+}
+
+// free releases the item at handle (si, off).
+func (a *slabAlloc) free(si, off uint32) {
+	if si&largeBit != 0 {
+		i := si &^ largeBit
+		a.drop(a.large[i])
+		a.large[i] = nil
+		a.largeFree = append(a.largeFree, i)
+		return
+	}
+	b := &a.slabs[si]
+	putLE32(b.buf[off:], b.free)
+	b.free = off + 1
+	b.used--
+	switch {
+	case b.used == 0:
+		a.releaseSlab(si)
+	case !b.partial:
+		a.linkPartial(si)
+	}
+}
+
+// releaseSlab takes empty slab si from its class; its bytes become the
+// spare (the previous spare goes back to the Go heap).
+func (a *slabAlloc) releaseSlab(si uint32) {
+	b := &a.slabs[si]
+	if b.partial {
+		a.unlinkPartial(si)
+	}
+	a.classes[b.class].slabs--
+	if a.spare != nil {
+		a.drop(a.spare)
+	}
+	a.spare = b.buf[:cap(b.buf)]
+	*b = slab{}
+	a.unused = append(a.unused, si)
+}
+
+func (a *slabAlloc) linkPartial(si uint32) {
+	b := &a.slabs[si]
+	cl := &a.classes[b.class]
+	b.partial, b.prev, b.next = true, 0, cl.partial
+	if cl.partial != 0 {
+		a.slabs[cl.partial-1].prev = si + 1
+	}
+	cl.partial = si + 1
+}
+
+func (a *slabAlloc) unlinkPartial(si uint32) {
+	b := &a.slabs[si]
+	if b.prev != 0 {
+		a.slabs[b.prev-1].next = b.next
+	} else {
+		a.classes[b.class].partial = b.next
+	}
+	if b.next != 0 {
+		a.slabs[b.next-1].prev = b.prev
+	}
+	b.partial, b.prev, b.next = false, 0, 0
+}
+
+// bytes returns the n bytes at handle (si, off).
+func (a *slabAlloc) bytes(si, off, n uint32) []byte {
+	if si&largeBit != 0 {
+		return a.large[si&^largeBit][:n:n]
+	}
+	return a.slabs[si].buf[off : off+n : off+n]
+}
+
+// room returns the bytes the item at handle (si, off) can hold.
+func (a *slabAlloc) room(si uint32) uint32 {
+	if si&largeBit != 0 {
+		return uint32(cap(a.large[si&^largeBit]))
+	}
+	return slabClasses[a.slabs[si].class]
+}
+
+// growLarge replaces large item si (holding n bytes) by one of capacity
+// c >= n with the same first n bytes, reusing its table entry.
+func (a *slabAlloc) growLarge(si, n, c uint32) {
+	i := si &^ largeBit
+	old := a.large[i]
+	buf := make([]byte, c)
+	copy(buf, old[:n])
+	a.drop(old)
+	a.held += int64(c)
+	a.large[i] = buf
+}
+
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+func putLE32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}
