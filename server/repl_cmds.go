@@ -53,7 +53,7 @@ func waitCommand(c *client, args [][]byte) {
 	}
 	rs := c.s.repl.Load()
 	if rs == nil { // no replication: no replica can acknowledge
-		c.int(0)
+		c.s.waitNoReplicas(c, n, ms)
 		return
 	}
 	tok := c.wrote
@@ -71,6 +71,26 @@ func waitCommand(c *client, args [][]byte) {
 		defer cancel()
 	}
 	c.int(int64(rs.wait(ctx, tok, int(min(n, 1<<20)), true)))
+}
+
+// waitNoReplicas is WAIT without replication, as Redis 7 answers when no
+// replica is connected: 0 at once for numreplicas <= 0 or inside
+// MULTI/EXEC, else 0 after blocking for the whole timeout (0: until the
+// server stops). The wait is on the connection's own goroutine.
+func (s *Server) waitNoReplicas(c *client, n, ms int64) {
+	if n > 0 && !c.execHeld {
+		var timeout <-chan time.Time
+		if ms > 0 {
+			t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-timeout:
+		case <-s.stop:
+		}
+	}
+	c.int(0)
 }
 
 // wait counts the copies of tok's writes: the slots are grouped by their
