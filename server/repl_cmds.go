@@ -21,6 +21,8 @@ func replCommands() []spec {
 		spec{name: "replsync", arity: -3, flags: "admin noscript stale", group: "cluster", since: "7.0.0",
 			summary:    "cached internal: a replica's handshake; the connection becomes its replication stream.",
 			complexity: "O(N) where N is the number of slots asked for", fn: replsyncCommand},
+		{name: "role", arity: 1, flags: "noscript loading stale fast", acl: "admin dangerous", group: "server", since: "2.8.12",
+			summary: "Returns the replication role.", complexity: "O(1)", fn: roleCommand},
 	}
 }
 
