@@ -2,9 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -149,47 +146,4 @@ func replsyncCommand(c *client, args [][]byte) {
 	cp[0] = []byte("REPLSYNC")
 	c.conn.Detach() // redcon lets go of the connection after this command; nothing is buffered past it
 	_ = rs.p.Handoff(nc, cp)
-}
-
-// info writes INFO replication. The node is primary for its own slots and
-// replica for others, so it reports role:master with its replicas
-// (slaveN) and, per primary it follows, a replica_ofN line.
-func (rs *replState) info(b *strings.Builder) {
-	ps := rs.p.Stats()
-	field(b, "role", "master")
-	field(b, "connected_slaves", len(ps.Links))
-	for i, l := range ps.Links {
-		host, port, _ := net.SplitHostPort(l.Addr)
-		state := "online"
-		if !l.Ready || l.SnapSlotsLeft > 0 {
-			state = "wait_bgsave"
-		}
-		field(b, "slave"+strconv.Itoa(i), fmt.Sprintf("ip=%s,port=%s,state=%s,offset=%d,lag=%d,lag_records=%d,lag_ms=%d,snapshot_slots_left=%d",
-			host, port, state, l.AckIndex, int64(l.AckAge/time.Second), l.LagRecords, l.LagMs, l.SnapSlotsLeft))
-	}
-	field(b, "master_failover_state", "no-failover")
-	field(b, "master_replid", fmt.Sprintf("%040x", rs.p.ID()))
-	field(b, "master_replid2", strings.Repeat("0", 40))
-	field(b, "master_repl_offset", ps.LastIndex)
-	field(b, "second_repl_offset", -1)
-	field(b, "repl_backlog_active", 1)
-	field(b, "repl_backlog_size", ps.BacklogSize)
-	field(b, "repl_backlog_first_byte_offset", ps.FirstIndex)
-	field(b, "repl_backlog_histlen", ps.BacklogUsed)
-	field(b, "repl_full_sync_slots", ps.FullSyncs)
-	field(b, "repl_partial_syncs", ps.PartialSyncs)
-	field(b, "repl_behind_cuts", ps.BehindCuts)
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	i := 0
-	for id, l := range rs.replicas {
-		st := l.r.Stats()
-		link := "down"
-		if st.Connected {
-			link = "up"
-		}
-		field(b, "replica_of"+strconv.Itoa(i), fmt.Sprintf("primary=%s,addr=%s,link=%s,offset=%d,slots_live=%d,slots_syncing=%d,full_syncs=%d,partial_slots=%d,gaps=%d,reconnects=%d",
-			id, l.addr, link, st.AckIndex, st.SlotsLive, st.SlotsSyncing, st.FullSyncs, st.PartialSlots, st.Gaps, st.Reconnects))
-		i++
-	}
 }
