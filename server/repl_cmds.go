@@ -7,6 +7,7 @@ import (
 
 	"github.com/cached/cached/cluster/repl"
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
 )
 
 // replCommands declares WAIT and the node-to-node REPLSYNC.
@@ -23,10 +24,19 @@ func replCommands() []spec {
 	}
 }
 
-// noteWrite remembers the slot a write command touched, for WAIT.
+// noteWrite remembers the slot a write command touched, for WAIT; a
+// keyless write over the whole keyspace (FLUSHALL, FLUSHDB) touched every
+// slot this node is primary of (repl_flush.go).
 func (c *client) noteWrite(cmd *command, args [][]byte) {
 	if slot, n, _ := c.s.cl.commandSlot(cmd, args); n > 0 {
 		c.wrote.Note(slot, 0)
+	} else if rs := c.s.repl.Load(); cmd.keyspace && rs != nil {
+		owned := rs.owned.Load()
+		for slot := range store.Slots {
+			if owned[slot] {
+				c.wrote.Note(slot, 0)
+			}
+		}
 	}
 }
 

@@ -43,6 +43,19 @@ func TestReplicationFlushAll(t *testing.T) {
 	if own, copies := replicaKeys(nodes[0]); own != 0 || copies != copies0 || copies == 0 {
 		t.Fatalf("after FLUSHALL node 0 holds %d own keys and %d replica copies (had %d copies)", own, copies, copies0)
 	}
+	// WAIT after FLUSHALL covers the flush: once it answers 1, the copies
+	// of node 0's slots are empty on their replicas (no polling).
+	if n, err := conns[nodes[0]].Wait(ctx, 1, 5000).Result(); err != nil || n != 1 {
+		t.Fatalf("WAIT after FLUSHALL: %d %v", n, err)
+	}
+	v := nodes[0].cl.view.Load()
+	for slot := range store.Slots {
+		if p := v.t.Preference(slot); p[0].ID == nodes[0].cl.node.Load().ID() {
+			if n := nodeByID(nodes, p[1].ID).store.CountKeysInSlot(slot); n != 0 {
+				t.Fatalf("slot %d: %d keys left on the replica after FLUSHALL and WAIT 1", slot, n)
+			}
+		}
+	}
 	// In one EXEC: a write, FLUSHDB, a write to the same slot: the replica
 	// must end with the second key only.
 	mine, _ := keysFor(t, nodes[1], "x")
