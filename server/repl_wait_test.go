@@ -5,12 +5,13 @@ import (
 	"time"
 )
 
-// TestWaitWithoutReplicasVsRedis: without replication WAIT answers as
+// TestWaitWithoutReplicasVsRedis: without replication WAIT (and ROLE) answer as
 // redis-server 7 with no replica: 0 at once for numreplicas 0 and inside
 // MULTI, else 0 only once the timeout has passed.
 func TestWaitWithoutReplicasVsRedis(t *testing.T) {
 	p := newVsRedisPair(t, false)
 	p.same(t, "SET", "k", "v")
+	p.same(t, "ROLE") // master, offset 0 (no backlog without replicas), no replicas
 	p.same(t, "WAIT", "0", "0")
 	p.same(t, "WAIT", "-1", "0")
 	p.same(t, "MULTI")
