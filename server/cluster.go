@@ -250,7 +250,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	if owner == v.self || owner < 0 {
 		return false
 	}
-	if c.clu.readonly && cmd.flags&flagReadonly != 0 && !c.inMulti() && s.store.ReplicaSlot(slot) {
+	if c.clu.readonly && cmd.flags&flagReadonly != 0 && !c.inMulti() && s.replicaReadable(slot) {
 		return false // READONLY: this node's replica copy serves the read (repl.go)
 	}
 	if cs.canForward(c, cmd) {

@@ -166,10 +166,26 @@ func (a *applier) followedKeys(cmd *command, args [][]byte) [][]byte {
 	return out
 }
 
-// FlushSlot drops every key of slot before its snapshot.
+// FlushSlot drops every key of slot before its snapshot. Until the
+// snapshot is loaded the slot is not served to READONLY readers, who would
+// see part of it (and so part of a unit): they get MOVED to the primary.
 func (a *applier) FlushSlot(slot int) error {
+	if rs := a.s.repl.Load(); rs != nil {
+		rs.loading[slot].Store(true)
+	}
 	a.s.store.FlushSlot(slot)
 	return nil
+}
+
+// replicaReadable reports whether a READONLY read of slot may be served
+// from this node's copy: the slot is followed here and not loading a
+// snapshot.
+func (s *Server) replicaReadable(slot int) bool {
+	if !s.store.ReplicaSlot(slot) {
+		return false
+	}
+	rs := s.repl.Load()
+	return rs == nil || !rs.loading[slot].Load()
 }
 
 // Restore loads one snapshot key.
@@ -193,6 +209,9 @@ func (a *applier) Restore(slot, db int, key, payload []byte, pexpireAt int64) er
 
 // SnapshotLoaded notes the end of a slot's full sync.
 func (a *applier) SnapshotLoaded(slot int, seq uint64) error {
+	if rs := a.s.repl.Load(); rs != nil {
+		rs.loading[slot].Store(false)
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -176,5 +177,38 @@ func TestReplicaAppliesUnitsAtomically(t *testing.T) {
 	}
 	if d := <-seen; d < 2 {
 		t.Fatalf("the reader saw %d distinct values: it did not read while units were applied", d)
+	}
+}
+
+// TestReadonlyNotServedWhileLoading: while a slot's snapshot is being
+// loaded (between SNAP and SNAPEND) its partial copy is not served to
+// READONLY readers: they get MOVED to the primary.
+func TestReadonlyNotServedWhileLoading(t *testing.T) {
+	nodes := replNodes(t, 3, nil)
+	ctx := ctxT(t)
+	mine, _ := keysFor(t, nodes[0], "l")
+	if err := newClient(t, nodes[0], nil).Set(ctx, mine, "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rep := nodeByID(nodes, nodes[0].cl.view.Load().t.Preference(keySlot(mine))[1].ID)
+	r := newClient(t, rep, nil).Conn()
+	defer r.Close()
+	if err := r.ReadOnly(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { v, err := r.Get(ctx, mine).Result(); return err == nil && v == "v" },
+		func() string { return "replica never served the key" })
+	a := newApplier(rep)
+	if err := a.FlushSlot(keySlot(mine)); err != nil { // as a SNAP does
+		t.Fatal(err)
+	}
+	if err := r.Get(ctx, mine).Err(); err == nil || !strings.HasPrefix(err.Error(), "MOVED ") {
+		t.Fatalf("READONLY GET of a loading slot: %v, want MOVED", err)
+	}
+	if err := a.SnapshotLoaded(keySlot(mine), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Get(ctx, mine).Err(); err != redis.Nil { // flushed above: a miss, served here
+		t.Fatalf("READONLY GET after the load: %v, want nil", err)
 	}
 }
