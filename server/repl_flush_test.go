@@ -212,3 +212,38 @@ func TestReadonlyNotServedWhileLoading(t *testing.T) {
 		t.Fatalf("READONLY GET after the load: %v, want nil", err)
 	}
 }
+
+// TestReplicaReadsAny: with cluster-replica-reads any a node's replica copy
+// serves reads of any connection (no READONLY), as ioredis scaleReads
+// needs; writes still get MOVED. The default (readonly) is
+// TestReadonlyReadsFromReplica's.
+func TestReplicaReadsAny(t *testing.T) {
+	nodes := replNodes(t, 3, func(c *Config) { c.Cluster.ReplicaReads = "any" })
+	ctx := ctxT(t)
+	mine, _ := keysFor(t, nodes[0], "a")
+	w := newClient(t, nodes[0], nil).Conn()
+	defer w.Close()
+	if err := w.Set(ctx, mine, "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.Wait(ctx, 1, 5000).Result(); err != nil || n != 1 {
+		t.Fatalf("WAIT %d %v", n, err)
+	}
+	rep := nodeByID(nodes, nodes[0].cl.view.Load().t.Preference(keySlot(mine))[1].ID)
+	rc := newClient(t, rep, nil)
+	if got, err := rc.Get(ctx, mine).Result(); err != nil || got != "v" {
+		t.Fatalf("GET on the replica without READONLY = %q %v, want v", got, err)
+	}
+	if err := rc.Set(ctx, mine, "x", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "MOVED ") {
+		t.Fatalf("SET on the replica: %v, want MOVED", err)
+	}
+	var third *Server
+	for _, s := range nodes {
+		if s != nodes[0] && s != rep {
+			third = s
+		}
+	}
+	if err := newClient(t, third, nil).Get(ctx, mine).Err(); err == nil || !strings.HasPrefix(err.Error(), "MOVED ") {
+		t.Fatalf("GET on a node holding no copy: %v, want MOVED", err)
+	}
+}
