@@ -140,31 +140,13 @@ func checkRole(t *testing.T, s *Server, c *redis.Conn) {
 	}
 }
 
-// TestReplicaClientsRoute: go-redis ClusterClient with ReadOnly and
-// RouteByLatency, and redis-cli -c, work against replicated nodes.
+// TestReplicaClientsRoute: go-redis ClusterClient with ReadOnly, and
+// redis-cli -c, work against replicated nodes. (RouteByLatency:
+// cluster_repl_latency_test.go, built without -race.)
 func TestReplicaClientsRoute(t *testing.T) {
 	nodes := replNodes(t, 3, nil)
 	ctx := ctxT(t)
-	for _, opt := range []*redis.ClusterOptions{
-		{Addrs: []string{nodes[0].Addr()}, ReadOnly: true},
-		{Addrs: []string{nodes[1].Addr()}, RouteByLatency: true},
-	} {
-		cc := redis.NewClusterClient(opt)
-		for i := range 200 {
-			k := fmt.Sprintf("rc:%d", i)
-			if err := cc.Set(ctx, k, k, 0).Err(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for i := range 200 { // a replica may lag: each key reads back within the poll's deadline
-			k := fmt.Sprintf("rc:%d", i)
-			var got string
-			var err error
-			waitUntil(t, func() bool { got, err = cc.Get(ctx, k).Result(); return err == nil && got == k },
-				func() string { return fmt.Sprintf("GET %s = %q %v", k, got, err) })
-		}
-		_ = cc.Close()
-	}
+	checkClusterClient(t, &redis.ClusterOptions{Addrs: []string{nodes[0].Addr()}, ReadOnly: true})
 	cli := redisTool(t, "redis-cli")
 	h, p := hostPort(t, nodes[2])
 	for i := range 20 {
@@ -175,5 +157,27 @@ func TestReplicaClientsRoute(t *testing.T) {
 		if out, err := exec.CommandContext(ctx, cli, "-c", "-h", h, "-p", p, "GET", k).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "v" {
 			t.Fatalf("redis-cli -c GET: %v %s", err, out)
 		}
+	}
+}
+
+// checkClusterClient writes 200 keys through a ClusterClient made with opt
+// and reads each back (a replica may lag: within the poll's deadline).
+func checkClusterClient(t *testing.T, opt *redis.ClusterOptions) {
+	t.Helper()
+	ctx := ctxT(t)
+	cc := redis.NewClusterClient(opt)
+	defer cc.Close()
+	for i := range 200 {
+		k := fmt.Sprintf("rc:%d", i)
+		if err := cc.Set(ctx, k, k, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 200 {
+		k := fmt.Sprintf("rc:%d", i)
+		var got string
+		var err error
+		waitUntil(t, func() bool { got, err = cc.Get(ctx, k).Result(); return err == nil && got == k },
+			func() string { return fmt.Sprintf("GET %s = %q %v", k, got, err) })
 	}
 }
