@@ -25,6 +25,8 @@ type clusterState struct {
 	host  string
 	port  int
 
+	anyReads bool // cluster-replica-reads any: replica copies serve reads without READONLY (repl_apply.go)
+
 	mu     sync.Mutex // serializes node start, swaps (CLUSTER RESET) and close
 	closed bool       // guarded by mu
 	node   atomic.Pointer[cluster.Node]
@@ -70,7 +72,7 @@ func (s *Server) newClusterState() {
 	if !s.cfg.Cluster.Enabled {
 		return
 	}
-	cs := &clusterState{s: s, proxy: s.cfg.Cluster.Route == "proxy"}
+	cs := &clusterState{s: s, proxy: s.cfg.Cluster.Route == "proxy", anyReads: s.cfg.Cluster.ReplicaReads == "any"}
 	cs.peers.init(cs)
 	s.cl = cs
 }
@@ -260,7 +262,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 		}
 		return false
 	}
-	if c.clu.readonly && cmd.flags&flagReadonly != 0 && !c.inMulti() && s.store.ReplicaSlot(slot) {
+	if (c.clu.readonly || cs.anyReads) && cmd.flags&flagReadonly != 0 && !c.inMulti() && s.replicaReadable(slot) {
 		return false // READONLY: this node's replica copy serves the read (repl.go)
 	}
 	if cs.canForward(c, cmd) {

@@ -152,31 +152,6 @@ func clusterInfoCommand(c *client, cs *clusterState, _ [][]byte) {
 	c.verbatim(b.String())
 }
 
-// nodesText is CLUSTER NODES: one line per node, as Redis formats it.
-func nodesText(v *clusterView) string {
-	var b strings.Builder
-	epoch := strconv.FormatUint(v.t.Version(), 10)
-	for i, m := range v.t.Members() {
-		b.WriteString(m.ID + " " + v.addrs[i] + "@" + strconv.Itoa(gossipPort(m.GossipAddr)))
-		if i == v.self {
-			b.WriteString(" myself,master")
-		} else {
-			b.WriteString(" master")
-		}
-		b.WriteString(" - 0 0 " + epoch + " connected")
-		for _, r := range v.t.Ranges(m.ID) {
-			b.WriteByte(' ')
-			b.WriteString(strconv.Itoa(r.Start))
-			if r.End != r.Start {
-				b.WriteByte('-')
-				b.WriteString(strconv.Itoa(r.End))
-			}
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 func clusterNodesCommand(c *client, cs *clusterState, _ [][]byte) {
 	c.verbatim(nodesText(cs.view.Load()))
 }
@@ -195,39 +170,6 @@ func clusterSlotsCommand(c *client, cs *clusterState, _ [][]byte) {
 			c.bulkString(m.ID)
 			c.mapLen(0)
 		}
-	}
-}
-
-func clusterShardsCommand(c *client, cs *clusterState, _ [][]byte) {
-	v := cs.view.Load()
-	ms := v.t.Members()
-	c.array(len(ms))
-	for _, m := range ms {
-		rs := v.t.Ranges(m.ID)
-		c.mapLen(2)
-		c.bulkString("slots")
-		c.array(2 * len(rs))
-		for _, r := range rs {
-			c.int(int64(r.Start))
-			c.int(int64(r.End))
-		}
-		c.bulkString("nodes")
-		c.array(1)
-		c.mapLen(7)
-		c.bulkString("id")
-		c.bulkString(m.ID)
-		c.bulkString("port")
-		c.int(int64(m.Port))
-		c.bulkString("ip")
-		c.bulkString(m.Host)
-		c.bulkString("endpoint")
-		c.bulkString(m.Host)
-		c.bulkString("role")
-		c.bulkString("master")
-		c.bulkString("replication-offset")
-		c.int(0)
-		c.bulkString("health")
-		c.bulkString("online")
 	}
 }
 
@@ -369,12 +311,6 @@ func knownNode(c *client, cs *clusterState, id []byte) bool {
 	}
 	c.err("ERR Unknown node " + string(id))
 	return false
-}
-
-func clusterReplicasCommand(c *client, cs *clusterState, args [][]byte) {
-	if knownNode(c, cs, args[2]) {
-		c.array(0) // no replicas yet (cluster-replicas 0)
-	}
 }
 
 func clusterFailureReportsCommand(c *client, cs *clusterState, args [][]byte) {

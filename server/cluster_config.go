@@ -34,6 +34,15 @@ type ClusterConfig struct {
 	// Replicas is the number of replicas per slot (directive
 	// "cluster-replicas"): each slot's primary streams its writes to them.
 	Replicas int
+	// ReplicaReads says which connections a node's replica copies serve
+	// reads to (directive "cluster-replica-reads"): "readonly" (default,
+	// Redis's rule: only READONLY connections; others get MOVED) or "any"
+	// (every connection's read commands of a slot it replicates, live).
+	// "any" is for clients that route reads to replicas without READONLY
+	// on nodes they also see as masters, e.g. ioredis scaleReads (see
+	// docs/replication.md); a client whose slot map is stale then reads the
+	// replica's copy instead of being redirected.
+	ReplicaReads string
 	// ReplBacklogSize is the replication backlog in bytes (directive
 	// "repl-backlog-size"): how much a replica may miss and still resume.
 	ReplBacklogSize int64
@@ -129,6 +138,9 @@ var _ = registerDirectives(
 		func(c *Config) *int { return &c.Cluster.NodeTimeout }),
 	intDirective("cluster-replicas", "1", false, 0, 16, "replicas per slot (nodes that hold a copy of each slot)",
 		func(c *Config) *int { return &c.Cluster.Replicas }),
+	enumDirective("cluster-replica-reads", "readonly", false, []string{"readonly", "any"},
+		"reads served from a replica copy: READONLY connections only (readonly), or any connection (any; ioredis scaleReads)",
+		func(c *Config) *string { return &c.Cluster.ReplicaReads }),
 	immutable(boundedMemDirective("repl-backlog-size", "1mb", 16<<10, 1<<40,
 		"replication backlog: how much a disconnected replica may miss and still resume",
 		func(c *Config) *int64 { return &c.Cluster.ReplBacklogSize })),

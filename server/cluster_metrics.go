@@ -34,7 +34,7 @@ func newClusterCollector(s *Server) *clusterCollector {
 	return &clusterCollector{s: s,
 		members: d("cluster_members", "Members in this node's slot table (cluster mode only)."),
 		slots: d("cluster_slots_served", "Slots this node serves, by role: primary, or replica "+
-			"(0 until slots have replicas).", "role"),
+			"(a copy it follows; READONLY reads).", "role"),
 		version: d("cluster_table_version", "Version of the slot table this node routes by."),
 		ready:   d("ready", "1 when /readyz answers ok: listening and, in cluster mode, joined and holding slots."),
 	}
@@ -67,6 +67,10 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.members, float64(members))
 	gauge(c.slots, float64(primary), "primary")
-	gauge(c.slots, 0, "replica") // slot replicas are not there yet
+	replica := 0
+	if rs := c.s.repl.Load(); rs != nil {
+		_, replica = rs.slotCounts()
+	}
+	gauge(c.slots, float64(replica), "replica")
 	gauge(c.version, float64(version))
 }

@@ -379,8 +379,10 @@ func flushdbCommand(c *client, args [][]byte) {
 		return
 	}
 	tx := c.lockAll()
-	tx.FlushDB(int(c.db.Load()))
-	c.propagateKeyless(cmdFlushDB)
+	if !c.s.flushReplicated(tx) { // repl_flush.go
+		tx.FlushDB(int(c.db.Load()))
+		c.propagateKeyless(cmdFlushDB)
+	}
 	tx.Unlock()
 	c.ok()
 }
@@ -393,8 +395,10 @@ func flushallCommand(c *client, args [][]byte) {
 		return
 	}
 	tx := c.lockAll()
-	tx.FlushAll()
-	c.propagateKeyless(cmdFlushAll)
+	if !c.s.flushReplicated(tx) { // repl_flush.go
+		tx.FlushAll()
+		c.propagateKeyless(cmdFlushAll)
+	}
 	tx.Unlock()
 	c.ok()
 }

@@ -139,6 +139,7 @@ func (s *Server) NewMetrics(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{
 		newMetricsCollector(s),
 		newClusterCollector(s),
+		newReplCollector(s), // repl_metrics.go
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

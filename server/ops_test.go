@@ -281,10 +281,12 @@ func TestLatencyMetricNativeAndClassic(t *testing.T) {
 // TestClusterMetrics: members and slots served per role in cluster mode.
 func TestClusterMetrics(t *testing.T) {
 	nodes := startCluster(t, 3, func(c *Config) { c.MetricsAddr = "127.0.0.1:0" })
+	waitReplSynced(t, nodes) // cluster-replicas 1: each node also serves replica slots
 	total := 0
 	for _, s := range nodes {
 		_, body := httpGet(t, "http://"+s.MetricsAddr()+"/metrics")
-		if !strings.Contains(body, "cached_cluster_members 3\n") || !strings.Contains(body, `cached_cluster_slots_served{role="replica"} 0`) ||
+		replica := fmt.Sprintf("cached_cluster_slots_served{role=\"replica\"} %d\n", replSlotsWanted(s))
+		if !strings.Contains(body, "cached_cluster_members 3\n") || !strings.Contains(body, replica) ||
 			!strings.Contains(body, "cached_ready 1\n") {
 			t.Errorf("%s metrics lack cluster lines:\n%s", s.Addr(), grepLines(body, "cached_cluster|cached_ready"))
 		}

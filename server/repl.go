@@ -49,6 +49,8 @@ type replState struct {
 
 	dialFault atomic.Bool // tests: replicas' dials fail (an injected network fault)
 
+	loading [store.Slots]atomic.Bool // slots whose snapshot is being loaded: not served to READONLY (repl_apply.go)
+
 	ctx    context.Context // ends at Close: WAITs return
 	cancel context.CancelFunc
 	done   chan struct{}

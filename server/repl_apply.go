@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/tidwall/redcon"
@@ -18,11 +19,24 @@ import (
 
 // applier is one Replica's repl.Applier: it runs each effect as a command
 // on an internal client (the effects are commands), restores snapshot keys
-// from their DUMP payloads and flushes slots. Called from the Replica's one
-// goroutine only.
+// from their DUMP payloads and flushes slots. A unit (one command, one
+// EXEC) is applied holding the shard locks of all its keys at once, as
+// EXEC runs on the primary, so READONLY readers never see part of it.
+// Called from the Replica's one goroutine only.
 type applier struct {
-	s *Server
-	c *client
+	s     *Server
+	c     *client
+	steps []applyStep // the unit being applied; reused
+	keys  [][]byte    // its keys; reused
+}
+
+// applyStep is one effect of a unit, resolved: a command with the
+// arguments this node follows, or a slot flush (flush >= 0).
+type applyStep struct {
+	db    int
+	cmd   *command
+	args  [][]byte
+	flush int
 }
 
 func newApplier(s *Server) *applier {
@@ -31,49 +45,94 @@ func newApplier(s *Server) *applier {
 	return &applier{s: s, c: c}
 }
 
-// Apply runs the unit's effects in order. A command that fails or panics
-// is an error: the Replica then asks for a new snapshot of the slot.
+// Apply runs the unit's effects in order under one Tx that covers them
+// all. A command that fails or panics is an error: the Replica then asks
+// for a new snapshot of the slot.
 func (a *applier) Apply(unit []repl.Record) (err error) {
+	c := a.c
 	defer func() {
-		if p := recover(); p != nil {
+		p := recover()
+		c.releaseHeld() // commits what was applied: a snapshot of the slot follows the error
+		if p != nil {
 			err = fmt.Errorf("server: replicated command panicked: %v", p)
 		}
+		clear(a.steps)
+		clear(a.keys)
+		a.steps, a.keys = a.steps[:0], a.keys[:0]
 	}()
-	for i := range unit {
-		if !a.s.store.ReplicaSlot(unit[i].Slot) { // no longer followed here (table changed)
-			continue
-		}
-		if err := a.run(unit[i].DB, unit[i].Args); err != nil {
+	all, err := a.resolve(unit)
+	if err != nil || len(a.steps) == 0 {
+		return err
+	}
+	if all {
+		c.held = a.s.store.LockApplyAll()
+	} else {
+		c.held = a.s.store.LockApply(a.keys...)
+	}
+	c.execHeld = true
+	for i := range a.steps {
+		if err := a.run(&a.steps[i]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// run executes one effect.
-func (a *applier) run(db int, args [][]byte) error {
+// resolve fills a.steps and a.keys from the unit's effects of slots this
+// node follows, and reports whether the unit needs every shard (a slot
+// flush, or a command over the whole keyspace).
+func (a *applier) resolve(unit []repl.Record) (all bool, err error) {
+	for i := range unit {
+		r := &unit[i]
+		if !a.s.store.ReplicaSlot(r.Slot) { // no longer followed here (table changed)
+			continue
+		}
+		args := r.Args
+		if len(args) == 0 || r.DB < 0 || r.DB >= a.s.store.Databases() {
+			return false, fmt.Errorf("server: bad replicated effect")
+		}
+		if string(args[0]) == effFlushSlot {
+			if len(args) != 2 || string(args[1]) != strconv.Itoa(r.Slot) {
+				return false, fmt.Errorf("server: bad replicated slot flush")
+			}
+			a.steps = append(a.steps, applyStep{db: r.DB, args: args, flush: r.Slot})
+			all = true
+			continue
+		}
+		cmd := a.s.cmds.lookup(args[0])
+		if cmd != nil && cmd.subs != nil && len(args) > 1 {
+			cmd = cmd.lookupSub(args[1])
+		}
+		if cmd == nil || !cmd.arityOK(len(args)) {
+			return false, fmt.Errorf("server: unknown replicated command %q", args[0])
+		}
+		if args = a.followedKeys(cmd, args); len(args) <= cmd.first { // none of its keys is followed here
+			continue
+		}
+		a.steps = append(a.steps, applyStep{db: r.DB, cmd: cmd, args: args, flush: -1})
+		if cmd.keyspace {
+			all = true
+		}
+		for _, p := range cmd.keyPositions(args) {
+			a.keys = append(a.keys, args[p])
+		}
+	}
+	return all, nil
+}
+
+// run executes one step with the unit's Tx held.
+func (a *applier) run(st *applyStep) error {
 	c := a.c
-	if len(args) == 0 || db < 0 || db >= a.s.store.Databases() {
-		return fmt.Errorf("server: bad replicated effect")
-	}
-	cmd := a.s.cmds.lookup(args[0])
-	if cmd != nil && cmd.subs != nil && len(args) > 1 {
-		cmd = cmd.lookupSub(args[1])
-	}
-	if cmd == nil || !cmd.arityOK(len(args)) {
-		return fmt.Errorf("server: unknown replicated command %q", args[0])
-	}
-	if args = a.followedKeys(cmd, args); len(args) <= cmd.first { // none of its keys is followed here
+	if st.flush >= 0 {
+		c.held.FlushSlot(st.flush)
+		c.held.PropagateSlot(st.db, st.flush, st.args...) // keeps this copy's slot sequence in step
 		return nil
 	}
-	c.db.Store(int32(db))
+	c.db.Store(int32(st.db))
 	c.failed = false
-	func() {
-		defer c.releaseHeld()
-		cmd.fn(c, args)
-	}()
+	st.cmd.fn(c, st.args)
 	if c.failed {
-		return fmt.Errorf("server: replicated %s failed", cmd.fullName)
+		return fmt.Errorf("server: replicated %s failed", st.cmd.fullName)
 	}
 	return nil
 }
@@ -107,10 +166,26 @@ func (a *applier) followedKeys(cmd *command, args [][]byte) [][]byte {
 	return out
 }
 
-// FlushSlot drops every key of slot before its snapshot.
+// FlushSlot drops every key of slot before its snapshot. Until the
+// snapshot is loaded the slot is not served to READONLY readers, who would
+// see part of it (and so part of a unit): they get MOVED to the primary.
 func (a *applier) FlushSlot(slot int) error {
+	if rs := a.s.repl.Load(); rs != nil {
+		rs.loading[slot].Store(true)
+	}
 	a.s.store.FlushSlot(slot)
 	return nil
+}
+
+// replicaReadable reports whether a READONLY read of slot may be served
+// from this node's copy: the slot is followed here and not loading a
+// snapshot.
+func (s *Server) replicaReadable(slot int) bool {
+	if !s.store.ReplicaSlot(slot) {
+		return false
+	}
+	rs := s.repl.Load()
+	return rs == nil || !rs.loading[slot].Load()
 }
 
 // Restore loads one snapshot key.
@@ -134,6 +209,9 @@ func (a *applier) Restore(slot, db int, key, payload []byte, pexpireAt int64) er
 
 // SnapshotLoaded notes the end of a slot's full sync.
 func (a *applier) SnapshotLoaded(slot int, seq uint64) error {
+	if rs := a.s.repl.Load(); rs != nil {
+		rs.loading[slot].Store(false)
+	}
 	return nil
 }
 

@@ -2,14 +2,12 @@ package server
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cached/cached/cluster/repl"
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
 )
 
 // replCommands declares WAIT and the node-to-node REPLSYNC.
@@ -21,13 +19,24 @@ func replCommands() []spec {
 		spec{name: "replsync", arity: -3, flags: "admin noscript stale", group: "cluster", since: "7.0.0",
 			summary:    "cached internal: a replica's handshake; the connection becomes its replication stream.",
 			complexity: "O(N) where N is the number of slots asked for", fn: replsyncCommand},
+		{name: "role", arity: 1, flags: "noscript loading stale fast", acl: "admin dangerous", group: "server", since: "2.8.12",
+			summary: "Returns the replication role.", complexity: "O(1)", fn: roleCommand},
 	}
 }
 
-// noteWrite remembers the slot a write command touched, for WAIT.
+// noteWrite remembers the slot a write command touched, for WAIT; a
+// keyless write over the whole keyspace (FLUSHALL, FLUSHDB) touched every
+// slot this node is primary of (repl_flush.go).
 func (c *client) noteWrite(cmd *command, args [][]byte) {
 	if slot, n, _ := c.s.cl.commandSlot(cmd, args); n > 0 {
 		c.wrote.Note(slot, 0)
+	} else if rs := c.s.repl.Load(); cmd.keyspace && rs != nil {
+		owned := rs.owned.Load()
+		for slot := range store.Slots {
+			if owned[slot] {
+				c.wrote.Note(slot, 0)
+			}
+		}
 	}
 }
 
@@ -53,7 +62,7 @@ func waitCommand(c *client, args [][]byte) {
 	}
 	rs := c.s.repl.Load()
 	if rs == nil { // no replication: no replica can acknowledge
-		c.int(0)
+		c.s.waitNoReplicas(c, n, ms)
 		return
 	}
 	tok := c.wrote
@@ -71,6 +80,26 @@ func waitCommand(c *client, args [][]byte) {
 		defer cancel()
 	}
 	c.int(int64(rs.wait(ctx, tok, int(min(n, 1<<20)), true)))
+}
+
+// waitNoReplicas is WAIT without replication, as Redis 7 answers when no
+// replica is connected: 0 at once for numreplicas <= 0 or inside
+// MULTI/EXEC, else 0 after blocking for the whole timeout (0: until the
+// server stops). The wait is on the connection's own goroutine.
+func (s *Server) waitNoReplicas(c *client, n, ms int64) {
+	if n > 0 && !c.execHeld {
+		var timeout <-chan time.Time
+		if ms > 0 {
+			t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-timeout:
+		case <-s.stop:
+		}
+	}
+	c.int(0)
 }
 
 // wait counts the copies of tok's writes: the slots are grouped by their
@@ -127,47 +156,4 @@ func replsyncCommand(c *client, args [][]byte) {
 	cp[0] = []byte("REPLSYNC")
 	c.conn.Detach() // redcon lets go of the connection after this command; nothing is buffered past it
 	_ = rs.p.Handoff(nc, cp)
-}
-
-// info writes INFO replication. The node is primary for its own slots and
-// replica for others, so it reports role:master with its replicas
-// (slaveN) and, per primary it follows, a replica_ofN line.
-func (rs *replState) info(b *strings.Builder) {
-	ps := rs.p.Stats()
-	field(b, "role", "master")
-	field(b, "connected_slaves", len(ps.Links))
-	for i, l := range ps.Links {
-		host, port, _ := net.SplitHostPort(l.Addr)
-		state := "online"
-		if !l.Ready || l.SnapSlotsLeft > 0 {
-			state = "wait_bgsave"
-		}
-		field(b, "slave"+strconv.Itoa(i), fmt.Sprintf("ip=%s,port=%s,state=%s,offset=%d,lag=%d,lag_records=%d,lag_ms=%d,snapshot_slots_left=%d",
-			host, port, state, l.AckIndex, int64(l.AckAge/time.Second), l.LagRecords, l.LagMs, l.SnapSlotsLeft))
-	}
-	field(b, "master_failover_state", "no-failover")
-	field(b, "master_replid", fmt.Sprintf("%040x", rs.p.ID()))
-	field(b, "master_replid2", strings.Repeat("0", 40))
-	field(b, "master_repl_offset", ps.LastIndex)
-	field(b, "second_repl_offset", -1)
-	field(b, "repl_backlog_active", 1)
-	field(b, "repl_backlog_size", ps.BacklogSize)
-	field(b, "repl_backlog_first_byte_offset", ps.FirstIndex)
-	field(b, "repl_backlog_histlen", ps.BacklogUsed)
-	field(b, "repl_full_sync_slots", ps.FullSyncs)
-	field(b, "repl_partial_syncs", ps.PartialSyncs)
-	field(b, "repl_behind_cuts", ps.BehindCuts)
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	i := 0
-	for id, l := range rs.replicas {
-		st := l.r.Stats()
-		link := "down"
-		if st.Connected {
-			link = "up"
-		}
-		field(b, "replica_of"+strconv.Itoa(i), fmt.Sprintf("primary=%s,addr=%s,link=%s,offset=%d,slots_live=%d,slots_syncing=%d,full_syncs=%d,partial_slots=%d,gaps=%d,reconnects=%d",
-			id, l.addr, link, st.AckIndex, st.SlotsLive, st.SlotsSyncing, st.FullSyncs, st.PartialSlots, st.Gaps, st.Reconnects))
-		i++
-	}
 }

@@ -58,6 +58,36 @@ type link struct {
 	snapBytes atomic.Uint64
 	snapKeys  atomic.Uint64
 	snapDone  atomic.Uint64
+
+	nslots int     // slots the replica asked for; set by the handshake, under mu
+	sync   syncRun // the snapshots under way, for the log line at their end; sender goroutine only
+}
+
+// syncRun marks where a run of snapshots began (snapLeft went above 0):
+// its end is logged with the slots, keys and bytes sent and the time taken.
+type syncRun struct {
+	on                bool
+	start             time.Time
+	slots, keys, byts uint64
+}
+
+// syncBegin starts a run of snapshots if none is under way. Sender
+// goroutine only.
+func (l *link) syncBegin() {
+	if !l.sync.on {
+		l.sync = syncRun{on: true, start: l.p.now(), slots: l.snapDone.Load(), keys: l.snapKeys.Load(), byts: l.snapBytes.Load()}
+	}
+}
+
+// syncEnd logs the end of the run of snapshots once none is left.
+func (l *link) syncEnd(left int) {
+	if !l.sync.on || left > 0 {
+		return
+	}
+	l.sync.on = false
+	l.p.cfg.Logger.Info("replica sync done", "replica", l.replicaID(), "addr", l.conn.RemoteAddr().String(),
+		"slots", l.snapDone.Load()-l.sync.slots, "keys", l.snapKeys.Load()-l.sync.keys,
+		"bytes", l.snapBytes.Load()-l.sync.byts, "duration", l.p.now().Sub(l.sync.start))
 }
 
 func newLink(p *Primary, c net.Conn) *link {
@@ -166,8 +196,12 @@ func (l *link) handshake(args [][]byte) error {
 	l.lastSent = l.curIndex
 	l.p.mu.Unlock()
 
+	if full > 0 {
+		l.syncBegin()
+	}
 	l.mu.Lock()
 	l.id = string(args[2])
+	l.nslots = len(want) / 3
 	l.ready = true
 	l.snapLeft = int(full)
 	l.ackAt = l.p.now()
@@ -249,6 +283,7 @@ func (l *link) takeRequests() bool {
 func (l *link) markPending(s int) {
 	l.pending[s] = true
 	l.queue = append(l.queue, s)
+	l.syncBegin()
 	l.mu.Lock()
 	l.liveSnap[s] = notLive
 	l.snapLeft++
@@ -400,10 +435,13 @@ func (l *link) snapshotNext() error {
 		l.liveSnap[s] = l.snapsOut
 	}
 	l.snapLeft--
+	left := l.snapLeft
 	l.mu.Unlock()
 	l.snapDone.Add(1)
 	l.p.fullSyncs.Add(1)
-	return l.flushLimited()
+	err = l.flushLimited()
+	l.syncEnd(left)
+	return err
 }
 
 // flushLimited writes snapshot bytes within the rate limit.

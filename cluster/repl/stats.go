@@ -21,6 +21,7 @@ type LinkStats struct {
 	ID            string // the replica's ID from its handshake
 	Addr          string // its remote address
 	Ready         bool   // the handshake finished
+	Slots         int    // slots the replica asked for in its handshake
 	AckIndex      uint64 // last record index it acknowledged
 	LagRecords    uint64 // records appended after AckIndex (all slots)
 	LagMs         int64  // append time of the newest record minus that of the acknowledged one; 0 when caught up
@@ -63,7 +64,7 @@ func (l *link) stats(last uint64, lastMs int64, now time.Time) LinkStats {
 	defer l.mu.Unlock()
 	ls := LinkStats{
 		ID: l.id, Addr: l.conn.RemoteAddr().String(), Ready: l.ready,
-		AckIndex: l.ackIndex, SnapSlotsLeft: l.snapLeft,
+		AckIndex: l.ackIndex, SnapSlotsLeft: l.snapLeft, Slots: l.nslots,
 		SnapSlotsDone: l.snapDone.Load(), SnapBytes: l.snapBytes.Load(), SnapKeys: l.snapKeys.Load(),
 	}
 	if l.ready {
