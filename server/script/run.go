@@ -1,0 +1,147 @@
+package script
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Run is one execution of a script or function. The caller fills the
+// exported fields; the Engine owns the rest.
+type Run struct {
+	Host     Host
+	Keys     [][]byte
+	Args     [][]byte
+	Resp     int    // the calling client's protocol, 2 or 3
+	Function bool   // FCALL: FUNCTION KILL stops it, not SCRIPT KILL
+	Name     string // the script's SHA or the function's name, for error texts
+
+	start  time.Time
+	ctx    context.Context
+	cancel context.CancelFunc
+	busy   bool   // past the busy threshold; guarded by Engine.mu
+	heap0  uint64 // heap size seen at the run's first watch; guarded by Engine.mu
+	dirty  atomic.Bool
+	why    atomic.Int32
+}
+
+// Why a run was stopped (Run.why).
+const (
+	killUser int32 = iota + 1
+	killShutdown
+	killMemory
+	killRestart
+)
+
+// MarkDirty notes that the run has changed data (SCRIPT KILL then answers
+// UNKILLABLE). The Host calls it before running a write.
+func (r *Run) MarkDirty() { r.dirty.Store(true) }
+
+// Dirty reports whether MarkDirty was called.
+func (r *Run) Dirty() bool { return r.dirty.Load() }
+
+// Stopped reports whether the run was stopped (SCRIPT KILL, memory,
+// shutdown): the Host refuses further commands then.
+func (r *Run) Stopped() bool { return r.why.Load() != 0 }
+
+// Stop ends the run at its next instruction without an error of its own:
+// the Host uses it when the run must start again (Restarted).
+func (r *Run) Stop() { r.stop(killRestart) }
+
+func (r *Run) stop(why int32) {
+	r.why.CompareAndSwap(0, why)
+	r.cancel()
+}
+
+// Eval runs sc with r and returns its reply as RESP bytes appended to dst,
+// or the error reply of a script that failed.
+func (e *Engine) Eval(dst []byte, sc *Script, r *Run) ([]byte, *Error) {
+	st := e.getState()
+	defer e.putState(st)
+	return st.exec(dst, st.function(sc), r)
+}
+
+// exec runs fn on st with r's keys and arguments.
+func (st *state) exec(dst []byte, fn *lua.LFunction, r *Run) ([]byte, *Error) {
+	L := st.L
+	st.e.begin(r)
+	defer st.e.end(r)
+	st.run, st.resp = r, 2
+	st.G.RawSetString("KEYS", stringsTable(L, r.Keys))
+	st.G.RawSetString("ARGV", stringsTable(L, r.Args))
+	L.SetContext(r.ctx)
+	defer L.RemoveContext()
+	L.Push(fn)
+	if err := L.PCall(0, 1, st.errFn); err != nil {
+		return dst, st.runError(err)
+	}
+	ret := L.Get(-1)
+	L.Pop(1)
+	return appendLua(dst, L, ret, r.Resp, st.resp, 0), nil
+}
+
+// stringsTable is a Lua array of bs.
+func stringsTable(L *lua.LState, bs [][]byte) *lua.LTable {
+	t := L.CreateTable(len(bs), 0)
+	for _, b := range bs {
+		t.Append(lua.LString(b))
+	}
+	return t
+}
+
+// runError is the error reply of a failed run, as Redis's
+// luaCallFunction words it.
+func (st *state) runError(err error) *Error {
+	r := st.run
+	var v lua.LValue = lua.LString(err.Error())
+	if ae, ok := err.(*lua.ApiError); ok && ae.Object != nil {
+		v = ae.Object
+	}
+	if msg := killMessage(r); msg != "" && !isErrTable(v) {
+		v = errTable(st.L, msg)
+	}
+	tb, ok := v.(*lua.LTable)
+	if !ok {
+		msg := v.String()
+		if len(msg) > 100 {
+			msg = msg[:100]
+		}
+		return &Error{Msg: oneLine("ERR Error running script " + r.Name + ", " + msg)}
+	}
+	msg := lua.LVAsString(tb.RawGetString("err"))
+	src, line := tb.RawGetString("source"), tb.RawGetString("line")
+	if src != lua.LNil && line != lua.LNil {
+		msg += " script: " + r.Name + ", on " + lua.LVAsString(src) + ":" + lineText(line) + "."
+	}
+	return &Error{Msg: oneLine(msg)}
+}
+
+func isErrTable(v lua.LValue) bool {
+	tb, ok := v.(*lua.LTable)
+	return ok && tb.RawGetString("err") != lua.LNil
+}
+
+func lineText(v lua.LValue) string {
+	if n, ok := v.(lua.LNumber); ok {
+		return strconv.FormatInt(int64(n), 10)
+	}
+	return lua.LVAsString(v)
+}
+
+// oneLine replaces the line breaks of an error text by spaces (a RESP
+// error is one line).
+func oneLine(s string) string {
+	if strings.ContainsAny(s, "\r\n") {
+		s = strings.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' {
+				return ' '
+			}
+			return r
+		}, s)
+	}
+	return s
+}
