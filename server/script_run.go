@@ -31,8 +31,9 @@ type scriptCall struct {
 	fn       *script.Function
 	keys     [][]byte
 	args     [][]byte
-	ro       bool   // EVAL_RO, FCALL_RO
-	name     string // the SHA or the function's name, for error texts
+	argv     [][]byte // the whole command, for MONITOR
+	ro       bool     // EVAL_RO, FCALL_RO
+	name     string   // the SHA or the function's name, for error texts
 	flags    script.Flags
 	function bool
 }
@@ -45,6 +46,9 @@ func (s *Server) runScript(c *client, sc scriptCall) {
 			c.err(msg)
 			return
 		}
+	}
+	if s.monitors.count.Load() > 0 { // before the script's commands, as Redis 7 shows it
+		s.feedMonitorsArgs(c, sc.argv)
 	}
 	h := s.scriptHosts.Get().(*scriptHost)
 	defer s.scriptHosts.Put(h)
@@ -103,15 +107,15 @@ type scriptHost struct {
 	ic      *client // the internal client
 	conn    *scriptConn
 	call    scriptCall
-	slot    int  // the slot of the keys used so far (cluster), -1 none
-	oom     bool // over maxmemory when the script started
-	restart bool // the run must start again with every shard locked
+	slot    int         // the slot of the keys used so far (cluster), -1 none
+	oom     bool        // over maxmemory when the script started
+	restart bool        // the run must start again with every shard locked
 	cur     *script.Run // the run in progress
 }
 
 func newScriptHost(s *Server) *scriptHost {
 	conn := &scriptConn{}
-	ic := &client{s: s, id: s.clients.nextID.Add(1), conn: conn, addr: "lua", authed: true, born: time.Now()}
+	ic := &client{s: s, id: s.clients.nextID.Add(1), conn: conn, addr: "?:0", authed: true, born: time.Now()}
 	return &scriptHost{s: s, ic: ic, conn: conn}
 }
 
@@ -150,12 +154,8 @@ func (h *scriptHost) Call(run *script.Run, args [][]byte, resp int) []byte {
 		return []byte(errScriptStopped + "\r\n")
 	}
 	cmd := s.cmds.lookup(args[0])
-	if cmd != nil && cmd.subs != nil {
-		if len(args) < 2 {
-			cmd = nil
-		} else {
-			cmd = cmd.lookupSub(args[1])
-		}
+	if cmd != nil && cmd.subs != nil && len(args) >= 2 { // a bare container fails its arity
+		cmd = cmd.lookupSub(args[1])
 	}
 	if msg := h.refusal(cmd, args); msg != "" {
 		return []byte(msg + "\r\n")

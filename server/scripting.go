@@ -42,8 +42,8 @@ const (
 
 // evalKeySpec is EVAL's key spec: numkeys at 2, the keys after it.
 const (
-	evalKeysRW = "RW access update | index 2 | keynum 0 1 1 | We cannot tell how the keys will be used so we assume the worst, RW and UPDATE flags"
-	evalKeysRO = "RO access | index 2 | keynum 0 1 1 | We cannot tell how the keys will be used so we assume the worst, RO and ACCESS flags"
+	evalKeysRW = "RW access update | index 2 | keynum 0 1 1 | We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"
+	evalKeysRO = "RO access | index 2 | keynum 0 1 1 | We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"
 )
 
 // scriptCommands declares EVAL, EVALSHA, their _RO forms and SCRIPT.
@@ -93,7 +93,7 @@ func evalCommand(c *client, args [][]byte) {
 			return
 		}
 	}
-	c.s.runScript(c, scriptCall{sc: sc, keys: keys, args: argv, ro: ro, name: sc.SHA, flags: sc.Flags})
+	c.s.runScript(c, scriptCall{sc: sc, keys: keys, args: argv, argv: args, ro: ro, name: sc.SHA, flags: sc.Flags})
 }
 
 // scriptKeys splits EVAL's or FCALL's arguments after the script into

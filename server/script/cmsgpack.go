@@ -253,11 +253,11 @@ func (d *mpDecoder) value(depth int) lua.LValue {
 		return lua.LNumber(math.Float32frombits(uint32(d.uint(4))))
 	case 0xcb:
 		return lua.LNumber(math.Float64frombits(d.uint(8)))
-	case 0xd9, 0xc4:
+	case 0xd9:
 		return lua.LString(d.take(int(d.uint(1))))
-	case 0xda, 0xc5:
+	case 0xda:
 		return lua.LString(d.take(int(d.uint(2))))
-	case 0xdb, 0xc6:
+	case 0xdb:
 		return lua.LString(d.take(int(d.uint(4))))
 	case 0xdc:
 		return d.array(int(d.uint(2)), depth)

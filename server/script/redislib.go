@@ -34,10 +34,10 @@ func (st *state) redisLib() *lua.LTable {
 		"pcall":              func(L *lua.LState) int { return st.call(L, false) },
 		"error_reply":        errorReply,
 		"status_reply":       statusReply,
-		"sha1hex":            sha1hex,
+		"sha1hex":            st.sha1hex,
 		"log":                st.log,
 		"setresp":            st.setResp,
-		"set_repl":           setRepl,
+		"set_repl":           st.setRepl,
 		"replicate_commands": func(L *lua.LState) int { L.Push(lua.LTrue); return 1 },
 		"breakpoint":         func(L *lua.LState) int { L.Push(lua.LFalse); return 1 },
 		"debug":              func(L *lua.LState) int { return 0 },
@@ -54,8 +54,16 @@ func (st *state) redisLib() *lua.LTable {
 
 // raise raises Redis's error table for msg ("ERR msg", or "CODE rest"
 // for a message given as "-CODE rest").
-func raise(L *lua.LState, msg string) {
-	L.Error(errTable(L, errorText(msg)), 0)
+func (st *state) raise(L *lua.LState, msg string) {
+	st.raiseText(L, errorText(msg))
+}
+
+// raiseText raises text as Redis 7.0's redis.call raises an error: a
+// string (what pcall returns), which the error handler then takes as the
+// error reply as it is.
+func (st *state) raiseText(L *lua.LState, text string) {
+	st.raised = text
+	L.Error(lua.LString(text), 0)
 }
 
 // errorText is luaPushError's text: a leading "-CODE " is kept as the
@@ -77,7 +85,7 @@ func (st *state) call(L *lua.LState, raiseErr bool) int {
 	r := st.run
 	fail := func(msg string) int {
 		if raiseErr {
-			raise(L, msg)
+			st.raise(L, msg)
 		}
 		L.Push(errTable(L, errorText(msg)))
 		return 1
@@ -112,7 +120,7 @@ func (st *state) call(L *lua.LState, raiseErr bool) int {
 	reply := r.Host.Call(r, st.argv, st.resp)
 	v, _ := parseReply(L, reply, 0)
 	if raiseErr && len(reply) > 0 && reply[0] == '-' {
-		L.Error(v, 0)
+		st.raiseText(L, lua.LVAsString(v.(*lua.LTable).RawGetString("err")))
 	}
 	L.Push(v)
 	return 1
@@ -155,9 +163,9 @@ func statusReply(L *lua.LState) int {
 	return 1
 }
 
-func sha1hex(L *lua.LState) int {
+func (st *state) sha1hex(L *lua.LState) int {
 	if L.GetTop() != 1 {
-		raise(L, errArgsCount)
+		st.raise(L, errArgsCount)
 	}
 	s := ""
 	switch v := L.Get(1).(type) {
@@ -173,7 +181,7 @@ func sha1hex(L *lua.LState) int {
 func (st *state) log(L *lua.LState) int {
 	n := L.GetTop()
 	if n < 2 {
-		raise(L, errLogArgs)
+		st.raise(L, errLogArgs)
 	}
 	lv, ok := L.Get(1).(lua.LNumber)
 	if !ok {
@@ -183,11 +191,11 @@ func (st *state) log(L *lua.LState) int {
 		}
 	}
 	if !ok {
-		raise(L, errLogLevelType)
+		st.raise(L, errLogLevelType)
 	}
 	level := int(lv)
 	if level < LogDebug || level > LogWarning {
-		raise(L, errLogLevel)
+		st.raise(L, errLogLevel)
 	}
 	var msg []byte
 	for i := 2; i <= n; i++ {
@@ -207,22 +215,22 @@ func (st *state) log(L *lua.LState) int {
 
 func (st *state) setResp(L *lua.LState) int {
 	if L.GetTop() != 1 {
-		raise(L, errSetRespArgs)
+		st.raise(L, errSetRespArgs)
 	}
 	n := int(L.ToNumber(1))
 	if n != 2 && n != 3 {
-		raise(L, errSetRespValue)
+		st.raise(L, errSetRespValue)
 	}
 	st.resp = n
 	return 0
 }
 
-func setRepl(L *lua.LState) int {
+func (st *state) setRepl(L *lua.LState) int {
 	if L.GetTop() != 1 {
-		raise(L, errSetReplArgs)
+		st.raise(L, errSetReplArgs)
 	}
 	if int(L.ToNumber(1))&^3 != 0 {
-		raise(L, errSetReplFlags)
+		st.raise(L, errSetReplFlags)
 	}
 	return 0
 }
@@ -232,19 +240,19 @@ func setRepl(L *lua.LState) int {
 func (st *state) aclCheck(L *lua.LState) int {
 	r := st.run
 	if L.GetTop() < 1 || r == nil {
-		raise(L, errACLCommand)
+		st.raise(L, errACLCommand)
 	}
 	name := []byte(L.ToString(1))
 	checker, ok := r.Host.(interface{ KnownCommand([]byte) bool })
 	if ok && !checker.KnownCommand(name) {
-		raise(L, errACLCommand)
+		st.raise(L, errACLCommand)
 	}
 	L.Push(lua.LTrue)
 	return 1
 }
 
-// raisef raises a plain error message without a position, as luaL_error
-// does from a C library function.
+// raisef raises an error message with the script position, as luaL_error
+// does from Redis's C libraries.
 func raisef(L *lua.LState, format string, args ...any) {
-	L.Error(lua.LString(fmt.Sprintf(format, args...)), 0)
+	L.RaiseError("%s", fmt.Sprintf(format, args...))
 }

@@ -1,6 +1,7 @@
 package script
 
 import (
+	"math"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -35,8 +36,9 @@ type state struct {
 	errFn *lua.LFunction
 	ro    map[*lua.LTable]bool // read-only proxies (rawset/setmetatable refuse them)
 
-	run  *Run // the run in progress, nil between runs
-	resp int  // redis.setresp's version for the running script
+	run    *Run   // the run in progress, nil between runs
+	resp   int    // redis.setresp's version for the running script
+	raised string // the last error text redis.call raised (raiseText)
 
 	gen   uint64                    // Engine.gen the functions were made for
 	fns   map[string]*lua.LFunction // compiled scripts made into functions, by SHA
@@ -106,6 +108,7 @@ func newState(e *Engine) *state {
 		G.RawSetString(name, lua.LNil)
 	}
 	st.guardBase()
+	G.RawSetString("tostring", L.NewFunction(luaToString(G.RawGetString("tostring").(*lua.LFunction))))
 	G.RawSetString("redis", st.redisLib())
 	G.RawSetString("cjson", cjsonLib(L))
 	G.RawSetString("cmsgpack", cmsgpackLib(L))
@@ -132,7 +135,7 @@ func (st *state) readonly(t *lua.LTable) *lua.LTable {
 		L.RaiseError(errReadonly)
 		return 0
 	}))
-	mt.RawSetString("__metatable", lua.LFalse)
+	mt.RawSetString("__metatable", L.NewTable()) // getmetatable gives {} as in Redis
 	L.SetMetatable(p, mt)
 	st.ro[p] = true
 	return p
@@ -170,6 +173,33 @@ func (st *state) guardBase() {
 			return L.GetTop() - top
 		}))
 	}
+}
+
+// luaToString is tostring with Lua 5.1's number format (%.14g).
+func luaToString(orig *lua.LFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		if n, ok := L.Get(1).(lua.LNumber); ok {
+			L.Push(lua.LString(formatNumber(float64(n))))
+			return 1
+		}
+		L.Push(orig)
+		L.Push(L.CheckAny(1))
+		L.Call(1, 1)
+		return 1
+	}
+}
+
+// formatNumber is C's %.14g, as Lua 5.1 converts numbers to strings.
+func formatNumber(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	return string(appendG14(nil, f))
 }
 
 // stringRepGuard bounds string.rep so that one call cannot allocate
@@ -221,7 +251,7 @@ func (st *state) function(sc *Script) *lua.LFunction {
 // reset clears what a run left: KEYS, ARGV, anything rawset into the
 // globals view, the stack.
 func (st *state) reset() {
-	st.run = nil
+	st.run, st.raised = nil, ""
 	st.G.RawSetString("KEYS", lua.LNil)
 	st.G.RawSetString("ARGV", lua.LNil)
 	if k, _ := st.env.Next(lua.LNil); k != lua.LNil {
@@ -245,6 +275,9 @@ func (st *state) onError(L *lua.LState) int {
 		}
 	}
 	tb, ok := v.(*lua.LTable)
+	if s, isStr := v.(lua.LString); isStr && st.raised != "" && string(s) == st.raised {
+		tb, ok = errTable(L, st.raised), true
+	}
 	if !ok {
 		tb = errTable(L, "ERR "+L.ToStringMeta(v).String())
 	}
