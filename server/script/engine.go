@@ -277,6 +277,16 @@ func (e *Engine) tick(now time.Time, heap uint64) {
 	}
 }
 
+// SetMaxMemory changes Config.MaxMemory (tests use a small limit).
+func (e *Engine) SetMaxMemory(n uint64) {
+	e.mu.Lock()
+	e.cfg.MaxMemory = n
+	e.mu.Unlock()
+}
+
+// Running is the number of runs in progress.
+func (e *Engine) Running() int { return int(e.active.Load()) }
+
 // Busy reports whether a script has run past the busy threshold, and
 // whether that script is a function (FCALL) rather than EVAL.
 func (e *Engine) Busy() (busy, function bool) {
