@@ -263,6 +263,7 @@ func newCommandTable() *commandTable {
 		clusterCommands(),
 		replCommands(),
 		scriptCommands(),
+		functionCommands(),
 	} {
 		for _, sp := range group {
 			if _, dup := t.m[sp.name]; dup {

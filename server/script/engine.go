@@ -57,7 +57,7 @@ type Engine struct {
 	free    []*state           // idle interpreter states
 	running map[*Run]struct{}  // runs in progress
 	gen     uint64             // bumped by Flush: states drop their compiled functions
-	libs    *Library           // FUNCTION libraries (functions.go), replaced whole
+	libs    *Libraries         // FUNCTION libraries (functions.go), replaced whole; nil: none
 
 	busy   atomic.Int32 // runs past the busy threshold
 	active atomic.Int32 // runs in progress (watcher's fast path)

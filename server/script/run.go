@@ -71,12 +71,19 @@ func (st *state) exec(dst []byte, fn *lua.LFunction, r *Run) ([]byte, *Error) {
 	st.e.begin(r)
 	defer st.e.end(r)
 	st.run, st.resp = r, 2
-	st.G.RawSetString("KEYS", stringsTable(L, r.Keys))
-	st.G.RawSetString("ARGV", stringsTable(L, r.Args))
+	nargs := 0
+	L.Push(fn)
+	if r.Function { // a function gets them as arguments; KEYS and ARGV are not set
+		L.Push(stringsTable(L, r.Keys))
+		L.Push(stringsTable(L, r.Args))
+		nargs = 2
+	} else {
+		st.G.RawSetString("KEYS", stringsTable(L, r.Keys))
+		st.G.RawSetString("ARGV", stringsTable(L, r.Args))
+	}
 	L.SetContext(r.ctx)
 	defer L.RemoveContext()
-	L.Push(fn)
-	if err := L.PCall(0, 1, st.errFn); err != nil {
+	if err := L.PCall(nargs, 1, st.errFn); err != nil {
 		return dst, st.runError(err)
 	}
 	ret := L.Get(-1)

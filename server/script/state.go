@@ -40,12 +40,19 @@ type state struct {
 	resp   int    // redis.setresp's version for the running script
 	raised string // the last error text redis.call raised (raiseText)
 
-	gen   uint64                    // Engine.gen the functions were made for
-	fns   map[string]*lua.LFunction // compiled scripts made into functions, by SHA
-	libs  *Library                  // the FUNCTION libraries loaded in this state
-	fcall map[string]*lua.LFunction // registered functions of libs, by name
-	args  []byte                    // redis.call argument scratch
-	argv  [][]byte
+	gen      uint64                    // Engine.gen the functions were made for
+	fns      map[string]*lua.LFunction // compiled scripts made into functions, by SHA
+	libs     *Libraries                // the FUNCTION libraries loaded in this state
+	fcall    map[string]*lua.LFunction // registered callbacks of libs, by name
+	fcallFor map[string]*Function      // the Function each callback was registered as
+	loading  *loadCtx                  // a library's registration in progress
+	loadAPI  *lua.LTable               // what library code sees while it loads
+	fenv     *lua.LTable               // the environment of library code and its functions
+	fenvMeta *lua.LTable               // fenv's metatable: __index is loadAPI while loading, else G
+
+	redisTable *lua.LTable // the redis library table itself (not its read-only view)
+	args       []byte      // redis.call argument scratch
+	argv       [][]byte
 }
 
 // compile parses and compiles code as chunk name.
@@ -109,7 +116,8 @@ func newState(e *Engine) *state {
 	}
 	st.guardBase()
 	G.RawSetString("tostring", L.NewFunction(luaToString(G.RawGetString("tostring").(*lua.LFunction))))
-	G.RawSetString("redis", st.redisLib())
+	st.redisTable = st.redisLib()
+	G.RawSetString("redis", st.redisTable)
 	G.RawSetString("cjson", cjsonLib(L))
 	G.RawSetString("cmsgpack", cmsgpackLib(L))
 	G.RawSetString("bit", bitLib(L))
@@ -121,6 +129,7 @@ func newState(e *Engine) *state {
 	st.env = st.globalsView()
 	G.RawSetString("_G", st.env)
 	st.errFn = L.NewFunction(st.onError)
+	st.loadEnv()
 	return st
 }
 
@@ -227,7 +236,7 @@ const maxStringBytes = 512 << 20
 
 // sync drops the compiled functions of an older cache generation and
 // loads the current FUNCTION libraries.
-func (st *state) sync(gen uint64, libs *Library) {
+func (st *state) sync(gen uint64, libs *Libraries) {
 	if st.gen != gen {
 		clear(st.fns)
 		st.gen = gen
