@@ -111,6 +111,7 @@ type scriptHost struct {
 	oom     bool        // over maxmemory when the script started
 	restart bool        // the run must start again with every shard locked
 	cur     *script.Run // the run in progress
+	runBuf  script.Run
 }
 
 func newScriptHost(s *Server) *scriptHost {
@@ -133,7 +134,8 @@ func (h *scriptHost) exec(c *client, sc scriptCall) (reply []byte, err *script.E
 	ic.db.Store(c.db.Load())
 	ic.held, ic.execHeld = c.held, true
 	ic.wrote = c.wrote
-	run := &script.Run{Host: h, Keys: sc.keys, Args: sc.args, Resp: c.respVersion(), Function: sc.function, Name: sc.name}
+	run := &h.runBuf // reused: the engine resets what it owns
+	*run = script.Run{Host: h, Keys: sc.keys, Args: sc.args, Resp: c.respVersion(), Function: sc.function, Name: sc.name}
 	h.cur = run
 	buf := c.scratch[:0]
 	if sc.fn != nil {

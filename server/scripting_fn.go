@@ -257,7 +257,6 @@ func functionRestoreCommand(c *client, args [][]byte) {
 	c.ok()
 }
 
-
 func functionHelpCommand(c *client, args [][]byte) {
 	c.strs([]string{
 		"FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

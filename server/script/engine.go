@@ -346,11 +346,12 @@ func (e *Engine) killAll(why int32) {
 	e.mu.Unlock()
 }
 
-// begin registers r as running.
-func (e *Engine) begin(r *Run) {
-	r.start = time.Now()
-	ctx, cancel := context.WithCancel(context.Background())
-	r.ctx, r.cancel = ctx, cancel
+// begin registers r as running with the state's context.
+func (e *Engine) begin(r *Run, ctx context.Context, cancel context.CancelFunc) {
+	r.start, r.ctx, r.cancel = time.Now(), ctx, cancel
+	r.busy, r.heap0 = false, 0
+	r.dirty.Store(false)
+	r.why.Store(0)
 	e.mu.Lock()
 	e.running[r] = struct{}{}
 	e.mu.Unlock()
@@ -376,5 +377,4 @@ func (e *Engine) end(r *Run) {
 	}
 	e.mu.Unlock()
 	e.active.Add(-1)
-	r.cancel()
 }

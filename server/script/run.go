@@ -11,7 +11,8 @@ import (
 )
 
 // Run is one execution of a script or function. The caller fills the
-// exported fields; the Engine owns the rest.
+// exported fields; the Engine owns the rest. A Run may be used again for
+// another execution once the last one returned.
 type Run struct {
 	Host     Host
 	Keys     [][]byte
@@ -68,7 +69,10 @@ func (e *Engine) Eval(dst []byte, sc *Script, r *Run) ([]byte, *Error) {
 // exec runs fn on st with r's keys and arguments.
 func (st *state) exec(dst []byte, fn *lua.LFunction, r *Run) ([]byte, *Error) {
 	L := st.L
-	st.e.begin(r)
+	if st.ctx == nil || st.ctx.Err() != nil { // new, or the last run was stopped
+		st.ctx, st.cancel = context.WithCancel(context.Background())
+	}
+	st.e.begin(r, st.ctx, st.cancel)
 	defer st.e.end(r)
 	st.run, st.resp = r, 2
 	nargs := 0
@@ -81,7 +85,7 @@ func (st *state) exec(dst []byte, fn *lua.LFunction, r *Run) ([]byte, *Error) {
 		st.G.RawSetString("KEYS", stringsTable(L, r.Keys))
 		st.G.RawSetString("ARGV", stringsTable(L, r.Args))
 	}
-	L.SetContext(r.ctx)
+	L.SetContext(st.ctx)
 	defer L.RemoveContext()
 	if err := L.PCall(nargs, 1, st.errFn); err != nil {
 		return dst, st.runError(err)

@@ -1,12 +1,19 @@
 package script
 
 import (
+	"context"
 	"math"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
 )
+
+func init() {
+	// Lua 5.0's implicit "arg" table of vararg functions costs a table per
+	// script run (every chunk is vararg); Redis scripts use "..." instead.
+	lua.CompatVarArg = false
+}
 
 // Interpreter limits: Lua 5.1's nesting of calls (LUAI_MAXCCALLS) and a
 // bounded data stack, so deep recursion is an error, not a crash.
@@ -36,9 +43,11 @@ type state struct {
 	errFn *lua.LFunction
 	ro    map[*lua.LTable]bool // read-only proxies (rawset/setmetatable refuse them)
 
-	run    *Run   // the run in progress, nil between runs
-	resp   int    // redis.setresp's version for the running script
-	raised string // the last error text redis.call raised (raiseText)
+	run    *Run               // the run in progress, nil between runs
+	ctx    context.Context    // the runs' context: stopping a run cancels it, and a new one is made
+	cancel context.CancelFunc // cancels ctx
+	resp   int                // redis.setresp's version for the running script
+	raised string             // the last error text redis.call raised (raiseText)
 
 	gen      uint64                    // Engine.gen the functions were made for
 	fns      map[string]*lua.LFunction // compiled scripts made into functions, by SHA
