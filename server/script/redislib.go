@@ -98,7 +98,7 @@ func (st *state) call(L *lua.LState, raiseErr bool) int {
 		return fail(errNoArgs)
 	}
 	st.args = st.args[:0]
-	ends := make([]int, 0, 8)
+	ends := st.ends[:0]
 	for i := 1; i <= n; i++ {
 		switch v := L.Get(i).(type) {
 		case lua.LString:
@@ -110,6 +110,7 @@ func (st *state) call(L *lua.LState, raiseErr bool) int {
 		}
 		ends = append(ends, len(st.args))
 	}
+	st.ends = ends
 	buf := append([]byte(nil), st.args...) // the command may keep its arguments
 	st.argv = st.argv[:0]
 	start := 0

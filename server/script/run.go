@@ -82,8 +82,10 @@ func (st *state) exec(dst []byte, fn *lua.LFunction, r *Run) ([]byte, *Error) {
 		L.Push(stringsTable(L, r.Args))
 		nargs = 2
 	} else {
-		st.G.RawSetString("KEYS", stringsTable(L, r.Keys))
-		st.G.RawSetString("ARGV", stringsTable(L, r.Args))
+		st.keysT = fillTable(L, st.keysT, r.Keys)
+		st.argvT = fillTable(L, st.argvT, r.Args)
+		st.G.RawSetString("KEYS", st.keysT)
+		st.G.RawSetString("ARGV", st.argvT)
 	}
 	L.SetContext(st.ctx)
 	defer L.RemoveContext()
@@ -93,6 +95,33 @@ func (st *state) exec(dst []byte, fn *lua.LFunction, r *Run) ([]byte, *Error) {
 	ret := L.Get(-1)
 	L.Pop(1)
 	return appendLua(dst, L, ret, r.Resp, st.resp, 0), nil
+}
+
+// fillTable reuses t (made by an earlier run of the state) as the array
+// of bs, clearing what the earlier run left past it; nil t, or one given
+// a hash part, is replaced by a new table.
+func fillTable(L *lua.LState, t *lua.LTable, bs [][]byte) *lua.LTable {
+	if t == nil || t.Metatable != lua.LNil || hasHashPart(t) {
+		return stringsTable(L, bs)
+	}
+	n := t.Len()
+	for i, b := range bs {
+		t.RawSetInt(i+1, lua.LString(b))
+	}
+	for i := len(bs) + 1; i <= n; i++ {
+		t.RawSetInt(i, lua.LNil)
+	}
+	return t
+}
+
+// hasHashPart reports whether t has a key that is not in its array part.
+func hasHashPart(t *lua.LTable) bool {
+	n := t.Len()
+	k, _ := t.Next(lua.LNumber(n))
+	if n == 0 {
+		k, _ = t.Next(lua.LNil)
+	}
+	return k != lua.LNil
 }
 
 // stringsTable is a Lua array of bs.

@@ -60,6 +60,9 @@ type state struct {
 	fenvMeta *lua.LTable               // fenv's metatable: __index is loadAPI while loading, else G
 
 	redisTable *lua.LTable // the redis library table itself (not its read-only view)
+	keysT      *lua.LTable // KEYS and ARGV, refilled by every run (fillTable)
+	argvT      *lua.LTable
+	ends       []int // redis.call argument ends scratch
 	args       []byte      // redis.call argument scratch
 	argv       [][]byte
 }
