@@ -62,8 +62,8 @@ type state struct {
 	redisTable *lua.LTable // the redis library table itself (not its read-only view)
 	keysT      *lua.LTable // KEYS and ARGV, refilled by every run (fillTable)
 	argvT      *lua.LTable
-	ends       []int // redis.call argument ends scratch
-	args       []byte      // redis.call argument scratch
+	ends       []int  // redis.call argument ends scratch
+	args       []byte // redis.call argument scratch
 	argv       [][]byte
 }
 
