@@ -212,7 +212,7 @@ func (h *scriptHost) clusterRefusal(cmd *command, args [][]byte) string {
 	if owner := v.t.OwnerIndex(slot); owner != v.self && owner >= 0 {
 		return errScriptNonLocal
 	}
-	if h.call.flags&script.FlagAllowCrossSlot == 0 {
+	if h.call.flags&(script.FlagAllowCrossSlot|script.FlagCompat) == 0 { // as Redis 7.0: scripts without a shebang may cross slots
 		if h.slot == -1 {
 			h.slot = slot
 		} else if h.slot != slot {
