@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net"
 	"time"
@@ -269,7 +270,7 @@ func (h *scriptHost) Log(level int, msg string) {
 	case script.LogDebug:
 		h.s.log.Debug(msg, "source", "script")
 	case script.LogVerbose:
-		h.s.log.Log(nil, slogLevel("verbose"), msg, "source", "script")
+		h.s.log.Log(context.Background(), slogLevel("verbose"), msg, "source", "script")
 	case script.LogNotice:
 		h.s.log.Info(msg, "source", "script")
 	default:
