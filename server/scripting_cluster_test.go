@@ -49,3 +49,25 @@ func TestScriptCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptClusterProxy: with cluster-route proxy, EVAL on a key of
+// another node is forwarded whole and runs there.
+func TestScriptClusterProxy(t *testing.T) {
+	nodes := startCluster(t, 2, proxyMode)
+	s := nodes[0]
+	_, other := keysFor(t, s, "px")
+	c := listDialRaw(t, "tcp", s.Addr())
+	src := "redis.call('set', KEYS[1], ARGV[1]) return redis.call('get', KEYS[1])"
+	if got := c.do(t, "EVAL", src, "1", other, "v1"); got != "$2\r\nv1\r\n" {
+		t.Fatalf("forwarded EVAL: %q", got)
+	}
+	owner := listDialRaw(t, "tcp", ownerOf(nodes, other).Addr())
+	if got := owner.do(t, "GET", other); got != "$2\r\nv1\r\n" {
+		t.Fatalf("GET on the owner: %q", got)
+	}
+	// The owner has the script cached now (EVAL ran there); this node
+	// forwards EVALSHA too.
+	if got := c.do(t, "EVALSHA", sha1Hex(src), "1", other, "v2"); got != "$2\r\nv2\r\n" {
+		t.Fatalf("forwarded EVALSHA: %q", got)
+	}
+}
