@@ -265,16 +265,19 @@ func extendWaiting(tx *store.Tx, all bool, keys [][]byte) bool {
 }
 
 // Log writes a redis.log line at the matching level.
-func (h *scriptHost) Log(level int, msg string) {
+func (h *scriptHost) Log(level int, msg string) { h.s.scriptLog(level, msg) }
+
+// scriptLog writes a redis.log line at the matching level.
+func (s *Server) scriptLog(level int, msg string) {
 	switch level {
 	case script.LogDebug:
-		h.s.log.Debug(msg, "source", "script")
+		s.log.Debug(msg, "source", "script")
 	case script.LogVerbose:
-		h.s.log.Log(context.Background(), slogLevel("verbose"), msg, "source", "script")
+		s.log.Log(context.Background(), slogLevel("verbose"), msg, "source", "script")
 	case script.LogNotice:
-		h.s.log.Info(msg, "source", "script")
+		s.log.Info(msg, "source", "script")
 	default:
-		h.s.log.Warn(msg, "source", "script")
+		s.log.Warn(msg, "source", "script")
 	}
 }
 

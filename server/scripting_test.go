@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -254,4 +255,21 @@ func rawDo(c *listRaw, args ...string) (string, error) {
 	var out bytes.Buffer
 	err := listReadReply(c.r, &out)
 	return out.String(), err
+}
+
+// TestScriptLog: redis.log lines at or above loglevel reach the log.
+func TestScriptLog(t *testing.T) {
+	path := t.TempDir() + "/cached.log"
+	s := startServer(t, func(c *Config) { c.LogFile = path; c.LogLevel = "notice" })
+	rc := newClient(t, s, nil)
+	mustDo(t, rc, "EVAL", "redis.log(redis.LOG_WARNING, 'warned', 1) redis.log(redis.LOG_DEBUG, 'hidden') return 1", "0")
+	var text string
+	waitUntil(t, func() bool {
+		b, _ := os.ReadFile(path)
+		text = string(b)
+		return strings.Contains(text, "warned 1")
+	}, func() string { return "the log: " + text })
+	if strings.Contains(text, "hidden") {
+		t.Fatalf("a debug line was logged at loglevel notice: %s", text)
+	}
 }

@@ -162,7 +162,7 @@ func newServer(cfg Config) (*Server, error) {
 	s.cmds = newCommandTable()
 	s.scripts = script.New(script.Config{BusyThreshold: func() time.Duration {
 		return time.Duration(s.busyThreshold.Load()) * time.Millisecond
-	}})
+	}, Log: s.scriptLog})
 	s.scriptHosts.New = func() any { return newScriptHost(s) }
 	s.newClusterState()                                      // cluster.go: before any client connects
 	if err := s.cmds.applyRenames(cfg.renames); err != nil { // after the lookups by name

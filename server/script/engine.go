@@ -45,6 +45,9 @@ type Config struct {
 	// redis.REDIS_VERSION_NUM (0x07000f).
 	Version    string
 	VersionNum int
+	// Log writes redis.log lines that no run's Host takes (library code
+	// logging while FUNCTION LOAD registers it); nil drops them.
+	Log func(level int, msg string)
 }
 
 // Engine holds compiled scripts and interpreter states. Safe for

@@ -208,8 +208,11 @@ func (st *state) log(L *lua.LState) int {
 			msg = append(msg, v.String()...)
 		}
 	}
-	if st.run != nil {
+	switch {
+	case st.run != nil:
 		st.run.Host.Log(level, string(msg))
+	case st.e.cfg.Log != nil:
+		st.e.cfg.Log(level, string(msg))
 	}
 	return 0
 }
