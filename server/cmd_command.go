@@ -144,7 +144,7 @@ func (c *client) commandInfo(cmd *command) {
 // flagReplyOrder is the order in which Redis 7 lists command flags;
 // may_replicate is not listed, as in Redis ("hidden on purpose").
 var flagReplyOrder = []string{"write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking",
-	"loading", "stale", "skip_monitor", "skip_slowlog", "fast", "no_auth", "no_async_loading", "no_multi",
+	"loading", "stale", "skip_monitor", "skip_slowlog", "fast", "no_auth", "no_mandatory_keys", "no_async_loading", "no_multi",
 	"movablekeys", "allow_busy"}
 
 // aclOrder is Redis's order of ACL categories, in which COMMAND lists them.
@@ -287,7 +287,9 @@ func (c *client) getKeys(line [][]byte, withFlags bool) {
 		return
 	}
 	refs, ok := cmd.findKeys(line, false)
-	if !ok || len(refs) == 0 {
+	if (!ok || len(refs) == 0) && cmd.flags&flagNoMandatoryKeys != 0 {
+		refs = nil // as Redis: EVAL and FCALL may have no keys
+	} else if !ok || len(refs) == 0 {
 		c.err("ERR Invalid arguments specified for command")
 		return
 	}

@@ -138,6 +138,12 @@ var infoDeviations = map[string]string{
 // the generic ones (the name and |arity|-1 arguments, and two more when the
 // arity is negative): movable keys, keywords, flags that vary.
 var getKeysCases = map[string][][]string{
+	"eval":            {{"return 1", "2", "a", "b", "x"}, {"return 1", "0"}, {"return 1", "0", "x"}, {"return 1", "3", "a"}, {"return 1", "-1"}},
+	"eval_ro":         {{"return 1", "1", "a", "x"}, {"return 1", "0"}},
+	"evalsha":         {{"abc", "2", "a", "b"}, {"abc", "0", "x"}},
+	"evalsha_ro":      {{"abc", "1", "a"}, {"abc", "0"}},
+	"fcall":           {{"f", "2", "a", "b", "x"}, {"f", "0"}, {"f", "3", "a"}},
+	"fcall_ro":        {{"f", "1", "a"}, {"f", "0", "x"}},
 	"lmpop":           {{"2", "a", "b", "LEFT"}, {"1", "a", "RIGHT", "COUNT", "2"}, {"0", "a", "LEFT"}, {"3", "a", "LEFT"}, {"x", "a", "LEFT"}, {"-1", "a", "LEFT"}},
 	"blmpop":          {{"0", "2", "a", "b", "LEFT"}, {"0", "1", "a", "RIGHT"}, {"0", "0", "a", "LEFT"}, {"0", "9", "a", "LEFT"}},
 	"zmpop":           {{"2", "a", "b", "MIN"}, {"1", "a", "MAX", "COUNT", "3"}, {"0", "a", "MIN"}, {"4", "a", "MIN"}},

@@ -34,6 +34,7 @@ const (
 	flagFast
 	flagNoAuth
 	flagMayReplicate
+	flagNoMandatoryKeys
 	flagNoMulti
 	flagAllowBusy
 	flagMovableKeys
@@ -43,7 +44,7 @@ const (
 // flagNames are Redis's spellings, in the order COMMAND INFO lists them.
 var flagNames = []string{"write", "readonly", "denyoom", "admin", "pubsub", "noscript",
 	"blocking", "loading", "stale", "skip_monitor", "skip_slowlog", "fast", "no_auth",
-	"may_replicate", "no_multi", "allow_busy", "movablekeys", "no_async_loading"}
+	"may_replicate", "no_mandatory_keys", "no_multi", "allow_busy", "movablekeys", "no_async_loading"}
 
 func parseFlags(s string) cmdFlags {
 	var f cmdFlags
@@ -261,6 +262,8 @@ func newCommandTable() *commandTable {
 		txCommands(),
 		clusterCommands(),
 		replCommands(),
+		scriptCommands(),
+		functionCommands(),
 	} {
 		for _, sp := range group {
 			if _, dup := t.m[sp.name]; dup {
@@ -352,6 +355,8 @@ func aclCategories(c *command, extra string) []string {
 		add("sortedset")
 	case "transactions":
 		add("transaction")
+	case "scripting":
+		add("scripting")
 	} // pub/sub commands are @pubsub by their flag, as in Redis (PUBSUB HELP is not)
 	for _, e := range strings.Fields(extra) {
 		add(e)
@@ -562,6 +567,10 @@ func (s *Server) dispatchCommand(c *client, args [][]byte) {
 		}
 	}
 	if c.ps != nil && pubsubRefuses(c, cmd) { // pubsub.go: RESP2 subscribed context
+		return
+	}
+	if msg := s.busyRefusal(cmd); msg != "" { // scripting.go: a script runs past busy-reply-threshold
+		c.reject(cmd, msg)
 		return
 	}
 	if c.multi != nil && s.queueMulti(c, cmd, args, start) { // multi.go: queued, or EXEC run exclusively

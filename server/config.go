@@ -80,6 +80,10 @@ type Config struct {
 	// LatencyMonitorThreshold is the latency monitor's threshold in
 	// milliseconds: commands at least this slow are LATENCY events; 0 off.
 	LatencyMonitorThreshold int
+	// BusyReplyThreshold is how many milliseconds a script runs before
+	// other clients get BUSY and SCRIPT KILL may stop it
+	// (busy-reply-threshold, alias lua-time-limit; default 5000).
+	BusyReplyThreshold int
 	// NotifyKeyspaceEvents selects the keyspace notifications published
 	// (directive "notify-keyspace-events", Redis's flag letters, canonical
 	// form; default "": none). See notify.go.
@@ -354,6 +358,9 @@ var directives = []directive{
 		func(c *Config) *int { return &c.SlowlogMaxLen }),
 	intDirective("latency-monitor-threshold", "0", true, 0, math.MaxInt32,
 		"LATENCY monitor threshold in milliseconds; 0 disables", func(c *Config) *int { return &c.LatencyMonitorThreshold }),
+	intDirective("busy-reply-threshold", "5000", true, 0, math.MaxInt32,
+		"ms a script runs before other clients get BUSY and SCRIPT KILL may stop it (alias lua-time-limit)",
+		func(c *Config) *int { return &c.BusyReplyThreshold }),
 	stringDirective("metrics-addr", "127.0.0.1", false, "HTTP address for /metrics, /healthz, /readyz: host[:port]; "+
 		"without a port, port+2742 (6379 -> 9121; a free port when port is 0); empty disables; cached only",
 		func(c *Config) *string { return &c.MetricsAddr }),
@@ -372,7 +379,7 @@ var inertDirectives = [][2]string{
 	{"save", ""}, {"appendonly", "no"}, {"appendfsync", "everysec"},
 	{"appendfilename", "appendonly.aof"}, {"appenddirname", "appendonlydir"}, {"dir", "/"},
 	{"dbfilename", "dump.rdb"}, {"rdbcompression", "yes"}, {"rdbchecksum", "yes"},
-	{"stop-writes-on-bgsave-error", "yes"}, {"busy-reply-threshold", "5000"},
+	{"stop-writes-on-bgsave-error", "yes"},
 	{"hash-max-listpack-entries", "512"}, {"hash-max-listpack-value", "64"},
 	{"list-max-listpack-size", "-2"}, {"list-compress-depth", "0"},
 	{"set-max-intset-entries", "512"}, {"set-max-listpack-entries", "128"}, {"set-max-listpack-value", "64"},

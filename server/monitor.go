@@ -131,11 +131,22 @@ func (s *Server) feedMonitors(c *client, cmd *command, args [][]byte) {
 	if cmd.flags&(flagAdmin|flagSkipMonitor) != 0 {
 		return
 	}
+	s.feedMonitorsArgs(c, args)
+}
+
+// feedMonitorsArgs feeds one line of c's args to every monitor, whatever
+// the command's flags (EVAL is shown before its script's commands, as in
+// Redis 7); a script's commands show as from "lua".
+func (s *Server) feedMonitorsArgs(c *client, args [][]byte) {
 	list := s.monitors.list.Load()
 	if list == nil || len(*list) == 0 {
 		return
 	}
-	line := appendMonitorLine(nil, time.Now(), int(c.db.Load()), c.addr, args)
+	addr := c.addr
+	if _, scripted := c.conn.(*scriptConn); scripted {
+		addr = "lua"
+	}
+	line := appendMonitorLine(nil, time.Now(), int(c.db.Load()), addr, args)
 	for _, m := range *list {
 		select {
 		case m.lines <- line:

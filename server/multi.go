@@ -282,9 +282,16 @@ func queuedSize(args [][]byte) int64 {
 	return n
 }
 
-// inExec reports whether c is running the commands of an EXEC (where
-// commands must not block). Owner goroutine only.
-func (c *client) inExec() bool { return c.multi != nil && c.multi.executing }
+// inExec reports whether c is running the commands of an EXEC or is a
+// script's internal client (where commands must not block). Owner
+// goroutine only.
+func (c *client) inExec() bool {
+	if c.multi != nil && c.multi.executing {
+		return true
+	}
+	_, scripted := c.conn.(*scriptConn)
+	return scripted
+}
 
 func multiCommand(c *client, args [][]byte) {
 	if c.multi != nil {

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cached/cached/server/script"
+
 	"github.com/tidwall/redcon"
 
 	"github.com/cached/cached/protocol"
@@ -63,6 +65,10 @@ type Server struct {
 	pubsub pubsubHub     // channels and patterns (pubsub.go)
 	blocks blockRegistry // clients blocked on keys (blocking.go)
 	cl     *clusterState // nil unless cluster-enabled (cluster.go)
+
+	scripts       *script.Engine // Lua interpreters and the script cache (scripting.go)
+	scriptHosts   sync.Pool      // *scriptHost, the internal clients of running scripts
+	busyThreshold atomic.Int64   // busy-reply-threshold, ms
 
 	sink atomic.Pointer[EffectSink] // nil: effects are not recorded (write.go)
 	repl atomic.Pointer[replState]  // cluster replication, nil when off (repl.go)
@@ -154,6 +160,10 @@ func newServer(cfg Config) (*Server, error) {
 	}
 	s.store = st
 	s.cmds = newCommandTable()
+	s.scripts = script.New(script.Config{BusyThreshold: func() time.Duration {
+		return time.Duration(s.busyThreshold.Load()) * time.Millisecond
+	}, Log: s.scriptLog})
+	s.scriptHosts.New = func() any { return newScriptHost(s) }
 	s.newClusterState()                                      // cluster.go: before any client connects
 	if err := s.cmds.applyRenames(cfg.renames); err != nil { // after the lookups by name
 		st.Close()
@@ -194,6 +204,7 @@ func (s *Server) applyHotConfig(c *Config) {
 	s.latPercents.Store(&ps)
 	s.slowlog.configure(c.SlowlogLogSlowerThan, c.SlowlogMaxLen)
 	s.latmon.threshold.Store(int64(c.LatencyMonitorThreshold))
+	s.busyThreshold.Store(int64(c.BusyReplyThreshold))
 	s.store.SetMaxMemory(c.MaxMemory)
 	if p, err := store.ParsePolicy(c.MaxMemoryPolicy); err == nil {
 		s.store.SetPolicy(p)
@@ -311,6 +322,7 @@ func (s *Server) Shutdown(reason string) error {
 		s.cl.close() // leave the cluster; forwarded requests in flight fail
 	}
 	s.serveWG.Wait()
+	s.scripts.Close() // running scripts stop: their clients can go
 	s.clients.waitEmpty()
 	close(s.stop)
 	s.wg.Wait()

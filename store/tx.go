@@ -112,6 +112,59 @@ func (tx *Tx) Covers(keys ...[]byte) bool {
 	return true
 }
 
+// Extend adds to a locked Tx the shards of keys (every shard if all) it
+// does not hold yet, for a script that touches keys it did not declare.
+// A shard above every held one is locked (waiting), keeping lock order; a
+// shard below a held one is only tried, since waiting for it could
+// deadlock with a Tx that holds it and waits for one of ours. It reports
+// whether the Tx now covers what was asked; when not, it keeps what it got
+// and the caller may try again or give up.
+func (tx *Tx) Extend(all bool, keys ...[]byte) bool {
+	if !tx.locked {
+		panic("store: Extend of an unlocked Tx")
+	}
+	if tx.all {
+		return true
+	}
+	var want []int
+	if all {
+		for id := range tx.st.shards {
+			if !slices.Contains(tx.ids, id) {
+				want = append(want, id)
+			}
+		}
+	} else {
+		for _, k := range keys {
+			id := tx.st.shardIndex(k)
+			if !slices.Contains(tx.ids, id) && !slices.Contains(want, id) {
+				want = append(want, id)
+			}
+		}
+		slices.Sort(want)
+	}
+	top := -1
+	if len(tx.ids) > 0 {
+		top = tx.ids[len(tx.ids)-1]
+	}
+	ok := true
+	for _, id := range want {
+		sh := tx.st.shards[id]
+		if id > top {
+			sh.mu.Lock()
+		} else if !sh.mu.TryLock() {
+			ok = false
+			continue
+		}
+		sh.cur = &tx.rec
+		tx.ids = append(tx.ids, id)
+	}
+	slices.Sort(tx.ids)
+	if all && ok {
+		tx.all = true
+	}
+	return ok
+}
+
 // All reports whether the Tx holds every shard (LockAll).
 func (tx *Tx) All() bool { return tx.all }
 
