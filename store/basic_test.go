@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestKeySlot(t *testing.T) {
@@ -219,4 +220,38 @@ func TestKeyAndValueSizes(t *testing.T) {
 		t.Fatalf("dbsize %d", s.DBSize(1))
 	}
 	checkInvariants(t, s)
+}
+
+// TestRoundSizeTables checks the lookup tables against a search of the
+// size classes for every small size.
+func TestRoundSizeTables(t *testing.T) {
+	for n := uint64(0); n <= 32768; n++ {
+		if got, want := roundSize(n), uint64(searchClass(n)); got != want {
+			t.Fatalf("roundSize(%d) = %d, want %d", n, got, want)
+		}
+	}
+	if got := roundSize(32769); got != 40960 {
+		t.Fatalf("roundSize(32769) = %d", got)
+	}
+}
+
+// TestMonoClock: MonoMs follows the wall clock and never goes back between
+// readings (the wall clock is not stepped during the test).
+func TestMonoClock(t *testing.T) {
+	prev := int64(0)
+	for range 1000 {
+		before := time.Now().UnixMilli()
+		ms := MonoMs(Mono())
+		after := time.Now().UnixMilli()
+		if ms < before-1 || ms > after+1 {
+			t.Fatalf("MonoMs %d outside wall clock [%d, %d]", ms, before, after)
+		}
+		if ms < prev {
+			t.Fatalf("MonoMs went back: %d after %d", ms, prev)
+		}
+		prev = ms
+	}
+	if got := (WallClock{}).NowMs(); got < prev {
+		t.Fatalf("WallClock %d before %d", got, prev)
+	}
 }
