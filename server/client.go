@@ -52,12 +52,22 @@ type client struct {
 	qbuf     atomic.Int64            // bytes of commands read and not yet run (redcon's pipeline)
 	argvMem  atomic.Int64            // bytes of the running command's arguments, 0 between commands
 	sessView atomic.Pointer[session] // the session once detached, for omem
-	pipeLeft int                     // bytes of the batch redcon read still to run; owner only
 
-	scratch  []byte    // reply encoding scratch; owner goroutine only
-	held     *store.Tx // the running command's Tx (write.go); owner goroutine only
-	execHeld bool      // held is EXEC's Tx for all its commands; owner only
-	killed   atomic.Bool
+	scratch []byte    // reply encoding scratch; owner goroutine only
+	held    *store.Tx // the running command's Tx (write.go); owner goroutine only
+	cmdMs   int64     // the running command's time in Unix ms (store.MsAt of its clock read); owner only
+
+	// batching is set while conn.go runs the requests of one read; then
+	// batchClock is the clock reading (store.Mono) that ended the previous
+	// command, which starts the next: one clock read per command.
+	batching   bool
+	batchClock int64
+
+	lastName    [16]byte // the last command name looked up, lower case (command.go)
+	lastNameLen uint8
+	lastLookup  *command
+	execHeld    bool // held is EXEC's Tx for all its commands; owner only
+	killed      atomic.Bool
 
 	reply           replyFlags // CLIENT REPLY state (command.go); owner only
 	pushReply       bool       // the command that ran replies with pushes (rolePushReply); owner only

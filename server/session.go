@@ -56,7 +56,7 @@ type session struct {
 	s  *Server
 	c  *client
 	dc redcon.DetachedConn
-	w  *redcon.Writer // redcon's reply buffer, written by handlers on the executor
+	w  replyBuffer // the connection's reply buffer, written by handlers on the executor
 	nc net.Conn
 
 	in      chan [][]byte // commands, reader -> executor
@@ -105,7 +105,7 @@ func (c *client) detach() *session {
 		goneCh: make(chan struct{}),
 		wake:   make(chan struct{}, 1),
 	}
-	ss.w = redcon.BaseWriter(c.conn)
+	ss.w = replyBufferOf(c.conn)
 	ss.nc = c.conn.NetConn()
 	c.detached.Store(true) // before Detach: Server.closed then leaves c registered
 	ss.dc = c.conn.Detach()
