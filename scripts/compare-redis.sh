@@ -10,6 +10,11 @@
 # TESTS picks redis-benchmark's tests (default set,get,incr,mset), e.g.
 #   TESTS=lpush,lpop,sadd,hset,zadd,spop,lrange_100 MEMORY=0 scripts/compare-redis.sh
 # MEMORY=0 skips the RSS-per-key measurement.
+# BASELINE=<git revision> also builds cached at that revision and measures
+# it in every round as "base" (before/after under the same load).
+# SERVER_CPUS / CLIENT_CPUS (defaults 0 and 1) choose the cores (taskset
+# lists) of the servers and of redis-benchmark, e.g. SERVER_CPUS=0,1 for
+# the scaling table.
 #
 # Needs redis-server, redis-benchmark, redis-cli (Debian: redis-server,
 # redis-tools), taskset (util-linux) and python3 (for the summary).
@@ -19,18 +24,27 @@ rounds=${1:-5}
 requests=${2:-200000}
 tests=${TESTS:-set,get,incr,mset}
 memory=${MEMORY:-1}
-KEEP_OUT=1 PIN=0
+KEEP_OUT=1 PIN=${SERVER_CPUS:-0}
+client_cpus=${CLIENT_CPUS:-1}
 . scripts/lib.sh
+servers="redis cached"
+if [ -n "${BASELINE:-}" ]; then
+  src=$(mktemp -d)
+  git archive "$BASELINE" | tar -x -C "$src"
+  (cd "$src" && go build -o "$out/base" ./cmd/cached)
+  rm -rf "$src"
+  servers="redis base cached"
+fi
 cport=$(freeport)
 rport=$(freeport)
 
 echo "round,server,pipeline,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms" >"$out/results.csv"
 for r in $(seq "$rounds"); do
-  for name in redis cached; do
-    port=$rport; [ $name = cached ] && port=$cport
+  for name in $servers; do
+    port=$rport; [ $name != redis ] && port=$cport
     start $name $port
     for P in 1 16; do
-      taskset -c 1 redis-benchmark -p $port -c 50 -n "$requests" -P $P -r 100000 -d 32 \
+      taskset -c "$client_cpus" redis-benchmark -p $port -c 50 -n "$requests" -P $P -r 100000 -d 32 \
         -t "$tests" --csv 2>/dev/null | tail -n +2 | tr -d '"' |
         sed "s/^/$r,$name,$P,/" >>"$out/results.csv"
     done
@@ -66,19 +80,28 @@ python3 - "$out/results.csv" "$out/memory.csv" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 tests = sorted({(int(r["pipeline"]), r["test"]) for r in rows})
-print("| test | pipeline | redis ops/s (median) | cached ops/s (median) | cached/redis | spread of per-round ratios | redis p50/p99 ms | cached p50/p99 ms |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+base = any(r["server"] == "base" for r in rows)
+head = "| test | pipeline | redis ops/s (median) | cached ops/s (median) | cached/redis (median of paired ratios) | spread of per-round ratios | p99 cached/redis (median of paired ratios) | redis p50/p99 ms | cached p50/p99 ms |"
+if base:
+    head += " base/redis (median of paired ratios) | base p50/p99 ms |"
+print(head)
+print("|" + " --- |" * (head.count("|") - 1))
 for p, t in tests:
     sel = lambda s: [r for r in rows if r["server"] == s and r["test"] == t and int(r["pipeline"]) == p]
-    rr, cc = sel("redis"), sel("cached")
+    rr, cc, bb = sel("redis"), sel("cached"), sel("base")
     if not rr or not cc:
         continue
     rm = statistics.median(float(r["rps"]) for r in rr)
     cm = statistics.median(float(r["rps"]) for r in cc)
     ratios = [float(c["rps"]) / float(r["rps"]) for r, c in zip(rr, cc)]
+    p99 = [float(c["p99_ms"]) / float(r["p99_ms"]) for r, c in zip(rr, cc)]
     lat = lambda xs, k: statistics.median(float(x[k]) for x in xs)
-    print(f"| {t} | {p} | {rm:,.0f} | {cm:,.0f} | {cm/rm:.2f} | {min(ratios):.2f}–{max(ratios):.2f} | "
-          f"{lat(rr,'p50_ms'):.3f}/{lat(rr,'p99_ms'):.3f} | {lat(cc,'p50_ms'):.3f}/{lat(cc,'p99_ms'):.3f} |")
+    line = (f"| {t} | {p} | {rm:,.0f} | {cm:,.0f} | {statistics.median(ratios):.2f} | {min(ratios):.2f}–{max(ratios):.2f} | "
+            f"{statistics.median(p99):.2f} | {lat(rr,'p50_ms'):.3f}/{lat(rr,'p99_ms'):.3f} | {lat(cc,'p50_ms'):.3f}/{lat(cc,'p99_ms'):.3f} |")
+    if base and bb:
+        bratios = [float(b["rps"]) / float(r["rps"]) for r, b in zip(rr, bb)]
+        line += f" {statistics.median(bratios):.2f} | {lat(bb,'p50_ms'):.3f}/{lat(bb,'p99_ms'):.3f} |"
+    print(line)
 mem = {r["server"]: int(r["rss_bytes_per_key"]) for r in csv.DictReader(open(sys.argv[2]))}
 if mem:
   print()
