@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cached/cached/store"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -12,8 +13,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/cached/cached/store"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
