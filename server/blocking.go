@@ -3,7 +3,7 @@ package server
 // Blocking commands (BLPOP, BLMOVE, BZPOPMIN …): a command that finds
 // nothing to serve calls blockFor, which makes dispatch park the client.
 // park detaches it onto a session (session.go); on the session's executor
-// the client is registered on its keys and waits, so that redcon's
+// the client is registered on its keys and waits, so that the connection's
 // goroutine is free and a disconnect is seen while blocked.
 //
 // The blocking layer knows a command only through its blockSpec in the
@@ -282,7 +282,7 @@ func (s *Server) signalDB(db int) {
 func (s *Server) park(c *client, cmd *command, args [][]byte) {
 	b := c.block
 	c.block = nil
-	args = copyArgs(args) // redcon reuses its read buffer
+	args = copyArgs(args) // the connection reuses its read buffer
 	ss := c.detach()
 	ss.runBlocked(func() { s.waitBlocked(ss, b, cmd, args) })
 }

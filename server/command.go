@@ -504,7 +504,7 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 		return
 	}
 	// CLIENT REPLY OFF or SKIP: the command's reply is written, then
-	// dropped from redcon's buffer unless the command turned replies on.
+	// dropped from the reply buffer unless the command turned replies on.
 	w := replyBufferOf(c.conn)
 	mark := len(w.Buffer())
 	c.pushReply = false

@@ -242,7 +242,11 @@ func (s *Server) runRequest(cl *client, c *conn, args [][]byte) {
 	}
 	cl.qbuf.Store(int64(c.rd.Buffered() + c.rd.Last())) // this request and those read after it
 	s.dispatchSafe(cl, args)
-	cl.qbuf.Store(int64(c.rd.Buffered()))
+	if c.detached { // the session holds what is left
+		cl.qbuf.Store(0)
+	} else {
+		cl.qbuf.Store(int64(c.rd.Buffered()))
+	}
 	if cl.closeAfterReply {
 		_ = c.Close() // flushes the reply first
 	}

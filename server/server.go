@@ -374,7 +374,7 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 	if !ok || c.monitoring.Load() { // a monitor (monitor.go) owns a detached client
 		return
 	}
-	if c.detached.Load() { // redcon let go of it: its session (session.go) starts
+	if c.detached.Load() { // the connection loop let go of it: its session (session.go) starts
 		c.sess.handoff()
 		return
 	}
