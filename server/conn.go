@@ -242,11 +242,13 @@ func (s *Server) runRequest(cl *client, c *conn, args [][]byte) {
 	}
 	cl.qbuf.Store(int64(c.rd.Buffered() + c.rd.Last())) // this request and those read after it
 	s.dispatchSafe(cl, args)
-	if c.detached { // the session holds what is left
+	if c.detached {
+		// The new owner (a session, MONITOR's reader) holds what is left
+		// and may be reading it already: the reader is no longer ours.
 		cl.qbuf.Store(0)
-	} else {
-		cl.qbuf.Store(int64(c.rd.Buffered()))
+		return
 	}
+	cl.qbuf.Store(int64(c.rd.Buffered()))
 	if cl.closeAfterReply {
 		_ = c.Close() // flushes the reply first
 	}

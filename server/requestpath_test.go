@@ -122,7 +122,7 @@ func TestRequestPathNoAllocs(t *testing.T) {
 					t.Fatal(err)
 				}
 			})
-			if allocs != 0 {
+			if allocs != 0 && !raceEnabled { // the race detector's sync.Pool drops items
 				t.Errorf("%s x%d: %v allocations per batch, want 0", tc.name, depth, allocs)
 			}
 		}
