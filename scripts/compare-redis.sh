@@ -9,7 +9,14 @@
 #
 # TESTS picks redis-benchmark's tests (default set,get,incr,mset), e.g.
 #   TESTS=lpush,lpop,sadd,hset,zadd,spop,lrange_100 MEMORY=0 scripts/compare-redis.sh
-# MEMORY=0 skips the RSS-per-key measurement.
+# MEMORY=0 skips the RSS-per-key measurement. Besides ops/s the table shows
+# requests per second of the server's CPU time (user+system, from
+# /proc/PID/stat), which a busy shared machine disturbs less.
+# BASELINE=<git revision> also builds cached at that revision and measures
+# it in every round as "base" (before/after under the same load).
+# SERVER_CPUS / CLIENT_CPUS (defaults 0 and 1) choose the cores (taskset
+# lists) of the servers and of redis-benchmark, e.g. SERVER_CPUS=0,1 for
+# the scaling table.
 #
 # Needs redis-server, redis-benchmark, redis-cli (Debian: redis-server,
 # redis-tools), taskset (util-linux) and python3 (for the summary).
@@ -19,20 +26,37 @@ rounds=${1:-5}
 requests=${2:-200000}
 tests=${TESTS:-set,get,incr,mset}
 memory=${MEMORY:-1}
-KEEP_OUT=1 PIN=0
+KEEP_OUT=1 PIN=${SERVER_CPUS:-0}
+client_cpus=${CLIENT_CPUS:-1}
 . scripts/lib.sh
+servers="redis cached"
+if [ -n "${BASELINE:-}" ]; then
+  src=$(mktemp -d)
+  git archive "$BASELINE" | tar -x -C "$src"
+  (cd "$src" && go build -o "$out/base" ./cmd/cached)
+  rm -rf "$src"
+  servers="redis base cached"
+fi
 cport=$(freeport)
 rport=$(freeport)
 
-echo "round,server,pipeline,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms" >"$out/results.csv"
+# cpu_ticks PID prints the CPU time (user+system, clock ticks) PID used.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+echo "round,server,pipeline,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms,server_cpu_s" >"$out/results.csv"
 for r in $(seq "$rounds"); do
-  for name in redis cached; do
-    port=$rport; [ $name = cached ] && port=$cport
+  for name in $servers; do
+    port=$rport; [ $name != redis ] && port=$cport
     start $name $port
     for P in 1 16; do
-      taskset -c 1 redis-benchmark -p $port -c 50 -n "$requests" -P $P -r 100000 -d 32 \
-        -t "$tests" --csv 2>/dev/null | tail -n +2 | tr -d '"' |
-        sed "s/^/$r,$name,$P,/" >>"$out/results.csv"
+      for t in ${tests//,/ }; do
+        c0=$(cpu_ticks "$pid")
+        line=$(taskset -c "$client_cpus" redis-benchmark -p $port -c 50 -n "$requests" -P $P -r 100000 -d 32 \
+          -t "$t" --csv 2>/dev/null | tail -n +2 | tr -d '"')
+        c1=$(cpu_ticks "$pid")
+        [ -n "$line" ] && echo "$r,$name,$P,$line,$(python3 -c "print(($c1 - $c0) / $hz)")" >>"$out/results.csv"
+      done
     done
     stop $pid
   done
@@ -62,23 +86,38 @@ if [ "$memory" = 1 ]; then
   rss_per_key cached $cport >>"$out/memory.csv"
 fi
 
-python3 - "$out/results.csv" "$out/memory.csv" <<'PY'
+python3 - "$out/results.csv" "$out/memory.csv" "$requests" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 tests = sorted({(int(r["pipeline"]), r["test"]) for r in rows})
-print("| test | pipeline | redis ops/s (median) | cached ops/s (median) | cached/redis | spread of per-round ratios | redis p50/p99 ms | cached p50/p99 ms |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+base = any(r["server"] == "base" for r in rows)
+requests = int(sys.argv[3])
+# Requests per second of server CPU time: what one core would serve; on a
+# machine other work shares it is steadier than ops/s.
+eff = lambda r: requests / max(float(r["server_cpu_s"]), 1e-9)
+head = "| test | pipeline | redis ops/s (median) | cached ops/s (median) | cached/redis ops/s (median of paired ratios) | spread | cached/redis ops per server CPU-second (median of paired ratios) | p99 cached/redis (median of paired ratios) | redis p50/p99 ms | cached p50/p99 ms |"
+if base:
+    head += " base/redis ops/s | base/redis ops per CPU-second | base p50/p99 ms |"
+print(head)
+print("|" + " --- |" * (head.count("|") - 1))
 for p, t in tests:
     sel = lambda s: [r for r in rows if r["server"] == s and r["test"] == t and int(r["pipeline"]) == p]
-    rr, cc = sel("redis"), sel("cached")
+    rr, cc, bb = sel("redis"), sel("cached"), sel("base")
     if not rr or not cc:
         continue
     rm = statistics.median(float(r["rps"]) for r in rr)
     cm = statistics.median(float(r["rps"]) for r in cc)
     ratios = [float(c["rps"]) / float(r["rps"]) for r, c in zip(rr, cc)]
+    p99 = [float(c["p99_ms"]) / float(r["p99_ms"]) for r, c in zip(rr, cc)]
     lat = lambda xs, k: statistics.median(float(x[k]) for x in xs)
-    print(f"| {t} | {p} | {rm:,.0f} | {cm:,.0f} | {cm/rm:.2f} | {min(ratios):.2f}–{max(ratios):.2f} | "
-          f"{lat(rr,'p50_ms'):.3f}/{lat(rr,'p99_ms'):.3f} | {lat(cc,'p50_ms'):.3f}/{lat(cc,'p99_ms'):.3f} |")
+    effr = [eff(c) / eff(r) for r, c in zip(rr, cc)]
+    line = (f"| {t} | {p} | {rm:,.0f} | {cm:,.0f} | {statistics.median(ratios):.2f} | {min(ratios):.2f}–{max(ratios):.2f} | "
+            f"{statistics.median(effr):.2f} | {statistics.median(p99):.2f} | {lat(rr,'p50_ms'):.3f}/{lat(rr,'p99_ms'):.3f} | {lat(cc,'p50_ms'):.3f}/{lat(cc,'p99_ms'):.3f} |")
+    if base and bb:
+        bratios = [float(b["rps"]) / float(r["rps"]) for r, b in zip(rr, bb)]
+        beff = [eff(b) / eff(r) for r, b in zip(rr, bb)]
+        line += f" {statistics.median(bratios):.2f} | {statistics.median(beff):.2f} | {lat(bb,'p50_ms'):.3f}/{lat(bb,'p99_ms'):.3f} |"
+    print(line)
 mem = {r["server"]: int(r["rss_bytes_per_key"]) for r in csv.DictReader(open(sys.argv[2]))}
 if mem:
   print()

@@ -3,7 +3,7 @@ package server
 // Blocking commands (BLPOP, BLMOVE, BZPOPMIN …): a command that finds
 // nothing to serve calls blockFor, which makes dispatch park the client.
 // park detaches it onto a session (session.go); on the session's executor
-// the client is registered on its keys and waits, so that redcon's
+// the client is registered on its keys and waits, so that the connection's
 // goroutine is free and a disconnect is seen while blocked.
 //
 // The blocking layer knows a command only through its blockSpec in the
@@ -44,11 +44,12 @@ const errUnblocked = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
 // blockRegistry tracks the clients blocked on keys.
 type blockRegistry struct {
-	n     atomic.Int64 // blocked clients: signalReady's fast path, INFO blocked_clients
-	timed atomic.Int64 // blocked clients with a timeout (INFO clients_in_timeout_table)
-	mu    sync.Mutex   // protects keys, byID and every blockState's ready
-	keys  map[watchKey][]*blockState
-	byID  map[int64]*blockState
+	n      atomic.Int64 // blocked clients: signalReady's fast path, INFO blocked_clients
+	listen func()       // called when n leaves or reaches 0 (Server.updateListening)
+	timed  atomic.Int64 // blocked clients with a timeout (INFO clients_in_timeout_table)
+	mu     sync.Mutex   // protects keys, byID and every blockState's ready
+	keys   map[watchKey][]*blockState
+	byID   map[int64]*blockState
 }
 
 // blockState is a blocked client: what it waits for and how it is woken.
@@ -163,7 +164,9 @@ func (r *blockRegistry) add(b *blockState) {
 	}
 	r.byID[b.c.id] = b
 	r.mu.Unlock()
-	r.n.Add(1)
+	if r.n.Add(1) == 1 {
+		r.listen()
+	}
 	if !b.deadline.IsZero() {
 		r.timed.Add(1)
 	}
@@ -193,7 +196,9 @@ func (r *blockRegistry) remove(b *blockState) {
 	}
 	b.ready = nil
 	r.mu.Unlock()
-	r.n.Add(-1)
+	if r.n.Add(-1) == 0 {
+		r.listen()
+	}
 	if !b.deadline.IsZero() {
 		r.timed.Add(-1)
 	}
@@ -277,7 +282,7 @@ func (s *Server) signalDB(db int) {
 func (s *Server) park(c *client, cmd *command, args [][]byte) {
 	b := c.block
 	c.block = nil
-	args = copyArgs(args) // redcon reuses its read buffer
+	args = copyArgs(args) // the connection reuses its read buffer
 	ss := c.detach()
 	ss.runBlocked(func() { s.waitBlocked(ss, b, cmd, args) })
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/cached/cached/store"
 )
 
-// client is one connection's state. The connection's redcon goroutine owns
+// client is one connection's state. The connection's goroutine (conn.go) owns
 // it; fields other goroutines read (CLIENT LIST, CLIENT KILL, INFO) are atomics
 // or guarded by mu.
 type client struct {
@@ -41,7 +41,7 @@ type client struct {
 	block *blockState   // set by a blocking command that must wait (blocking.go); owner only
 	ps    *pubsubState  // subscriptions, nil if none ever (pubsub.go)
 	clu   clusterClient // READONLY / ASKING (cluster.go); owner only
-	sess  *session      // the detached connection's session (session.go), nil while redcon serves it
+	sess  *session      // the detached connection's session (session.go), nil while the connection loop serves it
 
 	mu      sync.Mutex // protects name, libName, libVer
 	name    string
@@ -49,15 +49,25 @@ type client struct {
 	libVer  string
 
 	// Buffer sizes for CLIENT LIST/INFO (client.info), set by the owner.
-	qbuf     atomic.Int64            // bytes of commands read and not yet run (redcon's pipeline)
+	qbuf     atomic.Int64            // bytes of commands read and not yet run (the running one included)
 	argvMem  atomic.Int64            // bytes of the running command's arguments, 0 between commands
 	sessView atomic.Pointer[session] // the session once detached, for omem
-	pipeLeft int                     // bytes of the batch redcon read still to run; owner only
 
-	scratch  []byte    // reply encoding scratch; owner goroutine only
-	held     *store.Tx // the running command's Tx (write.go); owner goroutine only
-	execHeld bool      // held is EXEC's Tx for all its commands; owner only
-	killed   atomic.Bool
+	scratch []byte    // reply encoding scratch; owner goroutine only
+	held    *store.Tx // the running command's Tx (write.go); owner goroutine only
+	cmdMs   int64     // the running command's time in Unix ms (store.MsAt of its clock read); owner only
+
+	// batching is set while conn.go runs the requests of one read; then
+	// batchClock is the clock reading (store.Mono) that ended the previous
+	// command, which starts the next: one clock read per command.
+	batching   bool
+	batchClock int64
+
+	lastName    [16]byte // the last command name looked up, lower case (command.go)
+	lastNameLen uint8
+	lastLookup  *command
+	execHeld    bool // held is EXEC's Tx for all its commands; owner only
+	killed      atomic.Bool
 
 	reply           replyFlags // CLIENT REPLY state (command.go); owner only
 	pushReply       bool       // the command that ran replies with pushes (rolePushReply); owner only
@@ -103,12 +113,12 @@ func (c *client) getName() string {
 }
 
 // info formats the client as one CLIENT LIST / CLIENT INFO line, with Redis's
-// fields. qbuf is the bytes of the commands redcon read and the client has
-// not run yet (0 once a session serves the connection; bytes redcon has
-// read but not parsed are not counted), argv-mem the running command's
+// fields. qbuf is the bytes read from the client and not yet run: the
+// running command and everything read after it (0 once a session serves
+// the connection), argv-mem the running command's
 // argument bytes, multi-mem the bytes of the queued MULTI commands, omem a
 // session's queued output; tot-mem is their sum (no fixed overhead).
-// qbuf-free, rbs, rbp, obl and oll are 0: redcon's buffers are not visible.
+// qbuf-free, rbs, rbp, obl and oll are 0.
 func (c *client) info(now time.Time) string {
 	c.mu.Lock()
 	name, lib, ver := c.name, c.libName, c.libVer
@@ -152,8 +162,8 @@ func (c *client) info(now time.Time) string {
 }
 
 // outputQueued is the output a detached client's session has queued and
-// not yet written (omem); 0 for a client redcon serves, whose replies
-// wait in redcon's buffer only until the end of the batch. Safe from any
+// not yet written (omem); 0 for a client the connection loop serves, whose replies
+// wait in its reply buffer only until the end of the batch. Safe from any
 // goroutine.
 func (c *client) outputQueued() int64 {
 	ss := c.sessView.Load()

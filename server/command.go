@@ -7,9 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tidwall/redcon"
-
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
 )
 
 // handlerFunc runs one command. args[0] is the command name as the client
@@ -369,6 +368,38 @@ func (t *commandTable) lookup(name []byte) *command { return lookupFold(t.m, nam
 
 func (c *command) lookupSub(name []byte) *command { return lookupFold(c.subs, name) }
 
+// lookup finds the command a client names, case-insensitively: clients
+// mostly send the same command again, so the client's last lookup is
+// tried first.
+func (c *client) lookup(name []byte) *command {
+	if lc := c.lastLookup; lc != nil && len(name) == int(c.lastNameLen) {
+		same := true
+		for i, ch := range name {
+			if 'A' <= ch && ch <= 'Z' {
+				ch += 'a' - 'A'
+			}
+			if ch != c.lastName[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return lc
+		}
+	}
+	cmd := c.s.cmds.lookup(name)
+	if cmd != nil && len(name) <= len(c.lastName) {
+		for i, ch := range name {
+			if 'A' <= ch && ch <= 'Z' {
+				ch += 'a' - 'A'
+			}
+			c.lastName[i] = ch
+		}
+		c.lastNameLen, c.lastLookup = uint8(len(name)), cmd
+	}
+	return cmd
+}
+
 // lookupFold looks name up in m, whose keys are lower case, lower-casing it
 // in a stack buffer: command names are short, so nothing is allocated.
 func lookupFold(m map[string]*command, name []byte) *command {
@@ -468,35 +499,8 @@ func (c *command) arityOK(n int) bool {
 	return n >= -c.arity
 }
 
-// handle is redcon's handler: it runs every command of a connection, on that
-// connection's goroutine.
-func (s *Server) handle(conn redcon.Conn, rc redcon.Command) {
-	c, ok := conn.Context().(*client)
-	if !ok || len(rc.Args) == 0 {
-		return
-	}
-	if c.killed.Load() {
-		return
-	}
-	if c.pipeLeft <= 0 { // a new batch: what redcon read and has not run yet
-		c.pipeLeft = len(rc.Raw)
-		for _, p := range conn.PeekPipeline() {
-			c.pipeLeft += len(p.Raw)
-		}
-	}
-	c.qbuf.Store(int64(c.pipeLeft))
-	s.dispatchSafe(c, rc.Args)
-	c.pipeLeft -= len(rc.Raw)
-	if c.detached.Load() { // the session holds what is left
-		c.pipeLeft = 0
-	}
-	c.qbuf.Store(int64(c.pipeLeft))
-	if c.closeAfterReply {
-		_ = c.conn.Close() // flushes the reply first
-	}
-}
-
 func (s *Server) dispatch(c *client, args [][]byte) {
+	defer c.endCommand()
 	if c.reply == 0 {
 		s.dispatchCommand(c, args)
 		if c.reply != 0 { // CLIENT REPLY SKIP ran
@@ -505,8 +509,8 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 		return
 	}
 	// CLIENT REPLY OFF or SKIP: the command's reply is written, then
-	// dropped from redcon's buffer unless the command turned replies on.
-	w := redcon.BaseWriter(c.conn)
+	// dropped from the reply buffer unless the command turned replies on.
+	w := replyBufferOf(c.conn)
 	mark := len(w.Buffer())
 	c.pushReply = false
 	s.dispatchCommand(c, args)
@@ -518,17 +522,37 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 	c.replyCommandDone()
 }
 
+// endCommand clears what describes the running command once it is done.
+func (c *client) endCommand() {
+	c.argvMem.Store(0)
+	c.cmdMs = 0
+}
+
+// now is the running command's time in Unix ms, read once when dispatch
+// began it (all its TTLs are computed from it, as Redis's command time
+// snapshot); outside a dispatched command (a blocked client served, the
+// replication applier) the store's clock now.
+func (c *client) now() int64 {
+	if c.cmdMs != 0 {
+		return c.cmdMs
+	}
+	return c.s.store.Now()
+}
+
 func (s *Server) dispatchCommand(c *client, args [][]byte) {
 	n := 0
 	for _, a := range args {
 		n += len(a)
 	}
 	c.argvMem.Store(int64(n)) // CLIENT LIST argv-mem: the running command's arguments
-	defer c.argvMem.Store(0)
-	start := time.Now()
-	c.idleAt.Store(start.UnixNano())
+	start := c.batchClock     // the end of the batch's previous command (conn.go)
+	if start == 0 {
+		start = store.Mono() // the command's clock read (see call)
+	}
+	c.cmdMs = s.store.MsAt(start)
+	c.idleAt.Store(store.MonoUnixNano(start))
 	s.stats.totalCommands.Add(1)
-	cmd := s.cmds.lookup(args[0])
+	cmd := c.lookup(args[0])
 	if cmd == nil {
 		c.reject(nil, protocol.UnknownCommand(args[0], args[1:]))
 		return
@@ -578,6 +602,7 @@ func (s *Server) dispatchCommand(c *client, args [][]byte) {
 	}
 	if s.pause.holds(cmd) {
 		s.waitPause(c, cmd)
+		c.cmdMs = s.store.Now() // it runs now, not when it arrived
 	}
 	c.pushReply = cmd.role&rolePushReply != 0
 	s.call(c, cmd, args, start)
@@ -609,7 +634,7 @@ func (c *client) replyCommandDone() {
 // commits its changes (write.go), MONITOR feed, commandstats, latency,
 // slowlog. EXEC calls it for each queued command with the transaction's Tx
 // held.
-func (s *Server) call(c *client, cmd *command, args [][]byte, start time.Time) {
+func (s *Server) call(c *client, cmd *command, args [][]byte, start int64) {
 	c.lastCmd.Store(cmd)
 	c.failed = false
 	s.runHandler(c, cmd, args) // recover.go: a panic is recovered here
@@ -623,7 +648,11 @@ func (s *Server) call(c *client, cmd *command, args [][]byte, start time.Time) {
 		s.feedMonitors(c, cmd, args)
 	}
 	cmd.calls.Add(1)
-	d := time.Since(start)
+	end := store.Mono()
+	if c.batching {
+		c.batchClock = end // the next command of the batch starts now
+	}
+	d := time.Duration(end - start)
 	cmd.nanos.Add(uint64(d))
 	if s.latTracking.Load() { // latency-tracking
 		cmd.latency.observe(d)

@@ -6,8 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/tidwall/redcon"
-
 	"github.com/cached/cached/protocol"
 )
 
@@ -31,7 +29,7 @@ func (l *guardListener) Accept() (net.Conn, error) {
 	return &guardConn{Conn: nc, s: l.s, fc: protocol.NewFrameChecker(lim)}, nil
 }
 
-// guardConn sits between the socket and redcon's reader. It follows the
+// guardConn sits between the socket and the connection's request reader. It follows the
 // request framing with protocol.FrameChecker so that a huge bulk or multibulk
 // length, an endless inline line or a request larger than
 // client-query-buffer-limit is refused before redcon reserves memory for it,
@@ -39,38 +37,31 @@ func (l *guardListener) Accept() (net.Conn, error) {
 // Redis ignores and redcon would refuse. It also applies the idle timeout and
 // counts network bytes.
 //
-// Read is called only by the connection's redcon goroutine.
+// Read filters in place, in the reader's buffer, and is called only by
+// the connection's owner goroutine.
 type guardConn struct {
 	net.Conn
 	s       *Server
 	fc      *protocol.FrameChecker
-	in      []byte // raw bytes read from the socket
-	out     []byte // filtered bytes (backing array of buf)
-	buf     []byte // filtered bytes not yet handed to the reader
 	pending string // protocol error to send once the valid bytes are consumed
 }
 
 func (g *guardConn) Read(p []byte) (int, error) {
 	for {
-		if len(g.buf) > 0 {
-			n := copy(p, g.buf)
-			g.buf = g.buf[n:]
-			return n, nil
-		}
 		if g.pending != "" {
 			return 0, g.fail()
 		}
 		if t := g.s.idleTimeout.Load(); t > 0 {
 			_ = g.Conn.SetReadDeadline(time.Now().Add(time.Duration(t) * time.Second))
 		}
-		if cap(g.in) < len(p) {
-			g.in = make([]byte, len(p))
-		}
-		n, err := g.Conn.Read(g.in[:len(p)])
+		n, err := g.Conn.Read(p)
 		if n > 0 {
 			g.s.stats.netInput.Add(uint64(n))
-			out, errText := g.fc.Filter(g.out[:0], g.in[:n])
-			g.out, g.buf, g.pending = out, out, errText
+			out, errText := g.fc.Filter(p[:0], p[:n]) // in place: the output is never longer
+			g.pending = errText
+			if len(out) > 0 {
+				return len(out), nil
+			}
 			continue
 		}
 		return 0, err
@@ -123,13 +114,11 @@ func (s *Server) listenUnix() error {
 		}
 	}
 	s.unixLn, s.unixPath = ln, path
-	rs := redcon.NewServerNetwork("unix", path, s.handle, s.accept, s.closed)
-	s.listeners = append(s.listeners, rs)
 	s.log.Info("listening", "unixsocket", path)
 	s.serveWG.Add(1)
 	go func() {
 		defer s.serveWG.Done()
-		if err := rs.Serve(&guardListener{Listener: ln, s: s}); err != nil && !s.closing() {
+		if err := s.serveListener(&guardListener{Listener: ln, s: s}); err != nil && !s.closing() {
 			s.fatal(fmt.Errorf("serving %s: %w", path, err))
 		}
 	}()

@@ -34,10 +34,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
 )
 
 // Transaction error replies, as Redis words them.
@@ -109,6 +109,7 @@ type multiState struct {
 // to their states.
 type watchRegistry struct {
 	n      atomic.Int64 // watched (key, state) pairs: touchWatched's fast path
+	listen func()       // called when n leaves or reaches 0 (Server.updateListening)
 	mu     sync.RWMutex // protects keys, states and every state's keys
 	keys   map[watchKey][]*multiState
 	states map[int64]*multiState
@@ -181,7 +182,9 @@ func (r *watchRegistry) unwatchLocked(m *multiState) {
 			r.keys[w.watchKey] = list
 		}
 	}
-	r.n.Add(-int64(len(m.keys)))
+	if n := int64(len(m.keys)); n > 0 && r.n.Add(-n) == 0 {
+		r.listen()
+	}
 	m.keys = nil
 }
 
@@ -194,7 +197,9 @@ func (r *watchRegistry) watchLocked(m *multiState, wk watchKey) bool {
 	}
 	m.keys = append(m.keys, watched{watchKey: wk})
 	r.keys[wk] = append(r.keys[wk], m)
-	r.n.Add(1)
+	if r.n.Add(1) == 1 {
+		r.listen()
+	}
 	return true
 }
 
@@ -360,7 +365,7 @@ func unwatchCommand(c *client, args [][]byte) {
 // command as usual: MULTI, DISCARD, WATCH, QUIT and RESET (which also
 // discards the transaction). It returns true when it answered: +QUEUED, a
 // refusal, or EXEC, which it runs.
-func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start time.Time) bool {
+func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start int64) bool {
 	m := c.multi
 	switch {
 	case cmd.role&roleTxReset != 0:
@@ -414,7 +419,7 @@ func (c *client) abortExec(cmd *command, msg string) bool {
 // that holds one of the queued commands, refuses the transaction under
 // maxmemory if one of them may grow memory (as Redis), then runs execCommand
 // with the transaction's keys locked (execLock).
-func (s *Server) runExec(c *client, cmd *command, args [][]byte, start time.Time) {
+func (s *Server) runExec(c *client, cmd *command, args [][]byte, start int64) {
 	m := c.multi
 	for held := s.pausedTxCommand(m); held != nil; held = s.pausedTxCommand(m) {
 		s.waitPause(c, held)
@@ -526,7 +531,7 @@ func execCommand(c *client, args [][]byte) {
 			c.err(errMonitorInExec) // as Redis: EXEC denies blocking
 			continue
 		}
-		s.call(c, q.cmd, q.args, time.Now())
+		s.call(c, q.cmd, q.args, store.Mono())
 	}
 	m.executing = false
 	c.lastCmd.Store(self)

@@ -174,7 +174,7 @@ func (h *scriptHost) Call(run *script.Run, args [][]byte, resp int) []byte {
 	}
 	ic.resp3.Store(resp == 3)
 	h.conn.buf = h.conn.buf[:0]
-	s.call(ic, cmd, args, time.Now())
+	s.call(ic, cmd, args, store.Mono())
 	return h.conn.buf
 }
 

@@ -71,13 +71,14 @@ type Server struct {
 	busyThreshold atomic.Int64   // busy-reply-threshold, ms
 
 	sink atomic.Pointer[EffectSink] // nil: effects are not recorded (write.go)
-	repl atomic.Pointer[replState]  // cluster replication, nil when off (repl.go)
 
-	started   time.Time
-	runID     string
-	listeners []*redcon.Server
-	lns       []net.Listener
-	addrs     []string
+	listenMu sync.Mutex                // serializes updateListening (listening.go)
+	repl     atomic.Pointer[replState] // cluster replication, nil when off (repl.go)
+
+	started time.Time
+	runID   string
+	lns     []net.Listener
+	addrs   []string
 
 	httpSrv  *http.Server // metrics-addr server (http.go); nil if disabled
 	httpAddr string
@@ -170,6 +171,7 @@ func newServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.clients.init()
+	s.watch.listen, s.blocks.listen = s.updateListening, s.updateListening
 	s.applyHotConfig(&cfg)
 	s.wg.Add(1)
 	go s.cron(cfg.ManageRuntime)
@@ -212,6 +214,7 @@ func (s *Server) applyHotConfig(c *Config) {
 	s.store.SetMaxMemorySamples(c.MaxMemorySamples)
 	s.store.SetLFU(store.LFUConfig{LogFactor: c.LFULogFactor, DecayTime: c.LFUDecayTime})
 	s.pubsub.configure(c)
+	s.updateListening() // notify-keyspace-events may have changed
 	f, _ := parseNotifyFlags(c.NotifyKeyspaceEvents)
 	on := f&(notifyKeyspace|notifyKeyevent) != 0
 	s.store.SetReportNew(on && f&notifyNew != 0)
@@ -271,15 +274,13 @@ func (s *Server) listen() error {
 }
 
 func (s *Server) serve(ln net.Listener) {
-	rs := redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
-	s.listeners = append(s.listeners, rs)
 	s.lns = append(s.lns, ln)
 	s.addrs = append(s.addrs, ln.Addr().String())
 	s.log.Info("listening", "addr", ln.Addr().String())
 	s.serveWG.Add(1)
 	go func() {
 		defer s.serveWG.Done()
-		if err := rs.Serve(&guardListener{Listener: ln, s: s}); err != nil && !s.closing() {
+		if err := s.serveListener(&guardListener{Listener: ln, s: s}); err != nil && !s.closing() {
 			s.fatal(fmt.Errorf("serving %s: %w", ln.Addr(), err))
 		}
 	}()
@@ -311,9 +312,6 @@ func (s *Server) Shutdown(reason string) error {
 	defer s.logStopped(reason)
 	s.stopHTTP()
 	s.closeUnix()
-	for _, l := range s.listeners {
-		_ = l.Close() // "not serving" if its goroutine has not started: closing ln below covers it
-	}
 	for _, ln := range s.lns {
 		_ = ln.Close()
 	}
@@ -368,7 +366,7 @@ func (s *Server) closing() bool {
 	return s.isClosed
 }
 
-// accept runs on redcon's accept loop for each new connection.
+// accept runs on the accept loop (serveListener) for each new connection.
 func (s *Server) accept(conn redcon.Conn) bool {
 	s.stats.connectionsReceived.Add(1)
 	if int64(s.clients.count()) >= s.maxClients.Load() {
@@ -382,13 +380,13 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	return true
 }
 
-// closed runs when a connection's redcon goroutine ends.
+// closed runs when a connection's goroutine (serveConn) ends.
 func (s *Server) closed(conn redcon.Conn, err error) {
 	c, ok := conn.Context().(*client)
 	if !ok || c.monitoring.Load() { // a monitor (monitor.go) owns a detached client
 		return
 	}
-	if c.detached.Load() { // redcon let go of it: its session (session.go) starts
+	if c.detached.Load() { // the connection loop let go of it: its session (session.go) starts
 		c.sess.handoff()
 		return
 	}

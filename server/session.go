@@ -1,32 +1,34 @@
 package server
 
-// Sessions: a connection detached from redcon's loop.
+// Sessions: a connection detached from the connection loop (conn.go).
 //
-// redcon serves each connection on its own goroutine and writes replies into
-// a private buffer it flushes after each batch of pipelined commands, so no
-// other goroutine may write to the connection. A client that must receive
+// The connection loop (conn.go) serves each connection on its own
+// goroutine and writes replies into a private buffer it flushes after each
+// batch of pipelined commands, so no other goroutine may write to the
+// connection. A client that must receive
 // pushes from other goroutines (pub/sub messages, keyspace events) or must
 // wait (blocking commands) is detached (redcon.Conn.Detach) and served by a
 // session for the rest of its life. Three goroutines, counted in Server.wg,
 // own it:
 //
-//   - reader:   reads commands (copying their arguments out of redcon's read
-//     buffer) and hands them to the executor; a read error ends the session.
+//   - reader:   reads commands (copying their arguments out of the
+//     connection's read buffer) and hands them to the executor; a read error
+//     ends the session.
 //   - executor: runs each command through Server.dispatch, then moves the
 //     reply bytes to the output queue; it runs the functions runBlocked
 //     schedules before it takes the next command.
 //   - writer:   writes the output queue to the socket.
 //
-// c.conn stays redcon's connection: handlers running on the executor keep
-// writing replies with c.conn.Write* into redcon's buffer, which the executor
+// c.conn stays the same connection: handlers running on the executor keep
+// writing replies with c.conn.Write* into its reply buffer, which the executor
 // empties into the output queue after each command (collect), so replies and
 // pushes (push, from any goroutine) reach the client in order. Swapping
 // c.conn would race with client.close on other goroutines.
 //
-// The session starts when redcon's goroutine has finished with the
+// The session starts when the connection's goroutine has finished with the
 // connection (Server.closed calls handoff): until then the detaching
-// command's arguments still live in redcon's read buffer. When the session
-// ends (peer gone, CLIENT KILL, QUIT, output buffer limit, Server.Close) the
+// command's arguments still live in the connection's read buffer. When the
+// session ends (peer gone, CLIENT KILL, QUIT, output buffer limit, Server.Close) the
 // last of its goroutines unsubscribes the client and removes it from the
 // client registry, which is what Server.Close waits for.
 
@@ -49,18 +51,18 @@ const sessionInLen = 256
 // sessionMaxKeep is the largest write buffer the writer keeps between bursts.
 const sessionMaxKeep = 1 << 20
 
-// session serves a connection detached from redcon's loop (pub/sub, blocked
+// session serves a connection detached from the connection loop (conn.go) (pub/sub, blocked
 // clients): it reads commands, runs them and queues replies and pushes that
 // a writer sends, under the client's output buffer limit.
 type session struct {
 	s  *Server
 	c  *client
 	dc redcon.DetachedConn
-	w  *redcon.Writer // redcon's reply buffer, written by handlers on the executor
+	w  replyBuffer // the connection's reply buffer, written by handlers on the executor
 	nc net.Conn
 
 	in      chan [][]byte // commands, reader -> executor
-	start   chan struct{} // closed by handoff: redcon is done with the connection
+	start   chan struct{} // closed by handoff: the connection loop is done with it
 	goneCh  chan struct{} // closed by end
 	endOnce sync.Once
 	live    atomic.Int32 // goroutines still running; the last one calls finish
@@ -69,7 +71,7 @@ type session struct {
 	// its output buffer limit class is then pubsub.
 	subscribed atomic.Bool
 
-	blocked []func() // scheduled by runBlocked; owner (redcon goroutine, then executor) only
+	blocked []func() // scheduled by runBlocked; owner (the connection's goroutine, then executor) only
 
 	mu        sync.Mutex
 	out       []byte        // queued output the writer has not taken yet
@@ -87,11 +89,11 @@ const errMonitorDetached = "ERR MONITOR is not allowed on a subscribed or blocke
 // errOutputLimit is why a client over its output buffer limit is closed.
 var errOutputLimit = errors.New("client output buffer limit reached")
 
-// detach moves c off redcon's loop onto a session (idempotent: returns the
+// detach moves c off the connection loop onto a session (idempotent: returns the
 // existing one). It runs on c's owner goroutine, during a command. Replies
 // written after it (c.conn.Write*) still reach the client in order. The
-// session's goroutines start once redcon's goroutine has let go of the
-// connection (Server.closed -> handoff); the pipelined commands redcon had
+// session's goroutines start once the connection's goroutine has let go of the
+// connection (Server.closed -> handoff); the pipelined commands the connection had
 // read are handed to the session.
 func (c *client) detach() *session {
 	if c.sess != nil {
@@ -105,7 +107,7 @@ func (c *client) detach() *session {
 		goneCh: make(chan struct{}),
 		wake:   make(chan struct{}, 1),
 	}
-	ss.w = redcon.BaseWriter(c.conn)
+	ss.w = replyBufferOf(c.conn)
 	ss.nc = c.conn.NetConn()
 	c.detached.Store(true) // before Detach: Server.closed then leaves c registered
 	ss.dc = c.conn.Detach()
@@ -119,7 +121,7 @@ func (c *client) detach() *session {
 	return ss
 }
 
-// handoff starts the session: redcon's goroutine no longer touches the
+// handoff starts the session: the connection's goroutine no longer touches the
 // connection. Called by Server.closed for a detached client.
 func (ss *session) handoff() { close(ss.start) }
 
@@ -129,7 +131,7 @@ func (ss *session) gone() <-chan struct{} { return ss.goneCh }
 
 // runBlocked schedules fn on the executor before it reads the next command.
 // It must be called on the client's owner goroutine (a handler, or park):
-// on redcon's goroutine for the command that detached the client, on the
+// on the connection's goroutine for the command that detached the client, on the
 // executor afterwards. fn should return when ss.gone() is closed.
 func (ss *session) runBlocked(fn func()) { ss.blocked = append(ss.blocked, fn) }
 
@@ -174,7 +176,7 @@ func (ss *session) finish() {
 	ss.s.clients.remove(ss.c)
 }
 
-// waitStart waits for handoff (always coming: redcon calls Server.closed
+// waitStart waits for handoff (always coming: serveConn calls Server.closed
 // when its goroutine lets go of the connection), so that the session never
 // finishes while the detaching command still runs; false if the session
 // ended meanwhile.
@@ -215,7 +217,7 @@ func (ss *session) exemptFromTimeout() bool {
 	return ss.subscribed.Load() || ss.busy.Load()
 }
 
-// copyArgs copies a command out of redcon's read buffer, which the next read
+// copyArgs copies a command out of the connection's read buffer, which the next read
 // reuses, into one allocation.
 func copyArgs(args [][]byte) [][]byte {
 	n := 0
@@ -253,7 +255,7 @@ func (ss *session) execute() {
 func (ss *session) run(args [][]byte) {
 	c := ss.c
 	if keyWordIs(args[0], "quit") {
-		// QUIT's handler flushes redcon's buffer straight to the socket and
+		// QUIT's handler flushes the reply buffer straight to the socket and
 		// closes it: everything queued before must be written first.
 		if !ss.waitDrained() {
 			return
@@ -305,7 +307,7 @@ func (ss *session) runGuarded(fn func()) {
 	fn()
 }
 
-// collect moves the replies handlers wrote into redcon's buffer to the
+// collect moves the replies handlers wrote into the reply buffer to the
 // output queue.
 func (ss *session) collect() {
 	b := ss.w.Buffer()

@@ -36,10 +36,12 @@ func (s *Server) SetEffectSink(sink EffectSink) {
 	if sink == nil {
 		s.store.SetRecordEffects(false)
 		s.sink.Store(nil)
+		s.updateListening()
 		return
 	}
 	s.sink.Store(&sink)
 	s.store.SetRecordEffects(true)
+	s.updateListening()
 }
 
 // EffectFunc receives one write effect: a deterministic command that
@@ -130,7 +132,7 @@ func (c *client) lock(keys ...[]byte) *store.Tx {
 	if c.replApply {
 		c.held = c.s.store.LockApply(keys...)
 	} else {
-		c.held = c.s.store.Lock(keys...)
+		c.held = c.s.store.LockAt(c.now(), keys...)
 	}
 	return c.held.Relock(keys...)
 }
@@ -208,7 +210,7 @@ func (c *client) heldFor(key []byte) *store.Tx {
 func (c *client) getString(key, dst []byte) ([]byte, bool, error) {
 	db := int(c.db.Load())
 	if c.held == nil {
-		return c.s.store.Get(db, key, dst)
+		return c.s.store.GetAt(c.now(), db, key, dst)
 	}
 	tx := c.lock(key)
 	defer tx.Unlock()
@@ -220,7 +222,7 @@ func (c *client) getString(key, dst []byte) ([]byte, bool, error) {
 func (c *client) setString(args [][]byte) {
 	db := int(c.db.Load())
 	if c.held == nil {
-		c.s.store.Set(db, args[1], args[2], 0, uint16(notifyString), "set", args...)
+		c.s.store.SetAt(c.now(), db, args[1], args[2], 0, uint16(notifyString), "set", args...)
 		return
 	}
 	tx := c.lock(args[1])

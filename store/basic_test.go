@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestKeySlot(t *testing.T) {
@@ -219,4 +220,35 @@ func TestKeyAndValueSizes(t *testing.T) {
 		t.Fatalf("dbsize %d", s.DBSize(1))
 	}
 	checkInvariants(t, s)
+}
+
+// TestClassOfTable checks classOf's lookup table against the search for
+// every size up to largeMin.
+func TestClassOfTable(t *testing.T) {
+	for n := uint32(0); n <= largeMin; n++ {
+		if got, want := classOf(n), searchClassOf(n); got != want {
+			t.Fatalf("classOf(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// TestMonoClock: MonoMs follows the wall clock and never goes back between
+// readings (the wall clock is not stepped during the test).
+func TestMonoClock(t *testing.T) {
+	prev := int64(0)
+	for range 1000 {
+		before := time.Now().UnixMilli()
+		ms := MonoMs(Mono())
+		after := time.Now().UnixMilli()
+		if ms < before-1 || ms > after+1 {
+			t.Fatalf("MonoMs %d outside wall clock [%d, %d]", ms, before, after)
+		}
+		if ms < prev {
+			t.Fatalf("MonoMs went back: %d after %d", ms, prev)
+		}
+		prev = ms
+	}
+	if got := (WallClock{}).NowMs(); got < prev {
+		t.Fatalf("WallClock %d before %d", got, prev)
+	}
 }

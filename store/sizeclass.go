@@ -26,8 +26,25 @@ func makeSlabClasses() []uint32 {
 	}
 }
 
+// classUp4[(n+3)/4] is the class of n <= 1024 bytes (every class up to
+// there is a multiple of 4): a table lookup on SET's path instead of a search.
+var classUp4 = func() (t [1024/4 + 1]uint8) {
+	for i := range t {
+		t[i] = searchClassOf(uint32(i * 4))
+	}
+	return t
+}()
+
 // classOf returns the smallest class holding n bytes (n <= largeMin).
 func classOf(n uint32) uint8 {
+	if n <= 1024 {
+		return classUp4[(n+3)>>2]
+	}
+	return searchClassOf(n)
+}
+
+// searchClassOf is classOf by binary search.
+func searchClassOf(n uint32) uint8 {
 	lo, hi := 0, len(slabClasses)-1
 	for lo < hi {
 		m := (lo + hi) / 2

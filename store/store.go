@@ -56,10 +56,12 @@ type Store struct {
 	mask       uint64
 	dbs        int
 	clock      Clock
+	wall       bool // clock is WallClock: MsAt need not read it
 	observer   Observer
 	newKeys    atomic.Bool // note created keys (ChangeNew)
 	reportMiss atomic.Bool // note read misses (ChangeMiss)
 	recordFx   atomic.Bool // record effects (SetRecordEffects)
+	quiet      atomic.Bool // note no ChangeWrite (SetObserveWrites(false))
 
 	// seq[slot] is the slot's last effect sequence number, guarded by the
 	// lock of the slot's shard; keylessSeq is guarded by every shard's lock.
@@ -131,6 +133,7 @@ func New(cfg Config) (*Store, error) {
 		slotCounts: make([]atomic.Pointer[[Slots]atomic.Int32], cfg.Databases),
 		hz:         cfg.ActiveExpireHz, stop: make(chan struct{}),
 	}
+	_, s.wall = cfg.Clock.(WallClock)
 	s.txPool.New = func() any { return &Tx{st: s} }
 	for i := range cfg.Databases {
 		s.dbPhys[i].Store(uint32(i))
@@ -203,6 +206,16 @@ func (s *Store) SetMaxMemorySamples(n int) { s.samples.Store(int32(min(max(n, 1)
 
 // Now returns the store clock in Unix ms.
 func (s *Store) Now() int64 { return s.clock.NowMs() }
+
+// MsAt returns the store clock in Unix ms at the Mono reading mono: for
+// the wall clock (the default) MonoMs(mono), without reading the clock
+// again; an injected Clock is read.
+func (s *Store) MsAt(mono int64) int64 {
+	if s.wall {
+		return MonoMs(mono)
+	}
+	return s.clock.NowMs()
+}
 
 func (s *Store) phys(db int) uint8    { return uint8(s.dbPhys[db].Load()) }
 func (s *Store) logical(db uint8) int { return int(s.dbLog[db].Load()) }
@@ -437,9 +450,13 @@ func (s *Store) flushing(tx *Tx, db, other int) {
 // a collection (counted as a hit, as Redis). A miss is not noted as a
 // ChangeMiss (the caller reports it).
 func (s *Store) Get(db int, key []byte, dst []byte) (val []byte, ok bool, err error) {
+	return s.GetAt(s.clock.NowMs(), db, key, dst)
+}
+
+// GetAt is Get at the command's time now (Unix ms, from MsAt).
+func (s *Store) GetAt(now int64, db int, key []byte, dst []byte) (val []byte, ok bool, err error) {
 	h := xxhash.Sum64(key)
 	sh := s.shards[s.shardIndex(key)]
-	now := s.clock.NowMs()
 	var tx *Tx
 	tx.lockShard(sh)
 	defer tx.unlockShard(sh)
@@ -464,18 +481,32 @@ func (s *Store) Get(db int, key []byte, dst []byte) (val []byte, ok bool, err er
 // effects are recorded, the effect (as Tx.Propagate). It is a Lock, SetString,
 // Changed, Propagate, Unlock without a Tx.
 func (s *Store) Set(db int, key, val []byte, expireAt int64, class uint16, event string, effect ...[]byte) {
+	s.SetAt(s.clock.NowMs(), db, key, val, expireAt, class, event, effect...)
+}
+
+// SetAt is Set at the command's time now (Unix ms, from MsAt).
+func (s *Store) SetAt(now int64, db int, key, val []byte, expireAt int64, class uint16, event string, effect ...[]byte) {
 	h := xxhash.Sum64(key)
 	sh := s.shards[s.shardIndex(key)]
-	now := s.clock.NowMs()
 	var tx *Tx
 	tx.lockShard(sh)
 	sh.setLocked(s.phys(db), key, h, TypeString, val, nil, 0, expireAt, now, 0)
-	sh.bg.note(ChangeWrite, db, key, class, event)
+	if !s.quiet.Load() {
+		sh.bg.note(ChangeWrite, db, key, class, event)
+	}
 	if len(effect) > 0 && s.recordFx.Load() {
 		sh.bg.effect(db, KeySlot(effect[1]), effect)
 	}
 	tx.unlockShard(sh)
 }
+
+// SetObserveWrites turns the ChangeWrite notes of Tx.Changed and Set on
+// (the default) or off. Their owner turns them off while nothing reacts to
+// them (no WATCH, no blocked client, no keyspace notification), so a write
+// then costs no change record; it must turn them on before such a consumer
+// starts reacting. Effects, expiries, evictions, flushes, ChangeNew and
+// ChangeMiss are not affected.
+func (s *Store) SetObserveWrites(on bool) { s.quiet.Store(!on) }
 
 // RecordsEffects reports whether effects are being recorded.
 func (s *Store) RecordsEffects() bool { return s.recordFx.Load() }

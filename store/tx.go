@@ -37,7 +37,11 @@ func (s *Store) shardIndex(key []byte) int { return KeySlot(key) & int(s.mask) }
 
 // Lock locks the shards of keys (in any database) in index order and
 // returns a Tx. Keys are not retained. No allocation for up to 8 keys.
-func (s *Store) Lock(keys ...[]byte) *Tx {
+func (s *Store) Lock(keys ...[]byte) *Tx { return s.LockAt(s.clock.NowMs(), keys...) }
+
+// LockAt is Lock with the command's time given: now (Unix ms, from MsAt)
+// is what Tx.Now returns and every TTL of the Tx is computed from.
+func (s *Store) LockAt(now int64, keys ...[]byte) *Tx {
 	tx := s.txPool.Get().(*Tx)
 	tx.ids = tx.buf[:0]
 	for _, k := range keys {
@@ -53,7 +57,7 @@ func (s *Store) Lock(keys ...[]byte) *Tx {
 		sh.cur = &tx.rec
 	}
 	tx.locked = true
-	tx.now = s.clock.NowMs()
+	tx.now = now
 	tx.looked = 0
 	return tx
 }
@@ -240,6 +244,9 @@ func (tx *Tx) shard(key []byte) (*shard, uint64) {
 // store) and Redis's event name ("set", "lpush", "del" …). A command notes
 // each change once, after making it, as Redis calls notifyKeyspaceEvent.
 func (tx *Tx) Changed(db int, key []byte, class uint16, event string) {
+	if tx.st.quiet.Load() {
+		return // nothing reacts to writes (SetObserveWrites)
+	}
 	tx.rec.note(ChangeWrite, db, key, class, event)
 }
 

@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"strings"
-	"time"
 )
 
 // Type is a value's type tag.
@@ -69,11 +68,11 @@ func ParsePolicy(s string) (Policy, error) {
 // Clock gives the time in Unix milliseconds. Tests inject a fake one.
 type Clock interface{ NowMs() int64 }
 
-// WallClock is the Clock of the real time.
+// WallClock is the Clock of the real time (see Mono and MonoMs).
 type WallClock struct{}
 
-// NowMs returns the current Unix time in milliseconds.
-func (WallClock) NowMs() int64 { return time.Now().UnixMilli() }
+// NowMs returns the current Unix time in milliseconds: MonoMs(Mono()).
+func (WallClock) NowMs() int64 { return MonoMs(Mono()) }
 
 // Errors returned by the store.
 var (

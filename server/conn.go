@@ -1,0 +1,255 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/cached/cached/protocol"
+)
+
+// The connection loop. Each accepted connection gets one goroutine
+// (serveConn) that reads into a protocol.RequestReader, runs every complete
+// request in the buffer with its arguments parsed in place (no copy, no
+// allocation per request), then writes all their replies with one write
+// before it reads again: a pipeline of n requests costs one read and one
+// write. Connections are redcon.Conn values for the handlers (conn), so
+// detaching one (sessions, MONITOR, REPLSYNC) works as with redcon's own
+// loop: the detached connection reads on from the same buffer.
+
+// conn is a client connection served by serveConn. The serving goroutine
+// owns it until Detach; then the detached connection's owner does.
+type conn struct {
+	nc       net.Conn // the guardConn around the socket
+	addr     string
+	rd       *protocol.RequestReader
+	out      []byte // replies not yet written
+	ctx      any
+	detached bool
+	closed   bool
+}
+
+var _ redcon.Conn = (*conn)(nil)
+
+// outMaxKeep is the largest reply buffer a connection keeps between batches.
+const outMaxKeep = 1 << 20
+
+func (c *conn) RemoteAddr() string          { return c.addr }
+func (c *conn) Context() any                { return c.ctx }
+func (c *conn) SetContext(v any)            { c.ctx = v }
+func (c *conn) SetReadBuffer(int)           {}
+func (c *conn) NetConn() net.Conn           { return c.nc }
+func (c *conn) WriteError(msg string)       { c.out = redcon.AppendError(c.out, msg) }
+func (c *conn) WriteString(str string)      { c.out = redcon.AppendString(c.out, str) }
+func (c *conn) WriteBulk(bulk []byte)       { c.out = redcon.AppendBulk(c.out, bulk) }
+func (c *conn) WriteBulkString(bulk string) { c.out = redcon.AppendBulkString(c.out, bulk) }
+func (c *conn) WriteInt(num int)            { c.out = redcon.AppendInt(c.out, int64(num)) }
+func (c *conn) WriteInt64(num int64)        { c.out = redcon.AppendInt(c.out, num) }
+func (c *conn) WriteUint64(num uint64)      { c.out = redcon.AppendUint(c.out, num) }
+func (c *conn) WriteArray(count int)        { c.out = redcon.AppendArray(c.out, count) }
+func (c *conn) WriteNull()                  { c.out = redcon.AppendNull(c.out) }
+func (c *conn) WriteRaw(data []byte)        { c.out = append(c.out, data...) }
+func (c *conn) WriteAny(v any)              { c.out = redcon.AppendAny(c.out, v) }
+
+// WriteBulkFrom writes a bulk string of n bytes read from rb.
+func (c *conn) WriteBulkFrom(n int64, rb io.Reader) {
+	c.out = append(c.out, '$')
+	c.out = strconv.AppendInt(c.out, n, 10)
+	c.out = append(c.out, '\r', '\n')
+	start := len(c.out)
+	c.out = append(c.out, make([]byte, n)...)
+	if _, err := io.ReadFull(rb, c.out[start:]); err != nil {
+		clear(c.out[start:])
+	}
+	c.out = append(c.out, '\r', '\n')
+}
+
+// ReadPipeline and PeekPipeline return nothing: requests are parsed one at
+// a time, when they run (Buffered says how many bytes wait).
+func (c *conn) ReadPipeline() []redcon.Command { return nil }
+
+// PeekPipeline returns nothing: see ReadPipeline.
+func (c *conn) PeekPipeline() []redcon.Command { return nil }
+
+// Buffer returns a copy of the replies not yet written.
+func (c *conn) Buffer() []byte { return append([]byte(nil), c.out...) }
+
+// SetBuffer replaces the replies not yet written with a copy of b.
+func (c *conn) SetBuffer(b []byte) { c.out = append(c.out[:0], b...) }
+
+// Flush writes the replies not yet written.
+func (c *conn) Flush() error {
+	if len(c.out) == 0 {
+		return nil
+	}
+	_, err := c.nc.Write(c.out)
+	if cap(c.out) > outMaxKeep {
+		c.out = nil
+	} else {
+		c.out = c.out[:0]
+	}
+	return err
+}
+
+// Close writes what is queued and closes the connection.
+func (c *conn) Close() error {
+	_ = c.Flush()
+	c.closed = true
+	return c.nc.Close()
+}
+
+// Detach hands the connection to a new owner once the running request is
+// done: serveConn lets go of it without closing it.
+func (c *conn) Detach() redcon.DetachedConn {
+	c.detached = true
+	return detachedConn{c}
+}
+
+// detachedConn reads the requests after the one that detached it, from the
+// same buffer.
+type detachedConn struct{ *conn }
+
+// ReadCommand returns the next request; its arguments are a private copy
+// (the new owner may keep them).
+func (dc detachedConn) ReadCommand() (redcon.Command, error) {
+	for {
+		args, err := dc.rd.Next()
+		if err != nil {
+			return redcon.Command{}, err
+		}
+		if args != nil {
+			cp := copyArgs(args)
+			return redcon.Command{Args: cp}, nil
+		}
+		if err := dc.rd.Fill(); err != nil {
+			return redcon.Command{}, err
+		}
+	}
+}
+
+// replyBuffer is the unwritten reply buffer of a connection (conn, or
+// redcon's Writer for other redcon.Conn values): CLIENT REPLY OFF trims it,
+// a session moves it to its queue.
+type replyBuffer interface {
+	Buffer() []byte
+	SetBuffer(b []byte)
+}
+
+// replyBufferOf returns conn's reply buffer, nil if it has none.
+func replyBufferOf(rc redcon.Conn) replyBuffer {
+	if c, ok := rc.(*conn); ok {
+		return c
+	}
+	if w := redcon.BaseWriter(rc); w != nil {
+		return w
+	}
+	return nil
+}
+
+// serveListener accepts connections on ln until it is closed.
+func (s *Server) serveListener(ln net.Listener) error {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.closing() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			s.log.Warn("accept failed", "error", err)
+			select { // out of file descriptors, say: let some go first
+			case <-s.stop:
+				return nil
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
+		}
+		c := &conn{nc: nc, addr: nc.RemoteAddr().String()}
+		if !s.accept(c) {
+			_ = nc.Close()
+			continue
+		}
+		c.rd = protocol.NewRequestReader(nc, 0)
+		s.wg.Add(1)
+		go s.serveConn(c)
+	}
+}
+
+// serveConn is a connection's goroutine: it runs the requests the client
+// sends until the connection ends or is detached.
+func (s *Server) serveConn(c *conn) {
+	defer s.wg.Done()
+	err := s.runConn(c)
+	if !c.detached {
+		_ = c.nc.Close()
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	s.closed(c, err)
+}
+
+// runConn reads and runs requests, writing the replies of each batch (the
+// requests one read brought) with one write.
+func (s *Server) runConn(c *conn) error {
+	cl, _ := c.ctx.(*client)
+	for {
+		if stop, err := s.runBuffered(cl, c); stop || err != nil {
+			return err
+		}
+		if err := c.Flush(); err != nil {
+			return err
+		}
+		if err := c.rd.Fill(); err != nil {
+			return err
+		}
+	}
+}
+
+// runBuffered runs every complete request in the read buffer. stop: the
+// connection was detached or closed; err: a protocol error, answered.
+func (s *Server) runBuffered(cl *client, c *conn) (stop bool, err error) {
+	cl.batching = true
+	defer func() { cl.batching, cl.batchClock = false, 0 }()
+	for {
+		args, err := c.rd.Next()
+		if err != nil {
+			c.WriteError(err.Error())
+			_ = c.Flush()
+			return true, err
+		}
+		if args == nil {
+			return false, nil
+		}
+		s.runRequest(cl, c, args)
+		if c.detached || c.closed {
+			return true, nil
+		}
+	}
+}
+
+// runRequest runs one request of the client: the arguments point into the
+// connection's read buffer.
+func (s *Server) runRequest(cl *client, c *conn, args [][]byte) {
+	if cl.killed.Load() {
+		return
+	}
+	cl.qbuf.Store(int64(c.rd.Buffered() + c.rd.Last())) // this request and those read after it
+	s.dispatchSafe(cl, args)
+	if c.detached {
+		// The new owner (a session, MONITOR's reader) holds what is left
+		// and may be reading it already: the reader is no longer ours.
+		cl.qbuf.Store(0)
+		return
+	}
+	cl.qbuf.Store(int64(c.rd.Buffered()))
+	if cl.closeAfterReply {
+		_ = c.Close() // flushes the reply first
+	}
+}
