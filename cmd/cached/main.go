@@ -46,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
-	cfg.ManageRuntime = true // this process is the server's: it tunes the GC
+	cfg.ManageRuntime = true      // this process is the server's: it tunes the GC
 	srv, err := server.Start(cfg) // logs its start, or why it did not start
 	if err != nil {
 		fmt.Fprintf(stderr, "cached: %v\n", err)
