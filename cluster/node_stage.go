@@ -1,0 +1,175 @@
+package cluster
+
+import (
+	"slices"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// metaUpdateTimeout bounds how long metaLoop waits for memberlist to send
+// a meta update to some member.
+const metaUpdateTimeout = time.Second
+
+// metaEvery is the least time between two meta updates: holding reports
+// change slot by slot during a sync and are coalesced.
+const metaEvery = 50 * time.Millisecond
+
+// BeginLeave announces that this node is about to leave gracefully: its
+// gossip meta says "leaving", so the coordinator plans it out in stages
+// (each of its slots is flipped to its next primary once that member holds
+// the slot live) while the node keeps serving. The caller waits for
+// HandedOff (bounded by its own deadline), then calls Close. It is
+// idempotent.
+func (n *Node) BeginLeave() {
+	if n.leaving.Swap(true) {
+		return
+	}
+	n.mu.Lock()
+	n.meta.Leaving = true
+	n.dirty = true
+	n.wake()
+	n.mu.Unlock()
+	n.kickMeta()
+	n.log.Info("cluster: leaving: handing slots over", "version", n.Table().Version())
+}
+
+// Leaving reports whether BeginLeave was called.
+func (n *Node) Leaving() bool { return n.leaving.Load() }
+
+// HandedOff reports whether the current table no longer gives this node
+// any slot (as primary, replica or incoming member).
+func (n *Node) HandedOff() bool {
+	t := n.Table()
+	self := t.IndexOf(n.id)
+	if self < 0 {
+		return true
+	}
+	for s := range NumSlots {
+		if t.holdsIndex(s, self) {
+			return false
+		}
+	}
+	return true
+}
+
+// ReportHeld records this node's holding report for table version: notLive
+// lists (sorted, disjoint) the slots it holds in that table as replica or
+// incoming member whose copy is not live yet. The report travels in the
+// node's gossip meta; the coordinator flips a staged slot to its incoming
+// member once the member reports it live for the current table. Reports
+// that do not fit in the meta are shortened conservatively (more slots
+// count as not live).
+func (n *Node) ReportHeld(version uint64, notLive []SlotRange) {
+	h := holding{version: version, notLive: slices.Clone(notLive)}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	old := n.reports[n.id]
+	if old.version == version && slices.Equal(old.notLive, h.notLive) {
+		return
+	}
+	n.meta.HeldVersion = version
+	n.meta.NotLive = encodeRanges(notLive, memberlist.MetaMaxSize-len(encodeMeta(meta{ID: n.meta.ID, Host: n.meta.Host, Port: n.meta.Port, Leaving: true, HeldVersion: version}))-8)
+	h.notLive, _ = decodeRanges(n.meta.NotLive) // what peers will see
+	n.reports[n.id] = h
+	n.dirty = true
+	n.wake()
+	n.kickMeta()
+}
+
+// kickMeta wakes metaLoop without blocking.
+func (n *Node) kickMeta() {
+	select {
+	case n.metaKick <- struct{}{}:
+	default:
+	}
+}
+
+// metaLoop re-advertises the node's meta (memberlist UpdateNode) when it
+// changes, at most once per metaEvery. It returns when n.stop closes.
+func (n *Node) metaLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-n.metaKick:
+		}
+		n.mu.Lock()
+		m := encodeMeta(n.meta)
+		n.mu.Unlock()
+		if len(m) > memberlist.MetaMaxSize { // cannot happen: ReportHeld leaves room
+			continue
+		}
+		n.del.meta.Store(&m)
+		n.lifeMu.Lock()
+		closed := n.closed
+		n.lifeMu.Unlock()
+		if closed {
+			return
+		}
+		if err := n.ml.UpdateNode(metaUpdateTimeout); err != nil {
+			n.log.Debug("cluster: meta update", "err", err)
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(metaEvery):
+		}
+	}
+}
+
+// noteMetaLocked records a peer's leaving flag and holding report from its
+// meta. n.mu must be held.
+func (n *Node) noteMetaLocked(id string, node *memberlist.Node) {
+	if id == n.id {
+		return // our own report is set by ReportHeld
+	}
+	lv, h := extrasOf(node)
+	if lv != n.leavers[id] {
+		n.leavers[id] = lv
+		n.dirty = true
+	}
+	if old := n.reports[id]; old.version != h.version || !slices.Equal(old.notLive, h.notLive) {
+		n.reports[id] = h
+		n.dirty = true
+	}
+}
+
+// isLeavingLocked reports whether member id is leaving (this node or a
+// peer whose meta says so). n.mu must be held.
+func (n *Node) isLeavingLocked(id string) bool {
+	if id == n.id {
+		return n.leaving.Load()
+	}
+	return n.leavers[id]
+}
+
+// stageInputLocked gathers what nextTable needs from the live view.
+// n.mu must be held.
+func (n *Node) stageInputLocked(cur *Table, live []Member) stageInput {
+	in := stageInput{cur: cur, alive: make(map[string]bool, len(live)), reports: make(map[string]holding, len(n.reports)),
+		replicas: n.replicas, version: cur.version + 1, maxFlips: flipBatch, stage: n.stage}
+	for _, m := range live {
+		in.alive[m.ID] = true
+		if !n.isLeavingLocked(m.ID) {
+			in.target = append(in.target, m)
+		}
+	}
+	for id, h := range n.reports {
+		in.reports[id] = h
+	}
+	return in
+}
+
+// targetLocked returns the live members that are not leaving.
+// n.mu must be held.
+func (n *Node) targetLocked(live []Member) []Member {
+	out := make([]Member, 0, len(live))
+	for _, m := range live {
+		if !n.isLeavingLocked(m.ID) {
+			out = append(out, m)
+		}
+	}
+	return out
+}

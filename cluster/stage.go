@@ -1,0 +1,271 @@
+package cluster
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Staged slot moves (docs/cluster.md "Moving slots without a miss").
+//
+// Plan gives the target table; a slot whose target primary does not hold
+// the slot's data yet is not moved at once. The coordinator publishes a
+// staged table instead: the slot keeps its current primary (and replicas)
+// and gets the target primary as its *incoming* member, which replicates
+// the slot like a replica (snapshot, then the live stream). Every node
+// reports, in its gossip meta, which of the slots it holds as replica or
+// incoming member are not live yet (holding); once the incoming member
+// reports a slot live, the next table flips the slot (its row becomes the
+// target's), at most flipBatch slots per table and one table per
+// stepEvery. A member that is leaving (gossip meta) is planned out the same
+// way: its slots go first to members that already replicate them.
+
+const (
+	// flipBatch is the most slots one table flips to a new primary: a flip
+	// briefly stalls the slot's writes (the old primary hands over), so a
+	// large rebalance is spread over a few tables.
+	flipBatch = 2048
+	// stepEvery is the least time between two tables a coordinator plans
+	// while moves are staged: readiness reports arrive in bursts, and
+	// every table makes every node reconfigure its replication.
+	stepEvery = 100 * time.Millisecond
+)
+
+// holding is a node's report about its copies of slots in one table
+// version: the slots it holds as replica or incoming member whose copy is
+// not live yet. The zero value reports nothing (no slot counts as live).
+type holding struct {
+	version uint64
+	notLive []SlotRange // sorted, disjoint
+}
+
+// live reports whether the report says slot s is live in table version v.
+func (h holding) live(v uint64, s int) bool {
+	if h.version == 0 || h.version != v {
+		return false
+	}
+	_, found := slices.BinarySearchFunc(h.notLive, s, func(r SlotRange, s int) int {
+		switch {
+		case r.End < s:
+			return -1
+		case r.Start > s:
+			return 1
+		}
+		return 0
+	})
+	return !found
+}
+
+// encodeRanges writes ranges as "a-b,c,…" within at most limit bytes; if
+// they do not fit, the last range written reaches to the last slot (a
+// conservative report: more slots count as not live).
+func encodeRanges(rs []SlotRange, limit int) string {
+	var b strings.Builder
+	for i, r := range rs {
+		piece := strconv.Itoa(r.Start)
+		if r.End != r.Start {
+			piece += "-" + strconv.Itoa(r.End)
+		}
+		if b.Len()+len(piece)+1+12 > limit && i < len(rs)-1 {
+			piece = strconv.Itoa(r.Start) + "-" + strconv.Itoa(NumSlots-1)
+			if b.Len() > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(piece)
+			return b.String()
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(piece)
+	}
+	return b.String()
+}
+
+// decodeRanges parses encodeRanges's output; ok is false for malformed
+// input (unsorted, overlapping or out-of-range ranges included).
+func decodeRanges(s string) (rs []SlotRange, ok bool) {
+	if s == "" {
+		return nil, true
+	}
+	next := 0
+	for _, piece := range strings.Split(s, ",") {
+		a, b, dash := strings.Cut(piece, "-")
+		start, err1 := strconv.Atoi(a)
+		end, err2 := start, error(nil)
+		if dash {
+			end, err2 = strconv.Atoi(b)
+		}
+		if err1 != nil || err2 != nil || start < next || end < start || end >= NumSlots {
+			return nil, false
+		}
+		rs = append(rs, SlotRange{Start: start, End: end})
+		next = end + 1
+	}
+	return rs, true
+}
+
+// stageInput is what the coordinator knows when it plans the next table.
+type stageInput struct {
+	cur      *Table
+	target   []Member           // live members that are not leaving: the target's member set
+	alive    map[string]bool    // live members, leaving ones included (they still serve)
+	reports  map[string]holding // by member ID
+	replicas int
+	version  uint64
+	maxFlips int
+	stage    bool // Config.StageMoves: false plans the target at once
+}
+
+// nextTable returns the table that follows in.cur: the target table Plan
+// makes for in.target, except that every slot whose target primary is not
+// ready for it stays with its current primary and gets the target primary
+// as its incoming member. A target primary is ready for a slot when it
+// holds the slot in cur (as replica or incoming member) and reported it
+// live for cur's version; at most in.maxFlips slots change primary this
+// way. Slots whose primary is gone (crashed) take the target's row at once
+// (failover). Without staging (or replicas, whose replication moves the
+// data) the target is returned as it is.
+func nextTable(in stageInput) *Table {
+	cur := in.cur
+	if !in.stage || in.replicas == 0 || cur == nil || cur.width == 0 || len(in.target) == 0 {
+		return Plan(cur, in.target, in.replicas, in.version)
+	}
+	t := Plan(virtualTable(cur, in.alive), in.target, in.replicas, in.version)
+	rows := make([][]string, NumSlots)
+	inc := make([]string, NumSlots)
+	used := map[string]bool{}
+	for _, m := range t.members {
+		used[m.ID] = true
+	}
+	flips := 0
+	for s := range NumSlots {
+		p, np := cur.Owner(s).ID, t.Owner(s).ID
+		switch {
+		case p == np || !in.alive[p]:
+			rows[s] = memberIDs(t.Preference(s))
+		case flips < in.maxFlips && cur.holdsIndex(s, cur.IndexOf(np)) && in.reports[np].live(cur.version, s):
+			rows[s] = memberIDs(t.Preference(s))
+			flips++
+		default:
+			rows[s], inc[s] = []string{p}, np
+			used[p] = true
+		}
+	}
+	return buildStaged(in, cur, t, rows, inc, used)
+}
+
+// buildStaged turns rows (primary first; staged rows hold only their
+// primary yet) and incoming IDs into a Table whose members are the
+// target's plus the current primaries of staged slots. Short rows are
+// filled up to the table's width: first with the slot's current replicas
+// that are target members, then the target's replicas, then the incoming
+// member (which is then no longer incoming), then the slot's other current
+// holders, then any member.
+func buildStaged(in stageInput, cur, t *Table, rows [][]string, inc []string, used map[string]bool) *Table {
+	var ms []Member
+	for _, m := range cur.members {
+		if used[m.ID] && t.IndexOf(m.ID) < 0 {
+			ms = append(ms, m)
+		}
+	}
+	ms = normalizeMembers(append(ms, t.members...))
+	out := &Table{version: in.version, replicas: in.replicas, members: ms}
+	out.width = min(1+in.replicas, len(ms))
+	out.prefs = make([]uint16, NumSlots*out.width)
+	idx := make(map[string]uint16, len(ms))
+	for i, m := range ms {
+		idx[m.ID] = uint16(i)
+	}
+	inTarget := func(id string) bool { return t.IndexOf(id) >= 0 }
+	for s := range NumSlots {
+		row := rows[s]
+		if len(row) < out.width {
+			var cand []string
+			curRow := memberIDs(cur.Preference(s))[1:]
+			for _, id := range curRow {
+				if inTarget(id) {
+					cand = append(cand, id)
+				}
+			}
+			cand = append(cand, memberIDs(t.Preference(s))[1:]...)
+			if inc[s] != "" {
+				cand = append(cand, inc[s])
+			}
+			cand = append(cand, curRow...)
+			for _, m := range ms {
+				cand = append(cand, m.ID)
+			}
+			for _, id := range cand {
+				if len(row) == out.width {
+					break
+				}
+				if _, ok := idx[id]; ok && !slices.Contains(row, id) && (in.alive[id] || inTarget(id)) {
+					row = append(row, id)
+				}
+			}
+		}
+		for k, id := range row[:out.width] {
+			out.prefs[s*out.width+k] = idx[id]
+		}
+		if inc[s] != "" && !slices.Contains(row[:out.width], inc[s]) {
+			if out.incoming == nil {
+				out.incoming = make([]uint16, NumSlots)
+				for i := range out.incoming {
+					out.incoming[i] = noMember
+				}
+			}
+			out.incoming[s] = idx[inc[s]]
+		}
+	}
+	return out
+}
+
+// virtualTable returns cur as if every staged move were done: a slot with
+// an incoming member whose primary is still alive has the incoming member
+// as primary, then its other holders. Planning from it keeps the targets
+// of moves already under way (Plan keeps previous holders). A slot whose
+// primary is gone keeps its row, so Plan promotes a replica that holds the
+// data rather than the incoming member.
+func virtualTable(cur *Table, alive map[string]bool) *Table {
+	if cur.incoming == nil {
+		return cur
+	}
+	v := &Table{version: cur.version, planner: cur.planner, replicas: cur.replicas,
+		width: cur.width, members: cur.members, prefs: slices.Clone(cur.prefs)}
+	w := cur.width
+	for s := range NumSlots {
+		in := cur.IncomingIndex(s)
+		if in < 0 || !alive[cur.Owner(s).ID] {
+			continue
+		}
+		row := append([]uint16{uint16(in)}, cur.prefs[s*w:(s+1)*w]...)
+		copy(v.prefs[s*w:(s+1)*w], row)
+	}
+	return v
+}
+
+// memberIDs returns the IDs of ms.
+func memberIDs(ms []Member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
+
+// sameRows reports whether a and b assign every slot alike: the same
+// members (with addresses), preference lists and incoming members.
+func sameRows(a, b *Table) bool {
+	if a.width != b.width || a.replicas != b.replicas || !slices.EqualFunc(a.members, b.members, sameMember) ||
+		!slices.Equal(a.prefs, b.prefs) {
+		return false
+	}
+	for s := range NumSlots {
+		if a.IncomingIndex(s) != b.IncomingIndex(s) {
+			return false
+		}
+	}
+	return true
+}
