@@ -127,123 +127,180 @@ type stageInput struct {
 // way. Slots whose primary is gone (crashed) take the target's row at once
 // (failover). Without staging (or replicas, whose replication moves the
 // data) the target is returned as it is.
+//
+// A staged slot's row is its current primary, then the target's replicas
+// (the primary left out), filled up from its current replicas; with the
+// incoming member and the primary's position in the target row (oldPos),
+// virtualTable rebuilds the target row exactly, so planning again from a
+// staged table gives the same target until the members change.
 func nextTable(in stageInput) *Table {
 	cur := in.cur
 	if !in.stage || in.replicas == 0 || cur == nil || cur.width == 0 || len(in.target) == 0 {
 		return Plan(cur, in.target, in.replicas, in.version)
 	}
 	t := Plan(virtualTable(cur, in.alive), in.target, in.replicas, in.version)
-	rows := make([][]string, NumSlots)
-	inc := make([]string, NumSlots)
-	used := map[string]bool{}
+	st := &staging{in: in, t: t, rows: make([][]string, NumSlots), inc: make([]string, NumSlots),
+		pos: make([]uint8, NumSlots), used: map[string]bool{}}
 	for _, m := range t.members {
-		used[m.ID] = true
+		st.used[m.ID] = true
 	}
 	flips := 0
 	for s := range NumSlots {
 		p, np := cur.Owner(s).ID, t.Owner(s).ID
+		trow := memberIDs(t.Preference(s))
 		switch {
 		case p == np || !in.alive[p]:
-			rows[s] = memberIDs(t.Preference(s))
+			st.rows[s] = trow
 		case flips < in.maxFlips && cur.holdsIndex(s, cur.IndexOf(np)) && in.reports[np].live(cur.version, s):
-			rows[s] = memberIDs(t.Preference(s))
+			st.rows[s] = trow
 			flips++
 		default:
-			rows[s], inc[s] = []string{p}, np
-			used[p] = true
+			row := []string{p}
+			for k, id := range trow[1:] {
+				if id == p {
+					st.pos[s] = uint8(k + 1)
+				} else {
+					row = append(row, id)
+				}
+			}
+			st.rows[s], st.inc[s] = row, np
+			st.used[p] = true
 		}
 	}
-	return buildStaged(in, cur, t, rows, inc, used)
+	return st.build()
 }
 
-// buildStaged turns rows (primary first; staged rows hold only their
-// primary yet) and incoming IDs into a Table whose members are the
-// target's plus the current primaries of staged slots. Short rows are
-// filled up to the table's width: first with the slot's current replicas
-// that are target members, then the target's replicas, then the incoming
-// member (which is then no longer incoming), then the slot's other current
-// holders, then any member.
-func buildStaged(in stageInput, cur, t *Table, rows [][]string, inc []string, used map[string]bool) *Table {
+// staging is nextTable's result in the making: rows by member ID
+// (primary first; staged rows may be short), incoming members and oldPos.
+type staging struct {
+	in   stageInput
+	t    *Table // the target
+	rows [][]string
+	inc  []string
+	pos  []uint8
+	used map[string]bool // members the result keeps
+}
+
+// build turns the rows into a Table whose members are the target's plus the
+// current primaries of staged slots. Short rows are filled up to the
+// table's width: with the slot's current replicas that are target
+// members, then other target members, then any member still alive; the
+// incoming member comes last (it is then a replica, no longer incoming).
+func (st *staging) build() *Table {
+	cur := st.in.cur
 	var ms []Member
 	for _, m := range cur.members {
-		if used[m.ID] && t.IndexOf(m.ID) < 0 {
+		if st.used[m.ID] && st.t.IndexOf(m.ID) < 0 {
 			ms = append(ms, m)
 		}
 	}
-	ms = normalizeMembers(append(ms, t.members...))
-	out := &Table{version: in.version, replicas: in.replicas, members: ms}
-	out.width = min(1+in.replicas, len(ms))
+	ms = normalizeMembers(append(ms, st.t.members...))
+	out := &Table{version: st.in.version, replicas: st.in.replicas, members: ms}
+	out.width = min(1+st.in.replicas, len(ms))
 	out.prefs = make([]uint16, NumSlots*out.width)
 	idx := make(map[string]uint16, len(ms))
 	for i, m := range ms {
 		idx[m.ID] = uint16(i)
 	}
-	inTarget := func(id string) bool { return t.IndexOf(id) >= 0 }
 	for s := range NumSlots {
-		row := rows[s]
-		if len(row) < out.width {
-			var cand []string
-			curRow := memberIDs(cur.Preference(s))[1:]
-			for _, id := range curRow {
-				if inTarget(id) {
-					cand = append(cand, id)
-				}
-			}
-			cand = append(cand, memberIDs(t.Preference(s))[1:]...)
-			if inc[s] != "" {
-				cand = append(cand, inc[s])
-			}
-			cand = append(cand, curRow...)
-			for _, m := range ms {
-				cand = append(cand, m.ID)
-			}
-			for _, id := range cand {
-				if len(row) == out.width {
-					break
-				}
-				if _, ok := idx[id]; ok && !slices.Contains(row, id) && (in.alive[id] || inTarget(id)) {
-					row = append(row, id)
-				}
-			}
-		}
-		for k, id := range row[:out.width] {
+		row := st.fill(s, st.rows[s], out.width, ms)
+		for k, id := range row {
 			out.prefs[s*out.width+k] = idx[id]
 		}
-		if inc[s] != "" && !slices.Contains(row[:out.width], inc[s]) {
+		if st.inc[s] != "" && !slices.Contains(row, st.inc[s]) {
 			if out.incoming == nil {
-				out.incoming = make([]uint16, NumSlots)
+				out.incoming, out.oldPos = make([]uint16, NumSlots), make([]uint8, NumSlots)
 				for i := range out.incoming {
 					out.incoming[i] = noMember
 				}
 			}
-			out.incoming[s] = idx[inc[s]]
+			out.incoming[s], out.oldPos[s] = idx[st.inc[s]], st.pos[s]
 		}
 	}
 	return out
 }
 
+// fill completes slot s's row to width members of ms (see build).
+func (st *staging) fill(s int, row []string, width int, ms []Member) []string {
+	if len(row) >= width {
+		return row[:width]
+	}
+	inc := st.inc[s]
+	var cand []string
+	for _, id := range memberIDs(st.in.cur.Preference(s))[1:] {
+		if st.t.IndexOf(id) >= 0 {
+			cand = append(cand, id)
+		}
+	}
+	cand = append(cand, memberIDs(st.t.members)...)
+	for _, m := range ms {
+		if st.in.alive[m.ID] {
+			cand = append(cand, m.ID)
+		}
+	}
+	member := func(id string) bool { return slices.ContainsFunc(ms, func(m Member) bool { return m.ID == id }) }
+	for _, id := range cand {
+		if len(row) < width && id != inc && !slices.Contains(row, id) && member(id) {
+			row = append(row, id)
+		}
+	}
+	if len(row) < width && inc != "" && !slices.Contains(row, inc) {
+		row = append(row, inc) // last resort: the incoming member becomes a replica
+	}
+	return row
+}
+
 // virtualTable returns cur as if every staged move were done: a slot with
-// an incoming member whose primary is still alive has the incoming member
-// as primary, then its other holders. Planning from it keeps the targets
-// of moves already under way (Plan keeps previous holders). A slot whose
-// primary is gone keeps its row, so Plan promotes a replica that holds the
-// data rather than the incoming member.
+// an incoming member whose primary is still alive gets its target row back
+// (the incoming member, then the row after the primary, with the primary
+// put back at oldPos). Members no row references are left out, so that
+// Plan sees the same member set as the target's and keeps its plan.
+// Planning from it keeps the targets of moves under way (Plan keeps
+// previous holders). A slot whose primary is gone keeps its row, so Plan
+// promotes a replica that holds the data rather than the incoming member.
 func virtualTable(cur *Table, alive map[string]bool) *Table {
 	if cur.incoming == nil {
 		return cur
 	}
-	v := &Table{version: cur.version, planner: cur.planner, replicas: cur.replicas,
-		width: cur.width, members: cur.members, prefs: slices.Clone(cur.prefs)}
 	w := cur.width
+	prefs := slices.Clone(cur.prefs)
 	for s := range NumSlots {
 		in := cur.IncomingIndex(s)
 		if in < 0 || !alive[cur.Owner(s).ID] {
 			continue
 		}
-		row := append([]uint16{uint16(in)}, cur.prefs[s*w:(s+1)*w]...)
-		copy(v.prefs[s*w:(s+1)*w], row)
+		old := cur.prefs[s*w : (s+1)*w]
+		rest := slices.Clone(old[1:])
+		if p := int(cur.oldPos[s]); p > 0 && p < w {
+			rest = slices.Insert(rest[:w-2], p-1, old[0])
+		}
+		row := append([]uint16{uint16(in)}, rest...)
+		copy(prefs[s*w:(s+1)*w], row)
 	}
-	return v
+	return reindexed(cur, prefs)
+}
+
+// reindexed returns a table like cur with rows prefs (indexes into
+// cur.members) and only the members the rows reference.
+func reindexed(cur *Table, prefs []uint16) *Table {
+	keep := make([]int32, len(cur.members))
+	for _, m := range prefs {
+		keep[m] = 1
+	}
+	var ms []Member
+	for i, m := range cur.members {
+		if keep[i] == 1 {
+			keep[i] = int32(len(ms))
+			ms = append(ms, m)
+		} else {
+			keep[i] = -1
+		}
+	}
+	for i, m := range prefs {
+		prefs[i] = uint16(keep[m])
+	}
+	return &Table{version: cur.version, planner: cur.planner, replicas: cur.replicas,
+		width: cur.width, members: ms, prefs: prefs}
 }
 
 // memberIDs returns the IDs of ms.
@@ -263,7 +320,7 @@ func sameRows(a, b *Table) bool {
 		return false
 	}
 	for s := range NumSlots {
-		if a.IncomingIndex(s) != b.IncomingIndex(s) {
+		if a.IncomingIndex(s) != b.IncomingIndex(s) || a.IncomingIndex(s) >= 0 && a.oldPos[s] != b.oldPos[s] {
 			return false
 		}
 	}

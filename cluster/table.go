@@ -47,6 +47,11 @@ type Table struct {
 	// take it over as primary (noMember for none): a staged move, see
 	// stage.go. It is never in the slot's preference list.
 	incoming []uint16
+	// oldPos is nil when incoming is; else, for a staged slot, the index
+	// its current primary has in the target's preference list (0: not in
+	// it). With it the target row is the incoming member, then the row
+	// after the primary with the primary put back at oldPos (stage.go).
+	oldPos []uint8
 }
 
 // noMember marks a slot without an incoming member (member indexes are

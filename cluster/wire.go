@@ -30,7 +30,8 @@ var errBadTable = errors.New("cluster: malformed table")
 // where str is uvarint(len) followed by the bytes, and width is derived
 // from replicas and the member count. Ten members take about 900 bytes. A
 // table with staged moves has format 2 and one more run list after the
-// layers: the incoming column, member index + 1 (0 = none).
+// layers: the incoming column, member index + 1 (0 = none), then the
+// oldPos column (0 where no slot is incoming).
 func encodeTable(t *Table) []byte {
 	format := byte(tableFormat)
 	if t.incoming != nil {
@@ -52,6 +53,7 @@ func encodeTable(t *Table) []byte {
 	}
 	if t.incoming != nil {
 		b = appendRuns(b, func(s int) uint64 { return (uint64(t.incoming[s]) + 1) & noMember })
+		b = appendRuns(b, func(s int) uint64 { return uint64(t.oldPos[s]) })
 	}
 	return b
 }
@@ -215,6 +217,39 @@ func (r *reader) incoming(t *Table) error {
 	}
 	if r.err == nil && s != NumSlots {
 		return fmt.Errorf("%w: incoming runs do not cover the slots", errBadTable)
+	}
+	if err := r.oldPos(t); err != nil {
+		return err
+	}
+	if t.Staged() == 0 {
+		t.incoming, t.oldPos = nil, nil // nothing staged: the same table as format 1
+	}
+	return r.err
+}
+
+// oldPos reads the oldPos column: below the width, 0 where no member is
+// incoming.
+func (r *reader) oldPos(t *Table) error {
+	t.oldPos = make([]uint8, NumSlots)
+	runs, s := r.uvarint(NumSlots), 0
+	for range runs {
+		length, v := int(r.uvarint(NumSlots)), r.uvarint(uint64(min(t.width-1, 255)))
+		if r.err != nil {
+			return r.err
+		}
+		if length == 0 || s+length > NumSlots {
+			return fmt.Errorf("%w: position runs do not cover the slots", errBadTable)
+		}
+		for ; length > 0; length-- {
+			if v != 0 && t.incoming[s] == noMember {
+				return fmt.Errorf("%w: slot %d: position without an incoming member", errBadTable, s)
+			}
+			t.oldPos[s] = uint8(v)
+			s++
+		}
+	}
+	if r.err == nil && s != NumSlots {
+		return fmt.Errorf("%w: position runs do not cover the slots", errBadTable)
 	}
 	return r.err
 }
