@@ -111,13 +111,15 @@ func (n *Node) plan(force bool) bool {
 	t.planner = n.id
 	enc := encodeTable(t)
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.table.Load() != cur {
 		n.dirty = true
 		n.wake() // the loop looks again
+		n.mu.Unlock()
 		return false
 	}
 	n.adoptLocked(t, enc)
+	n.mu.Unlock()
+	n.pushTable(enc)
 	n.log.Info("cluster: planned slot table", "version", t.version, "members", t.Len(), "ranges", primaryRangeCount(t),
 		"staged", t.Staged())
 	return true

@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"net"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -116,6 +118,41 @@ func (n *Node) metaLoop() {
 			return
 		case <-time.After(metaEvery):
 		}
+	}
+}
+
+// pushTableLocked sends a table this node planned straight to every live
+// member over memberlist's reliable (TCP) channel, besides the gossip
+// broadcast: a flip takes effect on the old and the new primary within
+// about a round trip of each other instead of a few gossip rounds (while
+// they disagree, clients bounce between them with MOVED). One goroutine
+// per member, owned by the node (Close waits for them; each is bounded by
+// memberlist's TCP timeout). n.mu must not be held (lifeMu comes first).
+func (n *Node) pushTable(enc []byte) {
+	var to []*memberlist.Node // our copies: memberlist's own Nodes change under its lock
+	n.mu.Lock()
+	for id, m := range n.seen {
+		host, port, err := net.SplitHostPort(m.GossipAddr)
+		p, perr := strconv.Atoi(port)
+		if id == n.id || err != nil || perr != nil || net.ParseIP(host) == nil {
+			continue
+		}
+		to = append(to, &memberlist.Node{Name: id, Addr: net.ParseIP(host), Port: uint16(p)})
+	}
+	n.mu.Unlock()
+	n.lifeMu.Lock()
+	defer n.lifeMu.Unlock()
+	if n.closed {
+		return
+	}
+	for _, node := range to {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := n.ml.SendReliable(node, enc); err != nil {
+				n.log.Debug("cluster: table push", "to", node.Name, "err", err)
+			}
+		}()
 	}
 }
 

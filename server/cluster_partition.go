@@ -15,10 +15,16 @@ import (
 const lostFlushBatch = 4096
 
 // down reports whether the node must not serve keys: no node yet, or its
-// state is not ok (cluster.Node.State).
+// state is not ok (cluster.Node.State). A node that handed its slots over
+// before leaving (not-member) is not down: it answers MOVED to the new
+// owners until it stops.
 func (cs *clusterState) down() bool {
 	n := cs.node.Load()
-	return n == nil || n.State() != cluster.StateOK
+	if n == nil {
+		return true
+	}
+	st := n.State()
+	return st != cluster.StateOK && (st != cluster.StateNotMember || !n.Leaving())
 }
 
 // stateName is the node's cluster.State name ("starting" before the node

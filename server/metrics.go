@@ -139,6 +139,7 @@ func (s *Server) NewMetrics(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{
 		newMetricsCollector(s),
 		newClusterCollector(s),
+		newMigrationCollector(s),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

@@ -73,9 +73,10 @@ func (s *Server) startRepl() error {
 	rs := &replState{s: s, log: s.log.With("component", "repl"), replicas: map[string]*replicaLink{},
 		done: make(chan struct{})}
 	p, err := repl.NewPrimary(repl.Config{
-		BacklogSize: int(s.cfg.Cluster.ReplBacklogSize),
-		Auth:        s.cfg.Cluster.Secret,
-		Logger:      rs.log,
+		BacklogSize:  int(s.cfg.Cluster.ReplBacklogSize),
+		SnapshotRate: s.cfg.Cluster.SnapshotRate,
+		Auth:         s.cfg.Cluster.Secret,
+		Logger:       rs.log,
 	}, snapshotter{s.store})
 	if err != nil {
 		return err
@@ -121,6 +122,7 @@ func (rs *replState) run() {
 			if rs.s.cl.view.Load() != rs.view.Load() {
 				rs.reconfigure()
 			}
+			rs.reportHeld() // handoff.go
 		}
 	}
 }
@@ -138,7 +140,7 @@ func (rs *replState) reconfigure() {
 	members := map[string]cluster.Member{}
 	self := v.t.Member(v.self).ID
 	for slot := range store.Slots {
-		prefs := v.t.Preference(slot)
+		prefs := v.t.Holders(slot) // an incoming member syncs like a replica (handoff.go)
 		switch {
 		case len(prefs) == 0:
 		case prefs[0].ID == self:
@@ -201,7 +203,7 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 		r, err := repl.NewReplica(repl.ReplicaConfig{
 			Addr: addr, Auth: rs.s.cfg.Cluster.Secret, ID: self, Slots: slots,
 			Dial: rs.s.replDial, Logger: rs.log.With("primary", id),
-		}, newApplier(rs.s))
+		}, countingApplier{Applier: newApplier(rs.s), h: &rs.s.handoff})
 		if err != nil {
 			rs.log.Error("replica not started", "primary", id, "error", err)
 			continue
