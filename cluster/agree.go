@@ -53,12 +53,19 @@ func (n *Node) needsPlanLocked() bool {
 	if !n.dirty || !n.joined.Load() {
 		return false
 	}
-	target := n.targetLocked(n.liveLocked())
+	if n.joinedAt.IsZero() {
+		n.joinedAt = time.Now()
+	}
+	cur := n.table.Load()
+	target := n.plannedLocked(cur, n.liveLocked())
 	if len(target) == 0 || target[0].ID != n.id {
 		return false
 	}
-	cur := n.table.Load()
-	pending := !slices.EqualFunc(target, cur.members, sameMember) || cur.incoming != nil
+	pending := !slices.EqualFunc(target, cur.members, sameMember) || cur.incoming != nil ||
+		n.stage && !primariesBalanced(cur)
+	if pending && cur.incoming != nil && n.stepSettledLocked(cur, target) && !n.allReportedLocked(cur, target) {
+		return false // a staged step waits until every member applied cur (no version gaps)
+	}
 	// A coordinator without a majority of the current members is on the
 	// minority side of a partition: only the majority re-plans.
 	return pending && n.quorumLocked(cur)
@@ -79,7 +86,7 @@ func (n *Node) needsPlan() (bool, time.Duration) {
 		return false, 0
 	}
 	cur := n.table.Load()
-	if cur.incoming != nil || len(n.targetLocked(n.liveLocked())) != len(n.liveLocked()) {
+	if cur.incoming != nil || len(n.plannedLocked(cur, n.liveLocked())) != len(n.liveLocked()) {
 		return true, stepEvery
 	}
 	return true, planDelay
@@ -145,6 +152,7 @@ func (n *Node) adoptLocked(t *Table, enc []byte) bool {
 	}
 	n.markLostLocked(cur, t)
 	n.dirty = true
+	n.adoptedAt = time.Now()
 	for id := range n.gone {
 		if t.IndexOf(id) < 0 {
 			delete(n.gone, id) // no longer counted anyway

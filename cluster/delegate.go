@@ -77,11 +77,11 @@ func extrasOf(n *memberlist.Node) (leaving bool, h holding) {
 		return false, holding{}
 	}
 	h.version = md.HeldVersion
-	if rs, ok := decodeRanges(md.NotLive); ok {
-		h.notLive = rs
-	} else {
-		h.version = 0
+	nl, ok := decodeRanges(md.NotLive)
+	if !ok {
+		return md.Leaving, holding{}
 	}
+	h.notLive = nl
 	return md.Leaving, h
 }
 

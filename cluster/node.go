@@ -48,13 +48,18 @@ type Node struct {
 	known  map[string]string // ID -> gossip address of members of adopted tables
 
 	// Staged moves (stage.go, node_stage.go).
-	meta     meta               // this node's meta as last set (ID, address fixed)
-	leavers  map[string]bool    // peers whose meta says they are leaving
-	reports  map[string]holding // holding reports by member ID, this node's included
-	dirty    bool               // something the next plan depends on changed
-	leaving  atomic.Bool        // BeginLeave was called
-	del      *delegate          // set by New
-	metaKick chan struct{}      // capacity 1: wakes metaLoop
+	meta      meta               // this node's meta as last set (ID, address fixed)
+	leavers   map[string]bool    // peers whose meta says they are leaving
+	downSeen  map[string]bool    // IDs memberlist reported left or dead (until seen alive again)
+	joinedAt  time.Time          // when needsPlanLocked first saw the node joined
+	reports   map[string]holding // holding reports by member ID, this node's included
+	dirty     bool               // something the next plan depends on changed
+	leaving   atomic.Bool        // BeginLeave was called
+	del       *delegate          // set by New
+	metaKick  chan struct{}      // capacity 1: wakes metaLoop
+	virtFor   *Table             // the table virtIDs was computed for
+	virtIDs   []string           // member IDs of virtualTable(virtFor)
+	adoptedAt time.Time          // when the current table was adopted
 
 	seeds       []string      // Config.Join
 	nodeTimeout time.Duration // Config.NodeTimeout
@@ -96,6 +101,7 @@ func New(cfg Config) (*Node, error) {
 		banFor:   forgetBan,
 		lost:     make([]uint64, NumSlots/64),
 		leavers:  make(map[string]bool),
+		downSeen: make(map[string]bool),
 		reports:  make(map[string]holding),
 		dirty:    true,
 		metaKick: make(chan struct{}, 1),

@@ -58,20 +58,21 @@ func (n *Node) HandedOff() bool {
 // ReportHeld records this node's holding report for table version: notLive
 // lists (sorted, disjoint) the slots it holds in that table as replica or
 // incoming member whose copy is not live yet. The report travels in the
-// node's gossip meta; the coordinator flips a staged slot to its incoming
-// member once the member reports it live for the current table. Reports
-// that do not fit in the meta are shortened conservatively (more slots
-// count as not live).
+// node's gossip meta; the coordinator flips a staged slot once its incoming
+// member reports it live for the current table. Reports that do not fit in
+// the meta are shortened conservatively (more slots count as not live).
 func (n *Node) ReportHeld(version uint64, notLive []SlotRange) {
-	h := holding{version: version, notLive: slices.Clone(notLive)}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	old := n.reports[n.id]
-	if old.version == version && slices.Equal(old.notLive, h.notLive) {
+	if old.version == version && slices.Equal(old.notLive, notLive) {
 		return
 	}
+	room := memberlist.MetaMaxSize - len(encodeMeta(meta{ID: n.meta.ID, Host: n.meta.Host, Port: n.meta.Port,
+		Leaving: true, HeldVersion: version})) - 16
 	n.meta.HeldVersion = version
-	n.meta.NotLive = encodeRanges(notLive, memberlist.MetaMaxSize-len(encodeMeta(meta{ID: n.meta.ID, Host: n.meta.Host, Port: n.meta.Port, Leaving: true, HeldVersion: version}))-8)
+	n.meta.NotLive = encodeRanges(notLive, room)
+	h := holding{version: version}
 	h.notLive, _ = decodeRanges(n.meta.NotLive) // what peers will see
 	n.reports[n.id] = h
 	n.dirty = true
@@ -189,24 +190,78 @@ func (n *Node) stageInputLocked(cur *Table, live []Member) stageInput {
 		replicas: n.replicas, version: cur.version + 1, maxFlips: flipBatch, stage: n.stage}
 	for _, m := range live {
 		in.alive[m.ID] = true
-		if !n.isLeavingLocked(m.ID) {
-			in.target = append(in.target, m)
-		}
 	}
+	in.target = n.plannedLocked(cur, live)
 	for id, h := range n.reports {
 		in.reports[id] = h
 	}
 	return in
 }
 
-// targetLocked returns the live members that are not leaving.
+// reportWait bounds how long a staged step waits for every member to report
+// the current table (a member that never reports must not stall moves).
+const reportWait = 2 * time.Second
+
+// stepSettledLocked reports whether cur was planned for the member set
+// target: the members its staged moves lead to (the target rows rebuilt by
+// virtualTable) are target's, by ID. Then the next table only advances the
+// staged moves. n.mu must be held.
+func (n *Node) stepSettledLocked(cur *Table, target []Member) bool {
+	if n.virtFor != cur {
+		alive := make(map[string]bool, len(cur.members))
+		for _, m := range cur.members {
+			alive[m.ID] = true // dead primaries count as alive here: only the member set matters
+		}
+		n.virtFor, n.virtIDs = cur, memberIDs(virtualTable(cur, alive).members)
+	}
+	return slices.Equal(n.virtIDs, memberIDs(target))
+}
+
+// allReportedLocked reports whether every member of target has reported
+// holding for cur's version, or cur is older than reportWait. A staged step
+// waits for that, so that no member sees a version gap in normal operation
+// (a gap makes a node drop every slot it owned, see markLostLocked).
 // n.mu must be held.
-func (n *Node) targetLocked(live []Member) []Member {
+func (n *Node) allReportedLocked(cur *Table, target []Member) bool {
+	if time.Since(n.adoptedAt) > reportWait {
+		return true
+	}
+	for _, m := range target {
+		if n.reports[m.ID].version != cur.version {
+			return false
+		}
+	}
+	return true
+}
+
+// joinGrace is how long after joining a node, as coordinator, keeps the
+// members of the current table that it has not seen yet: memberlist
+// reports the members one by one after a join, and a member not seen yet
+// is not a member known dead (planning it out would move its slots away
+// and back).
+const joinGrace = 2 * time.Second
+
+// plannedLocked returns the members the next table is planned for: the
+// live members that are not leaving and, in the first joinGrace after
+// joining, the current table's members this node has not heard of as gone
+// (not seen down, not gracefully gone, not forgotten). Sorted by ID.
+// n.mu must be held.
+func (n *Node) plannedLocked(cur *Table, live []Member) []Member {
 	out := make([]Member, 0, len(live))
 	for _, m := range live {
 		if !n.isLeavingLocked(m.ID) {
 			out = append(out, m)
 		}
 	}
-	return out
+	if time.Since(n.joinedAt) >= joinGrace {
+		return out
+	}
+	for _, m := range cur.members {
+		_, seen := n.seen[m.ID]
+		if !seen && !n.downSeen[m.ID] && !n.gone[m.ID] && !n.bannedLocked(m.ID) && m.ID != n.id {
+			m.Self = false
+			out = append(out, m)
+		}
+	}
+	return normalizeMembers(out)
 }

@@ -42,10 +42,12 @@ type holding struct {
 
 // live reports whether the report says slot s is live in table version v.
 func (h holding) live(v uint64, s int) bool {
-	if h.version == 0 || h.version != v {
-		return false
-	}
-	_, found := slices.BinarySearchFunc(h.notLive, s, func(r SlotRange, s int) int {
+	return h.version != 0 && h.version == v && !inRanges(h.notLive, s)
+}
+
+// inRanges reports whether s is in one of the sorted ranges rs.
+func inRanges(rs []SlotRange, s int) bool {
+	_, found := slices.BinarySearchFunc(rs, s, func(r SlotRange, s int) int {
 		switch {
 		case r.End < s:
 			return -1
@@ -54,7 +56,7 @@ func (h holding) live(v uint64, s int) bool {
 		}
 		return 0
 	})
-	return !found
+	return found
 }
 
 // encodeRanges writes ranges as "a-b,c,…" within at most limit bytes; if
@@ -124,7 +126,9 @@ type stageInput struct {
 // as its incoming member. A target primary is ready for a slot when it
 // holds the slot in cur (as replica or incoming member) and reported it
 // live for cur's version; at most in.maxFlips slots change primary this
-// way. Slots whose primary is gone (crashed) take the target's row at once
+// way. (Empty slots go the same way: their sync is a snapshot of nothing.
+// A shortcut on the old primary's report that a slot is empty would race
+// with writes made after the report.) Slots whose primary is gone (crashed) take the target's row at once
 // (failover). Without staging (or replicas, whose replication moves the
 // data) the target is returned as it is.
 //
@@ -301,6 +305,32 @@ func reindexed(cur *Table, prefs []uint16) *Table {
 	}
 	return &Table{version: cur.version, planner: cur.planner, replicas: cur.replicas,
 		width: cur.width, members: ms, prefs: prefs}
+}
+
+// Balanced reports whether every member is primary of NumSlots/N or
+// NumSlots/N+1 slots, as Plan leaves a table: false while staged moves
+// (or a failover's promotions) are still to be balanced.
+func (t *Table) Balanced() bool { return primariesBalanced(t) }
+
+// primariesBalanced reports whether every member of t is primary of
+// NumSlots/N or NumSlots/N+1 slots, as Plan leaves them. A staged move whose
+// new primary had to be listed as a replica instead (the table had no other
+// member to fill the row) leaves the table unbalanced until it flips.
+func primariesBalanced(t *Table) bool {
+	if len(t.members) == 0 {
+		return true
+	}
+	counts := make([]int, len(t.members))
+	for s := range NumSlots {
+		counts[t.OwnerIndex(s)]++
+	}
+	lo := NumSlots / len(t.members)
+	for _, c := range counts {
+		if c < lo || c > lo+1 {
+			return false
+		}
+	}
+	return true
 }
 
 // memberIDs returns the IDs of ms.

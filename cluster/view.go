@@ -28,6 +28,7 @@ func (n *Node) memberUp(node *memberlist.Node) {
 		return
 	}
 	n.dirty = true
+	delete(n.downSeen, m.ID)
 	n.seen[m.ID] = m
 	delete(n.gone, m.ID)
 	if !m.Self && (len(n.known) < maxKnown || n.known[m.ID] != "") {
@@ -46,6 +47,7 @@ func (n *Node) memberDown(id string) {
 		return
 	}
 	delete(n.seen, id)
+	n.downSeen[id] = true
 	delete(n.leavers, id)
 	delete(n.reports, id)
 	n.dirty = true

@@ -40,12 +40,13 @@ func startCluster(t testing.TB, n int, mutate func(c *Config)) []*Server {
 	return nodes
 }
 
-// waitMembers waits until every node's slot table has want members.
+// waitMembers waits until every node's slot table has want members and no
+// staged slot move (handoff.go).
 func waitMembers(t testing.TB, nodes []*Server, want int) {
 	t.Helper()
 	waitUntil(t, func() bool {
 		for _, s := range nodes {
-			if len(s.cl.view.Load().t.Members()) != want {
+			if t := s.cl.view.Load().t; t.Len() != want || t.Staged() != 0 || !t.Balanced() {
 				return false
 			}
 		}

@@ -1,8 +1,9 @@
 package server
 
 import (
+	"slices"
+
 	"github.com/cached/cached/cluster"
-	"github.com/cached/cached/store"
 )
 
 // This file holds what cluster mode does about partitions: a node that is
@@ -10,9 +11,6 @@ import (
 // table) answers CLUSTERDOWN for keyed commands, and a node drops its keys
 // of every slot it loses, so that a slot that comes back never serves a
 // stale copy. See docs/cluster.md "Partitions".
-
-// lostFlushBatch is how many keys dropLostSlots collects per pass.
-const lostFlushBatch = 4096
 
 // down reports whether the node must not serve keys: no node yet, or its
 // state is not ok (cluster.Node.State). A node that handed its slots over
@@ -47,52 +45,34 @@ func (cs *clusterState) allowedWhenDown(cmd *command) bool {
 	return false
 }
 
-// dropLostSlots deletes every key of db 0 in the given slots (the node lost
-// them in a new table), logs and counts them. It runs on the cluster node's
+// dropLostSlots deletes every key of the given slots (the node lost them
+// in a new table), logs and counts them. It runs on the cluster node's
 // subscriber goroutine after the routing view has moved on, so no new write
 // reaches those slots here (a command already past routing may still land;
-// see docs/cluster.md).
+// see docs/cluster.md). Each slot is flushed through its own key list
+// (store.FlushSlot), so the cost is the keys dropped, not the store's size.
+// A slot the current table still gives this node as replica or incoming
+// member is left to replication, which flushes it before it loads the
+// slot's snapshot (dropping it here could race with that load).
 func (cs *clusterState) dropLostSlots(lost []cluster.SlotRange) {
 	st := cs.s.store
-	want := make([]bool, cluster.NumSlots)
-	nslots, present := 0, int64(0)
+	v := cs.view.Load()
+	nslots, dropped, kept := 0, 0, 0
 	for _, r := range lost {
 		for s := r.Start; s <= r.End; s++ {
-			want[s] = true
-			nslots++
-			present += st.CountKeysInSlot(s)
-		}
-	}
-	dropped := 0
-	for present > 0 {
-		keys := collectSlotKeys(st, want)
-		if len(keys) == 0 {
-			break
-		}
-		for _, k := range keys {
-			tx := st.Lock(k)
-			if tx.Delete(0, k) {
-				dropped++
+			if v != nil && v.self >= 0 && slices.ContainsFunc(v.t.Holders(s), func(m cluster.Member) bool {
+				return m.ID == v.t.Member(v.self).ID
+			}) {
+				kept++
+				continue
 			}
-			tx.Unlock()
-		}
-		if len(keys) < lostFlushBatch {
-			break
+			nslots++
+			dropped += st.FlushSlot(s)
 		}
 	}
 	cs.lostKeys.Add(uint64(dropped))
-	cs.s.log.Info("cluster: dropped the keys of lost slots", "slots", nslots, "ranges", len(lost), "keys", dropped)
-}
-
-// collectSlotKeys returns copies of up to lostFlushBatch keys of db 0 whose
-// slot is wanted.
-func collectSlotKeys(st *store.Store, want []bool) [][]byte {
-	var keys [][]byte
-	st.View().ForEachInSlots(func(s int) bool { return want[s] }, func(_ int, key []byte, _ store.Entry) bool {
-		keys = append(keys, append([]byte(nil), key...))
-		return len(keys) < lostFlushBatch
-	})
-	return keys
+	cs.s.log.Info("cluster: dropped the keys of lost slots", "slots", nslots, "ranges", len(lost), "keys", dropped,
+		"left_to_replication", kept)
 }
 
 // LostSlotKeys returns how many keys the node has dropped because their
