@@ -158,6 +158,7 @@ func nextTable(in stageInput) *Table {
 		case flips < in.maxFlips && cur.holdsIndex(s, cur.IndexOf(np)) && in.reports[np].live(cur.version, s):
 			st.rows[s] = trow
 			flips++
+			st.used[p] = true // a leaving old primary stays a member for this table: it seals the slot
 		default:
 			row := []string{p}
 			for k, id := range trow[1:] {
