@@ -30,9 +30,6 @@ type keyLoad struct {
 	reads, writes, misses, wrong, errs atomic.Int64
 	errMu                              sync.Mutex
 	firstErrs                          []string
-
-	latMu sync.Mutex
-	lat   []time.Duration // per operation, for percentiles (bounded by the caller's run)
 }
 
 func newKeyLoad(cc *redis.ClusterClient, prefix string, keys, workers int) *keyLoad {
@@ -73,16 +70,9 @@ func (l *keyLoad) run(ctx context.Context) {
 
 func (l *keyLoad) worker(ctx context.Context, w int) {
 	gen := 0
-	var lat []time.Duration
-	defer func() {
-		l.latMu.Lock()
-		l.lat = append(l.lat, lat...)
-		l.latMu.Unlock()
-	}()
 	for ctx.Err() == nil {
 		gen++
 		for i := w; i < l.keys && ctx.Err() == nil; i += l.workers {
-			start := time.Now()
 			if (gen+i/l.workers)%4 == 0 {
 				v := fmt.Sprintf("v%d-%d-%s", gen, i, strings.Repeat("y", 32))
 				err := l.cc.Set(ctx, l.key(i), v, 0).Err()
@@ -111,9 +101,6 @@ func (l *keyLoad) worker(ctx context.Context, w int) {
 					l.wrong.Add(1)
 				}
 			}
-			if len(lat) < 1<<20 {
-				lat = append(lat, time.Since(start))
-			}
 		}
 	}
 }
@@ -141,19 +128,6 @@ func (l *keyLoad) verify(ctx context.Context) (missing, wrong int, err error) {
 		}
 	}
 	return missing, wrong, nil
-}
-
-// p99 returns the 99th percentile of the recorded latencies and resets them.
-func (l *keyLoad) p99() time.Duration {
-	l.latMu.Lock()
-	defer l.latMu.Unlock()
-	if len(l.lat) == 0 {
-		return 0
-	}
-	slices.Sort(l.lat)
-	p := l.lat[len(l.lat)*99/100]
-	l.lat = l.lat[:0]
-	return p
 }
 
 func (l *keyLoad) summary() string {
