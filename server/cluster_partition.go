@@ -1,10 +1,6 @@
 package server
 
-import (
-	"slices"
-
-	"github.com/cached/cached/cluster"
-)
+import "github.com/cached/cached/cluster"
 
 // This file holds what cluster mode does about partitions: a node that is
 // not in StateOK (still joining, or cut off from the majority of its
@@ -50,29 +46,20 @@ func (cs *clusterState) allowedWhenDown(cmd *command) bool {
 // subscriber goroutine after the routing view has moved on, so no new write
 // reaches those slots here (a command already past routing may still land;
 // see docs/cluster.md). Each slot is flushed through its own key list
-// (store.FlushSlot), so the cost is the keys dropped, not the store's size.
-// A slot the current table still gives this node as replica or incoming
-// member is left to replication, which flushes it before it loads the
-// slot's snapshot (dropping it here could race with that load).
+// (store.FlushSlot), so the cost is the keys dropped, not the store's size
+// (walking the store per batch stalled the node's goroutine for seconds
+// with a million keys, and the node counted itself paused).
 func (cs *clusterState) dropLostSlots(lost []cluster.SlotRange) {
 	st := cs.s.store
-	v := cs.view.Load()
-	nslots, dropped, kept := 0, 0, 0
+	nslots, dropped := 0, 0
 	for _, r := range lost {
 		for s := r.Start; s <= r.End; s++ {
-			if v != nil && v.self >= 0 && slices.ContainsFunc(v.t.Holders(s), func(m cluster.Member) bool {
-				return m.ID == v.t.Member(v.self).ID
-			}) {
-				kept++
-				continue
-			}
 			nslots++
 			dropped += st.FlushSlot(s)
 		}
 	}
 	cs.lostKeys.Add(uint64(dropped))
-	cs.s.log.Info("cluster: dropped the keys of lost slots", "slots", nslots, "ranges", len(lost), "keys", dropped,
-		"left_to_replication", kept)
+	cs.s.log.Info("cluster: dropped the keys of lost slots", "slots", nslots, "ranges", len(lost), "keys", dropped)
 }
 
 // LostSlotKeys returns how many keys the node has dropped because their

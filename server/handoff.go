@@ -79,9 +79,13 @@ func (rs *replState) reportHeld() {
 	var notLive []cluster.SlotRange
 	var in, inLive int64
 	rs.mu.Lock()
+	connected := map[string]bool{} // a slot is live only on a connected link (not a copy from before a freeze)
+	for id, l := range rs.replicas {
+		connected[id] = l.r.Stats().Connected
+	}
 	for _, f := range h.followed {
 		live := false
-		if l := rs.replicas[f.primary]; l != nil {
+		if l := rs.replicas[f.primary]; l != nil && connected[f.primary] {
 			_, _, live = l.r.Position(f.slot)
 		}
 		if f.incoming {

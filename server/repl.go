@@ -132,9 +132,12 @@ func (rs *replState) run() {
 func (rs *replState) reconfigure() {
 	v := rs.s.cl.view.Load()
 	rs.view.Store(v)
-	if v == nil || v.self < 0 {
+	if v == nil {
 		return
 	}
+	// A node the table does not list (planned out while it was frozen or
+	// cut off) follows nothing: its copies are closed and flushed below, so
+	// that it never reports an old copy live when it is planned back in.
 	owned := new([store.Slots]bool)
 	follow := map[string][]int{}
 	members := map[string]cluster.Member{}
