@@ -44,18 +44,31 @@ func (n *Node) liveLocked() []Member {
 }
 
 // needsPlanLocked reports whether this node is the coordinator (the lowest
-// live ID), has joined, sees a majority of the current table's members and
-// the current table's members differ from the live ones.
+// live ID among members that are not leaving), has joined, sees a majority
+// of the current table's members, something changed since its last plan,
+// and the current table is not the target yet: its members differ from
+// the live members that are not leaving, or it has staged moves.
 // n.mu must be held.
 func (n *Node) needsPlanLocked() bool {
-	live := n.liveLocked()
-	if len(live) == 0 || live[0].ID != n.id || !n.joined.Load() {
+	if !n.dirty || !n.joined.Load() {
 		return false
 	}
+	if n.joinedAt.IsZero() {
+		n.joinedAt = time.Now()
+	}
 	cur := n.table.Load()
+	target := n.plannedLocked(cur, n.liveLocked())
+	if len(target) == 0 || target[0].ID != n.id {
+		return false
+	}
+	pending := !slices.EqualFunc(target, cur.members, sameMember) || cur.incoming != nil ||
+		n.stage && !primariesBalanced(cur)
+	if pending && cur.incoming != nil && n.stepSettledLocked(cur, target) && !n.allReportedLocked(cur, target) {
+		return false // a staged step waits until every member applied cur (no version gaps)
+	}
 	// A coordinator without a majority of the current members is on the
 	// minority side of a partition: only the majority re-plans.
-	return !slices.EqualFunc(live, cur.members, sameMember) && n.quorumLocked(cur)
+	return pending && n.quorumLocked(cur)
 }
 
 // sameMember compares members ignoring Self.
@@ -63,15 +76,25 @@ func sameMember(a, b Member) bool {
 	return a.ID == b.ID && a.Host == b.Host && a.Port == b.Port && a.GossipAddr == b.GossipAddr
 }
 
-// needsPlan is needsPlanLocked for the loop.
-func (n *Node) needsPlan() bool {
+// needsPlan is needsPlanLocked for the loop, with the delay before the
+// plan: planDelay, or stepEvery while the current table has staged moves
+// or members on their way out.
+func (n *Node) needsPlan() (bool, time.Duration) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.needsPlanLocked()
+	if !n.needsPlanLocked() {
+		return false, 0
+	}
+	cur := n.table.Load()
+	if cur.incoming != nil || len(n.plannedLocked(cur, n.liveLocked())) != len(n.liveLocked()) {
+		return true, stepEvery
+	}
+	return true, planDelay
 }
 
 // plan makes the next table and adopts it, if this node still is the
-// coordinator and the table is out of date (or always, with force). Plan
+// coordinator and the table is out of date (or always, with force). The
+// next table is the target (Plan) with moves staged (nextTable). Planning
 // runs without n.mu (it takes milliseconds); if the table changed
 // meanwhile, the result is dropped and plan reports false.
 func (n *Node) plan(force bool) bool {
@@ -80,23 +103,41 @@ func (n *Node) plan(force bool) bool {
 		n.mu.Unlock()
 		return true
 	}
+	n.dirty = false
 	cur, live := n.table.Load(), n.liveLocked()
+	in := n.stageInputLocked(cur, live)
 	n.mu.Unlock()
 	if !force && !n.confirmQuorum(cur, live) {
-		return true // the loop tries again while a plan is needed
+		n.setDirty() // the loop tries again while a plan is needed
+		return true
 	}
-	t := Plan(cur, live, n.replicas, cur.version+1)
+	t := nextTable(in)
+	if sameRows(t, cur) && !force {
+		return true // waiting for members to report slots live
+	}
 	t.planner = n.id
 	enc := encodeTable(t)
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.table.Load() != cur {
+		n.dirty = true
 		n.wake() // the loop looks again
+		n.mu.Unlock()
 		return false
 	}
 	n.adoptLocked(t, enc)
-	n.log.Info("cluster: planned slot table", "version", t.version, "members", t.Len(), "ranges", primaryRangeCount(t))
+	n.mu.Unlock()
+	n.pushTable(enc)
+	n.log.Info("cluster: planned slot table", "version", t.version, "members", t.Len(), "ranges", primaryRangeCount(t),
+		"staged", t.Staged())
 	return true
+}
+
+// setDirty marks that the next plan may differ and wakes the loop.
+func (n *Node) setDirty() {
+	n.mu.Lock()
+	n.dirty = true
+	n.wake()
+	n.mu.Unlock()
 }
 
 // adoptLocked makes t (encoded as enc; t not yet shared) the current table
@@ -110,6 +151,8 @@ func (n *Node) adoptLocked(t *Table, enc []byte) bool {
 		return false
 	}
 	n.markLostLocked(cur, t)
+	n.dirty = true
+	n.adoptedAt = time.Now()
 	for id := range n.gone {
 		if t.IndexOf(id) < 0 {
 			delete(n.gone, id) // no longer counted anyway

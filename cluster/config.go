@@ -90,6 +90,14 @@ type Config struct {
 	// of a longer window in which an isolated node and the majority both
 	// accept writes for the same slots (see docs/cluster.md "Partitions").
 	NodeTimeout time.Duration
+	// StageMoves makes the coordinator move slots in stages (docs/cluster.md
+	// "Moving slots without a miss"): a slot whose new primary does not
+	// hold its data yet keeps its primary and gets the new one as incoming
+	// member, and flips once that member reports the slot live
+	// (Node.ReportHeld). Set it only when something moves the data and
+	// reports (the server's replication, with Replicas > 0); without it a
+	// new table moves primaries at once. Default false.
+	StageMoves bool
 	// Transport replaces memberlist's UDP+TCP transport (for tests that cut
 	// the network between nodes); nil = memberlist's NetTransport on
 	// BindAddr:BindPort. It is shut down by Close and cannot be reused.

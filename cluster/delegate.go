@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -17,6 +18,14 @@ type meta struct {
 	ID   string `json:"id"`
 	Host string `json:"h,omitempty"` // "" = host of the gossip address
 	Port int    `json:"p"`
+	// Leaving: the node shuts down gracefully; the coordinator plans it out
+	// (staged: it serves until its slots are handed over).
+	Leaving bool `json:"lv,omitempty"`
+	// HeldVersion and NotLive are the node's holding report (stage.go):
+	// for table HeldVersion, the slots it holds as replica or incoming
+	// member whose copy is not live yet ("a-b,c,…").
+	HeldVersion uint64 `json:"rv,omitempty"`
+	NotLive     string `json:"nl,omitempty"`
 }
 
 func encodeMeta(m meta) []byte {
@@ -48,15 +57,32 @@ func memberOf(n *memberlist.Node) (Member, bool) {
 // node lock held: they must not call back into the Memberlist.
 type delegate struct {
 	n    *Node
-	meta []byte // this node's encoded meta, fixed at New
+	meta atomic.Pointer[[]byte] // this node's encoded meta (Node.setMeta)
 }
 
 // NodeMeta implements memberlist.Delegate.
 func (d *delegate) NodeMeta(limit int) []byte {
-	if len(d.meta) > limit {
-		return nil // New checked against MetaMaxSize; never reached
+	m := *d.meta.Load()
+	if len(m) > limit {
+		return nil // New and setMeta check against MetaMaxSize; never reached
 	}
-	return d.meta
+	return m
+}
+
+// extrasOf returns the leaving flag and holding report in a node's meta
+// (zero values if the meta is unreadable).
+func extrasOf(n *memberlist.Node) (leaving bool, h holding) {
+	var md meta
+	if json.Unmarshal(n.Meta, &md) != nil {
+		return false, holding{}
+	}
+	h.version = md.HeldVersion
+	nl, ok := decodeRanges(md.NotLive)
+	if !ok {
+		return md.Leaving, holding{}
+	}
+	h.notLive = nl
+	return md.Leaving, h
 }
 
 // NotifyMsg implements memberlist.Delegate: a gossiped slot table.

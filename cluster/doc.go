@@ -31,6 +31,15 @@
 // re-joins the members of past tables and the newer table wins. See
 // docs/cluster.md "Partitions".
 //
-// This version moves no data: when a slot changes owner the new owner starts
-// with no keys for it (cache misses). Replication and handoff come later.
+// # Staged moves
+//
+// This package moves no data itself (cluster/repl does). With
+// Config.StageMoves (and replicas), a slot changes primary only once its new
+// primary holds it: the coordinator publishes staged tables in which such a
+// slot keeps its primary and names the new one its incoming member
+// ([Table.Incoming], [Table.Holders]); the owner replicates held slots and
+// reports which are live ([Node.ReportHeld]); the coordinator flips ready
+// slots in batches. [Node.BeginLeave] plans a leaving node out the same
+// way before it closes. See docs/cluster.md "Moving slots without a miss".
+// Without staging, a slot that changes owner starts empty on its new owner.
 package cluster

@@ -37,6 +37,11 @@ func FuzzDecodeTable(f *testing.F) {
 		f.Add(encodeTable(tab))
 	}
 	f.Add([]byte{tableMagic, tableFormat})
+	ms := testMembers(7, 4)
+	staged := nextTable(stageInput{cur: BuildTable(ms[:3], 1, 3), target: ms, alive: aliveOf(ms), replicas: 1,
+		version: 4, maxFlips: flipBatch, stage: true})
+	staged.planner = ms[0].ID
+	f.Add(encodeTable(staged))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tab, err := decodeTable(b)
 		if err != nil {

@@ -19,14 +19,16 @@ import (
 // newest (highest version, then lowest planner ID, then lowest encoding).
 // All methods are safe for concurrent use.
 //
-// A Node owns two goroutines besides memberlist's own: one that calls
-// subscribers, checks the node's [State] and ends Forget bans, and one that
+// A Node owns three goroutines besides memberlist's own: one that calls
+// subscribers, checks the node's [State] and ends Forget bans, one that
 // joins the seeds (if Config.Join is set) and then keeps re-joining members
 // of past tables that are not in the live view (partitions heal on their
-// own). Close stops them all.
+// own), and one that re-advertises the node's meta when its leaving flag or
+// holding report changes. Close stops them all.
 type Node struct {
 	id       string
 	replicas int
+	stage    bool // Config.StageMoves with replicas
 	log      *slog.Logger
 	ml       *memberlist.Memberlist // set by New before it returns
 	self     Member                 // set by New before it returns
@@ -44,6 +46,20 @@ type Node struct {
 	lost   []uint64          // bitmap of slots lost since the last delivery
 	gone   map[string]bool   // IDs that left gracefully (not counted for quorum)
 	known  map[string]string // ID -> gossip address of members of adopted tables
+
+	// Staged moves (stage.go, node_stage.go).
+	meta      meta               // this node's meta as last set (ID, address fixed)
+	leavers   map[string]bool    // peers whose meta says they are leaving
+	downSeen  map[string]bool    // IDs memberlist reported left or dead (until seen alive again)
+	joinedAt  time.Time          // when needsPlanLocked first saw the node joined
+	reports   map[string]holding // holding reports by member ID, this node's included
+	dirty     bool               // something the next plan depends on changed
+	leaving   atomic.Bool        // BeginLeave was called
+	del       *delegate          // set by New
+	metaKick  chan struct{}      // capacity 1: wakes metaLoop
+	virtFor   *Table             // the table virtIDs was computed for
+	virtIDs   []string           // member IDs of virtualTable(virtFor)
+	adoptedAt time.Time          // when the current table was adopted
 
 	seeds       []string      // Config.Join
 	nodeTimeout time.Duration // Config.NodeTimeout
@@ -78,11 +94,17 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		id:       cfg.NodeID,
 		replicas: cfg.Replicas,
+		stage:    cfg.StageMoves && cfg.Replicas > 0,
 		log:      cfg.Logger,
 		seen:     make(map[string]Member),
 		banned:   make(map[string]time.Time),
 		banFor:   forgetBan,
 		lost:     make([]uint64, NumSlots/64),
+		leavers:  make(map[string]bool),
+		downSeen: make(map[string]bool),
+		reports:  make(map[string]holding),
+		dirty:    true,
+		metaKick: make(chan struct{}, 1),
 		gone:     make(map[string]bool),
 		known:    make(map[string]string),
 		seeds:    slices.Clone(cfg.Join),
@@ -104,9 +126,13 @@ func New(cfg Config) (*Node, error) {
 		NumNodes:       func() int { return int(n.numNodes.Load()) },
 		RetransmitMult: 4,
 	}
-	d := &delegate{n: n, meta: encodeMeta(meta{ID: cfg.NodeID, Host: cfg.AnnounceHost, Port: cfg.AnnouncePort})}
-	if len(d.meta) > memberlist.MetaMaxSize {
-		return nil, fmt.Errorf("%w: node meta is %d bytes, limit %d", ErrInvalidConfig, len(d.meta), memberlist.MetaMaxSize)
+	n.meta = meta{ID: cfg.NodeID, Host: cfg.AnnounceHost, Port: cfg.AnnouncePort}
+	d := &delegate{n: n}
+	m := encodeMeta(n.meta)
+	d.meta.Store(&m)
+	n.del = d
+	if len(m) > memberlist.MetaMaxSize {
+		return nil, fmt.Errorf("%w: node meta is %d bytes, limit %d", ErrInvalidConfig, len(m), memberlist.MetaMaxSize)
 	}
 	ml, err := memberlist.Create(memberlistConfig(cfg, d))
 	if err != nil {
@@ -131,9 +157,10 @@ func New(cfg Config) (*Node, error) {
 		n.state.Store(int32(StateJoining))
 	}
 	n.mu.Unlock()
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.loop()
 	go n.joinLoop()
+	go n.metaLoop()
 	return n, nil
 }
 

@@ -43,7 +43,20 @@ type Table struct {
 	width    int      // entries per slot in prefs: min(1+replicas, len(members))
 	members  []Member // sorted by ID, unique IDs
 	prefs    []uint16 // NumSlots*width member indexes; prefs[s*width] is slot s's primary
+	// incoming is nil, or per slot the member that is syncing the slot to
+	// take it over as primary (noMember for none): a staged move, see
+	// stage.go. It is never in the slot's preference list.
+	incoming []uint16
+	// oldPos is nil when incoming is; else, for a staged slot, the index
+	// its current primary has in the target's preference list (0: not in
+	// it). With it the target row is the incoming member, then the row
+	// after the primary with the primary put back at oldPos (stage.go).
+	oldPos []uint8
 }
+
+// noMember marks a slot without an incoming member (member indexes are
+// below maxMembers).
+const noMember = math.MaxUint16
 
 // normalizeMembers returns a sorted, de-duplicated copy of members.
 func normalizeMembers(members []Member) []Member {
@@ -147,4 +160,58 @@ func (t *Table) Ranges(id string) []SlotRange {
 		}
 	}
 	return out
+}
+
+// IncomingIndex returns the index in Members() of the member that is
+// syncing slot to become its primary (a staged move: the current primary
+// keeps serving until the table flips the slot), or -1 if none.
+func (t *Table) IncomingIndex(slot int) int {
+	if t.incoming == nil || slot < 0 || slot >= NumSlots || t.incoming[slot] == noMember {
+		return -1
+	}
+	return int(t.incoming[slot])
+}
+
+// Incoming returns the member syncing slot to take it over (see
+// IncomingIndex); ok is false if there is none.
+func (t *Table) Incoming(slot int) (m Member, ok bool) {
+	i := t.IncomingIndex(slot)
+	return t.Member(i), i >= 0
+}
+
+// Holders returns every member that holds or receives the slot's data: the
+// preference list, then the incoming member if any, in a new slice.
+// Replication follows it (a node replicates every slot for which it is
+// listed after the primary).
+func (t *Table) Holders(slot int) []Member {
+	out := t.Preference(slot)
+	if m, ok := t.Incoming(slot); ok {
+		out = append(out, m)
+	}
+	return out
+}
+
+// Staged returns how many slots have an incoming member.
+func (t *Table) Staged() int {
+	c := 0
+	for _, m := range t.incoming {
+		if m != noMember {
+			c++
+		}
+	}
+	return c
+}
+
+// holdsIndex reports whether member index m holds slot s in t: it is in
+// the slot's preference list or is its incoming member.
+func (t *Table) holdsIndex(s, m int) bool {
+	if t.width == 0 || m < 0 {
+		return false
+	}
+	for _, p := range t.prefs[s*t.width : (s+1)*t.width] {
+		if int(p) == m {
+			return true
+		}
+	}
+	return t.IncomingIndex(s) == m
 }

@@ -20,9 +20,15 @@ func (n *Node) memberUp(node *memberlist.Node) {
 	m.Self = m.ID == n.id
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.noteMetaLocked(m.ID, node)
 	if old, ok := n.seen[m.ID]; ok && old == m {
+		if n.dirty {
+			n.wake()
+		}
 		return
 	}
+	n.dirty = true
+	delete(n.downSeen, m.ID)
 	n.seen[m.ID] = m
 	delete(n.gone, m.ID)
 	if !m.Self && (len(n.known) < maxKnown || n.known[m.ID] != "") {
@@ -41,6 +47,10 @@ func (n *Node) memberDown(id string) {
 		return
 	}
 	delete(n.seen, id)
+	n.downSeen[id] = true
+	delete(n.leavers, id)
+	delete(n.reports, id)
+	n.dirty = true
 	n.numNodes.Store(int32(len(n.seen)))
 	n.wake()
 }
@@ -69,6 +79,7 @@ func (n *Node) expireBans() (next time.Time, ok bool) {
 	for id, end := range n.banned {
 		if !now.Before(end) {
 			delete(n.banned, id)
+			n.dirty = true
 			continue
 		}
 		if !ok || end.Before(next) {
@@ -115,8 +126,8 @@ func (n *Node) loop() {
 		if next, ok := n.expireBans(); ok {
 			banTimer.Reset(time.Until(next))
 		}
-		if !planArmed && n.needsPlan() {
-			planTimer.Reset(planDelay)
+		if ok, delay := n.needsPlan(); ok && !planArmed {
+			planTimer.Reset(delay)
 			planArmed = true
 		}
 		t := n.table.Load()

@@ -13,6 +13,9 @@ import (
 const (
 	tableMagic  = 'T'
 	tableFormat = 1
+	// tableFormatStaged adds the incoming column after the layers; a
+	// table without staged moves keeps format 1.
+	tableFormatStaged = 2
 )
 
 // errBadTable is returned (wrapped) by decodeTable for malformed input.
@@ -25,9 +28,16 @@ var errBadTable = errors.New("cluster: malformed table")
 //	width × (uvarint(runs) runs × (uvarint(length) uvarint(member index)))
 //
 // where str is uvarint(len) followed by the bytes, and width is derived
-// from replicas and the member count. Ten members take about 900 bytes.
+// from replicas and the member count. Ten members take about 900 bytes. A
+// table with staged moves has format 2 and one more run list after the
+// layers: the incoming column, member index + 1 (0 = none), then the
+// oldPos column (0 where no slot is incoming).
 func encodeTable(t *Table) []byte {
-	b := []byte{tableMagic, tableFormat}
+	format := byte(tableFormat)
+	if t.incoming != nil {
+		format = tableFormatStaged
+	}
+	b := []byte{tableMagic, format}
 	b = binary.AppendUvarint(b, t.version)
 	b = appendStr(b, t.planner)
 	b = binary.AppendUvarint(b, uint64(t.replicas))
@@ -39,21 +49,31 @@ func encodeTable(t *Table) []byte {
 		b = appendStr(b, m.GossipAddr)
 	}
 	for r := range t.width {
-		at := func(s int) uint16 { return t.prefs[s*t.width+r] }
-		var rs [][2]uint64
-		for s := 0; s < NumSlots; {
-			e := s
-			for e+1 < NumSlots && at(e+1) == at(s) {
-				e++
-			}
-			rs = append(rs, [2]uint64{uint64(e - s + 1), uint64(at(s))})
-			s = e + 1
+		b = appendRuns(b, func(s int) uint64 { return uint64(t.prefs[s*t.width+r]) })
+	}
+	if t.incoming != nil {
+		b = appendRuns(b, func(s int) uint64 { return (uint64(t.incoming[s]) + 1) & noMember })
+		b = appendRuns(b, func(s int) uint64 { return uint64(t.oldPos[s]) })
+	}
+	return b
+}
+
+// appendRuns appends the run-length form of the column at: the number of
+// runs, then (length, value) per run.
+func appendRuns(b []byte, at func(s int) uint64) []byte {
+	var rs [][2]uint64
+	for s := 0; s < NumSlots; {
+		e := s
+		for e+1 < NumSlots && at(e+1) == at(s) {
+			e++
 		}
-		b = binary.AppendUvarint(b, uint64(len(rs)))
-		for _, r := range rs {
-			b = binary.AppendUvarint(b, r[0])
-			b = binary.AppendUvarint(b, r[1])
-		}
+		rs = append(rs, [2]uint64{uint64(e - s + 1), at(s)})
+		s = e + 1
+	}
+	b = binary.AppendUvarint(b, uint64(len(rs)))
+	for _, r := range rs {
+		b = binary.AppendUvarint(b, r[0])
+		b = binary.AppendUvarint(b, r[1])
 	}
 	return b
 }
@@ -99,7 +119,7 @@ func (r *reader) str() string {
 // Table: valid sorted unique IDs, ports in range, every slot covered in
 // every role by distinct members. It never panics on any input.
 func decodeTable(b []byte) (*Table, error) {
-	if len(b) < 2 || b[0] != tableMagic || b[1] != tableFormat {
+	if len(b) < 2 || b[0] != tableMagic || b[1] != tableFormat && b[1] != tableFormatStaged {
 		return nil, fmt.Errorf("%w: bad header", errBadTable)
 	}
 	r := &reader{b: b[2:]}
@@ -128,6 +148,11 @@ func decodeTable(b []byte) (*Table, error) {
 	}
 	for l := range t.width {
 		if err := r.layer(t, l); err != nil {
+			return nil, err
+		}
+	}
+	if b[1] == tableFormatStaged {
+		if err := r.incoming(t); err != nil {
 			return nil, err
 		}
 	}
@@ -161,6 +186,70 @@ func (r *reader) layer(t *Table, l int) error {
 	}
 	if r.err == nil && s != NumSlots {
 		return fmt.Errorf("%w: runs do not cover the slots", errBadTable)
+	}
+	return r.err
+}
+
+// incoming reads the incoming column of a format-2 table and checks that
+// no incoming member is in its slot's preference list.
+func (r *reader) incoming(t *Table) error {
+	if t.width == 0 {
+		return fmt.Errorf("%w: staged moves in an empty table", errBadTable)
+	}
+	t.incoming = make([]uint16, NumSlots)
+	runs, s := r.uvarint(NumSlots), 0
+	for range runs {
+		length, v := int(r.uvarint(NumSlots)), r.uvarint(uint64(len(t.members)))
+		if r.err != nil {
+			return r.err
+		}
+		if length == 0 || s+length > NumSlots {
+			return fmt.Errorf("%w: incoming runs do not cover the slots", errBadTable)
+		}
+		for ; length > 0; length-- {
+			m := uint16(v) - 1 // 0 (none) wraps to noMember
+			if m != noMember && slices.Contains(t.prefs[s*t.width:(s+1)*t.width], m) {
+				return fmt.Errorf("%w: slot %d: incoming member already holds it", errBadTable, s)
+			}
+			t.incoming[s] = m
+			s++
+		}
+	}
+	if r.err == nil && s != NumSlots {
+		return fmt.Errorf("%w: incoming runs do not cover the slots", errBadTable)
+	}
+	if err := r.oldPos(t); err != nil {
+		return err
+	}
+	if t.Staged() == 0 {
+		t.incoming, t.oldPos = nil, nil // nothing staged: the same table as format 1
+	}
+	return r.err
+}
+
+// oldPos reads the oldPos column: below the width, 0 where no member is
+// incoming.
+func (r *reader) oldPos(t *Table) error {
+	t.oldPos = make([]uint8, NumSlots)
+	runs, s := r.uvarint(NumSlots), 0
+	for range runs {
+		length, v := int(r.uvarint(NumSlots)), r.uvarint(uint64(min(t.width-1, 255)))
+		if r.err != nil {
+			return r.err
+		}
+		if length == 0 || s+length > NumSlots {
+			return fmt.Errorf("%w: position runs do not cover the slots", errBadTable)
+		}
+		for ; length > 0; length-- {
+			if v != 0 && t.incoming[s] == noMember {
+				return fmt.Errorf("%w: slot %d: position without an incoming member", errBadTable, s)
+			}
+			t.oldPos[s] = uint8(v)
+			s++
+		}
+	}
+	if r.err == nil && s != NumSlots {
+		return fmt.Errorf("%w: position runs do not cover the slots", errBadTable)
 	}
 	return r.err
 }

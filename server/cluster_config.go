@@ -52,6 +52,15 @@ type ClusterConfig struct {
 	// answers CLUSTERDOWN (directive "cluster-node-timeout"; default 500).
 	NodeTimeout int
 
+	// ShutdownHandoffTimeout is how long, in ms, a graceful shutdown waits
+	// for the node's slots to be handed over (directive
+	// "cluster-shutdown-handoff-timeout"; default 10000; 0 leaves at once).
+	ShutdownHandoffTimeout int
+	// SnapshotRate limits snapshot bytes per second sent to replicas and
+	// incoming members, all links together (directive "repl-snapshot-rate";
+	// 0 = unlimited).
+	SnapshotRate int64
+
 	// transport, if set, makes the gossip transport (tests cut the network
 	// with it); nil = memberlist's UDP+TCP transport. Not a directive.
 	transport func(host string) (cluster.Transport, error)
@@ -141,6 +150,12 @@ var _ = registerDirectives(
 	enumDirective("cluster-replica-reads", "readonly", false, []string{"readonly", "any"},
 		"reads served from a replica copy: READONLY connections only (readonly), or any connection (any; ioredis scaleReads)",
 		func(c *Config) *string { return &c.Cluster.ReplicaReads }),
+	intDirective("cluster-shutdown-handoff-timeout", "10000", false, 0, 3600000,
+		"ms a graceful shutdown (SIGTERM, SHUTDOWN) waits for the node's slots to be handed over (0 = leave at once)",
+		func(c *Config) *int { return &c.Cluster.ShutdownHandoffTimeout }),
+	immutable(boundedMemDirective("repl-snapshot-rate", "0", 0, 1<<40,
+		"bytes per second of slot snapshots sent to replicas and joining nodes, all together (0 = unlimited)",
+		func(c *Config) *int64 { return &c.Cluster.SnapshotRate })),
 	immutable(boundedMemDirective("repl-backlog-size", "1mb", 16<<10, 1<<40,
 		"replication backlog: how much a disconnected replica may miss and still resume",
 		func(c *Config) *int64 { return &c.Cluster.ReplBacklogSize })),
@@ -220,6 +235,7 @@ func (s *Server) nodeConfig(host string, port int) (cluster.Config, error) {
 		AnnouncePort:   announcePort,
 		Join:           cc.Join,
 		Replicas:       cc.Replicas,
+		StageMoves:     true, // replication moves the data (handoff.go)
 		ProbeInterval:  ms(cc.ProbeInterval),
 		ProbeTimeout:   ms(cc.ProbeTimeout),
 		GossipInterval: ms(cc.GossipInterval),

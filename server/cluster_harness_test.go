@@ -40,24 +40,37 @@ func startCluster(t testing.TB, n int, mutate func(c *Config)) []*Server {
 	return nodes
 }
 
-// waitMembers waits until every node's slot table has want members.
+// waitMembers waits (up to settleWait: slot moves sync the slots first,
+// handoff.go) until every node's slot table has want members, no staged
+// slot move and balanced primaries.
 func waitMembers(t testing.TB, nodes []*Server, want int) {
 	t.Helper()
-	waitUntil(t, func() bool {
+	deadline := time.Now().Add(settleWait)
+	for {
+		ok := true
 		for _, s := range nodes {
-			if len(s.cl.view.Load().t.Members()) != want {
-				return false
+			if t := s.cl.view.Load().t; t.Len() != want || t.Staged() != 0 || !t.Balanced() {
+				ok = false
 			}
 		}
-		return true
-	}, func() string {
-		var b strings.Builder
-		for _, s := range nodes {
-			fmt.Fprintf(&b, "%s sees %d; ", s.Addr(), len(s.cl.view.Load().t.Members()))
+		if ok {
+			return
 		}
-		return b.String()
-	})
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			for _, s := range nodes {
+				v := s.cl.view.Load()
+				fmt.Fprintf(&b, "%s sees %d, %d staged; ", s.Addr(), v.t.Len(), v.t.Staged())
+			}
+			t.Fatalf("timed out waiting for a settled table: %s", b.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
+
+// settleWait bounds waitMembers: a join's slots are synced before they
+// move, which takes seconds on a loaded machine.
+const settleWait = time.Minute
 
 // ownerOf returns the node that owns key's slot, per nodes[0]'s table.
 func ownerOf(nodes []*Server, key string) *Server {

@@ -1,9 +1,6 @@
 package server
 
-import (
-	"github.com/cached/cached/cluster"
-	"github.com/cached/cached/store"
-)
+import "github.com/cached/cached/cluster"
 
 // This file holds what cluster mode does about partitions: a node that is
 // not in StateOK (still joining, or cut off from the majority of its
@@ -11,14 +8,17 @@ import (
 // of every slot it loses, so that a slot that comes back never serves a
 // stale copy. See docs/cluster.md "Partitions".
 
-// lostFlushBatch is how many keys dropLostSlots collects per pass.
-const lostFlushBatch = 4096
-
 // down reports whether the node must not serve keys: no node yet, or its
-// state is not ok (cluster.Node.State).
+// state is not ok (cluster.Node.State). A node that handed its slots over
+// before leaving (not-member) is not down: it answers MOVED to the new
+// owners until it stops.
 func (cs *clusterState) down() bool {
 	n := cs.node.Load()
-	return n == nil || n.State() != cluster.StateOK
+	if n == nil {
+		return true
+	}
+	st := n.State()
+	return st != cluster.StateOK && (st != cluster.StateNotMember || !n.Leaving())
 }
 
 // stateName is the node's cluster.State name ("starting" before the node
@@ -41,55 +41,28 @@ func (cs *clusterState) allowedWhenDown(cmd *command) bool {
 	return false
 }
 
-// dropLostSlots deletes every key of db 0 in the given slots (the node lost
-// them in a new table), logs and counts them. It runs on the cluster node's
+// dropLostSlots deletes every key of the given slots (the node lost them
+// in a new table), logs and counts them. It runs on the cluster node's
 // subscriber goroutine after the routing view has moved on, so no new write
 // reaches those slots here (a command already past routing may still land;
-// see docs/cluster.md).
+// see docs/cluster.md). Each slot is flushed through its own key list
+// (store.FlushSlot), so the cost is the keys dropped, not the store's size
+// (walking the store per batch stalled the node's goroutine for seconds
+// with a million keys, and the node counted itself paused).
 func (cs *clusterState) dropLostSlots(lost []cluster.SlotRange) {
 	st := cs.s.store
-	want := make([]bool, cluster.NumSlots)
-	nslots, present := 0, int64(0)
+	nslots, dropped := 0, 0
 	for _, r := range lost {
 		for s := r.Start; s <= r.End; s++ {
 			if st.ReplicaSlot(s) { // now a replica's copy: its snapshot replaces it
 				continue
 			}
-			want[s] = true
 			nslots++
-			present += st.CountKeysInSlot(s)
-		}
-	}
-	dropped := 0
-	for present > 0 {
-		keys := collectSlotKeys(st, want)
-		if len(keys) == 0 {
-			break
-		}
-		for _, k := range keys {
-			tx := st.Lock(k)
-			if tx.Delete(0, k) {
-				dropped++
-			}
-			tx.Unlock()
-		}
-		if len(keys) < lostFlushBatch {
-			break
+			dropped += st.FlushSlot(s)
 		}
 	}
 	cs.lostKeys.Add(uint64(dropped))
 	cs.s.log.Info("cluster: dropped the keys of lost slots", "slots", nslots, "ranges", len(lost), "keys", dropped)
-}
-
-// collectSlotKeys returns copies of up to lostFlushBatch keys of db 0 whose
-// slot is wanted.
-func collectSlotKeys(st *store.Store, want []bool) [][]byte {
-	var keys [][]byte
-	st.View().ForEachInSlots(func(s int) bool { return want[s] }, func(_ int, key []byte, _ store.Entry) bool {
-		keys = append(keys, append([]byte(nil), key...))
-		return len(keys) < lostFlushBatch
-	})
-	return keys
 }
 
 // LostSlotKeys returns how many keys the node has dropped because their

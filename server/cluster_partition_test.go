@@ -39,7 +39,8 @@ func pollFor(t *testing.T, what string, cond func() bool) {
 func oneTable(nodes []*Server) bool {
 	v := nodes[0].cl.view.Load().t.Version()
 	for _, s := range nodes {
-		if s.cl.down() || s.cl.view.Load().t.Version() != v || s.cl.view.Load().t.Len() != len(nodes) {
+		if s.cl.down() || s.cl.view.Load().t.Version() != v || s.cl.view.Load().t.Len() != len(nodes) ||
+			s.cl.view.Load().t.Staged() != 0 || !s.cl.view.Load().t.Balanced() { // slot moves finished (handoff.go)
 			return false
 		}
 	}

@@ -44,6 +44,7 @@ var infoSections = []infoSection{
 	{"errorstats", "Errorstats", true, (*Server).infoErrorStats},
 	{"latencystats", "Latencystats", false, (*Server).latencyStatsInfo},
 	{"cluster", "Cluster", true, (*Server).infoCluster},
+	{"migration", "Migration", false, (*Server).infoMigration},
 	{"keyspace", "Keyspace", true, (*Server).infoKeyspace},
 }
 

@@ -97,7 +97,7 @@ func introInt(t *testing.T, f map[string]string, name string) int64 {
 func TestIntroInfoSections(t *testing.T) {
 	s := startServer(t, nil)
 	defaults := "Server Clients Memory Persistence Stats Replication CPU Modules Errorstats Cluster Keyspace"
-	all := "Server Clients Memory Persistence Stats Replication CPU Modules Commandstats Errorstats Latencystats Cluster Keyspace"
+	all := "Server Clients Memory Persistence Stats Replication CPU Modules Commandstats Errorstats Latencystats Cluster Migration Keyspace"
 	tests := []struct {
 		args []string
 		want string

@@ -42,7 +42,7 @@ func (s *Server) logStarted() {
 // failStart logs why Start failed and releases what it built.
 func (s *Server) failStart(err error) {
 	s.log.Error("cached not started", "error", err)
-	_ = s.Shutdown("start-up failed")
+	_ = s.stopNode("start-up failed", false)
 }
 
 // logStopped writes the last line of a node's log.

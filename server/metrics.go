@@ -140,6 +140,7 @@ func (s *Server) NewMetrics(reg prometheus.Registerer) error {
 		newMetricsCollector(s),
 		newClusterCollector(s),
 		newReplCollector(s), // repl_metrics.go
+		newMigrationCollector(s),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

@@ -90,9 +90,10 @@ func (s *Server) startRepl() error {
 		done: make(chan struct{}), pos: map[int]slotPosition{}, flips: map[int]*flip{}, poke: make(chan struct{}, 1),
 		flipWait: flipWait}
 	p, err := repl.NewPrimary(repl.Config{
-		BacklogSize: int(s.cfg.Cluster.ReplBacklogSize),
-		Auth:        s.cfg.Cluster.Secret,
-		Logger:      rs.log,
+		BacklogSize:  int(s.cfg.Cluster.ReplBacklogSize),
+		SnapshotRate: s.cfg.Cluster.SnapshotRate,
+		Auth:         s.cfg.Cluster.Secret,
+		Logger:       rs.log,
 	}, snapshotter{st: s.store, owned: func(slot int) bool { return rs.owned.Load()[slot] }})
 	if err != nil {
 		return err
@@ -144,6 +145,7 @@ func (rs *replState) run() {
 			return
 		case <-t.C:
 			rs.reconfigure()
+			rs.reportHeld() // handoff.go
 		case <-rs.poke:
 		case <-flipC:
 			rs.finishFlips()
@@ -174,17 +176,20 @@ func (rs *replState) switchView(v *clusterView, route func()) {
 // replicates from which primary; route is called between the promotion
 // of the slots it takes over and the rest. rs.cfgMu must be held.
 func (rs *replState) applyLocked(v *clusterView, route func()) {
-	if v == nil || v.self < 0 || rs.ctx.Err() != nil {
+	if v == nil || rs.ctx.Err() != nil {
 		route()
 		rs.view.Store(v)
 		return
 	}
+	// A node the table does not list (planned out while it was frozen or
+	// cut off) follows nothing: its copies are closed and flushed below, so
+	// that it never reports an old copy live when it is planned back in.
 	owned := new([store.Slots]bool)
 	follow := map[string][]int{}
 	members := map[string]cluster.Member{}
 	self := v.t.Member(v.self).ID
 	for slot := range store.Slots {
-		prefs := v.t.Preference(slot)
+		prefs := v.t.Holders(slot) // an incoming member syncs like a replica (handoff.go)
 		switch {
 		case len(prefs) == 0:
 		case prefs[0].ID == self:
@@ -258,7 +263,7 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 			Addr: addr, Auth: rs.s.cfg.Cluster.Secret, ID: self, Slots: slots,
 			Dial: rs.s.replDial, Logger: rs.log.With("primary", id),
 			Resume: rs.resume,
-		}, newApplier(rs.s))
+		}, countingApplier{Applier: newApplier(rs.s), h: &rs.s.handoff})
 		if err != nil {
 			rs.log.Error("replica not started", "primary", id, "error", err)
 			continue

@@ -69,6 +69,7 @@ type Server struct {
 	scripts       *script.Engine // Lua interpreters and the script cache (scripting.go)
 	scriptHosts   sync.Pool      // *scriptHost, the internal clients of running scripts
 	busyThreshold atomic.Int64   // busy-reply-threshold, ms
+	handoff handoffState // slot moves and graceful leave (handoff.go)
 
 	sink atomic.Pointer[EffectSink] // nil: effects are not recorded (write.go)
 
@@ -294,13 +295,20 @@ func (s *Server) Addr() string {
 	return s.addrs[0]
 }
 
-// Close stops the node (Shutdown with reason "closed").
-func (s *Server) Close() error { return s.Shutdown("closed") }
+// Close stops the node at once: Shutdown with reason "closed", without
+// handing the node's cluster slots over first.
+func (s *Server) Close() error { return s.stopNode("closed", false) }
 
-// Shutdown stops accepting, closes every client connection, stops background
+// Shutdown stops the node gracefully: in cluster mode with replication it
+// first hands the node's slots over to their next owners while still
+// serving (at most cluster-shutdown-handoff-timeout, see handoff.go); then
+// it stops accepting, closes every client connection, stops background
 // goroutines and waits for them, logging why (reason: "SIGTERM", "SHUTDOWN
 // command", …) before and once stopped. It is idempotent.
-func (s *Server) Shutdown(reason string) error {
+func (s *Server) Shutdown(reason string) error { return s.stopNode(reason, true) }
+
+// stopNode is Shutdown; handOff says whether to hand the slots over first.
+func (s *Server) stopNode(reason string, handOff bool) error {
 	s.closeMu.Lock()
 	if s.isClosed {
 		s.closeMu.Unlock()
@@ -310,6 +318,9 @@ func (s *Server) Shutdown(reason string) error {
 	s.closeMu.Unlock()
 	s.log.Warn("cached stopping", "reason", reason) // warning, as Redis logs SIGTERM
 	defer s.logStopped(reason)
+	if handOff {
+		s.handOff(reason) // handoff.go: hand the slots over while still serving
+	}
 	s.stopHTTP()
 	s.closeUnix()
 	for _, ln := range s.lns {

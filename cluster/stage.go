@@ -1,0 +1,359 @@
+package cluster
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Staged slot moves (docs/cluster.md "Moving slots without a miss").
+//
+// Plan gives the target table; a slot whose target primary does not hold
+// the slot's data yet is not moved at once. The coordinator publishes a
+// staged table instead: the slot keeps its current primary (and replicas)
+// and gets the target primary as its *incoming* member, which replicates
+// the slot like a replica (snapshot, then the live stream). Every node
+// reports, in its gossip meta, which of the slots it holds as replica or
+// incoming member are not live yet (holding); once the incoming member
+// reports a slot live, the next table flips the slot (its row becomes the
+// target's), at most flipBatch slots per table and one table per
+// stepEvery. A member that is leaving (gossip meta) is planned out the same
+// way: its slots go first to members that already replicate them.
+
+const (
+	// flipBatch is the most slots one table flips to a new primary: a flip
+	// briefly stalls the slot's writes (the old primary hands over), so a
+	// large rebalance is spread over a few tables.
+	flipBatch = 2048
+	// stepEvery is the least time between two tables a coordinator plans
+	// while moves are staged: readiness reports arrive in bursts, and
+	// every table makes every node reconfigure its replication.
+	stepEvery = 100 * time.Millisecond
+)
+
+// holding is a node's report about its copies of slots in one table
+// version: the slots it holds as replica or incoming member whose copy is
+// not live yet. The zero value reports nothing (no slot counts as live).
+type holding struct {
+	version uint64
+	notLive []SlotRange // sorted, disjoint
+}
+
+// live reports whether the report says slot s is live in table version v.
+func (h holding) live(v uint64, s int) bool {
+	return h.version != 0 && h.version == v && !inRanges(h.notLive, s)
+}
+
+// inRanges reports whether s is in one of the sorted ranges rs.
+func inRanges(rs []SlotRange, s int) bool {
+	_, found := slices.BinarySearchFunc(rs, s, func(r SlotRange, s int) int {
+		switch {
+		case r.End < s:
+			return -1
+		case r.Start > s:
+			return 1
+		}
+		return 0
+	})
+	return found
+}
+
+// encodeRanges writes ranges as "a-b,c,…" within at most limit bytes; if
+// they do not fit, the last range written reaches to the last slot (a
+// conservative report: more slots count as not live).
+func encodeRanges(rs []SlotRange, limit int) string {
+	var b strings.Builder
+	for i, r := range rs {
+		piece := strconv.Itoa(r.Start)
+		if r.End != r.Start {
+			piece += "-" + strconv.Itoa(r.End)
+		}
+		if b.Len()+len(piece)+1+12 > limit && i < len(rs)-1 {
+			piece = strconv.Itoa(r.Start) + "-" + strconv.Itoa(NumSlots-1)
+			if b.Len() > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(piece)
+			return b.String()
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(piece)
+	}
+	return b.String()
+}
+
+// decodeRanges parses encodeRanges's output; ok is false for malformed
+// input (unsorted, overlapping or out-of-range ranges included).
+func decodeRanges(s string) (rs []SlotRange, ok bool) {
+	if s == "" {
+		return nil, true
+	}
+	next := 0
+	for _, piece := range strings.Split(s, ",") {
+		a, b, dash := strings.Cut(piece, "-")
+		start, err1 := strconv.Atoi(a)
+		end, err2 := start, error(nil)
+		if dash {
+			end, err2 = strconv.Atoi(b)
+		}
+		if err1 != nil || err2 != nil || start < next || end < start || end >= NumSlots {
+			return nil, false
+		}
+		rs = append(rs, SlotRange{Start: start, End: end})
+		next = end + 1
+	}
+	return rs, true
+}
+
+// stageInput is what the coordinator knows when it plans the next table.
+type stageInput struct {
+	cur      *Table
+	target   []Member           // live members that are not leaving: the target's member set
+	alive    map[string]bool    // live members, leaving ones included (they still serve)
+	reports  map[string]holding // by member ID
+	replicas int
+	version  uint64
+	maxFlips int
+	stage    bool // Config.StageMoves: false plans the target at once
+}
+
+// nextTable returns the table that follows in.cur: the target table Plan
+// makes for in.target, except that every slot whose target primary is not
+// ready for it stays with its current primary and gets the target primary
+// as its incoming member. A target primary is ready for a slot when it
+// holds the slot in cur (as replica or incoming member) and reported it
+// live for cur's version; at most in.maxFlips slots change primary this
+// way. (Empty slots go the same way: their sync is a snapshot of nothing.
+// A shortcut on the old primary's report that a slot is empty would race
+// with writes made after the report.) Slots whose primary is gone (crashed) take the target's row at once
+// (failover). Without staging (or replicas, whose replication moves the
+// data) the target is returned as it is.
+//
+// A staged slot's row is its current primary, then the target's replicas
+// (the primary left out), filled up from its current replicas; with the
+// incoming member and the primary's position in the target row (oldPos),
+// virtualTable rebuilds the target row exactly, so planning again from a
+// staged table gives the same target until the members change.
+func nextTable(in stageInput) *Table {
+	cur := in.cur
+	if !in.stage || in.replicas == 0 || cur == nil || cur.width == 0 || len(in.target) == 0 {
+		return Plan(cur, in.target, in.replicas, in.version)
+	}
+	t := Plan(virtualTable(cur, in.alive), in.target, in.replicas, in.version)
+	st := &staging{in: in, t: t, rows: make([][]string, NumSlots), inc: make([]string, NumSlots),
+		pos: make([]uint8, NumSlots), used: map[string]bool{}}
+	for _, m := range t.members {
+		st.used[m.ID] = true
+	}
+	flips := 0
+	for s := range NumSlots {
+		p, np := cur.Owner(s).ID, t.Owner(s).ID
+		trow := memberIDs(t.Preference(s))
+		switch {
+		case p == np || !in.alive[p]:
+			st.rows[s] = trow
+		case flips < in.maxFlips && cur.holdsIndex(s, cur.IndexOf(np)) && in.reports[np].live(cur.version, s):
+			st.rows[s] = trow
+			flips++
+			st.used[p] = true // a leaving old primary stays a member for this table: it seals the slot
+		default:
+			row := []string{p}
+			for k, id := range trow[1:] {
+				if id == p {
+					st.pos[s] = uint8(k + 1)
+				} else {
+					row = append(row, id)
+				}
+			}
+			st.rows[s], st.inc[s] = row, np
+			st.used[p] = true
+		}
+	}
+	return st.build()
+}
+
+// staging is nextTable's result in the making: rows by member ID
+// (primary first; staged rows may be short), incoming members and oldPos.
+type staging struct {
+	in   stageInput
+	t    *Table // the target
+	rows [][]string
+	inc  []string
+	pos  []uint8
+	used map[string]bool // members the result keeps
+}
+
+// build turns the rows into a Table whose members are the target's plus the
+// current primaries of staged slots. Short rows are filled up to the
+// table's width: with the slot's current replicas that are target
+// members, then other target members, then any member still alive; the
+// incoming member comes last (it is then a replica, no longer incoming).
+func (st *staging) build() *Table {
+	cur := st.in.cur
+	var ms []Member
+	for _, m := range cur.members {
+		if st.used[m.ID] && st.t.IndexOf(m.ID) < 0 {
+			ms = append(ms, m)
+		}
+	}
+	ms = normalizeMembers(append(ms, st.t.members...))
+	out := &Table{version: st.in.version, replicas: st.in.replicas, members: ms}
+	out.width = min(1+st.in.replicas, len(ms))
+	out.prefs = make([]uint16, NumSlots*out.width)
+	idx := make(map[string]uint16, len(ms))
+	for i, m := range ms {
+		idx[m.ID] = uint16(i)
+	}
+	for s := range NumSlots {
+		row := st.fill(s, st.rows[s], out.width, ms)
+		for k, id := range row {
+			out.prefs[s*out.width+k] = idx[id]
+		}
+		if st.inc[s] != "" && !slices.Contains(row, st.inc[s]) {
+			if out.incoming == nil {
+				out.incoming, out.oldPos = make([]uint16, NumSlots), make([]uint8, NumSlots)
+				for i := range out.incoming {
+					out.incoming[i] = noMember
+				}
+			}
+			out.incoming[s], out.oldPos[s] = idx[st.inc[s]], st.pos[s]
+		}
+	}
+	return out
+}
+
+// fill completes slot s's row to width members of ms (see build).
+func (st *staging) fill(s int, row []string, width int, ms []Member) []string {
+	if len(row) >= width {
+		return row[:width]
+	}
+	inc := st.inc[s]
+	var cand []string
+	for _, id := range memberIDs(st.in.cur.Preference(s))[1:] {
+		if st.t.IndexOf(id) >= 0 {
+			cand = append(cand, id)
+		}
+	}
+	cand = append(cand, memberIDs(st.t.members)...)
+	for _, m := range ms {
+		if st.in.alive[m.ID] {
+			cand = append(cand, m.ID)
+		}
+	}
+	member := func(id string) bool { return slices.ContainsFunc(ms, func(m Member) bool { return m.ID == id }) }
+	for _, id := range cand {
+		if len(row) < width && id != inc && !slices.Contains(row, id) && member(id) {
+			row = append(row, id)
+		}
+	}
+	if len(row) < width && inc != "" && !slices.Contains(row, inc) {
+		row = append(row, inc) // last resort: the incoming member becomes a replica
+	}
+	return row
+}
+
+// virtualTable returns cur as if every staged move were done: a slot with
+// an incoming member whose primary is still alive gets its target row back
+// (the incoming member, then the row after the primary, with the primary
+// put back at oldPos). Members no row references are left out, so that
+// Plan sees the same member set as the target's and keeps its plan.
+// Planning from it keeps the targets of moves under way (Plan keeps
+// previous holders). A slot whose primary is gone keeps its row, so Plan
+// promotes a replica that holds the data rather than the incoming member.
+func virtualTable(cur *Table, alive map[string]bool) *Table {
+	if cur.incoming == nil {
+		return cur
+	}
+	w := cur.width
+	prefs := slices.Clone(cur.prefs)
+	for s := range NumSlots {
+		in := cur.IncomingIndex(s)
+		if in < 0 || !alive[cur.Owner(s).ID] {
+			continue
+		}
+		old := cur.prefs[s*w : (s+1)*w]
+		rest := slices.Clone(old[1:])
+		if p := int(cur.oldPos[s]); p > 0 && p < w {
+			rest = slices.Insert(rest[:w-2], p-1, old[0])
+		}
+		row := append([]uint16{uint16(in)}, rest...)
+		copy(prefs[s*w:(s+1)*w], row)
+	}
+	return reindexed(cur, prefs)
+}
+
+// reindexed returns a table like cur with rows prefs (indexes into
+// cur.members) and only the members the rows reference.
+func reindexed(cur *Table, prefs []uint16) *Table {
+	keep := make([]int32, len(cur.members))
+	for _, m := range prefs {
+		keep[m] = 1
+	}
+	var ms []Member
+	for i, m := range cur.members {
+		if keep[i] == 1 {
+			keep[i] = int32(len(ms))
+			ms = append(ms, m)
+		} else {
+			keep[i] = -1
+		}
+	}
+	for i, m := range prefs {
+		prefs[i] = uint16(keep[m])
+	}
+	return &Table{version: cur.version, planner: cur.planner, replicas: cur.replicas,
+		width: cur.width, members: ms, prefs: prefs}
+}
+
+// Balanced reports whether every member is primary of NumSlots/N or
+// NumSlots/N+1 slots, as Plan leaves a table: false while staged moves
+// (or a failover's promotions) are still to be balanced.
+func (t *Table) Balanced() bool { return primariesBalanced(t) }
+
+// primariesBalanced reports whether every member of t is primary of
+// NumSlots/N or NumSlots/N+1 slots, as Plan leaves them. A staged move whose
+// new primary had to be listed as a replica instead (the table had no other
+// member to fill the row) leaves the table unbalanced until it flips.
+func primariesBalanced(t *Table) bool {
+	if len(t.members) == 0 {
+		return true
+	}
+	counts := make([]int, len(t.members))
+	for s := range NumSlots {
+		counts[t.OwnerIndex(s)]++
+	}
+	lo := NumSlots / len(t.members)
+	for _, c := range counts {
+		if c < lo || c > lo+1 {
+			return false
+		}
+	}
+	return true
+}
+
+// memberIDs returns the IDs of ms.
+func memberIDs(ms []Member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
+
+// sameRows reports whether a and b assign every slot alike: the same
+// members (with addresses), preference lists and incoming members.
+func sameRows(a, b *Table) bool {
+	if a.width != b.width || a.replicas != b.replicas || !slices.EqualFunc(a.members, b.members, sameMember) ||
+		!slices.Equal(a.prefs, b.prefs) {
+		return false
+	}
+	for s := range NumSlots {
+		if a.IncomingIndex(s) != b.IncomingIndex(s) || a.IncomingIndex(s) >= 0 && a.oldPos[s] != b.oldPos[s] {
+			return false
+		}
+	}
+	return true
+}

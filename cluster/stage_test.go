@@ -1,0 +1,232 @@
+package cluster
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// aliveOf marks every member of ms alive.
+func aliveOf(ms []Member) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range ms {
+		out[m.ID] = true
+	}
+	return out
+}
+
+// allLive reports every member holding every slot live in version v.
+func allLive(ms []Member, v uint64) map[string]holding {
+	out := map[string]holding{}
+	for _, m := range ms {
+		out[m.ID] = holding{version: v}
+	}
+	return out
+}
+
+// checkStaged asserts the invariants of a staged table: valid rows, no
+// incoming member in its slot's row, and (round trip) the wire form
+// decodes to the same table.
+func checkStaged(t *testing.T, what string, tab *Table) {
+	t.Helper()
+	for s := range NumSlots {
+		row := tab.prefs[s*tab.width : (s+1)*tab.width]
+		for i := range row {
+			if int(row[i]) >= tab.Len() || slices.Contains(row[:i], row[i]) {
+				t.Fatalf("%s: slot %d has preference list %v", what, s, row)
+			}
+		}
+		if in := tab.IncomingIndex(s); in >= 0 && slices.Contains(row, uint16(in)) {
+			t.Fatalf("%s: slot %d: incoming member %d is in the row %v", what, s, in, row)
+		}
+	}
+	tab.planner = tab.members[0].ID
+	dec, err := decodeTable(encodeTable(tab))
+	if err != nil || !sameRows(dec, tab) {
+		t.Fatalf("%s: wire round trip: %v", what, err)
+	}
+}
+
+// stepUntilDone runs the coordinator's steps from cur, with every member
+// reporting every slot live, until no slot is staged and the members are
+// want; it checks that no step moves a primary to a member that did not
+// hold the slot, and returns the final table and the number of steps.
+func stepUntilDone(t *testing.T, cur *Table, want, alive []Member, replicas int) (*Table, int) {
+	t.Helper()
+	for step := 1; step < 100; step++ {
+		if still := nextTable(stageInput{cur: cur, target: want, alive: aliveOf(alive), replicas: replicas,
+			version: cur.version + 1, maxFlips: flipBatch, stage: true}); cur.incoming != nil && !sameRows(still, cur) {
+			t.Fatalf("step %d: without reports the staged table changed (the target is not stable)", step)
+		}
+		next := nextTable(stageInput{cur: cur, target: want, alive: aliveOf(alive), reports: allLive(alive, cur.version),
+			replicas: replicas, version: cur.version + 1, maxFlips: flipBatch, stage: true})
+		checkStaged(t, fmt.Sprint("step ", step), next)
+		flips := 0
+		for s := range NumSlots {
+			p, np := cur.Owner(s).ID, next.Owner(s).ID
+			if p == np {
+				continue
+			}
+			flips++
+			if !cur.holdsIndex(s, cur.IndexOf(np)) {
+				t.Fatalf("step %d: slot %d moved to %s, which did not hold it", step, s, np[:8])
+			}
+		}
+		if flips > flipBatch {
+			t.Fatalf("step %d flipped %d slots, batch is %d", step, flips, flipBatch)
+		}
+		if next.Staged() == 0 && next.Len() == len(want) {
+			return next, step
+		}
+		if sameRows(next, cur) {
+			t.Fatalf("step %d: no progress with every slot reported live", step)
+		}
+		cur = next
+	}
+	t.Fatal("no convergence in 100 steps")
+	return nil, 0
+}
+
+// TestStageJoin: a join first keeps every primary and makes the new member
+// incoming for its future slots; nothing flips until it reports them live;
+// then the slots flip in batches and the result is balanced.
+func TestStageJoin(t *testing.T) {
+	for _, r := range []int{1, 2} {
+		ms := testMembers(uint64(40+r), 4)
+		cur := BuildTable(ms[:3], r, 5)
+		next := nextTable(stageInput{cur: cur, target: ms, alive: aliveOf(ms), replicas: r, version: 6,
+			maxFlips: flipBatch, stage: true})
+		checkStaged(t, "staged join", next)
+		newcomer := next.IndexOf(ms[3].ID)
+		for s := range NumSlots {
+			if next.Owner(s).ID != cur.Owner(s).ID {
+				t.Fatalf("replicas %d: slot %d changed primary before its new owner held it", r, s)
+			}
+			if in := next.IncomingIndex(s); in >= 0 && in != newcomer {
+				t.Fatalf("slot %d: incoming %d is not the new member", s, in)
+			}
+		}
+		if st := next.Staged(); st < NumSlots/5 || st > NumSlots/3 {
+			t.Fatalf("replicas %d: %d slots staged, want about a quarter", r, st)
+		}
+		// Reports for another version, or with the slots not live, flip nothing.
+		for _, rep := range []holding{{version: 5}, {version: 6, notLive: []SlotRange{{0, NumSlots - 1}}}} {
+			again := nextTable(stageInput{cur: next, target: ms, alive: aliveOf(ms), replicas: r, version: 7,
+				reports: map[string]holding{ms[3].ID: rep}, maxFlips: flipBatch, stage: true})
+			if !sameRows(again, next) {
+				t.Fatalf("replicas %d: report %+v changed the table", r, rep)
+			}
+		}
+		final, steps := stepUntilDone(t, next, ms, ms, r)
+		checkTable(t, "after the join", final)
+		if steps < 2 {
+			t.Fatalf("a quarter of the slots flipped in %d step(s), batch %d", steps, flipBatch)
+		}
+	}
+}
+
+// TestStageLeave: a leaving member keeps serving its slots until their next
+// primaries hold them live, then drops out of the table.
+func TestStageLeave(t *testing.T) {
+	ms := testMembers(50, 4)
+	cur := BuildTable(ms, 1, 5)
+	leaver := ms[1].ID
+	var target []Member
+	for _, m := range ms {
+		if m.ID != leaver {
+			target = append(target, m)
+		}
+	}
+	next := nextTable(stageInput{cur: cur, target: target, alive: aliveOf(ms), replicas: 1, version: 6,
+		maxFlips: flipBatch, stage: true})
+	checkStaged(t, "staged leave", next)
+	li := next.IndexOf(leaver)
+	if li < 0 {
+		t.Fatal("the leaver left the table before handing its slots over")
+	}
+	for s := range NumSlots {
+		if cur.Owner(s).ID == leaver && next.Owner(s).ID != leaver {
+			t.Fatalf("slot %d left the leaver before its next owner reported it live", s)
+		}
+		if next.Owner(s).ID != leaver && next.holdsIndex(s, li) {
+			t.Fatalf("slot %d: the leaver still replicates a slot it is not primary of", s)
+		}
+	}
+	final, _ := stepUntilDone(t, next, target, ms, 1)
+	checkTable(t, "after the leave", final)
+	if final.IndexOf(leaver) >= 0 {
+		t.Fatal("the leaver is still a member")
+	}
+}
+
+// TestStageDeadPrimary: a staged slot whose primary dies is not left with a
+// dead primary nor handed to the incoming member: it takes the target row.
+func TestStageDeadPrimary(t *testing.T) {
+	ms := testMembers(60, 4)
+	cur := BuildTable(ms[:3], 1, 5)
+	staged := nextTable(stageInput{cur: cur, target: ms, alive: aliveOf(ms), replicas: 1, version: 6,
+		maxFlips: flipBatch, stage: true})
+	dead := ms[0].ID
+	rest := ms[1:]
+	next := nextTable(stageInput{cur: staged, target: rest, alive: aliveOf(rest), replicas: 1, version: 7,
+		maxFlips: flipBatch, stage: true})
+	checkStaged(t, "after a crash", next)
+	if next.IndexOf(dead) >= 0 {
+		t.Fatal("the dead member is still in the table")
+	}
+	for s := range NumSlots {
+		if staged.Owner(s).ID == dead && next.IncomingIndex(s) >= 0 {
+			t.Fatalf("slot %d of the dead primary is still staged", s)
+		}
+	}
+}
+
+// TestStageWithoutStaging: with StageMoves off, or without replicas, the
+// next table is Plan's target.
+func TestStageWithoutStaging(t *testing.T) {
+	ms := testMembers(70, 4)
+	for _, c := range []struct {
+		stage bool
+		r     int
+	}{{false, 1}, {true, 0}} {
+		cur := BuildTable(ms[:3], c.r, 5)
+		next := nextTable(stageInput{cur: cur, target: ms, alive: aliveOf(ms), replicas: c.r, version: 6,
+			maxFlips: flipBatch, stage: c.stage})
+		if next.incoming != nil || !sameRows(next, Plan(cur, ms, c.r, 6)) {
+			t.Fatalf("%+v: not the planned target", c)
+		}
+	}
+}
+
+// TestHoldingRanges: the report's range encoding round-trips, a report that
+// does not fit is shortened conservatively, and live() reads it.
+func TestHoldingRanges(t *testing.T) {
+	rs := []SlotRange{{0, 0}, {5, 9}, {100, 16383}}
+	enc := encodeRanges(rs, 400)
+	if got, ok := decodeRanges(enc); !ok || !slices.Equal(got, rs) || enc != "0,5-9,100-16383" {
+		t.Fatalf("round trip %q -> %v %v", enc, got, ok)
+	}
+	var many []SlotRange
+	for s := 0; s < NumSlots; s += 4 {
+		many = append(many, SlotRange{s, s + 1})
+	}
+	short := encodeRanges(many, 200)
+	got, ok := decodeRanges(short)
+	if !ok || len(short) > 200 || got[len(got)-1].End != NumSlots-1 {
+		t.Fatalf("shortened report %q: %v %v", short, got, ok)
+	}
+	h := holding{version: 3, notLive: got}
+	for _, r := range many {
+		if h.live(3, r.Start) || h.live(3, r.End) {
+			t.Fatalf("slot %d counts as live", r.Start)
+		}
+	}
+	if !h.live(3, 2) || h.live(4, 2) || (holding{}).live(0, 2) {
+		t.Fatal("live() wrong for a live slot or another version")
+	}
+	for _, bad := range []string{"5,3", "1-0", "16384", "x", "1,1", "-1"} {
+		if _, ok := decodeRanges(bad); ok {
+			t.Fatalf("accepted %q", bad)
+		}
+	}
+}

@@ -1,0 +1,402 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TestBinaryClusterHandoff runs real cached processes: 3 nodes with a key
+// set, a go-redis ClusterClient reading and writing every key in a loop;
+// a 4th node joins (3->4), then one node stops with SIGTERM (4->3). Pre-
+// existing keys must never miss, and after each step every key reads back.
+// It reports migration throughput, client p99 before and during each move,
+// and the time from the join to a balanced table.
+//
+// CACHED_HANDOFF_KEYS sets the key count (default 20000; the figure
+// is 1000000, which takes minutes to load on a busy machine).
+func TestBinaryClusterHandoff(t *testing.T) {
+	keys := 20000
+	if v := os.Getenv("CACHED_HANDOFF_KEYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("CACHED_HANDOFF_KEYS=%q", v)
+		}
+		keys = n
+	}
+	bin := filepath.Join(t.TempDir(), "cached")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	h := &hoCluster{t: t, ctx: ctx, bin: bin}
+	h.start("")
+	seed := gossipSeed(t, ctx, h.procs[0].addr)
+	h.start(seed)
+	h.start(seed)
+	h.waitBalanced(3, 2*time.Minute)
+
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{h.procs[0].addr},
+		DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, PoolSize: 8})
+	defer cc.Close()
+	load := &hoLoad{cc: cc, keys: keys, workers: 4, want: make([]string, keys)}
+	began := time.Now()
+	if err := load.preload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("loaded %d keys in %v", keys, time.Since(began).Round(time.Millisecond))
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); load.run(runCtx) }()
+	defer func() { stop(); <-done }()
+	h.sleepLoad(load, 2*time.Second)
+	p99Before := load.p99()
+
+	// Join: 3 -> 4.
+	keys0, bytes0 := h.loadedTotals()
+	joinAt := time.Now()
+	h.start(seed)
+	h.waitBalanced(4, 10*time.Minute)
+	joinTook := time.Since(joinAt)
+	p99Join := load.p99()
+	keys1, bytes1 := h.loadedTotals()
+	h.sleepLoad(load, time.Second)
+	missJoin, wrongJoin := load.misses.Load(), load.wrong.Load()
+	t.Logf("join 3->4: balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v; %s",
+		joinTook.Round(time.Millisecond), keys1-keys0, float64(keys1-keys0)/joinTook.Seconds(),
+		float64(bytes1-bytes0)/1e6, float64(bytes1-bytes0)/1e6/joinTook.Seconds(), p99Before, p99Join, load.summary())
+
+	// Graceful leave: 4 -> 3, by SIGTERM to a node that is not the seed.
+	_ = load.p99()
+	h.sleepLoad(load, time.Second)
+	p99Before = load.p99()
+	leaver := h.procs[2]
+	leaveAt := time.Now()
+	_ = leaver.cmd.Process.Signal(syscall.SIGTERM)
+	if err := waitExit(leaver, 2*time.Minute); err != nil {
+		t.Fatalf("leaver: %v\n%s", err, leaver.logs.String())
+	}
+	h.procs = slices.Delete(h.procs, 2, 3)
+	h.waitBalanced(3, 10*time.Minute)
+	leaveTook := time.Since(leaveAt)
+	p99Leave := load.p99()
+	h.sleepLoad(load, time.Second)
+	stop()
+	<-done
+	t.Logf("leave 4->3: exited and balanced after %v; p99 before %v, during %v; %s; leaver log: %s",
+		leaveTook.Round(time.Millisecond), p99Before, p99Leave, load.summary(), handoffLines(leaver.logs.String()))
+	if !strings.Contains(leaver.logs.String(), "slots handed over") {
+		t.Errorf("the leaver did not log its hand-over:\n%s", leaver.logs.String())
+	}
+	if missJoin != 0 || load.misses.Load() != 0 {
+		t.Errorf("misses of pre-existing keys: %d during the join, %d in all", missJoin, load.misses.Load())
+	}
+	missing, wrong, err := load.verify(ctx)
+	t.Logf("final check: %d keys missing, %d not the last acknowledged value (%v); wrong values during the run: %d (join), %d (all)",
+		missing, wrong, err, wrongJoin, load.wrong.Load())
+	if err != nil || missing != 0 {
+		t.Errorf("after join and leave: %d of %d keys missing (%v)", missing, keys, err)
+	}
+}
+
+// hoProc is one cached process.
+type hoProc struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *syncBuffer
+	done chan error
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writes and the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// hoCluster is the processes of one test.
+type hoCluster struct {
+	t     *testing.T
+	ctx   context.Context
+	bin   string
+	procs []*hoProc
+}
+
+func (h *hoCluster) start(seed string) {
+	t := h.t
+	port, gport := freePort(t), freePort(t)
+	args := []string{"--port", port, "--cluster-enabled", "yes", "--cluster-port", gport,
+		"--loglevel", "warning", "--metrics-addr", "", "--save", ""}
+	if seed != "" {
+		args = append(args, "--cluster-join", seed)
+	}
+	p := &hoProc{cmd: exec.Command(h.bin, args...), addr: "127.0.0.1:" + port, logs: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	})
+	dialPoll(t, p.addr).Close()
+	h.procs = append(h.procs, p)
+}
+
+// waitExit waits for p to exit 0.
+func waitExit(p *hoProc, limit time.Duration) error {
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		return err
+	case <-time.After(limit):
+		return errors.New("did not exit")
+	}
+}
+
+// info returns INFO section of addr as field -> value.
+func (h *hoCluster) info(addr, section string) map[string]string {
+	rc := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: 5 * time.Second})
+	defer rc.Close()
+	text, err := rc.Info(h.ctx, section).Result()
+	out := map[string]string{}
+	if err != nil {
+		return out
+	}
+	for _, l := range strings.Split(text, "\r\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// waitBalanced waits until every process routes by one table version with
+// n members, none staged, each primary of some slots.
+func (h *hoCluster) waitBalanced(n int, limit time.Duration) {
+	h.t.Helper()
+	deadline := time.Now().Add(limit)
+	for !h.balanced(n) {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("not balanced at %d nodes after %v", n, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (h *hoCluster) balanced(n int) bool {
+	epoch := ""
+	for _, p := range h.procs {
+		c, m := h.info(p.addr, "cluster"), h.info(p.addr, "migration")
+		rc := redis.NewClient(&redis.Options{Addr: p.addr, MaxRetries: -1})
+		ci, err := rc.ClusterInfo(h.ctx).Result()
+		_ = rc.Close()
+		if err != nil || c["cluster_enabled"] != "1" || m["migration_table_staged_slots"] != "0" {
+			return false
+		}
+		fields := map[string]string{}
+		for _, l := range strings.Split(ci, "\r\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok {
+				fields[k] = v
+			}
+		}
+		if fields["cluster_state"] != "ok" || fields["cluster_size"] != strconv.Itoa(n) || fields["cluster_known_nodes"] != strconv.Itoa(n) {
+			return false
+		}
+		if epoch != "" && fields["cluster_current_epoch"] != epoch {
+			return false
+		}
+		epoch = fields["cluster_current_epoch"]
+	}
+	return true
+}
+
+// loadedTotals sums the snapshot keys and bytes every process loaded.
+func (h *hoCluster) loadedTotals() (keys, bytes int64) {
+	for _, p := range h.procs {
+		m := h.info(p.addr, "migration")
+		k, _ := strconv.ParseInt(m["migration_snapshot_keys_loaded"], 10, 64)
+		b, _ := strconv.ParseInt(m["migration_snapshot_bytes_loaded"], 10, 64)
+		keys, bytes = keys+k, bytes+b
+	}
+	return keys, bytes
+}
+
+// sleepLoad lets the load run for d (a wall-clock window for p99).
+func (h *hoCluster) sleepLoad(l *hoLoad, d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-h.ctx.Done():
+	}
+}
+
+// handoffLines returns the leaver's hand-off log lines.
+func handoffLines(logs string) string {
+	var out []string
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, "hand") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, " | ")
+}
+
+// hoLoad is the key-set load: each worker owns the keys i%workers == w and
+// knows their last acknowledged values.
+type hoLoad struct {
+	cc      *redis.ClusterClient
+	keys    int
+	workers int
+	want    []string
+
+	reads, writes, misses, wrong, errs atomic.Int64
+	mu                                 sync.Mutex // protects lat and firstErr
+	lat                                []time.Duration
+	firstErr                           string
+}
+
+func hoKey(i int) string { return "ho:" + strconv.Itoa(i) }
+
+func (l *hoLoad) preload(ctx context.Context) error {
+	const batch = 1000
+	for start := 0; start < l.keys; start += batch {
+		p := l.cc.Pipeline()
+		for i := start; i < min(start+batch, l.keys); i++ {
+			l.want[i] = fmt.Sprintf("v0-%d-%032d", i, i)
+			p.Set(ctx, hoKey(i), l.want[i], 0)
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *hoLoad) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for w := range l.workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.worker(ctx, w) }()
+	}
+	wg.Wait()
+}
+
+func (l *hoLoad) worker(ctx context.Context, w int) {
+	for gen := 1; ctx.Err() == nil; gen++ {
+		for i := w; i < l.keys && ctx.Err() == nil; i += l.workers {
+			start := time.Now()
+			if (gen+i/l.workers)%4 == 0 {
+				v := fmt.Sprintf("v%d-%d-%032d", gen, i, i)
+				err := l.cc.Set(ctx, hoKey(i), v, 0).Err()
+				if ctx.Err() != nil {
+					return
+				}
+				l.writes.Add(1)
+				l.want[i] = v
+				if err != nil {
+					l.noteErr(err)
+					l.want[i] = ""
+				}
+			} else {
+				got, err := l.cc.Get(ctx, hoKey(i)).Result()
+				if ctx.Err() != nil {
+					return
+				}
+				l.reads.Add(1)
+				switch {
+				case errors.Is(err, redis.Nil):
+					l.misses.Add(1)
+				case err != nil:
+					l.noteErr(err)
+				case l.want[i] != "" && got != l.want[i]:
+					l.wrong.Add(1)
+				}
+			}
+			l.mu.Lock()
+			if len(l.lat) < 1<<22 {
+				l.lat = append(l.lat, time.Since(start))
+			}
+			l.mu.Unlock()
+		}
+	}
+}
+
+func (l *hoLoad) noteErr(err error) {
+	l.errs.Add(1)
+	l.mu.Lock()
+	if l.firstErr == "" {
+		l.firstErr = err.Error()
+	}
+	l.mu.Unlock()
+}
+
+// p99 returns the 99th percentile latency since the last call.
+func (l *hoLoad) p99() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lat) == 0 {
+		return 0
+	}
+	slices.Sort(l.lat)
+	p := l.lat[len(l.lat)*99/100]
+	l.lat = l.lat[:0]
+	return p.Round(10 * time.Microsecond)
+}
+
+func (l *hoLoad) summary() string {
+	return fmt.Sprintf("reads %d writes %d misses %d wrong %d errors %d (first: %q)", l.reads.Load(), l.writes.Load(),
+		l.misses.Load(), l.wrong.Load(), l.errs.Load(), l.firstErr)
+}
+
+// verify reads every key once: missing keys and keys whose value is not
+// the last acknowledged one.
+func (l *hoLoad) verify(ctx context.Context) (missing, wrong int, err error) {
+	const batch = 1000
+	for start := 0; start < l.keys; start += batch {
+		p := l.cc.Pipeline()
+		var cmds []*redis.StringCmd
+		for i := start; i < min(start+batch, l.keys); i++ {
+			cmds = append(cmds, p.Get(ctx, hoKey(i)))
+		}
+		_, _ = p.Exec(ctx)
+		for k, c := range cmds {
+			got, e := c.Result()
+			switch {
+			case errors.Is(e, redis.Nil):
+				missing++
+			case e != nil:
+				return missing, wrong, e
+			case l.want[start+k] != "" && got != l.want[start+k]:
+				wrong++
+			}
+		}
+	}
+	return missing, wrong, nil
+}

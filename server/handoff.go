@@ -1,0 +1,319 @@
+package server
+
+// Slot hand-off (docs/cluster.md "Moving slots without a miss"): with
+// replication on, the coordinator stages slot moves (cluster/stage.go). This
+// node's part:
+//
+//   - It replicates every slot it holds in the table as replica or incoming
+//     member (repl.go follows Table.Holders) and reports, for each table it
+//     applied, which of those slots are not live yet (Node.ReportHeld); the
+//     coordinator flips a staged slot once its incoming member has it live.
+//   - A graceful shutdown (SIGTERM, SHUTDOWN) first announces the leave
+//     (Node.BeginLeave) and keeps serving until the table no longer gives
+//     this node any slot, at most cluster-shutdown-handoff-timeout, and
+//     logs what it handed over and what it abandoned.
+//   - Progress: INFO migration and the cached_migration_* metrics.
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/cluster/repl"
+)
+
+// handoffPoll is how often a leaving node checks whether it is done.
+const handoffPoll = 20 * time.Millisecond
+
+// A node that handed all its slots over keeps answering (MOVED to the new
+// owners) before it closes its listeners, until it has sent no MOVED for
+// handoffQuiet, at most handoffLinger: cluster clients reload their slot
+// map on a MOVED, while a refused connection teaches them nothing (go-redis
+// keeps routing to the closed node until something else makes it reload).
+const (
+	handoffQuiet  = 300 * time.Millisecond
+	handoffLinger = 3 * time.Second
+)
+
+// handoffState is the node's migration bookkeeping. The zero value is ready.
+type handoffState struct {
+	mu       sync.Mutex // protects the fields below
+	reported *clusterView
+	followed []heldSlot // slots held as replica or incoming member in reported
+	lastView *clusterView
+	lastOwn  []bool // primary slots in lastView (nil before the first)
+
+	slotsIn, slotsOut          atomic.Uint64 // slots this node became / stopped being primary of, while alive in both tables
+	keysLoaded, bytesLoaded    atomic.Uint64 // snapshot keys and payload bytes this node restored
+	incoming, incomingLive     atomic.Int64  // slots staged to this node in the current table; of which live
+	outgoing                   atomic.Int64  // slots this node is primary of and staged to another
+	handedOff, abandoned       atomic.Int64  // slots of the last graceful leave
+	leaveStarted, leaveElapsed atomic.Int64  // unix ns; ns
+}
+
+// heldSlot is a slot this node holds as replica or incoming member, and
+// the primary it follows.
+type heldSlot struct {
+	slot     int
+	primary  string
+	incoming bool
+}
+
+// reportHeld tells the cluster node which slots of the table last applied
+// by reconfigure are not live here yet. Called by replState.run.
+func (rs *replState) reportHeld() {
+	v := rs.view.Load()
+	n := rs.s.cl.node.Load()
+	if v == nil || v.self < 0 || n == nil {
+		return
+	}
+	h := &rs.s.handoff
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.reported != v {
+		h.reported, h.followed = v, heldSlots(v)
+		h.countFlips(v)
+	}
+	var notLive []cluster.SlotRange
+	var in, inLive int64
+	rs.mu.Lock()
+	connected := map[string]bool{} // a slot is live only on a connected link (not a copy from before a freeze)
+	for id, l := range rs.replicas {
+		connected[id] = l.r.Stats().Connected
+	}
+	for _, f := range h.followed {
+		live := false
+		if l := rs.replicas[f.primary]; l != nil && connected[f.primary] {
+			_, _, live = l.r.Position(f.slot)
+		}
+		if f.incoming {
+			in++
+			if live {
+				inLive++
+			}
+		}
+		if live {
+			continue
+		}
+		if k := len(notLive); k > 0 && notLive[k-1].End == f.slot-1 {
+			notLive[k-1].End = f.slot
+		} else {
+			notLive = append(notLive, cluster.SlotRange{Start: f.slot, End: f.slot})
+		}
+	}
+	rs.mu.Unlock()
+	h.incoming.Store(in)
+	h.incomingLive.Store(inLive)
+	n.ReportHeld(v.t.Version(), notLive)
+}
+
+// heldSlots lists, in slot order, the slots v gives this node as replica or
+// incoming member.
+func heldSlots(v *clusterView) []heldSlot {
+	var out []heldSlot
+	self := v.t.Member(v.self).ID
+	for s := range cluster.NumSlots {
+		if v.t.OwnerIndex(s) == v.self {
+			continue
+		}
+		if m, ok := v.t.Incoming(s); ok && m.ID == self {
+			out = append(out, heldSlot{slot: s, primary: v.t.Owner(s).ID, incoming: true})
+			continue
+		}
+		for _, m := range v.t.Preference(s)[1:] {
+			if m.ID == self {
+				out = append(out, heldSlot{slot: s, primary: v.t.Owner(s).ID})
+			}
+		}
+	}
+	return out
+}
+
+// countFlips counts the slots this node gained and lost as primary from the
+// previous reported table to v, and the slots of its own staged to others.
+// h.mu must be held.
+func (h *handoffState) countFlips(v *clusterView) {
+	own := make([]bool, cluster.NumSlots)
+	var out int64
+	for s := range cluster.NumSlots {
+		own[s] = v.t.OwnerIndex(s) == v.self
+		if own[s] && v.t.IncomingIndex(s) >= 0 {
+			out++
+		}
+		if h.lastOwn == nil || h.lastView.t.Version() == 0 {
+			continue
+		}
+		switch {
+		case own[s] && !h.lastOwn[s]:
+			h.slotsIn.Add(1)
+		case !own[s] && h.lastOwn[s]:
+			h.slotsOut.Add(1)
+		}
+	}
+	h.outgoing.Store(out)
+	h.lastView, h.lastOwn = v, own
+}
+
+// handOff runs first in a graceful Shutdown: in cluster mode with
+// replication, it announces the leave and waits until the agreed table no
+// longer gives this node any slot (its slots flipped to their next
+// primaries, which synced them first), at most
+// cluster-shutdown-handoff-timeout. The node keeps serving meanwhile. It
+// logs what it handed over and what it abandoned (slots still its own at
+// the deadline: their replicas take them over when the node is gone, less
+// the writes not yet replicated).
+func (s *Server) handOff(reason string) {
+	cs, rs := s.cl, s.repl.Load()
+	limit := time.Duration(s.cfg.Cluster.ShutdownHandoffTimeout) * time.Millisecond
+	if cs == nil || rs == nil || limit <= 0 {
+		return
+	}
+	n := cs.node.Load()
+	if n == nil || n.State() != cluster.StateOK || n.Table().Len() < 2 {
+		return
+	}
+	start := time.Now()
+	before := ownedSlots(n)
+	s.handoff.leaveStarted.Store(start.UnixNano())
+	s.log.Warn("cluster: handing slots over before leaving", "reason", reason, "slots", before, "timeout", limit)
+	n.BeginLeave()
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(handoffPoll)
+	defer tick.Stop()
+	for !n.HandedOff() {
+		select {
+		case <-deadline.C:
+			s.logHandoff(n, before, start, false)
+			return
+		case <-tick.C:
+		}
+	}
+	s.logHandoff(n, before, start, true)
+	s.lingerWhileMoved(deadline.C)
+}
+
+// lingerWhileMoved waits until this node has answered no MOVED for
+// handoffQuiet (clients have learned the new owners), at most
+// handoffLinger or until deadline fires.
+func (s *Server) lingerWhileMoved(deadline <-chan time.Time) {
+	limit := time.NewTimer(handoffLinger)
+	defer limit.Stop()
+	tick := time.NewTicker(handoffPoll)
+	defer tick.Stop()
+	last, quietSince := s.movedReplies(), time.Now()
+	for time.Since(quietSince) < handoffQuiet {
+		select {
+		case <-limit.C:
+			return
+		case <-deadline:
+			return
+		case <-tick.C:
+		}
+		if m := s.movedReplies(); m != last {
+			last, quietSince = m, time.Now()
+		}
+	}
+}
+
+// movedReplies returns how many MOVED errors the node has answered.
+func (s *Server) movedReplies() uint64 {
+	codes, counts := s.stats.errorCounts()
+	for i, c := range codes {
+		if c == "MOVED" {
+			return counts[i]
+		}
+	}
+	return 0
+}
+
+// logHandoff logs and records the result of a graceful leave.
+func (s *Server) logHandoff(n *cluster.Node, before int, start time.Time, done bool) {
+	left := ownedSlots(n)
+	took := time.Since(start)
+	s.handoff.handedOff.Store(int64(before - left))
+	s.handoff.abandoned.Store(int64(left))
+	s.handoff.leaveElapsed.Store(int64(took))
+	if done {
+		s.log.Warn("cluster: slots handed over", "slots", before, "took", took.Round(time.Millisecond))
+		return
+	}
+	s.log.Error("cluster: hand-over timed out, leaving anyway", "handed", before-left, "abandoned", left,
+		"took", took.Round(time.Millisecond), "staged", n.Table().Staged())
+}
+
+// ownedSlots counts the slots n is primary of in its current table.
+func ownedSlots(n *cluster.Node) int {
+	t := n.Table()
+	self := t.IndexOf(n.ID())
+	c := 0
+	for s := range cluster.NumSlots {
+		if self >= 0 && t.OwnerIndex(s) == self {
+			c++
+		}
+	}
+	return c
+}
+
+// countingApplier counts the snapshot keys and bytes a replica restores.
+type countingApplier struct {
+	repl.Applier
+	h *handoffState
+}
+
+// Restore implements repl.Applier.
+func (a countingApplier) Restore(slot, db int, key, payload []byte, pexpireAt int64) error {
+	a.h.keysLoaded.Add(1)
+	a.h.bytesLoaded.Add(uint64(len(key) + len(payload)))
+	return a.Applier.Restore(slot, db, key, payload, pexpireAt)
+}
+
+// infoMigration writes INFO's migration section: staged moves in the
+// current table, this node's share, and what it moved since start.
+func (s *Server) infoMigration(b *strings.Builder) {
+	h := &s.handoff
+	state, staged := "off", 0
+	if s.cl != nil && s.repl.Load() != nil {
+		state = "idle"
+		if v := s.cl.view.Load(); v != nil {
+			if staged = v.t.Staged(); staged > 0 {
+				state = "moving"
+			}
+		}
+		if n := s.cl.node.Load(); n != nil && n.Leaving() {
+			state = "leaving"
+		}
+	}
+	var keysSent, bytesSent uint64
+	if rs := s.repl.Load(); rs != nil {
+		for _, l := range rs.p.Stats().Links {
+			keysSent += l.SnapKeys
+			bytesSent += l.SnapBytes
+		}
+	}
+	writeFields(b, []any{
+		"migration_state", state,
+		"migration_table_staged_slots", staged,
+		"migration_incoming_slots", h.incoming.Load(),
+		"migration_incoming_slots_live", h.incomingLive.Load(),
+		"migration_outgoing_slots", h.outgoing.Load(),
+		"migration_slots_in", h.slotsIn.Load(),
+		"migration_slots_out", h.slotsOut.Load(),
+		"migration_snapshot_keys_loaded", h.keysLoaded.Load(),
+		"migration_snapshot_bytes_loaded", h.bytesLoaded.Load(),
+		"migration_snapshot_keys_sent_links", keysSent,
+		"migration_snapshot_bytes_sent_links", bytesSent,
+		"migration_leave_handed_slots", h.handedOff.Load(),
+		"migration_leave_abandoned_slots", h.abandoned.Load(),
+		"migration_leave_ms", time.Duration(h.leaveElapsed.Load()).Milliseconds(),
+	})
+}
+
+// writeFields writes INFO fields from name, value pairs.
+func writeFields(b *strings.Builder, kv []any) {
+	for i := 0; i+1 < len(kv); i += 2 {
+		field(b, kv[i].(string), kv[i+1])
+	}
+}

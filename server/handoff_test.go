@@ -1,0 +1,306 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// keyLoad reads and writes a fixed key set through a go-redis
+// ClusterClient, as a cache user would, and counts what a slot move costs:
+// misses of keys that exist, values other than the last acknowledged write,
+// and errors. Each worker owns the keys i with i%workers == w, so the
+// expected value of every key is known.
+type keyLoad struct {
+	cc      *redis.ClusterClient
+	prefix  string
+	keys    int
+	workers int
+
+	want []string // last acknowledged value per key ("" = unknown: a write failed)
+
+	reads, writes, misses, wrong, errs atomic.Int64
+	errMu                              sync.Mutex
+	firstErrs                          []string
+}
+
+func newKeyLoad(cc *redis.ClusterClient, prefix string, keys, workers int) *keyLoad {
+	return &keyLoad{cc: cc, prefix: prefix, keys: keys, workers: workers, want: make([]string, keys)}
+}
+
+func (l *keyLoad) key(i int) string { return fmt.Sprintf("%s:%d", l.prefix, i) }
+
+// preload writes every key once (pipelined per worker).
+func (l *keyLoad) preload(ctx context.Context) error {
+	const batch = 500
+	for start := 0; start < l.keys; start += batch {
+		p := l.cc.Pipeline()
+		for i := start; i < min(start+batch, l.keys); i++ {
+			l.want[i] = fmt.Sprintf("v0-%d-%s", i, strings.Repeat("x", 32))
+			p.Set(ctx, l.key(i), l.want[i], 0)
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run drives the workers until ctx ends: each op is a GET checked against
+// the last acknowledged value; every fourth op of a key writes it anew.
+func (l *keyLoad) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for w := range l.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.worker(ctx, w)
+		}()
+	}
+	wg.Wait()
+}
+
+func (l *keyLoad) worker(ctx context.Context, w int) {
+	gen := 0
+	for ctx.Err() == nil {
+		gen++
+		for i := w; i < l.keys && ctx.Err() == nil; i += l.workers {
+			if (gen+i/l.workers)%4 == 0 {
+				v := fmt.Sprintf("v%d-%d-%s", gen, i, strings.Repeat("y", 32))
+				err := l.cc.Set(ctx, l.key(i), v, 0).Err()
+				if ctx.Err() != nil {
+					return
+				}
+				l.writes.Add(1)
+				if err != nil {
+					l.noteErr(err)
+					l.want[i] = ""
+					continue
+				}
+				l.want[i] = v
+			} else {
+				got, err := l.cc.Get(ctx, l.key(i)).Result()
+				if ctx.Err() != nil {
+					return
+				}
+				l.reads.Add(1)
+				switch {
+				case errors.Is(err, redis.Nil):
+					l.misses.Add(1)
+				case err != nil:
+					l.noteErr(err)
+				case l.want[i] != "" && got != l.want[i]:
+					l.wrong.Add(1)
+				}
+			}
+		}
+	}
+}
+
+func (l *keyLoad) noteErr(err error) {
+	l.errs.Add(1)
+	l.errMu.Lock()
+	if len(l.firstErrs) < 5 {
+		l.firstErrs = append(l.firstErrs, err.Error())
+	}
+	l.errMu.Unlock()
+}
+
+// verify reads every key once and counts missing and wrong ones.
+func (l *keyLoad) verify(ctx context.Context) (missing, wrong int, err error) {
+	for i := range l.keys {
+		got, e := l.cc.Get(ctx, l.key(i)).Result()
+		switch {
+		case errors.Is(e, redis.Nil):
+			missing++
+		case e != nil:
+			return missing, wrong, e
+		case l.want[i] != "" && got != l.want[i]:
+			wrong++
+		}
+	}
+	return missing, wrong, nil
+}
+
+func (l *keyLoad) summary() string {
+	return fmt.Sprintf("reads %d writes %d misses %d wrong %d errors %d %v", l.reads.Load(), l.writes.Load(),
+		l.misses.Load(), l.wrong.Load(), l.errs.Load(), l.firstErrs)
+}
+
+// waitBalanced waits (up to limit) until every node routes by the same
+// table version with want members, no staged slot, and every member
+// primary of some slots.
+func waitBalanced(t testing.TB, nodes []*Server, want int, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		if balanced(nodes, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			v := nodes[0].cl.view.Load()
+			t.Fatalf("not balanced after %v: version %d, %d members, %d staged", limit, v.t.Version(), v.t.Len(), v.t.Staged())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func balanced(nodes []*Server, want int) bool {
+	first := nodes[0].cl.view.Load()
+	for _, s := range nodes {
+		v := s.cl.view.Load()
+		if v.t.Version() != first.t.Version() || v.t.Len() != want || v.t.Staged() != 0 || v.servedSlots() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// TestHandoffJoin: a 4th node joins a loaded 3-node cluster; while a
+// ClusterClient reads and writes every key in a loop, no key that existed
+// misses, and afterwards the new node serves its share with the data.
+func TestHandoffJoin(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	cc := newClusterClient(t, nodes[0].Addr())
+	ctx := longCtx(t)
+	load := newKeyLoad(cc, "hj", 3000, 4)
+	if err := load.preload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); load.run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	late := startClusterNode(t, nodes[0].cl.node.Load().GossipAddr(), nil)
+	all := append(slices.Clone(nodes), late)
+	waitBalanced(t, all, 4, 2*time.Minute)
+	waitOps(t, load, load.reads.Load()+2000)
+	stop()
+	<-done
+	t.Log(load.summary())
+	if load.misses.Load() != 0 {
+		t.Fatalf("%d reads missed keys that existed: %s", load.misses.Load(), load.summary())
+	}
+	missing, wrong, err := load.verify(ctx)
+	if err != nil || missing != 0 {
+		t.Fatalf("after the join: %d keys missing, %d wrong (%v)", missing, wrong, err)
+	}
+	if wrong != 0 || load.wrong.Load() != 0 {
+		t.Logf("values other than the last acknowledged write: %d during, %d after (writes in the flip window)", load.wrong.Load(), wrong)
+	}
+	if got := late.handoff.slotsIn.Load(); got < 3000 {
+		t.Fatalf("the new node took %d slots, want about 4096", got)
+	}
+	if info := infoSectionText(t, late, "migration"); !strings.Contains(info, "migration_state:idle") ||
+		strings.Contains(info, "migration_snapshot_keys_loaded:0\r") {
+		t.Fatalf("INFO migration after the join:\n%s", info)
+	}
+}
+
+// TestHandoffLeave: a node of a loaded 4-node cluster shuts down
+// gracefully; it hands its slots over before it leaves, and no key misses.
+func TestHandoffLeave(t *testing.T) {
+	nodes := startCluster(t, 4, nil)
+	waitBalanced(t, nodes, 4, 2*time.Minute)
+	cc := newClusterClient(t, nodes[0].Addr())
+	ctx := longCtx(t)
+	load := newKeyLoad(cc, "hl", 3000, 4)
+	if err := load.preload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitReplicasLive(t, nodes, 2*time.Minute)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); load.run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	leaver := nodes[2]
+	owned := leaver.cl.view.Load().servedSlots()
+	if err := leaver.Shutdown("test leave"); err != nil {
+		t.Fatal(err)
+	}
+	rest := []*Server{nodes[0], nodes[1], nodes[3]}
+	waitBalanced(t, rest, 3, 2*time.Minute)
+	waitOps(t, load, load.reads.Load()+2000)
+	stop()
+	<-done
+	t.Log(load.summary())
+	if got := leaver.handoff.handedOff.Load(); got != int64(owned) || leaver.handoff.abandoned.Load() != 0 {
+		t.Fatalf("leaver handed %d of %d slots, abandoned %d", got, owned, leaver.handoff.abandoned.Load())
+	}
+	if load.misses.Load() != 0 {
+		t.Fatalf("%d reads missed keys that existed: %s", load.misses.Load(), load.summary())
+	}
+	missing, wrong, err := load.verify(ctx)
+	if err != nil || missing != 0 {
+		t.Fatalf("after the leave: %d keys missing, %d wrong (%v)", missing, wrong, err)
+	}
+	if wrong != 0 || load.wrong.Load() != 0 {
+		t.Logf("values other than the last acknowledged write: %d during, %d after (writes in the flip window)", load.wrong.Load(), wrong)
+	}
+}
+
+// waitOps waits until the load has done at least reads reads.
+func waitOps(t testing.TB, l *keyLoad, reads int64) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for l.reads.Load() < reads {
+		if time.Now().After(deadline) {
+			t.Fatalf("load stalled: %s", l.summary())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitReplicasLive waits until every node has reported all slots it
+// replicates live for the table it routes by.
+func waitReplicasLive(t testing.TB, nodes []*Server, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ok := true
+		for _, s := range nodes {
+			rs := s.repl.Load()
+			if rs == nil {
+				t.Fatal("replication is off")
+			}
+			rs.mu.Lock()
+			for _, l := range rs.replicas {
+				if st := l.r.Stats(); st.SlotsSyncing > 0 || int(st.SlotsLive) != len(l.slots) {
+					ok = false
+				}
+			}
+			rs.mu.Unlock()
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replicas not live after %v", limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// longCtx returns a context for a whole slot-move test (ctxT's 30 s is
+// too short for a loaded machine under -race).
+func longCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// infoSectionText returns INFO <section> of s.
+func infoSectionText(t testing.TB, s *Server, section string) string {
+	t.Helper()
+	return mustDo(t, newClient(t, s, nil), "INFO", section).(string)
+}
