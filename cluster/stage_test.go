@@ -118,7 +118,7 @@ func TestStageJoin(t *testing.T) {
 			}
 		}
 		final, steps := stepUntilDone(t, next, ms, ms, r)
-		checkTable(t, "after the join", final)
+		checkTable(t, "after the join", nil, final)
 		if steps < 2 {
 			t.Fatalf("a quarter of the slots flipped in %d step(s), batch %d", steps, flipBatch)
 		}
@@ -153,7 +153,7 @@ func TestStageLeave(t *testing.T) {
 		}
 	}
 	final, _ := stepUntilDone(t, next, target, ms, 1)
-	checkTable(t, "after the leave", final)
+	checkTable(t, "after the leave", nil, final)
 	if final.IndexOf(leaver) >= 0 {
 		t.Fatal("the leaver is still a member")
 	}

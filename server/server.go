@@ -69,7 +69,7 @@ type Server struct {
 	scripts       *script.Engine // Lua interpreters and the script cache (scripting.go)
 	scriptHosts   sync.Pool      // *scriptHost, the internal clients of running scripts
 	busyThreshold atomic.Int64   // busy-reply-threshold, ms
-	handoff handoffState // slot moves and graceful leave (handoff.go)
+	handoff       handoffState   // slot moves and graceful leave (handoff.go)
 
 	sink atomic.Pointer[EffectSink] // nil: effects are not recorded (write.go)
 
