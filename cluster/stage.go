@@ -143,6 +143,14 @@ func nextTable(in stageInput) *Table {
 		return Plan(cur, in.target, in.replicas, in.version)
 	}
 	t := Plan(virtualTable(cur, in.alive), in.target, in.replicas, in.version)
+	if !deadPrimary(cur, in.alive) {
+		// Plan takes a promotion's imbalance (a departed primary's slots to
+		// their replicas, nothing else moved) and rebalances in the plan
+		// after it. With no primary dead nothing needs that shortcut: aim at
+		// the balanced plan at once, so the target stays the same while its
+		// moves are staged.
+		t = Plan(t, in.target, in.replicas, in.version)
+	}
 	st := &staging{in: in, t: t, rows: make([][]string, NumSlots), inc: make([]string, NumSlots),
 		pos: make([]uint8, NumSlots), used: map[string]bool{}}
 	for _, m := range t.members {
@@ -173,6 +181,16 @@ func nextTable(in stageInput) *Table {
 		}
 	}
 	return st.build()
+}
+
+// deadPrimary reports whether some slot's primary in cur is not alive.
+func deadPrimary(cur *Table, alive map[string]bool) bool {
+	for s := range NumSlots {
+		if !alive[cur.Owner(s).ID] {
+			return true
+		}
+	}
+	return false
 }
 
 // staging is nextTable's result in the making: rows by member ID

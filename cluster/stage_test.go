@@ -55,7 +55,7 @@ func stepUntilDone(t *testing.T, cur *Table, want, alive []Member, replicas int)
 	t.Helper()
 	for step := 1; step < 100; step++ {
 		if still := nextTable(stageInput{cur: cur, target: want, alive: aliveOf(alive), replicas: replicas,
-			version: cur.version + 1, maxFlips: flipBatch, stage: true}); cur.incoming != nil && !sameRows(still, cur) {
+			version: cur.version + 1, maxFlips: flipBatch, stage: true}); cur.incoming != nil && !sameRowIDs(still, cur) {
 			t.Fatalf("step %d: without reports the staged table changed (the target is not stable)", step)
 		}
 		next := nextTable(stageInput{cur: cur, target: want, alive: aliveOf(alive), reports: allLive(alive, cur.version),
@@ -85,6 +85,20 @@ func stepUntilDone(t *testing.T, cur *Table, want, alive []Member, replicas int)
 	}
 	t.Fatal("no convergence in 100 steps")
 	return nil, 0
+}
+
+// sameRowIDs reports whether a and b give every slot the same preference
+// list and incoming member, by member ID: a leaver that a table kept only to
+// seal the slots it just gave up (it is in no row) may be gone from the next.
+func sameRowIDs(a, b *Table) bool {
+	for s := range NumSlots {
+		ai, aok := a.Incoming(s)
+		bi, bok := b.Incoming(s)
+		if aok != bok || ai.ID != bi.ID || !slices.Equal(memberIDs(a.Preference(s)), memberIDs(b.Preference(s))) {
+			return false
+		}
+	}
+	return true
 }
 
 // TestStageJoin: a join first keeps every primary and makes the new member
