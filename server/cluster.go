@@ -257,8 +257,11 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	owner := v.t.OwnerIndex(slot)
 	if owner == v.self || owner < 0 {
 		if rs := s.repl.Load(); rs != nil && rs.flipping(slot) { // repl_flip.go: a hand-over
-			c.reject(cmd, errHandOver)
-			return true
+			if rs.awaitFlip(slot) {
+				c.reject(cmd, errHandOver)
+				return true
+			}
+			return s.routeCluster(c, cmd, args) // the table may have moved on meanwhile
 		}
 		return false
 	}

@@ -19,7 +19,8 @@ import (
 )
 
 // flipWait bounds how long a node that takes a slot over from a live
-// primary waits for the primary's seal, answering TRYAGAIN for the slot.
+// primary waits for the primary's seal; commands of the slot wait with it
+// (awaitFlip) and get TRYAGAIN only past it.
 const flipWait = time.Second
 
 // flipPoll is how often pending hand-overs are checked.
@@ -38,6 +39,22 @@ type flip struct {
 // flipping reports whether keyed commands of slot answer TRYAGAIN.
 func (rs *replState) flipping(slot int) bool {
 	return rs.gated.Load() > 0 && rs.gate[slot].Load()
+}
+
+// awaitFlip waits, up to flipWait and a little more, for the hand-over of
+// slot to this node to end (the seal normally arrives within a replication
+// round trip), so that a command meets a short delay rather than TRYAGAIN,
+// which some clients (redis-cli -c) do not retry. It reports whether the
+// slot is still being handed over. It runs on the client's goroutine.
+func (rs *replState) awaitFlip(slot int) bool {
+	deadline := time.Now().Add(flipWait + 100*time.Millisecond)
+	for rs.flipping(slot) {
+		if time.Now().After(deadline) || rs.ctx.Err() != nil {
+			return true
+		}
+		time.Sleep(flipPoll)
+	}
+	return false
 }
 
 func (rs *replState) setGate(slot int, on bool) {
