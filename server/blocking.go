@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/kernel"
 	"github.com/cached/cached/store"
 )
 
@@ -67,57 +68,8 @@ type blockState struct {
 	rerun bool // owner only: spec.serve runs (rerunning)
 }
 
-// blockSpec describes how a blocking command waits for keys and how it is
-// served once one of them is ready. The command table holds one for each
-// command flagged "blocking" (spec.block); the blocking layer knows the
-// commands only through it.
-type blockSpec struct {
-	// keys returns the keys the command waits on, in the command's order,
-	// repeats included (blockFor keeps the first of each). args passed the
-	// handler's checks.
-	keys func(args [][]byte) [][]byte
-	// timeout is the index of the timeout argument (in seconds, as a
-	// float); negative counts from the end: -1 is the last argument.
-	timeout int
-	// want is the type of value the command serves from.
-	want store.Type
-	// serve serves the command from key alone (one of keys), as Redis
-	// serves a blocked client from the key that became ready: it writes
-	// the reply and reports true, or reports false, writing nothing, when
-	// key holds no value of type want to serve from.
-	serve func(c *client, args [][]byte, key []byte) bool
-	// timedOut writes the reply on timeout (and CLIENT UNBLOCK … TIMEOUT).
-	timedOut func(c *client)
-	// noWait writes the reply when the command finds nothing but may not
-	// block (inside MULTI/EXEC).
-	noWait func(c *client)
-}
-
-// withBlock returns sp with its blocking descriptor set.
-func withBlock(sp spec, bs *blockSpec) spec {
-	sp.block = bs
-	return sp
-}
-
-// timeoutArg returns the timeout argument of args.
-func (bs *blockSpec) timeoutArg(args [][]byte) []byte {
-	if bs.timeout < 0 {
-		return args[len(args)+bs.timeout]
-	}
-	return args[bs.timeout]
-}
-
-// keysUntilLast returns a keys function for the arguments from first to the
-// one before the last (BLPOP key [key …] timeout).
-func keysUntilLast(first int) func(args [][]byte) [][]byte {
-	return func(args [][]byte) [][]byte { return args[first : len(args)-1] }
-}
-
-// keyAt returns a keys function for the single key at position i (BLMOVE's
-// source).
-func keyAt(i int) func(args [][]byte) [][]byte {
-	return func(args [][]byte) [][]byte { return args[i : i+1] }
-}
+// blockSpec is kernel.BlockSpec.
+type blockSpec = kernel.BlockSpec
 
 // blockFor tells dispatch that the running blocking command (args, whose
 // timeout the handler has checked) found nothing to serve and must wait
@@ -130,14 +82,14 @@ func (c *client) blockFor(args [][]byte) {
 	cmd := c.lastCmd.Load()
 	bs := cmd.block
 	if c.inExec() {
-		bs.noWait(c)
+		bs.NoWait(&c.Ctx)
 		return
 	}
-	b := &blockState{c: c, db: int(c.db.Load()), spec: bs, wake: make(chan struct{}, 1)}
-	if timeout, _ := protocol.ParseBlockTimeout(bs.timeoutArg(args)); timeout > 0 {
+	b := &blockState{c: c, db: int(c.Selected.Load()), spec: bs, wake: make(chan struct{}, 1)}
+	if timeout, _ := protocol.ParseBlockTimeout(bs.TimeoutArg(args)); timeout > 0 {
 		b.deadline = time.Now().Add(timeout)
 	}
-	for _, k := range bs.keys(args) {
+	for _, k := range bs.Keys(args) {
 		if indexOf(b.keys, string(k)) < 0 {
 			b.keys = append(b.keys, string(k))
 		}
@@ -313,7 +265,7 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 			return
 		case <-timeout:
 			s.blocks.remove(b)
-			b.spec.timedOut(c)
+			b.spec.TimedOut(&c.Ctx)
 			return
 		case <-b.wake:
 		}
@@ -346,10 +298,10 @@ func (s *Server) unblocked(b *blockState) bool {
 	switch b.unblock.Load() {
 	case unblockTimeout:
 		s.blocks.remove(b)
-		b.spec.timedOut(b.c)
+		b.spec.TimedOut(&b.c.Ctx)
 	case unblockError:
 		s.blocks.remove(b)
-		b.c.err(errUnblocked)
+		b.c.Err(errUnblocked)
 	default:
 		return false
 	}
@@ -371,7 +323,7 @@ func (r *blockRegistry) firstIn(b *blockState, ready []string) []string {
 			if o == b {
 				break
 			}
-			if o.spec.want == b.spec.want {
+			if o.spec.Want == b.spec.Want {
 				ahead = true
 				break
 			}
@@ -416,7 +368,7 @@ func (s *Server) blockedCanServe(b *blockState, keys []string) int {
 		tx.Unlock()
 		switch {
 		case !ok:
-		case t == b.spec.want:
+		case t == b.spec.Want:
 			return serveTry
 		default:
 			res = serveOtherType
@@ -441,11 +393,11 @@ func (s *Server) serveFrom(b *blockState, cmd *command, args [][]byte, keys []st
 	}
 	b.rerun = true
 	c.block = b
-	c.failed = false
+	c.Failed = false
 	served := s.serveLocked(c, cmd, args, keys)
 	c.block = nil
 	b.rerun = false
-	if c.failed {
+	if c.Failed {
 		cmd.failed.Add(1)
 	}
 	return served
@@ -454,7 +406,7 @@ func (s *Server) serveFrom(b *blockState, cmd *command, args [][]byte, keys []st
 // serveLocked is serveFrom's part that takes store locks (through the
 // client's held Tx, committed and released when it returns).
 func (s *Server) serveLocked(c *client, cmd *command, args [][]byte, keys []string) (served bool) {
-	defer c.releaseHeld() // after the recovery below, which releases it itself
+	defer c.ReleaseHeld() // after the recovery below, which releases it itself
 	defer func() {
 		if r := recover(); r != nil {
 			s.recovered(c, cmd.fullName, r)
@@ -462,7 +414,7 @@ func (s *Server) serveLocked(c *client, cmd *command, args [][]byte, keys []stri
 		}
 	}()
 	for _, k := range keys {
-		if cmd.block.serve(c, args, []byte(k)) {
+		if cmd.block.Serve(&c.Ctx, args, []byte(k)) {
 			served = true
 			break
 		}
@@ -492,24 +444,24 @@ func (s *Server) unblockClient(id int64, mode int32) bool {
 func clientUnblockCommand(c *client, args [][]byte) {
 	id, ok := protocol.ParseInt(args[2])
 	if !ok {
-		c.err(protocol.ErrNotInteger)
+		c.Err(protocol.ErrNotInteger)
 		return
 	}
 	mode := int32(unblockTimeout)
 	if len(args) == 4 {
 		switch {
-		case keyWordIs(args[3], "timeout"):
-		case keyWordIs(args[3], "error"):
+		case kernel.KeyWordIs(args[3], "timeout"):
+		case kernel.KeyWordIs(args[3], "error"):
 			mode = unblockError
 		default:
-			c.err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+			c.Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
 			return
 		}
 	} else if len(args) > 4 {
-		c.err("ERR unknown subcommand or wrong number of arguments for '" + string(args[1]) + "'. Try CLIENT HELP.")
+		c.Err("ERR unknown subcommand or wrong number of arguments for '" + string(args[1]) + "'. Try CLIENT HELP.")
 		return
 	}
-	c.boolInt(c.s.unblockClient(id, mode))
+	c.BoolInt(c.s.unblockClient(id, mode))
 }
 
 // blocked reports whether c waits on keys (CLIENT LIST flag b). Safe from

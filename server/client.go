@@ -13,23 +13,22 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/cached/cached/cluster/repl"
-	"github.com/cached/cached/store"
+	"github.com/cached/cached/server/kernel"
 )
 
 // client is one connection's state. The connection's goroutine (conn.go) owns
 // it; fields other goroutines read (CLIENT LIST, CLIENT KILL, INFO) are atomics
 // or guarded by mu.
 type client struct {
+	kernel.Ctx // what its commands see: database, replies, the write path
+
 	s     *Server
 	id    int64
-	conn  redcon.Conn
 	addr  string
 	laddr string
 	born  time.Time
 
-	db      atomic.Int32
-	resp3   atomic.Bool // HELLO 3 was negotiated
-	authed  bool        // owner goroutine only
+	authed  bool // owner goroutine only
 	lastCmd atomic.Pointer[command]
 	idleAt  atomic.Int64 // UnixNano of the last command's start
 	noEvict atomic.Bool
@@ -53,10 +52,6 @@ type client struct {
 	argvMem  atomic.Int64            // bytes of the running command's arguments, 0 between commands
 	sessView atomic.Pointer[session] // the session once detached, for omem
 
-	scratch []byte    // reply encoding scratch; owner goroutine only
-	held    *store.Tx // the running command's Tx (write.go); owner goroutine only
-	cmdMs   int64     // the running command's time in Unix ms (store.MsAt of its clock read); owner only
-
 	// batching is set while conn.go runs the requests of one read; then
 	// batchClock is the clock reading (store.Mono) that ended the previous
 	// command, which starts the next: one clock read per command.
@@ -66,15 +61,12 @@ type client struct {
 	lastName    [16]byte // the last command name looked up, lower case (command.go)
 	lastNameLen uint8
 	lastLookup  *command
-	execHeld    bool // held is EXEC's Tx for all its commands; owner only
 	killed      atomic.Bool
 
 	reply           replyFlags // CLIENT REPLY state (command.go); owner only
 	pushReply       bool       // the command that ran replies with pushes (rolePushReply); owner only
-	failed          bool       // the running command replied with an error; owner only
 	closeAfterReply bool       // close once this command's reply is flushed; owner only
 	panicked        bool       // a command of this client panicked (recover.go): it is being closed; owner only
-	replApply       bool       // the replication applier's internal client: locks with store.LockApply (repl_apply.go)
 	wrote           repl.Token // slots this client wrote, for WAIT (repl_cmds.go); owner only
 }
 
@@ -82,10 +74,11 @@ func (s *Server) newClient(conn redcon.Conn) *client {
 	c := &client{
 		s:    s,
 		id:   s.clients.nextID.Add(1),
-		conn: conn,
 		addr: conn.RemoteAddr(),
 		born: time.Now(),
 	}
+	c.Conn = conn
+	c.Init(s.store, env{s}, c)
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
 		if nc.LocalAddr().Network() == "unix" { // as Redis: addr=/path/to/sock:0
@@ -101,7 +94,7 @@ func (s *Server) newClient(conn redcon.Conn) *client {
 // close ends the connection from any goroutine (CLIENT KILL, QUIT).
 func (c *client) close() {
 	c.killed.Store(true)
-	if nc := c.conn.NetConn(); nc != nil {
+	if nc := c.Conn.NetConn(); nc != nil {
 		_ = nc.Close()
 	}
 }
@@ -149,14 +142,14 @@ func (c *client) info(now time.Time) string {
 	b.WriteString(" addr=" + c.addr + " laddr=" + c.laddr + " fd=-1 name=" + name)
 	b.WriteString(" age=" + strconv.FormatInt(int64(now.Sub(c.born)/time.Second), 10))
 	b.WriteString(" idle=" + strconv.FormatInt(int64(idle), 10))
-	b.WriteString(" flags=" + flags + " db=" + strconv.Itoa(int(c.db.Load())))
+	b.WriteString(" flags=" + flags + " db=" + strconv.Itoa(int(c.Selected.Load())))
 	b.WriteString(" sub=" + strconv.Itoa(sub) + " psub=" + strconv.Itoa(psub) + " ssub=" + strconv.Itoa(ssub))
 	qbuf, argv, mmem, omem := c.qbuf.Load(), c.argvMem.Load(), c.multiMem(), c.outputQueued()
 	b.WriteString(" multi=" + strconv.Itoa(c.multiLen()) + " qbuf=" + strconv.FormatInt(qbuf, 10) +
 		" qbuf-free=0 argv-mem=" + strconv.FormatInt(argv, 10) + " multi-mem=" + strconv.FormatInt(mmem, 10) +
 		" rbs=0 rbp=0 obl=0 oll=0 omem=" + strconv.FormatInt(omem, 10) +
 		" tot-mem=" + strconv.FormatInt(qbuf+argv+mmem+omem, 10) + " events=r")
-	b.WriteString(" cmd=" + cmd + " user=default redir=-1 resp=" + strconv.Itoa(c.respVersion()))
+	b.WriteString(" cmd=" + cmd + " user=default redir=-1 resp=" + strconv.Itoa(c.RESPVersion()))
 	b.WriteString(" lib-name=" + lib + " lib-ver=" + ver)
 	return b.String()
 }
@@ -173,14 +166,6 @@ func (c *client) outputQueued() int64 {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	return int64(len(ss.out) + ss.inflight)
-}
-
-// respVersion is the negotiated protocol version, 2 or 3.
-func (c *client) respVersion() int {
-	if c.resp3.Load() {
-		return 3
-	}
-	return 2
 }
 
 // clientRegistry tracks the live clients for CLIENT LIST/KILL and INFO.

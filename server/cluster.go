@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -217,7 +216,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	}
 	if cmd.refusal != nil {
 		if msg := cmd.refusal(args); msg != "" {
-			c.err(msg)
+			c.Err(msg)
 			return true
 		}
 	}
@@ -303,25 +302,6 @@ func (cs *clusterState) allLocal(cmd *command, args [][]byte, v *clusterView) bo
 		}
 	}
 	return true
-}
-
-// refuseInCluster is the cluster-mode refusal of a command that uses
-// another database than 0 (MOVE, SWAPDB).
-func refuseInCluster(name string) func([][]byte) string {
-	msg := "ERR " + name + " is not allowed in cluster mode"
-	return func([][]byte) string { return msg }
-}
-
-// copyClusterRefusal refuses COPY … DB n with n != 0 in cluster mode.
-func copyClusterRefusal(args [][]byte) string {
-	for i := 3; i+1 < len(args); i++ {
-		if strings.EqualFold(string(args[i]), "db") {
-			if n, ok := protocol.ParseInt(args[i+1]); ok && n != 0 {
-				return "ERR Copying to another database is not allowed in cluster mode"
-			}
-		}
-	}
-	return ""
 }
 
 // inMulti reports whether the client has an open MULTI (c.multi also exists

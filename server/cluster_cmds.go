@@ -20,11 +20,11 @@ type clusterHandler func(c *client, cs *clusterState, args [][]byte)
 func clusterOnly(fn clusterHandler) handlerFunc {
 	return func(c *client, args [][]byte) {
 		if c.s.cl == nil {
-			c.err(protocol.ErrClusterDisabled)
+			c.Err(protocol.ErrClusterDisabled)
 			return
 		}
 		if c.s.cl.view.Load() == nil {
-			c.err(protocol.ErrClusterDown)
+			c.Err(protocol.ErrClusterDown)
 			return
 		}
 		fn(c, c.s.cl, args)
@@ -42,11 +42,11 @@ func clusterCommands() []spec {
 			summary: "A container for Redis Cluster commands.", complexity: "Depends on subcommand.",
 			subs: clusterSubSpecs()},
 		conn("readonly", "fast loading stale", "3.0.0", "Enables read-only queries for a connection to a Redis Cluster replica node.",
-			func(c *client, _ *clusterState, _ [][]byte) { c.clu.readonly = true; c.ok() }),
+			func(c *client, _ *clusterState, _ [][]byte) { c.clu.readonly = true; c.OK() }),
 		conn("readwrite", "fast loading stale", "3.0.0", "Enables read-write queries for a connection to a Redis Cluster replica node.",
-			func(c *client, _ *clusterState, _ [][]byte) { c.clu.readonly = false; c.ok() }),
+			func(c *client, _ *clusterState, _ [][]byte) { c.clu.readonly = false; c.OK() }),
 		conn("asking", "fast", "3.0.0", "Signals that a cluster client is following an -ASK redirect.",
-			func(c *client, _ *clusterState, _ [][]byte) { c.clu.asking = true; c.ok() }),
+			func(c *client, _ *clusterState, _ [][]byte) { c.clu.asking = true; c.OK() }),
 	}
 }
 
@@ -77,7 +77,7 @@ func clusterSubSpecs() []spec {
 		sub("slaves", 3, "admin stale", "3.0.0", "Lists the replica nodes of a master node.", "O(1)", clusterReplicasCommand).withTips("nondeterministic_output"),
 		sub("count-failure-reports", 3, "admin stale", "3.0.0", "Returns the number of active failure reports active for a node.", "O(N) where N is the number of failure reports", clusterFailureReportsCommand).withTips("nondeterministic_output"),
 		sub("saveconfig", 2, adm, "3.0.0", "Forces a node to save the cluster configuration to disk.", "O(1)",
-			func(c *client, _ *clusterState, _ [][]byte) { c.ok() }),
+			func(c *client, _ *clusterState, _ [][]byte) { c.OK() }),
 		sub("help", 2, "loading stale", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", clusterHelpCommand),
 		manual("addslots", -3, "Assigns new hash slots to a node."),
 		manual("addslotsrange", -4, "Assigns new hash slot ranges to a node."),
@@ -92,19 +92,19 @@ func clusterSubSpecs() []spec {
 		// Node-to-node only: mark a connection as a peer's (never forwarded
 		// again) and deliver a PUBLISH to this node's subscribers.
 		sub("x-peer", 2, "stale fast", "7.0.0", "cached internal: marks a node-to-node connection.", "O(1)",
-			func(c *client, _ *clusterState, _ [][]byte) { c.clu.peer = true; c.ok() }),
+			func(c *client, _ *clusterState, _ [][]byte) { c.clu.peer = true; c.OK() }),
 		sub("x-publish", 4, "pubsub loading stale fast", "7.0.0", "cached internal: delivers a message published on another node.", "O(N+M)",
-			func(c *client, _ *clusterState, args [][]byte) { c.int(c.s.publishLocal(args[2], args[3])) }),
+			func(c *client, _ *clusterState, args [][]byte) { c.Int(c.s.publishLocal(args[2], args[3])) }),
 	}
 }
 
 func clusterManualCommand(c *client, _ *clusterState, args [][]byte) {
-	c.err("ERR CLUSTER " + strings.ToUpper(string(args[1])) +
+	c.Err("ERR CLUSTER " + strings.ToUpper(string(args[1])) +
 		" is not supported: cached assigns slots automatically (consistent hashing over the live nodes)")
 }
 
 func clusterMyIDCommand(c *client, cs *clusterState, _ [][]byte) {
-	c.bulkString(cs.node.Load().ID())
+	c.BulkString(cs.node.Load().ID())
 }
 
 func clusterInfoCommand(c *client, cs *clusterState, _ [][]byte) {
@@ -149,26 +149,26 @@ func clusterInfoCommand(c *client, cs *clusterState, _ [][]byte) {
 	line("cluster_stats_messages_sent", cs.sent.Load())
 	line("cluster_stats_messages_received", cs.received.Load())
 	line("total_cluster_links_buffer_limit_exceeded", 0)
-	c.verbatim(b.String())
+	c.Verbatim(b.String())
 }
 
 func clusterNodesCommand(c *client, cs *clusterState, _ [][]byte) {
-	c.verbatim(nodesText(cs.view.Load()))
+	c.Verbatim(nodesText(cs.view.Load()))
 }
 
 func clusterSlotsCommand(c *client, cs *clusterState, _ [][]byte) {
 	rs := prefRanges(cs.view.Load()) // repl_slots.go: primary, then the range's replicas
-	c.array(len(rs))
+	c.Array(len(rs))
 	for _, r := range rs {
-		c.array(2 + len(r.nodes))
-		c.int(int64(r.Start))
-		c.int(int64(r.End))
+		c.Array(2 + len(r.nodes))
+		c.Int(int64(r.Start))
+		c.Int(int64(r.End))
 		for _, m := range r.nodes {
-			c.array(4)
-			c.bulkString(m.Host)
-			c.int(int64(m.Port))
-			c.bulkString(m.ID)
-			c.mapLen(0)
+			c.Array(4)
+			c.BulkString(m.Host)
+			c.Int(int64(m.Port))
+			c.BulkString(m.ID)
+			c.MapLen(0)
 		}
 	}
 }
@@ -176,104 +176,104 @@ func clusterSlotsCommand(c *client, cs *clusterState, _ [][]byte) {
 func clusterLinksCommand(c *client, cs *clusterState, _ [][]byte) {
 	v := cs.view.Load()
 	ms := v.t.Members()
-	c.array(len(ms) - 1)
+	c.Array(len(ms) - 1)
 	for i, m := range ms {
 		if i == v.self {
 			continue
 		}
-		c.mapLen(6)
-		c.bulkString("direction")
-		c.bulkString("to")
-		c.bulkString("node")
-		c.bulkString(m.ID)
-		c.bulkString("create-time")
-		c.int(0)
-		c.bulkString("events")
-		c.bulkString("rw")
-		c.bulkString("send-buffer-allocated")
-		c.int(0)
-		c.bulkString("send-buffer-used")
-		c.int(0)
+		c.MapLen(6)
+		c.BulkString("direction")
+		c.BulkString("to")
+		c.BulkString("node")
+		c.BulkString(m.ID)
+		c.BulkString("create-time")
+		c.Int(0)
+		c.BulkString("events")
+		c.BulkString("rw")
+		c.BulkString("send-buffer-allocated")
+		c.Int(0)
+		c.BulkString("send-buffer-used")
+		c.Int(0)
 	}
 }
 
 func clusterKeySlotCommand(c *client, _ *clusterState, args [][]byte) {
-	c.int(int64(protocol.KeySlot(args[2])))
+	c.Int(int64(protocol.KeySlot(args[2])))
 }
 
 func clusterCountKeysCommand(c *client, _ *clusterState, args [][]byte) {
 	slot, ok := protocol.ParseInt(args[2])
 	if !ok {
-		c.err(protocol.ErrNotInteger)
+		c.Err(protocol.ErrNotInteger)
 		return
 	}
 	if slot < 0 || slot >= cluster.NumSlots {
-		c.err("ERR Invalid slot")
+		c.Err("ERR Invalid slot")
 		return
 	}
-	c.int(c.s.store.CountKeysInSlot(int(slot)))
+	c.Int(c.s.store.CountKeysInSlot(int(slot)))
 }
 
 func clusterGetKeysCommand(c *client, _ *clusterState, args [][]byte) {
 	slot, ok1 := protocol.ParseInt(args[2])
 	count, ok2 := protocol.ParseInt(args[3])
 	if !ok1 || !ok2 {
-		c.err(protocol.ErrNotInteger)
+		c.Err(protocol.ErrNotInteger)
 		return
 	}
 	if slot < 0 || slot >= cluster.NumSlots || count < 0 {
-		c.err("ERR Invalid slot or number of keys")
+		c.Err("ERR Invalid slot or number of keys")
 		return
 	}
-	c.bulks(c.view().KeysInSlot(int(slot), int(min(count, 1<<30))))
+	c.Bulks(c.View().KeysInSlot(int(slot), int(min(count, 1<<30))))
 }
 
 func clusterMeetCommand(c *client, cs *clusterState, args [][]byte) {
 	if len(args) > 5 {
-		c.err(protocol.ErrSyntax)
+		c.Err(protocol.ErrSyntax)
 		return
 	}
 	port, ok := protocol.ParseInt(args[3])
 	if !ok || port < 0 || port > 65535-10000 && len(args) == 4 || port > 65535 {
-		c.err("ERR Invalid base port specified: " + string(args[3]))
+		c.Err("ERR Invalid base port specified: " + string(args[3]))
 		return
 	}
 	cport := port + 10000
 	if len(args) == 5 {
 		cport, ok = protocol.ParseInt(args[4])
 		if !ok || cport < 0 || cport > 65535 {
-			c.err("ERR Invalid bus port specified: " + string(args[4]))
+			c.Err("ERR Invalid bus port specified: " + string(args[4]))
 			return
 		}
 	}
 	host := string(args[2])
 	if net.ParseIP(host) == nil {
-		c.err("ERR Invalid node address specified: " + host + ":" + string(args[3]))
+		c.Err("ERR Invalid node address specified: " + host + ":" + string(args[3]))
 		return
 	}
 	if _, err := cs.node.Load().Join([]string{net.JoinHostPort(host, strconv.FormatInt(cport, 10))}); err != nil {
-		c.err("ERR " + err.Error())
+		c.Err("ERR " + err.Error())
 		return
 	}
-	c.ok()
+	c.OK()
 }
 
 func clusterForgetCommand(c *client, cs *clusterState, args [][]byte) {
 	n := cs.node.Load()
 	id := string(args[2])
 	if id == n.ID() {
-		c.err("ERR I tried hard but I can't forget myself...")
+		c.Err("ERR I tried hard but I can't forget myself...")
 		return
 	}
 	if err := n.Forget(id); err != nil {
 		if errors.Is(err, cluster.ErrUnknownNode) {
-			c.err("ERR Unknown node " + id)
+			c.Err("ERR Unknown node " + id)
 		} else {
-			c.err("ERR " + err.Error())
+			c.Err("ERR " + err.Error())
 		}
 		return
 	}
-	c.ok()
+	c.OK()
 }
 
 func clusterResetCommand(c *client, cs *clusterState, args [][]byte) {
@@ -284,22 +284,22 @@ func clusterResetCommand(c *client, cs *clusterState, args [][]byte) {
 			hard = true
 		case "soft":
 		default:
-			c.err(protocol.ErrSyntax)
+			c.Err(protocol.ErrSyntax)
 			return
 		}
 	} else if len(args) > 3 {
-		c.err(protocol.ErrSyntax)
+		c.Err(protocol.ErrSyntax)
 		return
 	}
 	if c.s.store.DBSize(0) > 0 {
-		c.err("ERR CLUSTER RESET can't be called with master nodes containing keys")
+		c.Err("ERR CLUSTER RESET can't be called with master nodes containing keys")
 		return
 	}
 	if err := cs.reset(hard); err != nil {
-		c.err("ERR " + err.Error())
+		c.Err("ERR " + err.Error())
 		return
 	}
-	c.ok()
+	c.OK()
 }
 
 // knownNode reports whether id is a member, answering the error if not.
@@ -309,13 +309,13 @@ func knownNode(c *client, cs *clusterState, id []byte) bool {
 			return true
 		}
 	}
-	c.err("ERR Unknown node " + string(id))
+	c.Err("ERR Unknown node " + string(id))
 	return false
 }
 
 func clusterFailureReportsCommand(c *client, cs *clusterState, args [][]byte) {
 	if knownNode(c, cs, args[2]) {
-		c.int(0)
+		c.Int(0)
 	}
 }
 
@@ -358,8 +358,8 @@ var clusterHelp = []string{
 }
 
 func clusterHelpCommand(c *client, _ *clusterState, _ [][]byte) {
-	c.array(len(clusterHelp))
+	c.Array(len(clusterHelp))
 	for _, l := range clusterHelp {
-		c.simple(l)
+		c.Simple(l)
 	}
 }

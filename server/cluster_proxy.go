@@ -323,7 +323,7 @@ func proxyError(addr string, err error) string {
 // found broken before the request was written is replaced once.
 func (cs *clusterState) sendTo(c *client, addr string, call *peerCall, args [][]byte) error {
 	for try := 0; ; try++ {
-		pc, err := cs.peers.get(addr, c.resp3.Load(), uint8(c.id%peerLanes))
+		pc, err := cs.peers.get(addr, c.RESP3.Load(), uint8(c.id%peerLanes))
 		if err != nil {
 			return err
 		}
@@ -343,15 +343,15 @@ func (cs *clusterState) forward(c *client, args [][]byte, addr string) {
 	call := callPool.Get().(*peerCall)
 	if err := cs.sendTo(c, addr, call, args); err != nil {
 		callPool.Put(call)
-		c.err(proxyError(addr, err))
+		c.Err(proxyError(addr, err))
 		return
 	}
 	<-call.done
 	cs.received.Add(1)
 	if call.err != nil {
-		c.err(proxyError(addr, call.err))
+		c.Err(proxyError(addr, call.err))
 	} else {
-		c.raw(call.reply)
+		c.Raw(call.reply)
 	}
 	call.reply, call.err = call.reply[:0], nil
 	callPool.Put(call)

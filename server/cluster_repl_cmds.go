@@ -139,16 +139,16 @@ func clusterReplicasCommand(c *client, cs *clusterState, args [][]byte) {
 	v := cs.view.Load()
 	i := v.t.IndexOf(string(args[2]))
 	if i < 0 {
-		c.err("ERR Unknown node " + string(args[2]))
+		c.Err("ERR Unknown node " + string(args[2]))
 		return
 	}
 	rel := relations(v)
 	epoch := strconv.FormatUint(v.t.Version(), 10)
-	c.array(len(rel.replicasOf[i]))
+	c.Array(len(rel.replicasOf[i]))
 	for _, q := range rel.replicasOf[i] {
 		var b strings.Builder
 		nodeLine(&b, v, rel, q, epoch)
-		c.bulkString(b.String())
+		c.BulkString(b.String())
 	}
 }
 
@@ -210,34 +210,34 @@ func clusterShardsCommand(c *client, cs *clusterState, _ [][]byte) {
 		self = v.t.Member(v.self).ID
 	}
 	loc := c.s.replLocal(self)
-	c.array(len(rel.shards))
+	c.Array(len(rel.shards))
 	for _, sh := range rel.shards {
-		c.mapLen(2)
-		c.bulkString("slots")
-		c.array(2 * len(sh.ranges))
+		c.MapLen(2)
+		c.BulkString("slots")
+		c.Array(2 * len(sh.ranges))
 		for _, r := range sh.ranges {
-			c.int(int64(r.Start))
-			c.int(int64(r.End))
+			c.Int(int64(r.Start))
+			c.Int(int64(r.End))
 		}
-		c.bulkString("nodes")
-		c.array(len(sh.nodes))
+		c.BulkString("nodes")
+		c.Array(len(sh.nodes))
 		for _, m := range sh.nodes {
 			role, off, health := loc.shardNode(m, sh.nodes[0].ID)
-			c.mapLen(7)
-			c.bulkString("id")
-			c.bulkString(m.ID)
-			c.bulkString("port")
-			c.int(int64(m.Port))
-			c.bulkString("ip")
-			c.bulkString(m.Host)
-			c.bulkString("endpoint")
-			c.bulkString(m.Host)
-			c.bulkString("role")
-			c.bulkString(role)
-			c.bulkString("replication-offset")
-			c.int(int64(off))
-			c.bulkString("health")
-			c.bulkString(health)
+			c.MapLen(7)
+			c.BulkString("id")
+			c.BulkString(m.ID)
+			c.BulkString("port")
+			c.Int(int64(m.Port))
+			c.BulkString("ip")
+			c.BulkString(m.Host)
+			c.BulkString("endpoint")
+			c.BulkString(m.Host)
+			c.BulkString("role")
+			c.BulkString(role)
+			c.BulkString("replication-offset")
+			c.Int(int64(off))
+			c.BulkString("health")
+			c.BulkString(health)
 		}
 	}
 }
@@ -248,23 +248,23 @@ func clusterShardsCommand(c *client, cs *clusterState, _ [][]byte) {
 func roleCommand(c *client, _ [][]byte) {
 	rs := c.s.repl.Load()
 	if rs == nil {
-		c.array(3)
-		c.bulkString("master")
-		c.int(0)
-		c.array(0)
+		c.Array(3)
+		c.BulkString("master")
+		c.Int(0)
+		c.Array(0)
 		return
 	}
 	ps := rs.p.Stats()
-	c.array(3)
-	c.bulkString("master")
-	c.int(int64(ps.LastIndex))
-	c.array(len(ps.Links))
+	c.Array(3)
+	c.BulkString("master")
+	c.Int(int64(ps.LastIndex))
+	c.Array(len(ps.Links))
 	for _, l := range ps.Links {
 		host, port := rs.replicaAddr(l)
-		c.array(3)
-		c.bulkString(host)
-		c.bulkString(port)
-		c.bulkString(strconv.FormatUint(l.AckIndex, 10))
+		c.Array(3)
+		c.BulkString(host)
+		c.BulkString(port)
+		c.BulkString(strconv.FormatUint(l.AckIndex, 10))
 	}
 }
 

@@ -93,19 +93,19 @@ func (cs *clusterState) mergeParts(c *client, cmd *command, args [][]byte, parts
 	var sum int64
 	for _, p := range parts {
 		if p.err != nil {
-			c.err(proxyError(v.addrOf(p.owner), p.err))
+			c.Err(proxyError(v.addrOf(p.owner), p.err))
 			return
 		}
 		r := p.call.reply
 		if len(r) > 0 && (r[0] == '-' || r[0] == '!') {
-			c.raw(r)
+			c.Raw(r)
 			return
 		}
 		switch cmd.split {
 		case splitValues:
 			es, ok := splitArray(r)
 			if !ok || len(es) != len(p.idx) {
-				c.err(proxyError(v.addrOf(p.owner), protocol.ErrProtocol))
+				c.Err(proxyError(v.addrOf(p.owner), protocol.ErrProtocol))
 				return
 			}
 			for k, i := range p.idx {
@@ -115,7 +115,7 @@ func (cs *clusterState) mergeParts(c *client, cmd *command, args [][]byte, parts
 		default:
 			n, ok := protocol.ParseInt(bytes.TrimSuffix(bytes.TrimPrefix(r, []byte(":")), []byte("\r\n")))
 			if !ok {
-				c.err(proxyError(v.addrOf(p.owner), protocol.ErrProtocol))
+				c.Err(proxyError(v.addrOf(p.owner), protocol.ErrProtocol))
 				return
 			}
 			sum += n
@@ -123,14 +123,14 @@ func (cs *clusterState) mergeParts(c *client, cmd *command, args [][]byte, parts
 	}
 	switch cmd.split {
 	case splitValues:
-		c.array(len(args) - 1)
+		c.Array(len(args) - 1)
 		for _, e := range elems[1:] {
-			c.raw(e)
+			c.Raw(e)
 		}
 	case splitPairs:
-		c.ok()
+		c.OK()
 	default:
-		c.int(sum)
+		c.Int(sum)
 	}
 }
 

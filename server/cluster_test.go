@@ -298,6 +298,7 @@ func TestClusterRouteLocalAllocatesNothing(t *testing.T) {
 	s := nodes[0]
 	mine, _ := keysFor(t, s, "a")
 	c := &client{s: s}
+	c.Init(s.store, env{s}, c)
 	for _, args := range [][][]byte{
 		{[]byte("GET"), []byte(mine)},
 		{[]byte("MSET"), []byte("{" + mine + "}1"), []byte("v"), []byte("{" + mine + "}2"), []byte("v")},
@@ -319,6 +320,7 @@ func BenchmarkClusterRoute(b *testing.B) {
 	s := nodes[0]
 	mine, _ := keysFor(b, s, "a")
 	c := &client{s: s}
+	c.Init(s.store, env{s}, c)
 	args := [][]byte{[]byte("GET"), []byte(mine)}
 	cmd := s.cmds.lookup(args[0])
 	b.ReportAllocs()
@@ -377,6 +379,7 @@ func TestClusterTransactionOneSlot(t *testing.T) {
 		{"moved", [][]string{{"PING"}, {"GET", other}}, []bool{false, true}},
 	} {
 		cl := &client{s: s, multi: &multiState{active: true}}
+		cl.Init(s.store, env{s}, cl)
 		for i, a := range c.seq {
 			cmd := get
 			if a[0] == "PING" {
@@ -387,7 +390,7 @@ func TestClusterTransactionOneSlot(t *testing.T) {
 				args[j] = []byte(a[j])
 			}
 			conn := &discardConn{}
-			cl.conn = conn
+			cl.Conn = conn
 			if got := s.routeCluster(cl, cmd, args); got != c.routed[i] {
 				t.Fatalf("%s: command %d routed %v, want %v", c.name, i, got, c.routed[i])
 			}

@@ -33,10 +33,10 @@ func clientSpec() spec {
 		}}
 }
 
-func clientIDCommand(c *client, args [][]byte) { c.int(c.id) }
+func clientIDCommand(c *client, args [][]byte) { c.Int(c.id) }
 
 func clientInfoCommand(c *client, args [][]byte) {
-	c.verbatim(c.info(time.Now()) + "\n")
+	c.Verbatim(c.info(time.Now()) + "\n")
 }
 
 func clientListCommand(c *client, args [][]byte) {
@@ -47,7 +47,7 @@ func clientListCommand(c *client, args [][]byte) {
 		case strings.EqualFold(string(args[i]), "TYPE") && i+1 < len(args):
 			t, ok := clientType(string(args[i+1]))
 			if !ok {
-				c.err("ERR Unknown client type '" + string(args[i+1]) + "'")
+				c.Err("ERR Unknown client type '" + string(args[i+1]) + "'")
 				return
 			}
 			typ = t
@@ -57,13 +57,13 @@ func clientListCommand(c *client, args [][]byte) {
 			for i++; i < len(args); i++ {
 				id, ok := protocol.ParseInt(args[i])
 				if !ok || id <= 0 {
-					c.err("ERR Invalid client ID")
+					c.Err("ERR Invalid client ID")
 					return
 				}
 				ids[id] = true
 			}
 		default:
-			c.err(protocol.ErrSyntax)
+			c.Err(protocol.ErrSyntax)
 			return
 		}
 	}
@@ -79,7 +79,7 @@ func clientListCommand(c *client, args [][]byte) {
 		b.WriteString(cl.info(now))
 		b.WriteByte('\n')
 	}
-	c.verbatim(b.String())
+	c.Verbatim(b.String())
 }
 
 // kind is the client's type for CLIENT LIST/KILL TYPE: pubsub while it has
@@ -135,18 +135,18 @@ func clientKillCommand(c *client, args [][]byte) {
 	if len(args) == 3 { // old form: CLIENT KILL addr:port
 		f := killFilter{addr: string(args[2])}
 		if c.killMatching(&f) == 0 {
-			c.err("ERR No such client")
+			c.Err("ERR No such client")
 			return
 		}
-		c.ok()
+		c.OK()
 		return
 	}
 	f, msg := parseKillFilter(args[2:])
 	if msg != "" {
-		c.err(msg)
+		c.Err(msg)
 		return
 	}
-	c.int(int64(c.killMatching(&f)))
+	c.Int(int64(c.killMatching(&f)))
 }
 
 func parseKillFilter(args [][]byte) (killFilter, string) {
@@ -214,33 +214,33 @@ func (c *client) killMatching(f *killFilter) int {
 
 func clientSetNameCommand(c *client, args [][]byte) {
 	if msg := validClientName(args[2]); msg != "" {
-		c.err(msg)
+		c.Err(msg)
 		return
 	}
 	c.mu.Lock()
 	c.name = string(args[2])
 	c.mu.Unlock()
-	c.ok()
+	c.OK()
 }
 
 func clientGetNameCommand(c *client, args [][]byte) {
 	name := c.getName()
 	if name == "" {
-		c.null()
+		c.Null()
 		return
 	}
-	c.bulkString(name)
+	c.BulkString(name)
 }
 
 func clientSetInfoCommand(c *client, args [][]byte) {
 	attr := strings.ToLower(string(args[2]))
 	if attr != "lib-name" && attr != "lib-ver" {
-		c.err("ERR Unrecognized option '" + string(args[2]) + "'")
+		c.Err("ERR Unrecognized option '" + string(args[2]) + "'")
 		return
 	}
 	for _, ch := range args[3] {
 		if ch < '!' || ch > '~' {
-			c.err("ERR " + attr + " cannot contain spaces, newlines or special characters.")
+			c.Err("ERR " + attr + " cannot contain spaces, newlines or special characters.")
 			return
 		}
 	}
@@ -251,7 +251,7 @@ func clientSetInfoCommand(c *client, args [][]byte) {
 		c.libVer = string(args[3])
 	}
 	c.mu.Unlock()
-	c.ok()
+	c.OK()
 }
 
 // clientReplyCommand is CLIENT REPLY ON|OFF|SKIP. ON replies OK; OFF and
@@ -261,7 +261,7 @@ func clientReplyCommand(c *client, args [][]byte) {
 	switch strings.ToLower(string(args[2])) {
 	case "on":
 		c.reply &^= replySkip | replyOff
-		c.ok()
+		c.OK()
 	case "off":
 		c.reply |= replyOff
 	case "skip":
@@ -269,7 +269,7 @@ func clientReplyCommand(c *client, args [][]byte) {
 			c.reply |= replySkipNext
 		}
 	default:
-		c.err(protocol.ErrSyntax)
+		c.Err(protocol.ErrSyntax)
 	}
 }
 
@@ -280,14 +280,14 @@ func clientNoEvictCommand(c *client, args [][]byte) {
 	case "off":
 		c.noEvict.Store(false)
 	default:
-		c.err(protocol.ErrSyntax)
+		c.Err(protocol.ErrSyntax)
 		return
 	}
-	c.ok()
+	c.OK()
 }
 
 func clientHelpCommand(c *client, args [][]byte) {
-	c.helpReply("CLIENT", []string{
+	c.HelpReply("CLIENT", []string{
 		"ID", "    Return the ID of the current connection.",
 		"INFO", "    Return information about the current client connection.",
 		"LIST [options ...]", "    Return information about client connections. Options:",
@@ -311,16 +311,4 @@ func clientHelpCommand(c *client, args [][]byte) {
 		"UNPAUSE", "    Stop the current client pause, resuming traffic.",
 		"UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
 	})
-}
-
-// helpReply writes a HELP reply in Redis's layout: a heading line, the given
-// lines, and the closing HELP line.
-func (c *client) helpReply(cmd string, lines []string) {
-	c.array(len(lines) + 3)
-	c.simple(cmd + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
-	for _, l := range lines {
-		c.simple(l)
-	}
-	c.simple("HELP")
-	c.simple("    Prints this help.")
 }

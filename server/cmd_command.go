@@ -46,7 +46,7 @@ func subcommandsOf(c *command) []*command { return sortedSubs(c) }
 // commandCommand is COMMAND alone: every command's COMMAND INFO entry.
 func commandCommand(c *client, args [][]byte) {
 	cmds := c.s.cmds.sorted()
-	c.array(len(cmds))
+	c.Array(len(cmds))
 	for _, cmd := range cmds {
 		c.commandInfo(cmd)
 	}
@@ -91,7 +91,7 @@ func (s *Server) lookupArgs(args [][]byte) *command {
 }
 
 func commandCountCommand(c *client, args [][]byte) {
-	c.int(int64(len(c.s.cmds.m)))
+	c.Int(int64(len(c.s.cmds.m)))
 }
 
 func commandInfoCommand(c *client, args [][]byte) {
@@ -99,21 +99,21 @@ func commandInfoCommand(c *client, args [][]byte) {
 		commandCommand(c, args[:1])
 		return
 	}
-	c.array(len(args) - 2)
+	c.Array(len(args) - 2)
 	for _, a := range args[2:] {
 		if cmd := c.s.lookupFull(string(a)); cmd != nil {
 			c.commandInfo(cmd)
 		} else {
-			c.null()
+			c.Null()
 		}
 	}
 }
 
 // commandInfo writes one COMMAND INFO entry in Redis 7's ten-field format.
 func (c *client) commandInfo(cmd *command) {
-	c.array(10)
-	c.bulkString(cmd.fullName)
-	c.int(int64(cmd.arity))
+	c.Array(10)
+	c.BulkString(cmd.fullName)
+	c.Int(int64(cmd.arity))
 	var flags []string
 	for _, name := range flagReplyOrder {
 		if cmd.flags&(1<<indexOf(flagNames, name)) != 0 {
@@ -121,21 +121,21 @@ func (c *client) commandInfo(cmd *command) {
 		}
 	}
 	c.statusSet(flags)
-	c.int(int64(cmd.first))
-	c.int(int64(cmd.last))
-	c.int(int64(cmd.step))
+	c.Int(int64(cmd.first))
+	c.Int(int64(cmd.last))
+	c.Int(int64(cmd.step))
 	c.statusSet(aclReplyOrder(cmd.acl))
-	c.setLen(len(cmd.tips))
+	c.SetLen(len(cmd.tips))
 	for _, t := range cmd.tips {
-		c.bulkString(t)
+		c.BulkString(t)
 	}
 	c.writeKeySpecs(cmd)
 	subs := subcommandsOf(cmd)
 	if len(subs) == 0 {
-		c.setLen(0)
+		c.SetLen(0)
 		return
 	}
-	c.array(len(subs))
+	c.Array(len(subs))
 	for _, sub := range subs {
 		c.commandInfo(sub)
 	}
@@ -170,9 +170,9 @@ func aclReplyOrder(acl []string) []string {
 
 // statusSet writes a set of simple strings (an array in RESP2).
 func (c *client) statusSet(items []string) {
-	c.setLen(len(items))
+	c.SetLen(len(items))
 	for _, s := range items {
-		c.simple(s)
+		c.Simple(s)
 	}
 }
 
@@ -187,9 +187,9 @@ func commandDocsCommand(c *client, args [][]byte) {
 			}
 		}
 	}
-	c.mapLen(len(cmds))
+	c.MapLen(len(cmds))
 	for _, cmd := range cmds {
-		c.bulkString(cmd.fullName)
+		c.BulkString(cmd.fullName)
 		c.commandDocs(cmd)
 	}
 }
@@ -207,26 +207,26 @@ func (c *client) commandDocs(cmd *command) {
 	if len(subs) > 0 {
 		n++
 	}
-	c.mapLen(n)
+	c.MapLen(n)
 	if cmd.summary != "" {
-		c.bulkString("summary")
-		c.bulkString(cmd.summary)
+		c.BulkString("summary")
+		c.BulkString(cmd.summary)
 	}
 	if cmd.since != "" {
-		c.bulkString("since")
-		c.bulkString(cmd.since)
+		c.BulkString("since")
+		c.BulkString(cmd.since)
 	}
-	c.bulkString("group")
-	c.bulkString(cmd.group)
+	c.BulkString("group")
+	c.BulkString(cmd.group)
 	if cmd.complexity != "" {
-		c.bulkString("complexity")
-		c.bulkString(cmd.complexity)
+		c.BulkString("complexity")
+		c.BulkString(cmd.complexity)
 	}
 	if len(subs) > 0 {
-		c.bulkString("subcommands")
-		c.mapLen(len(subs))
+		c.BulkString("subcommands")
+		c.MapLen(len(subs))
 		for _, sub := range subs {
-			c.bulkString(sub.fullName)
+			c.BulkString(sub.fullName)
 			c.commandDocs(sub)
 		}
 	}
@@ -247,11 +247,11 @@ func commandListCommand(c *client, args [][]byte) {
 		case "pattern":
 			match = func(cmd *command) bool { return protocol.Match(v, []byte(cmd.fullName), true) }
 		default:
-			c.err(protocol.ErrSyntax)
+			c.Err(protocol.ErrSyntax)
 			return
 		}
 	default:
-		c.err(protocol.ErrSyntax)
+		c.Err(protocol.ErrSyntax)
 		return
 	}
 	var names []string
@@ -265,7 +265,7 @@ func commandListCommand(c *client, args [][]byte) {
 			}
 		}
 	}
-	c.strs(names)
+	c.Strs(names)
 }
 
 func commandGetKeysCommand(c *client, args [][]byte)         { c.getKeys(args[2:], false) }
@@ -277,34 +277,34 @@ func (c *client) getKeys(line [][]byte, withFlags bool) {
 	cmd := c.s.lookupArgs(line)
 	switch {
 	case cmd == nil:
-		c.err("ERR Invalid command specified")
+		c.Err("ERR Invalid command specified")
 		return
 	case !cmd.hasKeys():
-		c.err("ERR The command has no key arguments")
+		c.Err("ERR The command has no key arguments")
 		return
 	case !cmd.arityOK(len(line)):
-		c.err("ERR Invalid number of arguments specified for command")
+		c.Err("ERR Invalid number of arguments specified for command")
 		return
 	}
 	refs, ok := cmd.findKeys(line, false)
 	if (!ok || len(refs) == 0) && cmd.flags&flagNoMandatoryKeys != 0 {
 		refs = nil // as Redis: EVAL and FCALL may have no keys
 	} else if !ok || len(refs) == 0 {
-		c.err("ERR Invalid arguments specified for command")
+		c.Err("ERR Invalid arguments specified for command")
 		return
 	}
-	c.array(len(refs))
+	c.Array(len(refs))
 	for _, r := range refs {
 		if !withFlags {
-			c.bulk(line[r.pos])
+			c.Bulk(line[r.pos])
 			continue
 		}
 		flags := r.flags
 		if cmd.keyFlags != nil {
 			flags = cmd.keyFlags(line)
 		}
-		c.array(2)
-		c.bulk(line[r.pos])
+		c.Array(2)
+		c.Bulk(line[r.pos])
 		c.statusSet(flags)
 	}
 }
@@ -321,7 +321,7 @@ func (cmd *command) hasKeys() bool {
 }
 
 func commandHelpCommand(c *client, args [][]byte) {
-	c.helpReply("COMMAND", []string{
+	c.HelpReply("COMMAND", []string{
 		"(no subcommand)",
 		"    Return details about all Redis commands.",
 		"COUNT",

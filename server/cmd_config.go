@@ -71,10 +71,10 @@ func configGetCommand(c *client, args [][]byte) {
 		}
 	}
 	c.s.cfgMu.Unlock()
-	c.mapLen(len(out))
+	c.MapLen(len(out))
 	for _, p := range out {
-		c.bulkString(p.name)
-		c.bulkString(p.value)
+		c.BulkString(p.name)
+		c.BulkString(p.value)
 	}
 }
 
@@ -85,7 +85,7 @@ func configSetError(arg, reason string) string {
 
 func configSetCommand(c *client, args [][]byte) {
 	if len(args)%2 != 0 {
-		c.err(protocol.ErrSyntax) // as Redis 7.0 for an odd number of arguments
+		c.Err(protocol.ErrSyntax) // as Redis 7.0 for an odd number of arguments
 		return
 	}
 	// Check every name first, as Redis does: the first problem wins.
@@ -95,13 +95,13 @@ func configSetCommand(c *client, args [][]byte) {
 		d := lookupDirective(name)
 		switch {
 		case d == nil:
-			c.err("ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'")
+			c.Err("ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'")
 			return
 		case !d.mutable:
-			c.err(configSetError(name, "can't set immutable config"))
+			c.Err(configSetError(name, "can't set immutable config"))
 			return
 		case seen[d]:
-			c.err(configSetError(name, "duplicate parameter"))
+			c.Err(configSetError(name, "duplicate parameter"))
 			return
 		}
 		seen[d] = true
@@ -116,13 +116,13 @@ func configSetCommand(c *client, args [][]byte) {
 			if inner := errors.Unwrap(err); inner != nil {
 				reason = inner.Error()
 			}
-			c.err(configSetError(lookupDirective(string(args[i])).name, reason))
+			c.Err(configSetError(lookupDirective(string(args[i])).name, reason))
 			return
 		}
 	}
 	if err := next.validate(); err != nil {
 		s.cfgMu.Unlock()
-		c.err("ERR CONFIG SET failed - " + err.Error())
+		c.Err("ERR CONFIG SET failed - " + err.Error())
 		return
 	}
 	s.cfg = next
@@ -134,16 +134,16 @@ func configSetCommand(c *client, args [][]byte) {
 	s.logIneffective(names, &s.cfg) // CONFIG SET appendonly yes is accepted, never silently
 	s.cfgMu.Unlock()
 	if seen[lookupDirective("maxmemory")] {
-		_ = c.freeMemory() // evict down to the new limit now, as Redis does
+		_ = c.FreeMemory() // evict down to the new limit now, as Redis does
 	}
-	c.ok()
+	c.OK()
 }
 
 func configResetStatCommand(c *client, args [][]byte) {
 	c.s.stats.reset()
 	c.s.store.ResetStats()
 	c.s.cmds.resetStats()
-	c.ok()
+	c.OK()
 }
 
 func configRewriteCommand(c *client, args [][]byte) {
@@ -152,20 +152,20 @@ func configRewriteCommand(c *client, args [][]byte) {
 	path := c.s.cfg.file
 	c.s.cfgMu.Unlock()
 	if path == "" {
-		c.err("ERR The server is running without a config file")
+		c.Err("ERR The server is running without a config file")
 		return
 	}
 	if err := rewriteConfigFile(path, &cfg); err != nil {
 		c.s.log.Warn("CONFIG REWRITE failed", "file", path, "error", err)
-		c.err("ERR Rewriting config file: " + err.Error())
+		c.Err("ERR Rewriting config file: " + err.Error())
 		return
 	}
 	c.s.log.Info("CONFIG REWRITE executed with success", "file", path)
-	c.ok()
+	c.OK()
 }
 
 func configHelpCommand(c *client, args [][]byte) {
-	c.helpReply("CONFIG", []string{
+	c.HelpReply("CONFIG", []string{
 		"GET <pattern>",
 		"    Return parameters matching the glob-like <pattern> and their values.",
 		"SET <directive> <value>",

@@ -30,38 +30,38 @@ func connectionCommands() []spec {
 func pingCommand(c *client, args [][]byte) {
 	switch len(args) {
 	case 1:
-		c.simple("PONG")
+		c.Simple("PONG")
 	case 2:
-		c.bulk(args[1])
+		c.Bulk(args[1])
 	default:
-		c.err(protocol.WrongArity("ping"))
+		c.Err(protocol.WrongArity("ping"))
 	}
 }
 
-func echoCommand(c *client, args [][]byte) { c.bulk(args[1]) }
+func echoCommand(c *client, args [][]byte) { c.Bulk(args[1]) }
 
 func quitCommand(c *client, args [][]byte) {
-	c.ok()
+	c.OK()
 	c.killed.Store(true)
-	_ = c.conn.Close() // flushes the OK first
+	_ = c.Conn.Close() // flushes the OK first
 }
 
 func selectCommand(c *client, args [][]byte) {
 	n, ok := protocol.ParseInt(args[1])
 	if !ok || n < -1<<31 || n > 1<<31-1 {
-		c.err(protocol.ErrNotInteger)
+		c.Err(protocol.ErrNotInteger)
 		return
 	}
 	if n != 0 && c.s.cl != nil { // as Redis: checked before the range
-		c.err(protocol.ErrSelectCluster)
+		c.Err(protocol.ErrSelectCluster)
 		return
 	}
 	if n < 0 || n >= int64(c.s.store.Databases()) {
-		c.err(protocol.ErrDBIndex)
+		c.Err(protocol.ErrDBIndex)
 		return
 	}
-	c.db.Store(int32(n))
-	c.ok()
+	c.Selected.Store(int32(n))
+	c.OK()
 }
 
 const errWrongPass = "WRONGPASS invalid username-password pair or user is disabled."
@@ -91,22 +91,22 @@ func authCommand(c *client, args [][]byte) {
 	switch len(args) {
 	case 2:
 		if c.s.password() == "" {
-			c.err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+			c.Err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 			return
 		}
 		user, pass = []byte("default"), args[1]
 	case 3:
 		user, pass = args[1], args[2]
 	default:
-		c.err(protocol.ErrSyntax)
+		c.Err(protocol.ErrSyntax)
 		return
 	}
 	if !c.s.checkPassword(user, pass) {
-		c.err(errWrongPass)
+		c.Err(errWrongPass)
 		return
 	}
 	c.authed = true
-	c.ok()
+	c.OK()
 }
 
 func helloCommand(c *client, args [][]byte) {
@@ -114,11 +114,11 @@ func helloCommand(c *client, args [][]byte) {
 	if len(args) >= 2 {
 		v, ok := protocol.ParseInt(args[1])
 		if !ok {
-			c.err("ERR Protocol version is not an integer or out of range")
+			c.Err("ERR Protocol version is not an integer or out of range")
 			return
 		}
 		if v != 2 && v != 3 {
-			c.err("NOPROTO unsupported protocol version")
+			c.Err("NOPROTO unsupported protocol version")
 			return
 		}
 		proto = int(v)
@@ -130,25 +130,25 @@ func helloCommand(c *client, args [][]byte) {
 		switch {
 		case strings.EqualFold(string(args[i]), "AUTH") && more >= 2:
 			if !c.s.checkPassword(args[i+1], args[i+2]) {
-				c.err(errWrongPass)
+				c.Err(errWrongPass)
 				return
 			}
 			c.authed = true
 			i += 2
 		case strings.EqualFold(string(args[i]), "SETNAME") && more >= 1:
 			if msg := validClientName(args[i+1]); msg != "" {
-				c.err(msg)
+				c.Err(msg)
 				return
 			}
 			name, setName = args[i+1], true
 			i++
 		default:
-			c.err("ERR Syntax error in HELLO option '" + string(args[i]) + "'")
+			c.Err("ERR Syntax error in HELLO option '" + string(args[i]) + "'")
 			return
 		}
 	}
 	if !c.authed {
-		c.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		c.Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return
 	}
 	if setName {
@@ -157,27 +157,27 @@ func helloCommand(c *client, args [][]byte) {
 		c.mu.Unlock()
 	}
 	if proto != 0 {
-		c.resp3.Store(proto == 3)
+		c.RESP3.Store(proto == 3)
 	}
-	c.mapLen(7)
-	c.bulkString("server")
-	c.bulkString("redis")
-	c.bulkString("version")
-	c.bulkString(redisVersion)
-	c.bulkString("proto")
-	c.int(int64(c.respVersion()))
-	c.bulkString("id")
-	c.int(c.id)
-	c.bulkString("mode")
+	c.MapLen(7)
+	c.BulkString("server")
+	c.BulkString("redis")
+	c.BulkString("version")
+	c.BulkString(redisVersion)
+	c.BulkString("proto")
+	c.Int(int64(c.RESPVersion()))
+	c.BulkString("id")
+	c.Int(c.id)
+	c.BulkString("mode")
 	if c.s.cl != nil {
-		c.bulkString("cluster")
+		c.BulkString("cluster")
 	} else {
-		c.bulkString("standalone")
+		c.BulkString("standalone")
 	}
-	c.bulkString("role")
-	c.bulkString("master")
-	c.bulkString("modules")
-	c.array(0)
+	c.BulkString("role")
+	c.BulkString("master")
+	c.BulkString("modules")
+	c.Array(0)
 }
 
 // resetCommand is RESET: it clears the connection's state as Redis 7's
@@ -188,15 +188,15 @@ func helloCommand(c *client, args [][]byte) {
 func resetCommand(c *client, args [][]byte) {
 	c.s.endTx(c)
 	c.leaveAll()
-	c.db.Store(0)
-	c.resp3.Store(false)
+	c.Selected.Store(0)
+	c.RESP3.Store(false)
 	c.reply &^= replyOff | replySkipNext // as Redis: a SKIP in effect still drops +RESET
 	c.clu.readonly, c.clu.asking = false, false
 	c.mu.Lock()
 	c.name = ""
 	c.mu.Unlock()
 	c.authed = c.s.password() == ""
-	c.simple("RESET")
+	c.Simple("RESET")
 }
 
 // validClientName returns Redis's error for a name with spaces or special

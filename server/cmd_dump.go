@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/kernel"
 	"github.com/cached/cached/store/rdb"
 )
 
@@ -49,8 +50,8 @@ func dumpCommands() []spec {
 // dumpCommand is DUMP key: the payload, or a null for a missing key. It is
 // a read (keyspace hit or miss, LRU touched), as in Redis.
 func dumpCommand(c *client, args [][]byte) {
-	db := int(c.db.Load())
-	tx := c.lock(args[1])
+	db := int(c.Selected.Load())
+	tx := c.Lock(args[1])
 	e, ok := tx.LookupRead(db, args[1])
 	var p []byte
 	var err error
@@ -60,11 +61,11 @@ func dumpCommand(c *client, args [][]byte) {
 	tx.Unlock()
 	switch {
 	case !ok:
-		c.null()
+		c.Null()
 	case err != nil:
-		c.err(errDumpInternal)
+		c.Err(errDumpInternal)
 	default:
-		c.bulk(p)
+		c.Bulk(p)
 	}
 }
 
@@ -83,11 +84,11 @@ func parseRestoreOpts(args [][]byte) (restoreOpts, string) {
 	for i := 0; i < len(args); i++ {
 		more := i+1 < len(args)
 		switch {
-		case keyWordIs(args[i], "replace"):
+		case kernel.KeyWordIs(args[i], "replace"):
 			o.replace = true
-		case keyWordIs(args[i], "absttl"):
+		case kernel.KeyWordIs(args[i], "absttl"):
 			o.absTTL = true
-		case keyWordIs(args[i], "idletime") && more && o.freq == -1:
+		case kernel.KeyWordIs(args[i], "idletime") && more && o.freq == -1:
 			n, ok := protocol.ParseInt(args[i+1])
 			if !ok {
 				return o, protocol.ErrNotInteger
@@ -96,7 +97,7 @@ func parseRestoreOpts(args [][]byte) (restoreOpts, string) {
 				return o, errRestoreIdle
 			}
 			o.idle, i = n, i+1
-		case keyWordIs(args[i], "freq") && more && o.idle == -1:
+		case kernel.KeyWordIs(args[i], "freq") && more && o.idle == -1:
 			n, ok := protocol.ParseInt(args[i+1])
 			if !ok {
 				return o, protocol.ErrNotInteger
@@ -121,14 +122,14 @@ func parseRestoreOpts(args [][]byte) (restoreOpts, string) {
 func restoreCommand(c *client, args [][]byte) {
 	o, errText := parseRestoreOpts(args[4:])
 	if errText != "" {
-		c.err(errText)
+		c.Err(errText)
 		return
 	}
 	key := args[1]
 	ttl, ttlOK := protocol.ParseInt(args[2])
 	v, decErr := rdb.Decode(args[3])
-	db := int(c.db.Load())
-	tx := c.lock(key)
+	db := int(c.Selected.Load())
+	tx := c.Lock(key)
 	_, exists := tx.LookupWrite(db, key)
 	switch {
 	case exists && !o.replace:
@@ -142,26 +143,26 @@ func restoreCommand(c *client, args [][]byte) {
 	}
 	if errText != "" {
 		tx.Unlock()
-		c.err(errText)
+		c.Err(errText)
 		return
 	}
 	expireAt := restoreExpireAt(ttl, o.absTTL, tx.Now())
 	if !rdb.Restore(tx, db, key, v, expireAt) {
 		if exists {
-			c.propagate(cmdDel, key)
-			c.notify(notifyGeneric, "del", key)
+			c.Propagate(kernel.CmdDel, key)
+			c.Notify(notifyGeneric, "del", key)
 		}
 		tx.Unlock()
-		c.ok()
+		c.OK()
 		return
 	}
 	if o.idle >= 0 {
 		tx.SetIdle(db, key, idleMs(o.idle))
 	}
 	c.propagateRestore(key, expireAt, args[3])
-	c.notify(notifyGeneric, "restore", key)
+	c.Notify(notifyGeneric, "restore", key)
 	tx.Unlock()
-	c.ok()
+	c.OK()
 }
 
 // restoreExpireAt turns RESTORE's ttl into an absolute Unix ms expiry (0:
@@ -189,8 +190,8 @@ func idleMs(s int64) int64 {
 // REPLACE, so that applying it anywhere gives the same key.
 func (c *client) propagateRestore(key []byte, expireAt int64, payload []byte) {
 	if expireAt == 0 {
-		c.propagate(cmdRestore, key, zeroTTLWord, payload, wordReplace)
+		c.Propagate(cmdRestore, key, zeroTTLWord, payload, kernel.WordReplace)
 		return
 	}
-	c.propagate(cmdRestore, key, strconv.AppendInt(nil, expireAt, 10), payload, wordReplace, wordAbsTTL)
+	c.Propagate(cmdRestore, key, strconv.AppendInt(nil, expireAt, 10), payload, kernel.WordReplace, wordAbsTTL)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cached/cached/server/keycmd"
 	"github.com/cached/cached/store"
 )
 
@@ -462,7 +463,7 @@ func TestKeysObject(t *testing.T) {
 			n, err := rc.ObjectRefCount(ctx, "emb").Result()
 			keysWantInt(t, "OBJECT REFCOUNT", n, err, 1)
 			_, err = rc.ObjectFreq(ctx, "emb").Result()
-			if err == nil || err.Error() != errLFUNotSelected {
+			if err == nil || err.Error() != keycmd.ErrLFUNotSelected {
 				t.Fatalf("OBJECT FREQ: %v", err)
 			}
 			// A missing key gives a nil reply for every subcommand.

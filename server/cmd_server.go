@@ -44,21 +44,21 @@ func serverCommands() []spec {
 
 func timeCommand(c *client, args [][]byte) {
 	now := time.Now()
-	c.array(2)
-	c.bulkString(strconv.FormatInt(now.Unix(), 10))
-	c.bulkString(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))
+	c.Array(2)
+	c.BulkString(strconv.FormatInt(now.Unix(), 10))
+	c.BulkString(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))
 }
 
-func lastSaveCommand(c *client, args [][]byte) { c.int(c.s.started.Unix()) }
+func lastSaveCommand(c *client, args [][]byte) { c.Int(c.s.started.Unix()) }
 
-func saveCommand(c *client, args [][]byte) { c.ok() }
+func saveCommand(c *client, args [][]byte) { c.OK() }
 
 func bgsaveCommand(c *client, args [][]byte) {
 	if len(args) > 2 || len(args) == 2 && !strings.EqualFold(string(args[1]), "SCHEDULE") {
-		c.err(protocol.ErrSyntax)
+		c.Err(protocol.ErrSyntax)
 		return
 	}
-	c.simple("Background saving started")
+	c.Simple("Background saving started")
 }
 
 func shutdownCommand(c *client, args [][]byte) {
@@ -74,16 +74,16 @@ func shutdownCommand(c *client, args [][]byte) {
 		case "abort":
 			abort = true
 		default:
-			c.err(protocol.ErrSyntax)
+			c.Err(protocol.ErrSyntax)
 			return
 		}
 	}
 	if abort && (nosave || save || other) || nosave && save {
-		c.err(protocol.ErrSyntax)
+		c.Err(protocol.ErrSyntax)
 		return
 	}
 	if abort {
-		c.err("ERR No shutdown in progress.") // a shutdown here is immediate
+		c.Err("ERR No shutdown in progress.") // a shutdown here is immediate
 		return
 	}
 	c.s.log.Warn("shutdown requested by a client", "addr", c.addr)
@@ -101,7 +101,7 @@ func debugCommand(c *client, args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
 	switch {
 	case sub == "help" && len(args) == 2:
-		c.helpReply("DEBUG", []string{
+		c.HelpReply("DEBUG", []string{
 			"OBJECT <key>",
 			"    Show low level info about the key and associated value.",
 			"SET-ACTIVE-EXPIRE <0|1>",
@@ -116,11 +116,11 @@ func debugCommand(c *client, args [][]byte) {
 	case sub == "set-active-expire" && len(args) == 3:
 		n, _ := strconv.Atoi(string(args[2])) // as Redis: atoi, anything else is 0
 		c.s.store.SetActiveExpire(n != 0)
-		c.ok()
+		c.OK()
 	case sub == "object" && len(args) == 3:
 		debugObject(c, args[2])
 	default:
-		c.err(protocol.SubcommandSyntax(args[1], "DEBUG"))
+		c.Err(protocol.SubcommandSyntax(args[1], "DEBUG"))
 	}
 }
 
@@ -142,15 +142,15 @@ func debugSleep(c *client, arg []byte) {
 		}
 		time.Sleep(min(left, debugSleepSlice))
 	}
-	c.ok()
+	c.OK()
 }
 
 func debugObject(c *client, key []byte) {
-	tx := c.lock(key)
-	e, ok := tx.Peek(int(c.db.Load()), key)
+	tx := c.Lock(key)
+	e, ok := tx.Peek(int(c.Selected.Load()), key)
 	if !ok {
 		tx.Unlock()
-		c.err(protocol.ErrNoSuchKey)
+		c.Err(protocol.ErrNoSuchKey)
 		return
 	}
 	enc, idle := e.Encoding(), e.IdleMs()/1000
@@ -160,7 +160,7 @@ func debugObject(c *client, key []byte) {
 	}
 	lru := (time.Now().Unix() - idle) & (1<<24 - 1)
 	tx.Unlock()
-	c.simple("Value at:0x0 refcount:1 encoding:" + enc + " serializedlength:" + strconv.FormatInt(size, 10) +
+	c.Simple("Value at:0x0 refcount:1 encoding:" + enc + " serializedlength:" + strconv.FormatInt(size, 10) +
 		" lru:" + strconv.FormatInt(lru, 10) + " lru_seconds_idle:" + strconv.FormatInt(idle, 10))
 }
 
@@ -217,32 +217,32 @@ func memorySpec() spec {
 func memoryUsageCommand(c *client, args [][]byte) {
 	for i := 3; i < len(args); i++ {
 		if !strings.EqualFold(string(args[i]), "SAMPLES") || i+1 >= len(args) {
-			c.err(protocol.ErrSyntax)
+			c.Err(protocol.ErrSyntax)
 			return
 		}
 		n, ok := protocol.ParseInt(args[i+1])
 		if !ok {
-			c.err(protocol.ErrNotInteger)
+			c.Err(protocol.ErrNotInteger)
 			return
 		}
 		if n < 0 {
-			c.err(protocol.ErrSyntax)
+			c.Err(protocol.ErrSyntax)
 			return
 		}
 		i++ // cached measures whole values: the sample count changes nothing
 	}
-	tx := c.lock(args[2])
-	e, ok := tx.Peek(int(c.db.Load()), args[2])
+	tx := c.Lock(args[2])
+	e, ok := tx.Peek(int(c.Selected.Load()), args[2])
 	var n int64
 	if ok {
 		n = e.MemoryUsage()
 	}
 	tx.Unlock()
 	if !ok {
-		c.null()
+		c.Null()
 		return
 	}
-	c.int(n)
+	c.Int(n)
 }
 
 func memoryStatsCommand(c *client, args [][]byte) {
@@ -272,14 +272,14 @@ func memoryStatsCommand(c *client, args [][]byte) {
 		{"allocator-rss.ratio", ratio(m.resident, m.active)}, {"rss-overhead.ratio", ratio(m.rss, m.resident)},
 		{"fragmentation", ratio(m.rss, m.used)},
 	}
-	c.mapLen(len(ints) + len(doubles))
+	c.MapLen(len(ints) + len(doubles))
 	for _, f := range ints {
-		c.bulkString(f.name)
-		c.int(f.v)
+		c.BulkString(f.name)
+		c.Int(f.v)
 	}
 	for _, f := range doubles {
-		c.bulkString(f.name)
-		c.double(f.v)
+		c.BulkString(f.name)
+		c.Double(f.v)
 	}
 }
 
@@ -297,7 +297,7 @@ func memoryDoctorCommand(c *client, args [][]byte) {
 	default:
 		report = "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."
 	}
-	c.verbatim(report)
+	c.Verbatim(report)
 }
 
 func memoryMallocStatsCommand(c *client, args [][]byte) {
@@ -316,16 +316,16 @@ func memoryMallocStatsCommand(c *client, args [][]byte) {
 			b.WriteString(s.Name + " " + strconv.FormatUint(s.Value.Uint64(), 10) + "\n")
 		}
 	}
-	c.verbatim(b.String())
+	c.Verbatim(b.String())
 }
 
 func memoryPurgeCommand(c *client, args [][]byte) {
 	debug.FreeOSMemory()
-	c.ok()
+	c.OK()
 }
 
 func memoryHelpCommand(c *client, args [][]byte) {
-	c.helpReply("MEMORY", []string{
+	c.HelpReply("MEMORY", []string{
 		"DOCTOR",
 		"    Return memory problems reports.",
 		"MALLOC-STATS",

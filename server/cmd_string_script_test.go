@@ -16,6 +16,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cached/cached/server/bitcmd"
+	"github.com/cached/cached/server/stringcmd"
 	"github.com/cached/cached/store"
 )
 
@@ -390,15 +392,15 @@ var strMiscScript = []strStep{
 func TestStringCommandInfoVsRedis(t *testing.T) {
 	real := strRealRedis(t)(false, 0)
 	rc := newClient(t, startServer(t, nil), resp2)
-	for _, sp := range append(stringCommands(), bitmapCommands()...) {
-		want, err1 := real.Do(ctxT(t), "COMMAND", "INFO", sp.name).Slice()
-		got, err2 := rc.Do(ctxT(t), "COMMAND", "INFO", sp.name).Slice()
+	for _, sp := range append(stringcmd.Commands(), bitcmd.Commands()...) {
+		want, err1 := real.Do(ctxT(t), "COMMAND", "INFO", sp.Name).Slice()
+		got, err2 := rc.Do(ctxT(t), "COMMAND", "INFO", sp.Name).Slice()
 		if err1 != nil || err2 != nil || len(want) != 1 || len(got) != 1 {
-			t.Fatalf("COMMAND INFO %s: %v %v / %v %v", sp.name, want, err1, got, err2)
+			t.Fatalf("COMMAND INFO %s: %v %v / %v %v", sp.Name, want, err1, got, err2)
 		}
 		w, g := want[0].([]any), got[0].([]any)
 		if len(g) < 7 || strFmtVal(g[:7]) != strFmtVal(w[:7]) {
-			t.Errorf("COMMAND INFO %s:\n got %s\nwant %s", sp.name, strFmtVal(g), strFmtVal(w[:7]))
+			t.Errorf("COMMAND INFO %s:\n got %s\nwant %s", sp.Name, strFmtVal(g), strFmtVal(w[:7]))
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cached/cached/server/kernel"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 	"github.com/tidwall/redcon"
@@ -437,22 +438,24 @@ func (c *strNullConn) WriteBulkString(string) { c.n++ }
 // options, INCR and SETBIT-free reads allocate nothing per call.
 func TestStringHotPathAllocs(t *testing.T) {
 	s := startServer(t, nil)
-	c := &client{s: s, conn: &strNullConn{}, authed: true}
+	c := &client{s: s, authed: true}
+	c.Conn = &strNullConn{}
+	c.Init(s.store, env{s}, c)
 	key, val := []byte("key:0001"), bytes.Repeat([]byte("v"), 32)
 	set := [][]byte{[]byte("SET"), key, val}
 	get := [][]byte{[]byte("GET"), key}
 	miss := [][]byte{[]byte("GET"), []byte("nosuch")}
 	incr := [][]byte{[]byte("INCR"), []byte("counter")}
 	getbit := [][]byte{[]byte("GETBIT"), key, []byte("9")}
-	setCommand(c, set)
-	getCommand(c, get) // grows the scratch buffer once
+	s.cmds.m["set"].fn(&c.Ctx, set)
+	s.cmds.m["get"].fn(&c.Ctx, get) // grows the scratch buffer once
 	for _, tc := range []struct {
 		name string
-		fn   handlerFunc
+		fn   kernel.Handler
 		args [][]byte
-	}{{"SET", setCommand, set}, {"GET", getCommand, get}, {"GET miss", getCommand, miss},
-		{"INCR", incrCommand, incr}, {"GETBIT", getbitCommand, getbit}} {
-		if n := testing.AllocsPerRun(200, func() { tc.fn(c, tc.args) }); n != 0 {
+	}{{"SET", s.cmds.m["set"].fn, set}, {"GET", s.cmds.m["get"].fn, get}, {"GET miss", s.cmds.m["get"].fn, miss},
+		{"INCR", s.cmds.m["incr"].fn, incr}, {"GETBIT", s.cmds.m["getbit"].fn, getbit}} {
+		if n := testing.AllocsPerRun(200, func() { tc.fn(&c.Ctx, tc.args) }); n != 0 {
 			t.Errorf("%s: %.1f allocations per call, want 0", tc.name, n)
 		}
 	}
@@ -542,21 +545,23 @@ func TestStringMaxBulkLen(t *testing.T) {
 // go test -run '^$' -bench StringHandlers -benchmem ./server/
 func BenchmarkStringHandlers(b *testing.B) {
 	s := startServer(b, nil)
-	c := &client{s: s, conn: &strNullConn{}, authed: true}
+	c := &client{s: s, authed: true}
+	c.Conn = &strNullConn{}
+	c.Init(s.store, env{s}, c)
 	val := bytes.Repeat([]byte("v"), 32)
 	set := [][]byte{[]byte("SET"), []byte("key:0001"), val}
 	get := [][]byte{[]byte("GET"), []byte("key:0001")}
 	incr := [][]byte{[]byte("INCR"), []byte("counter")}
-	setCommand(c, set)
+	s.cmds.m["set"].fn(&c.Ctx, set)
 	for _, bc := range []struct {
 		name string
-		fn   handlerFunc
+		fn   kernel.Handler
 		args [][]byte
-	}{{"GET", getCommand, get}, {"SET", setCommand, set}, {"INCR", incrCommand, incr}} {
+	}{{"GET", s.cmds.m["get"].fn, get}, {"SET", s.cmds.m["set"].fn, set}, {"INCR", s.cmds.m["incr"].fn, incr}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				bc.fn(c, bc.args)
+				bc.fn(&c.Ctx, bc.args)
 			}
 		})
 	}

@@ -8,6 +8,14 @@ import (
 	"time"
 
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/bitcmd"
+	"github.com/cached/cached/server/hashcmd"
+	"github.com/cached/cached/server/kernel"
+	"github.com/cached/cached/server/keycmd"
+	"github.com/cached/cached/server/listcmd"
+	"github.com/cached/cached/server/setcmd"
+	"github.com/cached/cached/server/stringcmd"
+	"github.com/cached/cached/server/zsetcmd"
 	"github.com/cached/cached/store"
 )
 
@@ -97,7 +105,8 @@ type spec struct {
 	summary    string
 	complexity string
 	fn         handlerFunc
-	subs       []spec // subcommands (CONFIG GET, CLIENT LIST …); fn of the parent is unused then
+	kfn        kernel.Handler // a family handler (fromKernel); fn is nil then
+	subs       []spec         // subcommands (CONFIG GET, CLIENT LIST …); fn of the parent is unused then
 
 	keySpecs []string // Redis 7 key specs (keyspec.go); none: one built from first/last/step
 	// keyFlags gives the flags of the key of a command whose key spec has
@@ -147,60 +156,34 @@ func (sp spec) withKeyFlags(fn func(args [][]byte) []string) spec {
 	return sp
 }
 
-// withSplit declares how proxy mode splits a cross-slot call.
-func (sp spec) withSplit(k splitKind) spec {
-	sp.split = k
-	return sp
-}
-
 // withRole declares what the command is to connection state.
 func (sp spec) withRole(r cmdRole) spec {
 	sp.role = r
 	return sp
 }
 
-// withClusterRefusal declares when cluster mode refuses the command.
-func (sp spec) withClusterRefusal(fn func(args [][]byte) string) spec {
-	sp.clusterRefusal = fn
-	return sp
-}
-
-// splitKind is how proxy mode splits a command whose keys span several
-// slots into parts, one per owner, and merges their replies
-// (cluster_split.go).
-type splitKind uint8
+// splitKind is kernel.SplitKind (the command table's).
+type splitKind = kernel.SplitKind
 
 const (
-	splitNone   splitKind = iota // CROSSSLOT
-	splitCount                   // every key a part; the parts' integer replies summed (DEL, EXISTS, …)
-	splitValues                  // every key a part; the values merged in the order asked (MGET)
-	splitPairs                   // every key with its value a part; OK (MSET)
+	splitNone   = kernel.SplitNone
+	splitCount  = kernel.SplitCount
+	splitValues = kernel.SplitValues
+	splitPairs  = kernel.SplitPairs
 )
 
-// cmdRole is what a command is to connection state outside its handler:
-// MULTI queuing, the RESP2 subscribed context, cluster forwarding.
-type cmdRole uint16
+// cmdRole is kernel.Role (the command table's).
+type cmdRole = kernel.Role
 
 const (
-	// roleTxRunNow runs at once inside MULTI, not queued (DISCARD, QUIT).
-	roleTxRunNow cmdRole = 1 << iota
-	// roleTxAnswerNow runs at once inside MULTI after the maxmemory check
-	// that every command in MULTI gets (MULTI, WATCH answer their error).
-	roleTxAnswerNow
-	// roleTxExec is EXEC: it runs the queued commands.
-	roleTxExec
-	// roleTxReset ends the transaction, then runs (RESET).
-	roleTxReset
-	// roleNotInExec is queued but refused when EXEC runs it (MONITOR).
-	roleNotInExec
-	// roleSubscribed may run in a RESP2 subscribed context.
-	roleSubscribed
-	// roleConnState keeps state on the connection: proxy mode never
-	// forwards it to another node (WATCH, SSUBSCRIBE, SUNSUBSCRIBE).
-	roleConnState
-	// rolePushReply replies with pushes (the (un)subscribe confirmations):
-	// CLIENT REPLY OFF|SKIP does not mute them, as in Redis 7.
-	rolePushReply
+	roleTxRunNow    = kernel.RoleTxRunNow
+	roleTxAnswerNow = kernel.RoleTxAnswerNow
+	roleTxExec      = kernel.RoleTxExec
+	roleTxReset     = kernel.RoleTxReset
+	roleNotInExec   = kernel.RoleNotInExec
+	roleSubscribed  = kernel.RoleSubscribed
+	roleConnState   = kernel.RoleConnState
+	rolePushReply   = kernel.RolePushReply
 )
 
 // command is a built table entry with its statistics.
@@ -217,7 +200,7 @@ type command struct {
 	since      string
 	summary    string
 	complexity string
-	fn         handlerFunc
+	fn         kernel.Handler
 	keySpecs   []keySpec
 	keyFlags   func(args [][]byte) []string
 	tips       []string
@@ -246,17 +229,17 @@ func newCommandTable() *commandTable {
 	t := &commandTable{m: map[string]*command{}}
 	for _, group := range [][]spec{
 		connectionCommands(),
-		stringCommands(),
-		bitmapCommands(),
-		keyCommands(),
+		fromKernel(stringcmd.Commands()),
+		fromKernel(bitcmd.Commands()),
+		fromKernel(keycmd.Commands()),
 		dumpCommands(),
 		serverCommands(),
 		latencyCommands(),
 		observabilityCommands(),
-		hashCommands(),
-		listCommands(),
-		setCommands(),
-		zsetCommands(),
+		fromKernel(hashcmd.Commands()),
+		fromKernel(listcmd.Commands()),
+		fromKernel(setcmd.Commands()),
+		fromKernel(zsetcmd.Commands()),
 		pubsubCommands(),
 		txCommands(),
 		clusterCommands(),
@@ -277,7 +260,7 @@ func newCommandTable() *commandTable {
 func build(sp spec, parent *command) *command {
 	c := &command{name: sp.name, fullName: sp.name, arity: sp.arity, flags: parseFlags(sp.flags),
 		first: sp.first, last: sp.last, step: sp.step, group: sp.group, since: sp.since,
-		summary: sp.summary, complexity: sp.complexity, fn: sp.fn, parent: parent,
+		summary: sp.summary, complexity: sp.complexity, fn: pick(sp), parent: parent,
 		keyFlags: sp.keyFlags, tips: strings.Fields(sp.tips), split: sp.split, role: sp.role,
 		refusal: sp.clusterRefusal, keyspace: sp.keyspace, block: sp.block}
 	if (c.flags&flagBlocking != 0) != (c.block != nil) {
@@ -510,7 +493,7 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 	}
 	// CLIENT REPLY OFF or SKIP: the command's reply is written, then
 	// dropped from the reply buffer unless the command turned replies on.
-	w := replyBufferOf(c.conn)
+	w := replyBufferOf(c.Conn)
 	mark := len(w.Buffer())
 	c.pushReply = false
 	s.dispatchCommand(c, args)
@@ -525,18 +508,7 @@ func (s *Server) dispatch(c *client, args [][]byte) {
 // endCommand clears what describes the running command once it is done.
 func (c *client) endCommand() {
 	c.argvMem.Store(0)
-	c.cmdMs = 0
-}
-
-// now is the running command's time in Unix ms, read once when dispatch
-// began it (all its TTLs are computed from it, as Redis's command time
-// snapshot); outside a dispatched command (a blocked client served, the
-// replication applier) the store's clock now.
-func (c *client) now() int64 {
-	if c.cmdMs != 0 {
-		return c.cmdMs
-	}
-	return c.s.store.Now()
+	c.CmdMs = 0
 }
 
 func (s *Server) dispatchCommand(c *client, args [][]byte) {
@@ -549,7 +521,7 @@ func (s *Server) dispatchCommand(c *client, args [][]byte) {
 	if start == 0 {
 		start = store.Mono() // the command's clock read (see call)
 	}
-	c.cmdMs = s.store.MsAt(start)
+	c.CmdMs = s.store.MsAt(start)
 	c.idleAt.Store(store.MonoUnixNano(start))
 	s.stats.totalCommands.Add(1)
 	cmd := c.lookup(args[0])
@@ -602,7 +574,7 @@ func (s *Server) dispatchCommand(c *client, args [][]byte) {
 	}
 	if s.pause.holds(cmd) {
 		s.waitPause(c, cmd)
-		c.cmdMs = s.store.Now() // it runs now, not when it arrived
+		c.CmdMs = s.store.Now() // it runs now, not when it arrived
 	}
 	c.pushReply = cmd.role&rolePushReply != 0
 	s.call(c, cmd, args, start)
@@ -636,10 +608,10 @@ func (c *client) replyCommandDone() {
 // held.
 func (s *Server) call(c *client, cmd *command, args [][]byte, start int64) {
 	c.lastCmd.Store(cmd)
-	c.failed = false
+	c.Failed = false
 	s.runHandler(c, cmd, args) // recover.go: a panic is recovered here
-	if !c.execHeld {           // EXEC commits its commands' changes as one unit (multi.go)
-		c.releaseHeld()
+	if !c.InExecTx() {         // EXEC commits its commands' changes as one unit (multi.go)
+		c.ReleaseHeld()
 	}
 	if cmd.flags&flagWrite != 0 && s.repl.Load() != nil { // repl_cmds.go: for WAIT
 		c.noteWrite(cmd, args)
@@ -661,7 +633,7 @@ func (s *Server) call(c *client, cmd *command, args [][]byte, start int64) {
 	if d >= time.Duration(s.slowlog.threshold.Load()) && cmd.flags&flagSkipSlowlog == 0 {
 		s.slowlog.add(c, args, d)
 	}
-	if c.failed {
+	if c.Failed {
 		cmd.failed.Add(1)
 	}
 }
@@ -677,7 +649,7 @@ func (c *client) reject(cmd *command, msg string) {
 	if cmd != nil {
 		cmd.rejected.Add(1)
 	}
-	c.err(msg)
+	c.Err(msg)
 }
 
 // freeMemory evicts under maxmemory before a command that may grow memory,

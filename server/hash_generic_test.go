@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cached/cached/server/hashcmd"
+	"github.com/cached/cached/server/setcmd"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -109,8 +111,8 @@ func TestHashSetCommandInfoVsRedis(t *testing.T) {
 	ours := newClient(t, s, resp2)
 	ctx := ctxT(t)
 	var names []string
-	for _, sp := range append(hashCommands(), setCommands()...) {
-		names = append(names, sp.name)
+	for _, sp := range append(hashcmd.Commands(), setcmd.Commands()...) {
+		names = append(names, sp.Name)
 	}
 	want, err := theirs.Command(ctx).Result()
 	if err != nil {

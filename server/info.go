@@ -49,7 +49,7 @@ var infoSections = []infoSection{
 }
 
 func infoCommand(c *client, args [][]byte) {
-	c.verbatim(c.s.infoString(args[1:]))
+	c.Verbatim(c.s.infoString(args[1:]))
 }
 
 // infoString renders the sections args ask for, as INFO does: none means

@@ -283,79 +283,79 @@ func (ks *keySpec) keysAt(args [][]byte, begin int) (first, last, step int, ok b
 
 // writeKeySpecs writes the command's key specs as COMMAND INFO's 9th field.
 func (c *client) writeKeySpecs(cmd *command) {
-	c.setLen(len(cmd.keySpecs))
+	c.SetLen(len(cmd.keySpecs))
 	for i := range cmd.keySpecs {
 		ks := &cmd.keySpecs[i]
 		n := 3
 		if ks.notes != "" {
 			n++
-			c.mapLen(n)
-			c.bulkString("notes")
-			c.bulkString(ks.notes)
+			c.MapLen(n)
+			c.BulkString("notes")
+			c.BulkString(ks.notes)
 		} else {
-			c.mapLen(n)
+			c.MapLen(n)
 		}
-		c.bulkString("flags")
+		c.BulkString("flags")
 		c.statusSet(ks.flags)
-		c.bulkString("begin_search")
+		c.BulkString("begin_search")
 		ks.writeBegin(c)
-		c.bulkString("find_keys")
+		c.BulkString("find_keys")
 		ks.writeFind(c)
 	}
 }
 
 func (ks *keySpec) writeBegin(c *client) {
-	c.mapLen(2)
-	c.bulkString("type")
+	c.MapLen(2)
+	c.BulkString("type")
 	switch ks.begin {
 	case beginIndex:
-		c.bulkString("index")
-		c.bulkString("spec")
-		c.mapLen(1)
-		c.bulkString("index")
-		c.int(int64(ks.index))
+		c.BulkString("index")
+		c.BulkString("spec")
+		c.MapLen(1)
+		c.BulkString("index")
+		c.Int(int64(ks.index))
 	case beginKeyword:
-		c.bulkString("keyword")
-		c.bulkString("spec")
-		c.mapLen(2)
-		c.bulkString("keyword")
-		c.bulkString(ks.keyword)
-		c.bulkString("startfrom")
-		c.int(int64(ks.startFrom))
+		c.BulkString("keyword")
+		c.BulkString("spec")
+		c.MapLen(2)
+		c.BulkString("keyword")
+		c.BulkString(ks.keyword)
+		c.BulkString("startfrom")
+		c.Int(int64(ks.startFrom))
 	default:
-		c.bulkString("unknown")
-		c.bulkString("spec")
-		c.mapLen(0)
+		c.BulkString("unknown")
+		c.BulkString("spec")
+		c.MapLen(0)
 	}
 }
 
 func (ks *keySpec) writeFind(c *client) {
-	c.mapLen(2)
-	c.bulkString("type")
+	c.MapLen(2)
+	c.BulkString("type")
 	switch ks.find {
 	case findRange:
-		c.bulkString("range")
-		c.bulkString("spec")
-		c.mapLen(3)
-		c.bulkString("lastkey")
-		c.int(int64(ks.lastKey))
-		c.bulkString("keystep")
-		c.int(int64(ks.keyStep))
-		c.bulkString("limit")
-		c.int(int64(ks.limit))
+		c.BulkString("range")
+		c.BulkString("spec")
+		c.MapLen(3)
+		c.BulkString("lastkey")
+		c.Int(int64(ks.lastKey))
+		c.BulkString("keystep")
+		c.Int(int64(ks.keyStep))
+		c.BulkString("limit")
+		c.Int(int64(ks.limit))
 	case findKeynum:
-		c.bulkString("keynum")
-		c.bulkString("spec")
-		c.mapLen(3)
-		c.bulkString("keynumidx")
-		c.int(int64(ks.keynumIdx))
-		c.bulkString("firstkey")
-		c.int(int64(ks.firstKey))
-		c.bulkString("keystep")
-		c.int(int64(ks.keyStep))
+		c.BulkString("keynum")
+		c.BulkString("spec")
+		c.MapLen(3)
+		c.BulkString("keynumidx")
+		c.Int(int64(ks.keynumIdx))
+		c.BulkString("firstkey")
+		c.Int(int64(ks.firstKey))
+		c.BulkString("keystep")
+		c.Int(int64(ks.keyStep))
 	default:
-		c.bulkString("unknown")
-		c.bulkString("spec")
-		c.mapLen(0)
+		c.BulkString("unknown")
+		c.BulkString("spec")
+		c.MapLen(0)
 	}
 }

@@ -29,7 +29,7 @@ func TestKeySpecTableChecks(t *testing.T) {
 		"variable without keyFlags": spec{name: "x", arity: 2, first: 1, last: 1, step: 1}.
 			withKeys("RW variable_flags | index 1 | range 0 1 0"),
 		"keyFlags without variable": spec{name: "x", arity: 2, first: 1, last: 1, step: 1}.
-			withKeys("RW | index 1 | range 0 1 0").withKeyFlags(setKeyFlags),
+			withKeys("RW | index 1 | range 0 1 0").withKeyFlags(func([][]byte) []string { return nil }),
 	} {
 		mustPanic(t, what, func() { build(sp, nil) })
 	}

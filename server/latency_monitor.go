@@ -121,13 +121,13 @@ func latencyLatestCommand(c *client, args [][]byte) {
 		rows = append(rows, row{name, last.at.Unix(), last.ms, e.max})
 	}
 	m.mu.Unlock()
-	c.array(len(rows))
+	c.Array(len(rows))
 	for _, r := range rows {
-		c.array(4)
-		c.bulkString(r.name)
-		c.int(r.at)
-		c.int(r.latest)
-		c.int(r.max)
+		c.Array(4)
+		c.BulkString(r.name)
+		c.Int(r.at)
+		c.Int(r.latest)
+		c.Int(r.max)
 	}
 }
 
@@ -139,11 +139,11 @@ func latencyHistoryCommand(c *client, args [][]byte) {
 		samples = e.samples()
 	}
 	m.mu.Unlock()
-	c.array(len(samples))
+	c.Array(len(samples))
 	for _, s := range samples {
-		c.array(2)
-		c.int(s.at.Unix())
-		c.int(s.ms)
+		c.Array(2)
+		c.Int(s.at.Unix())
+		c.Int(s.ms)
 	}
 }
 
@@ -163,7 +163,7 @@ func latencyResetCommand(c *client, args [][]byte) {
 		}
 	}
 	m.mu.Unlock()
-	c.int(int64(n))
+	c.Int(int64(n))
 }
 
 // latencyHistogramCommand answers LATENCY HISTOGRAM [command ...] as Redis
@@ -190,14 +190,14 @@ func latencyHistogramCommand(c *client, args [][]byte) {
 			called = append(called, cmd)
 		}
 	}
-	c.mapLen(len(called))
+	c.MapLen(len(called))
 	for _, cmd := range called {
 		cum, total := cmd.latency.powersOfTwoMicros(latencyHistogramPowers)
-		c.bulkString(cmd.fullName)
-		c.mapLen(2)
-		c.bulkString("calls")
-		c.int(int64(total))
-		c.bulkString("histogram_usec")
+		c.BulkString(cmd.fullName)
+		c.MapLen(2)
+		c.BulkString("calls")
+		c.Int(int64(total))
+		c.BulkString("histogram_usec")
 		var bounds, counts []int64
 		prev := uint64(0)
 		for i, n := range cum {
@@ -211,10 +211,10 @@ func latencyHistogramCommand(c *client, args [][]byte) {
 			bounds = append(bounds, int64(1)<<latencyHistogramPowers)
 			counts = append(counts, int64(total))
 		}
-		c.mapLen(len(bounds))
+		c.MapLen(len(bounds))
 		for i := range bounds {
-			c.int(bounds[i])
-			c.int(counts[i])
+			c.Int(bounds[i])
+			c.Int(counts[i])
 		}
 	}
 }
@@ -224,7 +224,7 @@ func latencyHistogramCommand(c *client, args [][]byte) {
 const latencyHistogramPowers = 31
 
 func latencyHelpCommand(c *client, args [][]byte) {
-	c.helpReply("LATENCY", []string{
+	c.HelpReply("LATENCY", []string{
 		"HISTORY <event>", "    Return time-latency samples for the <event> class.",
 		"LATEST", "    Return the latest latency samples for all events.",
 		"RESET [<event> ...]", "    Reset latency data of one or more <event> classes.",

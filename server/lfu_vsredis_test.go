@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cached/cached/server/keycmd"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -91,7 +92,7 @@ func TestLFUIdletimeAfterSwitch(t *testing.T) {
 	if f := mustDo(t, rc, "OBJECT", "FREQ", "k"); f != int64(5) {
 		t.Fatalf("OBJECT FREQ of a new key under the configured LFU policy: %v", f)
 	}
-	wantErr(t, rc, errLFUSelected, "OBJECT", "IDLETIME", "k")
+	wantErr(t, rc, keycmd.ErrLFUSelected, "OBJECT", "IDLETIME", "k")
 	mustDo(t, rc, "CONFIG", "SET", "maxmemory-policy", "volatile-lru")
 	if _, ok := mustDo(t, rc, "OBJECT", "IDLETIME", "k").(int64); !ok {
 		t.Fatal("OBJECT IDLETIME is not an integer after switching back")
@@ -100,8 +101,8 @@ func TestLFUIdletimeAfterSwitch(t *testing.T) {
 	if d := mustDo(t, rc, "OBJECT", "IDLETIME", "k"); d != int64(0) {
 		t.Fatalf("OBJECT IDLETIME after an access under LRU: %v", d)
 	}
-	if !strings.Contains(errLFUNotSelected, "not selected") {
-		t.Fatal(errLFUNotSelected)
+	if !strings.Contains(keycmd.ErrLFUNotSelected, "not selected") {
+		t.Fatal(keycmd.ErrLFUNotSelected)
 	}
-	wantErr(t, rc, errLFUNotSelected, "OBJECT", "FREQ", "k")
+	wantErr(t, rc, keycmd.ErrLFUNotSelected, "OBJECT", "FREQ", "k")
 }

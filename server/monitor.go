@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cached/cached/server/kernel"
 	"github.com/tidwall/redcon"
 )
 
@@ -75,7 +76,7 @@ func monitorSpec() spec {
 // monitorCommand replies +OK and hands the connection to a monitor. A client
 // already monitoring never gets here: its commands are read by monitor.read.
 func monitorCommand(c *client, _ [][]byte) {
-	c.ok()
+	c.OK()
 	c.monitoring.Store(true) // before Detach: Server.closed then leaves c registered
 	qlen := int(c.s.monitors.queueLen.Load())
 	if qlen <= 0 {
@@ -84,7 +85,7 @@ func monitorCommand(c *client, _ [][]byte) {
 	m := &monitor{
 		s:     c.s,
 		c:     c,
-		dc:    c.conn.Detach(),
+		dc:    c.Conn.Detach(),
 		lines: make(chan []byte, qlen),
 		ctl:   make(chan ctlLine, 1),
 		done:  make(chan struct{}),
@@ -143,10 +144,10 @@ func (s *Server) feedMonitorsArgs(c *client, args [][]byte) {
 		return
 	}
 	addr := c.addr
-	if _, scripted := c.conn.(*scriptConn); scripted {
+	if _, scripted := c.Conn.(*scriptConn); scripted {
 		addr = "lua"
 	}
-	line := appendMonitorLine(nil, time.Now(), int(c.db.Load()), addr, args)
+	line := appendMonitorLine(nil, time.Now(), int(c.Selected.Load()), addr, args)
 	for _, m := range *list {
 		select {
 		case m.lines <- line:
@@ -191,24 +192,24 @@ func appendMonitorLine(b []byte, now time.Time, db int, addr string, args [][]by
 func redactedArgs(args [][]byte) []bool {
 	var out []bool
 	switch {
-	case keyWordIs(args[0], "auth"):
+	case kernel.KeyWordIs(args[0], "auth"):
 		// Redis redacts arguments 1 and 2 (a longer AUTH is a syntax
 		// error); hiding every argument is never less safe.
 		out = make([]bool, len(args))
 		for i := 1; i < len(args); i++ {
 			out[i] = true
 		}
-	case keyWordIs(args[0], "hello"):
+	case kernel.KeyWordIs(args[0], "hello"):
 		for j := 2; j < len(args); j++ {
 			more := len(args) - 1 - j
 			switch {
-			case keyWordIs(args[j], "auth") && more >= 2:
+			case kernel.KeyWordIs(args[j], "auth") && more >= 2:
 				if out == nil {
 					out = make([]bool, len(args))
 				}
 				out[j+1], out[j+2] = true, true
 				j += 2
-			case keyWordIs(args[j], "setname") && more >= 1:
+			case kernel.KeyWordIs(args[j], "setname") && more >= 1:
 				j++
 			default:
 				return out
@@ -329,11 +330,11 @@ func (m *monitor) read() {
 		}
 		r := ctlLine{reply: monitorReplyKeyspace}
 		switch {
-		case keyWordIs(cmd.Args[0], "quit"):
+		case kernel.KeyWordIs(cmd.Args[0], "quit"):
 			r = ctlLine{reply: monitorReplyOK, end: true}
-		case keyWordIs(cmd.Args[0], "reset"):
+		case kernel.KeyWordIs(cmd.Args[0], "reset"):
 			r = ctlLine{reply: monitorReplyReset, end: true}
-		case keyWordIs(cmd.Args[0], "ping"):
+		case kernel.KeyWordIs(cmd.Args[0], "ping"):
 			r.reply = monitorReplyPong
 		}
 		select {

@@ -294,39 +294,39 @@ func (c *client) inExec() bool {
 	if c.multi != nil && c.multi.executing {
 		return true
 	}
-	_, scripted := c.conn.(*scriptConn)
+	_, scripted := c.Conn.(*scriptConn)
 	return scripted
 }
 
 func multiCommand(c *client, args [][]byte) {
 	if c.multi != nil {
-		c.err(errMultiNested)
+		c.Err(errMultiNested)
 		return
 	}
 	m := c.s.txState(c, true)
 	m.active, m.aborted, m.queue = true, false, nil
 	m.n.Store(0)
 	c.multi = m
-	c.ok()
+	c.OK()
 }
 
 func discardCommand(c *client, args [][]byte) {
 	if c.multi == nil {
-		c.err(errDiscardNoMulti)
+		c.Err(errDiscardNoMulti)
 		return
 	}
 	c.s.endTx(c)
-	c.ok()
+	c.OK()
 }
 
 func watchCommand(c *client, args [][]byte) {
 	if c.multi != nil {
-		c.err(errWatchInMulti)
+		c.Err(errWatchInMulti)
 		return
 	}
 	s := c.s
 	m := s.txState(c, true)
-	db := int(c.db.Load())
+	db := int(c.Selected.Load())
 	for _, k := range args[1:] {
 		wk := watchKey{db, string(k)}
 		// A key already expired is deleted before the watch starts, so
@@ -350,14 +350,14 @@ func watchCommand(c *client, args [][]byte) {
 		}
 		s.watch.mu.Unlock()
 	}
-	c.ok()
+	c.OK()
 }
 
 func unwatchCommand(c *client, args [][]byte) {
 	if c.multi == nil { // inside MULTI, UNWATCH is queued (and EXEC unwatched already)
 		c.s.endTx(c)
 	}
-	c.ok()
+	c.OK()
 }
 
 // queueMulti handles a command that passed dispatch's checks while c is
@@ -397,7 +397,7 @@ func (s *Server) queueMulti(c *client, cmd *command, args [][]byte, start int64)
 		m.n.Store(int32(len(m.queue)))
 	}
 	c.lastCmd.Store(cmd)
-	c.simple("QUEUED")
+	c.Simple("QUEUED")
 	return true
 }
 
@@ -411,7 +411,7 @@ func (c *client) abortExec(cmd *command, msg string) bool {
 	}
 	cmd.rejected.Add(1)
 	c.s.endTx(c)
-	c.err(errExecAbortPrefix + strings.TrimPrefix(msg, "ERR "))
+	c.Err(errExecAbortPrefix + strings.TrimPrefix(msg, "ERR "))
 	return true
 }
 
@@ -436,7 +436,7 @@ func (s *Server) runExec(c *client, cmd *command, args [][]byte, start int64) {
 	}
 	s.execLock(c, m)
 	s.call(c, cmd, args, start)
-	c.releaseHeld()
+	c.ReleaseHeld()
 }
 
 // execLock locks, for the client's held Tx, the shards of every key the
@@ -455,16 +455,15 @@ func (s *Server) execLock(c *client, m *multiState) {
 		}
 	}
 	if all {
-		c.held = s.store.LockAll()
+		c.HoldExec(s.store.LockAll())
 	} else {
 		s.watch.mu.RLock()
 		for _, w := range m.keys {
 			keys = append(keys, []byte(w.key))
 		}
 		s.watch.mu.RUnlock()
-		c.held = s.store.Lock(keys...)
+		c.HoldExec(s.store.Lock(keys...))
 	}
-	c.execHeld = true
 }
 
 // stopping reports whether Close has begun stopping background work.
@@ -502,18 +501,18 @@ func txDeniesOOM(m *multiState) bool {
 func execCommand(c *client, args [][]byte) {
 	m := c.multi
 	if m == nil {
-		c.err(errExecNoMulti)
+		c.Err(errExecNoMulti)
 		return
 	}
 	s := c.s
 	if m.aborted {
 		s.endTx(c)
-		c.err(errExecAbort)
+		c.Err(errExecAbort)
 		return
 	}
 	if m.dirty.Load() || s.watchedExpired(m) {
 		s.endTx(c)
-		c.nullArray()
+		c.NullArray()
 		return
 	}
 	self := c.lastCmd.Load()
@@ -521,21 +520,21 @@ func execCommand(c *client, args [][]byte) {
 	s.watch.unwatchLocked(m) // its own writes must not dirty it
 	s.watch.mu.Unlock()
 	m.executing = true
-	c.array(len(m.queue))
+	c.Array(len(m.queue))
 	for _, q := range m.queue {
 		if c.panicked { // recover.go: the client is being closed
-			c.err(errExecPanicked)
+			c.Err(errExecPanicked)
 			continue
 		}
 		if q.cmd.role&roleNotInExec != 0 {
-			c.err(errMonitorInExec) // as Redis: EXEC denies blocking
+			c.Err(errMonitorInExec) // as Redis: EXEC denies blocking
 			continue
 		}
 		s.call(c, q.cmd, q.args, store.Mono())
 	}
 	m.executing = false
 	c.lastCmd.Store(self)
-	c.failed = false // errors inside are the queued commands', not EXEC's
+	c.Failed = false // errors inside are the queued commands', not EXEC's
 	s.endTx(c)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cached/cached/store"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -13,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cached/cached/store"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"

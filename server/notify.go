@@ -5,31 +5,31 @@ package server
 // and "__keyevent@<db>__:<event>" <key> (flag E), for the event classes the
 // directive enables.
 
-import "strconv"
+import (
+	"strconv"
 
-// notifyClass is a keyspace notification class (notify-keyspace-events flags).
-type notifyClass uint16
+	"github.com/cached/cached/server/kernel"
+)
 
-// Keyspace notification classes, as Redis's NOTIFY_* flags.
+// Keyspace notification classes: see kernel.NotifyClass.
+type notifyClass = kernel.NotifyClass
+
 const (
-	notifyGeneric  notifyClass = 1 << iota // g
-	notifyString                           // $
-	notifyList                             // l
-	notifySet                              // s
-	notifyHash                             // h
-	notifyZSet                             // z
-	notifyExpired                          // x
-	notifyEvicted                          // e
-	notifyStream                           // t
-	notifyKeyMiss                          // m
-	notifyModule                           // d
-	notifyNew                              // n
-	notifyKeyspace                         // K: publish __keyspace@db__:key
-	notifyKeyevent                         // E: publish __keyevent@db__:event
-
-	// notifyAll is the A flag: every class but m and n.
-	notifyAll = notifyGeneric | notifyString | notifyList | notifySet | notifyHash |
-		notifyZSet | notifyExpired | notifyEvicted | notifyStream | notifyModule
+	notifyGeneric  = kernel.NotifyGeneric
+	notifyString   = kernel.NotifyString
+	notifyList     = kernel.NotifyList
+	notifySet      = kernel.NotifySet
+	notifyHash     = kernel.NotifyHash
+	notifyZSet     = kernel.NotifyZSet
+	notifyExpired  = kernel.NotifyExpired
+	notifyEvicted  = kernel.NotifyEvicted
+	notifyStream   = kernel.NotifyStream
+	notifyKeyMiss  = kernel.NotifyKeyMiss
+	notifyModule   = kernel.NotifyModule
+	notifyNew      = kernel.NotifyNew
+	notifyKeyspace = kernel.NotifyKeyspace
+	notifyKeyevent = kernel.NotifyKeyevent
+	notifyAll      = kernel.NotifyAll
 )
 
 // errNotifyFlags is Redis's error for a bad notify-keyspace-events value.
@@ -128,15 +128,6 @@ func formatNotifyFlags(f notifyClass) string {
 		b = append(b, 'm')
 	}
 	return string(b)
-}
-
-// keyMiss publishes a "keymiss" event (class m) for a key GET's fast path
-// (store.Get) did not find; reads through a Tx report their misses from the
-// store (ChangeMiss). Unlike notify it does not count as a change of the key.
-func (c *client) keyMiss(key []byte) {
-	if notifyClass(c.s.pubsub.notify.Load())&notifyKeyMiss != 0 {
-		c.s.keyspaceEvent(int(c.db.Load()), notifyKeyMiss, "keymiss", key)
-	}
 }
 
 // keyspaceEvent publishes the notification of one event if its class is

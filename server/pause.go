@@ -94,7 +94,7 @@ func (s *Server) waitPause(c *client, cmd *command) {
 func clientPauseCommand(c *client, args [][]byte) {
 	ms, ok := protocol.ParseInt(args[2])
 	if !ok || ms < 0 {
-		c.err("ERR timeout is not an integer or out of range")
+		c.Err("ERR timeout is not an integer or out of range")
 		return
 	}
 	all := true
@@ -104,18 +104,18 @@ func clientPauseCommand(c *client, args [][]byte) {
 		case "WRITE":
 			all = false
 		default:
-			c.err(protocol.ErrSyntax)
+			c.Err(protocol.ErrSyntax)
 			return
 		}
 	} else if len(args) > 4 {
-		c.err(protocol.ErrSyntax)
+		c.Err(protocol.ErrSyntax)
 		return
 	}
 	c.s.pause.pause(time.Now().Add(time.Duration(ms)*time.Millisecond), all)
-	c.ok()
+	c.OK()
 }
 
 func clientUnpauseCommand(c *client, args [][]byte) {
 	c.s.pause.unpause()
-	c.ok()
+	c.OK()
 }

@@ -243,7 +243,7 @@ type frames struct {
 // message returns the frame for c: a RESP2 array or a RESP3 push of kind,
 // [pattern,] channel, msg.
 func (f *frames) message(c *client, kind string, pattern, channel, msg []byte) []byte {
-	resp3 := c.resp3.Load()
+	resp3 := c.RESP3.Load()
 	slot := &f.m2
 	switch {
 	case pattern != nil && resp3:

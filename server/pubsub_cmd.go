@@ -58,7 +58,7 @@ func pubsubContextError(name string) string {
 // subscribed context (RESP2: only (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING,
 // QUIT, RESET). PING is answered here with Redis's subscribed form.
 func pubsubRefuses(c *client, cmd *command) bool {
-	if c.resp3.Load() || !c.subscribed() {
+	if c.RESP3.Load() || !c.subscribed() {
 		return false
 	}
 	if cmd.role&roleSubscribed != 0 { // PING is answered by session.run (subscribedPing)
@@ -71,15 +71,15 @@ func pubsubRefuses(c *client, cmd *command) bool {
 // subscribedPing answers PING for a RESP2 subscribed client as Redis does:
 // ["pong", message or ""]. It returns false for other clients.
 func subscribedPing(c *client, args [][]byte) bool {
-	if c.resp3.Load() || !c.subscribed() {
+	if c.RESP3.Load() || !c.subscribed() {
 		return false
 	}
-	c.array(2)
-	c.bulkString("pong")
+	c.Array(2)
+	c.BulkString("pong")
 	if len(args) > 1 {
-		c.bulk(args[1])
+		c.Bulk(args[1])
 	} else {
-		c.bulkString("")
+		c.BulkString("")
 	}
 	return true
 }
@@ -87,8 +87,8 @@ func subscribedPing(c *client, args [][]byte) bool {
 // subscribeReply writes one (un)subscribe confirmation: a RESP3 push or a
 // RESP2 array of kind, name (nil: a null) and count.
 func (c *client) subscribeReply(kind string, name []byte, null bool, count int) {
-	b := c.scratch[:0]
-	if c.resp3.Load() {
+	b := c.Scratch[:0]
+	if c.RESP3.Load() {
 		b = protocol.AppendPush(b, 3)
 	} else {
 		b = protocol.AppendArray(b, 3)
@@ -97,14 +97,14 @@ func (c *client) subscribeReply(kind string, name []byte, null bool, count int) 
 	switch {
 	case !null:
 		b = protocol.AppendBulk(b, name)
-	case c.resp3.Load():
+	case c.RESP3.Load():
 		b = protocol.AppendNull(b)
 	default:
 		b = protocol.AppendNullBulk(b)
 	}
 	b = protocol.AppendInt(b, int64(count))
-	c.scratch = b
-	c.raw(b)
+	c.Scratch = b
+	c.Raw(b)
 }
 
 // subscriptionCount is what (un)subscribe replies report: channels plus
@@ -169,11 +169,11 @@ func publishCommand(c *client, args [][]byte) {
 	if cs := c.s.cl; cs != nil && !c.clu.peer { // cluster: every node's subscribers (also from EXEC)
 		cs.broadcastPublish(args[1], args[2])
 	}
-	c.int(c.s.publishLocal(args[1], args[2]))
+	c.Int(c.s.publishLocal(args[1], args[2]))
 }
 
 func spublishCommand(c *client, args [][]byte) {
-	c.int(c.s.publishShard(args[1], args[2]))
+	c.Int(c.s.publishShard(args[1], args[2]))
 }
 
 // activeNames lists the channels of a hub space matching an optional pattern.
@@ -219,14 +219,14 @@ func (c *client) pubsubChannels(kind subKind, args [][]byte) {
 		if kind == kindShard {
 			name = "pubsub|shardchannels"
 		}
-		c.err(protocol.WrongArity(name))
+		c.Err(protocol.WrongArity(name))
 		return
 	}
 	var pattern []byte
 	if len(args) == 3 {
 		pattern = args[2]
 	}
-	c.strs(c.s.pubsub.activeNames(kind, pattern))
+	c.Strs(c.s.pubsub.activeNames(kind, pattern))
 }
 
 func pubsubNumsubCommand(c *client, args [][]byte) { c.pubsubNumsub(kindChannel, args[2:]) }
@@ -235,17 +235,17 @@ func pubsubShardNumsubCommand(c *client, args [][]byte) { c.pubsubNumsub(kindSha
 
 func (c *client) pubsubNumsub(kind subKind, names [][]byte) {
 	counts := c.s.pubsub.numSub(kind, names)
-	c.array(2 * len(names))
+	c.Array(2 * len(names))
 	for i, n := range names {
-		c.bulk(n)
-		c.int(int64(counts[i]))
+		c.Bulk(n)
+		c.Int(int64(counts[i]))
 	}
 }
 
-func pubsubNumpatCommand(c *client, args [][]byte) { c.int(c.s.pubsub.nPatterns.Load()) }
+func pubsubNumpatCommand(c *client, args [][]byte) { c.Int(c.s.pubsub.nPatterns.Load()) }
 
 func pubsubHelpCommand(c *client, args [][]byte) {
-	c.helpReply("PUBSUB", []string{
+	c.HelpReply("PUBSUB", []string{
 		"CHANNELS [<pattern>]",
 		"    Return the currently active channels matching a <pattern> (default: '*').",
 		"NUMPAT",

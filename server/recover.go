@@ -29,7 +29,7 @@ func (s *Server) runHandler(c *client, cmd *command, args [][]byte) {
 			s.recovered(c, cmd.fullName, r)
 		}
 	}()
-	cmd.fn(c, args)
+	cmd.fn(&c.Ctx, args)
 }
 
 // dispatchSafe is dispatch, recovering a panic outside the command's
@@ -58,14 +58,14 @@ func (s *Server) recoverConn(c *client, args [][]byte) {
 // counted.
 func (s *Server) recovered(c *client, name string, r any) {
 	released := 0
-	if c.held != nil {
+	if c.Holding() {
 		released = 1
 	}
-	c.releaseHeld() // commits what the command had changed: the store holds it
+	c.ReleaseHeld() // commits what the command had changed: the store holds it
 	s.stats.commandPanics.Add(1)
 	s.log.Error("panic in a command: client closed", "cmd", name, "client_id", c.id, "addr", c.addr,
 		"panic", fmt.Sprint(r), "locks_released", released, "stack", string(debug.Stack()))
-	c.err("ERR internal error running '" + name + "'; the connection is closed")
+	c.Err("ERR internal error running '" + name + "'; the connection is closed")
 	c.closeAfterReply = true
 	c.panicked = true    // EXEC runs no further queued command
 	c.killed.Store(true) // no further command of this client runs

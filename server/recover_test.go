@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cached/cached/server/kernel"
 	"github.com/cached/cached/store"
 )
 
@@ -51,21 +52,21 @@ func panicServer(t *testing.T) (*Server, *lockedBuffer) {
 	t.Cleanup(func() { _ = s.Close() })
 	logs := &lockedBuffer{}
 	s.log = slog.New(slog.NewTextHandler(logs, nil))
-	panicking := func(c *client, key []byte) {
-		tx := c.lock(key)
-		tx.SetString(int(c.db.Load()), key, []byte("half-written"), 0)
+	panicking := func(c *kernel.Ctx, key []byte) {
+		tx := c.Lock(key)
+		tx.SetString(int(c.Selected.Load()), key, []byte("half-written"), 0)
 		panic("test: handler failed")
 	}
 	for _, sp := range []spec{
 		{name: "x-panic", arity: 2, flags: "write", first: 1, last: 1, step: 1, group: "generic",
-			fn: func(c *client, args [][]byte) { panicking(c, args[1]) }},
+			fn: func(c *client, args [][]byte) { panicking(&c.Ctx, args[1]) }},
 		{name: "x-panicall", arity: 1, flags: "write", group: "generic",
-			fn: func(c *client, _ [][]byte) { c.lockAll(); panic("test: handler failed with every shard locked") }},
+			fn: func(c *client, _ [][]byte) { c.LockAll(); panic("test: handler failed with every shard locked") }},
 		{name: "x-bpanic", arity: 3, flags: "write blocking", first: 1, last: 1, step: 1, group: "list",
-			fn: func(c *client, args [][]byte) { c.blockFor(args) },
-			block: &blockSpec{keys: keyAt(1), timeout: -1, want: store.TypeList,
-				serve:    func(c *client, _ [][]byte, key []byte) bool { panicking(c, key); return true },
-				timedOut: (*client).nullArray, noWait: (*client).nullArray}},
+			fn: func(c *client, args [][]byte) { c.BlockFor(args) },
+			block: &kernel.BlockSpec{Keys: kernel.KeyAt(1), Timeout: -1, Want: store.TypeList,
+				Serve:    func(c *kernel.Ctx, _ [][]byte, key []byte) bool { panicking(c, key); return true },
+				TimedOut: (*kernel.Ctx).NullArray, NoWait: (*kernel.Ctx).NullArray}},
 	} {
 		s.cmds.m[sp.name] = build(sp, nil)
 	}

@@ -40,8 +40,10 @@ type applyStep struct {
 }
 
 func newApplier(s *Server) *applier {
-	c := &client{s: s, id: s.clients.nextID.Add(1), conn: applyConn{}, addr: "replication", authed: true,
-		replApply: true, born: time.Now()}
+	c := &client{s: s, id: s.clients.nextID.Add(1), addr: "replication", authed: true, born: time.Now()}
+	c.Conn = applyConn{}
+	c.ReplApply = true
+	c.Init(s.store, env{s}, c)
 	return &applier{s: s, c: c}
 }
 
@@ -52,7 +54,7 @@ func (a *applier) Apply(unit []repl.Record) (err error) {
 	c := a.c
 	defer func() {
 		p := recover()
-		c.releaseHeld() // commits what was applied: a snapshot of the slot follows the error
+		c.ReleaseHeld() // commits what was applied: a snapshot of the slot follows the error
 		if p != nil {
 			err = fmt.Errorf("server: replicated command panicked: %v", p)
 		}
@@ -65,11 +67,11 @@ func (a *applier) Apply(unit []repl.Record) (err error) {
 		return err
 	}
 	if all {
-		c.held = a.s.store.LockApplyAll()
+		c.Hold(a.s.store.LockApplyAll())
 	} else {
-		c.held = a.s.store.LockApply(a.keys...)
+		c.Hold(a.s.store.LockApply(a.keys...))
 	}
-	c.execHeld = true
+	c.HoldExec(c.Held())
 	for i := range a.steps {
 		if err := a.run(&a.steps[i]); err != nil {
 			return err
@@ -124,14 +126,14 @@ func (a *applier) resolve(unit []repl.Record) (all bool, err error) {
 func (a *applier) run(st *applyStep) error {
 	c := a.c
 	if st.flush >= 0 {
-		c.held.FlushSlot(st.flush)
-		c.held.PropagateSlot(st.db, st.flush, st.args...) // keeps this copy's slot sequence in step
+		c.Held().FlushSlot(st.flush)
+		c.Held().PropagateSlot(st.db, st.flush, st.args...) // keeps this copy's slot sequence in step
 		return nil
 	}
-	c.db.Store(int32(st.db))
-	c.failed = false
-	st.cmd.fn(c, st.args)
-	if c.failed {
+	c.Selected.Store(int32(st.db))
+	c.Failed = false
+	st.cmd.fn(&c.Ctx, st.args)
+	if c.Failed {
 		return fmt.Errorf("server: replicated %s failed", st.cmd.fullName)
 	}
 	return nil
@@ -244,7 +246,7 @@ func (s *Server) replDial(ctx context.Context, addr string) (net.Conn, error) {
 }
 
 // applyConn is the internal applier client's connection: replies are
-// dropped, errors mark the command failed (client.err sets c.failed).
+// dropped, errors mark the command failed (client.err sets c.Failed).
 type applyConn struct{}
 
 func (applyConn) RemoteAddr() string             { return "replication" }

@@ -48,16 +48,16 @@ func (c *client) noteWrite(cmd *command, args [][]byte) {
 func waitCommand(c *client, args [][]byte) {
 	n, ok := protocol.ParseInt(args[1])
 	if !ok {
-		c.err(protocol.ErrNotInteger)
+		c.Err(protocol.ErrNotInteger)
 		return
 	}
 	ms, ok := protocol.ParseInt(args[2])
 	if !ok {
-		c.err("ERR timeout is not an integer or out of range")
+		c.Err("ERR timeout is not an integer or out of range")
 		return
 	}
 	if ms < 0 {
-		c.err(protocol.ErrTimeoutNeg)
+		c.Err(protocol.ErrTimeoutNeg)
 		return
 	}
 	rs := c.s.repl.Load()
@@ -69,8 +69,8 @@ func waitCommand(c *client, args [][]byte) {
 	if len(tok.Slots()) > 0 {
 		tok.Index = rs.p.LastIndex()
 	}
-	if c.execHeld || n <= 0 {
-		c.int(int64(rs.wait(rs.ctx, tok, 0, false)))
+	if c.InExecTx() || n <= 0 {
+		c.Int(int64(rs.wait(rs.ctx, tok, 0, false)))
 		return
 	}
 	ctx := rs.ctx
@@ -79,7 +79,7 @@ func waitCommand(c *client, args [][]byte) {
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
 		defer cancel()
 	}
-	c.int(int64(rs.wait(ctx, tok, int(min(n, 1<<20)), true)))
+	c.Int(int64(rs.wait(ctx, tok, int(min(n, 1<<20)), true)))
 }
 
 // waitNoReplicas is WAIT without replication, as Redis 7 answers when no
@@ -87,7 +87,7 @@ func waitCommand(c *client, args [][]byte) {
 // MULTI/EXEC, else 0 after blocking for the whole timeout (0: until the
 // server stops). The wait is on the connection's own goroutine.
 func (s *Server) waitNoReplicas(c *client, n, ms int64) {
-	if n > 0 && !c.execHeld {
+	if n > 0 && !c.InExecTx() {
 		var timeout <-chan time.Time
 		if ms > 0 {
 			t := time.NewTimer(time.Duration(ms) * time.Millisecond)
@@ -99,7 +99,7 @@ func (s *Server) waitNoReplicas(c *client, n, ms int64) {
 		case <-s.stop:
 		}
 	}
-	c.int(0)
+	c.Int(0)
 }
 
 // wait counts the copies of tok's writes: the slots are grouped by their
@@ -144,9 +144,9 @@ func (rs *replState) wait(ctx context.Context, tok repl.Token, n int, block bool
 // Primary answers the handshake itself).
 func replsyncCommand(c *client, args [][]byte) {
 	rs := c.s.repl.Load()
-	nc := c.conn.NetConn()
-	if rs == nil || nc == nil || c.multi != nil || c.execHeld {
-		c.err("ERR replication is not enabled on this node")
+	nc := c.Conn.NetConn()
+	if rs == nil || nc == nil || c.multi != nil || c.InExecTx() {
+		c.Err("ERR replication is not enabled on this node")
 		return
 	}
 	cp := make([][]byte, len(args))
@@ -154,6 +154,6 @@ func replsyncCommand(c *client, args [][]byte) {
 		cp[i] = append([]byte(nil), a...)
 	}
 	cp[0] = []byte("REPLSYNC")
-	c.conn.Detach() // redcon lets go of the connection after this command; nothing is buffered past it
+	c.Conn.Detach() // redcon lets go of the connection after this command; nothing is buffered past it
 	_ = rs.p.Handoff(nc, cp)
 }

@@ -44,7 +44,7 @@ type scriptCall struct {
 func (s *Server) runScript(c *client, sc scriptCall) {
 	if sc.flags&script.FlagCompat == 0 {
 		if msg := s.scriptRefusal(c, sc); msg != "" {
-			c.err(msg)
+			c.Err(msg)
 			return
 		}
 	}
@@ -56,19 +56,19 @@ func (s *Server) runScript(c *client, sc scriptCall) {
 	wide := sc.flags&script.FlagAllowCrossSlot != 0 || sc.sc != nil && sc.sc.Wide.Load() ||
 		sc.fn != nil && sc.fn.Wide.Load()
 	for {
-		if c.held == nil {
+		if !c.Holding() {
 			if wide {
-				c.held = s.store.LockAll()
+				c.Hold(s.store.LockAll())
 			} else {
-				c.held = s.store.Lock(sc.keys...)
+				c.Hold(s.store.Lock(sc.keys...))
 			}
 		}
 		reply, err, restart := h.exec(c, sc)
 		if !restart {
 			if err != nil {
-				c.err(err.Msg)
+				c.Err(err.Msg)
 			} else {
-				c.raw(reply)
+				c.Raw(reply)
 			}
 			return
 		}
@@ -79,7 +79,7 @@ func (s *Server) runScript(c *client, sc scriptCall) {
 		} else if sc.fn != nil {
 			sc.fn.Wide.Store(true)
 		}
-		c.releaseHeld()
+		c.ReleaseHeld()
 		wide = true
 	}
 }
@@ -117,7 +117,9 @@ type scriptHost struct {
 
 func newScriptHost(s *Server) *scriptHost {
 	conn := &scriptConn{}
-	ic := &client{s: s, id: s.clients.nextID.Add(1), conn: conn, addr: "?:0", authed: true, born: time.Now()}
+	ic := &client{s: s, id: s.clients.nextID.Add(1), addr: "?:0", authed: true, born: time.Now()}
+	ic.Conn = conn
+	ic.Init(s.store, env{s}, ic)
 	return &scriptHost{s: s, ic: ic, conn: conn}
 }
 
@@ -132,21 +134,22 @@ func (h *scriptHost) exec(c *client, sc scriptCall) (reply []byte, err *script.E
 	}
 	h.oom = s.maxMemory.Load() > 0 && s.store.FreeMemory() != nil
 	ic := h.ic
-	ic.db.Store(c.db.Load())
-	ic.held, ic.execHeld = c.held, true
+	ic.Selected.Store(c.Selected.Load())
+	ic.HoldExec(c.Held())
 	ic.wrote = c.wrote
 	run := &h.runBuf // reused: the engine resets what it owns
-	*run = script.Run{Host: h, Keys: sc.keys, Args: sc.args, Resp: c.respVersion(), Function: sc.function, Name: sc.name}
+	*run = script.Run{Host: h, Keys: sc.keys, Args: sc.args, Resp: c.RESPVersion(), Function: sc.function, Name: sc.name}
 	h.cur = run
-	buf := c.scratch[:0]
+	buf := c.Scratch[:0]
 	if sc.fn != nil {
 		buf, err = s.scripts.Call(buf, sc.fn, run)
 	} else {
 		buf, err = s.scripts.Eval(buf, sc.sc, run)
 	}
-	c.scratch = buf[:0]
+	c.Scratch = buf[:0]
 	c.wrote = ic.wrote
-	ic.held, ic.execHeld, h.cur, h.c = nil, false, nil, nil
+	ic.Unhold()
+	h.cur, h.c = nil, nil
 	return buf, err, h.restart
 }
 
@@ -172,7 +175,7 @@ func (h *scriptHost) Call(run *script.Run, args [][]byte, resp int) []byte {
 	if cmd.flags&(flagWrite|flagMayReplicate) != 0 {
 		run.MarkDirty()
 	}
-	ic.resp3.Store(resp == 3)
+	ic.RESP3.Store(resp == 3)
 	h.conn.buf = h.conn.buf[:0]
 	s.call(ic, cmd, args, store.Mono())
 	return h.conn.buf
@@ -228,7 +231,7 @@ func (h *scriptHost) clusterRefusal(cmd *command, args [][]byte) string {
 // of lock order it retries for a while if the script has written (or
 // runs inside EXEC), else asks for a restart with every shard locked.
 func (h *scriptHost) cover(cmd *command, args [][]byte) bool {
-	tx := h.ic.held
+	tx := h.ic.Held()
 	all := cmd.keyspace
 	var keys [][]byte
 	if !all {
@@ -244,7 +247,7 @@ func (h *scriptHost) cover(cmd *command, args [][]byte) bool {
 	if tx.Extend(all, keys...) {
 		return true
 	}
-	if !h.cur.Dirty() && !h.c.execHeld {
+	if !h.cur.Dirty() && !h.c.InExecTx() {
 		h.restart = true
 		h.cur.Stop()
 		return false

@@ -83,13 +83,13 @@ func evalCommand(c *client, args [][]byte) {
 	var sc *script.Script
 	if byHash {
 		if sc = c.s.scripts.Lookup(args[1]); sc == nil {
-			c.err(errNoScript)
+			c.Err(errNoScript)
 			return
 		}
 	} else {
 		var err error
 		if sc, err = c.s.scripts.Load(args[1]); err != nil {
-			c.err(err.Error())
+			c.Err(err.Error())
 			return
 		}
 	}
@@ -102,13 +102,13 @@ func (c *client) scriptKeys(args [][]byte) (keys, argv [][]byte, ok bool) {
 	n, isInt := protocol.ParseInt(args[2])
 	switch {
 	case !isInt:
-		c.err(protocol.ErrNotInteger)
+		c.Err(protocol.ErrNotInteger)
 		return nil, nil, false
 	case n < 0:
-		c.err(errNegativeKeys)
+		c.Err(errNegativeKeys)
 		return nil, nil, false
 	case n > int64(len(args)-3):
-		c.err(errTooManyKeys)
+		c.Err(errTooManyKeys)
 		return nil, nil, false
 	}
 	return args[3 : 3+n], args[3+n:], true
@@ -117,27 +117,27 @@ func (c *client) scriptKeys(args [][]byte) (keys, argv [][]byte, ok bool) {
 func scriptLoadCommand(c *client, args [][]byte) {
 	sc, err := c.s.scripts.Load(args[2])
 	if err != nil {
-		c.err(err.Error())
+		c.Err(err.Error())
 		return
 	}
-	c.bulkString(sc.SHA)
+	c.BulkString(sc.SHA)
 }
 
 func scriptExistsCommand(c *client, args [][]byte) {
-	c.array(len(args) - 2)
+	c.Array(len(args) - 2)
 	for _, sha := range args[2:] {
-		c.boolInt(c.s.scripts.Lookup(sha) != nil)
+		c.BoolInt(c.s.scripts.Lookup(sha) != nil)
 	}
 }
 
 func scriptFlushCommand(c *client, args [][]byte) {
 	if len(args) > 3 || len(args) == 3 && !strings.EqualFold(string(args[2]), "sync") &&
 		!strings.EqualFold(string(args[2]), "async") {
-		c.err(errScriptFlushArg)
+		c.Err(errScriptFlushArg)
 		return
 	}
 	c.s.scripts.Flush()
-	c.ok()
+	c.OK()
 }
 
 func scriptKillCommand(c *client, args [][]byte) { c.killScript(false) }
@@ -146,22 +146,22 @@ func scriptKillCommand(c *client, args [][]byte) { c.killScript(false) }
 func (c *client) killScript(function bool) {
 	switch c.s.scripts.Kill(function) {
 	case script.KillOK:
-		c.ok()
+		c.OK()
 	case script.KillUnkillable:
-		c.err(errUnkillable)
+		c.Err(errUnkillable)
 	case script.KillWrongKind:
 		if function {
-			c.err(errBusyEval)
+			c.Err(errBusyEval)
 		} else {
-			c.err(errBusyFunction)
+			c.Err(errBusyFunction)
 		}
 	default:
-		c.err(errNotBusy)
+		c.Err(errNotBusy)
 	}
 }
 
 func scriptHelpCommand(c *client, args [][]byte) {
-	c.strs([]string{
+	c.Strs([]string{
 		"SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 		"DEBUG (YES|SYNC|NO)",
 		"    Set the debug mode for subsequent scripts executed.",

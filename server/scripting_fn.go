@@ -62,11 +62,11 @@ func fcallCommand(c *client, args [][]byte) {
 	}
 	f := c.s.scripts.Function(args[1])
 	if f == nil {
-		c.err(errFunctionNotFound)
+		c.Err(errFunctionNotFound)
 		return
 	}
 	if ro && f.Flags&script.FlagNoWrites == 0 {
-		c.err(errFcallROWrite)
+		c.Err(errFcallROWrite)
 		return
 	}
 	c.s.runScript(c, scriptCall{fn: f, keys: keys, args: argv, argv: args, ro: ro, name: f.Name,
@@ -77,35 +77,35 @@ func functionLoadCommand(c *client, args [][]byte) {
 	replace := false
 	for _, a := range args[2 : len(args)-1] {
 		if !strings.EqualFold(string(a), "replace") {
-			c.err("ERR Unknown option given: " + string(a))
+			c.Err("ERR Unknown option given: " + string(a))
 			return
 		}
 		replace = true
 	}
 	name, err := c.s.scripts.LoadLibrary(args[len(args)-1], replace)
 	if err != nil {
-		c.err(err.Msg)
+		c.Err(err.Msg)
 		return
 	}
-	c.bulkString(name)
+	c.BulkString(name)
 }
 
 func functionDeleteCommand(c *client, args [][]byte) {
 	if !c.s.scripts.DeleteLibrary(string(args[2])) {
-		c.err(errLibraryNotFound)
+		c.Err(errLibraryNotFound)
 		return
 	}
-	c.ok()
+	c.OK()
 }
 
 func functionFlushCommand(c *client, args [][]byte) {
 	if len(args) > 3 || len(args) == 3 && !strings.EqualFold(string(args[2]), "sync") &&
 		!strings.EqualFold(string(args[2]), "async") {
-		c.err(errFunctionFlushArg)
+		c.Err(errFunctionFlushArg)
 		return
 	}
 	c.s.scripts.FlushLibraries()
-	c.ok()
+	c.OK()
 }
 
 func functionKillCommand(c *client, args [][]byte) { c.killScript(true) }
@@ -120,13 +120,13 @@ func functionListCommand(c *client, args [][]byte) {
 			withCode = true
 		case strings.EqualFold(string(args[i]), "libraryname"):
 			if i+1 >= len(args) {
-				c.err(errLibNameMissing)
+				c.Err(errLibNameMissing)
 				return
 			}
 			i++
 			pattern = args[i]
 		default:
-			c.err("ERR Unknown argument " + string(args[i]))
+			c.Err("ERR Unknown argument " + string(args[i]))
 			return
 		}
 	}
@@ -136,7 +136,7 @@ func functionListCommand(c *client, args [][]byte) {
 			libs = append(libs, lib)
 		}
 	}
-	c.array(len(libs))
+	c.Array(len(libs))
 	for _, lib := range libs {
 		c.libraryInfo(lib, withCode)
 	}
@@ -148,56 +148,56 @@ func (c *client) libraryInfo(lib *script.Library, withCode bool) {
 	if withCode {
 		n = 4
 	}
-	c.mapLen(n)
-	c.bulkString("library_name")
-	c.bulkString(lib.Name)
-	c.bulkString("engine")
-	c.bulkString("LUA")
-	c.bulkString("functions")
-	c.array(len(lib.Funcs))
+	c.MapLen(n)
+	c.BulkString("library_name")
+	c.BulkString(lib.Name)
+	c.BulkString("engine")
+	c.BulkString("LUA")
+	c.BulkString("functions")
+	c.Array(len(lib.Funcs))
 	for _, f := range lib.Funcs {
-		c.mapLen(3)
-		c.bulkString("name")
-		c.bulkString(f.Name)
-		c.bulkString("description")
+		c.MapLen(3)
+		c.BulkString("name")
+		c.BulkString(f.Name)
+		c.BulkString("description")
 		if f.HasDesc {
-			c.bulkString(f.Description)
+			c.BulkString(f.Description)
 		} else {
-			c.null()
+			c.Null()
 		}
-		c.bulkString("flags")
+		c.BulkString("flags")
 		c.statusSet(f.Flags.Names())
 	}
 	if withCode {
-		c.bulkString("library_code")
-		c.bulk(lib.Code)
+		c.BulkString("library_code")
+		c.Bulk(lib.Code)
 	}
 }
 
 // functionStatsCommand is FUNCTION STATS.
 func functionStatsCommand(c *client, args [][]byte) {
-	c.mapLen(2)
-	c.bulkString("running_script")
+	c.MapLen(2)
+	c.BulkString("running_script")
 	if name, d, ok := c.s.scripts.RunningInfo(true); ok {
-		c.mapLen(3)
-		c.bulkString("name")
-		c.bulkString(name)
-		c.bulkString("command")
-		c.strs([]string{"fcall", name})
-		c.bulkString("duration_ms")
-		c.int(int64(d / time.Millisecond))
+		c.MapLen(3)
+		c.BulkString("name")
+		c.BulkString(name)
+		c.BulkString("command")
+		c.Strs([]string{"fcall", name})
+		c.BulkString("duration_ms")
+		c.Int(int64(d / time.Millisecond))
 	} else {
-		c.null()
+		c.Null()
 	}
-	c.bulkString("engines")
-	c.mapLen(1)
-	c.bulkString("LUA")
+	c.BulkString("engines")
+	c.MapLen(1)
+	c.BulkString("LUA")
 	libs, funcs := c.s.scripts.LibraryStats()
-	c.mapLen(2)
-	c.bulkString("libraries_count")
-	c.int(int64(libs))
-	c.bulkString("functions_count")
-	c.int(int64(funcs))
+	c.MapLen(2)
+	c.BulkString("libraries_count")
+	c.Int(int64(libs))
+	c.BulkString("functions_count")
+	c.Int(int64(funcs))
 }
 
 // functionDumpCommand is FUNCTION DUMP: each library's code after the
@@ -208,14 +208,14 @@ func functionDumpCommand(c *client, args [][]byte) {
 		p = append(p, rdbOpcodeFunction2)
 		p = rdb.AppendString(p, lib.Code)
 	}
-	c.bulk(rdb.Seal(p))
+	c.Bulk(rdb.Seal(p))
 }
 
 // functionRestoreCommand is FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE].
 func functionRestoreCommand(c *client, args [][]byte) {
 	flush, replace := false, false
 	if len(args) > 4 {
-		c.err(protocol.ErrSyntax)
+		c.Err(protocol.ErrSyntax)
 		return
 	}
 	if len(args) == 4 {
@@ -226,39 +226,39 @@ func functionRestoreCommand(c *client, args [][]byte) {
 			replace = true
 		case "append":
 		default:
-			c.err(errRestorePolicy)
+			c.Err(errRestorePolicy)
 			return
 		}
 	}
 	p := args[2]
 	if rdb.Verify(p) != nil {
-		c.err(errDumpPayload)
+		c.Err(errDumpPayload)
 		return
 	}
 	body := p[:len(p)-10]
 	var codes [][]byte
 	for len(body) > 0 {
 		if body[0] != rdbOpcodeFunction2 {
-			c.err(errFunctionPayload)
+			c.Err(errFunctionPayload)
 			return
 		}
 		code, rest, ok := rdb.ReadString(body[1:])
 		if !ok {
-			c.err(errFunctionPayload)
+			c.Err(errFunctionPayload)
 			return
 		}
 		codes = append(codes, code)
 		body = rest
 	}
 	if err := c.s.scripts.RestoreLibraries(codes, flush, replace); err != nil {
-		c.err(err.Msg)
+		c.Err(err.Msg)
 		return
 	}
-	c.ok()
+	c.OK()
 }
 
 func functionHelpCommand(c *client, args [][]byte) {
-	c.strs([]string{
+	c.Strs([]string{
 		"FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 		"LOAD [REPLACE] <FUNCTION CODE>",
 		"    Create a new library with the given library name and code.",

@@ -19,11 +19,11 @@ package server
 //     schedules before it takes the next command.
 //   - writer:   writes the output queue to the socket.
 //
-// c.conn stays the same connection: handlers running on the executor keep
-// writing replies with c.conn.Write* into its reply buffer, which the executor
+// c.Conn stays the same connection: handlers running on the executor keep
+// writing replies with c.Conn.Write* into its reply buffer, which the executor
 // empties into the output queue after each command (collect), so replies and
 // pushes (push, from any goroutine) reach the client in order. Swapping
-// c.conn would race with client.close on other goroutines.
+// c.Conn would race with client.close on other goroutines.
 //
 // The session starts when the connection's goroutine has finished with the
 // connection (Server.closed calls handoff): until then the detaching
@@ -40,6 +40,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cached/cached/server/kernel"
 	"github.com/tidwall/redcon"
 )
 
@@ -91,7 +92,7 @@ var errOutputLimit = errors.New("client output buffer limit reached")
 
 // detach moves c off the connection loop onto a session (idempotent: returns the
 // existing one). It runs on c's owner goroutine, during a command. Replies
-// written after it (c.conn.Write*) still reach the client in order. The
+// written after it (c.Conn.Write*) still reach the client in order. The
 // session's goroutines start once the connection's goroutine has let go of the
 // connection (Server.closed -> handoff); the pipelined commands the connection had
 // read are handed to the session.
@@ -107,10 +108,10 @@ func (c *client) detach() *session {
 		goneCh: make(chan struct{}),
 		wake:   make(chan struct{}, 1),
 	}
-	ss.w = replyBufferOf(c.conn)
-	ss.nc = c.conn.NetConn()
+	ss.w = replyBufferOf(c.Conn)
+	ss.nc = c.Conn.NetConn()
 	c.detached.Store(true) // before Detach: Server.closed then leaves c registered
-	ss.dc = c.conn.Detach()
+	ss.dc = c.Conn.Detach()
 	c.sess = ss
 	c.sessView.Store(ss) // CLIENT LIST omem (client.go)
 	ss.live.Store(3)
@@ -254,7 +255,7 @@ func (ss *session) execute() {
 // run executes one command and queues its reply.
 func (ss *session) run(args [][]byte) {
 	c := ss.c
-	if keyWordIs(args[0], "quit") {
+	if kernel.KeyWordIs(args[0], "quit") {
 		// QUIT's handler flushes the reply buffer straight to the socket and
 		// closes it: everything queued before must be written first.
 		if !ss.waitDrained() {
@@ -262,17 +263,17 @@ func (ss *session) run(args [][]byte) {
 		}
 	}
 	switch {
-	case keyWordIs(args[0], "monitor"):
+	case kernel.KeyWordIs(args[0], "monitor"):
 		// MONITOR would detach the connection a second time.
-		c.err(errMonitorDetached)
-	case !c.inMulti() && len(args) <= 2 && keyWordIs(args[0], "ping") && subscribedPing(c, args):
+		c.Err(errMonitorDetached)
+	case !c.inMulti() && len(args) <= 2 && kernel.KeyWordIs(args[0], "ping") && subscribedPing(c, args):
 		if cmd := ss.s.cmds.lookup(args[0]); cmd != nil {
 			cmd.calls.Add(1)
 		}
 	default:
 		ss.s.dispatchSafe(c, args)
 	}
-	if keyWordIs(args[0], "reset") {
+	if kernel.KeyWordIs(args[0], "reset") {
 		c.leaveAll() // RESET leaves every channel and pattern, silently
 	}
 	ss.collect()

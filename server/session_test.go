@@ -21,7 +21,7 @@ var sessionTestCommands = []spec{
 	// X-DETACH detaches the connection and replies +OK.
 	{name: "x-detach", arity: 1, flags: "fast", group: "connection", since: "0.0.0",
 		summary: "Test only: detaches the connection onto a session.", complexity: "O(1)",
-		fn: func(c *client, _ [][]byte) { c.detach(); c.ok() }},
+		fn: func(c *client, _ [][]byte) { c.detach(); c.OK() }},
 	// X-BLOCK arg replies arg once testBlockRelease is closed (or
 	// nothing if the client goes first), from a runBlocked function.
 	{name: "x-block", arity: 2, flags: "fast", group: "connection", since: "0.0.0",
@@ -36,7 +36,7 @@ var sessionTestCommands = []spec{
 			ss.runBlocked(func() {
 				select {
 				case <-release:
-					c.bulk(arg)
+					c.Bulk(arg)
 				case <-ss.gone():
 				}
 			})

@@ -126,35 +126,35 @@ func observabilityCommands() []spec {
 func slowlogGetCommand(c *client, args [][]byte) {
 	n := 10
 	if len(args) > 3 {
-		c.err("ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.")
+		c.Err("ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.")
 		return
 	}
 	if len(args) == 3 {
 		v, err := strconv.ParseInt(string(args[2]), 10, 64)
 		if err != nil || v < -1 || v > math.MaxInt32 {
-			c.err("ERR count should be greater than or equal to -1")
+			c.Err("ERR count should be greater than or equal to -1")
 			return
 		}
 		n = int(v)
 	}
 	entries := c.s.slowlog.get(n)
-	c.array(len(entries))
+	c.Array(len(entries))
 	for _, e := range entries {
-		c.array(6)
-		c.int(e.id)
-		c.int(e.at)
-		c.int(e.micros)
-		c.strs(e.args)
-		c.bulkString(e.addr)
-		c.bulkString(e.userName)
+		c.Array(6)
+		c.Int(e.id)
+		c.Int(e.at)
+		c.Int(e.micros)
+		c.Strs(e.args)
+		c.BulkString(e.addr)
+		c.BulkString(e.userName)
 	}
 }
 
-func slowlogLenCommand(c *client, _ [][]byte) { c.int(int64(c.s.slowlog.length())) }
+func slowlogLenCommand(c *client, _ [][]byte) { c.Int(int64(c.s.slowlog.length())) }
 
 func slowlogResetCommand(c *client, _ [][]byte) {
 	c.s.slowlog.reset()
-	c.ok()
+	c.OK()
 }
 
 var slowlogHelp = []string{
@@ -173,8 +173,8 @@ var slowlogHelp = []string{
 }
 
 func slowlogHelpCommand(c *client, _ [][]byte) {
-	c.array(len(slowlogHelp))
+	c.Array(len(slowlogHelp))
 	for _, l := range slowlogHelp {
-		c.simple(l)
+		c.Simple(l)
 	}
 }

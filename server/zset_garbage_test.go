@@ -7,6 +7,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/cached/cached/server/zsetcmd"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -21,8 +22,8 @@ func TestZSetGarbageArguments(t *testing.T) {
 		"WITHSCORES", "WITHSCORE", "LIMIT", "BYSCORE", "BYLEX", "REV", "COUNT", "MIN", "MAX", "WEIGHTS",
 		"AGGREGATE", "SUM", "NX", "XX", "GT", "LT", "CH", "INCR", "MATCH", "*", "0.01"}
 	var names []string
-	for _, sp := range zsetCommands() {
-		names = append(names, sp.name)
+	for _, sp := range zsetcmd.Commands() {
+		names = append(names, sp.Name)
 	}
 	r := rand.New(rand.NewPCG(9, 9))
 	mustDo(t, rc, "ZADD", "k", "1", "a", "2", "b", "3", "c")

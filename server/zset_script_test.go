@@ -1,6 +1,10 @@
 package server
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/cached/cached/server/zsetcmd"
+)
 
 // zsetScript covers every sorted set command, option and error text. Its
 // expectations were recorded from redis-server 7.0.15 and are checked
@@ -246,18 +250,18 @@ func TestZSetScriptVsRedis(t *testing.T) { strCheckScriptRedis(t, zsetScript) }
 func TestZSetCommandInfoVsRedis(t *testing.T) {
 	real := strRealRedis(t)(false, 0)
 	rc := newClient(t, startServer(t, nil), resp2)
-	for _, sp := range zsetCommands() {
-		want, err1 := real.Do(ctxT(t), "COMMAND", "INFO", sp.name).Slice()
-		got, err2 := rc.Do(ctxT(t), "COMMAND", "INFO", sp.name).Slice()
+	for _, sp := range zsetcmd.Commands() {
+		want, err1 := real.Do(ctxT(t), "COMMAND", "INFO", sp.Name).Slice()
+		got, err2 := rc.Do(ctxT(t), "COMMAND", "INFO", sp.Name).Slice()
 		if err1 != nil || err2 != nil || len(want) != 1 || len(got) != 1 {
-			t.Fatalf("COMMAND INFO %s: %v %v / %v %v", sp.name, want, err1, got, err2)
+			t.Fatalf("COMMAND INFO %s: %v %v / %v %v", sp.Name, want, err1, got, err2)
 		}
 		w, g := want[0].([]any), got[0].([]any)
-		if sp.name == "zrank" || sp.name == "zrevrank" {
+		if sp.Name == "zrank" || sp.Name == "zrevrank" {
 			w[1] = int64(-3)
 		}
 		if len(g) < 7 || strFmtVal(g[:7]) != strFmtVal(w[:7]) {
-			t.Errorf("COMMAND INFO %s:\n got %s\nwant %s", sp.name, strFmtVal(g[:7]), strFmtVal(w[:7]))
+			t.Errorf("COMMAND INFO %s:\n got %s\nwant %s", sp.Name, strFmtVal(g[:7]), strFmtVal(w[:7]))
 		}
 	}
 }
