@@ -62,8 +62,19 @@ func TestComposeClusterRuns(t *testing.T) {
 		if v := doRESP(t, n.resp, "GET", "greeting"); v.String() != "hello" {
 			t.Errorf("GET through %s: %q, want hello (proxy routing)", n.resp, v.String())
 		}
-		if out, err := exec.Command(bin, "healthcheck", "--ready", "--metrics-addr", n.metrics).CombinedOutput(); err != nil {
-			t.Errorf("healthcheck --ready %s: %v %s", n.metrics, err, out)
+		// A joining node is ready once it holds the slots it serves (its
+		// first staged slots flipped to it): poll.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out, err := exec.Command(bin, "healthcheck", "--ready", "--metrics-addr", n.metrics).CombinedOutput()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("healthcheck --ready %s: %v %s", n.metrics, err, out)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	for i := len(stops) - 1; i >= 0; i-- {
