@@ -416,9 +416,12 @@ func (s *Server) cron(manage bool) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	gc := newGCTuner()
-	var startup int64 // live heap before the first key: not the data's
+	var startup int64     // live heap before the first key: not the data's
+	var unaccounted int64 // live heap beyond the keys, as of the last GC
+	var seenCycles uint64
 	if manage {
 		startup = gc.readLive()
+		seenCycles = gc.cycles
 	}
 	for {
 		select {
@@ -429,8 +432,19 @@ func (s *Server) cron(manage bool) {
 			over := s.overheadMemory()
 			if manage {
 				// The whole live heap is this server's: what the key
-				// accounting misses counts too.
-				over = max(over, gc.readLive()-startup-s.store.UsedMemory())
+				// accounting misses counts too. The live heap is as of the
+				// last GC, so the difference is taken once per cycle (not
+				// against keys evicted since), and at most a quarter of
+				// maxmemory counts, so that it can never leave eviction
+				// nothing to free (OOM under an allkeys policy).
+				if live := gc.readLive(); gc.cycles != seenCycles {
+					seenCycles = gc.cycles
+					unaccounted = live - startup - s.store.UsedMemory()
+				}
+				if mm := s.store.MaxMemory(); mm > 0 {
+					unaccounted = min(unaccounted, mm/4)
+				}
+				over = max(over, unaccounted)
 				gc.collectReleased(s.store.ReleasedBytes())
 				gc.tune(s.gcMinHeap.Load(), s.store.MaxMemory())
 			}
