@@ -221,7 +221,8 @@ func mixedWrites(ctx context.Context, rc *redis.Client, r *rand.Rand, n int) err
 					p.Do(ctx, one()...)
 				}
 				return nil
-			}); err != nil && err != redis.Nil && !strings.HasPrefix(err.Error(), "WRONGTYPE") && !isOOM(err) {
+			}); err != nil && err != redis.Nil && !strings.HasPrefix(err.Error(), "WRONGTYPE") && !isOOM(err) &&
+				!strings.HasPrefix(err.Error(), "EXECABORT") { // a command refused with OOM while queued aborts EXEC, as in Redis
 				return err
 			}
 			continue
