@@ -162,7 +162,7 @@ func failoverRun(t *testing.T, n, replicas int, killCoordinator bool) {
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: all, DialTimeout: time.Second,
 		ReadTimeout: 2 * time.Second, PoolSize: 8})
 	defer cc.Close()
-	ctx, stop := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, stop := context.WithTimeout(context.Background(), 3*time.Minute) // the writers stop with stop(); the polls bound the test
 	defer stop()
 	log := &ackLog{acked: map[string]string{}, unacked: map[string]string{}}
 	var wg sync.WaitGroup
@@ -324,7 +324,7 @@ func TestHandOverLosesNoWrite(t *testing.T) {
 	}
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: all, MaxRedirects: 16})
 	defer cc.Close()
-	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, stop := context.WithTimeout(context.Background(), 3*time.Minute) // the writers stop with stop(); the polls bound the test
 	defer stop()
 	var mu sync.Mutex
 	acked := map[string]string{}
