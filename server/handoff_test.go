@@ -117,7 +117,7 @@ func (l *keyLoad) noteErr(err error) {
 // verify reads every key once and counts missing and wrong ones.
 func (l *keyLoad) verify(ctx context.Context) (missing, wrong int, err error) {
 	for i := range l.keys {
-		got, e := l.cc.Get(ctx, l.key(i)).Result()
+		got, e := l.getSettled(ctx, l.key(i))
 		switch {
 		case errors.Is(e, redis.Nil):
 			missing++
@@ -128,6 +128,21 @@ func (l *keyLoad) verify(ctx context.Context) (missing, wrong int, err error) {
 		}
 	}
 	return missing, wrong, nil
+}
+
+// getSettled reads key, retrying for up to 20 s while the read fails with
+// an error other than a miss: a cluster client that learned no MOVED still
+// routes to a node that left until it reloads its slot map (go-redis does
+// that at most every 10 s), and such a read says nothing about the key.
+func (l *keyLoad) getSettled(ctx context.Context, key string) (string, error) {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := l.cc.Get(ctx, key).Result()
+		if err == nil || errors.Is(err, redis.Nil) || time.Now().After(deadline) || ctx.Err() != nil {
+			return got, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (l *keyLoad) summary() string {

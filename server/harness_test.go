@@ -79,10 +79,10 @@ func wantErr(t testing.TB, rc *redis.Client, msg string, args ...any) {
 }
 
 // waitUntil polls cond every 5 ms until it holds, failing the test with
-// what (and its current state) after 10 s.
+// what (and its current state) after 30 s (cluster tables settle in steps).
 func waitUntil(t testing.TB, cond func() bool, what func() string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting: %s", what())
