@@ -59,11 +59,15 @@ func TestBacklogWrapsAndCopiesWholeRecords(t *testing.T) {
 }
 
 // TestBacklogCover: the resume bound of a slot rises as its records are
-// evicted; other slots are unaffected; seq 0 never resumes.
+// evicted; other slots are unaffected; seq 0 resumes only a slot never
+// written.
 func TestBacklogCover(t *testing.T) {
 	b := newBacklog(2000)
-	if b.canResume(1, 0) || b.canResume(1, 1) {
-		t.Fatal("empty backlog resumes")
+	if b.canResume(1, 1) {
+		t.Fatal("empty backlog resumes seq 1")
+	}
+	if !b.canResume(1, 0) {
+		t.Fatal("a slot never written does not resume at seq 0")
 	}
 	b.append(setRec(1, 1, "a", "1"), false, 0)
 	b.append(setRec(2, 1, "b", "1"), false, 0)

@@ -329,6 +329,9 @@ func (l *link) catchUpTo(target uint64) (bool, error) {
 	if cap(l.batch) > 4*l.p.cfg.BatchBytes {
 		l.batch = nil
 	}
+	if !moved {
+		return false, nil // finished slot snapshots may wait in the buffer (snapshotNext)
+	}
 	if l.curIndex > l.lastSent {
 		l.w.buf = appendFrame(l.w.buf, fPos, l.curIndex, uint64(max(l.curMs, 0)))
 		l.lastSent = l.curIndex
@@ -420,6 +423,9 @@ func (l *link) snapshotNext() error {
 		return nil
 	})
 	if err != nil {
+		// The slots finished before this one still reach the replica (it
+		// resumes them after the reconnect); this one stays unloaded there.
+		_ = l.flushLimited()
 		return fmt.Errorf("repl: snapshot of slot %d: %w", s, err)
 	}
 	l.pending[s] = false
@@ -439,10 +445,18 @@ func (l *link) snapshotNext() error {
 	l.mu.Unlock()
 	l.snapDone.Add(1)
 	l.p.fullSyncs.Add(1)
-	err = l.flushLimited()
+	// Small slots (most are empty when a cluster forms) share one write:
+	// a write per slot made a sync of thousands of empty slots take seconds.
+	if len(l.w.buf) >= snapshotBatch || len(l.queue) == 0 {
+		err = l.flushLimited()
+	}
 	l.syncEnd(left)
 	return err
 }
+
+// snapshotBatch is how many bytes of finished slot snapshots a link
+// gathers before it writes them.
+const snapshotBatch = 64 << 10
 
 // flushLimited writes snapshot bytes within the rate limit.
 func (l *link) flushLimited() error {
