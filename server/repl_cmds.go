@@ -65,6 +65,7 @@ func waitCommand(c *client, args [][]byte) {
 		c.s.waitNoReplicas(c, n, ms)
 		return
 	}
+	c.wrote = ownedOnly(c.wrote, rs.owned.Load())
 	tok := c.wrote
 	if len(tok.Slots()) > 0 {
 		tok.Index = rs.p.LastIndex()
@@ -80,6 +81,28 @@ func waitCommand(c *client, args [][]byte) {
 		defer cancel()
 	}
 	c.Int(int64(rs.wait(ctx, tok, int(min(n, 1<<20)), true)))
+}
+
+// ownedOnly returns tok without the slots this node no longer owns. Their
+// writes were handed over with the slot (sealed) or lost with it in a
+// failover: this node's replicas cannot acknowledge them any more, and a
+// pooled connection that once wrote such a slot would otherwise count 0
+// replicas at every WAIT from then on.
+func ownedOnly(tok repl.Token, owned *[store.Slots]bool) repl.Token {
+	keep := true
+	for _, s := range tok.Slots() {
+		keep = keep && owned[s]
+	}
+	if keep {
+		return tok
+	}
+	var out repl.Token
+	for _, s := range tok.Slots() {
+		if owned[s] {
+			out.Note(s, tok.Index)
+		}
+	}
+	return out
 }
 
 // waitNoReplicas is WAIT without replication, as Redis 7 answers when no
