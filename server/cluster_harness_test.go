@@ -19,6 +19,11 @@ func startClusterNode(t testing.TB, seed string, mutate func(c *Config)) *Server
 	return startServer(t, func(c *Config) {
 		c.Cluster.Enabled = true
 		c.Cluster.Port = 0 // port 0: a free gossip port too
+		// Failure detection a loaded -race run cannot trip by itself: with
+		// the LAN-fast defaults (100 ms probe timeout, 500 ms node timeout)
+		// scheduling stalls on a busy 2-core machine made live nodes
+		// suspect and re-plan. Tests that need other timings set them.
+		c.Cluster.ProbeInterval, c.Cluster.ProbeTimeout, c.Cluster.NodeTimeout = testProbeInterval, testProbeTimeout, testNodeTimeout
 		if seed != "" {
 			c.Cluster.Join = []string{seed}
 		}
@@ -27,6 +32,13 @@ func startClusterNode(t testing.TB, seed string, mutate func(c *Config)) *Server
 		}
 	})
 }
+
+// Failure-detector timings of test nodes, in ms (see startClusterNode).
+const (
+	testProbeInterval = 500
+	testProbeTimeout  = 400
+	testNodeTimeout   = 1500
+)
 
 // startCluster starts n nodes that join the first one and waits until every
 // node sees all n.

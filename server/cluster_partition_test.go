@@ -28,6 +28,7 @@ func pollFor(t *testing.T, what string, cond func() bool) {
 	deadline := time.Now().Add(partitionWait)
 	for !cond() {
 		if time.Now().After(deadline) {
+			dumpStacks(t)
 			t.Fatalf("%s: not reached within %v", what, partitionWait)
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -36,6 +36,7 @@ type ackLog struct {
 	acked   map[string]string // key -> value acknowledged by WAIT
 	unacked map[string]string // key -> value written, WAIT short or failed
 	errs    int
+	lastErr error
 }
 
 func (a *ackLog) note(k, v string, ok bool) {
@@ -55,6 +56,23 @@ func (a *ackLog) count() int {
 	return len(a.acked)
 }
 
+// waitAcked waits (up to partitionWait) until n writes were acknowledged,
+// failing with what the writers saw.
+func (a *ackLog) waitAcked(t *testing.T, when string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(partitionWait)
+	for a.count() < n {
+		if time.Now().After(deadline) {
+			dumpStacks(t)
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			t.Fatalf("writes acknowledged %s: %d of %d within %v (%d unacknowledged, %d errors, last error %v)",
+				when, len(a.acked), n, partitionWait, len(a.unacked), a.errs, a.lastErr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // ackedWriter writes keys prefix:0, prefix:1, … until ctx ends: each SET
 // goes through the ClusterClient's map (MasterForKey) and is followed by
 // WAIT wait 1000 on the same connection; a write counts as acknowledged
@@ -67,6 +85,7 @@ func ackedWriter(ctx context.Context, cc *redis.ClusterClient, prefix string, wa
 		if err != nil {
 			log.mu.Lock()
 			log.errs++
+			log.lastErr = err
 			log.mu.Unlock()
 			cc.ReloadState(ctx)
 			select {
@@ -174,7 +193,7 @@ func failoverRun(t *testing.T, n, replicas int, killCoordinator bool) {
 		}()
 	}
 	defer func() { stop(); wg.Wait() }()
-	pollFor(t, "writes acknowledged before the kill", func() bool { return log.count() >= 400 })
+	log.waitAcked(t, "before the kill", 400)
 
 	_, partial0 := primaryStats(survivors)
 	view0 := survivors[0].cl.view.Load()
@@ -191,13 +210,15 @@ func failoverRun(t *testing.T, n, replicas int, killCoordinator bool) {
 	pollFor(t, "writes to every slot of the dead node", func() bool {
 		return writeSlots(ctx, cc, keys, &affected) == 0
 	})
-	pollFor(t, "writes acknowledged after the failover", func() bool { return log.count() >= 800 })
+	log.waitAcked(t, "after the failover", 800)
 	stop()
 	wg.Wait()
 
-	checkAcked(t, survivors, log)
+	// Read back once the survivors settled: while slots still move, a read
+	// may wait for a hand-over, and the check is about data, not timing.
 	pollFor(t, "every range has its replicas again", func() bool { return replicasRestored(t, survivors, replicas, victimID) })
 	waitReplSynced(t, survivors)
+	checkAcked(t, survivors, log)
 	checkReplicasIdentical(t, survivors)
 	if _, partial := primaryStats(survivors); replicas > 1 && partial == partial0 {
 		t.Errorf("no sibling replica continued from the promoted node's backlog")
@@ -238,14 +259,23 @@ func checkAcked(t *testing.T, survivors []*Server, log *ackLog) {
 	}
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: all})
 	defer cc.Close()
-	ctx := ctxT(t)
+	ctx := longCtx(t)
 	lostAcked, lostUnacked := 0, 0
 	for k, v := range log.acked {
-		got, err := cc.Get(ctx, k).Result()
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		got, err := cc.Get(rctx, k).Result()
+		cancel()
 		if err != nil || got != v {
 			lostAcked++
+			if lostAcked == 1 {
+				dumpStacks(t)
+			}
 			if lostAcked <= 5 {
-				t.Errorf("acknowledged %s=%s reads %q (%v)", k, v, got, err)
+				owner := "none of the survivors"
+				if o := ownerOf(survivors, k); o != nil {
+					owner = o.Addr()
+				}
+				t.Errorf("acknowledged %s=%s (slot %d, owner %s) reads %q (%v)", k, v, keySlot(k), owner, got, err)
 			}
 		}
 	}
@@ -267,8 +297,12 @@ func replicasRestored(t *testing.T, survivors []*Server, replicas int, deadID st
 	t.Helper()
 	want := min(1+replicas, len(survivors))
 	for _, s := range survivors {
+		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1}) // one per poll, closed: polls are many
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		//lint:ignore SA1019 cluster clients still read CLUSTER SLOTS
-		slots, err := newClient(t, s, nil).ClusterSlots(ctxT(t)).Result()
+		slots, err := rc.ClusterSlots(ctx).Result()
+		cancel()
+		_ = rc.Close()
 		if err != nil {
 			return false
 		}
@@ -393,4 +427,47 @@ func TestHandOverLosesNoWrite(t *testing.T) {
 	t.Logf("%d slots handed over from %s to %s; %d writes, none lost", len(slots), aID[:8], bID[:8], len(acked))
 	waitReplSynced(t, nodes)
 	checkReplicasIdentical(t, nodes)
+}
+
+// TestWaitAfterSlotMovedAway: WAIT on a connection that wrote a slot its
+// node has since handed over counts the replicas of the slots the node
+// still owns (the moved slot's writes left with it); before, such a pooled
+// connection answered 0 at every WAIT from then on.
+func TestWaitAfterSlotMovedAway(t *testing.T) {
+	nodes := replNodes(t, 3, nil)
+	a := nodes[0]
+	v := a.cl.view.Load()
+	aID := a.cl.node.Load().ID()
+	moved, kept, bID := -1, -1, ""
+	for s := range cluster.NumSlots {
+		if p := v.t.Preference(s); p[0].ID == aID {
+			if moved < 0 {
+				moved, bID = s, p[1].ID
+			} else if kept < 0 {
+				kept = s
+			}
+		}
+	}
+	keys := slotKeys()
+	ctx := ctxT(t)
+	conn := newClient(t, a, nil).Conn()
+	defer conn.Close()
+	if err := conn.Set(ctx, keys[moved], "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := conn.Wait(ctx, 1, 5000).Result(); err != nil || n != 1 {
+		t.Fatalf("WAIT before the move: %d %v", n, err)
+	}
+	flipped := cluster.Flip(v.t, []int{moved}, bID, v.t.Version()+1)
+	b := nodeByID(nodes, bID)
+	for _, s := range append([]*Server{b}, nodes...) {
+		applyView(s, flipped)
+	}
+	pollFor(t, "B serves the moved slot", func() bool { return b.repl.Load().gated.Load() == 0 })
+	if err := conn.Set(ctx, keys[kept], "2", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := conn.Wait(ctx, 1, 5000).Result(); err != nil || n != 1 {
+		t.Fatalf("WAIT after slot %d moved away: %d %v, want 1", moved, n, err)
+	}
 }

@@ -2,6 +2,10 @@ package server
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +22,9 @@ func startServer(t testing.TB, mutate func(c *Config)) *Server {
 	cfg.Port = 0
 	cfg.Bind = []string{"127.0.0.1"}
 	cfg.LogLevel = "warning"
+	if lv := os.Getenv("CACHED_TEST_LOGLEVEL"); lv != "" { // e.g. "verbose" to follow a cluster test's tables
+		cfg.LogLevel = lv
+	}
 	cfg.MetricsAddr = "" // tests that want metrics set their own free port
 	if mutate != nil {
 		mutate(&cfg)
@@ -103,5 +110,21 @@ func allKeys(s *Server, db int) []string {
 		if cur == 0 {
 			return keys
 		}
+	}
+}
+
+// dumpStacks writes every goroutine's stack to a file named in the test log
+// when CACHED_TEST_STACKS names a directory: what a stuck cluster test was
+// waiting on.
+func dumpStacks(t testing.TB) {
+	dir := os.Getenv("CACHED_TEST_STACKS")
+	if dir == "" {
+		return
+	}
+	buf := make([]byte, 64<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".stacks")
+	if err := os.WriteFile(name, buf, 0o644); err == nil {
+		t.Logf("goroutine stacks in %s", name)
 	}
 }
