@@ -80,18 +80,17 @@ func newBacklog(size int) *backlog {
 func (b *backlog) used() uint64 { return b.end - b.start }
 
 // canResume reports whether a replica that applied slot's effects up to
-// seq can get all later ones from the ring. seq 0 resumes only a slot of
-// which this history has no record at all (never written here): the
-// replica's copy, loaded at seq 0 of the same history (the caller checks
-// the history), is the slot as it is, and nothing needs sending. Otherwise
-// seq 0 never resumes. Without that, every reconnect of a link (a table
-// change adds or drops slots) snapshotted every idle slot again.
+// seq can get all later ones from the ring. A replica at seq 0 (the
+// caller checks it is of the same history: it loaded the slot before its
+// first record) resumes when the ring still holds every record of the
+// slot, or the slot has none: without that, every reconnect of a link (a
+// table change adds or drops slots) snapshotted every idle slot again.
 func (b *backlog) canResume(slot int, seq uint64) bool {
 	c := b.cover[slot]
-	if seq == 0 {
-		return b.last[slot] == 0 && (c == noCover || c == 0)
+	if c == noCover {
+		return seq == 0 && b.last[slot] == 0
 	}
-	return c != noCover && c <= seq && seq <= b.last[slot]
+	return c <= seq && seq <= b.last[slot]
 }
 
 // append encodes one record at the end of the ring, dropping the oldest

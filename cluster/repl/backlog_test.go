@@ -59,8 +59,8 @@ func TestBacklogWrapsAndCopiesWholeRecords(t *testing.T) {
 }
 
 // TestBacklogCover: the resume bound of a slot rises as its records are
-// evicted; other slots are unaffected; seq 0 resumes only a slot never
-// written.
+// evicted; other slots are unaffected; seq 0 resumes while the ring holds
+// the slot's first record, or the slot has none.
 func TestBacklogCover(t *testing.T) {
 	b := newBacklog(2000)
 	if b.canResume(1, 1) {
@@ -76,7 +76,7 @@ func TestBacklogCover(t *testing.T) {
 		slot int
 		seq  uint64
 		want bool
-	}{{1, 0, false}, {1, 1, true}, {1, 2, true}, {1, 3, false}, {2, 1, true}, {3, 1, false}} {
+	}{{1, 0, true}, {1, 1, true}, {1, 2, true}, {1, 3, false}, {2, 1, true}, {3, 1, false}} {
 		if got := b.canResume(c.slot, c.seq); got != c.want {
 			t.Errorf("canResume(%d, %d) = %v, want %v", c.slot, c.seq, got, c.want)
 		}
@@ -85,9 +85,9 @@ func TestBacklogCover(t *testing.T) {
 	for i := uint64(1); b.firstIndex <= 3; i++ {
 		b.append(setRec(3, i, "c", strings.Repeat("z", 50)), false, 0)
 	}
-	if b.canResume(1, 1) || !b.canResume(1, 2) || !b.canResume(2, 1) {
-		t.Errorf("after eviction: canResume(1,1)=%v (want false) (1,2)=%v (2,1)=%v (want true)",
-			b.canResume(1, 1), b.canResume(1, 2), b.canResume(2, 1))
+	if b.canResume(1, 0) || b.canResume(1, 1) || !b.canResume(1, 2) || !b.canResume(2, 1) {
+		t.Errorf("after eviction: canResume(1,0)=%v (1,1)=%v (want false) (1,2)=%v (2,1)=%v (want true)",
+			b.canResume(1, 0), b.canResume(1, 1), b.canResume(1, 2), b.canResume(2, 1))
 	}
 	// A record larger than the ring empties it: only the newest positions resume.
 	b.append(setRec(2, 2, "huge", strings.Repeat("h", 3000)), false, 0)
