@@ -58,6 +58,7 @@ func startCluster(t testing.TB, n int, mutate func(c *Config)) []*Server {
 func waitMembers(t testing.TB, nodes []*Server, want int) {
 	t.Helper()
 	deadline := time.Now().Add(settleWait)
+	polls := 0
 	for {
 		ok := true
 		for _, s := range nodes {
@@ -76,7 +77,7 @@ func waitMembers(t testing.TB, nodes []*Server, want int) {
 			}
 			t.Fatalf("timed out waiting for a settled table: %s", b.String())
 		}
-		time.Sleep(10 * time.Millisecond)
+		pollPause(&polls)
 	}
 }
 

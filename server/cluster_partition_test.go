@@ -26,12 +26,13 @@ const partitionWait = 45 * time.Second
 func pollFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(partitionWait)
+	polls := 0
 	for !cond() {
 		if time.Now().After(deadline) {
 			dumpStacks(t)
 			t.Fatalf("%s: not reached within %v", what, partitionWait)
 		}
-		time.Sleep(10 * time.Millisecond)
+		pollPause(&polls)
 	}
 }
 

@@ -61,6 +61,7 @@ func (a *ackLog) count() int {
 func (a *ackLog) waitAcked(t *testing.T, when string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(partitionWait)
+	polls := 0
 	for a.count() < n {
 		if time.Now().After(deadline) {
 			dumpStacks(t)
@@ -69,7 +70,7 @@ func (a *ackLog) waitAcked(t *testing.T, when string, n int) {
 			t.Fatalf("writes acknowledged %s: %d of %d within %v (%d unacknowledged, %d errors, last error %v)",
 				when, len(a.acked), n, partitionWait, len(a.unacked), a.errs, a.lastErr)
 		}
-		time.Sleep(10 * time.Millisecond)
+		pollPause(&polls)
 	}
 }
 

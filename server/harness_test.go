@@ -85,16 +85,17 @@ func wantErr(t testing.TB, rc *redis.Client, msg string, args ...any) {
 	}
 }
 
-// waitUntil polls cond every 5 ms until it holds, failing the test with
+// waitUntil polls cond (pollPause apart) until it holds, failing the test with
 // what (and its current state) after 30 s (cluster tables settle in steps).
 func waitUntil(t testing.TB, cond func() bool, what func() string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	polls := 0
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting: %s", what())
 		}
-		time.Sleep(5 * time.Millisecond)
+		pollPause(&polls)
 	}
 }
 
@@ -127,4 +128,13 @@ func dumpStacks(t testing.TB) {
 	if err := os.WriteFile(name, buf, 0o644); err == nil {
 		t.Logf("goroutine stacks in %s", name)
 	}
+}
+
+// pollPause sleeps between two polls of a wait: 2 ms at first, doubling to
+// 25 ms, so short waits stay short and long ones (cluster tables settling
+// for seconds) do not burn the CPU the cluster needs (under -race a poll
+// over 16,384 slots is costly).
+func pollPause(n *int) {
+	time.Sleep(min(2*time.Millisecond<<*n, 25*time.Millisecond))
+	*n = min(*n+1, 8)
 }
