@@ -12,7 +12,10 @@
 // A List is not safe for concurrent use: the store's shard lock guards it.
 package list
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // NodeBytes is the size at which a node stops taking new entries and a
 // new node is started (list-max-listpack-size -2: 8 KB). An element bigger
@@ -140,6 +143,8 @@ func (l *List) insertNode(i int) *node {
 	switch {
 	case i == 0 && l.head > 0:
 		l.head--
+	case len(l.ns) == 0:
+		l.ns, l.head = make([]node, 1), 0 // most lists have one node: no slack
 	case i == 0:
 		cnt := l.nodes()
 		slack := max(cnt, 4)
@@ -190,11 +195,80 @@ func (l *List) PushBack(v []byte) {
 	nd := l.nd(cnt - 1)
 	b := nd.b
 	if need := len(b) + el; cap(b) < need {
-		b = append(make([]byte, 0, growCap(need)), b...)
+		b = append(newBuf(grownCap(len(b), need)), b...)
 	}
 	l.setBuf(cnt-1, appendEntry(b, v))
 	nd.n++
 	l.n++
+}
+
+// PushBackAll appends vs (copied) in order, as PushBack on each, but grows
+// each node it fills once, for all of its new entries: a new node gets a
+// buffer of the exact size, so RPUSH of many elements copies nothing on the
+// way and leaves no slack.
+func (l *List) PushBackAll(vs [][]byte) {
+	for len(vs) > 0 {
+		cnt := l.nodes()
+		if cnt == 0 || len(l.nd(cnt-1).b)+entryLen(len(vs[0])) > NodeBytes {
+			l.insertNode(cnt)
+			cnt++
+		}
+		nd := l.nd(cnt - 1)
+		k, size := fitting(len(nd.b), vs)
+		b := nd.b
+		if cap(b) < size {
+			b = append(newBuf(grownCap(len(b), size)), b...)
+		}
+		for _, v := range vs[:k] {
+			b = appendEntry(b, v)
+		}
+		l.setBuf(cnt-1, b)
+		nd.n += k
+		l.n += k
+		vs = vs[k:]
+	}
+}
+
+// PushFrontAll inserts vs (copied) at the head one after the other, as
+// PushFront on each (so the last of vs becomes the head, as LPUSH does),
+// sizing buffers as PushBackAll.
+func (l *List) PushFrontAll(vs [][]byte) {
+	for len(vs) > 0 {
+		if l.nodes() == 0 || len(l.nd(0).b)+entryLen(len(vs[0])) > NodeBytes {
+			l.insertNode(0)
+		}
+		nd := l.nd(0)
+		old := len(nd.b)
+		k, size := fitting(old, vs)
+		b := nd.b
+		if cap(b) < size {
+			b = newBuf(grownCap(old, size))
+		}
+		b = b[:size]
+		copy(b[size-old:], nd.b) // the old entries move to the tail
+		w := b[:0]
+		for i := k - 1; i >= 0; i-- {
+			w = appendEntry(w, vs[i]) // within b's capacity: in place
+		}
+		l.setBuf(0, b)
+		nd.n += k
+		l.n += k
+		vs = vs[k:]
+	}
+}
+
+// fitting returns how many of vs (at least one) a node holding used bytes
+// takes before it would pass NodeBytes, and the node's size with them.
+func fitting(used int, vs [][]byte) (k, size int) {
+	size = used + entryLen(len(vs[0]))
+	for k = 1; k < len(vs); k++ {
+		e := entryLen(len(vs[k]))
+		if size+e > NodeBytes {
+			break
+		}
+		size += e
+	}
+	return k, size
 }
 
 // PushFront inserts v (copied) at the head.
@@ -216,7 +290,7 @@ func (l *List) insertBytes(i, p int, v []byte) {
 		b = b[:old+el]
 		copy(b[p+el:], b[p:old])
 	} else {
-		nb := make([]byte, old+el, growCap(old+el))
+		nb := newBuf(grownCap(old, old+el))[:old+el]
 		copy(nb, b[:p])
 		copy(nb[p+el:], b[p:old])
 		b = nb
@@ -227,18 +301,22 @@ func (l *List) insertBytes(i, p int, v []byte) {
 	l.n++
 }
 
-// growCap is the capacity given to a node buffer that must hold n bytes:
-// the next power of two (a Go size class, so nothing is wasted past cap),
-// at least 64, at most NodeBytes unless n itself is larger.
-func growCap(n int) int {
-	if n >= NodeBytes {
-		return n
+// newBuf returns an empty node buffer for n bytes. Its capacity is the
+// whole Go size class that holds n (slices.Grow rounds up as append does),
+// so Size counts what the heap really hands out.
+func newBuf(n int) []byte { return slices.Grow([]byte(nil), n) }
+
+// grownCap is the capacity for a node buffer of old bytes that must hold
+// need bytes after single pushes: a quarter more than old (so a node is
+// copied O(log) times while it fills, each copy leaving at most 25% slack,
+// where doubling left up to 50%), within NodeBytes unless need is larger.
+// Batches (PushBackAll, PushFrontAll) size their buffers exactly instead.
+func grownCap(old, need int) int {
+	c := max(need, old+old/4)
+	if need <= NodeBytes {
+		c = min(c, NodeBytes)
 	}
-	c := 64
-	for c < n {
-		c <<= 1
-	}
-	return min(c, NodeBytes)
+	return c
 }
 
 // PopFront removes and returns the head element (a fresh copy).
@@ -281,14 +359,13 @@ func (l *List) cut(i, s, e int) {
 	l.shrink(i)
 }
 
-// shrink reallocates node i's buffer when it uses less than a quarter of
-// its capacity, so popped memory goes back.
+// shrink reallocates node i's buffer to its size when it uses less than
+// half of its capacity, so popped memory goes back (Redis reallocates a
+// listpack on every delete; the half leaves room for pushes to come).
 func (l *List) shrink(i int) {
 	nd := l.nd(i)
-	if c := cap(nd.b); c > 256 && len(nd.b) < c/4 {
-		nb := make([]byte, len(nd.b), growCap(len(nd.b)))
-		copy(nb, nd.b)
-		l.setBuf(i, nb)
+	if c := cap(nd.b); c > 64 && len(nd.b) < c/2 {
+		l.setBuf(i, append(newBuf(len(nd.b)), nd.b...))
 	}
 }
 
@@ -352,7 +429,7 @@ func (l *List) Set(idx int, v []byte) bool {
 	ni, p := l.locate(idx)
 	nd := l.nd(ni)
 	_, next := readAt(nd.b, p)
-	nb := make([]byte, 0, growCap(len(nd.b)-(next-p)+entryLen(len(v))))
+	nb := newBuf(len(nd.b) - (next - p) + entryLen(len(v)))
 	nb = append(nb, nd.b[:p]...)
 	nb = appendEntry(nb, v)
 	nb = append(nb, nd.b[next:]...)
@@ -391,8 +468,8 @@ func (l *List) split(i int) {
 		_, p = readAt(nd.b, p)
 		k = 1
 	}
-	right := append(make([]byte, 0, growCap(len(nd.b)-p)), nd.b[p:]...)
-	left := append(make([]byte, 0, growCap(p)), nd.b[:p]...)
+	right := append(newBuf(len(nd.b)-p), nd.b[p:]...)
+	left := append(newBuf(p), nd.b[:p]...)
 	total := nd.n
 	l.setBuf(i, left)
 	nd.n = k
