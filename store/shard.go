@@ -90,8 +90,8 @@ type shard struct {
 	free   uint32 // head of the free list, 0 = empty
 	idx    index
 	ttl    []ttlEntry
-	ttlCur int // active expiry sweep position in ttl
-	objs   objTable // collection values (objtab.go)
+	ttlCur int       // active expiry sweep position in ttl
+	objs   objTable  // collection values (objtab.go)
 	slabs  slabAlloc // the records' packed keys and values (slab.go)
 	counts []dbCount // per physical db
 	pool   evictPool // LFU eviction candidates
