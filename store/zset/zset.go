@@ -14,6 +14,8 @@
 // not safe for concurrent use).
 package zset
 
+import "slices"
+
 // Redis's default zset-max-listpack-entries and zset-max-listpack-value.
 const (
 	MaxListpackEntries = 128
@@ -36,8 +38,23 @@ func New(sizeHint, maxMemberLen int) *ZSet {
 		z.b = newBig(sizeHint)
 		return z
 	}
-	z.lp = make([]byte, 0, 64)
 	return z
+}
+
+// ReservePairs makes room in a listpack-encoded set for the members of
+// ZADD's arguments, so that adding them one by one copies nothing on the
+// way: pairs are score, member, score, member… and scores[i] is the score
+// of pairs[2i+1]. It does nothing for the big encoding or for more pairs
+// than a listpack may hold (adding them converts the set).
+func (z *ZSet) ReservePairs(scores []float64, pairs [][]byte) {
+	if z.b != nil || z.n+len(scores) > MaxListpackEntries {
+		return
+	}
+	need := 0
+	for i, s := range scores {
+		need += entryLen(pairs[2*i+1], s)
+	}
+	z.lp = slices.Grow(z.lp, need)
 }
 
 // Len is the number of members.
@@ -233,7 +250,7 @@ func (z *ZSet) RemoveRange(first, last int, fn func(member []byte, score float64
 				fn(m, s)
 			}
 		}
-		z.lp = append(z.lp[:offs[first]], z.lp[offs[last]:]...)
+		z.lp = lpShrink(append(z.lp[:offs[first]], z.lp[offs[last]:]...))
 		z.n -= last - first
 		return last - first
 	}
@@ -258,7 +275,7 @@ func (z *ZSet) RemoveRange(first, last int, fn func(member []byte, score float64
 func (z *ZSet) Clone() any {
 	c := &ZSet{n: z.n}
 	if z.b == nil {
-		c.lp = append(make([]byte, 0, cap(z.lp)), z.lp...)
+		c.lp = append(slices.Grow([]byte(nil), len(z.lp)), z.lp...)
 		return c
 	}
 	c.b = newBig(z.b.used)
@@ -269,8 +286,8 @@ func (z *ZSet) Clone() any {
 	return c
 }
 
-// baseSize is the ZSet header with its allocation rounding.
-const baseSize = 64
+// baseSize is the ZSet header (40 bytes) in its Go size class.
+const baseSize = 48
 
 // Size is the bytes the set costs: its header, the listpack's capacity,
 // or the arena, hash table and tree nodes as allocated.
