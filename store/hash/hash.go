@@ -10,7 +10,10 @@
 // store record. Not safe for concurrent use: the store's shard lock guards it.
 package hash
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+	"slices"
+)
 
 // Redis's default hash-max-listpack-entries and hash-max-listpack-value
 // (512 and 64 in redis-server 7.0's config.c and redis.conf).
@@ -114,6 +117,78 @@ func (h *Hash) Set(field, value []byte) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// SetPairs sets each field to its value as Set does, pairs being field,
+// value, field, value… (HSET's arguments), and returns how many fields were
+// new. It sizes the hash for all pairs at once: a listpack grows once, and
+// a hash that the pairs take past the listpack's limits is built as a
+// hashtable sized for them, so no buffer is outgrown and copied on the
+// way. The end state (fields, order, encoding) is that of Set on each pair,
+// as Redis's HSET. It fails only with ErrFull, having set the pairs before
+// the one that failed.
+func (h *Hash) SetPairs(pairs [][]byte) (added int, err error) {
+	if h.t == nil {
+		if t := h.prepare(pairs); t != nil {
+			added = t.Len() - h.n // HSET only adds fields
+			h.t, h.lp, h.n = t, nil, 0
+			return added, nil
+		}
+	}
+	if h.t != nil {
+		h.t.Grow(len(pairs)/2, pairsBytes(pairs))
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		a, err := h.Set(pairs[i], pairs[i+1])
+		if a {
+			added++
+		}
+		if err != nil {
+			return added, err
+		}
+	}
+	return added, nil
+}
+
+// pairsBytes is what pairs take in a listpack or a Table's arena (both
+// keep each string as a uvarint length and its bytes).
+func pairsBytes(pairs [][]byte) int {
+	n := 0
+	for _, b := range pairs {
+		n += EntryLen(b)
+	}
+	return n
+}
+
+// prepare readies a listpack hash for pairs. When they take it past the
+// listpack's limits (a field or value longer than MaxListpackValue, more
+// than MaxListpackEntries fields in the end) it returns a hashtable holding
+// the hash with the pairs set, for SetPairs to adopt; otherwise it grows
+// the listpack for all of them and returns nil.
+func (h *Hash) prepare(pairs [][]byte) *Table {
+	need, long := pairsBytes(pairs), false
+	for _, b := range pairs {
+		long = long || len(b) > MaxListpackValue
+	}
+	if !long && h.n+len(pairs)/2 <= MaxListpackEntries {
+		h.lp = h.lp.Grow(need)
+		return nil
+	}
+	t := &Table{}
+	t.Reserve(h.n + len(pairs)/2)
+	t.arena = slices.Grow(t.arena, len(h.lp)+need)
+	ok := true
+	h.Each(func(f, v []byte) bool { _, err := t.Set(f, v); ok = err == nil; return ok })
+	for i := 0; ok && i+1 < len(pairs); i += 2 {
+		_, err := t.Set(pairs[i], pairs[i+1])
+		ok = err == nil
+	}
+	if !ok || !long && t.Len() <= MaxListpackEntries {
+		// ErrFull (the Sets report it), or repeated fields keep it small.
+		h.lp = h.lp.Grow(need)
+		return nil
+	}
+	return t
 }
 
 // Convert switches a listpack hash to the hashtable encoding (no-op if it
