@@ -13,14 +13,33 @@ package hash
 import (
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 )
 
 // Redis's default hash-max-listpack-entries and hash-max-listpack-value
-// (512 and 64 in redis-server 7.0's config.c and redis.conf).
+// (512 and 64 in redis-server 7.0's config.c and redis.conf): the
+// defaults of SetListpackLimits.
 const (
 	MaxListpackEntries = 512
 	MaxListpackValue   = 64
 )
+
+// limits are the thresholds in force, for every hash of the process (as
+// redis-server's configuration is server-wide): SetListpackLimits.
+var limits struct{ entries, value atomic.Int64 }
+
+func init() { SetListpackLimits(MaxListpackEntries, MaxListpackValue) }
+
+// SetListpackLimits sets hash-max-listpack-entries and
+// hash-max-listpack-value for every hash of the process. As in Redis, a
+// hash keeps its encoding until a write finds it past the new limits.
+func SetListpackLimits(entries, value int) {
+	limits.entries.Store(int64(entries))
+	limits.value.Store(int64(value))
+}
+
+func maxEntries() int { return int(limits.entries.Load()) }
+func maxValue() int   { return int(limits.value.Load()) }
 
 // hashHead is what a *Hash costs besides its encoding's bytes: the struct
 // (slice header, count, pointer) in its 48-byte size class.
@@ -95,7 +114,7 @@ func (h *Hash) Has(field []byte) bool {
 // hash to a hashtable when field or value is longer than MaxListpackValue or
 // the fields outnumber MaxListpackEntries. It fails only with ErrFull.
 func (h *Hash) Set(field, value []byte) (bool, error) {
-	if h.t == nil && (len(field) > MaxListpackValue || len(value) > MaxListpackValue) {
+	if h.t == nil && (len(field) > maxValue() || len(value) > maxValue()) {
 		if err := h.Convert(); err != nil {
 			return false, err
 		}
@@ -111,7 +130,7 @@ func (h *Hash) Set(field, value []byte) (bool, error) {
 	}
 	h.lp = h.lp.Append(field, value)
 	h.n++
-	if h.n > MaxListpackEntries {
+	if h.n > maxEntries() {
 		if err := h.Convert(); err != nil {
 			return true, err
 		}
@@ -168,9 +187,9 @@ func pairsBytes(pairs [][]byte) int {
 func (h *Hash) prepare(pairs [][]byte) *Table {
 	need, long := pairsBytes(pairs), false
 	for _, b := range pairs {
-		long = long || len(b) > MaxListpackValue
+		long = long || len(b) > maxValue()
 	}
-	if !long && h.n+len(pairs)/2 <= MaxListpackEntries {
+	if !long && h.n+len(pairs)/2 <= maxEntries() {
 		h.lp = h.lp.Grow(need)
 		return nil
 	}
@@ -183,7 +202,7 @@ func (h *Hash) prepare(pairs [][]byte) *Table {
 		_, err := t.Set(pairs[i], pairs[i+1])
 		ok = err == nil
 	}
-	if !ok || !long && t.Len() <= MaxListpackEntries {
+	if !ok || !long && t.Len() <= maxEntries() {
 		// ErrFull (the Sets report it), or repeated fields keep it small.
 		h.lp = h.lp.Grow(need)
 		return nil
@@ -213,7 +232,7 @@ func (h *Hash) Convert() error {
 // Reserve prepares an empty or small hash for n fields: past
 // MaxListpackEntries it converts to a hashtable sized for n at once.
 func (h *Hash) Reserve(n int) {
-	if n > MaxListpackEntries && h.Convert() == nil {
+	if n > maxEntries() && h.Convert() == nil {
 		h.t.Reserve(n)
 	}
 }

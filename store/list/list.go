@@ -15,12 +15,41 @@ package list
 import (
 	"encoding/binary"
 	"slices"
+	"sync/atomic"
 )
 
 // NodeBytes is the size at which a node stops taking new entries and a
 // new node is started (list-max-listpack-size -2: 8 KB). An element bigger
 // than that sits alone in its node.
 const NodeBytes = 8 << 10
+
+// fill is list-max-listpack-size for every list of the process (as
+// redis-server's configuration is server-wide): SetMaxListpackSize.
+var fill atomic.Int64
+
+func init() { SetMaxListpackSize(-2) }
+
+// SetMaxListpackSize sets list-max-listpack-size for every list of the
+// process, as Redis reads it: -1 to -5 limit a node to 4, 8, 16, 32 or
+// 64 KB (below -5 as -5), a positive n to n entries within 8 KB, 0 to one
+// entry. Nodes filled before keep their entries.
+func SetMaxListpackSize(n int) { fill.Store(int64(n)) }
+
+// nodeLimit returns the bytes a node may hold and the entries (0: any
+// number) under the current list-max-listpack-size.
+func nodeLimit() (bytes, entries int) {
+	f := fill.Load()
+	if f < 0 {
+		return 4 << 10 << (min(-f, 5) - 1), 0
+	}
+	return NodeBytes, int(max(f, 1))
+}
+
+// takes reports whether node nd may take one more entry of el bytes.
+func takes(nd *node, el int) bool {
+	maxBytes, maxEntries := nodeLimit()
+	return len(nd.b)+el <= maxBytes && (maxEntries == 0 || nd.n < maxEntries)
+}
 
 // Overheads counted by Size: the List itself (struct, slice header) and each
 // node slot (a []byte header and a count).
@@ -188,7 +217,7 @@ func (l *List) removeNode(i int) {
 func (l *List) PushBack(v []byte) {
 	el := entryLen(len(v))
 	cnt := l.nodes()
-	if cnt == 0 || len(l.nd(cnt-1).b)+el > NodeBytes {
+	if cnt == 0 || !takes(l.nd(cnt-1), el) {
 		l.insertNode(cnt)
 		cnt++
 	}
@@ -209,12 +238,12 @@ func (l *List) PushBack(v []byte) {
 func (l *List) PushBackAll(vs [][]byte) {
 	for len(vs) > 0 {
 		cnt := l.nodes()
-		if cnt == 0 || len(l.nd(cnt-1).b)+entryLen(len(vs[0])) > NodeBytes {
+		if cnt == 0 || !takes(l.nd(cnt-1), entryLen(len(vs[0]))) {
 			l.insertNode(cnt)
 			cnt++
 		}
 		nd := l.nd(cnt - 1)
-		k, size := fitting(len(nd.b), vs)
+		k, size := fitting(nd, vs)
 		b := nd.b
 		if cap(b) < size {
 			b = append(newBuf(grownCap(len(b), size)), b...)
@@ -234,12 +263,12 @@ func (l *List) PushBackAll(vs [][]byte) {
 // sizing buffers as PushBackAll.
 func (l *List) PushFrontAll(vs [][]byte) {
 	for len(vs) > 0 {
-		if l.nodes() == 0 || len(l.nd(0).b)+entryLen(len(vs[0])) > NodeBytes {
+		if l.nodes() == 0 || !takes(l.nd(0), entryLen(len(vs[0]))) {
 			l.insertNode(0)
 		}
 		nd := l.nd(0)
 		old := len(nd.b)
-		k, size := fitting(old, vs)
+		k, size := fitting(nd, vs)
 		b := nd.b
 		if cap(b) < size {
 			b = newBuf(grownCap(old, size))
@@ -257,13 +286,14 @@ func (l *List) PushFrontAll(vs [][]byte) {
 	}
 }
 
-// fitting returns how many of vs (at least one) a node holding used bytes
-// takes before it would pass NodeBytes, and the node's size with them.
-func fitting(used int, vs [][]byte) (k, size int) {
-	size = used + entryLen(len(vs[0]))
-	for k = 1; k < len(vs); k++ {
+// fitting returns how many of vs (at least one) node nd takes before it
+// would pass the node limits, and the node's size with them.
+func fitting(nd *node, vs [][]byte) (k, size int) {
+	maxBytes, maxEntries := nodeLimit()
+	size = len(nd.b) + entryLen(len(vs[0]))
+	for k = 1; k < len(vs) && (maxEntries == 0 || nd.n+k < maxEntries); k++ {
 		e := entryLen(len(vs[k]))
-		if size+e > NodeBytes {
+		if size+e > maxBytes {
 			break
 		}
 		size += e
@@ -274,7 +304,7 @@ func fitting(used int, vs [][]byte) (k, size int) {
 // PushFront inserts v (copied) at the head.
 func (l *List) PushFront(v []byte) {
 	el := entryLen(len(v))
-	if l.nodes() == 0 || len(l.nd(0).b)+el > NodeBytes {
+	if l.nodes() == 0 || !takes(l.nd(0), el) {
 		l.insertNode(0)
 	}
 	l.insertBytes(0, 0, v)
@@ -309,12 +339,13 @@ func newBuf(n int) []byte { return slices.Grow([]byte(nil), n) }
 // grownCap is the capacity for a node buffer of old bytes that must hold
 // need bytes after single pushes: a quarter more than old (so a node is
 // copied O(log) times while it fills, each copy leaving at most 25% slack,
-// where doubling left up to 50%), within NodeBytes unless need is larger.
+// where doubling left up to 50%), within the node limit unless need is
+// larger.
 // Batches (PushBackAll, PushFrontAll) size their buffers exactly instead.
 func grownCap(old, need int) int {
 	c := max(need, old+old/4)
-	if need <= NodeBytes {
-		c = min(c, NodeBytes)
+	if maxBytes, _ := nodeLimit(); need <= maxBytes {
+		c = min(c, maxBytes)
 	}
 	return c
 }
@@ -452,11 +483,11 @@ func (l *List) Insert(idx int, v []byte) {
 	}
 }
 
-// split halves node i if it grew past NodeBytes and holds more than one
-// entry.
+// split halves node i if it grew past the node limits and holds more
+// than one entry.
 func (l *List) split(i int) {
 	nd := l.nd(i)
-	if len(nd.b) <= NodeBytes || nd.n < 2 {
+	if maxBytes, maxEntries := nodeLimit(); len(nd.b) <= maxBytes && (maxEntries == 0 || nd.n <= maxEntries) || nd.n < 2 {
 		return
 	}
 	p, k := 0, 0

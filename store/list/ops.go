@@ -162,7 +162,8 @@ func (l *List) compact() {
 			l.removeNode(i)
 			continue
 		}
-		if i+1 < l.nodes() && len(l.nd(i).b)+len(l.nd(i+1).b) <= NodeBytes/2 {
+		if maxBytes, maxEntries := nodeLimit(); i+1 < l.nodes() && len(l.nd(i).b)+len(l.nd(i+1).b) <= maxBytes/2 &&
+			(maxEntries == 0 || l.nd(i).n+l.nd(i+1).n <= maxEntries) {
 			a, b := l.nd(i), l.nd(i+1)
 			nb := append(newBuf(len(a.b)+len(b.b)), a.b...)
 			nb = append(nb, b.b...)

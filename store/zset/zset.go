@@ -14,13 +14,35 @@
 // not safe for concurrent use).
 package zset
 
-import "slices"
+import (
+	"slices"
+	"sync/atomic"
+)
 
-// Redis's default zset-max-listpack-entries and zset-max-listpack-value.
+// Redis's default zset-max-listpack-entries and zset-max-listpack-value:
+// the defaults of SetListpackLimits.
 const (
 	MaxListpackEntries = 128
 	MaxListpackValue   = 64
 )
+
+// limits are the thresholds in force, for every sorted set of the process
+// (as redis-server's configuration is server-wide): SetListpackLimits.
+var limits struct{ entries, value atomic.Int64 }
+
+func init() { SetListpackLimits(MaxListpackEntries, MaxListpackValue) }
+
+// SetListpackLimits sets zset-max-listpack-entries and
+// zset-max-listpack-value for every sorted set of the process. As in
+// Redis, a set keeps its encoding until a write finds it past the new
+// limits.
+func SetListpackLimits(entries, value int) {
+	limits.entries.Store(int64(entries))
+	limits.value.Store(int64(value))
+}
+
+func maxEntries() int { return int(limits.entries.Load()) }
+func maxValue() int   { return int(limits.value.Load()) }
 
 // ZSet is a sorted set. The zero value is not usable: call New.
 type ZSet struct {
@@ -34,7 +56,7 @@ type ZSet struct {
 // it in the big encoding, as Redis's zsetTypeCreate.
 func New(sizeHint, maxMemberLen int) *ZSet {
 	z := &ZSet{}
-	if sizeHint > MaxListpackEntries || maxMemberLen > MaxListpackValue {
+	if sizeHint > maxEntries() || maxMemberLen > maxValue() {
 		z.b = newBig(sizeHint)
 		return z
 	}
@@ -47,7 +69,7 @@ func New(sizeHint, maxMemberLen int) *ZSet {
 // of pairs[2i+1]. It does nothing for the big encoding or for more pairs
 // than a listpack may hold (adding them converts the set).
 func (z *ZSet) ReservePairs(scores []float64, pairs [][]byte) {
-	if z.b != nil || z.n+len(scores) > MaxListpackEntries {
+	if z.b != nil || z.n+len(scores) > maxEntries() {
 		return
 	}
 	need := 0
@@ -93,7 +115,7 @@ func (z *ZSet) Score(member []byte) (float64, bool) {
 // Set gives member the score, adding it if absent; it reports whether it
 // was added. Score must not be NaN.
 func (z *ZSet) Set(member []byte, score float64) (added bool) {
-	if z.b == nil && (len(member) > MaxListpackValue || z.n >= MaxListpackEntries && lpFind(z.lp, member) < 0) {
+	if z.b == nil && (len(member) > maxValue() || z.n >= maxEntries() && lpFind(z.lp, member) < 0) {
 		z.convert()
 	}
 	if z.b == nil {
@@ -183,7 +205,7 @@ func (z *ZSet) Walk(start int, rev bool, fn func(member []byte, score float64) b
 		z.b.t.walk(start, rev, func(e entry) bool { return fn(z.b.member(e.ref), e.score) })
 		return
 	}
-	var buf [MaxListpackEntries + 1]int32
+	var buf [MaxListpackEntries + 1]int32 // enough unless the limit was raised
 	offs := lpOffsets(z.lp, buf[:0])
 	for i := start; i >= 0 && i < len(offs); {
 		m, s, _ := lpAt(z.lp, int(offs[i]))
@@ -242,7 +264,7 @@ func (z *ZSet) RemoveRange(first, last int, fn func(member []byte, score float64
 		return 0
 	}
 	if z.b == nil {
-		var buf [MaxListpackEntries + 1]int32
+		var buf [MaxListpackEntries + 1]int32 // enough unless the limit was raised
 		offs := append(lpOffsets(z.lp, buf[:0]), int32(len(z.lp)))
 		if fn != nil {
 			for i := first; i < last; i++ {
