@@ -429,3 +429,51 @@ func TestListBufferSizes(t *testing.T) {
 		t.Fatalf("after pops: %d capacity for %d bytes", cap(b), len(b))
 	}
 }
+
+// list-max-listpack-size: negative values bound a node's bytes (4 KB for
+// -1 … 64 KB for -5 and below), positive ones its entries (within 8 KB),
+// 0 gives every element its own node; the list's contents never change.
+func TestListMaxListpackSize(t *testing.T) {
+	t.Cleanup(func() { SetMaxListpackSize(-2) })
+	vs := make([][]byte, 20000)
+	for i := range vs {
+		vs[i] = []byte("element:" + strconv.Itoa(i))
+	}
+	for _, tc := range []struct {
+		fill, maxBytes, maxEntries int
+	}{{-1, 4 << 10, 0}, {-2, 8 << 10, 0}, {-5, 64 << 10, 0}, {-9, 64 << 10, 0}, {10, 8 << 10, 10}, {0, 8 << 10, 1}} {
+		SetMaxListpackSize(tc.fill)
+		for _, build := range []string{"PushBack", "PushBackAll", "PushFrontAll", "Insert"} {
+			l := New()
+			var m model
+			switch build {
+			case "PushBack":
+				for _, v := range vs[:2000] {
+					l.PushBack(v)
+				}
+				m = vs[:2000]
+			case "PushBackAll":
+				l.PushBackAll(vs[:2000])
+				m = vs[:2000]
+			case "PushFrontAll":
+				l.PushFrontAll(vs[:2000])
+				m = slices.Clone(vs[:2000])
+				slices.Reverse(m)
+			case "Insert":
+				for i, v := range vs[:2000] {
+					l.Insert(i/2, v)
+					m = slices.Insert(m, i/2, v)
+				}
+			}
+			check(t, l, m, fmt.Sprintf("fill %d %s", tc.fill, build))
+			for i, nd := range l.ns[l.head:] {
+				if len(nd.b) > tc.maxBytes || tc.maxEntries > 0 && nd.n > tc.maxEntries {
+					t.Fatalf("fill %d %s: node %d holds %d entries in %d bytes", tc.fill, build, i, nd.n, len(nd.b))
+				}
+			}
+			if full := tc.maxEntries; full > 0 && build != "Insert" && l.nodes() != (2000+full-1)/full {
+				t.Fatalf("fill %d %s: %d nodes", tc.fill, build, l.nodes())
+			}
+		}
+	}
+}
