@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Redis's default hash-max-listpack-entries and hash-max-listpack-value
@@ -42,15 +43,45 @@ func maxEntries() int { return int(limits.entries.Load()) }
 func maxValue() int   { return int(limits.value.Load()) }
 
 // hashHead is what a *Hash costs besides its encoding's bytes: the struct
-// (slice header, count, pointer) in its 48-byte size class.
-const hashHead = 48
+// (packed listpack, count, pointer), a 32-byte size class.
+const hashHead = 32
 
 // Hash is a Redis hash. The zero value is an empty listpack-encoded hash.
 // Slices it returns point into its storage: valid until the next write.
 type Hash struct {
-	lp Listpack // listpack encoding, while t == nil: field, value, field, value…
-	n  int      // pairs in lp
-	t  *Table   // hashtable encoding
+	pk packed // listpack encoding (lp, setLP), while t == nil: field, value, field, value…
+	n  int    // pairs in the listpack
+	t  *Table // hashtable encoding
+}
+
+// lp returns the listpack.
+func (h *Hash) lp() Listpack { return h.pk.bytes() }
+
+// setLP replaces the listpack.
+func (h *Hash) setLP(lp Listpack) { h.pk = pack(lp) }
+
+// packed is a byte slice in 16 bytes instead of 24 (a pointer and 32-bit
+// length and capacity), so that the Hash header with it fits Go's 32-byte
+// size class. A listpack never nears 4 GiB. The zero value is empty.
+type packed struct {
+	p    *byte
+	n, c uint32
+}
+
+// bytes returns the slice.
+func (pk packed) bytes() []byte {
+	if pk.p == nil {
+		return nil
+	}
+	return unsafe.Slice(pk.p, pk.c)[:pk.n]
+}
+
+// pack stores b (its length and capacity must fit 32 bits).
+func pack(b []byte) packed {
+	if cap(b) == 0 {
+		return packed{}
+	}
+	return packed{p: unsafe.SliceData(b), n: uint32(len(b)), c: uint32(cap(b))}
 }
 
 // New returns an empty hash.
@@ -77,7 +108,7 @@ func (h *Hash) Size() int64 {
 	if h.t != nil {
 		return hashHead + h.t.Size()
 	}
-	return hashHead + int64(cap(h.lp))
+	return hashHead + int64(cap(h.lp()))
 }
 
 // Clone returns a deep copy (store.Cloner).
@@ -85,7 +116,9 @@ func (h *Hash) Clone() any {
 	if h.t != nil {
 		return &Hash{t: h.t.Clone()}
 	}
-	return &Hash{lp: append(Listpack(nil), h.lp...), n: h.n}
+	c := &Hash{n: h.n}
+	c.setLP(append(slices.Grow(Listpack(nil), len(h.lp())), h.lp()...))
+	return c
 }
 
 // Get returns field's value.
@@ -93,12 +126,12 @@ func (h *Hash) Get(field []byte) ([]byte, bool) {
 	if h.t != nil {
 		return h.t.Get(field)
 	}
-	off := h.lp.Find(field, 2)
+	off := h.lp().Find(field, 2)
 	if off < 0 {
 		return nil, false
 	}
-	_, next := h.lp.Entry(off)
-	v, _ := h.lp.Entry(next)
+	_, next := h.lp().Entry(off)
+	v, _ := h.lp().Entry(next)
 	return v, true
 }
 
@@ -107,7 +140,7 @@ func (h *Hash) Has(field []byte) bool {
 	if h.t != nil {
 		return h.t.Has(field)
 	}
-	return h.lp.Find(field, 2) >= 0
+	return h.lp().Find(field, 2) >= 0
 }
 
 // Set sets field to value and reports whether field is new. It converts the
@@ -122,13 +155,13 @@ func (h *Hash) Set(field, value []byte) (bool, error) {
 	if h.t != nil {
 		return h.t.Set(field, value)
 	}
-	off := h.lp.Find(field, 2)
+	off := h.lp().Find(field, 2)
 	if off >= 0 {
-		_, next := h.lp.Entry(off)
-		h.lp = h.lp.Replace(next, value)
+		_, next := h.lp().Entry(off)
+		h.setLP(h.lp().Replace(next, value))
 		return false, nil
 	}
-	h.lp = h.lp.Append(field, value)
+	h.setLP(h.lp().Append(field, value))
 	h.n++
 	if h.n > maxEntries() {
 		if err := h.Convert(); err != nil {
@@ -150,7 +183,8 @@ func (h *Hash) SetPairs(pairs [][]byte) (added int, err error) {
 	if h.t == nil {
 		if t := h.prepare(pairs); t != nil {
 			added = t.Len() - h.n // HSET only adds fields
-			h.t, h.lp, h.n = t, nil, 0
+			h.t, h.n = t, 0
+			h.setLP(nil)
 			return added, nil
 		}
 	}
@@ -190,12 +224,12 @@ func (h *Hash) prepare(pairs [][]byte) *Table {
 		long = long || len(b) > maxValue()
 	}
 	if !long && h.n+len(pairs)/2 <= maxEntries() {
-		h.lp = h.lp.Grow(need)
+		h.setLP(h.lp().Grow(need))
 		return nil
 	}
 	t := &Table{}
 	t.Reserve(h.n + len(pairs)/2)
-	t.arena = slices.Grow(t.arena, len(h.lp)+need)
+	t.arena = slices.Grow(t.arena, len(h.lp())+need)
 	ok := true
 	h.Each(func(f, v []byte) bool { _, err := t.Set(f, v); ok = err == nil; return ok })
 	for i := 0; ok && i+1 < len(pairs); i += 2 {
@@ -204,7 +238,7 @@ func (h *Hash) prepare(pairs [][]byte) *Table {
 	}
 	if !ok || !long && t.Len() <= maxEntries() {
 		// ErrFull (the Sets report it), or repeated fields keep it small.
-		h.lp = h.lp.Grow(need)
+		h.setLP(h.lp().Grow(need))
 		return nil
 	}
 	return t
@@ -217,15 +251,16 @@ func (h *Hash) Convert() error {
 		return nil
 	}
 	t := &Table{}
-	for off := 0; off < len(h.lp); {
-		f, next := h.lp.Entry(off)
-		v, next2 := h.lp.Entry(next)
+	for off := 0; off < len(h.lp()); {
+		f, next := h.lp().Entry(off)
+		v, next2 := h.lp().Entry(next)
 		if _, err := t.Set(f, v); err != nil {
 			return err
 		}
 		off = next2
 	}
-	h.t, h.lp, h.n = t, nil, 0
+	h.t, h.n = t, 0
+	h.setLP(nil)
 	return nil
 }
 
@@ -242,14 +277,14 @@ func (h *Hash) Delete(field []byte) bool {
 	if h.t != nil {
 		return h.t.Delete(field)
 	}
-	off := h.lp.Find(field, 2)
+	off := h.lp().Find(field, 2)
 	if off < 0 {
 		return false
 	}
-	h.lp = h.lp.Remove(off, 2)
+	h.setLP(h.lp().Remove(off, 2))
 	h.n--
 	if h.n == 0 {
-		h.lp = nil
+		h.setLP(nil)
 	}
 	return true
 }
@@ -261,9 +296,9 @@ func (h *Hash) Each(fn func(field, value []byte) bool) {
 		h.t.Each(fn)
 		return
 	}
-	for off := 0; off < len(h.lp); {
-		f, next := h.lp.Entry(off)
-		v, next2 := h.lp.Entry(next)
+	for off := 0; off < len(h.lp()); {
+		f, next := h.lp().Entry(off)
+		v, next2 := h.lp().Entry(next)
 		if !fn(f, v) {
 			return
 		}
@@ -280,9 +315,9 @@ func (h *Hash) Random() (field, value []byte, ok bool) {
 	if h.n == 0 {
 		return nil, nil, false
 	}
-	off := h.lp.Offset(2 * rand.IntN(h.n))
-	f, next := h.lp.Entry(off)
-	v, _ := h.lp.Entry(next)
+	off := h.lp().Offset(2 * rand.IntN(h.n))
+	f, next := h.lp().Entry(off)
+	v, _ := h.lp().Entry(next)
 	return f, v, true
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"unsafe"
 )
 
 // checkModel asserts that h holds exactly model.
@@ -321,7 +322,7 @@ func TestHashSetPairsExact(t *testing.T) {
 		if added, err := h.SetPairs(pairs); added != n || err != nil {
 			t.Fatalf("n %d: added %d %v", n, added, err)
 		}
-		used, capacity := len(h.lp), cap(h.lp)
+		used, capacity := len(h.lp()), cap(h.lp())
 		if h.t != nil {
 			used, capacity = len(h.t.arena), cap(h.t.arena)
 			if len(h.t.slots) > 2*n*4/3+8 {
@@ -336,7 +337,14 @@ func TestHashSetPairsExact(t *testing.T) {
 	for i := range 400 {
 		h.Set(fmt.Appendf(nil, "f%d", i), []byte("v"))
 	}
-	if len(h.lp) < cap(h.lp)*3/4 {
-		t.Fatalf("one field at a time: %d bytes in a buffer of %d", len(h.lp), cap(h.lp))
+	if len(h.lp()) < cap(h.lp())*3/4 {
+		t.Fatalf("one field at a time: %d bytes in a buffer of %d", len(h.lp()), cap(h.lp()))
+	}
+}
+
+// The Hash header stays in Go's 32-byte size class.
+func TestHashHeaderSize(t *testing.T) {
+	if n := unsafe.Sizeof(Hash{}); n != hashHead {
+		t.Fatalf("Hash is %d bytes, Size counts %d", n, hashHead)
 	}
 }

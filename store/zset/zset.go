@@ -17,6 +17,7 @@ package zset
 import (
 	"slices"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Redis's default zset-max-listpack-entries and zset-max-listpack-value:
@@ -46,9 +47,39 @@ func maxValue() int   { return int(limits.value.Load()) }
 
 // ZSet is a sorted set. The zero value is not usable: call New.
 type ZSet struct {
-	lp []byte // small encoding, nil once big
-	n  int    // members in lp
+	pk packed // small encoding (lp, setLP), empty once big
+	n  int    // members in the listpack
 	b  *big   // big encoding
+}
+
+// lp returns the listpack.
+func (z *ZSet) lp() []byte { return z.pk.bytes() }
+
+// setLP replaces the listpack.
+func (z *ZSet) setLP(b []byte) { z.pk = pack(b) }
+
+// packed is a byte slice in 16 bytes instead of 24 (a pointer and 32-bit
+// length and capacity), so that the ZSet header with it fits Go's
+// 32-byte size class. A listpack never nears 4 GiB. The zero value is empty.
+type packed struct {
+	p    *byte
+	n, c uint32
+}
+
+// bytes returns the slice.
+func (pk packed) bytes() []byte {
+	if pk.p == nil {
+		return nil
+	}
+	return unsafe.Slice(pk.p, pk.c)[:pk.n]
+}
+
+// pack stores b (its length and capacity must fit 32 bits).
+func pack(b []byte) packed {
+	if cap(b) == 0 {
+		return packed{}
+	}
+	return packed{p: unsafe.SliceData(b), n: uint32(len(b)), c: uint32(cap(b))}
 }
 
 // New returns an empty sorted set meant to receive about sizeHint members
@@ -76,7 +107,7 @@ func (z *ZSet) ReservePairs(scores []float64, pairs [][]byte) {
 	for i, s := range scores {
 		need += entryLen(pairs[2*i+1], s)
 	}
-	z.lp = slices.Grow(z.lp, need)
+	z.setLP(slices.Grow(z.lp(), need))
 }
 
 // Len is the number of members.
@@ -104,30 +135,30 @@ func (z *ZSet) Score(member []byte) (float64, bool) {
 		}
 		return z.b.scoreAt(ref), true
 	}
-	off := lpFind(z.lp, member)
+	off := lpFind(z.lp(), member)
 	if off < 0 {
 		return 0, false
 	}
-	_, s, _ := lpAt(z.lp, off)
+	_, s, _ := lpAt(z.lp(), off)
 	return s, true
 }
 
 // Set gives member the score, adding it if absent; it reports whether it
 // was added. Score must not be NaN.
 func (z *ZSet) Set(member []byte, score float64) (added bool) {
-	if z.b == nil && (len(member) > maxValue() || z.n >= maxEntries() && lpFind(z.lp, member) < 0) {
+	if z.b == nil && (len(member) > maxValue() || z.n >= maxEntries() && lpFind(z.lp(), member) < 0) {
 		z.convert()
 	}
 	if z.b == nil {
-		off := lpFind(z.lp, member)
+		off := lpFind(z.lp(), member)
 		if off >= 0 {
-			if _, s, _ := lpAt(z.lp, off); s == score {
+			if _, s, _ := lpAt(z.lp(), off); s == score {
 				return false
 			}
-			z.lp = lpDelete(z.lp, off)
+			z.setLP(lpDelete(z.lp(), off))
 			z.n--
 		}
-		z.lp = lpInsert(z.lp, member, score)
+		z.setLP(lpInsert(z.lp(), member, score))
 		z.n++
 		return off < 0
 	}
@@ -145,22 +176,23 @@ func (z *ZSet) Set(member []byte, score float64) (added bool) {
 // convert moves a listpack set to the big encoding.
 func (z *ZSet) convert() {
 	z.b = newBig(z.n + 1)
-	for off := 0; off < len(z.lp); {
-		m, s, next := lpAt(z.lp, off)
+	for off := 0; off < len(z.lp()); {
+		m, s, next := lpAt(z.lp(), off)
 		z.b.add(m, s)
 		off = next
 	}
-	z.lp, z.n = nil, 0
+	z.setLP(nil)
+	z.n = 0
 }
 
 // Remove deletes member; it reports whether it was present.
 func (z *ZSet) Remove(member []byte) bool {
 	if z.b == nil {
-		off := lpFind(z.lp, member)
+		off := lpFind(z.lp(), member)
 		if off < 0 {
 			return false
 		}
-		z.lp = lpDelete(z.lp, off)
+		z.setLP(lpDelete(z.lp(), off))
 		z.n--
 		return true
 	}
@@ -176,8 +208,8 @@ func (z *ZSet) Remove(member []byte) bool {
 // Rank returns member's 0-based rank in ascending order and its score.
 func (z *ZSet) Rank(member []byte) (rank int, score float64, ok bool) {
 	if z.b == nil {
-		for off := 0; off < len(z.lp); rank++ {
-			m, s, next := lpAt(z.lp, off)
+		for off := 0; off < len(z.lp()); rank++ {
+			m, s, next := lpAt(z.lp(), off)
 			if string(m) == string(member) {
 				return rank, s, true
 			}
@@ -206,9 +238,9 @@ func (z *ZSet) Walk(start int, rev bool, fn func(member []byte, score float64) b
 		return
 	}
 	var buf [MaxListpackEntries + 1]int32 // enough unless the limit was raised
-	offs := lpOffsets(z.lp, buf[:0])
+	offs := lpOffsets(z.lp(), buf[:0])
 	for i := start; i >= 0 && i < len(offs); {
-		m, s, _ := lpAt(z.lp, int(offs[i]))
+		m, s, _ := lpAt(z.lp(), int(offs[i]))
 		if !fn(m, s) {
 			return
 		}
@@ -228,8 +260,8 @@ func (z *ZSet) ScoreRank(x float64, orEqual bool) int {
 		return z.b.t.countBefore(func(e entry) bool { return before(e.score) })
 	}
 	r := 0
-	for off := 0; off < len(z.lp); r++ {
-		_, s, next := lpAt(z.lp, off)
+	for off := 0; off < len(z.lp()); r++ {
+		_, s, next := lpAt(z.lp(), off)
 		if !before(s) {
 			break
 		}
@@ -246,8 +278,8 @@ func (z *ZSet) LexRank(x []byte, orEqual bool) int {
 		return z.b.t.countBefore(func(e entry) bool { return before(string(z.b.member(e.ref))) })
 	}
 	r := 0
-	for off := 0; off < len(z.lp); r++ {
-		m, _, next := lpAt(z.lp, off)
+	for off := 0; off < len(z.lp()); r++ {
+		m, _, next := lpAt(z.lp(), off)
 		if !before(string(m)) {
 			break
 		}
@@ -265,14 +297,14 @@ func (z *ZSet) RemoveRange(first, last int, fn func(member []byte, score float64
 	}
 	if z.b == nil {
 		var buf [MaxListpackEntries + 1]int32 // enough unless the limit was raised
-		offs := append(lpOffsets(z.lp, buf[:0]), int32(len(z.lp)))
+		offs := append(lpOffsets(z.lp(), buf[:0]), int32(len(z.lp())))
 		if fn != nil {
 			for i := first; i < last; i++ {
-				m, s, _ := lpAt(z.lp, int(offs[i]))
+				m, s, _ := lpAt(z.lp(), int(offs[i]))
 				fn(m, s)
 			}
 		}
-		z.lp = lpShrink(append(z.lp[:offs[first]], z.lp[offs[last]:]...))
+		z.setLP(lpShrink(append(z.lp()[:offs[first]], z.lp()[offs[last]:]...)))
 		z.n -= last - first
 		return last - first
 	}
@@ -297,7 +329,7 @@ func (z *ZSet) RemoveRange(first, last int, fn func(member []byte, score float64
 func (z *ZSet) Clone() any {
 	c := &ZSet{n: z.n}
 	if z.b == nil {
-		c.lp = append(slices.Grow([]byte(nil), len(z.lp)), z.lp...)
+		c.setLP(append(slices.Grow([]byte(nil), len(z.lp())), z.lp()...))
 		return c
 	}
 	c.b = newBig(z.b.used)
@@ -308,14 +340,14 @@ func (z *ZSet) Clone() any {
 	return c
 }
 
-// baseSize is the ZSet header (40 bytes) in its Go size class.
-const baseSize = 48
+// baseSize is the ZSet header (32 bytes, its Go size class).
+const baseSize = 32
 
 // Size is the bytes the set costs: its header, the listpack's capacity,
 // or the arena, hash table and tree nodes as allocated.
 func (z *ZSet) Size() int64 {
 	if z.b == nil {
-		return baseSize + int64(cap(z.lp))
+		return baseSize + int64(cap(z.lp()))
 	}
 	return baseSize + z.b.size()
 }

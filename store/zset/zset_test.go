@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // mentry is a member of the model.
@@ -350,15 +351,22 @@ func TestZSetListpackCompact(t *testing.T) {
 	}
 	z := New(len(scores), len(pairs[1]))
 	z.ReservePairs(scores, pairs)
-	before := cap(z.lp)
+	before := cap(z.lp())
 	for i, s := range scores {
 		z.Set(pairs[2*i+1], s)
 	}
-	if cap(z.lp) != before || len(z.lp) > before || before > len(z.lp)*9/8 {
-		t.Fatalf("reserved %d bytes, listpack now %d of %d", before, len(z.lp), cap(z.lp))
+	if cap(z.lp()) != before || len(z.lp()) > before || before > len(z.lp())*9/8 {
+		t.Fatalf("reserved %d bytes, listpack now %d of %d", before, len(z.lp()), cap(z.lp()))
 	}
 	z.RemoveRange(0, 80, nil)
-	if cap(z.lp) >= 2*len(z.lp)+64 {
-		t.Fatalf("after removing 80 of 100: %d capacity for %d bytes", cap(z.lp), len(z.lp))
+	if cap(z.lp()) >= 2*len(z.lp())+64 {
+		t.Fatalf("after removing 80 of 100: %d capacity for %d bytes", cap(z.lp()), len(z.lp()))
+	}
+}
+
+// The ZSet header stays in Go's 32-byte size class.
+func TestZSetHeaderSize(t *testing.T) {
+	if n := unsafe.Sizeof(ZSet{}); n != baseSize {
+		t.Fatalf("ZSet is %d bytes, Size counts %d", n, baseSize)
 	}
 }
