@@ -337,13 +337,13 @@ func (l *List) insertBytes(i, p int, v []byte) {
 func newBuf(n int) []byte { return slices.Grow([]byte(nil), n) }
 
 // grownCap is the capacity for a node buffer of old bytes that must hold
-// need bytes after single pushes: a quarter more than old (so a node is
-// copied O(log) times while it fills, each copy leaving at most 25% slack,
-// where doubling left up to 50%), within the node limit unless need is
-// larger.
-// Batches (PushBackAll, PushFrontAll) size their buffers exactly instead.
+// need bytes after single pushes: half again as much as old (so a node is
+// copied O(log) times while it fills, each copy leaving at most a third of
+// slack, where doubling left up to half; a quarter copied twice as many
+// bytes per push), within the node limit unless need is larger. Batches
+// (PushBackAll, PushFrontAll) size new nodes exactly instead.
 func grownCap(old, need int) int {
-	c := max(need, old+old/4)
+	c := max(need, old+old/2)
 	if maxBytes, _ := nodeLimit(); need <= maxBytes {
 		c = min(c, maxBytes)
 	}

@@ -382,7 +382,7 @@ func TestListQueueStaysSmall(t *testing.T) {
 
 // A list made by one batch push has one node slot per node and node
 // buffers in the size class of their bytes (no growth slack); pushes one at
-// a time leave at most a quarter of slack per node; emptying a node's
+// a time leave at most a third of slack per node; emptying a node's
 // buffer below half gives it back.
 func TestListBufferSizes(t *testing.T) {
 	vals := func(n int) [][]byte {
@@ -419,7 +419,7 @@ func TestListBufferSizes(t *testing.T) {
 	for _, v := range vals(1000) {
 		l.PushBack(v)
 	}
-	if used := len(l.nd(0).b); cap(l.nd(0).b) > used*5/4+64 {
+	if used := len(l.nd(0).b); cap(l.nd(0).b) > used*3/2+64 {
 		t.Fatalf("one-at-a-time pushes: %d capacity for %d bytes", cap(l.nd(0).b), used)
 	}
 	for l.Len() > 100 {
