@@ -27,8 +27,8 @@ func zincrbyCommand(c *kernel.Ctx, args [][]byte) {
 // zaddGeneric adds the score/member pairs with the options o (ZINCRBY is
 // ZADD INCR with one pair).
 func zaddGeneric(c *kernel.Ctx, args [][]byte, o protocol.ZAddOptions, pairs [][]byte) {
-	var small [128]float64 // on the stack: a ZADD leaves no garbage per pair
-	scores := small[:0]
+	var small [128]float64 // on the stack: a ZADD of up to 128 pairs leaves no garbage
+	var scores []float64
 	if n := len(pairs) / 2; n > len(small) {
 		scores = make([]float64, n)
 	} else {
