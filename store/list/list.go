@@ -1,6 +1,7 @@
 // Package list is cached's list value: a deque of packed nodes, as Redis's
 // quicklist of listpacks. Each node is one []byte holding up to about 8 KB of
-// entries (Redis's list-max-listpack-size -2), so a million small elements
+// entries by default (list-max-listpack-size -2; SetMaxListpackSize changes
+// it as Redis reads the directive), so a million small elements
 // cost a few thousand allocations instead of a string header and a pointer
 // each, and the garbage collector has almost nothing to scan.
 //
