@@ -25,6 +25,11 @@ const (
 	MaxListpackValue   = 64
 )
 
+// MaxListpackBytes bounds a listpack whatever the limits allow (Redis's
+// LISTPACK_MAX_SAFETY_SIZE): a write that would pass it converts the hash,
+// as Redis's lpSafeToAdd does; it also keeps the packed length in 32 bits.
+const MaxListpackBytes = 1 << 30
+
 // limits are the thresholds in force, for every hash of the process (as
 // redis-server's configuration is server-wide): SetListpackLimits.
 var limits struct{ entries, value atomic.Int64 }
@@ -147,7 +152,8 @@ func (h *Hash) Has(field []byte) bool {
 // hash to a hashtable when field or value is longer than MaxListpackValue or
 // the fields outnumber MaxListpackEntries. It fails only with ErrFull.
 func (h *Hash) Set(field, value []byte) (bool, error) {
-	if h.t == nil && (len(field) > maxValue() || len(value) > maxValue()) {
+	if h.t == nil && (len(field) > maxValue() || len(value) > maxValue() ||
+		len(h.lp())+EntryLen(field)+EntryLen(value) > MaxListpackBytes) {
 		if err := h.Convert(); err != nil {
 			return false, err
 		}
@@ -219,7 +225,7 @@ func pairsBytes(pairs [][]byte) int {
 // the hash with the pairs set, for SetPairs to adopt; otherwise it grows
 // the listpack for all of them and returns nil.
 func (h *Hash) prepare(pairs [][]byte) *Table {
-	need, long := pairsBytes(pairs), false
+	need, long := pairsBytes(pairs), len(h.lp())+pairsBytes(pairs) > MaxListpackBytes
 	for _, b := range pairs {
 		long = long || len(b) > maxValue()
 	}

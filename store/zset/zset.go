@@ -27,6 +27,11 @@ const (
 	MaxListpackValue   = 64
 )
 
+// maxListpackBytes bounds a listpack whatever the limits allow (Redis's
+// LISTPACK_MAX_SAFETY_SIZE): a write that would pass it converts the set;
+// it also keeps the packed length in 32 bits.
+const maxListpackBytes = 1 << 30
+
 // limits are the thresholds in force, for every sorted set of the process
 // (as redis-server's configuration is server-wide): SetListpackLimits.
 var limits struct{ entries, value atomic.Int64 }
@@ -107,6 +112,9 @@ func (z *ZSet) ReservePairs(scores []float64, pairs [][]byte) {
 	for i, s := range scores {
 		need += entryLen(pairs[2*i+1], s)
 	}
+	if len(z.lp())+need > maxListpackBytes {
+		return
+	}
 	z.setLP(slices.Grow(z.lp(), need))
 }
 
@@ -146,7 +154,8 @@ func (z *ZSet) Score(member []byte) (float64, bool) {
 // Set gives member the score, adding it if absent; it reports whether it
 // was added. Score must not be NaN.
 func (z *ZSet) Set(member []byte, score float64) (added bool) {
-	if z.b == nil && (len(member) > maxValue() || z.n >= maxEntries() && lpFind(z.lp(), member) < 0) {
+	if z.b == nil && (len(member) > maxValue() || len(z.lp())+entryLen(member, score) > maxListpackBytes ||
+		z.n >= maxEntries() && lpFind(z.lp(), member) < 0) {
 		z.convert()
 	}
 	if z.b == nil {
