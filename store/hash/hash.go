@@ -1,8 +1,9 @@
 // Package hash owns the value of a Redis hash: a map from fields to values
 // with Redis's two encodings, a listpack (one byte slice of field, value
 // entries in insertion order, scanned linearly) while the hash has at most
-// MaxListpackEntries fields and no field or value longer than
-// MaxListpackValue bytes, then a hashtable (Table: one packed arena and an
+// hash-max-listpack-entries fields and no field or value longer than
+// hash-max-listpack-value bytes (SetListpackLimits; by default
+// MaxListpackEntries and MaxListpackValue), then a hashtable (Table: one packed arena and an
 // open-addressing index of uint32 offsets). A hash never converts back, as in
 // Redis. It also exports Table and Listpack, which store/set reuses.
 //
@@ -25,10 +26,10 @@ const (
 	MaxListpackValue   = 64
 )
 
-// MaxListpackBytes bounds a listpack whatever the limits allow (Redis's
+// maxListpackBytes bounds a listpack whatever the limits allow (Redis's
 // LISTPACK_MAX_SAFETY_SIZE): a write that would pass it converts the hash,
 // as Redis's lpSafeToAdd does; it also keeps the packed length in 32 bits.
-const MaxListpackBytes = 1 << 30
+const maxListpackBytes = 1 << 30
 
 // limits are the thresholds in force, for every hash of the process (as
 // redis-server's configuration is server-wide): SetListpackLimits.
@@ -153,7 +154,7 @@ func (h *Hash) Has(field []byte) bool {
 // the fields outnumber MaxListpackEntries. It fails only with ErrFull.
 func (h *Hash) Set(field, value []byte) (bool, error) {
 	if h.t == nil && (len(field) > maxValue() || len(value) > maxValue() ||
-		len(h.lp())+EntryLen(field)+EntryLen(value) > MaxListpackBytes) {
+		len(h.lp())+EntryLen(field)+EntryLen(value) > maxListpackBytes) {
 		if err := h.Convert(); err != nil {
 			return false, err
 		}
@@ -225,7 +226,7 @@ func pairsBytes(pairs [][]byte) int {
 // the hash with the pairs set, for SetPairs to adopt; otherwise it grows
 // the listpack for all of them and returns nil.
 func (h *Hash) prepare(pairs [][]byte) *Table {
-	need, long := pairsBytes(pairs), len(h.lp())+pairsBytes(pairs) > MaxListpackBytes
+	need, long := pairsBytes(pairs), len(h.lp())+pairsBytes(pairs) > maxListpackBytes
 	for _, b := range pairs {
 		long = long || len(b) > maxValue()
 	}

@@ -1,10 +1,11 @@
 // Package set owns the value of a Redis set: unique byte-string members with
 // Redis's three encodings. A set of integers (canonical decimal int64 text)
 // is an intset (sorted, packed in 2, 4 or 8 bytes each as Redis's, searched
-// by binary search) while it has at
-// most MaxIntsetEntries members; a small set is a listpack (one byte slice of
-// members in insertion order) while it has at most MaxListpackEntries
-// members of at most MaxListpackValue bytes; beyond, a hashtable (a packed
+// by binary search) while it has at most set-max-intset-entries members; a
+// small set is a listpack (one byte slice of members in insertion order)
+// while it has at most set-max-listpack-entries members of at most
+// set-max-listpack-value bytes (SetLimits; by default MaxIntsetEntries,
+// MaxListpackEntries and MaxListpackValue); beyond, a hashtable (a packed
 // hash.Table with empty values). Sets never convert back, as in Redis.
 //
 // It knows nothing of RESP or of the store; server/ keeps a *Set behind a

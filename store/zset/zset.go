@@ -2,9 +2,10 @@
 // ordered by a float64 score, then by member bytes, with O(log n) rank,
 // select and range queries (ZADD, ZRANK, ZRANGE… in server/).
 //
-// A small set (at most MaxListpackEntries members of at most
-// MaxListpackValue bytes) lives in one packed []byte, Redis's "listpack"
-// encoding; past either threshold it converts, for good, to the "skiplist"
+// A small set (at most zset-max-listpack-entries members of at most
+// zset-max-listpack-value bytes: SetListpackLimits, by default
+// MaxListpackEntries and MaxListpackValue) lives in one packed []byte,
+// Redis's "listpack" encoding; past either threshold it converts, for good, to the "skiplist"
 // encoding (Redis's name; here no skiplist but an equivalent): members in
 // one arena of records, an open-addressing hash table of record offsets
 // for member lookups, and an order-statistic B+tree of (score, offset)
