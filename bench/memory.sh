@@ -7,7 +7,10 @@
 #   maxmemory     allkeys-lru under more data than fits: peak RSS while
 #                 writing, sampled every 100 ms, against 1.25 × maxmemory + 16 MiB
 #   collections   hashes, sets, sorted sets and lists of 10, 100 and 1,000
-#                 elements (≈1,000,000 elements each): RSS growth per element
+#                 elements (≈1,000,000 elements each): RSS growth per element.
+#                 The datasets (7-70 MB) mostly stay under cached's 64 MB
+#                 gc-min-heap, so no GC runs during such a load: cached's
+#                 growth counts everything it allocated, garbage included.
 #   20M keys      only with LARGE=1: 20,000,000 keys of 16-byte values
 #
 # usage: bench/memory.sh [steady|maxmemory|collections|large|all]  (from the repository root)

@@ -60,6 +60,9 @@ type Config struct {
 	// does not run after every few MB of request garbage; above it the target
 	// is the live heap plus 1/8 (gctune.go). 0 leaves GOGC alone.
 	GCMinHeap int64
+	// Encodings are the collections' encoding thresholds (hash-max-listpack-*
+	// and the like, config_encodings.go).
+	Encodings EncodingLimits
 	// ManageRuntime lets the server tune the process's Go runtime: the GC
 	// target floor of GCMinHeap, and a Go memory limit of 1.25×maxmemory +
 	// 8 MiB while maxmemory is set, so the collector keeps the process near
@@ -371,7 +374,7 @@ var directives = []directive{
 }
 
 // inertDirectives are redis.conf directives for internals cached does not have
-// (persistence, listpack thresholds, threading): accepted, kept, reported by
+// (persistence, list compression, threading): accepted, kept, reported by
 // CONFIG GET, without effect; a value that asks for an effect is logged
 // (inertNoEffect). Values are redis-server 7's defaults, except save: cached
 // saves nothing, so its default is "" (no save points).
@@ -380,10 +383,7 @@ var inertDirectives = [][2]string{
 	{"appendfilename", "appendonly.aof"}, {"appenddirname", "appendonlydir"}, {"dir", "/"},
 	{"dbfilename", "dump.rdb"}, {"rdbcompression", "yes"}, {"rdbchecksum", "yes"},
 	{"stop-writes-on-bgsave-error", "yes"},
-	{"hash-max-listpack-entries", "512"}, {"hash-max-listpack-value", "64"},
-	{"list-max-listpack-size", "-2"}, {"list-compress-depth", "0"},
-	{"set-max-intset-entries", "512"}, {"set-max-listpack-entries", "128"}, {"set-max-listpack-value", "64"},
-	{"zset-max-listpack-entries", "128"}, {"zset-max-listpack-value", "64"},
+	{"list-compress-depth", "0"},
 	{"hll-sparse-max-bytes", "3000"}, {"stream-node-max-bytes", "4096"}, {"stream-node-max-entries", "100"},
 	{"activerehashing", "yes"}, {"daemonize", "no"}, {"supervised", "no"}, {"pidfile", ""},
 	{"protected-mode", "yes"}, {"tcp-backlog", "511"}, {"always-show-logo", "no"}, {"set-proc-title", "yes"},

@@ -214,6 +214,7 @@ func (s *Server) applyHotConfig(c *Config) {
 	}
 	s.store.SetMaxMemorySamples(c.MaxMemorySamples)
 	s.store.SetLFU(store.LFUConfig{LogFactor: c.LFULogFactor, DecayTime: c.LFUDecayTime})
+	c.Encodings.apply()
 	s.pubsub.configure(c)
 	s.updateListening() // notify-keyspace-events may have changed
 	f, _ := parseNotifyFlags(c.NotifyKeyspaceEvents)

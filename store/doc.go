@@ -22,7 +22,8 @@
 // values above 128 KiB get their own []byte. A record refers to its item by a
 // handle (slab number, offset), so the collector marks a few objects per
 // shard, not one per key, and the heap needs little headroom. Collection
-// objects live in a per-shard side map so strings pay nothing for them.
+// objects live in per-shard chunks of slots (objtab.go) whose number is the
+// 4-byte value in the key's item, so strings pay nothing for them.
 //
 // UsedMemory (and MEMORY USAGE) counts per key its record, its amortized
 // index slot and its item's class size (a large value's capacity), plus TTL

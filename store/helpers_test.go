@@ -41,6 +41,7 @@ func checkInvariants(tb testing.TB, s *Store) {
 
 func (sh *shard) invariantsLocked() string {
 	live, used := 0, int64(0)
+	objNums := map[uint32]bool{}
 	type count struct{ keys, expires int64 }
 	counts := make([]count, len(sh.counts))
 	for i := uint32(1); i < sh.nrec; i++ {
@@ -60,8 +61,12 @@ func (sh *shard) invariantsLocked() string {
 		if sh.find(r.db, sh.key(r), tagOf(hashKey(sh.key(r)), r.db)) != i {
 			return "record not found through index"
 		}
-		if (r.typ != TypeString) != (sh.objs[i].obj != nil) {
-			return "object side map out of step"
+		if r.typ != TypeString {
+			if n := sh.objNum(r); objNums[n] || n >= sh.objs.next || sh.objOf(i).obj == nil {
+				return "object number shared, out of range or empty"
+			} else {
+				objNums[n] = true
+			}
 		}
 	}
 	if live != sh.idx.n {
@@ -98,7 +103,10 @@ func (sh *shard) invariantsLocked() string {
 			return "db counts differ"
 		}
 	}
-	if len(sh.objs) != live-countStrings(sh) {
+	if s := objInvariantsLocked(sh, len(objNums)); s != "" {
+		return s
+	}
+	if len(objNums) != live-countStrings(sh) {
 		return "stray objects"
 	}
 	return sh.slabInvariantsLocked()
@@ -152,4 +160,19 @@ func countStrings(sh *shard) int {
 		}
 	}
 	return n
+}
+
+// objInvariantsLocked checks that the objTable's free list and the used
+// object numbers together cover every slot handed out.
+func objInvariantsLocked(sh *shard, used int) string {
+	free := 0
+	for f := sh.objs.free; f != 0; f = uint32(sh.objs.ref(f - 1).size) {
+		if free++; free > int(sh.objs.next) || sh.objs.ref(f-1).obj != nil {
+			return "object free list broken"
+		}
+	}
+	if free+used != int(sh.objs.next) {
+		return "object slots leaked"
+	}
+	return ""
 }

@@ -21,8 +21,9 @@ const (
 	recordCost = int64(unsafe.Sizeof(record{})) + 16
 	// ttlCost is the extra a key with a TTL costs (its ttlEntry).
 	ttlCost = int64(unsafe.Sizeof(ttlEntry{}))
-	// objCost is the extra a collection key costs for its side-map entry.
-	objCost = 48
+	// objCost is the extra a collection key costs for its objTable slot
+	// (its object number is in the key's item).
+	objCost = int64(unsafe.Sizeof(objRef{}))
 )
 
 // record is one key. Records live in chunks and never move, so a record
@@ -75,12 +76,6 @@ type ttlEntry struct {
 	rec uint32
 }
 
-// objRef is a collection value kept beside its record.
-type objRef struct {
-	obj  any
-	size int64
-}
-
 // dbCount counts one physical database's keys in a shard.
 type dbCount struct{ keys, expires atomic.Int64 } // written under the shard lock, read without
 
@@ -95,8 +90,8 @@ type shard struct {
 	free   uint32 // head of the free list, 0 = empty
 	idx    index
 	ttl    []ttlEntry
-	ttlCur int // active expiry sweep position in ttl
-	objs   map[uint32]objRef
+	ttlCur int       // active expiry sweep position in ttl
+	objs   objTable  // collection values (objtab.go)
 	slabs  slabAlloc // the records' packed keys and values (slab.go)
 	counts []dbCount // per physical db
 	pool   evictPool // LFU eviction candidates
@@ -127,7 +122,7 @@ func (s *shard) resetLocked() {
 	s.idx = newIndex()
 	s.ttl = nil
 	s.ttlCur = 0
-	s.objs = make(map[uint32]objRef)
+	s.objs = objTable{}
 	if s.slabs.released != nil {
 		s.st.released.Add(s.slabs.held)
 	}
@@ -182,7 +177,7 @@ func (s *shard) costLocked(i uint32) int64 {
 		c += ttlCost
 	}
 	if r.typ != TypeString {
-		c += objCost + s.objs[i].size
+		c += objCost + s.objOf(i).size
 	}
 	return c
 }
@@ -281,11 +276,12 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 func (s *shard) insertLocked(db uint8, key []byte, tag uint32, t Type, val []byte, obj any, size int64, nowSec uint32) uint32 {
 	i := s.allocRecord()
 	r := s.rec(i)
+	if t != TypeString {
+		num := objVal(s.objs.alloc(objRef{obj: obj, size: size}))
+		val = num[:]
+	}
 	si, off, n := s.newKVLocked(key, val)
 	*r = record{slab: si, off: off, n: n, access: s.initialAccess(nowSec), db: db, typ: t}
-	if t != TypeString {
-		s.objs[i] = objRef{obj: obj, size: size}
-	}
 	s.idx.insert(tag, i)
 	s.linkFront(i)
 	s.counts[db].keys.Add(1)
@@ -302,8 +298,15 @@ func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64)
 	r := s.rec(i)
 	s.used.Add(-s.costLocked(i))
 	_, hi := keyEnd(s.kv(r))
-	if t != TypeString {
-		val = nil
+	switch {
+	case t != TypeString && r.typ != TypeString:
+		*s.objOf(i) = objRef{obj: obj, size: size}
+		val = s.val(r) // the same object number
+	case t != TypeString:
+		num := objVal(s.objs.alloc(objRef{obj: obj, size: size}))
+		val = num[:]
+	case r.typ != TypeString:
+		s.objs.release(s.objNum(r))
 	}
 	newN := uint64(hi) + uint64(len(val))
 	if room := s.slabs.room(r.slab); newN <= uint64(room) && allocSize(newN) == uint64(room) {
@@ -313,11 +316,6 @@ func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64)
 		si, off, n := s.newKVLocked(s.key(r), val)
 		s.slabs.free(r.slab, r.off)
 		r.slab, r.off, r.n = si, off, n
-	}
-	if t == TypeString {
-		delete(s.objs, i)
-	} else {
-		s.objs[i] = objRef{obj: obj, size: size}
 	}
 	r.typ = t
 	s.used.Add(s.costLocked(i))
@@ -339,7 +337,7 @@ func (s *shard) removeLocked(i uint32) {
 	s.slotUnlink(i, slot)
 	s.counts[r.db].keys.Add(-1)
 	if r.typ != TypeString {
-		delete(s.objs, i)
+		s.objs.release(s.objNum(r))
 	}
 	s.unlink(i)
 	s.slabs.free(r.slab, r.off)

@@ -400,10 +400,9 @@ func (tx *Tx) Resize(db int, key []byte, size int64) {
 	if i == 0 || sh.rec(i).typ == TypeString {
 		return
 	}
-	o := sh.objs[i]
+	o := sh.objOf(i)
 	sh.used.Add(size - o.size)
 	o.size = size
-	sh.objs[i] = o
 }
 
 // find locates key without expiry or stats.
@@ -489,7 +488,7 @@ func (tx *Tx) transfer(srcDB int, src []byte, dstDB int, dst []byte, move bool) 
 	if t == TypeString {
 		val = ss.val(r) // stays valid: src is not freed before dst is written
 	} else {
-		o = ss.objs[si]
+		o = *ss.objOf(si)
 		if !move {
 			c, ok := o.obj.(Cloner)
 			if !ok {
@@ -532,7 +531,7 @@ func (e Entry) Object() any {
 	if e.sh.rec(e.i).typ == TypeString {
 		return nil
 	}
-	return e.sh.objs[e.i].obj
+	return e.sh.objOf(e.i).obj
 }
 
 // ExpireAt returns the absolute expiry in Unix ms, 0 if none.

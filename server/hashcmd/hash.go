@@ -125,15 +125,7 @@ func hsetCommand(c *kernel.Ctx, args [][]byte) {
 	if tx == nil {
 		return
 	}
-	added := 0
-	var err error
-	for i := 2; i < len(args) && err == nil; i += 2 {
-		var a bool
-		a, err = h.Set(args[i], args[i+1])
-		if a {
-			added++
-		}
-	}
+	added, err := h.SetPairs(args[2:])
 	hashStore(tx, db, args[1], h, isNew)
 	tx.Unlock()
 	if err != nil {

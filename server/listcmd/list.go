@@ -172,12 +172,10 @@ func listPush(c *kernel.Ctx, args [][]byte, front, existing bool) {
 	if created {
 		l = list.New()
 	}
-	for _, v := range args[2:] {
-		if front {
-			l.PushFront(v)
-		} else {
-			l.PushBack(v)
-		}
+	if front {
+		l.PushFrontAll(args[2:])
+	} else {
+		l.PushBackAll(args[2:])
 	}
 	if created {
 		tx.SetObject(db, key, store.TypeList, l, l.Size(), 0)

@@ -27,7 +27,13 @@ func zincrbyCommand(c *kernel.Ctx, args [][]byte) {
 // zaddGeneric adds the score/member pairs with the options o (ZINCRBY is
 // ZADD INCR with one pair).
 func zaddGeneric(c *kernel.Ctx, args [][]byte, o protocol.ZAddOptions, pairs [][]byte) {
-	scores := make([]float64, len(pairs)/2)
+	var small [128]float64 // on the stack: a ZADD of up to 128 pairs leaves no garbage
+	var scores []float64
+	if n := len(pairs) / 2; n > len(small) {
+		scores = make([]float64, n)
+	} else {
+		scores = small[:n]
+	}
 	for i := range scores {
 		f, ok := protocol.ParseFloat(pairs[2*i])
 		if !ok {
@@ -53,6 +59,7 @@ func zaddGeneric(c *kernel.Ctx, args [][]byte, o protocol.ZAddOptions, pairs [][
 		// As Redis 7.0: the hints are the number of pairs and the length
 		// of the first member only.
 		z, created = zset.New(len(scores), len(pairs[1])), true
+		z.ReservePairs(scores, pairs)
 	}
 	r, ok := zaddApply(z, o, scores, pairs)
 	if !ok {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"unsafe"
 )
 
 // checkModel asserts that h holds exactly model.
@@ -260,4 +261,90 @@ func TestHashListpackShrinks(t *testing.T) {
 		t.Fatalf("after deleting 399 of 400 fields: %s, size %d of %d", h.Encoding(), h.Size(), big)
 	}
 	checkModel(t, h, map[string]string{"f399": string(bytes.Repeat([]byte("v"), 60))})
+}
+
+// SetPairs ends in the state Set on each pair gives (fields, listpack
+// order, encoding, count of new fields), around both thresholds and with
+// repeated fields, and sizes the buffers for the pairs at once.
+func TestHashSetPairsLikeSets(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for round := range 300 {
+		var start, pairs [][]byte
+		for range r.IntN(MaxListpackEntries + 50) {
+			start = append(start, fmt.Appendf(nil, "f%d", r.IntN(700)), []byte("v"))
+		}
+		n := []int{1, 10, 100, MaxListpackEntries, MaxListpackEntries + 1, 700}[r.IntN(6)]
+		for range n {
+			v := bytes.Repeat([]byte{'x'}, r.IntN(8))
+			if r.IntN(200) == 0 {
+				v = bytes.Repeat([]byte{'y'}, MaxListpackValue+1)
+			}
+			pairs = append(pairs, fmt.Appendf(nil, "f%d", r.IntN(40+r.IntN(700))), v)
+		}
+		a, b := New(), New()
+		for i := 0; i < len(start); i += 2 {
+			a.Set(start[i], start[i+1])
+			b.Set(start[i], start[i+1])
+		}
+		want := 0
+		for i := 0; i < len(pairs); i += 2 {
+			if added, _ := a.Set(pairs[i], pairs[i+1]); added {
+				want++
+			}
+		}
+		got, err := b.SetPairs(pairs)
+		if err != nil || got != want || a.Encoding() != b.Encoding() || a.Len() != b.Len() {
+			t.Fatalf("round %d: SetPairs added %d (%v) %s len %d, Sets added %d %s len %d",
+				round, got, err, b.Encoding(), b.Len(), want, a.Encoding(), a.Len())
+		}
+		var fa, fb []string
+		a.Each(func(f, v []byte) bool { fa = append(fa, string(f)+"="+string(v)); return true })
+		b.Each(func(f, v []byte) bool { fb = append(fb, string(f)+"="+string(v)); return true })
+		if a.Encoding() == "hashtable" {
+			slices.Sort(fa)
+			slices.Sort(fb)
+		}
+		if !slices.Equal(fa, fb) {
+			t.Fatalf("round %d: contents differ", round)
+		}
+	}
+}
+
+// A hash built by one SetPairs has no growth slack: its listpack, or its
+// table's arena, is the size class of its bytes.
+func TestHashSetPairsExact(t *testing.T) {
+	for _, n := range []int{10, 100, 1000} {
+		var pairs [][]byte
+		for i := range n {
+			pairs = append(pairs, fmt.Appendf(nil, "f%d", i), fmt.Appendf(nil, "v%d", i))
+		}
+		h := New()
+		if added, err := h.SetPairs(pairs); added != n || err != nil {
+			t.Fatalf("n %d: added %d %v", n, added, err)
+		}
+		used, capacity := len(h.lp()), cap(h.lp())
+		if h.t != nil {
+			used, capacity = len(h.t.arena), cap(h.t.arena)
+			if len(h.t.slots) > 2*n*4/3+8 {
+				t.Fatalf("n %d: %d index slots", n, len(h.t.slots))
+			}
+		}
+		if capacity != cap(slices.Grow([]byte(nil), used)) {
+			t.Fatalf("n %d (%s): %d bytes in a buffer of %d", n, h.Encoding(), used, capacity)
+		}
+	}
+	h := New()
+	for i := range 400 {
+		h.Set(fmt.Appendf(nil, "f%d", i), []byte("v"))
+	}
+	if len(h.lp()) < cap(h.lp())*3/4 {
+		t.Fatalf("one field at a time: %d bytes in a buffer of %d", len(h.lp()), cap(h.lp()))
+	}
+}
+
+// The Hash header stays in Go's 32-byte size class.
+func TestHashHeaderSize(t *testing.T) {
+	if n := unsafe.Sizeof(Hash{}); n != hashHead {
+		t.Fatalf("Hash is %d bytes, Size counts %d", n, hashHead)
+	}
 }

@@ -1,6 +1,9 @@
 package hash
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // Listpack is the compact encoding of small collections, after Redis's
 // listpack: one byte slice of entries, each a uvarint length and the bytes,
@@ -15,14 +18,30 @@ func (lp Listpack) Entry(off int) (b []byte, next int) {
 	return lp[off : off+int(l) : off+int(l)], off + int(l)
 }
 
-// Append appends entries.
+// Append appends entries. A full listpack grows by a quarter (rounded up
+// to a Go size class), not by doubling, so a listpack filled one entry at
+// a time has at most a quarter of slack; see Grow for batches.
 func (lp Listpack) Append(entries ...[]byte) Listpack {
+	need := 0
+	for _, e := range entries {
+		need += EntryLen(e)
+	}
+	if len(lp)+need > cap(lp) {
+		lp = slices.Grow(lp, max(need, len(lp)/4))
+	}
 	for _, e := range entries {
 		lp = binary.AppendUvarint(lp, uint64(len(e)))
 		lp = append(lp, e...)
 	}
 	return lp
 }
+
+// EntryLen is the bytes an entry holding b takes in a listpack.
+func EntryLen(b []byte) int { return uvarintLen(len(b)) + len(b) }
+
+// Grow makes room for n more bytes: the capacity becomes the size class of
+// what is needed, so appending them copies nothing.
+func (lp Listpack) Grow(n int) Listpack { return slices.Grow(lp, n) }
 
 // Find returns the offset of the first entry equal to b at an index i with
 // i%stride == 0 (stride 2 searches the fields of field-value pairs), or -1.
@@ -70,7 +89,7 @@ func (lp Listpack) Remove(off, n int) Listpack {
 	}
 	lp = append(lp[:off], lp[end:]...)
 	if cap(lp) > 64 && cap(lp) > 2*len(lp) {
-		lp = append(make(Listpack, 0, len(lp)+len(lp)/4), lp...)
+		lp = append(slices.Grow(Listpack(nil), len(lp)), lp...)
 	}
 	return lp
 }

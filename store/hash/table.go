@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 )
 
 // ErrFull is returned by Table.Set (and the Hash and Set writes built on it)
@@ -225,6 +226,16 @@ func (t *Table) Reserve(n int) {
 	}
 	if want > len(t.slots) {
 		t.resize(want)
+	}
+}
+
+// Grow prepares the table for n more keys whose records take bytes
+// bytes (uvarint length and bytes of each key and value): the index is
+// sized for them and the arena grown once, so adding them copies neither.
+func (t *Table) Grow(n, bytes int) {
+	t.Reserve(t.n + n)
+	if len(t.arena)+bytes <= maxArena {
+		t.arena = slices.Grow(t.arena, bytes)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package list is cached's list value: a deque of packed nodes, as Redis's
 // quicklist of listpacks. Each node is one []byte holding up to about 8 KB of
-// entries (Redis's list-max-listpack-size -2), so a million small elements
+// entries by default (list-max-listpack-size -2; SetMaxListpackSize changes
+// it as Redis reads the directive), so a million small elements
 // cost a few thousand allocations instead of a string header and a pointer
 // each, and the garbage collector has almost nothing to scan.
 //
@@ -12,12 +13,44 @@
 // A List is not safe for concurrent use: the store's shard lock guards it.
 package list
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"slices"
+	"sync/atomic"
+)
 
 // NodeBytes is the size at which a node stops taking new entries and a
 // new node is started (list-max-listpack-size -2: 8 KB). An element bigger
 // than that sits alone in its node.
 const NodeBytes = 8 << 10
+
+// fill is list-max-listpack-size for every list of the process (as
+// redis-server's configuration is server-wide): SetMaxListpackSize.
+var fill atomic.Int64
+
+func init() { SetMaxListpackSize(-2) }
+
+// SetMaxListpackSize sets list-max-listpack-size for every list of the
+// process, as Redis reads it: -1 to -5 limit a node to 4, 8, 16, 32 or
+// 64 KB (below -5 as -5), a positive n to n entries within 8 KB, 0 to one
+// entry. Nodes filled before keep their entries.
+func SetMaxListpackSize(n int) { fill.Store(int64(n)) }
+
+// nodeLimit returns the bytes a node may hold and the entries (0: any
+// number) under the current list-max-listpack-size.
+func nodeLimit() (bytes, entries int) {
+	f := fill.Load()
+	if f < 0 {
+		return 4 << 10 << (min(-f, 5) - 1), 0
+	}
+	return NodeBytes, int(max(f, 1))
+}
+
+// takes reports whether node nd may take one more entry of el bytes.
+func takes(nd *node, el int) bool {
+	maxBytes, maxEntries := nodeLimit()
+	return len(nd.b)+el <= maxBytes && (maxEntries == 0 || nd.n < maxEntries)
+}
 
 // Overheads counted by Size: the List itself (struct, slice header) and each
 // node slot (a []byte header and a count).
@@ -140,6 +173,8 @@ func (l *List) insertNode(i int) *node {
 	switch {
 	case i == 0 && l.head > 0:
 		l.head--
+	case len(l.ns) == 0:
+		l.ns, l.head = make([]node, 1), 0 // most lists have one node: no slack
 	case i == 0:
 		cnt := l.nodes()
 		slack := max(cnt, 4)
@@ -183,24 +218,94 @@ func (l *List) removeNode(i int) {
 func (l *List) PushBack(v []byte) {
 	el := entryLen(len(v))
 	cnt := l.nodes()
-	if cnt == 0 || len(l.nd(cnt-1).b)+el > NodeBytes {
+	if cnt == 0 || !takes(l.nd(cnt-1), el) {
 		l.insertNode(cnt)
 		cnt++
 	}
 	nd := l.nd(cnt - 1)
 	b := nd.b
 	if need := len(b) + el; cap(b) < need {
-		b = append(make([]byte, 0, growCap(need)), b...)
+		b = append(newBuf(grownCap(len(b), need)), b...)
 	}
 	l.setBuf(cnt-1, appendEntry(b, v))
 	nd.n++
 	l.n++
 }
 
+// PushBackAll appends vs (copied) in order, as PushBack on each, but grows
+// each node it fills once, for all of its new entries: a new node gets a
+// buffer of the exact size, so RPUSH of many elements copies nothing on the
+// way and leaves no slack.
+func (l *List) PushBackAll(vs [][]byte) {
+	for len(vs) > 0 {
+		cnt := l.nodes()
+		if cnt == 0 || !takes(l.nd(cnt-1), entryLen(len(vs[0]))) {
+			l.insertNode(cnt)
+			cnt++
+		}
+		nd := l.nd(cnt - 1)
+		k, size := fitting(nd, vs)
+		b := nd.b
+		if cap(b) < size {
+			b = append(newBuf(grownCap(len(b), size)), b...)
+		}
+		for _, v := range vs[:k] {
+			b = appendEntry(b, v)
+		}
+		l.setBuf(cnt-1, b)
+		nd.n += k
+		l.n += k
+		vs = vs[k:]
+	}
+}
+
+// PushFrontAll inserts vs (copied) at the head one after the other, as
+// PushFront on each (so the last of vs becomes the head, as LPUSH does),
+// sizing buffers as PushBackAll.
+func (l *List) PushFrontAll(vs [][]byte) {
+	for len(vs) > 0 {
+		if l.nodes() == 0 || !takes(l.nd(0), entryLen(len(vs[0]))) {
+			l.insertNode(0)
+		}
+		nd := l.nd(0)
+		old := len(nd.b)
+		k, size := fitting(nd, vs)
+		b := nd.b
+		if cap(b) < size {
+			b = newBuf(grownCap(old, size))
+		}
+		b = b[:size]
+		copy(b[size-old:], nd.b) // the old entries move to the tail
+		w := b[:0]
+		for i := k - 1; i >= 0; i-- {
+			w = appendEntry(w, vs[i]) // within b's capacity: in place
+		}
+		l.setBuf(0, b)
+		nd.n += k
+		l.n += k
+		vs = vs[k:]
+	}
+}
+
+// fitting returns how many of vs (at least one) node nd takes before it
+// would pass the node limits, and the node's size with them.
+func fitting(nd *node, vs [][]byte) (k, size int) {
+	maxBytes, maxEntries := nodeLimit()
+	size = len(nd.b) + entryLen(len(vs[0]))
+	for k = 1; k < len(vs) && (maxEntries == 0 || nd.n+k < maxEntries); k++ {
+		e := entryLen(len(vs[k]))
+		if size+e > maxBytes {
+			break
+		}
+		size += e
+	}
+	return k, size
+}
+
 // PushFront inserts v (copied) at the head.
 func (l *List) PushFront(v []byte) {
 	el := entryLen(len(v))
-	if l.nodes() == 0 || len(l.nd(0).b)+el > NodeBytes {
+	if l.nodes() == 0 || !takes(l.nd(0), el) {
 		l.insertNode(0)
 	}
 	l.insertBytes(0, 0, v)
@@ -216,7 +321,7 @@ func (l *List) insertBytes(i, p int, v []byte) {
 		b = b[:old+el]
 		copy(b[p+el:], b[p:old])
 	} else {
-		nb := make([]byte, old+el, growCap(old+el))
+		nb := newBuf(grownCap(old, old+el))[:old+el]
 		copy(nb, b[:p])
 		copy(nb[p+el:], b[p:old])
 		b = nb
@@ -227,18 +332,23 @@ func (l *List) insertBytes(i, p int, v []byte) {
 	l.n++
 }
 
-// growCap is the capacity given to a node buffer that must hold n bytes:
-// the next power of two (a Go size class, so nothing is wasted past cap),
-// at least 64, at most NodeBytes unless n itself is larger.
-func growCap(n int) int {
-	if n >= NodeBytes {
-		return n
+// newBuf returns an empty node buffer for n bytes. Its capacity is the
+// whole Go size class that holds n (slices.Grow rounds up as append does),
+// so Size counts what the heap really hands out.
+func newBuf(n int) []byte { return slices.Grow([]byte(nil), n) }
+
+// grownCap is the capacity for a node buffer of old bytes that must hold
+// need bytes after single pushes: half again as much as old (so a node is
+// copied O(log) times while it fills, each copy leaving at most a third of
+// slack, where doubling left up to half; a quarter copied twice as many
+// bytes per push), within the node limit unless need is larger. Batches
+// (PushBackAll, PushFrontAll) size new nodes exactly instead.
+func grownCap(old, need int) int {
+	c := max(need, old+old/2)
+	if maxBytes, _ := nodeLimit(); need <= maxBytes {
+		c = min(c, maxBytes)
 	}
-	c := 64
-	for c < n {
-		c <<= 1
-	}
-	return min(c, NodeBytes)
+	return c
 }
 
 // PopFront removes and returns the head element (a fresh copy).
@@ -281,14 +391,13 @@ func (l *List) cut(i, s, e int) {
 	l.shrink(i)
 }
 
-// shrink reallocates node i's buffer when it uses less than a quarter of
-// its capacity, so popped memory goes back.
+// shrink reallocates node i's buffer to its size when it uses less than
+// half of its capacity, so popped memory goes back (Redis reallocates a
+// listpack on every delete; the half leaves room for pushes to come).
 func (l *List) shrink(i int) {
 	nd := l.nd(i)
-	if c := cap(nd.b); c > 256 && len(nd.b) < c/4 {
-		nb := make([]byte, len(nd.b), growCap(len(nd.b)))
-		copy(nb, nd.b)
-		l.setBuf(i, nb)
+	if c := cap(nd.b); c > 64 && len(nd.b) < c/2 {
+		l.setBuf(i, append(newBuf(len(nd.b)), nd.b...))
 	}
 }
 
@@ -352,7 +461,7 @@ func (l *List) Set(idx int, v []byte) bool {
 	ni, p := l.locate(idx)
 	nd := l.nd(ni)
 	_, next := readAt(nd.b, p)
-	nb := make([]byte, 0, growCap(len(nd.b)-(next-p)+entryLen(len(v))))
+	nb := newBuf(len(nd.b) - (next - p) + entryLen(len(v)))
 	nb = append(nb, nd.b[:p]...)
 	nb = appendEntry(nb, v)
 	nb = append(nb, nd.b[next:]...)
@@ -375,11 +484,11 @@ func (l *List) Insert(idx int, v []byte) {
 	}
 }
 
-// split halves node i if it grew past NodeBytes and holds more than one
-// entry.
+// split halves node i if it grew past the node limits and holds more
+// than one entry.
 func (l *List) split(i int) {
 	nd := l.nd(i)
-	if len(nd.b) <= NodeBytes || nd.n < 2 {
+	if maxBytes, maxEntries := nodeLimit(); len(nd.b) <= maxBytes && (maxEntries == 0 || nd.n <= maxEntries) || nd.n < 2 {
 		return
 	}
 	p, k := 0, 0
@@ -391,8 +500,8 @@ func (l *List) split(i int) {
 		_, p = readAt(nd.b, p)
 		k = 1
 	}
-	right := append(make([]byte, 0, growCap(len(nd.b)-p)), nd.b[p:]...)
-	left := append(make([]byte, 0, growCap(p)), nd.b[:p]...)
+	right := append(newBuf(len(nd.b)-p), nd.b[p:]...)
+	left := append(newBuf(p), nd.b[:p]...)
 	total := nd.n
 	l.setBuf(i, left)
 	nd.n = k

@@ -26,6 +26,19 @@ func randVal(r *rand.Rand) []byte {
 	}
 }
 
+// randVals returns 1 to 40 values, mostly short (a node takes many).
+func randVals(r *rand.Rand) [][]byte {
+	vs := make([][]byte, 1+r.IntN(40))
+	for i := range vs {
+		if r.IntN(8) == 0 {
+			vs[i] = randVal(r)
+		} else {
+			vs[i] = []byte(fmt.Sprintf("e%d", r.IntN(100000)))
+		}
+	}
+	return vs
+}
+
 func check(t *testing.T, l *List, m model, step string) {
 	t.Helper()
 	if l.Len() != len(m) {
@@ -70,7 +83,7 @@ func TestListRandomOpsAgainstModel(t *testing.T) {
 		for step := range 600 {
 			v := randVal(r)
 			name := ""
-			switch op := r.IntN(11); op {
+			switch op := r.IntN(13); op {
 			case 0, 1:
 				name = "PushBack"
 				l.PushBack(v)
@@ -133,6 +146,18 @@ func TestListRandomOpsAgainstModel(t *testing.T) {
 				b := a + r.IntN(len(m)-a)
 				l.Trim(a, b)
 				m = m[a : b+1]
+			case 11:
+				name = "PushBackAll"
+				vs := randVals(r)
+				l.PushBackAll(vs)
+				m = append(m, vs...)
+			case 12:
+				name = "PushFrontAll"
+				vs := randVals(r)
+				l.PushFrontAll(vs)
+				for _, v := range vs {
+					m = slices.Insert(m, 0, v)
+				}
 			case 10:
 				name = "Index/Find"
 				idx := r.IntN(len(m)+4) - 2
@@ -351,6 +376,104 @@ func TestListQueueStaysSmall(t *testing.T) {
 		}
 		if l.Len() != 1000 || cap(l.ns) > 64 || l.Size() > 1000*102*13/10 {
 			t.Fatalf("front=%v: Len %d, node slots %d, Size %d", front, l.Len(), cap(l.ns), l.Size())
+		}
+	}
+}
+
+// A list made by one batch push has one node slot per node and node
+// buffers in the size class of their bytes (no growth slack); pushes one at
+// a time leave at most a third of slack per node; emptying a node's
+// buffer below half gives it back.
+func TestListBufferSizes(t *testing.T) {
+	vals := func(n int) [][]byte {
+		vs := make([][]byte, n)
+		for i := range vs {
+			vs[i] = []byte("m" + strconv.Itoa(i))
+		}
+		return vs
+	}
+	for _, n := range []int{1, 10, 100, 1000, 5000} {
+		for _, front := range []bool{false, true} {
+			l := New()
+			if front {
+				l.PushFrontAll(vals(n))
+			} else {
+				l.PushBackAll(vals(n))
+			}
+			used := 0
+			for _, nd := range l.ns[l.head:] {
+				used += len(nd.b)
+				if cap(nd.b) != cap(newBuf(len(nd.b))) {
+					t.Fatalf("n %d front %v: node of %d bytes has capacity %d", n, front, len(nd.b), cap(nd.b))
+				}
+			}
+			if n <= 1000 && cap(l.ns) != 1 {
+				t.Fatalf("n %d front %v: %d node slots for one node", n, front, cap(l.ns))
+			}
+			if l.capSum > int64(used)*9/8+16*int64(l.nodes()) {
+				t.Fatalf("n %d front %v: %d bytes of buffers for %d bytes", n, front, l.capSum, used)
+			}
+		}
+	}
+	l := New()
+	for _, v := range vals(1000) {
+		l.PushBack(v)
+	}
+	if used := len(l.nd(0).b); cap(l.nd(0).b) > used*3/2+64 {
+		t.Fatalf("one-at-a-time pushes: %d capacity for %d bytes", cap(l.nd(0).b), used)
+	}
+	for l.Len() > 100 {
+		l.PopFront()
+	}
+	if b := l.nd(0).b; cap(b) >= 2*len(b)+64 {
+		t.Fatalf("after pops: %d capacity for %d bytes", cap(b), len(b))
+	}
+}
+
+// list-max-listpack-size: negative values bound a node's bytes (4 KB for
+// -1 … 64 KB for -5 and below), positive ones its entries (within 8 KB),
+// 0 gives every element its own node; the list's contents never change.
+func TestListMaxListpackSize(t *testing.T) {
+	t.Cleanup(func() { SetMaxListpackSize(-2) })
+	vs := make([][]byte, 20000)
+	for i := range vs {
+		vs[i] = []byte("element:" + strconv.Itoa(i))
+	}
+	for _, tc := range []struct {
+		fill, maxBytes, maxEntries int
+	}{{-1, 4 << 10, 0}, {-2, 8 << 10, 0}, {-5, 64 << 10, 0}, {-9, 64 << 10, 0}, {10, 8 << 10, 10}, {0, 8 << 10, 1}} {
+		SetMaxListpackSize(tc.fill)
+		for _, build := range []string{"PushBack", "PushBackAll", "PushFrontAll", "Insert"} {
+			l := New()
+			var m model
+			switch build {
+			case "PushBack":
+				for _, v := range vs[:2000] {
+					l.PushBack(v)
+				}
+				m = vs[:2000]
+			case "PushBackAll":
+				l.PushBackAll(vs[:2000])
+				m = vs[:2000]
+			case "PushFrontAll":
+				l.PushFrontAll(vs[:2000])
+				m = slices.Clone(vs[:2000])
+				slices.Reverse(m)
+			case "Insert":
+				for i, v := range vs[:2000] {
+					l.Insert(i/2, v)
+					m = slices.Insert(m, i/2, v)
+				}
+			}
+			check(t, l, m, fmt.Sprintf("fill %d %s", tc.fill, build))
+			for i, nd := range l.ns[l.head:] {
+				if len(nd.b) > tc.maxBytes || tc.maxEntries > 0 && nd.n > tc.maxEntries {
+					t.Fatalf("fill %d %s: node %d holds %d entries in %d bytes", tc.fill, build, i, nd.n, len(nd.b))
+				}
+			}
+			if full := tc.maxEntries; full > 0 && build != "Insert" && l.nodes() != (2000+full-1)/full {
+				t.Fatalf("fill %d %s: %d nodes", tc.fill, build, l.nodes())
+			}
 		}
 	}
 }

@@ -137,8 +137,7 @@ func (l *List) filterNode(ni int, v []byte, skip *int, limit, removed int) int {
 			}
 		}
 		if drop && nb == nil {
-			nb = make([]byte, p, len(nd.b))
-			copy(nb, nd.b[:p])
+			nb = append(newBuf(len(nd.b)), nd.b[:p]...)
 		}
 		if drop {
 			gone++
@@ -163,9 +162,10 @@ func (l *List) compact() {
 			l.removeNode(i)
 			continue
 		}
-		if i+1 < l.nodes() && len(l.nd(i).b)+len(l.nd(i+1).b) <= NodeBytes/2 {
+		if maxBytes, maxEntries := nodeLimit(); i+1 < l.nodes() && len(l.nd(i).b)+len(l.nd(i+1).b) <= maxBytes/2 &&
+			(maxEntries == 0 || l.nd(i).n+l.nd(i+1).n <= maxEntries) {
 			a, b := l.nd(i), l.nd(i+1)
-			nb := append(make([]byte, 0, growCap(len(a.b)+len(b.b))), a.b...)
+			nb := append(newBuf(len(a.b)+len(b.b)), a.b...)
 			nb = append(nb, b.b...)
 			a.n += b.n
 			b.n = 0

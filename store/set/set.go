@@ -1,10 +1,11 @@
 // Package set owns the value of a Redis set: unique byte-string members with
 // Redis's three encodings. A set of integers (canonical decimal int64 text)
 // is an intset (sorted, packed in 2, 4 or 8 bytes each as Redis's, searched
-// by binary search) while it has at
-// most MaxIntsetEntries members; a small set is a listpack (one byte slice of
-// members in insertion order) while it has at most MaxListpackEntries
-// members of at most MaxListpackValue bytes; beyond, a hashtable (a packed
+// by binary search) while it has at most set-max-intset-entries members; a
+// small set is a listpack (one byte slice of members in insertion order)
+// while it has at most set-max-listpack-entries members of at most
+// set-max-listpack-value bytes (SetLimits; by default MaxIntsetEntries,
+// MaxListpackEntries and MaxListpackValue); beyond, a hashtable (a packed
 // hash.Table with empty values). Sets never convert back, as in Redis.
 //
 // It knows nothing of RESP or of the store; server/ keeps a *Set behind a
@@ -15,17 +16,37 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/cached/cached/store/hash"
 )
 
 // Redis's default set-max-intset-entries, set-max-listpack-entries and
-// set-max-listpack-value.
+// set-max-listpack-value: the defaults of SetLimits.
 const (
 	MaxIntsetEntries   = 512
 	MaxListpackEntries = 128
 	MaxListpackValue   = 64
 )
+
+// limits are the thresholds in force, for every set of the process (as
+// redis-server's configuration is server-wide): SetLimits.
+var limits struct{ ints, entries, value atomic.Int64 }
+
+func init() { SetLimits(MaxIntsetEntries, MaxListpackEntries, MaxListpackValue) }
+
+// SetLimits sets set-max-intset-entries, set-max-listpack-entries and
+// set-max-listpack-value for every set of the process. As in Redis, a set
+// keeps its encoding until a write finds it past the new limits.
+func SetLimits(ints, entries, value int) {
+	limits.ints.Store(int64(ints))
+	limits.entries.Store(int64(entries))
+	limits.value.Store(int64(value))
+}
+
+func maxInts() int    { return int(limits.ints.Load()) }
+func maxEntries() int { return int(limits.entries.Load()) }
+func maxValue() int   { return int(limits.value.Load()) }
 
 type encoding uint8
 
@@ -59,10 +80,10 @@ func New() *Set { return &Set{} }
 // members it adds; SINTERSTORE and friends with the result's).
 func NewFor(m []byte, sizeHint int) *Set {
 	s := &Set{}
-	if _, ok := asInt(m); ok && sizeHint <= MaxIntsetEntries {
+	if _, ok := asInt(m); ok && sizeHint <= maxInts() {
 		return s
 	}
-	if sizeHint <= MaxListpackEntries && len(m) <= MaxListpackValue {
+	if sizeHint <= maxEntries() && len(m) <= maxValue() {
 		s.enc = encListpack
 		return s
 	}
@@ -150,14 +171,14 @@ func (s *Set) Add(m []byte) (bool, error) {
 			if !s.ints.insert(v) {
 				return false, nil
 			}
-			if s.ints.len() > MaxIntsetEntries {
+			if s.ints.len() > maxInts() {
 				return true, s.convert(encTable)
 			}
 			return true, nil
 		}
 		// A non-integer: listpack if it fits, as Redis 7.2 converts.
 		to := encTable
-		if s.ints.len()+1 <= MaxListpackEntries && len(m) <= MaxListpackValue {
+		if s.ints.len()+1 <= maxEntries() && len(m) <= maxValue() {
 			to = encListpack
 		}
 		if err := s.convert(to); err != nil {
@@ -168,7 +189,7 @@ func (s *Set) Add(m []byte) (bool, error) {
 		if s.lp.Find(m, 1) >= 0 {
 			return false, nil
 		}
-		if s.n+1 <= MaxListpackEntries && len(m) <= MaxListpackValue {
+		if s.n+1 <= maxEntries() && len(m) <= maxValue() {
 			s.lp = s.lp.Append(m)
 			s.n++
 			return true, nil
@@ -183,7 +204,7 @@ func (s *Set) Add(m []byte) (bool, error) {
 // Reserve prepares a set for n members: past both MaxIntsetEntries and
 // MaxListpackEntries it converts to a hashtable sized for n at once.
 func (s *Set) Reserve(n int) {
-	if n > MaxIntsetEntries && n > MaxListpackEntries && (s.enc == encTable || s.convert(encTable) == nil) {
+	if n > maxInts() && n > maxEntries() && (s.enc == encTable || s.convert(encTable) == nil) {
 		s.t.Reserve(n)
 	}
 }

@@ -2,9 +2,10 @@
 // ordered by a float64 score, then by member bytes, with O(log n) rank,
 // select and range queries (ZADD, ZRANK, ZRANGE… in server/).
 //
-// A small set (at most MaxListpackEntries members of at most
-// MaxListpackValue bytes) lives in one packed []byte, Redis's "listpack"
-// encoding; past either threshold it converts, for good, to the "skiplist"
+// A small set (at most zset-max-listpack-entries members of at most
+// zset-max-listpack-value bytes: SetListpackLimits, by default
+// MaxListpackEntries and MaxListpackValue) lives in one packed []byte,
+// Redis's "listpack" encoding; past either threshold it converts, for good, to the "skiplist"
 // encoding (Redis's name; here no skiplist but an equivalent): members in
 // one arena of records, an open-addressing hash table of record offsets
 // for member lookups, and an order-statistic B+tree of (score, offset)
@@ -14,17 +15,77 @@
 // not safe for concurrent use).
 package zset
 
-// Redis's default zset-max-listpack-entries and zset-max-listpack-value.
+import (
+	"slices"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Redis's default zset-max-listpack-entries and zset-max-listpack-value:
+// the defaults of SetListpackLimits.
 const (
 	MaxListpackEntries = 128
 	MaxListpackValue   = 64
 )
 
+// maxListpackBytes bounds a listpack whatever the limits allow (Redis's
+// LISTPACK_MAX_SAFETY_SIZE): a write that would pass it converts the set;
+// it also keeps the packed length in 32 bits.
+const maxListpackBytes = 1 << 30
+
+// limits are the thresholds in force, for every sorted set of the process
+// (as redis-server's configuration is server-wide): SetListpackLimits.
+var limits struct{ entries, value atomic.Int64 }
+
+func init() { SetListpackLimits(MaxListpackEntries, MaxListpackValue) }
+
+// SetListpackLimits sets zset-max-listpack-entries and
+// zset-max-listpack-value for every sorted set of the process. As in
+// Redis, a set keeps its encoding until a write finds it past the new
+// limits.
+func SetListpackLimits(entries, value int) {
+	limits.entries.Store(int64(entries))
+	limits.value.Store(int64(value))
+}
+
+func maxEntries() int { return int(limits.entries.Load()) }
+func maxValue() int   { return int(limits.value.Load()) }
+
 // ZSet is a sorted set. The zero value is not usable: call New.
 type ZSet struct {
-	lp []byte // small encoding, nil once big
-	n  int    // members in lp
+	pk packed // small encoding (lp, setLP), empty once big
+	n  int    // members in the listpack
 	b  *big   // big encoding
+}
+
+// lp returns the listpack.
+func (z *ZSet) lp() []byte { return z.pk.bytes() }
+
+// setLP replaces the listpack.
+func (z *ZSet) setLP(b []byte) { z.pk = pack(b) }
+
+// packed is a byte slice in 16 bytes instead of 24 (a pointer and 32-bit
+// length and capacity), so that the ZSet header with it fits Go's
+// 32-byte size class. A listpack never nears 4 GiB. The zero value is empty.
+type packed struct {
+	p    *byte
+	n, c uint32
+}
+
+// bytes returns the slice.
+func (pk packed) bytes() []byte {
+	if pk.p == nil {
+		return nil
+	}
+	return unsafe.Slice(pk.p, pk.c)[:pk.n]
+}
+
+// pack stores b (its length and capacity must fit 32 bits).
+func pack(b []byte) packed {
+	if cap(b) == 0 {
+		return packed{}
+	}
+	return packed{p: unsafe.SliceData(b), n: uint32(len(b)), c: uint32(cap(b))}
 }
 
 // New returns an empty sorted set meant to receive about sizeHint members
@@ -32,12 +93,30 @@ type ZSet struct {
 // it in the big encoding, as Redis's zsetTypeCreate.
 func New(sizeHint, maxMemberLen int) *ZSet {
 	z := &ZSet{}
-	if sizeHint > MaxListpackEntries || maxMemberLen > MaxListpackValue {
+	if sizeHint > maxEntries() || maxMemberLen > maxValue() {
 		z.b = newBig(sizeHint)
 		return z
 	}
-	z.lp = make([]byte, 0, 64)
 	return z
+}
+
+// ReservePairs makes room in a listpack-encoded set for the members of
+// ZADD's arguments, so that adding them one by one copies nothing on the
+// way: pairs are score, member, score, member… and scores[i] is the score
+// of pairs[2i+1]. It does nothing for the big encoding or for more pairs
+// than a listpack may hold (adding them converts the set).
+func (z *ZSet) ReservePairs(scores []float64, pairs [][]byte) {
+	if z.b != nil || z.n+len(scores) > maxEntries() {
+		return
+	}
+	need := 0
+	for i, s := range scores {
+		need += entryLen(pairs[2*i+1], s)
+	}
+	if len(z.lp())+need > maxListpackBytes {
+		return
+	}
+	z.setLP(slices.Grow(z.lp(), need))
 }
 
 // Len is the number of members.
@@ -65,30 +144,31 @@ func (z *ZSet) Score(member []byte) (float64, bool) {
 		}
 		return z.b.scoreAt(ref), true
 	}
-	off := lpFind(z.lp, member)
+	off := lpFind(z.lp(), member)
 	if off < 0 {
 		return 0, false
 	}
-	_, s, _ := lpAt(z.lp, off)
+	_, s, _ := lpAt(z.lp(), off)
 	return s, true
 }
 
 // Set gives member the score, adding it if absent; it reports whether it
 // was added. Score must not be NaN.
 func (z *ZSet) Set(member []byte, score float64) (added bool) {
-	if z.b == nil && (len(member) > MaxListpackValue || z.n >= MaxListpackEntries && lpFind(z.lp, member) < 0) {
+	if z.b == nil && (len(member) > maxValue() || len(z.lp())+entryLen(member, score) > maxListpackBytes ||
+		z.n >= maxEntries() && lpFind(z.lp(), member) < 0) {
 		z.convert()
 	}
 	if z.b == nil {
-		off := lpFind(z.lp, member)
+		off := lpFind(z.lp(), member)
 		if off >= 0 {
-			if _, s, _ := lpAt(z.lp, off); s == score {
+			if _, s, _ := lpAt(z.lp(), off); s == score {
 				return false
 			}
-			z.lp = lpDelete(z.lp, off)
+			z.setLP(lpDelete(z.lp(), off))
 			z.n--
 		}
-		z.lp = lpInsert(z.lp, member, score)
+		z.setLP(lpInsert(z.lp(), member, score))
 		z.n++
 		return off < 0
 	}
@@ -106,22 +186,23 @@ func (z *ZSet) Set(member []byte, score float64) (added bool) {
 // convert moves a listpack set to the big encoding.
 func (z *ZSet) convert() {
 	z.b = newBig(z.n + 1)
-	for off := 0; off < len(z.lp); {
-		m, s, next := lpAt(z.lp, off)
+	for off := 0; off < len(z.lp()); {
+		m, s, next := lpAt(z.lp(), off)
 		z.b.add(m, s)
 		off = next
 	}
-	z.lp, z.n = nil, 0
+	z.setLP(nil)
+	z.n = 0
 }
 
 // Remove deletes member; it reports whether it was present.
 func (z *ZSet) Remove(member []byte) bool {
 	if z.b == nil {
-		off := lpFind(z.lp, member)
+		off := lpFind(z.lp(), member)
 		if off < 0 {
 			return false
 		}
-		z.lp = lpDelete(z.lp, off)
+		z.setLP(lpDelete(z.lp(), off))
 		z.n--
 		return true
 	}
@@ -137,8 +218,8 @@ func (z *ZSet) Remove(member []byte) bool {
 // Rank returns member's 0-based rank in ascending order and its score.
 func (z *ZSet) Rank(member []byte) (rank int, score float64, ok bool) {
 	if z.b == nil {
-		for off := 0; off < len(z.lp); rank++ {
-			m, s, next := lpAt(z.lp, off)
+		for off := 0; off < len(z.lp()); rank++ {
+			m, s, next := lpAt(z.lp(), off)
 			if string(m) == string(member) {
 				return rank, s, true
 			}
@@ -166,10 +247,10 @@ func (z *ZSet) Walk(start int, rev bool, fn func(member []byte, score float64) b
 		z.b.t.walk(start, rev, func(e entry) bool { return fn(z.b.member(e.ref), e.score) })
 		return
 	}
-	var buf [MaxListpackEntries + 1]int32
-	offs := lpOffsets(z.lp, buf[:0])
+	var buf [MaxListpackEntries + 1]int32 // enough unless the limit was raised
+	offs := lpOffsets(z.lp(), buf[:0])
 	for i := start; i >= 0 && i < len(offs); {
-		m, s, _ := lpAt(z.lp, int(offs[i]))
+		m, s, _ := lpAt(z.lp(), int(offs[i]))
 		if !fn(m, s) {
 			return
 		}
@@ -189,8 +270,8 @@ func (z *ZSet) ScoreRank(x float64, orEqual bool) int {
 		return z.b.t.countBefore(func(e entry) bool { return before(e.score) })
 	}
 	r := 0
-	for off := 0; off < len(z.lp); r++ {
-		_, s, next := lpAt(z.lp, off)
+	for off := 0; off < len(z.lp()); r++ {
+		_, s, next := lpAt(z.lp(), off)
 		if !before(s) {
 			break
 		}
@@ -207,8 +288,8 @@ func (z *ZSet) LexRank(x []byte, orEqual bool) int {
 		return z.b.t.countBefore(func(e entry) bool { return before(string(z.b.member(e.ref))) })
 	}
 	r := 0
-	for off := 0; off < len(z.lp); r++ {
-		m, _, next := lpAt(z.lp, off)
+	for off := 0; off < len(z.lp()); r++ {
+		m, _, next := lpAt(z.lp(), off)
 		if !before(string(m)) {
 			break
 		}
@@ -225,15 +306,15 @@ func (z *ZSet) RemoveRange(first, last int, fn func(member []byte, score float64
 		return 0
 	}
 	if z.b == nil {
-		var buf [MaxListpackEntries + 1]int32
-		offs := append(lpOffsets(z.lp, buf[:0]), int32(len(z.lp)))
+		var buf [MaxListpackEntries + 1]int32 // enough unless the limit was raised
+		offs := append(lpOffsets(z.lp(), buf[:0]), int32(len(z.lp())))
 		if fn != nil {
 			for i := first; i < last; i++ {
-				m, s, _ := lpAt(z.lp, int(offs[i]))
+				m, s, _ := lpAt(z.lp(), int(offs[i]))
 				fn(m, s)
 			}
 		}
-		z.lp = append(z.lp[:offs[first]], z.lp[offs[last]:]...)
+		z.setLP(lpShrink(append(z.lp()[:offs[first]], z.lp()[offs[last]:]...)))
 		z.n -= last - first
 		return last - first
 	}
@@ -258,7 +339,7 @@ func (z *ZSet) RemoveRange(first, last int, fn func(member []byte, score float64
 func (z *ZSet) Clone() any {
 	c := &ZSet{n: z.n}
 	if z.b == nil {
-		c.lp = append(make([]byte, 0, cap(z.lp)), z.lp...)
+		c.setLP(append(slices.Grow([]byte(nil), len(z.lp())), z.lp()...))
 		return c
 	}
 	c.b = newBig(z.b.used)
@@ -269,14 +350,14 @@ func (z *ZSet) Clone() any {
 	return c
 }
 
-// baseSize is the ZSet header with its allocation rounding.
-const baseSize = 64
+// baseSize is the ZSet header (32 bytes, its Go size class).
+const baseSize = 32
 
 // Size is the bytes the set costs: its header, the listpack's capacity,
 // or the arena, hash table and tree nodes as allocated.
 func (z *ZSet) Size() int64 {
 	if z.b == nil {
-		return baseSize + int64(cap(z.lp))
+		return baseSize + int64(cap(z.lp()))
 	}
 	return baseSize + z.b.size()
 }

@@ -2,10 +2,12 @@ package zset
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // mentry is a member of the model.
@@ -301,4 +303,70 @@ func TestZSetBigChurn(t *testing.T) {
 func mustScore(z *ZSet, member string) float64 {
 	s, _ := z.Score([]byte(member))
 	return s
+}
+
+// The listpack keeps every score exactly (whole numbers as varints, others
+// as IEEE bits) and in order, across the integer/float boundary.
+func TestZSetListpackScores(t *testing.T) {
+	scores := []float64{0, 1, -1, 63, 64, -64, -65, 1 << 20, -(1 << 40), 1<<53 - 1, -(1<<53 - 1), 1 << 53, -(1 << 53),
+		1 << 62, 0.5, -0.25, 1e300, -1e-300, math.Inf(1), math.Inf(-1), math.MaxFloat64, math.SmallestNonzeroFloat64, 1234567.875}
+	z := New(0, 0)
+	var m model
+	for i, s := range scores {
+		member := fmt.Sprintf("m%d", i)
+		z.Set([]byte(member), s)
+		m.set(member, s)
+	}
+	if z.Encoding() != "listpack" {
+		t.Fatalf("encoding %s", z.Encoding())
+	}
+	checkSame(t, z, m)
+	for i, s := range scores {
+		if got, ok := z.Score(fmt.Appendf(nil, "m%d", i)); !ok || got != s {
+			t.Fatalf("score of m%d = %v %v, want %v", i, got, ok, s)
+		}
+	}
+	neg := New(0, 0)
+	neg.Set([]byte("a"), math.Copysign(0, -1))
+	if s, _ := neg.Score([]byte("a")); math.Signbit(s) {
+		t.Fatal("-0 kept its sign in a listpack (Redis 7.0 stores 0)")
+	}
+}
+
+// A listpack entry of a short member with a small whole score costs its
+// member bytes plus two, and ReservePairs sizes the listpack for ZADD's
+// pairs at once: adding them leaves the buffer where it was.
+func TestZSetListpackCompact(t *testing.T) {
+	if n := entryLen([]byte("m12"), 12); n != 5 {
+		t.Fatalf("entry of m12 with score 12: %d bytes", n)
+	}
+	if n := entryLen([]byte("m12"), 1.5); n != 12 {
+		t.Fatalf("entry of m12 with score 1.5: %d bytes", n)
+	}
+	var scores []float64
+	var pairs [][]byte
+	for i := range 100 {
+		scores = append(scores, float64(i))
+		pairs = append(pairs, fmt.Appendf(nil, "%d", i), fmt.Appendf(nil, "m%d", i))
+	}
+	z := New(len(scores), len(pairs[1]))
+	z.ReservePairs(scores, pairs)
+	before := cap(z.lp())
+	for i, s := range scores {
+		z.Set(pairs[2*i+1], s)
+	}
+	if cap(z.lp()) != before || len(z.lp()) > before || before > len(z.lp())*9/8 {
+		t.Fatalf("reserved %d bytes, listpack now %d of %d", before, len(z.lp()), cap(z.lp()))
+	}
+	z.RemoveRange(0, 80, nil)
+	if cap(z.lp()) >= 2*len(z.lp())+64 {
+		t.Fatalf("after removing 80 of 100: %d capacity for %d bytes", cap(z.lp()), len(z.lp()))
+	}
+}
+
+// The ZSet header stays in Go's 32-byte size class.
+func TestZSetHeaderSize(t *testing.T) {
+	if n := unsafe.Sizeof(ZSet{}); n != baseSize {
+		t.Fatalf("ZSet is %d bytes, Size counts %d", n, baseSize)
+	}
 }
