@@ -61,8 +61,8 @@ func (s *Server) runScript(c *client, sc scriptCall) {
 		if sc.declared {
 			if wide {
 				c.Hold(s.store.LockAll())
-			} else {
-				c.Hold(s.store.Lock(sc.keys...))
+			} else { // at the command's time, as a command locks (kernel.Ctx.Lock)
+				c.Hold(s.store.LockAt(c.Now(), sc.keys...))
 			}
 		}
 		reply, err, restart := h.exec(c, sc)
@@ -111,6 +111,8 @@ type scriptHost struct {
 	conn    *scriptConn
 	call    scriptCall
 	keys    [][]byte    // cover's scratch: the keys of a command
+	cmds    [4]cmdName  // the commands looked up last, by name as called
+	cmdNext int         // the entry of cmds to replace next
 	slot    int         // the slot of the keys used so far (cluster), -1 none
 	oom     bool        // over maxmemory when the script started
 	restart bool        // the run must start again with every shard locked
@@ -162,7 +164,7 @@ func (h *scriptHost) Call(run *script.Run, args [][]byte, resp int) []byte {
 	if run.Stopped() {
 		return []byte(errScriptStopped + "\r\n")
 	}
-	cmd := s.cmds.lookup(args[0])
+	cmd := h.lookup(args[0])
 	if cmd != nil && cmd.subs != nil && len(args) >= 2 { // a bare container fails its arity
 		cmd = cmd.lookupSub(args[1])
 	}
@@ -182,6 +184,28 @@ func (h *scriptHost) Call(run *script.Run, args [][]byte, resp int) []byte {
 	h.conn.buf = h.conn.buf[:0]
 	s.call(ic, cmd, args, store.Mono())
 	return h.conn.buf
+}
+
+// cmdName is a command and the name a script called it by.
+type cmdName struct {
+	name string
+	cmd  *command
+}
+
+// lookup finds the command name calls: scripts call a few commands again
+// and again, by the same name, so the host remembers the last four.
+func (h *scriptHost) lookup(name []byte) *command {
+	for i := range h.cmds {
+		if e := &h.cmds[i]; e.cmd != nil && e.name == string(name) {
+			return e.cmd
+		}
+	}
+	cmd := h.s.cmds.lookup(name)
+	if cmd != nil {
+		h.cmds[h.cmdNext] = cmdName{name: string(name), cmd: cmd}
+		h.cmdNext = (h.cmdNext + 1) % len(h.cmds)
+	}
+	return cmd
 }
 
 // refusal is the error of a command the script may not run, or "".

@@ -63,8 +63,9 @@ type Engine struct {
 	started bool               // a run started since the watcher's last tick
 	idle    bool               // the watcher waits on wake for a run to start
 
-	busy   atomic.Int32 // runs past the busy threshold
-	active atomic.Int32 // runs in progress
+	last   atomic.Pointer[Script] // the script Lookup found last (EVALSHA mostly runs one script again); nil after Flush
+	busy   atomic.Int32           // runs past the busy threshold
+	active atomic.Int32           // runs in progress
 	wake   chan struct{}
 	stop   chan struct{}
 	done   chan struct{}
@@ -161,15 +162,23 @@ func (e *Engine) Lookup(sha []byte) *Script {
 		}
 		buf[i] = ch
 	}
+	if sc := e.last.Load(); sc != nil && sc.SHA == string(buf[:]) {
+		return sc
+	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.scripts[string(buf[:])]
+	sc := e.scripts[string(buf[:])]
+	if sc != nil {
+		e.last.Store(sc)
+	}
+	e.mu.Unlock()
+	return sc
 }
 
 // Flush empties the script cache (SCRIPT FLUSH).
 func (e *Engine) Flush() {
 	e.mu.Lock()
 	e.scripts = map[string]*Script{}
+	e.last.Store(nil)
 	e.gen++
 	e.mu.Unlock()
 }
@@ -240,10 +249,16 @@ func (e *Engine) pushFreeLocked(st *state) *state {
 	return st
 }
 
+// clockBase is the origin of mono.
+var clockBase = time.Now()
+
+// mono is the monotonic clock (one clock read; time.Now takes two).
+func mono() time.Duration { return time.Since(clockBase) }
+
 // acquire borrows a state for r and registers r as running on it, in
 // one lock section when a pooled state is up to date.
 func (e *Engine) acquire(r *Run) *state {
-	r.start = time.Now()
+	r.start = mono()
 	r.busy, r.heap0 = false, 0
 	r.dirty.Store(false)
 	r.why.Store(0)
@@ -332,7 +347,7 @@ func (e *Engine) watch() {
 			case <-t.C:
 			}
 			metrics.Read(sample)
-			more = e.tick(time.Now(), heapBytes(sample[0]))
+			more = e.tick(mono(), heapBytes(sample[0]))
 		}
 	}
 }
@@ -347,7 +362,7 @@ func heapBytes(s metrics.Sample) uint64 {
 // tick checks each run against the busy threshold and the memory limit.
 // It reports whether the watcher should tick again: a run is in progress
 // or one started since the last tick; when not, the watcher goes idle.
-func (e *Engine) tick(now time.Time, heap uint64) bool {
+func (e *Engine) tick(now time.Duration, heap uint64) bool {
 	limit := 5 * time.Second
 	if e.cfg.BusyThreshold != nil {
 		limit = e.cfg.BusyThreshold()
@@ -360,7 +375,7 @@ func (e *Engine) tick(now time.Time, heap uint64) bool {
 		if r.heap0 == 0 {
 			r.heap0 = heap
 		}
-		if !r.busy && now.Sub(r.start) >= limit {
+		if !r.busy && now-r.start >= limit {
 			r.busy = true
 			e.busy.Add(1)
 		}

@@ -479,7 +479,7 @@ func (e *Engine) RunningInfo(function bool) (name string, d time.Duration, ok bo
 	defer e.mu.Unlock()
 	for _, r := range e.running {
 		if r.Function == function {
-			return r.Name, time.Since(r.start), true
+			return r.Name, mono() - r.start, true
 		}
 	}
 	return "", 0, false

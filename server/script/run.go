@@ -21,11 +21,11 @@ type Run struct {
 	Function bool   // FCALL: FUNCTION KILL stops it, not SCRIPT KILL
 	Name     string // the script's SHA or the function's name, for error texts
 
-	start time.Time
-	ctx   *runCtx // the state's context: stop cancels it
-	idx   int     // index in Engine.running; guarded by Engine.mu
-	busy  bool    // past the busy threshold; guarded by Engine.mu
-	heap0 uint64  // heap size seen at the run's first watch; guarded by Engine.mu
+	start time.Duration // mono() when it started
+	ctx   *runCtx       // the state's context: stop cancels it
+	idx   int           // index in Engine.running; guarded by Engine.mu
+	busy  bool          // past the busy threshold; guarded by Engine.mu
+	heap0 uint64        // heap size seen at the run's first watch; guarded by Engine.mu
 	dirty atomic.Bool
 	why   atomic.Int32
 }
