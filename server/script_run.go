@@ -177,10 +177,12 @@ func (h *scriptHost) Call(run *script.Run, args [][]byte, resp int) []byte {
 		}
 		return []byte(errScriptKeyHeld + "\r\n")
 	}
-	if cmd.flags&(flagWrite|flagMayReplicate) != 0 {
+	if cmd.flags&(flagWrite|flagMayReplicate) != 0 && !run.Dirty() {
 		run.MarkDirty()
 	}
-	ic.RESP3.Store(resp == 3)
+	if ic.RESP3.Load() != (resp == 3) {
+		ic.RESP3.Store(resp == 3)
+	}
 	h.conn.buf = h.conn.buf[:0]
 	s.call(ic, cmd, args, store.Mono())
 	return h.conn.buf

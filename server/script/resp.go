@@ -178,16 +178,17 @@ func parseReply(L *lua.LState, b []byte, depth int) (lua.LValue, int) {
 	line, next := b[1:end], end+2
 	switch b[0] {
 	case ':':
-		n, _ := strconv.ParseInt(string(line), 10, 64)
+		n, _ := protocol.ParseInt(line)
 		return number(n), next
 	case '$', '=':
-		n, _ := strconv.Atoi(string(line))
-		if n < 0 {
+		n64, _ := protocol.ParseInt(line)
+		if n64 < 0 {
 			return lua.LFalse, next
 		}
-		if next+n+2 > len(b) {
+		if n64 > int64(len(b)-next-2) {
 			return lua.LNil, len(b)
 		}
+		n := int(n64)
 		body := b[next : next+n]
 		if b[0] == '=' && n >= 4 {
 			vt := L.CreateTable(0, 2)
