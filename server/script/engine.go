@@ -54,7 +54,7 @@ type Config struct {
 type Engine struct {
 	cfg Config
 
-	mu      sync.Mutex         // protects the fields up to libs
+	mu      sync.Mutex         // protects the fields up to idle
 	scripts map[string]*Script // EVAL's cache by lower-case SHA1 hex
 	free    []*state           // idle interpreter states
 	running []*Run             // runs in progress; Run.idx is the index
