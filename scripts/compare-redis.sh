@@ -9,6 +9,8 @@
 #
 # TESTS picks redis-benchmark's tests (default set,get,incr,mset), e.g.
 #   TESTS=lpush,lpop,sadd,hset,zadd,spop,lrange_100 MEMORY=0 scripts/compare-redis.sh
+# The test "evalsha" runs EVALSHA of a small script (INCR and EXPIRE of one
+# key, issue 15) on random keys: TESTS=evalsha,incr MEMORY=0 scripts/compare-redis.sh
 # MEMORY=0 skips the RSS-per-key measurement. Besides ops/s the table shows
 # requests per second of the server's CPU time (user+system, from
 # /proc/PID/stat), which a busy shared machine disturbs less.
@@ -37,6 +39,7 @@ if [ -n "${BASELINE:-}" ]; then
   rm -rf "$src"
   servers="redis base cached"
 fi
+evalsha_src="redis.call('incr', KEYS[1]) redis.call('expire', KEYS[1], ARGV[1]) return 1"
 cport=$(freeport)
 rport=$(freeport)
 
@@ -52,8 +55,13 @@ for r in $(seq "$rounds"); do
     for P in 1 16; do
       for t in ${tests//,/ }; do
         c0=$(cpu_ticks "$pid")
+        what=(-t "$t")
+        if [ "$t" = evalsha ]; then
+          what=(EVALSHA "$(redis-cli -p $port SCRIPT LOAD "$evalsha_src")" 1 key:__rand_int__ 100)
+        fi
         line=$(taskset -c "$client_cpus" redis-benchmark -p $port -c 50 -n "$requests" -P $P -r 100000 -d 32 \
-          -t "$t" --csv 2>/dev/null | tail -n +2 | tr -d '"')
+          --csv "${what[@]}" 2>/dev/null | tail -n +2 | tr -d '"')
+        [ "$t" = evalsha ] && [ -n "$line" ] && line="EVALSHA,${line#*,}"
         c1=$(cpu_ticks "$pid")
         [ -n "$line" ] && echo "$r,$name,$P,$line,$(python3 -c "print(($c1 - $c0) / $hz)")" >>"$out/results.csv"
       done

@@ -37,6 +37,7 @@ type scriptCall struct {
 	name     string   // the SHA or the function's name, for error texts
 	flags    script.Flags
 	function bool
+	declared bool // the held Tx was locked for keys (or every shard) by runScript
 }
 
 // runScript runs a script for c (see scripting.go for how it holds the
@@ -56,11 +57,12 @@ func (s *Server) runScript(c *client, sc scriptCall) {
 	wide := sc.flags&script.FlagAllowCrossSlot != 0 || sc.sc != nil && sc.sc.Wide.Load() ||
 		sc.fn != nil && sc.fn.Wide.Load()
 	for {
-		if !c.Holding() {
+		sc.declared = !c.Holding()
+		if sc.declared {
 			if wide {
 				c.Hold(s.store.LockAll())
-			} else {
-				c.Hold(s.store.Lock(sc.keys...))
+			} else { // at the command's time, as a command locks (kernel.Ctx.Lock)
+				c.Hold(s.store.LockAt(c.Now(), sc.keys...))
 			}
 		}
 		reply, err, restart := h.exec(c, sc)
@@ -108,6 +110,9 @@ type scriptHost struct {
 	ic      *client // the internal client
 	conn    *scriptConn
 	call    scriptCall
+	keys    [][]byte    // cover's scratch: the keys of a command
+	cmds    [4]cmdName  // the commands looked up last, by name as called
+	cmdNext int         // the entry of cmds to replace next
 	slot    int         // the slot of the keys used so far (cluster), -1 none
 	oom     bool        // over maxmemory when the script started
 	restart bool        // the run must start again with every shard locked
@@ -129,7 +134,7 @@ func (h *scriptHost) exec(c *client, sc scriptCall) (reply []byte, err *script.E
 	s := h.s
 	h.c, h.call, h.restart = c, sc, false
 	h.slot = -1
-	if len(sc.keys) > 0 {
+	if len(sc.keys) > 0 && s.cl != nil { // only clusterRefusal reads it
 		h.slot = protocol.KeySlot(sc.keys[0])
 	}
 	h.oom = s.maxMemory.Load() > 0 && s.store.FreeMemory() != nil
@@ -159,7 +164,7 @@ func (h *scriptHost) Call(run *script.Run, args [][]byte, resp int) []byte {
 	if run.Stopped() {
 		return []byte(errScriptStopped + "\r\n")
 	}
-	cmd := s.cmds.lookup(args[0])
+	cmd := h.lookup(args[0])
 	if cmd != nil && cmd.subs != nil && len(args) >= 2 { // a bare container fails its arity
 		cmd = cmd.lookupSub(args[1])
 	}
@@ -172,13 +177,37 @@ func (h *scriptHost) Call(run *script.Run, args [][]byte, resp int) []byte {
 		}
 		return []byte(errScriptKeyHeld + "\r\n")
 	}
-	if cmd.flags&(flagWrite|flagMayReplicate) != 0 {
+	if cmd.flags&(flagWrite|flagMayReplicate) != 0 && !run.Dirty() {
 		run.MarkDirty()
 	}
-	ic.RESP3.Store(resp == 3)
+	if ic.RESP3.Load() != (resp == 3) {
+		ic.RESP3.Store(resp == 3)
+	}
 	h.conn.buf = h.conn.buf[:0]
 	s.call(ic, cmd, args, store.Mono())
 	return h.conn.buf
+}
+
+// cmdName is a command and the name a script called it by.
+type cmdName struct {
+	name string
+	cmd  *command
+}
+
+// lookup finds the command name calls: scripts call a few commands again
+// and again, by the same name, so the host remembers the last four.
+func (h *scriptHost) lookup(name []byte) *command {
+	for i := range h.cmds {
+		if e := &h.cmds[i]; e.cmd != nil && e.name == string(name) {
+			return e.cmd
+		}
+	}
+	cmd := h.s.cmds.lookup(name)
+	if cmd != nil {
+		h.cmds[h.cmdNext] = cmdName{name: string(name), cmd: cmd}
+		h.cmdNext = (h.cmdNext + 1) % len(h.cmds)
+	}
+	return cmd
 }
 
 // refusal is the error of a command the script may not run, or "".
@@ -235,10 +264,8 @@ func (h *scriptHost) cover(cmd *command, args [][]byte) bool {
 	all := cmd.keyspace
 	var keys [][]byte
 	if !all {
-		for _, p := range cmd.keyPositions(args) {
-			keys = append(keys, args[p])
-		}
-		if len(keys) == 0 || tx.Covers(keys...) {
+		keys = h.commandKeys(cmd, args)
+		if len(keys) == 0 || h.declaredKeys(keys) || tx.Covers(keys...) {
 			return true
 		}
 	} else if tx.All() {
@@ -253,6 +280,52 @@ func (h *scriptHost) cover(cmd *command, args [][]byte) bool {
 		return false
 	}
 	return extendWaiting(tx, all, keys)
+}
+
+// commandKeys returns the keys of cmd in args, in h.keys (reused: no
+// allocation for commands with a fixed key range, as keyPositions reads
+// it).
+func (h *scriptHost) commandKeys(cmd *command, args [][]byte) [][]byte {
+	keys := h.keys[:0]
+	switch {
+	case cmd.flags&flagMovableKeys != 0:
+		for _, p := range cmd.keyPositions(args) {
+			keys = append(keys, args[p])
+		}
+	case cmd.first > 0 && cmd.first < len(args):
+		last := cmd.last
+		if last < 0 {
+			last += len(args)
+		}
+		last = min(last, len(args)-1)
+		for i := cmd.first; i <= last; i += max(cmd.step, 1) {
+			keys = append(keys, args[i])
+		}
+	}
+	h.keys = keys
+	return keys
+}
+
+// declaredKeys reports whether every key is one the script declared and
+// runScript locked (or every shard is locked): the held Tx covers them
+// without hashing them again.
+func (h *scriptHost) declaredKeys(keys [][]byte) bool {
+	if !h.call.declared {
+		return false
+	}
+	for _, k := range keys {
+		found := false
+		for _, d := range h.call.keys {
+			if string(k) == string(d) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // extendWaiting retries Extend for up to a second.

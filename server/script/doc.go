@@ -15,23 +15,27 @@
 // LOAD) and a pool of interpreter states. A state is made once: the
 // libraries are opened, os, io, loadfile and dofile are absent, and the
 // globals are read-only as in Redis 7 (reading a missing global or
-// assigning one is an error). A run borrows a state, sets KEYS and ARGV,
-// calls the compiled function with the state's context, converts the value
-// it returns to RESP and gives the state back.
+// assigning one is an error). A run borrows a state (taking it and
+// registering the run is one lock section), refills KEYS and ARGV (they
+// stay in the state's globals between EVALs), calls the compiled function
+// with the state's context, converts the value it returns to RESP and
+// gives the state back.
 //
 // # Usage
 //
 //	e := script.New(script.Config{})
 //	defer e.Close()
 //	sc, err := e.Load([]byte("return redis.call('incr', KEYS[1])"))
-//	reply := e.Run(sc, &script.Run{Host: h, Keys: keys, Resp: 2})
+//	reply, rerr := e.Eval(nil, sc, &script.Run{Host: h, Keys: keys, Resp: 2})
 //
 // # Long scripts
 //
 // Every run is watched by the Engine's one goroutine (started by New,
-// stopped by Close): past Config.BusyThreshold the Engine calls
-// Config.OnBusy, so the server answers BUSY to other clients; Kill stops
-// the busy runs that have not written; a run whose Go heap growth passes
-// Config.MaxMemory is stopped with an error. The interpreter checks its
-// context before every instruction, so a stopped run ends at once.
+// stopped by Close), which ticks every 5 ms while runs start or go on and
+// sleeps once an interval passed without any: past Config.BusyThreshold a
+// run is marked busy (Busy, so the server answers BUSY to other clients);
+// Kill stops the busy runs that have not written; a run whose Go heap
+// growth passes Config.MaxMemory is stopped with an error. The
+// interpreter checks its context before every instruction, so a stopped
+// run ends at once.
 package script

@@ -1,7 +1,6 @@
 package script
 
 import (
-	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"runtime/metrics"
@@ -55,15 +54,18 @@ type Config struct {
 type Engine struct {
 	cfg Config
 
-	mu      sync.Mutex         // protects scripts, free, running, gen
+	mu      sync.Mutex         // protects the fields up to idle
 	scripts map[string]*Script // EVAL's cache by lower-case SHA1 hex
 	free    []*state           // idle interpreter states
-	running map[*Run]struct{}  // runs in progress
+	running []*Run             // runs in progress; Run.idx is the index
 	gen     uint64             // bumped by Flush: states drop their compiled functions
 	libs    *Libraries         // FUNCTION libraries (functions.go), replaced whole; nil: none
+	started bool               // a run started since the watcher's last tick
+	idle    bool               // the watcher waits on wake for a run to start
 
-	busy   atomic.Int32 // runs past the busy threshold
-	active atomic.Int32 // runs in progress (watcher's fast path)
+	last   atomic.Pointer[Script] // the script Lookup found last (EVALSHA mostly runs one script again); nil after Flush
+	busy   atomic.Int32           // runs past the busy threshold
+	active atomic.Int32           // runs in progress
 	wake   chan struct{}
 	stop   chan struct{}
 	done   chan struct{}
@@ -89,7 +91,7 @@ func New(cfg Config) *Engine {
 	if cfg.Version == "" {
 		cfg.Version, cfg.VersionNum = "7.0.15", 0x07000f
 	}
-	e := &Engine{cfg: cfg, scripts: map[string]*Script{}, running: map[*Run]struct{}{},
+	e := &Engine{cfg: cfg, scripts: map[string]*Script{}, idle: true,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go e.watch()
 	return e
@@ -160,15 +162,23 @@ func (e *Engine) Lookup(sha []byte) *Script {
 		}
 		buf[i] = ch
 	}
+	if sc := e.last.Load(); sc != nil && sc.SHA == string(buf[:]) {
+		return sc
+	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.scripts[string(buf[:])]
+	sc := e.scripts[string(buf[:])]
+	if sc != nil {
+		e.last.Store(sc)
+	}
+	e.mu.Unlock()
+	return sc
 }
 
 // Flush empties the script cache (SCRIPT FLUSH).
 func (e *Engine) Flush() {
 	e.mu.Lock()
 	e.scripts = map[string]*Script{}
+	e.last.Store(nil)
 	e.gen++
 	e.mu.Unlock()
 }
@@ -189,20 +199,29 @@ type Error struct{ Msg string }
 
 func (e *Error) Error() string { return e.Msg }
 
-// getState borrows an idle state or makes one.
+// getState borrows an idle state or makes one (FUNCTION LOAD's checks;
+// runs take theirs with acquire).
 func (e *Engine) getState() *state {
 	e.mu.Lock()
 	gen, libs := e.gen, e.libs
-	if n := len(e.free); n > 0 {
-		st := e.free[n-1]
-		e.free = e.free[:n-1]
-		e.mu.Unlock()
-		st.sync(gen, libs)
-		return st
-	}
+	st := e.popFreeLocked()
 	e.mu.Unlock()
-	st := newState(e)
+	if st == nil {
+		st = newState(e)
+	}
 	st.sync(gen, libs)
+	return st
+}
+
+// popFreeLocked takes an idle state from the pool, or returns nil.
+func (e *Engine) popFreeLocked() *state {
+	n := len(e.free)
+	if n == 0 {
+		return nil
+	}
+	st := e.free[n-1]
+	e.free[n-1] = nil
+	e.free = e.free[:n-1]
 	return st
 }
 
@@ -213,21 +232,105 @@ const maxIdleStates = 16
 func (e *Engine) putState(st *state) {
 	st.reset()
 	e.mu.Lock()
-	if len(e.free) < maxIdleStates {
-		e.free = append(e.free, st)
-		st = nil
-	}
+	st = e.pushFreeLocked(st)
 	e.mu.Unlock()
 	if st != nil {
 		st.L.Close()
 	}
 }
 
+// pushFreeLocked pools st and returns nil, or returns st when the pool
+// is full (the caller closes it outside the lock).
+func (e *Engine) pushFreeLocked(st *state) *state {
+	if len(e.free) < maxIdleStates {
+		e.free = append(e.free, st)
+		return nil
+	}
+	return st
+}
+
+// clockBase is the origin of mono.
+var clockBase = time.Now()
+
+// mono is the monotonic clock (one clock read; time.Now takes two).
+func mono() time.Duration { return time.Since(clockBase) }
+
+// acquire borrows a state for r and registers r as running on it, in
+// one lock section when a pooled state is up to date.
+func (e *Engine) acquire(r *Run) *state {
+	r.start = mono()
+	r.busy, r.heap0 = false, 0
+	r.dirty.Store(false)
+	r.why.Store(0)
+	e.mu.Lock()
+	st := e.popFreeLocked()
+	if st == nil || st.gen != e.gen || st.libs != e.libs { // make or update it outside the lock
+		gen, libs := e.gen, e.libs
+		e.mu.Unlock()
+		if st == nil {
+			st = newState(e)
+		}
+		st.sync(gen, libs)
+		e.mu.Lock()
+	}
+	if st.ctx.stopped.Load() { // the last run on it was stopped
+		st.ctx = newRunCtx()
+	}
+	r.ctx = st.ctx
+	r.idx = len(e.running)
+	e.running = append(e.running, r)
+	e.started = true
+	if e.idle {
+		e.idle = false
+		select {
+		case e.wake <- struct{}{}:
+		default:
+		}
+	}
+	e.mu.Unlock()
+	e.active.Add(1)
+	select {
+	case <-e.stop: // closing: the run ends at its first instruction
+		r.stop(killShutdown)
+	default:
+	}
+	return st
+}
+
+// release unregisters r and returns st to the pool.
+func (e *Engine) release(st *state, r *Run) {
+	st.reset()
+	e.mu.Lock()
+	last := len(e.running) - 1
+	moved := e.running[last]
+	e.running[r.idx], moved.idx = moved, r.idx
+	e.running[last] = nil
+	e.running = e.running[:last]
+	if r.busy {
+		e.busy.Add(-1)
+	}
+	st = e.pushFreeLocked(st)
+	e.mu.Unlock()
+	e.active.Add(-1)
+	if st != nil {
+		st.L.Close()
+	}
+}
+
+// watchInterval is how often the watcher looks at the runs while scripts
+// run.
+const watchInterval = 5 * time.Millisecond
+
 // watch is the Engine's goroutine: while scripts run it marks runs past
-// the busy threshold and stops runs that grew the heap too much.
+// the busy threshold and stops runs that grew the heap too much. It ticks
+// while runs start or go on, and waits on wake once an interval passed
+// without any (so a stream of short scripts costs it one tick per
+// interval, not a wake-up per script).
 func (e *Engine) watch() {
 	defer close(e.done)
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	t := time.NewTimer(watchInterval)
+	defer t.Stop()
 	for {
 		select {
 		case <-e.stop:
@@ -235,19 +338,17 @@ func (e *Engine) watch() {
 			return
 		case <-e.wake:
 		}
-		t := time.NewTicker(5 * time.Millisecond)
-		for e.active.Load() > 0 {
+		for more := true; more; {
+			t.Reset(watchInterval)
 			select {
 			case <-e.stop:
-				t.Stop()
 				e.killAll(killShutdown)
 				return
 			case <-t.C:
 			}
 			metrics.Read(sample)
-			e.tick(time.Now(), heapBytes(sample[0]))
+			more = e.tick(mono(), heapBytes(sample[0]))
 		}
-		t.Stop()
 	}
 }
 
@@ -259,18 +360,22 @@ func heapBytes(s metrics.Sample) uint64 {
 }
 
 // tick checks each run against the busy threshold and the memory limit.
-func (e *Engine) tick(now time.Time, heap uint64) {
+// It reports whether the watcher should tick again: a run is in progress
+// or one started since the last tick; when not, the watcher goes idle.
+func (e *Engine) tick(now time.Duration, heap uint64) bool {
 	limit := 5 * time.Second
 	if e.cfg.BusyThreshold != nil {
 		limit = e.cfg.BusyThreshold()
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for r := range e.running {
+	more := e.started || len(e.running) > 0
+	e.started, e.idle = false, !more
+	for _, r := range e.running {
 		if r.heap0 == 0 {
 			r.heap0 = heap
 		}
-		if !r.busy && now.Sub(r.start) >= limit {
+		if !r.busy && now-r.start >= limit {
 			r.busy = true
 			e.busy.Add(1)
 		}
@@ -278,6 +383,7 @@ func (e *Engine) tick(now time.Time, heap uint64) {
 			r.stop(killMemory)
 		}
 	}
+	return more
 }
 
 // SetMaxMemory changes Config.MaxMemory (tests use a small limit).
@@ -298,7 +404,7 @@ func (e *Engine) Busy() (busy, function bool) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for r := range e.running {
+	for _, r := range e.running {
 		if r.busy {
 			return true, r.Function
 		}
@@ -323,7 +429,7 @@ func (e *Engine) Kill(function bool) KillResult {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	res := KillNotBusy
-	for r := range e.running {
+	for _, r := range e.running {
 		if !r.busy {
 			continue
 		}
@@ -343,41 +449,8 @@ func (e *Engine) Kill(function bool) KillResult {
 // killAll stops every run (the Engine is closing).
 func (e *Engine) killAll(why int32) {
 	e.mu.Lock()
-	for r := range e.running {
+	for _, r := range e.running {
 		r.stop(why)
 	}
 	e.mu.Unlock()
-}
-
-// begin registers r as running with the state's context.
-func (e *Engine) begin(r *Run, ctx context.Context, cancel context.CancelFunc) {
-	r.start, r.ctx, r.cancel = time.Now(), ctx, cancel
-	r.busy, r.heap0 = false, 0
-	r.dirty.Store(false)
-	r.why.Store(0)
-	e.mu.Lock()
-	e.running[r] = struct{}{}
-	e.mu.Unlock()
-	select {
-	case <-e.stop: // closing: the run ends at its first instruction
-		r.stop(killShutdown)
-	default:
-	}
-	if e.active.Add(1) == 1 {
-		select {
-		case e.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// end unregisters r.
-func (e *Engine) end(r *Run) {
-	e.mu.Lock()
-	delete(e.running, r)
-	if r.busy {
-		e.busy.Add(-1)
-	}
-	e.mu.Unlock()
-	e.active.Add(-1)
 }

@@ -254,8 +254,8 @@ func (e *Engine) RestoreLibraries(codes [][]byte, flush, replace bool) *Error {
 // Call runs function f with r (FCALL): f's callback gets KEYS and ARGV as
 // its two arguments.
 func (e *Engine) Call(dst []byte, f *Function, r *Run) ([]byte, *Error) {
-	st := e.getState()
-	defer e.putState(st)
+	st := e.acquire(r)
+	defer e.release(st, r)
 	fn := st.fcall[f.Name]
 	if fn == nil || st.fcallFor[f.Name] != f {
 		return dst, &Error{Msg: "ERR Function not found"}
@@ -477,9 +477,9 @@ func (e *Engine) LibraryStats() (libs, funcs int) {
 func (e *Engine) RunningInfo(function bool) (name string, d time.Duration, ok bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for r := range e.running {
+	for _, r := range e.running {
 		if r.Function == function {
-			return r.Name, time.Since(r.start), true
+			return r.Name, mono() - r.start, true
 		}
 	}
 	return "", 0, false

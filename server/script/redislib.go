@@ -111,7 +111,7 @@ func (st *state) call(L *lua.LState, raiseErr bool) int {
 		ends = append(ends, len(st.args))
 	}
 	st.ends = ends
-	buf := append([]byte(nil), st.args...) // the command may keep its arguments
+	buf := st.argBytes(st.args) // the command may keep its arguments
 	st.argv = st.argv[:0]
 	start := 0
 	for _, e := range ends {
@@ -125,6 +125,25 @@ func (st *state) call(L *lua.LState, raiseErr bool) int {
 	}
 	L.Push(v)
 	return 1
+}
+
+// argChunk is the size of the chunks redis.call's arguments are copied
+// into.
+const argChunk = 1024
+
+// argBytes copies b for a command that may keep it: small copies are
+// slices of a chunk whose bytes are handed out once and never written
+// again, so the commands of many runs share one allocation.
+func (st *state) argBytes(b []byte) []byte {
+	if len(b) > argChunk/4 {
+		return append([]byte(nil), b...)
+	}
+	if cap(st.chunk)-len(st.chunk) < len(b) {
+		st.chunk = make([]byte, 0, argChunk)
+	}
+	n := len(st.chunk)
+	st.chunk = append(st.chunk, b...)
+	return st.chunk[n:len(st.chunk):len(st.chunk)]
 }
 
 // appendNumber formats a Lua number as a command argument: C's %.17g.

@@ -145,6 +145,25 @@ func appendTable(dst []byte, L *lua.LState, t *lua.LTable, resp, luaResp, depth 
 	return dst
 }
 
+// smallInts are the Lua numbers smallIntMin… as interface values made
+// once: an LNumber made into an LValue is otherwise an allocation.
+var smallInts = func() (t [1024]lua.LValue) {
+	for i := range t {
+		t[i] = lua.LNumber(i + smallIntMin)
+	}
+	return t
+}()
+
+const smallIntMin = -16
+
+// number is n as a Lua value, without an allocation for small n.
+func number(n int64) lua.LValue {
+	if i := n - smallIntMin; i >= 0 && i < int64(len(smallInts)) {
+		return smallInts[i]
+	}
+	return lua.LNumber(n)
+}
+
 // parseReply converts one RESP reply at the start of b to a Lua value and
 // returns it with the bytes it used. b is a reply the server wrote, so a
 // malformed one is a bug: it converts to nil.
@@ -159,16 +178,17 @@ func parseReply(L *lua.LState, b []byte, depth int) (lua.LValue, int) {
 	line, next := b[1:end], end+2
 	switch b[0] {
 	case ':':
-		n, _ := strconv.ParseInt(string(line), 10, 64)
-		return lua.LNumber(n), next
+		n, _ := protocol.ParseInt(line)
+		return number(n), next
 	case '$', '=':
-		n, _ := strconv.Atoi(string(line))
-		if n < 0 {
+		n64, _ := protocol.ParseInt(line)
+		if n64 < 0 {
 			return lua.LFalse, next
 		}
-		if next+n+2 > len(b) {
+		if n64 > int64(len(b)-next-2) {
 			return lua.LNil, len(b)
 		}
+		n := int(n64)
 		body := b[next : next+n]
 		if b[0] == '=' && n >= 4 {
 			vt := L.CreateTable(0, 2)

@@ -21,13 +21,13 @@ type Run struct {
 	Function bool   // FCALL: FUNCTION KILL stops it, not SCRIPT KILL
 	Name     string // the script's SHA or the function's name, for error texts
 
-	start  time.Time
-	ctx    context.Context
-	cancel context.CancelFunc
-	busy   bool   // past the busy threshold; guarded by Engine.mu
-	heap0  uint64 // heap size seen at the run's first watch; guarded by Engine.mu
-	dirty  atomic.Bool
-	why    atomic.Int32
+	start time.Duration // mono() when it started
+	ctx   *runCtx       // the state's context: stop cancels it
+	idx   int           // index in Engine.running; guarded by Engine.mu
+	busy  bool          // past the busy threshold; guarded by Engine.mu
+	heap0 uint64        // heap size seen at the run's first watch; guarded by Engine.mu
+	dirty atomic.Bool
+	why   atomic.Int32
 }
 
 // Why a run was stopped (Run.why).
@@ -55,37 +55,59 @@ func (r *Run) Stop() { r.stop(killRestart) }
 
 func (r *Run) stop(why int32) {
 	r.why.CompareAndSwap(0, why)
-	r.cancel()
+	r.ctx.stop()
+}
+
+// runCtx is the context a state runs scripts with. gopher-lua checks Done
+// before every instruction, so Done is a field read. Stopping it is final:
+// the state's next run gets a new one.
+type runCtx struct {
+	done    chan struct{}
+	stopped atomic.Bool
+}
+
+func newRunCtx() *runCtx { return &runCtx{done: make(chan struct{})} }
+
+// stop cancels c (once; later calls do nothing).
+func (c *runCtx) stop() {
+	if c.stopped.CompareAndSwap(false, true) { // before close: Err is set once Done is closed
+		close(c.done)
+	}
+}
+
+func (c *runCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c *runCtx) Done() <-chan struct{}       { return c.done }
+func (c *runCtx) Value(any) any               { return nil }
+
+func (c *runCtx) Err() error {
+	if c.stopped.Load() {
+		return context.Canceled
+	}
+	return nil
 }
 
 // Eval runs sc with r and returns its reply as RESP bytes appended to dst,
 // or the error reply of a script that failed.
 func (e *Engine) Eval(dst []byte, sc *Script, r *Run) ([]byte, *Error) {
-	st := e.getState()
-	defer e.putState(st)
+	st := e.acquire(r)
+	defer e.release(st, r)
 	return st.exec(dst, st.function(sc), r)
 }
 
-// exec runs fn on st with r's keys and arguments.
+// exec runs fn on st with r's keys and arguments; r is registered as
+// running (acquire).
 func (st *state) exec(dst []byte, fn *lua.LFunction, r *Run) ([]byte, *Error) {
 	L := st.L
-	if st.ctx == nil || st.ctx.Err() != nil { // new, or the last run was stopped
-		st.ctx, st.cancel = context.WithCancel(context.Background())
-	}
-	st.e.begin(r, st.ctx, st.cancel)
-	defer st.e.end(r)
 	st.run, st.resp = r, 2
 	nargs := 0
 	L.Push(fn)
 	if r.Function { // a function gets them as arguments; KEYS and ARGV are not set
+		st.clearKeysArgv()
 		L.Push(stringsTable(L, r.Keys))
 		L.Push(stringsTable(L, r.Args))
 		nargs = 2
 	} else {
-		st.keysT = fillTable(L, st.keysT, r.Keys)
-		st.argvT = fillTable(L, st.argvT, r.Args)
-		st.G.RawSetString("KEYS", st.keysT)
-		st.G.RawSetString("ARGV", st.argvT)
+		st.setKeysArgv(r.Keys, r.Args)
 	}
 	L.SetContext(st.ctx)
 	defer L.RemoveContext()
@@ -97,15 +119,42 @@ func (st *state) exec(dst []byte, fn *lua.LFunction, r *Run) ([]byte, *Error) {
 	return appendLua(dst, L, ret, r.Resp, st.resp, 0), nil
 }
 
+// setKeysArgv sets the globals KEYS and ARGV of an EVAL run. The tables
+// stay in the globals between runs (clearKeysArgv takes them out for a
+// function), so a run that can reuse them changes no global.
+func (st *state) setKeysArgv(keys, args [][]byte) {
+	keysT := fillTable(st.L, st.keysT, keys)
+	argvT := fillTable(st.L, st.argvT, args)
+	if !st.keysSet || keysT != st.keysT || argvT != st.argvT {
+		st.G.RawSetString("KEYS", keysT)
+		st.G.RawSetString("ARGV", argvT)
+		st.keysT, st.argvT, st.keysSet = keysT, argvT, true
+	}
+}
+
+// clearKeysArgv takes KEYS and ARGV out of the globals (functions do not
+// see them).
+func (st *state) clearKeysArgv() {
+	if st.keysSet {
+		st.G.RawSetString("KEYS", lua.LNil)
+		st.G.RawSetString("ARGV", lua.LNil)
+		st.keysSet = false
+	}
+}
+
 // fillTable reuses t (made by an earlier run of the state) as the array
 // of bs, clearing what the earlier run left past it; nil t, or one given
-// a hash part, is replaced by a new table.
+// a metatable or a hash part, is replaced by a new table. An element
+// equal to the earlier run's is kept (no new string).
 func fillTable(L *lua.LState, t *lua.LTable, bs [][]byte) *lua.LTable {
 	if t == nil || t.Metatable != lua.LNil || hasHashPart(t) {
 		return stringsTable(L, bs)
 	}
 	n := t.Len()
 	for i, b := range bs {
+		if old, ok := t.RawGetInt(i + 1).(lua.LString); ok && string(old) == string(b) {
+			continue
+		}
 		t.RawSetInt(i+1, lua.LString(b))
 	}
 	for i := len(bs) + 1; i <= n; i++ {
@@ -116,11 +165,11 @@ func fillTable(L *lua.LState, t *lua.LTable, bs [][]byte) *lua.LTable {
 
 // hasHashPart reports whether t has a key that is not in its array part.
 func hasHashPart(t *lua.LTable) bool {
-	n := t.Len()
-	k, _ := t.Next(lua.LNumber(n))
-	if n == 0 {
-		k, _ = t.Next(lua.LNil)
+	var after lua.LValue = lua.LNil // Next(nil) gives the first key
+	if n := t.Len(); n > 0 {
+		after = number(int64(n)) // the array part's last key
 	}
+	k, _ := t.Next(after)
 	return k != lua.LNil
 }
 

@@ -1,7 +1,6 @@
 package script
 
 import (
-	"context"
 	"math"
 	"strings"
 
@@ -43,14 +42,15 @@ type state struct {
 	errFn *lua.LFunction
 	ro    map[*lua.LTable]bool // read-only proxies (rawset/setmetatable refuse them)
 
-	run    *Run               // the run in progress, nil between runs
-	ctx    context.Context    // the runs' context: stopping a run cancels it, and a new one is made
-	cancel context.CancelFunc // cancels ctx
-	resp   int                // redis.setresp's version for the running script
-	raised string             // the last error text redis.call raised (raiseText)
+	run    *Run    // the run in progress, nil between runs
+	ctx    *runCtx // the runs' context: stopping a run cancels it, and the next run gets a new one
+	resp   int     // redis.setresp's version for the running script
+	raised string  // the last error text redis.call raised (raiseText)
 
 	gen      uint64                    // Engine.gen the functions were made for
 	fns      map[string]*lua.LFunction // compiled scripts made into functions, by SHA
+	lastSC   *Script                   // the script function made last (a one-entry cache before fns)
+	lastFn   *lua.LFunction
 	libs     *Libraries                // the FUNCTION libraries loaded in this state
 	fcall    map[string]*lua.LFunction // registered callbacks of libs, by name
 	fcallFor map[string]*Function      // the Function each callback was registered as
@@ -62,9 +62,11 @@ type state struct {
 	redisTable *lua.LTable // the redis library table itself (not its read-only view)
 	keysT      *lua.LTable // KEYS and ARGV, refilled by every run (fillTable)
 	argvT      *lua.LTable
+	keysSet    bool   // the globals KEYS and ARGV are keysT and argvT (setKeysArgv)
 	ends       []int  // redis.call argument ends scratch
 	args       []byte // redis.call argument scratch
 	argv       [][]byte
+	chunk      []byte // argBytes's current chunk: bytes past len are not handed out yet
 }
 
 // compile parses and compiles code as chunk name.
@@ -110,7 +112,7 @@ func compileError(err error, name string) error {
 func newState(e *Engine) *state {
 	L := lua.NewState(lua.Options{SkipOpenLibs: true, CallStackSize: callStackSize,
 		RegistrySize: registrySize, RegistryMaxSize: registryMaxSize})
-	st := &state{e: e, L: L, ro: map[*lua.LTable]bool{}, fns: map[string]*lua.LFunction{}}
+	st := &state{e: e, L: L, ro: map[*lua.LTable]bool{}, fns: map[string]*lua.LFunction{}, ctx: newRunCtx()}
 	for _, lib := range []struct {
 		name string
 		fn   lua.LGFunction
@@ -251,6 +253,7 @@ const maxStringBytes = 512 << 20
 func (st *state) sync(gen uint64, libs *Libraries) {
 	if st.gen != gen {
 		clear(st.fns)
+		st.lastSC, st.lastFn = nil, nil
 		st.gen = gen
 	}
 	if st.libs != libs {
@@ -260,21 +263,23 @@ func (st *state) sync(gen uint64, libs *Libraries) {
 
 // function returns sc as a function of this state.
 func (st *state) function(sc *Script) *lua.LFunction {
-	if fn := st.fns[sc.SHA]; fn != nil {
-		return fn
+	if st.lastSC == sc {
+		return st.lastFn
 	}
-	fn := st.L.NewFunctionFromProto(sc.proto)
-	fn.Env = st.env
-	st.fns[sc.SHA] = fn
+	fn := st.fns[sc.SHA]
+	if fn == nil {
+		fn = st.L.NewFunctionFromProto(sc.proto)
+		fn.Env = st.env
+		st.fns[sc.SHA] = fn
+	}
+	st.lastSC, st.lastFn = sc, fn
 	return fn
 }
 
-// reset clears what a run left: KEYS, ARGV, anything rawset into the
-// globals view, the stack.
+// reset clears what a run left: anything rawset into the globals view,
+// the stack. KEYS and ARGV stay for the next EVAL (setKeysArgv).
 func (st *state) reset() {
 	st.run, st.raised = nil, ""
-	st.G.RawSetString("KEYS", lua.LNil)
-	st.G.RawSetString("ARGV", lua.LNil)
 	if k, _ := st.env.Next(lua.LNil); k != lua.LNil {
 		var keys []lua.LValue
 		st.env.ForEach(func(k, _ lua.LValue) { keys = append(keys, k) })
