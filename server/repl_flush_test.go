@@ -115,7 +115,8 @@ func TestClusterSelectSwapDBRefused(t *testing.T) {
 }
 
 // TestReplicaAppliesUnitsAtomically: a READONLY reader on the replica
-// never sees half of a MULTI that sets two keys of one slot.
+// never sees half of a MULTI, or of a script (every other unit is an
+// EVAL), that sets two keys of one slot.
 func TestReplicaAppliesUnitsAtomically(t *testing.T) {
 	nodes := replNodes(t, 3, nil)
 	ctx := ctxT(t)
@@ -156,13 +157,23 @@ func TestReplicaAppliesUnitsAtomically(t *testing.T) {
 		seen <- distinct
 		errc <- nil
 	}()
+	const script = "redis.call('SET', KEYS[1], ARGV[1]) redis.call('SET', KEYS[2], ARGV[1])"
 	for i := range units {
 		val := strconv.Itoa(i)
-		if _, err := w.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, a, val, 0)
-			p.Set(ctx, b, val, 0)
-			return nil
-		}); err != nil {
+		var err error
+		if i%2 == 1 {
+			err = w.Eval(ctx, script, []string{a, b}, val).Err()
+			if errors.Is(err, redis.Nil) {
+				err = nil // the script returns nothing
+			}
+		} else {
+			_, err = w.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, a, val, 0)
+				p.Set(ctx, b, val, 0)
+				return nil
+			})
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
