@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Replica lag under load: a 3-node cached cluster with cluster-replicas 1
+# on free ports, loaded by redis-benchmark --cluster (SET, random keys,
+# pipelined) while every node's INFO replication is sampled every 100 ms.
+# Prints the lag each primary reports for its replicas (lag_records: records
+# appended after the replica's last acknowledgement; lag_ms: append time of
+# the newest record minus that of the acknowledged one), as median, p99 and
+# max over the samples taken under load. Replicas acknowledge every 100 ms,
+# so lag_ms includes up to that much of acknowledgement delay.
+# Usage (repository root): scripts/repl-lag.sh [requests] [pipeline]
+set -euo pipefail
+n=${1:-2000000}
+pipeline=${2:-16}
+source scripts/lib.sh
+
+ports=()
+g0=""
+for i in 0 1 2; do
+  p=$(freeport); g=$(freeport)
+  seed=()
+  [ -n "$g0" ] && seed=(--cluster-join "127.0.0.1:$g0")
+  "$out/cached" --port "$p" --cluster-enabled yes --cluster-port "$g" --cluster-replicas 1 \
+    --loglevel warning --metrics-addr "" "${seed[@]}" >>"$out/cluster.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do redis-cli -p "$p" PING >/dev/null 2>&1 && break; sleep 0.05; done
+  ports+=("$p")
+  [ -z "$g0" ] && g0=$g
+done
+# Settled: every node sees 3 members and every replica link is live.
+for _ in $(seq 600); do
+  ok=1
+  for p in "${ports[@]}"; do
+    redis-cli -p "$p" CLUSTER INFO | grep -q 'cluster_known_nodes:3' || ok=0
+    redis-cli -p "$p" INFO migration | grep -q 'migration_state:idle' || ok=0
+  done
+  [ $ok = 1 ] && break
+  sleep 0.1
+done
+
+redis-benchmark --cluster -p "${ports[0]}" -t set -n "$n" -c 50 -P "$pipeline" -r 1000000 -d 32 -q \
+  >"$out/bench.txt" 2>&1 &
+bench=$!
+pids+=("$bench")
+while kill -0 "$bench" 2>/dev/null; do
+  for p in "${ports[@]}"; do
+    redis-cli -p "$p" INFO replication | tr -d '\r' | grep -o 'lag_records=[0-9]*,lag_ms=[0-9]*' >>"$out/lag.txt" || true
+  done
+  sleep 0.1
+done
+wait "$bench" 2>/dev/null || true
+rps=$(tr '\r' '\n' <"$out/bench.txt" | awk '/^SET:/ {print $2}' | tail -1)
+echo "SET load: $rps requests/s (redis-benchmark --cluster, -c 50 -P $pipeline, $n requests)"
+sed 's/lag_records=\([0-9]*\),lag_ms=\([0-9]*\)/\1 \2/' "$out/lag.txt" | sort -n -k1 | awk '
+  { r[NR] = $1; m[NR] = $2 }
+  END {
+    if (NR == 0) { print "no samples"; exit }
+    printf "lag_records over %d samples: median %d, p99 %d, max %d\n", NR, r[int((NR + 1) / 2)], r[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1], r[NR]
+  }'
+sed 's/lag_records=\([0-9]*\),lag_ms=\([0-9]*\)/\1 \2/' "$out/lag.txt" | sort -n -k2 | awk '
+  { m[NR] = $2 }
+  END {
+    if (NR == 0) exit
+    printf "lag_ms over %d samples: median %d, p99 %d, max %d\n", NR, m[int((NR + 1) / 2)], m[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1], m[NR]
+  }'
