@@ -15,7 +15,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync/atomic"
-	"unsafe"
+
+	"github.com/cached/cached/store/internal/packed"
 )
 
 // Redis's default hash-max-listpack-entries and hash-max-listpack-value
@@ -55,40 +56,16 @@ const hashHead = 32
 // Hash is a Redis hash. The zero value is an empty listpack-encoded hash.
 // Slices it returns point into its storage: valid until the next write.
 type Hash struct {
-	pk packed // listpack encoding (lp, setLP), while t == nil: field, value, field, value…
-	n  int    // pairs in the listpack
-	t  *Table // hashtable encoding
+	pk packed.Bytes // listpack encoding (lp, setLP), while t == nil: field, value, field, value…
+	n  int          // pairs in the listpack
+	t  *Table       // hashtable encoding
 }
 
 // lp returns the listpack.
-func (h *Hash) lp() Listpack { return h.pk.bytes() }
+func (h *Hash) lp() Listpack { return h.pk.Slice() }
 
 // setLP replaces the listpack.
-func (h *Hash) setLP(lp Listpack) { h.pk = pack(lp) }
-
-// packed is a byte slice in 16 bytes instead of 24 (a pointer and 32-bit
-// length and capacity), so that the Hash header with it fits Go's 32-byte
-// size class. A listpack never nears 4 GiB. The zero value is empty.
-type packed struct {
-	p    *byte
-	n, c uint32
-}
-
-// bytes returns the slice.
-func (pk packed) bytes() []byte {
-	if pk.p == nil {
-		return nil
-	}
-	return unsafe.Slice(pk.p, pk.c)[:pk.n]
-}
-
-// pack stores b (its length and capacity must fit 32 bits).
-func pack(b []byte) packed {
-	if cap(b) == 0 {
-		return packed{}
-	}
-	return packed{p: unsafe.SliceData(b), n: uint32(len(b)), c: uint32(cap(b))}
-}
+func (h *Hash) setLP(lp Listpack) { h.pk = packed.Of(lp) }
 
 // New returns an empty hash.
 func New() *Hash { return &Hash{} }

@@ -18,7 +18,8 @@ package zset
 import (
 	"slices"
 	"sync/atomic"
-	"unsafe"
+
+	"github.com/cached/cached/store/internal/packed"
 )
 
 // Redis's default zset-max-listpack-entries and zset-max-listpack-value:
@@ -53,40 +54,16 @@ func maxValue() int   { return int(limits.value.Load()) }
 
 // ZSet is a sorted set. The zero value is not usable: call New.
 type ZSet struct {
-	pk packed // small encoding (lp, setLP), empty once big
-	n  int    // members in the listpack
-	b  *big   // big encoding
+	pk packed.Bytes // small encoding (lp, setLP), empty once big
+	n  int          // members in the listpack
+	b  *big         // big encoding
 }
 
 // lp returns the listpack.
-func (z *ZSet) lp() []byte { return z.pk.bytes() }
+func (z *ZSet) lp() []byte { return z.pk.Slice() }
 
 // setLP replaces the listpack.
-func (z *ZSet) setLP(b []byte) { z.pk = pack(b) }
-
-// packed is a byte slice in 16 bytes instead of 24 (a pointer and 32-bit
-// length and capacity), so that the ZSet header with it fits Go's
-// 32-byte size class. A listpack never nears 4 GiB. The zero value is empty.
-type packed struct {
-	p    *byte
-	n, c uint32
-}
-
-// bytes returns the slice.
-func (pk packed) bytes() []byte {
-	if pk.p == nil {
-		return nil
-	}
-	return unsafe.Slice(pk.p, pk.c)[:pk.n]
-}
-
-// pack stores b (its length and capacity must fit 32 bits).
-func pack(b []byte) packed {
-	if cap(b) == 0 {
-		return packed{}
-	}
-	return packed{p: unsafe.SliceData(b), n: uint32(len(b)), c: uint32(cap(b))}
-}
+func (z *ZSet) setLP(b []byte) { z.pk = packed.Of(b) }
 
 // New returns an empty sorted set meant to receive about sizeHint members
 // of up to maxMemberLen bytes: a hint past the listpack thresholds starts
