@@ -50,15 +50,15 @@ done
 wait "$bench" 2>/dev/null || true
 rps=$(tr '\r' '\n' <"$out/bench.txt" | awk '/^SET:/ {print $2}' | tail -1)
 echo "SET load: $rps requests/s (redis-benchmark --cluster, -c 50 -P $pipeline, $n requests)"
-sed 's/lag_records=\([0-9]*\),lag_ms=\([0-9]*\)/\1 \2/' "$out/lag.txt" | sort -n -k1 | awk '
-  { r[NR] = $1; m[NR] = $2 }
-  END {
-    if (NR == 0) { print "no samples"; exit }
-    printf "lag_records over %d samples: median %d, p99 %d, max %d\n", NR, r[int((NR + 1) / 2)], r[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1], r[NR]
-  }'
-sed 's/lag_records=\([0-9]*\),lag_ms=\([0-9]*\)/\1 \2/' "$out/lag.txt" | sort -n -k2 | awk '
-  { m[NR] = $2 }
-  END {
-    if (NR == 0) exit
-    printf "lag_ms over %d samples: median %d, p99 %d, max %d\n", NR, m[int((NR + 1) / 2)], m[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1], m[NR]
-  }'
+# summary FIELD NAME: median, p99 and max of column FIELD over the samples.
+summary() {
+  sed 's/lag_records=\([0-9]*\),lag_ms=\([0-9]*\)/\1 \2/' "$out/lag.txt" | sort -n -k"$1" | awk -v f="$1" -v name="$2" '
+    { v[NR] = $f }
+    END {
+      if (NR == 0) { print "no samples"; exit }
+      p = int(NR * 0.99); if (p < 1) p = 1
+      printf "%s over %d samples: median %d, p99 %d, max %d\n", name, NR, v[int((NR + 1) / 2)], v[p], v[NR]
+    }'
+}
+summary 1 lag_records
+summary 2 lag_ms

@@ -24,7 +24,7 @@ type LinkStats struct {
 	Slots         int    // slots the replica asked for in its handshake
 	AckIndex      uint64 // last record index it acknowledged
 	LagRecords    uint64 // records appended after AckIndex (all slots)
-	LagMs         int64  // append time of the newest record minus that of the acknowledged one; 0 when caught up
+	LagMs         int64  // append time of the newest record minus that of the acknowledged one (before the first acknowledgement at most the link's age); 0 when caught up
 	AckAge        time.Duration
 	SnapSlotsLeft int    // slots waiting for, or in, a snapshot
 	SnapSlotsDone uint64 // snapshots sent on this link
@@ -73,6 +73,9 @@ func (l *link) stats(last uint64, lastMs int64, now time.Time) LinkStats {
 	if last > l.ackIndex {
 		ls.LagRecords = last - l.ackIndex
 		ls.LagMs = max(lastMs-l.ackMs, 0)
+		if l.ackMs <= 0 && l.ready { // nothing acknowledged yet: the link's age, not the epoch's
+			ls.LagMs = min(ls.LagMs, now.Sub(l.ackAt).Milliseconds())
+		}
 	}
 	return ls
 }
