@@ -65,7 +65,16 @@ func waitCommand(c *client, args [][]byte) {
 		c.s.waitNoReplicas(c, n, ms)
 		return
 	}
-	c.wrote = ownedOnly(c.wrote, rs.owned.Load())
+	kept := ownedOnly(c.wrote, rs.owned.Load())
+	moved := len(kept.Slots()) != len(c.wrote.Slots())
+	c.wrote = kept
+	if moved {
+		// A write to a slot since given away may have missed the stream
+		// (it committed after the seal): no copy of it can be vouched for.
+		// This WAIT answers 0; the next ones count the slots still here.
+		c.Int(0)
+		return
+	}
 	tok := c.wrote
 	if len(tok.Slots()) > 0 {
 		tok.Index = rs.p.LastIndex()
@@ -84,10 +93,10 @@ func waitCommand(c *client, args [][]byte) {
 }
 
 // ownedOnly returns tok without the slots this node no longer owns. Their
-// writes were handed over with the slot (sealed) or lost with it in a
-// failover: this node's replicas cannot acknowledge them any more, and a
-// pooled connection that once wrote such a slot would otherwise count 0
-// replicas at every WAIT from then on.
+// writes left with the slot (handed over, or lost with it in a failover):
+// this node's replicas cannot acknowledge them any more, and a pooled
+// connection that once wrote such a slot would otherwise count 0 replicas
+// at every WAIT from then on.
 func ownedOnly(tok repl.Token, owned *[store.Slots]bool) repl.Token {
 	keep := true
 	for _, s := range tok.Slots() {

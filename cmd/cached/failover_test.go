@@ -66,7 +66,8 @@ func startProcCluster(ctx context.Context, t *testing.T, bin string, n int, extr
 	return pc
 }
 
-// waitOK waits until every node in addrs is ok with len(addrs) members.
+// waitOK waits until every node in addrs is ok with len(addrs) members
+// and primary of about its share of the slots.
 func (pc *procCluster) waitOK(ctx context.Context, addrs []string) {
 	pc.t.Helper()
 	for _, a := range addrs {
@@ -83,6 +84,17 @@ func (pc *procCluster) waitOK(ctx context.Context, addrs []string) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		_ = rc.Close()
+	}
+	// Staged moves go on after the members agree: wait until, as the first
+	// node sees it, every node is primary of at least half its share (a
+	// kill before that hit a node owning nothing).
+	for _, a := range addrs {
+		for len(ownedSlots(ctx, pc.t, addrs[0], a)) < 16384/(2*len(addrs)) {
+			if ctx.Err() != nil {
+				pc.t.Fatalf("%s never became primary of its share of the slots", a)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
 
