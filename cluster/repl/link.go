@@ -411,6 +411,9 @@ func (l *link) snapshotNext() error {
 	s := l.queue[0]
 	l.queue = l.queue[1:]
 	if !l.pending[s] {
+		if len(l.queue) == 0 {
+			return l.flushLimited() // the finished slots gathered before it
+		}
 		return nil
 	}
 	l.w.buf = appendFrame(l.w.buf, fSnap, uint64(s))
