@@ -142,7 +142,8 @@ func (h *scriptHost) exec(c *client, sc scriptCall) (reply []byte, err *script.E
 	ic.Selected.Store(c.Selected.Load())
 	ic.HoldExec(c.Held())
 	ic.wrote = c.wrote
-	run := &h.runBuf // reused: the engine resets what it owns
+	ic.CmdMs = c.CmdMs // the script's commands share its time (Redis freezes it for a script)
+	run := &h.runBuf   // reused: the engine resets what it owns
 	*run = script.Run{Host: h, Keys: sc.keys, Args: sc.args, Resp: c.RESPVersion(), Function: sc.function, Name: sc.name}
 	h.cur = run
 	buf := c.Scratch[:0]
@@ -153,6 +154,7 @@ func (h *scriptHost) exec(c *client, sc scriptCall) (reply []byte, err *script.E
 	}
 	c.Scratch = buf[:0]
 	c.wrote = ic.wrote
+	ic.CmdMs = 0
 	ic.Unhold()
 	h.cur, h.c = nil, nil
 	return buf, err, h.restart

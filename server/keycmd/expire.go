@@ -54,7 +54,7 @@ func expireGeneric(c *kernel.Ctx, args [][]byte, name string, kind byte) {
 		c.Err(protocol.ErrNotInteger)
 		return
 	}
-	when, ok := protocol.AbsExpireMs(kind, v, c.Store().Now())
+	when, ok := protocol.AbsExpireMs(kind, v, c.Now()) // the command's time, as SET EX's TTL
 	if !ok {
 		c.Err(protocol.InvalidExpire(name))
 		return
