@@ -159,9 +159,10 @@ func TestClusterPartitionMinorityDownHealNoStaleHits(t *testing.T) {
 			t.Errorf("isolated node still holds keys of slot %d it neither serves nor replicates", sl)
 		}
 	}
-	if n := iso.LostSlotKeys(); n < uint64(len(keys)) {
-		t.Errorf("isolated node dropped %d keys of lost slots, want >= %d", n, len(keys))
-	}
+	// How its old keys went (dropped as lost slots, or flushed when it
+	// loaded a slot's snapshot as a replica) depends on which tables it
+	// saw: only where they went is checked above.
+	t.Logf("isolated node dropped %d keys of lost slots", iso.LostSlotKeys())
 }
 
 // TestClusterUnreachableSeedDownUntilJoined: a node whose seed is down

@@ -114,10 +114,17 @@ func (l *keyLoad) noteErr(err error) {
 	l.errMu.Unlock()
 }
 
-// verify reads every key once and counts missing and wrong ones.
-func (l *keyLoad) verify(ctx context.Context) (missing, wrong int, err error) {
+// verify reads every key once, through a new client seeded with seeds,
+// and counts missing and wrong ones.
+func (l *keyLoad) verify(ctx context.Context, seeds []*Server) (missing, wrong int, err error) {
+	var addrs []string
+	for _, s := range seeds {
+		addrs = append(addrs, s.Addr())
+	}
+	fresh := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second})
+	defer fresh.Close()
 	for i := range l.keys {
-		got, e := l.getSettled(ctx, l.key(i))
+		got, e := getSettled(ctx, fresh, l.key(i))
 		switch {
 		case errors.Is(e, redis.Nil):
 			missing++
@@ -131,13 +138,14 @@ func (l *keyLoad) verify(ctx context.Context) (missing, wrong int, err error) {
 }
 
 // getSettled reads key, retrying for up to 20 s while the read fails with
-// an error other than a miss: a cluster client that learned no MOVED still
-// routes to a node that left until it reloads its slot map (go-redis does
-// that at most every 10 s), and such a read says nothing about the key.
-func (l *keyLoad) getSettled(ctx context.Context, key string) (string, error) {
+// an error other than a miss. It asks through a client of its own that
+// loads the cluster's map now (the load's client may still route to a
+// node that left: go-redis reloads its map only on MOVED or every 10 s,
+// and such a read says nothing about the key).
+func getSettled(ctx context.Context, fresh *redis.ClusterClient, key string) (string, error) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got, err := l.cc.Get(ctx, key).Result()
+		got, err := fresh.Get(ctx, key).Result()
 		if err == nil || errors.Is(err, redis.Nil) || time.Now().After(deadline) || ctx.Err() != nil {
 			return got, err
 		}
@@ -205,7 +213,7 @@ func TestHandoffJoin(t *testing.T) {
 	if load.misses.Load() != 0 {
 		t.Fatalf("%d reads missed keys that existed: %s", load.misses.Load(), load.summary())
 	}
-	missing, wrong, err := load.verify(ctx)
+	missing, wrong, err := load.verify(ctx, all)
 	if err != nil || missing != 0 {
 		t.Fatalf("after the join: %d keys missing, %d wrong (%v)", missing, wrong, err)
 	}
@@ -255,7 +263,7 @@ func TestHandoffLeave(t *testing.T) {
 	if load.misses.Load() != 0 {
 		t.Fatalf("%d reads missed keys that existed: %s", load.misses.Load(), load.summary())
 	}
-	missing, wrong, err := load.verify(ctx)
+	missing, wrong, err := load.verify(ctx, rest)
 	if err != nil || missing != 0 {
 		t.Fatalf("after the leave: %d keys missing, %d wrong (%v)", missing, wrong, err)
 	}
