@@ -14,7 +14,6 @@ package hash
 import (
 	"math/rand/v2"
 	"slices"
-	"sync/atomic"
 
 	"github.com/cached/cached/store/internal/packed"
 )
@@ -34,7 +33,7 @@ const maxListpackBytes = 1 << 30
 
 // limits are the thresholds in force, for every hash of the process (as
 // redis-server's configuration is server-wide): SetListpackLimits.
-var limits struct{ entries, value atomic.Int64 }
+var limits packed.Limits
 
 func init() { SetListpackLimits(MaxListpackEntries, MaxListpackValue) }
 
@@ -42,12 +41,11 @@ func init() { SetListpackLimits(MaxListpackEntries, MaxListpackValue) }
 // hash-max-listpack-value for every hash of the process. As in Redis, a
 // hash keeps its encoding until a write finds it past the new limits.
 func SetListpackLimits(entries, value int) {
-	limits.entries.Store(int64(entries))
-	limits.value.Store(int64(value))
+	limits.Set(entries, value)
 }
 
-func maxEntries() int { return int(limits.entries.Load()) }
-func maxValue() int   { return int(limits.value.Load()) }
+func maxEntries() int { return limits.Entries() }
+func maxValue() int   { return limits.Value() }
 
 // hashHead is what a *Hash costs besides its encoding's bytes: the struct
 // (packed listpack, count, pointer), a 32-byte size class.

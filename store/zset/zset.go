@@ -17,7 +17,6 @@ package zset
 
 import (
 	"slices"
-	"sync/atomic"
 
 	"github.com/cached/cached/store/internal/packed"
 )
@@ -36,7 +35,7 @@ const maxListpackBytes = 1 << 30
 
 // limits are the thresholds in force, for every sorted set of the process
 // (as redis-server's configuration is server-wide): SetListpackLimits.
-var limits struct{ entries, value atomic.Int64 }
+var limits packed.Limits
 
 func init() { SetListpackLimits(MaxListpackEntries, MaxListpackValue) }
 
@@ -45,12 +44,11 @@ func init() { SetListpackLimits(MaxListpackEntries, MaxListpackValue) }
 // Redis, a set keeps its encoding until a write finds it past the new
 // limits.
 func SetListpackLimits(entries, value int) {
-	limits.entries.Store(int64(entries))
-	limits.value.Store(int64(value))
+	limits.Set(entries, value)
 }
 
-func maxEntries() int { return int(limits.entries.Load()) }
-func maxValue() int   { return int(limits.value.Load()) }
+func maxEntries() int { return limits.Entries() }
+func maxValue() int   { return limits.Value() }
 
 // ZSet is a sorted set. The zero value is not usable: call New.
 type ZSet struct {
