@@ -343,12 +343,18 @@ func TestHandOverLosesNoWrite(t *testing.T) {
 	v := nodes[0].cl.view.Load()
 	a := nodes[0]
 	aID := a.cl.node.Load().ID()
+	// B: the node that replicates most of A's slots; they move to B.
+	byReplica := map[string][]int{}
+	for s := range cluster.NumSlots {
+		if p := v.t.Preference(s); p[0].ID == aID {
+			byReplica[p[1].ID] = append(byReplica[p[1].ID], s)
+		}
+	}
 	var slots []int
 	var bID string
-	for s := range cluster.NumSlots {
-		if p := v.t.Preference(s); p[0].ID == aID && (bID == "" || p[1].ID == bID) {
-			bID = p[1].ID
-			slots = append(slots, s)
+	for id, ss := range byReplica {
+		if len(ss) > len(slots) {
+			bID, slots = id, ss
 		}
 	}
 	b := nodeByID(nodes, bID)
@@ -363,6 +369,7 @@ func TestHandOverLosesNoWrite(t *testing.T) {
 	defer stop()
 	var mu sync.Mutex
 	acked := map[string]string{}
+	failed, lastErr := 0, error(nil)
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Add(1)
@@ -371,16 +378,27 @@ func TestHandOverLosesNoWrite(t *testing.T) {
 			for i := 0; ctx.Err() == nil; i++ {
 				k := fmt.Sprintf("%s:%d", keys[slots[(i*4+w)%len(slots)]], w)
 				val := fmt.Sprintf("v%d", i)
-				if cc.Set(ctx, k, val, 0).Err() == nil {
-					mu.Lock()
+				err := cc.Set(ctx, k, val, 0).Err()
+				mu.Lock()
+				if err == nil {
 					acked[k] = val
-					mu.Unlock()
+				} else {
+					failed++
+					lastErr = err
 				}
+				mu.Unlock()
 			}
 		}()
 	}
 	defer func() { stop(); wg.Wait() }()
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	defer func() {
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("writers: %d acknowledged, %d failed, last error %v", len(acked), failed, lastErr)
+			mu.Unlock()
+		}
+	}()
 	pollFor(t, "writes before the hand-over", func() bool { return count() >= 300 })
 
 	// B applies the table first and waits for A's seal (TRYAGAIN), while
