@@ -14,6 +14,7 @@ import (
 
 	"github.com/cached/cached/cluster/repl"
 	"github.com/cached/cached/server/kernel"
+	"github.com/cached/cached/server/pubsub"
 )
 
 // client is one connection's state. The connection's goroutine (conn.go) owns
@@ -36,11 +37,11 @@ type client struct {
 	monitoring atomic.Bool // MONITOR detached the connection (monitor.go)
 	detached   atomic.Bool // a session (session.go) serves the connection
 
-	multi *multiState   // MULTI state, nil outside a transaction (multi.go); owner only
-	block *blockState   // set by a blocking command that must wait (blocking.go); owner only
-	ps    *pubsubState  // subscriptions, nil if none ever (pubsub.go)
-	clu   clusterClient // READONLY / ASKING (cluster.go); owner only
-	sess  *session      // the detached connection's session (session.go), nil while the connection loop serves it
+	multi *multiState                   // MULTI state, nil outside a transaction (multi.go); owner only
+	block *blockState                   // set by a blocking command that must wait (blocking.go); owner only
+	ps    atomic.Pointer[pubsub.Member] // subscriptions, nil if none ever (pubsub.go)
+	clu   clusterClient                 // READONLY / ASKING (cluster.go); owner only
+	sess  *session                      // the detached connection's session (session.go), nil while the connection loop serves it
 
 	mu      sync.Mutex // protects name, libName, libVer
 	name    string

@@ -286,7 +286,7 @@ func (cs *clusterState) canForward(c *client, cmd *command) bool {
 		cmd.role&roleConnState != 0 {
 		return false
 	}
-	if c.ps != nil { // a subscribed connection's replies interleave with messages
+	if c.ps.Load() != nil { // a subscribed connection's replies interleave with messages
 		if sub, psub, ssub := c.subCounts(); sub+psub+ssub > 0 {
 			return false
 		}

@@ -562,7 +562,7 @@ func (s *Server) dispatchCommand(c *client, args [][]byte) {
 			return
 		}
 	}
-	if c.ps != nil && pubsubRefuses(c, cmd) { // pubsub.go: RESP2 subscribed context
+	if c.ps.Load() != nil && pubsubRefuses(c, cmd) { // pubsub.go: RESP2 subscribed context
 		return
 	}
 	if msg := s.busyRefusal(cmd); msg != "" { // scripting.go: a script runs past busy-reply-threshold

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cached/cached/server/pubsub"
 )
 
 // INFO: Redis 7.0's sections and field names, so that dashboards and
@@ -438,9 +440,9 @@ func (s *Server) infoStats(b *strings.Builder) {
 	field(b, "current_eviction_exceeded_time", 0)
 	field(b, "keyspace_hits", ks.Hits)
 	field(b, "keyspace_misses", ks.Misses)
-	field(b, "pubsub_channels", s.pubsub.nChannels.Load())
-	field(b, "pubsub_patterns", s.pubsub.nPatterns.Load())
-	field(b, "pubsubshard_channels", s.pubsub.nShard.Load())
+	field(b, "pubsub_channels", s.pubsub.Size(pubsub.Channel))
+	field(b, "pubsub_patterns", s.pubsub.Size(pubsub.Pattern))
+	field(b, "pubsubshard_channels", s.pubsub.Size(pubsub.Shard))
 	field(b, "latest_fork_usec", 0)
 	field(b, "total_forks", 0)
 	field(b, "migrate_cached_sockets", 0)

@@ -19,7 +19,7 @@ func (e env) CountError(code string) { e.s.stats.countError(code) }
 // path did not find; reads through a Tx report their misses from the store
 // (ChangeMiss). Unlike a change it does not touch WATCH or blocked clients.
 func (s *Server) keyMissEvent(db int, key []byte) {
-	if notifyClass(s.pubsub.notify.Load())&notifyKeyMiss != 0 {
+	if notifyClass(s.notifyFlags.Load())&notifyKeyMiss != 0 {
 		s.keyspaceEvent(db, notifyKeyMiss, "keymiss", key)
 	}
 }

@@ -10,7 +10,7 @@ package server
 func (s *Server) updateListening() {
 	s.listenMu.Lock()
 	defer s.listenMu.Unlock()
-	flags := notifyClass(s.pubsub.notify.Load())
+	flags := notifyClass(s.notifyFlags.Load())
 	on := s.watch.n.Load() > 0 || s.blocks.n.Load() > 0 ||
 		flags&(notifyKeyspace|notifyKeyevent) != 0 || s.sink.Load() != nil
 	s.store.SetObserveWrites(on)

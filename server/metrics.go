@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cached/cached/server/pubsub"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -112,8 +113,8 @@ func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(m.uptime, time.Since(s.started).Seconds())
 	gauge(m.blocked, float64(s.blocks.n.Load()))
 	counter(m.panics, s.stats.commandPanics.Load())
-	gauge(m.pubsubCh, float64(s.pubsub.nChannels.Load()))
-	gauge(m.pubsubPats, float64(s.pubsub.nPatterns.Load()))
+	gauge(m.pubsubCh, float64(s.pubsub.Size(pubsub.Channel)))
+	gauge(m.pubsubPats, float64(s.pubsub.Size(pubsub.Pattern)))
 }
 
 // collectCommand reports one command's counters; commands never called are

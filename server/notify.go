@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/cached/cached/server/kernel"
+	"github.com/cached/cached/server/pubsub"
 )
 
 // Keyspace notification classes: see kernel.NotifyClass.
@@ -133,11 +134,11 @@ func formatNotifyFlags(f notifyClass) string {
 // keyspaceEvent publishes the notification of one event if its class is
 // enabled (and anyone listens).
 func (s *Server) keyspaceEvent(db int, class notifyClass, event string, key []byte) {
-	flags := notifyClass(s.pubsub.notify.Load())
+	flags := notifyClass(s.notifyFlags.Load())
 	if flags&class == 0 || flags&(notifyKeyspace|notifyKeyevent) == 0 {
 		return
 	}
-	if s.pubsub.nChannels.Load() == 0 && s.pubsub.nPatterns.Load() == 0 {
+	if s.pubsub.Size(pubsub.Channel) == 0 && s.pubsub.Size(pubsub.Pattern) == 0 {
 		return
 	}
 	var buf [96]byte

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cached/cached/server/pubsub"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 )
@@ -282,7 +283,7 @@ func TestNotifyRueidis(t *testing.T) {
 	go func() {
 		done <- cl.Receive(ctx, cl.B().Subscribe().Channel("__keyspace@0__:rk").Build(), func(m rueidis.PubSubMessage) { got <- m })
 	}()
-	waitUntil(t, func() bool { return s.pubsub.nChannels.Load() == 1 }, func() string { return "rueidis SUBSCRIBE" })
+	waitUntil(t, func() bool { return s.pubsub.Size(pubsub.Channel) == 1 }, func() string { return "rueidis SUBSCRIBE" })
 	for _, cmd := range []rueidis.Completed{
 		cl.B().Set().Key("rk").Value("1").Build(),
 		cl.B().Incr().Key("rk").Build(),

@@ -125,8 +125,8 @@ func formatOutputLimits(l OutputBufferLimits) string {
 }
 
 // outputLimit returns a class's current limit (safe from any goroutine).
-func (h *pubsubHub) outputLimit(class outputClass) OutputBufferLimit {
-	if l := h.limits.Load(); l != nil {
+func (s *Server) outputLimit(class outputClass) OutputBufferLimit {
+	if l := s.outLimits.Load(); l != nil {
 		return *l.at(class)
 	}
 	return OutputBufferLimit{}

@@ -1,9 +1,8 @@
 package server
 
 import (
-	"sort"
-
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/pubsub"
 )
 
 // testCommands are extra commands tests declare (from an init function)
@@ -109,35 +108,38 @@ func (c *client) subscribeReply(kind string, name []byte, null bool, count int) 
 
 // subscriptionCount is what (un)subscribe replies report: channels plus
 // patterns, or shard channels for the shard commands.
-func (c *client) subscriptionCount(kind subKind) int {
+func (c *client) subscriptionCount(kind pubsub.Kind) int {
 	sub, psub, ssub := c.subCounts()
-	if kind == kindShard {
+	if kind == pubsub.Shard {
 		return ssub
 	}
 	return sub + psub
 }
 
-func subscribeCommand(c *client, args [][]byte)  { c.subscribeTo(kindChannel, "subscribe", args[1:]) }
-func psubscribeCommand(c *client, args [][]byte) { c.subscribeTo(kindPattern, "psubscribe", args[1:]) }
-func ssubscribeCommand(c *client, args [][]byte) { c.subscribeTo(kindShard, "ssubscribe", args[1:]) }
+func subscribeCommand(c *client, args [][]byte) { c.subscribeTo(pubsub.Channel, "subscribe", args[1:]) }
+func psubscribeCommand(c *client, args [][]byte) {
+	c.subscribeTo(pubsub.Pattern, "psubscribe", args[1:])
+}
+func ssubscribeCommand(c *client, args [][]byte) { c.subscribeTo(pubsub.Shard, "ssubscribe", args[1:]) }
 
 func unsubscribeCommand(c *client, args [][]byte) {
-	c.unsubscribeFrom(kindChannel, "unsubscribe", args[1:])
+	c.unsubscribeFrom(pubsub.Channel, "unsubscribe", args[1:])
 }
 
 func punsubscribeCommand(c *client, args [][]byte) {
-	c.unsubscribeFrom(kindPattern, "punsubscribe", args[1:])
+	c.unsubscribeFrom(pubsub.Pattern, "punsubscribe", args[1:])
 }
 
 func sunsubscribeCommand(c *client, args [][]byte) {
-	c.unsubscribeFrom(kindShard, "sunsubscribe", args[1:])
+	c.unsubscribeFrom(pubsub.Shard, "sunsubscribe", args[1:])
 }
 
 // subscribeTo subscribes c to names, detaching it first, with one reply per name.
-func (c *client) subscribeTo(kind subKind, verb string, names [][]byte) {
+func (c *client) subscribeTo(kind pubsub.Kind, verb string, names [][]byte) {
 	ss := c.detach()
+	m := c.member()
 	for _, name := range names {
-		c.s.pubsub.subscribe(c, kind, name)
+		c.s.pubsub.Subscribe(m, kind, name)
 		ss.subscribed.Store(true)
 		c.subscribeReply(verb, name, false, c.subscriptionCount(kind))
 	}
@@ -145,19 +147,21 @@ func (c *client) subscribeTo(kind subKind, verb string, names [][]byte) {
 
 // unsubscribeFrom leaves names (all of kind if none), one reply per name; with
 // nothing to leave, one reply with a null name, as Redis.
-func (c *client) unsubscribeFrom(kind subKind, verb string, names [][]byte) {
-	if len(names) == 0 {
-		for _, n := range c.s.pubsub.names(c, kind) {
+func (c *client) unsubscribeFrom(kind pubsub.Kind, verb string, names [][]byte) {
+	m := c.ps.Load()
+	if len(names) == 0 && m != nil {
+		for _, n := range c.s.pubsub.Names(m, kind) {
 			names = append(names, []byte(n))
 		}
-		sort.Slice(names, func(i, j int) bool { return string(names[i]) < string(names[j]) })
-		if len(names) == 0 {
-			c.subscribeReply(verb, nil, true, c.subscriptionCount(kind))
-			return
-		}
+	}
+	if len(names) == 0 {
+		c.subscribeReply(verb, nil, true, c.subscriptionCount(kind))
+		return
 	}
 	for _, name := range names {
-		c.s.pubsub.unsubscribe(c, kind, string(name))
+		if m != nil {
+			c.s.pubsub.Unsubscribe(m, kind, string(name))
+		}
 		c.subscribeReply(verb, name, false, c.subscriptionCount(kind))
 	}
 	if c.sess != nil && !c.subscribed() {
@@ -173,50 +177,17 @@ func publishCommand(c *client, args [][]byte) {
 }
 
 func spublishCommand(c *client, args [][]byte) {
-	c.Int(c.s.publishShard(args[1], args[2]))
+	c.Int(c.s.pubsub.PublishShard(args[1], args[2]))
 }
 
-// activeNames lists the channels of a hub space matching an optional pattern.
-func (h *pubsubHub) activeNames(kind subKind, pattern []byte) []string {
-	h.mu.RLock()
-	m := h.channels
-	if kind == kindShard {
-		m = h.shard
-	}
-	out := make([]string, 0, len(m))
-	for name := range m {
-		if pattern == nil || protocol.Match(pattern, []byte(name), false) {
-			out = append(out, name)
-		}
-	}
-	h.mu.RUnlock()
-	sort.Strings(out)
-	return out
-}
+func pubsubChannelsCommand(c *client, args [][]byte) { c.pubsubChannels(pubsub.Channel, args) }
 
-// numSub returns the subscriber count of each name.
-func (h *pubsubHub) numSub(kind subKind, names [][]byte) []int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	m := h.channels
-	if kind == kindShard {
-		m = h.shard
-	}
-	out := make([]int, len(names))
-	for i, n := range names {
-		out[i] = len(m[string(n)])
-	}
-	return out
-}
+func pubsubShardChannelsCommand(c *client, args [][]byte) { c.pubsubChannels(pubsub.Shard, args) }
 
-func pubsubChannelsCommand(c *client, args [][]byte) { c.pubsubChannels(kindChannel, args) }
-
-func pubsubShardChannelsCommand(c *client, args [][]byte) { c.pubsubChannels(kindShard, args) }
-
-func (c *client) pubsubChannels(kind subKind, args [][]byte) {
+func (c *client) pubsubChannels(kind pubsub.Kind, args [][]byte) {
 	if len(args) > 3 {
 		name := "pubsub|channels"
-		if kind == kindShard {
+		if kind == pubsub.Shard {
 			name = "pubsub|shardchannels"
 		}
 		c.Err(protocol.WrongArity(name))
@@ -226,15 +197,15 @@ func (c *client) pubsubChannels(kind subKind, args [][]byte) {
 	if len(args) == 3 {
 		pattern = args[2]
 	}
-	c.Strs(c.s.pubsub.activeNames(kind, pattern))
+	c.Strs(c.s.pubsub.Active(kind, pattern))
 }
 
-func pubsubNumsubCommand(c *client, args [][]byte) { c.pubsubNumsub(kindChannel, args[2:]) }
+func pubsubNumsubCommand(c *client, args [][]byte) { c.pubsubNumsub(pubsub.Channel, args[2:]) }
 
-func pubsubShardNumsubCommand(c *client, args [][]byte) { c.pubsubNumsub(kindShard, args[2:]) }
+func pubsubShardNumsubCommand(c *client, args [][]byte) { c.pubsubNumsub(pubsub.Shard, args[2:]) }
 
-func (c *client) pubsubNumsub(kind subKind, names [][]byte) {
-	counts := c.s.pubsub.numSub(kind, names)
+func (c *client) pubsubNumsub(kind pubsub.Kind, names [][]byte) {
+	counts := c.s.pubsub.NumSub(kind, names)
 	c.Array(2 * len(names))
 	for i, n := range names {
 		c.Bulk(n)
@@ -242,7 +213,7 @@ func (c *client) pubsubNumsub(kind subKind, names [][]byte) {
 	}
 }
 
-func pubsubNumpatCommand(c *client, args [][]byte) { c.Int(c.s.pubsub.nPatterns.Load()) }
+func pubsubNumpatCommand(c *client, args [][]byte) { c.Int(c.s.pubsub.Size(pubsub.Pattern)) }
 
 func pubsubHelpCommand(c *client, args [][]byte) {
 	c.HelpReply("PUBSUB", []string{

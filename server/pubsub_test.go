@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cached/cached/server/pubsub"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 )
@@ -244,7 +245,7 @@ func TestPubSubIntrospection(t *testing.T) {
 	sp := rc.SSubscribe(ctx, "shard1", "shard2")
 	defer sp.Close()
 	waitUntil(t, func() bool {
-		return s.pubsub.nChannels.Load() == 3 && s.pubsub.nPatterns.Load() == 2 && s.pubsub.nShard.Load() == 2
+		return s.pubsub.Size(pubsub.Channel) == 3 && s.pubsub.Size(pubsub.Pattern) == 2 && s.pubsub.Size(pubsub.Shard) == 2
 	}, func() string { return "subscriptions" })
 	for _, tc := range []struct {
 		args []any
@@ -285,7 +286,7 @@ func TestPubSubIntrospection(t *testing.T) {
 	_ = pp.Close()
 	_ = sp.Close()
 	waitUntil(t, func() bool {
-		return s.pubsub.nChannels.Load() == 0 && s.pubsub.nPatterns.Load() == 0 && s.pubsub.nShard.Load() == 0
+		return s.pubsub.Size(pubsub.Channel) == 0 && s.pubsub.Size(pubsub.Pattern) == 0 && s.pubsub.Size(pubsub.Shard) == 0
 	}, func() string { return "subscriptions left after the subscribers closed" })
 }
 
@@ -363,7 +364,7 @@ func TestPubSubSlowSubscriber(t *testing.T) {
 			}()
 			msg := strings.Repeat("m", 4096)
 			sent, received := 0, 0
-			for ; sent < 20000 && s.pubsub.limitDrops.Load() == 0; sent++ {
+			for ; sent < 20000 && s.outLimitDrops.Load() == 0; sent++ {
 				pub.Publish(ctx, "firehose", msg)
 				// The reading subscriber stays at most 16 messages
 				// (64 KB) behind, under either limit.
@@ -377,7 +378,7 @@ func TestPubSubSlowSubscriber(t *testing.T) {
 			}
 			// Memory stayed bounded: the slow subscriber was cut off after
 			// the limit plus what the socket buffers hold, not all 80 MB.
-			if s.pubsub.limitDrops.Load() != 1 {
+			if s.outLimitDrops.Load() != 1 {
 				t.Fatalf("slow subscriber not dropped after %d messages", sent)
 			}
 			waitUntil(t, func() bool { return pub.PubSubNumSub(ctx, "firehose").Val()["firehose"] == 1 },
@@ -420,7 +421,7 @@ func TestPubSubRueidis(t *testing.T) {
 	go func() {
 		done <- cl.Receive(ctx, cl.B().Psubscribe().Pattern("ev.*").Build(), func(m rueidis.PubSubMessage) { got <- m })
 	}()
-	waitUntil(t, func() bool { return s.pubsub.nPatterns.Load() == 1 }, func() string { return "rueidis PSUBSCRIBE" })
+	waitUntil(t, func() bool { return s.pubsub.Size(pubsub.Pattern) == 1 }, func() string { return "rueidis PSUBSCRIBE" })
 	for i := 0; i < 3; i++ {
 		n, err := cl.Do(ctx, cl.B().Publish().Channel("ev."+strconv.Itoa(i)).Message("p"+strconv.Itoa(i)).Build()).AsInt64()
 		if err != nil || n != 1 {
@@ -472,7 +473,7 @@ func TestPubSubClientKillAndClose(t *testing.T) {
 	for _, r := range rs {
 		expectEOF(t, r.nc)
 	}
-	if n := s.pubsub.nChannels.Load(); n != 0 {
+	if n := s.pubsub.Size(pubsub.Channel); n != 0 {
 		t.Fatalf("%d channels left after Close", n)
 	}
 }
@@ -508,7 +509,7 @@ func BenchmarkPublishFanOut(b *testing.B) {
 		}
 		go func() { _, _ = io.Copy(io.Discard, nc) }() // ends when the connection closes
 	}
-	waitUntil(b, func() bool { return s.pubsub.numSub(kindChannel, [][]byte{[]byte("bench")})[0] == subs },
+	waitUntil(b, func() bool { return s.pubsub.NumSub(pubsub.Channel, [][]byte{[]byte("bench")})[0] == subs },
 		func() string { return "subscribers" })
 	ch, msg := []byte("bench"), []byte(strings.Repeat("m", 64))
 	b.ReportAllocs()

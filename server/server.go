@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cached/cached/server/pubsub"
 	"github.com/cached/cached/server/script"
 
 	"github.com/tidwall/redcon"
@@ -62,9 +63,13 @@ type Server struct {
 	monitors monitorSet // MONITOR clients (monitor.go)
 
 	watch  watchRegistry // WATCHed keys (multi.go)
-	pubsub pubsubHub     // channels and patterns (pubsub.go)
-	blocks blockRegistry // clients blocked on keys (blocking.go)
-	cl     *clusterState // nil unless cluster-enabled (cluster.go)
+	pubsub pubsub.Hub    // channels, patterns and shard channels (pubsub.go)
+
+	outLimits     atomic.Pointer[OutputBufferLimits] // client-output-buffer-limit (outbuf.go)
+	outLimitDrops atomic.Int64                       // clients closed over their output buffer limit
+	notifyFlags   atomic.Uint32                      // notify-keyspace-events (notify.go)
+	blocks        blockRegistry                      // clients blocked on keys (blocking.go)
+	cl            *clusterState                      // nil unless cluster-enabled (cluster.go)
 
 	scripts       *script.Engine // Lua interpreters and the script cache (scripting.go)
 	scriptHosts   sync.Pool      // *scriptHost, the internal clients of running scripts
@@ -215,9 +220,11 @@ func (s *Server) applyHotConfig(c *Config) {
 	s.store.SetMaxMemorySamples(c.MaxMemorySamples)
 	s.store.SetLFU(store.LFUConfig{LogFactor: c.LFULogFactor, DecayTime: c.LFUDecayTime})
 	c.Encodings.apply()
-	s.pubsub.configure(c)
-	s.updateListening() // notify-keyspace-events may have changed
+	lim := c.ClientOutputBufferLimit
+	s.outLimits.Store(&lim)
 	f, _ := parseNotifyFlags(c.NotifyKeyspaceEvents)
+	s.notifyFlags.Store(uint32(f))
+	s.updateListening() // notify-keyspace-events may have changed
 	on := f&(notifyKeyspace|notifyKeyevent) != 0
 	s.store.SetReportNew(on && f&notifyNew != 0)
 	s.store.SetReportMiss(on && f&notifyKeyMiss != 0)

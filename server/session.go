@@ -336,7 +336,7 @@ func (ss *session) enqueue(b []byte) bool {
 	ss.mu.Unlock()
 	if !ok {
 		ss.s.log.Debug("closing client over its output buffer limit", "addr", ss.c.addr, "error", errOutputLimit)
-		ss.s.pubsub.limitDrops.Add(1)
+		ss.s.outLimitDrops.Add(1)
 		ss.end()
 		return false
 	}
@@ -360,7 +360,7 @@ func (ss *session) limitClass() outputClass {
 // checkClientOutputBufferLimits: over the hard limit, or over the soft limit
 // for more than soft-seconds, the client must be closed. ss.mu is held.
 func (ss *session) withinLimit(class outputClass) bool {
-	lim := ss.s.pubsub.outputLimit(class)
+	lim := ss.s.outputLimit(class)
 	used := int64(len(ss.out) + ss.inflight)
 	if lim.Hard > 0 && used >= lim.Hard {
 		return false

@@ -228,8 +228,8 @@ func TestSessionOutputLimitNormal(t *testing.T) {
 	sendRaw(t, nc, "ECHO "+strings.Repeat("x", 2000)+"\r\n")
 	expectEOF(t, nc)
 	waitUntil(t, func() bool { return s.clients.count() == 1 }, func() string { return "client over its limit still registered" })
-	if s.pubsub.limitDrops.Load() != 1 {
-		t.Fatalf("limitDrops = %d", s.pubsub.limitDrops.Load())
+	if s.outLimitDrops.Load() != 1 {
+		t.Fatalf("limitDrops = %d", s.outLimitDrops.Load())
 	}
 }
 
@@ -298,7 +298,7 @@ func TestOutputLimitsConfigSetErrors(t *testing.T) {
 	wantErr(t, rc, "ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Error in hard, soft or soft_seconds setting in buffer limit configuration.",
 		"CONFIG", "SET", "client-output-buffer-limit", "pubsub 1 1 x")
 	mustDo(t, rc, "CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 0 0")
-	if l := s.pubsub.outputLimit(classPubSub); l.Hard != 1<<20 || l.Soft != 0 {
+	if l := s.outputLimit(classPubSub); l.Hard != 1<<20 || l.Soft != 0 {
 		t.Fatalf("pubsub limit = %+v", l)
 	}
 }
