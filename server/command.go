@@ -12,6 +12,7 @@ import (
 	"github.com/cached/cached/server/hashcmd"
 	"github.com/cached/cached/server/kernel"
 	"github.com/cached/cached/server/keycmd"
+	"github.com/cached/cached/server/latency"
 	"github.com/cached/cached/server/listcmd"
 	"github.com/cached/cached/server/setcmd"
 	"github.com/cached/cached/server/stringcmd"
@@ -216,7 +217,7 @@ type command struct {
 	nanos    atomic.Uint64
 	rejected atomic.Uint64
 	failed   atomic.Uint64
-	latency  latencyBuckets // per-command latency histogram (metrics.go)
+	latency  latency.Histogram // per-command latency histogram (metrics.go)
 }
 
 // commandTable maps lower-case names to commands. It is built once and never
@@ -627,11 +628,15 @@ func (s *Server) call(c *client, cmd *command, args [][]byte, start int64) {
 	d := time.Duration(end - start)
 	cmd.nanos.Add(uint64(d))
 	if s.latTracking.Load() { // latency-tracking
-		cmd.latency.observe(d)
+		cmd.latency.Observe(d)
 	}
-	s.latmon.observe(cmd, d)
-	if d >= time.Duration(s.slowlog.threshold.Load()) && cmd.flags&flagSkipSlowlog == 0 {
-		s.slowlog.add(c, args, d)
+	if cmd.flags&flagFast != 0 {
+		s.latmon.Observe("fast-command", d)
+	} else {
+		s.latmon.Observe("command", d)
+	}
+	if d >= s.slowlog.Threshold() && cmd.flags&flagSkipSlowlog == 0 {
+		s.slowlog.Add(args, d, c.addr, c.getName())
 	}
 	if c.Failed {
 		cmd.failed.Add(1)

@@ -583,5 +583,5 @@ func (c *command) resetStats() {
 	c.nanos.Store(0)
 	c.rejected.Store(0)
 	c.failed.Store(0)
-	c.latency.reset()
+	c.latency.Reset()
 }

@@ -1,89 +1,8 @@
 package server
 
 import (
-	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 )
-
-// latencyHistoryLen is how many per-second samples an event keeps (Redis's
-// LATENCY_TS_LEN).
-const latencyHistoryLen = 160
-
-type latencySample struct {
-	at time.Time // second the sample belongs to
-	ms int64
-}
-
-// latencyEvent is one latency monitor event's history: a ring of samples,
-// one per second (the highest of that second), and the all-time maximum.
-type latencyEvent struct {
-	ring [latencyHistoryLen]latencySample
-	next int // ring index of the next sample
-	n    int
-	max  int64
-}
-
-func (e *latencyEvent) add(now time.Time, ms int64) {
-	sec := now.Truncate(time.Second)
-	if e.n > 0 {
-		last := &e.ring[(e.next+latencyHistoryLen-1)%latencyHistoryLen]
-		if last.at.Equal(sec) {
-			last.ms = max(last.ms, ms)
-			e.max = max(e.max, ms)
-			return
-		}
-	}
-	e.ring[e.next] = latencySample{at: sec, ms: ms}
-	e.next = (e.next + 1) % latencyHistoryLen
-	e.n = min(e.n+1, latencyHistoryLen)
-	e.max = max(e.max, ms)
-}
-
-// samples returns the history oldest first.
-func (e *latencyEvent) samples() []latencySample {
-	out := make([]latencySample, 0, e.n)
-	for i := 0; i < e.n; i++ {
-		out = append(out, e.ring[(e.next-e.n+i+2*latencyHistoryLen)%latencyHistoryLen])
-	}
-	return out
-}
-
-// latencyMonitor is Redis's latency monitor: commands slower than
-// latency-monitor-threshold milliseconds are recorded as the events
-// "command" and "fast-command". The threshold is read on the request path
-// with one atomic load; events are rare and locked.
-type latencyMonitor struct {
-	threshold atomic.Int64 // ms; 0 disables
-	mu        sync.Mutex   // protects events
-	events    map[string]*latencyEvent
-}
-
-// observe records a command that took d if the monitor is on and d reaches
-// the threshold. Called from dispatch.
-func (m *latencyMonitor) observe(cmd *command, d time.Duration) {
-	th := m.threshold.Load()
-	if th <= 0 || d.Milliseconds() < th {
-		return
-	}
-	name := "command"
-	if cmd.flags&flagFast != 0 {
-		name = "fast-command"
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.events == nil {
-		m.events = map[string]*latencyEvent{}
-	}
-	e := m.events[name]
-	if e == nil {
-		e = &latencyEvent{}
-		m.events[name] = e
-	}
-	e.add(time.Now(), d.Milliseconds())
-}
 
 func latencyCommands() []spec {
 	sub := func(name string, arity int, flags, summary, complexity string, fn handlerFunc) spec {
@@ -102,68 +21,33 @@ func latencyCommands() []spec {
 }
 
 func latencyLatestCommand(c *client, args [][]byte) {
-	m := &c.s.latmon
-	m.mu.Lock()
-	names := make([]string, 0, len(m.events))
-	for name := range m.events {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	type row struct {
-		name        string
-		at          int64
-		latest, max int64
-	}
-	rows := make([]row, 0, len(names))
-	for _, name := range names {
-		e := m.events[name]
-		last := e.ring[(e.next+latencyHistoryLen-1)%latencyHistoryLen]
-		rows = append(rows, row{name, last.at.Unix(), last.ms, e.max})
-	}
-	m.mu.Unlock()
+	rows := c.s.latmon.Latest()
 	c.Array(len(rows))
 	for _, r := range rows {
 		c.Array(4)
-		c.BulkString(r.name)
-		c.Int(r.at)
-		c.Int(r.latest)
-		c.Int(r.max)
+		c.BulkString(r.Name)
+		c.Int(r.At)
+		c.Int(r.Latest)
+		c.Int(r.Max)
 	}
 }
 
 func latencyHistoryCommand(c *client, args [][]byte) {
-	m := &c.s.latmon
-	m.mu.Lock()
-	var samples []latencySample
-	if e := m.events[string(args[2])]; e != nil {
-		samples = e.samples()
-	}
-	m.mu.Unlock()
+	samples := c.s.latmon.History(string(args[2]))
 	c.Array(len(samples))
 	for _, s := range samples {
 		c.Array(2)
-		c.Int(s.at.Unix())
-		c.Int(s.ms)
+		c.Int(s.At.Unix())
+		c.Int(s.Ms)
 	}
 }
 
 func latencyResetCommand(c *client, args [][]byte) {
-	m := &c.s.latmon
-	m.mu.Lock()
-	n := 0
-	if len(args) == 2 {
-		n = len(m.events)
-		m.events = nil
-	} else {
-		for _, name := range args[2:] {
-			if _, ok := m.events[string(name)]; ok {
-				delete(m.events, string(name))
-				n++
-			}
-		}
+	names := make([]string, 0, len(args)-2)
+	for _, a := range args[2:] {
+		names = append(names, string(a))
 	}
-	m.mu.Unlock()
-	c.Int(int64(n))
+	c.Int(int64(c.s.latmon.Reset(names...)))
 }
 
 // latencyHistogramCommand answers LATENCY HISTOGRAM [command ...] as Redis
@@ -186,13 +70,13 @@ func latencyHistogramCommand(c *client, args [][]byte) {
 	}
 	var called []*command
 	for _, cmd := range cmds {
-		if cmd.latency.total() > 0 {
+		if cmd.latency.Total() > 0 {
 			called = append(called, cmd)
 		}
 	}
 	c.MapLen(len(called))
 	for _, cmd := range called {
-		cum, total := cmd.latency.powersOfTwoMicros(latencyHistogramPowers)
+		cum, total := cmd.latency.PowersOfTwoMicros(latencyHistogramPowers)
 		c.BulkString(cmd.fullName)
 		c.MapLen(2)
 		c.BulkString("calls")

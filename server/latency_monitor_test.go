@@ -43,25 +43,6 @@ func TestLatencyMonitorEvents(t *testing.T) {
 	}
 }
 
-func TestLatencyEventKeepsOneSamplePerSecond(t *testing.T) {
-	var e latencyEvent
-	t0 := time.Unix(1000, 0)
-	e.add(t0, 5)
-	e.add(t0.Add(300*time.Millisecond), 9) // same second: the max stays
-	e.add(t0.Add(2*time.Second), 3)
-	got := e.samples()
-	if len(got) != 2 || got[0].ms != 9 || got[1].ms != 3 || e.max != 9 {
-		t.Fatalf("samples %v max %d", got, e.max)
-	}
-	for i := 0; i < 2*latencyHistoryLen; i++ {
-		e.add(t0.Add(time.Duration(10+i)*time.Second), int64(i))
-	}
-	got = e.samples()
-	if len(got) != latencyHistoryLen || got[len(got)-1].ms != 2*latencyHistoryLen-1 || got[0].ms != latencyHistoryLen {
-		t.Fatalf("ring: %d samples, first %d, last %d", len(got), got[0].ms, got[len(got)-1].ms)
-	}
-}
-
 func TestLatencyHistogram(t *testing.T) {
 	s := startServer(t, nil)
 	rc := newClient(t, s, resp2)

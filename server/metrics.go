@@ -128,7 +128,7 @@ func (m *metricsCollector) collectCommand(ch chan<- prometheus.Metric, c *comman
 	ch <- prometheus.MustNewConstMetric(m.calls, prometheus.CounterValue, float64(calls), name)
 	ch <- prometheus.MustNewConstMetric(m.failed, prometheus.CounterValue, float64(failed), name)
 	ch <- prometheus.MustNewConstMetric(m.rejected, prometheus.CounterValue, float64(rejected), name)
-	if m := latencyMetric(m.latency, &c.latency, float64(c.nanos.Load())/1e9, name); m != nil {
+	if m := c.latency.Metric(m.latency, float64(c.nanos.Load())/1e9, name); m != nil {
 		ch <- m
 	}
 }

@@ -208,7 +208,7 @@ func TestLatencyMetricNativeAndClassic(t *testing.T) {
 	get := s.cmds.lookup([]byte("get"))
 	durs := []time.Duration{3 * time.Microsecond, 3 * time.Microsecond, 700 * time.Microsecond, 2 * time.Second, 10 * time.Nanosecond}
 	for _, d := range durs {
-		get.latency.observe(d)
+		get.latency.Observe(d)
 	}
 	get.calls.Add(uint64(len(durs)))
 	reg := prometheus.NewRegistry()

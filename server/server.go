@@ -14,8 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cached/cached/server/latency"
 	"github.com/cached/cached/server/pubsub"
 	"github.com/cached/cached/server/script"
+	"github.com/cached/cached/server/slowlog"
 
 	"github.com/tidwall/redcon"
 
@@ -55,10 +57,10 @@ type Server struct {
 	latPercents  atomic.Pointer[[]float64] // latency-tracking-info-percentiles
 
 	clients clientRegistry
-	slowlog slowlog
+	slowlog slowlog.Log
 	stats   serverStats
 	pause   pauser
-	latmon  latencyMonitor
+	latmon  latency.Monitor
 
 	monitors monitorSet // MONITOR clients (monitor.go)
 
@@ -210,8 +212,8 @@ func (s *Server) applyHotConfig(c *Config) {
 	s.latTracking.Store(c.LatencyTracking)
 	ps := append([]float64(nil), c.LatencyPercentiles...)
 	s.latPercents.Store(&ps)
-	s.slowlog.configure(c.SlowlogLogSlowerThan, c.SlowlogMaxLen)
-	s.latmon.threshold.Store(int64(c.LatencyMonitorThreshold))
+	s.slowlog.Configure(c.SlowlogLogSlowerThan, c.SlowlogMaxLen)
+	s.latmon.SetThreshold(int64(c.LatencyMonitorThreshold))
 	s.busyThreshold.Store(int64(c.BusyReplyThreshold))
 	s.store.SetMaxMemory(c.MaxMemory)
 	if p, err := store.ParsePolicy(c.MaxMemoryPolicy); err == nil {

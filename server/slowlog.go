@@ -3,106 +3,7 @@ package server
 import (
 	"math"
 	"strconv"
-	"sync"
-	"sync/atomic"
-	"time"
 )
-
-// Redis's limits on what a slowlog entry keeps of a command.
-const (
-	slowlogMaxArgc   = 32
-	slowlogMaxArgLen = 128
-)
-
-// slowlogEntry is one logged command.
-type slowlogEntry struct {
-	id       int64
-	at       int64 // unix seconds
-	micros   int64
-	args     []string
-	addr     string
-	userName string
-}
-
-// slowlog is SLOWLOG's ring of the slowest recent commands. threshold is read
-// on every command without a lock; the entries are locked (rare path).
-type slowlog struct {
-	threshold atomic.Int64 // nanoseconds; math.MaxInt64 when disabled
-
-	mu      sync.Mutex // protects the fields below
-	maxLen  int
-	nextID  int64
-	entries []slowlogEntry // newest first
-}
-
-// configure applies slowlog-log-slower-than (µs, negative disables) and
-// slowlog-max-len.
-func (l *slowlog) configure(micros, maxLen int) {
-	if micros < 0 {
-		l.threshold.Store(math.MaxInt64)
-	} else {
-		l.threshold.Store(int64(micros) * int64(time.Microsecond))
-	}
-	l.mu.Lock()
-	l.maxLen = maxLen
-	if len(l.entries) > maxLen {
-		l.entries = l.entries[:maxLen]
-	}
-	l.mu.Unlock()
-}
-
-// add logs a command that took d, copying (and, as Redis, trimming) its args.
-func (l *slowlog) add(c *client, args [][]byte, d time.Duration) {
-	argc := min(len(args), slowlogMaxArgc)
-	kept := make([]string, argc)
-	for i := 0; i < argc; i++ {
-		switch a := args[i]; {
-		case i == slowlogMaxArgc-1 && len(args) > slowlogMaxArgc:
-			kept[i] = "... (" + strconv.Itoa(len(args)-slowlogMaxArgc+1) + " more arguments)"
-		case len(a) > slowlogMaxArgLen:
-			kept[i] = string(a[:slowlogMaxArgLen]) + "... (" + strconv.Itoa(len(a)-slowlogMaxArgLen) + " more bytes)"
-		default:
-			kept[i] = string(a)
-		}
-	}
-	e := slowlogEntry{at: time.Now().Unix(), micros: int64(d / time.Microsecond), args: kept,
-		addr: c.addr, userName: c.getName()}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e.id = l.nextID
-	l.nextID++
-	if l.maxLen <= 0 {
-		return
-	}
-	if len(l.entries) >= l.maxLen {
-		l.entries = l.entries[:l.maxLen-1]
-	}
-	l.entries = append(l.entries, slowlogEntry{})
-	copy(l.entries[1:], l.entries)
-	l.entries[0] = e
-}
-
-// get returns up to n newest entries (n < 0: all).
-func (l *slowlog) get(n int) []slowlogEntry {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if n < 0 || n > len(l.entries) {
-		n = len(l.entries)
-	}
-	return append([]slowlogEntry(nil), l.entries[:n]...)
-}
-
-func (l *slowlog) length() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.entries)
-}
-
-func (l *slowlog) reset() {
-	l.mu.Lock()
-	l.entries = nil
-	l.mu.Unlock()
-}
 
 // observabilityCommands declares SLOWLOG.
 func observabilityCommands() []spec {
@@ -137,23 +38,23 @@ func slowlogGetCommand(c *client, args [][]byte) {
 		}
 		n = int(v)
 	}
-	entries := c.s.slowlog.get(n)
+	entries := c.s.slowlog.Get(n)
 	c.Array(len(entries))
 	for _, e := range entries {
 		c.Array(6)
-		c.Int(e.id)
-		c.Int(e.at)
-		c.Int(e.micros)
-		c.Strs(e.args)
-		c.BulkString(e.addr)
-		c.BulkString(e.userName)
+		c.Int(e.ID)
+		c.Int(e.At)
+		c.Int(e.Micros)
+		c.Strs(e.Args)
+		c.BulkString(e.Addr)
+		c.BulkString(e.Name)
 	}
 }
 
-func slowlogLenCommand(c *client, _ [][]byte) { c.Int(int64(c.s.slowlog.length())) }
+func slowlogLenCommand(c *client, _ [][]byte) { c.Int(int64(c.s.slowlog.Len())) }
 
 func slowlogResetCommand(c *client, _ [][]byte) {
-	c.s.slowlog.reset()
+	c.s.slowlog.Reset()
 	c.OK()
 }
 

@@ -1,4 +1,4 @@
-package server
+package latency
 
 import (
 	"math"
@@ -8,44 +8,44 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// latencyClassicPowers are the classic buckets' bounds: 2^-20 s (≈0.95 µs)
+// classicMin and classicMax are the classic buckets' bounds: 2^-20 s (≈0.95 µs)
 // to 2^0 s, every 16th native bound, so the classic counts are exact sums
 // of native buckets.
 const (
-	latencyClassicMin = -20
-	latencyClassicMax = 0
+	classicMin = -20
+	classicMax = 0
 )
 
-// latencyMetric builds the cached_command_duration_seconds sample of one
+// Metric builds the cached_command_duration_seconds sample of one
 // command: a native histogram (schema 4, zero threshold 2^-24 s) that also
 // carries classic buckets at powers of two of a second, as client_golang's
 // own histograms do when both are configured. Scrapers that ask for the
 // protobuf format get both; the text format shows the classic buckets. It
 // returns nil for a command never observed.
-func latencyMetric(desc *prometheus.Desc, l *latencyBuckets, sum float64, cmd string) prometheus.Metric {
-	cs, total := l.counts()
+func (l *Histogram) Metric(desc *prometheus.Desc, sum float64, cmd string) prometheus.Metric {
+	cs, total := l.Counts()
 	if total == 0 {
 		return nil
 	}
 	pos := make(map[int]int64)
 	for j := 1; j < len(cs)-1; j++ {
 		if cs[j] > 0 {
-			pos[latencyMinIndex+j] = int64(cs[j])
+			pos[minIndex+j] = int64(cs[j])
 		}
 	}
 	if n := cs[len(cs)-1]; n > 0 { // beyond the last bound: one bucket further
-		pos[latencyMaxIndex+1] = int64(n)
+		pos[maxIndex+1] = int64(n)
 	}
 	native, err := prometheus.NewConstNativeHistogram(desc, total, sum, pos, nil, cs[0],
-		latencySchema, latencyBoundSeconds(latencyMinIndex), time.Time{}, cmd)
+		schema, boundSeconds(minIndex), time.Time{}, cmd)
 	if err != nil {
 		return prometheus.NewInvalidMetric(desc, err)
 	}
 	var classic []*dto.Bucket
 	var cum uint64
 	j := 0
-	for p := latencyClassicMin; p <= latencyClassicMax; p++ {
-		limit := (p * latencyPerOct) - latencyMinIndex // slot of the bound 2^p s
+	for p := classicMin; p <= classicMax; p++ {
+		limit := (p * perOctave) - minIndex // slot of the bound 2^p s
 		for ; j <= limit; j++ {
 			cum += cs[j]
 		}
