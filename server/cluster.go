@@ -10,6 +10,7 @@ import (
 
 	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/peer"
 )
 
 // This file holds cluster mode's state and the routing hook dispatch calls:
@@ -31,7 +32,7 @@ type clusterState struct {
 	node   atomic.Pointer[cluster.Node]
 	view   atomic.Pointer[clusterView]
 
-	peers peerSet // node-to-node connections (cluster_proxy.go)
+	peers *peer.Pool // node-to-node connections (cluster_proxy.go)
 
 	sent, received atomic.Uint64 // node-to-node messages (CLUSTER INFO stats)
 	lostKeys       atomic.Uint64 // keys dropped because their slot moved away
@@ -72,7 +73,7 @@ func (s *Server) newClusterState() {
 		return
 	}
 	cs := &clusterState{s: s, proxy: s.cfg.Cluster.Route == "proxy", anyReads: s.cfg.Cluster.ReplicaReads == "any"}
-	cs.peers.init(cs)
+	cs.peers = peer.NewPool(peer.Options{IdleTimeout: s.idleTimeout.Load, Setup: s.peerSetup})
 	s.cl = cs
 }
 
@@ -139,7 +140,7 @@ func (cs *clusterState) close() {
 	if n := cs.node.Load(); n != nil {
 		_ = n.Close()
 	}
-	cs.peers.close()
+	cs.peers.Close()
 	cs.closed = true
 }
 

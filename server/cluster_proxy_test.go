@@ -1,14 +1,10 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -155,37 +151,6 @@ func TestClusterProxyWithPassword(t *testing.T) {
 	wantErr(t, noauth, protocol.ErrNoAuth, "GET", "a1")
 }
 
-// FuzzClusterReadRaw feeds readRaw arbitrary bytes: it must not panic, and
-// what it accepts must be a prefix of the input, read again identically.
-func FuzzClusterReadRaw(f *testing.F) {
-	for _, s := range []string{"+OK\r\n", "-ERR x\r\n", ":12\r\n", "$3\r\nabc\r\n", "$-1\r\n", "*-1\r\n",
-		"*2\r\n$1\r\na\r\n_\r\n", "%1\r\n+k\r\n:1\r\n", "|1\r\n+a\r\n+b\r\n:2\r\n", "=7\r\ntxt:abc\r\n",
-		">2\r\n+message\r\n$1\r\nx\r\n", "~1\r\n,1.5\r\n", "*1\r\n*1\r\n(123\r\n", "#t\r\n", "!3\r\nerr\r\n"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, in []byte) {
-		out, err := readRaw(bufio.NewReader(bytes.NewReader(in)), nil)
-		if err != nil {
-			return
-		}
-		if !bytes.HasPrefix(in, out) {
-			t.Fatalf("reply %q is not a prefix of %q", out, in)
-		}
-		again, err := readRaw(bufio.NewReader(bytes.NewReader(out)), nil)
-		if err != nil || !bytes.Equal(again, out) {
-			t.Fatalf("re-read %q: %q %v", out, again, err)
-		}
-	})
-}
-
-func TestClusterReadRawRefuses(t *testing.T) {
-	for _, in := range []string{"$99999999999999\r\n", "*x\r\n", "?\r\n", "$3\r\nab", "+OK\n", ":\r\n"} {
-		if out, err := readRaw(bufio.NewReader(strings.NewReader(in)), nil); err == nil {
-			t.Errorf("%q: accepted as %q", in, out)
-		}
-	}
-}
-
 func TestClusterPublishEveryNode(t *testing.T) {
 	nodes := startCluster(t, 3, nil)
 	ctx := ctxT(t)
@@ -228,56 +193,6 @@ func TestClusterPublishEveryNode(t *testing.T) {
 		if s == owner && err != nil || s != owner && (err == nil || !strings.HasPrefix(err.Error(), "MOVED ")) {
 			t.Fatalf("SPUBLISH on %s (owner %s): %v", s.Addr(), owner.Addr(), err)
 		}
-	}
-}
-
-func TestClusterProxyReplacesIdleConnections(t *testing.T) {
-	nodes := startCluster(t, 3, func(c *Config) { proxyMode(c); c.Timeout = 60 })
-	_, other := keysFor(t, nodes[0], "i")
-	rc := newClient(t, nodes[0], nil)
-	mustDo(t, rc, "SET", other, "1")
-	ps := &nodes[0].cl.peers
-	conns := func() map[*peerConn]bool {
-		ps.mu.RLock()
-		defer ps.mu.RUnlock()
-		out := map[*peerConn]bool{}
-		for _, sl := range ps.m {
-			if pc := sl.pc.Load(); pc != nil && !pc.broken.Load() {
-				out[pc] = true
-			}
-		}
-		return out
-	}
-	before := conns()
-	if len(before) == 0 {
-		t.Fatal("no pooled connection after a forwarded command")
-	}
-	for pc := range before { // idle for longer than half the timeout
-		pc.lastUse.Store(time.Now().Add(-time.Hour).UnixNano())
-	}
-	if got := mustDo(t, rc, "GET", other); got != "1" {
-		t.Fatalf("GET = %v", got)
-	}
-	for pc := range conns() {
-		if before[pc] {
-			t.Fatal("an idle connection was reused")
-		}
-	}
-}
-
-func TestClusterPeerDialFailsFast(t *testing.T) {
-	nodes := startCluster(t, 1, proxyMode)
-	ps := &nodes[0].cl.peers
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	_ = ln.Close() // nothing listens there now
-	_, err1 := ps.get(dead, false, 0)
-	_, err2 := ps.get(dead, false, 0)
-	if err1 == nil || err2 != err1 {
-		t.Fatalf("dial errors %v, %v: want the first one repeated", err1, err2)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/peer"
 )
 
 // This file splits the multi-key commands whose keys span several slots
@@ -17,7 +18,7 @@ import (
 type splitPart struct {
 	owner int
 	idx   []int
-	call  *peerCall
+	call  *peer.Call
 	err   error
 }
 
@@ -46,16 +47,15 @@ func (cs *clusterState) split(c *client, cmd *command, args [][]byte, v *cluster
 	cs.sendParts(c, args, step, parts, v)
 	for _, p := range parts {
 		if p.call != nil {
-			<-p.call.done
+			p.call.Wait()
 			cs.received.Add(1)
-			p.err = p.call.err
+			p.err = p.call.Err
 		}
 	}
 	cs.mergeParts(c, cmd, args, parts)
 	for _, p := range parts {
 		if p.call != nil {
-			p.call.reply, p.call.err = p.call.reply[:0], nil
-			callPool.Put(p.call)
+			p.call.Release()
 		}
 	}
 	return true
@@ -73,9 +73,9 @@ func (cs *clusterState) sendParts(c *client, args [][]byte, step int, parts []*s
 		if p.owner == v.self {
 			addr = cs.s.Addr() // this node's part: the bound address, whatever is announced
 		}
-		call := callPool.Get().(*peerCall)
+		call := peer.NewCall()
 		if err := cs.sendTo(c, addr, call, sub); err != nil {
-			callPool.Put(call)
+			call.Release()
 			p.err = err
 			continue
 		}
@@ -96,7 +96,7 @@ func (cs *clusterState) mergeParts(c *client, cmd *command, args [][]byte, parts
 			c.Err(proxyError(v.addrOf(p.owner), p.err))
 			return
 		}
-		r := p.call.reply
+		r := p.call.Reply
 		if len(r) > 0 && (r[0] == '-' || r[0] == '!') {
 			c.Raw(r)
 			return
@@ -154,7 +154,7 @@ func splitArray(r []byte) ([][]byte, bool) {
 	}
 	out := make([][]byte, 0, n)
 	for range n {
-		e, err := readRaw(br, nil)
+		e, err := peer.ReadRaw(br, nil)
 		if err != nil {
 			return nil, false
 		}

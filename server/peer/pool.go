@@ -1,0 +1,354 @@
+// Package peer owns node-to-node client connections: a pool of pipelined
+// RESP connections to other nodes, one per address, protocol and lane, on
+// which the requests of many callers are written in order and their
+// replies read back in the same order, as raw bytes (a proxy relays them
+// unchanged). What a node says on a new connection (AUTH, its peer
+// marker) is the caller's.
+package peer
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cached/cached/protocol"
+)
+
+const (
+	dialTimeout = 2 * time.Second        // connecting and setting up a connection
+	replyWait   = 10 * time.Second       // longest wait for one reply
+	queueLen    = 4096                   // requests in flight per connection
+	redialAfter = 500 * time.Millisecond // after a failed dial, fail at once for this long
+)
+
+// ErrBroken is returned for requests on a connection that failed.
+var ErrBroken = errors.New("peer connection broken")
+
+// key names one pooled connection.
+type key struct {
+	addr  string
+	resp3 bool
+	lane  uint8
+}
+
+// Options are what a Pool asks of its owner.
+type Options struct {
+	// IdleTimeout returns the peers' idle timeout in seconds (0: none). A
+	// connection idle for more than half of it is replaced before use: the
+	// peer, configured alike, may be about to close it.
+	IdleTimeout func() int64
+	// Setup returns the commands a new connection sends, in order, before
+	// its first request (AUTH, HELLO 3 for a RESP3 connection …); any
+	// error reply fails the dial.
+	Setup func(resp3 bool) [][]string
+}
+
+// Pool owns the pooled node-to-node connections. Its zero value is not
+// usable: make one with NewPool.
+type Pool struct {
+	opts   Options
+	mu     sync.RWMutex // guards m and closed
+	m      map[key]*slot
+	closed bool
+	wg     sync.WaitGroup // read loops
+}
+
+// slot holds one pooled connection; dialMu makes one caller dial it
+// while others to the same peer wait, and callers to other peers do not.
+type slot struct {
+	dialMu   sync.Mutex
+	pc       atomic.Pointer[Conn]
+	failedAt time.Time // last failed dial; guarded by dialMu
+	failErr  error     // its error
+}
+
+// NewPool returns an empty pool.
+func NewPool(opts Options) *Pool {
+	return &Pool{opts: opts, m: map[key]*slot{}}
+}
+
+// live returns the slot's connection unless it failed or has been idle for
+// more than half of the idle timeout (timeout seconds, 0 = none): the peer,
+// configured alike, may be about to close it, so it is replaced first.
+func (sl *slot) live(timeout int64) *Conn {
+	pc := sl.pc.Load()
+	if pc == nil || pc.broken.Load() {
+		return nil
+	}
+	if timeout > 0 && time.Since(time.Unix(0, pc.lastUse.Load())) > time.Duration(timeout)*time.Second/2 {
+		pc.markBroken() // idle: nothing is in flight on it
+		return nil
+	}
+	return pc
+}
+
+// Get returns a live connection to addr speaking RESP3 or RESP2, dialing it
+// if needed. lane picks one of several connections to the same peer (a
+// caller spreads its clients over a few). A dial that failed less than
+// half a second ago fails again at once, with the same error.
+func (ps *Pool) Get(addr string, resp3 bool, lane uint8) (*Conn, error) {
+	k := key{addr, resp3, lane}
+	timeout := int64(0)
+	if ps.opts.IdleTimeout != nil {
+		timeout = ps.opts.IdleTimeout()
+	}
+	ps.mu.RLock()
+	sl := ps.m[k]
+	ps.mu.RUnlock()
+	if sl != nil {
+		if pc := sl.live(timeout); pc != nil {
+			return pc, nil
+		}
+	} else {
+		ps.mu.Lock()
+		if sl = ps.m[k]; sl == nil {
+			sl = &slot{}
+			ps.m[k] = sl
+		}
+		ps.mu.Unlock()
+	}
+	sl.dialMu.Lock()
+	defer sl.dialMu.Unlock()
+	if pc := sl.live(timeout); pc != nil {
+		return pc, nil
+	}
+	if time.Since(sl.failedAt) < redialAfter {
+		return nil, sl.failErr // fail fast while gossip has not yet dropped a dead peer
+	}
+	pc, err := ps.dial(addr, resp3)
+	if err != nil {
+		sl.failedAt, sl.failErr = time.Now(), err
+		return nil, err
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		_ = pc.conn.Close()
+		return nil, ErrBroken
+	}
+	ps.wg.Add(1)
+	go pc.readLoop(&ps.wg, bufio.NewReaderSize(pc.conn, 32<<10))
+	sl.pc.Store(pc)
+	return pc, nil
+}
+
+// dial connects and prepares a connection (its read loop is not started
+// yet) with the owner's setup commands.
+func (ps *Pool) dial(addr string, resp3 bool) (*Conn, error) {
+	cl, err := protocol.Dial(addr, dialTimeout)
+	if err != nil {
+		return nil, err
+	}
+	var setup [][]string
+	if ps.opts.Setup != nil {
+		setup = ps.opts.Setup(resp3)
+	}
+	for _, cmd := range setup {
+		v, err := cl.DoStrings(cmd...)
+		if err == nil {
+			err = v.Err()
+		}
+		if err != nil {
+			_ = cl.Close()
+			return nil, err
+		}
+	}
+	conn := cl.Conn()
+	_ = conn.SetDeadline(time.Time{})
+	pc := &Conn{conn: conn, bw: bufio.NewWriterSize(conn, 32<<10),
+		pending: make(chan *Call, queueLen), dead: make(chan struct{})}
+	pc.lastUse.Store(time.Now().UnixNano())
+	return pc, nil
+}
+
+// Close closes every connection and waits for their read loops; later
+// Gets fail with ErrBroken.
+func (ps *Pool) Close() {
+	ps.mu.Lock()
+	ps.closed = true
+	for _, sl := range ps.m {
+		if pc := sl.pc.Load(); pc != nil {
+			pc.markBroken()
+		}
+	}
+	ps.mu.Unlock()
+	ps.wg.Wait()
+}
+
+// Conn is one pipelined connection to a peer: requests of many callers
+// are written in order and their replies read back in the same order.
+type Conn struct {
+	conn    net.Conn
+	mu      sync.Mutex // orders writes and pending
+	bw      *bufio.Writer
+	wbuf    []byte
+	waiting atomic.Int32 // senders between entering send and writing: the last one flushes
+	pending chan *Call
+	lastUse atomic.Int64 // UnixNano of the last send
+	broken  atomic.Bool
+	dead    chan struct{} // closed when broken is set
+}
+
+// Call is one request in flight and, once Wait returns, its reply: the
+// reply's RESP bytes, or the error that broke the connection first.
+type Call struct {
+	Reply []byte
+	Err   error
+	done  chan struct{} // nil: fire-and-forget
+}
+
+// discard stands for a fire-and-forget request in a connection's queue.
+var discard = &Call{}
+
+var callPool = sync.Pool{New: func() any { return &Call{done: make(chan struct{}, 1)} }}
+
+// NewCall returns a Call to Send, from a pool; Release gives it back.
+func NewCall() *Call { return callPool.Get().(*Call) }
+
+// Wait waits for the call's reply (Reply or Err); Send must have returned
+// nil for it.
+func (c *Call) Wait() { <-c.done }
+
+// Release returns the call to the pool; its Reply must not be used after.
+func (c *Call) Release() {
+	c.Reply, c.Err = c.Reply[:0], nil
+	callPool.Put(c)
+}
+
+// Send writes one request and queues call for its reply; a nil call sends
+// the request without waiting for its reply (which is read and dropped).
+// Requests are flushed once no other sender is waiting to write, so
+// concurrent callers share writes.
+func (pc *Conn) Send(call *Call, args [][]byte) error {
+	if call == nil {
+		call = discard
+	}
+	pc.waiting.Add(1)
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	last := pc.waiting.Add(-1) == 0
+	if pc.broken.Load() {
+		return ErrBroken
+	}
+	pc.lastUse.Store(time.Now().UnixNano())
+	pc.wbuf = protocol.AppendCommand(pc.wbuf[:0], args...)
+	if _, err := pc.bw.Write(pc.wbuf); err != nil {
+		pc.markBroken()
+		return err
+	}
+	select {
+	case pc.pending <- call:
+	case <-pc.dead:
+		return ErrBroken
+	}
+	if last || pc.bw.Buffered() > 16<<10 {
+		if err := pc.bw.Flush(); err != nil {
+			pc.markBroken() // the read loop fails the queued calls
+		}
+	}
+	return nil
+}
+
+// markBroken closes the connection once; any goroutine may call it.
+func (pc *Conn) markBroken() {
+	if pc.broken.CompareAndSwap(false, true) {
+		close(pc.dead)
+		_ = pc.conn.Close()
+	}
+}
+
+// readLoop reads replies in order and hands each to its call. When the
+// connection fails it fails every queued call and returns.
+func (pc *Conn) readLoop(wg *sync.WaitGroup, br *bufio.Reader) {
+	defer wg.Done()
+	var scratch []byte
+	for !pc.broken.Load() {
+		var call *Call
+		select {
+		case call = <-pc.pending:
+		case <-pc.dead:
+			continue
+		}
+		_ = pc.conn.SetReadDeadline(time.Now().Add(replyWait))
+		var err error
+		if call.done == nil {
+			scratch, err = ReadRaw(br, scratch[:0])
+		} else {
+			call.Reply, err = ReadRaw(br, call.Reply[:0])
+			call.Err = err
+			call.done <- struct{}{}
+		}
+		if err != nil {
+			pc.markBroken()
+		}
+	}
+	// A sender holds mu from its check of broken to its queuing: once we
+	// had mu after broken was set, nothing more is queued.
+	pc.mu.Lock()
+	//lint:ignore SA2001 the empty critical section is the barrier
+	pc.mu.Unlock()
+	for {
+		select {
+		case call := <-pc.pending:
+			if call.done != nil {
+				call.Err = ErrBroken
+				call.done <- struct{}{}
+			}
+		default:
+			return
+		}
+	}
+}
+
+// ReadRaw appends one complete RESP2/RESP3 reply, as its bytes, to dst. It
+// refuses malformed framing and lengths over protocol.DefaultMaxBulk.
+func ReadRaw(br *bufio.Reader, dst []byte) ([]byte, error) {
+	for pending := 1; pending > 0; pending-- {
+		start := len(dst)
+		for {
+			chunk, err := br.ReadSlice('\n')
+			dst = append(dst, chunk...)
+			if err == nil {
+				break
+			}
+			if err != bufio.ErrBufferFull {
+				return dst, err
+			}
+		}
+		line := dst[start:]
+		if len(line) < 3 || line[len(line)-2] != '\r' {
+			return dst, protocol.ErrProtocol
+		}
+		n, ok := protocol.ParseInt(line[1 : len(line)-2])
+		if !ok && line[0] != '+' && line[0] != '-' && line[0] != ',' && line[0] != '#' && line[0] != '(' && line[0] != '_' {
+			return dst, protocol.ErrProtocol
+		}
+		if n > protocol.DefaultMaxBulk {
+			return dst, protocol.ErrReplyTooLarge
+		}
+		switch line[0] {
+		case '+', '-', ':', '_', ',', '#', '(':
+		case '$', '!', '=':
+			if n >= 0 {
+				at := len(dst)
+				dst = append(dst, make([]byte, n+2)...)
+				if _, err := io.ReadFull(br, dst[at:]); err != nil {
+					return dst, err
+				}
+			}
+		case '*', '~', '>':
+			pending += max(int(n), 0)
+		case '%':
+			pending += 2 * max(int(n), 0)
+		case '|':
+			pending += 2*max(int(n), 0) + 1
+		default:
+			return dst, protocol.ErrProtocol
+		}
+	}
+	return dst, nil
+}

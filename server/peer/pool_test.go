@@ -1,0 +1,204 @@
+package peer
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// echoServer is a real TCP server on 127.0.0.1 that answers every request
+// with a bulk string of the request's first argument and counts the
+// connections it accepted.
+type echoServer struct {
+	ln       net.Listener
+	accepted atomic.Int32
+	wg       sync.WaitGroup
+}
+
+func startEcho(t *testing.T) *echoServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &echoServer{ln: ln}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			e.accepted.Add(1)
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				defer nc.Close()
+				br := bufio.NewReader(nc)
+				for {
+					req, err := ReadRaw(br, nil) // a request is a RESP array of bulks
+					if err != nil {
+						return
+					}
+					// "*N\r\n$L\r\n<first>\r\n…": answer with <first>.
+					parts := bytes.SplitN(req, []byte("\r\n"), 4)
+					if len(parts) < 3 {
+						return
+					}
+					if _, err := nc.Write([]byte("$" + string(parts[1][1:]) + "\r\n" + string(parts[2]) + "\r\n")); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); e.wg.Wait() })
+	return e
+}
+
+func do(t *testing.T, p *Pool, addr string, args ...string) string {
+	t.Helper()
+	pc, err := p.Get(addr, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := make([][]byte, len(args))
+	for i, a := range args {
+		bs[i] = []byte(a)
+	}
+	call := NewCall()
+	defer call.Release()
+	if err := pc.Send(call, bs); err != nil {
+		t.Fatal(err)
+	}
+	call.Wait()
+	if call.Err != nil {
+		t.Fatal(call.Err)
+	}
+	return string(call.Reply)
+}
+
+func TestPoolPipelinesAndSetsUp(t *testing.T) {
+	e := startEcho(t)
+	var setups atomic.Int32
+	p := NewPool(Options{Setup: func(resp3 bool) [][]string {
+		setups.Add(1)
+		return [][]string{{"HELLO"}}
+	}})
+	defer p.Close()
+	addr := e.ln.Addr().String()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			want := strings.Repeat("x", i+1)
+			for range 50 {
+				if got := do(t, p, addr, want, "arg"); got != "$"+string(rune('0'+len(want)))+"\r\n"+want+"\r\n" {
+					t.Errorf("reply %q for %q", got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if e.accepted.Load() != 1 || setups.Load() != 1 {
+		t.Fatalf("%d connections, %d setups; want one pooled connection set up once", e.accepted.Load(), setups.Load())
+	}
+	// Fire-and-forget requests keep the order of the replies that follow.
+	pc, _ := p.Get(addr, false, 0)
+	if err := pc.Send(nil, [][]byte{[]byte("dropped")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := do(t, p, addr, "kept"); got != "$4\r\nkept\r\n" {
+		t.Fatalf("after a fire-and-forget request: %q", got)
+	}
+}
+
+func TestPoolReplacesIdleConnections(t *testing.T) {
+	e := startEcho(t)
+	p := NewPool(Options{IdleTimeout: func() int64 { return 60 }})
+	defer p.Close()
+	addr := e.ln.Addr().String()
+	do(t, p, addr, "a")
+	first, _ := p.Get(addr, false, 0)
+	first.lastUse.Store(time.Now().Add(-time.Hour).UnixNano()) // idle for longer than half the timeout
+	second, err := p.Get(addr, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == first || !first.broken.Load() {
+		t.Fatal("an idle connection was reused, not replaced")
+	}
+	if got := do(t, p, addr, "b"); got != "$1\r\nb\r\n" || e.accepted.Load() != 2 {
+		t.Fatalf("after the replacement: %q, %d connections", got, e.accepted.Load())
+	}
+}
+
+func TestPoolDialFailsFast(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	_ = ln.Close() // nothing listens there now
+	p := NewPool(Options{})
+	defer p.Close()
+	_, err1 := p.Get(dead, false, 0)
+	_, err2 := p.Get(dead, false, 0)
+	if err1 == nil || err2 != err1 {
+		t.Fatalf("dial errors %v, %v: want the first one repeated", err1, err2)
+	}
+}
+
+func TestPoolBrokenConnectionFailsCalls(t *testing.T) {
+	e := startEcho(t)
+	p := NewPool(Options{})
+	addr := e.ln.Addr().String()
+	do(t, p, addr, "a")
+	pc, _ := p.Get(addr, false, 0)
+	p.Close()
+	if err := pc.Send(NewCall(), [][]byte{[]byte("late")}); err != ErrBroken {
+		t.Fatalf("Send after Close: %v", err)
+	}
+	if _, err := p.Get(addr, false, 0); err != ErrBroken {
+		t.Fatalf("Get after Close: %v", err)
+	}
+}
+
+// FuzzReadRaw feeds ReadRaw arbitrary bytes: it must not panic, and what it
+// accepts must be a prefix of the input, read again identically.
+func FuzzReadRaw(f *testing.F) {
+	for _, s := range []string{"+OK\r\n", "-ERR x\r\n", ":12\r\n", "$3\r\nabc\r\n", "$-1\r\n", "*-1\r\n",
+		"*2\r\n$1\r\na\r\n_\r\n", "%1\r\n+k\r\n:1\r\n", "|1\r\n+a\r\n+b\r\n:2\r\n", "=7\r\ntxt:abc\r\n",
+		">2\r\n+message\r\n$1\r\nx\r\n", "~1\r\n,1.5\r\n", "*1\r\n*1\r\n(123\r\n", "#t\r\n", "!3\r\nerr\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := ReadRaw(bufio.NewReader(bytes.NewReader(in)), nil)
+		if err != nil {
+			return
+		}
+		if !bytes.HasPrefix(in, out) {
+			t.Fatalf("reply %q is not a prefix of %q", out, in)
+		}
+		again, err := ReadRaw(bufio.NewReader(bytes.NewReader(out)), nil)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("re-read %q: %q %v", out, again, err)
+		}
+	})
+}
+
+func TestReadRawRefuses(t *testing.T) {
+	for _, in := range []string{"$99999999999999\r\n", "*x\r\n", "?\r\n", "$3\r\nab", "+OK\n", ":\r\n"} {
+		if out, err := ReadRaw(bufio.NewReader(strings.NewReader(in)), nil); err == nil {
+			t.Errorf("%q: accepted as %q", in, out)
+		}
+	}
+}
