@@ -273,3 +273,32 @@ func TestScriptLog(t *testing.T) {
 		t.Fatalf("a debug line was logged at loglevel notice: %s", text)
 	}
 }
+
+// TestScriptTimeIsFrozen: as in Redis 7, every command of a script runs at
+// the script's start time, however long the script runs: a TTL set and read
+// back in one script is exact, EXPIRE computes from that time like SET PX,
+// and a key that expires while the script runs is still there for it.
+func TestScriptTimeIsFrozen(t *testing.T) {
+	s := startServer(t, nil)
+	rc := newClient(t, s, nil)
+	ctx := ctxT(t)
+	// The loop takes far longer than a millisecond, so a clock read per
+	// command would see time pass between the commands.
+	const spin = "local x = 0 for i = 1, 3000000 do x = x + i end "
+	cases := []struct {
+		name, body string
+		want       any
+	}{
+		{"SET PX then PTTL", "redis.call('SET', KEYS[1], 'v', 'PX', 100000) " + spin + "return redis.call('PTTL', KEYS[1])", int64(100000)},
+		{"PEXPIRE then PTTL", "redis.call('SET', KEYS[1], 'v') " + spin + "redis.call('PEXPIRE', KEYS[1], 100000) " + spin + "return redis.call('PTTL', KEYS[1])", int64(100000)},
+		{"EXPIRE then PTTL", "redis.call('SET', KEYS[1], 'v') " + spin + "redis.call('EXPIRE', KEYS[1], 100) return redis.call('PTTL', KEYS[1])", int64(100000)},
+		{"expires during the script", "redis.call('SET', KEYS[1], 'v', 'PX', 1) " + spin + "return redis.call('GET', KEYS[1])", "v"},
+	}
+	for _, tc := range cases {
+		got, err := rc.Eval(ctx, tc.body, []string{"frozen"}).Result()
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %v (%T) %v, want %v", tc.name, got, got, err, tc.want)
+		}
+		rc.Del(ctx, "frozen")
+	}
+}
