@@ -43,13 +43,19 @@ const (
 
 const errUnblocked = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
+// dbKey identifies a key in a database: what blocked clients wait on.
+type dbKey struct {
+	db  int
+	key string
+}
+
 // blockRegistry tracks the clients blocked on keys.
 type blockRegistry struct {
 	n      atomic.Int64 // blocked clients: signalReady's fast path, INFO blocked_clients
 	listen func()       // called when n leaves or reaches 0 (Server.updateListening)
 	timed  atomic.Int64 // blocked clients with a timeout (INFO clients_in_timeout_table)
 	mu     sync.Mutex   // protects keys, byID and every blockState's ready
-	keys   map[watchKey][]*blockState
+	keys   map[dbKey][]*blockState
 	byID   map[int64]*blockState
 }
 
@@ -107,11 +113,11 @@ func (c *client) rerunning() bool { return c.block != nil && c.block.rerun }
 func (r *blockRegistry) add(b *blockState) {
 	r.mu.Lock()
 	if r.keys == nil {
-		r.keys = make(map[watchKey][]*blockState)
+		r.keys = make(map[dbKey][]*blockState)
 		r.byID = make(map[int64]*blockState)
 	}
 	for _, k := range b.keys {
-		wk := watchKey{b.db, k}
+		wk := dbKey{b.db, k}
 		r.keys[wk] = append(r.keys[wk], b)
 	}
 	r.byID[b.c.id] = b
@@ -129,7 +135,7 @@ func (r *blockRegistry) add(b *blockState) {
 func (r *blockRegistry) remove(b *blockState) {
 	r.mu.Lock()
 	for _, k := range b.keys {
-		wk := watchKey{b.db, k}
+		wk := dbKey{b.db, k}
 		list := r.keys[wk]
 		if i := blockIndex(list, b); i >= 0 {
 			list = append(list[:i], list[i+1:]...)
@@ -142,7 +148,7 @@ func (r *blockRegistry) remove(b *blockState) {
 	}
 	delete(r.byID, b.c.id)
 	for _, k := range b.ready {
-		if list := r.keys[watchKey{b.db, k}]; len(list) > 0 {
+		if list := r.keys[dbKey{b.db, k}]; len(list) > 0 {
 			list[0].signalLocked(k)
 		}
 	}
@@ -191,7 +197,7 @@ func (r *blockRegistry) passOn(b *blockState, keys []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, k := range keys {
-		list := r.keys[watchKey{b.db, k}]
+		list := r.keys[dbKey{b.db, k}]
 		if i := blockIndex(list, b); i >= 0 && i+1 < len(list) {
 			list[i+1].signalLocked(k)
 		}
@@ -207,7 +213,7 @@ func (s *Server) signalReady(db int, key []byte) {
 		return
 	}
 	r.mu.Lock()
-	if list := r.keys[watchKey{db, string(key)}]; len(list) > 0 {
+	if list := r.keys[dbKey{db, string(key)}]; len(list) > 0 {
 		list[0].signalLocked(string(key))
 	}
 	r.mu.Unlock()
@@ -319,7 +325,7 @@ func (r *blockRegistry) firstIn(b *blockState, ready []string) []string {
 	out := ready[:0]
 	for _, k := range ready {
 		ahead := false
-		for _, o := range r.keys[watchKey{b.db, k}] {
+		for _, o := range r.keys[dbKey{b.db, k}] {
 			if o == b {
 				break
 			}
@@ -340,7 +346,7 @@ func (r *blockRegistry) passFirst(db int, keys []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, k := range keys {
-		if list := r.keys[watchKey{db, k}]; len(list) > 0 {
+		if list := r.keys[dbKey{db, k}]; len(list) > 0 {
 			list[0].signalLocked(k)
 		}
 	}

@@ -11,7 +11,7 @@ func (s *Server) updateListening() {
 	s.listenMu.Lock()
 	defer s.listenMu.Unlock()
 	flags := notifyClass(s.notifyFlags.Load())
-	on := s.watch.n.Load() > 0 || s.blocks.n.Load() > 0 ||
+	on := s.watch.Active() || s.blocks.n.Load() > 0 ||
 		flags&(notifyKeyspace|notifyKeyevent) != 0 || s.sink.Load() != nil
 	s.store.SetObserveWrites(on)
 }

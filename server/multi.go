@@ -17,15 +17,16 @@ package server
 // (write.go). A queuing error (reject) marks the transaction
 // aborted: EXEC then answers EXECABORT; a refused EXEC aborts at once.
 //
-// WATCH registers (db, key) → watching states in the server's watchRegistry;
-// every change to a key goes through notifyDB, which calls touchWatched and
-// marks the watchers dirty; EXEC of a dirty transaction answers a null array.
+// WATCH registers (db, key) → watching states in the server's
+// watch.Registry (server/watch); every committed change to a key touches it
+// there (write.go) and marks the watchers dirty; EXEC of a dirty
+// transaction answers a null array.
 // A watched key that had a TTL at WATCH and whose TTL has passed by EXEC
 // fails the EXEC too, even if nothing deleted it yet; a key already expired
 // at WATCH does not (both checked against redis-server 7.0.15).
 //
-// The registry also maps client IDs to their states for CLIENT LIST (multi=N)
-// from other goroutines. A client that disconnects while watching never
+// The server's txRegistry maps client IDs to their states for CLIENT LIST
+// (multi=N) from other goroutines. A client that disconnects while watching never
 // calls UNWATCH: a cleanup attached to the client (runtime.AddCleanup)
 // drops its state once the client is garbage, so nothing leaks.
 
@@ -37,6 +38,7 @@ import (
 	"unsafe"
 
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/watch"
 	"github.com/cached/cached/store"
 )
 
@@ -74,44 +76,26 @@ type queuedCmd struct {
 	args [][]byte
 }
 
-// watchKey identifies a watched key.
-type watchKey struct {
-	db  int
-	key string
-}
-
-// watched is one key a client watches, with its expiry when WATCH ran
-// (absolute Unix ms, 0 if none or missing).
-type watched struct {
-	watchKey
-	expireAt int64
-}
-
 // multiState is a client's transaction state. The owner goroutine uses
-// every field but n and dirty freely; n and dirty are read and written from
-// other goroutines; keys is guarded by the registry's mu.
+// every field but n and mem freely; n and mem are read from other
+// goroutines; watches belongs to the server's watch registry.
 type multiState struct {
 	active    bool        // MULTI is open (c.multi is set exactly while it is)
 	aborted   bool        // a command failed to queue: EXEC answers EXECABORT
 	executing bool        // EXEC is running the queue: commands must not block
 	queue     []queuedCmd // commands queued since MULTI (not kept once aborted)
 
-	n     atomic.Int32 // queued commands for CLIENT LIST, -1 outside MULTI
-	mem   atomic.Int64 // bytes the queue holds, for CLIENT LIST multi-mem
-	dirty atomic.Bool  // a watched key changed since WATCH
+	n   atomic.Int32 // queued commands for CLIENT LIST, -1 outside MULTI
+	mem atomic.Int64 // bytes the queue holds, for CLIENT LIST multi-mem
 
-	keys []watched // guarded by watchRegistry.mu
+	watches watch.State // its WATCHed keys (Server.watch)
 
 	cleanup runtime.Cleanup // drops the state if the client is collected first
 }
 
-// watchRegistry maps watched keys to the states watching them and client IDs
-// to their states.
-type watchRegistry struct {
-	n      atomic.Int64 // watched (key, state) pairs: touchWatched's fast path
-	listen func()       // called when n leaves or reaches 0 (Server.updateListening)
-	mu     sync.RWMutex // protects keys, states and every state's keys
-	keys   map[watchKey][]*multiState
+// txRegistry maps client IDs to their transaction states.
+type txRegistry struct {
+	mu     sync.RWMutex // protects states
 	states map[int64]*multiState
 }
 
@@ -121,13 +105,12 @@ func (s *Server) txState(c *client, create bool) *multiState {
 	if c.multi != nil {
 		return c.multi
 	}
-	r := &s.watch
+	r := &s.txs
 	r.mu.Lock()
 	m := r.states[c.id]
 	if m == nil && create {
 		if r.states == nil {
 			r.states = make(map[int64]*multiState)
-			r.keys = make(map[watchKey][]*multiState)
 		}
 		m = &multiState{}
 		m.n.Store(-1)
@@ -142,11 +125,11 @@ func (s *Server) txState(c *client, create bool) *multiState {
 // CLIENT LIST entry. It runs when the client ends its transaction, or as the
 // cleanup of a client collected with one open.
 func (s *Server) forgetTx(id int64) {
-	r := &s.watch
+	r := &s.txs
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if m := r.states[id]; m != nil {
-		r.unwatchLocked(m)
+		s.watch.Unwatch(&m.watches)
 		delete(r.states, id)
 	}
 }
@@ -164,85 +147,6 @@ func (s *Server) endTx(c *client) {
 	c.multi = nil
 }
 
-// unwatchLocked removes every watch of m.
-func (r *watchRegistry) unwatchLocked(m *multiState) {
-	for _, w := range m.keys {
-		list := r.keys[w.watchKey]
-		for i, o := range list {
-			if o == m {
-				list[i] = list[len(list)-1]
-				list[len(list)-1] = nil
-				list = list[:len(list)-1]
-				break
-			}
-		}
-		if len(list) == 0 {
-			delete(r.keys, w.watchKey)
-		} else {
-			r.keys[w.watchKey] = list
-		}
-	}
-	if n := int64(len(m.keys)); n > 0 && r.n.Add(-n) == 0 {
-		r.listen()
-	}
-	m.keys = nil
-}
-
-// watchLocked adds a watch of wk by m and reports whether it was new.
-func (r *watchRegistry) watchLocked(m *multiState, wk watchKey) bool {
-	for _, w := range m.keys {
-		if w.watchKey == wk {
-			return false
-		}
-	}
-	m.keys = append(m.keys, watched{watchKey: wk})
-	r.keys[wk] = append(r.keys[wk], m)
-	if r.n.Add(1) == 1 {
-		r.listen()
-	}
-	return true
-}
-
-// touchWatched marks the transactions watching key in db as failed. It may
-// run with a store shard lock held: it takes only the registry's lock.
-func (s *Server) touchWatched(db int, key []byte) {
-	r := &s.watch
-	if r.n.Load() == 0 {
-		return
-	}
-	r.mu.RLock()
-	for _, m := range r.keys[watchKey{db, string(key)}] {
-		m.dirty.Store(true)
-	}
-	r.mu.RUnlock()
-}
-
-// touchWatchedIn touches the keys watched in db (-1: all) that exist in db
-// or in other (-1: none), as Redis's touchAllWatchedKeysInDb: FLUSHDB,
-// FLUSHALL and SWAPDB call it (through the store's FlushObserver) before
-// they change anything, with every shard locked; exists reads the store
-// under those locks.
-func (s *Server) touchWatchedIn(db, other int, exists func(db int, key []byte) bool) {
-	r := &s.watch
-	if r.n.Load() == 0 {
-		return
-	}
-	var wks []watchKey
-	r.mu.RLock()
-	for wk := range r.keys {
-		if db == -1 || wk.db == db {
-			wks = append(wks, wk)
-		}
-	}
-	r.mu.RUnlock()
-	for _, wk := range wks {
-		k := []byte(wk.key)
-		if exists(wk.db, k) || other >= 0 && exists(other, k) {
-			s.touchWatched(wk.db, k)
-		}
-	}
-}
-
 // expireOf is key's expiry in db (absolute Unix ms), 0 if none or missing.
 func (s *Server) expireOf(db int, key []byte) int64 {
 	tx := s.store.Lock(key)
@@ -256,7 +160,7 @@ func (s *Server) expireOf(db int, key []byte) int64 {
 // multiLen is CLIENT LIST's multi field: queued commands, -1 outside MULTI.
 // Safe from any goroutine.
 func (c *client) multiLen() int {
-	r := &c.s.watch
+	r := &c.s.txs
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if m := r.states[c.id]; m != nil {
@@ -268,7 +172,7 @@ func (c *client) multiLen() int {
 // multiMem is the bytes c's MULTI queue holds (CLIENT LIST multi-mem).
 // Safe from any goroutine.
 func (c *client) multiMem() int64 {
-	r := &c.s.watch
+	r := &c.s.txs
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if m := r.states[c.id]; m != nil {
@@ -328,27 +232,17 @@ func watchCommand(c *client, args [][]byte) {
 	m := s.txState(c, true)
 	db := int(c.Selected.Load())
 	for _, k := range args[1:] {
-		wk := watchKey{db, string(k)}
+		wk := watch.Key{DB: db, Key: string(k)}
 		// A key already expired is deleted before the watch starts, so
 		// that its deletion does not touch it: as Redis 7.0.15, a key
 		// expired at WATCH does not fail the EXEC.
 		s.expireOf(db, k)
-		s.watch.mu.Lock()
-		added := s.watch.watchLocked(m, wk)
-		s.watch.mu.Unlock()
-		if !added {
+		if !s.watch.Watch(&m.watches, wk) {
 			continue
 		}
 		// Read the TTL after registering: a change in between touches the
 		// watch, so a stale TTL can only fail the EXEC, never pass it.
-		exp := s.expireOf(db, k)
-		s.watch.mu.Lock()
-		for i := range m.keys {
-			if m.keys[i].watchKey == wk {
-				m.keys[i].expireAt = exp
-			}
-		}
-		s.watch.mu.Unlock()
+		s.watch.SetExpire(&m.watches, wk, s.expireOf(db, k))
 	}
 	c.OK()
 }
@@ -457,11 +351,7 @@ func (s *Server) execLock(c *client, m *multiState) {
 	if all {
 		c.HoldExec(s.store.LockAll())
 	} else {
-		s.watch.mu.RLock()
-		for _, w := range m.keys {
-			keys = append(keys, []byte(w.key))
-		}
-		s.watch.mu.RUnlock()
+		keys = append(keys, s.watch.Keys(&m.watches)...)
 		c.HoldExec(s.store.Lock(keys...))
 	}
 }
@@ -510,15 +400,13 @@ func execCommand(c *client, args [][]byte) {
 		c.Err(errExecAbort)
 		return
 	}
-	if m.dirty.Load() || s.watchedExpired(m) {
+	if m.watches.Dirty() || s.watch.Expired(&m.watches, s.store.Now()) {
 		s.endTx(c)
 		c.NullArray()
 		return
 	}
 	self := c.lastCmd.Load()
-	s.watch.mu.Lock()
-	s.watch.unwatchLocked(m) // its own writes must not dirty it
-	s.watch.mu.Unlock()
+	s.watch.Unwatch(&m.watches) // its own writes must not dirty it
 	m.executing = true
 	c.Array(len(m.queue))
 	for _, q := range m.queue {
@@ -536,20 +424,6 @@ func execCommand(c *client, args [][]byte) {
 	c.lastCmd.Store(self)
 	c.Failed = false // errors inside are the queued commands', not EXEC's
 	s.endTx(c)
-}
-
-// watchedExpired reports whether a watched key that had a TTL at WATCH has
-// passed it (Redis 7 fails the EXEC then, even if the key was not deleted).
-func (s *Server) watchedExpired(m *multiState) bool {
-	s.watch.mu.RLock()
-	defer s.watch.mu.RUnlock()
-	now := s.store.Now()
-	for _, w := range m.keys {
-		if w.expireAt != 0 && w.expireAt <= now {
-			return true
-		}
-	}
-	return false
 }
 
 // txFlag is the CLIENT LIST flag of a client in MULTI ("x"), or "".

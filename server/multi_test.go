@@ -524,9 +524,9 @@ func TestWatchDisconnectForgets(t *testing.T) {
 	}
 	waitUntil(t, func() bool {
 		runtime.GC()
-		s.watch.mu.Lock()
-		defer s.watch.mu.Unlock()
-		return len(s.watch.keys) == 0 && len(s.watch.states) == 0 && s.watch.n.Load() == 0
+		s.txs.mu.Lock()
+		defer s.txs.mu.Unlock()
+		return len(s.txs.states) == 0 && !s.watch.Active()
 	}, func() string { return "the registry to empty" })
 }
 
@@ -617,18 +617,18 @@ func BenchmarkMultiExec(b *testing.B) {
 }
 
 // BenchmarkNotifyIdle measures what every write pays for WATCH and blocking
-// when nobody watches or waits: touchWatched and signalReady.
+// when nobody watches or waits: watch.Touch and signalReady.
 func BenchmarkNotifyIdle(b *testing.B) {
 	s := startServer(b, nil)
 	key := []byte("some:key")
 	b.ReportAllocs()
 	for b.Loop() {
-		s.touchWatched(0, key)
+		s.watch.Touch(0, key)
 		s.signalReady(0, key)
 	}
 }
 
-// BenchmarkTouchWatchedBusy measures touchWatched while other keys are
+// BenchmarkTouchWatchedBusy measures watch.Touch while other keys are
 // watched (the registry's lock and map lookup).
 func BenchmarkTouchWatchedBusy(b *testing.B) {
 	s := startServer(b, nil)
@@ -637,7 +637,7 @@ func BenchmarkTouchWatchedBusy(b *testing.B) {
 	key := []byte("some:key")
 	b.ReportAllocs()
 	for b.Loop() {
-		s.touchWatched(0, key)
+		s.watch.Touch(0, key)
 	}
 }
 

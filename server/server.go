@@ -18,6 +18,7 @@ import (
 	"github.com/cached/cached/server/pubsub"
 	"github.com/cached/cached/server/script"
 	"github.com/cached/cached/server/slowlog"
+	"github.com/cached/cached/server/watch"
 
 	"github.com/tidwall/redcon"
 
@@ -64,8 +65,9 @@ type Server struct {
 
 	monitors monitorSet // MONITOR clients (monitor.go)
 
-	watch  watchRegistry // WATCHed keys (multi.go)
-	pubsub pubsub.Hub    // channels, patterns and shard channels (pubsub.go)
+	watch  watch.Registry // WATCHed keys (server/watch)
+	txs    txRegistry     // transaction states by client ID (multi.go)
+	pubsub pubsub.Hub     // channels, patterns and shard channels (pubsub.go)
 
 	outLimits     atomic.Pointer[OutputBufferLimits] // client-output-buffer-limit (outbuf.go)
 	outLimitDrops atomic.Int64                       // clients closed over their output buffer limit
@@ -179,7 +181,7 @@ func newServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.clients.init()
-	s.watch.listen, s.blocks.listen = s.updateListening, s.updateListening
+	s.watch.Toggled, s.blocks.listen = s.updateListening, s.updateListening
 	s.applyHotConfig(&cfg)
 	s.wg.Add(1)
 	go s.cron(cfg.ManageRuntime)

@@ -77,17 +77,17 @@ func (o observer) Commit(r *store.Record) {
 	for _, ch := range r.Changes() {
 		switch ch.Kind {
 		case store.ChangeWrite:
-			s.touchWatched(ch.DB, ch.Key)
+			s.watch.Touch(ch.DB, ch.Key)
 			s.signalReady(ch.DB, ch.Key)
 			if ch.Event != "" {
 				s.keyspaceEvent(ch.DB, notifyClass(ch.Class), ch.Event, ch.Key)
 			}
 		case store.ChangeExpired:
-			s.touchWatched(ch.DB, ch.Key)
+			s.watch.Touch(ch.DB, ch.Key)
 			s.signalReady(ch.DB, ch.Key)
 			s.keyspaceEvent(ch.DB, notifyExpired, "expired", ch.Key)
 		case store.ChangeEvicted:
-			s.touchWatched(ch.DB, ch.Key)
+			s.watch.Touch(ch.DB, ch.Key)
 			s.signalReady(ch.DB, ch.Key)
 			s.keyspaceEvent(ch.DB, notifyEvicted, "evicted", ch.Key)
 		case store.ChangeNew:
@@ -109,5 +109,5 @@ func (o observer) Commit(r *store.Record) {
 // SWAPDB is about to change, if the key exists (in db, or in other for
 // SWAPDB), as Redis's touchAllWatchedKeysInDb.
 func (o observer) Flushing(db, other int, exists func(db int, key []byte) bool) {
-	o.s.touchWatchedIn(db, other, exists)
+	o.s.watch.TouchIn(db, other, exists)
 }
