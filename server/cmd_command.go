@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/keyspec"
 )
 
 // COMMAND and its subcommands: the command table as Redis 7 describes it,
@@ -129,7 +130,7 @@ func (c *client) commandInfo(cmd *command) {
 	for _, t := range cmd.tips {
 		c.BulkString(t)
 	}
-	c.writeKeySpecs(cmd)
+	keyspec.Write(&c.Ctx, cmd.keySpecs)
 	subs := subcommandsOf(cmd)
 	if len(subs) == 0 {
 		c.SetLen(0)
@@ -286,7 +287,7 @@ func (c *client) getKeys(line [][]byte, withFlags bool) {
 		c.Err("ERR Invalid number of arguments specified for command")
 		return
 	}
-	refs, ok := cmd.findKeys(line, false)
+	refs, ok := keyspec.Find(cmd.keySpecs, line, false)
 	if (!ok || len(refs) == 0) && cmd.flags&flagNoMandatoryKeys != 0 {
 		refs = nil // as Redis: EVAL and FCALL may have no keys
 	} else if !ok || len(refs) == 0 {
@@ -296,15 +297,15 @@ func (c *client) getKeys(line [][]byte, withFlags bool) {
 	c.Array(len(refs))
 	for _, r := range refs {
 		if !withFlags {
-			c.Bulk(line[r.pos])
+			c.Bulk(line[r.Pos])
 			continue
 		}
-		flags := r.flags
+		flags := r.Flags
 		if cmd.keyFlags != nil {
 			flags = cmd.keyFlags(line)
 		}
 		c.Array(2)
-		c.Bulk(line[r.pos])
+		c.Bulk(line[r.Pos])
 		c.statusSet(flags)
 	}
 }
@@ -313,7 +314,7 @@ func (c *client) getKeys(line [][]byte, withFlags bool) {
 // channels), as Redis's doesCommandHaveKeys.
 func (cmd *command) hasKeys() bool {
 	for i := range cmd.keySpecs {
-		if !cmd.keySpecs[i].has("not_key") {
+		if !cmd.keySpecs[i].Has("not_key") {
 			return true
 		}
 	}

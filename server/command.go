@@ -12,6 +12,7 @@ import (
 	"github.com/cached/cached/server/hashcmd"
 	"github.com/cached/cached/server/kernel"
 	"github.com/cached/cached/server/keycmd"
+	"github.com/cached/cached/server/keyspec"
 	"github.com/cached/cached/server/latency"
 	"github.com/cached/cached/server/listcmd"
 	"github.com/cached/cached/server/setcmd"
@@ -109,7 +110,7 @@ type spec struct {
 	kfn        kernel.Handler // a family handler (fromKernel); fn is nil then
 	subs       []spec         // subcommands (CONFIG GET, CLIENT LIST …); fn of the parent is unused then
 
-	keySpecs []string // Redis 7 key specs (keyspec.go); none: one built from first/last/step
+	keySpecs []string // Redis 7 key specs (server/keyspec); none: one built from first/last/step
 	// keyFlags gives the flags of the key of a command whose key spec has
 	// variable_flags (SET with GET, BITFIELD with writes), for COMMAND
 	// GETKEYSANDFLAGS.
@@ -202,7 +203,7 @@ type command struct {
 	summary    string
 	complexity string
 	fn         kernel.Handler
-	keySpecs   []keySpec
+	keySpecs   []keyspec.Spec
 	keyFlags   func(args [][]byte) []string
 	tips       []string
 	split      splitKind
@@ -416,14 +417,14 @@ func (t *commandTable) sorted() []*command {
 func (c *command) buildKeySpecs(declared []string) {
 	if len(declared) == 0 {
 		if c.first > 0 {
-			c.keySpecs = []keySpec{defaultKeySpec(c)}
+			c.keySpecs = []keyspec.Spec{keyspec.Default(c.first, c.last, c.step, c.flags&flagWrite != 0, c.flags&flagReadonly != 0)}
 		}
 		return
 	}
 	for _, d := range declared {
-		c.keySpecs = append(c.keySpecs, parseKeySpec(c.fullName, d))
+		c.keySpecs = append(c.keySpecs, keyspec.Parse(c.fullName, d))
 	}
-	first, last, step, movable := legacyRange(c.keySpecs)
+	first, last, step, movable := keyspec.LegacyRange(c.keySpecs)
 	if first != c.first || last != c.last || (first > 0 && step != c.step) {
 		panic(fmt.Sprintf("server: %s: first/last/step %d/%d/%d disagree with its key specs (%d/%d/%d)",
 			c.fullName, c.first, c.last, c.step, first, last, step))
@@ -433,7 +434,7 @@ func (c *command) buildKeySpecs(declared []string) {
 	}
 	variable := false
 	for i := range c.keySpecs {
-		variable = variable || c.keySpecs[i].has("variable_flags")
+		variable = variable || c.keySpecs[i].Has("variable_flags")
 	}
 	if variable != (c.keyFlags != nil) {
 		panic("server: " + c.fullName + ": a variable_flags key spec and keyFlags go together")
@@ -445,13 +446,13 @@ func (c *command) buildKeySpecs(declared []string) {
 // keys what their key specs find (none when the arguments are bad).
 func (c *command) keyPositions(args [][]byte) []int {
 	if c.flags&flagMovableKeys != 0 {
-		refs, ok := c.findKeys(args, true)
+		refs, ok := keyspec.Find(c.keySpecs, args, true)
 		if !ok {
 			return nil
 		}
 		out := make([]int, len(refs))
 		for i, r := range refs {
-			out[i] = r.pos
+			out[i] = r.Pos
 		}
 		return out
 	}

@@ -1,10 +1,14 @@
-package server
+// Package keyspec owns Redis 7's key specs: where a command's keys are in
+// its arguments and what it does to them (COMMAND INFO's key specs, COMMAND
+// GETKEYS, and the key positions routing and EXEC locking use).
+package keyspec
 
 import (
 	"strconv"
 	"strings"
 
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/kernel"
 )
 
 // Key specs: where a command's keys are in its arguments and what it does to
@@ -12,7 +16,7 @@ import (
 // where its keys begin (an index, or after a keyword), then which arguments
 // from there are keys (a range, or a count argument followed by the keys).
 //
-// A table entry declares its specs as strings (spec.withKeys):
+// A command table entry declares its specs as strings (kernel.Spec.WithKeys):
 //
 //	"flags | begin | find [| notes]"
 //	flags: Redis's key-spec flags, e.g. "RW access delete"
@@ -43,8 +47,8 @@ const (
 	findKeynum
 )
 
-// keySpec is one parsed key spec.
-type keySpec struct {
+// Spec is one parsed key spec.
+type Spec struct {
 	flags []string // Redis's key-spec flags, in Redis's order
 	notes string
 
@@ -61,16 +65,16 @@ type keySpec struct {
 	firstKey  int // findKeynum: the first key's position relative to the begin
 }
 
-// parseKeySpec parses one declared key spec; it panics on a malformed one
-// (the table is checked at start-up).
-func parseKeySpec(cmd, s string) keySpec {
+// Parse parses one declared key spec of command cmd; it panics on a
+// malformed one (the table is checked at start-up).
+func Parse(cmd, s string) Spec {
 	parts := strings.Split(s, "|")
 	if len(parts) < 3 || len(parts) > 4 {
 		panic("server: key spec of " + cmd + ": want flags | begin | find [| notes]: " + s)
 	}
-	ks := keySpec{flags: strings.Fields(parts[0])}
+	ks := Spec{flags: strings.Fields(parts[0])}
 	for _, f := range ks.flags {
-		if indexOf(keySpecFlagOrder, f) < 0 {
+		if !contains(flagOrder, f) {
 			panic("server: key spec of " + cmd + ": unknown flag " + f)
 		}
 	}
@@ -119,24 +123,35 @@ func parseKeySpec(cmd, s string) keySpec {
 	return ks
 }
 
-// keySpecFlagOrder is Redis's order of key-spec flags.
-var keySpecFlagOrder = []string{"RO", "RW", "OW", "RM", "access", "update", "insert", "delete",
+// flagOrder is Redis's order of key-spec flags.
+var flagOrder = []string{"RO", "RW", "OW", "RM", "access", "update", "insert", "delete",
 	"not_key", "incomplete", "variable_flags"}
 
-func (ks *keySpec) has(flag string) bool { return indexOf(ks.flags, flag) >= 0 }
+// Has reports whether the spec has a flag ("not_key", "incomplete" …).
+func (ks *Spec) Has(flag string) bool { return contains(ks.flags, flag) }
 
-// defaultKeySpec is the spec of an entry with a first key and no declared
-// specs.
-func defaultKeySpec(c *command) keySpec {
-	ks := keySpec{begin: beginIndex, index: c.first, find: findRange, keyStep: max(c.step, 1)}
-	ks.lastKey = c.last
-	if c.last >= 0 {
-		ks.lastKey = c.last - c.first
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Default is the spec of a command with a first key and no declared
+// specs: one range from its legacy first/last/step, flagged by whether the
+// command writes or only reads.
+func Default(first, last, step int, write, readonly bool) Spec {
+	ks := Spec{begin: beginIndex, index: first, find: findRange, keyStep: max(step, 1)}
+	ks.lastKey = last
+	if last >= 0 {
+		ks.lastKey = last - first
 	}
 	switch {
-	case c.flags&flagWrite != 0:
+	case write:
 		ks.flags = []string{"RW", "update"}
-	case c.flags&flagReadonly != 0:
+	case readonly:
 		ks.flags = []string{"RO", "access"}
 	default:
 		ks.flags = []string{"RO"}
@@ -144,9 +159,9 @@ func defaultKeySpec(c *command) keySpec {
 	return ks
 }
 
-// legacyRange derives first/last/step and movablekeys from the specs, as
+// LegacyRange derives first/last/step and movablekeys from the specs, as
 // Redis's populateCommandLegacyRangeSpec.
-func legacyRange(specs []keySpec) (first, last, step int, movable bool) {
+func LegacyRange(specs []Spec) (first, last, step int, movable bool) {
 	if len(specs) == 0 {
 		return 0, 0, 0, false
 	}
@@ -156,7 +171,7 @@ func legacyRange(specs []keySpec) (first, last, step int, movable bool) {
 		if last >= 0 {
 			last += ks.index
 		}
-		return ks.index, last, ks.keyStep, ks.has("incomplete")
+		return ks.index, last, ks.keyStep, ks.Has("incomplete")
 	}
 	first, prevLast := -1, 0
 	lastU := uint(0)
@@ -166,7 +181,7 @@ func legacyRange(specs []keySpec) (first, last, step int, movable bool) {
 			movable = true
 			continue
 		}
-		if ks.has("incomplete") {
+		if ks.Has("incomplete") {
 			movable = true
 		}
 		if first < 0 || ks.index < first {
@@ -185,21 +200,22 @@ func legacyRange(specs []keySpec) (first, last, step int, movable bool) {
 	return first, int(lastU), 1, movable
 }
 
-// keyRef is one key found in a command line, with its spec's flags.
-type keyRef struct {
-	pos   int
-	flags []string
+// Ref is one key found in a command line: its position, with its spec's
+// flags.
+type Ref struct {
+	Pos   int
+	Flags []string
 }
 
-// findKeys returns the keys of the command line args (args[0] is the
-// name) by the command's specs, as Redis's getKeysUsingKeySpecs. not_key
-// specs (shard channels) count only with notKeys. ok is false when a spec
-// cannot find its keys in args (a bad count, too few arguments): Redis then
-// finds no keys.
-func (c *command) findKeys(args [][]byte, notKeys bool) (refs []keyRef, ok bool) {
-	for i := range c.keySpecs {
-		ks := &c.keySpecs[i]
-		if ks.has("not_key") && !notKeys {
+// Find returns the keys of the command line args (args[0] is the name) by
+// the command's specs, as Redis's getKeysUsingKeySpecs. not_key specs
+// (shard channels) count only with notKeys. ok is false when a spec cannot
+// find its keys in args (a bad count, too few arguments): Redis then finds
+// no keys.
+func Find(specs []Spec, args [][]byte, notKeys bool) (refs []Ref, ok bool) {
+	for i := range specs {
+		ks := &specs[i]
+		if ks.Has("not_key") && !notKeys {
 			continue
 		}
 		first, found := ks.beginAt(args)
@@ -214,9 +230,9 @@ func (c *command) findKeys(args [][]byte, notKeys bool) (refs []keyRef, ok bool)
 			return nil, false
 		}
 		for p := first; p <= last; p += step {
-			refs = append(refs, keyRef{pos: p, flags: ks.flags})
+			refs = append(refs, Ref{Pos: p, Flags: ks.flags})
 		}
-		if ks.has("incomplete") {
+		if ks.Has("incomplete") {
 			return nil, false
 		}
 	}
@@ -225,7 +241,7 @@ func (c *command) findKeys(args [][]byte, notKeys bool) (refs []keyRef, ok bool)
 
 // beginAt returns where the spec's keys begin: found is false when its
 // keyword is absent, first is -1 when the spec cannot tell.
-func (ks *keySpec) beginAt(args [][]byte) (first int, found bool) {
+func (ks *Spec) beginAt(args [][]byte) (first int, found bool) {
 	switch ks.begin {
 	case beginIndex:
 		return ks.index, true
@@ -253,7 +269,7 @@ func (ks *keySpec) beginAt(args [][]byte) (first int, found bool) {
 
 // keysAt returns the first and last key's positions and the step, from
 // where the keys begin.
-func (ks *keySpec) keysAt(args [][]byte, begin int) (first, last, step int, ok bool) {
+func (ks *Spec) keysAt(args [][]byte, begin int) (first, last, step int, ok bool) {
 	first = begin
 	switch ks.find {
 	case findRange:
@@ -281,11 +297,11 @@ func (ks *keySpec) keysAt(args [][]byte, begin int) (first, last, step int, ok b
 	return 0, 0, 0, false
 }
 
-// writeKeySpecs writes the command's key specs as COMMAND INFO's 9th field.
-func (c *client) writeKeySpecs(cmd *command) {
-	c.SetLen(len(cmd.keySpecs))
-	for i := range cmd.keySpecs {
-		ks := &cmd.keySpecs[i]
+// Write writes specs as COMMAND INFO's 9th field.
+func Write(c *kernel.Ctx, specs []Spec) {
+	c.SetLen(len(specs))
+	for i := range specs {
+		ks := &specs[i]
 		n := 3
 		if ks.notes != "" {
 			n++
@@ -296,7 +312,10 @@ func (c *client) writeKeySpecs(cmd *command) {
 			c.MapLen(n)
 		}
 		c.BulkString("flags")
-		c.statusSet(ks.flags)
+		c.SetLen(len(ks.flags))
+		for _, f := range ks.flags {
+			c.Simple(f)
+		}
 		c.BulkString("begin_search")
 		ks.writeBegin(c)
 		c.BulkString("find_keys")
@@ -304,7 +323,7 @@ func (c *client) writeKeySpecs(cmd *command) {
 	}
 }
 
-func (ks *keySpec) writeBegin(c *client) {
+func (ks *Spec) writeBegin(c *kernel.Ctx) {
 	c.MapLen(2)
 	c.BulkString("type")
 	switch ks.begin {
@@ -329,7 +348,7 @@ func (ks *keySpec) writeBegin(c *client) {
 	}
 }
 
-func (ks *keySpec) writeFind(c *client) {
+func (ks *Spec) writeFind(c *kernel.Ctx) {
 	c.MapLen(2)
 	c.BulkString("type")
 	switch ks.find {
