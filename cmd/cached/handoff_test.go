@@ -27,6 +27,7 @@ import (
 // It reports migration throughput, client p99 before and during each move,
 // and the time from the join to a balanced table.
 //
+// CACHED_HANDOFF_ARGS adds directives to every node (measurements).
 // CACHED_HANDOFF_KEYS sets the key count (default 20000; the figure
 // is 1000000, which takes minutes to load on a busy machine).
 func TestBinaryClusterHandoff(t *testing.T) {
@@ -156,6 +157,7 @@ func (h *hoCluster) start(seed string) {
 	if seed != "" {
 		args = append(args, "--cluster-join", seed)
 	}
+	args = append(args, strings.Fields(os.Getenv("CACHED_HANDOFF_ARGS"))...) // e.g. "--repl-snapshot-rate 8mb"
 	p := &hoProc{cmd: exec.Command(h.bin, args...), addr: "127.0.0.1:" + port, logs: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
