@@ -211,6 +211,7 @@ func (cs *clusterState) commandSlot(cmd *command, args [][]byte) (slot, n int, c
 // it returns false when the command should run here.
 func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	cs := s.cl
+	c.Admitted = 0       // set below when the command runs here as its slot's primary
 	c.clu.asking = false // no slot is ever importing: ASKING changes nothing
 	if !c.inMulti() {
 		c.clu.txKeyed = false
@@ -263,6 +264,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 			}
 			return s.routeCluster(c, cmd, args) // the table may have moved on meanwhile
 		}
+		c.Admitted = slot + 1 // its first lock checks the slot's fence (kernel.Ctx.CheckFence)
 		return false
 	}
 	if (c.clu.readonly || cs.anyReads) && cmd.flags&flagReadonly != 0 && !c.inMulti() && s.replicaReadable(slot) {

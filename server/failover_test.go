@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -443,6 +444,11 @@ func TestHandOverLosesNoWrite(t *testing.T) {
 	if lost > 0 {
 		t.Fatalf("%d of %d acknowledged writes lost in the hand-over", lost, len(acked))
 	}
+	for _, sl := range []int{slots[0], slots[len(slots)-1]} {
+		if !a.store.SlotFenced(sl) {
+			t.Errorf("slot %d handed over is not fenced on its old primary", sl)
+		}
+	}
 	t.Logf("%d slots handed over from %s to %s; %d writes, none lost", len(slots), aID[:8], bID[:8], len(acked))
 	waitReplSynced(t, nodes)
 	checkReplicasIdentical(t, nodes)
@@ -494,5 +500,53 @@ func TestWaitAfterSlotMovedAway(t *testing.T) {
 	}
 	if n, err := conn.Wait(ctx, 1, 5000).Result(); err != nil || n != 1 {
 		t.Fatalf("WAIT after slot %d moved away: %d %v, want 1", moved, n, err)
+	}
+}
+
+// TestFencedSlotRefusesAdmittedCommands: a command that routing let in as
+// its slot's primary and that reaches the slot after the node fenced it
+// (the fence a hand-over sets before its seal, sealSlots) is refused with
+// nothing applied, whichever path it takes (SET's and GET's fast paths, a
+// Tx, a script, EXEC), and the connection stays usable; lifting the fence
+// serves the slot again.
+func TestFencedSlotRefusesAdmittedCommands(t *testing.T) {
+	nodes := replNodes(t, 2, nil)
+	a := nodes[0]
+	key, _ := keysFor(t, a, "fence")
+	slot := keySlot(key)
+	counter := "{" + key + "}n" // another key of the same slot
+	rc := newClient(t, a, nil)
+	ctx := ctxT(t)
+	if err := rc.Set(ctx, key, "before", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a.store.FenceSlot(slot, true) // routing still gives the slot to a: only the fence refuses
+	refused := func(what string, err error) {
+		t.Helper()
+		if err == nil || !strings.HasPrefix(err.Error(), "TRYAGAIN ") {
+			t.Errorf("%s on a fenced slot: %v, want TRYAGAIN (no other owner in the table)", what, err)
+		}
+	}
+	refused("SET", rc.Set(ctx, key, "after", 0).Err())
+	refused("GET", rc.Get(ctx, key).Err())
+	refused("INCR", rc.Incr(ctx, counter).Err())
+	refused("EVAL", rc.Eval(ctx, "return redis.call('SET', KEYS[1], 'lua')", []string{key}).Err())
+	_, err := rc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, key, "multi", 0)
+		return nil
+	})
+	refused("EXEC", err)
+	if n := a.stats.commandPanics.Load(); n != 0 {
+		t.Errorf("%d command panics counted: a fenced command is not a failure", n)
+	}
+	a.store.FenceSlot(slot, false)
+	if got, err := rc.Get(ctx, key).Result(); err != nil || got != "before" {
+		t.Fatalf("after the fence is lifted: %q %v; a refused command changed the key", got, err)
+	}
+	if n, err := rc.Exists(ctx, counter).Result(); err != nil || n != 0 {
+		t.Fatalf("the refused INCR created its key: %d %v", n, err)
+	}
+	if err := rc.Set(ctx, key, "after", 0).Err(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -329,6 +329,15 @@ func (s *Server) runExec(c *client, cmd *command, args [][]byte, start int64) {
 		}
 	}
 	s.execLock(c, m)
+	if !m.aborted && c.clu.txKeyed && s.store.SlotFenced(c.clu.txSlot) {
+		// The slot was handed over since its commands were queued: as
+		// Redis, the transaction is discarded and EXEC answers MOVED.
+		c.ReleaseHeld()
+		s.endTx(c)
+		cmd.rejected.Add(1)
+		c.Err(s.fencedError(c.clu.txSlot))
+		return
+	}
 	s.call(c, cmd, args, start)
 	c.ReleaseHeld()
 }

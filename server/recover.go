@@ -16,6 +16,8 @@ package server
 import (
 	"fmt"
 	"runtime/debug"
+
+	"github.com/cached/cached/server/kernel"
 )
 
 // errExecPanicked answers the commands of an EXEC queued after one that
@@ -57,6 +59,11 @@ func (s *Server) recoverConn(c *client, args [][]byte) {
 // and is closed after it, and the panic is logged with its stack and
 // counted.
 func (s *Server) recovered(c *client, name string, r any) {
+	if f, ok := r.(kernel.Fenced); ok { // not a failure: the slot was handed over (repl_flip.go)
+		c.ReleaseHeld() // nothing changed: the fence is checked at the first lock
+		c.Err(s.fencedError(f.Slot))
+		return
+	}
 	released := 0
 	if c.Holding() {
 		released = 1

@@ -206,11 +206,12 @@ func (rs *replState) applyLocked(v *clusterView, route func()) {
 		both[s] = owned[s] || prev[s]
 	}
 	rs.promote(owned, prev, follow, members)
-	rs.owned.Store(both) // until routing moved, the slots given up still feed the stream
+	rs.unfence(owned)    // slots served again (repl_flip.go)
+	rs.owned.Store(both) // until they are sealed, the slots given up still feed the stream
 	route()
 	rs.view.Store(v)
+	rs.sealSlots(owned, prev) // repl_flip.go: fenced, then sealed
 	rs.owned.Store(owned)
-	rs.sealSlots(owned, prev)       // repl_flip.go
 	for slot := range store.Slots { // new replica slots are marked before their Replica starts
 		if _, rep := slotFollowed(follow, slot); rep && !owned[slot] {
 			rs.s.store.SetReplicaSlot(slot, true)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/protocol"
 	"github.com/cached/cached/store"
 )
 
@@ -29,6 +30,25 @@ const flipPoll = 2 * time.Millisecond
 // errHandOver is the answer for a slot being handed over to this node;
 // clients retry TRYAGAIN (go-redis, redis-cli, ioredis do).
 const errHandOver = "TRYAGAIN Slot is being handed over to this node, try again"
+
+// errHandingOff answers a command admitted to a slot this node fenced
+// while no other node is named its owner yet.
+const errHandingOff = "TRYAGAIN Slot is being handed over to another node, try again"
+
+// fencedError is the answer to a command that routing let in as its
+// slot's primary before this node handed the slot over and that reached the
+// slot after its fence (sealSlots): MOVED to the slot's owner now, as
+// routing would answer it now.
+func (s *Server) fencedError(slot int) string {
+	if cs := s.cl; cs != nil {
+		if v := cs.view.Load(); v != nil {
+			if o := v.t.OwnerIndex(slot); o >= 0 && o != v.self {
+				return protocol.Moved(slot, v.addrs[o])
+			}
+		}
+	}
+	return errHandingOff
+}
 
 // flip is a slot this node takes over from a live primary.
 type flip struct {
@@ -151,18 +171,33 @@ func (rs *replState) followedFrom(slot int) string {
 
 // sealSlots seals the stream of every slot owned in prev and not in owned
 // (this node gave them up while alive), after routing stopped serving
-// them: a lock of each slot's shard lets the commits in flight end first.
+// them. It fences each slot first (store.FenceSlot, under the slot's shard
+// lock): the commits in flight end, still appended (the caller keeps the
+// slots in rs.owned until the seal), and a command routing let in before
+// and that locks the slot after gets MOVED (kernel.Ctx.CheckFence), so no
+// write is applied here after the seal and never streamed.
 func (rs *replState) sealSlots(owned, prev *[store.Slots]bool) {
 	var gone []int
 	for s := range store.Slots {
 		if prev[s] && !owned[s] {
-			rs.s.store.SlotSeq(s) // barrier: commits holding the shard lock are appended
+			rs.s.store.FenceSlot(s, true)
 			gone = append(gone, s)
 		}
 	}
 	if len(gone) > 0 {
 		rs.p.Seal(gone...)
 		rs.log.Info("sealed the streams of slots given up", "slots", len(gone))
+	}
+}
+
+// unfence lifts the fence of every slot in owned that has one (this node
+// handed it over earlier and serves it again). Called before the slots are
+// served.
+func (rs *replState) unfence(owned *[store.Slots]bool) {
+	for s := range store.Slots {
+		if owned[s] && rs.s.store.SlotFenced(s) {
+			rs.s.store.FenceSlot(s, false)
+		}
 	}
 }
 
@@ -199,6 +234,7 @@ func (rs *replState) finishFlips() {
 	}
 	rs.dropTakenLocked(changed, &owned)
 	rs.mu.Unlock()
+	rs.unfence(&owned) // a slot this node had handed over earlier
 	rs.owned.Store(&owned)
 	for _, s := range slices.Concat(sealed, late) {
 		rs.setGate(s, false)

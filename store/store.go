@@ -81,6 +81,7 @@ type Store struct {
 	activeExpireOff atomic.Bool // DEBUG SET-ACTIVE-EXPIRE 0
 
 	replicaMarks // slots held as a replica's copy (slotindex.go)
+	fences       // slots handed over: fenced before their seal (fence.go)
 
 	// dbPhys maps logical to physical db, dbLog the reverse. Written only with
 	// every shard locked (SwapDB), read atomically.
@@ -453,13 +454,17 @@ func (s *Store) Get(db int, key []byte, dst []byte) (val []byte, ok bool, err er
 	return s.GetAt(s.clock.NowMs(), db, key, dst)
 }
 
-// GetAt is Get at the command's time now (Unix ms, from MsAt).
+// GetAt is Get at the command's time now (Unix ms, from MsAt). It reads
+// nothing and returns ErrFenced for a key of a fenced slot (fence.go).
 func (s *Store) GetAt(now int64, db int, key []byte, dst []byte) (val []byte, ok bool, err error) {
 	h := xxhash.Sum64(key)
 	sh := s.shards[s.shardIndex(key)]
 	var tx *Tx
 	tx.lockShard(sh)
 	defer tx.unlockShard(sh)
+	if s.fencedKey(key) {
+		return dst, false, ErrFenced
+	}
 	p := s.phys(db)
 	i := sh.find(p, key, tagOf(h, p))
 	if i == 0 || sh.expiredLocked(i, now) {
@@ -479,17 +484,23 @@ func (s *Store) GetAt(now int64, db int, key []byte, dst []byte) (val []byte, ok
 // any type, with expiry expireAt (absolute Unix ms; 0 none; KeepTTL keeps
 // it), and notes the change (class and event as Tx.Changed) and, while
 // effects are recorded, the effect (as Tx.Propagate). It is a Lock, SetString,
-// Changed, Propagate, Unlock without a Tx.
-func (s *Store) Set(db int, key, val []byte, expireAt int64, class uint16, event string, effect ...[]byte) {
-	s.SetAt(s.clock.NowMs(), db, key, val, expireAt, class, event, effect...)
+// Changed, Propagate, Unlock without a Tx. It writes nothing and returns
+// false for a key of a fenced slot (fence.go).
+func (s *Store) Set(db int, key, val []byte, expireAt int64, class uint16, event string, effect ...[]byte) bool {
+	return s.SetAt(s.clock.NowMs(), db, key, val, expireAt, class, event, effect...)
 }
 
-// SetAt is Set at the command's time now (Unix ms, from MsAt).
-func (s *Store) SetAt(now int64, db int, key, val []byte, expireAt int64, class uint16, event string, effect ...[]byte) {
+// SetAt is Set at the command's time now (Unix ms, from MsAt). It writes
+// nothing and returns false for a key of a fenced slot (fence.go).
+func (s *Store) SetAt(now int64, db int, key, val []byte, expireAt int64, class uint16, event string, effect ...[]byte) bool {
 	h := xxhash.Sum64(key)
 	sh := s.shards[s.shardIndex(key)]
 	var tx *Tx
 	tx.lockShard(sh)
+	if s.fencedKey(key) {
+		tx.unlockShard(sh)
+		return false
+	}
 	sh.setLocked(s.phys(db), key, h, TypeString, val, nil, 0, expireAt, now, 0)
 	if !s.quiet.Load() {
 		sh.bg.note(ChangeWrite, db, key, class, event)
@@ -498,6 +509,7 @@ func (s *Store) SetAt(now int64, db int, key, val []byte, expireAt int64, class 
 		sh.bg.effect(db, KeySlot(effect[1]), effect)
 	}
 	tx.unlockShard(sh)
+	return true
 }
 
 // SetObserveWrites turns the ChangeWrite notes of Tx.Changed and Set on

@@ -82,6 +82,9 @@ var (
 	// ErrOOM is returned by FreeMemory when it cannot get under maxmemory
 	// (noeviction, or volatile-* with no volatile keys).
 	ErrOOM = errors.New("store: out of memory")
+	// ErrFenced is returned by GetAt for a key of a fenced slot (fence.go);
+	// the caller retries through a Tx.
+	ErrFenced = errors.New("store: slot fenced")
 	// ErrNoSuchKey is for callers (RENAME etc.) that report a missing key.
 	ErrNoSuchKey = errors.New("store: no such key")
 	// ErrUnsupportedPolicy is returned by ParsePolicy for unknown policies.

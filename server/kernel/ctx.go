@@ -36,6 +36,11 @@ type Ctx struct {
 	// ReplApply marks the replication applier's internal client: it locks
 	// with store.LockApply. Set before the first command.
 	ReplApply bool
+	// Admitted is 1 + the slot the running command was admitted to as the
+	// slot's primary by cluster routing, 0 for any other command. Once that
+	// slot is fenced (the node handed it over after routing let the command
+	// in), the command's first lock refuses it: see CheckFence. Owner only.
+	Admitted int
 
 	st       *store.Store
 	env      Env

@@ -23,8 +23,26 @@ func (c *Ctx) Lock(keys ...[]byte) *store.Tx {
 		c.held = c.st.LockApply(keys...)
 	} else {
 		c.held = c.st.LockAt(c.Now(), keys...)
+		c.CheckFence()
 	}
 	return c.held.Relock(keys...)
+}
+
+// Fenced is what CheckFence panics with: the running command was admitted
+// to Slot as its primary and the node has fenced the slot since (it handed
+// the slot over; store.FenceSlot). The server recovers it at the command
+// boundary and answers MOVED; the command changed nothing, as the fence is
+// checked when it first locks the slot.
+type Fenced struct{ Slot int }
+
+// CheckFence panics with Fenced if the running command was admitted to a
+// slot (Admitted) that is fenced now. The caller holds the slot's shard
+// lock (it locked the command's keys), so the answer holds until it
+// releases it: a fence set later waits for that.
+func (c *Ctx) CheckFence() {
+	if c.Admitted != 0 && c.st.SlotFenced(c.Admitted-1) {
+		panic(Fenced{Slot: c.Admitted - 1})
+	}
 }
 
 // LockAll is lock for every shard (commands that walk or change the whole
@@ -100,7 +118,12 @@ func (c *Ctx) heldFor(key []byte) *store.Tx {
 func (c *Ctx) GetString(key, dst []byte) ([]byte, bool, error) {
 	db := c.DB()
 	if c.held == nil {
-		return c.st.GetAt(c.Now(), db, key, dst)
+		v, ok, err := c.st.GetAt(c.Now(), db, key, dst)
+		if err != store.ErrFenced {
+			return v, ok, err
+		}
+		// A fenced slot: the Tx path checks whether this command may
+		// still read it (Lock, CheckFence).
 	}
 	tx := c.Lock(key)
 	defer tx.Unlock()
@@ -111,10 +134,10 @@ func (c *Ctx) GetString(key, dst []byte) ([]byte, bool, error) {
 // propagated as such: the store's fast path, or the held Tx inside EXEC.
 func (c *Ctx) SetString(args [][]byte) {
 	db := c.DB()
-	if c.held == nil {
-		c.st.SetAt(c.Now(), db, args[1], args[2], 0, uint16(NotifyString), "set", args...)
+	if c.held == nil && c.st.SetAt(c.Now(), db, args[1], args[2], 0, uint16(NotifyString), "set", args...) {
 		return
 	}
+	// Inside EXEC, or a fenced slot: the Tx path (Lock checks the fence).
 	tx := c.Lock(args[1])
 	tx.SetString(db, args[1], args[2], 0)
 	c.Propagate(args...)
