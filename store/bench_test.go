@@ -157,3 +157,29 @@ func BenchmarkSetNewKeys(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkGetFenced is GetAt (the request fast path) while one slot is
+// fenced (a cluster node that handed a slot over): it then computes every
+// key's slot to check it. Compare with BenchmarkGet for the fence's cost.
+func BenchmarkGetFenced(b *testing.B) {
+	benchSizes(b, func(b *testing.B, size int) {
+		s, keys, _ := benchLoaded(b, size)
+		s.FenceSlot(0, true)
+		now := s.clock.NowMs()
+		var seed atomic.Uint64
+		b.RunParallel(func(pb *testing.PB) {
+			i := seed.Add(7919)
+			dst := make([]byte, 0, size)
+			for pb.Next() {
+				i++
+				var ok bool
+				var err error
+				dst, ok, err = s.GetAt(now, 0, keys[i&(benchKeys-1)], dst[:0])
+				if !ok && err != ErrFenced {
+					b.Error("miss")
+					return
+				}
+			}
+		})
+	})
+}

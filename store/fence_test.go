@@ -2,8 +2,9 @@ package store
 
 import "testing"
 
-// TestFenceSlot: the fast paths refuse a fenced slot's keys without
-// reading or writing them, a Tx still reaches them (its holder decides),
+// TestFenceSlot: the request fast paths (GetAt, SetAt) refuse a fenced
+// slot's keys without reading or writing them; Get and a Tx still reach
+// them (a Tx's holder decides),
 // other slots are unaffected, and lifting the fence serves the slot again.
 func TestFenceSlot(t *testing.T) {
 	s := mustNew(t, Config{Shards: 4, ActiveExpireHz: -1})
@@ -19,14 +20,18 @@ func TestFenceSlot(t *testing.T) {
 		t.Fatalf("FenceSlot returned %d, fenced %v, %d fenced", seq, s.SlotFenced(slot), s.nFenced.Load())
 	}
 	s.FenceSlot(slot, true) // again: still one
-	if _, _, err := s.Get(0, key, nil); err != ErrFenced {
-		t.Fatalf("Get of a fenced slot: %v", err)
+	now := s.clock.NowMs()
+	if _, _, err := s.GetAt(now, 0, key, nil); err != ErrFenced {
+		t.Fatalf("GetAt of a fenced slot: %v", err)
 	}
-	if s.Set(0, key, []byte("v2"), 0, 0, "set") {
-		t.Fatal("Set of a fenced slot reported a write")
+	if s.SetAt(now, 0, key, []byte("v2"), 0, 0, "set") {
+		t.Fatal("SetAt of a fenced slot reported a write")
 	}
-	if !s.Set(0, other, []byte("o"), 0, 0, "set") {
-		t.Fatal("Set of another slot was refused")
+	if !s.SetAt(now, 0, other, []byte("o"), 0, 0, "set") {
+		t.Fatal("SetAt of another slot was refused")
+	}
+	if v, ok, err := s.Get(0, key, nil); err != nil || !ok || string(v) != "v1" {
+		t.Fatalf("Get (not a request path) must ignore the fence: %q %v %v", v, ok, err)
 	}
 	tx := s.Lock(key)
 	v, ok, err := tx.GetString(0, key, nil)

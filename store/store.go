@@ -449,20 +449,26 @@ func (s *Store) flushing(tx *Tx, db, other int) {
 // Get appends the string value of key in db to dst. It applies lazy expiry,
 // counts a hit or miss and touches the LRU. ErrWrongType if the key holds
 // a collection (counted as a hit, as Redis). A miss is not noted as a
-// ChangeMiss (the caller reports it).
+// ChangeMiss (the caller reports it). Unlike GetAt it ignores fences
+// (fence.go): it is not a request path.
 func (s *Store) Get(db int, key []byte, dst []byte) (val []byte, ok bool, err error) {
-	return s.GetAt(s.clock.NowMs(), db, key, dst)
+	return s.getAt(s.clock.NowMs(), db, key, dst, false)
 }
 
 // GetAt is Get at the command's time now (Unix ms, from MsAt). It reads
 // nothing and returns ErrFenced for a key of a fenced slot (fence.go).
 func (s *Store) GetAt(now int64, db int, key []byte, dst []byte) (val []byte, ok bool, err error) {
+	return s.getAt(now, db, key, dst, true)
+}
+
+// getAt is GetAt; fence says whether a fenced slot's key is refused.
+func (s *Store) getAt(now int64, db int, key []byte, dst []byte, fence bool) (val []byte, ok bool, err error) {
 	h := xxhash.Sum64(key)
 	sh := s.shards[s.shardIndex(key)]
 	var tx *Tx
 	tx.lockShard(sh)
 	defer tx.unlockShard(sh)
-	if s.fencedKey(key) {
+	if fence && s.fencedKey(key) {
 		return dst, false, ErrFenced
 	}
 	p := s.phys(db)
@@ -484,20 +490,25 @@ func (s *Store) GetAt(now int64, db int, key []byte, dst []byte) (val []byte, ok
 // any type, with expiry expireAt (absolute Unix ms; 0 none; KeepTTL keeps
 // it), and notes the change (class and event as Tx.Changed) and, while
 // effects are recorded, the effect (as Tx.Propagate). It is a Lock, SetString,
-// Changed, Propagate, Unlock without a Tx. It writes nothing and returns
-// false for a key of a fenced slot (fence.go).
-func (s *Store) Set(db int, key, val []byte, expireAt int64, class uint16, event string, effect ...[]byte) bool {
-	return s.SetAt(s.clock.NowMs(), db, key, val, expireAt, class, event, effect...)
+// Changed, Propagate, Unlock without a Tx. Unlike SetAt it ignores fences
+// (fence.go): it is not a request path.
+func (s *Store) Set(db int, key, val []byte, expireAt int64, class uint16, event string, effect ...[]byte) {
+	s.setAt(false, s.clock.NowMs(), db, key, val, expireAt, class, event, effect...)
 }
 
 // SetAt is Set at the command's time now (Unix ms, from MsAt). It writes
 // nothing and returns false for a key of a fenced slot (fence.go).
 func (s *Store) SetAt(now int64, db int, key, val []byte, expireAt int64, class uint16, event string, effect ...[]byte) bool {
+	return s.setAt(true, now, db, key, val, expireAt, class, event, effect...)
+}
+
+// setAt is SetAt; fence says whether a fenced slot's key is refused.
+func (s *Store) setAt(fence bool, now int64, db int, key, val []byte, expireAt int64, class uint16, event string, effect ...[]byte) bool {
 	h := xxhash.Sum64(key)
 	sh := s.shards[s.shardIndex(key)]
 	var tx *Tx
 	tx.lockShard(sh)
-	if s.fencedKey(key) {
+	if fence && s.fencedKey(key) {
 		tx.unlockShard(sh)
 		return false
 	}
