@@ -69,8 +69,9 @@ type replState struct {
 	// primary with its seal, and without it after flipWait.
 	flipsSealed, flipsLate atomic.Uint64
 
-	gate  [store.Slots]atomic.Bool // slots answering TRYAGAIN (repl_flip.go)
-	gated atomic.Int32             // how many
+	gate       [store.Slots]atomic.Bool      // slots answering TRYAGAIN (repl_flip.go)
+	gated      atomic.Int32                  // how many
+	flipOpened atomic.Pointer[chan struct{}] // closed when a gate opens (awaitFlip)
 }
 
 // replicaLink is this node's Replica of one primary.
@@ -100,6 +101,7 @@ func (s *Server) startRepl() error {
 	}
 	rs.p = p
 	rs.owned.Store(new([store.Slots]bool))
+	rs.openedGate() // installs the first flipOpened channel
 	rs.pool.New = func() any { return new([]repl.Record) }
 	rs.ctx, rs.cancel = context.WithCancel(context.Background())
 	rs.reconfigure() // before the sink: owned slots are known

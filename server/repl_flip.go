@@ -65,17 +65,33 @@ func (rs *replState) flipping(slot int) bool {
 // slot to this node to end (the seal normally arrives within a replication
 // round trip), so that a command meets a short delay rather than TRYAGAIN,
 // which some clients (redis-cli -c) do not retry. It reports whether the
-// slot is still being handed over. It runs on the client's goroutine.
+// slot is still being handed over. It runs on the client's goroutine and
+// sleeps until a gate opens (setGate closes flipOpened), re-checking at
+// least every flipRecheck.
 func (rs *replState) awaitFlip(slot int) bool {
 	deadline := time.Now().Add(flipWait + 100*time.Millisecond)
-	for rs.flipping(slot) {
-		if time.Now().After(deadline) || rs.ctx.Err() != nil {
+	for {
+		opened := rs.flipOpened.Load() // before the check: a gate opening after it closes this channel
+		if !rs.flipping(slot) {
+			return false
+		}
+		wait := min(time.Until(deadline), flipRecheck)
+		if wait <= 0 || rs.ctx.Err() != nil {
 			return true
 		}
-		time.Sleep(flipPoll)
+		t := time.NewTimer(wait)
+		select {
+		case <-*opened:
+		case <-t.C:
+		case <-rs.ctx.Done():
+		}
+		t.Stop()
 	}
-	return false
 }
+
+// flipRecheck bounds how long awaitFlip sleeps between two checks of its
+// slot's gate.
+const flipRecheck = 20 * time.Millisecond
 
 func (rs *replState) setGate(slot int, on bool) {
 	if rs.gate[slot].Swap(on) != on {
@@ -83,7 +99,18 @@ func (rs *replState) setGate(slot int, on bool) {
 			rs.gated.Add(1)
 		} else {
 			rs.gated.Add(-1)
+			rs.openedGate()
 		}
+	}
+}
+
+// openedGate wakes the commands waiting in awaitFlip: it closes the
+// current flipOpened channel, after the gate was opened, and installs a
+// fresh one.
+func (rs *replState) openedGate() {
+	ch := make(chan struct{})
+	if old := rs.flipOpened.Swap(&ch); old != nil {
+		close(*old)
 	}
 }
 
