@@ -561,6 +561,30 @@ func Dial(addr string, timeout time.Duration) (*Client, error) {
 	return NewClient(c, timeout), nil
 }
 
+// DialSetup connects to addr within timeout, sends setup's commands in
+// order (AUTH, HELLO …), each of which must not answer an error, and
+// returns the bare connection with its deadline cleared, for a caller that
+// speaks on it its own way (node-to-node links). On any failure the
+// connection is closed.
+func DialSetup(addr string, timeout time.Duration, setup [][]string) (net.Conn, error) {
+	cl, err := Dial(addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	for _, cmd := range setup {
+		v, err := cl.DoStrings(cmd...)
+		if err == nil {
+			err = v.Err()
+		}
+		if err != nil {
+			_ = cl.Close()
+			return nil, err
+		}
+	}
+	_ = cl.conn.SetDeadline(time.Time{})
+	return cl.conn, nil
+}
+
 // Conn returns the underlying connection.
 func (c *Client) Conn() net.Conn { return c.conn }
 

@@ -226,23 +226,11 @@ func (s *Server) replDial(ctx context.Context, addr string) (net.Conn, error) {
 	if rs := s.repl.Load(); rs != nil && rs.dialFault.Load() {
 		return nil, errors.New("server: replication dial refused (injected fault)")
 	}
-	cl, err := protocol.Dial(addr, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
+	var setup [][]string
 	if pass := s.password(); pass != "" {
-		v, err := cl.DoStrings("AUTH", pass)
-		if err == nil {
-			err = v.Err()
-		}
-		if err != nil {
-			_ = cl.Close()
-			return nil, err
-		}
+		setup = [][]string{{"AUTH", pass}}
 	}
-	conn := cl.Conn()
-	_ = conn.SetDeadline(time.Time{})
-	return conn, nil
+	return protocol.DialSetup(addr, 5*time.Second, setup)
 }
 
 // applyConn is the internal applier client's connection: replies are

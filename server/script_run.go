@@ -64,7 +64,6 @@ func (s *Server) runScript(c *client, sc scriptCall) {
 			} else { // at the command's time, as a command locks (kernel.Ctx.Lock)
 				c.Hold(s.store.LockAt(c.Now(), sc.keys...))
 			}
-			c.CheckFence() // as kernel.Ctx.Lock: a script admitted to a slot handed over since gets MOVED
 		}
 		reply, err, restart := h.exec(c, sc)
 		if !restart {

@@ -112,8 +112,13 @@ func (c *Ctx) Rerunning() bool { return c.env.Rerunning(c) }
 func (c *Ctx) HoldExec(tx *store.Tx) { c.held, c.execHeld = tx, true }
 
 // Hold makes tx, which the server locked for the running command, the Tx
-// its handler's Lock calls get (a script's keys); ReleaseHeld ends it.
-func (c *Ctx) Hold(tx *store.Tx) { c.held = tx }
+// its handler's Lock calls get (a script's keys); ReleaseHeld ends it. As
+// Lock, it checks the fence of the slot the command was admitted to
+// (CheckFence).
+func (c *Ctx) Hold(tx *store.Tx) {
+	c.held = tx
+	c.CheckFence()
+}
 
 // Held returns the running command's Tx, or nil.
 func (c *Ctx) Held() *store.Tx { return c.held }

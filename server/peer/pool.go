@@ -139,26 +139,14 @@ func (ps *Pool) Get(addr string, resp3 bool, lane uint8) (*Conn, error) {
 // dial connects and prepares a connection (its read loop is not started
 // yet) with the owner's setup commands.
 func (ps *Pool) dial(addr string, resp3 bool) (*Conn, error) {
-	cl, err := protocol.Dial(addr, dialTimeout)
-	if err != nil {
-		return nil, err
-	}
 	var setup [][]string
 	if ps.opts.Setup != nil {
 		setup = ps.opts.Setup(resp3)
 	}
-	for _, cmd := range setup {
-		v, err := cl.DoStrings(cmd...)
-		if err == nil {
-			err = v.Err()
-		}
-		if err != nil {
-			_ = cl.Close()
-			return nil, err
-		}
+	conn, err := protocol.DialSetup(addr, dialTimeout, setup)
+	if err != nil {
+		return nil, err
 	}
-	conn := cl.Conn()
-	_ = conn.SetDeadline(time.Time{})
 	pc := &Conn{conn: conn, bw: bufio.NewWriterSize(conn, 32<<10),
 		pending: make(chan *Call, queueLen), dead: make(chan struct{})}
 	pc.lastUse.Store(time.Now().UnixNano())
