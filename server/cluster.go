@@ -32,7 +32,8 @@ type clusterState struct {
 	node   atomic.Pointer[cluster.Node]
 	view   atomic.Pointer[clusterView]
 
-	peers *peer.Pool // node-to-node connections (cluster_proxy.go)
+	peers *peer.Pool  // node-to-node connections (cluster_proxy.go)
+	libs  librarySync // the function libraries, cluster-wide (cluster_functions.go)
 
 	sent, received atomic.Uint64 // node-to-node messages (CLUSTER INFO stats)
 	lostKeys       atomic.Uint64 // keys dropped because their slot moved away
@@ -73,6 +74,7 @@ func (s *Server) newClusterState() {
 		return
 	}
 	cs := &clusterState{s: s, proxy: s.cfg.Cluster.Route == "proxy", anyReads: s.cfg.Cluster.ReplicaReads == "any"}
+	cs.libs.kick = make(chan struct{}, 1)
 	cs.peers = peer.NewPool(peer.Options{IdleTimeout: s.idleTimeout.Load, Setup: s.peerSetup})
 	s.cl = cs
 }
@@ -117,7 +119,8 @@ func (cs *clusterState) startNode(cfg cluster.Config) error {
 			return
 		}
 		v := newClusterView(t, id)
-		if rs := cs.s.repl.Load(); rs != nil { // repl.go: promotion before routing
+		defer cs.membersAdded(cs.view.Load(), v) // cluster_functions.go
+		if rs := cs.s.repl.Load(); rs != nil {   // repl.go: promotion before routing
 			rs.switchView(v, func() { cs.view.Store(v) })
 			return
 		}

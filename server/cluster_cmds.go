@@ -90,11 +90,14 @@ func clusterSubSpecs() []spec {
 		manual("set-config-epoch", 3, "Sets the configuration epoch for a new node."),
 		manual("bumpepoch", 2, "Advances the cluster config epoch.").withTips("nondeterministic_output"),
 		// Node-to-node only: mark a connection as a peer's (never forwarded
-		// again) and deliver a PUBLISH to this node's subscribers.
+		// again), deliver a PUBLISH to this node's subscribers, take the
+		// cluster's function libraries.
 		sub("x-peer", 2, "stale fast", "7.0.0", "cached internal: marks a node-to-node connection.", "O(1)",
 			func(c *client, _ *clusterState, _ [][]byte) { c.clu.peer = true; c.OK() }),
 		sub("x-publish", 4, "pubsub loading stale fast", "7.0.0", "cached internal: delivers a message published on another node.", "O(N+M)",
 			func(c *client, _ *clusterState, args [][]byte) { c.Int(c.s.publishLocal(args[2], args[3])) }),
+		sub("x-functions", 5, "noscript stale", "7.0.0", "cached internal: the cluster's function libraries, pushed by another node.", "O(N) where N is the number of functions",
+			clusterXFunctionsCommand),
 	}
 }
 

@@ -54,7 +54,7 @@ func startCluster(t testing.TB, n int, mutate func(c *Config)) []*Server {
 
 // waitMembers waits (up to settleWait: slot moves sync the slots first,
 // handoff.go) until every node's slot table has want members, no staged
-// slot move and balanced primaries.
+// slot move and balanced primaries, and no node waits for a hand-over.
 func waitMembers(t testing.TB, nodes []*Server, want int) {
 	t.Helper()
 	deadline := time.Now().Add(settleWait)
@@ -63,6 +63,11 @@ func waitMembers(t testing.TB, nodes []*Server, want int) {
 		ok := true
 		for _, s := range nodes {
 			if t := s.cl.view.Load().t; t.Len() != want || t.Staged() != 0 || !t.Balanced() {
+				ok = false
+			}
+			// A slot flipped to this node is served once the old primary's
+			// seal arrived (TRYAGAIN until then, repl_flip.go).
+			if rs := s.repl.Load(); rs != nil && rs.gated.Load() > 0 {
 				ok = false
 			}
 		}

@@ -125,13 +125,14 @@ func TestCommandInfoVsRedis(t *testing.T) {
 // infoDeviations are the table entries whose COMMAND INFO differs from
 // redis-server 7.0.15's on purpose, with the reason.
 var infoDeviations = map[string]string{
-	"client|setinfo":    "Redis 7.2 command",
-	"cluster|myshardid": "Redis 7.2 command",
-	"cluster|x-peer":    "cached's node-to-node command",
-	"cluster|x-publish": "cached's node-to-node command",
-	"replsync":          "cached's node-to-node command (a replica's handshake)",
-	"zrank":             "Redis 7.2's WITHSCORE: arity -3",
-	"zrevrank":          "Redis 7.2's WITHSCORE: arity -3",
+	"client|setinfo":      "Redis 7.2 command",
+	"cluster|myshardid":   "Redis 7.2 command",
+	"cluster|x-peer":      "cached's node-to-node command",
+	"cluster|x-publish":   "cached's node-to-node command",
+	"cluster|x-functions": "cached's node-to-node command",
+	"replsync":            "cached's node-to-node command (a replica's handshake)",
+	"zrank":               "Redis 7.2's WITHSCORE: arity -3",
+	"zrevrank":            "Redis 7.2's WITHSCORE: arity -3",
 }
 
 // getKeysCases are argument lists for COMMAND GETKEYS by command, beyond

@@ -82,7 +82,12 @@ func functionLoadCommand(c *client, args [][]byte) {
 		}
 		replace = true
 	}
-	name, err := c.s.scripts.LoadLibrary(args[len(args)-1], replace)
+	var name string
+	var err *script.Error
+	c.s.changeLibraries(func() bool {
+		name, err = c.s.scripts.LoadLibrary(args[len(args)-1], replace)
+		return err == nil
+	})
 	if err != nil {
 		c.Err(err.Msg)
 		return
@@ -91,7 +96,7 @@ func functionLoadCommand(c *client, args [][]byte) {
 }
 
 func functionDeleteCommand(c *client, args [][]byte) {
-	if !c.s.scripts.DeleteLibrary(string(args[2])) {
+	if !c.s.changeLibraries(func() bool { return c.s.scripts.DeleteLibrary(string(args[2])) }) {
 		c.Err(errLibraryNotFound)
 		return
 	}
@@ -104,7 +109,7 @@ func functionFlushCommand(c *client, args [][]byte) {
 		c.Err(errFunctionFlushArg)
 		return
 	}
-	c.s.scripts.FlushLibraries()
+	c.s.changeLibraries(func() bool { c.s.scripts.FlushLibraries(); return true })
 	c.OK()
 }
 
@@ -203,12 +208,39 @@ func functionStatsCommand(c *client, args [][]byte) {
 // functionDumpCommand is FUNCTION DUMP: each library's code after the
 // RDB function opcode, sealed with the RDB version and CRC-64 as Redis's.
 func functionDumpCommand(c *client, args [][]byte) {
+	c.Bulk(librariesPayload(c.s.scripts.ListLibraries()))
+}
+
+// librariesPayload is libs as a FUNCTION DUMP payload.
+func librariesPayload(libs []*script.Library) []byte {
 	var p []byte
-	for _, lib := range c.s.scripts.ListLibraries() {
+	for _, lib := range libs {
 		p = append(p, rdbOpcodeFunction2)
 		p = rdb.AppendString(p, lib.Code)
 	}
-	c.Bulk(rdb.Seal(p))
+	return rdb.Seal(p)
+}
+
+// parseLibrariesPayload returns the library codes of a FUNCTION DUMP
+// payload, or the error reply.
+func parseLibrariesPayload(p []byte) ([][]byte, string) {
+	if rdb.Verify(p) != nil {
+		return nil, errDumpPayload
+	}
+	body := p[:len(p)-10]
+	var codes [][]byte
+	for len(body) > 0 {
+		if body[0] != rdbOpcodeFunction2 {
+			return nil, errFunctionPayload
+		}
+		code, rest, ok := rdb.ReadString(body[1:])
+		if !ok {
+			return nil, errFunctionPayload
+		}
+		codes = append(codes, code)
+		body = rest
+	}
+	return codes, ""
 }
 
 // functionRestoreCommand is FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE].
@@ -230,27 +262,17 @@ func functionRestoreCommand(c *client, args [][]byte) {
 			return
 		}
 	}
-	p := args[2]
-	if rdb.Verify(p) != nil {
-		c.Err(errDumpPayload)
+	codes, msg := parseLibrariesPayload(args[2])
+	if msg != "" {
+		c.Err(msg)
 		return
 	}
-	body := p[:len(p)-10]
-	var codes [][]byte
-	for len(body) > 0 {
-		if body[0] != rdbOpcodeFunction2 {
-			c.Err(errFunctionPayload)
-			return
-		}
-		code, rest, ok := rdb.ReadString(body[1:])
-		if !ok {
-			c.Err(errFunctionPayload)
-			return
-		}
-		codes = append(codes, code)
-		body = rest
-	}
-	if err := c.s.scripts.RestoreLibraries(codes, flush, replace); err != nil {
+	var err *script.Error
+	c.s.changeLibraries(func() bool {
+		err = c.s.scripts.RestoreLibraries(codes, flush, replace)
+		return err == nil
+	})
+	if err != nil {
 		c.Err(err.Msg)
 		return
 	}

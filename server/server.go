@@ -185,6 +185,10 @@ func newServer(cfg Config) (*Server, error) {
 	s.applyHotConfig(&cfg)
 	s.wg.Add(1)
 	go s.cron(cfg.ManageRuntime)
+	if s.cl != nil {
+		s.wg.Add(1)
+		go s.pushLibraries() // cluster_functions.go
+	}
 	return s, nil
 }
 
