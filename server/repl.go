@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -47,7 +48,8 @@ type replState struct {
 	owned atomic.Pointer[[store.Slots]bool] // slots this node is primary for
 	pool  sync.Pool                         // *[]repl.Record for CommitEffects
 
-	dialFault atomic.Bool // tests: replicas' dials fail (an injected network fault)
+	dialFault atomic.Bool                             // tests: replicas' dials fail (an injected network fault)
+	dialWrap  atomic.Pointer[func(net.Conn) net.Conn] // tests: wraps replicas' new connections (injected network faults); nil: none
 
 	loading [store.Slots]atomic.Bool // slots whose snapshot is being loaded: not served to READONLY (repl_apply.go)
 

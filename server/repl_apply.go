@@ -223,14 +223,21 @@ func dumpEntry(e store.Entry) ([]byte, error) { return rdb.Dump(e) }
 // replDial connects a Replica to a primary's RESP port, authenticating
 // first when requirepass is set; REPLSYNC follows on the connection.
 func (s *Server) replDial(ctx context.Context, addr string) (net.Conn, error) {
-	if rs := s.repl.Load(); rs != nil && rs.dialFault.Load() {
+	rs := s.repl.Load()
+	if rs != nil && rs.dialFault.Load() {
 		return nil, errors.New("server: replication dial refused (injected fault)")
 	}
 	var setup [][]string
 	if pass := s.password(); pass != "" {
 		setup = [][]string{{"AUTH", pass}}
 	}
-	return protocol.DialSetup(addr, 5*time.Second, setup)
+	c, err := protocol.DialSetup(addr, 5*time.Second, setup)
+	if err == nil && rs != nil {
+		if wrap := rs.dialWrap.Load(); wrap != nil {
+			c = (*wrap)(c)
+		}
+	}
+	return c, err
 }
 
 // applyConn is the internal applier client's connection: replies are

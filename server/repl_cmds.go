@@ -41,8 +41,9 @@ func (c *client) noteWrite(cmd *command, args [][]byte) {
 }
 
 // waitCommand is WAIT numreplicas timeout: how many replicas hold every
-// write this connection made (to the slots it wrote), waiting up to timeout
-// ms (0: forever) for numreplicas of them. Inside EXEC it answers at once.
+// write this connection made (to the slots it wrote), counted in each
+// slot's failover order (see replState.wait), waiting up to timeout ms (0:
+// forever) for numreplicas of them. Inside EXEC it answers at once.
 // The index waited for is the newest appended when WAIT runs, which covers
 // every earlier write of the connection.
 func waitCommand(c *client, args [][]byte) {
@@ -134,37 +135,53 @@ func (s *Server) waitNoReplicas(c *client, n, ms int64) {
 	c.Int(0)
 }
 
-// wait counts the copies of tok's writes: the slots are grouped by their
-// replica set (a replica link carries some of a primary's slots, not
-// all), and the answer is the smallest count of replicas that acknowledged
-// a group. Without block it does not wait.
+// wait counts the copies of tok's writes in failover order: the slots
+// are grouped by their replica list (a replica link carries some of a
+// primary's slots, not all), a group's count is how many of its replicas,
+// from the first in the slot's preference list, acknowledged (a replica
+// counts only if every one before it did: Primary.WaitInOrder), and the
+// answer is the smallest count of a group. The planner promotes a dead
+// primary's slots to their first surviving replica in that list, so an
+// answer k means the writes survive the loss of the primary and of up to
+// k-1 replicas. Without block it does not wait.
 func (rs *replState) wait(ctx context.Context, tok repl.Token, n int, block bool) int {
-	count := func(t repl.Token) int {
+	if len(tok.Slots()) == 0 { // no writes: the connected replicas, as Redis
 		if !block {
-			return rs.p.Acked(t)
+			return rs.p.Acked(tok)
 		}
-		return rs.p.Wait(ctx, t, n)
+		return rs.p.Wait(ctx, tok, n)
 	}
-	if len(tok.Slots()) == 0 {
-		return count(tok)
+	type group struct {
+		tok   repl.Token
+		order []string // replica IDs in promotion order
 	}
 	v := rs.view.Load()
-	groups := map[string]*repl.Token{}
+	groups := map[string]*group{}
 	for _, slot := range tok.Slots() {
 		var key strings.Builder
-		for _, m := range v.t.Preference(slot)[1:] {
+		prefs := v.t.Preference(slot)[1:]
+		for _, m := range prefs {
 			key.WriteString(m.ID)
 		}
 		g := groups[key.String()]
 		if g == nil {
-			g = &repl.Token{}
+			g = &group{order: make([]string, len(prefs))}
+			for i, m := range prefs {
+				g.order[i] = m.ID
+			}
 			groups[key.String()] = g
 		}
-		g.Note(slot, tok.Index)
+		g.tok.Note(slot, tok.Index)
 	}
 	best := -1
 	for _, g := range groups {
-		if got := count(*g); best < 0 || got < best {
+		var got int
+		if block {
+			got = rs.p.WaitInOrder(ctx, g.tok, g.order, n)
+		} else {
+			got = rs.p.AckedInOrder(g.tok, g.order)
+		}
+		if best < 0 || got < best {
 			best = got
 		}
 	}

@@ -41,9 +41,11 @@
 // the replica's live slots with index <= i is applied. A client's [Token]
 // holds the index of its last record and the slots it wrote; a replica
 // counts for it when it replicates all those slots, has loaded their
-// snapshots, and acknowledged at least the index. As Redis's WAIT, this
-// says how many copies exist, not that they will survive a failover
-// together: it is not consensus.
+// snapshots, and acknowledged at least the index. [Primary.WaitInOrder]
+// counts the acknowledged prefix of a list of replica IDs instead: given
+// the order in which replicas would be promoted, an answer k means the
+// write survives the loss of the primary and of the first k-1 of them. As
+// Redis's WAIT, this says how many copies exist now; it is not consensus.
 //
 // # Usage
 //

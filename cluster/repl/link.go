@@ -533,6 +533,18 @@ func (l *link) requestAck() {
 func (l *link) acked(tok Token) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.ackedLocked(tok)
+}
+
+// ackedAs is acked for the replica named id only: false for another one.
+func (l *link) ackedAs(id string, tok Token) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.id == id && l.ackedLocked(tok)
+}
+
+// ackedLocked is acked; l.mu must be held.
+func (l *link) ackedLocked(tok Token) bool {
 	if !l.ready || l.ackIndex < tok.Index {
 		return false
 	}

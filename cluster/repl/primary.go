@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -485,15 +486,46 @@ func (p *Primary) Acked(tok Token) int {
 	return n
 }
 
+// AckedInOrder returns the length of the longest prefix of order (replica
+// IDs, as their handshakes named them) whose every replica acknowledged
+// everything tok names, as Acked counts one. A replica with no link, or
+// one that has not acknowledged, ends the prefix: the replicas after it
+// are not counted even if they acknowledged. Listing the replicas in the
+// order they would be promoted makes the answer k mean that the write
+// survives the loss of the primary and of the first k-1 replicas.
+func (p *Primary) AckedInOrder(tok Token, order []string) int {
+	ls := p.linkList()
+	n := 0
+	for _, id := range order {
+		if !slices.ContainsFunc(ls, func(l *link) bool { return l.ackedAs(id, tok) }) {
+			break
+		}
+		n++
+	}
+	return n
+}
+
 // Wait blocks until n replicas acknowledged tok or ctx ends, and returns
 // how many did, as Redis's WAIT: it asks every replica to acknowledge at
 // once, returns as soon as n is reached, and returns the count reached at
 // the deadline otherwise. n <= 0 returns at once.
 func (p *Primary) Wait(ctx context.Context, tok Token, n int) int {
+	return p.wait(ctx, n, func() int { return p.Acked(tok) })
+}
+
+// WaitInOrder is Wait counting as AckedInOrder: it blocks until the first
+// n replicas of order acknowledged tok or ctx ends, and returns the length
+// of the acknowledged prefix of order.
+func (p *Primary) WaitInOrder(ctx context.Context, tok Token, order []string, n int) int {
+	return p.wait(ctx, n, func() int { return p.AckedInOrder(tok, order) })
+}
+
+// wait is Wait with the count taken by acked.
+func (p *Primary) wait(ctx context.Context, n int, acked func() int) int {
 	asked := false
 	for {
 		ch := p.ackWait()
-		got := p.Acked(tok)
+		got := acked()
 		if got >= n {
 			return got
 		}
@@ -506,7 +538,7 @@ func (p *Primary) Wait(ctx context.Context, tok Token, n int) int {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return p.Acked(tok)
+			return acked()
 		}
 	}
 }

@@ -197,6 +197,46 @@ func TestWaitCounts(t *testing.T) {
 	}
 }
 
+// TestWaitInOrder: WaitInOrder counts the acknowledged prefix of the
+// order given; a replica that acknowledged after one that did not is not
+// counted.
+func TestWaitInOrder(t *testing.T) {
+	h := newHarness(t, Config{})
+	d1 := &dialer{}
+	r1 := h.replica("r1", []int{1}, newFakeApplier(), d1)
+	r2 := h.replica("r2", []int{1}, newFakeApplier(), nil)
+	waitFor(t, "both synced", func() bool { return caughtUp(h.store, r1, []int{1}) && caughtUp(h.store, r2, []int{1}) })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	order := []string{"r1", "r2"}
+
+	// r1 stops reading: a write to slot 1 is acknowledged by r2 only.
+	d1.setStall(true)
+	var tok Token
+	tok.Note(1, h.store.set(1, "a", "1"))
+	if got := h.p.Wait(ctx, tok, 1); got != 1 {
+		t.Fatalf("Wait(1) = %d, want 1 (r2)", got)
+	}
+	if got := h.p.AckedInOrder(tok, []string{"r2", "r1"}); got != 1 {
+		t.Fatalf("AckedInOrder(r2, r1) = %d, want 1", got)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	if got := h.p.WaitInOrder(short, tok, order, 1); got != 0 {
+		t.Fatalf("WaitInOrder(r1, r2) with r1 stalled = %d, want 0", got)
+	}
+	if got := h.p.AckedInOrder(tok, []string{"gone", "r2"}); got != 0 {
+		t.Fatalf("AckedInOrder with an unknown first replica = %d, want 0", got)
+	}
+	d1.setStall(false)
+	if got := h.p.WaitInOrder(ctx, tok, order, 2); got != 2 {
+		t.Fatalf("WaitInOrder after the stall = %d, want 2", got)
+	}
+	if got := h.p.AckedInOrder(Token{}, order); got != 2 {
+		t.Fatalf("AckedInOrder(no writes) = %d, want 2 connected replicas", got)
+	}
+}
+
 // TestWaitNotCountedBeforeSnapshotApplied: a replica whose snapshot of a
 // slot is not loaded yet does not count for a write to that slot.
 func TestWaitNotCountedBeforeSnapshotApplied(t *testing.T) {
