@@ -15,6 +15,7 @@ import (
 
 	"github.com/cached/cached/bench/load"
 	"github.com/cached/cached/server"
+	"github.com/cached/cached/server/config"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -93,7 +94,7 @@ func TestParseFlags(t *testing.T) {
 // TestRunWritesReports runs the command's path end to end against an
 // in-process cached node and checks the table, the JSON and the HTML files.
 func TestRunWritesReports(t *testing.T) {
-	scfg := server.DefaultConfig()
+	scfg := config.DefaultConfig()
 	scfg.Port, scfg.Bind, scfg.LogLevel, scfg.MetricsAddr = 0, []string{"127.0.0.1"}, "warning", ""
 	s, err := server.Start(scfg)
 	if err != nil {
@@ -175,7 +176,7 @@ func TestProgressOffTerminal(t *testing.T) {
 // TestProgressLinesInRun runs the command's path for 3 s with --progress
 // 1s into a buffer (not a terminal): progress lines appear on stderr.
 func TestProgressLinesInRun(t *testing.T) {
-	scfg := server.DefaultConfig()
+	scfg := config.DefaultConfig()
 	scfg.Port, scfg.Bind, scfg.LogLevel, scfg.MetricsAddr = 0, []string{"127.0.0.1"}, "warning", ""
 	s, err := server.Start(scfg)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/server/peer"
 )
 
@@ -171,7 +172,7 @@ func (cs *clusterState) reset(hard bool) error {
 }
 
 func gossipPort(addr string) int {
-	_, p, err := splitHostPort(addr)
+	_, p, err := config.SplitHostPort(addr)
 	if err != nil {
 		return 0
 	}

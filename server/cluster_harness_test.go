@@ -10,13 +10,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/config"
 )
 
 // startClusterNode starts one cluster-enabled node on free ports, joining
 // seed (a gossip address) if not empty.
-func startClusterNode(t testing.TB, seed string, mutate func(c *Config)) *Server {
+func startClusterNode(t testing.TB, seed string, mutate func(c *config.Config)) *Server {
 	t.Helper()
-	return startServer(t, func(c *Config) {
+	return startServer(t, func(c *config.Config) {
 		c.Cluster.Enabled = true
 		c.Cluster.Port = 0 // port 0: a free gossip port too
 		// Failure detection a loaded -race run cannot trip by itself: with
@@ -42,7 +43,7 @@ const (
 
 // startCluster starts n nodes that join the first one and waits until every
 // node sees all n.
-func startCluster(t testing.TB, n int, mutate func(c *Config)) []*Server {
+func startCluster(t testing.TB, n int, mutate func(c *config.Config)) []*Server {
 	t.Helper()
 	nodes := []*Server{startClusterNode(t, "", mutate)}
 	for range n - 1 {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cached/cached/server/config"
 )
 
 // nodeIDs returns the node IDs s lists in CLUSTER NODES.
@@ -73,8 +75,8 @@ func TestClusterMeetAndReset(t *testing.T) {
 	a := startClusterNode(t, "", nil)
 	b := startClusterNode(t, "", nil)
 	rc := newClient(t, a, nil)
-	_, bport, _ := splitHostPort(b.Addr())
-	_, gport, _ := splitHostPort(b.cl.node.Load().GossipAddr())
+	_, bport, _ := config.SplitHostPort(b.Addr())
+	_, gport, _ := config.SplitHostPort(b.cl.node.Load().GossipAddr())
 	mustDo(t, rc, "CLUSTER", "MEET", "127.0.0.1", bport, gport)
 	waitMembers(t, []*Server{a, b}, 2)
 	// RESET: a leaves and is a one-node cluster again; HARD takes a new ID.

@@ -16,6 +16,7 @@ import (
 	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/cluster/clustertest"
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/config"
 )
 
 // partitionWait bounds the waits of partition tests: failure detection,
@@ -72,9 +73,9 @@ func clusterStateOf(t *testing.T, rc *redis.Client) string {
 // of a slot it does not own.
 func TestClusterPartitionMinorityDownHealNoStaleHits(t *testing.T) {
 	nw := clustertest.NewNet()
-	nodes := startCluster(t, 5, func(c *Config) {
+	nodes := startCluster(t, 5, func(c *config.Config) {
 		c.Cluster.NodeTimeout = 200
-		c.Cluster.transport = nw.Transport
+		c.Cluster.Transport = nw.Transport
 	})
 	pollFor(t, "five nodes on one table", func() bool { return oneTable(nodes) })
 	iso := nodes[0]
@@ -176,7 +177,7 @@ func TestClusterUnreachableSeedDownUntilJoined(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
 	joiner := startClusterNode(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		func(c *Config) { c.MetricsAddr = "127.0.0.1:0" })
+		func(c *config.Config) { c.MetricsAddr = "127.0.0.1:0" })
 	rc := newClient(t, joiner, nil)
 	wantErr(t, rc, protocol.ErrClusterDown, "get", "k")
 	wantErr(t, rc, protocol.ErrClusterDown, "set", "k", "v")
@@ -186,7 +187,7 @@ func TestClusterUnreachableSeedDownUntilJoined(t *testing.T) {
 	if code, _ := readyzCode(t, joiner); code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz %d before joining, want 503", code)
 	}
-	seed := startClusterNode(t, "", func(c *Config) { c.Cluster.Port = port })
+	seed := startClusterNode(t, "", func(c *config.Config) { c.Cluster.Port = port })
 	if seed.cl.down() {
 		t.Fatal("a node without seeds is down at start")
 	}

@@ -9,9 +9,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/config"
 )
 
-func proxyMode(c *Config) { c.Cluster.Route = "proxy" }
+func proxyMode(c *config.Config) { c.Cluster.Route = "proxy" }
 
 func TestClusterProxyPlainClients(t *testing.T) {
 	nodes := startCluster(t, 3, proxyMode)
@@ -135,7 +136,7 @@ func TestClusterPublishReachesPeers(t *testing.T) {
 }
 
 func TestClusterProxyWithPassword(t *testing.T) {
-	nodes := startCluster(t, 3, func(c *Config) { proxyMode(c); c.RequirePass = "s3cret" })
+	nodes := startCluster(t, 3, func(c *config.Config) { proxyMode(c); c.RequirePass = "s3cret" })
 	rc := newClient(t, nodes[0], func(o *redis.Options) { o.Password = "s3cret" })
 	ctx := ctxT(t)
 	for i := range 30 {

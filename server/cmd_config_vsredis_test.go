@@ -3,6 +3,8 @@ package server
 import (
 	"strings"
 	"testing"
+
+	"github.com/cached/cached/server/config"
 )
 
 // TestConfigGetPatternsVsRedis compares CONFIG GET with several names and
@@ -11,7 +13,7 @@ import (
 func TestConfigGetPatternsVsRedis(t *testing.T) {
 	p := newVsRedisPair(t, false)
 	known := map[string]bool{}
-	for _, n := range configNames() {
+	for _, n := range config.Names() {
 		known[n] = true
 	}
 	keys := func(raw string) (map[string]int, []string) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/server/keycmd"
 	"github.com/cached/cached/store"
 )
@@ -586,7 +587,7 @@ func FuzzKeysCommands(f *testing.F) {
 	} {
 		f.Add(seed.cmd, seed.args)
 	}
-	s := startServer(f, func(c *Config) { c.Databases = 4 })
+	s := startServer(f, func(c *config.Config) { c.Databases = 4 })
 	keysSeed(s, 0, "k", "v", 0)
 	keysSeed(s, 0, "a", "v", 0)
 	rc := newClient(f, s, nil)

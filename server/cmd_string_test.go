@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/server/kernel"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
@@ -488,7 +489,7 @@ func FuzzStringCommands(f *testing.F) {
 	} {
 		f.Add(seed.cmd, []byte(seed.args))
 	}
-	s := startServer(f, func(c *Config) { c.ProtoMaxBulkLen = 1 << 20 })
+	s := startServer(f, func(c *config.Config) { c.ProtoMaxBulkLen = 1 << 20 })
 	strPutList(s, 0, "l")
 	rc := newClient(f, s, func(o *redis.Options) { o.Protocol = 2 })
 	f.Fuzz(func(t *testing.T, cmd uint8, data []byte) {
@@ -514,7 +515,7 @@ func FuzzStringCommands(f *testing.F) {
 // with Redis's errors and leaves the value unchanged.
 func TestStringMaxBulkLen(t *testing.T) {
 	const limit = 1 << 20
-	s := startServer(t, func(c *Config) { c.ProtoMaxBulkLen = limit })
+	s := startServer(t, func(c *config.Config) { c.ProtoMaxBulkLen = limit })
 	rc := newClient(t, s, nil)
 	big := string(bytes.Repeat([]byte("x"), limit-2))
 	mustDo(t, rc, "SET", "k", big)

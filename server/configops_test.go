@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cached/cached/server/config"
 )
 
 // redisWithConf starts /usr/bin/redis-server on conf (plus args, which
@@ -76,8 +78,8 @@ func TestConfigInclude(t *testing.T) {
 	writeFile(t, "sub/a.conf", "maxmemory 2mb\nhz 30\ninclude conf.d/*.conf\n") // relative to the working directory
 	writeFile(t, "conf.d/1.conf", "maxmemory-policy allkeys-lru\nslowlog-max-len 5\n")
 	writeFile(t, "conf.d/2.conf", "slowlog-max-len 7\n")
-	cfg := DefaultConfig()
-	if err := ParseConfigFile("main.conf", &cfg); err != nil {
+	cfg := config.DefaultConfig()
+	if err := config.ParseConfigFile("main.conf", &cfg); err != nil {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]string{"maxmemory": "2097152", "hz": "20", "maxmemory-policy": "allkeys-lru", "slowlog-max-len": "7"} {
@@ -86,11 +88,11 @@ func TestConfigInclude(t *testing.T) {
 		}
 	}
 	writeFile(t, "loop.conf", "include loop.conf\n")
-	if err := ParseConfigFile("loop.conf", &cfg); err == nil || !strings.Contains(err.Error(), "nested") {
+	if err := config.ParseConfigFile("loop.conf", &cfg); err == nil || !strings.Contains(err.Error(), "nested") {
 		t.Errorf("include loop: %v", err)
 	}
 	writeFile(t, "missing.conf", "include nothere.conf\n")
-	if err := ParseConfigFile("missing.conf", &cfg); err == nil || !strings.Contains(err.Error(), "nothere.conf") {
+	if err := config.ParseConfigFile("missing.conf", &cfg); err == nil || !strings.Contains(err.Error(), "nothere.conf") {
 		t.Errorf("missing include: %v", err)
 	}
 	// redis-server reads the same files the same way.
@@ -106,7 +108,7 @@ func TestConfigInclude(t *testing.T) {
 // over unix and redis-cli -s talk to it; Shutdown removes the file.
 func TestUnixSocket(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "cached.sock")
-	s := startServer(t, func(c *Config) { c.UnixSocket, c.UnixSocketPerm = sock, 0o700 })
+	s := startServer(t, func(c *config.Config) { c.UnixSocket, c.UnixSocketPerm = sock, 0o700 })
 	fi, err := os.Stat(sock)
 	if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("socket file %v %v", fi, err)
@@ -141,11 +143,11 @@ func TestUnixSocket(t *testing.T) {
 func TestRenameCommandVsRedis(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "rename.conf")
 	writeFile(t, conf, "save \"\"\nrename-command config myconfig\nrename-command FLUSHALL \"\"\n")
-	cfg := DefaultConfig()
-	if err := ParseConfigFile(conf, &cfg); err != nil {
+	cfg := config.DefaultConfig()
+	if err := config.ParseConfigFile(conf, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, func(c *Config) { c.renames = cfg.renames })
+	s := startServer(t, func(c *config.Config) { c.Renames = cfg.Renames })
 	plain := startServer(t, nil)
 	ours, theirs := newClient(t, s, resp2), redisWithConf(t, conf)
 	empty := filepath.Join(t.TempDir(), "empty.conf")
@@ -183,8 +185,8 @@ func TestRenameCommandVsRedis(t *testing.T) {
 			t.Errorf("COMMAND COUNT %d -> %d", before, after)
 		}
 	}
-	bad := DefaultConfig()
-	bad.renames = []commandRename{{"nosuchcmd", "x"}}
+	bad := config.DefaultConfig()
+	bad.Renames = []config.Rename{{From: "nosuchcmd", To: "x"}}
 	if _, err := Start(bad); err == nil || !strings.Contains(err.Error(), "No such command in rename-command") {
 		t.Errorf("unknown command renamed: %v", err)
 	}
@@ -223,14 +225,14 @@ func TestCachedOnlyDirectivesVsRedis(t *testing.T) {
 	writeFile(t, empty, "")
 	rc := redisWithConf(t, empty)
 	ctx := ctxT(t)
-	for _, d := range Directives() {
+	for _, d := range config.Directives() {
 		got, err := rc.ConfigGet(ctx, d.Name).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, known := got[d.Name]
-		if cachedOnly := lookupDirective(d.Name).cachedOnly; known == cachedOnly {
-			t.Errorf("%s: redis-server knows it: %v, marked cached-only: %v", d.Name, known, cachedOnly)
+		if known == d.CachedOnly {
+			t.Errorf("%s: redis-server knows it: %v, marked cached-only: %v", d.Name, known, d.CachedOnly)
 		}
 	}
 }
@@ -243,8 +245,8 @@ func TestConfigRewriteRedisReadable(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "cached.conf")
 	writeFile(t, conf, "# my cache\nshards 8\nmaxmemory 10mb\nrename-command debug \"\"\n")
-	cfg := DefaultConfig()
-	if err := ParseConfigFile(conf, &cfg); err != nil {
+	cfg := config.DefaultConfig()
+	if err := config.ParseConfigFile(conf, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	cfg.SetConfigFile(conf)
@@ -286,8 +288,8 @@ func TestConfigRewriteRedisReadable(t *testing.T) {
 		}
 	}
 	// cached reads it back whole.
-	back := DefaultConfig()
-	if err := ParseConfigFile(conf, &back); err != nil {
+	back := config.DefaultConfig()
+	if err := config.ParseConfigFile(conf, &back); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"shards", "log-format", "gc-min-heap", "maxmemory", "maxmemory-policy", "latency-tracking"} {
@@ -297,8 +299,8 @@ func TestConfigRewriteRedisReadable(t *testing.T) {
 			t.Errorf("%s read back %q, node has %q", k, a, b)
 		}
 	}
-	if len(back.renames) != 1 || back.renames[0] != (commandRename{"debug", ""}) {
-		t.Errorf("renames read back %v", back.renames)
+	if len(back.Renames) != 1 || back.Renames[0] != (config.Rename{From: "debug", To: ""}) {
+		t.Errorf("renames read back %v", back.Renames)
 	}
 	// A second rewrite changes nothing.
 	mustDo(t, rc, "CONFIG", "REWRITE")
@@ -311,7 +313,7 @@ func TestConfigRewriteRedisReadable(t *testing.T) {
 // Redis does and logged as having no effect.
 func TestConfigSetIneffectiveLogged(t *testing.T) {
 	logPath := filepath.Join(t.TempDir(), "cached.log")
-	s := startServer(t, func(c *Config) { c.LogFile, c.LogFormat = logPath, "json" })
+	s := startServer(t, func(c *config.Config) { c.LogFile, c.LogFormat = logPath, "json" })
 	rc := newClient(t, s, nil)
 	mustDo(t, rc, "CONFIG", "SET", "appendonly", "yes", "maxmemory-policy", "allkeys-lru")
 	mustDo(t, rc, "CONFIG", "SET", "io-threads-do-reads", "no") // its default: nothing to say

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/store"
 )
 
@@ -70,7 +71,7 @@ func (l *streamLog) CommitEffects(r *store.Record) {
 // sink checks per-slot sequences, then applies the stream to an empty node
 // and compares the two key by key.
 func TestEffectStreamReplays(t *testing.T) {
-	primary := startServer(t, func(c *Config) {
+	primary := startServer(t, func(c *config.Config) {
 		c.MaxMemory = 48 << 10
 		c.MaxMemoryPolicy = "allkeys-lru"
 		c.Hz = 100 // active expiry runs during the load

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/cached/cached/server/config"
 )
 
 // TestEncodingThresholdsVsRedis plays writes around the encoding thresholds
@@ -14,7 +16,7 @@ import (
 // listpack agree (hashtable); lists are "quicklist" either way.
 func TestEncodingThresholdsVsRedis(t *testing.T) {
 	p := newVsRedisPair(t, false)
-	t.Cleanup(func() { DefaultConfig().Encodings.apply() }) // the limits are process-wide
+	t.Cleanup(func() { applyEncodings(config.DefaultConfig().Encodings) }) // the limits are process-wide
 	fill := func(cmd, key string, from, to int, val func(i int) string) {
 		args := []string{cmd, key}
 		for i := from; i < to; i++ {
@@ -88,7 +90,7 @@ func TestEncodingThresholdsVsRedis(t *testing.T) {
 func TestSetListpackLimitsConfig(t *testing.T) {
 	s := startServer(t, nil)
 	rc := newClient(t, s, nil)
-	t.Cleanup(func() { DefaultConfig().Encodings.apply() })
+	t.Cleanup(func() { applyEncodings(config.DefaultConfig().Encodings) })
 	mustDo(t, rc, "SADD", "s", "a", "b")
 	if e := rc.ObjectEncoding(t.Context(), "s").Val(); e != "listpack" {
 		t.Fatalf("2 strings: %s", e)

@@ -14,6 +14,7 @@ import (
 	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/cluster/clustertest"
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/config"
 )
 
 // slotKeys returns one key per slot ("fo:N" for the first N that hashes
@@ -160,9 +161,9 @@ func TestFailoverKeepsAcknowledgedWrites(t *testing.T) {
 
 func failoverRun(t *testing.T, n, replicas int, killCoordinator bool) {
 	nw := clustertest.NewNet()
-	nodes := startCluster(t, n, func(c *Config) {
+	nodes := startCluster(t, n, func(c *config.Config) {
 		c.Cluster.Replicas = replicas
-		c.Cluster.transport = nw.Transport
+		c.Cluster.Transport = nw.Transport
 	})
 	waitReplSynced(t, nodes)
 	victim := lowestID(nodes)

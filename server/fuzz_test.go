@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/cached/cached/server/config"
 )
 
 // FuzzRequest sends arbitrary bytes as a client's whole input stream, then
@@ -32,9 +34,9 @@ func FuzzRequest(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	s := startServer(f, func(c *Config) { c.ProtoMaxBulkLen = 1 << 20; c.Databases = 4 })
+	s := startServer(f, func(c *config.Config) { c.ProtoMaxBulkLen = 1 << 20; c.Databases = 4 })
 	s.cfgMu.Lock()
-	base := s.cfg.clone()
+	base := s.cfg.Clone()
 	s.cfgMu.Unlock()
 	f.Fuzz(func(t *testing.T, in []byte) {
 		nc, err := net.Dial("tcp", s.Addr())
@@ -55,7 +57,7 @@ func FuzzRequest(f *testing.F) {
 		// Undo what the input may have configured (requirepass, maxclients…),
 		// then check the node still serves a new client.
 		s.cfgMu.Lock()
-		s.cfg = base.clone()
+		s.cfg = base.Clone()
 		s.applyHotConfig(&s.cfg)
 		s.cfgMu.Unlock()
 		ctl, err := net.Dial("tcp", s.Addr())

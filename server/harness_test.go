@@ -11,14 +11,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/store"
 )
 
 // startServer starts a node on a free 127.0.0.1 port with cfg's defaults
 // changed by mutate (may be nil); it is closed when the test ends.
-func startServer(t testing.TB, mutate func(c *Config)) *Server {
+func startServer(t testing.TB, mutate func(c *config.Config)) *Server {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Port = 0
 	cfg.Bind = []string{"127.0.0.1"}
 	cfg.LogLevel = "warning"

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/server/hashcmd"
 	"github.com/cached/cached/server/setcmd"
 	"github.com/redis/go-redis/v9"
@@ -188,7 +189,7 @@ func TestHashSetWatch(t *testing.T) {
 // TestHashSetMaxmemory checks that hash and set growth counts against
 // maxmemory: denied under noeviction, evicted under allkeys-lru.
 func TestHashSetMaxmemory(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.MaxMemory = 1 << 20 })
+	s := startServer(t, func(c *config.Config) { c.MaxMemory = 1 << 20 })
 	rc := newClient(t, s, nil)
 	ctx := ctxT(t)
 	val := strings.Repeat("v", 1000)

@@ -125,7 +125,7 @@ func (s *Server) infoConfig() infoConfig {
 	s.cfgMu.Lock()
 	defer s.cfgMu.Unlock()
 	ic := infoConfig{hz: s.cfg.Hz, maxClients: s.cfg.MaxClients, maxMemory: s.cfg.MaxMemory,
-		policy: s.cfg.MaxMemoryPolicy, file: s.cfg.file}
+		policy: s.cfg.MaxMemoryPolicy, file: s.cfg.ConfigFile()}
 	if v, ok := s.cfg.Get("cluster-enabled"); ok && v == "yes" {
 		ic.cluster = true
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
+
+	"github.com/cached/cached/server/config"
 )
 
 // introClients returns a RESP3 and a RESP2 go-redis client, by name.
@@ -129,7 +131,7 @@ func TestIntroInfoSections(t *testing.T) {
 }
 
 func TestIntroInfoFields(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.MaxMemory = 1 << 30; c.MaxMemoryPolicy = "allkeys-lru" })
+	s := startServer(t, func(c *config.Config) { c.MaxMemory = 1 << 30; c.MaxMemoryPolicy = "allkeys-lru" })
 	rc := newClient(t, s, nil)
 	f := introInfo(t, rc, "everything")
 	_, port, _ := net.SplitHostPort(s.Addr())

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/cached/cached/server/config"
 )
 
 // discardConn is a redcon.Conn whose writes go nowhere, to time dispatch
@@ -39,7 +41,7 @@ func (d *discardConn) PeekPipeline() []redcon.Command { return nil }
 // BenchmarkLatencyObserve times the histogram hook alone: the metrics cost
 // on the request path is its ns/op divided by dispatch's.
 func BenchmarkDispatch(b *testing.B) {
-	s := startServer(b, func(c *Config) { c.MetricsAddr = "" })
+	s := startServer(b, func(c *config.Config) { c.MetricsAddr = "" })
 	c := s.newClient(&discardConn{})
 	for _, bc := range []struct {
 		name string
@@ -58,7 +60,7 @@ func BenchmarkDispatch(b *testing.B) {
 }
 
 func TestLatencyStatsInfo(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.MetricsAddr = "" })
+	s := startServer(t, func(c *config.Config) { c.MetricsAddr = "" })
 	rc := newClient(t, s, nil)
 	mustDo(t, rc, "SET", "k", "v")
 	mustDo(t, rc, "CONFIG", "GET", "maxmemory")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/cached/cached/server/config"
 )
 
 // TestMaxmemoryLFUKeepsFrequentKeys: under allkeys-lfu and volatile-lfu the
@@ -12,7 +14,7 @@ import (
 func TestMaxmemoryLFUKeepsFrequentKeys(t *testing.T) {
 	for _, policy := range []string{"allkeys-lfu", "volatile-lfu"} {
 		t.Run(policy, func(t *testing.T) {
-			s := startServer(t, func(c *Config) { c.MaxMemory = 1 << 20; c.MaxMemoryPolicy = policy })
+			s := startServer(t, func(c *config.Config) { c.MaxMemory = 1 << 20; c.MaxMemoryPolicy = policy })
 			rc := newClient(t, s, nil)
 			val := strings.Repeat("v", 1000)
 			for i := range 20 {

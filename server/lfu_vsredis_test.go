@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/server/keycmd"
 	"github.com/redis/go-redis/v9"
 )
@@ -86,7 +87,7 @@ func TestLFUVsRedis(t *testing.T) {
 // TestLFUIdletimeAfterSwitch: back under an LRU policy, OBJECT IDLETIME
 // answers an integer again (the LFU-era field is reinterpreted, as Redis).
 func TestLFUIdletimeAfterSwitch(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.MaxMemoryPolicy = "allkeys-lfu" })
+	s := startServer(t, func(c *config.Config) { c.MaxMemoryPolicy = "allkeys-lfu" })
 	rc := newClient(t, s, nil)
 	mustDo(t, rc, "SET", "k", "v")
 	if f := mustDo(t, rc, "OBJECT", "FREQ", "k"); f != int64(5) {

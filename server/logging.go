@@ -22,10 +22,10 @@ func newLogger(out io.Writer, format string, level *slog.LevelVar) *slog.Logger 
 // then every directive that is accepted without effect.
 func (s *Server) logStarted() {
 	s.cfgMu.Lock()
-	cfg := s.cfg.clone()
+	cfg := s.cfg.Clone()
 	s.cfgMu.Unlock()
 	attrs := []any{"version", Version, "redis_version", redisVersion, "go", runtime.Version(),
-		"pid", os.Getpid(), "addrs", s.addrs, "config_file", cfg.file,
+		"pid", os.Getpid(), "addrs", s.addrs, "config_file", cfg.ConfigFile(),
 		"metrics", s.httpAddr, "cluster", cfg.Cluster.Enabled}
 	if s.unixPath != "" {
 		attrs = append(attrs, "unixsocket", s.unixPath)

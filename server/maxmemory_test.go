@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/cached/cached/server/config"
 )
 
 func TestMaxmemoryNoEvictionRefusesWrites(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.MaxMemory = 1 << 20 })
+	s := startServer(t, func(c *config.Config) { c.MaxMemory = 1 << 20 })
 	rc := newClient(t, s, nil)
 	val := strings.Repeat("v", 1000)
 	var oom error
@@ -30,7 +32,7 @@ func TestMaxmemoryNoEvictionRefusesWrites(t *testing.T) {
 }
 
 func TestMaxmemoryAllKeysLRUEvicts(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.MaxMemory = 1 << 20; c.MaxMemoryPolicy = "allkeys-lru" })
+	s := startServer(t, func(c *config.Config) { c.MaxMemory = 1 << 20; c.MaxMemoryPolicy = "allkeys-lru" })
 	rc := newClient(t, s, nil)
 	val := strings.Repeat("v", 1000)
 	mustDo(t, rc, "SET", "hot", "x")

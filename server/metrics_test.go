@@ -12,11 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/cached/cached/server/config"
 )
 
 func metricsServer(t *testing.T) *Server {
 	t.Helper()
-	return startServer(t, func(c *Config) { c.MetricsAddr = "127.0.0.1:0" })
+	return startServer(t, func(c *config.Config) { c.MetricsAddr = "127.0.0.1:0" })
 }
 
 func httpGet(t *testing.T, url string) (int, string) {
@@ -177,7 +179,7 @@ func TestMetricsCloseStopsHTTP(t *testing.T) {
 }
 
 func TestMetricsDisabled(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.MetricsAddr = "" })
+	s := startServer(t, func(c *config.Config) { c.MetricsAddr = "" })
 	if s.MetricsAddr() != "" {
 		t.Fatalf("MetricsAddr = %q, want empty", s.MetricsAddr())
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cached/cached/server/config"
 )
 
 // monitorLineRE matches a monitor line and captures what follows the
@@ -158,7 +160,7 @@ func TestMonitorLineTimestamp(t *testing.T) {
 }
 
 func TestMonitorRedactsAuth(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.RequirePass = "secret" })
+	s := startServer(t, func(c *config.Config) { c.RequirePass = "secret" })
 	_, r := startMonitor(t, s, "secret")
 	nc, cr := rawConn(t, s)
 	cases := []struct{ send, reply, line string }{
@@ -293,7 +295,7 @@ func TestMonitorSlowReaderIsDropped(t *testing.T) {
 
 func TestMonitorCloseLeavesNoGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Port, cfg.Bind, cfg.LogLevel, cfg.MetricsAddr = 0, []string{"127.0.0.1"}, "warning", ""
 	s, err := Start(cfg)
 	if err != nil {

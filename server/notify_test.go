@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/server/pubsub"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
@@ -42,7 +43,7 @@ func TestNotifyFlagsConfig(t *testing.T) {
 		t.Fatalf("a refused CONFIG SET changed the value to %q", got)
 	}
 	// Started with the directive (a config file or the command line).
-	s2 := startServer(t, func(c *Config) {
+	s2 := startServer(t, func(c *config.Config) {
 		if err := c.Set("notify-keyspace-events", "Elg"); err != nil {
 			t.Fatal(err)
 		}
@@ -50,26 +51,6 @@ func TestNotifyFlagsConfig(t *testing.T) {
 	if got := newClient(t, s2, nil).ConfigGet(ctxT(t), "notify-keyspace-events").Val()["notify-keyspace-events"]; got != "glE" {
 		t.Fatalf("start-up value = %q", got)
 	}
-}
-
-func FuzzNotifyFlags(f *testing.F) {
-	for _, s := range []string{"KEA", "AKEnm", "g$lshzxetdKEmn", "", "Z", "xE"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		fl, err := parseNotifyFlags(s)
-		if err != nil {
-			return
-		}
-		canon := formatNotifyFlags(fl)
-		again, err := parseNotifyFlags(canon)
-		if err != nil || formatNotifyFlags(again) != canon {
-			t.Fatalf("%q: canonical %q does not round trip (%v)", s, canon, err)
-		}
-		if again&^notifyNew != fl&^notifyNew {
-			t.Fatalf("%q: flags %x, after the round trip %x", s, fl, again)
-		}
-	})
 }
 
 // eventLog collects keyspace and keyevent messages from a go-redis pattern

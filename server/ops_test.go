@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/cached/cached/server/config"
 )
 
 func TestMetricsListenAddr(t *testing.T) {
@@ -41,7 +43,7 @@ func TestMetricsListenAddr(t *testing.T) {
 			t.Errorf("metricsListenAddr(%q, %d) = %q, %v; want %q (error %v)", tc.dir, tc.port, got, err, tc.want, tc.err)
 		}
 	}
-	if d := DefaultConfig().MetricsAddr; d != "127.0.0.1" {
+	if d := config.DefaultConfig().MetricsAddr; d != "127.0.0.1" {
 		t.Errorf("default metrics-addr = %q", d)
 	}
 }
@@ -49,9 +51,9 @@ func TestMetricsListenAddr(t *testing.T) {
 // TestMetricsDefaultAddrNoClash starts two nodes with the default
 // metrics-addr (port 0: each gets a free metrics port): both serve metrics.
 func TestMetricsDefaultAddrNoClash(t *testing.T) {
-	def := DefaultConfig().MetricsAddr
-	a := startServer(t, func(c *Config) { c.MetricsAddr = def })
-	b := startServer(t, func(c *Config) { c.MetricsAddr = def })
+	def := config.DefaultConfig().MetricsAddr
+	a := startServer(t, func(c *config.Config) { c.MetricsAddr = def })
+	b := startServer(t, func(c *config.Config) { c.MetricsAddr = def })
 	if a.MetricsAddr() == "" || b.MetricsAddr() == "" || a.MetricsAddr() == b.MetricsAddr() {
 		t.Fatalf("metrics addresses %q and %q", a.MetricsAddr(), b.MetricsAddr())
 	}
@@ -97,7 +99,7 @@ func findLog(recs []map[string]any, msg string) map[string]any {
 func TestLogStartStopJSON(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "cached.log")
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Port, cfg.Bind, cfg.MetricsAddr = 0, []string{"127.0.0.1"}, ""
 	cfg.LogFile, cfg.LogFormat = logPath, "json"
 	cfg.SetConfigFile(filepath.Join(dir, "cached.conf"))
@@ -170,7 +172,7 @@ func readyzCode(t *testing.T, s *Server) (int, string) {
 // TestReadyzCluster: a cluster node is ready once it has reached its seeds
 // and holds slots; one whose seed does not answer stays not ready.
 func TestReadyzCluster(t *testing.T) {
-	withMetrics := func(c *Config) { c.MetricsAddr = "127.0.0.1:0" }
+	withMetrics := func(c *config.Config) { c.MetricsAddr = "127.0.0.1:0" }
 	first := startClusterNode(t, "", withMetrics)
 	if code, body := readyzCode(t, first); code != http.StatusOK {
 		t.Fatalf("node without seeds: /readyz %d %q", code, body)
@@ -280,7 +282,7 @@ func TestLatencyMetricNativeAndClassic(t *testing.T) {
 
 // TestClusterMetrics: members and slots served per role in cluster mode.
 func TestClusterMetrics(t *testing.T) {
-	nodes := startCluster(t, 3, func(c *Config) { c.MetricsAddr = "127.0.0.1:0" })
+	nodes := startCluster(t, 3, func(c *config.Config) { c.MetricsAddr = "127.0.0.1:0" })
 	waitReplSynced(t, nodes) // cluster-replicas 1: each node also serves replica slots
 	total := 0
 	for _, s := range nodes {
@@ -328,7 +330,7 @@ func TestGrafanaDashboardMetrics(t *testing.T) {
 	if err := json.Unmarshal(raw, &dash); err != nil {
 		t.Fatal(err)
 	}
-	s := startClusterNode(t, "", func(c *Config) { c.MetricsAddr = "127.0.0.1:0" })
+	s := startClusterNode(t, "", func(c *config.Config) { c.MetricsAddr = "127.0.0.1:0" })
 	rc := newClient(t, s, nil)
 	mustDo(t, rc, "SET", "k", "v")
 	mustDo(t, rc, "GET", "k")
@@ -365,7 +367,7 @@ func TestStartFailureLogged(t *testing.T) {
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	logPath := filepath.Join(t.TempDir(), "cached.log")
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Bind, cfg.MetricsAddr, cfg.LogFile, cfg.LogFormat = []string{"127.0.0.1"}, "", logPath, "json"
 	if err := cfg.Set("port", port); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cached/cached/server/config"
 )
 
 // rawConn dials s and returns the connection and a reader over it.
@@ -54,7 +56,7 @@ func waitClients(t testing.TB, s *Server, n int) {
 }
 
 func TestProtocolErrorsCloseConnection(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.ProtoMaxBulkLen = 1 << 20 })
+	s := startServer(t, func(c *config.Config) { c.ProtoMaxBulkLen = 1 << 20 })
 	cases := []struct{ name, in, want string }{
 		{"garbage multibulk", "*abc\r\n", "-ERR Protocol error: invalid multibulk length"},
 		{"huge multibulk", "*2000000\r\n", "-ERR Protocol error: invalid multibulk length"},
@@ -135,7 +137,7 @@ func TestDisconnectMidCommandLeavesNoTrace(t *testing.T) {
 }
 
 func TestMaxClients(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.MaxClients = 2 })
+	s := startServer(t, func(c *config.Config) { c.MaxClients = 2 })
 	a, ra := rawConn(t, s)
 	b, rb := rawConn(t, s)
 	for _, p := range []struct {
@@ -155,7 +157,7 @@ func TestMaxClients(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.Timeout = 1 })
+	s := startServer(t, func(c *config.Config) { c.Timeout = 1 })
 	_, r := rawConn(t, s)
 	start := time.Now()
 	expectClosed(t, r)
@@ -165,7 +167,7 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestQueryBufferLimit(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.ClientQueryBufferLimit = 1 << 20 })
+	s := startServer(t, func(c *config.Config) { c.ClientQueryBufferLimit = 1 << 20 })
 	nc, r := rawConn(t, s)
 	send(t, nc, "*2\r\n$4\r\nECHO\r\n$3000000\r\n")
 	chunk := strings.Repeat("x", 64*1024)
@@ -178,7 +180,7 @@ func TestQueryBufferLimit(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.RequirePass = "sekret" })
+	s := startServer(t, func(c *config.Config) { c.RequirePass = "sekret" })
 	nc, r := rawConn(t, s)
 	send(t, nc, "GET k\r\nAUTH wrong\r\nAUTH default sekret\r\nPING\r\n")
 	for _, want := range []string{
@@ -196,13 +198,13 @@ func TestAuth(t *testing.T) {
 func TestOptionalBindAddressIsSkipped(t *testing.T) {
 	// 192.0.2.1 (TEST-NET-1) is not on this machine: listening on it fails,
 	// and the '-' prefix makes that a warning, as in redis.conf.
-	s := startServer(t, func(c *Config) { c.Bind = []string{"127.0.0.1", "-192.0.2.1"} })
+	s := startServer(t, func(c *config.Config) { c.Bind = []string{"127.0.0.1", "-192.0.2.1"} })
 	nc, r := rawConn(t, s)
 	send(t, nc, "PING\r\n")
 	if got := readLine(t, r); got != "+PONG" {
 		t.Fatalf("got %q", got)
 	}
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Port, cfg.Bind, cfg.LogLevel = 0, []string{"192.0.2.1"}, "nothing"
 	if s2, err := Start(cfg); err == nil {
 		s2.Close()

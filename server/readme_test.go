@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/cached/cached/server/config"
 )
 
 // TestREADMEListsEveryCommand keeps the README's compatibility table true:
@@ -43,7 +45,7 @@ func TestREADMEDirectiveTable(t *testing.T) {
 		name := strings.Trim(strings.TrimSpace(cells[1]), "`")
 		rows[name] = []string{strings.Trim(strings.TrimSpace(cells[2]), "`"), strings.TrimSpace(cells[3])}
 	}
-	for _, d := range Directives() {
+	for _, d := range config.Directives() {
 		if d.Inert {
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/server/kernel"
 	"github.com/cached/cached/store"
 )
@@ -41,7 +42,7 @@ func (l *lockedBuffer) String() string {
 // Its log goes to the returned buffer.
 func panicServer(t *testing.T) (*Server, *lockedBuffer) {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Port = 0
 	cfg.Bind = []string{"127.0.0.1"}
 	cfg.MetricsAddr = ""

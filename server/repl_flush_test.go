@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/store"
 )
 
@@ -229,7 +230,7 @@ func TestReadonlyNotServedWhileLoading(t *testing.T) {
 // needs; writes still get MOVED. The default (readonly) is
 // TestReadonlyReadsFromReplica's.
 func TestReplicaReadsAny(t *testing.T) {
-	nodes := replNodes(t, 3, func(c *Config) { c.Cluster.ReplicaReads = "any" })
+	nodes := replNodes(t, 3, func(c *config.Config) { c.Cluster.ReplicaReads = "any" })
 	ctx := ctxT(t)
 	mine, _ := keysFor(t, nodes[0], "a")
 	w := newClient(t, nodes[0], nil).Conn()

@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/cached/cached/server/config"
 )
 
 // infoFields parses INFO text into field -> value, and the comma-separated
@@ -78,7 +80,7 @@ func metricValue(m *dto.Metric) float64 {
 func TestReplicationInfoMetricsLogs(t *testing.T) {
 	dir := t.TempDir()
 	var logs []string
-	nodes := replNodes(t, 3, func(c *Config) {
+	nodes := replNodes(t, 3, func(c *config.Config) {
 		c.LogLevel = "notice"
 		c.LogFile = filepath.Join(dir, fmt.Sprintf("n%d.log", len(logs)))
 		logs = append(logs, c.LogFile)

@@ -11,15 +11,16 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cached/cached/cluster/repl"
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/store"
 	"github.com/cached/cached/store/rdb"
 )
 
 // replNodes starts n cluster nodes with cluster-replicas 1 and waits until
 // every replica link is up with its slots live.
-func replNodes(t *testing.T, n int, mutate func(c *Config)) []*Server {
+func replNodes(t *testing.T, n int, mutate func(c *config.Config)) []*Server {
 	t.Helper()
-	nodes := startCluster(t, n, func(c *Config) {
+	nodes := startCluster(t, n, func(c *config.Config) {
 		c.Cluster.Replicas = 1
 		if mutate != nil {
 			mutate(c)
@@ -345,7 +346,7 @@ func TestReplicaResumesFromBacklog(t *testing.T) {
 }
 
 func TestReplicaFallsBackToSnapshot(t *testing.T) {
-	nodes := replNodes(t, 3, func(c *Config) { c.Cluster.ReplBacklogSize = 16 << 10 })
+	nodes := replNodes(t, 3, func(c *config.Config) { c.Cluster.ReplBacklogSize = 16 << 10 })
 	conns := connsTo(t, nodes)
 	writeMix(t, nodes, conns, "a", 300)
 	waitReplSynced(t, nodes)

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/server/script"
 	"github.com/cached/cached/store"
 )
@@ -260,7 +261,7 @@ func rawDo(c *listRaw, args ...string) (string, error) {
 // TestScriptLog: redis.log lines at or above loglevel reach the log.
 func TestScriptLog(t *testing.T) {
 	path := t.TempDir() + "/cached.log"
-	s := startServer(t, func(c *Config) { c.LogFile = path; c.LogLevel = "notice" })
+	s := startServer(t, func(c *config.Config) { c.LogFile = path; c.LogLevel = "notice" })
 	rc := newClient(t, s, nil)
 	mustDo(t, rc, "EVAL", "redis.log(redis.LOG_WARNING, 'warned', 1) redis.log(redis.LOG_DEBUG, 'hidden') return 1", "0")
 	var text string

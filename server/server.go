@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/server/latency"
 	"github.com/cached/cached/server/pubsub"
 	"github.com/cached/cached/server/script"
@@ -43,7 +44,7 @@ type Server struct {
 	cmds  *commandTable
 
 	cfgMu sync.Mutex // protects cfg
-	cfg   Config
+	cfg   config.Config
 
 	// Copies of directives read on the hot path.
 	requirePass  atomic.Pointer[string]
@@ -69,11 +70,11 @@ type Server struct {
 	txs    txRegistry     // transaction states by client ID (multi.go)
 	pubsub pubsub.Hub     // channels, patterns and shard channels (pubsub.go)
 
-	outLimits     atomic.Pointer[OutputBufferLimits] // client-output-buffer-limit (outbuf.go)
-	outLimitDrops atomic.Int64                       // clients closed over their output buffer limit
-	notifyFlags   atomic.Uint32                      // notify-keyspace-events (notify.go)
-	blocks        blockRegistry                      // clients blocked on keys (blocking.go)
-	cl            *clusterState                      // nil unless cluster-enabled (cluster.go)
+	outLimits     atomic.Pointer[config.OutputBufferLimits] // client-output-buffer-limit (outbuf.go)
+	outLimitDrops atomic.Int64                              // clients closed over their output buffer limit
+	notifyFlags   atomic.Uint32                             // notify-keyspace-events (notify.go)
+	blocks        blockRegistry                             // clients blocked on keys (blocking.go)
+	cl            *clusterState                             // nil unless cluster-enabled (cluster.go)
 
 	scripts       *script.Engine // Lua interpreters and the script cache (scripting.go)
 	scriptHosts   sync.Pool      // *scriptHost, the internal clients of running scripts
@@ -111,7 +112,7 @@ type Server struct {
 
 // Start validates cfg, builds the store, listens on every bind address and
 // serves clients in the background. The caller must Close the server.
-func Start(cfg Config) (*Server, error) {
+func Start(cfg config.Config) (*Server, error) {
 	s, err := newServer(cfg)
 	if err != nil {
 		return nil, err
@@ -136,12 +137,9 @@ func Start(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func newServer(cfg Config) (*Server, error) {
-	cfg = cfg.clone()
-	if cfg.inert == nil {
-		cfg.inert = DefaultConfig().inert
-	}
-	if err := cfg.validate(); err != nil {
+func newServer(cfg config.Config) (*Server, error) {
+	cfg = cfg.Clone()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	level := new(slog.LevelVar)
@@ -176,7 +174,7 @@ func newServer(cfg Config) (*Server, error) {
 	}, Log: s.scriptLog})
 	s.scriptHosts.New = func() any { return newScriptHost(s) }
 	s.newClusterState()                                      // cluster.go: before any client connects
-	if err := s.cmds.applyRenames(cfg.renames); err != nil { // after the lookups by name
+	if err := s.cmds.applyRenames(cfg.Renames); err != nil { // after the lookups by name
 		st.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -205,7 +203,7 @@ func openLog(path string) (io.Writer, error) {
 
 // applyHotConfig copies the directives read per request into atomics and
 // pushes store settings down. Called with cfgMu held (or before serving).
-func (s *Server) applyHotConfig(c *Config) {
+func (s *Server) applyHotConfig(c *config.Config) {
 	pass := c.RequirePass
 	s.requirePass.Store(&pass)
 	s.idleTimeout.Store(int64(c.Timeout))
@@ -227,10 +225,10 @@ func (s *Server) applyHotConfig(c *Config) {
 	}
 	s.store.SetMaxMemorySamples(c.MaxMemorySamples)
 	s.store.SetLFU(store.LFUConfig{LogFactor: c.LFULogFactor, DecayTime: c.LFUDecayTime})
-	c.Encodings.apply()
+	applyEncodings(c.Encodings)
 	lim := c.ClientOutputBufferLimit
 	s.outLimits.Store(&lim)
-	f, _ := parseNotifyFlags(c.NotifyKeyspaceEvents)
+	f, _ := config.ParseNotifyFlags(c.NotifyKeyspaceEvents)
 	s.notifyFlags.Store(uint32(f))
 	s.updateListening() // notify-keyspace-events may have changed
 	on := f&(notifyKeyspace|notifyKeyevent) != 0

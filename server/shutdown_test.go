@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/cached/cached/server/config"
 )
 
 // TestCloseLeavesNoGoroutines starts a node, drives it with several
@@ -11,7 +13,7 @@ import (
 // every goroutine it started has ended.
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Port, cfg.Bind, cfg.LogLevel = 0, []string{"127.0.0.1"}, "warning"
 	s, err := Start(cfg)
 	if err != nil {

@@ -3,10 +3,12 @@ package server
 import (
 	"strings"
 	"testing"
+
+	"github.com/cached/cached/server/config"
 )
 
 func TestSlowlogCommands(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.SlowlogLogSlowerThan = 0; c.SlowlogMaxLen = 3; c.MetricsAddr = "" })
+	s := startServer(t, func(c *config.Config) { c.SlowlogLogSlowerThan = 0; c.SlowlogMaxLen = 3; c.MetricsAddr = "" })
 	rc := newClient(t, s, nil)
 	ctx := ctxT(t)
 	mustDo(t, rc, "SLOWLOG", "RESET")
@@ -63,7 +65,7 @@ func TestSlowlogCommands(t *testing.T) {
 }
 
 func TestSlowlogTrimsArgs(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.SlowlogLogSlowerThan = 0; c.MetricsAddr = "" })
+	s := startServer(t, func(c *config.Config) { c.SlowlogLogSlowerThan = 0; c.MetricsAddr = "" })
 	rc := newClient(t, s, resp2)
 	args := []any{"DEL"}
 	for i := 0; i < 40; i++ {

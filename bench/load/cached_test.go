@@ -4,12 +4,13 @@ import (
 	"testing"
 
 	"github.com/cached/cached/server"
+	"github.com/cached/cached/server/config"
 )
 
 // startCached starts an in-process cached node on a free port.
 func startCached(t *testing.T) string {
 	t.Helper()
-	cfg := server.DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Port = 0
 	cfg.Bind = []string{"127.0.0.1"}
 	cfg.LogLevel = "warning"

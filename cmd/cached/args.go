@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/cached/cached/server"
+	"github.com/cached/cached/server/config"
 )
 
 type action int
@@ -20,8 +20,8 @@ const (
 // config file first (or --config FILE anywhere), then --directive value...
 // pairs, which override the file. A directive may take several words
 // (--save 900 1 300 10): everything up to the next --name belongs to it.
-func parseArgs(args []string) (server.Config, action, error) {
-	cfg := server.DefaultConfig()
+func parseArgs(args []string) (config.Config, action, error) {
+	cfg := config.DefaultConfig()
 	if len(args) == 1 {
 		switch args[0] {
 		case "-h", "--help", "help":
@@ -59,7 +59,7 @@ func parseArgs(args []string) (server.Config, action, error) {
 		i = j
 	}
 	if file != "" {
-		if err := server.ParseConfigFile(file, &cfg); err != nil {
+		if err := config.ParseConfigFile(file, &cfg); err != nil {
 			return cfg, actionRun, fmt.Errorf("config file: %w", err)
 		}
 		abs, err := filepath.Abs(file) // CONFIG REWRITE works after a chdir too

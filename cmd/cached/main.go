@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/cached/cached/server"
+	"github.com/cached/cached/server/config"
 )
 
 func main() {
@@ -95,7 +96,7 @@ directives that way, so redis-server can read the same file).
 
 Directives:
 `)
-	for _, d := range server.Directives() {
+	for _, d := range config.Directives() {
 		if d.Inert {
 			continue
 		}
@@ -111,7 +112,7 @@ Directives:
 	}
 	fmt.Fprintf(w, "\nAccepted for redis.conf compatibility, without effect:\n ")
 	n := 1
-	for _, d := range server.Directives() {
+	for _, d := range config.Directives() {
 		if !d.Inert {
 			continue
 		}

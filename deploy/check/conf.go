@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cached/cached/server"
+	"github.com/cached/cached/server/config"
 )
 
 // Root is the repository root, relative to this package's directory (where
@@ -33,7 +33,7 @@ func GoMemLimit(limit int64) int64 { return limit * 9 / 10 }
 
 // Node is a cached configuration read with cached's own parser.
 type Node struct {
-	cfg server.Config
+	cfg config.Config
 }
 
 // ParseNode reads a cached.conf and then --directive value pairs, as
@@ -54,8 +54,8 @@ func ParseNode(confFile string, flags []string) (*Node, error) {
 
 // parseNode is ParseNode on a config text.
 func parseNode(conf io.Reader, flags []string) (*Node, error) {
-	n := &Node{cfg: server.DefaultConfig()}
-	if err := server.ParseConfig(conf, &n.cfg); err != nil {
+	n := &Node{cfg: config.DefaultConfig()}
+	if err := config.ParseConfig(conf, &n.cfg); err != nil {
 		return nil, err
 	}
 	for i := 0; i < len(flags); {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cached/cached/server"
+	"github.com/cached/cached/server/config"
 )
 
 // Campaign sizes. CI runs ciSeeds fixed seeds (about 20–40 s on a busy
@@ -57,7 +58,7 @@ func startRedis(t *testing.T, extra ...string) string {
 // startCached starts an in-process cached node on a free port.
 func startCached(t *testing.T) *server.Server {
 	t.Helper()
-	cfg := server.DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Port = 0
 	cfg.Bind = []string{"127.0.0.1"}
 	cfg.LogLevel = "warning"

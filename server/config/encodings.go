@@ -1,18 +1,11 @@
-package server
+package config
 
-import (
-	"math"
-
-	"github.com/cached/cached/store/hash"
-	"github.com/cached/cached/store/list"
-	"github.com/cached/cached/store/set"
-	"github.com/cached/cached/store/zset"
-)
+import "math"
 
 // EncodingLimits are the thresholds at which collections leave their
 // compact encodings, under redis-server's directive names and defaults.
 // The store packages keep them process-wide (redis-server's are
-// server-wide): every Server applies its own at start and on CONFIG SET, so
+// server-wide): every server applies its own at start and on CONFIG SET, so
 // servers in one process with different values share the last applied.
 type EncodingLimits struct {
 	HashEntries, HashValue int // hash-max-listpack-entries (512), hash-max-listpack-value (64)
@@ -20,14 +13,6 @@ type EncodingLimits struct {
 	SetInts                int // set-max-intset-entries (512)
 	SetEntries, SetValue   int // set-max-listpack-entries (128), set-max-listpack-value (64), as Redis 7.2
 	ZSetEntries, ZSetValue int // zset-max-listpack-entries (128), zset-max-listpack-value (64)
-}
-
-// apply hands the limits to the collection packages.
-func (e EncodingLimits) apply() {
-	hash.SetListpackLimits(e.HashEntries, e.HashValue)
-	list.SetMaxListpackSize(e.ListSize)
-	set.SetLimits(e.SetInts, e.SetEntries, e.SetValue)
-	zset.SetListpackLimits(e.ZSetEntries, e.ZSetValue)
 }
 
 var _ = registerDirectives(

@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"bufio"
@@ -74,7 +74,7 @@ func (c *Config) applyWords(words []string, depth int) error {
 		if len(words) != 3 {
 			return errors.New("wrong number of arguments for 'rename-command'")
 		}
-		c.renames = append(c.renames, commandRename{from: strings.ToLower(words[1]), to: strings.ToLower(words[2])})
+		c.Renames = append(c.Renames, Rename{From: strings.ToLower(words[1]), To: strings.ToLower(words[2])})
 		return nil
 	}
 	return c.Set(words[0], strings.Join(words[1:], " "))

@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"errors"
@@ -102,7 +102,7 @@ func markDirectives() {
 	for _, name := range cachedOnlyDirectives {
 		d := directiveIndex[name]
 		if d == nil {
-			panic("server: cached-only directive not declared: " + name)
+			panic("config: cached-only directive not declared: " + name)
 		}
 		d.cachedOnly = true
 	}
@@ -141,17 +141,4 @@ func (c *Config) IneffectiveDirectives() []string {
 		}
 	}
 	return out
-}
-
-// logIneffective logs each directive of cfg that has no effect here, so a
-// setting is never ignored silently.
-func (s *Server) logIneffective(names map[string]bool, cfg *Config) {
-	for _, line := range cfg.IneffectiveDirectives() {
-		name, value, _ := strings.Cut(line, " ")
-		if names != nil && !names[name] {
-			continue
-		}
-		s.log.Warn("directive accepted for redis.conf compatibility has no effect in cached",
-			"directive", name, "value", value)
-	}
 }

@@ -1,4 +1,9 @@
-package server
+// Package config owns a node's configuration: the Config struct, the
+// registry of directives under redis-server's names (defaults, validation,
+// which CONFIG SET may change), the redis.conf file reader with include and
+// rename-command, and the file writer of CONFIG REWRITE. The CONFIG commands,
+// and applying a changed value to the running server, are the server's.
+package config
 
 import (
 	"errors"
@@ -58,10 +63,10 @@ type Config struct {
 	// GCMinHeap is the smallest Go heap target in bytes (cached only, default
 	// 64mb): while live data is small, GOGC is raised so garbage collection
 	// does not run after every few MB of request garbage; above it the target
-	// is the live heap plus 1/8 (gctune.go). 0 leaves GOGC alone.
+	// is the live heap plus 1/8 (the server's gctune.go). 0 leaves GOGC alone.
 	GCMinHeap int64
 	// Encodings are the collections' encoding thresholds (hash-max-listpack-*
-	// and the like, config_encodings.go).
+	// and the like, encodings.go).
 	Encodings EncodingLimits
 	// ManageRuntime lets the server tune the process's Go runtime: the GC
 	// target floor of GCMinHeap, and a Go memory limit of 1.25×maxmemory +
@@ -89,7 +94,7 @@ type Config struct {
 	BusyReplyThreshold int
 	// NotifyKeyspaceEvents selects the keyspace notifications published
 	// (directive "notify-keyspace-events", Redis's flag letters, canonical
-	// form; default "": none). See notify.go.
+	// form; default "": none). See notify.go and the server's notify.go.
 	NotifyKeyspaceEvents string
 	// ClientOutputBufferLimit limits each client class's queued output
 	// (directive "client-output-buffer-limit"). See outbuf.go.
@@ -113,21 +118,26 @@ type Config struct {
 	// "unixsocketperm", octal as in redis.conf); 0 leaves the umask's.
 	UnixSocketPerm uint32
 
+	// Renames holds the rename-command lines of the config file, in order.
+	Renames []Rename
+
 	// inert holds the redis.conf directives cached accepts and reports but that
 	// have no effect here (persistence, encodings of internals cached does not have).
 	inert map[string]string
 	// file is the config file the node was started with, if any.
 	file string
-	// renames holds the rename-command lines of the config file, in order.
-	renames []commandRename
 }
+
+// Rename is one rename-command line of the config file: the command From is
+// reachable by clients only as To, or not at all when To is "".
+type Rename struct{ From, To string }
 
 // DefaultConfig returns the configuration of a node started with no directives.
 func DefaultConfig() Config {
 	c := Config{inert: map[string]string{}}
 	for _, d := range directives {
 		if err := d.set(&c, d.def); err != nil {
-			panic("server: bad default for " + d.name + ": " + err.Error())
+			panic("config: bad default for " + d.name + ": " + err.Error())
 		}
 	}
 	return c
@@ -139,12 +149,13 @@ func (c *Config) ConfigFile() string { return c.file }
 // SetConfigFile records the config file path (for INFO and CONFIG REWRITE).
 func (c *Config) SetConfigFile(path string) { c.file = path }
 
-func (c *Config) clone() Config {
+// Clone returns a copy of c that shares no slice or map with it.
+func (c *Config) Clone() Config {
 	n := *c
 	n.Bind = append([]string(nil), c.Bind...)
 	n.Cluster = c.Cluster.clone()
 	n.LatencyPercentiles = append([]float64(nil), c.LatencyPercentiles...)
-	n.renames = append([]commandRename(nil), c.renames...)
+	n.Renames = append([]Rename(nil), c.Renames...)
 	n.inert = make(map[string]string, len(c.inert))
 	for k, v := range c.inert {
 		n.inert[k] = v
@@ -162,7 +173,7 @@ type directive struct {
 	inert   bool // accepted and reported, no effect in cached
 	// cachedOnly marks directives redis-server does not know: CONFIG
 	// REWRITE writes them as "# cached: name value" lines, which
-	// redis-server skips as comments and cached reads (configfile.go).
+	// redis-server skips as comments and cached reads (file.go).
 	cachedOnly bool
 	// noEffect, for an inert directive, reports whether value asks for
 	// something cached does not do (logged at start-up and on CONFIG SET);
@@ -179,17 +190,46 @@ type DirectiveInfo struct {
 	Default string
 	Mutable bool // CONFIG SET may change it at run time
 	Inert   bool // accepted for redis.conf compatibility, no effect
-	Doc     string
+	// CachedOnly marks a directive redis-server 7.0 does not know (CONFIG
+	// REWRITE writes it as a "# cached: name value" line).
+	CachedOnly bool
+	Doc        string
 }
 
 // Directives lists every directive cached knows, sorted by name.
 func Directives() []DirectiveInfo {
 	out := make([]DirectiveInfo, 0, len(directives))
 	for _, d := range directives {
-		out = append(out, DirectiveInfo{d.name, d.def, d.mutable, d.inert, d.doc})
+		out = append(out, d.info())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+func (d *directive) info() DirectiveInfo {
+	return DirectiveInfo{Name: d.name, Default: d.def, Mutable: d.mutable, Inert: d.inert,
+		CachedOnly: d.cachedOnly, Doc: d.doc}
+}
+
+// Lookup describes the directive name or one of its aliases (any case); the
+// Name of the result is the directive's own.
+func Lookup(name string) (DirectiveInfo, bool) {
+	d := lookupDirective(name)
+	if d == nil {
+		return DirectiveInfo{}, false
+	}
+	return d.info(), true
+}
+
+// Names lists every name Config.Get knows, directives and their aliases,
+// sorted: the names CONFIG GET matches patterns against.
+func Names() []string {
+	names := make([]string, 0, len(directiveIndex))
+	for name := range directiveIndex {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // ErrUnknownDirective is returned by Config.Set for a name the registry lacks.
@@ -237,7 +277,7 @@ func init() {
 	}
 	for i := range directives {
 		if directiveIndex[directives[i].name] != nil {
-			panic("server: directive declared twice: " + directives[i].name)
+			panic("config: directive declared twice: " + directives[i].name)
 		}
 		directiveIndex[directives[i].name] = &directives[i]
 	}
@@ -405,8 +445,8 @@ var inertDirectives = [][2]string{
 	{"maxmemory-clients", "0"}, {"lua-replicate-commands", "yes"}, {"tracking-table-max-keys", "1000000"},
 }
 
-// validate checks cross-directive rules after all directives are set.
-func (c *Config) validate() error {
+// Validate checks cross-directive rules after all directives are set.
+func (c *Config) Validate() error {
 	if c.Shards != 0 && c.Shards&(c.Shards-1) != 0 {
 		return fmt.Errorf("invalid value for 'shards' (%d): must be a power of two", c.Shards)
 	}
