@@ -10,6 +10,7 @@ import (
 
 	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/cluster/clustertest"
+	"github.com/cached/cached/server/config"
 )
 
 // readGate withholds what replication connections receive while it is
@@ -104,9 +105,9 @@ func readOnlyGet(t *testing.T, s *Server, key string) string {
 // new primary's values, not with the writes the primary never had.
 func TestFailoverWaitOneReplicas2(t *testing.T) {
 	nw := clustertest.NewNet()
-	nodes := startCluster(t, 4, func(c *Config) {
+	nodes := startCluster(t, 4, func(c *config.Config) {
 		c.Cluster.Replicas = 2
-		c.Cluster.transport = nw.Transport
+		c.Cluster.Transport = nw.Transport
 	})
 	waitReplSynced(t, nodes)
 	victim := nodes[3]
