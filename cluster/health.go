@@ -67,6 +67,9 @@ func (n *Node) pauseAfter() time.Duration { return max(n.nodeTimeout, minPauseAf
 // reports StateNoQuorum, and the node stays so until it has exchanged
 // state with a peer again (see resync), so that a node that wakes up after
 // the majority re-planned its slots never serves them from its old table.
+// A state other than StateOK shows before the subscribers get the table it
+// was computed for; StateOK after another state only once they have it and
+// the slots it took away were dropped (see loop).
 func (n *Node) State() State {
 	if time.Now().UnixNano()-n.checked.Load() > int64(n.pauseAfter()) {
 		return StateNoQuorum
@@ -146,9 +149,9 @@ func (n *Node) quorumLocked(t *Table) bool {
 	return 2*reach > total || total == 0
 }
 
-// checkHealth recomputes the node's state for table t (the one the loop
-// delivers next). Called by loop only.
-func (n *Node) checkHealth(t *Table) {
+// checkHealth computes the node's state for table t (the one the loop
+// delivers next); the loop stores it with setState. Called by loop only.
+func (n *Node) checkHealth(t *Table) State {
 	n.mu.Lock()
 	q := n.quorumLocked(t)
 	n.mu.Unlock()
@@ -172,6 +175,12 @@ func (n *Node) checkHealth(t *Table) {
 	case !q && now.Sub(n.lastQuorum) >= n.nodeTimeout:
 		st = StateNoQuorum
 	}
+	return st
+}
+
+// setState makes st, computed by checkHealth for table t, the node's state.
+// Called by loop only.
+func (n *Node) setState(st State, t *Table) {
 	if old := State(n.state.Swap(int32(st))); old != st {
 		n.log.Warn("cluster: state changed", "from", old.String(), "to", st.String(),
 			"version", t.version, "members", t.Len(), "live", n.KnownPeers())

@@ -131,9 +131,20 @@ func (n *Node) loop() {
 			planArmed = true
 		}
 		t := n.table.Load()
-		n.checkHealth(t) // before subscribers see t: routing never sees a table ahead of the state
+		st := n.checkHealth(t)
 		if t == delivered {
+			n.setState(st, t)
 			continue
+		}
+		// A state that stops serving takes effect before subscribers see
+		// t: routing never serves by a table the state forbids. StateOK
+		// after another state (joined, re-synced after a pause, majority
+		// back) takes effect only after the subscribers have t and the
+		// slots it took away were dropped: routing never serves by the
+		// table from before (a thawed node's old table gives it slots
+		// the others re-planned) nor an old copy of a slot t gives back.
+		if st != StateOK {
+			n.setState(st, t)
 		}
 		delivered = t
 		for _, fn := range n.subscribers() {
@@ -144,5 +155,6 @@ func (n *Node) loop() {
 				fn(slices.Clone(lost))
 			}
 		}
+		n.setState(st, t)
 	}
 }

@@ -31,13 +31,15 @@ type clusterState struct {
 	mu     sync.Mutex // serializes node start, swaps (CLUSTER RESET) and close
 	closed bool       // guarded by mu
 	node   atomic.Pointer[cluster.Node]
-	view   atomic.Pointer[clusterView]
+	view   atomic.Pointer[clusterView]   // set by setView
+	viewCh atomic.Pointer[chan struct{}] // closed when view changes (setView)
 
 	peers *peer.Pool  // node-to-node connections (cluster_proxy.go)
 	libs  librarySync // the function libraries, cluster-wide (cluster_functions.go)
 
 	sent, received atomic.Uint64 // node-to-node messages (CLUSTER INFO stats)
 	lostKeys       atomic.Uint64 // keys dropped because their slot moved away
+	viewWaits      atomic.Uint64 // commands held for the view instead of MOVED to a node handing their slot over
 }
 
 // clusterView is one slot table with what routing derives from it.
@@ -122,19 +124,53 @@ func (cs *clusterState) startNode(cfg cluster.Config) error {
 		v := newClusterView(t, id)
 		defer cs.membersAdded(cs.view.Load(), v) // cluster_functions.go
 		if rs := cs.s.repl.Load(); rs != nil {   // repl.go: promotion before routing
-			rs.switchView(v, func() { cs.view.Store(v) })
+			rs.switchView(v, func() { cs.setView(v) })
 			return
 		}
-		cs.view.Store(v)
+		cs.setView(v)
 	})
 	n.OnSlotsLost(func(lost []cluster.SlotRange) {
 		if cs.node.Load() == n {
 			cs.dropLostSlots(lost)
 		}
 	})
-	cs.view.Store(newClusterView(n.Table(), id))
+	cs.setView(newClusterView(n.Table(), id))
 	cs.s.log.Info("cluster node started", "id", id, "gossip", n.GossipAddr())
 	return nil
+}
+
+// setView makes v the routing view and wakes the commands waiting for the
+// view to change (awaitView).
+func (cs *clusterState) setView(v *clusterView) {
+	cs.view.Store(v)
+	ch := make(chan struct{})
+	if old := cs.viewCh.Swap(&ch); old != nil {
+		close(*old)
+	}
+}
+
+// awaitView waits until the routing view is no longer v, or until
+// deadline or done, and reports whether it changed.
+func (cs *clusterState) awaitView(v *clusterView, deadline time.Time, done <-chan struct{}) bool {
+	for {
+		ch := cs.viewCh.Load() // before the check: a view stored after it closes this channel
+		if cs.view.Load() != v {
+			return true
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 || ch == nil {
+			return false
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-*ch:
+		case <-t.C:
+		case <-done:
+			t.Stop()
+			return cs.view.Load() != v
+		}
+		t.Stop()
+	}
 }
 
 // close leaves the cluster and closes the node-to-node connections.
@@ -273,6 +309,12 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	}
 	if (c.clu.readonly || cs.anyReads) && cmd.flags&flagReadonly != 0 && !c.inMulti() && s.replicaReadable(slot) {
 		return false // READONLY: this node's replica copy serves the read (repl.go)
+	}
+	if rs := s.repl.Load(); rs != nil && rs.ownerHandingOver(slot, v, owner) { // repl_flip.go
+		cs.viewWaits.Add(1)
+		if cs.awaitView(v, time.Now().Add(flipWait), rs.ctx.Done()) {
+			return s.routeCluster(c, cmd, args) // route by the table that moved the slot
+		}
 	}
 	if cs.canForward(c, cmd) {
 		cs.forward(c, args, v.addrs[owner])

@@ -332,7 +332,7 @@ func replicasRestored(t *testing.T, survivors []*Server, replicas int, deadID st
 // (the table itself stays the node's: tests hand slots over with it).
 func applyView(s *Server, t *cluster.Table) {
 	v := newClusterView(t, s.cl.node.Load().ID())
-	s.repl.Load().switchView(v, func() { s.cl.view.Store(v) })
+	s.repl.Load().switchView(v, func() { s.cl.setView(v) })
 }
 
 // TestHandOverLosesNoWrite hands slots from their live primary A to its

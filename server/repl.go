@@ -212,9 +212,13 @@ func (rs *replState) applyLocked(v *clusterView, route func()) {
 	rs.promote(owned, prev, follow, members)
 	rs.unfence(owned)    // slots served again (repl_flip.go)
 	rs.owned.Store(both) // until they are sealed, the slots given up still feed the stream
+	// repl_flip.go: the slots given up are fenced and sealed before routing
+	// answers MOVED for them, so that the seal is on its way to the new
+	// primary before a redirected client reaches it (ownerHandingOver);
+	// meanwhile they answer TRYAGAIN (fencedError).
+	rs.sealSlots(owned, prev)
 	route()
 	rs.view.Store(v)
-	rs.sealSlots(owned, prev) // repl_flip.go: fenced, then sealed
 	rs.owned.Store(owned)
 	for slot := range store.Slots { // new replica slots are marked before their Replica starts
 		if _, rep := slotFollowed(follow, slot); rep && !owned[slot] {

@@ -2,9 +2,9 @@ package server
 
 // Graceful hand-over of a slot between two live nodes (a staged move or a
 // leave, see docs/replication.md "Failover"). The old primary applies the
-// table that gives the slot away: routing answers MOVED for it, then it
-// stops appending the slot's effects and seals the slot's stream
-// (repl.Primary.Seal). The new primary was the slot's replica: it keeps
+// table that gives the slot away: it stops appending the slot's effects
+// and seals the slot's stream (repl.Primary.Seal), then routing answers
+// MOVED for it. The new primary was the slot's replica: it keeps
 // following the slot from the old primary and answers TRYAGAIN for it until
 // its copy holds everything up to the seal, then continues the old
 // primary's stream (Adopt) and serves the slot. If no seal arrives within
@@ -48,6 +48,38 @@ func (s *Server) fencedError(slot int) string {
 		}
 	}
 	return errHandingOff
+}
+
+// ownerHandingOver reports whether the owner of slot in routing view v
+// (index owner, not this node) is giving the slot up, so that MOVED to it
+// would come straight back: this node follows the slot from that owner
+// and the owner has sealed the slot's stream (it applied the table that
+// moves the slot and answers MOVED for it), or the cluster node already
+// holds a table that gives the slot to someone else and the subscriber
+// has not delivered it yet. During a hand-over the old primary may apply
+// the new table before the new one does; both would then answer MOVED to
+// the other, and a client's redirects run out (go-redis allows 3). The
+// caller waits for the view to change instead (awaitView).
+func (rs *replState) ownerHandingOver(slot int, v *clusterView, owner int) bool {
+	id := v.t.Member(owner).ID
+	if n := rs.s.cl.node.Load(); n != nil {
+		if t := n.Table(); t != v.t && t.Version() >= v.t.Version() {
+			if o := t.OwnerIndex(slot); o >= 0 && t.Member(o).ID != id {
+				return true
+			}
+		}
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	l := rs.replicas[id]
+	if l == nil {
+		return false
+	}
+	if _, ok := slices.BinarySearch(l.slots, slot); !ok {
+		return false
+	}
+	_, sealed := l.r.Sealed(slot)
+	return sealed
 }
 
 // flip is a slot this node takes over from a live primary.
@@ -197,12 +229,13 @@ func (rs *replState) followedFrom(slot int) string {
 }
 
 // sealSlots seals the stream of every slot owned in prev and not in owned
-// (this node gave them up while alive), after routing stopped serving
+// (this node gave them up while alive), just before routing stops serving
 // them. It fences each slot first (store.FenceSlot, under the slot's shard
 // lock): the commits in flight end, still appended (the caller keeps the
 // slots in rs.owned until the seal), and a command routing let in before
-// and that locks the slot after gets MOVED (kernel.Ctx.CheckFence), so no
-// write is applied here after the seal and never streamed.
+// and that locks the slot after gets TRYAGAIN, or MOVED once routing names
+// the new owner (kernel.Ctx.CheckFence, fencedError), so no write is
+// applied here after the seal and never streamed.
 func (rs *replState) sealSlots(owned, prev *[store.Slots]bool) {
 	var gone []int
 	for s := range store.Slots {

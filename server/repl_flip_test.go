@@ -1,0 +1,113 @@
+package server
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/protocol"
+	"github.com/redis/go-redis/v9"
+)
+
+// TestHandOverNoRedirectLoop hands a slot from its primary A to its
+// replica B with A applying the new table first (B still routes by the
+// old one, as when gossip reaches A first): A answers MOVED to B, and B,
+// whose Replica holds A's seal, must not answer MOVED back to A (a client
+// would bounce between the two until its redirects run out); it holds the
+// command until its own view moves and then serves it.
+func TestHandOverNoRedirectLoop(t *testing.T) {
+	nodes := replNodes(t, 3, nil)
+	v := nodes[0].cl.view.Load()
+	a := nodes[0]
+	aID := a.cl.node.Load().ID()
+	slot := -1
+	for s := range cluster.NumSlots {
+		if v.t.Preference(s)[0].ID == aID {
+			slot = s
+			break
+		}
+	}
+	if slot < 0 {
+		t.Fatal("A owns no slot")
+	}
+	bID := v.t.Preference(slot)[1].ID
+	b := nodeByID(nodes, bID)
+	key := slotKeys()[slot]
+	ctx := ctxT(t)
+	ra := redis.NewClient(&redis.Options{Addr: a.Addr(), MaxRetries: -1})
+	defer ra.Close()
+	rb := redis.NewClient(&redis.Options{Addr: b.Addr(), MaxRetries: -1})
+	defer rb.Close()
+	if err := ra.Set(ctx, key, "before", 0).Err(); err != nil {
+		t.Fatalf("SET on A before the hand-over: %v", err)
+	}
+	pollFor(t, "B's copy of the slot is live", func() bool {
+		rs := b.repl.Load()
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		l := rs.replicas[aID]
+		if l == nil {
+			return false
+		}
+		_, _, live := l.r.Position(slot)
+		return live
+	})
+
+	flipped := cluster.Flip(v.t, []int{slot}, bID, v.t.Version()+1)
+	applyView(a, flipped)
+	err := ra.Get(ctx, key).Err()
+	if want := protocol.Moved(slot, v.addrs[v.t.IndexOf(bID)]); err == nil || err.Error() != want {
+		t.Fatalf("GET on A after it applied the table: %v, want %s", err, want)
+	}
+	pollFor(t, "B receives A's seal of the slot", func() bool {
+		rs := b.repl.Load()
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		l := rs.replicas[aID]
+		if l == nil {
+			return false
+		}
+		_, ok := l.r.Sealed(slot)
+		return ok
+	})
+	waits := b.cl.viewWaits.Load()
+	type result struct {
+		val string
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		val, err := rb.Get(ctx, key).Result()
+		got <- result{val, err}
+	}()
+	var early *result
+	pollFor(t, "B holds the GET (or answers it)", func() bool {
+		select {
+		case r := <-got:
+			early = &r
+			return true
+		default:
+		}
+		return b.cl.viewWaits.Load() > waits
+	})
+	if early != nil {
+		t.Fatalf("B answered before it applied the table: %q, %v (A answers MOVED to B)", early.val, early.err)
+	}
+	for _, s := range nodes {
+		if s != a {
+			applyView(s, flipped)
+		}
+	}
+	var r result
+	select {
+	case r = <-got:
+	case <-ctx.Done():
+		t.Fatal("no answer from B after it applied the table")
+	}
+	if r.err != nil || r.val != "before" {
+		t.Fatalf("GET on B after the hand-over = %q, %v; want \"before\"", r.val, r.err)
+	}
+	if err := rb.Get(ctx, key).Err(); err != nil && strings.HasPrefix(err.Error(), "MOVED") {
+		t.Fatalf("B after the hand-over: %v", err)
+	}
+}
