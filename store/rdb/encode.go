@@ -124,6 +124,18 @@ func appendListpack(dst []byte, lzf bool, build func(lb *lpBuilder)) []byte {
 // appendListpackBuf is appendListpack building in scratch (reused) and
 // returning it for the next call.
 func appendListpackBuf(dst []byte, scratch *[]byte, lzf bool, build func(lb *lpBuilder)) []byte {
+	if !lzf {
+		// Built in place after a 32-bit RDB length (not the shortest
+		// form, which a reader takes as well), filled in at the end: no
+		// scratch buffer and no copy. A listpack holds one element of at
+		// most 512 MiB or at most a node's 8 KB, so its length fits.
+		start := len(dst)
+		lb := newLPBuilder(append(dst, len32bit, 0, 0, 0, 0))
+		build(&lb)
+		out := lb.finish(start + 5)
+		binary.BigEndian.PutUint32(out[start+1:], uint32(len(out)-start-5))
+		return out
+	}
 	var buf []byte
 	if scratch != nil {
 		buf = (*scratch)[:0]
