@@ -330,11 +330,12 @@ func (sn snapshotter) Snapshot(slot int, emit func(db int, key, payload []byte, 
 			return 0, errNotPrimary
 		}
 	}
+	var buf []byte // one payload at a time: emit does not keep it
 	return sn.st.SnapshotSlot(slot, func(key []byte, e store.Entry) error {
-		p, err := dumpEntry(e)
-		if err != nil {
+		var err error
+		if buf, err = snapshotPayload(buf[:0], e); err != nil {
 			return err
 		}
-		return emit(0, key, p, e.ExpireAt())
+		return emit(0, key, buf, e.ExpireAt())
 	})
 }

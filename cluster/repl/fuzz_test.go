@@ -52,7 +52,7 @@ func FuzzReplicaFrames(f *testing.F) {
 		r.state[3].Store(slotWaiting)
 		r.state[4].Store(slotWaiting)
 		r.w = connWriter{conn: sink(t)}
-		fr := &frameReader{r: protocol.NewReader(bytes.NewReader(data)), maxArgs: 1 << 10, maxBytes: 1 << 16}
+		fr := &frameReader{r: protocol.NewReader(bytes.NewReader(data)), maxArgs: 1 << 10, maxBytes: 1 << 16, reuse: fKey}
 		fr.r.MaxBulk = 1 << 16
 		for range 64 {
 			args, err := fr.read()

@@ -20,8 +20,10 @@ type Record struct {
 //
 // Snapshot calls emit once for every key of slot, exactly as of sequence
 // number seq, which it returns: the keys hold precisely the effects of slot
-// with Seq <= seq. payload is the key's value in Redis DUMP format (opaque
-// here) and pexpireAt its absolute expiry in Unix milliseconds, 0 for none.
+// with Seq <= seq. payload is the key's value in an encoding the replica's
+// Applier.Restore reads (opaque here; the server's is rdb's snapshot
+// payload) and pexpireAt its absolute expiry in Unix milliseconds, 0 for
+// none.
 // emit does not retain key or payload. emit buffers up to
 // Config.SnapshotBuffer bytes; past that it blocks while the rate limit or
 // the network makes it wait, so a Snapshot that holds locks writers need
@@ -47,6 +49,7 @@ type Snapshotter interface {
 // Restore for every key, then SnapshotLoaded with the snapshot's sequence
 // number, after which the slot's next record has Seq seq+1. A store that may
 // later become primary for the slot continues its sequence from there.
+// Restore must not keep key or payload: the next frame overwrites them.
 //
 // An error from any method makes the replica drop the slot's state and ask
 // the primary for a new full sync of it.

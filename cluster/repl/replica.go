@@ -280,6 +280,7 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 		return false, err
 	}
 	fr := newFrameReader(conn, 1<<20+recFields, r.cfg.MaxBulk, r.cfg.MaxFrame, r.cfg.ReadTimeout)
+	fr.reuse = fKey // Applier.Restore keeps neither key nor payload
 	if err := r.readWelcome(fr, want); err != nil {
 		return false, err
 	}

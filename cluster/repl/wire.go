@@ -109,6 +109,14 @@ type frameReader struct {
 	maxArgs  int64
 	maxBytes int
 	timeout  time.Duration // read deadline per frame; 0 = none
+
+	// reuse names the frames read into buffers that the next read
+	// overwrites (KEY frames on a replica: a snapshot is mostly these, and
+	// an allocation per key cost more than the rest of reading it); ""
+	// none. Other frames get their own buffer.
+	reuse     string
+	reuseBuf  []byte
+	reuseArgs [][]byte
 }
 
 func newFrameReader(c net.Conn, maxArgs int64, maxBulk int64, maxBytes int, timeout time.Duration) *frameReader {
@@ -118,7 +126,8 @@ func newFrameReader(c net.Conn, maxArgs int64, maxBulk int64, maxBytes int, time
 }
 
 // read returns the next frame. The returned slices are freshly allocated
-// (one buffer per frame) and may be kept by the caller.
+// (one buffer per frame) and may be kept by the caller, except those of a
+// frame named f.reuse, which are valid until the next read.
 func (f *frameReader) read() ([][]byte, error) {
 	if f.timeout > 0 && f.r.Buffered() == 0 {
 		if err := f.conn.SetReadDeadline(time.Now().Add(f.timeout)); err != nil {
@@ -139,6 +148,7 @@ func (f *frameReader) read() ([][]byte, error) {
 		ends = make([]int, 0, min(n, 1024)) // a header's claim is not trusted with memory
 	}
 	var buf []byte
+	shared := false
 	for i := range n {
 		e, err := f.r.Next()
 		if err != nil {
@@ -150,13 +160,27 @@ func (f *frameReader) read() ([][]byte, error) {
 		if len(buf)+len(e.Str) > f.maxBytes {
 			return nil, fmt.Errorf("%w: frame longer than %d bytes", ErrFrame, f.maxBytes)
 		}
+		if i == 0 && f.reuse != "" && string(e.Str) == f.reuse {
+			shared, buf = true, f.reuseBuf[:0]
+		}
 		if buf == nil {
 			buf = make([]byte, 0, max(len(e.Str)+64, min(64*n, 4096)))
 		}
 		buf = append(buf, e.Str...)
 		ends = append(ends, len(buf))
 	}
-	args := make([][]byte, n)
+	var args [][]byte
+	if shared {
+		if cap(buf) <= maxKeptBuf {
+			f.reuseBuf = buf
+		}
+		if cap(f.reuseArgs) < n {
+			f.reuseArgs = make([][]byte, n)
+		}
+		args = f.reuseArgs[:n]
+	} else {
+		args = make([][]byte, n)
+	}
 	start := 0
 	for i, e := range ends {
 		args[i] = buf[start:e:e]

@@ -34,23 +34,25 @@ func AppendValue(dst []byte, t store.Type, str []byte, obj any) ([]byte, error) 
 	var err error
 	if t == store.TypeString {
 		dst = appendString(append(dst, typeString), str)
-	} else if dst, err = appendObject(dst, obj); err != nil {
+	} else if dst, err = appendObject(dst, obj, true); err != nil {
 		return dst[:start], err
 	}
 	dst = binary.LittleEndian.AppendUint16(dst, Version)
 	return binary.LittleEndian.AppendUint64(dst, crc64(0, dst[start:])), nil
 }
 
-func appendObject(dst []byte, obj any) ([]byte, error) {
+// appendObject appends obj's RDB type and body; lzf false writes no
+// string LZF compressed.
+func appendObject(dst []byte, obj any, lzf bool) ([]byte, error) {
 	switch o := obj.(type) {
 	case *hash.Hash:
-		return appendHash(dst, o), nil
+		return appendHash(dst, o, lzf), nil
 	case *list.List:
-		return appendList(dst, o), nil
+		return appendList(dst, o, lzf), nil
 	case *set.Set:
-		return appendSet(dst, o), nil
+		return appendSet(dst, o, lzf), nil
 	case *zset.ZSet:
-		return appendZSet(dst, o), nil
+		return appendZSet(dst, o, lzf), nil
 	}
 	return dst, ErrUnknownObject
 }
@@ -70,7 +72,10 @@ func appendLen(dst []byte, n uint64) []byte {
 
 // appendString appends an RDB string; like Redis, a canonical integer of
 // at most 11 characters that fits 32 bits is stored as an integer.
-func appendString(dst, s []byte) []byte {
+func appendString(dst, s []byte) []byte { return appendStr(dst, s, true) }
+
+// appendStr is appendString, trying LZF only when lzf is set.
+func appendStr(dst, s []byte, lzf bool) []byte {
 	if len(s) <= 11 {
 		if v, ok := canonicalInt(s); ok {
 			switch {
@@ -83,7 +88,7 @@ func appendString(dst, s []byte) []byte {
 			}
 		}
 	}
-	if len(s) > 20 {
+	if lzf && len(s) > 20 {
 		if d, ok := appendLZF(dst, s); ok {
 			return d
 		}
@@ -112,41 +117,53 @@ func appendLZF(dst, s []byte) ([]byte, bool) {
 
 // appendListpack appends, as an RDB string, the listpack that build
 // fills.
-func appendListpack(dst []byte, build func(lb *lpBuilder)) []byte {
-	return appendListpackBuf(dst, nil, build)
+func appendListpack(dst []byte, lzf bool, build func(lb *lpBuilder)) []byte {
+	return appendListpackBuf(dst, nil, lzf, build)
 }
 
 // appendListpackBuf is appendListpack building in scratch (reused) and
 // returning it for the next call.
-func appendListpackBuf(dst []byte, scratch *[]byte, build func(lb *lpBuilder)) []byte {
+func appendListpackBuf(dst []byte, scratch *[]byte, lzf bool, build func(lb *lpBuilder)) []byte {
+	if !lzf {
+		// Built in place after a 32-bit RDB length (not the shortest
+		// form, which a reader takes as well), filled in at the end: no
+		// scratch buffer and no copy. A listpack holds one element of at
+		// most 512 MiB or at most a node's 8 KB, so its length fits.
+		start := len(dst)
+		lb := newLPBuilder(append(dst, len32bit, 0, 0, 0, 0))
+		build(&lb)
+		out := lb.finish(start + 5)
+		binary.BigEndian.PutUint32(out[start+1:], uint32(len(out)-start-5))
+		return out
+	}
 	var buf []byte
 	if scratch != nil {
 		buf = (*scratch)[:0]
 	}
 	lb := newLPBuilder(buf)
 	build(&lb)
-	out := appendString(dst, lb.finish(0))
+	out := appendStr(dst, lb.finish(0), lzf)
 	if scratch != nil {
 		*scratch = lb.b
 	}
 	return out
 }
 
-func appendHash(dst []byte, h *hash.Hash) []byte {
+func appendHash(dst []byte, h *hash.Hash, lzf bool) []byte {
 	if h.Encoding() == "listpack" {
-		return appendListpack(append(dst, typeHashListpack), func(lb *lpBuilder) {
+		return appendListpack(append(dst, typeHashListpack), lzf, func(lb *lpBuilder) {
 			h.Each(func(f, v []byte) bool { lb.add(f); lb.add(v); return true })
 		})
 	}
 	dst = appendLen(append(dst, typeHash), uint64(h.Len()))
 	h.Each(func(f, v []byte) bool {
-		dst = appendString(appendString(dst, f), v)
+		dst = appendStr(appendStr(dst, f, lzf), v, lzf)
 		return true
 	})
 	return dst
 }
 
-func appendSet(dst []byte, s *set.Set) []byte {
+func appendSet(dst []byte, s *set.Set, lzf bool) []byte {
 	if s.Encoding() == "intset" {
 		vs := make([]int64, 0, s.Len())
 		s.Each(func(m []byte) bool {
@@ -154,17 +171,17 @@ func appendSet(dst []byte, s *set.Set) []byte {
 			vs = append(vs, v)
 			return true
 		})
-		return appendString(append(dst, typeSetIntset), appendIntset(nil, vs))
+		return appendStr(append(dst, typeSetIntset), appendIntset(nil, vs), lzf)
 	}
 	dst = appendLen(append(dst, typeSet), uint64(s.Len()))
-	s.Each(func(m []byte) bool { dst = appendString(dst, m); return true })
+	s.Each(func(m []byte) bool { dst = appendStr(dst, m, lzf); return true })
 	return dst
 }
 
-func appendZSet(dst []byte, z *zset.ZSet) []byte {
+func appendZSet(dst []byte, z *zset.ZSet, lzf bool) []byte {
 	if z.Encoding() == "listpack" {
 		var num []byte
-		return appendListpack(append(dst, typeZSetListpack), func(lb *lpBuilder) {
+		return appendListpack(append(dst, typeZSetListpack), lzf, func(lb *lpBuilder) {
 			z.Walk(0, false, func(m []byte, score float64) bool {
 				num = appendScore(num[:0], score)
 				lb.add(m)
@@ -177,7 +194,7 @@ func appendZSet(dst []byte, z *zset.ZSet) []byte {
 	// inserts at the head).
 	dst = appendLen(append(dst, typeZSet2), uint64(z.Len()))
 	z.Walk(z.Len()-1, true, func(m []byte, score float64) bool {
-		dst = binary.LittleEndian.AppendUint64(appendString(dst, m), math.Float64bits(score))
+		dst = binary.LittleEndian.AppendUint64(appendStr(dst, m, lzf), math.Float64bits(score))
 		return true
 	})
 	return dst
@@ -200,7 +217,7 @@ func appendScore(dst []byte, f float64) []byte {
 	return strconv.AppendFloat(dst, f, 'g', -1, 64)
 }
 
-func appendList(dst []byte, l *list.List) []byte {
+func appendList(dst []byte, l *list.List, lzf bool) []byte {
 	// Count the nodes first: the count comes before them.
 	var nodes []int // elements per node
 	size, cnt := lpHeader+1, 0
@@ -221,7 +238,7 @@ func appendList(dst []byte, l *list.List) []byte {
 	it := l.Iter(0, false)
 	var scratch []byte
 	for _, n := range nodes {
-		dst = appendListpackBuf(append(dst, quicklistNodePacked), &scratch, func(lb *lpBuilder) {
+		dst = appendListpackBuf(append(dst, quicklistNodePacked), &scratch, lzf, func(lb *lpBuilder) {
 			for range n {
 				v, _ := it.Next()
 				lb.add(v)

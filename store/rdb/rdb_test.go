@@ -123,26 +123,33 @@ func roundTrip(t *testing.T, name string, typ store.Type, str []byte, obj store.
 	if obj != nil {
 		o = obj
 	}
-	p, err := AppendValue([]byte("prefix"), typ, str, o)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if string(p[:6]) != "prefix" {
-		t.Fatalf("%s: prefix lost", name)
-	}
-	v, err := Decode(p[6:])
-	if err != nil {
-		t.Fatalf("%s: decode: %v", name, err)
-	}
-	want := canon(Value{Type: typ, Str: str, Obj: obj})
-	if got := canon(v); !slices.Equal(got, want) {
-		t.Fatalf("%s: %d elements back, want %d", name, len(got), len(want))
-	}
-	if v.Type != typ {
-		t.Fatalf("%s: type %v", name, v.Type)
-	}
-	if obj != nil && v.Obj.Encoding() != obj.Encoding() {
-		t.Fatalf("%s: encoding %s, want %s", name, v.Obj.Encoding(), obj.Encoding())
+	encs := []struct {
+		name   string
+		append func(dst []byte, t store.Type, str []byte, obj any) ([]byte, error)
+		decode func(p []byte) (Value, error)
+	}{{"dump", AppendValue, Decode}, {"snapshot", AppendSnapshot, DecodeSnapshot}}
+	for _, e := range encs {
+		p, err := e.append([]byte("prefix"), typ, str, o)
+		if err != nil {
+			t.Fatalf("%s %s: %v", e.name, name, err)
+		}
+		if string(p[:6]) != "prefix" {
+			t.Fatalf("%s %s: prefix lost", e.name, name)
+		}
+		v, err := e.decode(p[6:])
+		if err != nil {
+			t.Fatalf("%s %s: decode: %v", e.name, name, err)
+		}
+		want := canon(Value{Type: typ, Str: str, Obj: obj})
+		if got := canon(v); !slices.Equal(got, want) {
+			t.Fatalf("%s %s: %d elements back, want %d", e.name, name, len(got), len(want))
+		}
+		if v.Type != typ {
+			t.Fatalf("%s %s: type %v", e.name, name, v.Type)
+		}
+		if obj != nil && v.Obj.Encoding() != obj.Encoding() {
+			t.Fatalf("%s %s: encoding %s, want %s", e.name, name, v.Obj.Encoding(), obj.Encoding())
+		}
 	}
 }
 

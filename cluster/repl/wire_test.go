@@ -1,0 +1,52 @@
+package repl
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	"github.com/cached/cached/protocol"
+)
+
+// TestFrameReaderReuse: frames named by reuse share one buffer (the next
+// read overwrites them); every other frame keeps its own.
+func TestFrameReaderReuse(t *testing.T) {
+	var in []byte
+	in = appendKey(in, 3, 0, []byte("key1"), []byte("payload1"), 0)
+	in = append(in, rec(1, 3, 1, false, "SET", "a", "b")...)
+	in = appendKey(in, 3, 0, []byte("key2"), []byte("payload2"), 0)
+	in = appendKey(in, 3, 0, []byte("key3"), bytes.Repeat([]byte("x"), 5000), 7)
+	fr := &frameReader{r: protocol.NewReader(bytes.NewReader(in)), maxArgs: 100, maxBytes: 1 << 20, reuse: fKey}
+	fr.r.MaxBulk = 1 << 20
+	read := func() [][]byte {
+		t.Helper()
+		args, err := fr.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return args
+	}
+	key1 := read()
+	if string(key1[3]) != "key1" || string(key1[4]) != "payload1" {
+		t.Fatalf("first KEY frame read as %q", key1)
+	}
+	recArgs := read()
+	want := slices.Clone(recArgs)
+	for i := range want {
+		want[i] = slices.Clone(want[i])
+	}
+	key2 := read()
+	if string(key2[3]) != "key2" || string(key2[4]) != "payload2" {
+		t.Fatalf("second KEY frame read as %q", key2)
+	}
+	if string(key1[3]) != "key2" {
+		t.Fatalf("the first KEY frame's buffer was not reused: it still reads %q", key1[3])
+	}
+	key3 := read()
+	if string(key3[3]) != "key3" || len(key3[4]) != 5000 || string(key3[5]) != "7" {
+		t.Fatalf("third KEY frame read as %q %d bytes %q", key3[3], len(key3[4]), key3[5])
+	}
+	if !slices.EqualFunc(recArgs, want, bytes.Equal) {
+		t.Fatalf("the REC frame changed under later reads: %q, want %q", recArgs, want)
+	}
+}
