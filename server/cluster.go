@@ -320,6 +320,9 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 		cs.forward(c, args, v.addrs[owner])
 		return true
 	}
+	if cs.queueRemote(c, cmd) {
+		return false // queued: EXEC forwards the transaction to the owner (cluster_proxy_tx.go)
+	}
 	c.reject(cmd, protocol.Moved(slot, v.addrs[owner]))
 	return true
 }

@@ -322,6 +322,9 @@ func (s *Server) runExec(c *client, cmd *command, args [][]byte, start int64) {
 			return
 		}
 	}
+	if s.execElsewhere(c, cmd, m) { // cluster_proxy_tx.go: another node owns its slot now
+		return
+	}
 	if !m.aborted && s.maxMemory.Load() > 0 && txDeniesOOM(m) {
 		if err := s.store.FreeMemory(); err != nil {
 			c.abortExec(cmd, protocol.ErrOOM)

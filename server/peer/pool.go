@@ -28,6 +28,10 @@ const (
 // ErrBroken is returned for requests on a connection that failed.
 var ErrBroken = errors.New("peer connection broken")
 
+// ErrBrokenAfterWrite is SendBatch's error when the connection broke after
+// its requests were written: the peer may have run them.
+var ErrBrokenAfterWrite = errors.New("peer connection broken after the requests were sent")
+
 // key names one pooled connection.
 type key struct {
 	addr  string
@@ -239,6 +243,41 @@ func (pc *Conn) Send(call *Call, args [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// SendBatch writes the requests back to back, with no other sender's
+// request between them, flushes them, and queues calls[i] for the reply to
+// reqs[i] (every call non-nil). It returns how many calls were queued:
+// only those get a reply or an error and may be waited for (all of them
+// unless err is set). ErrBroken means nothing was sent; after
+// ErrBrokenAfterWrite the peer may have run any of the requests. A MULTI … EXEC sent this way is one transaction on
+// the peer's connection.
+func (pc *Conn) SendBatch(calls []*Call, reqs [][][]byte) (queued int, err error) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.broken.Load() {
+		return 0, ErrBroken
+	}
+	pc.lastUse.Store(time.Now().UnixNano())
+	for _, args := range reqs {
+		pc.wbuf = protocol.AppendCommand(pc.wbuf[:0], args...)
+		if _, err := pc.bw.Write(pc.wbuf); err != nil {
+			pc.markBroken()
+			return 0, err
+		}
+	}
+	if err := pc.bw.Flush(); err != nil {
+		pc.markBroken()
+		return 0, err
+	}
+	for i, call := range calls {
+		select {
+		case pc.pending <- call:
+		case <-pc.dead:
+			return i, ErrBrokenAfterWrite
+		}
+	}
+	return len(calls), nil
 }
 
 // markBroken closes the connection once; any goroutine may call it.

@@ -3,6 +3,7 @@ package peer
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -18,6 +19,9 @@ type echoServer struct {
 	ln       net.Listener
 	accepted atomic.Int32
 	wg       sync.WaitGroup
+
+	mu   sync.Mutex
+	seen []string // first arguments, in the order they were read
 }
 
 func startEcho(t *testing.T) *echoServer {
@@ -51,6 +55,9 @@ func startEcho(t *testing.T) *echoServer {
 					if len(parts) < 3 {
 						return
 					}
+					e.mu.Lock()
+					e.seen = append(e.seen, string(parts[2]))
+					e.mu.Unlock()
 					if _, err := nc.Write([]byte("$" + string(parts[1][1:]) + "\r\n" + string(parts[2]) + "\r\n")); err != nil {
 						return
 					}
@@ -200,5 +207,76 @@ func TestReadRawRefuses(t *testing.T) {
 		if out, err := ReadRaw(bufio.NewReader(strings.NewReader(in)), nil); err == nil {
 			t.Errorf("%q: accepted as %q", in, out)
 		}
+	}
+}
+
+// TestSendBatchIsContiguous: a batch's requests reach the peer back to back
+// while other goroutines send on the same connection, and every call gets
+// its own reply.
+func TestSendBatchIsContiguous(t *testing.T) {
+	e := startEcho(t)
+	p := NewPool(Options{})
+	defer p.Close()
+	addr := e.ln.Addr().String()
+	const batch, rounds = 5, 20
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(2)
+		go func() { // batches
+			defer wg.Done()
+			for r := range rounds {
+				pc, err := p.Get(addr, false, 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				calls := make([]*Call, batch)
+				reqs := make([][][]byte, batch)
+				for k := range batch {
+					calls[k] = NewCall()
+					reqs[k] = [][]byte{[]byte(fmt.Sprintf("b%d.%d.%d", g, r, k))}
+				}
+				if n, err := pc.SendBatch(calls, reqs); err != nil || n != batch {
+					t.Errorf("SendBatch: %d queued, %v", n, err)
+					return
+				}
+				for k, call := range calls {
+					call.Wait()
+					if want := fmt.Sprintf("$%d\r\n%s\r\n", len(reqs[k][0]), reqs[k][0]); string(call.Reply) != want || call.Err != nil {
+						t.Errorf("reply %q (%v), want %q", call.Reply, call.Err, want)
+					}
+					call.Release()
+				}
+			}
+		}()
+		go func() { // single requests in between
+			defer wg.Done()
+			for r := range rounds * 2 {
+				name := fmt.Sprintf("s%d.%d", g, r)
+				if got := do(t, p, addr, name); got != fmt.Sprintf("$%d\r\n%s\r\n", len(name), name) {
+					t.Errorf("reply %q for %q", got, name)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	batches := 0
+	for i, name := range e.seen {
+		var g, r, k int
+		if n, _ := fmt.Sscanf(name, "b%d.%d.%d", &g, &r, &k); n != 3 || k != 0 {
+			continue
+		}
+		batches++
+		for j := 1; j < batch; j++ {
+			if want := fmt.Sprintf("b%d.%d.%d", g, r, j); i+j >= len(e.seen) || e.seen[i+j] != want {
+				t.Fatalf("batch %d.%d: request %d of %d is not next to the first", g, r, j, batch)
+			}
+		}
+	}
+	if batches != 4*rounds || len(e.seen) != 4*rounds*batch+4*rounds*2 {
+		t.Fatalf("%d batches, %d requests seen", batches, len(e.seen))
 	}
 }
