@@ -64,9 +64,12 @@ func (n *Node) pauseAfter() time.Duration { return max(n.nodeTimeout, minPauseAf
 // State returns the node's current state. Only StateOK may serve keys. The
 // loop re-checks the state every healthEvery; if it has not for
 // pauseAfter (the process was paused: SIGSTOP, a VM freeze), State
-// reports StateNoQuorum, and the node stays so until it has exchanged
-// state with a peer again (see resync), so that a node that wakes up after
-// the majority re-planned its slots never serves them from its old table.
+// reports StateNoQuorum. After a pause, and after it lost the majority
+// (StateNoQuorum for NodeTimeout without a majority in sight), the node
+// stays StateNoQuorum until it has exchanged state with a majority of its
+// table's members again (see resyncOnce), so that a node that wakes up or
+// reconnects after the majority re-planned its slots never serves them
+// from its old table.
 // A state other than StateOK shows before the subscribers get the table it
 // was computed for; StateOK after another state only once they have it and
 // the slots it took away were dropped (see loop).
@@ -163,7 +166,11 @@ func (n *Node) checkHealth(t *Table) State {
 	}
 	if q {
 		n.lastQuorum = now
+		if !n.hadQuorum && n.resync.Load() {
+			n.wakeJoin() // the majority is back: re-sync with it now
+		}
 	}
+	n.hadQuorum = q
 	st := StateOK
 	switch {
 	case !n.joined.Load():
@@ -174,6 +181,16 @@ func (n *Node) checkHealth(t *Table) State {
 		st = StateNotMember
 	case !q && now.Sub(n.lastQuorum) >= n.nodeTimeout:
 		st = StateNoQuorum
+		// Seeing the majority again is not enough to serve: memberlist
+		// reports its members alive before a push/pull brings their
+		// table, and meanwhile they may have re-planned (and written)
+		// this node's slots. As after a pause, the node stays down until
+		// it has exchanged state with a majority (resyncOnce).
+		if !n.resync.Swap(true) {
+			n.log.Warn("cluster: lost the majority; serving again only after re-syncing with it",
+				"version", t.version, "members", t.Len())
+			n.wakeJoin()
+		}
 	}
 	return st
 }

@@ -67,7 +67,8 @@ type Node struct {
 	state       atomic.Int32  // State
 	lastQuorum  time.Time     // owned by loop: last time a majority was seen
 	checked     atomic.Int64  // unix ns of the loop's last state check
-	resync      atomic.Bool   // paused: not ok until a state exchange with a peer
+	hadQuorum   bool          // owned by loop: the last check saw a majority
+	resync      atomic.Bool   // paused or lost the majority: not ok until a state exchange with a majority
 	joinKick    chan struct{} // capacity 1: wakes joinLoop
 
 	kick chan struct{}  // capacity 1: wakes loop after a new table or ban

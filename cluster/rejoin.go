@@ -32,7 +32,7 @@ const (
 // newer table then wins on both sides.
 func (n *Node) joinLoop() {
 	defer n.wg.Done()
-	backoff := joinBackoffMin
+	backoff, resyncBackoff := joinBackoffMin, joinBackoffMin
 	retry := time.NewTimer(0)
 	defer retry.Stop()
 	for {
@@ -45,8 +45,14 @@ func (n *Node) joinLoop() {
 		}
 		joined := n.joined.Load()
 		if joined && n.resync.Load() {
-			n.resyncOnce()
-			retry.Reset(joinBackoffMin)
+			// Cut off, a failed attempt backs off; the loop wakes this one
+			// as soon as it sees the majority again (checkHealth).
+			if n.resyncOnce() {
+				resyncBackoff = joinBackoffMin
+			} else {
+				resyncBackoff = min(2*resyncBackoff, rejoinBackoffMax)
+			}
+			retry.Reset(resyncBackoff)
 			continue
 		}
 		targets := n.rejoinTargets(joined)
@@ -107,26 +113,56 @@ func (n *Node) rejoinTargets(joined bool) []string {
 }
 
 // resyncOnce exchanges state (memberlist push/pull, which carries the slot
-// table) with the known members after a pause, and clears resync once one
-// answered: the node then holds the newest table they know.
-func (n *Node) resyncOnce() {
+// table) with the members of the node's table, one at a time (those in
+// the live view first), until a majority of them, this node included, has
+// answered; then it clears resync and reports true: the node holds the
+// newest table that majority knows, and the slots that table took away are
+// marked lost before the loop lets the state turn ok. Members that left
+// or are forgotten do not count, as in quorumLocked. A cut-off node's
+// attempt fails (its minority peers are no majority) and resync stays.
+func (n *Node) resyncOnce() bool {
+	t := n.table.Load()
 	n.mu.Lock()
-	var addrs []string
-	for _, a := range n.known {
-		addrs = append(addrs, a)
+	total, reached := 0, 0
+	var live, other []string
+	for _, m := range t.members {
+		switch {
+		case m.ID == n.id:
+			total++
+			reached++
+			continue
+		case n.gone[m.ID] || n.bannedLocked(m.ID):
+			continue
+		}
+		total++
+		addr := m.GossipAddr
+		if a := n.known[m.ID]; a != "" {
+			addr = a // its latest address
+		}
+		if _, ok := n.seen[m.ID]; ok {
+			live = append(live, addr)
+		} else {
+			other = append(other, addr)
+		}
 	}
 	n.mu.Unlock()
-	addrs = append(addrs, n.seeds...)
-	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
-	addrs = addrs[:min(len(addrs), maxRejoin)]
-	if len(addrs) == 0 {
-		n.resync.Store(false) // nobody to ask: a cluster of one
-		n.wake()
-		return
+	shuffle := func(a []string) { rand.Shuffle(len(a), func(i, j int) { a[i], a[j] = a[j], a[i] }) }
+	shuffle(live)
+	shuffle(other)
+	for _, addr := range append(live, other...) {
+		if 2*reached > total {
+			break
+		}
+		if _, err := n.Join([]string{addr}); err == nil {
+			reached++
+		}
 	}
-	if c, err := n.Join(addrs); err == nil {
-		n.resync.Store(false)
-		n.wake()
-		n.log.Info("cluster: re-synced after a pause", "reached", c)
+	if 2*reached <= total && total > 0 {
+		n.log.Debug("cluster: re-sync reached no majority, retrying", "reached", reached, "members", total)
+		return false
 	}
+	n.resync.Store(false)
+	n.wake()
+	n.log.Info("cluster: re-synced with a majority", "reached", reached, "members", total, "version", n.table.Load().version)
+	return true
 }
