@@ -359,16 +359,7 @@ func (s *Server) infoMemory(b *strings.Builder) {
 	field(b, "allocator_resident", m.resident)
 	field(b, "total_system_memory", m.system)
 	field(b, "total_system_memory_human", bytesToHuman(m.system))
-	for _, name := range []string{"used_memory_lua", "used_memory_vm_eval", "used_memory_lua_human",
-		"used_memory_scripts_eval", "number_of_cached_scripts", "number_of_functions", "number_of_libraries",
-		"used_memory_vm_functions", "used_memory_vm_total", "used_memory_vm_total_human",
-		"used_memory_functions", "used_memory_scripts", "used_memory_scripts_human"} {
-		if strings.HasSuffix(name, "_human") {
-			field(b, name, "0B")
-		} else {
-			field(b, name, 0)
-		}
-	}
+	s.infoScriptMemory(b)
 	field(b, "maxmemory", ic.maxMemory)
 	field(b, "maxmemory_human", bytesToHuman(ic.maxMemory))
 	field(b, "maxmemory_policy", ic.policy)
@@ -584,4 +575,31 @@ func (c *command) resetStats() {
 	c.rejected.Store(0)
 	c.failed.Store(0)
 	c.latency.Reset()
+}
+
+// infoScriptMemory writes INFO memory's scripting fields in Redis 7.0's
+// order. The cached scripts' and libraries' counts and code bytes are
+// exact; the interpreters' own memory (the *_vm_* and *_lua fields) is not
+// measured apart: gopher-lua's states live in the Go heap, which
+// used_memory_overhead counts, so those fields read 0.
+func (s *Server) infoScriptMemory(b *strings.Builder) {
+	scripts, evalBytes := s.scripts.Stats()
+	libs, funcs := s.scripts.LibraryStats()
+	var fnBytes int64
+	for _, lib := range s.scripts.ListLibraries() {
+		fnBytes += int64(len(lib.Code))
+	}
+	field(b, "used_memory_lua", 0)
+	field(b, "used_memory_vm_eval", 0)
+	field(b, "used_memory_lua_human", bytesToHuman(0))
+	field(b, "used_memory_scripts_eval", evalBytes)
+	field(b, "number_of_cached_scripts", scripts)
+	field(b, "number_of_functions", funcs)
+	field(b, "number_of_libraries", libs)
+	field(b, "used_memory_vm_functions", 0)
+	field(b, "used_memory_vm_total", 0)
+	field(b, "used_memory_vm_total_human", bytesToHuman(0))
+	field(b, "used_memory_functions", fnBytes)
+	field(b, "used_memory_scripts", evalBytes+fnBytes)
+	field(b, "used_memory_scripts_human", bytesToHuman(evalBytes+fnBytes))
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -372,5 +373,39 @@ func BenchmarkIntroCommandAll(b *testing.B) {
 		if err := rc.Do(ctx, "COMMAND").Err(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestInfoScriptMemory: INFO memory counts the cached scripts, libraries
+// and functions, and their code bytes, as Redis 7.0 does.
+func TestInfoScriptMemory(t *testing.T) {
+	s := startServer(t, nil)
+	rc := newClient(t, s, nil)
+	read := func() map[string]string { return infoFields(mustDo(t, rc, "INFO", "memory").(string)) }
+	if f := read(); f["number_of_cached_scripts"] != "0" || f["number_of_libraries"] != "0" || f["used_memory_scripts"] != "0" {
+		t.Fatalf("empty: %v", f)
+	}
+	body := "return 1"
+	mustDo(t, rc, "SCRIPT", "LOAD", body)
+	mustDo(t, rc, "EVAL", "return 2", "0")
+	mustDo(t, rc, "FUNCTION", "LOAD", libB)
+	f := read()
+	want := map[string]string{
+		"number_of_cached_scripts": "2",
+		"used_memory_scripts_eval": fmt.Sprint(len(body) + len("return 2")),
+		"number_of_libraries":      "1",
+		"number_of_functions":      "1",
+		"used_memory_functions":    fmt.Sprint(len(libB)),
+		"used_memory_scripts":      fmt.Sprint(len(body) + len("return 2") + len(libB)),
+	}
+	for k, v := range want {
+		if f[k] != v {
+			t.Errorf("%s = %q, want %q", k, f[k], v)
+		}
+	}
+	mustDo(t, rc, "SCRIPT", "FLUSH")
+	mustDo(t, rc, "FUNCTION", "FLUSH")
+	if f := read(); f["number_of_cached_scripts"] != "0" || f["number_of_functions"] != "0" || f["used_memory_scripts_human"] != "0B" {
+		t.Fatalf("after the flushes: %v", f)
 	}
 }
