@@ -521,7 +521,8 @@ func TestFencedSlotRefusesAdmittedCommands(t *testing.T) {
 	if err := rc.Set(ctx, key, "before", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	a.store.FenceSlot(slot, true) // routing still gives the slot to a: only the fence refuses
+	a.repl.Load().flipWait = 50 * time.Millisecond // how long a refused command waits for a view naming another owner (none comes)
+	a.store.FenceSlot(slot, true)                  // routing still gives the slot to a: only the fence refuses
 	refused := func(what string, err error) {
 		t.Helper()
 		if err == nil || !strings.HasPrefix(err.Error(), "TRYAGAIN ") {

@@ -3,6 +3,7 @@ package server
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/protocol"
@@ -109,5 +110,59 @@ func TestHandOverNoRedirectLoop(t *testing.T) {
 	}
 	if err := rb.Get(ctx, key).Err(); err != nil && strings.HasPrefix(err.Error(), "MOVED") {
 		t.Fatalf("B after the hand-over: %v", err)
+	}
+}
+
+// TestFencedSlotWaitsForTheNewOwner: a command that meets the fence of a
+// slot its node is handing over (sealSlots fences the slot just before the
+// view naming the new owner is stored) waits for that view and answers
+// MOVED to the new owner, not TRYAGAIN, which clients retry only after a
+// backoff (issue #12: 15-30 ms per such command).
+func TestFencedSlotWaitsForTheNewOwner(t *testing.T) {
+	nodes := replNodes(t, 2, nil)
+	a := nodes[0]
+	key, _ := keysFor(t, a, "fencewait")
+	slot := keySlot(key)
+	v := a.cl.view.Load()
+	var bID string
+	for _, s := range nodes {
+		if s != a {
+			bID = s.cl.node.Load().ID()
+		}
+	}
+	rc := newClient(t, a, nil)
+	ctx := ctxT(t)
+	if err := rc.Set(ctx, key, "before", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a.repl.Load().flipWait = time.Minute // only the new view ends the wait
+	a.store.FenceSlot(slot, true)        // as sealSlots does, before the view that moves the slot
+	waits := a.cl.viewWaits.Load()
+	got := make(chan error, 1)
+	go func() { got <- rc.Get(ctx, key).Err() }()
+	var early error
+	answered := false
+	pollFor(t, "the GET waits for the view (or is answered)", func() bool {
+		select {
+		case early = <-got:
+			answered = true
+			return true
+		default:
+		}
+		return a.cl.viewWaits.Load() > waits
+	})
+	if answered {
+		t.Fatalf("GET on the fenced slot answered before the view moved it: %v", early)
+	}
+	flipped := cluster.Flip(v.t, []int{slot}, bID, v.t.Version()+1)
+	applyView(a, flipped)
+	var err error
+	select {
+	case err = <-got:
+	case <-ctx.Done():
+		t.Fatal("no answer after the view moved the slot")
+	}
+	if want := protocol.Moved(slot, v.addrs[v.t.IndexOf(bID)]); err == nil || err.Error() != want {
+		t.Fatalf("GET on the fenced slot: %v, want %s", err, want)
 	}
 }
