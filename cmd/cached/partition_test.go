@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -27,14 +28,31 @@ func TestBinaryClusterFrozenNodeNoStaleHits(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
+	logs := map[string]string{} // node address -> its log file, shown when the test fails
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for addr, path := range logs {
+			out, _ := os.ReadFile(path)
+			t.Logf("log of %s:\n%s", addr, out)
+		}
+	})
 	start := func(seed string) (*exec.Cmd, string) {
 		port, gport := freePort(t), freePort(t)
 		args := []string{"--port", port, "--cluster-enabled", "yes", "--cluster-port", gport,
-			"--loglevel", "warning", "--metrics-addr", ""}
+			"--loglevel", "notice", "--metrics-addr", ""}
 		if seed != "" {
 			args = append(args, "--cluster-join", seed)
 		}
 		cmd := exec.Command(bin, args...)
+		logf, err := os.Create(filepath.Join(t.TempDir(), "node-"+port+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = logf.Close() })
+		cmd.Stdout, cmd.Stderr = logf, logf
+		logs["127.0.0.1:"+port] = logf.Name()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
