@@ -98,6 +98,12 @@ func (n *Node) needsPlan() (bool, time.Duration) {
 // runs without n.mu (it takes milliseconds); if the table changed
 // meanwhile, the result is dropped and plan reports false.
 func (n *Node) plan(force bool) bool {
+	if !force && n.resync.Load() {
+		// Paused or cut off from the majority: our view may be old, and
+		// the others may have agreed on newer tables meanwhile. Plan again
+		// once re-synced with a majority (the loop keeps trying).
+		return true
+	}
 	n.mu.Lock()
 	if !force && !n.needsPlanLocked() {
 		n.mu.Unlock()

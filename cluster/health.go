@@ -152,6 +152,22 @@ func (n *Node) quorumLocked(t *Table) bool {
 	return 2*reach > total || total == 0
 }
 
+// notePause stamps n.checked and, if the loop stalled for pauseAfter (the
+// process was paused: SIGSTOP, a VM freeze), marks the node as re-syncing.
+// The loop calls it first whenever it wakes, before it may plan: a
+// coordinator thawed by a planning timer once planned from its old view
+// and gave its table the version the others had agreed on meanwhile (two
+// different tables of one version; the thawed node then served stale
+// copies). Called by loop only.
+func (n *Node) notePause() {
+	now := time.Now().UnixNano()
+	if prev := n.checked.Swap(now); now-prev > int64(n.pauseAfter()) && n.joined.Load() {
+		n.resync.Store(true) // paused: our table may be stale
+		n.log.Warn("cluster: the node was paused, re-syncing with peers", "for", time.Duration(now-prev))
+		n.wakeJoin()
+	}
+}
+
 // checkHealth computes the node's state for table t (the one the loop
 // delivers next); the loop stores it with setState. Called by loop only.
 func (n *Node) checkHealth(t *Table) State {
@@ -159,11 +175,7 @@ func (n *Node) checkHealth(t *Table) State {
 	q := n.quorumLocked(t)
 	n.mu.Unlock()
 	now := time.Now()
-	if prev := n.checked.Swap(now.UnixNano()); now.UnixNano()-prev > int64(n.pauseAfter()) && n.joined.Load() {
-		n.resync.Store(true) // paused: our table may be stale
-		n.log.Warn("cluster: the node was paused, re-syncing with peers", "for", time.Duration(now.UnixNano()-prev))
-		n.wakeJoin()
-	}
+	n.notePause()
 	if q {
 		n.lastQuorum = now
 		if !n.hadQuorum && n.resync.Load() {

@@ -121,6 +121,7 @@ func (n *Node) loop() {
 		case <-banTimer.C:
 		case <-planTimer.C:
 			planArmed = false
+			n.notePause() // a pause is noticed before planning from an old view
 			n.plan(false)
 		}
 		if next, ok := n.expireBans(); ok {
