@@ -36,6 +36,7 @@ func CRC16(b []byte) uint16 {
 // so "{user1000}.following" and "{user1000}.followers" share a slot.
 // Otherwise, including "{}foo", the whole key is hashed.
 func KeySlot(key []byte) int {
+	countKeySlot()
 	return int(CRC16(HashTag(key))) & (Slots - 1)
 }
 

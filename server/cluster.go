@@ -68,6 +68,35 @@ type clusterClient struct {
 	peer     bool // a node-to-node connection: never forward its commands
 	txKeyed  bool // inside MULTI, a queued command had keys, of slot txSlot
 	txSlot   int
+	// slotOf is the slot of the running command's keys as routing found
+	// it (a script's for each of its commands), so that noteWrite need
+	// not hash them again; call forgets it when the command ends.
+	slotOf routedSlot
+}
+
+// routedSlot is the slot of one command's keys, found for the command
+// whose arguments start at args (the same slice, not equal bytes).
+type routedSlot struct {
+	args *[]byte // &args[0]; nil: none
+	cmd  *command
+	slot int
+	n    int // how many keys
+}
+
+// routed remembers that cmd's keys in args are n keys of slot (see
+// clusterClient.slotOf).
+func (c *client) routed(cmd *command, args [][]byte, slot, n int) {
+	c.clu.slotOf = routedSlot{args: &args[0], cmd: cmd, slot: slot, n: n}
+}
+
+// commandSlot is clusterState.commandSlot for the command c runs, without
+// hashing again keys routing hashed for it.
+func (c *client) commandSlot(cmd *command, args [][]byte) (slot, n int) {
+	if r := &c.clu.slotOf; r.args != nil && len(args) > 0 && r.args == &args[0] && r.cmd == cmd {
+		return r.slot, r.n
+	}
+	slot, n, _ = c.s.cl.commandSlot(cmd, args)
+	return slot, n
 }
 
 // newClusterState prepares cluster mode in newServer, before any client
@@ -251,7 +280,8 @@ func (cs *clusterState) commandSlot(cmd *command, args [][]byte) (slot, n int, c
 // it returns false when the command should run here.
 func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	cs := s.cl
-	c.Admitted = 0       // set below when the command runs here as its slot's primary
+	c.Admitted = 0 // set below when the command runs here as its slot's primary
+	c.clu.slotOf.args = nil
 	c.clu.asking = false // no slot is ever importing: ASKING changes nothing
 	if !c.inMulti() {
 		c.clu.txKeyed = false
@@ -305,6 +335,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 			return s.routeCluster(c, cmd, args) // the table may have moved on meanwhile
 		}
 		c.Admitted = slot + 1 // its first lock checks the slot's fence (kernel.Ctx.CheckFence)
+		c.routed(cmd, args, slot, n)
 		return false
 	}
 	if (c.clu.readonly || cs.anyReads) && cmd.flags&flagReadonly != 0 && !c.inMulti() && s.replicaReadable(slot) {

@@ -618,6 +618,8 @@ func (s *Server) call(c *client, cmd *command, args [][]byte, start int64) {
 	if cmd.flags&flagWrite != 0 && s.repl.Load() != nil { // repl_cmds.go: for WAIT
 		c.noteWrite(cmd, args)
 	}
+	// The slot routing found was this command's (cluster.go).
+	c.clu.slotOf.args = nil
 	if s.monitors.count.Load() > 0 { // after it ran, as Redis 7: EXEC follows its commands, SELECT shows the new db
 		s.feedMonitors(c, cmd, args)
 	}

@@ -28,7 +28,7 @@ func replCommands() []spec {
 // keyless write over the whole keyspace (FLUSHALL, FLUSHDB) touched every
 // slot this node is primary of (repl_flush.go).
 func (c *client) noteWrite(cmd *command, args [][]byte) {
-	if slot, n, _ := c.s.cl.commandSlot(cmd, args); n > 0 {
+	if slot, n := c.commandSlot(cmd, args); n > 0 {
 		c.wrote.Note(slot, 0)
 	} else if rs := c.s.repl.Load(); cmd.keyspace && rs != nil {
 		owned := rs.owned.Load()

@@ -110,14 +110,18 @@ type scriptHost struct {
 	ic      *client // the internal client
 	conn    *scriptConn
 	call    scriptCall
-	keys    [][]byte    // cover's scratch: the keys of a command
-	cmds    [4]cmdName  // the commands looked up last, by name as called
-	cmdNext int         // the entry of cmds to replace next
-	slot    int         // the slot of the keys used so far (cluster), -1 none
-	oom     bool        // over maxmemory when the script started
-	restart bool        // the run must start again with every shard locked
-	cur     *script.Run // the run in progress
-	runBuf  script.Run
+	keys    [][]byte   // cover's scratch: the keys of a command
+	cmds    [4]cmdName // the commands looked up last, by name as called
+	cmdNext int        // the entry of cmds to replace next
+	slot    int        // the slot of the keys used so far (cluster), -1 none
+	// declSlot is the slot of every key the script declared, -1 unknown:
+	// cluster routing found it (and admitted the script to it) before the
+	// run, so commands on declared keys need not hash them again.
+	declSlot int
+	oom      bool        // over maxmemory when the script started
+	restart  bool        // the run must start again with every shard locked
+	cur      *script.Run // the run in progress
+	runBuf   script.Run
 }
 
 func newScriptHost(s *Server) *scriptHost {
@@ -133,9 +137,14 @@ func newScriptHost(s *Server) *scriptHost {
 func (h *scriptHost) exec(c *client, sc scriptCall) (reply []byte, err *script.Error, restart bool) {
 	s := h.s
 	h.c, h.call, h.restart = c, sc, false
-	h.slot = -1
-	if len(sc.keys) > 0 && s.cl != nil { // only clusterRefusal reads it
-		h.slot = protocol.KeySlot(sc.keys[0])
+	h.slot, h.declSlot = -1, -1
+	if len(sc.keys) > 0 && s.cl != nil { // only clusterRefusal reads them
+		if c.Admitted != 0 && !c.InExecTx() { // routing hashed this command's keys: all in that slot
+			h.declSlot = c.Admitted - 1
+			h.slot = h.declSlot
+		} else {
+			h.slot = protocol.KeySlot(sc.keys[0])
+		}
 	}
 	h.oom = s.maxMemory.Load() > 0 && s.store.FreeMemory() != nil
 	ic := h.ic
@@ -236,7 +245,16 @@ func (h *scriptHost) clusterRefusal(cmd *command, args [][]byte) string {
 	if cs == nil {
 		return ""
 	}
-	slot, n, cross := cs.commandSlot(cmd, args)
+	h.ic.clu.slotOf.args = nil // set below for this command
+	slot, n, cross := -1, 0, false
+	if h.declSlot >= 0 {
+		if keys := h.commandKeys(cmd, args); len(keys) > 0 && h.declaredKeys(keys) {
+			slot, n = h.declSlot, len(keys) // keys routing hashed already
+		}
+	}
+	if n == 0 {
+		slot, n, cross = cs.commandSlot(cmd, args)
+	}
 	if n == 0 {
 		return ""
 	}
@@ -244,6 +262,7 @@ func (h *scriptHost) clusterRefusal(cmd *command, args [][]byte) string {
 	if cross || v == nil {
 		return errScriptNonLocal
 	}
+	h.ic.routed(cmd, args, slot, n) // for noteWrite
 	if owner := v.t.OwnerIndex(slot); owner != v.self && owner >= 0 {
 		return errScriptNonLocal
 	}

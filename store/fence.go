@@ -38,7 +38,8 @@ func (s *Store) FenceSlot(slot int, on bool) uint64 {
 // holds the slot's shard lock (a Tx covering a key of the slot).
 func (s *Store) SlotFenced(slot int) bool { return s.fenced[slot].Load() }
 
-// fencedKey reports whether key's slot is fenced (with its shard locked).
-func (s *Store) fencedKey(key []byte) bool {
-	return s.nFenced.Load() != 0 && s.fenced[KeySlot(key)].Load()
+// fencedSlot reports whether slot is fenced, cheaply when no slot is (the
+// fast paths' check, with the slot's shard locked).
+func (s *Store) fencedSlot(slot int) bool {
+	return s.nFenced.Load() != 0 && s.fenced[slot].Load()
 }

@@ -272,8 +272,9 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 }
 
 // insertLocked creates key in physical db with value bytes val (strings) or
-// object obj; tag must be the key's tag. It returns the record.
-func (s *shard) insertLocked(db uint8, key []byte, tag uint32, t Type, val []byte, obj any, size int64, nowSec uint32) uint32 {
+// object obj; tag must be the key's tag and slot its slot (KeySlot). It
+// returns the record.
+func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type, val []byte, obj any, size int64, nowSec uint32) uint32 {
 	i := s.allocRecord()
 	r := s.rec(i)
 	if t != TypeString {
@@ -285,7 +286,6 @@ func (s *shard) insertLocked(db uint8, key []byte, tag uint32, t Type, val []byt
 	s.idx.insert(tag, i)
 	s.linkFront(i)
 	s.counts[db].keys.Add(1)
-	slot := KeySlot(key)
 	s.st.slotAdd(db, slot, 1)
 	s.slotLink(i, slot)
 	s.used.Add(s.costLocked(i))

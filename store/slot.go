@@ -28,6 +28,7 @@ func crc16(b []byte) uint16 {
 // KeySlot returns the cluster slot of key: CRC16 of its first non-empty
 // {hash tag}, or of the whole key, mod 16384 (as protocol.KeySlot).
 func KeySlot(key []byte) int {
+	countKeySlot()
 	for i, c := range key {
 		if c != '{' {
 			continue

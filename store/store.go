@@ -464,11 +464,12 @@ func (s *Store) GetAt(now int64, db int, key []byte, dst []byte) (val []byte, ok
 // getAt is GetAt; fence says whether a fenced slot's key is refused.
 func (s *Store) getAt(now int64, db int, key []byte, dst []byte, fence bool) (val []byte, ok bool, err error) {
 	h := xxhash.Sum64(key)
-	sh := s.shards[s.shardIndex(key)]
+	slot := KeySlot(key)
+	sh := s.shards[slot&int(s.mask)]
 	var tx *Tx
 	tx.lockShard(sh)
 	defer tx.unlockShard(sh)
-	if fence && s.fencedKey(key) {
+	if fence && s.fencedSlot(slot) {
 		return dst, false, ErrFenced
 	}
 	p := s.phys(db)
@@ -505,19 +506,24 @@ func (s *Store) SetAt(now int64, db int, key, val []byte, expireAt int64, class 
 // setAt is SetAt; fence says whether a fenced slot's key is refused.
 func (s *Store) setAt(fence bool, now int64, db int, key, val []byte, expireAt int64, class uint16, event string, effect ...[]byte) bool {
 	h := xxhash.Sum64(key)
-	sh := s.shards[s.shardIndex(key)]
+	slot := KeySlot(key)
+	sh := s.shards[slot&int(s.mask)]
 	var tx *Tx
 	tx.lockShard(sh)
-	if fence && s.fencedKey(key) {
+	if fence && s.fencedSlot(slot) {
 		tx.unlockShard(sh)
 		return false
 	}
-	sh.setLocked(s.phys(db), key, h, TypeString, val, nil, 0, expireAt, now, 0)
+	sh.setLocked(s.phys(db), key, h, slot, TypeString, val, nil, 0, expireAt, now, 0)
 	if !s.quiet.Load() {
 		sh.bg.note(ChangeWrite, db, key, class, event)
 	}
 	if len(effect) > 0 && s.recordFx.Load() {
-		sh.bg.effect(db, KeySlot(effect[1]), effect)
+		fxSlot := slot
+		if string(effect[1]) != string(key) { // an effect names key (SET's does)
+			fxSlot = KeySlot(effect[1])
+		}
+		sh.bg.effect(db, fxSlot, effect)
 	}
 	tx.unlockShard(sh)
 	return true
@@ -549,15 +555,15 @@ func (s *Store) SetReportMiss(on bool) { s.reportMiss.Store(on) }
 
 // setLocked creates or replaces key with a string or object value. Replacing
 // is an access of the key unless it is record looked (which the caller's
-// lookup touched already).
-func (sh *shard) setLocked(p uint8, key []byte, h uint64, t Type, val []byte, obj any, size, expireAt, now int64, looked uint32) uint32 {
+// lookup touched already). h is key's hash and slot its slot (KeySlot).
+func (sh *shard) setLocked(p uint8, key []byte, h uint64, slot int, t Type, val []byte, obj any, size, expireAt, now int64, looked uint32) uint32 {
 	tag := tagOf(h, p)
 	i := sh.find(p, key, tag)
 	if i != 0 && expireAt == KeepTTL && sh.expiredLocked(i, now) {
 		i = 0
 	}
 	if i == 0 {
-		i = sh.insertLocked(p, key, tag, t, val, obj, size, uint32(now/1000))
+		i = sh.insertLocked(p, key, tag, slot, t, val, obj, size, uint32(now/1000))
 		if sh.st.newKeys.Load() {
 			sh.cur.note(ChangeNew, sh.st.logical(p), key, 0, "")
 		}

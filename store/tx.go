@@ -28,6 +28,7 @@ type Tx struct {
 	// that key's value does not count a second access (Redis's
 	// lookupKeyWrite then dbOverwrite touch the LFU counter once).
 	looked uint64
+	slots  slotMemo // the slots of the keys it has hashed (txslot.go)
 }
 
 // shardIndex returns the index of key's shard: shards are chosen by cluster
@@ -44,8 +45,9 @@ func (s *Store) Lock(keys ...[]byte) *Tx { return s.LockAt(s.clock.NowMs(), keys
 func (s *Store) LockAt(now int64, keys ...[]byte) *Tx {
 	tx := s.txPool.Get().(*Tx)
 	tx.ids = tx.buf[:0]
+	tx.slots.reset()
 	for _, k := range keys {
-		id := s.shardIndex(k)
+		id := tx.slotOf(k) & int(s.mask)
 		if !slices.Contains(tx.ids, id) {
 			tx.ids = append(tx.ids, id)
 		}
@@ -85,7 +87,7 @@ func (tx *Tx) Relock(keys ...[]byte) *Tx {
 	}
 	if !tx.all {
 		for _, k := range keys {
-			if !slices.Contains(tx.ids, tx.st.shardIndex(k)) {
+			if !slices.Contains(tx.ids, tx.slotOf(k)&int(tx.st.mask)) {
 				panic("store: Relock of a key outside the Tx")
 			}
 		}
@@ -109,7 +111,7 @@ func (tx *Tx) Covers(keys ...[]byte) bool {
 		return true
 	}
 	for _, k := range keys {
-		if !slices.Contains(tx.ids, tx.st.shardIndex(k)) {
+		if !slices.Contains(tx.ids, tx.slotOf(k)&int(tx.st.mask)) {
 			return false
 		}
 	}
@@ -139,7 +141,7 @@ func (tx *Tx) Extend(all bool, keys ...[]byte) bool {
 		}
 	} else {
 		for _, k := range keys {
-			id := tx.st.shardIndex(k)
+			id := tx.slotOf(k) & int(tx.st.mask)
 			if !slices.Contains(tx.ids, id) && !slices.Contains(want, id) {
 				want = append(want, id)
 			}
@@ -230,12 +232,19 @@ func (s *Store) commit(r *Record, all bool) {
 
 // shard returns key's shard and hash, checking that the Tx holds its lock.
 func (tx *Tx) shard(key []byte) (*shard, uint64) {
+	sh, h, _ := tx.shardSlot(key)
+	return sh, h
+}
+
+// shardSlot is shard that also returns key's slot.
+func (tx *Tx) shardSlot(key []byte) (*shard, uint64, int) {
 	h := xxhash.Sum64(key)
-	id := tx.st.shardIndex(key)
+	slot := tx.slotOf(key)
+	id := slot & int(tx.st.mask)
 	if !tx.all && !slices.Contains(tx.ids, id) {
 		panic("store: key used outside the keys of its Tx")
 	}
-	return tx.st.shards[id], h
+	return tx.st.shards[id], h, slot
 }
 
 // Changed notes that the running command changed key in db: WATCH, blocked
@@ -270,7 +279,7 @@ func (tx *Tx) Propagate(db int, args ...[]byte) {
 	}
 	slot := -1
 	if len(args) > 1 {
-		slot = KeySlot(args[1])
+		slot = tx.slotOf(args[1])
 		if !tx.all && !slices.Contains(tx.ids, slot&int(tx.st.mask)) {
 			panic("store: effect for a key outside the Tx")
 		}
@@ -361,8 +370,8 @@ func (tx *Tx) Peek(db int, key []byte) (Entry, bool) { return tx.lookup(db, key,
 // SetString creates or replaces key (of any type) with string val; it copies
 // key and val. expireAt: absolute Unix ms, 0 none, KeepTTL keeps the TTL.
 func (tx *Tx) SetString(db int, key, val []byte, expireAt int64) {
-	sh, h := tx.shard(key)
-	sh.setLocked(tx.st.phys(db), key, h, TypeString, val, nil, 0, expireAt, tx.now, tx.lookedIn(sh))
+	sh, h, slot := tx.shardSlot(key)
+	sh.setLocked(tx.st.phys(db), key, h, slot, TypeString, val, nil, 0, expireAt, tx.now, tx.lookedIn(sh))
 }
 
 // GrowString returns the value of the existing string key for the caller
@@ -389,8 +398,8 @@ func (tx *Tx) SetObject(db int, key []byte, t Type, obj any, size int64, expireA
 	if t == TypeNone || t == TypeString || int(t) >= len(typeNames) {
 		panic("store: SetObject with a non-collection type")
 	}
-	sh, h := tx.shard(key)
-	sh.setLocked(tx.st.phys(db), key, h, t, nil, obj, size, expireAt, tx.now, tx.lookedIn(sh))
+	sh, h, slot := tx.shardSlot(key)
+	sh.setLocked(tx.st.phys(db), key, h, slot, t, nil, obj, size, expireAt, tx.now, tx.lookedIn(sh))
 }
 
 // Resize records that key's object changed in place and now costs size bytes.
@@ -497,9 +506,9 @@ func (tx *Tx) transfer(srcDB int, src []byte, dstDB int, dst []byte, move bool) 
 			o.obj = c.Clone()
 		}
 	}
-	ds, h := tx.shard(dst)
+	ds, h, slot := tx.shardSlot(dst)
 	now := tx.now
-	ds.setLocked(tx.st.phys(dstDB), dst, h, t, val, o.obj, o.size, exp, now, 0)
+	ds.setLocked(tx.st.phys(dstDB), dst, h, slot, t, val, o.obj, o.size, exp, now, 0)
 	if move {
 		ss.removeLocked(si)
 	}
