@@ -19,7 +19,7 @@ type memoEntry struct {
 }
 
 const (
-	memoKeys     = 4   // entries: a script's or a command's few keys
+	memoKeys     = 16  // entries: a script's or a command's keys (MSET of 10 keys included)
 	memoKeyBytes = 512 // keys longer than this are hashed each time
 	memoBytes    = 2048
 )
