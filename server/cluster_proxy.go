@@ -31,20 +31,25 @@ func proxyError(addr string, err error) string {
 	return "TRYAGAIN cluster proxy: owner " + addr + " unreachable: " + err.Error()
 }
 
-// sendTo queues one request to addr on the client's lane. A connection
-// found broken before the request was written is replaced once.
+// sendTo queues one request to addr on the client's lane (onLane).
 func (cs *clusterState) sendTo(c *client, addr string, call *peer.Call, args [][]byte) error {
+	err := cs.onLane(c, addr, func(pc *peer.Conn) error { return pc.Send(call, args) })
+	if err == nil {
+		cs.sent.Add(1)
+	}
+	return err
+}
+
+// onLane runs send with the client's pooled connection to addr. A
+// connection found broken before anything was written (peer.ErrBroken)
+// is replaced once.
+func (cs *clusterState) onLane(c *client, addr string, send func(pc *peer.Conn) error) error {
 	for try := 0; ; try++ {
 		pc, err := cs.peers.Get(addr, c.RESP3.Load(), uint8(c.id%peerLanes))
 		if err != nil {
 			return err
 		}
-		err = pc.Send(call, args)
-		if err == nil {
-			cs.sent.Add(1)
-			return nil
-		}
-		if err != peer.ErrBroken || try == 1 {
+		if err = send(pc); err != peer.ErrBroken || try == 1 {
 			return err
 		}
 	}

@@ -23,7 +23,7 @@ import (
 // another node owns) may be queued for a transaction EXEC forwards.
 func (cs *clusterState) queueRemote(c *client, cmd *command) bool {
 	return cs.proxy && !c.clu.peer && c.inMulti() && cmd.role&roleConnState == 0 &&
-		len(c.s.watch.Keys(&c.multi.watches)) == 0
+		!c.s.watch.Watching(&c.multi.watches)
 }
 
 // txForwardable reports whether every queued command may run on a peer's
@@ -58,7 +58,7 @@ func (s *Server) execElsewhere(c *client, cmd *command, m *multiState) bool {
 		return false
 	}
 	addr := v.addrs[owner]
-	if !cs.proxy || len(s.watch.Keys(&m.watches)) > 0 || !txForwardable(m) {
+	if !cs.proxy || s.watch.Watching(&m.watches) || !txForwardable(m) {
 		s.endTx(c)
 		cmd.rejected.Add(1)
 		c.Err(protocol.Moved(c.clu.txSlot, addr))
@@ -76,8 +76,7 @@ func (s *Server) execElsewhere(c *client, cmd *command, m *multiState) bool {
 }
 
 // forwardBatch sends reqs to addr back to back on the client's lane and
-// relays the reply to the last one. A connection found broken before the
-// requests were written is replaced once.
+// relays the reply to the last one.
 func (cs *clusterState) forwardBatch(c *client, addr string, reqs [][][]byte) {
 	calls := make([]*peer.Call, len(reqs))
 	for i := range calls {
@@ -88,18 +87,11 @@ func (cs *clusterState) forwardBatch(c *client, addr string, reqs [][][]byte) {
 			call.Release()
 		}
 	}()
-	var err error
 	queued := 0
-	for try := 0; try < 2; try++ {
-		var pc *peer.Conn
-		if pc, err = cs.peers.Get(addr, c.RESP3.Load(), uint8(c.id%peerLanes)); err != nil {
-			break
-		}
+	err := cs.onLane(c, addr, func(pc *peer.Conn) (err error) {
 		queued, err = pc.SendBatch(calls, reqs)
-		if err != peer.ErrBroken {
-			break
-		}
-	}
+		return err
+	})
 	for _, call := range calls[:queued] {
 		call.Wait()
 	}

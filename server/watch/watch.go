@@ -106,6 +106,13 @@ func (r *Registry) Unwatch(st *State) {
 	st.keys = nil
 }
 
+// Watching reports whether st watches any key.
+func (r *Registry) Watching(st *State) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(st.keys) > 0
+}
+
 // Keys returns the keys st watches (EXEC locks their shards).
 func (r *Registry) Keys(st *State) [][]byte {
 	r.mu.RLock()
