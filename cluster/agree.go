@@ -121,7 +121,7 @@ func (n *Node) plan(force bool) bool {
 	if sameRows(t, cur) && !force {
 		return true // waiting for members to report slots live
 	}
-	t.planner = n.id
+	t.planner, t.term = n.id, nextTerm(cur, n.id)
 	enc := encodeTable(t)
 	n.mu.Lock()
 	if n.table.Load() != cur {
@@ -136,6 +136,18 @@ func (n *Node) plan(force bool) bool {
 	n.log.Info("cluster: planned slot table", "version", t.version, "members", t.Len(), "ranges", primaryRangeCount(t),
 		"staged", t.Staged())
 	return true
+}
+
+// nextTerm returns the term of a table that node id plans from cur: cur's
+// term if id planned cur too, else the next one. So a node taking over from
+// another planner (a coordinator cut off or frozen) outranks, at equal
+// versions, every table that planner made from cur's line and did not get
+// out (see newer).
+func nextTerm(cur *Table, id string) uint64 {
+	if cur.planner == id {
+		return cur.term
+	}
+	return cur.term + 1
 }
 
 // setDirty marks that the next plan may differ and wakes the loop.

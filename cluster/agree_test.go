@@ -113,4 +113,33 @@ func TestNewerOrder(t *testing.T) {
 	case newer(c, c, ce, ce):
 		t.Fatal("a table is not newer than itself")
 	}
+	// The term ranks above the planner at one version, below the version.
+	e, _ := mk(5, hi, ms)
+	e.term = 1
+	ee := encodeTable(e)
+	switch {
+	case !newer(e, c, ee, ce) || newer(c, e, ce, ee):
+		t.Fatal("same version: the higher term must win over a lower planner ID")
+	case !newer(e, b, ee, be) || newer(b, e, be, ee):
+		t.Fatal("a higher version must win whatever the terms")
+	}
+	b.term = 7
+	be = encodeTable(b)
+	if !newer(e, b, ee, be) || newer(b, e, be, ee) {
+		t.Fatal("a higher version must win over a higher term")
+	}
+}
+
+// TestNextTerm: a node keeps the term of a table it planned itself and
+// takes the next one when it plans from another planner's table.
+func TestNextTerm(t *testing.T) {
+	ms := testMembers(2, 2)
+	cur := BuildTable(ms, 0, 3)
+	cur.planner, cur.term = ms[0].ID, 4
+	if got := nextTerm(cur, ms[0].ID); got != 4 {
+		t.Errorf("the planner continues: term %d, want 4", got)
+	}
+	if got := nextTerm(cur, ms[1].ID); got != 5 {
+		t.Errorf("another node takes over: term %d, want 5", got)
+	}
 }

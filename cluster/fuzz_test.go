@@ -42,6 +42,11 @@ func FuzzDecodeTable(f *testing.F) {
 		version: 4, maxFlips: flipBatch, stage: true})
 	staged.planner = ms[0].ID
 	f.Add(encodeTable(staged))
+	staged.term = 3
+	f.Add(encodeTable(staged))
+	termed := BuildTable(ms, 1, 5)
+	termed.planner, termed.term = ms[1].ID, 1
+	f.Add(encodeTable(termed))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tab, err := decodeTable(b)
 		if err != nil {
@@ -49,7 +54,7 @@ func FuzzDecodeTable(f *testing.F) {
 		}
 		enc := encodeTable(tab)
 		again, err := decodeTable(enc)
-		if err != nil || !sameAssignment(again, tab) || again.version != tab.version || again.planner != tab.planner || !slices.Equal(again.members, tab.members) {
+		if err != nil || !sameAssignment(again, tab) || again.version != tab.version || again.term != tab.term || again.planner != tab.planner || !slices.Equal(again.members, tab.members) {
 			t.Fatalf("re-encoded table decodes differently (%v)", err)
 		}
 		if !bytes.Equal(encodeTable(again), enc) {

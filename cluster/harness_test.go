@@ -126,7 +126,8 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) time.
 	return time.Since(start)
 }
 
-// logRecorder is a slog.Handler keeping every message, for assertions.
+// logRecorder is a slog.Handler keeping every message with its attributes
+// ("key=value"), for assertions.
 type logRecorder struct {
 	mu   sync.Mutex
 	msgs []string
@@ -136,8 +137,13 @@ func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
 func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
 func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
 func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	line := rec.Level.String() + " " + rec.Message
+	rec.Attrs(func(a slog.Attr) bool {
+		line += " " + a.String()
+		return true
+	})
 	r.mu.Lock()
-	r.msgs = append(r.msgs, rec.Level.String()+" "+rec.Message)
+	r.msgs = append(r.msgs, line)
 	r.mu.Unlock()
 	return nil
 }

@@ -324,7 +324,7 @@ func reindexed(cur *Table, prefs []uint16) *Table {
 	for i, m := range prefs {
 		prefs[i] = uint16(keep[m])
 	}
-	return &Table{version: cur.version, planner: cur.planner, replicas: cur.replicas,
+	return &Table{version: cur.version, term: cur.term, planner: cur.planner, replicas: cur.replicas,
 		width: cur.width, members: ms, prefs: prefs}
 }
 

@@ -37,7 +37,11 @@ type SlotRange struct{ Start, End int }
 // and agreed cluster-wide by version (see [Node]). A Table is safe for
 // concurrent use; the zero value and a nil *Table are not valid.
 type Table struct {
-	version  uint64
+	version uint64
+	// term counts the changes of planner along the table's line: a node
+	// that plans from a table planned by another node plans the next term
+	// (see newer). 0 for BuildTable/Plan and a node's own first table.
+	term     uint64
 	planner  string // ID of the node that planned it ("" for BuildTable/Plan)
 	replicas int
 	width    int      // entries per slot in prefs: min(1+replicas, len(members))
@@ -80,6 +84,12 @@ func normalizeMembers(members []Member) []Member {
 // another has a higher version, and all nodes converge on the same table for
 // a version (CLUSTER INFO cluster_current_epoch).
 func (t *Table) Version() uint64 { return t.version }
+
+// Term returns the table's term: how often the planner changed along the
+// line of tables it was planned from (a node that plans from a table
+// another node planned takes the next term). Of two tables of one version
+// the one with the higher term wins (see [Node]).
+func (t *Table) Term() uint64 { return t.term }
 
 // Planner returns the ID of the node that planned the table (the
 // coordinator of its version), "" for a table built by BuildTable or Plan.

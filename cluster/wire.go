@@ -16,6 +16,12 @@ const (
 	// tableFormatStaged adds the incoming column after the layers; a
 	// table without staged moves keeps format 1.
 	tableFormatStaged = 2
+	// tableFormatTerm and tableFormatTermStaged are formats 1 and 2 with
+	// uvarint(term) after the version; a table of term 0 keeps format 1
+	// or 2 (nodes of before terms read it), so every table has one
+	// encoding.
+	tableFormatTerm       = 3
+	tableFormatTermStaged = 4
 )
 
 // errBadTable is returned (wrapped) by decodeTable for malformed input.
@@ -31,14 +37,21 @@ var errBadTable = errors.New("cluster: malformed table")
 // from replicas and the member count. Ten members take about 900 bytes. A
 // table with staged moves has format 2 and one more run list after the
 // layers: the incoming column, member index + 1 (0 = none), then the
-// oldPos column (0 where no slot is incoming).
+// oldPos column (0 where no slot is incoming). A table of a term above 0
+// has format 3 (4 if staged) and uvarint(term) after the version.
 func encodeTable(t *Table) []byte {
 	format := byte(tableFormat)
 	if t.incoming != nil {
 		format = tableFormatStaged
 	}
+	if t.term > 0 {
+		format += tableFormatTerm - tableFormat
+	}
 	b := []byte{tableMagic, format}
 	b = binary.AppendUvarint(b, t.version)
+	if t.term > 0 {
+		b = binary.AppendUvarint(b, t.term)
+	}
 	b = appendStr(b, t.planner)
 	b = binary.AppendUvarint(b, uint64(t.replicas))
 	b = binary.AppendUvarint(b, uint64(len(t.members)))
@@ -119,11 +132,18 @@ func (r *reader) str() string {
 // Table: valid sorted unique IDs, ports in range, every slot covered in
 // every role by distinct members. It never panics on any input.
 func decodeTable(b []byte) (*Table, error) {
-	if len(b) < 2 || b[0] != tableMagic || b[1] != tableFormat && b[1] != tableFormatStaged {
+	if len(b) < 2 || b[0] != tableMagic || b[1] < tableFormat || b[1] > tableFormatTermStaged {
 		return nil, fmt.Errorf("%w: bad header", errBadTable)
 	}
+	staged, termed := b[1] == tableFormatStaged || b[1] == tableFormatTermStaged, b[1] >= tableFormatTerm
 	r := &reader{b: b[2:]}
-	t := &Table{version: r.uvarint(1<<63 - 1), planner: r.str()}
+	t := &Table{version: r.uvarint(1<<63 - 1)}
+	if termed {
+		if t.term = r.uvarint(1<<63 - 1); r.err == nil && t.term == 0 {
+			r.err = fmt.Errorf("%w: term 0 in a format with a term", errBadTable)
+		}
+	}
+	t.planner = r.str()
 	t.replicas = int(r.uvarint(maxMembers))
 	n := int(r.uvarint(maxMembers))
 	if r.err == nil && !ValidID(t.planner) {
@@ -151,7 +171,7 @@ func decodeTable(b []byte) (*Table, error) {
 			return nil, err
 		}
 	}
-	if b[1] == tableFormatStaged {
+	if staged {
 		if err := r.incoming(t); err != nil {
 			return nil, err
 		}
@@ -255,11 +275,17 @@ func (r *reader) oldPos(t *Table) error {
 }
 
 // newer reports whether table a should replace table b: a higher version,
-// or the same version planned by a lower ID, or (same planner) the lower
-// encoding. Every node orders any two tables alike.
+// or the same version and a higher term (planned by a node that took over
+// from the planner of the table's predecessor: see docs/cluster.md,
+// "Two tables of one version"), or the same version and term planned by a
+// lower ID, or (same planner) the lower encoding. Every node orders any two
+// tables alike.
 func newer(a, b *Table, aEnc, bEnc []byte) bool {
 	if a.version != b.version {
 		return a.version > b.version
+	}
+	if a.term != b.term {
+		return a.term > b.term
 	}
 	if a.planner != b.planner {
 		return a.planner < b.planner

@@ -10,13 +10,21 @@ func TestTableWireRoundTrip(t *testing.T) {
 		for _, n := range []int{0, 1, 2, 10} {
 			tab := Plan(BuildTable(testMembers(uint64(n), n), r, 3), testMembers(uint64(n), n+1), r, 4)
 			tab.planner = testMembers(1, 1)[0].ID
+			tab.term = uint64(n) // 0: the format without a term
 			enc := encodeTable(tab)
 			got, err := decodeTable(enc)
 			if err != nil {
 				t.Fatalf("r=%d n=%d: %v", r, n, err)
 			}
-			if !sameAssignment(got, tab) || got.Version() != 4 || got.Planner() != tab.planner || got.Replicas() != r {
+			if !sameAssignment(got, tab) || got.Version() != 4 || got.Term() != uint64(n) || got.Planner() != tab.planner || got.Replicas() != r {
 				t.Fatalf("r=%d n=%d: round trip differs", r, n)
+			}
+			want := byte(tableFormat)
+			if n > 0 {
+				want = tableFormatTerm
+			}
+			if enc[1] != want {
+				t.Fatalf("r=%d n=%d: format %d, want %d", r, n, enc[1], want)
 			}
 			for i, m := range got.Members() {
 				if m != tab.Members()[i] {
@@ -40,7 +48,10 @@ func TestTableWireRejects(t *testing.T) {
 	unsorted := BuildTable(testMembers(2, 3), 0, 1)
 	unsorted.planner = tab.planner
 	unsorted.members[0], unsorted.members[1] = unsorted.members[1], unsorted.members[0]
+	zeroTerm := append([]byte{tableMagic, tableFormatTerm, good[2], 0}, good[3:]...) // version 1 is one byte
 	for name, b := range map[string][]byte{
+		"term 0":        zeroTerm,
+		"format 5":      append([]byte{tableMagic, 5}, good[2:]...),
 		"empty":         nil,
 		"bad magic":     append([]byte{'X'}, good[1:]...),
 		"truncated":     good[:len(good)-1],

@@ -1,0 +1,81 @@
+package cluster
+
+import (
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCutCoordinatorsTableLosesToMajoritys builds two different tables of
+// one version: the coordinator A plans version v+1 the moment it is cut
+// off (its gossip and pushes are lost), and the majority's new coordinator
+// B plans its own v+1 from v without A. After the heal every node must end
+// with B's line: A's v+1 never reached a majority and must not replace
+// the table the majority served (by the planner-ID tie-break alone it
+// did: A's ID is lower, so B and C went back to A's assignment, whose
+// slots B and C had re-planned and written meanwhile).
+func TestCutCoordinatorsTableLosesToMajoritys(t *testing.T) {
+	cn := &cutNet{}
+	var nodes []*Node
+	logs := make([]*logRecorder, 3)
+	for i := range 3 {
+		logs[i] = &logRecorder{}
+		// A = 111…, the coordinator; B = 222… takes over when A is cut.
+		cfg := Config{NodeID: strings.Repeat(strconv.Itoa(i+1), 40), AnnouncePort: 7000 + i,
+			NodeTimeout: 200 * time.Millisecond, Transport: newCutTransport(t, cn), Logger: slog.New(logs[i])}
+		if i > 0 {
+			cfg.Join = []string{nodes[0].GossipAddr()}
+		}
+		nodes = append(nodes, startNode(t, cfg))
+	}
+	allOK := func(ns []*Node) bool {
+		for _, n := range ns {
+			if n.State() != StateOK {
+				return false
+			}
+		}
+		return converged(ns)
+	}
+	waitFor(t, healWithin, "three nodes agree", func() bool { return allOK(nodes) })
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	v := a.Table()
+	if v.Planner() != a.ID() {
+		t.Fatalf("v%d planned by %s, want the coordinator A", v.Version(), v.Planner())
+	}
+
+	// A plans v+1 just as it is cut off: nothing of it gets out.
+	cn.set(a.GossipAddr())
+	a.plan(true)
+	stale := a.Table()
+	if stale.Version() != v.Version()+1 || stale.Planner() != a.ID() {
+		t.Fatalf("A holds v%d by %s, want its own v%d", stale.Version(), stale.Planner(), v.Version()+1)
+	}
+	waitFor(t, healWithin, "A reports no-quorum", func() bool { return a.State() == StateNoQuorum })
+	waitFor(t, healWithin, "B and C re-plan without A", func() bool {
+		return allOK([]*Node{b, c}) && b.Table().IndexOf(a.ID()) < 0
+	})
+	maj := b.Table()
+	if maj.Version() != stale.Version() || maj.Planner() != b.ID() {
+		t.Fatalf("the majority holds v%d by %s, want v%d by B: not the equal-version case",
+			maj.Version(), maj.Planner(), stale.Version())
+	}
+
+	cn.set("")
+	waitFor(t, healWithin, "one table on all three after the heal", func() bool { return allOK(nodes) })
+	adoptedStale := "adopted slot table version=" + strconv.FormatUint(stale.Version(), 10) + " planner=" + a.ID()
+	for i, n := range []*Node{b, c} {
+		if k := logs[i+1].count(adoptedStale); k > 0 {
+			t.Errorf("%s adopted the cut coordinator's v%d %d time(s) after the majority served its own v%d",
+				n.ID()[:8], stale.Version(), k, maj.Version())
+		}
+	}
+	adoptedMaj := "adopted slot table version=" + strconv.FormatUint(maj.Version(), 10) + " planner=" + b.ID()
+	if logs[0].count(adoptedMaj) == 0 {
+		t.Errorf("A never adopted the majority's v%d", maj.Version())
+	}
+	if fin := a.Table(); fin.Version() <= maj.Version() {
+		t.Errorf("the final table is v%d, want one planned after the majority's v%d", fin.Version(), maj.Version())
+	}
+}
