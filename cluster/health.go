@@ -139,7 +139,14 @@ func (n *Node) takeLost() ([]SlotRange, []func([]SlotRange)) {
 // or are forgotten do not count. An empty table has a quorum (bootstrap).
 // n.mu must be held.
 func (n *Node) quorumLocked(t *Table) bool {
-	total, reach := 0, 0
+	reach, total := n.reachLocked(t)
+	return 2*reach > total || total == 0
+}
+
+// reachLocked counts t's members that count for the majority rule (not
+// gone, not forgotten; this node always) and how many of them are in the
+// live view. n.mu must be held.
+func (n *Node) reachLocked(t *Table) (reach, total int) {
 	for _, m := range t.members {
 		if m.ID != n.id && (n.gone[m.ID] || n.bannedLocked(m.ID)) {
 			continue
@@ -149,7 +156,7 @@ func (n *Node) quorumLocked(t *Table) bool {
 			reach++
 		}
 	}
-	return 2*reach > total || total == 0
+	return reach, total
 }
 
 // notePause stamps n.checked and, if the loop stalled for pauseAfter (the
@@ -172,10 +179,12 @@ func (n *Node) notePause() {
 // delivers next); the loop stores it with setState. Called by loop only.
 func (n *Node) checkHealth(t *Table) State {
 	n.mu.Lock()
-	q := n.quorumLocked(t)
+	reach, total := n.reachLocked(t)
 	n.mu.Unlock()
+	q := 2*reach > total || total == 0
 	now := time.Now()
 	n.notePause()
+	n.noteShortLoss(t, q, reach)
 	if q {
 		n.lastQuorum = now
 		if !n.hadQuorum && n.resync.Load() {
@@ -198,6 +207,7 @@ func (n *Node) checkHealth(t *Table) State {
 		// table, and meanwhile they may have re-planned (and written)
 		// this node's slots. As after a pause, the node stays down until
 		// it has exchanged state with a majority (resyncOnce).
+		n.lossReach = 0 // the re-sync covers the loss
 		if !n.resync.Swap(true) {
 			n.log.Warn("cluster: lost the majority; serving again only after re-syncing with it",
 				"version", t.version, "members", t.Len())
@@ -205,6 +215,34 @@ func (n *Node) checkHealth(t *Table) State {
 		}
 	}
 	return st
+}
+
+// noteShortLoss marks the node for a re-sync when the majority comes back
+// after a loss too short for StateNoQuorum (under NodeTimeout): while
+// the node served without seeing a majority, the majority may have
+// declared it dead and re-planned its slots, and memberlist shows the
+// members alive again before their table arrives. q and reach are this
+// check's (quorumLocked, reachLocked for t). A majority regained only
+// because members left gracefully (reach did not grow) needs no re-sync.
+// Called by checkHealth only.
+func (n *Node) noteShortLoss(t *Table, q bool, reach int) {
+	if n.resync.Load() {
+		n.lossReach = 0 // re-syncing anyway
+		return
+	}
+	switch {
+	case !q && n.lossReach == 0 && State(n.state.Load()) == StateOK:
+		n.lossReach = reach // serving without a majority in sight
+	case !q && n.lossReach > 0:
+		n.lossReach = min(n.lossReach, reach)
+	case q && n.lossReach > 0:
+		back := reach > n.lossReach
+		n.lossReach = 0
+		if back && !n.resync.Swap(true) {
+			n.log.Warn("cluster: the majority is back after a short loss; serving again only after re-syncing with it",
+				"version", t.version, "members", t.Len())
+		}
+	}
 }
 
 // setState makes st, computed by checkHealth for table t, the node's state.

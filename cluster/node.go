@@ -68,6 +68,7 @@ type Node struct {
 	lastQuorum  time.Time     // owned by loop: last time a majority was seen
 	checked     atomic.Int64  // unix ns of the loop's last state check
 	hadQuorum   bool          // owned by loop: the last check saw a majority
+	lossReach   int           // owned by loop: >0 while an ok node misses the majority: fewest members seen meanwhile
 	resync      atomic.Bool   // paused or lost the majority: not ok until a state exchange with a majority
 	joinKick    chan struct{} // capacity 1: wakes joinLoop
 

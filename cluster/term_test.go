@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -77,5 +79,106 @@ func TestCutCoordinatorsTableLosesToMajoritys(t *testing.T) {
 	}
 	if fin := a.Table(); fin.Version() <= maj.Version() {
 		t.Errorf("the final table is v%d, want one planned after the majority's v%d", fin.Version(), maj.Version())
+	}
+}
+
+// TestShortMajorityLossResyncs: a node whose failure detector loses the
+// majority for less than NodeTimeout never turns no-quorum (the window
+// docs/cluster.md describes), but when the majority shows up again it must
+// not go on serving by its old table: the majority may have re-planned its
+// slots meanwhile, and memberlist reports the members alive before their
+// table arrives. As in TestMajorityBackBeforeTableStaysDown, the test
+// reports the majority alive while the network is still cut, so no table
+// can arrive; NodeTimeout is an hour, so every loss counts as short.
+func TestShortMajorityLossResyncs(t *testing.T) {
+	cn := &cutNet{}
+	var nodes []*Node
+	for i := range 3 {
+		cfg := Config{NodeID: strings.Repeat(strconv.Itoa(i+1), 40), AnnouncePort: 7000 + i,
+			NodeTimeout: 200 * time.Millisecond, Transport: newCutTransport(t, cn)}
+		if i > 0 {
+			cfg.Join = []string{nodes[0].GossipAddr()}
+		}
+		if i == 2 {
+			cfg.NodeTimeout = time.Hour
+		}
+		nodes = append(nodes, startNode(t, cfg))
+	}
+	allOK := func(ns []*Node) bool {
+		for _, n := range ns {
+			if n.State() != StateOK {
+				return false
+			}
+		}
+		return converged(ns)
+	}
+	waitFor(t, healWithin, "three nodes agree", func() bool { return allOK(nodes) })
+	iso, rest := nodes[2], nodes[:2]
+	before := iso.Table()
+	owned := before.Ranges(iso.ID())
+	if len(owned) == 0 {
+		t.Fatal("the isolated node owns no slot")
+	}
+
+	cn.set(iso.GossipAddr())
+	waitFor(t, healWithin, "the two re-plan without it", func() bool {
+		return allOK(rest) && rest[0].Table().IndexOf(iso.ID()) < 0
+	})
+	waitFor(t, healWithin, "the isolated node sees no majority", func() bool {
+		iso.mu.Lock()
+		defer iso.mu.Unlock()
+		return !iso.quorumLocked(iso.Table())
+	})
+	for range 2 { // a full state check after that (see TestMajorityBackBeforeTableStaysDown)
+		c := iso.checked.Load()
+		waitFor(t, healWithin, "a health check", func() bool { return iso.checked.Load() != c })
+	}
+	if st := iso.State(); st != StateOK {
+		t.Fatalf("the isolated node is %v within NodeTimeout, want ok (the documented window)", st)
+	}
+
+	var lostMu sync.Mutex
+	lost := map[int]bool{}
+	var okAtLoss atomic.Bool
+	iso.OnSlotsLost(func(rs []SlotRange) {
+		if iso.State() == StateOK {
+			okAtLoss.Store(true)
+		}
+		lostMu.Lock()
+		defer lostMu.Unlock()
+		for _, r := range rs {
+			for s := r.Start; s <= r.End; s++ {
+				lost[s] = true
+			}
+		}
+	})
+	for _, n := range rest {
+		iso.memberUp(n.ml.LocalNode())
+	}
+	for range 2 {
+		c := iso.checked.Load()
+		waitFor(t, healWithin, "a health check", func() bool { return iso.checked.Load() != c })
+	}
+	if tab := iso.Table(); tab != before {
+		t.Fatalf("the isolated node got a new table (v%d) through a cut network", tab.Version())
+	}
+	if st := iso.State(); st == StateOK {
+		t.Fatalf("after a short loss the isolated node is ok by its old table v%d (the majority holds v%d): it would serve slots others own",
+			before.Version(), rest[0].Table().Version())
+	}
+
+	cn.set("")
+	waitFor(t, healWithin, "one table on all three after the heal", func() bool { return allOK(nodes) })
+	if okAtLoss.Load() {
+		t.Error("the isolated node was ok when it was told to drop its lost slots")
+	}
+	lostMu.Lock()
+	defer lostMu.Unlock()
+	for _, r := range owned {
+		for s := r.Start; s <= r.End; s++ {
+			if !lost[s] {
+				t.Fatalf("slot %d owned before the partition not reported lost", s)
+			}
+		}
 	}
 }
