@@ -16,7 +16,9 @@ import (
 // the cluster's agreed slot table. The coordinator (the member with the
 // lowest ID among those this node sees) plans the next table with [Plan]
 // when members change; tables travel by gossip and every node adopts the
-// newest (highest version, then lowest planner ID, then lowest encoding).
+// newest (highest version, then highest term, then lowest planner ID, then
+// lowest encoding; a node planning from another planner's table takes the
+// next term, see [Table.Term]).
 // All methods are safe for concurrent use.
 //
 // A Node owns three goroutines besides memberlist's own: one that calls

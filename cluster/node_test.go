@@ -252,7 +252,8 @@ func TestSubscribeSerialAndOrdered(t *testing.T) {
 			overlap.Store(1)
 		}
 		// Equal versions may follow each other: two coordinators can plan
-		// the same version, and the lower planner ID wins (agree.go).
+		// the same version, and the higher term, then the lower planner
+		// ID wins (newer, wire.go).
 		if tab.Version() < last.Load() {
 			decreasing.Store(true)
 		}
