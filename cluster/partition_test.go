@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -175,4 +176,53 @@ func TestTwoNodesGracefulLeaveKeepsQuorum(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, "the survivor alone and ok", func() bool { return agreed(nodes[:1]) })
+}
+
+// TestPartitionWindowFigures measures the window of docs/cluster.md ("The
+// window and what can be lost"): how long after the highest-ID node is cut
+// off the majority re-plans, and how long until the cut node turns
+// no-quorum (NodeTimeout 200 ms), for 3 and 5 nodes. Figures only, no
+// bounds; it runs only with CACHED_FIGURES set:
+//
+//	CACHED_FIGURES=1 go test -count=1 -run TestPartitionWindowFigures -v ./cluster/
+func TestPartitionWindowFigures(t *testing.T) {
+	if os.Getenv("CACHED_FIGURES") == "" {
+		t.Skip("figures only: set CACHED_FIGURES=1")
+	}
+	for _, k := range []int{3, 5} {
+		nw := clustertest.NewNet()
+		nodes := startNet(t, nw, k)
+		poll(t, "the nodes agree", func() bool { return agreed(nodes) })
+		lowestFirst(nodes) // the coordinator stays on the majority side
+		iso := nodes[k-1]
+		for _, n := range nodes[1 : k-1] {
+			if n.ID() > iso.ID() {
+				iso = n
+			}
+		}
+		var rest []string
+		for _, n := range nodes {
+			if n != iso {
+				rest = append(rest, n.GossipAddr())
+			}
+		}
+		v := nodes[0].Table().Version()
+		start := time.Now()
+		nw.Partition([]string{iso.GossipAddr()}, rest)
+		var replanned, down time.Duration
+		poll(t, "the majority re-plans and the cut node turns no-quorum", func() bool {
+			if replanned == 0 && nodes[0].Table().Version() > v {
+				replanned = time.Since(start)
+			}
+			if down == 0 && iso.State() == cluster.StateNoQuorum {
+				down = time.Since(start)
+			}
+			return replanned > 0 && down > 0
+		})
+		t.Logf("%d nodes: the majority re-planned %v after the cut, the cut node turned no-quorum after %v",
+			k, replanned.Round(time.Millisecond), down.Round(time.Millisecond))
+		for _, n := range nodes {
+			_ = n.Close()
+		}
+	}
 }
