@@ -12,10 +12,16 @@ import (
 // split as Redis's sdssplitargs, quotes and escapes undone in place) are
 // both read.
 //
-// It checks only what it needs to parse: limits (proto-max-bulk-len,
-// client-query-buffer-limit, the inline line length) are a FrameChecker's
-// job, in front of it, which also drops empty requests; the RequestReader skips
-// any it meets all the same.
+// Limits (proto-max-bulk-len, client-query-buffer-limit, the inline line
+// length, the unauthenticated limits) are a FrameChecker's job, which also
+// drops empty requests: Check gives the RequestReader one, and it then
+// checks the stream exactly as FrameChecker.Filter would in front of it,
+// but walks each request's headers once in the common case: a complete,
+// canonical request within the limits, found at a request boundary, is
+// checked while it is parsed; anything else (a partial request, an inline
+// one, an empty one, one the limits refuse) goes through the checker's
+// Filter first, in place. Without a checker it checks only what it needs
+// to parse, and skips empty requests.
 //
 // A RequestReader is not safe for concurrent use; a connection's goroutine owns it.
 //
@@ -30,7 +36,10 @@ import (
 type RequestReader struct {
 	rd   io.Reader
 	buf  []byte
-	r, w int      // unread bytes are buf[r:w]
+	r, w int // unread bytes are buf[r:w]
+	c    int // buf[r:c] passed the checker, buf[c:w] not yet (c == w without one)
+	fc   *FrameChecker
+	ferr string   // the checker's error, returned once the bytes before it are used up
 	last int      // bytes of the request Next returned last
 	args [][]byte // reused by Next
 	size int      // initial buffer size, and the size Fill returns to
@@ -59,6 +68,25 @@ func NewRequestReader(rd io.Reader, size int) *RequestReader {
 	return &RequestReader{rd: rd, buf: make([]byte, size), size: size}
 }
 
+// Check makes r check the stream with fc (see RequestReader), from the
+// bytes it reads next; nil turns checking off. A change of fc's
+// SetAuthRequired applies from the first request Next has not checked yet:
+// requests after the one Next returned last, unless a partial request or
+// an inline, empty or invalid one made Next filter what was buffered.
+func (r *RequestReader) Check(fc *FrameChecker) {
+	r.fc = fc
+	r.c = r.w
+}
+
+// FrameError is the error Next returns when its FrameChecker refused the
+// stream (see FrameChecker.Filter): its text is an ErrProto* text,
+// ExpectedDollar's, to be sent before closing, or ErrQueryBufferLimit, on
+// which Redis closes without a reply. It is returned once every valid
+// request before the violation was returned.
+type FrameError string
+
+func (e FrameError) Error() string { return string(e) }
+
 // errQuotes is the error Next returns for an inline request with
 // unbalanced quotes; its text is ErrProtoQuotes.
 var errQuotes = errors.New(ErrProtoQuotes)
@@ -66,7 +94,8 @@ var errQuotes = errors.New(ErrProtoQuotes)
 // IsProtocolError reports whether err is a request Next refused (to be
 // answered with err.Error() before closing), rather than a read error.
 func IsProtocolError(err error) bool {
-	return err == errQuotes || err == errMultibulk || err == errBulk
+	_, frame := err.(FrameError)
+	return frame || err == errQuotes || err == errMultibulk || err == errBulk
 }
 
 var (
@@ -87,24 +116,96 @@ func (r *RequestReader) Last() int { return r.last }
 // the slice). err is a protocol error (IsProtocolError) after which the
 // stream cannot be read on.
 func (r *RequestReader) Next() ([][]byte, error) {
-	for r.r < r.w {
-		var n int
-		var err error
-		if r.buf[r.r] == '*' {
-			n, err = r.multibulk(r.buf[r.r:r.w])
-		} else {
-			n, err = r.inline(r.buf[r.r:r.w])
+	for {
+		if r.r < r.c { // checked bytes (all of them without a checker)
+			var n int
+			var err error
+			if r.buf[r.r] == '*' {
+				n, err = r.multibulk(r.buf[r.r:r.c])
+			} else {
+				n, err = r.inline(r.buf[r.r:r.c])
+			}
+			if err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				r.r += n
+				r.last = n
+				if len(r.args) > 0 {
+					return r.args, nil
+				}
+				continue
+			}
+			if r.c == r.w {
+				break // the request is not complete yet
+			}
+			r.filter() // its rest may be in the unchecked bytes
+			continue
 		}
-		if err != nil || n == 0 {
-			return nil, err
+		if r.c == r.w {
+			break
 		}
-		r.r += n
-		r.last = n
-		if len(r.args) > 0 {
+		// Unchecked bytes at a request boundary: check and parse a
+		// canonical request at once, leave anything else to the checker.
+		if n := r.fast(r.buf[r.c:r.w]); n > 0 {
+			r.r += n
+			r.c = r.r
+			r.last = n
 			return r.args, nil
 		}
+		r.filter()
+	}
+	if r.ferr != "" {
+		return nil, FrameError(r.ferr)
 	}
 	return nil, nil
+}
+
+// filter runs the checker over the unchecked bytes, in place.
+func (r *RequestReader) filter() {
+	out, errText := r.fc.Filter(r.buf[r.c:r.c], r.buf[r.c:r.w])
+	r.c += len(out)
+	r.w = r.c
+	r.ferr = errText
+}
+
+// fast returns the length of the request at the start of b, parsed into
+// r.args, if the checker is at a request boundary and the request is
+// complete, canonical (every header line ends in "\r\n", every payload
+// is followed by "\r\n") and within its limits: then the checker would
+// pass it through unchanged and stay at the boundary. Otherwise it
+// returns 0, having checked nothing (FrameChecker.fastRequest is the same
+// test without the parsing).
+func (r *RequestReader) fast(b []byte) int {
+	f := r.fc
+	if f.state != stStart || f.err != "" || f.unauth || len(b) == 0 || b[0] != '*' {
+		return 0
+	}
+	count, i := fastHeader(b, f.lim.MaxInline)
+	if i == 0 || count < 1 || count > f.lim.MaxMultibulk {
+		return 0
+	}
+	r.args = r.args[:0]
+	for ; count > 0; count-- {
+		if i >= len(b) || b[i] != '$' {
+			return 0
+		}
+		size, n := fastHeader(b[i:], f.lim.MaxInline)
+		if n == 0 || size < 0 || size > f.lim.MaxBulkLen || int64(len(b)-i-n) < size+2 {
+			return 0
+		}
+		i += n
+		end := i + int(size)
+		if b[end] != '\r' || b[end+1] != '\n' {
+			return 0
+		}
+		r.args = append(r.args, b[i:end:end])
+		i = end + 2
+	}
+	if int64(i) > f.lim.MaxQueryBuffer {
+		return 0
+	}
+	return i
 }
 
 // multibulk parses the request at the start of b into r.args and returns
@@ -204,7 +305,7 @@ func (r *RequestReader) inline(b []byte) (int, error) {
 func (r *RequestReader) Fill() error {
 	switch {
 	case r.r == r.w:
-		r.r, r.w = 0, 0
+		r.r, r.w, r.c = 0, 0, 0
 		if len(r.buf) > r.size*4 {
 			r.buf = make([]byte, r.size) // let a big request's buffer go
 		}
@@ -213,11 +314,15 @@ func (r *RequestReader) Fill() error {
 		copy(nb, r.buf[:r.w])
 		r.buf = nb
 	case r.w == len(r.buf) || r.w-r.r < r.r:
+		r.c -= r.r
 		r.w = copy(r.buf, r.buf[r.r:r.w])
 		r.r = 0
 	}
 	n, err := r.rd.Read(r.buf[r.w:])
 	r.w += n
+	if r.fc == nil {
+		r.c = r.w
+	}
 	if err != nil && n == 0 {
 		return err // not kept: a deadline may pass and reading go on
 	}

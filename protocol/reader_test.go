@@ -3,7 +3,9 @@ package protocol
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,7 +39,12 @@ func (o *onceReader) Read(p []byte) (int, error) {
 // readAll reads every request from the chunks with a Reader of the given
 // buffer size, copying each, and the error that ended the stream.
 func readAll(size int, chunks ...[]byte) ([][][]byte, error) {
-	rd := NewRequestReader(&chunkReader{chunks: chunks}, size)
+	return drain(NewRequestReader(&chunkReader{chunks: chunks}, size))
+}
+
+// drain reads every request from rd, copying each, and the error that
+// ended the stream.
+func drain(rd *RequestReader) ([][][]byte, error) {
 	var out [][][]byte
 	for {
 		args, err := rd.Next()
@@ -236,5 +243,114 @@ func FuzzRequestReader(f *testing.F) {
 		if err != io.EOF || !bytes.Equal(encode(again), encode(whole)) {
 			t.Fatalf("round trip: %q %v, want %q", again, err, whole)
 		}
+	})
+}
+
+// filterReader filters each Read through a FrameChecker, as a server
+// did before RequestReader.Check: the bytes before a violation, then
+// the violation as a FrameError.
+type filterReader struct {
+	rd      io.Reader
+	fc      *FrameChecker
+	pending string
+}
+
+func (f *filterReader) Read(p []byte) (int, error) {
+	for {
+		if f.pending != "" {
+			return 0, FrameError(f.pending)
+		}
+		n, err := f.rd.Read(p)
+		if n == 0 {
+			return 0, err
+		}
+		out, errText := f.fc.Filter(p[:0], p[:n])
+		f.pending = errText
+		if len(out) > 0 {
+			return len(out), nil
+		}
+	}
+}
+
+// FuzzRequestReaderCheck compares a Reader checking with a FrameChecker
+// (Check) with a Reader behind the same checker filtering every read: the
+// same requests, then the same error, however the stream is cut.
+func FuzzRequestReaderCheck(f *testing.F) {
+	f.Add([]byte("*1\r\n$4\r\nPING\r\n*0\r\nPING\r\n"), uint8(3), false)
+	f.Add([]byte("*2\r\n$3\r\nGET\r\n$-1\r\n"), uint8(1), false)
+	f.Add([]byte("SET \"a b\" 'c'\r\nGET\x00 x\n"), uint8(2), false)
+	f.Add([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$40\r\n"+strings.Repeat("x", 40)+"\r\n"), uint8(9), false)
+	f.Add([]byte("*1\r\n$4\r\nPING\r\n*2\r\n$1\r\na\r\n$65\r\n"), uint8(200), false)
+	f.Add([]byte("*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPINGxx*1\r\n$1\r\nx\r\n"), uint8(5), true)
+	f.Add([]byte("*1\r\n$4\r\nPING\r\n*11\r\n"), uint8(64), true)
+	lim := FrameLimits{MaxBulkLen: 64, MaxMultibulk: 16, MaxInline: 32, MaxQueryBuffer: 200}
+	f.Fuzz(func(t *testing.T, data []byte, step uint8, unauth bool) {
+		var chunks [][]byte
+		for i, k := 0, 0; i < len(data); k++ {
+			n := min(1+(int(step)+k*7)%97, len(data)-i)
+			chunks = append(chunks, data[i:i+n])
+			i += n
+		}
+		size := int(step%64) + 1
+		if step >= 128 {
+			size = RequestReaderSize
+		}
+		// Each chunkReader consumes its own copy of the list.
+		want, werr := drain(NewRequestReader(&filterReader{rd: &chunkReader{chunks: slices.Clone(chunks)}, fc: checker(lim, unauth)}, size))
+		rd := NewRequestReader(&chunkReader{chunks: slices.Clone(chunks)}, size)
+		rd.Check(checker(lim, unauth))
+		got, gerr := drain(rd)
+		if !bytes.Equal(encode(got), encode(want)) || fmt.Sprint(gerr) != fmt.Sprint(werr) {
+			t.Fatalf("checked: %q %v\nfiltered: %q %v", got, gerr, want, werr)
+		}
+	})
+}
+
+func checker(lim FrameLimits, unauth bool) *FrameChecker {
+	fc := NewFrameChecker(lim)
+	fc.SetAuthRequired(unauth)
+	return fc
+}
+
+// BenchmarkReadSET16 reads a batch of 16 SET requests as a server does:
+// "filtered" runs the FrameChecker over each read and then parses (two
+// walks over each request's headers), "checked" lets the RequestReader
+// check while it parses (RequestReader.Check).
+func BenchmarkReadSET16(b *testing.B) {
+	var batch []byte
+	for i := range 16 {
+		batch = append(batch, fmt.Sprintf("*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$32\r\n%s\r\n", i, strings.Repeat("v", 32))...)
+	}
+	run := func(b *testing.B, rd *RequestReader, src *onceReader) {
+		b.SetBytes(int64(len(batch)))
+		b.ReportAllocs()
+		for b.Loop() {
+			src.b = batch
+			if err := rd.Fill(); err != nil {
+				b.Fatal(err)
+			}
+			for n := 0; ; n++ {
+				args, err := rd.Next()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if args == nil {
+					if n != 16 {
+						b.Fatalf("%d requests, want 16", n)
+					}
+					break
+				}
+			}
+		}
+	}
+	b.Run("filtered", func(b *testing.B) {
+		src := &onceReader{}
+		run(b, NewRequestReader(&filterReader{rd: src, fc: NewFrameChecker(FrameLimits{})}, 0), src)
+	})
+	b.Run("checked", func(b *testing.B) {
+		src := &onceReader{}
+		rd := NewRequestReader(src, 0)
+		rd.Check(NewFrameChecker(FrameLimits{}))
+		run(b, rd, src)
 	})
 }

@@ -119,6 +119,9 @@ func (dc detachedConn) ReadCommand() (redcon.Command, error) {
 	for {
 		args, err := dc.rd.Next()
 		if err != nil {
+			if fe, ok := err.(protocol.FrameError); ok {
+				err = framingFailed(dc.nc, fe)
+			}
 			return redcon.Command{}, err
 		}
 		if args != nil {
@@ -176,6 +179,7 @@ func (s *Server) serveListener(ln net.Listener) error {
 			continue
 		}
 		c.rd = protocol.NewRequestReader(nc, 0)
+		c.rd.Check(protocol.NewFrameChecker(s.frameLimits()))
 		s.wg.Add(1)
 		go s.serveConn(c)
 	}
@@ -220,6 +224,15 @@ func (s *Server) runBuffered(cl *client, c *conn) (stop bool, err error) {
 	for {
 		args, err := c.rd.Next()
 		if err != nil {
+			if fe, ok := err.(protocol.FrameError); ok {
+				// The replies before it first, as when the error came
+				// with a later read.
+				if err := c.Flush(); err != nil {
+					return true, err
+				}
+				s.log.Debug("closing client after protocol error", "addr", c.addr, "error", string(fe))
+				return true, framingFailed(c.nc, fe)
+			}
 			c.WriteError(err.Error())
 			_ = c.Flush()
 			return true, err

@@ -25,61 +25,42 @@ func (l *guardListener) Accept() (net.Conn, error) {
 			_ = tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: time.Duration(ka) * time.Second})
 		}
 	}
-	lim := l.s.frameLimits()
-	return &guardConn{Conn: nc, s: l.s, fc: protocol.NewFrameChecker(lim)}, nil
+	return &guardConn{Conn: nc, s: l.s}, nil
 }
 
-// guardConn sits between the socket and the connection's request reader. It follows the
-// request framing with protocol.FrameChecker so that a huge bulk or multibulk
-// length, an endless inline line or a request larger than
-// client-query-buffer-limit is refused before redcon reserves memory for it,
-// with Redis's protocol error, and it drops the empty requests (*0, *-1) that
-// Redis ignores and redcon would refuse. It also applies the idle timeout and
-// counts network bytes.
-//
-// Read filters in place, in the reader's buffer, and is called only by
-// the connection's owner goroutine.
+// guardConn sits between the socket and the connection's request reader:
+// it applies the idle timeout and counts network bytes. The request
+// framing limits (a huge bulk or multibulk length, an endless inline line,
+// a request larger than client-query-buffer-limit, refused before memory
+// is reserved for them) are checked by the reader itself, with the
+// protocol.FrameChecker serveListener gives it.
 type guardConn struct {
 	net.Conn
-	s       *Server
-	fc      *protocol.FrameChecker
-	pending string // protocol error to send once the valid bytes are consumed
+	s *Server
 }
 
 func (g *guardConn) Read(p []byte) (int, error) {
-	for {
-		if g.pending != "" {
-			return 0, g.fail()
-		}
-		if t := g.s.idleTimeout.Load(); t > 0 {
-			_ = g.Conn.SetReadDeadline(time.Now().Add(time.Duration(t) * time.Second))
-		}
-		n, err := g.Conn.Read(p)
-		if n > 0 {
-			g.s.stats.netInput.Add(uint64(n))
-			out, errText := g.fc.Filter(p[:0], p[:n]) // in place: the output is never longer
-			g.pending = errText
-			if len(out) > 0 {
-				return len(out), nil
-			}
-			continue
-		}
-		return 0, err
+	if t := g.s.idleTimeout.Load(); t > 0 {
+		_ = g.Conn.SetReadDeadline(time.Now().Add(time.Duration(t) * time.Second))
 	}
+	n, err := g.Conn.Read(p)
+	g.s.stats.netInput.Add(uint64(n))
+	return n, err
 }
 
-// errProtocolClosed ends a connection after a protocol error was sent.
+// errProtocolClosed ends a connection after a framing error was sent.
 type errProtocolClosed string
 
 func (e errProtocolClosed) Error() string { return string(e) }
 
-func (g *guardConn) fail() error {
-	if g.pending != protocol.ErrQueryBufferLimit {
-		b := protocol.AppendError(nil, g.pending)
-		_, _ = g.Conn.Write(b)
+// framingFailed answers the framing error fe the request reader returned
+// (nothing for the query buffer limit, as Redis) by writing straight to
+// the socket, and returns the error that ends the connection.
+func framingFailed(nc net.Conn, fe protocol.FrameError) error {
+	if fe != protocol.ErrQueryBufferLimit {
+		_, _ = nc.Write(protocol.AppendError(nil, string(fe)))
 	}
-	g.s.log.Debug("closing client after protocol error", "addr", g.RemoteAddr().String(), "error", g.pending)
-	return errProtocolClosed(g.pending)
+	return errProtocolClosed(fe)
 }
 
 func (g *guardConn) Write(p []byte) (int, error) {

@@ -48,12 +48,13 @@ type pathConn struct {
 func newPathConn(t testing.TB, s *Server) *pathConn {
 	t.Helper()
 	mc := &memConn{}
-	g := &guardConn{Conn: mc, s: s, fc: protocol.NewFrameChecker(s.frameLimits())}
+	g := &guardConn{Conn: mc, s: s}
 	c := &conn{nc: g, addr: "127.0.0.1:50000"}
 	if !s.accept(c) {
 		t.Fatal("not accepted")
 	}
 	c.rd = protocol.NewRequestReader(g, 0)
+	c.rd.Check(protocol.NewFrameChecker(s.frameLimits()))
 	t.Cleanup(func() { s.closed(c, nil) })
 	return &pathConn{s: s, mc: mc, c: c, cl: c.ctx.(*client)}
 }
