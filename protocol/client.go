@@ -8,6 +8,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/cached/cached/internal/bigcopy"
 )
 
 // This file holds a small RESP client: a Writer that batches pipelined
@@ -245,12 +247,12 @@ func (r *Reader) Buffered() int { return r.w - r.r }
 // least need unread bytes fit.
 func (r *Reader) fill(need int) error {
 	if r.r > 0 && (r.w == r.r || len(r.buf)-r.r < need) {
-		r.w = copy(r.buf, r.buf[r.r:r.w])
+		r.w = bigcopy.Copy(r.buf, r.buf[r.r:r.w])
 		r.r = 0
 	}
 	if need > len(r.buf)-r.r {
 		nb := make([]byte, max(need, 2*len(r.buf)))
-		r.w = copy(nb, r.buf[r.r:r.w])
+		r.w = bigcopy.Copy(nb, r.buf[r.r:r.w])
 		r.r = 0
 		r.buf = nb
 	}

@@ -3,6 +3,8 @@ package protocol
 import (
 	"errors"
 	"io"
+
+	"github.com/cached/cached/internal/bigcopy"
 )
 
 // RequestReader reads client requests from a stream and parses them in place: the
@@ -311,11 +313,11 @@ func (r *RequestReader) Fill() error {
 		}
 	case r.w == len(r.buf) && r.r == 0:
 		nb := make([]byte, max(2*len(r.buf), r.need()))
-		copy(nb, r.buf[:r.w])
+		bigcopy.Copy(nb, r.buf[:r.w])
 		r.buf = nb
 	case r.w == len(r.buf) || r.w-r.r < r.r:
 		r.c -= r.r
-		r.w = copy(r.buf, r.buf[r.r:r.w])
+		r.w = bigcopy.Copy(r.buf, r.buf[r.r:r.w])
 		r.r = 0
 	}
 	n, err := r.rd.Read(r.buf[r.w:])

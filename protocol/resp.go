@@ -1,6 +1,10 @@
 package protocol
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/cached/cached/internal/bigcopy"
+)
 
 // This file holds the RESP2/RESP3 reply and request encoders. Every function
 // appends to dst and returns the extended slice, as strconv.Append* do; none
@@ -19,8 +23,17 @@ func AppendArray(dst []byte, n int) []byte { return appendPrefixed(dst, '*', int
 
 // AppendBulk appends b as a RESP bulk string "$len\r\nb\r\n".
 func AppendBulk(dst []byte, b []byte) []byte {
+	dst = bigcopy.Grow(dst, 24+len(b)) // header, b and CRLF: one growth
 	dst = appendPrefixed(dst, '$', int64(len(b)))
-	dst = append(dst, b...)
+	dst = bigcopy.Append(dst, b)
+	return append(dst, crlf...)
+}
+
+// AppendBulk2 appends the concatenation of a and b as one RESP bulk string.
+func AppendBulk2(dst, a, b []byte) []byte {
+	dst = bigcopy.Grow(dst, 24+len(a)+len(b))
+	dst = appendPrefixed(dst, '$', int64(len(a)+len(b)))
+	dst = bigcopy.Append(bigcopy.Append(dst, a), b)
 	return append(dst, crlf...)
 }
 

@@ -17,6 +17,8 @@ func TestAppenders(t *testing.T) {
 		{"bulk empty", AppendBulk(nil, nil), "$0\r\n\r\n"},
 		{"bulk binary", AppendBulk(nil, []byte("a\r\nb")), "$4\r\na\r\nb\r\n"},
 		{"bulkstring", AppendBulkString(nil, "hello"), "$5\r\nhello\r\n"},
+		{"bulk2", AppendBulk2(nil, []byte("ab"), []byte("cd")), "$4\r\nabcd\r\n"},
+		{"bulk2 empty", AppendBulk2(nil, nil, nil), "$0\r\n\r\n"},
 		{"int", AppendInt(nil, -42), ":-42\r\n"},
 		{"int min", AppendInt(nil, math.MinInt64), ":-9223372036854775808\r\n"},
 		{"simple", AppendSimple(nil, "OK"), "+OK\r\n"},

@@ -45,7 +45,7 @@ func (c *conn) SetReadBuffer(int)           {}
 func (c *conn) NetConn() net.Conn           { return c.nc }
 func (c *conn) WriteError(msg string)       { c.out = redcon.AppendError(c.out, msg) }
 func (c *conn) WriteString(str string)      { c.out = redcon.AppendString(c.out, str) }
-func (c *conn) WriteBulk(bulk []byte)       { c.out = redcon.AppendBulk(c.out, bulk) }
+func (c *conn) WriteBulk(bulk []byte)       { c.out = protocol.AppendBulk(c.out, bulk) }
 func (c *conn) WriteBulkString(bulk string) { c.out = redcon.AppendBulkString(c.out, bulk) }
 func (c *conn) WriteInt(num int)            { c.out = redcon.AppendInt(c.out, int64(num)) }
 func (c *conn) WriteInt64(num int64)        { c.out = redcon.AppendInt(c.out, num) }

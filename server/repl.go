@@ -33,6 +33,7 @@ import (
 	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/cluster/repl"
 	"github.com/cached/cached/store"
+	"github.com/cached/cached/store/rdb"
 )
 
 // replPoll is how often the table is checked for changes of the replica set.
@@ -324,18 +325,19 @@ var errNotPrimary = errors.New("server: not primary for the slot")
 const snapshotOwnWait = time.Second
 
 // Snapshot emits every key of slot under the slot's shard lock.
-func (sn snapshotter) Snapshot(slot int, emit func(db int, key, payload []byte, pexpireAt int64) error) (uint64, error) {
+func (sn snapshotter) Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64) error) (uint64, error) {
 	for deadline := time.Now().Add(snapshotOwnWait); !sn.owned(slot); time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			return 0, errNotPrimary
 		}
 	}
-	var buf []byte // one payload at a time: emit does not keep it
+	var buf []byte // one payload head at a time: emit does not keep it
 	return sn.st.SnapshotSlot(slot, func(key []byte, e store.Entry) error {
-		var err error
-		if buf, err = snapshotPayload(buf[:0], e); err != nil {
+		head, body, err := rdb.SnapshotParts(buf, e.Type(), e.Str(), e.Object())
+		if err != nil {
 			return err
 		}
-		return emit(0, key, buf, e.ExpireAt())
+		buf = head
+		return emit(0, key, head, body, e.ExpireAt())
 	})
 }

@@ -217,16 +217,6 @@ func (a *applier) SnapshotLoaded(slot int, seq uint64) error {
 	return nil
 }
 
-// snapshotPayload appends a key's payload for a snapshot to dst: the
-// store's internal encoding (rdb.AppendSnapshot), which a replica of the
-// same build decodes at a fraction of DUMP's cost. A replica of this build
-// also loads DUMP payloads, so it can follow an older primary; an older
-// replica cannot follow a primary of this build (nodes of one cluster run
-// one build).
-func snapshotPayload(dst []byte, e store.Entry) ([]byte, error) {
-	return rdb.AppendSnapshot(dst, e.Type(), e.Str(), e.Object())
-}
-
 // replDial connects a Replica to a primary's RESP port, authenticating
 // first when requirepass is set; REPLSYNC follows on the connection.
 func (s *Server) replDial(ctx context.Context, addr string) (net.Conn, error) {

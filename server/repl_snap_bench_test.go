@@ -89,8 +89,8 @@ func BenchmarkReplSnapshot(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				for _, slot := range slots {
-					_, err := sn.Snapshot(slot, func(db int, key, payload []byte, pexpireAt int64) error {
-						buf = appendKeyFrame(buf, slot, db, key, payload, pexpireAt)
+					_, err := sn.Snapshot(slot, func(db int, key, head, body []byte, pexpireAt int64) error {
+						buf = appendKeyFrame(buf, slot, db, key, head, body, pexpireAt)
 						keys++
 						if len(buf) >= 4<<20 {
 							buf = buf[:0]
@@ -111,14 +111,14 @@ func BenchmarkReplSnapshot(b *testing.B) {
 }
 
 // appendKeyFrame appends a frame shaped as repl's KEY frame.
-func appendKeyFrame(dst []byte, slot, db int, key, payload []byte, exp int64) []byte {
+func appendKeyFrame(dst []byte, slot, db int, key, head, body []byte, exp int64) []byte {
 	dst = protocol.AppendArray(dst, 6)
 	dst = protocol.AppendBulkString(dst, "KEY")
 	var d [20]byte
 	dst = protocol.AppendBulk(dst, strconv.AppendInt(d[:0], int64(slot), 10))
 	dst = protocol.AppendBulk(dst, strconv.AppendInt(d[:0], int64(db), 10))
 	dst = protocol.AppendBulk(dst, key)
-	dst = protocol.AppendBulk(dst, payload)
+	dst = protocol.AppendBulk2(dst, head, body)
 	return protocol.AppendBulk(dst, strconv.AppendInt(d[:0], exp, 10))
 }
 
@@ -133,8 +133,8 @@ func BenchmarkReplRestore(b *testing.B) {
 			sn := snapshotter{st: src.store, owned: func(int) bool { return true }}
 			var in []snapKey
 			for _, slot := range slots {
-				_, err := sn.Snapshot(slot, func(db int, key, payload []byte, pexpireAt int64) error {
-					in = append(in, snapKey{slot, append([]byte(nil), key...), append([]byte(nil), payload...), pexpireAt})
+				_, err := sn.Snapshot(slot, func(db int, key, head, body []byte, pexpireAt int64) error {
+					in = append(in, snapKey{slot, append([]byte(nil), key...), append(append([]byte(nil), head...), body...), pexpireAt})
 					return nil
 				})
 				if err != nil {

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/cached/cached/internal/bigcopy"
 	"github.com/cespare/xxhash/v2"
 )
 
@@ -223,7 +224,7 @@ func (s *shard) newKVLocked(key, val []byte) (uint32, uint32, uint32) {
 	si, off := s.slabs.alloc(uint32(n))
 	b := s.slabs.bytes(si, off, uint32(n))
 	w := binary.PutUvarint(b, uint64(len(key)))
-	copy(b[w+copy(b[w:], key):], val)
+	bigcopy.Copy(b[w+copy(b[w:], key):], val)
 	return si, off, uint32(n)
 }
 
@@ -258,7 +259,7 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 			want = newN
 		}
 		si, off := s.slabs.alloc(uint32(want))
-		copy(s.slabs.bytes(si, off, old), s.kv(r))
+		bigcopy.Copy(s.slabs.bytes(si, off, old), s.kv(r))
 		s.slabs.free(r.slab, r.off)
 		r.slab, r.off = si, off
 		fresh = want > largeMin
@@ -311,7 +312,7 @@ func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64)
 	newN := uint64(hi) + uint64(len(val))
 	if room := s.slabs.room(r.slab); newN <= uint64(room) && allocSize(newN) == uint64(room) {
 		r.n = uint32(newN)
-		copy(s.kv(r)[hi:], val)
+		bigcopy.Copy(s.kv(r)[hi:], val)
 	} else {
 		si, off, n := s.newKVLocked(s.key(r), val)
 		s.slabs.free(r.slab, r.off)

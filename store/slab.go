@@ -1,6 +1,10 @@
 package store
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/cached/cached/internal/bigcopy"
+)
 
 // The slab allocator keeps every key's packed bytes (record.kv) in large
 // pointer-free []byte slabs, so the collector sees a few big noscan objects
@@ -228,7 +232,7 @@ func (a *slabAlloc) growLarge(si, n, c uint32) {
 	i := si &^ largeBit
 	old := a.large[i]
 	buf := make([]byte, c)
-	copy(buf, old[:n])
+	bigcopy.Copy(buf, old[:n])
 	a.drop(old)
 	a.held += int64(c)
 	a.large[i] = buf

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/cached/cached/internal/bigcopy"
 	"github.com/cespare/xxhash/v2"
 )
 
@@ -484,7 +485,7 @@ func (s *Store) getAt(now int64, db int, key []byte, dst []byte, fence bool) (va
 	if r.typ != TypeString {
 		return dst, true, ErrWrongType
 	}
-	return append(dst, sh.val(r)...), true, nil
+	return bigcopy.Append(dst, sh.val(r)), true, nil
 }
 
 // Set stores val as the string value of key in db, replacing any value of

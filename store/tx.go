@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/cached/cached/internal/bigcopy"
 	"github.com/cespare/xxhash/v2"
 )
 
@@ -595,7 +596,7 @@ func (tx *Tx) GetString(db int, key []byte, dst []byte) (val []byte, ok bool, er
 	case e.Type() != TypeString:
 		return dst, true, ErrWrongType
 	}
-	return append(dst, e.Str()...), true, nil
+	return bigcopy.Append(dst, e.Str()), true, nil
 }
 
 // SetIdle makes key look last accessed idleMs before now (RESTORE

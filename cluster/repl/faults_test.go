@@ -295,7 +295,7 @@ func TestReplicaDetectsGap(t *testing.T) {
 		t.Fatalf("handshake slots %q, want \"3 0 0 4 0 0\"", got)
 	}
 	sp.send(t, appendFrame(nil, "OK", 77, 0, 2, 3, 4),
-		appendFrame(nil, fSnap, 3), appendKey(nil, 3, 0, []byte("a"), []byte("1"), 0), appendFrame(nil, fSnapEnd, 3, 5, 0),
+		appendFrame(nil, fSnap, 3), appendKey(nil, 3, 0, []byte("a"), nil, []byte("1"), 0), appendFrame(nil, fSnapEnd, 3, 5, 0),
 		appendFrame(nil, fSnap, 4), appendFrame(nil, fSnapEnd, 4, 0, 0),
 		rec(1, 3, 6, false, "SET", "b", "2"),
 		rec(2, 3, 6, false, "SET", "b", "dup"),
@@ -306,7 +306,7 @@ func TestReplicaDetectsGap(t *testing.T) {
 	if string(got[1]) != "3" {
 		t.Fatalf("RESYNC %q, want slot 3", got[1])
 	}
-	sp.send(t, appendFrame(nil, fSnap, 3), appendKey(nil, 3, 0, []byte("z"), []byte("9"), 1234), appendFrame(nil, fSnapEnd, 3, 8, 4),
+	sp.send(t, appendFrame(nil, fSnap, 3), appendKey(nil, 3, 0, []byte("z"), nil, []byte("9"), 1234), appendFrame(nil, fSnapEnd, 3, 8, 4),
 		rec(5, 3, 9, false, "SET", "e", "5"), appendFrame(nil, fGetAck))
 	ack := sp.expect(t, fAck)
 	if string(ack[1]) != "5" || string(ack[3]) != "3" {

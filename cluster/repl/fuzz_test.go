@@ -14,7 +14,7 @@ import (
 func fuzzSeeds() [][]byte {
 	return [][]byte{
 		appendFrame(nil, "OK", 7, 0, 1, 3),
-		append(appendFrame(nil, fSnap, 3), appendKey(nil, 3, 0, []byte("k"), []byte("v"), -1)...),
+		append(appendFrame(nil, fSnap, 3), appendKey(nil, 3, 0, []byte("k"), nil, []byte("v"), -1)...),
 		appendFrame(nil, fSnapEnd, 3, 5, 0),
 		rec(1, 3, 6, true, "SET", "a", "b"),
 		appendFrame(nil, fUnitEnd),

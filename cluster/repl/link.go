@@ -417,12 +417,22 @@ func (l *link) snapshotNext() error {
 		return nil
 	}
 	l.w.buf = appendFrame(l.w.buf, fSnap, uint64(s))
-	seq, err := l.p.snap.Snapshot(s, func(db int, key, payload []byte, pexpireAt int64) error {
-		l.w.buf = appendKey(l.w.buf, s, db, key, payload, pexpireAt)
-		l.snapKeys.Add(1)
+	seq, err := l.p.snap.Snapshot(s, func(db int, key, head, body []byte, pexpireAt int64) error {
+		// emit runs under the store's lock of the slot's shard. What the
+		// slot's earlier keys gathered is written before this key is
+		// added, not after: the last key of a slot, however large, leaves
+		// after Snapshot returns and the lock is released. A 512 MB value
+		// written under the lock to a slow replica held the shard for
+		// seconds, and the cluster node's loop, which drops lost slots
+		// under the same locks, stood still long enough to count as a
+		// paused process.
 		if len(l.w.buf) >= l.p.cfg.SnapshotBuffer {
-			return l.flushLimited()
+			if err := l.flushLimited(); err != nil {
+				return err
+			}
 		}
+		l.w.buf = appendKey(l.w.buf, s, db, key, head, body, pexpireAt)
+		l.snapKeys.Add(1)
 		return nil
 	})
 	if err != nil {

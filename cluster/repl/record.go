@@ -24,7 +24,10 @@ type Record struct {
 // Applier.Restore reads (opaque here; the server's is rdb's snapshot
 // payload) and pexpireAt its absolute expiry in Unix milliseconds, 0 for
 // none.
-// emit does not retain key or payload. emit buffers up to
+// The payload is head followed by body: a Snapshotter can pass bytes it
+// holds under its lock (a large value) as body, and emit copies them once,
+// where building the payload first would copy them twice.
+// emit does not retain key, head or body. emit buffers up to
 // Config.SnapshotBuffer bytes; past that it blocks while the rate limit or
 // the network makes it wait, so a Snapshot that holds locks writers need
 // while calling emit stalls them for slots larger than that buffer (copy
@@ -33,7 +36,7 @@ type Record struct {
 // Snapshot is called from the link's goroutine, one slot at a time per
 // link, and concurrently for different links.
 type Snapshotter interface {
-	Snapshot(slot int, emit func(db int, key, payload []byte, pexpireAt int64) error) (seq uint64, err error)
+	Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64) error) (seq uint64, err error)
 }
 
 // Applier is the replica's view of the store. A Replica calls it from its

@@ -20,7 +20,7 @@ func BenchmarkSnapshotFrames(b *testing.B) {
 	for s := range slots {
 		in = appendFrame(in, fSnap, uint64(s))
 		for k := range perSlot {
-			in = appendKey(in, s, 0, fmt.Appendf(nil, "{t%d}:key:%08d", s, k), payload, 0)
+			in = appendKey(in, s, 0, fmt.Appendf(nil, "{t%d}:key:%08d", s, k), nil, payload, 0)
 		}
 		in = appendFrame(in, fSnapEnd, uint64(s), 1, 0)
 	}

@@ -90,14 +90,14 @@ func appendFrame(dst []byte, name string, nums ...uint64) []byte {
 	return dst
 }
 
-// appendKey appends a KEY frame.
-func appendKey(dst []byte, slot, db int, key, payload []byte, pexpireAt int64) []byte {
+// appendKey appends a KEY frame whose payload is head followed by body.
+func appendKey(dst []byte, slot, db int, key, head, body []byte, pexpireAt int64) []byte {
 	dst = protocol.AppendArray(dst, 6)
 	dst = protocol.AppendBulkString(dst, fKey)
 	dst = appendBulkUint(dst, uint64(slot))
 	dst = appendBulkUint(dst, uint64(db))
 	dst = protocol.AppendBulk(dst, key)
-	dst = protocol.AppendBulk(dst, payload)
+	dst = protocol.AppendBulk2(dst, head, body)
 	return appendBulkInt(dst, pexpireAt)
 }
 

@@ -12,10 +12,10 @@ import (
 // read overwrites them); every other frame keeps its own.
 func TestFrameReaderReuse(t *testing.T) {
 	var in []byte
-	in = appendKey(in, 3, 0, []byte("key1"), []byte("payload1"), 0)
+	in = appendKey(in, 3, 0, []byte("key1"), nil, []byte("payload1"), 0)
 	in = append(in, rec(1, 3, 1, false, "SET", "a", "b")...)
-	in = appendKey(in, 3, 0, []byte("key2"), []byte("payload2"), 0)
-	in = appendKey(in, 3, 0, []byte("key3"), bytes.Repeat([]byte("x"), 5000), 7)
+	in = appendKey(in, 3, 0, []byte("key2"), nil, []byte("payload2"), 0)
+	in = appendKey(in, 3, 0, []byte("key3"), nil, bytes.Repeat([]byte("x"), 5000), 7)
 	fr := &frameReader{r: protocol.NewReader(bytes.NewReader(in)), maxArgs: 100, maxBytes: 1 << 20, reuse: fKey}
 	fr.r.MaxBulk = 1 << 20
 	read := func() [][]byte {

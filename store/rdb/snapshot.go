@@ -1,6 +1,9 @@
 package rdb
 
-import "github.com/cached/cached/store"
+import (
+	"github.com/cached/cached/internal/bigcopy"
+	"github.com/cached/cached/store"
+)
 
 // Snapshot payloads are cached's own encoding of a value for copying keys
 // between nodes that run the same build (replication snapshots). They cost
@@ -21,12 +24,24 @@ const (
 	snapObject = 0xf6
 )
 
+// SnapshotParts returns the snapshot payload of a value as head followed
+// by body, so that a large string is not copied to build it: for
+// TypeString head is the tag and body is str itself (it aliases str); for
+// a collection head is the payload appended to dst and body is nil.
+func SnapshotParts(dst []byte, t store.Type, str []byte, obj any) (head, body []byte, err error) {
+	if t == store.TypeString {
+		return append(dst[:0], snapString), str, nil
+	}
+	head, err = AppendSnapshot(dst[:0], t, nil, obj)
+	return head, nil, err
+}
+
 // AppendSnapshot appends the snapshot payload of a value to dst: the
 // string str for TypeString, else the collection object obj. On an error
 // dst is returned unchanged.
 func AppendSnapshot(dst []byte, t store.Type, str []byte, obj any) ([]byte, error) {
 	if t == store.TypeString {
-		return append(append(dst, snapString), str...), nil
+		return bigcopy.Append(append(dst, snapString), str), nil
 	}
 	start := len(dst)
 	d, err := appendObject(append(dst, snapObject), obj, false)

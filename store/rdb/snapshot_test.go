@@ -39,6 +39,35 @@ func TestSnapshotNotCompressed(t *testing.T) {
 	}
 }
 
+// TestSnapshotParts: head followed by body is AppendSnapshot's payload; a
+// string's body is the string itself, not a copy.
+func TestSnapshotParts(t *testing.T) {
+	s := bytes.Repeat([]byte("q"), 300)
+	head, body, err := SnapshotParts(make([]byte, 0, 8), store.TypeString, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := AppendSnapshot(nil, store.TypeString, s, nil)
+	if got := append(slices.Clip(head), body...); !bytes.Equal(got, want) {
+		t.Fatalf("string parts %q + %d bytes, want the snapshot payload", head, len(body))
+	}
+	if &body[0] != &s[0] {
+		t.Fatal("the string's body is a copy")
+	}
+	h := hash.New()
+	if _, err := h.Set([]byte("f"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	head, body, err = SnapshotParts(nil, store.TypeHash, nil, h)
+	if err != nil || body != nil {
+		t.Fatalf("hash parts: body %v, err %v", body, err)
+	}
+	v, err := DecodeSnapshot(head)
+	if err != nil || v.Type != store.TypeHash {
+		t.Fatalf("hash head decodes to %v, %v", v.Type, err)
+	}
+}
+
 // TestDecodeSnapshotTakesDump: a DUMP payload decodes as a snapshot
 // payload too (a snapshot from a primary of an older build).
 func TestDecodeSnapshotTakesDump(t *testing.T) {
