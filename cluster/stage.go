@@ -142,9 +142,9 @@ type stageInput struct {
 func nextTable(in stageInput) *Table {
 	cur := in.cur
 	if !in.stage || in.replicas == 0 || cur == nil || cur.width == 0 || len(in.target) == 0 {
-		return Plan(cur, in.target, in.replicas, in.version)
+		return Plan(liveFirst(cur, in), in.target, in.replicas, in.version)
 	}
-	t := Plan(virtualTable(cur, in.alive), in.target, in.replicas, in.version)
+	t := Plan(liveFirst(virtualTable(cur, in.alive), in), in.target, in.replicas, in.version)
 	if !deadPrimary(cur, in.alive) {
 		// Plan takes a promotion's imbalance (a departed primary's slots to
 		// their replicas, nothing else moved) and rebalances in the plan
@@ -183,6 +183,56 @@ func nextTable(in stageInput) *Table {
 		}
 	}
 	return st.build()
+}
+
+// liveFirst returns prev (cur, or its virtual table) with, for every slot
+// whose primary is not alive, the replicas that reported the slot live for
+// cur's version moved ahead of the others (each group in its order), so
+// that Plan promotes the first surviving replica with a complete copy. A
+// replica that is new in cur's row may still be loading its snapshot: the
+// first surviving one in the row is then not the one with the data (the
+// holder it was put ahead of is; see Plan). When no replica of the slot
+// reported it live, the row is kept (promotion takes the first survivor).
+// prev is returned as it is when nothing is reordered.
+func liveFirst(prev *Table, in stageInput) *Table {
+	if prev == nil || prev.width < 3 || in.cur == nil {
+		return prev // a single replica: nothing to choose from
+	}
+	w := prev.width
+	var prefs []uint16
+	for s := range NumSlots {
+		if in.alive[prev.Owner(s).ID] {
+			continue
+		}
+		row := prev.prefs[s*w+1 : (s+1)*w]
+		live := func(i uint16) bool {
+			id := prev.members[i].ID
+			return in.alive[id] && in.reports[id].live(in.cur.version, s)
+		}
+		sorted := slices.Clone(row)
+		slices.SortStableFunc(sorted, func(a, b uint16) int {
+			switch la, lb := live(a), live(b); {
+			case la && !lb:
+				return -1
+			case lb && !la:
+				return 1
+			}
+			return 0
+		})
+		if slices.Equal(sorted, row) {
+			continue
+		}
+		if prefs == nil {
+			prefs = slices.Clone(prev.prefs)
+		}
+		copy(prefs[s*w+1:(s+1)*w], sorted)
+	}
+	if prefs == nil {
+		return prev
+	}
+	out := *prev
+	out.prefs = prefs
+	return &out
 }
 
 // deadPrimary reports whether some slot's primary in cur is not alive.

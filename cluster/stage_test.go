@@ -244,3 +244,76 @@ func TestHoldingRanges(t *testing.T) {
 		}
 	}
 }
+
+// TestStageFailoverPromotesSyncedCopy (issue 11): a join gives some slots'
+// first replica role to the new member, which then loads its snapshot. If
+// the primary dies meanwhile, the promoted member must be the replica a
+// WAIT 1 counted before the join (the first replica of the old table, which
+// has every acknowledged write), not the new member: it keeps its place in
+// the list (behind the new member, not out of it), and the failover plan
+// promotes the first replica that reported the slot live. Once the new
+// member reported its copy live it is promoted as listed (a WAIT 1 under
+// the new table counted it).
+func TestStageFailoverPromotesSyncedCopy(t *testing.T) {
+	for _, c := range []struct{ n, r int }{{3, 2}, {5, 2}, {5, 3}} {
+		ms := testMembers(uint64(90+c.n+c.r), c.n+1)
+		t1 := BuildTable(ms[:c.n], c.r, 5)
+		newcomer := ms[c.n].ID
+		t2 := nextTable(stageInput{cur: t1, target: ms, alive: aliveOf(ms), replicas: c.r, version: 6,
+			maxFlips: flipBatch, stage: true})
+		checkStaged(t, "join", t2)
+		ahead := 0
+		for s := range NumSlots {
+			row := memberIDs(t2.Preference(s))
+			if i := slices.Index(row, newcomer); i > 0 && !slices.Contains(memberIDs(t1.Preference(s)), newcomer) &&
+				i < slices.Index(row, t1.Preference(s)[1].ID) {
+				ahead++
+			}
+			if !slices.Contains(row, t1.Preference(s)[1].ID) {
+				t.Fatalf("n=%d r=%d: slot %d: the join dropped the first replica %s of %v: %v",
+					c.n, c.r, s, t1.Preference(s)[1].ID[:8], memberIDs(t1.Preference(s)), row)
+			}
+		}
+		if ahead == 0 {
+			t.Fatalf("n=%d r=%d: the join put the new member ahead of no old first replica: the test shows nothing", c.n, c.r)
+		}
+		for _, synced := range []bool{false, true} {
+			reports := allLive(ms[:c.n], t2.version)
+			reports[newcomer] = holding{version: t2.version, notLive: []SlotRange{{0, NumSlots - 1}}}
+			if synced {
+				reports[newcomer] = holding{version: t2.version}
+			}
+			for _, victim := range ms[:c.n] {
+				var rest []Member
+				for _, m := range ms {
+					if m.ID != victim.ID {
+						rest = append(rest, m)
+					}
+				}
+				t3 := nextTable(stageInput{cur: t2, target: rest, alive: aliveOf(rest), reports: reports,
+					replicas: c.r, version: 7, maxFlips: flipBatch, stage: true})
+				checkStaged(t, "failover", t3)
+				wrong, first := 0, -1
+				for s := range NumSlots {
+					if t2.Owner(s).ID != victim.ID {
+						continue
+					}
+					want := t1.Preference(s)[1].ID // WAIT 1 before the join counted it
+					if synced {
+						want = t2.Preference(s)[1].ID // WAIT 1 after the join counted it
+					}
+					if t3.Owner(s).ID != want {
+						wrong++
+						if first < 0 {
+							first = s
+						}
+					}
+				}
+				if wrong > 0 {
+					t.Errorf("n=%d r=%d newcomer synced=%v, %s dies: %d slots promoted to another member than their synced first replica (slot %d: table %v, promoted %s)",
+						c.n, c.r, synced, victim.ID[:8], wrong, first, memberIDs(t2.Preference(first)), t3.Owner(first).ID[:8])
+				}
+			}
+		}
+	}
+}
