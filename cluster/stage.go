@@ -191,12 +191,14 @@ func nextTable(in stageInput) *Table {
 // that Plan promotes the first surviving replica with a complete copy. A
 // replica that is new in cur's row may still be loading its snapshot: the
 // first surviving one in the row is then not the one with the data (the
-// holder it was put ahead of is; see Plan). When no replica of the slot
+// holder it was put ahead of, or cur's retained member, is). cur's retained
+// member of the slot, if live, comes right after the live replicas (the
+// last replica not live drops out of the row). When no replica of the slot
 // reported it live, the row is kept (promotion takes the first survivor).
 // prev is returned as it is when nothing is reordered.
 func liveFirst(prev *Table, in stageInput) *Table {
-	if prev == nil || prev.width < 3 || in.cur == nil {
-		return prev // a single replica: nothing to choose from
+	if prev == nil || prev.width < 2 || in.cur == nil {
+		return prev
 	}
 	w := prev.width
 	var prefs []uint16
@@ -209,16 +211,20 @@ func liveFirst(prev *Table, in stageInput) *Table {
 			id := prev.members[i].ID
 			return in.alive[id] && in.reports[id].live(in.cur.version, s)
 		}
-		sorted := slices.Clone(row)
-		slices.SortStableFunc(sorted, func(a, b uint16) int {
-			switch la, lb := live(a), live(b); {
-			case la && !lb:
-				return -1
-			case lb && !la:
-				return 1
+		var first, rest []uint16
+		for _, m := range row {
+			if live(m) {
+				first = append(first, m)
+			} else {
+				rest = append(rest, m)
 			}
-			return 0
-		})
+		}
+		if m, ok := in.cur.Retained(s); ok {
+			if i := prev.IndexOf(m.ID); i >= 0 && !slices.Contains(row, uint16(i)) && live(uint16(i)) {
+				first = append(first, uint16(i))
+			}
+		}
+		sorted := append(first, rest...)[:len(row)]
 		if slices.Equal(sorted, row) {
 			continue
 		}
@@ -282,17 +288,66 @@ func (st *staging) build() *Table {
 		for k, id := range row {
 			out.prefs[s*out.width+k] = idx[id]
 		}
+		inc := ""
 		if st.inc[s] != "" && !slices.Contains(row, st.inc[s]) {
-			if out.incoming == nil {
-				out.incoming, out.oldPos = make([]uint16, NumSlots), make([]uint8, NumSlots)
-				for i := range out.incoming {
-					out.incoming[i] = noMember
+			inc = st.inc[s]
+			out.stageColumns()
+			out.incoming[s], out.oldPos[s] = idx[inc], st.pos[s]
+		}
+		if id := st.retain(s, row, inc, idx); id != "" {
+			out.stageColumns()
+			if out.retained == nil {
+				out.retained = make([]uint16, NumSlots)
+				for i := range out.retained {
+					out.retained[i] = noMember
 				}
 			}
-			out.incoming[s], out.oldPos[s] = idx[st.inc[s]], st.pos[s]
+			out.retained[s] = idx[id]
 		}
 	}
 	return out
+}
+
+// stageColumns allocates t's incoming and oldPos columns (no slot staged)
+// if t has none.
+func (t *Table) stageColumns() {
+	if t.incoming != nil {
+		return
+	}
+	t.incoming, t.oldPos = make([]uint16, NumSlots), make([]uint8, NumSlots)
+	for i := range t.incoming {
+		t.incoming[i] = noMember
+	}
+}
+
+// retain returns the member that keeps its copy of slot s in the table
+// being built although row (the slot's new preference list, by ID) drops
+// it, or "": while some replica in row is not ready (it did not hold the
+// slot in cur or has not reported it live for cur's version), the first
+// replica of cur's row that is still alive, a target member (not leaving)
+// and neither in row nor the incoming member inc, else cur's retained
+// member on the same terms. So a replica move (a join gives the new member
+// replica roles at once) keeps the copy the old list vouched for until the
+// new copies are complete, and a failover meanwhile can promote it
+// (liveFirst). idx maps the new table's member IDs to indexes.
+func (st *staging) retain(s int, row []string, inc string, idx map[string]uint16) string {
+	cur, in := st.in.cur, st.in
+	ready := func(id string) bool {
+		return cur.holdsIndex(s, cur.IndexOf(id)) && in.reports[id].live(cur.version, s)
+	}
+	if !slices.ContainsFunc(row[1:], func(id string) bool { return !ready(id) }) {
+		return ""
+	}
+	cand := memberIDs(cur.Preference(s))[1:]
+	if m, ok := cur.Retained(s); ok {
+		cand = append(cand, m.ID)
+	}
+	for _, id := range cand {
+		if _, member := idx[id]; member && in.alive[id] && st.t.IndexOf(id) >= 0 && id != inc && !slices.Contains(row, id) {
+			return id
+		}
+	}
+	return ""
 }
 
 // fill completes slot s's row to width members of ms (see build).
@@ -421,7 +476,8 @@ func sameRows(a, b *Table) bool {
 		return false
 	}
 	for s := range NumSlots {
-		if a.IncomingIndex(s) != b.IncomingIndex(s) || a.IncomingIndex(s) >= 0 && a.oldPos[s] != b.oldPos[s] {
+		if a.IncomingIndex(s) != b.IncomingIndex(s) || a.IncomingIndex(s) >= 0 && a.oldPos[s] != b.oldPos[s] ||
+			a.RetainedIndex(s) != b.RetainedIndex(s) {
 			return false
 		}
 	}

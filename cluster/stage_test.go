@@ -39,6 +39,9 @@ func checkStaged(t *testing.T, what string, tab *Table) {
 		if in := tab.IncomingIndex(s); in >= 0 && slices.Contains(row, uint16(in)) {
 			t.Fatalf("%s: slot %d: incoming member %d is in the row %v", what, s, in, row)
 		}
+		if rt := tab.RetainedIndex(s); rt >= 0 && (slices.Contains(row, uint16(rt)) || rt == tab.IncomingIndex(s)) {
+			t.Fatalf("%s: slot %d: retained member %d is in the row %v or incoming", what, s, rt, row)
+		}
 	}
 	tab.planner = tab.members[0].ID
 	dec, err := decodeTable(encodeTable(tab))
@@ -75,7 +78,7 @@ func stepUntilDone(t *testing.T, cur *Table, want, alive []Member, replicas int)
 		if flips > flipBatch {
 			t.Fatalf("step %d flipped %d slots, batch is %d", step, flips, flipBatch)
 		}
-		if next.Staged() == 0 && next.Len() == len(want) {
+		if next.incoming == nil && next.Len() == len(want) { // nothing staged or retained
 			return next, step
 		}
 		if sameRows(next, cur) {
@@ -250,12 +253,13 @@ func TestHoldingRanges(t *testing.T) {
 // the primary dies meanwhile, the promoted member must be the replica a
 // WAIT 1 counted before the join (the first replica of the old table, which
 // has every acknowledged write), not the new member: it keeps its place in
-// the list (behind the new member, not out of it), and the failover plan
+// the list (behind the new member, not out of it) or, with one replica,
+// keeps its copy as the slot's retained member, and the failover plan
 // promotes the first replica that reported the slot live. Once the new
 // member reported its copy live it is promoted as listed (a WAIT 1 under
-// the new table counted it).
+// the new table counted it), and the next table retains nothing.
 func TestStageFailoverPromotesSyncedCopy(t *testing.T) {
-	for _, c := range []struct{ n, r int }{{3, 2}, {5, 2}, {5, 3}} {
+	for _, c := range []struct{ n, r int }{{3, 1}, {5, 1}, {3, 2}, {5, 2}, {5, 3}} {
 		ms := testMembers(uint64(90+c.n+c.r), c.n+1)
 		t1 := BuildTable(ms[:c.n], c.r, 5)
 		newcomer := ms[c.n].ID
@@ -265,12 +269,12 @@ func TestStageFailoverPromotesSyncedCopy(t *testing.T) {
 		ahead := 0
 		for s := range NumSlots {
 			row := memberIDs(t2.Preference(s))
-			if i := slices.Index(row, newcomer); i > 0 && !slices.Contains(memberIDs(t1.Preference(s)), newcomer) &&
-				i < slices.Index(row, t1.Preference(s)[1].ID) {
+			j := slices.Index(row, t1.Preference(s)[1].ID)
+			if i := slices.Index(row, newcomer); i > 0 && !slices.Contains(memberIDs(t1.Preference(s)), newcomer) && (j < 0 || i < j) {
 				ahead++
 			}
-			if !slices.Contains(row, t1.Preference(s)[1].ID) {
-				t.Fatalf("n=%d r=%d: slot %d: the join dropped the first replica %s of %v: %v",
+			if rt, _ := t2.Retained(s); !slices.Contains(row, t1.Preference(s)[1].ID) && rt.ID != t1.Preference(s)[1].ID {
+				t.Fatalf("n=%d r=%d: slot %d: the join dropped the first replica %s of %v (neither listed nor retained): %v",
 					c.n, c.r, s, t1.Preference(s)[1].ID[:8], memberIDs(t1.Preference(s)), row)
 			}
 		}
@@ -282,6 +286,12 @@ func TestStageFailoverPromotesSyncedCopy(t *testing.T) {
 			reports[newcomer] = holding{version: t2.version, notLive: []SlotRange{{0, NumSlots - 1}}}
 			if synced {
 				reports[newcomer] = holding{version: t2.version}
+				next := nextTable(stageInput{cur: t2, target: ms, alive: aliveOf(ms), reports: reports,
+					replicas: c.r, version: 7, maxFlips: flipBatch, stage: true})
+				checkStaged(t, "synced", next)
+				if next.retained != nil {
+					t.Errorf("n=%d r=%d: every copy is live, yet the next table retains old ones", c.n, c.r)
+				}
 			}
 			for _, victim := range ms[:c.n] {
 				var rest []Member

@@ -16,6 +16,9 @@ const (
 	// tableFormatStaged adds the incoming column after the layers; a
 	// table without staged moves keeps format 1.
 	tableFormatStaged = 2
+	// tableFormatRetained adds, after format 2's columns, the retained
+	// column (member index + 1, 0 = none): replica moves staged.
+	tableFormatRetained = 3
 )
 
 // errBadTable is returned (wrapped) by decodeTable for malformed input.
@@ -31,11 +34,15 @@ var errBadTable = errors.New("cluster: malformed table")
 // from replicas and the member count. Ten members take about 900 bytes. A
 // table with staged moves has format 2 and one more run list after the
 // layers: the incoming column, member index + 1 (0 = none), then the
-// oldPos column (0 where no slot is incoming).
+// oldPos column (0 where no slot is incoming). A table with retained
+// members has format 3: the retained column follows, like incoming.
 func encodeTable(t *Table) []byte {
 	format := byte(tableFormat)
 	if t.incoming != nil {
 		format = tableFormatStaged
+	}
+	if t.retained != nil {
+		format = tableFormatRetained
 	}
 	b := []byte{tableMagic, format}
 	b = binary.AppendUvarint(b, t.version)
@@ -54,6 +61,9 @@ func encodeTable(t *Table) []byte {
 	if t.incoming != nil {
 		b = appendRuns(b, func(s int) uint64 { return (uint64(t.incoming[s]) + 1) & noMember })
 		b = appendRuns(b, func(s int) uint64 { return uint64(t.oldPos[s]) })
+	}
+	if t.retained != nil {
+		b = appendRuns(b, func(s int) uint64 { return (uint64(t.retained[s]) + 1) & noMember })
 	}
 	return b
 }
@@ -119,7 +129,7 @@ func (r *reader) str() string {
 // Table: valid sorted unique IDs, ports in range, every slot covered in
 // every role by distinct members. It never panics on any input.
 func decodeTable(b []byte) (*Table, error) {
-	if len(b) < 2 || b[0] != tableMagic || b[1] != tableFormat && b[1] != tableFormatStaged {
+	if len(b) < 2 || b[0] != tableMagic || (b[1] < tableFormat || b[1] > tableFormatRetained) {
 		return nil, fmt.Errorf("%w: bad header", errBadTable)
 	}
 	r := &reader{b: b[2:]}
@@ -151,10 +161,21 @@ func decodeTable(b []byte) (*Table, error) {
 			return nil, err
 		}
 	}
-	if b[1] == tableFormatStaged {
+	if b[1] >= tableFormatStaged {
 		if err := r.incoming(t); err != nil {
 			return nil, err
 		}
+	}
+	if b[1] == tableFormatRetained {
+		if err := r.retainedCol(t); err != nil {
+			return nil, err
+		}
+	}
+	if t.retained != nil && !slices.ContainsFunc(t.retained, func(m uint16) bool { return m != noMember }) {
+		t.retained = nil // nothing retained: the same table as format 2
+	}
+	if t.incoming != nil && t.Staged() == 0 && t.retained == nil {
+		t.incoming, t.oldPos = nil, nil // nothing staged: the same table as format 1
 	}
 	if r.err == nil && len(r.b) > 0 {
 		r.err = fmt.Errorf("%w: trailing bytes", errBadTable)
@@ -218,11 +239,33 @@ func (r *reader) incoming(t *Table) error {
 	if r.err == nil && s != NumSlots {
 		return fmt.Errorf("%w: incoming runs do not cover the slots", errBadTable)
 	}
-	if err := r.oldPos(t); err != nil {
-		return err
+	return r.oldPos(t)
+}
+
+// retainedCol reads the retained column of a format-3 table and checks
+// that no retained member is in its slot's preference list or incoming.
+func (r *reader) retainedCol(t *Table) error {
+	t.retained = make([]uint16, NumSlots)
+	runs, s := r.uvarint(NumSlots), 0
+	for range runs {
+		length, v := int(r.uvarint(NumSlots)), r.uvarint(uint64(len(t.members)))
+		if r.err != nil {
+			return r.err
+		}
+		if length == 0 || s+length > NumSlots {
+			return fmt.Errorf("%w: retained runs do not cover the slots", errBadTable)
+		}
+		for ; length > 0; length-- {
+			m := uint16(v) - 1 // 0 (none) wraps to noMember
+			if m != noMember && (slices.Contains(t.prefs[s*t.width:(s+1)*t.width], m) || t.incoming[s] == m) {
+				return fmt.Errorf("%w: slot %d: retained member already holds it", errBadTable, s)
+			}
+			t.retained[s] = m
+			s++
+		}
 	}
-	if t.Staged() == 0 {
-		t.incoming, t.oldPos = nil, nil // nothing staged: the same table as format 1
+	if r.err == nil && s != NumSlots {
+		return fmt.Errorf("%w: retained runs do not cover the slots", errBadTable)
 	}
 	return r.err
 }
