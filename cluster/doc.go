@@ -39,7 +39,9 @@
 // slot keeps its primary and names the new one its incoming member
 // ([Table.Incoming], [Table.Holders]); the owner replicates held slots and
 // reports which are live ([Node.ReportHeld]); the coordinator flips ready
-// slots in batches. [Node.BeginLeave] plans a leaving node out the same
+// slots in batches. A replica that a new row drops keeps its copy as the
+// slot's retained member ([Table.Retained]) until the row's new replicas
+// report theirs live. [Node.BeginLeave] plans a leaving node out the same
 // way before it closes. See docs/cluster.md "Moving slots without a miss".
 // Without staging, a slot that changes owner starts empty on its new owner.
 package cluster

@@ -15,7 +15,10 @@ import "slices"
 //  1. Every slot's previous holders that are still members keep their order:
 //     the r-th survivor seeds role r (a dead primary's first surviving
 //     replica becomes primary, the next ones shift up), unless it holds an
-//     earlier role for the slot.
+//     earlier role for the slot. Once an earlier replica role of the slot
+//     went to a member without its data, the next holder without a role
+//     seeds it instead: holders shift down behind the new copy rather than
+//     drop out, and only the last one drops (see [layer.nextHolder]).
 //  2. Quotas: every member gets NumSlots/N slots, the NumSlots%N members
 //     holding the most (then the lower IDs) one more. In the primary role a
 //     slot whose previous primary is gone while another holder survives is
@@ -157,10 +160,7 @@ func (l *layer) seed(prev *Table, remap []int32) {
 	for s := range NumSlots {
 		m := int32(-1)
 		if prev != nil {
-			m = survivor(prev, remap, s, l.r)
-		}
-		if m >= 0 && l.forbidden(s, int(m)) {
-			m = -1
+			m = l.nextHolder(prev, remap, s)
 		}
 		l.own[s] = m
 		if m >= 0 {
@@ -180,14 +180,36 @@ func (l *layer) seed(prev *Table, remap []int32) {
 	}
 }
 
-// survivor returns the index (in the new members) of the r-th member of
-// slot s's previous preference list that is still a member, or -1.
-func survivor(prev *Table, remap []int32, s, r int) int32 {
-	for _, p := range prev.prefs[s*prev.width : (s+1)*prev.width] {
-		if m := remap[p]; m >= 0 {
-			if r == 0 {
-				return m
+// nextHolder returns the index (in the new members) of the member that
+// seeds role r of slot s: the r-th member of the slot's previous preference
+// list that is still a member, or -1 if there is none or it holds an earlier
+// role. But when an earlier replica role went to a member that did not hold
+// the slot (a new copy, still to be synced), the first previous holder
+// without a role yet seeds it: the holder whose role was given away moves
+// down one place instead of out of the list, so the slot's copies keep
+// their order behind the new one and the last copy drops out (a write
+// that WAIT counted on the first replicas stays on a replica listed before
+// the others that have the data; docs/replication.md).
+func (l *layer) nextHolder(prev *Table, remap []int32, s int) int32 {
+	row := prev.prefs[s*prev.width : (s+1)*prev.width]
+	shift := false
+	for k := 1; k < l.r; k++ {
+		m := int32(l.t.prefs[s*l.t.width+k])
+		shift = shift || !slices.ContainsFunc(row, func(p uint16) bool { return remap[p] == m })
+	}
+	r := l.r
+	for _, p := range row {
+		m := remap[p]
+		switch {
+		case m < 0:
+		case shift && !l.forbidden(s, int(m)):
+			return m
+		case !shift && r == 0:
+			if l.forbidden(s, int(m)) {
+				return -1
 			}
+			return m
+		case !shift:
 			r--
 		}
 	}

@@ -142,9 +142,9 @@ type stageInput struct {
 func nextTable(in stageInput) *Table {
 	cur := in.cur
 	if !in.stage || in.replicas == 0 || cur == nil || cur.width == 0 || len(in.target) == 0 {
-		return Plan(cur, in.target, in.replicas, in.version)
+		return Plan(liveFirst(cur, in), in.target, in.replicas, in.version)
 	}
-	t := Plan(virtualTable(cur, in.alive), in.target, in.replicas, in.version)
+	t := Plan(liveFirst(virtualTable(cur, in.alive), in), in.target, in.replicas, in.version)
 	if !deadPrimary(cur, in.alive) {
 		// Plan takes a promotion's imbalance (a departed primary's slots to
 		// their replicas, nothing else moved) and rebalances in the plan
@@ -183,6 +183,62 @@ func nextTable(in stageInput) *Table {
 		}
 	}
 	return st.build()
+}
+
+// liveFirst returns prev (cur, or its virtual table) with, for every slot
+// whose primary is not alive, the replicas that reported the slot live for
+// cur's version moved ahead of the others (each group in its order), so
+// that Plan promotes the first surviving replica with a complete copy. A
+// replica that is new in cur's row may still be loading its snapshot: the
+// first surviving one in the row is then not the one with the data (the
+// holder it was put ahead of, or cur's retained member, is). cur's retained
+// member of the slot, if live, comes right after the live replicas (the
+// last replica not live drops out of the row). When no replica of the slot
+// reported it live, the row is kept (promotion takes the first survivor).
+// prev is returned as it is when nothing is reordered.
+func liveFirst(prev *Table, in stageInput) *Table {
+	if prev == nil || prev.width < 2 || in.cur == nil {
+		return prev
+	}
+	w := prev.width
+	var prefs []uint16
+	for s := range NumSlots {
+		if in.alive[prev.Owner(s).ID] {
+			continue
+		}
+		row := prev.prefs[s*w+1 : (s+1)*w]
+		live := func(i uint16) bool {
+			id := prev.members[i].ID
+			return in.alive[id] && in.reports[id].live(in.cur.version, s)
+		}
+		var first, rest []uint16
+		for _, m := range row {
+			if live(m) {
+				first = append(first, m)
+			} else {
+				rest = append(rest, m)
+			}
+		}
+		if m, ok := in.cur.Retained(s); ok {
+			if i := prev.IndexOf(m.ID); i >= 0 && !slices.Contains(row, uint16(i)) && live(uint16(i)) {
+				first = append(first, uint16(i))
+			}
+		}
+		sorted := append(first, rest...)[:len(row)]
+		if slices.Equal(sorted, row) {
+			continue
+		}
+		if prefs == nil {
+			prefs = slices.Clone(prev.prefs)
+		}
+		copy(prefs[s*w+1:(s+1)*w], sorted)
+	}
+	if prefs == nil {
+		return prev
+	}
+	out := *prev
+	out.prefs = prefs
+	return &out
 }
 
 // deadPrimary reports whether some slot's primary in cur is not alive.
@@ -232,17 +288,66 @@ func (st *staging) build() *Table {
 		for k, id := range row {
 			out.prefs[s*out.width+k] = idx[id]
 		}
+		inc := ""
 		if st.inc[s] != "" && !slices.Contains(row, st.inc[s]) {
-			if out.incoming == nil {
-				out.incoming, out.oldPos = make([]uint16, NumSlots), make([]uint8, NumSlots)
-				for i := range out.incoming {
-					out.incoming[i] = noMember
+			inc = st.inc[s]
+			out.stageColumns()
+			out.incoming[s], out.oldPos[s] = idx[inc], st.pos[s]
+		}
+		if id := st.retain(s, row, inc, idx); id != "" {
+			out.stageColumns()
+			if out.retained == nil {
+				out.retained = make([]uint16, NumSlots)
+				for i := range out.retained {
+					out.retained[i] = noMember
 				}
 			}
-			out.incoming[s], out.oldPos[s] = idx[st.inc[s]], st.pos[s]
+			out.retained[s] = idx[id]
 		}
 	}
 	return out
+}
+
+// stageColumns allocates t's incoming and oldPos columns (no slot staged)
+// if t has none.
+func (t *Table) stageColumns() {
+	if t.incoming != nil {
+		return
+	}
+	t.incoming, t.oldPos = make([]uint16, NumSlots), make([]uint8, NumSlots)
+	for i := range t.incoming {
+		t.incoming[i] = noMember
+	}
+}
+
+// retain returns the member that keeps its copy of slot s in the table
+// being built although row (the slot's new preference list, by ID) drops
+// it, or "": while some replica in row is not ready (it did not hold the
+// slot in cur or has not reported it live for cur's version), the first
+// replica of cur's row that is still alive, a target member (not leaving)
+// and neither in row nor the incoming member inc, else cur's retained
+// member on the same terms. So a replica move (a join gives the new member
+// replica roles at once) keeps the copy the old list vouched for until the
+// new copies are complete, and a failover meanwhile can promote it
+// (liveFirst). idx maps the new table's member IDs to indexes.
+func (st *staging) retain(s int, row []string, inc string, idx map[string]uint16) string {
+	cur, in := st.in.cur, st.in
+	ready := func(id string) bool {
+		return cur.holdsIndex(s, cur.IndexOf(id)) && in.reports[id].live(cur.version, s)
+	}
+	if !slices.ContainsFunc(row[1:], func(id string) bool { return !ready(id) }) {
+		return ""
+	}
+	cand := memberIDs(cur.Preference(s))[1:]
+	if m, ok := cur.Retained(s); ok {
+		cand = append(cand, m.ID)
+	}
+	for _, id := range cand {
+		if _, member := idx[id]; member && in.alive[id] && st.t.IndexOf(id) >= 0 && id != inc && !slices.Contains(row, id) {
+			return id
+		}
+	}
+	return ""
 }
 
 // fill completes slot s's row to width members of ms (see build).
@@ -371,7 +476,8 @@ func sameRows(a, b *Table) bool {
 		return false
 	}
 	for s := range NumSlots {
-		if a.IncomingIndex(s) != b.IncomingIndex(s) || a.IncomingIndex(s) >= 0 && a.oldPos[s] != b.oldPos[s] {
+		if a.IncomingIndex(s) != b.IncomingIndex(s) || a.IncomingIndex(s) >= 0 && a.oldPos[s] != b.oldPos[s] ||
+			a.RetainedIndex(s) != b.RetainedIndex(s) {
 			return false
 		}
 	}

@@ -39,6 +39,9 @@ func checkStaged(t *testing.T, what string, tab *Table) {
 		if in := tab.IncomingIndex(s); in >= 0 && slices.Contains(row, uint16(in)) {
 			t.Fatalf("%s: slot %d: incoming member %d is in the row %v", what, s, in, row)
 		}
+		if rt := tab.RetainedIndex(s); rt >= 0 && (slices.Contains(row, uint16(rt)) || rt == tab.IncomingIndex(s)) {
+			t.Fatalf("%s: slot %d: retained member %d is in the row %v or incoming", what, s, rt, row)
+		}
 	}
 	tab.planner = tab.members[0].ID
 	dec, err := decodeTable(encodeTable(tab))
@@ -75,7 +78,7 @@ func stepUntilDone(t *testing.T, cur *Table, want, alive []Member, replicas int)
 		if flips > flipBatch {
 			t.Fatalf("step %d flipped %d slots, batch is %d", step, flips, flipBatch)
 		}
-		if next.Staged() == 0 && next.Len() == len(want) {
+		if next.incoming == nil && next.Len() == len(want) { // nothing staged or retained
 			return next, step
 		}
 		if sameRows(next, cur) {
@@ -241,6 +244,86 @@ func TestHoldingRanges(t *testing.T) {
 	for _, bad := range []string{"5,3", "1-0", "16384", "x", "1,1", "-1"} {
 		if _, ok := decodeRanges(bad); ok {
 			t.Fatalf("accepted %q", bad)
+		}
+	}
+}
+
+// TestStageFailoverPromotesSyncedCopy (issue 11): a join gives some slots'
+// first replica role to the new member, which then loads its snapshot. If
+// the primary dies meanwhile, the promoted member must be the replica a
+// WAIT 1 counted before the join (the first replica of the old table, which
+// has every acknowledged write), not the new member: it keeps its place in
+// the list (behind the new member, not out of it) or, with one replica,
+// keeps its copy as the slot's retained member, and the failover plan
+// promotes the first replica that reported the slot live. Once the new
+// member reported its copy live it is promoted as listed (a WAIT 1 under
+// the new table counted it), and the next table retains nothing.
+func TestStageFailoverPromotesSyncedCopy(t *testing.T) {
+	for _, c := range []struct{ n, r int }{{3, 1}, {5, 1}, {3, 2}, {5, 2}, {5, 3}} {
+		ms := testMembers(uint64(90+c.n+c.r), c.n+1)
+		t1 := BuildTable(ms[:c.n], c.r, 5)
+		newcomer := ms[c.n].ID
+		t2 := nextTable(stageInput{cur: t1, target: ms, alive: aliveOf(ms), replicas: c.r, version: 6,
+			maxFlips: flipBatch, stage: true})
+		checkStaged(t, "join", t2)
+		ahead := 0
+		for s := range NumSlots {
+			row := memberIDs(t2.Preference(s))
+			j := slices.Index(row, t1.Preference(s)[1].ID)
+			if i := slices.Index(row, newcomer); i > 0 && !slices.Contains(memberIDs(t1.Preference(s)), newcomer) && (j < 0 || i < j) {
+				ahead++
+			}
+			if rt, _ := t2.Retained(s); !slices.Contains(row, t1.Preference(s)[1].ID) && rt.ID != t1.Preference(s)[1].ID {
+				t.Fatalf("n=%d r=%d: slot %d: the join dropped the first replica %s of %v (neither listed nor retained): %v",
+					c.n, c.r, s, t1.Preference(s)[1].ID[:8], memberIDs(t1.Preference(s)), row)
+			}
+		}
+		if ahead == 0 {
+			t.Fatalf("n=%d r=%d: the join put the new member ahead of no old first replica: the test shows nothing", c.n, c.r)
+		}
+		for _, synced := range []bool{false, true} {
+			reports := allLive(ms[:c.n], t2.version)
+			reports[newcomer] = holding{version: t2.version, notLive: []SlotRange{{0, NumSlots - 1}}}
+			if synced {
+				reports[newcomer] = holding{version: t2.version}
+				next := nextTable(stageInput{cur: t2, target: ms, alive: aliveOf(ms), reports: reports,
+					replicas: c.r, version: 7, maxFlips: flipBatch, stage: true})
+				checkStaged(t, "synced", next)
+				if next.retained != nil {
+					t.Errorf("n=%d r=%d: every copy is live, yet the next table retains old ones", c.n, c.r)
+				}
+			}
+			for _, victim := range ms[:c.n] {
+				var rest []Member
+				for _, m := range ms {
+					if m.ID != victim.ID {
+						rest = append(rest, m)
+					}
+				}
+				t3 := nextTable(stageInput{cur: t2, target: rest, alive: aliveOf(rest), reports: reports,
+					replicas: c.r, version: 7, maxFlips: flipBatch, stage: true})
+				checkStaged(t, "failover", t3)
+				wrong, first := 0, -1
+				for s := range NumSlots {
+					if t2.Owner(s).ID != victim.ID {
+						continue
+					}
+					want := t1.Preference(s)[1].ID // WAIT 1 before the join counted it
+					if synced {
+						want = t2.Preference(s)[1].ID // WAIT 1 after the join counted it
+					}
+					if t3.Owner(s).ID != want {
+						wrong++
+						if first < 0 {
+							first = s
+						}
+					}
+				}
+				if wrong > 0 {
+					t.Errorf("n=%d r=%d newcomer synced=%v, %s dies: %d slots promoted to another member than their synced first replica (slot %d: table %v, promoted %s)",
+						c.n, c.r, synced, victim.ID[:8], wrong, first, memberIDs(t2.Preference(first)), t3.Owner(first).ID[:8])
+				}
+			}
 		}
 	}
 }

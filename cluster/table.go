@@ -56,6 +56,14 @@ type Table struct {
 	// it). With it the target row is the incoming member, then the row
 	// after the primary with the primary put back at oldPos (stage.go).
 	oldPos []uint8
+	// retained is nil, or per slot a member the slot's row no longer lists
+	// that keeps its copy (it follows the slot like a replica) until every
+	// replica in the row reported its copy live (noMember for none): a
+	// replica move is staged so that the copy the old row's order vouched
+	// for (WAIT) is not dropped before the new one is complete (issue 11,
+	// stage.go). Never in the row, never the incoming member; non-nil only
+	// when incoming is.
+	retained []uint16
 }
 
 // noMember marks a slot without an incoming member (member indexes are
@@ -190,15 +198,35 @@ func (t *Table) Incoming(slot int) (m Member, ok bool) {
 }
 
 // Holders returns every member that holds or receives the slot's data: the
-// preference list, then the incoming member if any, in a new slice.
-// Replication follows it (a node replicates every slot for which it is
-// listed after the primary).
+// preference list, then the incoming member if any, then the retained
+// member if any, in a new slice. Replication follows it (a node replicates
+// every slot for which it is listed after the primary).
 func (t *Table) Holders(slot int) []Member {
 	out := t.Preference(slot)
 	if m, ok := t.Incoming(slot); ok {
 		out = append(out, m)
 	}
+	if m, ok := t.Retained(slot); ok {
+		out = append(out, m)
+	}
 	return out
+}
+
+// RetainedIndex returns the index in Members() of the member that keeps
+// its copy of slot although the slot's preference list dropped it (until
+// the list's new replicas have theirs live), or -1 if none.
+func (t *Table) RetainedIndex(slot int) int {
+	if t.retained == nil || slot < 0 || slot >= NumSlots || t.retained[slot] == noMember {
+		return -1
+	}
+	return int(t.retained[slot])
+}
+
+// Retained returns the member that keeps its copy of slot (see
+// RetainedIndex); ok is false if there is none.
+func (t *Table) Retained(slot int) (m Member, ok bool) {
+	i := t.RetainedIndex(slot)
+	return t.Member(i), i >= 0
 }
 
 // Staged returns how many slots have an incoming member.
@@ -213,7 +241,7 @@ func (t *Table) Staged() int {
 }
 
 // holdsIndex reports whether member index m holds slot s in t: it is in
-// the slot's preference list or is its incoming member.
+// the slot's preference list or is its incoming or retained member.
 func (t *Table) holdsIndex(s, m int) bool {
 	if t.width == 0 || m < 0 {
 		return false
@@ -223,5 +251,5 @@ func (t *Table) holdsIndex(s, m int) bool {
 			return true
 		}
 	}
-	return t.IncomingIndex(s) == m
+	return t.IncomingIndex(s) == m || t.RetainedIndex(s) == m
 }

@@ -22,6 +22,11 @@ const (
 	// encoding.
 	tableFormatTerm       = 3
 	tableFormatTermStaged = 4
+	// tableFormatRetained is format 4 (its term may be 0) with the
+	// retained column (member index + 1, 0 = none) after the incoming
+	// columns: replica moves staged. Only a table with a retained member
+	// has it.
+	tableFormatRetained = 5
 )
 
 // errBadTable is returned (wrapped) by decodeTable for malformed input.
@@ -38,7 +43,9 @@ var errBadTable = errors.New("cluster: malformed table")
 // table with staged moves has format 2 and one more run list after the
 // layers: the incoming column, member index + 1 (0 = none), then the
 // oldPos column (0 where no slot is incoming). A table of a term above 0
-// has format 3 (4 if staged) and uvarint(term) after the version.
+// has format 3 (4 if staged) and uvarint(term) after the version. A table
+// with retained members has format 5: the term (0 allowed) after the
+// version and, after the incoming columns, the retained column.
 func encodeTable(t *Table) []byte {
 	format := byte(tableFormat)
 	if t.incoming != nil {
@@ -47,9 +54,12 @@ func encodeTable(t *Table) []byte {
 	if t.term > 0 {
 		format += tableFormatTerm - tableFormat
 	}
+	if t.retained != nil {
+		format = tableFormatRetained
+	}
 	b := []byte{tableMagic, format}
 	b = binary.AppendUvarint(b, t.version)
-	if t.term > 0 {
+	if format >= tableFormatTerm {
 		b = binary.AppendUvarint(b, t.term)
 	}
 	b = appendStr(b, t.planner)
@@ -67,6 +77,9 @@ func encodeTable(t *Table) []byte {
 	if t.incoming != nil {
 		b = appendRuns(b, func(s int) uint64 { return (uint64(t.incoming[s]) + 1) & noMember })
 		b = appendRuns(b, func(s int) uint64 { return uint64(t.oldPos[s]) })
+	}
+	if t.retained != nil {
+		b = appendRuns(b, func(s int) uint64 { return (uint64(t.retained[s]) + 1) & noMember })
 	}
 	return b
 }
@@ -132,14 +145,15 @@ func (r *reader) str() string {
 // Table: valid sorted unique IDs, ports in range, every slot covered in
 // every role by distinct members. It never panics on any input.
 func decodeTable(b []byte) (*Table, error) {
-	if len(b) < 2 || b[0] != tableMagic || b[1] < tableFormat || b[1] > tableFormatTermStaged {
+	if len(b) < 2 || b[0] != tableMagic || b[1] < tableFormat || b[1] > tableFormatRetained {
 		return nil, fmt.Errorf("%w: bad header", errBadTable)
 	}
-	staged, termed := b[1] == tableFormatStaged || b[1] == tableFormatTermStaged, b[1] >= tableFormatTerm
+	staged := b[1] == tableFormatStaged || b[1] >= tableFormatTermStaged
+	termed := b[1] >= tableFormatTerm
 	r := &reader{b: b[2:]}
 	t := &Table{version: r.uvarint(1<<63 - 1)}
 	if termed {
-		if t.term = r.uvarint(1<<63 - 1); r.err == nil && t.term == 0 {
+		if t.term = r.uvarint(1<<63 - 1); r.err == nil && t.term == 0 && b[1] != tableFormatRetained {
 			r.err = fmt.Errorf("%w: term 0 in a format with a term", errBadTable)
 		}
 	}
@@ -175,6 +189,17 @@ func decodeTable(b []byte) (*Table, error) {
 		if err := r.incoming(t); err != nil {
 			return nil, err
 		}
+	}
+	if b[1] == tableFormatRetained {
+		if err := r.retainedCol(t); err != nil {
+			return nil, err
+		}
+	}
+	if t.retained != nil && !slices.ContainsFunc(t.retained, func(m uint16) bool { return m != noMember }) {
+		t.retained = nil // nothing retained: the same table as format 2
+	}
+	if t.incoming != nil && t.Staged() == 0 && t.retained == nil {
+		t.incoming, t.oldPos = nil, nil // nothing staged: the same table as format 1
 	}
 	if r.err == nil && len(r.b) > 0 {
 		r.err = fmt.Errorf("%w: trailing bytes", errBadTable)
@@ -238,11 +263,33 @@ func (r *reader) incoming(t *Table) error {
 	if r.err == nil && s != NumSlots {
 		return fmt.Errorf("%w: incoming runs do not cover the slots", errBadTable)
 	}
-	if err := r.oldPos(t); err != nil {
-		return err
+	return r.oldPos(t)
+}
+
+// retainedCol reads the retained column of a format-3 table and checks
+// that no retained member is in its slot's preference list or incoming.
+func (r *reader) retainedCol(t *Table) error {
+	t.retained = make([]uint16, NumSlots)
+	runs, s := r.uvarint(NumSlots), 0
+	for range runs {
+		length, v := int(r.uvarint(NumSlots)), r.uvarint(uint64(len(t.members)))
+		if r.err != nil {
+			return r.err
+		}
+		if length == 0 || s+length > NumSlots {
+			return fmt.Errorf("%w: retained runs do not cover the slots", errBadTable)
+		}
+		for ; length > 0; length-- {
+			m := uint16(v) - 1 // 0 (none) wraps to noMember
+			if m != noMember && (slices.Contains(t.prefs[s*t.width:(s+1)*t.width], m) || t.incoming[s] == m) {
+				return fmt.Errorf("%w: slot %d: retained member already holds it", errBadTable, s)
+			}
+			t.retained[s] = m
+			s++
+		}
 	}
-	if t.Staged() == 0 {
-		t.incoming, t.oldPos = nil, nil // nothing staged: the same table as format 1
+	if r.err == nil && s != NumSlots {
+		return fmt.Errorf("%w: retained runs do not cover the slots", errBadTable)
 	}
 	return r.err
 }

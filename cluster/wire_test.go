@@ -38,6 +38,38 @@ func TestTableWireRoundTrip(t *testing.T) {
 	}
 }
 
+// A table with a retained member (format 5) keeps its term, 0 or not, and
+// its retained column through the wire.
+func TestTableWireRetainedWithTerm(t *testing.T) {
+	for _, term := range []uint64{0, 7} {
+		tab := BuildTable(testMembers(2, 3), 1, 1)
+		tab.planner = tab.members[0].ID
+		tab.term = term
+		tab.stageColumns()
+		tab.retained = make([]uint16, NumSlots)
+		for s := range tab.retained {
+			tab.retained[s] = noMember
+		}
+		row := tab.prefs[:tab.width]
+		for m := range uint16(3) {
+			if m != row[0] && m != row[1] {
+				tab.retained[0] = m
+			}
+		}
+		enc := encodeTable(tab)
+		if enc[1] != tableFormatRetained {
+			t.Fatalf("term %d: format %d, want %d", term, enc[1], tableFormatRetained)
+		}
+		got, err := decodeTable(enc)
+		if err != nil {
+			t.Fatalf("term %d: %v", term, err)
+		}
+		if got.Term() != term || !sameAssignment(got, tab) || got.RetainedIndex(0) != int(tab.retained[0]) || got.RetainedIndex(1) != -1 {
+			t.Fatalf("term %d: round trip gives term %d, retained %d/%d", term, got.Term(), got.RetainedIndex(0), got.RetainedIndex(1))
+		}
+	}
+}
+
 func TestTableWireRejects(t *testing.T) {
 	tab := BuildTable(testMembers(2, 3), 1, 1)
 	tab.planner = tab.members[0].ID
@@ -51,7 +83,7 @@ func TestTableWireRejects(t *testing.T) {
 	zeroTerm := append([]byte{tableMagic, tableFormatTerm, good[2], 0}, good[3:]...) // version 1 is one byte
 	for name, b := range map[string][]byte{
 		"term 0":        zeroTerm,
-		"format 5":      append([]byte{tableMagic, 5}, good[2:]...),
+		"format 6":      append([]byte{tableMagic, 6}, good[2:]...),
 		"empty":         nil,
 		"bad magic":     append([]byte{'X'}, good[1:]...),
 		"truncated":     good[:len(good)-1],

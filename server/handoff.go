@@ -109,8 +109,9 @@ func (rs *replState) reportHeld() {
 	n.ReportHeld(v.t.Version(), notLive)
 }
 
-// heldSlots lists, in slot order, the slots v gives this node as replica or
-// incoming member.
+// heldSlots lists, in slot order, the slots v gives this node as replica,
+// incoming or retained member (a retained copy's report lets a failover
+// promote it, cluster.Table.Retained).
 func heldSlots(v *clusterView) []heldSlot {
 	var out []heldSlot
 	self := v.t.Member(v.self).ID
@@ -126,6 +127,9 @@ func heldSlots(v *clusterView) []heldSlot {
 			if m.ID == self {
 				out = append(out, heldSlot{slot: s, primary: v.t.Owner(s).ID})
 			}
+		}
+		if m, ok := v.t.Retained(s); ok && m.ID == self {
+			out = append(out, heldSlot{slot: s, primary: v.t.Owner(s).ID})
 		}
 	}
 	return out
