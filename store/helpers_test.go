@@ -86,14 +86,14 @@ func (sh *shard) invariantsLocked() string {
 	if inLists != live {
 		return "slot key lists miss records"
 	}
-	n := 0
-	for i := sh.rec(0).next; i != 0; i = sh.rec(i).next {
-		if n++; n > live || sh.rec(sh.rec(i).next).prev != i {
-			return "LRU list broken"
+	free := 0
+	for i := sh.free; i != 0; i = sh.rec(i).snext {
+		if free++; free > int(sh.nrec)-1-live || sh.rec(i).typ != TypeNone {
+			return "free list broken"
 		}
 	}
-	if n != live {
-		return "LRU list length differs"
+	if free != int(sh.nrec)-1-live {
+		return "free list misses records"
 	}
 	if used != sh.used.Load() {
 		return "used memory differs from the sum of costs"

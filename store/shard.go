@@ -28,20 +28,19 @@ const (
 
 // record is one key. Records live in chunks and never move, so a record
 // number is stable until the key is deleted. A free record has typ TypeNone
-// and no kv; its next links the free list. A record holds no pointer, so
-// the collector never scans the chunks.
+// and no kv; its snext links the free list. A record holds no pointer, so
+// the collector never scans the chunks. There is no LRU list: the LRU
+// policies sample keys by their access field (evict.go).
 type record struct {
 	slab   uint32 // kv: the handle (slab.go) of the uvarint key length, key, then (strings) value
 	off    uint32
 	n      uint32 // bytes of kv in use
-	prev   uint32 // LRU links (0 is the sentinel); next also links the free list
-	next   uint32
-	access uint32 // Unix seconds of last access; under an LFU policy minutes<<8 | counter (lfu.go)
+	access uint32 // LRU clock of last access (lruClock); under an LFU policy minutes<<8 | counter (lfu.go)
 	ttl    uint32 // 1 + position in shard.ttl; 0 = no TTL
 	db     uint8  // physical database
 	typ    Type
 	sprev  uint32 // links of the slot's key list (slotindex.go); 0 = none
-	snext  uint32
+	snext  uint32 // also links the free list
 }
 
 // kv returns record r's packed bytes.
@@ -86,7 +85,7 @@ type shard struct {
 	st     *Store
 	id     int
 	chunks [][]record
-	nrec   uint32 // records handed out so far (record 0 is the LRU sentinel)
+	nrec   uint32 // records handed out so far (record 0 is never used: 0 means none)
 	free   uint32 // head of the free list, 0 = empty
 	idx    index
 	ttl    []ttlEntry
@@ -94,7 +93,7 @@ type shard struct {
 	objs   objTable  // collection values (objtab.go)
 	slabs  slabAlloc // the records' packed keys and values (slab.go)
 	counts []dbCount // per physical db
-	pool   evictPool // LFU eviction candidates
+	pool   evictPool // LRU and LFU eviction candidates
 	heads  []uint32  // per slot of this shard: first record of its key list (slotindex.go)
 
 	hits, misses, expired, evicted atomic.Uint64 // written under mu, read without
@@ -185,7 +184,7 @@ func (s *shard) costLocked(i uint32) int64 {
 // allocRecord takes a record off the free list or from the chunks.
 func (s *shard) allocRecord() uint32 {
 	if i := s.free; i != 0 {
-		s.free = s.rec(i).next
+		s.free = s.rec(i).snext
 		return i
 	}
 	i := s.nrec
@@ -274,7 +273,7 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 // insertLocked creates key in physical db with value bytes val (strings) or
 // object obj; tag must be the key's tag and slot its slot (KeySlot). It
 // returns the record.
-func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type, val []byte, obj any, size int64, nowSec uint32) uint32 {
+func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type, val []byte, obj any, size int64, nowMs int64) uint32 {
 	i := s.allocRecord()
 	r := s.rec(i)
 	if t != TypeString {
@@ -282,9 +281,8 @@ func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type,
 		val = num[:]
 	}
 	si, off, n := s.newKVLocked(key, val)
-	*r = record{slab: si, off: off, n: n, access: s.initialAccess(nowSec), db: db, typ: t}
+	*r = record{slab: si, off: off, n: n, access: s.initialAccess(nowMs), db: db, typ: t}
 	s.idx.insert(tag, i)
-	s.linkFront(i)
 	s.counts[db].keys.Add(1)
 	s.st.slotAdd(db, slot, 1)
 	s.slotLink(i, slot)
@@ -339,9 +337,8 @@ func (s *shard) removeLocked(i uint32) {
 	if r.typ != TypeString {
 		s.objs.release(s.objNum(r))
 	}
-	s.unlink(i)
 	s.slabs.free(r.slab, r.off)
-	*r = record{next: s.free}
+	*r = record{snext: s.free}
 	s.free = i
 }
 
@@ -381,42 +378,13 @@ func (s *shard) setTTLLocked(i uint32, exp int64) {
 	}
 }
 
-// LRU list: sentinel 0; next of the sentinel is the most recently used.
-
-func (s *shard) linkFront(i uint32) {
-	head := s.rec(0)
-	r := s.rec(i)
-	r.prev, r.next = 0, head.next
-	s.rec(head.next).prev = i
-	head.next = i
-}
-
-// linkBack links i at the least recently used end.
-func (s *shard) linkBack(i uint32) {
-	head := s.rec(0)
-	r := s.rec(i)
-	r.prev, r.next = head.prev, 0
-	s.rec(head.prev).next = i
-	head.prev = i
-}
-
-func (s *shard) unlink(i uint32) {
-	r := s.rec(i)
-	s.rec(r.prev).next = r.next
-	s.rec(r.next).prev = r.prev
-	r.prev, r.next = 0, 0
-}
-
-// touchLocked marks record i as just used: its access field and LRU place.
-func (s *shard) touchLocked(i uint32, nowSec uint32) {
+// touchLocked marks record i as just used at Unix ms nowMs: its access
+// field.
+func (s *shard) touchLocked(i uint32, nowMs int64) {
 	if s.st.Policy().IsLFU() {
-		s.touchLFULocked(i, nowSec)
+		s.touchLFULocked(i, uint32(nowMs/1000))
 	} else {
-		s.rec(i).access = nowSec
-	}
-	if s.rec(0).next != i {
-		s.unlink(i)
-		s.linkFront(i)
+		s.rec(i).access = lruClock(nowMs)
 	}
 }
 
