@@ -21,7 +21,7 @@
 // one item of the shard's slab allocator (slab.go): pointer-free []byte slabs
 // of up to 1 MiB carved into 108 size classes ~8% apart (sizeclass.go);
 // values above 128 KiB get their own []byte. A record refers to its item by a
-// handle (slab number, offset), so the collector marks a few objects per
+// 32-bit handle (slab number, item number), so the collector marks a few objects per
 // shard, not one per key, and the heap needs little headroom. Collection
 // objects live in per-shard chunks of slots (objtab.go) whose number is the
 // 4-byte value in the key's item, so strings pay nothing for them.

@@ -117,23 +117,23 @@ func (sh *shard) invariantsLocked() string {
 func (sh *shard) slabInvariantsLocked() string {
 	items := map[uint32]uint32{}
 	large := 0
-	seen := map[[2]uint32]bool{}
+	seen := map[uint32]bool{}
 	for i := uint32(1); i < sh.nrec; i++ {
 		r := sh.rec(i)
 		if r.typ == TypeNone {
 			continue
 		}
-		if seen[[2]uint32{r.slab, r.off}] {
+		if seen[r.item] {
 			return "two records share an item"
 		}
-		seen[[2]uint32{r.slab, r.off}] = true
-		if r.n > sh.slabs.room(r.slab) {
+		seen[r.item] = true
+		if r.n > sh.slabs.room(r.item) {
 			return "record longer than its item"
 		}
-		if r.slab&largeBit != 0 {
+		if r.item&largeBit != 0 {
 			large++
 		} else {
-			items[r.slab]++
+			items[r.item>>itemBits]++
 		}
 	}
 	for si, b := range sh.slabs.slabs {

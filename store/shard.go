@@ -32,8 +32,7 @@ const (
 // the collector never scans the chunks. There is no LRU list: the LRU
 // policies sample keys by their access field (evict.go).
 type record struct {
-	slab   uint32 // kv: the handle (slab.go) of the uvarint key length, key, then (strings) value
-	off    uint32
+	item   uint32 // kv: the handle (slab.go) of the uvarint key length, key, then (strings) value
 	n      uint32 // bytes of kv in use
 	access uint32 // LRU clock of last access (lruClock); under an LFU policy minutes<<8 | counter (lfu.go)
 	ttl    uint32 // 1 + position in shard.ttl; 0 = no TTL
@@ -44,7 +43,7 @@ type record struct {
 }
 
 // kv returns record r's packed bytes.
-func (s *shard) kv(r *record) []byte { return s.slabs.bytes(r.slab, r.off, r.n) }
+func (s *shard) kv(r *record) []byte { return s.slabs.bytes(r.item, r.n) }
 
 // keyEnd returns the offset of the key and the offset just past it in kv.
 func keyEnd(b []byte) (int, int) {
@@ -171,7 +170,7 @@ func (s *shard) find(db uint8, key []byte, tag uint32) uint32 {
 // costLocked is what record i costs in UsedMemory.
 func (s *shard) costLocked(i uint32) int64 {
 	r := s.rec(i)
-	c := recordCost + int64(s.slabs.room(r.slab))
+	c := recordCost + int64(s.slabs.room(r.item))
 	if r.ttl != 0 {
 		c += ttlCost
 	}
@@ -214,16 +213,16 @@ const maxKV = 1<<32 - 1
 
 // newKVLocked allocates and fills the packed bytes of key (+ val) and
 // returns their handle and length.
-func (s *shard) newKVLocked(key, val []byte) (uint32, uint32, uint32) {
+func (s *shard) newKVLocked(key, val []byte) (uint32, uint32) {
 	n := kvLen(key, val)
 	if n > maxKV {
 		panic("store: key and value larger than 4 GiB")
 	}
-	si, off := s.slabs.alloc(uint32(n))
-	b := s.slabs.bytes(si, off, uint32(n))
+	h := s.slabs.alloc(uint32(n))
+	b := s.slabs.bytes(h, uint32(n))
 	w := binary.PutUvarint(b, uint64(len(key)))
 	copy(b[w+copy(b[w:], key):], val)
-	return si, off, uint32(n)
+	return h, uint32(n)
 }
 
 // growLocked makes string record i's value at least n bytes (zero-filled)
@@ -244,22 +243,22 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 		panic("store: key and value larger than 4 GiB")
 	}
 	s.used.Add(-s.costLocked(i))
-	old, room := r.n, uint64(s.slabs.room(r.slab))
+	old, room := r.n, uint64(s.slabs.room(r.item))
 	want := min(max(newN, room+room/4), maxKV)
 	fresh := false
 	switch {
 	case newN <= room:
-	case r.slab&largeBit != 0:
-		s.slabs.growLarge(r.slab, old, uint32(want))
+	case r.item&largeBit != 0:
+		s.slabs.growLarge(r.item, old, uint32(want))
 		fresh = true
 	default:
 		if newN <= largeMin {
 			want = newN
 		}
-		si, off := s.slabs.alloc(uint32(want))
-		copy(s.slabs.bytes(si, off, old), s.kv(r))
-		s.slabs.free(r.slab, r.off)
-		r.slab, r.off = si, off
+		h := s.slabs.alloc(uint32(want))
+		copy(s.slabs.bytes(h, old), s.kv(r))
+		s.slabs.free(r.item)
+		r.item = h
 		fresh = want > largeMin
 	}
 	r.n = uint32(newN)
@@ -280,8 +279,8 @@ func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type,
 		num := objVal(s.objs.alloc(objRef{obj: obj, size: size}))
 		val = num[:]
 	}
-	si, off, n := s.newKVLocked(key, val)
-	*r = record{slab: si, off: off, n: n, access: s.initialAccess(nowMs), db: db, typ: t}
+	h, n := s.newKVLocked(key, val)
+	*r = record{item: h, n: n, access: s.initialAccess(nowMs), db: db, typ: t}
 	s.idx.insert(tag, i)
 	s.counts[db].keys.Add(1)
 	s.st.slotAdd(db, slot, 1)
@@ -307,13 +306,13 @@ func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64)
 		s.objs.release(s.objNum(r))
 	}
 	newN := uint64(hi) + uint64(len(val))
-	if room := s.slabs.room(r.slab); newN <= uint64(room) && allocSize(newN) == uint64(room) {
+	if room := s.slabs.room(r.item); newN <= uint64(room) && allocSize(newN) == uint64(room) {
 		r.n = uint32(newN)
 		copy(s.kv(r)[hi:], val)
 	} else {
-		si, off, n := s.newKVLocked(s.key(r), val)
-		s.slabs.free(r.slab, r.off)
-		r.slab, r.off, r.n = si, off, n
+		h, n := s.newKVLocked(s.key(r), val)
+		s.slabs.free(r.item)
+		r.item, r.n = h, n
 	}
 	r.typ = t
 	s.used.Add(s.costLocked(i))
@@ -337,7 +336,7 @@ func (s *shard) removeLocked(i uint32) {
 	if r.typ != TypeString {
 		s.objs.release(s.objNum(r))
 	}
-	s.slabs.free(r.slab, r.off)
+	s.slabs.free(r.item)
 	*r = record{snext: s.free}
 	s.free = i
 }
