@@ -285,7 +285,7 @@ func (s *shard) sampleLocked(volatile bool, n int, fn func(uint32)) {
 // A replica's key is not eligible.
 func (s *shard) poolOfferLocked(i uint32, volatile bool, sc poolScore) {
 	r := s.rec(i)
-	if i == 0 || r.typ == TypeNone || volatile && r.ttl == 0 || s.st.replicaSlots.Load() != 0 && s.replicaRec(i) {
+	if i == 0 || r.typ == TypeNone || volatile && r.flags&recTTL == 0 || s.st.replicaSlots.Load() != 0 && s.replicaRec(i) {
 		return
 	}
 	p := &s.pool

@@ -52,9 +52,12 @@ func (sh *shard) invariantsLocked() string {
 		live++
 		used += sh.costLocked(i)
 		counts[r.db].keys++
-		if r.ttl != 0 {
+		if r.flags&recTTL != 0 {
 			counts[r.db].expires++
-			if int(r.ttl) > len(sh.ttl) || sh.ttl[r.ttl-1].rec != i {
+			if r.n+4 > sh.slabs.room(r.item) {
+				return "no room for the ttl position"
+			}
+			if p := sh.ttlPos(r); int(p) >= len(sh.ttl) || sh.ttl[p].rec != i {
 				return "ttl position broken"
 			}
 		}
@@ -127,7 +130,7 @@ func (sh *shard) slabInvariantsLocked() string {
 			return "two records share an item"
 		}
 		seen[r.item] = true
-		if r.n > sh.slabs.room(r.item) {
+		if r.n+ttlTail(r) > sh.slabs.room(r.item) {
 			return "record longer than its item"
 		}
 		if r.item&largeBit != 0 {

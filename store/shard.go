@@ -19,7 +19,8 @@ const (
 	// recordCost is what a key costs beside its bytes: its record plus its
 	// amortized index slot (8 bytes at a load between 3/8 and 3/4).
 	recordCost = int64(unsafe.Sizeof(record{})) + 16
-	// ttlCost is the extra a key with a TTL costs (its ttlEntry).
+	// ttlCost is the extra a key with a TTL costs (its ttlEntry; the 4
+	// bytes of its position at the end of its item count in the item's size).
 	ttlCost = int64(unsafe.Sizeof(ttlEntry{}))
 	// objCost is the extra a collection key costs for its objTable slot
 	// (its object number is in the key's item).
@@ -35,12 +36,27 @@ type record struct {
 	item   uint32 // kv: the handle (slab.go) of the uvarint key length, key, then (strings) value
 	n      uint32 // bytes of kv in use
 	access uint32 // LRU clock of last access (lruClock); under an LFU policy minutes<<8 | counter (lfu.go)
-	ttl    uint32 // 1 + position in shard.ttl; 0 = no TTL
 	db     uint8  // physical database
 	typ    Type
+	flags  uint8  // recTTL
 	sprev  uint32 // links of the slot's key list (slotindex.go); 0 = none
 	snext  uint32 // also links the free list
 }
+
+// recTTL flags a record with a TTL: its position in shard.ttl is the last
+// 4 bytes (little endian) of its item, past kv, so that keys without a TTL
+// do not pay for the field.
+const recTTL = 1
+
+// ttlTail is the bytes at the end of record r's item that hold its TTL
+// position: 4 with a TTL, else 0.
+func ttlTail(r *record) uint32 { return uint32(r.flags&recTTL) * 4 }
+
+// ttlPos returns the position in s.ttl of record r, which has a TTL.
+func (s *shard) ttlPos(r *record) uint32 { return le32(s.slabs.tail(r.item)) }
+
+// setTTLPos stores the position in s.ttl of record r, which has a TTL.
+func (s *shard) setTTLPos(r *record, p uint32) { putLE32(s.slabs.tail(r.item), p) }
 
 // kv returns record r's packed bytes.
 func (s *shard) kv(r *record) []byte { return s.slabs.bytes(r.item, r.n) }
@@ -171,7 +187,7 @@ func (s *shard) find(db uint8, key []byte, tag uint32) uint32 {
 func (s *shard) costLocked(i uint32) int64 {
 	r := s.rec(i)
 	c := recordCost + int64(s.slabs.room(r.item))
-	if r.ttl != 0 {
+	if r.flags&recTTL != 0 {
 		c += ttlCost
 	}
 	if r.typ != TypeString {
@@ -211,14 +227,14 @@ func uvarintLen(x uint64) int {
 // maxKV is the largest packed key and value.
 const maxKV = 1<<32 - 1
 
-// newKVLocked allocates and fills the packed bytes of key (+ val) and
-// returns their handle and length.
-func (s *shard) newKVLocked(key, val []byte) (uint32, uint32) {
+// newKVLocked allocates and fills the packed bytes of key (+ val), in an
+// item with tail more bytes, and returns their handle and length.
+func (s *shard) newKVLocked(key, val []byte, tail uint32) (uint32, uint32) {
 	n := kvLen(key, val)
-	if n > maxKV {
+	if n+uint64(tail) > maxKV {
 		panic("store: key and value larger than 4 GiB")
 	}
-	h := s.slabs.alloc(uint32(n))
+	h := s.slabs.alloc(uint32(n) + tail)
 	b := s.slabs.bytes(h, uint32(n))
 	w := binary.PutUvarint(b, uint64(len(key)))
 	copy(b[w+copy(b[w:], key):], val)
@@ -238,48 +254,61 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 	if n <= int(r.n)-hi {
 		return s.kv(r)[hi:]
 	}
+	tail := uint64(ttlTail(r))
 	newN := uint64(hi) + uint64(n)
-	if newN > maxKV {
+	if newN+tail > maxKV {
 		panic("store: key and value larger than 4 GiB")
 	}
+	var pos uint32
+	if tail != 0 {
+		pos = s.ttlPos(r)
+	}
 	s.used.Add(-s.costLocked(i))
-	old, room := r.n, uint64(s.slabs.room(r.item))
-	want := min(max(newN, room+room/4), maxKV)
+	old, room := r.n, uint64(s.slabs.room(r.item))-tail
+	want := min(max(newN, room+room/4), maxKV-tail)
 	fresh := false
 	switch {
 	case newN <= room:
 	case r.item&largeBit != 0:
-		s.slabs.growLarge(r.item, old, uint32(want))
+		s.slabs.growLarge(r.item, old, uint32(want+tail))
 		fresh = true
 	default:
-		if newN <= largeMin {
+		if newN+tail <= largeMin {
 			want = newN
 		}
-		h := s.slabs.alloc(uint32(want))
+		h := s.slabs.alloc(uint32(want + tail))
 		copy(s.slabs.bytes(h, old), s.kv(r))
 		s.slabs.free(r.item)
 		r.item = h
-		fresh = want > largeMin
+		fresh = want+tail > largeMin
 	}
 	r.n = uint32(newN)
 	if !fresh {
 		clear(s.kv(r)[old:]) // the item's slack may hold an older value's bytes
+	}
+	if tail != 0 {
+		s.setTTLPos(r, pos)
 	}
 	s.used.Add(s.costLocked(i))
 	return s.kv(r)[hi:]
 }
 
 // insertLocked creates key in physical db with value bytes val (strings) or
-// object obj; tag must be the key's tag and slot its slot (KeySlot). It
+// object obj; tag must be the key's tag and slot its slot (KeySlot). With
+// ttl its item gets room for a TTL position (setTTLLocked follows). It
 // returns the record.
-func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type, val []byte, obj any, size int64, nowMs int64) uint32 {
+func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type, val []byte, obj any, size int64, nowMs int64, ttl bool) uint32 {
 	i := s.allocRecord()
 	r := s.rec(i)
 	if t != TypeString {
 		num := objVal(s.objs.alloc(objRef{obj: obj, size: size}))
 		val = num[:]
 	}
-	h, n := s.newKVLocked(key, val)
+	var tail uint32
+	if ttl {
+		tail = 4
+	}
+	h, n := s.newKVLocked(key, val, tail)
 	*r = record{item: h, n: n, access: s.initialAccess(nowMs), db: db, typ: t}
 	s.idx.insert(tag, i)
 	s.counts[db].keys.Add(1)
@@ -290,8 +319,9 @@ func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type,
 }
 
 // replaceLocked gives existing record i a new value (string or object).
-// val may alias record i's own value.
-func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64) {
+// val may alias record i's own value. With ttl (or a TTL already) its item
+// keeps room for a TTL position.
+func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64, ttl bool) {
 	r := s.rec(i)
 	s.used.Add(-s.costLocked(i))
 	_, hi := keyEnd(s.kv(r))
@@ -306,13 +336,24 @@ func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64)
 		s.objs.release(s.objNum(r))
 	}
 	newN := uint64(hi) + uint64(len(val))
-	if room := s.slabs.room(r.item); newN <= uint64(room) && allocSize(newN) == uint64(room) {
+	tail := uint64(ttlTail(r))
+	if ttl {
+		tail = 4
+	}
+	if room := s.slabs.room(r.item); newN+tail <= uint64(room) && allocSize(newN+tail) == uint64(room) {
 		r.n = uint32(newN)
 		copy(s.kv(r)[hi:], val)
 	} else {
-		h, n := s.newKVLocked(s.key(r), val)
+		var pos uint32
+		if r.flags&recTTL != 0 {
+			pos = s.ttlPos(r)
+		}
+		h, n := s.newKVLocked(s.key(r), val, uint32(tail))
 		s.slabs.free(r.item)
 		r.item, r.n = h, n
+		if r.flags&recTTL != 0 {
+			s.setTTLPos(r, pos)
+		}
 	}
 	r.typ = t
 	s.used.Add(s.costLocked(i))
@@ -343,8 +384,8 @@ func (s *shard) removeLocked(i uint32) {
 
 // expireAt returns record i's expiry (Unix ms) or 0.
 func (s *shard) expireAt(i uint32) int64 {
-	if t := s.rec(i).ttl; t != 0 {
-		return s.ttl[t-1].exp
+	if r := s.rec(i); r.flags&recTTL != 0 {
+		return s.ttl[s.ttlPos(r)].exp
 	}
 	return 0
 }
@@ -352,29 +393,49 @@ func (s *shard) expireAt(i uint32) int64 {
 // setTTLLocked sets record i's expiry; 0 removes it.
 func (s *shard) setTTLLocked(i uint32, exp int64) {
 	r := s.rec(i)
+	has := r.flags&recTTL != 0
 	switch {
-	case r.ttl != 0 && exp != 0:
-		s.ttl[r.ttl-1].exp = exp
-	case r.ttl == 0 && exp != 0:
+	case has && exp != 0:
+		s.ttl[s.ttlPos(r)].exp = exp
+	case !has && exp != 0:
+		if uint64(r.n)+4 > uint64(s.slabs.room(r.item)) {
+			s.moveItemLocked(i, uint64(r.n)+4)
+		}
 		s.ttl = append(s.ttl, ttlEntry{exp: exp, rec: i})
-		r.ttl = uint32(len(s.ttl))
+		r.flags |= recTTL
+		s.setTTLPos(r, uint32(len(s.ttl)-1))
 		s.counts[r.db].expires.Add(1)
 		s.used.Add(ttlCost)
-	case r.ttl != 0:
-		p := r.ttl - 1
+	case has:
+		p := s.ttlPos(r)
 		last := len(s.ttl) - 1
 		if int(p) != last {
 			s.ttl[p] = s.ttl[last]
-			s.rec(s.ttl[p].rec).ttl = p + 1
+			s.setTTLPos(s.rec(s.ttl[p].rec), p)
 		}
 		s.ttl = s.ttl[:last]
-		r.ttl = 0
+		r.flags &^= recTTL
 		s.counts[r.db].expires.Add(-1)
 		s.used.Add(-ttlCost)
 		if cap(s.ttl) > 1024 && len(s.ttl) < cap(s.ttl)/4 {
 			s.ttl = append([]ttlEntry(nil), s.ttl...)
 		}
 	}
+}
+
+// moveItemLocked moves record i's kv to a new item of size bytes (at least
+// its length; a TTL position is not moved).
+func (s *shard) moveItemLocked(i uint32, size uint64) {
+	if size > maxKV {
+		panic("store: key and value larger than 4 GiB")
+	}
+	r := s.rec(i)
+	s.used.Add(-s.costLocked(i))
+	h := s.slabs.alloc(uint32(size))
+	copy(s.slabs.bytes(h, r.n), s.kv(r))
+	s.slabs.free(r.item)
+	r.item = h
+	s.used.Add(s.costLocked(i))
 }
 
 // touchLocked marks record i as just used at Unix ms nowMs: its access

@@ -242,6 +242,17 @@ func (a *slabAlloc) bytes(h, n uint32) []byte {
 	return b.buf[off : off+n : off+n]
 }
 
+// tail returns the last 4 bytes of item h's room.
+func (a *slabAlloc) tail(h uint32) []byte {
+	if h&largeBit != 0 {
+		b := a.large[h&^largeBit]
+		return b[cap(b)-4 : cap(b)]
+	}
+	b, off := a.slabItem(h)
+	end := off + slabClasses[b.class]
+	return b.buf[end-4 : end]
+}
+
 // room returns the bytes item h can hold.
 func (a *slabAlloc) room(h uint32) uint32 {
 	if h&largeBit != 0 {

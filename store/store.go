@@ -563,12 +563,12 @@ func (sh *shard) setLocked(p uint8, key []byte, h uint64, slot int, t Type, val 
 		i = 0
 	}
 	if i == 0 {
-		i = sh.insertLocked(p, key, tag, slot, t, val, obj, size, now)
+		i = sh.insertLocked(p, key, tag, slot, t, val, obj, size, now, expireAt > 0)
 		if sh.st.newKeys.Load() {
 			sh.cur.note(ChangeNew, sh.st.logical(p), key, 0, "")
 		}
 	} else {
-		sh.replaceLocked(i, t, val, obj, size)
+		sh.replaceLocked(i, t, val, obj, size, expireAt > 0)
 		if i != looked {
 			sh.touchLocked(i, now)
 		}

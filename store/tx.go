@@ -462,7 +462,7 @@ func (tx *Tx) SetExpire(db int, key []byte, expireAt int64) bool {
 // Persist removes key's TTL; true if there was one.
 func (tx *Tx) Persist(db int, key []byte) bool {
 	sh, i := tx.findLive(db, key)
-	if i == 0 || sh.rec(i).ttl == 0 {
+	if i == 0 || sh.rec(i).flags&recTTL == 0 {
 		return false
 	}
 	sh.setTTLLocked(i, 0)
