@@ -3,7 +3,7 @@ package store
 import "math/rand/v2"
 
 // LFU as Redis 7 keeps it (src/evict.c): under an LFU policy a record's
-// access field holds, instead of the Unix seconds of its last access, the
+// access field holds, instead of its last access on the LRU clock, the
 // 16-bit minutes clock of its last decrement (bits 8..23) and an 8-bit
 // logarithmic access counter (bits 0..7), the way Redis reuses the 24-bit
 // lru field of its objects. The record does not grow; the cost is that the
