@@ -190,3 +190,34 @@ func BenchmarkGetAtFence(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSetEvict is a SET of a new key into a store at its maxmemory
+// (100,000 keys of 32 bytes, all with a TTL): each op evicts one key by the
+// policy (sampling maxmemory-samples 5 keys into the shard's pool).
+func BenchmarkSetEvict(b *testing.B) {
+	for _, p := range []Policy{AllKeysLRU, VolatileLRU, AllKeysLFU} {
+		b.Run(p.String(), func(b *testing.B) {
+			s := mustNew(b, Config{ActiveExpireHz: -1, Policy: p})
+			defer s.Close()
+			val := make([]byte, 32)
+			key := make([]byte, 0, 16)
+			exp := s.Now() + 3_600_000
+			for i := range 100_000 {
+				key = strconv.AppendInt(append(key[:0], "key:"...), int64(i), 10)
+				s.Set(0, key, val, exp, 0, "set")
+			}
+			s.SetMaxMemory(s.UsedMemory())
+			b.ReportAllocs()
+			for i := 100_000; b.Loop(); i++ {
+				key = strconv.AppendInt(append(key[:0], "key:"...), int64(i), 10)
+				if err := s.FreeMemoryFor(key); err != nil {
+					b.Fatal(err)
+				}
+				s.Set(0, key, val, exp, 0, "set")
+			}
+			if s.Stats().Evicted == 0 {
+				b.Fatal("nothing evicted")
+			}
+		})
+	}
+}

@@ -1,5 +1,5 @@
 // Package store owns the data of a cached node: keys and their typed values,
-// TTLs, LRU order, memory accounting, eviction under maxmemory and per-slot
+// TTLs, access times, memory accounting, eviction under maxmemory and per-slot
 // key counts. It knows nothing of sockets, RESP or the cluster.
 //
 // # Layout
@@ -9,18 +9,19 @@
 // keeps pointer-free fixed-size records in 1024-record chunks (record numbers
 // never move, which is what makes Scan's guarantee cheap), an open-addressing
 // index of uint64 words (32-bit hash tag | record number) with linear probing
-// and backward-shift deletion, an intrusive doubly linked LRU list threaded
-// through the records by uint32 links, and a dense slice of the records that
-// carry a TTL (for O(1) removal and sampling by the active expirer and the
-// volatile-* policies). Under an LFU policy the record's access field holds
-// Redis's LFU counter and minutes stamp instead of its last access second
-// (lfu.go), and each shard keeps a small pool of eviction candidates.
+// and backward-shift deletion, and a dense slice of the records that carry a
+// TTL (for O(1) removal and sampling by the active expirer and the volatile-*
+// policies). A record's access field holds its last access on a 1/256 s LRU
+// clock or, under an LFU policy, Redis's LFU counter and minutes stamp
+// (lfu.go). LRU and LFU eviction are approximated as Redis does them: keys
+// are sampled into a small per-shard pool of candidates and the pool's
+// oldest (least used) is evicted (evict.go); no per-key list is kept.
 //
 // A key's length (uvarint), key and, for strings, value bytes are packed in
 // one item of the shard's slab allocator (slab.go): pointer-free []byte slabs
 // of up to 1 MiB carved into 108 size classes ~8% apart (sizeclass.go);
 // values above 128 KiB get their own []byte. A record refers to its item by a
-// handle (slab number, offset), so the collector marks a few objects per
+// 32-bit handle (slab number, item number), so the collector marks a few objects per
 // shard, not one per key, and the heap needs little headroom. Collection
 // objects live in per-shard chunks of slots (objtab.go) whose number is the
 // 4-byte value in the key's item, so strings pay nothing for them.

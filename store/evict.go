@@ -75,14 +75,13 @@ func (s *Store) freeMemory(tx *Tx, start int) error {
 }
 
 // evictOneLocked evicts one key chosen by policy p; it returns the bytes
-// freed, or false if the shard has no eligible key.
+// freed, or false if the shard has no eligible key. A replica's key is
+// never evicted (its primary evicts it).
 func (sh *shard) evictOneLocked(p Policy, samples int) (int64, bool) {
 	var i uint32
 	switch p {
-	case AllKeysLRU:
-		i = sh.rec(0).prev
-	case VolatileLRU:
-		i = sh.volatileLRULocked(samples)
+	case AllKeysLRU, VolatileLRU, AllKeysLFU, VolatileLFU:
+		i = sh.poolVictimLocked(p, samples)
 	case AllKeysRandom:
 		i = sh.randomRecordLocked()
 	case VolatileRandom:
@@ -91,11 +90,9 @@ func (sh *shard) evictOneLocked(p Policy, samples int) (int64, bool) {
 		}
 	case VolatileTTL:
 		i = sh.nearestExpiryLocked(samples)
-	case AllKeysLFU, VolatileLFU:
-		i = sh.lfuVictimLocked(p == VolatileLFU, samples)
 	}
-	if i != 0 && sh.replicaRec(i) { // a replica's key: its primary evicts it
-		i = sh.ownKeyLocked(i, p == AllKeysLRU, samples)
+	if i != 0 && sh.replicaRec(i) {
+		i = 0
 	}
 	if i == 0 {
 		return 0, false
@@ -103,28 +100,6 @@ func (sh *shard) evictOneLocked(p Policy, samples int) (int64, bool) {
 	freed := sh.costLocked(i)
 	sh.dropLocked(i, ChangeEvicted)
 	return freed, true
-}
-
-// volatileLRULocked walks the LRU list from its tail for the least recently
-// used key with a TTL; past 16*samples steps it samples the TTL keys instead
-// and takes the least recently accessed.
-func (sh *shard) volatileLRULocked(samples int) uint32 {
-	if len(sh.ttl) == 0 {
-		return 0
-	}
-	for i, n := sh.rec(0).prev, 0; i != 0 && n < 16*samples; i, n = sh.rec(i).prev, n+1 {
-		if sh.rec(i).ttl != 0 {
-			return i
-		}
-	}
-	best := uint32(0)
-	for range samples {
-		c := sh.ttl[rand.IntN(len(sh.ttl))].rec
-		if best == 0 || sh.rec(c).access < sh.rec(best).access {
-			best = c
-		}
-	}
-	return best
 }
 
 // nearestExpiryLocked samples TTL keys and returns the one expiring first.
@@ -163,4 +138,176 @@ func (sh *shard) randomRecordLocked() uint32 {
 			return uint32(v)
 		}
 	}
+}
+
+// The LRU and LFU policies evict approximately, as Redis does
+// (evictionPoolPopulate in src/evict.c): each pick samples maxmemory-samples
+// keys of the shard into a pool that keeps the best candidates seen so far,
+// and evicts the pool's best. A key is scored by its access field: under
+// LRU its idle time on the LRU clock, under LFU its decayed counter. There
+// is no per-key list to keep in order, so an access writes only the key's
+// own record.
+
+// lruClock is the LRU clock at Unix ms nowMs: 1/256 s ticks modulo 2^32,
+// so it wraps every 194 days as Redis's 24-bit seconds clock does, at 256
+// times its resolution (keys used within the same second stay ordered).
+func lruClock(nowMs int64) uint32 { return uint32(nowMs * lruHz / 1000) }
+
+// lruHz is the LRU clock's ticks per second.
+const lruHz = 256
+
+// lruMaxIdleMs is the longest idle time the LRU clock tells apart.
+const lruMaxIdleMs = (1<<32 - 1) * 1000 / lruHz
+
+// lruIdleMs is the idle time in ms of access field a at Unix ms nowMs
+// (an access later than nowMs reads as a long idle time).
+func lruIdleMs(a uint32, nowMs int64) int64 {
+	return int64(lruClock(nowMs)-a) * 1000 / lruHz
+}
+
+// lruAccessIdle is the access field of a key idle for idleMs at Unix ms
+// nowMs (negative or longer than the clock tells apart: the longest).
+func lruAccessIdle(idleMs, nowMs int64) uint32 {
+	if idleMs < 0 || idleMs > lruMaxIdleMs {
+		idleMs = lruMaxIdleMs
+	}
+	return lruClock(nowMs) - uint32(idleMs*lruHz/1000)
+}
+
+// poolSize is the number of candidates a shard's eviction pool keeps
+// (Redis EVPOOL_SIZE).
+const poolSize = 16
+
+// poolEntry is an eviction candidate: a record and its score (higher is a
+// better victim: under LRU its idle ticks, under LFU 255 minus its decayed
+// counter).
+type poolEntry struct {
+	rec   uint32
+	score uint32
+}
+
+// evictPool keeps the best candidates seen by past samples, sorted by
+// score ascending (the best victim last). Entries may name records deleted
+// or reused since: they are checked and rescored before every pick.
+type evictPool struct {
+	e [poolSize]poolEntry
+	n int
+}
+
+// poolScore scores access fields for one pick: now is the LRU clock, or
+// under LFU the minutes clock.
+type poolScore struct {
+	lfu   bool
+	now   uint32
+	decay int32
+}
+
+func (c poolScore) of(access uint32) uint32 {
+	if c.lfu {
+		return 255 - uint32(lfuDecayed(access, c.now, c.decay))
+	}
+	return c.now - access
+}
+
+// poolVictimLocked picks the victim of LRU or LFU policy p in the shard
+// (only keys with a TTL if volatile), or 0 if it has no eligible key. Like
+// Redis's evictionPoolPopulate it samples keys into the pool and takes the
+// pool's best; unlike Redis it rescores the kept candidates first, so a
+// candidate used since it was sampled is judged by its current access.
+func (s *shard) poolVictimLocked(p Policy, samples int) uint32 {
+	volatile := p == VolatileLRU || p == VolatileLFU
+	if s.idx.n == 0 || volatile && len(s.ttl) == 0 {
+		return 0
+	}
+	nowMs := s.st.clock.NowMs()
+	sc := poolScore{now: lruClock(nowMs)}
+	if p.IsLFU() {
+		sc = poolScore{lfu: true, now: lfuMinutes(uint32(nowMs / 1000)), decay: s.st.lfuDecayTime.Load()}
+	}
+	old := s.pool
+	s.pool.n = 0
+	for _, c := range old.e[:old.n] {
+		s.poolOfferLocked(c.rec, volatile, sc)
+	}
+	// Replica keys are not eligible: where they are most of the shard, a
+	// sample may hold none, so sample again (boundedly) before giving up.
+	for range 16 {
+		s.sampleLocked(volatile, samples, func(i uint32) { s.poolOfferLocked(i, volatile, sc) })
+		if s.pool.n > 0 || s.st.replicaSlots.Load() == 0 {
+			break
+		}
+	}
+	if s.pool.n == 0 {
+		return 0
+	}
+	s.pool.n--
+	return s.pool.e[s.pool.n].rec
+}
+
+// sampleLocked calls fn with up to n sampled records: all of them when the
+// shard has at most n (eligible) keys, else, like Redis's dictGetSomeKeys,
+// the keys met walking the index from a random slot (jumping elsewhere
+// after a run of empty slots), or for volatile n random TTL keys.
+func (s *shard) sampleLocked(volatile bool, n int, fn func(uint32)) {
+	if volatile {
+		if len(s.ttl) <= n {
+			for _, e := range s.ttl {
+				fn(e.rec)
+			}
+			return
+		}
+		for range n {
+			fn(s.ttl[rand.IntN(len(s.ttl))].rec)
+		}
+		return
+	}
+	slots := s.idx.slots
+	mask := len(slots) - 1
+	steps := 10 * n
+	if s.idx.n <= n {
+		steps = len(slots)
+	}
+	got, empty := 0, 0
+	for j := rand.IntN(len(slots)); steps > 0 && got < n; steps-- {
+		if v := slots[j]; v != 0 {
+			fn(uint32(v))
+			got, empty = got+1, 0
+		} else if empty++; empty > max(n, 5) && s.idx.n > n {
+			j, empty = rand.IntN(len(slots)), 0
+			continue
+		}
+		j = (j + 1) & mask
+	}
+}
+
+// poolOfferLocked scores record i and inserts it into the pool if it is a
+// live eligible key not there yet and the pool has room or a worse entry.
+// A replica's key is not eligible.
+func (s *shard) poolOfferLocked(i uint32, volatile bool, sc poolScore) {
+	r := s.rec(i)
+	if i == 0 || r.typ == TypeNone || volatile && r.flags&recTTL == 0 || s.st.replicaSlots.Load() != 0 && s.replicaRec(i) {
+		return
+	}
+	p := &s.pool
+	for _, c := range p.e[:p.n] {
+		if c.rec == i {
+			return
+		}
+	}
+	score := sc.of(r.access)
+	k := 0
+	for k < p.n && p.e[k].score < score {
+		k++
+	}
+	switch {
+	case p.n < poolSize:
+		copy(p.e[k+1:p.n+1], p.e[k:p.n])
+		p.n++
+	case k == 0:
+		return // worse than every kept candidate, and no room
+	default:
+		k-- // drop the worst candidate (first), shift the lower ones left
+		copy(p.e[:k], p.e[1:k+1])
+	}
+	p.e[k] = poolEntry{rec: i, score: score}
 }

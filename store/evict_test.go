@@ -3,24 +3,27 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
 func keyN(i int) []byte { return []byte(fmt.Sprintf("key:%04d", i)) }
 
 // fillOneShard stores n keys in a one-shard store, key i with TTL now+ttl(i)
-// (0 = none), and returns the per-key cost of a key without TTL.
-func fillOneShard(s *Store, n int, ttl func(i int) int64) int64 {
+// (0 = none), one every 10 ms of clk, and returns the cost of key 1 (the
+// keys with a TTL cost the same, and so do those without).
+func fillOneShard(s *Store, clk *fakeClock, n int, ttl func(i int) int64) int64 {
 	for i := range n {
+		clk.Advance(10)
 		var exp int64
 		if d := ttl(i); d != 0 {
 			exp = s.Now() + d
 		}
 		s.Set(0, keyN(i), []byte("0123456789"), exp, 0, "set")
 	}
-	tx := s.Lock(keyN(0))
+	tx := s.Lock(keyN(1))
 	defer tx.Unlock()
-	e, _ := tx.Peek(0, keyN(0))
+	e, _ := tx.Peek(0, keyN(1))
 	return e.MemoryUsage()
 }
 
@@ -48,7 +51,7 @@ func TestEvictionPolicies(t *testing.T) {
 		}},
 		{VolatileLRU, none, 3, ErrOOM, func(t *testing.T, gone []string) { wantGone(t, gone) }},
 		{VolatileTTL, everyOther, 2, nil, func(t *testing.T, gone []string) {
-			wantGone(t, gone, "key:0001", "key:0003") // sampled over 10 of 10 TTL keys: exact
+			wantGone(t, gone, "key:0001", "key:0003")
 		}},
 		{VolatileTTL, none, 2, ErrOOM, func(t *testing.T, gone []string) { wantGone(t, gone) }},
 		{VolatileRandom, everyOther, 4, nil, func(t *testing.T, gone []string) {
@@ -73,12 +76,12 @@ func TestEvictionPolicies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.policy.String(), func(t *testing.T) {
 			var log eventLog
-			s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: tt.policy, MaxMemorySamples: 10, Observer: &log})
+			clk := newFakeClock()
+			// As many samples as keys: the sampled policies are exact.
+			s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: tt.policy, MaxMemorySamples: 20, Clock: clk, Observer: &log})
 			defer s.Close()
-			cost := fillOneShard(s, 20, tt.ttl) // key:0000 has no TTL
-			if tt.policy >= VolatileLRU && tt.policy != AllKeysRandom && tt.ttl(1) != 0 {
-				cost += ttlCost
-			}
+			cost := fillOneShard(s, clk, 20, tt.ttl) // key:0000 has no TTL
+			clk.Advance(10)
 			s.Get(0, keyN(0), nil)
 			s.Get(0, keyN(1), nil)
 			if err := s.FreeMemory(); err != nil {
@@ -145,16 +148,23 @@ func TestEvictionAcrossShards(t *testing.T) {
 	checkInvariants(t, s)
 }
 
+// TestLRUOrderExact: with at least as many samples as keys, allkeys-lru
+// evicts in exact LRU order, telling apart accesses 4 ms apart.
 func TestLRUOrderExact(t *testing.T) {
 	var log eventLog
-	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, Observer: &log})
+	clk := newFakeClock()
+	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, MaxMemorySamples: 10, Clock: clk, Observer: &log})
 	defer s.Close()
 	for i := range 10 {
+		clk.Advance(4)
 		s.Set(0, keyN(i), []byte("v"), 0, 0, "set")
 	}
 	// Touch in an order; overwrite and LookupRead also count as use, Peek does not.
+	clk.Advance(4)
 	s.Get(0, keyN(3), nil)
+	clk.Advance(4)
 	s.Set(0, keyN(0), []byte("w"), 0, 0, "set")
+	clk.Advance(4)
 	tx := s.Lock(keyN(5), keyN(1))
 	tx.LookupRead(0, keyN(5))
 	tx.Peek(0, keyN(1))
@@ -199,4 +209,91 @@ func TestVolatileSampling(t *testing.T) {
 		}
 		s.Close()
 	}
+}
+
+// TestLRUClock: the LRU clock's idle times survive its wrap, and SetIdle's
+// idle times read back (capped at what the clock tells apart).
+func TestLRUClock(t *testing.T) {
+	wrap := int64(1<<32) * 1000 / lruHz // ms at which the clock wraps to 0
+	for _, tc := range []struct{ at, now, want int64 }{
+		{1_700_000_000_000, 1_700_000_000_000, 0},
+		{1_700_000_000_000, 1_700_000_030_000, 30_000},
+		{wrap - 1000, wrap + 2000, 3000}, // across the wrap
+		{1_700_000_000_000, 1_700_000_000_003, 0},
+		{1_700_000_000_000, 1_700_000_000_004, 3}, // one tick: 3.9 ms
+	} {
+		if got := lruIdleMs(lruClock(tc.at), tc.now); got != tc.want {
+			t.Errorf("idle from %d to %d: %d ms, want %d", tc.at, tc.now, got, tc.want)
+		}
+	}
+	now := int64(1_700_000_000_000)
+	for _, tc := range []struct{ idle, want int64 }{
+		{0, 0}, {1000, 1000}, {86_400_000, 86_400_000}, {-1, lruMaxIdleMs}, {1 << 62, lruMaxIdleMs},
+	} {
+		// within two ticks below (each conversion rounds down)
+		if got := lruIdleMs(lruAccessIdle(tc.idle, now), now); got > tc.want || got < tc.want-7 {
+			t.Errorf("SetIdle %d: idle %d, want %d", tc.idle, got, tc.want)
+		}
+	}
+}
+
+// TestLRUSetIdleFirstVictim: a key RESTOREd with an idle time is the LRU
+// victim before keys used since.
+func TestLRUSetIdleFirstVictim(t *testing.T) {
+	var log eventLog
+	clk := newFakeClock()
+	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, MaxMemorySamples: 10, Clock: clk, Observer: &log})
+	defer s.Close()
+	for i := range 5 {
+		s.Set(0, keyN(i), []byte("v"), 0, 0, "set")
+	}
+	clk.Advance(60_000)
+	s.Set(0, keyN(5), []byte("v"), 0, 0, "set")
+	tx := s.Lock(keyN(5))
+	tx.SetIdle(0, keyN(5), 3_600_000)
+	tx.Unlock()
+	s.SetMaxMemory(s.UsedMemory() - 1)
+	if err := s.FreeMemory(); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.take(); len(got) != 1 || got[0] != "evicted 0 key:0005" {
+		t.Fatalf("evicted %q, want key:0005", got)
+	}
+}
+
+// TestLRUSkipsReplicaKeys: the LRU pool never takes a replica slot's key,
+// however idle: the older replica keys stay, the own keys go.
+func TestLRUSkipsReplicaKeys(t *testing.T) {
+	var log eventLog
+	clk := newFakeClock()
+	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, MaxMemorySamples: 5, Clock: clk, Observer: &log})
+	defer s.Close()
+	for i := range 50 {
+		k := []byte(fmt.Sprintf("r%d", i))
+		s.SetReplicaSlot(KeySlot(k), true)
+		s.Set(0, k, []byte("v"), 0, 0, "set")
+	}
+	clk.Advance(60_000)
+	own := 0
+	for i := 0; own < 50; i++ {
+		if k := keyN(i); !s.ReplicaSlot(KeySlot(k)) {
+			s.Set(0, k, []byte("v"), 0, 0, "set")
+			own++
+		}
+	}
+	cost := s.UsedMemory() / 100
+	s.SetMaxMemory(s.UsedMemory() - 20*cost)
+	if err := s.FreeMemory(); err != nil {
+		t.Fatal(err)
+	}
+	got := log.take()
+	if len(got) != 20 {
+		t.Fatalf("evicted %d keys, want 20: %q", len(got), got)
+	}
+	for _, ev := range got {
+		if !strings.HasPrefix(ev, "evicted 0 key:") {
+			t.Fatalf("evicted a replica key: %s", ev)
+		}
+	}
+	checkInvariants(t, s)
 }

@@ -52,9 +52,12 @@ func (sh *shard) invariantsLocked() string {
 		live++
 		used += sh.costLocked(i)
 		counts[r.db].keys++
-		if r.ttl != 0 {
+		if r.flags&recTTL != 0 {
 			counts[r.db].expires++
-			if int(r.ttl) > len(sh.ttl) || sh.ttl[r.ttl-1].rec != i {
+			if r.n+4 > sh.slabs.room(r.item) {
+				return "no room for the ttl position"
+			}
+			if p := sh.ttlPos(r); int(p) >= len(sh.ttl) || sh.ttl[p].rec != i {
 				return "ttl position broken"
 			}
 		}
@@ -86,14 +89,14 @@ func (sh *shard) invariantsLocked() string {
 	if inLists != live {
 		return "slot key lists miss records"
 	}
-	n := 0
-	for i := sh.rec(0).next; i != 0; i = sh.rec(i).next {
-		if n++; n > live || sh.rec(sh.rec(i).next).prev != i {
-			return "LRU list broken"
+	free := 0
+	for i := sh.free; i != 0; i = sh.rec(i).snext {
+		if free++; free > int(sh.nrec)-1-live || sh.rec(i).typ != TypeNone {
+			return "free list broken"
 		}
 	}
-	if n != live {
-		return "LRU list length differs"
+	if free != int(sh.nrec)-1-live {
+		return "free list misses records"
 	}
 	if used != sh.used.Load() {
 		return "used memory differs from the sum of costs"
@@ -117,23 +120,23 @@ func (sh *shard) invariantsLocked() string {
 func (sh *shard) slabInvariantsLocked() string {
 	items := map[uint32]uint32{}
 	large := 0
-	seen := map[[2]uint32]bool{}
+	seen := map[uint32]bool{}
 	for i := uint32(1); i < sh.nrec; i++ {
 		r := sh.rec(i)
 		if r.typ == TypeNone {
 			continue
 		}
-		if seen[[2]uint32{r.slab, r.off}] {
+		if seen[r.item] {
 			return "two records share an item"
 		}
-		seen[[2]uint32{r.slab, r.off}] = true
-		if r.n > sh.slabs.room(r.slab) {
+		seen[r.item] = true
+		if r.n+ttlTail(r) > sh.slabs.room(r.item) {
 			return "record longer than its item"
 		}
-		if r.slab&largeBit != 0 {
+		if r.item&largeBit != 0 {
 			large++
 		} else {
-			items[r.slab]++
+			items[r.item>>itemBits]++
 		}
 	}
 	for si, b := range sh.slabs.slabs {

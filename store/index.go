@@ -2,7 +2,7 @@ package store
 
 // index maps a 32-bit hash tag to record numbers by open addressing with
 // linear probing. Each slot is tag<<32 | record; 0 is an empty slot (record
-// 0 is the LRU sentinel, never indexed). A tag's home slot is tag & mask, so
+// 0 is never used). A tag's home slot is tag & mask, so
 // entries can be moved (growth, backward-shift deletion) without looking at
 // the records. Not safe for concurrent use: the shard lock guards it.
 type index struct {

@@ -3,7 +3,7 @@ package store
 import "math/rand/v2"
 
 // LFU as Redis 7 keeps it (src/evict.c): under an LFU policy a record's
-// access field holds, instead of the Unix seconds of its last access, the
+// access field holds, instead of its last access on the LRU clock, the
 // 16-bit minutes clock of its last decrement (bits 8..23) and an 8-bit
 // logarithmic access counter (bits 0..7), the way Redis reuses the 24-bit
 // lru field of its objects. The record does not grow; the cost is that the
@@ -14,8 +14,8 @@ import "math/rand/v2"
 // A new key starts at lfuInitVal; each access first decays the counter by
 // one per lfu-decay-time minutes elapsed since its stored minutes, then
 // increments it with probability 1/((counter-lfuInitVal)*lfu-log-factor+1),
-// and stores the current minutes. Eviction samples keys into a per-shard pool
-// and evicts the one with the lowest decayed counter.
+// and stores the current minutes. Eviction samples keys into the shard's
+// pool (evict.go) and evicts the one with the lowest decayed counter.
 
 // lfuInitVal is the counter of a new key (Redis LFU_INIT_VAL), so that new
 // keys are not evicted before they had a chance to be used.
@@ -103,12 +103,12 @@ func (s *shard) touchLFULocked(i uint32, nowSec uint32) {
 	r.access = lfuField(now, lfuIncr(c, s.st.lfuLogFactor.Load(), rand.Float64()))
 }
 
-// initialAccess is the access field of a new record.
-func (s *shard) initialAccess(nowSec uint32) uint32 {
+// initialAccess is the access field of a new record at Unix ms nowMs.
+func (s *shard) initialAccess(nowMs int64) uint32 {
 	if s.st.Policy().IsLFU() {
-		return lfuField(lfuMinutes(nowSec), lfuInitVal)
+		return lfuField(lfuMinutes(uint32(nowMs/1000)), lfuInitVal)
 	}
-	return nowSec
+	return lruClock(nowMs)
 }
 
 // Freq returns the key's LFU counter, decayed to now (OBJECT FREQ). It is
@@ -116,114 +116,4 @@ func (s *shard) initialAccess(nowSec uint32) uint32 {
 func (e Entry) Freq() int {
 	now := lfuMinutes(uint32(e.now / 1000))
 	return int(lfuDecayed(e.sh.rec(e.i).access, now, e.sh.st.lfuDecayTime.Load()))
-}
-
-// poolSize is the number of candidates a shard's eviction pool keeps
-// (Redis EVPOOL_SIZE).
-const poolSize = 16
-
-// poolEntry is an eviction candidate: a record and its score (255 minus
-// its decayed counter: higher is a better victim).
-type poolEntry struct {
-	rec   uint32
-	score uint32
-}
-
-// evictPool keeps the best candidates seen by past samples, sorted by
-// score ascending (the best victim last). Entries may name records deleted
-// or reused since: they are checked and rescored before every pick.
-type evictPool struct {
-	e [poolSize]poolEntry
-	n int
-}
-
-// lfuVictimLocked picks the LFU victim of the shard (only keys with a TTL
-// if volatile), or 0 if it has no eligible key. Like Redis's
-// evictionPoolPopulate it samples keys into the pool and takes the pool's
-// best; unlike Redis it rescores the kept candidates first, so a candidate
-// used since it was sampled is judged by its current counter.
-func (s *shard) lfuVictimLocked(volatile bool, samples int) uint32 {
-	if s.idx.n == 0 || volatile && len(s.ttl) == 0 {
-		return 0
-	}
-	now := lfuMinutes(uint32(s.st.clock.NowMs() / 1000))
-	decay := s.st.lfuDecayTime.Load()
-	old := s.pool
-	s.pool.n = 0
-	for _, c := range old.e[:old.n] {
-		s.poolOfferLocked(c.rec, volatile, now, decay)
-	}
-	s.sampleLocked(volatile, samples, func(i uint32) { s.poolOfferLocked(i, volatile, now, decay) })
-	if s.pool.n == 0 {
-		return 0
-	}
-	s.pool.n--
-	return s.pool.e[s.pool.n].rec
-}
-
-// sampleLocked calls fn with up to n sampled records: all of them when the
-// shard has at most n (eligible) keys, else, like Redis's dictGetSomeKeys,
-// the keys met walking the index from a random slot (jumping elsewhere
-// after a run of empty slots), or for volatile n random TTL keys.
-func (s *shard) sampleLocked(volatile bool, n int, fn func(uint32)) {
-	if volatile {
-		if len(s.ttl) <= n {
-			for _, e := range s.ttl {
-				fn(e.rec)
-			}
-			return
-		}
-		for range n {
-			fn(s.ttl[rand.IntN(len(s.ttl))].rec)
-		}
-		return
-	}
-	slots := s.idx.slots
-	mask := len(slots) - 1
-	steps := 10 * n
-	if s.idx.n <= n {
-		steps = len(slots)
-	}
-	got, empty := 0, 0
-	for j := rand.IntN(len(slots)); steps > 0 && got < n; steps-- {
-		if v := slots[j]; v != 0 {
-			fn(uint32(v))
-			got, empty = got+1, 0
-		} else if empty++; empty > max(n, 5) && s.idx.n > n {
-			j, empty = rand.IntN(len(slots)), 0
-			continue
-		}
-		j = (j + 1) & mask
-	}
-}
-
-// poolOfferLocked scores record i and inserts it into the pool if it is a
-// live eligible key not there yet and the pool has room or a worse entry.
-func (s *shard) poolOfferLocked(i uint32, volatile bool, now uint32, decay int32) {
-	r := s.rec(i)
-	if i == 0 || r.typ == TypeNone || volatile && r.ttl == 0 {
-		return
-	}
-	p := &s.pool
-	for _, c := range p.e[:p.n] {
-		if c.rec == i {
-			return
-		}
-	}
-	score := 255 - uint32(lfuDecayed(r.access, now, decay))
-	k := 0
-	for k < p.n && p.e[k].score < score {
-		k++
-	}
-	switch {
-	case p.n < poolSize:
-		copy(p.e[k+1:p.n+1], p.e[k:p.n])
-		p.n++
-	case k == 0:
-		return // worse than every kept candidate, and no room
-	default:
-		k-- // drop the worst candidate (first), shift the lower ones left
-		copy(p.e[:k], p.e[1:k+1])
-	}
-	p.e[k] = poolEntry{rec: i, score: score}
 }

@@ -179,14 +179,14 @@ func TestLFUCounterOnAccess(t *testing.T) {
 func TestLFUPolicySwitch(t *testing.T) {
 	s, clk := lfuStore(t, AllKeysLRU, LFUConfig{LogFactor: 0, DecayTime: 1}, nil)
 	s.Set(0, []byte("old"), nil, 0, 0, "set")
-	sec := uint32(clk.NowMs() / 1000)
+	a := lruClock(clk.NowMs())
 	s.SetPolicy(AllKeysLFU)
-	now := lfuMinutes(sec)
-	if f, want := freqOf(t, s, "old"), int(lfuDecayed(sec, now, 1)); f != want {
+	now := lfuMinutes(uint32(clk.NowMs() / 1000))
+	if f, want := freqOf(t, s, "old"), int(lfuDecayed(a, now, 1)); f != want {
 		t.Fatalf("reinterpreted freq %d, want %d", f, want)
 	}
 	s.Get(0, []byte("old"), nil)
-	if f, want := freqOf(t, s, "old"), int(lfuDecayed(sec, now, 1))+1; f != want {
+	if f, want := freqOf(t, s, "old"), int(lfuDecayed(a, now, 1))+1; f != want {
 		t.Fatalf("freq after access %d, want %d", f, want)
 	}
 	s.Set(0, []byte("new"), nil, 0, 0, "set")

@@ -20,7 +20,8 @@ const (
 	// recordCost is what a key costs beside its bytes: its record plus its
 	// amortized index slot (8 bytes at a load between 3/8 and 3/4).
 	recordCost = int64(unsafe.Sizeof(record{})) + 16
-	// ttlCost is the extra a key with a TTL costs (its ttlEntry).
+	// ttlCost is the extra a key with a TTL costs (its ttlEntry; the 4
+	// bytes of its position at the end of its item count in the item's size).
 	ttlCost = int64(unsafe.Sizeof(ttlEntry{}))
 	// objCost is the extra a collection key costs for its objTable slot
 	// (its object number is in the key's item).
@@ -29,24 +30,37 @@ const (
 
 // record is one key. Records live in chunks and never move, so a record
 // number is stable until the key is deleted. A free record has typ TypeNone
-// and no kv; its next links the free list. A record holds no pointer, so
-// the collector never scans the chunks.
+// and no kv; its snext links the free list. A record holds no pointer, so
+// the collector never scans the chunks. There is no LRU list: the LRU
+// policies sample keys by their access field (evict.go).
 type record struct {
-	slab   uint32 // kv: the handle (slab.go) of the uvarint key length, key, then (strings) value
-	off    uint32
+	item   uint32 // kv: the handle (slab.go) of the uvarint key length, key, then (strings) value
 	n      uint32 // bytes of kv in use
-	prev   uint32 // LRU links (0 is the sentinel); next also links the free list
-	next   uint32
-	access uint32 // Unix seconds of last access; under an LFU policy minutes<<8 | counter (lfu.go)
-	ttl    uint32 // 1 + position in shard.ttl; 0 = no TTL
+	access uint32 // LRU clock of last access (lruClock); under an LFU policy minutes<<8 | counter (lfu.go)
 	db     uint8  // physical database
 	typ    Type
+	flags  uint8  // recTTL
 	sprev  uint32 // links of the slot's key list (slotindex.go); 0 = none
-	snext  uint32
+	snext  uint32 // also links the free list
 }
 
+// recTTL flags a record with a TTL: its position in shard.ttl is the last
+// 4 bytes (little endian) of its item, past kv, so that keys without a TTL
+// do not pay for the field.
+const recTTL = 1
+
+// ttlTail is the bytes at the end of record r's item that hold its TTL
+// position: 4 with a TTL, else 0.
+func ttlTail(r *record) uint32 { return uint32(r.flags&recTTL) * 4 }
+
+// ttlPos returns the position in s.ttl of record r, which has a TTL.
+func (s *shard) ttlPos(r *record) uint32 { return le32(s.slabs.tail(r.item)) }
+
+// setTTLPos stores the position in s.ttl of record r, which has a TTL.
+func (s *shard) setTTLPos(r *record, p uint32) { putLE32(s.slabs.tail(r.item), p) }
+
 // kv returns record r's packed bytes.
-func (s *shard) kv(r *record) []byte { return s.slabs.bytes(r.slab, r.off, r.n) }
+func (s *shard) kv(r *record) []byte { return s.slabs.bytes(r.item, r.n) }
 
 // keyEnd returns the offset of the key and the offset just past it in kv.
 func keyEnd(b []byte) (int, int) {
@@ -87,7 +101,7 @@ type shard struct {
 	st     *Store
 	id     int
 	chunks [][]record
-	nrec   uint32 // records handed out so far (record 0 is the LRU sentinel)
+	nrec   uint32 // records handed out so far (record 0 is never used: 0 means none)
 	free   uint32 // head of the free list, 0 = empty
 	idx    index
 	ttl    []ttlEntry
@@ -95,7 +109,7 @@ type shard struct {
 	objs   objTable  // collection values (objtab.go)
 	slabs  slabAlloc // the records' packed keys and values (slab.go)
 	counts []dbCount // per physical db
-	pool   evictPool // LFU eviction candidates
+	pool   evictPool // LRU and LFU eviction candidates
 	heads  []uint32  // per slot of this shard: first record of its key list (slotindex.go)
 
 	hits, misses, expired, evicted atomic.Uint64 // written under mu, read without
@@ -173,8 +187,8 @@ func (s *shard) find(db uint8, key []byte, tag uint32) uint32 {
 // costLocked is what record i costs in UsedMemory.
 func (s *shard) costLocked(i uint32) int64 {
 	r := s.rec(i)
-	c := recordCost + int64(s.slabs.room(r.slab))
-	if r.ttl != 0 {
+	c := recordCost + int64(s.slabs.room(r.item))
+	if r.flags&recTTL != 0 {
 		c += ttlCost
 	}
 	if r.typ != TypeString {
@@ -186,7 +200,7 @@ func (s *shard) costLocked(i uint32) int64 {
 // allocRecord takes a record off the free list or from the chunks.
 func (s *shard) allocRecord() uint32 {
 	if i := s.free; i != 0 {
-		s.free = s.rec(i).next
+		s.free = s.rec(i).snext
 		return i
 	}
 	i := s.nrec
@@ -214,18 +228,18 @@ func uvarintLen(x uint64) int {
 // maxKV is the largest packed key and value.
 const maxKV = 1<<32 - 1
 
-// newKVLocked allocates and fills the packed bytes of key (+ val) and
-// returns their handle and length.
-func (s *shard) newKVLocked(key, val []byte) (uint32, uint32, uint32) {
+// newKVLocked allocates and fills the packed bytes of key (+ val), in an
+// item with tail more bytes, and returns their handle and length.
+func (s *shard) newKVLocked(key, val []byte, tail uint32) (uint32, uint32) {
 	n := kvLen(key, val)
-	if n > maxKV {
+	if n+uint64(tail) > maxKV {
 		panic("store: key and value larger than 4 GiB")
 	}
-	si, off := s.slabs.alloc(uint32(n))
-	b := s.slabs.bytes(si, off, uint32(n))
+	h := s.slabs.alloc(uint32(n) + tail)
+	b := s.slabs.bytes(h, uint32(n))
 	w := binary.PutUvarint(b, uint64(len(key)))
 	bigcopy.Copy(b[w+copy(b[w:], key):], val)
-	return si, off, uint32(n)
+	return h, uint32(n)
 }
 
 // growLocked makes string record i's value at least n bytes (zero-filled)
@@ -241,51 +255,63 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 	if n <= int(r.n)-hi {
 		return s.kv(r)[hi:]
 	}
+	tail := uint64(ttlTail(r))
 	newN := uint64(hi) + uint64(n)
-	if newN > maxKV {
+	if newN+tail > maxKV {
 		panic("store: key and value larger than 4 GiB")
 	}
+	var pos uint32
+	if tail != 0 {
+		pos = s.ttlPos(r)
+	}
 	s.used.Add(-s.costLocked(i))
-	old, room := r.n, uint64(s.slabs.room(r.slab))
-	want := min(max(newN, room+room/4), maxKV)
+	old, room := r.n, uint64(s.slabs.room(r.item))-tail
+	want := min(max(newN, room+room/4), maxKV-tail)
 	fresh := false
 	switch {
 	case newN <= room:
-	case r.slab&largeBit != 0:
-		s.slabs.growLarge(r.slab, old, uint32(want))
+	case r.item&largeBit != 0:
+		s.slabs.growLarge(r.item, old, uint32(want+tail))
 		fresh = true
 	default:
-		if newN <= largeMin {
+		if newN+tail <= largeMin {
 			want = newN
 		}
-		si, off := s.slabs.alloc(uint32(want))
-		bigcopy.Copy(s.slabs.bytes(si, off, old), s.kv(r))
-		s.slabs.free(r.slab, r.off)
-		r.slab, r.off = si, off
-		fresh = want > largeMin
+		h := s.slabs.alloc(uint32(want + tail))
+		bigcopy.Copy(s.slabs.bytes(h, old), s.kv(r))
+		s.slabs.free(r.item)
+		r.item = h
+		fresh = want+tail > largeMin
 	}
 	r.n = uint32(newN)
 	if !fresh {
 		clear(s.kv(r)[old:]) // the item's slack may hold an older value's bytes
+	}
+	if tail != 0 {
+		s.setTTLPos(r, pos)
 	}
 	s.used.Add(s.costLocked(i))
 	return s.kv(r)[hi:]
 }
 
 // insertLocked creates key in physical db with value bytes val (strings) or
-// object obj; tag must be the key's tag and slot its slot (KeySlot). It
+// object obj; tag must be the key's tag and slot its slot (KeySlot). With
+// ttl its item gets room for a TTL position (setTTLLocked follows). It
 // returns the record.
-func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type, val []byte, obj any, size int64, nowSec uint32) uint32 {
+func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type, val []byte, obj any, size int64, nowMs int64, ttl bool) uint32 {
 	i := s.allocRecord()
 	r := s.rec(i)
 	if t != TypeString {
 		num := objVal(s.objs.alloc(objRef{obj: obj, size: size}))
 		val = num[:]
 	}
-	si, off, n := s.newKVLocked(key, val)
-	*r = record{slab: si, off: off, n: n, access: s.initialAccess(nowSec), db: db, typ: t}
+	var tail uint32
+	if ttl {
+		tail = 4
+	}
+	h, n := s.newKVLocked(key, val, tail)
+	*r = record{item: h, n: n, access: s.initialAccess(nowMs), db: db, typ: t}
 	s.idx.insert(tag, i)
-	s.linkFront(i)
 	s.counts[db].keys.Add(1)
 	s.st.slotAdd(db, slot, 1)
 	s.slotLink(i, slot)
@@ -294,8 +320,9 @@ func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type,
 }
 
 // replaceLocked gives existing record i a new value (string or object).
-// val may alias record i's own value.
-func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64) {
+// val may alias record i's own value. With ttl (or a TTL already) its item
+// keeps room for a TTL position.
+func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64, ttl bool) {
 	r := s.rec(i)
 	s.used.Add(-s.costLocked(i))
 	_, hi := keyEnd(s.kv(r))
@@ -310,13 +337,24 @@ func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64)
 		s.objs.release(s.objNum(r))
 	}
 	newN := uint64(hi) + uint64(len(val))
-	if room := s.slabs.room(r.slab); newN <= uint64(room) && allocSize(newN) == uint64(room) {
+	tail := uint64(ttlTail(r))
+	if ttl {
+		tail = 4
+	}
+	if room := s.slabs.room(r.item); newN+tail <= uint64(room) && allocSize(newN+tail) == uint64(room) {
 		r.n = uint32(newN)
 		bigcopy.Copy(s.kv(r)[hi:], val)
 	} else {
-		si, off, n := s.newKVLocked(s.key(r), val)
-		s.slabs.free(r.slab, r.off)
-		r.slab, r.off, r.n = si, off, n
+		var pos uint32
+		if r.flags&recTTL != 0 {
+			pos = s.ttlPos(r)
+		}
+		h, n := s.newKVLocked(s.key(r), val, uint32(tail))
+		s.slabs.free(r.item)
+		r.item, r.n = h, n
+		if r.flags&recTTL != 0 {
+			s.setTTLPos(r, pos)
+		}
 	}
 	r.typ = t
 	s.used.Add(s.costLocked(i))
@@ -340,16 +378,15 @@ func (s *shard) removeLocked(i uint32) {
 	if r.typ != TypeString {
 		s.objs.release(s.objNum(r))
 	}
-	s.unlink(i)
-	s.slabs.free(r.slab, r.off)
-	*r = record{next: s.free}
+	s.slabs.free(r.item)
+	*r = record{snext: s.free}
 	s.free = i
 }
 
 // expireAt returns record i's expiry (Unix ms) or 0.
 func (s *shard) expireAt(i uint32) int64 {
-	if t := s.rec(i).ttl; t != 0 {
-		return s.ttl[t-1].exp
+	if r := s.rec(i); r.flags&recTTL != 0 {
+		return s.ttl[s.ttlPos(r)].exp
 	}
 	return 0
 }
@@ -357,23 +394,28 @@ func (s *shard) expireAt(i uint32) int64 {
 // setTTLLocked sets record i's expiry; 0 removes it.
 func (s *shard) setTTLLocked(i uint32, exp int64) {
 	r := s.rec(i)
+	has := r.flags&recTTL != 0
 	switch {
-	case r.ttl != 0 && exp != 0:
-		s.ttl[r.ttl-1].exp = exp
-	case r.ttl == 0 && exp != 0:
+	case has && exp != 0:
+		s.ttl[s.ttlPos(r)].exp = exp
+	case !has && exp != 0:
+		if uint64(r.n)+4 > uint64(s.slabs.room(r.item)) {
+			s.moveItemLocked(i, uint64(r.n)+4)
+		}
 		s.ttl = append(s.ttl, ttlEntry{exp: exp, rec: i})
-		r.ttl = uint32(len(s.ttl))
+		r.flags |= recTTL
+		s.setTTLPos(r, uint32(len(s.ttl)-1))
 		s.counts[r.db].expires.Add(1)
 		s.used.Add(ttlCost)
-	case r.ttl != 0:
-		p := r.ttl - 1
+	case has:
+		p := s.ttlPos(r)
 		last := len(s.ttl) - 1
 		if int(p) != last {
 			s.ttl[p] = s.ttl[last]
-			s.rec(s.ttl[p].rec).ttl = p + 1
+			s.setTTLPos(s.rec(s.ttl[p].rec), p)
 		}
 		s.ttl = s.ttl[:last]
-		r.ttl = 0
+		r.flags &^= recTTL
 		s.counts[r.db].expires.Add(-1)
 		s.used.Add(-ttlCost)
 		if cap(s.ttl) > 1024 && len(s.ttl) < cap(s.ttl)/4 {
@@ -382,42 +424,28 @@ func (s *shard) setTTLLocked(i uint32, exp int64) {
 	}
 }
 
-// LRU list: sentinel 0; next of the sentinel is the most recently used.
-
-func (s *shard) linkFront(i uint32) {
-	head := s.rec(0)
-	r := s.rec(i)
-	r.prev, r.next = 0, head.next
-	s.rec(head.next).prev = i
-	head.next = i
-}
-
-// linkBack links i at the least recently used end.
-func (s *shard) linkBack(i uint32) {
-	head := s.rec(0)
-	r := s.rec(i)
-	r.prev, r.next = head.prev, 0
-	s.rec(head.prev).next = i
-	head.prev = i
-}
-
-func (s *shard) unlink(i uint32) {
-	r := s.rec(i)
-	s.rec(r.prev).next = r.next
-	s.rec(r.next).prev = r.prev
-	r.prev, r.next = 0, 0
-}
-
-// touchLocked marks record i as just used: its access field and LRU place.
-func (s *shard) touchLocked(i uint32, nowSec uint32) {
-	if s.st.Policy().IsLFU() {
-		s.touchLFULocked(i, nowSec)
-	} else {
-		s.rec(i).access = nowSec
+// moveItemLocked moves record i's kv to a new item of size bytes (at least
+// its length; a TTL position is not moved).
+func (s *shard) moveItemLocked(i uint32, size uint64) {
+	if size > maxKV {
+		panic("store: key and value larger than 4 GiB")
 	}
-	if s.rec(0).next != i {
-		s.unlink(i)
-		s.linkFront(i)
+	r := s.rec(i)
+	s.used.Add(-s.costLocked(i))
+	h := s.slabs.alloc(uint32(size))
+	copy(s.slabs.bytes(h, r.n), s.kv(r))
+	s.slabs.free(r.item)
+	r.item = h
+	s.used.Add(s.costLocked(i))
+}
+
+// touchLocked marks record i as just used at Unix ms nowMs: its access
+// field.
+func (s *shard) touchLocked(i uint32, nowMs int64) {
+	if s.st.Policy().IsLFU() {
+		s.touchLFULocked(i, uint32(nowMs/1000))
+	} else {
+		s.rec(i).access = lruClock(nowMs)
 	}
 }
 

@@ -31,14 +31,29 @@ import (
 // Items above largeMin bytes get their own []byte in a per-shard table;
 // handles with largeBit set index that table.
 //
+// An item's handle is one uint32: slab number<<itemBits | item number in
+// the slab (its offset / its class's size), or largeBit | index in the large
+// table. A shard has at most maxSlabs slabs (32 GiB of full-size slabs);
+// past that, small items too get their own []byte in the large table.
+//
 // A slabAlloc is not safe for concurrent use: the shard lock guards it.
 
 const (
 	slabMax  = 1 << 20     // largest slab
 	slabMin  = 16 << 10    // first slab of a class
 	largeMin = slabMax / 8 // items above this are large values
-	largeBit = 1 << 31     // handle.slab flag: index into slabAlloc.large
+	largeBit = 1 << 31     // handle flag: index into slabAlloc.large
+
+	itemBits = 16 // item number bits of a handle: slabMax / the smallest class
+	itemMask = 1<<itemBits - 1
+	maxSlabs = largeBit >> itemBits // slab numbers a handle can hold
 )
+
+func init() {
+	if slabMax/slabClasses[0] > 1<<itemBits {
+		panic("store: slab items outnumber a handle's item bits")
+	}
+}
 
 // slab is one []byte carved into items of one class.
 type slab struct {
@@ -86,14 +101,14 @@ func (a *slabAlloc) drop(buf []byte) {
 }
 
 // alloc returns a handle to n bytes (n > 0), whose content is arbitrary.
-func (a *slabAlloc) alloc(n uint32) (uint32, uint32) {
+func (a *slabAlloc) alloc(n uint32) uint32 {
 	if n > largeMin {
-		return a.allocLarge(make([]byte, n)), 0
+		return a.allocLarge(make([]byte, n))
 	}
 	c := classOf(n)
 	cl := &a.classes[c]
-	if cl.partial == 0 {
-		a.newSlab(c)
+	if cl.partial == 0 && !a.newSlab(c) {
+		return a.allocLarge(make([]byte, n)) // out of slab numbers
 	}
 	si := cl.partial - 1
 	b := &a.slabs[si]
@@ -109,7 +124,7 @@ func (a *slabAlloc) alloc(n uint32) (uint32, uint32) {
 	if b.full() {
 		a.unlinkPartial(si)
 	}
-	return si, off
+	return si<<itemBits | off/slabClasses[c]
 }
 
 func (a *slabAlloc) allocLarge(buf []byte) uint32 {
@@ -124,8 +139,12 @@ func (a *slabAlloc) allocLarge(buf []byte) uint32 {
 	return uint32(len(a.large)-1) | largeBit
 }
 
-// newSlab gives class c a new empty slab at the head of its partial list.
-func (a *slabAlloc) newSlab(c uint8) {
+// newSlab gives class c a new empty slab at the head of its partial list;
+// false if the shard has maxSlabs slabs already.
+func (a *slabAlloc) newSlab(c uint8) bool {
+	if len(a.unused) == 0 && len(a.slabs) >= maxSlabs {
+		return false
+	}
 	cl := &a.classes[c]
 	item := int(slabClasses[c])
 	size := min(slabMax, max(slabMin<<min(cl.slabs, 6), 8*item))
@@ -148,18 +167,26 @@ func (a *slabAlloc) newSlab(c uint8) {
 	a.slabs[si] = slab{buf: buf, class: c}
 	cl.slabs++
 	a.linkPartial(si)
+	return true
 }
 
-// free releases the item at handle (si, off).
-func (a *slabAlloc) free(si, off uint32) {
-	if si&largeBit != 0 {
-		i := si &^ largeBit
+// slabItem returns the slab and offset of slab item handle h.
+func (a *slabAlloc) slabItem(h uint32) (*slab, uint32) {
+	b := &a.slabs[h>>itemBits]
+	return b, (h & itemMask) * slabClasses[b.class]
+}
+
+// free releases item h.
+func (a *slabAlloc) free(h uint32) {
+	if h&largeBit != 0 {
+		i := h &^ largeBit
 		a.drop(a.large[i])
 		a.large[i] = nil
 		a.largeFree = append(a.largeFree, i)
 		return
 	}
-	b := &a.slabs[si]
+	si := h >> itemBits
+	b, off := a.slabItem(h)
 	putLE32(b.buf[off:], b.free)
 	b.free = off + 1
 	b.used--
@@ -210,26 +237,38 @@ func (a *slabAlloc) unlinkPartial(si uint32) {
 	b.partial, b.prev, b.next = false, 0, 0
 }
 
-// bytes returns the n bytes at handle (si, off).
-func (a *slabAlloc) bytes(si, off, n uint32) []byte {
-	if si&largeBit != 0 {
-		return a.large[si&^largeBit][:n:n]
+// bytes returns the first n bytes of item h.
+func (a *slabAlloc) bytes(h, n uint32) []byte {
+	if h&largeBit != 0 {
+		return a.large[h&^largeBit][:n:n]
 	}
-	return a.slabs[si].buf[off : off+n : off+n]
+	b, off := a.slabItem(h)
+	return b.buf[off : off+n : off+n]
 }
 
-// room returns the bytes the item at handle (si, off) can hold.
-func (a *slabAlloc) room(si uint32) uint32 {
-	if si&largeBit != 0 {
-		return uint32(cap(a.large[si&^largeBit]))
+// tail returns the last 4 bytes of item h's room.
+func (a *slabAlloc) tail(h uint32) []byte {
+	if h&largeBit != 0 {
+		b := a.large[h&^largeBit]
+		return b[cap(b)-4 : cap(b)]
 	}
-	return slabClasses[a.slabs[si].class]
+	b, off := a.slabItem(h)
+	end := off + slabClasses[b.class]
+	return b.buf[end-4 : end]
 }
 
-// growLarge replaces large item si (holding n bytes) by one of capacity
+// room returns the bytes item h can hold.
+func (a *slabAlloc) room(h uint32) uint32 {
+	if h&largeBit != 0 {
+		return uint32(cap(a.large[h&^largeBit]))
+	}
+	return slabClasses[a.slabs[h>>itemBits].class]
+}
+
+// growLarge replaces large item h (holding n bytes) by one of capacity
 // c >= n with the same first n bytes, reusing its table entry.
-func (a *slabAlloc) growLarge(si, n, c uint32) {
-	i := si &^ largeBit
+func (a *slabAlloc) growLarge(h, n, c uint32) {
+	i := h &^ largeBit
 	old := a.large[i]
 	buf := make([]byte, c)
 	bigcopy.Copy(buf, old[:n])

@@ -64,13 +64,13 @@ func TestRecordHasNoPointers(t *testing.T) {
 
 // slabItem is an item a test holds: its handle, length and fill pattern.
 type slabItem struct {
-	si, off, n uint32
-	fill       byte
+	h, n uint32
+	fill byte
 }
 
 func (it slabItem) check(t *testing.T, a *slabAlloc) {
 	t.Helper()
-	for j, c := range a.bytes(it.si, it.off, it.n) {
+	for j, c := range a.bytes(it.h, it.n) {
 		if c != it.fill+byte(j) {
 			t.Fatalf("item %+v byte %d is %d", it, j, c)
 		}
@@ -78,12 +78,12 @@ func (it slabItem) check(t *testing.T, a *slabAlloc) {
 }
 
 func slabAllocItem(a *slabAlloc, n uint32, fill byte) slabItem {
-	si, off := a.alloc(n)
-	b := a.bytes(si, off, n)
+	h := a.alloc(n)
+	b := a.bytes(h, n)
 	for j := range b {
 		b[j] = fill + byte(j)
 	}
-	return slabItem{si, off, n, fill}
+	return slabItem{h, n, fill}
 }
 
 // checkSlabs verifies the allocator's bookkeeping: held bytes, used
@@ -92,14 +92,14 @@ func checkSlabs(t *testing.T, a *slabAlloc, items []slabItem) {
 	t.Helper()
 	held := int64(cap(a.spare))
 	used := map[uint32]uint32{}
-	seen := map[[2]uint32]bool{}
+	seen := map[uint32]bool{}
 	for _, it := range items {
-		if seen[[2]uint32{it.si, it.off}] {
-			t.Fatalf("two items at %d/%d", it.si, it.off)
+		if seen[it.h] {
+			t.Fatalf("two items at %x", it.h)
 		}
-		seen[[2]uint32{it.si, it.off}] = true
-		if it.si&largeBit == 0 {
-			used[it.si]++
+		seen[it.h] = true
+		if it.h&largeBit == 0 {
+			used[it.h>>itemBits]++
 		}
 		it.check(t, a)
 	}
@@ -153,7 +153,7 @@ func TestSlabAllocRandom(t *testing.T) {
 		if len(items) > 0 && rng.IntN(100) < 45+step/1000 {
 			k := rng.IntN(len(items))
 			items[k].check(t, &a)
-			a.free(items[k].si, items[k].off)
+			a.free(items[k].h)
 			items[k] = items[len(items)-1]
 			items = items[:len(items)-1]
 		} else {
@@ -165,7 +165,7 @@ func TestSlabAllocRandom(t *testing.T) {
 	}
 	checkSlabs(t, &a, items)
 	for _, it := range items {
-		a.free(it.si, it.off)
+		a.free(it.h)
 	}
 	checkSlabs(t, &a, nil)
 	if a.held != int64(cap(a.spare)) || a.held > slabMax {
@@ -183,7 +183,7 @@ func TestSlabMovesBetweenClasses(t *testing.T) {
 	}
 	peak := a.held
 	for _, it := range items {
-		a.free(it.si, it.off)
+		a.free(it.h)
 	}
 	if a.held > slabMax {
 		t.Fatalf("after freeing every item %d bytes held", a.held)
@@ -201,20 +201,20 @@ func TestSlabMovesBetweenClasses(t *testing.T) {
 func TestSlabGrowLarge(t *testing.T) {
 	a := newSlabAlloc(new(atomic.Int64))
 	it := slabAllocItem(&a, largeMin+1, 7)
-	a.growLarge(it.si, it.n, 3*largeMin)
+	a.growLarge(it.h, it.n, 3*largeMin)
 	it.check(t, &a)
-	if a.room(it.si) != 3*largeMin || a.held != 3*largeMin {
-		t.Fatalf("room %d, held %d", a.room(it.si), a.held)
+	if a.room(it.h) != 3*largeMin || a.held != 3*largeMin {
+		t.Fatalf("room %d, held %d", a.room(it.h), a.held)
 	}
-	a.free(it.si, it.off)
+	a.free(it.h)
 	if a.released.Load() != largeMin+1+3*largeMin {
 		t.Fatalf("released %d", a.released.Load())
 	}
 	if a.held != 0 || a.large[0] != nil {
 		t.Fatalf("freed large value: held %d", a.held)
 	}
-	if si, _ := a.alloc(largeMin + 5); si != largeBit {
-		t.Fatalf("large entry not reused: %x", si)
+	if h := a.alloc(largeMin + 5); h != largeBit {
+		t.Fatalf("large entry not reused: %x", h)
 	}
 }
 
@@ -230,7 +230,7 @@ func TestGrowStringAmortized(t *testing.T) {
 	tx.SetString(0, key, []byte("a"), 0)
 	sh := s.shards[0]
 	r := sh.rec(sh.find(0, key, tagOf(hashKey(key), 0)))
-	moves, last := 0, [2]uint32{r.slab, r.off}
+	moves, last := 0, r.item
 	const step, size = 100, 4 << 20
 	for n := step; n <= size; n += step {
 		v, ok := tx.GrowString(0, key, n)
@@ -238,7 +238,7 @@ func TestGrowStringAmortized(t *testing.T) {
 			t.Fatalf("GrowString(%d): len %d ok %v", n, len(v), ok)
 		}
 		v[n-1] = byte(n / step)
-		if h := [2]uint32{r.slab, r.off}; h != last {
+		if h := r.item; h != last {
 			moves, last = moves+1, h
 		}
 	}
@@ -281,7 +281,7 @@ func FuzzSlabAlloc(f *testing.F) {
 			ops = ops[3:]
 			if op&1 == 1 && len(items) > 0 {
 				k := int(x) % len(items)
-				a.free(items[k].si, items[k].off)
+				a.free(items[k].h)
 				items[k] = items[len(items)-1]
 				items = items[:len(items)-1]
 				continue
@@ -294,4 +294,39 @@ func FuzzSlabAlloc(f *testing.F) {
 		}
 		checkSlabs(t, &a, items)
 	})
+}
+
+// TestSlabNumbersRunOut: a shard's last slab number still makes a handle,
+// and past it small items get their own large-table entries.
+func TestSlabNumbersRunOut(t *testing.T) {
+	a := newSlabAlloc(new(atomic.Int64))
+	a.slabs = make([]slab, maxSlabs-1) // numbers in use, without bytes
+	var items []slabItem
+	for i := range 1000 {
+		items = append(items, slabAllocItem(&a, 100, byte(i)))
+	}
+	last, large := 0, 0
+	for _, it := range items {
+		switch {
+		case it.h&largeBit != 0:
+			large++
+			if a.room(it.h) != 100 {
+				t.Fatalf("fallback item room %d", a.room(it.h))
+			}
+		case it.h>>itemBits == maxSlabs-1:
+			last++
+		default:
+			t.Fatalf("handle %x", it.h)
+		}
+	}
+	if last == 0 || large == 0 || last+large != 1000 {
+		t.Fatalf("%d items in the last slab, %d large", last, large)
+	}
+	checkSlabs(t, &a, items)
+	for _, it := range items[:last] { // the last slab empties and goes
+		a.free(it.h)
+	}
+	if it := slabAllocItem(&a, 100, 1); it.h>>itemBits != maxSlabs-1 {
+		t.Fatalf("freed slab number not reused: %x", it.h)
+	}
 }

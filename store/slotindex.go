@@ -169,18 +169,3 @@ type replicaMarks struct {
 func (s *shard) replicaRec(i uint32) bool {
 	return s.st.replicaKey(s.key(s.rec(i)))
 }
-
-// ownKeyLocked replaces eviction candidate i, a replica's key, by a key of
-// this node's own slots: for LRU the next older one within 16*samples steps,
-// else none (0).
-func (s *shard) ownKeyLocked(i uint32, lru bool, samples int) uint32 {
-	if !lru {
-		return 0
-	}
-	for n := 0; i != 0 && n < 16*samples; n++ {
-		if i = s.rec(i).prev; i != 0 && !s.replicaRec(i) {
-			return i
-		}
-	}
-	return 0
-}

@@ -480,7 +480,7 @@ func (s *Store) getAt(now int64, db int, key []byte, dst []byte, fence bool) (va
 		return dst, false, nil
 	}
 	sh.hits.Add(1)
-	sh.touchLocked(i, uint32(now/1000))
+	sh.touchLocked(i, now)
 	r := sh.rec(i)
 	if r.typ != TypeString {
 		return dst, true, ErrWrongType
@@ -564,14 +564,14 @@ func (sh *shard) setLocked(p uint8, key []byte, h uint64, slot int, t Type, val 
 		i = 0
 	}
 	if i == 0 {
-		i = sh.insertLocked(p, key, tag, slot, t, val, obj, size, uint32(now/1000))
+		i = sh.insertLocked(p, key, tag, slot, t, val, obj, size, now, expireAt > 0)
 		if sh.st.newKeys.Load() {
 			sh.cur.note(ChangeNew, sh.st.logical(p), key, 0, "")
 		}
 	} else {
-		sh.replaceLocked(i, t, val, obj, size)
+		sh.replaceLocked(i, t, val, obj, size, expireAt > 0)
 		if i != looked {
-			sh.touchLocked(i, uint32(now/1000))
+			sh.touchLocked(i, now)
 		}
 	}
 	if expireAt != KeepTTL {

@@ -332,10 +332,10 @@ func (tx *Tx) lookup(db int, key []byte, mode int) (Entry, bool) {
 	switch mode {
 	case lookRead, lookReadNoNotifyTouch:
 		sh.hits.Add(1)
-		sh.touchLocked(i, uint32(now/1000))
+		sh.touchLocked(i, now)
 		tx.looked = uint64(sh.id+1)<<32 | uint64(i)
 	case lookWrite:
-		sh.touchLocked(i, uint32(now/1000))
+		sh.touchLocked(i, now)
 		tx.looked = uint64(sh.id+1)<<32 | uint64(i)
 	case lookReadNoTouch, lookReadNoNotify:
 		sh.hits.Add(1)
@@ -463,7 +463,7 @@ func (tx *Tx) SetExpire(db int, key []byte, expireAt int64) bool {
 // Persist removes key's TTL; true if there was one.
 func (tx *Tx) Persist(db int, key []byte) bool {
 	sh, i := tx.findLive(db, key)
-	if i == 0 || sh.rec(i).ttl == 0 {
+	if i == 0 || sh.rec(i).flags&recTTL == 0 {
 		return false
 	}
 	sh.setTTLLocked(i, 0)
@@ -547,11 +547,10 @@ func (e Entry) Object() any {
 // ExpireAt returns the absolute expiry in Unix ms, 0 if none.
 func (e Entry) ExpireAt() int64 { return e.sh.expireAt(e.i) }
 
-// IdleMs returns the time since the last access in ms (second resolution).
-func (e Entry) IdleMs() int64 {
-	d := e.now - int64(e.sh.rec(e.i).access)*1000
-	return max(d, 0)
-}
+// IdleMs returns the time since the last access in ms (1/256 s
+// resolution, at most 194 days). Meaningful only while an LRU (not LFU)
+// policy is selected.
+func (e Entry) IdleMs() int64 { return lruIdleMs(e.sh.rec(e.i).access, e.now) }
 
 // Encoding returns Redis's OBJECT ENCODING: for strings "int", "embstr" or
 // "raw"; for objects what their Encoding() string method says, else "".
@@ -600,22 +599,14 @@ func (tx *Tx) GetString(db int, key []byte, dst []byte) (val []byte, ok bool, er
 }
 
 // SetIdle makes key look last accessed idleMs before now (RESTORE
-// IDLETIME): OBJECT IDLETIME reports it, and a key made idle moves to the
-// least recently used end of its shard's LRU list, so the LRU policies
-// evict it first. false if there is no such key.
+// IDLETIME; capped at 194 days, negative means that much): OBJECT IDLETIME
+// reports it, and the LRU policies judge the key by it. false if there is
+// no such key.
 func (tx *Tx) SetIdle(db int, key []byte, idleMs int64) bool {
 	sh, i := tx.findLive(db, key)
 	if i == 0 {
 		return false
 	}
-	at := int64(0)
-	if idleMs >= 0 && idleMs < tx.now {
-		at = (tx.now - idleMs) / 1000
-	}
-	sh.rec(i).access = uint32(min(at, int64(^uint32(0))))
-	if idleMs > 0 {
-		sh.unlink(i)
-		sh.linkBack(i)
-	}
+	sh.rec(i).access = lruAccessIdle(idleMs, tx.now)
 	return true
 }
