@@ -433,7 +433,7 @@ func (s *shard) moveItemLocked(i uint32, size uint64) {
 	r := s.rec(i)
 	s.used.Add(-s.costLocked(i))
 	h := s.slabs.alloc(uint32(size))
-	copy(s.slabs.bytes(h, r.n), s.kv(r))
+	bigcopy.Copy(s.slabs.bytes(h, r.n), s.kv(r))
 	s.slabs.free(r.item)
 	r.item = h
 	s.used.Add(s.costLocked(i))
