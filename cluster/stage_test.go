@@ -244,3 +244,28 @@ func TestHoldingRanges(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNextTable is the coordinator's step while a fifth member joins
+// four (replicas 1): the staged table, then the table that flips the
+// slots reported live. The loop plans one per stepEvery during a move.
+func BenchmarkNextTable(b *testing.B) {
+	ms := testMembers(1, 5)
+	cur := BuildTable(ms[:4], 1, 1)
+	staged := nextTable(stageInput{cur: cur, target: ms, alive: aliveOf(ms), replicas: 1,
+		version: 2, maxFlips: flipBatch, stage: true})
+	for _, tc := range []struct {
+		name string
+		in   stageInput
+	}{
+		{"stage", stageInput{cur: cur, target: ms, alive: aliveOf(ms), replicas: 1, version: 2, maxFlips: flipBatch, stage: true}},
+		{"flip", stageInput{cur: staged, target: ms, alive: aliveOf(ms), replicas: 1, version: 3, maxFlips: flipBatch,
+			stage: true, reports: allLive(ms, 2)}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				nextTable(tc.in)
+			}
+		})
+	}
+}
