@@ -113,19 +113,16 @@ func (rs *replState) reportHeld() {
 // incoming member.
 func heldSlots(v *clusterView) []heldSlot {
 	var out []heldSlot
-	self := v.t.Member(v.self).ID
+	if v.self < 0 {
+		return nil
+	}
 	for s := range cluster.NumSlots {
-		if v.t.OwnerIndex(s) == v.self {
-			continue
-		}
-		if m, ok := v.t.Incoming(s); ok && m.ID == self {
+		switch {
+		case v.t.OwnerIndex(s) == v.self:
+		case v.t.IncomingIndex(s) == v.self:
 			out = append(out, heldSlot{slot: s, primary: v.t.Owner(s).ID, incoming: true})
-			continue
-		}
-		for _, m := range v.t.Preference(s)[1:] {
-			if m.ID == self {
-				out = append(out, heldSlot{slot: s, primary: v.t.Owner(s).ID})
-			}
+		case v.t.Rank(s, v.self) > 0:
+			out = append(out, heldSlot{slot: s, primary: v.t.Owner(s).ID})
 		}
 	}
 	return out
