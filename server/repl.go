@@ -25,6 +25,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -220,7 +221,9 @@ func (rs *replState) applyLocked(v *clusterView, route func()) {
 		was := rs.s.store.ReplicaSlot(slot)
 		rs.s.store.SetReplicaSlot(slot, rep && !owned[slot])
 		if was && !rep && !owned[slot] { // a copy no longer followed is stale
-			rs.s.store.FlushSlot(slot)
+			if rs.s.store.FlushSlot(slot) > 0 {
+				runtime.Gosched() // many slots may go at once: requests run between them
+			}
 		}
 	}
 }
