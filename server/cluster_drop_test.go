@@ -45,27 +45,30 @@ func TestDropLostSlotsPaced(t *testing.T) {
 }
 
 // TestDropPacerRests runs the pacer on a fake clock: it yields after every
-// slot within dropWork and rests dropRest after each dropWork of work.
+// slot within dropWork and rests dropRest after each dropWork of work; when
+// a rest oversleeps, it rests less often, within a quarter of the work.
 func TestDropPacerRests(t *testing.T) {
-	now := time.Unix(0, 0)
-	var yields, rests int
-	var rested time.Duration
-	p := &dropPacer{
-		now:   func() time.Time { return now },
-		sleep: func(d time.Duration) { rests++; rested += d; now = now.Add(d) },
-		yield: func() { yields++ },
-		since: now,
-	}
-	const steps = 100
-	for range steps {
-		now = now.Add(dropWork / 10) // a slot's drop
-		p.step()
-	}
-	work := steps * dropWork / 10
-	if rests != int(work/dropWork) || rested != time.Duration(rests)*dropRest || yields != steps-rests {
-		t.Fatalf("%d steps of %v: %d rests (%v), %d yields", steps, dropWork/10, rests, rested, yields)
-	}
-	if rested*4 > work {
-		t.Fatalf("rested %v for %v of work: more than a quarter", rested, work)
+	for _, slept := range []time.Duration{dropRest, 5 * dropRest} {
+		now := time.Unix(0, 0)
+		var yields, rests int
+		var rested time.Duration
+		p := &dropPacer{
+			now:   func() time.Time { return now },
+			sleep: func(d time.Duration) { rests++; rested += slept; now = now.Add(slept) },
+			yield: func() { yields++ },
+			since: now,
+		}
+		const steps = 1000
+		for range steps {
+			now = now.Add(dropWork / 10) // a slot's drop
+			p.step()
+		}
+		work := steps * dropWork / 10
+		if rests == 0 || yields != steps-rests || rested > work/4+slept {
+			t.Fatalf("rests of %v: %d steps of %v: %d rests (%v), %d yields", slept, steps, dropWork/10, rests, rested, yields)
+		}
+		if slept == dropRest && rests != int(work/dropWork) {
+			t.Fatalf("%d rests for %v of work, want one per %v", rests, work, dropWork)
+		}
 	}
 }

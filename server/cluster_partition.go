@@ -104,12 +104,14 @@ const (
 // goroutine yields to the runnable ones (requests wait at most one slot's
 // drop for this P, not the scheduler's 10 ms time slice), and after each
 // dropWork of dropping it sleeps dropRest, leaving the CPU to other
-// processes (the other nodes of a shared machine).
+// processes (the other nodes of a shared machine). The rests, as slept
+// (a busy machine oversleeps), stay within a quarter of the work.
 type dropPacer struct {
-	now   func() time.Time
-	sleep func(time.Duration)
-	yield func()
-	since time.Time // start of the current work period
+	now            func() time.Time
+	sleep          func(time.Duration)
+	yield          func()
+	since          time.Time     // start of the current work period
+	worked, rested time.Duration // in all
 }
 
 func newDropPacer() *dropPacer {
@@ -118,10 +120,19 @@ func newDropPacer() *dropPacer {
 
 // step is called after each slot dropped.
 func (p *dropPacer) step() {
-	if now := p.now(); now.Sub(p.since) >= dropWork {
-		p.sleep(dropRest)
-		p.since = p.now()
+	now := p.now()
+	d := now.Sub(p.since)
+	if d < dropWork {
+		p.yield()
 		return
 	}
-	p.yield()
+	p.worked += d
+	if p.rested*4 >= p.worked { // an oversleep is paid back first
+		p.since = now
+		p.yield()
+		return
+	}
+	p.sleep(dropRest)
+	p.since = p.now()
+	p.rested += p.since.Sub(now)
 }
