@@ -71,4 +71,16 @@ func TestDropPacerRests(t *testing.T) {
 			t.Fatalf("%d rests for %v of work, want one per %v", rests, work, dropWork)
 		}
 	}
+	// A long drop rests dropRestMax in all (plus one rest).
+	now := time.Unix(0, 0)
+	var rested time.Duration
+	p := &dropPacer{now: func() time.Time { return now }, since: now, yield: func() {},
+		sleep: func(d time.Duration) { rested += d; now = now.Add(d) }}
+	for range 100_000 {
+		now = now.Add(dropWork / 2)
+		p.step()
+	}
+	if rested < dropRestMax || rested > dropRestMax+dropRest {
+		t.Fatalf("a drop of %v rested %v, want %v", 100_000*dropWork/2, rested, dropRestMax)
+	}
 }

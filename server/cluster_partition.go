@@ -98,6 +98,10 @@ const (
 	// the pause detector's 2 s (cluster: minPauseAfter) and apply the next
 	// table soon.
 	dropRest = time.Millisecond
+	// dropRestMax bounds the rests of one drop: a drop of millions of keys
+	// (seconds, more under -race) must not come near the pause detector
+	// because of them.
+	dropRestMax = 100 * time.Millisecond
 )
 
 // dropPacer spreads a drop of many slots: after each slot with keys the
@@ -105,7 +109,8 @@ const (
 // drop for this P, not the scheduler's 10 ms time slice), and after each
 // dropWork of dropping it sleeps dropRest, leaving the CPU to other
 // processes (the other nodes of a shared machine). The rests, as slept
-// (a busy machine oversleeps), stay within a quarter of the work.
+// (a busy machine oversleeps), stay within a quarter of the work and
+// about dropRestMax in all.
 type dropPacer struct {
 	now            func() time.Time
 	sleep          func(time.Duration)
@@ -127,7 +132,7 @@ func (p *dropPacer) step() {
 		return
 	}
 	p.worked += d
-	if p.rested*4 >= p.worked { // an oversleep is paid back first
+	if p.rested*4 >= p.worked || p.rested >= dropRestMax { // an oversleep is paid back first
 		p.since = now
 		p.yield()
 		return
