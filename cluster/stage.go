@@ -159,18 +159,35 @@ func nextTable(in stageInput) *Table {
 		st.used[m.ID] = true
 	}
 	flips := 0
+	// The rows are cut from two arrays (target rows, staged rows), not
+	// allocated slot by slot: this runs once per stepEvery during a move.
+	w := t.width
+	ids, staged := make([]string, NumSlots*w), make([]string, 0, NumSlots*w)
+	idx := make([]int, len(t.members)) // t's member index to cur's, or -1
+	for i, m := range t.members {
+		idx[i] = cur.IndexOf(m.ID)
+	}
+	alive := make([]bool, len(cur.members)) // by cur's member index
+	for i, m := range cur.members {
+		alive[i] = in.alive[m.ID]
+	}
 	for s := range NumSlots {
-		p, np := cur.Owner(s).ID, t.Owner(s).ID
-		trow := memberIDs(t.Preference(s))
+		pi, npi := cur.OwnerIndex(s), t.OwnerIndex(s)
+		p, np := cur.members[pi].ID, t.members[npi].ID
+		trow := ids[s*w : (s+1)*w : (s+1)*w]
+		for k := range trow {
+			trow[k] = t.members[t.prefs[s*w+k]].ID
+		}
 		switch {
-		case p == np || !in.alive[p]:
+		case p == np || !alive[pi]:
 			st.rows[s] = trow
-		case flips < in.maxFlips && cur.holdsIndex(s, cur.IndexOf(np)) && in.reports[np].live(cur.version, s):
+		case flips < in.maxFlips && cur.holdsIndex(s, idx[npi]) && in.reports[np].live(cur.version, s):
 			st.rows[s] = trow
 			flips++
 			st.used[p] = true // a leaving old primary stays a member for this table: it seals the slot
 		default:
-			row := []string{p}
+			at := len(staged)
+			row := append(staged[at:at:at+w], p)
 			for k, id := range trow[1:] {
 				if id == p {
 					st.pos[s] = uint8(k + 1)
@@ -178,7 +195,8 @@ func nextTable(in stageInput) *Table {
 					row = append(row, id)
 				}
 			}
-			st.rows[s], st.inc[s] = row, np
+			staged = staged[:at+len(row)]
+			st.rows[s], st.inc[s] = row[:len(row):len(row)], np
 			st.used[p] = true
 		}
 	}
@@ -260,6 +278,7 @@ type staging struct {
 	inc  []string
 	pos  []uint8
 	used map[string]bool // members the result keeps
+	cand []string        // fill's scratch
 }
 
 // build turns the rows into a Table whose members are the target's plus the
@@ -332,20 +351,25 @@ func (t *Table) stageColumns() {
 // (liveFirst). idx maps the new table's member IDs to indexes.
 func (st *staging) retain(s int, row []string, inc string, idx map[string]uint16) string {
 	cur, in := st.in.cur, st.in
-	ready := func(id string) bool {
-		return cur.holdsIndex(s, cur.IndexOf(id)) && in.reports[id].live(cur.version, s)
+	notReady := func(id string) bool {
+		return !cur.holdsIndex(s, cur.IndexOf(id)) || !in.reports[id].live(cur.version, s)
 	}
-	if !slices.ContainsFunc(row[1:], func(id string) bool { return !ready(id) }) {
+	if !slices.ContainsFunc(row[1:], notReady) {
 		return ""
 	}
-	cand := memberIDs(cur.Preference(s))[1:]
-	if m, ok := cur.Retained(s); ok {
-		cand = append(cand, m.ID)
+	keeps := func(id string) bool {
+		_, member := idx[id]
+		return member && in.alive[id] && st.t.IndexOf(id) >= 0 && id != inc && !slices.Contains(row, id)
 	}
-	for _, id := range cand {
-		if _, member := idx[id]; member && in.alive[id] && st.t.IndexOf(id) >= 0 && id != inc && !slices.Contains(row, id) {
+	// cur's replicas in order, then its retained member: by index, with no
+	// allocation (this runs for every slot of every step).
+	for k := 1; k < cur.width; k++ {
+		if id := cur.members[cur.prefs[s*cur.width+k]].ID; keeps(id) {
 			return id
 		}
+	}
+	if i := cur.RetainedIndex(s); i >= 0 && keeps(cur.members[i].ID) {
+		return cur.members[i].ID
 	}
 	return ""
 }
@@ -356,18 +380,22 @@ func (st *staging) fill(s int, row []string, width int, ms []Member) []string {
 		return row[:width]
 	}
 	inc := st.inc[s]
-	var cand []string
-	for _, id := range memberIDs(st.in.cur.Preference(s))[1:] {
-		if st.t.IndexOf(id) >= 0 {
+	cand := st.cand[:0] // reused: no allocation per short row
+	cur := st.in.cur
+	for k := 1; k < cur.width; k++ {
+		if id := cur.members[cur.prefs[s*cur.width+k]].ID; st.t.IndexOf(id) >= 0 {
 			cand = append(cand, id)
 		}
 	}
-	cand = append(cand, memberIDs(st.t.members)...)
+	for _, m := range st.t.members {
+		cand = append(cand, m.ID)
+	}
 	for _, m := range ms {
 		if st.in.alive[m.ID] {
 			cand = append(cand, m.ID)
 		}
 	}
+	st.cand = cand
 	member := func(id string) bool { return slices.ContainsFunc(ms, func(m Member) bool { return m.ID == id }) }
 	for _, id := range cand {
 		if len(row) < width && id != inc && !slices.Contains(row, id) && member(id) {
@@ -394,17 +422,22 @@ func virtualTable(cur *Table, alive map[string]bool) *Table {
 	}
 	w := cur.width
 	prefs := slices.Clone(cur.prefs)
+	row := make([]uint16, 0, w+1) // reused for every slot
 	for s := range NumSlots {
 		in := cur.IncomingIndex(s)
 		if in < 0 || !alive[cur.Owner(s).ID] {
 			continue
 		}
 		old := cur.prefs[s*w : (s+1)*w]
-		rest := slices.Clone(old[1:])
+		row = append(row[:0], uint16(in))
 		if p := int(cur.oldPos[s]); p > 0 && p < w {
-			rest = slices.Insert(rest[:w-2], p-1, old[0])
+			// the rest of the row with the primary put back at p
+			row = append(row, old[1:p]...)
+			row = append(row, old[0])
+			row = append(row, old[p:w-1]...)
+		} else {
+			row = append(row, old[1:]...)
 		}
-		row := append([]uint16{uint16(in)}, rest...)
 		copy(prefs[s*w:(s+1)*w], row)
 	}
 	return reindexed(cur, prefs)

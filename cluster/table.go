@@ -147,15 +147,59 @@ func (t *Table) Owner(slot int) Member { return t.Member(t.OwnerIndex(slot)) }
 // Preference returns the slot's preference list: the primary, then up to
 // Replicas() replicas (fewer if there are fewer members), in a new slice.
 // It returns nil if the table is empty or slot is outside [0, NumSlots).
+// A loop over many slots should use AppendPreference, Width and
+// PreferenceIndex, or Rank instead: they allocate nothing.
 func (t *Table) Preference(slot int) []Member {
 	if t.width == 0 || slot < 0 || slot >= NumSlots {
 		return nil
 	}
-	out := make([]Member, t.width)
-	for k, i := range t.prefs[slot*t.width : (slot+1)*t.width] {
-		out[k] = t.members[i]
+	return t.AppendPreference(make([]Member, 0, t.width), slot)
+}
+
+// AppendPreference appends the slot's preference list (see Preference) to
+// dst and returns the extended slice; it allocates only if dst lacks room.
+func (t *Table) AppendPreference(dst []Member, slot int) []Member {
+	if t.width == 0 || slot < 0 || slot >= NumSlots {
+		return dst
 	}
-	return out
+	for _, i := range t.prefs[slot*t.width : (slot+1)*t.width] {
+		dst = append(dst, t.members[i])
+	}
+	return dst
+}
+
+// Width returns the length of every slot's preference list:
+// min(1+Replicas(), Len()).
+func (t *Table) Width() int { return t.width }
+
+// PreferenceIndex returns the index in Members() of entry k of the slot's
+// preference list (k 0 is the primary), or -1 if there is no such entry.
+func (t *Table) PreferenceIndex(slot, k int) int {
+	if k < 0 || k >= t.width || slot < 0 || slot >= NumSlots {
+		return -1
+	}
+	return int(t.prefs[slot*t.width+k])
+}
+
+// Rank returns the position of member index m in the slot's preference
+// list: 0 for the primary, 1.. for its replicas, -1 if m is not in it (the
+// incoming member is not: see IncomingIndex).
+func (t *Table) Rank(slot, m int) int {
+	if t.width == 0 || m < 0 || slot < 0 || slot >= NumSlots {
+		return -1
+	}
+	for k, p := range t.prefs[slot*t.width : (slot+1)*t.width] {
+		if int(p) == m {
+			return k
+		}
+	}
+	return -1
+}
+
+// Holds reports whether member index m holds the slot's data or receives
+// it: it is in the slot's preference list or is its incoming member.
+func (t *Table) Holds(slot, m int) bool {
+	return slot >= 0 && slot < NumSlots && t.holdsIndex(slot, m)
 }
 
 // Ranges returns the contiguous slot ranges whose primary is the member with
@@ -202,7 +246,10 @@ func (t *Table) Incoming(slot int) (m Member, ok bool) {
 // member if any, in a new slice. Replication follows it (a node replicates
 // every slot for which it is listed after the primary).
 func (t *Table) Holders(slot int) []Member {
-	out := t.Preference(slot)
+	if t.width == 0 || slot < 0 || slot >= NumSlots {
+		return nil
+	}
+	out := t.AppendPreference(make([]Member, 0, t.width+1), slot)
 	if m, ok := t.Incoming(slot); ok {
 		out = append(out, m)
 	}

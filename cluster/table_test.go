@@ -161,3 +161,56 @@ func BenchmarkOwnerIndex(b *testing.B) {
 		s += tab.OwnerIndex(s & (NumSlots - 1))
 	}
 }
+
+// TestTableAccessorsAllocateNothing checks the per-slot accessors that
+// loops over every slot use (AppendPreference into a buffer with room,
+// PreferenceIndex, Rank, Holds) against Preference and Holders on a staged
+// table, and that they allocate nothing.
+func TestTableAccessorsAllocateNothing(t *testing.T) {
+	ms := testMembers(1, 5)
+	cur := BuildTable(ms[:4], 1, 1)
+	tab := nextTable(stageInput{cur: cur, target: ms, alive: aliveOf(ms), replicas: 1, version: 2,
+		maxFlips: flipBatch, stage: true})
+	if tab.Staged() == 0 || tab.Width() != 2 {
+		t.Fatalf("want a staged table of width 2, got %d staged, width %d", tab.Staged(), tab.Width())
+	}
+	buf := make([]Member, 0, tab.Width())
+	for s := range NumSlots {
+		want := tab.Preference(s)
+		buf = tab.AppendPreference(buf[:0], s)
+		if !slices.Equal(buf, want) {
+			t.Fatalf("slot %d: AppendPreference %v, Preference %v", s, buf, want)
+		}
+		for k := range tab.Width() + 1 {
+			got := tab.PreferenceIndex(s, k)
+			if k < len(want) && tab.Member(got) != want[k] || k >= len(want) && got != -1 {
+				t.Fatalf("slot %d: PreferenceIndex(%d) = %d, list %v", s, k, got, want)
+			}
+		}
+		holders := tab.Holders(s)
+		for i, m := range tab.Members() {
+			if r := tab.Rank(s, i); r != slices.Index(want, m) {
+				t.Fatalf("slot %d: Rank(%d) = %d, list %v", s, i, r, want)
+			}
+			if h := tab.Holds(s, i); h != slices.Contains(holders, m) {
+				t.Fatalf("slot %d: Holds(%d) = %v, holders %v", s, i, h, holders)
+			}
+		}
+	}
+	sink := 0
+	allocs := testing.AllocsPerRun(5, func() {
+		for s := range NumSlots {
+			buf = tab.AppendPreference(buf[:0], s)
+			sink += len(buf) + tab.PreferenceIndex(s, 1) + tab.Rank(s, 2)
+			if tab.Holds(s, 3) {
+				sink++
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a pass over every slot allocated %v times, want 0", allocs)
+	}
+	if sink == 0 {
+		t.Fatal("the accessors found nothing")
+	}
+}

@@ -114,21 +114,18 @@ func (rs *replState) reportHeld() {
 // promote it, cluster.Table.Retained).
 func heldSlots(v *clusterView) []heldSlot {
 	var out []heldSlot
-	self := v.t.Member(v.self).ID
+	if v.self < 0 {
+		return nil
+	}
 	for s := range cluster.NumSlots {
-		if v.t.OwnerIndex(s) == v.self {
-			continue
-		}
-		if m, ok := v.t.Incoming(s); ok && m.ID == self {
+		switch {
+		case v.t.OwnerIndex(s) == v.self:
+		case v.t.IncomingIndex(s) == v.self:
 			out = append(out, heldSlot{slot: s, primary: v.t.Owner(s).ID, incoming: true})
-			continue
+		case v.t.Rank(s, v.self) > 0:
+			out = append(out, heldSlot{slot: s, primary: v.t.Owner(s).ID})
 		}
-		for _, m := range v.t.Preference(s)[1:] {
-			if m.ID == self {
-				out = append(out, heldSlot{slot: s, primary: v.t.Owner(s).ID})
-			}
-		}
-		if m, ok := v.t.Retained(s); ok && m.ID == self {
+		if v.t.RetainedIndex(s) == v.self {
 			out = append(out, heldSlot{slot: s, primary: v.t.Owner(s).ID})
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -189,21 +190,8 @@ func (rs *replState) applyLocked(v *clusterView, route func()) {
 	// A node the table does not list (planned out while it was frozen or
 	// cut off) follows nothing: its copies are closed and flushed below, so
 	// that it never reports an old copy live when it is planned back in.
-	owned := new([store.Slots]bool)
-	follow := map[string][]int{}
-	members := map[string]cluster.Member{}
 	self := v.t.Member(v.self).ID
-	for slot := range store.Slots {
-		prefs := v.t.Holders(slot) // an incoming member syncs like a replica (handoff.go)
-		switch {
-		case len(prefs) == 0:
-		case prefs[0].ID == self:
-			owned[slot] = true
-		case slices.ContainsFunc(prefs[1:], func(m cluster.Member) bool { return m.ID == self }):
-			follow[prefs[0].ID] = append(follow[prefs[0].ID], slot)
-			members[prefs[0].ID] = prefs[0]
-		}
-	}
+	owned, follow, members := viewSlots(v)
 	prev := rs.owned.Load()
 	rs.planFlips(v, owned, prev, follow, members) // repl_flip.go
 	both := new([store.Slots]bool)
@@ -221,31 +209,65 @@ func (rs *replState) applyLocked(v *clusterView, route func()) {
 	route()
 	rs.view.Store(v)
 	rs.owned.Store(owned)
+	followed := followedSlots(follow)
 	for slot := range store.Slots { // new replica slots are marked before their Replica starts
-		if _, rep := slotFollowed(follow, slot); rep && !owned[slot] {
+		if followed[slot] && !owned[slot] {
 			rs.s.store.SetReplicaSlot(slot, true)
 		}
 	}
 	rs.setReplicas(self, follow, members)
 	clear(rs.pos)                   // positions of closed Replicas were handed to the new ones
 	for slot := range store.Slots { // slots no longer followed: unmarked, their stale copy dropped
-		_, rep := slotFollowed(follow, slot)
+		rep := followed[slot]
 		was := rs.s.store.ReplicaSlot(slot)
 		rs.s.store.SetReplicaSlot(slot, rep && !owned[slot])
 		if was && !rep && !owned[slot] { // a copy no longer followed is stale
-			rs.s.store.FlushSlot(slot)
+			if rs.s.store.FlushSlot(slot) > 0 {
+				runtime.Gosched() // many slots may go at once: requests run between them
+			}
 		}
 	}
 }
 
-// slotFollowed reports which primary slot is followed from, if any.
-func slotFollowed(follow map[string][]int, slot int) (string, bool) {
-	for id, slots := range follow {
-		if _, ok := slices.BinarySearch(slots, slot); ok {
-			return id, true
+// viewSlots splits v's slots for this node: owned (primary here), and
+// followed (replica or incoming member here) by the primary's ID.
+func viewSlots(v *clusterView) (owned *[store.Slots]bool, follow map[string][]int, members map[string]cluster.Member) {
+	owned = new([store.Slots]bool)
+	follow = map[string][]int{}
+	members = map[string]cluster.Member{}
+	if v.self < 0 {
+		return owned, follow, members
+	}
+	// By member index first: no allocation per slot (this runs on every
+	// table, for all slots).
+	byPrimary := make([][]int, v.t.Len())
+	for slot := range store.Slots {
+		switch p := v.t.OwnerIndex(slot); {
+		case p < 0:
+		case p == v.self:
+			owned[slot] = true
+		case v.t.Holds(slot, v.self): // an incoming member syncs like a replica (handoff.go)
+			byPrimary[p] = append(byPrimary[p], slot)
 		}
 	}
-	return "", false
+	for p, slots := range byPrimary {
+		if len(slots) > 0 {
+			m := v.t.Member(p)
+			follow[m.ID], members[m.ID] = slots, m
+		}
+	}
+	return owned, follow, members
+}
+
+// followedSlots marks the slots follow lists.
+func followedSlots(follow map[string][]int) *[store.Slots]bool {
+	out := new([store.Slots]bool)
+	for _, slots := range follow {
+		for _, s := range slots {
+			out[s] = true
+		}
+	}
+	return out
 }
 
 // setReplicas starts, retargets and stops Replicas to match follow.

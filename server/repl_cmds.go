@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/cluster/repl"
 	"github.com/cached/cached/protocol"
 	"github.com/cached/cached/store"
@@ -157,9 +158,11 @@ func (rs *replState) wait(ctx context.Context, tok repl.Token, n int, block bool
 	}
 	v := rs.view.Load()
 	groups := map[string]*group{}
+	var buf []cluster.Member
 	for _, slot := range tok.Slots() {
 		var key strings.Builder
-		prefs := v.t.Preference(slot)[1:]
+		buf = v.t.AppendPreference(buf[:0], slot)
+		prefs := buf[1:]
 		for _, m := range prefs {
 			key.WriteString(m.ID)
 		}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"slices"
 	"sync/atomic"
 
 	"github.com/cached/cached/cluster"
@@ -31,17 +30,26 @@ func prefRanges(v *clusterView) []prefRange {
 	}
 	var out []prefRange
 	for s := range cluster.NumSlots {
-		p := v.t.Preference(s)
-		if len(p) == 0 {
-			continue
+		if v.t.Width() == 0 {
+			break
 		}
-		if n := len(out); n > 0 && out[n-1].End == s-1 && slices.EqualFunc(out[n-1].nodes, p,
-			func(a, b cluster.Member) bool { return a.ID == b.ID }) {
+		if n := len(out); n > 0 && out[n-1].End == s-1 && samePreference(v.t, s-1, s) {
 			out[n-1].End = s
 			continue
 		}
-		out = append(out, prefRange{SlotRange: cluster.SlotRange{Start: s, End: s}, nodes: p})
+		out = append(out, prefRange{SlotRange: cluster.SlotRange{Start: s, End: s}, nodes: v.t.Preference(s)})
 	}
 	lastPrefRanges.Store(&prefRangesCache{v: v, ranges: out})
 	return out
+}
+
+// samePreference reports whether slots a and b have the same preference
+// list in t (compared by member index: no allocation per slot).
+func samePreference(t *cluster.Table, a, b int) bool {
+	for k := range t.Width() {
+		if t.PreferenceIndex(a, k) != t.PreferenceIndex(b, k) {
+			return false
+		}
+	}
+	return true
 }
