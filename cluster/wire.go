@@ -235,63 +235,59 @@ func (r *reader) layer(t *Table, l int) error {
 	return r.err
 }
 
-// incoming reads the incoming column of a format-2 table and checks that
-// no incoming member is in its slot's preference list.
+// incoming reads the incoming column of a staged table and checks that no
+// incoming member is in its slot's preference list.
 func (r *reader) incoming(t *Table) error {
 	if t.width == 0 {
 		return fmt.Errorf("%w: staged moves in an empty table", errBadTable)
 	}
-	t.incoming = make([]uint16, NumSlots)
-	runs, s := r.uvarint(NumSlots), 0
-	for range runs {
-		length, v := int(r.uvarint(NumSlots)), r.uvarint(uint64(len(t.members)))
-		if r.err != nil {
-			return r.err
-		}
-		if length == 0 || s+length > NumSlots {
-			return fmt.Errorf("%w: incoming runs do not cover the slots", errBadTable)
-		}
-		for ; length > 0; length-- {
-			m := uint16(v) - 1 // 0 (none) wraps to noMember
-			if m != noMember && slices.Contains(t.prefs[s*t.width:(s+1)*t.width], m) {
-				return fmt.Errorf("%w: slot %d: incoming member already holds it", errBadTable, s)
-			}
-			t.incoming[s] = m
-			s++
-		}
+	col, err := r.memberColumn(t, "incoming", func(s int, m uint16) bool {
+		return slices.Contains(t.prefs[s*t.width:(s+1)*t.width], m)
+	})
+	if err != nil {
+		return err
 	}
-	if r.err == nil && s != NumSlots {
-		return fmt.Errorf("%w: incoming runs do not cover the slots", errBadTable)
-	}
+	t.incoming = col
 	return r.oldPos(t)
 }
 
-// retainedCol reads the retained column of a format-3 table and checks
+// retainedCol reads the retained column of a format-5 table and checks
 // that no retained member is in its slot's preference list or incoming.
 func (r *reader) retainedCol(t *Table) error {
-	t.retained = make([]uint16, NumSlots)
+	col, err := r.memberColumn(t, "retained", func(s int, m uint16) bool {
+		return slices.Contains(t.prefs[s*t.width:(s+1)*t.width], m) || t.incoming[s] == m
+	})
+	t.retained = col
+	return err
+}
+
+// memberColumn reads a column of member index + 1 per slot (0 = none) as
+// runs covering every slot; held reports a member that already holds its
+// slot in another role, which the column may not name.
+func (r *reader) memberColumn(t *Table, what string, held func(s int, m uint16) bool) ([]uint16, error) {
+	col := make([]uint16, NumSlots)
 	runs, s := r.uvarint(NumSlots), 0
 	for range runs {
 		length, v := int(r.uvarint(NumSlots)), r.uvarint(uint64(len(t.members)))
 		if r.err != nil {
-			return r.err
+			return nil, r.err
 		}
 		if length == 0 || s+length > NumSlots {
-			return fmt.Errorf("%w: retained runs do not cover the slots", errBadTable)
+			return nil, fmt.Errorf("%w: %s runs do not cover the slots", errBadTable, what)
 		}
 		for ; length > 0; length-- {
 			m := uint16(v) - 1 // 0 (none) wraps to noMember
-			if m != noMember && (slices.Contains(t.prefs[s*t.width:(s+1)*t.width], m) || t.incoming[s] == m) {
-				return fmt.Errorf("%w: slot %d: retained member already holds it", errBadTable, s)
+			if m != noMember && held(s, m) {
+				return nil, fmt.Errorf("%w: slot %d: %s member already holds it", errBadTable, s, what)
 			}
-			t.retained[s] = m
+			col[s] = m
 			s++
 		}
 	}
 	if r.err == nil && s != NumSlots {
-		return fmt.Errorf("%w: retained runs do not cover the slots", errBadTable)
+		return nil, fmt.Errorf("%w: %s runs do not cover the slots", errBadTable, what)
 	}
-	return r.err
+	return col, r.err
 }
 
 // oldPos reads the oldPos column: below the width, 0 where no member is

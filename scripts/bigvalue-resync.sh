@@ -28,7 +28,7 @@ node() { # node PORT [join]
 }
 node "${ports[0]}"
 for p in "${ports[@]:1}"; do node "$p" join; done
-info() { redis-cli -p "$1" cluster info 2>/dev/null | tr -d '\r' | awk -F: -v f="$2" '$1==f {print $2}'; }
+info() { { redis-cli -p "$1" cluster info 2>/dev/null || true; } | tr -d '\r' | awk -F: -v f="$2" '$1==f {print $2}'; }
 for _ in $(seq 150); do
   [ "$(info "${ports[2]}" cluster_state)" = ok ] && [ "$(info "${ports[2]}" cluster_known_nodes)" = 3 ] && break
   sleep 0.2
