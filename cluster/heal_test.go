@@ -89,26 +89,7 @@ func newCutTransport(t *testing.T, c *cutNet) *cutTransport {
 // the slots it lost and only then turns ok.
 func TestMajorityBackBeforeTableStaysDown(t *testing.T) {
 	cn := &cutNet{}
-	var nodes []*Node
-	for i := range 3 {
-		// IDs fix the coordinator: the lowest plans; the isolated node is
-		// the highest, so the majority side keeps its coordinator.
-		cfg := Config{NodeID: strings.Repeat(strconv.Itoa(i+1), 40), AnnouncePort: 7000 + i,
-			NodeTimeout: 200 * time.Millisecond, Transport: newCutTransport(t, cn)}
-		if i > 0 {
-			cfg.Join = []string{nodes[0].GossipAddr()}
-		}
-		nodes = append(nodes, startNode(t, cfg))
-	}
-	allOK := func(ns []*Node) bool {
-		for _, n := range ns {
-			if n.State() != StateOK {
-				return false
-			}
-		}
-		return converged(ns)
-	}
-	waitFor(t, healWithin, "three nodes agree", func() bool { return allOK(nodes) })
+	nodes := startCutTrio(t, cn, nil)
 	iso, rest := nodes[2], nodes[:2]
 	before := iso.Table()
 	owned := before.Ranges(iso.ID())
@@ -122,21 +103,7 @@ func TestMajorityBackBeforeTableStaysDown(t *testing.T) {
 		return allOK(rest) && rest[0].Table().IndexOf(iso.ID()) < 0
 	})
 
-	var lostMu sync.Mutex
-	lost := map[int]bool{}
-	var okAtLoss atomic.Bool
-	iso.OnSlotsLost(func(rs []SlotRange) {
-		if iso.State() == StateOK {
-			okAtLoss.Store(true)
-		}
-		lostMu.Lock()
-		defer lostMu.Unlock()
-		for _, r := range rs {
-			for s := r.Start; s <= r.End; s++ {
-				lost[s] = true
-			}
-		}
-	})
+	lost := recordLost(iso)
 
 	// The majority is "back" for the isolated node's failure detector; the
 	// network still drops everything, so its table stays the old one.
@@ -146,10 +113,7 @@ func TestMajorityBackBeforeTableStaysDown(t *testing.T) {
 	// Let the loop finish a full round after that: checkHealth stamps
 	// checked at the start of a round; a second stamp means the round
 	// that saw the majority (and its setState) is done.
-	for range 2 {
-		c := iso.checked.Load()
-		waitFor(t, healWithin, "a health check", func() bool { return iso.checked.Load() != c })
-	}
+	healthRounds(t, iso, 2)
 	if tab := iso.Table(); tab != before {
 		t.Fatalf("the isolated node got a new table (v%d) through a cut network", tab.Version())
 	}
@@ -160,14 +124,90 @@ func TestMajorityBackBeforeTableStaysDown(t *testing.T) {
 
 	cn.set("")
 	waitFor(t, healWithin, "one table on all three after the heal", func() bool { return allOK(nodes) })
-	if okAtLoss.Load() {
+	lost.check(t, owned)
+}
+
+// startCutTrio starts three nodes on cn with IDs 111…, 222…, 333… (the
+// lowest plans, so with the highest cut off the majority keeps its
+// coordinator), NodeTimeout 200 ms, edit applied to each node's Config
+// (may be nil), and waits until all three are ok on one table.
+func startCutTrio(t *testing.T, cn *cutNet, edit func(i int, cfg *Config)) []*Node {
+	t.Helper()
+	var nodes []*Node
+	for i := range 3 {
+		cfg := Config{NodeID: strings.Repeat(strconv.Itoa(i+1), 40), AnnouncePort: 7000 + i,
+			NodeTimeout: 200 * time.Millisecond, Transport: newCutTransport(t, cn)}
+		if i > 0 {
+			cfg.Join = []string{nodes[0].GossipAddr()}
+		}
+		if edit != nil {
+			edit(i, &cfg)
+		}
+		nodes = append(nodes, startNode(t, cfg))
+	}
+	waitFor(t, healWithin, "three nodes agree", func() bool { return allOK(nodes) })
+	return nodes
+}
+
+// allOK reports whether every node of ns is StateOK and they agree on one
+// table.
+func allOK(ns []*Node) bool {
+	for _, n := range ns {
+		if n.State() != StateOK {
+			return false
+		}
+	}
+	return converged(ns)
+}
+
+// healthRounds waits until n's loop has stamped k more state checks: a
+// second stamp means the round that saw a change (and its setState) is done.
+func healthRounds(t *testing.T, n *Node, k int) {
+	t.Helper()
+	for range k {
+		c := n.checked.Load()
+		waitFor(t, healWithin, "a health check", func() bool { return n.checked.Load() != c })
+	}
+}
+
+// lostSlots records the slots a node reports lost, and whether it was ok
+// when told to drop them.
+type lostSlots struct {
+	mu       sync.Mutex
+	slots    map[int]bool
+	okAtLoss atomic.Bool
+}
+
+// recordLost registers a lostSlots recorder with n.
+func recordLost(n *Node) *lostSlots {
+	l := &lostSlots{slots: map[int]bool{}}
+	n.OnSlotsLost(func(rs []SlotRange) {
+		if n.State() == StateOK {
+			l.okAtLoss.Store(true)
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, r := range rs {
+			for s := r.Start; s <= r.End; s++ {
+				l.slots[s] = true
+			}
+		}
+	})
+	return l
+}
+
+// check fails t if the node was ok when told to drop lost slots, or if a
+// slot of owned was not reported lost.
+func (l *lostSlots) check(t *testing.T, owned []SlotRange) {
+	t.Helper()
+	if l.okAtLoss.Load() {
 		t.Error("the isolated node was ok when it was told to drop its lost slots")
 	}
-	lostMu.Lock()
-	defer lostMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, r := range owned {
 		for s := r.Start; s <= r.End; s++ {
-			if !lost[s] {
+			if !l.slots[s] {
 				t.Fatalf("slot %d owned before the partition not reported lost", s)
 			}
 		}

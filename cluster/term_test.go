@@ -3,9 +3,6 @@ package cluster
 import (
 	"log/slog"
 	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -20,27 +17,12 @@ import (
 // slots B and C had re-planned and written meanwhile).
 func TestCutCoordinatorsTableLosesToMajoritys(t *testing.T) {
 	cn := &cutNet{}
-	var nodes []*Node
 	logs := make([]*logRecorder, 3)
-	for i := range 3 {
+	// A = 111…, the coordinator; B = 222… takes over when A is cut.
+	nodes := startCutTrio(t, cn, func(i int, cfg *Config) {
 		logs[i] = &logRecorder{}
-		// A = 111…, the coordinator; B = 222… takes over when A is cut.
-		cfg := Config{NodeID: strings.Repeat(strconv.Itoa(i+1), 40), AnnouncePort: 7000 + i,
-			NodeTimeout: 200 * time.Millisecond, Transport: newCutTransport(t, cn), Logger: slog.New(logs[i])}
-		if i > 0 {
-			cfg.Join = []string{nodes[0].GossipAddr()}
-		}
-		nodes = append(nodes, startNode(t, cfg))
-	}
-	allOK := func(ns []*Node) bool {
-		for _, n := range ns {
-			if n.State() != StateOK {
-				return false
-			}
-		}
-		return converged(ns)
-	}
-	waitFor(t, healWithin, "three nodes agree", func() bool { return allOK(nodes) })
+		cfg.Logger = slog.New(logs[i])
+	})
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	v := a.Table()
 	if v.Planner() != a.ID() {
@@ -92,27 +74,11 @@ func TestCutCoordinatorsTableLosesToMajoritys(t *testing.T) {
 // can arrive; NodeTimeout is an hour, so every loss counts as short.
 func TestShortMajorityLossResyncs(t *testing.T) {
 	cn := &cutNet{}
-	var nodes []*Node
-	for i := range 3 {
-		cfg := Config{NodeID: strings.Repeat(strconv.Itoa(i+1), 40), AnnouncePort: 7000 + i,
-			NodeTimeout: 200 * time.Millisecond, Transport: newCutTransport(t, cn)}
-		if i > 0 {
-			cfg.Join = []string{nodes[0].GossipAddr()}
-		}
+	nodes := startCutTrio(t, cn, func(i int, cfg *Config) {
 		if i == 2 {
 			cfg.NodeTimeout = time.Hour
 		}
-		nodes = append(nodes, startNode(t, cfg))
-	}
-	allOK := func(ns []*Node) bool {
-		for _, n := range ns {
-			if n.State() != StateOK {
-				return false
-			}
-		}
-		return converged(ns)
-	}
-	waitFor(t, healWithin, "three nodes agree", func() bool { return allOK(nodes) })
+	})
 	iso, rest := nodes[2], nodes[:2]
 	before := iso.Table()
 	owned := before.Ranges(iso.ID())
@@ -129,36 +95,16 @@ func TestShortMajorityLossResyncs(t *testing.T) {
 		defer iso.mu.Unlock()
 		return !iso.quorumLocked(iso.Table())
 	})
-	for range 2 { // a full state check after that (see TestMajorityBackBeforeTableStaysDown)
-		c := iso.checked.Load()
-		waitFor(t, healWithin, "a health check", func() bool { return iso.checked.Load() != c })
-	}
+	healthRounds(t, iso, 2) // a full state check after that
 	if st := iso.State(); st != StateOK {
 		t.Fatalf("the isolated node is %v within NodeTimeout, want ok (the documented window)", st)
 	}
 
-	var lostMu sync.Mutex
-	lost := map[int]bool{}
-	var okAtLoss atomic.Bool
-	iso.OnSlotsLost(func(rs []SlotRange) {
-		if iso.State() == StateOK {
-			okAtLoss.Store(true)
-		}
-		lostMu.Lock()
-		defer lostMu.Unlock()
-		for _, r := range rs {
-			for s := r.Start; s <= r.End; s++ {
-				lost[s] = true
-			}
-		}
-	})
+	lost := recordLost(iso)
 	for _, n := range rest {
 		iso.memberUp(n.ml.LocalNode())
 	}
-	for range 2 {
-		c := iso.checked.Load()
-		waitFor(t, healWithin, "a health check", func() bool { return iso.checked.Load() != c })
-	}
+	healthRounds(t, iso, 2)
 	if tab := iso.Table(); tab != before {
 		t.Fatalf("the isolated node got a new table (v%d) through a cut network", tab.Version())
 	}
@@ -169,16 +115,5 @@ func TestShortMajorityLossResyncs(t *testing.T) {
 
 	cn.set("")
 	waitFor(t, healWithin, "one table on all three after the heal", func() bool { return allOK(nodes) })
-	if okAtLoss.Load() {
-		t.Error("the isolated node was ok when it was told to drop its lost slots")
-	}
-	lostMu.Lock()
-	defer lostMu.Unlock()
-	for _, r := range owned {
-		for s := r.Start; s <= r.End; s++ {
-			if !lost[s] {
-				t.Fatalf("slot %d owned before the partition not reported lost", s)
-			}
-		}
-	}
+	lost.check(t, owned)
 }
