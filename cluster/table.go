@@ -227,11 +227,15 @@ func (t *Table) Ranges(id string) []SlotRange {
 // IncomingIndex returns the index in Members() of the member that is
 // syncing slot to become its primary (a staged move: the current primary
 // keeps serving until the table flips the slot), or -1 if none.
-func (t *Table) IncomingIndex(slot int) int {
-	if t.incoming == nil || slot < 0 || slot >= NumSlots || t.incoming[slot] == noMember {
+func (t *Table) IncomingIndex(slot int) int { return columnIndex(t.incoming, slot) }
+
+// columnIndex reads a member column (incoming, retained) at slot: the
+// member index, or -1 for none, an absent column or a slot out of range.
+func columnIndex(col []uint16, slot int) int {
+	if col == nil || slot < 0 || slot >= NumSlots || col[slot] == noMember {
 		return -1
 	}
-	return int(t.incoming[slot])
+	return int(col[slot])
 }
 
 // Incoming returns the member syncing slot to take it over (see
@@ -262,12 +266,7 @@ func (t *Table) Holders(slot int) []Member {
 // RetainedIndex returns the index in Members() of the member that keeps
 // its copy of slot although the slot's preference list dropped it (until
 // the list's new replicas have theirs live), or -1 if none.
-func (t *Table) RetainedIndex(slot int) int {
-	if t.retained == nil || slot < 0 || slot >= NumSlots || t.retained[slot] == noMember {
-		return -1
-	}
-	return int(t.retained[slot])
-}
+func (t *Table) RetainedIndex(slot int) int { return columnIndex(t.retained, slot) }
 
 // Retained returns the member that keeps its copy of slot (see
 // RetainedIndex); ok is false if there is none.

@@ -210,7 +210,7 @@ func (f *FrameChecker) run(dst, p []byte, emit bool) ([]byte, int, string) {
 func (f *FrameChecker) fastRequests(q []byte) int {
 	i := 0
 	for {
-		n := f.fastRequest(q[i:])
+		n := f.fastRequest(q[i:], nil)
 		if n == 0 {
 			return i
 		}
@@ -218,7 +218,10 @@ func (f *FrameChecker) fastRequests(q []byte) int {
 	}
 }
 
-func (f *FrameChecker) fastRequest(q []byte) int {
+// fastRequest returns the length of the complete, canonical and valid
+// multibulk request at the start of q, or 0. If args is not nil, the
+// request's arguments (slices of q) are appended to *args.
+func (f *FrameChecker) fastRequest(q []byte, args *[][]byte) int {
 	if len(q) == 0 || q[0] != '*' || f.unauth {
 		return 0
 	}
@@ -234,11 +237,15 @@ func (f *FrameChecker) fastRequest(q []byte) int {
 		if n == 0 || size < 0 || size > f.lim.MaxBulkLen || int64(len(q)-i-n) < size+2 {
 			return 0
 		}
-		i += n + int(size)
-		if q[i] != '\r' || q[i+1] != '\n' {
+		i += n
+		end := i + int(size)
+		if q[end] != '\r' || q[end+1] != '\n' {
 			return 0
 		}
-		i += 2
+		if args != nil {
+			*args = append(*args, q[i:end:end])
+		}
+		i = end + 2
 	}
 	if int64(i) > f.lim.MaxQueryBuffer {
 		return 0

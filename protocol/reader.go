@@ -176,38 +176,14 @@ func (r *RequestReader) filter() {
 // complete, canonical (every header line ends in "\r\n", every payload
 // is followed by "\r\n") and within its limits: then the checker would
 // pass it through unchanged and stay at the boundary. Otherwise it
-// returns 0, having checked nothing (FrameChecker.fastRequest is the same
-// test without the parsing).
+// returns 0, having checked nothing (FrameChecker.fastRequest, which the
+// checker's own fast path runs without collecting the arguments).
 func (r *RequestReader) fast(b []byte) int {
-	f := r.fc
-	if f.state != stStart || f.err != "" || f.unauth || len(b) == 0 || b[0] != '*' {
-		return 0
-	}
-	count, i := fastHeader(b, f.lim.MaxInline)
-	if i == 0 || count < 1 || count > f.lim.MaxMultibulk {
+	if r.fc.state != stStart || r.fc.err != "" {
 		return 0
 	}
 	r.args = r.args[:0]
-	for ; count > 0; count-- {
-		if i >= len(b) || b[i] != '$' {
-			return 0
-		}
-		size, n := fastHeader(b[i:], f.lim.MaxInline)
-		if n == 0 || size < 0 || size > f.lim.MaxBulkLen || int64(len(b)-i-n) < size+2 {
-			return 0
-		}
-		i += n
-		end := i + int(size)
-		if b[end] != '\r' || b[end+1] != '\n' {
-			return 0
-		}
-		r.args = append(r.args, b[i:end:end])
-		i = end + 2
-	}
-	if int64(i) > f.lim.MaxQueryBuffer {
-		return 0
-	}
-	return i
+	return r.fc.fastRequest(b, &r.args)
 }
 
 // multibulk parses the request at the start of b into r.args and returns
