@@ -421,11 +421,8 @@ func (l *link) snapshotNext() error {
 		// emit runs under the store's lock of the slot's shard. What the
 		// slot's earlier keys gathered is written before this key is
 		// added, not after: the last key of a slot, however large, leaves
-		// after Snapshot returns and the lock is released. A 512 MB value
-		// written under the lock to a slow replica held the shard for
-		// seconds, and the cluster node's loop, which drops lost slots
-		// under the same locks, stood still long enough to count as a
-		// paused process.
+		// after Snapshot returns and the lock is released, instead of
+		// holding the shard's writers while it crosses the network.
 		if len(l.w.buf) >= l.p.cfg.SnapshotBuffer {
 			if err := l.flushLimited(); err != nil {
 				return err

@@ -5,8 +5,9 @@
 // collector then needs every goroutine at a safe point (to finish marking
 // or to stop the world), every goroutine of the process that allocates
 // (gossip probes, replication links, other clients) waits until that copy
-// ends: moving a 512 MB value to a replica on a busy machine stopped a
-// cluster node for 13 s and made the others declare it dead. A loop of
+// ends: goroutine dumps of a node snapshotting a 512 MB value to a replica
+// showed memberlist's listeners waiting in gcMarkDone while the node
+// stalled for seconds and the others declared it dead. A loop of
 // smaller copies is not enough: nearly all its time is spent inside
 // memmove, where preemption signals are ignored, and memmove has no
 // preemption check of its own. So the copy yields (runtime.Gosched) after
