@@ -30,6 +30,7 @@ type Tx struct {
 	// lookupKeyWrite then dbOverwrite touch the LFU counter once).
 	looked uint64
 	slots  slotMemo // the slots of the keys it has hashed (txslot.go)
+	warmed uint64   // Warm's loads end here, so they are not optimized away
 }
 
 // shardIndex returns the index of key's shard: shards are chosen by cluster

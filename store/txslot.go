@@ -9,6 +9,7 @@ package store
 type slotMemo struct {
 	n    uint8 // entries in use
 	next uint8 // the entry the next miss replaces once all are in use
+	hint uint8 // the entry after the last one found: a command walks its keys in the same order each time
 	ents [memoKeys]memoEntry
 	keys []byte // the entries' key bytes
 }
@@ -27,10 +28,16 @@ const (
 // slot returns KeySlot(key), from the memo when key is in it; a key not in
 // it is hashed and remembered.
 func (m *slotMemo) slot(key []byte) int {
-	for i := range m.n {
+	i := m.hint
+	for range m.n {
+		if i >= m.n {
+			i = 0
+		}
 		if e := &m.ents[i]; int(e.n) == len(key) && string(m.keys[e.off:e.off+e.n]) == string(key) {
+			m.hint = i + 1
 			return int(e.slot)
 		}
+		i++
 	}
 	slot := KeySlot(key)
 	m.add(key, slot)
@@ -58,7 +65,7 @@ func (m *slotMemo) add(key []byte, slot int) {
 
 // reset forgets every entry.
 func (m *slotMemo) reset() {
-	m.n, m.next = 0, 0
+	m.n, m.next, m.hint = 0, 0, 0
 	m.keys = m.keys[:0]
 }
 

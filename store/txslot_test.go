@@ -32,6 +32,23 @@ func TestSlotMemo(t *testing.T) {
 			}
 		}
 	}
+	// Hits in the order the keys went in (the hint's case), backwards and
+	// skipping about: the hint only changes where the search starts.
+	var m2 slotMemo
+	recent := keys[len(keys)-memoKeys:]
+	for _, k := range recent {
+		m2.slot(k)
+	}
+	for _, order := range [][]int{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, {3, 9, 3, 0, 15, 7, 7, 1}} {
+		for _, i := range order {
+			if got, want := m2.slot(recent[i]), KeySlot(recent[i]); got != want {
+				t.Fatalf("order %v key %q: slot %d, want %d", order, recent[i], got, want)
+			}
+		}
+	}
+	if m2.n != memoKeys {
+		t.Fatalf("hits added entries: %d", m2.n)
+	}
 	buf := []byte("abc")
 	want := KeySlot(buf)
 	if m.slot(buf) != want {

@@ -329,6 +329,7 @@ func strKeys(args [][]byte, step int) [][]byte {
 func mgetCommand(c *kernel.Ctx, args [][]byte) {
 	db := c.DB()
 	tx := c.Lock(args[1:]...)
+	tx.Warm(db, args[1:])
 	c.Array(len(args) - 1)
 	for _, k := range args[1:] {
 		// Replies are buffered, so writing them under the lock avoids copies.
@@ -361,7 +362,9 @@ func msetnxCommand(c *kernel.Ctx, args [][]byte) {
 // only if none of the keys exists. The effect is an MSET.
 func strMSet(c *kernel.Ctx, args [][]byte, nx bool) {
 	db := c.DB()
-	tx := c.Lock(strKeys(args, 2)...)
+	keys := strKeys(args, 2)
+	tx := c.Lock(keys...)
+	tx.Warm(db, keys)
 	if nx {
 		for i := 1; i < len(args); i += 2 {
 			if _, ok := tx.LookupWrite(db, args[i]); ok {
