@@ -114,6 +114,7 @@ func delCommand(c *kernel.Ctx, args [][]byte) {
 	db := c.DB()
 	keys := args[1:]
 	tx := c.Lock(keys...)
+	tx.Warm(db, keys)
 	var n int64
 	for _, k := range keys {
 		if tx.Delete(db, k) {
@@ -131,6 +132,7 @@ func existsCommand(c *kernel.Ctx, args [][]byte) {
 	db := c.DB()
 	keys := args[1:]
 	tx := c.Lock(keys...)
+	tx.Warm(db, keys)
 	var n int64
 	for _, k := range keys {
 		if _, ok := tx.LookupReadNoTouch(db, k); ok {
@@ -146,6 +148,7 @@ func touchCommand(c *kernel.Ctx, args [][]byte) {
 	db := c.DB()
 	keys := args[1:]
 	tx := c.Lock(keys...)
+	tx.Warm(db, keys)
 	var n int64
 	for _, k := range keys {
 		if _, ok := tx.LookupRead(db, k); ok {
