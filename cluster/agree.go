@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"slices"
 	"time"
 
@@ -199,8 +200,15 @@ func (n *Node) receive(b []byte) {
 		n.receiveBye(string(b[1:]))
 		return
 	}
+	if len(b) > 0 && b[0] == beatMagic {
+		n.receiveBeat(string(b[1:]))
+		return
+	}
 	if len(b) == 0 || b[0] != tableMagic {
 		return
+	}
+	if bytes.Equal(b, *n.enc.Load()) {
+		return // a retransmit of the table we hold: gossip repeats each table several times
 	}
 	b = slices.Clone(b)
 	t, err := decodeTable(b)

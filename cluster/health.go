@@ -135,7 +135,7 @@ func (n *Node) takeLost() ([]SlotRange, []func([]SlotRange)) {
 }
 
 // quorumLocked reports whether this node sees a majority of t's members,
-// itself included, in memberlist's live view; members that left gracefully
+// itself included, in memberlist's live view and sending heartbeats; members that left gracefully
 // or are forgotten do not count. An empty table has a quorum (bootstrap).
 // n.mu must be held.
 func (n *Node) quorumLocked(t *Table) bool {
@@ -145,14 +145,15 @@ func (n *Node) quorumLocked(t *Table) bool {
 
 // reachLocked counts t's members that count for the majority rule (not
 // gone, not forgotten; this node always) and how many of them are in the
-// live view. n.mu must be held.
+// live view and sent a heartbeat lately (reach.go). n.mu must be held.
 func (n *Node) reachLocked(t *Table) (reach, total int) {
+	now := time.Now()
 	for _, m := range t.members {
 		if m.ID != n.id && (n.gone[m.ID] || n.bannedLocked(m.ID)) {
 			continue
 		}
 		total++
-		if _, ok := n.seen[m.ID]; ok || m.ID == n.id {
+		if _, ok := n.seen[m.ID]; ok && n.heardLocked(m.ID, now) || m.ID == n.id {
 			reach++
 		}
 	}

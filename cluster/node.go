@@ -41,6 +41,7 @@ type Node struct {
 
 	mu     sync.Mutex           // protects the fields below
 	seen   map[string]Member    // members memberlist reports alive, forgotten ones included
+	heard  map[string]time.Time // last heartbeat (or alive report) of members in seen (reach.go)
 	banned map[string]time.Time // forgotten IDs -> end of their ban
 	banFor time.Duration        // ban length (forgetBan; tests shorten it)
 	subs   []func(*Table)
@@ -65,6 +66,8 @@ type Node struct {
 
 	seeds       []string      // Config.Join
 	nodeTimeout time.Duration // Config.NodeTimeout
+	probeEvery  time.Duration // Config.ProbeInterval: beatLoop's round
+	reachWindow time.Duration // reachRounds probe intervals: how long a member counts without a heartbeat
 	joined      atomic.Bool   // no seeds, or joined the cluster
 	state       atomic.Int32  // State
 	lastQuorum  time.Time     // owned by loop: last time a majority was seen
@@ -101,6 +104,7 @@ func New(cfg Config) (*Node, error) {
 		stage:    cfg.StageMoves && cfg.Replicas > 0,
 		log:      cfg.Logger,
 		seen:     make(map[string]Member),
+		heard:    make(map[string]time.Time),
 		banned:   make(map[string]time.Time),
 		banFor:   forgetBan,
 		lost:     make([]uint64, NumSlots/64),
@@ -114,6 +118,8 @@ func New(cfg Config) (*Node, error) {
 		seeds:    slices.Clone(cfg.Join),
 
 		nodeTimeout: cfg.NodeTimeout,
+		probeEvery:  cfg.ProbeInterval,
+		reachWindow: reachRounds * cfg.ProbeInterval,
 		lastQuorum:  time.Now(),
 		joinKick:    make(chan struct{}, 1),
 		kick:        make(chan struct{}, 1),
@@ -161,10 +167,11 @@ func New(cfg Config) (*Node, error) {
 		n.state.Store(int32(StateJoining))
 	}
 	n.mu.Unlock()
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.loop()
 	go n.joinLoop()
 	go n.metaLoop()
+	go n.beatLoop()
 	return n, nil
 }
 

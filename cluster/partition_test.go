@@ -222,3 +222,36 @@ func TestPartitionWindowFigures(t *testing.T) {
 		}
 	}
 }
+
+// TestCutNodeStopsWhileItsPeersSeemAlive: a node cut off from the four
+// others stops serving (no-quorum) because their heartbeats stopped, while
+// its memberlist still lists them alive (a lone node's suspicions get no
+// confirmation, so memberlist takes its longest suspicion timeout, ~5 s,
+// to declare them dead; before heartbeats the node kept serving until
+// then, seconds after the majority had re-planned its slots). After the
+// heal the five agree again.
+func TestCutNodeStopsWhileItsPeersSeemAlive(t *testing.T) {
+	nw := clustertest.NewNet()
+	nodes := startNet(t, nw, 5)
+	poll(t, "the nodes agree", func() bool { return agreed(nodes) })
+	lowestFirst(nodes)
+	iso := nodes[4]
+	var rest []string
+	for _, n := range nodes[:4] {
+		rest = append(rest, n.GossipAddr())
+	}
+	nw.Partition([]string{iso.GossipAddr()}, rest)
+	var peersAtStop int
+	poll(t, "the cut node turns no-quorum", func() bool {
+		if iso.State() != cluster.StateNoQuorum {
+			return false
+		}
+		peersAtStop = iso.KnownPeers()
+		return true
+	})
+	if peersAtStop < 3 {
+		t.Fatalf("the cut node stopped only once memberlist counted %d of 5 members alive: it waited for memberlist, not for the heartbeats", peersAtStop)
+	}
+	nw.Heal()
+	poll(t, "the five agree again after the heal", func() bool { return agreed(nodes) })
+}

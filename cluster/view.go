@@ -30,6 +30,7 @@ func (n *Node) memberUp(node *memberlist.Node) {
 	n.dirty = true
 	delete(n.downSeen, m.ID)
 	n.seen[m.ID] = m
+	n.heard[m.ID] = time.Now()
 	delete(n.gone, m.ID)
 	if !m.Self && (len(n.known) < maxKnown || n.known[m.ID] != "") {
 		n.known[m.ID] = m.GossipAddr
@@ -47,6 +48,7 @@ func (n *Node) memberDown(id string) {
 		return
 	}
 	delete(n.seen, id)
+	delete(n.heard, id)
 	n.downSeen[id] = true
 	delete(n.leavers, id)
 	delete(n.reports, id)
