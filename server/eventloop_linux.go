@@ -134,6 +134,8 @@ type loopSock struct {
 	out      bool      // waiting for EPOLLOUT (not reading)
 	lastRead time.Time // for the timeout directive
 
+	pendLen atomic.Int64 // len(pend), for CLIENT LIST omem from any goroutine
+
 	mu       sync.Mutex // protects state, inner, closeReq, and fd's life
 	state    sockState
 	inner    net.Conn // sockHanded: written once before the new owner starts
@@ -170,6 +172,7 @@ func (k *loopSock) Write(p []byte) (int, error) {
 	}
 	if len(k.pend) > 0 {
 		k.pend = append(k.pend, p...)
+		k.pendLen.Store(int64(len(k.pend)))
 		return len(p), nil
 	}
 	off := 0
@@ -180,6 +183,7 @@ func (k *loopSock) Write(p []byte) (int, error) {
 			continue
 		case err == unix.EAGAIN:
 			k.pend = append([]byte(nil), p[off:]...)
+			k.pendLen.Store(int64(len(k.pend)))
 			return len(p), nil
 		case err != nil:
 			return off, err
@@ -205,6 +209,7 @@ func (k *loopSock) flushPend() error {
 		}
 		k.l.s.stats.netOutput.Add(uint64(n))
 		k.pend = k.pend[n:]
+		k.pendLen.Store(int64(len(k.pend)))
 	}
 	k.pend = nil
 	return nil
@@ -472,6 +477,7 @@ func (l *eventLoop) closeConn(c *conn, k *loopSock, err error) {
 		_ = k.flushPend()
 	}
 	k.pend = nil
+	k.pendLen.Store(0)
 	delete(l.conns, int32(k.fd))
 	k.mu.Lock()
 	k.state = sockClosed
@@ -515,6 +521,7 @@ func (l *eventLoop) handOff(c *conn, k *loopSock) {
 	if len(k.pend) > 0 {
 		c.out = append(k.pend, c.out...)
 		k.pend = nil
+		k.pendLen.Store(0)
 	}
 	c.onLoop = false
 	args := c.handArgs
@@ -542,4 +549,16 @@ func (l *eventLoop) sweepIdle() {
 			l.closeConn(c, k, errIdleTimeout)
 		}
 	}
+}
+
+// loopOutput is the output an event loop keeps for c's connection, not
+// yet written (CLIENT LIST omem); 0 for other connections. Safe from any
+// goroutine.
+func loopOutput(c *client) int64 {
+	if cn, ok := c.Conn.(*conn); ok {
+		if k, ok := cn.nc.(*loopSock); ok {
+			return k.pendLen.Load()
+		}
+	}
+	return 0
 }

@@ -18,3 +18,5 @@ func (ls *loopSet) adopt(*conn) *eventLoop { return nil }
 func (ls *loopSet) stop() {}
 
 func (l *eventLoop) add(*conn) {}
+
+func loopOutput(*client) int64 { return 0 }

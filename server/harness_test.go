@@ -27,6 +27,9 @@ func startServer(t testing.TB, mutate func(c *config.Config)) *Server {
 		cfg.LogLevel = lv
 	}
 	cfg.MetricsAddr = "" // tests that want metrics set their own free port
+	if os.Getenv("CACHED_TEST_EVENT_LOOP") == "yes" { // the suite with io-event-loop on
+		cfg.IOEventLoop = true
+	}
 	if mutate != nil {
 		mutate(&cfg)
 	}
