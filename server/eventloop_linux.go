@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -274,7 +275,9 @@ func (k *loopSock) SetWriteDeadline(t time.Time) error {
 type eventLoop struct {
 	s    *Server
 	epfd int
-	evfd int // eventfd: wakes run for the inbox, closes and stop
+	epf  *os.File       // epfd in Go's poller: run parks there, not in epoll_wait
+	eprc syscall.RawConn // epf's
+	evfd int            // eventfd: wakes run for the inbox, closes and stop
 
 	mu       sync.Mutex // protects inbox, closing, stopping
 	inbox    []*conn
@@ -302,7 +305,26 @@ func newEventLoop(s *Server) (*eventLoop, error) {
 		_ = unix.Close(evfd)
 		return nil, err
 	}
-	return &eventLoop{s: s, epfd: epfd, evfd: evfd, conns: make(map[int32]*conn),
+	// A non-blocking epoll fd is pollable: Go's poller wakes run when it
+	// has events, so no thread blocks in epoll_wait holding a P (which
+	// sysmon would retake and keep waking up for).
+	var epf *os.File
+	var rc syscall.RawConn
+	err = unix.SetNonblock(epfd, true)
+	if err == nil {
+		epf = os.NewFile(uintptr(epfd), "epoll")
+		rc, err = epf.SyscallConn()
+	}
+	if err != nil {
+		if epf != nil {
+			_ = epf.Close()
+		} else {
+			_ = unix.Close(epfd)
+		}
+		_ = unix.Close(evfd)
+		return nil, err
+	}
+	return &eventLoop{s: s, epfd: epfd, epf: epf, eprc: rc, evfd: evfd, conns: make(map[int32]*conn),
 		events: make([]unix.EpollEvent, 128)}, nil
 }
 
@@ -331,17 +353,17 @@ func (l *eventLoop) wake() {
 func (l *eventLoop) run(wg *sync.WaitGroup) {
 	defer wg.Done()
 	defer func() {
-		_ = unix.Close(l.epfd)
+		_ = l.epf.Close()
 		_ = unix.Close(l.evfd)
 	}()
 	l.now = time.Now()
 	lastSweep := l.now
+	// The deadline wakes run once a second for the timeout directive.
+	_ = l.epf.SetReadDeadline(lastSweep.Add(time.Second))
 	for {
-		// A second at most: the timeout directive is checked once a second.
-		n, err := unix.EpollWait(l.epfd, l.events, 1000)
-		if err != nil && err != unix.EINTR {
-			l.s.log.Error("event loop: epoll_wait failed", "error", err)
-			l.s.fatal(fmt.Errorf("event loop: %w", err))
+		n, err := l.wait()
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			l.s.fatal(fmt.Errorf("event loop: epoll_wait: %w", err))
 			l.closeAll()
 			return
 		}
@@ -361,8 +383,29 @@ func (l *eventLoop) run(wg *sync.WaitGroup) {
 		if l.now.Sub(lastSweep) >= time.Second {
 			lastSweep = l.now
 			l.sweepIdle()
+			_ = l.epf.SetReadDeadline(lastSweep.Add(time.Second))
 		}
 	}
+}
+
+// wait returns the number of events in l.events: it takes what epoll has
+// without blocking, and parks in Go's poller while there is nothing.
+// os.ErrDeadlineExceeded: the sweep is due.
+func (l *eventLoop) wait() (int, error) {
+	var n int
+	var werr error
+	err := l.eprc.Read(func(fd uintptr) bool {
+		for {
+			n, werr = unix.EpollWait(int(fd), l.events, 0)
+			if werr != unix.EINTR {
+				return werr != nil || n > 0
+			}
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, werr
 }
 
 // woken takes what add, requestClose and stop left; it reports whether
