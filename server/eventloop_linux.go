@@ -275,9 +275,9 @@ func (k *loopSock) SetWriteDeadline(t time.Time) error {
 type eventLoop struct {
 	s    *Server
 	epfd int
-	epf  *os.File       // epfd in Go's poller: run parks there, not in epoll_wait
+	epf  *os.File        // epfd in Go's poller: run parks there, not in epoll_wait
 	eprc syscall.RawConn // epf's
-	evfd int            // eventfd: wakes run for the inbox, closes and stop
+	evfd int             // eventfd: wakes run for the inbox, closes and stop
 
 	mu       sync.Mutex // protects inbox, closing, stopping
 	inbox    []*conn
