@@ -144,12 +144,16 @@ type loopSock struct {
 }
 
 // Read reads once, without waiting: errWouldBlock if nothing is there.
+// The socket's reads and writes go through package syscall, as Go's net
+// package does, so that the race detector sees the same happens-before
+// edges through the socket as for a goroutine's connection (x/sys/unix
+// keeps its own).
 func (k *loopSock) Read(p []byte) (int, error) {
 	if k.inner != nil {
 		return k.inner.Read(p)
 	}
 	for {
-		n, err := unix.Read(k.fd, p)
+		n, err := syscall.Read(k.fd, p)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -178,7 +182,7 @@ func (k *loopSock) Write(p []byte) (int, error) {
 	}
 	off := 0
 	for off < len(p) {
-		n, err := unix.Write(k.fd, p[off:])
+		n, err := syscall.Write(k.fd, p[off:])
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -199,7 +203,7 @@ func (k *loopSock) Write(p []byte) (int, error) {
 // the socket full.
 func (k *loopSock) flushPend() error {
 	for len(k.pend) > 0 {
-		n, err := unix.Write(k.fd, k.pend)
+		n, err := syscall.Write(k.fd, k.pend)
 		switch {
 		case err == unix.EINTR:
 			continue
