@@ -19,7 +19,11 @@ import (
 // before it reads again: a pipeline of n requests costs one read and one
 // write. Connections are redcon.Conn values for the handlers (conn), so
 // detaching one (sessions, MONITOR, REPLSYNC) works as with redcon's own
-// loop: the detached connection reads on from the same buffer.
+// loop: the detached connection reads on from the same buffer. With
+// io-event-loop yes, TCP connections are served by event loops instead
+// (eventloop.go) through the same runBuffered and runRequest, and come
+// back to a goroutine of their own (serveHandedOff) before a request that
+// may wait.
 
 // conn is a client connection served by serveConn. The serving goroutine
 // owns it until Detach; then the detached connection's owner does.
