@@ -106,10 +106,14 @@ func (c *conn) Flush() error {
 	return err
 }
 
-// Close writes what is queued and closes the connection.
+// Close writes what is queued and closes the connection. On an event
+// loop the loop closes it once the replies are written (eventloop_linux.go).
 func (c *conn) Close() error {
 	_ = c.Flush()
 	c.closed = true
+	if c.onLoop {
+		return nil
+	}
 	return c.nc.Close()
 }
 

@@ -133,6 +133,7 @@ type loopSock struct {
 	// Loop only.
 	pend     []byte    // output the socket did not take yet
 	out      bool      // waiting for EPOLLOUT (not reading)
+	drainEnd bool      // close once pend is written (QUIT, a protocol error)
 	lastRead time.Time // for the timeout directive
 
 	pendLen atomic.Int64 // len(pend), for CLIENT LIST omem from any goroutine
@@ -472,7 +473,11 @@ func (l *eventLoop) serve(c *conn, k *loopSock) {
 			l.closeConn(c, k, err)
 			return
 		}
-		if len(k.pend) == 0 {
+		switch {
+		case len(k.pend) > 0:
+		case k.drainEnd:
+			l.closeConn(c, k, nil)
+		default:
 			l.interest(k, false) // read again (level-triggered: bytes waiting are seen)
 		}
 		return
@@ -492,7 +497,7 @@ func (l *eventLoop) serve(c *conn, k *loopSock) {
 	}
 	if stop || err != nil { // closed by its command (QUIT, a panic), or a protocol error answered
 		_ = c.Flush()
-		l.closeConn(c, k, err)
+		l.endConn(c, k, err)
 		return
 	}
 	if err := c.Flush(); err != nil {
@@ -515,6 +520,21 @@ func (l *eventLoop) interest(k *loopSock, out bool) {
 		return
 	}
 	k.out = out
+}
+
+// endConn closes a connection the loop serves once its replies are
+// written, as a goroutine's Close after its last Flush does (QUIT, a
+// protocol error). A Close from another goroutine (CLIENT KILL, shutdown)
+// closes it at once, its output dropped.
+func (l *eventLoop) endConn(c *conn, k *loopSock, err error) {
+	if len(k.pend) > 0 {
+		k.drainEnd = true
+		if !k.out {
+			l.interest(k, true)
+		}
+		return
+	}
+	l.closeConn(c, k, err)
 }
 
 // closeConn closes a connection the loop serves, trying once to write

@@ -204,6 +204,22 @@ func TestEventLoopLargeRepliesPartialWrites(t *testing.T) {
 	if st, _ := sockStateOf(s, id); st != sockLoop {
 		t.Fatalf("socket state %d after large replies, want on the loop (%d)", st, sockLoop)
 	}
+	// QUIT after replies the socket cannot take yet: they are all written
+	// before the connection closes.
+	send(t, nc, strings.Repeat("GET big\r\n", gets)+"QUIT\r\n")
+	waitUntil(t, func() bool { return ka.pendLen.Load() > 0 }, func() string {
+		st, ok := sockStateOf(s, id)
+		return "the loop keeps no output before QUIT: state " + strconv.Itoa(int(st)) + " " + strconv.FormatBool(ok)
+	})
+	for i := range gets {
+		expectLines(t, r, "$"+strconv.Itoa(size))
+		got := make([]byte, size+2)
+		if _, err := ioReadFull(r, got); err != nil || string(got[:size]) != big {
+			t.Fatalf("GET %d before QUIT: %v", i, err)
+		}
+	}
+	expectLines(t, r, "+OK")
+	expectClosed(t, r)
 }
 
 // TestEventLoopDisconnectMidCommand closes connections in the middle of a
