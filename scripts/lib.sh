@@ -16,14 +16,15 @@ trap cleanup EXIT
 # freeport prints a TCP port on 127.0.0.1 that nothing listens on now.
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start NAME PORT starts cached (or the binary $out/NAME, e.g. base) or
-# redis (NAME) on PORT and waits until it
+# start NAME PORT starts cached (or the binary $out/NAME, e.g. base; loop:
+# cached with io-event-loop yes) or redis (NAME) on PORT and waits until it
 # answers PING; its PID is left in $pid.
 start() {
   local pin=()
   [ -n "${PIN:-}" ] && pin=(taskset -c "$PIN")
   case $1 in
     cached|base) "${pin[@]}" "$out/$1" --port "$2" --bind 127.0.0.1 --loglevel warning >"$out/$1.log" 2>&1 & pid=$! ;;
+    loop) "${pin[@]}" "$out/cached" --port "$2" --bind 127.0.0.1 --loglevel warning --io-event-loop yes >"$out/$1.log" 2>&1 & pid=$! ;;
     redis) "${pin[@]}" redis-server --port "$2" --bind 127.0.0.1 --save '' --appendonly no --dir "$out" >"$out/$1.log" 2>&1 & pid=$! ;;
   esac
   pids+=("$pid")

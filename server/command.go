@@ -211,6 +211,7 @@ type command struct {
 	refusal    func(args [][]byte) string
 	keyspace   bool
 	block      *blockSpec // blocking.go; nil if the command never blocks
+	offLoop    bool       // runs on the connection's own goroutine, never on an event loop (eventloop.go)
 	parent     *command
 	subs       map[string]*command
 
@@ -275,6 +276,7 @@ func build(sp spec, parent *command) *command {
 		}
 	}
 	c.buildKeySpecs(sp.keySpecs)
+	c.offLoop = offLoopCommand(c)
 	if len(sp.subs) > 0 {
 		// Redis gives containers @slow and only the categories they declare.
 		c.acl = append([]string{"slow"}, strings.Fields(sp.acl)...)

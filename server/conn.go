@@ -19,7 +19,11 @@ import (
 // before it reads again: a pipeline of n requests costs one read and one
 // write. Connections are redcon.Conn values for the handlers (conn), so
 // detaching one (sessions, MONITOR, REPLSYNC) works as with redcon's own
-// loop: the detached connection reads on from the same buffer.
+// loop: the detached connection reads on from the same buffer. With
+// io-event-loop yes, TCP connections are served by event loops instead
+// (eventloop.go) through the same runBuffered and runRequest, and come
+// back to a goroutine of their own (serveHandedOff) before a request that
+// may wait.
 
 // conn is a client connection served by serveConn. The serving goroutine
 // owns it until Detach; then the detached connection's owner does.
@@ -31,6 +35,13 @@ type conn struct {
 	ctx      any
 	detached bool
 	closed   bool
+
+	// onLoop is set while an event loop (eventloop_linux.go) serves the
+	// connection; handArgs is then the request the loop stopped before
+	// because it must run on a goroutine of the connection's own (its
+	// arguments point into rd's buffer). Owner only.
+	onLoop   bool
+	handArgs [][]byte
 }
 
 var _ redcon.Conn = (*conn)(nil)
@@ -95,10 +106,14 @@ func (c *conn) Flush() error {
 	return err
 }
 
-// Close writes what is queued and closes the connection.
+// Close writes what is queued and closes the connection. On an event
+// loop the loop closes it once the replies are written (eventloop_linux.go).
 func (c *conn) Close() error {
 	_ = c.Flush()
 	c.closed = true
+	if c.onLoop {
+		return nil
+	}
 	return c.nc.Close()
 }
 
@@ -174,12 +189,17 @@ func (s *Server) serveListener(ln net.Listener) error {
 			continue
 		}
 		c := &conn{nc: nc, addr: nc.RemoteAddr().String()}
+		lp := s.loops.adopt(c) // eventloop*.go: the socket is the loop's from here on
 		if !s.accept(c) {
-			_ = nc.Close()
+			_ = c.nc.Close()
 			continue
 		}
-		c.rd = protocol.NewRequestReader(nc, 0)
+		c.rd = protocol.NewRequestReader(c.nc, 0)
 		c.rd.Check(protocol.NewFrameChecker(s.frameLimits()))
+		if lp != nil {
+			lp.add(c)
+			continue
+		}
 		s.wg.Add(1)
 		go s.serveConn(c)
 	}
@@ -189,7 +209,32 @@ func (s *Server) serveListener(ln net.Listener) error {
 // sends until the connection ends or is detached.
 func (s *Server) serveConn(c *conn) {
 	defer s.wg.Done()
-	err := s.runConn(c)
+	s.endConn(c, s.runConn(c))
+}
+
+// serveHandedOff is the goroutine of a connection an event loop let go of
+// (eventloop_linux.go): it runs first, the request the loop stopped
+// before, and the rest of the buffer, then serves the connection as
+// serveConn does.
+func (s *Server) serveHandedOff(c *conn, first [][]byte) {
+	defer s.wg.Done()
+	cl, _ := c.ctx.(*client)
+	stop, err := s.runBuffered(cl, c, first)
+	if !stop && err == nil {
+		err = c.Flush()
+		if err == nil {
+			err = c.rd.Fill()
+		}
+		if err == nil {
+			err = s.runConn(c)
+		}
+	}
+	s.endConn(c, err)
+}
+
+// endConn lets go of a connection whose serving ended with err: it is
+// closed unless it was detached, and Server.closed is told.
+func (s *Server) endConn(c *conn, err error) {
 	if !c.detached {
 		_ = c.nc.Close()
 	}
@@ -204,7 +249,7 @@ func (s *Server) serveConn(c *conn) {
 func (s *Server) runConn(c *conn) error {
 	cl, _ := c.ctx.(*client)
 	for {
-		if stop, err := s.runBuffered(cl, c); stop || err != nil {
+		if stop, err := s.runBuffered(cl, c, nil); stop || err != nil {
 			return err
 		}
 		if err := c.Flush(); err != nil {
@@ -216,11 +261,19 @@ func (s *Server) runConn(c *conn) error {
 	}
 }
 
-// runBuffered runs every complete request in the read buffer. stop: the
-// connection was detached or closed; err: a protocol error, answered.
-func (s *Server) runBuffered(cl *client, c *conn) (stop bool, err error) {
+// runBuffered runs first (if not nil: a request already taken from the
+// read buffer), then every complete request in the read buffer. stop: the
+// connection was detached or closed, or, on an event loop, it must leave
+// the loop before c.handArgs; err: a protocol error, answered.
+func (s *Server) runBuffered(cl *client, c *conn, first [][]byte) (stop bool, err error) {
 	cl.batching = true
 	defer func() { cl.batching, cl.batchClock = false, 0 }()
+	if first != nil {
+		s.runRequest(cl, c, first)
+		if c.detached || c.closed {
+			return true, nil
+		}
+	}
 	for {
 		args, err := c.rd.Next()
 		if err != nil {
@@ -239,6 +292,10 @@ func (s *Server) runBuffered(cl *client, c *conn) (stop bool, err error) {
 		}
 		if args == nil {
 			return false, nil
+		}
+		if c.onLoop && s.mustLeaveLoop(cl, args) { // eventloop.go
+			c.handArgs = args
+			return true, nil
 		}
 		s.runRequest(cl, c, args)
 		if c.detached || c.closed {

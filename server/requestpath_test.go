@@ -67,7 +67,7 @@ func (p *pathConn) batch(in []byte) error {
 	if err := p.c.rd.Fill(); err != nil {
 		return err
 	}
-	if _, err := p.s.runBuffered(p.cl, p.c); err != nil {
+	if _, err := p.s.runBuffered(p.cl, p.c, nil); err != nil {
 		return err
 	}
 	return p.c.Flush()

@@ -103,6 +103,8 @@ type Server struct {
 	unixLn   net.Listener // unixsocket listener (listener.go); nil if none
 	unixPath string
 
+	loops *loopSet // event loops (eventloop_linux.go); nil when io-event-loop is off
+
 	stop     chan struct{}
 	wg       sync.WaitGroup // background goroutines
 	serveWG  sync.WaitGroup // listener goroutines
@@ -115,6 +117,10 @@ type Server struct {
 func Start(cfg config.Config) (*Server, error) {
 	s, err := newServer(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.startLoops(); err != nil { // eventloop_linux.go: before any connection
+		s.failStart(err)
 		return nil, err
 	}
 	if err := s.listen(); err != nil {
@@ -347,6 +353,7 @@ func (s *Server) stopNode(reason string, handOff bool) error {
 	s.serveWG.Wait()
 	s.scripts.Close() // running scripts stop: their clients can go
 	s.clients.waitEmpty()
+	s.loops.stop() // eventloop_linux.go
 	close(s.stop)
 	s.wg.Wait()
 	if s.store != nil {

@@ -117,6 +117,13 @@ type Config struct {
 	// UnixSocketPerm is the socket file's permission bits (directive
 	// "unixsocketperm", octal as in redis.conf); 0 leaves the umask's.
 	UnixSocketPerm uint32
+	// IOEventLoop serves plain TCP client connections from a few epoll
+	// event loops (one per GOMAXPROCS) instead of one goroutine each
+	// (directive "io-event-loop", cached only, default no; Linux only,
+	// elsewhere it has no effect). Connections that must wait or are
+	// detached leave the loop for a goroutine of their own: see
+	// server/eventloop.go.
+	IOEventLoop bool
 
 	// Renames holds the rename-command lines of the config file, in order.
 	Renames []Rename

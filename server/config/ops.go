@@ -31,6 +31,9 @@ var _ = registerDirectives(
 			c.LatencyPercentiles = ps
 			return nil
 		}},
+	boolDirective("io-event-loop", "no",
+		"serve TCP clients from epoll event loops (one per GOMAXPROCS) instead of a goroutine each; Linux only; cached only",
+		func(c *Config) *bool { return &c.IOEventLoop }),
 	stringDirective("unixsocket", "", false, "path of a Unix socket to serve clients on besides TCP; empty = none",
 		func(c *Config) *string { return &c.UnixSocket }),
 	directive{name: "unixsocketperm", def: "0", doc: "permissions of the unixsocket file, octal (0 = from the umask)",
@@ -78,7 +81,7 @@ func formatPercentiles(ps []float64) string {
 // (lua-replicate-commands). A test checks the list against a real
 // redis-server's CONFIG GET.
 var cachedOnlyDirectives = []string{
-	"shards", "gc-min-heap", "metrics-addr", "log-format",
+	"shards", "gc-min-heap", "metrics-addr", "log-format", "io-event-loop",
 	"cluster-join", "cluster-node-id", "cluster-secret", "cluster-route", "cluster-probe-interval",
 	"cluster-probe-timeout", "cluster-gossip-interval", "cluster-replicas", "cluster-replica-reads",
 	"cluster-shutdown-handoff-timeout", "repl-snapshot-rate",

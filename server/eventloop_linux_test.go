@@ -1,0 +1,368 @@
+//go:build linux
+
+package server
+
+import (
+	"bufio"
+	"math/rand"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cached/cached/server/config"
+)
+
+// The event loops (io-event-loop yes) end to end, over raw TCP connections.
+// The whole suite runs with the loops on with CACHED_TEST_EVENT_LOOP=yes
+// (harness_test.go); these tests run in either case.
+
+func startLoopServer(t *testing.T, mutate func(c *config.Config)) *Server {
+	t.Helper()
+	s := startServer(t, func(c *config.Config) {
+		c.IOEventLoop = true
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	if s.loops == nil || len(s.loops.loops) == 0 {
+		t.Fatal("io-event-loop yes started no event loop")
+	}
+	return s
+}
+
+// loopClient is a raw connection with its client ID.
+type loopClient struct {
+	nc net.Conn
+	r  *bufio.Reader
+	id int64
+}
+
+func dialLoop(t *testing.T, s *Server) *loopClient {
+	t.Helper()
+	nc, r := rawConn(t, s)
+	send(t, nc, "CLIENT ID\r\n")
+	line := readLine(t, r)
+	id, err := strconv.ParseInt(strings.TrimPrefix(line, ":"), 10, 64)
+	if err != nil {
+		t.Fatalf("CLIENT ID: %q", line)
+	}
+	return &loopClient{nc: nc, r: r, id: id}
+}
+
+// sock returns the loop socket of client id (nil if it has gone or is not
+// a loop connection).
+func sockOf(s *Server, id int64) *loopSock {
+	for _, c := range s.clients.list() {
+		if c.id == id {
+			if cn, ok := c.Conn.(*conn); ok {
+				k, _ := cn.nc.(*loopSock)
+				return k
+			}
+		}
+	}
+	return nil
+}
+
+func sockStateOf(s *Server, id int64) (sockState, bool) {
+	k := sockOf(s, id)
+	if k == nil {
+		return 0, false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.state, true
+}
+
+// wantState polls until client id's socket is in state want.
+func wantState(t *testing.T, s *Server, id int64, want sockState) {
+	t.Helper()
+	waitUntil(t, func() bool {
+		st, ok := sockStateOf(s, id)
+		return ok && st == want
+	}, func() string {
+		st, ok := sockStateOf(s, id)
+		return "client " + strconv.FormatInt(id, 10) + " socket state " + strconv.Itoa(int(st)) +
+			" (registered " + strconv.FormatBool(ok) + "), want " + strconv.Itoa(int(want))
+	})
+}
+
+func expectLines(t *testing.T, r *bufio.Reader, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if got := readLine(t, r); got != w {
+			t.Fatalf("got %q, want %q", got, w)
+		}
+	}
+}
+
+// TestEventLoopPipelinedChunks sends a pipeline of SET and GET cut into
+// random small chunks: every reply comes back, in order, and the
+// connection stays on its loop.
+func TestEventLoopPipelinedChunks(t *testing.T) {
+	s := startLoopServer(t, nil)
+	lc := dialLoop(t, s)
+	wantState(t, s, lc.id, sockLoop)
+	var b strings.Builder
+	const n = 300
+	for i := range n {
+		k, v := "k"+strconv.Itoa(i), strings.Repeat("v", i)
+		b.WriteString("*3\r\n$3\r\nSET\r\n$" + strconv.Itoa(len(k)) + "\r\n" + k + "\r\n$" + strconv.Itoa(len(v)) + "\r\n" + v + "\r\n")
+		b.WriteString("GET " + k + "\r\n")
+	}
+	data := b.String()
+	rng := rand.New(rand.NewSource(1))
+	errc := make(chan error, 1)
+	go func() {
+		for len(data) > 0 {
+			m := min(len(data), 1+rng.Intn(64))
+			if _, err := lc.nc.Write([]byte(data[:m])); err != nil {
+				errc <- err
+				return
+			}
+			data = data[m:]
+		}
+		errc <- nil
+	}()
+	for i := range n {
+		expectLines(t, lc.r, "+OK", "$"+strconv.Itoa(i))
+		if got := readLine(t, lc.r); got != strings.Repeat("v", i) {
+			t.Fatalf("GET k%d: %q", i, got)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := sockStateOf(s, lc.id); st != sockLoop {
+		t.Fatalf("socket state %d after a plain pipeline, want on the loop (%d)", st, sockLoop)
+	}
+}
+
+// TestEventLoopLargeRepliesPartialWrites asks, on a connection with a
+// small receive buffer, for far more reply bytes than the socket buffers
+// hold, without reading them: the loop keeps the rest (CLIENT LIST omem
+// shows it), serves other connections of the same loop meanwhile, and the
+// client gets every byte once it reads.
+func TestEventLoopLargeRepliesPartialWrites(t *testing.T) {
+	s := startLoopServer(t, nil)
+	const size, gets = 1 << 20, 8
+	big := strings.Repeat("x", size)
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	nc, err := d.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(60 * time.Second))
+	r := bufio.NewReader(nc)
+	send(t, nc, "CLIENT ID\r\n")
+	id, _ := strconv.ParseInt(strings.TrimPrefix(readLine(t, r), ":"), 10, 64)
+	send(t, nc, "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$"+strconv.Itoa(size)+"\r\n"+big+"\r\n")
+	expectLines(t, r, "+OK")
+	send(t, nc, strings.Repeat("GET big\r\n", gets)+"PING\r\n")
+	ka := sockOf(s, id)
+	waitUntil(t, func() bool { return ka.pendLen.Load() > 0 }, func() string { return "the loop keeps no output" })
+	// Another connection on the same loop is served while this one does
+	// not read, and sees the kept output as omem.
+	var b *loopClient
+	for range len(s.loops.loops) + 1 {
+		if c := dialLoop(t, s); sockOf(s, c.id).l == ka.l {
+			b = c
+			break
+		}
+	}
+	if b == nil {
+		t.Fatal("no connection landed on the first one's loop")
+	}
+	send(t, b.nc, "CLIENT LIST ID "+strconv.FormatInt(id, 10)+"\r\n")
+	readLine(t, b.r) // $len
+	if line := readLine(t, b.r); strings.Contains(line, " omem=0 ") {
+		t.Fatalf("CLIENT LIST shows no kept output: %q", line)
+	}
+	for i := range gets {
+		expectLines(t, r, "$"+strconv.Itoa(size))
+		got := make([]byte, size+2)
+		if _, err := ioReadFull(r, got); err != nil {
+			t.Fatalf("GET %d: %v", i, err)
+		}
+		if string(got[:size]) != big || string(got[size:]) != "\r\n" {
+			t.Fatalf("GET %d: reply bytes differ", i)
+		}
+	}
+	expectLines(t, r, "+PONG")
+	if st, _ := sockStateOf(s, id); st != sockLoop {
+		t.Fatalf("socket state %d after large replies, want on the loop (%d)", st, sockLoop)
+	}
+	// QUIT after replies the socket cannot take yet: they are all written
+	// before the connection closes.
+	send(t, nc, strings.Repeat("GET big\r\n", gets)+"QUIT\r\n")
+	waitUntil(t, func() bool { return ka.pendLen.Load() > 0 }, func() string {
+		st, ok := sockStateOf(s, id)
+		return "the loop keeps no output before QUIT: state " + strconv.Itoa(int(st)) + " " + strconv.FormatBool(ok)
+	})
+	for i := range gets {
+		expectLines(t, r, "$"+strconv.Itoa(size))
+		got := make([]byte, size+2)
+		if _, err := ioReadFull(r, got); err != nil || string(got[:size]) != big {
+			t.Fatalf("GET %d before QUIT: %v", i, err)
+		}
+	}
+	expectLines(t, r, "+OK")
+	expectClosed(t, r)
+}
+
+// TestEventLoopDisconnectMidCommand closes connections in the middle of a
+// request (a short one and a large bulk): the clients go, the server
+// serves on.
+func TestEventLoopDisconnectMidCommand(t *testing.T) {
+	s := startLoopServer(t, nil)
+	for _, part := range []string{
+		"*3\r\n$3\r\nSET\r\n$1\r\nk",
+		"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10000000\r\n" + strings.Repeat("y", 1<<20),
+	} {
+		lc := dialLoop(t, s)
+		send(t, lc.nc, part)
+		_ = lc.nc.Close()
+		waitUntil(t, func() bool { return s.clients.count() == 0 }, func() string {
+			return strconv.Itoa(s.clients.count()) + " clients left"
+		})
+	}
+	lc := dialLoop(t, s)
+	send(t, lc.nc, "EXISTS k\r\n")
+	expectLines(t, lc.r, ":0")
+}
+
+// TestEventLoopClientKill kills a loop connection from another one.
+func TestEventLoopClientKill(t *testing.T) {
+	s := startLoopServer(t, nil)
+	a, b := dialLoop(t, s), dialLoop(t, s)
+	send(t, b.nc, "CLIENT KILL ID "+strconv.FormatInt(a.id, 10)+"\r\n")
+	expectLines(t, b.r, ":1")
+	expectClosed(t, a.r)
+	waitUntil(t, func() bool { return s.clients.count() == 1 }, func() string {
+		return strconv.Itoa(s.clients.count()) + " clients, want 1"
+	})
+	send(t, b.nc, "PING\r\n")
+	expectLines(t, b.r, "+PONG")
+}
+
+// TestEventLoopBlockingHandOff: a blocking command leaves the loop with
+// the replies before it and the requests after it, and is served.
+func TestEventLoopBlockingHandOff(t *testing.T) {
+	s := startLoopServer(t, nil)
+	a, b := dialLoop(t, s), dialLoop(t, s)
+	send(t, a.nc, "SET a 1\r\nBLPOP q 0\r\nPING\r\n")
+	expectLines(t, a.r, "+OK")
+	wantState(t, s, a.id, sockHanded)
+	waitUntil(t, func() bool { return s.blocks.n.Load() == 1 }, func() string { return "BLPOP not blocked" })
+	send(t, b.nc, "RPUSH q v\r\n")
+	expectLines(t, b.r, ":1")
+	expectLines(t, a.r, "*2", "$1", "q", "$1", "v", "+PONG")
+	send(t, a.nc, "GET a\r\n")
+	expectLines(t, a.r, "$1", "1")
+}
+
+// TestEventLoopSubscribeMonitorHandOff: SUBSCRIBE and MONITOR leave the
+// loop; messages and the monitor feed arrive.
+func TestEventLoopSubscribeMonitorHandOff(t *testing.T) {
+	s := startLoopServer(t, nil)
+	sub, mon, pub := dialLoop(t, s), dialLoop(t, s), dialLoop(t, s)
+	send(t, sub.nc, "PING\r\nSUBSCRIBE ch\r\n")
+	expectLines(t, sub.r, "+PONG", "*3", "$9", "subscribe", "$2", "ch", ":1")
+	wantState(t, s, sub.id, sockHanded)
+	send(t, mon.nc, "MONITOR\r\n")
+	expectLines(t, mon.r, "+OK")
+	wantState(t, s, mon.id, sockHanded)
+	send(t, pub.nc, "PUBLISH ch hi\r\n")
+	expectLines(t, pub.r, ":1")
+	expectLines(t, sub.r, "*3", "$7", "message", "$2", "ch", "$2", "hi")
+	if line := readLine(t, mon.r); !strings.Contains(line, `"PUBLISH" "ch" "hi"`) {
+		t.Fatalf("monitor line %q", line)
+	}
+	if st, _ := sockStateOf(s, pub.id); st != sockLoop {
+		t.Fatalf("publisher's socket state %d, want on the loop (%d)", st, sockLoop)
+	}
+}
+
+// TestEventLoopMultiQuitProtocolError: MULTI leaves the loop; QUIT answers
+// and closes; a framing error is answered and closes.
+func TestEventLoopMultiQuitProtocolError(t *testing.T) {
+	s := startLoopServer(t, nil)
+	m := dialLoop(t, s)
+	send(t, m.nc, "MULTI\r\nSET k 1\r\nINCR k\r\nEXEC\r\n")
+	expectLines(t, m.r, "+OK", "+QUEUED", "+QUEUED", "*2", "+OK", ":2")
+	wantState(t, s, m.id, sockHanded)
+
+	q := dialLoop(t, s)
+	send(t, q.nc, "PING\r\nQUIT\r\nPING\r\n")
+	expectLines(t, q.r, "+PONG", "+OK")
+	expectClosed(t, q.r)
+
+	p := dialLoop(t, s)
+	send(t, p.nc, "PING\r\n*1\r\n$x\r\n")
+	expectLines(t, p.r, "+PONG")
+	if line := readLine(t, p.r); !strings.HasPrefix(line, "-ERR Protocol error") {
+		t.Fatalf("framing error answered %q", line)
+	}
+	expectClosed(t, p.r)
+}
+
+// TestEventLoopIdleTimeout: the timeout directive closes an idle loop
+// connection.
+func TestEventLoopIdleTimeout(t *testing.T) {
+	s := startLoopServer(t, func(c *config.Config) { c.Timeout = 1 })
+	lc := dialLoop(t, s)
+	expectClosed(t, lc.r) // rawConn's deadline bounds the wait
+	waitUntil(t, func() bool { return s.clients.count() == 0 }, func() string { return "idle client still registered" })
+}
+
+// TestEventLoopShutdownOpenConns closes a server with connections on the
+// loops (idle, mid-request, handed off and blocked): every connection is
+// closed, Close returns, and the process holds no more descriptors than
+// before the server started.
+func TestEventLoopShutdownOpenConns(t *testing.T) {
+	before := countFDs(t)
+	s := startLoopServer(t, nil)
+	idle, mid, blocked := dialLoop(t, s), dialLoop(t, s), dialLoop(t, s)
+	send(t, mid.nc, "*2\r\n$3\r\nGET\r\n$5\r\nab")
+	send(t, blocked.nc, "BLPOP q 0\r\n")
+	wantState(t, s, blocked.id, sockHanded)
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		dumpStacks(t)
+		t.Fatal("Close did not return")
+	}
+	for _, lc := range []*loopClient{idle, mid, blocked} {
+		expectClosed(t, lc.r)
+		_ = lc.nc.Close()
+	}
+	waitUntil(t, func() bool { return countFDs(t) <= before }, func() string {
+		return strconv.Itoa(countFDs(t)) + " descriptors open, " + strconv.Itoa(before) + " before the server"
+	})
+}
+
+func countFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
