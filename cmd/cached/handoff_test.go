@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +28,10 @@ import (
 // It reports migration throughput, client p99 before and during each move,
 // and the time from the join to a balanced table.
 //
-// CACHED_HANDOFF_ARGS adds directives to every node (measurements).
+// CACHED_HANDOFF_ARGS adds directives to every node (measurements);
+// CACHED_HANDOFF_BIN runs that binary instead of building this package's;
+// CACHED_TRACE_DIR makes every process, the test's too, write execution
+// traces of the moves there (scripts/handoff-trace.sh reads them).
 // CACHED_HANDOFF_KEYS sets the key count (default 20000; the issue's figure
 // is 1000000, which takes minutes to load on a busy machine).
 func TestBinaryClusterHandoff(t *testing.T) {
@@ -39,13 +43,23 @@ func TestBinaryClusterHandoff(t *testing.T) {
 		}
 		keys = n
 	}
-	bin := filepath.Join(t.TempDir(), "cached")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin := os.Getenv("CACHED_HANDOFF_BIN") // a prebuilt binary (to compare builds in turn)
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "cached")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	h := &hoCluster{t: t, ctx: ctx, bin: bin}
+	if dir := os.Getenv(traceDirEnv); dir != "" {
+		h.fr = trace.NewFlightRecorder(trace.FlightRecorderConfig{MinAge: 5 * time.Second, MaxBytes: 256 << 20})
+		if err := h.fr.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer h.fr.Stop()
+	}
 	h.start("")
 	seed := gossipSeed(t, ctx, h.procs[0].addr)
 	h.start(seed)
@@ -70,11 +84,14 @@ func TestBinaryClusterHandoff(t *testing.T) {
 
 	// Join: 3 -> 4.
 	keys0, bytes0 := h.loadedTotals()
+	h.traceAll("before join")
 	joinAt := time.Now()
 	h.start(seed)
 	h.waitBalanced(4, 10*time.Minute)
 	joinTook := time.Since(joinAt)
 	p99Join := load.p99()
+	t.Logf("join window %s .. %s", joinAt.UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
+	h.traceAll("after join")
 	keys1, bytes1 := h.loadedTotals()
 	h.sleepLoad(load, time.Second)
 	missJoin, wrongJoin := load.misses.Load(), load.wrong.Load()
@@ -96,6 +113,8 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	h.waitBalanced(3, 10*time.Minute)
 	leaveTook := time.Since(leaveAt)
 	p99Leave := load.p99()
+	t.Logf("leave window %s .. %s", leaveAt.UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
+	h.traceAll("after leave")
 	h.sleepLoad(load, time.Second)
 	stop()
 	<-done
@@ -112,6 +131,26 @@ func TestBinaryClusterHandoff(t *testing.T) {
 		missing, wrong, err, wrongJoin, load.wrong.Load())
 	if err != nil || missing != 0 {
 		t.Errorf("after join and leave: %d of %d keys missing (%v)", missing, keys, err)
+	}
+}
+
+// traceAll asks every process for its flight recorder's window (SIGUSR1;
+// cmd/cached/trace.go) when CACHED_TRACE_DIR is set, and logs the moment.
+// The files are for `go tool trace` and scripts/handoff-trace.sh.
+func (h *hoCluster) traceAll(what string) {
+	if os.Getenv(traceDirEnv) == "" {
+		return
+	}
+	var pids []string
+	for _, p := range h.procs {
+		_ = p.cmd.Process.Signal(syscall.SIGUSR1)
+		pids = append(pids, fmt.Sprintf("%s=%d", p.addr, p.cmd.Process.Pid))
+	}
+	h.t.Logf("trace %s at %s: %s", what, time.Now().UTC().Format(time.RFC3339Nano), strings.Join(pids, " "))
+	h.traces++
+	name := filepath.Join(os.Getenv(traceDirEnv), fmt.Sprintf("client-%d-%d.trace", os.Getpid(), h.traces))
+	if err := writeTrace(h.fr, name); err != nil {
+		h.t.Errorf("client trace: %v", err)
 	}
 }
 
@@ -147,6 +186,9 @@ type hoCluster struct {
 	ctx   context.Context
 	bin   string
 	procs []*hoProc
+
+	fr     *trace.FlightRecorder // the test process's, with CACHED_TRACE_DIR
+	traces int
 }
 
 func (h *hoCluster) start(seed string) {
