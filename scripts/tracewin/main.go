@@ -17,33 +17,33 @@ import (
 )
 
 type gstate struct {
-	cat     string
-	state   trace.GoState
-	since   trace.Time
+	cat   string
+	state trace.GoState
+	since trace.Time
 	// current episode (conn goroutines): from network wakeup to next network wait
-	inEp      bool
-	epStart   trace.Time
-	runnable  time.Duration
-	running   time.Duration
-	waiting   map[string]time.Duration
-	syscall   time.Duration
-	assist    time.Duration
-	assistAt  trace.Time
-	inAssist  bool
-	stwDuring time.Duration
-	reason    string
+	inEp       bool
+	epStart    trace.Time
+	runnable   time.Duration
+	running    time.Duration
+	waiting    map[string]time.Duration
+	syscall    time.Duration
+	assist     time.Duration
+	assistAt   trace.Time
+	inAssist   bool
+	stwDuring  time.Duration
+	reason     string
 	blockStack trace.Stack
 }
 
 type bucket struct {
-	run        map[string]time.Duration
+	run          map[string]time.Duration
 	connRunnWait time.Duration
-	connSync   time.Duration
-	stw        time.Duration
-	assist     time.Duration
-	slow       int
-	eps        int
-	gcs        int
+	connSync     time.Duration
+	stw          time.Duration
+	assist       time.Duration
+	slow         int
+	eps          int
+	gcs          int
 }
 
 var (
@@ -98,9 +98,9 @@ func analyze(name string) {
 	inSTW := false
 	var slowEps []string
 	var total struct {
-		eps, slow                          int
+		eps, slow                                   int
 		runnable, running, sync, sys, assist, other time.Duration
-		reasons                            map[string]time.Duration
+		reasons                                     map[string]time.Duration
 	}
 	total.reasons = map[string]time.Duration{}
 	var first, last trace.Time
