@@ -42,6 +42,10 @@ type ReplicaConfig struct {
 	MaxBulk int64
 	// MaxFrame bounds the bytes of one frame. Default 1 GiB.
 	MaxFrame int
+	// Pacer paces the loading of snapshots between slots (pace.go); share
+	// one between the process's Replicas and its Primary. Nil: one of the
+	// defaults for this Replica; NewPacer(0, 0) turns pacing off.
+	Pacer *Pacer
 	// Logger receives a line per sync, gap and disconnect; nil discards.
 	Logger *slog.Logger
 	// Resume, if set, gives for a slot of Slots a position this node
@@ -68,6 +72,9 @@ func (c ReplicaConfig) withDefaults() ReplicaConfig {
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.BackoffMin, 50*time.Millisecond)
 	def(&c.BackoffMax, 2*time.Second)
+	if c.Pacer == nil {
+		c.Pacer = NewPacer(DefaultSnapshotWork, DefaultSnapshotRest)
+	}
 	if c.MaxBulk <= 0 {
 		c.MaxBulk = 512 << 20
 	}
@@ -294,13 +301,23 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 		conn.Close()
 		wg.Wait()
 	}()
+	var slotStart time.Time // of the slot being loaded (Pacer)
 	for {
 		args, err := fr.read()
 		if err != nil {
 			return true, err
 		}
+		if string(args[0]) == fSnap {
+			slotStart = r.cfg.Pacer.Start()
+		}
 		if err := r.handle(args); err != nil {
 			return true, err
+		}
+		if string(args[0]) == fSnapEnd && !slotStart.IsZero() { // between slots: no unit open, no lock held
+			// The slot's time includes waits for the primary's bytes: a
+			// load that waits on the network rests more than it needs.
+			r.cfg.Pacer.Done(slotStart)
+			slotStart = time.Time{}
 		}
 	}
 }
