@@ -14,7 +14,7 @@
 # These are counts from the Go scheduler, which survive a loaded machine
 # better than the client's p99 (also printed).
 #
-#   scripts/handoff-trace.sh OLD_BINARY NEW_BINARY   (KEYS=300000 ROUNDS=2)
+#   scripts/handoff-trace.sh OLD_BINARY NEW_BINARY   (KEYS=300000 ROUNDS=2 NODES=3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keys=${KEYS:-300000}
@@ -27,10 +27,10 @@ for r in $(seq "$rounds"); do
     dir="$out/r$r-$(basename "$bin")"
     mkdir -p "$dir"
     echo "== round $r, $bin, load $(cut -d' ' -f1-3 /proc/loadavg)"
-    (cd cmd/cached && CACHED_TRACE_DIR="$dir" CACHED_HANDOFF_BIN="$bin" CACHED_HANDOFF_KEYS="$keys" \
+    (cd cmd/cached && CACHED_TRACE_DIR="$dir" CACHED_HANDOFF_BIN="$bin" CACHED_HANDOFF_KEYS="$keys" CACHED_HANDOFF_NODES="${NODES:-3}" \
       "$out/handoff.test" -test.count=1 -test.run TestBinaryClusterHandoff -test.v >"$dir/test.log" 2>&1) ||
       { echo "test failed: $dir/test.log"; tail -20 "$dir/test.log"; }
-    grep -oE "(join 3->4|leave 4->3): [a-z ]*after [0-9.]+m?s|p99 before [0-9.]+m?s, during [0-9.]+m?s" "$dir/test.log" | paste -sd' ' - || true
+    grep -oE "(join [0-9]+->[0-9]+|leave [0-9]+->[0-9]+): [a-z ]*after [0-9.]+m?s|p99 before [0-9.]+m?s, during [0-9.]+m?s" "$dir/test.log" | paste -sd' ' - || true
     win=$(grep -oE "join window [^ ]+ \.\. [^ ]+" "$dir/test.log" | awk '{print "-from " $3 " -to " $5}')
     for f in "$dir"/cached-*-2.trace; do
       echo "-- $(basename "$f")"

@@ -33,15 +33,24 @@ import (
 // CACHED_TRACE_DIR makes every process, the test's too, write execution
 // traces of the moves there (scripts/handoff-trace.sh reads them).
 // CACHED_HANDOFF_KEYS sets the key count (default 20000; the figure
-// is 1000000, which takes minutes to load on a busy machine).
+// is 1000000, which takes minutes to load on a busy machine), and
+// CACHED_HANDOFF_NODES the nodes before the join (default 3; 5 gives the
+// issue's 5 -> 6 figures).
 func TestBinaryClusterHandoff(t *testing.T) {
-	keys := 20000
+	keys, nodes := 20000, 3
 	if v := os.Getenv("CACHED_HANDOFF_KEYS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			t.Fatalf("CACHED_HANDOFF_KEYS=%q", v)
 		}
 		keys = n
+	}
+	if v := os.Getenv("CACHED_HANDOFF_NODES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 3 || n > 9 {
+			t.Fatalf("CACHED_HANDOFF_NODES=%q (3 to 9)", v)
+		}
+		nodes = n
 	}
 	bin := os.Getenv("CACHED_HANDOFF_BIN") // a prebuilt binary (to compare builds in turn)
 	if bin == "" {
@@ -62,9 +71,10 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	}
 	h.start("")
 	seed := gossipSeed(t, ctx, h.procs[0].addr)
-	h.start(seed)
-	h.start(seed)
-	h.waitBalanced(3, 2*time.Minute)
+	for range nodes - 1 {
+		h.start(seed)
+	}
+	h.waitBalanced(nodes, 2*time.Minute)
 
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{h.procs[0].addr},
 		DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, PoolSize: 8})
@@ -87,7 +97,7 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	h.traceAll("before join")
 	joinAt := time.Now()
 	h.start(seed)
-	h.waitBalanced(4, 10*time.Minute)
+	h.waitBalanced(nodes+1, 10*time.Minute)
 	joinTook := time.Since(joinAt)
 	p99Join := load.p99()
 	t.Logf("join window %s .. %s", joinAt.UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
@@ -95,8 +105,8 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	keys1, bytes1 := h.loadedTotals()
 	h.sleepLoad(load, time.Second)
 	missJoin, wrongJoin := load.misses.Load(), load.wrong.Load()
-	t.Logf("join 3->4: balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v; %s",
-		joinTook.Round(time.Millisecond), keys1-keys0, float64(keys1-keys0)/joinTook.Seconds(),
+	t.Logf("join %d->%d: balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v; %s",
+		nodes, nodes+1, joinTook.Round(time.Millisecond), keys1-keys0, float64(keys1-keys0)/joinTook.Seconds(),
 		float64(bytes1-bytes0)/1e6, float64(bytes1-bytes0)/1e6/joinTook.Seconds(), p99Before, p99Join, load.summary())
 
 	// Graceful leave: 4 -> 3, by SIGTERM to a node that is not the seed.
@@ -110,7 +120,7 @@ func TestBinaryClusterHandoff(t *testing.T) {
 		t.Fatalf("leaver: %v\n%s", err, leaver.logs.String())
 	}
 	h.procs = slices.Delete(h.procs, 2, 3)
-	h.waitBalanced(3, 10*time.Minute)
+	h.waitBalanced(nodes, 10*time.Minute)
 	leaveTook := time.Since(leaveAt)
 	p99Leave := load.p99()
 	t.Logf("leave window %s .. %s", leaveAt.UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
@@ -118,8 +128,8 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	h.sleepLoad(load, time.Second)
 	stop()
 	<-done
-	t.Logf("leave 4->3: exited and balanced after %v; p99 before %v, during %v; %s; leaver log: %s",
-		leaveTook.Round(time.Millisecond), p99Before, p99Leave, load.summary(), handoffLines(leaver.logs.String()))
+	t.Logf("leave %d->%d: exited and balanced after %v; p99 before %v, during %v; %s; leaver log: %s",
+		nodes+1, nodes, leaveTook.Round(time.Millisecond), p99Before, p99Leave, load.summary(), handoffLines(leaver.logs.String()))
 	if !strings.Contains(leaver.logs.String(), "slots handed over") {
 		t.Errorf("the leaver did not log its hand-over:\n%s", leaver.logs.String())
 	}

@@ -47,14 +47,15 @@ type bucket struct {
 }
 
 var (
-	fromWall = flag.String("from", "", "window start, RFC3339Nano wall clock (default trace start)")
-	toWall   = flag.String("to", "", "window end")
-	bucketD  = flag.Duration("bucket", 200*time.Millisecond, "bucket")
-	slowD    = flag.Duration("slow", 2*time.Millisecond, "slow episode")
-	connFn   = flag.String("conn", "redcon.(*Server).serve.func", "start function substring of connection goroutines")
-	topN     = flag.Int("top", 30, "sample keys to print")
-	procs    = flag.Int("procs", 2, "GOMAXPROCS of the traced process")
-	verbose  = flag.Bool("v", false, "print slow episodes")
+	fromWall  = flag.String("from", "", "window start, RFC3339Nano wall clock (default trace start)")
+	toWall    = flag.String("to", "", "window end")
+	bucketD   = flag.Duration("bucket", 200*time.Millisecond, "bucket")
+	slowD     = flag.Duration("slow", 2*time.Millisecond, "slow episode")
+	connFn    = flag.String("conn", "redcon.(*Server).serve.func", "start function substring of connection goroutines")
+	topN      = flag.Int("top", 30, "sample keys to print")
+	showWaits = flag.Bool("waits", false, "count the waits of non-connection goroutines by reason")
+	procs     = flag.Int("procs", 2, "GOMAXPROCS of the traced process")
+	verbose   = flag.Bool("v", false, "print slow episodes")
 )
 
 func main() {
@@ -125,6 +126,7 @@ func analyze(name string) {
 	var satFrom trace.Time
 	var satD []time.Duration
 	bgSet := map[trace.GoID]*gstate{}
+	bgWaits := map[string]int{}
 	satCats := ""
 	satBy := map[string]time.Duration{}
 	var runnD, netD, otherD []time.Duration
@@ -306,6 +308,9 @@ func analyze(name string) {
 					g.waiting = map[string]time.Duration{}
 				}
 			}
+			if to == trace.GoWaiting && !isConn && inWin(ev.Time()) {
+				bgWaits[short(g.cat)+" "+st.Reason]++
+			}
 			if to == trace.GoWaiting {
 				g.reason = st.Reason
 				g.blockStack = st.Stack
@@ -385,6 +390,10 @@ func analyze(name string) {
 	dist("conn runnable waits", runnD)
 	dist("conn network waits", netD)
 	dist("conn other waits", otherD)
+	if *showWaits {
+		fmt.Println("waits of other goroutines (goroutine reason):")
+		printTop(bgWaits, 0, 20)
+	}
 	fmt.Printf("CPU samples in window: %d\n", samples)
 	printTop(catSamples, samples, 12)
 	printTop(sampleBy, samples, *topN)
@@ -448,7 +457,11 @@ func printTop(m map[string]int, total, n int) {
 	}
 	sort.Slice(xs, func(i, j int) bool { return xs[i].v > xs[j].v })
 	for i := 0; i < len(xs) && i < n; i++ {
-		fmt.Printf("  %5.1f%% %5d  %s\n", 100*float64(xs[i].v)/float64(max(total, 1)), xs[i].v, xs[i].k)
+		if total == 0 {
+			fmt.Printf("  %5d  %s\n", xs[i].v, xs[i].k)
+			continue
+		}
+		fmt.Printf("  %5.1f%% %5d  %s\n", 100*float64(xs[i].v)/float64(total), xs[i].v, xs[i].k)
 	}
 }
 
