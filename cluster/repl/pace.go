@@ -27,13 +27,17 @@ const (
 	DefaultSnapshotRest = time.Millisecond
 )
 
-// A Pacer spreads the snapshot work of a process: each loop (a link
+// A Pacer spreads the snapshot work of a process (off unless given:
+// slower moves have their own risk, docs/performance.md): each loop (a link
 // sending slots, a replica loading them) reports the time each slot took
 // (Start, Done), and once the loops together have worked the Pacer's work
-// since the last rest, every loop rests the Pacer's rest at its next slot
-// boundary. A nil Pacer, or one whose rest is not positive, never rests.
-// Safe for concurrent use; share one between all the Primary's links and
-// Replicas of a process (Config.Pacer, ReplicaConfig.Pacer).
+// since the last rest, every loop rests until the Pacer's rest has passed,
+// at its next slot boundary. Rests as slept are paid back: while the time
+// rested exceeds the work done, no rest begins, so a busy machine that
+// oversleeps slows a sync at most about twofold. A nil Pacer, or one whose
+// rest is not positive, never rests. Safe for concurrent use; share one
+// between all the Primary's links and Replicas of a process
+// (Config.Pacer, ReplicaConfig.Pacer).
 type Pacer struct {
 	work, rest time.Duration
 	now        func() time.Time
@@ -42,7 +46,8 @@ type Pacer struct {
 	mu        sync.Mutex // protects the fields below
 	busy      time.Duration
 	restUntil time.Time
-	worked    time.Duration // in all (tests)
+	worked    time.Duration // in all
+	rested    time.Duration // in all, as slept by the loops that began the rests
 	rests     int           // rests begun (tests)
 }
 
@@ -72,14 +77,26 @@ func (p *Pacer) Done(t time.Time) {
 	d := now.Sub(t)
 	p.busy += d
 	p.worked += d
+	began := false
 	if p.busy >= p.work && !now.Before(p.restUntil) {
 		p.busy = 0
-		p.restUntil = now.Add(p.rest)
-		p.rests++
+		if p.rested < p.worked { // else an oversleep is still being paid back
+			p.restUntil = now.Add(p.rest)
+			p.rests++
+			began = true
+		}
 	}
 	until := p.restUntil
 	p.mu.Unlock()
-	if w := until.Sub(now); w > 0 {
-		p.sleep(w)
+	w := until.Sub(now)
+	if w <= 0 {
+		return
+	}
+	p.sleep(w)
+	if began {
+		slept := p.now().Sub(now)
+		p.mu.Lock()
+		p.rested += slept
+		p.mu.Unlock()
 	}
 }

@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -78,6 +79,38 @@ func TestPacerSharedRest(t *testing.T) {
 	p.Done(s)
 	if len(c.sleeps) != 2 || c.sleeps[1] != 1500*time.Microsecond || p.rests != 1 {
 		t.Fatalf("rests %v (%d begun), want [2ms 1.5ms] (1)", c.sleeps, p.rests)
+	}
+}
+
+// TestPacerPaysBackOversleep: a rest that slept 5 ms instead of 1 ms
+// (a busy machine) is paid back: no rest begins while the time rested
+// is not below the work done.
+func TestPacerPaysBackOversleep(t *testing.T) {
+	c := &fakeClock{t: time.Unix(0, 0)}
+	p := c.pacer(time.Millisecond, time.Millisecond)
+	over := true
+	p.sleep = func(d time.Duration) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.sleeps = append(c.sleeps, d)
+		if over {
+			d, over = 5*time.Millisecond, false
+		}
+		c.t = c.t.Add(d)
+	}
+	var after []int // rests begun after each slot
+	for range 12 {  // 12 ms of work in slots of 1 ms
+		s := p.Start()
+		c.advance(time.Millisecond)
+		p.Done(s)
+		after = append(after, len(c.sleeps))
+	}
+	// The first rest slept 5 ms: slots 2 to 5 (worked 2-5 ms, rested 5 ms)
+	// rest no more; from slot 6 on, the work is ahead again and every
+	// slot of 1 ms rests 1 ms.
+	want := []int{1, 1, 1, 1, 1, 2, 3, 4, 5, 6, 7, 8}
+	if !slices.Equal(after, want) || p.rested != 12*time.Millisecond || p.worked != 12*time.Millisecond {
+		t.Fatalf("rests after each slot %v, want %v; rested %v, worked %v", after, want, p.rested, p.worked)
 	}
 }
 

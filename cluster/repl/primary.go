@@ -45,10 +45,8 @@ type Config struct {
 	// a slot smaller than this (plus one key), so a store that calls emit
 	// with locks held stalls writers only for larger slots. Default 4 MiB.
 	SnapshotBuffer int
-	// Pacer paces the links' snapshots between slots (pace.go); share it
-	// with the process's Replicas. Nil: one of the defaults
-	// (DefaultSnapshotWork, DefaultSnapshotRest) for this Primary's links;
-	// NewPacer(0, 0) turns pacing off.
+	// Pacer, if set, paces the links' snapshots between slots (pace.go);
+	// share it with the process's Replicas. Nil: no pacing.
 	Pacer *Pacer
 	// Logger receives a line for every sync and link end; nil discards.
 	Logger *slog.Logger
@@ -85,9 +83,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SnapshotBuffer <= 0 {
 		c.SnapshotBuffer = d.SnapshotBuffer
-	}
-	if c.Pacer == nil {
-		c.Pacer = NewPacer(DefaultSnapshotWork, DefaultSnapshotRest)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -42,9 +42,9 @@ type ReplicaConfig struct {
 	MaxBulk int64
 	// MaxFrame bounds the bytes of one frame. Default 1 GiB.
 	MaxFrame int
-	// Pacer paces the loading of snapshots between slots (pace.go); share
-	// one between the process's Replicas and its Primary. Nil: one of the
-	// defaults for this Replica; NewPacer(0, 0) turns pacing off.
+	// Pacer, if set, paces the loading of snapshots between slots
+	// (pace.go); share one between the process's Replicas and its
+	// Primary. Nil: no pacing.
 	Pacer *Pacer
 	// Logger receives a line per sync, gap and disconnect; nil discards.
 	Logger *slog.Logger
@@ -72,9 +72,6 @@ func (c ReplicaConfig) withDefaults() ReplicaConfig {
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.BackoffMin, 50*time.Millisecond)
 	def(&c.BackoffMax, 2*time.Second)
-	if c.Pacer == nil {
-		c.Pacer = NewPacer(DefaultSnapshotWork, DefaultSnapshotRest)
-	}
 	if c.MaxBulk <= 0 {
 		c.MaxBulk = 512 << 20
 	}
