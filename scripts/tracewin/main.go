@@ -1,6 +1,16 @@
-// Command h3tools reads Go execution traces of cached and reports, per
-// wall-clock window, where connection goroutines spend the time of their
-// slow requests.
+// Command tracewin reads Go execution traces of cached processes (written
+// with CACHED_TRACE_DIR, cmd/cached/trace.go) and reports, for a wall-clock
+// window (-from, -to; RFC 3339): per 100 ms bucket, each goroutine kind's
+// running time; the stretches in which every P ran goroutines other than
+// connections (-conn names the connections' start function), by holder;
+// connections' waits for a P and for locks, by the goroutine that released
+// them; the distribution of connections' network waits (on a client: its
+// request latencies); and CPU samples by goroutine kind and stack.
+//
+//	go run . -conn serveConn -from T0 -to T1 cached-PID-2.trace
+//
+// It is its own module so that cached does not depend on
+// golang.org/x/exp/trace. scripts/handoff-trace.sh drives it.
 package main
 
 import (
