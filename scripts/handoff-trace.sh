@@ -15,6 +15,10 @@
 # better than the client's p99 (also printed).
 #
 #   scripts/handoff-trace.sh OLD_BINARY NEW_BINARY   (KEYS=300000 ROUNDS=2 NODES=3)
+#
+# Each binary must have cmd/cached/trace.go (SIGUSR1 ends a process
+# without it): to compare with an older commit, build that commit with
+# this branch's cmd/cached/trace.go and main.go copied in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keys=${KEYS:-300000}
