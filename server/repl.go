@@ -43,9 +43,10 @@ const replPoll = 50 * time.Millisecond
 // replState is the node's replication: one Primary, one Replica per primary
 // it follows. The run goroutine owns replicas and view.
 type replState struct {
-	s   *Server
-	p   *repl.Primary
-	log *slog.Logger
+	s     *Server
+	p     *repl.Primary
+	pacer *repl.Pacer // snapshot work of the Primary and every Replica (repl/pace.go); nil: none
+	log   *slog.Logger
 
 	owned atomic.Pointer[[store.Slots]bool] // slots this node is primary for
 	pool  sync.Pool                         // *[]repl.Record for CommitEffects
@@ -94,9 +95,17 @@ func (s *Server) startRepl() error {
 	rs := &replState{s: s, log: s.log.With("component", "repl"), replicas: map[string]*replicaLink{},
 		done: make(chan struct{}), pos: map[int]slotPosition{}, flips: map[int]*flip{}, poke: make(chan struct{}, 1),
 		flipWait: flipWait}
+	// With repl-snapshot-pace, one pacer for all snapshot work of the
+	// process, sending and loading: a node that joins loads from every
+	// primary at once. Off by default: it slows moves, and a move slower
+	// than flipWait takes slots over without their seal (docs/performance.md).
+	if s.cfg.Cluster.SnapshotPace {
+		rs.pacer = repl.NewPacer(repl.DefaultSnapshotWork, repl.DefaultSnapshotRest)
+	}
 	p, err := repl.NewPrimary(repl.Config{
 		BacklogSize:  int(s.cfg.Cluster.ReplBacklogSize),
 		SnapshotRate: s.cfg.Cluster.SnapshotRate,
+		Pacer:        rs.pacer,
 		Auth:         s.cfg.Cluster.Secret,
 		Logger:       rs.log,
 	}, snapshotter{st: s.store, owned: func(slot int) bool { return rs.owned.Load()[slot] }})
@@ -294,7 +303,7 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 		r, err := repl.NewReplica(repl.ReplicaConfig{
 			Addr: addr, Auth: rs.s.cfg.Cluster.Secret, ID: self, Slots: slots,
 			Dial: rs.s.replDial, Logger: rs.log.With("primary", id),
-			Resume: rs.resume,
+			Resume: rs.resume, Pacer: rs.pacer,
 		}, countingApplier{Applier: newApplier(rs.s), h: &rs.s.handoff})
 		if err != nil {
 			rs.log.Error("replica not started", "primary", id, "error", err)

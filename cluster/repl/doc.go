@@ -26,7 +26,9 @@
 // slot are skipped while its snapshot is pending and, after it, those with
 // Seq <= S; because the link's ring position stands still during the
 // snapshot, every record of the slot the snapshot does not hold is still
-// ahead of it. Snapshot bytes are rate-limited (Config.SnapshotRate).
+// ahead of it. Snapshot bytes are rate-limited (Config.SnapshotRate), and
+// snapshot work is paced between slots by a [Pacer] that a process's
+// links and replicas share (about half of the time at most).
 //
 // The replica checks each slot's sequence: a record that is not the next
 // one is a gap, and it asks for a snapshot of that slot (RESYNC) while the

@@ -242,9 +242,11 @@ func (l *link) send() error {
 			}
 		}
 		if len(l.queue) > 0 {
+			t := l.p.cfg.Pacer.Start()
 			if err := l.snapshotNext(); err != nil {
 				return err
 			}
+			l.p.cfg.Pacer.Done(t) // between slots: no shard lock held
 			continue
 		}
 		if moved {

@@ -45,6 +45,9 @@ type Config struct {
 	// a slot smaller than this (plus one key), so a store that calls emit
 	// with locks held stalls writers only for larger slots. Default 4 MiB.
 	SnapshotBuffer int
+	// Pacer, if set, paces the links' snapshots between slots (pace.go);
+	// share it with the process's Replicas. Nil: no pacing.
+	Pacer *Pacer
 	// Logger receives a line for every sync and link end; nil discards.
 	Logger *slog.Logger
 }

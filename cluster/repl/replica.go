@@ -42,6 +42,10 @@ type ReplicaConfig struct {
 	MaxBulk int64
 	// MaxFrame bounds the bytes of one frame. Default 1 GiB.
 	MaxFrame int
+	// Pacer, if set, paces the loading of snapshots between slots
+	// (pace.go); share one between the process's Replicas and its
+	// Primary. Nil: no pacing.
+	Pacer *Pacer
 	// Logger receives a line per sync, gap and disconnect; nil discards.
 	Logger *slog.Logger
 	// Resume, if set, gives for a slot of Slots a position this node
@@ -294,13 +298,23 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 		conn.Close()
 		wg.Wait()
 	}()
+	var slotStart time.Time // of the slot being loaded (Pacer)
 	for {
 		args, err := fr.read()
 		if err != nil {
 			return true, err
 		}
+		if string(args[0]) == fSnap {
+			slotStart = r.cfg.Pacer.Start()
+		}
 		if err := r.handle(args); err != nil {
 			return true, err
+		}
+		if string(args[0]) == fSnapEnd && !slotStart.IsZero() { // between slots: no unit open, no lock held
+			// The slot's time includes waits for the primary's bytes: a
+			// load that waits on the network rests more than it needs.
+			r.cfg.Pacer.Done(slotStart)
+			slotStart = time.Time{}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,11 +28,16 @@ import (
 // It reports migration throughput, client p99 before and during each move,
 // and the time from the join to a balanced table.
 //
-// CACHED_HANDOFF_ARGS adds directives to every node (measurements).
+// CACHED_HANDOFF_ARGS adds directives to every node (measurements);
+// CACHED_HANDOFF_BIN runs that binary instead of building this package's;
+// CACHED_TRACE_DIR makes every process, the test's too, write execution
+// traces of the moves there (scripts/handoff-trace.sh reads them).
 // CACHED_HANDOFF_KEYS sets the key count (default 20000; the issue's figure
-// is 1000000, which takes minutes to load on a busy machine).
+// is 1000000, which takes minutes to load on a busy machine), and
+// CACHED_HANDOFF_NODES the nodes before the join (default 3; 5 gives the
+// issue's 5 -> 6 figures).
 func TestBinaryClusterHandoff(t *testing.T) {
-	keys := 20000
+	keys, nodes := 20000, 3
 	if v := os.Getenv("CACHED_HANDOFF_KEYS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -39,18 +45,36 @@ func TestBinaryClusterHandoff(t *testing.T) {
 		}
 		keys = n
 	}
-	bin := filepath.Join(t.TempDir(), "cached")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	if v := os.Getenv("CACHED_HANDOFF_NODES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 3 || n > 9 {
+			t.Fatalf("CACHED_HANDOFF_NODES=%q (3 to 9)", v)
+		}
+		nodes = n
+	}
+	bin := os.Getenv("CACHED_HANDOFF_BIN") // a prebuilt binary (to compare builds in turn)
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "cached")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	h := &hoCluster{t: t, ctx: ctx, bin: bin}
+	if dir := os.Getenv(traceDirEnv); dir != "" {
+		h.fr = trace.NewFlightRecorder(trace.FlightRecorderConfig{MinAge: 5 * time.Second, MaxBytes: 256 << 20})
+		if err := h.fr.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer h.fr.Stop()
+	}
 	h.start("")
 	seed := gossipSeed(t, ctx, h.procs[0].addr)
-	h.start(seed)
-	h.start(seed)
-	h.waitBalanced(3, 2*time.Minute)
+	for range nodes - 1 {
+		h.start(seed)
+	}
+	h.waitBalanced(nodes, 2*time.Minute)
 
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{h.procs[0].addr},
 		DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, PoolSize: 8})
@@ -70,16 +94,19 @@ func TestBinaryClusterHandoff(t *testing.T) {
 
 	// Join: 3 -> 4.
 	keys0, bytes0 := h.loadedTotals()
+	h.traceAll("before join")
 	joinAt := time.Now()
 	h.start(seed)
-	h.waitBalanced(4, 10*time.Minute)
+	h.waitBalanced(nodes+1, 10*time.Minute)
 	joinTook := time.Since(joinAt)
 	p99Join := load.p99()
+	t.Logf("join window %s .. %s", joinAt.UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
+	h.traceAll("after join")
 	keys1, bytes1 := h.loadedTotals()
 	h.sleepLoad(load, time.Second)
 	missJoin, wrongJoin := load.misses.Load(), load.wrong.Load()
-	t.Logf("join 3->4: balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v; %s",
-		joinTook.Round(time.Millisecond), keys1-keys0, float64(keys1-keys0)/joinTook.Seconds(),
+	t.Logf("join %d->%d: balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v; %s",
+		nodes, nodes+1, joinTook.Round(time.Millisecond), keys1-keys0, float64(keys1-keys0)/joinTook.Seconds(),
 		float64(bytes1-bytes0)/1e6, float64(bytes1-bytes0)/1e6/joinTook.Seconds(), p99Before, p99Join, load.summary())
 
 	// Graceful leave: 4 -> 3, by SIGTERM to a node that is not the seed.
@@ -93,14 +120,16 @@ func TestBinaryClusterHandoff(t *testing.T) {
 		t.Fatalf("leaver: %v\n%s", err, leaver.logs.String())
 	}
 	h.procs = slices.Delete(h.procs, 2, 3)
-	h.waitBalanced(3, 10*time.Minute)
+	h.waitBalanced(nodes, 10*time.Minute)
 	leaveTook := time.Since(leaveAt)
 	p99Leave := load.p99()
+	t.Logf("leave window %s .. %s", leaveAt.UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
+	h.traceAll("after leave")
 	h.sleepLoad(load, time.Second)
 	stop()
 	<-done
-	t.Logf("leave 4->3: exited and balanced after %v; p99 before %v, during %v; %s; leaver log: %s",
-		leaveTook.Round(time.Millisecond), p99Before, p99Leave, load.summary(), handoffLines(leaver.logs.String()))
+	t.Logf("leave %d->%d: exited and balanced after %v; p99 before %v, during %v; %s; leaver log: %s",
+		nodes+1, nodes, leaveTook.Round(time.Millisecond), p99Before, p99Leave, load.summary(), handoffLines(leaver.logs.String()))
 	if !strings.Contains(leaver.logs.String(), "slots handed over") {
 		t.Errorf("the leaver did not log its hand-over:\n%s", leaver.logs.String())
 	}
@@ -112,6 +141,35 @@ func TestBinaryClusterHandoff(t *testing.T) {
 		missing, wrong, err, wrongJoin, load.wrong.Load())
 	if err != nil || missing != 0 {
 		t.Errorf("after join and leave: %d of %d keys missing (%v)", missing, keys, err)
+	}
+	// Slots taken over without the old primary's seal may lack its last
+	// writes (docs/cluster.md): name them when values were not the last.
+	for _, p := range append(slices.Clone(h.procs), leaver) {
+		for _, l := range strings.Split(p.logs.String(), "\n") {
+			if strings.Contains(l, "seal") || strings.Contains(l, "abandon") {
+				t.Logf("%s: %s", p.addr, l)
+			}
+		}
+	}
+}
+
+// traceAll asks every process for its flight recorder's window (SIGUSR1;
+// cmd/cached/trace.go) when CACHED_TRACE_DIR is set, and logs the moment.
+// The files are for `go tool trace` and scripts/handoff-trace.sh.
+func (h *hoCluster) traceAll(what string) {
+	if os.Getenv(traceDirEnv) == "" {
+		return
+	}
+	var pids []string
+	for _, p := range h.procs {
+		_ = p.cmd.Process.Signal(syscall.SIGUSR1)
+		pids = append(pids, fmt.Sprintf("%s=%d", p.addr, p.cmd.Process.Pid))
+	}
+	h.t.Logf("trace %s at %s: %s", what, time.Now().UTC().Format(time.RFC3339Nano), strings.Join(pids, " "))
+	h.traces++
+	name := filepath.Join(os.Getenv(traceDirEnv), fmt.Sprintf("client-%d-%d.trace", os.Getpid(), h.traces))
+	if err := writeTrace(h.fr, name); err != nil {
+		h.t.Errorf("client trace: %v", err)
 	}
 }
 
@@ -147,6 +205,9 @@ type hoCluster struct {
 	ctx   context.Context
 	bin   string
 	procs []*hoProc
+
+	fr     *trace.FlightRecorder // the test process's, with CACHED_TRACE_DIR
+	traces int
 }
 
 func (h *hoCluster) start(seed string) {

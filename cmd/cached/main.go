@@ -44,6 +44,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printVersion(stdout)
 		return 0
 	}
+	stopTrace := startFlightRecorder(os.Getenv(traceDirEnv), func(format string, args ...any) {
+		fmt.Fprintf(stderr, format+"\n", args...)
+	})
+	defer stopTrace()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)

@@ -59,6 +59,11 @@ type ClusterConfig struct {
 	// incoming members, all links together (directive "repl-snapshot-rate";
 	// 0 = unlimited).
 	SnapshotRate int64
+	// SnapshotPace makes snapshot work, sending and loading, rest 1 ms
+	// after each 1 ms (repl.Pacer; directive "repl-snapshot-pace"; default
+	// no): a move then holds at most about half of each process's time, and
+	// takes up to twice as long.
+	SnapshotPace bool
 
 	// Transport, if set, makes the gossip transport (tests cut the network
 	// with it); nil = memberlist's UDP+TCP transport. Not a directive.
@@ -152,6 +157,9 @@ var _ = registerDirectives(
 	immutable(boundedMemDirective("repl-snapshot-rate", "0", 0, 1<<40,
 		"bytes per second of slot snapshots sent to replicas and joining nodes, all together (0 = unlimited)",
 		func(c *Config) *int64 { return &c.Cluster.SnapshotRate })),
+	immutable(boolDirective("repl-snapshot-pace", "no",
+		"pace slot snapshots, sent and loaded: rest 1 ms after each 1 ms of that work (moves take up to twice as long)",
+		func(c *Config) *bool { return &c.Cluster.SnapshotPace })),
 	immutable(boundedMemDirective("repl-backlog-size", "1mb", 16<<10, 1<<40,
 		"replication backlog: how much a disconnected replica may miss and still resume",
 		func(c *Config) *int64 { return &c.Cluster.ReplBacklogSize })),

@@ -84,7 +84,7 @@ var cachedOnlyDirectives = []string{
 	"shards", "gc-min-heap", "metrics-addr", "log-format", "io-event-loop",
 	"cluster-join", "cluster-node-id", "cluster-secret", "cluster-route", "cluster-probe-interval",
 	"cluster-probe-timeout", "cluster-gossip-interval", "cluster-replicas", "cluster-replica-reads",
-	"cluster-shutdown-handoff-timeout", "repl-snapshot-rate",
+	"cluster-shutdown-handoff-timeout", "repl-snapshot-rate", "repl-snapshot-pace",
 	"cluster-announce-human-nodename", "cluster-port-tls", "lua-replicate-commands",
 	"set-max-listpack-entries", "set-max-listpack-value",
 }

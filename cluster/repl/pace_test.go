@@ -1,0 +1,154 @@
+package repl
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a Pacer's time: work advances it by hand, a rest by the
+// time slept.
+type fakeClock struct {
+	mu     sync.Mutex
+	t      time.Time
+	sleeps []time.Duration
+}
+
+func (c *fakeClock) pacer(work, rest time.Duration) *Pacer {
+	p := NewPacer(work, rest)
+	p.now = func() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+	p.sleep = func(d time.Duration) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.sleeps = append(c.sleeps, d)
+		c.t = c.t.Add(d)
+	}
+	return p
+}
+
+func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// TestPacerRestsAfterEachWork: slots of 300 µs with work 1 ms and rest
+// 1 ms rest once per four slots (1.2 ms of work), never inside a slot; the
+// time between slots (the loop idle) is not work.
+func TestPacerRestsAfterEachWork(t *testing.T) {
+	c := &fakeClock{t: time.Unix(0, 0)}
+	p := c.pacer(time.Millisecond, time.Millisecond)
+	for i := 1; i <= 12; i++ {
+		s := p.Start()
+		c.advance(300 * time.Microsecond)
+		p.Done(s)
+		if want := i / 4; len(c.sleeps) != want {
+			t.Fatalf("after %d slots: %d rests, want %d", i, len(c.sleeps), want)
+		}
+		c.advance(5 * time.Millisecond) // idle: waiting for the network
+	}
+	for _, d := range c.sleeps {
+		if d != time.Millisecond {
+			t.Fatalf("rest %v, want 1ms", d)
+		}
+	}
+	if p.worked != 12*300*time.Microsecond || p.rests != 3 {
+		t.Fatalf("worked %v, %d rests", p.worked, p.rests)
+	}
+}
+
+// TestPacerSharedRest: the work of two loops adds up, and a loop that
+// ends a slot while the other's rest is under way rests until it ends.
+func TestPacerSharedRest(t *testing.T) {
+	c := &fakeClock{t: time.Unix(0, 0)}
+	p := c.pacer(time.Millisecond, 2*time.Millisecond)
+	a, b := p.Start(), p.Start()
+	c.advance(600 * time.Microsecond)
+	p.Done(a) // 0.6 ms: no rest
+	if len(c.sleeps) != 0 {
+		t.Fatalf("rested after 0.6 ms of work")
+	}
+	// b worked the same 0.6 ms: 1.2 ms together, b rests 2 ms.
+	p.Done(b)
+	if len(c.sleeps) != 1 || c.sleeps[0] != 2*time.Millisecond {
+		t.Fatalf("rests %v, want [2ms]", c.sleeps)
+	}
+	// A slot of a that ended 0.5 ms into a rest: it sleeps the 1.5 ms left,
+	// and does not start a second rest.
+	c.mu.Lock()
+	c.t = c.t.Add(-1500 * time.Microsecond) // as if b's sleep had not passed yet
+	c.mu.Unlock()
+	s := c.t.Add(-100 * time.Microsecond)
+	p.Done(s)
+	if len(c.sleeps) != 2 || c.sleeps[1] != 1500*time.Microsecond || p.rests != 1 {
+		t.Fatalf("rests %v (%d begun), want [2ms 1.5ms] (1)", c.sleeps, p.rests)
+	}
+}
+
+// TestPacerPaysBackOversleep: a rest that slept 5 ms instead of 1 ms
+// (a busy machine) is paid back: no rest begins while the time rested
+// is not below the work done.
+func TestPacerPaysBackOversleep(t *testing.T) {
+	c := &fakeClock{t: time.Unix(0, 0)}
+	p := c.pacer(time.Millisecond, time.Millisecond)
+	over := true
+	p.sleep = func(d time.Duration) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.sleeps = append(c.sleeps, d)
+		if over {
+			d, over = 5*time.Millisecond, false
+		}
+		c.t = c.t.Add(d)
+	}
+	var after []int // rests begun after each slot
+	for range 12 {  // 12 ms of work in slots of 1 ms
+		s := p.Start()
+		c.advance(time.Millisecond)
+		p.Done(s)
+		after = append(after, len(c.sleeps))
+	}
+	// The first rest slept 5 ms: slots 2 to 5 (worked 2-5 ms, rested 5 ms)
+	// rest no more; from slot 6 on, the work is ahead again and every
+	// slot of 1 ms rests 1 ms.
+	want := []int{1, 1, 1, 1, 1, 2, 3, 4, 5, 6, 7, 8}
+	if !slices.Equal(after, want) || p.rested != 12*time.Millisecond || p.worked != 12*time.Millisecond {
+		t.Fatalf("rests after each slot %v, want %v; rested %v, worked %v", after, want, p.rested, p.worked)
+	}
+}
+
+// TestPacerOff: a Pacer with no rest, and a nil one, never sleep.
+func TestPacerOff(t *testing.T) {
+	c := &fakeClock{t: time.Unix(0, 0)}
+	for _, p := range []*Pacer{c.pacer(time.Millisecond, 0), nil} {
+		for range 10 {
+			s := p.Start()
+			c.advance(10 * time.Millisecond)
+			p.Done(s)
+		}
+	}
+	if len(c.sleeps) != 0 {
+		t.Fatalf("%d rests with pacing off", len(c.sleeps))
+	}
+}
+
+// TestPacedSync: a replica syncing 500 slots of 20 keys through a
+// Pacer shared with its primary ends identical to it, and the Pacer
+// counted the work of both ends and rested.
+func TestPacedSync(t *testing.T) {
+	pc := NewPacer(200*time.Microsecond, 100*time.Microsecond)
+	h := newHarness(t, Config{Pacer: pc})
+	slots := slotRange(0, 500)
+	prefill(h.store, slots, 20)
+	ap := newFakeApplier()
+	r, err := NewReplica(ReplicaConfig{Addr: h.addr, ID: "r1", Slots: slots, AckInterval: 20 * time.Millisecond,
+		Logger: testLogger(t), Pacer: pc}, ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitFor(t, "every slot live", func() bool { return r.Stats().SlotsLive == len(slots) })
+	assertSame(t, h.store, ap, slots)
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.rests == 0 || pc.worked == 0 {
+		t.Fatalf("pacer: worked %v, %d rests", pc.worked, pc.rests)
+	}
+}
