@@ -94,6 +94,11 @@ type ReplicaStats struct {
 	Reconnects   uint64 // connections that ended or failed
 }
 
+// Connected reports whether the link to the primary is up (handshake done).
+// A link that goes silent is cut by its read timeout, so a connected link
+// is delivering the stream.
+func (r *Replica) Connected() bool { return r.connected.Load() }
+
 // Stats returns the current numbers. It scans the slot states.
 func (r *Replica) Stats() ReplicaStats {
 	st := ReplicaStats{
