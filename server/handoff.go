@@ -50,6 +50,7 @@ type handoffState struct {
 	incoming, incomingLive     atomic.Int64  // slots staged to this node in the current table; of which live
 	outgoing                   atomic.Int64  // slots this node is primary of and staged to another
 	handedOff, abandoned       atomic.Int64  // slots of the last graceful leave
+	leaveRetained              atomic.Int64  // most slots the last leave kept a copy of as retained member
 	leaveStarted, leaveElapsed atomic.Int64  // unix ns; ns
 }
 
@@ -184,7 +185,14 @@ func (s *Server) handOff(reason string) {
 	defer deadline.Stop()
 	tick := time.NewTicker(handoffPoll)
 	defer tick.Stop()
+	s.handoff.leaveRetained.Store(0)
 	for !n.HandedOff() {
+		// The leaver keeps following the slots it replicated as their
+		// retained member until their new replicas report live (a failover
+		// meanwhile promotes its copy): the wait covers those too.
+		if r := int64(retainedSlots(n)); r > s.handoff.leaveRetained.Load() {
+			s.handoff.leaveRetained.Store(r)
+		}
 		select {
 		case <-deadline.C:
 			s.logHandoff(n, before, start, false)
@@ -194,6 +202,20 @@ func (s *Server) handOff(reason string) {
 	}
 	s.logHandoff(n, before, start, true)
 	s.lingerWhileMoved(deadline.C)
+}
+
+// retainedSlots counts the slots n keeps a copy of as their retained
+// member in its current table.
+func retainedSlots(n *cluster.Node) int {
+	t := n.Table()
+	self := t.IndexOf(n.ID())
+	c := 0
+	for s := range cluster.NumSlots {
+		if self >= 0 && t.RetainedIndex(s) == self {
+			c++
+		}
+	}
+	return c
 }
 
 // lingerWhileMoved waits until this node has answered no MOVED for
@@ -237,12 +259,15 @@ func (s *Server) logHandoff(n *cluster.Node, before int, start time.Time, done b
 	s.handoff.handedOff.Store(int64(before - left))
 	s.handoff.abandoned.Store(int64(left))
 	s.handoff.leaveElapsed.Store(int64(took))
+	kept := s.handoff.leaveRetained.Load()
 	if done {
-		s.log.Warn("cluster: slots handed over", "slots", before, "took", took.Round(time.Millisecond))
+		s.log.Warn("cluster: slots handed over", "slots", before, "retained_copies", kept,
+			"took", took.Round(time.Millisecond))
 		return
 	}
 	s.log.Error("cluster: hand-over timed out, leaving anyway", "handed", before-left, "abandoned", left,
-		"took", took.Round(time.Millisecond), "staged", n.Table().Staged())
+		"took", took.Round(time.Millisecond), "staged", n.Table().Staged(), "retained_copies", kept,
+		"still_retained", retainedSlots(n))
 }
 
 // ownedSlots counts the slots n is primary of in its current table.
@@ -308,6 +333,7 @@ func (s *Server) infoMigration(b *strings.Builder) {
 		"migration_snapshot_bytes_sent_links", bytesSent,
 		"migration_leave_handed_slots", h.handedOff.Load(),
 		"migration_leave_abandoned_slots", h.abandoned.Load(),
+		"migration_leave_retained_slots", h.leaveRetained.Load(),
 		"migration_leave_ms", time.Duration(h.leaveElapsed.Load()).Milliseconds(),
 	})
 }
