@@ -217,17 +217,20 @@ func (n *Node) stepSettledLocked(cur *Table, target []Member) bool {
 	return slices.Equal(n.virtIDs, memberIDs(target))
 }
 
-// allReportedLocked reports whether every member of target has reported
-// holding for cur's version, or cur is older than reportWait. A staged step
-// waits for that, so that no member sees a version gap in normal operation
-// (a gap makes a node drop every slot it owned, see markLostLocked).
-// n.mu must be held.
+// allReportedLocked reports whether every member of target that is a
+// member of cur has reported holding for cur's version, or cur is older
+// than reportWait. A staged step waits for that, so that no member sees a
+// version gap in normal operation (a gap makes a node drop every slot it
+// owned, see markLostLocked); so does a failover from a staged table, so
+// that it promotes the copies reported live for it (liveFirst: a retained
+// copy whose report is missing would be passed over for a replica still
+// loading its snapshot). n.mu must be held.
 func (n *Node) allReportedLocked(cur *Table, target []Member) bool {
 	if time.Since(n.adoptedAt) > reportWait {
 		return true
 	}
 	for _, m := range target {
-		if n.reports[m.ID].version != cur.version {
+		if cur.IndexOf(m.ID) >= 0 && n.reports[m.ID].version != cur.version {
 			return false
 		}
 	}
@@ -264,4 +267,21 @@ func (n *Node) plannedLocked(cur *Table, live []Member) []Member {
 		}
 	}
 	return normalizeMembers(out)
+}
+
+// primaryGoneLocked reports whether a member that is primary of some slot
+// in cur is no longer live (not seen, or banned): the next plan is a
+// failover. n.mu must be held.
+func (n *Node) primaryGoneLocked(cur *Table) bool {
+	for i, m := range cur.members {
+		if _, seen := n.seen[m.ID]; seen && !n.bannedLocked(m.ID) {
+			continue
+		}
+		for s := range NumSlots {
+			if cur.OwnerIndex(s) == i {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -38,9 +38,11 @@ func joinSyncOf(s *Server, primary string) joinSync {
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	for _, l := range rs.replicas {
+	connected := map[string]bool{} // Stats reads every slot's state: once per link
+	for id, l := range rs.replicas {
+		connected[id] = l.r.Stats().Connected
 		js.links++
-		if l.r.Stats().Connected {
+		if connected[id] {
 			js.linksAlive++
 		}
 	}
@@ -49,7 +51,7 @@ func joinSyncOf(s *Server, primary string) joinSync {
 			continue
 		}
 		live := false
-		if l := rs.replicas[f.primary]; l != nil && l.r.Stats().Connected {
+		if l := rs.replicas[f.primary]; l != nil && connected[f.primary] {
 			_, _, live = l.r.Position(f.slot)
 		}
 		first := v.t.Rank(f.slot, v.self) == 1
@@ -173,7 +175,9 @@ func TestFailoverDuringJoinSync(t *testing.T) {
 	waitMembers(t, nodes, 3)
 	waitReplSynced(t, nodes)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Every call is bounded by the clients' timeouts and every wait by a
+	// poll's deadline; ctx only ends the test's requests when it returns.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{first.Addr()},
 		DialTimeout: 2 * time.Second, ReadTimeout: 30 * time.Second, PoolSize: 4})

@@ -42,6 +42,11 @@ type handoffState struct {
 	mu       sync.Mutex // protects the fields below
 	reported *clusterView
 	followed []heldSlot // slots held as replica or incoming member in reported
+	// wasLive marks the slots whose copy was live on a connected link while
+	// reported was the table: they stay reported live when the link drops
+	// (the primary crashed: the copy is as complete as a failover can
+	// get), until the next table.
+	wasLive []bool
 	lastView *clusterView
 	lastOwn  []bool // primary slots in lastView (nil before the first)
 
@@ -75,12 +80,13 @@ func (rs *replState) reportHeld() {
 	defer h.mu.Unlock()
 	if h.reported != v {
 		h.reported, h.followed = v, heldSlots(v)
+		h.wasLive = make([]bool, cluster.NumSlots)
 		h.countFlips(v)
 	}
 	var notLive []cluster.SlotRange
 	var in, inLive int64
 	rs.mu.Lock()
-	connected := map[string]bool{} // a slot is live only on a connected link (not a copy from before a freeze)
+	connected := map[string]bool{} // a slot turns live only on a connected link (not a copy from before a freeze)
 	for id, l := range rs.replicas {
 		connected[id] = l.r.Stats().Connected
 	}
@@ -88,6 +94,14 @@ func (rs *replState) reportHeld() {
 		live := false
 		if l := rs.replicas[f.primary]; l != nil && connected[f.primary] {
 			_, _, live = l.r.Position(f.slot)
+			h.wasLive[f.slot] = live
+		} else {
+			// Link down (the primary is gone, or the link restarts): a
+			// copy that was live under this table still is the most
+			// complete one a failover can promote (it has every write a
+			// WAIT counted it for), so its report does not change until
+			// the next table, which makes it follow again from scratch.
+			live = h.wasLive[f.slot]
 		}
 		if f.incoming {
 			in++
