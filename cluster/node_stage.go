@@ -74,6 +74,9 @@ func (n *Node) ReportHeld(version uint64, notLive []SlotRange) {
 	n.meta.NotLive = encodeRanges(notLive, room)
 	h := holding{version: version}
 	h.notLive, _ = decodeRanges(n.meta.NotLive) // what peers will see
+	if old.version != 0 && old.version != version {
+		n.earlier[n.id] = old
+	}
 	n.reports[n.id] = h
 	n.dirty = true
 	n.wake()
@@ -169,6 +172,9 @@ func (n *Node) noteMetaLocked(id string, node *memberlist.Node) {
 		n.dirty = true
 	}
 	if old := n.reports[id]; old.version != h.version || !slices.Equal(old.notLive, h.notLive) {
+		if old.version != 0 && old.version != h.version {
+			n.earlier[id] = old
+		}
 		n.reports[id] = h
 		n.dirty = true
 	}
@@ -194,6 +200,10 @@ func (n *Node) stageInputLocked(cur *Table, live []Member) stageInput {
 	in.target = n.plannedLocked(cur, live)
 	for id, h := range n.reports {
 		in.reports[id] = h
+	}
+	in.earlier = make(map[string]holding, len(n.earlier))
+	for id, h := range n.earlier {
+		in.earlier[id] = h
 	}
 	return in
 }

@@ -116,6 +116,7 @@ type stageInput struct {
 	target   []Member           // live members that are not leaving: the target's member set
 	alive    map[string]bool    // live members, leaving ones included (they still serve)
 	reports  map[string]holding // by member ID
+	earlier  map[string]holding // by member ID: its report for the version before its current one's
 	replicas int
 	version  uint64
 	maxFlips int
@@ -240,7 +241,7 @@ func leaverFirst(lf *Table, s int, in stageInput, t *Table) string {
 			return pick(id)
 		}
 	}
-	if m, ok := cur.Retained(s); ok && in.alive[m.ID] && in.reports[m.ID].live(cur.version, s) {
+	if m, ok := cur.Retained(s); ok && in.alive[m.ID] && in.retainedLive(m.ID, s) {
 		return pick(m.ID)
 	}
 	for _, m := range row {
@@ -286,7 +287,7 @@ func liveFirst(prev *Table, in stageInput) *Table {
 			}
 		}
 		if m, ok := in.cur.Retained(s); ok {
-			if i := prev.IndexOf(m.ID); i >= 0 && !slices.Contains(row, uint16(i)) && live(uint16(i)) {
+			if i := prev.IndexOf(m.ID); i >= 0 && !slices.Contains(row, uint16(i)) && in.alive[m.ID] && in.retainedLive(m.ID, s) {
 				first = append(first, uint16(i))
 			}
 		}
@@ -305,6 +306,20 @@ func liveFirst(prev *Table, in stageInput) *Table {
 	out := *prev
 	out.prefs = prefs
 	return &out
+}
+
+// retainedLive reports whether member id, the retained member of slot s in
+// in.cur, counts as holding a live copy for a failover: it reported the
+// slot live for cur's version, or its report before, for the version
+// before cur's (in which it held the slot: it is retained because it did),
+// said so. A primary's crash drops its replicas' links, and a copy reported
+// under a table adopted after the crash (the coordinator may step once
+// more before the crash is detected) is no longer live; its earlier report
+// still tells that it was complete, which a replica still loading its
+// snapshot is not.
+func (in stageInput) retainedLive(id string, s int) bool {
+	e := in.earlier[id]
+	return in.reports[id].live(in.cur.version, s) || e.version+1 == in.cur.version && e.live(e.version, s)
 }
 
 // deadPrimary reports whether some slot's primary in cur is not alive.

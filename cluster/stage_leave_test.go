@@ -166,3 +166,55 @@ func TestStageLeaveRetainedConverges(t *testing.T) {
 		}
 	}
 }
+
+// TestStageFailoverEarlierReport (issue 11): a primary's crash drops its
+// replicas' links, so under a table adopted after the crash (the
+// coordinator stepped once more before the crash was detected) every copy
+// of its slots is reported not live. The retained member's report for the
+// table before still counts: the failover promotes it, not the new first
+// replica that was still loading its snapshot. A report older than that
+// does not count (the member may not have held the slot then).
+func TestStageFailoverEarlierReport(t *testing.T) {
+	ms := testMembers(400, 4)
+	t1 := BuildTable(ms[:3], 1, 5)
+	newcomer := ms[3].ID
+	t2 := nextTable(stageInput{cur: t1, target: ms, alive: aliveOf(ms), replicas: 1, version: 6,
+		maxFlips: flipBatch, stage: true})
+	checkStaged(t, "join", t2)
+	victim := ms[0]
+	rest := without(ms, victim.ID)
+	notLive := map[string]holding{}
+	for _, m := range ms {
+		notLive[m.ID] = holding{version: t2.version, notLive: []SlotRange{{0, NumSlots - 1}}}
+	}
+	for _, c := range []struct {
+		name    string
+		earlier map[string]holding
+		want    bool // the retained old first replica is promoted
+	}{
+		{"earlier live", allLive(ms[:3], t1.version), true},
+		{"older live", allLive(ms[:3], t1.version-1), false},
+		{"no earlier", nil, false},
+	} {
+		t3 := nextTable(stageInput{cur: t2, target: rest, alive: aliveOf(rest), reports: notLive, earlier: c.earlier,
+			replicas: 1, version: 7, maxFlips: flipBatch, stage: true})
+		checkStaged(t, c.name, t3)
+		checked, old := 0, 0
+		for s := range NumSlots {
+			rt, ok := t2.Retained(s)
+			if t2.Owner(s).ID != victim.ID || !ok || t2.Preference(s)[1].ID != newcomer {
+				continue
+			}
+			checked++
+			if t3.Owner(s).ID == rt.ID {
+				old++
+			}
+		}
+		if checked == 0 {
+			t.Fatalf("%s: no slot of the victim has the newcomer as first replica: the test shows nothing", c.name)
+		}
+		if c.want && old != checked || !c.want && old != 0 {
+			t.Errorf("%s: %d of %d slots promoted to their retained old replica, want %v", c.name, old, checked, c.want)
+		}
+	}
+}

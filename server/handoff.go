@@ -95,12 +95,14 @@ func (rs *replState) reportHeld() {
 		if l := rs.replicas[f.primary]; l != nil && connected[f.primary] {
 			_, _, live = l.r.Position(f.slot)
 			h.wasLive[f.slot] = live
-		} else {
+		} else if !f.incoming {
 			// Link down (the primary is gone, or the link restarts): a
 			// copy that was live under this table still is the most
 			// complete one a failover can promote (it has every write a
 			// WAIT counted it for), so its report does not change until
 			// the next table, which makes it follow again from scratch.
+			// Not for an incoming copy: a flip to it must find its link up
+			// (it waits for the old primary's seal on it).
 			live = h.wasLive[f.slot]
 		}
 		if f.incoming {
