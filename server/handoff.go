@@ -46,7 +46,7 @@ type handoffState struct {
 	// reported was the table: they stay reported live when the link drops
 	// (the primary crashed: the copy is as complete as a failover can
 	// get), until the next table.
-	wasLive []bool
+	wasLive  []bool
 	lastView *clusterView
 	lastOwn  []bool // primary slots in lastView (nil before the first)
 
