@@ -134,8 +134,8 @@ func readBack(ctx context.Context, cc *redis.ClusterClient, acked map[string]str
 
 // TestFailoverDuringJoinSync (issue 11): 3 nodes with cluster-replicas 1
 // hold keys in 2,048 slots, each acknowledged by WAIT 1 0. A 4th node
-// joins; the node that will be killed sends its snapshots slowly
-// (repl-snapshot-rate), so the joiner is still loading that node's slots
+// joins; two of the three send their snapshots slowly (repl-snapshot-rate),
+// and one of them is killed while the joiner is still loading its slots
 // (as incoming member and as their new first replica, the old replica
 // kept as retained member) when the node is stopped abruptly (gossip cut,
 // then closed: no leave). The test asserts the window was hit (the joiner
@@ -164,14 +164,15 @@ func TestFailoverDuringJoinSync(t *testing.T) {
 		base(c)
 		c.Cluster.SnapshotRate = slowRate
 	}
-	// The victim joins last: a joining node receives its slots and sends
-	// (almost) none, so the throttle does not slow the cluster's forming.
+	// The two nodes that may be killed join after the founder (a joining
+	// node receives its slots and sends few, so the throttle slows the
+	// cluster's forming little); the victim is the one of them whose slots
+	// the joiner gets first replica roles of.
 	first := startClusterNode(t, "", base)
 	seed := first.cl.node.Load().GossipAddr()
-	nodes := []*Server{first, startClusterNode(t, seed, base)}
+	nodes := []*Server{first, startClusterNode(t, seed, slow)}
 	waitMembers(t, nodes, 2)
-	victim := startClusterNode(t, seed, slow)
-	nodes = append(nodes, victim)
+	nodes = append(nodes, startClusterNode(t, seed, slow))
 	waitMembers(t, nodes, 3)
 	waitReplSynced(t, nodes)
 
@@ -191,30 +192,32 @@ func TestFailoverDuringJoinSync(t *testing.T) {
 
 	joiner := startClusterNode(t, seed, base)
 	nodes = append(nodes, joiner)
-	victimID := victim.cl.node.Load().ID()
-	// The joiner has its table, holds slots of the victim as first replica
-	// and loads them: wait until it follows them over a connected link,
-	// then kill at once.
+	// The joiner has its table, holds slots of a throttled node as first
+	// replica and loads them: kill that node at once.
 	var js joinSync
-	for deadline, polls := time.Now().Add(partitionWait), 0; ; pollPause(&polls) {
-		js = joinSyncOf(joiner, victimID)
-		if js.firstSync > 0 {
-			break
+	var victim, other *Server
+	for deadline, polls := time.Now().Add(partitionWait), 0; victim == nil; pollPause(&polls) {
+		for i, c := range nodes[1:3] {
+			if js = joinSyncOf(joiner, c.cl.node.Load().ID()); js.firstSync > 0 {
+				victim, other = c, nodes[2-i]
+				break
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the joiner did not sync slots of the victim as their first replica within %v: %+v (table version %d)",
-				partitionWait, js, joiner.cl.view.Load().t.Version())
+		if victim == nil && time.Now().After(deadline) {
+			t.Fatalf("the joiner did not sync slots of a throttled node as their first replica within %v (table version %d)",
+				partitionWait, joiner.cl.view.Load().t.Version())
 		}
 	}
+	victimID := victim.cl.node.Load().ID()
 	start := time.Now()
 	crashNode(nw, nodes, victim)
 	t.Logf("killed %s while the joiner held %d of its slots, %d not live (first replica of %d, %d not live)",
 		victimID[:8], js.held, js.syncing, js.first, js.firstSync)
-	survivors := []*Server{first, nodes[1], joiner}
+	survivors := []*Server{first, other, joiner}
 
 	// Every acknowledged key reads back: the slots the joiner was first
 	// replica of went to their old replica (retained), which has them.
-	rc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{first.Addr(), nodes[1].Addr(), joiner.Addr()},
+	rc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{first.Addr(), other.Addr(), joiner.Addr()},
 		DialTimeout: 2 * time.Second, ReadTimeout: 30 * time.Second, PoolSize: 4})
 	defer rc.Close()
 	var bad int
