@@ -64,8 +64,12 @@ func (n *Node) needsPlanLocked() bool {
 	}
 	pending := !slices.EqualFunc(target, cur.members, sameMember) || cur.incoming != nil ||
 		n.stage && !primariesBalanced(cur)
-	if pending && cur.incoming != nil && n.stepSettledLocked(cur, target) && !n.allReportedLocked(cur, target) {
-		return false // a staged step waits until every member applied cur (no version gaps)
+	if pending && cur.incoming != nil && (n.stepSettledLocked(cur, target) || n.primaryGoneLocked(cur)) &&
+		!n.allReportedLocked(cur, target) {
+		// A staged step waits until every member applied cur (no version
+		// gaps); a failover from a staged table waits for the reports
+		// that say which copies are live (at most reportWait).
+		return false
 	}
 	// A coordinator without a majority of the current members is on the
 	// minority side of a partition: only the majority re-plans.

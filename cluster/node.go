@@ -56,6 +56,7 @@ type Node struct {
 	downSeen  map[string]bool    // IDs memberlist reported left or dead (until seen alive again)
 	joinedAt  time.Time          // when needsPlanLocked first saw the node joined
 	reports   map[string]holding // holding reports by member ID, this node's included
+	earlier   map[string]holding // each member's report for the version before its current report's
 	dirty     bool               // something the next plan depends on changed
 	leaving   atomic.Bool        // BeginLeave was called
 	del       *delegate          // set by New
@@ -111,6 +112,7 @@ func New(cfg Config) (*Node, error) {
 		leavers:  make(map[string]bool),
 		downSeen: make(map[string]bool),
 		reports:  make(map[string]holding),
+		earlier:  make(map[string]holding),
 		dirty:    true,
 		metaKick: make(chan struct{}, 1),
 		gone:     make(map[string]bool),

@@ -74,6 +74,9 @@ func (n *Node) ReportHeld(version uint64, notLive []SlotRange) {
 	n.meta.NotLive = encodeRanges(notLive, room)
 	h := holding{version: version}
 	h.notLive, _ = decodeRanges(n.meta.NotLive) // what peers will see
+	if old.version != 0 && old.version != version {
+		n.earlier[n.id] = old
+	}
 	n.reports[n.id] = h
 	n.dirty = true
 	n.wake()
@@ -169,6 +172,9 @@ func (n *Node) noteMetaLocked(id string, node *memberlist.Node) {
 		n.dirty = true
 	}
 	if old := n.reports[id]; old.version != h.version || !slices.Equal(old.notLive, h.notLive) {
+		if old.version != 0 && old.version != h.version {
+			n.earlier[id] = old
+		}
 		n.reports[id] = h
 		n.dirty = true
 	}
@@ -195,6 +201,10 @@ func (n *Node) stageInputLocked(cur *Table, live []Member) stageInput {
 	for id, h := range n.reports {
 		in.reports[id] = h
 	}
+	in.earlier = make(map[string]holding, len(n.earlier))
+	for id, h := range n.earlier {
+		in.earlier[id] = h
+	}
 	return in
 }
 
@@ -217,17 +227,20 @@ func (n *Node) stepSettledLocked(cur *Table, target []Member) bool {
 	return slices.Equal(n.virtIDs, memberIDs(target))
 }
 
-// allReportedLocked reports whether every member of target has reported
-// holding for cur's version, or cur is older than reportWait. A staged step
-// waits for that, so that no member sees a version gap in normal operation
-// (a gap makes a node drop every slot it owned, see markLostLocked).
-// n.mu must be held.
+// allReportedLocked reports whether every member of target that is a
+// member of cur has reported holding for cur's version, or cur is older
+// than reportWait. A staged step waits for that, so that no member sees a
+// version gap in normal operation (a gap makes a node drop every slot it
+// owned, see markLostLocked); so does a failover from a staged table, so
+// that it promotes the copies reported live for it (liveFirst: a retained
+// copy whose report is missing would be passed over for a replica still
+// loading its snapshot). n.mu must be held.
 func (n *Node) allReportedLocked(cur *Table, target []Member) bool {
 	if time.Since(n.adoptedAt) > reportWait {
 		return true
 	}
 	for _, m := range target {
-		if n.reports[m.ID].version != cur.version {
+		if cur.IndexOf(m.ID) >= 0 && n.reports[m.ID].version != cur.version {
 			return false
 		}
 	}
@@ -264,4 +277,21 @@ func (n *Node) plannedLocked(cur *Table, live []Member) []Member {
 		}
 	}
 	return normalizeMembers(out)
+}
+
+// primaryGoneLocked reports whether a member that is primary of some slot
+// in cur is no longer live (not seen, or banned): the next plan is a
+// failover. n.mu must be held.
+func (n *Node) primaryGoneLocked(cur *Table) bool {
+	for i, m := range cur.members {
+		if _, seen := n.seen[m.ID]; seen && !n.bannedLocked(m.ID) {
+			continue
+		}
+		for s := range NumSlots {
+			if cur.OwnerIndex(s) == i {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -116,6 +116,7 @@ type stageInput struct {
 	target   []Member           // live members that are not leaving: the target's member set
 	alive    map[string]bool    // live members, leaving ones included (they still serve)
 	reports  map[string]holding // by member ID
+	earlier  map[string]holding // by member ID: its report for the version before its current one's
 	replicas int
 	version  uint64
 	maxFlips int
@@ -144,7 +145,8 @@ func nextTable(in stageInput) *Table {
 	if !in.stage || in.replicas == 0 || cur == nil || cur.width == 0 || len(in.target) == 0 {
 		return Plan(liveFirst(cur, in), in.target, in.replicas, in.version)
 	}
-	t := Plan(liveFirst(virtualTable(cur, in.alive), in), in.target, in.replicas, in.version)
+	lf := liveFirst(virtualTable(cur, in.alive), in)
+	t := Plan(lf, in.target, in.replicas, in.version)
 	if !deadPrimary(cur, in.alive) {
 		// Plan takes a promotion's imbalance (a departed primary's slots to
 		// their replicas, nothing else moved) and rebalances in the plan
@@ -178,10 +180,26 @@ func nextTable(in stageInput) *Table {
 		for k := range trow {
 			trow[k] = t.members[t.prefs[s*w+k]].ID
 		}
+		if !alive[pi] {
+			// Failover. A leaving member whose copy comes first (a WAIT 1
+			// counted it) is not in the target: Plan would pass it over for
+			// a member that may lack the data. It is promoted instead and
+			// the slot staged from it to the target primary, as its own
+			// slots are.
+			// (Not flipped in this table even if np holds the slot live: the
+			// leaver becomes primary first, so that it seals the slot for np
+			// with every write it has.)
+			if l := leaverFirst(lf, s, in, t); l != "" {
+				p = l
+			} else {
+				st.rows[s] = trow
+				continue
+			}
+		}
 		switch {
-		case p == np || !alive[pi]:
+		case p == np:
 			st.rows[s] = trow
-		case flips < in.maxFlips && cur.holdsIndex(s, idx[npi]) && in.reports[np].live(cur.version, s):
+		case alive[pi] && flips < in.maxFlips && cur.holdsIndex(s, idx[npi]) && in.reports[np].live(cur.version, s):
 			st.rows[s] = trow
 			flips++
 			st.used[p] = true // a leaving old primary stays a member for this table: it seals the slot
@@ -201,6 +219,37 @@ func nextTable(in stageInput) *Table {
 		}
 	}
 	return st.build()
+}
+
+// leaverFirst returns the member that a failover of slot s should promote
+// when it is a leaving one (alive, not a member of the target t), or "".
+// The order is liveFirst's: the replicas in lf's row that reported the
+// slot live for cur's version, then cur's retained member if its copy is
+// live (a leaver's is not in lf: virtualTable keeps only members some row
+// references), then the first live member of the row.
+func leaverFirst(lf *Table, s int, in stageInput, t *Table) string {
+	cur, w := in.cur, lf.width
+	row := lf.prefs[s*w+1 : (s+1)*w]
+	pick := func(id string) string {
+		if t.IndexOf(id) < 0 {
+			return id
+		}
+		return ""
+	}
+	for _, m := range row {
+		if id := lf.members[m].ID; in.alive[id] && in.reports[id].live(cur.version, s) {
+			return pick(id)
+		}
+	}
+	if m, ok := cur.Retained(s); ok && in.alive[m.ID] && in.retainedLive(m.ID, s) {
+		return pick(m.ID)
+	}
+	for _, m := range row {
+		if id := lf.members[m].ID; in.alive[id] {
+			return pick(id)
+		}
+	}
+	return ""
 }
 
 // liveFirst returns prev (cur, or its virtual table) with, for every slot
@@ -238,7 +287,7 @@ func liveFirst(prev *Table, in stageInput) *Table {
 			}
 		}
 		if m, ok := in.cur.Retained(s); ok {
-			if i := prev.IndexOf(m.ID); i >= 0 && !slices.Contains(row, uint16(i)) && live(uint16(i)) {
+			if i := prev.IndexOf(m.ID); i >= 0 && !slices.Contains(row, uint16(i)) && in.alive[m.ID] && in.retainedLive(m.ID, s) {
 				first = append(first, uint16(i))
 			}
 		}
@@ -257,6 +306,20 @@ func liveFirst(prev *Table, in stageInput) *Table {
 	out := *prev
 	out.prefs = prefs
 	return &out
+}
+
+// retainedLive reports whether member id, the retained member of slot s in
+// in.cur, counts as holding a live copy for a failover: it reported the
+// slot live for cur's version, or its report before, for the version
+// before cur's (in which it held the slot: it is retained because it did),
+// said so. A primary's crash drops its replicas' links, and a copy reported
+// under a table adopted after the crash (the coordinator may step once
+// more before the crash is detected) is no longer live; its earlier report
+// still tells that it was complete, which a replica still loading its
+// snapshot is not.
+func (in stageInput) retainedLive(id string, s int) bool {
+	e := in.earlier[id]
+	return in.reports[id].live(in.cur.version, s) || e.version+1 == in.cur.version && e.live(e.version, s)
 }
 
 // deadPrimary reports whether some slot's primary in cur is not alive.
@@ -282,10 +345,11 @@ type staging struct {
 }
 
 // build turns the rows into a Table whose members are the target's plus the
-// current primaries of staged slots. Short rows are filled up to the
-// table's width: with the slot's current replicas that are target
-// members, then other target members, then any member still alive; the
-// incoming member comes last (it is then a replica, no longer incoming).
+// current primaries of staged slots and the leaving members it retains.
+// Short rows are filled up to the table's width: with the slot's current
+// replicas that are target members, then other target members, then any
+// member still alive; the incoming member comes last (it is then a
+// replica, no longer incoming).
 func (st *staging) build() *Table {
 	cur := st.in.cur
 	var ms []Member
@@ -295,25 +359,46 @@ func (st *staging) build() *Table {
 		}
 	}
 	ms = normalizeMembers(append(ms, st.t.members...))
-	out := &Table{version: st.in.version, replicas: st.in.replicas, members: ms}
-	out.width = min(1+st.in.replicas, len(ms))
+	width := min(1+st.in.replicas, len(ms))
+	// A leaving member that only keeps copies (retained, in no row) joins
+	// the members without widening the rows: only when the width is
+	// 1+replicas already.
+	leaversFit := width == 1+st.in.replicas
+	retained := make([]string, NumSlots)
+	var extra []Member
+	for s := range NumSlots {
+		row := st.fill(s, st.rows[s], width, ms)
+		st.rows[s] = row
+		inc := ""
+		if st.inc[s] != "" && !slices.Contains(row, st.inc[s]) {
+			inc = st.inc[s]
+		}
+		st.inc[s] = inc
+		id := st.retain(s, row, inc, ms, leaversFit)
+		retained[s] = id
+		if id != "" && !slices.ContainsFunc(ms, func(m Member) bool { return m.ID == id }) &&
+			!slices.ContainsFunc(extra, func(m Member) bool { return m.ID == id }) {
+			extra = append(extra, cur.members[cur.IndexOf(id)])
+		}
+	}
+	if extra != nil {
+		ms = normalizeMembers(append(ms, extra...))
+	}
+	out := &Table{version: st.in.version, replicas: st.in.replicas, members: ms, width: width}
 	out.prefs = make([]uint16, NumSlots*out.width)
 	idx := make(map[string]uint16, len(ms))
 	for i, m := range ms {
 		idx[m.ID] = uint16(i)
 	}
 	for s := range NumSlots {
-		row := st.fill(s, st.rows[s], out.width, ms)
-		for k, id := range row {
+		for k, id := range st.rows[s] {
 			out.prefs[s*out.width+k] = idx[id]
 		}
-		inc := ""
-		if st.inc[s] != "" && !slices.Contains(row, st.inc[s]) {
-			inc = st.inc[s]
+		if inc := st.inc[s]; inc != "" {
 			out.stageColumns()
 			out.incoming[s], out.oldPos[s] = idx[inc], st.pos[s]
 		}
-		if id := st.retain(s, row, inc, idx); id != "" {
+		if id := retained[s]; id != "" {
 			out.stageColumns()
 			if out.retained == nil {
 				out.retained = make([]uint16, NumSlots)
@@ -343,13 +428,15 @@ func (t *Table) stageColumns() {
 // being built although row (the slot's new preference list, by ID) drops
 // it, or "": while some replica in row is not ready (it did not hold the
 // slot in cur or has not reported it live for cur's version), the first
-// replica of cur's row that is still alive, a target member (not leaving)
-// and neither in row nor the incoming member inc, else cur's retained
-// member on the same terms. So a replica move (a join gives the new member
-// replica roles at once) keeps the copy the old list vouched for until the
-// new copies are complete, and a failover meanwhile can promote it
-// (liveFirst). idx maps the new table's member IDs to indexes.
-func (st *staging) retain(s int, row []string, inc string, idx map[string]uint16) string {
+// replica of cur's row that is still alive and neither in row nor the
+// incoming member inc, else cur's retained member on the same terms. The
+// member is one of ms (the table's members so far) or, if leavers, a live
+// member that is leaving (not a target member; it joins the table's
+// members). So a replica move (a join gives the new member replica roles
+// at once, a leave takes the leaver's) keeps the copy the old list vouched
+// for until the new copies are complete, and a failover meanwhile can
+// promote it (liveFirst, leaverFirst).
+func (st *staging) retain(s int, row []string, inc string, ms []Member, leavers bool) string {
 	cur, in := st.in.cur, st.in
 	notReady := func(id string) bool {
 		return !cur.holdsIndex(s, cur.IndexOf(id)) || !in.reports[id].live(cur.version, s)
@@ -358,8 +445,13 @@ func (st *staging) retain(s int, row []string, inc string, idx map[string]uint16
 		return ""
 	}
 	keeps := func(id string) bool {
-		_, member := idx[id]
-		return member && in.alive[id] && st.t.IndexOf(id) >= 0 && id != inc && !slices.Contains(row, id)
+		if !in.alive[id] || id == inc || slices.Contains(row, id) {
+			return false
+		}
+		if st.t.IndexOf(id) < 0 { // leaving
+			return leavers || slices.ContainsFunc(ms, func(m Member) bool { return m.ID == id })
+		}
+		return true
 	}
 	// cur's replicas in order, then its retained member: by index, with no
 	// allocation (this runs for every slot of every step).

@@ -143,7 +143,9 @@ func TestStageJoin(t *testing.T) {
 }
 
 // TestStageLeave: a leaving member keeps serving its slots until their next
-// primaries hold them live, then drops out of the table.
+// primaries hold them live, keeps its replica copies as the slots' retained
+// member until their new replicas hold them live, then drops out of the
+// table.
 func TestStageLeave(t *testing.T) {
 	ms := testMembers(50, 4)
 	cur := BuildTable(ms, 1, 5)
@@ -165,8 +167,11 @@ func TestStageLeave(t *testing.T) {
 		if cur.Owner(s).ID == leaver && next.Owner(s).ID != leaver {
 			t.Fatalf("slot %d left the leaver before its next owner reported it live", s)
 		}
-		if next.Owner(s).ID != leaver && next.holdsIndex(s, li) {
-			t.Fatalf("slot %d: the leaver still replicates a slot it is not primary of", s)
+		if next.Owner(s).ID != leaver && (next.Rank(s, li) > 0 || next.IncomingIndex(s) == li) {
+			t.Fatalf("slot %d: the leaver still has a replica role in a slot it is not primary of", s)
+		}
+		if cur.Rank(s, cur.IndexOf(leaver)) > 0 && next.RetainedIndex(s) != li {
+			t.Fatalf("slot %d: the leaver replicated it and is not its retained member", s)
 		}
 	}
 	final, _ := stepUntilDone(t, next, target, ms, 1)

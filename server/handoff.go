@@ -42,6 +42,11 @@ type handoffState struct {
 	mu       sync.Mutex // protects the fields below
 	reported *clusterView
 	followed []heldSlot // slots held as replica or incoming member in reported
+	// wasLive marks the slots whose copy was live on a connected link while
+	// reported was the table: they stay reported live when the link drops
+	// (the primary crashed: the copy is as complete as a failover can
+	// get), until the next table.
+	wasLive  []bool
 	lastView *clusterView
 	lastOwn  []bool // primary slots in lastView (nil before the first)
 
@@ -50,6 +55,7 @@ type handoffState struct {
 	incoming, incomingLive     atomic.Int64  // slots staged to this node in the current table; of which live
 	outgoing                   atomic.Int64  // slots this node is primary of and staged to another
 	handedOff, abandoned       atomic.Int64  // slots of the last graceful leave
+	leaveRetained              atomic.Int64  // most slots the last leave kept a copy of as retained member
 	leaveStarted, leaveElapsed atomic.Int64  // unix ns; ns
 }
 
@@ -74,12 +80,13 @@ func (rs *replState) reportHeld() {
 	defer h.mu.Unlock()
 	if h.reported != v {
 		h.reported, h.followed = v, heldSlots(v)
+		h.wasLive = make([]bool, cluster.NumSlots)
 		h.countFlips(v)
 	}
 	var notLive []cluster.SlotRange
 	var in, inLive int64
 	rs.mu.Lock()
-	connected := map[string]bool{} // a slot is live only on a connected link (not a copy from before a freeze)
+	connected := map[string]bool{} // a slot turns live only on a connected link (not a copy from before a freeze)
 	for id, l := range rs.replicas {
 		connected[id] = l.r.Stats().Connected
 	}
@@ -87,6 +94,16 @@ func (rs *replState) reportHeld() {
 		live := false
 		if l := rs.replicas[f.primary]; l != nil && connected[f.primary] {
 			_, _, live = l.r.Position(f.slot)
+			h.wasLive[f.slot] = live
+		} else if !f.incoming {
+			// Link down (the primary is gone, or the link restarts): a
+			// copy that was live under this table still is the most
+			// complete one a failover can promote (it has every write a
+			// WAIT counted it for), so its report does not change until
+			// the next table, which makes it follow again from scratch.
+			// Not for an incoming copy: a flip to it must find its link up
+			// (it waits for the old primary's seal on it).
+			live = h.wasLive[f.slot]
 		}
 		if f.incoming {
 			in++
@@ -184,7 +201,14 @@ func (s *Server) handOff(reason string) {
 	defer deadline.Stop()
 	tick := time.NewTicker(handoffPoll)
 	defer tick.Stop()
+	s.handoff.leaveRetained.Store(0)
 	for !n.HandedOff() {
+		// The leaver keeps following the slots it replicated as their
+		// retained member until their new replicas report live (a failover
+		// meanwhile promotes its copy): the wait covers those too.
+		if r := int64(retainedSlots(n)); r > s.handoff.leaveRetained.Load() {
+			s.handoff.leaveRetained.Store(r)
+		}
 		select {
 		case <-deadline.C:
 			s.logHandoff(n, before, start, false)
@@ -194,6 +218,20 @@ func (s *Server) handOff(reason string) {
 	}
 	s.logHandoff(n, before, start, true)
 	s.lingerWhileMoved(deadline.C)
+}
+
+// retainedSlots counts the slots n keeps a copy of as their retained
+// member in its current table.
+func retainedSlots(n *cluster.Node) int {
+	t := n.Table()
+	self := t.IndexOf(n.ID())
+	c := 0
+	for s := range cluster.NumSlots {
+		if self >= 0 && t.RetainedIndex(s) == self {
+			c++
+		}
+	}
+	return c
 }
 
 // lingerWhileMoved waits until this node has answered no MOVED for
@@ -237,12 +275,15 @@ func (s *Server) logHandoff(n *cluster.Node, before int, start time.Time, done b
 	s.handoff.handedOff.Store(int64(before - left))
 	s.handoff.abandoned.Store(int64(left))
 	s.handoff.leaveElapsed.Store(int64(took))
+	kept := s.handoff.leaveRetained.Load()
 	if done {
-		s.log.Warn("cluster: slots handed over", "slots", before, "took", took.Round(time.Millisecond))
+		s.log.Warn("cluster: slots handed over", "slots", before, "retained_copies", kept,
+			"took", took.Round(time.Millisecond))
 		return
 	}
 	s.log.Error("cluster: hand-over timed out, leaving anyway", "handed", before-left, "abandoned", left,
-		"took", took.Round(time.Millisecond), "staged", n.Table().Staged())
+		"took", took.Round(time.Millisecond), "staged", n.Table().Staged(), "retained_copies", kept,
+		"still_retained", retainedSlots(n))
 }
 
 // ownedSlots counts the slots n is primary of in its current table.
@@ -308,6 +349,7 @@ func (s *Server) infoMigration(b *strings.Builder) {
 		"migration_snapshot_bytes_sent_links", bytesSent,
 		"migration_leave_handed_slots", h.handedOff.Load(),
 		"migration_leave_abandoned_slots", h.abandoned.Load(),
+		"migration_leave_retained_slots", h.leaveRetained.Load(),
 		"migration_leave_ms", time.Duration(h.leaveElapsed.Load()).Milliseconds(),
 	})
 }
