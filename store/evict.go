@@ -132,10 +132,12 @@ func (sh *shard) randomRecordLocked() uint32 {
 		return 0
 	}
 	slots := sh.idx.slots
-	mask := len(slots) - 1
-	for j := rand.IntN(len(slots)); ; j = (j + 1) & mask {
+	for j := rand.IntN(len(slots)); ; {
 		if v := slots[j]; v != 0 {
 			return uint32(v)
+		}
+		if j++; j == len(slots) {
+			j = 0
 		}
 	}
 }
@@ -262,7 +264,6 @@ func (s *shard) sampleLocked(volatile bool, n int, fn func(uint32)) {
 		return
 	}
 	slots := s.idx.slots
-	mask := len(slots) - 1
 	steps := 10 * n
 	if s.idx.n <= n {
 		steps = len(slots)
@@ -276,7 +277,9 @@ func (s *shard) sampleLocked(volatile bool, n int, fn func(uint32)) {
 			j, empty = rand.IntN(len(slots)), 0
 			continue
 		}
-		j = (j + 1) & mask
+		if j++; j == len(slots) {
+			j = 0
+		}
 	}
 }
 

@@ -18,8 +18,8 @@ const (
 	chunkMask = chunkSize - 1
 
 	// recordCost is what a key costs beside its bytes: its record plus its
-	// amortized index slot (8 bytes at a load between 3/8 and 3/4).
-	recordCost = int64(unsafe.Sizeof(record{})) + 16
+	// amortized index slot (8 bytes at a load between 0.64 and 0.8).
+	recordCost = int64(unsafe.Sizeof(record{})) + 11
 	// ttlCost is the extra a key with a TTL costs (its ttlEntry; the 4
 	// bytes of its position at the end of its item count in the item's size).
 	ttlCost = int64(unsafe.Sizeof(ttlEntry{}))
@@ -169,8 +169,7 @@ var tagSeed = rand.Uint64()
 // find returns the record of key in physical db, or 0.
 func (s *shard) find(db uint8, key []byte, tag uint32) uint32 {
 	slots := s.idx.slots
-	mask := uint32(len(slots) - 1)
-	for i := tag & mask; ; i = (i + 1) & mask {
+	for i := home(tag, len(slots)); ; {
 		v := slots[i]
 		if v == 0 {
 			return 0
@@ -180,6 +179,9 @@ func (s *shard) find(db uint8, key []byte, tag uint32) uint32 {
 			if r.db == db && bytes.Equal(s.key(r), key) {
 				return uint32(v)
 			}
+		}
+		if i++; i == len(slots) {
+			i = 0
 		}
 	}
 }
