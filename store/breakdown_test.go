@@ -64,6 +64,7 @@ func layoutOf(s *Store) layoutBytes {
 func BenchmarkMemoryBreakdown(b *testing.B) {
 	for range b.N {
 		old := debug.SetGCPercent(12) // the server's heap target at steady state (server/gctune.go)
+		rss0 := rss()
 		s := mustNew(b, Config{ActiveExpireHz: -1, Shards: 16})
 		rng := rand.New(rand.NewPCG(1, 2))
 		val := make([]byte, 32)
@@ -99,6 +100,7 @@ func BenchmarkMemoryBreakdown(b *testing.B) {
 		per(int64(m[1].Value.Uint64()), "heap-goal-B/key")
 		per(int64(m[2].Value.Uint64()-m[3].Value.Uint64()), "mapped-B/key")
 		per(int64(m[4].Value.Uint64()), "heap-free-B/key")
+		per(rss()-rss0, "rss-B/key")
 		runtime.KeepAlive(s)
 		s.Close()
 		debug.SetGCPercent(old)
