@@ -19,7 +19,7 @@ type layoutBytes struct {
 	index      int64 // index slots × 8
 	heads      int64 // per-slot list heads
 	data       int64 // packed bytes in use: uvarint key length + key + value
-	rounding   int64 // item room beyond the packed bytes (class rounding, TTL tails)
+	rounding   int64 // item bytes beyond the packed bytes (header byte, class rounding, TTL tails)
 	slabFree   int64 // slab bytes not in a live item: freed items, bump tails, the spare
 	ttl        int64 // ttl slices' capacity
 	indexSlots int64
@@ -43,8 +43,8 @@ func layoutOf(s *Store) layoutBytes {
 			}
 			r := sh.rec(uint32(v))
 			l.keys++
-			l.data += int64(r.n)
-			room += int64(sh.slabs.room(r.item))
+			l.data += int64(len(sh.kv(r)))
+			room += int64(sh.slabs.size(r.item))
 		}
 		l.rounding += room - 0
 		l.slabFree += sh.slabs.held - room
