@@ -20,7 +20,7 @@ import (
 // up to slabMax), so a small store stays small and a shard's partly filled
 // slabs cost at most about a slab per class in use: the never-used tail of a
 // class's newest slab was 9.5 bytes a key with 1 MiB slabs in the steady
-// 1,000,000-key case (16 shards), 2.4 with 256 KiB, and the Go heap target
+// 1,000,000-key case (16 shards), 2.9 with 256 KiB, and the Go heap target
 // counts it whether or not its pages are touched.
 //
 // Memory moves between classes through empty slabs: when a slab's last item
