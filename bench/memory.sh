@@ -13,7 +13,8 @@
 #                 growth counts everything it allocated, garbage included.
 #   20M keys      only with LARGE=1: 20,000,000 keys of 16-byte values
 #
-# usage: bench/memory.sh [steady|maxmemory|collections|large|all]  (from the repository root)
+# usage: bench/memory.sh [steady|small|maxmemory|collections|large|all]
+#        (small: the steady rows of 32- and 8-byte values only)  (from the repository root)
 # needs: go, redis-server, redis-cli and redis-benchmark 7 on PATH.
 set -euo pipefail
 what=${1:-all}
@@ -152,6 +153,10 @@ steady | all)
 	steady 3000000 1000000 8
 	steady 1000000 300000 1024
 	;;&
+small)
+	steady 3000000 1000000 32
+	steady 3000000 1000000 8
+	;;
 maxmemory | all)
 	bound 64mb 2000000 200
 	bound 100mb 600000 1024

@@ -6,21 +6,25 @@
 //
 // The key space is split into a power-of-two number of shards chosen by the
 // xxhash of the key bytes (not of the database), each with one mutex. A shard
-// keeps pointer-free fixed-size records in 1024-record chunks (record numbers
+// keeps pointer-free 20-byte records in 1024-record chunks (record numbers
 // never move, which is what makes Scan's guarantee cheap), an open-addressing
 // index of uint64 words (32-bit hash tag | record number) with linear probing
-// and backward-shift deletion, and a dense slice of the records that carry a
+// and backward-shift deletion, 64-80% full (index.go), and a dense slice of
+// the records that carry a
 // TTL (for O(1) removal and sampling by the active expirer and the volatile-*
 // policies). A record's access field holds its last access on a 1/256 s LRU
 // clock or, under an LFU policy, Redis's LFU counter and minutes stamp
 // (lfu.go). LRU and LFU eviction are approximated as Redis does them: keys
-// are sampled into a small per-shard pool of candidates and the pool's
-// oldest (least used) is evicted (evict.go); no per-key list is kept.
+// are sampled (runs of neighbouring records) into a small per-shard pool of
+// candidates and the pool's oldest (least used) is evicted once checked
+// unchanged (evict.go); no per-key list is kept.
 //
 // A key's length (uvarint), key and, for strings, value bytes are packed in
 // one item of the shard's slab allocator (slab.go): pointer-free []byte slabs
-// of up to 1 MiB carved into 108 size classes ~8% apart (sizeclass.go);
-// values above 128 KiB get their own []byte. A record refers to its item by a
+// of up to 256 KiB (1 MiB for items above 32 KiB) carved into 108 size
+// classes ~8% apart (sizeclass.go); items of 128 KiB or more get their own
+// []byte. The item, not the record, keeps the packed bytes' length (one
+// header byte in a slab item). A record refers to its item by a
 // 32-bit handle (slab number, item number), so the collector marks a few objects per
 // shard, not one per key, and the heap needs little headroom. Collection
 // objects live in per-shard chunks of slots (objtab.go) whose number is the

@@ -91,7 +91,7 @@ func (sh *shard) evictOneLocked(p Policy, samples int) (int64, bool) {
 	case VolatileTTL:
 		i = sh.nearestExpiryLocked(samples)
 	}
-	if i != 0 && sh.replicaRec(i) {
+	if i != 0 && sh.st.replicaSlots.Load() != 0 && sh.replicaRec(i) {
 		i = 0
 	}
 	if i == 0 {
@@ -132,10 +132,12 @@ func (sh *shard) randomRecordLocked() uint32 {
 		return 0
 	}
 	slots := sh.idx.slots
-	mask := len(slots) - 1
-	for j := rand.IntN(len(slots)); ; j = (j + 1) & mask {
+	for j := rand.IntN(len(slots)); ; {
 		if v := slots[j]; v != 0 {
 			return uint32(v)
+		}
+		if j++; j == len(slots) {
+			j = 0
 		}
 	}
 }
@@ -178,20 +180,27 @@ func lruAccessIdle(idleMs, nowMs int64) uint32 {
 // (Redis EVPOOL_SIZE).
 const poolSize = 16
 
-// poolEntry is an eviction candidate: a record and its score (higher is a
+// poolEntry is an eviction candidate: a record, its score (higher is a
 // better victim: under LRU its idle ticks, under LFU 255 minus its decayed
-// counter).
+// counter) and the access field it was scored from.
 type poolEntry struct {
-	rec   uint32
-	score uint32
+	rec    uint32
+	score  uint32
+	access uint32
 }
 
 // evictPool keeps the best candidates seen by past samples, sorted by
-// score ascending (the best victim last). Entries may name records deleted
-// or reused since: they are checked and rescored before every pick.
+// score ascending (the best victim last). Entries may name records used,
+// deleted or reused since: a pick checks only the entry it takes (its
+// record is live, eligible and has the access it was scored from, so its
+// score is its current one), and offers a changed one again with its
+// current score. Under LRU every kept score ages by the clock ticks since
+// the last pick (idle times all grow alike), without reading the records.
 type evictPool struct {
-	e [poolSize]poolEntry
-	n int
+	e   [poolSize]poolEntry
+	n   int
+	lfu bool   // the entries' scores are LFU scores
+	now uint32 // LRU: the clock the scores were aged to
 }
 
 // poolScore scores access fields for one pick: now is the LRU clock, or
@@ -212,8 +221,9 @@ func (c poolScore) of(access uint32) uint32 {
 // poolVictimLocked picks the victim of LRU or LFU policy p in the shard
 // (only keys with a TTL if volatile), or 0 if it has no eligible key. Like
 // Redis's evictionPoolPopulate it samples keys into the pool and takes the
-// pool's best; unlike Redis it rescores the kept candidates first, so a
-// candidate used since it was sampled is judged by its current access.
+// pool's best; a candidate used since it was sampled is judged by its
+// current access (see evictPool), so it is not evicted for an idle time or
+// counter it no longer has.
 func (s *shard) poolVictimLocked(p Policy, samples int) uint32 {
 	volatile := p == VolatileLRU || p == VolatileLFU
 	if s.idx.n == 0 || volatile && len(s.ttl) == 0 {
@@ -224,30 +234,82 @@ func (s *shard) poolVictimLocked(p Policy, samples int) uint32 {
 	if p.IsLFU() {
 		sc = poolScore{lfu: true, now: lfuMinutes(uint32(nowMs / 1000)), decay: s.st.lfuDecayTime.Load()}
 	}
-	old := s.pool
-	s.pool.n = 0
-	for _, c := range old.e[:old.n] {
-		s.poolOfferLocked(c.rec, volatile, sc)
-	}
+	s.agePoolLocked(sc)
 	// Replica keys are not eligible: where they are most of the shard, a
-	// sample may hold none, so sample again (boundedly) before giving up.
+	// sample may hold none, so sample again (boundedly) before giving up;
+	// so too when every kept candidate turned out changed.
 	for range 16 {
 		s.sampleLocked(volatile, samples, func(i uint32) { s.poolOfferLocked(i, volatile, sc) })
-		if s.pool.n > 0 || s.st.replicaSlots.Load() == 0 {
-			break
+		if i := s.poolTakeLocked(volatile, sc); i != 0 {
+			return i
+		}
+		if s.idx.n == 0 || volatile && len(s.ttl) == 0 {
+			return 0
 		}
 	}
-	if s.pool.n == 0 {
-		return 0
+	return 0
+}
+
+// agePoolLocked makes the pool's scores comparable with scores taken now
+// (sc): under LRU each grows by the ticks since the last pick; a pool
+// scored under the other kind of policy is emptied.
+func (s *shard) agePoolLocked(sc poolScore) {
+	p := &s.pool
+	if p.lfu != sc.lfu {
+		p.n, p.lfu = 0, sc.lfu
 	}
-	s.pool.n--
-	return s.pool.e[s.pool.n].rec
+	if !sc.lfu {
+		if d := sc.now - p.now; d != 0 {
+			for k := range p.e[:p.n] {
+				if sc := p.e[k].score + d; sc >= d {
+					p.e[k].score = sc
+				} else {
+					p.e[k].score = 1<<32 - 1 // saturate, never wrap
+				}
+			}
+		}
+		p.now = sc.now
+	}
+}
+
+// poolTakeLocked removes and returns the pool's best candidate that is
+// still what it was scored as, offering changed ones again; 0 when the
+// pool runs out.
+func (s *shard) poolTakeLocked(volatile bool, sc poolScore) uint32 {
+	p := &s.pool
+	for range 2 * poolSize { // each entry is offered again at most once
+		if p.n == 0 {
+			return 0
+		}
+		p.n--
+		c := p.e[p.n]
+		if !s.poolEligibleLocked(c.rec, volatile) {
+			continue
+		}
+		if s.rec(c.rec).access == c.access {
+			return c.rec
+		}
+		s.poolOfferLocked(c.rec, volatile, sc)
+	}
+	return 0
+}
+
+// poolEligibleLocked reports whether record i is a live key the policy may
+// evict: with a TTL if volatile, and not a replica's.
+func (s *shard) poolEligibleLocked(i uint32, volatile bool) bool {
+	r := s.rec(i)
+	return i != 0 && r.typ != TypeNone && (!volatile || r.flags&recTTL != 0) && (s.st.replicaSlots.Load() == 0 || !s.replicaRec(i))
 }
 
 // sampleLocked calls fn with up to n sampled records: all of them when the
-// shard has at most n (eligible) keys, else, like Redis's dictGetSomeKeys,
-// the keys met walking the index from a random slot (jumping elsewhere
-// after a run of empty slots), or for volatile n random TTL keys.
+// shard has at most n (eligible) keys, else the live records among
+// neighbours from a random record number (sampleRecordsLocked) or, when
+// those are all free, like Redis's dictGetSomeKeys, the keys met walking
+// the index from a random slot (jumping elsewhere after a run of empty
+// slots); for volatile n random TTL keys. Neighbouring records were
+// allocated at nearby times, but eviction churn reuses freed records in
+// any order, and the pool keeps the best of many picks' samples: the hit
+// ratio in docs/performance.md did not move measurably.
 func (s *shard) sampleLocked(volatile bool, n int, fn func(uint32)) {
 	if volatile {
 		if len(s.ttl) <= n {
@@ -261,8 +323,10 @@ func (s *shard) sampleLocked(volatile bool, n int, fn func(uint32)) {
 		}
 		return
 	}
+	if s.idx.n > n && s.sampleRecordsLocked(n, fn) {
+		return
+	}
 	slots := s.idx.slots
-	mask := len(slots) - 1
 	steps := 10 * n
 	if s.idx.n <= n {
 		steps = len(slots)
@@ -276,18 +340,38 @@ func (s *shard) sampleLocked(volatile bool, n int, fn func(uint32)) {
 			j, empty = rand.IntN(len(slots)), 0
 			continue
 		}
-		j = (j + 1) & mask
+		if j++; j == len(slots) {
+			j = 0
+		}
 	}
+}
+
+// sampleRecordsLocked calls fn with the live records among up to 4n
+// neighbours from a random record number on (their access fields share a
+// few cache lines, where keys met through the index are each a miss), and
+// reports whether it found any.
+func (s *shard) sampleRecordsLocked(n int, fn func(uint32)) bool {
+	got := 0
+	for j, steps := 1+uint32(rand.IntN(int(s.nrec-1))), 4*n; steps > 0 && got < n; steps-- {
+		if s.rec(j).typ != TypeNone {
+			fn(j)
+			got++
+		}
+		if j++; j == s.nrec {
+			j = 1
+		}
+	}
+	return got > 0
 }
 
 // poolOfferLocked scores record i and inserts it into the pool if it is a
 // live eligible key not there yet and the pool has room or a worse entry.
 // A replica's key is not eligible.
 func (s *shard) poolOfferLocked(i uint32, volatile bool, sc poolScore) {
-	r := s.rec(i)
-	if i == 0 || r.typ == TypeNone || volatile && r.flags&recTTL == 0 || s.st.replicaSlots.Load() != 0 && s.replicaRec(i) {
+	if !s.poolEligibleLocked(i, volatile) {
 		return
 	}
+	r := s.rec(i)
 	p := &s.pool
 	for _, c := range p.e[:p.n] {
 		if c.rec == i {
@@ -309,5 +393,5 @@ func (s *shard) poolOfferLocked(i uint32, volatile bool, sc poolScore) {
 		k-- // drop the worst candidate (first), shift the lower ones left
 		copy(p.e[:k], p.e[1:k+1])
 	}
-	p.e[k] = poolEntry{rec: i, score: score}
+	p.e[k] = poolEntry{rec: i, score: score, access: r.access}
 }

@@ -297,3 +297,34 @@ func TestLRUSkipsReplicaKeys(t *testing.T) {
 	}
 	checkInvariants(t, s)
 }
+
+// TestLRUSamplesSparseRecords: with most records free (keys deleted), the
+// sampler's runs of neighbouring records may meet no key; eviction still
+// finds every remaining one (through the index), never reporting ErrOOM
+// while keys are left.
+func TestLRUSamplesSparseRecords(t *testing.T) {
+	clk := newFakeClock()
+	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Clock: clk, Policy: AllKeysLRU, MaxMemorySamples: 5})
+	defer s.Close()
+	fillOneShard(s, clk, 5000, func(int) int64 { return 0 })
+	for i := range 5000 {
+		if i%250 != 0 {
+			tx := s.Lock(keyN(i))
+			tx.Delete(0, keyN(i))
+			tx.Unlock()
+		}
+	}
+	for left := 20; left > 0; left-- {
+		if n := s.shards[0].idx.n; n != left {
+			t.Fatalf("%d keys, want %d", n, left)
+		}
+		s.SetMaxMemory(s.UsedMemory() - 1)
+		if err := s.FreeMemory(); err != nil {
+			t.Fatalf("FreeMemory with %d keys left: %v", left, err)
+		}
+	}
+	if n := s.shards[0].idx.n; n != 0 {
+		t.Fatalf("%d keys left", n)
+	}
+	checkInvariants(t, s)
+}

@@ -54,7 +54,7 @@ func (sh *shard) invariantsLocked() string {
 		counts[r.db].keys++
 		if r.flags&recTTL != 0 {
 			counts[r.db].expires++
-			if r.n+4 > sh.slabs.room(r.item) {
+			if uint32(len(sh.kv(r)))+4 > sh.slabs.room(r.item) {
 				return "no room for the ttl position"
 			}
 			if p := sh.ttlPos(r); int(p) >= len(sh.ttl) || sh.ttl[p].rec != i {
@@ -130,7 +130,7 @@ func (sh *shard) slabInvariantsLocked() string {
 			return "two records share an item"
 		}
 		seen[r.item] = true
-		if r.n+ttlTail(r) > sh.slabs.room(r.item) {
+		if uint32(len(sh.kv(r)))+ttlTail(r) > sh.slabs.room(r.item) {
 			return "record longer than its item"
 		}
 		if r.item&largeBit != 0 {

@@ -29,7 +29,7 @@ func TestObjTableReusesSlots(t *testing.T) {
 		tx = s.Lock(key(7))
 		e, ok := tx.LookupRead(0, key(7))
 		r := sh.rec(e.i)
-		want := recordCost + int64(sh.slabs.room(r.item)) + objCost + 100
+		want := recordCost + int64(sh.slabs.size(r.item)) + objCost + 100
 		if !ok || e.MemoryUsage() != want || e.Object().(*fakeObj).n != 7 {
 			t.Fatalf("round %d: MEMORY USAGE %d, want %d", round, e.MemoryUsage(), want)
 		}

@@ -18,8 +18,8 @@ const (
 	chunkMask = chunkSize - 1
 
 	// recordCost is what a key costs beside its bytes: its record plus its
-	// amortized index slot (8 bytes at a load between 3/8 and 3/4).
-	recordCost = int64(unsafe.Sizeof(record{})) + 16
+	// amortized index slot (8 bytes at a load between 0.53 and 0.8).
+	recordCost = int64(unsafe.Sizeof(record{})) + 12
 	// ttlCost is the extra a key with a TTL costs (its ttlEntry; the 4
 	// bytes of its position at the end of its item count in the item's size).
 	ttlCost = int64(unsafe.Sizeof(ttlEntry{}))
@@ -34,8 +34,7 @@ const (
 // the collector never scans the chunks. There is no LRU list: the LRU
 // policies sample keys by their access field (evict.go).
 type record struct {
-	item   uint32 // kv: the handle (slab.go) of the uvarint key length, key, then (strings) value
-	n      uint32 // bytes of kv in use
+	item   uint32 // kv: the handle (slab.go) of the uvarint key length, key, then (strings) value; the item keeps kv's length
 	access uint32 // LRU clock of last access (lruClock); under an LFU policy minutes<<8 | counter (lfu.go)
 	db     uint8  // physical database
 	typ    Type
@@ -60,7 +59,7 @@ func (s *shard) ttlPos(r *record) uint32 { return le32(s.slabs.tail(r.item)) }
 func (s *shard) setTTLPos(r *record, p uint32) { putLE32(s.slabs.tail(r.item), p) }
 
 // kv returns record r's packed bytes.
-func (s *shard) kv(r *record) []byte { return s.slabs.bytes(r.item, r.n) }
+func (s *shard) kv(r *record) []byte { return s.slabs.content(r.item) }
 
 // keyEnd returns the offset of the key and the offset just past it in kv.
 func keyEnd(b []byte) (int, int) {
@@ -169,8 +168,7 @@ var tagSeed = rand.Uint64()
 // find returns the record of key in physical db, or 0.
 func (s *shard) find(db uint8, key []byte, tag uint32) uint32 {
 	slots := s.idx.slots
-	mask := uint32(len(slots) - 1)
-	for i := tag & mask; ; i = (i + 1) & mask {
+	for i := home(tag, len(slots)); ; {
 		v := slots[i]
 		if v == 0 {
 			return 0
@@ -181,13 +179,16 @@ func (s *shard) find(db uint8, key []byte, tag uint32) uint32 {
 				return uint32(v)
 			}
 		}
+		if i++; i == len(slots) {
+			i = 0
+		}
 	}
 }
 
 // costLocked is what record i costs in UsedMemory.
 func (s *shard) costLocked(i uint32) int64 {
 	r := s.rec(i)
-	c := recordCost + int64(s.slabs.room(r.item))
+	c := recordCost + int64(s.slabs.size(r.item))
 	if r.flags&recTTL != 0 {
 		c += ttlCost
 	}
@@ -229,8 +230,8 @@ func uvarintLen(x uint64) int {
 const maxKV = 1<<32 - 1
 
 // newKVLocked allocates and fills the packed bytes of key (+ val), in an
-// item with tail more bytes, and returns their handle and length.
-func (s *shard) newKVLocked(key, val []byte, tail uint32) (uint32, uint32) {
+// item with tail more bytes, and returns its handle.
+func (s *shard) newKVLocked(key, val []byte, tail uint32) uint32 {
 	n := kvLen(key, val)
 	if n+uint64(tail) > maxKV {
 		panic("store: key and value larger than 4 GiB")
@@ -239,7 +240,8 @@ func (s *shard) newKVLocked(key, val []byte, tail uint32) (uint32, uint32) {
 	b := s.slabs.bytes(h, uint32(n))
 	w := binary.PutUvarint(b, uint64(len(key)))
 	bigcopy.Copy(b[w+copy(b[w:], key):], val)
-	return h, uint32(n)
+	s.slabs.setLength(h, uint32(n))
+	return h
 }
 
 // growLocked makes string record i's value at least n bytes (zero-filled)
@@ -251,9 +253,10 @@ func (s *shard) newKVLocked(key, val []byte, tail uint32) (uint32, uint32) {
 // (SETBIT at a high offset) stay out of RSS.
 func (s *shard) growLocked(i uint32, n int) []byte {
 	r := s.rec(i)
-	_, hi := keyEnd(s.kv(r))
-	if n <= int(r.n)-hi {
-		return s.kv(r)[hi:]
+	kv := s.kv(r)
+	_, hi := keyEnd(kv)
+	if n <= len(kv)-hi {
+		return kv[hi:]
 	}
 	tail := uint64(ttlTail(r))
 	newN := uint64(hi) + uint64(n)
@@ -265,7 +268,7 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 		pos = s.ttlPos(r)
 	}
 	s.used.Add(-s.costLocked(i))
-	old, room := r.n, uint64(s.slabs.room(r.item))-tail
+	old, room := uint32(len(kv)), uint64(s.slabs.room(r.item))-tail
 	want := min(max(newN, room+room/4), maxKV-tail)
 	fresh := false
 	switch {
@@ -278,12 +281,12 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 			want = newN
 		}
 		h := s.slabs.alloc(uint32(want + tail))
-		bigcopy.Copy(s.slabs.bytes(h, old), s.kv(r))
+		bigcopy.Copy(s.slabs.bytes(h, old), kv)
 		s.slabs.free(r.item)
 		r.item = h
-		fresh = want+tail > largeMin
+		fresh = want+tail >= largeMin
 	}
-	r.n = uint32(newN)
+	s.slabs.setLength(r.item, uint32(newN))
 	if !fresh {
 		clear(s.kv(r)[old:]) // the item's slack may hold an older value's bytes
 	}
@@ -309,8 +312,8 @@ func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type,
 	if ttl {
 		tail = 4
 	}
-	h, n := s.newKVLocked(key, val, tail)
-	*r = record{item: h, n: n, access: s.initialAccess(nowMs), db: db, typ: t}
+	h := s.newKVLocked(key, val, tail)
+	*r = record{item: h, access: s.initialAccess(nowMs), db: db, typ: t}
 	s.idx.insert(tag, i)
 	s.counts[db].keys.Add(1)
 	s.st.slotAdd(db, slot, 1)
@@ -341,17 +344,17 @@ func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64,
 	if ttl {
 		tail = 4
 	}
-	if room := s.slabs.room(r.item); newN+tail <= uint64(room) && allocSize(newN+tail) == uint64(room) {
-		r.n = uint32(newN)
-		bigcopy.Copy(s.kv(r)[hi:], val)
+	if room := s.slabs.room(r.item); newN+tail <= uint64(room) && allocSize(newN+tail) == uint64(s.slabs.size(r.item)) {
+		bigcopy.Copy(s.slabs.bytes(r.item, uint32(newN))[hi:], val)
+		s.slabs.setLength(r.item, uint32(newN)) // after the copy: val may alias bytes setLength writes
 	} else {
 		var pos uint32
 		if r.flags&recTTL != 0 {
 			pos = s.ttlPos(r)
 		}
-		h, n := s.newKVLocked(s.key(r), val, uint32(tail))
+		h := s.newKVLocked(s.key(r), val, uint32(tail))
 		s.slabs.free(r.item)
-		r.item, r.n = h, n
+		r.item = h
 		if r.flags&recTTL != 0 {
 			s.setTTLPos(r, pos)
 		}
@@ -399,8 +402,8 @@ func (s *shard) setTTLLocked(i uint32, exp int64) {
 	case has && exp != 0:
 		s.ttl[s.ttlPos(r)].exp = exp
 	case !has && exp != 0:
-		if uint64(r.n)+4 > uint64(s.slabs.room(r.item)) {
-			s.moveItemLocked(i, uint64(r.n)+4)
+		if n := uint64(len(s.kv(r))); n+4 > uint64(s.slabs.room(r.item)) {
+			s.moveItemLocked(i, n+4)
 		}
 		s.ttl = append(s.ttl, ttlEntry{exp: exp, rec: i})
 		r.flags |= recTTL
@@ -432,8 +435,10 @@ func (s *shard) moveItemLocked(i uint32, size uint64) {
 	}
 	r := s.rec(i)
 	s.used.Add(-s.costLocked(i))
+	kv := s.kv(r)
 	h := s.slabs.alloc(uint32(size))
-	bigcopy.Copy(s.slabs.bytes(h, r.n), s.kv(r))
+	bigcopy.Copy(s.slabs.bytes(h, uint32(len(kv))), kv)
+	s.slabs.setLength(h, uint32(len(kv)))
 	s.slabs.free(r.item)
 	r.item = h
 	s.used.Add(s.costLocked(i))

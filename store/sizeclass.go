@@ -57,11 +57,12 @@ func searchClassOf(n uint32) uint8 {
 	return uint8(lo)
 }
 
-// allocSize returns the bytes an allocation of n bytes really takes: its
-// class's item size, or n for a large value (its own []byte of exactly n).
+// allocSize returns the bytes an allocation of room for n bytes really
+// takes: the size of the class that holds n and the item's header byte, or
+// n for a large value (its own []byte of exactly n).
 func allocSize(n uint64) uint64 {
-	if n <= largeMin {
-		return uint64(slabClasses[classOf(uint32(n))])
+	if n < largeMin {
+		return uint64(slabClasses[classOf(uint32(n)+1)])
 	}
 	return n
 }

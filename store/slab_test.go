@@ -330,3 +330,37 @@ func TestSlabNumbersRunOut(t *testing.T) {
 		t.Fatalf("freed slab number not reused: %x", it.h)
 	}
 }
+
+// TestSlabItemLength sets every length from 0 to the room of an item of
+// every class (and a large one), with the item's last 4 bytes (a TTL
+// position) and the content overwritten around it, and reads the length
+// back: short and long spare room (header byte, or 255 and the stashed
+// length) both hold.
+func TestSlabItemLength(t *testing.T) {
+	var released atomic.Int64
+	a := newSlabAlloc(&released)
+	for c := range slabClasses {
+		room := slabClasses[c] - 1
+		if int(room)+1 > largeMin {
+			room = largeMin + 100 // a large item
+		}
+		h := a.alloc(room)
+		if a.room(h) != room {
+			t.Fatalf("class %d: room %d, want %d", c, a.room(h), room)
+		}
+		step := max(room/97, 1)
+		for n := uint32(0); n <= room; n += step {
+			a.setLength(h, n)
+			if n+4 <= room {
+				putLE32(a.tail(h), 0xffffffff)
+			}
+			for i := range a.bytes(h, n) {
+				a.bytes(h, n)[i] = 0xee
+			}
+			if got := a.length(h); got != n {
+				t.Fatalf("class %d (room %d): length %d, want %d", c, room, got, n)
+			}
+		}
+		a.free(h)
+	}
+}

@@ -91,7 +91,7 @@ func TestTTLCostsItsTail(t *testing.T) {
 	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1})
 	defer s.Close()
 	k := []byte("k")
-	v := make([]byte, 52-1-1) // kv of 52 bytes: a class of its own
+	v := make([]byte, 52-1-1-1) // kv of 51 bytes and the item's header: a class of its own
 	tx := s.Lock(k)
 	defer tx.Unlock()
 	tx.SetString(0, k, v, 0)
@@ -99,12 +99,84 @@ func TestTTLCostsItsTail(t *testing.T) {
 	if got, want := e.MemoryUsage(), recordCost+52; got != want {
 		t.Fatalf("without TTL: %d, want %d", got, want)
 	}
-	tx.SetExpire(0, k, s.Now()+10_000)
+	exp := s.Now() + 10_000 // once: the wall clock moves between calls (-race is slow)
+	tx.SetExpire(0, k, exp)
 	e, _ = tx.Peek(0, k)
-	if got, want := e.MemoryUsage(), recordCost+int64(allocSize(56))+ttlCost; got != want {
+	if got, want := e.MemoryUsage(), recordCost+int64(allocSize(51+4))+ttlCost; got != want {
 		t.Fatalf("with a TTL: %d, want %d", got, want)
 	}
-	if !bytes.Equal(e.Str(), v) || e.ExpireAt() != s.Now()+10_000 {
+	if !bytes.Equal(e.Str(), v) || e.ExpireAt() != exp {
 		t.Fatal("value or expiry lost moving the item")
 	}
+}
+
+// TestItemLengthAgainstModel replaces, grows, expires and persists a few
+// keys with values whose items leave from 0 to thousands of bytes unused
+// (the item then keeps the length in its header byte, or stashed before
+// its TTL position), checking every value and TTL against a model and the
+// shard's invariants as it goes.
+func TestItemLengthAgainstModel(t *testing.T) {
+	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1})
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	keys := [][]byte{[]byte("a"), []byte("bb"), []byte("key:000000000042")}
+	vals := map[string][]byte{}
+	exps := map[string]int64{}
+	size := func() int {
+		switch rng.IntN(3) {
+		case 0:
+			return rng.IntN(80)
+		case 1:
+			return rng.IntN(6000)
+		}
+		return rng.IntN(largeMin + 4000)
+	}
+	for step := range 3000 {
+		k := keys[rng.IntN(len(keys))]
+		tx := s.Lock(k)
+		switch op := rng.IntN(5); {
+		case op <= 1:
+			v := make([]byte, size())
+			for i := range v {
+				v[i] = byte(rng.Uint32())
+			}
+			tx.SetString(0, k, v, KeepTTL)
+			if _, ok := vals[string(k)]; !ok {
+				exps[string(k)] = 0
+			}
+			vals[string(k)] = v
+		case op == 2:
+			if old, ok := vals[string(k)]; ok {
+				n := len(old) + rng.IntN(3000)
+				v, ok := tx.GrowString(0, k, n)
+				if !ok || len(v) != n {
+					t.Fatalf("step %d: GrowString(%d) = %d, %v", step, n, len(v), ok)
+				}
+				vals[string(k)] = append(old, make([]byte, n-len(old))...)
+			}
+		case op == 3:
+			if _, ok := vals[string(k)]; ok {
+				exp := s.Now() + 1_000_000 + int64(rng.IntN(1000))
+				tx.SetExpire(0, k, exp)
+				exps[string(k)] = exp
+			}
+		default:
+			if _, ok := vals[string(k)]; ok {
+				tx.Persist(0, k)
+				exps[string(k)] = 0
+			}
+		}
+		for _, k := range keys {
+			want, ok := vals[string(k)]
+			e, found := tx.Peek(0, k)
+			if found != ok || ok && (!bytes.Equal(e.Str(), want) || e.ExpireAt() != exps[string(k)]) {
+				t.Fatalf("step %d: key %q: found %v (want %v), value or TTL differs", step, k, found, ok)
+			}
+		}
+		tx.Unlock()
+		if step%100 == 0 {
+			checkInvariants(t, s)
+		}
+	}
+	checkInvariants(t, s)
 }
