@@ -39,15 +39,14 @@ func (tx *Tx) Warm(db int, keys [][]byte) {
 			sh[i] = s
 			tag := tagOf(xxhash.Sum64(k), p)
 			slots := s.idx.slots
-			slot[i] = slots[tag&uint32(len(slots)-1)]
+			slot[i] = slots[home(tag, len(slots))]
 		}
 		// Pass 2: the record the home slot names (a hit or the first of
 		// the probe run).
 		var item [warmBatch]uint32
 		for i := range n {
 			if v := slot[i]; v != 0 {
-				r := sh[i].rec(uint32(v))
-				item[i], sink = r.item, sink+uint64(r.n)
+				item[i] = sh[i].rec(uint32(v)).item
 			}
 		}
 		// Pass 3: the first byte of the record's item (the key's length).
