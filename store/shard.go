@@ -253,6 +253,7 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 	r := s.rec(i)
 	_, hi := keyEnd(s.kv(r))
 	if n <= int(r.n)-hi {
+		s.unshareLocked(i)
 		return s.kv(r)[hi:]
 	}
 	tail := uint64(ttlTail(r))
@@ -270,7 +271,8 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 	fresh := false
 	switch {
 	case newN <= room:
-	case r.item&largeBit != 0:
+		s.unshareLocked(i) // same capacity: the cost does not change
+	case r.item&largeBit != 0: // a new buffer: a Pin keeps the old one
 		s.slabs.growLarge(r.item, old, uint32(want+tail))
 		fresh = true
 	default:
@@ -341,7 +343,7 @@ func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64,
 	if ttl {
 		tail = 4
 	}
-	if room := s.slabs.room(r.item); newN+tail <= uint64(room) && allocSize(newN+tail) == uint64(room) {
+	if room := s.slabs.room(r.item); newN+tail <= uint64(room) && allocSize(newN+tail) == uint64(room) && !s.slabs.shared(r.item) {
 		r.n = uint32(newN)
 		bigcopy.Copy(s.kv(r)[hi:], val)
 	} else {

@@ -29,7 +29,9 @@ import (
 // another keeps the old class's partly used slabs until they empty.
 //
 // Items above largeMin bytes get their own []byte in a per-shard table;
-// handles with largeBit set index that table.
+// handles with largeBit set index that table. A large buffer is never
+// reused once its item is freed or outgrown: a Pin (largepin.go) may
+// still be reading it.
 //
 // An item's handle is one uint32: slab number<<itemBits | item number in
 // the slab (its offset / its class's size), or largeBit | index in the large
@@ -84,6 +86,9 @@ type slabAlloc struct {
 	spare     []byte   // an empty slab's bytes kept for the next slab; nil = none
 	large     [][]byte // large values; nil = unused entry
 	largeFree []uint32 // indexes of nil entries of large
+	// pins counts per entry of large the Pins holding its buffer
+	// (largepin.go); nil until the first pin.
+	pins map[uint32]*atomic.Int32
 	held      int64    // bytes of slabs and large values (spare included)
 	// released counts the bytes given back to the Go heap (the Store's
 	// ReleasedBytes); written under the shard lock, read without.
@@ -182,6 +187,7 @@ func (a *slabAlloc) free(h uint32) {
 		i := h &^ largeBit
 		a.drop(a.large[i])
 		a.large[i] = nil
+		a.forgetPins(i)
 		a.largeFree = append(a.largeFree, i)
 		return
 	}
@@ -275,6 +281,7 @@ func (a *slabAlloc) growLarge(h, n, c uint32) {
 	a.drop(old)
 	a.held += int64(c)
 	a.large[i] = buf
+	a.forgetPins(i) // a Pin keeps old
 }
 
 func le32(b []byte) uint32 {
