@@ -86,13 +86,13 @@ type slabAlloc struct {
 	spare     []byte   // an empty slab's bytes kept for the next slab; nil = none
 	large     [][]byte // large values; nil = unused entry
 	largeFree []uint32 // indexes of nil entries of large
-	// pins counts per entry of large the Pins holding its buffer
-	// (largepin.go); nil until the first pin.
-	pins map[uint32]*atomic.Int32
 	held      int64    // bytes of slabs and large values (spare included)
 	// released counts the bytes given back to the Go heap (the Store's
 	// ReleasedBytes); written under the shard lock, read without.
 	released *atomic.Int64
+	// pins counts per entry of large the Pins holding its buffer
+	// (largepin.go); nil until the first pin.
+	pins map[uint32]*atomic.Int32
 }
 
 func newSlabAlloc(released *atomic.Int64) slabAlloc {
