@@ -89,7 +89,11 @@ func BenchmarkReplSnapshot(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				for _, slot := range slots {
-					_, err := sn.Snapshot(slot, func(db int, key, head, body []byte, pexpireAt int64) error {
+					_, err := sn.Snapshot(slot, func(db int, key, head, body []byte, pexpireAt int64, release func()) error {
+						if release != nil { // a lent value: the link writes it from the store's buffer
+							body = nil
+							release()
+						}
 						buf = appendKeyFrame(buf, slot, db, key, head, body, pexpireAt)
 						keys++
 						if len(buf) >= 4<<20 {
@@ -133,8 +137,11 @@ func BenchmarkReplRestore(b *testing.B) {
 			sn := snapshotter{st: src.store, owned: func(int) bool { return true }}
 			var in []snapKey
 			for _, slot := range slots {
-				_, err := sn.Snapshot(slot, func(db int, key, head, body []byte, pexpireAt int64) error {
+				_, err := sn.Snapshot(slot, func(db int, key, head, body []byte, pexpireAt int64, release func()) error {
 					in = append(in, snapKey{slot, append([]byte(nil), key...), append(append([]byte(nil), head...), body...), pexpireAt})
+					if release != nil {
+						release()
+					}
 					return nil
 				})
 				if err != nil {

@@ -88,7 +88,7 @@ func (f *fakeStore) skipSeq(slot int) {
 	s.mu.Unlock()
 }
 
-func (f *fakeStore) Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64) error) (uint64, error) {
+func (f *fakeStore) Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64, release func()) error) (uint64, error) {
 	if f.snapErr != nil && f.snapErr(slot) {
 		return 0, errors.New("injected snapshot failure")
 	}
@@ -104,7 +104,7 @@ func (f *fakeStore) Snapshot(slot int, emit func(db int, key, head, body []byte,
 	s.mu.Unlock()
 	slices.Sort(keys)
 	for _, k := range keys {
-		if err := emit(0, []byte(k), nil, []byte(vals[k].v), vals[k].exp); err != nil {
+		if err := emit(0, []byte(k), nil, []byte(vals[k].v), vals[k].exp, nil); err != nil {
 			return 0, err
 		}
 	}
