@@ -50,3 +50,13 @@ func TestFrameReaderReuse(t *testing.T) {
 		t.Fatalf("the REC frame changed under later reads: %q, want %q", recArgs, want)
 	}
 }
+
+// TestDefaultMaxBulkTakesLargestString: by default a replica accepts the
+// snapshot payload of a 512 MiB string (proto-max-bulk-len's default): a
+// tag byte and the value. With a bound of exactly 512 MiB it refused the
+// KEY frame, reconnected and was sent the value again, endlessly.
+func TestDefaultMaxBulkTakesLargestString(t *testing.T) {
+	if got := (ReplicaConfig{}).withDefaults().MaxBulk; got < 512<<20+1 {
+		t.Fatalf("default MaxBulk %d is below a 512 MiB string's payload", got)
+	}
+}
