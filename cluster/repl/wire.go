@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cached/cached/internal/bigcopy"
 	"github.com/cached/cached/protocol"
 )
 
@@ -190,7 +191,13 @@ func (f *frameReader) read() ([][]byte, error) {
 		if buf == nil {
 			buf = make([]byte, 0, max(len(e.Str)+64, min(64*n, 4096)))
 		}
-		buf = append(buf, e.Str...)
+		// A large element (a snapshot's 512 MB value) is copied in
+		// preemptible pieces, into room reserved for it and a few small
+		// elements after it: a built-in append would copy it, or the frame
+		// so far when the next element outgrows the buffer, in one
+		// memmove that the collector's stop-the-world waits for.
+		buf = bigcopy.Grow(buf, len(e.Str)+min(64*(n-1-i), 4096))
+		buf = bigcopy.Append(buf, e.Str)
 		ends = append(ends, len(buf))
 	}
 	var args [][]byte
