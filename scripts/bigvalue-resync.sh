@@ -6,7 +6,8 @@
 # nodes noticed, memberlist's failure verdicts, the table version (epoch)
 # before and ~40 s after, and each node's peak RSS. A quiet run shows no
 # pause, no verdict besides the killed node's, and an epoch that grows by
-# the kill's re-plans only.
+# the kill's re-plans only, and the replica ends holding the whole value
+# (STRLEN 536870912).
 #
 #   scripts/bigvalue-resync.sh            (BIN=path to test a built binary)
 #
@@ -60,4 +61,5 @@ echo "cluster_state of the 3 nodes, polled 200 times:"
 printf '%s\n' "${states[@]}" | sort | uniq -c
 echo "pauses and failure verdicts:"
 grep -h "was paused\|Marking .* as failed\|lost the majority" "$out"/n*.log | cut -c1-200 || true
+echo "STRLEN big on the replica (READONLY): $(printf 'READONLY\nSTRLEN big\n' | redis-cli -p "$repl" 2>&1 | tail -1)"
 for p in "${ports[@]}"; do echo "port $p peak RSS $(awk '/VmHWM/ {print $2, $3}' /proc/${P[$p]}/status)"; done

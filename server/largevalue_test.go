@@ -1,6 +1,12 @@
 package server
 
-import "testing"
+import (
+	"bytes"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cached/cached/server/config"
+)
 
 // TestLargeValueGrowth: SETBIT and SETRANGE on a new key take one buffer of
 // the value's size (no second copy, no growth slack), and a value grown by
@@ -39,5 +45,61 @@ func TestLargeValueGrowth(t *testing.T) {
 	}
 	if v := mustDo(t, rc, "GETRANGE", "a", 63*64<<10, 63*64<<10+1); v != "?\x00" {
 		t.Fatalf("GETRANGE of the last chunk = %q", v)
+	}
+}
+
+// TestLargeValueChangedDuringSnapshot: a replica that resyncs while the
+// primary's copy of a large value is changed between the snapshot's walk
+// (which lends the value) and the link's write of it ends byte-identical
+// to the primary: the snapshot carries the old bytes, the stream the
+// change, and the change copied the value once instead of writing into
+// the lent buffer.
+func TestLargeValueChangedDuringSnapshot(t *testing.T) {
+	nodes := replNodes(t, 3, func(c *config.Config) { c.Cluster.ReplBacklogSize = 16 << 10 })
+	p := nodes[0]
+	key, _ := keysFor(t, p, "big")
+	slot := keySlot(key)
+	r := nodeByID(nodes, p.cl.view.Load().t.Preference(slot)[1].ID)
+	pc := newClient(t, p, nil)
+	mustDo(t, pc, "SETBIT", key, 8<<20-1, 1) // a 1 MiB value
+	waitReplSynced(t, nodes)
+
+	// Cut the replica off and write more than the backlog holds, so its
+	// reconnect gets a snapshot of the key's slot.
+	rrs := r.repl.Load()
+	rrs.dialFault.Store(true)
+	dropReplicaLinks(r)
+	waitUntil(t, func() bool { return replSlotsLive(r) == -1 }, func() string { return "links still up" })
+	fill := bytes.Repeat([]byte("0123456789abcdef"), 2<<10) // 32 KiB
+	mustDo(t, pc, "SETRANGE", key, 0, fill)
+
+	hc := newClient(t, p, nil)
+	var fired atomic.Bool
+	hookErr := make(chan error, 1)
+	hook := func(s int) {
+		if s != slot || !fired.CompareAndSwap(false, true) {
+			return
+		}
+		// The slot's lock is released; the link has not sent the value.
+		hookErr <- hc.Do(ctxT(t), "SETRANGE", key, 100, "changed during the snapshot").Err()
+	}
+	p.repl.Load().snapHook.Store(&hook)
+	c0, _ := p.store.CopiedOnWrite()
+	rrs.dialFault.Store(false)
+	waitUntil(t, fired.Load, func() string { return "no snapshot of the key's slot" })
+	if err := <-hookErr; err != nil {
+		t.Fatal(err)
+	}
+	waitReplSynced(t, nodes)
+	checkReplicasIdentical(t, nodes)
+	if c1, _ := p.store.CopiedOnWrite(); c1-c0 != 1 {
+		t.Fatalf("%d copies on write, want 1 (the SETRANGE on the lent value)", c1-c0)
+	}
+	want := make([]byte, 1<<20)
+	want[len(want)-1] = 1
+	copy(want, fill)
+	copy(want[100:], "changed during the snapshot")
+	if got, err := pc.Get(ctxT(t), key).Bytes(); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("GET on the primary: %d bytes, %v", len(got), err)
 	}
 }

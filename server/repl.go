@@ -54,6 +54,8 @@ type replState struct {
 	dialFault atomic.Bool                             // tests: replicas' dials fail (an injected network fault)
 	dialWrap  atomic.Pointer[func(net.Conn) net.Conn] // tests: wraps replicas' new connections (injected network faults); nil: none
 
+	snapHook atomic.Pointer[func(slot int)] // tests: runs as snapshotter.snapped; nil: none
+
 	loading [store.Slots]atomic.Bool // slots whose snapshot is being loaded: not served to READONLY (repl_apply.go)
 
 	ctx    context.Context // ends at Close: WAITs return
@@ -108,7 +110,7 @@ func (s *Server) startRepl() error {
 		Pacer:        rs.pacer,
 		Auth:         s.cfg.Cluster.Secret,
 		Logger:       rs.log,
-	}, snapshotter{st: s.store, owned: func(slot int) bool { return rs.owned.Load()[slot] }})
+	}, snapshotter{st: s.store, owned: func(slot int) bool { return rs.owned.Load()[slot] }, snapped: rs.snapped})
 	if err != nil {
 		return err
 	}
@@ -314,6 +316,13 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 	}
 }
 
+// snapped runs the test hook snapHook, if one is set.
+func (rs *replState) snapped(slot int) {
+	if f := rs.snapHook.Load(); f != nil {
+		(*f)(slot)
+	}
+}
+
 // CommitEffects is the EffectSink: the effects of slots this node is
 // primary for go to the Primary, as one unit. Runs with shard locks held.
 func (rs *replState) CommitEffects(r *store.Record) {
@@ -343,6 +352,9 @@ func (rs *replState) CommitEffects(r *store.Record) {
 type snapshotter struct {
 	st    *store.Store
 	owned func(slot int) bool
+	// snapped, if set, runs after a slot's keys were emitted and its lock
+	// released, before the link sends the values lent (tests).
+	snapped func(slot int)
 }
 
 // errNotPrimary fails a snapshot of a slot this node is not primary for
@@ -355,20 +367,35 @@ var errNotPrimary = errors.New("server: not primary for the slot")
 // first, or the slot is being handed over to this node) before it fails.
 const snapshotOwnWait = time.Second
 
-// Snapshot emits every key of slot under the slot's shard lock.
-func (sn snapshotter) Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64) error) (uint64, error) {
+// Snapshot emits every key of slot under the slot's shard lock. A large
+// string is lent, not copied (store.Entry.PinStr): the link writes it
+// after the lock is released, and a write to it meanwhile copies it.
+func (sn snapshotter) Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64, release func()) error) (uint64, error) {
 	for deadline := time.Now().Add(snapshotOwnWait); !sn.owned(slot); time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			return 0, errNotPrimary
 		}
 	}
 	var buf []byte // one payload head at a time: emit does not keep it
-	return sn.st.SnapshotSlot(slot, func(key []byte, e store.Entry) error {
-		head, body, err := rdb.SnapshotParts(buf, e.Type(), e.Str(), e.Object())
+	seq, err := sn.st.SnapshotSlot(slot, func(key []byte, e store.Entry) error {
+		str, pin, lent := e.PinStr()
+		if !lent {
+			str = e.Str()
+		}
+		head, body, err := rdb.SnapshotParts(buf, e.Type(), str, e.Object())
 		if err != nil {
+			pin.Release()
 			return err
 		}
 		buf = head
-		return emit(0, key, head, body, e.ExpireAt())
+		var release func()
+		if lent {
+			release = pin.Release
+		}
+		return emit(0, key, head, body, e.ExpireAt(), release)
 	})
+	if sn.snapped != nil {
+		sn.snapped(slot)
+	}
+	return seq, err
 }

@@ -37,6 +37,10 @@
 // that owns the process counts them through the live heap (SetOverhead).
 // Bytes handed back to the Go heap are counted by ReleasedBytes.
 //
+// A large value's buffer can be pinned (Entry.PinStr): a replication
+// snapshot reads it after Unlock while writes that would change it in place
+// copy it first, and large buffers are never reused (largepin.go).
+//
 // Collection objects implement Value (length, size, encoding, clone); their
 // binary form, Redis's DUMP payload, is store/rdb's, which imports this
 // package and never the other way round.

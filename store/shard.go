@@ -256,7 +256,8 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 	kv := s.kv(r)
 	_, hi := keyEnd(kv)
 	if n <= len(kv)-hi {
-		return kv[hi:]
+		s.unshareLocked(i) // a Pin may be reading it: copy first
+		return s.kv(r)[hi:]
 	}
 	tail := uint64(ttlTail(r))
 	newN := uint64(hi) + uint64(n)
@@ -273,7 +274,8 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 	fresh := false
 	switch {
 	case newN <= room:
-	case r.item&largeBit != 0:
+		s.unshareLocked(i) // same capacity: the cost does not change
+	case r.item&largeBit != 0: // a new buffer: a Pin keeps the old one
 		s.slabs.growLarge(r.item, old, uint32(want+tail))
 		fresh = true
 	default:
@@ -344,7 +346,7 @@ func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64,
 	if ttl {
 		tail = 4
 	}
-	if room := s.slabs.room(r.item); newN+tail <= uint64(room) && allocSize(newN+tail) == uint64(s.slabs.size(r.item)) {
+	if room := s.slabs.room(r.item); newN+tail <= uint64(room) && allocSize(newN+tail) == uint64(s.slabs.size(r.item)) && !s.slabs.shared(r.item) {
 		bigcopy.Copy(s.slabs.bytes(r.item, uint32(newN))[hi:], val)
 		s.slabs.setLength(r.item, uint32(newN)) // after the copy: val may alias bytes setLength writes
 	} else {

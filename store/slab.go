@@ -32,7 +32,9 @@ import (
 // another keeps the old class's partly used slabs until they empty.
 //
 // Items of largeMin bytes or more get their own []byte in a per-shard
-// table; handles with largeBit set index that table.
+// table; handles with largeBit set index that table. A large buffer is
+// never reused once its item is freed or outgrown: a Pin (largepin.go)
+// may still be reading it.
 //
 // An item knows the length of its content (setLength, length), so a record
 // need not keep it. A slab item's first byte is its header, the rest its
@@ -105,6 +107,9 @@ type slabAlloc struct {
 	// released counts the bytes given back to the Go heap (the Store's
 	// ReleasedBytes); written under the shard lock, read without.
 	released *atomic.Int64
+	// pins counts per entry of large the Pins holding its buffer
+	// (largepin.go); nil until the first pin.
+	pins map[uint32]*atomic.Int32
 }
 
 func newSlabAlloc(released *atomic.Int64) slabAlloc {
@@ -200,6 +205,7 @@ func (a *slabAlloc) free(h uint32) {
 		i := h &^ largeBit
 		a.drop(a.large[i])
 		a.large[i] = nil
+		a.forgetPins(i)
 		a.largeFree = append(a.largeFree, i)
 		return
 	}
@@ -343,6 +349,7 @@ func (a *slabAlloc) growLarge(h, n, c uint32) {
 	a.drop(old)
 	a.held += int64(c)
 	a.large[i] = buf[:n]
+	a.forgetPins(i) // a Pin keeps old
 }
 
 func le32(b []byte) uint32 {

@@ -72,6 +72,8 @@ type Store struct {
 	maxMemory atomic.Int64
 	overhead  atomic.Int64 // process bytes outside the keys that count against maxMemory
 	released  atomic.Int64 // bytes the shards' slab allocators gave back to the Go heap
+	cowCopies atomic.Int64 // large values copied because a Pin held them (largepin.go)
+	cowBytes  atomic.Int64 // bytes of those copies
 	policy    atomic.Uint32
 	samples   atomic.Int32
 	evictNext atomic.Uint32 // rotating start shard for FreeMemory

@@ -381,7 +381,8 @@ func (tx *Tx) SetString(db int, key, val []byte, expireAt int64) {
 // in the key's allocation while its size class has room (Go's classes are
 // ~12% apart, and 8 KiB apart above 32 KiB), so APPEND, SETRANGE and SETBIT
 // copy the value only when it crosses a class, not on every call. It reports
-// false, changing nothing, when key is missing, expired or not a string. The
+// false, changing nothing, when key is missing, expired or not a string. A
+// large value a Pin holds is copied first (copy-on-write, largepin.go). The
 // bytes are valid until the next write to key or Unlock; n must stay below
 // 4 GiB minus the key (the server caps it with proto-max-bulk-len).
 func (tx *Tx) GrowString(db int, key []byte, n int) ([]byte, bool) {

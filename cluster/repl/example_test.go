@@ -17,7 +17,7 @@ type kv struct {
 	data map[string]string
 }
 
-func (s *kv) Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64) error) (uint64, error) {
+func (s *kv) Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64, release func()) error) (uint64, error) {
 	s.mu.Lock()
 	seq, copyOf := s.seq, make(map[string]string, len(s.data))
 	for k, v := range s.data {
@@ -25,7 +25,7 @@ func (s *kv) Snapshot(slot int, emit func(db int, key, head, body []byte, pexpir
 	}
 	s.mu.Unlock()
 	for k, v := range copyOf {
-		if err := emit(0, []byte(k), nil, []byte(v), 0); err != nil {
+		if err := emit(0, []byte(k), nil, []byte(v), 0, nil); err != nil {
 			return 0, err
 		}
 	}

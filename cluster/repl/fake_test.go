@@ -35,6 +35,11 @@ type fakeStore struct {
 	hook  func([]Record) uint64
 	// snapErr, when set, fails snapshots of the slot it returns true for.
 	snapErr func(slot int) bool
+	// lendOver, when positive, makes snapshots lend the bodies of values
+	// longer than it (emit's release); lentOut counts those not released
+	// yet and lentAll all lent.
+	lendOver         int
+	lentOut, lentAll atomic.Int64
 }
 
 func newFakeStore() *fakeStore {
@@ -88,7 +93,7 @@ func (f *fakeStore) skipSeq(slot int) {
 	s.mu.Unlock()
 }
 
-func (f *fakeStore) Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64) error) (uint64, error) {
+func (f *fakeStore) Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64, release func()) error) (uint64, error) {
 	if f.snapErr != nil && f.snapErr(slot) {
 		return 0, errors.New("injected snapshot failure")
 	}
@@ -104,7 +109,19 @@ func (f *fakeStore) Snapshot(slot int, emit func(db int, key, head, body []byte,
 	s.mu.Unlock()
 	slices.Sort(keys)
 	for _, k := range keys {
-		if err := emit(0, []byte(k), nil, []byte(vals[k].v), vals[k].exp); err != nil {
+		var release func()
+		if f.lendOver > 0 && len(vals[k].v) > f.lendOver {
+			f.lentOut.Add(1)
+			f.lentAll.Add(1)
+			var once atomic.Bool
+			release = func() {
+				if !once.CompareAndSwap(false, true) {
+					panic("repl test: a lent body released twice")
+				}
+				f.lentOut.Add(-1)
+			}
+		}
+		if err := emit(0, []byte(k), nil, []byte(vals[k].v), vals[k].exp, release); err != nil {
 			return 0, err
 		}
 	}

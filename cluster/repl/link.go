@@ -38,6 +38,7 @@ type link struct {
 	openUnit bool             // a record with "more" was sent, its unit not ended
 	inUnit   bool             // the last record looked at has "more": its unit goes on
 	batch    []byte           // records copied out of the backlog
+	loans    []loan           // the current snapshot's lent values, not sent yet (loan.go)
 	sealGen  uint64           // Primary.sealGen when the seals were last looked at
 	sealWait map[int]sealMark // seals of the replica's slots not sent yet
 	sealSent map[int]uint64   // per sealed slot: seq+1 of the SEAL sent
@@ -419,21 +420,30 @@ func (l *link) snapshotNext() error {
 		return nil
 	}
 	l.w.buf = appendFrame(l.w.buf, fSnap, uint64(s))
-	seq, err := l.p.snap.Snapshot(s, func(db int, key, head, body []byte, pexpireAt int64) error {
-		// emit runs under the store's lock of the slot's shard. What the
-		// slot's earlier keys gathered is written before this key is
-		// added, not after: the last key of a slot, however large, leaves
-		// after Snapshot returns and the lock is released, instead of
-		// holding the shard's writers while it crosses the network.
+	seq, err := l.p.snap.Snapshot(s, func(db int, key, head, body []byte, pexpireAt int64, release func()) error {
+		// emit runs under the store's lock of the slot's shard. A lent
+		// body (a large value) is not touched here: its frame leaves
+		// after Snapshot returns and the lock is released (sendLoans).
+		// What the slot's other keys gathered is written before this key
+		// is added, not after, so the last key of a slot leaves after
+		// the lock is released too.
+		l.snapKeys.Add(1)
+		if release != nil {
+			l.loans = append(l.loans, newLoan(s, db, key, head, body, pexpireAt, release))
+			return nil
+		}
 		if len(l.w.buf) >= l.p.cfg.SnapshotBuffer {
 			if err := l.flushLimited(); err != nil {
 				return err
 			}
 		}
 		l.w.buf = appendKey(l.w.buf, s, db, key, head, body, pexpireAt)
-		l.snapKeys.Add(1)
 		return nil
 	})
+	if err == nil {
+		err = l.sendLoans()
+	}
+	l.dropLoans()
 	if err != nil {
 		// The slots finished before this one still reach the replica (it
 		// resumes them after the reconnect); this one stays unloaded there.

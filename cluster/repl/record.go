@@ -27,16 +27,25 @@ type Record struct {
 // The payload is head followed by body: a Snapshotter can pass bytes it
 // holds under its lock (a large value) as body, and emit copies them once,
 // where building the payload first would copy them twice.
-// emit does not retain key, head or body. emit buffers up to
-// Config.SnapshotBuffer bytes; past that it blocks while the rate limit or
-// the network makes it wait, so a Snapshot that holds locks writers need
-// while calling emit stalls them for slots larger than that buffer (copy
-// the slot's keys first to avoid it). An error
-// from emit must be returned by Snapshot, which then stops.
+//
+// Or it lends body: with release non-nil, body stays valid and unchanged
+// after emit returns, until release is called (a large value the store
+// shares copy-on-write). emit then does not copy it: the link writes the
+// key's frame after Snapshot returns, straight from body, and calls
+// release once it is written or the link gave up; release is called
+// exactly once even when emit returns an error. Lent keys reach the
+// replica after the slot's other keys (their order within a snapshot does
+// not matter). emit does not retain key or head, nor body unless lent.
+//
+// emit buffers up to Config.SnapshotBuffer bytes of keys not lent; past
+// that it blocks while the rate limit or the network makes it wait, so a
+// Snapshot that holds locks writers need while calling emit stalls them
+// for slots larger than that buffer (copy the slot's keys first to avoid
+// it). An error from emit must be returned by Snapshot, which then stops.
 // Snapshot is called from the link's goroutine, one slot at a time per
 // link, and concurrently for different links.
 type Snapshotter interface {
-	Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64) error) (seq uint64, err error)
+	Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64, release func()) error) (seq uint64, err error)
 }
 
 // Applier is the replica's view of the store. A Replica calls it from its

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -399,4 +400,46 @@ func TestLagNumbers(t *testing.T) {
 	if l := link(); l.ID != "r1" || l.AckIndex != h.p.LastIndex() {
 		t.Errorf("link %+v: want ID r1 and AckIndex %d", l, h.p.LastIndex())
 	}
+}
+
+// TestLentBodies: a Snapshotter that lends large bodies (larger than the
+// link's 1 MiB write pieces among them) while writers go on gets a
+// replica identical to the store, and every lent body is released once.
+func TestLentBodies(t *testing.T) {
+	h := newHarness(t, Config{BacklogSize: 8 << 20})
+	h.store.lendOver = 64
+	slots := slotRange(200, 240)
+	prefill(h.store, slots, 3)
+	for i, s := range slots[:8] {
+		h.store.set(s, fmt.Sprintf("big%d", s), strings.Repeat(string(rune('a'+i)), 100+i*(400<<10)))
+	}
+	stop := make(chan struct{})
+	wait := writers(h.store, slots, 2, stop)
+	ap := newFakeApplier()
+	r := h.replica("r1", slots, ap, nil)
+	waitFor(t, "every slot live", func() bool { return r.Stats().SlotsLive == len(slots) })
+	close(stop)
+	wait()
+	waitFor(t, "replica caught up", func() bool { return caughtUp(h.store, r, slots) })
+	assertSame(t, h.store, ap, slots)
+	if h.store.lentAll.Load() < 8 {
+		t.Fatalf("%d bodies lent, want at least 8", h.store.lentAll.Load())
+	}
+	waitFor(t, "every lent body released", func() bool { return h.store.lentOut.Load() == 0 })
+}
+
+// TestLentBodyReleasedWhenLinkDies: a link cut while it is writing a lent
+// body (slowed by the rate limit) releases it and every body not sent yet.
+func TestLentBodyReleasedWhenLinkDies(t *testing.T) {
+	h := newHarness(t, Config{SnapshotRate: 2 << 20})
+	h.store.lendOver = 64
+	h.store.set(7, "a", strings.Repeat("a", 3<<20))
+	h.store.set(7, "b", strings.Repeat("b", 3<<20))
+	r := h.replica("r1", []int{7}, newFakeApplier(), nil)
+	waitFor(t, "both bodies lent", func() bool { return h.store.lentAll.Load() == 2 })
+	if h.store.lentOut.Load() == 0 {
+		t.Fatal("the bodies were released before the link could have sent 6 MiB at 2 MiB/s")
+	}
+	r.Close()
+	waitFor(t, "the lent bodies released", func() bool { return h.store.lentOut.Load() == 0 })
 }

@@ -38,7 +38,11 @@ type ReplicaConfig struct {
 	// doubles after every failed attempt (with ±25% jitter) and starts
 	// again at BackoffMin after a successful handshake. Defaults 50 ms, 2 s.
 	BackoffMin, BackoffMax time.Duration
-	// MaxBulk bounds one argument or key payload. Default 512 MiB.
+	// MaxBulk bounds one argument or key payload. Default 512 MiB plus 16
+	// bytes: the snapshot payload of a 512 MiB string (proto-max-bulk-len's
+	// default, the largest a SETBIT makes) is its bytes after a tag byte,
+	// and with a bound of exactly 512 MiB the replica refused it, reconnected
+	// and had the primary send it again, forever.
 	MaxBulk int64
 	// MaxFrame bounds the bytes of one frame. Default 1 GiB.
 	MaxFrame int
@@ -73,7 +77,7 @@ func (c ReplicaConfig) withDefaults() ReplicaConfig {
 	def(&c.BackoffMin, 50*time.Millisecond)
 	def(&c.BackoffMax, 2*time.Second)
 	if c.MaxBulk <= 0 {
-		c.MaxBulk = 512 << 20
+		c.MaxBulk = 512<<20 + 16
 	}
 	if c.MaxFrame <= 0 {
 		c.MaxFrame = 1 << 30

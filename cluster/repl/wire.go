@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cached/cached/internal/bigcopy"
 	"github.com/cached/cached/protocol"
 )
 
@@ -104,11 +105,9 @@ func appendKey(dst []byte, slot, db int, key, head, body []byte, pexpireAt int64
 // frameReader reads frames (RESP arrays of bulk strings) with bounds.
 // Not safe for concurrent use.
 type frameReader struct {
-	conn     net.Conn
 	r        *protocol.Reader
 	maxArgs  int64
 	maxBytes int
-	timeout  time.Duration // read deadline per frame; 0 = none
 
 	// reuse names the frames read into buffers that the next read
 	// overwrites (KEY frames on a replica: a snapshot is mostly these, and
@@ -119,21 +118,47 @@ type frameReader struct {
 	reuseArgs [][]byte
 }
 
+// newFrameReader returns a frameReader of c that ends the connection when
+// nothing arrives for timeout (0: never).
 func newFrameReader(c net.Conn, maxArgs int64, maxBulk int64, maxBytes int, timeout time.Duration) *frameReader {
-	r := protocol.NewReaderSize(c, 32<<10)
+	r := protocol.NewReaderSize(&progressReader{conn: c, timeout: timeout}, 32<<10)
 	r.MaxBulk = maxBulk
-	return &frameReader{conn: c, r: r, maxArgs: maxArgs, maxBytes: maxBytes, timeout: timeout}
+	return &frameReader{r: r, maxArgs: maxArgs, maxBytes: maxBytes}
+}
+
+// progressReader is what a frameReader reads through: each read moves the
+// connection's read deadline to timeout from now (at most every
+// timeout/16), so the timeout bounds silence, not the time one frame
+// takes. With a deadline per frame, a 512 MiB KEY frame that took longer
+// than 10 s to arrive on a loaded machine was cut in its middle, and the
+// replica asked for the snapshot again, and again.
+type progressReader struct {
+	conn    net.Conn
+	timeout time.Duration    // 0 = none
+	set     time.Time        // when the deadline was last moved
+	now     func() time.Time // nil: time.Now (tests set a fake)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	if p.timeout > 0 {
+		now := time.Now
+		if p.now != nil {
+			now = p.now
+		}
+		if now := now(); now.Sub(p.set) > p.timeout/16 {
+			if err := p.conn.SetReadDeadline(now.Add(p.timeout)); err != nil {
+				return 0, err
+			}
+			p.set = now
+		}
+	}
+	return p.conn.Read(b)
 }
 
 // read returns the next frame. The returned slices are freshly allocated
 // (one buffer per frame) and may be kept by the caller, except those of a
 // frame named f.reuse, which are valid until the next read.
 func (f *frameReader) read() ([][]byte, error) {
-	if f.timeout > 0 && f.r.Buffered() == 0 {
-		if err := f.conn.SetReadDeadline(time.Now().Add(f.timeout)); err != nil {
-			return nil, err
-		}
-	}
 	h, err := f.r.Next()
 	if err != nil {
 		return nil, err
@@ -166,7 +191,13 @@ func (f *frameReader) read() ([][]byte, error) {
 		if buf == nil {
 			buf = make([]byte, 0, max(len(e.Str)+64, min(64*n, 4096)))
 		}
-		buf = append(buf, e.Str...)
+		// A large element (a snapshot's 512 MB value) is copied in
+		// preemptible pieces, into room reserved for it and a few small
+		// elements after it: a built-in append would copy it, or the frame
+		// so far when the next element outgrows the buffer, in one
+		// memmove that the collector's stop-the-world waits for.
+		buf = bigcopy.Grow(buf, len(e.Str)+min(64*(n-1-i), 4096))
+		buf = bigcopy.Append(buf, e.Str)
 		ends = append(ends, len(buf))
 	}
 	var args [][]byte

@@ -2,8 +2,11 @@ package repl
 
 import (
 	"bytes"
+	"io"
+	"net"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cached/cached/protocol"
 )
@@ -48,5 +51,70 @@ func TestFrameReaderReuse(t *testing.T) {
 	}
 	if !slices.EqualFunc(recArgs, want, bytes.Equal) {
 		t.Fatalf("the REC frame changed under later reads: %q, want %q", recArgs, want)
+	}
+}
+
+// TestDefaultMaxBulkTakesLargestString: by default a replica accepts the
+// snapshot payload of a 512 MiB string (proto-max-bulk-len's default): a
+// tag byte and the value. With a bound of exactly 512 MiB it refused the
+// KEY frame, reconnected and was sent the value again, endlessly.
+func TestDefaultMaxBulkTakesLargestString(t *testing.T) {
+	if got := (ReplicaConfig{}).withDefaults().MaxBulk; got < 512<<20+1 {
+		t.Fatalf("default MaxBulk %d is below a 512 MiB string's payload", got)
+	}
+}
+
+// slowConn hands out at most 64 KiB per Read and advances a fake clock by
+// a quarter of timeout per Read; it records whether any Read began after
+// the read deadline in force.
+type slowConn struct {
+	net.Conn // nil: only Read and SetReadDeadline are used
+	data     []byte
+	clock    time.Time
+	step     time.Duration
+	deadline time.Time
+	late     int
+}
+
+func (c *slowConn) Read(b []byte) (int, error) {
+	c.clock = c.clock.Add(c.step)
+	if !c.deadline.IsZero() && c.clock.After(c.deadline) {
+		c.late++
+	}
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b[:min(len(b), 64<<10)], c.data)
+	c.data = c.data[n:]
+	return n, nil
+}
+
+func (c *slowConn) SetReadDeadline(t time.Time) error { c.deadline = t; return nil }
+
+// TestReadTimeoutBoundsSilenceNotFrames: a 4 MiB KEY frame whose bytes
+// keep arriving for 16 read timeouts is read whole: the deadline moves
+// with every read that waits, so only silence longer than the timeout
+// cuts the link (a deadline per frame cut 512 MiB snapshots on a loaded
+// machine, and the replica asked for them again).
+func TestReadTimeoutBoundsSilenceNotFrames(t *testing.T) {
+	const timeout = time.Second
+	body := bytes.Repeat([]byte("x"), 4<<20)
+	start := time.Now()
+	c := &slowConn{data: appendKey(nil, 1, 0, []byte("k"), []byte{1}, body, 0), clock: start, step: timeout / 4}
+	fr := &frameReader{maxArgs: 8, maxBytes: 16 << 20,
+		r: protocol.NewReaderSize(&progressReader{conn: c, timeout: timeout, now: func() time.Time { return c.clock }}, 32<<10)}
+	fr.r.MaxBulk = 8 << 20
+	args, err := fr.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(args) != 6 || !bytes.Equal(args[4], append([]byte{1}, body...)) || string(args[5]) != "0" {
+		t.Fatalf("read %d elements, not the frame written", len(args))
+	}
+	if c.late > 0 {
+		t.Fatalf("%d reads began past the read deadline", c.late)
+	}
+	if elapsed := c.clock.Sub(start); elapsed < 16*timeout {
+		t.Fatalf("the frame took %v of fake time, want at least 16 timeouts", elapsed)
 	}
 }
