@@ -16,40 +16,7 @@
 set -euo pipefail
 n=${1:-2000000}
 port=${PORT_A:-17521}
-tmp=$(mktemp -d)
-go build -o "$tmp/cached" ./cmd/cached
-pid=""
-cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-start() {
-	local srv=$1
-	shift
-	if [ "$srv" = cached ]; then
-		"$tmp/cached" --port "$port" --bind 127.0.0.1 --loglevel warning --metrics-addr "" "$@" >"$tmp/$srv.log" 2>&1 &
-	else
-		redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no "$@" >"$tmp/$srv.log" 2>&1 &
-	fi
-	pid=$!
-	for _ in $(seq 100); do
-		if redis-cli -p "$port" ping >/dev/null 2>&1; then return; fi
-		sleep 0.1
-	done
-	echo "$srv did not start" >&2
-	exit 1
-}
-
-stop() {
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	pid=""
-}
-
-# cpu: the server's utime+stime in clock ticks.
-cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+. bench/server.sh
 
 evicted() { redis-cli -p "$port" info stats | awk -F: '/^evicted_keys:/ {print $2+0}'; }
 
@@ -60,7 +27,7 @@ load() { redis-benchmark -p "$port" -t set -n "$1" -r 100000000 -d 32 -P 16 -c 5
 run() {
 	local srv=$1
 	shift
-	start "$srv" "$@"
+	start "$srv" "$port" "$@"
 	load $((n / 2))
 	local c0 e0 c1 e1
 	c0=$(cpu)

@@ -12,16 +12,8 @@
 set -euo pipefail
 d=${1:-32}
 port=${PORT_A:-17531}
-tmp=$(mktemp -d)
-go build -o "$tmp/cached" ./cmd/cached
-env ${ENV:-CACHED_MEMORY_INFO=1} "$tmp/cached" --port "$port" --bind 127.0.0.1 --loglevel warning --metrics-addr "" >/dev/null 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do
-	if redis-cli -p "$port" ping >/dev/null 2>&1; then break; fi
-	sleep 0.1
-done
-rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$pid/status"; }
+. bench/server.sh
+SERVER_ENV=${ENV:-} start cached "$port"
 before=$(rss)
 redis-benchmark -p "$port" -t set -n 3000000 -r 1000000 -d "$d" -P 16 -c 50 -q >/dev/null 2>&1
 sleep 3

@@ -20,40 +20,7 @@ set -euo pipefail
 what=${1:-all}
 port_c=${PORT_A:-17511}
 port_r=${PORT_B:-17512}
-tmp=$(mktemp -d)
-go build -o "$tmp/cached" ./cmd/cached
-pid=""
-cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# start SERVER PORT DIRECTIVES...: starts cached or redis-server, waits for PING.
-start() {
-	local srv=$1 port=$2
-	shift 2
-	if [ "$srv" = cached ]; then
-		"$tmp/cached" --port "$port" --bind 127.0.0.1 --loglevel warning --metrics-addr "" "$@" >"$tmp/$srv.log" 2>&1 &
-	else
-		redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no "$@" >"$tmp/$srv.log" 2>&1 &
-	fi
-	pid=$!
-	for _ in $(seq 100); do
-		if redis-cli -p "$port" ping >/dev/null 2>&1; then return; fi
-		sleep 0.1
-	done
-	echo "$srv did not start" >&2
-	exit 1
-}
-
-stop() {
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	pid=""
-}
-
-rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$pid/status"; }
+. bench/server.sh
 
 # peak_while CMD...: runs CMD, sampling the server's RSS; prints the peak.
 peak_while() {

@@ -1,0 +1,46 @@
+# bench/server.sh: what bench/memory.sh, bench/evict-cost.sh and
+# bench/memory-info.sh share, sourced from the repository root. It builds
+# cached into $tmp (removed on exit with the server still running) and
+# defines:
+#
+#   start SERVER PORT DIRECTIVES...   starts cached or redis-server on PORT
+#                                     (PID in $pid; $SERVER_ENV is passed to
+#                                     cached), waits for PING
+#   stop                              ends it
+#   rss                               its resident set in bytes
+#   cpu                               its utime+stime in clock ticks
+tmp=$(mktemp -d)
+go build -o "$tmp/cached" ./cmd/cached
+pid=""
+cleanup() {
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+start() {
+	local srv=$1 port=$2
+	shift 2
+	if [ "$srv" = cached ]; then
+		env ${SERVER_ENV:-} "$tmp/cached" --port "$port" --bind 127.0.0.1 --loglevel warning --metrics-addr "" "$@" >"$tmp/$srv.log" 2>&1 &
+	else
+		redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no "$@" >"$tmp/$srv.log" 2>&1 &
+	fi
+	pid=$!
+	for _ in $(seq 100); do
+		if redis-cli -p "$port" ping >/dev/null 2>&1; then return; fi
+		sleep 0.1
+	done
+	echo "$srv did not start" >&2
+	exit 1
+}
+
+stop() {
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	pid=""
+}
+
+rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$pid/status"; }
+
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
