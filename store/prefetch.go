@@ -1,7 +1,5 @@
 package store
 
-import "github.com/cespare/xxhash/v2"
-
 // Prefetch: a multi-key command (MSET, MGET, DEL of many keys) looks its
 // keys up one after the other, and each lookup is a chain of dependent
 // cache misses: the index slot, then the record, then the key's item. Done
@@ -35,11 +33,10 @@ func (tx *Tx) Warm(db int, keys [][]byte) {
 		n := min(len(keys), warmBatch)
 		// Pass 1: every key's home index slot.
 		for i, k := range keys[:n] {
-			s := tx.st.shards[tx.slotOf(k)&int(tx.st.mask)]
+			s, h := tx.shard(k) // the lookups' own route: slot memo, lock check
 			sh[i] = s
-			tag := tagOf(xxhash.Sum64(k), p)
 			slots := s.idx.slots
-			slot[i] = slots[home(tag, len(slots))]
+			slot[i] = slots[home(tagOf(h, p), len(slots))]
 		}
 		// Pass 2: the record the home slot names (a hit or the first of
 		// the probe run).
