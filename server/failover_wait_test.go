@@ -3,8 +3,10 @@ package server
 import (
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -77,7 +79,11 @@ func (c *gatedConn) Close() error {
 }
 
 // readOnlyGet reads key on s with READONLY (s may be a replica of it);
-// "" if it is missing.
+// "" if it is missing. A node that answers CLUSTERDOWN is asked again
+// until partitionWait runs out: on the loaded 2-core CI machine a node
+// whose process stalled past the reach window stops counting its peers
+// until their next heartbeat (CI saw one such 55 ms no-quorum), which is
+// the designed answer, not a lost key.
 func readOnlyGet(t *testing.T, s *Server, key string) string {
 	t.Helper()
 	ctx := ctxT(t)
@@ -86,11 +92,18 @@ func readOnlyGet(t *testing.T, s *Server, key string) string {
 	if err := conn.ReadOnly(ctx).Err(); err != nil {
 		t.Fatalf("READONLY on %s: %v", s.Addr(), err)
 	}
-	v, err := conn.Get(ctx, key).Result()
-	if err != nil && err != redis.Nil {
-		t.Fatalf("GET %s on %s: %v", key, s.Addr(), err)
+	deadline := time.Now().Add(partitionWait)
+	for polls := 0; ; {
+		v, err := conn.Get(ctx, key).Result()
+		switch {
+		case err == nil || err == redis.Nil:
+			return v
+		case strings.HasPrefix(err.Error(), "CLUSTERDOWN") && time.Now().Before(deadline):
+			pollPause(&polls)
+		default:
+			t.Fatalf("GET %s on %s: %v", key, s.Addr(), err)
+		}
 	}
-	return v
 }
 
 // TestFailoverWaitOneReplicas2: with 2 replicas, WAIT counts replicas in
