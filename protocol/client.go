@@ -100,6 +100,10 @@ type Reply struct {
 	// Str is the text of simple strings, errors, bulk strings, doubles, big
 	// numbers and verbatim strings (including its "txt:" prefix).
 	Str []byte
+	// Detached reports that Str is a slice of its own, not the Reader's
+	// buffer (a bulk of Reader.DetachFrom bytes or more): the caller may
+	// keep it.
+	Detached bool
 }
 
 // IsError reports whether the reply is an error of either form.
@@ -219,6 +223,12 @@ type Reader struct {
 	// MaxBulk bounds a bulk string's length; longer ones fail with
 	// ErrReplyTooLarge. Zero means DefaultMaxBulk.
 	MaxBulk int64
+	// DetachFrom, when positive, makes a bulk string of at least this many
+	// bytes arrive in a slice of its own (Reply.Detached) read straight
+	// from the stream: the buffer does not grow to hold it, and so is not
+	// left that large for the rest of the stream's life, and the caller
+	// can keep the payload without copying it.
+	DetachFrom int
 }
 
 // NewReader returns a Reader with a 16 KiB buffer that grows as needed.
@@ -358,6 +368,9 @@ func (r *Reader) bulk(k Kind, body []byte) (Reply, error) {
 		return Reply{}, ErrReplyTooLarge
 	}
 	need := int(n) + 2
+	if r.DetachFrom > 0 && int(n) >= r.DetachFrom && r.w-r.r < need {
+		return r.detached(k, int(n))
+	}
 	for r.w-r.r < need {
 		if err := r.fill(need); err != nil {
 			return Reply{}, err
@@ -372,6 +385,42 @@ func (r *Reader) bulk(k Kind, body []byte) (Reply, error) {
 		return Reply{}, fmt.Errorf("%w: bad verbatim string", ErrProtocol)
 	}
 	return Reply{Kind: k, Str: s}, nil
+}
+
+// detached reads a bulk payload of n bytes, of which the buffer holds only
+// a part, into a slice of its own: what is buffered, then the rest straight
+// from the stream, then its CRLF through the buffer.
+func (r *Reader) detached(k Kind, n int) (Reply, error) {
+	s := make([]byte, n)
+	got := bigcopy.Copy(s, r.buf[r.r:r.w])
+	r.r += got
+	for got < n {
+		m, err := r.rd.Read(s[got:])
+		r.reads++
+		got += m
+		if m == 0 && err == nil {
+			err = io.ErrNoProgress
+		}
+		if got < n && err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return Reply{}, err
+		}
+	}
+	for r.w-r.r < 2 {
+		if err := r.fill(2); err != nil {
+			return Reply{}, err
+		}
+	}
+	if r.buf[r.r] != '\r' || r.buf[r.r+1] != '\n' {
+		return Reply{}, fmt.Errorf("%w: bulk string not terminated by CRLF", ErrProtocol)
+	}
+	r.r += 2
+	if k == KindVerbatim && (n < 4 || s[3] != ':') {
+		return Reply{}, fmt.Errorf("%w: bad verbatim string", ErrProtocol)
+	}
+	return Reply{Kind: k, Str: s, Detached: true}, nil
 }
 
 // ReadReply reads one complete reply. Attributes before it are skipped. For

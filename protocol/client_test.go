@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -313,4 +314,60 @@ func TestReaderReads(t *testing.T) {
 	if n != 1 || r.Reads() != 1 {
 		t.Errorf("Reads = %d then %d, want 1 and 1 (second reply was buffered)", n, r.Reads())
 	}
+}
+
+// TestReaderDetachesLargeBulks: a bulk of DetachFrom bytes or more arrives
+// in a slice of its own, byte for byte, whatever the stream's read sizes,
+// and the buffer does not grow to hold it; smaller ones stay in the buffer.
+func TestReaderDetachesLargeBulks(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	in := "$" + strconv.Itoa(len(big)) + "\r\n" + string(big) + "\r\n$3\r\nabc\r\n=" + strconv.Itoa(len(big)) + "\r\ntxt:" + string(big[4:]) + "\r\n"
+	for _, chunk := range []int{1 << 20, 4096, 7} {
+		r := NewReaderSize(iotest.HalfReader(&chunkReader{chunks: splitEvery([]byte(in), chunk)}), 64<<10)
+		r.DetachFrom = 256 << 10
+		rep, err := r.Next()
+		if err != nil || rep.Kind != KindBulk || !rep.Detached || !bytes.Equal(rep.Str, big) {
+			t.Fatalf("chunk %d: first bulk: kind %v detached %v equal %v err %v", chunk, rep.Kind, rep.Detached, bytes.Equal(rep.Str, big), err)
+		}
+		first := rep.Str
+		if rep, err = r.Next(); err != nil || rep.Detached || string(rep.Str) != "abc" {
+			t.Fatalf("chunk %d: small bulk after it: %q detached %v err %v", chunk, rep.Str, rep.Detached, err)
+		}
+		if rep, err = r.Next(); err != nil || rep.Kind != KindVerbatim || !rep.Detached || string(rep.Str[:4]) != "txt:" || !bytes.Equal(rep.Str[4:], big[4:]) {
+			t.Fatalf("chunk %d: verbatim: kind %v detached %v err %v", chunk, rep.Kind, rep.Detached, err)
+		}
+		if !bytes.Equal(first, big) {
+			t.Fatalf("chunk %d: a detached bulk changed under the next reads", chunk)
+		}
+		if len(r.buf) > 64<<10 {
+			t.Fatalf("chunk %d: buffer grew to %d bytes for detached bulks", chunk, len(r.buf))
+		}
+	}
+}
+
+// TestReaderDetachedErrors: a detached bulk cut short is an unexpected EOF,
+// and one not followed by CRLF is a protocol error, as for buffered ones.
+func TestReaderDetachedErrors(t *testing.T) {
+	body := strings.Repeat("x", 5000)
+	for in, want := range map[string]error{
+		"$5000\r\n" + body[:3000]:                        io.ErrUnexpectedEOF,
+		"$5000\r\n" + body + "XY":                        ErrProtocol,
+		"$5000\r\n" + body:                               io.EOF,
+		"=5000\r\n" + strings.Repeat("y", 5000) + "\r\n": ErrProtocol,
+	} {
+		r := NewReaderSize(strings.NewReader(in), 64)
+		r.DetachFrom = 1000
+		if _, err := r.Next(); !errors.Is(err, want) {
+			t.Errorf("%.12q…: err %v, want %v", in, err, want)
+		}
+	}
+}
+
+// splitEvery cuts b into chunks of n bytes (the last may be shorter).
+func splitEvery(b []byte, n int) [][]byte {
+	var out [][]byte
+	for len(b) > n {
+		out, b = append(out, b[:n]), b[n:]
+	}
+	return append(out, b)
 }

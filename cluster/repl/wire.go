@@ -123,8 +123,16 @@ type frameReader struct {
 func newFrameReader(c net.Conn, maxArgs int64, maxBulk int64, maxBytes int, timeout time.Duration) *frameReader {
 	r := protocol.NewReaderSize(&progressReader{conn: c, timeout: timeout}, 32<<10)
 	r.MaxBulk = maxBulk
+	r.DetachFrom = detachFrom
 	return &frameReader{r: r, maxArgs: maxArgs, maxBytes: maxBytes}
 }
+
+// detachFrom is the element size from which a frame's element is read into
+// a slice of its own and kept as it is (protocol.Reader.DetachFrom): a
+// 512 MiB value then exists once on its way to the store, not three times
+// (the reader's buffer, which also stayed that large for the link's life,
+// the frame's buffer, the store's copy).
+const detachFrom = 1 << 20
 
 // progressReader is what a frameReader reads through: each read moves the
 // connection's read deadline to timeout from now (at most every
@@ -156,8 +164,9 @@ func (p *progressReader) Read(b []byte) (int, error) {
 }
 
 // read returns the next frame. The returned slices are freshly allocated
-// (one buffer per frame) and may be kept by the caller, except those of a
-// frame named f.reuse, which are valid until the next read.
+// (one buffer per frame, or one of their own for elements of detachFrom
+// bytes or more) and may be kept by the caller, except those of a frame
+// named f.reuse, which are valid until the next read.
 func (f *frameReader) read() ([][]byte, error) {
 	h, err := f.r.Next()
 	if err != nil {
@@ -174,6 +183,8 @@ func (f *frameReader) read() ([][]byte, error) {
 	}
 	var buf []byte
 	shared := false
+	total := 0
+	var kept []keptElem // detached elements, used as they are
 	for i := range n {
 		e, err := f.r.Next()
 		if err != nil {
@@ -182,8 +193,13 @@ func (f *frameReader) read() ([][]byte, error) {
 		if e.Kind != protocol.KindBulk {
 			return nil, fmt.Errorf("%w: element %d is not a bulk string", ErrFrame, i)
 		}
-		if len(buf)+len(e.Str) > f.maxBytes {
+		if total += len(e.Str); total > f.maxBytes {
 			return nil, fmt.Errorf("%w: frame longer than %d bytes", ErrFrame, f.maxBytes)
+		}
+		if e.Detached {
+			kept = append(kept, keptElem{i, e.Str})
+			ends = append(ends, len(buf))
+			continue
 		}
 		if i == 0 && f.reuse != "" && string(e.Str) == f.reuse {
 			shared, buf = true, f.reuseBuf[:0]
@@ -201,10 +217,11 @@ func (f *frameReader) read() ([][]byte, error) {
 		ends = append(ends, len(buf))
 	}
 	var args [][]byte
-	if shared {
-		if cap(buf) <= maxKeptBuf {
-			f.reuseBuf = buf
-		}
+	if shared && cap(buf) <= maxKeptBuf {
+		f.reuseBuf = buf
+	}
+	// reuseArgs would keep a detached element alive until the next frame.
+	if shared && len(kept) == 0 {
 		if cap(f.reuseArgs) < n {
 			f.reuseArgs = make([][]byte, n)
 		}
@@ -217,7 +234,16 @@ func (f *frameReader) read() ([][]byte, error) {
 		args[i] = buf[start:e:e]
 		start = e
 	}
+	for _, k := range kept {
+		args[k.i] = k.b
+	}
 	return args, nil
+}
+
+// keptElem is a frame element read into a slice of its own.
+type keptElem struct {
+	i int
+	b []byte
 }
 
 // parseUint parses a decimal uint64 without allocating.

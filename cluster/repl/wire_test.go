@@ -118,3 +118,45 @@ func TestReadTimeoutBoundsSilenceNotFrames(t *testing.T) {
 		t.Fatalf("the frame took %v of fake time, want at least 16 timeouts", elapsed)
 	}
 }
+
+// TestFrameReaderKeepsLargeElements: a KEY frame whose payload is
+// detachFrom bytes or more hands the payload over as the reader read it
+// (no copy into the frame's buffer), with the frame's other elements
+// intact, and does not lend the reused argument slice, which would keep
+// the large payload alive until the next KEY frame.
+func TestFrameReaderKeepsLargeElements(t *testing.T) {
+	big := bytes.Repeat([]byte("z"), detachFrom+5)
+	var in []byte
+	in = appendKey(in, 3, 0, []byte("small"), nil, []byte("p"), 0)
+	in = appendKey(in, 3, 0, []byte("large"), nil, big, 9)
+	in = appendKey(in, 3, 0, []byte("after"), nil, []byte("q"), 0)
+	c, peer := net.Pipe()
+	defer c.Close()
+	go func() { // the connection's other end: net.Pipe has no buffer
+		defer peer.Close()
+		_, _ = peer.Write(in)
+	}()
+	fr := newFrameReader(c, 100, 1<<30, 1<<30, 0)
+	fr.reuse = fKey
+	small, err := fr.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	large, err := fr.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(large[3]) != "large" || !bytes.Equal(large[4], big) || string(large[5]) != "9" {
+		t.Fatalf("large KEY frame read as %q, %d payload bytes, %q", large[3], len(large[4]), large[5])
+	}
+	if &large[0] == &small[0] {
+		t.Fatal("the large frame was returned in the reused argument slice")
+	}
+	after, err := fr.read()
+	if err != nil || string(after[3]) != "after" {
+		t.Fatalf("frame after the large one: %q %v", after, err)
+	}
+	if !bytes.Equal(large[4], big) {
+		t.Fatal("the large payload changed under the next read")
+	}
+}
