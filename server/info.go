@@ -496,7 +496,39 @@ func (s *Server) infoCPU(b *strings.Builder) {
 	field(b, "used_cpu_user", cpuSeconds(self.Utime))
 	field(b, "used_cpu_sys_children", cpuSeconds(children.Stime))
 	field(b, "used_cpu_user_children", cpuSeconds(children.Utime))
+	gc, cycles := gcCPU()
+	field(b, "used_cpu_gc", strconv.FormatFloat(gc, 'f', 6, 64))
+	used := tvSeconds(self.Utime) + tvSeconds(self.Stime)
+	field(b, "gc_cpu_share_perc", strconv.FormatFloat(100*min(1, gc/max(used, 1e-9)), 'f', 2, 64)+"%")
+	field(b, "gc_cycles", cycles)
 }
+
+// gcCPU returns the CPU seconds the Go collector took from the process
+// since it started and the collections completed. The seconds are the
+// runtime's estimate (/cpu/classes/gc: mark assists, dedicated mark
+// workers, stop-the-world pauses counted GOMAXPROCS times) without the
+// idle mark workers, which run only on Ps that had nothing else to do.
+func gcCPU() (float64, uint64) {
+	samples := []metrics.Sample{
+		{Name: "/cpu/classes/gc/total:cpu-seconds"},
+		{Name: "/cpu/classes/gc/mark/idle:cpu-seconds"},
+		{Name: "/gc/cycles/total:gc-cycles"},
+	}
+	metrics.Read(samples)
+	f := func(i int) float64 {
+		if samples[i].Value.Kind() == metrics.KindFloat64 {
+			return samples[i].Value.Float64()
+		}
+		return 0
+	}
+	var cycles uint64
+	if samples[2].Value.Kind() == metrics.KindUint64 {
+		cycles = samples[2].Value.Uint64()
+	}
+	return max(0, f(0)-f(1)), cycles
+}
+
+func tvSeconds(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
 
 // commandStatLine formats one commandstats line.
 func commandStatLine(b *strings.Builder, c *command) {

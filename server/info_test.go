@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,6 +156,7 @@ func TestIntroInfoFields(t *testing.T) {
 		"used_memory_human": `^\d+(B|\.\d\d[KMGTP])$`, "mem_fragmentation_ratio": `^\d+\.\d\d$`,
 		"instantaneous_input_kbps": `^\d+\.\d\d$`, "uptime_in_seconds": `^\d+$`, "executable": `.`,
 		"os": `.`, "used_memory_rss": `^\d+$`,
+		"used_cpu_gc": `^\d+\.\d{6}$`, "gc_cpu_share_perc": `^\d+\.\d\d%$`, "gc_cycles": `^\d+$`,
 	}
 	for k, pat := range patterns {
 		if !regexp.MustCompile(pat).MatchString(f[k]) {
@@ -187,6 +189,11 @@ func TestIntroInfoCountersMove(t *testing.T) {
 		if _, _, err := st.Get(0, []byte(k), nil); err != nil {
 			t.Fatal(err)
 		}
+	}
+	gcBefore := introInfo(t, rc, "cpu")
+	runtime.GC()
+	if d := introInt(t, introInfo(t, rc, "cpu"), "gc_cycles") - introInt(t, gcBefore, "gc_cycles"); d < 1 {
+		t.Errorf("gc_cycles moved by %d over a runtime.GC(), want >= 1", d)
 	}
 	after := introInfo(t, rc, "stats", "keyspace", "memory", "clients")
 	if d := introInt(t, after, "total_commands_processed") - introInt(t, before, "total_commands_processed"); d < 6 {

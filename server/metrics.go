@@ -1,6 +1,7 @@
 package server
 
 import (
+	"regexp"
 	"strconv"
 	"time"
 
@@ -142,7 +143,11 @@ func (s *Server) NewMetrics(reg prometheus.Registerer) error {
 		newClusterCollector(s),
 		newReplCollector(s), // repl_metrics.go
 		newMigrationCollector(s),
-		collectors.NewGoCollector(),
+		// The Go collector's defaults, plus the collector's CPU time
+		// (go_cpu_classes_gc_total_cpu_seconds_total and its parts):
+		// issue 13 asks for the GC's CPU share, INFO cpu has it too.
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/cpu/classes/gc/`)})),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		if err := reg.Register(c); err != nil {
