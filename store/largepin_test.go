@@ -240,3 +240,45 @@ func TestPinStrSmall(t *testing.T) {
 		t.Fatal("a small value was pinned")
 	}
 }
+
+// TestLargeGetCopiesUnlocked: a GET of a value of copyUnlockedFrom bytes or
+// more copies it after the shard lock is released, from the pinned buffer,
+// so writers of the same key and shard go on meanwhile: every GET still
+// returns one whole version, never a mix of two writes (without the pin a
+// writer changes the bytes under the copy: the race detector or the check
+// catches it).
+func TestLargeGetCopiesUnlocked(t *testing.T) {
+	const n = copyUnlockedFrom + 4096
+	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1})
+	k := []byte("big")
+	s.Set(0, k, bytes.Repeat([]byte{'a'}, n), 0, 0, "")
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() { // overwrites the whole value in place, a new letter each time
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tx := s.Lock(k)
+			w, _ := tx.GrowString(0, k, n)
+			for j := range w {
+				w[j] = 'a' + byte(i%26)
+			}
+			tx.Unlock()
+		}
+	}()
+	for range 40 {
+		v := getKey(t, s, "big")
+		if len(v) != n || bytes.Count(v, v[:1]) != n {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("GET returned %d bytes mixing writes (first %q, %d of them)", len(v), v[:1], bytes.Count(v, v[:1]))
+		}
+	}
+	close(stop)
+	wg.Wait()
+}

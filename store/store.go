@@ -471,7 +471,12 @@ func (s *Store) getAt(now int64, db int, key []byte, dst []byte, fence bool) (va
 	sh := s.shards[slot&int(s.mask)]
 	var tx *Tx
 	tx.lockShard(sh)
-	defer tx.unlockShard(sh)
+	locked := true
+	defer func() {
+		if locked {
+			tx.unlockShard(sh)
+		}
+	}()
 	if fence && s.fencedSlot(slot) {
 		return dst, false, ErrFenced
 	}
@@ -487,8 +492,23 @@ func (s *Store) getAt(now int64, db int, key []byte, dst []byte, fence bool) (va
 	if r.typ != TypeString {
 		return dst, true, ErrWrongType
 	}
-	return bigcopy.Append(dst, sh.val(r)), true, nil
+	v := sh.val(r)
+	if r.item&largeBit == 0 || len(v) < copyUnlockedFrom {
+		return bigcopy.Append(dst, v), true, nil
+	}
+	// A large value is copied after the lock is released, from its pinned
+	// buffer (largepin.go): a 512 MB GET held every other key of the shard
+	// for the whole copy.
+	pin := Pin{c: sh.slabs.pinLarge(r.item)}
+	defer pin.Release()
+	tx.unlockShard(sh)
+	locked = false
+	return bigcopy.Append(dst, v), true, nil
 }
+
+// copyUnlockedFrom is the value length from which a read copies a string
+// after releasing the shard lock (GetAt).
+const copyUnlockedFrom = 1 << 20
 
 // Set stores val as the string value of key in db, replacing any value of
 // any type, with expiry expireAt (absolute Unix ms; 0 none; KeepTTL keeps
