@@ -77,6 +77,7 @@ func defineFlags(fs *flag.FlagSet, cfg *load.Config, opt *options) *rawFlags {
 	raw.size = fs.String("data-size", "32", "value size in bytes: N or MIN-MAX")
 	fs.DurationVar(&cfg.TTL, "ttl", 0, "TTL on writes (SET ... EX/PX and the preload)")
 	fs.BoolVar(&cfg.Preload, "preload", false, "SET every key of the key space before the run")
+	fs.BoolVar(&cfg.CacheAside, "cache-aside", false, "after a read that misses, SET the key (reported as FILL), as an application filling its cache; closed loop only")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: total requests per second on a fixed schedule (0: closed loop)")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "dial and reply timeout")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed (0: from the clock)")

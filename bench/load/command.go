@@ -29,6 +29,15 @@ type Command struct {
 	parts  []argTemplate // compiled Args
 	read   bool          // a read whose nil reply is a miss
 	hasKey bool
+	fill   bool // Config.CacheAside's SET after a miss: weight 0, never drawn
+}
+
+// fillCommand is the SET Config.CacheAside sends after a miss, last in
+// Config.Commands with weight 0, so the mix never draws it.
+func fillCommand(ttl time.Duration) Command {
+	c := NewCommand(1, append([]string{"SET", KeyPlaceholder, DataPlaceholder}, ttlArgs(ttl)...)...)
+	c.Name, c.Weight, c.fill = "FILL", 0, true
+	return c
 }
 
 // argTemplate is one argument split into literal, key and data segments.

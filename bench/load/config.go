@@ -63,6 +63,12 @@ type Config struct {
 	// Preload writes every key of the key space once (SET, with TTL) before
 	// the run, unmeasured.
 	Preload bool
+	// CacheAside makes the client behave as an application in front of a
+	// database: a read command (GET, HGET, …) answered nil is followed, in
+	// the connection's next batch, by SET key data (with TTL), reported as
+	// the operation FILL. A read answered after a MOVED/ASK redirect is not
+	// filled. Closed loop only.
+	CacheAside bool
 	// Seed makes the random choices repeatable; 0 picks one from the clock.
 	Seed uint64
 
@@ -124,7 +130,16 @@ func (c *Config) Validate() error {
 	if len(c.Commands) > 1<<15 {
 		return fmt.Errorf("%w: too many commands", ErrConfig)
 	}
+	if c.CacheAside && c.Rate > 0 {
+		return fmt.Errorf("%w: cache-aside runs in closed loop only (no rate)", ErrConfig)
+	}
+	if c.CacheAside && !c.Commands[len(c.Commands)-1].fill {
+		c.Commands = append(c.Commands, fillCommand(c.TTL))
+	}
 	for _, cmd := range c.Commands {
+		if cmd.fill {
+			continue
+		}
 		if cmd.Weight <= 0 || len(cmd.parts) == 0 {
 			return fmt.Errorf("%w: command %q needs a positive weight (build it with NewCommand)", ErrConfig, cmd.Name)
 		}

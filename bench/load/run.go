@@ -79,7 +79,7 @@ func preload(ctx context.Context, cfg *Config, topo *topology) *Preload {
 	pc.Commands = []Command{NewCommand(1, append([]string{"SET", KeyPlaceholder, DataPlaceholder}, ttlArgs(cfg.TTL)...)...)}
 	pc.KeyDist = KeyDist{Kind: "sequential"}
 	pc.Requests = int64(cfg.Keyspace)
-	pc.Warmup, pc.Rate = 0, 0
+	pc.Warmup, pc.Rate, pc.CacheAside = 0, 0, false
 	pc.Pipeline = max(cfg.Pipeline, 32)
 	r := runPhase(ctx, &pc, topo, "preload")
 	return &Preload{Keys: r.Total.Requests, Errors: r.Total.Errors, Seconds: r.Elapsed, OpsPerSec: r.Total.OpsPerSec}

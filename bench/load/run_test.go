@@ -125,6 +125,55 @@ func testHitRatioKnownAnswer(t *testing.T, addr string) {
 	}
 }
 
+// TestCacheAside: with CacheAside every GET that misses is followed by a
+// SET of its key (FILL), so a second pass over the same keys hits them all;
+// the fills carry the TTL; without CacheAside nothing is written.
+func TestCacheAside(t *testing.T) {
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) { testCacheAside(t, tg.start(t)) })
+	}
+}
+
+func testCacheAside(t *testing.T, addr string) {
+	cfg := testConfig(addr)
+	cfg.Keyspace, cfg.Requests = 500, 500
+	cfg.Commands = RatioCommands(0, 1, 0)
+	cfg.KeyDist = KeyDist{Kind: "sequential"}
+	r := mustRun(t, cfg)
+	if get, _ := r.Op("GET"); get.Misses != 500 {
+		t.Fatalf("without cache-aside: %d misses of 500 GETs on an empty server", get.Misses)
+	}
+	if _, ok := r.Op("FILL"); ok {
+		t.Fatal("a FILL operation without cache-aside")
+	}
+	if n := do(t, addr, "DBSIZE").Int; n != 0 {
+		t.Fatalf("DBSIZE %d after GETs alone", n)
+	}
+
+	cfg.CacheAside, cfg.TTL = true, time.Hour
+	cfg.Requests = 2000 // 500 GETs miss, 500 FILLs, then 1000 GETs hit
+	r = mustRun(t, cfg)
+	get, _ := r.Op("GET")
+	fill, ok := r.Op("FILL")
+	if !ok || fill.Requests != get.Misses || fill.Errors != 0 {
+		t.Fatalf("FILL %+v for %d misses", fill, get.Misses)
+	}
+	if n := do(t, addr, "DBSIZE").Int; n != get.Misses || n == 0 {
+		t.Fatalf("DBSIZE %d after %d filled misses", n, get.Misses)
+	}
+	if get.Hits == 0 || get.Hits+get.Misses != get.Requests {
+		t.Fatalf("GET hits %d misses %d of %d: the filled keys were never read back", get.Hits, get.Misses, get.Requests)
+	}
+	if ttl := do(t, addr, "TTL", "key:0").Int; ttl <= 0 || ttl > 3600 {
+		t.Fatalf("a filled key's TTL = %d, want the run's 3600 s", ttl)
+	}
+
+	cfg.Rate = 1000
+	if err := cfg.Validate(); err == nil {
+		t.Fatal("cache-aside accepted in open loop")
+	}
+}
+
 // TestTTLAndDataSize checks that writes carry the TTL and the value sizes.
 func TestTTLAndDataSize(t *testing.T) {
 	for _, tg := range targets {

@@ -56,7 +56,13 @@ type worker struct {
 	down  map[string]downAddr         // recently refused addresses
 	side  map[string]*protocol.Client // connections for following redirects
 	recs  []*recorder                 // all recorders, merged into the result
+	fills []uint64                    // Config.CacheAside: keys that missed, to SET next
 }
+
+// maxFills bounds a worker's keys waiting for their cache-aside SET; past
+// it, misses are not filled. Each batch sends the waiting SETs first, so
+// only a pipeline deeper than this leaves some out.
+const maxFills = 4096
 
 func newWorker(id int, sh *shared, quota int64, lv *live) *worker {
 	cfg := sh.cfg
@@ -85,6 +91,28 @@ func (w *worker) next() request {
 	rq.n = uint32(n)
 	rq.off = uint32(w.rng.IntN(len(w.sh.data) - n + 1))
 	return rq
+}
+
+// nextClosed is next, or a key that missed waiting for its cache-aside SET.
+func (w *worker) nextClosed() request {
+	if len(w.fills) == 0 {
+		return w.next()
+	}
+	cfg := w.sh.cfg
+	key := w.fills[len(w.fills)-1]
+	w.fills = w.fills[:len(w.fills)-1]
+	n := cfg.DataMin
+	if cfg.DataMax > cfg.DataMin {
+		n += w.rng.IntN(cfg.DataMax - cfg.DataMin + 1)
+	}
+	return request{op: uint16(len(cfg.Commands) - 1), key: key, n: uint32(n), off: uint32(w.rng.IntN(len(w.sh.data) - n + 1))}
+}
+
+// noteReply queues a cache-aside SET for a read of rq that missed.
+func (w *worker) noteReply(rq *request, rep protocol.Reply) {
+	if w.sh.cfg.CacheAside && rep.Kind == protocol.KindNil && w.sh.cfg.Commands[rq.op].read && len(w.fills) < maxFills {
+		w.fills = append(w.fills, rq.key)
+	}
 }
 
 // addrFor routes rq; it formats the key into the encoder's scratch.
@@ -207,7 +235,7 @@ func (w *worker) runClosed() {
 		}
 		batch, used = batch[:0], used[:0]
 		for i := 0; i < n; i++ {
-			rq := w.next()
+			rq := w.nextClosed()
 			rq.sent, rq.measured = now, measured
 			nc, err := routeConn(w, &rq, w.conn)
 			if err != nil {
@@ -271,6 +299,7 @@ func (w *worker) sendBatch(batch []request, used []*nodeConn) {
 				}
 			}
 			w.rec.done(int(rq.op), rq.sent, now, rep)
+			w.noteReply(rq, rep)
 		}
 		if nc.idx != nil {
 			nc.idx = nc.idx[:0]
