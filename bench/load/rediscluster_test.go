@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,6 +115,7 @@ func TestRedisCluster(t *testing.T) {
 	}
 	for _, a := range addrs {
 		do(t, a, "FLUSHALL")
+		do(t, a, "CONFIG", "RESETSTAT") // the polls below look for the next run's GETs
 	}
 
 	// Move key:0's slot to another node while a GET-only run is going.
@@ -124,12 +126,17 @@ func TestRedisCluster(t *testing.T) {
 	}
 	target := addrs[(owner+1)%3]
 	targetID := do(t, target, "CLUSTER", "MYID").String()
+	// The run lasts until GETs reached the slot's new owner (then it is
+	// cancelled), not a fixed second: on a loaded machine the move came
+	// after a 1 s run had ended, and nothing was redirected.
 	cfg.Preload, cfg.Requests, cfg.Keyspace = false, 0, 20
-	cfg.Duration, cfg.Commands = time.Second, RatioCommands(0, 1, 0)
+	cfg.Duration, cfg.Commands = time.Minute, RatioCommands(0, 1, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan *Result, 1)
 	errc := make(chan error, 1)
 	go func() {
-		r, err := Run(context.Background(), cfg)
+		r, err := Run(ctx, cfg)
 		errc <- err
 		done <- r
 	}()
@@ -142,6 +149,32 @@ func TestRedisCluster(t *testing.T) {
 	for _, a := range addrs {
 		do(t, a, "CLUSTER", "SETSLOT", strconv.Itoa(slot), "NODE", targetID)
 	}
+	// Until the old owner answered MOVED and the new owner then served
+	// another 100 GETs (the map reload comes after the first MOVED).
+	stat := func(addr, section string, re *regexp.Regexp) int {
+		if m := re.FindStringSubmatch(do(t, addr, "INFO", section).String()); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			return n
+		}
+		return 0
+	}
+	moved, gets := regexp.MustCompile(`errorstat_MOVED:count=(\d+)`), regexp.MustCompile(`cmdstat_get:calls=(\d+)`)
+	deadline := time.Now().Add(20 * time.Second)
+	for stat(addrs[owner], "errorstats", moved) == 0 {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatal("the old owner never answered MOVED")
+		}
+		time.Sleep(10 * time.Millisecond) // polling
+	}
+	for base := stat(target, "commandstats", gets); stat(target, "commandstats", gets) < base+100; {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatal("the new owner served no more GETs after the MOVED")
+		}
+		time.Sleep(10 * time.Millisecond) // polling
+	}
+	cancel()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
