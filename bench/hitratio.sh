@@ -69,12 +69,14 @@ awk '$2 == "cached" { n[$1]++; cr[$1, n[$1]] = $3; ch[$1, n[$1]] = $4 }
      $2 == "redis"  { m++; rp[m] = $1; rr[m] = $3; rh[m] = $4 }
      END {
 	for (i = 1; i <= m; i++) {
-		p = rp[i]; at = "outside cached'"'"'s measured RSS range"
+		p = rp[i]; at = "outside cached'"'"'s measured RSS range"; best = -1
 		for (j = 1; j < n[p]; j++) {
 			for (k = j + 1; k <= n[p]; k++) {
 				lo = cr[p, j]; hi = cr[p, k]; hl = ch[p, j]; hh = ch[p, k]
 				if (lo > hi) { x = lo; lo = hi; hi = x; x = hl; hl = hh; hh = x }
-				if (lo <= rr[i] && rr[i] <= hi && hi > lo) {
+				# the narrowest pair of rows around the RSS
+				if (lo <= rr[i] && rr[i] <= hi && hi > lo && (best < 0 || hi - lo < best)) {
+					best = hi - lo
 					at = sprintf("%.2f%%", hl + (hh - hl) * (rr[i] - lo) / (hi - lo))
 				}
 			}
