@@ -42,6 +42,7 @@ type client struct {
 	ps    atomic.Pointer[pubsub.Member] // subscriptions, nil if none ever (pubsub.go)
 	clu   clusterClient                 // READONLY / ASKING (cluster.go); owner only
 	sess  *session                      // the detached connection's session (session.go), nil while the connection loop serves it
+	mon   *monitor                      // MONITOR's monitor, started by Server.closed (monitor.go); set by the owner
 
 	mu      sync.Mutex // protects name, libName, libVer
 	name    string

@@ -58,7 +58,16 @@ type monitor struct {
 	ctl   chan ctlLine // replies to the client's own commands, from read
 	done  chan struct{}
 	once  sync.Once
+	// start is closed by Server.closed once the connection's goroutine let
+	// go of it: until then that goroutine still reads the MONITOR request's
+	// arguments (slowlog, commandstats), which point into the read buffer
+	// the reader refills.
+	start     chan struct{}
+	startOnce sync.Once
 }
+
+// handoff starts the monitor: the connection's goroutine let go of it.
+func (m *monitor) handoff() { m.startOnce.Do(func() { close(m.start) }) }
 
 // ctlLine is a reply the reader asks the writer to send; end closes the
 // connection after it.
@@ -89,7 +98,9 @@ func monitorCommand(c *client, _ [][]byte) {
 		lines: make(chan []byte, qlen),
 		ctl:   make(chan ctlLine, 1),
 		done:  make(chan struct{}),
+		start: make(chan struct{}),
 	}
+	c.mon = m
 	c.s.monitors.add(m)
 	c.s.wg.Add(2)
 	go m.run()
@@ -265,7 +276,7 @@ func (m *monitor) drop() {
 func (m *monitor) run() {
 	defer m.s.wg.Done()
 	defer m.finish()
-	if m.dc.Flush() != nil {
+	if !m.started() || m.dc.Flush() != nil {
 		return
 	}
 	for {
@@ -316,6 +327,9 @@ func (m *monitor) finish() {
 // written; on a read error the reader drops the monitor itself.
 func (m *monitor) read() {
 	defer m.s.wg.Done()
+	if !m.started() {
+		return
+	}
 	for {
 		cmd, err := m.dc.ReadCommand()
 		if err != nil {
@@ -345,6 +359,17 @@ func (m *monitor) read() {
 		if r.end {
 			return
 		}
+	}
+}
+
+// started waits until Server.closed hands the connection over (true) or
+// the monitor ends first (false).
+func (m *monitor) started() bool {
+	select {
+	case <-m.start:
+		return true
+	case <-m.done:
+		return false
 	}
 }
 

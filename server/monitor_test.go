@@ -365,3 +365,47 @@ func TestMonitorShowsExecAfterItsCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestMonitorStartsAfterItsRequest: the monitor's reader starts only once
+// the connection's goroutine is done with the MONITOR request, whose
+// arguments point into the read buffer the reader refills: with every
+// command slow-logged, the slowlog copies them after the handler returned
+// (the race detector caught the reader overwriting them). Each round
+// writes more requests right behind MONITOR, and the slowlog's entries
+// must read "MONITOR" as sent.
+func TestMonitorStartsAfterItsRequest(t *testing.T) {
+	s := startServer(t, nil)
+	rc := newClient(t, s, nil)
+	mustDo(t, rc, "CONFIG", "SET", "slowlog-log-slower-than", "0")
+	for i := range 20 {
+		nc, r := rawConn(t, s)
+		send(t, nc, "MONITOR\r\n")
+		send(t, nc, strings.Repeat("PING\r\n", 200)+"QUIT\r\n")
+		for j := range 202 {
+			want := "+PONG"
+			if j == 0 || j == 201 {
+				want = "+OK"
+			}
+			if got := readLine(t, r); got != want {
+				t.Fatalf("round %d, reply %d: got %q, want %q", i, j, got, want)
+			}
+		}
+		expectClosed(t, r)
+	}
+	entries, _ := mustDo(t, rc, "SLOWLOG", "GET", "128").([]any)
+	monitors := 0
+	for _, e := range entries {
+		f, _ := e.([]any)
+		if len(f) < 4 {
+			continue
+		}
+		if args, _ := f[3].([]any); len(args) == 1 && args[0] == "MONITOR" {
+			monitors++
+		} else if len(args) > 0 && strings.EqualFold(fmt.Sprint(args[0]), "monitor") {
+			t.Errorf("slowlog entry of MONITOR reads %q", args)
+		}
+	}
+	if monitors == 0 {
+		t.Errorf("no slowlog entry for MONITOR among %d", len(entries))
+	}
+}

@@ -415,7 +415,13 @@ func (s *Server) accept(conn redcon.Conn) bool {
 // closed runs when a connection's goroutine (serveConn) ends.
 func (s *Server) closed(conn redcon.Conn, err error) {
 	c, ok := conn.Context().(*client)
-	if !ok || c.monitoring.Load() { // a monitor (monitor.go) owns a detached client
+	if !ok {
+		return
+	}
+	if c.monitoring.Load() { // a monitor (monitor.go) owns the detached client: it starts now
+		if c.mon != nil {
+			c.mon.handoff()
+		}
 		return
 	}
 	if c.detached.Load() { // the connection loop let go of it: its session (session.go) starts
