@@ -146,16 +146,15 @@ type loopSock struct {
 }
 
 // Read reads once, without waiting: errWouldBlock if nothing is there.
-// The socket's reads and writes go through package syscall, as Go's net
-// package does, so that the race detector sees the same happens-before
-// edges through the socket as for a goroutine's connection (x/sys/unix
-// keeps its own).
+// The socket's reads and writes are sockRead and sockWrite
+// (eventloop_sys_linux.go): raw system calls, or package syscall's under
+// the race detector.
 func (k *loopSock) Read(p []byte) (int, error) {
 	if k.inner != nil {
 		return k.inner.Read(p)
 	}
 	for {
-		n, err := syscall.Read(k.fd, p)
+		n, err := sockRead(k.fd, p)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -184,7 +183,7 @@ func (k *loopSock) Write(p []byte) (int, error) {
 	}
 	off := 0
 	for off < len(p) {
-		n, err := syscall.Write(k.fd, p[off:])
+		n, err := sockWrite(k.fd, p[off:])
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -205,7 +204,7 @@ func (k *loopSock) Write(p []byte) (int, error) {
 // the socket full.
 func (k *loopSock) flushPend() error {
 	for len(k.pend) > 0 {
-		n, err := syscall.Write(k.fd, k.pend)
+		n, err := sockWrite(k.fd, k.pend)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -405,7 +404,7 @@ func (l *eventLoop) wait() (int, error) {
 	var werr error
 	err := l.eprc.Read(func(fd uintptr) bool {
 		for {
-			n, werr = unix.EpollWait(int(fd), l.events, 0)
+			n, werr = epollPoll(int(fd), l.events)
 			if werr != unix.EINTR {
 				return werr != nil || n > 0
 			}
