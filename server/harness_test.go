@@ -27,8 +27,11 @@ func startServer(t testing.TB, mutate func(c *config.Config)) *Server {
 		cfg.LogLevel = lv
 	}
 	cfg.MetricsAddr = ""                              // tests that want metrics set their own free port
-	if os.Getenv("CACHED_TEST_EVENT_LOOP") == "yes" { // the suite with io-event-loop on
+	switch os.Getenv("CACHED_TEST_EVENT_LOOP") { // the suite with io-event-loop on or off, whatever its default
+	case "yes":
 		cfg.IOEventLoop = true
+	case "no":
+		cfg.IOEventLoop = false
 	}
 	if mutate != nil {
 		mutate(&cfg)
