@@ -123,8 +123,9 @@ const (
 
 // loopSock is the net.Conn of a connection an event loop serves, and stays
 // it after a hand-off (then it forwards to inner). Read and Write are the
-// owner's (the loop, then the connection's goroutine); Close is safe from
-// any goroutine.
+// owner's (the loop, the goroutine of a parked request while it runs,
+// the connection's goroutine after a hand-off); Close is safe from any
+// goroutine.
 type loopSock struct {
 	l            *eventLoop
 	c            *conn
