@@ -388,7 +388,8 @@ func sameLoop(t *testing.T, s *Server, a *loopClient) *loopClient {
 // would wait for the script); once the script is killed the GET is
 // answered and its connection is back on its loop.
 func TestEventLoopNoStallBehindScriptLock(t *testing.T) {
-	s := startLoopServer(t, nil)
+	// No BUSY replies until the test lowers the threshold to kill the script.
+	s := startLoopServer(t, func(c *config.Config) { c.BusyReplyThreshold = 1 << 30 })
 	b := dialLoop(t, s)
 	c := sameLoop(t, s, b)
 	h := dialLoop(t, s)
