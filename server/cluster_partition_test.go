@@ -198,6 +198,12 @@ func TestClusterUnreachableSeedDownUntilJoined(t *testing.T) {
 	if code, _ := readyzCode(t, joiner); code != http.StatusOK {
 		t.Fatalf("/readyz %d after joining, want 200", code)
 	}
+	// The joiner's slots answer TRYAGAIN until the seed's seal arrives
+	// (repl_flip.go): a client retries that; the test waits it out.
+	pollFor(t, "the hand-over sealed", func() bool {
+		rs := joiner.repl.Load()
+		return rs == nil || rs.gated.Load() == 0
+	})
 	mine, _ := keysFor(t, joiner, "k")
 	mustDo(t, rc, "set", mine, "v")
 }

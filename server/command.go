@@ -212,6 +212,7 @@ type command struct {
 	keyspace   bool
 	block      *blockSpec // blocking.go; nil if the command never blocks
 	offLoop    bool       // runs on the connection's own goroutine, never on an event loop (eventloop.go)
+	long       bool       // may hold store locks for long: counted in Server.longRunning, parked by event loops (eventloop.go)
 	parent     *command
 	subs       map[string]*command
 
@@ -277,6 +278,7 @@ func build(sp spec, parent *command) *command {
 	}
 	c.buildKeySpecs(sp.keySpecs)
 	c.offLoop = offLoopCommand(c)
+	c.long = longCommand(c)
 	if len(sp.subs) > 0 {
 		// Redis gives containers @slow and only the categories they declare.
 		c.acl = append([]string{"slow"}, strings.Fields(sp.acl)...)
@@ -572,6 +574,10 @@ func (s *Server) dispatchCommand(c *client, args [][]byte) {
 	if msg := s.busyRefusal(cmd); msg != "" { // scripting.go: a script runs past busy-reply-threshold
 		c.reject(cmd, msg)
 		return
+	}
+	if cmd.long || longArgs(cmd, args) { // eventloop.go: the loops park their requests meanwhile
+		s.longRunning.Add(1)
+		defer s.longRunning.Add(-1)
 	}
 	if c.multi != nil && s.queueMulti(c, cmd, args, start) { // multi.go: queued, or EXEC run exclusively
 		return

@@ -38,10 +38,13 @@ type conn struct {
 
 	// onLoop is set while an event loop (eventloop_linux.go) serves the
 	// connection; handArgs is then the request the loop stopped before
-	// because it must run on a goroutine of the connection's own (its
-	// arguments point into rd's buffer). Owner only.
+	// because it must run on a goroutine of the connection's own, parkArgs
+	// the one it stopped before to run it on a goroutine and take the
+	// connection back after (their arguments point into rd's buffer).
+	// Owner only.
 	onLoop   bool
 	handArgs [][]byte
+	parkArgs [][]byte
 }
 
 var _ redcon.Conn = (*conn)(nil)
@@ -264,7 +267,8 @@ func (s *Server) runConn(c *conn) error {
 // runBuffered runs first (if not nil: a request already taken from the
 // read buffer), then every complete request in the read buffer. stop: the
 // connection was detached or closed, or, on an event loop, it must leave
-// the loop before c.handArgs; err: a protocol error, answered.
+// the loop before c.handArgs or park before c.parkArgs; err: a protocol
+// error, answered.
 func (s *Server) runBuffered(cl *client, c *conn, first [][]byte) (stop bool, err error) {
 	cl.batching = true
 	defer func() { cl.batching, cl.batchClock = false, 0 }()
@@ -293,9 +297,15 @@ func (s *Server) runBuffered(cl *client, c *conn, first [][]byte) (stop bool, er
 		if args == nil {
 			return false, nil
 		}
-		if c.onLoop && s.mustLeaveLoop(cl, args) { // eventloop.go
-			c.handArgs = args
-			return true, nil
+		if c.onLoop {
+			switch s.loopActionOf(cl, args) { // eventloop.go
+			case loopHandOff:
+				c.handArgs = args
+				return true, nil
+			case loopPark:
+				c.parkArgs = args
+				return true, nil
+			}
 		}
 		s.runRequest(cl, c, args)
 		if c.detached || c.closed {

@@ -16,13 +16,25 @@ package server
 //
 // A loop must never wait: one waiting connection would stall all the
 // others of its loop. So before a request that may wait or take the
-// connection away (mustLeaveLoop: blocking commands, WAIT, MULTI,
+// connection away (loopActionOf: blocking commands, WAIT, MULTI,
 // subscriptions, MONITOR, scripts, DEBUG, a CLIENT PAUSE in force, proxy
 // routing…), the loop hands the connection to a goroutine of its own
 // (serveHandedOff): the socket is re-wrapped as a net.Conn, the bytes read
 // and the replies not yet written go with it, and the connection stays
 // there for the rest of its life. Unix socket connections, and every
 // connection on other systems, are served by goroutines.
+//
+// A request that may hold store locks for long (longCommand: EXEC, a
+// script, KEYS, FLUSHALL…; longArgs: SETBIT or SETRANGE far into a
+// string), and every request while such a command runs anywhere
+// (Server.longRunning counts them), is parked instead: the loop lets go of
+// the socket, a goroutine runs that one request (waiting for the locks if
+// it must), and gives the connection back to the loop, which writes the
+// reply and serves the connection on. The loop's other connections go on
+// meanwhile. A command that ran on the loop and waited on a lock the long
+// command took a moment after the loop looked at the count still stalls
+// the loop: that window is the few instructions between the look and the
+// lock.
 //
 // The loopSock stays the connection's net.Conn for its whole life (client
 // .close reads it from other goroutines): after the hand-off it forwards
@@ -71,20 +83,94 @@ func offLoopCommand(c *command) bool {
 	return false
 }
 
-// mustLeaveLoop reports whether the request args of cl, about to run on an
-// event loop, must run on a goroutine of the connection's own instead.
-func (s *Server) mustLeaveLoop(cl *client, args [][]byte) bool {
-	if s.cl != nil && s.cl.proxy || cl.multi != nil || cl.sess != nil {
+// longCommand reports whether cmd may hold store locks (or the loop) for
+// long whatever its arguments: EXEC (its whole transaction under the
+// locks), scripts, KEYS, FLUSHALL/FLUSHDB, SWAPDB, SORT, SAVE and DEBUG.
+// While one runs, anywhere, the loops park their requests (loopPark).
+func longCommand(c *command) bool {
+	name := c.name
+	if c.parent != nil {
+		name = c.parent.name
+	}
+	switch name {
+	case "exec", "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro",
+		"keys", "flushall", "flushdb", "swapdb", "sort", "sort_ro", "save", "debug":
 		return true
+	}
+	return false
+}
+
+// longArgsBytes is the size past which a SETBIT or SETRANGE offset makes
+// the command long: growing a string to it zeroes that many bytes (SETBIT
+// k 4294967295 1 zeroes 512 MB under the key's lock).
+const longArgsBytes = 1 << 20
+
+// longArgs reports whether the request args of cmd is long because of its
+// arguments: a SETBIT or SETRANGE far into the string.
+func longArgs(cmd *command, args [][]byte) bool {
+	switch {
+	case len(args) < 4:
+		return false
+	case cmd.name == "setbit":
+		n, ok := atoiBytes(args[2])
+		return !ok || n/8 > longArgsBytes
+	case cmd.name == "setrange":
+		n, ok := atoiBytes(args[2])
+		return !ok || n+int64(len(args[3])) > longArgsBytes
+	}
+	return false
+}
+
+// atoiBytes parses a non-negative decimal of at most 18 digits.
+func atoiBytes(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, ch := range b {
+		if ch < '0' || ch > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(ch-'0')
+	}
+	return n, true
+}
+
+// loopAction is what an event loop does with a request (loopActionOf).
+type loopAction uint8
+
+const (
+	loopRun     loopAction = iota // run it on the loop
+	loopHandOff                   // hand the connection to a goroutine of its own for good
+	loopPark                      // run it on a goroutine, then bring the connection back
+)
+
+// loopActionOf decides how the request args of cl, about to run on an
+// event loop, runs. The connection leaves the loop for good (loopHandOff)
+// when its state or the command needs a goroutine of its own: proxy
+// routing, MULTI, a session, offLoop commands, a CLIENT PAUSE holding it.
+// It is parked (loopPark) when the command may run long (longCommand,
+// longArgs) or while a long command runs anywhere (Server.longRunning):
+// then a request on the loop might wait for a store lock the long command
+// holds, and the loop with all its other connections would wait with it.
+func (s *Server) loopActionOf(cl *client, args [][]byte) loopAction {
+	if s.cl != nil && s.cl.proxy || cl.multi != nil || cl.sess != nil {
+		return loopHandOff
 	}
 	cmd := cl.lookup(args[0])
 	if cmd == nil {
-		return false
+		return loopRun
 	}
 	if cmd.subs != nil && len(args) > 1 {
 		if sub := cmd.lookupSub(args[1]); sub != nil {
 			cmd = sub
 		}
 	}
-	return cmd.offLoop || s.pause.holds(cmd) // a CLIENT PAUSE holds it: waitPause
+	if cmd.offLoop || s.pause.holds(cmd) { // a CLIENT PAUSE holds it: waitPause
+		return loopHandOff
+	}
+	if cmd.long || s.longRunning.Load() > 0 || longArgs(cmd, args) {
+		return loopPark
+	}
+	return loopRun
 }

@@ -116,14 +116,16 @@ type sockState uint8
 const (
 	sockNew    sockState = iota // adopted, not yet registered with the loop
 	sockLoop                    // the loop serves it
+	sockParked                  // a goroutine runs one of its requests (eventLoop.park)
 	sockHanded                  // handed off: inner is the socket
 	sockClosed                  // closed
 )
 
 // loopSock is the net.Conn of a connection an event loop serves, and stays
 // it after a hand-off (then it forwards to inner). Read and Write are the
-// owner's (the loop, then the connection's goroutine); Close is safe from
-// any goroutine.
+// owner's (the loop, the goroutine of a parked request while it runs,
+// the connection's goroutine after a hand-off); Close is safe from any
+// goroutine.
 type loopSock struct {
 	l            *eventLoop
 	c            *conn
@@ -145,16 +147,15 @@ type loopSock struct {
 }
 
 // Read reads once, without waiting: errWouldBlock if nothing is there.
-// The socket's reads and writes go through package syscall, as Go's net
-// package does, so that the race detector sees the same happens-before
-// edges through the socket as for a goroutine's connection (x/sys/unix
-// keeps its own).
+// The socket's reads and writes are sockRead and sockWrite
+// (eventloop_sys_linux.go): raw system calls, or package syscall's under
+// the race detector.
 func (k *loopSock) Read(p []byte) (int, error) {
 	if k.inner != nil {
 		return k.inner.Read(p)
 	}
 	for {
-		n, err := syscall.Read(k.fd, p)
+		n, err := sockRead(k.fd, p)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -183,7 +184,7 @@ func (k *loopSock) Write(p []byte) (int, error) {
 	}
 	off := 0
 	for off < len(p) {
-		n, err := syscall.Write(k.fd, p[off:])
+		n, err := sockWrite(k.fd, p[off:])
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -204,7 +205,7 @@ func (k *loopSock) Write(p []byte) (int, error) {
 // the socket full.
 func (k *loopSock) flushPend() error {
 	for len(k.pend) > 0 {
-		n, err := syscall.Write(k.fd, k.pend)
+		n, err := sockWrite(k.fd, k.pend)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -242,6 +243,8 @@ func (k *loopSock) Close() error {
 		inner := k.inner
 		k.mu.Unlock()
 		return inner.Close()
+	case sockParked: // the loop closes it when it comes back
+		k.closeReq = true
 	}
 	k.mu.Unlock()
 	return nil
@@ -284,8 +287,9 @@ type eventLoop struct {
 	eprc syscall.RawConn // epf's
 	evfd int             // eventfd: wakes run for the inbox, closes and stop
 
-	mu       sync.Mutex // protects inbox, closing, stopping
+	mu       sync.Mutex // protects inbox, resumed, closing, stopping
 	inbox    []*conn
+	resumed  []*conn // parked connections given back (eventLoop.park)
 	closing  []*loopSock
 	stopping bool
 
@@ -401,7 +405,7 @@ func (l *eventLoop) wait() (int, error) {
 	var werr error
 	err := l.eprc.Read(func(fd uintptr) bool {
 		for {
-			n, werr = unix.EpollWait(int(fd), l.events, 0)
+			n, werr = epollPoll(int(fd), l.events)
 			if werr != unix.EINTR {
 				return werr != nil || n > 0
 			}
@@ -419,11 +423,14 @@ func (l *eventLoop) woken() bool {
 	var b [8]byte
 	_, _ = unix.Read(l.evfd, b[:])
 	l.mu.Lock()
-	inbox, closing, stopping := l.inbox, l.closing, l.stopping
-	l.inbox, l.closing = nil, nil
+	inbox, resumed, closing, stopping := l.inbox, l.resumed, l.closing, l.stopping
+	l.inbox, l.resumed, l.closing = nil, nil, nil
 	l.mu.Unlock()
 	for _, c := range inbox {
 		l.register(c)
+	}
+	for _, c := range resumed {
+		l.unpark(c)
 	}
 	for _, k := range closing {
 		if l.conns[int32(k.fd)] == k.c { // not closed or handed off since
@@ -491,8 +498,18 @@ func (l *eventLoop) serve(c *conn, k *loopSock) {
 	k.lastRead = l.now
 	cl, _ := c.ctx.(*client)
 	stop, err := l.s.runBuffered(cl, c, nil)
-	if c.handArgs != nil || c.detached {
+	l.ranBatch(c, k, stop, err)
+}
+
+// ranBatch finishes what runBuffered (or a parked request) left: parks or
+// hands off the connection, closes it, or writes the replies.
+func (l *eventLoop) ranBatch(c *conn, k *loopSock, stop bool, err error) {
+	switch {
+	case c.handArgs != nil || c.detached:
 		l.handOff(c, k)
+		return
+	case c.parkArgs != nil:
+		l.park(c, k)
 		return
 	}
 	if stop || err != nil { // closed by its command (QUIT, a panic), or a protocol error answered
@@ -557,6 +574,85 @@ func (l *eventLoop) closeConn(c *conn, k *loopSock, err error) {
 	l.s.closed(c, err)
 }
 
+// park lets go of c while a goroutine runs c.parkArgs (runParked): the
+// socket leaves the epoll set, the replies of the batch so far are
+// written first. The goroutine gives c back through resumed.
+func (l *eventLoop) park(c *conn, k *loopSock) {
+	if err := c.Flush(); err != nil {
+		c.parkArgs = nil
+		l.closeConn(c, k, err)
+		return
+	}
+	delete(l.conns, int32(k.fd))
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, k.fd, nil); err != nil {
+		c.parkArgs = nil
+		l.closeConn(c, k, err)
+		return
+	}
+	k.out = false
+	k.mu.Lock()
+	k.state = sockParked
+	k.mu.Unlock()
+	args := c.parkArgs
+	c.parkArgs = nil
+	l.s.wg.Add(1)
+	go l.runParked(c, args)
+}
+
+// runParked is the goroutine of a parked connection: it runs one request
+// (waiting for store locks if it must), then gives c back to the loop, or,
+// if the loop has stopped, closes it.
+func (l *eventLoop) runParked(c *conn, args [][]byte) {
+	defer l.s.wg.Done()
+	l.s.stats.loopParks.Add(1)
+	cl, _ := c.ctx.(*client)
+	cl.batching = true
+	l.s.runRequest(cl, c, args)
+	cl.batching, cl.batchClock = false, 0
+	l.mu.Lock()
+	if !l.stopping {
+		l.resumed = append(l.resumed, c)
+		l.mu.Unlock()
+		l.wake()
+		return
+	}
+	l.mu.Unlock()
+	k := c.nc.(*loopSock)
+	k.mu.Lock()
+	k.state = sockClosed
+	_ = unix.Close(k.fd)
+	k.mu.Unlock()
+	c.closed = true
+	l.s.closed(c, nil)
+}
+
+// unpark takes back a connection runParked gave back: it serves it again
+// (unless it was closed meanwhile) and runs the rest of its read buffer.
+func (l *eventLoop) unpark(c *conn) {
+	k := c.nc.(*loopSock)
+	k.mu.Lock()
+	killed := k.closeReq
+	k.state = sockLoop
+	k.mu.Unlock()
+	l.conns[int32(k.fd)] = c
+	if killed {
+		l.closeConn(c, k, nil)
+		return
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(k.fd)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, k.fd, &ev); err != nil {
+		l.closeConn(c, k, err)
+		return
+	}
+	if c.detached || c.closed { // the parked request detached or closed it
+		l.ranBatch(c, k, true, nil)
+		return
+	}
+	cl, _ := c.ctx.(*client)
+	stop, err := l.s.runBuffered(cl, c, nil)
+	l.ranBatch(c, k, stop, err)
+}
+
 // handOff gives c to a goroutine of its own: the socket leaves the loop
 // and Go's poller takes a duplicate of it; the kept output goes before the
 // replies of the batch; then serveHandedOff runs c.handArgs and the rest
@@ -591,6 +687,7 @@ func (l *eventLoop) handOff(c *conn, k *loopSock) {
 		k.pendLen.Store(0)
 	}
 	c.onLoop = false
+	l.s.stats.loopHandOffs.Add(1)
 	args := c.handArgs
 	c.handArgs = nil
 	if c.detached { // its session starts now (Server.closed)

@@ -366,3 +366,89 @@ func countFDs(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+// sameLoop dials until it has a connection on the same event loop as a.
+func sameLoop(t *testing.T, s *Server, a *loopClient) *loopClient {
+	t.Helper()
+	want := sockOf(s, a.id)
+	for range 4 * len(s.loops.loops) { // connections go to the loops in turn
+		x := dialLoop(t, s)
+		if k := sockOf(s, x.id); k != nil && want != nil && k.l == want.l {
+			return x
+		}
+	}
+	t.Fatal("no connection landed on the first one's loop")
+	return nil
+}
+
+// TestEventLoopNoStallBehindScriptLock runs a script that holds a key's
+// lock until SCRIPT KILL. A GET of that key on a loop waits for the lock
+// parked on a goroutine, and another connection of the same loop is
+// answered meanwhile (with the request on the loop itself, that PING
+// would wait for the script); once the script is killed the GET is
+// answered and its connection is back on its loop.
+func TestEventLoopNoStallBehindScriptLock(t *testing.T) {
+	// No BUSY replies until the test lowers the threshold to kill the script.
+	s := startLoopServer(t, func(c *config.Config) { c.BusyReplyThreshold = 1 << 30 })
+	b := dialLoop(t, s)
+	c := sameLoop(t, s, b)
+	h := dialLoop(t, s)
+	send(t, h.nc, keysRESP("EVAL", "while true do end", "1", "k"))
+	waitUntil(t, func() bool { return s.scripts.Running() > 0 }, func() string { return "the script never ran" })
+
+	send(t, b.nc, "GET k\r\n")
+	waitUntil(t, func() bool { // b's GET is in its handler, waiting for the lock
+		for _, cl := range s.clients.list() {
+			if cl.id == b.id {
+				cmd := cl.lastCmd.Load()
+				return cmd != nil && cmd.name == "get"
+			}
+		}
+		return false
+	}, func() string { return "b's GET never ran" })
+	parks := s.stats.loopParks.Load()
+	if parks == 0 {
+		t.Fatal("b's GET ran on the loop: no request was parked")
+	}
+
+	send(t, c.nc, "PING\r\n")
+	expectLines(t, c.r, "+PONG")
+	if s.scripts.Running() == 0 {
+		t.Fatal("the script ended before the PING was answered")
+	}
+
+	send(t, c.nc, "CONFIG SET busy-reply-threshold 1\r\n")
+	expectLines(t, c.r, "+OK")
+	waitUntil(t, func() bool {
+		send(t, c.nc, "SCRIPT KILL\r\n")
+		return readLine(t, c.r) == "+OK"
+	}, func() string { return "SCRIPT KILL never killed the script" })
+	if line := readLine(t, h.r); !strings.HasPrefix(line, "-ERR Script killed") {
+		t.Fatalf("script reply %q", line)
+	}
+	expectLines(t, b.r, "$-1")
+	wantState(t, s, b.id, sockLoop)
+	send(t, b.nc, "SET k v\r\nGET k\r\n")
+	expectLines(t, b.r, "+OK", "$1", "v")
+}
+
+// TestEventLoopParksLongCommands: a command that may run long (KEYS, and
+// SETBIT past a megabyte) runs on a goroutine while its connection is
+// parked; the replies come back in order and the connection is on its
+// loop again after.
+func TestEventLoopParksLongCommands(t *testing.T) {
+	s := startLoopServer(t, nil)
+	lc := dialLoop(t, s)
+	before := s.stats.loopParks.Load()
+	send(t, lc.nc, "SET a 1\r\nKEYS *\r\nSETBIT bits 16777216 1\r\nGET a\r\nSETBIT small 7 1\r\n")
+	expectLines(t, lc.r, "+OK", "*1", "$1", "a", ":0", "$1", "1", ":0")
+	if got := s.stats.loopParks.Load() - before; got != 2 {
+		t.Fatalf("%d requests parked, want 2 (KEYS and the long SETBIT)", got)
+	}
+	wantState(t, s, lc.id, sockLoop)
+	if s.longRunning.Load() != 0 {
+		t.Fatalf("longRunning %d after the commands ended", s.longRunning.Load())
+	}
+	send(t, lc.nc, "STRLEN bits\r\n")
+	expectLines(t, lc.r, ":2097153")
+}

@@ -26,9 +26,12 @@ func startServer(t testing.TB, mutate func(c *config.Config)) *Server {
 	if lv := os.Getenv("CACHED_TEST_LOGLEVEL"); lv != "" { // e.g. "verbose" to follow a cluster test's tables
 		cfg.LogLevel = lv
 	}
-	cfg.MetricsAddr = ""                              // tests that want metrics set their own free port
-	if os.Getenv("CACHED_TEST_EVENT_LOOP") == "yes" { // the suite with io-event-loop on
+	cfg.MetricsAddr = ""                         // tests that want metrics set their own free port
+	switch os.Getenv("CACHED_TEST_EVENT_LOOP") { // the suite with io-event-loop on or off, whatever its default
+	case "yes":
 		cfg.IOEventLoop = true
+	case "no":
+		cfg.IOEventLoop = false
 	}
 	if mutate != nil {
 		mutate(&cfg)

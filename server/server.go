@@ -104,6 +104,9 @@ type Server struct {
 	unixPath string
 
 	loops *loopSet // event loops (eventloop_linux.go); nil when io-event-loop is off
+	// longRunning counts the long commands running (eventloop.go): while
+	// it is not 0, event loops park every request.
+	longRunning atomic.Int32
 
 	stop     chan struct{}
 	wg       sync.WaitGroup // background goroutines
