@@ -245,6 +245,57 @@ func (pc *Conn) Send(call *Call, args [][]byte) error {
 	return nil
 }
 
+// Queue writes one request and queues call (not nil) for its reply, like
+// Send, but leaves the request in the connection's buffer: the caller
+// must call Flush before it waits for the reply. (Another sender's flush,
+// a full buffer or a full queue of calls in flight may write it earlier.)
+// A client's pipelined requests to one peer then cost one write.
+func (pc *Conn) Queue(call *Call, args [][]byte) error {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.broken.Load() {
+		return ErrBroken
+	}
+	pc.lastUse.Store(time.Now().UnixNano())
+	pc.wbuf = protocol.AppendCommand(pc.wbuf[:0], args...)
+	if _, err := pc.bw.Write(pc.wbuf); err != nil {
+		pc.markBroken()
+		return err
+	}
+	select {
+	case pc.pending <- call:
+	default: // full: the replies the read loop waits for may still be buffered here
+		if err := pc.bw.Flush(); err != nil {
+			pc.markBroken()
+			return err
+		}
+		select {
+		case pc.pending <- call:
+		case <-pc.dead:
+			return ErrBroken
+		}
+	}
+	if pc.bw.Buffered() > 16<<10 {
+		if err := pc.bw.Flush(); err != nil {
+			pc.markBroken() // the read loop fails the queued calls
+		}
+	}
+	return nil
+}
+
+// Flush writes what Queue left buffered. A failed write breaks the
+// connection, which fails the calls in flight on it.
+func (pc *Conn) Flush() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.broken.Load() || pc.bw.Buffered() == 0 {
+		return
+	}
+	if err := pc.bw.Flush(); err != nil {
+		pc.markBroken()
+	}
+}
+
 // SendBatch writes the requests back to back, with no other sender's
 // request between them, flushes them, and queues calls[i] for the reply to
 // reqs[i] (every call non-nil). It returns how many calls were queued:
