@@ -34,6 +34,12 @@ requests=${2:-300000}
 nodes=${NODES:-5}
 owned=${OWNED:-1}
 . scripts/lib.sh
+if [ -n "${REV:-}" ]; then
+  src=$(mktemp -d)
+  git archive "$REV" | tar -x -C "$src"
+  (cd "$src" && go build -o "$out/cached" ./cmd/cached)
+  rm -rf "$src"
+fi
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

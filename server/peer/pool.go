@@ -178,7 +178,7 @@ type Conn struct {
 	mu      sync.Mutex // orders writes and pending
 	bw      *bufio.Writer
 	wbuf    []byte
-	waiting atomic.Int32 // senders between entering send and writing: the last one flushes
+	waiting atomic.Int32 // Send and Flush callers between entering and writing: the last one flushes
 	pending chan *Call
 	lastUse atomic.Int64 // UnixNano of the last send
 	broken  atomic.Bool
@@ -232,10 +232,8 @@ func (pc *Conn) Send(call *Call, args [][]byte) error {
 		pc.markBroken()
 		return err
 	}
-	select {
-	case pc.pending <- call:
-	case <-pc.dead:
-		return ErrBroken
+	if err := pc.enqueue(call); err != nil {
+		return err
 	}
 	if last || pc.bw.Buffered() > 16<<10 {
 		if err := pc.bw.Flush(); err != nil {
@@ -262,18 +260,8 @@ func (pc *Conn) Queue(call *Call, args [][]byte) error {
 		pc.markBroken()
 		return err
 	}
-	select {
-	case pc.pending <- call:
-	default: // full: the replies the read loop waits for may still be buffered here
-		if err := pc.bw.Flush(); err != nil {
-			pc.markBroken()
-			return err
-		}
-		select {
-		case pc.pending <- call:
-		case <-pc.dead:
-			return ErrBroken
-		}
+	if err := pc.enqueue(call); err != nil {
+		return err
 	}
 	if pc.bw.Buffered() > 16<<10 {
 		if err := pc.bw.Flush(); err != nil {
@@ -283,12 +271,39 @@ func (pc *Conn) Queue(call *Call, args [][]byte) error {
 	return nil
 }
 
-// Flush writes what Queue left buffered. A failed write breaks the
-// connection, which fails the calls in flight on it.
+// enqueue queues call for the next reply; mu is held. When the queue is
+// full it first writes what is buffered: the replies the read loop waits
+// for may be those of requests still in the buffer (Queue and skipped
+// flushes leave some there).
+func (pc *Conn) enqueue(call *Call) error {
+	select {
+	case pc.pending <- call:
+		return nil
+	default:
+	}
+	if err := pc.bw.Flush(); err != nil {
+		pc.markBroken()
+		return err
+	}
+	select {
+	case pc.pending <- call:
+		return nil
+	case <-pc.dead:
+		return ErrBroken
+	}
+}
+
+// Flush writes what Queue left buffered, unless another Send or Flush is
+// already waiting for the connection: that one writes it, with its own
+// (the last waiter always writes), so concurrent callers share writes. A
+// failed write breaks the connection, which fails the calls in flight on
+// it.
 func (pc *Conn) Flush() {
+	pc.waiting.Add(1)
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	if pc.broken.Load() || pc.bw.Buffered() == 0 {
+	last := pc.waiting.Add(-1) == 0
+	if !last || pc.broken.Load() || pc.bw.Buffered() == 0 {
 		return
 	}
 	if err := pc.bw.Flush(); err != nil {
