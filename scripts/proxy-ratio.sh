@@ -13,7 +13,8 @@
 # (b) "cluster": redis-benchmark --cluster against the same cluster (each
 #     request sent to its slot's primary).
 # Part 2 (OWNED=0 skips it) runs one node with cluster-enabled yes (it owns
-# every slot) against one node with cluster off, same load, alternately.
+# every slot; with the default cluster-replicas 1, and with 0: routing
+# alone) against one node with cluster off, same load, alternately.
 #
 # How to read it: "ops/s" and p50/p99 are what redis-benchmark printed
 # (medians over rounds); "ratio" is proxy/cluster ops/s, the median of the
@@ -24,7 +25,8 @@
 # the cluster-aware client's is the forwarding cost. Everything runs on the
 # same cores (no pinning), so with N nodes on a 2-core machine ops/s shows
 # the CPU cost, not scaling. Print `uptime` alongside: a load above the core
-# count makes ops/s noise. KEEP_OUT=1 keeps the raw CSV.
+# count makes ops/s noise. KEEP_OUT=1 keeps the raw CSV. REV=<git revision>
+# measures cached built at that revision instead of the work tree.
 #
 # Needs redis-server's tools (redis-benchmark, redis-cli) and python3.
 set -euo pipefail
@@ -133,13 +135,15 @@ stop_nodes
 
 if [ "$owned" = 1 ]; then
   for r in $(seq "$rounds"); do
-    for mode in single cluster1; do
+    for mode in single cluster1 cluster1r0; do
       port=$(freeport) gossip=$(freeport)
-      if [ $mode = cluster1 ]; then
-        start_node "$port" "$gossip" --cluster-enabled yes
+      case $mode in
+        single) start_node "$port" "$gossip" ;;
+        cluster1) start_node "$port" "$gossip" --cluster-enabled yes ;;
+        cluster1r0) start_node "$port" "$gossip" --cluster-enabled yes --cluster-replicas 0 ;;
+      esac
+      if [ $mode != single ]; then
         for _ in $(seq 300); do balanced "$port" && break; sleep 0.1; done
-      else
-        start_node "$port" "$gossip"
       fi
       for t in set get; do bench $mode "$r" "$port" "$t"; done
       stop_nodes
@@ -169,7 +173,8 @@ def show(a, b, title):
               f'{lat(x)} | {lat(y)} | {cpu(x):.2f} | {cpu(y):.2f} | {cpu(x) / cpu(y):.2f} |')
 show("proxy", "cluster", "Proxy (plain client on one node) vs cluster-aware client, same cluster, -P 16 -c 50:")
 if sel("single", "SET"):
-    show("cluster1", "single", "One node: cluster-enabled yes (owns every slot) vs cluster off, -P 16 -c 50:")
+    show("cluster1", "single", "One node: cluster-enabled yes (owns every slot; cluster-replicas 1, the default) vs cluster off, -P 16 -c 50:")
+    show("cluster1r0", "single", "One node: cluster-enabled yes, cluster-replicas 0 (routing only) vs cluster off, -P 16 -c 50:")
 PY
 [ "${KEEP_OUT:-0}" = 1 ] && echo "raw data: $out"
 exit 0
