@@ -366,7 +366,9 @@ func (pc *Conn) readLoop(wg *sync.WaitGroup, br *bufio.Reader) {
 		case <-pc.dead:
 			continue
 		}
-		_ = pc.conn.SetReadDeadline(time.Now().Add(replyWait))
+		if br.Buffered() == 0 { // the reply is still to come: it has replyWait (a buffered one is here)
+			_ = pc.conn.SetReadDeadline(time.Now().Add(replyWait))
+		}
 		var err error
 		if call.done == nil {
 			scratch, err = ReadRaw(br, scratch[:0])
