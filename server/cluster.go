@@ -294,6 +294,9 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	}
 	slot, n, cross := cs.commandSlot(cmd, args)
 	if n == 0 {
+		if cn, ok := c.Conn.(*conn); ok {
+			cn.settle() // forwarded replies first: see cluster_proxy_batch.go
+		}
 		return false
 	}
 	v := cs.view.Load()

@@ -55,8 +55,14 @@ func (cs *clusterState) onLane(c *client, addr string, send func(pc *peer.Conn) 
 	}
 }
 
-// forward sends the command to addr and relays its reply unchanged.
+// forward sends the command to addr and relays its reply unchanged: at
+// once, or, while the connection runs a pipeline, when it settles
+// (forwardLater).
 func (cs *clusterState) forward(c *client, args [][]byte, addr string) {
+	if cn := c.deferrable(); cn != nil {
+		cs.forwardLater(cn, c, args, addr)
+		return
+	}
 	call := peer.NewCall()
 	defer call.Release()
 	if err := cs.sendTo(c, addr, call, args); err != nil {

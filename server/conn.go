@@ -45,6 +45,10 @@ type conn struct {
 	onLoop   bool
 	handArgs [][]byte
 	parkArgs [][]byte
+
+	// owed are forwarded requests' replies not yet in out (proxy mode,
+	// cluster_proxy_batch.go); settle puts them in. Owner only.
+	owed owedReplies
 }
 
 var _ redcon.Conn = (*conn)(nil)
@@ -90,13 +94,20 @@ func (c *conn) ReadPipeline() []redcon.Command { return nil }
 func (c *conn) PeekPipeline() []redcon.Command { return nil }
 
 // Buffer returns a copy of the replies not yet written.
-func (c *conn) Buffer() []byte { return append([]byte(nil), c.out...) }
+func (c *conn) Buffer() []byte {
+	c.settle()
+	return append([]byte(nil), c.out...)
+}
 
 // SetBuffer replaces the replies not yet written with a copy of b.
-func (c *conn) SetBuffer(b []byte) { c.out = append(c.out[:0], b...) }
+func (c *conn) SetBuffer(b []byte) {
+	c.settle()
+	c.out = append(c.out[:0], b...)
+}
 
 // Flush writes the replies not yet written.
 func (c *conn) Flush() error {
+	c.settle()
 	if len(c.out) == 0 {
 		return nil
 	}
@@ -123,6 +134,7 @@ func (c *conn) Close() error {
 // Detach hands the connection to a new owner once the running request is
 // done: serveConn lets go of it without closing it.
 func (c *conn) Detach() redcon.DetachedConn {
+	c.settle()
 	c.detached = true
 	return detachedConn{c}
 }

@@ -178,7 +178,7 @@ type Conn struct {
 	mu      sync.Mutex // orders writes and pending
 	bw      *bufio.Writer
 	wbuf    []byte
-	waiting atomic.Int32 // senders between entering send and writing: the last one flushes
+	waiting atomic.Int32 // Send and Flush callers between entering and writing: the last one flushes
 	pending chan *Call
 	lastUse atomic.Int64 // UnixNano of the last send
 	broken  atomic.Bool
@@ -232,10 +232,8 @@ func (pc *Conn) Send(call *Call, args [][]byte) error {
 		pc.markBroken()
 		return err
 	}
-	select {
-	case pc.pending <- call:
-	case <-pc.dead:
-		return ErrBroken
+	if err := pc.enqueue(call); err != nil {
+		return err
 	}
 	if last || pc.bw.Buffered() > 16<<10 {
 		if err := pc.bw.Flush(); err != nil {
@@ -243,6 +241,74 @@ func (pc *Conn) Send(call *Call, args [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// Queue writes one request and queues call (not nil) for its reply, like
+// Send, but leaves the request in the connection's buffer: the caller
+// must call Flush before it waits for the reply. (Another sender's flush,
+// a full buffer or a full queue of calls in flight may write it earlier.)
+// A client's pipelined requests to one peer then cost one write.
+func (pc *Conn) Queue(call *Call, args [][]byte) error {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.broken.Load() {
+		return ErrBroken
+	}
+	pc.lastUse.Store(time.Now().UnixNano())
+	pc.wbuf = protocol.AppendCommand(pc.wbuf[:0], args...)
+	if _, err := pc.bw.Write(pc.wbuf); err != nil {
+		pc.markBroken()
+		return err
+	}
+	if err := pc.enqueue(call); err != nil {
+		return err
+	}
+	if pc.bw.Buffered() > 16<<10 {
+		if err := pc.bw.Flush(); err != nil {
+			pc.markBroken() // the read loop fails the queued calls
+		}
+	}
+	return nil
+}
+
+// enqueue queues call for the next reply; mu is held. When the queue is
+// full it first writes what is buffered: the replies the read loop waits
+// for may be those of requests still in the buffer (Queue and skipped
+// flushes leave some there).
+func (pc *Conn) enqueue(call *Call) error {
+	select {
+	case pc.pending <- call:
+		return nil
+	default:
+	}
+	if err := pc.bw.Flush(); err != nil {
+		pc.markBroken()
+		return err
+	}
+	select {
+	case pc.pending <- call:
+		return nil
+	case <-pc.dead:
+		return ErrBroken
+	}
+}
+
+// Flush writes what Queue left buffered, unless another Send or Flush is
+// already waiting for the connection: that one writes it, with its own
+// (the last waiter always writes), so concurrent callers share writes. A
+// failed write breaks the connection, which fails the calls in flight on
+// it.
+func (pc *Conn) Flush() {
+	pc.waiting.Add(1)
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	last := pc.waiting.Add(-1) == 0
+	if !last || pc.broken.Load() || pc.bw.Buffered() == 0 {
+		return
+	}
+	if err := pc.bw.Flush(); err != nil {
+		pc.markBroken()
+	}
 }
 
 // SendBatch writes the requests back to back, with no other sender's
@@ -300,7 +366,9 @@ func (pc *Conn) readLoop(wg *sync.WaitGroup, br *bufio.Reader) {
 		case <-pc.dead:
 			continue
 		}
-		_ = pc.conn.SetReadDeadline(time.Now().Add(replyWait))
+		if br.Buffered() == 0 { // the reply is still to come: it has replyWait (a buffered one is here)
+			_ = pc.conn.SetReadDeadline(time.Now().Add(replyWait))
+		}
 		var err error
 		if call.done == nil {
 			scratch, err = ReadRaw(br, scratch[:0])

@@ -280,3 +280,47 @@ func TestSendBatchIsContiguous(t *testing.T) {
 		t.Fatalf("%d batches, %d requests seen", batches, len(e.seen))
 	}
 }
+
+// TestQueueThenFlush queues more requests than a connection keeps in
+// flight (queueLen) without flushing: Queue must not wait for replies to
+// requests it never wrote (a full buffer or queue writes them), and after
+// Flush every reply arrives, in order.
+func TestQueueThenFlush(t *testing.T) {
+	e := startEcho(t)
+	p := NewPool(Options{})
+	defer p.Close()
+	pc, err := p.Get(e.ln.Addr().String(), false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := queueLen + 100
+	calls := make([]*Call, n)
+	done := make(chan error, 1)
+	go func() {
+		for i := range calls {
+			calls[i] = NewCall()
+			if err := pc.Queue(calls[i], [][]byte{[]byte(fmt.Sprint("q", i))}); err != nil {
+				done <- err
+				return
+			}
+		}
+		pc.Flush()
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second): // a guard against a deadlock, not a timing bound
+		t.Fatal("Queue blocked behind requests it had not written")
+	}
+	for i, call := range calls {
+		call.Wait()
+		want := fmt.Sprint("q", i)
+		if call.Err != nil || string(call.Reply) != fmt.Sprintf("$%d\r\n%s\r\n", len(want), want) {
+			t.Fatalf("reply %d: %q, %v", i, call.Reply, call.Err)
+		}
+		call.Release()
+	}
+}

@@ -1,0 +1,121 @@
+package server
+
+// Forwarding a pipeline (proxy mode): while the connection loop runs the
+// requests of one read (client.batching), a request for another node's
+// slot is written to the owner's peer connection without a flush and
+// without waiting for its reply; the connection owes that reply at the
+// current end of its reply buffer. Before the replies are written (Flush),
+// handed to anyone else (Buffer, SetBuffer, Detach, Close), or before a
+// command without keys runs here (routeCluster: it may look at the whole
+// node, or change the connection, as HELLO does), the connection settles:
+// it flushes the peer connections it wrote to, waits for the owed replies
+// in order and splices each into its place. A client's pipelined requests
+// to one owner so cost one peer write and one wake-up per read instead of
+// one write and a round trip each. Requests for this node's own slots run
+// meanwhile, in order with the forwarded ones on each peer (one lane per
+// client); they touch other slots, so only the order of the replies
+// matters, and the splice keeps it.
+
+import (
+	"slices"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/cached/cached/server/peer"
+)
+
+// maxOwed is how many forwarded replies a connection may owe before it
+// settles: it bounds the replies held per client.
+const maxOwed = 64
+
+// owedReply is a forwarded request whose reply goes at offset at of the
+// connection's reply buffer.
+type owedReply struct {
+	call *peer.Call
+	at   int
+	addr string
+}
+
+// owedReplies are the replies a connection waits for from peers, and the
+// peer connections it wrote to without flushing. Owner only.
+type owedReplies struct {
+	cs        *clusterState
+	list      []owedReply
+	unflushed []*peer.Conn
+	spare     []byte // the previous reply buffer, reused by the splice
+}
+
+// deferrable returns the client's connection when a forwarded reply may be
+// owed rather than waited for: the connection loop is running a read's
+// requests and every reply is kept (no CLIENT REPLY OFF/SKIP).
+func (c *client) deferrable() *conn {
+	cn, ok := c.Conn.(*conn)
+	if !ok || !c.batching || c.reply != 0 || cn.detached || cn.closed {
+		return nil
+	}
+	return cn
+}
+
+// forwardLater queues the command to addr on the client's lane, unflushed,
+// and leaves its reply owed by cn.
+func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr string) {
+	call := peer.NewCall()
+	var used *peer.Conn
+	err := cs.onLane(c, addr, func(pc *peer.Conn) error {
+		used = pc
+		return pc.Queue(call, args)
+	})
+	if err != nil {
+		call.Release()
+		c.Err(proxyError(addr, err))
+		return
+	}
+	cs.sent.Add(1)
+	o := &cn.owed
+	o.cs = cs
+	o.list = append(o.list, owedReply{call: call, at: len(cn.out), addr: addr})
+	if !slices.Contains(o.unflushed, used) {
+		o.unflushed = append(o.unflushed, used)
+	}
+	if len(o.list) >= maxOwed {
+		cn.settle()
+	}
+}
+
+// settle writes every owed reply into its place in the reply buffer: it
+// flushes the peer connections written to, then waits for each reply in
+// order. An unreachable owner's reply is the TRYAGAIN error forward gives.
+func (c *conn) settle() {
+	o := &c.owed
+	if len(o.list) == 0 {
+		return
+	}
+	for i, pc := range o.unflushed {
+		pc.Flush()
+		o.unflushed[i] = nil
+	}
+	o.unflushed = o.unflushed[:0]
+	buf, prev := o.spare[:0], 0
+	for i := range o.list {
+		w := &o.list[i]
+		w.call.Wait()
+		o.cs.received.Add(1)
+		buf = append(buf, c.out[prev:w.at]...)
+		prev = w.at
+		if w.call.Err != nil {
+			msg := proxyError(w.addr, w.call.Err)
+			o.cs.s.stats.countError("TRYAGAIN")
+			buf = redcon.AppendError(buf, msg)
+		} else {
+			buf = append(buf, w.call.Reply...)
+		}
+		w.call.Release()
+		*w = owedReply{}
+	}
+	buf = append(buf, c.out[prev:]...)
+	o.list = o.list[:0]
+	o.spare, c.out = c.out[:0], buf
+	if cap(o.spare) > outMaxKeep {
+		o.spare = nil
+	}
+}
