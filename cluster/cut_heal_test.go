@@ -14,7 +14,9 @@ import (
 // serves its old table until the majority's table reaches it. The test
 // cuts one node of 3 and of 5, heals as soon as the majority re-planned,
 // and waits (bounded) until the cut node holds the majority's table; it
-// logs how long the cut node kept the old table after the heal.
+// logs how long the cut node kept the old table after the heal, and how
+// many times the majority pushed its table to the cut node on hearing from
+// it again (catchUpLocked). The figures are in docs/cluster.md.
 func TestShortCutHealFigures(t *testing.T) {
 	for _, k := range []int{3, 5} {
 		nw := clustertest.NewNet()

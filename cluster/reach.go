@@ -21,6 +21,12 @@ import (
 // cluster-node-timeout (at most ~3.5 s; 3.09 s measured with 5 nodes) whatever the cluster's size. A heartbeat
 // has no deadline: one that arrives late on a loaded machine still counts
 // when it arrives, where a ping with a timeout would have failed.
+//
+// A heartbeat also tells the receiver that a member it had re-planned away
+// is back in reach: the receiver pushes it the current table
+// (catchUpLocked), so a cut that healed before the member noticed it ends
+// within a heartbeat round (docs/cluster.md, "A cut shorter than the
+// isolated node's detection").
 
 // beatMagic opens a heartbeat message: beatMagic + the sender's node ID.
 // Nodes of older builds ignore it (receive drops unknown messages).
