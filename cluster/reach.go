@@ -87,7 +87,7 @@ const catchUpEvery = time.Second
 // noticed the cut; it still routes by its old table, serving slots the
 // majority gave to others, until a newer table reaches it, and memberlist
 // gossip retransmits a table only for a few rounds after it is planned
-// (after a 2 s cut of one node of 5, it kept its old table 40-810 ms
+// (after a 2 s cut of one node of 5, it kept its old table 43-1354 ms
 // after the heal). Its first heartbeat after the heal, one probe interval
 // at most, now brings it the table in one reliable send; the member then
 // adopts it (it is newer) and drops the slots. At most once per
