@@ -49,6 +49,10 @@ type Node struct {
 	lost   []uint64          // bitmap of slots lost since the last delivery
 	gone   map[string]bool   // IDs that left gracefully (not counted for quorum)
 	known  map[string]string // ID -> gossip address of members of adopted tables
+	// caughtUp: when a member outside the table last got it pushed on a
+	// heartbeat (reach.go, catchUpLocked).
+	caughtUp map[string]time.Time
+	catchUps atomic.Int64 // tables pushed so (tests, figures)
 
 	// Staged moves (stage.go, node_stage.go).
 	meta      meta               // this node's meta as last set (ID, address fixed)
@@ -117,6 +121,7 @@ func New(cfg Config) (*Node, error) {
 		metaKick: make(chan struct{}, 1),
 		gone:     make(map[string]bool),
 		known:    make(map[string]string),
+		caughtUp: make(map[string]time.Time),
 		seeds:    slices.Clone(cfg.Join),
 
 		nodeTimeout: cfg.NodeTimeout,

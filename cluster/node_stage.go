@@ -136,14 +136,32 @@ func (n *Node) pushTable(enc []byte) {
 	var to []*memberlist.Node // our copies: memberlist's own Nodes change under its lock
 	n.mu.Lock()
 	for id, m := range n.seen {
-		host, port, err := net.SplitHostPort(m.GossipAddr)
-		p, perr := strconv.Atoi(port)
-		if id == n.id || err != nil || perr != nil || net.ParseIP(host) == nil {
+		if id == n.id {
 			continue
 		}
-		to = append(to, &memberlist.Node{Name: id, Addr: net.ParseIP(host), Port: uint16(p)})
+		if node := gossipNode(id, m.GossipAddr); node != nil {
+			to = append(to, node)
+		}
 	}
 	n.mu.Unlock()
+	n.pushTableTo(enc, to)
+}
+
+// gossipNode is the memberlist address of member id at gossip address
+// addr (host:port, an IP host), nil if addr is not one.
+func gossipNode(id, addr string) *memberlist.Node {
+	host, port, err := net.SplitHostPort(addr)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || net.ParseIP(host) == nil {
+		return nil
+	}
+	return &memberlist.Node{Name: id, Addr: net.ParseIP(host), Port: uint16(p)}
+}
+
+// pushTableTo sends enc to each node of to over memberlist's reliable
+// channel, one goroutine each, owned by the node (see pushTable). n.mu
+// must not be held.
+func (n *Node) pushTableTo(enc []byte, to []*memberlist.Node) {
 	n.lifeMu.Lock()
 	defer n.lifeMu.Unlock()
 	if n.closed {

@@ -21,6 +21,12 @@ import (
 // cluster-node-timeout (at most ~3.5 s; 3.09 s measured with 5 nodes) whatever the cluster's size. A heartbeat
 // has no deadline: one that arrives late on a loaded machine still counts
 // when it arrives, where a ping with a timeout would have failed.
+//
+// A heartbeat also tells the receiver that a member it had re-planned away
+// is back in reach: the receiver pushes it the current table
+// (catchUpLocked), so a cut that healed before the member noticed it ends
+// within a heartbeat round (docs/cluster.md, "A cut shorter than the
+// isolated node's detection").
 
 // beatMagic opens a heartbeat message: beatMagic + the sender's node ID.
 // Nodes of older builds ignore it (receive drops unknown messages).
@@ -47,6 +53,8 @@ func (n *Node) heardLocked(id string, now time.Time) bool {
 // state and whether to plan) may have changed with no memberlist event.
 func (n *Node) receiveBeat(id string) {
 	now := time.Now()
+	var push []byte
+	var to *memberlist.Node
 	n.mu.Lock()
 	if _, ok := n.seen[id]; ok {
 		back := !n.heardLocked(id, now)
@@ -56,7 +64,58 @@ func (n *Node) receiveBeat(id string) {
 			n.wake()
 		}
 	}
+	if push, to = n.catchUpLocked(id, now); push != nil {
+		n.log.Info("cluster: pushing the slot table to a member back in reach that is not in it", "member", id,
+			"version", n.table.Load().version)
+	}
 	n.mu.Unlock()
+	if push != nil {
+		n.pushTableTo(push, []*memberlist.Node{to})
+	}
+}
+
+// catchUpEvery bounds how often a member outside the table that keeps
+// sending heartbeats gets the table pushed (catchUpLocked).
+const catchUpEvery = time.Second
+
+// catchUpLocked decides whether a heartbeat from member id calls for our
+// table to be pushed to it at once, and returns the encoded table and
+// where to send it (nil if not). It does for a member that our table does
+// not include although it was in an earlier one (n.known has its address):
+// a member the majority re-planned away while it was cut off, and whose
+// cut healed before its own heartbeat window ran out. Such a node never
+// noticed the cut; it still routes by its old table, serving slots the
+// majority gave to others, until a newer table reaches it, and memberlist
+// gossip retransmits a table only for a few rounds after it is planned
+// (after a 2 s cut of one node of 5, it kept its old table 43-1354 ms
+// after the heal). Its first heartbeat after the heal, one probe interval
+// at most, now brings it the table in one reliable send; the member then
+// adopts it (it is newer) and drops the slots. At most once per
+// catchUpEvery per member, and only for members not in the table, so a
+// joining node (not known yet) and the members of the table cost nothing.
+// n.mu must be held.
+func (n *Node) catchUpLocked(id string, now time.Time) ([]byte, *memberlist.Node) {
+	t := n.table.Load()
+	if id == n.id || t.version == 0 || t.IndexOf(id) >= 0 || n.bannedLocked(id) {
+		return nil, nil
+	}
+	addr := n.known[id]
+	if m, ok := n.seen[id]; ok {
+		addr = m.GossipAddr
+	}
+	if addr == "" || now.Sub(n.caughtUp[id]) < catchUpEvery {
+		return nil, nil
+	}
+	to := gossipNode(id, addr)
+	if to == nil {
+		return nil, nil
+	}
+	if len(n.caughtUp) >= maxKnown {
+		clear(n.caughtUp)
+	}
+	n.caughtUp[id] = now
+	n.catchUps.Add(1)
+	return *n.enc.Load(), to
 }
 
 // beatLoop sends a heartbeat to every live peer every probe interval until

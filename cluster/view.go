@@ -18,6 +18,13 @@ func (n *Node) memberUp(node *memberlist.Node) {
 		return
 	}
 	m.Self = m.ID == n.id
+	var push []byte
+	var to *memberlist.Node
+	defer func() {
+		if push != nil {
+			n.pushTableTo(push, []*memberlist.Node{to}) // after n.mu is released
+		}
+	}()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.noteMetaLocked(m.ID, node)
@@ -26,6 +33,11 @@ func (n *Node) memberUp(node *memberlist.Node) {
 			n.wake()
 		}
 		return
+	}
+	if _, ok := n.seen[m.ID]; !ok {
+		// Back alive (or new): if a table of ours had it and the current
+		// one does not, it may still route by an old one (reach.go).
+		push, to = n.catchUpLocked(m.ID, time.Now())
 	}
 	n.dirty = true
 	delete(n.downSeen, m.ID)

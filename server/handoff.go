@@ -329,7 +329,9 @@ func (s *Server) infoMigration(b *strings.Builder) {
 		}
 	}
 	var keysSent, bytesSent uint64
+	pace := 100
 	if rs := s.repl.Load(); rs != nil {
+		pace = rs.pacer.Share()
 		for _, l := range rs.p.Stats().Links {
 			keysSent += l.SnapKeys
 			bytesSent += l.SnapBytes
@@ -351,6 +353,7 @@ func (s *Server) infoMigration(b *strings.Builder) {
 		"migration_leave_abandoned_slots", h.abandoned.Load(),
 		"migration_leave_retained_slots", h.leaveRetained.Load(),
 		"migration_leave_ms", time.Duration(h.leaveElapsed.Load()).Milliseconds(),
+		"migration_snapshot_pace", pace,
 	})
 }
 

@@ -45,7 +45,7 @@ const replPoll = 50 * time.Millisecond
 type replState struct {
 	s     *Server
 	p     *repl.Primary
-	pacer *repl.Pacer // snapshot work of the Primary and every Replica (repl/pace.go); nil: none
+	pacer *repl.Pacer // snapshot work of the Primary and every Replica (repl/pace.go; repl-snapshot-pace)
 	log   *slog.Logger
 
 	owned atomic.Pointer[[store.Slots]bool] // slots this node is primary for
@@ -97,13 +97,13 @@ func (s *Server) startRepl() error {
 	rs := &replState{s: s, log: s.log.With("component", "repl"), replicas: map[string]*replicaLink{},
 		done: make(chan struct{}), pos: map[int]slotPosition{}, flips: map[int]*flip{}, poke: make(chan struct{}, 1),
 		flipWait: flipWait}
-	// With repl-snapshot-pace, one pacer for all snapshot work of the
-	// process, sending and loading: a node that joins loads from every
-	// primary at once. Off by default: it slows moves, and a move slower
-	// than flipWait takes slots over without their seal (docs/performance.md).
-	if s.cfg.Cluster.SnapshotPace {
-		rs.pacer = repl.NewPacer(repl.DefaultSnapshotWork, repl.DefaultSnapshotRest)
-	}
+	// One pacer for all snapshot work of the process, sending and
+	// loading: a node that joins loads from every primary at once. It
+	// rests as repl-snapshot-pace says (CONFIG SET changes it through
+	// applyHotConfig); off (100 %) by default: it slows moves
+	// (docs/performance.md). Off, it costs an atomic load per slot.
+	rs.pacer = repl.NewPacer(repl.DefaultSnapshotWork, 0)
+	rs.pacer.SetShare(s.cfg.Cluster.SnapshotPace)
 	p, err := repl.NewPrimary(repl.Config{
 		BacklogSize:  int(s.cfg.Cluster.ReplBacklogSize),
 		SnapshotRate: s.cfg.Cluster.SnapshotRate,

@@ -244,6 +244,9 @@ func (s *Server) applyHotConfig(c *config.Config) {
 	s.store.SetReportNew(on && f&notifyNew != 0)
 	s.store.SetReportMiss(on && f&notifyKeyMiss != 0)
 	s.level.Set(slogLevel(c.LogLevel))
+	if rs := s.repl.Load(); rs != nil {
+		rs.pacer.SetShare(c.Cluster.SnapshotPace)
+	}
 }
 
 func slogLevel(l string) slog.Level {

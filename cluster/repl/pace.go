@@ -2,6 +2,7 @@ package repl
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,11 +22,23 @@ const (
 	// DefaultSnapshotWork is how much snapshot work a Pacer lets through
 	// before a rest.
 	DefaultSnapshotWork = time.Millisecond
-	// DefaultSnapshotRest is the rest after each DefaultSnapshotWork: the
-	// snapshot work of a process then takes at most about half of the
-	// time, and a P is free at least every millisecond or so.
+	// DefaultSnapshotRest is the rest after each DefaultSnapshotWork that
+	// gives snapshot work half of the time (share 50, directive
+	// "repl-snapshot-pace yes"): the snapshot work of a process then takes
+	// at most about half of the time, and a P is free at least every
+	// millisecond or so.
 	DefaultSnapshotRest = time.Millisecond
 )
+
+// ShareRest returns the rest after each work that leaves snapshot work
+// percent % of the time: work*(100-percent)/percent; 0 (never rest) for
+// 100 or more, and for 0 or less (unset).
+func ShareRest(work time.Duration, percent int) time.Duration {
+	if percent >= 100 || percent <= 0 {
+		return 0
+	}
+	return work * time.Duration(100-percent) / time.Duration(percent)
+}
 
 // A Pacer spreads the snapshot work of a process (off unless given:
 // slower moves have their own risk, docs/performance.md): each loop (a link
@@ -33,20 +46,24 @@ const (
 // (Start, Done), and once the loops together have worked the Pacer's work
 // since the last rest, every loop rests until the Pacer's rest has passed,
 // at its next slot boundary. Rests as slept are paid back: while the time
-// rested exceeds the work done, no rest begins, so a busy machine that
-// oversleeps slows a sync at most about twofold. A nil Pacer, or one whose
-// rest is not positive, never rests. Safe for concurrent use; share one
-// between all the Primary's links and Replicas of a process
-// (Config.Pacer, ReplicaConfig.Pacer).
+// rested exceeds the rest owed for the work done (work done times rest
+// over work), no rest begins, so a busy machine that oversleeps slows a
+// sync no more than the pace asks. A nil Pacer, or one whose rest is not
+// positive, never rests. The rest can change while the Pacer is in use
+// (SetRest, SetShare: CONFIG SET repl-snapshot-pace). Safe for concurrent
+// use; share one between all the Primary's links and Replicas of a
+// process (Config.Pacer, ReplicaConfig.Pacer).
 type Pacer struct {
-	work, rest time.Duration
-	now        func() time.Time
-	sleep      func(time.Duration)
+	work  time.Duration
+	rest  atomic.Int64 // time.Duration; read without mu by Start and Done when off
+	now   func() time.Time
+	sleep func(time.Duration)
 
 	mu        sync.Mutex // protects the fields below
 	busy      time.Duration
 	restUntil time.Time
 	worked    time.Duration // in all
+	owed      time.Duration // in all: each slot's work times rest/work at the time
 	rested    time.Duration // in all, as slept by the loops that began the rests
 	rests     int           // rests begun (tests)
 }
@@ -54,12 +71,35 @@ type Pacer struct {
 // NewPacer returns a Pacer that rests rest after each work of snapshot
 // work, summed over its loops.
 func NewPacer(work, rest time.Duration) *Pacer {
-	return &Pacer{work: work, rest: rest, now: time.Now, sleep: time.Sleep}
+	p := &Pacer{work: work, now: time.Now, sleep: time.Sleep}
+	p.rest.Store(int64(rest))
+	return p
+}
+
+// SetRest changes the rest after each work (0: never rest); loops
+// resting already finish their rest.
+func (p *Pacer) SetRest(rest time.Duration) { p.rest.Store(int64(rest)) }
+
+// SetShare sets the rest so that snapshot work takes percent % of the
+// time (ShareRest); 100 turns pacing off.
+func (p *Pacer) SetShare(percent int) { p.SetRest(ShareRest(p.work, percent)) }
+
+// Share returns the percentage of the time the Pacer leaves snapshot
+// work: 100 when it never rests; nil Pacer: 100.
+func (p *Pacer) Share() int {
+	if p == nil {
+		return 100
+	}
+	rest := time.Duration(p.rest.Load())
+	if rest <= 0 || p.work <= 0 {
+		return 100
+	}
+	return int((100*p.work + (p.work+rest)/2) / (p.work + rest))
 }
 
 // Start returns the start of a slot's work, for Done.
 func (p *Pacer) Start() time.Time {
-	if p == nil || p.rest <= 0 {
+	if p == nil || p.rest.Load() <= 0 {
 		return time.Time{}
 	}
 	return p.now()
@@ -69,7 +109,11 @@ func (p *Pacer) Start() time.Time {
 // way, sleeps until it ends. Call it where the loop holds no lock and
 // owes no one a reply.
 func (p *Pacer) Done(t time.Time) {
-	if p == nil || p.rest <= 0 {
+	if p == nil || t.IsZero() {
+		return
+	}
+	rest := time.Duration(p.rest.Load())
+	if rest <= 0 {
 		return
 	}
 	now := p.now()
@@ -77,11 +121,14 @@ func (p *Pacer) Done(t time.Time) {
 	d := now.Sub(t)
 	p.busy += d
 	p.worked += d
+	if p.work > 0 {
+		p.owed += time.Duration(float64(d) * float64(rest) / float64(p.work))
+	}
 	began := false
 	if p.busy >= p.work && !now.Before(p.restUntil) {
 		p.busy = 0
-		if p.rested < p.worked { // else an oversleep is still being paid back
-			p.restUntil = now.Add(p.rest)
+		if p.rested < p.owed { // else an oversleep is still being paid back
+			p.restUntil = now.Add(rest)
 			p.rests++
 			began = true
 		}

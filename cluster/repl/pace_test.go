@@ -152,3 +152,69 @@ func TestPacedSync(t *testing.T) {
 		t.Fatalf("pacer: worked %v, %d rests", pc.worked, pc.rests)
 	}
 }
+
+// TestPacerDuty: a loop that works without pause (slots of 250 µs) under
+// a Pacer set to a share of the time works that share of it: the work
+// over work plus rests is within a point of the share, for each share.
+func TestPacerDuty(t *testing.T) {
+	for _, share := range []int{10, 25, 50, 75, 90} {
+		c := &fakeClock{t: time.Unix(0, 0)}
+		p := c.pacer(DefaultSnapshotWork, 0)
+		p.SetShare(share)
+		if got := p.Share(); got != share {
+			t.Errorf("share %d: Share() = %d", share, got)
+		}
+		begin := c.t
+		for range 4000 { // 1 s of work
+			s := p.Start()
+			c.advance(250 * time.Microsecond)
+			p.Done(s)
+		}
+		total := c.t.Sub(begin)
+		duty := 100 * float64(p.worked) / float64(total)
+		if duty < float64(share)-1 || duty > float64(share)+1 {
+			t.Errorf("share %d: worked %v of %v (%.1f %%)", share, p.worked, total, duty)
+		}
+	}
+}
+
+// TestPacerSetShareLive: the share changes while a loop runs: off (100)
+// never rests, 25 rests 3 ms after each 1 ms, and back to 100 stops at
+// once; a rest under way ends as begun.
+func TestPacerSetShareLive(t *testing.T) {
+	c := &fakeClock{t: time.Unix(0, 0)}
+	p := c.pacer(time.Millisecond, 0)
+	run := func(n int) {
+		for range n {
+			s := p.Start()
+			c.advance(500 * time.Microsecond)
+			p.Done(s)
+		}
+	}
+	run(10)
+	if len(c.sleeps) != 0 || p.Share() != 100 {
+		t.Fatalf("off: %d rests, share %d", len(c.sleeps), p.Share())
+	}
+	p.SetShare(25)
+	run(10) // 5 ms of work: 5 rests of 3 ms
+	if len(c.sleeps) != 5 || c.sleeps[0] != 3*time.Millisecond {
+		t.Fatalf("share 25: rests %v, want 5 of 3ms", c.sleeps)
+	}
+	p.SetShare(100)
+	run(10)
+	if len(c.sleeps) != 5 {
+		t.Fatalf("off again: %d rests, want still 5", len(c.sleeps))
+	}
+}
+
+// TestShareRest: the rest for a share, and its bounds.
+func TestShareRest(t *testing.T) {
+	for _, c := range []struct {
+		percent int
+		want    time.Duration
+	}{{100, 0}, {150, 0}, {50, time.Millisecond}, {25, 3 * time.Millisecond}, {75, time.Millisecond / 3}, {1, 99 * time.Millisecond}, {0, 0}, {-5, 0}} {
+		if got := ShareRest(time.Millisecond, c.percent); got != c.want {
+			t.Errorf("ShareRest(1ms, %d) = %v, want %v", c.percent, got, c.want)
+		}
+	}
+}

@@ -59,11 +59,13 @@ type ClusterConfig struct {
 	// incoming members, all links together (directive "repl-snapshot-rate";
 	// 0 = unlimited).
 	SnapshotRate int64
-	// SnapshotPace makes snapshot work, sending and loading, rest 1 ms
-	// after each 1 ms (repl.Pacer; directive "repl-snapshot-pace"; default
-	// no): a move then holds at most about half of each process's time, and
-	// takes up to twice as long.
-	SnapshotPace bool
+	// SnapshotPace is the percentage of the time snapshot work, sending
+	// and loading, may take (repl.Pacer: it rests after each 1 ms of work
+	// so that the work keeps this share; directive "repl-snapshot-pace",
+	// "yes" = 50, "no" = 100 = unpaced, the default): a move then holds at
+	// most about this share of each process's time, and takes up to
+	// 100/SnapshotPace times as long.
+	SnapshotPace int
 
 	// Transport, if set, makes the gossip transport (tests cut the network
 	// with it); nil = memberlist's UDP+TCP transport. Not a directive.
@@ -157,9 +159,16 @@ var _ = registerDirectives(
 	immutable(boundedMemDirective("repl-snapshot-rate", "0", 0, 1<<40,
 		"bytes per second of slot snapshots sent to replicas and joining nodes, all together (0 = unlimited)",
 		func(c *Config) *int64 { return &c.Cluster.SnapshotRate })),
-	immutable(boolDirective("repl-snapshot-pace", "no",
-		"pace slot snapshots, sent and loaded: rest 1 ms after each 1 ms of that work (moves take up to twice as long)",
-		func(c *Config) *bool { return &c.Cluster.SnapshotPace })),
+	directive{name: "repl-snapshot-pace", def: "no", mutable: true,
+		doc: "share of the time slot snapshot work (sent and loaded) may take, 1-100 %: it rests after each 1 ms; yes = 50, no = 100 (unpaced); moves take up to 100/share times as long",
+		get: func(c *Config) string { return formatPace(c.Cluster.SnapshotPace) },
+		set: func(c *Config, v string) error {
+			n, err := parsePace(v)
+			if err == nil {
+				c.Cluster.SnapshotPace = n
+			}
+			return err
+		}},
 	immutable(boundedMemDirective("repl-backlog-size", "1mb", 16<<10, 1<<40,
 		"replication backlog: how much a disconnected replica may miss and still resume",
 		func(c *Config) *int64 { return &c.Cluster.ReplBacklogSize })),
@@ -211,4 +220,29 @@ func isNodeID(s string) bool {
 		}
 	}
 	return true
+}
+
+// parsePace reads a repl-snapshot-pace value: a percentage from 1 to 100,
+// or yes (50) or no (100).
+func parsePace(v string) (int, error) {
+	switch v = strings.ToLower(strings.TrimSpace(v)); v {
+	case "yes":
+		return 50, nil
+	case "no":
+		return 100, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 100 {
+		return 0, errors.New("argument must be 'yes', 'no' or a percentage between 1 and 100")
+	}
+	return n, nil
+}
+
+// formatPace is a repl-snapshot-pace value as CONFIG GET shows it: "no"
+// when unpaced, else the percentage.
+func formatPace(n int) string {
+	if n >= 100 || n <= 0 {
+		return "no"
+	}
+	return strconv.Itoa(n)
 }

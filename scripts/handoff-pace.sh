@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Issue 12: client p99 against move time for a list of snapshot paces.
+# Runs TestBinaryClusterHandoff (cmd/cached/handoff_test.go: N nodes under
+# go-redis load, a join N->N+1, a graceful leave back) once per value of
+# repl-snapshot-pace per round, alternating the values within a round,
+# and prints one line per run: the pace, the join's and the leave's move
+# time, p99 before and during each, and during/before as a ratio.
+#
+#   scripts/handoff-pace.sh [PACE...]   (default: no 75 50 25; KEYS=300000 ROUNDS=3 NODES=3)
+#
+# A pace is what the directive takes: a percentage 1-100, yes (50) or no
+# (unpaced). The machine's load average is printed with each run: run it
+# on an idle machine for figures to compare (docs/performance.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+keys=${KEYS:-300000}
+rounds=${ROUNDS:-3}
+paces=("$@")
+[ ${#paces[@]} -gt 0 ] || paces=(no 75 50 25)
+out=${OUT:-$(mktemp -d)}
+go build -o "$out/cached" ./cmd/cached/
+go test -c -o "$out/handoff.test" ./cmd/cached/
+# ms converts a Go duration (1.234s, 5.6ms, 789µs) to milliseconds.
+ms() { awk -v d="$1" 'BEGIN { v = d + 0; if (d ~ /µs$/) v /= 1000; else if (d ~ /ms$/) ; else if (d ~ /s$/) v *= 1000; printf "%.2f", v }'; }
+printf '%-5s %-5s %10s %10s %10s %7s   %10s %10s %10s %7s  %s\n' round pace join_ms p99_bef p99_dur ratio leave_ms p99_bef p99_dur ratio load
+for r in $(seq "$rounds"); do
+  for pace in "${paces[@]}"; do
+    log="$out/r$r-pace-$pace.log"
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    (cd cmd/cached && CACHED_HANDOFF_BIN="$out/cached" CACHED_HANDOFF_KEYS="$keys" CACHED_HANDOFF_NODES="${NODES:-3}" \
+      CACHED_HANDOFF_ARGS="--repl-snapshot-pace $pace" \
+      "$out/handoff.test" -test.count=1 -test.timeout 30m -test.run TestBinaryClusterHandoff -test.v >"$log" 2>&1) ||
+      { echo "round $r pace $pace: test failed, see $log"; tail -5 "$log"; continue; }
+    line=("$r" "$pace")
+    for what in join leave; do
+      m=$(grep -oE "$what [0-9]+->[0-9]+: [a-z ]*after [0-9.]+[µm]?s; .*p99 before [0-9.]+[µm]?s, during [0-9.]+[µm]?s" "$log" | head -1)
+      took=$(echo "$m" | grep -oE "after [0-9.]+[µm]?s" | cut -d' ' -f2)
+      bef=$(echo "$m" | grep -oE "before [0-9.]+[µm]?s" | cut -d' ' -f2)
+      dur=$(echo "$m" | grep -oE "during [0-9.]+[µm]?s" | cut -d' ' -f2)
+      b=$(ms "$bef"); d=$(ms "$dur")
+      line+=("$(ms "$took")" "$b" "$d" "$(awk -v b="$b" -v d="$d" 'BEGIN { if (b > 0) printf "%.1fx", d / b; else print "-" }')")
+    done
+    printf '%-5s %-5s %10s %10s %10s %7s   %10s %10s %10s %7s  %s\n' "${line[@]}" "$load"
+  done
+done
+echo "logs in $out"

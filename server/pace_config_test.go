@@ -1,0 +1,49 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cached/cached/server/config"
+)
+
+// TestSnapshotPaceConfig: repl-snapshot-pace reads as a share of the time
+// (yes = 50, no = 100), changes at run time with CONFIG SET, reaches the
+// node's snapshot Pacer and shows in INFO migration; values outside 1-100
+// are refused with Redis's CONFIG SET error.
+func TestSnapshotPaceConfig(t *testing.T) {
+	s := startClusterNode(t, "", func(c *config.Config) { c.Cluster.SnapshotPace = 50 })
+	rc := newClient(t, s, nil)
+	ctx := ctxT(t)
+	check := func(get string, share int) {
+		t.Helper()
+		m, err := rc.ConfigGet(ctx, "repl-snapshot-pace").Result()
+		if err != nil || m["repl-snapshot-pace"] != get {
+			t.Errorf("CONFIG GET repl-snapshot-pace = %v (%v), want %q", m, err, get)
+		}
+		if got := s.repl.Load().pacer.Share(); got != share {
+			t.Errorf("pacer share %d, want %d", got, share)
+		}
+		if info := infoSectionText(t, s, "migration"); !strings.Contains(info, "migration_snapshot_pace:"+strconv.Itoa(share)+"\r") {
+			t.Errorf("INFO migration has no migration_snapshot_pace:%d:\n%s", share, info)
+		}
+	}
+	check("50", 50)
+	for _, c := range []struct {
+		set, get string
+		share    int
+	}{{"25", "25", 25}, {"no", "no", 100}, {"YES", "50", 50}, {"100", "no", 100}, {"1", "1", 1}} {
+		if err := rc.ConfigSet(ctx, "repl-snapshot-pace", c.set).Err(); err != nil {
+			t.Fatalf("CONFIG SET repl-snapshot-pace %s: %v", c.set, err)
+		}
+		check(c.get, c.share)
+	}
+	for _, bad := range []string{"0", "101", "-3", "maybe", "50%"} {
+		err := rc.ConfigSet(ctx, "repl-snapshot-pace", bad).Err()
+		if err == nil || !strings.HasPrefix(err.Error(), "ERR CONFIG SET failed (possibly related to argument 'repl-snapshot-pace')") {
+			t.Errorf("CONFIG SET repl-snapshot-pace %s: %v, want CONFIG SET failed", bad, err)
+		}
+	}
+	check("1", 1)
+}
