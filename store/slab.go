@@ -83,6 +83,7 @@ type slab struct {
 	free       uint32 // offset+1 of the first freed item; 0 = none
 	prev, next uint32 // partial list links: slab index+1; 0 = none
 	partial    bool   // on its class's partial list
+	mapped     bool   // buf is off the Go heap (arena.go)
 }
 
 func (b *slab) full() bool {
@@ -101,25 +102,57 @@ type slabAlloc struct {
 	unused    []uint32 // indexes of slabs with buf nil
 	classes   []slabClass
 	spare     []byte   // an empty slab's bytes kept for the next slab; nil = none
+	spareMap  bool     // spare is off the Go heap
 	large     [][]byte // large values; nil = unused entry
 	largeFree []uint32 // indexes of nil entries of large
 	held      int64    // bytes of slabs and large values (spare included)
 	// released counts the bytes given back to the Go heap (the Store's
 	// ReleasedBytes); written under the shard lock, read without.
 	released *atomic.Int64
+	// offHeap counts the bytes of slabs mapped off the Go heap (the
+	// Store's OffHeapBytes); written under the shard lock, read without.
+	offHeap *atomic.Int64
 	// pins counts per entry of large the Pins holding its buffer
 	// (largepin.go); nil until the first pin.
 	pins map[uint32]*atomic.Int32
 }
 
-func newSlabAlloc(released *atomic.Int64) slabAlloc {
-	return slabAlloc{classes: make([]slabClass, len(slabClasses)), released: released}
+func newSlabAlloc(released, offHeap *atomic.Int64) slabAlloc {
+	return slabAlloc{classes: make([]slabClass, len(slabClasses)), released: released, offHeap: offHeap}
 }
 
-// drop forgets buf, a slab or large value the allocator held.
-func (a *slabAlloc) drop(buf []byte) {
+// drop forgets buf, a slab or large value the allocator held: a buffer off
+// the Go heap (mapped) is unmapped at once, one of the Go heap is left to
+// the collector (counted in released).
+func (a *slabAlloc) drop(buf []byte, mapped bool) {
 	a.held -= int64(cap(buf))
+	if mapped {
+		a.offHeap.Add(-int64(cap(buf)))
+		freeOffHeap(buf)
+		return
+	}
 	a.released.Add(int64(cap(buf)))
+}
+
+// dropAll forgets every buffer the allocator holds (a flush): the caller
+// then replaces it by a new one.
+func (a *slabAlloc) dropAll() {
+	for i := range a.slabs {
+		if b := &a.slabs[i]; b.buf != nil {
+			a.drop(b.buf[:cap(b.buf)], b.mapped)
+			b.buf = nil
+		}
+	}
+	for i, b := range a.large {
+		if b != nil {
+			a.drop(b, false)
+			a.large[i] = nil
+		}
+	}
+	if a.spare != nil {
+		a.drop(a.spare, a.spareMap)
+		a.spare = nil
+	}
 }
 
 // alloc returns a handle to an item with room for n bytes (n > 0), whose
@@ -173,11 +206,17 @@ func (a *slabAlloc) newSlab(c uint8) bool {
 	size := min(slabMax, max(slabMin<<min(cl.slabs, slabGrowShift), 8*item))
 	size -= size % item
 	var buf []byte
+	mapped := false
 	if a.spare != nil && len(a.spare) >= size {
-		buf, a.spare = a.spare[:len(a.spare)-len(a.spare)%item], nil
+		buf, a.spare, mapped = a.spare[:len(a.spare)-len(a.spare)%item], nil, a.spareMap
 	} else {
-		buf = make([]byte, size)
-		a.held += int64(size)
+		if buf = offHeapBytes(size); buf != nil {
+			mapped = true
+			a.offHeap.Add(int64(cap(buf)))
+		} else {
+			buf = make([]byte, size)
+		}
+		a.held += int64(cap(buf))
 	}
 	var si uint32
 	if k := len(a.unused); k > 0 {
@@ -187,7 +226,7 @@ func (a *slabAlloc) newSlab(c uint8) bool {
 		a.slabs = append(a.slabs, slab{})
 		si = uint32(len(a.slabs) - 1)
 	}
-	a.slabs[si] = slab{buf: buf, class: c}
+	a.slabs[si] = slab{buf: buf, class: c, mapped: mapped}
 	cl.slabs++
 	a.linkPartial(si)
 	return true
@@ -203,7 +242,7 @@ func (a *slabAlloc) slabItem(h uint32) (*slab, uint32) {
 func (a *slabAlloc) free(h uint32) {
 	if h&largeBit != 0 {
 		i := h &^ largeBit
-		a.drop(a.large[i])
+		a.drop(a.large[i], false)
 		a.large[i] = nil
 		a.forgetPins(i)
 		a.largeFree = append(a.largeFree, i)
@@ -223,7 +262,7 @@ func (a *slabAlloc) free(h uint32) {
 }
 
 // releaseSlab takes empty slab si from its class; its bytes become the
-// spare (the previous spare goes back to the Go heap).
+// spare (the previous spare is unmapped, or left to the collector).
 func (a *slabAlloc) releaseSlab(si uint32) {
 	b := &a.slabs[si]
 	if b.partial {
@@ -231,9 +270,9 @@ func (a *slabAlloc) releaseSlab(si uint32) {
 	}
 	a.classes[b.class].slabs--
 	if a.spare != nil {
-		a.drop(a.spare)
+		a.drop(a.spare, a.spareMap)
 	}
-	a.spare = b.buf[:cap(b.buf)]
+	a.spare, a.spareMap = b.buf[:cap(b.buf)], b.mapped
 	*b = slab{}
 	a.unused = append(a.unused, si)
 }
@@ -346,7 +385,7 @@ func (a *slabAlloc) growLarge(h, n, c uint32) {
 	old := a.large[i]
 	buf := make([]byte, c)
 	bigcopy.Copy(buf, old[:n])
-	a.drop(old)
+	a.drop(old, false)
 	a.held += int64(c)
 	a.large[i] = buf[:n]
 	a.forgetPins(i) // a Pin keeps old
