@@ -7,9 +7,9 @@ import (
 )
 
 // The slab allocator keeps every key's packed bytes (record.kv) in large
-// pointer-free []byte slabs, so the collector sees a few big noscan objects
-// per shard instead of one object per key, and the heap does not grow to
-// twice the live data between collections.
+// pointer-free byte slabs mapped off the Go heap (arena.go; the Go heap when
+// mapping is not possible, slab.mapped false), so the collector sees none of
+// them, and RSS follows the live data instead of the heap goal.
 //
 // Each slab belongs to one size class and is carved into items of that size
 // (a bump offset for never-used items, an intrusive free list for freed
@@ -20,19 +20,21 @@ import (
 // up to slabMax), so a small store stays small and a shard's partly filled
 // slabs cost at most about a slab per class in use: the never-used tail of a
 // class's newest slab was 9.5 bytes a key with 1 MiB slabs in the steady
-// 1,000,000-key case (16 shards), 2.9 with 256 KiB, and the Go heap target
-// counts it whether or not its pages are touched.
+// 1,000,000-key case (16 shards), 2.9 with 256 KiB (off the heap its
+// untouched pages cost no RSS, but held counts them).
 //
 // Memory moves between classes through empty slabs: when a slab's last item
 // is freed the slab leaves its class; the shard keeps one such empty slab
 // (the spare) for the next class that needs a slab of at most its size, and
-// gives the previous spare back to the Go heap, which returns it to the OS
-// through its scavenger. There is no compaction: a class's freed items are
+// unmaps the previous spare (one from the Go heap goes back to the OS
+// through its scavenger). Keeping the last emptied slab mapped also means
+// bytes freed earlier in a locked operation stay readable until it ends.
+// There is no compaction: a class's freed items are
 // reused by that class only, so a workload that moves from one value size to
 // another keeps the old class's partly used slabs until they empty.
 //
-// Items of largeMin bytes or more get their own []byte in a per-shard
-// table; handles with largeBit set index that table. A large buffer is
+// Items of largeMin bytes or more get their own []byte in the Go heap, in a
+// per-shard table; handles with largeBit set index that table. A large buffer is
 // never reused once its item is freed or outgrown: a Pin (largepin.go)
 // may still be reading it.
 //

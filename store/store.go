@@ -199,9 +199,10 @@ func (s *Store) MaxMemory() int64 { return s.maxMemory.Load() }
 // limit. Negative values count as 0.
 func (s *Store) SetOverhead(n int64) { s.overhead.Store(max(n, 0)) }
 
-// ReleasedBytes returns how many bytes of slabs and large values the store
-// has given back to the Go heap since it started (deleted or outgrown large
-// values, emptied slabs, flushed shards). They return to the OS only after
+// ReleasedBytes returns how many bytes of large values and of slabs that
+// were in the Go heap (not mapped off it: arena.go) the store has given back
+// to the Go heap since it started (deleted or outgrown large values, emptied
+// slabs, flushed shards). They return to the OS only after
 // a garbage collection frees them; a caller owning the process may start
 // one when much was released and nothing else triggers it.
 func (s *Store) ReleasedBytes() int64 { return s.released.Load() }
