@@ -23,14 +23,17 @@ import (
 // slab empties, so bytes freed earlier in the same locked operation remain
 // readable until it ends (dropLocked reads the key before removeLocked).
 //
-// mapBytes falls back to the Go heap (returns nil) where mmap is missing
-// (arena_other.go), when it fails, or past maxArenaMaps live mappings: the
-// kernel limits a process's mappings (vm.max_map_count, 65530 by default)
-// and the Go runtime needs some for itself.
+// offHeapBytes falls back to the Go heap (returns nil) where mmap is
+// missing (arena_other.go), when it fails, or past maxArenaMaps live
+// mappings: the kernel limits a process's mappings (vm.max_map_count,
+// 65530 by default) and the Go runtime needs some for itself. Each record
+// chunk (1024 keys) and each slab is a mapping, so the default half of
+// 65530 lasts to about 25,000,000 keys of small values; past it new
+// chunks and slabs come from the Go heap.
 
-// maxArenaMaps is the most mappings the process's stores keep at once (a
-// variable for tests).
-var maxArenaMaps int64 = 16384
+// maxArenaMaps is the most mappings the process's stores keep at once:
+// half of vm.max_map_count (arenaMapLimit). A variable for tests.
+var maxArenaMaps = arenaMapLimit() / 2
 
 // arenaMaps counts the live mappings of every store in the process.
 var arenaMaps atomic.Int64
