@@ -10,19 +10,23 @@ import (
 // gcTuner sets the process's garbage collector from the server's
 // configuration (Config.ManageRuntime).
 //
-// The heap target is max(gc-min-heap, live × 9/8): GOGC is set to
-// gcPercentFor(live, floor). The store keeps keys and values in a few large
-// pointer-free slabs per shard (store/slab.go), so a collection marks little
-// whatever the data size and a small headroom above the live heap is cheap;
-// with Go's default GOGC=100 the heap (and RSS) would reach twice the data.
-// While live data is small the floor keeps request garbage from triggering
-// a collection every few MB (that costs ~15% of pipelined throughput).
+// The store keeps the keys' memory (slabs, record chunks, indexes) off the
+// Go heap (store/arena.go), so the heap holds request garbage, connections
+// and small structures, and its size no longer follows the key count. The
+// heap target is max(gc-min-heap − off-heap bytes, live × 9/8, live +
+// gcHeadroomMin): GOGC is set to gcPercentFor(live, floor, offHeap). The
+// floor counts the off-heap bytes: while the data is small, request garbage
+// may fill the heap up to gc-min-heap before a collection (a collection
+// every few MB costs ~15% of pipelined throughput); once the data alone
+// passes gc-min-heap the heap keeps only its own headroom, a collection
+// marks little (the live heap is small) and RSS is the data plus that.
 //
-// While maxmemory is set, the Go memory limit is memoryLimitFor(maxmemory):
-// eviction keeps the keys (and the overhead that counts with them, see
-// memory.go) under maxmemory, and the limit makes the collector run before
-// garbage takes the process further than a quarter above it, where GOGC=100
-// alone lets the heap reach twice the live data.
+// While maxmemory is set, the Go memory limit is memoryLimitFor(maxmemory,
+// offHeap): eviction keeps the keys (and the overhead that counts with
+// them, see memory.go) under maxmemory, and the limit makes the collector
+// run before garbage takes the process (heap and off-heap data) further
+// than a quarter above it. The Go runtime's limit sees only its own memory,
+// so the off-heap bytes are taken from it.
 //
 // Each knob does nothing when the operator set its environment variable
 // (GOGC, GOMEMLIMIT). It runs on the cron goroutine only.
@@ -48,29 +52,42 @@ func newGCTuner() *gcTuner {
 }
 
 // gcPercentFor returns the GOGC that puts the heap target (live × (1 +
-// GOGC/100)) at max(floor, live × 9/8): 12 for a live heap of 8/9 of the
-// floor or more, up to 10000 for a tiny one; 100 (Go's default) when floor
-// is 0 (gc-min-heap 0 leaves GOGC alone) or live is unknown.
-func gcPercentFor(live, floor int64) int {
+// GOGC/100)) at max(floor − offHeap, live × 9/8, live + gcHeadroomMin):
+// 12 for a large live heap past the floor, up to 10000 for a tiny one
+// under it; 100 (Go's default) when floor is 0 (gc-min-heap 0 leaves GOGC
+// alone) or live is unknown.
+func gcPercentFor(live, floor, offHeap int64) int {
 	if floor <= 0 || live <= 0 {
 		return 100
 	}
-	return int(min(max(floor*100/live-100, minGCPercent), 10000))
+	target := max(floor-offHeap, live+gcHeadroomMin)
+	return int(min(max(target*100/live-100, minGCPercent), 10000))
 }
 
-// minGCPercent is the headroom above the live heap once it is past the
-// floor: 1/8 of it.
+// minGCPercent is the headroom above a large live heap once it is past
+// the floor: 1/8 of it.
 const minGCPercent = 12
 
-// memoryLimitFor returns the Go memory limit for a maxmemory: 1.25× plus
-// 8 MiB for the runtime's own structures and goroutine stacks (the process's
-// RSS adds its code, a few MiB), or no limit when maxmemory is 0.
-func memoryLimitFor(maxmemory int64) int64 {
+// gcHeadroomMin is the least garbage the heap may gather between two
+// collections once past the floor, so that a small live heap (the keys
+// being off it) is not collected every few hundred KB.
+const gcHeadroomMin = 4 << 20
+
+// memoryLimitFor returns the Go memory limit for a maxmemory when offHeap
+// bytes of data are off the Go heap: 1.25× maxmemory plus 8 MiB for the
+// runtime's own structures and goroutine stacks (the process's RSS adds
+// its code, a few MiB), less offHeap, rounded down to a MiB and at least
+// limitMin; or no limit when maxmemory is 0.
+func memoryLimitFor(maxmemory, offHeap int64) int64 {
 	if maxmemory <= 0 {
 		return math.MaxInt64
 	}
-	return maxmemory + maxmemory/4 + 8<<20
+	return max(maxmemory+maxmemory/4+8<<20-offHeap, limitMin) &^ (1<<20 - 1)
 }
+
+// limitMin is the lowest Go memory limit memoryLimitFor sets: under it
+// the collector would run without pause for a heap of ordinary size.
+const limitMin = 16 << 20
 
 // readLive samples the live heap (as of the last completed GC).
 func (g *gcTuner) readLive() int64 {
@@ -120,9 +137,11 @@ func (g *gcTuner) collectReleased(released int64) bool {
 	return true
 }
 
-func (g *gcTuner) tune(floor, maxmemory int64) {
+// tune sets GOGC and the memory limit for the floor (gc-min-heap),
+// maxmemory and the store's bytes off the Go heap.
+func (g *gcTuner) tune(floor, maxmemory, offHeap int64) {
 	if g.limitOn {
-		if l := memoryLimitFor(maxmemory); l != g.limit {
+		if l := memoryLimitFor(maxmemory, offHeap); l != g.limit {
 			debug.SetMemoryLimit(l)
 			g.limit = l
 		}
@@ -130,7 +149,7 @@ func (g *gcTuner) tune(floor, maxmemory int64) {
 	if !g.percentOn || g.live == 0 {
 		return
 	}
-	p := gcPercentFor(g.live, floor)
+	p := gcPercentFor(g.live, floor, offHeap)
 	// Move only on a real change, so SetGCPercent (which can trigger work
 	// in the runtime) is rare.
 	if p != g.percent && (p > g.percent*5/4 || p < g.percent*4/5 || p == 100 || p == minGCPercent) {

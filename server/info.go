@@ -230,14 +230,17 @@ func (s *Server) infoClients(b *strings.Builder) {
 
 // memStats are the memory figures INFO memory and MEMORY STATS share.
 type memStats struct {
-	used      int64 // dataset + overhead: what maxmemory limits (used_memory)
-	dataset   int64 // bytes the store accounts to keys
-	overhead  int64 // client buffers and replication backlog (memory.go)
-	peak      int64
-	rss       int64 // resident set size of the process
-	allocated int64 // Go heap bytes in live objects
-	active    int64 // Go heap bytes in spans in use
-	resident  int64 // bytes the Go runtime holds from the OS, minus released
+	used     int64 // dataset + overhead: what maxmemory limits (used_memory)
+	dataset  int64 // bytes the store accounts to keys
+	overhead int64 // client buffers and replication backlog (memory.go)
+	peak     int64
+	rss      int64 // resident set size of the process
+	// The allocator is the Go heap plus the store's off-heap arenas
+	// (store.OffHeapBytes: slabs, record chunks, large indexes), which
+	// count in each of allocated, active and resident.
+	allocated int64 // Go heap bytes in live objects, and the arenas
+	active    int64 // Go heap bytes in spans in use, and the arenas
+	resident  int64 // bytes the Go runtime holds from the OS, minus released, and the arenas
 	system    int64 // total physical memory, 0 if unknown
 	keys      int64
 }
@@ -265,9 +268,10 @@ func (s *Server) memStats() memStats {
 		}
 		return 0
 	}
-	m.allocated = val(0)
-	m.active = val(0) + val(1)
-	m.resident = val(2) - val(3)
+	off := s.store.OffHeapBytes()
+	m.allocated = val(0) + off
+	m.active = val(0) + val(1) + off
+	m.resident = val(2) - val(3) + off
 	m.peak = usedMemoryPeak(s, m.used)
 	for db := 0; db < s.store.Databases(); db++ {
 		m.keys += s.store.DBSize(db)

@@ -7,8 +7,9 @@ package server
 // cron goroutine hands it to the store every 100 ms (Store.SetOverhead), so
 // a burst of client buffers makes eviction free keys as in Redis. When the
 // server owns the process (Config.ManageRuntime) the cron takes the larger of
-// this and the live Go heap beyond the key accounting and the startup heap,
-// so eviction answers to the memory the process really holds.
+// this and the live Go heap plus the store's off-heap bytes
+// (store.OffHeapBytes) beyond the key accounting and the startup heap, so
+// eviction answers to the memory the process really holds.
 func (s *Server) overheadMemory() int64 {
 	var n int64
 	for _, c := range s.clients.list() {

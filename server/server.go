@@ -470,16 +470,18 @@ func (s *Server) cron(manage bool) {
 				// against keys evicted since), and at most a quarter of
 				// maxmemory counts, so that it can never leave eviction
 				// nothing to free (OOM under an allkeys policy).
+				// The keys' memory off the Go heap (store.OffHeapBytes)
+				// is data the live heap does not show.
 				if live := gc.readLive(); gc.cycles != seenCycles {
 					seenCycles = gc.cycles
-					unaccounted = live - startup - s.store.UsedMemory()
+					unaccounted = live + s.store.OffHeapBytes() - startup - s.store.UsedMemory()
 				}
 				if mm := s.store.MaxMemory(); mm > 0 {
 					unaccounted = min(unaccounted, mm/4)
 				}
 				over = max(over, unaccounted)
 				gc.collectReleased(s.store.ReleasedBytes())
-				gc.tune(s.gcMinHeap.Load(), s.store.MaxMemory())
+				gc.tune(s.gcMinHeap.Load(), s.store.MaxMemory(), s.store.OffHeapBytes())
 			}
 			s.store.SetOverhead(over)
 			s.stats.notePeak(s.store.UsedMemory() + over)

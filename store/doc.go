@@ -20,13 +20,16 @@
 // unchanged (evict.go); no per-key list is kept.
 //
 // A key's length (uvarint), key and, for strings, value bytes are packed in
-// one item of the shard's slab allocator (slab.go): pointer-free []byte slabs
+// one item of the shard's slab allocator (slab.go): pointer-free byte slabs
 // of up to 256 KiB (1 MiB for items above 32 KiB) carved into 108 size
 // classes ~8% apart (sizeclass.go); items of 128 KiB or more get their own
 // []byte. The item, not the record, keeps the packed bytes' length (one
 // header byte in a slab item). A record refers to its item by a
-// 32-bit handle (slab number, item number), so the collector marks a few objects per
-// shard, not one per key, and the heap needs little headroom. Collection
+// 32-bit handle (slab number, item number). The slabs, the record chunks
+// (all but a shard's first) and indexes of 64 KiB or more are mapped off
+// the Go heap (arena.go): the collector neither marks nor counts them, the
+// heap holds only request garbage and small structures, and a dropped slab
+// or outgrown index is unmapped at once. Collection
 // objects live in per-shard chunks of slots (objtab.go) whose number is the
 // 4-byte value in the key's item, so strings pay nothing for them.
 //
@@ -34,8 +37,17 @@
 // index slot and its item's class size (a large value's capacity), plus TTL
 // and collection costs. Free items and the unused part of slabs are not in
 // it, as Redis's used_memory leaves out allocator fragmentation; a server
-// that owns the process counts them through the live heap (SetOverhead).
-// Bytes handed back to the Go heap are counted by ReleasedBytes.
+// that owns the process counts them through the live heap and
+// OffHeapBytes (SetOverhead). Bytes handed back to the Go heap are counted
+// by ReleasedBytes; unmapped bytes leave OffHeapBytes at once.
+//
+// # Slices into the store
+//
+// Off-heap memory is unmapped when dropped, so a slice of key or value
+// bytes the store hands out (Entry.Str, the key of a Scan, ForEachInSlots
+// or SnapshotSlot callback) is valid only while the shard lock is held:
+// keeping it past Unlock is a fault, not a stale read. Copy what must
+// outlive the lock; only a large value may be lent past it (PinStr).
 //
 // A large value's buffer can be pinned (Entry.PinStr): a replication
 // snapshot reads it after Unlock while writes that would change it in place

@@ -1,5 +1,7 @@
 package store
 
+import "sync/atomic"
+
 // index maps a 32-bit hash tag to record numbers by open addressing with
 // linear probing. Each slot is tag<<32 | record; 0 is an empty slot (record
 // 0 is never used). A tag's home slot is tag scaled to the table's length
@@ -15,9 +17,15 @@ package store
 // that garbage, not the table, set the RSS. Linear probing at 0.8 looks at 3 slots on average for a
 // key that is there and 13 for one that is not, all in one or two cache
 // lines of tags: far less than the record and item a hit then reads.
+//
+// A table of arenaMin bytes or more lives off the Go heap (arena.go) when
+// off is set: growing it unmaps the old table at once instead of leaving
+// it to the collector.
 type index struct {
-	slots []uint64
-	n     int // entries in use
+	slots  []uint64
+	n      int           // entries in use
+	mapped bool          // slots is off the Go heap
+	off    *atomic.Int64 // the Store's off-heap byte count; nil: always the Go heap
 }
 
 const minIndexSlots = 8
@@ -31,6 +39,26 @@ const (
 )
 
 func newIndex() index { return index{slots: make([]uint64, minIndexSlots)} }
+
+// alloc returns a zeroed table of n slots, off the Go heap if it can.
+func (x *index) alloc(n int) ([]uint64, bool) {
+	if x.off != nil && n*8 >= arenaMin {
+		if w := offHeapWords(n); w != nil {
+			x.off.Add(int64(pageRound(n * 8)))
+			return w, true
+		}
+	}
+	return make([]uint64, n), false
+}
+
+// release gives back the table's memory; the index is unusable after it.
+func (x *index) release() {
+	if x.mapped {
+		x.off.Add(-int64(pageRound(len(x.slots) * 8)))
+		freeOffHeap(wordBytes(x.slots))
+	}
+	x.slots, x.mapped = nil, false
+}
 
 // home returns the home slot of tag in a table of n slots.
 func home(tag uint32, n int) int { return int(uint64(tag) * uint64(n) >> 32) }
@@ -58,13 +86,14 @@ func (x *index) place(v uint64) {
 }
 
 func (x *index) resize(n int) {
-	old := x.slots
-	x.slots = make([]uint64, n)
-	for _, v := range old {
+	old := *x
+	x.slots, x.mapped = x.alloc(n)
+	for _, v := range old.slots {
 		if v != 0 {
 			x.place(v)
 		}
 	}
+	old.release()
 }
 
 // position returns the slot holding exactly tag|rec, or -1.

@@ -135,7 +135,7 @@ func (a *slabAlloc) unshare(h uint32) int {
 	buf := make([]byte, cap(old))
 	bigcopy.Copy(buf, old)
 	copy(buf[cap(buf)-4:], old[cap(old)-4:cap(old)])
-	a.drop(old)
+	a.drop(old, false)
 	a.held += int64(cap(buf))
 	a.large[i] = buf[:n]
 	a.forgetPins(i)

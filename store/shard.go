@@ -100,6 +100,7 @@ type shard struct {
 	st     *Store
 	id     int
 	chunks [][]record
+	mapped []bool // per chunk: off the Go heap (arena.go)
 	nrec   uint32 // records handed out so far (record 0 is never used: 0 means none)
 	free   uint32 // head of the free list, 0 = empty
 	idx    index
@@ -130,21 +131,56 @@ func newShard(st *Store, id, dbs int) *shard {
 
 // resetLocked drops every key of the shard.
 func (s *shard) resetLocked() {
-	s.chunks = [][]record{make([]record, chunkSize)}
+	s.releaseLocked()
+	s.chunks, s.mapped = nil, nil
+	s.newChunk()
 	s.nrec = 1
 	s.free = 0
 	s.idx = newIndex()
+	s.idx.off = &s.st.offHeap
 	s.ttl = nil
 	s.ttlCur = 0
 	s.objs = objTable{}
-	if s.slabs.released != nil {
-		s.st.released.Add(s.slabs.held)
-	}
-	s.slabs = newSlabAlloc(&s.st.released)
+	s.slabs = newSlabAlloc(&s.st.released, &s.st.offHeap)
 	s.pool = evictPool{}
 	s.heads = make([]uint32, Slots/len(s.st.shards))
 	clear(s.counts)
 	s.used.Store(0)
+}
+
+// releaseLocked gives back the memory of every key of the shard: slabs,
+// record chunks and index, off the Go heap or not. The shard must be reset
+// (or never used again) after it.
+func (s *shard) releaseLocked() {
+	if s.slabs.released != nil {
+		s.slabs.dropAll()
+	}
+	recBytes := int64(pageRound(chunkSize * int(unsafe.Sizeof(record{}))))
+	for i, c := range s.chunks {
+		if s.mapped[i] {
+			s.st.offHeap.Add(-recBytes)
+			freeOffHeap(recordBytes(c))
+		}
+	}
+	s.chunks, s.mapped = nil, nil
+	s.idx.release()
+}
+
+// newChunk appends a chunk of free records, off the Go heap if it can,
+// except the first: an empty or small shard maps nothing.
+func (s *shard) newChunk() {
+	var c []record
+	if len(s.chunks) > 0 {
+		c = offHeapRecords()
+	}
+	mapped := c != nil
+	if mapped {
+		s.st.offHeap.Add(int64(pageRound(chunkSize * int(unsafe.Sizeof(record{})))))
+	} else {
+		c = make([]record, chunkSize)
+	}
+	s.chunks = append(s.chunks, c)
+	s.mapped = append(s.mapped, mapped)
 }
 
 func (s *shard) rec(i uint32) *record { return &s.chunks[i>>chunkBits][i&chunkMask] }
@@ -206,7 +242,7 @@ func (s *shard) allocRecord() uint32 {
 	}
 	i := s.nrec
 	if int(i>>chunkBits) == len(s.chunks) {
-		s.chunks = append(s.chunks, make([]record, chunkSize))
+		s.newChunk()
 	}
 	s.nrec++
 	return i

@@ -7,9 +7,9 @@ import (
 )
 
 // The slab allocator keeps every key's packed bytes (record.kv) in large
-// pointer-free []byte slabs, so the collector sees a few big noscan objects
-// per shard instead of one object per key, and the heap does not grow to
-// twice the live data between collections.
+// pointer-free byte slabs mapped off the Go heap (arena.go; the Go heap when
+// mapping is not possible, slab.mapped false), so the collector sees none of
+// them, and RSS follows the live data instead of the heap goal.
 //
 // Each slab belongs to one size class and is carved into items of that size
 // (a bump offset for never-used items, an intrusive free list for freed
@@ -20,19 +20,21 @@ import (
 // up to slabMax), so a small store stays small and a shard's partly filled
 // slabs cost at most about a slab per class in use: the never-used tail of a
 // class's newest slab was 9.5 bytes a key with 1 MiB slabs in the steady
-// 1,000,000-key case (16 shards), 2.9 with 256 KiB, and the Go heap target
-// counts it whether or not its pages are touched.
+// 1,000,000-key case (16 shards), 2.9 with 256 KiB (off the heap its
+// untouched pages cost no RSS, but held counts them).
 //
 // Memory moves between classes through empty slabs: when a slab's last item
 // is freed the slab leaves its class; the shard keeps one such empty slab
 // (the spare) for the next class that needs a slab of at most its size, and
-// gives the previous spare back to the Go heap, which returns it to the OS
-// through its scavenger. There is no compaction: a class's freed items are
+// unmaps the previous spare (one from the Go heap goes back to the OS
+// through its scavenger). Keeping the last emptied slab mapped also means
+// bytes freed earlier in a locked operation stay readable until it ends.
+// There is no compaction: a class's freed items are
 // reused by that class only, so a workload that moves from one value size to
 // another keeps the old class's partly used slabs until they empty.
 //
-// Items of largeMin bytes or more get their own []byte in a per-shard
-// table; handles with largeBit set index that table. A large buffer is
+// Items of largeMin bytes or more get their own []byte in the Go heap, in a
+// per-shard table; handles with largeBit set index that table. A large buffer is
 // never reused once its item is freed or outgrown: a Pin (largepin.go)
 // may still be reading it.
 //
@@ -83,6 +85,7 @@ type slab struct {
 	free       uint32 // offset+1 of the first freed item; 0 = none
 	prev, next uint32 // partial list links: slab index+1; 0 = none
 	partial    bool   // on its class's partial list
+	mapped     bool   // buf is off the Go heap (arena.go)
 }
 
 func (b *slab) full() bool {
@@ -101,25 +104,57 @@ type slabAlloc struct {
 	unused    []uint32 // indexes of slabs with buf nil
 	classes   []slabClass
 	spare     []byte   // an empty slab's bytes kept for the next slab; nil = none
+	spareMap  bool     // spare is off the Go heap
 	large     [][]byte // large values; nil = unused entry
 	largeFree []uint32 // indexes of nil entries of large
 	held      int64    // bytes of slabs and large values (spare included)
 	// released counts the bytes given back to the Go heap (the Store's
 	// ReleasedBytes); written under the shard lock, read without.
 	released *atomic.Int64
+	// offHeap counts the bytes of slabs mapped off the Go heap (the
+	// Store's OffHeapBytes); written under the shard lock, read without.
+	offHeap *atomic.Int64
 	// pins counts per entry of large the Pins holding its buffer
 	// (largepin.go); nil until the first pin.
 	pins map[uint32]*atomic.Int32
 }
 
-func newSlabAlloc(released *atomic.Int64) slabAlloc {
-	return slabAlloc{classes: make([]slabClass, len(slabClasses)), released: released}
+func newSlabAlloc(released, offHeap *atomic.Int64) slabAlloc {
+	return slabAlloc{classes: make([]slabClass, len(slabClasses)), released: released, offHeap: offHeap}
 }
 
-// drop forgets buf, a slab or large value the allocator held.
-func (a *slabAlloc) drop(buf []byte) {
+// drop forgets buf, a slab or large value the allocator held: a buffer off
+// the Go heap (mapped) is unmapped at once, one of the Go heap is left to
+// the collector (counted in released).
+func (a *slabAlloc) drop(buf []byte, mapped bool) {
 	a.held -= int64(cap(buf))
+	if mapped {
+		a.offHeap.Add(-int64(cap(buf)))
+		freeOffHeap(buf)
+		return
+	}
 	a.released.Add(int64(cap(buf)))
+}
+
+// dropAll forgets every buffer the allocator holds (a flush): the caller
+// then replaces it by a new one.
+func (a *slabAlloc) dropAll() {
+	for i := range a.slabs {
+		if b := &a.slabs[i]; b.buf != nil {
+			a.drop(b.buf[:cap(b.buf)], b.mapped)
+			b.buf = nil
+		}
+	}
+	for i, b := range a.large {
+		if b != nil {
+			a.drop(b, false)
+			a.large[i] = nil
+		}
+	}
+	if a.spare != nil {
+		a.drop(a.spare, a.spareMap)
+		a.spare = nil
+	}
 }
 
 // alloc returns a handle to an item with room for n bytes (n > 0), whose
@@ -173,11 +208,17 @@ func (a *slabAlloc) newSlab(c uint8) bool {
 	size := min(slabMax, max(slabMin<<min(cl.slabs, slabGrowShift), 8*item))
 	size -= size % item
 	var buf []byte
+	mapped := false
 	if a.spare != nil && len(a.spare) >= size {
-		buf, a.spare = a.spare[:len(a.spare)-len(a.spare)%item], nil
+		buf, a.spare, mapped = a.spare[:len(a.spare)-len(a.spare)%item], nil, a.spareMap
 	} else {
-		buf = make([]byte, size)
-		a.held += int64(size)
+		if buf = offHeapBytes(size); buf != nil {
+			mapped = true
+			a.offHeap.Add(int64(cap(buf)))
+		} else {
+			buf = make([]byte, size)
+		}
+		a.held += int64(cap(buf))
 	}
 	var si uint32
 	if k := len(a.unused); k > 0 {
@@ -187,7 +228,7 @@ func (a *slabAlloc) newSlab(c uint8) bool {
 		a.slabs = append(a.slabs, slab{})
 		si = uint32(len(a.slabs) - 1)
 	}
-	a.slabs[si] = slab{buf: buf, class: c}
+	a.slabs[si] = slab{buf: buf, class: c, mapped: mapped}
 	cl.slabs++
 	a.linkPartial(si)
 	return true
@@ -203,7 +244,7 @@ func (a *slabAlloc) slabItem(h uint32) (*slab, uint32) {
 func (a *slabAlloc) free(h uint32) {
 	if h&largeBit != 0 {
 		i := h &^ largeBit
-		a.drop(a.large[i])
+		a.drop(a.large[i], false)
 		a.large[i] = nil
 		a.forgetPins(i)
 		a.largeFree = append(a.largeFree, i)
@@ -223,7 +264,7 @@ func (a *slabAlloc) free(h uint32) {
 }
 
 // releaseSlab takes empty slab si from its class; its bytes become the
-// spare (the previous spare goes back to the Go heap).
+// spare (the previous spare is unmapped, or left to the collector).
 func (a *slabAlloc) releaseSlab(si uint32) {
 	b := &a.slabs[si]
 	if b.partial {
@@ -231,9 +272,9 @@ func (a *slabAlloc) releaseSlab(si uint32) {
 	}
 	a.classes[b.class].slabs--
 	if a.spare != nil {
-		a.drop(a.spare)
+		a.drop(a.spare, a.spareMap)
 	}
-	a.spare = b.buf[:cap(b.buf)]
+	a.spare, a.spareMap = b.buf[:cap(b.buf)], b.mapped
 	*b = slab{}
 	a.unused = append(a.unused, si)
 }
@@ -346,7 +387,7 @@ func (a *slabAlloc) growLarge(h, n, c uint32) {
 	old := a.large[i]
 	buf := make([]byte, c)
 	bigcopy.Copy(buf, old[:n])
-	a.drop(old)
+	a.drop(old, false)
 	a.held += int64(c)
 	a.large[i] = buf[:n]
 	a.forgetPins(i) // a Pin keeps old

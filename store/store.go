@@ -72,6 +72,7 @@ type Store struct {
 	maxMemory atomic.Int64
 	overhead  atomic.Int64 // process bytes outside the keys that count against maxMemory
 	released  atomic.Int64 // bytes the shards' slab allocators gave back to the Go heap
+	offHeap   atomic.Int64 // bytes of slabs, record chunks and indexes mapped off the Go heap (arena.go)
 	cowCopies atomic.Int64 // large values copied because a Pin held them (largepin.go)
 	cowBytes  atomic.Int64 // bytes of those copies
 	policy    atomic.Uint32
@@ -162,11 +163,25 @@ func New(cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the background goroutines and waits for them. It is
-// idempotent; the Store stays usable (without active expiry).
+// Close stops the background goroutines, waits for them and gives back the
+// memory of every key (off the Go heap it would otherwise stay mapped for
+// the life of the process). It is idempotent; the Store stays usable, empty
+// and without active expiry. It records no change and no effect.
 func (s *Store) Close() {
 	s.closed.Do(func() { close(s.stop) })
 	s.wg.Wait()
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+	}
+	for _, sh := range s.shards {
+		sh.resetLocked()
+	}
+	for i := range s.slotCounts {
+		s.slotCounts[i].Store(nil)
+	}
+	for _, sh := range s.shards {
+		sh.mu.Unlock()
+	}
 }
 
 // Databases returns the number of logical databases.
@@ -184,12 +199,19 @@ func (s *Store) MaxMemory() int64 { return s.maxMemory.Load() }
 // limit. Negative values count as 0.
 func (s *Store) SetOverhead(n int64) { s.overhead.Store(max(n, 0)) }
 
-// ReleasedBytes returns how many bytes of slabs and large values the store
-// has given back to the Go heap since it started (deleted or outgrown large
-// values, emptied slabs, flushed shards). They return to the OS only after
+// ReleasedBytes returns how many bytes of large values and of slabs that
+// were in the Go heap (not mapped off it: arena.go) the store has given back
+// to the Go heap since it started (deleted or outgrown large values, emptied
+// slabs, flushed shards). They return to the OS only after
 // a garbage collection frees them; a caller owning the process may start
 // one when much was released and nothing else triggers it.
 func (s *Store) ReleasedBytes() int64 { return s.released.Load() }
+
+// OffHeapBytes returns the bytes of the keys' memory mapped off the Go heap
+// (slabs, record chunks, large indexes: see arena.go): the collector does
+// not count them, so a caller that owns the process adds them to the live
+// heap to know what the data takes. It takes no lock.
+func (s *Store) OffHeapBytes() int64 { return s.offHeap.Load() }
 
 // Overhead returns the bytes set by SetOverhead.
 func (s *Store) Overhead() int64 { return s.overhead.Load() }

@@ -60,17 +60,18 @@ type Config struct {
 	Shards int
 	// Hz is how many times per second background tasks (active expiry) run (default 10).
 	Hz int
-	// GCMinHeap is the smallest Go heap target in bytes (cached only, default
-	// 64mb): while live data is small, GOGC is raised so garbage collection
-	// does not run after every few MB of request garbage; above it the target
-	// is the live heap plus 1/8 (the server's gctune.go). 0 leaves GOGC alone.
+	// GCMinHeap is the smallest Go heap target in bytes, less the store's
+	// bytes off the Go heap (cached only, default 64mb): while data is small,
+	// GOGC is raised so garbage collection does not run after every few MB
+	// of request garbage; above it the target is the live heap plus 1/8, at
+	// least 4 MiB (the server's gctune.go). 0 leaves GOGC alone.
 	GCMinHeap int64
 	// Encodings are the collections' encoding thresholds (hash-max-listpack-*
 	// and the like, encodings.go).
 	Encodings EncodingLimits
 	// ManageRuntime lets the server tune the process's Go runtime: the GC
 	// target floor of GCMinHeap, and a Go memory limit of 1.25×maxmemory +
-	// 8 MiB while maxmemory is set, so the collector keeps the process near
+	// 8 MiB (less the store's off-heap bytes) while maxmemory is set, so the collector keeps the process near
 	// maxmemory instead of Go's default 2× the live heap. GOGC and GOMEMLIMIT
 	// in the environment win. cmd/cached sets it; a program running several
 	// servers in one process (tests) leaves it off: both settings are
