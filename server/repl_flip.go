@@ -341,10 +341,10 @@ func (rs *replState) finishFlips() {
 	rs.mu.Unlock()
 	rs.unfence(&owned) // a slot this node had handed over earlier
 	rs.owned.Store(&owned)
+	rs.logFlips(sealed, late) // counted before the gates open: whoever sees a gate open sees the count
 	for _, s := range slices.Concat(sealed, late) {
 		rs.setGate(s, false)
 	}
-	rs.logFlips(sealed, late)
 }
 
 // copyAtSeal reports whether l's copy of slot is live at the sequence

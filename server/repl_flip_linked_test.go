@@ -183,7 +183,8 @@ func TestHandOverSealLinkDrops(t *testing.T) {
 	if took := time.Since(flipAt); took < flipWait {
 		t.Errorf("B took the slots over %v after applying the table, before flipWait (%v)", took, flipWait)
 	}
-	if sealed, late := rs.flipsSealed.Load()-sealed0, rs.flipsLate.Load()-late0; int(late) != len(f.slots) || sealed != 0 {
+	sealed, late := rs.flipsSealed.Load()-sealed0, rs.flipsLate.Load()-late0
+	if int(late) != len(f.slots) || sealed != 0 {
 		t.Errorf("B took over %d slots without the seal and %d with it; want all %d without", late, sealed, len(f.slots))
 	}
 	rb := newClient(t, f.b, nil)
