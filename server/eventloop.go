@@ -40,7 +40,11 @@ package server
 // .close reads it from other goroutines): after the hand-off it forwards
 // to the new socket.
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/cached/cached/protocol"
+)
 
 // errWouldBlock is what a loop socket's Read returns when no byte is
 // waiting (EAGAIN): the loop waits for readiness.
@@ -112,28 +116,13 @@ func longArgs(cmd *command, args [][]byte) bool {
 	case len(args) < 4:
 		return false
 	case cmd.name == "setbit":
-		n, ok := atoiBytes(args[2])
+		n, ok := protocol.ParseInt(args[2])
 		return !ok || n/8 > longArgsBytes
 	case cmd.name == "setrange":
-		n, ok := atoiBytes(args[2])
+		n, ok := protocol.ParseInt(args[2])
 		return !ok || n+int64(len(args[3])) > longArgsBytes
 	}
 	return false
-}
-
-// atoiBytes parses a non-negative decimal of at most 18 digits.
-func atoiBytes(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, ch := range b {
-		if ch < '0' || ch > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(ch-'0')
-	}
-	return n, true
 }
 
 // loopAction is what an event loop does with a request (loopActionOf).
