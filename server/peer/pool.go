@@ -223,24 +223,7 @@ func (pc *Conn) Send(call *Call, args [][]byte) error {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	last := pc.waiting.Add(-1) == 0
-	if pc.broken.Load() {
-		return ErrBroken
-	}
-	pc.lastUse.Store(time.Now().UnixNano())
-	pc.wbuf = protocol.AppendCommand(pc.wbuf[:0], args...)
-	if _, err := pc.bw.Write(pc.wbuf); err != nil {
-		pc.markBroken()
-		return err
-	}
-	if err := pc.enqueue(call); err != nil {
-		return err
-	}
-	if last || pc.bw.Buffered() > 16<<10 {
-		if err := pc.bw.Flush(); err != nil {
-			pc.markBroken() // the read loop fails the queued calls
-		}
-	}
-	return nil
+	return pc.writeLocked(call, args, last)
 }
 
 // Queue writes one request and queues call (not nil) for its reply, like
@@ -251,6 +234,13 @@ func (pc *Conn) Send(call *Call, args [][]byte) error {
 func (pc *Conn) Queue(call *Call, args [][]byte) error {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
+	return pc.writeLocked(call, args, false)
+}
+
+// writeLocked buffers one request and queues call for its reply (Send,
+// Queue); it flushes when flush is set or the buffer passed 16 KiB. mu is
+// held.
+func (pc *Conn) writeLocked(call *Call, args [][]byte, flush bool) error {
 	if pc.broken.Load() {
 		return ErrBroken
 	}
@@ -263,7 +253,7 @@ func (pc *Conn) Queue(call *Call, args [][]byte) error {
 	if err := pc.enqueue(call); err != nil {
 		return err
 	}
-	if pc.bw.Buffered() > 16<<10 {
+	if flush || pc.bw.Buffered() > 16<<10 {
 		if err := pc.bw.Flush(); err != nil {
 			pc.markBroken() // the read loop fails the queued calls
 		}
