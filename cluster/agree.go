@@ -192,6 +192,7 @@ func (n *Node) adoptLocked(t *Table, enc []byte) bool {
 	}
 	n.table.Store(t)
 	n.enc.Store(&enc)
+	n.keepLiveLocked(t)
 	n.queue.QueueBroadcast(tableBroadcast(enc))
 	n.wake()
 	return true

@@ -55,19 +55,20 @@ type Node struct {
 	catchUps atomic.Int64 // tables pushed so (tests, figures)
 
 	// Staged moves (stage.go, node_stage.go).
-	meta      meta               // this node's meta as last set (ID, address fixed)
-	leavers   map[string]bool    // peers whose meta says they are leaving
-	downSeen  map[string]bool    // IDs memberlist reported left or dead (until seen alive again)
-	joinedAt  time.Time          // when needsPlanLocked first saw the node joined
-	reports   map[string]holding // holding reports by member ID, this node's included
-	earlier   map[string]holding // each member's report for the version before its current report's
-	dirty     bool               // something the next plan depends on changed
-	leaving   atomic.Bool        // BeginLeave was called
-	del       *delegate          // set by New
-	metaKick  chan struct{}      // capacity 1: wakes metaLoop
-	virtFor   *Table             // the table virtIDs was computed for
-	virtIDs   []string           // member IDs of virtualTable(virtFor)
-	adoptedAt time.Time          // when the current table was adopted
+	meta      meta                 // this node's meta as last set (ID, address fixed)
+	leavers   map[string]bool      // peers whose meta says they are leaving
+	downSeen  map[string]bool      // IDs memberlist reported left or dead (until seen alive again)
+	joinedAt  time.Time            // when needsPlanLocked first saw the node joined
+	reports   map[string]holding   // holding reports by member ID, this node's included
+	earlier   map[string]holding   // each member's report for the version before its current report's
+	lastLive  map[string]*lastLive // by member ID: when it last reported each copy live (lastlive.go)
+	dirty     bool                 // something the next plan depends on changed
+	leaving   atomic.Bool          // BeginLeave was called
+	del       *delegate            // set by New
+	metaKick  chan struct{}        // capacity 1: wakes metaLoop
+	virtFor   *Table               // the table virtIDs was computed for
+	virtIDs   []string             // member IDs of virtualTable(virtFor)
+	adoptedAt time.Time            // when the current table was adopted
 
 	seeds       []string      // Config.Join
 	nodeTimeout time.Duration // Config.NodeTimeout
@@ -117,6 +118,7 @@ func New(cfg Config) (*Node, error) {
 		downSeen: make(map[string]bool),
 		reports:  make(map[string]holding),
 		earlier:  make(map[string]holding),
+		lastLive: make(map[string]*lastLive),
 		dirty:    true,
 		metaKick: make(chan struct{}, 1),
 		gone:     make(map[string]bool),

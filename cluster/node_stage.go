@@ -78,6 +78,7 @@ func (n *Node) ReportHeld(version uint64, notLive []SlotRange) {
 		n.earlier[n.id] = old
 	}
 	n.reports[n.id] = h
+	n.noteLiveLocked(n.id, h)
 	n.dirty = true
 	n.wake()
 	n.kickMeta()
@@ -194,6 +195,7 @@ func (n *Node) noteMetaLocked(id string, node *memberlist.Node) {
 			n.earlier[id] = old
 		}
 		n.reports[id] = h
+		n.noteLiveLocked(id, h)
 		n.dirty = true
 	}
 }
@@ -222,6 +224,10 @@ func (n *Node) stageInputLocked(cur *Table, live []Member) stageInput {
 	in.earlier = make(map[string]holding, len(n.earlier))
 	for id, h := range n.earlier {
 		in.earlier[id] = h
+	}
+	in.lastLive = make(map[string]*lastLive, len(n.lastLive))
+	for id, ll := range n.lastLive {
+		in.lastLive[id] = ll // never changed in place
 	}
 	return in
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,10 +114,11 @@ func decodeRanges(s string) (rs []SlotRange, ok bool) {
 // stageInput is what the coordinator knows when it plans the next table.
 type stageInput struct {
 	cur      *Table
-	target   []Member           // live members that are not leaving: the target's member set
-	alive    map[string]bool    // live members, leaving ones included (they still serve)
-	reports  map[string]holding // by member ID
-	earlier  map[string]holding // by member ID: its report for the version before its current one's
+	target   []Member             // live members that are not leaving: the target's member set
+	alive    map[string]bool      // live members, leaving ones included (they still serve)
+	reports  map[string]holding   // by member ID
+	earlier  map[string]holding   // by member ID: its report for the version before its current one's
+	lastLive map[string]*lastLive // by member ID: when it last reported each copy live
 	replicas int
 	version  uint64
 	maxFlips int
@@ -223,75 +225,80 @@ func nextTable(in stageInput) *Table {
 
 // leaverFirst returns the member that a failover of slot s should promote
 // when it is a leaving one (alive, not a member of the target t), or "".
-// The order is liveFirst's: the replicas in lf's row that reported the
-// slot live for cur's version, then cur's retained member if its copy is
-// live (a leaver's is not in lf: virtualTable keeps only members some row
-// references), then the first live member of the row.
+// The order is liveFirst's: the surviving holder with the highest
+// copyRank among lf's row and cur's retained member (a leaver's is not in
+// lf: virtualTable keeps only members some row references), the first in
+// that order on a tie; with no copy ever reported live, the first live
+// member of the row.
 func leaverFirst(lf *Table, s int, in stageInput, t *Table) string {
 	cur, w := in.cur, lf.width
 	row := lf.prefs[s*w+1 : (s+1)*w]
-	pick := func(id string) string {
-		if t.IndexOf(id) < 0 {
-			return id
+	best, rank := "", uint64(0)
+	for _, m := range row {
+		if id := lf.members[m].ID; in.copyRank(id, s, false) > rank {
+			best, rank = id, in.copyRank(id, s, false)
 		}
+	}
+	if m, ok := cur.Retained(s); ok && in.copyRank(m.ID, s, true) > rank {
+		best = m.ID
+	}
+	if best == "" {
+		for _, m := range row {
+			if id := lf.members[m].ID; in.alive[id] {
+				best = id
+				break
+			}
+		}
+	}
+	if best == "" || t.IndexOf(best) >= 0 {
 		return ""
 	}
-	for _, m := range row {
-		if id := lf.members[m].ID; in.alive[id] && in.reports[id].live(cur.version, s) {
-			return pick(id)
-		}
-	}
-	if m, ok := cur.Retained(s); ok && in.alive[m.ID] && in.retainedLive(m.ID, s) {
-		return pick(m.ID)
-	}
-	for _, m := range row {
-		if id := lf.members[m].ID; in.alive[id] {
-			return pick(id)
-		}
-	}
-	return ""
+	return best
 }
 
 // liveFirst returns prev (cur, or its virtual table) with, for every slot
-// whose primary is not alive, the replicas that reported the slot live for
-// cur's version moved ahead of the others (each group in its order), so
-// that Plan promotes the first surviving replica with a complete copy. A
-// replica that is new in cur's row may still be loading its snapshot: the
-// first surviving one in the row is then not the one with the data (the
-// holder it was put ahead of, or cur's retained member, is). cur's retained
-// member of the slot, if live, comes right after the live replicas (the
-// last replica not live drops out of the row). When no replica of the slot
-// reported it live, the row is kept (promotion takes the first survivor).
-// prev is returned as it is when nothing is reordered.
+// whose primary is not alive, the surviving holders ordered by copyRank
+// (a stable order: the row's order among equals), so that Plan promotes
+// the most recently complete copy. A replica that is new in cur's row may
+// still be loading its snapshot: the first surviving one in the row is
+// then not the one with the data (the holder it was put ahead of, or
+// cur's retained member, is). cur's retained member of the slot, if its
+// rank is not 0, competes with the row (the last of the row drops out).
+// When no holder ever reported the slot live, the row is kept (promotion
+// takes the first survivor). prev is returned as it is when nothing is
+// reordered.
 func liveFirst(prev *Table, in stageInput) *Table {
 	if prev == nil || prev.width < 2 || in.cur == nil {
 		return prev
 	}
 	w := prev.width
 	var prefs []uint16
+	cand := make([]uint16, 0, w)  // reused for every slot
+	ranks := make([]uint64, 0, w) // cand's ranks
 	for s := range NumSlots {
 		if in.alive[prev.Owner(s).ID] {
 			continue
 		}
 		row := prev.prefs[s*w+1 : (s+1)*w]
-		live := func(i uint16) bool {
-			id := prev.members[i].ID
-			return in.alive[id] && in.reports[id].live(in.cur.version, s)
-		}
-		var first, rest []uint16
+		cand, ranks = cand[:0], ranks[:0]
 		for _, m := range row {
-			if live(m) {
-				first = append(first, m)
-			} else {
-				rest = append(rest, m)
-			}
+			cand, ranks = append(cand, m), append(ranks, in.copyRank(prev.members[m].ID, s, false))
 		}
 		if m, ok := in.cur.Retained(s); ok {
-			if i := prev.IndexOf(m.ID); i >= 0 && !slices.Contains(row, uint16(i)) && in.alive[m.ID] && in.retainedLive(m.ID, s) {
-				first = append(first, uint16(i))
+			if i := prev.IndexOf(m.ID); i >= 0 && !slices.Contains(row, uint16(i)) {
+				if r := in.copyRank(m.ID, s, true); r > 0 {
+					cand, ranks = append(cand, uint16(i)), append(ranks, r)
+				}
 			}
 		}
-		sorted := append(first, rest...)[:len(row)]
+		// Insertion sort, stable, highest rank first: rows are short.
+		for i := 1; i < len(cand); i++ {
+			for j := i; j > 0 && ranks[j] > ranks[j-1]; j-- {
+				cand[j], cand[j-1] = cand[j-1], cand[j]
+				ranks[j], ranks[j-1] = ranks[j-1], ranks[j]
+			}
+		}
+		sorted := cand[:len(row)]
 		if slices.Equal(sorted, row) {
 			continue
 		}
@@ -308,18 +315,31 @@ func liveFirst(prev *Table, in stageInput) *Table {
 	return &out
 }
 
-// retainedLive reports whether member id, the retained member of slot s in
-// in.cur, counts as holding a live copy for a failover: it reported the
-// slot live for cur's version, or its report before, for the version
-// before cur's (in which it held the slot: it is retained because it did),
-// said so. A primary's crash drops its replicas' links, and a copy reported
-// under a table adopted after the crash (the coordinator may step once
-// more before the crash is detected) is no longer live; its earlier report
-// still tells that it was complete, which a replica still loading its
-// snapshot is not.
-func (in stageInput) retainedLive(id string, s int) bool {
-	e := in.earlier[id]
-	return in.reports[id].live(in.cur.version, s) || e.version+1 == in.cur.version && e.live(e.version, s)
+// copyRank orders the surviving holders of slot s, whose primary is gone,
+// for promotion: 0 for a member not alive or whose copy was never
+// reported live (while it held the slot ever since); the highest rank for
+// a copy reported live for cur's version; else the latest version whose
+// report said the copy was live (lastLive), so that neither a report that
+// is late nor one made after the crash (a copy stops being live when its
+// link to the dead primary drops) hands the slot to a member still
+// loading its snapshot. For cur's retained member (retained) its report
+// before the current one counts too if it is for the version before
+// cur's, in which it held the slot (it is retained because it did).
+func (in stageInput) copyRank(id string, s int, retained bool) uint64 {
+	if !in.alive[id] {
+		return 0
+	}
+	if in.reports[id].live(in.cur.version, s) {
+		return math.MaxUint64
+	}
+	var r uint64
+	if ll := in.lastLive[id]; ll != nil {
+		r = uint64(ll[s])
+	}
+	if e := in.earlier[id]; retained && e.version+1 == in.cur.version && e.live(e.version, s) {
+		r = max(r, e.version)
+	}
+	return r
 }
 
 // deadPrimary reports whether some slot's primary in cur is not alive.

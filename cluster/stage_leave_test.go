@@ -218,3 +218,191 @@ func TestStageFailoverEarlierReport(t *testing.T) {
 		}
 	}
 }
+
+// TestStageFailoverLastLive (issue 11): the reports a failover finds may
+// all say not live (every link to the dead primary dropped, and the
+// coordinator stepped more than once before it saw the crash), and the
+// reports from before may be late or gone. What the node recorded of the
+// members' earlier reports (lastLive) still ranks the retained old first
+// replica, which was live two tables back, above the new first replica,
+// which never was: the failover promotes it. A record the tables since
+// cleared (a table gave the member no role in the slot) does not count.
+func TestStageFailoverLastLive(t *testing.T) {
+	ms := testMembers(400, 4)
+	t1 := BuildTable(ms[:3], 1, 5)
+	newcomer := ms[3].ID
+	t2 := nextTable(stageInput{cur: t1, target: ms, alive: aliveOf(ms), replicas: 1, version: 6,
+		maxFlips: flipBatch, stage: true})
+	checkStaged(t, "join", t2)
+	victim := ms[0]
+	rest := without(ms, victim.ID)
+	notLive := map[string]holding{}
+	for _, m := range ms {
+		notLive[m.ID] = holding{version: t2.version, notLive: []SlotRange{{0, NumSlots - 1}}}
+	}
+	// Recorded under t1 (every copy live), then kept by t2 and by a table
+	// that gives the old members nothing (t1 without them: only ms[3]).
+	recorded := func(keep *Table) map[string]*lastLive {
+		out := map[string]*lastLive{}
+		for _, m := range ms[:3] {
+			var ll *lastLive
+			if ll = ll.withReport(m.ID, holding{version: t1.version}, t1).keptBy(m.ID, keep); ll != nil {
+				out[m.ID] = ll
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name     string
+		lastLive map[string]*lastLive
+		want     bool // the retained old first replica is promoted
+	}{
+		{"live two tables back", recorded(t2), true},
+		{"cleared since", recorded(BuildTable(ms[3:], 1, 6)), false},
+		{"never recorded", nil, false},
+	} {
+		t3 := nextTable(stageInput{cur: t2, target: rest, alive: aliveOf(rest), reports: notLive, lastLive: c.lastLive,
+			replicas: 1, version: 7, maxFlips: flipBatch, stage: true})
+		checkStaged(t, c.name, t3)
+		checked, old := 0, 0
+		for s := range NumSlots {
+			rt, ok := t2.Retained(s)
+			if t2.Owner(s).ID != victim.ID || !ok || t2.Preference(s)[1].ID != newcomer {
+				continue
+			}
+			checked++
+			if t3.Owner(s).ID == rt.ID {
+				old++
+			}
+		}
+		if checked == 0 {
+			t.Fatalf("%s: no slot of the victim has the newcomer as first replica: the test shows nothing", c.name)
+		}
+		if c.want && old != checked || !c.want && old != 0 {
+			t.Errorf("%s: %d of %d slots promoted to their retained old replica, want %v", c.name, old, checked, c.want)
+		}
+	}
+}
+
+// TestStageFailoverMostRecentCopy (issue 11): with two replicas whose
+// copies are both not live now, the failover promotes the one whose copy
+// was reported live more recently, whatever the row's order.
+func TestStageFailoverMostRecentCopy(t *testing.T) {
+	ms := testMembers(401, 4)
+	cur := BuildTable(ms, 2, 9)
+	victim := ms[0]
+	rest := without(ms, victim.ID)
+	notLive := map[string]holding{}
+	for _, m := range ms {
+		notLive[m.ID] = holding{version: cur.version, notLive: []SlotRange{{0, NumSlots - 1}}}
+	}
+	// The second replica of each slot was last reported live under version
+	// 8, the first under version 7.
+	records := map[string]*lastLive{}
+	checked := 0
+	for s := range NumSlots {
+		if cur.Owner(s).ID != victim.ID {
+			continue
+		}
+		checked++
+		for k, v := range map[int]uint32{1: 7, 2: 8} {
+			id := cur.Preference(s)[k].ID
+			ll := records[id]
+			if ll == nil {
+				ll = new(lastLive)
+				records[id] = ll
+			}
+			ll[s] = v
+		}
+	}
+	if checked == 0 {
+		t.Fatal("the victim is primary of no slot")
+	}
+	for _, c := range []struct {
+		name     string
+		lastLive map[string]*lastLive
+		rank     int // the replica (1 or 2) promoted
+	}{
+		{"second more recent", records, 2},
+		{"no record: row order", nil, 1},
+	} {
+		next := nextTable(stageInput{cur: cur, target: rest, alive: aliveOf(rest), reports: notLive, lastLive: c.lastLive,
+			replicas: 2, version: 10, maxFlips: flipBatch, stage: true})
+		wrong := 0
+		for s := range NumSlots {
+			if cur.Owner(s).ID == victim.ID && next.Owner(s).ID != cur.Preference(s)[c.rank].ID {
+				wrong++
+			}
+		}
+		if wrong > 0 {
+			t.Errorf("%s: %d of %d slots not promoted to their replica %d", c.name, wrong, checked, c.rank)
+		}
+	}
+}
+
+// TestLastLiveRecord: a report counts only for the table of its version,
+// only for the slots the table gives the member as replica, incoming or
+// retained member outside the report's not-live ranges; a table that
+// gives the member no role in a slot clears it, and one that does not
+// list the member clears everything.
+func TestLastLiveRecord(t *testing.T) {
+	ms := testMembers(402, 3)
+	tab := BuildTable(ms, 1, 4)
+	id := ms[1].ID
+	idx := tab.IndexOf(id)
+	h := holding{version: 4, notLive: []SlotRange{{0, 99}, {5000, 5000}}}
+	var none *lastLive
+	if got := none.withReport(id, holding{version: 3}, tab); got != nil {
+		t.Fatal("a report for another version was recorded")
+	}
+	ll := none.withReport(id, h, tab)
+	if ll == nil {
+		t.Fatal("nothing recorded")
+	}
+	for s := range NumSlots {
+		want := uint32(0)
+		if tab.Rank(s, idx) > 0 && !inRanges(h.notLive, s) {
+			want = 4
+		}
+		if ll[s] != want {
+			t.Fatalf("slot %d (rank %d): recorded %d, want %d", s, tab.Rank(s, idx), ll[s], want)
+		}
+	}
+	if again := ll.withReport(id, h, tab); again != ll {
+		t.Error("the same report made a new record")
+	}
+	// A fourth member joins and every copy is live: the table after the
+	// staged one flips the moves, and id keeps some of its copies and
+	// loses others.
+	m4 := testMembers(402, 4) // the same three and one more
+	staged := nextTable(stageInput{cur: tab, target: m4, alive: aliveOf(m4), replicas: 1, version: 5,
+		maxFlips: flipBatch, stage: true})
+	next := nextTable(stageInput{cur: staged, target: m4, alive: aliveOf(m4), reports: allLive(m4, 5), replicas: 1,
+		version: 6, maxFlips: flipBatch, stage: true})
+	kept := ll.keptBy(id, next)
+	stayed, cleared := 0, 0
+	for s := range NumSlots {
+		want := ll[s]
+		if !next.Holds(s, next.IndexOf(id)) {
+			want = 0
+		}
+		got := uint32(0)
+		if kept != nil {
+			got = kept[s]
+		}
+		if got != want {
+			t.Fatalf("slot %d: kept %d, want %d", s, got, want)
+		}
+		if ll[s] > 0 && want > 0 {
+			stayed++
+		} else if ll[s] > 0 {
+			cleared++
+		}
+	}
+	if stayed == 0 || cleared == 0 {
+		t.Fatalf("the join kept %d recorded copies and cleared %d: the test shows nothing", stayed, cleared)
+	}
+	if ll.keptBy(id, BuildTable(without(ms, id), 1, 6)) != nil {
+		t.Error("a table without the member kept its record")
+	}
+}

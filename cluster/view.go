@@ -64,6 +64,7 @@ func (n *Node) memberDown(id string) {
 	n.downSeen[id] = true
 	delete(n.leavers, id)
 	delete(n.reports, id)
+	delete(n.lastLive, id)
 	n.dirty = true
 	n.numNodes.Store(int32(len(n.seen)))
 	n.wake()

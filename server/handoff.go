@@ -43,9 +43,9 @@ type handoffState struct {
 	reported *clusterView
 	followed []heldSlot // slots held as replica or incoming member in reported
 	// wasLive marks the slots whose copy was live on a connected link while
-	// reported was the table: they stay reported live when the link drops
-	// (the primary crashed: the copy is as complete as a failover can
-	// get), until the next table.
+	// reported (or an earlier table with the same primary, carriedLive)
+	// was the table: they stay reported live when the link drops (the
+	// primary crashed: the copy is as complete as a failover can get).
 	wasLive  []bool
 	lastView *clusterView
 	lastOwn  []bool // primary slots in lastView (nil before the first)
@@ -79,8 +79,9 @@ func (rs *replState) reportHeld() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.reported != v {
-		h.reported, h.followed = v, heldSlots(v)
-		h.wasLive = make([]bool, cluster.NumSlots)
+		followed := heldSlots(v)
+		h.wasLive = carriedLive(h.followed, h.wasLive, followed)
+		h.reported, h.followed = v, followed
 		h.countFlips(v)
 	}
 	var notLive []cluster.SlotRange
@@ -97,12 +98,13 @@ func (rs *replState) reportHeld() {
 			h.wasLive[f.slot] = live
 		} else if !f.incoming {
 			// Link down (the primary is gone, or the link restarts): a
-			// copy that was live under this table still is the most
-			// complete one a failover can promote (it has every write a
-			// WAIT counted it for), so its report does not change until
-			// the next table, which makes it follow again from scratch.
-			// Not for an incoming copy: a flip to it must find its link up
-			// (it waits for the old primary's seal on it).
+			// copy that was live still is the most complete one a
+			// failover can promote (it has every write a WAIT counted it
+			// for), so its report does not change while the tables keep
+			// its primary (the coordinator may plan several before it
+			// sees the crash). Not for an incoming copy: a flip to it
+			// must find its link up (it waits for the old primary's seal
+			// on it).
 			live = h.wasLive[f.slot]
 		}
 		if f.incoming {
@@ -124,6 +126,33 @@ func (rs *replState) reportHeld() {
 	h.incoming.Store(in)
 	h.incomingLive.Store(inLive)
 	n.ReportHeld(v.t.Version(), notLive)
+}
+
+// carriedLive returns wasLive for a new table whose held slots are now,
+// from the previous table's (prev, was): a copy held (not as incoming
+// member) in both with the same primary keeps its mark. Its link did not
+// restart for the new table, so a mark only matters while the link is
+// down, when it is the copy's last known state. (A slot dropped and
+// followed again between two reports would keep a mark its new copy has
+// not earned; its link resyncs it, and a connected link's Position
+// replaces the mark at once.)
+func carriedLive(prev []heldSlot, was []bool, now []heldSlot) []bool {
+	out := make([]bool, cluster.NumSlots)
+	if was == nil {
+		return out
+	}
+	from := make([]string, cluster.NumSlots) // primary of each slot marked live
+	for _, f := range prev {
+		if !f.incoming && was[f.slot] {
+			from[f.slot] = f.primary
+		}
+	}
+	for _, f := range now {
+		if !f.incoming && f.primary != "" && from[f.slot] == f.primary {
+			out[f.slot] = true
+		}
+	}
+	return out
 }
 
 // heldSlots lists, in slot order, the slots v gives this node as replica,
