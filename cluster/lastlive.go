@@ -9,8 +9,8 @@ import "math"
 // in the slot (it then drops its copy). A member's report for the current
 // table says only whether the copy is live now, and a copy whose primary
 // crashed stops being live (its link is down) though it is as complete as
-// a failover can get; its report may also arrive late. A failover ranks a
-// dead primary's surviving holders by this record (stageInput.copyRank),
+// a failover can get; its report may also arrive late. A failover sorts
+// a dead primary's surviving holders with this record (stageInput.copyTier),
 // so that it promotes a copy that was complete over one that never was,
 // however late the reports. Values are never changed in place: a change
 // makes a new lastLive (the planner reads them without the node's lock).

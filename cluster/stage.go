@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -225,21 +224,20 @@ func nextTable(in stageInput) *Table {
 
 // leaverFirst returns the member that a failover of slot s should promote
 // when it is a leaving one (alive, not a member of the target t), or "".
-// The order is liveFirst's: the surviving holder with the highest
-// copyRank among lf's row and cur's retained member (a leaver's is not in
-// lf: virtualTable keeps only members some row references), the first in
-// that order on a tie; with no copy ever reported live, the first live
-// member of the row.
+// The order is liveFirst's: the first surviving holder with the highest
+// copyTier in lf's row, then cur's retained member (a leaver's is not in
+// lf: virtualTable keeps only members some row references); with no copy
+// ever reported live, the first live member of the row.
 func leaverFirst(lf *Table, s int, in stageInput, t *Table) string {
 	cur, w := in.cur, lf.width
 	row := lf.prefs[s*w+1 : (s+1)*w]
-	best, rank := "", uint64(0)
+	best, tier := "", 0
 	for _, m := range row {
-		if id := lf.members[m].ID; in.copyRank(id, s, false) > rank {
-			best, rank = id, in.copyRank(id, s, false)
+		if id := lf.members[m].ID; in.copyTier(id, s, false) > tier {
+			best, tier = id, in.copyTier(id, s, false)
 		}
 	}
-	if m, ok := cur.Retained(s); ok && in.copyRank(m.ID, s, true) > rank {
+	if m, ok := cur.Retained(s); ok && in.copyTier(m.ID, s, true) > tier {
 		best = m.ID
 	}
 	if best == "" {
@@ -257,45 +255,45 @@ func leaverFirst(lf *Table, s int, in stageInput, t *Table) string {
 }
 
 // liveFirst returns prev (cur, or its virtual table) with, for every slot
-// whose primary is not alive, the surviving holders ordered by copyRank
-// (a stable order: the row's order among equals), so that Plan promotes
-// the most recently complete copy. A replica that is new in cur's row may
-// still be loading its snapshot: the first surviving one in the row is
-// then not the one with the data (the holder it was put ahead of, or
-// cur's retained member, is). cur's retained member of the slot, if its
-// rank is not 0, competes with the row (the last of the row drops out).
-// When no holder ever reported the slot live, the row is kept (promotion
-// takes the first survivor). prev is returned as it is when nothing is
-// reordered.
+// whose primary is not alive, the surviving holders ordered by copyTier,
+// the row's order kept within a tier, so that Plan promotes the first
+// holder with a copy that is (or was) complete. A replica that is new in
+// cur's row may still be loading its snapshot: the first surviving one in
+// the row is then not the one with the data (the holder it was put ahead
+// of, or cur's retained member, is). cur's retained member of the slot,
+// if its tier is not 0, comes after the row's members of its tier (the
+// last of the row drops out). When no holder ever reported the slot live,
+// the row is kept (promotion takes the first survivor). prev is returned
+// as it is when nothing is reordered.
 func liveFirst(prev *Table, in stageInput) *Table {
 	if prev == nil || prev.width < 2 || in.cur == nil {
 		return prev
 	}
 	w := prev.width
 	var prefs []uint16
-	cand := make([]uint16, 0, w)  // reused for every slot
-	ranks := make([]uint64, 0, w) // cand's ranks
+	cand := make([]uint16, 0, w) // reused for every slot
+	tiers := make([]int, 0, w)   // cand's tiers
 	for s := range NumSlots {
 		if in.alive[prev.Owner(s).ID] {
 			continue
 		}
 		row := prev.prefs[s*w+1 : (s+1)*w]
-		cand, ranks = cand[:0], ranks[:0]
+		cand, tiers = cand[:0], tiers[:0]
 		for _, m := range row {
-			cand, ranks = append(cand, m), append(ranks, in.copyRank(prev.members[m].ID, s, false))
+			cand, tiers = append(cand, m), append(tiers, in.copyTier(prev.members[m].ID, s, false))
 		}
 		if m, ok := in.cur.Retained(s); ok {
 			if i := prev.IndexOf(m.ID); i >= 0 && !slices.Contains(row, uint16(i)) {
-				if r := in.copyRank(m.ID, s, true); r > 0 {
-					cand, ranks = append(cand, uint16(i)), append(ranks, r)
+				if k := in.copyTier(m.ID, s, true); k > 0 {
+					cand, tiers = append(cand, uint16(i)), append(tiers, k)
 				}
 			}
 		}
-		// Insertion sort, stable, highest rank first: rows are short.
+		// Insertion sort, stable, highest tier first: rows are short.
 		for i := 1; i < len(cand); i++ {
-			for j := i; j > 0 && ranks[j] > ranks[j-1]; j-- {
+			for j := i; j > 0 && tiers[j] > tiers[j-1]; j-- {
 				cand[j], cand[j-1] = cand[j-1], cand[j]
-				ranks[j], ranks[j-1] = ranks[j-1], ranks[j]
+				tiers[j], tiers[j-1] = tiers[j-1], tiers[j]
 			}
 		}
 		sorted := cand[:len(row)]
@@ -315,31 +313,38 @@ func liveFirst(prev *Table, in stageInput) *Table {
 	return &out
 }
 
-// copyRank orders the surviving holders of slot s, whose primary is gone,
-// for promotion: 0 for a member not alive or whose copy was never
-// reported live (while it held the slot ever since); the highest rank for
-// a copy reported live for cur's version; else the latest version whose
-// report said the copy was live (lastLive), so that neither a report that
-// is late nor one made after the crash (a copy stops being live when its
-// link to the dead primary drops) hands the slot to a member still
-// loading its snapshot. For cur's retained member (retained) its report
-// before the current one counts too if it is for the version before
-// cur's, in which it held the slot (it is retained because it did).
-func (in stageInput) copyRank(id string, s int, retained bool) uint64 {
-	if !in.alive[id] {
-		return 0
+// Tiers of a surviving holder's copy of a slot whose primary is gone
+// (copyTier).
+const (
+	copyNever = iota // never reported live while held, or not alive
+	copyWas          // reported live for an earlier table, held ever since
+	copyLive         // reported live for the current table
+)
+
+// copyTier sorts the surviving holders of slot s, whose primary is gone,
+// for promotion. copyWas counts what the node recorded (lastLive), so that
+// neither a report that is late nor one made after the crash (a copy
+// stops being live when its link to the dead primary drops) hands the
+// slot to a member still loading its snapshot; for cur's retained member
+// (retained) also its report before the current one, if it is for the
+// version before cur's, in which it held the slot (it is retained because
+// it did). Within a tier the row's order decides, not the versions: WAIT
+// counts replicas in that order (docs/replication.md), so a write it
+// acknowledged is on the first ones, whichever reported last.
+func (in stageInput) copyTier(id string, s int, retained bool) int {
+	switch {
+	case !in.alive[id]:
+		return copyNever
+	case in.reports[id].live(in.cur.version, s):
+		return copyLive
 	}
-	if in.reports[id].live(in.cur.version, s) {
-		return math.MaxUint64
-	}
-	var r uint64
-	if ll := in.lastLive[id]; ll != nil {
-		r = uint64(ll[s])
+	if ll := in.lastLive[id]; ll != nil && ll[s] > 0 {
+		return copyWas
 	}
 	if e := in.earlier[id]; retained && e.version+1 == in.cur.version && e.live(e.version, s) {
-		r = max(r, e.version)
+		return copyWas
 	}
-	return r
+	return copyNever
 }
 
 // deadPrimary reports whether some slot's primary in cur is not alive.

@@ -284,10 +284,11 @@ func TestStageFailoverLastLive(t *testing.T) {
 	}
 }
 
-// TestStageFailoverMostRecentCopy (issue 11): with two replicas whose
-// copies are both not live now, the failover promotes the one whose copy
-// was reported live more recently, whatever the row's order.
-func TestStageFailoverMostRecentCopy(t *testing.T) {
+// TestStageFailoverTiers (issue 11): with two replicas whose copies are
+// both not live now, the failover promotes the first in the row whose
+// copy was ever reported live (a WAIT counted the first ones), not the one
+// reported live last, and passes over one whose copy never was.
+func TestStageFailoverTiers(t *testing.T) {
 	ms := testMembers(401, 4)
 	cur := BuildTable(ms, 2, 9)
 	victim := ms[0]
@@ -296,38 +297,41 @@ func TestStageFailoverMostRecentCopy(t *testing.T) {
 	for _, m := range ms {
 		notLive[m.ID] = holding{version: cur.version, notLive: []SlotRange{{0, NumSlots - 1}}}
 	}
-	// The second replica of each slot was last reported live under version
-	// 8, the first under version 7.
-	records := map[string]*lastLive{}
+	// records gives each replica of the victim's slots (by rank in the
+	// row) the version it last reported its copy live under (0: never).
 	checked := 0
-	for s := range NumSlots {
-		if cur.Owner(s).ID != victim.ID {
-			continue
-		}
-		checked++
-		for k, v := range map[int]uint32{1: 7, 2: 8} {
-			id := cur.Preference(s)[k].ID
-			ll := records[id]
-			if ll == nil {
-				ll = new(lastLive)
-				records[id] = ll
+	records := func(versions map[int]uint32) map[string]*lastLive {
+		out := map[string]*lastLive{}
+		checked = 0
+		for s := range NumSlots {
+			if cur.Owner(s).ID != victim.ID {
+				continue
 			}
-			ll[s] = v
+			checked++
+			for k, v := range versions {
+				id := cur.Preference(s)[k].ID
+				if out[id] == nil {
+					out[id] = new(lastLive)
+				}
+				out[id][s] = v
+			}
 		}
-	}
-	if checked == 0 {
-		t.Fatal("the victim is primary of no slot")
+		return out
 	}
 	for _, c := range []struct {
 		name     string
-		lastLive map[string]*lastLive
+		versions map[int]uint32
 		rank     int // the replica (1 or 2) promoted
 	}{
-		{"second more recent", records, 2},
+		{"first never live", map[int]uint32{2: 8}, 2},
+		{"both were live, the second later", map[int]uint32{1: 7, 2: 8}, 1},
 		{"no record: row order", nil, 1},
 	} {
-		next := nextTable(stageInput{cur: cur, target: rest, alive: aliveOf(rest), reports: notLive, lastLive: c.lastLive,
-			replicas: 2, version: 10, maxFlips: flipBatch, stage: true})
+		next := nextTable(stageInput{cur: cur, target: rest, alive: aliveOf(rest), reports: notLive,
+			lastLive: records(c.versions), replicas: 2, version: 10, maxFlips: flipBatch, stage: true})
+		if checked == 0 {
+			t.Fatal("the victim is primary of no slot")
+		}
 		wrong := 0
 		for s := range NumSlots {
 			if cur.Owner(s).ID == victim.ID && next.Owner(s).ID != cur.Preference(s)[c.rank].ID {
