@@ -43,10 +43,6 @@ evalsha_src="redis.call('incr', KEYS[1]) redis.call('expire', KEYS[1], ARGV[1]) 
 cport=$(freeport)
 rport=$(freeport)
 
-# cpu_ticks PID prints the CPU time (user+system, clock ticks) PID used.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
-
 echo "round,server,pipeline,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms,server_cpu_s" >"$out/results.csv"
 for r in $(seq "$rounds"); do
   for name in $servers; do

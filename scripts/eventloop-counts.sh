@@ -23,7 +23,6 @@ KEEP_OUT=1 PIN=${SERVER_CPUS:-0}
 client_cpus=${CLIENT_CPUS:-1}
 . scripts/lib.sh
 port=$(freeport)
-hz=$(getconf CLK_TCK)
 
 # counters PID prints "syscr syscw ctxsw cputicks" for the process (every thread).
 counters() {

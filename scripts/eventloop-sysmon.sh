@@ -28,7 +28,7 @@ for r in $(seq "$rounds"); do
     taskset -c "$PIN" "$out/$name" --port "$port" --bind 127.0.0.1 --loglevel warning --io-event-loop yes >"$out/$name.log" 2>&1 &
     pid=$!
     pids+=("$pid")
-    for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.1; done
+    await_ping "$name" "$port"
     bench() { taskset -c "$client_cpus" redis-benchmark -p "$port" -c 50 -n "$requests" -P 16 -r 100000 -d 32 --csv -t "$1" 2>/dev/null | tail -n +2 | tr -d '"'; }
     bench set >/dev/null
     c0=$(ctx "$pid")

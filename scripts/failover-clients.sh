@@ -78,7 +78,7 @@ for run in $(seq "$runs"); do
     [ "$i" -gt 0 ] && seed=(--cluster-join "127.0.0.1:${gports[0]}")
     "$out/cached" --port "$p" --cluster-enabled yes --cluster-port "$g" --loglevel warning --metrics-addr "" "${seed[@]}" >>"$out/cluster.log" 2>&1 &
     cpids+=($!) pids+=($!) ports+=("$p") gports+=("$g")
-    for _ in $(seq 100); do redis-cli -p "$p" PING >/dev/null 2>&1 && break; sleep 0.05; done
+    await_ping "node $p" "$p"
   done
   for p in "${ports[@]}"; do
     for _ in $(seq 200); do

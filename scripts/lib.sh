@@ -28,6 +28,12 @@ start() {
     redis) "${pin[@]}" redis-server --port "$2" --bind 127.0.0.1 --save '' --appendonly no --dir "$out" >"$out/$1.log" 2>&1 & pid=$! ;;
   esac
   pids+=("$pid")
+  await_ping "$1" "$2"
+}
+
+# await_ping NAME PORT waits (10 s at most) until the server on PORT
+# answers PING; if it does not, it says NAME did not start and exits.
+await_ping() {
   for _ in $(seq 100); do redis-cli -p "$2" PING >/dev/null 2>&1 && return; sleep 0.1; done
   echo "$1 did not start" >&2
   exit 1
@@ -38,3 +44,8 @@ stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
 
 # rss_kb PID prints the process's resident set size in KiB.
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# hz and cpu_ticks PID: a process's user+system CPU time in clock ticks
+# (/proc/PID/stat), hz ticks per second.
+hz=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -30,8 +30,6 @@ tests=${TESTS:-set,get}
 ncpu=$(nproc)
 maxcores=${MAXCORES:-$ncpu}
 . scripts/lib.sh
-hz=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # serve NAME CORES PORT starts cached or redis-server on CPUs 0..CORES-1;
 # PID in $pid.
@@ -44,9 +42,7 @@ serve() {
       --io-threads "$2" --io-threads-do-reads yes >"$out/redis.log" 2>&1 & pid=$! ;;
   esac
   pids+=("$pid")
-  for _ in $(seq 100); do redis-cli -p "$3" PING >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "$1 did not start" >&2
-  exit 1
+  await_ping "$1" "$3"
 }
 
 echo "uptime before: $(uptime)"

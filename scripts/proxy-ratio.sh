@@ -42,8 +42,6 @@ if [ -n "${REV:-}" ]; then
   (cd "$src" && go build -o "$out/cached" ./cmd/cached)
   rm -rf "$src"
 fi
-hz=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # start_node PORT GOSSIP ARGS... starts a cached node with the directives
 # ARGS, appends its PID to pids and node_pids and waits for PING.
@@ -55,9 +53,7 @@ start_node() {
     --cluster-port "$gossip" "$@" >"$out/node-$port.log" 2>&1 &
   pids+=("$!")
   node_pids+=("$!")
-  for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "node $port did not start" >&2
-  exit 1
+  await_ping "node $port" "$port"
 }
 stop_nodes() {
   for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done

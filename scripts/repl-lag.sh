@@ -22,7 +22,7 @@ for i in 0 1 2; do
   "$out/cached" --port "$p" --cluster-enabled yes --cluster-port "$g" --cluster-replicas 1 \
     --loglevel warning --metrics-addr "" "${seed[@]}" >>"$out/cluster.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 100); do redis-cli -p "$p" PING >/dev/null 2>&1 && break; sleep 0.05; done
+  await_ping "node $p" "$p"
   ports+=("$p")
   [ -z "$g0" ] && g0=$g
 done

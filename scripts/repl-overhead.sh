@@ -21,7 +21,7 @@ cluster() {
     "$out/cached" --port "$p" --cluster-enabled yes --cluster-port "$g" --cluster-replicas "$1" \
       --loglevel warning --metrics-addr "" "${seed[@]}" >>"$out/cluster-$1.log" 2>&1 &
     pids+=($!)
-    for _ in $(seq 100); do redis-cli -p "$p" PING >/dev/null 2>&1 && break; sleep 0.05; done
+    await_ping "node $p" "$p"
     [ -z "$first" ] && first=$p g0=$g
   done
   for _ in $(seq 200); do
