@@ -132,6 +132,24 @@ func readBack(ctx context.Context, cc *redis.ClusterClient, acked map[string]str
 	return bad, first
 }
 
+// readsBack polls readBack until every key of acked reads back, for at
+// most settleWait (when says when, for the failure): on a loaded machine
+// nodes pause for seconds and answer CLUSTERDOWN meanwhile; a lost key
+// stays lost, so the wait only bounds the run.
+func readsBack(t *testing.T, ctx context.Context, cc *redis.ClusterClient, acked map[string]string, when string) {
+	t.Helper()
+	for deadline, polls := time.Now().Add(settleWait), 0; ; pollPause(&polls) {
+		bad, first := readBack(ctx, cc, acked)
+		if bad == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acknowledged keys do not read back %s (polled for %v), e.g. %s",
+				bad, len(acked), when, settleWait, first)
+		}
+	}
+}
+
 // TestFailoverDuringJoinSync (issue 11): 3 nodes with cluster-replicas 1
 // hold keys in 2,048 slots, each acknowledged by WAIT 1 0. A 4th node
 // joins; two of the three send their snapshots slowly (repl-snapshot-rate),
@@ -222,20 +240,7 @@ func TestFailoverDuringJoinSync(t *testing.T) {
 	rc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{first.Addr(), other.Addr(), joiner.Addr()},
 		DialTimeout: 2 * time.Second, ReadTimeout: 30 * time.Second, PoolSize: 4})
 	defer rc.Close()
-	var bad int
-	var firstBad string
-	// settleWait: on a loaded machine nodes pause for seconds and answer
-	// CLUSTERDOWN meanwhile; a lost key stays lost, so the wait only bounds
-	// the run.
-	for deadline, polls := time.Now().Add(settleWait), 0; ; pollPause(&polls) {
-		if bad, firstBad = readBack(ctx, rc, acked); bad == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged keys do not read back %v after the kill, e.g. %s",
-				bad, len(acked), settleWait, firstBad)
-		}
-	}
+	readsBack(t, ctx, rc, acked, "after the kill")
 	t.Logf("%d acknowledged keys read back %v after the kill", len(acked), time.Since(start).Round(time.Millisecond))
 
 	// Writes resume in every slot, and every slot has a replica again.
@@ -253,9 +258,7 @@ func TestFailoverDuringJoinSync(t *testing.T) {
 	}
 	t.Logf("writes to every slot and a live replica for each %v after the kill", time.Since(start).Round(time.Millisecond))
 	// After the recovery's moves the keys still read back.
-	if bad, firstBad = readBack(ctx, rc, acked); bad > 0 {
-		t.Fatalf("%d keys do not read back after the recovery, e.g. %s", bad, firstBad)
-	}
+	readsBack(t, ctx, rc, acked, "after the recovery")
 }
 
 // allReplicasLive reports whether every node follows every slot it
