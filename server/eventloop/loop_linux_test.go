@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -164,12 +163,18 @@ type client struct {
 	h  *lineHandler
 }
 
-// dial connects with dialer d and adopts the server side.
-func (f *fixture) dialWith(d *net.Dialer, release chan struct{}) *client {
+// dialWith connects, with a receive buffer of rcvBuf bytes if not 0, and
+// adopts the server side; PARK on it waits for release.
+func (f *fixture) dialWith(rcvBuf int, release chan struct{}) *client {
 	f.t.Helper()
-	nc, err := d.Dial("tcp", f.ln.Addr().String())
+	nc, err := net.Dial("tcp", f.ln.Addr().String())
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	if rcvBuf > 0 {
+		if err := nc.(*net.TCPConn).SetReadBuffer(rcvBuf); err != nil {
+			f.t.Fatal(err)
+		}
 	}
 	f.t.Cleanup(func() { _ = nc.Close() })
 	_ = nc.SetDeadline(time.Now().Add(60 * time.Second))
@@ -190,7 +195,7 @@ func (f *fixture) dialWith(d *net.Dialer, release chan struct{}) *client {
 
 func (f *fixture) dial() *client {
 	f.t.Helper()
-	return f.dialWith(&net.Dialer{}, make(chan struct{}))
+	return f.dialWith(0, make(chan struct{}))
 }
 
 // waitState polls until k is in state want.
@@ -276,16 +281,7 @@ func TestServeCountsAndEnd(t *testing.T) {
 // once the client reads.
 func TestPartialWritesKept(t *testing.T) {
 	f := newFixture(t, 1)
-	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
-	a := f.dialWith(d, make(chan struct{}))
+	a := f.dialWith(16<<10, make(chan struct{}))
 	const size, n = 1 << 20, 8
 	a.send(t, strings.Repeat("BIG "+strconv.Itoa(size)+"\n", n)+"PING\n")
 	f.waitUntil(func() bool { return a.h.k.Pending() > 0 }, func() string { return "the loop keeps no output" })
@@ -310,7 +306,7 @@ func TestPartialWritesKept(t *testing.T) {
 func TestParkResume(t *testing.T) {
 	f := newFixture(t, 1)
 	release := make(chan struct{})
-	a := f.dialWith(&net.Dialer{}, release)
+	a := f.dialWith(0, release)
 	b := f.dial()
 	a.send(t, "PING\nPARK\nPING\n")
 	a.expect(t, "PONG")
@@ -329,7 +325,7 @@ func TestParkResume(t *testing.T) {
 func TestCloseParked(t *testing.T) {
 	f := newFixture(t, 1)
 	release := make(chan struct{})
-	a := f.dialWith(&net.Dialer{}, release)
+	a := f.dialWith(0, release)
 	a.send(t, "PARK\n")
 	f.waitState(a.h.k, StateParked)
 	if err := a.h.k.Close(); err != nil {
@@ -351,17 +347,8 @@ func TestCloseParked(t *testing.T) {
 // socket in Go's poller.
 func TestHandOffPending(t *testing.T) {
 	f := newFixture(t, 1)
-	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
-	a := f.dialWith(d, make(chan struct{}))
-	const size = 4 << 20
+	a := f.dialWith(16<<10, make(chan struct{}))
+	const size = 16 << 20
 	a.send(t, "BIG "+strconv.Itoa(size)+"\nHANDOFF\nline1\n")
 	var pending []byte
 	select {
@@ -370,7 +357,7 @@ func TestHandOffPending(t *testing.T) {
 		t.Fatal("no hand-off")
 	}
 	if len(pending) == 0 {
-		t.Fatal("the hand-off came with no kept output (the socket took 4 MB unread?)")
+		t.Fatal("the hand-off came with no kept output (the socket took 16 MB unread?)")
 	}
 	if st := a.h.k.State(); st != StateHandedOff {
 		t.Fatalf("state %d, want handed off", st)
@@ -440,7 +427,7 @@ func TestStopClosesAll(t *testing.T) {
 	}
 	f.ln = ln
 	release := make(chan struct{})
-	a, b := f.dial(), f.dialWith(&net.Dialer{}, release)
+	a, b := f.dial(), f.dialWith(0, release)
 	b.send(t, "PARK\n")
 	f.waitState(b.h.k, StateParked)
 	set.Stop()
