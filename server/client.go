@@ -158,7 +158,7 @@ func (c *client) info(now time.Time) string {
 
 // outputQueued is the output a detached client's session has queued and
 // not yet written (omem), or an event loop keeps for the client
-// (eventloop_linux.go); 0 for a client its goroutine serves, whose
+// (eventloop_conn.go); 0 for a client its goroutine serves, whose
 // replies wait in its reply buffer only until the end of the batch. Safe
 // from any goroutine.
 func (c *client) outputQueued() int64 {

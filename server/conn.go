@@ -21,9 +21,9 @@ import (
 // detaching one (sessions, MONITOR, REPLSYNC) works as with redcon's own
 // loop: the detached connection reads on from the same buffer. With
 // io-event-loop yes, TCP connections are served by event loops instead
-// (eventloop.go) through the same runBuffered and runRequest, and come
-// back to a goroutine of their own (serveHandedOff) before a request that
-// may wait.
+// (package eventloop, eventloop_conn.go) through the same runBuffered and
+// runRequest, and come back to a goroutine of their own (serveHandedOff)
+// before a request that may wait.
 
 // conn is a client connection served by serveConn. The serving goroutine
 // owns it until Detach; then the detached connection's owner does.
@@ -36,7 +36,7 @@ type conn struct {
 	detached bool
 	closed   bool
 
-	// onLoop is set while an event loop (eventloop_linux.go) serves the
+	// onLoop is set while an event loop (eventloop_conn.go) serves the
 	// connection; handArgs is then the request the loop stopped before
 	// because it must run on a goroutine of the connection's own, parkArgs
 	// the one it stopped before to run it on a goroutine and take the
@@ -121,7 +121,7 @@ func (c *conn) Flush() error {
 }
 
 // Close writes what is queued and closes the connection. On an event
-// loop the loop closes it once the replies are written (eventloop_linux.go).
+// loop the loop closes it once the replies are written (loopConn.Serve).
 func (c *conn) Close() error {
 	_ = c.Flush()
 	c.closed = true
@@ -204,7 +204,7 @@ func (s *Server) serveListener(ln net.Listener) error {
 			continue
 		}
 		c := &conn{nc: nc, addr: nc.RemoteAddr().String()}
-		lp := s.loops.adopt(c) // eventloop*.go: the socket is the loop's from here on
+		lp := s.adoptLoop(c) // eventloop_conn.go: the socket is the loop's from here on
 		if !s.accept(c) {
 			_ = c.nc.Close()
 			continue
@@ -212,7 +212,7 @@ func (s *Server) serveListener(ln net.Listener) error {
 		c.rd = protocol.NewRequestReader(c.nc, 0)
 		c.rd.Check(protocol.NewFrameChecker(s.frameLimits()))
 		if lp != nil {
-			lp.add(c)
+			lp.Start()
 			continue
 		}
 		s.wg.Add(1)
@@ -228,7 +228,7 @@ func (s *Server) serveConn(c *conn) {
 }
 
 // serveHandedOff is the goroutine of a connection an event loop let go of
-// (eventloop_linux.go): it runs first, the request the loop stopped
+// (loopConn.HandedOff): it runs first, the request the loop stopped
 // before, and the rest of the buffer, then serves the connection as
 // serveConn does.
 func (s *Server) serveHandedOff(c *conn, first [][]byte) {

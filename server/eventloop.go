@@ -1,28 +1,17 @@
 package server
 
-// Event loops (directive io-event-loop, Linux only: eventloop_linux.go).
-//
-// By default each client connection has a goroutine of its own (conn.go).
-// Go's net package reads a socket until it finds it empty before the
-// goroutine parks, so a request that comes alone costs two reads and a
-// goroutine wake-up. With io-event-loop yes, a few event loops (one per
-// GOMAXPROCS), each a goroutine with its own level-triggered epoll
-// instance, serve the plain TCP connections instead: on readiness one read
-// into the connection's request reader, every complete request run through
-// the same path as on a goroutine (runBuffered, runRequest), the replies
-// written with one write. A write the socket cannot take whole keeps the
-// rest and waits for EPOLLOUT, and the connection is not read meanwhile
-// (the same back-pressure a goroutine blocked in Write gives).
+// Event loops (directive io-event-loop, Linux only): package eventloop
+// owns the sockets and their scheduling; this file and eventloop_conn.go
+// are the server's side, what is about commands.
 //
 // A loop must never wait: one waiting connection would stall all the
 // others of its loop. So before a request that may wait or take the
 // connection away (loopActionOf: blocking commands, WAIT, MULTI,
 // subscriptions, MONITOR, scripts, DEBUG, a CLIENT PAUSE in force, proxy
-// routing…), the loop hands the connection to a goroutine of its own
-// (serveHandedOff): the socket is re-wrapped as a net.Conn, the bytes read
-// and the replies not yet written go with it, and the connection stays
-// there for the rest of its life. Unix socket connections, and every
-// connection on other systems, are served by goroutines.
+// routing…), runBuffered stops and the loop hands the connection to a
+// goroutine of its own (serveHandedOff), for the rest of its life. Unix
+// socket connections, and every connection on other systems, are served
+// by goroutines.
 //
 // A request that may hold store locks for long (longCommand: EXEC, a
 // script, KEYS, FLUSHALL…; longArgs: SETBIT or SETRANGE far into a
@@ -35,24 +24,10 @@ package server
 // command took a moment after the loop looked at the count still stalls
 // the loop: that window is the few instructions between the look and the
 // lock.
-//
-// The loopSock stays the connection's net.Conn for its whole life (client
-// .close reads it from other goroutines): after the hand-off it forwards
-// to the new socket.
 
 import (
-	"errors"
-
 	"github.com/cached/cached/protocol"
 )
-
-// errWouldBlock is what a loop socket's Read returns when no byte is
-// waiting (EAGAIN): the loop waits for readiness.
-var errWouldBlock = errors.New("server: socket read would block")
-
-// errIdleTimeout ends a loop connection idle longer than the timeout
-// directive.
-var errIdleTimeout = errors.New("server: client idle timeout")
 
 // offLoopCommand reports whether cmd may wait or take the connection away,
 // so that it must not run on an event loop: blocking commands, the ones

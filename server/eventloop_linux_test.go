@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cached/cached/server/config"
+	"github.com/cached/cached/server/eventloop"
 )
 
 // The event loops (io-event-loop yes) end to end, over raw TCP connections.
@@ -28,7 +29,7 @@ func startLoopServer(t *testing.T, mutate func(c *config.Config)) *Server {
 			mutate(c)
 		}
 	})
-	if s.loops == nil || len(s.loops.loops) == 0 {
+	if s.loops.Len() == 0 {
 		t.Fatal("io-event-loop yes started no event loop")
 	}
 	return s
@@ -53,13 +54,13 @@ func dialLoop(t *testing.T, s *Server) *loopClient {
 	return &loopClient{nc: nc, r: r, id: id}
 }
 
-// sock returns the loop socket of client id (nil if it has gone or is not
-// a loop connection).
-func sockOf(s *Server, id int64) *loopSock {
+// sockOf returns the loop socket of client id (nil if it has gone or is
+// not a loop connection).
+func sockOf(s *Server, id int64) *eventloop.Conn {
 	for _, c := range s.clients.list() {
 		if c.id == id {
 			if cn, ok := c.Conn.(*conn); ok {
-				k, _ := cn.nc.(*loopSock)
+				k, _ := cn.nc.(*eventloop.Conn)
 				return k
 			}
 		}
@@ -67,18 +68,16 @@ func sockOf(s *Server, id int64) *loopSock {
 	return nil
 }
 
-func sockStateOf(s *Server, id int64) (sockState, bool) {
+func sockStateOf(s *Server, id int64) (eventloop.State, bool) {
 	k := sockOf(s, id)
 	if k == nil {
 		return 0, false
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.state, true
+	return k.State(), true
 }
 
 // wantState polls until client id's socket is in state want.
-func wantState(t *testing.T, s *Server, id int64, want sockState) {
+func wantState(t *testing.T, s *Server, id int64, want eventloop.State) {
 	t.Helper()
 	waitUntil(t, func() bool {
 		st, ok := sockStateOf(s, id)
@@ -105,7 +104,7 @@ func expectLines(t *testing.T, r *bufio.Reader, want ...string) {
 func TestEventLoopPipelinedChunks(t *testing.T) {
 	s := startLoopServer(t, nil)
 	lc := dialLoop(t, s)
-	wantState(t, s, lc.id, sockLoop)
+	wantState(t, s, lc.id, eventloop.StateLoop)
 	var b strings.Builder
 	const n = 300
 	for i := range n {
@@ -136,8 +135,8 @@ func TestEventLoopPipelinedChunks(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := sockStateOf(s, lc.id); st != sockLoop {
-		t.Fatalf("socket state %d after a plain pipeline, want on the loop (%d)", st, sockLoop)
+	if st, _ := sockStateOf(s, lc.id); st != eventloop.StateLoop {
+		t.Fatalf("socket state %d after a plain pipeline, want on the loop (%d)", st, eventloop.StateLoop)
 	}
 }
 
@@ -172,12 +171,12 @@ func TestEventLoopLargeRepliesPartialWrites(t *testing.T) {
 	expectLines(t, r, "+OK")
 	send(t, nc, strings.Repeat("GET big\r\n", gets)+"PING\r\n")
 	ka := sockOf(s, id)
-	waitUntil(t, func() bool { return ka.pendLen.Load() > 0 }, func() string { return "the loop keeps no output" })
+	waitUntil(t, func() bool { return ka.Pending() > 0 }, func() string { return "the loop keeps no output" })
 	// Another connection on the same loop is served while this one does
 	// not read, and sees the kept output as omem.
 	var b *loopClient
-	for range len(s.loops.loops) + 1 {
-		if c := dialLoop(t, s); sockOf(s, c.id).l == ka.l {
+	for range s.loops.Len() + 1 {
+		if c := dialLoop(t, s); sockOf(s, c.id).Loop() == ka.Loop() {
 			b = c
 			break
 		}
@@ -201,13 +200,13 @@ func TestEventLoopLargeRepliesPartialWrites(t *testing.T) {
 		}
 	}
 	expectLines(t, r, "+PONG")
-	if st, _ := sockStateOf(s, id); st != sockLoop {
-		t.Fatalf("socket state %d after large replies, want on the loop (%d)", st, sockLoop)
+	if st, _ := sockStateOf(s, id); st != eventloop.StateLoop {
+		t.Fatalf("socket state %d after large replies, want on the loop (%d)", st, eventloop.StateLoop)
 	}
 	// QUIT after replies the socket cannot take yet: they are all written
 	// before the connection closes.
 	send(t, nc, strings.Repeat("GET big\r\n", gets)+"QUIT\r\n")
-	waitUntil(t, func() bool { return ka.pendLen.Load() > 0 }, func() string {
+	waitUntil(t, func() bool { return ka.Pending() > 0 }, func() string {
 		st, ok := sockStateOf(s, id)
 		return "the loop keeps no output before QUIT: state " + strconv.Itoa(int(st)) + " " + strconv.FormatBool(ok)
 	})
@@ -264,7 +263,7 @@ func TestEventLoopBlockingHandOff(t *testing.T) {
 	a, b := dialLoop(t, s), dialLoop(t, s)
 	send(t, a.nc, "SET a 1\r\nBLPOP q 0\r\nPING\r\n")
 	expectLines(t, a.r, "+OK")
-	wantState(t, s, a.id, sockHanded)
+	wantState(t, s, a.id, eventloop.StateHandedOff)
 	waitUntil(t, func() bool { return s.blocks.n.Load() == 1 }, func() string { return "BLPOP not blocked" })
 	send(t, b.nc, "RPUSH q v\r\n")
 	expectLines(t, b.r, ":1")
@@ -280,18 +279,18 @@ func TestEventLoopSubscribeMonitorHandOff(t *testing.T) {
 	sub, mon, pub := dialLoop(t, s), dialLoop(t, s), dialLoop(t, s)
 	send(t, sub.nc, "PING\r\nSUBSCRIBE ch\r\n")
 	expectLines(t, sub.r, "+PONG", "*3", "$9", "subscribe", "$2", "ch", ":1")
-	wantState(t, s, sub.id, sockHanded)
+	wantState(t, s, sub.id, eventloop.StateHandedOff)
 	send(t, mon.nc, "MONITOR\r\n")
 	expectLines(t, mon.r, "+OK")
-	wantState(t, s, mon.id, sockHanded)
+	wantState(t, s, mon.id, eventloop.StateHandedOff)
 	send(t, pub.nc, "PUBLISH ch hi\r\n")
 	expectLines(t, pub.r, ":1")
 	expectLines(t, sub.r, "*3", "$7", "message", "$2", "ch", "$2", "hi")
 	if line := readLine(t, mon.r); !strings.Contains(line, `"PUBLISH" "ch" "hi"`) {
 		t.Fatalf("monitor line %q", line)
 	}
-	if st, _ := sockStateOf(s, pub.id); st != sockLoop {
-		t.Fatalf("publisher's socket state %d, want on the loop (%d)", st, sockLoop)
+	if st, _ := sockStateOf(s, pub.id); st != eventloop.StateLoop {
+		t.Fatalf("publisher's socket state %d, want on the loop (%d)", st, eventloop.StateLoop)
 	}
 }
 
@@ -302,7 +301,7 @@ func TestEventLoopMultiQuitProtocolError(t *testing.T) {
 	m := dialLoop(t, s)
 	send(t, m.nc, "MULTI\r\nSET k 1\r\nINCR k\r\nEXEC\r\n")
 	expectLines(t, m.r, "+OK", "+QUEUED", "+QUEUED", "*2", "+OK", ":2")
-	wantState(t, s, m.id, sockHanded)
+	wantState(t, s, m.id, eventloop.StateHandedOff)
 
 	q := dialLoop(t, s)
 	send(t, q.nc, "PING\r\nQUIT\r\nPING\r\n")
@@ -337,7 +336,7 @@ func TestEventLoopShutdownOpenConns(t *testing.T) {
 	idle, mid, blocked := dialLoop(t, s), dialLoop(t, s), dialLoop(t, s)
 	send(t, mid.nc, "*2\r\n$3\r\nGET\r\n$5\r\nab")
 	send(t, blocked.nc, "BLPOP q 0\r\n")
-	wantState(t, s, blocked.id, sockHanded)
+	wantState(t, s, blocked.id, eventloop.StateHandedOff)
 	done := make(chan error, 1)
 	go func() { done <- s.Close() }()
 	select {
@@ -371,9 +370,9 @@ func countFDs(t *testing.T) int {
 func sameLoop(t *testing.T, s *Server, a *loopClient) *loopClient {
 	t.Helper()
 	want := sockOf(s, a.id)
-	for range 4 * len(s.loops.loops) { // connections go to the loops in turn
+	for range 4 * s.loops.Len() { // connections go to the loops in turn
 		x := dialLoop(t, s)
-		if k := sockOf(s, x.id); k != nil && want != nil && k.l == want.l {
+		if k := sockOf(s, x.id); k != nil && want != nil && k.Loop() == want.Loop() {
 			return x
 		}
 	}
@@ -427,7 +426,7 @@ func TestEventLoopNoStallBehindScriptLock(t *testing.T) {
 		t.Fatalf("script reply %q", line)
 	}
 	expectLines(t, b.r, "$-1")
-	wantState(t, s, b.id, sockLoop)
+	wantState(t, s, b.id, eventloop.StateLoop)
 	send(t, b.nc, "SET k v\r\nGET k\r\n")
 	expectLines(t, b.r, "+OK", "$1", "v")
 }
@@ -445,7 +444,7 @@ func TestEventLoopParksLongCommands(t *testing.T) {
 	if got := s.stats.loopParks.Load() - before; got != 2 {
 		t.Fatalf("%d requests parked, want 2 (KEYS and the long SETBIT)", got)
 	}
-	wantState(t, s, lc.id, sockLoop)
+	wantState(t, s, lc.id, eventloop.StateLoop)
 	if s.longRunning.Load() != 0 {
 		t.Fatalf("longRunning %d after the commands ended", s.longRunning.Load())
 	}

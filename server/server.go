@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cached/cached/server/config"
+	"github.com/cached/cached/server/eventloop"
 	"github.com/cached/cached/server/latency"
 	"github.com/cached/cached/server/pubsub"
 	"github.com/cached/cached/server/script"
@@ -103,7 +104,7 @@ type Server struct {
 	unixLn   net.Listener // unixsocket listener (listener.go); nil if none
 	unixPath string
 
-	loops *loopSet // event loops (eventloop_linux.go); nil when io-event-loop is off
+	loops *eventloop.Set // event loops (eventloop_conn.go); nil when io-event-loop is off
 	// longRunning counts the long commands running (eventloop.go): while
 	// it is not 0, event loops park every request.
 	longRunning atomic.Int32
@@ -122,7 +123,7 @@ func Start(cfg config.Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.startLoops(); err != nil { // eventloop_linux.go: before any connection
+	if err := s.startLoops(); err != nil { // eventloop_conn.go: before any connection
 		s.failStart(err)
 		return nil, err
 	}
@@ -359,7 +360,7 @@ func (s *Server) stopNode(reason string, handOff bool) error {
 	s.serveWG.Wait()
 	s.scripts.Close() // running scripts stop: their clients can go
 	s.clients.waitEmpty()
-	s.loops.stop() // eventloop_linux.go
+	s.loops.Stop() // package eventloop
 	close(s.stop)
 	s.wg.Wait()
 	if s.store != nil {

@@ -15,7 +15,7 @@ type serverStats struct {
 	rejectedConnections atomic.Uint64
 	netInput            atomic.Uint64
 	netOutput           atomic.Uint64
-	loopParks           atomic.Uint64 // requests an event loop ran on a goroutine (eventloop.go); not in INFO
+	loopParks           atomic.Uint64 // requests an event loop ran on a goroutine (eventloop_conn.go); not in INFO
 	loopHandOffs        atomic.Uint64 // connections an event loop handed off for good; not in INFO
 	memPeak             atomic.Int64  // highest used memory seen by cron
 	commandPanics       atomic.Uint64 // panics recovered at the command boundary (recover.go)

@@ -1,7 +1,7 @@
 //go:build linux && race
 
-package server
+package eventloop
 
-// loopRawSyscalls: see eventloop_sys_linux.go; the race detector wants
+// loopRawSyscalls: see sys_linux.go; the race detector wants
 // package syscall's annotations.
 const loopRawSyscalls = false

@@ -1,0 +1,160 @@
+// Package eventloop serves client sockets from a few epoll event loops
+// (directive io-event-loop, Linux only) instead of a goroutine each. It
+// owns sockets and scheduling, nothing about commands: the loops and
+// their set (start, stop, picking a loop for a new socket), the
+// non-blocking socket type that is the connection's net.Conn (Conn), the
+// raw system calls, idle sweeping, and the mechanics of parking a
+// connection and of handing it off to a goroutine for good.
+//
+// Go's net package reads a socket until it finds it empty before the
+// goroutine parks, so a request that comes alone costs two reads and a
+// goroutine wake-up. Here each loop is a goroutine with its own
+// level-triggered epoll instance (itself in Go's poller, so an idle loop
+// parks like any goroutine); on readiness it asks the connection's
+// Handler to read once and serve what is buffered, and the replies go out
+// with one write. A write the socket cannot take whole is kept and written
+// on EPOLLOUT, and the connection is not read meanwhile (the back-pressure
+// a goroutine blocked in Write gives).
+//
+// # What it asks of its user
+//
+// A Host, for the whole set: the wrapper a handed-off socket gets, the
+// network byte counters, the idle timeout, and what to do when a loop
+// fails. A Handler per connection, which runs the requests: Serve says
+// what the loop does next (Next). A loop must never wait, so before a
+// request that may wait or take the connection away the handler answers
+// HandOff: the socket leaves the loop, is re-wrapped as a net.Conn in Go's
+// poller, and Handler.HandedOff gets the output the loop still kept; the
+// handler serves the connection on a goroutine of its own from then on.
+// Before a request that may hold locks for long it answers Park: the
+// socket leaves the epoll set, Handler.Park runs the request on a
+// goroutine, and calls Conn.Resume; the loop then calls Serve again
+// (read false) for the rest of the buffer. Handler.Closed tells the
+// handler the socket is closed.
+//
+// # Usage
+//
+//	set, err := eventloop.Start(runtime.GOMAXPROCS(0), host)
+//	...
+//	k, err := set.Adopt(tcpConn, handler) // tcpConn is closed: k is the socket
+//	k.Start()                             // the loop serves it from now on
+//	...
+//	set.Stop() // closes the connections still on the loops
+//
+// The Conn stays the connection's net.Conn for its whole life: Close is
+// safe from any goroutine (on a loop it asks the loop to close), and after
+// a hand-off Read, Write and the deadlines forward to the new socket.
+// Elsewhere than Linux, Start returns a nil Set and every method of a nil
+// Set is a no-op: the user serves every connection with goroutines.
+package eventloop
+
+import (
+	"errors"
+	"net"
+	"time"
+)
+
+// ErrWouldBlock is what a Conn's Read on a loop returns when no byte is
+// waiting (EAGAIN): the Handler returns Wait and the loop waits for
+// readiness.
+var ErrWouldBlock = errors.New("eventloop: socket read would block")
+
+// ErrIdleTimeout is the error Handler.Closed gets for a connection idle
+// longer than Host.IdleTimeout.
+var ErrIdleTimeout = errors.New("eventloop: client idle timeout")
+
+// Next is what a loop does with a connection once Handler.Serve returns.
+type Next uint8
+
+const (
+	// Wait: wait for readiness again (what Write could not write is
+	// written first, before any read).
+	Wait Next = iota
+	// Park: let go of the socket and call Handler.Park; the handler gives
+	// the connection back with Conn.Resume. The handler wrote its replies
+	// so far before it returns Park.
+	Park
+	// HandOff: give the socket to Go's poller for good and call
+	// Handler.HandedOff.
+	HandOff
+	// End: close the connection once what it wrote has gone out (QUIT, a
+	// protocol error answered); Serve's error is the reason.
+	End
+	// Close: close the connection now (a read or write failed); Serve's
+	// error is the reason.
+	Close
+)
+
+// Handler is the user's side of one connection: its request processing.
+// The loop calls it on its goroutine, one call at a time, except where
+// said otherwise; none of its methods may wait.
+type Handler interface {
+	// Serve runs the connection's complete buffered requests, reading
+	// once from the Conn first if read is true (false: the connection is
+	// back from Park), and writes their replies to the Conn (a Write on a
+	// loop never waits: what the socket does not take, the loop keeps).
+	// Its error goes with End and Close.
+	Serve(read bool) (Next, error)
+	// Park is called once the loop has let go of the socket after Serve
+	// returned Park: the handler runs the request it stopped before on a
+	// goroutine of its own (which may wait), then calls Conn.Resume.
+	Park()
+	// HandedOff is called once the socket has left the loop for good
+	// after Serve returned HandOff: Read and Write now go to the socket
+	// in Go's poller (wrapped by Host.Wrap), and pending is the output the
+	// loop kept, to go before anything else. If err is not nil the socket
+	// could not be re-wrapped: every read and write fails.
+	HandedOff(pending []byte, err error)
+	// Closed is called once the socket is closed, with the reason (nil
+	// for an orderly end, a reset or Close; ErrIdleTimeout). It is called
+	// on the goroutine that calls Conn.Resume when the loops have stopped.
+	Closed(err error)
+}
+
+// Host is what the loops ask of their user as a whole.
+type Host interface {
+	// Wrap returns the net.Conn a handed-off socket is read and written
+	// through from now on; called on the loop.
+	Wrap(nc net.Conn) net.Conn
+	// CountRead and CountWrite count the bytes a Conn read and wrote on a
+	// loop; called by whoever reads or writes, so they must be safe for
+	// concurrent use.
+	CountRead(n int)
+	CountWrite(n int)
+	// IdleTimeout is how long a connection may send nothing before the
+	// loop closes it; 0 for no limit. Each loop asks once a second.
+	IdleTimeout() time.Duration
+	// Fatal is told of a loop that failed (epoll_wait); the loop then
+	// closes its connections and ends.
+	Fatal(err error)
+}
+
+// NoHost is the Host that wraps nothing, counts nothing, has no idle
+// timeout and ignores a loop's failure.
+type NoHost struct{}
+
+// Wrap returns nc.
+func (NoHost) Wrap(nc net.Conn) net.Conn { return nc }
+
+// CountRead does nothing.
+func (NoHost) CountRead(int) {}
+
+// CountWrite does nothing.
+func (NoHost) CountWrite(int) {}
+
+// IdleTimeout returns 0: no limit.
+func (NoHost) IdleTimeout() time.Duration { return 0 }
+
+// Fatal does nothing.
+func (NoHost) Fatal(error) {}
+
+// State is where a Conn's socket stands.
+type State uint8
+
+const (
+	StateNew       State = iota // adopted, not yet started on its loop
+	StateLoop                   // its loop serves it
+	StateParked                 // a goroutine runs one of its requests (Park)
+	StateHandedOff              // handed off: it forwards to the new socket
+	StateClosed                 // closed
+)

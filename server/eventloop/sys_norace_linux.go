@@ -1,0 +1,6 @@
+//go:build linux && !race
+
+package eventloop
+
+// loopRawSyscalls: see sys_linux.go.
+const loopRawSyscalls = true

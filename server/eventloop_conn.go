@@ -1,0 +1,188 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"runtime"
+	"time"
+
+	"github.com/cached/cached/server/eventloop"
+)
+
+// The server's side of the event loops (package eventloop): loopHost
+// gives the loops the server's byte counters, idle timeout and socket
+// wrapper; loopConn serves one connection on a loop through the same
+// runBuffered and runRequest as a goroutine does.
+
+// startLoops starts the event loops if io-event-loop is on: one per
+// GOMAXPROCS (none on systems other than Linux). Called by Start before
+// the listeners serve.
+func (s *Server) startLoops() error {
+	if !s.cfg.IOEventLoop {
+		return nil
+	}
+	ls, err := eventloop.Start(runtime.GOMAXPROCS(0), loopHost{s})
+	if err != nil {
+		return fmt.Errorf("server: io-event-loop: %w", err)
+	}
+	s.loops = ls
+	return nil
+}
+
+// adoptLoop takes c's socket out of Go's poller for an event loop, if c
+// is a TCP connection and the loops run; it returns the loop socket (then
+// c.nc is it), or nil: a goroutine serves c. Called on the accept loop
+// before the client is registered; the caller Starts the socket once c is
+// ready.
+func (s *Server) adoptLoop(c *conn) *eventloop.Conn {
+	if s.loops == nil {
+		return nil
+	}
+	g, ok := c.nc.(*guardConn)
+	if !ok {
+		return nil
+	}
+	tc, ok := g.Conn.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	k, err := s.loops.Adopt(tc, &loopConn{s: s, c: c})
+	if err != nil {
+		return nil
+	}
+	c.nc, c.onLoop = k, true
+	return k
+}
+
+// loopOutput is the output an event loop keeps for c's connection, not
+// yet written (CLIENT LIST omem); 0 for other connections. Safe from any
+// goroutine.
+func loopOutput(c *client) int64 {
+	if cn, ok := c.Conn.(*conn); ok {
+		if k, ok := cn.nc.(*eventloop.Conn); ok {
+			return k.Pending()
+		}
+	}
+	return 0
+}
+
+// loopHost is the server as the event loops' Host.
+type loopHost struct{ s *Server }
+
+// Wrap puts a handed-off socket in a guardConn, as an accepted one.
+func (h loopHost) Wrap(nc net.Conn) net.Conn { return &guardConn{Conn: nc, s: h.s} }
+
+// CountRead counts network input (total_net_input_bytes).
+func (h loopHost) CountRead(n int) { h.s.stats.netInput.Add(uint64(n)) }
+
+// CountWrite counts network output (total_net_output_bytes).
+func (h loopHost) CountWrite(n int) { h.s.stats.netOutput.Add(uint64(n)) }
+
+// IdleTimeout is the timeout directive.
+func (h loopHost) IdleTimeout() time.Duration {
+	return time.Duration(h.s.idleTimeout.Load()) * time.Second
+}
+
+// Fatal asks the node's owner to stop it.
+func (h loopHost) Fatal(err error) { h.s.fatal(err) }
+
+// loopConn serves c on an event loop (eventloop.Handler): runBuffered
+// stops before a request loopActionOf does not run on the loop, with
+// c.handArgs or c.parkArgs set.
+type loopConn struct {
+	s *Server
+	c *conn
+}
+
+// Serve reads once (if read) and runs every complete request, then
+// writes the replies, or says why the loop must let go of the connection.
+func (h *loopConn) Serve(read bool) (eventloop.Next, error) {
+	c := h.c
+	cl, _ := c.ctx.(*client)
+	var stop bool
+	var err error
+	switch {
+	case read:
+		if err := c.rd.Fill(); err != nil {
+			if err == eventloop.ErrWouldBlock {
+				return eventloop.Wait, nil
+			}
+			return eventloop.Close, err
+		}
+		stop, err = h.s.runBuffered(cl, c, nil)
+	case c.detached || c.closed: // the parked request detached or closed it
+		stop = true
+	default:
+		stop, err = h.s.runBuffered(cl, c, nil)
+	}
+	switch {
+	case c.handArgs != nil || c.detached:
+		return eventloop.HandOff, nil
+	case c.parkArgs != nil:
+		if err := c.Flush(); err != nil { // the replies before it go first
+			c.parkArgs = nil
+			return eventloop.Close, err
+		}
+		return eventloop.Park, nil
+	}
+	if stop || err != nil { // closed by its command (QUIT, a panic), or a protocol error answered
+		_ = c.Flush()
+		return eventloop.End, err
+	}
+	if err := c.Flush(); err != nil {
+		return eventloop.Close, err
+	}
+	return eventloop.Wait, nil
+}
+
+// Park runs c.parkArgs on a goroutine, then gives c back to its loop.
+func (h *loopConn) Park() {
+	args := h.c.parkArgs
+	h.c.parkArgs = nil
+	h.s.wg.Add(1)
+	go h.runParked(args)
+}
+
+// runParked is the goroutine of a parked connection: it runs one request
+// (waiting for store locks if it must), then gives c back to the loop.
+func (h *loopConn) runParked(args [][]byte) {
+	defer h.s.wg.Done()
+	h.s.stats.loopParks.Add(1)
+	c := h.c
+	cl, _ := c.ctx.(*client)
+	cl.batching = true
+	h.s.runRequest(cl, c, args)
+	cl.batching, cl.batchClock = false, 0
+	c.nc.(*eventloop.Conn).Resume()
+}
+
+// HandedOff gives c a goroutine of its own (serveHandedOff) that runs
+// c.handArgs and the rest; for a connection a command detached, its
+// session starts now (Server.closed). The output the loop kept goes
+// before the replies of the batch.
+func (h *loopConn) HandedOff(pending []byte, err error) {
+	c := h.c
+	if err != nil {
+		h.s.log.Warn("event loop: hand-off failed: client closed", "addr", c.addr, "error", err)
+	}
+	if len(pending) > 0 {
+		c.out = append(pending, c.out...)
+	}
+	c.onLoop = false
+	h.s.stats.loopHandOffs.Add(1)
+	args := c.handArgs
+	c.handArgs = nil
+	if c.detached {
+		h.s.closed(c, nil)
+		return
+	}
+	h.s.wg.Add(1)
+	go h.s.serveHandedOff(c, args)
+}
+
+// Closed tells the server the connection is gone.
+func (h *loopConn) Closed(err error) {
+	h.c.closed = true
+	h.c.parkArgs = nil
+	h.s.closed(h.c, err)
+}
