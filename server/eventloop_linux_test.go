@@ -462,6 +462,7 @@ func TestEventLoopParksLongCommands(t *testing.T) {
 // PING with it until the script ends, which only the test ends, after.
 func TestEventLoopProxyNeverWaitsForPeer(t *testing.T) {
 	loopsPerServer = 1
+	t.Cleanup(func() { loopsPerServer = 0 }) // also if startCluster fails
 	nodes := startCluster(t, 2, func(c *config.Config) {
 		proxyMode(c)
 		c.IOEventLoop = true
