@@ -112,7 +112,10 @@ const (
 // loopActionOf decides how the request args of cl, about to run on an
 // event loop, runs. The connection leaves the loop for good (loopHandOff)
 // when its state or the command needs a goroutine of its own: proxy
-// routing, MULTI, a session, offLoop commands, a CLIENT PAUSE holding it.
+// routing (a forwarded request waits for the peer's reply, and two loops
+// forwarding to each other would wait on each other;
+// TestEventLoopProxyNeverWaitsForPeer), MULTI, a session, offLoop
+// commands, a CLIENT PAUSE holding it.
 // It is parked (loopPark) when the command may run long (longCommand,
 // longArgs) or while a long command runs anywhere (Server.longRunning):
 // then a request on the loop might wait for a store lock the long command

@@ -14,6 +14,11 @@ import (
 // wrapper; loopConn serves one connection on a loop through the same
 // runBuffered and runRequest as a goroutine does.
 
+// loopsPerServer, when above 0, is how many event loops a server started
+// from now on runs instead of GOMAXPROCS: a test's knob (GOMAXPROCS is
+// the whole process's), set only while no server starts.
+var loopsPerServer int
+
 // startLoops starts the event loops if io-event-loop is on: one per
 // GOMAXPROCS (none on systems other than Linux). Called by Start before
 // the listeners serve.
@@ -21,7 +26,11 @@ func (s *Server) startLoops() error {
 	if !s.cfg.IOEventLoop {
 		return nil
 	}
-	ls, err := eventloop.Start(runtime.GOMAXPROCS(0), loopHost{s})
+	n := runtime.GOMAXPROCS(0)
+	if loopsPerServer > 0 {
+		n = loopsPerServer
+	}
+	ls, err := eventloop.Start(n, loopHost{s})
 	if err != nil {
 		return fmt.Errorf("server: io-event-loop: %w", err)
 	}

@@ -451,3 +451,85 @@ func TestEventLoopParksLongCommands(t *testing.T) {
 	send(t, lc.nc, "STRLEN bits\r\n")
 	expectLines(t, lc.r, ":2097153")
 }
+
+// TestEventLoopProxyNeverWaitsForPeer: under proxy routing a loop never
+// waits for a peer's reply. Two nodes with one loop each; in turn, the
+// owner of a key is held (a script runs with the key's lock), so that a
+// SET forwarded to it cannot be answered, and the other node forwards such
+// a SET; a new connection to the forwarding node must still get PONG from
+// its only loop while the script runs. Were the SET forwarded on the loop
+// (issue 14's suspected stall), the loop would wait on the owner and the
+// PING with it until the script ends, which only the test ends, after.
+func TestEventLoopProxyNeverWaitsForPeer(t *testing.T) {
+	loopsPerServer = 1
+	t.Cleanup(func() { loopsPerServer = 0 }) // also if startCluster fails
+	nodes := startCluster(t, 2, func(c *config.Config) {
+		proxyMode(c)
+		c.IOEventLoop = true
+		c.BusyReplyThreshold = 1 << 30 // no BUSY while the script runs: the forwarded SET waits
+	})
+	loopsPerServer = 0
+	for i, s := range nodes {
+		if s.loops.Len() != 1 {
+			t.Fatalf("node %d runs %d loops, want 1", i, s.loops.Len())
+		}
+	}
+	for i, owner := range nodes {
+		via := nodes[1-i]
+		key, _ := keysFor(t, owner, "h"+strconv.Itoa(i))
+		if ownerOf(nodes, key) != owner {
+			t.Fatalf("the nodes' tables disagree on %q", key)
+		}
+		// Forward once first, so that the peer connections exist.
+		set := dialLoop(t, via)
+		send(t, set.nc, keysRESP("SET", key, "0"))
+		expectLines(t, set.r, "+OK")
+
+		sc := dialLoop(t, owner)
+		send(t, sc.nc, keysRESP("EVAL", "while true do end", "1", key))
+		waitUntil(t, func() bool { return owner.scripts.Running() > 0 }, func() string { return "the script never ran" })
+		sent, received := via.cl.sent.Load(), via.cl.received.Load()
+		send(t, set.nc, keysRESP("SET", key, "v"))
+		waitUntil(t, func() bool { return via.cl.sent.Load() > sent }, func() string { return "the SET was never forwarded" })
+
+		p, r := rawConn(t, via)
+		send(t, p, "PING\r\n")
+		expectLines(t, r, "+PONG")
+		if owner.scripts.Running() == 0 {
+			t.Fatalf("node %d: the script holding %q ended before the PING was answered", i, key)
+		}
+		// The forwarded SET is still owed: the PING did not wait for it (a
+		// loop waiting on the owner would have served the PING only once
+		// the owner answered, or the peer read timed out: TRYAGAIN).
+		if got := via.cl.received.Load(); got != received {
+			t.Fatalf("node %d: the forwarded SET settled (%d replies) before the PING was answered", i, got-received)
+		}
+
+		// Release the owner: the forwarded SET completes.
+		c := dialLoop(t, owner)
+		send(t, c.nc, "CONFIG SET busy-reply-threshold 1\r\n")
+		expectLines(t, c.r, "+OK")
+		waitUntil(t, func() bool {
+			send(t, c.nc, "SCRIPT KILL\r\n")
+			return readLine(t, c.r) == "+OK"
+		}, func() string { return "SCRIPT KILL never killed the script" })
+		if line := readLine(t, sc.r); !strings.HasPrefix(line, "-ERR Script killed") {
+			t.Fatalf("node %d: script reply %q", i, line)
+		}
+		send(t, c.nc, "CONFIG SET busy-reply-threshold 5000\r\n")
+		expectLines(t, c.r, "+OK")
+		// +OK, or TRYAGAIN if the peer's reply wait (10 s) ran out first on
+		// a very loaded machine: then the SET may not have run.
+		want := "v"
+		if line := readLine(t, set.r); strings.HasPrefix(line, "-TRYAGAIN ") {
+			t.Logf("node %d: the forwarded SET timed out before the owner was released: %s", i, line)
+			want = ""
+		} else if line != "+OK" {
+			t.Fatalf("node %d: forwarded SET: %q", i, line)
+		}
+		if want != "" {
+			send(t, set.nc, keysRESP("GET", key))
+			expectLines(t, set.r, "$1", want)
+		}
+	}
+}
