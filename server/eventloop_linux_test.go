@@ -4,6 +4,7 @@ package server
 
 import (
 	"bufio"
+	"fmt"
 	"math/rand"
 	"net"
 	"os"
@@ -87,6 +88,22 @@ func wantState(t *testing.T, s *Server, id int64, want eventloop.State) {
 		return "client " + strconv.FormatInt(id, 10) + " socket state " + strconv.Itoa(int(st)) +
 			" (registered " + strconv.FormatBool(ok) + "), want " + strconv.Itoa(int(want))
 	})
+}
+
+// killScript kills the script running on c's server (SCRIPT KILL on c,
+// with busy-reply-threshold 1 so that it answers at once) and checks the
+// reply its caller reads from holder; what prefixes a failure.
+func killScript(t *testing.T, c *loopClient, holder *bufio.Reader, what string) {
+	t.Helper()
+	send(t, c.nc, "CONFIG SET busy-reply-threshold 1\r\n")
+	expectLines(t, c.r, "+OK")
+	waitUntil(t, func() bool {
+		send(t, c.nc, "SCRIPT KILL\r\n")
+		return readLine(t, c.r) == "+OK"
+	}, func() string { return what + "SCRIPT KILL never killed the script" })
+	if line := readLine(t, holder); !strings.HasPrefix(line, "-ERR Script killed") {
+		t.Fatalf("%sscript reply %q", what, line)
+	}
 }
 
 func expectLines(t *testing.T, r *bufio.Reader, want ...string) {
@@ -416,15 +433,7 @@ func TestEventLoopNoStallBehindScriptLock(t *testing.T) {
 		t.Fatal("the script ended before the PING was answered")
 	}
 
-	send(t, c.nc, "CONFIG SET busy-reply-threshold 1\r\n")
-	expectLines(t, c.r, "+OK")
-	waitUntil(t, func() bool {
-		send(t, c.nc, "SCRIPT KILL\r\n")
-		return readLine(t, c.r) == "+OK"
-	}, func() string { return "SCRIPT KILL never killed the script" })
-	if line := readLine(t, h.r); !strings.HasPrefix(line, "-ERR Script killed") {
-		t.Fatalf("script reply %q", line)
-	}
+	killScript(t, c, h.r, "")
 	expectLines(t, b.r, "$-1")
 	wantState(t, s, b.id, eventloop.StateLoop)
 	send(t, b.nc, "SET k v\r\nGET k\r\n")
@@ -507,15 +516,7 @@ func TestEventLoopProxyNeverWaitsForPeer(t *testing.T) {
 
 		// Release the owner: the forwarded SET completes.
 		c := dialLoop(t, owner)
-		send(t, c.nc, "CONFIG SET busy-reply-threshold 1\r\n")
-		expectLines(t, c.r, "+OK")
-		waitUntil(t, func() bool {
-			send(t, c.nc, "SCRIPT KILL\r\n")
-			return readLine(t, c.r) == "+OK"
-		}, func() string { return "SCRIPT KILL never killed the script" })
-		if line := readLine(t, sc.r); !strings.HasPrefix(line, "-ERR Script killed") {
-			t.Fatalf("node %d: script reply %q", i, line)
-		}
+		killScript(t, c, sc.r, fmt.Sprintf("node %d: ", i))
 		send(t, c.nc, "CONFIG SET busy-reply-threshold 5000\r\n")
 		expectLines(t, c.r, "+OK")
 		// +OK, or TRYAGAIN if the peer's reply wait (10 s) ran out first on
