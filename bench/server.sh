@@ -41,6 +41,6 @@ stop() {
 	pid=""
 }
 
-rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$pid/status"; }
+rss() { awk '/^VmRSS:/ {printf "%.0f\n", $2 * 1024}' "/proc/$pid/status"; } # %.0f: mawk prints large numbers as 2.2e+09
 
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
