@@ -89,7 +89,9 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); load.run(runCtx) }()
 	defer func() { stop(); <-done }()
-	h.sleepLoad(load, 2*time.Second)
+	h.sleepLoad(load, time.Second)
+	_ = load.p99()
+	h.pollLoad(nodes, 2*time.Second)
 	p99Before := load.p99()
 
 	// Join: 3 -> 4.
@@ -111,7 +113,7 @@ func TestBinaryClusterHandoff(t *testing.T) {
 
 	// Graceful leave: 4 -> 3, by SIGTERM to a node that is not the seed.
 	_ = load.p99()
-	h.sleepLoad(load, time.Second)
+	h.pollLoad(nodes+1, time.Second)
 	p99Before = load.p99()
 	leaver := h.procs[2]
 	leaveAt := time.Now()
@@ -208,6 +210,29 @@ type hoCluster struct {
 
 	fr     *trace.FlightRecorder // the test process's, with CACHED_TRACE_DIR
 	traces int
+
+	obs map[string]*redis.Client // the test's own client per node (balanced, info); closed by Cleanup
+}
+
+// observer returns the test's client of addr, one connection kept for the
+// whole test: the balance poll runs every 50 ms in the windows whose p99
+// is reported, and a new connection per poll (dial, HELLO, CLIENT
+// SETINFO) raised the load's p99 by half with nothing moving.
+func (h *hoCluster) observer(addr string) *redis.Client {
+	if c := h.obs[addr]; c != nil {
+		return c
+	}
+	if h.obs == nil {
+		h.obs = map[string]*redis.Client{}
+		h.t.Cleanup(func() {
+			for _, c := range h.obs {
+				_ = c.Close()
+			}
+		})
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: 5 * time.Second, PoolSize: 1})
+	h.obs[addr] = c
+	return c
 }
 
 func (h *hoCluster) start(seed string) {
@@ -246,9 +271,7 @@ func waitExit(p *hoProc, limit time.Duration) error {
 
 // info returns INFO section of addr as field -> value.
 func (h *hoCluster) info(addr, section string) map[string]string {
-	rc := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: 5 * time.Second})
-	defer rc.Close()
-	text, err := rc.Info(h.ctx, section).Result()
+	text, err := h.observer(addr).Info(h.ctx, section).Result()
 	out := map[string]string{}
 	if err != nil {
 		return out
@@ -278,9 +301,7 @@ func (h *hoCluster) balanced(n int) bool {
 	epoch := ""
 	for _, p := range h.procs {
 		c, m := h.info(p.addr, "cluster"), h.info(p.addr, "migration")
-		rc := redis.NewClient(&redis.Options{Addr: p.addr, MaxRetries: -1})
-		ci, err := rc.ClusterInfo(h.ctx).Result()
-		_ = rc.Close()
+		ci, err := h.observer(p.addr).ClusterInfo(h.ctx).Result()
 		if err != nil || c["cluster_enabled"] != "1" || m["migration_table_staged_slots"] != "0" {
 			return false
 		}
@@ -317,6 +338,16 @@ func (h *hoCluster) sleepLoad(l *hoLoad, d time.Duration) {
 	select {
 	case <-time.After(d):
 	case <-h.ctx.Done():
+	}
+}
+
+// pollLoad lets the load run for d while polling balanced as waitBalanced
+// does, so that the p99 before a move carries the same observer load as
+// the p99 during it.
+func (h *hoCluster) pollLoad(n int, d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end) && h.ctx.Err() == nil; {
+		h.balanced(n)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
