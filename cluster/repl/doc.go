@@ -39,7 +39,9 @@
 //
 // Replicas acknowledge the global index they have applied, every
 // ReplicaConfig.AckInterval and when the primary asks (GETACK, sent by
-// [Primary.Wait]). An acknowledgement of index i means: every record of
+// [Primary.Wait], and by a link whose snapshots in flight reach half of
+// Config.SnapshotWindow: the count of snapshots loaded in the answer
+// lets it send more). An acknowledgement of index i means: every record of
 // the replica's live slots with index <= i is applied. A client's [Token]
 // holds the index of its last record and the slots it wrote; a replica
 // counts for it when it replicates all those slots, has loaded their

@@ -42,6 +42,7 @@ type link struct {
 	sealGen  uint64           // Primary.sealGen when the seals were last looked at
 	sealWait map[int]sealMark // seals of the replica's slots not sent yet
 	sealSent map[int]uint64   // per sealed slot: seq+1 of the SEAL sent
+	win      snapWindow       // snapshot bytes the replica has not loaded yet
 
 	mu       sync.Mutex // protects the fields below
 	id       string     // replica's ID from the handshake
@@ -243,12 +244,17 @@ func (l *link) send() error {
 			}
 		}
 		if len(l.queue) > 0 {
-			t := l.p.cfg.Pacer.Start()
-			if err := l.snapshotNext(); err != nil {
+			if !l.windowFull() {
+				t := l.p.cfg.Pacer.Start()
+				if err := l.snapshotNext(); err != nil {
+					return err
+				}
+				l.p.cfg.Pacer.Done(t) // between slots: no shard lock held
+				continue
+			}
+			if err := l.askLoaded(); err != nil { // and wait for the ACK below
 				return err
 			}
-			l.p.cfg.Pacer.Done(t) // between slots: no shard lock held
-			continue
 		}
 		if moved {
 			continue
@@ -428,6 +434,7 @@ func (l *link) snapshotNext() error {
 		// is added, not after, so the last key of a slot leaves after
 		// the lock is released too.
 		l.snapKeys.Add(1)
+		l.win.sent += uint64(len(key)+len(head)+len(body)) + keyFrameOverhead
 		if release != nil {
 			l.loans = append(l.loans, newLoan(s, db, key, head, body, pexpireAt, release))
 			return nil
@@ -464,6 +471,7 @@ func (l *link) snapshotNext() error {
 	}
 	l.snapLeft--
 	left := l.snapLeft
+	l.win.marks = append(l.win.marks, snapMark{n: l.snapsOut, at: l.win.sent})
 	l.mu.Unlock()
 	l.snapDone.Add(1)
 	l.p.fullSyncs.Add(1)
@@ -473,7 +481,68 @@ func (l *link) snapshotNext() error {
 		err = l.flushLimited()
 	}
 	l.syncEnd(left)
+	if err == nil && len(l.queue) > 0 && l.inFlight() >= uint64(l.p.cfg.SnapshotWindow)/2 {
+		// Half the window in flight: ask early, so that the answer
+		// arrives before the window fills.
+		err = l.askLoaded()
+	}
 	return err
+}
+
+// askLoaded asks the replica, once per answer, to acknowledge what it
+// has loaded (GETACK; it answers after the frames sent before), and
+// writes out the snapshot bytes still buffered.
+func (l *link) askLoaded() error {
+	if l.win.asked {
+		return nil
+	}
+	l.w.buf = appendFrame(l.w.buf, fGetAck)
+	l.win.asked = true
+	return l.flushLimited()
+}
+
+// keyFrameOverhead is about the bytes a KEY frame adds to its key and
+// value (the window counts them).
+const keyFrameOverhead = 32
+
+// snapWindow follows the snapshot bytes a link sent that its replica has
+// not loaded yet (Config.SnapshotWindow). Sender goroutine only, except
+// marks, which is appended to under link.mu.
+type snapWindow struct {
+	sent  uint64     // snapshot bytes sent on this connection (keys and values, about)
+	acked uint64     // sent when the last SNAPEND the replica acknowledged left
+	marks []snapMark // SNAPEND frames sent and not acknowledged yet, in order
+	asked bool       // a GETACK for the window is on its way
+}
+
+// snapMark is the count of SNAPEND frames and the snapshot bytes sent up
+// to one of them.
+type snapMark struct{ n, at uint64 }
+
+// inFlight returns the snapshot bytes the replica has not acknowledged
+// loading: those of the slots whose SNAPEND it has not acknowledged, and
+// of the slot being sent.
+func (l *link) inFlight() uint64 {
+	l.mu.Lock()
+	acked := l.ackSnaps
+	i := 0
+	for i < len(l.win.marks) && l.win.marks[i].n <= acked {
+		l.win.acked = l.win.marks[i].at
+		i++
+	}
+	if i > 0 {
+		l.win.marks = append(l.win.marks[:0], l.win.marks[i:]...)
+		l.win.asked = false // answered, or a periodic ACK came first
+	}
+	l.mu.Unlock()
+	return l.win.sent - l.win.acked
+}
+
+// windowFull reports whether the link must wait for the replica to load
+// what it was sent before it sends another slot's snapshot. An ACK that
+// moves the replica's count of loaded snapshots wakes the link.
+func (l *link) windowFull() bool {
+	return l.inFlight() >= uint64(l.p.cfg.SnapshotWindow)
 }
 
 // snapshotBatch is how many bytes of finished slot snapshots a link
@@ -516,10 +585,14 @@ func (l *link) handleFrame(args [][]byte) error {
 		l.mu.Lock()
 		l.ackIndex = max(l.ackIndex, n[0])
 		l.ackMs = int64(n[1])
+		loaded := n[2] > l.ackSnaps && len(l.win.marks) > 0
 		l.ackSnaps = max(l.ackSnaps, n[2])
 		l.ackAt = l.p.now()
 		l.mu.Unlock()
 		l.p.ackChanged()
+		if loaded {
+			l.poke() // the snapshot window may have room again
+		}
 	case string(args[0]) == fResync && len(args) == 2:
 		s, ok := parseSlot(args[1])
 		if !ok || !l.slots[s] {

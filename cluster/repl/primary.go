@@ -45,6 +45,20 @@ type Config struct {
 	// a slot smaller than this (plus one key), so a store that calls emit
 	// with locks held stalls writers only for larger slots. Default 4 MiB.
 	SnapshotBuffer int
+	// SnapshotWindow bounds the snapshot bytes a link has sent that its
+	// replica has not loaded yet (acknowledged SNAPEND frames): past it
+	// the link sends no further slot's snapshot until the replica catches
+	// up, while the live stream and SEAL frames go on. Records and seals
+	// travel on the same connection behind the snapshot bytes in flight,
+	// so the window bounds how long a hand-over's seal (and a live
+	// slot's records) wait behind snapshots a slow or paced loader has
+	// not read yet: without it, the socket buffers (megabytes) held
+	// seconds of a paced join's snapshots ahead of the seals, and the
+	// clients of the slots flipped to the new node waited for them
+	// (docs/performance.md "The seal behind the snapshots"). A larger
+	// window suits a long round trip (it caps a link's snapshot rate at
+	// about the window per round trip). Default 64 KiB.
+	SnapshotWindow int
 	// Pacer, if set, paces the links' snapshots between slots (pace.go);
 	// share it with the process's Replicas. Nil: no pacing.
 	Pacer *Pacer
@@ -61,6 +75,7 @@ func DefaultConfig() Config {
 		Heartbeat:      time.Second,
 		BatchBytes:     64 << 10,
 		SnapshotBuffer: 4 << 20,
+		SnapshotWindow: 64 << 10,
 	}
 }
 
@@ -83,6 +98,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SnapshotBuffer <= 0 {
 		c.SnapshotBuffer = d.SnapshotBuffer
+	}
+	if c.SnapshotWindow <= 0 {
+		c.SnapshotWindow = d.SnapshotWindow
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

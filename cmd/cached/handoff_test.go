@@ -89,7 +89,9 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); load.run(runCtx) }()
 	defer func() { stop(); <-done }()
-	h.sleepLoad(load, 2*time.Second)
+	h.sleepLoad(load, time.Second)
+	_ = load.p99()
+	h.pollLoad(nodes, 2*time.Second)
 	p99Before := load.p99()
 
 	// Join: 3 -> 4.
@@ -99,19 +101,19 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	h.start(seed)
 	h.waitBalanced(nodes+1, 10*time.Minute)
 	joinTook := time.Since(joinAt)
-	p99Join := load.p99()
+	p99Join, maxJoin, stallsJoin := load.window()
 	t.Logf("join window %s .. %s", joinAt.UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
 	h.traceAll("after join")
 	keys1, bytes1 := h.loadedTotals()
 	h.sleepLoad(load, time.Second)
 	missJoin, wrongJoin := load.misses.Load(), load.wrong.Load()
-	t.Logf("join %d->%d: balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v; %s",
+	t.Logf("join %d->%d: balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s",
 		nodes, nodes+1, joinTook.Round(time.Millisecond), keys1-keys0, float64(keys1-keys0)/joinTook.Seconds(),
-		float64(bytes1-bytes0)/1e6, float64(bytes1-bytes0)/1e6/joinTook.Seconds(), p99Before, p99Join, load.summary())
+		float64(bytes1-bytes0)/1e6, float64(bytes1-bytes0)/1e6/joinTook.Seconds(), p99Before, p99Join, maxJoin, stallsJoin, load.summary())
 
 	// Graceful leave: 4 -> 3, by SIGTERM to a node that is not the seed.
 	_ = load.p99()
-	h.sleepLoad(load, time.Second)
+	h.pollLoad(nodes+1, time.Second)
 	p99Before = load.p99()
 	leaver := h.procs[2]
 	leaveAt := time.Now()
@@ -122,14 +124,14 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	h.procs = slices.Delete(h.procs, 2, 3)
 	h.waitBalanced(nodes, 10*time.Minute)
 	leaveTook := time.Since(leaveAt)
-	p99Leave := load.p99()
+	p99Leave, maxLeave, stallsLeave := load.window()
 	t.Logf("leave window %s .. %s", leaveAt.UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
 	h.traceAll("after leave")
 	h.sleepLoad(load, time.Second)
 	stop()
 	<-done
-	t.Logf("leave %d->%d: exited and balanced after %v; p99 before %v, during %v; %s; leaver log: %s",
-		nodes+1, nodes, leaveTook.Round(time.Millisecond), p99Before, p99Leave, load.summary(), handoffLines(leaver.logs.String()))
+	t.Logf("leave %d->%d: exited and balanced after %v; p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; leaver log: %s",
+		nodes+1, nodes, leaveTook.Round(time.Millisecond), p99Before, p99Leave, maxLeave, stallsLeave, load.summary(), handoffLines(leaver.logs.String()))
 	if !strings.Contains(leaver.logs.String(), "slots handed over") {
 		t.Errorf("the leaver did not log its hand-over:\n%s", leaver.logs.String())
 	}
@@ -208,6 +210,29 @@ type hoCluster struct {
 
 	fr     *trace.FlightRecorder // the test process's, with CACHED_TRACE_DIR
 	traces int
+
+	obs map[string]*redis.Client // the test's own client per node (balanced, info); closed by Cleanup
+}
+
+// observer returns the test's client of addr, one connection kept for the
+// whole test: the balance poll runs every 50 ms in the windows whose p99
+// is reported, and a new connection per poll (dial, HELLO, CLIENT
+// SETINFO) raised the load's p99 by half with nothing moving.
+func (h *hoCluster) observer(addr string) *redis.Client {
+	if c := h.obs[addr]; c != nil {
+		return c
+	}
+	if h.obs == nil {
+		h.obs = map[string]*redis.Client{}
+		h.t.Cleanup(func() {
+			for _, c := range h.obs {
+				_ = c.Close()
+			}
+		})
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: 5 * time.Second, PoolSize: 1})
+	h.obs[addr] = c
+	return c
 }
 
 func (h *hoCluster) start(seed string) {
@@ -246,9 +271,7 @@ func waitExit(p *hoProc, limit time.Duration) error {
 
 // info returns INFO section of addr as field -> value.
 func (h *hoCluster) info(addr, section string) map[string]string {
-	rc := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: 5 * time.Second})
-	defer rc.Close()
-	text, err := rc.Info(h.ctx, section).Result()
+	text, err := h.observer(addr).Info(h.ctx, section).Result()
 	out := map[string]string{}
 	if err != nil {
 		return out
@@ -278,9 +301,7 @@ func (h *hoCluster) balanced(n int) bool {
 	epoch := ""
 	for _, p := range h.procs {
 		c, m := h.info(p.addr, "cluster"), h.info(p.addr, "migration")
-		rc := redis.NewClient(&redis.Options{Addr: p.addr, MaxRetries: -1})
-		ci, err := rc.ClusterInfo(h.ctx).Result()
-		_ = rc.Close()
+		ci, err := h.observer(p.addr).ClusterInfo(h.ctx).Result()
 		if err != nil || c["cluster_enabled"] != "1" || m["migration_table_staged_slots"] != "0" {
 			return false
 		}
@@ -317,6 +338,16 @@ func (h *hoCluster) sleepLoad(l *hoLoad, d time.Duration) {
 	select {
 	case <-time.After(d):
 	case <-h.ctx.Done():
+	}
+}
+
+// pollLoad lets the load run for d while polling balanced as waitBalanced
+// does, so that the p99 before a move carries the same observer load as
+// the p99 during it.
+func (h *hoCluster) pollLoad(n int, d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end) && h.ctx.Err() == nil; {
+		h.balanced(n)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -424,17 +455,29 @@ func (l *hoLoad) noteErr(err error) {
 	l.mu.Unlock()
 }
 
-// p99 returns the 99th percentile latency since the last call.
+// p99 returns the 99th percentile latency since the last call (of p99 or
+// window).
 func (l *hoLoad) p99() time.Duration {
+	p, _, _ := l.window()
+	return p
+}
+
+// window returns the 99th percentile and the largest latency since the
+// last call, and how many requests took 100 ms or more: a stall of the
+// workers (all four waiting on one slow node) shows in those while it
+// leaves few requests in the p99.
+func (l *hoLoad) window() (p99, most time.Duration, stalls int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.lat) == 0 {
-		return 0
+		return 0, 0, 0
 	}
 	slices.Sort(l.lat)
-	p := l.lat[len(l.lat)*99/100]
+	p99, most = l.lat[len(l.lat)*99/100], l.lat[len(l.lat)-1]
+	i, _ := slices.BinarySearch(l.lat, 100*time.Millisecond)
+	stalls = len(l.lat) - i
 	l.lat = l.lat[:0]
-	return p.Round(10 * time.Microsecond)
+	return p99.Round(10 * time.Microsecond), most.Round(100 * time.Microsecond), stalls
 }
 
 func (l *hoLoad) summary() string {
