@@ -120,7 +120,7 @@ type Config struct {
 	UnixSocketPerm uint32
 	// IOEventLoop serves plain TCP client connections from a few epoll
 	// event loops (one per GOMAXPROCS) instead of one goroutine each
-	// (directive "io-event-loop", cached only, default no; Linux only,
+	// (directive "io-event-loop", cached only, default yes; Linux only,
 	// elsewhere it has no effect). Connections that must wait or are
 	// detached leave the loop for a goroutine of their own: see
 	// server/eventloop.go.

@@ -31,7 +31,7 @@ var _ = registerDirectives(
 			c.LatencyPercentiles = ps
 			return nil
 		}},
-	boolDirective("io-event-loop", "no",
+	boolDirective("io-event-loop", "yes",
 		"serve TCP clients from epoll event loops (one per GOMAXPROCS) instead of a goroutine each; Linux only; cached only",
 		func(c *Config) *bool { return &c.IOEventLoop }),
 	stringDirective("unixsocket", "", false, "path of a Unix socket to serve clients on besides TCP; empty = none",
