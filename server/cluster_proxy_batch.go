@@ -8,10 +8,11 @@ package server
 // handed to anyone else (Buffer, SetBuffer, Detach, Close), or before a
 // command without keys runs here (routeCluster: it may look at the whole
 // node, or change the connection, as HELLO does), the connection settles:
-// it flushes the peer connections it wrote to, waits for the owed replies
-// in order and splices each into its place. A client's pipelined requests
-// to one owner so cost one peer write and one wake-up per read instead of
-// one write and a round trip each. Requests for this node's own slots run
+// it flushes the peer connections it wrote to (waking their writers), waits
+// once for all the owed replies (a peer.Group) and splices each into its
+// place. A client's pipelined requests so cost it no peer write and one
+// wake-up per read instead of one write and a round trip each; the peer
+// connections' writers write many clients' requests at once. Requests for this node's own slots run
 // meanwhile, in order with the forwarded ones on each peer (one lane per
 // client); they touch other slots, so only the order of the replies
 // matters, and the splice keeps it.
@@ -41,6 +42,7 @@ type owedReply struct {
 type owedReplies struct {
 	cs        *clusterState
 	list      []owedReply
+	group     *peer.Group // the calls of list; made at the first forward
 	unflushed []*peer.Conn
 	spare     []byte // the previous reply buffer, reused by the splice
 }
@@ -59,11 +61,20 @@ func (c *client) deferrable() *conn {
 // forwardLater queues the command to addr on the client's lane, unflushed,
 // and leaves its reply owed by cn.
 func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr string) {
+	o := &cn.owed
+	if o.group == nil {
+		o.cs, o.group = cs, peer.NewGroup()
+	}
 	call := peer.NewCall()
 	var used *peer.Conn
 	err := cs.onLane(c, addr, func(pc *peer.Conn) error {
 		used = pc
-		return pc.Queue(call, args)
+		o.group.Add(call)
+		err := pc.Queue(call, args)
+		if err != nil {
+			o.group.Cancel(call)
+		}
+		return err
 	})
 	if err != nil {
 		call.Release()
@@ -71,8 +82,6 @@ func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr st
 		return
 	}
 	cs.sent.Add(1)
-	o := &cn.owed
-	o.cs = cs
 	o.list = append(o.list, owedReply{call: call, at: len(cn.out), addr: addr})
 	if !slices.Contains(o.unflushed, used) {
 		o.unflushed = append(o.unflushed, used)
@@ -83,8 +92,8 @@ func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr st
 }
 
 // settle writes every owed reply into its place in the reply buffer: it
-// flushes the peer connections written to, then waits for each reply in
-// order. An unreachable owner's reply is the TRYAGAIN error forward gives.
+// flushes the peer connections written to, then waits for all the replies
+// at once. An unreachable owner's reply is the TRYAGAIN error forward gives.
 func (c *conn) settle() {
 	o := &c.owed
 	if len(o.list) == 0 {
@@ -95,11 +104,11 @@ func (c *conn) settle() {
 		o.unflushed[i] = nil
 	}
 	o.unflushed = o.unflushed[:0]
+	o.group.Wait()
+	o.cs.received.Add(uint64(len(o.list)))
 	buf, prev := o.spare[:0], 0
 	for i := range o.list {
 		w := &o.list[i]
-		w.call.Wait()
-		o.cs.received.Add(1)
 		buf = append(buf, c.out[prev:w.at]...)
 		prev = w.at
 		if w.call.Err != nil {
