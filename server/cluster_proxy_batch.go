@@ -43,8 +43,16 @@ type owedReplies struct {
 	cs        *clusterState
 	list      []owedReply
 	group     *peer.Group // the calls of list; made at the first forward
-	unflushed []*peer.Conn
+	unflushed []unflushedConn
 	spare     []byte // the previous reply buffer, reused by the splice
+}
+
+// unflushedConn is a peer connection a connection queued requests on
+// since it last settled, and what it was looked up by.
+type unflushedConn struct {
+	pc    *peer.Conn
+	addr  string
+	resp3 bool
 }
 
 // deferrable returns the client's connection when a forwarded reply may be
@@ -66,16 +74,27 @@ func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr st
 		o.cs, o.group = cs, peer.NewGroup()
 	}
 	call := peer.NewCall()
-	var used *peer.Conn
-	err := cs.onLane(c, addr, func(pc *peer.Conn) error {
-		used = pc
+	queue := func(pc *peer.Conn) error {
 		o.group.Add(call)
 		err := pc.Queue(call, args)
 		if err != nil {
 			o.group.Cancel(call)
 		}
 		return err
-	})
+	}
+	resp3 := c.RESP3.Load()
+	used := o.lastUsed(addr, resp3)
+	err := peer.ErrBroken
+	if used != nil {
+		err = queue(used) // the connection this read already uses: no pool look-up
+	}
+	if err == peer.ErrBroken {
+		used = nil
+		err = cs.onLane(c, addr, func(pc *peer.Conn) error {
+			used = pc
+			return queue(pc)
+		})
+	}
 	if err != nil {
 		call.Release()
 		c.Err(proxyError(addr, err))
@@ -83,12 +102,23 @@ func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr st
 	}
 	cs.sent.Add(1)
 	o.list = append(o.list, owedReply{call: call, at: len(cn.out), addr: addr})
-	if !slices.Contains(o.unflushed, used) {
-		o.unflushed = append(o.unflushed, used)
+	if !slices.ContainsFunc(o.unflushed, func(u unflushedConn) bool { return u.pc == used }) {
+		o.unflushed = append(o.unflushed, unflushedConn{pc: used, addr: addr, resp3: resp3})
 	}
 	if len(o.list) >= maxOwed {
 		cn.settle()
 	}
+}
+
+// lastUsed returns the peer connection to addr (RESP3 or not) that the
+// connection has queued requests on since it last settled, or nil.
+func (o *owedReplies) lastUsed(addr string, resp3 bool) *peer.Conn {
+	for _, u := range o.unflushed {
+		if u.addr == addr && u.resp3 == resp3 {
+			return u.pc
+		}
+	}
+	return nil
 }
 
 // settle writes every owed reply into its place in the reply buffer: it
@@ -99,9 +129,9 @@ func (c *conn) settle() {
 	if len(o.list) == 0 {
 		return
 	}
-	for i, pc := range o.unflushed {
-		pc.Flush()
-		o.unflushed[i] = nil
+	for i, u := range o.unflushed {
+		u.pc.Flush()
+		o.unflushed[i] = unflushedConn{}
 	}
 	o.unflushed = o.unflushed[:0]
 	o.group.Wait()
