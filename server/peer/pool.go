@@ -419,9 +419,13 @@ func (pc *Conn) readLoop(wg *sync.WaitGroup, br *bufio.Reader) {
 	for !pc.broken.Load() {
 		var call *Call
 		select {
-		case call = <-pc.pending:
-		case <-pc.dead:
-			continue
+		case call = <-pc.pending: // the common case under load: no selectgo
+		default:
+			select {
+			case call = <-pc.pending:
+			case <-pc.dead:
+				continue
+			}
 		}
 		if br.Buffered() == 0 { // the reply is still to come: it has replyWait (a buffered one is here)
 			_ = pc.conn.SetReadDeadline(time.Now().Add(replyWait))
