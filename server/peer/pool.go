@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -358,6 +359,7 @@ func (pc *Conn) writeLoop(wg *sync.WaitGroup) {
 		case <-pc.dead:
 			return
 		}
+		runtime.Gosched() // let the senders that woke with ours add their requests first
 		pc.bmu.Lock()
 		buf, pc.out = pc.out, buf[:0]
 		pc.bmu.Unlock()
