@@ -8,8 +8,11 @@ package server
 import "github.com/cached/cached/server/peer"
 
 // peerLanes is how many connections per peer and protocol the proxy
-// spreads its clients over.
-const peerLanes = 4
+// spreads its clients over. One: every client's requests to a peer share
+// its writer's writes and its read loop's reads, which costs less CPU per
+// request than 4 lanes did (docs/cluster-mode.md, "Proxy against a
+// cluster-aware client"); the owner runs them on one connection.
+const peerLanes = 1
 
 // peerSetup is what a node says on a new peer connection: AUTH if it has a
 // password, CLUSTER X-PEER so the peer never forwards what it receives,

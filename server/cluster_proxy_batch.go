@@ -8,10 +8,11 @@ package server
 // handed to anyone else (Buffer, SetBuffer, Detach, Close), or before a
 // command without keys runs here (routeCluster: it may look at the whole
 // node, or change the connection, as HELLO does), the connection settles:
-// it flushes the peer connections it wrote to, waits for the owed replies
-// in order and splices each into its place. A client's pipelined requests
-// to one owner so cost one peer write and one wake-up per read instead of
-// one write and a round trip each. Requests for this node's own slots run
+// it flushes the peer connections it wrote to (waking their writers), waits
+// once for all the owed replies (a peer.Group) and splices each into its
+// place. A client's pipelined requests so cost it no peer write and one
+// wake-up per read instead of one write and a round trip each; the peer
+// connections' writers write many clients' requests at once. Requests for this node's own slots run
 // meanwhile, in order with the forwarded ones on each peer (one lane per
 // client); they touch other slots, so only the order of the replies
 // matters, and the splice keeps it.
@@ -41,8 +42,17 @@ type owedReply struct {
 type owedReplies struct {
 	cs        *clusterState
 	list      []owedReply
-	unflushed []*peer.Conn
+	group     *peer.Group // the calls of list; made at the first forward
+	unflushed []unflushedConn
 	spare     []byte // the previous reply buffer, reused by the splice
+}
+
+// unflushedConn is a peer connection a connection queued requests on
+// since it last settled, and what it was looked up by.
+type unflushedConn struct {
+	pc    *peer.Conn
+	addr  string
+	resp3 bool
 }
 
 // deferrable returns the client's connection when a forwarded reply may be
@@ -59,47 +69,76 @@ func (c *client) deferrable() *conn {
 // forwardLater queues the command to addr on the client's lane, unflushed,
 // and leaves its reply owed by cn.
 func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr string) {
+	o := &cn.owed
+	if o.group == nil {
+		o.cs, o.group = cs, peer.NewGroup()
+	}
 	call := peer.NewCall()
-	var used *peer.Conn
-	err := cs.onLane(c, addr, func(pc *peer.Conn) error {
-		used = pc
-		return pc.Queue(call, args)
-	})
+	queue := func(pc *peer.Conn) error {
+		o.group.Add(call)
+		err := pc.Queue(call, args)
+		if err != nil {
+			o.group.Cancel(call)
+		}
+		return err
+	}
+	resp3 := c.RESP3.Load()
+	used := o.lastUsed(addr, resp3)
+	err := peer.ErrBroken
+	if used != nil {
+		err = queue(used) // the connection this read already uses: no pool look-up
+	}
+	if err == peer.ErrBroken {
+		used = nil
+		err = cs.onLane(c, addr, func(pc *peer.Conn) error {
+			used = pc
+			return queue(pc)
+		})
+	}
 	if err != nil {
 		call.Release()
 		c.Err(proxyError(addr, err))
 		return
 	}
 	cs.sent.Add(1)
-	o := &cn.owed
-	o.cs = cs
 	o.list = append(o.list, owedReply{call: call, at: len(cn.out), addr: addr})
-	if !slices.Contains(o.unflushed, used) {
-		o.unflushed = append(o.unflushed, used)
+	if !slices.ContainsFunc(o.unflushed, func(u unflushedConn) bool { return u.pc == used }) {
+		o.unflushed = append(o.unflushed, unflushedConn{pc: used, addr: addr, resp3: resp3})
 	}
 	if len(o.list) >= maxOwed {
 		cn.settle()
 	}
 }
 
+// lastUsed returns the peer connection to addr (RESP3 or not) that the
+// connection has queued requests on since it last settled, or nil.
+func (o *owedReplies) lastUsed(addr string, resp3 bool) *peer.Conn {
+	for _, u := range o.unflushed {
+		if u.addr == addr && u.resp3 == resp3 {
+			return u.pc
+		}
+	}
+	return nil
+}
+
 // settle writes every owed reply into its place in the reply buffer: it
-// flushes the peer connections written to, then waits for each reply in
-// order. An unreachable owner's reply is the TRYAGAIN error forward gives.
+// flushes the peer connections written to, then waits for all the replies
+// at once. An unreachable owner's reply is the TRYAGAIN error forward gives.
 func (c *conn) settle() {
 	o := &c.owed
 	if len(o.list) == 0 {
 		return
 	}
-	for i, pc := range o.unflushed {
-		pc.Flush()
-		o.unflushed[i] = nil
+	for i, u := range o.unflushed {
+		u.pc.Flush()
+		o.unflushed[i] = unflushedConn{}
 	}
 	o.unflushed = o.unflushed[:0]
+	o.group.Wait()
+	o.cs.received.Add(uint64(len(o.list)))
 	buf, prev := o.spare[:0], 0
 	for i := range o.list {
 		w := &o.list[i]
-		w.call.Wait()
-		o.cs.received.Add(1)
 		buf = append(buf, c.out[prev:w.at]...)
 		prev = w.at
 		if w.call.Err != nil {

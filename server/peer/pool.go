@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,7 +59,7 @@ type Pool struct {
 	mu     sync.RWMutex // guards m and closed
 	m      map[key]*slot
 	closed bool
-	wg     sync.WaitGroup // read loops
+	wg     sync.WaitGroup // read and write loops
 }
 
 // slot holds one pooled connection; dialMu makes one caller dial it
@@ -134,8 +135,9 @@ func (ps *Pool) Get(addr string, resp3 bool, lane uint8) (*Conn, error) {
 		_ = pc.conn.Close()
 		return nil, ErrBroken
 	}
-	ps.wg.Add(1)
+	ps.wg.Add(2)
 	go pc.readLoop(&ps.wg, bufio.NewReaderSize(pc.conn, 32<<10))
+	go pc.writeLoop(&ps.wg)
 	sl.pc.Store(pc)
 	return pc, nil
 }
@@ -151,13 +153,13 @@ func (ps *Pool) dial(addr string, resp3 bool) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc := &Conn{conn: conn, bw: bufio.NewWriterSize(conn, 32<<10),
+	pc := &Conn{conn: conn, kick: make(chan struct{}, 1),
 		pending: make(chan *Call, queueLen), dead: make(chan struct{})}
 	pc.lastUse.Store(time.Now().UnixNano())
 	return pc, nil
 }
 
-// Close closes every connection and waits for their read loops; later
+// Close closes every connection and waits for their read and write loops; later
 // Gets fail with ErrBroken.
 func (ps *Pool) Close() {
 	ps.mu.Lock()
@@ -173,24 +175,30 @@ func (ps *Pool) Close() {
 
 // Conn is one pipelined connection to a peer: requests of many callers
 // are written in order and their replies read back in the same order.
+// Callers only append requests to a buffer; the connection's writer
+// goroutine writes what has gathered, once per wake-up, so the requests
+// of many callers (and of one caller to several peers) share writes, and
+// no caller waits for a write syscall or holds a lock during one.
 type Conn struct {
 	conn    net.Conn
-	mu      sync.Mutex // orders writes and pending
-	bw      *bufio.Writer
-	wbuf    []byte
-	waiting atomic.Int32 // Send and Flush callers between entering and writing: the last one flushes
+	mu      sync.Mutex // orders requests: their bytes in out and their calls in pending
+	bmu     sync.Mutex // guards out, the requests not yet handed to the writer
+	out     []byte
+	kick    chan struct{} // wakes the writer; capacity 1
 	pending chan *Call
 	lastUse atomic.Int64 // UnixNano of the last send
 	broken  atomic.Bool
 	dead    chan struct{} // closed when broken is set
 }
 
-// Call is one request in flight and, once Wait returns, its reply: the
-// reply's RESP bytes, or the error that broke the connection first.
+// Call is one request in flight and, once Wait returns (or its Group's
+// Wait), its reply: the reply's RESP bytes, or the error that broke the
+// connection first.
 type Call struct {
 	Reply []byte
 	Err   error
 	done  chan struct{} // nil: fire-and-forget
+	group *Group        // set by Group.Add: the group is told instead of done
 }
 
 // discard stands for a fire-and-forget request in a connection's queue.
@@ -202,79 +210,131 @@ var callPool = sync.Pool{New: func() any { return &Call{done: make(chan struct{}
 func NewCall() *Call { return callPool.Get().(*Call) }
 
 // Wait waits for the call's reply (Reply or Err); Send must have returned
-// nil for it.
+// nil for it, and the call must not be in a Group.
 func (c *Call) Wait() { <-c.done }
 
 // Release returns the call to the pool; its Reply must not be used after.
 func (c *Call) Release() {
-	c.Reply, c.Err = c.Reply[:0], nil
+	c.Reply, c.Err, c.group = c.Reply[:0], nil, nil
 	callPool.Put(c)
+}
+
+// finish reports the call's reply (or error) to whoever waits for it. The
+// read loop calls it.
+func (c *Call) finish() {
+	switch {
+	case c.group != nil:
+		c.group.finish()
+	case c.done != nil:
+		c.done <- struct{}{}
+	}
+}
+
+// Group waits for many calls, on any connections, with one wake-up when
+// the last reply is in rather than one per call. Its zero value is not
+// usable: make one with NewGroup. A Group is owned by one goroutine,
+// which adds calls and waits; the connections' read loops finish them.
+type Group struct {
+	n    atomic.Int64  // calls in flight, plus one until Wait
+	done chan struct{} // capacity 1: the last finish
+}
+
+// NewGroup returns an empty group.
+func NewGroup() *Group {
+	g := &Group{done: make(chan struct{}, 1)}
+	g.n.Store(1)
+	return g
+}
+
+// Add puts call (fresh from NewCall, not yet sent) in the group: Wait
+// then covers it, and its own Wait must not be used. Call Add just
+// before Queue or Send, and Cancel if they fail.
+func (g *Group) Add(call *Call) {
+	call.group = g
+	g.n.Add(1)
+}
+
+// Cancel takes back an Add whose call was not queued (Queue or Send
+// returned an error).
+func (g *Group) Cancel(call *Call) {
+	call.group = nil
+	g.n.Add(-1)
+}
+
+func (g *Group) finish() {
+	if g.n.Add(-1) == 0 {
+		g.done <- struct{}{}
+	}
+}
+
+// Wait waits until every call added since the last Wait has its reply or
+// error. The connections the calls were queued on must have been flushed.
+// The group may be used again after.
+func (g *Group) Wait() {
+	if g.n.Add(-1) != 0 {
+		<-g.done
+	}
+	g.n.Store(1)
 }
 
 // Send writes one request and queues call for its reply; a nil call sends
 // the request without waiting for its reply (which is read and dropped).
-// Requests are flushed once no other sender is waiting to write, so
-// concurrent callers share writes.
+// The request is written at the writer's next wake-up, with whatever
+// other senders have added meanwhile.
 func (pc *Conn) Send(call *Call, args [][]byte) error {
 	if call == nil {
 		call = discard
 	}
-	pc.waiting.Add(1)
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	last := pc.waiting.Add(-1) == 0
-	return pc.writeLocked(call, args, last)
+	return pc.add(call, args, true)
 }
 
 // Queue writes one request and queues call (not nil) for its reply, like
-// Send, but leaves the request in the connection's buffer: the caller
-// must call Flush before it waits for the reply. (Another sender's flush,
-// a full buffer or a full queue of calls in flight may write it earlier.)
-// A client's pipelined requests to one peer then cost one write.
+// Send, but leaves the request buffered: the caller must call Flush
+// before it waits for the reply. (Another sender's flush, a full buffer
+// or a full queue of calls in flight may write it earlier.) A client's
+// pipelined requests to one peer then cost it no write at all.
 func (pc *Conn) Queue(call *Call, args [][]byte) error {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	return pc.writeLocked(call, args, false)
+	return pc.add(call, args, false)
 }
 
-// writeLocked buffers one request and queues call for its reply (Send,
-// Queue); it flushes when flush is set or the buffer passed 16 KiB. mu is
-// held.
-func (pc *Conn) writeLocked(call *Call, args [][]byte, flush bool) error {
+// add buffers one request and queues call for its reply (Send, Queue); it
+// wakes the writer when flush is set or the buffer passed 16 KiB.
+func (pc *Conn) add(call *Call, args [][]byte, flush bool) error {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
 	if pc.broken.Load() {
 		return ErrBroken
 	}
 	pc.lastUse.Store(time.Now().UnixNano())
-	pc.wbuf = protocol.AppendCommand(pc.wbuf[:0], args...)
-	if _, err := pc.bw.Write(pc.wbuf); err != nil {
-		pc.markBroken()
-		return err
+	pc.bmu.Lock()
+	pc.out = protocol.AppendCommand(pc.out, args...)
+	flush = flush || len(pc.out) > 16<<10
+	pc.bmu.Unlock()
+	if flush {
+		pc.wake()
 	}
-	if err := pc.enqueue(call); err != nil {
-		return err
-	}
-	if flush || pc.bw.Buffered() > 16<<10 {
-		if err := pc.bw.Flush(); err != nil {
-			pc.markBroken() // the read loop fails the queued calls
-		}
-	}
-	return nil
+	return pc.enqueueLocked(call)
 }
 
-// enqueue queues call for the next reply; mu is held. When the queue is
-// full it first writes what is buffered: the replies the read loop waits
-// for may be those of requests still in the buffer (Queue and skipped
-// flushes leave some there).
-func (pc *Conn) enqueue(call *Call) error {
+// wake tells the writer there is something to write.
+func (pc *Conn) wake() {
+	select {
+	case pc.kick <- struct{}{}:
+	default: // already told
+	}
+}
+
+// enqueueLocked queues call for the next reply; mu is held. When the
+// queue is full it first wakes the writer: the replies the read loop
+// waits for may be those of requests still buffered (Queue leaves some
+// there). The writer takes only bmu, so it is not stuck behind mu.
+func (pc *Conn) enqueueLocked(call *Call) error {
 	select {
 	case pc.pending <- call:
 		return nil
 	default:
 	}
-	if err := pc.bw.Flush(); err != nil {
-		pc.markBroken()
-		return err
-	}
+	pc.wake()
 	select {
 	case pc.pending <- call:
 		return nil
@@ -283,31 +343,47 @@ func (pc *Conn) enqueue(call *Call) error {
 	}
 }
 
-// Flush writes what Queue left buffered, unless another Send or Flush is
-// already waiting for the connection: that one writes it, with its own
-// (the last waiter always writes), so concurrent callers share writes. A
-// failed write breaks the connection, which fails the calls in flight on
-// it.
-func (pc *Conn) Flush() {
-	pc.waiting.Add(1)
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	last := pc.waiting.Add(-1) == 0
-	if !last || pc.broken.Load() || pc.bw.Buffered() == 0 {
-		return
-	}
-	if err := pc.bw.Flush(); err != nil {
-		pc.markBroken()
+// Flush has the writer write what Queue left buffered, without waiting
+// for it. A failed write breaks the connection, which fails the calls in
+// flight on it.
+func (pc *Conn) Flush() { pc.wake() }
+
+// writeLoop writes, at each wake-up, every request buffered since the
+// last, in one write, until the connection breaks.
+func (pc *Conn) writeLoop(wg *sync.WaitGroup) {
+	defer wg.Done()
+	var buf []byte
+	for {
+		select {
+		case <-pc.kick:
+		case <-pc.dead:
+			return
+		}
+		runtime.Gosched() // let the senders that woke with ours add their requests first
+		pc.bmu.Lock()
+		buf, pc.out = pc.out, buf[:0]
+		pc.bmu.Unlock()
+		if len(buf) == 0 {
+			continue
+		}
+		if _, err := pc.conn.Write(buf); err != nil {
+			pc.markBroken() // the read loop fails the queued calls
+			return
+		}
+		if cap(buf) > 1<<20 {
+			buf = nil // do not keep a burst's buffer
+		}
 	}
 }
 
 // SendBatch writes the requests back to back, with no other sender's
 // request between them, flushes them, and queues calls[i] for the reply to
-// reqs[i] (every call non-nil). It returns how many calls were queued:
-// only those get a reply or an error and may be waited for (all of them
-// unless err is set). ErrBroken means nothing was sent; after
-// ErrBrokenAfterWrite the peer may have run any of the requests. A MULTI … EXEC sent this way is one transaction on
-// the peer's connection.
+// reqs[i] (every call non-nil, none in a Group). It returns how many
+// calls were queued: only those get a reply or an error and may be
+// waited for (all of them unless err is set). ErrBroken means nothing
+// was sent; after ErrBrokenAfterWrite the peer may have run any of the
+// requests. A MULTI … EXEC sent this way is one transaction on the
+// peer's connection.
 func (pc *Conn) SendBatch(calls []*Call, reqs [][][]byte) (queued int, err error) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
@@ -315,21 +391,14 @@ func (pc *Conn) SendBatch(calls []*Call, reqs [][][]byte) (queued int, err error
 		return 0, ErrBroken
 	}
 	pc.lastUse.Store(time.Now().UnixNano())
+	pc.bmu.Lock()
 	for _, args := range reqs {
-		pc.wbuf = protocol.AppendCommand(pc.wbuf[:0], args...)
-		if _, err := pc.bw.Write(pc.wbuf); err != nil {
-			pc.markBroken()
-			return 0, err
-		}
+		pc.out = protocol.AppendCommand(pc.out, args...)
 	}
-	if err := pc.bw.Flush(); err != nil {
-		pc.markBroken()
-		return 0, err
-	}
+	pc.bmu.Unlock()
+	pc.wake()
 	for i, call := range calls {
-		select {
-		case pc.pending <- call:
-		case <-pc.dead:
+		if err := pc.enqueueLocked(call); err != nil {
 			return i, ErrBrokenAfterWrite
 		}
 	}
@@ -352,20 +421,24 @@ func (pc *Conn) readLoop(wg *sync.WaitGroup, br *bufio.Reader) {
 	for !pc.broken.Load() {
 		var call *Call
 		select {
-		case call = <-pc.pending:
-		case <-pc.dead:
-			continue
+		case call = <-pc.pending: // the common case under load: no selectgo
+		default:
+			select {
+			case call = <-pc.pending:
+			case <-pc.dead:
+				continue
+			}
 		}
 		if br.Buffered() == 0 { // the reply is still to come: it has replyWait (a buffered one is here)
 			_ = pc.conn.SetReadDeadline(time.Now().Add(replyWait))
 		}
 		var err error
-		if call.done == nil {
+		if call == discard {
 			scratch, err = ReadRaw(br, scratch[:0])
 		} else {
 			call.Reply, err = ReadRaw(br, call.Reply[:0])
 			call.Err = err
-			call.done <- struct{}{}
+			call.finish()
 		}
 		if err != nil {
 			pc.markBroken()
@@ -379,9 +452,9 @@ func (pc *Conn) readLoop(wg *sync.WaitGroup, br *bufio.Reader) {
 	for {
 		select {
 		case call := <-pc.pending:
-			if call.done != nil {
+			if call != discard {
 				call.Err = ErrBroken
-				call.done <- struct{}{}
+				call.finish()
 			}
 		default:
 			return

@@ -324,3 +324,159 @@ func TestQueueThenFlush(t *testing.T) {
 		call.Release()
 	}
 }
+
+// TestGroupWaitsForCallsOnManyConns queues calls on two connections in one
+// Group, twice (a Group is reused), and checks every reply after one Wait;
+// then calls on a connection whose peer hangs up all end with an error.
+func TestGroupWaitsForCallsOnManyConns(t *testing.T) {
+	e1, e2 := startEcho(t), startEcho(t)
+	p := NewPool(Options{})
+	defer p.Close()
+	pc1, err1 := p.Get(e1.ln.Addr().String(), false, 0)
+	pc2, err2 := p.Get(e2.ln.Addr().String(), false, 0)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	g := NewGroup()
+	for round := range 2 {
+		calls := make([]*Call, 40)
+		for i := range calls {
+			calls[i] = NewCall()
+			pc := pc1
+			if i%3 == 0 {
+				pc = pc2
+			}
+			g.Add(calls[i])
+			if err := pc.Queue(calls[i], [][]byte{[]byte(fmt.Sprint("r", round, "-", i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pc1.Flush()
+		pc2.Flush()
+		g.Wait()
+		for i, call := range calls {
+			want := fmt.Sprint("r", round, "-", i)
+			if call.Err != nil || string(call.Reply) != fmt.Sprintf("$%d\r\n%s\r\n", len(want), want) {
+				t.Fatalf("round %d reply %d: %q, %v", round, i, call.Reply, call.Err)
+			}
+			call.Release()
+		}
+	}
+
+	// A peer that reads one request and hangs up: every call fails.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = nc.Read(make([]byte, 64))
+		_ = nc.Close()
+	}()
+	pc3, err := p.Get(ln.Addr().String(), false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := make([]*Call, 10)
+	queued := 0
+	for i := range calls {
+		calls[i] = NewCall()
+		g.Add(calls[i])
+		if err := pc3.Queue(calls[i], [][]byte{[]byte("x")}); err != nil {
+			g.Cancel(calls[i]) // broken already: not queued
+			continue
+		}
+		queued++
+	}
+	pc3.Flush()
+	g.Wait() // returns once every queued call has its error
+	for i, call := range calls[:queued] {
+		if call.Err == nil {
+			t.Fatalf("call %d on a hung-up connection: reply %q, no error", i, call.Reply)
+		}
+	}
+	if queued == 0 {
+		t.Fatal("no call was queued before the connection broke")
+	}
+}
+
+// okServer answers every request with +OK, allocation-free (so that a
+// benchmark's allocations are the client's), until its listener closes.
+func okServer(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	b.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer nc.Close()
+				br, bw := bufio.NewReader(nc), bufio.NewWriter(nc)
+				var req []byte
+				for {
+					if req, err = ReadRaw(br, req[:0]); err != nil {
+						return
+					}
+					_, _ = bw.WriteString("+OK\r\n")
+					if br.Buffered() == 0 && bw.Flush() != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// BenchmarkQueue16 is a proxied pipeline's forward path: 16 requests
+// queued in a Group, one Flush, one Wait. It guards allocations per
+// request (0 expected: calls are pooled, requests appended to a reused
+// buffer).
+func BenchmarkQueue16(b *testing.B) {
+	addr := okServer(b)
+	p := NewPool(Options{})
+	defer p.Close()
+	pc, err := p.Get(addr, false, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := [][]byte{[]byte("SET"), []byte("key:000000000042"), bytes.Repeat([]byte("v"), 32)}
+	g := NewGroup()
+	var calls [16]*Call
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range calls {
+			calls[i] = NewCall()
+			g.Add(calls[i])
+			if err := pc.Queue(calls[i], args); err != nil {
+				b.Fatal(err)
+			}
+		}
+		pc.Flush()
+		g.Wait()
+		for _, call := range calls {
+			if call.Err != nil || string(call.Reply) != "+OK\r\n" {
+				b.Fatalf("reply %q, %v", call.Reply, call.Err)
+			}
+			call.Release()
+		}
+	}
+}
