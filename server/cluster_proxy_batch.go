@@ -12,10 +12,11 @@ package server
 // once for all the owed replies (a peer.Group) and splices each into its
 // place. A client's pipelined requests so cost it no peer write and one
 // wake-up per read instead of one write and a round trip each; the peer
-// connections' writers write many clients' requests at once. Requests for this node's own slots run
-// meanwhile, in order with the forwarded ones on each peer (one lane per
-// client); they touch other slots, so only the order of the replies
-// matters, and the splice keeps it.
+// connections' writers write many clients' requests at once. Requests for
+// this node's own slots run meanwhile, in order with the forwarded ones on
+// each peer (a client's requests to one peer go on one connection, which
+// keeps their order); they touch other slots, so only the order of the
+// replies matters, and the splice keeps it.
 
 import (
 	"slices"
