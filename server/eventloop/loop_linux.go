@@ -34,6 +34,13 @@ type loop struct {
 	conns  map[int32]*Conn // by file descriptor; run only
 	events []unix.EpollEvent
 	now    time.Time // when epoll_wait last returned
+
+	// poll is wait's callback for eprc.Read, made once (a closure made
+	// per wait would allocate it and the results it captures on every
+	// wake-up); it leaves its results in polled and pollErr. run only.
+	poll    func(fd uintptr) bool
+	polled  int
+	pollErr error
 }
 
 func newLoop(id int, host Host) (*loop, error) {
@@ -71,8 +78,17 @@ func newLoop(id int, host Host) (*loop, error) {
 		_ = unix.Close(evfd)
 		return nil, err
 	}
-	return &loop{id: id, host: host, epfd: epfd, epf: epf, eprc: rc, evfd: evfd, conns: make(map[int32]*Conn),
-		events: make([]unix.EpollEvent, 128)}, nil
+	l := &loop{id: id, host: host, epfd: epfd, epf: epf, eprc: rc, evfd: evfd, conns: make(map[int32]*Conn),
+		events: make([]unix.EpollEvent, 128)}
+	l.poll = func(fd uintptr) bool {
+		for {
+			l.polled, l.pollErr = epollPoll(int(fd), l.events)
+			if l.pollErr != unix.EINTR {
+				return l.pollErr != nil || l.polled > 0
+			}
+		}
+	}
+	return l, nil
 }
 
 // requestClose asks the loop to close k (from any goroutine).
@@ -131,20 +147,11 @@ func (l *loop) run(wg *sync.WaitGroup) {
 // without blocking, and parks in Go's poller while there is nothing.
 // os.ErrDeadlineExceeded: the sweep is due.
 func (l *loop) wait() (int, error) {
-	var n int
-	var werr error
-	err := l.eprc.Read(func(fd uintptr) bool {
-		for {
-			n, werr = epollPoll(int(fd), l.events)
-			if werr != unix.EINTR {
-				return werr != nil || n > 0
-			}
-		}
-	})
-	if err != nil {
+	l.polled, l.pollErr = 0, nil
+	if err := l.eprc.Read(l.poll); err != nil {
 		return 0, err
 	}
-	return n, werr
+	return l.polled, l.pollErr
 }
 
 // woken takes what Start, Resume, requestClose and Stop left; it reports
