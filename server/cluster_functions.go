@@ -101,7 +101,7 @@ func (s *Server) pushLibraries() {
 			[]byte(ls.origin), librariesPayload(s.scripts.ListLibraries())}
 		ls.mu.Unlock()
 		for addr := range pending {
-			pc, err := cs.peers.Get(addr, false, 0)
+			pc, err := cs.peers.Get(addr, false)
 			if err == nil {
 				err = pc.Send(nil, args)
 			}

@@ -7,13 +7,6 @@ package server
 
 import "github.com/cached/cached/server/peer"
 
-// peerLanes is how many connections per peer and protocol the proxy
-// spreads its clients over. One: every client's requests to a peer share
-// its writer's writes and its read loop's reads, which costs less CPU per
-// request than 4 lanes did (docs/cluster-mode.md, "Proxy against a
-// cluster-aware client"); the owner runs them on one connection.
-const peerLanes = 1
-
 // peerSetup is what a node says on a new peer connection: AUTH if it has a
 // password, CLUSTER X-PEER so the peer never forwards what it receives,
 // and HELLO 3 for a RESP3 connection.
@@ -34,21 +27,25 @@ func proxyError(addr string, err error) string {
 	return "TRYAGAIN cluster proxy: owner " + addr + " unreachable: " + err.Error()
 }
 
-// sendTo queues one request to addr on the client's lane (onLane).
+// sendTo queues one request to addr on the peer connection (onPeer).
 func (cs *clusterState) sendTo(c *client, addr string, call *peer.Call, args [][]byte) error {
-	err := cs.onLane(c, addr, func(pc *peer.Conn) error { return pc.Send(call, args) })
+	err := cs.onPeer(c, addr, func(pc *peer.Conn) error { return pc.Send(call, args) })
 	if err == nil {
 		cs.sent.Add(1)
 	}
 	return err
 }
 
-// onLane runs send with the client's pooled connection to addr. A
+// onPeer runs send with the pooled connection to addr in the client's
+// protocol: one per peer and protocol, shared by every client, so that
+// their requests share its writer's writes and its read loop's reads
+// (cheaper per request than the 4 connections per peer used before:
+// docs/cluster-mode.md, "Proxy against a cluster-aware client"). A
 // connection found broken before anything was written (peer.ErrBroken)
 // is replaced once.
-func (cs *clusterState) onLane(c *client, addr string, send func(pc *peer.Conn) error) error {
+func (cs *clusterState) onPeer(c *client, addr string, send func(pc *peer.Conn) error) error {
 	for try := 0; ; try++ {
-		pc, err := cs.peers.Get(addr, c.RESP3.Load(), uint8(c.id%peerLanes))
+		pc, err := cs.peers.Get(addr, c.RESP3.Load())
 		if err != nil {
 			return err
 		}
@@ -93,7 +90,7 @@ func (cs *clusterState) broadcastPublish(channel, msg []byte) {
 		if i == v.self {
 			continue
 		}
-		pc, err := cs.peers.Get(addr, false, 0)
+		pc, err := cs.peers.Get(addr, false)
 		if err != nil {
 			cs.s.log.Debug("publish: peer unreachable", "addr", addr, "error", err)
 			continue

@@ -67,7 +67,7 @@ func (c *client) deferrable() *conn {
 	return cn
 }
 
-// forwardLater queues the command to addr on the client's lane, unflushed,
+// forwardLater queues the command to addr on the peer connection, unflushed,
 // and leaves its reply owed by cn.
 func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr string) {
 	o := &cn.owed
@@ -91,7 +91,7 @@ func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr st
 	}
 	if err == peer.ErrBroken {
 		used = nil
-		err = cs.onLane(c, addr, func(pc *peer.Conn) error {
+		err = cs.onPeer(c, addr, func(pc *peer.Conn) error {
 			used = pc
 			return queue(pc)
 		})

@@ -75,7 +75,7 @@ func (s *Server) execElsewhere(c *client, cmd *command, m *multiState) bool {
 	return true
 }
 
-// forwardBatch sends reqs to addr back to back on the client's lane and
+// forwardBatch sends reqs to addr back to back on the peer connection and
 // relays the reply to the last one.
 func (cs *clusterState) forwardBatch(c *client, addr string, reqs [][][]byte) {
 	calls := make([]*peer.Call, len(reqs))
@@ -88,7 +88,7 @@ func (cs *clusterState) forwardBatch(c *client, addr string, reqs [][][]byte) {
 		}
 	}()
 	queued := 0
-	err := cs.onLane(c, addr, func(pc *peer.Conn) (err error) {
+	err := cs.onPeer(c, addr, func(pc *peer.Conn) (err error) {
 		queued, err = pc.SendBatch(calls, reqs)
 		return err
 	})

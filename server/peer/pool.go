@@ -1,5 +1,5 @@
 // Package peer owns node-to-node client connections: a pool of pipelined
-// RESP connections to other nodes, one per address, protocol and lane, on
+// RESP connections to other nodes, one per address and protocol, on
 // which the requests of many callers are written in order and their
 // replies read back in the same order, as raw bytes (a proxy relays them
 // unchanged). What a node says on a new connection (AUTH, its peer
@@ -37,7 +37,6 @@ var ErrBrokenAfterWrite = errors.New("peer connection broken after the requests 
 type key struct {
 	addr  string
 	resp3 bool
-	lane  uint8
 }
 
 // Options are what a Pool asks of its owner.
@@ -91,12 +90,12 @@ func (sl *slot) live(timeout int64) *Conn {
 	return pc
 }
 
-// Get returns a live connection to addr speaking RESP3 or RESP2, dialing it
-// if needed. lane picks one of several connections to the same peer (a
-// caller spreads its clients over a few). A dial that failed less than
-// half a second ago fails again at once, with the same error.
-func (ps *Pool) Get(addr string, resp3 bool, lane uint8) (*Conn, error) {
-	k := key{addr, resp3, lane}
+// Get returns the live connection to addr speaking RESP3 or RESP2, dialing
+// it if needed; all callers share it (its writer writes their requests
+// together). A dial that failed less than half a second ago fails again at
+// once, with the same error.
+func (ps *Pool) Get(addr string, resp3 bool) (*Conn, error) {
+	k := key{addr, resp3}
 	timeout := int64(0)
 	if ps.opts.IdleTimeout != nil {
 		timeout = ps.opts.IdleTimeout()

@@ -71,7 +71,7 @@ func startEcho(t *testing.T) *echoServer {
 
 func do(t *testing.T, p *Pool, addr string, args ...string) string {
 	t.Helper()
-	pc, err := p.Get(addr, false, 0)
+	pc, err := p.Get(addr, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestPoolPipelinesAndSetsUp(t *testing.T) {
 		t.Fatalf("%d connections, %d setups; want one pooled connection set up once", e.accepted.Load(), setups.Load())
 	}
 	// Fire-and-forget requests keep the order of the replies that follow.
-	pc, _ := p.Get(addr, false, 0)
+	pc, _ := p.Get(addr, false)
 	if err := pc.Send(nil, [][]byte{[]byte("dropped")}); err != nil {
 		t.Fatal(err)
 	}
@@ -134,9 +134,9 @@ func TestPoolReplacesIdleConnections(t *testing.T) {
 	defer p.Close()
 	addr := e.ln.Addr().String()
 	do(t, p, addr, "a")
-	first, _ := p.Get(addr, false, 0)
+	first, _ := p.Get(addr, false)
 	first.lastUse.Store(time.Now().Add(-time.Hour).UnixNano()) // idle for longer than half the timeout
-	second, err := p.Get(addr, false, 0)
+	second, err := p.Get(addr, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,8 +157,8 @@ func TestPoolDialFailsFast(t *testing.T) {
 	_ = ln.Close() // nothing listens there now
 	p := NewPool(Options{})
 	defer p.Close()
-	_, err1 := p.Get(dead, false, 0)
-	_, err2 := p.Get(dead, false, 0)
+	_, err1 := p.Get(dead, false)
+	_, err2 := p.Get(dead, false)
 	if err1 == nil || err2 != err1 {
 		t.Fatalf("dial errors %v, %v: want the first one repeated", err1, err2)
 	}
@@ -169,12 +169,12 @@ func TestPoolBrokenConnectionFailsCalls(t *testing.T) {
 	p := NewPool(Options{})
 	addr := e.ln.Addr().String()
 	do(t, p, addr, "a")
-	pc, _ := p.Get(addr, false, 0)
+	pc, _ := p.Get(addr, false)
 	p.Close()
 	if err := pc.Send(NewCall(), [][]byte{[]byte("late")}); err != ErrBroken {
 		t.Fatalf("Send after Close: %v", err)
 	}
-	if _, err := p.Get(addr, false, 0); err != ErrBroken {
+	if _, err := p.Get(addr, false); err != ErrBroken {
 		t.Fatalf("Get after Close: %v", err)
 	}
 }
@@ -225,7 +225,7 @@ func TestSendBatchIsContiguous(t *testing.T) {
 		go func() { // batches
 			defer wg.Done()
 			for r := range rounds {
-				pc, err := p.Get(addr, false, 0)
+				pc, err := p.Get(addr, false)
 				if err != nil {
 					t.Error(err)
 					return
@@ -289,7 +289,7 @@ func TestQueueThenFlush(t *testing.T) {
 	e := startEcho(t)
 	p := NewPool(Options{})
 	defer p.Close()
-	pc, err := p.Get(e.ln.Addr().String(), false, 0)
+	pc, err := p.Get(e.ln.Addr().String(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,8 +332,8 @@ func TestGroupWaitsForCallsOnManyConns(t *testing.T) {
 	e1, e2 := startEcho(t), startEcho(t)
 	p := NewPool(Options{})
 	defer p.Close()
-	pc1, err1 := p.Get(e1.ln.Addr().String(), false, 0)
-	pc2, err2 := p.Get(e2.ln.Addr().String(), false, 0)
+	pc1, err1 := p.Get(e1.ln.Addr().String(), false)
+	pc2, err2 := p.Get(e2.ln.Addr().String(), false)
 	if err1 != nil || err2 != nil {
 		t.Fatal(err1, err2)
 	}
@@ -381,7 +381,7 @@ func TestGroupWaitsForCallsOnManyConns(t *testing.T) {
 		_, _ = nc.Read(make([]byte, 64))
 		_ = nc.Close()
 	}()
-	pc3, err := p.Get(ln.Addr().String(), false, 0)
+	pc3, err := p.Get(ln.Addr().String(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +454,7 @@ func BenchmarkQueue16(b *testing.B) {
 	addr := okServer(b)
 	p := NewPool(Options{})
 	defer p.Close()
-	pc, err := p.Get(addr, false, 0)
+	pc, err := p.Get(addr, false)
 	if err != nil {
 		b.Fatal(err)
 	}
