@@ -6,7 +6,12 @@
 # and prints one line per run: the pace, the join's and the leave's move
 # time, p99 before and during each, and during/before as a ratio.
 #
-#   scripts/handoff-pace.sh [PACE...]   (default: no 75 50 25; KEYS=300000 ROUNDS=3 NODES=3)
+#   scripts/handoff-pace.sh [PACE...]   (default: no 75 50 25; KEYS=300000 ROUNDS=3 NODES=3 RATE=0)
+#
+# RATE=R runs the client open loop at R requests/s in all (0: closed loop,
+# as fast as 4 workers go, which keeps a 2-core machine saturated). The
+# busy columns are the machine's CPU busy share (/proc/stat) before and
+# during each move.
 #
 # A pace is what the directive takes: a percentage 1-100, yes (50) or no
 # (unpaced). The machine's load average is printed with each run: run it
@@ -22,12 +27,12 @@ go build -o "$out/cached" ./cmd/cached/
 go test -c -o "$out/handoff.test" ./cmd/cached/
 # ms converts a Go duration (1.234s, 5.6ms, 789µs) to milliseconds.
 ms() { awk -v d="$1" 'BEGIN { v = d + 0; if (d ~ /µs$/) v /= 1000; else if (d ~ /ms$/) ; else if (d ~ /s$/) v *= 1000; printf "%.2f", v }'; }
-printf '%-5s %-5s %10s %10s %10s %7s   %10s %10s %10s %7s  %s\n' round pace join_ms p99_bef p99_dur ratio leave_ms p99_bef p99_dur ratio load
+printf '%-5s %-5s %10s %10s %10s %7s %9s   %10s %10s %10s %7s %9s  %s\n' round pace join_ms p99_bef p99_dur ratio busy% leave_ms p99_bef p99_dur ratio busy% load
 for r in $(seq "$rounds"); do
   for pace in "${paces[@]}"; do
     log="$out/r$r-pace-$pace.log"
     load=$(cut -d' ' -f1-3 /proc/loadavg)
-    (cd cmd/cached && CACHED_HANDOFF_BIN="$out/cached" CACHED_HANDOFF_KEYS="$keys" CACHED_HANDOFF_NODES="${NODES:-3}" \
+    (cd cmd/cached && CACHED_HANDOFF_BIN="$out/cached" CACHED_HANDOFF_KEYS="$keys" CACHED_HANDOFF_NODES="${NODES:-3}" CACHED_HANDOFF_RATE="${RATE:-0}" \
       CACHED_HANDOFF_ARGS="--repl-snapshot-pace $pace" \
       "$out/handoff.test" -test.count=1 -test.timeout 30m -test.run TestBinaryClusterHandoff -test.v >"$log" 2>&1) ||
       { echo "round $r pace $pace: test failed, see $log"; tail -5 "$log"; continue; }
@@ -38,9 +43,11 @@ for r in $(seq "$rounds"); do
       bef=$(echo "$m" | grep -oE "before [0-9.]+[µm]?s" | cut -d' ' -f2)
       dur=$(echo "$m" | grep -oE "during [0-9.]+[µm]?s" | cut -d' ' -f2)
       b=$(ms "$bef"); d=$(ms "$dur")
-      line+=("$(ms "$took")" "$b" "$d" "$(awk -v b="$b" -v d="$d" 'BEGIN { if (b > 0) printf "%.1fx", d / b; else print "-" }')")
+      busy=$(grep -oE "$what [0-9]+->[0-9]+: .*machine CPU busy [0-9-]+% before, [0-9-]+% during" "$log" | head -1 |
+        grep -oE "busy [0-9-]+% before, [0-9-]+% during" | awk '{ gsub("%|,", ""); print $2 "/" $4 }')
+      line+=("$(ms "$took")" "$b" "$d" "$(awk -v b="$b" -v d="$d" 'BEGIN { if (b > 0) printf "%.1fx", d / b; else print "-" }')" "${busy:--}")
     done
-    printf '%-5s %-5s %10s %10s %10s %7s   %10s %10s %10s %7s  %s\n' "${line[@]}" "$load"
+    printf '%-5s %-5s %10s %10s %10s %7s %9s   %10s %10s %10s %7s %9s  %s\n' "${line[@]}" "$load"
   done
 done
 echo "logs in $out"

@@ -35,9 +35,13 @@ import (
 // CACHED_HANDOFF_KEYS sets the key count (default 20000; the figure
 // is 1000000, which takes minutes to load on a busy machine), and
 // CACHED_HANDOFF_NODES the nodes before the join (default 3; 5 gives the
-// issue's 5 -> 6 figures).
+// issue's 5 -> 6 figures). CACHED_HANDOFF_RATE=R runs the workers open
+// loop at R requests a second in all instead of as fast as they can (a
+// closed loop keeps the 2-core machine saturated, so any work a move adds
+// shows as queueing); an open-loop request's latency counts from the
+// moment it was due, so a stall delays the requests behind it too.
 func TestBinaryClusterHandoff(t *testing.T) {
-	keys, nodes := 20000, 3
+	keys, nodes, rate := 20000, 3, 0
 	if v := os.Getenv("CACHED_HANDOFF_KEYS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -51,6 +55,13 @@ func TestBinaryClusterHandoff(t *testing.T) {
 			t.Fatalf("CACHED_HANDOFF_NODES=%q (3 to 9)", v)
 		}
 		nodes = n
+	}
+	if v := os.Getenv("CACHED_HANDOFF_RATE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			t.Fatalf("CACHED_HANDOFF_RATE=%q", v)
+		}
+		rate = n
 	}
 	bin := os.Getenv("CACHED_HANDOFF_BIN") // a prebuilt binary (to compare builds in turn)
 	if bin == "" {
@@ -79,7 +90,11 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{h.procs[0].addr},
 		DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, PoolSize: 8})
 	defer cc.Close()
+	cc.OnNewNode(func(rdb *redis.Client) { rdb.AddHook(redirectHook{}) })
 	load := &hoLoad{cc: cc, keys: keys, workers: 4, want: make([]string, keys), cut: make([]string, keys)}
+	if rate > 0 {
+		load.every = time.Duration(load.workers) * time.Second / time.Duration(rate)
+	}
 	began := time.Now()
 	if err := load.preload(ctx); err != nil {
 		t.Fatal(err)
@@ -91,8 +106,10 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	defer func() { stop(); <-done }()
 	h.sleepLoad(load, time.Second)
 	_ = load.p99()
+	cpu := newCPUBusy()
 	h.pollLoad(nodes, 2*time.Second)
 	p99Before := load.p99()
+	busyBefore := cpu.busy()
 
 	// Join: 3 -> 4.
 	keys0, bytes0 := h.loadedTotals()
@@ -101,20 +118,24 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	h.start(seed)
 	h.waitBalanced(nodes+1, 10*time.Minute)
 	joinTook := time.Since(joinAt)
-	p99Join, maxJoin, stallsJoin := load.window()
+	p99Join, maxJoin, stallsJoin, redirJoin := load.window()
+	busyJoin := cpu.busy()
 	t.Logf("join window %s .. %s", joinAt.UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
 	h.traceAll("after join")
 	keys1, bytes1 := h.loadedTotals()
 	h.sleepLoad(load, time.Second)
 	missJoin, wrongJoin := load.misses.Load(), load.wrong.Load()
-	t.Logf("join %d->%d: balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s",
+	t.Logf("join %d->%d: balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; machine CPU busy %.0f%% before, %.0f%% during; %s",
 		nodes, nodes+1, joinTook.Round(time.Millisecond), keys1-keys0, float64(keys1-keys0)/joinTook.Seconds(),
-		float64(bytes1-bytes0)/1e6, float64(bytes1-bytes0)/1e6/joinTook.Seconds(), p99Before, p99Join, maxJoin, stallsJoin, load.summary())
+		float64(bytes1-bytes0)/1e6, float64(bytes1-bytes0)/1e6/joinTook.Seconds(), p99Before, p99Join, maxJoin, stallsJoin, redirJoin,
+		busyBefore, busyJoin, load.summary())
 
 	// Graceful leave: 4 -> 3, by SIGTERM to a node that is not the seed.
 	_ = load.p99()
+	cpu.busy()
 	h.pollLoad(nodes+1, time.Second)
 	p99Before = load.p99()
+	busyBefore = cpu.busy()
 	leaver := h.procs[2]
 	leaveAt := time.Now()
 	_ = leaver.cmd.Process.Signal(syscall.SIGTERM)
@@ -124,14 +145,16 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	h.procs = slices.Delete(h.procs, 2, 3)
 	h.waitBalanced(nodes, 10*time.Minute)
 	leaveTook := time.Since(leaveAt)
-	p99Leave, maxLeave, stallsLeave := load.window()
+	p99Leave, maxLeave, stallsLeave, redirLeave := load.window()
+	busyLeave := cpu.busy()
 	t.Logf("leave window %s .. %s", leaveAt.UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
 	h.traceAll("after leave")
 	h.sleepLoad(load, time.Second)
 	stop()
 	<-done
-	t.Logf("leave %d->%d: exited and balanced after %v; p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; leaver log: %s",
-		nodes+1, nodes, leaveTook.Round(time.Millisecond), p99Before, p99Leave, maxLeave, stallsLeave, load.summary(), handoffLines(leaver.logs.String()))
+	t.Logf("leave %d->%d: exited and balanced after %v; p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; machine CPU busy %.0f%% before, %.0f%% during; %s; leaver log: %s",
+		nodes+1, nodes, leaveTook.Round(time.Millisecond), p99Before, p99Leave, maxLeave, stallsLeave, redirLeave,
+		busyBefore, busyLeave, load.summary(), handoffLines(leaver.logs.String()))
 	if !strings.Contains(leaver.logs.String(), "slots handed over") {
 		t.Errorf("the leaver did not log its hand-over:\n%s", leaver.logs.String())
 	}
@@ -368,15 +391,47 @@ type hoLoad struct {
 	cc      *redis.ClusterClient
 	keys    int
 	workers int
+	every   time.Duration // open loop: a worker's requests are due this far apart (0: closed loop)
 	want    []string
 	// cut is the value of a SET the end of the run cut off: the server may
 	// or may not have applied it, so verify accepts it too.
 	cut []string
 
 	reads, writes, misses, wrong, errs atomic.Int64
-	mu                                 sync.Mutex // protects lat and firstErr
+	mu                                 sync.Mutex // protects lat, redirected and firstErr
 	lat                                []time.Duration
+	redirected                         []time.Duration // the latencies of requests a node answered MOVED, ASK or TRYAGAIN
 	firstErr                           string
+}
+
+// redirectHook marks a request whose context carries a redirectMark when
+// a node answers it MOVED, ASK or TRYAGAIN (go-redis then retries it
+// elsewhere or later), so that the window can say how much of its tail
+// is redirected requests.
+type redirectHook struct{}
+
+type (
+	redirectKey  struct{}
+	redirectMark struct{ atomic.Bool }
+)
+
+func (redirectHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (redirectHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (redirectHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if m, ok := ctx.Value(redirectKey{}).(*redirectMark); ok && err != nil {
+			msg := err.Error()
+			if strings.HasPrefix(msg, "MOVED ") || strings.HasPrefix(msg, "ASK ") || strings.HasPrefix(msg, "TRYAGAIN") {
+				m.Store(true)
+			}
+		}
+		return err
+	}
 }
 
 func hoKey(i int) string { return "ho:" + strconv.Itoa(i) }
@@ -406,9 +461,23 @@ func (l *hoLoad) run(ctx context.Context) {
 }
 
 func (l *hoLoad) worker(ctx context.Context, w int) {
+	due := time.Now()
 	for gen := 1; ctx.Err() == nil; gen++ {
 		for i := w; i < l.keys && ctx.Err() == nil; i += l.workers {
 			start := time.Now()
+			if l.every > 0 {
+				due = due.Add(l.every)
+				if wait := time.Until(due); wait > 0 {
+					select {
+					case <-time.After(wait):
+					case <-ctx.Done():
+						return
+					}
+				}
+				start = due // latency counts from when the request was due
+			}
+			var mark redirectMark
+			ctx := context.WithValue(ctx, redirectKey{}, &mark)
 			if (gen+i/l.workers)%4 == 0 {
 				v := fmt.Sprintf("v%d-%d-%032d", gen, i, i)
 				err := l.cc.Set(ctx, hoKey(i), v, 0).Err()
@@ -437,9 +506,13 @@ func (l *hoLoad) worker(ctx context.Context, w int) {
 					l.wrong.Add(1)
 				}
 			}
+			took := time.Since(start)
 			l.mu.Lock()
 			if len(l.lat) < 1<<22 {
-				l.lat = append(l.lat, time.Since(start))
+				l.lat = append(l.lat, took)
+				if mark.Load() {
+					l.redirected = append(l.redirected, took)
+				}
 			}
 			l.mu.Unlock()
 		}
@@ -458,26 +531,34 @@ func (l *hoLoad) noteErr(err error) {
 // p99 returns the 99th percentile latency since the last call (of p99 or
 // window).
 func (l *hoLoad) p99() time.Duration {
-	p, _, _ := l.window()
+	p, _, _, _ := l.window()
 	return p
 }
 
 // window returns the 99th percentile and the largest latency since the
-// last call, and how many requests took 100 ms or more: a stall of the
-// workers (all four waiting on one slow node) shows in those while it
-// leaves few requests in the p99.
-func (l *hoLoad) window() (p99, most time.Duration, stalls int) {
+// last call, how many requests took 100 ms or more (a stall of the workers,
+// all four waiting on one slow node, shows in those while it leaves few
+// requests in the p99), and what the redirected requests were.
+func (l *hoLoad) window() (p99, most time.Duration, stalls int, redirects string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.lat) == 0 {
-		return 0, 0, 0
+		return 0, 0, 0, ""
 	}
 	slices.Sort(l.lat)
 	p99, most = l.lat[len(l.lat)*99/100], l.lat[len(l.lat)-1]
 	i, _ := slices.BinarySearch(l.lat, 100*time.Millisecond)
 	stalls = len(l.lat) - i
-	l.lat = l.lat[:0]
-	return p99.Round(10 * time.Microsecond), most.Round(100 * time.Microsecond), stalls
+	tail := 0 // redirected requests at or above the p99
+	for _, d := range l.redirected {
+		if d >= p99 {
+			tail++
+		}
+	}
+	redirects = fmt.Sprintf("%d of %d requests redirected (MOVED, ASK or TRYAGAIN), %d of the %d at or above the p99",
+		len(l.redirected), len(l.lat), tail, len(l.lat)-len(l.lat)*99/100)
+	l.lat, l.redirected = l.lat[:0], l.redirected[:0]
+	return p99.Round(10 * time.Microsecond), most.Round(100 * time.Microsecond), stalls, redirects
 }
 
 func (l *hoLoad) summary() string {
@@ -509,4 +590,42 @@ func (l *hoLoad) verify(ctx context.Context) (missing, wrong int, err error) {
 		}
 	}
 	return missing, wrong, nil
+}
+
+// cpuBusy reads the machine's CPU time from /proc/stat: busy reports the
+// share of all CPUs' time not idle (idle and iowait) since its last call,
+// in percent, or -1 where /proc/stat cannot be read. The hand-off's p99
+// during a move depends on whether the move's work finds the cores free.
+type cpuBusy struct{ idle, total uint64 }
+
+func newCPUBusy() *cpuBusy {
+	c := &cpuBusy{}
+	c.busy()
+	return c
+}
+
+func (c *cpuBusy) busy() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 6 || f[0] != "cpu" {
+		return -1
+	}
+	var idle, total uint64
+	for i, s := range f[1:] {
+		v, _ := strconv.ParseUint(s, 10, 64)
+		total += v
+		if i == 3 || i == 4 { // idle, iowait
+			idle += v
+		}
+	}
+	di, dt := idle-c.idle, total-c.total
+	c.idle, c.total = idle, total
+	if dt == 0 {
+		return -1
+	}
+	return 100 * float64(dt-di) / float64(dt)
 }
