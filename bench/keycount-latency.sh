@@ -15,6 +15,7 @@
 #
 #   bench/keycount-latency.sh            (from the repository root)
 #   SMALL=100000 LARGE=20000000 RATE=40000 DURATION=20s ROUNDS=1 bench/keycount-latency.sh
+#   CACHED_ARGS="--io-event-loop no" bench/keycount-latency.sh   (directives for cached)
 #
 # Latency is wall-clock: run it on an otherwise idle machine (it prints the
 # load average); the 20M-key preload takes about a minute per server and
@@ -37,7 +38,8 @@ pct() { awk -v op="$1" -v col="$2" '$1 == op {print $col}' "$3"; }
 
 measure() { # SERVER PORT KEYS
 	local srv=$1 port=$2 keys=$3 out="$tmp/run.txt"
-	if [ "$srv" = cached ]; then start cached "$port"; else start redis "$port"; fi
+	# shellcheck disable=SC2086 # CACHED_ARGS is a list of words
+	if [ "$srv" = cached ]; then start cached "$port" ${CACHED_ARGS:-}; else start redis "$port"; fi
 	"$tmp/bench" --addr "127.0.0.1:$port" --keyspace "$keys" --data-size 16 --preload \
 		--ratio 1:10 --key-dist uniform --rate 0 --requests 1 --quiet >/dev/null
 	local gc0=0 cpu0=0 cyc0=0
