@@ -16,6 +16,7 @@
 #   bench/keycount-latency.sh            (from the repository root)
 #   SMALL=100000 LARGE=20000000 RATE=40000 DURATION=20s ROUNDS=1 bench/keycount-latency.sh
 #   CACHED_ARGS="--io-event-loop no" bench/keycount-latency.sh   (directives for cached)
+#   PIN=1 bench/keycount-latency.sh   (server on CPU 0, load generator on CPU 1)
 #
 # Latency is wall-clock: run it on an otherwise idle machine (it prints the
 # load average); the 20M-key preload takes about a minute per server and
@@ -30,6 +31,11 @@ port_c=${PORT_A:-17521}
 port_r=${PORT_B:-17522}
 . bench/server.sh
 go build -o "$tmp/bench" ./bench
+client=()
+if [ "${PIN:-0}" = 1 ]; then
+	SERVER_CPUS=0
+	client=(taskset -c 1)
+fi
 
 info() { redis-cli -p "$1" info "$2" | tr -d '\r' | awk -F: -v k="$3" '$1 == k {print $2}'; }
 
@@ -40,7 +46,7 @@ measure() { # SERVER PORT KEYS
 	local srv=$1 port=$2 keys=$3 out="$tmp/run.txt"
 	# shellcheck disable=SC2086 # CACHED_ARGS is a list of words
 	if [ "$srv" = cached ]; then start cached "$port" ${CACHED_ARGS:-}; else start redis "$port"; fi
-	"$tmp/bench" --addr "127.0.0.1:$port" --keyspace "$keys" --data-size 16 --preload \
+	"${client[@]}" "$tmp/bench" --addr "127.0.0.1:$port" --keyspace "$keys" --data-size 16 --preload \
 		--ratio 1:10 --key-dist uniform --rate 0 --requests 1 --quiet >/dev/null
 	local gc0=0 cpu0=0 cyc0=0
 	if [ "$srv" = cached ]; then
@@ -48,7 +54,7 @@ measure() { # SERVER PORT KEYS
 		cpu0=$(awk -v u="$(info "$port" cpu used_cpu_user)" -v s="$(info "$port" cpu used_cpu_sys)" 'BEGIN {print u + s}')
 		cyc0=$(info "$port" cpu gc_cycles)
 	fi
-	"$tmp/bench" --addr "127.0.0.1:$port" --keyspace "$keys" --data-size 16 --ratio 1:10 \
+	"${client[@]}" "$tmp/bench" --addr "127.0.0.1:$port" --keyspace "$keys" --data-size 16 --ratio 1:10 \
 		--key-dist uniform --rate "$rate" --duration "$duration" --warmup 3s --quiet >"$out"
 	local share="-" cycles="-"
 	if [ "$srv" = cached ]; then
@@ -72,7 +78,7 @@ measure() { # SERVER PORT KEYS
 	fi
 }
 
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); rate $rate/s, $duration, 16-byte values, 1 SET : 10 GET, uniform keys"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); ${SERVER_CPUS:+server on CPU $SERVER_CPUS, load generator on CPU 1; }rate $rate/s, $duration, 16-byte values, 1 SET : 10 GET, uniform keys"
 echo
 echo "| server | keys | GET p50 / p99 / p99.9 ms | SET p50 / p99 / p99.9 ms | ops/s | GC CPU share | GCs | RSS |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"

@@ -5,7 +5,8 @@
 #
 #   start SERVER PORT DIRECTIVES...   starts cached or redis-server on PORT
 #                                     (PID in $pid; $SERVER_ENV is passed to
-#                                     cached), waits for PING
+#                                     cached; $SERVER_CPUS, a CPU list, pins
+#                                     either with taskset), waits for PING
 #   stop                              ends it
 #   rss                               its resident set in bytes
 #   cpu                               its utime+stime in clock ticks
@@ -22,9 +23,9 @@ start() {
 	local srv=$1 port=$2
 	shift 2
 	if [ "$srv" = cached ]; then
-		env ${SERVER_ENV:-} "$tmp/cached" --port "$port" --bind 127.0.0.1 --loglevel warning --metrics-addr "" "$@" >"$tmp/$srv.log" 2>&1 &
+		env ${SERVER_ENV:-} ${SERVER_CPUS:+taskset -c "$SERVER_CPUS"} "$tmp/cached" --port "$port" --bind 127.0.0.1 --loglevel warning --metrics-addr "" "$@" >"$tmp/$srv.log" 2>&1 &
 	else
-		redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no "$@" >"$tmp/$srv.log" 2>&1 &
+		${SERVER_CPUS:+taskset -c "$SERVER_CPUS"} redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no "$@" >"$tmp/$srv.log" 2>&1 &
 	fi
 	pid=$!
 	for _ in $(seq 100); do
