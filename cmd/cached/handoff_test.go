@@ -90,7 +90,7 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{h.procs[0].addr},
 		DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, PoolSize: 8})
 	defer cc.Close()
-	cc.OnNewNode(func(rdb *redis.Client) { rdb.AddHook(redirectHook{}) })
+	cc.OnNewNode(func(rdb *redis.Client) { rdb.AddHook(nodeHook{addr: rdb.Options().Addr}) })
 	load := &hoLoad{cc: cc, keys: keys, workers: 4, want: make([]string, keys), cut: make([]string, keys)}
 	if rate > 0 {
 		load.every = time.Duration(load.workers) * time.Second / time.Duration(rate)
@@ -162,6 +162,9 @@ func TestBinaryClusterHandoff(t *testing.T) {
 		t.Errorf("misses of pre-existing keys: %d during the join, %d in all", missJoin, load.misses.Load())
 	}
 	missing, wrong, err := load.verify(ctx)
+	for _, l := range load.slow {
+		t.Logf("slow request: %s", l)
+	}
 	t.Logf("final check: %d keys missing, %d not the last acknowledged value (%v); wrong values during the run: %d (join), %d (all)",
 		missing, wrong, err, wrongJoin, load.wrong.Load())
 	if err != nil || missing != 0 {
@@ -401,35 +404,47 @@ type hoLoad struct {
 	mu                                 sync.Mutex // protects lat, redirected and firstErr
 	lat                                []time.Duration
 	redirected                         []time.Duration // the latencies of requests a node answered MOVED, ASK or TRYAGAIN
+	slow                               []string        // the first requests of 1 s or more: key, start, tries
 	firstErr                           string
 }
 
-// redirectHook marks a request whose context carries a redirectMark when
-// a node answers it MOVED, ASK or TRYAGAIN (go-redis then retries it
-// elsewhere or later), so that the window can say how much of its tail
-// is redirected requests.
-type redirectHook struct{}
+// nodeHook marks a request whose context carries a redirectMark when the
+// node at addr answers it MOVED, ASK or TRYAGAIN (go-redis then retries it
+// elsewhere or later), so that the window can say how much of its tail is
+// redirected requests, and notes each try (node, command, answer, time) on
+// the mark for the log of the slowest requests.
+type nodeHook struct{ addr string }
 
 type (
 	redirectKey  struct{}
-	redirectMark struct{ atomic.Bool }
+	redirectMark struct {
+		atomic.Bool
+		tries []string // written by the worker's goroutine only (go-redis calls hooks on it)
+	}
 )
 
-func (redirectHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (nodeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
-func (redirectHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (nodeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
 
-func (redirectHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (h nodeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		began := time.Now()
 		err := next(ctx, cmd)
-		if m, ok := ctx.Value(redirectKey{}).(*redirectMark); ok && err != nil {
-			msg := err.Error()
-			if strings.HasPrefix(msg, "MOVED ") || strings.HasPrefix(msg, "ASK ") || strings.HasPrefix(msg, "TRYAGAIN") {
+		m, ok := ctx.Value(redirectKey{}).(*redirectMark)
+		if !ok {
+			return err
+		}
+		answer := "ok"
+		if err != nil {
+			answer = err.Error()
+			if strings.HasPrefix(answer, "MOVED ") || strings.HasPrefix(answer, "ASK ") || strings.HasPrefix(answer, "TRYAGAIN") {
 				m.Store(true)
 			}
 		}
+		m.tries = append(m.tries, fmt.Sprintf("%s %s %q %v", h.addr, cmd.Name(), answer, time.Since(began).Round(time.Millisecond)))
 		return err
 	}
 }
@@ -512,6 +527,10 @@ func (l *hoLoad) worker(ctx context.Context, w int) {
 				l.lat = append(l.lat, took)
 				if mark.Load() {
 					l.redirected = append(l.redirected, took)
+				}
+				if took >= time.Second && len(l.slow) < 8 {
+					l.slow = append(l.slow, fmt.Sprintf("%s at %s took %v: %s", hoKey(i), start.UTC().Format("15:04:05.000"),
+						took.Round(time.Millisecond), strings.Join(mark.tries, "; ")))
 				}
 			}
 			l.mu.Unlock()
