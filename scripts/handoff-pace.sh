@@ -38,12 +38,12 @@ for r in $(seq "$rounds"); do
       { echo "round $r pace $pace: test failed, see $log"; tail -5 "$log"; continue; }
     line=("$r" "$pace")
     for what in join leave; do
-      m=$(grep -oE "$what [0-9]+->[0-9]+: [a-z ]*after [0-9.]+[µm]?s; .*p99 before [0-9.]+[µm]?s, during [0-9.]+[µm]?s" "$log" | head -1)
+      m=$(grep -oE "$what [0-9]+->[0-9]+( \([^)]*\))?: [a-z ]*after [0-9.]+[µm]?s; .*p99 before [0-9.]+[µm]?s, during [0-9.]+[µm]?s" "$log" | head -1)
       took=$(echo "$m" | grep -oE "after [0-9.]+[µm]?s" | cut -d' ' -f2)
       bef=$(echo "$m" | grep -oE "before [0-9.]+[µm]?s" | cut -d' ' -f2)
       dur=$(echo "$m" | grep -oE "during [0-9.]+[µm]?s" | cut -d' ' -f2)
       b=$(ms "$bef"); d=$(ms "$dur")
-      busy=$(grep -oE "$what [0-9]+->[0-9]+: .*machine CPU busy [0-9-]+% before, [0-9-]+% during" "$log" | head -1 |
+      busy=$(grep -oE "$what [0-9]+->[0-9]+( \([^)]*\))?: .*machine CPU busy [0-9-]+% before, [0-9-]+% during" "$log" | head -1 |
         grep -oE "busy [0-9-]+% before, [0-9-]+% during" | awk '{ gsub("%|,", ""); print $2 "/" $4 }')
       line+=("$(ms "$took")" "$b" "$d" "$(awk -v b="$b" -v d="$d" 'BEGIN { if (b > 0) printf "%.1fx", d / b; else print "-" }')" "${busy:--}")
     done

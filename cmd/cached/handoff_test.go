@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,7 +92,8 @@ func TestBinaryClusterHandoff(t *testing.T) {
 		DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, PoolSize: 8})
 	defer cc.Close()
 	cc.OnNewNode(func(rdb *redis.Client) { rdb.AddHook(nodeHook{addr: rdb.Options().Addr}) })
-	load := &hoLoad{cc: cc, keys: keys, workers: 4, want: make([]string, keys), cut: make([]string, keys)}
+	load := &hoLoad{cc: cc, keys: keys, workers: 4, want: make([]string, keys), cut: make([]string, keys),
+		byNode: map[string][]time.Duration{}}
 	if rate > 0 {
 		load.every = time.Duration(load.workers) * time.Second / time.Duration(rate)
 	}
@@ -108,7 +110,7 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	_ = load.p99()
 	cpu := newCPUBusy()
 	h.pollLoad(nodes, 2*time.Second)
-	p99Before := load.p99()
+	p99Before, _, _, redirBefore := load.window()
 	busyBefore := cpu.busy()
 
 	// Join: 3 -> 4.
@@ -125,16 +127,16 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	keys1, bytes1 := h.loadedTotals()
 	h.sleepLoad(load, time.Second)
 	missJoin, wrongJoin := load.misses.Load(), load.wrong.Load()
-	t.Logf("join %d->%d: balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; machine CPU busy %.0f%% before, %.0f%% during; %s",
-		nodes, nodes+1, joinTook.Round(time.Millisecond), keys1-keys0, float64(keys1-keys0)/joinTook.Seconds(),
-		float64(bytes1-bytes0)/1e6, float64(bytes1-bytes0)/1e6/joinTook.Seconds(), p99Before, p99Join, maxJoin, stallsJoin, redirJoin,
+	t.Logf("join %d->%d (new node %s): balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; before the join: %s; machine CPU busy %.0f%% before, %.0f%% during; %s",
+		nodes, nodes+1, h.procs[nodes].addr, joinTook.Round(time.Millisecond), keys1-keys0, float64(keys1-keys0)/joinTook.Seconds(),
+		float64(bytes1-bytes0)/1e6, float64(bytes1-bytes0)/1e6/joinTook.Seconds(), p99Before, p99Join, maxJoin, stallsJoin, redirJoin, redirBefore,
 		busyBefore, busyJoin, load.summary())
 
 	// Graceful leave: 4 -> 3, by SIGTERM to a node that is not the seed.
 	_ = load.p99()
 	cpu.busy()
 	h.pollLoad(nodes+1, time.Second)
-	p99Before = load.p99()
+	p99Before, _, _, redirBefore = load.window()
 	busyBefore = cpu.busy()
 	leaver := h.procs[2]
 	leaveAt := time.Now()
@@ -152,8 +154,8 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	h.sleepLoad(load, time.Second)
 	stop()
 	<-done
-	t.Logf("leave %d->%d: exited and balanced after %v; p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; machine CPU busy %.0f%% before, %.0f%% during; %s; leaver log: %s",
-		nodes+1, nodes, leaveTook.Round(time.Millisecond), p99Before, p99Leave, maxLeave, stallsLeave, redirLeave,
+	t.Logf("leave %d->%d (leaver %s): exited and balanced after %v; p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; before the leave: %s; machine CPU busy %.0f%% before, %.0f%% during; %s; leaver log: %s",
+		nodes+1, nodes, leaver.addr, leaveTook.Round(time.Millisecond), p99Before, p99Leave, maxLeave, stallsLeave, redirLeave, redirBefore,
 		busyBefore, busyLeave, load.summary(), handoffLines(leaver.logs.String()))
 	if !strings.Contains(leaver.logs.String(), "slots handed over") {
 		t.Errorf("the leaver did not log its hand-over:\n%s", leaver.logs.String())
@@ -403,8 +405,10 @@ type hoLoad struct {
 	reads, writes, misses, wrong, errs atomic.Int64
 	mu                                 sync.Mutex // protects lat, redirected and firstErr
 	lat                                []time.Duration
-	redirected                         []time.Duration // the latencies of requests a node answered MOVED, ASK or TRYAGAIN
-	slow                               []string        // the first requests of 1 s or more: key, start, tries
+	redirected                         []time.Duration            // the latencies of requests a node answered MOVED, ASK or TRYAGAIN
+	slow                               []string                   // the first requests of 1 s or more: key, start, tries
+	byNode                             map[string][]time.Duration // each node's tries' times
+	last                               []hoTry                    // each request's last node and the request's time
 	firstErr                           string
 }
 
@@ -415,11 +419,22 @@ type hoLoad struct {
 // the mark for the log of the slowest requests.
 type nodeHook struct{ addr string }
 
+// hoTry is one try of a request: the node asked, its answer and how long
+// it took.
+type hoTry struct {
+	addr, cmd, answer string
+	took              time.Duration
+}
+
+func (t hoTry) String() string {
+	return fmt.Sprintf("%s %s %q %v", t.addr, t.cmd, t.answer, t.took.Round(time.Millisecond))
+}
+
 type (
 	redirectKey  struct{}
 	redirectMark struct {
 		atomic.Bool
-		tries []string // written by the worker's goroutine only (go-redis calls hooks on it)
+		tries []hoTry // written by the worker's goroutine only (go-redis calls hooks on it)
 	}
 )
 
@@ -444,7 +459,7 @@ func (h nodeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 				m.Store(true)
 			}
 		}
-		m.tries = append(m.tries, fmt.Sprintf("%s %s %q %v", h.addr, cmd.Name(), answer, time.Since(began).Round(time.Millisecond)))
+		m.tries = append(m.tries, hoTry{addr: h.addr, cmd: cmd.Name(), answer: answer, took: time.Since(began)})
 		return err
 	}
 }
@@ -528,9 +543,15 @@ func (l *hoLoad) worker(ctx context.Context, w int) {
 				if mark.Load() {
 					l.redirected = append(l.redirected, took)
 				}
+				for _, t := range mark.tries {
+					l.byNode[t.addr] = append(l.byNode[t.addr], t.took)
+				}
+				if n := len(mark.tries); n > 0 {
+					l.last = append(l.last, hoTry{addr: mark.tries[n-1].addr, took: took})
+				}
 				if took >= time.Second && len(l.slow) < 8 {
-					l.slow = append(l.slow, fmt.Sprintf("%s at %s took %v: %s", hoKey(i), start.UTC().Format("15:04:05.000"),
-						took.Round(time.Millisecond), strings.Join(mark.tries, "; ")))
+					l.slow = append(l.slow, fmt.Sprintf("%s at %s took %v: %v", hoKey(i), start.UTC().Format("15:04:05.000"),
+						took.Round(time.Millisecond), mark.tries))
 				}
 			}
 			l.mu.Unlock()
@@ -574,9 +595,21 @@ func (l *hoLoad) window() (p99, most time.Duration, stalls int, redirects string
 			tail++
 		}
 	}
-	redirects = fmt.Sprintf("%d of %d requests redirected (MOVED, ASK or TRYAGAIN), %d of the %d at or above the p99",
+	redirects = fmt.Sprintf("%d of %d requests redirected (MOVED, ASK or TRYAGAIN), %d of the %d at or above the p99; tries by node (count, p99):",
 		len(l.redirected), len(l.lat), tail, len(l.lat)-len(l.lat)*99/100)
-	l.lat, l.redirected = l.lat[:0], l.redirected[:0]
+	tailBy := map[string]int{} // the requests at or above the p99 by the node that answered last
+	for _, t := range l.last {
+		if t.took >= p99 {
+			tailBy[t.addr]++
+		}
+	}
+	for _, addr := range slices.Sorted(maps.Keys(l.byNode)) {
+		d := l.byNode[addr]
+		slices.Sort(d)
+		redirects += fmt.Sprintf(" %s %d %v (%d of the tail)", addr, len(d), d[len(d)*99/100].Round(10*time.Microsecond), tailBy[addr])
+	}
+	l.lat, l.redirected, l.last = l.lat[:0], l.redirected[:0], l.last[:0]
+	clear(l.byNode)
 	return p99.Round(10 * time.Microsecond), most.Round(100 * time.Microsecond), stalls, redirects
 }
 
