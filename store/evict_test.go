@@ -9,12 +9,16 @@ import (
 
 func keyN(i int) []byte { return []byte(fmt.Sprintf("key:%04d", i)) }
 
+// lruStep is a step of the clock the LRU clock tells apart (one tick is
+// 62.5 ms).
+const lruStep = 1000/lruHz + 1
+
 // fillOneShard stores n keys in a one-shard store, key i with TTL now+ttl(i)
-// (0 = none), one every 10 ms of clk, and returns the cost of key 1 (the
+// (0 = none), one every lruStep ms of clk, and returns the cost of key 1 (the
 // keys with a TTL cost the same, and so do those without).
 func fillOneShard(s *Store, clk *fakeClock, n int, ttl func(i int) int64) int64 {
 	for i := range n {
-		clk.Advance(10)
+		clk.Advance(lruStep)
 		var exp int64
 		if d := ttl(i); d != 0 {
 			exp = s.Now() + d
@@ -30,7 +34,7 @@ func fillOneShard(s *Store, clk *fakeClock, n int, ttl func(i int) int64) int64 
 func TestEvictionPolicies(t *testing.T) {
 	everyOther := func(i int) int64 {
 		if i%2 == 1 {
-			return int64(1000 + i) // odd keys volatile; lower i expires sooner
+			return int64(100_000 + i) // odd keys volatile; lower i expires sooner
 		}
 		return 0
 	}
@@ -81,7 +85,7 @@ func TestEvictionPolicies(t *testing.T) {
 			s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: tt.policy, MaxMemorySamples: 20, Clock: clk, Observer: &log})
 			defer s.Close()
 			cost := fillOneShard(s, clk, 20, tt.ttl) // key:0000 has no TTL
-			clk.Advance(10)
+			clk.Advance(lruStep)
 			s.Get(0, keyN(0), nil)
 			s.Get(0, keyN(1), nil)
 			if err := s.FreeMemory(); err != nil {
@@ -149,22 +153,22 @@ func TestEvictionAcrossShards(t *testing.T) {
 }
 
 // TestLRUOrderExact: with at least as many samples as keys, allkeys-lru
-// evicts in exact LRU order, telling apart accesses 4 ms apart.
+// evicts in exact LRU order, telling apart accesses one tick apart.
 func TestLRUOrderExact(t *testing.T) {
 	var log eventLog
 	clk := newFakeClock()
 	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, MaxMemorySamples: 10, Clock: clk, Observer: &log})
 	defer s.Close()
 	for i := range 10 {
-		clk.Advance(4)
+		clk.Advance(lruStep)
 		s.Set(0, keyN(i), []byte("v"), 0, 0, "set")
 	}
 	// Touch in an order; overwrite and LookupRead also count as use, Peek does not.
-	clk.Advance(4)
+	clk.Advance(lruStep)
 	s.Get(0, keyN(3), nil)
-	clk.Advance(4)
+	clk.Advance(lruStep)
 	s.Set(0, keyN(0), []byte("w"), 0, 0, "set")
-	clk.Advance(4)
+	clk.Advance(lruStep)
 	tx := s.Lock(keyN(5), keyN(1))
 	tx.LookupRead(0, keyN(5))
 	tx.Peek(0, keyN(1))
@@ -214,13 +218,14 @@ func TestVolatileSampling(t *testing.T) {
 // TestLRUClock: the LRU clock's idle times survive its wrap, and SetIdle's
 // idle times read back (capped at what the clock tells apart).
 func TestLRUClock(t *testing.T) {
-	wrap := int64(1<<32) * 1000 / lruHz // ms at which the clock wraps to 0
+	wrap := int64(1<<accessBits) * 1000 / lruHz // ms at which the clock wraps to 0
 	for _, tc := range []struct{ at, now, want int64 }{
 		{1_700_000_000_000, 1_700_000_000_000, 0},
 		{1_700_000_000_000, 1_700_000_030_000, 30_000},
 		{wrap - 1000, wrap + 2000, 3000}, // across the wrap
-		{1_700_000_000_000, 1_700_000_000_003, 0},
-		{1_700_000_000_000, 1_700_000_000_004, 3}, // one tick: 3.9 ms
+		{1_700_000_000_000, 1_700_000_000_062, 0},
+		{1_700_000_000_000, 1_700_000_000_063, 62},               // one tick: 62.5 ms
+		{wrap + 125, wrap + 62, (accessMask - 1) * 1000 / lruHz}, // an access two ticks after now: a long idle time
 	} {
 		if got := lruIdleMs(lruClock(tc.at), tc.now); got != tc.want {
 			t.Errorf("idle from %d to %d: %d ms, want %d", tc.at, tc.now, got, tc.want)
@@ -231,7 +236,7 @@ func TestLRUClock(t *testing.T) {
 		{0, 0}, {1000, 1000}, {86_400_000, 86_400_000}, {-1, lruMaxIdleMs}, {1 << 62, lruMaxIdleMs},
 	} {
 		// within two ticks below (each conversion rounds down)
-		if got := lruIdleMs(lruAccessIdle(tc.idle, now), now); got > tc.want || got < tc.want-7 {
+		if got := lruIdleMs(lruAccessIdle(tc.idle, now), now); got > tc.want || got < tc.want-2*1000/lruHz {
 			t.Errorf("SetIdle %d: idle %d, want %d", tc.idle, got, tc.want)
 		}
 	}

@@ -58,11 +58,11 @@ func (v View) Scan(db int, cursor uint64, count int, fn func(key []byte, t Type)
 			}
 			work++
 			r := sh.rec(ri)
-			if r.typ == TypeNone || r.db != p || sh.expiredLocked(ri, now) {
+			if r.typ() == TypeNone || sh.dbOf(ri) != p || sh.expiredLocked(ri, now) {
 				continue
 			}
 			found++
-			if !fn(sh.key(r), r.typ) {
+			if !fn(sh.key(r), r.typ()) {
 				v.tx.unlockShard(sh)
 				return uint64(shi)<<32 | uint64(ri+1)
 			}
@@ -83,7 +83,7 @@ func (v View) RandomKey(db int) ([]byte, bool) {
 		p := s.phys(db)
 		if sh.counts[p].keys.Load() > 0 {
 			i := uint32(1 + rand.IntN(int(sh.nrec-1)))
-			if r := sh.rec(i); r.typ != TypeNone && r.db == p && !sh.expiredLocked(i, now) {
+			if r := sh.rec(i); r.typ() != TypeNone && sh.dbOf(i) == p && !sh.expiredLocked(i, now) {
 				k := append([]byte(nil), sh.key(r)...)
 				v.tx.unlockShard(sh)
 				return k, true
@@ -98,7 +98,7 @@ func (v View) RandomKey(db int) ([]byte, bool) {
 		v.tx.lockShard(sh)
 		p := s.phys(db)
 		for i := uint32(1); i < sh.nrec && sh.counts[p].keys.Load() > 0; i++ {
-			if r := sh.rec(i); r.typ != TypeNone && r.db == p && !sh.expiredLocked(i, now) {
+			if r := sh.rec(i); r.typ() != TypeNone && sh.dbOf(i) == p && !sh.expiredLocked(i, now) {
 				k := append([]byte(nil), sh.key(r)...)
 				v.tx.unlockShard(sh)
 				return k, true
@@ -161,7 +161,7 @@ func (sh *shard) slotBatchLocked(start uint32, want func(int) bool, fn func(int,
 	end := min(start+slotBatch, sh.nrec)
 	for i := start; i < end; i++ {
 		r := sh.rec(i)
-		if r.typ == TypeNone || r.db != p {
+		if r.typ() == TypeNone || sh.dbOf(i) != p {
 			continue
 		}
 		if exp := sh.expireAt(i); exp != 0 && exp <= now {
