@@ -150,17 +150,24 @@ func (sh *shard) randomRecordLocked() uint32 {
 // is no per-key list to keep in order, so an access writes only the key's
 // own record.
 
-// lruClock is the LRU clock at Unix ms nowMs: 1/16 s ticks modulo 2^28
-// (the record's access field has 28 bits), so it wraps every 194 days as
-// Redis's 24-bit seconds clock does, at 16 times its resolution (keys used
-// 62.5 ms apart stay ordered).
+// lruClock is the LRU clock at Unix ms nowMs: 1/256 s ticks modulo 2^28
+// (the record's access field has 28 bits), so keys used within the same
+// second stay ordered (Redis's clock ticks once a second). It wraps every
+// 12.1 days (Redis's 24-bit seconds clock: 194 days); so that a key idle
+// longer does not read as recently used, the active expirer's sweep
+// (ageStepLocked) clamps idle times to lruMaxIdleMs (6 days) long before
+// they wrap.
 func lruClock(nowMs int64) uint32 { return uint32(nowMs*lruHz/1000) & accessMask }
 
 // lruHz is the LRU clock's ticks per second.
-const lruHz = 16
+const lruHz = 256
 
-// lruMaxIdleMs is the longest idle time the LRU clock tells apart.
-const lruMaxIdleMs = accessMask * 1000 / lruHz
+// lruMaxTicks is the longest idle time kept, in ticks: half the clock's
+// range. lruMaxIdleMs is the same in ms (6 days).
+const (
+	lruMaxTicks  = (accessMask + 1) / 2
+	lruMaxIdleMs = lruMaxTicks * 1000 / lruHz
+)
 
 // lruIdleMs is the idle time in ms of access field a at Unix ms nowMs
 // (an access later than nowMs reads as a long idle time).
@@ -399,4 +406,37 @@ func (s *shard) poolOfferLocked(i uint32, volatile bool, sc poolScore) {
 		copy(p.e[:k], p.e[1:k+1])
 	}
 	p.e[k] = poolEntry{rec: i, score: score, access: r.access()}
+}
+
+// ageBatch is how many records one sweep step looks at, at least: a step
+// runs per shard and expiry cycle (10 a second by default), and a shard's
+// records are passed over in at most 2^18 steps (7.3 hours at 10 Hz, 3 days
+// at 1 Hz), well within the 6 days before an idle time could wrap.
+const ageBatch = 64
+
+// ageStepLocked clamps to lruMaxTicks the idle time of a batch of records
+// from the shard's sweep cursor (a chunk's never-used rest counts as one), so that no LRU access field gets older
+// than half the clock's range and wraps into looking recent. It does
+// nothing under an LFU policy (the field holds LFU state, whose 16-bit
+// minutes wrap after 45 days as Redis's do).
+func (s *shard) ageStepLocked(nowMs int64) {
+	if s.st.Policy().IsLFU() {
+		return
+	}
+	now := lruClock(nowMs)
+	n := ageBatch + s.nrec>>18
+	for range n {
+		if s.ageCur == 0 || s.ageCur >= s.nrec {
+			s.ageCur = 1
+		}
+		i := s.ageCur
+		if i&chunkMask >= uint32(s.cinfo[i>>chunkBits].bump) { // never used: skip the chunk's rest
+			s.ageCur = i | chunkMask + 1
+			continue
+		}
+		if r := s.rec(i); r.typ() != TypeNone && lruTicks(now, r.access()) > lruMaxTicks {
+			r.setAccess(now - lruMaxTicks)
+		}
+		s.ageCur++
+	}
 }

@@ -10,7 +10,7 @@ import (
 func keyN(i int) []byte { return []byte(fmt.Sprintf("key:%04d", i)) }
 
 // lruStep is a step of the clock the LRU clock tells apart (one tick is
-// 62.5 ms).
+// 3.9 ms).
 const lruStep = 1000/lruHz + 1
 
 // fillOneShard stores n keys in a one-shard store, key i with TTL now+ttl(i)
@@ -223,9 +223,9 @@ func TestLRUClock(t *testing.T) {
 		{1_700_000_000_000, 1_700_000_000_000, 0},
 		{1_700_000_000_000, 1_700_000_030_000, 30_000},
 		{wrap - 1000, wrap + 2000, 3000}, // across the wrap
-		{1_700_000_000_000, 1_700_000_000_062, 0},
-		{1_700_000_000_000, 1_700_000_000_063, 62},               // one tick: 62.5 ms
-		{wrap + 125, wrap + 62, (accessMask - 1) * 1000 / lruHz}, // an access two ticks after now: a long idle time
+		{1_700_000_000_000, 1_700_000_000_003, 0},
+		{1_700_000_000_000, 1_700_000_000_004, 3},             // one tick: 3.9 ms
+		{wrap + 8, wrap + 1, (accessMask - 1) * 1000 / lruHz}, // an access two ticks after now: a long idle time
 	} {
 		if got := lruIdleMs(lruClock(tc.at), tc.now); got != tc.want {
 			t.Errorf("idle from %d to %d: %d ms, want %d", tc.at, tc.now, got, tc.want)
@@ -332,4 +332,61 @@ func TestLRUSamplesSparseRecords(t *testing.T) {
 		t.Fatalf("%d keys left", n)
 	}
 	checkInvariants(t, s)
+}
+
+// TestLRUAgeSweep: the expiry cycle's sweep keeps idle times from wrapping
+// on the 12-day LRU clock: a key idle for 20 days reads as idle
+// lruMaxIdleMs (not 20 days modulo the wrap, which would look recent) and
+// is evicted before a key used a day ago.
+func TestLRUAgeSweep(t *testing.T) {
+	var log eventLog
+	clk := newFakeClock()
+	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, MaxMemorySamples: 10, Clock: clk, Observer: &log})
+	defer s.Close()
+	idle := func(key string) int64 {
+		t.Helper()
+		tx := s.Lock([]byte(key))
+		defer tx.Unlock()
+		e, ok := tx.Peek(0, []byte(key))
+		if !ok {
+			t.Fatalf("%s missing", key)
+		}
+		return e.IdleMs()
+	}
+	const day = 86_400_000
+	s.Set(0, []byte("old"), []byte("v"), 0, 0, "set")
+	for d := 1; d <= 20; d++ {
+		clk.Advance(day)
+		if d == 19 {
+			s.Set(0, []byte("new"), []byte("v"), 0, 0, "set")
+		}
+		s.RunExpireCycle()
+		want := min(int64(d)*day, lruMaxIdleMs)
+		if got := idle("old"); got > want || got < want-1000 {
+			t.Fatalf("day %d: old idle %d ms, want %d", d, got, want)
+		}
+	}
+	if got := idle("new"); got < day-1000 || got > day {
+		t.Fatalf("new idle %d ms, want a day", got)
+	}
+	s.SetMaxMemory(s.UsedMemory() - 1)
+	if err := s.FreeMemory(); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.take(); len(got) != 1 || got[0] != "evicted 0 old" {
+		t.Fatalf("evicted %q, want old", got)
+	}
+	// Without the sweep the idle time wraps: 20 days read as 20 - 12.1.
+	clk2 := newFakeClock()
+	s2 := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, Clock: clk2})
+	defer s2.Close()
+	s2.Set(0, []byte("k"), []byte("v"), 0, 0, "set")
+	clk2.Advance(20 * day)
+	tx := s2.Lock([]byte("k"))
+	e, _ := tx.Peek(0, []byte("k"))
+	wrapped := e.IdleMs()
+	tx.Unlock()
+	if wrapped >= 20*day-(accessMask+1)*1000/lruHz+1000 || wrapped < 20*day-(accessMask+1)*1000/lruHz-1000 {
+		t.Fatalf("unswept idle %d ms", wrapped)
+	}
 }

@@ -129,6 +129,7 @@ type shard struct {
 	idx     index
 	ttl     []ttlEntry
 	ttlCur  int       // active expiry sweep position in ttl
+	ageCur  uint32    // the LRU age sweep's next record (ageStepLocked)
 	objs    objTable  // collection values (objtab.go)
 	slabs   slabAlloc // the records' packed keys and values (slab.go)
 	counts  []dbCount // per physical db
