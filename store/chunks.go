@@ -147,3 +147,19 @@ func (s *shard) freeRecord(i uint32) {
 		s.listChunk(c)
 	}
 }
+
+// noKeysOfFrom reports whether records i to the end of i's chunk hold no key
+// of physical database db: the chunk is another database's or has no live
+// record, or i is past the records it ever handed out. A chunk changes
+// database only while it has no live record, so a walk may skip such a rest.
+func (s *shard) noKeysOfFrom(db uint8, i uint32) bool {
+	ci := &s.cinfo[i>>chunkBits]
+	return ci.live == 0 || ci.db != db || i&chunkMask >= uint32(ci.bump)
+}
+
+// noKeysFrom reports whether records i to the end of i's chunk hold no key:
+// the chunk has no live record or i is past the records it handed out.
+func (s *shard) noKeysFrom(i uint32) bool {
+	ci := &s.cinfo[i>>chunkBits]
+	return ci.live == 0 || i&chunkMask >= uint32(ci.bump)
+}

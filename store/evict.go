@@ -359,13 +359,25 @@ func (s *shard) sampleLocked(volatile bool, n int, fn func(uint32)) {
 }
 
 // sampleRecordsLocked calls fn with the live records among up to 4n
-// neighbours from a random record number on (their access fields share a
+// neighbours from a random record number on (one a chunk has handed out) (their access fields share a
 // few cache lines, where keys met through the index are each a miss), and
 // reports whether it found any.
 func (s *shard) sampleRecordsLocked(n int, fn func(uint32)) bool {
+	// The start: a random record a random chunk has handed out.
+	c := rand.IntN(len(s.chunks))
+	ci := &s.cinfo[c]
+	lo, hi := uint32(c)<<chunkBits, uint32(c)<<chunkBits+uint32(ci.bump)
+	if c == 0 {
+		lo = 1
+	}
+	if ci.live == 0 || hi <= lo {
+		return false
+	}
 	got := 0
-	for j, steps := 1+uint32(rand.IntN(int(s.nrec-1))), 4*n; steps > 0 && got < n; steps-- {
-		if s.rec(j).typ() != TypeNone {
+	for j, steps := lo+uint32(rand.IntN(int(hi-lo))), 4*n; steps > 0 && got < n; steps-- {
+		if s.noKeysFrom(j) {
+			j |= chunkMask // the chunk's never-used rest: one step
+		} else if s.rec(j).typ() != TypeNone {
 			fn(j)
 			got++
 		}

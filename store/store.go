@@ -404,7 +404,11 @@ func (tx *Tx) FlushDB(db int) {
 			continue
 		}
 		for i := uint32(1); i < sh.nrec; i++ {
-			if r := sh.rec(i); r.typ() != TypeNone && sh.dbOf(i) == p {
+			if sh.noKeysOfFrom(p, i) {
+				i |= chunkMask
+				continue
+			}
+			if r := sh.rec(i); r.typ() != TypeNone {
 				sh.removeLocked(i)
 			}
 		}
