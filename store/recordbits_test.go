@@ -116,3 +116,35 @@ func TestChunksPerDatabase(t *testing.T) {
 		t.Fatalf("%d chunks, had %d", len(sh.chunks), chunks)
 	}
 }
+
+// TestScanSkipsOtherDatabases: SCAN's 10*count budget is spent only on
+// chunks that hold the database's keys, so one call over a small database
+// beside a large one returns all of it.
+func TestScanSkipsOtherDatabases(t *testing.T) {
+	s := mustNew(t, Config{Shards: 4, Databases: 2, ActiveExpireHz: -1})
+	defer s.Close()
+	for i := range 20000 {
+		s.Set(0, fmt.Appendf(nil, "big:%d", i), []byte("v"), 0, 0, "set")
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		s.Set(1, []byte(k), []byte("v"), 0, 0, "set")
+	}
+	var got []string
+	next := s.View().Scan(1, 0, 10, func(key []byte, _ Type) bool {
+		got = append(got, string(key))
+		return true
+	})
+	if next != 0 || len(got) != 3 {
+		t.Fatalf("one SCAN of db 1 gave %q, cursor %d", got, next)
+	}
+	n := 0
+	for cur := uint64(0); ; {
+		cur = s.View().Scan(0, cur, 1000, func([]byte, Type) bool { n++; return true })
+		if cur == 0 {
+			break
+		}
+	}
+	if n != 20000 {
+		t.Fatalf("SCAN of db 0 gave %d keys", n)
+	}
+}
