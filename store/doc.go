@@ -15,8 +15,9 @@
 // deletion, 64-80% full (index.go), and a dense slice of the records that
 // carry a TTL (for O(1) removal and sampling by the active expirer and the
 // volatile-* policies). A record's 28-bit access field holds its last
-// access on a 1/256 s LRU clock (wrapping every 12.1 days; the active
-// expirer's sweep clamps idle times to 6 days before they can wrap) or,
+// access on a 1/16 s LRU clock (wrapping every 194 days, as Redis's does;
+// the active expirer's sweep clamps idle times to 97 days before they can
+// wrap) or,
 // under an LFU policy, Redis's LFU counter and minutes stamp (lfu.go). LRU and LFU eviction are approximated as Redis
 // does them: keys are sampled (runs of neighbouring records) into a small
 // per-shard pool of candidates and the pool's oldest (least used) is

@@ -150,20 +150,20 @@ func (sh *shard) randomRecordLocked() uint32 {
 // is no per-key list to keep in order, so an access writes only the key's
 // own record.
 
-// lruClock is the LRU clock at Unix ms nowMs: 1/256 s ticks modulo 2^28
+// lruClock is the LRU clock at Unix ms nowMs: 1/16 s ticks modulo 2^28
 // (the record's access field has 28 bits), so keys used within the same
-// second stay ordered (Redis's clock ticks once a second). It wraps every
-// 12.1 days (Redis's 24-bit seconds clock: 194 days); so that a key idle
-// longer does not read as recently used, the active expirer's sweep
-// (ageStepLocked) clamps idle times to lruMaxIdleMs (6 days) long before
-// they wrap.
+// second stay ordered to 62.5 ms (Redis's clock ticks once a second). It
+// wraps every 194 days, as Redis's 24-bit seconds clock does; so that a
+// key idle longer does not read as recently used, the active expirer's
+// sweep (ageStepLocked) clamps idle times to lruMaxIdleMs (97 days) long
+// before they wrap.
 func lruClock(nowMs int64) uint32 { return uint32(nowMs*lruHz/1000) & accessMask }
 
 // lruHz is the LRU clock's ticks per second.
-const lruHz = 256
+const lruHz = 16
 
 // lruMaxTicks is the longest idle time kept, in ticks: half the clock's
-// range. lruMaxIdleMs is the same in ms (6 days).
+// range. lruMaxIdleMs is the same in ms (97 days).
 const (
 	lruMaxTicks  = (accessMask + 1) / 2
 	lruMaxIdleMs = lruMaxTicks * 1000 / lruHz
@@ -423,7 +423,7 @@ func (s *shard) poolOfferLocked(i uint32, volatile bool, sc poolScore) {
 // ageBatch is how many records one sweep step looks at, at least: a step
 // runs per shard and expiry cycle (10 a second by default), and a shard's
 // records are passed over in at most 2^18 steps (7.3 hours at 10 Hz, 3 days
-// at 1 Hz), well within the 6 days before an idle time could wrap.
+// at 1 Hz), well within the 97 days before an idle time could wrap.
 const ageBatch = 64
 
 // ageStepLocked clamps to lruMaxTicks the idle time of a batch of records

@@ -223,9 +223,9 @@ func TestLRUClock(t *testing.T) {
 		{1_700_000_000_000, 1_700_000_000_000, 0},
 		{1_700_000_000_000, 1_700_000_030_000, 30_000},
 		{wrap - 1000, wrap + 2000, 3000}, // across the wrap
-		{1_700_000_000_000, 1_700_000_000_003, 0},
-		{1_700_000_000_000, 1_700_000_000_004, 3},             // one tick: 3.9 ms
-		{wrap + 8, wrap + 1, (accessMask - 1) * 1000 / lruHz}, // an access two ticks after now: a long idle time
+		{1_700_000_000_000, 1_700_000_000_000 + 1000/lruHz - 1, 0},
+		{1_700_000_000_000, 1_700_000_000_000 + 1000/lruHz + 1, 1000 / lruHz}, // one tick: 62.5 ms
+		{wrap + 2*(1000/lruHz+1), wrap + 1, (accessMask - 1) * 1000 / lruHz},  // an access two ticks after now: a long idle time
 	} {
 		if got := lruIdleMs(lruClock(tc.at), tc.now); got != tc.want {
 			t.Errorf("idle from %d to %d: %d ms, want %d", tc.at, tc.now, got, tc.want)
@@ -335,9 +335,9 @@ func TestLRUSamplesSparseRecords(t *testing.T) {
 }
 
 // TestLRUAgeSweep: the expiry cycle's sweep keeps idle times from wrapping
-// on the 12-day LRU clock: a key idle for 20 days reads as idle
-// lruMaxIdleMs (not 20 days modulo the wrap, which would look recent) and
-// is evicted before a key used a day ago.
+// on the 194-day LRU clock: a key idle for longer than lruMaxIdleMs (97
+// days) reads as idle lruMaxIdleMs (not its idle time modulo the wrap,
+// which would look recent) and is evicted before a key used a day ago.
 func TestLRUAgeSweep(t *testing.T) {
 	var log eventLog
 	clk := newFakeClock()
@@ -354,10 +354,11 @@ func TestLRUAgeSweep(t *testing.T) {
 		return e.IdleMs()
 	}
 	const day = 86_400_000
+	days := int(lruMaxIdleMs/day) + 3
 	s.Set(0, []byte("old"), []byte("v"), 0, 0, "set")
-	for d := 1; d <= 20; d++ {
+	for d := 1; d <= days; d++ {
 		clk.Advance(day)
-		if d == 19 {
+		if d == days-1 {
 			s.Set(0, []byte("new"), []byte("v"), 0, 0, "set")
 		}
 		s.RunExpireCycle()
@@ -376,17 +377,18 @@ func TestLRUAgeSweep(t *testing.T) {
 	if got := log.take(); len(got) != 1 || got[0] != "evicted 0 old" {
 		t.Fatalf("evicted %q, want old", got)
 	}
-	// Without the sweep the idle time wraps: 20 days read as 20 - 12.1.
+	// Without the sweep the idle time wraps: 6 days past the wrap read as 6.
 	clk2 := newFakeClock()
 	s2 := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, Clock: clk2})
 	defer s2.Close()
 	s2.Set(0, []byte("k"), []byte("v"), 0, 0, "set")
-	clk2.Advance(20 * day)
+	wrapMs := int64(accessMask+1) * 1000 / lruHz
+	clk2.Advance(wrapMs + 6*day)
 	tx := s2.Lock([]byte("k"))
 	e, _ := tx.Peek(0, []byte("k"))
 	wrapped := e.IdleMs()
 	tx.Unlock()
-	if wrapped >= 20*day-(accessMask+1)*1000/lruHz+1000 || wrapped < 20*day-(accessMask+1)*1000/lruHz-1000 {
+	if wrapped >= 6*day+1000 || wrapped < 6*day-1000 {
 		t.Fatalf("unswept idle %d ms", wrapped)
 	}
 }

@@ -549,8 +549,8 @@ func (e Entry) Object() any {
 // ExpireAt returns the absolute expiry in Unix ms, 0 if none.
 func (e Entry) ExpireAt() int64 { return e.sh.expireAt(e.i) }
 
-// IdleMs returns the time since the last access in ms (1/256 s
-// resolution; at most about 6 days, lruMaxIdleMs, while the active expirer
+// IdleMs returns the time since the last access in ms (1/16 s
+// resolution; at most about 97 days, lruMaxIdleMs, while the active expirer
 // runs, see lruClock). Meaningful only while an LRU (not LFU)
 // policy is selected.
 func (e Entry) IdleMs() int64 { return lruIdleMs(e.sh.rec(e.i).access(), e.now) }
@@ -602,7 +602,7 @@ func (tx *Tx) GetString(db int, key []byte, dst []byte) (val []byte, ok bool, er
 }
 
 // SetIdle makes key look last accessed idleMs before now (RESTORE
-// IDLETIME; capped at lruMaxIdleMs, 6 days, negative means that much):
+// IDLETIME; capped at lruMaxIdleMs, 97 days, negative means that much):
 // OBJECT IDLETIME reports it, and the LRU policies judge the key by it.
 // false if there is no such key.
 func (tx *Tx) SetIdle(db int, key []byte, idleMs int64) bool {
