@@ -35,13 +35,20 @@ func TestMaxmemoryAllKeysLRUEvicts(t *testing.T) {
 	s := startServer(t, func(c *config.Config) { c.MaxMemory = 1 << 20; c.MaxMemoryPolicy = "allkeys-lru" })
 	rc := newClient(t, s, nil)
 	val := strings.Repeat("v", 1000)
+	mustDo(t, rc, "SET", "proto", val)
+	payload := mustDo(t, rc, "DUMP", "proto")
+	mustDo(t, rc, "DEL", "proto")
 	mustDo(t, rc, "SET", "hot", "x")
-	for i := 0; i < 5000; i++ {
-		mustDo(t, rc, "SET", fmt.Sprintf("key:%d", i), val)
+	// The filler keys are made a minute idle (RESTORE IDLETIME): written
+	// within a few ms, they would tie with the hot key on the LRU clock
+	// (62.5 ms ticks; Redis's tick is a second), and a tie may go either way.
+	for i := 0; i < 4999; i++ {
+		mustDo(t, rc, "RESTORE", fmt.Sprintf("key:%d", i), "0", payload, "IDLETIME", "60")
 		if i%100 == 0 {
 			mustDo(t, rc, "GET", "hot") // keep one key recently used
 		}
 	}
+	mustDo(t, rc, "SET", "key:4999", val)
 	if used := s.store.UsedMemory(); used > 1<<20+4096 {
 		t.Fatalf("used memory %d over the limit", used)
 	}

@@ -5,19 +5,23 @@
 // # Layout
 //
 // The key space is split into a power-of-two number of shards chosen by the
-// xxhash of the key bytes (not of the database), each with one mutex. A shard
-// keeps pointer-free 20-byte records in 1024-record chunks (record numbers
-// never move, which is what makes Scan's guarantee cheap), an open-addressing
-// index of uint64 words (32-bit hash tag | record number) with linear probing
-// and backward-shift deletion, 64-80% full (index.go), and a dense slice of
-// the records that carry a
-// TTL (for O(1) removal and sampling by the active expirer and the volatile-*
-// policies). A record's access field holds its last access on a 1/256 s LRU
-// clock or, under an LFU policy, Redis's LFU counter and minutes stamp
-// (lfu.go). LRU and LFU eviction are approximated as Redis does them: keys
-// are sampled (runs of neighbouring records) into a small per-shard pool of
-// candidates and the pool's oldest (least used) is evicted once checked
-// unchanged (evict.go); no per-key list is kept.
+// xxhash of the key bytes (not of the database), each with one mutex. A
+// shard keeps pointer-free 16-byte records (item handle; access field, type
+// and TTL flag; two slot-list links) in 1024-record chunks, each chunk
+// holding one database's records so that a record need not name its
+// database (chunks.go; record numbers never move, which is what makes
+// Scan's guarantee cheap), an open-addressing index of uint64 words (32-bit
+// hash tag | record number) with linear probing and backward-shift
+// deletion, 64-80% full (index.go), and a dense slice of the records that
+// carry a TTL (for O(1) removal and sampling by the active expirer and the
+// volatile-* policies). A record's 28-bit access field holds its last
+// access on a 1/16 s LRU clock (wrapping every 194 days, as Redis's does;
+// the active expirer's sweep clamps idle times to 97 days before they can
+// wrap) or,
+// under an LFU policy, Redis's LFU counter and minutes stamp (lfu.go). LRU and LFU eviction are approximated as Redis
+// does them: keys are sampled (runs of neighbouring records) into a small
+// per-shard pool of candidates and the pool's oldest (least used) is
+// evicted once checked unchanged (evict.go); no per-key list is kept.
 //
 // A key's length (uvarint), key and, for strings, value bytes are packed in
 // one item of the shard's slab allocator (slab.go): pointer-free byte slabs

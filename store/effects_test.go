@@ -188,7 +188,7 @@ func compareStores(t *testing.T, a, b *Store, db int) {
 		defer tx.Unlock()
 		for _, sh := range s.shards {
 			for i := uint32(1); i < sh.nrec; i++ {
-				if r := sh.rec(i); r.typ != TypeNone && s.logical(r.db) == db {
+				if r := sh.rec(i); r.typ() != TypeNone && s.logical(sh.dbOf(i)) == db {
 					m[string(sh.key(r))] = fmt.Sprintf("%s@%d", sh.val(r), sh.expireAt(i))
 				}
 			}

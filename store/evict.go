@@ -150,22 +150,34 @@ func (sh *shard) randomRecordLocked() uint32 {
 // is no per-key list to keep in order, so an access writes only the key's
 // own record.
 
-// lruClock is the LRU clock at Unix ms nowMs: 1/256 s ticks modulo 2^32,
-// so it wraps every 194 days as Redis's 24-bit seconds clock does, at 256
-// times its resolution (keys used within the same second stay ordered).
-func lruClock(nowMs int64) uint32 { return uint32(nowMs * lruHz / 1000) }
+// lruClock is the LRU clock at Unix ms nowMs: 1/16 s ticks modulo 2^28
+// (the record's access field has 28 bits), so keys used within the same
+// second stay ordered to 62.5 ms (Redis's clock ticks once a second). It
+// wraps every 194 days, as Redis's 24-bit seconds clock does; so that a
+// key idle longer does not read as recently used, the active expirer's
+// sweep (ageStepLocked) clamps idle times to lruMaxIdleMs (97 days) long
+// before they wrap.
+func lruClock(nowMs int64) uint32 { return uint32(nowMs*lruHz/1000) & accessMask }
 
 // lruHz is the LRU clock's ticks per second.
-const lruHz = 256
+const lruHz = 16
 
-// lruMaxIdleMs is the longest idle time the LRU clock tells apart.
-const lruMaxIdleMs = (1<<32 - 1) * 1000 / lruHz
+// lruMaxTicks is the longest idle time kept, in ticks: half the clock's
+// range. lruMaxIdleMs is the same in ms (97 days).
+const (
+	lruMaxTicks  = (accessMask + 1) / 2
+	lruMaxIdleMs = lruMaxTicks * 1000 / lruHz
+)
 
 // lruIdleMs is the idle time in ms of access field a at Unix ms nowMs
 // (an access later than nowMs reads as a long idle time).
 func lruIdleMs(a uint32, nowMs int64) int64 {
-	return int64(lruClock(nowMs)-a) * 1000 / lruHz
+	return int64(lruTicks(lruClock(nowMs), a)) * 1000 / lruHz
 }
+
+// lruTicks is the LRU clock ticks from access field a to clock now, across
+// a wrap.
+func lruTicks(now, a uint32) uint32 { return (now - a) & accessMask }
 
 // lruAccessIdle is the access field of a key idle for idleMs at Unix ms
 // nowMs (negative or longer than the clock tells apart: the longest).
@@ -173,7 +185,7 @@ func lruAccessIdle(idleMs, nowMs int64) uint32 {
 	if idleMs < 0 || idleMs > lruMaxIdleMs {
 		idleMs = lruMaxIdleMs
 	}
-	return lruClock(nowMs) - uint32(idleMs*lruHz/1000)
+	return (lruClock(nowMs) - uint32(idleMs*lruHz/1000)) & accessMask
 }
 
 // poolSize is the number of candidates a shard's eviction pool keeps
@@ -215,7 +227,7 @@ func (c poolScore) of(access uint32) uint32 {
 	if c.lfu {
 		return 255 - uint32(lfuDecayed(access, c.now, c.decay))
 	}
-	return c.now - access
+	return lruTicks(c.now, access)
 }
 
 // poolVictimLocked picks the victim of LRU or LFU policy p in the shard
@@ -259,7 +271,7 @@ func (s *shard) agePoolLocked(sc poolScore) {
 		p.n, p.lfu = 0, sc.lfu
 	}
 	if !sc.lfu {
-		if d := sc.now - p.now; d != 0 {
+		if d := lruTicks(sc.now, p.now); d != 0 {
 			for k := range p.e[:p.n] {
 				if sc := p.e[k].score + d; sc >= d {
 					p.e[k].score = sc
@@ -286,7 +298,7 @@ func (s *shard) poolTakeLocked(volatile bool, sc poolScore) uint32 {
 		if !s.poolEligibleLocked(c.rec, volatile) {
 			continue
 		}
-		if s.rec(c.rec).access == c.access {
+		if s.rec(c.rec).access() == c.access {
 			return c.rec
 		}
 		s.poolOfferLocked(c.rec, volatile, sc)
@@ -298,7 +310,7 @@ func (s *shard) poolTakeLocked(volatile bool, sc poolScore) uint32 {
 // evict: with a TTL if volatile, and not a replica's.
 func (s *shard) poolEligibleLocked(i uint32, volatile bool) bool {
 	r := s.rec(i)
-	return i != 0 && r.typ != TypeNone && (!volatile || r.flags&recTTL != 0) && (s.st.replicaSlots.Load() == 0 || !s.replicaRec(i))
+	return i != 0 && r.typ() != TypeNone && (!volatile || r.hasTTL()) && (s.st.replicaSlots.Load() == 0 || !s.replicaRec(i))
 }
 
 // sampleLocked calls fn with up to n sampled records: all of them when the
@@ -347,13 +359,25 @@ func (s *shard) sampleLocked(volatile bool, n int, fn func(uint32)) {
 }
 
 // sampleRecordsLocked calls fn with the live records among up to 4n
-// neighbours from a random record number on (their access fields share a
+// neighbours from a random record number on (one a chunk has handed out) (their access fields share a
 // few cache lines, where keys met through the index are each a miss), and
 // reports whether it found any.
 func (s *shard) sampleRecordsLocked(n int, fn func(uint32)) bool {
+	// The start: a random record a random chunk has handed out.
+	c := rand.IntN(len(s.chunks))
+	ci := &s.cinfo[c]
+	lo, hi := uint32(c)<<chunkBits, uint32(c)<<chunkBits+uint32(ci.bump)
+	if c == 0 {
+		lo = 1
+	}
+	if ci.live == 0 || hi <= lo {
+		return false
+	}
 	got := 0
-	for j, steps := 1+uint32(rand.IntN(int(s.nrec-1))), 4*n; steps > 0 && got < n; steps-- {
-		if s.rec(j).typ != TypeNone {
+	for j, steps := lo+uint32(rand.IntN(int(hi-lo))), 4*n; steps > 0 && got < n; steps-- {
+		if s.noKeysFrom(j) {
+			j |= chunkMask // the chunk's never-used rest: one step
+		} else if s.rec(j).typ() != TypeNone {
 			fn(j)
 			got++
 		}
@@ -378,7 +402,7 @@ func (s *shard) poolOfferLocked(i uint32, volatile bool, sc poolScore) {
 			return
 		}
 	}
-	score := sc.of(r.access)
+	score := sc.of(r.access())
 	k := 0
 	for k < p.n && p.e[k].score < score {
 		k++
@@ -393,5 +417,38 @@ func (s *shard) poolOfferLocked(i uint32, volatile bool, sc poolScore) {
 		k-- // drop the worst candidate (first), shift the lower ones left
 		copy(p.e[:k], p.e[1:k+1])
 	}
-	p.e[k] = poolEntry{rec: i, score: score, access: r.access}
+	p.e[k] = poolEntry{rec: i, score: score, access: r.access()}
+}
+
+// ageBatch is how many records one sweep step looks at, at least: a step
+// runs per shard and expiry cycle (10 a second by default), and a shard's
+// records are passed over in at most 2^18 steps (7.3 hours at 10 Hz, 3 days
+// at 1 Hz), well within the 97 days before an idle time could wrap.
+const ageBatch = 64
+
+// ageStepLocked clamps to lruMaxTicks the idle time of a batch of records
+// from the shard's sweep cursor (a chunk's never-used rest counts as one), so that no LRU access field gets older
+// than half the clock's range and wraps into looking recent. It does
+// nothing under an LFU policy (the field holds LFU state, whose 16-bit
+// minutes wrap after 45 days as Redis's do).
+func (s *shard) ageStepLocked(nowMs int64) {
+	if s.st.Policy().IsLFU() {
+		return
+	}
+	now := lruClock(nowMs)
+	n := ageBatch + s.nrec>>18
+	for range n {
+		if s.ageCur == 0 || s.ageCur >= s.nrec {
+			s.ageCur = 1
+		}
+		i := s.ageCur
+		if i&chunkMask >= uint32(s.cinfo[i>>chunkBits].bump) { // never used: skip the chunk's rest
+			s.ageCur = i | chunkMask + 1
+			continue
+		}
+		if r := s.rec(i); r.typ() != TypeNone && lruTicks(now, r.access()) > lruMaxTicks {
+			r.setAccess(now - lruMaxTicks)
+		}
+		s.ageCur++
+	}
 }

@@ -9,12 +9,16 @@ import (
 
 func keyN(i int) []byte { return []byte(fmt.Sprintf("key:%04d", i)) }
 
+// lruStep is a step of the clock the LRU clock tells apart (one tick is
+// 3.9 ms).
+const lruStep = 1000/lruHz + 1
+
 // fillOneShard stores n keys in a one-shard store, key i with TTL now+ttl(i)
-// (0 = none), one every 10 ms of clk, and returns the cost of key 1 (the
+// (0 = none), one every lruStep ms of clk, and returns the cost of key 1 (the
 // keys with a TTL cost the same, and so do those without).
 func fillOneShard(s *Store, clk *fakeClock, n int, ttl func(i int) int64) int64 {
 	for i := range n {
-		clk.Advance(10)
+		clk.Advance(lruStep)
 		var exp int64
 		if d := ttl(i); d != 0 {
 			exp = s.Now() + d
@@ -30,7 +34,7 @@ func fillOneShard(s *Store, clk *fakeClock, n int, ttl func(i int) int64) int64 
 func TestEvictionPolicies(t *testing.T) {
 	everyOther := func(i int) int64 {
 		if i%2 == 1 {
-			return int64(1000 + i) // odd keys volatile; lower i expires sooner
+			return int64(100_000 + i) // odd keys volatile; lower i expires sooner
 		}
 		return 0
 	}
@@ -81,7 +85,7 @@ func TestEvictionPolicies(t *testing.T) {
 			s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: tt.policy, MaxMemorySamples: 20, Clock: clk, Observer: &log})
 			defer s.Close()
 			cost := fillOneShard(s, clk, 20, tt.ttl) // key:0000 has no TTL
-			clk.Advance(10)
+			clk.Advance(lruStep)
 			s.Get(0, keyN(0), nil)
 			s.Get(0, keyN(1), nil)
 			if err := s.FreeMemory(); err != nil {
@@ -149,22 +153,22 @@ func TestEvictionAcrossShards(t *testing.T) {
 }
 
 // TestLRUOrderExact: with at least as many samples as keys, allkeys-lru
-// evicts in exact LRU order, telling apart accesses 4 ms apart.
+// evicts in exact LRU order, telling apart accesses one tick apart.
 func TestLRUOrderExact(t *testing.T) {
 	var log eventLog
 	clk := newFakeClock()
 	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, MaxMemorySamples: 10, Clock: clk, Observer: &log})
 	defer s.Close()
 	for i := range 10 {
-		clk.Advance(4)
+		clk.Advance(lruStep)
 		s.Set(0, keyN(i), []byte("v"), 0, 0, "set")
 	}
 	// Touch in an order; overwrite and LookupRead also count as use, Peek does not.
-	clk.Advance(4)
+	clk.Advance(lruStep)
 	s.Get(0, keyN(3), nil)
-	clk.Advance(4)
+	clk.Advance(lruStep)
 	s.Set(0, keyN(0), []byte("w"), 0, 0, "set")
-	clk.Advance(4)
+	clk.Advance(lruStep)
 	tx := s.Lock(keyN(5), keyN(1))
 	tx.LookupRead(0, keyN(5))
 	tx.Peek(0, keyN(1))
@@ -214,13 +218,14 @@ func TestVolatileSampling(t *testing.T) {
 // TestLRUClock: the LRU clock's idle times survive its wrap, and SetIdle's
 // idle times read back (capped at what the clock tells apart).
 func TestLRUClock(t *testing.T) {
-	wrap := int64(1<<32) * 1000 / lruHz // ms at which the clock wraps to 0
+	wrap := int64(1<<accessBits) * 1000 / lruHz // ms at which the clock wraps to 0
 	for _, tc := range []struct{ at, now, want int64 }{
 		{1_700_000_000_000, 1_700_000_000_000, 0},
 		{1_700_000_000_000, 1_700_000_030_000, 30_000},
 		{wrap - 1000, wrap + 2000, 3000}, // across the wrap
-		{1_700_000_000_000, 1_700_000_000_003, 0},
-		{1_700_000_000_000, 1_700_000_000_004, 3}, // one tick: 3.9 ms
+		{1_700_000_000_000, 1_700_000_000_000 + 1000/lruHz - 1, 0},
+		{1_700_000_000_000, 1_700_000_000_000 + 1000/lruHz + 1, 1000 / lruHz}, // one tick: 62.5 ms
+		{wrap + 2*(1000/lruHz+1), wrap + 1, (accessMask - 1) * 1000 / lruHz},  // an access two ticks after now: a long idle time
 	} {
 		if got := lruIdleMs(lruClock(tc.at), tc.now); got != tc.want {
 			t.Errorf("idle from %d to %d: %d ms, want %d", tc.at, tc.now, got, tc.want)
@@ -231,7 +236,7 @@ func TestLRUClock(t *testing.T) {
 		{0, 0}, {1000, 1000}, {86_400_000, 86_400_000}, {-1, lruMaxIdleMs}, {1 << 62, lruMaxIdleMs},
 	} {
 		// within two ticks below (each conversion rounds down)
-		if got := lruIdleMs(lruAccessIdle(tc.idle, now), now); got > tc.want || got < tc.want-7 {
+		if got := lruIdleMs(lruAccessIdle(tc.idle, now), now); got > tc.want || got < tc.want-2*1000/lruHz {
 			t.Errorf("SetIdle %d: idle %d, want %d", tc.idle, got, tc.want)
 		}
 	}
@@ -327,4 +332,63 @@ func TestLRUSamplesSparseRecords(t *testing.T) {
 		t.Fatalf("%d keys left", n)
 	}
 	checkInvariants(t, s)
+}
+
+// TestLRUAgeSweep: the expiry cycle's sweep keeps idle times from wrapping
+// on the 194-day LRU clock: a key idle for longer than lruMaxIdleMs (97
+// days) reads as idle lruMaxIdleMs (not its idle time modulo the wrap,
+// which would look recent) and is evicted before a key used a day ago.
+func TestLRUAgeSweep(t *testing.T) {
+	var log eventLog
+	clk := newFakeClock()
+	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, MaxMemorySamples: 10, Clock: clk, Observer: &log})
+	defer s.Close()
+	idle := func(key string) int64 {
+		t.Helper()
+		tx := s.Lock([]byte(key))
+		defer tx.Unlock()
+		e, ok := tx.Peek(0, []byte(key))
+		if !ok {
+			t.Fatalf("%s missing", key)
+		}
+		return e.IdleMs()
+	}
+	const day = 86_400_000
+	days := int(lruMaxIdleMs/day) + 3
+	s.Set(0, []byte("old"), []byte("v"), 0, 0, "set")
+	for d := 1; d <= days; d++ {
+		clk.Advance(day)
+		if d == days-1 {
+			s.Set(0, []byte("new"), []byte("v"), 0, 0, "set")
+		}
+		s.RunExpireCycle()
+		want := min(int64(d)*day, lruMaxIdleMs)
+		if got := idle("old"); got > want || got < want-1000 {
+			t.Fatalf("day %d: old idle %d ms, want %d", d, got, want)
+		}
+	}
+	if got := idle("new"); got < day-1000 || got > day {
+		t.Fatalf("new idle %d ms, want a day", got)
+	}
+	s.SetMaxMemory(s.UsedMemory() - 1)
+	if err := s.FreeMemory(); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.take(); len(got) != 1 || got[0] != "evicted 0 old" {
+		t.Fatalf("evicted %q, want old", got)
+	}
+	// Without the sweep the idle time wraps: 6 days past the wrap read as 6.
+	clk2 := newFakeClock()
+	s2 := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, Clock: clk2})
+	defer s2.Close()
+	s2.Set(0, []byte("k"), []byte("v"), 0, 0, "set")
+	wrapMs := int64(accessMask+1) * 1000 / lruHz
+	clk2.Advance(wrapMs + 6*day)
+	tx := s2.Lock([]byte("k"))
+	e, _ := tx.Peek(0, []byte("k"))
+	wrapped := e.IdleMs()
+	tx.Unlock()
+	if wrapped >= 6*day+1000 || wrapped < 6*day-1000 {
+		t.Fatalf("unswept idle %d ms", wrapped)
+	}
 }

@@ -56,6 +56,9 @@ func (s *Store) activeExpireCycle(first int, budget time.Duration) (int, int) {
 			var tx *Tx
 			tx.lockShard(sh)
 			sampled, expired := sh.expireStepLocked(now)
+			if iter == 0 {
+				sh.ageStepLocked(now)
+			}
 			tx.unlockShard(sh)
 			total += expired
 			if sampled == 0 || expired*4 <= sampled {

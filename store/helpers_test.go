@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 )
@@ -46,14 +47,14 @@ func (sh *shard) invariantsLocked() string {
 	counts := make([]count, len(sh.counts))
 	for i := uint32(1); i < sh.nrec; i++ {
 		r := sh.rec(i)
-		if r.typ == TypeNone {
+		if r.typ() == TypeNone {
 			continue
 		}
 		live++
 		used += sh.costLocked(i)
-		counts[r.db].keys++
-		if r.flags&recTTL != 0 {
-			counts[r.db].expires++
+		counts[sh.dbOf(i)].keys++
+		if r.hasTTL() {
+			counts[sh.dbOf(i)].expires++
 			if uint32(len(sh.kv(r)))+4 > sh.slabs.room(r.item) {
 				return "no room for the ttl position"
 			}
@@ -61,10 +62,10 @@ func (sh *shard) invariantsLocked() string {
 				return "ttl position broken"
 			}
 		}
-		if sh.find(r.db, sh.key(r), tagOf(hashKey(sh.key(r)), r.db)) != i {
+		if sh.find(sh.dbOf(i), sh.key(r), tagOf(hashKey(sh.key(r)), sh.dbOf(i))) != i {
 			return "record not found through index"
 		}
-		if r.typ != TypeString {
+		if r.typ() != TypeString {
 			if n := sh.objNum(r); objNums[n] || n >= sh.objs.next || sh.objOf(i).obj == nil {
 				return "object number shared, out of range or empty"
 			} else {
@@ -78,7 +79,7 @@ func (sh *shard) invariantsLocked() string {
 	inLists := 0
 	for _, h := range sh.heads {
 		for i := h; i != 0; i = sh.rec(i).snext {
-			if inLists++; inLists > live || sh.rec(i).typ == TypeNone {
+			if inLists++; inLists > live || sh.rec(i).typ() == TypeNone {
 				return "slot key list broken"
 			}
 			if n := sh.rec(i).snext; n != 0 && sh.rec(n).sprev != i {
@@ -89,14 +90,8 @@ func (sh *shard) invariantsLocked() string {
 	if inLists != live {
 		return "slot key lists miss records"
 	}
-	free := 0
-	for i := sh.free; i != 0; i = sh.rec(i).snext {
-		if free++; free > int(sh.nrec)-1-live || sh.rec(i).typ != TypeNone {
-			return "free list broken"
-		}
-	}
-	if free != int(sh.nrec)-1-live {
-		return "free list misses records"
+	if s := sh.chunkInvariantsLocked(); s != "" {
+		return s
 	}
 	if used != sh.used.Load() {
 		return "used memory differs from the sum of costs"
@@ -123,7 +118,7 @@ func (sh *shard) slabInvariantsLocked() string {
 	seen := map[uint32]bool{}
 	for i := uint32(1); i < sh.nrec; i++ {
 		r := sh.rec(i)
-		if r.typ == TypeNone {
+		if r.typ() == TypeNone {
 			continue
 		}
 		if seen[r.item] {
@@ -158,7 +153,7 @@ func (sh *shard) slabInvariantsLocked() string {
 func countStrings(sh *shard) int {
 	n := 0
 	for i := uint32(1); i < sh.nrec; i++ {
-		if sh.rec(i).typ == TypeString {
+		if sh.rec(i).typ() == TypeString {
 			n++
 		}
 	}
@@ -176,6 +171,69 @@ func objInvariantsLocked(sh *shard, used int) string {
 	}
 	if free+used != int(sh.objs.next) {
 		return "object slots leaked"
+	}
+	return ""
+}
+
+// chunkInvariantsLocked checks the record chunks' allocation state: each
+// chunk's live count, bump and free list agree with its records; a chunk is
+// on its database's list exactly when it has free records and a live one,
+// and spare exactly when it has no live record.
+func (sh *shard) chunkInvariantsLocked() string {
+	if sh.nrec != uint32(len(sh.chunks))<<chunkBits || len(sh.cinfo) != len(sh.chunks) {
+		return "chunk count broken"
+	}
+	listed := make([]bool, len(sh.chunks))
+	for db, c := range sh.partial {
+		for prev := int32(-1); c >= 0; prev, c = c, sh.cinfo[c].next {
+			ci := &sh.cinfo[c]
+			if listed[c] || int(ci.db) != db || ci.prev != prev || ci.full() || ci.live == 0 {
+				return fmt.Sprintf("chunk %d on db %d's list wrongly: %+v", c, db, *ci)
+			}
+			listed[c] = true
+		}
+	}
+	spare := make([]bool, len(sh.chunks))
+	for _, c := range sh.spare {
+		if spare[c] || sh.cinfo[c].live != 0 {
+			return fmt.Sprintf("spare chunk %d wrongly: %+v", c, sh.cinfo[c])
+		}
+		spare[c] = true
+	}
+	for c := range sh.chunks {
+		ci := &sh.cinfo[c]
+		base := uint32(c) << chunkBits
+		live := 0
+		for j := uint32(0); j < chunkSize; j++ {
+			if base+j == 0 {
+				continue
+			}
+			if sh.rec(base+j).typ() != TypeNone {
+				if j >= uint32(ci.bump) {
+					return fmt.Sprintf("chunk %d: live record %d past bump %d", c, j, ci.bump)
+				}
+				live++
+			}
+		}
+		if live != int(ci.live) {
+			return fmt.Sprintf("chunk %d: %d live records, counted %d", c, live, ci.live)
+		}
+		free := 0
+		for f := ci.free; f != 0; f = uint16(sh.rec(base + uint32(f) - 1).snext) {
+			if free++; free > chunkSize || uint32(f-1) >= uint32(ci.bump) || sh.rec(base+uint32(f)-1).typ() != TypeNone {
+				return fmt.Sprintf("chunk %d: free list broken", c)
+			}
+		}
+		used := int(ci.bump)
+		if c == 0 {
+			used-- // record 0
+		}
+		if free+live != used {
+			return fmt.Sprintf("chunk %d: %d free + %d live records of %d handed out", c, free, live, used)
+		}
+		if listed[c] != (!ci.full() && ci.live != 0) || spare[c] != (ci.live == 0) {
+			return fmt.Sprintf("chunk %d: listed %v spare %v: %+v", c, listed[c], spare[c], *ci)
+		}
 	}
 	return ""
 }

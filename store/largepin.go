@@ -59,7 +59,7 @@ func (p Pin) Release() {
 // Every Pin returned must be released.
 func (e Entry) PinStr() (b []byte, p Pin, ok bool) {
 	r := e.sh.rec(e.i)
-	if r.typ != TypeString || r.item&largeBit == 0 {
+	if r.typ() != TypeString || r.item&largeBit == 0 {
 		return nil, Pin{}, false
 	}
 	return e.sh.val(r), Pin{c: e.sh.slabs.pinLarge(r.item)}, true

@@ -99,8 +99,8 @@ func lfuField(minutes uint32, counter uint8) uint32 { return minutes<<8 | uint32
 func (s *shard) touchLFULocked(i uint32, nowSec uint32) {
 	r := s.rec(i)
 	now := lfuMinutes(nowSec)
-	c := lfuDecayed(r.access, now, s.st.lfuDecayTime.Load())
-	r.access = lfuField(now, lfuIncr(c, s.st.lfuLogFactor.Load(), rand.Float64()))
+	c := lfuDecayed(r.access(), now, s.st.lfuDecayTime.Load())
+	r.setAccess(lfuField(now, lfuIncr(c, s.st.lfuLogFactor.Load(), rand.Float64())))
 }
 
 // initialAccess is the access field of a new record at Unix ms nowMs.
@@ -115,5 +115,5 @@ func (s *shard) initialAccess(nowMs int64) uint32 {
 // meaningful only while an LFU policy is selected.
 func (e Entry) Freq() int {
 	now := lfuMinutes(uint32(e.now / 1000))
-	return int(lfuDecayed(e.sh.rec(e.i).access, now, e.sh.st.lfuDecayTime.Load()))
+	return int(lfuDecayed(e.sh.rec(e.i).access(), now, e.sh.st.lfuDecayTime.Load()))
 }

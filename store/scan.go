@@ -33,7 +33,8 @@ func (s *Store) RandomKey(db int) ([]byte, bool) { return s.View().RandomKey(db)
 // As Redis guarantees: every key present in db for the whole scan is visited
 // at least once (records never move, and the cursor is a shard and record
 // number); keys added or removed meanwhile may or may not be. Expired keys
-// are skipped and reaped. A call looks at no more than 10*count records.
+// are skipped and reaped. A call looks at no more than 10*count records
+// (not counting the chunks, or chunk tails, that hold no key of db).
 func (v View) Scan(db int, cursor uint64, count int, fn func(key []byte, t Type) bool) (next uint64) {
 	s := v.s
 	if count < 1 {
@@ -52,17 +53,21 @@ func (v View) Scan(db int, cursor uint64, count int, fn func(key []byte, t Type)
 			continue
 		}
 		for ri = max(ri, 1); ri < sh.nrec; ri++ {
+			if sh.noKeysOfFrom(p, ri) {
+				ri |= chunkMask // the rest of the chunk: no work
+				continue
+			}
 			if found >= count || work >= 10*count {
 				v.tx.unlockShard(sh)
 				return uint64(shi)<<32 | uint64(ri)
 			}
 			work++
 			r := sh.rec(ri)
-			if r.typ == TypeNone || r.db != p || sh.expiredLocked(ri, now) {
+			if r.typ() == TypeNone || sh.dbOf(ri) != p || sh.expiredLocked(ri, now) {
 				continue
 			}
 			found++
-			if !fn(sh.key(r), r.typ) {
+			if !fn(sh.key(r), r.typ()) {
 				v.tx.unlockShard(sh)
 				return uint64(shi)<<32 | uint64(ri+1)
 			}
@@ -83,7 +88,7 @@ func (v View) RandomKey(db int) ([]byte, bool) {
 		p := s.phys(db)
 		if sh.counts[p].keys.Load() > 0 {
 			i := uint32(1 + rand.IntN(int(sh.nrec-1)))
-			if r := sh.rec(i); r.typ != TypeNone && r.db == p && !sh.expiredLocked(i, now) {
+			if r := sh.rec(i); r.typ() != TypeNone && sh.dbOf(i) == p && !sh.expiredLocked(i, now) {
 				k := append([]byte(nil), sh.key(r)...)
 				v.tx.unlockShard(sh)
 				return k, true
@@ -98,7 +103,11 @@ func (v View) RandomKey(db int) ([]byte, bool) {
 		v.tx.lockShard(sh)
 		p := s.phys(db)
 		for i := uint32(1); i < sh.nrec && sh.counts[p].keys.Load() > 0; i++ {
-			if r := sh.rec(i); r.typ != TypeNone && r.db == p && !sh.expiredLocked(i, now) {
+			if sh.noKeysOfFrom(p, i) {
+				i |= chunkMask
+				continue
+			}
+			if r := sh.rec(i); r.typ() != TypeNone && sh.dbOf(i) == p && !sh.expiredLocked(i, now) {
 				k := append([]byte(nil), sh.key(r)...)
 				v.tx.unlockShard(sh)
 				return k, true
@@ -160,8 +169,12 @@ func (sh *shard) slotBatchLocked(start uint32, want func(int) bool, fn func(int,
 	now := sh.st.clock.NowMs()
 	end := min(start+slotBatch, sh.nrec)
 	for i := start; i < end; i++ {
+		if sh.noKeysOfFrom(p, i) {
+			i |= chunkMask
+			continue
+		}
 		r := sh.rec(i)
-		if r.typ == TypeNone || r.db != p {
+		if r.typ() == TypeNone {
 			continue
 		}
 		if exp := sh.expireAt(i); exp != 0 && exp <= now {

@@ -28,29 +28,48 @@ const (
 	objCost = int64(unsafe.Sizeof(objRef{}))
 )
 
-// record is one key. Records live in chunks and never move, so a record
-// number is stable until the key is deleted. A free record has typ TypeNone
-// and no kv; its snext links the free list. A record holds no pointer, so
-// the collector never scans the chunks. There is no LRU list: the LRU
-// policies sample keys by their access field (evict.go).
+// record is one key: 16 bytes. Records live in chunks and never move, so a
+// record number is stable until the key is deleted. A free record has type
+// TypeNone and no kv; its snext links its chunk's free list. A record holds
+// no pointer, so the collector never scans the chunks. There is no LRU
+// list: the LRU policies sample keys by their access field (evict.go). A
+// record's physical database is its chunk's (dbOf, chunks.go).
 type record struct {
-	item   uint32 // kv: the handle (slab.go) of the uvarint key length, key, then (strings) value; the item keeps kv's length
-	access uint32 // LRU clock of last access (lruClock); under an LFU policy minutes<<8 | counter (lfu.go)
-	db     uint8  // physical database
-	typ    Type
-	flags  uint8  // recTTL
-	sprev  uint32 // links of the slot's key list (slotindex.go); 0 = none
-	snext  uint32 // also links the free list
+	item  uint32 // kv: the handle (slab.go) of the uvarint key length, key, then (strings) value; the item keeps kv's length
+	meta  uint32 // access field (bits 0-27) | Type<<28 | metaTTL (bit 31)
+	sprev uint32 // links of the slot's key list (slotindex.go); 0 = none
+	snext uint32 // a free record: the next free record of its chunk (in-chunk number + 1; 0 = none)
 }
 
-// recTTL flags a record with a TTL: its position in shard.ttl is the last
+// The access field is the LRU clock of the last access (lruClock) or,
+// under an LFU policy, minutes<<8 | counter (lfu.go).
+const (
+	accessBits = 28
+	accessMask = 1<<accessBits - 1
+	typShift   = accessBits
+	typMask    = 7 << typShift
+)
+
+// metaTTL flags a record with a TTL: its position in shard.ttl is the last
 // 4 bytes (little endian) of its item, past kv, so that keys without a TTL
 // do not pay for the field.
-const recTTL = 1
+const metaTTL = 1 << 31
+
+func (r *record) access() uint32     { return r.meta & accessMask }
+func (r *record) setAccess(a uint32) { r.meta = r.meta&^accessMask | a&accessMask }
+func (r *record) typ() Type          { return Type((r.meta & typMask) >> typShift) }
+func (r *record) setTyp(t Type)      { r.meta = r.meta&^typMask | uint32(t)<<typShift&typMask }
+func (r *record) hasTTL() bool       { return r.meta&metaTTL != 0 }
+
+// newRecord is a live record of item h, of type t, with access field a, no
+// TTL and no links.
+func newRecord(h, a uint32, t Type) record {
+	return record{item: h, meta: a&accessMask | uint32(t)<<typShift}
+}
 
 // ttlTail is the bytes at the end of record r's item that hold its TTL
 // position: 4 with a TTL, else 0.
-func ttlTail(r *record) uint32 { return uint32(r.flags&recTTL) * 4 }
+func ttlTail(r *record) uint32 { return (r.meta >> 31) * 4 }
 
 // ttlPos returns the position in s.ttl of record r, which has a TTL.
 func (s *shard) ttlPos(r *record) uint32 { return le32(s.slabs.tail(r.item)) }
@@ -100,17 +119,22 @@ type shard struct {
 	st     *Store
 	id     int
 	chunks [][]record
-	mapped []bool // per chunk: off the Go heap (arena.go)
-	nrec   uint32 // records handed out so far (record 0 is never used: 0 means none)
-	free   uint32 // head of the free list, 0 = empty
-	idx    index
-	ttl    []ttlEntry
-	ttlCur int       // active expiry sweep position in ttl
-	objs   objTable  // collection values (objtab.go)
-	slabs  slabAlloc // the records' packed keys and values (slab.go)
-	counts []dbCount // per physical db
-	pool   evictPool // LRU and LFU eviction candidates
-	heads  []uint32  // per slot of this shard: first record of its key list (slotindex.go)
+	mapped []bool      // per chunk: off the Go heap (arena.go)
+	cinfo  []chunkInfo // per chunk: its database and free records (chunks.go)
+	nrec   uint32      // records in the chunks (record 0 is never used: 0 means none)
+	// partial[db] is the first of physical database db's chunks with free
+	// records, -1 = none; spare holds chunks with no live record.
+	partial []int32
+	spare   []int32
+	idx     index
+	ttl     []ttlEntry
+	ttlCur  int       // active expiry sweep position in ttl
+	ageCur  uint32    // the LRU age sweep's next record (ageStepLocked)
+	objs    objTable  // collection values (objtab.go)
+	slabs   slabAlloc // the records' packed keys and values (slab.go)
+	counts  []dbCount // per physical db
+	pool    evictPool // LRU and LFU eviction candidates
+	heads   []uint32  // per slot of this shard: first record of its key list (slotindex.go)
 
 	hits, misses, expired, evicted atomic.Uint64 // written under mu, read without
 
@@ -132,10 +156,7 @@ func newShard(st *Store, id, dbs int) *shard {
 // resetLocked drops every key of the shard.
 func (s *shard) resetLocked() {
 	s.releaseLocked()
-	s.chunks, s.mapped = nil, nil
-	s.newChunk()
-	s.nrec = 1
-	s.free = 0
+	s.resetChunksLocked()
 	s.idx = newIndex()
 	s.idx.off = &s.st.offHeap
 	s.ttl = nil
@@ -166,23 +187,6 @@ func (s *shard) releaseLocked() {
 	s.idx.release()
 }
 
-// newChunk appends a chunk of free records, off the Go heap if it can,
-// except the first: an empty or small shard maps nothing.
-func (s *shard) newChunk() {
-	var c []record
-	if len(s.chunks) > 0 {
-		c = offHeapRecords()
-	}
-	mapped := c != nil
-	if mapped {
-		s.st.offHeap.Add(int64(pageRound(chunkSize * int(unsafe.Sizeof(record{})))))
-	} else {
-		c = make([]record, chunkSize)
-	}
-	s.chunks = append(s.chunks, c)
-	s.mapped = append(s.mapped, mapped)
-}
-
 func (s *shard) rec(i uint32) *record { return &s.chunks[i>>chunkBits][i&chunkMask] }
 
 // tagOf mixes the key hash with the physical db and the store's secret seed
@@ -211,7 +215,7 @@ func (s *shard) find(db uint8, key []byte, tag uint32) uint32 {
 		}
 		if uint32(v>>32) == tag {
 			r := s.rec(uint32(v))
-			if r.db == db && bytes.Equal(s.key(r), key) {
+			if s.dbOf(uint32(v)) == db && bytes.Equal(s.key(r), key) {
 				return uint32(v)
 			}
 		}
@@ -225,27 +229,13 @@ func (s *shard) find(db uint8, key []byte, tag uint32) uint32 {
 func (s *shard) costLocked(i uint32) int64 {
 	r := s.rec(i)
 	c := recordCost + int64(s.slabs.size(r.item))
-	if r.flags&recTTL != 0 {
+	if r.hasTTL() {
 		c += ttlCost
 	}
-	if r.typ != TypeString {
+	if r.typ() != TypeString {
 		c += objCost + s.objOf(i).size
 	}
 	return c
-}
-
-// allocRecord takes a record off the free list or from the chunks.
-func (s *shard) allocRecord() uint32 {
-	if i := s.free; i != 0 {
-		s.free = s.rec(i).snext
-		return i
-	}
-	i := s.nrec
-	if int(i>>chunkBits) == len(s.chunks) {
-		s.newChunk()
-	}
-	s.nrec++
-	return i
 }
 
 // kvLen is the packed size of key and val.
@@ -340,7 +330,7 @@ func (s *shard) growLocked(i uint32, n int) []byte {
 // ttl its item gets room for a TTL position (setTTLLocked follows). It
 // returns the record.
 func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type, val []byte, obj any, size int64, nowMs int64, ttl bool) uint32 {
-	i := s.allocRecord()
+	i := s.allocRecord(db)
 	r := s.rec(i)
 	if t != TypeString {
 		num := objVal(s.objs.alloc(objRef{obj: obj, size: size}))
@@ -351,7 +341,7 @@ func (s *shard) insertLocked(db uint8, key []byte, tag uint32, slot int, t Type,
 		tail = 4
 	}
 	h := s.newKVLocked(key, val, tail)
-	*r = record{item: h, access: s.initialAccess(nowMs), db: db, typ: t}
+	*r = newRecord(h, s.initialAccess(nowMs), t)
 	s.idx.insert(tag, i)
 	s.counts[db].keys.Add(1)
 	s.st.slotAdd(db, slot, 1)
@@ -368,13 +358,13 @@ func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64,
 	s.used.Add(-s.costLocked(i))
 	_, hi := keyEnd(s.kv(r))
 	switch {
-	case t != TypeString && r.typ != TypeString:
+	case t != TypeString && r.typ() != TypeString:
 		*s.objOf(i) = objRef{obj: obj, size: size}
 		val = s.val(r) // the same object number
 	case t != TypeString:
 		num := objVal(s.objs.alloc(objRef{obj: obj, size: size}))
 		val = num[:]
-	case r.typ != TypeString:
+	case r.typ() != TypeString:
 		s.objs.release(s.objNum(r))
 	}
 	newN := uint64(hi) + uint64(len(val))
@@ -387,17 +377,17 @@ func (s *shard) replaceLocked(i uint32, t Type, val []byte, obj any, size int64,
 		s.slabs.setLength(r.item, uint32(newN)) // after the copy: val may alias bytes setLength writes
 	} else {
 		var pos uint32
-		if r.flags&recTTL != 0 {
+		if r.hasTTL() {
 			pos = s.ttlPos(r)
 		}
 		h := s.newKVLocked(s.key(r), val, uint32(tail))
 		s.slabs.free(r.item)
 		r.item = h
-		if r.flags&recTTL != 0 {
+		if r.hasTTL() {
 			s.setTTLPos(r, pos)
 		}
 	}
-	r.typ = t
+	r.setTyp(t)
 	s.used.Add(s.costLocked(i))
 }
 
@@ -407,26 +397,25 @@ func (s *shard) removeLocked(i uint32) {
 	s.setTTLLocked(i, 0)
 	s.used.Add(-s.costLocked(i))
 	key := s.key(r)
-	pos := s.idx.position(tagOf(xxhash.Sum64(key), r.db), i)
+	pos := s.idx.position(tagOf(xxhash.Sum64(key), s.dbOf(i)), i)
 	if pos < 0 {
 		panic("store: record missing from index")
 	}
 	s.idx.removeAt(pos)
 	slot := KeySlot(key)
-	s.st.slotAdd(r.db, slot, -1)
+	s.st.slotAdd(s.dbOf(i), slot, -1)
 	s.slotUnlink(i, slot)
-	s.counts[r.db].keys.Add(-1)
-	if r.typ != TypeString {
+	s.counts[s.dbOf(i)].keys.Add(-1)
+	if r.typ() != TypeString {
 		s.objs.release(s.objNum(r))
 	}
 	s.slabs.free(r.item)
-	*r = record{snext: s.free}
-	s.free = i
+	s.freeRecord(i)
 }
 
 // expireAt returns record i's expiry (Unix ms) or 0.
 func (s *shard) expireAt(i uint32) int64 {
-	if r := s.rec(i); r.flags&recTTL != 0 {
+	if r := s.rec(i); r.hasTTL() {
 		return s.ttl[s.ttlPos(r)].exp
 	}
 	return 0
@@ -435,7 +424,7 @@ func (s *shard) expireAt(i uint32) int64 {
 // setTTLLocked sets record i's expiry; 0 removes it.
 func (s *shard) setTTLLocked(i uint32, exp int64) {
 	r := s.rec(i)
-	has := r.flags&recTTL != 0
+	has := r.hasTTL()
 	switch {
 	case has && exp != 0:
 		s.ttl[s.ttlPos(r)].exp = exp
@@ -444,9 +433,9 @@ func (s *shard) setTTLLocked(i uint32, exp int64) {
 			s.moveItemLocked(i, n+4)
 		}
 		s.ttl = append(s.ttl, ttlEntry{exp: exp, rec: i})
-		r.flags |= recTTL
+		r.meta |= metaTTL
 		s.setTTLPos(r, uint32(len(s.ttl)-1))
-		s.counts[r.db].expires.Add(1)
+		s.counts[s.dbOf(i)].expires.Add(1)
 		s.used.Add(ttlCost)
 	case has:
 		p := s.ttlPos(r)
@@ -456,8 +445,8 @@ func (s *shard) setTTLLocked(i uint32, exp int64) {
 			s.setTTLPos(s.rec(s.ttl[p].rec), p)
 		}
 		s.ttl = s.ttl[:last]
-		r.flags &^= recTTL
-		s.counts[r.db].expires.Add(-1)
+		r.meta &^= metaTTL
+		s.counts[s.dbOf(i)].expires.Add(-1)
 		s.used.Add(-ttlCost)
 		if cap(s.ttl) > 1024 && len(s.ttl) < cap(s.ttl)/4 {
 			s.ttl = append([]ttlEntry(nil), s.ttl...)
@@ -488,7 +477,7 @@ func (s *shard) touchLocked(i uint32, nowMs int64) {
 	if s.st.Policy().IsLFU() {
 		s.touchLFULocked(i, uint32(nowMs/1000))
 	} else {
-		s.rec(i).access = lruClock(nowMs)
+		s.rec(i).setAccess(lruClock(nowMs))
 	}
 }
 
@@ -515,7 +504,7 @@ func (s *shard) dropLocked(i uint32, kind ChangeKind) {
 		s.evicted.Add(1)
 	}
 	r := s.rec(i)
-	db, key := s.st.logical(r.db), s.key(r)
+	db, key := s.st.logical(s.dbOf(i)), s.key(r)
 	s.cur.note(kind, db, key, 0, "")
 	if s.st.recordFx.Load() {
 		s.cur.effect(db, KeySlot(key), [][]byte{cmdDel, key})

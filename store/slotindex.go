@@ -8,7 +8,7 @@ import (
 // The per-slot key index and the replica marks.
 //
 // Every key is linked into a doubly linked list of its cluster slot through
-// its record (sprev, snext: 8 bytes per key), headed in its shard (a slot's
+// its record (sprev, snext: 8 of its 16 bytes), headed in its shard (a slot's
 // keys all live in the shard slot&mask). Insert and delete are O(1), so a
 // slot's keys are found without walking the shard: replication snapshots one
 // slot under its shard lock (SnapshotSlot), and a replica drops one slot
@@ -66,7 +66,7 @@ func (s *Store) SnapshotSlot(slot int, fn func(key []byte, e Entry) error) (uint
 	for i := *sh.headOf(slot); i != 0; {
 		r := sh.rec(i)
 		next := r.snext
-		if r.db == p {
+		if sh.dbOf(i) == p {
 			if exp := sh.expireAt(i); exp == 0 || exp > now {
 				if err := fn(sh.key(r), Entry{sh: sh, i: i, now: now}); err != nil {
 					return s.seq[slot], err
@@ -90,7 +90,7 @@ func (s *Store) FlushSlot(slot int) int {
 	for i := *sh.headOf(slot); i != 0; {
 		r := sh.rec(i)
 		next := r.snext
-		tx.rec.note(ChangeWrite, s.logical(r.db), sh.key(r), 0, "")
+		tx.rec.note(ChangeWrite, s.logical(sh.dbOf(i)), sh.key(r), 0, "")
 		sh.removeLocked(i)
 		n++
 		i = next

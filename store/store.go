@@ -331,7 +331,7 @@ func (s *Store) AvgTTL(db int) int64 {
 			if seen == 16 {
 				break
 			}
-			if sh.rec(e.rec).db == p && e.exp > now {
+			if sh.dbOf(e.rec) == p && e.exp > now {
 				sum += e.exp - now
 				n++
 				seen++
@@ -404,7 +404,11 @@ func (tx *Tx) FlushDB(db int) {
 			continue
 		}
 		for i := uint32(1); i < sh.nrec; i++ {
-			if r := sh.rec(i); r.typ != TypeNone && r.db == p {
+			if sh.noKeysOfFrom(p, i) {
+				i |= chunkMask
+				continue
+			}
+			if r := sh.rec(i); r.typ() != TypeNone {
 				sh.removeLocked(i)
 			}
 		}
@@ -511,7 +515,7 @@ func (s *Store) getAt(now int64, db int, key []byte, dst []byte, fence bool) (va
 	sh.hits.Add(1)
 	sh.touchLocked(i, now)
 	r := sh.rec(i)
-	if r.typ != TypeString {
+	if r.typ() != TypeString {
 		return dst, true, ErrWrongType
 	}
 	v := sh.val(r)

@@ -389,7 +389,7 @@ func (tx *Tx) GrowString(db int, key []byte, n int) ([]byte, bool) {
 	sh, h := tx.shard(key)
 	p := tx.st.phys(db)
 	i := sh.find(p, key, tagOf(h, p))
-	if i == 0 || sh.expiredLocked(i, tx.now) || sh.rec(i).typ != TypeString {
+	if i == 0 || sh.expiredLocked(i, tx.now) || sh.rec(i).typ() != TypeString {
 		return nil, false
 	}
 	return sh.growLocked(i, n), true
@@ -409,7 +409,7 @@ func (tx *Tx) SetObject(db int, key []byte, t Type, obj any, size int64, expireA
 // It does nothing for a missing key or a string.
 func (tx *Tx) Resize(db int, key []byte, size int64) {
 	sh, i := tx.find(db, key)
-	if i == 0 || sh.rec(i).typ == TypeString {
+	if i == 0 || sh.rec(i).typ() == TypeString {
 		return
 	}
 	o := sh.objOf(i)
@@ -465,7 +465,7 @@ func (tx *Tx) SetExpire(db int, key []byte, expireAt int64) bool {
 // Persist removes key's TTL; true if there was one.
 func (tx *Tx) Persist(db int, key []byte) bool {
 	sh, i := tx.findLive(db, key)
-	if i == 0 || sh.rec(i).flags&recTTL == 0 {
+	if i == 0 || !sh.rec(i).hasTTL() {
 		return false
 	}
 	sh.setTTLLocked(i, 0)
@@ -494,7 +494,7 @@ func (tx *Tx) transfer(srcDB int, src []byte, dstDB int, dst []byte, move bool) 
 		return true
 	}
 	r := ss.rec(si)
-	t, exp := r.typ, ss.expireAt(si)
+	t, exp := r.typ(), ss.expireAt(si)
 	var val []byte
 	var o objRef
 	if t == TypeString {
@@ -527,12 +527,12 @@ type Entry struct {
 }
 
 // Type returns the value's type.
-func (e Entry) Type() Type { return e.sh.rec(e.i).typ }
+func (e Entry) Type() Type { return e.sh.rec(e.i).typ() }
 
 // Str returns the string value (TypeString only, else nil). Do not modify
 // it or keep it after Unlock.
 func (e Entry) Str() []byte {
-	if r := e.sh.rec(e.i); r.typ == TypeString {
+	if r := e.sh.rec(e.i); r.typ() == TypeString {
 		return e.sh.val(r)
 	}
 	return nil
@@ -540,7 +540,7 @@ func (e Entry) Str() []byte {
 
 // Object returns the collection object, nil for strings.
 func (e Entry) Object() any {
-	if e.sh.rec(e.i).typ == TypeString {
+	if e.sh.rec(e.i).typ() == TypeString {
 		return nil
 	}
 	return e.sh.objOf(e.i).obj
@@ -549,16 +549,17 @@ func (e Entry) Object() any {
 // ExpireAt returns the absolute expiry in Unix ms, 0 if none.
 func (e Entry) ExpireAt() int64 { return e.sh.expireAt(e.i) }
 
-// IdleMs returns the time since the last access in ms (1/256 s
-// resolution, at most 194 days). Meaningful only while an LRU (not LFU)
+// IdleMs returns the time since the last access in ms (1/16 s
+// resolution; at most about 97 days, lruMaxIdleMs, while the active expirer
+// runs, see lruClock). Meaningful only while an LRU (not LFU)
 // policy is selected.
-func (e Entry) IdleMs() int64 { return lruIdleMs(e.sh.rec(e.i).access, e.now) }
+func (e Entry) IdleMs() int64 { return lruIdleMs(e.sh.rec(e.i).access(), e.now) }
 
 // Encoding returns Redis's OBJECT ENCODING: for strings "int", "embstr" or
 // "raw"; for objects what their Encoding() string method says, else "".
 func (e Entry) Encoding() string {
 	r := e.sh.rec(e.i)
-	if r.typ != TypeString {
+	if r.typ() != TypeString {
 		if en, ok := e.Object().(interface{ Encoding() string }); ok {
 			return en.Encoding()
 		}
@@ -601,14 +602,14 @@ func (tx *Tx) GetString(db int, key []byte, dst []byte) (val []byte, ok bool, er
 }
 
 // SetIdle makes key look last accessed idleMs before now (RESTORE
-// IDLETIME; capped at 194 days, negative means that much): OBJECT IDLETIME
-// reports it, and the LRU policies judge the key by it. false if there is
-// no such key.
+// IDLETIME; capped at lruMaxIdleMs, 97 days, negative means that much):
+// OBJECT IDLETIME reports it, and the LRU policies judge the key by it.
+// false if there is no such key.
 func (tx *Tx) SetIdle(db int, key []byte, idleMs int64) bool {
 	sh, i := tx.findLive(db, key)
 	if i == 0 {
 		return false
 	}
-	sh.rec(i).access = lruAccessIdle(idleMs, tx.now)
+	sh.rec(i).setAccess(lruAccessIdle(idleMs, tx.now))
 	return true
 }
