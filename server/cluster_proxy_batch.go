@@ -159,12 +159,20 @@ func (o *owedReplies) flushPeers() {
 	o.unflushed = o.unflushed[:0]
 }
 
-// suspend flushes the peer connections written to and arms the group to
-// call resume once every owed reply is in, without waiting; it reports
-// false if they are all in already (then resume is not called). Either
-// way settle then finds them all in. An event loop's connection only.
-func (o *owedReplies) suspend(resume func()) (waiting bool) {
-	o.flushPeers()
+// suspend arms the group to call resume once every owed reply is in,
+// without waiting, and leaves the peer connections written to in later,
+// for the loop to flush once it has served all its ready connections
+// (loopHost.Idle); it reports false if the replies are all in already
+// (then resume is not called). Either way settle then finds them all
+// in. An event loop's connection only, on its loop.
+func (o *owedReplies) suspend(resume func(), later *[]*peer.Conn) (waiting bool) {
+	for i, u := range o.unflushed {
+		if !slices.Contains(*later, u.pc) {
+			*later = append(*later, u.pc)
+		}
+		o.unflushed[i] = unflushedConn{}
+	}
+	o.unflushed = o.unflushed[:0]
 	o.armed = true
 	return !o.group.Arm(resume)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cached/cached/server/eventloop"
+	"github.com/cached/cached/server/peer"
 )
 
 // The server's side of the event loops (package eventloop): loopHost
@@ -30,6 +31,7 @@ func (s *Server) startLoops() error {
 	if loopsPerServer > 0 {
 		n = loopsPerServer
 	}
+	s.loopPeers = make([][]*peer.Conn, n)
 	ls, err := eventloop.Start(n, loopHost{s})
 	if err != nil {
 		return fmt.Errorf("server: io-event-loop: %w", err)
@@ -95,6 +97,19 @@ func (h loopHost) IdleTimeout() time.Duration {
 // Fatal asks the node's owner to stop it.
 func (h loopHost) Fatal(err error) { h.s.fatal(err) }
 
+// Idle wakes the writers of the peer connections the loop's suspended
+// connections queued forwarded requests on (owedReplies.suspend): once
+// per loop wake-up rather than once per connection, so that one peer
+// write carries the requests of every client the loop served.
+func (h loopHost) Idle(loop int) {
+	later := &h.s.loopPeers[loop]
+	for i, pc := range *later {
+		pc.Flush()
+		(*later)[i] = nil
+	}
+	*later = (*later)[:0]
+}
+
 // loopConn serves c on an event loop (eventloop.Handler): runBuffered
 // stops before a request loopActionOf does not run on the loop, with
 // c.handArgs or c.parkArgs set.
@@ -134,7 +149,7 @@ func (h *loopConn) Serve(read bool) (eventloop.Next, error) {
 		if h.resume == nil {
 			h.resume = c.nc.(*eventloop.Conn).Resume
 		}
-		if c.owed.suspend(h.resume) {
+		if c.owed.suspend(h.resume, &h.s.loopPeers[c.nc.(*eventloop.Conn).Loop()]) {
 			return eventloop.Suspend, nil
 		}
 		stop, err = h.settled(cl) // all in already

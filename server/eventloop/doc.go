@@ -138,6 +138,12 @@ type Host interface {
 	// Fatal is told of a loop that failed (epoll_wait); the loop then
 	// closes its connections and ends.
 	Fatal(err error)
+	// Idle is called by loop number loop (Conn.Loop) each time it has
+	// served every connection that was ready, before it waits for more:
+	// the user may do there, once for all of them, what their requests
+	// gathered (a proxy wakes the writers of the peer connections they
+	// queued on). Called on the loop; it must not wait.
+	Idle(loop int)
 }
 
 // NoHost is the Host that wraps nothing, counts nothing, has no idle
@@ -158,6 +164,9 @@ func (NoHost) IdleTimeout() time.Duration { return 0 }
 
 // Fatal does nothing.
 func (NoHost) Fatal(error) {}
+
+// Idle does nothing.
+func (NoHost) Idle(int) {}
 
 // State is where a Conn's socket stands.
 type State uint8

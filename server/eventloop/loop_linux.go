@@ -135,6 +135,7 @@ func (l *loop) run(wg *sync.WaitGroup) {
 				l.serve(k)
 			}
 		}
+		l.host.Idle(l.id)
 		if l.now.Sub(lastSweep) >= time.Second {
 			lastSweep = l.now
 			l.sweepIdle()

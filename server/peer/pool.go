@@ -239,7 +239,7 @@ type Conn struct {
 	calls   []*Call
 	avail   chan struct{} // capacity 1: calls became non-empty (wakes the read loop)
 	space   chan struct{} // capacity 1: the read loop took calls (wakes a sender waiting for room)
-	lastUse atomic.Int64  // UnixNano of the last send
+	lastUse atomic.Int64  // UnixNano of the last write, or of a call queued when none was
 	broken  atomic.Bool
 	dead    chan struct{} // closed when broken is set
 }
@@ -390,7 +390,6 @@ func (pc *Conn) add(call *Call, args [][]byte, flush bool) error {
 	if pc.broken.Load() {
 		return ErrBroken
 	}
-	pc.lastUse.Store(time.Now().UnixNano())
 	pc.bmu.Lock()
 	pc.out = protocol.AppendCommand(pc.out, args...)
 	flush = flush || len(pc.out) > 16<<10
@@ -398,7 +397,13 @@ func (pc *Conn) add(call *Call, args [][]byte, flush bool) error {
 	if flush {
 		pc.wake()
 	}
-	pc.enqueueLocked(call)
+	if pc.enqueueLocked(call) {
+		// The first call in the queue: the connection may have been idle.
+		// Later ones need no clock read (one per request was 2 % of a
+		// forwarding node's CPU): while calls are queued it is in use,
+		// and the writer notes each write.
+		pc.lastUse.Store(time.Now().UnixNano())
+	}
 	return nil
 }
 
@@ -411,11 +416,11 @@ func (pc *Conn) wake() {
 }
 
 // enqueueLocked queues call for the next reply; mu is held. It never
-// waits.
-func (pc *Conn) enqueueLocked(call *Call) {
+// waits. It reports whether the queue was empty.
+func (pc *Conn) enqueueLocked(call *Call) (first bool) {
 	pc.qmu.Lock()
 	pc.calls = append(pc.calls, call)
-	first := len(pc.calls) == 1
+	first = len(pc.calls) == 1
 	pc.qmu.Unlock()
 	if first {
 		select {
@@ -423,6 +428,7 @@ func (pc *Conn) enqueueLocked(call *Call) {
 		default: // already told
 		}
 	}
+	return first
 }
 
 // waitRoom waits until n more calls fit in queueLen beside those queued
@@ -499,6 +505,7 @@ func (pc *Conn) writeLoop(wg *sync.WaitGroup) {
 			pc.markBroken() // the read loop fails the queued calls
 			return
 		}
+		pc.lastUse.Store(time.Now().UnixNano())
 		if cap(buf) > 1<<20 {
 			buf = nil // do not keep a burst's buffer
 		}
