@@ -17,6 +17,15 @@ package server
 // each peer (a client's requests to one peer go on one connection, which
 // keeps their order); they touch other slots, so only the order of the
 // replies matters, and the splice keeps it.
+//
+// On an event loop the connection never waits for the replies: at the end
+// of the read's requests (or at maxOwed, or before a request that needs
+// them settled: loopSettle in eventloop.go) it flushes the peer
+// connections, arms the Group to resume the connection when the last
+// reply is in, and the loop suspends it (eventloop.Suspend) and serves
+// its other connections; once resumed, the splice finds every reply in.
+// A request to a peer with no live connection is sent by a goroutine of
+// the pool that dials (peer.Pool.SendLater), and the batch ends there.
 
 import (
 	"slices"
@@ -44,6 +53,7 @@ type owedReplies struct {
 	cs        *clusterState
 	list      []owedReply
 	group     *peer.Group // the calls of list; made at the first forward
+	armed     bool        // group armed (suspend): every reply of list is in once resumed
 	unflushed []unflushedConn
 	spare     []byte // the previous reply buffer, reused by the splice
 }
@@ -89,6 +99,20 @@ func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr st
 	if used != nil {
 		err = queue(used) // the connection this read already uses: no pool look-up
 	}
+	loop := cn.onLoop && !cn.inPark
+	if err == peer.ErrBroken && loop { // never dial (or wait) on a loop
+		if used = cs.peers.Live(addr, resp3); used != nil {
+			err = queue(used)
+		}
+		if err == peer.ErrBroken {
+			o.group.Add(call)
+			cs.peers.SendLater(addr, resp3, call, args)
+			cs.sent.Add(1)
+			o.list = append(o.list, owedReply{call: call, at: len(cn.out), addr: addr})
+			cn.owedFull = true // the rest after its reply: their order on the new connection
+			return
+		}
+	}
 	if err == peer.ErrBroken {
 		used = nil
 		err = cs.onPeer(c, addr, func(pc *peer.Conn) error {
@@ -107,7 +131,11 @@ func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr st
 		o.unflushed = append(o.unflushed, unflushedConn{pc: used, addr: addr, resp3: resp3})
 	}
 	if len(o.list) >= maxOwed {
-		cn.settle()
+		if loop {
+			cn.owedFull = true // the loop suspends the connection
+		} else {
+			cn.settle()
+		}
 	}
 }
 
@@ -122,20 +150,49 @@ func (o *owedReplies) lastUsed(addr string, resp3 bool) *peer.Conn {
 	return nil
 }
 
-// settle writes every owed reply into its place in the reply buffer: it
-// flushes the peer connections written to, then waits for all the replies
-// at once. An unreachable owner's reply is the TRYAGAIN error forward gives.
-func (c *conn) settle() {
-	o := &c.owed
-	if len(o.list) == 0 {
-		return
-	}
+// flushPeers has the writers of the peer connections written to write.
+func (o *owedReplies) flushPeers() {
 	for i, u := range o.unflushed {
 		u.pc.Flush()
 		o.unflushed[i] = unflushedConn{}
 	}
 	o.unflushed = o.unflushed[:0]
-	o.group.Wait()
+}
+
+// suspend arms the group to call resume once every owed reply is in,
+// without waiting, and leaves the peer connections written to in later,
+// for the loop to flush once it has served all its ready connections
+// (loopHost.Idle); it reports false if the replies are all in already
+// (then resume is not called). Either way settle then finds them all
+// in. An event loop's connection only, on its loop.
+func (o *owedReplies) suspend(resume func(), later *[]*peer.Conn) (waiting bool) {
+	for i, u := range o.unflushed {
+		if !slices.Contains(*later, u.pc) {
+			*later = append(*later, u.pc)
+		}
+		o.unflushed[i] = unflushedConn{}
+	}
+	o.unflushed = o.unflushed[:0]
+	o.armed = true
+	return !o.group.Arm(resume)
+}
+
+// settle writes every owed reply into its place in the reply buffer: it
+// flushes the peer connections written to, then waits for all the replies
+// at once (none after suspend: they are in). An unreachable owner's reply
+// is the TRYAGAIN error forward gives.
+func (c *conn) settle() {
+	o := &c.owed
+	if len(o.list) == 0 {
+		return
+	}
+	if o.armed {
+		o.armed = false
+		o.group.Reset()
+	} else {
+		o.flushPeers()
+		o.group.Wait()
+	}
 	o.cs.received.Add(uint64(len(o.list)))
 	buf, prev := o.spare[:0], 0
 	for i := range o.list {

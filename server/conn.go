@@ -45,6 +45,14 @@ type conn struct {
 	onLoop   bool
 	handArgs [][]byte
 	parkArgs [][]byte
+	// waitArgs is the request the loop stopped before to settle the
+	// forwarded replies owed first (loopSettle); owedFull says the batch
+	// stopped because they reached maxOwed or one needs a dial. inPark is
+	// set while a goroutine runs a parked request (then forwarding may
+	// wait). Owner only.
+	waitArgs [][]byte
+	owedFull bool
+	inPark   bool
 
 	// owed are forwarded requests' replies not yet in out (proxy mode,
 	// cluster_proxy_batch.go); settle puts them in. Owner only.
@@ -281,33 +289,22 @@ func (s *Server) runConn(c *conn) error {
 // connection was detached or closed, or, on an event loop, it must leave
 // the loop before c.handArgs or park before c.parkArgs; err: a protocol
 // error, answered.
+//
+// On an event loop it also ends early, without stop, when the forwarded
+// replies the connection owes must be settled first (the loop suspends
+// it until they are in, eventloop_conn.go): before c.waitArgs, or when
+// c.owedFull; and before a protocol error, which the reader returns again.
 func (s *Server) runBuffered(cl *client, c *conn, first [][]byte) (stop bool, err error) {
 	cl.batching = true
 	defer func() { cl.batching, cl.batchClock = false, 0 }()
-	if first != nil {
-		s.runRequest(cl, c, first)
-		if c.detached || c.closed {
-			return true, nil
-		}
-	}
 	for {
-		args, err := c.rd.Next()
-		if err != nil {
-			if fe, ok := err.(protocol.FrameError); ok {
-				// The replies before it first, as when the error came
-				// with a later read.
-				if err := c.Flush(); err != nil {
-					return true, err
-				}
-				s.log.Debug("closing client after protocol error", "addr", c.addr, "error", string(fe))
-				return true, framingFailed(c.nc, fe)
-			}
-			c.WriteError(err.Error())
-			_ = c.Flush()
-			return true, err
-		}
+		args := first
+		first = nil
 		if args == nil {
-			return false, nil
+			var stop bool
+			if args, stop, err = s.nextRequest(c); stop || args == nil {
+				return stop, err
+			}
 		}
 		if c.onLoop {
 			switch s.loopActionOf(cl, args) { // eventloop.go
@@ -317,13 +314,46 @@ func (s *Server) runBuffered(cl *client, c *conn, first [][]byte) (stop bool, er
 			case loopPark:
 				c.parkArgs = args
 				return true, nil
+			case loopSettle:
+				c.waitArgs = args
+				return false, nil
 			}
 		}
 		s.runRequest(cl, c, args)
 		if c.detached || c.closed {
 			return true, nil
 		}
+		if c.owedFull {
+			c.owedFull = false
+			return false, nil
+		}
 	}
+}
+
+// nextRequest takes the next complete request from the read buffer: nil
+// if there is none. A protocol error is answered (stop and err set);
+// on an event loop, while forwarded replies are owed, it is left for
+// after them (nil, no error: the reader returns it again).
+func (s *Server) nextRequest(c *conn) (args [][]byte, stop bool, err error) {
+	args, err = c.rd.Next()
+	switch {
+	case err == nil:
+		return args, false, nil
+	case c.onLoop && !c.inPark && len(c.owed.list) > 0:
+		return nil, false, nil
+	}
+	if fe, ok := err.(protocol.FrameError); ok {
+		// The replies before it first, as when the error came with a
+		// later read.
+		if err := c.Flush(); err != nil {
+			return nil, true, err
+		}
+		s.log.Debug("closing client after protocol error", "addr", c.addr, "error", string(fe))
+		return nil, true, framingFailed(c.nc, fe)
+	}
+	c.WriteError(err.Error())
+	_ = c.Flush()
+	return nil, true, err
 }
 
 // runRequest runs one request of the client: the arguments point into the

@@ -7,11 +7,22 @@ package server
 // A loop must never wait: one waiting connection would stall all the
 // others of its loop. So before a request that may wait or take the
 // connection away (loopActionOf: blocking commands, WAIT, MULTI,
-// subscriptions, MONITOR, scripts, DEBUG, a CLIENT PAUSE in force, proxy
-// routing…), runBuffered stops and the loop hands the connection to a
-// goroutine of its own (serveHandedOff), for the rest of its life. Unix
-// socket connections, and every connection on other systems, are served
-// by goroutines.
+// subscriptions, MONITOR, scripts, DEBUG, a CLIENT PAUSE in force…),
+// runBuffered stops and the loop hands the connection to a goroutine of
+// its own (serveHandedOff), for the rest of its life. Unix socket
+// connections, and every connection on other systems, are served by
+// goroutines.
+//
+// Proxy routing stays on the loop: a forwarded request is queued on the
+// peer connection and its reply owed (cluster_proxy_batch.go); at the end
+// of the read's requests the loop suspends the connection
+// (eventloop.Suspend) until the last owed reply is in, instead of
+// waiting for it, and serves its other connections meanwhile. Before a
+// request that needs the owed replies in place (a command without keys,
+// one that leaves the loop or parks) runBuffered stops the same way
+// (loopSettle). The forwards that would wait (a cross-slot command split
+// over owners, a connection with CLIENT REPLY OFF or SKIP, PUBLISH, which
+// may dial every peer) are parked.
 //
 // A request that may hold store locks for long (longCommand: EXEC, a
 // script, KEYS, FLUSHALL…; longArgs: SETBIT or SETRANGE far into a
@@ -54,7 +65,8 @@ func offLoopCommand(c *command) bool {
 			return false // CLUSTER alone: an arity error
 		}
 		switch c.name {
-		case "info", "myid", "slots", "shards", "nodes", "keyslot", "countkeysinslot", "getkeysinslot":
+		case "info", "myid", "slots", "shards", "nodes", "keyslot", "countkeysinslot", "getkeysinslot",
+			"x-peer": // a node-to-node connection stays on the loop
 			return false
 		}
 		return true
@@ -107,21 +119,40 @@ const (
 	loopRun     loopAction = iota // run it on the loop
 	loopHandOff                   // hand the connection to a goroutine of its own for good
 	loopPark                      // run it on a goroutine, then bring the connection back
+	loopSettle                    // suspend the connection until its owed forwarded replies are in, then decide again
 )
 
 // loopActionOf decides how the request args of cl, about to run on an
 // event loop, runs. The connection leaves the loop for good (loopHandOff)
-// when its state or the command needs a goroutine of its own: proxy
-// routing (a forwarded request waits for the peer's reply, and two loops
-// forwarding to each other would wait on each other;
-// TestEventLoopProxyNeverWaitsForPeer), MULTI, a session, offLoop
-// commands, a CLIENT PAUSE holding it.
+// when its state or the command needs a goroutine of its own: MULTI, a
+// session, offLoop commands, a CLIENT PAUSE holding it.
 // It is parked (loopPark) when the command may run long (longCommand,
 // longArgs) or while a long command runs anywhere (Server.longRunning):
 // then a request on the loop might wait for a store lock the long command
-// holds, and the loop with all its other connections would wait with it.
+// holds, and the loop with all its other connections would wait with it;
+// and in proxy mode when it would wait for a peer (proxyWaits).
+// Forwarded replies the connection owes are settled first (loopSettle)
+// before a request that does not simply run here, and before one without
+// keys: routing settles them for it (routeCluster), and it may look at
+// the whole node or change the connection. A loop never waits for a
+// peer's reply (TestEventLoopProxyNeverWaitsForPeer).
 func (s *Server) loopActionOf(cl *client, args [][]byte) loopAction {
-	if s.cl != nil && s.cl.proxy || cl.multi != nil || cl.sess != nil {
+	owes := false
+	if cn, ok := cl.Conn.(*conn); ok {
+		owes = len(cn.owed.list) > 0
+	}
+	act := s.loopActionOfCmd(cl, args, owes)
+	if owes && act != loopRun {
+		return loopSettle
+	}
+	return act
+}
+
+// loopActionOfCmd is loopActionOf before the owed replies; owes: the
+// connection owes some (then a command that may have no keys gets
+// loopSettle).
+func (s *Server) loopActionOfCmd(cl *client, args [][]byte, owes bool) loopAction {
+	if cl.multi != nil || cl.sess != nil {
 		return loopHandOff
 	}
 	cmd := cl.lookup(args[0])
@@ -139,5 +170,32 @@ func (s *Server) loopActionOf(cl *client, args [][]byte) loopAction {
 	if cmd.long || s.longRunning.Load() > 0 || longArgs(cmd, args) {
 		return loopPark
 	}
+	if cs := s.cl; cs != nil && cs.proxy && !cl.clu.peer {
+		if cs.proxyWaits(cl, cmd, args) {
+			return loopPark
+		}
+		if owes && (cmd.first <= 0 || cmd.flags&flagMovableKeys != 0) { // no keys, or maybe none: routing would settle
+			return loopSettle
+		}
+	}
 	return loopRun
+}
+
+// proxyWaits reports whether cmd, run by cl in proxy mode, may wait for a
+// peer: PUBLISH (it sends to every peer, dialing if need be), and keyed
+// commands that forward and wait (a cross-slot command split over owners,
+// any forward while CLIENT REPLY is OFF or SKIP).
+func (cs *clusterState) proxyWaits(cl *client, cmd *command, args [][]byte) bool {
+	switch {
+	case cmd.name == "publish":
+		return true
+	case cmd.first <= 0 && cmd.flags&flagMovableKeys == 0: // no keys
+		return false
+	case cl.reply != 0:
+		return true
+	case cmd.split != splitNone:
+		_, _, cross := cs.commandSlot(cmd, args)
+		return cross
+	}
+	return false
 }

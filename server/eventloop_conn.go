@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cached/cached/server/eventloop"
+	"github.com/cached/cached/server/peer"
 )
 
 // The server's side of the event loops (package eventloop): loopHost
@@ -30,6 +31,7 @@ func (s *Server) startLoops() error {
 	if loopsPerServer > 0 {
 		n = loopsPerServer
 	}
+	s.loopPeers = make([][]*peer.Conn, n)
 	ls, err := eventloop.Start(n, loopHost{s})
 	if err != nil {
 		return fmt.Errorf("server: io-event-loop: %w", err)
@@ -95,16 +97,33 @@ func (h loopHost) IdleTimeout() time.Duration {
 // Fatal asks the node's owner to stop it.
 func (h loopHost) Fatal(err error) { h.s.fatal(err) }
 
+// Idle wakes the writers of the peer connections the loop's suspended
+// connections queued forwarded requests on (owedReplies.suspend): once
+// per loop wake-up rather than once per connection, so that one peer
+// write carries the requests of every client the loop served.
+func (h loopHost) Idle(loop int) {
+	later := &h.s.loopPeers[loop]
+	for i, pc := range *later {
+		pc.Flush()
+		(*later)[i] = nil
+	}
+	*later = (*later)[:0]
+}
+
 // loopConn serves c on an event loop (eventloop.Handler): runBuffered
 // stops before a request loopActionOf does not run on the loop, with
 // c.handArgs or c.parkArgs set.
 type loopConn struct {
-	s *Server
-	c *conn
+	s      *Server
+	c      *conn
+	resume func() // the socket's Resume, made once: the owed replies' Group calls it
 }
 
 // Serve reads once (if read) and runs every complete request, then
 // writes the replies, or says why the loop must let go of the connection.
+// When the requests forwarded to peers owe replies, it suspends the
+// connection until they are all in (eventloop.Suspend) and goes on from
+// there when the loop calls it again.
 func (h *loopConn) Serve(read bool) (eventloop.Next, error) {
 	c := h.c
 	cl, _ := c.ctx.(*client)
@@ -119,10 +138,21 @@ func (h *loopConn) Serve(read bool) (eventloop.Next, error) {
 			return eventloop.Close, err
 		}
 		stop, err = h.s.runBuffered(cl, c, nil)
+	case c.owed.armed: // resumed: the owed replies are in
+		stop, err = h.settled(cl)
 	case c.detached || c.closed: // the parked request detached or closed it
 		stop = true
 	default:
 		stop, err = h.s.runBuffered(cl, c, nil)
+	}
+	for !stop && err == nil && len(c.owed.list) > 0 {
+		if h.resume == nil {
+			h.resume = c.nc.(*eventloop.Conn).Resume
+		}
+		if c.owed.suspend(h.resume, &h.s.loopPeers[c.nc.(*eventloop.Conn).Loop()]) {
+			return eventloop.Suspend, nil
+		}
+		stop, err = h.settled(cl) // all in already
 	}
 	switch {
 	case c.handArgs != nil || c.detached:
@@ -144,6 +174,16 @@ func (h *loopConn) Serve(read bool) (eventloop.Next, error) {
 	return eventloop.Wait, nil
 }
 
+// settled splices the owed replies, all in, and runs the rest of the
+// batch, from the request the batch stopped before (c.waitArgs) if any.
+func (h *loopConn) settled(cl *client) (stop bool, err error) {
+	c := h.c
+	c.settle()
+	first := c.waitArgs
+	c.waitArgs = nil
+	return h.s.runBuffered(cl, c, first)
+}
+
 // Park runs c.parkArgs on a goroutine, then gives c back to its loop.
 func (h *loopConn) Park() {
 	args := h.c.parkArgs
@@ -159,9 +199,10 @@ func (h *loopConn) runParked(args [][]byte) {
 	h.s.stats.loopParks.Add(1)
 	c := h.c
 	cl, _ := c.ctx.(*client)
-	cl.batching = true
+	cl.batching, c.inPark = true, true
 	h.s.runRequest(cl, c, args)
-	cl.batching, cl.batchClock = false, 0
+	c.settle() // a forwarded reply: this goroutine may wait for it, the loop may not
+	cl.batching, cl.batchClock, c.inPark = false, 0, false
 	c.nc.(*eventloop.Conn).Resume()
 }
 

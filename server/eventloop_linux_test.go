@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cached/cached/protocol"
 	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/server/eventloop"
+	"github.com/cached/cached/server/peer"
 )
 
 // The event loops (io-event-loop yes) end to end, over raw TCP connections.
@@ -466,9 +468,11 @@ func TestEventLoopParksLongCommands(t *testing.T) {
 // owner of a key is held (a script runs with the key's lock), so that a
 // SET forwarded to it cannot be answered, and the other node forwards such
 // a SET; a new connection to the forwarding node must still get PONG from
-// its only loop while the script runs. Were the SET forwarded on the loop
-// (issue 14's suspected stall), the loop would wait on the owner and the
-// PING with it until the script ends, which only the test ends, after.
+// its only loop while the script runs. The SET is forwarded from the loop,
+// which suspends its connection until the reply is in (eventloop.Suspend)
+// rather than waiting for it; were the loop to wait (issue 14's suspected
+// stall), it would wait on the owner and the PING with it until the
+// script ends, which only the test ends, after.
 func TestEventLoopProxyNeverWaitsForPeer(t *testing.T) {
 	loopsPerServer = 1
 	t.Cleanup(func() { loopsPerServer = 0 }) // also if startCluster fails
@@ -532,5 +536,92 @@ func TestEventLoopProxyNeverWaitsForPeer(t *testing.T) {
 			send(t, set.nc, keysRESP("GET", key))
 			expectLines(t, set.r, "$1", want)
 		}
+	}
+}
+
+// TestEventLoopProxyStaysOnLoop: proxy routing keeps the client
+// connections and the node-to-node connections on the loops, no hand-off
+// anywhere (with no replicas: replication streams leave the loops). On a fresh cluster the first forwards to each owner go
+// through the pool's dialing goroutine (peer.Pool.SendLater); a pipeline
+// of more forwarded requests than a connection may owe (maxOwed) is
+// suspended several times; a command without keys runs after the owed
+// replies; a protocol error after forwarded requests is answered after
+// their replies, then the connection is closed.
+func TestEventLoopProxyStaysOnLoop(t *testing.T) {
+	nodes := startCluster(t, 3, func(c *config.Config) {
+		proxyMode(c)
+		c.IOEventLoop = true
+		c.Cluster.Replicas = 0 // no replication connections: they leave the loop (REPLSYNC)
+	})
+	handOffs := make([]uint64, len(nodes)) // slot moves at the start may have handed some off
+	for i, n := range nodes {
+		handOffs[i] = n.stats.loopHandOffs.Load()
+	}
+	s := nodes[0]
+	v := s.cl.view.Load()
+	var mine, other []string
+	for i := 0; len(mine) < 20 || len(other) < 3*maxOwed; i++ {
+		k := fmt.Sprintf("sl%d", i)
+		if v.t.OwnerIndex(keySlot(k)) == v.self {
+			mine = append(mine, k)
+		} else {
+			other = append(other, k)
+		}
+	}
+	var buf []byte
+	var want []string
+	add := func(reply string, args ...string) {
+		b := make([][]byte, len(args))
+		for i, a := range args {
+			b[i] = []byte(a)
+		}
+		buf = protocol.AppendCommand(buf, b...)
+		want = append(want, reply)
+	}
+	for i, k := range other {
+		add("+OK\r\n", "SET", k, "v"+k)
+		if i%10 == 0 {
+			add("+OK\r\n", "SET", mine[i/10], "m"+mine[i/10])
+		}
+		if i == maxOwed+3 {
+			add("$3\r\nmid\r\n", "ECHO", "mid")
+		}
+	}
+	for i, k := range other {
+		add(fmt.Sprintf("$%d\r\nv%s\r\n", len(k)+1, k), "GET", k)
+		if i%10 == 0 {
+			k := mine[i/10]
+			add(fmt.Sprintf("$%d\r\nm%s\r\n", len(k)+1, k), "GET", k)
+		}
+	}
+	c := dialLoop(t, s)
+	_ = c.nc.SetDeadline(time.Now().Add(60 * time.Second))
+	if _, err := c.nc.Write(append(buf, "*1\r\n$x\r\n"...)); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want {
+		got, err := peer.ReadRaw(c.r, nil)
+		if err != nil || string(got) != w {
+			t.Fatalf("reply %d: %q (%v), want %q", i, got, err, w)
+		}
+	}
+	if line := readLine(t, c.r); !strings.HasPrefix(line, "-ERR Protocol error") {
+		t.Fatalf("framing error answered %q", line)
+	}
+	expectClosed(t, c.r)
+
+	// Again on a connection that stays: forwarded, then a keyless command.
+	d := dialLoop(t, s)
+	send(t, d.nc, keysRESP("GET", other[0])+"PING\r\n"+keysRESP("GET", other[1]))
+	expectLines(t, d.r, fmt.Sprintf("$%d", len(other[0])+1), "v"+other[0], "+PONG",
+		fmt.Sprintf("$%d", len(other[1])+1), "v"+other[1])
+	wantState(t, s, d.id, eventloop.StateLoop)
+	for i, n := range nodes {
+		if got := n.stats.loopHandOffs.Load() - handOffs[i]; got != 0 {
+			t.Errorf("node %d handed %d connections off", i, got)
+		}
+	}
+	if s.cl.received.Load() != s.cl.sent.Load() {
+		t.Fatalf("node-to-node messages sent %d, received %d", s.cl.sent.Load(), s.cl.received.Load())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/server/eventloop"
 	"github.com/cached/cached/server/latency"
+	"github.com/cached/cached/server/peer"
 	"github.com/cached/cached/server/pubsub"
 	"github.com/cached/cached/server/script"
 	"github.com/cached/cached/server/slowlog"
@@ -105,6 +106,10 @@ type Server struct {
 	unixPath string
 
 	loops *eventloop.Set // event loops (eventloop_conn.go); nil when io-event-loop is off
+	// loopPeers are, per event loop, the peer connections its suspended
+	// connections queued forwarded requests on since it last went idle
+	// (loopHost.Idle flushes them); each loop's own.
+	loopPeers [][]*peer.Conn
 	// longRunning counts the long commands running (eventloop.go): while
 	// it is not 0, event loops park every request.
 	longRunning atomic.Int32

@@ -27,6 +27,8 @@ type Conn struct {
 	pend     []byte    // output the socket did not take yet
 	out      bool      // waiting for EPOLLOUT (not reading)
 	drainEnd bool      // close once pend is written (End)
+	susp     bool      // suspended (Suspend) until Resume
+	muted    bool      // suspended and out of the epoll set: bytes came meanwhile
 	lastRead time.Time // for Host.IdleTimeout
 
 	pendLen atomic.Int64 // len(pend), for Pending from any goroutine
@@ -50,18 +52,27 @@ func (k *Conn) Start() {
 // Resume gives a parked connection back to its loop; the handler calls
 // it from the goroutine Handler.Park started, once the request has run.
 // If the loops have stopped, it closes the connection and calls
-// Handler.Closed itself.
+// Handler.Closed itself. For a suspended connection (Suspend) any
+// goroutine calls it, once; if the connection was closed meanwhile it
+// does nothing.
 func (k *Conn) Resume() {
 	l := k.l
 	l.mu.Lock()
 	if !l.stopping {
 		l.resumed = append(l.resumed, k)
+		tell := len(l.resumed) == 1 && len(l.inbox) == 0 && len(l.closing) == 0
 		l.mu.Unlock()
-		l.wake()
+		if tell { // else the loop has been told already and not yet looked
+			l.wake()
+		}
 		return
 	}
 	l.mu.Unlock()
 	k.mu.Lock()
+	if k.state != StateParked { // suspended: closed with the loop's others
+		k.mu.Unlock()
+		return
+	}
 	k.state = StateClosed
 	_ = unix.Close(k.fd)
 	k.mu.Unlock()

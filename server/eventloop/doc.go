@@ -29,7 +29,10 @@
 // Before a request that may hold locks for long it answers Park: the
 // socket leaves the epoll set, Handler.Park runs the request on a
 // goroutine, and calls Conn.Resume; the loop then calls Serve again
-// (read false) for the rest of the buffer. Handler.Closed tells the
+// (read false) for the rest of the buffer. A handler that started
+// something that completes elsewhere (a proxy's forwarded requests)
+// answers Suspend and calls Conn.Resume when it has completed: the
+// connection keeps its place on the loop and no goroutine runs for it. Handler.Closed tells the
 // handler the socket is closed.
 //
 // # Usage
@@ -83,6 +86,14 @@ const (
 	// Close: close the connection now (a read or write failed); Serve's
 	// error is the reason.
 	Close
+	// Suspend: the handler waits for something of its own (a peer's
+	// replies to requests it forwarded) without the loop: the socket
+	// stays the loop's, but it is not served (not read; what Write kept
+	// is still written) until the handler calls Conn.Resume, from any
+	// goroutine; then the loop calls Serve(false). Bytes that arrive
+	// meanwhile take the socket out of the epoll set until then, so a
+	// suspended connection costs the loop nothing.
+	Suspend
 )
 
 // Handler is the user's side of one connection: its request processing.
@@ -91,7 +102,7 @@ const (
 type Handler interface {
 	// Serve runs the connection's complete buffered requests, reading
 	// once from the Conn first if read is true (false: the connection is
-	// back from Park), and writes their replies to the Conn (a Write on a
+	// back from Park or Suspend), and writes their replies to the Conn (a Write on a
 	// loop never waits: what the socket does not take, the loop keeps).
 	// Its error goes with End and Close.
 	Serve(read bool) (Next, error)
@@ -127,6 +138,12 @@ type Host interface {
 	// Fatal is told of a loop that failed (epoll_wait); the loop then
 	// closes its connections and ends.
 	Fatal(err error)
+	// Idle is called by loop number loop (Conn.Loop) each time it has
+	// served every connection that was ready, before it waits for more:
+	// the user may do there, once for all of them, what their requests
+	// gathered (a proxy wakes the writers of the peer connections they
+	// queued on). Called on the loop; it must not wait.
+	Idle(loop int)
 }
 
 // NoHost is the Host that wraps nothing, counts nothing, has no idle
@@ -147,6 +164,9 @@ func (NoHost) IdleTimeout() time.Duration { return 0 }
 
 // Fatal does nothing.
 func (NoHost) Fatal(error) {}
+
+// Idle does nothing.
+func (NoHost) Idle(int) {}
 
 // State is where a Conn's socket stands.
 type State uint8

@@ -135,6 +135,7 @@ func (l *loop) run(wg *sync.WaitGroup) {
 				l.serve(k)
 			}
 		}
+		l.host.Idle(l.id)
 		if l.now.Sub(lastSweep) >= time.Second {
 			lastSweep = l.now
 			l.sweepIdle()
@@ -167,7 +168,11 @@ func (l *loop) woken() bool {
 		l.register(k)
 	}
 	for _, k := range resumed {
-		l.unpark(k)
+		if k.susp {
+			l.unsuspend(k)
+		} else {
+			l.unpark(k)
+		}
 	}
 	for _, k := range closing {
 		if l.conns[int32(k.fd)] == k { // not closed or handed off since
@@ -220,9 +225,15 @@ func (l *loop) serve(k *Conn) {
 		case len(k.pend) > 0:
 		case k.drainEnd:
 			l.closeConn(k, nil)
+		case k.susp:
+			l.mute(k)
 		default:
 			l.interest(k, false) // read again (level-triggered: bytes waiting are seen)
 		}
+		return
+	}
+	if k.susp { // bytes came while the handler waits: stop watching until Resume
+		l.mute(k)
 		return
 	}
 	next, err := k.h.Serve(true)
@@ -241,6 +252,11 @@ func (l *loop) then(k *Conn, next Next, err error) {
 		l.endConn(k, err)
 	case Close:
 		l.closeConn(k, err)
+	case Suspend:
+		k.susp = true
+		if len(k.pend) > 0 {
+			l.interest(k, true) // write the rest meanwhile
+		}
 	default:
 		if len(k.pend) > 0 {
 			l.interest(k, true) // write the rest before reading more
@@ -259,6 +275,35 @@ func (l *loop) interest(k *Conn, out bool) {
 		return
 	}
 	k.out = out
+}
+
+// mute takes a suspended connection out of the epoll set (bytes came, or
+// its output is written, while it waits); unsuspend puts it back.
+func (l *loop) mute(k *Conn) {
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, k.fd, nil); err != nil {
+		l.closeConn(k, err)
+		return
+	}
+	k.muted, k.out = true, false
+}
+
+// unsuspend serves again a suspended connection its handler resumed
+// (unless it was closed meanwhile).
+func (l *loop) unsuspend(k *Conn) {
+	if l.conns[int32(k.fd)] != k { // closed (the fd may be another's now)
+		return
+	}
+	k.susp = false
+	if k.muted {
+		k.muted = false
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(k.fd)}
+		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, k.fd, &ev); err != nil {
+			l.closeConn(k, err)
+			return
+		}
+	}
+	next, err := k.h.Serve(false)
+	l.then(k, next, err)
 }
 
 // endConn closes a connection the loop serves once its output is
@@ -374,7 +419,7 @@ func (l *loop) sweepIdle() {
 		return
 	}
 	for _, k := range l.conns {
-		if !k.out && l.now.Sub(k.lastRead) > limit {
+		if !k.out && !k.susp && l.now.Sub(k.lastRead) > limit {
 			l.closeConn(k, ErrIdleTimeout)
 		}
 	}

@@ -39,11 +39,15 @@ func (h *testHost) Fatal(error)                { h.fatal.Add(1) }
 
 // lineHandler serves lines: PING answers PONG, BIG n answers n bytes,
 // QUIT answers BYE and ends, PARK parks until release is closed then
-// answers PARKED, HANDOFF hands off and echoes every later line on a
-// goroutine.
+// answers PARKED, SUSPEND suspends until release is closed (then a
+// goroutine calls Resume) and answers RESUMED, HANDOFF hands off and
+// echoes every later line on a goroutine.
 type lineHandler struct {
 	k       *Conn
-	buf     []byte // loop, or the goroutine that owns the connection
+	buf     []byte        // loop, or the goroutine that owns the connection
+	susp    bool          // SUSPEND ran: Serve(false) answers RESUMED; loop only
+	resumed chan struct{} // a SUSPEND goroutine's Resume returned (capacity 8)
+	waiting atomic.Bool   // the SUSPEND goroutine started
 	release chan struct{}
 	closed  chan error // Closed's error
 	handed  chan []byte
@@ -61,6 +65,11 @@ func (h *lineHandler) Serve(read bool) (Next, error) {
 			return Close, err
 		}
 		h.buf = append(h.buf, b[:n]...)
+	} else if h.susp {
+		h.susp = false
+		if _, err := h.k.Write([]byte("RESUMED\n")); err != nil {
+			return Close, err
+		}
 	}
 	for {
 		i := bytes.IndexByte(h.buf, '\n')
@@ -78,6 +87,17 @@ func (h *lineHandler) Serve(read bool) (Next, error) {
 			return End, err
 		case line == "PARK":
 			return Park, nil
+		case line == "SUSPEND":
+			h.susp = true
+			h.waiting.Store(true)
+			h.wg.Add(1)
+			go func() {
+				defer h.wg.Done()
+				<-h.release
+				h.k.Resume()
+				h.resumed <- struct{}{}
+			}()
+			return Suspend, nil
 		case line == "HANDOFF":
 			return HandOff, nil
 		case strings.HasPrefix(line, "BIG "):
@@ -184,7 +204,7 @@ func (f *fixture) dialWith(rcvBuf int, release chan struct{}) *client {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	h := &lineHandler{release: release, closed: make(chan error, 1), handed: make(chan []byte, 1), wg: &f.wg}
+	h := &lineHandler{release: release, resumed: make(chan struct{}, 8), closed: make(chan error, 1), handed: make(chan []byte, 1), wg: &f.wg}
 	k, err := f.set.Adopt(sc.(*net.TCPConn), h)
 	if err != nil {
 		f.t.Fatal(err)
@@ -320,6 +340,60 @@ func TestParkResume(t *testing.T) {
 	f.waitState(a.h.k, StateLoop)
 	a.send(t, "PING\n")
 	a.expect(t, "PONG")
+}
+
+// TestSuspendResume: a suspended connection keeps its place on the loop
+// (which serves the others meanwhile) and is not served until Resume;
+// what it sent meanwhile is read after.
+func TestSuspendResume(t *testing.T) {
+	f := newFixture(t, 1)
+	release := make(chan struct{})
+	a := f.dialWith(0, release)
+	b := f.dial()
+	a.send(t, "PING\nSUSPEND\nPING\n")
+	a.expect(t, "PONG")
+	b.send(t, "PING\n")
+	b.expect(t, "PONG")
+	a.send(t, "PING\n") // comes while suspended: the loop stops watching a
+	b.send(t, "PING\n")
+	b.expect(t, "PONG")
+	if st := a.h.k.State(); st != StateLoop {
+		t.Fatalf("state %d while suspended, want loop", st)
+	}
+	close(release)
+	a.expect(t, "RESUMED", "PONG", "PONG")
+	a.send(t, "SUSPEND\nPING\n") // release is closed: resumed at once
+	a.expect(t, "RESUMED", "PONG")
+}
+
+// TestCloseSuspended: a suspended connection closed meanwhile is closed
+// once, and its late Resume does nothing.
+func TestCloseSuspended(t *testing.T) {
+	f := newFixture(t, 1)
+	release := make(chan struct{})
+	a := f.dialWith(0, release)
+	a.send(t, "SUSPEND\n")
+	f.waitUntil(a.h.waiting.Load, func() string { return "SUSPEND not served" })
+	b := f.dial()
+	if err := a.h.k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a.expectClosed(t)
+	if err := closedWith(t, a); err != nil {
+		t.Fatalf("Closed(%v), want nil", err)
+	}
+	close(release)
+	<-a.h.resumed
+	b.send(t, "PING\n")
+	b.expect(t, "PONG")
+	c := f.dial() // the fd may be a's again: a's Resume must not serve it
+	c.send(t, "PING\n")
+	c.expect(t, "PONG")
+	select {
+	case err := <-a.h.closed:
+		t.Fatalf("Closed called again (%v)", err)
+	default:
+	}
 }
 
 // TestCloseParked: Close on a parked connection closes it once it comes

@@ -22,16 +22,12 @@ import (
 const (
 	dialTimeout = 2 * time.Second        // connecting and setting up a connection
 	replyWait   = 10 * time.Second       // longest wait for one reply
-	queueLen    = 4096                   // requests in flight per connection
+	queueLen    = 4096                   // requests in flight per connection past which Send and SendBatch wait (Queue does not)
 	redialAfter = 500 * time.Millisecond // after a failed dial, fail at once for this long
 )
 
 // ErrBroken is returned for requests on a connection that failed.
 var ErrBroken = errors.New("peer connection broken")
-
-// ErrBrokenAfterWrite is SendBatch's error when the connection broke after
-// its requests were written: the peer may have run them.
-var ErrBrokenAfterWrite = errors.New("peer connection broken after the requests were sent")
 
 // key names one pooled connection.
 type key struct {
@@ -152,10 +148,65 @@ func (ps *Pool) dial(addr string, resp3 bool) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc := &Conn{conn: conn, kick: make(chan struct{}, 1),
-		pending: make(chan *Call, queueLen), dead: make(chan struct{})}
+	pc := &Conn{conn: conn, kick: make(chan struct{}, 1), avail: make(chan struct{}, 1),
+		space: make(chan struct{}, 1), dead: make(chan struct{})}
 	pc.lastUse.Store(time.Now().UnixNano())
 	return pc, nil
+}
+
+// Live returns the live connection to addr speaking RESP3 or RESP2, or
+// nil if there is none: unlike Get it never dials, so it never waits on
+// the peer (an event loop forwards through it).
+func (ps *Pool) Live(addr string, resp3 bool) *Conn {
+	ps.mu.RLock()
+	sl := ps.m[key{addr, resp3}]
+	ps.mu.RUnlock()
+	if sl == nil {
+		return nil
+	}
+	timeout := int64(0)
+	if ps.opts.IdleTimeout != nil {
+		timeout = ps.opts.IdleTimeout()
+	}
+	return sl.live(timeout)
+}
+
+// SendLater sends one request to addr for call, which must be in a
+// Group, from a goroutine of the pool's own: it dials the connection if
+// need be (Get), so the caller never waits on the peer. If the request
+// cannot be sent, the call ends with the error. args is the caller's
+// until SendLater returns (it is copied).
+func (ps *Pool) SendLater(addr string, resp3 bool, call *Call, args [][]byte) {
+	own := make([][]byte, len(args))
+	for i, a := range args {
+		own[i] = append([]byte(nil), a...)
+	}
+	ps.mu.Lock()
+	if ps.closed {
+		ps.mu.Unlock()
+		call.Err = ErrBroken
+		call.finish()
+		return
+	}
+	ps.wg.Add(1)
+	ps.mu.Unlock()
+	go func() {
+		defer ps.wg.Done()
+		var err error
+		for try := 0; try < 2; try++ { // a connection broken before the write is replaced once
+			var pc *Conn
+			if pc, err = ps.Get(addr, resp3); err == nil {
+				err = pc.Send(call, own)
+			}
+			if err != ErrBroken {
+				break
+			}
+		}
+		if err != nil {
+			call.Err = err
+			call.finish()
+		}
+	}()
 }
 
 // Close closes every connection and waits for their read and write loops; later
@@ -180,12 +231,15 @@ func (ps *Pool) Close() {
 // no caller waits for a write syscall or holds a lock during one.
 type Conn struct {
 	conn    net.Conn
-	mu      sync.Mutex // orders requests: their bytes in out and their calls in pending
+	mu      sync.Mutex // orders requests: their bytes in out and their calls in calls
 	bmu     sync.Mutex // guards out, the requests not yet handed to the writer
 	out     []byte
 	kick    chan struct{} // wakes the writer; capacity 1
-	pending chan *Call
-	lastUse atomic.Int64 // UnixNano of the last send
+	qmu     sync.Mutex    // guards calls, the calls waiting for a reply not yet taken by the read loop
+	calls   []*Call
+	avail   chan struct{} // capacity 1: calls became non-empty (wakes the read loop)
+	space   chan struct{} // capacity 1: the read loop took calls (wakes a sender waiting for room)
+	lastUse atomic.Int64  // UnixNano of the last write, or of a call queued when none was
 	broken  atomic.Bool
 	dead    chan struct{} // closed when broken is set
 }
@@ -230,12 +284,14 @@ func (c *Call) finish() {
 }
 
 // Group waits for many calls, on any connections, with one wake-up when
-// the last reply is in rather than one per call. Its zero value is not
-// usable: make one with NewGroup. A Group is owned by one goroutine,
-// which adds calls and waits; the connections' read loops finish them.
+// the last reply is in rather than one per call: Wait blocks for it, or
+// Arm has a function called then. Its zero value is not usable: make one
+// with NewGroup. A Group is owned by one goroutine, which adds calls and
+// waits (or arms); the connections' read loops finish them.
 type Group struct {
-	n    atomic.Int64  // calls in flight, plus one until Wait
+	n    atomic.Int64  // calls in flight, plus one until Wait or Arm
 	done chan struct{} // capacity 1: the last finish
+	fn   func()        // set by Arm: called by the last finish instead of done
 }
 
 // NewGroup returns an empty group.
@@ -262,8 +318,31 @@ func (g *Group) Cancel(call *Call) {
 
 func (g *Group) finish() {
 	if g.n.Add(-1) == 0 {
-		g.done <- struct{}{}
+		if fn := g.fn; fn != nil {
+			fn()
+		} else {
+			g.done <- struct{}{}
+		}
 	}
+}
+
+// Arm is Wait without waiting: once every call added since the last
+// Wait or Reset has its reply or error, fn is called, on the goroutine
+// of the read loop that finished the last one (so fn must not block).
+// Arm returns true, and fn is not called, if they all have theirs
+// already. Either way Reset must be called, after fn ran or Arm
+// returned true, before the group is used again. The connections the
+// calls were queued on must have been flushed.
+func (g *Group) Arm(fn func()) (done bool) {
+	g.fn = fn
+	return g.n.Add(-1) == 0
+}
+
+// Reset makes an armed group (Arm) usable again, once all its calls
+// are finished.
+func (g *Group) Reset() {
+	g.fn = nil
+	g.n.Store(1)
 }
 
 // Wait waits until every call added since the last Wait has its reply or
@@ -289,22 +368,28 @@ func (pc *Conn) Send(call *Call, args [][]byte) error {
 
 // Queue writes one request and queues call (not nil) for its reply, like
 // Send, but leaves the request buffered: the caller must call Flush
-// before it waits for the reply. (Another sender's flush, a full buffer
-// or a full queue of calls in flight may write it earlier.) A client's
-// pipelined requests to one peer then cost it no write at all.
+// before it waits for the reply. (Another sender's flush or a full
+// buffer may write it earlier.) A client's pipelined requests to one
+// peer then cost it no write at all. Queue never waits, not even for
+// room among the calls in flight (queueLen): the caller bounds how many
+// it queues (a proxied client owes at most a few dozen replies), so an
+// event loop may queue.
 func (pc *Conn) Queue(call *Call, args [][]byte) error {
 	return pc.add(call, args, false)
 }
 
 // add buffers one request and queues call for its reply (Send, Queue); it
-// wakes the writer when flush is set or the buffer passed 16 KiB.
+// wakes the writer when flush is set or the buffer passed 16 KiB. A Send
+// first waits while queueLen calls are in flight.
 func (pc *Conn) add(call *Call, args [][]byte, flush bool) error {
+	if flush && !pc.waitRoom(1) {
+		return ErrBroken
+	}
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.broken.Load() {
 		return ErrBroken
 	}
-	pc.lastUse.Store(time.Now().UnixNano())
 	pc.bmu.Lock()
 	pc.out = protocol.AppendCommand(pc.out, args...)
 	flush = flush || len(pc.out) > 16<<10
@@ -312,7 +397,14 @@ func (pc *Conn) add(call *Call, args [][]byte, flush bool) error {
 	if flush {
 		pc.wake()
 	}
-	return pc.enqueueLocked(call)
+	if pc.enqueueLocked(call) {
+		// The first call in the queue: the connection may have been idle.
+		// Later ones need no clock read (one per request was 2 % of a
+		// forwarding node's CPU): while calls are queued it is in use,
+		// and the writer notes each write.
+		pc.lastUse.Store(time.Now().UnixNano())
+	}
+	return nil
 }
 
 // wake tells the writer there is something to write.
@@ -323,22 +415,66 @@ func (pc *Conn) wake() {
 	}
 }
 
-// enqueueLocked queues call for the next reply; mu is held. When the
-// queue is full it first wakes the writer: the replies the read loop
-// waits for may be those of requests still buffered (Queue leaves some
-// there). The writer takes only bmu, so it is not stuck behind mu.
-func (pc *Conn) enqueueLocked(call *Call) error {
-	select {
-	case pc.pending <- call:
-		return nil
-	default:
+// enqueueLocked queues call for the next reply; mu is held. It never
+// waits. It reports whether the queue was empty.
+func (pc *Conn) enqueueLocked(call *Call) (first bool) {
+	pc.qmu.Lock()
+	pc.calls = append(pc.calls, call)
+	first = len(pc.calls) == 1
+	pc.qmu.Unlock()
+	if first {
+		select {
+		case pc.avail <- struct{}{}:
+		default: // already told
+		}
 	}
-	pc.wake()
-	select {
-	case pc.pending <- call:
-		return nil
-	case <-pc.dead:
-		return ErrBroken
+	return first
+}
+
+// waitRoom waits until n more calls fit in queueLen beside those queued
+// and not yet taken by the read loop (or none are queued); false if the
+// connection broke meanwhile. It does not hold mu, so Queue never waits
+// behind it; the bound is loose (senders that wait together may all go
+// on together). It first wakes the writer: the replies the read loop
+// waits for may be those of requests still buffered (Queue leaves some
+// there).
+func (pc *Conn) waitRoom(n int) bool {
+	for {
+		pc.qmu.Lock()
+		queued := len(pc.calls)
+		pc.qmu.Unlock()
+		if queued == 0 || queued+n <= queueLen {
+			return true
+		}
+		pc.wake()
+		select {
+		case <-pc.space:
+		case <-pc.dead:
+			return false
+		}
+	}
+}
+
+// takeCalls waits for queued calls and returns them all in buf's place
+// (buf, emptied, becomes the queue); nil once the connection broke.
+func (pc *Conn) takeCalls(buf []*Call) []*Call {
+	for {
+		pc.qmu.Lock()
+		if len(pc.calls) > 0 {
+			buf, pc.calls = pc.calls, buf[:0]
+			pc.qmu.Unlock()
+			select {
+			case pc.space <- struct{}{}:
+			default:
+			}
+			return buf
+		}
+		pc.qmu.Unlock()
+		select {
+		case <-pc.avail:
+		case <-pc.dead:
+			return nil
+		}
 	}
 }
 
@@ -369,6 +505,7 @@ func (pc *Conn) writeLoop(wg *sync.WaitGroup) {
 			pc.markBroken() // the read loop fails the queued calls
 			return
 		}
+		pc.lastUse.Store(time.Now().UnixNano())
 		if cap(buf) > 1<<20 {
 			buf = nil // do not keep a burst's buffer
 		}
@@ -378,12 +515,13 @@ func (pc *Conn) writeLoop(wg *sync.WaitGroup) {
 // SendBatch writes the requests back to back, with no other sender's
 // request between them, flushes them, and queues calls[i] for the reply to
 // reqs[i] (every call non-nil, none in a Group). It returns how many
-// calls were queued: only those get a reply or an error and may be
-// waited for (all of them unless err is set). ErrBroken means nothing
-// was sent; after ErrBrokenAfterWrite the peer may have run any of the
-// requests. A MULTI … EXEC sent this way is one transaction on the
-// peer's connection.
+// calls were queued, which get a reply or an error and may be waited
+// for: all of them, or none with ErrBroken (nothing was sent). A MULTI …
+// EXEC sent this way is one transaction on the peer's connection.
 func (pc *Conn) SendBatch(calls []*Call, reqs [][][]byte) (queued int, err error) {
+	if !pc.waitRoom(len(calls)) {
+		return 0, ErrBroken
+	}
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.broken.Load() {
@@ -396,10 +534,8 @@ func (pc *Conn) SendBatch(calls []*Call, reqs [][][]byte) (queued int, err error
 	}
 	pc.bmu.Unlock()
 	pc.wake()
-	for i, call := range calls {
-		if err := pc.enqueueLocked(call); err != nil {
-			return i, ErrBrokenAfterWrite
-		}
+	for _, call := range calls {
+		pc.enqueueLocked(call)
 	}
 	return len(calls), nil
 }
@@ -417,17 +553,17 @@ func (pc *Conn) markBroken() {
 func (pc *Conn) readLoop(wg *sync.WaitGroup, br *bufio.Reader) {
 	defer wg.Done()
 	var scratch []byte
+	var batch []*Call // taken from calls at once (takeCalls): one lock per batch, not per call
+	next := 0
 	for !pc.broken.Load() {
-		var call *Call
-		select {
-		case call = <-pc.pending: // the common case under load: no selectgo
-		default:
-			select {
-			case call = <-pc.pending:
-			case <-pc.dead:
-				continue
+		if next == len(batch) {
+			if batch, next = pc.takeCalls(batch[:0]), 0; batch == nil {
+				continue // broken
 			}
 		}
+		call := batch[next]
+		batch[next] = nil
+		next++
 		if br.Buffered() == 0 { // the reply is still to come: it has replyWait (a buffered one is here)
 			_ = pc.conn.SetReadDeadline(time.Now().Add(replyWait))
 		}
@@ -448,15 +584,14 @@ func (pc *Conn) readLoop(wg *sync.WaitGroup, br *bufio.Reader) {
 	pc.mu.Lock()
 	//lint:ignore SA2001 the empty critical section is the barrier
 	pc.mu.Unlock()
-	for {
-		select {
-		case call := <-pc.pending:
-			if call != discard {
-				call.Err = ErrBroken
-				call.finish()
-			}
-		default:
-			return
+	pc.qmu.Lock()
+	rest := pc.calls
+	pc.calls = nil
+	pc.qmu.Unlock()
+	for _, call := range append(batch[next:], rest...) {
+		if call != nil && call != discard {
+			call.Err = ErrBroken
+			call.finish()
 		}
 	}
 }

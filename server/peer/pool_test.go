@@ -504,3 +504,81 @@ func BenchmarkQueue16(b *testing.B) {
 		queue16(b, pc, g, &calls, args)
 	}
 }
+
+// TestGroupArmAndSendLater: an armed Group calls its function once the
+// last call is in (calls sent by SendLater, which dials the connection
+// itself, and queued ones), and Reset makes it usable again, for Wait
+// too; an empty group's Arm reports done at once; SendLater to an address
+// nothing listens on ends its call with the dial's error.
+func TestGroupArmAndSendLater(t *testing.T) {
+	e := startEcho(t)
+	addr := e.ln.Addr().String()
+	p := NewPool(Options{})
+	defer p.Close()
+	if p.Live(addr, false) != nil {
+		t.Fatal("Live found a connection before any was dialed")
+	}
+	g := NewGroup()
+	if !g.Arm(func() { t.Error("an empty group's function was called") }) {
+		t.Fatal("Arm of an empty group: not done")
+	}
+	g.Reset()
+
+	first := NewCall()
+	g.Add(first)
+	p.SendLater(addr, false, first, [][]byte{[]byte("later")})
+	in := make(chan struct{}, 1)
+	if !g.Arm(func() { in <- struct{}{} }) { // true: in already, nothing to wait for
+		<-in
+	}
+	g.Reset()
+	if first.Err != nil || string(first.Reply) != "$5\r\nlater\r\n" {
+		t.Fatalf("SendLater's reply %q, %v", first.Reply, first.Err)
+	}
+	pc := p.Live(addr, false)
+	if pc == nil {
+		t.Fatal("no live connection after SendLater dialed one")
+	}
+	calls := make([]*Call, 20)
+	for i := range calls {
+		calls[i] = NewCall()
+		g.Add(calls[i])
+		if err := pc.Queue(calls[i], [][]byte{[]byte(fmt.Sprint("a", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc.Flush()
+	if !g.Arm(func() { in <- struct{}{} }) {
+		<-in
+	}
+	g.Reset()
+	for i, call := range calls {
+		if want := fmt.Sprint("a", i); call.Err != nil || string(call.Reply) != fmt.Sprintf("$%d\r\n%s\r\n", len(want), want) {
+			t.Fatalf("reply %d: %q, %v", i, call.Reply, call.Err)
+		}
+		call.Release()
+	}
+	again := NewCall()
+	g.Add(again)
+	if err := pc.Send(again, [][]byte{[]byte("wait")}); err != nil {
+		t.Fatal(err)
+	}
+	g.Wait() // after Reset, Wait works as before
+	if string(again.Reply) != "$4\r\nwait\r\n" {
+		t.Fatalf("reply after Reset: %q", again.Reply)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	_ = ln.Close()
+	lost := NewCall()
+	g.Add(lost)
+	p.SendLater(dead, false, lost, [][]byte{[]byte("x")})
+	g.Wait()
+	if lost.Err == nil {
+		t.Fatalf("SendLater to %s (nothing listens): reply %q, no error", dead, lost.Reply)
+	}
+}
