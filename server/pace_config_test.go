@@ -47,3 +47,17 @@ func TestSnapshotPaceConfig(t *testing.T) {
 	}
 	check("1", 1)
 }
+
+// TestSnapshotPaceDefault: a node started with the defaults paces its
+// snapshot work at 25 % (docs/cluster.md "Pace and visibility").
+func TestSnapshotPaceDefault(t *testing.T) {
+	s := startClusterNode(t, "", nil)
+	rc := newClient(t, s, nil)
+	m, err := rc.ConfigGet(ctxT(t), "repl-snapshot-pace").Result()
+	if err != nil || m["repl-snapshot-pace"] != "25" {
+		t.Errorf("CONFIG GET repl-snapshot-pace = %v (%v), want 25", m, err)
+	}
+	if got := s.repl.Load().pacer.Share(); got != 25 {
+		t.Errorf("pacer share %d, want 25", got)
+	}
+}

@@ -40,8 +40,9 @@ func ShareRest(work time.Duration, percent int) time.Duration {
 	return work * time.Duration(100-percent) / time.Duration(percent)
 }
 
-// A Pacer spreads the snapshot work of a process (off unless given:
-// slower moves have their own risk, docs/performance.md): each loop (a link
+// A Pacer spreads the snapshot work of a process (the server gives one
+// with the share of repl-snapshot-pace, 25 by default; docs/cluster.md
+// "Pace and visibility"): each loop (a link
 // sending slots, a replica loading them) reports the time each slot took
 // (Start, Done), and once the loops together have worked the Pacer's work
 // since the last rest, every loop rests until the Pacer's rest has passed,

@@ -159,7 +159,7 @@ var _ = registerDirectives(
 	immutable(boundedMemDirective("repl-snapshot-rate", "0", 0, 1<<40,
 		"bytes per second of slot snapshots sent to replicas and joining nodes, all together (0 = unlimited)",
 		func(c *Config) *int64 { return &c.Cluster.SnapshotRate })),
-	directive{name: "repl-snapshot-pace", def: "no", mutable: true,
+	directive{name: "repl-snapshot-pace", def: "25", mutable: true,
 		doc: "share of the time slot snapshot work (sent and loaded) may take, 1-100 %: it rests after each 1 ms; yes = 50, no = 100 (unpaced); moves take up to 100/share times as long",
 		get: func(c *Config) string { return formatPace(c.Cluster.SnapshotPace) },
 		set: func(c *Config, v string) error {
