@@ -294,16 +294,13 @@ func (l *loop) unsuspend(k *Conn) {
 		return
 	}
 	k.susp = false
-	if k.muted {
-		k.muted = false
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(k.fd)}
-		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, k.fd, &ev); err != nil {
-			l.closeConn(k, err)
-			return
-		}
+	if !k.muted {
+		next, err := k.h.Serve(false)
+		l.then(k, next, err)
+		return
 	}
-	next, err := k.h.Serve(false)
-	l.then(k, next, err)
+	k.muted = false
+	l.watchAndServe(k)
 }
 
 // endConn closes a connection the loop serves once its output is
@@ -369,6 +366,13 @@ func (l *loop) unpark(k *Conn) {
 		l.closeConn(k, nil)
 		return
 	}
+	l.watchAndServe(k)
+}
+
+// watchAndServe puts k back into the epoll set (reading) and lets the
+// handler run what its buffer holds: the end of unpark and of an
+// unsuspend whose connection was muted.
+func (l *loop) watchAndServe(k *Conn) {
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(k.fd)}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, k.fd, &ev); err != nil {
 		l.closeConn(k, err)
