@@ -403,7 +403,7 @@ type hoLoad struct {
 	cut []string
 
 	reads, writes, misses, wrong, errs atomic.Int64
-	mu                                 sync.Mutex // protects lat, redirected and firstErr
+	mu                                 sync.Mutex // protects lat, redirected, slow, byNode, last and firstErr
 	lat                                []time.Duration
 	redirected                         []time.Duration            // the latencies of requests a node answered MOVED, ASK or TRYAGAIN
 	slow                               []string                   // the first requests of 1 s or more: key, start, tries
