@@ -25,6 +25,11 @@ func startClusterNode(t testing.TB, seed string, mutate func(c *config.Config)) 
 		// scheduling stalls on a busy 2-core machine made live nodes
 		// suspect and re-plan. Tests that need other timings set them.
 		c.Cluster.ProbeInterval, c.Cluster.ProbeTimeout, c.Cluster.NodeTimeout = testProbeInterval, testProbeTimeout, testNodeTimeout
+		// Snapshots unpaced, as before repl-snapshot-pace defaulted to 25:
+		// a paced sync of every slot outlasts the table changes of a
+		// forming cluster, which cut it. TestSnapshotPaceDefault and the
+		// binaries' tests (cmd/cached) run the default.
+		c.Cluster.SnapshotPace = 100
 		if seed != "" {
 			c.Cluster.Join = []string{seed}
 		}

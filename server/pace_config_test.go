@@ -51,7 +51,7 @@ func TestSnapshotPaceConfig(t *testing.T) {
 // TestSnapshotPaceDefault: a node started with the defaults paces its
 // snapshot work at 25 % (docs/cluster.md "Pace and visibility").
 func TestSnapshotPaceDefault(t *testing.T) {
-	s := startClusterNode(t, "", nil)
+	s := startServer(t, func(c *config.Config) { c.Cluster.Enabled, c.Cluster.Port = true, 0 })
 	rc := newClient(t, s, nil)
 	m, err := rc.ConfigGet(ctxT(t), "repl-snapshot-pace").Result()
 	if err != nil || m["repl-snapshot-pace"] != "25" {
