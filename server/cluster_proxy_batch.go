@@ -93,6 +93,10 @@ func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr st
 		}
 		return err
 	}
+	owe := func() {
+		cs.sent.Add(1)
+		o.list = append(o.list, owedReply{call: call, at: len(cn.out), addr: addr})
+	}
 	resp3 := c.RESP3.Load()
 	used := o.lastUsed(addr, resp3)
 	err := peer.ErrBroken
@@ -107,8 +111,7 @@ func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr st
 		if err == peer.ErrBroken {
 			o.group.Add(call)
 			cs.peers.SendLater(addr, resp3, call, args)
-			cs.sent.Add(1)
-			o.list = append(o.list, owedReply{call: call, at: len(cn.out), addr: addr})
+			owe()
 			cn.owedFull = true // the rest after its reply: their order on the new connection
 			return
 		}
@@ -125,8 +128,7 @@ func (cs *clusterState) forwardLater(cn *conn, c *client, args [][]byte, addr st
 		c.Err(proxyError(addr, err))
 		return
 	}
-	cs.sent.Add(1)
-	o.list = append(o.list, owedReply{call: call, at: len(cn.out), addr: addr})
+	owe()
 	if !slices.ContainsFunc(o.unflushed, func(u unflushedConn) bool { return u.pc == used }) {
 		o.unflushed = append(o.unflushed, unflushedConn{pc: used, addr: addr, resp3: resp3})
 	}

@@ -92,10 +92,7 @@ func (sl *slot) live(timeout int64) *Conn {
 // once, with the same error.
 func (ps *Pool) Get(addr string, resp3 bool) (*Conn, error) {
 	k := key{addr, resp3}
-	timeout := int64(0)
-	if ps.opts.IdleTimeout != nil {
-		timeout = ps.opts.IdleTimeout()
-	}
+	timeout := ps.idleTimeout()
 	ps.mu.RLock()
 	sl := ps.m[k]
 	ps.mu.RUnlock()
@@ -164,11 +161,15 @@ func (ps *Pool) Live(addr string, resp3 bool) *Conn {
 	if sl == nil {
 		return nil
 	}
-	timeout := int64(0)
-	if ps.opts.IdleTimeout != nil {
-		timeout = ps.opts.IdleTimeout()
+	return sl.live(ps.idleTimeout())
+}
+
+// idleTimeout is the owner's idle timeout for slot.live (0: none).
+func (ps *Pool) idleTimeout() int64 {
+	if ps.opts.IdleTimeout == nil {
+		return 0
 	}
-	return sl.live(timeout)
+	return ps.opts.IdleTimeout()
 }
 
 // SendLater sends one request to addr for call, which must be in a
