@@ -359,9 +359,9 @@ func (s *shard) sampleLocked(volatile bool, n int, fn func(uint32)) {
 }
 
 // sampleRecordsLocked calls fn with the live records among up to 4n
-// neighbours from a random record number on (one a chunk has handed out) (their access fields share a
-// few cache lines, where keys met through the index are each a miss), and
-// reports whether it found any.
+// neighbours from a random record a chunk has handed out (their access
+// fields share a few cache lines, where keys met through the index are
+// each a miss), and reports whether it found any.
 func (s *shard) sampleRecordsLocked(n int, fn func(uint32)) bool {
 	// The start: a random record a random chunk has handed out.
 	c := rand.IntN(len(s.chunks))
@@ -427,8 +427,9 @@ func (s *shard) poolOfferLocked(i uint32, volatile bool, sc poolScore) {
 const ageBatch = 64
 
 // ageStepLocked clamps to lruMaxTicks the idle time of a batch of records
-// from the shard's sweep cursor (a chunk's never-used rest counts as one), so that no LRU access field gets older
-// than half the clock's range and wraps into looking recent. It does
+// from the shard's sweep cursor (a chunk's never-used rest counts as
+// one), so that no LRU access field gets older than half the clock's
+// range and wraps into looking recent. It does
 // nothing under an LFU policy (the field holds LFU state, whose 16-bit
 // minutes wrap after 45 days as Redis's do).
 func (s *shard) ageStepLocked(nowMs int64) {

@@ -343,16 +343,6 @@ func TestLRUAgeSweep(t *testing.T) {
 	clk := newFakeClock()
 	s := mustNew(t, Config{Shards: 1, ActiveExpireHz: -1, Policy: AllKeysLRU, MaxMemorySamples: 10, Clock: clk, Observer: &log})
 	defer s.Close()
-	idle := func(key string) int64 {
-		t.Helper()
-		tx := s.Lock([]byte(key))
-		defer tx.Unlock()
-		e, ok := tx.Peek(0, []byte(key))
-		if !ok {
-			t.Fatalf("%s missing", key)
-		}
-		return e.IdleMs()
-	}
 	const day = 86_400_000
 	days := int(lruMaxIdleMs/day) + 3
 	s.Set(0, []byte("old"), []byte("v"), 0, 0, "set")
@@ -363,11 +353,11 @@ func TestLRUAgeSweep(t *testing.T) {
 		}
 		s.RunExpireCycle()
 		want := min(int64(d)*day, lruMaxIdleMs)
-		if got := idle("old"); got > want || got < want-1000 {
+		if got := idleOf(t, s, "old"); got > want || got < want-1000 {
 			t.Fatalf("day %d: old idle %d ms, want %d", d, got, want)
 		}
 	}
-	if got := idle("new"); got < day-1000 || got > day {
+	if got := idleOf(t, s, "new"); got < day-1000 || got > day {
 		t.Fatalf("new idle %d ms, want a day", got)
 	}
 	s.SetMaxMemory(s.UsedMemory() - 1)
@@ -384,10 +374,7 @@ func TestLRUAgeSweep(t *testing.T) {
 	s2.Set(0, []byte("k"), []byte("v"), 0, 0, "set")
 	wrapMs := int64(accessMask+1) * 1000 / lruHz
 	clk2.Advance(wrapMs + 6*day)
-	tx := s2.Lock([]byte("k"))
-	e, _ := tx.Peek(0, []byte("k"))
-	wrapped := e.IdleMs()
-	tx.Unlock()
+	wrapped := idleOf(t, s2, "k")
 	if wrapped >= 6*day+1000 || wrapped < 6*day-1000 {
 		t.Fatalf("unswept idle %d ms", wrapped)
 	}

@@ -120,13 +120,25 @@ func lfuStore(t *testing.T, p Policy, lfu LFUConfig, log *eventLog) (*Store, *fa
 
 func freqOf(t *testing.T, s *Store, key string) int {
 	t.Helper()
+	return peekOf(t, s, key, Entry.Freq)
+}
+
+// idleOf is key's (db 0) idle time in ms (OBJECT IDLETIME's reading).
+func idleOf(t *testing.T, s *Store, key string) int64 {
+	t.Helper()
+	return peekOf(t, s, key, Entry.IdleMs)
+}
+
+// peekOf returns what of reads from key's (db 0) entry, under its lock.
+func peekOf[V any](t *testing.T, s *Store, key string, of func(Entry) V) V {
+	t.Helper()
 	tx := s.Lock([]byte(key))
 	defer tx.Unlock()
 	e, ok := tx.Peek(0, []byte(key))
 	if !ok {
 		t.Fatalf("%s missing", key)
 	}
-	return e.Freq()
+	return of(e)
 }
 
 func TestLFUCounterOnAccess(t *testing.T) {
