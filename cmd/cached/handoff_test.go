@@ -412,11 +412,11 @@ type hoLoad struct {
 	firstErr                           string
 }
 
-// nodeHook marks a request whose context carries a redirectMark when the
-// node at addr answers it MOVED, ASK or TRYAGAIN (go-redis then retries it
-// elsewhere or later), so that the window can say how much of its tail is
-// redirected requests, and notes each try (node, command, answer, time) on
-// the mark for the log of the slowest requests.
+// nodeHook notes each try (node, command, answer, time) of a request whose
+// context carries a tryLog: the window then says how many requests a node
+// answered MOVED, ASK or TRYAGAIN (go-redis retries them elsewhere or
+// later), which nodes the tail's requests went to, and the slowest
+// requests' tries.
 type nodeHook struct{ addr string }
 
 // hoTry is one try of a request: the node asked, its answer and how long
@@ -430,12 +430,16 @@ func (t hoTry) String() string {
 	return fmt.Sprintf("%s %s %q %v", t.addr, t.cmd, t.answer, t.took.Round(time.Millisecond))
 }
 
+// redirect reports whether the node sent the request elsewhere or later.
+func (t hoTry) redirect() bool {
+	return strings.HasPrefix(t.answer, "MOVED ") || strings.HasPrefix(t.answer, "ASK ") || strings.HasPrefix(t.answer, "TRYAGAIN")
+}
+
+// tryLog is a request's tries, written by the worker's goroutine only
+// (go-redis calls the hooks on it); tryLogKey is its context key.
 type (
-	redirectKey  struct{}
-	redirectMark struct {
-		atomic.Bool
-		tries []hoTry // written by the worker's goroutine only (go-redis calls hooks on it)
-	}
+	tryLogKey struct{}
+	tryLog    []hoTry
 )
 
 func (nodeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -448,18 +452,13 @@ func (h nodeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		began := time.Now()
 		err := next(ctx, cmd)
-		m, ok := ctx.Value(redirectKey{}).(*redirectMark)
-		if !ok {
-			return err
-		}
-		answer := "ok"
-		if err != nil {
-			answer = err.Error()
-			if strings.HasPrefix(answer, "MOVED ") || strings.HasPrefix(answer, "ASK ") || strings.HasPrefix(answer, "TRYAGAIN") {
-				m.Store(true)
+		if tl, ok := ctx.Value(tryLogKey{}).(*tryLog); ok {
+			answer := "ok"
+			if err != nil {
+				answer = err.Error()
 			}
+			*tl = append(*tl, hoTry{addr: h.addr, cmd: cmd.Name(), answer: answer, took: time.Since(began)})
 		}
-		m.tries = append(m.tries, hoTry{addr: h.addr, cmd: cmd.Name(), answer: answer, took: time.Since(began)})
 		return err
 	}
 }
@@ -506,8 +505,8 @@ func (l *hoLoad) worker(ctx context.Context, w int) {
 				}
 				start = due // latency counts from when the request was due
 			}
-			var mark redirectMark
-			ctx := context.WithValue(ctx, redirectKey{}, &mark)
+			var tries tryLog
+			ctx := context.WithValue(ctx, tryLogKey{}, &tries)
 			if (gen+i/l.workers)%4 == 0 {
 				v := fmt.Sprintf("v%d-%d-%032d", gen, i, i)
 				err := l.cc.Set(ctx, hoKey(i), v, 0).Err()
@@ -540,18 +539,18 @@ func (l *hoLoad) worker(ctx context.Context, w int) {
 			l.mu.Lock()
 			if len(l.lat) < 1<<22 {
 				l.lat = append(l.lat, took)
-				if mark.Load() {
+				if slices.ContainsFunc(tries, hoTry.redirect) {
 					l.redirected = append(l.redirected, took)
 				}
-				for _, t := range mark.tries {
+				for _, t := range tries {
 					l.byNode[t.addr] = append(l.byNode[t.addr], t.took)
 				}
-				if n := len(mark.tries); n > 0 {
-					l.last = append(l.last, hoTry{addr: mark.tries[n-1].addr, took: took})
+				if n := len(tries); n > 0 {
+					l.last = append(l.last, hoTry{addr: tries[n-1].addr, took: took})
 				}
 				if took >= time.Second && len(l.slow) < 8 {
 					l.slow = append(l.slow, fmt.Sprintf("%s at %s took %v: %v", hoKey(i), start.UTC().Format("15:04:05.000"),
-						took.Round(time.Millisecond), mark.tries))
+						took.Round(time.Millisecond), tries))
 				}
 			}
 			l.mu.Unlock()
