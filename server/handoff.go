@@ -359,8 +359,10 @@ func (s *Server) infoMigration(b *strings.Builder) {
 	}
 	var keysSent, bytesSent uint64
 	pace := 100
+	var unpaced time.Duration
 	if rs := s.repl.Load(); rs != nil {
 		pace = rs.pacer.Share()
+		unpaced = rs.pacer.IdleWorked()
 		for _, l := range rs.p.Stats().Links {
 			keysSent += l.SnapKeys
 			bytesSent += l.SnapBytes
@@ -383,6 +385,7 @@ func (s *Server) infoMigration(b *strings.Builder) {
 		"migration_leave_retained_slots", h.leaveRetained.Load(),
 		"migration_leave_ms", time.Duration(h.leaveElapsed.Load()).Milliseconds(),
 		"migration_snapshot_pace", pace,
+		"migration_snapshot_unpaced_idle_ms", unpaced.Milliseconds(),
 	})
 }
 

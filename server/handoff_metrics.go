@@ -4,11 +4,12 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // migrationCollector reports slot-move progress at scrape time (the numbers
 // of INFO migration): staged slots in the table, this node's incoming and
-// outgoing slots, slots flipped in and out, snapshot keys and bytes loaded.
+// outgoing slots, slots flipped in and out, snapshot keys and bytes loaded,
+// snapshot work run unpaced for want of clients.
 type migrationCollector struct {
 	s                                   *Server
 	staged, incoming, outgoing, flipped *prometheus.Desc
-	loadedKeys, loadedBytes             *prometheus.Desc
+	loadedKeys, loadedBytes, unpaced    *prometheus.Desc
 }
 
 func newMigrationCollector(s *Server) *migrationCollector {
@@ -23,12 +24,14 @@ func newMigrationCollector(s *Server) *migrationCollector {
 		flipped:     d("slots_flipped_total", "Slots this node became (in) or stopped being (out) primary of.", "direction"),
 		loadedKeys:  d("snapshot_keys_loaded_total", "Keys this node loaded from slot snapshots (replica or incoming)."),
 		loadedBytes: d("snapshot_bytes_loaded_total", "Key and payload bytes this node loaded from slot snapshots."),
+		unpaced: d("snapshot_unpaced_idle_seconds_total", "Snapshot work (sending and loading) this node ran unpaced "+
+			"because it had served no client command for a second (repl-snapshot-pace applies while it serves clients)."),
 	}
 }
 
 // Describe sends every descriptor.
 func (c *migrationCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.staged, c.incoming, c.outgoing, c.flipped, c.loadedKeys, c.loadedBytes} {
+	for _, d := range []*prometheus.Desc{c.staged, c.incoming, c.outgoing, c.flipped, c.loadedKeys, c.loadedBytes, c.unpaced} {
 		ch <- d
 	}
 }
@@ -55,4 +58,7 @@ func (c *migrationCollector) Collect(ch chan<- prometheus.Metric) {
 	metric(c.flipped, prometheus.CounterValue, float64(h.slotsOut.Load()), "out")
 	metric(c.loadedKeys, prometheus.CounterValue, float64(h.keysLoaded.Load()))
 	metric(c.loadedBytes, prometheus.CounterValue, float64(h.bytesLoaded.Load()))
+	if rs := c.s.repl.Load(); rs != nil {
+		metric(c.unpaced, prometheus.CounterValue, rs.pacer.IdleWorked().Seconds())
+	}
 }

@@ -61,3 +61,42 @@ func TestSnapshotPaceDefault(t *testing.T) {
 		t.Errorf("pacer share %d, want 25", got)
 	}
 }
+
+// TestSnapshotUnpacedWithoutClients: a node's snapshot work rests at the
+// pace only while it serves clients. A joining node (no client yet) and
+// the primary that sends it slots, idle since its keys were written, run
+// the move unpaced (migration_snapshot_unpaced_idle_ms, Pacer.IdleWorked);
+// a command ends the idle state at once.
+func TestSnapshotUnpacedWithoutClients(t *testing.T) {
+	paced := func(c *config.Config) { c.Cluster.SnapshotPace = 25 }
+	a := startClusterNode(t, "", paced)
+	rc := newClient(t, a, nil)
+	ctx := ctxT(t)
+	pipe := rc.Pipeline()
+	for i := range 20000 {
+		pipe.Set(ctx, "k"+strconv.Itoa(i), strings.Repeat("v", 100), 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pa := a.repl.Load().pacer
+	if pa.Idle() {
+		t.Fatal("idle right after 20,000 SETs")
+	}
+	pollFor(t, "the first node idle", pa.Idle)
+	b := startClusterNode(t, a.cl.node.Load().GossipAddr(), paced)
+	waitMembers(t, []*Server{a, b}, 2)
+	pb := b.repl.Load().pacer
+	if pa.IdleWorked() == 0 || pb.IdleWorked() == 0 {
+		t.Errorf("unpaced snapshot work: sender %v, loader %v; want both > 0", pa.IdleWorked(), pb.IdleWorked())
+	}
+	if got := newClient(t, b, nil).Ping(ctx).Err(); got != nil {
+		t.Fatal(got)
+	}
+	if pb.Idle() {
+		t.Error("still idle after a command")
+	}
+	if info := infoSectionText(t, a, "migration"); !strings.Contains(info, "migration_snapshot_unpaced_idle_ms:") {
+		t.Errorf("INFO migration has no migration_snapshot_unpaced_idle_ms:\n%s", info)
+	}
+}

@@ -100,10 +100,12 @@ func (s *Server) startRepl() error {
 	// One pacer for all snapshot work of the process, sending and
 	// loading: a node that joins loads from every primary at once. It
 	// rests as repl-snapshot-pace says (CONFIG SET changes it through
-	// applyHotConfig); off (100 %) by default: it slows moves
-	// (docs/performance.md). Off, it costs an atomic load per slot.
+	// applyHotConfig; 25 % by default), and only while the node serves
+	// clients: with no command for snapshotIdleAfter a move runs unpaced.
+	// Off (100 %), it costs an atomic load per slot.
 	rs.pacer = repl.NewPacer(repl.DefaultSnapshotWork, 0)
 	rs.pacer.SetShare(s.cfg.Cluster.SnapshotPace)
+	rs.pacer.SetActivity(s.stats.totalCommands.Load, snapshotIdleAfter)
 	p, err := repl.NewPrimary(repl.Config{
 		BacklogSize:  int(s.cfg.Cluster.ReplBacklogSize),
 		SnapshotRate: s.cfg.Cluster.SnapshotRate,
@@ -399,3 +401,9 @@ func (sn snapshotter) Snapshot(slot int, emit func(db int, key, head, body []byt
 	}
 	return seq, err
 }
+
+// snapshotIdleAfter is how long a node must have served no client command
+// before its snapshot work stops resting (repl.Pacer.SetActivity): pacing
+// keeps client latency low during a move, and without clients a move runs
+// at full speed (docs/cluster.md "Pace and visibility").
+const snapshotIdleAfter = time.Second

@@ -50,7 +50,8 @@ func ShareRest(work time.Duration, percent int) time.Duration {
 // rested exceeds the rest owed for the work done (work done times rest
 // over work), no rest begins, so a busy machine that oversleeps slows a
 // sync no more than the pace asks. A nil Pacer, or one whose rest is not
-// positive, never rests. The rest can change while the Pacer is in use
+// positive, never rests; nor does one while the process serves no client
+// (SetActivity). The rest can change while the Pacer is in use
 // (SetRest, SetShare: CONFIG SET repl-snapshot-pace). Safe for concurrent
 // use; share one between all the Primary's links and Replicas of a
 // process (Config.Pacer, ReplicaConfig.Pacer).
@@ -67,6 +68,78 @@ type Pacer struct {
 	owed      time.Duration // in all: each slot's work times rest/work at the time
 	rested    time.Duration // in all, as slept by the loops that began the rests
 	rests     int           // rests begun (tests)
+
+	// Activity (SetActivity): while the counter has not moved for
+	// idleAfter, the process serves no client and snapshot work runs
+	// unpaced.
+	count      func() uint64
+	idleAfter  time.Duration
+	polled     time.Time // when count was last read
+	lastCount  uint64
+	lastActive time.Time     // when count was last seen to move
+	idleWorked time.Duration // in all, done unpaced while idle
+}
+
+// activityPoll is how often Done reads the activity counter at most: a
+// client that starts sending while a sync runs unpaced meets unpaced work
+// for about this long.
+const activityPoll = 10 * time.Millisecond
+
+// SetActivity makes the Pacer rest only while the process serves clients:
+// count returns a number that changes with every client command (the
+// server's commands processed), and once it has not changed for
+// idleAfter, snapshot work neither rests nor owes a rest for what it does
+// until it changes again; then the pace holds from the next slot. Pacing
+// exists for the clients' latency; with none to serve, a move runs at full
+// speed (docs/cluster.md "Pace and visibility"). Call it before the
+// Pacer is used; a nil count paces always.
+func (p *Pacer) SetActivity(count func() uint64, idleAfter time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.count, p.idleAfter = count, idleAfter
+	if count != nil {
+		// Idle until the counter moves: a node that starts (or joins) has
+		// no clients yet.
+		p.lastCount, p.lastActive, p.polled = count(), time.Time{}, p.now()
+	}
+}
+
+// Idle reports whether the Pacer's snapshot work runs unpaced now because
+// the process served no client command for idleAfter (SetActivity); false
+// without SetActivity, and for a nil Pacer.
+func (p *Pacer) Idle() bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.idleLocked(p.now())
+}
+
+// idleLocked reports whether the process has served no client command
+// for idleAfter at now (never without SetActivity). p.mu must be held.
+func (p *Pacer) idleLocked(now time.Time) bool {
+	if p.count == nil {
+		return false
+	}
+	if now.Sub(p.polled) >= activityPoll {
+		p.polled = now
+		if c := p.count(); c != p.lastCount {
+			p.lastCount, p.lastActive = c, now
+		}
+	}
+	return now.Sub(p.lastActive) >= p.idleAfter
+}
+
+// IdleWorked returns how much snapshot work ran unpaced because the
+// process served no client (SetActivity), in all.
+func (p *Pacer) IdleWorked() time.Duration {
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.idleWorked
 }
 
 // NewPacer returns a Pacer that rests rest after each work of snapshot
@@ -120,8 +193,15 @@ func (p *Pacer) Done(t time.Time) {
 	now := p.now()
 	p.mu.Lock()
 	d := now.Sub(t)
-	p.busy += d
 	p.worked += d
+	if p.idleLocked(now) {
+		// No client to keep fast: no rest now, none owed for this work,
+		// and a rest under way ends for this loop.
+		p.idleWorked += d
+		p.mu.Unlock()
+		return
+	}
+	p.busy += d
 	if p.work > 0 {
 		p.owed += time.Duration(float64(d) * float64(rest) / float64(p.work))
 	}

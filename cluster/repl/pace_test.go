@@ -218,3 +218,46 @@ func TestShareRest(t *testing.T) {
 		}
 	}
 }
+
+// TestPacerRestsOnlyWhileActive: with SetActivity, snapshot work rests
+// while the client counter moves; once it has stood still for idleAfter,
+// slots neither rest nor owe a rest, and the pace holds again within
+// activityPoll of the next client command.
+func TestPacerRestsOnlyWhileActive(t *testing.T) {
+	c := &fakeClock{t: time.Unix(0, 0)}
+	p := c.pacer(time.Millisecond, time.Millisecond)
+	var commands uint64
+	p.SetActivity(func() uint64 { return commands }, 100*time.Millisecond)
+	slot := func() {
+		s := p.Start()
+		c.advance(500 * time.Microsecond)
+		p.Done(s)
+	}
+	for range 4 { // clients all along: a rest after every 2 slots
+		commands++
+		c.advance(activityPoll) // the loop waits for the network; Done polls the counter
+		slot()
+	}
+	if p.rests != 2 {
+		t.Fatalf("active: %d rests after 2 ms of work, want 2", p.rests)
+	}
+	c.advance(150 * time.Millisecond) // no command for longer than idleAfter
+	for range 20 {
+		slot()
+	}
+	if p.rests != 2 || p.idleWorked != 10*time.Millisecond {
+		t.Fatalf("idle: %d rests (want still 2), %v worked unpaced (want 10ms)", p.rests, p.idleWorked)
+	}
+	commands++ // a client again: noticed at the next poll
+	c.advance(activityPoll)
+	for range 4 {
+		slot()
+	}
+	// The idle slots owed nothing: exactly the 2 ms done since rest.
+	if p.rests != 4 || p.idleWorked != 10*time.Millisecond {
+		t.Fatalf("active again: %d rests (want 4), %v unpaced", p.rests, p.idleWorked)
+	}
+	if p.IdleWorked() != 10*time.Millisecond {
+		t.Fatalf("IdleWorked() = %v", p.IdleWorked())
+	}
+}
