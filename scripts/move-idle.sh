@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Issue 12: how long a join takes on a cluster without client traffic.
+# Starts NODES nodes (cluster-replicas 1), loads KEYS keys of SIZE bytes
+# with bench --cluster --preload, leaves the cluster idle for 2 s, starts
+# one more node and measures the time from its start until every node's
+# /metrics shows NODES+1 members and no staged slot (polled every 100 ms
+# over HTTP: a client command would count as client activity, which turns
+# the pace back on). One line per run: the build, the pace, the seconds.
+#
+#   scripts/move-idle.sh [PACE...]   (default: 25 no; KEYS=1000000 NODES=3 SIZE=32 ROUNDS=2)
+#
+# BASE=<git revision> also runs cached built at that revision (labelled
+# base), alternating with the work tree's build within each round.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+keys=${KEYS:-1000000}
+nodes=${NODES:-3}
+paces=("$@")
+[ ${#paces[@]} -gt 0 ] || paces=(25 no)
+builds=(cached)
+if [ -n "${BASE:-}" ]; then
+  src=$(mktemp -d)
+  git archive "$BASE" | tar -x -C "$src"
+  (cd "$src" && go build -o "$out/base" ./cmd/cached)
+  rm -rf "$src"
+  builds+=(base)
+fi
+go build -o "$out/bench" ./bench
+
+# metric PORT NAME prints the value of a metric without labels from the
+# node whose /metrics listens on PORT (empty if none).
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
+
+run() { # BUILD PACE
+  local bin=$1 pace=$2 ports=() mports=() gossip1= run_pids=()
+  for i in $(seq $((nodes + 1))); do
+    local port gossip mport join=()
+    port=$(freeport); gossip=$(freeport); mport=$(freeport)
+    [ "$i" = 1 ] && gossip1=$gossip || join=(--cluster-join "127.0.0.1:$gossip1")
+    ports+=("$port"); mports+=("$mport")
+    if [ "$i" = $((nodes + 1)) ]; then
+      while curl -s "http://127.0.0.1:${mports[0]}/metrics" >/dev/null; do # idle before the join
+        [ "$(metric "${mports[0]}" cached_migration_table_staged_slots)" = 0 ] && break
+        sleep 0.1
+      done
+      sleep 2
+      t0=$(date +%s.%N)
+    fi
+    "$out/$bin" --port "$port" --bind 127.0.0.1 --loglevel warning --metrics-addr "127.0.0.1:$mport" \
+      --cluster-enabled yes --cluster-port "$gossip" --repl-snapshot-pace "$pace" "${join[@]}" >"$out/node-$bin-$port.log" 2>&1 &
+    run_pids+=($!); pids+=($!)
+    if [ "$i" -lt $((nodes + 1)) ]; then
+      await_ping "$bin" "$port"
+      if [ "$i" = "$nodes" ]; then # every first node up: wait for one table, then load
+        for _ in $(seq 600); do
+          ok=1
+          for m in "${mports[@]}"; do
+            [ "$(metric "$m" cached_cluster_members)" = "$nodes" ] && [ "$(metric "$m" cached_migration_table_staged_slots)" = 0 ] || ok=0
+          done
+          [ $ok = 1 ] && break
+          sleep 0.1
+        done
+        "$out/bench" --addr "127.0.0.1:${ports[0]}" --cluster --preload --keyspace "$keys" --data-size "${SIZE:-32}" \
+          --ratio 0:1 --requests 1 --clients 50 --pipeline 16 --quiet >/dev/null
+      fi
+    fi
+  done
+  local took=-
+  for _ in $(seq 1200); do # 120 s at most
+    ok=1
+    for m in "${mports[@]}"; do
+      [ "$(metric "$m" cached_cluster_members 2>/dev/null)" = $((nodes + 1)) ] && [ "$(metric "$m" cached_migration_table_staged_slots)" = 0 ] || ok=0
+    done
+    if [ $ok = 1 ]; then took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'); break; fi
+    sleep 0.1
+  done
+  local idle
+  idle=$(metric "${mports[$nodes]}" cached_migration_snapshot_unpaced_idle_seconds_total)
+  printf '%-6s %-5s %8s s   new node unpaced idle work %s s   load %s\n' "$bin" "$pace" "$took" "${idle:--}" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  kill "${run_pids[@]}" 2>/dev/null || true
+  wait "${run_pids[@]}" 2>/dev/null || true
+}
+
+printf '%-6s %-5s %10s\n' build pace join
+for r in $(seq "${ROUNDS:-2}"); do
+  for pace in "${paces[@]}"; do
+    for b in "${builds[@]}"; do run "$b" "$pace"; done
+  done
+done
