@@ -448,6 +448,13 @@ func TestStringHotPathAllocs(t *testing.T) {
 	miss := [][]byte{[]byte("GET"), []byte("nosuch")}
 	incr := [][]byte{[]byte("INCR"), []byte("counter")}
 	getbit := [][]byte{[]byte("GETBIT"), key, []byte("9")}
+	// MSET and MGET of 10 keys, as redis-benchmark's MSET: 10 shards
+	// locked without an allocation (store.Tx's buf).
+	mset, mget := [][]byte{[]byte("MSET")}, [][]byte{[]byte("MGET")}
+	for i := range 10 {
+		k := []byte("mkey:" + strconv.Itoa(i))
+		mset, mget = append(mset, k, val), append(mget, k)
+	}
 	// A handler may leave its Tx held for call() to release (ReleaseHeld);
 	// these calls bypass call(), so they release it themselves: a held
 	// shard lock hung the server's Close (Store.Close locks every shard).
@@ -460,7 +467,8 @@ func TestStringHotPathAllocs(t *testing.T) {
 		fn   kernel.Handler
 		args [][]byte
 	}{{"SET", s.cmds.m["set"].fn, set}, {"GET", s.cmds.m["get"].fn, get}, {"GET miss", s.cmds.m["get"].fn, miss},
-		{"INCR", s.cmds.m["incr"].fn, incr}, {"GETBIT", s.cmds.m["getbit"].fn, getbit}} {
+		{"INCR", s.cmds.m["incr"].fn, incr}, {"GETBIT", s.cmds.m["getbit"].fn, getbit},
+		{"MSET", s.cmds.m["mset"].fn, mset}, {"MGET", s.cmds.m["mget"].fn, mget}} {
 		if n := testing.AllocsPerRun(200, func() { tc.fn(&c.Ctx, tc.args); c.ReleaseHeld() }); n != 0 {
 			t.Errorf("%s: %.1f allocations per call, want 0", tc.name, n)
 		}

@@ -18,8 +18,8 @@ import (
 type Tx struct {
 	st     *Store
 	all    bool
-	ids    []int // locked shard indexes, ascending
-	buf    [8]int
+	ids    []int   // locked shard indexes, ascending
+	buf    [16]int // ids without an allocation: MSET and MGET of up to 16 shards (redis-benchmark's MSET has 10 keys)
 	locked bool
 	depth  int   // Relock nesting: Unlock only counts down while > 0
 	now    int64 // the clock when the Tx was locked: one time for the whole command, as Redis

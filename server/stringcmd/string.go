@@ -318,12 +318,11 @@ func getexApplyLocked(c *kernel.Ctx, tx *store.Tx, key []byte, o protocol.GetExO
 }
 
 // strKeys returns args[1], args[1+step], … (the keys of MGET, MSET, MSETNX).
-func strKeys(args [][]byte, step int) [][]byte {
-	keys := make([][]byte, 0, (len(args)-1+step-1)/step)
+func strKeys(dst, args [][]byte, step int) [][]byte {
 	for i := 1; i < len(args); i += step {
-		keys = append(keys, args[i])
+		dst = append(dst, args[i])
 	}
-	return keys
+	return dst
 }
 
 func mgetCommand(c *kernel.Ctx, args [][]byte) {
@@ -362,7 +361,8 @@ func msetnxCommand(c *kernel.Ctx, args [][]byte) {
 // only if none of the keys exists. The effect is an MSET.
 func strMSet(c *kernel.Ctx, args [][]byte, nx bool) {
 	db := c.DB()
-	keys := strKeys(args, 2)
+	var kb [16][]byte // most MSETs: no allocation
+	keys := strKeys(kb[:0], args, 2)
 	tx := c.Lock(keys...)
 	tx.Warm(db, keys)
 	if nx {
