@@ -73,8 +73,16 @@ func (n *Node) pauseAfter() time.Duration { return max(n.nodeTimeout, minPauseAf
 // A state other than StateOK shows before the subscribers get the table it
 // was computed for; StateOK after another state only once they have it and
 // the slots it took away were dropped (see loop).
-func (n *Node) State() State {
-	if time.Now().UnixNano()-n.checked.Load() > int64(n.pauseAfter()) {
+func (n *Node) State() State { return n.StateAt(time.Now().UnixNano()) }
+
+// StateAt is State with the caller's clock reading now (Unix nanoseconds,
+// as time.Now().UnixNano()), for a caller that checks the state many times
+// within one short span (a client's pipeline of requests) and reads the
+// clock once for all of them. The pause check is State's against now: a
+// reading taken before a pause does not see it, so a caller must read the
+// clock again after anything that may wait.
+func (n *Node) StateAt(now int64) State {
+	if now-n.checked.Load() > int64(n.pauseAfter()) {
 		return StateNoQuorum
 	}
 	return State(n.state.Load())

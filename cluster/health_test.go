@@ -45,3 +45,19 @@ func TestStateOKOnlyAfterSubscribersHaveTable(t *testing.T) {
 	}
 	waitFor(t, convergeWithin, "the late node turns ok", func() bool { return late.State() == StateOK })
 }
+
+// TestStateAtPause checks StateAt's pause check: by a clock reading within
+// pauseAfter of the health loop's last check the node's state shows; by
+// one past it (the process was paused, the loop has not run since) the
+// node is StateNoQuorum, as State is after a real pause.
+func TestStateAtPause(t *testing.T) {
+	n := startNode(t, Config{NodeID: strings.Repeat("3", 40), AnnouncePort: 7002})
+	waitFor(t, convergeWithin, "the node turns ok", func() bool { return n.State() == StateOK })
+	checked := n.checked.Load()
+	if st := n.StateAt(checked); st != StateOK {
+		t.Fatalf("StateAt(the last check) = %v, want ok", st)
+	}
+	if st := n.StateAt(checked + int64(n.pauseAfter()) + 1); st != StateNoQuorum {
+		t.Fatalf("StateAt(pauseAfter past the last check) = %v, want no-quorum", st)
+	}
+}

@@ -17,12 +17,16 @@ import (
 // state is not ok (cluster.Node.State). A node that handed its slots over
 // before leaving (not-member) is not down: it answers MOVED to the new
 // owners until it stops.
-func (cs *clusterState) down() bool {
+func (cs *clusterState) down() bool { return cs.downAt(time.Now().UnixNano()) }
+
+// downAt is down by the clock reading now (Unix nanoseconds;
+// cluster.Node.StateAt).
+func (cs *clusterState) downAt(now int64) bool {
 	n := cs.node.Load()
 	if n == nil {
 		return true
 	}
-	st := n.State()
+	st := n.StateAt(now)
 	return st != cluster.StateOK && (st != cluster.StateNotMember || !n.Leaving())
 }
 
