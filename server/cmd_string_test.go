@@ -469,7 +469,10 @@ func TestStringHotPathAllocs(t *testing.T) {
 	}{{"SET", s.cmds.m["set"].fn, set}, {"GET", s.cmds.m["get"].fn, get}, {"GET miss", s.cmds.m["get"].fn, miss},
 		{"INCR", s.cmds.m["incr"].fn, incr}, {"GETBIT", s.cmds.m["getbit"].fn, getbit},
 		{"MSET", s.cmds.m["mset"].fn, mset}, {"MGET", s.cmds.m["mget"].fn, mget}} {
-		if n := testing.AllocsPerRun(200, func() { tc.fn(&c.Ctx, tc.args); c.ReleaseHeld() }); n != 0 {
+		n := testing.AllocsPerRun(200, func() { tc.fn(&c.Ctx, tc.args); c.ReleaseHeld() })
+		// The race detector's sync.Pool drops Txs at random; a new one
+		// grows its slot memo for the keys beyond the first (store.slotMemo).
+		if n != 0 && (!raceEnabled || len(tc.args) <= 3) {
 			t.Errorf("%s: %.1f allocations per call, want 0", tc.name, n)
 		}
 	}
