@@ -9,6 +9,10 @@
 #                                     (PID in $pid; $SERVER_ENV is passed to
 #                                     cached; $SERVER_CPUS, a CPU list, pins
 #                                     either with taskset), waits for PING
+#   settle                            waits until a fresh cached has dropped
+#                                     the binary's pages start-up mapped (1 s
+#                                     after start, server/exepages_linux.go),
+#                                     so RSS growth from then on is the data's
 #   stop                              ends it
 #   rss                               its resident set in bytes
 #   cpu                               its utime+stime in clock ticks
@@ -37,6 +41,8 @@ start() {
 	echo "$srv did not start" >&2
 	exit 1
 }
+
+settle() { sleep 1.5; }
 
 stop() {
 	kill "$pid" 2>/dev/null || true
