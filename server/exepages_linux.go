@@ -14,14 +14,14 @@ import (
 // far as the server uses them. At start-up the Go runtime and every
 // package's initialisation touch pages all over the binary, and the
 // kernel maps up to 64 KiB around each page fault (fault-around), so a
-// fresh cached held 11.6 MiB of its own 14.4 MiB of code and read-only data
+// fresh cached held 11.6 MiB of its own 14.0 MiB of code and read-only data
 // in RSS while serving requests used about 1.5 MiB of them (measured with
 // /proc/PID/clear_refs, 2026-12-05; docs/performance.md). Those pages are
 // the file's, in the page cache: dropping them from this process's page
-// tables (madvise MADV_DONTNEED) frees nothing the page cache needs, and
+// tables (madvise MADV_DONTNEED) takes nothing from the page cache, and
 // the next use of a page maps it again. The cron goroutine does it one
 // second after start and then every exeDropEvery, so what rarely runs
-// (start-up, a CONFIG or INFO) does not stay in RSS.
+// (start-up, a CONFIG, INFO or a metrics scrape) does not stay in RSS.
 //
 // Only the executable's read-only private file mappings are dropped, and
 // only while none of their pages is private (/proc/self/pagemap): a page
