@@ -14,6 +14,7 @@ d=${1:-32}
 port=${PORT_A:-17531}
 . bench/server.sh
 SERVER_ENV=${ENV:-} start cached "$port"
+settle
 before=$(rss)
 redis-benchmark -p "$port" -t set -n 3000000 -r 1000000 -d "$d" -P 16 -c 50 -q >/dev/null 2>&1
 sleep 3

@@ -50,6 +50,7 @@ steady() {
 		port=$(port_of $srv)
 		start $srv "$port"
 		local before after keys
+		settle
 		before=$(rss)
 		redis-benchmark -p "$port" -t set -n "$n" -r "$r" -d "$d" -P 16 -c 50 -q >/dev/null 2>&1
 		sleep 3
@@ -97,6 +98,7 @@ collection() {
 		port=$(port_of $srv)
 		start $srv "$port"
 		local before after
+		settle
 		before=$(rss)
 		redis-cli -p "$port" <"$tmp/load.txt" >/dev/null
 		sleep 3

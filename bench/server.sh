@@ -1,17 +1,23 @@
-# bench/server.sh: what bench/memory.sh, bench/evict-cost.sh and
-# bench/memory-info.sh share, sourced from the repository root. It builds
-# cached into $tmp (removed on exit with the server still running) and
-# defines:
+# bench/server.sh: what bench/memory.sh, bench/evict-cost.sh,
+# bench/memory-info.sh and bench/hitratio.sh share, sourced from the
+# repository root. It builds cached into $tmp (removed on exit with the
+# server still running) as it ships: scripts/build-static.sh, static, no
+# libc mapped (a plain `go build` links libc for the cgo resolver, 1.4 MiB
+# more RSS), and defines:
 #
 #   start SERVER PORT DIRECTIVES...   starts cached or redis-server on PORT
 #                                     (PID in $pid; $SERVER_ENV is passed to
 #                                     cached; $SERVER_CPUS, a CPU list, pins
 #                                     either with taskset), waits for PING
+#   settle                            waits until a fresh cached has dropped
+#                                     the binary's pages start-up mapped (1 s
+#                                     after start, server/exepages_linux.go),
+#                                     so RSS growth from then on is the data's
 #   stop                              ends it
 #   rss                               its resident set in bytes
 #   cpu                               its utime+stime in clock ticks
 tmp=$(mktemp -d)
-go build -o "$tmp/cached" ./cmd/cached
+sh scripts/build-static.sh "$tmp/cached"
 pid=""
 cleanup() {
 	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
@@ -35,6 +41,8 @@ start() {
 	echo "$srv did not start" >&2
 	exit 1
 }
+
+settle() { sleep 1.5; }
 
 stop() {
 	kill "$pid" 2>/dev/null || true

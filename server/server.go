@@ -448,8 +448,9 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 }
 
 // cron runs periodic work: the instantaneous metrics sampler, the memory
-// overhead that counts against maxmemory, the memory peak and the GC tuner
-// (when manage, Config.ManageRuntime, passed in: s.cfg is CONFIG SET's).
+// overhead that counts against maxmemory, the memory peak, and when manage
+// (Config.ManageRuntime, passed in: s.cfg is CONFIG SET's) the GC tuner and
+// the binary's pages in RSS (exepages_linux.go).
 func (s *Server) cron(manage bool) {
 	defer s.wg.Done()
 	t := time.NewTicker(100 * time.Millisecond)
@@ -458,9 +459,11 @@ func (s *Server) cron(manage bool) {
 	var startup int64     // live heap before the first key: not the data's
 	var unaccounted int64 // live heap beyond the keys, as of the last GC
 	var seenCycles uint64
+	var exe *exePages // the binary's pages in RSS (exepages_linux.go)
 	if manage {
 		startup = gc.readLive()
 		seenCycles = gc.cycles
+		exe = newExePages()
 	}
 	for {
 		select {
@@ -488,6 +491,7 @@ func (s *Server) cron(manage bool) {
 				over = max(over, unaccounted)
 				gc.collectReleased(s.store.ReleasedBytes())
 				gc.tune(s.gcMinHeap.Load(), s.store.MaxMemory(), s.store.OffHeapBytes())
+				exe.tick()
 			}
 			s.store.SetOverhead(over)
 			s.stats.notePeak(s.store.UsedMemory() + over)
