@@ -76,7 +76,7 @@ run() { # BUILD PACE
     sleep 0.1
   done
   local idle
-  idle=$(metric "${mports[$nodes]}" cached_migration_snapshot_unpaced_idle_seconds_total)
+  idle=$(for m in "${mports[@]}"; do metric "$m" cached_migration_snapshot_unpaced_idle_seconds_total | cut -c1-5; done | paste -sd/)
   printf '%-6s %-5s %8s s   new node unpaced idle work %s s   load %s\n' "$bin" "$pace" "$took" "${idle:--}" "$(cut -d' ' -f1-3 /proc/loadavg)"
   kill "${run_pids[@]}" 2>/dev/null || true
   wait "${run_pids[@]}" 2>/dev/null || true

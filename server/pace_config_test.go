@@ -66,7 +66,8 @@ func TestSnapshotPaceDefault(t *testing.T) {
 // pace only while it serves clients. A joining node (no client yet) and
 // the primary that sends it slots, idle since its keys were written, run
 // the move unpaced (migration_snapshot_unpaced_idle_ms, Pacer.IdleWorked);
-// a command ends the idle state at once.
+// the replication links' handshakes are not client commands; a command
+// ends the idle state at once.
 func TestSnapshotUnpacedWithoutClients(t *testing.T) {
 	paced := func(c *config.Config) { c.Cluster.SnapshotPace = 25 }
 	a := startClusterNode(t, "", paced)
@@ -86,6 +87,9 @@ func TestSnapshotUnpacedWithoutClients(t *testing.T) {
 	pollFor(t, "the first node idle", pa.Idle)
 	b := startClusterNode(t, a.cl.node.Load().GossipAddr(), paced)
 	waitMembers(t, []*Server{a, b}, 2)
+	if !pa.Idle() {
+		t.Error("the first node is not idle after the join: its replication links' handshakes (REPLSYNC) counted as client commands")
+	}
 	pb := b.repl.Load().pacer
 	if pa.IdleWorked() == 0 || pb.IdleWorked() == 0 {
 		t.Errorf("unpaced snapshot work: sender %v, loader %v; want both > 0", pa.IdleWorked(), pb.IdleWorked())

@@ -105,7 +105,7 @@ func (s *Server) startRepl() error {
 	// Off (100 %), it costs an atomic load per slot.
 	rs.pacer = repl.NewPacer(repl.DefaultSnapshotWork, 0)
 	rs.pacer.SetShare(s.cfg.Cluster.SnapshotPace)
-	rs.pacer.SetActivity(s.stats.totalCommands.Load, snapshotIdleAfter)
+	rs.pacer.SetActivity(s.stats.clientCommands, snapshotIdleAfter) // polled by cron too (Pacer.Poll)
 	p, err := repl.NewPrimary(repl.Config{
 		BacklogSize:  int(s.cfg.Cluster.ReplBacklogSize),
 		SnapshotRate: s.cfg.Cluster.SnapshotRate,

@@ -448,7 +448,8 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 }
 
 // cron runs periodic work: the instantaneous metrics sampler, the memory
-// overhead that counts against maxmemory, the memory peak, and when manage
+// overhead that counts against maxmemory, the memory peak, the snapshot
+// Pacer's view of client activity, and when manage
 // (Config.ManageRuntime, passed in: s.cfg is CONFIG SET's) the GC tuner and
 // the binary's pages in RSS (exepages_linux.go).
 func (s *Server) cron(manage bool) {
@@ -495,6 +496,9 @@ func (s *Server) cron(manage bool) {
 			}
 			s.store.SetOverhead(over)
 			s.stats.notePeak(s.store.UsedMemory() + over)
+			if rs := s.repl.Load(); rs != nil {
+				rs.pacer.Poll() // dates the clients' last command (repl.Pacer.SetActivity)
+			}
 		}
 	}
 }

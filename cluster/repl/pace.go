@@ -80,9 +80,9 @@ type Pacer struct {
 	idleWorked time.Duration // in all, done unpaced while idle
 }
 
-// activityPoll is how often Done reads the activity counter at most: a
-// client that starts sending while a sync runs unpaced meets unpaced work
-// for about this long.
+// activityPoll is how often Done (and Poll) read the activity counter at
+// most: a client that starts sending while a sync runs unpaced meets
+// unpaced work for about this long.
 const activityPoll = 10 * time.Millisecond
 
 // SetActivity makes the Pacer rest only while the process serves clients:
@@ -102,6 +102,20 @@ func (p *Pacer) SetActivity(count func() uint64, idleAfter time.Duration) {
 		// no clients yet.
 		p.lastCount, p.lastActive, p.polled = count(), time.Time{}, p.now()
 	}
+}
+
+// Poll reads the activity counter (SetActivity) if it was not read within
+// activityPoll. Done reads it only while snapshot work runs; a caller that
+// polls regularly (the server's cron) dates a client's last command to
+// within its period, so that a move starting after a quiet spell starts
+// unpaced. A nil Pacer does nothing.
+func (p *Pacer) Poll() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.idleLocked(p.now())
+	p.mu.Unlock()
 }
 
 // Idle reports whether the Pacer's snapshot work runs unpaced now because

@@ -261,3 +261,31 @@ func TestPacerRestsOnlyWhileActive(t *testing.T) {
 		t.Fatalf("IdleWorked() = %v", p.IdleWorked())
 	}
 }
+
+// TestPacerPollDatesActivity: Done reads the counter only while snapshot
+// work runs, so a change it first sees then counts as a command just now;
+// Poll, called regularly, dates it when it happened, and a sync that
+// starts after a quiet spell of idleAfter starts unpaced.
+func TestPacerPollDatesActivity(t *testing.T) {
+	for _, polled := range []bool{false, true} {
+		c := &fakeClock{t: time.Unix(0, 0)}
+		p := c.pacer(time.Millisecond, time.Millisecond)
+		var commands uint64
+		p.SetActivity(func() uint64 { return commands }, 100*time.Millisecond)
+		commands += 1000 // a load, then quiet
+		for range 15 {
+			c.advance(activityPoll)
+			if polled {
+				p.Poll()
+			}
+		}
+		for range 4 { // a sync of 2 ms of work
+			s := p.Start()
+			c.advance(500 * time.Microsecond)
+			p.Done(s)
+		}
+		if want := map[bool]int{false: 2, true: 0}[polled]; p.rests != want {
+			t.Errorf("polled %v: %d rests, want %d", polled, p.rests, want)
+		}
+	}
+}
