@@ -87,7 +87,8 @@ const activityPoll = 10 * time.Millisecond
 
 // SetActivity makes the Pacer rest only while the process serves clients:
 // count returns a number that changes with every client command (the
-// server's commands processed), and once it has not changed for
+// server's: commands processed less the replication links' handshakes),
+// and once it has not changed for
 // idleAfter, snapshot work neither rests nor owes a rest for what it does
 // until it changes again; then the pace holds from the next slot. Pacing
 // exists for the clients' latency; with none to serve, a move runs at full
