@@ -67,7 +67,7 @@ func TestSnapshotPaceDefault(t *testing.T) {
 // the primary that sends it slots, idle since its keys were written, run
 // the move unpaced (migration_snapshot_unpaced_idle_ms, Pacer.IdleWorked);
 // the replication links' handshakes are not client commands; a command
-// ends the idle state at once.
+// ends the idle state within the counter's poll (10 ms).
 func TestSnapshotUnpacedWithoutClients(t *testing.T) {
 	paced := func(c *config.Config) { c.Cluster.SnapshotPace = 25 }
 	a := startClusterNode(t, "", paced)

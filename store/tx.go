@@ -39,7 +39,8 @@ type Tx struct {
 func (s *Store) shardIndex(key []byte) int { return KeySlot(key) & int(s.mask) }
 
 // Lock locks the shards of keys (in any database) in index order and
-// returns a Tx. Keys are not retained. No allocation for up to 8 keys.
+// returns a Tx. Keys are not retained. No allocation for keys of up to 16
+// shards.
 func (s *Store) Lock(keys ...[]byte) *Tx { return s.LockAt(s.clock.NowMs(), keys...) }
 
 // LockAt is Lock with the command's time given: now (Unix ms, from MsAt)

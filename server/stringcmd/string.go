@@ -317,7 +317,8 @@ func getexApplyLocked(c *kernel.Ctx, tx *store.Tx, key []byte, o protocol.GetExO
 	return true
 }
 
-// strKeys returns args[1], args[1+step], … (the keys of MGET, MSET, MSETNX).
+// strKeys appends args[1], args[1+step], … (the keys of MSET, MSETNX) to
+// dst and returns it.
 func strKeys(dst, args [][]byte, step int) [][]byte {
 	for i := 1; i < len(args); i += step {
 		dst = append(dst, args[i])
