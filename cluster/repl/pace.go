@@ -110,14 +110,7 @@ func (p *Pacer) SetActivity(count func() uint64, idleAfter time.Duration) {
 // polls regularly (the server's cron) dates a client's last command to
 // within its period, so that a move starting after a quiet spell starts
 // unpaced. A nil Pacer does nothing.
-func (p *Pacer) Poll() {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	p.idleLocked(p.now())
-	p.mu.Unlock()
-}
+func (p *Pacer) Poll() { p.Idle() }
 
 // Idle reports whether the Pacer's snapshot work runs unpaced now because
 // the process served no client command for idleAfter (SetActivity); false

@@ -7,7 +7,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,10 +51,7 @@ func exeRSS(t *testing.T, pid int, bin string) int64 {
 // use (server/exepages_linux.go) within seconds; the server then answers
 // as before, mapping again what it runs.
 func TestBinaryDropsStartupPages(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "cached")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	port := freePort(t)
 	cmd := exec.Command(bin, "--port", port, "--loglevel", "warning", "--metrics-addr", "")
 	if err := cmd.Start(); err != nil {
