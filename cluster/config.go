@@ -104,6 +104,13 @@ type Config struct {
 	Transport Transport
 	// Logger receives memberlist's log lines at their levels; nil discards them.
 	Logger *slog.Logger
+	// Clock is a monotonic clock in nanoseconds (any fixed origin) by which
+	// the node times its pause check (Node.StateAt takes a reading of it).
+	// nil = the node's own, time since New. A caller that reads such a
+	// clock per request anyway passes it here and checks the state with
+	// that reading, at no extra clock read; being monotonic, a step of the
+	// system's wall clock never reads as a pause.
+	Clock func() int64
 }
 
 // Transport is memberlist's packet and stream transport (Config.Transport).
@@ -129,6 +136,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.NodeTimeout == 0 {
 		cfg.NodeTimeout = DefaultNodeTimeout
+	}
+	if cfg.Clock == nil {
+		origin := time.Now()
+		cfg.Clock = func() int64 { return int64(time.Since(origin)) }
 	}
 	if err := cfg.validate(); err != nil {
 		return cfg, fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -73,14 +73,13 @@ func (n *Node) pauseAfter() time.Duration { return max(n.nodeTimeout, minPauseAf
 // A state other than StateOK shows before the subscribers get the table it
 // was computed for; StateOK after another state only once they have it and
 // the slots it took away were dropped (see loop).
-func (n *Node) State() State { return n.StateAt(time.Now().UnixNano()) }
+func (n *Node) State() State { return n.StateAt(n.clock()) }
 
-// StateAt is State with the caller's clock reading now (Unix nanoseconds,
-// as time.Now().UnixNano()), for a caller that checks the state many times
-// within one short span (a client's pipeline of requests) and reads the
-// clock once for all of them. The pause check is State's against now: a
-// reading taken before a pause does not see it, so a caller must read the
-// clock again after anything that may wait.
+// StateAt is State with the caller's reading now of the node's clock
+// (Config.Clock), for a caller that reads that clock per request anyway
+// and so checks the state at no extra clock read. The pause check is
+// State's against now: a reading taken before a pause does not see it,
+// so a caller must read the clock again after anything that may wait.
 func (n *Node) StateAt(now int64) State {
 	if now-n.checked.Load() > int64(n.pauseAfter()) {
 		return StateNoQuorum
@@ -176,7 +175,7 @@ func (n *Node) reachLocked(t *Table) (reach, total int) {
 // different tables of one version; the thawed node then served stale
 // copies). Called by loop only.
 func (n *Node) notePause() {
-	now := time.Now().UnixNano()
+	now := n.clock()
 	if prev := n.checked.Swap(now); now-prev > int64(n.pauseAfter()) && n.joined.Load() {
 		n.resync.Store(true) // paused: our table may be stale
 		n.log.Warn("cluster: the node was paused, re-syncing with peers", "for", time.Duration(now-prev))

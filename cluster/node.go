@@ -77,7 +77,8 @@ type Node struct {
 	joined      atomic.Bool   // no seeds, or joined the cluster
 	state       atomic.Int32  // State
 	lastQuorum  time.Time     // owned by loop: last time a majority was seen
-	checked     atomic.Int64  // unix ns of the loop's last state check
+	clock       func() int64  // Config.Clock: monotonic ns, the pause check's time
+	checked     atomic.Int64  // clock reading of the loop's last state check
 	hadQuorum   bool          // owned by loop: the last check saw a majority
 	lossReach   int           // owned by loop: >0 while an ok node misses the majority: fewest members seen meanwhile
 	resync      atomic.Bool   // paused or lost the majority: not ok until a state exchange with a majority
@@ -127,6 +128,7 @@ func New(cfg Config) (*Node, error) {
 		seeds:    slices.Clone(cfg.Join),
 
 		nodeTimeout: cfg.NodeTimeout,
+		clock:       cfg.Clock,
 		probeEvery:  cfg.ProbeInterval,
 		reachWindow: reachRounds * cfg.ProbeInterval,
 		lastQuorum:  time.Now(),
@@ -165,7 +167,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	self.Self = true
 	n.self = self
-	n.checked.Store(time.Now().UnixNano())
+	n.checked.Store(n.clock())
 	n.mu.Lock()
 	if len(n.seeds) == 0 {
 		n.joined.Store(true)

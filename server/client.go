@@ -57,11 +57,8 @@ type client struct {
 	// batching is set while conn.go runs the requests of one read; then
 	// batchClock is the clock reading (store.Mono) that ended the previous
 	// command, which starts the next: one clock read per command.
-	// batchWall is the wall clock (Unix ns) routing read for the batch
-	// (client.routingClock); 0: not read yet.
 	batching   bool
 	batchClock int64
-	batchWall  int64
 
 	lastName    [16]byte // the last command name looked up, lower case (command.go)
 	lastNameLen uint8

@@ -12,6 +12,7 @@ import (
 	"github.com/cached/cached/protocol"
 	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/server/peer"
+	"github.com/cached/cached/store"
 )
 
 // This file holds cluster mode's state and the routing hook dispatch calls:
@@ -277,8 +278,10 @@ func (cs *clusterState) commandSlot(cmd *command, args [][]byte) (slot, n int, c
 
 // routeCluster answers for a command whose keys this node does not serve
 // (MOVED, CROSSSLOT, or the owner's reply in proxy mode) and returns true;
-// it returns false when the command should run here.
-func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
+// it returns false when the command should run here. now is the
+// command's start (a store.Mono reading, dispatchCommand's), by which the
+// node's state is checked: no clock read of its own.
+func (s *Server) routeCluster(c *client, cmd *command, args [][]byte, now int64) bool {
 	cs := s.cl
 	c.Admitted = 0 // set below when the command runs here as its slot's primary
 	c.clu.slotOf.args = nil
@@ -304,7 +307,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 		c.reject(cmd, protocol.ErrClusterDown)
 		return true
 	}
-	down := cs.downAt(c.routingClock()) && !cs.allowedWhenDown(cmd)
+	down := cs.downAt(now) && !cs.allowedWhenDown(cmd)
 	if cross {
 		if cs.proxy && cmd.split != splitNone && !down {
 			if cs.canForward(c, cmd) {
@@ -335,8 +338,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 				c.reject(cmd, errHandOver)
 				return true
 			}
-			c.batchWall = 0                     // it waited: the clock is read again
-			return s.routeCluster(c, cmd, args) // the table may have moved on meanwhile
+			return s.routeCluster(c, cmd, args, store.Mono()) // it waited: the table may have moved on meanwhile
 		}
 		c.Admitted = slot + 1 // its first lock checks the slot's fence (kernel.Ctx.CheckFence)
 		c.routed(cmd, args, slot, n)
@@ -348,8 +350,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	if rs := s.repl.Load(); rs != nil && rs.ownerHandingOver(slot, v, owner) { // repl_flip.go
 		cs.viewWaits.Add(1)
 		if cs.awaitView(v, time.Now().Add(flipWait), rs.ctx.Done()) {
-			c.batchWall = 0                     // it waited: the clock is read again
-			return s.routeCluster(c, cmd, args) // route by the table that moved the slot
+			return s.routeCluster(c, cmd, args, store.Mono()) // it waited: route by the table that moved the slot
 		}
 	}
 	if cs.canForward(c, cmd) {
@@ -361,26 +362,6 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte) bool {
 	}
 	c.reject(cmd, protocol.Moved(slot, v.addrs[owner]))
 	return true
-}
-
-// routingClock is the wall clock (Unix ns) by which routing checks that
-// the node is not down for the command c runs (clusterState.downAt: the
-// pause check of cluster.Node.StateAt). On an event loop it is read once
-// per batch (the requests of one read), by the first command that routes:
-// a loop never waits within a batch (a forward only queues; what would
-// wait is parked or handed off, and ends the batch), so the reading is as
-// old as the batch's own work, and one taken before a pause (SIGSTOP) is
-// not used after it by a later batch. Elsewhere (a connection's own
-// goroutine, which may wait between requests) it is read per command.
-func (c *client) routingClock() int64 {
-	if c.batchWall != 0 {
-		return c.batchWall
-	}
-	now := time.Now().UnixNano()
-	if cn, ok := c.Conn.(*conn); ok && c.batching && cn.onLoop && !cn.inPark {
-		c.batchWall = now
-	}
-	return now
 }
 
 // canForward reports whether, in proxy mode, cmd may be forwarded to the

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/store"
 )
 
 // ErrClusterConfig is returned for inconsistent cluster directives.
@@ -45,6 +46,7 @@ func (s *Server) nodeConfig(host string, port int) (cluster.Config, error) {
 		GossipInterval: ms(cc.GossipInterval),
 		NodeTimeout:    ms(cc.NodeTimeout),
 		Logger:         s.log.With("component", "cluster"),
+		Clock:          store.Mono, // routing checks the state by each command's start (routeCluster)
 	}
 	if cc.Transport != nil {
 		tr, err := cc.Transport(host)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/store"
 )
 
 // This file holds what cluster mode does about partitions: a node that is
@@ -17,10 +18,10 @@ import (
 // state is not ok (cluster.Node.State). A node that handed its slots over
 // before leaving (not-member) is not down: it answers MOVED to the new
 // owners until it stops.
-func (cs *clusterState) down() bool { return cs.downAt(time.Now().UnixNano()) }
+func (cs *clusterState) down() bool { return cs.downAt(store.Mono()) }
 
-// downAt is down by the clock reading now (Unix nanoseconds;
-// cluster.Node.StateAt).
+// downAt is down by the clock reading now (a store.Mono reading, the
+// cluster node's clock: cluster.Node.StateAt).
 func (cs *clusterState) downAt(now int64) bool {
 	n := cs.node.Load()
 	if n == nil {

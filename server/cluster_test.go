@@ -11,6 +11,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
 )
 
 func TestClusterConverges(t *testing.T) {
@@ -306,7 +307,7 @@ func TestClusterRouteLocalAllocatesNothing(t *testing.T) {
 	} {
 		cmd := s.cmds.lookup(args[0])
 		if n := testing.AllocsPerRun(100, func() {
-			if s.routeCluster(c, cmd, args) {
+			if s.routeCluster(c, cmd, args, store.Mono()) {
 				t.Fatal("routed away a local command")
 			}
 		}); n != 0 {
@@ -325,7 +326,7 @@ func BenchmarkClusterRoute(b *testing.B) {
 	cmd := s.cmds.lookup(args[0])
 	b.ReportAllocs()
 	for b.Loop() {
-		s.routeCluster(c, cmd, args)
+		s.routeCluster(c, cmd, args, store.Mono())
 	}
 }
 
@@ -391,7 +392,7 @@ func TestClusterTransactionOneSlot(t *testing.T) {
 			}
 			conn := &discardConn{}
 			cl.Conn = conn
-			if got := s.routeCluster(cl, cmd, args); got != c.routed[i] {
+			if got := s.routeCluster(cl, cmd, args, store.Mono()); got != c.routed[i] {
 				t.Fatalf("%s: command %d routed %v, want %v", c.name, i, got, c.routed[i])
 			}
 		}

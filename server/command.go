@@ -559,7 +559,7 @@ func (s *Server) dispatchCommand(c *client, args [][]byte) {
 		c.reject(cmd, protocol.ErrNoAuth)
 		return
 	}
-	if s.cl != nil && s.routeCluster(c, cmd, args) { // cluster.go: MOVED, CROSSSLOT or proxied
+	if s.cl != nil && s.routeCluster(c, cmd, args, start) { // cluster.go: MOVED, CROSSSLOT or proxied
 		return
 	}
 	if cmd.flags&flagDenyOOM != 0 && s.maxMemory.Load() > 0 {

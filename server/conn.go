@@ -296,7 +296,7 @@ func (s *Server) runConn(c *conn) error {
 // c.owedFull; and before a protocol error, which the reader returns again.
 func (s *Server) runBuffered(cl *client, c *conn, first [][]byte) (stop bool, err error) {
 	cl.batching = true
-	defer func() { cl.batching, cl.batchClock, cl.batchWall = false, 0, 0 }()
+	defer func() { cl.batching, cl.batchClock = false, 0 }()
 	for {
 		args := first
 		first = nil

@@ -202,7 +202,7 @@ func (h *loopConn) runParked(args [][]byte) {
 	cl.batching, c.inPark = true, true
 	h.s.runRequest(cl, c, args)
 	c.settle() // a forwarded reply: this goroutine may wait for it, the loop may not
-	cl.batching, cl.batchClock, cl.batchWall, c.inPark = false, 0, 0, false
+	cl.batching, cl.batchClock, c.inPark = false, 0, false
 	c.nc.(*eventloop.Conn).Resume()
 }
 
