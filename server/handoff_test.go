@@ -220,6 +220,7 @@ func TestHandoffJoin(t *testing.T) {
 	if wrong != 0 || load.wrong.Load() != 0 {
 		t.Logf("values other than the last acknowledged write: %d during, %d after (writes in the flip window)", load.wrong.Load(), wrong)
 	}
+	checkFollowedPublished(t, all)
 	if got := late.handoff.slotsIn.Load(); got < 3000 {
 		t.Fatalf("the new node took %d slots, want about 4096", got)
 	}
@@ -257,6 +258,7 @@ func TestHandoffLeave(t *testing.T) {
 	stop()
 	<-done
 	t.Log(load.summary())
+	checkFollowedPublished(t, rest)
 	if got := leaver.handoff.handedOff.Load(); got != int64(owned) || leaver.handoff.abandoned.Load() != 0 {
 		t.Fatalf("leaver handed %d of %d slots, abandoned %d", got, owned, leaver.handoff.abandoned.Load())
 	}
@@ -269,6 +271,36 @@ func TestHandoffLeave(t *testing.T) {
 	}
 	if wrong != 0 || load.wrong.Load() != 0 {
 		t.Logf("values other than the last acknowledged write: %d during, %d after (writes in the flip window)", load.wrong.Load(), wrong)
+	}
+}
+
+// checkFollowedPublished checks that each node's published copy of its
+// replica links (replState.followed, which routing reads without the
+// lock) is the links themselves: the same Replicas, for the same slots,
+// after the moves changed them.
+func checkFollowedPublished(t testing.TB, nodes []*Server) {
+	t.Helper()
+	links := 0
+	for i, s := range nodes {
+		rs := s.repl.Load()
+		rs.mu.Lock()
+		links += len(rs.replicas)
+		var pub map[string]followLink
+		if p := rs.followed.Load(); p != nil {
+			pub = *p
+		}
+		if len(pub) != len(rs.replicas) {
+			t.Errorf("node %d: %d links published, %d linked", i, len(pub), len(rs.replicas))
+		}
+		for id, l := range rs.replicas {
+			if f, ok := pub[id]; !ok || f.r != l.r || !slices.Equal(f.slots, l.slots) {
+				t.Errorf("node %d: link to %s published as %v (%d slots), linked %d slots", i, id[:8], ok, len(f.slots), len(l.slots))
+			}
+		}
+		rs.mu.Unlock()
+	}
+	if links == 0 {
+		t.Error("no node follows any primary: nothing to compare")
 	}
 }
 

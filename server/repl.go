@@ -64,6 +64,11 @@ type replState struct {
 
 	mu       sync.Mutex // protects replicas (Stats reads it)
 	replicas map[string]*replicaLink
+	// followed is replicas' Replicas and slots as of the last change,
+	// published under mu by each change (publishFollowsLocked), for
+	// readers on the request path that must not take mu
+	// (ownerHandingOver); nil: none yet.
+	followed atomic.Pointer[map[string]followLink]
 	view     atomic.Pointer[clusterView] // the table last applied
 
 	cfgMu     sync.Mutex           // serializes applying views (subscriber, poll)
@@ -87,6 +92,24 @@ type replicaLink struct {
 	addr      string
 	r         *repl.Replica
 	slots     []int
+}
+
+// followLink is a published copy of a replicaLink's Replica and slots
+// (replState.followed).
+type followLink struct {
+	r     *repl.Replica
+	slots []int // sorted; never changed in place (a change replaces it)
+}
+
+// publishFollowsLocked publishes replicas' Replicas and slots to followed;
+// rs.mu must be held, and every change to replicas or a link's slots
+// calls it before it unlocks.
+func (rs *replState) publishFollowsLocked() {
+	m := make(map[string]followLink, len(rs.replicas))
+	for id, l := range rs.replicas {
+		m[id] = followLink{r: l.r, slots: l.slots}
+	}
+	rs.followed.Store(&m)
 }
 
 // startRepl starts replication once the cluster node runs.
@@ -142,6 +165,7 @@ func (s *Server) closeRepl() {
 		_ = l.r.Close()
 		delete(rs.replicas, id)
 	}
+	rs.publishFollowsLocked()
 	rs.mu.Unlock()
 	rs.cfgMu.Unlock()
 	_ = rs.p.Close()
@@ -287,6 +311,7 @@ func followedSlots(follow map[string][]int) *[store.Slots]bool {
 func (rs *replState) setReplicas(self string, follow map[string][]int, members map[string]cluster.Member) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	defer rs.publishFollowsLocked()
 	for id, l := range rs.replicas {
 		slots, ok := follow[id]
 		if !ok || members[id].Addr() != l.addr {

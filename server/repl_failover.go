@@ -98,6 +98,7 @@ func (rs *replState) closeLinkLocked(l *replicaLink) {
 		}
 	}
 	delete(rs.replicas, l.primaryID)
+	rs.publishFollowsLocked()
 	rs.log.Info("replica stopped", "primary", l.primaryID)
 }
 

@@ -110,10 +110,12 @@ func (rs *replState) ownerHandingOver(slot int, v *clusterView, owner int) bool 
 			}
 		}
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	l := rs.replicas[id]
-	if l == nil {
+	follows := rs.followed.Load() // not rs.mu: this runs per forwarded request
+	if follows == nil {
+		return false
+	}
+	l, ok := (*follows)[id]
+	if !ok {
 		return false
 	}
 	if _, ok := slices.BinarySearch(l.slots, slot); !ok {
@@ -391,6 +393,7 @@ func (rs *replState) dropTakenLocked(changed map[*replicaLink]bool, owned *[stor
 			l.r.SetSlots(l.slots)
 		}
 	}
+	rs.publishFollowsLocked()
 	clear(rs.pos) // positions of slots this node now owns: nobody resumes from them
 }
 
