@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cached/cached/store"
 )
 
 // keyLoad reads and writes a fixed key set through a go-redis
@@ -276,8 +278,9 @@ func TestHandoffLeave(t *testing.T) {
 
 // checkFollowedPublished checks that each node's published copy of its
 // replica links (replState.followed, which routing reads without the
-// lock) is the links themselves: the same Replicas, for the same slots,
-// after the moves changed them.
+// lock) is the links themselves: each followed slot names its link's
+// primary and Replica, and no other slot names one (no slot is followed
+// from two primaries), after the moves changed them.
 func checkFollowedPublished(t testing.TB, nodes []*Server) {
 	t.Helper()
 	links := 0
@@ -285,17 +288,28 @@ func checkFollowedPublished(t testing.TB, nodes []*Server) {
 		rs := s.repl.Load()
 		rs.mu.Lock()
 		links += len(rs.replicas)
-		var pub map[string]followLink
-		if p := rs.followed.Load(); p != nil {
-			pub = *p
+		pub := rs.followed.Load()
+		if pub == nil {
+			pub = new([store.Slots]*followLink)
 		}
-		if len(pub) != len(rs.replicas) {
-			t.Errorf("node %d: %d links published, %d linked", i, len(pub), len(rs.replicas))
-		}
+		linked := 0
 		for id, l := range rs.replicas {
-			if f, ok := pub[id]; !ok || f.r != l.r || !slices.Equal(f.slots, l.slots) {
-				t.Errorf("node %d: link to %s published as %v (%d slots), linked %d slots", i, id[:8], ok, len(f.slots), len(l.slots))
+			linked += len(l.slots)
+			for _, s := range l.slots {
+				if f := pub[s]; f == nil || f.primaryID != id || f.r != l.r {
+					t.Errorf("node %d: slot %d followed from %s, published as %+v", i, s, id[:8], f)
+					break
+				}
 			}
+		}
+		published := 0
+		for _, f := range pub {
+			if f != nil {
+				published++
+			}
+		}
+		if published != linked {
+			t.Errorf("node %d: %d slots published, %d followed", i, published, linked)
 		}
 		rs.mu.Unlock()
 	}

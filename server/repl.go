@@ -64,11 +64,11 @@ type replState struct {
 
 	mu       sync.Mutex // protects replicas (Stats reads it)
 	replicas map[string]*replicaLink
-	// followed is replicas' Replicas and slots as of the last change,
-	// published under mu by each change (publishFollowsLocked), for
-	// readers on the request path that must not take mu
-	// (ownerHandingOver); nil: none yet.
-	followed atomic.Pointer[map[string]followLink]
+	// followed is, per slot, the link that follows it as of the last
+	// change to replicas, published under mu by each change
+	// (publishFollowsLocked), for readers on the request path that must
+	// not take mu (ownerHandingOver); nil: none yet.
+	followed atomic.Pointer[[store.Slots]*followLink]
 	view     atomic.Pointer[clusterView] // the table last applied
 
 	cfgMu     sync.Mutex           // serializes applying views (subscriber, poll)
@@ -94,22 +94,26 @@ type replicaLink struct {
 	slots     []int
 }
 
-// followLink is a published copy of a replicaLink's Replica and slots
+// followLink is a published copy of a replicaLink's primary and Replica
 // (replState.followed).
 type followLink struct {
-	r     *repl.Replica
-	slots []int // sorted; never changed in place (a change replaces it)
+	primaryID string
+	r         *repl.Replica
 }
 
-// publishFollowsLocked publishes replicas' Replicas and slots to followed;
-// rs.mu must be held, and every change to replicas or a link's slots
-// calls it before it unlocks.
+// publishFollowsLocked publishes, per slot, the link that follows it to
+// followed (a slot is followed from one primary at most); rs.mu must be
+// held, and every change to replicas or a link's slots calls it before
+// it unlocks.
 func (rs *replState) publishFollowsLocked() {
-	m := make(map[string]followLink, len(rs.replicas))
+	idx := new([store.Slots]*followLink)
 	for id, l := range rs.replicas {
-		m[id] = followLink{r: l.r, slots: l.slots}
+		f := &followLink{primaryID: id, r: l.r}
+		for _, s := range l.slots {
+			idx[s] = f
+		}
 	}
-	rs.followed.Store(&m)
+	rs.followed.Store(idx)
 }
 
 // startRepl starts replication once the cluster node runs.

@@ -110,15 +110,12 @@ func (rs *replState) ownerHandingOver(slot int, v *clusterView, owner int) bool 
 			}
 		}
 	}
-	follows := rs.followed.Load() // not rs.mu: this runs per forwarded request
-	if follows == nil {
+	idx := rs.followed.Load() // not rs.mu: this runs per forwarded request
+	if idx == nil {
 		return false
 	}
-	l, ok := (*follows)[id]
-	if !ok {
-		return false
-	}
-	if _, ok := slices.BinarySearch(l.slots, slot); !ok {
+	l := idx[slot]
+	if l == nil || l.primaryID != id {
 		return false
 	}
 	_, sealed := l.r.Sealed(slot)

@@ -166,3 +166,35 @@ func TestFencedSlotWaitsForTheNewOwner(t *testing.T) {
 		t.Fatalf("GET on the fenced slot: %v, want %s", err, want)
 	}
 }
+// BenchmarkOwnerHandingOver is the proxy's per-forward check whether the
+// owner of a slot is handing it over (replState.ownerHandingOver), on a
+// node that follows that owner (replicas 1), from parallel goroutines as
+// the event loops call it.
+func BenchmarkOwnerHandingOver(b *testing.B) {
+	nodes := startCluster(b, 3, nil)
+	waitBalanced(b, nodes, 3, 2*time.Minute)
+	s := nodes[0]
+	rs := s.repl.Load()
+	v := s.cl.view.Load()
+	slot, owner := -1, -1
+	rs.mu.Lock()
+	for id, l := range rs.replicas {
+		if len(l.slots) > 0 {
+			slot, owner = l.slots[0], v.t.IndexOf(id)
+			break
+		}
+	}
+	rs.mu.Unlock()
+	if slot < 0 || owner < 0 {
+		b.Fatal("the node follows no slot")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if rs.ownerHandingOver(slot, v, owner) {
+				b.Fatal("handing over in a settled cluster")
+			}
+		}
+	})
+}
