@@ -38,9 +38,6 @@ var maxArenaMaps = arenaMapLimit() / 2
 // arenaMaps counts the live mappings of every store in the process.
 var arenaMaps atomic.Int64
 
-// arenaBytes counts the bytes of those mappings (page-rounded).
-var arenaBytes atomic.Int64
-
 // arenaMin is the smallest index (in bytes) that gets its own mapping;
 // smaller ones stay in the Go heap.
 const arenaMin = 64 << 10
@@ -64,7 +61,6 @@ func offHeapBytes(n int) []byte {
 		arenaMaps.Add(-1)
 		return nil
 	}
-	arenaBytes.Add(int64(len(b)))
 	return b[:n]
 }
 
@@ -73,7 +69,6 @@ func offHeapBytes(n int) []byte {
 func freeOffHeap(b []byte) {
 	unmapBytes(b[:cap(b)])
 	arenaMaps.Add(-1)
-	arenaBytes.Add(-int64(cap(b)))
 }
 
 // offHeapRecords returns a chunk of chunkSize zeroed records off the Go

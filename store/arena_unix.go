@@ -28,12 +28,8 @@ func arenaMapLimit() int64 {
 }
 
 // mapBytes maps n bytes (a multiple of the page size) of anonymous private
-// memory, or returns nil. Past hugeFrom it comes advised for huge pages
-// (arena_huge_linux.go).
+// memory, or returns nil.
 func mapBytes(n int) []byte {
-	if b := mapHuge(n); b != nil {
-		return b
-	}
 	p, err := unix.MmapPtr(-1, 0, nil, uintptr(n), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
 		return nil
@@ -43,9 +39,6 @@ func mapBytes(n int) []byte {
 
 // unmapBytes unmaps b, all of one mapBytes mapping.
 func unmapBytes(b []byte) {
-	if unmapHuge(b) {
-		return
-	}
 	if err := unix.MunmapPtr(unsafe.Pointer(unsafe.SliceData(b)), uintptr(len(b))); err != nil {
 		panic("store: munmap: " + err.Error())
 	}
