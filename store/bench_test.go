@@ -2,10 +2,12 @@ package store
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -274,4 +276,57 @@ func BenchmarkMultiSet(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkGetKeySpace times single GETs of uniformly random keys "key:N"
+// (16-byte values) in a store of BENCH_KEYS keys (default 1,000,000), one
+// goroutine: the memory misses a lookup pays grow with the key space
+// (issue 13's p99 at 20,000,000 keys). Beside ns/op it reports cpu-ns/op,
+// the benchmark thread's own CPU time (getrusage RUSAGE_THREAD where there
+// is one), which time spent descheduled on a busy machine does not
+// inflate. For example:
+// BENCH_KEYS=20000000 go test -run x -bench GetKeySpace -benchtime 3s -count 4 ./store/
+func BenchmarkGetKeySpace(b *testing.B) {
+	keys := 1_000_000
+	if n, err := strconv.Atoi(os.Getenv("BENCH_KEYS")); err == nil && n > 0 {
+		keys = n
+	}
+	keySpace.once.Do(func() {
+		s, err := New(Config{ActiveExpireHz: -1})
+		if err != nil {
+			panic(err)
+		}
+		val := make([]byte, 16)
+		var k []byte
+		for n := range keys {
+			k = strconv.AppendInt(append(k[:0], "key:"...), int64(n), 10)
+			s.Set(0, k, val, 0, 0, "set")
+		}
+		keySpace.s = s
+	})
+	s := keySpace.s
+	rng := rand.New(rand.NewPCG(1, 2))
+	var k, dst []byte
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPU()
+	b.ResetTimer()
+	for range b.N {
+		k = strconv.AppendInt(append(k[:0], "key:"...), int64(rng.IntN(keys)), 10)
+		var ok bool
+		if dst, ok, _ = s.Get(0, k, dst[:0]); !ok {
+			b.Fatal("miss")
+		}
+	}
+	b.StopTimer()
+	if cpu0 >= 0 {
+		b.ReportMetric(float64(threadCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// keySpace is BenchmarkGetKeySpace's store, loaded once per process (the
+// benchmark function runs several times as b.N grows, and with -count).
+var keySpace struct {
+	once sync.Once
+	s    *Store
 }
