@@ -17,6 +17,7 @@
 #   SMALL=100000 LARGE=20000000 RATE=40000 DURATION=20s ROUNDS=1 bench/keycount-latency.sh
 #   CACHED_ARGS="--io-event-loop no" bench/keycount-latency.sh   (directives for cached)
 #   PIN=1 bench/keycount-latency.sh   (server on CPU 0, load generator on CPU 1)
+#   SERVERS=cached bench/keycount-latency.sh   (skip redis-server: half the time)
 #
 # Latency is wall-clock: run it on an otherwise idle machine (it prints the
 # load average); the 20M-key preload takes about a minute per server and
@@ -84,8 +85,13 @@ echo "| server | keys | GET p50 / p99 / p99.9 ms | SET p50 / p99 / p99.9 ms | op
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for _ in $(seq "$rounds"); do
 	for keys in "$small" "$large"; do
-		measure redis "$port_r" "$keys"
-		measure cached "$port_c" "$keys"
+		for srv in ${SERVERS:-redis cached}; do
+			case $srv in
+			redis) measure redis "$port_r" "$keys" ;;
+			cached) measure cached "$port_c" "$keys" ;;
+			*) echo "SERVERS: unknown server $srv" >&2 && exit 2 ;;
+			esac
+		done
 	done
 done
 echo

@@ -2,10 +2,12 @@ package store
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -274,4 +276,108 @@ func BenchmarkMultiSet(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkGetKeySpace times GETs of uniformly random keys "key:N"
+// (16-byte values) in a store of BENCH_KEYS keys (default 1,000,000), one
+// goroutine: the memory misses a lookup pays grow with the key space
+// (issue 13's p99 at 20,000,000 keys). Beside ns/op it reports cpu-ns/op,
+// the benchmark thread's own CPU time (getrusage RUSAGE_THREAD where there
+// is one), which time spent descheduled on a busy machine does not
+// inflate. Sub-benchmarks: get, one Store.Get per key; batch8, eight keys
+// under one Tx looked up one after the other; batch8-warm, the same after
+// Tx.Warm (what overlapping the misses of eight requests would give). Per
+// key in each. For example:
+// BENCH_KEYS=20000000 go test -run x -bench GetKeySpace -benchtime 3s -count 4 ./store/
+func BenchmarkGetKeySpace(b *testing.B) {
+	keys := 1_000_000
+	if n, err := strconv.Atoi(os.Getenv("BENCH_KEYS")); err == nil && n > 0 {
+		keys = n
+	}
+	keySpace.once.Do(func() {
+		s, err := New(Config{ActiveExpireHz: -1})
+		if err != nil {
+			panic(err)
+		}
+		val := make([]byte, 16)
+		var k []byte
+		for n := range keys {
+			k = strconv.AppendInt(append(k[:0], "key:"...), int64(n), 10)
+			s.Set(0, k, val, 0, 0, "set")
+		}
+		keySpace.s = s
+	})
+	s := keySpace.s
+	b.Run("get", func(b *testing.B) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		var k, dst []byte
+		cpu := startThreadCPU(b)
+		for range b.N {
+			k = strconv.AppendInt(append(k[:0], "key:"...), int64(rng.IntN(keys)), 10)
+			var ok bool
+			if dst, ok, _ = s.Get(0, k, dst[:0]); !ok {
+				b.Fatal("miss")
+			}
+		}
+		cpu.stop(b)
+	})
+	const batch = 8
+	for _, warm := range []bool{false, true} {
+		name := "batch8"
+		if warm {
+			name += "-warm"
+		}
+		b.Run(name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 3))
+			ks := make([][]byte, batch)
+			var dst []byte
+			cpu := startThreadCPU(b)
+			for n := 0; n < b.N; n += batch {
+				for j := range ks {
+					ks[j] = strconv.AppendInt(append(ks[j][:0], "key:"...), int64(rng.IntN(keys)), 10)
+				}
+				tx := s.Lock(ks...)
+				if warm {
+					tx.Warm(0, ks)
+				}
+				for _, k := range ks {
+					e, ok := tx.LookupRead(0, k)
+					if !ok {
+						b.Fatal("miss")
+					}
+					dst = append(dst[:0], e.Str()...)
+				}
+				tx.Unlock()
+			}
+			cpu.stop(b)
+		})
+	}
+}
+
+// threadClock measures the benchmark thread's CPU time (threadCPU).
+type threadClock struct{ start int64 }
+
+// startThreadCPU locks the goroutine to its thread, resets b's timer and
+// starts the clock.
+func startThreadCPU(b *testing.B) threadClock {
+	runtime.LockOSThread()
+	b.ResetTimer()
+	return threadClock{threadCPU()}
+}
+
+// stop stops b's timer, reports cpu-ns/op (where the platform has a
+// thread clock) and unlocks the thread.
+func (c threadClock) stop(b *testing.B) {
+	b.StopTimer()
+	if c.start >= 0 {
+		b.ReportMetric(float64(threadCPU()-c.start)/float64(b.N), "cpu-ns/op")
+	}
+	runtime.UnlockOSThread()
+}
+
+// keySpace is BenchmarkGetKeySpace's store, loaded once per process (the
+// benchmark function runs several times as b.N grows, and with -count).
+var keySpace struct {
+	once sync.Once
+	s    *Store
 }
