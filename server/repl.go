@@ -431,6 +431,9 @@ func (sn snapshotter) Snapshot(slot int, emit func(db int, key, head, body []byt
 	return seq, err
 }
 
+// Owns is repl.Owner: whether this node is the slot's primary.
+func (sn snapshotter) Owns(slot int) bool { return sn.owned(slot) }
+
 // snapshotIdleAfter is how long a node must have served no client command
 // before its snapshot work stops resting (repl.Pacer.SetActivity): pacing
 // keeps client latency low during a move, and without clients a move runs

@@ -188,3 +188,107 @@ func TestSealEndsStream(t *testing.T) {
 	waitFor(t, "SEAL of slot 7", func() bool { s, ok := r.Sealed(7); return ok && s == seq7 })
 	assertSame(t, h.store, ap, slots)
 }
+
+// ownerStore is a fakeStore that owns a slot (Owner) only once owns says
+// so; asked records that a handshake asked.
+type ownerStore struct {
+	*fakeStore
+	owns, asked atomic.Bool
+}
+
+func (o *ownerStore) Owns(int) bool {
+	o.asked.Store(true)
+	return o.owns.Load()
+}
+
+// applierFrom builds a replica-side copy of slots of a primary's store.
+func applierFrom(st *fakeStore, slots []int) *fakeApplier {
+	ap := newFakeApplier()
+	for _, s := range slots {
+		ap.seq[s] = st.seq(s)
+		ap.keys[s] = st.dump(s)
+	}
+	return ap
+}
+
+// TestHandOverOldPrimaryResumes: a primary A hands slots over to B (its
+// replica) with a seal, then follows them from B as a replica itself. Its
+// copy is the slots at the sealed positions, so its Replica (slots added
+// by SetSlots, the positions from Resume) continues B's stream there
+// without a snapshot, although its handshake reaches B before B adopted
+// the positions (B's handshake waits for the Owner), and ends identical
+// to B.
+func TestHandOverOldPrimaryResumes(t *testing.T) {
+	slots := []int{1, 2}
+	st1 := newFakeStore()
+	p1, addr1 := servePrimary(t, st1)
+	prefill(st1, slots, 4)
+	apB := newFakeApplier()
+	rb, err := NewReplica(ReplicaConfig{Addr: addr1, ID: "b", Slots: slots}, apB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rb.Close()
+	waitFor(t, "b synced", func() bool { return caughtUp(st1, rb, slots) })
+	sealed := map[int]uint64{}
+	for i, seq := range p1.Seal(slots...) {
+		sealed[slots[i]] = seq
+	}
+	waitFor(t, "b has the seals", func() bool {
+		for _, s := range slots {
+			if seq, ok := rb.Sealed(s); !ok || seq != sealed[s] {
+				return false
+			}
+		}
+		return true
+	})
+	apA := applierFrom(st1, slots) // A's copy of the slots it gave up
+
+	// B, primary of the slots from now on, owns them only once it adopted.
+	stB := &ownerStore{fakeStore: storeFrom(apB, slots)}
+	p2, err := NewPrimary(Config{}, stB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stB.hook = p2.Append
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p2.Serve(ln)
+	defer p2.Close()
+
+	// A follows another slot of B already, and adds the handed-over ones.
+	prefill(stB.fakeStore, []int{9}, 2)
+	ra, err := NewReplica(ReplicaConfig{Addr: ln.Addr().String(), ID: "a", Slots: []int{9},
+		Resume: func(s int) (uint64, uint64, bool) {
+			seq, ok := sealed[s]
+			return p1.ID(), seq, ok
+		}}, apA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ra.Close()
+	waitFor(t, "a follows slot 9", func() bool { return caughtUp(stB.fakeStore, ra, []int{9}) })
+	before := p2.Stats()
+	ra.SetSlots([]int{1, 2, 9})
+	waitFor(t, "b's handshake waits for the slots", stB.asked.Load)
+	for _, s := range slots {
+		hist, seq, live := rb.Position(s)
+		if !live || hist != p1.ID() || seq != sealed[s] {
+			t.Fatalf("slot %d: b at history %d seq %d live %v, want %d at %d", s, hist, seq, live, p1.ID(), sealed[s])
+		}
+		p2.Adopt(s, hist, seq)
+	}
+	stB.owns.Store(true)
+	stB.set(1, "after", "handover")
+	all := []int{1, 2, 9}
+	waitFor(t, "a follows b", func() bool { return caughtUp(stB.fakeStore, ra, all) })
+	assertSame(t, stB.fakeStore, apA, all)
+	if s := p2.Stats(); s.FullSyncs != before.FullSyncs || s.PartialSlots != before.PartialSlots+3 {
+		t.Errorf("b's stats %+v, before a added the slots %+v: want all three slots continued, no snapshot", s, before)
+	}
+	if v := apA.violations(); len(v) > 0 {
+		t.Errorf("a's applier: %v", v)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -178,6 +179,7 @@ func (l *link) handshake(args [][]byte) error {
 		l.slots[s] = true
 		want = append(want, uint64(s), n[0], n[1])
 	}
+	l.awaitOwned(want)
 	var resumed, full uint64
 	l.p.mu.Lock()
 	bl := l.p.bl
@@ -220,6 +222,33 @@ func (l *link) handshake(args [][]byte) error {
 	}
 	l.w.buf = appendFrame(l.w.buf, "OK", ok...)
 	return l.w.flush()
+}
+
+// awaitOwned waits, up to ResumeWait, until the Snapshotter (if it is an
+// Owner) owns every slot of want (slot seq hist triples) presented at a
+// position that the backlog cannot continue now: a handover's old primary
+// may ask before this node adopted the slot at that position.
+func (l *link) awaitOwned(want []uint64) {
+	o, ok := l.p.snap.(Owner)
+	if !ok {
+		return
+	}
+	var wait []int
+	l.p.mu.Lock()
+	for i := 0; i < len(want); i += 3 {
+		s, seq, hist := int(want[i]), want[i+1], want[i+2]
+		if hist != 0 && !l.p.canResumeLocked(s, hist, seq) {
+			wait = append(wait, s)
+		}
+	}
+	l.p.mu.Unlock()
+	deadline := time.Now().Add(ResumeWait) // real time: it sleeps
+	for len(wait) > 0 && time.Now().Before(deadline) {
+		wait = slices.DeleteFunc(wait, o.Owns)
+		if len(wait) > 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 }
 
 // send is the sender goroutine's loop.

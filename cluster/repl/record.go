@@ -1,6 +1,9 @@
 package repl
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // NumSlots is the number of Redis Cluster slots a stream can carry.
 const NumSlots = 16384
@@ -47,6 +50,21 @@ type Record struct {
 type Snapshotter interface {
 	Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64, release func()) error) (seq uint64, err error)
 }
+
+// Owner may be implemented by a Snapshotter: Owns reports whether this
+// node is the slot's primary (it streams the slot). A replica's handshake
+// that presents a position the backlog cannot continue, for a slot this
+// node does not own yet, waits up to ResumeWait for it to own the slot
+// before it decides: a node that handed the slot over gracefully follows
+// it from its new primary at the position it sealed, and its handshake
+// may arrive before the new primary adopted that position (Adopt).
+type Owner interface {
+	Owns(slot int) bool
+}
+
+// ResumeWait is how long a handshake waits for the Snapshotter to own
+// slots presented at positions the backlog cannot continue yet (Owner).
+const ResumeWait = time.Second
 
 // Applier is the replica's view of the store. A Replica calls it from its
 // one goroutine, never concurrently for one Replica (several Replicas, one

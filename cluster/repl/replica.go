@@ -110,10 +110,14 @@ type Replica struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu     sync.Mutex // protects want, conn
+	mu     sync.Mutex // protects want, conn, resumeAt
 	want   []bool
 	conn   net.Conn
 	closed bool
+	// resumeAt holds, for slots SetSlots added, the positions
+	// ReplicaConfig.Resume gave; the next session takes them (live from
+	// there) before its handshake.
+	resumeAt map[int]position
 
 	applied []atomic.Uint64 // per slot: last seq handed to the Applier
 	hist    []atomic.Uint64 // per slot: history ID that seq belongs to
@@ -178,9 +182,15 @@ func NewReplica(cfg ReplicaConfig, ap Applier) (*Replica, error) {
 	return r, nil
 }
 
+// position is a slot's place in a primary's stream: history ID and the
+// last sequence number applied.
+type position struct{ hist, seq uint64 }
+
 // SetSlots replaces the set of slots replicated; the replica reconnects
 // to ask for the new set, continuing the slots it keeps from where they
-// were when the backlog allows.
+// were when the backlog allows. A slot it adds is presented at the
+// position ReplicaConfig.Resume gives for it, if any (a node that handed
+// the slot over to the primary holds its copy at the sealed position).
 func (r *Replica) SetSlots(slots []int) {
 	want := make([]bool, NumSlots)
 	for _, s := range slots {
@@ -189,6 +199,24 @@ func (r *Replica) SetSlots(slots []int) {
 		}
 	}
 	r.mu.Lock()
+	if r.cfg.Resume != nil {
+		for s := range NumSlots {
+			if !want[s] || r.want[s] {
+				continue
+			}
+			if hist, seq, ok := r.cfg.Resume(s); ok {
+				if r.resumeAt == nil {
+					r.resumeAt = map[int]position{}
+				}
+				r.resumeAt[s] = position{hist, seq}
+			}
+		}
+	}
+	for s := range r.resumeAt {
+		if !want[s] {
+			delete(r.resumeAt, s)
+		}
+	}
 	r.want = want
 	if r.conn != nil {
 		r.conn.Close()
@@ -274,6 +302,12 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 	}
 	r.conn = conn
 	want := r.want
+	for s, p := range r.resumeAt { // slots SetSlots added, at the positions it was given
+		r.hist[s].Store(p.hist)
+		r.applied[s].Store(p.seq)
+		r.state[s].Store(slotLive)
+	}
+	r.resumeAt = nil
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
