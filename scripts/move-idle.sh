@@ -5,7 +5,9 @@
 # one more node and measures the time from its start until every node's
 # /metrics shows NODES+1 members and no staged slot (polled every 100 ms
 # over HTTP: a client command would count as client activity, which turns
-# the pace back on). One line per run: the build, the pace, the seconds.
+# the pace back on). One line per run: the build, the pace, the seconds,
+# and the keys all nodes loaded by snapshots during the join
+# (cached_migration_snapshot_keys_loaded_total, summed, after less before).
 #
 #   scripts/move-idle.sh [PACE...]   (default: 25 no; KEYS=1000000 NODES=3 SIZE=32 ROUNDS=2)
 #
@@ -32,6 +34,9 @@ go build -o "$out/bench" ./bench
 # node whose /metrics listens on PORT (empty if none).
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
 
+# loaded MPORT... sums the snapshot keys the nodes loaded so far.
+loaded() { for m in "$@"; do metric "$m" cached_migration_snapshot_keys_loaded_total; done | awk '{ s += $1 } END { printf "%d", s }'; }
+
 run() { # BUILD PACE
   local bin=$1 pace=$2 ports=() mports=() gossip1= run_pids=()
   for i in $(seq $((nodes + 1))); do
@@ -45,6 +50,7 @@ run() { # BUILD PACE
         sleep 0.1
       done
       sleep 2
+      loaded0=$(loaded "${mports[@]}")
       t0=$(date +%s.%N)
     fi
     "$out/$bin" --port "$port" --bind 127.0.0.1 --loglevel warning --metrics-addr "127.0.0.1:$mport" \
@@ -77,7 +83,8 @@ run() { # BUILD PACE
   done
   local idle
   idle=$(for m in "${mports[@]}"; do metric "$m" cached_migration_snapshot_unpaced_idle_seconds_total | cut -c1-5; done | paste -sd/)
-  printf '%-6s %-5s %8s s   new node unpaced idle work %s s   load %s\n' "$bin" "$pace" "$took" "${idle:--}" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  local keys_moved=$(($(loaded "${mports[@]}") - loaded0))
+  printf '%-6s %-5s %8s s   keys loaded %8d   unpaced idle work %s s   load %s\n' "$bin" "$pace" "$took" "$keys_moved" "${idle:--}" "$(cut -d' ' -f1-3 /proc/loadavg)"
   kill "${run_pids[@]}" 2>/dev/null || true
   wait "${run_pids[@]}" 2>/dev/null || true
 }
