@@ -166,6 +166,7 @@ func TestFencedSlotWaitsForTheNewOwner(t *testing.T) {
 		t.Fatalf("GET on the fenced slot: %v, want %s", err, want)
 	}
 }
+
 // BenchmarkOwnerHandingOver is the proxy's per-forward check whether the
 // owner of a slot is handing it over (replState.ownerHandingOver), on a
 // node that follows that owner (replicas 1), from parallel goroutines as
