@@ -35,7 +35,7 @@ go build -o "$out/bench" ./bench
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
 
 # loaded MPORT... sums the snapshot keys the nodes loaded so far.
-loaded() { for m in "$@"; do metric "$m" cached_migration_snapshot_keys_loaded_total; done | awk '{ s += $1 } END { printf "%d", s }'; }
+loaded() { for m in "$@"; do metric "$m" cached_migration_snapshot_keys_loaded_total || true; done | awk '{ s += $1 } END { printf "%d", s }'; }
 
 run() { # BUILD PACE
   local bin=$1 pace=$2 ports=() mports=() gossip1= run_pids=()

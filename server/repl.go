@@ -316,13 +316,37 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	defer rs.publishFollowsLocked()
+	// First the positions the new links may resume from (rs.pos, through
+	// ReplicaConfig.Resume, also when a running link adds the slots): a
+	// closed link's live slots (closeLinkLocked), and a kept link's slots
+	// that leave it while its copy stands at their primary's seal (the
+	// slot moved to a new primary, which adopts that very position: a
+	// replica that stays in the slot's row continues from there instead
+	// of loading a snapshot of what it holds). A copy short of the seal is
+	// not final (the old primary may still send records), so it is not
+	// offered.
 	for id, l := range rs.replicas {
 		slots, ok := follow[id]
 		if !ok || members[id].Addr() != l.addr {
 			rs.closeLinkLocked(l)
 			continue
 		}
-		if !slices.Equal(slots, l.slots) {
+		if slices.Equal(slots, l.slots) {
+			continue
+		}
+		kept := new([store.Slots]bool)
+		for _, s := range slots {
+			kept[s] = true
+		}
+		for _, s := range l.slots {
+			if !kept[s] && copyAtSeal(l, s) {
+				hist, seq, _ := l.r.Position(s)
+				rs.pos[s] = slotPosition{hist: hist, seq: seq, primary: id}
+			}
+		}
+	}
+	for id, l := range rs.replicas {
+		if slots := follow[id]; !slices.Equal(slots, l.slots) {
 			l.slots = slots
 			l.r.SetSlots(slots)
 			rs.log.Info("replica slots changed", "primary", id, "slots", len(slots))

@@ -276,13 +276,6 @@ func (rs *replState) followedFrom(slot int) string {
 // and that locks the slot after gets TRYAGAIN, or MOVED once routing names
 // the new owner (kernel.Ctx.CheckFence, fencedError), so no write is
 // applied here after the seal and never streamed.
-//
-// Each sealed slot's position (this node's history, the sealed sequence
-// number) goes to rs.pos: the copy here is the slot at that position, the
-// one its new primary adopts when its own copy reaches the seal, so a
-// Replica of the new primary that follows the slot resumes there instead
-// of loading a snapshot of what this node already holds (ReplicaConfig.
-// Resume). rs.cfgMu must be held.
 func (rs *replState) sealSlots(owned, prev *[store.Slots]bool) {
 	var gone []int
 	for s := range store.Slots {
@@ -292,11 +285,7 @@ func (rs *replState) sealSlots(owned, prev *[store.Slots]bool) {
 		}
 	}
 	if len(gone) > 0 {
-		seqs := rs.p.Seal(gone...)
-		self := rs.p.ID()
-		for i, s := range gone {
-			rs.pos[s] = slotPosition{hist: self, seq: seqs[i], primary: "self (sealed)"}
-		}
+		rs.p.Seal(gone...)
 		rs.log.Info("sealed the streams of slots given up", "slots", len(gone))
 	}
 }

@@ -211,14 +211,15 @@ func applierFrom(st *fakeStore, slots []int) *fakeApplier {
 	return ap
 }
 
-// TestHandOverOldPrimaryResumes: a primary A hands slots over to B (its
-// replica) with a seal, then follows them from B as a replica itself. Its
-// copy is the slots at the sealed positions, so its Replica (slots added
-// by SetSlots, the positions from Resume) continues B's stream there
-// without a snapshot, although its handshake reaches B before B adopted
-// the positions (B's handshake waits for the Owner), and ends identical
-// to B.
-func TestHandOverOldPrimaryResumes(t *testing.T) {
+// TestSealedCopyResumesAtNewPrimary: a primary hands slots over to B (its
+// replica) with a seal. A node A whose copy of the slots stands at the
+// sealed positions (here the old primary's own store; in a cluster the
+// slots' other replica, which stays in their row) follows them from B: its
+// Replica (slots added by SetSlots, the positions from Resume) continues
+// B's stream there without a snapshot, although its handshake reaches B
+// before B adopted the positions (B's handshake waits for the Owner), and
+// ends identical to B.
+func TestSealedCopyResumesAtNewPrimary(t *testing.T) {
 	slots := []int{1, 2}
 	st1 := newFakeStore()
 	p1, addr1 := servePrimary(t, st1)
