@@ -74,6 +74,7 @@ type replState struct {
 	cfgMu     sync.Mutex           // serializes applying views (subscriber, poll)
 	pos       map[int]slotPosition // positions of the slots of Replicas just closed; cfgMu
 	flips     map[int]*flip        // slots taken over from a live primary, waiting for its seal; cfgMu
+	holds     map[int]*hold        // slots kept on their old primary's link until its seal; cfgMu (setReplicas)
 	flipWait  time.Duration        // flipWait (tests change it before the first flip)
 	poke      chan struct{}        // capacity 1: a flip is waiting
 	takeovers atomic.Uint64        // slots taken over as primary from a replica copy
@@ -122,7 +123,7 @@ func (s *Server) startRepl() error {
 		return nil
 	}
 	rs := &replState{s: s, log: s.log.With("component", "repl"), replicas: map[string]*replicaLink{},
-		done: make(chan struct{}), pos: map[int]slotPosition{}, flips: map[int]*flip{}, poke: make(chan struct{}, 1),
+		done: make(chan struct{}), pos: map[int]slotPosition{}, flips: map[int]*flip{}, holds: map[int]*hold{}, poke: make(chan struct{}, 1),
 		flipWait: flipWait}
 	// One pacer for all snapshot work of the process, sending and
 	// loading: a node that joins loads from every primary at once. It
@@ -192,6 +193,7 @@ func (rs *replState) run() {
 			return
 		case <-t.C:
 			rs.reconfigure()
+			rs.releaseHolds()
 			rs.reportHeld() // handoff.go
 		case <-rs.poke:
 		case <-flipC:
@@ -324,7 +326,14 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 	// replica that stays in the slot's row continues from there instead
 	// of loading a snapshot of what it holds). A copy short of the seal is
 	// not final (the old primary may still send records), so it is not
-	// offered.
+	// offered; while the link is up such a slot stays on it (a hold, at
+	// most flipWait, usually until the seal arrives a moment later), and
+	// releaseHolds applies the view again once the copy can move.
+	var carrier *[store.Slots]string // the primary each slot is followed from in follow; built on first need
+	var heldNow *[store.Slots]bool   // slots held in this pass
+	heldFrom := map[string][]int{}   // per old primary, the slots held on its link
+	heldTo := map[string]bool{}      // the new primaries they wait to move to
+	now := time.Now()
 	for id, l := range rs.replicas {
 		slots, ok := follow[id]
 		if !ok || members[id].Addr() != l.addr {
@@ -339,10 +348,55 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 			kept[s] = true
 		}
 		for _, s := range l.slots {
-			if !kept[s] && copyAtSeal(l, s) {
+			if kept[s] {
+				delete(rs.holds, s)
+				continue
+			}
+			if copyAtSeal(l, s) {
 				hist, seq, _ := l.r.Position(s)
 				rs.pos[s] = slotPosition{hist: hist, seq: seq, primary: id}
+				delete(rs.holds, s)
+				continue
 			}
+			if carrier == nil {
+				carrier = new([store.Slots]string)
+				for to, ss := range follow {
+					for _, x := range ss {
+						carrier[x] = to
+					}
+				}
+			}
+			to := carrier[s]
+			h := rs.holds[s]
+			if to == "" || !l.r.Connected() || h != nil && h.from == id && now.Sub(h.since) >= rs.flipWait {
+				delete(rs.holds, s)
+				continue
+			}
+			if h == nil || h.from != id {
+				h = &hold{from: id, since: now}
+				rs.holds[s] = h
+			}
+			if heldNow == nil {
+				heldNow = new([store.Slots]bool)
+			}
+			heldNow[s] = true
+			heldFrom[id] = append(heldFrom[id], s)
+			heldTo[to] = true
+		}
+	}
+	// Held slots stay on the old link and wait to join the new one (new
+	// slices: follow's are the view's).
+	for id, held := range heldFrom {
+		follow[id] = slices.Sorted(slices.Values(slices.Concat(follow[id], held)))
+	}
+	for to := range heldTo {
+		if follow[to] = slices.DeleteFunc(slices.Clone(follow[to]), func(x int) bool { return heldNow[x] }); len(follow[to]) == 0 {
+			delete(follow, to)
+		}
+	}
+	for s, h := range rs.holds { // slots whose link went away, or no longer on it
+		if _, on := slices.BinarySearch(follow[h.from], s); rs.replicas[h.from] == nil || !on {
+			delete(rs.holds, s)
 		}
 	}
 	for id, l := range rs.replicas {
@@ -368,6 +422,39 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 		}
 		rs.replicas[id] = &replicaLink{primaryID: id, addr: addr, r: r, slots: slots}
 		rs.log.Info("replica started", "primary", id, "addr", addr, "slots", len(slots))
+	}
+}
+
+// hold is a slot that left its old primary's link in the current view
+// but stays on it until the copy reaches the old primary's seal, the link
+// drops, or flipWait passes (setReplicas).
+type hold struct {
+	from  string // the old primary's ID
+	since time.Time
+}
+
+// releaseHolds applies the current view again when a held slot can move:
+// its copy reached the seal (it then resumes at the new primary), its link
+// dropped, or it waited flipWait.
+func (rs *replState) releaseHolds() {
+	rs.cfgMu.Lock()
+	defer rs.cfgMu.Unlock()
+	if len(rs.holds) == 0 {
+		return
+	}
+	now := time.Now()
+	rs.mu.Lock()
+	due := false
+	for s, h := range rs.holds {
+		l := rs.replicas[h.from]
+		if l == nil || !l.r.Connected() || copyAtSeal(l, s) || now.Sub(h.since) >= rs.flipWait {
+			due = true
+			break
+		}
+	}
+	rs.mu.Unlock()
+	if due {
+		rs.applyLocked(rs.view.Load(), func() {})
 	}
 }
 
