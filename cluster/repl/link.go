@@ -226,8 +226,9 @@ func (l *link) handshake(args [][]byte) error {
 
 // awaitOwned waits, up to ResumeWait, until the Snapshotter (if it is an
 // Owner) owns every slot of want (slot seq hist triples) presented at a
-// position that the backlog cannot continue now: a handover's old primary
-// may ask before this node adopted the slot at that position.
+// position that the backlog cannot continue now: a replica of a slot
+// handed over to this node may ask from the old primary's seal before
+// this node adopted the slot at that position.
 func (l *link) awaitOwned(want []uint64) {
 	o, ok := l.p.snap.(Owner)
 	if !ok {

@@ -55,9 +55,10 @@ type Snapshotter interface {
 // node is the slot's primary (it streams the slot). A replica's handshake
 // that presents a position the backlog cannot continue, for a slot this
 // node does not own yet, waits up to ResumeWait for it to own the slot
-// before it decides: a node that handed the slot over gracefully follows
-// it from its new primary at the position it sealed, and its handshake
-// may arrive before the new primary adopted that position (Adopt).
+// before it decides: when a slot is handed over with a seal, a replica
+// that stays in its row follows it from the new primary at the old
+// primary's sealed position, and its handshake may arrive before the new
+// primary adopted that position (Adopt).
 type Owner interface {
 	Owns(slot int) bool
 }

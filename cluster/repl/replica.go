@@ -189,8 +189,8 @@ type position struct{ hist, seq uint64 }
 // SetSlots replaces the set of slots replicated; the replica reconnects
 // to ask for the new set, continuing the slots it keeps from where they
 // were when the backlog allows. A slot it adds is presented at the
-// position ReplicaConfig.Resume gives for it, if any (a node that handed
-// the slot over to the primary holds its copy at the sealed position).
+// position ReplicaConfig.Resume gives for it, if any (a replica whose
+// copy stands at the seal of the slot's previous primary).
 func (r *Replica) SetSlots(slots []int) {
 	want := make([]bool, NumSlots)
 	for _, s := range slots {
