@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/cached/cached/server/config"
 )
 
@@ -88,22 +90,60 @@ func TestSnapshotUnpacedWithoutClients(t *testing.T) {
 	b := startClusterNode(t, a.cl.node.Load().GossipAddr(), paced)
 	waitMembers(t, []*Server{a, b}, 2)
 	if !pa.Idle() {
-		t.Error("the first node is not idle after the join: its replication links' handshakes (REPLSYNC) counted as client commands")
+		t.Error("the first node is not idle after the join: its replication links' handshakes (REPLSYNC) counted as data commands")
 	}
 	pb := b.repl.Load().pacer
 	if pa.IdleWorked() == 0 || pb.IdleWorked() == 0 {
 		t.Errorf("unpaced snapshot work: sender %v, loader %v; want both > 0", pa.IdleWorked(), pb.IdleWorked())
 	}
-	// A command is seen at the next read of the counter, within
+	// A data command is seen at the next read of the counter, within
 	// activityPoll (10 ms): each check sends one first.
 	rb := newClient(t, b, nil)
 	pollFor(t, "the joined node active after a command", func() bool {
-		if err := rb.Ping(ctx).Err(); err != nil {
+		if err := rb.Get(ctx, "k1").Err(); err != nil && err != redis.Nil {
 			t.Fatal(err)
 		}
 		return !pb.Idle()
 	})
 	if info := infoSectionText(t, a, "migration"); !strings.Contains(info, "migration_snapshot_unpaced_idle_ms:") {
 		t.Errorf("INFO migration has no migration_snapshot_unpaced_idle_ms:\n%s", info)
+	}
+}
+
+// TestDataActivityIgnoresHousekeeping: the counter that tells the snapshot
+// Pacer that clients wait on the node (Server.dataActivity) does not move
+// for a monitor's commands (PING, INFO, CLIENT, CONFIG, COMMAND, CLUSTER)
+// and moves for each data command: a read, a write, a PUBLISH, a script,
+// a command inside MULTI.
+func TestDataActivityIgnoresHousekeeping(t *testing.T) {
+	s := startClusterNode(t, "", nil)
+	rc := newClient(t, s, nil)
+	ctx := ctxT(t)
+	activity := s.dataActivity()
+	before := activity()
+	for _, args := range [][]any{{"PING"}, {"INFO"}, {"CLIENT", "LIST"}, {"CONFIG", "GET", "maxmemory"},
+		{"COMMAND", "COUNT"}, {"CLUSTER", "INFO"}, {"ECHO", "x"}, {"TIME"}} {
+		if err := rc.Do(ctx, args...).Err(); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if got := activity(); got != before {
+			t.Fatalf("%v moved the activity counter: %d -> %d", args, before, got)
+		}
+	}
+	for _, args := range [][]any{{"SET", "k", "v"}, {"GET", "k"}, {"PUBLISH", "ch", "m"}, {"EVAL", "return 1", "0"}} {
+		if err := rc.Do(ctx, args...).Err(); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if got := activity(); got <= before {
+			t.Fatalf("%v did not move the activity counter (%d)", args, got)
+		} else {
+			before = got
+		}
+	}
+	if _, err := rc.TxPipelined(ctx, func(p redis.Pipeliner) error { return p.Incr(ctx, "n").Err() }); err != nil {
+		t.Fatal(err)
+	}
+	if got := activity(); got <= before {
+		t.Fatalf("INCR in MULTI did not move the activity counter (%d)", got)
 	}
 }

@@ -201,13 +201,6 @@ func replsyncCommand(c *client, args [][]byte) {
 		c.Err("ERR replication is not enabled on this node")
 		return
 	}
-	// Not client work (clientCommands): this command, and the AUTH the
-	// replica sends first when requirepass is set (replDial).
-	if c.s.password() != "" {
-		c.s.stats.replHandshakes.Add(2)
-	} else {
-		c.s.stats.replHandshakes.Add(1)
-	}
 	cp := make([][]byte, len(args))
 	for i, a := range args {
 		cp[i] = append([]byte(nil), a...)

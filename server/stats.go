@@ -19,7 +19,6 @@ type serverStats struct {
 	loopHandOffs        atomic.Uint64 // connections an event loop handed off for good; not in INFO
 	memPeak             atomic.Int64  // highest used memory seen by cron
 	commandPanics       atomic.Uint64 // panics recovered at the command boundary (recover.go)
-	replHandshakes      atomic.Uint64 // commands of replication links' handshakes (AUTH, REPLSYNC), in totalCommands; not client work
 
 	errMu  sync.Mutex // protects errors
 	errors map[string]uint64
@@ -128,12 +127,4 @@ func (st *serverStats) reset() {
 	st.errMu.Lock()
 	st.errors = nil
 	st.errMu.Unlock()
-}
-
-// clientCommands counts the commands clients sent (totalCommands less the
-// replication links' handshakes): what tells the snapshot Pacer that the
-// node serves clients (repl.Pacer.SetActivity). It only has to change
-// when they send one; CONFIG RESETSTAT makes it jump once.
-func (st *serverStats) clientCommands() uint64 {
-	return st.totalCommands.Load() - st.replHandshakes.Load()
 }
