@@ -20,7 +20,14 @@ func movingDial(addr *atomic.Value) func(ctx context.Context, _ string) (net.Con
 // servePrimary starts a Primary for st on 127.0.0.1 and returns it with its address.
 func servePrimary(t *testing.T, st *fakeStore) (*Primary, string) {
 	t.Helper()
-	p, err := NewPrimary(Config{}, st)
+	return serveSnapshotter(t, st, st)
+}
+
+// serveSnapshotter is servePrimary with snap (a wrapper of st) as the
+// Primary's Snapshotter.
+func serveSnapshotter(t *testing.T, snap Snapshotter, st *fakeStore) (*Primary, string) {
+	t.Helper()
+	p, err := NewPrimary(Config{}, snap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,21 +254,11 @@ func TestSealedCopyResumesAtNewPrimary(t *testing.T) {
 
 	// B, primary of the slots from now on, owns them only once it adopted.
 	stB := &ownerStore{fakeStore: storeFrom(apB, slots)}
-	p2, err := NewPrimary(Config{}, stB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stB.hook = p2.Append
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go p2.Serve(ln)
-	defer p2.Close()
+	p2, addr2 := serveSnapshotter(t, stB, stB.fakeStore)
 
 	// A follows another slot of B already, and adds the handed-over ones.
 	prefill(stB.fakeStore, []int{9}, 2)
-	ra, err := NewReplica(ReplicaConfig{Addr: ln.Addr().String(), ID: "a", Slots: []int{9},
+	ra, err := NewReplica(ReplicaConfig{Addr: addr2, ID: "a", Slots: []int{9},
 		Resume: func(s int) (uint64, uint64, bool) {
 			seq, ok := sealed[s]
 			return p1.ID(), seq, ok
