@@ -22,7 +22,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"runtime"
@@ -499,25 +498,12 @@ type snapshotter struct {
 	snapped func(slot int)
 }
 
-// errNotPrimary fails a snapshot of a slot this node is not primary for
-// (yet): its copy is numbered by another node's stream. The replica asks
-// again after a reconnect.
-var errNotPrimary = errors.New("server: not primary for the slot")
-
-// snapshotOwnWait is how long a snapshot of a slot this node is not
-// primary of waits for it to become so (the replica applied the table
-// first, or the slot is being handed over to this node) before it fails.
-const snapshotOwnWait = time.Second
-
 // Snapshot emits every key of slot under the slot's shard lock. A large
 // string is lent, not copied (store.Entry.PinStr): the link writes it
 // after the lock is released, and a write to it meanwhile copies it.
+// The link snapshots only a slot the node owns (Owns, repl.Owner): its
+// copy of another node's slot is numbered by that node's stream.
 func (sn snapshotter) Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64, release func()) error) (uint64, error) {
-	for deadline := time.Now().Add(snapshotOwnWait); !sn.owned(slot); time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			return 0, errNotPrimary
-		}
-	}
 	var buf []byte // one payload head at a time: emit does not keep it
 	seq, err := sn.st.SnapshotSlot(slot, func(key []byte, e store.Entry) error {
 		str, pin, lent := e.PinStr()
@@ -542,7 +528,8 @@ func (sn snapshotter) Snapshot(slot int, emit func(db int, key, head, body []byt
 	return seq, err
 }
 
-// Owns is repl.Owner: whether this node is the slot's primary.
+// Owns is repl.Owner: whether this node is the slot's primary (the link
+// waits for it before it snapshots a slot or decides a handshake's resume).
 func (sn snapshotter) Owns(slot int) bool { return sn.owned(slot) }
 
 // dataActivity returns a counter that moves with every data command this

@@ -196,14 +196,19 @@ func TestSealEndsStream(t *testing.T) {
 	assertSame(t, h.store, ap, slots)
 }
 
-// ownerStore is a fakeStore that owns a slot (Owner) only once owns says
-// so; asked records that a handshake asked.
+// ownerStore is a fakeStore that owns slot always from the start (Owner)
+// and the others only once owns says so; asked records that a link asked
+// about one of the others.
 type ownerStore struct {
 	*fakeStore
+	always      int
 	owns, asked atomic.Bool
 }
 
-func (o *ownerStore) Owns(int) bool {
+func (o *ownerStore) Owns(slot int) bool {
+	if slot == o.always {
+		return true
+	}
 	o.asked.Store(true)
 	return o.owns.Load()
 }
@@ -253,7 +258,7 @@ func TestSealedCopyResumesAtNewPrimary(t *testing.T) {
 	apA := applierFrom(st1, slots) // A's copy of the slots it gave up
 
 	// B, primary of the slots from now on, owns them only once it adopted.
-	stB := &ownerStore{fakeStore: storeFrom(apB, slots)}
+	stB := &ownerStore{fakeStore: storeFrom(apB, slots), always: 9}
 	p2, addr2 := serveSnapshotter(t, stB, stB.fakeStore)
 
 	// A follows another slot of B already, and adds the handed-over ones.

@@ -179,7 +179,7 @@ func (l *link) handshake(args [][]byte) error {
 		l.slots[s] = true
 		want = append(want, uint64(s), n[0], n[1])
 	}
-	l.awaitOwned(want)
+	l.awaitResumable(want)
 	var resumed, full uint64
 	l.p.mu.Lock()
 	bl := l.p.bl
@@ -224,14 +224,12 @@ func (l *link) handshake(args [][]byte) error {
 	return l.w.flush()
 }
 
-// awaitOwned waits, up to ResumeWait, until the Snapshotter (if it is an
-// Owner) owns every slot of want (slot seq hist triples) presented at a
-// position that the backlog cannot continue now: a replica of a slot
-// handed over to this node may ask from the old primary's seal before
-// this node adopted the slot at that position.
-func (l *link) awaitOwned(want []uint64) {
-	o, ok := l.p.snap.(Owner)
-	if !ok {
+// awaitResumable waits (awaitOwned) for the slots of want (slot seq hist
+// triples) presented at a position that the backlog cannot continue now:
+// a replica of a slot handed over to this node may ask from the old
+// primary's seal before this node adopted the slot at that position.
+func (l *link) awaitResumable(want []uint64) {
+	if _, ok := l.p.snap.(Owner); !ok {
 		return
 	}
 	var wait []int
@@ -243,13 +241,22 @@ func (l *link) awaitOwned(want []uint64) {
 		}
 	}
 	l.p.mu.Unlock()
-	deadline := time.Now().Add(ResumeWait) // real time: it sleeps
-	for len(wait) > 0 && time.Now().Before(deadline) {
-		wait = slices.DeleteFunc(wait, o.Owns)
-		if len(wait) > 0 {
-			time.Sleep(2 * time.Millisecond)
-		}
+	l.awaitOwned(wait)
+}
+
+// awaitOwned waits, up to OwnWait, until the Snapshotter (if it is an
+// Owner) owns every slot of slots, and returns those it still does not
+// own (slots' array is reused).
+func (l *link) awaitOwned(slots []int) []int {
+	o, ok := l.p.snap.(Owner)
+	if !ok {
+		return nil
 	}
+	deadline := time.Now().Add(OwnWait) // real time: it sleeps
+	for slots = slices.DeleteFunc(slots, o.Owns); len(slots) > 0 && time.Now().Before(deadline); slots = slices.DeleteFunc(slots, o.Owns) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	return slots
 }
 
 // send is the sender goroutine's loop.
@@ -456,6 +463,10 @@ func (l *link) snapshotNext() error {
 		return nil
 	}
 	l.w.buf = appendFrame(l.w.buf, fSnap, uint64(s))
+	if len(l.awaitOwned([]int{s})) > 0 {
+		_ = l.flushLimited()
+		return fmt.Errorf("repl: snapshot of slot %d: %w", s, ErrNotOwner)
+	}
 	seq, err := l.p.snap.Snapshot(s, func(db int, key, head, body []byte, pexpireAt int64, release func()) error {
 		// emit runs under the store's lock of the slot's shard. A lent
 		// body (a large value) is not touched here: its frame leaves

@@ -52,20 +52,27 @@ type Snapshotter interface {
 }
 
 // Owner may be implemented by a Snapshotter: Owns reports whether this
-// node is the slot's primary (it streams the slot). A replica's handshake
-// that presents a position the backlog cannot continue, for a slot this
-// node does not own yet, waits up to ResumeWait for it to own the slot
-// before it decides: when a slot is handed over with a seal, a replica
-// that stays in its row follows it from the new primary at the old
-// primary's sealed position, and its handshake may arrive before the new
-// primary adopted that position (Adopt).
+// node is the slot's primary, whose stream numbers the slot. A replica may
+// ask for a slot before this node owns it (it applied the table first, or
+// the slot is being handed over to this node), so a link waits up to
+// OwnWait for the node to own a slot before it snapshots it (then it fails
+// with ErrNotOwner, and the replica asks again after a reconnect), and
+// before its handshake decides for a slot presented at a position the
+// backlog cannot continue yet: when a slot is handed over with a seal, a
+// replica that stays in its row follows it from the new primary at the
+// old primary's sealed position, which the new primary adopts (Adopt)
+// only once it owns the slot.
 type Owner interface {
 	Owns(slot int) bool
 }
 
-// ResumeWait is how long a handshake waits for the Snapshotter to own
-// slots presented at positions the backlog cannot continue yet (Owner).
-const ResumeWait = time.Second
+// OwnWait is how long a link waits for its Snapshotter to own a slot
+// (Owner).
+const OwnWait = time.Second
+
+// ErrNotOwner fails a snapshot of a slot the Snapshotter did not own
+// within OwnWait.
+var ErrNotOwner = errors.New("repl: not the slot's primary")
 
 // Applier is the replica's view of the store. A Replica calls it from its
 // one goroutine, never concurrently for one Replica (several Replicas, one
