@@ -103,7 +103,8 @@ type followLink struct {
 
 // publishFollowsLocked publishes, per slot, the link that follows it to
 // followed (a slot is followed from one primary at most); rs.mu must be
-// held, and every change to replicas or a link's slots calls it before
+// held, and every function that changes replicas or a link's slots
+// (setReplicas, promote, dropTakenLocked, closeRepl) calls it once before
 // it unlocks.
 func (rs *replState) publishFollowsLocked() {
 	idx := new([store.Slots]*followLink)

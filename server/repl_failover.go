@@ -51,6 +51,7 @@ func (rs *replState) promote(owned, prev *[store.Slots]bool, follow map[string][
 		}
 		rs.closeLinkLocked(l)
 	}
+	rs.publishFollowsLocked()
 	rs.mu.Unlock()
 	if len(promoted) == 0 {
 		return
@@ -89,7 +90,8 @@ func (rs *replState) promote(owned, prev *[store.Slots]bool, follow map[string][
 }
 
 // closeLinkLocked closes Replica l and keeps the positions of its live
-// slots. rs.mu and rs.cfgMu must be held.
+// slots. rs.mu and rs.cfgMu must be held; the caller publishes the links
+// (publishFollowsLocked) before it unlocks.
 func (rs *replState) closeLinkLocked(l *replicaLink) {
 	_ = l.r.Close()
 	for _, s := range l.slots {
@@ -98,7 +100,6 @@ func (rs *replState) closeLinkLocked(l *replicaLink) {
 		}
 	}
 	delete(rs.replicas, l.primaryID)
-	rs.publishFollowsLocked()
 	rs.log.Info("replica stopped", "primary", l.primaryID)
 }
 
