@@ -256,14 +256,11 @@ func (rs *replState) waitingOn(id string) bool {
 }
 
 // followedFrom returns the ID of the primary whose Replica carries slot,
-// or "".
+// or "", from the published links (followed), which every change to them
+// renews before it releases rs.mu.
 func (rs *replState) followedFrom(slot int) string {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	for id, l := range rs.replicas {
-		if _, ok := slices.BinarySearch(l.slots, slot); ok {
-			return id
-		}
+	if idx := rs.followed.Load(); idx != nil && idx[slot] != nil {
+		return idx[slot].primaryID
 	}
 	return ""
 }
