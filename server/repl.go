@@ -320,85 +320,14 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 	defer rs.publishFollowsLocked()
 	// First the positions the new links may resume from (rs.pos, through
 	// ReplicaConfig.Resume, also when a running link adds the slots): a
-	// closed link's live slots (closeLinkLocked), and a kept link's slots
-	// that leave it while its copy stands at their primary's seal (the
-	// slot moved to a new primary, which adopts that very position: a
-	// replica that stays in the slot's row continues from there instead
-	// of loading a snapshot of what it holds). A copy short of the seal is
-	// not final (the old primary may still send records), so it is not
-	// offered; while the link is up such a slot stays on it (a hold, at
-	// most flipWait, usually until the seal arrives a moment later), and
-	// releaseHolds applies the view again once the copy can move.
-	var carrier *[store.Slots]string // the primary each slot is followed from in follow; built on first need
-	var heldNow *[store.Slots]bool   // slots held in this pass
-	heldFrom := map[string][]int{}   // per old primary, the slots held on its link
-	heldTo := map[string]bool{}      // the new primaries they wait to move to
-	now := time.Now()
+	// closed link's live slots (closeLinkLocked), then those of slots
+	// leaving a kept link (resumeOrHoldLocked).
 	for id, l := range rs.replicas {
-		slots, ok := follow[id]
-		if !ok || members[id].Addr() != l.addr {
+		if _, ok := follow[id]; !ok || members[id].Addr() != l.addr {
 			rs.closeLinkLocked(l)
-			continue
-		}
-		if slices.Equal(slots, l.slots) {
-			continue
-		}
-		kept := new([store.Slots]bool)
-		for _, s := range slots {
-			kept[s] = true
-		}
-		for _, s := range l.slots {
-			if kept[s] {
-				delete(rs.holds, s)
-				continue
-			}
-			if copyAtSeal(l, s) {
-				hist, seq, _ := l.r.Position(s)
-				rs.pos[s] = slotPosition{hist: hist, seq: seq, primary: id}
-				delete(rs.holds, s)
-				continue
-			}
-			if carrier == nil {
-				carrier = new([store.Slots]string)
-				for to, ss := range follow {
-					for _, x := range ss {
-						carrier[x] = to
-					}
-				}
-			}
-			to := carrier[s]
-			h := rs.holds[s]
-			if to == "" || !l.r.Connected() || h != nil && h.from == id && now.Sub(h.since) >= rs.flipWait {
-				delete(rs.holds, s)
-				continue
-			}
-			if h == nil || h.from != id {
-				h = &hold{from: id, since: now}
-				rs.holds[s] = h
-			}
-			if heldNow == nil {
-				heldNow = new([store.Slots]bool)
-			}
-			heldNow[s] = true
-			heldFrom[id] = append(heldFrom[id], s)
-			heldTo[to] = true
 		}
 	}
-	// Held slots stay on the old link and wait to join the new one (new
-	// slices: follow's are the view's).
-	for id, held := range heldFrom {
-		follow[id] = slices.Sorted(slices.Values(slices.Concat(follow[id], held)))
-	}
-	for to := range heldTo {
-		if follow[to] = slices.DeleteFunc(slices.Clone(follow[to]), func(x int) bool { return heldNow[x] }); len(follow[to]) == 0 {
-			delete(follow, to)
-		}
-	}
-	for s, h := range rs.holds { // slots whose link went away, or no longer on it
-		if _, on := slices.BinarySearch(follow[h.from], s); rs.replicas[h.from] == nil || !on {
-			delete(rs.holds, s)
-		}
-	}
+	rs.resumeOrHoldLocked(follow, time.Now())
 	for id, l := range rs.replicas {
 		if slots := follow[id]; !slices.Equal(slots, l.slots) {
 			l.slots = slots
@@ -425,6 +354,87 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 	}
 }
 
+// resumeOrHoldLocked handles the slots that leave a kept link for another
+// primary's (follow: the links' slots to be). A slot moved to a new
+// primary, which adopts the old primary's sealed position: a copy that
+// stands at that seal (copyAtSeal) leaves its position in rs.pos, so the
+// replica, which stays in the slot's row, continues from there instead of
+// loading a snapshot of what it holds. A copy short of the seal is not
+// final (the old primary may still send records): while it can still get
+// there (holdDone) the slot stays on the old link (a hold: follow is
+// changed to keep it there), and releaseHolds applies the view again once
+// it can move. rs.mu and rs.cfgMu must be held.
+func (rs *replState) resumeOrHoldLocked(follow map[string][]int, now time.Time) {
+	var carrier *[store.Slots]string // the primary each slot is followed from in follow; built on first need
+	var heldNow *[store.Slots]bool   // slots held in this pass
+	heldFrom := map[string][]int{}   // per old primary, the slots held on its link
+	heldTo := map[string]bool{}      // the new primaries they wait to move to
+	for id, l := range rs.replicas {
+		if slices.Equal(follow[id], l.slots) {
+			continue
+		}
+		kept := new([store.Slots]bool)
+		for _, s := range follow[id] {
+			kept[s] = true
+		}
+		for _, s := range l.slots {
+			if kept[s] {
+				continue
+			}
+			if copyAtSeal(l, s) {
+				hist, seq, _ := l.r.Position(s)
+				rs.pos[s] = slotPosition{hist: hist, seq: seq, primary: id}
+				continue
+			}
+			if carrier == nil {
+				carrier = new([store.Slots]string)
+				for to, ss := range follow {
+					for _, x := range ss {
+						carrier[x] = to
+					}
+				}
+			}
+			h := rs.holds[s]
+			if h == nil || h.from != id {
+				h = &hold{from: id, since: now}
+			}
+			to := carrier[s]
+			if to == "" || rs.holdDone(l, s, h, now) {
+				continue
+			}
+			rs.holds[s] = h
+			if heldNow == nil {
+				heldNow = new([store.Slots]bool)
+			}
+			heldNow[s] = true
+			heldFrom[id] = append(heldFrom[id], s)
+			heldTo[to] = true
+		}
+	}
+	// Held slots stay on the old link and wait to join the new one (new
+	// slices: follow's are the view's).
+	for id, held := range heldFrom {
+		follow[id] = slices.Sorted(slices.Values(slices.Concat(follow[id], held)))
+	}
+	for to := range heldTo {
+		if follow[to] = slices.DeleteFunc(slices.Clone(follow[to]), func(x int) bool { return heldNow[x] }); len(follow[to]) == 0 {
+			delete(follow, to)
+		}
+	}
+	for s := range rs.holds { // every slot still held was held again above
+		if heldNow == nil || !heldNow[s] {
+			delete(rs.holds, s)
+		}
+	}
+}
+
+// holdDone reports whether slot s, held on link l (nil once closed), may
+// leave it: its copy reached the seal, the link dropped, or it waited
+// flipWait.
+func (rs *replState) holdDone(l *replicaLink, s int, h *hold, now time.Time) bool {
+	return l == nil || !l.r.Connected() || copyAtSeal(l, s) || now.Sub(h.since) >= rs.flipWait
+}
+
 // hold is a slot that left its old primary's link in the current view
 // but stays on it until the copy reaches the old primary's seal, the link
 // drops, or flipWait passes (setReplicas).
@@ -446,8 +456,7 @@ func (rs *replState) releaseHolds() {
 	rs.mu.Lock()
 	due := false
 	for s, h := range rs.holds {
-		l := rs.replicas[h.from]
-		if l == nil || !l.r.Connected() || copyAtSeal(l, s) || now.Sub(h.since) >= rs.flipWait {
+		if rs.holdDone(rs.replicas[h.from], s, h, now) {
 			due = true
 			break
 		}
