@@ -405,6 +405,16 @@ func lookupFold(m map[string]*command, name []byte) *command {
 	return m[string(buf[:len(name)])]
 }
 
+// forEach calls fn for every command and subcommand, in no order.
+func (t *commandTable) forEach(fn func(*command)) {
+	for _, c := range t.m {
+		fn(c)
+		for _, sub := range c.subs {
+			fn(sub)
+		}
+	}
+}
+
 // sorted returns the top-level commands ordered by name.
 func (t *commandTable) sorted() []*command {
 	out := make([]*command, 0, len(t.m))

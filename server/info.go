@@ -595,15 +595,8 @@ func (s *Server) infoKeyspace(b *strings.Builder) {
 	}
 }
 
-// resetCommandStats zeroes every command's counters (CONFIG RESETSTAT).
-func (t *commandTable) resetStats() {
-	for _, c := range t.m {
-		c.resetStats()
-		for _, sub := range c.subs {
-			sub.resetStats()
-		}
-	}
-}
+// resetStats zeroes every command's counters (CONFIG RESETSTAT).
+func (t *commandTable) resetStats() { t.forEach((*command).resetStats) }
 
 func (c *command) resetStats() {
 	c.calls.Store(0)

@@ -542,40 +542,6 @@ func (sn snapshotter) Snapshot(slot int, emit func(db int, key, head, body []byt
 // waits for it before it snapshots a slot or decides a handshake's resume).
 func (sn snapshotter) Owns(slot int) bool { return sn.owned(slot) }
 
-// dataActivity returns a counter that moves with every data command this
-// node runs (one that reads or writes keys, publishes, or runs a script:
-// a key, write, readonly, pubsub or movablekeys in its flags; the
-// commands of MULTI and scripts included) or forwards to another node
-// (proxy mode): what tells the snapshot Pacer that clients wait on this
-// node (repl.Pacer.SetActivity). PING, INFO, CLIENT, CONFIG, CLUSTER and
-// the replication links' own handshakes do not move it, so a monitor's
-// health checks do not keep a move paced on an otherwise idle cluster.
-// CONFIG RESETSTAT makes it jump once.
-func (s *Server) dataActivity() func() uint64 {
-	var data []*command
-	add := func(c *command) {
-		if c.first > 0 || c.flags&(flagWrite|flagReadonly|flagPubSub|flagMovableKeys) != 0 {
-			data = append(data, c)
-		}
-	}
-	for _, c := range s.cmds.sorted() {
-		add(c)
-		for _, sub := range c.subs {
-			add(sub)
-		}
-	}
-	return func() uint64 {
-		var n uint64
-		for _, c := range data {
-			n += c.calls.Load()
-		}
-		if cs := s.cl; cs != nil {
-			n += cs.sent.Load()
-		}
-		return n
-	}
-}
-
 // snapshotIdleAfter is how long a node must have served no client command
 // before its snapshot work stops resting (repl.Pacer.SetActivity): pacing
 // keeps client latency low during a move, and without clients a move runs

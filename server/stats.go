@@ -128,3 +128,31 @@ func (st *serverStats) reset() {
 	st.errors = nil
 	st.errMu.Unlock()
 }
+
+// dataActivity returns a counter that moves with every data command this
+// node runs (one that reads or writes keys, publishes, or runs a script:
+// a key, write, readonly, pubsub or movablekeys in its flags; the
+// commands of MULTI and scripts included) or forwards to another node
+// (proxy mode): what tells the snapshot Pacer that clients wait on this
+// node (repl.Pacer.SetActivity). PING, INFO, CLIENT, CONFIG, CLUSTER and
+// the replication links' own handshakes do not move it, so a monitor's
+// health checks do not keep a move paced on an otherwise idle cluster.
+// CONFIG RESETSTAT makes it jump once.
+func (s *Server) dataActivity() func() uint64 {
+	var data []*command
+	s.cmds.forEach(func(c *command) {
+		if c.first > 0 || c.flags&(flagWrite|flagReadonly|flagPubSub|flagMovableKeys) != 0 {
+			data = append(data, c)
+		}
+	})
+	return func() uint64 {
+		var n uint64
+		for _, c := range data {
+			n += c.calls.Load()
+		}
+		if cs := s.cl; cs != nil {
+			n += cs.sent.Load()
+		}
+		return n
+	}
+}
