@@ -87,7 +87,7 @@ const activityPoll = 10 * time.Millisecond
 
 // SetActivity makes the Pacer rest only while the process serves clients:
 // count returns a number that changes with every client command (the
-// server's: commands processed less the replication links' handshakes),
+// server's: the data commands it ran or forwarded, Server.dataActivity),
 // and once it has not changed for
 // idleAfter, snapshot work neither rests nor owes a rest for what it does
 // until it changes again; then the pace holds from the next slot. Pacing
