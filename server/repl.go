@@ -319,15 +319,22 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 	defer rs.mu.Unlock()
 	defer rs.publishFollowsLocked()
 	// First the positions the new links may resume from (rs.pos, through
-	// ReplicaConfig.Resume, also when a running link adds the slots): a
-	// closed link's live slots (closeLinkLocked), then those of slots
-	// leaving a kept link (resumeOrHoldLocked).
+	// ReplicaConfig.Resume, also when a running link adds the slots): those
+	// of slots leaving a link (resumeOrHoldLocked, which keeps a link
+	// followed for nothing else while it holds slots), then a closed
+	// link's live slots (closeLinkLocked). A primary at a new address is
+	// another process: its link closes first, nothing is held on it.
 	for id, l := range rs.replicas {
-		if _, ok := follow[id]; !ok || members[id].Addr() != l.addr {
+		if _, ok := follow[id]; ok && members[id].Addr() != l.addr {
 			rs.closeLinkLocked(l)
 		}
 	}
 	rs.resumeOrHoldLocked(follow, time.Now())
+	for id, l := range rs.replicas {
+		if _, ok := follow[id]; !ok {
+			rs.closeLinkLocked(l)
+		}
+	}
 	for id, l := range rs.replicas {
 		if slots := follow[id]; !slices.Equal(slots, l.slots) {
 			l.slots = slots
@@ -354,8 +361,9 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 	}
 }
 
-// resumeOrHoldLocked handles the slots that leave a kept link for another
-// primary's (follow: the links' slots to be). A slot moved to a new
+// resumeOrHoldLocked handles the slots that leave a link for another
+// primary's (follow: the links' slots to be; a link follow does not name
+// is to close, and stays for the slots it holds). A slot moved to a new
 // primary, which adopts the old primary's sealed position: a copy that
 // stands at that seal (copyAtSeal) leaves its position in rs.pos, so the
 // replica, which stays in the slot's row, continues from there instead of

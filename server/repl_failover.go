@@ -34,8 +34,10 @@ type takeover struct {
 
 // promote takes over the slots owned now, not before, that this node
 // followed as a replica. Every Replica that carries such a slot or whose
-// primary this node no longer follows is closed first (its positions are
-// kept in rs.pos for the Replicas that follow). rs.cfgMu must be held.
+// primary moved to another address is closed first (its positions are
+// kept in rs.pos for the Replicas that follow); one whose primary this node
+// no longer follows is left to setReplicas, which may keep it for a while
+// (resumeOrHoldLocked). rs.cfgMu must be held.
 func (rs *replState) promote(owned, prev *[store.Slots]bool, follow map[string][]int, members map[string]cluster.Member) {
 	var promoted []int
 	for s := range store.Slots {
@@ -45,8 +47,8 @@ func (rs *replState) promote(owned, prev *[store.Slots]bool, follow map[string][
 	}
 	rs.mu.Lock()
 	for id, l := range rs.replicas {
-		_, keep := follow[id]
-		if keep && members[id].Addr() == l.addr && !slices.ContainsFunc(l.slots, func(s int) bool { return owned[s] && !prev[s] }) {
+		_, followed := follow[id]
+		if (!followed || members[id].Addr() == l.addr) && !slices.ContainsFunc(l.slots, func(s int) bool { return owned[s] && !prev[s] }) {
 			continue
 		}
 		rs.closeLinkLocked(l)
