@@ -4,7 +4,8 @@
 # go-redis load, a join N->N+1, a graceful leave back) once per value of
 # repl-snapshot-pace per round, alternating the values within a round,
 # and prints one line per run: the pace, the join's and the leave's move
-# time, p99 before and during each, and during/before as a ratio.
+# time, the keys all nodes loaded by snapshot during each (the leaver's
+# not counted), p99 before and during each, and during/before as a ratio.
 #
 #   scripts/handoff-pace.sh [PACE...]   (default: no 75 50 25; KEYS=300000 ROUNDS=3 NODES=3 RATE=0)
 #
@@ -27,7 +28,8 @@ go build -o "$out/cached" ./cmd/cached/
 go test -c -o "$out/handoff.test" ./cmd/cached/
 # ms converts a Go duration (1.234s, 5.6ms, 789µs) to milliseconds.
 ms() { awk -v d="$1" 'BEGIN { v = d + 0; if (d ~ /µs$/) v /= 1000; else if (d ~ /ms$/) ; else if (d ~ /s$/) v *= 1000; printf "%.2f", v }'; }
-printf '%-5s %-5s %10s %10s %10s %7s %9s   %10s %10s %10s %7s %9s  %s\n' round pace join_ms p99_bef p99_dur ratio busy% leave_ms p99_bef p99_dur ratio busy% load
+fmt='%-5s %-5s %10s %9s %10s %10s %7s %9s   %10s %9s %10s %10s %7s %9s  %s\n'
+printf "$fmt" round pace join_ms keys p99_bef p99_dur ratio busy% leave_ms keys p99_bef p99_dur ratio busy% load
 for r in $(seq "$rounds"); do
   for pace in "${paces[@]}"; do
     log="$out/r$r-pace-$pace.log"
@@ -45,9 +47,10 @@ for r in $(seq "$rounds"); do
       b=$(ms "$bef"); d=$(ms "$dur")
       busy=$(grep -oE "$what [0-9]+->[0-9]+( \([^)]*\))?: .*machine CPU busy [0-9-]+% before, [0-9-]+% during" "$log" | head -1 |
         grep -oE "busy [0-9-]+% before, [0-9-]+% during" | awk '{ gsub("%|,", ""); print $2 "/" $4 }')
-      line+=("$(ms "$took")" "$b" "$d" "$(awk -v b="$b" -v d="$d" 'BEGIN { if (b > 0) printf "%.1fx", d / b; else print "-" }')" "${busy:--}")
+      loaded=$(echo "$m" | grep -oE "snapshot keys loaded [0-9]+" | awk '{ print $4 }')
+      line+=("$(ms "$took")" "${loaded:--}" "$b" "$d" "$(awk -v b="$b" -v d="$d" 'BEGIN { if (b > 0) printf "%.1fx", d / b; else print "-" }')" "${busy:--}")
     done
-    printf '%-5s %-5s %10s %10s %10s %7s %9s   %10s %10s %10s %7s %9s  %s\n' "${line[@]}" "$load"
+    printf "$fmt" "${line[@]}" "$load"
   done
 done
 echo "logs in $out"

@@ -114,7 +114,7 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	busyBefore := cpu.busy()
 
 	// Join: 3 -> 4.
-	keys0, bytes0 := h.loadedTotals()
+	keys0, bytes0 := h.loadedTotals(nil)
 	h.traceAll("before join")
 	joinAt := time.Now()
 	h.start(seed)
@@ -124,7 +124,7 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	busyJoin := cpu.busy()
 	t.Logf("join window %s .. %s", joinAt.UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
 	h.traceAll("after join")
-	keys1, bytes1 := h.loadedTotals()
+	keys1, bytes1 := h.loadedTotals(nil)
 	h.sleepLoad(load, time.Second)
 	missJoin, wrongJoin := load.misses.Load(), load.wrong.Load()
 	t.Logf("join %d->%d (new node %s): balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; before the join: %s; machine CPU busy %.0f%% before, %.0f%% during; %s",
@@ -139,6 +139,7 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	p99Before, _, _, redirBefore = load.window()
 	busyBefore = cpu.busy()
 	leaver := h.procs[2]
+	keysL0, _ := h.loadedTotals(leaver)
 	leaveAt := time.Now()
 	_ = leaver.cmd.Process.Signal(syscall.SIGTERM)
 	if err := waitExit(leaver, 2*time.Minute); err != nil {
@@ -151,11 +152,12 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	busyLeave := cpu.busy()
 	t.Logf("leave window %s .. %s", leaveAt.UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
 	h.traceAll("after leave")
+	keysL1, _ := h.loadedTotals(nil)
 	h.sleepLoad(load, time.Second)
 	stop()
 	<-done
-	t.Logf("leave %d->%d (leaver %s): exited and balanced after %v; p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; before the leave: %s; machine CPU busy %.0f%% before, %.0f%% during; %s; leaver log: %s",
-		nodes+1, nodes, leaver.addr, leaveTook.Round(time.Millisecond), p99Before, p99Leave, maxLeave, stallsLeave, redirLeave, redirBefore,
+	t.Logf("leave %d->%d (leaver %s): exited and balanced after %v; snapshot keys loaded %d; p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; before the leave: %s; machine CPU busy %.0f%% before, %.0f%% during; %s; leaver log: %s",
+		nodes+1, nodes, leaver.addr, leaveTook.Round(time.Millisecond), keysL1-keysL0, p99Before, p99Leave, maxLeave, stallsLeave, redirLeave, redirBefore,
 		busyBefore, busyLeave, load.summary(), handoffLines(leaver.logs.String()))
 	if !strings.Contains(leaver.logs.String(), "slots handed over") {
 		t.Errorf("the leaver did not log its hand-over:\n%s", leaver.logs.String())
@@ -350,9 +352,13 @@ func (h *hoCluster) balanced(n int) bool {
 	return true
 }
 
-// loadedTotals sums the snapshot keys and bytes every process loaded.
-func (h *hoCluster) loadedTotals() (keys, bytes int64) {
+// loadedTotals sums the snapshot keys and bytes every process loaded, but
+// skip's.
+func (h *hoCluster) loadedTotals(skip *hoProc) (keys, bytes int64) {
 	for _, p := range h.procs {
+		if p == skip {
+			continue
+		}
 		m := h.info(p.addr, "migration")
 		k, _ := strconv.ParseInt(m["migration_snapshot_keys_loaded"], 10, 64)
 		b, _ := strconv.ParseInt(m["migration_snapshot_bytes_loaded"], 10, 64)
