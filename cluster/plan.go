@@ -41,6 +41,12 @@ import "slices"
 // So a join moves about 1/(N+1) of the slots in each role and a leave moves
 // about the leaver's share, and ranges stay few (see docs/cluster.md).
 func Plan(prev *Table, members []Member, replicas int, version uint64) *Table {
+	return plan(prev, members, replicas, version, true)
+}
+
+// plan is Plan; without defrag it moves no slot to merge ranges (for a
+// prev already balanced by handedOn, whose primaries are all members).
+func plan(prev *Table, members []Member, replicas int, version uint64, defrag bool) *Table {
 	ms := normalizeMembers(members)
 	replicas = max(replicas, 0)
 	t := &Table{version: version, replicas: replicas, members: ms}
@@ -51,14 +57,15 @@ func Plan(prev *Table, members []Member, replicas int, version uint64) *Table {
 	t.prefs = make([]uint16, NumSlots*t.width)
 	remap := remapIndexes(prev, ms)
 	var budget [2]int
-	if prev != nil && !slices.EqualFunc(prev.members, ms, func(a, b Member) bool { return a.ID == b.ID }) {
-		budget = defragBudget(len(ms)) // only when slots move anyway
-	}
-	if prev != nil && unbalanced(prev) {
+	switch {
+	case !defrag || prev == nil:
+	case unbalanced(prev):
 		// A rebalancing plan (after a failover) moves slots too, and
 		// undoes the failover's fragmentation.
 		budget = defragBudget(len(ms))
 		budget[0] *= 3
+	case !slices.EqualFunc(prev.members, ms, func(a, b Member) bool { return a.ID == b.ID }):
+		budget = defragBudget(len(ms)) // only when slots move anyway
 	}
 	promoting := false
 	for r := range t.width {

@@ -147,14 +147,26 @@ func nextTable(in stageInput) *Table {
 		return Plan(liveFirst(cur, in), in.target, in.replicas, in.version)
 	}
 	lf := liveFirst(virtualTable(cur, in.alive), in)
-	t := Plan(lf, in.target, in.replicas, in.version)
+	var t *Table
 	if !deadPrimary(cur, in.alive) {
-		// Plan takes a promotion's imbalance (a departed primary's slots to
-		// their replicas, nothing else moved) and rebalances in the plan
-		// after it. With no primary dead nothing needs that shortcut: aim at
-		// the balanced plan at once, so the target stays the same while its
-		// moves are staged.
-		t = Plan(t, in.target, in.replicas, in.version)
+		// A leave: the leavers' slots go to new primaries (handedOn), and
+		// nothing else moves.
+		if h := handedOn(lf, in.target); h != nil {
+			if t = plan(h, in.target, in.replicas, in.version, false); !primariesBalanced(t) {
+				t = nil
+			}
+		}
+	}
+	if t == nil {
+		t = Plan(lf, in.target, in.replicas, in.version)
+		if !deadPrimary(cur, in.alive) {
+			// Plan takes a promotion's imbalance (a departed primary's
+			// slots to their replicas, nothing else moved) and rebalances
+			// in the plan after it. With no primary dead nothing needs that
+			// shortcut: aim at the balanced plan at once, so the target
+			// stays the same while its moves are staged.
+			t = Plan(t, in.target, in.replicas, in.version)
+		}
 	}
 	st := &staging{in: in, t: t, rows: make([][]string, NumSlots), inc: make([]string, NumSlots),
 		pos: make([]uint8, NumSlots), used: map[string]bool{}}
@@ -220,6 +232,119 @@ func nextTable(in stageInput) *Table {
 		}
 	}
 	return st.build()
+}
+
+// handedOn returns, when lf lists members that target does not (leavers)
+// and every member of target, lf with a new primary, a member of target,
+// for every slot whose primary is not one (a leaver's); otherwise nil. Plan would promote each such slot to its
+// first surviving holder, over quota when one member replicates many of
+// them, and then rebalance by moving other members' slots too: every
+// moved role is a copy. Here a slot goes to its first surviving holder
+// while that one is below its share (no copy), else to the member furthest
+// below it (preferring the previous slot's, so that runs stay whole),
+// with its holders kept after the new primary as replicas; the leaver
+// fills the row's end, so that Plan hands that role out anew. Planned
+// from this table without defragmentation (also in the steps after the
+// hand-over, while a leaver is still listed as a replica), a leave copies
+// each of the leavers' roles once and moves nothing else.
+func handedOn(lf *Table, target []Member) *Table {
+	w := lf.width
+	if w == 0 {
+		return nil
+	}
+	in := make([]bool, len(lf.members)) // by lf's member index
+	k := 0
+	for _, m := range target {
+		if i := lf.IndexOf(m.ID); i >= 0 {
+			in[i] = true
+			k++
+		}
+	}
+	if k == 0 || k != len(target) || k == len(lf.members) {
+		return nil // a member new to the table (a join), or none leaving: Plan's case
+	}
+	count := make([]int, len(lf.members))
+	var moved []int
+	for s := range NumSlots {
+		if p := lf.OwnerIndex(s); in[p] {
+			count[p]++
+		} else {
+			moved = append(moved, s)
+		}
+	}
+	if len(moved) == 0 {
+		return lf // the leavers hold replica roles only
+	}
+	prefs := slices.Clone(lf.prefs)
+	base, extra := NumSlots/k, NumSlots%k
+	above := 0 // members at base+1: at most extra of them
+	for i, c := range count {
+		if in[i] && c > base {
+			above++
+		}
+	}
+	// room reports whether member m may take one more slot.
+	room := func(m int) bool { return count[m] < base || count[m] == base && above < extra }
+	give := func(s, m int) {
+		row := lf.prefs[s*w : (s+1)*w]
+		out := append(make([]uint16, 0, w+1), uint16(m))
+		for _, x := range row { // holders that stay, then the leavers
+			if in[x] && int(x) != m {
+				out = append(out, x)
+			}
+		}
+		for _, x := range row {
+			if !in[x] {
+				out = append(out, x)
+			}
+		}
+		copy(prefs[s*w:(s+1)*w], out[:w])
+		if count[m] == base {
+			above++
+		}
+		count[m]++
+	}
+	// First the slots whose first surviving holder has room (no copy):
+	// below the share, then up to one above it.
+	for _, upTo := range []int{base, base + 1} {
+		left := moved[:0]
+		for _, s := range moved {
+			m := -1
+			for _, x := range lf.prefs[s*w+1 : (s+1)*w] {
+				if in[x] {
+					m = int(x)
+					break
+				}
+			}
+			if m >= 0 && count[m] < upTo && room(m) {
+				give(s, m)
+			} else {
+				left = append(left, s)
+			}
+		}
+		moved = left
+	}
+	// Then the rest to the members furthest below their share.
+	last := -1
+	for _, s := range moved {
+		m := last
+		if m < 0 || !room(m) {
+			m = -1
+			for i := range in {
+				if in[i] && room(i) && (m < 0 || count[i] < count[m]) {
+					m = i
+				}
+			}
+		}
+		if m < 0 {
+			return nil
+		}
+		give(s, m)
+		last = m
+	}
+	out := *lf
+	out.prefs = prefs
+	return &out
 }
 
 // leaverFirst returns the member that a failover of slot s should promote
