@@ -134,7 +134,9 @@ type stageInput struct {
 // A shortcut on the old primary's report that a slot is empty would race
 // with writes made after the report.) Slots whose primary is gone (crashed) take the target's row at once
 // (failover). Without staging (or replicas, whose replication moves the
-// data) the target is returned as it is.
+// data) the target is returned as it is. A leave's target (no primary
+// dead, a member leaving) hands the leaver's slots on (handedOn) and moves
+// nothing else.
 //
 // A staged slot's row is its current primary, then the target's replicas
 // (the primary left out), filled up from its current replicas; with the
