@@ -99,6 +99,16 @@ func (m *heldMove) write(t *testing.T, val string, acked map[string]string) {
 	}
 }
 
+// synced writes every key on A, waits until C's copy has them, and
+// returns what A acknowledged and the keys C had loaded by snapshot then.
+func (m *heldMove) synced(t *testing.T) (acked map[string]string, loaded uint64) {
+	t.Helper()
+	acked = map[string]string{}
+	m.write(t, "before", acked)
+	readsOn(t, m.c, acked)
+	return acked, m.c.handoff.keysLoaded.Load()
+}
+
 // readsOn waits until s, read as a replica, holds every value of want.
 func readsOn(t *testing.T, s *Server, want map[string]string) {
 	t.Helper()
@@ -152,11 +162,7 @@ func TestHeldSlotResumesAtNewPrimary(t *testing.T) {
 
 func testHeldSlotResumes(t *testing.T, whole bool) {
 	m := newHeldMove(t, whole)
-	acked := map[string]string{}
-	m.write(t, "before", acked)
-	readsOn(t, m.c, acked)
-
-	loaded0 := m.c.handoff.keysLoaded.Load()
+	acked, loaded0 := m.synced(t)
 	m.gate.hold()
 	m.write(t, "held", acked) // on its way to C, withheld
 	applyView(m.c, m.flipped)
@@ -199,11 +205,7 @@ func testHeldSlotResumes(t *testing.T, whole bool) {
 // A, and, the gate open, C's copy follows A's writes without a snapshot.
 func TestHoldGivenBackEnds(t *testing.T) {
 	m := newHeldMove(t, false)
-	acked := map[string]string{}
-	m.write(t, "before", acked)
-	readsOn(t, m.c, acked)
-
-	loaded0 := m.c.handoff.keysLoaded.Load()
+	acked, loaded0 := m.synced(t)
 	m.gate.hold()
 	applyView(m.c, m.flipped)
 	if holds, _ := m.held(); holds != len(m.slots) {
