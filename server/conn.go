@@ -43,6 +43,7 @@ type conn struct {
 	// connection back after (their arguments point into rd's buffer).
 	// Owner only.
 	onLoop   bool
+	loopRan  *int // its loop's count of requests run this wake-up (loopBatch.ran)
 	handArgs [][]byte
 	parkArgs [][]byte
 	// waitArgs is the request the loop stopped before to settle the
@@ -307,6 +308,7 @@ func (s *Server) runBuffered(cl *client, c *conn, first [][]byte) (stop bool, er
 			}
 		}
 		if c.onLoop {
+			*c.loopRan++
 			switch s.loopActionOf(cl, args) { // eventloop.go
 			case loopHandOff:
 				c.handArgs = args

@@ -1,0 +1,165 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// warmPath is a pathConn whose batches go through an event loop's warm
+// between the read and the run, as the wake-up's only prepared connection.
+type warmPath struct {
+	*pathConn
+	h  *loopConn
+	lb loopBatch
+}
+
+func newWarmPath(t testing.TB, s *Server) *warmPath {
+	p := newPathConn(t, s)
+	return &warmPath{pathConn: p, h: &loopConn{s: s, c: p.c}}
+}
+
+// warmBatch is pathConn.batch with the warm.
+func (p *warmPath) warmBatch(in []byte) error {
+	p.mc.in = in
+	p.mc.out = p.mc.out[:0]
+	if err := p.c.rd.Fill(); err != nil {
+		return err
+	}
+	p.lb.prepared = append(p.lb.prepared[:0], p.h)
+	p.s.warmPrepared(&p.lb)
+	p.lb.prepared = p.lb.prepared[:0]
+	if _, err := p.s.runBuffered(p.cl, p.c, nil); err != nil {
+		return err
+	}
+	return p.c.Flush()
+}
+
+// prefetchPipeline is a pipeline of single-key commands of several types
+// (warmed), commands that are not warmed (MGET, DEL of two keys, PING) and
+// a SELECT in the middle, so that some keys are warmed in the wrong
+// database.
+func prefetchPipeline() []byte {
+	var b []byte
+	for i := range 12 {
+		k := fmt.Sprintf("key:%d", i)
+		b = append(b, respRequest("SET", k, strings.Repeat("v", i))...)
+		b = append(b, respRequest("GET", k)...)
+		b = append(b, respRequest("INCR", "n:"+k)...)
+		b = append(b, respRequest("HSET", "h:"+k, "f", k)...)
+		b = append(b, respRequest("LPUSH", "l:"+k, k, k)...)
+		if i == 5 {
+			b = append(b, respRequest("SELECT", "3")...)
+		}
+		if i == 9 {
+			b = append(b, respRequest("SELECT", "0")...)
+		}
+	}
+	b = append(b, respRequest("MGET", "key:1", "key:2", "nokey")...)
+	b = append(b, respRequest("DEL", "key:3", "key:4")...)
+	b = append(b, "PING\r\n"...) // inline: Peek stops here
+	b = append(b, respRequest("GET", "key:5")...)
+	b = append(b, respRequest("HGET", "h:key:5", "f")...)
+	b = append(b, respRequest("LRANGE", "l:key:2", "0", "-1")...)
+	return b
+}
+
+// TestPrefetchSameReplies runs the same pipeline, as one read, with the
+// event loop's warm before it and without: the replies are identical, the
+// warm touched the keys of the first prefetch-batch-max-size requests, and
+// a single request warms nothing.
+func TestPrefetchSameReplies(t *testing.T) {
+	in := prefetchPipeline()
+	var replies [2]string
+	for i, warm := range []bool{false, true} {
+		s := startServer(t, nil)
+		p := newWarmPath(t, s)
+		lb := &p.lb
+		var err error
+		if warm {
+			err = p.warmBatch(in)
+		} else {
+			err = p.batch(in)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		replies[i] = string(p.mc.out)
+		if want := uint64(0); !warm && lb.warmed.Load() != want {
+			t.Fatalf("warmed %d keys without a warm", lb.warmed.Load())
+		}
+		if warm {
+			// The first 16 requests: SET, GET, INCR, HSET, LPUSH three times
+			// over, and SET key:3: every one a single-key command.
+			if got := lb.warmed.Load(); got != 16 || lb.batches.Load() != 1 {
+				t.Fatalf("warmed %d keys in %d batches, want 16 in 1", got, lb.batches.Load())
+			}
+			if err := p.warmBatch(respRequest("GET", "key:1")); err != nil {
+				t.Fatal(err)
+			}
+			if got := lb.batches.Load(); got != 1 {
+				t.Fatalf("a single GET made a warm batch (%d batches)", got)
+			}
+			s.prefetchMax.Store(4)
+			if err := p.warmBatch(in); err != nil {
+				t.Fatal(err)
+			}
+			if got := lb.warmed.Load(); got != 20 {
+				t.Fatalf("with prefetch-batch-max-size 4, warmed %d keys in all, want 16+4", got)
+			}
+		}
+	}
+	if replies[0] != replies[1] {
+		t.Fatalf("replies differ:\nwithout warm %q\nwith warm    %q", replies[0], replies[1])
+	}
+	if !strings.Contains(replies[0], "$5\r\nkey:5\r\n") { // HGET h:key:5 f
+		t.Fatalf("unexpected replies %q", replies[0])
+	}
+}
+
+// TestPrefetchNoAllocs: the request path with the warm in front (Peek,
+// command lookup, store.Warm) allocates nothing once its buffers are
+// warm, for a pipeline of 16 GETs or SETs.
+func TestPrefetchNoAllocs(t *testing.T) {
+	s := startServer(t, nil)
+	p := newWarmPath(t, s)
+	for _, tc := range requestPathCases {
+		in := bytes.Repeat(tc.req, 16)
+		if err := p.warmBatch(in); err != nil {
+			t.Fatal(err)
+		}
+		allocs := testing.AllocsPerRun(200, func() {
+			if err := p.warmBatch(in); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 && !raceEnabled {
+			t.Errorf("%s x16 with the warm: %v allocations per batch, want 0", tc.name, allocs)
+		}
+	}
+	if p.lb.warmed.Load() == 0 {
+		t.Fatal("the warm touched no key")
+	}
+}
+
+// BenchmarkRequestPathWarm is BenchmarkRequestPath's 16-deep pipelines
+// with the event loop's warm in front (on a small key space: its cost
+// where it cannot gain).
+func BenchmarkRequestPathWarm(b *testing.B) {
+	s := startServer(b, nil)
+	p := newWarmPath(b, s)
+	for _, tc := range requestPathCases {
+		const depth = 16
+		b.Run(fmt.Sprintf("%s/P%d", tc.name, depth), func(b *testing.B) {
+			in := bytes.Repeat(tc.req, depth)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := p.warmBatch(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*depth), "ns/cmd")
+		})
+	}
+}
