@@ -141,17 +141,17 @@ func (h *loopConn) Serve(read bool) (eventloop.Next, error) {
 	var err error
 	switch {
 	case read:
-		err := h.prepErr
+		rerr := h.prepErr // Prepare read already
 		if h.prepped {
 			h.prepped, h.prepErr = false, nil
 		} else {
-			err = c.rd.Fill()
+			rerr = c.rd.Fill()
 		}
-		if err != nil {
-			if err == eventloop.ErrWouldBlock {
+		if rerr != nil {
+			if rerr == eventloop.ErrWouldBlock {
 				return eventloop.Wait, nil
 			}
-			return eventloop.Close, err
+			return eventloop.Close, rerr
 		}
 		stop, err = h.s.runBuffered(cl, c, nil)
 	case c.owed.armed: // resumed: the owed replies are in
