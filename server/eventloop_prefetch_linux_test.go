@@ -48,10 +48,11 @@ func loopWarmed(s *Server) uint64 {
 // with prefetch-batch-max-size 0, the warm path ran (its key count, in
 // INFO too), and with 0 it does not run.
 func TestEventLoopPrefetch(t *testing.T) {
+	from := prefetchFromBytes
 	prefetchFromBytes = 0
-	t.Cleanup(func() { prefetchFromBytes = 32 << 20 })
+	t.Cleanup(func() { prefetchFromBytes = from }) // also if the start fails
 	s := startLoopServer(t, func(c *config.Config) { c.PrefetchBatchMaxSize = 16 })
-	prefetchFromBytes = 32 << 20
+	prefetchFromBytes = from
 	if s.prefetchFrom != 0 {
 		t.Fatalf("prefetchFrom %d, want the knob's 0", s.prefetchFrom)
 	}
