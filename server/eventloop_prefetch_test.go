@@ -67,8 +67,9 @@ func prefetchPipeline() []byte {
 
 // TestPrefetchSameReplies runs the same pipeline, as one read, with the
 // event loop's warm before it and without: the replies are identical, the
-// warm touched the keys of the first prefetch-batch-max-size requests, and
-// a single request warms nothing.
+// warm touched the keys of the single-key requests before the inline one
+// in batches of prefetch-batch-max-size, and a single request warms
+// nothing.
 func TestPrefetchSameReplies(t *testing.T) {
 	in := prefetchPipeline()
 	var replies [2]string
@@ -90,23 +91,23 @@ func TestPrefetchSameReplies(t *testing.T) {
 			t.Fatalf("warmed %d keys without a warm", lb.warmed.Load())
 		}
 		if warm {
-			// The first 16 requests: SET, GET, INCR, HSET, LPUSH three times
-			// over, and SET key:3: every one a single-key command.
-			if got := lb.warmed.Load(); got != 16 || lb.batches.Load() != 1 {
-				t.Fatalf("warmed %d keys in %d batches, want 16 in 1", got, lb.batches.Load())
+			// The 60 single-key commands (SET, GET, INCR, HSET, LPUSH 12
+			// times) before the inline PING, in batches of 16.
+			if got := lb.warmed.Load(); got != 60 || lb.batches.Load() != 4 {
+				t.Fatalf("warmed %d keys in %d batches, want 60 in 4", got, lb.batches.Load())
 			}
 			if err := p.warmBatch(respRequest("GET", "key:1")); err != nil {
 				t.Fatal(err)
 			}
-			if got := lb.batches.Load(); got != 1 {
+			if got := lb.batches.Load(); got != 4 {
 				t.Fatalf("a single GET made a warm batch (%d batches)", got)
 			}
 			s.prefetchMax.Store(4)
 			if err := p.warmBatch(in); err != nil {
 				t.Fatal(err)
 			}
-			if got := lb.warmed.Load(); got != 20 {
-				t.Fatalf("with prefetch-batch-max-size 4, warmed %d keys in all, want 16+4", got)
+			if got, batches := lb.warmed.Load(), lb.batches.Load(); got != 120 || batches != 4+15 {
+				t.Fatalf("with prefetch-batch-max-size 4, %d keys warmed in %d batches in all, want 60+60 in 4+15", got, batches)
 			}
 		}
 	}
