@@ -65,7 +65,7 @@ func (s *Server) adoptLoop(c *conn) *eventloop.Conn {
 		return nil
 	}
 	h.loop = k.Loop()
-	c.nc, c.onLoop, c.loopRan = k, true, &s.loopBatches[h.loop].ran
+	c.nc, c.onLoop, c.lb = k, true, &s.loopBatches[h.loop]
 	return k
 }
 

@@ -7,32 +7,50 @@ import (
 	"testing"
 )
 
-// warmPath is a pathConn whose batches go through an event loop's warm
-// between the read and the run, as the wake-up's only prepared connection.
+// warmPath is a pathConn served as an event loop serves it (onLoop),
+// minus the socket: its batches go through the loop's warm between the
+// read and the run (as the wake-up's only prepared connection) and as
+// runBuffered runs them, while prefetchOn (prefetch-batch-max-size above
+// 1, and the server started with prefetchFromBytes 0: startWarmServer).
 type warmPath struct {
 	*pathConn
 	h  *loopConn
 	lb loopBatch
 }
 
-func newWarmPath(t testing.TB, s *Server) *warmPath {
-	p := newPathConn(t, s)
-	return &warmPath{pathConn: p, h: &loopConn{s: s, c: p.c}}
+// startWarmServer starts a server that warms whatever its store's size.
+func startWarmServer(t testing.TB) *Server {
+	from := prefetchFromBytes
+	prefetchFromBytes = 0
+	defer func() { prefetchFromBytes = from }()
+	s := startServer(t, nil)
+	s.prefetchFrom = 0 // also with io-event-loop no (startLoops sets it)
+	return s
 }
 
-// warmBatch is pathConn.batch with the warm.
+func newWarmPath(t testing.TB, s *Server) *warmPath {
+	p := newPathConn(t, s)
+	w := &warmPath{pathConn: p, h: &loopConn{s: s, c: p.c}}
+	p.c.onLoop, p.c.lb = true, &w.lb
+	return w
+}
+
+// warmBatch is pathConn.batch with what the loop does around it.
 func (p *warmPath) warmBatch(in []byte) error {
 	p.mc.in = in
 	p.mc.out = p.mc.out[:0]
 	if err := p.c.rd.Fill(); err != nil {
 		return err
 	}
-	p.lb.prepared = append(p.lb.prepared[:0], p.h)
-	p.s.warmPrepared(&p.lb)
-	p.lb.prepared = p.lb.prepared[:0]
+	if p.s.prefetchOn() {
+		p.lb.prepared = append(p.lb.prepared[:0], p.h)
+		p.s.warmPrepared(&p.lb)
+		p.lb.prepared = p.lb.prepared[:0]
+	}
 	if _, err := p.s.runBuffered(p.cl, p.c, nil); err != nil {
 		return err
 	}
+	p.lb.countWakeup()
 	return p.c.Flush()
 }
 
@@ -73,42 +91,49 @@ func prefetchPipeline() []byte {
 func TestPrefetchSameReplies(t *testing.T) {
 	in := prefetchPipeline()
 	var replies [2]string
-	for i, warm := range []bool{false, true} {
-		s := startServer(t, nil)
+	for i, max := range []int32{0, 16} {
+		s := startWarmServer(t)
+		s.prefetchMax.Store(max)
 		p := newWarmPath(t, s)
 		lb := &p.lb
-		var err error
-		if warm {
-			err = p.warmBatch(in)
-		} else {
-			err = p.batch(in)
-		}
-		if err != nil {
+		if err := p.warmBatch(in); err != nil {
 			t.Fatal(err)
 		}
 		replies[i] = string(p.mc.out)
-		if want := uint64(0); !warm && lb.warmed.Load() != want {
-			t.Fatalf("warmed %d keys without a warm", lb.warmed.Load())
+		if max == 0 {
+			if lb.warmed.Load() != 0 {
+				t.Fatalf("prefetch-batch-max-size 0: warmed %d keys", lb.warmed.Load())
+			}
+			continue
 		}
-		if warm {
-			// The 60 single-key commands (SET, GET, INCR, HSET, LPUSH 12
-			// times) before the inline PING, in batches of 16.
-			if got := lb.warmed.Load(); got != 60 || lb.batches.Load() != 4 {
-				t.Fatalf("warmed %d keys in %d batches, want 60 in 4", got, lb.batches.Load())
-			}
-			if err := p.warmBatch(respRequest("GET", "key:1")); err != nil {
-				t.Fatal(err)
-			}
-			if got := lb.batches.Load(); got != 4 {
-				t.Fatalf("a single GET made a warm batch (%d batches)", got)
-			}
-			s.prefetchMax.Store(4)
-			if err := p.warmBatch(in); err != nil {
-				t.Fatal(err)
-			}
-			if got, batches := lb.warmed.Load(), lb.batches.Load(); got != 120 || batches != 4+15 {
-				t.Fatalf("with prefetch-batch-max-size 4, %d keys warmed in %d batches in all, want 60+60 in 4+15", got, batches)
-			}
+		// Prepared: the 60 single-key commands (SET, GET, INCR, HSET,
+		// LPUSH 12 times) before the inline PING, in batches of 16; then,
+		// as PING runs, the keys of the GET, HGET and LRANGE after it
+		// (warmAhead).
+		if got, batches := lb.warmed.Load(), lb.batches.Load(); got != 63 || batches != 5 {
+			t.Fatalf("warmed %d keys in %d batches, want 60+3 in 4+1", got, batches)
+		}
+		if err := p.warmBatch(respRequest("GET", "key:1")); err != nil {
+			t.Fatal(err)
+		}
+		if got := lb.batches.Load(); got != 5 {
+			t.Fatalf("a single GET made a warm batch (%d batches)", got)
+		}
+		// Deeper than Prepared looks (128 requests): the rest is warmed
+		// as it runs, 16 requests at a time.
+		deep := bytes.Repeat(respRequest("GET", "key:1"), 200)
+		if err := p.warmBatch(deep); err != nil {
+			t.Fatal(err)
+		}
+		if got, batches := lb.warmed.Load(), lb.batches.Load(); got != 63+200 || batches != 5+8+5 {
+			t.Fatalf("200 GETs in one read: %d keys warmed in %d batches, want 200 in 8+5", got-63, batches-5)
+		}
+		s.prefetchMax.Store(4)
+		if err := p.warmBatch(in); err != nil {
+			t.Fatal(err)
+		}
+		if got, batches := lb.warmed.Load(), lb.batches.Load(); got != 263+63 || batches != 18+15+1 {
+			t.Fatalf("with prefetch-batch-max-size 4: %d keys warmed in %d batches in all, want %d in %d", got, batches, 263+63, 18+15+1)
 		}
 	}
 	if replies[0] != replies[1] {
@@ -123,7 +148,7 @@ func TestPrefetchSameReplies(t *testing.T) {
 // command lookup, store.Warm) allocates nothing once its buffers are
 // warm, for a pipeline of 16 GETs or SETs.
 func TestPrefetchNoAllocs(t *testing.T) {
-	s := startServer(t, nil)
+	s := startWarmServer(t)
 	p := newWarmPath(t, s)
 	for _, tc := range requestPathCases {
 		in := bytes.Repeat(tc.req, 16)
@@ -148,7 +173,7 @@ func TestPrefetchNoAllocs(t *testing.T) {
 // with the event loop's warm in front (on a small key space: its cost
 // where it cannot gain).
 func BenchmarkRequestPathWarm(b *testing.B) {
-	s := startServer(b, nil)
+	s := startWarmServer(b)
 	p := newWarmPath(b, s)
 	for _, tc := range requestPathCases {
 		const depth = 16
