@@ -19,6 +19,10 @@
 #   PIN=1 bench/keycount-latency.sh   (server on CPU 0, load generator on CPU 1)
 #   SERVERS=cached bench/keycount-latency.sh   (skip redis-server: half the time)
 #
+# For cached it also prints its event loops' wake-ups during each measured
+# run: how many requests one wake-up ran (INFO loop_wakeup_hist) and the
+# keys warmed across requests (loop_prefetch_keys, prefetch-batch-max-size).
+#
 # Latency is wall-clock: run it on an otherwise idle machine (it prints the
 # load average); the 20M-key preload takes about a minute per server and
 # ~2 GB of memory each. needs: go, redis-server, redis-cli.
@@ -40,6 +44,17 @@ fi
 
 info() { redis-cli -p "$1" info "$2" | tr -d '\r' | awk -F: -v k="$3" '$1 == k {print $2}'; }
 
+# loops PORT: cached's event-loop counters (INFO stats): wake-ups that ran
+# requests, the requests, the wake-ups by requests run (1, 2-3, 4-7,
+# 8-15, 16-31, 32+) and the keys warmed; nothing from a build without them.
+loops() {
+	redis-cli -p "$1" info stats | tr -d '\r' | awk -F: '
+		$1 == "loop_wakeups" { w = $2 } $1 == "loop_wakeup_requests" { r = $2 }
+		$1 == "loop_wakeup_hist" { gsub(/[0-9]+=/, "", $2); gsub(/,/, " ", $2); h = $2 }
+		$1 == "loop_prefetch_keys" { k = $2 }
+		END { if (w != "") print w, r, h, k }'
+}
+
 # pct OP COLUMN FILE: a latency column of bench's table for OP.
 pct() { awk -v op="$1" -v col="$2" '$1 == op {print $col}' "$3"; }
 
@@ -49,8 +64,9 @@ measure() { # SERVER PORT KEYS
 	if [ "$srv" = cached ]; then start cached "$port" ${CACHED_ARGS:-}; else start redis "$port"; fi
 	"${client[@]}" "$tmp/bench" --addr "127.0.0.1:$port" --keyspace "$keys" --data-size 16 --preload \
 		--ratio 1:10 --key-dist uniform --rate 0 --requests 1 --quiet >/dev/null
-	local gc0=0 cpu0=0 cyc0=0
+	local gc0=0 cpu0=0 cyc0=0 loops0=""
 	if [ "$srv" = cached ]; then
+		loops0=$(loops "$port")
 		gc0=$(info "$port" cpu used_cpu_gc)
 		cpu0=$(awk -v u="$(info "$port" cpu used_cpu_user)" -v s="$(info "$port" cpu used_cpu_sys)" 'BEGIN {print u + s}')
 		cyc0=$(info "$port" cpu gc_cycles)
@@ -64,6 +80,10 @@ measure() { # SERVER PORT KEYS
 		cpu1=$(awk -v u="$(info "$port" cpu used_cpu_user)" -v s="$(info "$port" cpu used_cpu_sys)" 'BEGIN {print u + s}')
 		share=$(awk -v g0="$gc0" -v g1="$gc1" -v c0="$cpu0" -v c1="$cpu1" 'BEGIN { if (c1 > c0) printf "%.1f%%", 100 * (g1 - g0) / (c1 - c0); else print "-" }')
 		cycles=$(($(info "$port" cpu gc_cycles) - cyc0))
+		echo "$keys $(awk -v c0="$cpu0" -v c1="$cpu1" 'BEGIN {printf "%.2f", c1 - c0}')" >>"$tmp/cpu.txt"
+		if [ -n "$loops0" ]; then
+			echo "$keys $loops0 $(loops "$port")" >>"$tmp/loops.txt"
+		fi
 	fi
 	local dbsize r
 	dbsize=$(redis-cli -p "$port" dbsize)
@@ -98,3 +118,14 @@ echo
 # cached's large/small ratio per round (lines alternate small, large).
 awk 'NR % 2 == 1 { split($0, s) } NR % 2 == 0 {
 	printf "cached %s vs %s keys: GET p99 %.2f×, p99.9 %.2f×; SET p99 %.2f×, p99.9 %.2f×\n", $1, s[1], $2 / s[2], $3 / s[3], $4 / s[4], $5 / s[5] }' "$tmp/cached.txt"
+# cached's CPU time (user + system, INFO cpu) over each measured run,
+# warm-up included.
+awk -v n="$rate" -v d="$duration" 'BEGIN { sub(/s$/, "", d) } {
+	printf "cached %s keys: %s s of CPU over the run, %.2f µs a request\n", $1, $2, 1e6 * $2 / (n * (d + 3)) }' "$tmp/cpu.txt"
+# cached's event loops during each measured run (deltas; fields: keys,
+# then wake-ups, requests, six histogram buckets, keys warmed, before and
+# after).
+if [ -s "$tmp/loops.txt" ]; then
+	awk '{ printf "cached %s keys: %d loop wake-ups ran %d requests (%.2f a wake-up); by requests run 1: %d, 2-3: %d, 4-7: %d, 8-15: %d, 16-31: %d, 32+: %d; %d keys warmed\n",
+		$1, $11 - $2, $12 - $3, ($12 - $3) / ($11 - $2 + ($11 == $2)), $13 - $4, $14 - $5, $15 - $6, $16 - $7, $17 - $8, $18 - $9, $19 - $10 }' "$tmp/loops.txt"
+fi

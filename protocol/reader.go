@@ -316,3 +316,44 @@ func (r *RequestReader) need() int {
 	}
 	return int(min(r.pendNeed, int64(r.w-r.r)+1<<30))
 }
+
+// peekMaxArgs is the most arguments a request Peek parses may have: a
+// request with more is not parsed (Peek stops there).
+const peekMaxArgs = 1024
+
+// Peek parses the complete multibulk request that starts pos bytes after
+// the next one Next would return (pos 0: that one; then the offset the
+// previous Peek returned) into args[:0], without taking it: it returns the
+// offset after the request and its arguments, or 0 and no arguments
+// (args[:0]) if there is no complete multibulk request there (none
+// buffered, a partial or inline one, one of more than 1,024 arguments, or
+// a malformed one). It checks
+// nothing (no FrameChecker, no limits), so what it returns is a hint of
+// what Next will return (a server warms the keys of the requests it is
+// about to run), and it changes nothing of the RequestReader's state. The
+// arguments point into the buffer: valid until the next Next or Fill.
+func (r *RequestReader) Peek(pos int, args [][]byte) (int, [][]byte) {
+	args = args[:0]
+	b := r.buf[r.r:r.w]
+	if pos < 0 || pos >= len(b) || b[pos] != '*' {
+		return 0, args[:0]
+	}
+	count, i, err := header(b[pos:])
+	if i == 0 || err != nil || count < 1 || count > peekMaxArgs {
+		return 0, args[:0]
+	}
+	i += pos
+	for range count {
+		if i >= len(b) || b[i] != '$' {
+			return 0, args[:0]
+		}
+		size, n, err := header(b[i:])
+		if n == 0 || err != nil || size < 0 || size > int64(len(b)-i-n-2) { // no overflow: size may be huge
+			return 0, args[:0]
+		}
+		i += n
+		args = append(args, b[i:i+int(size):i+int(size)])
+		i += int(size) + 2
+	}
+	return i, args
+}

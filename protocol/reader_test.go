@@ -354,3 +354,66 @@ func BenchmarkReadSET16(b *testing.B) {
 		run(b, rd, src)
 	})
 }
+
+// TestRequestReaderPeek: Peek walks the complete multibulk requests
+// buffered, as Next then returns them, stops at an inline, partial or
+// malformed one, and takes nothing.
+func TestRequestReaderPeek(t *testing.T) {
+	whole := "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*3\r\n$3\r\nSET\r\n$2\r\nk2\r\n$0\r\n\r\n"
+	for _, tc := range []struct {
+		in   string
+		want [][]string // what Peek walks, in order
+	}{
+		{whole, [][]string{{"GET", "k"}, {"SET", "k2", ""}}},
+		{whole + "*2\r\n$3\r\nGET\r\n$5\r\nab", [][]string{{"GET", "k"}, {"SET", "k2", ""}}}, // partial last
+		{whole + "GET k\r\n" + whole, [][]string{{"GET", "k"}, {"SET", "k2", ""}}},           // inline stops it
+		{"*1\r\n$x\r\n" + whole, nil},
+		{"*0\r\n" + whole, nil},
+		{"*1\r\n$9223372036854775807\r\nab\r\n", nil},
+		{"", nil},
+	} {
+		src := &onceReader{b: []byte(tc.in)}
+		rd := NewRequestReader(src, 0)
+		if err := rd.Fill(); err != nil {
+			t.Fatal(err)
+		}
+		var got [][]string
+		var args [][]byte
+		for pos := 0; ; {
+			var next int
+			next, args = rd.Peek(pos, args)
+			if next == 0 {
+				if len(args) != 0 {
+					t.Fatalf("%q: args %q with no request", tc.in, args)
+				}
+				break
+			}
+			var req []string
+			for _, a := range args {
+				req = append(req, string(a))
+			}
+			got = append(got, req)
+			pos = next
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Fatalf("%q: Peek walked %q, want %q", tc.in, got, tc.want)
+		}
+		if rd.Buffered() != len(tc.in) {
+			t.Fatalf("%q: Peek took bytes: %d buffered", tc.in, rd.Buffered())
+		}
+		for _, want := range tc.want { // Next returns the same requests
+			args, err := rd.Next()
+			if err != nil || fmt.Sprint(toStrings(args)) != fmt.Sprint(want) {
+				t.Fatalf("%q: Next %q %v, want %q", tc.in, args, err, want)
+			}
+		}
+	}
+}
+
+func toStrings(args [][]byte) []string {
+	var out []string
+	for _, a := range args {
+		out = append(out, string(a))
+	}
+	return out
+}

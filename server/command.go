@@ -213,6 +213,7 @@ type command struct {
 	block      *blockSpec // blocking.go; nil if the command never blocks
 	offLoop    bool       // runs on the connection's own goroutine, never on an event loop (eventloop.go)
 	long       bool       // may hold store locks for long: counted in Server.longRunning, parked by event loops (eventloop.go)
+	warm       bool       // one key, the first argument: event loops warm it before a batch runs (eventloop_prefetch.go)
 	parent     *command
 	subs       map[string]*command
 
@@ -279,6 +280,7 @@ func build(sp spec, parent *command) *command {
 	c.buildKeySpecs(sp.keySpecs)
 	c.offLoop = offLoopCommand(c)
 	c.long = longCommand(c)
+	c.warm = warmCommand(c)
 	if len(sp.subs) > 0 {
 		// Redis gives containers @slow and only the categories they declare.
 		c.acl = append([]string{"slow"}, strings.Fields(sp.acl)...)

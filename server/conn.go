@@ -43,6 +43,8 @@ type conn struct {
 	// connection back after (their arguments point into rd's buffer).
 	// Owner only.
 	onLoop   bool
+	lb       *loopBatch // its loop's (eventloop_prefetch.go)
+	warmLeft int        // requests buffered whose keys were warmed and have not run; loop only
 	handArgs [][]byte
 	parkArgs [][]byte
 	// waitArgs is the request the loop stopped before to settle the
@@ -307,6 +309,12 @@ func (s *Server) runBuffered(cl *client, c *conn, first [][]byte) (stop bool, er
 			}
 		}
 		if c.onLoop {
+			c.lb.ran++
+			if c.warmLeft > 0 {
+				c.warmLeft--
+			} else if s.prefetchOn() {
+				c.warmLeft = s.warmAhead(cl, c, args)
+			}
 			switch s.loopActionOf(cl, args) { // eventloop.go
 			case loopHandOff:
 				c.handArgs = args

@@ -32,6 +32,8 @@ func (s *Server) startLoops() error {
 		n = loopsPerServer
 	}
 	s.loopPeers = make([][]*peer.Conn, n)
+	s.loopBatches = make([]loopBatch, n)
+	s.prefetchFrom = prefetchFromBytes
 	ls, err := eventloop.Start(n, loopHost{s})
 	if err != nil {
 		return fmt.Errorf("server: io-event-loop: %w", err)
@@ -57,11 +59,13 @@ func (s *Server) adoptLoop(c *conn) *eventloop.Conn {
 	if !ok {
 		return nil
 	}
-	k, err := s.loops.Adopt(tc, &loopConn{s: s, c: c})
+	h := &loopConn{s: s, c: c}
+	k, err := s.loops.Adopt(tc, h)
 	if err != nil {
 		return nil
 	}
-	c.nc, c.onLoop = k, true
+	h.loop = k.Loop()
+	c.nc, c.onLoop, c.lb = k, true, &s.loopBatches[h.loop]
 	return k
 }
 
@@ -102,6 +106,7 @@ func (h loopHost) Fatal(err error) { h.s.fatal(err) }
 // per loop wake-up rather than once per connection, so that one peer
 // write carries the requests of every client the loop served.
 func (h loopHost) Idle(loop int) {
+	h.s.loopBatches[loop].countWakeup()
 	later := &h.s.loopPeers[loop]
 	for i, pc := range *later {
 		pc.Flush()
@@ -116,7 +121,12 @@ func (h loopHost) Idle(loop int) {
 type loopConn struct {
 	s      *Server
 	c      *conn
+	loop   int    // the socket's loop (eventloop.Conn.Loop)
 	resume func() // the socket's Resume, made once: the owed replies' Group calls it
+	// prepped: Prepare read for the coming Serve(true), with error
+	// prepErr (eventloop_prefetch.go).
+	prepped bool
+	prepErr error
 }
 
 // Serve reads once (if read) and runs every complete request, then
@@ -131,11 +141,17 @@ func (h *loopConn) Serve(read bool) (eventloop.Next, error) {
 	var err error
 	switch {
 	case read:
-		if err := c.rd.Fill(); err != nil {
-			if err == eventloop.ErrWouldBlock {
+		rerr := h.prepErr // Prepare read already
+		if h.prepped {
+			h.prepped, h.prepErr = false, nil
+		} else {
+			rerr = c.rd.Fill()
+		}
+		if rerr != nil {
+			if rerr == eventloop.ErrWouldBlock {
 				return eventloop.Wait, nil
 			}
-			return eventloop.Close, err
+			return eventloop.Close, rerr
 		}
 		stop, err = h.s.runBuffered(cl, c, nil)
 	case c.owed.armed: // resumed: the owed replies are in

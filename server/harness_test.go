@@ -33,6 +33,9 @@ func startServer(t testing.TB, mutate func(c *config.Config)) *Server {
 	case "no":
 		cfg.IOEventLoop = false
 	}
+	if os.Getenv("CACHED_TEST_PREFETCH") == "all" { // the suite with the loops warming every wake-up's keys, whatever the store's size
+		prefetchFromBytes = 0
+	}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -460,6 +460,7 @@ func (s *Server) infoStats(b *strings.Builder) {
 	field(b, "io_threaded_writes_processed", 0)
 	field(b, "reply_buffer_shrinks", 0)
 	field(b, "reply_buffer_expands", 0)
+	s.infoLoopBatches(b)
 }
 
 // replID is the node's replication ID: 40 hex characters derived from the

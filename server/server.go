@@ -113,6 +113,13 @@ type Server struct {
 	// longRunning counts the long commands running (eventloop.go): while
 	// it is not 0, event loops park every request.
 	longRunning atomic.Int32
+	// loopBatches are, per event loop, its state for warming a wake-up's
+	// requests and its counters (eventloop_prefetch.go); prefetchMax is
+	// prefetch-batch-max-size, prefetchFrom the store size from which the
+	// loops warm (prefetchFromBytes when they started).
+	loopBatches  []loopBatch
+	prefetchMax  atomic.Int32
+	prefetchFrom int64
 
 	stop     chan struct{}
 	wg       sync.WaitGroup // background goroutines
@@ -229,6 +236,7 @@ func (s *Server) applyHotConfig(c *config.Config) {
 	s.maxMemory.Store(c.MaxMemory)
 	s.gcMinHeap.Store(c.GCMinHeap)
 	s.latTracking.Store(c.LatencyTracking)
+	s.prefetchMax.Store(int32(c.PrefetchBatchMaxSize))
 	ps := append([]float64(nil), c.LatencyPercentiles...)
 	s.latPercents.Store(&ps)
 	s.slowlog.Configure(c.SlowlogLogSlowerThan, c.SlowlogMaxLen)

@@ -352,6 +352,36 @@ func BenchmarkGetKeySpace(b *testing.B) {
 			cpu.stop(b)
 		})
 	}
+	// get16 and get16-warm: sixteen fast-path GETs one after the other, as
+	// an event loop runs a wake-up's requests, alone or after Store.Warm
+	// over their keys (the loop's cross-request warm).
+	for _, warm := range []bool{false, true} {
+		name := "get16"
+		if warm {
+			name += "-warm"
+		}
+		b.Run(name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 4))
+			wk := make([]WarmKey, 16)
+			var dst []byte
+			cpu := startThreadCPU(b)
+			for n := 0; n < b.N; n += len(wk) {
+				for j := range wk {
+					wk[j].Key = strconv.AppendInt(append(wk[j].Key[:0], "key:"...), int64(rng.IntN(keys)), 10)
+				}
+				if warm {
+					s.Warm(wk)
+				}
+				for _, k := range wk {
+					var ok bool
+					if dst, ok, _ = s.Get(0, k.Key, dst[:0]); !ok {
+						b.Fatal("miss")
+					}
+				}
+			}
+			cpu.stop(b)
+		})
+	}
 }
 
 // threadClock measures the benchmark thread's CPU time (threadCPU).

@@ -65,3 +65,49 @@ func TestWarmChangesNothing(t *testing.T) {
 		t.Fatalf("used memory %d, was %d", got, used)
 	}
 }
+
+// TestStoreWarm: Store.Warm touches every key whose shard is free, skips
+// (without waiting) the keys of a shard another Tx holds, and changes
+// nothing: values, key count, used memory and the hit and miss counters
+// are as they were.
+func TestStoreWarm(t *testing.T) {
+	s := mustNew(t, Config{ActiveExpireHz: -1, Shards: 16})
+	defer s.Close()
+	var keys []WarmKey
+	for i := range 40 {
+		k := fmt.Appendf(nil, "k%d", i)
+		if i < 30 {
+			s.Set(0, k, fmt.Appendf(nil, "v%d", i), 0, 0, "set")
+		}
+		keys = append(keys, WarmKey{DB: i % 2, Key: k})
+	}
+	used, n, st := s.UsedMemory(), s.DBSize(0), s.Stats()
+	if got := s.Warm(keys); got != len(keys) {
+		t.Fatalf("Warm touched %d keys, want %d", got, len(keys))
+	}
+	tx := s.Lock(keys[0].Key) // another goroutine's Tx holds k0's shard
+	inShard := 0
+	for _, k := range keys {
+		if KeySlot(k.Key)&15 == KeySlot(keys[0].Key)&15 {
+			inShard++
+		}
+	}
+	if got := s.Warm(keys); got != len(keys)-inShard {
+		t.Fatalf("Warm with one shard held touched %d keys, want %d", got, len(keys)-inShard)
+	}
+	tx.Unlock()
+	if got := s.DBSize(0); got != n {
+		t.Fatalf("keys %d, were %d", got, n)
+	}
+	if got := s.UsedMemory(); got != used {
+		t.Fatalf("used memory %d, was %d", got, used)
+	}
+	if got := s.Stats(); got.Hits != st.Hits || got.Misses != st.Misses {
+		t.Fatalf("hits/misses %d/%d, were %d/%d", got.Hits, got.Misses, st.Hits, st.Misses)
+	}
+	for i, k := range keys[:30] {
+		if v, ok, _ := s.Get(0, k.Key, nil); !ok || string(v) != fmt.Sprintf("v%d", i) {
+			t.Fatalf("%s = %q %v after Warm", k.Key, v, ok)
+		}
+	}
+}

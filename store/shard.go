@@ -143,8 +143,9 @@ type shard struct {
 	cur *Record // where changes go while mu is held: the holding Tx's Record, or bg
 	bg  Record  // the Record of work done under mu outside a Tx (fast paths, expiry, eviction)
 
-	used atomic.Int64
-	_    [64]byte // keep neighbouring shards' locks off this cache line
+	used     atomic.Int64
+	warmSink uint64   // Store.Warm's loads end here, so they are not optimized away; under mu
+	_        [64]byte // keep neighbouring shards' locks off this cache line
 }
 
 func newShard(st *Store, id, dbs int) *shard {

@@ -77,7 +77,8 @@ func formatPercentiles(ps []float64) string {
 
 // cachedOnlyDirectives are the directives redis-server 7.0 does not know:
 // cached's own, and a few accepted for newer redis.conf files (7.2's
-// set-max-listpack-*, cluster-announce-human-nodename) or older ones
+// set-max-listpack-*, cluster-announce-human-nodename, 8.0's
+// prefetch-batch-max-size) or older ones
 // (lua-replicate-commands). A test checks the list against a real
 // redis-server's CONFIG GET.
 var cachedOnlyDirectives = []string{
@@ -86,7 +87,7 @@ var cachedOnlyDirectives = []string{
 	"cluster-probe-timeout", "cluster-gossip-interval", "cluster-replicas", "cluster-replica-reads",
 	"cluster-shutdown-handoff-timeout", "repl-snapshot-rate", "repl-snapshot-pace",
 	"cluster-announce-human-nodename", "cluster-port-tls", "lua-replicate-commands",
-	"set-max-listpack-entries", "set-max-listpack-value",
+	"set-max-listpack-entries", "set-max-listpack-value", "prefetch-batch-max-size",
 }
 
 // inertNoEffect says, for inert directives whose "doing nothing" value is

@@ -20,6 +20,7 @@ import (
 type Conn struct {
 	l            *loop
 	h            Handler
+	prep         Preparer // h's, if it is one
 	fd           int
 	laddr, raddr net.Addr
 

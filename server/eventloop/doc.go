@@ -146,6 +146,29 @@ type Host interface {
 	Idle(loop int)
 }
 
+// Preparer is an optional interface of a Handler. When a loop wakes with
+// connections ready to read, it calls Prepare on each of them that is a
+// Preparer before it serves any (then Preparing.Prepared, if the Host is
+// one), so that the user sees every request of the wake-up before the
+// first runs (the server warms their keys in the store together).
+type Preparer interface {
+	// Prepare reads once from the Conn, as Serve(true) would, and keeps
+	// what it read and the read's error for the Serve(true) the loop calls
+	// next for this connection in the same wake-up, which then does not
+	// read again. It runs no request. If the connection is closed before
+	// that Serve (a Close from another goroutine), Closed is called
+	// instead and what Prepare read is dropped with the connection.
+	Prepare()
+}
+
+// Preparing is an optional interface of a Host: Prepared is called by
+// loop number loop once per wake-up, after Prepare ran for the ready
+// connections whose Handler is a Preparer (at least one) and before any
+// of them is served. Called on the loop; it must not wait.
+type Preparing interface {
+	Prepared(loop int)
+}
+
 // NoHost is the Host that wraps nothing, counts nothing, has no idle
 // timeout and ignores a loop's failure.
 type NoHost struct{}

@@ -20,6 +20,7 @@ import (
 type loop struct {
 	id   int // index in the Set
 	host Host
+	prep Preparing // host's, if it is one
 	epfd int
 	epf  *os.File        // epfd in Go's poller: run parks there, not in epoll_wait
 	eprc syscall.RawConn // epf's
@@ -80,6 +81,7 @@ func newLoop(id int, host Host) (*loop, error) {
 	}
 	l := &loop{id: id, host: host, epfd: epfd, epf: epf, eprc: rc, evfd: evfd, conns: make(map[int32]*Conn),
 		events: make([]unix.EpollEvent, 128)}
+	l.prep, _ = host.(Preparing)
 	l.poll = func(fd uintptr) bool {
 		for {
 			l.polled, l.pollErr = epollPoll(int(fd), l.events)
@@ -123,6 +125,7 @@ func (l *loop) run(wg *sync.WaitGroup) {
 			return
 		}
 		l.now = time.Now()
+		l.prepare(n)
 		for i := range n {
 			ev := &l.events[i]
 			if int(ev.Fd) == l.evfd {
@@ -141,6 +144,31 @@ func (l *loop) run(wg *sync.WaitGroup) {
 			l.sweepIdle()
 			_ = l.epf.SetReadDeadline(lastSweep.Add(time.Second))
 		}
+	}
+}
+
+// prepare lets every ready connection whose Handler is a Preparer read
+// (Preparer.Prepare) before any of the n events is served, then tells the
+// Host (Preparing.Prepared): the requests of the whole wake-up are
+// buffered before the first runs. Only a connection that serve would ask
+// to read is prepared: not one waiting to write or suspended.
+func (l *loop) prepare(n int) {
+	if l.prep == nil {
+		return
+	}
+	some := false
+	for i := range n {
+		ev := &l.events[i]
+		if int(ev.Fd) == l.evfd {
+			continue
+		}
+		if k := l.conns[ev.Fd]; k != nil && k.prep != nil && !k.out && !k.susp {
+			k.prep.Prepare()
+			some = true
+		}
+	}
+	if some {
+		l.prep.Prepared(l.id)
 	}
 }
 

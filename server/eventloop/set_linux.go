@@ -61,6 +61,7 @@ func (s *Set) Adopt(tc *net.TCPConn, h Handler) (*Conn, error) {
 	}
 	l := s.loops[s.next.Add(1)%uint32(len(s.loops))]
 	k := &Conn{l: l, h: h, fd: fd, laddr: tc.LocalAddr(), raddr: tc.RemoteAddr()}
+	k.prep, _ = h.(Preparer)
 	_ = tc.Close() // our duplicate keeps the socket open
 	return k, nil
 }
