@@ -45,6 +45,11 @@ type Options struct {
 	// its first request (AUTH, HELLO 3 for a RESP3 connection …); any
 	// error reply fails the dial.
 	Setup func(resp3 bool) [][]string
+	// Watch, if set, hands a connection's replies to an event loop: fd is
+	// a duplicate of the socket, which the loop owns from then on, and w
+	// reads it on the loop (eventloop.Set.Watch). An error (no loops)
+	// leaves fd the pool's, and a goroutine reads the replies.
+	Watch func(fd int, w Watcher) error
 }
 
 // Pool owns the pooled node-to-node connections. Its zero value is not
@@ -128,7 +133,9 @@ func (ps *Pool) Get(addr string, resp3 bool) (*Conn, error) {
 		return nil, ErrBroken
 	}
 	ps.wg.Add(2)
-	go pc.readLoop(&ps.wg, bufio.NewReaderSize(pc.conn, 32<<10))
+	if !ps.watchOnLoop(pc) { // the loop's Stopped calls ps.wg.Done
+		go pc.readLoop(&ps.wg, bufio.NewReaderSize(pc.conn, 32<<10))
+	}
 	go pc.writeLoop(&ps.wg)
 	sl.pc.Store(pc)
 	return pc, nil
@@ -243,6 +250,7 @@ type Conn struct {
 	lastUse atomic.Int64  // UnixNano of the last write, or of a call queued when none was
 	broken  atomic.Bool
 	dead    chan struct{} // closed when broken is set
+	onLoop  bool          // an event loop reads the replies (loopReader); set before first use
 }
 
 // Call is one request in flight and, once Wait returns (or its Group's
@@ -391,19 +399,22 @@ func (pc *Conn) add(call *Call, args [][]byte, flush bool) error {
 	if pc.broken.Load() {
 		return ErrBroken
 	}
-	pc.bmu.Lock()
-	pc.out = protocol.AppendCommand(pc.out, args...)
-	flush = flush || len(pc.out) > 16<<10
-	pc.bmu.Unlock()
-	if flush {
-		pc.wake()
-	}
+	// The call is queued before its request can be written: a reader on
+	// an event loop (loopReader), which never waits for a call, must find
+	// it there when the reply comes.
 	if pc.enqueueLocked(call) {
 		// The first call in the queue: the connection may have been idle.
 		// Later ones need no clock read (one per request was 2 % of a
 		// forwarding node's CPU): while calls are queued it is in use,
 		// and the writer notes each write.
 		pc.lastUse.Store(time.Now().UnixNano())
+	}
+	pc.bmu.Lock()
+	pc.out = protocol.AppendCommand(pc.out, args...)
+	flush = flush || len(pc.out) > 16<<10
+	pc.bmu.Unlock()
+	if flush {
+		pc.wake()
 	}
 	return nil
 }
@@ -529,15 +540,15 @@ func (pc *Conn) SendBatch(calls []*Call, reqs [][][]byte) (queued int, err error
 		return 0, ErrBroken
 	}
 	pc.lastUse.Store(time.Now().UnixNano())
+	for _, call := range calls { // before the requests can be written, as in add
+		pc.enqueueLocked(call)
+	}
 	pc.bmu.Lock()
 	for _, args := range reqs {
 		pc.out = protocol.AppendCommand(pc.out, args...)
 	}
 	pc.bmu.Unlock()
 	pc.wake()
-	for _, call := range calls {
-		pc.enqueueLocked(call)
-	}
 	return len(calls), nil
 }
 
@@ -545,6 +556,9 @@ func (pc *Conn) SendBatch(calls []*Call, reqs [][][]byte) (queued int, err error
 func (pc *Conn) markBroken() {
 	if pc.broken.CompareAndSwap(false, true) {
 		close(pc.dead)
+		if pc.onLoop {
+			shutdownSocket(pc.conn) // the loop's duplicate sees the end
+		}
 		_ = pc.conn.Close()
 	}
 }
@@ -580,21 +594,7 @@ func (pc *Conn) readLoop(wg *sync.WaitGroup, br *bufio.Reader) {
 			pc.markBroken()
 		}
 	}
-	// A sender holds mu from its check of broken to its queuing: once we
-	// had mu after broken was set, nothing more is queued.
-	pc.mu.Lock()
-	//lint:ignore SA2001 the empty critical section is the barrier
-	pc.mu.Unlock()
-	pc.qmu.Lock()
-	rest := pc.calls
-	pc.calls = nil
-	pc.qmu.Unlock()
-	for _, call := range append(batch[next:], rest...) {
-		if call != nil && call != discard {
-			call.Err = ErrBroken
-			call.finish()
-		}
-	}
+	pc.failQueued(batch[next:])
 }
 
 // ReadRaw appends one complete RESP2/RESP3 reply, as its bytes, to dst. It
