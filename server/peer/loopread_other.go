@@ -19,3 +19,9 @@ func shutdownSocket(net.Conn) {}
 func closeFD(int) {}
 
 func readFD(int, []byte) (int, error) { return 0, errAgain }
+
+// rawWriter cannot write without waiting here: FlushNow leaves it all to
+// the writer.
+type rawWriter struct{}
+
+func (*rawWriter) write(net.Conn, []byte) (int, error) { return 0, errAgain }

@@ -242,6 +242,9 @@ type Conn struct {
 	mu      sync.Mutex // orders requests: their bytes in out and their calls in calls
 	bmu     sync.Mutex // guards out, the requests not yet handed to the writer
 	out     []byte
+	wmu     sync.Mutex // held from taking out to writing it (writeLoop, FlushNow): keeps the writes in order
+	wbuf    []byte     // the buffer last written, out's next; guarded by wmu
+	wraw    rawWriter  // FlushNow's non-blocking write; guarded by wmu
 	kick    chan struct{} // wakes the writer; capacity 1
 	qmu     sync.Mutex    // guards calls, the calls waiting for a reply not yet taken by the read loop
 	calls   []*Call
@@ -499,7 +502,6 @@ func (pc *Conn) Flush() { pc.wake() }
 // last, in one write, until the connection breaks.
 func (pc *Conn) writeLoop(wg *sync.WaitGroup) {
 	defer wg.Done()
-	var buf []byte
 	for {
 		select {
 		case <-pc.kick:
@@ -507,21 +509,31 @@ func (pc *Conn) writeLoop(wg *sync.WaitGroup) {
 			return
 		}
 		runtime.Gosched() // let the senders that woke with ours add their requests first
+		pc.wmu.Lock()
 		pc.bmu.Lock()
-		buf, pc.out = pc.out, buf[:0]
+		buf := pc.out
+		pc.out = pc.wbuf[:0]
 		pc.bmu.Unlock()
-		if len(buf) == 0 {
-			continue
+		if len(buf) > 0 {
+			if _, err := pc.conn.Write(buf); err != nil {
+				pc.wmu.Unlock()
+				pc.markBroken() // the read loop fails the queued calls
+				return
+			}
+			pc.lastUse.Store(time.Now().UnixNano())
 		}
-		if _, err := pc.conn.Write(buf); err != nil {
-			pc.markBroken() // the read loop fails the queued calls
-			return
-		}
-		pc.lastUse.Store(time.Now().UnixNano())
-		if cap(buf) > 1<<20 {
-			buf = nil // do not keep a burst's buffer
-		}
+		pc.keepBuf(buf)
+		pc.wmu.Unlock()
 	}
+}
+
+// keepBuf keeps buf, written, for the next write's buffer swap (not a
+// burst's); wmu is held.
+func (pc *Conn) keepBuf(buf []byte) {
+	if cap(buf) > 1<<20 {
+		buf = nil
+	}
+	pc.wbuf = buf[:0]
 }
 
 // SendBatch writes the requests back to back, with no other sender's
