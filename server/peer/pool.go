@@ -242,9 +242,9 @@ type Conn struct {
 	mu      sync.Mutex // orders requests: their bytes in out and their calls in calls
 	bmu     sync.Mutex // guards out, the requests not yet handed to the writer
 	out     []byte
-	wmu     sync.Mutex // held from taking out to writing it (writeLoop, FlushNow): keeps the writes in order
-	wbuf    []byte     // the buffer last written, out's next; guarded by wmu
-	wraw    rawWriter  // FlushNow's non-blocking write; guarded by wmu
+	wmu     sync.Mutex    // held from taking out to writing it (writeLoop, FlushNow): keeps the writes in order
+	wbuf    []byte        // the buffer last written, out's next; guarded by wmu
+	wraw    rawWriter     // FlushNow's non-blocking write; guarded by wmu
 	kick    chan struct{} // wakes the writer; capacity 1
 	qmu     sync.Mutex    // guards calls, the calls waiting for a reply not yet taken by the read loop
 	calls   []*Call
