@@ -41,8 +41,9 @@ type loopReader struct {
 	scan  replyScan
 	batch []*Call // taken from pc.calls at once, as readLoop does
 	next  int
-	// Tick's stall check: replies read so far, their count at the last
-	// tick that saw progress or nothing owed, and that tick's time.
+	// Tick's stall check: replies read so far, their count at the tick
+	// that saw progress last or first saw a reply owed, and that tick's
+	// time (zero while nothing is owed).
 	replies, seen uint64
 	since         time.Time
 }
@@ -155,11 +156,15 @@ func (lr *loopReader) Tick(now time.Time) (done bool) {
 	if lr.pc.broken.Load() {
 		return true
 	}
-	if lr.replies != lr.seen || lr.since.IsZero() || !lr.owes() {
+	switch {
+	case !lr.owes():
+		lr.since = time.Time{}
+	case lr.replies != lr.seen || lr.since.IsZero(): // progress, or the first tick that sees a reply owed
 		lr.seen, lr.since = lr.replies, now
-		return false
+	default:
+		return now.Sub(lr.since) >= replyWait
 	}
-	return now.Sub(lr.since) >= replyWait
+	return false
 }
 
 // Stopped breaks the connection and fails every call still queued.
