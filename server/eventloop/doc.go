@@ -33,7 +33,11 @@
 // something that completes elsewhere (a proxy's forwarded requests)
 // answers Suspend and calls Conn.Resume when it has completed: the
 // connection keeps its place on the loop and no goroutine runs for it. Handler.Closed tells the
-// handler the socket is closed.
+// handler the socket is closed. A socket of the user's own (a connection
+// to a peer whose replies complete such requests) can be read on a loop
+// too (Set.Watch, a Watcher): a Resume it makes there, or any Resume
+// while the loop is awake, is served before the loop waits again, with
+// no eventfd write.
 //
 // # Usage
 //

@@ -217,8 +217,9 @@ func (ps *Pool) SendLater(addr string, resp3 bool, call *Call, args [][]byte) {
 	}()
 }
 
-// Close closes every connection and waits for their read and write loops; later
-// Gets fail with ErrBroken.
+// Close closes every connection and waits for their read and write loops
+// (an event loop that reads one fails its calls once it sees the socket
+// shut); later Gets fail with ErrBroken.
 func (ps *Pool) Close() {
 	ps.mu.Lock()
 	ps.closed = true
@@ -236,7 +237,10 @@ func (ps *Pool) Close() {
 // Callers only append requests to a buffer; the connection's writer
 // goroutine writes what has gathered, once per wake-up, so the requests
 // of many callers (and of one caller to several peers) share writes, and
-// no caller waits for a write syscall or holds a lock during one.
+// no caller waits for a write syscall or holds a lock during one. An
+// event loop writes what has gathered itself, without waiting
+// (FlushNow). Its replies are read by a goroutine of its own, or with
+// Options.Watch on an event loop (loopread.go).
 type Conn struct {
 	conn    net.Conn
 	mu      sync.Mutex // orders requests: their bytes in out and their calls in calls
