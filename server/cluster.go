@@ -108,7 +108,7 @@ func (s *Server) newClusterState() {
 	}
 	cs := &clusterState{s: s, proxy: s.cfg.Cluster.Route == "proxy", anyReads: s.cfg.Cluster.ReplicaReads == "any"}
 	cs.libs.kick = make(chan struct{}, 1)
-	cs.peers = peer.NewPool(peer.Options{IdleTimeout: s.idleTimeout.Load, Setup: s.peerSetup})
+	cs.peers = peer.NewPool(peer.Options{IdleTimeout: s.idleTimeout.Load, Setup: s.peerSetup, Watch: s.watchPeer})
 	s.cl = cs
 }
 

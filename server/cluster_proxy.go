@@ -38,9 +38,10 @@ func (cs *clusterState) sendTo(c *client, addr string, call *peer.Call, args [][
 
 // onPeer runs send with the pooled connection to addr in the client's
 // protocol: one per peer and protocol, shared by every client, so that
-// their requests share its writer's writes and its read loop's reads
-// (cheaper per request than the 4 connections per peer used before:
-// docs/cluster-mode.md, "Proxy against a cluster-aware client"). A
+// their requests share its writes and its reads (on the event loops, or
+// by its own goroutines without them; cheaper per request than the 4
+// connections per peer used before: docs/cluster-mode.md, "Proxy against
+// a cluster-aware client"). A
 // connection found broken before anything was written (peer.ErrBroken)
 // is replaced once.
 func (cs *clusterState) onPeer(c *client, addr string, send func(pc *peer.Conn) error) error {

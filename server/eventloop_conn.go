@@ -101,15 +101,17 @@ func (h loopHost) IdleTimeout() time.Duration {
 // Fatal asks the node's owner to stop it.
 func (h loopHost) Fatal(err error) { h.s.fatal(err) }
 
-// Idle wakes the writers of the peer connections the loop's suspended
-// connections queued forwarded requests on (owedReplies.suspend): once
-// per loop wake-up rather than once per connection, so that one peer
-// write carries the requests of every client the loop served.
+// Idle writes the requests the loop's suspended connections queued on
+// peer connections (owedReplies.suspend), from the loop, without waiting
+// (peer.Conn.FlushNow: what the socket does not take goes to the
+// connection's writer): once per loop wake-up rather than once per
+// connection, so that one peer write carries the requests of every
+// client the loop served.
 func (h loopHost) Idle(loop int) {
 	h.s.loopBatches[loop].countWakeup()
 	later := &h.s.loopPeers[loop]
 	for i, pc := range *later {
-		pc.Flush()
+		pc.FlushNow()
 		(*later)[i] = nil
 	}
 	*later = (*later)[:0]

@@ -61,7 +61,10 @@ func (k *Conn) Resume() {
 	l.mu.Lock()
 	if !l.stopping {
 		l.resumed = append(l.resumed, k)
-		tell := len(l.resumed) == 1 && len(l.inbox) == 0 && len(l.closing) == 0
+		// An awake loop takes resumed before it waits (takeResumed): a
+		// Resume from a Watcher's Ready on the loop itself, or while the
+		// loop serves, costs no eventfd write and no second wake-up.
+		tell := !l.awake && len(l.resumed) == 1 && len(l.inbox) == 0 && len(l.closing) == 0
 		l.mu.Unlock()
 		if tell { // else the loop has been told already and not yet looked
 			l.wake()

@@ -33,7 +33,11 @@
 // something that completes elsewhere (a proxy's forwarded requests)
 // answers Suspend and calls Conn.Resume when it has completed: the
 // connection keeps its place on the loop and no goroutine runs for it. Handler.Closed tells the
-// handler the socket is closed.
+// handler the socket is closed. A socket of the user's own (a connection
+// to a peer whose replies complete such requests) can be read on a loop
+// too (Set.Watch, a Watcher): a Resume it makes there, or any Resume
+// while the loop is awake, is served before the loop waits again, with
+// no eventfd write.
 //
 // # Usage
 //
@@ -167,6 +171,26 @@ type Preparer interface {
 // of them is served. Called on the loop; it must not wait.
 type Preparing interface {
 	Prepared(loop int)
+}
+
+// Watcher is the user's side of a socket of its own that a loop reads
+// for it (Set.Watch), such as a connection to another server whose
+// replies complete requests of the loop's connections: read on the loop,
+// they resume those connections in the same wake-up (Conn.Resume from
+// the loop's goroutine writes no eventfd). Its methods are called on the
+// loop's goroutine and must not wait.
+type Watcher interface {
+	// Ready is called when the socket has bytes to read, or has failed
+	// (level-triggered: again while bytes are left). The watcher reads
+	// it without waiting; done stops the watching.
+	Ready() (done bool)
+	// Tick is called about once a second with the loop's clock: a
+	// watcher may give up on a peer that owes replies for too long.
+	Tick(now time.Time) (done bool)
+	// Stopped is called once when the watching ends: Ready or Tick
+	// reported done, or the loops stopped. The loop closes the socket
+	// after it returns.
+	Stopped()
 }
 
 // NoHost is the Host that wraps nothing, counts nothing, has no idle

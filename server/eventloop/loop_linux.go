@@ -26,15 +26,18 @@ type loop struct {
 	eprc syscall.RawConn // epf's
 	evfd int             // eventfd: wakes run for the inbox, closes and stop
 
-	mu       sync.Mutex // protects inbox, resumed, closing, stopping
+	mu       sync.Mutex // protects inbox, resumed, closing, stopping, awake, watchIn
 	inbox    []*Conn
 	resumed  []*Conn // parked connections given back (Conn.Resume)
 	closing  []*Conn
 	stopping bool
+	awake    bool     // run is serving events and takes resumed before it waits: Resume needs no wake
+	watchIn  []*watch // sockets handed over by Set.Watch, not yet watched
 
-	conns  map[int32]*Conn // by file descriptor; run only
-	events []unix.EpollEvent
-	now    time.Time // when epoll_wait last returned
+	conns   map[int32]*Conn  // by file descriptor; run only
+	watches map[int32]*watch // the user's sockets it reads for it (Set.Watch), by file descriptor; run only
+	events  []unix.EpollEvent
+	now     time.Time // when epoll_wait last returned
 
 	// poll is wait's callback for eprc.Read, made once (a closure made
 	// per wait would allocate it and the results it captures on every
@@ -125,6 +128,7 @@ func (l *loop) run(wg *sync.WaitGroup) {
 			return
 		}
 		l.now = time.Now()
+		l.setAwake()
 		l.prepare(n)
 		for i := range n {
 			ev := &l.events[i]
@@ -136,14 +140,18 @@ func (l *loop) run(wg *sync.WaitGroup) {
 			}
 			if k := l.conns[ev.Fd]; k != nil {
 				l.serve(k)
+			} else if wt := l.watches[ev.Fd]; wt != nil && wt.w.Ready() {
+				l.endWatch(wt)
 			}
 		}
-		l.host.Idle(l.id)
 		if l.now.Sub(lastSweep) >= time.Second {
 			lastSweep = l.now
 			l.sweepIdle()
+			l.tickWatches(l.now)
 			_ = l.epf.SetReadDeadline(lastSweep.Add(time.Second))
 		}
+		l.takeResumed()
+		l.host.Idle(l.id)
 	}
 }
 
@@ -183,18 +191,37 @@ func (l *loop) wait() (int, error) {
 	return l.polled, l.pollErr
 }
 
-// woken takes what Start, Resume, requestClose and Stop left; it reports
-// whether the loop is to stop (its connections are closed then).
-func (l *loop) woken() bool {
-	var b [8]byte
-	_, _ = unix.Read(l.evfd, b[:])
+// setAwake tells Resume that the loop is serving events and will take
+// what is resumed before it waits again (takeResumed), so Resume needs
+// not write the eventfd.
+func (l *loop) setAwake() {
 	l.mu.Lock()
-	inbox, resumed, closing, stopping := l.inbox, l.resumed, l.closing, l.stopping
-	l.inbox, l.resumed, l.closing = nil, nil, nil
+	l.awake = true
 	l.mu.Unlock()
-	for _, k := range inbox {
-		l.register(k)
+}
+
+// takeResumed serves the connections resumed while the loop was awake
+// (by a Watcher's Ready on this loop, or by other goroutines), until none
+// is left, and then lets Resume wake the loop again. (Once Stop is asked,
+// Resume adds none: the eventfd brings the stop.)
+func (l *loop) takeResumed() {
+	for {
+		l.mu.Lock()
+		resumed := l.resumed
+		l.resumed = nil
+		if len(resumed) == 0 {
+			l.awake = false
+		}
+		l.mu.Unlock()
+		if len(resumed) == 0 {
+			return
+		}
+		l.resume(resumed)
 	}
+}
+
+// resume serves again connections given back by Resume.
+func (l *loop) resume(resumed []*Conn) {
 	for _, k := range resumed {
 		if k.susp {
 			l.unsuspend(k)
@@ -202,6 +229,24 @@ func (l *loop) woken() bool {
 			l.unpark(k)
 		}
 	}
+}
+
+// woken takes what Start, Resume, requestClose, Watch and Stop left; it
+// reports whether the loop is to stop (its connections are closed then).
+func (l *loop) woken() bool {
+	var b [8]byte
+	_, _ = unix.Read(l.evfd, b[:])
+	l.mu.Lock()
+	inbox, resumed, closing, stopping, watchIn := l.inbox, l.resumed, l.closing, l.stopping, l.watchIn
+	l.inbox, l.resumed, l.closing, l.watchIn = nil, nil, nil, nil
+	l.mu.Unlock()
+	for _, k := range inbox {
+		l.register(k)
+	}
+	for _, wt := range watchIn {
+		l.addWatch(wt)
+	}
+	l.resume(resumed)
 	for _, k := range closing {
 		if l.conns[int32(k.fd)] == k { // not closed or handed off since
 			l.closeConn(k, nil)
@@ -214,6 +259,9 @@ func (l *loop) woken() bool {
 }
 
 func (l *loop) closeAll() {
+	for _, wt := range l.watches {
+		l.endWatch(wt)
+	}
 	for _, k := range l.conns {
 		l.closeConn(k, nil)
 	}

@@ -100,6 +100,9 @@ func (h *lineHandler) Serve(read bool) (Next, error) {
 			return Suspend, nil
 		case line == "HANDOFF":
 			return HandOff, nil
+		case line == "WSUSPEND": // resumed by someone else (TestWatchResumesOnLoop)
+			h.susp = true
+			return Suspend, nil
 		case strings.HasPrefix(line, "BIG "):
 			n, _ := strconv.Atoi(line[4:])
 			_, err = h.k.Write(append(bytes.Repeat([]byte{'x'}, n), '\n'))

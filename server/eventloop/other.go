@@ -69,3 +69,6 @@ func (k *Conn) SetReadDeadline(time.Time) error { return nil }
 
 // SetWriteDeadline does nothing.
 func (k *Conn) SetWriteDeadline(time.Time) error { return nil }
+
+// Watch fails: there are no event loops here.
+func (s *Set) Watch(int, Watcher) error { return errUnsupported }

@@ -45,6 +45,11 @@ type Options struct {
 	// its first request (AUTH, HELLO 3 for a RESP3 connection …); any
 	// error reply fails the dial.
 	Setup func(resp3 bool) [][]string
+	// Watch, if set, hands a connection's replies to an event loop: fd is
+	// a duplicate of the socket, which the loop owns from then on, and w
+	// reads it on the loop (eventloop.Set.Watch). An error (no loops)
+	// leaves fd the pool's, and a goroutine reads the replies.
+	Watch func(fd int, w Watcher) error
 }
 
 // Pool owns the pooled node-to-node connections. Its zero value is not
@@ -128,7 +133,9 @@ func (ps *Pool) Get(addr string, resp3 bool) (*Conn, error) {
 		return nil, ErrBroken
 	}
 	ps.wg.Add(2)
-	go pc.readLoop(&ps.wg, bufio.NewReaderSize(pc.conn, 32<<10))
+	if !ps.watchOnLoop(pc) { // the loop's Stopped calls ps.wg.Done
+		go pc.readLoop(&ps.wg, bufio.NewReaderSize(pc.conn, 32<<10))
+	}
 	go pc.writeLoop(&ps.wg)
 	sl.pc.Store(pc)
 	return pc, nil
@@ -210,8 +217,9 @@ func (ps *Pool) SendLater(addr string, resp3 bool, call *Call, args [][]byte) {
 	}()
 }
 
-// Close closes every connection and waits for their read and write loops; later
-// Gets fail with ErrBroken.
+// Close closes every connection and waits for their read and write loops
+// (an event loop that reads one fails its calls once it sees the socket
+// shut); later Gets fail with ErrBroken.
 func (ps *Pool) Close() {
 	ps.mu.Lock()
 	ps.closed = true
@@ -229,12 +237,18 @@ func (ps *Pool) Close() {
 // Callers only append requests to a buffer; the connection's writer
 // goroutine writes what has gathered, once per wake-up, so the requests
 // of many callers (and of one caller to several peers) share writes, and
-// no caller waits for a write syscall or holds a lock during one.
+// no caller waits for a write syscall or holds a lock during one. An
+// event loop writes what has gathered itself, without waiting
+// (FlushNow). Its replies are read by a goroutine of its own, or with
+// Options.Watch on an event loop (loopread.go).
 type Conn struct {
 	conn    net.Conn
 	mu      sync.Mutex // orders requests: their bytes in out and their calls in calls
 	bmu     sync.Mutex // guards out, the requests not yet handed to the writer
 	out     []byte
+	wmu     sync.Mutex    // held from taking out to writing it (writeLoop, FlushNow): keeps the writes in order
+	wbuf    []byte        // the buffer last written, out's next; guarded by wmu
+	wraw    rawWriter     // FlushNow's non-blocking write; guarded by wmu
 	kick    chan struct{} // wakes the writer; capacity 1
 	qmu     sync.Mutex    // guards calls, the calls waiting for a reply not yet taken by the read loop
 	calls   []*Call
@@ -243,6 +257,7 @@ type Conn struct {
 	lastUse atomic.Int64  // UnixNano of the last write, or of a call queued when none was
 	broken  atomic.Bool
 	dead    chan struct{} // closed when broken is set
+	onLoop  bool          // an event loop reads the replies (loopReader); set before first use
 }
 
 // Call is one request in flight and, once Wait returns (or its Group's
@@ -391,19 +406,22 @@ func (pc *Conn) add(call *Call, args [][]byte, flush bool) error {
 	if pc.broken.Load() {
 		return ErrBroken
 	}
-	pc.bmu.Lock()
-	pc.out = protocol.AppendCommand(pc.out, args...)
-	flush = flush || len(pc.out) > 16<<10
-	pc.bmu.Unlock()
-	if flush {
-		pc.wake()
-	}
+	// The call is queued before its request can be written: a reader on
+	// an event loop (loopReader), which never waits for a call, must find
+	// it there when the reply comes.
 	if pc.enqueueLocked(call) {
 		// The first call in the queue: the connection may have been idle.
 		// Later ones need no clock read (one per request was 2 % of a
 		// forwarding node's CPU): while calls are queued it is in use,
 		// and the writer notes each write.
 		pc.lastUse.Store(time.Now().UnixNano())
+	}
+	pc.bmu.Lock()
+	pc.out = protocol.AppendCommand(pc.out, args...)
+	flush = flush || len(pc.out) > 16<<10
+	pc.bmu.Unlock()
+	if flush {
+		pc.wake()
 	}
 	return nil
 }
@@ -488,7 +506,6 @@ func (pc *Conn) Flush() { pc.wake() }
 // last, in one write, until the connection breaks.
 func (pc *Conn) writeLoop(wg *sync.WaitGroup) {
 	defer wg.Done()
-	var buf []byte
 	for {
 		select {
 		case <-pc.kick:
@@ -496,21 +513,31 @@ func (pc *Conn) writeLoop(wg *sync.WaitGroup) {
 			return
 		}
 		runtime.Gosched() // let the senders that woke with ours add their requests first
+		pc.wmu.Lock()
 		pc.bmu.Lock()
-		buf, pc.out = pc.out, buf[:0]
+		buf := pc.out
+		pc.out = pc.wbuf[:0]
 		pc.bmu.Unlock()
-		if len(buf) == 0 {
-			continue
+		if len(buf) > 0 {
+			if _, err := pc.conn.Write(buf); err != nil {
+				pc.wmu.Unlock()
+				pc.markBroken() // the read loop fails the queued calls
+				return
+			}
+			pc.lastUse.Store(time.Now().UnixNano())
 		}
-		if _, err := pc.conn.Write(buf); err != nil {
-			pc.markBroken() // the read loop fails the queued calls
-			return
-		}
-		pc.lastUse.Store(time.Now().UnixNano())
-		if cap(buf) > 1<<20 {
-			buf = nil // do not keep a burst's buffer
-		}
+		pc.keepBuf(buf)
+		pc.wmu.Unlock()
 	}
+}
+
+// keepBuf keeps buf, written, for the next write's buffer swap (not a
+// burst's); wmu is held.
+func (pc *Conn) keepBuf(buf []byte) {
+	if cap(buf) > 1<<20 {
+		buf = nil
+	}
+	pc.wbuf = buf[:0]
 }
 
 // SendBatch writes the requests back to back, with no other sender's
@@ -529,15 +556,15 @@ func (pc *Conn) SendBatch(calls []*Call, reqs [][][]byte) (queued int, err error
 		return 0, ErrBroken
 	}
 	pc.lastUse.Store(time.Now().UnixNano())
+	for _, call := range calls { // before the requests can be written, as in add
+		pc.enqueueLocked(call)
+	}
 	pc.bmu.Lock()
 	for _, args := range reqs {
 		pc.out = protocol.AppendCommand(pc.out, args...)
 	}
 	pc.bmu.Unlock()
 	pc.wake()
-	for _, call := range calls {
-		pc.enqueueLocked(call)
-	}
 	return len(calls), nil
 }
 
@@ -545,6 +572,9 @@ func (pc *Conn) SendBatch(calls []*Call, reqs [][][]byte) (queued int, err error
 func (pc *Conn) markBroken() {
 	if pc.broken.CompareAndSwap(false, true) {
 		close(pc.dead)
+		if pc.onLoop {
+			shutdownSocket(pc.conn) // the loop's duplicate sees the end
+		}
 		_ = pc.conn.Close()
 	}
 }
@@ -580,21 +610,7 @@ func (pc *Conn) readLoop(wg *sync.WaitGroup, br *bufio.Reader) {
 			pc.markBroken()
 		}
 	}
-	// A sender holds mu from its check of broken to its queuing: once we
-	// had mu after broken was set, nothing more is queued.
-	pc.mu.Lock()
-	//lint:ignore SA2001 the empty critical section is the barrier
-	pc.mu.Unlock()
-	pc.qmu.Lock()
-	rest := pc.calls
-	pc.calls = nil
-	pc.qmu.Unlock()
-	for _, call := range append(batch[next:], rest...) {
-		if call != nil && call != discard {
-			call.Err = ErrBroken
-			call.finish()
-		}
-	}
+	pc.failQueued(batch[next:])
 }
 
 // ReadRaw appends one complete RESP2/RESP3 reply, as its bytes, to dst. It

@@ -582,3 +582,30 @@ func TestGroupArmAndSendLater(t *testing.T) {
 		t.Fatalf("SendLater to %s (nothing listens): reply %q, no error", dead, lost.Reply)
 	}
 }
+
+// FuzzReplyScan: the loops' resumable scan (replyScan) finds the same
+// first reply as ReadRaw, or the same refusal, however the bytes are cut
+// into reads.
+func FuzzReplyScan(f *testing.F) {
+	for _, s := range []string{"+OK\r\n", "$3\r\nabc\r\n:1\r\n", "*2\r\n$1\r\na\r\n_\r\n", "%1\r\n+k\r\n:1\r\n",
+		"|1\r\n+a\r\n+b\r\n:2\r\n", "*1\r\n*1\r\n(123\r\n", "$-1\r\n", "*x\r\n", "$3\r\nab"} {
+		f.Add([]byte(s), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
+		want, werr := ReadRaw(bufio.NewReader(bytes.NewReader(in)), nil)
+		var s replyScan
+		n, err := 0, error(nil)
+		for end := 0; ; {
+			end = min(end+int(step)+1, len(in))
+			if n, err = s.next(in[:end]); err != nil || n > 0 || end == len(in) {
+				break
+			}
+		}
+		switch {
+		case werr == nil && (err != nil || !bytes.Equal(in[:n], want)):
+			t.Fatalf("scan: %d bytes, %v; ReadRaw: %q", n, err, want)
+		case werr != nil && err == nil && n > 0:
+			t.Fatalf("scan accepted %q, ReadRaw refused: %v", in[:n], werr)
+		}
+	})
+}
