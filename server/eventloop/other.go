@@ -5,6 +5,7 @@ package eventloop
 import (
 	"errors"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -69,6 +70,9 @@ func (k *Conn) SetReadDeadline(time.Time) error { return nil }
 
 // SetWriteDeadline does nothing.
 func (k *Conn) SetWriteDeadline(time.Time) error { return nil }
+
+// DupSocket fails: there are no event loops here.
+func DupSocket(syscall.Conn) (int, error) { return -1, errUnsupported }
 
 // Watch fails: there are no event loops here.
 func (s *Set) Watch(int, Watcher) error { return errUnsupported }

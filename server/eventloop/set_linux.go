@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,7 +56,7 @@ func (s *Set) Adopt(tc *net.TCPConn, h Handler) (*Conn, error) {
 	if s == nil {
 		return nil, errNoLoops
 	}
-	fd, err := dupSocket(tc)
+	fd, err := DupSocket(tc)
 	if err != nil {
 		return nil, err
 	}
@@ -66,9 +67,11 @@ func (s *Set) Adopt(tc *net.TCPConn, h Handler) (*Conn, error) {
 	return k, nil
 }
 
-// dupSocket returns a non-blocking close-on-exec duplicate of tc's socket.
-func dupSocket(tc *net.TCPConn) (int, error) {
-	rc, err := tc.SyscallConn()
+// DupSocket returns a non-blocking close-on-exec duplicate of sc's
+// socket (a *net.TCPConn, say): what Adopt serves, and what a Watcher's
+// owner hands to Watch.
+func DupSocket(sc syscall.Conn) (int, error) {
+	rc, err := sc.SyscallConn()
 	if err != nil {
 		return -1, err
 	}

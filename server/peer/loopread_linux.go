@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cached/cached/server/eventloop"
 )
 
 // errAgain is readFD's "nothing to read now".
@@ -21,24 +23,7 @@ func dupSocket(nc net.Conn) (int, error) {
 	if !ok {
 		return -1, errors.New("peer: not a socket")
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd, derr := -1, error(nil)
-	if err := rc.Control(func(s uintptr) {
-		fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
-	}); err != nil {
-		return -1, err
-	}
-	if derr != nil {
-		return -1, derr
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		_ = unix.Close(fd)
-		return -1, err
-	}
-	return fd, nil
+	return eventloop.DupSocket(sc)
 }
 
 // shutdownSocket ends nc's socket both ways before it is closed, so that

@@ -324,23 +324,8 @@ func TestQueue16OnLoopAllocatesNothing(t *testing.T) {
 	args := [][]byte{[]byte("SET"), []byte("key:000000000042"), bytes.Repeat([]byte("v"), 32)}
 	g := NewGroup()
 	var calls [16]*Call
-	run := func() {
-		for i := range calls {
-			calls[i] = NewCall()
-			g.Add(calls[i])
-			if err := pc.Queue(calls[i], args); err != nil {
-				t.Fatal(err)
-			}
-		}
-		pc.FlushNow()
-		g.Wait()
-		for _, call := range calls {
-			if call.Err != nil || string(call.Reply) != "+OK\r\n" {
-				t.Fatalf("reply %q, %v", call.Reply, call.Err)
-			}
-			call.Release()
-		}
-	}
+	flush := pc.FlushNow
+	run := func() { queue16(t, pc, flush, g, &calls, args) }
 	run()
 	allocs := testing.AllocsPerRun(200, run)
 	if allocs != 0 && !raceEnabled {

@@ -447,8 +447,9 @@ func okServer(b testing.TB) string {
 }
 
 // queue16 is a proxied pipeline's forward path: 16 requests queued in a
-// Group, one Flush, one Wait, each reply checked.
-func queue16(tb testing.TB, pc *Conn, g *Group, calls *[16]*Call, args [][]byte) {
+// Group, one flush (pc.Flush, or the loop's pc.FlushNow), one Wait, each
+// reply checked.
+func queue16(tb testing.TB, pc *Conn, flush func(), g *Group, calls *[16]*Call, args [][]byte) {
 	for i := range calls {
 		calls[i] = NewCall()
 		g.Add(calls[i])
@@ -456,7 +457,7 @@ func queue16(tb testing.TB, pc *Conn, g *Group, calls *[16]*Call, args [][]byte)
 			tb.Fatal(err)
 		}
 	}
-	pc.Flush()
+	flush()
 	g.Wait()
 	for _, call := range calls {
 		if call.Err != nil || string(call.Reply) != "+OK\r\n" {
@@ -487,8 +488,9 @@ func TestQueue16AllocatesNothing(t *testing.T) {
 	pc, args := newQueue16(t)
 	g := NewGroup()
 	var calls [16]*Call
-	queue16(t, pc, g, &calls, args) // warm the buffers
-	allocs := testing.AllocsPerRun(200, func() { queue16(t, pc, g, &calls, args) })
+	flush := pc.Flush
+	queue16(t, pc, flush, g, &calls, args) // warm the buffers
+	allocs := testing.AllocsPerRun(200, func() { queue16(t, pc, flush, g, &calls, args) })
 	if allocs != 0 && !raceEnabled {
 		t.Errorf("%.1f allocations per pipeline of 16, want 0", allocs)
 	}
@@ -501,7 +503,7 @@ func BenchmarkQueue16(b *testing.B) {
 	var calls [16]*Call
 	b.ReportAllocs()
 	for b.Loop() {
-		queue16(b, pc, g, &calls, args)
+		queue16(b, pc, pc.Flush, g, &calls, args)
 	}
 }
 
