@@ -238,10 +238,10 @@ func nextTable(in stageInput) *Table {
 
 // handedOn returns, when lf lists members that target does not (leavers)
 // and every member of target, lf with a new primary, a member of target,
-// for every slot whose primary is not one (a leaver's); otherwise nil. Plan would promote each such slot to its
-// first surviving holder, over quota when one member replicates many of
-// them, and then rebalance by moving other members' slots too: every
-// moved role is a copy. Here a slot goes to its first surviving holder
+// for every slot whose primary is not one (a leaver's); otherwise nil.
+// Plan would promote each such slot to its first surviving holder, over
+// quota when one member replicates many of them, and then rebalance by
+// moving other members' slots too: every moved role is a copy. Here a slot goes to its first surviving holder
 // while that one is below its share (no copy), else to the member furthest
 // below it (preferring the previous slot's, so that runs stay whole),
 // with its holders kept after the new primary as replicas; the leaver
