@@ -121,9 +121,7 @@ func (s *Server) warmPrepared(lb *loopBatch) {
 			}
 			pos, lb.args = n, args
 			c.warmLeft++
-			if cmd := cl.lookup(args[0]); cmd != nil && cmd.warm && len(args) > 1 {
-				keys = append(keys, store.WarmKey{DB: db, Key: args[1]})
-			}
+			keys = appendWarmKey(keys, cl, db, args)
 		}
 	}
 	lb.walked.Add(uint64(reqs))
@@ -148,19 +146,24 @@ func (s *Server) warmAhead(cl *client, c *conn, args [][]byte) int {
 			break
 		}
 		pos, lb.args = n, next
-		if cmd := cl.lookup(next[0]); cmd != nil && cmd.warm && len(next) > 1 {
-			keys = append(keys, store.WarmKey{DB: db, Key: next[1]})
-		}
+		keys = appendWarmKey(keys, cl, db, next)
 	}
 	if walked == 0 { // args is the last complete request: alone, nothing to overlap
 		return 0
 	}
-	if cmd := cl.lookup(args[0]); cmd != nil && cmd.warm && len(args) > 1 {
-		keys = append(keys, store.WarmKey{DB: db, Key: args[1]})
-	}
+	keys = appendWarmKey(keys, cl, db, args)
 	lb.walked.Add(uint64(walked + 1))
 	s.warmKeys(lb, keys)
 	return walked
+}
+
+// appendWarmKey appends the key of request args, in database db, if its
+// command is one to warm (command.warm).
+func appendWarmKey(keys []store.WarmKey, cl *client, db int, args [][]byte) []store.WarmKey {
+	if cmd := cl.lookup(args[0]); cmd != nil && cmd.warm && len(args) > 1 {
+		keys = append(keys, store.WarmKey{DB: db, Key: args[1]})
+	}
+	return keys
 }
 
 // warmKeys warms keys in batches of prefetch-batch-max-size, if there are
