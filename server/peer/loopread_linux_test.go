@@ -93,14 +93,7 @@ func readRequests(t *testing.T, br *bufio.Reader, n int) {
 func armedGroup(t *testing.T, pc *Conn, n int) (g *Group, calls []*Call, fired *atomic.Int32, done chan struct{}) {
 	t.Helper()
 	g, fired, done = NewGroup(), &atomic.Int32{}, make(chan struct{}, 1)
-	calls = make([]*Call, n)
-	for i := range calls {
-		calls[i] = NewCall()
-		g.Add(calls[i])
-		if err := pc.Queue(calls[i], [][]byte{[]byte(fmt.Sprint("a", i))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	calls = queueNumbered(t, pc, g, n)
 	pc.FlushNow()
 	if g.Arm(func() {
 		if fired.Add(1) == 1 {

@@ -446,6 +446,21 @@ func okServer(b testing.TB) string {
 	return ln.Addr().String()
 }
 
+// queueNumbered queues n requests "a0".."a<n-1>" on pc (an echo peer
+// answers each with its name) in g, unflushed, and returns their calls.
+func queueNumbered(t *testing.T, pc *Conn, g *Group, n int) []*Call {
+	t.Helper()
+	calls := make([]*Call, n)
+	for i := range calls {
+		calls[i] = NewCall()
+		g.Add(calls[i])
+		if err := pc.Queue(calls[i], [][]byte{[]byte(fmt.Sprint("a", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return calls
+}
+
 // queue16 is a proxied pipeline's forward path: 16 requests queued in a
 // Group, one flush (pc.Flush, or the loop's pc.FlushNow), one Wait, each
 // reply checked.
@@ -541,14 +556,7 @@ func TestGroupArmAndSendLater(t *testing.T) {
 	if pc == nil {
 		t.Fatal("no live connection after SendLater dialed one")
 	}
-	calls := make([]*Call, 20)
-	for i := range calls {
-		calls[i] = NewCall()
-		g.Add(calls[i])
-		if err := pc.Queue(calls[i], [][]byte{[]byte(fmt.Sprint("a", i))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	calls := queueNumbered(t, pc, g, 20)
 	pc.Flush()
 	if !g.Arm(func() { in <- struct{}{} }) {
 		<-in
