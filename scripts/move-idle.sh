@@ -51,6 +51,7 @@ run() { # BUILD PACE
       done
       sleep 2
       loaded0=$(loaded "${mports[@]}")
+      ticks0=$(for p in "${run_pids[@]}"; do cpu_ticks "$p"; done | awk '{ s += $1 } END { print s }')
       t0=$(date +%s.%N)
     fi
     "$out/$bin" --port "$port" --bind 127.0.0.1 --loglevel warning --metrics-addr "127.0.0.1:$mport" \
@@ -84,7 +85,12 @@ run() { # BUILD PACE
   local idle
   idle=$(for m in "${mports[@]}"; do metric "$m" cached_migration_snapshot_unpaced_idle_seconds_total | cut -c1-5; done | paste -sd/)
   local keys_moved=$(($(loaded "${mports[@]}") - loaded0))
-  printf '%-6s %-5s %8s s   keys loaded %8d   unpaced idle work %s s   load %s\n' "$bin" "$pace" "$took" "$keys_moved" "${idle:--}" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  # CPU all nodes used from the join's start to balanced (the joining
+  # node's start-up included), in seconds and in µs per key loaded.
+  local cpu
+  cpu=$(for p in "${run_pids[@]}"; do cpu_ticks "$p"; done |
+    awk -v t0="$ticks0" -v k="$keys_moved" -v hz="$hz" '{ s += $1 } END { c = (s - t0) / hz; printf "%.2f s (%.1f µs/key)", c, (k > 0 ? c * 1e6 / k : 0) }')
+  printf '%-6s %-5s %8s s   keys loaded %8d   cpu %s   unpaced idle work %s s   load %s\n' "$bin" "$pace" "$took" "$keys_moved" "$cpu" "${idle:--}" "$(cut -d' ' -f1-3 /proc/loadavg)"
   kill "${run_pids[@]}" 2>/dev/null || true
   wait "${run_pids[@]}" 2>/dev/null || true
 }
