@@ -132,11 +132,13 @@ type stageInput struct {
 // live for cur's version; at most in.maxFlips slots change primary this
 // way. (Empty slots go the same way: their sync is a snapshot of nothing.
 // A shortcut on the old primary's report that a slot is empty would race
-// with writes made after the report.) Slots whose primary is gone (crashed) take the target's row at once
-// (failover). Without staging (or replicas, whose replication moves the
-// data) the target is returned as it is. A leave's target (no primary
-// dead, a member leaving) hands the leaver's slots on (handedOn) and moves
-// nothing else.
+// with writes made after the report.) A slot whose primary is gone
+// (crashed) goes at once to its first surviving holder (failover); if the
+// target gives it to another member, it is staged from that holder, else
+// it takes the target's row. Without staging (or replicas, whose
+// replication moves the data) the target is returned as it is. The target
+// of a leave or a crash (members in cur that the target does not list)
+// hands their slots on (handedOn) and moves nothing else.
 //
 // A staged slot's row is its current primary, then the target's replicas
 // (the primary left out), filled up from its current replicas; with the
@@ -150,15 +152,14 @@ func nextTable(in stageInput) *Table {
 	}
 	lf := liveFirst(virtualTable(cur, in.alive), in)
 	var t *Table
-	if !deadPrimary(cur, in.alive) {
-		// A leave: the leavers' slots go to new primaries (handedOn), and
-		// nothing else moves.
-		if h := handedOn(lf, in.target); h != nil {
-			if t = plan(h, in.target, in.replicas, in.version, false); !primariesBalanced(t) {
-				t = nil
-			}
+	// A leave or a crash: the departed members' slots go to new primaries
+	// (handedOn), and nothing else moves.
+	if h := handedOn(lf, in.target); h != nil {
+		if t = plan(h, in.target, in.replicas, in.version, false); !primariesBalanced(t) {
+			t = nil
 		}
 	}
+	handed := t != nil
 	if t == nil {
 		t = Plan(lf, in.target, in.replicas, in.version)
 		if !deadPrimary(cur, in.alive) {
@@ -206,6 +207,10 @@ func nextTable(in stageInput) *Table {
 			// with every write it has.)
 			if l := leaverFirst(lf, s, in, t); l != "" {
 				p = l
+			} else if h := firstSurvivor(lf, s, in.alive); handed && h != "" && h != np {
+				// handedOn gave the slot to a member without the best copy:
+				// the holder with it is promoted, and np staged from it.
+				p = h
 			} else {
 				st.rows[s] = trow
 				continue
@@ -236,8 +241,8 @@ func nextTable(in stageInput) *Table {
 	return st.build()
 }
 
-// handedOn returns, when lf lists members that target does not (leavers)
-// and every member of target, lf with a new primary, a member of target,
+// handedOn returns, when lf lists members that target does not (leavers,
+// or crashed members) and every member of target, lf with a new primary, a member of target,
 // for every slot whose primary is not one (a leaver's); otherwise nil.
 // Plan would promote each such slot to its first surviving holder, over
 // quota when one member replicates many of them, and then rebalance by
@@ -347,6 +352,18 @@ func handedOn(lf *Table, target []Member) *Table {
 	out := *lf
 	out.prefs = prefs
 	return &out
+}
+
+// firstSurvivor returns the first live member after the primary in lf's
+// row of slot s (liveFirst's order: the best copy first), or "".
+func firstSurvivor(lf *Table, s int, alive map[string]bool) string {
+	w := lf.width
+	for _, m := range lf.prefs[s*w+1 : (s+1)*w] {
+		if id := lf.members[m].ID; alive[id] {
+			return id
+		}
+	}
+	return ""
 }
 
 // leaverFirst returns the member that a failover of slot s should promote

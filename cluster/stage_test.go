@@ -78,7 +78,7 @@ func stepUntilDone(t *testing.T, cur *Table, want, alive []Member, replicas int)
 		if flips > flipBatch {
 			t.Fatalf("step %d flipped %d slots, batch is %d", step, flips, flipBatch)
 		}
-		if next.incoming == nil && next.Len() == len(want) { // nothing staged or retained
+		if next.incoming == nil && next.Len() == len(want) && primariesBalanced(next) { // nothing staged or retained
 			return next, step
 		}
 		if sameRows(next, cur) {
@@ -182,7 +182,8 @@ func TestStageLeave(t *testing.T) {
 }
 
 // TestStageDeadPrimary: a staged slot whose primary dies is not left with a
-// dead primary nor handed to the incoming member: it takes the target row.
+// dead primary nor handed to the incoming member (still loading): its
+// replica, which holds the data, is promoted.
 func TestStageDeadPrimary(t *testing.T) {
 	ms := testMembers(60, 4)
 	cur := BuildTable(ms[:3], 1, 5)
@@ -197,8 +198,11 @@ func TestStageDeadPrimary(t *testing.T) {
 		t.Fatal("the dead member is still in the table")
 	}
 	for s := range NumSlots {
-		if staged.Owner(s).ID == dead && next.IncomingIndex(s) >= 0 {
-			t.Fatalf("slot %d of the dead primary is still staged", s)
+		if staged.Owner(s).ID != dead {
+			continue
+		}
+		if got, want := next.Owner(s).ID, staged.Preference(s)[1].ID; got != want {
+			t.Fatalf("slot %d of the dead primary went to %s, not to its replica %s", s, got[:8], want[:8])
 		}
 	}
 }
