@@ -273,6 +273,16 @@ func (rs *replState) followedFrom(slot int) string {
 // and that locks the slot after gets TRYAGAIN, or MOVED once routing names
 // the new owner (kernel.Ctx.CheckFence, fencedError), so no write is
 // applied here after the seal and never streamed.
+//
+// Each sealed slot's position (this node's history, the sealed sequence
+// number) goes to rs.pos: the copy here is the slot at that position, the
+// one its new primary adopts when its own copy reaches the seal. When this
+// node stays in the slot's row as a replica (a crash's interim primary
+// hands the slot to its target primary, cluster.nextTable), its Replica of
+// the new primary resumes there (ReplicaConfig.Resume) instead of loading a
+// snapshot of what it holds. setReplicas, later in the same applyLocked,
+// is the only reader; the entries are cleared after it. rs.cfgMu must be
+// held.
 func (rs *replState) sealSlots(owned, prev *[store.Slots]bool) {
 	var gone []int
 	for s := range store.Slots {
@@ -282,7 +292,11 @@ func (rs *replState) sealSlots(owned, prev *[store.Slots]bool) {
 		}
 	}
 	if len(gone) > 0 {
-		rs.p.Seal(gone...)
+		seqs := rs.p.Seal(gone...)
+		self := rs.p.ID()
+		for i, s := range gone {
+			rs.pos[s] = slotPosition{hist: self, seq: seqs[i], primary: "self (sealed)"}
+		}
 		rs.log.Info("sealed the streams of slots given up", "slots", len(gone))
 	}
 }
