@@ -57,6 +57,13 @@ type handoffState struct {
 	handedOff, abandoned       atomic.Int64  // slots of the last graceful leave
 	leaveRetained              atomic.Int64  // most slots the last leave kept a copy of as retained member
 	leaveStarted, leaveElapsed atomic.Int64  // unix ns; ns
+	// Replica slots whose primary changed while this node kept them
+	// (replState.resumeOrHoldLocked): moved on with the copy at the old
+	// primary's seal (the new primary's link resumes them); held on the
+	// old link until the seal, of which on a link followed for nothing
+	// else; held and then let go short of the seal (link down or
+	// flipWait: they load a snapshot).
+	sealResumes, holds, holdsWholeLink, holdsAbandoned atomic.Uint64
 }
 
 // heldSlot is a slot this node holds as replica or incoming member, and
@@ -384,6 +391,10 @@ func (s *Server) infoMigration(b *strings.Builder) {
 		"migration_leave_abandoned_slots", h.abandoned.Load(),
 		"migration_leave_retained_slots", h.leaveRetained.Load(),
 		"migration_leave_ms", time.Duration(h.leaveElapsed.Load()).Milliseconds(),
+		"migration_seal_resumes", h.sealResumes.Load(),
+		"migration_holds", h.holds.Load(),
+		"migration_holds_whole_link", h.holdsWholeLink.Load(),
+		"migration_holds_abandoned", h.holdsAbandoned.Load(),
 		"migration_snapshot_pace", pace,
 		"migration_snapshot_unpaced_idle_ms", unpaced.Milliseconds(),
 	})

@@ -5,11 +5,13 @@ import "github.com/prometheus/client_golang/prometheus"
 // migrationCollector reports slot-move progress at scrape time (the numbers
 // of INFO migration): staged slots in the table, this node's incoming and
 // outgoing slots, slots flipped in and out, snapshot keys and bytes loaded,
-// snapshot work run unpaced for want of clients.
+// snapshot work run unpaced for want of clients, replica slots resumed at
+// a seal or held for it.
 type migrationCollector struct {
 	s                                   *Server
 	staged, incoming, outgoing, flipped *prometheus.Desc
 	loadedKeys, loadedBytes, unpaced    *prometheus.Desc
+	sealResumes, holds                  *prometheus.Desc
 }
 
 func newMigrationCollector(s *Server) *migrationCollector {
@@ -26,12 +28,18 @@ func newMigrationCollector(s *Server) *migrationCollector {
 		loadedBytes: d("snapshot_bytes_loaded_total", "Key and payload bytes this node loaded from slot snapshots."),
 		unpaced: d("snapshot_unpaced_idle_seconds_total", "Snapshot work (sending and loading) this node ran unpaced "+
 			"because it had served no client command for a second (repl-snapshot-pace applies while it serves clients)."),
+		sealResumes: d("seal_resumes_total", "Replica slots whose primary changed while this node kept them and whose copy stood "+
+			"at the old primary's seal: the new primary's link continues them without a snapshot."),
+		holds: d("holds_total", "Replica slots kept on their old primary's link until its seal, by kind: all of them "+
+			"(held), those on a link followed for nothing else (whole_link), those let go short of the seal (abandoned; "+
+			"they load a snapshot).", "kind"),
 	}
 }
 
 // Describe sends every descriptor.
 func (c *migrationCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.staged, c.incoming, c.outgoing, c.flipped, c.loadedKeys, c.loadedBytes, c.unpaced} {
+	for _, d := range []*prometheus.Desc{c.staged, c.incoming, c.outgoing, c.flipped, c.loadedKeys, c.loadedBytes, c.unpaced,
+		c.sealResumes, c.holds} {
 		ch <- d
 	}
 }
@@ -58,6 +66,10 @@ func (c *migrationCollector) Collect(ch chan<- prometheus.Metric) {
 	metric(c.flipped, prometheus.CounterValue, float64(h.slotsOut.Load()), "out")
 	metric(c.loadedKeys, prometheus.CounterValue, float64(h.keysLoaded.Load()))
 	metric(c.loadedBytes, prometheus.CounterValue, float64(h.bytesLoaded.Load()))
+	metric(c.sealResumes, prometheus.CounterValue, float64(h.sealResumes.Load()))
+	metric(c.holds, prometheus.CounterValue, float64(h.holds.Load()), "held")
+	metric(c.holds, prometheus.CounterValue, float64(h.holdsWholeLink.Load()), "whole_link")
+	metric(c.holds, prometheus.CounterValue, float64(h.holdsAbandoned.Load()), "abandoned")
 	if rs := c.s.repl.Load(); rs != nil {
 		metric(c.unpaced, prometheus.CounterValue, rs.pacer.IdleWorked().Seconds())
 	}

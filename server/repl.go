@@ -392,6 +392,7 @@ func (rs *replState) resumeOrHoldLocked(follow map[string][]int, now time.Time) 
 			if copyAtSeal(l, s) {
 				hist, seq, _ := l.r.Position(s)
 				rs.pos[s] = slotPosition{hist: hist, seq: seq, primary: id}
+				rs.s.handoff.sealResumes.Add(1)
 				continue
 			}
 			if carrier == nil {
@@ -403,12 +404,22 @@ func (rs *replState) resumeOrHoldLocked(follow map[string][]int, now time.Time) 
 				}
 			}
 			h := rs.holds[s]
-			if h == nil || h.from != id {
+			held := h != nil && h.from == id
+			if !held {
 				h = &hold{from: id, since: now}
 			}
 			to := carrier[s]
 			if to == "" || rs.holdDone(l, s, h, now) {
+				if held {
+					rs.s.handoff.holdsAbandoned.Add(1)
+				}
 				continue
+			}
+			if !held {
+				rs.s.handoff.holds.Add(1)
+				if len(follow[id]) == 0 {
+					rs.s.handoff.holdsWholeLink.Add(1)
+				}
 			}
 			rs.holds[s] = h
 			if heldNow == nil {

@@ -163,6 +163,8 @@ func TestHeldSlotResumesAtNewPrimary(t *testing.T) {
 func testHeldSlotResumes(t *testing.T, whole bool) {
 	m := newHeldMove(t, whole)
 	acked, loaded0 := m.synced(t)
+	h := &m.c.handoff
+	holds0, whole0, abandoned0, resumes0 := h.holds.Load(), h.holdsWholeLink.Load(), h.holdsAbandoned.Load(), h.sealResumes.Load()
 	m.gate.hold()
 	m.write(t, "held", acked) // on its way to C, withheld
 	applyView(m.c, m.flipped)
@@ -184,6 +186,16 @@ func testHeldSlotResumes(t *testing.T, whole bool) {
 	pollFor(t, "C's holds end", func() bool { holds, onA := m.held(); return holds == 0 && onA == 0 })
 	if whole && m.linkToA() {
 		t.Errorf("C keeps its link to A after its holds ended; A is primary of nothing C follows")
+	}
+	// INFO migration's counters (migration_holds...) say the same.
+	n, wantWhole := uint64(len(m.slots)), uint64(0)
+	if whole {
+		wantWhole = n
+	}
+	if got := [4]uint64{h.holds.Load() - holds0, h.holdsWholeLink.Load() - whole0, h.holdsAbandoned.Load() - abandoned0,
+		h.sealResumes.Load() - resumes0}; got != [4]uint64{n, wantWhole, 0, n} {
+		t.Errorf("C counted holds %d, on a whole link %d, abandoned %d, seal resumes %d; want %d, %d, 0, %d",
+			got[0], got[1], got[2], got[3], n, wantWhole, n)
 	}
 	rb := newClient(t, m.b, nil)
 	for _, k := range m.keys {
