@@ -12,7 +12,9 @@
 # primary and replica, from its keyspace before the kill) and the CPU the
 # survivors used.
 #
-#   scripts/crash-idle.sh   (KEYS=1000000 NODES=4 REPLICAS=1 SIZE=32 ROUNDS=2 PACE=25)
+#   scripts/crash-idle.sh   (KEYS=1000000 NODES=4 REPLICAS=1 SIZE=32 ROUNDS=2 PACE=25 LOGLEVEL=warning)
+#
+# KEEP_OUT=1 keeps the nodes' logs (in the directory lib.sh makes).
 #
 # BASE=<git revision> also runs cached built at that revision (labelled
 # base), alternating with the work tree's build within each round.
@@ -30,13 +32,6 @@ if [ -n "${BASE:-}" ]; then
   builds+=(base)
 fi
 go build -o "$out/bench" ./bench
-
-# metric PORT NAME prints the value of a metric without labels from the
-# node whose /metrics listens on PORT (empty if none).
-metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
-
-# loaded MPORT... sums the snapshot keys the nodes loaded so far.
-loaded() { for m in "$@"; do metric "$m" cached_migration_snapshot_keys_loaded_total || true; done | awk '{ s += $1 } END { printf "%d", s }'; }
 
 # syncing PORT prints how many slots the node's Replicas are still loading.
 syncing() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^cached_repl_follow_slots\{/ && /state="syncing"/ { s += $2 } END { printf "%d", s }'; }
@@ -60,7 +55,7 @@ run() { # BUILD
     port=$(freeport); gossip=$(freeport); mport=$(freeport)
     [ "$i" = 1 ] && gossip1=$gossip || join=(--cluster-join "127.0.0.1:$gossip1")
     ports+=("$port"); mports+=("$mport")
-    "$out/$bin" --port "$port" --bind 127.0.0.1 --loglevel warning --metrics-addr "127.0.0.1:$mport" \
+    "$out/$bin" --port "$port" --bind 127.0.0.1 --loglevel "${LOGLEVEL:-warning}" --metrics-addr "127.0.0.1:$mport" \
       --cluster-enabled yes --cluster-port "$gossip" --cluster-replicas "${REPLICAS:-1}" \
       --repl-snapshot-pace "${PACE:-25}" "${join[@]}" >"$out/node-$bin-$port.log" 2>&1 &
     run_pids+=($!); pids+=($!)
@@ -76,8 +71,9 @@ run() { # BUILD
   local roles
   roles=$(redis-cli -p "${ports[$last]}" DBSIZE)
   local survivors=("${mports[@]:0:$last}") spids=("${run_pids[@]:0:$last}")
-  local loaded0 ticks0 t0
+  local loaded0 holds0 ticks0 t0
   loaded0=$(loaded "${survivors[@]}")
+  holds0=$(holds "${survivors[@]}")
   ticks0=$(for p in "${spids[@]}"; do cpu_ticks "$p"; done | awk '{ s += $1 } END { print s }')
   t0=$(date +%s.%N)
   kill -9 "${run_pids[$last]}"
@@ -91,8 +87,8 @@ run() { # BUILD
   local cpu
   cpu=$(for p in "${spids[@]}"; do cpu_ticks "$p"; done |
     awk -v t0="$ticks0" -v hz="$hz" '{ s += $1 } END { printf "%.2f", (s - t0) / hz }')
-  printf '%-6s %8s s   keys loaded %8d   dead node held %8d   survivors cpu %s s   load %s\n' \
-    "$bin" "$took" "$keys_loaded" "$roles" "$cpu" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '%-6s %8s s   keys loaded %8d   dead node held %8d   survivors cpu %s s   %s   load %s\n' \
+    "$bin" "$took" "$keys_loaded" "$roles" "$cpu" "$(holds_since "$holds0" "${survivors[@]}")" "$(cut -d' ' -f1-3 /proc/loadavg)"
   kill -9 "${spids[@]}" 2>/dev/null || true # a SIGTERM would hand slots over for up to 10 s
   wait "${spids[@]}" 2>/dev/null || true
 }

@@ -49,3 +49,29 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # (/proc/PID/stat), hz ticks per second.
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# metric PORT NAME prints the value of a metric without labels from the
+# node whose /metrics listens on PORT (empty if none).
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
+
+# loaded MPORT... sums the snapshot keys the nodes loaded so far.
+loaded() { for m in "$@"; do metric "$m" cached_migration_snapshot_keys_loaded_total || true; done | awk '{ s += $1 } END { printf "%d", s }'; }
+
+# holds MPORT... prints four numbers, summed over the nodes: replica slots
+# moved on at their old primary's seal, held for it, of those on a link
+# followed for nothing else, and let go short of it
+# (cached_migration_seal_resumes_total, cached_migration_holds_total).
+holds() {
+  for m in "$@"; do curl -s "http://127.0.0.1:$m/metrics" || true; done | awk '
+    $1 == "cached_migration_seal_resumes_total" { r += $2 }
+    /^cached_migration_holds_total\{/ { split($1, a, "\""); h[a[2]] += $2 }
+    END { printf "%d %d %d %d", r, h["held"], h["whole_link"], h["abandoned"] }'
+}
+
+# holds_since "R H W A" MPORT... prints the holds counts since the four
+# numbers holds printed earlier.
+holds_since() {
+  local before=$1
+  shift
+  echo "$before $(holds "$@")" | awk '{ printf "seal resumes %d, holds %d (whole link %d, abandoned %d)", $5 - $1, $6 - $2, $7 - $3, $8 - $4 }'
+}

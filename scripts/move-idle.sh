@@ -30,13 +30,6 @@ if [ -n "${BASE:-}" ]; then
 fi
 go build -o "$out/bench" ./bench
 
-# metric PORT NAME prints the value of a metric without labels from the
-# node whose /metrics listens on PORT (empty if none).
-metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
-
-# loaded MPORT... sums the snapshot keys the nodes loaded so far.
-loaded() { for m in "$@"; do metric "$m" cached_migration_snapshot_keys_loaded_total || true; done | awk '{ s += $1 } END { printf "%d", s }'; }
-
 run() { # BUILD PACE
   local bin=$1 pace=$2 ports=() mports=() gossip1= run_pids=()
   for i in $(seq $((nodes + 1))); do
@@ -51,6 +44,7 @@ run() { # BUILD PACE
       done
       sleep 2
       loaded0=$(loaded "${mports[@]}")
+      holds0=$(holds "${mports[@]}")
       ticks0=$(for p in "${run_pids[@]}"; do cpu_ticks "$p"; done | awk '{ s += $1 } END { print s }')
       t0=$(date +%s.%N)
     fi
@@ -90,7 +84,8 @@ run() { # BUILD PACE
   local cpu
   cpu=$(for p in "${run_pids[@]}"; do cpu_ticks "$p"; done |
     awk -v t0="$ticks0" -v k="$keys_moved" -v hz="$hz" '{ s += $1 } END { c = (s - t0) / hz; printf "%.2f s (%.1f µs/key)", c, (k > 0 ? c * 1e6 / k : 0) }')
-  printf '%-6s %-5s %8s s   keys loaded %8d   cpu %s   unpaced idle work %s s   load %s\n' "$bin" "$pace" "$took" "$keys_moved" "$cpu" "${idle:--}" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '%-6s %-5s %8s s   keys loaded %8d   cpu %s   unpaced idle work %s s   %s   load %s\n' "$bin" "$pace" "$took" "$keys_moved" "$cpu" "${idle:--}" \
+    "$(holds_since "$holds0" "${mports[@]}")" "$(cut -d' ' -f1-3 /proc/loadavg)"
   kill "${run_pids[@]}" 2>/dev/null || true
   wait "${run_pids[@]}" 2>/dev/null || true
 }
