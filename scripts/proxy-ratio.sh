@@ -22,11 +22,19 @@
 # (user+system, /proc/PID/stat) all server processes used per million
 # requests: it counts work, not waiting, so it survives a machine shared
 # with other jobs better than ops/s; the proxy's extra CPU per request over
-# the cluster-aware client's is the forwarding cost. Everything runs on the
+# the cluster-aware client's is the forwarding cost. A second table splits
+# that CPU by process: the first node (the forwarding one), the other nodes
+# (under "proxy": the owners, executing and replicating what it forwards)
+# and the client (redis-benchmark's own CPU, which shares the cores), and
+# gives the ops/s ratio to expect if the cores were the only limit (total
+# CPU per request, servers and client, cluster-aware over proxy): a
+# measured ratio well under it means the proxy run left CPU idle (latency,
+# not work, limited it). Everything runs on the
 # same cores (no pinning), so with N nodes on a 2-core machine ops/s shows
 # the CPU cost, not scaling. Print `uptime` alongside: a load above the core
 # count makes ops/s noise. KEEP_OUT=1 keeps the raw CSV. REV=<git revision>
-# measures cached built at that revision instead of the work tree.
+# measures cached built at that revision instead of the work tree, BIN=<path>
+# a cached binary built elsewhere (an experiment).
 #
 # Needs redis-server's tools (redis-benchmark, redis-cli) and python3.
 set -euo pipefail
@@ -42,6 +50,7 @@ if [ -n "${REV:-}" ]; then
   (cd "$src" && go build -o "$out/cached" ./cmd/cached)
   rm -rf "$src"
 fi
+[ -n "${BIN:-}" ] && cp "$BIN" "$out/cached"
 
 # start_node PORT GOSSIP ARGS... starts a cached node with the directives
 # ARGS, appends its PID to pids and node_pids and waits for PING.
@@ -88,20 +97,30 @@ sys.exit(0 if ok else 1)' "$#"
 }
 
 # bench LABEL ROUND PORT TEST [--cluster] runs redis-benchmark and appends
-# a CSV row with the CPU the server processes used meanwhile.
+# a CSV row with the CPU the server processes used meanwhile: all of them,
+# the first node (the forwarding one in part 1) alone, and the client's
+# own (redis-benchmark's, getrusage of the child).
 bench() {
   local label=$1 round=$2 port=$3 t=$4
   shift 4
-  local c0=0 c1=0 p line
+  local c0=0 c1=0 f0 f1 p line
+  f0=$(cpu_ticks "${node_pids[0]}")
   for p in "${node_pids[@]}"; do c0=$((c0 + $(cpu_ticks "$p"))); done
-  line=$(redis-benchmark -p "$port" "$@" -P 16 -c 50 -n "$requests" -r 100000 -d 32 -t "$t" --csv 2>/dev/null |
-    grep '^"[A-Z]' | grep -v '^"test"' | tr -d '"' || true)
+  line=$(python3 -c '
+import resource, subprocess, sys
+out = subprocess.run(sys.argv[1:], capture_output=True, text=True).stdout
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+for l in out.splitlines():
+    if l.startswith("\"") and l[1:2].isupper() and not l.startswith("\"test\""):
+        print(l.replace("\"", "") + f",{ru.ru_utime + ru.ru_stime:.3f}")
+' redis-benchmark -p "$port" "$@" -P 16 -c 50 -n "$requests" -r 100000 -d 32 -t "$t" --csv 2>/dev/null || true)
   for p in "${node_pids[@]}"; do c1=$((c1 + $(cpu_ticks "$p"))); done
-  [ -n "$line" ] && echo "$round,$label,$line,$(python3 -c "print(($c1 - $c0) / $hz)")" >>"$out/results.csv"
+  f1=$(cpu_ticks "${node_pids[0]}")
+  [ -n "$line" ] && echo "$round,$label,$line,$(python3 -c "print(($c1 - $c0) / $hz, ($f1 - $f0) / $hz, sep=',')")" >>"$out/results.csv"
   return 0
 }
 
-echo "round,setup,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms,server_cpu_s" >"$out/results.csv"
+echo "round,setup,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms,client_cpu_s,server_cpu_s,first_cpu_s" >"$out/results.csv"
 echo "uptime before: $(uptime)"
 
 ports=()
@@ -167,7 +186,29 @@ def show(a, b, title):
         lat = lambda rs: f'{med(float(r["p50_ms"]) for r in rs):.2f}/{med(float(r["p99_ms"]) for r in rs):.2f}'
         print(f'| {t} | {med(float(r["rps"]) for r in x):,.0f} | {med(float(r["rps"]) for r in y):,.0f} | {ratio:.2f} | '
               f'{lat(x)} | {lat(y)} | {cpu(x):.2f} | {cpu(y):.2f} | {cpu(x) / cpu(y):.2f} |')
+def split(a, b, title):
+    # Where the CPU goes, per million requests (medians over rounds): the
+    # first node (the forwarding one under "proxy"), the other nodes, and
+    # the client; "CPU-bound ratio" is b's total CPU per request (servers
+    # and client) over a's, the ops/s ratio to expect when the machine's
+    # cores are the limit.
+    print(f"\n{title}")
+    print(f"| test | setup | first node | other nodes | all nodes | client | CPU-bound ratio {a}/{b} |")
+    print("|" + " --- |" * 7)
+    for t in ("SET", "GET"):
+        x, y = sel(a, t), sel(b, t)
+        if not x or not y:
+            continue
+        m = lambda rs, f: med(f(r) for r in rs) * 1e6 / req
+        first = lambda r: float(r["first_cpu_s"])
+        allc = lambda r: float(r["server_cpu_s"])
+        client = lambda r: float(r["client_cpu_s"])
+        tot = lambda rs: m(rs, lambda r: allc(r) + client(r))
+        for name, rs in ((a, x), (b, y)):
+            print(f"| {t} | {name} | {m(rs, first):.2f} | {m(rs, lambda r: allc(r) - first(r)):.2f} | {m(rs, allc):.2f} | {m(rs, client):.2f} | "
+                  + (f"{tot(y) / tot(x):.2f} |" if name == a else " |"))
 show("proxy", "cluster", "Proxy (plain client on one node) vs cluster-aware client, same cluster, -P 16 -c 50:")
+split("proxy", "cluster", "CPU s per million requests by process, same runs:")
 if sel("single", "SET"):
     show("cluster1", "single", "One node: cluster-enabled yes (owns every slot; cluster-replicas 1, the default) vs cluster off, -P 16 -c 50:")
     show("cluster1r0", "single", "One node: cluster-enabled yes, cluster-replicas 0 (routing only) vs cluster off, -P 16 -c 50:")
