@@ -35,6 +35,10 @@ import (
 type lossyGate struct {
 	readGate
 	addr string // the gate applies to connections to this address only
+
+	mu    sync.Mutex // protects conns and cut
+	conns []net.Conn // the wrapped connections
+	cut   bool
 }
 
 // wrap returns c with its reads passing the gate if c goes to g.addr.
@@ -42,9 +46,29 @@ func (g *lossyGate) wrap(c net.Conn) net.Conn {
 	if c.RemoteAddr().String() != g.addr {
 		return c
 	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cut {
+		_ = c.Close()
+	}
+	g.conns = append(g.conns, c)
 	lc := &lossyConn{Conn: c, g: g, in: make(chan lossyChunk, 16), closed: make(chan struct{})}
 	go lc.pump()
 	return lc
+}
+
+// cutAll breaks every wrapped connection, now and later (a crashed
+// machine's connections fail): their reads fail at once, and what the
+// gate withheld is lost. The in-process node's Close, which the crash
+// also does, can take tens of seconds on the loaded machine before it
+// closes its replication links.
+func (g *lossyGate) cutAll() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cut = true
+	for _, c := range g.conns {
+		_ = c.Close()
+	}
 }
 
 type lossyChunk struct {
@@ -540,6 +564,14 @@ func TestHoldFailoverNewPrimaryDies(t *testing.T) {
 	})
 	t.Logf("%v after the kill R applied table %d: holds %d of the key slots (total %d), %d of them go to R, link to A up %v",
 		time.Since(start).Round(time.Millisecond), fst.version, len(fst.held), fst.holdsTotal, len(fst.toR), fst.linkToAUp)
+	toR := 0 // held slots of B the failover gave R: it waits for A's seal on the held link (sealFrom)
+	v := m.r.repl.Load().view.Load()
+	for s, id := range st.held {
+		if id == bID && v.t.OwnerIndex(s) == v.self {
+			toR++
+		}
+	}
+	t.Logf("the failover gave R %d of B's %d held slots", toR, st.newPrimarys[bID])
 	m.restoreFlipWait()
 	m.gate.release()
 
@@ -585,7 +617,13 @@ func TestHoldFailoverOldPrimaryDies(t *testing.T) {
 	maps.Copy(acked, after) // their primaries survive
 	loaded0 := m.r.handoff.keysLoaded.Load()
 	start := time.Now()
-	crashNode(m.nw, m.nodes, m.a)
+	m.gate.cutAll()
+	crashed := make(chan struct{})
+	go func() { // Close may take long (cutAll); the test waits for it at its end
+		defer close(crashed)
+		crashNode(m.nw, m.nodes, m.a)
+	}()
+	defer func() { <-crashed }()
 	pollFor(t, "R's holds end once its link to A is down", func() bool {
 		hs := m.heldState()
 		return hs.holdsTotal == 0
