@@ -191,9 +191,11 @@ func (rs *replState) openedGate() {
 
 // planFlips finds, in view v, the slots this node becomes primary of that
 // it followed from a primary still in the table (a graceful hand-over),
-// and those already waiting: they are not owned yet (owned[s] cleared),
-// stay followed from the old primary (added to follow) and answer
-// TRYAGAIN. Slots no longer given to this node stop waiting. rs.cfgMu
+// or held on a live link to one the table no longer lists (sealFrom),
+// and those already waiting (also when their old primary left the table:
+// the flip keeps its member, and so its link): they are not owned yet
+// (owned[s] cleared), stay followed from the old primary (added to
+// follow) and answer TRYAGAIN. Slots no longer given to this node stop waiting. rs.cfgMu
 // must be held.
 func (rs *replState) planFlips(v *clusterView, owned, prev *[store.Slots]bool, follow map[string][]int, members map[string]cluster.Member) {
 	now := time.Now()
