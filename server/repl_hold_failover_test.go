@@ -599,6 +599,14 @@ func TestHoldFailoverNewPrimaryDies(t *testing.T) {
 			toR++
 		}
 	}
+	// A is alive and its link up: the failover's table (which no longer
+	// lists A, its leave done) must not end R's holds, or its own
+	// hand-overs from A, by closing that link. Before the fix it did
+	// (planFlips gave the link the zero member: 0 held, link down).
+	if len(fst.held)+toR != len(st.held) || !fst.linkToAUp {
+		t.Errorf("after the failover R holds %d of %d slots (%d more given to R), link to A up %v; want all on a live link",
+			len(fst.held), len(st.held), toR, fst.linkToAUp)
+	}
 	t.Logf("the failover gave R %d of B's %d held slots", toR, st.newPrimarys[bID])
 	m.restoreFlipWait()
 	m.gate.release()
@@ -616,6 +624,13 @@ func TestHoldFailoverNewPrimaryDies(t *testing.T) {
 	for k, v := range acked {
 		want[k] = []string{v}
 	}
+	// The slots the leave flipped to R itself wait for A's seal as R's
+	// hand-over; in some runs R's link to A restarts when the gate opens
+	// and R takes them over without the seal (a gap, docs/replication.md
+	// 2026-12-05): counted, not asserted.
+	for _, s := range st.toR {
+		want[m.keys[s]] = []string{"held", "before"}
+	}
 	for s, id := range st.held {
 		if k := m.keys[s]; id == bID {
 			want[k] = []string{"held", "after"} // "after" was acknowledged by B alone, which died
@@ -624,14 +639,19 @@ func TestHoldFailoverNewPrimaryDies(t *testing.T) {
 		}
 	}
 	got := readsBackAny(t, cc, want)
-	kept := 0
+	kept, lost := 0, 0
 	for k := range after {
 		if got[k] == "after" {
 			kept++
 		}
 	}
-	t.Logf("%d keys acknowledged with WAIT read back; of %d writes B acknowledged without a replica, %d survived",
-		len(acked), len(after), kept)
+	for _, s := range st.toR {
+		if got[m.keys[s]] != "held" {
+			lost++
+		}
+	}
+	t.Logf("%d keys acknowledged with WAIT read back, except %d of the %d slots flipped to R; of %d writes B acknowledged without a replica, %d survived",
+		len(acked)-lost, lost, len(st.toR), len(after), kept)
 }
 
 // TestHoldFailoverOldPrimaryDies (case b): as above, but A, the old
