@@ -252,7 +252,7 @@ func (m *holdFailover) restoreFlipWait() {
 // wait 30000 and fails unless WAIT answers at least wait.
 func (m *holdFailover) writeOnA(t *testing.T, val string, wait int, acked map[string]string) {
 	t.Helper()
-	rc := newClient(t, m.a, nil)
+	rc := newClient(t, m.a, func(o *redis.Options) { o.ReadTimeout = time.Minute }) // WAIT waits up to 30 s
 	ctx := longCtx(t)
 	var w *redis.Cmd
 	deadline := time.Now().Add(partitionWait)
