@@ -13,7 +13,9 @@ package server
 // has and logs it.
 
 import (
+	"net"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/cached/cached/cluster"
@@ -124,7 +126,8 @@ func (rs *replState) ownerHandingOver(slot int, v *clusterView, owner int) bool 
 
 // flip is a slot this node takes over from a live primary.
 type flip struct {
-	from  string // the old primary's ID
+	from  string         // the old primary's ID
+	m     cluster.Member // the old primary, whose link carries the slot until the seal
 	since time.Time
 }
 
@@ -188,9 +191,11 @@ func (rs *replState) openedGate() {
 
 // planFlips finds, in view v, the slots this node becomes primary of that
 // it followed from a primary still in the table (a graceful hand-over),
-// and those already waiting: they are not owned yet (owned[s] cleared),
-// stay followed from the old primary (added to follow) and answer
-// TRYAGAIN. Slots no longer given to this node stop waiting. rs.cfgMu
+// or held on a live link to one the table no longer lists (sealFrom),
+// and those already waiting (also when their old primary left the table:
+// the flip keeps its member, and so its link): they are not owned yet
+// (owned[s] cleared), stay followed from the old primary (added to
+// follow) and answer TRYAGAIN. Slots no longer given to this node stop waiting. rs.cfgMu
 // must be held.
 func (rs *replState) planFlips(v *clusterView, owned, prev *[store.Slots]bool, follow map[string][]int, members map[string]cluster.Member) {
 	now := time.Now()
@@ -209,16 +214,20 @@ func (rs *replState) planFlips(v *clusterView, owned, prev *[store.Slots]bool, f
 				continue
 			}
 			from := rs.followedFrom(s)
-			if from == "" || v.t.IndexOf(from) < 0 {
+			m, ok := rs.sealFrom(v, s, from)
+			if !ok {
 				continue // the old primary is gone: a failover, promoted at once
 			}
-			f = &flip{from: from, since: now}
+			f = &flip{from: from, m: m, since: now}
 			rs.flips[s] = f
 			rs.setGate(s, true)
 		}
 		owned[s] = false
 		follow[f.from] = append(follow[f.from], s)
-		members[f.from] = v.t.Member(v.t.IndexOf(f.from))
+		members[f.from] = f.m
+		if i := v.t.IndexOf(f.from); i >= 0 {
+			members[f.from] = v.t.Member(i)
+		}
 		touched[f.from] = true
 	}
 	rs.mu.Lock()
@@ -242,6 +251,41 @@ func (rs *replState) planFlips(v *clusterView, owned, prev *[store.Slots]bool, f
 		default:
 		}
 	}
+}
+
+// sealFrom returns the old primary this node takes slot over from, which
+// its copy follows (from, "" if none), when that primary's seal is still
+// to come: it is listed in v (a hand-over between live members), or the
+// slot is held on its link (resumeOrHoldLocked) and the link is up. The
+// second case is a failover during a hold (docs/replication.md,
+// 2026-12-05): the slot's new primary died while this node's copy stood
+// short of the old primary's seal, and the old primary, alive but leaving,
+// is no longer listed; its link is the only way to the writes it
+// acknowledged before it sealed. A held link that is down, or a primary
+// neither listed nor held from, is gone: the slot is promoted at once.
+// rs.cfgMu must be held.
+func (rs *replState) sealFrom(v *clusterView, slot int, from string) (cluster.Member, bool) {
+	if from == "" {
+		return cluster.Member{}, false
+	}
+	if i := v.t.IndexOf(from); i >= 0 {
+		return v.t.Member(i), true
+	}
+	if h := rs.holds[slot]; h == nil || h.from != from {
+		return cluster.Member{}, false
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	l := rs.replicas[from]
+	if l == nil || !l.r.Connected() {
+		return cluster.Member{}, false
+	}
+	host, port, err := net.SplitHostPort(l.addr)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil {
+		return cluster.Member{}, false
+	}
+	return cluster.Member{ID: from, Host: host, Port: p}, true // Addr() is l.addr: setReplicas keeps the link
 }
 
 // waitingOn reports whether a slot waits for a seal from primary id.

@@ -1,0 +1,712 @@
+package server
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/cluster/clustertest"
+	"github.com/cached/cached/server/config"
+)
+
+// Failovers during a hold (docs/replication.md "Graceful hand-over"): a
+// table moves slot S from its old primary A to B and R, S's replica that
+// stays in the row, keeps S on its link to A until its copy reaches A's
+// seal. These tests run the move as the cluster does it (A leaves:
+// Node.BeginLeave, the coordinator flips A's slots to their first
+// replicas) with A's seal withheld from R, then kill B (the new primary)
+// or A (the old one) while R holds.
+
+// lossyGate withholds what a node's replication connections receive while
+// it is closed, as readGate does, except that a connection that fails
+// meanwhile (its peer closed or crashed) reports the failure at once and
+// the bytes withheld are lost, as bytes in flight from a machine that
+// dies are: the seal its old primary sent never arrives. Each wrapped
+// connection has one goroutine that reads it ahead (pump); it ends when
+// the connection fails or is closed.
+type lossyGate struct {
+	readGate
+	addr string // the gate applies to connections to this address only
+
+	mu    sync.Mutex // protects conns and cut
+	conns []net.Conn // the wrapped connections
+	cut   bool
+}
+
+// wrap returns c with its reads passing the gate if c goes to g.addr.
+func (g *lossyGate) wrap(c net.Conn) net.Conn {
+	if c.RemoteAddr().String() != g.addr {
+		return c
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cut {
+		_ = c.Close()
+	}
+	g.conns = append(g.conns, c)
+	lc := &lossyConn{Conn: c, g: g, in: make(chan lossyChunk, 16), closed: make(chan struct{})}
+	go lc.pump()
+	return lc
+}
+
+// cutAll breaks every wrapped connection, now and later (a crashed
+// machine's connections fail): their reads fail at once, and what the
+// gate withheld is lost. The in-process node's Close, which the crash
+// also does, can take tens of seconds on the loaded machine before it
+// closes its replication links.
+func (g *lossyGate) cutAll() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cut = true
+	for _, c := range g.conns {
+		_ = c.Close()
+	}
+}
+
+type lossyChunk struct {
+	b   []byte
+	err error
+}
+
+// lossyConn is a connection behind a lossyGate. Read is called by one
+// goroutine (the Replica's reader).
+type lossyConn struct {
+	net.Conn
+	g      *lossyGate
+	in     chan lossyChunk // what pump read, in order; the last one carries the error
+	closed chan struct{}   // closed by Close
+	once   sync.Once
+	rest   []byte // read from in, not yet returned
+	err    error  // the connection's failure, once read from in
+}
+
+// pump reads the connection until it fails (Close makes it fail).
+func (c *lossyConn) pump() {
+	for {
+		b := make([]byte, 32<<10)
+		n, err := c.Conn.Read(b)
+		select {
+		case c.in <- lossyChunk{b: b[:n], err: err}:
+		case <-c.closed:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (c *lossyConn) Read(b []byte) (int, error) {
+	for len(c.rest) == 0 {
+		if c.err != nil {
+			return 0, c.err
+		}
+		select {
+		case ch := <-c.in:
+			c.rest, c.err = ch.b, ch.err
+		case <-c.closed:
+			return 0, net.ErrClosed
+		}
+		for open := c.g.wait(); open != nil; open = c.g.wait() {
+			select {
+			case <-open:
+			case ch := <-c.in:
+				if c.err == nil && ch.err == nil {
+					c.rest = append(c.rest, ch.b...)
+					continue
+				}
+				c.rest = nil // lost in flight
+				if c.err == nil {
+					c.err = ch.err
+				}
+				return 0, c.err
+			case <-c.closed:
+				return 0, net.ErrClosed
+			}
+		}
+	}
+	n := copy(b, c.rest)
+	c.rest = c.rest[n:]
+	return n, nil
+}
+
+// SetReadDeadline is a no-op: pump reads ahead, so a deadline the
+// Replica sets would cut the link while the gate withholds its bytes
+// (readGate's reads are blocked at the gate, past their deadline, too).
+func (c *lossyConn) SetReadDeadline(time.Time) error { return nil }
+
+func (c *lossyConn) SetDeadline(d time.Time) error { return c.Conn.SetWriteDeadline(d) }
+
+func (c *lossyConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// holdFailover is the setup of the failover-during-a-hold tests: 4 nodes
+// with cluster-replicas 2; A (not the coordinator) leaves, which flips its
+// slots to their first replicas; R is the node that is the second replica
+// of most of A's slots and stays in their rows. R's replication
+// connections to A pass a lossyGate.
+type holdFailover struct {
+	nw    *clustertest.Net
+	nodes []*Server
+	a, r  *Server
+	gate  *lossyGate
+	keys  map[int]string // slot -> key, for the slots of A whose second replica is R
+}
+
+func newHoldFailover(t *testing.T) *holdFailover {
+	t.Helper()
+	nw := clustertest.NewNet()
+	mutate := func(c *config.Config) {
+		c.Cluster.Replicas = 2
+		c.Cluster.Transport = nw.Transport
+	}
+	nodes := []*Server{startClusterNode(t, "", mutate)}
+	for range 3 {
+		nodes = append(nodes, startClusterNode(t, nodes[0].cl.node.Load().GossipAddr(), mutate))
+	}
+	// waitMembers's minute is too short for 4 nodes with 2 replicas each
+	// under -race on the loaded 2-core machine (seen once in 5 runs): the
+	// staged moves that form the cluster sync every slot twice.
+	formWait := 4 * settleWait
+	for deadline, polls := time.Now().Add(formWait), 0; !formed(nodes); pollPause(&polls) {
+		if time.Now().After(deadline) {
+			t.Fatalf("4 nodes did not form a settled table within %v", formWait)
+		}
+	}
+	waitReplSynced(t, nodes)
+	coord := lowestID(nodes)
+	a := nodes[0]
+	if a == coord {
+		a = nodes[1]
+	}
+	v := a.cl.view.Load()
+	aID := a.cl.node.Load().ID()
+	bySecond := map[string][]int{}
+	for s := range cluster.NumSlots {
+		if p := v.t.Preference(s); len(p) == 3 && p[0].ID == aID {
+			bySecond[p[2].ID] = append(bySecond[p[2].ID], s)
+		}
+	}
+	var rID string
+	var slots []int
+	for id, ss := range bySecond {
+		if len(ss) > len(slots) {
+			rID, slots = id, ss
+		}
+	}
+	if len(slots) == 0 {
+		t.Fatal("A has no slot with two replicas")
+	}
+	all := slotKeys()
+	m := &holdFailover{nw: nw, nodes: nodes, a: a, r: nodeByID(nodes, rID), gate: &lossyGate{addr: a.Addr()}, keys: map[int]string{}}
+	for _, s := range slots {
+		m.keys[s] = all[s]
+	}
+	rs := m.r.repl.Load()
+	rs.cfgMu.Lock()
+	rs.flipWait = time.Minute // only the seal, or the link dropping, ends a hold
+	rs.cfgMu.Unlock()
+	wrap := m.gate.wrap
+	rs.dialWrap.Store(&wrap)
+	dropReplicaLinks(m.r)
+	waitReplSynced(t, nodes)
+	t.Cleanup(m.gate.release)
+	return m
+}
+
+// formed reports whether every node's table lists all nodes, with no
+// staged move and balanced primaries, and no node waits for a seal (the
+// condition of waitMembers).
+func formed(nodes []*Server) bool {
+	for _, s := range nodes {
+		if t := s.cl.view.Load().t; t.Len() != len(nodes) || t.Staged() != 0 || !t.Balanced() {
+			return false
+		}
+		if rs := s.repl.Load(); rs != nil && rs.gated.Load() > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// restoreFlipWait gives R its default flipWait back (newHoldFailover
+// lengthened it to keep the hold open).
+func (m *holdFailover) restoreFlipWait() {
+	rs := m.r.repl.Load()
+	rs.cfgMu.Lock()
+	rs.flipWait = flipWait
+	rs.cfgMu.Unlock()
+}
+
+// writeOnA sets every key to val on A in one pipeline followed by WAIT
+// wait 30000 and fails unless WAIT answers at least wait.
+func (m *holdFailover) writeOnA(t *testing.T, val string, wait int, acked map[string]string) {
+	t.Helper()
+	rc := newClient(t, m.a, func(o *redis.Options) { o.ReadTimeout = time.Minute }) // WAIT waits up to 30 s
+	ctx := longCtx(t)
+	var w *redis.Cmd
+	deadline := time.Now().Add(partitionWait)
+	for polls := 0; ; pollPause(&polls) { // a transient CLUSTERDOWN is asked again (writeHeldOnNew)
+		pipe := rc.Pipeline()
+		for _, k := range m.keys {
+			pipe.Set(ctx, k, val, 0)
+		}
+		w = pipe.Do(ctx, "WAIT", wait, 30000)
+		_, err := pipe.Exec(ctx)
+		if err == nil {
+			break
+		}
+		if !strings.HasPrefix(err.Error(), "CLUSTERDOWN") || time.Now().After(deadline) {
+			t.Fatalf("writes on A: %v", err)
+		}
+	}
+	if n, err := w.Int64(); err != nil || n < int64(wait) {
+		t.Fatalf("WAIT %d on A after %d writes: %d, %v", wait, len(m.keys), n, err)
+	}
+	for _, k := range m.keys {
+		acked[k] = val
+	}
+}
+
+// heldState is what R does with the slots of m.keys in the table its
+// replication applied.
+type heldState struct {
+	version     uint64
+	ownedByA    int            // slots A is still primary of
+	toR         []int          // slots R becomes primary of
+	held        map[int]string // slots R holds on its link to A, by their new primary's ID
+	notHeld     int            // slots of another primary, in R's row, not held
+	holdsTotal  int            // len(rs.holds)
+	linkToAUp   bool
+	onLinkToA   int
+	newPrimarys map[string]int // held slots per new primary
+}
+
+func (m *holdFailover) heldState() heldState {
+	rs := m.r.repl.Load()
+	rs.cfgMu.Lock()
+	defer rs.cfgMu.Unlock()
+	v := rs.view.Load()
+	aID := m.a.cl.node.Load().ID()
+	st := heldState{version: v.t.Version(), held: map[int]string{}, newPrimarys: map[string]int{}, holdsTotal: len(rs.holds)}
+	rs.mu.Lock()
+	l := rs.replicas[aID]
+	if l != nil {
+		st.linkToAUp = l.r.Connected()
+		st.onLinkToA = len(l.slots)
+	}
+	rs.mu.Unlock()
+	for s := range m.keys {
+		switch p := v.t.OwnerIndex(s); {
+		case p < 0:
+		case v.t.Member(p).ID == aID:
+			st.ownedByA++
+		case p == v.self:
+			st.toR = append(st.toR, s)
+		case rs.holds[s] != nil:
+			id := v.t.Member(p).ID
+			st.held[s] = id
+			st.newPrimarys[id]++
+		case v.t.Rank(s, v.self) > 0:
+			st.notHeld++
+		}
+	}
+	return st
+}
+
+// leaveWithHold writes the keys on A with WAIT 2 ("before"), closes R's
+// gate, writes them again with WAIT 1 ("held": on A and its first
+// replica, not on R), makes A leave and waits until R applied the table
+// that moves A's slots and holds them on its link to A, and their new
+// primaries serve them; then it writes the held slots' keys on their new
+// primaries ("after", returned by key). It returns what A acknowledged,
+// and ok false if R's link to A restarted meanwhile: with the gate
+// closed its handshake never completes, so the holds end (as designed)
+// before the kill; a table of the leave that changes the slots R
+// follows from A restarts the link (Replica.SetSlots), which depends on
+// the ring's layout.
+func (m *holdFailover) leaveWithHold(t *testing.T) (acked, after map[string]string, st heldState, ok bool) {
+	t.Helper()
+	acked = map[string]string{}
+	m.writeOnA(t, "before", 2, acked)
+	m.gate.hold()
+	m.writeOnA(t, "held", 1, acked) // WAIT 1 counts the first replica; R's copy is withheld
+	m.a.cl.node.Load().BeginLeave()
+	pollFor(t, "R holds A's moved slots on its link to A", func() bool {
+		st = m.heldState()
+		return !st.linkToAUp || st.ownedByA == 0 && len(st.held) > 0 && st.notHeld == 0
+	})
+	if !st.linkToAUp {
+		return nil, nil, st, false
+	}
+	for id := range st.newPrimarys {
+		b := nodeByID(m.nodes, id)
+		pollFor(t, "the new primary "+id[:8]+" serves its slots", func() bool {
+			v := b.cl.view.Load()
+			return b.repl.Load().gated.Load() == 0 && v.t.Version() >= st.version
+		})
+	}
+	t.Logf("table %d: R holds %d of A's %d slots on its link to A (link up %v, %d slots on it), %d slots go to R, per new primary %v",
+		st.version, len(st.held), len(m.keys), st.linkToAUp, st.onLinkToA, len(st.toR), shortIDs(st.newPrimarys))
+	after = m.writeHeldOnNew(t, st)
+	if hs := m.heldState(); len(hs.held) != len(st.held) || !hs.linkToAUp {
+		t.Logf("R holds %d of %d slots, link to A up %v", len(hs.held), len(st.held), hs.linkToAUp)
+		return nil, nil, st, false
+	}
+	return acked, after, st, true
+}
+
+// setUpHold runs newHoldFailover and leaveWithHold until the hold is in
+// place (at most 3 clusters; one whose link to A restarted is closed).
+func setUpHold(t *testing.T) (m *holdFailover, acked, after map[string]string, st heldState) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		m = newHoldFailover(t)
+		var ok bool
+		if acked, after, st, ok = m.leaveWithHold(t); ok {
+			return m, acked, after, st
+		}
+		if attempt == 3 {
+			t.Fatalf("R's link to A restarted before the kill in %d clusters of %d: no hold to fail over in", attempt, attempt)
+		}
+		t.Logf("cluster %d: R's link to A restarted during the leave (table %d), the holds ended; again with a new cluster", attempt, st.version)
+		m.gate.release()
+		for _, s := range m.nodes {
+			_ = s.Close()
+		}
+	}
+}
+
+// writeHeldOnNew sets the keys of the held slots to "after" on their new
+// primaries, one pipeline per primary (plain SET: WAIT 1 would count R,
+// which is not on their link while it holds), and returns the values by
+// key. A transient CLUSTERDOWN (a node stalled past the reach window on
+// the loaded machine, see readOnlyGet) is asked again.
+func (m *holdFailover) writeHeldOnNew(t *testing.T, st heldState) map[string]string {
+	t.Helper()
+	byPrimary := map[string][]string{}
+	for s, id := range st.held {
+		byPrimary[id] = append(byPrimary[id], m.keys[s])
+	}
+	out := map[string]string{}
+	ctx := longCtx(t)
+	for id, keys := range byPrimary {
+		rc := newClient(t, nodeByID(m.nodes, id), nil)
+		deadline := time.Now().Add(partitionWait)
+		for polls := 0; ; pollPause(&polls) {
+			pipe := rc.Pipeline()
+			for _, k := range keys {
+				pipe.Set(ctx, k, "after", 0)
+			}
+			_, err := pipe.Exec(ctx)
+			if err == nil {
+				break
+			}
+			if !strings.HasPrefix(err.Error(), "CLUSTERDOWN") || time.Now().After(deadline) {
+				t.Fatalf("SET on the new primary %s: %v", id[:8], err)
+			}
+		}
+		for _, k := range keys {
+			out[k] = "after"
+		}
+	}
+	return out
+}
+
+func shortIDs(m map[string]int) map[string]int {
+	out := map[string]int{}
+	for id, n := range m {
+		out[id[:8]] = n
+	}
+	return out
+}
+
+// holdsOf returns how many slots s holds (replState.holds).
+func holdsOf(s *Server) int {
+	rs := s.repl.Load()
+	rs.cfgMu.Lock()
+	defer rs.cfgMu.Unlock()
+	return len(rs.holds)
+}
+
+// settled reports whether every node of alive applied the same table,
+// which lists exactly members, moves nothing (no staged slot), and no
+// node waits for a seal or holds a slot, and every member answers
+// cluster_state:ok.
+func settled(t *testing.T, alive, members []*Server) bool {
+	t.Helper()
+	v := members[0].cl.view.Load().t
+	for _, s := range alive {
+		w := s.cl.view.Load().t
+		if w.Version() != v.Version() || w.Len() != len(members) || w.Staged() != 0 {
+			return false
+		}
+		if rs := s.repl.Load(); rs.gated.Load() > 0 || rs.view.Load() != s.cl.view.Load() || holdsOf(s) > 0 {
+			return false
+		}
+	}
+	for _, s := range members {
+		if v.IndexOf(s.cl.node.Load().ID()) < 0 {
+			return false
+		}
+		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+		info, err := rc.ClusterInfo(ctxT(t)).Result()
+		_ = rc.Close()
+		if err != nil || !containsLine(info, "cluster_state:ok") {
+			return false
+		}
+	}
+	return true
+}
+
+func containsLine(text, line string) bool {
+	return slices.Contains(strings.Split(text, "\r\n"), line)
+}
+
+// checkSettledCluster checks the end state of a failover test: every slot
+// takes writes through a ClusterClient, every member replicates what its
+// table gives it, live, every copy of every slot (all replicas, not only
+// the first) is identical to its primary's, and no node holds a slot.
+func checkSettledCluster(t *testing.T, members []*Server) *redis.ClusterClient {
+	t.Helper()
+	var addrs []string
+	for _, s := range members {
+		addrs = append(addrs, s.Addr())
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, DialTimeout: 2 * time.Second,
+		ReadTimeout: 30 * time.Second, PoolSize: 4})
+	t.Cleanup(func() { _ = cc.Close() })
+	ctx := longCtx(t)
+	all := slotKeys()
+	every := make([]int, cluster.NumSlots)
+	probes := make([]string, cluster.NumSlots)
+	for s := range every {
+		every[s], probes[s] = s, "{"+all[s]+"}probe"
+	}
+	pollFor(t, "writes to every slot", func() bool { return writeSlots(ctx, cc, probes, &every) == 0 })
+	waitReplSynced(t, members)
+	checkCopiesIdentical(t, members)
+	for _, s := range members {
+		if n := holdsOf(s); n != 0 {
+			t.Errorf("%s still holds %d slots", s.Addr(), n)
+		}
+	}
+	return cc
+}
+
+// checkCopiesIdentical compares every replica's copy of every slot with
+// its primary's (DUMP payloads and expiry), polling until they agree.
+func checkCopiesIdentical(t *testing.T, nodes []*Server) {
+	t.Helper()
+	v := nodes[0].cl.view.Load()
+	var diff string
+	waitUntil(t, func() bool {
+		for slot := range cluster.NumSlots {
+			prefs := v.t.Preference(slot)
+			p := nodeByID(nodes, prefs[0].ID)
+			want := slotDump(t, p, slot)
+			for _, m := range prefs[1:] {
+				if got := slotDump(t, nodeByID(nodes, m.ID), slot); got != want {
+					diff = fmt.Sprintf("slot %d: primary %s\n%.300s\nreplica %s\n%.300s", slot, prefs[0].ID[:8], want, m.ID[:8], got)
+					return false
+				}
+			}
+		}
+		return true
+	}, func() string { return diff })
+}
+
+// readsBackAny reads every key of want through cc, polling until each
+// reads one of its allowed values, and returns the value each read.
+func readsBackAny(t *testing.T, cc *redis.ClusterClient, want map[string][]string) map[string]string {
+	t.Helper()
+	ctx := longCtx(t)
+	got := map[string]string{}
+	var bad string
+	for deadline, polls := time.Now().Add(settleWait), 0; ; pollPause(&polls) {
+		bad = ""
+		for k, vals := range want {
+			v, err := cc.Get(ctx, k).Result()
+			if err != nil || !slices.Contains(vals, v) {
+				bad = fmt.Sprintf("%s (slot %d) reads %q (%v), want one of %q", k, keySlot(k), v, err, vals)
+				cc.ReloadState(ctx)
+				break
+			}
+			got[k] = v
+		}
+		if bad == "" {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("acknowledged writes do not read back within %v: %s", settleWait, bad)
+		}
+	}
+}
+
+// TestHoldFailoverNewPrimaryDies (case a): A leaves, its slots flip to
+// their first replicas (B), R stays in their rows and holds them on its
+// link to A, A's seal withheld. B is killed (gossip cut, then closed)
+// while R holds. The failover must end with a live primary for every
+// slot (cluster_state:ok on every member), no hold left, every write A
+// acknowledged with WAIT 1 (on A and B, not R) reading back, and every
+// copy identical to its primary's. R must not take a held slot over
+// short of A's seal while A is alive (its link up): that would drop the
+// writes A acknowledged after R's copy.
+func TestHoldFailoverNewPrimaryDies(t *testing.T) {
+	m, acked, after, st := setUpHold(t)
+	// B: the new primary of most held slots.
+	var bID string
+	for id, n := range st.newPrimarys {
+		if bID == "" || n > st.newPrimarys[bID] {
+			bID = id
+		}
+	}
+	b := nodeByID(m.nodes, bID)
+	start := time.Now()
+	crashNode(m.nw, m.nodes, b)
+	var alive []*Server
+	for _, s := range m.nodes {
+		if s != b {
+			alive = append(alive, s)
+		}
+	}
+	// R applies a table without B while its gate still withholds A's seal.
+	var fst heldState
+	pollFor(t, "R applies a table without B", func() bool {
+		v := m.r.repl.Load().view.Load()
+		if v.t.IndexOf(bID) >= 0 {
+			return false
+		}
+		fst = m.heldState()
+		return true
+	})
+	t.Logf("%v after the kill R applied table %d: holds %d of the key slots (total %d), %d of them go to R, link to A up %v",
+		time.Since(start).Round(time.Millisecond), fst.version, len(fst.held), fst.holdsTotal, len(fst.toR), fst.linkToAUp)
+	toR := 0 // held slots of B the failover gave R: it waits for A's seal on the held link (sealFrom)
+	v := m.r.repl.Load().view.Load()
+	for s, id := range st.held {
+		if id == bID && v.t.OwnerIndex(s) == v.self {
+			toR++
+		}
+	}
+	// A is alive and its link up: the failover's table (which no longer
+	// lists A, its leave done) must not end R's holds, or its own
+	// hand-overs from A, by closing that link. Before the fix it did
+	// (planFlips gave the link the zero member: 0 held, link down).
+	if len(fst.held)+toR != len(st.held) || !fst.linkToAUp {
+		t.Errorf("after the failover R holds %d of %d slots (%d more given to R), link to A up %v; want all on a live link",
+			len(fst.held), len(st.held), toR, fst.linkToAUp)
+	}
+	t.Logf("the failover gave R %d of B's %d held slots", toR, st.newPrimarys[bID])
+	m.restoreFlipWait()
+	m.gate.release()
+
+	var members []*Server
+	for _, s := range alive {
+		if s != m.a {
+			members = append(members, s)
+		}
+	}
+	pollFor(t, "the cluster settles without B and A", func() bool { return settled(t, alive, members) })
+	t.Logf("settled %v after the kill", time.Since(start).Round(time.Millisecond))
+	cc := checkSettledCluster(t, members)
+	want := map[string][]string{}
+	for k, v := range acked {
+		want[k] = []string{v}
+	}
+	// The slots the leave flipped to R itself wait for A's seal as R's
+	// hand-over; in some runs R's link to A restarts when the gate opens
+	// and R takes them over without the seal (a gap, docs/replication.md
+	// 2026-12-05): counted, not asserted.
+	for _, s := range st.toR {
+		want[m.keys[s]] = []string{"held", "before"}
+	}
+	for s, id := range st.held {
+		if k := m.keys[s]; id == bID {
+			want[k] = []string{"held", "after"} // "after" was acknowledged by B alone, which died
+		} else {
+			want[k] = []string{"after"} // its primary lives
+		}
+	}
+	got := readsBackAny(t, cc, want)
+	kept, lost := 0, 0
+	for k := range after {
+		if got[k] == "after" {
+			kept++
+		}
+	}
+	for _, s := range st.toR {
+		if got[m.keys[s]] != "held" {
+			lost++
+		}
+	}
+	t.Logf("%d keys acknowledged with WAIT read back, except %d of the %d slots flipped to R; of %d writes B acknowledged without a replica, %d survived",
+		len(acked)-lost, lost, len(st.toR), len(after), kept)
+}
+
+// TestHoldFailoverOldPrimaryDies (case b): as above, but A, the old
+// primary, is killed while R holds and before its seal reached R (the
+// bytes in flight are lost). R's hold must end (its link to A is down),
+// R must load the held slots from their new primaries, every write A
+// acknowledged with WAIT 1 and every write the new primaries
+// acknowledged must read back, and every copy must equal its primary's.
+func TestHoldFailoverOldPrimaryDies(t *testing.T) {
+	m, acked, after, st := setUpHold(t)
+	maps.Copy(acked, after) // their primaries survive
+	loaded0 := m.r.handoff.keysLoaded.Load()
+	start := time.Now()
+	m.gate.cutAll()
+	crashed := make(chan struct{})
+	go func() { // Close may take long (cutAll); the test waits for it at its end
+		defer close(crashed)
+		crashNode(m.nw, m.nodes, m.a)
+	}()
+	defer func() { <-crashed }()
+	pollFor(t, "R's holds end once its link to A is down", func() bool {
+		hs := m.heldState()
+		return hs.holdsTotal == 0
+	})
+	t.Logf("R's holds ended %v after A was killed, gate still closed", time.Since(start).Round(time.Millisecond))
+	m.restoreFlipWait()
+	m.gate.release()
+	var alive []*Server
+	for _, s := range m.nodes {
+		if s != m.a {
+			alive = append(alive, s)
+		}
+	}
+	pollFor(t, "the cluster settles without A", func() bool { return settled(t, alive, alive) })
+	t.Logf("settled %v after the kill", time.Since(start).Round(time.Millisecond))
+	cc := checkSettledCluster(t, alive)
+	want := map[string][]string{}
+	for k, v := range acked {
+		want[k] = []string{v}
+	}
+	// The slots flipped to R itself (not held: R became their primary)
+	// waited for A's seal too, and A died before it reached R: R took
+	// them over with what its copy had, without the "held" writes that
+	// WAIT 1 acknowledged on their first replica. A known gap
+	// (docs/replication.md, 2026-12-05): counted, not asserted.
+	for _, s := range st.toR {
+		want[m.keys[s]] = []string{"held", "before"}
+	}
+	got := readsBackAny(t, cc, want)
+	lost := 0
+	for _, s := range st.toR {
+		if got[m.keys[s]] != "held" {
+			lost++
+		}
+	}
+	t.Logf("%d acknowledged keys read back, except %d of the %d slots flipped to R (WAIT 1 counted their first replica); R loaded %d keys by snapshot after the kill",
+		len(acked)-lost, lost, len(st.toR), m.r.handoff.keysLoaded.Load()-loaded0)
+}
