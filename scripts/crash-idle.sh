@@ -25,10 +25,7 @@ keys=${KEYS:-1000000}
 nodes=${NODES:-4}
 builds=(cached)
 if [ -n "${BASE:-}" ]; then
-  src=$(mktemp -d)
-  git archive "$BASE" | tar -x -C "$src"
-  (cd "$src" && go build -o "$out/base" ./cmd/cached)
-  rm -rf "$src"
+  build_rev "$BASE" base
   builds+=(base)
 fi
 go build -o "$out/bench" ./bench

@@ -50,6 +50,15 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# build_rev REV NAME builds cached at git revision REV as $out/NAME.
+build_rev() {
+  local src
+  src=$(mktemp -d)
+  git archive "$1" | tar -x -C "$src"
+  (cd "$src" && go build -o "$out/$2" ./cmd/cached)
+  rm -rf "$src"
+}
+
 # metric PORT NAME prints the value of a metric without labels from the
 # node whose /metrics listens on PORT (empty if none).
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }

@@ -22,10 +22,7 @@ paces=("$@")
 [ ${#paces[@]} -gt 0 ] || paces=(25 no)
 builds=(cached)
 if [ -n "${BASE:-}" ]; then
-  src=$(mktemp -d)
-  git archive "$BASE" | tar -x -C "$src"
-  (cd "$src" && go build -o "$out/base" ./cmd/cached)
-  rm -rf "$src"
+  build_rev "$BASE" base
   builds+=(base)
 fi
 go build -o "$out/bench" ./bench
