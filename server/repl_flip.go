@@ -195,8 +195,8 @@ func (rs *replState) openedGate() {
 // and those already waiting (also when their old primary left the table:
 // the flip keeps its member, and so its link): they are not owned yet
 // (owned[s] cleared), stay followed from the old primary (added to
-// follow) and answer TRYAGAIN. Slots no longer given to this node stop waiting. rs.cfgMu
-// must be held.
+// follow) and answer TRYAGAIN. Slots no longer given to this node stop
+// waiting. rs.cfgMu must be held.
 func (rs *replState) planFlips(v *clusterView, owned, prev *[store.Slots]bool, follow map[string][]int, members map[string]cluster.Member) {
 	now := time.Now()
 	touched := map[string]bool{}
