@@ -13,13 +13,12 @@ package server
 // has and logs it.
 
 import (
-	"net"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/store"
 )
 
@@ -280,12 +279,11 @@ func (rs *replState) sealFrom(v *clusterView, slot int, from string) (cluster.Me
 	if l == nil || !l.r.Connected() {
 		return cluster.Member{}, false
 	}
-	host, port, err := net.SplitHostPort(l.addr)
-	p, perr := strconv.Atoi(port)
-	if err != nil || perr != nil {
+	host, port, err := config.SplitHostPort(l.addr)
+	if err != nil {
 		return cluster.Member{}, false
 	}
-	return cluster.Member{ID: from, Host: host, Port: p}, true // Addr() is l.addr: setReplicas keeps the link
+	return cluster.Member{ID: from, Host: host, Port: port}, true // Addr() is l.addr: setReplicas keeps the link
 }
 
 // waitingOn reports whether a slot waits for a seal from primary id.
