@@ -227,10 +227,10 @@ func applierFrom(st *fakeStore, slots []int) *fakeApplier {
 // replica) with a seal. A node A whose copy of the slots stands at the
 // sealed positions (here the old primary's own store; in a cluster the
 // slots' other replica, which stays in their row) follows them from B: its
-// Replica (slots added by SetSlots, the positions from Resume) continues
-// B's stream there without a snapshot, although its handshake reaches B
-// before B adopted the positions (B's handshake waits for the Owner), and
-// ends identical to B.
+// Replica (slots added by SetSlots on its running link to B, the positions
+// from Resume) continues B's stream there without a snapshot and without
+// a reconnect, although its FOLLOWs reach B before B adopted the
+// positions (B's link waits for the Owner), and ends identical to B.
 func TestSealedCopyResumesAtNewPrimary(t *testing.T) {
 	slots := []int{1, 2}
 	st1 := newFakeStore()
@@ -273,9 +273,9 @@ func TestSealedCopyResumesAtNewPrimary(t *testing.T) {
 	}
 	defer ra.Close()
 	waitFor(t, "a follows slot 9", func() bool { return caughtUp(stB.fakeStore, ra, []int{9}) })
-	before := p2.Stats()
+	before, raBefore := p2.Stats(), ra.Stats()
 	ra.SetSlots([]int{1, 2, 9})
-	waitFor(t, "b's handshake waits for the slots", stB.asked.Load)
+	waitFor(t, "b's link waits for the slots", stB.asked.Load)
 	for _, s := range slots {
 		hist, seq, live := rb.Position(s)
 		if !live || hist != p1.ID() || seq != sealed[s] {
@@ -288,8 +288,11 @@ func TestSealedCopyResumesAtNewPrimary(t *testing.T) {
 	all := []int{1, 2, 9}
 	waitFor(t, "a follows b", func() bool { return caughtUp(stB.fakeStore, ra, all) })
 	assertSame(t, stB.fakeStore, apA, all)
-	if s := p2.Stats(); s.FullSyncs != before.FullSyncs || s.PartialSlots != before.PartialSlots+3 {
-		t.Errorf("b's stats %+v, before a added the slots %+v: want all three slots continued, no snapshot", s, before)
+	if s := p2.Stats(); s.FullSyncs != before.FullSyncs || s.PartialSlots != before.PartialSlots+2 {
+		t.Errorf("b's stats %+v, before a added the slots %+v: want both slots continued, no snapshot", s, before)
+	}
+	if s := ra.Stats(); s.Reconnects != raBefore.Reconnects || s.SlotChanges != raBefore.SlotChanges+1 {
+		t.Errorf("a's stats %+v, before it added the slots %+v: want the change sent on the link, no reconnect", s, raBefore)
 	}
 	if v := apA.violations(); len(v) > 0 {
 		t.Errorf("a's applier: %v", v)

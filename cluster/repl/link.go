@@ -26,9 +26,12 @@ type link struct {
 	done chan struct{} // closed by stop
 	once sync.Once
 
-	// Owned by the sender goroutine; slots is read-only once ready is set.
+	// Owned by the sender goroutine; slots changes only under mu (FOLLOW,
+	// UNFOLLOW), so others read it under mu.
 	w        connWriter
 	slots    []bool           // slots the replica asked for
+	seen     []uint64         // per slot: seq of the last record the cursor passed (any slot)
+	deferred []follow         // FOLLOWs waiting for the node to own their slot (awaitResumable's in-place twin)
 	pending  []bool           // slots waiting for their snapshot
 	sent     []uint64         // per slot: last seq sent (or covered by a snapshot)
 	queue    []int            // slots to snapshot, in order
@@ -54,7 +57,8 @@ type link struct {
 	ackMs    int64
 	ackSnaps uint64
 	ackAt    time.Time
-	reqs     []int // slots the replica asked to resync
+	reqs     []int    // slots the replica asked to resync
+	changes  []follow // FOLLOW and UNFOLLOW requests, in order
 	getack   bool
 	snapLeft int // slots waiting for a snapshot
 
@@ -103,8 +107,18 @@ func newLink(p *Primary, c net.Conn) *link {
 		slots:    make([]bool, NumSlots),
 		pending:  make([]bool, NumSlots),
 		sent:     make([]uint64, NumSlots),
+		seen:     make([]uint64, NumSlots),
 		liveSnap: make([]uint64, NumSlots),
 	}
+}
+
+// follow is a replica's request to add a slot to its running link at a
+// position (FOLLOW), or to drop one (UNFOLLOW, drop set).
+type follow struct {
+	slot          int
+	seq, hist, id uint64
+	drop          bool
+	until         time.Time // deferred: when to stop waiting for the node to own the slot
 }
 
 // stop ends the link (first caller's reason wins) and closes its connection.
@@ -264,7 +278,10 @@ func (l *link) send() error {
 	hb := time.NewTicker(l.p.cfg.Heartbeat)
 	defer hb.Stop()
 	for {
-		getack := l.takeRequests()
+		getack, err := l.takeRequests()
+		if err != nil {
+			return err
+		}
 		moved, err := l.catchUp()
 		if err != nil {
 			return err
@@ -296,10 +313,15 @@ func (l *link) send() error {
 		if moved {
 			continue
 		}
+		var retry <-chan time.Time
+		if len(l.deferred) > 0 {
+			retry = time.After(followPoll) // an unstopped timer is collected (Go 1.23)
+		}
 		select {
 		case <-l.done:
 			return nil
 		case <-l.wake:
+		case <-retry:
 		case <-hb.C:
 			l.w.buf = appendFrame(l.w.buf, fPos, l.curIndex, uint64(max(l.curMs, 0)))
 			l.lastSent = l.curIndex
@@ -310,19 +332,117 @@ func (l *link) send() error {
 	}
 }
 
-// takeRequests queues the snapshots replicas asked for and reports
-// whether an acknowledgement was asked for.
-func (l *link) takeRequests() bool {
+// followPoll is how often a link looks again at FOLLOWs waiting for the
+// node to own their slot.
+const followPoll = 2 * time.Millisecond
+
+// takeRequests queues the snapshots replicas asked for, applies the slot
+// changes they sent, and reports whether an acknowledgement was asked
+// for. It runs between units.
+func (l *link) takeRequests() (bool, error) {
 	l.mu.Lock()
-	reqs, getack := l.reqs, l.getack
-	l.reqs, l.getack = nil, false
+	reqs, getack, changes := l.reqs, l.getack, l.changes
+	l.reqs, l.getack, l.changes = nil, false, nil
 	l.mu.Unlock()
 	for _, s := range reqs {
-		if !l.pending[s] {
+		if l.slots[s] && !l.pending[s] { // not for a slot dropped since (UNFOLLOW)
 			l.markPending(s)
 		}
 	}
-	return getack
+	if len(changes) > 0 || len(l.deferred) > 0 {
+		if l.applyChanges(changes) {
+			return getack, l.w.flush() // the FOLLOWED answers
+		}
+	}
+	return getack, nil
+}
+
+// applyChanges applies the replica's FOLLOW and UNFOLLOW requests in
+// order, after the deferred FOLLOWs. A FOLLOW resumes the slot in place
+// when the backlog continues the replica's position and no record of the
+// slot past it has gone by the cursor (seen): the records after it are
+// all still ahead, and those before it the replica holds. Otherwise the
+// slot gets a snapshot, except that a position the backlog cannot
+// continue yet waits, up to OwnWait, for the node to own the slot (a
+// replica that stays in a handed-over slot's row asks from the old
+// primary's seal, which this node adopts once it owns the slot). Each
+// FOLLOW is answered FOLLOWED slot full id before any frame of the slot;
+// it reports whether it answered any.
+func (l *link) applyChanges(changes []follow) bool {
+	now := l.p.now()
+	var resumed, full int
+	pending := append(l.deferred, changes...)
+	l.deferred = nil
+	for _, c := range pending {
+		if c.drop {
+			l.unfollow(c.slot)
+			continue
+		}
+		if c.until.IsZero() { // a new request
+			l.unfollow(c.slot) // a FOLLOW of a followed slot starts it over
+			c.until = now.Add(OwnWait)
+		}
+		l.p.mu.Lock()
+		resume := l.p.canResumeLocked(c.slot, c.hist, c.seq) && l.seen[c.slot] <= c.seq
+		l.p.mu.Unlock()
+		if !resume && c.hist != 0 && now.Before(c.until) && len(l.awaitOwnedNow(c.slot)) > 0 {
+			l.deferred = append(l.deferred, c)
+			continue
+		}
+		l.mu.Lock()
+		l.slots[c.slot] = true
+		l.nslots++
+		l.mu.Unlock()
+		fullSync := uint64(1)
+		if resume {
+			l.sent[c.slot] = c.seq
+			fullSync = 0
+			resumed++
+		}
+		l.w.buf = appendFrame(l.w.buf, fFollowed, uint64(c.slot), fullSync, c.id)
+		if !resume {
+			l.markPending(c.slot) // after FOLLOWED: its SNAP comes later
+			full++
+		}
+		l.sealGen = 0 // look at the seals again: the slot may be sealed
+	}
+	l.p.partialSlots.Add(uint64(resumed))
+	if resumed+full > 0 {
+		l.p.cfg.Logger.Info("replica slots added", "replica", l.replicaID(), "addr", l.conn.RemoteAddr().String(),
+			"slots_resumed", resumed, "slots_full", full, "slots_waiting", len(l.deferred))
+	}
+	return resumed+full > 0
+}
+
+// awaitOwnedNow returns slot in a slice if the Snapshotter is an Owner
+// that does not own it now (awaitOwned without the wait).
+func (l *link) awaitOwnedNow(slot int) []int {
+	if o, ok := l.p.snap.(Owner); ok && !o.Owns(slot) {
+		return []int{slot}
+	}
+	return nil
+}
+
+// unfollow stops sending slot s: its records are filtered out from here,
+// a snapshot queued for it is not sent, and acknowledgements no longer
+// count for it. A FOLLOW of s still deferred is dropped.
+func (l *link) unfollow(s int) {
+	l.deferred = slices.DeleteFunc(l.deferred, func(c follow) bool { return c.slot == s })
+	if !l.slots[s] {
+		return
+	}
+	l.mu.Lock()
+	l.slots[s] = false
+	l.nslots--
+	l.liveSnap[s] = notLive
+	if l.pending[s] {
+		l.snapLeft--
+	}
+	l.mu.Unlock()
+	l.pending[s] = false // its queue entry is skipped (snapshotNext)
+	l.sent[s] = 0
+	delete(l.sealWait, s)
+	delete(l.sealSent, s)
 }
 
 // markPending queues a snapshot of slot s.
@@ -434,6 +554,7 @@ func (l *link) process(b []byte) {
 		more := h.flags&flagMore != 0
 		l.inUnit = more
 		s := h.slot
+		l.seen[s] = h.seq
 		keep := l.slots[s] && !l.pending[s] && h.seq > l.sent[s]
 		if keep && h.seq != l.sent[s]+1 {
 			// The backlog lost part of the slot's history: heal by snapshot.
@@ -636,10 +757,14 @@ func (l *link) handleFrame(args [][]byte) error {
 		}
 	case string(args[0]) == fResync && len(args) == 2:
 		s, ok := parseSlot(args[1])
-		if !ok || !l.slots[s] {
+		if !ok {
 			return fmt.Errorf("%w: bad RESYNC", ErrFrame)
 		}
 		l.mu.Lock()
+		if !l.slots[s] { // dropped (UNFOLLOW) after the replica asked: nothing to send
+			l.mu.Unlock()
+			return nil
+		}
 		l.liveSnap[s] = notLive
 		l.reqs = append(l.reqs, s)
 		if len(l.reqs) > NumSlots {
@@ -647,6 +772,27 @@ func (l *link) handleFrame(args [][]byte) error {
 			return fmt.Errorf("%w: too many RESYNC requests", ErrFrame)
 		}
 		l.mu.Unlock()
+		l.poke()
+	case string(args[0]) == fFollow && len(args) == 5, string(args[0]) == fUnfollow && len(args) == 2:
+		s, ok := parseSlot(args[1])
+		c := follow{slot: s, drop: len(args) == 2}
+		if !c.drop {
+			n, ok2 := uints(args[2:])
+			ok = ok && ok2
+			if ok {
+				c.seq, c.hist, c.id = n[0], n[1], n[2]
+			}
+		}
+		if !ok {
+			return fmt.Errorf("%w: bad %s", ErrFrame, args[0])
+		}
+		l.mu.Lock()
+		l.changes = append(l.changes, c)
+		n := len(l.changes)
+		l.mu.Unlock()
+		if n > 4*NumSlots {
+			return fmt.Errorf("%w: too many FOLLOW and UNFOLLOW requests", ErrFrame)
+		}
 		l.poke()
 	default:
 		return fmt.Errorf("%w: unexpected %q from replica", ErrFrame, args[0])

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,10 +111,17 @@ type Replica struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu     sync.Mutex // protects want, conn, resumeAt
+	mu     sync.Mutex // protects want, conn, inband, asked, lastAsk, resumeAt; slot state changes made while a FOLLOW may be pending
 	want   []bool
 	conn   net.Conn
 	closed bool
+	// inband is set while a session is past its handshake: SetSlots then
+	// sends FOLLOW and UNFOLLOW on it instead of reconnecting.
+	inband bool
+	// asked holds the FOLLOWs sent and not yet answered (FOLLOWED), by
+	// slot; lastAsk numbers them.
+	asked   map[int]followAsk
+	lastAsk uint64
 	// resumeAt holds, for slots SetSlots added, the positions
 	// ReplicaConfig.Resume gave; the next session takes them (live from
 	// there) before its handshake.
@@ -145,7 +153,12 @@ type Replica struct {
 	gaps         atomic.Uint64
 	dups         atomic.Uint64
 	reconnects   atomic.Uint64
+	slotChanges  atomic.Uint64
 }
+
+// errSlotsChanged ends a session whose slots SetSlots changed during its
+// handshake: the next one asks for the new set.
+var errSlotsChanged = errors.New("repl: slots changed during the handshake")
 
 // NewReplica starts replicating cfg.Slots from cfg.Addr into ap.
 func NewReplica(cfg ReplicaConfig, ap Applier) (*Replica, error) {
@@ -186,11 +199,21 @@ func NewReplica(cfg ReplicaConfig, ap Applier) (*Replica, error) {
 // last sequence number applied.
 type position struct{ hist, seq uint64 }
 
-// SetSlots replaces the set of slots replicated; the replica reconnects
-// to ask for the new set, continuing the slots it keeps from where they
-// were when the backlog allows. A slot it adds is presented at the
-// position ReplicaConfig.Resume gives for it, if any (a replica whose
-// copy stands at the seal of the slot's previous primary).
+// followAsk is a FOLLOW sent on the current connection: its number and
+// the position it presented.
+type followAsk struct {
+	id  uint64
+	pos position
+}
+
+// SetSlots replaces the set of slots replicated. A slot it adds is
+// presented at the position ReplicaConfig.Resume gives for it, if any (a
+// replica whose copy stands at the seal of the slot's previous primary),
+// and gets a snapshot otherwise or when the primary's backlog cannot
+// continue it. On a connected link the change is sent on the connection
+// (FOLLOW, UNFOLLOW): the slots it keeps, and the snapshots under way,
+// go on undisturbed, and a dropped slot's frames still in flight are not
+// applied. Otherwise the next connection's handshake asks for the new set.
 func (r *Replica) SetSlots(slots []int) {
 	want := make([]bool, NumSlots)
 	for _, s := range slots {
@@ -199,6 +222,11 @@ func (r *Replica) SetSlots(slots []int) {
 		}
 	}
 	r.mu.Lock()
+	if r.inband && r.conn != nil {
+		r.changeSlotsLocked(want)
+		r.mu.Unlock()
+		return
+	}
 	if r.cfg.Resume != nil {
 		for s := range NumSlots {
 			if !want[s] || r.want[s] {
@@ -222,6 +250,91 @@ func (r *Replica) SetSlots(slots []int) {
 		r.conn.Close()
 	}
 	r.mu.Unlock()
+}
+
+// Reconnect closes the current connection, if any: the replica dials
+// again and its handshake continues every slot it can from the backlog
+// (tests use it to put a fault injector on the link, or to cut it).
+func (r *Replica) Reconnect() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn != nil {
+		r.conn.Close()
+	}
+}
+
+// changeSlotsLocked sends the difference between r.want and want on the
+// current connection and makes want the set. A dropped slot is off at
+// once (its frames still in flight are skipped); an added one stays off
+// until the primary's FOLLOWED says whether it resumed or a snapshot
+// follows, so frames of an earlier following of it are skipped too. If
+// the write fails the connection is closed and the next handshake asks
+// for want. r.mu must be held.
+func (r *Replica) changeSlotsLocked(want []bool) {
+	var frames []byte
+	for s := range NumSlots {
+		switch {
+		case r.want[s] && !want[s]:
+			r.state[s].Store(slotOff)
+			delete(r.asked, s)
+			frames = appendFrame(frames, fUnfollow, uint64(s))
+		case want[s] && !r.want[s]:
+			var p position
+			if r.cfg.Resume != nil {
+				if hist, seq, ok := r.cfg.Resume(s); ok {
+					p = position{hist, seq}
+				}
+			}
+			r.state[s].Store(slotOff)
+			r.lastAsk++
+			if r.asked == nil {
+				r.asked = map[int]followAsk{}
+			}
+			r.asked[s] = followAsk{id: r.lastAsk, pos: p}
+			frames = appendFrame(frames, fFollow, uint64(s), p.seq, p.hist, r.lastAsk)
+		}
+	}
+	r.want = want
+	if len(frames) == 0 {
+		return
+	}
+	r.slotChanges.Add(1)
+	r.wmu.Lock()
+	r.w.buf = append(r.w.buf, frames...)
+	err := r.w.flush()
+	r.wmu.Unlock()
+	if err != nil {
+		r.conn.Close()
+	}
+}
+
+// handleFollowed takes FOLLOWED slot full id: the primary added the slot
+// at the position its FOLLOW presented (full 0: it continues the stream
+// from there) or will send a snapshot. An answer to an earlier FOLLOW of
+// the slot, replaced since, is skipped.
+func (r *Replica) handleFollowed(args [][]byte) error {
+	s, ok := slotArg(args, 4)
+	n, ok2 := uints(args[min(2, len(args)-1):])
+	if !ok || !ok2 || len(r.unit) > 0 {
+		return fmt.Errorf("%w: bad FOLLOWED", ErrFrame)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.asked[s]
+	if !ok || a.id != n[1] {
+		return nil
+	}
+	delete(r.asked, s)
+	r.sealed[s].Store(0)
+	if n[0] != 0 {
+		r.state[s].Store(slotWaiting)
+		return nil
+	}
+	r.hist[s].Store(r.pid)
+	r.applied[s].Store(a.pos.seq)
+	r.state[s].Store(slotLive)
+	r.partialSlots.Add(1)
+	return nil
 }
 
 // Applied returns the last sequence number of slot handed to the Applier
@@ -311,7 +424,16 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
-		r.conn = nil
+		r.conn, r.inband = nil, false
+		for s, a := range r.asked { // unanswered: the next handshake presents them
+			if a.pos.hist != 0 || a.pos.seq != 0 {
+				if r.resumeAt == nil {
+					r.resumeAt = map[int]position{}
+				}
+				r.resumeAt[s] = a.pos
+			}
+		}
+		r.asked = nil
 		r.mu.Unlock()
 	}()
 	r.w = connWriter{conn: conn, timeout: r.cfg.WriteTimeout}
@@ -326,6 +448,13 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 	if err := r.readWelcome(fr, want); err != nil {
 		return false, err
 	}
+	r.mu.Lock()
+	if !slices.Equal(want, r.want) { // SetSlots ran during the handshake
+		r.mu.Unlock()
+		return true, errSlotsChanged
+	}
+	r.inband = true
+	r.mu.Unlock()
 	r.connected.Store(true)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -441,9 +570,17 @@ func (r *Replica) sendAck() error {
 	return r.w.flush()
 }
 
-// sendResync asks for a snapshot of slot s.
+// sendResync asks for a snapshot of slot s, unless SetSlots dropped it.
 func (r *Replica) sendResync(s int) error {
-	r.state[s].Store(slotWaiting)
+	r.mu.Lock()
+	off := r.state[s].Load() == slotOff
+	if !off {
+		r.state[s].Store(slotWaiting)
+	}
+	r.mu.Unlock()
+	if off {
+		return nil
+	}
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
 	r.w.buf = appendFrame(r.w.buf, fResync, uint64(s))

@@ -48,6 +48,8 @@ func (r *Replica) handle(args [][]byte) error {
 		return nil
 	case fGetAck:
 		return r.sendAck()
+	case fFollowed:
+		return r.handleFollowed(args)
 	}
 	return fmt.Errorf("%w: unexpected %q from primary", ErrFrame, args[0])
 }
@@ -124,10 +126,15 @@ func (r *Replica) handleSnap(args [][]byte) error {
 	if !ok || len(r.unit) > 0 {
 		return fmt.Errorf("%w: bad SNAP", ErrFrame)
 	}
-	if r.state[s].Load() == slotOff {
+	r.mu.Lock() // against SetSlots turning the slot off
+	off := r.state[s].Load() == slotOff
+	if !off {
+		r.state[s].Store(slotLoading)
+	}
+	r.mu.Unlock()
+	if off {
 		return nil
 	}
-	r.state[s].Store(slotLoading)
 	r.sealed[s].Store(0)
 	r.loadErr[s] = false
 	if err := r.ap.FlushSlot(s); err != nil {
@@ -172,9 +179,13 @@ func (r *Replica) handleSnapEnd(args [][]byte) error {
 		}
 		if err == nil {
 			r.fullSyncs.Add(1)
-			r.applied[s].Store(seq)
-			r.hist[s].Store(r.pid)
-			r.state[s].Store(slotLive)
+			r.mu.Lock() // against SetSlots turning the slot off meanwhile
+			if r.state[s].Load() == slotLoading {
+				r.applied[s].Store(seq)
+				r.hist[s].Store(r.pid)
+				r.state[s].Store(slotLive)
+			}
+			r.mu.Unlock()
 		} else if err := r.sendResync(s); err != nil {
 			return err
 		}

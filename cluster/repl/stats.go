@@ -92,6 +92,7 @@ type ReplicaStats struct {
 	Gaps         uint64 // sequence gaps seen (each heals by a snapshot of the slot)
 	Duplicates   uint64 // records skipped as already applied
 	Reconnects   uint64 // connections that ended or failed
+	SlotChanges  uint64 // SetSlots changes sent on a connected link (FOLLOW, UNFOLLOW) instead of a reconnect
 }
 
 // Connected reports whether the link to the primary is up (handshake done).
@@ -110,6 +111,7 @@ func (r *Replica) Stats() ReplicaStats {
 		Gaps:         r.gaps.Load(),
 		Duplicates:   r.dups.Load(),
 		Reconnects:   r.reconnects.Load(),
+		SlotChanges:  r.slotChanges.Load(),
 	}
 	for i := range r.state {
 		switch r.state[i].Load() {

@@ -21,9 +21,15 @@ import (
 //	SNAPEND slot seq index                 the snapshot holds slot's effects up to seq
 //	SEAL slot seq                          the primary gave up slot: its stream ended at seq
 //	GETACK                                 acknowledge now
+//	FOLLOWED slot full id                  FOLLOW id took effect here: resumed (full=0) or a snapshot follows
 //
 // Replica to primary: REPLSYNC (the handshake, see Replica), ACK index ms,
-// RESYNC slot (a gap was seen: send a snapshot of slot).
+// RESYNC slot (a gap was seen: send a snapshot of slot), FOLLOW slot seq
+// hist id (add slot to the running link, at that position if the stream
+// can continue it), UNFOLLOW slot (stop sending slot). A table change adds
+// and drops a link's slots with these, not with a new handshake, which
+// restarted every snapshot under way on the link and lost the seals in
+// flight.
 const (
 	fRec     = "REC"
 	fUnitEnd = "UEND"
@@ -36,6 +42,10 @@ const (
 	fSync    = "REPLSYNC"
 	fAck     = "ACK"
 	fResync  = "RESYNC"
+
+	fFollow   = "FOLLOW"
+	fUnfollow = "UNFOLLOW"
+	fFollowed = "FOLLOWED"
 )
 
 // recFields is the number of elements of a REC frame before the command.

@@ -1,0 +1,145 @@
+package repl
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// gatedStore is a fakeStore whose Snapshot of one slot waits until the
+// gate opens, and which counts the snapshots taken of each slot.
+type gatedStore struct {
+	*fakeStore
+	slot    int
+	entered chan struct{} // closed when the gated slot's snapshot begins
+	gate    chan struct{} // closed by the test to let it go on
+
+	mu    sync.Mutex
+	snaps map[int]int
+	once  sync.Once
+}
+
+func (g *gatedStore) Snapshot(slot int, emit func(db int, key, head, body []byte, pexpireAt int64, release func()) error) (uint64, error) {
+	g.mu.Lock()
+	g.snaps[slot]++
+	g.mu.Unlock()
+	if slot == g.slot {
+		g.once.Do(func() { close(g.entered) })
+		<-g.gate
+	}
+	return g.fakeStore.Snapshot(slot, emit)
+}
+
+func (g *gatedStore) count(slot int) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.snaps[slot]
+}
+
+// TestSetSlotsOnLiveLink: a replica's slot set changes while its link is
+// syncing. The change goes over the running connection (no reconnect):
+// the snapshot under way and those queued are sent once each, not again;
+// the added slot gets its snapshot and follows the stream; the dropped one
+// gets no more records, and acknowledgements no longer count for it.
+func TestSetSlotsOnLiveLink(t *testing.T) {
+	st := &gatedStore{fakeStore: newFakeStore(), slot: 5, entered: make(chan struct{}), gate: make(chan struct{}), snaps: map[int]int{}}
+	p, addr := serveSnapshotter(t, st, st.fakeStore)
+	first := slotRange(0, 10)
+	prefill(st.fakeStore, slotRange(0, 20), 20)
+	ap := newFakeApplier()
+	r, err := NewReplica(ReplicaConfig{Addr: addr, ID: "r", Slots: first}, ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	<-st.entered // slots 0-4 sent, 5 under way, 6-9 queued
+	waitFor(t, "the handshake's answer read", r.Connected)
+
+	// Drop 3 (live) and 7 (queued), add 15 and 16.
+	next := []int{0, 1, 2, 4, 5, 6, 8, 9, 15, 16}
+	r.SetSlots(next)
+	close(st.gate)
+	waitFor(t, "the new set synced", func() bool { return caughtUp(st.fakeStore, r, next) })
+
+	if s := r.Stats(); s.Reconnects != 0 || s.SlotChanges != 1 {
+		t.Fatalf("replica stats %+v: want the change sent on the link, no reconnect", s)
+	}
+	for _, s := range next {
+		if n := st.count(s); n != 1 {
+			t.Errorf("slot %d snapshotted %d times, want once", s, n)
+		}
+	}
+	if n := st.count(7); n > 1 {
+		t.Errorf("dropped slot 7 snapshotted %d times, want at most once", n)
+	}
+
+	// A write to the dropped slot is not applied, and does not count as
+	// acknowledged; one to an added slot is both.
+	var dropped, added Token
+	dropped.Note(3, st.set(3, "after-drop", "x"))
+	added.Note(16, st.set(16, "after-add", "y"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if got := p.Wait(ctx, added, 1); got != 1 {
+		t.Fatalf("Wait(added slot) = %d, want 1", got)
+	}
+	if _, keys := ap.state(16); keys["after-add"].v != "y" {
+		t.Fatalf("added slot 16 acknowledged without the write: %v", keys)
+	}
+	if _, keys := ap.state(3); keys["after-drop"].v != "" {
+		t.Fatalf("dropped slot 3 got a write after the change: %v", keys)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	if got := p.Wait(short, dropped, 1); got != 0 {
+		t.Fatalf("Wait(dropped slot) = %d, want 0", got)
+	}
+	if _, _, live := r.Position(3); live {
+		t.Fatal("dropped slot 3 still reported live")
+	}
+	assertSame(t, st.fakeStore, ap, next)
+	if v := ap.violations(); len(v) > 0 {
+		t.Errorf("applier: %v", v)
+	}
+}
+
+// TestSetSlotsReaddsDroppedSlot: a slot dropped and added again before
+// the primary answered gets a fresh snapshot; the frames of its first
+// following still in flight are not applied to the new one, and the copy
+// ends identical to the primary's.
+func TestSetSlotsReaddsDroppedSlot(t *testing.T) {
+	h := newHarness(t, Config{BacklogSize: 64 << 20}) // the writers do not push the replica out of it
+	slots := slotRange(0, 8)
+	prefill(h.store, slots, 50)
+	ap := newFakeApplier()
+	r := h.replica("r", slots, ap, nil)
+	waitFor(t, "synced", func() bool { return caughtUp(h.store, r, slots) })
+	stop := make(chan struct{})
+	written := writers(h.store, slots, 2, stop)
+	total := func() (n uint64) {
+		for _, s := range slots {
+			n += h.store.seq(s)
+		}
+		return n
+	}
+	for i := range 20 {
+		s := i % len(slots)
+		before := total()
+		r.SetSlots(slots[:s]) // drop s..7
+		r.SetSlots(slots)     // and add them back
+		waitFor(t, "writes after the change", func() bool { return total() > before+10 })
+	}
+	close(stop)
+	if written() == 0 {
+		t.Fatal("no writes during the changes")
+	}
+	waitFor(t, "synced again", func() bool { return caughtUp(h.store, r, slots) })
+	assertSame(t, h.store, ap, slots)
+	if v := ap.violations(); len(v) > 0 {
+		t.Errorf("applier: %v", v)
+	}
+	if s := r.Stats(); s.Reconnects != 0 {
+		t.Errorf("replica stats %+v: want no reconnect", s)
+	}
+}
