@@ -229,21 +229,10 @@ func (rs *replState) planFlips(v *clusterView, owned, prev *[store.Slots]bool, f
 		}
 		touched[f.from] = true
 	}
-	rs.mu.Lock()
 	for id := range touched {
-		if l := rs.replicas[id]; l != nil {
-			// Slots already taken over from id stay on its link while
-			// others wait (see dropTakenLocked): no reconnect.
-			for _, s := range l.slots {
-				if owned[s] && prev[s] {
-					follow[id] = append(follow[id], s)
-				}
-			}
-		}
 		slices.Sort(follow[id])
 		follow[id] = slices.Compact(follow[id])
 	}
-	rs.mu.Unlock()
 	if len(rs.flips) > 0 {
 		select {
 		case rs.poke <- struct{}{}:
@@ -284,17 +273,6 @@ func (rs *replState) sealFrom(v *clusterView, slot int, from string) (cluster.Me
 		return cluster.Member{}, false
 	}
 	return cluster.Member{ID: from, Host: host, Port: port}, true // Addr() is l.addr: setReplicas keeps the link
-}
-
-// waitingOn reports whether a slot waits for a seal from primary id.
-// rs.cfgMu must be held.
-func (rs *replState) waitingOn(id string) bool {
-	for _, f := range rs.flips {
-		if f.from == id {
-			return true
-		}
-	}
-	return false
 }
 
 // followedFrom returns the ID of the primary whose Replica carries slot,
@@ -426,16 +404,11 @@ func (rs *replState) adoptFlipLocked(slot int, l *replicaLink) {
 	rs.p.Adopt(slot, 0, rs.s.store.SlotSeq(slot))
 }
 
-// dropTakenLocked removes the slots now owned from the changed links. A
-// link drops them only when none of its slots waits any more: a reconnect
-// would ask for snapshots of the waiting ones (a slot never written cannot
-// resume), which the old primary, no longer theirs, refuses. rs.mu and
-// rs.cfgMu must be held.
+// dropTakenLocked removes the slots now owned from the changed links
+// (UNFOLLOW on the running link: the slots still waiting for their seal
+// on it go on undisturbed). rs.mu and rs.cfgMu must be held.
 func (rs *replState) dropTakenLocked(changed map[*replicaLink]bool, owned *[store.Slots]bool) {
 	for l := range changed {
-		if rs.waitingOn(l.primaryID) {
-			continue
-		}
 		l.slots = slices.DeleteFunc(slices.Clone(l.slots), func(x int) bool { return owned[x] })
 		if len(l.slots) == 0 {
 			rs.closeLinkLocked(l)

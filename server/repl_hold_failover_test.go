@@ -332,9 +332,10 @@ func (m *holdFailover) heldState() heldState {
 // primaries ("after", returned by key). It returns what A acknowledged,
 // and ok false if R's link to A restarted meanwhile: with the gate
 // closed its handshake never completes, so the holds end (as designed)
-// before the kill; a table of the leave that changes the slots R
-// follows from A restarts the link (Replica.SetSlots), which depends on
-// the ring's layout.
+// before the kill. Until a table's slot changes went on the running link
+// (FOLLOW, UNFOLLOW), a table of the leave that changed the slots R
+// follows from A restarted it (about 1 run in 4); a restart for another
+// reason (its read timeout on a stalled machine) is still retried.
 func (m *holdFailover) leaveWithHold(t *testing.T) (acked, after map[string]string, st heldState, ok bool) {
 	t.Helper()
 	acked = map[string]string{}
@@ -625,11 +626,12 @@ func TestHoldFailoverNewPrimaryDies(t *testing.T) {
 		want[k] = []string{v}
 	}
 	// The slots the leave flipped to R itself wait for A's seal as R's
-	// hand-over; in some runs R's link to A restarts when the gate opens
-	// and R takes them over without the seal (a gap, docs/replication.md
-	// 2026-12-05): counted, not asserted.
+	// hand-over, on the link to A the failover kept. Until the tables'
+	// slot changes went on the running link (FOLLOW, UNFOLLOW), a table
+	// step restarted that link, and in some runs R took them over without
+	// the seal and lost these writes (284 to 1,365 of 1,365 keys).
 	for _, s := range st.toR {
-		want[m.keys[s]] = []string{"held", "before"}
+		want[m.keys[s]] = []string{"held"}
 	}
 	for s, id := range st.held {
 		if k := m.keys[s]; id == bID {
@@ -639,19 +641,14 @@ func TestHoldFailoverNewPrimaryDies(t *testing.T) {
 		}
 	}
 	got := readsBackAny(t, cc, want)
-	kept, lost := 0, 0
+	kept := 0
 	for k := range after {
 		if got[k] == "after" {
 			kept++
 		}
 	}
-	for _, s := range st.toR {
-		if got[m.keys[s]] != "held" {
-			lost++
-		}
-	}
-	t.Logf("%d keys acknowledged with WAIT read back, except %d of the %d slots flipped to R; of %d writes B acknowledged without a replica, %d survived",
-		len(acked)-lost, lost, len(st.toR), len(after), kept)
+	t.Logf("%d keys acknowledged with WAIT read back, %d of them in the %d slots flipped to R; of %d writes B acknowledged without a replica, %d survived",
+		len(acked), len(st.toR), len(st.toR), len(after), kept)
 }
 
 // TestHoldFailoverOldPrimaryDies (case b): as above, but A, the old

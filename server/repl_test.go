@@ -317,14 +317,13 @@ func primaryStats(nodes []*Server) (full, partial uint64) {
 	return full, partial
 }
 
-// dropReplicaLinks makes every Replica of s reconnect (SetSlots with the
-// same slots closes its connection).
+// dropReplicaLinks makes every Replica of s reconnect.
 func dropReplicaLinks(s *Server) {
 	rs := s.repl.Load()
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	for _, l := range rs.replicas {
-		l.r.SetSlots(l.slots)
+		l.r.Reconnect()
 	}
 }
 
