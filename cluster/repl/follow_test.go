@@ -2,6 +2,7 @@ package repl
 
 import (
 	"context"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -141,5 +142,57 @@ func TestSetSlotsReaddsDroppedSlot(t *testing.T) {
 	}
 	if s := r.Stats(); s.Reconnects != 0 {
 		t.Errorf("replica stats %+v: want no reconnect", s)
+	}
+}
+
+// TestSetSlotsDoesNotWaitOnPrimary: SetSlots runs under its caller's
+// locks, so it must not wait for a primary that stopped reading: the
+// changes are queued for the link's writer, and past maxOutbox the link
+// is cut (the next handshake asks for the set).
+func TestSetSlotsDoesNotWaitOnPrimary(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fr := newFrameReader(c, 3*NumSlots+3, 1<<10, 2<<20, 0)
+			if _, err := fr.read(); err != nil { // the handshake; nothing is read after it
+				c.Close()
+				continue
+			}
+			_, _ = c.Write(appendFrame(nil, "OK", 1, 0, 0))
+			accepted <- c
+		}
+	}()
+	// A write that waited for the primary would wait for an hour.
+	r, err := NewReplica(ReplicaConfig{Addr: ln.Addr().String(), ID: "r", Slots: []int{0}, WriteTimeout: time.Hour}, newFakeApplier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	first := <-accepted
+	defer first.Close()
+	waitFor(t, "connected", r.Connected)
+	all := slotRange(0, NumSlots)
+	for i := range 40 { // about 25 MiB of FOLLOW and UNFOLLOW frames in all
+		if i%2 == 0 {
+			r.SetSlots(all)
+		} else {
+			r.SetSlots([]int{0})
+		}
+	}
+	waitFor(t, "the link cut past maxOutbox", func() bool { return r.Stats().Reconnects > 0 })
+	select {
+	case c := <-accepted:
+		c.Close() // the next handshake
+	case <-time.After(20 * time.Second):
+		t.Fatal("no new handshake after the cut")
 	}
 }

@@ -148,7 +148,7 @@ type Primary struct {
 	wg sync.WaitGroup // every goroutine of the Primary
 
 	fullSyncs    atomic.Uint64 // slots sent as snapshots
-	partialSlots atomic.Uint64 // slots continued from the backlog at a handshake
+	partialSlots atomic.Uint64 // slots continued from the backlog at a handshake or a FOLLOW
 	partialConns atomic.Uint64 // handshakes that continued at least one slot
 	cuts         atomic.Uint64 // links cut for falling behind the backlog
 	links0       atomic.Uint64 // links accepted

@@ -111,7 +111,7 @@ type Replica struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu     sync.Mutex // protects want, conn, inband, asked, lastAsk, resumeAt; slot state changes made while a FOLLOW may be pending
+	mu     sync.Mutex // protects want, conn, inband, asked, lastAsk, outbox, resumeAt; slot state changes made while a FOLLOW may be pending
 	want   []bool
 	conn   net.Conn
 	closed bool
@@ -122,6 +122,11 @@ type Replica struct {
 	// slot; lastAsk numbers them.
 	asked   map[int]followAsk
 	lastAsk uint64
+	// outbox holds FOLLOW and UNFOLLOW frames for ackLoop to write (woken
+	// by sendOut): SetSlots runs under its caller's locks and must not
+	// wait on a primary that stopped reading.
+	outbox  []byte
+	sendOut chan struct{}
 	// resumeAt holds, for slots SetSlots added, the positions
 	// ReplicaConfig.Resume gave; the next session takes them (live from
 	// there) before its handshake.
@@ -176,6 +181,7 @@ func NewReplica(cfg ReplicaConfig, ap Applier) (*Replica, error) {
 		state:   make([]atomic.Uint32, NumSlots),
 		sealed:  make([]atomic.Uint64, NumSlots),
 		loadErr: make([]bool, NumSlots),
+		sendOut: make(chan struct{}, 1),
 	}
 	for _, s := range cfg.Slots {
 		if s < 0 || s >= NumSlots {
@@ -263,15 +269,16 @@ func (r *Replica) Reconnect() {
 	}
 }
 
-// changeSlotsLocked sends the difference between r.want and want on the
-// current connection and makes want the set. A dropped slot is off at
-// once (its frames still in flight are skipped); an added one stays off
-// until the primary's FOLLOWED says whether it resumed or a snapshot
-// follows, so frames of an earlier following of it are skipped too. If
-// the write fails the connection is closed and the next handshake asks
-// for want. r.mu must be held.
+// changeSlotsLocked queues the difference between r.want and want for
+// the current connection (ackLoop writes it) and makes want the set. A
+// dropped slot is off at once (its frames still in flight are skipped);
+// an added one stays off until the primary's FOLLOWED says whether it
+// resumed or a snapshot follows, so frames of an earlier following of it
+// are skipped too. If the connection ends first, or more than maxOutbox
+// bytes wait (the primary stopped reading), the next handshake asks for
+// want. r.mu must be held.
 func (r *Replica) changeSlotsLocked(want []bool) {
-	var frames []byte
+	frames := r.outbox
 	for s := range NumSlots {
 		switch {
 		case r.want[s] && !want[s]:
@@ -295,17 +302,39 @@ func (r *Replica) changeSlotsLocked(want []bool) {
 		}
 	}
 	r.want = want
-	if len(frames) == 0 {
+	if len(frames) == len(r.outbox) {
 		return
 	}
 	r.slotChanges.Add(1)
-	r.wmu.Lock()
-	r.w.buf = append(r.w.buf, frames...)
-	err := r.w.flush()
-	r.wmu.Unlock()
-	if err != nil {
+	if len(frames) > maxOutbox {
+		r.outbox = nil
 		r.conn.Close()
+		return
 	}
+	r.outbox = frames
+	select {
+	case r.sendOut <- struct{}{}:
+	default:
+	}
+}
+
+// maxOutbox bounds the FOLLOW and UNFOLLOW bytes waiting to be written
+// (a full slot set is about 600 KiB).
+const maxOutbox = 4 << 20
+
+// writeOutbox writes the queued FOLLOW and UNFOLLOW frames.
+func (r *Replica) writeOutbox() error {
+	r.mu.Lock()
+	out := r.outbox
+	r.outbox = nil
+	r.mu.Unlock()
+	if len(out) == 0 {
+		return nil
+	}
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.w.buf = append(r.w.buf, out...)
+	return r.w.flush()
 }
 
 // handleFollowed takes FOLLOWED slot full id: the primary added the slot
@@ -424,7 +453,7 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
-		r.conn, r.inband = nil, false
+		r.conn, r.inband, r.outbox = nil, false, nil
 		for s, a := range r.asked { // unanswered: the next handshake presents them
 			if a.pos.hist != 0 || a.pos.seq != 0 {
 				if r.resumeAt == nil {
@@ -544,7 +573,8 @@ func (r *Replica) readWelcome(fr *frameReader, want []bool) error {
 	return nil
 }
 
-// ackLoop acknowledges every AckInterval until stop.
+// ackLoop acknowledges every AckInterval, and writes the slot changes
+// SetSlots queued, until stop.
 func (r *Replica) ackLoop(stop chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
 	t := time.NewTicker(r.cfg.AckInterval)
@@ -555,6 +585,11 @@ func (r *Replica) ackLoop(stop chan struct{}, wg *sync.WaitGroup) {
 			return
 		case <-t.C:
 			if err := r.sendAck(); err != nil {
+				r.w.conn.Close()
+				return
+			}
+		case <-r.sendOut:
+			if err := r.writeOutbox(); err != nil {
 				r.w.conn.Close()
 				return
 			}

@@ -9,7 +9,7 @@ type PrimaryStats struct {
 	FirstIndex    uint64 // index of the oldest record in the ring
 	LastIndex     uint64 // index of the newest record appended (master_repl_offset, in records)
 	FullSyncs     uint64 // slots sent as snapshots (sync_full counts connections in Redis)
-	PartialSlots  uint64 // slots continued from the backlog at a handshake
+	PartialSlots  uint64 // slots continued from the backlog at a handshake or a FOLLOW
 	PartialSyncs  uint64 // handshakes that continued at least one slot (sync_partial_ok)
 	BehindCuts    uint64 // links cut because their replica fell behind the backlog
 	LinksAccepted uint64 // replica connections served since start
@@ -21,7 +21,7 @@ type LinkStats struct {
 	ID            string // the replica's ID from its handshake
 	Addr          string // its remote address
 	Ready         bool   // the handshake finished
-	Slots         int    // slots the replica asked for in its handshake
+	Slots         int    // slots the link carries (its handshake's, then FOLLOW and UNFOLLOW)
 	AckIndex      uint64 // last record index it acknowledged
 	LagRecords    uint64 // records appended after AckIndex (all slots)
 	LagMs         int64  // append time of the newest record minus that of the acknowledged one (before the first acknowledgement at most the link's age); 0 when caught up
@@ -88,7 +88,7 @@ type ReplicaStats struct {
 	SlotsLive    int    // slots following the stream
 	SlotsSyncing int    // slots waiting for or loading a snapshot
 	FullSyncs    uint64 // slot snapshots loaded
-	PartialSlots uint64 // slots continued from the primary's backlog at handshakes
+	PartialSlots uint64 // slots continued from the primary's backlog at handshakes and FOLLOWs
 	Gaps         uint64 // sequence gaps seen (each heals by a snapshot of the slot)
 	Duplicates   uint64 // records skipped as already applied
 	Reconnects   uint64 // connections that ended or failed
