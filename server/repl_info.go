@@ -53,9 +53,9 @@ func (rs *replState) info(b *strings.Builder) {
 	field(b, "repl_links_accepted", ps.LinksAccepted)
 	for i, f := range rs.follows() {
 		field(b, "replica_of"+strconv.Itoa(i), fmt.Sprintf("primary=%s,addr=%s,link=%s,offset=%d,slots=%d,slots_live=%d,slots_syncing=%d,"+
-			"full_syncs=%d,partial_slots=%d,gaps=%d,duplicates=%d,reconnects=%d",
+			"full_syncs=%d,partial_slots=%d,gaps=%d,duplicates=%d,reconnects=%d,slot_changes=%d",
 			f.id, f.addr, f.link(), f.st.AckIndex, f.slots, f.st.SlotsLive, f.st.SlotsSyncing,
-			f.st.FullSyncs, f.st.PartialSlots, f.st.Gaps, f.st.Duplicates, f.st.Reconnects))
+			f.st.FullSyncs, f.st.PartialSlots, f.st.Gaps, f.st.Duplicates, f.st.Reconnects, f.st.SlotChanges))
 	}
 }
 

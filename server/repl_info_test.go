@@ -108,6 +108,8 @@ func TestReplicationInfoMetricsLogs(t *testing.T) {
 	}
 	if ro := subFields(before["replica_of0"]); ro["link"] != "up" || ro["slots"] != ro["slots_live"] || ro["slots"] == "0" {
 		t.Fatalf("replica_of0 %q", before["replica_of0"])
+	} else {
+		atoi(t, ro["slot_changes"]) // present and a number
 	}
 	m0 := gatherRepl(t, s)
 	conns := connsTo(t, nodes)
