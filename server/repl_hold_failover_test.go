@@ -647,8 +647,8 @@ func TestHoldFailoverNewPrimaryDies(t *testing.T) {
 			kept++
 		}
 	}
-	t.Logf("%d keys acknowledged with WAIT read back, %d of them in the %d slots flipped to R; of %d writes B acknowledged without a replica, %d survived",
-		len(acked), len(st.toR), len(st.toR), len(after), kept)
+	t.Logf("%d keys acknowledged with WAIT read back (%d in the slots flipped to R); of %d writes B acknowledged without a replica, %d survived",
+		len(acked), len(st.toR), len(after), kept)
 }
 
 // TestHoldFailoverOldPrimaryDies (case b): as above, but A, the old
