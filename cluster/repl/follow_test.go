@@ -196,3 +196,57 @@ func TestSetSlotsDoesNotWaitOnPrimary(t *testing.T) {
 		t.Fatal("no new handshake after the cut")
 	}
 }
+
+// TestSetSlotsResumesReaddedSlot: a slot dropped and added back at the
+// position the replica holds resumes in place (no snapshot), and WAIT
+// counts the replica for it again (the drop had stopped the counting).
+func TestSetSlotsResumesReaddedSlot(t *testing.T) {
+	h := newHarness(t, Config{})
+	slots := []int{1, 2}
+	prefill(h.store, slots, 10)
+	var mu sync.Mutex
+	resume := map[int]position{}
+	ap := newFakeApplier()
+	r, err := NewReplica(ReplicaConfig{Addr: h.addr, ID: "r", Slots: slots, Resume: func(s int) (uint64, uint64, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		p, ok := resume[s]
+		return p.hist, p.seq, ok
+	}}, ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitFor(t, "synced", func() bool { return caughtUp(h.store, r, slots) })
+	hist, seq, _ := r.Position(2)
+	r.SetSlots([]int{1})
+	waitFor(t, "the primary dropped slot 2", func() bool {
+		st := h.p.Stats()
+		return len(st.Links) == 1 && st.Links[0].Slots == 1
+	})
+	mu.Lock()
+	resume[2] = position{hist, seq}
+	mu.Unlock()
+	full0, partial0 := h.p.Stats().FullSyncs, h.p.Stats().PartialSlots
+	r.SetSlots(slots)
+	// No write before the primary answered: one that the link passes
+	// first makes the position stale there (a snapshot instead).
+	waitFor(t, "slot 2 live again", func() bool { _, live := r.Applied(2); return live })
+	var tok Token
+	tok.Note(2, h.store.set(2, "again", "x"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if got := h.p.Wait(ctx, tok, 1); got != 1 {
+		t.Fatalf("Wait(re-added slot) = %d, want 1", got)
+	}
+	if _, keys := ap.state(2); keys["again"].v != "x" {
+		t.Fatalf("slot 2 acknowledged without the write: %v", keys)
+	}
+	if st := h.p.Stats(); st.FullSyncs != full0 || st.PartialSlots != partial0+1 {
+		t.Errorf("primary stats %+v: want slot 2 resumed, no snapshot (before: %d full, %d partial)", st, full0, partial0)
+	}
+	assertSame(t, h.store, ap, slots)
+	if s := r.Stats(); s.Reconnects != 0 {
+		t.Errorf("replica stats %+v: want no reconnect", s)
+	}
+}

@@ -392,6 +392,12 @@ func (l *link) applyChanges(changes []follow) bool {
 		l.mu.Lock()
 		l.slots[c.slot] = true
 		l.nslots++
+		if resume {
+			// Acknowledgements count for the slot from here (an earlier
+			// UNFOLLOW of it left notLive): the replica holds every record
+			// of it before the cursor, and gets the others in order.
+			l.liveSnap[c.slot] = 0
+		}
 		l.mu.Unlock()
 		fullSync := uint64(1)
 		if resume {
