@@ -229,6 +229,9 @@ func TestSetSlotsResumesReaddedSlot(t *testing.T) {
 	mu.Unlock()
 	full0, partial0 := h.p.Stats().FullSyncs, h.p.Stats().PartialSlots
 	r.SetSlots(slots)
+	if st := r.Stats(); st.SlotsLive+st.SlotsSyncing != len(slots) {
+		t.Fatalf("replica stats %+v right after the change: want slot 2 live or syncing", st)
+	}
 	// No write before the primary answered: one that the link passes
 	// first makes the position stale there (a snapshot instead).
 	waitFor(t, "slot 2 live again", func() bool { _, live := r.Applied(2); return live })

@@ -86,7 +86,7 @@ type ReplicaStats struct {
 	Connected    bool   // handshake done, link up (master_link_status)
 	AckIndex     uint64 // primary's record index applied (slave_repl_offset, in records)
 	SlotsLive    int    // slots following the stream
-	SlotsSyncing int    // slots waiting for or loading a snapshot
+	SlotsSyncing int    // slots waiting for or loading a snapshot, or added and not answered yet
 	FullSyncs    uint64 // slot snapshots loaded
 	PartialSlots uint64 // slots continued from the primary's backlog at handshakes and FOLLOWs
 	Gaps         uint64 // sequence gaps seen (each heals by a snapshot of the slot)
@@ -121,5 +121,8 @@ func (r *Replica) Stats() ReplicaStats {
 			st.SlotsSyncing++
 		}
 	}
+	r.mu.Lock()
+	st.SlotsSyncing += len(r.asked) // added, FOLLOWED not back yet (off meanwhile)
+	r.mu.Unlock()
 	return st
 }
