@@ -113,6 +113,8 @@ func (r *Replica) Stats() ReplicaStats {
 		Reconnects:   r.reconnects.Load(),
 		SlotChanges:  r.slotChanges.Load(),
 	}
+	r.mu.Lock() // a FOLLOWED turns an asked slot live under it: no slot counted twice or missed
+	defer r.mu.Unlock()
 	for i := range r.state {
 		switch r.state[i].Load() {
 		case slotLive:
@@ -121,8 +123,6 @@ func (r *Replica) Stats() ReplicaStats {
 			st.SlotsSyncing++
 		}
 	}
-	r.mu.Lock()
 	st.SlotsSyncing += len(r.asked) // added, FOLLOWED not back yet (off meanwhile)
-	r.mu.Unlock()
 	return st
 }
