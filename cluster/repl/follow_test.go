@@ -182,7 +182,7 @@ func TestSetSlotsDoesNotWaitOnPrimary(t *testing.T) {
 	defer first.Close()
 	waitFor(t, "connected", r.Connected)
 	all := slotRange(0, NumSlots)
-	for i := range 40 { // about 25 MiB of FOLLOW and UNFOLLOW frames in all
+	for i := range 40 { // about 30 MiB of FOLLOW and UNFOLLOW frames in all
 		if i%2 == 0 {
 			r.SetSlots(all)
 		} else {

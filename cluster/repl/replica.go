@@ -319,7 +319,7 @@ func (r *Replica) changeSlotsLocked(want []bool) {
 }
 
 // maxOutbox bounds the FOLLOW and UNFOLLOW bytes waiting to be written
-// (a full slot set is about 600 KiB).
+// (a FOLLOW of every slot is about 1 MiB).
 const maxOutbox = 4 << 20
 
 // writeOutbox writes the queued FOLLOW and UNFOLLOW frames.
