@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -160,10 +159,6 @@ type Replica struct {
 	reconnects   atomic.Uint64
 	slotChanges  atomic.Uint64
 }
-
-// errSlotsChanged ends a session whose slots SetSlots changed during its
-// handshake: the next one asks for the new set.
-var errSlotsChanged = errors.New("repl: slots changed during the handshake")
 
 // NewReplica starts replicating cfg.Slots from cfg.Addr into ap.
 func NewReplica(cfg ReplicaConfig, ap Applier) (*Replica, error) {
@@ -478,11 +473,7 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 		return false, err
 	}
 	r.mu.Lock()
-	if !slices.Equal(want, r.want) { // SetSlots ran during the handshake
-		r.mu.Unlock()
-		return true, errSlotsChanged
-	}
-	r.inband = true
+	r.inband = true // a SetSlots during the handshake closed conn: the next read fails
 	r.mu.Unlock()
 	r.connected.Store(true)
 	stop := make(chan struct{})
@@ -605,15 +596,21 @@ func (r *Replica) sendAck() error {
 	return r.w.flush()
 }
 
+// setStateUnlessOff moves slot s to state st and reports true, unless
+// SetSlots turned it off (then false): under r.mu, which SetSlots holds.
+func (r *Replica) setStateUnlessOff(s int, st uint32) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state[s].Load() == slotOff {
+		return false
+	}
+	r.state[s].Store(st)
+	return true
+}
+
 // sendResync asks for a snapshot of slot s, unless SetSlots dropped it.
 func (r *Replica) sendResync(s int) error {
-	r.mu.Lock()
-	off := r.state[s].Load() == slotOff
-	if !off {
-		r.state[s].Store(slotWaiting)
-	}
-	r.mu.Unlock()
-	if off {
+	if !r.setStateUnlessOff(s, slotWaiting) {
 		return nil
 	}
 	r.wmu.Lock()

@@ -126,13 +126,7 @@ func (r *Replica) handleSnap(args [][]byte) error {
 	if !ok || len(r.unit) > 0 {
 		return fmt.Errorf("%w: bad SNAP", ErrFrame)
 	}
-	r.mu.Lock() // against SetSlots turning the slot off
-	off := r.state[s].Load() == slotOff
-	if !off {
-		r.state[s].Store(slotLoading)
-	}
-	r.mu.Unlock()
-	if off {
+	if !r.setStateUnlessOff(s, slotLoading) {
 		return nil
 	}
 	r.sealed[s].Store(0)
