@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
@@ -358,6 +359,18 @@ type dialer struct {
 	conns  []*faultConn
 	stall  chan struct{} // non-nil: reads block until it is closed
 	dials  atomic.Int64
+}
+
+// cuttingDialer returns a dialer whose connections are cut after a
+// random number of bytes read, 1 to max (seeded by seed).
+func cuttingDialer(seed uint64, max int64) *dialer {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	var mu sync.Mutex
+	return &dialer{budget: func() int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return 1 + rng.Int64N(max)
+	}}
 }
 
 func (d *dialer) dial(ctx context.Context, addr string) (net.Conn, error) {

@@ -3,11 +3,9 @@ package repl
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -90,13 +88,7 @@ func TestFaultsMidFrame(t *testing.T) {
 	h := newHarness(t, Config{BacklogSize: 256 << 10})
 	slots := slotRange(1000, 1200)
 	prefill(h.store, slots, 3)
-	rng := rand.New(rand.NewPCG(1, 2))
-	var rmu sync.Mutex
-	d := &dialer{budget: func() int64 {
-		rmu.Lock()
-		defer rmu.Unlock()
-		return 1 + rng.Int64N(64<<10)
-	}}
+	d := cuttingDialer(1, 64<<10)
 	ap := newFakeApplier()
 	r := h.replica("r1", slots, ap, d)
 	stop := make(chan struct{})

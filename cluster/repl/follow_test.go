@@ -182,7 +182,7 @@ func TestSetSlotsDoesNotWaitOnPrimary(t *testing.T) {
 	defer first.Close()
 	waitFor(t, "connected", r.Connected)
 	all := slotRange(0, NumSlots)
-	for i := range 40 { // about 30 MiB of FOLLOW and UNFOLLOW frames in all
+	for i := range 40 { // about 25 MiB of FOLLOW and UNFOLLOW frames in all
 		if i%2 == 0 {
 			r.SetSlots(all)
 		} else {
@@ -264,13 +264,7 @@ func TestSetSlotsUnderFaults(t *testing.T) {
 	h := newHarness(t, Config{BacklogSize: 256 << 10})
 	slots := slotRange(1000, 1100)
 	prefill(h.store, slots, 3)
-	rng := rand.New(rand.NewPCG(3, 4))
-	var rmu sync.Mutex
-	d := &dialer{budget: func() int64 {
-		rmu.Lock()
-		defer rmu.Unlock()
-		return 1 + rng.Int64N(4<<20)
-	}}
+	d := cuttingDialer(3, 4<<20)
 	ap := newFakeApplier()
 	r := h.replica("r1", slots, ap, d)
 	stop := make(chan struct{})
