@@ -307,6 +307,16 @@ func replInfo(s *Server) string {
 	return b.String()
 }
 
+// continuedSlots sums the slots the Primaries of nodes continued from
+// their backlogs, at handshakes and by FOLLOW on running links.
+func continuedSlots(nodes []*Server) uint64 {
+	var n uint64
+	for _, s := range nodes {
+		n += s.repl.Load().p.Stats().PartialSlots
+	}
+	return n
+}
+
 // primaryStats sums the Primary counters of nodes.
 func primaryStats(nodes []*Server) (full, partial uint64) {
 	for _, s := range nodes {
