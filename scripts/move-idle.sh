@@ -9,7 +9,7 @@
 # and the keys all nodes loaded by snapshots during the join
 # (cached_migration_snapshot_keys_loaded_total, summed, after less before).
 #
-#   scripts/move-idle.sh [PACE...]   (default: 25 no; KEYS=1000000 NODES=3 SIZE=32 ROUNDS=2)
+#   scripts/move-idle.sh [PACE...]   (default: 25 no; KEYS=1000000 NODES=3 SIZE=32 ROUNDS=2 LOGLEVEL=warning)
 #
 # BASE=<git revision> also runs cached built at that revision (labelled
 # base), alternating with the work tree's build within each round.
@@ -45,7 +45,7 @@ run() { # BUILD PACE
       ticks0=$(for p in "${run_pids[@]}"; do cpu_ticks "$p"; done | awk '{ s += $1 } END { print s }')
       t0=$(date +%s.%N)
     fi
-    "$out/$bin" --port "$port" --bind 127.0.0.1 --loglevel warning --metrics-addr "127.0.0.1:$mport" \
+    "$out/$bin" --port "$port" --bind 127.0.0.1 --loglevel "${LOGLEVEL:-warning}" --metrics-addr "127.0.0.1:$mport" \
       --cluster-enabled yes --cluster-port "$gossip" --repl-snapshot-pace "$pace" "${join[@]}" >"$out/node-$bin-$port.log" 2>&1 &
     run_pids+=($!); pids+=($!)
     if [ "$i" -lt $((nodes + 1)) ]; then
