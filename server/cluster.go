@@ -39,7 +39,8 @@ type clusterState struct {
 	libs  librarySync // the function libraries, cluster-wide (cluster_functions.go)
 
 	sent, received atomic.Uint64 // node-to-node messages (CLUSTER INFO stats)
-	lostKeys       atomic.Uint64 // keys dropped because their slot moved away
+	lostKeys       atomic.Uint64 // keys dropped because the node no longer holds their slot
+	drops          slotDropper   // background drops of slots no longer held (slotdrop.go)
 	viewWaits      atomic.Uint64 // commands held for the view instead of MOVED to a node handing their slot over
 }
 
@@ -109,6 +110,7 @@ func (s *Server) newClusterState() {
 	cs := &clusterState{s: s, proxy: s.cfg.Cluster.Route == "proxy", anyReads: s.cfg.Cluster.ReplicaReads == "any"}
 	cs.libs.kick = make(chan struct{}, 1)
 	cs.peers = peer.NewPool(peer.Options{IdleTimeout: s.idleTimeout.Load, Setup: s.peerSetup, Watch: s.watchPeer})
+	cs.initDrops()
 	s.cl = cs
 }
 
@@ -153,6 +155,7 @@ func (cs *clusterState) startNode(cfg cluster.Config) error {
 		}
 		v := newClusterView(t, id)
 		defer cs.membersAdded(cs.view.Load(), v) // cluster_functions.go
+		cs.drops.claimView(v)                    // slots given back lose what was left of them first (slotdrop.go)
 		if rs := cs.s.repl.Load(); rs != nil {   // repl.go: promotion before routing
 			rs.switchView(v, func() { cs.setView(v) })
 			return
@@ -210,6 +213,7 @@ func (cs *clusterState) close() {
 	if n := cs.node.Load(); n != nil {
 		_ = n.Close()
 	}
+	cs.drops.close()
 	cs.peers.Close()
 	cs.closed = true
 }

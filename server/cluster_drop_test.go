@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,33 +10,81 @@ import (
 	"github.com/cached/cached/store"
 )
 
-// TestDropLostSlotsPaced drops lost slots through the pacer: every key of
-// the lost slots goes, the keys of other slots and of a lost slot that is
-// now a replica's copy stay.
-func TestDropLostSlotsPaced(t *testing.T) {
-	s := startServer(t, nil)
-	cs := &clusterState{s: s}
+// writeSlotKeys writes keys into the slots [lo, hi) of s's store, at least one
+// per slot, and returns them by slot.
+func writeSlotKeys(t *testing.T, s *Server, lo, hi int) map[int][][]byte {
+	t.Helper()
 	keysOf := map[int][][]byte{}
-	for i := 0; len(keysOf) < 40 || i < 4000; i++ {
+	for i := 0; len(keysOf) < hi-lo || i < 100*(hi-lo); i++ {
 		k := fmt.Appendf(nil, "k%d", i)
 		slot := store.KeySlot(k)
-		if slot < 100 || slot >= 140 {
+		if slot < lo || slot >= hi {
 			continue
 		}
 		s.store.Set(0, k, []byte("v"), 0, 0, "set")
 		keysOf[slot] = append(keysOf[slot], k)
+		if i > 10_000_000 {
+			t.Fatal("no key found for every slot")
+		}
+	}
+	return keysOf
+}
+
+// storeHas reports whether key k is in s's store.
+func storeHas(s *Server, k []byte) bool {
+	_, ok, _ := s.store.Get(0, k, nil)
+	return ok
+}
+
+// TestDropLostSlotsInBackground drops lost slots: the keys of a lost slot
+// the current view gives back to the node (after a version gap every
+// owned slot counts as lost) are gone when dropLostSlots returns, the
+// other lost slots' keys go in the background, and the keys of slots not
+// lost, or lost and now a replica's copy, stay.
+func TestDropLostSlotsInBackground(t *testing.T) {
+	s := startServer(t, nil)
+	cs := &clusterState{s: s}
+	cs.initDrops()
+	t.Cleanup(cs.drops.close)
+	ms := []cluster.Member{{ID: fmt.Sprintf("%040x", 1), Host: "127.0.0.1", Port: 7000},
+		{ID: fmt.Sprintf("%040x", 2), Host: "127.0.0.1", Port: 7001}}
+	tab := cluster.BuildTable(ms, 0, 2)
+	self := ms[0].ID // the member that does not own slot 100
+	if tab.Owner(100).ID == self {
+		self = ms[1].ID
+	}
+	back := tab.Ranges(self)[0].Start // a slot the view gives this node
+	cs.view.Store(newClusterView(tab, self))
+
+	keysOf := writeSlotKeys(t, s, 100, 140)
+	for slot, keys := range writeSlotKeys(t, s, back, back+4) {
+		keysOf[slot] = keys
 	}
 	s.store.SetReplicaSlot(110, true)
-	cs.dropLostSlots([]cluster.SlotRange{{Start: 100, End: 119}, {Start: 125, End: 125}})
+	cs.dropLostSlots([]cluster.SlotRange{{Start: 100, End: 119}, {Start: 125, End: 125}, {Start: back, End: back + 1}})
+	for _, slot := range []int{back, back + 1} {
+		for _, k := range keysOf[slot] {
+			if storeHas(s, k) {
+				t.Fatalf("slot %d, given back, still has %s after dropLostSlots", slot, k)
+			}
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for cs.drops.pendingSlots() > 0 || cs.drops.busy() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d slots still pending after 20 s", cs.drops.pendingSlots())
+		}
+		time.Sleep(time.Millisecond)
+	}
 	want := 0
 	for slot, keys := range keysOf {
-		lost := slot >= 100 && slot < 120 && slot != 110 || slot == 125
-		if lost {
+		dropped := slot >= 100 && slot < 120 && slot != 110 || slot == 125 || slot == back || slot == back+1
+		if dropped {
 			want += len(keys)
 		}
 		for _, k := range keys {
-			if _, ok, _ := s.store.Get(0, k, nil); ok == lost {
-				t.Fatalf("slot %d (lost %v): key %s present %v", slot, lost, k, ok)
+			if storeHas(s, k) == dropped {
+				t.Fatalf("slot %d (dropped %v): key %s present %v", slot, dropped, k, !dropped)
 			}
 		}
 	}
@@ -44,43 +93,125 @@ func TestDropLostSlotsPaced(t *testing.T) {
 	}
 }
 
-// TestDropPacerRests runs the pacer on a fake clock: it yields after every
-// slot within dropWork and rests dropRest after each dropWork of work; when
-// a rest oversleeps, it rests less often, within a quarter of the work.
-func TestDropPacerRests(t *testing.T) {
-	for _, slept := range []time.Duration{dropRest, 5 * dropRest} {
-		now := time.Unix(0, 0)
-		var yields, rests int
-		var rested time.Duration
-		p := &dropPacer{
-			now:   func() time.Time { return now },
-			sleep: func(d time.Duration) { rests++; rested += slept; now = now.Add(slept) },
-			yield: func() { yields++ },
-			since: now,
-		}
-		const steps = 1000
-		for range steps {
-			now = now.Add(dropWork / 10) // a slot's drop
-			p.step()
-		}
-		work := steps * dropWork / 10
-		if rests == 0 || yields != steps-rests || rested > work/4+slept {
-			t.Fatalf("rests of %v: %d steps of %v: %d rests (%v), %d yields", slept, steps, dropWork/10, rests, rested, yields)
-		}
-		if slept == dropRest && rests != int(work/dropWork) {
-			t.Fatalf("%d rests for %v of work, want one per %v", rests, work, dropWork)
+// TestSlotDropperClaim holds the dropper inside the drop of one slot and
+// claims that slot and another queued one: the queued one is flushed by
+// the claim itself, the one under way is waited for, and keys written to
+// a claimed slot afterwards are never dropped by the background.
+func TestSlotDropperClaim(t *testing.T) {
+	s := startServer(t, nil)
+	keysOf := writeSlotKeys(t, s, 200, 204)
+	var d slotDropper
+	d.st = s.store
+	inside := make(chan int)
+	release := make(chan struct{})
+	total := 0
+	var first atomic.Bool
+	d.dropped = func(n int) {
+		total += n // the background and claim run one at a time here (release)
+		if first.CompareAndSwap(false, true) {
+			inside <- n
+			<-release
 		}
 	}
-	// A long drop rests dropRestMax in all (plus one rest).
-	now := time.Unix(0, 0)
-	var rested time.Duration
-	p := &dropPacer{now: func() time.Time { return now }, since: now, yield: func() {},
-		sleep: func(d time.Duration) { rested += d; now = now.Add(d) }}
-	for range 100_000 {
-		now = now.Add(dropWork / 2)
-		p.step()
+	t.Cleanup(d.close)
+	d.drop([]int{200, 201, 202})
+	<-inside // the goroutine dropped 200 and waits in dropped, 200 still current
+
+	d.claim(201) // queued: flushed here
+	for _, k := range keysOf[201] {
+		if storeHas(s, k) {
+			t.Fatalf("claimed slot 201 still has %s", k)
+		}
 	}
-	if rested < dropRestMax || rested > dropRestMax+dropRest {
-		t.Fatalf("a drop of %v rested %v, want %v", 100_000*dropWork/2, rested, dropRestMax)
+	fresh := []byte(nil)
+	for i := 0; fresh == nil; i++ {
+		if k := fmt.Appendf(nil, "fresh%d", i); store.KeySlot(k) == 201 {
+			fresh = k
+		}
+	}
+	s.store.Set(0, fresh, []byte("new"), 0, 0, "set")
+
+	claimed := make(chan struct{})
+	go func() { d.claim(200); close(claimed) }()
+	close(release) // the drop of 200 ends; the claim returns after it
+	select {
+	case <-claimed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("claim of the slot under way did not return")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for d.pendingSlots() > 0 || d.busy() {
+		if time.Now().After(deadline) {
+			t.Fatal("the dropper did not finish")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !storeHas(s, fresh) {
+		t.Fatal("a key written to slot 201 after its claim was dropped")
+	}
+	for _, slot := range []int{200, 202} {
+		for _, k := range keysOf[slot] {
+			if storeHas(s, k) {
+				t.Fatalf("slot %d still has %s", slot, k)
+			}
+		}
+	}
+	for _, k := range keysOf[203] {
+		if !storeHas(s, k) {
+			t.Fatalf("slot 203, never queued, lost %s", k)
+		}
+	}
+	if want := len(keysOf[200]) + len(keysOf[201]) + len(keysOf[202]); total != want {
+		t.Fatalf("counted %d keys dropped, want %d", total, want)
+	}
+}
+
+// TestSlotDropperClose stops the dropper while slots are queued: close
+// returns once the slot under way is done, and the rest are not dropped.
+func TestSlotDropperClose(t *testing.T) {
+	s := startServer(t, nil)
+	keysOf := writeSlotKeys(t, s, 300, 310)
+	var d slotDropper
+	d.st = s.store
+	inside := make(chan struct{})
+	release := make(chan struct{})
+	var first atomic.Bool
+	d.dropped = func(int) {
+		if first.CompareAndSwap(false, true) {
+			inside <- struct{}{}
+			<-release
+		}
+	}
+	slots := make([]int, 0, 10)
+	for s := 300; s < 310; s++ {
+		slots = append(slots, s)
+	}
+	d.drop(slots)
+	<-inside
+	closed := make(chan struct{})
+	go func() { d.close(); close(closed) }()
+	close(release)
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("close did not return")
+	}
+	if d.busy() {
+		t.Fatal("the dropper runs after close")
+	}
+	kept := 0
+	for _, keys := range keysOf {
+		for _, k := range keys {
+			if storeHas(s, k) {
+				kept++
+			}
+		}
+	}
+	if kept == 0 {
+		t.Fatal("close dropped every queued slot")
+	}
+	d.drop([]int{300})
+	if d.busy() || d.pendingSlots() != 0 {
+		t.Fatal("a closed dropper took new slots")
 	}
 }

@@ -1,10 +1,10 @@
 package server
 
 import (
-	"runtime"
 	"time"
 
 	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/cluster/repl"
 	"github.com/cached/cached/store"
 )
 
@@ -51,98 +51,61 @@ func (cs *clusterState) allowedWhenDown(cmd *command) bool {
 	return false
 }
 
-// dropLostSlots deletes every key of the given slots (the node lost them
-// in a new table), logs and counts them. It runs on the cluster node's
-// subscriber goroutine after the routing view has moved on, so no new write
-// reaches those slots here (a command already past routing may still land;
-// see docs/cluster.md). Each slot is flushed through its own key list
-// (store.FlushSlot), so the cost is the keys dropped, not the store's size
-// (walking the store per batch stalled the node's goroutine for seconds
-// with a million keys, and the node counted itself paused). The drop is
-// paced (dropPacer): 75,000 keys took 290 ms of CPU in one go and delayed
-// every request of the node and of its neighbours on the machine. Nothing
-// serves the slots meanwhile: routing moved on before the drop (with
-// replication, the slots given up were also fenced: replState.sealSlots),
-// and no table is applied while it runs (both run on the cluster loop).
+// dropLostSlots drops every key of the given slots (the node lost them in
+// a new table). It runs on the cluster node's subscriber goroutine after
+// the routing view has moved on, so no new write reaches those slots here
+// (a command already past routing may still land; see docs/cluster.md).
+// A lost slot that is now a replica's copy stays: its snapshot replaces
+// it. One the current view gives back to this node (after a version gap
+// every owned slot counts as lost) is flushed here, before the node
+// serves again (cluster.Node.OnSlotsLost). The others go to the
+// background drop (slotDropper), paced with the snapshot work: nothing
+// serves them meanwhile (routing moved on before; with replication, the
+// slots given up were also fenced: replState.sealSlots).
 func (cs *clusterState) dropLostSlots(lost []cluster.SlotRange) {
 	st := cs.s.store
-	nslots, dropped := 0, 0
-	pace := newDropPacer()
+	v := cs.view.Load()
+	var later []int
+	now := 0
 	for _, r := range lost {
 		for s := r.Start; s <= r.End; s++ {
-			if st.ReplicaSlot(s) { // now a replica's copy: its snapshot replaces it
-				continue
-			}
-			nslots++
-			n := st.FlushSlot(s) // under the slot's shard lock, released here
-			dropped += n
-			if n > 0 {
-				pace.step()
+			switch {
+			case st.ReplicaSlot(s): // now a replica's copy: its snapshot replaces it
+			case v != nil && v.self >= 0 && v.t.Holds(s, v.self):
+				cs.drops.claim(s)
+				now += st.FlushSlot(s)
+			default:
+				later = append(later, s)
 			}
 		}
 	}
-	cs.lostKeys.Add(uint64(dropped))
-	cs.s.log.Info("cluster: dropped the keys of lost slots", "slots", nslots, "ranges", len(lost), "keys", dropped)
+	cs.lostKeys.Add(uint64(now))
+	cs.s.log.Info("cluster: dropping the keys of lost slots", "slots", len(later), "ranges", len(lost), "given_back_keys", now)
+	cs.drops.drop(later)
 }
 
-// LostSlotKeys returns how many keys the node has dropped because their
-// slots moved to another node (0 outside cluster mode).
+// initDrops sets up the background drop of slots no longer held.
+func (cs *clusterState) initDrops() {
+	cs.drops.st = cs.s.store
+	cs.drops.pacer = func() *repl.Pacer {
+		if rs := cs.s.repl.Load(); rs != nil {
+			return rs.pacer
+		}
+		return nil
+	}
+	cs.drops.dropped = func(keys int) { cs.lostKeys.Add(uint64(keys)) }
+	cs.drops.logf = func(slots, keys int, took time.Duration) {
+		cs.s.log.Info("cluster: dropped the keys of slots no longer held", "slots", slots, "keys", keys, "took", took.Round(time.Millisecond))
+	}
+}
+
+// LostSlotKeys returns how many keys the node has dropped because it no
+// longer holds their slots: slots it owned that moved to another node and,
+// since the drops run in the background (slotdrop.go), replica copies it
+// stopped following (0 outside cluster mode).
 func (s *Server) LostSlotKeys() uint64 {
 	if s.cl == nil {
 		return 0
 	}
 	return s.cl.lostKeys.Load()
-}
-
-// Pacing of long slot drops (dropPacer).
-const (
-	// dropWork is how long a drop runs before it rests.
-	dropWork = 4 * time.Millisecond
-	// dropRest is the rest after each dropWork: the drop takes at most a
-	// quarter longer. It runs on the cluster loop, which must stay far from
-	// the pause detector's 2 s (cluster: minPauseAfter) and apply the next
-	// table soon.
-	dropRest = time.Millisecond
-	// dropRestMax bounds the rests of one drop: a drop of millions of keys
-	// (seconds, more under -race) must not come near the pause detector
-	// because of them.
-	dropRestMax = 100 * time.Millisecond
-)
-
-// dropPacer spreads a drop of many slots: after each slot with keys the
-// goroutine yields to the runnable ones (requests wait at most one slot's
-// drop for this P, not the scheduler's 10 ms time slice), and after each
-// dropWork of dropping it sleeps dropRest, leaving the CPU to other
-// processes (the other nodes of a shared machine). The rests, as slept
-// (a busy machine oversleeps), stay within a quarter of the work and
-// about dropRestMax in all.
-type dropPacer struct {
-	now            func() time.Time
-	sleep          func(time.Duration)
-	yield          func()
-	since          time.Time     // start of the current work period
-	worked, rested time.Duration // in all
-}
-
-func newDropPacer() *dropPacer {
-	return &dropPacer{now: time.Now, sleep: time.Sleep, yield: runtime.Gosched, since: time.Now()}
-}
-
-// step is called after each slot dropped.
-func (p *dropPacer) step() {
-	now := p.now()
-	d := now.Sub(p.since)
-	if d < dropWork {
-		p.yield()
-		return
-	}
-	p.worked += d
-	if p.rested*4 >= p.worked || p.rested >= dropRestMax { // an oversleep is paid back first
-		p.since = now
-		p.yield()
-		return
-	}
-	p.sleep(dropRest)
-	p.since = p.now()
-	p.rested += p.since.Sub(now)
 }

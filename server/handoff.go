@@ -365,6 +365,10 @@ func (s *Server) infoMigration(b *strings.Builder) {
 		}
 	}
 	var keysSent, bytesSent uint64
+	dropping := 0
+	if s.cl != nil {
+		dropping = s.cl.drops.pendingSlots()
+	}
 	pace := 100
 	var unpaced time.Duration
 	if rs := s.repl.Load(); rs != nil {
@@ -397,6 +401,7 @@ func (s *Server) infoMigration(b *strings.Builder) {
 		"migration_holds_abandoned", h.holdsAbandoned.Load(),
 		"migration_snapshot_pace", pace,
 		"migration_snapshot_unpaced_idle_ms", unpaced.Milliseconds(),
+		"migration_drop_pending_slots", dropping,
 	})
 }
 

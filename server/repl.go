@@ -24,7 +24,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -259,17 +258,17 @@ func (rs *replState) applyLocked(v *clusterView, route func()) {
 		}
 	}
 	rs.setReplicas(self, follow, members)
-	clear(rs.pos)                   // positions of closed Replicas were handed to the new ones
+	clear(rs.pos) // positions of closed Replicas were handed to the new ones
+	var stale []int
 	for slot := range store.Slots { // slots no longer followed: unmarked, their stale copy dropped
 		rep := followed[slot]
 		was := rs.s.store.ReplicaSlot(slot)
 		rs.s.store.SetReplicaSlot(slot, rep && !owned[slot])
 		if was && !rep && !owned[slot] { // a copy no longer followed is stale
-			if rs.s.store.FlushSlot(slot) > 0 {
-				runtime.Gosched() // many slots may go at once: requests run between them
-			}
+			stale = append(stale, slot)
 		}
 	}
+	rs.s.cl.drops.drop(stale) // in the background, paced (slotdrop.go)
 }
 
 // viewSlots splits v's slots for this node: owned (primary here), and
