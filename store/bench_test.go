@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -410,4 +411,83 @@ func (c threadClock) stop(b *testing.B) {
 var keySpace struct {
 	once sync.Once
 	s    *Store
+}
+
+// BenchmarkSlotWalkKeySpace walks every slot of a store of BENCH_KEYS
+// keys (default 1,000,000; 16-byte values, written in key order, so a
+// slot's records lie scattered over the store, as after client writes)
+// with SnapshotSlot (reading each value, as a snapshot encodes it), then
+// drops every slot with FlushSlot, BENCH_ROUNDS times (default 3) with the
+// warm passes (warmSlotWalks) and without, alternating, refilling the
+// store each time. It reports the thread CPU time per key, the median of
+// the rounds: snap- and drop-, cold- and warm-cpu-ns/key (run with
+// -benchtime 1x).
+func BenchmarkSlotWalkKeySpace(b *testing.B) {
+	keys, rounds := 1_000_000, 3
+	if n, err := strconv.Atoi(os.Getenv("BENCH_KEYS")); err == nil && n > 0 {
+		keys = n
+	}
+	if n, err := strconv.Atoi(os.Getenv("BENCH_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	s, err := New(Config{ActiveExpireHz: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	defer func() { warmSlotWalks = true }()
+	val := make([]byte, 16)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	per := map[string][]float64{}
+	var sum int
+	for range b.N {
+		for r := range rounds {
+			for _, warm := range []bool{false, true} {
+				var k []byte
+				for n := range keys {
+					k = strconv.AppendInt(append(k[:0], "key:"...), int64(n), 10)
+					s.Set(0, k, val, 0, 0, "set")
+				}
+				warmSlotWalks = warm
+				name := "cold"
+				if warm {
+					name = "warm"
+				}
+				start, walked := threadCPU(), 0
+				for slot := range Slots {
+					if _, err := s.SnapshotSlot(slot, func(key []byte, e Entry) error {
+						walked++
+						sum += len(key) + int(e.Str()[0])
+						return nil
+					}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				snap := threadCPU() - start
+				start, dropped := threadCPU(), 0
+				for slot := range Slots {
+					dropped += s.FlushSlot(slot)
+				}
+				drop := threadCPU() - start
+				if walked != keys || dropped != keys {
+					b.Fatalf("walked %d, dropped %d keys of %d", walked, dropped, keys)
+				}
+				per["snap-"+name] = append(per["snap-"+name], float64(snap)/float64(keys))
+				per["drop-"+name] = append(per["drop-"+name], float64(drop)/float64(keys))
+				b.Logf("round %d %s: snapshot %.0f, drop %.0f cpu-ns/key", r, name, float64(snap)/float64(keys), float64(drop)/float64(keys))
+			}
+		}
+	}
+	median := func(v []float64) float64 {
+		v = slices.Clone(v)
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	for _, m := range []string{"snap-cold", "snap-warm", "drop-cold", "drop-warm"} {
+		b.ReportMetric(median(per[m]), m+"-cpu-ns/key")
+	}
+	if sum == 0 {
+		b.Fatal("no value read")
+	}
 }

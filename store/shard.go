@@ -122,6 +122,7 @@ type shard struct {
 	mapped []bool      // per chunk: off the Go heap (arena.go)
 	cinfo  []chunkInfo // per chunk: its database and free records (chunks.go)
 	nrec   uint32      // records in the chunks (record 0 is never used: 0 means none)
+	warmed uint64      // the slot walks' warm passes' loads end here (prefetch.go), so they are not optimized away
 	// partial[db] is the first of physical database db's chunks with free
 	// records, -1 = none; spare holds chunks with no live record.
 	partial []int32

@@ -37,14 +37,7 @@ func (tx *Tx) FlushSlot(slot int) int {
 			return ok
 		})
 	}
-	n := 0
-	for i := *sh.headOf(slot); i != 0; {
-		next := sh.rec(i).snext
-		sh.removeLocked(i)
-		n++
-		i = next
-	}
-	return n
+	return sh.dropSlotLocked(slot, nil)
 }
 
 // PropagateSlot records an effect that belongs to slot without naming a key

@@ -63,18 +63,31 @@ func (s *Store) SnapshotSlot(slot int, fn func(key []byte, e Entry) error) (uint
 	defer tx.unlockShard(sh)
 	p := s.phys(0)
 	now := s.clock.NowMs()
+	var batch [warmBatch]uint32
+	var sink uint64
 	for i := *sh.headOf(slot); i != 0; {
-		r := sh.rec(i)
-		next := r.snext
-		if sh.dbOf(i) == p {
-			if exp := sh.expireAt(i); exp == 0 || exp > now {
-				if err := fn(sh.key(r), Entry{sh: sh, i: i, now: now}); err != nil {
+		// warmBatch records at a time, their items touched together first
+		// (prefetch.go).
+		k := 0
+		for ; i != 0 && k < len(batch); i = sh.rec(i).snext {
+			batch[k] = i
+			k++
+		}
+		if warmSlotWalks {
+			sink += sh.warmItems(batch[:k])
+		}
+		for _, j := range batch[:k] {
+			if sh.dbOf(j) != p {
+				continue
+			}
+			if exp := sh.expireAt(j); exp == 0 || exp > now {
+				if err := fn(sh.key(sh.rec(j)), Entry{sh: sh, i: j, now: now}); err != nil {
 					return s.seq[slot], err
 				}
 			}
 		}
-		i = next
 	}
+	sh.warmed += sink
 	return s.seq[slot], nil
 }
 
@@ -86,14 +99,36 @@ func (s *Store) FlushSlot(slot int) int {
 	tx := s.lockSlot(slot)
 	defer tx.Unlock()
 	sh := s.shards[slot&int(s.mask)]
+	return sh.dropSlotLocked(slot, func(i uint32) {
+		tx.rec.note(ChangeWrite, s.logical(sh.dbOf(i)), sh.key(sh.rec(i)), 0, "")
+	})
+}
+
+// dropSlotLocked removes every record of slot, warmBatch at a time: in a
+// store of warmDropFrom bytes or more, each batch's items and index slots
+// are touched together first, so that their cache misses overlap
+// (warmSlotWalks). each, if not nil, is called for every record just
+// before its removal. It returns how many it removed.
+func (s *shard) dropSlotLocked(slot int, each func(i uint32)) int {
 	n := 0
-	for i := *sh.headOf(slot); i != 0; {
-		r := sh.rec(i)
-		next := r.snext
-		tx.rec.note(ChangeWrite, s.logical(sh.dbOf(i)), sh.key(r), 0, "")
-		sh.removeLocked(i)
-		n++
-		i = next
+	var batch [warmBatch]uint32
+	warm := warmSlotWalks && s.st.OffHeapBytes() >= warmDropFrom
+	for *s.headOf(slot) != 0 {
+		k := 0
+		for i := *s.headOf(slot); i != 0 && k < len(batch); i = s.rec(i).snext {
+			batch[k] = i
+			k++
+		}
+		if warm {
+			s.warmed += s.warmRecs(batch[:k])
+		}
+		for _, i := range batch[:k] {
+			if each != nil {
+				each(i)
+			}
+			s.removeLocked(i)
+		}
+		n += k
 	}
 	return n
 }
