@@ -157,14 +157,6 @@ func (s *Store) warm(keys []WarmKey) int {
 // switch for the benchmark that compares both (BenchmarkSlotWalkKeySpace).
 var warmSlotWalks = true
 
-// warmDropFrom is the store size (OffHeapBytes) from which a slot's drop
-// warms its batches: below it the drop's loads mostly hit the caches and
-// the warm pass costs more than it saves (BenchmarkSlotWalkKeySpace: +9 %
-// CPU per key at 100,000 keys, -28 % at 1,000,000). The snapshot walk's
-// lighter warm pays off at every size measured and is not gated. As the
-// event loops' prefetchFromBytes (server), about a large last-level cache.
-const warmDropFrom = 32 << 20
-
 // warmItems touches the first byte of the item of each of recs (their
 // records are in cache: the caller walked them) and returns a sum of them.
 func (s *shard) warmItems(recs []uint32) uint64 {

@@ -104,22 +104,20 @@ func (s *Store) FlushSlot(slot int) int {
 	})
 }
 
-// dropSlotLocked removes every record of slot, warmBatch at a time: in a
-// store of warmDropFrom bytes or more, each batch's items and index slots
-// are touched together first, so that their cache misses overlap
-// (warmSlotWalks). each, if not nil, is called for every record just
+// dropSlotLocked removes every record of slot, warmBatch at a time: each
+// batch's items and index slots are touched together first, so that their
+// cache misses overlap (warmSlotWalks). each, if not nil, is called for every record just
 // before its removal. It returns how many it removed.
 func (s *shard) dropSlotLocked(slot int, each func(i uint32)) int {
 	n := 0
 	var batch [warmBatch]uint32
-	warm := warmSlotWalks && s.st.OffHeapBytes() >= warmDropFrom
 	for *s.headOf(slot) != 0 {
 		k := 0
 		for i := *s.headOf(slot); i != 0 && k < len(batch); i = s.rec(i).snext {
 			batch[k] = i
 			k++
 		}
-		if warm {
+		if warmSlotWalks {
 			s.warmed += s.warmRecs(batch[:k])
 		}
 		for _, i := range batch[:k] {
