@@ -31,8 +31,9 @@ import (
 // streamed: the slot is not owned).
 
 // slotDropper drops slots queued by drop on a goroutine of its own, which
-// runs while the queue is not empty. The zero value is ready; close stops
-// it. Safe for concurrent use.
+// runs while the queue is not empty; close stops it. st and dropped must
+// be set before use (clusterState.initDrops); the rest of the zero value
+// is ready. Safe for concurrent use.
 type slotDropper struct {
 	st      *store.Store
 	pacer   func() *repl.Pacer // nil result: no pacing, a yield after each slot
@@ -40,7 +41,7 @@ type slotDropper struct {
 	logf    func(slots, keys int, took time.Duration)
 
 	mu      sync.Mutex
-	changed sync.Cond // on mu: cur changed, or the goroutine ended
+	changed *sync.Cond // on mu, made by waitLocked: cur changed, or the goroutine ended
 	pending [store.Slots]bool
 	npend   int
 	queue   []int // slots in the order queued; entries no longer pending are skipped
@@ -97,9 +98,8 @@ func (d *slotDropper) busy() bool {
 // loaded again.
 func (d *slotDropper) claim(slot int) {
 	d.mu.Lock()
-	d.changed.L = &d.mu
 	for d.running && d.cur == slot {
-		d.changed.Wait()
+		d.waitLocked()
 	}
 	was := d.pending[slot]
 	if was {
@@ -141,10 +141,25 @@ func (d *slotDropper) claimView(v *clusterView) {
 func (d *slotDropper) close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.changed.L = &d.mu
 	d.closed = true
 	for d.running {
-		d.changed.Wait()
+		d.waitLocked()
+	}
+}
+
+// waitLocked waits until the goroutine changes cur or ends. d.mu must be
+// held.
+func (d *slotDropper) waitLocked() {
+	if d.changed == nil {
+		d.changed = sync.NewCond(&d.mu)
+	}
+	d.changed.Wait()
+}
+
+// broadcastLocked wakes waitLocked's callers. d.mu must be held.
+func (d *slotDropper) broadcastLocked() {
+	if d.changed != nil {
+		d.changed.Broadcast()
 	}
 }
 
@@ -157,7 +172,7 @@ func (d *slotDropper) run() {
 	for {
 		d.mu.Lock()
 		d.cur = -1
-		d.changed.Broadcast()
+		d.broadcastLocked()
 		s := -1
 		for len(d.queue) > 0 && s < 0 && !d.closed {
 			if d.pending[d.queue[0]] {
@@ -171,7 +186,7 @@ func (d *slotDropper) run() {
 			}
 			d.queue = nil
 			d.running = false
-			d.changed.Broadcast()
+			d.broadcastLocked()
 			slots, keys, took := d.runSlots, d.runKeys, time.Since(d.runStart)
 			d.mu.Unlock()
 			if d.logf != nil && slots > 0 {
@@ -191,7 +206,7 @@ func (d *slotDropper) run() {
 		d.runSlots++
 		d.runKeys += n
 		d.cur = -1
-		d.changed.Broadcast()
+		d.broadcastLocked()
 		d.mu.Unlock()
 		if n == 0 {
 			continue
