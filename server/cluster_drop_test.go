@@ -190,6 +190,18 @@ func TestSlotDropperClose(t *testing.T) {
 	<-inside
 	closed := make(chan struct{})
 	go func() { d.close(); close(closed) }()
+	isClosed := func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.closed
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !isClosed() { // close has marked it before the slot under way ends
+		if time.Now().After(deadline) {
+			t.Fatal("close did not mark the dropper closed")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	close(release)
 	select {
 	case <-closed:
