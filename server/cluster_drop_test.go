@@ -30,6 +30,9 @@ func writeSlotKeys(t *testing.T, s *Server, lo, hi int) map[int][][]byte {
 	return keysOf
 }
 
+// idle reports whether d has no slot queued and its goroutine has ended.
+func (d *slotDropper) idle() bool { return d.pendingSlots() == 0 && !d.busy() }
+
 // storeHas reports whether key k is in s's store.
 func storeHas(s *Server, k []byte) bool {
 	_, ok, _ := s.store.Get(0, k, nil)
@@ -69,13 +72,7 @@ func TestDropLostSlotsInBackground(t *testing.T) {
 			}
 		}
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for cs.drops.pendingSlots() > 0 || cs.drops.busy() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d slots still pending after 20 s", cs.drops.pendingSlots())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	pollFor(t, "every queued slot dropped", cs.drops.idle)
 	want := 0
 	for slot, keys := range keysOf {
 		dropped := slot >= 100 && slot < 120 && slot != 110 || slot == 125 || slot == back || slot == back+1
@@ -93,6 +90,24 @@ func TestDropLostSlotsInBackground(t *testing.T) {
 	}
 }
 
+// heldDropper returns a dropper of s's store that adds the keys it drops
+// to *count; its goroutine stops in that count after its first slot,
+// closes inside, and goes on once release is closed (so the goroutine and
+// a claim never count at the same time).
+func heldDropper(s *Server, count *int) (d *slotDropper, inside, release chan struct{}) {
+	d = &slotDropper{st: s.store}
+	inside, release = make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	d.dropped = func(n int) {
+		*count += n
+		if first.CompareAndSwap(false, true) {
+			close(inside)
+			<-release
+		}
+	}
+	return d, inside, release
+}
+
 // TestSlotDropperClaim holds the dropper inside the drop of one slot and
 // claims that slot and another queued one: the queued one is flushed by
 // the claim itself, the one under way is waited for, and keys written to
@@ -100,19 +115,8 @@ func TestDropLostSlotsInBackground(t *testing.T) {
 func TestSlotDropperClaim(t *testing.T) {
 	s := startServer(t, nil)
 	keysOf := writeSlotKeys(t, s, 200, 204)
-	var d slotDropper
-	d.st = s.store
-	inside := make(chan int)
-	release := make(chan struct{})
 	total := 0
-	var first atomic.Bool
-	d.dropped = func(n int) {
-		total += n // the background and claim run one at a time here (release)
-		if first.CompareAndSwap(false, true) {
-			inside <- n
-			<-release
-		}
-	}
+	d, inside, release := heldDropper(s, &total)
 	t.Cleanup(d.close)
 	d.drop([]int{200, 201, 202})
 	<-inside // the goroutine dropped 200 and waits in dropped, 200 still current
@@ -139,13 +143,7 @@ func TestSlotDropperClaim(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("claim of the slot under way did not return")
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for d.pendingSlots() > 0 || d.busy() {
-		if time.Now().After(deadline) {
-			t.Fatal("the dropper did not finish")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	pollFor(t, "every queued slot dropped", d.idle)
 	if !storeHas(s, fresh) {
 		t.Fatal("a key written to slot 201 after its claim was dropped")
 	}
@@ -171,17 +169,8 @@ func TestSlotDropperClaim(t *testing.T) {
 func TestSlotDropperClose(t *testing.T) {
 	s := startServer(t, nil)
 	keysOf := writeSlotKeys(t, s, 300, 310)
-	var d slotDropper
-	d.st = s.store
-	inside := make(chan struct{})
-	release := make(chan struct{})
-	var first atomic.Bool
-	d.dropped = func(int) {
-		if first.CompareAndSwap(false, true) {
-			inside <- struct{}{}
-			<-release
-		}
-	}
+	total := 0
+	d, inside, release := heldDropper(s, &total)
 	slots := make([]int, 0, 10)
 	for s := 300; s < 310; s++ {
 		slots = append(slots, s)
@@ -190,18 +179,11 @@ func TestSlotDropperClose(t *testing.T) {
 	<-inside
 	closed := make(chan struct{})
 	go func() { d.close(); close(closed) }()
-	isClosed := func() bool {
+	pollFor(t, "the dropper marked closed", func() bool { // before the slot under way ends
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		return d.closed
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for !isClosed() { // close has marked it before the slot under way ends
-		if time.Now().After(deadline) {
-			t.Fatal("close did not mark the dropper closed")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	})
 	close(release)
 	select {
 	case <-closed:
