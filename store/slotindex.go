@@ -106,8 +106,8 @@ func (s *Store) FlushSlot(slot int) int {
 
 // dropSlotLocked removes every record of slot, warmBatch at a time: each
 // batch's items and index slots are touched together first, so that their
-// cache misses overlap (warmSlotWalks). each, if not nil, is called for every record just
-// before its removal. It returns how many it removed.
+// cache misses overlap (warmSlotWalks). each, if not nil, is called for
+// every record just before its removal. It returns how many it removed.
 func (s *shard) dropSlotLocked(slot int, each func(i uint32)) int {
 	n := 0
 	var batch [warmBatch]uint32
