@@ -30,6 +30,13 @@ func writeSlotKeys(t *testing.T, s *Server, lo, hi int) map[int][][]byte {
 	return keysOf
 }
 
+// busy reports whether d's goroutine runs.
+func (d *slotDropper) busy() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.running
+}
+
 // idle reports whether d has no slot queued and its goroutine has ended.
 func (d *slotDropper) idle() bool { return d.pendingSlots() == 0 && !d.busy() }
 

@@ -85,13 +85,6 @@ func (d *slotDropper) pendingSlots() int {
 	return d.npend
 }
 
-// busy reports whether the goroutine runs.
-func (d *slotDropper) busy() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.running
-}
-
 // claim makes sure slot holds no key left from before: if its drop is
 // pending or under way, it is done here (after the one under way ends)
 // and the slot leaves the queue. Called before the slot is served or
@@ -170,9 +163,7 @@ func (d *slotDropper) run() {
 		p = d.pacer()
 	}
 	for {
-		d.mu.Lock()
-		d.cur = -1
-		d.broadcastLocked()
+		d.mu.Lock() // cur is -1 here: set so by drop, then after each slot
 		s := -1
 		for len(d.queue) > 0 && s < 0 && !d.closed {
 			if d.pending[d.queue[0]] {
