@@ -373,6 +373,13 @@ func cuttingDialer(seed uint64, max int64) *dialer {
 	}}
 }
 
+// stopCuts makes the connections dialled from now on uncut.
+func (d *dialer) stopCuts() {
+	d.mu.Lock()
+	d.budget = nil
+	d.mu.Unlock()
+}
+
 func (d *dialer) dial(ctx context.Context, addr string) (net.Conn, error) {
 	d.mu.Lock()
 	down, budget := d.down, d.budget

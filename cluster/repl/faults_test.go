@@ -94,9 +94,7 @@ func TestFaultsMidFrame(t *testing.T) {
 	stop := make(chan struct{})
 	wait := writers(h.store, slots, 3, stop)
 	waitFor(t, "20 connections", func() bool { return d.dials.Load() >= 20 })
-	d.mu.Lock()
-	d.budget = nil
-	d.mu.Unlock()
+	d.stopCuts()
 	close(stop)
 	wait()
 	waitFor(t, "caught up", func() bool { return caughtUp(h.store, r, slots) })

@@ -283,9 +283,7 @@ func TestSetSlotsUnderFaults(t *testing.T) {
 		dials := d.dials.Load()
 		waitFor(t, "progress", func() bool { return d.dials.Load() > dials || r.Stats().SlotsSyncing == 0 })
 	}
-	d.mu.Lock()
-	d.budget = nil
-	d.mu.Unlock()
+	d.stopCuts()
 	r.SetSlots(slots)
 	close(stop)
 	wait()
