@@ -105,8 +105,11 @@ func TestSnapshotUnpacedWithoutClients(t *testing.T) {
 		}
 		return !pb.Idle()
 	})
-	if info := infoSectionText(t, a, "migration"); !strings.Contains(info, "migration_snapshot_unpaced_idle_ms:") {
-		t.Errorf("INFO migration has no migration_snapshot_unpaced_idle_ms:\n%s", info)
+	info := infoSectionText(t, a, "migration")
+	for _, f := range []string{"migration_snapshot_unpaced_idle_ms:", "migration_drop_pending_slots:"} {
+		if !strings.Contains(info, f) {
+			t.Errorf("INFO migration has no %s\n%s", f, info)
+		}
 	}
 }
 
