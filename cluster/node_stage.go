@@ -84,6 +84,27 @@ func (n *Node) ReportHeld(version uint64, notLive []SlotRange) {
 	n.kickMeta()
 }
 
+// PeersReported reports whether every other member of the current table
+// that this node sees alive has reported holding for the table's version
+// or a later one: it applied the table, so a client that reloads its slot
+// map from it gets this table or a newer one. A leaving node waits for it
+// before it counts its last quiet moments (a dead member, which reports
+// nothing, is not waited for).
+func (n *Node) PeersReported() bool {
+	t := n.Table()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, m := range t.members {
+		if _, alive := n.seen[m.ID]; m.ID == n.id || !alive || n.bannedLocked(m.ID) {
+			continue
+		}
+		if n.reports[m.ID].version < t.version {
+			return false
+		}
+	}
+	return true
+}
+
 // kickMeta wakes metaLoop without blocking.
 func (n *Node) kickMeta() {
 	select {

@@ -382,3 +382,31 @@ func TestCloseStopsEveryGoroutine(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= base })
 }
+
+// TestPeersReported: a node counts the table as applied everywhere only
+// once every other member has reported holding for its version (or later).
+func TestPeersReported(t *testing.T) {
+	nodes := startCluster(t, 3, Config{})
+	waitConverged(t, nodes, "convergence")
+	v := nodes[0].Table().Version()
+	if nodes[0].PeersReported() {
+		t.Fatal("peers reported before any of them called ReportHeld")
+	}
+	nodes[1].ReportHeld(v-1, nil)
+	nodes[2].ReportHeld(v, nil)
+	waitFor(t, convergeWithin, "node 2's report seen by node 0", func() bool {
+		nodes[0].mu.Lock()
+		defer nodes[0].mu.Unlock()
+		return nodes[0].reports[nodes[2].ID()].version == v && nodes[0].reports[nodes[1].ID()].version == v-1
+	})
+	if nodes[0].PeersReported() {
+		t.Fatalf("peers reported with node 1 on version %d of %d", v-1, v)
+	}
+	nodes[1].ReportHeld(v+1, nil) // a later table counts too
+	waitFor(t, convergeWithin, "every peer's report seen by node 0", nodes[0].PeersReported)
+	if nodes[1].PeersReported() { // its own report does not count for it
+		t.Fatal("node 1: peers reported before node 0 called ReportHeld")
+	}
+	nodes[0].ReportHeld(v, nil)
+	waitFor(t, convergeWithin, "node 0's report seen by node 1", nodes[1].PeersReported)
+}

@@ -28,10 +28,14 @@ import (
 const handoffPoll = 20 * time.Millisecond
 
 // A node that handed all its slots over keeps answering (MOVED to the new
-// owners) before it closes its listeners, until it has sent no MOVED for
-// handoffQuiet, at most handoffLinger: cluster clients reload their slot
-// map on a MOVED, while a refused connection teaches them nothing (go-redis
-// keeps routing to the closed node until something else makes it reload).
+// owners) before it closes its listeners, until every other member has
+// applied its last table (Node.PeersReported) and then it has sent no
+// MOVED for handoffQuiet, at most handoffLinger: cluster clients reload
+// their slot map on a MOVED, while a refused connection teaches them
+// nothing (go-redis keeps routing to the closed node until something else
+// makes it reload, and a pipeline fails). A reload from a member that had
+// not applied the last table yet would still route that table's slots
+// here, so the quiet time counts only from when they all have.
 const (
 	handoffQuiet  = 300 * time.Millisecond
 	handoffLinger = 3 * time.Second
@@ -57,6 +61,7 @@ type handoffState struct {
 	handedOff, abandoned       atomic.Int64  // slots of the last graceful leave
 	leaveRetained              atomic.Int64  // most slots the last leave kept a copy of as retained member
 	leaveStarted, leaveElapsed atomic.Int64  // unix ns; ns
+	peersReported              atomic.Bool   // the last leave's linger saw every member apply its last table
 	// Replica slots whose primary changed while this node kept them
 	// (replState.resumeOrHoldLocked): moved on with the copy at the old
 	// primary's seal (the new primary's link resumes them); held on the
@@ -253,7 +258,7 @@ func (s *Server) handOff(reason string) {
 		}
 	}
 	s.logHandoff(n, before, start, true)
-	s.lingerWhileMoved(deadline.C)
+	s.lingerWhileMoved(n, deadline.C)
 }
 
 // retainedSlots counts the slots n keeps a copy of as their retained
@@ -270,27 +275,36 @@ func retainedSlots(n *cluster.Node) int {
 	return c
 }
 
-// lingerWhileMoved waits until this node has answered no MOVED for
-// handoffQuiet (clients have learned the new owners), at most
-// handoffLinger or until deadline fires.
-func (s *Server) lingerWhileMoved(deadline <-chan time.Time) {
+// lingerWhileMoved waits until every other member has applied n's table
+// and this node has then answered no MOVED for handoffQuiet (clients have
+// learned the new owners), at most handoffLinger or until deadline fires.
+// It logs how long it lingered and whether the members had all applied the
+// table.
+func (s *Server) lingerWhileMoved(n *cluster.Node, deadline <-chan time.Time) {
+	start := time.Now()
 	limit := time.NewTimer(handoffLinger)
 	defer limit.Stop()
 	tick := time.NewTicker(handoffPoll)
 	defer tick.Stop()
-	last, quietSince := s.movedReplies(), time.Now()
-	for time.Since(quietSince) < handoffQuiet {
+	last, quietSince := s.movedReplies(), start
+	reported := n.PeersReported()
+wait:
+	for !reported || time.Since(quietSince) < handoffQuiet {
 		select {
 		case <-limit.C:
-			return
+			break wait
 		case <-deadline:
-			return
+			break wait
 		case <-tick.C:
 		}
-		if m := s.movedReplies(); m != last {
+		reported = reported || n.PeersReported()
+		if m := s.movedReplies(); m != last || !reported {
 			last, quietSince = m, time.Now()
 		}
 	}
+	s.handoff.peersReported.Store(reported)
+	s.log.Warn("cluster: lingered for clients to reload the slot map", "took", time.Since(start).Round(time.Millisecond),
+		"peers_applied_last_table", reported, "table", n.Table().Version())
 }
 
 // movedReplies returns how many MOVED errors the node has answered.

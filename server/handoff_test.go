@@ -255,6 +255,19 @@ func TestHandoffLeave(t *testing.T) {
 		t.Fatal(err)
 	}
 	rest := []*Server{nodes[0], nodes[1], nodes[3]}
+	// The leaver lingered until every member had applied its last table
+	// (unless the linger's limit came first), so a client reloading its
+	// map from any of them no longer meets a slot routed to the leaver.
+	last := leaver.cl.view.Load().t.Version()
+	if leaver.handoff.peersReported.Load() {
+		for i, r := range rest {
+			if v := r.cl.view.Load().t.Version(); v < last {
+				t.Errorf("remaining node %d on table %d when the leaver (on %d) closed", i, v, last)
+			}
+		}
+	} else {
+		t.Logf("the leaver's linger ended before every member reported table %d", last)
+	}
 	waitBalanced(t, rest, 3, 2*time.Minute)
 	waitOps(t, load, load.reads.Load()+2000)
 	stop()

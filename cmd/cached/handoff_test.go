@@ -389,7 +389,7 @@ func (h *hoCluster) pollLoad(n int, d time.Duration) {
 func handoffLines(logs string) string {
 	var out []string
 	for _, l := range strings.Split(logs, "\n") {
-		if strings.Contains(l, "hand") {
+		if strings.Contains(l, "hand") || strings.Contains(l, "lingered") {
 			out = append(out, l)
 		}
 	}
