@@ -21,6 +21,7 @@ func fuzzSeeds() [][]byte {
 		appendFrame(nil, fPos, 9, 100),
 		appendFrame(nil, fGetAck),
 		appendFrame(nil, fSeal, 3, 6),
+		appendFrame(nil, fMark, 4, 3, 4),
 		appendFrame(nil, fAck, 1, 2, 3),
 		appendFrame(nil, fResync, 3),
 		appendCommand(nil, [][]byte{[]byte(fSync), nil, []byte("id"), []byte("3"), []byte("0"), []byte("0")}),
@@ -47,7 +48,8 @@ func FuzzReplicaFrames(f *testing.F) {
 		ap := newFakeApplier()
 		r := &Replica{cfg: ReplicaConfig{Addr: "x"}.withDefaults(), ap: ap,
 			want: make([]bool, NumSlots), applied: make([]atomic.Uint64, NumSlots), hist: make([]atomic.Uint64, NumSlots),
-			state: make([]atomic.Uint32, NumSlots), sealed: make([]atomic.Uint64, NumSlots), loadErr: make([]bool, NumSlots)}
+			state: make([]atomic.Uint32, NumSlots), sealed: make([]atomic.Uint64, NumSlots), marked: make([]atomic.Uint64, NumSlots),
+			loadErr: make([]bool, NumSlots)}
 		r.want[3], r.want[4] = true, true
 		r.state[3].Store(slotWaiting)
 		r.state[4].Store(slotWaiting)

@@ -46,6 +46,7 @@ type link struct {
 	sealGen  uint64           // Primary.sealGen when the seals were last looked at
 	sealWait map[int]sealMark // seals of the replica's slots not sent yet
 	sealSent map[int]uint64   // per sealed slot: seq+1 of the SEAL sent
+	mk       linkMarks        // the MARKs to send and sent (mark.go)
 	win      snapWindow       // snapshot bytes the replica has not loaded yet
 
 	mu       sync.Mutex // protects the fields below
@@ -278,6 +279,9 @@ func (l *link) send() error {
 			return err
 		}
 		if err := l.sendSeals(); err != nil {
+			return err
+		}
+		if err := l.sendMarks(); err != nil {
 			return err
 		}
 		if getack {

@@ -103,6 +103,7 @@ func (l *link) applyChanges(changes []follow) bool {
 			full++
 		}
 		l.sealGen = 0 // look at the seals again: the slot may be sealed
+		l.mk.stale = true
 	}
 	l.p.partialSlots.Add(uint64(resumed))
 	if resumed+full > 0 {
@@ -138,5 +139,6 @@ func (l *link) unfollow(s int) {
 	l.pending[s] = false // its queue entry is skipped (snapshotNext)
 	l.sent[s] = 0
 	delete(l.sealWait, s)
+	delete(l.mk.sent, s)
 	delete(l.sealSent, s)
 }

@@ -132,12 +132,13 @@ type Primary struct {
 
 	id uint64 // history ID of the streams this Primary starts
 
-	mu       sync.Mutex // protects bl, links, lns, closed, prevHist, prevUpTo, seals
+	mu       sync.Mutex // protects bl, links, lns, closed, prevHist, prevUpTo, seals, marks
 	bl       *backlog
 	prevHist []uint64         // per slot: history this node's copy continues (Adopt); nil until used
 	prevUpTo []uint64         // per slot: the sequence number where it left that history
 	seals    map[int]sealMark // slots this node gave up (Seal), until Adopt or a new record
 	sealGen  uint64           // grows with every Seal call
+	marks    markWant         // the slots to mark for their incoming replica (SetMarks, mark.go)
 	links    map[*link]struct{}
 	lns      map[net.Listener]struct{}
 	closed   bool

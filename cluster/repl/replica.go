@@ -135,6 +135,7 @@ type Replica struct {
 	hist    []atomic.Uint64 // per slot: history ID that seq belongs to
 	state   []atomic.Uint32 // per slot: slot* state
 	sealed  []atomic.Uint64 // per slot: seq+1 of the primary's SEAL, 0 for none
+	marked  []atomic.Uint64 // per slot: version of the last MARK for the current copy, 0 for none (mark.go)
 
 	// Owned by the run goroutine.
 	unit      []Record
@@ -175,6 +176,7 @@ func NewReplica(cfg ReplicaConfig, ap Applier) (*Replica, error) {
 		hist:    make([]atomic.Uint64, NumSlots),
 		state:   make([]atomic.Uint32, NumSlots),
 		sealed:  make([]atomic.Uint64, NumSlots),
+		marked:  make([]atomic.Uint64, NumSlots),
 		loadErr: make([]bool, NumSlots),
 		sendOut: make(chan struct{}, 1),
 	}
@@ -350,6 +352,7 @@ func (r *Replica) handleFollowed(args [][]byte) error {
 	}
 	delete(r.asked, s)
 	r.sealed[s].Store(0)
+	r.marked[s].Store(0)
 	if n[0] != 0 {
 		r.state[s].Store(slotWaiting)
 		return nil
@@ -464,6 +467,9 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 	r.unit, r.unitBytes, r.pendIdx = nil, 0, 0
 	r.ackIndex.Store(0)
 	r.snaps.Store(0)
+	for s := range r.marked { // a mark holds for the connection it came on
+		r.marked[s].Store(0)
+	}
 	if err := r.sendHandshake(want); err != nil {
 		return false, err
 	}

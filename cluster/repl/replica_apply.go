@@ -46,6 +46,8 @@ func (r *Replica) handle(args [][]byte) error {
 		}
 		r.sealed[s].Store(seq + 1)
 		return nil
+	case fMark:
+		return r.handleMark(args)
 	case fGetAck:
 		return r.sendAck()
 	case fFollowed:
@@ -130,6 +132,7 @@ func (r *Replica) handleSnap(args [][]byte) error {
 		return nil
 	}
 	r.sealed[s].Store(0)
+	r.marked[s].Store(0)
 	r.loadErr[s] = false
 	if err := r.ap.FlushSlot(s); err != nil {
 		r.cfg.Logger.Warn("replication flush failed", "slot", s, "err", err)

@@ -20,6 +20,8 @@ import (
 //	KEY slot db key payload pexpireAt      one key of the snapshot
 //	SNAPEND slot seq index                 the snapshot holds slot's effects up to seq
 //	SEAL slot seq                          the primary gave up slot: its stream ended at seq
+//	MARK version first last                the replica holds every record of slots first..last sent
+//	                                       before this, and WAIT counts it for them from here (mark.go)
 //	GETACK                                 acknowledge now
 //	FOLLOWED slot full id                  FOLLOW id took effect here: resumed (full=0) or a snapshot follows
 //
@@ -38,6 +40,7 @@ const (
 	fKey     = "KEY"
 	fSnapEnd = "SNAPEND"
 	fSeal    = "SEAL"
+	fMark    = "MARK"
 	fGetAck  = "GETACK"
 	fSync    = "REPLSYNC"
 	fAck     = "ACK"

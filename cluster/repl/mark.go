@@ -1,0 +1,152 @@
+package repl
+
+import "fmt"
+
+// Marks (docs/replication.md "Marks: a flip target holds what WAIT
+// counted"). While a slot's move to another member is staged, that member
+// (the incoming replica) may become the slot's primary, and if the old
+// primary dies before its seal arrives it takes the slot over with what
+// its copy has. WAIT counts replicas in failover order and, for a staged
+// slot, the incoming replica too once its copy is live here (the server's
+// wait); a MARK tells the incoming replica from when on that holds:
+//
+//   - The server names the slots staged to each member (SetMarks, with the
+//     table's version).
+//   - A link to such a member sends MARK version first last for those of
+//     them that are live on it (snapshot acknowledged, or resumed), after
+//     every record appended before it saw them live, once per version and
+//     copy (a new snapshot of the slot is another copy).
+//   - The replica keeps the last version marked per slot (Replica.Marked)
+//     and forgets it when the slot starts over (SNAP, FOLLOWED, a new
+//     connection).
+//
+// So a replica marked for a slot holds every write appended before the
+// mark, and every write after it was counted by WAIT only once the
+// replica had it: its copy lacks no write a WAIT acknowledged.
+
+// markWant is what SetMarks was last given.
+type markWant struct {
+	version uint64
+	slots   map[string][]int // by replica ID, ascending
+	gen     uint64           // grows with every SetMarks
+}
+
+// SetMarks names, for the table version, the slots of this primary that
+// are staged to each member (by replica ID, ascending): a link to one of
+// them sends MARK for each such slot live on it, once per version. It
+// replaces what an earlier call named; nil names none.
+func (p *Primary) SetMarks(version uint64, slots map[string][]int) {
+	p.mu.Lock()
+	p.marks.version, p.marks.slots = version, slots
+	p.marks.gen++
+	for l := range p.links {
+		l.poke()
+	}
+	p.mu.Unlock()
+}
+
+// LiveAt reports whether the replica named id has slot live on a link
+// here: acknowledgements count for it (its snapshot was acknowledged, or
+// its stream resumed).
+func (p *Primary) LiveAt(id string, slot int) bool {
+	for _, l := range p.linkList() {
+		if l.liveAs(id, slot) {
+			return true
+		}
+	}
+	return false
+}
+
+// liveAs is LiveAt for this link.
+func (l *link) liveAs(id string, s int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ready && l.id == id && l.slots[s] && l.liveSnap[s] != notLive && l.ackSnaps >= l.liveSnap[s]
+}
+
+// linkMarks is a link's side of the marks. Sender goroutine only.
+type linkMarks struct {
+	gen     uint64              // Primary.marks.gen looked at
+	version uint64              // its version
+	want    []int               // its slots for this link's replica
+	acks    uint64              // link.ackSnaps at the last look
+	stale   bool                // the link's slots changed since the last look
+	sent    map[int]markedState // per slot: the MARK sent
+}
+
+// markedState is the version and the copy (link.liveSnap) a MARK was sent for.
+type markedState struct{ version, snap uint64 }
+
+// sendMarks sends MARK for the wanted slots that are live on the link and
+// not marked for this version and copy yet. Called between units.
+func (l *link) sendMarks() error {
+	id := l.replicaID()
+	l.p.mu.Lock()
+	if l.p.marks.gen != l.mk.gen {
+		l.mk.gen, l.mk.version, l.mk.want = l.p.marks.gen, l.p.marks.version, l.p.marks.slots[id]
+		l.mk.stale = true
+	}
+	l.p.mu.Unlock()
+	if len(l.mk.want) == 0 {
+		return nil
+	}
+	var due []int
+	l.mu.Lock()
+	if l.mk.stale || l.ackSnaps != l.mk.acks {
+		l.mk.stale, l.mk.acks = false, l.ackSnaps
+		for _, s := range l.mk.want {
+			if !l.slots[s] || l.liveSnap[s] == notLive || l.ackSnaps < l.liveSnap[s] {
+				continue
+			}
+			m := markedState{version: l.mk.version, snap: l.liveSnap[s]}
+			if l.mk.sent[s] == m {
+				continue
+			}
+			if l.mk.sent == nil {
+				l.mk.sent = make(map[int]markedState)
+			}
+			l.mk.sent[s] = m
+			due = append(due, s)
+		}
+	}
+	l.mu.Unlock()
+	if len(due) == 0 {
+		return nil
+	}
+	// Every record appended before the slots were seen live goes first:
+	// WAIT counted the replica for them only from then on.
+	if _, err := l.catchUp(); err != nil {
+		return err
+	}
+	for i := 0; i < len(due); {
+		j := i + 1
+		for j < len(due) && due[j] == due[j-1]+1 {
+			j++
+		}
+		l.w.buf = appendFrame(l.w.buf, fMark, l.mk.version, uint64(due[i]), uint64(due[j-1]))
+		i = j
+	}
+	return l.w.flush()
+}
+
+// handleMark takes MARK version first last.
+func (r *Replica) handleMark(args [][]byte) error {
+	n, ok := uints(args[1:])
+	if !ok || len(n) != 3 || n[1] > n[2] || n[2] >= NumSlots || len(r.unit) > 0 {
+		return fmt.Errorf("%w: bad MARK", ErrFrame)
+	}
+	for s := n[1]; s <= n[2]; s++ {
+		if r.state[s].Load() == slotLive {
+			r.marked[s].Store(n[0])
+		}
+	}
+	return nil
+}
+
+// Marked returns the table version of the last MARK the primary sent for
+// slot's current copy on the current connection, 0 for none: the copy
+// holds every write a WAIT on the primary acknowledged under that version
+// or later (see SetMarks).
+func (r *Replica) Marked(slot int) uint64 {
+	return r.marked[slot].Load()
+}
