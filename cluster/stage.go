@@ -219,7 +219,7 @@ func nextTable(in stageInput) *Table {
 		switch {
 		case p == np:
 			st.rows[s] = trow
-		case alive[pi] && flips < in.maxFlips && cur.holdsIndex(s, idx[npi]) && in.reports[np].live(cur.version, s):
+		case alive[pi] && flips < in.maxFlips && flipReady(cur, s, idx[npi]) && in.reports[np].live(cur.version, s):
 			st.rows[s] = trow
 			flips++
 			st.used[p] = true // a leaving old primary stays a member for this table: it seals the slot
@@ -239,6 +239,18 @@ func nextTable(in stageInput) *Table {
 		}
 	}
 	return st.build()
+}
+
+// flipReady reports whether member index m of cur may take slot s over
+// from its live primary in the next table (given its live report): it is
+// the slot's first replica, the copy every WAIT counted first, or its
+// incoming member, which reports the slot live only once the primary
+// marked it (cluster/repl/mark.go: from then on WAIT counted it too). A
+// later replica is staged first: a WAIT 1 did not wait for it, and if the
+// old primary died before its seal arrived, it would take the slot over
+// without writes the first replica acknowledged.
+func flipReady(cur *Table, s, m int) bool {
+	return m >= 0 && (cur.IncomingIndex(s) == m || cur.Rank(s, m) == 1)
 }
 
 // handedOn returns, when lf lists members that target does not (leavers,
@@ -538,11 +550,10 @@ func (st *staging) build() *Table {
 	for s := range NumSlots {
 		row := st.fill(s, st.rows[s], width, ms)
 		st.rows[s] = row
-		inc := ""
-		if st.inc[s] != "" && !slices.Contains(row, st.inc[s]) {
-			inc = st.inc[s]
-		}
-		st.inc[s] = inc
+		// An incoming member fill had to list as the row's last replica
+		// stays incoming: it takes the slot over only once the primary
+		// marked it (flipReady).
+		inc := st.inc[s]
 		id := st.retain(s, row, inc, ms, leaversFit)
 		retained[s] = id
 		if id != "" && !slices.ContainsFunc(ms, func(m Member) bool { return m.ID == id }) &&
@@ -690,16 +701,21 @@ func virtualTable(cur *Table, alive map[string]bool) *Table {
 			continue
 		}
 		old := cur.prefs[s*w : (s+1)*w]
+		// The incoming member, then the rest of the row (without the
+		// incoming member where it is also the last replica) with the
+		// primary put back at oldPos.
 		row = append(row[:0], uint16(in))
-		if p := int(cur.oldPos[s]); p > 0 && p < w {
-			// the rest of the row with the primary put back at p
-			row = append(row, old[1:p]...)
-			row = append(row, old[0])
-			row = append(row, old[p:w-1]...)
-		} else {
-			row = append(row, old[1:]...)
+		for _, m := range old[1:] {
+			if int(m) != in {
+				row = append(row, m)
+			}
 		}
-		copy(prefs[s*w:(s+1)*w], row)
+		if p := int(cur.oldPos[s]); p > 0 && p < w {
+			row = slices.Insert(row, p, old[0])
+		} else if len(row) < w {
+			row = append(row, old[0])
+		}
+		copy(prefs[s*w:(s+1)*w], row[:w])
 	}
 	return reindexed(cur, prefs)
 }

@@ -419,3 +419,58 @@ func TestStageLeaveCopiesLeaversRolesOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestStageLaterReplicaStagedFirst: a slot whose next primary is its first
+// replica flips as soon as that replica reports it live; one whose next
+// primary is a later replica (which a WAIT 1 did not wait for) is first
+// staged to it as incoming member, also where every member holds every
+// slot and the incoming member stays listed as the last replica, and
+// flips in the table after, once it reports the slot live (a report the
+// server makes only after the primary's mark: cluster/repl/mark.go).
+func TestStageLaterReplicaStagedFirst(t *testing.T) {
+	for _, c := range []struct{ n, r int }{{4, 2}, {5, 2}, {3, 2}, {4, 1}} {
+		ms := testMembers(uint64(500+c.n*10+c.r), c.n)
+		t1 := BuildTable(ms, c.r, 5)
+		leaver := ms[1].ID
+		target := without(ms, leaver)
+		t2 := nextTable(stageInput{cur: t1, target: target, alive: aliveOf(ms), reports: allLive(ms, t1.version),
+			replicas: c.r, version: 6, maxFlips: flipBatch, stage: true})
+		checkStaged(t, "leave", t2)
+		li := t1.IndexOf(leaver)
+		direct, staged, inRow := 0, 0, 0
+		for s := range NumSlots {
+			if t1.OwnerIndex(s) != li {
+				continue
+			}
+			np := t2.Owner(s)
+			if np.ID != leaver {
+				if rank := t1.Rank(s, t1.IndexOf(np.ID)); rank != 1 {
+					t.Fatalf("n=%d r=%d: slot %d flipped to %s, rank %d in the table before", c.n, c.r, s, np.ID[:8], rank)
+				}
+				direct++
+				continue
+			}
+			in, ok := t2.Incoming(s)
+			if !ok {
+				t.Fatalf("n=%d r=%d: slot %d stays with the leaver with no incoming member", c.n, c.r, s)
+			}
+			staged++
+			if t2.Rank(s, t2.IndexOf(in.ID)) > 0 {
+				inRow++
+			}
+		}
+		if staged == 0 || direct == 0 {
+			t.Fatalf("n=%d r=%d: %d slots flipped at once, %d staged: the test shows nothing", c.n, c.r, direct, staged)
+		}
+		t3 := nextTable(stageInput{cur: t2, target: target, alive: aliveOf(ms), reports: allLive(ms, t2.version),
+			replicas: c.r, version: 7, maxFlips: flipBatch, stage: true})
+		checkStaged(t, "flip", t3)
+		for s := range NumSlots {
+			if in, ok := t2.Incoming(s); ok && t3.Owner(s).ID != in.ID {
+				t.Fatalf("n=%d r=%d: slot %d staged to %s, reported live, owned by %s next", c.n, c.r, s, in.ID[:8], t3.Owner(s).ID[:8])
+			}
+		}
+		t.Logf("n=%d r=%d: %d of the leaver's slots flipped to their first replica, %d staged (%d with the incoming member listed last)",
+			c.n, c.r, direct, staged, inRow)
+	}
+}

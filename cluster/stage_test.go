@@ -25,8 +25,9 @@ func allLive(ms []Member, v uint64) map[string]holding {
 }
 
 // checkStaged asserts the invariants of a staged table: valid rows, no
-// incoming member in its slot's row, and (round trip) the wire form
-// decodes to the same table.
+// incoming member in its slot's row other than as its last replica when
+// every member of the table holds the slot, and (round trip) the wire
+// form decodes to the same table.
 func checkStaged(t *testing.T, what string, tab *Table) {
 	t.Helper()
 	for s := range NumSlots {
@@ -36,7 +37,8 @@ func checkStaged(t *testing.T, what string, tab *Table) {
 				t.Fatalf("%s: slot %d has preference list %v", what, s, row)
 			}
 		}
-		if in := tab.IncomingIndex(s); in >= 0 && slices.Contains(row, uint16(in)) {
+		if in := tab.IncomingIndex(s); in >= 0 && slices.Contains(row, uint16(in)) &&
+			(row[len(row)-1] != uint16(in) || len(row) < tab.Len()) {
 			t.Fatalf("%s: slot %d: incoming member %d is in the row %v", what, s, in, row)
 		}
 		if rt := tab.RetainedIndex(s); rt >= 0 && (slices.Contains(row, uint16(rt)) || rt == tab.IncomingIndex(s)) {

@@ -183,7 +183,8 @@ func (t *Table) PreferenceIndex(slot, k int) int {
 
 // Rank returns the position of member index m in the slot's preference
 // list: 0 for the primary, 1.. for its replicas, -1 if m is not in it (the
-// incoming member is not: see IncomingIndex).
+// incoming member is not, unless every member holds the slot: see
+// IncomingIndex).
 func (t *Table) Rank(slot, m int) int {
 	if t.width == 0 || m < 0 || slot < 0 || slot >= NumSlots {
 		return -1
@@ -226,7 +227,11 @@ func (t *Table) Ranges(id string) []SlotRange {
 
 // IncomingIndex returns the index in Members() of the member that is
 // syncing slot to become its primary (a staged move: the current primary
-// keeps serving until the table flips the slot), or -1 if none.
+// keeps serving until the table flips the slot), or -1 if none. It is not
+// in the slot's preference list, except as its last replica where the
+// row would be short without it (every member holds the slot): a replica
+// is staged as incoming before it takes the slot over, unless it is the
+// first (see flipReady in stage.go).
 func (t *Table) IncomingIndex(slot int) int { return columnIndex(t.incoming, slot) }
 
 // columnIndex reads a member column (incoming, retained) at slot: the
@@ -254,7 +259,7 @@ func (t *Table) Holders(slot int) []Member {
 		return nil
 	}
 	out := t.AppendPreference(make([]Member, 0, t.width+1), slot)
-	if m, ok := t.Incoming(slot); ok {
+	if m, ok := t.Incoming(slot); ok && t.Rank(slot, t.IncomingIndex(slot)) < 0 {
 		out = append(out, m)
 	}
 	if m, ok := t.Retained(slot); ok {

@@ -236,13 +236,15 @@ func (r *reader) layer(t *Table, l int) error {
 }
 
 // incoming reads the incoming column of a staged table and checks that no
-// incoming member is in its slot's preference list.
+// incoming member is in its slot's preference list, other than as its
+// last replica (where every other member holds the slot too).
 func (r *reader) incoming(t *Table) error {
 	if t.width == 0 {
 		return fmt.Errorf("%w: staged moves in an empty table", errBadTable)
 	}
 	col, err := r.memberColumn(t, "incoming", func(s int, m uint16) bool {
-		return slices.Contains(t.prefs[s*t.width:(s+1)*t.width], m)
+		k := slices.Index(t.prefs[s*t.width:(s+1)*t.width], m)
+		return k >= 0 && (k == 0 || k != t.width-1)
 	})
 	if err != nil {
 		return err
