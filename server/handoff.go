@@ -107,6 +107,11 @@ func (rs *replState) reportHeld() {
 		live := false
 		if l := rs.replicas[f.primary]; l != nil && connected[f.primary] {
 			_, _, live = l.r.Position(f.slot)
+			// An incoming copy is live for the coordinator's flip only once
+			// the primary marked it for this table or a later one: WAIT
+			// then counted it, so it lacks no write a WAIT acknowledged
+			// (cluster/repl/mark.go).
+			live = live && (!f.incoming || l.r.Marked(f.slot) >= v.t.Version())
 			h.wasLive[f.slot] = live
 		} else if !f.incoming {
 			// Link down (the primary is gone, or the link restarts): a

@@ -250,6 +250,9 @@ func (rs *replState) applyLocked(v *clusterView, route func()) {
 	rs.sealSlots(owned, prev)
 	route()
 	rs.view.Store(v)
+	// After the view: a WAIT that saw the view before it counted the
+	// incoming members only for writes before their marks (mark.go).
+	rs.p.SetMarks(v.t.Version(), stagedOut(v))
 	rs.owned.Store(owned)
 	followed := followedSlots(follow)
 	for slot := range store.Slots { // new replica slots are marked before their Replica starts
@@ -299,6 +302,27 @@ func viewSlots(v *clusterView) (owned *[store.Slots]bool, follow map[string][]in
 		}
 	}
 	return owned, follow, members
+}
+
+// stagedOut lists, by incoming member's ID, the slots of this node that v
+// stages to another member, ascending.
+func stagedOut(v *clusterView) map[string][]int {
+	var out map[string][]int
+	if v.self < 0 {
+		return nil
+	}
+	for slot := range store.Slots {
+		if v.t.OwnerIndex(slot) != v.self {
+			continue
+		}
+		if in, ok := v.t.Incoming(slot); ok {
+			if out == nil {
+				out = map[string][]int{}
+			}
+			out[in.ID] = append(out[in.ID], slot)
+		}
+	}
+	return out
 }
 
 // followedSlots marks the slots follow lists.

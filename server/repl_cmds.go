@@ -144,7 +144,11 @@ func (s *Server) waitNoReplicas(c *client, n, ms int64) {
 // answer is the smallest count of a group. The planner promotes a dead
 // primary's slots to their first surviving replica in that list, so an
 // answer k means the writes survive the loss of the primary and of up to
-// k-1 replicas. Without block it does not wait.
+// k-1 replicas. A slot staged to an incoming member whose copy is live
+// here counts 0 until that member acknowledged too: it may take the slot
+// over, without this node's seal if this node dies first, and it was
+// marked (repl.Primary.SetMarks) as holding what WAIT counted from then
+// on. Without block it does not wait.
 func (rs *replState) wait(ctx context.Context, tok repl.Token, n int, block bool) int {
 	if len(tok.Slots()) == 0 { // no writes: the connected replicas, as Redis
 		if !block {
@@ -155,6 +159,7 @@ func (rs *replState) wait(ctx context.Context, tok repl.Token, n int, block bool
 	type group struct {
 		tok   repl.Token
 		order []string // replica IDs in promotion order
+		need  string   // the incoming member that must acknowledge too, or ""
 	}
 	v := rs.view.Load()
 	groups := map[string]*group{}
@@ -166,9 +171,14 @@ func (rs *replState) wait(ctx context.Context, tok repl.Token, n int, block bool
 		for _, m := range prefs {
 			key.WriteString(m.ID)
 		}
+		need := ""
+		if in, ok := v.t.Incoming(slot); ok && rs.p.LiveAt(in.ID, slot) {
+			need = in.ID
+			key.WriteString("+" + need)
+		}
 		g := groups[key.String()]
 		if g == nil {
-			g = &group{order: make([]string, len(prefs))}
+			g = &group{order: make([]string, len(prefs)), need: need}
 			for i, m := range prefs {
 				g.order[i] = m.ID
 			}
@@ -180,9 +190,9 @@ func (rs *replState) wait(ctx context.Context, tok repl.Token, n int, block bool
 	for _, g := range groups {
 		var got int
 		if block {
-			got = rs.p.WaitInOrder(ctx, g.tok, g.order, n)
+			got = rs.p.WaitInOrderWith(ctx, g.tok, g.order, g.need, n)
 		} else {
-			got = rs.p.AckedInOrder(g.tok, g.order)
+			got = rs.p.AckedInOrderWith(g.tok, g.order, g.need)
 		}
 		if best < 0 || got < best {
 			best = got

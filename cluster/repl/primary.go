@@ -527,6 +527,21 @@ func (p *Primary) AckedInOrder(tok Token, order []string) int {
 	return n
 }
 
+// AckedInOrderWith is AckedInOrder, except that it is 0 unless the
+// replica named need acknowledged tok too ("" needs none): a slot's
+// incoming member, which may take it over, holds every write WAIT counts.
+func (p *Primary) AckedInOrderWith(tok Token, order []string, need string) int {
+	if need != "" && !slices.ContainsFunc(p.linkList(), func(l *link) bool { return l.ackedAs(need, tok) }) {
+		return 0
+	}
+	return p.AckedInOrder(tok, order)
+}
+
+// WaitInOrderWith is WaitInOrder counting as AckedInOrderWith.
+func (p *Primary) WaitInOrderWith(ctx context.Context, tok Token, order []string, need string, n int) int {
+	return p.wait(ctx, n, func() int { return p.AckedInOrderWith(tok, order, need) })
+}
+
 // Wait blocks until n replicas acknowledged tok or ctx ends, and returns
 // how many did, as Redis's WAIT: it asks every replica to acknowledge at
 // once, returns as soon as n is reached, and returns the count reached at
