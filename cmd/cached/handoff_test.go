@@ -174,6 +174,9 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	if err != nil || missing != 0 {
 		t.Errorf("after join and leave: %d of %d keys missing (%v)", missing, keys, err)
 	}
+	if err != nil {
+		h.explainRoute(load.cc, err)
+	}
 	// Slots taken over without the old primary's seal may lack its last
 	// writes (docs/cluster.md): name them when values were not the last.
 	for _, p := range append(slices.Clone(h.procs), leaver) {
@@ -263,6 +266,43 @@ func (h *hoCluster) observer(addr string) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: 5 * time.Second, PoolSize: 1})
 	h.obs[addr] = c
 	return c
+}
+
+// explainRoute logs, for the key a failed GET names (verify's error), the
+// address the ClusterClient's slot map routes it to and each live node's
+// owner of its slot (CLUSTER SHARDS), to tell a client's stale map from a
+// node's stale table.
+func (h *hoCluster) explainRoute(cc *redis.ClusterClient, err error) {
+	_, rest, ok := strings.Cut(err.Error(), "GET ")
+	key, _, _ := strings.Cut(rest, ":"+" ")
+	if !ok || key == "" {
+		return
+	}
+	ctx := h.ctx
+	slot, _ := h.observer(h.procs[0].addr).ClusterKeySlot(ctx, key).Result()
+	routed := "?"
+	if c, e := cc.MasterForKey(ctx, key); e == nil {
+		routed = c.Options().Addr
+	}
+	owners := ""
+	for _, p := range h.procs {
+		owner := "?"
+		if shards, e := h.observer(p.addr).ClusterShards(ctx).Result(); e == nil {
+			for _, sh := range shards {
+				for _, r := range sh.Slots {
+					if int64(r.Start) <= slot && slot <= int64(r.End) {
+						for _, n := range sh.Nodes {
+							if n.Role == "master" {
+								owner = fmt.Sprintf("%s:%d", n.IP, n.Port)
+							}
+						}
+					}
+				}
+			}
+		}
+		owners += fmt.Sprintf(" %s says %s;", p.addr, owner)
+	}
+	h.t.Logf("%s (slot %d): the client's map routes it to %s;%s", key, slot, routed, owners)
 }
 
 func (h *hoCluster) start(seed string) {
@@ -640,7 +680,7 @@ func (l *hoLoad) verify(ctx context.Context) (missing, wrong int, err error) {
 			case errors.Is(e, redis.Nil):
 				missing++
 			case e != nil:
-				return missing, wrong, e
+				return missing, wrong, fmt.Errorf("GET %s: %w", hoKey(start+k), e)
 			case l.want[start+k] != "" && got != l.want[start+k] && got != l.cut[start+k]:
 				wrong++
 			}
