@@ -683,6 +683,28 @@ func (l *layer) allowed(r SlotRange, m int) bool {
 	return true
 }
 
+// Stage returns a copy of t with the given version in which every slot of
+// slots that the member with ID to neither is primary of nor replicates
+// gets it as incoming member (a staged move to it, as the coordinator
+// plans one), other slots as in t. With Flip, tests step a hand-over
+// without a coordinator.
+func Stage(t *Table, slots []int, to string, version uint64) *Table {
+	out := *t
+	out.version, out.planner = version, ""
+	m := t.IndexOf(to)
+	if t.incoming != nil {
+		out.incoming, out.oldPos = slices.Clone(t.incoming), slices.Clone(t.oldPos)
+	}
+	for _, s := range slots {
+		if s < 0 || s >= NumSlots || m < 0 || t.Rank(s, m) >= 0 {
+			continue
+		}
+		out.stageColumns()
+		out.incoming[s] = uint16(m)
+	}
+	return &out
+}
+
 // Flip returns a copy of t with the given version in which, for every slot
 // of slots whose preference list holds the member with ID to after its
 // primary, to becomes the primary and the old primary takes to's place:

@@ -82,7 +82,7 @@ type heldSlot struct {
 // reportHeld tells the cluster node which slots of the table last applied
 // by reconfigure are not live here yet. Called by replState.run.
 func (rs *replState) reportHeld() {
-	v := rs.view.Load()
+	v, since := rs.view.Load(), rs.since.Load()
 	n := rs.s.cl.node.Load()
 	if v == nil || v.self < 0 || n == nil {
 		return
@@ -108,10 +108,11 @@ func (rs *replState) reportHeld() {
 		if l := rs.replicas[f.primary]; l != nil && connected[f.primary] {
 			_, _, live = l.r.Position(f.slot)
 			// An incoming copy is live for the coordinator's flip only once
-			// the primary marked it for this table or a later one: WAIT
-			// then counted it, so it lacks no write a WAIT acknowledged
-			// (cluster/repl/mark.go).
-			live = live && (!f.incoming || l.r.Marked(f.slot) >= v.t.Version())
+			// the primary marked it under a table of the run of tables
+			// that staged it here without a break (stagedSince): WAIT
+			// counted it from then on, so it lacks no write a WAIT
+			// acknowledged (cluster/repl/mark.go).
+			live = live && (!f.incoming || l.r.Marked(f.slot) >= since.at(v, f.slot))
 			h.wasLive[f.slot] = live
 		} else if !f.incoming {
 			// Link down (the primary is gone, or the link restarts): a
