@@ -165,7 +165,11 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	if missJoin != 0 || load.misses.Load() != 0 {
 		t.Errorf("misses of pre-existing keys: %d during the join, %d in all", missJoin, load.misses.Load())
 	}
-	missing, wrong, err := load.verify(ctx)
+	staleRoutes := 0
+	missing, wrong, err := load.verify(ctx, func(err error) {
+		staleRoutes++
+		h.explainRoute(load.cc, err)
+	})
 	for _, l := range load.slow {
 		t.Logf("slow request: %s", l)
 	}
@@ -174,8 +178,8 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	if err != nil || missing != 0 {
 		t.Errorf("after join and leave: %d of %d keys missing (%v)", missing, keys, err)
 	}
-	if err != nil {
-		h.explainRoute(load.cc, err)
+	if staleRoutes > 0 {
+		t.Logf("%d batches of the final check met the departed leaver through the client's slot map and were read again after a reload", staleRoutes)
 	}
 	// Slots taken over without the old primary's seal may lack its last
 	// writes (docs/cluster.md): name them when values were not the last.
@@ -271,7 +275,7 @@ func (h *hoCluster) observer(addr string) *redis.Client {
 // explainRoute logs, for the key a failed GET names (verify's error), the
 // address the ClusterClient's slot map routes it to and each live node's
 // owner of its slot (CLUSTER SHARDS), to tell a client's stale map from a
-// node's stale table.
+// node's stale table; a node that names no live node fails the test.
 func (h *hoCluster) explainRoute(cc *redis.ClusterClient, err error) {
 	_, rest, ok := strings.Cut(err.Error(), "GET ")
 	key, _, _ := strings.Cut(rest, ":"+" ")
@@ -284,7 +288,10 @@ func (h *hoCluster) explainRoute(cc *redis.ClusterClient, err error) {
 	if c, e := cc.MasterForKey(ctx, key); e == nil {
 		routed = c.Options().Addr
 	}
-	owners := ""
+	owners, live := "", map[string]bool{}
+	for _, p := range h.procs {
+		live[p.addr] = true
+	}
 	for _, p := range h.procs {
 		owner := "?"
 		if shards, e := h.observer(p.addr).ClusterShards(ctx).Result(); e == nil {
@@ -301,6 +308,9 @@ func (h *hoCluster) explainRoute(cc *redis.ClusterClient, err error) {
 			}
 		}
 		owners += fmt.Sprintf(" %s says %s;", p.addr, owner)
+		if !live[owner] {
+			h.t.Errorf("%s names %s, not a live node, as the owner of slot %d", p.addr, owner, slot)
+		}
 	}
 	h.t.Logf("%s (slot %d): the client's map routes it to %s;%s", key, slot, routed, owners)
 }
@@ -664,26 +674,46 @@ func (l *hoLoad) summary() string {
 }
 
 // verify reads every key once: missing keys and keys whose value is not
-// the last acknowledged one.
-func (l *hoLoad) verify(ctx context.Context) (missing, wrong int, err error) {
+// the last acknowledged one. A batch whose pipeline dialled a node that
+// has exited (the client's slot map was loaded before the table that
+// moved a slot away from it, and go-redis does not reload the map on a
+// refused dial in a pipeline: docs/cluster.md "Graceful leave") is told
+// to stale (the first GET that failed), and read again once after the
+// client reloaded its map.
+func (l *hoLoad) verify(ctx context.Context, stale func(err error)) (missing, wrong int, err error) {
 	const batch = 1000
 	for start := 0; start < l.keys; start += batch {
-		p := l.cc.Pipeline()
-		var cmds []*redis.StringCmd
-		for i := start; i < min(start+batch, l.keys); i++ {
-			cmds = append(cmds, p.Get(ctx, hoKey(i)))
+		m, w, err := l.verifyBatch(ctx, start, min(start+batch, l.keys))
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			stale(err)
+			l.cc.ReloadState(ctx)
+			m, w, err = l.verifyBatch(ctx, start, min(start+batch, l.keys))
 		}
-		_, _ = p.Exec(ctx)
-		for k, c := range cmds {
-			got, e := c.Result()
-			switch {
-			case errors.Is(e, redis.Nil):
-				missing++
-			case e != nil:
-				return missing, wrong, fmt.Errorf("GET %s: %w", hoKey(start+k), e)
-			case l.want[start+k] != "" && got != l.want[start+k] && got != l.cut[start+k]:
-				wrong++
-			}
+		missing, wrong = missing+m, wrong+w
+		if err != nil {
+			return missing, wrong, err
+		}
+	}
+	return missing, wrong, nil
+}
+
+// verifyBatch reads keys start..end-1 in one pipeline.
+func (l *hoLoad) verifyBatch(ctx context.Context, start, end int) (missing, wrong int, err error) {
+	p := l.cc.Pipeline()
+	var cmds []*redis.StringCmd
+	for i := start; i < end; i++ {
+		cmds = append(cmds, p.Get(ctx, hoKey(i)))
+	}
+	_, _ = p.Exec(ctx)
+	for k, c := range cmds {
+		got, e := c.Result()
+		switch {
+		case errors.Is(e, redis.Nil):
+			missing++
+		case e != nil:
+			return missing, wrong, fmt.Errorf("GET %s: %w", hoKey(start+k), e)
+		case l.want[start+k] != "" && got != l.want[start+k] && got != l.cut[start+k]:
+			wrong++
 		}
 	}
 	return missing, wrong, nil
