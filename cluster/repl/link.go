@@ -550,6 +550,11 @@ func (l *link) snapshotNext() error {
 		// Half the window in flight: ask early, so that the answer
 		// arrives before the window fills.
 		err = l.askLoaded()
+	} else if err == nil && len(l.queue) == 0 && len(l.mk.want) > 0 {
+		// The last snapshot queued, of a replica with slots to mark: the
+		// marks wait for its acknowledgement (mark.go), which would
+		// otherwise come with the replica's next periodic ACK.
+		err = l.askLoaded()
 	}
 	return err
 }
