@@ -683,24 +683,23 @@ func (l *layer) allowed(r SlotRange, m int) bool {
 	return true
 }
 
-// Stage returns a copy of t with the given version in which every slot of
-// slots that the member with ID to neither is primary of nor replicates
-// gets it as incoming member (a staged move to it, as the coordinator
-// plans one), other slots as in t. With Flip, tests step a hand-over
-// without a coordinator.
+// Stage returns a copy of t with the given version in which the slots of
+// slots that the member with ID to neither is primary of nor replicates,
+// and no others, have it as incoming member (a staged move to it, as the
+// coordinator plans one, StagedSince included). With Flip, tests step a
+// hand-over without a coordinator.
 func Stage(t *Table, slots []int, to string, version uint64) *Table {
 	out := *t
 	out.version, out.planner = version, ""
 	m := t.IndexOf(to)
-	if t.incoming != nil {
-		out.incoming, out.oldPos = slices.Clone(t.incoming), slices.Clone(t.oldPos)
-	}
+	out.incoming, out.oldPos, out.since = nil, nil, nil
 	for _, s := range slots {
 		if s < 0 || s >= NumSlots || m < 0 || t.Rank(s, m) >= 0 {
 			continue
 		}
 		out.stageColumns()
 		out.incoming[s] = uint16(m)
+		out.since[s] = stagedSince(t, s, t.Owner(s).ID, to, version)
 	}
 	return &out
 }

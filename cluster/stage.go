@@ -577,6 +577,7 @@ func (st *staging) build() *Table {
 		if inc := st.inc[s]; inc != "" {
 			out.stageColumns()
 			out.incoming[s], out.oldPos[s] = idx[inc], st.pos[s]
+			out.since[s] = stagedSince(cur, s, st.rows[s][0], inc, st.in.version)
 		}
 		if id := retained[s]; id != "" {
 			out.stageColumns()
@@ -592,13 +593,23 @@ func (st *staging) build() *Table {
 	return out
 }
 
+// stagedSince returns the since value of slot s staged from primary p to
+// inc in a table of version v planned from cur: cur's if cur staged it the
+// same way, else v.
+func stagedSince(cur *Table, s int, p, inc string, v uint64) uint64 {
+	if in := cur.IncomingIndex(s); in >= 0 && cur.members[in].ID == inc && cur.Owner(s).ID == p && cur.StagedSince(s) != 0 {
+		return cur.since[s]
+	}
+	return v
+}
+
 // stageColumns allocates t's incoming and oldPos columns (no slot staged)
 // if t has none.
 func (t *Table) stageColumns() {
 	if t.incoming != nil {
 		return
 	}
-	t.incoming, t.oldPos = make([]uint16, NumSlots), make([]uint8, NumSlots)
+	t.incoming, t.oldPos, t.since = make([]uint16, NumSlots), make([]uint8, NumSlots), make([]uint64, NumSlots)
 	for i := range t.incoming {
 		t.incoming[i] = noMember
 	}

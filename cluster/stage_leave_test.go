@@ -462,8 +462,17 @@ func TestStageLaterReplicaStagedFirst(t *testing.T) {
 		if staged == 0 || direct == 0 {
 			t.Fatalf("n=%d r=%d: %d slots flipped at once, %d staged: the test shows nothing", c.n, c.r, direct, staged)
 		}
-		t3 := nextTable(stageInput{cur: t2, target: target, alive: aliveOf(ms), reports: allLive(ms, t2.version),
-			replicas: c.r, version: 7, maxFlips: flipBatch, stage: true})
+		// A table with no new reports keeps the staging, and the version
+		// it began at (a mark under table 6 still counts).
+		still := nextTable(stageInput{cur: t2, target: target, alive: aliveOf(ms), replicas: c.r, version: 7, maxFlips: flipBatch, stage: true})
+		checkStaged(t, "still", still)
+		for s := range NumSlots {
+			if in, ok := t2.Incoming(s); ok && (still.StagedSince(s) != 6 || t2.StagedSince(s) != 6) {
+				t.Fatalf("n=%d r=%d: slot %d staged to %s since %d, then %d; want 6", c.n, c.r, s, in.ID[:8], t2.StagedSince(s), still.StagedSince(s))
+			}
+		}
+		t3 := nextTable(stageInput{cur: still, target: target, alive: aliveOf(ms), reports: allLive(ms, still.version),
+			replicas: c.r, version: 8, maxFlips: flipBatch, stage: true})
 		checkStaged(t, "flip", t3)
 		for s := range NumSlots {
 			if in, ok := t2.Incoming(s); ok && t3.Owner(s).ID != in.ID {
@@ -472,5 +481,42 @@ func TestStageLaterReplicaStagedFirst(t *testing.T) {
 		}
 		t.Logf("n=%d r=%d: %d of the leaver's slots flipped to their first replica, %d staged (%d with the incoming member listed last)",
 			c.n, c.r, direct, staged, inRow)
+	}
+}
+
+// TestStagedSinceRestarts: StagedSince keeps the version a run of tables
+// staging a slot to the same member from the same primary began at, and
+// starts over when a table breaks the run (not staged, another primary or
+// another incoming member).
+func TestStagedSinceRestarts(t *testing.T) {
+	ms := testMembers(77, 3)
+	base := BuildTable(ms, 1, 5)
+	to := ms[2].ID
+	slot := 0
+	for base.Rank(slot, base.IndexOf(to)) >= 0 {
+		slot++
+	}
+	t6 := Stage(base, []int{slot}, to, 6)
+	t7 := Stage(t6, []int{slot}, to, 7)
+	t8 := Stage(t7, nil, to, 8)
+	t9 := Stage(t8, []int{slot}, to, 9)
+	for _, c := range []struct {
+		tab  *Table
+		want uint64
+	}{{t6, 6}, {t7, 6}, {t8, 0}, {t9, 9}} {
+		if got := c.tab.StagedSince(slot); got != c.want {
+			t.Fatalf("version %d: staged since %d, want %d", c.tab.version, got, c.want)
+		}
+		checkStaged(t, "stage", c.tab)
+	}
+	owner, other := t9.Owner(slot).ID, t9.Preference(slot)[1].ID
+	if got := stagedSince(t9, slot, owner, to, 10); got != 9 {
+		t.Fatalf("the run goes on: since %d, want 9", got)
+	}
+	if got := stagedSince(t9, slot, other, to, 10); got != 10 {
+		t.Fatalf("another primary: since %d, want 10", got)
+	}
+	if got := stagedSince(t9, slot, owner, other, 10); got != 10 {
+		t.Fatalf("another incoming member: since %d, want 10", got)
 	}
 }

@@ -50,6 +50,13 @@ func checkStaged(t *testing.T, what string, tab *Table) {
 	if err != nil || !sameRows(dec, tab) {
 		t.Fatalf("%s: wire round trip: %v", what, err)
 	}
+	for s := range NumSlots {
+		since := tab.StagedSince(s)
+		if (since != 0) != (tab.IncomingIndex(s) >= 0) || since > tab.version || dec.StagedSince(s) != since {
+			t.Fatalf("%s: slot %d: staged since %d (incoming %d, version %d), %d after the wire",
+				what, s, since, tab.IncomingIndex(s), tab.version, dec.StagedSince(s))
+		}
+	}
 }
 
 // stepUntilDone runs the coordinator's steps from cur, with every member

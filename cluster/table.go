@@ -49,8 +49,15 @@ type Table struct {
 	prefs    []uint16 // NumSlots*width member indexes; prefs[s*width] is slot s's primary
 	// incoming is nil, or per slot the member that is syncing the slot to
 	// take it over as primary (noMember for none): a staged move, see
-	// stage.go. It is never in the slot's preference list.
+	// stage.go. It is in the slot's preference list only as its last
+	// replica, where every member holds the slot.
 	incoming []uint16
+	// since is nil when incoming is (or the table came in an older wire
+	// format); else, for a staged slot, the version of the first table of
+	// the unbroken run of tables that staged it to the same incoming
+	// member from the same primary (0 where none is incoming): a mark the
+	// primary sent under any of them still holds (StagedSince).
+	since []uint64
 	// oldPos is nil when incoming is; else, for a staged slot, the index
 	// its current primary has in the target's preference list (0: not in
 	// it). With it the target row is the incoming member, then the row
@@ -241,6 +248,20 @@ func columnIndex(col []uint16, slot int) int {
 		return -1
 	}
 	return int(col[slot])
+}
+
+// StagedSince returns the version of the first table of the unbroken run
+// of tables, up to this one, that staged slot to its current incoming
+// member from its current primary; 0 if the slot is not staged or the
+// table does not say (an older wire format). The primary's WAIT counted
+// the incoming member without a break since then, so the member's copy
+// is complete for a flip once the primary marked it under any table of
+// the run (cluster/repl/mark.go).
+func (t *Table) StagedSince(slot int) uint64 {
+	if t.since == nil || slot < 0 || slot >= NumSlots || t.IncomingIndex(slot) < 0 {
+		return 0
+	}
+	return t.since[slot]
 }
 
 // Incoming returns the member syncing slot to take it over (see

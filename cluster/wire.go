@@ -27,6 +27,13 @@ const (
 	// columns: replica moves staged. Only a table with a retained member
 	// has it.
 	tableFormatRetained = 5
+	// tableFormatSince is format 5 (its retained column may name no
+	// member) with the since column after it (Table.StagedSince, runs of
+	// versions, 0 where no slot is incoming). Every staged table has it
+	// since marks (docs/cluster.md "Marks"); formats 2, 4 and 5 still
+	// decode, with no since (0: the incoming member then needs a mark of
+	// the table's own version).
+	tableFormatSince = 6
 )
 
 // errBadTable is returned (wrapped) by decodeTable for malformed input.
@@ -57,6 +64,9 @@ func encodeTable(t *Table) []byte {
 	if t.retained != nil {
 		format = tableFormatRetained
 	}
+	if t.since != nil {
+		format = tableFormatSince
+	}
 	b := []byte{tableMagic, format}
 	b = binary.AppendUvarint(b, t.version)
 	if format >= tableFormatTerm {
@@ -78,8 +88,16 @@ func encodeTable(t *Table) []byte {
 		b = appendRuns(b, func(s int) uint64 { return (uint64(t.incoming[s]) + 1) & noMember })
 		b = appendRuns(b, func(s int) uint64 { return uint64(t.oldPos[s]) })
 	}
-	if t.retained != nil {
-		b = appendRuns(b, func(s int) uint64 { return (uint64(t.retained[s]) + 1) & noMember })
+	if format >= tableFormatRetained {
+		b = appendRuns(b, func(s int) uint64 {
+			if t.retained == nil {
+				return 0
+			}
+			return (uint64(t.retained[s]) + 1) & noMember
+		})
+	}
+	if t.since != nil {
+		b = appendRuns(b, func(s int) uint64 { return t.since[s] })
 	}
 	return b
 }
@@ -145,7 +163,7 @@ func (r *reader) str() string {
 // Table: valid sorted unique IDs, ports in range, every slot covered in
 // every role by distinct members. It never panics on any input.
 func decodeTable(b []byte) (*Table, error) {
-	if len(b) < 2 || b[0] != tableMagic || b[1] < tableFormat || b[1] > tableFormatRetained {
+	if len(b) < 2 || b[0] != tableMagic || b[1] < tableFormat || b[1] > tableFormatSince {
 		return nil, fmt.Errorf("%w: bad header", errBadTable)
 	}
 	staged := b[1] == tableFormatStaged || b[1] >= tableFormatTermStaged
@@ -153,7 +171,7 @@ func decodeTable(b []byte) (*Table, error) {
 	r := &reader{b: b[2:]}
 	t := &Table{version: r.uvarint(1<<63 - 1)}
 	if termed {
-		if t.term = r.uvarint(1<<63 - 1); r.err == nil && t.term == 0 && b[1] != tableFormatRetained {
+		if t.term = r.uvarint(1<<63 - 1); r.err == nil && t.term == 0 && b[1] < tableFormatRetained {
 			r.err = fmt.Errorf("%w: term 0 in a format with a term", errBadTable)
 		}
 	}
@@ -190,8 +208,13 @@ func decodeTable(b []byte) (*Table, error) {
 			return nil, err
 		}
 	}
-	if b[1] == tableFormatRetained {
+	if b[1] >= tableFormatRetained {
 		if err := r.retainedCol(t); err != nil {
+			return nil, err
+		}
+	}
+	if b[1] == tableFormatSince {
+		if err := r.sinceCol(t); err != nil {
 			return nil, err
 		}
 	}
@@ -199,7 +222,7 @@ func decodeTable(b []byte) (*Table, error) {
 		t.retained = nil // nothing retained: the same table as format 2
 	}
 	if t.incoming != nil && t.Staged() == 0 && t.retained == nil {
-		t.incoming, t.oldPos = nil, nil // nothing staged: the same table as format 1
+		t.incoming, t.oldPos, t.since = nil, nil, nil // nothing staged: the same table as format 1
 	}
 	if r.err == nil && len(r.b) > 0 {
 		r.err = fmt.Errorf("%w: trailing bytes", errBadTable)
@@ -261,6 +284,33 @@ func (r *reader) retainedCol(t *Table) error {
 	})
 	t.retained = col
 	return err
+}
+
+// sinceCol reads the since column of a format-6 table: a version no later
+// than the table's where a member is incoming, 0 elsewhere.
+func (r *reader) sinceCol(t *Table) error {
+	t.since = make([]uint64, NumSlots)
+	runs, s := r.uvarint(NumSlots), 0
+	for range runs {
+		length, v := int(r.uvarint(NumSlots)), r.uvarint(t.version)
+		if r.err != nil {
+			return r.err
+		}
+		if length == 0 || s+length > NumSlots {
+			return fmt.Errorf("%w: since runs do not cover the slots", errBadTable)
+		}
+		for ; length > 0; length-- {
+			if (v != 0) != (t.incoming[s] != noMember) {
+				return fmt.Errorf("%w: slot %d: since without an incoming member, or none with one", errBadTable, s)
+			}
+			t.since[s] = v
+			s++
+		}
+	}
+	if r.err == nil && s != NumSlots {
+		return fmt.Errorf("%w: since runs do not cover the slots", errBadTable)
+	}
+	return r.err
 }
 
 // memberColumn reads a column of member index + 1 per slot (0 = none) as

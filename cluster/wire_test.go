@@ -38,10 +38,15 @@ func TestTableWireRoundTrip(t *testing.T) {
 	}
 }
 
-// A table with a retained member (format 5) keeps its term, 0 or not, and
-// its retained column through the wire.
+// A table with a retained member keeps its term, 0 or not, and its
+// retained column through the wire: in format 6 (with the since column,
+// as a node plans it) and in format 5 (a node of before the marks).
 func TestTableWireRetainedWithTerm(t *testing.T) {
-	for _, term := range []uint64{0, 7} {
+	for _, c := range []struct {
+		term   uint64
+		format byte
+	}{{0, tableFormatSince}, {7, tableFormatSince}, {0, tableFormatRetained}, {7, tableFormatRetained}} {
+		term := c.term
 		tab := BuildTable(testMembers(2, 3), 1, 1)
 		tab.planner = tab.members[0].ID
 		tab.term = term
@@ -56,9 +61,12 @@ func TestTableWireRetainedWithTerm(t *testing.T) {
 				tab.retained[0] = m
 			}
 		}
+		if c.format == tableFormatRetained {
+			tab.since = nil
+		}
 		enc := encodeTable(tab)
-		if enc[1] != tableFormatRetained {
-			t.Fatalf("term %d: format %d, want %d", term, enc[1], tableFormatRetained)
+		if enc[1] != c.format {
+			t.Fatalf("term %d: format %d, want %d", term, enc[1], c.format)
 		}
 		got, err := decodeTable(enc)
 		if err != nil {

@@ -15,6 +15,7 @@ package server
 //   - Progress: INFO migration and the cached_migration_* metrics.
 
 import (
+	"cmp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,7 +83,7 @@ type heldSlot struct {
 // reportHeld tells the cluster node which slots of the table last applied
 // by reconfigure are not live here yet. Called by replState.run.
 func (rs *replState) reportHeld() {
-	v, since := rs.view.Load(), rs.since.Load()
+	v := rs.view.Load()
 	n := rs.s.cl.node.Load()
 	if v == nil || v.self < 0 || n == nil {
 		return
@@ -108,11 +109,12 @@ func (rs *replState) reportHeld() {
 		if l := rs.replicas[f.primary]; l != nil && connected[f.primary] {
 			_, _, live = l.r.Position(f.slot)
 			// An incoming copy is live for the coordinator's flip only once
-			// the primary marked it under a table of the run of tables
-			// that staged it here without a break (stagedSince): WAIT
-			// counted it from then on, so it lacks no write a WAIT
-			// acknowledged (cluster/repl/mark.go).
-			live = live && (!f.incoming || l.r.Marked(f.slot) >= since.at(v, f.slot))
+			// the primary marked it under a table of the unbroken run of
+			// tables that staged it here (Table.StagedSince; this table's
+			// version where the table does not say): WAIT counted it from
+			// then on, so it lacks no write a WAIT acknowledged
+			// (cluster/repl/mark.go).
+			live = live && (!f.incoming || l.r.Marked(f.slot) >= cmp.Or(v.t.StagedSince(f.slot), v.t.Version()))
 			h.wasLive[f.slot] = live
 		} else if !f.incoming {
 			// Link down (the primary is gone, or the link restarts): a

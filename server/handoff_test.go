@@ -13,7 +13,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/store"
 )
 
@@ -386,55 +385,4 @@ func longCtx(t testing.TB) context.Context {
 func infoSectionText(t testing.TB, s *Server, section string) string {
 	t.Helper()
 	return mustDo(t, newClient(t, s, nil), "INFO", section).(string)
-}
-
-// TestStagedSince: a slot staged to this node in consecutive tables from
-// the same primary keeps the version its run began at, so a mark under
-// any table of the run counts; a skipped version, a table that does not
-// stage the slot, or a view other than the one asked about starts over
-// at the view's own version.
-func TestStagedSince(t *testing.T) {
-	ms := []cluster.Member{
-		{ID: strings.Repeat("a", 40), Host: "127.0.0.1", Port: 7001},
-		{ID: strings.Repeat("b", 40), Host: "127.0.0.1", Port: 7002},
-		{ID: strings.Repeat("c", 40), Host: "127.0.0.1", Port: 7003},
-	}
-	base := cluster.BuildTable(ms, 1, 5)
-	var slot int // a slot whose row leaves out member c
-	for slot = 0; base.Rank(slot, base.IndexOf(ms[2].ID)) >= 0; slot++ {
-	}
-	self := ms[2].ID
-	view := func(t *cluster.Table) *clusterView { return newClusterView(t, self) }
-	steps := []struct {
-		t    *cluster.Table
-		want uint64
-	}{
-		{base, 0},
-		{cluster.Stage(base, []int{slot}, self, 6), 6},
-		{cluster.Stage(base, []int{slot}, self, 7), 6},                                                               // the next version: the run goes on
-		{cluster.Stage(base, []int{slot}, self, 9), 9},                                                               // version 8 skipped
-		{cluster.Stage(base, nil, self, 10), 0},                                                                      // not staged
-		{cluster.Stage(base, []int{slot}, self, 11), 11},                                                             // staged again
-		{cluster.Stage(cluster.Flip(base, []int{slot}, base.Preference(slot)[1].ID, 12), []int{slot}, self, 12), 12}, // another primary
-	}
-	var in *incomingSince
-	var prev *clusterView
-	for i, st := range steps {
-		v := view(st.t)
-		in = stagedSince(in, prev, v)
-		got := uint64(0)
-		if in.since != nil {
-			got = in.since[slot]
-		}
-		if got != st.want {
-			t.Fatalf("step %d (version %d): since %d, want %d", i, st.t.Version(), got, st.want)
-		}
-		if st.want != 0 && in.at(v, slot) != st.want {
-			t.Fatalf("step %d: at = %d, want %d", i, in.at(v, slot), st.want)
-		}
-		prev = v
-	}
-	if other := view(steps[5].t); in.at(other, slot) != other.t.Version() {
-		t.Fatalf("at for a view it was not made for: %d, want the view's version %d", in.at(other, slot), other.t.Version())
-	}
 }

@@ -68,11 +68,6 @@ type replState struct {
 	// not take mu (ownerHandingOver); nil: none yet.
 	followed atomic.Pointer[[store.Slots]*followLink]
 	view     atomic.Pointer[clusterView] // the table last applied
-	// since is, for the view last applied, the version from which on
-	// every table this node applied, with no version skipped, staged each
-	// slot to this node from the same primary (0: not staged here):
-	// reportHeld counts a mark of that version or later (mark.go).
-	since atomic.Pointer[incomingSince]
 
 	cfgMu     sync.Mutex           // serializes applying views (subscriber, poll)
 	pos       map[int]slotPosition // positions of the slots of Replicas just closed; cfgMu
@@ -254,7 +249,6 @@ func (rs *replState) applyLocked(v *clusterView, route func()) {
 	// meanwhile they answer TRYAGAIN (fencedError).
 	rs.sealSlots(owned, prev)
 	route()
-	rs.since.Store(stagedSince(rs.since.Load(), rs.view.Load(), v))
 	rs.view.Store(v)
 	// After the view: a WAIT that saw the view before it counted the
 	// incoming members only for writes before their marks (mark.go).
@@ -326,52 +320,6 @@ func stagedOut(v *clusterView) map[string][]int {
 				out = map[string][]int{}
 			}
 			out[in.ID] = append(out[in.ID], slot)
-		}
-	}
-	return out
-}
-
-// incomingSince is stagedSince's answer for one view.
-type incomingSince struct {
-	v     *clusterView
-	since []uint64 // per slot; nil: no slot staged here
-}
-
-// at returns the version from which v stages slot to this node without a
-// break; v's own version where in was not made for v (a newer view was
-// applied since v was read): only a mark under v or later counts then.
-func (in *incomingSince) at(v *clusterView, slot int) uint64 {
-	if in == nil || in.v != v || in.since == nil || in.since[slot] == 0 {
-		return v.t.Version()
-	}
-	return in.since[slot]
-}
-
-// stagedSince returns, for view v applied after prev (whose answer was
-// was), from which version each slot has been staged to this node from
-// the same primary in every table applied: a slot staged in prev too,
-// with v the very next version, keeps prev's; any other staged slot
-// starts at v's version. A mark the primary sent under an earlier table
-// of that run still holds (the primary's WAIT counted this node all
-// along), so the node need not wait for the primary's mark of each new
-// table: every table of a move would otherwise cost a report round.
-func stagedSince(was *incomingSince, prev, v *clusterView) *incomingSince {
-	out := &incomingSince{v: v}
-	if v.self < 0 {
-		return out
-	}
-	next := prev != nil && was != nil && was.v == prev && prev.self >= 0 && prev.t.Version()+1 == v.t.Version()
-	for slot := range store.Slots {
-		if v.t.IncomingIndex(slot) != v.self {
-			continue
-		}
-		if out.since == nil {
-			out.since = make([]uint64, store.Slots)
-		}
-		out.since[slot] = v.t.Version()
-		if next && prev.t.IncomingIndex(slot) == prev.self && was.since != nil && was.since[slot] != 0 &&
-			prev.t.Owner(slot).ID == v.t.Owner(slot).ID {
-			out.since[slot] = was.since[slot]
 		}
 	}
 	return out
