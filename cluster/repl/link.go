@@ -533,6 +533,7 @@ func (l *link) snapshotNext() error {
 	l.snapsOut++
 	if l.liveSnap[s] == notLive {
 		l.liveSnap[s] = l.snapsOut
+		l.mk.stale = true // a slot to mark may follow its SNAPEND (mark.go)
 	}
 	l.snapLeft--
 	left := l.snapLeft
@@ -549,11 +550,6 @@ func (l *link) snapshotNext() error {
 	if err == nil && len(l.queue) > 0 && l.inFlight() >= uint64(l.p.cfg.SnapshotWindow)/2 {
 		// Half the window in flight: ask early, so that the answer
 		// arrives before the window fills.
-		err = l.askLoaded()
-	} else if err == nil && len(l.queue) == 0 && len(l.mk.want) > 0 {
-		// The last snapshot queued, of a replica with slots to mark: the
-		// marks wait for its acknowledgement (mark.go), which would
-		// otherwise come with the replica's next periodic ACK.
 		err = l.askLoaded()
 	}
 	return err

@@ -7,15 +7,18 @@ import "fmt"
 // (the incoming replica) may become the slot's primary, and if the old
 // primary dies before its seal arrives it takes the slot over with what
 // its copy has. WAIT counts replicas in failover order and, for a staged
-// slot, the incoming replica too once its copy is live here (the server's
-// wait); a MARK tells the incoming replica from when on that holds:
+// slot, the incoming replica too once this primary sends it the slot (the
+// server's wait: from when its snapshot was sent, so WAIT waits for it to
+// load); a
+// MARK tells the incoming replica from when on that holds:
 //
 //   - The server names the slots staged to each member (SetMarks, with the
 //     table's version).
 //   - A link to such a member sends MARK version first last for those of
-//     them that are live on it (snapshot acknowledged, or resumed), after
-//     every record appended before it saw them live, once per version and
-//     copy (a new snapshot of the slot is another copy).
+//     them that it sends (snapshot sent, or stream resumed), after every
+//     record appended before it saw them so, once per version and copy (a
+//     new snapshot of the slot is another copy). A slot's MARK follows its
+//     SNAPEND on the stream: no round trip.
 //   - The replica keeps the last version marked per slot (Replica.Marked)
 //     and forgets it when the slot starts over (SNAP, FOLLOWED, a new
 //     connection).
@@ -45,9 +48,9 @@ func (p *Primary) SetMarks(version uint64, slots map[string][]int) {
 	p.mu.Unlock()
 }
 
-// LiveAt reports whether the replica named id has slot live on a link
-// here: acknowledgements count for it (its snapshot was acknowledged, or
-// its stream resumed).
+// LiveAt reports whether a link here sends slot to the replica named id:
+// its snapshot was sent (its acknowledgements count for the slot once it
+// loaded it), or its stream resumed.
 func (p *Primary) LiveAt(id string, slot int) bool {
 	for _, l := range p.linkList() {
 		if l.liveAs(id, slot) {
@@ -61,7 +64,7 @@ func (p *Primary) LiveAt(id string, slot int) bool {
 func (l *link) liveAs(id string, s int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.ready && l.id == id && l.slots[s] && l.liveSnap[s] != notLive && l.ackSnaps >= l.liveSnap[s]
+	return l.ready && l.id == id && l.slots[s] && l.liveSnap[s] != notLive
 }
 
 // linkMarks is a link's side of the marks. Sender goroutine only.
@@ -69,16 +72,15 @@ type linkMarks struct {
 	gen     uint64              // Primary.marks.gen looked at
 	version uint64              // its version
 	want    []int               // its slots for this link's replica
-	acks    uint64              // link.ackSnaps at the last look
-	stale   bool                // the link's slots changed since the last look
+	stale   bool                // the link's slots, or their copies, changed since the last look
 	sent    map[int]markedState // per slot: the MARK sent
 }
 
 // markedState is the version and the copy (link.liveSnap) a MARK was sent for.
 type markedState struct{ version, snap uint64 }
 
-// sendMarks sends MARK for the wanted slots that are live on the link and
-// not marked for this version and copy yet. Called between units.
+// sendMarks sends MARK for the wanted slots the link sends (LiveAt) that
+// are not marked for this version and copy yet. Called between units.
 func (l *link) sendMarks() error {
 	id := l.replicaID()
 	l.p.mu.Lock()
@@ -92,10 +94,10 @@ func (l *link) sendMarks() error {
 	}
 	var due []int
 	l.mu.Lock()
-	if l.mk.stale || l.ackSnaps != l.mk.acks {
-		l.mk.stale, l.mk.acks = false, l.ackSnaps
+	if l.mk.stale {
+		l.mk.stale = false
 		for _, s := range l.mk.want {
-			if !l.slots[s] || l.liveSnap[s] == notLive || l.ackSnaps < l.liveSnap[s] {
+			if !l.slots[s] || l.liveSnap[s] == notLive {
 				continue
 			}
 			m := markedState{version: l.mk.version, snap: l.liveSnap[s]}
@@ -113,7 +115,7 @@ func (l *link) sendMarks() error {
 	if len(due) == 0 {
 		return nil
 	}
-	// Every record appended before the slots were seen live goes first:
+	// Every record appended before the slots were seen sent goes first:
 	// WAIT counted the replica for them only from then on.
 	if _, err := l.catchUp(); err != nil {
 		return err
