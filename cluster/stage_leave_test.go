@@ -34,6 +34,21 @@ func without(ms []Member, ids ...string) []Member {
 	return out
 }
 
+// plannedLeave builds a table of n members (seed) with r replicas at
+// version 5 and plans the leave of its second member, every copy reported
+// live: the members, both tables, the leaver's ID and the target members.
+func plannedLeave(t *testing.T, seed uint64, n, r int) (ms []Member, t1, t2 *Table, leaver string, target []Member) {
+	t.Helper()
+	ms = testMembers(seed, n)
+	t1 = BuildTable(ms, r, 5)
+	leaver = ms[1].ID
+	target = without(ms, leaver)
+	t2 = nextTable(stageInput{cur: t1, target: target, alive: aliveOf(ms), reports: allLive(ms, t1.version),
+		replicas: r, version: 6, maxFlips: flipBatch, stage: true})
+	checkStaged(t, "leave", t2)
+	return ms, t1, t2, leaver, target
+}
+
 // TestStageLeaveRetainsReplica (issue 11): a leaving member's replica roles
 // go to other members at once, but it keeps its copies as the slots'
 // retained member until the new replicas report theirs live. If a slot's
@@ -47,13 +62,7 @@ func without(ms []Member, ids ...string) []Member {
 // too, if it was the first replica.
 func TestStageLeaveRetainsReplica(t *testing.T) {
 	for _, c := range []struct{ n, r int }{{3, 1}, {4, 1}, {5, 1}, {4, 2}, {5, 2}} {
-		ms := testMembers(uint64(200+c.n*10+c.r), c.n)
-		t1 := BuildTable(ms, c.r, 5)
-		leaver := ms[1].ID
-		target := without(ms, leaver)
-		t2 := nextTable(stageInput{cur: t1, target: target, alive: aliveOf(ms), reports: allLive(ms, t1.version),
-			replicas: c.r, version: 6, maxFlips: flipBatch, stage: true})
-		checkStaged(t, "leave", t2)
+		ms, t1, t2, leaver, target := plannedLeave(t, uint64(200+c.n*10+c.r), c.n, c.r)
 		li1, li2 := t1.IndexOf(leaver), t2.IndexOf(leaver)
 		firstOf, lost := 0, 0 // slots whose first replica was the leaver; the leaver's copies not retained
 		for s := range NumSlots {
@@ -429,13 +438,7 @@ func TestStageLeaveCopiesLeaversRolesOnly(t *testing.T) {
 // server makes only after the primary's mark: cluster/repl/mark.go).
 func TestStageLaterReplicaStagedFirst(t *testing.T) {
 	for _, c := range []struct{ n, r int }{{4, 2}, {5, 2}, {3, 2}, {4, 1}} {
-		ms := testMembers(uint64(500+c.n*10+c.r), c.n)
-		t1 := BuildTable(ms, c.r, 5)
-		leaver := ms[1].ID
-		target := without(ms, leaver)
-		t2 := nextTable(stageInput{cur: t1, target: target, alive: aliveOf(ms), reports: allLive(ms, t1.version),
-			replicas: c.r, version: 6, maxFlips: flipBatch, stage: true})
-		checkStaged(t, "leave", t2)
+		ms, t1, t2, leaver, target := plannedLeave(t, uint64(500+c.n*10+c.r), c.n, c.r)
 		li := t1.IndexOf(leaver)
 		direct, staged, inRow := 0, 0, 0
 		for s := range NumSlots {
