@@ -2,15 +2,14 @@ package repl
 
 import "fmt"
 
-// Marks (docs/replication.md "Marks: a flip target holds what WAIT
-// counted"). While a slot's move to another member is staged, that member
-// (the incoming replica) may become the slot's primary, and if the old
-// primary dies before its seal arrives it takes the slot over with what
-// its copy has. WAIT counts replicas in failover order and, for a staged
-// slot, the incoming replica too once this primary sends it the slot (the
-// server's wait: from when its snapshot was sent, so WAIT waits for it to
-// load); a
-// MARK tells the incoming replica from when on that holds:
+// Marks (docs/cluster.md "Marks"). While a slot's move to another member
+// is staged, that member (the incoming replica) may become the slot's
+// primary, and if the old primary dies before its seal arrives it takes
+// the slot over with what its copy has. WAIT counts replicas in failover
+// order and, for a staged slot, the incoming replica too once this
+// primary sends it the slot (the server's wait: from when its snapshot
+// was sent, so WAIT waits for it to load). A MARK tells the incoming
+// replica from when on that holds:
 //
 //   - The server names the slots staged to each member (SetMarks, with the
 //     table's version).
@@ -36,8 +35,8 @@ type markWant struct {
 
 // SetMarks names, for the table version, the slots of this primary that
 // are staged to each member (by replica ID, ascending): a link to one of
-// them sends MARK for each such slot live on it, once per version. It
-// replaces what an earlier call named; nil names none.
+// them sends MARK for each such slot it sends (LiveAt), once per version
+// and copy. It replaces what an earlier call named; nil names none.
 func (p *Primary) SetMarks(version uint64, slots map[string][]int) {
 	p.mu.Lock()
 	p.marks.version, p.marks.slots = version, slots
@@ -146,9 +145,10 @@ func (r *Replica) handleMark(args [][]byte) error {
 }
 
 // Marked returns the table version of the last MARK the primary sent for
-// slot's current copy on the current connection, 0 for none: the copy
-// holds every write a WAIT on the primary acknowledged under that version
-// or later (see SetMarks).
+// slot's current copy on the current connection, 0 for none: while the
+// tables from that version on keep staging the slot to this replica from
+// that primary, the copy holds every write a WAIT on the primary
+// acknowledged (see SetMarks; cluster.Table.StagedSince says since when).
 func (r *Replica) Marked(slot int) uint64 {
 	return r.marked[slot].Load()
 }
