@@ -253,10 +253,10 @@ func columnIndex(col []uint16, slot int) int {
 // StagedSince returns the version of the first table of the unbroken run
 // of tables, up to this one, that staged slot to its current incoming
 // member from its current primary; 0 if the slot is not staged or the
-// table does not say (an older wire format). The primary's WAIT counted
-// the incoming member without a break since then, so the member's copy
-// is complete for a flip once the primary marked it under any table of
-// the run (cluster/repl/mark.go).
+// table does not say (an older wire format). Once the primary marked the
+// member's copy under any table of the run, its WAIT counted the member
+// without a break, so the copy is complete for a flip
+// (cluster/repl/mark.go).
 func (t *Table) StagedSince(slot int) uint64 {
 	if t.since == nil || slot < 0 || slot >= NumSlots || t.IncomingIndex(slot) < 0 {
 		return 0

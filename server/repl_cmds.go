@@ -144,11 +144,12 @@ func (s *Server) waitNoReplicas(c *client, n, ms int64) {
 // answer is the smallest count of a group. The planner promotes a dead
 // primary's slots to their first surviving replica in that list, so an
 // answer k means the writes survive the loss of the primary and of up to
-// k-1 replicas. A slot staged to an incoming member whose copy is live
-// here counts 0 until that member acknowledged too: it may take the slot
-// over, without this node's seal if this node dies first, and it was
-// marked (repl.Primary.SetMarks) as holding what WAIT counted from then
-// on. Without block it does not wait.
+// k-1 replicas. A slot staged to an incoming member that this node sends
+// it to (its snapshot sent, or its stream resumed: Primary.LiveAt) counts
+// 0 until that member acknowledged too: it may take the slot over,
+// without this node's seal if this node dies first, and it was marked
+// (repl.Primary.SetMarks) as holding what WAIT counted from then on.
+// Without block it does not wait.
 func (rs *replState) wait(ctx context.Context, tok repl.Token, n int, block bool) int {
 	if len(tok.Slots()) == 0 { // no writes: the connected replicas, as Redis
 		if !block {
