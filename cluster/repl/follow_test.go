@@ -298,3 +298,57 @@ func TestSetSlotsUnderFaults(t *testing.T) {
 	}
 	t.Logf("%d changes; replica %+v", rounds, st)
 }
+
+// TestUnownedSlotWaitsBesideTheQueue: a replica follows a slot the node
+// does not own (yet, or any more: it gave the slot away). Its snapshot
+// waits for the Owner beside the queue, not in front of it: a seal of
+// another slot reaches the replica meanwhile, an UNFOLLOW drops the wait
+// (the replica follows the slot elsewhere now), and a slot the node comes
+// to own is sent on the same connection. Until 2026-12-05 the link slept
+// in the snapshot of the unowned slot for OwnWait and then failed, the
+// seals and UNFOLLOWs queued behind it: a cluster forming took over
+// slots without their seal that way, 1 s late. The Primary's clock stands
+// still here, so the wait never expires on a slow machine.
+func TestUnownedSlotWaitsBesideTheQueue(t *testing.T) {
+	st := &ownerStore{fakeStore: newFakeStore(), always: 1}
+	p, err := NewPrimary(Config{}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	p.now = func() time.Time { return frozen }
+	st.hook = p.Append
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.Serve(ln)
+	t.Cleanup(func() { p.Close() })
+	prefill(st.fakeStore, []int{1, 2}, 3)
+
+	r, err := NewReplica(ReplicaConfig{Addr: ln.Addr().String(), ID: "r", Slots: []int{1, 2}}, newFakeApplier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitFor(t, "slot 1 synced and the link asking about slot 2", func() bool {
+		return caughtUp(st.fakeStore, r, []int{1}) && st.asked.Load()
+	})
+	seq := p.Seal(1)[0]
+	waitFor(t, "the seal of slot 1", func() bool { s, ok := r.Sealed(1); return ok && s == seq })
+	if _, _, live := r.Position(2); live {
+		t.Fatal("slot 2 live although the node does not own it")
+	}
+
+	// The replica drops slot 2 and follows it again once the node owns it:
+	// it arrives on the same connection.
+	r.SetSlots([]int{1})
+	st.set(1, "after-drop", "v")
+	waitFor(t, "slot 1 follows on", func() bool { return caughtUp(st.fakeStore, r, []int{1}) })
+	st.owns.Store(true)
+	r.SetSlots([]int{1, 2})
+	waitFor(t, "slot 2 synced", func() bool { return caughtUp(st.fakeStore, r, []int{1, 2}) })
+	if s := r.Stats(); s.Reconnects != 0 {
+		t.Errorf("%d reconnects: want the link kept throughout", s.Reconnects)
+	}
+}

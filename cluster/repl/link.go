@@ -35,6 +35,7 @@ type link struct {
 	pending  []bool           // slots waiting for their snapshot
 	sent     []uint64         // per slot: last seq sent (or covered by a snapshot)
 	queue    []int            // slots to snapshot, in order
+	unowned  []ownWaiter      // queued slots the node does not own yet (requeueOwned)
 	cursor   uint64           // backlog offset of the next record to look at
 	curIndex uint64           // index of the last record looked at
 	curMs    int64            // its append time
@@ -274,6 +275,9 @@ func (l *link) send() error {
 		if err != nil {
 			return err
 		}
+		if err := l.requeueOwned(); err != nil {
+			return err
+		}
 		moved, err := l.catchUp()
 		if err != nil {
 			return err
@@ -309,7 +313,7 @@ func (l *link) send() error {
 			continue
 		}
 		var retry <-chan time.Time
-		if len(l.deferred) > 0 {
+		if len(l.deferred) > 0 || len(l.unowned) > 0 {
 			retry = time.After(followPoll) // an unstopped timer is collected (Go 1.23)
 		}
 		select {
@@ -486,11 +490,17 @@ func (l *link) snapshotNext() error {
 		}
 		return nil
 	}
-	l.w.buf = appendFrame(l.w.buf, fSnap, uint64(s))
-	if len(l.awaitOwned([]int{s})) > 0 {
-		_ = l.flushLimited()
-		return fmt.Errorf("repl: snapshot of slot %d: %w", s, ErrNotOwner)
+	if l.notOwned(s) {
+		// Waits beside the queue (requeueOwned), not here: a seal, a
+		// mark or an UNFOLLOW of this very slot (the node gave it away
+		// and the replica follows it elsewhere now) must not queue behind it.
+		l.unowned = append(l.unowned, ownWaiter{slot: s, until: l.p.now().Add(OwnWait)})
+		if len(l.queue) == 0 {
+			return l.flushLimited()
+		}
+		return nil
 	}
+	l.w.buf = appendFrame(l.w.buf, fSnap, uint64(s))
 	seq, err := l.p.snap.Snapshot(s, func(db int, key, head, body []byte, pexpireAt int64, release func()) error {
 		// emit runs under the store's lock of the slot's shard. A lent
 		// body (a large value) is not touched here: its frame leaves
@@ -553,6 +563,42 @@ func (l *link) snapshotNext() error {
 		err = l.askLoaded()
 	}
 	return err
+}
+
+// ownWaiter is a queued snapshot of a slot the node does not own (Owner),
+// waiting up to until for it.
+type ownWaiter struct {
+	slot  int
+	until time.Time
+}
+
+// requeueOwned puts the snapshots waiting for their slot back at the
+// queue's head once the node owns the slot, and fails the link (the
+// replica asks again after a reconnect) for a slot still not owned after
+// OwnWait. UNFOLLOW drops a slot's wait (unfollow).
+func (l *link) requeueOwned() error {
+	if len(l.unowned) == 0 {
+		return nil
+	}
+	now := l.p.now()
+	var back []int
+	keep := l.unowned[:0]
+	for _, w := range l.unowned {
+		switch {
+		case !l.notOwned(w.slot):
+			back = append(back, w.slot)
+		case now.After(w.until):
+			_ = l.flushLimited()
+			return fmt.Errorf("repl: snapshot of slot %d: %w", w.slot, ErrNotOwner)
+		default:
+			keep = append(keep, w)
+		}
+	}
+	l.unowned = keep
+	if back != nil {
+		l.queue = append(back, l.queue...)
+	}
+	return nil
 }
 
 // askLoaded asks the replica, once per answer, to acknowledge what it

@@ -125,6 +125,7 @@ func (l *link) notOwned(slot int) bool {
 // count for it. A FOLLOW of s still deferred is dropped.
 func (l *link) unfollow(s int) {
 	l.deferred = slices.DeleteFunc(l.deferred, func(c follow) bool { return c.slot == s })
+	l.unowned = slices.DeleteFunc(l.unowned, func(w ownWaiter) bool { return w.slot == s })
 	if !l.slots[s] {
 		return
 	}
