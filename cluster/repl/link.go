@@ -543,7 +543,7 @@ func (l *link) snapshotNext() error {
 	l.snapsOut++
 	if l.liveSnap[s] == notLive {
 		l.liveSnap[s] = l.snapsOut
-		l.mk.stale = true // a slot to mark may follow its SNAPEND (mark.go)
+		l.mk.fresh = append(l.mk.fresh, s) // a MARK may follow its SNAPEND (mark.go)
 	}
 	l.snapLeft--
 	left := l.snapLeft

@@ -1,6 +1,9 @@
 package repl
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Marks (docs/cluster.md "Marks"). While a slot's move to another member
 // is staged, that member (the incoming replica) may become the slot's
@@ -71,7 +74,8 @@ type linkMarks struct {
 	gen     uint64              // Primary.marks.gen looked at
 	version uint64              // its version
 	want    []int               // its slots for this link's replica
-	stale   bool                // the link's slots, or their copies, changed since the last look
+	stale   bool                // the link's slots changed since the last look: look at every wanted slot
+	fresh   []int               // slots whose snapshot was sent since the last look (SNAPEND)
 	sent    map[int]markedState // per slot: the MARK sent
 }
 
@@ -88,7 +92,11 @@ func (l *link) sendMarks() error {
 		l.mk.stale = true
 	}
 	l.p.mu.Unlock()
-	if len(l.mk.want) == 0 {
+	// A sync sends thousands of slots, each SNAPEND adding one to fresh:
+	// only those are looked at then, not every wanted slot again.
+	fresh := l.mk.fresh
+	l.mk.fresh = l.mk.fresh[:0]
+	if len(l.mk.want) == 0 || !l.mk.stale && len(fresh) == 0 {
 		return nil
 	}
 	var due []int
@@ -96,19 +104,15 @@ func (l *link) sendMarks() error {
 	if l.mk.stale {
 		l.mk.stale = false
 		for _, s := range l.mk.want {
-			if !l.slots[s] || l.liveSnap[s] == notLive {
-				continue
-			}
-			m := markedState{version: l.mk.version, snap: l.liveSnap[s]}
-			if l.mk.sent[s] == m {
-				continue
-			}
-			if l.mk.sent == nil {
-				l.mk.sent = make(map[int]markedState)
-			}
-			l.mk.sent[s] = m
-			due = append(due, s)
+			due = l.markDue(due, s)
 		}
+	} else {
+		for _, s := range fresh {
+			if _, ok := slices.BinarySearch(l.mk.want, s); ok {
+				due = l.markDue(due, s)
+			}
+		}
+		slices.Sort(due)
 	}
 	l.mu.Unlock()
 	if len(due) == 0 {
@@ -127,7 +131,28 @@ func (l *link) sendMarks() error {
 		l.w.buf = appendFrame(l.w.buf, fMark, l.mk.version, uint64(due[i]), uint64(due[j-1]))
 		i = j
 	}
+	if len(l.queue) > 0 && !l.windowFull() {
+		return nil // leaves with the snapshots' next batch (snapshotNext)
+	}
 	return l.w.flush()
+}
+
+// markDue appends s to due if the link sends slot s and has not marked
+// its copy for the wanted version yet, and records the MARK as sent.
+// l.mu must be held.
+func (l *link) markDue(due []int, s int) []int {
+	if !l.slots[s] || l.liveSnap[s] == notLive {
+		return due
+	}
+	m := markedState{version: l.mk.version, snap: l.liveSnap[s]}
+	if l.mk.sent[s] == m {
+		return due
+	}
+	if l.mk.sent == nil {
+		l.mk.sent = make(map[int]markedState)
+	}
+	l.mk.sent[s] = m
+	return append(due, s)
 }
 
 // handleMark takes MARK version first last.

@@ -1,6 +1,10 @@
 package repl
 
-import "testing"
+import (
+	"net"
+	"sync/atomic"
+	"testing"
+)
 
 // TestMarks: a link sends MARK for the slots SetMarks names for its
 // replica once they are live on it, after every record appended before;
@@ -47,4 +51,72 @@ func TestMarks(t *testing.T) {
 	if r.Marked(3) != 7 {
 		t.Fatalf("slot 3, no longer named, went from mark 7 to %d", r.Marked(3))
 	}
+}
+
+// TestMarksShareTheSnapshotWrites: a replica syncs every slot, each
+// named for a MARK, as when a cluster forms. The MARKs leave with the
+// snapshots' batched writes: until 2026-12-05 every SNAPEND's MARK was
+// flushed on its own (and every wanted slot looked at again), which made
+// a sync of 16,384 empty slots take 350-470 ms instead of 12 ms and a
+// 3-node cluster about 1 s longer to form.
+func TestMarksShareTheSnapshotWrites(t *testing.T) {
+	st := newFakeStore()
+	p, err := NewPrimary(Config{}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.hook = p.Append
+	all := make([]int, NumSlots)
+	for i := range all {
+		all[i] = i
+	}
+	p.SetMarks(3, map[string][]int{"r": all})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var writes atomic.Int64
+	go p.Serve(countingListener{Listener: ln, writes: &writes})
+	t.Cleanup(func() { p.Close() })
+	r, err := NewReplica(ReplicaConfig{Addr: ln.Addr().String(), ID: "r", Slots: all}, newFakeApplier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitFor(t, "every slot marked", func() bool {
+		for _, s := range all {
+			if r.Marked(s) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("%d writes for %d slots", writes.Load(), NumSlots)
+	if n := writes.Load(); n > NumSlots/16 {
+		t.Errorf("%d writes for a sync of %d empty slots: want the MARKs batched with the snapshots", n, NumSlots)
+	}
+}
+
+// countingListener counts the writes to the connections it accepts.
+type countingListener struct {
+	net.Listener
+	writes *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{Conn: c, writes: l.writes}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
 }
