@@ -471,10 +471,16 @@ func (rs *replState) resumeOrHoldLocked(follow map[string][]int, now time.Time) 
 }
 
 // holdDone reports whether slot s, held on link l (nil once closed), may
-// leave it: its copy reached the seal, the link dropped, or it waited
-// flipWait.
+// leave it: its copy reached the seal, the link dropped, it waited
+// flipWait, or the copy is not live (its snapshot pending: the old
+// primary, which gave the slot away, no longer snapshots it, and its
+// link would wait repl.OwnWait for the slot before it fails).
 func (rs *replState) holdDone(l *replicaLink, s int, h *hold, now time.Time) bool {
-	return l == nil || !l.r.Connected() || copyAtSeal(l, s) || now.Sub(h.since) >= rs.flipWait
+	if l == nil || !l.r.Connected() || copyAtSeal(l, s) || now.Sub(h.since) >= rs.flipWait {
+		return true
+	}
+	_, _, live := l.r.Position(s)
+	return !live
 }
 
 // hold is a slot that left its old primary's link in the current view
