@@ -397,18 +397,30 @@ func (m *holdFailover) leaveWithHold(t *testing.T) (acked, after map[string]stri
 
 // setUpHold runs newHoldFailover and leaveWithHold until the hold is in
 // place (at most 3 clusters; one whose link to A restarted is closed).
-func setUpHold(t *testing.T) (m *holdFailover, acked, after map[string]string, st heldState) {
+// With wantStaged it also tries up to 4 clusters for one whose leave
+// stages some of the slots to R, and returns the last if none did: which
+// member takes a leaver's slot over is the planner's choice (a slot goes
+// to its first replica while that one is below its share, the rest to the
+// member furthest below it), and R, their second replica, gets some in
+// about half the clusters.
+func setUpHold(t *testing.T, wantStaged bool) (m *holdFailover, acked, after map[string]string, st heldState) {
 	t.Helper()
-	for attempt := 1; ; attempt++ {
+	restarts, clusters := 0, 0
+	for {
 		m = newHoldFailover(t)
+		clusters++
 		var ok bool
 		if acked, after, st, ok = m.leaveWithHold(t); ok {
-			return m, acked, after, st
+			if !wantStaged || len(st.stagedToR) > 0 || clusters == 4 {
+				return m, acked, after, st
+			}
+			t.Logf("cluster %d: the leave staged none of the slots to R; again with a new cluster", clusters)
+		} else {
+			if restarts++; restarts == 3 {
+				t.Fatalf("R's link to A restarted before the kill in %d clusters: no hold to fail over in", restarts)
+			}
+			t.Logf("cluster %d: R's link to A restarted during the leave (table %d), the holds ended; again with a new cluster", clusters, st.version)
 		}
-		if attempt == 3 {
-			t.Fatalf("R's link to A restarted before the kill in %d clusters of %d: no hold to fail over in", attempt, attempt)
-		}
-		t.Logf("cluster %d: R's link to A restarted during the leave (table %d), the holds ended; again with a new cluster", attempt, st.version)
 		m.gate.release()
 		for _, s := range m.nodes {
 			_ = s.Close()
@@ -592,7 +604,7 @@ func readsBackAny(t *testing.T, cc *redis.ClusterClient, want map[string][]strin
 // short of A's seal while A is alive (its link up): that would drop the
 // writes A acknowledged after R's copy.
 func TestHoldFailoverNewPrimaryDies(t *testing.T) {
-	m, acked, after, st := setUpHold(t)
+	m, acked, after, st := setUpHold(t, false)
 	// B: the new primary of most held slots.
 	var bID string
 	for id, n := range st.newPrimarys {
@@ -686,7 +698,7 @@ func TestHoldFailoverNewPrimaryDies(t *testing.T) {
 // acknowledged with WAIT 1 and every write the new primaries
 // acknowledged must read back, and every copy must equal its primary's.
 func TestHoldFailoverOldPrimaryDies(t *testing.T) {
-	m, acked, after, st := setUpHold(t)
+	m, acked, after, st := setUpHold(t, true)
 	maps.Copy(acked, after) // their primaries survive
 	if len(st.stagedToR) > 0 {
 		// R's copy is live on A's link but held back: WAIT counts R, the
@@ -732,8 +744,11 @@ func TestHoldFailoverOldPrimaryDies(t *testing.T) {
 	// counted. Before the marks (2026-12-05) the leave flipped them to
 	// R, which took them over after A died with what its copy had: 1,364
 	// of 1,364 such keys lost in one run.
-	if len(st.toR) > 0 || len(st.stagedToR) == 0 {
-		t.Errorf("%d slots flipped to R while its copy was held back, %d staged to it: want none, some", len(st.toR), len(st.stagedToR))
+	if len(st.toR) > 0 {
+		t.Errorf("%d slots flipped to R while its copy was held back (%d staged to it): want none", len(st.toR), len(st.stagedToR))
+	}
+	if len(st.stagedToR) == 0 {
+		t.Log("none of the slots was staged to R in 4 clusters: the staged case went untested in this run")
 	}
 	readsBackAny(t, cc, want)
 	t.Logf("%d acknowledged keys read back (%d in the slots staged to R); R loaded %d keys by snapshot after the kill",
