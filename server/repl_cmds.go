@@ -191,9 +191,9 @@ func (rs *replState) wait(ctx context.Context, tok repl.Token, n int, block bool
 	for _, g := range groups {
 		var got int
 		if block {
-			got = rs.p.WaitInOrderWith(ctx, g.tok, g.order, g.need, n)
+			got = rs.p.WaitInOrder(ctx, g.tok, g.order, g.need, n)
 		} else {
-			got = rs.p.AckedInOrderWith(g.tok, g.order, g.need)
+			got = rs.p.AckedInOrder(g.tok, g.order, g.need)
 		}
 		if best < 0 || got < best {
 			best = got

@@ -514,9 +514,15 @@ func (p *Primary) Acked(tok Token) int {
 // one that has not acknowledged, ends the prefix: the replicas after it
 // are not counted even if they acknowledged. Listing the replicas in the
 // order they would be promoted makes the answer k mean that the write
-// survives the loss of the primary and of the first k-1 replicas.
-func (p *Primary) AckedInOrder(tok Token, order []string) int {
+// survives the loss of the primary and of the first k-1 replicas. It is
+// 0 unless the replica named need acknowledged tok too ("" needs none): a
+// staged slot's incoming member, which may take it over, holds every
+// write WAIT counts.
+func (p *Primary) AckedInOrder(tok Token, order []string, need string) int {
 	ls := p.linkList()
+	if need != "" && !slices.ContainsFunc(ls, func(l *link) bool { return l.ackedAs(need, tok) }) {
+		return 0
+	}
 	n := 0
 	for _, id := range order {
 		if !slices.ContainsFunc(ls, func(l *link) bool { return l.ackedAs(id, tok) }) {
@@ -525,21 +531,6 @@ func (p *Primary) AckedInOrder(tok Token, order []string) int {
 		n++
 	}
 	return n
-}
-
-// AckedInOrderWith is AckedInOrder, except that it is 0 unless the
-// replica named need acknowledged tok too ("" needs none): a slot's
-// incoming member, which may take it over, holds every write WAIT counts.
-func (p *Primary) AckedInOrderWith(tok Token, order []string, need string) int {
-	if need != "" && !slices.ContainsFunc(p.linkList(), func(l *link) bool { return l.ackedAs(need, tok) }) {
-		return 0
-	}
-	return p.AckedInOrder(tok, order)
-}
-
-// WaitInOrderWith is WaitInOrder counting as AckedInOrderWith.
-func (p *Primary) WaitInOrderWith(ctx context.Context, tok Token, order []string, need string, n int) int {
-	return p.wait(ctx, n, func() int { return p.AckedInOrderWith(tok, order, need) })
 }
 
 // Wait blocks until n replicas acknowledged tok or ctx ends, and returns
@@ -551,10 +542,11 @@ func (p *Primary) Wait(ctx context.Context, tok Token, n int) int {
 }
 
 // WaitInOrder is Wait counting as AckedInOrder: it blocks until the first
-// n replicas of order acknowledged tok or ctx ends, and returns the length
-// of the acknowledged prefix of order.
-func (p *Primary) WaitInOrder(ctx context.Context, tok Token, order []string, n int) int {
-	return p.wait(ctx, n, func() int { return p.AckedInOrder(tok, order) })
+// n replicas of order (and need, if not "") acknowledged tok or ctx ends,
+// and returns the length of the acknowledged prefix of order (0 while need
+// has not).
+func (p *Primary) WaitInOrder(ctx context.Context, tok Token, order []string, need string, n int) int {
+	return p.wait(ctx, n, func() int { return p.AckedInOrder(tok, order, need) })
 }
 
 // wait is Wait with the count taken by acked.

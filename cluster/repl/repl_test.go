@@ -218,22 +218,27 @@ func TestWaitInOrder(t *testing.T) {
 	if got := h.p.Wait(ctx, tok, 1); got != 1 {
 		t.Fatalf("Wait(1) = %d, want 1 (r2)", got)
 	}
-	if got := h.p.AckedInOrder(tok, []string{"r2", "r1"}); got != 1 {
+	if got := h.p.AckedInOrder(tok, []string{"r2", "r1"}, ""); got != 1 {
 		t.Fatalf("AckedInOrder(r2, r1) = %d, want 1", got)
 	}
 	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel2()
-	if got := h.p.WaitInOrder(short, tok, order, 1); got != 0 {
+	if got := h.p.WaitInOrder(short, tok, order, "", 1); got != 0 {
 		t.Fatalf("WaitInOrder(r1, r2) with r1 stalled = %d, want 0", got)
 	}
-	if got := h.p.AckedInOrder(tok, []string{"gone", "r2"}); got != 0 {
+	if got := h.p.AckedInOrder(tok, []string{"gone", "r2"}, ""); got != 0 {
 		t.Fatalf("AckedInOrder with an unknown first replica = %d, want 0", got)
 	}
+	// need: r1 (an incoming member, say) must have it too, wherever the
+	// order puts it.
+	if got, got2 := h.p.AckedInOrder(tok, []string{"r2"}, "r1"), h.p.AckedInOrder(tok, []string{"r2"}, "r2"); got != 0 || got2 != 1 {
+		t.Fatalf("AckedInOrder(r2) needing the stalled r1 = %d, needing r2 = %d; want 0, 1", got, got2)
+	}
 	d1.setStall(false)
-	if got := h.p.WaitInOrder(ctx, tok, order, 2); got != 2 {
+	if got := h.p.WaitInOrder(ctx, tok, order, "", 2); got != 2 {
 		t.Fatalf("WaitInOrder after the stall = %d, want 2", got)
 	}
-	if got := h.p.AckedInOrder(Token{}, order); got != 2 {
+	if got := h.p.AckedInOrder(Token{}, order, ""); got != 2 {
 		t.Fatalf("AckedInOrder(no writes) = %d, want 2 connected replicas", got)
 	}
 }
