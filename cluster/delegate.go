@@ -21,7 +21,7 @@ type meta struct {
 	// Leaving: the node shuts down gracefully; the coordinator plans it out
 	// (staged: it serves until its slots are handed over).
 	Leaving bool `json:"lv,omitempty"`
-	// HeldVersion and NotLive are the node's holding report (stage.go):
+	// HeldVersion and NotLive are the node's holding report (stage_report.go):
 	// for table HeldVersion, the slots it holds as replica or incoming
 	// member whose copy is not live yet ("a-b,c,…").
 	HeldVersion uint64 `json:"rv,omitempty"`
