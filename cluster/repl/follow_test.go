@@ -311,22 +311,11 @@ func TestSetSlotsUnderFaults(t *testing.T) {
 // still here, so the wait never expires on a slow machine.
 func TestUnownedSlotWaitsBesideTheQueue(t *testing.T) {
 	st := &ownerStore{fakeStore: newFakeStore(), always: 1}
-	p, err := NewPrimary(Config{}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
 	frozen := time.Now()
-	p.now = func() time.Time { return frozen }
-	st.hook = p.Append
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go p.Serve(ln)
-	t.Cleanup(func() { p.Close() })
+	p, addr := serveClocked(t, st, st.fakeStore, func() time.Time { return frozen })
 	prefill(st.fakeStore, []int{1, 2}, 3)
 
-	r, err := NewReplica(ReplicaConfig{Addr: ln.Addr().String(), ID: "r", Slots: []int{1, 2}}, newFakeApplier())
+	r, err := NewReplica(ReplicaConfig{Addr: addr, ID: "r", Slots: []int{1, 2}}, newFakeApplier())
 	if err != nil {
 		t.Fatal(err)
 	}

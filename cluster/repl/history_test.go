@@ -27,10 +27,17 @@ func servePrimary(t *testing.T, st *fakeStore) (*Primary, string) {
 // Primary's Snapshotter.
 func serveSnapshotter(t *testing.T, snap Snapshotter, st *fakeStore) (*Primary, string) {
 	t.Helper()
+	return serveClocked(t, snap, st, time.Now)
+}
+
+// serveClocked is serveSnapshotter with now as the Primary's clock.
+func serveClocked(t *testing.T, snap Snapshotter, st *fakeStore, now func() time.Time) (*Primary, string) {
+	t.Helper()
 	p, err := NewPrimary(Config{}, snap)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.now = now
 	st.hook = p.Append
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
