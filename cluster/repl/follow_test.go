@@ -312,7 +312,7 @@ func TestSetSlotsUnderFaults(t *testing.T) {
 func TestUnownedSlotWaitsBesideTheQueue(t *testing.T) {
 	st := &ownerStore{fakeStore: newFakeStore(), always: 1}
 	frozen := time.Now()
-	p, addr := serveClocked(t, st, st.fakeStore, func() time.Time { return frozen })
+	p, addr := serveWith(t, st, st.fakeStore, serveOpts{now: func() time.Time { return frozen }})
 	prefill(st.fakeStore, []int{1, 2}, 3)
 
 	r, err := NewReplica(ReplicaConfig{Addr: addr, ID: "r", Slots: []int{1, 2}}, newFakeApplier())

@@ -27,25 +27,38 @@ func servePrimary(t *testing.T, st *fakeStore) (*Primary, string) {
 // Primary's Snapshotter.
 func serveSnapshotter(t *testing.T, snap Snapshotter, st *fakeStore) (*Primary, string) {
 	t.Helper()
-	return serveClocked(t, snap, st, time.Now)
+	return serveWith(t, snap, st, serveOpts{})
 }
 
-// serveClocked is serveSnapshotter with now as the Primary's clock.
-func serveClocked(t *testing.T, snap Snapshotter, st *fakeStore, now func() time.Time) (*Primary, string) {
+// serveOpts changes what serveWith serves: the Primary's clock (now), and
+// the listener it serves on (wrap, given the real one).
+type serveOpts struct {
+	now  func() time.Time
+	wrap func(net.Listener) net.Listener
+}
+
+// serveWith is serveSnapshotter with o applied.
+func serveWith(t *testing.T, snap Snapshotter, st *fakeStore, o serveOpts) (*Primary, string) {
 	t.Helper()
 	p, err := NewPrimary(Config{}, snap)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.now = now
+	if o.now != nil {
+		p.now = o.now
+	}
 	st.hook = p.Append
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := ln.Addr().String()
+	if o.wrap != nil {
+		ln = o.wrap(ln)
+	}
 	go p.Serve(ln)
 	t.Cleanup(func() { p.Close() })
-	return p, ln.Addr().String()
+	return p, addr
 }
 
 // storeFrom builds a primary's store from a replica's copy of slots.

@@ -61,24 +61,16 @@ func TestMarks(t *testing.T) {
 // 3-node cluster about 1 s longer to form.
 func TestMarksShareTheSnapshotWrites(t *testing.T) {
 	st := newFakeStore()
-	p, err := NewPrimary(Config{}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.hook = p.Append
+	var writes atomic.Int64
+	p, addr := serveWith(t, st, st, serveOpts{wrap: func(ln net.Listener) net.Listener {
+		return countingListener{Listener: ln, writes: &writes}
+	}})
 	all := make([]int, NumSlots)
 	for i := range all {
 		all[i] = i
 	}
 	p.SetMarks(3, map[string][]int{"r": all})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var writes atomic.Int64
-	go p.Serve(countingListener{Listener: ln, writes: &writes})
-	t.Cleanup(func() { p.Close() })
-	r, err := NewReplica(ReplicaConfig{Addr: ln.Addr().String(), ID: "r", Slots: all}, newFakeApplier())
+	r, err := NewReplica(ReplicaConfig{Addr: addr, ID: "r", Slots: all}, newFakeApplier())
 	if err != nil {
 		t.Fatal(err)
 	}
