@@ -231,12 +231,15 @@ func (l *link) handshake(args [][]byte) error {
 	return l.w.flush()
 }
 
-// awaitResumable waits (awaitOwned) for the slots of want (slot seq hist
-// triples) presented at a position that the backlog cannot continue now:
-// a replica of a slot handed over to this node may ask from the old
-// primary's seal before this node adopted the slot at that position.
+// awaitResumable waits, up to OwnWait, until the Snapshotter (if it is an
+// Owner) owns the slots of want (slot seq hist triples) presented at a
+// position that the backlog cannot continue now: a replica of a slot
+// handed over to this node may ask from the old primary's seal before
+// this node adopted the slot at that position. It runs in the handshake;
+// a running link's snapshots wait beside the queue instead (unowned).
 func (l *link) awaitResumable(want []uint64) {
-	if _, ok := l.p.snap.(Owner); !ok {
+	o, ok := l.p.snap.(Owner)
+	if !ok {
 		return
 	}
 	var wait []int
@@ -248,22 +251,10 @@ func (l *link) awaitResumable(want []uint64) {
 		}
 	}
 	l.p.mu.Unlock()
-	l.awaitOwned(wait)
-}
-
-// awaitOwned waits, up to OwnWait, until the Snapshotter (if it is an
-// Owner) owns every slot of slots, and returns those it still does not
-// own (slots' array is reused).
-func (l *link) awaitOwned(slots []int) []int {
-	o, ok := l.p.snap.(Owner)
-	if !ok {
-		return nil
-	}
 	deadline := time.Now().Add(OwnWait) // real time: it sleeps
-	for slots = slices.DeleteFunc(slots, o.Owns); len(slots) > 0 && time.Now().Before(deadline); slots = slices.DeleteFunc(slots, o.Owns) {
+	for wait = slices.DeleteFunc(wait, o.Owns); len(wait) > 0 && time.Now().Before(deadline); wait = slices.DeleteFunc(wait, o.Owns) {
 		time.Sleep(2 * time.Millisecond)
 	}
-	return slots
 }
 
 // send is the sender goroutine's loop.

@@ -114,7 +114,7 @@ func (l *link) applyChanges(changes []follow) bool {
 }
 
 // notOwned reports whether the Snapshotter is an Owner that does not own
-// slot now (awaitOwned without the wait).
+// slot now.
 func (l *link) notOwned(slot int) bool {
 	o, ok := l.p.snap.(Owner)
 	return ok && !o.Owns(slot)
