@@ -203,7 +203,7 @@ func testHeldSlotResumes(t *testing.T, whole bool) {
 	m.gate.release()
 	// Until C's copies follow B live, B's link may not have applied their
 	// FOLLOWs yet: a write on B meanwhile passes its cursor, and the
-	// FOLLOW then gets a snapshot instead of resuming (4 to 16 keys loaded
+	// FOLLOW then gets a snapshot instead of resuming (2 to 16 keys loaded
 	// in about 1 run in 4, before this wait).
 	pollFor(t, "C's holds end and its copies follow B", func() bool {
 		holds, onA := m.held()
