@@ -37,7 +37,7 @@ func (b tableBroadcast) Finished() {}
 func (n *Node) liveLocked() []Member {
 	ms := make([]Member, 0, len(n.seen))
 	for id, m := range n.seen {
-		if !n.bannedLocked(id) {
+		if !n.outLocked(id) {
 			ms = append(ms, m)
 		}
 	}
@@ -192,6 +192,7 @@ func (n *Node) adoptLocked(t *Table, enc []byte) bool {
 	}
 	n.table.Store(t)
 	n.enc.Store(&enc)
+	n.noteRestartLocked(t)
 	n.keepLiveLocked(t)
 	n.queue.QueueBroadcast(tableBroadcast(enc))
 	n.wake()

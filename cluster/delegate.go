@@ -26,6 +26,10 @@ type meta struct {
 	// member whose copy is not live yet ("a-b,c,…").
 	HeldVersion uint64 `json:"rv,omitempty"`
 	NotLive     string `json:"nl,omitempty"`
+	// Restarted: the node's process started anew under an ID the current
+	// table lists (node_restart.go): it has none of that member's data,
+	// so the coordinator plans it out as if dead, then back in as a joiner.
+	Restarted bool `json:"rs,omitempty"`
 }
 
 func encodeMeta(m meta) []byte {
@@ -69,20 +73,26 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return m
 }
 
-// extrasOf returns the leaving flag and holding report in a node's meta
-// (zero values if the meta is unreadable).
-func extrasOf(n *memberlist.Node) (leaving bool, h holding) {
+// metaFlags are the flags a node's meta carries besides its address.
+type metaFlags struct {
+	leaving, restarted bool
+}
+
+// extrasOf returns the flags and holding report in a node's meta (zero
+// values if the meta is unreadable).
+func extrasOf(n *memberlist.Node) (f metaFlags, h holding) {
 	var md meta
 	if json.Unmarshal(n.Meta, &md) != nil {
-		return false, holding{}
+		return metaFlags{}, holding{}
 	}
+	f = metaFlags{leaving: md.Leaving, restarted: md.Restarted}
 	h.version = md.HeldVersion
 	nl, ok := decodeRanges(md.NotLive)
 	if !ok {
-		return md.Leaving, holding{}
+		return f, holding{}
 	}
 	h.notLive = nl
-	return md.Leaving, h
+	return f, h
 }
 
 // NotifyMsg implements memberlist.Delegate: a gossiped slot table.

@@ -24,7 +24,9 @@ const (
 	// any of them yet; it has no table and serves nothing.
 	StateJoining
 	// StateNotMember: the current table does not include the node (it was
-	// planned while the node was away); the coordinator plans it back in.
+	// planned while the node was away), or includes it from before the
+	// node's process started (node_restart.go); the coordinator plans it
+	// (back) in.
 	StateNotMember
 	// StateNoQuorum: the node has not seen a majority of its table's
 	// members for Config.NodeTimeout: it is in a minority partition (or
@@ -188,6 +190,7 @@ func (n *Node) notePause() {
 func (n *Node) checkHealth(t *Table) State {
 	n.mu.Lock()
 	reach, total := n.reachLocked(t)
+	restarted := n.restarted
 	n.mu.Unlock()
 	q := 2*reach > total || total == 0
 	now := time.Now()
@@ -206,7 +209,7 @@ func (n *Node) checkHealth(t *Table) State {
 		st = StateJoining
 	case n.resync.Load():
 		st = StateNoQuorum
-	case t.IndexOf(n.id) < 0:
+	case restarted || t.IndexOf(n.id) < 0:
 		st = StateNotMember
 	case !q && now.Sub(n.lastQuorum) >= n.nodeTimeout:
 		st = StateNoQuorum

@@ -95,7 +95,7 @@ func (n *Node) PeersReported() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, m := range t.members {
-		if _, alive := n.seen[m.ID]; m.ID == n.id || !alive || n.bannedLocked(m.ID) {
+		if _, alive := n.seen[m.ID]; m.ID == n.id || !alive || n.outLocked(m.ID) {
 			continue
 		}
 		if n.reports[m.ID].version < t.version {
@@ -206,10 +206,13 @@ func (n *Node) noteMetaLocked(id string, node *memberlist.Node) {
 	if id == n.id {
 		return // our own report is set by ReportHeld
 	}
-	lv, h := extrasOf(node)
-	if lv != n.leavers[id] {
-		n.leavers[id] = lv
+	f, h := extrasOf(node)
+	if f.leaving != n.leavers[id] {
+		n.leavers[id] = f.leaving
 		n.dirty = true
+	}
+	if f.restarted != n.restarters[id] {
+		n.noteRestarterLocked(id, f.restarted)
 	}
 	if old := n.reports[id]; old.version != h.version || !slices.Equal(old.notLive, h.notLive) {
 		if old.version != 0 && old.version != h.version {
@@ -329,7 +332,7 @@ func (n *Node) plannedLocked(cur *Table, live []Member) []Member {
 // failover. n.mu must be held.
 func (n *Node) primaryGoneLocked(cur *Table) bool {
 	for i, m := range cur.members {
-		if _, seen := n.seen[m.ID]; seen && !n.bannedLocked(m.ID) {
+		if _, seen := n.seen[m.ID]; seen && !n.outLocked(m.ID) {
 			continue
 		}
 		for s := range NumSlots {

@@ -63,6 +63,7 @@ func (n *Node) memberDown(id string) {
 	delete(n.heard, id)
 	n.downSeen[id] = true
 	delete(n.leavers, id)
+	delete(n.restarters, id)
 	delete(n.reports, id)
 	delete(n.lastLive, id)
 	n.dirty = true
@@ -161,6 +162,9 @@ func (n *Node) loop() {
 		// the others re-planned) nor an old copy of a slot t gives back.
 		if st != StateOK {
 			n.setState(st, t)
+		}
+		if n.isRestarted() {
+			continue // its subscribers get no table that lists it from before (node_restart.go)
 		}
 		delivered = t
 		for _, fn := range n.subscribers() {

@@ -74,9 +74,14 @@ func (nw *Net) cut(a, b string) bool {
 
 // Transport starts a transport listening on host at a free port (UDP and
 // TCP), for cluster.Config.Transport. The node that uses it shuts it down.
-func (nw *Net) Transport(host string) (cluster.Transport, error) {
+func (nw *Net) Transport(host string) (cluster.Transport, error) { return nw.TransportOn(host, 0) }
+
+// TransportOn is Transport at a given port (0: a free one), for a node
+// restarted at the address it had.
+func (nw *Net) TransportOn(host string, port int) (cluster.Transport, error) {
 	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 		BindAddrs: []string{host},
+		BindPort:  port,
 		Logger:    log.New(io.Discard, "", 0),
 	})
 	if err != nil {

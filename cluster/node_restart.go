@@ -1,0 +1,74 @@
+package cluster
+
+// A node restarted under the ID of a member it was before (a crashed
+// process started again with the same cluster-node-id) has none of that
+// member's data, yet the cluster's table may still list it: as primary of
+// slots whose copies now live on its replicas only. Until the failure
+// detector notices (it may never, if the new process answers at the old
+// address), the restarted node must not serve the table's slots, nor
+// replicate by it: its replicas would follow an empty primary.
+//
+// So a node that starts with seeds is fresh until it adopts a table that
+// does not list it. A fresh node that adopts a table listing it (planned
+// by another node) is restarted: it stays in StateNotMember, delivers no
+// table to its subscribers (the server keeps routing, and replicating,
+// by none), and says "restarted" in its gossip meta. Every node leaves a
+// restarted member out of the live set it plans for (outLocked), so the
+// coordinator fails its slots over to their replicas as for a dead
+// member. Once the node adopts a table without itself it is an ordinary
+// new node: it clears the flag and the coordinator plans it back in as a
+// joiner (staged moves, snapshots before it serves).
+
+// noteRestartLocked updates the restart state for t, just adopted. n.mu
+// must be held.
+func (n *Node) noteRestartLocked(t *Table) {
+	if !n.fresh || t.version == 0 {
+		return
+	}
+	switch listed := t.IndexOf(n.id) >= 0; {
+	case !listed:
+		n.fresh = false
+		if n.restarted {
+			n.restarted = false
+			n.meta.Restarted = false
+			n.kickMeta()
+			n.log.Warn("cluster: restarted node planned out; rejoining as a new member", "version", t.version)
+		}
+	case !n.restarted && t.planner != n.id:
+		n.restarted = true
+		n.meta.Restarted = true
+		n.dirty = true
+		n.kickMeta()
+		n.log.Warn("cluster: the table lists this node from before the process started; serving nothing until planned out and back in",
+			"version", t.version, "planner", t.planner)
+	}
+}
+
+// noteRestarterLocked records a peer's restarted flag. n.mu must be held.
+func (n *Node) noteRestarterLocked(id string, restarted bool) {
+	if restarted {
+		n.restarters[id] = true
+		n.log.Info("cluster: member restarted under its old ID; planning it out", "member", id)
+	} else {
+		delete(n.restarters, id)
+	}
+	n.dirty = true
+	n.wake()
+}
+
+// outLocked reports whether member id, even if memberlist sees it alive,
+// is not live for planning: forgotten (its ban runs) or restarted (this
+// node or a peer). n.mu must be held.
+func (n *Node) outLocked(id string) bool {
+	if id == n.id {
+		return n.restarted
+	}
+	return n.restarters[id] || n.bannedLocked(id)
+}
+
+// isRestarted reports whether this node is restarted (see above).
+func (n *Node) isRestarted() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.restarted
+}
