@@ -55,25 +55,26 @@ type Node struct {
 	catchUps atomic.Int64 // tables pushed so (tests, figures)
 
 	// Staged moves (stage.go, node_stage.go).
-	meta    meta            // this node's meta as last set (ID, address fixed)
-	leavers map[string]bool // peers whose meta says they are leaving
+	meta      meta                 // this node's meta as last set (ID, address fixed)
+	leavers   map[string]bool      // peers whose meta says they are leaving
+	downSeen  map[string]bool      // IDs memberlist reported left or dead (until seen alive again)
+	joinedAt  time.Time            // when needsPlanLocked first saw the node joined
+	reports   map[string]holding   // holding reports by member ID, this node's included
+	earlier   map[string]holding   // each member's report for the version before its current report's
+	lastLive  map[string]*lastLive // by member ID: when it last reported each copy live (lastlive.go)
+	dirty     bool                 // something the next plan depends on changed
+	leaving   atomic.Bool          // BeginLeave was called
+	del       *delegate            // set by New
+	metaKick  chan struct{}        // capacity 1: wakes metaLoop
+	virtFor   *Table               // the table virtIDs was computed for
+	virtIDs   []string             // member IDs of virtualTable(virtFor)
+	adoptedAt time.Time            // when the current table was adopted
+
 	// Restarts (node_restart.go): fresh until the node adopts a table
 	// that does not list it; restarted while a table it adopted fresh
 	// lists it; restarters are the peers whose meta says restarted.
 	fresh, restarted bool
 	restarters       map[string]bool
-	downSeen         map[string]bool      // IDs memberlist reported left or dead (until seen alive again)
-	joinedAt         time.Time            // when needsPlanLocked first saw the node joined
-	reports          map[string]holding   // holding reports by member ID, this node's included
-	earlier          map[string]holding   // each member's report for the version before its current report's
-	lastLive         map[string]*lastLive // by member ID: when it last reported each copy live (lastlive.go)
-	dirty            bool                 // something the next plan depends on changed
-	leaving          atomic.Bool          // BeginLeave was called
-	del              *delegate            // set by New
-	metaKick         chan struct{}        // capacity 1: wakes metaLoop
-	virtFor          *Table               // the table virtIDs was computed for
-	virtIDs          []string             // member IDs of virtualTable(virtFor)
-	adoptedAt        time.Time            // when the current table was adopted
 
 	seeds       []string      // Config.Join
 	nodeTimeout time.Duration // Config.NodeTimeout
@@ -111,28 +112,29 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		id:         cfg.NodeID,
-		replicas:   cfg.Replicas,
-		stage:      cfg.StageMoves && cfg.Replicas > 0,
-		log:        cfg.Logger,
-		seen:       make(map[string]Member),
-		heard:      make(map[string]time.Time),
-		banned:     make(map[string]time.Time),
-		banFor:     forgetBan,
-		lost:       make([]uint64, NumSlots/64),
-		leavers:    make(map[string]bool),
-		restarters: make(map[string]bool),
+		id:       cfg.NodeID,
+		replicas: cfg.Replicas,
+		stage:    cfg.StageMoves && cfg.Replicas > 0,
+		log:      cfg.Logger,
+		seen:     make(map[string]Member),
+		heard:    make(map[string]time.Time),
+		banned:   make(map[string]time.Time),
+		banFor:   forgetBan,
+		lost:     make([]uint64, NumSlots/64),
+		leavers:  make(map[string]bool),
+		downSeen: make(map[string]bool),
+		reports:  make(map[string]holding),
+		earlier:  make(map[string]holding),
+		lastLive: make(map[string]*lastLive),
+		dirty:    true,
+		metaKick: make(chan struct{}, 1),
+		gone:     make(map[string]bool),
+		known:    make(map[string]string),
+		caughtUp: make(map[string]time.Time),
+		seeds:    slices.Clone(cfg.Join),
+
 		fresh:      len(cfg.Join) > 0,
-		downSeen:   make(map[string]bool),
-		reports:    make(map[string]holding),
-		earlier:    make(map[string]holding),
-		lastLive:   make(map[string]*lastLive),
-		dirty:      true,
-		metaKick:   make(chan struct{}, 1),
-		gone:       make(map[string]bool),
-		known:      make(map[string]string),
-		caughtUp:   make(map[string]time.Time),
-		seeds:      slices.Clone(cfg.Join),
+		restarters: make(map[string]bool),
 
 		nodeTimeout: cfg.NodeTimeout,
 		clock:       cfg.Clock,
