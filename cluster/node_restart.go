@@ -10,9 +10,10 @@ package cluster
 //
 // So a node that starts with seeds is fresh until it adopts a table that
 // does not list it. A fresh node that adopts a table listing it (planned
-// by another node) is restarted: it stays in StateNotMember, delivers no
-// table to its subscribers (the server keeps routing, and replicating,
-// by none), and says "restarted" in its gossip meta. Every node leaves a
+// by a peer, or by its old process if that was the coordinator) is
+// restarted: it stays in StateNotMember, delivers no table to its
+// subscribers (the server keeps routing, and replicating, by none), and
+// says "restarted" in its gossip meta. Every node leaves a
 // restarted member out of the live set it plans for (outLocked), so the
 // coordinator fails its slots over to their replicas as for a dead
 // member. Once the node adopts a table without itself it is an ordinary
@@ -34,7 +35,7 @@ func (n *Node) noteRestartLocked(t *Table) {
 			n.kickMeta()
 			n.log.Warn("cluster: restarted node planned out; rejoining as a new member", "version", t.version)
 		}
-	case !n.restarted && t.planner != n.id:
+	case !n.restarted: // planned by a peer, or by the old process (a fresh node plans nothing)
 		n.restarted = true
 		n.meta.Restarted = true
 		n.dirty = true

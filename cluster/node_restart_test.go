@@ -1,0 +1,64 @@
+package cluster
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestRestartUnderOldIDPlannedOutFirst: a member crashes and its ID
+// starts again at once at the same gossip address (memberlist takes the
+// new process for the old one, so no failure is ever detected). The
+// restarted node must neither reach StateOK nor pass its subscribers a
+// table that lists it before it has adopted one without it (it has none of
+// the old member's data); the cluster must plan it out and back in, and
+// converge with it.
+func TestRestartUnderOldIDPlannedOutFirst(t *testing.T) {
+	nodes := startCluster(t, 3, Config{Replicas: 1, StageMoves: true})
+	waitConverged(t, nodes, "convergence")
+	id := nodes[2].ID()
+	_, portStr, _ := net.SplitHostPort(nodes[2].GossipAddr())
+	port, _ := strconv.Atoi(portStr)
+	if err := nodes[2].crash(); err != nil {
+		t.Fatal(err)
+	}
+	again := startNode(t, Config{Replicas: 1, StageMoves: true, NodeID: id, BindPort: port, AnnouncePort: 7002,
+		Join: []string{nodes[0].GossipAddr()}})
+	var mu sync.Mutex
+	var plannedOut bool
+	var bad string
+	again.Subscribe(func(tab *Table) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case tab.Version() == 0: // the empty table it starts with
+		case tab.IndexOf(id) < 0:
+			plannedOut = true
+		case !plannedOut && bad == "":
+			bad = "its subscribers got table " + strconv.FormatUint(tab.Version(), 10) + ", which lists it, before one without it"
+		}
+	})
+	all := []*Node{nodes[0], nodes[1], again}
+	deadline := time.Now().Add(detectWithin)
+	for !converged(all) || again.State() != StateOK {
+		mu.Lock()
+		if st := again.State(); st == StateOK && !plannedOut && bad == "" {
+			bad = "it was ok (table " + strconv.FormatUint(again.Table().Version(), 10) + ") before it adopted a table without it"
+		}
+		mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("not converged with the restarted node within %v; views:%s", detectWithin, views(all))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if bad != "" {
+		t.Errorf("the restarted node: %s", bad)
+	}
+	if !plannedOut {
+		t.Errorf("the restarted node never adopted a table without itself")
+	}
+}
