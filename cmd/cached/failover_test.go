@@ -40,30 +40,32 @@ func buildBinary(t *testing.T) string {
 // and waits until every one is ok with n members.
 func startProcCluster(ctx context.Context, t *testing.T, bin string, n int, extra ...string) *procCluster {
 	t.Helper()
+	pc, _ := startProcClusterArgs(ctx, t, bin, n, func(int) []string { return extra })
+	return pc
+}
+
+// startProcClusterArgs is startProcCluster with node i's extra arguments
+// from extra(i); it also returns each node's arguments (to restart it).
+func startProcClusterArgs(ctx context.Context, t *testing.T, bin string, n int, extra func(i int) []string) (*procCluster, [][]string) {
+	t.Helper()
 	pc := &procCluster{t: t, bin: bin}
+	var all [][]string
 	seed := ""
 	for i := range n {
 		port, gport := freePort(t), freePort(t)
 		args := append([]string{"--port", port, "--cluster-enabled", "yes", "--cluster-port", gport,
-			"--loglevel", "warning", "--metrics-addr", ""}, extra...)
+			"--loglevel", "warning", "--metrics-addr", ""}, extra(i)...)
 		if seed != "" {
 			args = append(args, "--cluster-join", seed)
 		}
-		cmd := exec.Command(bin, args...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		addr := "127.0.0.1:" + port
-		dialPoll(t, addr).Close()
-		pc.cmds, pc.addrs = append(pc.cmds, cmd), append(pc.addrs, addr)
+		pc.startProc(args)
+		all = append(all, args)
 		if i == 0 {
-			seed = gossipSeed(t, ctx, addr)
+			seed = gossipSeed(t, ctx, pc.addrs[0])
 		}
 	}
 	pc.waitOK(ctx, pc.addrs)
-	return pc
+	return pc, all
 }
 
 // waitOK waits until every node in addrs is ok with len(addrs) members
@@ -198,6 +200,28 @@ func (w *ackWriter) run(ctx context.Context, cc *redis.ClusterClient, prefix str
 	}
 }
 
+// startAckWriters starts 4 ackWriters through cc and waits until they
+// have 300 writes acknowledged; stop ends them and waits for them.
+func startAckWriters(ctx context.Context, t *testing.T, cc *redis.ClusterClient) (w *ackWriter, stop func()) {
+	t.Helper()
+	w = &ackWriter{acked: map[string]string{}, unacked: map[string]string{}}
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.run(wctx, cc, fmt.Sprintf("w%d", i)) }()
+	}
+	stop = func() { cancel(); wg.Wait() }
+	for w.count() < 300 {
+		if ctx.Err() != nil {
+			stop()
+			t.Fatalf("only %d writes acknowledged before the kill", w.count())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return w, stop
+}
+
 func (w *ackWriter) count() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -211,20 +235,8 @@ func killOne(ctx context.Context, t *testing.T, bin string, n int) failoverResul
 	pc := startProcCluster(ctx, t, bin, n)
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: pc.addrs})
 	defer cc.Close()
-	w := &ackWriter{acked: map[string]string{}, unacked: map[string]string{}}
-	wctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for i := range 4 {
-		wg.Add(1)
-		go func() { defer wg.Done(); w.run(wctx, cc, fmt.Sprintf("w%d", i)) }()
-	}
-	defer func() { stop(); wg.Wait() }()
-	for w.count() < 300 {
-		if ctx.Err() != nil {
-			t.Fatalf("only %d writes acknowledged before the kill", w.count())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	w, stop := startAckWriters(ctx, t, cc)
+	defer stop()
 	victim := len(pc.addrs) - 1
 	affected := ownedSlots(ctx, t, pc.addrs[0], pc.addrs[victim])
 	res := failoverResult{slots: len(affected)}
@@ -316,7 +328,6 @@ func killOne(ctx context.Context, t *testing.T, bin string, n int) failoverResul
 		time.Sleep(10 * time.Millisecond)
 	}
 	stop()
-	wg.Wait()
 	pc.waitOK(ctx, pc.addrs[:victim])
 	read := redis.NewClusterClient(&redis.ClusterOptions{Addrs: pc.addrs[:victim]})
 	defer read.Close()

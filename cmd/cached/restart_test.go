@@ -28,39 +28,13 @@ func TestBinaryRestartSameID(t *testing.T) {
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pc := &procCluster{t: t, bin: bin}
-	var args [][]string
-	seed := ""
-	for i := range 3 {
-		port, gport := freePort(t), freePort(t)
-		a := []string{"--port", port, "--cluster-enabled", "yes", "--cluster-port", gport, "--loglevel", "warning",
-			"--metrics-addr", "", "--cluster-node-id", strings.Repeat(fmt.Sprint(i+1), 40)}
-		if seed != "" {
-			a = append(a, "--cluster-join", seed)
-		}
-		args = append(args, a)
-		pc.startProc(a)
-		if i == 0 {
-			seed = gossipSeed(t, ctx, pc.addrs[0])
-		}
-	}
-	pc.waitOK(ctx, pc.addrs)
+	pc, args := startProcClusterArgs(ctx, t, bin, 3, func(i int) []string {
+		return []string{"--cluster-node-id", strings.Repeat(fmt.Sprint(i+1), 40)}
+	})
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: pc.addrs})
 	defer cc.Close()
-	w := &ackWriter{acked: map[string]string{}, unacked: map[string]string{}}
-	wctx, stopWriters := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for i := range 4 {
-		wg.Add(1)
-		go func() { defer wg.Done(); w.run(wctx, cc, fmt.Sprintf("w%d", i)) }()
-	}
-	defer func() { stopWriters(); wg.Wait() }()
-	for w.count() < 300 {
-		if ctx.Err() != nil {
-			t.Fatalf("only %d writes acknowledged before the kill", w.count())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	w, stopWriters := startAckWriters(ctx, t, cc)
+	defer stopWriters()
 	victim := len(pc.addrs) - 1
 	owned := len(ownedSlots(ctx, t, pc.addrs[0], pc.addrs[victim]))
 	before := w.snapshot()
@@ -82,7 +56,6 @@ func TestBinaryRestartSameID(t *testing.T) {
 	stopReader()
 	rwg.Wait()
 	stopWriters()
-	wg.Wait()
 	reads, misses, firstMiss := r.result()
 	if misses > 0 {
 		t.Errorf("%d of %d reads of keys acknowledged before the kill missed or read a wrong value after it; first: %s", misses, reads, firstMiss)
