@@ -135,6 +135,7 @@ func (n *Node) plan(force bool) bool {
 		n.mu.Unlock()
 		return false
 	}
+	n.plannedOwnLocked()
 	n.adoptLocked(t, enc)
 	n.mu.Unlock()
 	n.pushTable(enc)

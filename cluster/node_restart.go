@@ -9,7 +9,7 @@ package cluster
 // replicate by it: its replicas would follow an empty primary.
 //
 // So a node that starts with seeds is fresh until it adopts a table that
-// does not list it. A fresh node that adopts a table listing it (planned
+// does not list it, or plans one itself. A fresh node that adopts a table listing it (planned
 // by a peer, or by its old process if that was the coordinator) is
 // restarted: it stays in StateNotMember, delivers no table to its
 // subscribers (the server keeps routing, and replicating, by none), and
@@ -35,13 +35,25 @@ func (n *Node) noteRestartLocked(t *Table) {
 			n.kickMeta()
 			n.log.Warn("cluster: restarted node planned out; rejoining as a new member", "version", t.version)
 		}
-	case !n.restarted: // planned by a peer, or by the old process (a fresh node plans nothing)
+	case !n.restarted: // planned by a peer, or by the old process
 		n.restarted = true
 		n.meta.Restarted = true
 		n.dirty = true
 		n.kickMeta()
 		n.log.Warn("cluster: the table lists this node from before the process started; serving nothing until planned out and back in",
 			"version", t.version, "planner", t.planner)
+	}
+}
+
+// plannedOwnLocked is called before the node adopts a table it planned
+// itself: a fresh node that plans (a seed that is its own address, a
+// cluster of one forming) built the table from what this process knows,
+// so it is no longer fresh. A restarted node, out of its own live set,
+// plans only tables without itself (a forced plan), which end the
+// restart as any table without it does. n.mu must be held.
+func (n *Node) plannedOwnLocked() {
+	if !n.restarted {
+		n.fresh = false
 	}
 }
 
