@@ -9,11 +9,11 @@ package cluster
 // replicate by it: its replicas would follow an empty primary.
 //
 // So a node that starts with seeds is fresh until it adopts a table that
-// does not list it, or plans one itself. A fresh node that adopts a table listing it (planned
-// by a peer, or by its old process if that was the coordinator) is
-// restarted: it stays in StateNotMember, delivers no table to its
-// subscribers (the server keeps routing, and replicating, by none), and
-// says "restarted" in its gossip meta. Every node leaves a
+// does not list it, or plans one itself. A fresh node that adopts a table
+// listing it (planned by a peer, or by its old process if that was the
+// coordinator) is restarted: it stays in StateNotMember, delivers no
+// table to its subscribers (the server keeps routing, and replicating, by
+// none), and says "restarted" in its gossip meta. Every node leaves a
 // restarted member out of the live set it plans for (outLocked), so the
 // coordinator fails its slots over to their replicas as for a dead
 // member. Once the node adopts a table without itself it is an ordinary

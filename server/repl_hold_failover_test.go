@@ -890,13 +890,21 @@ func (m *holdFailover) writeOwnOnR(t *testing.T, acked map[string]string) []stri
 	}
 	rc := newClient(t, m.r, func(o *redis.Options) { o.ReadTimeout = time.Minute })
 	ctx := longCtx(t)
-	pipe := rc.Pipeline()
-	for _, k := range keys {
-		pipe.Set(ctx, k, "own", 0)
-	}
-	w := pipe.Do(ctx, "WAIT", 1, 30000)
-	if _, err := pipe.Exec(ctx); err != nil {
-		t.Fatalf("writes on R: %v", err)
+	var w *redis.Cmd
+	deadline := time.Now().Add(partitionWait)
+	for polls := 0; ; pollPause(&polls) { // a transient CLUSTERDOWN is asked again (writeOnA)
+		pipe := rc.Pipeline()
+		for _, k := range keys {
+			pipe.Set(ctx, k, "own", 0)
+		}
+		w = pipe.Do(ctx, "WAIT", 1, 30000)
+		_, err := pipe.Exec(ctx)
+		if err == nil {
+			break
+		}
+		if !strings.HasPrefix(err.Error(), "CLUSTERDOWN") || time.Now().After(deadline) {
+			t.Fatalf("writes on R: %v", err)
+		}
 	}
 	if n, err := w.Int64(); err != nil || n < 1 {
 		t.Fatalf("WAIT 1 on R after %d writes: %d, %v", len(keys), n, err)
@@ -908,15 +916,25 @@ func (m *holdFailover) writeOwnOnR(t *testing.T, acked map[string]string) []stri
 }
 
 // watchReads GETs keys on s (no redirects followed) in a loop until the
-// returned stop is called, which reports how many reads answered and the
-// first one that was a miss or a wrong value (all keys hold "own"). A
-// redirect, CLUSTERDOWN or TRYAGAIN is an answer a client can follow.
+// returned stop is called (or the test ends), which reports how many
+// reads answered and the first one that was a miss or a wrong value (all
+// keys hold "own"). A redirect, CLUSTERDOWN or TRYAGAIN is an answer a
+// client can follow.
 func watchReads(t *testing.T, s *Server, keys []string) (stop func() (reads int, bad string)) {
 	t.Helper()
 	rc := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 5 * time.Second})
 	ctx := ctxT(t)
 	quit := make(chan struct{})
 	done := make(chan struct{})
+	var once sync.Once
+	end := func() {
+		once.Do(func() {
+			close(quit)
+			<-done
+			_ = rc.Close()
+		})
+	}
+	t.Cleanup(end) // a test that fails before stop
 	var reads int
 	var bad string
 	go func() {
@@ -948,9 +966,7 @@ func watchReads(t *testing.T, s *Server, keys []string) (stop func() (reads int,
 		}
 	}()
 	return func() (int, string) {
-		close(quit)
-		<-done
-		_ = rc.Close()
+		end()
 		return reads, bad
 	}
 }
