@@ -52,7 +52,13 @@ func TestBinaryRestartSameID(t *testing.T) {
 	pc.cmds[victim] = pc.startCmd(args[victim])
 	pc.waitOK(ctx, pc.addrs)
 	back := time.Since(killed)
-	time.Sleep(time.Second) // reads and writes go on against the settled cluster
+	// Reads go on against the settled cluster: 500 more answers.
+	for settledReads := r.reads.Load(); r.reads.Load() < settledReads+500; {
+		if ctx.Err() != nil {
+			t.Fatalf("reads do not go on after the restart: %d answered", r.reads.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	stopReader()
 	rwg.Wait()
 	stopWriters()
