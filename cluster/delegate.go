@@ -73,26 +73,19 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return m
 }
 
-// metaFlags are the flags a node's meta carries besides its address.
-type metaFlags struct {
-	leaving, restarted bool
-}
-
-// extrasOf returns the flags and holding report in a node's meta (zero
-// values if the meta is unreadable).
-func extrasOf(n *memberlist.Node) (f metaFlags, h holding) {
-	var md meta
+// extrasOf returns a node's meta (its flags: Leaving, Restarted) and its
+// holding report (zero values if the meta is unreadable).
+func extrasOf(n *memberlist.Node) (md meta, h holding) {
 	if json.Unmarshal(n.Meta, &md) != nil {
-		return metaFlags{}, holding{}
+		return meta{}, holding{}
 	}
-	f = metaFlags{leaving: md.Leaving, restarted: md.Restarted}
 	h.version = md.HeldVersion
 	nl, ok := decodeRanges(md.NotLive)
 	if !ok {
-		return f, holding{}
+		return md, holding{}
 	}
 	h.notLive = nl
-	return f, h
+	return md, h
 }
 
 // NotifyMsg implements memberlist.Delegate: a gossiped slot table.

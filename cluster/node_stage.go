@@ -206,13 +206,13 @@ func (n *Node) noteMetaLocked(id string, node *memberlist.Node) {
 	if id == n.id {
 		return // our own report is set by ReportHeld
 	}
-	f, h := extrasOf(node)
-	if f.leaving != n.leavers[id] {
-		n.leavers[id] = f.leaving
+	md, h := extrasOf(node)
+	if md.Leaving != n.leavers[id] {
+		n.leavers[id] = md.Leaving
 		n.dirty = true
 	}
-	if f.restarted != n.restarters[id] {
-		n.noteRestarterLocked(id, f.restarted)
+	if md.Restarted != n.restarters[id] {
+		n.noteRestarterLocked(id, md.Restarted)
 	}
 	if old := n.reports[id]; old.version != h.version || !slices.Equal(old.notLive, h.notLive) {
 		if old.version != 0 && old.version != h.version {
