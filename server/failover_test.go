@@ -147,13 +147,16 @@ func lowestID(nodes []*Server) *Server {
 // WAIT; afterwards every acknowledged key reads back with its value,
 // every slot takes writes again, every range has its replicas again and
 // replicas are identical to their primaries. With 2 replicas the sibling
-// of the promoted replica continues from its backlog (no snapshot).
+// of the promoted replica continues from its backlog (no snapshot). The
+// second case kills the coordinator, so the failover is planned by its
+// successor (a separate 5-node case of that took 27 s of the package's
+// -race run).
 func TestFailoverKeepsAcknowledgedWrites(t *testing.T) {
 	for _, tc := range []struct {
 		nodes, replicas int
 		coordinator     bool // kill the coordinator
-	}{{3, 1, false}, {5, 1, true}, {4, 2, false}} {
-		t.Run(fmt.Sprintf("nodes=%d,replicas=%d", tc.nodes, tc.replicas), func(t *testing.T) {
+	}{{3, 1, false}, {4, 2, true}} {
+		t.Run(fmt.Sprintf("nodes=%d,replicas=%d,coordinator=%v", tc.nodes, tc.replicas, tc.coordinator), func(t *testing.T) {
 			failoverRun(t, tc.nodes, tc.replicas, tc.coordinator)
 		})
 	}
