@@ -100,13 +100,20 @@ func (rs *replState) reportHeld() {
 	var notLive []cluster.SlotRange
 	var in, inLive int64
 	rs.mu.Lock()
-	connected := map[string]bool{} // a slot turns live only on a connected link (not a copy from before a freeze)
-	for id, l := range rs.replicas {
-		connected[id] = l.r.Stats().Connected
-	}
+	// The link of the previous slot's primary: runs of slots share one,
+	// so a poll (every replPoll, over up to NumSlots × replicas slots)
+	// looks a link up per run, not per slot. A slot turns live only on a
+	// connected link (not a copy from before a freeze).
+	primary, link := "", (*replicaLink)(nil) // no link for no primary
 	for _, f := range h.followed {
+		if f.primary != primary {
+			primary, link = f.primary, rs.replicas[f.primary]
+			if link != nil && !link.r.Connected() {
+				link = nil
+			}
+		}
 		live := false
-		if l := rs.replicas[f.primary]; l != nil && connected[f.primary] {
+		if l := link; l != nil {
 			_, _, live = l.r.Position(f.slot)
 			// An incoming copy is live for the coordinator's flip only once
 			// the primary marked it under a table of the unbroken run of
