@@ -44,6 +44,21 @@ func (n *Node) liveLocked() []Member {
 	return normalizeMembers(ms)
 }
 
+// reachableLocked is liveLocked with restarted members kept: out of the
+// plans, but alive and on this node's side of any partition, so they count
+// for confirmQuorum's majority. Without them a two-member table whose
+// other member restarted had no majority to plan it out, and the two
+// never agreed again. n.mu must be held.
+func (n *Node) reachableLocked() []Member {
+	ms := make([]Member, 0, len(n.seen))
+	for id, m := range n.seen {
+		if !n.bannedLocked(id) {
+			ms = append(ms, m)
+		}
+	}
+	return normalizeMembers(ms)
+}
+
 // needsPlanLocked reports whether this node is the coordinator (the lowest
 // live ID among members that are not leaving), has joined, sees a majority
 // of the current table's members, something changed since its last plan,
@@ -115,10 +130,10 @@ func (n *Node) plan(force bool) bool {
 		return true
 	}
 	n.dirty = false
-	cur, live := n.table.Load(), n.liveLocked()
+	cur, live, reachable := n.table.Load(), n.liveLocked(), n.reachableLocked()
 	in := n.stageInputLocked(cur, live)
 	n.mu.Unlock()
-	if !force && !n.confirmQuorum(cur, live) {
+	if !force && !n.confirmQuorum(cur, reachable) {
 		n.setDirty() // the loop tries again while a plan is needed
 		return true
 	}

@@ -302,7 +302,7 @@ func (n *Node) receiveBye(id string) {
 
 // confirmQuorum reports whether this node, about to plan a table that drops
 // members of cur, reaches a majority of cur's members directly: it pings
-// every live member of cur (in parallel, each waiting up to the probe
+// every member of cur in live (reachableLocked) (in parallel, each waiting up to the probe
 // interval) and counts those that answer. memberlist declares peers dead
 // one by one, so a node cut off from the majority still sees some of them
 // alive for a while; without this check it would plan a smaller table with
