@@ -68,6 +68,11 @@ func (n *Node) joinLoop() {
 			n.wake()
 			n.log.Info("cluster: joined", "seeds", targets, "reached", c)
 			backoff = rejoinBackoffMin
+		case err == nil && n.isRestarted():
+			// Announced again every rejoinBackoffMin until planned out
+			// (rejoinTargets).
+			n.log.Debug("cluster: restarted node announced itself again", "tried", targets, "reached", c)
+			backoff = rejoinBackoffMin
 		case err == nil:
 			n.log.Info("cluster: re-joined lost members", "tried", targets, "reached", c)
 		case !joined:
@@ -87,12 +92,21 @@ func (n *Node) joinLoop() {
 // rejoinTargets returns the addresses to join: the seeds before the node
 // has joined; afterwards the gossip addresses of known members missing from
 // the live view (neither left nor forgotten), plus the seeds if any is
-// missing or the node is alone, at most maxRejoin of them, chosen at random.
+// missing, the node is alone or it is restarted, at most maxRejoin of
+// them, chosen at random.
+//
+// A node restarted under its old ID at a new address (node_restart.go)
+// is ignored by its peers while they still see the old process alive
+// (memberlist keeps a live name's address); once they declare that one
+// dead, they take the new address only from the node's own state, which
+// a join's push/pull carries. Without joining again it waited for the
+// next periodic push/pull (PushPullInterval, 5 s) to be planned out.
 func (n *Node) rejoinTargets(joined bool) []string {
 	if !joined {
 		return n.seeds
 	}
 	n.mu.Lock()
+	restarted := n.restarted
 	var out []string
 	for id, addr := range n.known {
 		if _, live := n.seen[id]; !live && !n.gone[id] && !n.bannedLocked(id) {
@@ -101,7 +115,7 @@ func (n *Node) rejoinTargets(joined bool) []string {
 	}
 	alone := len(n.seen) <= 1
 	n.mu.Unlock()
-	if len(out) > 0 || alone {
+	if len(out) > 0 || alone || restarted {
 		for _, s := range n.seeds {
 			if s != n.self.GossipAddr {
 				out = append(out, s)
