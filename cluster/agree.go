@@ -32,27 +32,23 @@ func (b tableBroadcast) Message() []byte { return b }
 // Finished implements memberlist.Broadcast.
 func (b tableBroadcast) Finished() {}
 
-// liveLocked returns the seen, non-banned members sorted by ID, Self set.
-// n.mu must be held.
-func (n *Node) liveLocked() []Member {
-	ms := make([]Member, 0, len(n.seen))
-	for id, m := range n.seen {
-		if !n.outLocked(id) {
-			ms = append(ms, m)
-		}
-	}
-	return normalizeMembers(ms)
-}
+// liveLocked returns the seen members that are not out (forgotten or
+// restarted, outLocked) sorted by ID, Self set. n.mu must be held.
+func (n *Node) liveLocked() []Member { return n.seenLocked(n.outLocked) }
 
 // reachableLocked is liveLocked with restarted members kept: out of the
 // plans, but alive and on this node's side of any partition, so they count
 // for confirmQuorum's majority. Without them a two-member table whose
 // other member restarted had no majority to plan it out, and the two
 // never agreed again. n.mu must be held.
-func (n *Node) reachableLocked() []Member {
+func (n *Node) reachableLocked() []Member { return n.seenLocked(n.bannedLocked) }
+
+// seenLocked returns the seen members except those skip reports, sorted
+// by ID, Self set. n.mu must be held.
+func (n *Node) seenLocked(skip func(id string) bool) []Member {
 	ms := make([]Member, 0, len(n.seen))
 	for id, m := range n.seen {
-		if !n.bannedLocked(id) {
+		if !skip(id) {
 			ms = append(ms, m)
 		}
 	}
