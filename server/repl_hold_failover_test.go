@@ -132,13 +132,27 @@ func (m *holdFailover) restoreFlipWait() {
 // wait 30000 and fails unless WAIT answers at least wait.
 func (m *holdFailover) writeOnA(t *testing.T, val string, wait int, acked map[string]string) {
 	t.Helper()
-	rc := newClient(t, m.a, func(o *redis.Options) { o.ReadTimeout = time.Minute }) // WAIT waits up to 30 s
+	keys := slices.Collect(maps.Values(m.keys))
+	setAndWait(t, m.a, "A", keys, val, wait)
+	for _, k := range keys {
+		acked[k] = val
+	}
+}
+
+// setAndWait sets keys to val on s (named name in failures) in one
+// pipeline followed by WAIT wait 30000, asking again after a transient
+// CLUSTERDOWN (a node stalled past the reach window on the loaded
+// machine, see readOnlyGet) until partitionWait, and fails unless WAIT
+// answers at least wait.
+func setAndWait(t *testing.T, s *Server, name string, keys []string, val string, wait int) {
+	t.Helper()
+	rc := newClient(t, s, func(o *redis.Options) { o.ReadTimeout = time.Minute }) // WAIT waits up to 30 s
 	ctx := longCtx(t)
 	var w *redis.Cmd
 	deadline := time.Now().Add(partitionWait)
-	for polls := 0; ; pollPause(&polls) { // a transient CLUSTERDOWN is asked again (writeHeldOnNew)
+	for polls := 0; ; pollPause(&polls) {
 		pipe := rc.Pipeline()
-		for _, k := range m.keys {
+		for _, k := range keys {
 			pipe.Set(ctx, k, val, 0)
 		}
 		w = pipe.Do(ctx, "WAIT", wait, 30000)
@@ -147,14 +161,11 @@ func (m *holdFailover) writeOnA(t *testing.T, val string, wait int, acked map[st
 			break
 		}
 		if !strings.HasPrefix(err.Error(), "CLUSTERDOWN") || time.Now().After(deadline) {
-			t.Fatalf("writes on A: %v", err)
+			t.Fatalf("writes on %s: %v", name, err)
 		}
 	}
 	if n, err := w.Int64(); err != nil || n < int64(wait) {
-		t.Fatalf("WAIT %d on A after %d writes: %d, %v", wait, len(m.keys), n, err)
-	}
-	for _, k := range m.keys {
-		acked[k] = val
+		t.Fatalf("WAIT %d on %s after %d writes: %d, %v", wait, name, len(keys), n, err)
 	}
 }
 

@@ -142,27 +142,7 @@ func (m *holdFailover) writeOwnOnR(t *testing.T, acked map[string]string) []stri
 	for i := 0; i < len(slots) && len(keys) < 64; i += max(1, len(slots)/64) {
 		keys = append(keys, "{"+all[slots[i]]+"}own")
 	}
-	rc := newClient(t, m.r, func(o *redis.Options) { o.ReadTimeout = time.Minute })
-	ctx := longCtx(t)
-	var w *redis.Cmd
-	deadline := time.Now().Add(partitionWait)
-	for polls := 0; ; pollPause(&polls) { // a transient CLUSTERDOWN is asked again (writeOnA)
-		pipe := rc.Pipeline()
-		for _, k := range keys {
-			pipe.Set(ctx, k, "own", 0)
-		}
-		w = pipe.Do(ctx, "WAIT", 1, 30000)
-		_, err := pipe.Exec(ctx)
-		if err == nil {
-			break
-		}
-		if !strings.HasPrefix(err.Error(), "CLUSTERDOWN") || time.Now().After(deadline) {
-			t.Fatalf("writes on R: %v", err)
-		}
-	}
-	if n, err := w.Int64(); err != nil || n < 1 {
-		t.Fatalf("WAIT 1 on R after %d writes: %d, %v", len(keys), n, err)
-	}
+	setAndWait(t, m.r, "R", keys, "own", 1)
 	for _, k := range keys {
 		acked[k] = "own"
 	}
