@@ -113,15 +113,15 @@ func (rs *replState) reportHeld() {
 			}
 		}
 		live := false
-		if l := link; l != nil {
-			_, _, live = l.r.Position(f.slot)
+		if link != nil {
+			_, _, live = link.r.Position(f.slot)
 			// An incoming copy is live for the coordinator's flip only once
 			// the primary marked it under a table of the unbroken run of
 			// tables that staged it here (Table.StagedSince; this table's
 			// version where the table does not say): WAIT counted it from
 			// then on, so it lacks no write a WAIT acknowledged
 			// (cluster/repl/mark.go).
-			live = live && (!f.incoming || l.r.Marked(f.slot) >= cmp.Or(v.t.StagedSince(f.slot), v.t.Version()))
+			live = live && (!f.incoming || link.r.Marked(f.slot) >= cmp.Or(v.t.StagedSince(f.slot), v.t.Version()))
 			h.wasLive[f.slot] = live
 		} else if !f.incoming {
 			// Link down (the primary is gone, or the link restarts): a
