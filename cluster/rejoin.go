@@ -55,7 +55,7 @@ func (n *Node) joinLoop() {
 			retry.Reset(resyncBackoff)
 			continue
 		}
-		targets := n.rejoinTargets(joined)
+		targets, restarted := n.rejoinTargets(joined)
 		if len(targets) == 0 {
 			backoff = rejoinBackoffMin
 			retry.Reset(rejoinBackoffMin)
@@ -68,7 +68,7 @@ func (n *Node) joinLoop() {
 			n.wake()
 			n.log.Info("cluster: joined", "seeds", targets, "reached", c)
 			backoff = rejoinBackoffMin
-		case err == nil && n.isRestarted():
+		case err == nil && restarted:
 			// Announced again every rejoinBackoffMin until planned out
 			// (rejoinTargets).
 			n.log.Debug("cluster: restarted node announced itself again", "tried", targets, "reached", c)
@@ -93,7 +93,7 @@ func (n *Node) joinLoop() {
 // has joined; afterwards the gossip addresses of known members missing from
 // the live view (neither left nor forgotten), plus the seeds if any is
 // missing, the node is alone or it is restarted, at most maxRejoin of
-// them, chosen at random.
+// them, chosen at random; and whether the node is restarted.
 //
 // A node restarted under its old ID at a new address (node_restart.go)
 // is ignored by its peers while they still see the old process alive
@@ -101,29 +101,28 @@ func (n *Node) joinLoop() {
 // dead, they take the new address only from the node's own state, which
 // a join's push/pull carries. Without joining again it waited for the
 // next periodic push/pull (PushPullInterval, 5 s) to be planned out.
-func (n *Node) rejoinTargets(joined bool) []string {
+func (n *Node) rejoinTargets(joined bool) (targets []string, restarted bool) {
 	if !joined {
-		return n.seeds
+		return n.seeds, false
 	}
 	n.mu.Lock()
-	restarted := n.restarted
-	var out []string
+	restarted = n.restarted
 	for id, addr := range n.known {
 		if _, live := n.seen[id]; !live && !n.gone[id] && !n.bannedLocked(id) {
-			out = append(out, addr)
+			targets = append(targets, addr)
 		}
 	}
 	alone := len(n.seen) <= 1
 	n.mu.Unlock()
-	if len(out) > 0 || alone || restarted {
+	if len(targets) > 0 || alone || restarted {
 		for _, s := range n.seeds {
 			if s != n.self.GossipAddr {
-				out = append(out, s)
+				targets = append(targets, s)
 			}
 		}
 	}
-	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
-	return out[:min(len(out), maxRejoin)]
+	rand.Shuffle(len(targets), func(i, j int) { targets[i], targets[j] = targets[j], targets[i] })
+	return targets[:min(len(targets), maxRejoin)], restarted
 }
 
 // resyncOnce exchanges state (memberlist push/pull, which carries the slot
