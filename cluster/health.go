@@ -304,9 +304,9 @@ func (n *Node) receiveBye(id string) {
 // members of cur, reaches a majority of cur's members directly: it pings
 // every member of cur that is in live, the members it sees alive
 // (reachableLocked: restarted ones too), in parallel, each waiting up to
-// the probe interval, and counts those that answer. memberlist declares peers dead
-// one by one, so a node cut off from the majority still sees some of them
-// alive for a while; without this check it would plan a smaller table with
+// the probe interval, and counts those that answer. memberlist declares
+// peers dead one by one, so a node cut off from the majority still sees
+// some of them alive for a while; without this check it would plan a smaller table with
 // them (and then with fewer), conflicting with the majority's. A plan
 // that only adds members needs no check.
 func (n *Node) confirmQuorum(cur *Table, live []Member) bool {
