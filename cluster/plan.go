@@ -708,21 +708,33 @@ func Stage(t *Table, slots []int, to string, version uint64) *Table {
 // of slots whose preference list holds the member with ID to after its
 // primary, to becomes the primary and the old primary takes to's place:
 // the last step of a hand-over, when the new primary already holds the
-// slot's data as a replica. Other slots, and slots to does not replicate,
-// are unchanged.
+// slot's data as a replica. A slot staged to to as its incoming member
+// (Stage) gets the row its stage targets instead (targetRow), no longer
+// staged; the old primary stays among the members even where no row
+// lists it any more. Other slots, and slots to does not hold, are
+// unchanged.
 func Flip(t *Table, slots []int, to string, version uint64) *Table {
 	out := *t
 	out.version, out.planner = version, ""
 	out.prefs = slices.Clone(t.prefs)
+	out.incoming, out.oldPos, out.since = slices.Clone(t.incoming), slices.Clone(t.oldPos), slices.Clone(t.since)
 	m := t.IndexOf(to)
 	for _, s := range slots {
 		if s < 0 || s >= NumSlots || m < 0 {
 			continue
 		}
 		row := out.prefs[s*t.width : (s+1)*t.width]
+		if t.IncomingIndex(s) == m {
+			copy(row, targetRow(nil, t, s))
+			out.incoming[s], out.oldPos[s], out.since[s] = noMember, 0, 0
+			continue
+		}
 		if i := slices.Index(row, uint16(m)); i > 0 {
 			row[0], row[i] = row[i], row[0]
 		}
+	}
+	if out.incoming != nil && out.Staged() == 0 {
+		out.incoming, out.oldPos, out.since, out.retained = nil, nil, nil, nil
 	}
 	return &out
 }

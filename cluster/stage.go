@@ -451,28 +451,35 @@ func virtualTable(cur *Table, alive map[string]bool) *Table {
 	prefs := slices.Clone(cur.prefs)
 	row := make([]uint16, 0, w+1) // reused for every slot
 	for s := range NumSlots {
-		in := cur.IncomingIndex(s)
-		if in < 0 || !alive[cur.Owner(s).ID] {
+		if cur.IncomingIndex(s) < 0 || !alive[cur.Owner(s).ID] {
 			continue
 		}
-		old := cur.prefs[s*w : (s+1)*w]
-		// The incoming member, then the rest of the row (without the
-		// incoming member where it is also the last replica) with the
-		// primary put back at oldPos.
-		row = append(row[:0], uint16(in))
-		for _, m := range old[1:] {
-			if int(m) != in {
-				row = append(row, m)
-			}
-		}
-		if p := int(cur.oldPos[s]); p > 0 && p < w {
-			row = slices.Insert(row, p, old[0])
-		} else if len(row) < w {
-			row = append(row, old[0])
-		}
-		copy(prefs[s*w:(s+1)*w], row[:w])
+		row = targetRow(row, cur, s)
+		copy(prefs[s*w:(s+1)*w], row)
 	}
 	return reindexed(cur, prefs)
+}
+
+// targetRow returns the row staged slot s of cur targets (width
+// entries), built in buf's array: the incoming member, then the rest of
+// the row (without the incoming member where it is also the last replica)
+// with the primary put back at oldPos.
+func targetRow(buf []uint16, cur *Table, s int) []uint16 {
+	w := cur.width
+	old := cur.prefs[s*w : (s+1)*w]
+	in := cur.IncomingIndex(s)
+	row := append(buf[:0], uint16(in))
+	for _, m := range old[1:] {
+		if int(m) != in {
+			row = append(row, m)
+		}
+	}
+	if p := int(cur.oldPos[s]); p > 0 && p < w {
+		row = slices.Insert(row, p, old[0])
+	} else if len(row) < w {
+		row = append(row, old[0])
+	}
+	return row[:w]
 }
 
 // reindexed returns a table like cur with rows prefs (indexes into

@@ -523,3 +523,37 @@ func TestStagedSinceRestarts(t *testing.T) {
 		t.Fatalf("another incoming member: since %d, want 10", got)
 	}
 }
+
+// TestFlipStagedSlot: Flip gives a slot staged to its incoming member the
+// row its stage targets (the row virtualTable plans from), no longer
+// staged, and leaves other slots alone.
+func TestFlipStagedSlot(t *testing.T) {
+	ms := testMembers(78, 4)
+	base := BuildTable(ms, 1, 5)
+	to := ms[3].ID
+	slot := 0
+	for base.Rank(slot, base.IndexOf(to)) >= 0 {
+		slot++
+	}
+	staged := Stage(base, []int{slot}, to, 6)
+	want := targetRow(nil, staged, slot)
+	flipped := Flip(staged, []int{slot, slot + 1}, to, 7)
+	if got := flipped.Owner(slot).ID; got != to {
+		t.Fatalf("slot %d owned by %s after the flip, want %s", slot, got[:8], to[:8])
+	}
+	w := flipped.Width()
+	if got := flipped.prefs[slot*w : (slot+1)*w]; !slices.Equal(got, want) {
+		t.Fatalf("slot %d's row %v, want the staged target %v", slot, got, want)
+	}
+	if flipped.Staged() != 0 || flipped.IncomingIndex(slot) >= 0 || flipped.incoming != nil {
+		t.Fatalf("still staged after the flip: %d slots", flipped.Staged())
+	}
+	for s := range NumSlots {
+		if s != slot && s != slot+1 && !slices.Equal(flipped.prefs[s*w:(s+1)*w], base.prefs[s*w:(s+1)*w]) {
+			t.Fatalf("slot %d changed", s)
+		}
+	}
+	if staged.IncomingIndex(slot) < 0 || staged.Owner(slot).ID == to {
+		t.Fatal("Flip changed the table it was given")
+	}
+}
