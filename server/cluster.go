@@ -351,7 +351,8 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte, now int64)
 	if (c.clu.readonly || cs.anyReads) && cmd.flags&flagReadonly != 0 && !c.inMulti() && s.replicaReadable(slot) {
 		return false // READONLY: this node's replica copy serves the read (repl.go)
 	}
-	if rs := s.repl.Load(); rs != nil && rs.ownerHandingOver(slot, v, owner) { // repl_flip.go
+	rs := s.repl.Load()
+	if rs != nil && rs.ownerHandingOver(slot, v, owner) { // repl_flip.go
 		cs.viewWaits.Add(1)
 		if cs.awaitView(v, time.Now().Add(flipWait), rs.ctx.Done()) {
 			return s.routeCluster(c, cmd, args, store.Mono()) // it waited: route by the table that moved the slot
@@ -363,6 +364,9 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte, now int64)
 	}
 	if cs.queueRemote(c, cmd) {
 		return false // queued: EXEC forwards the transaction to the owner (cluster_proxy_tx.go)
+	}
+	if rs != nil && rs.awaitIncoming(slot, v, owner) { // repl_flip.go
+		return s.routeCluster(c, cmd, args, store.Mono())
 	}
 	c.reject(cmd, protocol.Moved(slot, v.addrs[owner]))
 	return true

@@ -113,6 +113,108 @@ func TestHandOverNoRedirectLoop(t *testing.T) {
 	}
 }
 
+// TestIncomingHoldsRedirectedCommand: the join's form of the loop above.
+// A slot of A is staged to B (B is its incoming member, its copy live);
+// A applies the table that flips the slot to B and answers MOVED to B
+// before B has that table or A's seal (B's reads from A are withheld).
+// B must not answer MOVED back to A: it holds the command (awaitIncoming)
+// until its own view moves, then serves it once the seal is in.
+func TestIncomingHoldsRedirectedCommand(t *testing.T) {
+	nodes := replNodes(t, 3, nil)
+	a := nodes[0]
+	aID := a.cl.node.Load().ID()
+	v := a.cl.view.Load()
+	slot, bID := -1, ""
+	for s := range cluster.NumSlots {
+		if p := v.t.Preference(s); p[0].ID == aID && len(p) == 2 {
+			for _, n := range nodes {
+				if id := n.cl.node.Load().ID(); id != aID && id != p[1].ID {
+					slot, bID = s, id
+				}
+			}
+			break
+		}
+	}
+	if slot < 0 {
+		t.Fatal("no slot of A with one replica and a third node")
+	}
+	b := nodeByID(nodes, bID)
+	gate := &lossyGate{addr: a.Addr()}
+	t.Cleanup(gate.release)
+	wrap := gate.wrap
+	b.repl.Load().dialWrap.Store(&wrap)
+	b.repl.Load().incomingWait.Store(int64(time.Minute)) // only the view ends the hold
+	dropReplicaLinks(b)
+	waitReplSynced(t, nodes)
+
+	key := slotKeys()[slot]
+	ctx := ctxT(t)
+	ra := redis.NewClient(&redis.Options{Addr: a.Addr(), MaxRetries: -1})
+	defer ra.Close()
+	rb := redis.NewClient(&redis.Options{Addr: b.Addr(), MaxRetries: -1})
+	defer rb.Close()
+	if err := ra.Set(ctx, key, "before", 0).Err(); err != nil {
+		t.Fatalf("SET on A: %v", err)
+	}
+	staged := cluster.Stage(v.t, []int{slot}, bID, v.t.Version()+1)
+	for _, n := range nodes {
+		applyView(n, staged)
+	}
+	pollFor(t, "B's incoming copy of the slot is live", func() bool {
+		idx := b.repl.Load().followed.Load()
+		if idx == nil || idx[slot] == nil || idx[slot].primaryID != aID {
+			return false
+		}
+		_, _, live := idx[slot].r.Position(slot)
+		return live
+	})
+
+	gate.hold() // A's seal does not reach B
+	flipped := cluster.Flip(staged, []int{slot}, bID, staged.Version()+1)
+	applyView(a, flipped)
+	if err := ra.Get(ctx, key).Err(); err == nil || err.Error() != protocol.Moved(slot, b.Addr()) {
+		t.Fatalf("GET on A after it applied the flip: %v, want MOVED to B", err)
+	}
+	waits := b.cl.viewWaits.Load()
+	type result struct {
+		val string
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		val, err := rb.Get(ctx, key).Result()
+		got <- result{val, err}
+	}()
+	var early *result
+	pollFor(t, "B holds the GET (or answers it)", func() bool {
+		select {
+		case r := <-got:
+			early = &r
+			return true
+		default:
+		}
+		return b.cl.viewWaits.Load() > waits
+	})
+	if early != nil {
+		t.Fatalf("B answered before it had the flip or the seal: %q, %v (A answers MOVED to B)", early.val, early.err)
+	}
+	for _, n := range nodes {
+		if n != a {
+			applyView(n, flipped)
+		}
+	}
+	gate.release()
+	var r result
+	select {
+	case r = <-got:
+	case <-ctx.Done():
+		t.Fatal("no answer from B after it applied the flip")
+	}
+	if r.err != nil || r.val != "before" {
+		t.Fatalf("GET on B after the flip = %q, %v; want \"before\"", r.val, r.err)
+	}
+}
+
 // TestFencedSlotWaitsForTheNewOwner: a command that meets the fence of a
 // slot its node is handing over (sealSlots fences the slot just before the
 // view naming the new owner is stored) waits for that view and answers
