@@ -365,7 +365,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte, now int64)
 	if cs.queueRemote(c, cmd) {
 		return false // queued: EXEC forwards the transaction to the owner (cluster_proxy_tx.go)
 	}
-	if rs != nil && rs.awaitIncoming(slot, v, owner) { // repl_flip.go
+	if rs != nil && rs.awaitNextOwner(slot, v, owner) { // repl_flip.go
 		return s.routeCluster(c, cmd, args, store.Mono())
 	}
 	c.reject(cmd, protocol.Moved(slot, v.addrs[owner]))

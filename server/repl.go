@@ -74,10 +74,10 @@ type replState struct {
 	flips    map[int]*flip        // slots taken over from a live primary, waiting for its seal; cfgMu
 	holds    map[int]*hold        // slots kept on their old primary's link until its seal; cfgMu (setReplicas)
 	flipWait time.Duration        // flipWait (tests change it before the first flip)
-	// incomingWait is incomingWait (repl_flip.go) in ns; tests lengthen it.
-	incomingWait atomic.Int64
-	poke         chan struct{} // capacity 1: a flip is waiting
-	takeovers    atomic.Uint64 // slots taken over as primary from a replica copy
+	// nextOwnerWait is nextOwnerWait (repl_flip.go) in ns; tests lengthen it.
+	nextOwnerWait atomic.Int64
+	poke          chan struct{} // capacity 1: a flip is waiting
+	takeovers     atomic.Uint64 // slots taken over as primary from a replica copy
 	// flipsSealed and flipsLate count the slots taken over from a live
 	// primary with its seal, and without it after flipWait.
 	flipsSealed, flipsLate atomic.Uint64
@@ -126,7 +126,7 @@ func (s *Server) startRepl() error {
 	rs := &replState{s: s, log: s.log.With("component", "repl"), replicas: map[string]*replicaLink{},
 		done: make(chan struct{}), pos: map[int]slotPosition{}, flips: map[int]*flip{}, holds: map[int]*hold{}, poke: make(chan struct{}, 1),
 		flipWait: flipWait}
-	rs.incomingWait.Store(int64(incomingWait))
+	rs.nextOwnerWait.Store(int64(nextOwnerWait))
 	// One pacer for all snapshot work of the process, sending and
 	// loading: a node that joins loads from every primary at once. It
 	// rests as repl-snapshot-pace says (CONFIG SET changes it through

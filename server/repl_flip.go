@@ -123,28 +123,29 @@ func (rs *replState) ownerHandingOver(slot int, v *clusterView, owner int) bool 
 	return sealed
 }
 
-// incomingWait bounds how long a node that is taking a slot over as its
-// incoming member, with its copy live, holds a command of the slot
-// before it answers MOVED to the slot's owner (awaitIncoming). The owner
-// may have applied the table that flips the slot here, and sent a client
-// here, before this node got that table or the seal: MOVED back would
-// start a loop that ends the client's redirects (go-redis allows 3; seen
-// in TestClusterClientThroughJoin). The flip follows the copy's live
-// report within a few tables' time, and a client sent here by the owner
-// waits for it a replication round trip or a gossip hop; a client with no
-// reason to be here (a stale slot map, a plain client) pays the wait once
-// per command while the slot is staged and live.
-const incomingWait = 100 * time.Millisecond
+// nextOwnerWait bounds how long a node about to take a slot over holds a
+// command of the slot before it answers MOVED to the slot's current owner
+// (awaitNextOwner). The owner may have applied the table that flips the
+// slot here, and sent a client here, before this node got that table or
+// the owner's seal: MOVED back would start a loop that ends the client's
+// redirects (go-redis allows 3; TestClusterClientThroughJoin failed so).
+// A client the owner sent here waits a replication round trip or a
+// gossip hop; a client with no reason to be here (a stale slot map, a
+// plain client) pays the whole wait, once per command, while the move is
+// pending.
+const nextOwnerWait = 100 * time.Millisecond
 
-// awaitIncoming holds a command of slot, owned in routing view v by the
+// awaitNextOwner holds a command of slot, owned in routing view v by the
 // member at index owner, that would be answered MOVED to that owner,
-// while this node is the slot's incoming member and follows it live from
-// that owner: until the view changes (true: the caller routes again) or
-// incomingWait (rs.incomingWait) passes; if the owner's seal came meanwhile
-// (ownerHandingOver), up to flipWait. Only a staged move waits this way:
-// a replica promoted by a flip is the old primary's replica afterwards,
-// and a stale client at the old primary would wait there on every move.
-func (rs *replState) awaitIncoming(slot int, v *clusterView, owner int) bool {
+// while this node is the slot's incoming member (a join's staged move)
+// and follows it live from that owner: until the view changes (true: the
+// caller routes again) or nextOwnerWait (rs.nextOwnerWait) passes; if the
+// owner's seal came meanwhile (ownerHandingOver), up to flipWait. A
+// replica promoted by a flip (a leave, a rebalance) does not wait: after
+// the flip the old primary is the new one's replica, and a stale client
+// at the old primary would wait there on every move. Such a flip can
+// still bounce a client between the two (not seen in TestHandoffLeave).
+func (rs *replState) awaitNextOwner(slot int, v *clusterView, owner int) bool {
 	if v.t.IncomingIndex(slot) != v.self {
 		return false
 	}
@@ -162,7 +163,7 @@ func (rs *replState) awaitIncoming(slot int, v *clusterView, owner int) bool {
 	cs := rs.s.cl
 	start := time.Now()
 	cs.viewWaits.Add(1)
-	if cs.awaitView(v, start.Add(time.Duration(rs.incomingWait.Load())), rs.ctx.Done()) {
+	if cs.awaitView(v, start.Add(time.Duration(rs.nextOwnerWait.Load())), rs.ctx.Done()) {
 		return true
 	}
 	return rs.ownerHandingOver(slot, v, owner) && cs.awaitView(v, start.Add(flipWait), rs.ctx.Done())

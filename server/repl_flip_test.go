@@ -117,7 +117,7 @@ func TestHandOverNoRedirectLoop(t *testing.T) {
 // A slot of A is staged to B (B is its incoming member, its copy live);
 // A applies the table that flips the slot to B and answers MOVED to B
 // before B has that table or A's seal (B's reads from A are withheld).
-// B must not answer MOVED back to A: it holds the command (awaitIncoming)
+// B must not answer MOVED back to A: it holds the command (awaitNextOwner)
 // until its own view moves, then serves it once the seal is in.
 func TestIncomingHoldsRedirectedCommand(t *testing.T) {
 	nodes := replNodes(t, 3, nil)
@@ -143,7 +143,7 @@ func TestIncomingHoldsRedirectedCommand(t *testing.T) {
 	t.Cleanup(gate.release)
 	wrap := gate.wrap
 	b.repl.Load().dialWrap.Store(&wrap)
-	b.repl.Load().incomingWait.Store(int64(time.Minute)) // only the view ends the hold
+	b.repl.Load().nextOwnerWait.Store(int64(time.Minute)) // only the view ends the hold
 	dropReplicaLinks(b)
 	waitReplSynced(t, nodes)
 
