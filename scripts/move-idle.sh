@@ -13,6 +13,8 @@
 #
 # BASE=<git revision> also runs cached built at that revision (labelled
 # base), alternating with the work tree's build within each round.
+# PERF=DIR records the whole machine (perf record -a -g) from the join's
+# start until balanced, one file per run in DIR (perf report -i FILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -28,7 +30,7 @@ fi
 go build -o "$out/bench" ./bench
 
 run() { # BUILD PACE
-  local bin=$1 pace=$2 ports=() mports=() gossip1= run_pids=()
+  local bin=$1 pace=$2 ports=() mports=() gossip1= run_pids=() perf_pid=
   for i in $(seq $((nodes + 1))); do
     local port gossip mport join=()
     port=$(freeport); gossip=$(freeport); mport=$(freeport)
@@ -44,6 +46,11 @@ run() { # BUILD PACE
       holds0=$(holds "${mports[@]}")
       ticks0=$(for p in "${run_pids[@]}"; do cpu_ticks "$p"; done | awk '{ s += $1 } END { print s }')
       t0=$(date +%s.%N)
+      if [ -n "${PERF:-}" ]; then
+        mkdir -p "$PERF"
+        perf record -q -a -g -F 999 -o "$PERF/join-$bin-$pace-$(date +%H%M%S).data" >/dev/null 2>&1 &
+        perf_pid=$!
+      fi
     fi
     "$out/$bin" --port "$port" --bind 127.0.0.1 --loglevel "${LOGLEVEL:-warning}" --metrics-addr "127.0.0.1:$mport" \
       --cluster-enabled yes --cluster-port "$gossip" --repl-snapshot-pace "$pace" "${join[@]}" >"$out/node-$bin-$port.log" 2>&1 &
@@ -73,6 +80,11 @@ run() { # BUILD PACE
     if [ $ok = 1 ]; then took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'); break; fi
     sleep 0.1
   done
+  if [ -n "${perf_pid:-}" ]; then
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    perf_pid=
+  fi
   local idle
   idle=$(for m in "${mports[@]}"; do metric "$m" cached_migration_snapshot_unpaced_idle_seconds_total | cut -c1-5; done | paste -sd/)
   local keys_moved=$(($(loaded "${mports[@]}") - loaded0))
