@@ -482,6 +482,39 @@ func TestStringHotPathAllocs(t *testing.T) {
 	}
 }
 
+// TestReplicatedSetAllocs: on a slot's primary with replication on, SET
+// records its effect into the replication backlog (CommitEffects) without
+// an allocation, MSET of 10 keys without one per key.
+func TestReplicatedSetAllocs(t *testing.T) {
+	s := startCluster(t, 1, func(c *config.Config) { c.Cluster.Replicas = 1 })[0]
+	rs := s.repl.Load()
+	c := &client{s: s, authed: true}
+	c.Conn = &strNullConn{}
+	c.Init(s.store, env{s}, c)
+	val := bytes.Repeat([]byte("v"), 32)
+	set := [][]byte{[]byte("SET"), []byte("key:0001"), val}
+	mset := [][]byte{[]byte("MSET")}
+	for i := range 10 {
+		mset = append(mset, []byte("mkey:"+strconv.Itoa(i)), val)
+	}
+	for _, tc := range []struct {
+		name string
+		fn   kernel.Handler
+		args [][]byte
+	}{{"SET", s.cmds.m["set"].fn, set}, {"MSET", s.cmds.m["mset"].fn, mset}} {
+		tc.fn(&c.Ctx, tc.args) // the pools' first buffers
+		c.ReleaseHeld()
+		before := rs.p.LastIndex()
+		n := testing.AllocsPerRun(200, func() { tc.fn(&c.Ctx, tc.args); c.ReleaseHeld() })
+		if got := rs.p.LastIndex() - before; got < 201 {
+			t.Fatalf("%s: the backlog grew by %d records in 201 calls: the effects were not recorded", tc.name, got)
+		}
+		if n != 0 && (!raceEnabled || len(tc.args) <= 3) {
+			t.Errorf("%s: %.1f allocations per call, want 0", tc.name, n)
+		}
+	}
+}
+
 // strFuzzCommands are the commands FuzzStringCommands sends.
 var strFuzzCommands = []string{"GET", "SET", "SETNX", "SETEX", "PSETEX", "GETSET", "GETDEL", "GETEX",
 	"MGET", "MSET", "MSETNX", "APPEND", "STRLEN", "INCR", "DECR", "INCRBY", "DECRBY", "INCRBYFLOAT",

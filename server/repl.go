@@ -47,7 +47,7 @@ type replState struct {
 	log   *slog.Logger
 
 	owned atomic.Pointer[[store.Slots]bool] // slots this node is primary for
-	pool  sync.Pool                         // *[]repl.Record for CommitEffects
+	pool  sync.Pool                         // *commitBuf for CommitEffects
 
 	dialFault atomic.Bool                             // tests: replicas' dials fail (an injected network fault)
 	dialWrap  atomic.Pointer[func(net.Conn) net.Conn] // tests: wraps replicas' new connections (injected network faults); nil: none
@@ -149,7 +149,7 @@ func (s *Server) startRepl() error {
 	rs.p = p
 	rs.owned.Store(new([store.Slots]bool))
 	rs.openedGate() // installs the first flipOpened channel
-	rs.pool.New = func() any { return new([]repl.Record) }
+	rs.pool.New = func() any { return new(commitBuf) }
 	rs.ctx, rs.cancel = context.WithCancel(context.Background())
 	rs.reconfigure() // before the sink: owned slots are known
 	s.repl.Store(rs)
@@ -533,21 +533,36 @@ func (rs *replState) CommitEffects(r *store.Record) {
 		return
 	}
 	owned := rs.owned.Load()
-	bp := rs.pool.Get().(*[]repl.Record)
-	unit := (*bp)[:0]
+	b := rs.pool.Get().(*commitBuf)
+	unit, args := b.unit[:0], b.args[:0]
 	for i := range n {
-		e := r.Effect(i)
+		start := len(args)
+		e := r.AppendEffect(args, i)
 		if e.Slot < 0 || !owned[e.Slot] { // keyless (FLUSHALL …) or a replica's slot
 			continue
 		}
-		unit = append(unit, repl.Record{Slot: e.Slot, Seq: e.Seq, DB: e.DB, Args: e.Args})
+		// Every Record's Args is a window of one buffer; where the buffer
+		// grew, the earlier windows keep the array they were cut from.
+		args = e.Args
+		unit = append(unit, repl.Record{Slot: e.Slot, Seq: e.Seq, DB: e.DB, Args: args[start:len(args):len(args)]})
 	}
 	if len(unit) > 0 {
 		rs.p.Append(unit)
 	}
 	clear(unit)
-	*bp = unit[:0]
-	rs.pool.Put(bp)
+	clear(args)
+	if cap(args) > 1<<10 { // a huge unit's buffer is not kept pooled
+		args = nil
+	}
+	b.unit, b.args = unit[:0], args[:0]
+	rs.pool.Put(b)
+}
+
+// commitBuf is CommitEffects' pooled scratch: the unit's Records and the
+// outer slices of their Args.
+type commitBuf struct {
+	unit []repl.Record
+	args [][]byte
 }
 
 // snapshotter is the Primary's view of the store.

@@ -1,5 +1,7 @@
 package store
 
+import "slices"
+
 // Effects collects the write effects of one command, in order: each is the
 // command (name and arguments) that reproduces the write on another node.
 // The zero value is ready. Not safe for concurrent use.
@@ -23,21 +25,25 @@ func (fx *Effects) Len() int { return len(fx.cmds) }
 
 // At returns command i's arguments, in a new outer slice whose byte slices
 // share the Effects' buffer: valid until the next Add or Reset.
-func (fx *Effects) At(i int) [][]byte {
+func (fx *Effects) At(i int) [][]byte { return fx.AppendAt(nil, i) }
+
+// AppendAt appends command i's arguments to dst and returns the extended
+// slice; the byte slices share the Effects' buffer, as At's do.
+func (fx *Effects) AppendAt(dst [][]byte, i int) [][]byte {
 	lo, hi := fx.cmds[i], len(fx.ends)
 	if i+1 < len(fx.cmds) {
 		hi = fx.cmds[i+1]
 	}
-	out := make([][]byte, 0, hi-lo)
+	dst = slices.Grow(dst, hi-lo)
 	start := 0
 	if lo > 0 {
 		start = fx.ends[lo-1]
 	}
 	for _, end := range fx.ends[lo:hi] {
-		out = append(out, fx.buf[start:end:end])
+		dst = append(dst, fx.buf[start:end:end])
 		start = end
 	}
-	return out
+	return dst
 }
 
 // Reset empties the list, keeping its buffers.

@@ -88,9 +88,15 @@ func (r *Record) NumEffects() int { return r.fx.Len() }
 
 // Effect returns effect i. Its Args share the Record's buffer (a new outer
 // slice is allocated).
-func (r *Record) Effect(i int) Effect {
+func (r *Record) Effect(i int) Effect { return r.AppendEffect(nil, i) }
+
+// AppendEffect returns effect i with its Args appended to args (no
+// allocation when args has room): a caller that collects several effects
+// gives them slices of one buffer. The Args' byte slices share the
+// Record's buffer, as Effect's do.
+func (r *Record) AppendEffect(args [][]byte, i int) Effect {
 	m := r.fxMeta[i]
-	return Effect{DB: m.db, Slot: m.slot, Seq: m.seq, Args: r.fx.At(i)}
+	return Effect{DB: m.db, Slot: m.slot, Seq: m.seq, Args: r.fx.AppendAt(args, i)}
 }
 
 // empty reports whether there is nothing to commit.
