@@ -177,8 +177,16 @@ func newFakeApplier() *fakeApplier {
 func (a *fakeApplier) Apply(unit []Record) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.keepUnits {
-		a.units = append(a.units, unit)
+	if a.keepUnits { // Apply may not keep Args: a deep copy
+		kept := make([]Record, len(unit))
+		for i, r := range unit {
+			kept[i] = r
+			kept[i].Args = make([][]byte, len(r.Args))
+			for j, a := range r.Args {
+				kept[i].Args[j] = slices.Clone(a)
+			}
+		}
+		a.units = append(a.units, kept)
 	}
 	for _, r := range unit {
 		if a.loading[r.Slot] || r.Seq != a.seq[r.Slot]+1 {

@@ -80,8 +80,9 @@ var ErrNotOwner = errors.New("repl: not the slot's primary")
 //
 // Apply applies one unit (one command, one EXEC, one expiry) in order; the
 // records are those of the unit for the slots this replica holds, each
-// Seq exactly one past the last applied or loaded for its slot. Apply may
-// keep the records and their Args.
+// Seq exactly one past the last applied or loaded for its slot. Apply
+// must not keep the records' Args once it returns (the next frames reuse
+// their memory), as a command handler keeps no client argument.
 //
 // A full sync of a slot is FlushSlot (drop every key of the slot), then
 // Restore for every key, then SnapshotLoaded with the snapshot's sequence

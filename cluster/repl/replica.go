@@ -474,7 +474,8 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 		return false, err
 	}
 	fr := newFrameReader(conn, 1<<20+recFields, r.cfg.MaxBulk, r.cfg.MaxFrame, r.cfg.ReadTimeout)
-	fr.reuse = fKey // Applier.Restore keeps neither key nor payload
+	fr.reuse = fKey  // Applier.Restore keeps neither key nor payload
+	fr.pooled = fRec // Applier.Apply does not keep Args: released once no unit holds them
 	if err := r.readWelcome(fr, want); err != nil {
 		return false, err
 	}
@@ -502,6 +503,9 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 		}
 		if err := r.handle(args); err != nil {
 			return true, err
+		}
+		if len(r.unit) == 0 {
+			fr.releasePooled()
 		}
 		if string(args[0]) == fSnapEnd && !slotStart.IsZero() { // between slots: no unit open, no lock held
 			// The slot's time includes waits for the primary's bytes: a

@@ -129,6 +129,33 @@ type frameReader struct {
 	reuse     string
 	reuseBuf  []byte
 	reuseArgs [][]byte
+
+	// pooled names the frames read into an arena that stays valid until
+	// releasePooled (REC frames on a replica: a unit's records are kept
+	// until it is applied, and a frame's two allocations cost a replicated
+	// write more than the rest of reading it); "" none. poolBuf and
+	// poolArgs hold the frames read since the last release; where a frame
+	// outgrew them, the frames before keep the arrays they were cut from.
+	pooled   string
+	poolBuf  []byte
+	poolArgs [][]byte
+}
+
+// poolStart is the arena's first size: a few hundred records of small
+// values before it grows.
+const poolStart = 64 << 10
+
+// releasePooled lets the next frames reuse the arena: the frames read
+// into it before must no longer be used.
+func (f *frameReader) releasePooled() {
+	clear(f.poolArgs) // the values may be large: do not keep them reachable
+	f.poolBuf, f.poolArgs = f.poolBuf[:0], f.poolArgs[:0]
+	if cap(f.poolBuf) > maxKeptBuf {
+		f.poolBuf = nil
+	}
+	if cap(f.poolArgs) > maxKeptBuf/64 {
+		f.poolArgs = nil
+	}
 }
 
 // newFrameReader returns a frameReader of c that ends the connection when
@@ -179,7 +206,9 @@ func (p *progressReader) Read(b []byte) (int, error) {
 // read returns the next frame. The returned slices are freshly allocated
 // (one buffer per frame, or one of their own for elements of detachFrom
 // bytes or more) and may be kept by the caller, except those of a frame
-// named f.reuse, which are valid until the next read.
+// named f.reuse, which are valid until the next read, and those of a
+// frame named f.pooled, valid until releasePooled (a detached element of
+// a pooled frame is its own).
 func (f *frameReader) read() ([][]byte, error) {
 	h, err := f.r.Next()
 	if err != nil {
@@ -195,7 +224,7 @@ func (f *frameReader) read() ([][]byte, error) {
 		ends = make([]int, 0, min(n, 1024)) // a header's claim is not trusted with memory
 	}
 	var buf []byte
-	shared := false
+	shared, pooled, newArena := false, false, false
 	total := 0
 	var kept []keptElem // detached elements, used as they are
 	for i := range n {
@@ -217,6 +246,12 @@ func (f *frameReader) read() ([][]byte, error) {
 		if i == 0 && f.reuse != "" && string(e.Str) == f.reuse {
 			shared, buf = true, f.reuseBuf[:0]
 		}
+		if i == 0 && f.pooled != "" && string(e.Str) == f.pooled {
+			if f.poolBuf == nil {
+				f.poolBuf = make([]byte, 0, poolStart)
+			}
+			pooled, buf = true, f.poolBuf[len(f.poolBuf):]
+		}
 		if buf == nil {
 			buf = make([]byte, 0, max(len(e.Str)+64, min(64*n, 4096)))
 		}
@@ -225,7 +260,13 @@ func (f *frameReader) read() ([][]byte, error) {
 		// elements after it: a built-in append would copy it, or the frame
 		// so far when the next element outgrows the buffer, in one
 		// memmove that the collector's stop-the-world waits for.
-		buf = bigcopy.Grow(buf, len(e.Str)+min(64*(n-1-i), 4096))
+		need := len(e.Str) + min(64*(n-1-i), 4096)
+		if pooled && cap(buf)-len(buf) < need { // a new arena, not an array for this frame alone
+			nb := make([]byte, len(buf), max(2*cap(f.poolBuf), poolStart, len(buf)+need))
+			copy(nb, buf)
+			buf, newArena = nb, true
+		}
+		buf = bigcopy.Grow(buf, need)
 		buf = bigcopy.Append(buf, e.Str)
 		ends = append(ends, len(buf))
 	}
@@ -234,12 +275,26 @@ func (f *frameReader) read() ([][]byte, error) {
 		f.reuseBuf = buf
 	}
 	// reuseArgs would keep a detached element alive until the next frame.
-	if shared && len(kept) == 0 {
+	switch {
+	case shared && len(kept) == 0:
 		if cap(f.reuseArgs) < n {
 			f.reuseArgs = make([][]byte, n)
 		}
 		args = f.reuseArgs[:n]
-	} else {
+	case pooled:
+		// buf is the arena's tail unless the frame outgrew the arena: then
+		// the new array, which starts with the frame, is the arena.
+		if newArena {
+			f.poolBuf = buf
+		} else {
+			f.poolBuf = f.poolBuf[:len(f.poolBuf)+len(buf)]
+		}
+		if cap(f.poolArgs)-len(f.poolArgs) < n {
+			f.poolArgs = make([][]byte, 0, max(2*cap(f.poolArgs), n, 256))
+		}
+		f.poolArgs = f.poolArgs[:len(f.poolArgs)+n]
+		args = f.poolArgs[len(f.poolArgs)-n:]
+	default:
 		args = make([][]byte, n)
 	}
 	start := 0

@@ -2,9 +2,11 @@ package repl
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +53,72 @@ func TestFrameReaderReuse(t *testing.T) {
 	}
 	if !slices.EqualFunc(recArgs, want, bytes.Equal) {
 		t.Fatalf("the REC frame changed under later reads: %q, want %q", recArgs, want)
+	}
+}
+
+// TestFrameReaderPooled: frames named by pooled stay intact until
+// releasePooled, across reads that outgrow the arena (a value larger than
+// the whole arena included), other frames between them keep buffers of
+// their own, and after a release the arena's memory is used again with
+// no allocation per frame.
+func TestFrameReaderPooled(t *testing.T) {
+	big := strings.Repeat("v", 3*poolStart)
+	var in []byte
+	var want [][]string
+	for i := range 300 { // 300 small records, a large one, 300 more: the arena grows twice
+		val := fmt.Sprint("value-", i)
+		if i == 150 {
+			val = big
+		}
+		in = append(in, rec(uint64(i+1), 3, uint64(i+1), true, "SET", fmt.Sprint("key-", i), val)...)
+		want = append(want, []string{fRec, fmt.Sprint(i + 1), "0", "3", fmt.Sprint(i + 1), "0", "1", "SET", fmt.Sprint("key-", i), val})
+		if i == 10 {
+			in = appendFrame(in, fPos, 7, 0)
+		}
+	}
+	for i := range 50 { // after the release
+		in = append(in, rec(uint64(i+400), 3, uint64(i+400), false, "SET", "again", "x")...)
+	}
+	fr := &frameReader{r: protocol.NewReader(bytes.NewReader(in)), maxArgs: 100, maxBytes: 1 << 20, pooled: fRec}
+	fr.r.MaxBulk = 1 << 20
+	var got [][][]byte
+	var pos [][]byte
+	for range 301 {
+		args, err := fr.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(args[0]) == fPos {
+			pos = args
+			continue
+		}
+		got = append(got, args)
+	}
+	if len(pos) != 3 || string(pos[1]) != "7" {
+		t.Fatalf("POS frame read as %q", pos)
+	}
+	for i := range got {
+		if len(got[i]) != len(want[i]) {
+			t.Fatalf("record %d: %d elements, want %d", i, len(got[i]), len(want[i]))
+		}
+		for j := range got[i] {
+			if j == 2 { // the time in ms: rec writes 0
+				continue
+			}
+			if string(got[i][j]) != want[i][j] {
+				t.Fatalf("record %d element %d changed before the release: %.20q, want %.20q", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+	fr.releasePooled()
+	allocs := testing.AllocsPerRun(49, func() {
+		if args, err := fr.read(); err != nil || string(args[8]) != "again" {
+			t.Fatalf("after the release: %q %v", args, err)
+		}
+		fr.releasePooled()
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per pooled frame after a release, want 0", allocs)
 	}
 }
 
