@@ -266,14 +266,9 @@ func (cs *clusterState) commandSlot(cmd *command, args [][]byte) (slot, n int, c
 		for _, i := range cmd.keyPositions(args) {
 			add(args[i])
 		}
-	case cmd.first > 0 && cmd.first < len(args):
-		last := cmd.last
-		if last < 0 {
-			last += len(args)
-		}
-		last = min(last, len(args)-1)
-		step := max(cmd.step, 1)
-		for i := cmd.first; i <= last; i += step {
+	default:
+		first, last, step := cmd.keyBounds(len(args))
+		for i := first; i <= last; i += step {
 			add(args[i])
 		}
 	}

@@ -457,6 +457,37 @@ func (c *command) buildKeySpecs(declared []string) {
 	}
 }
 
+// appendKeys appends the key arguments of args (those keyPositions
+// names) to dst and returns it; for a command whose keys first, last and
+// step describe it allocates nothing beyond dst's growth.
+func (c *command) appendKeys(dst [][]byte, args [][]byte) [][]byte {
+	if c.flags&flagMovableKeys != 0 {
+		for _, p := range c.keyPositions(args) {
+			dst = append(dst, args[p])
+		}
+		return dst
+	}
+	first, last, step := c.keyBounds(len(args))
+	for i := first; i <= last; i += step {
+		dst = append(dst, args[i])
+	}
+	return dst
+}
+
+// keyBounds returns the index of the first and last key of a request of n
+// arguments (the command name included) and the step between keys, as the
+// command's first, last and step say; last < first when it has none.
+func (c *command) keyBounds(n int) (first, last, step int) {
+	if c.first <= 0 || n <= c.first {
+		return 1, 0, 1
+	}
+	last = c.last
+	if last < 0 {
+		last += n
+	}
+	return c.first, min(last, n-1), max(c.step, 1)
+}
+
 // keyPositions returns the argument indexes that are keys (shard channels
 // included): the legacy range first/last/step, or for commands with movable
 // keys what their key specs find (none when the arguments are bad).
@@ -472,22 +503,9 @@ func (c *command) keyPositions(args [][]byte) []int {
 		}
 		return out
 	}
-	if c.first <= 0 || len(args) <= c.first {
-		return nil
-	}
-	last := c.last
-	if last < 0 {
-		last = len(args) + last
-	}
-	if last >= len(args) {
-		last = len(args) - 1
-	}
-	step := c.step
-	if step <= 0 {
-		step = 1
-	}
+	first, last, step := c.keyBounds(len(args))
 	var out []int
-	for i := c.first; i <= last; i += step {
+	for i := first; i <= last; i += step {
 		out = append(out, i)
 	}
 	return out

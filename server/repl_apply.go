@@ -115,9 +115,7 @@ func (a *applier) resolve(unit []repl.Record) (all bool, err error) {
 		if cmd.keyspace {
 			all = true
 		}
-		for _, p := range cmd.keyPositions(args) {
-			a.keys = append(a.keys, args[p])
-		}
+		a.keys = cmd.appendKeys(a.keys, args)
 	}
 	return all, nil
 }

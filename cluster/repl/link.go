@@ -681,7 +681,8 @@ func (l *link) readAcks(fr *frameReader) {
 func (l *link) handleFrame(args [][]byte) error {
 	switch {
 	case string(args[0]) == fAck && len(args) == 4:
-		n, ok := uints(args[1:])
+		var nums [3]uint64
+		n, ok := appendUints(nums[:0], args[1:])
 		if !ok {
 			return fmt.Errorf("%w: bad ACK", ErrFrame)
 		}

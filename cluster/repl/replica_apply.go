@@ -26,8 +26,9 @@ func (r *Replica) handle(args [][]byte) error {
 	case fUnitEnd:
 		return r.endUnit()
 	case fPos:
-		n, ok := uints(args[1:])
-		if !ok || len(n) != 2 || len(r.unit) > 0 {
+		var nums [2]uint64
+		n, ok := appendUints(nums[:0], args[1:min(len(args), 3)])
+		if !ok || len(args) != 3 || len(r.unit) > 0 {
 			return fmt.Errorf("%w: bad POS", ErrFrame)
 		}
 		r.pendIdx, r.pendMs = n[0], int64(n[1])
@@ -61,7 +62,8 @@ func (r *Replica) handleRec(args [][]byte) error {
 	if len(args) < recFields+1 {
 		return fmt.Errorf("%w: short REC", ErrFrame)
 	}
-	n, ok := uints(args[1:recFields])
+	var nums [recFields - 1]uint64
+	n, ok := appendUints(nums[:0], args[1:recFields])
 	if !ok || n[2] >= NumSlots || n[4] > 1<<31 {
 		return fmt.Errorf("%w: bad REC", ErrFrame)
 	}
@@ -104,6 +106,10 @@ func (r *Replica) endUnit() error {
 	if len(r.unit) > 0 {
 		unit := r.unit
 		r.unit, r.unitBytes = nil, 0
+		defer func() { // Apply keeps no record: the next unit reuses the slice
+			clear(unit)
+			r.unit = unit[:0]
+		}()
 		if err := r.ap.Apply(unit); err != nil {
 			r.cfg.Logger.Warn("replication apply failed", "primary", r.cfg.Addr, "err", err)
 			for _, rec := range unit {

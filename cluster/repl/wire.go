@@ -360,15 +360,20 @@ func parseSlot(b []byte) (int, bool) {
 
 // uints parses args as unsigned integers into dst; ok is false if any is not one.
 func uints(args [][]byte) ([]uint64, bool) {
-	out := make([]uint64, len(args))
-	for i, a := range args {
+	return appendUints(make([]uint64, 0, len(args)), args)
+}
+
+// appendUints is uints appending to dst: a caller on the stream's path
+// passes an array of its own and allocates nothing.
+func appendUints(dst []uint64, args [][]byte) ([]uint64, bool) {
+	for _, a := range args {
 		n, ok := parseUint(a)
 		if !ok {
 			return nil, false
 		}
-		out[i] = n
+		dst = append(dst, n)
 	}
-	return out, true
+	return dst, true
 }
 
 // maxKeptBuf is the largest write buffer kept between flushes.
