@@ -44,7 +44,7 @@ func (p *Primary) SetMarks(version uint64, slots map[string][]int) {
 	p.mu.Lock()
 	p.marks.version, p.marks.slots = version, slots
 	p.marks.gen++
-	for l := range p.links {
+	for _, l := range p.links {
 		l.poke()
 	}
 	p.mu.Unlock()

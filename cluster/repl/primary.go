@@ -139,7 +139,7 @@ type Primary struct {
 	seals    map[int]sealMark // slots this node gave up (Seal), until Adopt or a new record
 	sealGen  uint64           // grows with every Seal call
 	marks    markWant         // the slots to mark for their incoming replica (SetMarks, mark.go)
-	links    map[*link]struct{}
+	links    []*link
 	lns      map[net.Listener]struct{}
 	closed   bool
 
@@ -171,7 +171,6 @@ func NewPrimary(cfg Config, snap Snapshotter) (*Primary, error) {
 		lim:   newLimiter(cfg.SnapshotRate),
 		now:   time.Now,
 		bl:    newBacklog(cfg.BacklogSize),
-		links: make(map[*link]struct{}),
 		lns:   make(map[net.Listener]struct{}),
 		ackCh: make(chan struct{}),
 	}, nil
@@ -201,7 +200,7 @@ func (p *Primary) Append(unit []Record) uint64 {
 	if len(unit) == 0 {
 		return p.bl.lastIndex
 	}
-	for l := range p.links {
+	for _, l := range p.links {
 		select {
 		case l.wake <- struct{}{}:
 		default:
@@ -265,7 +264,7 @@ func (p *Primary) Seal(slots ...int) []uint64 {
 		out[i] = m.seq
 	}
 	p.sealGen++
-	for l := range p.links {
+	for _, l := range p.links {
 		select {
 		case l.wake <- struct{}{}:
 		default:
@@ -372,7 +371,7 @@ func (p *Primary) start(c net.Conn, args [][]byte) error {
 		return ErrClosed
 	}
 	l := newLink(p, c)
-	p.links[l] = struct{}{}
+	p.links = append(p.links, l)
 	p.wg.Add(1)
 	p.mu.Unlock()
 	p.links0.Add(1)
@@ -389,7 +388,9 @@ func (p *Primary) isClosed() bool {
 // remove forgets a link that ended.
 func (p *Primary) remove(l *link) {
 	p.mu.Lock()
-	delete(p.links, l)
+	if i := slices.Index(p.links, l); i >= 0 { // Append walks links per unit: a slice, not a map
+		p.links = slices.Delete(p.links, i, i+1)
+	}
 	p.mu.Unlock()
 	p.ackChanged()
 }
@@ -411,11 +412,7 @@ func (p *Primary) ackWait() <-chan struct{} {
 func (p *Primary) linkList() []*link {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ls := make([]*link, 0, len(p.links))
-	for l := range p.links {
-		ls = append(ls, l)
-	}
-	return ls
+	return slices.Clone(p.links)
 }
 
 // checkAuth compares a presented secret with the configured one.
@@ -439,10 +436,7 @@ func (p *Primary) Close() error {
 	for ln := range p.lns {
 		ln.Close()
 	}
-	ls := make([]*link, 0, len(p.links))
-	for l := range p.links {
-		ls = append(ls, l)
-	}
+	ls := slices.Clone(p.links)
 	p.mu.Unlock()
 	for _, l := range ls {
 		l.stop(ErrClosed)

@@ -1,6 +1,9 @@
 package repl
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // PrimaryStats are a Primary's numbers for INFO replication and metrics.
 type PrimaryStats struct {
@@ -42,10 +45,7 @@ func (p *Primary) Stats() PrimaryStats {
 		LastIndex:   p.bl.lastIndex,
 	}
 	lastMs := p.bl.lastMs
-	ls := make([]*link, 0, len(p.links))
-	for l := range p.links {
-		ls = append(ls, l)
-	}
+	ls := slices.Clone(p.links)
 	p.mu.Unlock()
 	st.FullSyncs = p.fullSyncs.Load()
 	st.PartialSlots = p.partialSlots.Load()
