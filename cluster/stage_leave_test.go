@@ -495,10 +495,7 @@ func TestStagedSinceRestarts(t *testing.T) {
 	ms := testMembers(77, 3)
 	base := BuildTable(ms, 1, 5)
 	to := ms[2].ID
-	slot := 0
-	for base.Rank(slot, base.IndexOf(to)) >= 0 {
-		slot++
-	}
+	slot := firstNotHeld(base, to)
 	t6 := Stage(base, []int{slot}, to, 6)
 	t7 := Stage(t6, []int{slot}, to, 7)
 	t8 := Stage(t7, nil, to, 8)
@@ -531,10 +528,7 @@ func TestFlipStagedSlot(t *testing.T) {
 	ms := testMembers(78, 4)
 	base := BuildTable(ms, 1, 5)
 	to := ms[3].ID
-	slot := 0
-	for base.Rank(slot, base.IndexOf(to)) >= 0 {
-		slot++
-	}
+	slot := firstNotHeld(base, to)
 	staged := Stage(base, []int{slot}, to, 6)
 	want := targetRow(nil, staged, slot)
 	flipped := Flip(staged, []int{slot, slot + 1}, to, 7)
@@ -556,4 +550,14 @@ func TestFlipStagedSlot(t *testing.T) {
 	if staged.IncomingIndex(slot) < 0 || staged.Owner(slot).ID == to {
 		t.Fatal("Flip changed the table it was given")
 	}
+}
+
+// firstNotHeld returns the first slot whose preference list in t does not
+// list the member with ID id (a slot that can be staged to it).
+func firstNotHeld(t *Table, id string) int {
+	slot := 0
+	for t.Rank(slot, t.IndexOf(id)) >= 0 {
+		slot++
+	}
+	return slot
 }

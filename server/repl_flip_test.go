@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -35,10 +36,7 @@ func TestHandOverNoRedirectLoop(t *testing.T) {
 	b := nodeByID(nodes, bID)
 	key := slotKeys()[slot]
 	ctx := ctxT(t)
-	ra := redis.NewClient(&redis.Options{Addr: a.Addr(), MaxRetries: -1})
-	defer ra.Close()
-	rb := redis.NewClient(&redis.Options{Addr: b.Addr(), MaxRetries: -1})
-	defer rb.Close()
+	ra, rb := newClient(t, a, nil), newClient(t, b, nil)
 	if err := ra.Set(ctx, key, "before", 0).Err(); err != nil {
 		t.Fatalf("SET on A before the hand-over: %v", err)
 	}
@@ -71,42 +69,14 @@ func TestHandOverNoRedirectLoop(t *testing.T) {
 		_, ok := l.r.Sealed(slot)
 		return ok
 	})
-	waits := b.cl.viewWaits.Load()
-	type result struct {
-		val string
-		err error
-	}
-	got := make(chan result, 1)
-	go func() {
-		val, err := rb.Get(ctx, key).Result()
-		got <- result{val, err}
-	}()
-	var early *result
-	pollFor(t, "B holds the GET (or answers it)", func() bool {
-		select {
-		case r := <-got:
-			early = &r
-			return true
-		default:
-		}
-		return b.cl.viewWaits.Load() > waits
-	})
-	if early != nil {
-		t.Fatalf("B answered before it applied the table: %q, %v (A answers MOVED to B)", early.val, early.err)
-	}
+	answer := getHeld(t, ctx, b, rb, key, "before it applied the table")
 	for _, s := range nodes {
 		if s != a {
 			applyView(s, flipped)
 		}
 	}
-	var r result
-	select {
-	case r = <-got:
-	case <-ctx.Done():
-		t.Fatal("no answer from B after it applied the table")
-	}
-	if r.err != nil || r.val != "before" {
-		t.Fatalf("GET on B after the hand-over = %q, %v; want \"before\"", r.val, r.err)
+	if val, err := answer(); err != nil || val != "before" {
+		t.Fatalf("GET on B after the hand-over = %q, %v; want \"before\"", val, err)
 	}
 	if err := rb.Get(ctx, key).Err(); err != nil && strings.HasPrefix(err.Error(), "MOVED") {
 		t.Fatalf("B after the hand-over: %v", err)
@@ -149,10 +119,7 @@ func TestIncomingHoldsRedirectedCommand(t *testing.T) {
 
 	key := slotKeys()[slot]
 	ctx := ctxT(t)
-	ra := redis.NewClient(&redis.Options{Addr: a.Addr(), MaxRetries: -1})
-	defer ra.Close()
-	rb := redis.NewClient(&redis.Options{Addr: b.Addr(), MaxRetries: -1})
-	defer rb.Close()
+	ra, rb := newClient(t, a, nil), newClient(t, b, nil)
 	if err := ra.Set(ctx, key, "before", 0).Err(); err != nil {
 		t.Fatalf("SET on A: %v", err)
 	}
@@ -175,6 +142,24 @@ func TestIncomingHoldsRedirectedCommand(t *testing.T) {
 	if err := ra.Get(ctx, key).Err(); err == nil || err.Error() != protocol.Moved(slot, b.Addr()) {
 		t.Fatalf("GET on A after it applied the flip: %v, want MOVED to B", err)
 	}
+	answer := getHeld(t, ctx, b, rb, key, "before it had the flip or the seal")
+	for _, n := range nodes {
+		if n != a {
+			applyView(n, flipped)
+		}
+	}
+	gate.release()
+	if val, err := answer(); err != nil || val != "before" {
+		t.Fatalf("GET on B after the flip = %q, %v; want \"before\"", val, err)
+	}
+}
+
+// getHeld sends GET key to node b through rb and waits until b holds it
+// for its view to change (b.cl.viewWaits grows); it fails the test if b
+// answers first (when, for the message). The function it returns waits
+// for the answer.
+func getHeld(t *testing.T, ctx context.Context, b *Server, rb *redis.Client, key, when string) func() (string, error) {
+	t.Helper()
 	waits := b.cl.viewWaits.Load()
 	type result struct {
 		val string
@@ -196,22 +181,17 @@ func TestIncomingHoldsRedirectedCommand(t *testing.T) {
 		return b.cl.viewWaits.Load() > waits
 	})
 	if early != nil {
-		t.Fatalf("B answered before it had the flip or the seal: %q, %v (A answers MOVED to B)", early.val, early.err)
+		t.Fatalf("B answered %s: %q, %v (A answers MOVED to B)", when, early.val, early.err)
 	}
-	for _, n := range nodes {
-		if n != a {
-			applyView(n, flipped)
+	return func() (string, error) {
+		t.Helper()
+		select {
+		case r := <-got:
+			return r.val, r.err
+		case <-ctx.Done():
+			t.Fatalf("no answer from B after it applied the new table")
+			return "", nil
 		}
-	}
-	gate.release()
-	var r result
-	select {
-	case r = <-got:
-	case <-ctx.Done():
-		t.Fatal("no answer from B after it applied the flip")
-	}
-	if r.err != nil || r.val != "before" {
-		t.Fatalf("GET on B after the flip = %q, %v; want \"before\"", r.val, r.err)
 	}
 }
 
