@@ -49,6 +49,9 @@ type clusterView struct {
 	t     *cluster.Table
 	self  int      // index of this node in t.Members()
 	addrs []string // RESP address of each member, by index
+	// incoming: t stages some slot to this node (routeMayWait looks at
+	// commands' slots only then).
+	incoming bool
 }
 
 func newClusterView(t *cluster.Table, selfID string) *clusterView {
@@ -58,6 +61,11 @@ func newClusterView(t *cluster.Table, selfID string) *clusterView {
 		v.addrs[i] = m.Addr()
 		if m.ID == selfID {
 			v.self = i
+		}
+	}
+	if v.self >= 0 && t.Staged() > 0 {
+		for slot := 0; slot < cluster.NumSlots && !v.incoming; slot++ {
+			v.incoming = t.IncomingIndex(slot) == v.self
 		}
 	}
 	return v

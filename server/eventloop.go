@@ -26,8 +26,9 @@ package server
 //
 // A request that may hold store locks for long (longCommand: EXEC, a
 // script, KEYS, FLUSHALL…; longArgs: SETBIT or SETRANGE far into a
-// string), and every request while such a command runs anywhere
-// (Server.longRunning counts them), is parked instead: the loop lets go of
+// string), every request while such a command runs anywhere
+// (Server.longRunning counts them), and a request that routing may hold
+// for a slot hand-over (routeMayWait, repl_flip.go) is parked instead: the loop lets go of
 // the socket, a goroutine runs that one request (waiting for the locks if
 // it must), and gives the connection back to the loop, which writes the
 // reply and serves the connection on. The loop's other connections go on
@@ -167,7 +168,7 @@ func (s *Server) loopActionOfCmd(cl *client, args [][]byte, owes bool) loopActio
 	if cmd.offLoop || s.pause.holds(cmd) { // a CLIENT PAUSE holds it: waitPause
 		return loopHandOff
 	}
-	if cmd.long || s.longRunning.Load() > 0 || longArgs(cmd, args) {
+	if cmd.long || s.longRunning.Load() > 0 || longArgs(cmd, args) || s.routeMayWait(cl, cmd, args) {
 		return loopPark
 	}
 	if cs := s.cl; cs != nil && cs.proxy && !cl.clu.peer {

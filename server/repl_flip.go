@@ -169,6 +169,30 @@ func (rs *replState) awaitNextOwner(slot int, v *clusterView, owner int) bool {
 	return rs.ownerHandingOver(slot, v, owner) && cs.awaitView(v, start.Add(flipWait), rs.ctx.Done())
 }
 
+// routeMayWait reports whether routing cmd may hold it for a hand-over
+// (awaitFlip for a slot being handed to this node, awaitNextOwner for a
+// slot staged to it), so that an event loop parks it (loopPark) rather
+// than hold every other connection of the loop with it. It hashes the
+// command's keys only while this node has gated slots or slots staged to
+// it. In proxy mode a plain client's command of a staged slot is
+// forwarded, not held.
+func (s *Server) routeMayWait(cl *client, cmd *command, args [][]byte) bool {
+	cs, rs := s.cl, s.repl.Load()
+	if cs == nil || rs == nil {
+		return false
+	}
+	v := cs.view.Load()
+	gated := rs.gated.Load() > 0
+	if v == nil || !gated && (!v.incoming || cs.proxy && !cl.clu.peer) {
+		return false
+	}
+	slot, n, cross := cs.commandSlot(cmd, args)
+	if n == 0 || cross {
+		return false
+	}
+	return gated && rs.flipping(slot) || v.incoming && v.t.IncomingIndex(slot) == v.self && (!cs.proxy || cl.clu.peer)
+}
+
 // flip is a slot this node takes over from a live primary.
 type flip struct {
 	from  string         // the old primary's ID

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/server/config"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -88,9 +89,13 @@ func TestHandOverNoRedirectLoop(t *testing.T) {
 // A applies the table that flips the slot to B and answers MOVED to B
 // before B has that table or A's seal (B's reads from A are withheld).
 // B must not answer MOVED back to A: it holds the command (awaitNextOwner)
-// until its own view moves, then serves it once the seal is in.
+// until its own view moves, then serves it once the seal is in. The hold
+// does not stop B's event loop (one, in this test) from serving others.
 func TestIncomingHoldsRedirectedCommand(t *testing.T) {
-	nodes := replNodes(t, 3, nil)
+	loopsPerServer = 1 // every connection on one loop: the hold must not stop it
+	t.Cleanup(func() { loopsPerServer = 0 })
+	nodes := replNodes(t, 3, func(c *config.Config) { c.IOEventLoop = true })
+	loopsPerServer = 0
 	a := nodes[0]
 	aID := a.cl.node.Load().ID()
 	v := a.cl.view.Load()
@@ -143,6 +148,14 @@ func TestIncomingHoldsRedirectedCommand(t *testing.T) {
 		t.Fatalf("GET on A after it applied the flip: %v, want MOVED to B", err)
 	}
 	answer := getHeld(t, ctx, b, rb, key, "before it had the flip or the seal")
+	// The hold is parked off the loop (routeMayWait): B's only loop serves
+	// a new connection meanwhile.
+	if b.loops == nil || b.loops.Len() != 1 {
+		t.Fatal("B does not run one event loop")
+	}
+	if err := newClient(t, b, nil).Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING on B while it holds the GET: %v", err)
+	}
 	for _, n := range nodes {
 		if n != a {
 			applyView(n, flipped)
