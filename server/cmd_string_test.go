@@ -509,7 +509,10 @@ func TestReplicatedSetAllocs(t *testing.T) {
 		if got := rs.p.LastIndex() - before; got < 201 {
 			t.Fatalf("%s: the backlog grew by %d records in 201 calls: the effects were not recorded", tc.name, got)
 		}
-		if n != 0 && (!raceEnabled || len(tc.args) <= 3) {
+		// The race detector's sync.Pool drops CommitEffects' buffers at
+		// random (SET: 1 allocation per call in 2 of 3 -race runs):
+		// counted without it only.
+		if n != 0 && !raceEnabled {
 			t.Errorf("%s: %.1f allocations per call, want 0", tc.name, n)
 		}
 	}
