@@ -726,7 +726,10 @@ func Flip(t *Table, slots []int, to string, version uint64) *Table {
 		row := out.prefs[s*t.width : (s+1)*t.width]
 		if t.IncomingIndex(s) == m {
 			copy(row, targetRow(nil, t, s))
-			out.incoming[s], out.oldPos[s], out.since[s] = noMember, 0, 0
+			out.incoming[s], out.oldPos[s] = noMember, 0
+			if out.since != nil { // nil in a table of an older wire format
+				out.since[s] = 0
+			}
 			continue
 		}
 		if i := slices.Index(row, uint16(m)); i > 0 {

@@ -358,7 +358,7 @@ func parseSlot(b []byte) (int, bool) {
 	return int(n), true
 }
 
-// uints parses args as unsigned integers into dst; ok is false if any is not one.
+// uints parses args as unsigned integers; ok is false if any is not one.
 func uints(args [][]byte) ([]uint64, bool) {
 	return appendUints(make([]uint64, 0, len(args)), args)
 }
