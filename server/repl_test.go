@@ -269,6 +269,41 @@ func TestWaitErrorsAndMulti(t *testing.T) {
 	}
 }
 
+// TestReplicatedUnitOutgrowsArena: a transaction's writes reach the
+// replica as one unit of many REC frames, held until the unit ends; units
+// larger than the replica's frame arena (64 KiB, cluster/repl
+// frameReader.pooled) make it grow in the middle of a unit, and every
+// value must still arrive intact.
+func TestReplicatedUnitOutgrowsArena(t *testing.T) {
+	nodes := replNodes(t, 3, nil)
+	mine, _ := keysFor(t, nodes[0], "arena")
+	rc := newClient(t, nodes[0], nil)
+	ctx := ctxT(t)
+	for round := range 3 {
+		_, err := rc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for i := range 50 { // 50 × 4 KiB: three times the arena
+				val := fmt.Sprintf("%d-%d-%s", round, i, strings.Repeat(string(rune('a'+i%26)), 4096))
+				p.Set(ctx, fmt.Sprintf("{%s}:%d", mine, i), val, 0)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	if n, err := rc.Wait(ctx, 1, 5000).Result(); err != nil || n < 1 {
+		t.Fatalf("WAIT 1: %d %v", n, err)
+	}
+	rep := nodeByID(nodes, nodes[0].cl.view.Load().t.Preference(keySlot(mine))[1].ID)
+	for i := range 50 {
+		k := fmt.Sprintf("{%s}:%d", mine, i)
+		want := fmt.Sprintf("2-%d-%s", i, strings.Repeat(string(rune('a'+i%26)), 4096))
+		if got, ok, _ := rep.store.Get(0, []byte(k), nil); !ok || string(got) != want {
+			t.Fatalf("replica's %s: %d bytes %.20q (found %v), want %d bytes %.20q", k, len(got), got, ok, len(want), want)
+		}
+	}
+}
+
 func TestReplicaHidesExpiredKeys(t *testing.T) {
 	nodes := replNodes(t, 3, nil)
 	conns := connsTo(t, nodes)
