@@ -306,7 +306,7 @@ func TestClusterRouteLocalAllocatesNothing(t *testing.T) {
 		{[]byte("PING")},
 	} {
 		cmd := s.cmds.lookup(args[0])
-		if n := testing.AllocsPerRun(100, func() {
+		if n := quietAllocs(100, func() {
 			if s.routeCluster(c, cmd, args, store.Mono()) {
 				t.Fatal("routed away a local command")
 			}
@@ -314,6 +314,21 @@ func TestClusterRouteLocalAllocatesNothing(t *testing.T) {
 			t.Fatalf("%s: %v allocations per routing", args[0], n)
 		}
 	}
+}
+
+// quietAllocs is testing.AllocsPerRun's count, the least of three tries.
+// AllocsPerRun counts the whole process's allocations, and a cluster
+// node's own goroutines (gossip, a table applied, replication polls)
+// allocate now and then. TestClusterRouteLocalAllocatesNothing failed
+// once in CI ("MSET: 1 allocations per routing", over 100 allocations in
+// 100 routings) and passed 35 local runs under -race: such a burst is the
+// likely cause, not shown. A function that allocates does so in every try.
+func quietAllocs(runs int, f func()) float64 {
+	n := testing.AllocsPerRun(runs, f)
+	for range 2 {
+		n = min(n, testing.AllocsPerRun(runs, f))
+	}
+	return n
 }
 
 func BenchmarkClusterRoute(b *testing.B) {
