@@ -12,8 +12,14 @@ type Effects struct {
 }
 
 // Add appends one command; it copies args.
-func (fx *Effects) Add(args ...[]byte) {
+func (fx *Effects) Add(args ...[]byte) { fx.AddAs(args[0], args[1:]) }
+
+// AddAs appends the command named name with arguments args (the name not
+// among them); it copies both.
+func (fx *Effects) AddAs(name []byte, args [][]byte) {
 	fx.cmds = append(fx.cmds, len(fx.ends))
+	fx.buf = append(fx.buf, name...)
+	fx.ends = append(fx.ends, len(fx.buf))
 	for _, a := range args {
 		fx.buf = append(fx.buf, a...)
 		fx.ends = append(fx.ends, len(fx.buf))

@@ -135,7 +135,7 @@ func (r *Record) seal() {
 }
 
 // effect appends an effect with its slot; the sequence is set at commit.
-func (r *Record) effect(db, slot int, args [][]byte) {
-	r.fx.Add(args...)
+func (r *Record) effect(db, slot int, name []byte, args [][]byte) {
+	r.fx.AddAs(name, args)
 	r.fxMeta = append(r.fxMeta, effectMeta{db: db, slot: slot})
 }

@@ -509,7 +509,7 @@ func (s *shard) dropLocked(i uint32, kind ChangeKind) {
 	db, key := s.st.logical(s.dbOf(i)), s.key(r)
 	s.cur.note(kind, db, key, 0, "")
 	if s.st.recordFx.Load() {
-		s.cur.effect(db, KeySlot(key), [][]byte{cmdDel, key})
+		s.cur.effect(db, KeySlot(key), cmdDel, [][]byte{key})
 	}
 	s.removeLocked(i)
 }

@@ -51,7 +51,7 @@ func (tx *Tx) PropagateSlot(db, slot int, args ...[]byte) {
 	if slot < 0 || slot >= Slots || !tx.coversSlot(slot) {
 		panic("store: effect for a slot outside the Tx")
 	}
-	tx.rec.effect(db, slot, args)
+	tx.rec.effect(db, slot, args[0], args[1:])
 }
 
 // LockApplyAll is LockAll for the replication applier (see LockApply): a

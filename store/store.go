@@ -572,7 +572,7 @@ func (s *Store) setAt(fence bool, now int64, db int, key, val []byte, expireAt i
 		if string(effect[1]) != string(key) { // an effect names key (SET's does)
 			fxSlot = KeySlot(effect[1])
 		}
-		sh.bg.effect(db, fxSlot, effect)
+		sh.bg.effect(db, fxSlot, effect[0], effect[1:])
 	}
 	tx.unlockShard(sh)
 	return true

@@ -276,7 +276,13 @@ func (tx *Tx) RecordsEffects() bool { return tx.st.recordFx.Load() }
 // args, and does nothing while effects are not recorded. In cluster mode
 // every key of one effect is in the same slot; outside it an effect naming
 // keys of several slots is numbered in its first key's slot.
-func (tx *Tx) Propagate(db int, args ...[]byte) {
+func (tx *Tx) Propagate(db int, args ...[]byte) { tx.PropagateAs(db, args[0], args) }
+
+// PropagateAs is Propagate of args under the command name name (args[0]
+// is not recorded): a command whose effect is another command with the
+// same arguments (MSETNX's is MSET) records it without building a new
+// argument slice.
+func (tx *Tx) PropagateAs(db int, name []byte, args [][]byte) {
 	if !tx.st.recordFx.Load() {
 		return
 	}
@@ -287,7 +293,7 @@ func (tx *Tx) Propagate(db int, args ...[]byte) {
 			panic("store: effect for a key outside the Tx")
 		}
 	}
-	tx.rec.effect(db, slot, args)
+	tx.rec.effect(db, slot, name, args[1:])
 }
 
 // PropagateKeyless records an effect that names no key (FLUSHDB, FLUSHALL,
@@ -299,7 +305,7 @@ func (tx *Tx) PropagateKeyless(db int, args ...[]byte) {
 	if !tx.all {
 		panic("store: keyless effect without LockAll")
 	}
-	tx.rec.effect(db, -1, args)
+	tx.rec.effect(db, -1, args[0], args[1:])
 }
 
 // Now returns the store clock in Unix ms.

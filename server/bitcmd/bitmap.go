@@ -205,11 +205,8 @@ func bitfieldGeneric(c *kernel.Ctx, args [][]byte, readOnly bool) {
 		tx.SetString(c.DB(), args[1], nv, store.KeepTTL)
 	}
 	tx.Unlock()
-	if write && changed && stringcmd.Recording(c) {
-		fx := make([][]byte, len(args))
-		fx[0] = strWordBitfield // BITFIELD_RO never writes, but keep one name
-		copy(fx[1:], args[1:])
-		c.Propagate(fx...)
+	if write && changed {
+		c.PropagateAs(strWordBitfield, args) // BITFIELD_RO never writes, but keep one name
 	}
 	if write && changed {
 		c.Notify(kernel.NotifyString, "setbit", args[1])

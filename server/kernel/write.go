@@ -94,6 +94,12 @@ func (c *Ctx) Propagate(args ...[]byte) {
 	c.heldFor(nil).Propagate(c.DB(), args...)
 }
 
+// PropagateAs is Propagate of args under the command name name
+// (store.Tx.PropagateAs): MSETNX's effect is args as MSET.
+func (c *Ctx) PropagateAs(name []byte, args [][]byte) {
+	c.heldFor(nil).PropagateAs(c.DB(), name, args)
+}
+
 // PropagateKeyless records an effect that names no key (FLUSHDB, SWAPDB),
 // under c.lockAll.
 func (c *Ctx) PropagateKeyless(args ...[]byte) {

@@ -380,16 +380,7 @@ func strMSet(c *kernel.Ctx, args [][]byte, nx bool) {
 		c.Notify(kernel.NotifyString, "set", args[i]) // per key, as Redis: "new k1", "set k1", "new k2", …
 	}
 	tx.Unlock()
-	switch {
-	case !Recording(c):
-	case string(args[0]) == string(strWordMSet): // the effect is the request as it came (no copy)
-		c.Propagate(args...)
-	default: // MSETNX, or another spelling
-		fx := make([][]byte, len(args))
-		fx[0] = strWordMSet
-		copy(fx[1:], args[1:])
-		c.Propagate(fx...)
-	}
+	c.PropagateAs(strWordMSet, args) // MSETNX's too
 	if nx {
 		c.Int(1)
 	} else {
