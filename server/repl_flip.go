@@ -111,11 +111,7 @@ func (rs *replState) ownerHandingOver(slot int, v *clusterView, owner int) bool 
 			}
 		}
 	}
-	idx := rs.followed.Load() // not rs.mu: this runs per forwarded request
-	if idx == nil {
-		return false
-	}
-	l := idx[slot]
+	l := rs.followLink(slot) // not rs.mu: this runs per forwarded request
 	if l == nil || l.primaryID != id {
 		return false
 	}
@@ -149,11 +145,7 @@ func (rs *replState) awaitNextOwner(slot int, v *clusterView, owner int) bool {
 	if v.t.IncomingIndex(slot) != v.self {
 		return false
 	}
-	idx := rs.followed.Load()
-	if idx == nil {
-		return false
-	}
-	l := idx[slot]
+	l := rs.followLink(slot)
 	if l == nil || l.primaryID != v.t.Member(owner).ID {
 		return false
 	}
@@ -182,15 +174,19 @@ func (s *Server) routeMayWait(cl *client, cmd *command, args [][]byte) bool {
 		return false
 	}
 	v := cs.view.Load()
+	if v == nil {
+		return false
+	}
 	gated := rs.gated.Load() > 0
-	if v == nil || !gated && (!v.incoming || cs.proxy && !cl.clu.peer) {
+	staged := v.incoming && (!cs.proxy || cl.clu.peer) // a proxy forwards a plain client's command
+	if !gated && !staged {
 		return false
 	}
 	slot, n, cross := cs.commandSlot(cmd, args)
 	if n == 0 || cross {
 		return false
 	}
-	return gated && rs.flipping(slot) || v.incoming && v.t.IncomingIndex(slot) == v.self && (!cs.proxy || cl.clu.peer)
+	return gated && rs.flipping(slot) || staged && v.t.IncomingIndex(slot) == v.self
 }
 
 // flip is a slot this node takes over from a live primary.
@@ -346,13 +342,22 @@ func (rs *replState) sealFrom(v *clusterView, slot int, from string) (cluster.Me
 }
 
 // followedFrom returns the ID of the primary whose Replica carries slot,
-// or "", from the published links (followed), which every change to them
-// renews before it releases rs.mu.
+// or "" (followLink).
 func (rs *replState) followedFrom(slot int) string {
-	if idx := rs.followed.Load(); idx != nil && idx[slot] != nil {
-		return idx[slot].primaryID
+	if l := rs.followLink(slot); l != nil {
+		return l.primaryID
 	}
 	return ""
+}
+
+// followLink returns the published link that follows slot, or nil: from
+// followed, which every change to the links renews before it releases
+// rs.mu, so a reader needs no lock.
+func (rs *replState) followLink(slot int) *followLink {
+	if idx := rs.followed.Load(); idx != nil {
+		return idx[slot]
+	}
+	return nil
 }
 
 // sealSlots seals the stream of every slot owned in prev and not in owned
