@@ -39,8 +39,9 @@ import (
 // issue's 5 -> 6 figures). CACHED_HANDOFF_RATE=R runs the workers open
 // loop at R requests a second in all instead of as fast as they can (a
 // closed loop keeps the 2-core machine saturated, so any work a move adds
-// shows as queueing); an open-loop request's latency counts from the
-// moment it was due, so a stall delays the requests behind it too.
+// shows as queueing); an open-loop request is sent when it is due even if
+// earlier ones are still out (up to openInflight per worker), and its
+// latency counts from the moment it was due.
 func TestBinaryClusterHandoff(t *testing.T) {
 	keys, nodes, rate := 20000, 3, 0
 	if v := os.Getenv("CACHED_HANDOFF_KEYS"); v != "" {
@@ -89,7 +90,7 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	h.waitBalanced(nodes, 2*time.Minute)
 
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{h.procs[0].addr},
-		DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, PoolSize: 8})
+		DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, PoolSize: max(8, min(rate/100, 4*openInflight))})
 	defer cc.Close()
 	cc.OnNewNode(func(rdb *redis.Client) { rdb.AddHook(nodeHook{addr: rdb.Options().Addr}) })
 	load := &hoLoad{cc: cc, keys: keys, workers: 4, want: make([]string, keys), cut: make([]string, keys),
@@ -491,8 +492,8 @@ func (t hoTry) redirect() bool {
 	return strings.HasPrefix(t.answer, "MOVED ") || strings.HasPrefix(t.answer, "ASK ") || strings.HasPrefix(t.answer, "TRYAGAIN")
 }
 
-// tryLog is a request's tries, written by the worker's goroutine only
-// (go-redis calls the hooks on it); tryLogKey is its context key.
+// tryLog is a request's tries, written only by the goroutine that sends
+// the request (go-redis calls the hooks on it); tryLogKey is its context key.
 type (
 	tryLogKey struct{}
 	tryLog    []hoTry
@@ -545,72 +546,99 @@ func (l *hoLoad) run(ctx context.Context) {
 	wg.Wait()
 }
 
+// openInflight is how many of one worker's open-loop requests may be in
+// flight at once: a request that comes due while the ones before it are
+// still out is sent anyway, as requests from many independent clients
+// would be, instead of waiting its turn (which would measure the worker's
+// own queue, not the servers).
+const openInflight = 32
+
 func (l *hoLoad) worker(ctx context.Context, w int) {
 	due := time.Now()
+	var inflight sync.WaitGroup
+	slots := make(chan struct{}, openInflight)
+	defer inflight.Wait()
 	for gen := 1; ctx.Err() == nil; gen++ {
 		for i := w; i < l.keys && ctx.Err() == nil; i += l.workers {
-			start := time.Now()
-			if l.every > 0 {
-				due = due.Add(l.every)
-				if wait := time.Until(due); wait > 0 {
-					select {
-					case <-time.After(wait):
-					case <-ctx.Done():
-						return
-					}
-				}
-				start = due // latency counts from when the request was due
+			if l.every == 0 {
+				l.op(ctx, gen, i, time.Now())
+				continue
 			}
-			var tries tryLog
-			ctx := context.WithValue(ctx, tryLogKey{}, &tries)
-			if (gen+i/l.workers)%4 == 0 {
-				v := fmt.Sprintf("v%d-%d-%032d", gen, i, i)
-				err := l.cc.Set(ctx, hoKey(i), v, 0).Err()
-				if ctx.Err() != nil {
-					l.cut[i] = v
+			due = due.Add(l.every)
+			if wait := time.Until(due); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
 					return
 				}
-				l.writes.Add(1)
-				l.want[i] = v
-				if err != nil {
-					l.noteErr(err)
-					l.want[i] = ""
-				}
-			} else {
-				got, err := l.cc.Get(ctx, hoKey(i)).Result()
-				if ctx.Err() != nil {
-					return
-				}
-				l.reads.Add(1)
-				switch {
-				case errors.Is(err, redis.Nil):
-					l.misses.Add(1)
-				case err != nil:
-					l.noteErr(err)
-				case l.want[i] != "" && got != l.want[i]:
-					l.wrong.Add(1)
-				}
 			}
-			took := time.Since(start)
-			l.mu.Lock()
-			if len(l.lat) < 1<<22 {
-				l.lat = append(l.lat, took)
-				if slices.ContainsFunc(tries, hoTry.redirect) {
-					l.redirected = append(l.redirected, took)
-				}
-				for _, t := range tries {
-					l.byNode[t.addr] = append(l.byNode[t.addr], t.took)
-				}
-				if n := len(tries); n > 0 {
-					l.last = append(l.last, hoTry{addr: tries[n-1].addr, took: took})
-				}
-				if took >= time.Second && len(l.slow) < 8 {
-					l.slow = append(l.slow, fmt.Sprintf("%s at %s took %v: %v", hoKey(i), start.UTC().Format("15:04:05.000"),
-						took.Round(time.Millisecond), tries))
-				}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
 			}
-			l.mu.Unlock()
+			inflight.Add(1)
+			go func(start time.Time) { // latency counts from when the request was due
+				defer func() { <-slots; inflight.Done() }()
+				l.op(ctx, gen, i, start)
+			}(due)
 		}
+		inflight.Wait() // the next pass touches the same keys: one request per key at a time
+	}
+}
+
+// op sends request i of pass gen (every fourth op of a key writes it, the
+// others read and check it) and records its latency from start.
+func (l *hoLoad) op(ctx context.Context, gen, i int, start time.Time) {
+	var tries tryLog
+	ctx = context.WithValue(ctx, tryLogKey{}, &tries)
+	if (gen+i/l.workers)%4 == 0 {
+		v := fmt.Sprintf("v%d-%d-%032d", gen, i, i)
+		err := l.cc.Set(ctx, hoKey(i), v, 0).Err()
+		if ctx.Err() != nil {
+			l.cut[i] = v
+			return
+		}
+		l.writes.Add(1)
+		l.want[i] = v
+		if err != nil {
+			l.noteErr(err)
+			l.want[i] = ""
+		}
+	} else {
+		got, err := l.cc.Get(ctx, hoKey(i)).Result()
+		if ctx.Err() != nil {
+			return
+		}
+		l.reads.Add(1)
+		switch {
+		case errors.Is(err, redis.Nil):
+			l.misses.Add(1)
+		case err != nil:
+			l.noteErr(err)
+		case l.want[i] != "" && got != l.want[i]:
+			l.wrong.Add(1)
+		}
+	}
+	took := time.Since(start)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lat) >= 1<<22 {
+		return
+	}
+	l.lat = append(l.lat, took)
+	if slices.ContainsFunc(tries, hoTry.redirect) {
+		l.redirected = append(l.redirected, took)
+	}
+	for _, t := range tries {
+		l.byNode[t.addr] = append(l.byNode[t.addr], t.took)
+	}
+	if n := len(tries); n > 0 {
+		l.last = append(l.last, hoTry{addr: tries[n-1].addr, took: took})
+	}
+	if took >= time.Second && len(l.slow) < 8 {
+		l.slow = append(l.slow, fmt.Sprintf("%s at %s took %v: %v", hoKey(i), start.UTC().Format("15:04:05.000"),
+			took.Round(time.Millisecond), tries))
 	}
 }
 
