@@ -133,11 +133,11 @@ func TestIncomingHoldsRedirectedCommand(t *testing.T) {
 		applyView(n, staged)
 	}
 	pollFor(t, "B's incoming copy of the slot is live", func() bool {
-		idx := b.repl.Load().followed.Load()
-		if idx == nil || idx[slot] == nil || idx[slot].primaryID != aID {
+		l := b.repl.Load().followLink(slot)
+		if l == nil || l.primaryID != aID {
 			return false
 		}
-		_, _, live := idx[slot].r.Position(slot)
+		_, _, live := l.r.Position(slot)
 		return live
 	})
 
