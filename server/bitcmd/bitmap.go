@@ -207,8 +207,6 @@ func bitfieldGeneric(c *kernel.Ctx, args [][]byte, readOnly bool) {
 	tx.Unlock()
 	if write && changed {
 		c.PropagateAs(strWordBitfield, args) // BITFIELD_RO never writes, but keep one name
-	}
-	if write && changed {
 		c.Notify(kernel.NotifyString, "setbit", args[1])
 	}
 	c.Array(len(results))

@@ -71,10 +71,6 @@ func strKeepScratch(c *kernel.Ctx, b []byte) {
 	}
 }
 
-// Recording reports whether effects are recorded, so handlers can skip
-// building effect arguments when nobody listens.
-func Recording(c *kernel.Ctx) bool { return c.Recording() }
-
 // strPropagatePXAT records SET key val PXAT at.
 func strPropagatePXAT(c *kernel.Ctx, key, val []byte, at int64) {
 	var num [20]byte
@@ -171,7 +167,7 @@ func strSet(c *kernel.Ctx, key, val []byte, o protocol.SetOptions, cmd string) (
 		c.Notify(kernel.NotifyGeneric, "expire", key)
 	}
 	switch {
-	case !Recording(c):
+	case !c.Recording():
 	case at > 0:
 		strPropagatePXAT(c, key, val, at)
 	case at == store.KeepTTL:
@@ -303,7 +299,7 @@ func getexApplyLocked(c *kernel.Ctx, tx *store.Tx, key []byte, o protocol.GetExO
 			return true
 		}
 		tx.SetExpire(db, key, at)
-		if Recording(c) {
+		if c.Recording() {
 			var num [20]byte
 			c.Propagate(strWordPExpireAt, key, strconv.AppendInt(num[:0], at, 10))
 		}

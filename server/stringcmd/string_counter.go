@@ -65,7 +65,7 @@ func strIncrBy(c *kernel.Ctx, key []byte, incr int64) {
 	nv := strconv.AppendInt(num[:0], cur, 10)
 	tx.SetString(c.DB(), key, nv, store.KeepTTL)
 	tx.Unlock()
-	if Recording(c) {
+	if c.Recording() {
 		c.Propagate(WordSet, key, nv, strWordKeepTTL)
 	}
 	c.Notify(kernel.NotifyString, "incrby", key)
@@ -101,7 +101,7 @@ func incrbyfloatCommand(c *kernel.Ctx, args [][]byte) {
 	nv := protocol.AppendLongDouble(c.Scratch[:0], sum)
 	tx.SetString(c.DB(), args[1], nv, store.KeepTTL)
 	tx.Unlock()
-	if Recording(c) {
+	if c.Recording() {
 		c.Propagate(WordSet, args[1], nv, strWordKeepTTL)
 	}
 	c.Notify(kernel.NotifyString, "incrbyfloat", args[1])
