@@ -31,11 +31,11 @@ package server
 // for a slot hand-over (routeMayWait, repl_flip.go) is parked instead:
 // the loop lets go of the socket, a goroutine runs that one request
 // (waiting for the locks if it must), and gives the connection back to
-// the loop, which writes the reply and serves the connection on. The loop's other connections go on
-// meanwhile. A command that ran on the loop and waited on a lock the long
-// command took a moment after the loop looked at the count still stalls
-// the loop: that window is the few instructions between the look and the
-// lock.
+// the loop, which writes the reply and serves the connection on. The
+// loop's other connections go on meanwhile. A command that ran on the
+// loop and waited on a lock the long command took a moment after the
+// loop looked at the count still stalls the loop: that window is the few
+// instructions between the look and the lock.
 
 import (
 	"github.com/cached/cached/protocol"
