@@ -492,11 +492,7 @@ func TestStageLaterReplicaStagedFirst(t *testing.T) {
 // starts over when a table breaks the run (not staged, another primary or
 // another incoming member).
 func TestStagedSinceRestarts(t *testing.T) {
-	ms := testMembers(77, 3)
-	base := BuildTable(ms, 1, 5)
-	to := ms[2].ID
-	slot := firstNotHeld(base, to)
-	t6 := Stage(base, []int{slot}, to, 6)
+	_, to, slot, t6 := stageOne(77, 3)
 	t7 := Stage(t6, []int{slot}, to, 7)
 	t8 := Stage(t7, nil, to, 8)
 	t9 := Stage(t8, []int{slot}, to, 9)
@@ -525,11 +521,7 @@ func TestStagedSinceRestarts(t *testing.T) {
 // row its stage targets (the row virtualTable plans from), no longer
 // staged, and leaves other slots alone.
 func TestFlipStagedSlot(t *testing.T) {
-	ms := testMembers(78, 4)
-	base := BuildTable(ms, 1, 5)
-	to := ms[3].ID
-	slot := firstNotHeld(base, to)
-	staged := Stage(base, []int{slot}, to, 6)
+	base, to, slot, staged := stageOne(78, 4)
 	want := targetRow(nil, staged, slot)
 	flipped := Flip(staged, []int{slot, slot + 1}, to, 7)
 	if got := flipped.Owner(slot).ID; got != to {
@@ -550,6 +542,17 @@ func TestFlipStagedSlot(t *testing.T) {
 	if staged.IncomingIndex(slot) < 0 || staged.Owner(slot).ID == to {
 		t.Fatal("Flip changed the table it was given")
 	}
+}
+
+// stageOne builds a table of n test members (seed, 1 replica, version
+// 5) and stages to its last member the first slot it does not hold, at
+// version 6: the table, the member's ID, the slot and the staged table.
+func stageOne(seed uint64, n int) (base *Table, to string, slot int, staged *Table) {
+	ms := testMembers(seed, n)
+	base = BuildTable(ms, 1, 5)
+	to = ms[n-1].ID
+	slot = firstNotHeld(base, to)
+	return base, to, slot, Stage(base, []int{slot}, to, 6)
 }
 
 // firstNotHeld returns the first slot whose preference list in t does not
