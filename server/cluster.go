@@ -261,24 +261,13 @@ func gossipPort(addr string) int {
 // and whether they span several slots. It allocates nothing for commands
 // whose keys first/last/step describe.
 func (cs *clusterState) commandSlot(cmd *command, args [][]byte) (slot, n int, cross bool) {
-	add := func(key []byte) {
+	for key := range cmd.keys(args) {
 		sl := protocol.KeySlot(key)
 		if n > 0 && sl != slot {
 			cross = true
 		}
 		slot = sl
 		n++
-	}
-	switch {
-	case cmd.flags&flagMovableKeys != 0:
-		for _, i := range cmd.keyPositions(args) {
-			add(args[i])
-		}
-	default:
-		first, last, step := cmd.keyBounds(len(args))
-		for i := first; i <= last; i += step {
-			add(args[i])
-		}
 	}
 	return slot, n, cross
 }

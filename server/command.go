@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"iter"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -457,21 +458,26 @@ func (c *command) buildKeySpecs(declared []string) {
 	}
 }
 
-// appendKeys appends the key arguments of args (those keyPositions
-// names) to dst and returns it; for a command whose keys first, last and
-// step describe it allocates nothing beyond dst's growth.
-func (c *command) appendKeys(dst [][]byte, args [][]byte) [][]byte {
-	if c.flags&flagMovableKeys != 0 {
-		for _, p := range c.keyPositions(args) {
-			dst = append(dst, args[p])
+// keys yields the key arguments of args (those keyPositions names); for
+// a command whose keys first, last and step describe it allocates
+// nothing.
+func (c *command) keys(args [][]byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		if c.flags&flagMovableKeys != 0 {
+			for _, p := range c.keyPositions(args) {
+				if !yield(args[p]) {
+					return
+				}
+			}
+			return
 		}
-		return dst
+		first, last, step := c.keyBounds(len(args))
+		for i := first; i <= last; i += step {
+			if !yield(args[i]) {
+				return
+			}
+		}
 	}
-	first, last, step := c.keyBounds(len(args))
-	for i := first; i <= last; i += step {
-		dst = append(dst, args[i])
-	}
-	return dst
 }
 
 // keyBounds returns the index of the first and last key of a request of n

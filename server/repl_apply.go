@@ -115,7 +115,9 @@ func (a *applier) resolve(unit []repl.Record) (all bool, err error) {
 		if cmd.keyspace {
 			all = true
 		}
-		a.keys = cmd.appendKeys(a.keys, args)
+		for key := range cmd.keys(args) {
+			a.keys = append(a.keys, key)
+		}
 	}
 	return all, nil
 }
