@@ -89,11 +89,16 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	}
 	h.waitBalanced(nodes, 2*time.Minute)
 
+	const workers = 4
+	pool := 8 // per node
+	if rate > 0 {
+		pool = workers * openInflight // every worker's requests in flight: a due request never waits for a connection
+	}
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{h.procs[0].addr},
-		DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, PoolSize: max(8, min(rate/100, 4*openInflight))})
+		DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, PoolSize: pool})
 	defer cc.Close()
 	cc.OnNewNode(func(rdb *redis.Client) { rdb.AddHook(nodeHook{addr: rdb.Options().Addr}) })
-	load := &hoLoad{cc: cc, keys: keys, workers: 4, want: make([]string, keys), cut: make([]string, keys),
+	load := &hoLoad{cc: cc, keys: keys, workers: workers, want: make([]string, keys), cut: make([]string, keys),
 		byNode: map[string][]time.Duration{}}
 	if rate > 0 {
 		load.every = time.Duration(load.workers) * time.Second / time.Duration(rate)
