@@ -330,7 +330,10 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte, now int64)
 	owner := v.t.OwnerIndex(slot)
 	if owner == v.self || owner < 0 {
 		if rs := s.repl.Load(); rs != nil && rs.flipping(slot) { // repl_flip.go: a hand-over
-			if rs.awaitFlip(slot) {
+			start := time.Now()
+			held := rs.awaitFlip(slot)
+			s.handoff.waits.observe(waitFlip, start)
+			if held {
 				c.reject(cmd, errHandOver)
 				return true
 			}
@@ -346,7 +349,10 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte, now int64)
 	rs := s.repl.Load()
 	if rs != nil && rs.ownerHandingOver(slot, v, owner) { // repl_flip.go
 		cs.viewWaits.Add(1)
-		if cs.awaitView(v, time.Now().Add(flipWait), rs.ctx.Done()) {
+		start := time.Now()
+		moved := cs.awaitView(v, start.Add(flipWait), rs.ctx.Done())
+		s.handoff.waits.observe(waitOwnerSealed, start)
+		if moved {
 			return s.routeCluster(c, cmd, args, store.Mono()) // it waited: route by the table that moved the slot
 		}
 	}

@@ -70,6 +70,8 @@ type handoffState struct {
 	// else; held and then let go short of the seal (link down or
 	// flipWait: they load a snapshot).
 	sealResumes, holds, holdsWholeLink, holdsAbandoned atomic.Uint64
+	// waits times the client commands held by hand-overs (handoff_waits.go).
+	waits handoverWaits
 }
 
 // heldSlot is a slot this node holds as replica or incoming member, and
@@ -432,6 +434,7 @@ func (s *Server) infoMigration(b *strings.Builder) {
 		"migration_snapshot_unpaced_idle_ms", unpaced.Milliseconds(),
 		"migration_drop_pending_slots", dropping,
 	})
+	h.waits.appendInfo(b)
 }
 
 // writeFields writes INFO fields from name, value pairs.

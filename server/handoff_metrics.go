@@ -6,12 +6,12 @@ import "github.com/prometheus/client_golang/prometheus"
 // of INFO migration): staged slots in the table, this node's incoming and
 // outgoing slots, slots flipped in and out, snapshot keys and bytes loaded,
 // snapshot work run unpaced for want of clients, replica slots resumed at
-// a seal or held for it.
+// a seal or held for it, client commands held by hand-overs.
 type migrationCollector struct {
 	s                                   *Server
 	staged, incoming, outgoing, flipped *prometheus.Desc
 	loadedKeys, loadedBytes, unpaced    *prometheus.Desc
-	sealResumes, holds                  *prometheus.Desc
+	sealResumes, holds, waits           *prometheus.Desc
 }
 
 func newMigrationCollector(s *Server) *migrationCollector {
@@ -33,13 +33,17 @@ func newMigrationCollector(s *Server) *migrationCollector {
 		holds: d("holds_total", "Replica slots kept on their old primary's link until its seal, by kind: all of them "+
 			"(held), those on a link followed for nothing else (whole_link), those let go short of the seal (abandoned; "+
 			"they load a snapshot).", "kind"),
+		waits: d("command_wait_seconds", "Time client commands waited for a slot's hand-over instead of being redirected, by kind: "+
+			"flip (the slot is being handed to this node and its old primary's seal has not arrived), owner_sealed (its owner "+
+			"gave it up and this node has not applied that table yet), next_owner (staged to this node, which has not applied "+
+			"the table its owner redirects by), fenced (admitted before this node handed the slot over).", "kind"),
 	}
 }
 
 // Describe sends every descriptor.
 func (c *migrationCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.staged, c.incoming, c.outgoing, c.flipped, c.loadedKeys, c.loadedBytes, c.unpaced,
-		c.sealResumes, c.holds} {
+		c.sealResumes, c.holds, c.waits} {
 		ch <- d
 	}
 }
@@ -70,6 +74,12 @@ func (c *migrationCollector) Collect(ch chan<- prometheus.Metric) {
 	metric(c.holds, prometheus.CounterValue, float64(h.holds.Load()), "held")
 	metric(c.holds, prometheus.CounterValue, float64(h.holdsWholeLink.Load()), "whole_link")
 	metric(c.holds, prometheus.CounterValue, float64(h.holdsAbandoned.Load()), "abandoned")
+	for k := range numWaitKinds {
+		sum := float64(h.waits.nanos[k].Load()) / 1e9
+		if m := h.waits.kind[k].Metric(c.waits, sum, waitKindNames[k]); m != nil {
+			ch <- m
+		}
+	}
 	if rs := c.s.repl.Load(); rs != nil {
 		metric(c.unpaced, prometheus.CounterValue, rs.pacer.IdleWorked().Seconds())
 	}

@@ -68,14 +68,19 @@ func (s *Server) fencedError(slot int) string {
 	if rs == nil {
 		return fencedErrorIn(cs.view.Load(), slot)
 	}
-	deadline := time.Now().Add(rs.flipWait)
-	for {
+	start := time.Now()
+	deadline := start.Add(rs.flipWait)
+	for waited := false; ; waited = true {
 		v := cs.view.Load()
 		if msg := fencedErrorIn(v, slot); msg != errHandingOff || v == nil || !s.store.SlotFenced(slot) {
+			if waited {
+				s.handoff.waits.observe(waitFenced, start)
+			}
 			return msg // a slot no longer fenced is served again: the client's retry reaches it
 		}
 		cs.viewWaits.Add(1)
 		if !cs.awaitView(v, deadline, rs.ctx.Done()) {
+			s.handoff.waits.observe(waitFenced, start)
 			return errHandingOff
 		}
 	}
@@ -156,6 +161,7 @@ func (rs *replState) awaitNextOwner(slot int, v *clusterView, owner int) bool {
 	cs := rs.s.cl
 	start := time.Now()
 	cs.viewWaits.Add(1)
+	defer rs.s.handoff.waits.observe(waitNextOwner, start)
 	if cs.awaitView(v, start.Add(time.Duration(rs.nextOwnerWait.Load())), rs.ctx.Done()) {
 		return true
 	}

@@ -165,6 +165,16 @@ func TestIncomingHoldsRedirectedCommand(t *testing.T) {
 	if val, err := answer(); err != nil || val != "before" {
 		t.Fatalf("GET on B after the flip = %q, %v; want \"before\"", val, err)
 	}
+	// The GET waited twice, and INFO migration says so: for the table that
+	// gives B the slot, then for the seal.
+	w := &b.handoff.waits
+	if n, f := w.kind[waitNextOwner].Total(), w.kind[waitFlip].Total(); n != 1 || f != 1 {
+		t.Errorf("B's waits: next_owner %d, flip %d; want 1 and 1", n, f)
+	}
+	info := infoFields(rb.Info(ctx, "migration").Val())
+	if info["migration_command_waits"] != "2" || !strings.HasPrefix(info["migration_command_wait_percentiles_usec"], "p50=") {
+		t.Errorf("INFO migration on B: waits %q, percentiles %q", info["migration_command_waits"], info["migration_command_wait_percentiles_usec"])
+	}
 }
 
 // getHeld sends GET key to node b through rb and waits until b holds it

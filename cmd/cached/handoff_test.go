@@ -133,10 +133,10 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	keys1, bytes1 := h.loadedTotals(nil)
 	h.sleepLoad(load, time.Second)
 	missJoin, wrongJoin := load.misses.Load(), load.wrong.Load()
-	t.Logf("join %d->%d (new node %s): balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; before the join: %s; machine CPU busy %.0f%% before, %.0f%% during; %s",
+	t.Logf("join %d->%d (new node %s): balanced after %v; snapshot keys loaded %d (%.0f keys/s), %.1f MB (%.1f MB/s); p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; before the join: %s; machine CPU busy %.0f%% before, %.0f%% during; %s; %s",
 		nodes, nodes+1, h.procs[nodes].addr, joinTook.Round(time.Millisecond), keys1-keys0, float64(keys1-keys0)/joinTook.Seconds(),
 		float64(bytes1-bytes0)/1e6, float64(bytes1-bytes0)/1e6/joinTook.Seconds(), p99Before, p99Join, maxJoin, stallsJoin, redirJoin, redirBefore,
-		busyBefore, busyJoin, load.summary())
+		busyBefore, busyJoin, load.summary(), h.waits())
 
 	// Graceful leave: 4 -> 3, by SIGTERM to a node that is not the seed.
 	_ = load.p99()
@@ -159,12 +159,13 @@ func TestBinaryClusterHandoff(t *testing.T) {
 	t.Logf("leave window %s .. %s", leaveAt.UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
 	h.traceAll("after leave")
 	keysL1, _ := h.loadedTotals(nil)
+	waitsLeave := h.waits()
 	h.sleepLoad(load, time.Second)
 	stop()
 	<-done
-	t.Logf("leave %d->%d (leaver %s): exited and balanced after %v; snapshot keys loaded %d; p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; before the leave: %s; machine CPU busy %.0f%% before, %.0f%% during; %s; leaver log: %s",
+	t.Logf("leave %d->%d (leaver %s): exited and balanced after %v; snapshot keys loaded %d; p99 before %v, during %v (max %v, %d requests of 100 ms or more); %s; before the leave: %s; machine CPU busy %.0f%% before, %.0f%% during; %s; %s; leaver log: %s",
 		nodes+1, nodes, leaver.addr, leaveTook.Round(time.Millisecond), keysL1-keysL0, p99Before, p99Leave, maxLeave, stallsLeave, redirLeave, redirBefore,
-		busyBefore, busyLeave, load.summary(), handoffLines(leaver.logs.String()))
+		busyBefore, busyLeave, load.summary(), waitsLeave, handoffLines(leaver.logs.String()))
 	if !strings.Contains(leaver.logs.String(), "slots handed over") {
 		t.Errorf("the leaver did not log its hand-over:\n%s", leaver.logs.String())
 	}
@@ -368,6 +369,19 @@ func (h *hoCluster) info(addr, section string) map[string]string {
 		}
 	}
 	return out
+}
+
+// waits returns, for the log, each process's commands held by hand-overs
+// since it started (INFO migration: count, time in all, percentiles).
+func (h *hoCluster) waits() string {
+	var b strings.Builder
+	b.WriteString("commands held by hand-overs since start, by node:")
+	for _, p := range h.procs {
+		m := h.info(p.addr, "migration")
+		fmt.Fprintf(&b, " %s %s, %s ms (%s);", p.addr, m["migration_command_waits"], m["migration_command_wait_ms"],
+			m["migration_command_wait_percentiles_usec"])
+	}
+	return b.String()
 }
 
 // waitBalanced waits until every process routes by one table version with
