@@ -23,6 +23,7 @@ type link struct {
 	p    *Primary
 	conn net.Conn
 	wake chan struct{} // a record was appended or a request arrived
+	seal chan struct{} // a slot was sealed: ends the sender's snapshot rest (Pacer.DoneOr)
 	done chan struct{} // closed by stop
 	once sync.Once
 
@@ -104,6 +105,7 @@ func newLink(p *Primary, c net.Conn) *link {
 		p:        p,
 		conn:     c,
 		wake:     make(chan struct{}, 1),
+		seal:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		w:        connWriter{conn: c, timeout: p.cfg.WriteTimeout},
 		slots:    make([]bool, NumSlots),
@@ -293,7 +295,10 @@ func (l *link) send() error {
 				if err := l.snapshotNext(); err != nil {
 					return err
 				}
-				l.p.cfg.Pacer.Done(t) // between slots: no shard lock held
+				// Between slots: no shard lock held. A seal ends the rest:
+				// the slot's next primary holds its clients until the
+				// seal arrives.
+				l.p.cfg.Pacer.DoneOr(t, l.seal, l.done)
 				continue
 			}
 			if err := l.askLoaded(); err != nil { // and wait for the ACK below
@@ -408,6 +413,10 @@ func (l *link) catchUpTo(target uint64) (bool, error) {
 // pending), once per seal. It looks at the Primary's seals only when they
 // changed. Called between units.
 func (l *link) sendSeals() error {
+	select {
+	case <-l.seal: // seals made from here on cut the next rest again
+	default:
+	}
 	l.p.mu.Lock()
 	if l.p.sealGen != l.sealGen {
 		l.sealGen = l.p.sealGen

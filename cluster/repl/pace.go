@@ -59,7 +59,7 @@ type Pacer struct {
 	work  time.Duration
 	rest  atomic.Int64 // time.Duration; read without mu by Start and Done when off
 	now   func() time.Time
-	sleep func(time.Duration)
+	sleep func(d time.Duration, cut, stop <-chan struct{}) // returns early when cut receives or stop closes
 
 	mu        sync.Mutex // protects the fields below
 	busy      time.Duration
@@ -153,7 +153,7 @@ func (p *Pacer) IdleWorked() time.Duration {
 // NewPacer returns a Pacer that rests rest after each work of snapshot
 // work, summed over its loops.
 func NewPacer(work, rest time.Duration) *Pacer {
-	p := &Pacer{work: work, now: time.Now, sleep: time.Sleep}
+	p := &Pacer{work: work, now: time.Now, sleep: sleepCut}
 	p.rest.Store(int64(rest))
 	return p
 }
@@ -187,10 +187,32 @@ func (p *Pacer) Start() time.Time {
 	return p.now()
 }
 
+// sleepCut sleeps for d, or until cut receives or stop closes.
+func sleepCut(d time.Duration, cut, stop <-chan struct{}) {
+	if cut == nil && stop == nil {
+		time.Sleep(d)
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-cut:
+	case <-stop:
+	}
+}
+
 // Done counts the slot's work begun at t and, if a rest is due or under
 // way, sleeps until it ends. Call it where the loop holds no lock and
 // owes no one a reply.
-func (p *Pacer) Done(t time.Time) {
+func (p *Pacer) Done(t time.Time) { p.DoneOr(t, nil, nil) }
+
+// DoneOr is Done whose rest ends early when cut receives (a loop that
+// something waits on stops resting for it: a seal queued behind a link's
+// rest, a hand-over waiting for a replica's next frames) or stop closes
+// (the loop is closing). The rest is counted as slept only for as long
+// as it lasted, so the work still owes the rest it skipped.
+func (p *Pacer) DoneOr(t time.Time, cut, stop <-chan struct{}) {
 	if p == nil || t.IsZero() {
 		return
 	}
@@ -228,7 +250,7 @@ func (p *Pacer) Done(t time.Time) {
 	if w <= 0 {
 		return
 	}
-	p.sleep(w)
+	p.sleep(w, cut, stop)
 	if began {
 		slept := p.now().Sub(now)
 		p.mu.Lock()

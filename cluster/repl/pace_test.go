@@ -18,7 +18,7 @@ type fakeClock struct {
 func (c *fakeClock) pacer(work, rest time.Duration) *Pacer {
 	p := NewPacer(work, rest)
 	p.now = func() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-	p.sleep = func(d time.Duration) {
+	p.sleep = func(d time.Duration, _, _ <-chan struct{}) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.sleeps = append(c.sleeps, d)
@@ -89,7 +89,7 @@ func TestPacerPaysBackOversleep(t *testing.T) {
 	c := &fakeClock{t: time.Unix(0, 0)}
 	p := c.pacer(time.Millisecond, time.Millisecond)
 	over := true
-	p.sleep = func(d time.Duration) {
+	p.sleep = func(d time.Duration, _, _ <-chan struct{}) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.sleeps = append(c.sleeps, d)

@@ -269,6 +269,10 @@ func (p *Primary) Seal(slots ...int) []uint64 {
 		case l.wake <- struct{}{}:
 		default:
 		}
+		select {
+		case l.seal <- struct{}{}:
+		default:
+		}
 	}
 	p.mu.Unlock()
 	return out

@@ -50,6 +50,10 @@ type ReplicaConfig struct {
 	// (pace.go); share one between the process's Replicas and its
 	// Primary. Nil: no pacing.
 	Pacer *Pacer
+	// OnSeal, if set, is called after a SEAL frame was taken (Sealed
+	// reports it), on the goroutine that reads the primary's frames: it
+	// must return at once.
+	OnSeal func(slot int)
 	// Logger receives a line per sync, gap and disconnect; nil discards.
 	Logger *slog.Logger
 	// Resume, if set, gives for a slot of Slots a position this node
@@ -148,6 +152,11 @@ type Replica struct {
 	wmu sync.Mutex // serializes writes on the current connection
 	w   connWriter
 
+	// hurry (BeginHurry) stops the loading's rests between slots while
+	// positive; hurryCut ends a rest under way when it becomes so.
+	hurry    atomic.Int32
+	hurryCut chan struct{}
+
 	ackIndex  atomic.Uint64
 	ackMs     atomic.Int64
 	snaps     atomic.Uint64 // SNAPEND frames processed on this connection
@@ -179,6 +188,8 @@ func NewReplica(cfg ReplicaConfig, ap Applier) (*Replica, error) {
 		marked:  make([]atomic.Uint64, NumSlots),
 		loadErr: make([]bool, NumSlots),
 		sendOut: make(chan struct{}, 1),
+
+		hurryCut: make(chan struct{}, 1),
 	}
 	for _, s := range cfg.Slots {
 		if s < 0 || s >= NumSlots {
@@ -387,6 +398,30 @@ func (r *Replica) Sealed(slot int) (seq uint64, ok bool) {
 	return v - 1, v != 0
 }
 
+// BeginHurry makes the replica load snapshots without the Pacer's rests
+// between slots, and ends a rest under way, until as many EndHurry calls:
+// something waits on a frame queued behind the snapshot data in flight
+// (the server holds a command until its slot's old primary's SEAL
+// arrives). The pacing of the process's other loops is not changed.
+func (r *Replica) BeginHurry() {
+	if r.hurry.Add(1) == 1 {
+		select {
+		case r.hurryCut <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// EndHurry ends one BeginHurry.
+func (r *Replica) EndHurry() {
+	if r.hurry.Add(-1) == 0 {
+		select {
+		case <-r.hurryCut: // not taken by a rest: must not cut the next one
+		default:
+		}
+	}
+}
+
 // Close stops the replica and waits for its goroutines.
 func (r *Replica) Close() error {
 	r.mu.Lock()
@@ -510,7 +545,9 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 		if string(args[0]) == fSnapEnd && !slotStart.IsZero() { // between slots: no unit open, no lock held
 			// The slot's time includes waits for the primary's bytes: a
 			// load that waits on the network rests more than it needs.
-			r.cfg.Pacer.Done(slotStart)
+			if r.hurry.Load() == 0 {
+				r.cfg.Pacer.DoneOr(slotStart, r.hurryCut, r.ctx.Done())
+			}
 			slotStart = time.Time{}
 		}
 	}

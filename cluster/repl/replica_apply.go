@@ -46,6 +46,9 @@ func (r *Replica) handle(args [][]byte) error {
 			return fmt.Errorf("%w: bad SEAL", ErrFrame)
 		}
 		r.sealed[s].Store(seq + 1)
+		if r.cfg.OnSeal != nil {
+			r.cfg.OnSeal(s)
+		}
 		return nil
 	case fMark:
 		return r.handleMark(args)
