@@ -76,7 +76,7 @@ type replState struct {
 	flipWait time.Duration        // flipWait (tests change it before the first flip)
 	// nextOwnerWait is nextOwnerWait (repl_flip.go) in ns; tests lengthen it.
 	nextOwnerWait atomic.Int64
-	poke          chan struct{} // capacity 1: a flip is waiting
+	poke          chan struct{} // capacity 1: flips were planned or a seal arrived (finishFlips)
 	takeovers     atomic.Uint64 // slots taken over as primary from a replica copy
 	// flipsSealed and flipsLate count the slots taken over from a live
 	// primary with its seal, and without it after flipWait.
@@ -198,6 +198,7 @@ func (rs *replState) run() {
 			rs.releaseHolds()
 			rs.reportHeld() // handoff.go
 		case <-rs.poke:
+			rs.finishFlips()
 		case <-flipC:
 			rs.finishFlips()
 		}
@@ -376,7 +377,7 @@ func (rs *replState) setReplicas(self string, follow map[string][]int, members m
 		r, err := repl.NewReplica(repl.ReplicaConfig{
 			Addr: addr, Auth: rs.s.cfg.Cluster.Secret, ID: self, Slots: slots,
 			Dial: rs.s.replDial, Logger: rs.log.With("primary", id),
-			Resume: rs.resume, Pacer: rs.pacer,
+			Resume: rs.resume, Pacer: rs.pacer, OnSeal: rs.sealArrived,
 		}, countingApplier{Applier: newApplier(rs.s), h: &rs.s.handoff})
 		if err != nil {
 			rs.log.Error("replica not started", "primary", id, "error", err)

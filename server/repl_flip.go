@@ -216,6 +216,13 @@ func (rs *replState) flipping(slot int) bool {
 // sleeps until a gate opens (setGate closes flipOpened), re-checking at
 // least every flipRecheck.
 func (rs *replState) awaitFlip(slot int) bool {
+	if l := rs.followLink(slot); l != nil {
+		// The seal is queued behind the snapshot data the old primary sent
+		// before it: that link loads without pacing rests while a command
+		// waits for it.
+		l.r.BeginHurry()
+		defer l.r.EndHurry()
+	}
 	deadline := time.Now().Add(flipWait + 100*time.Millisecond)
 	for {
 		opened := rs.flipOpened.Load() // before the check: a gate opening after it closes this channel
@@ -307,12 +314,21 @@ func (rs *replState) planFlips(v *clusterView, owned, prev *[store.Slots]bool, f
 		follow[id] = slices.Compact(follow[id])
 	}
 	if len(rs.flips) > 0 {
-		select {
-		case rs.poke <- struct{}{}:
-		default:
-		}
+		rs.pokeFlips()
 	}
 }
+
+// pokeFlips has the run loop call finishFlips soon.
+func (rs *replState) pokeFlips() {
+	select {
+	case rs.poke <- struct{}{}:
+	default:
+	}
+}
+
+// sealArrived is the replicas' OnSeal: a flip waiting for this seal
+// finishes now rather than at the next flipPoll.
+func (rs *replState) sealArrived(int) { rs.pokeFlips() }
 
 // sealFrom returns the old primary this node takes slot over from, which
 // its copy follows (from, "" if none), when that primary's seal is still
