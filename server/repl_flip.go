@@ -216,13 +216,6 @@ func (rs *replState) flipping(slot int) bool {
 // sleeps until a gate opens (setGate closes flipOpened), re-checking at
 // least every flipRecheck.
 func (rs *replState) awaitFlip(slot int) bool {
-	if l := rs.followLink(slot); l != nil {
-		// The seal is queued behind the snapshot data the old primary sent
-		// before it: that link loads without pacing rests while a command
-		// waits for it.
-		l.r.BeginHurry()
-		defer l.r.EndHurry()
-	}
 	deadline := time.Now().Add(flipWait + 100*time.Millisecond)
 	for {
 		opened := rs.flipOpened.Load() // before the check: a gate opening after it closes this channel

@@ -63,33 +63,47 @@ func TestSealEndsLinkRest(t *testing.T) {
 	}
 }
 
-// TestHurryEndsReplicaRest: a replica resting between the slots it loads
-// (a rest of a minute) takes the SEAL queued behind them once BeginHurry
-// is called, and loads the rest of its slots without resting.
-func TestHurryEndsReplicaRest(t *testing.T) {
-	h := newHarness(t, Config{})
+// TestCloseEndsRests: closing a Replica, and a Primary, whose loop rests
+// between slots (a rest of a minute) returns without waiting for the rest.
+func TestCloseEndsRests(t *testing.T) {
+	closed := func(closer func() error) func() bool {
+		done := make(chan struct{})
+		go func() { _ = closer(); close(done) }()
+		return func() bool {
+			select {
+			case <-done:
+				return true
+			default:
+				return false
+			}
+		}
+	}
 	slots := slotRange(0, 20)
-	prefill(h.store, slots, 5)
-	h.p.Seal(0) // sent after slot 0's snapshot
-	pc := NewPacer(time.Microsecond, time.Minute)
-	ap := newFakeApplier()
-	r, err := NewReplica(ReplicaConfig{Addr: h.addr, ID: "r1", Slots: slots, Logger: testLogger(t), Pacer: pc}, ap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	waitFor(t, "the replica rests after its first slot", func() bool { return restsBegun(pc) > 0 })
-	if _, ok := r.Sealed(0); ok {
-		t.Fatal("the replica took the SEAL while it rests")
-	}
-	r.BeginHurry()
-	waitFor(t, "the SEAL and every slot, hurried", func() bool {
-		_, ok := r.Sealed(0)
-		return ok && r.Stats().SlotsLive == len(slots)
+	t.Run("replica", func(t *testing.T) {
+		h := newHarness(t, Config{})
+		prefill(h.store, slots, 5)
+		pc := NewPacer(time.Microsecond, time.Minute)
+		ap := newFakeApplier()
+		r, err := NewReplica(ReplicaConfig{Addr: h.addr, ID: "r1", Slots: slots, Logger: testLogger(t), Pacer: pc}, ap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the replica rests", func() bool { return restsBegun(pc) > 0 })
+		if n := r.Stats().SlotsLive; n == len(slots) {
+			t.Fatalf("all %d slots live: the replica did not rest", n)
+		}
+		waitFor(t, "the replica's Close, during a rest", closed(r.Close))
 	})
-	r.EndHurry()
-	if n := restsBegun(pc); n != 1 {
-		t.Errorf("%d rests begun, want 1 (none while hurried)", n)
-	}
-	assertSame(t, h.store, ap, slots)
+	t.Run("primary", func(t *testing.T) {
+		pc := NewPacer(time.Microsecond, time.Minute)
+		h := newHarness(t, Config{Pacer: pc})
+		prefill(h.store, slots, 5)
+		r, err := NewReplica(ReplicaConfig{Addr: h.addr, ID: "r1", Slots: slots, Logger: testLogger(t)}, newFakeApplier())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		waitFor(t, "the link rests", func() bool { return restsBegun(pc) > 0 })
+		waitFor(t, "the primary's Close, during a rest", closed(h.p.Close))
+	})
 }

@@ -152,11 +152,6 @@ type Replica struct {
 	wmu sync.Mutex // serializes writes on the current connection
 	w   connWriter
 
-	// hurry (BeginHurry) stops the loading's rests between slots while
-	// positive; hurryCut ends a rest under way when it becomes so.
-	hurry    atomic.Int32
-	hurryCut chan struct{}
-
 	ackIndex  atomic.Uint64
 	ackMs     atomic.Int64
 	snaps     atomic.Uint64 // SNAPEND frames processed on this connection
@@ -188,8 +183,6 @@ func NewReplica(cfg ReplicaConfig, ap Applier) (*Replica, error) {
 		marked:  make([]atomic.Uint64, NumSlots),
 		loadErr: make([]bool, NumSlots),
 		sendOut: make(chan struct{}, 1),
-
-		hurryCut: make(chan struct{}, 1),
 	}
 	for _, s := range cfg.Slots {
 		if s < 0 || s >= NumSlots {
@@ -398,30 +391,6 @@ func (r *Replica) Sealed(slot int) (seq uint64, ok bool) {
 	return v - 1, v != 0
 }
 
-// BeginHurry makes the replica load snapshots without the Pacer's rests
-// between slots, and ends a rest under way, until as many EndHurry calls:
-// something waits on a frame queued behind the snapshot data in flight
-// (the server holds a command until its slot's old primary's SEAL
-// arrives). The pacing of the process's other loops is not changed.
-func (r *Replica) BeginHurry() {
-	if r.hurry.Add(1) == 1 {
-		select {
-		case r.hurryCut <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// EndHurry ends one BeginHurry.
-func (r *Replica) EndHurry() {
-	if r.hurry.Add(-1) == 0 {
-		select {
-		case <-r.hurryCut: // not taken by a rest: must not cut the next one
-		default:
-		}
-	}
-}
-
 // Close stops the replica and waits for its goroutines.
 func (r *Replica) Close() error {
 	r.mu.Lock()
@@ -545,9 +514,7 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 		if string(args[0]) == fSnapEnd && !slotStart.IsZero() { // between slots: no unit open, no lock held
 			// The slot's time includes waits for the primary's bytes: a
 			// load that waits on the network rests more than it needs.
-			if r.hurry.Load() == 0 {
-				r.cfg.Pacer.DoneOr(slotStart, r.hurryCut, r.ctx.Done())
-			}
+			r.cfg.Pacer.DoneOr(slotStart, nil, r.ctx.Done()) // Close ends a rest
 			slotStart = time.Time{}
 		}
 	}
