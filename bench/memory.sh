@@ -6,6 +6,7 @@
 #                 rest, no MEMORY PURGE: RSS growth per key
 #   maxmemory     allkeys-lru under more data than fits: peak RSS while
 #                 writing, sampled every 100 ms, against 1.25 × maxmemory + 16 MiB
+#   shift         the same bound while the value size changes between phases
 #   collections   hashes, sets, sorted sets and lists of 10, 100 and 1,000
 #                 elements (≈1,000,000 elements each): RSS growth per element.
 #                 The datasets (7-70 MB) mostly stay under cached's 64 MB
@@ -13,7 +14,7 @@
 #                 growth counts everything it allocated, garbage included.
 #   20M keys      only with LARGE=1: 20,000,000 keys of 16-byte values
 #
-# usage: bench/memory.sh [steady|small|maxmemory|collections|large|all]
+# usage: bench/memory.sh [steady|small|maxmemory|shift|collections|large|all]
 #        (small: the steady rows of 32- and 8-byte values only)  (from the repository root)
 # needs: go, redis-server, redis-cli and redis-benchmark 7 on PATH.
 set -euo pipefail
@@ -77,6 +78,25 @@ bound() {
 	row "maxmemory $mm, $n SETs of $d B: peak RSS MiB (bound $limit)" "${out[0]}" "${out[1]}" "$(ratio "${out[1]}" "${out[0]}")"
 }
 
+# size_shift MAXMEMORY: peak RSS in MiB under allkeys-lru while the value size
+# moves between phases (200 B, 1 KB, 64 B, 200 B again), each phase more
+# data than fits: freed slab items are reused by their size class only.
+size_shift() {
+	local mm=$1 out=()
+	for srv in redis cached; do
+		local port
+		port=$(port_of $srv)
+		start $srv "$port" --maxmemory "$mm" --maxmemory-policy allkeys-lru
+		local b="redis-benchmark -p $port -t set -r 10000000 -P 16 -c 50 -q"
+		out+=("$(peak_while bash -c "$b -n 1500000 -d 200; $b -n 600000 -d 1024; $b -n 2000000 -d 64; $b -n 1500000 -d 200" |
+			awk '{printf "%.0f", $1 / 1048576}')")
+		stop
+	done
+	local limit
+	limit=$(awk -v m="${mm%mb}" 'BEGIN { printf "%.0f", 1.25 * m + 16 }')
+	row "maxmemory $mm, value size 200 → 1024 → 64 → 200 B: peak RSS MiB (bound $limit)" "${out[0]}" "${out[1]}" "$(ratio "${out[1]}" "${out[0]}")"
+}
+
 # collection TYPE SIZE: RSS growth per element for ≈1,000,000 elements.
 collection() {
 	local typ=$1 size=$2 out=()
@@ -129,6 +149,9 @@ small)
 maxmemory | all)
 	bound 64mb 2000000 200
 	bound 100mb 600000 1024
+	;;&
+shift | all)
+	size_shift 64mb
 	;;&
 collections | all)
 	for typ in hash set zset list; do
