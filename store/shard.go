@@ -164,7 +164,7 @@ func (s *shard) resetLocked() {
 	s.ttl = nil
 	s.ttlCur = 0
 	s.objs = objTable{}
-	s.slabs = newSlabAlloc(&s.st.released, &s.st.offHeap)
+	s.slabs = newSlabAlloc(&s.st.released, &s.st.offHeap, &s.st.slabFreed)
 	s.pool = evictPool{}
 	s.heads = make([]uint32, Slots/len(s.st.shards))
 	clear(s.counts)

@@ -31,7 +31,9 @@ import (
 // bytes freed earlier in a locked operation stay readable until it ends.
 // There is no compaction: a class's freed items are
 // reused by that class only, so a workload that moves from one value size to
-// another keeps the old class's partly used slabs until they empty.
+// another keeps the old class's partly used slabs until they empty. The
+// Store counts those freed items (SlabFreedBytes), and a server that owns
+// the process has eviction answer to them (server/server.go's cron).
 //
 // Items of largeMin bytes or more get their own []byte in the Go heap, in a
 // per-shard table; handles with largeBit set index that table. A large buffer is
@@ -114,13 +116,23 @@ type slabAlloc struct {
 	// offHeap counts the bytes of slabs mapped off the Go heap (the
 	// Store's OffHeapBytes); written under the shard lock, read without.
 	offHeap *atomic.Int64
+	// freed counts the bytes of freed items the slabs keep on their free
+	// lists (the Store's SlabFreedBytes); written under the shard lock,
+	// read without.
+	freed *atomic.Int64
 	// pins counts per entry of large the Pins holding its buffer
 	// (largepin.go); nil until the first pin.
 	pins map[uint32]*atomic.Int32
 }
 
-func newSlabAlloc(released, offHeap *atomic.Int64) slabAlloc {
-	return slabAlloc{classes: make([]slabClass, len(slabClasses)), released: released, offHeap: offHeap}
+func newSlabAlloc(released, offHeap, freed *atomic.Int64) slabAlloc {
+	return slabAlloc{classes: make([]slabClass, len(slabClasses)), released: released, offHeap: offHeap, freed: freed}
+}
+
+// freedIn returns the bytes of slab b's freed items: every item below its
+// bump that is not in use.
+func freedIn(b *slab) int64 {
+	return int64(b.bump) - int64(b.used)*int64(slabClasses[b.class])
 }
 
 // drop forgets buf, a slab or large value the allocator held: a buffer off
@@ -141,6 +153,7 @@ func (a *slabAlloc) drop(buf []byte, mapped bool) {
 func (a *slabAlloc) dropAll() {
 	for i := range a.slabs {
 		if b := &a.slabs[i]; b.buf != nil {
+			a.freed.Add(-freedIn(b))
 			a.drop(b.buf[:cap(b.buf)], b.mapped)
 			b.buf = nil
 		}
@@ -174,6 +187,7 @@ func (a *slabAlloc) alloc(n uint32) uint32 {
 	if b.free != 0 {
 		off = b.free - 1
 		b.free = le32(b.buf[off:])
+		a.freed.Add(-int64(slabClasses[c]))
 	} else {
 		off = b.bump
 		b.bump += slabClasses[c]
@@ -255,6 +269,7 @@ func (a *slabAlloc) free(h uint32) {
 	putLE32(b.buf[off:], b.free)
 	b.free = off + 1
 	b.used--
+	a.freed.Add(int64(slabClasses[b.class]))
 	switch {
 	case b.used == 0:
 		a.releaseSlab(si)
@@ -270,6 +285,7 @@ func (a *slabAlloc) releaseSlab(si uint32) {
 	if b.partial {
 		a.unlinkPartial(si)
 	}
+	a.freed.Add(-freedIn(b)) // all of it: the slab is empty
 	a.classes[b.class].slabs--
 	if a.spare != nil {
 		a.drop(a.spare, a.spareMap)

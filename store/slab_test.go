@@ -104,9 +104,13 @@ func checkSlabs(t *testing.T, a *slabAlloc, items []slabItem) {
 		it.check(t, a)
 	}
 	partial := make([]int, len(a.classes))
+	var freed int64 // walked on the free lists
 	for si, b := range a.slabs {
 		if b.buf == nil {
 			continue
+		}
+		for off := b.free; off != 0; off = le32(b.buf[off-1:]) {
+			freed += int64(slabClasses[b.class])
 		}
 		held += int64(cap(b.buf))
 		if b.used != used[uint32(si)] || b.used == 0 {
@@ -125,6 +129,9 @@ func checkSlabs(t *testing.T, a *slabAlloc, items []slabItem) {
 	if held != a.held {
 		t.Fatalf("held %d, counted %d", a.held, held)
 	}
+	if got := a.freed.Load(); got != freed {
+		t.Fatalf("freed counter %d, the free lists hold %d bytes", got, freed)
+	}
 	for c, cl := range a.classes {
 		n := 0
 		for si := cl.partial; si != 0; si = a.slabs[si-1].next {
@@ -137,7 +144,7 @@ func checkSlabs(t *testing.T, a *slabAlloc, items []slabItem) {
 }
 
 func TestSlabAllocRandom(t *testing.T) {
-	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64))
+	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64))
 	rng := rand.New(rand.NewPCG(1, 2))
 	var items []slabItem
 	sizes := func() uint32 {
@@ -176,7 +183,7 @@ func TestSlabAllocRandom(t *testing.T) {
 // TestSlabMovesBetweenClasses: the slabs a class gives up when its items
 // are freed serve another class.
 func TestSlabMovesBetweenClasses(t *testing.T) {
-	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64))
+	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64))
 	var items []slabItem
 	for i := range 20000 {
 		items = append(items, slabAllocItem(&a, 100, byte(i)))
@@ -199,7 +206,7 @@ func TestSlabMovesBetweenClasses(t *testing.T) {
 }
 
 func TestSlabGrowLarge(t *testing.T) {
-	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64))
+	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64))
 	it := slabAllocItem(&a, largeMin+1, 7)
 	a.growLarge(it.h, it.n, 3*largeMin)
 	it.check(t, &a)
@@ -274,7 +281,7 @@ func TestGrowStringAmortized(t *testing.T) {
 func FuzzSlabAlloc(f *testing.F) {
 	f.Add([]byte{0, 10, 0, 200, 1, 0, 0, 255, 255, 1, 1})
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64))
+		a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64))
 		var items []slabItem
 		for len(ops) >= 3 {
 			op, x := ops[0], uint32(ops[1])<<8|uint32(ops[2])
@@ -299,7 +306,7 @@ func FuzzSlabAlloc(f *testing.F) {
 // TestSlabNumbersRunOut: a shard's last slab number still makes a handle,
 // and past it small items get their own large-table entries.
 func TestSlabNumbersRunOut(t *testing.T) {
-	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64))
+	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64))
 	a.slabs = make([]slab, maxSlabs-1) // numbers in use, without bytes
 	var items []slabItem
 	for i := range 1000 {
@@ -338,7 +345,7 @@ func TestSlabNumbersRunOut(t *testing.T) {
 // length) both hold.
 func TestSlabItemLength(t *testing.T) {
 	var released atomic.Int64
-	a := newSlabAlloc(&released, new(atomic.Int64))
+	a := newSlabAlloc(&released, new(atomic.Int64), new(atomic.Int64))
 	for c := range slabClasses {
 		room := slabClasses[c] - 1
 		if int(room)+1 > largeMin {

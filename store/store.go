@@ -73,6 +73,7 @@ type Store struct {
 	overhead  atomic.Int64 // process bytes outside the keys that count against maxMemory
 	released  atomic.Int64 // bytes the shards' slab allocators gave back to the Go heap
 	offHeap   atomic.Int64 // bytes of slabs, record chunks and indexes mapped off the Go heap (arena.go)
+	slabFreed atomic.Int64 // bytes of freed items the slabs keep for their class (SlabFreedBytes)
 	cowCopies atomic.Int64 // large values copied because a Pin held them (largepin.go)
 	cowBytes  atomic.Int64 // bytes of those copies
 	policy    atomic.Uint32
@@ -212,6 +213,14 @@ func (s *Store) ReleasedBytes() int64 { return s.released.Load() }
 // not count them, so a caller that owns the process adds them to the live
 // heap to know what the data takes. It takes no lock.
 func (s *Store) OffHeapBytes() int64 { return s.offHeap.Load() }
+
+// SlabFreedBytes returns the bytes of freed items that the shards' slabs
+// keep on their free lists, for later items of the same size class: memory
+// the process holds (its pages were written) that UsedMemory does not
+// count, and that goes back only when a slab's last item is freed (a
+// workload whose values change size leaves the old size's slabs sparse
+// until they empty). It takes no lock.
+func (s *Store) SlabFreedBytes() int64 { return s.slabFreed.Load() }
 
 // Overhead returns the bytes set by SetOverhead.
 func (s *Store) Overhead() int64 { return s.overhead.Load() }
