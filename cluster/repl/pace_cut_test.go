@@ -1,8 +1,6 @@
 package repl
 
 import (
-	"net"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -22,24 +20,7 @@ func TestSealEndsLinkRest(t *testing.T) {
 	h := newHarness(t, Config{Pacer: pc})
 	slots := slotRange(0, 20)
 	prefill(h.store, slots, 5)
-	c, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	args := [][]byte{[]byte(fSync), nil, []byte("r1")}
-	for _, s := range slots {
-		args = append(args, []byte(strconv.Itoa(s)), []byte("0"), []byte("0"))
-	}
-	w := connWriter{conn: c, timeout: 10 * time.Second}
-	w.buf = appendCommand(w.buf, args)
-	if err := w.flush(); err != nil {
-		t.Fatal(err)
-	}
-	fr := newFrameReader(c, 1<<20+recFields, 1<<20, 64<<20, 20*time.Second)
-	if a, err := fr.read(); err != nil || string(a[0]) != "OK" {
-		t.Fatalf("handshake answer %q, %v", a, err)
-	}
+	fr, _ := rawSync(t, h.addr, slots, 20*time.Second)
 	waitFor(t, "the link rests after its first slot", func() bool { return restsBegun(pc) > 0 })
 	h.p.Seal(0)
 	snapEnds := 0

@@ -30,24 +30,7 @@ func TestSnapshotWindowKeepsTheStreamAhead(t *testing.T) {
 			h.store.set(s, fmt.Sprintf("k%d-%d", s, k), val)
 		}
 	}
-	c, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	args := [][]byte{[]byte(fSync), nil, []byte("r1")}
-	for s := 0; s <= slots; s++ {
-		args = append(args, []byte(strconv.Itoa(s)), []byte("0"), []byte("0"))
-	}
-	w := connWriter{conn: c, timeout: 10 * time.Second}
-	w.buf = appendCommand(w.buf, args)
-	if err := w.flush(); err != nil {
-		t.Fatal(err)
-	}
-	fr := newFrameReader(c, 1<<20+recFields, 1<<20, 64<<20, 10*time.Second)
-	if a, err := fr.read(); err != nil || string(a[0]) != "OK" {
-		t.Fatalf("handshake answer %q, %v", a, err)
-	}
+	fr, w := rawSync(t, h.addr, slotRange(0, slots+1), 10*time.Second)
 	keys, snapEnds := 0, 0
 	// next reads frames, counting keys and SNAPENDs, until one named name.
 	next := func(name string) [][]byte {
@@ -108,4 +91,32 @@ func TestSnapshotWindowKeepsTheStreamAhead(t *testing.T) {
 	if want := 1 + slots*perSlot; keys != want {
 		t.Fatalf("%d keys received, want %d", keys, want)
 	}
+}
+
+// rawSync connects to the primary at addr as replica "r1" asking for a
+// snapshot of each of slots, and reads the handshake's answer; the
+// connection closes with the test. It returns the connection's frame
+// reader (read timeout readTimeout) and writer, for a test that plays
+// the replica frame by frame.
+func rawSync(t *testing.T, addr string, slots []int, readTimeout time.Duration) (*frameReader, *connWriter) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	args := [][]byte{[]byte(fSync), nil, []byte("r1")}
+	for _, s := range slots {
+		args = append(args, []byte(strconv.Itoa(s)), []byte("0"), []byte("0"))
+	}
+	w := &connWriter{conn: c, timeout: 10 * time.Second}
+	w.buf = appendCommand(w.buf, args)
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	fr := newFrameReader(c, 1<<20+recFields, 1<<20, 64<<20, readTimeout)
+	if a, err := fr.read(); err != nil || string(a[0]) != "OK" {
+		t.Fatalf("handshake answer %q, %v", a, err)
+	}
+	return fr, w
 }
