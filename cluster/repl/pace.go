@@ -209,8 +209,9 @@ func (p *Pacer) Done(t time.Time) { p.DoneOr(t, nil, nil) }
 
 // DoneOr is Done whose rest ends early when cut receives (a loop that
 // something waits on stops resting for it: a seal queued behind a link's
-// rest) or stop closes (the loop is closing). The rest is counted as slept only for as long
-// as it lasted, so the work still owes the rest it skipped.
+// rest) or stop closes (the loop is closing). The rest is counted as
+// slept only for as long as it lasted, so the work still owes the rest it
+// skipped.
 func (p *Pacer) DoneOr(t time.Time, cut, stop <-chan struct{}) {
 	if p == nil || t.IsZero() {
 		return
