@@ -66,8 +66,9 @@ func (w *handoverWaits) total() (n uint64, d time.Duration) {
 var waitPercentiles = []float64{50, 99, 99.9}
 
 // appendInfo writes INFO migration's wait fields: how many commands were
-// held, their time in all, and, once one was, the percentiles of a wait
-// in the latencystats format (p50=…,p99=…,p99.9=…, µs).
+// held, their time in all, and, once one was, how many of each kind
+// (flip=…,owner_sealed=…,next_owner=…,fenced=…) and the percentiles of a
+// wait in the latencystats format (p50=…,p99=…,p99.9=…, µs).
 func (w *handoverWaits) appendInfo(b *strings.Builder) {
 	n, d := w.total()
 	field(b, "migration_command_waits", n)
@@ -75,6 +76,11 @@ func (w *handoverWaits) appendInfo(b *strings.Builder) {
 	if n == 0 {
 		return
 	}
+	kinds := make([]string, numWaitKinds)
+	for k := range numWaitKinds {
+		kinds[k] = waitKindNames[k] + "=" + strconv.FormatUint(w.kind[k].Total(), 10)
+	}
+	field(b, "migration_command_waits_by_kind", strings.Join(kinds, ","))
 	ps := make([]string, len(waitPercentiles))
 	for i, p := range waitPercentiles {
 		v, _ := w.all.PercentileMicros(p / 100)

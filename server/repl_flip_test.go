@@ -172,8 +172,10 @@ func TestIncomingHoldsRedirectedCommand(t *testing.T) {
 		t.Errorf("B's waits: next_owner %d, flip %d; want 1 and 1", n, f)
 	}
 	info := infoFields(rb.Info(ctx, "migration").Val())
-	if info["migration_command_waits"] != "2" || !strings.HasPrefix(info["migration_command_wait_percentiles_usec"], "p50=") {
-		t.Errorf("INFO migration on B: waits %q, percentiles %q", info["migration_command_waits"], info["migration_command_wait_percentiles_usec"])
+	if info["migration_command_waits"] != "2" || !strings.HasPrefix(info["migration_command_wait_percentiles_usec"], "p50=") ||
+		info["migration_command_waits_by_kind"] != "flip=1,owner_sealed=0,next_owner=1,fenced=0" {
+		t.Errorf("INFO migration on B: waits %q, by kind %q, percentiles %q", info["migration_command_waits"],
+			info["migration_command_waits_by_kind"], info["migration_command_wait_percentiles_usec"])
 	}
 }
 

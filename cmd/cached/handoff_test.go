@@ -378,8 +378,8 @@ func (h *hoCluster) waits() string {
 	b.WriteString("commands held by hand-overs since start, by node:")
 	for _, p := range h.procs {
 		m := h.info(p.addr, "migration")
-		fmt.Fprintf(&b, " %s %s, %s ms (%s);", p.addr, m["migration_command_waits"], m["migration_command_wait_ms"],
-			m["migration_command_wait_percentiles_usec"])
+		fmt.Fprintf(&b, " %s %s, %s ms (%s; %s);", p.addr, m["migration_command_waits"], m["migration_command_wait_ms"],
+			m["migration_command_waits_by_kind"], m["migration_command_wait_percentiles_usec"])
 	}
 	return b.String()
 }
