@@ -8,9 +8,9 @@ package server
 // a burst of client buffers makes eviction free keys as in Redis. When the
 // server owns the process (Config.ManageRuntime) the cron takes the larger of
 // this and the live Go heap plus the store's off-heap bytes
-// (store.OffHeapBytes) beyond the key accounting and the startup heap, the
-// slabs' freed items (store.SlabFreedBytes) included, so eviction answers
-// to the memory the process really holds.
+// (store.OffHeapBytes) beyond the key accounting and the startup heap, and
+// has the store count the slabs' freed items (Store.SetCountSlabFreed), so
+// eviction answers to the memory the process really holds.
 func (s *Server) overheadMemory() int64 {
 	var n int64
 	for _, c := range s.clients.list() {

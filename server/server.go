@@ -473,6 +473,7 @@ func (s *Server) cron(manage bool) {
 		startup = gc.readLive()
 		seenCycles = gc.cycles
 		exe = newExePages()
+		s.store.SetCountSlabFreed(true)
 	}
 	for {
 		select {
@@ -490,13 +491,14 @@ func (s *Server) cron(manage bool) {
 				// nothing to free (OOM under an allkeys policy).
 				// The keys' memory off the Go heap (store.OffHeapBytes)
 				// is data the live heap does not show.
-				// The slabs' freed items (store.SlabFreedBytes) count in
-				// full and as of now: they change without a GC (the
-				// slabs are off the heap), and only eviction empties their
-				// slabs. Counted once per GC cycle and capped, a shift
-				// from 200-byte to 1 KB values under maxmemory 64mb held
-				// 129 MiB of RSS (docs/performance.md "The maxmemory
-				// bound when the value size changes").
+				// The slabs' freed items (store.SlabFreedBytes) are left
+				// out here: the store counts them itself, in full and as
+				// of each check (SetCountSlabFreed). They change without
+				// a GC (the slabs are off the heap). Counted once per GC
+				// cycle and capped, a shift from 200-byte to 1 KB values
+				// under maxmemory 64mb held 129 MiB of RSS
+				// (docs/performance.md "The maxmemory bound when the
+				// value size changes").
 				if live := gc.readLive(); gc.cycles != seenCycles {
 					seenCycles = gc.cycles
 					unaccounted = live + s.store.OffHeapBytes() - startup - s.store.UsedMemory() - s.store.SlabFreedBytes()
@@ -504,13 +506,13 @@ func (s *Server) cron(manage bool) {
 				if mm := s.store.MaxMemory(); mm > 0 {
 					unaccounted = min(unaccounted, mm/4)
 				}
-				over = max(over, unaccounted+s.store.SlabFreedBytes())
+				over = max(over, unaccounted)
 				gc.collectReleased(s.store.ReleasedBytes())
 				gc.tune(s.gcMinHeap.Load(), s.store.MaxMemory(), s.store.OffHeapBytes())
 				exe.tick()
 			}
 			s.store.SetOverhead(over)
-			s.stats.notePeak(s.store.UsedMemory() + over)
+			s.stats.notePeak(s.store.UsedMemory() + s.store.Overhead())
 			if rs := s.repl.Load(); rs != nil {
 				rs.pacer.Poll() // dates the clients' last command (repl.Pacer.SetActivity)
 			}

@@ -43,7 +43,7 @@ func (s *Store) freeMemory(tx *Tx, start int) error {
 		return nil
 	}
 	for range maxEvictRounds {
-		used := s.UsedMemory() + s.overhead.Load()
+		used := s.UsedMemory() + s.Overhead()
 		if used <= limit {
 			return nil
 		}

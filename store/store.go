@@ -69,16 +69,17 @@ type Store struct {
 	seq        [Slots]uint64
 	keylessSeq uint64
 
-	maxMemory atomic.Int64
-	overhead  atomic.Int64 // process bytes outside the keys that count against maxMemory
-	released  atomic.Int64 // bytes the shards' slab allocators gave back to the Go heap
-	offHeap   atomic.Int64 // bytes of slabs, record chunks and indexes mapped off the Go heap (arena.go)
-	slabFreed atomic.Int64 // bytes of freed items the slabs keep for their class (SlabFreedBytes)
-	cowCopies atomic.Int64 // large values copied because a Pin held them (largepin.go)
-	cowBytes  atomic.Int64 // bytes of those copies
-	policy    atomic.Uint32
-	samples   atomic.Int32
-	evictNext atomic.Uint32 // rotating start shard for FreeMemory
+	maxMemory  atomic.Int64
+	overhead   atomic.Int64 // process bytes outside the keys that count against maxMemory
+	released   atomic.Int64 // bytes the shards' slab allocators gave back to the Go heap
+	offHeap    atomic.Int64 // bytes of slabs, record chunks and indexes mapped off the Go heap (arena.go)
+	slabFreed  atomic.Int64 // bytes of freed items the slabs keep for their class (SlabFreedBytes)
+	countFreed atomic.Bool  // Overhead adds slabFreed (SetCountSlabFreed)
+	cowCopies  atomic.Int64 // large values copied because a Pin held them (largepin.go)
+	cowBytes   atomic.Int64 // bytes of those copies
+	policy     atomic.Uint32
+	samples    atomic.Int32
+	evictNext  atomic.Uint32 // rotating start shard for FreeMemory
 
 	// lfuLogFactor and lfuDecayTime are lfu-log-factor and lfu-decay-time.
 	lfuLogFactor, lfuDecayTime atomic.Int32
@@ -197,8 +198,19 @@ func (s *Store) MaxMemory() int64 { return s.maxMemory.Load() }
 // SetOverhead sets the bytes the process uses outside the keys (client
 // buffers, replication backlog) that count against MaxMemory, as Redis counts
 // them in used_memory: eviction keeps UsedMemory()+Overhead() at or under the
-// limit. Negative values count as 0.
+// limit. Negative values count as 0. Overhead adds SlabFreedBytes to it
+// when SetCountSlabFreed is on.
 func (s *Store) SetOverhead(n int64) { s.overhead.Store(max(n, 0)) }
+
+// SetCountSlabFreed makes Overhead, and so eviction and the OOM check,
+// count the slabs' freed items (SlabFreedBytes) as they are at each check:
+// a server that owns the process turns it on, so that memory the slabs
+// hold for a size no longer written bounds the keys (values that change
+// size leave the old size's slabs sparse until eviction empties them).
+// A write that reuses a freed item of its size leaves the sum of
+// UsedMemory and the freed items unchanged but for its record and index
+// slot, so deleted keys make room for new ones of their size as before.
+func (s *Store) SetCountSlabFreed(on bool) { s.countFreed.Store(on) }
 
 // ReleasedBytes returns how many bytes of large values and of slabs that
 // were in the Go heap (not mapped off it: arena.go) the store has given back
@@ -222,8 +234,15 @@ func (s *Store) OffHeapBytes() int64 { return s.offHeap.Load() }
 // until they empty). It takes no lock.
 func (s *Store) SlabFreedBytes() int64 { return s.slabFreed.Load() }
 
-// Overhead returns the bytes set by SetOverhead.
-func (s *Store) Overhead() int64 { return s.overhead.Load() }
+// Overhead returns the bytes set by SetOverhead, plus SlabFreedBytes when
+// SetCountSlabFreed is on.
+func (s *Store) Overhead() int64 {
+	n := s.overhead.Load()
+	if s.countFreed.Load() {
+		n += s.slabFreed.Load()
+	}
+	return n
+}
 
 // SetPolicy sets the maxmemory-policy. Switching between an LRU and an LFU
 // policy reinterprets every key's access field (see lfu.go), as Redis does.

@@ -1,0 +1,45 @@
+package store
+
+import "testing"
+
+// TestEvictionCountsSlabFreed: the items freed by deleting half of a
+// size's keys stay on their slabs (SlabFreedBytes); with
+// SetCountSlabFreed they count in Overhead, so a limit that UsedMemory
+// alone meets makes allkeys-lru evict until the keys and the freed items
+// fit. Without it, nothing is evicted.
+func TestEvictionCountsSlabFreed(t *testing.T) {
+	for _, count := range []bool{false, true} {
+		s := mustNew(t, Config{Shards: 4, ActiveExpireHz: -1, Policy: AllKeysLRU})
+		s.SetCountSlabFreed(count)
+		for i := range 4000 {
+			s.Set(0, keyN(i), make([]byte, 200), 0, 0, "set")
+		}
+		for i := 0; i < 4000; i += 2 {
+			tx := s.Lock(keyN(i))
+			tx.Delete(0, keyN(i))
+			tx.Unlock()
+		}
+		freed := s.SlabFreedBytes()
+		if freed < 2000*200 {
+			t.Fatalf("%d bytes freed on the slabs after deleting 2,000 keys of 200 bytes", freed)
+		}
+		if want := map[bool]int64{false: 0, true: freed}[count]; s.Overhead() != want {
+			t.Fatalf("count %v: Overhead %d, want %d", count, s.Overhead(), want)
+		}
+		s.SetMaxMemory(s.UsedMemory() + freed/2)
+		if err := s.FreeMemory(); err != nil {
+			t.Fatal(err)
+		}
+		evicted := 2000 - s.DBSize(0)
+		switch {
+		case !count && evicted != 0:
+			t.Fatalf("freed items not counted: %d keys evicted", evicted)
+		case count && s.UsedMemory()+s.Overhead() > s.MaxMemory():
+			t.Fatalf("counted: used %d + freed %d over the limit %d", s.UsedMemory(), s.SlabFreedBytes(), s.MaxMemory())
+		case count && evicted == 0:
+			t.Fatal("counted: nothing evicted")
+		}
+		checkInvariants(t, s)
+		s.Close()
+	}
+}
