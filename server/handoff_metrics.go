@@ -76,9 +76,11 @@ func (c *migrationCollector) Collect(ch chan<- prometheus.Metric) {
 	metric(c.holds, prometheus.CounterValue, float64(h.holdsAbandoned.Load()), "abandoned")
 	for k := range numWaitKinds {
 		sum := float64(h.waits.nanos[k].Load()) / 1e9
-		if m := h.waits.kind[k].Metric(c.waits, sum, waitKindNames[k]); m != nil {
-			ch <- m
+		m := h.waits.kind[k].Metric(c.waits, sum, waitKindNames[k])
+		if m == nil { // none yet: an empty histogram, so that the series exist from the start
+			m = prometheus.MustNewConstHistogram(c.waits, 0, 0, nil, waitKindNames[k])
 		}
+		ch <- m
 	}
 	if rs := c.s.repl.Load(); rs != nil {
 		metric(c.unpaced, prometheus.CounterValue, rs.pacer.IdleWorked().Seconds())

@@ -351,7 +351,8 @@ func TestGrafanaDashboardMetrics(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"cached_cluster_members", "cached_cluster_slots_served", "cached_command_duration_seconds",
-		"cached_migration_incoming_slots", "cached_migration_table_staged_slots", "cached_migration_snapshot_bytes_loaded_total"} {
+		"cached_migration_incoming_slots", "cached_migration_table_staged_slots", "cached_migration_snapshot_bytes_loaded_total",
+		"cached_migration_command_wait_seconds_bucket"} {
 		if !seen[want] {
 			t.Errorf("dashboard has no panel on %s", want)
 		}
