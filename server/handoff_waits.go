@@ -81,10 +81,7 @@ func (w *handoverWaits) appendInfo(b *strings.Builder) {
 		kinds[k] = waitKindNames[k] + "=" + strconv.FormatUint(w.kind[k].Total(), 10)
 	}
 	field(b, "migration_command_waits_by_kind", strings.Join(kinds, ","))
-	ps := make([]string, len(waitPercentiles))
-	for i, p := range waitPercentiles {
-		v, _ := w.all.PercentileMicros(p / 100)
-		ps[i] = "p" + strconv.FormatFloat(p, 'f', -1, 64) + "=" + fmtMicros(v)
-	}
-	field(b, "migration_command_wait_percentiles_usec", strings.Join(ps, ","))
+	b.WriteString("migration_command_wait_percentiles_usec:")
+	appendPercentiles(b, &w.all, waitPercentiles)
+	b.WriteString("\r\n")
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"strconv"
 	"strings"
+
+	"github.com/cached/cached/server/latency"
 )
 
 // latencyStatsInfo writes INFO's latencystats section body, as Redis 7:
@@ -20,13 +22,7 @@ func (s *Server) latencyStatsInfo(b *strings.Builder) {
 			return
 		}
 		b.WriteString("latency_percentiles_usec_" + c.fullName + ":")
-		for i, p := range ps {
-			v, _ := c.latency.PercentileMicros(p / 100)
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("p" + strconv.FormatFloat(p, 'f', -1, 64) + "=" + fmtMicros(v))
-		}
+		appendPercentiles(b, &c.latency, ps)
 		b.WriteString("\r\n")
 	}
 	for _, c := range s.cmds.sorted() {
@@ -41,3 +37,15 @@ func (s *Server) latencyStatsInfo(b *strings.Builder) {
 }
 
 func fmtMicros(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+
+// appendPercentiles writes h's percentiles ps (in percent) as INFO
+// latencystats does: p50=…,p99=…,p99.9=… in µs.
+func appendPercentiles(b *strings.Builder, h *latency.Histogram, ps []float64) {
+	for i, p := range ps {
+		v, _ := h.PercentileMicros(p / 100)
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("p" + strconv.FormatFloat(p, 'f', -1, 64) + "=" + fmtMicros(v))
+	}
+}

@@ -189,10 +189,6 @@ func (p *Pacer) Start() time.Time {
 
 // sleepCut sleeps for d, or until cut receives or stop closes.
 func sleepCut(d time.Duration, cut, stop <-chan struct{}) {
-	if cut == nil && stop == nil {
-		time.Sleep(d)
-		return
-	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
