@@ -9,7 +9,8 @@ package server
 // server owns the process (Config.ManageRuntime) the cron takes the larger of
 // this and the live Go heap plus the store's off-heap bytes
 // (store.OffHeapBytes) beyond the key accounting and the startup heap, and
-// has the store count the slabs' freed items (Store.SetCountSlabFreed), so
+// has the store count the freed items and records it keeps for reuse
+// (Store.SetCountFreed), so
 // eviction answers to the memory the process really holds.
 func (s *Server) overheadMemory() int64 {
 	var n int64

@@ -466,14 +466,14 @@ func (s *Server) cron(manage bool) {
 	defer t.Stop()
 	gc := newGCTuner()
 	var startup int64     // live heap before the first key: not the data's
-	var unaccounted int64 // live heap and off-heap bytes beyond the keys and the slabs' freed items, as of the last GC
+	var unaccounted int64 // live heap and off-heap bytes beyond the keys and the store's freed items and records, as of the last GC
 	var seenCycles uint64
 	var exe *exePages // the binary's pages in RSS (exepages_linux.go)
 	if manage {
 		startup = gc.readLive()
 		seenCycles = gc.cycles
 		exe = newExePages()
-		s.store.SetCountSlabFreed(true)
+		s.store.SetCountFreed(true)
 	}
 	for {
 		select {
@@ -491,17 +491,19 @@ func (s *Server) cron(manage bool) {
 				// nothing to free (OOM under an allkeys policy).
 				// The keys' memory off the Go heap (store.OffHeapBytes)
 				// is data the live heap does not show.
-				// The slabs' freed items (store.SlabFreedBytes) are left
-				// out here: the store counts them itself, in full and as
-				// of each check (SetCountSlabFreed). They change without
-				// a GC (the slabs are off the heap). Counted once per GC
-				// cycle and capped, a shift from 200-byte to 1 KB values
-				// under maxmemory 64mb held 129 MiB of RSS
-				// (docs/performance.md "The maxmemory bound when the
-				// value size changes").
+				// The slabs' freed items and the chunks' freed records
+				// (store.FreedBytes) are left out here: the store counts
+				// them itself, in full and as of each check
+				// (SetCountFreed). They change without a GC (they are off
+				// the heap). Counted once per GC cycle and capped, a shift
+				// from 200-byte to 1 KB values under maxmemory 64mb held
+				// 129 MiB of RSS, and the keys written after deleting half
+				// of them under noeviction found no room once a GC cycle
+				// had counted the deleted keys' records (docs/performance.md
+				// "The maxmemory bound when the value size changes").
 				if live := gc.readLive(); gc.cycles != seenCycles {
 					seenCycles = gc.cycles
-					unaccounted = live + s.store.OffHeapBytes() - startup - s.store.UsedMemory() - s.store.SlabFreedBytes()
+					unaccounted = live + s.store.OffHeapBytes() - startup - s.store.UsedMemory() - s.store.FreedBytes()
 				}
 				if mm := s.store.MaxMemory(); mm > 0 {
 					unaccounted = min(unaccounted, mm/4)

@@ -21,6 +21,12 @@ import "unsafe"
 // a single list of free records (before: any record for any database)
 // would keep. Chunks are given back only when the whole shard is
 // (resetLocked, Close).
+//
+// Freed records stay in their chunks until a key takes them again, as
+// freed slab items stay in their slabs: the shard counts them (freeRecs)
+// and the Store their bytes at recordCost each (RecordFreedBytes), so that
+// a server counting what the process holds sees them as they are, not as
+// of its last GC cycle.
 
 // chunkInfo is the allocation state of one record chunk.
 type chunkInfo struct {
@@ -118,6 +124,8 @@ func (s *shard) allocRecord(db uint8) uint32 {
 	if ci.free != 0 {
 		i = uint32(c)<<chunkBits | uint32(ci.free-1)
 		ci.free = uint16(s.rec(i).snext)
+		s.freeRecs--
+		s.st.recFreed.Add(-recordCost)
 	} else {
 		i = uint32(c)<<chunkBits | uint32(ci.bump)
 		ci.bump++
@@ -137,6 +145,8 @@ func (s *shard) freeRecord(i uint32) {
 	*s.rec(i) = record{snext: uint32(ci.free)}
 	ci.free = uint16(i&chunkMask) + 1
 	ci.live--
+	s.freeRecs++
+	s.st.recFreed.Add(recordCost)
 	switch {
 	case ci.live == 0:
 		if !wasFull {

@@ -30,13 +30,18 @@ func mustNew(tb testing.TB, cfg Config) *Store {
 // checkInvariants verifies every shard's structures agree with each other.
 func checkInvariants(tb testing.TB, s *Store) {
 	tb.Helper()
+	var freeRecs int64
 	for _, sh := range s.shards {
 		sh.mu.Lock()
 		err := sh.invariantsLocked()
+		freeRecs += sh.freeRecs
 		sh.mu.Unlock()
 		if err != "" {
 			tb.Fatalf("shard %d: %s", sh.id, err)
 		}
+	}
+	if got := s.RecordFreedBytes(); got != freeRecs*recordCost {
+		tb.Fatalf("RecordFreedBytes %d, the shards' free records %d × %d", got, freeRecs, recordCost)
 	}
 }
 
@@ -179,11 +184,17 @@ func objInvariantsLocked(sh *shard, used int) string {
 // chunk's live count, bump and free list agree with its records; a chunk is
 // on its database's list exactly when it has free records and a live one,
 // and spare exactly when it has no live record.
-func (sh *shard) chunkInvariantsLocked() string {
+func (sh *shard) chunkInvariantsLocked() (err string) {
 	if sh.nrec != uint32(len(sh.chunks))<<chunkBits || len(sh.cinfo) != len(sh.chunks) {
 		return "chunk count broken"
 	}
 	listed := make([]bool, len(sh.chunks))
+	var freeRecs int64
+	defer func() {
+		if freeRecs != sh.freeRecs && err == "" {
+			err = fmt.Sprintf("%d records on the free lists, counted %d", freeRecs, sh.freeRecs)
+		}
+	}()
 	for db, c := range sh.partial {
 		for prev := int32(-1); c >= 0; prev, c = c, sh.cinfo[c].next {
 			ci := &sh.cinfo[c]
@@ -224,6 +235,7 @@ func (sh *shard) chunkInvariantsLocked() string {
 				return fmt.Sprintf("chunk %d: free list broken", c)
 			}
 		}
+		freeRecs += int64(free)
 		used := int(ci.bump)
 		if c == 0 {
 			used-- // record 0

@@ -127,15 +127,17 @@ type shard struct {
 	// records, -1 = none; spare holds chunks with no live record.
 	partial []int32
 	spare   []int32
-	idx     index
-	ttl     []ttlEntry
-	ttlCur  int       // active expiry sweep position in ttl
-	ageCur  uint32    // the LRU age sweep's next record (ageStepLocked)
-	objs    objTable  // collection values (objtab.go)
-	slabs   slabAlloc // the records' packed keys and values (slab.go)
-	counts  []dbCount // per physical db
-	pool    evictPool // LRU and LFU eviction candidates
-	heads   []uint32  // per slot of this shard: first record of its key list (slotindex.go)
+	// freeRecs counts the records on the chunks' free lists (chunks.go).
+	freeRecs int64
+	idx      index
+	ttl      []ttlEntry
+	ttlCur   int       // active expiry sweep position in ttl
+	ageCur   uint32    // the LRU age sweep's next record (ageStepLocked)
+	objs     objTable  // collection values (objtab.go)
+	slabs    slabAlloc // the records' packed keys and values (slab.go)
+	counts   []dbCount // per physical db
+	pool     evictPool // LRU and LFU eviction candidates
+	heads    []uint32  // per slot of this shard: first record of its key list (slotindex.go)
 
 	hits, misses, expired, evicted atomic.Uint64 // written under mu, read without
 
@@ -186,6 +188,8 @@ func (s *shard) releaseLocked() {
 		}
 	}
 	s.chunks, s.mapped = nil, nil
+	s.st.recFreed.Add(-s.freeRecs * recordCost)
+	s.freeRecs = 0
 	s.idx.release()
 }
 

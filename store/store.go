@@ -74,7 +74,8 @@ type Store struct {
 	released   atomic.Int64 // bytes the shards' slab allocators gave back to the Go heap
 	offHeap    atomic.Int64 // bytes of slabs, record chunks and indexes mapped off the Go heap (arena.go)
 	slabFreed  atomic.Int64 // bytes of freed items the slabs keep for their class (SlabFreedBytes)
-	countFreed atomic.Bool  // Overhead adds slabFreed (SetCountSlabFreed)
+	recFreed   atomic.Int64 // bytes of freed records the chunks keep (RecordFreedBytes)
+	countFreed atomic.Bool  // Overhead adds FreedBytes (SetCountFreed)
 	cowCopies  atomic.Int64 // large values copied because a Pin held them (largepin.go)
 	cowBytes   atomic.Int64 // bytes of those copies
 	policy     atomic.Uint32
@@ -198,19 +199,20 @@ func (s *Store) MaxMemory() int64 { return s.maxMemory.Load() }
 // SetOverhead sets the bytes the process uses outside the keys (client
 // buffers, replication backlog) that count against MaxMemory, as Redis counts
 // them in used_memory: eviction keeps UsedMemory()+Overhead() at or under the
-// limit. Negative values count as 0. Overhead adds SlabFreedBytes to it
-// when SetCountSlabFreed is on.
+// limit. Negative values count as 0. Overhead adds FreedBytes to it
+// when SetCountFreed is on.
 func (s *Store) SetOverhead(n int64) { s.overhead.Store(max(n, 0)) }
 
-// SetCountSlabFreed makes Overhead, and so eviction and the OOM check,
-// count the slabs' freed items (SlabFreedBytes) as they are at each check:
-// a server that owns the process turns it on, so that memory the slabs
-// hold for a size no longer written bounds the keys (values that change
-// size leave the old size's slabs sparse until eviction empties them).
-// A write that reuses a freed item of its size leaves the sum of
-// UsedMemory and the freed items unchanged but for its record and index
-// slot, so deleted keys make room for new ones of their size as before.
-func (s *Store) SetCountSlabFreed(on bool) { s.countFreed.Store(on) }
+// SetCountFreed makes Overhead, and so eviction and the OOM check, count
+// the memory the store keeps for reuse (FreedBytes: freed slab items and
+// freed records) as it is at each check. A server that owns the process
+// turns it on, so that memory the slabs hold for a size no longer written
+// bounds the keys (values that change size leave the old size's slabs
+// sparse until eviction empties them). A write that reuses a freed item
+// of its size and a freed record leaves the sum of UsedMemory and
+// FreedBytes unchanged, so deleted keys make room for as many new ones of
+// their size.
+func (s *Store) SetCountFreed(on bool) { s.countFreed.Store(on) }
 
 // ReleasedBytes returns how many bytes of large values and of slabs that
 // were in the Go heap (not mapped off it: arena.go) the store has given back
@@ -234,12 +236,22 @@ func (s *Store) OffHeapBytes() int64 { return s.offHeap.Load() }
 // until they empty). It takes no lock.
 func (s *Store) SlabFreedBytes() int64 { return s.slabFreed.Load() }
 
-// Overhead returns the bytes set by SetOverhead, plus SlabFreedBytes when
-// SetCountSlabFreed is on.
+// RecordFreedBytes returns what the records freed by deleted keys cost
+// while the shards' record chunks keep them for later keys: recordCost
+// each, the record and its share of the index, as UsedMemory counted them.
+// Chunks go back only when a shard is flushed. It takes no lock.
+func (s *Store) RecordFreedBytes() int64 { return s.recFreed.Load() }
+
+// FreedBytes returns SlabFreedBytes plus RecordFreedBytes: the memory the
+// store keeps for keys to come. It takes no lock.
+func (s *Store) FreedBytes() int64 { return s.slabFreed.Load() + s.recFreed.Load() }
+
+// Overhead returns the bytes set by SetOverhead, plus FreedBytes when
+// SetCountFreed is on.
 func (s *Store) Overhead() int64 {
 	n := s.overhead.Load()
 	if s.countFreed.Load() {
-		n += s.slabFreed.Load()
+		n += s.FreedBytes()
 	}
 	return n
 }
