@@ -9,8 +9,7 @@ package server
 // server owns the process (Config.ManageRuntime) the cron takes the larger of
 // this and the live Go heap plus the store's off-heap bytes
 // (store.OffHeapBytes) beyond the key accounting and the startup heap, and
-// has the store count the freed items and records it keeps for reuse
-// (Store.SetCountFreed), so
+// has the store count the slabs' freed items (Store.SetCountSlabFreed), so
 // eviction answers to the memory the process really holds.
 func (s *Server) overheadMemory() int64 {
 	var n int64

@@ -473,7 +473,7 @@ func (s *Server) cron(manage bool) {
 		startup = gc.readLive()
 		seenCycles = gc.cycles
 		exe = newExePages()
-		s.store.SetCountFreed(true)
+		s.store.SetCountSlabFreed(true)
 	}
 	for {
 		select {
@@ -491,19 +491,22 @@ func (s *Server) cron(manage bool) {
 				// nothing to free (OOM under an allkeys policy).
 				// The keys' memory off the Go heap (store.OffHeapBytes)
 				// is data the live heap does not show.
-				// The slabs' freed items and the chunks' freed records
-				// (store.FreedBytes) are left out here: the store counts
-				// them itself, in full and as of each check
-				// (SetCountFreed). They change without a GC (they are off
-				// the heap). Counted once per GC cycle and capped, a shift
-				// from 200-byte to 1 KB values under maxmemory 64mb held
-				// 129 MiB of RSS, and the keys written after deleting half
-				// of them under noeviction found no room once a GC cycle
-				// had counted the deleted keys' records (docs/performance.md
-				// "The maxmemory bound when the value size changes").
+				// The slabs' freed items (store.SlabFreedBytes) are left
+				// out here: the store counts them itself, in full and as
+				// of each check (SetCountSlabFreed). They change without
+				// a GC (the slabs are off the heap). Counted once per GC
+				// cycle and capped, a shift from 200-byte to 1 KB values
+				// under maxmemory 64mb held 129 MiB of RSS. The chunks'
+				// freed records (store.RecordFreedBytes) are left out
+				// too, and not counted: keys written later take them back
+				// (as Redis's used_memory leaves out what the allocator
+				// keeps). Counted here after a GC cycle, they left no room
+				// for new keys after deleting half of them under
+				// noeviction (docs/performance.md "The maxmemory bound
+				// when the value size changes").
 				if live := gc.readLive(); gc.cycles != seenCycles {
 					seenCycles = gc.cycles
-					unaccounted = live + s.store.OffHeapBytes() - startup - s.store.UsedMemory() - s.store.FreedBytes()
+					unaccounted = live + s.store.OffHeapBytes() - startup - s.store.UsedMemory() - s.store.SlabFreedBytes() - s.store.RecordFreedBytes()
 				}
 				if mm := s.store.MaxMemory(); mm > 0 {
 					unaccounted = min(unaccounted, mm/4)

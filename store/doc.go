@@ -42,8 +42,8 @@
 // and collection costs. Free items and the unused part of slabs are not in
 // it, as Redis's used_memory leaves out allocator fragmentation; a server
 // that owns the process counts them through the live heap and
-// OffHeapBytes (SetOverhead), and the free items and freed records as they
-// are at each check (SetCountFreed). Bytes handed back to the Go heap are counted
+// OffHeapBytes (SetOverhead) but for the freed records (RecordFreedBytes),
+// and the free items as they are at each check (SetCountSlabFreed). Bytes handed back to the Go heap are counted
 // by ReleasedBytes; unmapped bytes leave OffHeapBytes at once.
 //
 // # Slices into the store
