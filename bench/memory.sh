@@ -7,6 +7,11 @@
 #   maxmemory     allkeys-lru under more data than fits: peak RSS while
 #                 writing, sampled every 100 ms, against 1.25 × maxmemory + 16 MiB
 #   shift         the same bound while the value size changes between phases
+#   phases        the shift phase by phase: evictions per SET, keys held at
+#                 the phase's end, peak RSS so far, SET p99 (redis-benchmark)
+#   refill        noeviction, maxmemory 32mb: fill with 200-byte values until
+#                 OOM, delete every other key, write new keys until OOM
+#                 again: how many of the deleted keys' room new keys take back
 #   collections   hashes, sets, sorted sets and lists of 10, 100 and 1,000
 #                 elements (≈1,000,000 elements each): RSS growth per element.
 #                 The datasets (7-70 MB) mostly stay under cached's 64 MB
@@ -14,7 +19,7 @@
 #                 growth counts everything it allocated, garbage included.
 #   20M keys      only with LARGE=1: 20,000,000 keys of 16-byte values
 #
-# usage: bench/memory.sh [steady|small|maxmemory|shift|collections|large|all]
+# usage: bench/memory.sh [steady|small|maxmemory|shift|phases|refill|collections|large|all]
 #        (small: the steady rows of 32- and 8-byte values only)  (from the repository root)
 # needs: go, redis-server, redis-cli and redis-benchmark 7 on PATH.
 set -euo pipefail
@@ -97,6 +102,61 @@ size_shift() {
 	row "maxmemory $mm, value size 200 → 1024 → 64 → 200 B: peak RSS MiB (bound $limit)" "${out[0]}" "${out[1]}" "$(ratio "${out[1]}" "${out[0]}")"
 }
 
+# shift_phases MAXMEMORY: size_shift's phases one at a time, one row per
+# server and phase.
+shift_phases() {
+	local mm=$1
+	printf '| server | phase | evicted per SET | keys at the end | peak RSS so far MiB | SET p99 ms |\n| --- | --- | --- | --- | --- | --- |\n'
+	for srv in redis cached; do
+		local port peak=0
+		port=$(port_of $srv)
+		start $srv "$port" --maxmemory "$mm" --maxmemory-policy allkeys-lru
+		settle
+		for phase in "1500000 200" "600000 1024" "2000000 64" "1500000 200"; do
+			set -- $phase
+			local ev0 ev1 p99 r
+			ev0=$(redis-cli -p "$port" info stats | tr -d '\r' | awk -F: '/^evicted_keys:/ {print $2}')
+			redis-benchmark -p "$port" -t set -r 10000000 -P 16 -c 50 -n "$1" -d "$2" --csv >"$tmp/phase.csv" 2>/dev/null &
+			local load=$!
+			while kill -0 "$load" 2>/dev/null; do
+				r=$(rss)
+				if [ "$r" -gt "$peak" ]; then peak=$r; fi
+				sleep 0.1
+			done
+			wait "$load"
+			ev1=$(redis-cli -p "$port" info stats | tr -d '\r' | awk -F: '/^evicted_keys:/ {print $2}')
+			p99=$(tail -1 "$tmp/phase.csv" | tr -d '"' | awk -F, '{print $7}') # test,rps,avg,min,p50,p95,p99,max
+			printf '| %s | %s B | %s | %s | %s | %s |\n' "$srv" "$2" \
+				"$(awk -v e=$((ev1 - ev0)) -v n="$1" 'BEGIN { printf "%.2f", e / n }')" \
+				"$(redis-cli -p "$port" dbsize)" "$((peak / 1048576))" "$p99"
+		done
+		stop
+	done
+}
+
+# refill: keys written after deleting half of them under noeviction.
+refill() {
+	local out=()
+	for srv in redis cached; do
+		local port filled kept refilled
+		port=$(port_of $srv)
+		start $srv "$port" --maxmemory 32mb --maxmemory-policy noeviction
+		settle
+		# redis-benchmark goes on after OOM errors; -r 100000000 makes
+		# nearly every key new
+		redis-benchmark -p "$port" -t set -n 400000 -r 100000000 -d 200 -P 16 -c 4 -q >/dev/null 2>&1
+		filled=$(redis-cli -p "$port" dbsize)
+		redis-cli -p "$port" --scan --pattern 'key:*' | awk 'NR % 2 == 0 { print "DEL " $0 }' | redis-cli -p "$port" >/dev/null
+		kept=$(redis-cli -p "$port" dbsize)
+		sleep 1.5
+		redis-benchmark -p "$port" -t set -n 400000 -r 100000000 -d 200 -P 16 -c 4 -q >/dev/null 2>&1
+		refilled=$(($(redis-cli -p "$port" dbsize) - kept))
+		out+=("$refilled of $((filled - kept)) ($(awk -v a="$refilled" -v b=$((filled - kept)) 'BEGIN { printf "%.0f", 100 * a / b }') %)")
+		stop
+	done
+	row "noeviction 32mb: new keys stored after deleting half (of the deleted)" "${out[0]}" "${out[1]}" "-"
+}
+
 # collection TYPE SIZE: RSS growth per element for ≈1,000,000 elements.
 collection() {
 	local typ=$1 size=$2 out=()
@@ -134,8 +194,10 @@ large() {
 	steady 20000000 20000000 16
 }
 
-echo "| scenario | redis-server | cached | cached/redis |"
-echo "| --- | --- | --- | --- |"
+if [ "$what" != phases ]; then # phases prints a table of its own
+	echo "| scenario | redis-server | cached | cached/redis |"
+	echo "| --- | --- | --- | --- |"
+fi
 case $what in
 steady | all)
 	steady 3000000 1000000 32
@@ -152,6 +214,12 @@ maxmemory | all)
 	;;&
 shift | all)
 	size_shift 64mb
+	;;&
+phases)
+	shift_phases 64mb
+	;;
+refill | all)
+	refill
 	;;&
 collections | all)
 	for typ in hash set zset list; do
