@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -506,6 +507,57 @@ func (s *Server) infoCPU(b *strings.Builder) {
 	used := tvSeconds(self.Utime) + tvSeconds(self.Stime)
 	field(b, "gc_cpu_share_perc", strconv.FormatFloat(100*min(1, gc/max(used, 1e-9)), 'f', 2, 64)+"%")
 	field(b, "gc_cycles", cycles)
+	b.WriteString("sched_latency_percentiles_usec:")
+	appendSchedLatency(b, []float64{50, 99, 99.9})
+	b.WriteString("\r\n")
+}
+
+// appendSchedLatency writes, as appendPercentiles does, the percentiles of
+// how long the process's goroutines waited runnable before they ran, since
+// it started (the runtime's /sched/latencies histogram; each percentile is
+// its bucket's upper bound). A client that waits on a node whose own
+// numbers are low waited here: for a P, on a busy machine or behind
+// goroutines that ran long.
+func appendSchedLatency(b *strings.Builder, ps []float64) {
+	sample := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(sample)
+	var h *metrics.Float64Histogram
+	if sample[0].Value.Kind() == metrics.KindFloat64Histogram {
+		h = sample[0].Value.Float64Histogram()
+	}
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("p" + strconv.FormatFloat(p, 'f', -1, 64) + "=" + fmtMicros(histQuantile(h, p/100)*1e6))
+	}
+}
+
+// histQuantile returns the upper bound of the bucket of h that holds
+// quantile q (0 for an empty or missing histogram; the highest finite
+// bound for the open last bucket).
+func histQuantile(h *metrics.Float64Histogram, q float64) float64 {
+	if h == nil {
+		return 0
+	}
+	var total uint64
+	for _, c := range h.Counts {
+		total += c
+	}
+	if total == 0 {
+		return 0
+	}
+	want := uint64(math.Ceil(q * float64(total)))
+	var seen uint64
+	for i, c := range h.Counts {
+		if seen += c; seen >= max(want, 1) {
+			if up := h.Buckets[i+1]; !math.IsInf(up, 1) {
+				return up
+			}
+			return h.Buckets[i]
+		}
+	}
+	return 0
 }
 
 // gcCPU returns the CPU seconds the Go collector took from the process

@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"regexp"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,6 +159,7 @@ func TestIntroInfoFields(t *testing.T) {
 		"instantaneous_input_kbps": `^\d+\.\d\d$`, "uptime_in_seconds": `^\d+$`, "executable": `.`,
 		"os": `.`, "used_memory_rss": `^\d+$`,
 		"used_cpu_gc": `^\d+\.\d{6}$`, "gc_cpu_share_perc": `^\d+\.\d\d%$`, "gc_cycles": `^\d+$`,
+		"sched_latency_percentiles_usec": `^p50=\d+\.\d{3},p99=\d+\.\d{3},p99\.9=\d+\.\d{3}$`,
 	}
 	for k, pat := range patterns {
 		if !regexp.MustCompile(pat).MatchString(f[k]) {
@@ -416,5 +419,27 @@ func TestInfoScriptMemory(t *testing.T) {
 	mustDo(t, rc, "FUNCTION", "FLUSH")
 	if f := read(); f["number_of_cached_scripts"] != "0" || f["number_of_functions"] != "0" || f["used_memory_scripts_human"] != "0B" {
 		t.Fatalf("after the flushes: %v", f)
+	}
+}
+
+// TestHistQuantile: a quantile is the upper bound of the bucket that
+// holds it; the open last bucket answers its lower bound.
+func TestHistQuantile(t *testing.T) {
+	h := &metrics.Float64Histogram{
+		Counts:  []uint64{90, 9, 1},
+		Buckets: []float64{0, 1e-6, 1e-3, math.Inf(1)},
+	}
+	for _, c := range []struct{ q, want float64 }{
+		{0.5, 1e-6}, {0.9, 1e-6}, {0.95, 1e-3}, {0.99, 1e-3}, {0.999, 1e-3}, {1, 1e-3},
+	} {
+		if got := histQuantile(h, c.q); got != c.want {
+			t.Errorf("quantile %v: %v, want %v", c.q, got, c.want)
+		}
+	}
+	if got := histQuantile(&metrics.Float64Histogram{Counts: []uint64{0}, Buckets: []float64{0, 1}}, 0.99); got != 0 {
+		t.Errorf("empty histogram: %v", got)
+	}
+	if got := histQuantile(nil, 0.5); got != 0 {
+		t.Errorf("no histogram: %v", got)
 	}
 }
