@@ -29,11 +29,12 @@ import (
 // unmaps the previous spare (one from the Go heap goes back to the OS
 // through its scavenger). Keeping the last emptied slab mapped also means
 // bytes freed earlier in a locked operation stay readable until it ends.
-// There is no compaction: a class's freed items are
-// reused by that class only, so a workload that moves from one value size to
-// another keeps the old class's partly used slabs until they empty. The
-// Store counts those freed items (SlabFreedBytes), and a server that owns
-// the process has eviction answer to them (server/server.go's cron).
+// A class's freed items are reused by that class only, so a workload that
+// moves from one value size to another, or deletes keys, leaves partly used
+// slabs. The Store counts those freed items (SlabFreedBytes), a server that
+// owns the process has eviction answer to them (server/server.go's cron),
+// and compaction (compact.go) moves a sparse slab's items into the holes
+// of its class's other slabs, so that it empties and goes back.
 //
 // Items of largeMin bytes or more get their own []byte in the Go heap, in a
 // per-shard table; handles with largeBit set index that table. A large buffer is
@@ -88,6 +89,7 @@ type slab struct {
 	prev, next uint32 // partial list links: slab index+1; 0 = none
 	partial    bool   // on its class's partial list
 	mapped     bool   // buf is off the Go heap (arena.go)
+	draining   bool   // compaction moves its items out (compact.go): off the partial list
 }
 
 func (b *slab) full() bool {
@@ -98,6 +100,7 @@ func (b *slab) full() bool {
 type slabClass struct {
 	partial uint32 // first slab with room: index+1; 0 = none
 	slabs   uint32 // slabs the class holds
+	bytes   int64  // their bytes (len of their bufs)
 }
 
 // slabAlloc is one shard's allocator.
@@ -177,10 +180,16 @@ func (a *slabAlloc) alloc(n uint32) uint32 {
 		return a.allocLarge(make([]byte, n))
 	}
 	c := classOf(n + 1) // the header byte
-	cl := &a.classes[c]
-	if cl.partial == 0 && !a.newSlab(c) {
+	if a.classes[c].partial == 0 && !a.newSlab(c) {
 		return a.allocLarge(make([]byte, n)) // out of slab numbers
 	}
+	return a.allocPartial(c)
+}
+
+// allocPartial takes an item of class c from the first slab of its
+// partial list, which the caller has checked is not empty.
+func (a *slabAlloc) allocPartial(c uint8) uint32 {
+	cl := &a.classes[c]
 	si := cl.partial - 1
 	b := &a.slabs[si]
 	var off uint32
@@ -244,6 +253,7 @@ func (a *slabAlloc) newSlab(c uint8) bool {
 	}
 	a.slabs[si] = slab{buf: buf, class: c, mapped: mapped}
 	cl.slabs++
+	cl.bytes += int64(len(buf))
 	a.linkPartial(si)
 	return true
 }
@@ -273,7 +283,7 @@ func (a *slabAlloc) free(h uint32) {
 	switch {
 	case b.used == 0:
 		a.releaseSlab(si)
-	case !b.partial:
+	case !b.partial && !b.draining:
 		a.linkPartial(si)
 	}
 }
@@ -287,6 +297,7 @@ func (a *slabAlloc) releaseSlab(si uint32) {
 	}
 	a.freed.Add(-freedIn(b)) // all of it: the slab is empty
 	a.classes[b.class].slabs--
+	a.classes[b.class].bytes -= int64(len(b.buf))
 	if a.spare != nil {
 		a.drop(a.spare, a.spareMap)
 	}

@@ -69,18 +69,19 @@ type Store struct {
 	seq        [Slots]uint64
 	keylessSeq uint64
 
-	maxMemory  atomic.Int64
-	overhead   atomic.Int64 // process bytes outside the keys that count against maxMemory
-	released   atomic.Int64 // bytes the shards' slab allocators gave back to the Go heap
-	offHeap    atomic.Int64 // bytes of slabs, record chunks and indexes mapped off the Go heap (arena.go)
-	slabFreed  atomic.Int64 // bytes of freed items the slabs keep for their class (SlabFreedBytes)
-	recFreed   atomic.Int64 // bytes of freed records the chunks keep (RecordFreedBytes)
-	countFreed atomic.Bool  // Overhead adds slabFreed (SetCountSlabFreed)
-	cowCopies  atomic.Int64 // large values copied because a Pin held them (largepin.go)
-	cowBytes   atomic.Int64 // bytes of those copies
-	policy     atomic.Uint32
-	samples    atomic.Int32
-	evictNext  atomic.Uint32 // rotating start shard for FreeMemory
+	maxMemory    atomic.Int64
+	overhead     atomic.Int64  // process bytes outside the keys that count against maxMemory
+	released     atomic.Int64  // bytes the shards' slab allocators gave back to the Go heap
+	offHeap      atomic.Int64  // bytes of slabs, record chunks and indexes mapped off the Go heap (arena.go)
+	slabFreed    atomic.Int64  // bytes of freed items the slabs keep for their class (SlabFreedBytes)
+	recFreed     atomic.Int64  // bytes of freed records the chunks keep (RecordFreedBytes)
+	countFreed   atomic.Bool   // Overhead adds slabFreed (SetCountSlabFreed)
+	cowCopies    atomic.Int64  // large values copied because a Pin held them (largepin.go)
+	compactMoved atomic.Uint64 // slab items compaction moved (CompactedItems)
+	cowBytes     atomic.Int64  // bytes of those copies
+	policy       atomic.Uint32
+	samples      atomic.Int32
+	evictNext    atomic.Uint32 // rotating start shard for FreeMemory
 
 	// lfuLogFactor and lfuDecayTime are lfu-log-factor and lfu-decay-time.
 	lfuLogFactor, lfuDecayTime atomic.Int32

@@ -79,6 +79,9 @@ func stressOp(s *Store, clk *fakeClock, r *rand.Rand, n int) error {
 		s.Scan(db, uint64(r.IntN(8))<<32, 20, func([]byte, Type) bool { return true })
 	case 12:
 		s.RandomKey(db)
+		if n%50 == 0 {
+			s.CompactSlabs()
+		}
 	case 13:
 		clk.Advance(1)
 	case 14:

@@ -1,0 +1,139 @@
+package store
+
+// Slab compaction.
+//
+// Freed items stay in their slab for later items of their class, and a slab
+// goes back only when its last item is freed (slab.go). Deleting or evicting
+// keys spread over a class's slabs therefore leaves every slab partly used:
+// memory the process holds, that eviction counts (SlabFreedBytes), and that
+// no write of another size can use. Compaction moves the items of a class's
+// least used slab into the holes of its other slabs, so that the slab
+// empties and leaves the class (the shard's spare, or unmapped).
+//
+// A step looks at every class of a shard under the shard lock. A class is
+// compacted when its freed items add up to at least its least used slab's
+// bytes and to an eighth of the class's slabs, and its other slabs have room
+// for that slab's items: a class whose holes the writes refill (a steady
+// workload of one value size) is left alone. The victim slab leaves the
+// partial list (draining), so the moved items go into the other slabs and
+// never into a new one; one walk over the shard's records finds the items
+// to move (an item does not name its record) and points each record at its
+// new item. Entries, keys and values handed out are valid only under the
+// shard lock (doc.go), which the step holds, so no reader sees an item
+// move.
+
+// compactMinHoles is the share of a class's slab bytes (1/compactMinHoles)
+// its freed items must reach before it is compacted.
+const compactMinHoles = 8
+
+// CompactSlabs runs a compaction step on every shard: in each size class
+// with enough freed items, the least used slab's items move into the
+// others' holes and the slab goes back. It returns the items moved. A
+// server calls it periodically (its cron); it takes each shard's lock in
+// turn.
+func (s *Store) CompactSlabs() int {
+	moved := 0
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		moved += sh.compactLocked()
+		sh.mu.Unlock()
+	}
+	if moved > 0 {
+		s.compactMoved.Add(uint64(moved))
+	}
+	return moved
+}
+
+// CompactedItems returns the items compaction has moved since the store
+// started.
+func (s *Store) CompactedItems() uint64 { return s.compactMoved.Load() }
+
+// compactLocked is CompactSlabs's step on one shard.
+func (s *shard) compactLocked() int {
+	a := &s.slabs
+	var victims []uint32
+	for c := range a.classes {
+		if v, ok := a.compactVictim(uint8(c)); ok {
+			a.unlinkPartial(v)
+			a.slabs[v].draining = true
+			victims = append(victims, v)
+		}
+	}
+	if len(victims) == 0 {
+		return 0
+	}
+	moved := 0
+	for i := uint32(1); i < s.nrec; i++ {
+		if s.noKeysFrom(i) {
+			i |= chunkMask // the rest of the chunk holds no key
+			continue
+		}
+		r := s.rec(i)
+		if r.typ() == TypeNone || r.item&largeBit != 0 || !a.slabs[r.item>>itemBits].draining {
+			continue
+		}
+		if h, ok := a.move(r.item); ok {
+			r.item = h
+			moved++
+		}
+	}
+	for _, v := range victims {
+		// A victim that emptied was released (its slot reset, and not
+		// reused: move makes no slab). One whose class ran out of room
+		// keeps its remaining items.
+		if b := &a.slabs[v]; b.draining {
+			b.draining = false
+			if !b.full() {
+				a.linkPartial(v)
+			}
+		}
+	}
+	return moved
+}
+
+// compactVictim returns the slab of class c to empty, if the class is worth
+// compacting: its least used partial slab, when the class's freed items
+// cover that slab's bytes and an eighth of the class's slab bytes, and the
+// class's other partial slabs have room for its items.
+func (a *slabAlloc) compactVictim(c uint8) (uint32, bool) {
+	cl := &a.classes[c]
+	if cl.slabs < 2 || cl.partial == 0 {
+		return 0, false
+	}
+	size := slabClasses[c]
+	var holes, room int64
+	victim, least := uint32(0), uint32(1<<32-1)
+	for si := cl.partial; si != 0; si = a.slabs[si-1].next {
+		b := &a.slabs[si-1]
+		holes += freedIn(b)
+		room += int64(uint32(len(b.buf))/size - b.used)
+		if b.used < least {
+			victim, least = si-1, b.used
+		}
+	}
+	// A full slab has no freed item: the class's holes are all on the
+	// partial list, its bytes are every slab's.
+	v := &a.slabs[victim]
+	room -= int64(uint32(len(v.buf))/size - v.used)
+	if holes < int64(len(v.buf)) || holes*compactMinHoles < cl.bytes || int64(v.used) > room {
+		return 0, false
+	}
+	return victim, true
+}
+
+// move copies slab item h into another slab of its class, frees h and
+// returns the new handle; false if the class's partial list (which a
+// draining slab is not on) is empty. It never makes a slab.
+func (a *slabAlloc) move(h uint32) (uint32, bool) {
+	b, off := a.slabItem(h)
+	c := b.class
+	if a.classes[c].partial == 0 {
+		return 0, false
+	}
+	n := a.allocPartial(c)
+	d, doff := a.slabItem(n)
+	size := slabClasses[c]
+	copy(d.buf[doff:doff+size], b.buf[off:off+size])
+	a.free(h)
+	return n, true
+}
