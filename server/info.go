@@ -443,9 +443,10 @@ func (s *Server) infoStats(b *strings.Builder) {
 	field(b, "total_forks", 0)
 	field(b, "migrate_cached_sockets", 0)
 	field(b, "slave_expires_tracked_keys", 0)
-	field(b, "active_defrag_hits", 0)
+	moved := s.store.CompactedItems() // slab compaction (store/compact.go) is cached's active defrag
+	field(b, "active_defrag_hits", moved)
 	field(b, "active_defrag_misses", 0)
-	field(b, "active_defrag_key_hits", 0)
+	field(b, "active_defrag_key_hits", moved)
 	field(b, "active_defrag_key_misses", 0)
 	field(b, "total_active_defrag_time", 0)
 	field(b, "current_active_defrag_time", 0)

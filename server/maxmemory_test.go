@@ -2,8 +2,11 @@ package server
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/cached/cached/server/config"
 )
@@ -67,5 +70,56 @@ func TestMaxmemoryAllKeysLRUEvicts(t *testing.T) {
 	mustDo(t, rc, "SET", "trigger", "1")
 	if used := s.store.UsedMemory(); used > 512*1024+4096 {
 		t.Fatalf("used memory %d after lowering maxmemory", used)
+	}
+}
+
+// TestCompactionAfterDeletes: after three keys of four are deleted, the
+// cron's slab compaction (store/compact.go) moves the rest together: INFO
+// stats counts the moves as active_defrag_hits, and every key left reads
+// back its own value.
+func TestCompactionAfterDeletes(t *testing.T) {
+	s := startServer(t, nil)
+	rc := newClient(t, s, nil)
+	ctx := ctxT(t)
+	const n = 20000
+	val := func(i int) string { return strings.Repeat(fmt.Sprintf("%06d", i), 34) } // 204 bytes
+	pipe := rc.Pipeline()
+	for i := range n {
+		pipe.Set(ctx, fmt.Sprintf("key:%d", i), val(i), 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pipe = rc.Pipeline()
+	for i := range n {
+		if i%4 != 0 {
+			pipe.Del(ctx, fmt.Sprintf("key:%d", i))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var stats map[string]string
+	pollFor(t, "active_defrag_hits above 0", func() bool {
+		stats = infoFields(rc.Info(ctx, "stats").Val())
+		return stats["active_defrag_hits"] != "0" && stats["active_defrag_hits"] != ""
+	})
+	if hits, err := strconv.Atoi(stats["active_defrag_hits"]); err != nil || stats["active_defrag_key_hits"] != stats["active_defrag_hits"] {
+		t.Fatalf("active_defrag_hits %q (%v), active_defrag_key_hits %q", stats["active_defrag_hits"], err, stats["active_defrag_key_hits"])
+	} else {
+		t.Logf("%d items moved", hits)
+	}
+	pipe = rc.Pipeline()
+	gets := make([]*redis.StringCmd, 0, n/4)
+	for i := 0; i < n; i += 4 {
+		gets = append(gets, pipe.Get(ctx, fmt.Sprintf("key:%d", i)))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for j, g := range gets {
+		if g.Val() != val(4*j) {
+			t.Fatalf("key:%d = %q after compaction", 4*j, g.Val())
+		}
 	}
 }

@@ -455,8 +455,8 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 	s.clients.remove(c)
 }
 
-// cron runs periodic work: the instantaneous metrics sampler, the memory
-// overhead that counts against maxmemory, the memory peak, the snapshot
+// cron runs periodic work: the instantaneous metrics sampler, slab
+// compaction, the memory overhead that counts against maxmemory, the memory peak, the snapshot
 // Pacer's view of client activity, and when manage
 // (Config.ManageRuntime, passed in: s.cfg is CONFIG SET's) the GC tuner and
 // the binary's pages in RSS (exepages_linux.go).
@@ -481,6 +481,9 @@ func (s *Server) cron(manage bool) {
 			return
 		case now := <-t.C:
 			s.stats.sample(now)
+			// Slabs that deletes and evictions left sparse go back
+			// (store/compact.go): INFO stats' active_defrag_hits.
+			s.store.CompactSlabs()
 			over := s.overheadMemory()
 			if manage {
 				// The whole live heap is this server's: what the key
