@@ -9,6 +9,8 @@
 #   shift         the same bound while the value size changes between phases
 #   phases        the shift phase by phase: evictions per SET, keys held at
 #                 the phase's end, peak RSS so far, SET p99 (redis-benchmark)
+#   deletes       2,000,000 SETs of 200 B over 1,000,000 keys, then 3 keys of
+#                 4 deleted: RSS above the start, full and 3 s after the deletes
 #   refill        noeviction, maxmemory 32mb: fill with 200-byte values until
 #                 OOM, delete every other key, write new keys until OOM
 #                 again: how many of the deleted keys' room new keys take back
@@ -19,7 +21,7 @@
 #                 growth counts everything it allocated, garbage included.
 #   20M keys      only with LARGE=1: 20,000,000 keys of 16-byte values
 #
-# usage: bench/memory.sh [steady|small|maxmemory|shift|phases|refill|collections|large|all]
+# usage: bench/memory.sh [steady|small|maxmemory|shift|phases|deletes|refill|collections|large|all]
 #        (small: the steady rows of 32- and 8-byte values only)  (from the repository root)
 # needs: go, redis-server, redis-cli and redis-benchmark 7 on PATH.
 set -euo pipefail
@@ -134,6 +136,28 @@ shift_phases() {
 	done
 }
 
+# deletes: RSS growth in MiB with the keys written, then after deleting 3 of
+# every 4 (and a 3 s rest, no MEMORY PURGE).
+deletes() {
+	local out=()
+	for srv in redis cached; do
+		local port before full after
+		port=$(port_of $srv)
+		start $srv "$port"
+		settle
+		before=$(rss)
+		redis-benchmark -p "$port" -t set -n 2000000 -r 1000000 -d 200 -P 16 -c 50 -q >/dev/null 2>&1
+		sleep 2
+		full=$(rss)
+		redis-cli -p "$port" --scan --pattern 'key:*' | awk 'NR % 4 != 0 { print "DEL " $0 }' | redis-cli -p "$port" >/dev/null
+		sleep 3
+		after=$(rss)
+		out+=("$(((full - before) / 1048576)) → $(((after - before) / 1048576))")
+		stop
+	done
+	row "1000000 keys of 200 B, 3 of 4 deleted: RSS growth MiB, full → after" "${out[0]}" "${out[1]}" "-"
+}
+
 # refill: keys written after deleting half of them under noeviction.
 refill() {
 	local out=()
@@ -218,6 +242,9 @@ shift | all)
 phases)
 	shift_phases 64mb
 	;;
+deletes | all)
+	deletes
+	;;&
 refill | all)
 	refill
 	;;&
