@@ -102,9 +102,11 @@ func TestCompactSlabsLeavesRefilledClass(t *testing.T) {
 
 // TestCompactSlabsConcurrent: writers fill their own keys, then delete
 // more of them than they set and read them back while compaction runs in
-// a loop; every read matches the writer's model, and the store's
+// a loop, in steps of 500 records; every read matches the writer's model, and the store's
 // invariants hold at the end.
 func TestCompactSlabsConcurrent(t *testing.T) {
+	defer func(n uint32) { compactWalk = n }(compactWalk)
+	compactWalk = 500 // passes of many steps, with writes between them
 	s := mustNew(t, Config{Shards: 2, ActiveExpireHz: -1})
 	defer s.Close()
 	const writers, keys, ops = 4, 2000, 30000

@@ -129,15 +129,19 @@ type shard struct {
 	spare   []int32
 	// freeRecs counts the records on the chunks' free lists (chunks.go).
 	freeRecs int64
-	idx      index
-	ttl      []ttlEntry
-	ttlCur   int       // active expiry sweep position in ttl
-	ageCur   uint32    // the LRU age sweep's next record (ageStepLocked)
-	objs     objTable  // collection values (objtab.go)
-	slabs    slabAlloc // the records' packed keys and values (slab.go)
-	counts   []dbCount // per physical db
-	pool     evictPool // LRU and LFU eviction candidates
-	heads    []uint32  // per slot of this shard: first record of its key list (slotindex.go)
+	// compacting lists the slabs compaction is emptying and compactCur
+	// the next record its walk looks at (compact.go).
+	compacting []uint32
+	compactCur uint32
+	idx        index
+	ttl        []ttlEntry
+	ttlCur     int       // active expiry sweep position in ttl
+	ageCur     uint32    // the LRU age sweep's next record (ageStepLocked)
+	objs       objTable  // collection values (objtab.go)
+	slabs      slabAlloc // the records' packed keys and values (slab.go)
+	counts     []dbCount // per physical db
+	pool       evictPool // LRU and LFU eviction candidates
+	heads      []uint32  // per slot of this shard: first record of its key list (slotindex.go)
 
 	hits, misses, expired, evicted atomic.Uint64 // written under mu, read without
 
@@ -167,6 +171,7 @@ func (s *shard) resetLocked() {
 	s.ttlCur = 0
 	s.objs = objTable{}
 	s.slabs = newSlabAlloc(&s.st.released, &s.st.offHeap, &s.st.slabFreed)
+	s.compacting, s.compactCur = nil, 0
 	s.pool = evictPool{}
 	s.heads = make([]uint32, Slots/len(s.st.shards))
 	clear(s.counts)
