@@ -482,8 +482,13 @@ func (s *Server) cron(manage bool) {
 		case now := <-t.C:
 			s.stats.sample(now)
 			// Slabs that deletes and evictions left sparse go back
-			// (store/compact.go): INFO stats' active_defrag_hits.
-			s.store.CompactSlabs()
+			// (store/compact.go): INFO stats' active_defrag_hits. Not
+			// while slots move: a join's drops leave every old node
+			// sparse, and compacting then lengthened the new node's waits
+			// for seals (docs/performance.md "Slab compaction").
+			if !s.slotsMoving() {
+				s.store.CompactSlabs()
+			}
 			over := s.overheadMemory()
 			if manage {
 				// The whole live heap is this server's: what the key
@@ -526,6 +531,25 @@ func (s *Server) cron(manage bool) {
 			}
 		}
 	}
+}
+
+// slotsMoving reports whether this node takes part in moving slots: its
+// table stages some, it is leaving, it waits for seals of slots it takes
+// over, or it has lost slots' keys still to drop.
+func (s *Server) slotsMoving() bool {
+	if s.cl == nil {
+		return false
+	}
+	if v := s.cl.view.Load(); v != nil && v.t.Staged() > 0 {
+		return true
+	}
+	if n := s.cl.node.Load(); n != nil && n.Leaving() {
+		return true
+	}
+	if rs := s.repl.Load(); rs != nil && rs.gated.Load() > 0 {
+		return true
+	}
+	return s.cl.drops.pendingSlots() > 0
 }
 
 // Store returns the node's store (for tests and embedding).

@@ -370,16 +370,17 @@ func (h *hoCluster) info(addr, section string) map[string]string {
 }
 
 // waits returns, for the log, each process's commands held by hand-overs
-// since it started (INFO migration: count, time in all, percentiles) and
-// how long its goroutines waited runnable (INFO cpu's scheduler latency).
+// since it started (INFO migration: count, time in all, percentiles), how
+// long its goroutines waited runnable (INFO cpu's scheduler latency) and
+// the slab items its compaction moved (INFO stats' active_defrag_hits).
 func (h *hoCluster) waits() string {
 	var b strings.Builder
 	b.WriteString("commands held by hand-overs since start, by node:")
 	for _, p := range h.procs {
 		m := h.info(p.addr, "migration")
-		fmt.Fprintf(&b, " %s %s, %s ms (%s; %s; scheduler latency %s);", p.addr, m["migration_command_waits"], m["migration_command_wait_ms"],
+		fmt.Fprintf(&b, " %s %s, %s ms (%s; %s; scheduler latency %s; slab items moved %s);", p.addr, m["migration_command_waits"], m["migration_command_wait_ms"],
 			m["migration_command_waits_by_kind"], m["migration_command_wait_percentiles_usec"],
-			h.info(p.addr, "cpu")["sched_latency_percentiles_usec"])
+			h.info(p.addr, "cpu")["sched_latency_percentiles_usec"], h.info(p.addr, "stats")["active_defrag_hits"])
 	}
 	return b.String()
 }
