@@ -30,9 +30,10 @@ port_c=${PORT_A:-17511}
 port_r=${PORT_B:-17512}
 . bench/server.sh
 
-# peak_while CMD...: runs CMD, sampling the server's RSS; prints the peak.
+# peak_while CMD...: runs CMD, sampling the server's RSS; prints the peak
+# (or $PEAK0 if that is higher: a peak over several runs).
 peak_while() {
-	local peak=0 r
+	local peak=${PEAK0:-0} r
 	"$@" >/dev/null 2>&1 &
 	local load=$!
 	while kill -0 "$load" 2>/dev/null; do
@@ -43,6 +44,9 @@ peak_while() {
 	wait "$load"
 	echo "$peak"
 }
+
+# evicted PORT: the server's evicted_keys.
+evicted() { redis-cli -p "$1" info stats | tr -d '\r' | awk -F: '/^evicted_keys:/ {print $2}'; }
 
 port_of() { if [ "$1" = cached ]; then echo "$port_c"; else echo "$port_r"; fi; }
 
@@ -116,17 +120,10 @@ shift_phases() {
 		settle
 		for phase in "1500000 200" "600000 1024" "2000000 64" "1500000 200"; do
 			set -- $phase
-			local ev0 ev1 p99 r
-			ev0=$(redis-cli -p "$port" info stats | tr -d '\r' | awk -F: '/^evicted_keys:/ {print $2}')
-			redis-benchmark -p "$port" -t set -r 10000000 -P 16 -c 50 -n "$1" -d "$2" --csv >"$tmp/phase.csv" 2>/dev/null &
-			local load=$!
-			while kill -0 "$load" 2>/dev/null; do
-				r=$(rss)
-				if [ "$r" -gt "$peak" ]; then peak=$r; fi
-				sleep 0.1
-			done
-			wait "$load"
-			ev1=$(redis-cli -p "$port" info stats | tr -d '\r' | awk -F: '/^evicted_keys:/ {print $2}')
+			local ev0 ev1 p99
+			ev0=$(evicted "$port")
+			peak=$(PEAK0=$peak peak_while bash -c "redis-benchmark -p $port -t set -r 10000000 -P 16 -c 50 -n $1 -d $2 --csv >$tmp/phase.csv")
+			ev1=$(evicted "$port")
 			p99=$(tail -1 "$tmp/phase.csv" | tr -d '"' | awk -F, '{print $7}') # test,rps,avg,min,p50,p95,p99,max
 			printf '| %s | %s B | %s | %s | %s | %s |\n' "$srv" "$2" \
 				"$(awk -v e=$((ev1 - ev0)) -v n="$1" 'BEGIN { printf "%.2f", e / n }')" \

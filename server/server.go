@@ -456,8 +456,8 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 }
 
 // cron runs periodic work: the instantaneous metrics sampler, slab
-// compaction, the memory overhead that counts against maxmemory, the memory peak, the snapshot
-// Pacer's view of client activity, and when manage
+// compaction, the memory overhead that counts against maxmemory, the memory
+// peak, the snapshot Pacer's view of client activity, and when manage
 // (Config.ManageRuntime, passed in: s.cfg is CONFIG SET's) the GC tuner and
 // the binary's pages in RSS (exepages_linux.go).
 func (s *Server) cron(manage bool) {
@@ -510,8 +510,8 @@ func (s *Server) cron(manage bool) {
 				// (as Redis's used_memory leaves out what the allocator
 				// keeps). Counted here after a GC cycle, they left no room
 				// for new keys after deleting half of them under
-				// noeviction (docs/performance.md "The maxmemory bound
-				// when the value size changes").
+				// noeviction (docs/performance.md "Refilling after deletes
+				// under noeviction").
 				if live := gc.readLive(); gc.cycles != seenCycles {
 					seenCycles = gc.cycles
 					unaccounted = live + s.store.OffHeapBytes() - startup - s.store.UsedMemory() - s.store.SlabFreedBytes() - s.store.RecordFreedBytes()

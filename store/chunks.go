@@ -25,8 +25,8 @@ import "unsafe"
 // Freed records stay in their chunks until a key takes them again, as
 // freed slab items stay in their slabs: the shard counts them (freeRecs)
 // and the Store their bytes at recordCost each (RecordFreedBytes), so that
-// a server counting what the process holds sees them as they are, not as
-// of its last GC cycle.
+// a server that counts the memory beyond the keys can leave them out, as
+// they are at each count rather than as of its last GC cycle.
 
 // chunkInfo is the allocation state of one record chunk.
 type chunkInfo struct {

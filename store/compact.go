@@ -18,10 +18,10 @@ package store
 // partial list (draining), so the moved items go into the other slabs and
 // never into a new one; a walk over the shard's records, compactWalk
 // records a step, finds the items to move (an item does not name its
-// record) and points each record at its new item. Between steps a draining
-// slab's items stay where they are, valid; no item is allocated in it. Entries, keys and values handed out are valid only under the
-// shard lock (doc.go), which the step holds, so no reader sees an item
-// move.
+// record) and points each record at its new item. Between steps a
+// draining slab's items stay where they are, valid; no item is allocated
+// in it. Entries, keys and values handed out are valid only under the
+// shard lock (doc.go), which a step holds, so no reader sees an item move.
 
 // compactMinHoles is the share of a class's slab bytes (1/compactMinHoles)
 // its freed items must reach before it is compacted.

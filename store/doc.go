@@ -43,8 +43,10 @@
 // it, as Redis's used_memory leaves out allocator fragmentation; a server
 // that owns the process counts them through the live heap and
 // OffHeapBytes (SetOverhead) but for the freed records (RecordFreedBytes),
-// and the free items as they are at each check (SetCountSlabFreed). Bytes handed back to the Go heap are counted
-// by ReleasedBytes; unmapped bytes leave OffHeapBytes at once.
+// and the free items as they are at each check (SetCountSlabFreed).
+// Compaction (CompactSlabs) takes sparse slabs back. Bytes handed back to
+// the Go heap are counted by ReleasedBytes; unmapped bytes leave
+// OffHeapBytes at once.
 //
 // # Slices into the store
 //

@@ -77,8 +77,8 @@ type Store struct {
 	recFreed     atomic.Int64  // bytes of freed records the chunks keep (RecordFreedBytes)
 	countFreed   atomic.Bool   // Overhead adds slabFreed (SetCountSlabFreed)
 	cowCopies    atomic.Int64  // large values copied because a Pin held them (largepin.go)
-	compactMoved atomic.Uint64 // slab items compaction moved (CompactedItems)
 	cowBytes     atomic.Int64  // bytes of those copies
+	compactMoved atomic.Uint64 // slab items compaction moved (CompactedItems)
 	policy       atomic.Uint32
 	samples      atomic.Int32
 	evictNext    atomic.Uint32 // rotating start shard for FreeMemory
