@@ -526,12 +526,7 @@ func appendSchedLatency(b *strings.Builder, ps []float64) {
 	if sample[0].Value.Kind() == metrics.KindFloat64Histogram {
 		h = sample[0].Value.Float64Histogram()
 	}
-	for i, p := range ps {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("p" + strconv.FormatFloat(p, 'f', -1, 64) + "=" + fmtMicros(histQuantile(h, p/100)*1e6))
-	}
+	appendQuantiles(b, ps, func(q float64) float64 { return histQuantile(h, q) * 1e6 })
 }
 
 // histQuantile returns the upper bound of the bucket of h that holds

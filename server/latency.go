@@ -41,11 +41,19 @@ func fmtMicros(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
 // appendPercentiles writes h's percentiles ps (in percent) as INFO
 // latencystats does: p50=…,p99=…,p99.9=… in µs.
 func appendPercentiles(b *strings.Builder, h *latency.Histogram, ps []float64) {
+	appendQuantiles(b, ps, func(q float64) float64 {
+		v, _ := h.PercentileMicros(q)
+		return v
+	})
+}
+
+// appendQuantiles writes percentiles ps (in percent) in appendPercentiles's
+// format, each from micros, which returns quantile q (0-1) in µs.
+func appendQuantiles(b *strings.Builder, ps []float64, micros func(q float64) float64) {
 	for i, p := range ps {
-		v, _ := h.PercentileMicros(p / 100)
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("p" + strconv.FormatFloat(p, 'f', -1, 64) + "=" + fmtMicros(v))
+		b.WriteString("p" + strconv.FormatFloat(p, 'f', -1, 64) + "=" + fmtMicros(micros(p/100)))
 	}
 }
