@@ -330,7 +330,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte, now int64)
 	owner := v.t.OwnerIndex(slot)
 	if owner == v.self || owner < 0 {
 		if rs := s.repl.Load(); rs != nil && rs.flipping(slot) { // repl_flip.go: a hand-over
-			start := time.Now()
+			start := s.handoff.waits.begin()
 			held := rs.awaitFlip(slot)
 			s.handoff.waits.observe(waitFlip, start)
 			if held {
@@ -349,7 +349,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte, now int64)
 	rs := s.repl.Load()
 	if rs != nil && rs.ownerHandingOver(slot, v, owner) { // repl_flip.go
 		cs.viewWaits.Add(1)
-		start := time.Now()
+		start := s.handoff.waits.begin()
 		moved := cs.awaitView(v, start.Add(flipWait), rs.ctx.Done())
 		s.handoff.waits.observe(waitOwnerSealed, start)
 		if moved {

@@ -40,13 +40,21 @@ var waitKindNames = [numWaitKinds]string{"flip", "owner_sealed", "next_owner", "
 // handoverWaits times the commands hand-overs held. The zero value is
 // ready; safe for concurrent use.
 type handoverWaits struct {
-	all   latency.Histogram
-	kind  [numWaitKinds]latency.Histogram
-	nanos [numWaitKinds]atomic.Uint64
+	all     latency.Histogram
+	kind    [numWaitKinds]latency.Histogram
+	nanos   [numWaitKinds]atomic.Uint64
+	holding atomic.Int64 // commands held now: begun, not yet observed
 }
 
-// observe counts a command of kind k held since start.
+// begin notes a command held from now and returns the start for observe.
+func (w *handoverWaits) begin() time.Time {
+	w.holding.Add(1)
+	return time.Now()
+}
+
+// observe counts a command of kind k held since start (begin's).
 func (w *handoverWaits) observe(k waitKind, start time.Time) {
+	w.holding.Add(-1)
 	d := time.Since(start)
 	w.all.Observe(d)
 	w.kind[k].Observe(d)
@@ -65,12 +73,13 @@ func (w *handoverWaits) total() (n uint64, d time.Duration) {
 // waitPercentiles are the percentiles INFO migration gives of the waits.
 var waitPercentiles = []float64{50, 99, 99.9}
 
-// appendInfo writes INFO migration's wait fields: how many commands were
-// held, their time in all, and, once one was, how many of each kind
+// appendInfo writes INFO migration's wait fields: how many commands are
+// held now, how many were, their time in all, and, once one was, how many of each kind
 // (flip=…,owner_sealed=…,next_owner=…,fenced=…) and the percentiles of a
 // wait in the latencystats format (p50=…,p99=…,p99.9=…, µs).
 func (w *handoverWaits) appendInfo(b *strings.Builder) {
 	n, d := w.total()
+	field(b, "migration_commands_held", w.holding.Load())
 	field(b, "migration_command_waits", n)
 	field(b, "migration_command_wait_ms", d.Milliseconds())
 	if n == 0 {

@@ -68,8 +68,8 @@ func (s *Server) fencedError(slot int) string {
 	if rs == nil {
 		return fencedErrorIn(cs.view.Load(), slot)
 	}
-	start := time.Now()
-	deadline := start.Add(rs.flipWait)
+	deadline := time.Now().Add(rs.flipWait)
+	var start time.Time // of the wait, once it began
 	for waited := false; ; waited = true {
 		v := cs.view.Load()
 		if msg := fencedErrorIn(v, slot); msg != errHandingOff || v == nil || !s.store.SlotFenced(slot) {
@@ -77,6 +77,9 @@ func (s *Server) fencedError(slot int) string {
 				s.handoff.waits.observe(waitFenced, start)
 			}
 			return msg // a slot no longer fenced is served again: the client's retry reaches it
+		}
+		if !waited {
+			start = s.handoff.waits.begin()
 		}
 		cs.viewWaits.Add(1)
 		if !cs.awaitView(v, deadline, rs.ctx.Done()) {
@@ -159,7 +162,7 @@ func (rs *replState) awaitNextOwner(slot int, v *clusterView, owner int) bool {
 		return false
 	}
 	cs := rs.s.cl
-	start := time.Now()
+	start := rs.s.handoff.waits.begin()
 	cs.viewWaits.Add(1)
 	defer rs.s.handoff.waits.observe(waitNextOwner, start)
 	if cs.awaitView(v, start.Add(time.Duration(rs.nextOwnerWait.Load())), rs.ctx.Done()) {

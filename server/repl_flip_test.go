@@ -161,18 +161,27 @@ func TestIncomingHoldsRedirectedCommand(t *testing.T) {
 			applyView(n, flipped)
 		}
 	}
+	// The GET's wait for the table ended, and it waits again: for the
+	// seal the gate withholds. (Released before that, the seal could
+	// land first, and the GET would not wait for it.)
+	w := &b.handoff.waits
+	pollFor(t, "B holds the GET for the seal", func() bool {
+		return w.kind[waitNextOwner].Total() == 1 && w.holding.Load() == 1
+	})
+	if held := infoFields(newClient(t, b, nil).Info(ctx, "migration").Val())["migration_commands_held"]; held != "1" {
+		t.Errorf("INFO migration on B while it holds the GET: migration_commands_held %q, want 1", held)
+	}
 	gate.release()
 	if val, err := answer(); err != nil || val != "before" {
 		t.Fatalf("GET on B after the flip = %q, %v; want \"before\"", val, err)
 	}
 	// The GET waited twice, and INFO migration says so: for the table that
 	// gives B the slot, then for the seal.
-	w := &b.handoff.waits
 	if n, f := w.kind[waitNextOwner].Total(), w.kind[waitFlip].Total(); n != 1 || f != 1 {
 		t.Errorf("B's waits: next_owner %d, flip %d; want 1 and 1", n, f)
 	}
 	info := infoFields(rb.Info(ctx, "migration").Val())
-	if info["migration_command_waits"] != "2" || !strings.HasPrefix(info["migration_command_wait_percentiles_usec"], "p50=") ||
+	if info["migration_command_waits"] != "2" || info["migration_commands_held"] != "0" || !strings.HasPrefix(info["migration_command_wait_percentiles_usec"], "p50=") ||
 		info["migration_command_waits_by_kind"] != "flip=1,owner_sealed=0,next_owner=1,fenced=0" {
 		t.Errorf("INFO migration on B: waits %q, by kind %q, percentiles %q", info["migration_command_waits"],
 			info["migration_command_waits_by_kind"], info["migration_command_wait_percentiles_usec"])
