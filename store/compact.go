@@ -12,9 +12,9 @@ package store
 //
 // A step looks at every class of a shard under the shard lock. A class is
 // compacted when its freed items add up to at least its least used slab's
-// bytes and to an eighth of the class's slabs, and its other slabs have room
-// for that slab's items: a class whose holes the writes refill (a steady
-// workload of one value size) is left alone. The victim slab leaves the
+// bytes (so its other slabs have room for that slab's items) and to an
+// eighth of the class's slabs: a class whose holes the writes refill (a
+// steady workload of one value size) is left alone. The victim slab leaves the
 // partial list (draining), so the moved items go into the other slabs and
 // never into a new one; a walk over the shard's records, compactWalk
 // records a step, finds the items to move (an item does not name its
@@ -110,29 +110,26 @@ func (s *shard) compactLocked() int {
 
 // compactVictim returns the slab of class c to empty, if the class is worth
 // compacting: its least used partial slab, when the class's freed items
-// cover that slab's bytes and an eighth of the class's slab bytes, and the
-// class's other partial slabs have room for its items.
+// cover that slab's bytes and an eighth of the class's slab bytes.
+//
+// The other slabs then have room for the victim's items: its bytes are
+// its items (used), its holes and its never-used tail, so the holes
+// outside it are at least its used items plus its tail.
 func (a *slabAlloc) compactVictim(c uint8) (uint32, bool) {
 	cl := &a.classes[c]
 	if cl.slabs < 2 || cl.partial == 0 {
 		return 0, false
 	}
-	size := slabClasses[c]
-	var holes, room int64
+	var holes int64 // a full slab has none: they are all on the partial list
 	victim, least := uint32(0), uint32(1<<32-1)
 	for si := cl.partial; si != 0; si = a.slabs[si-1].next {
 		b := &a.slabs[si-1]
 		holes += freedIn(b)
-		room += int64(uint32(len(b.buf))/size - b.used)
 		if b.used < least {
 			victim, least = si-1, b.used
 		}
 	}
-	// A full slab has no freed item: the class's holes are all on the
-	// partial list, its bytes are every slab's.
-	v := &a.slabs[victim]
-	room -= int64(uint32(len(v.buf))/size - v.used)
-	if holes < int64(len(v.buf)) || holes*compactMinHoles < cl.bytes || int64(v.used) > room {
+	if holes < int64(len(a.slabs[victim].buf)) || holes*compactMinHoles < cl.bytes {
 		return 0, false
 	}
 	return victim, true
