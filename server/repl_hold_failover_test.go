@@ -355,6 +355,21 @@ func (m *holdFailover) writeHeldOnNew(t *testing.T, st heldState) map[string]str
 	return out
 }
 
+// wantAcked is readsBackAny's want for acknowledged values: each key must
+// read its own.
+func wantAcked(acked map[string]string) map[string][]string {
+	want := make(map[string][]string, len(acked))
+	for k, v := range acked {
+		want[k] = []string{v}
+	}
+	return want
+}
+
+// without returns nodes but gone, in a new slice.
+func without(nodes []*Server, gone *Server) []*Server {
+	return slices.DeleteFunc(slices.Clone(nodes), func(s *Server) bool { return s == gone })
+}
+
 func shortIDs(m map[string]int) map[string]int {
 	out := map[string]int{}
 	for id, n := range m {
@@ -543,19 +558,11 @@ func TestHoldFailoverNewPrimaryDies(t *testing.T) {
 	m.restoreFlipWait()
 	m.gate.release()
 
-	var members []*Server
-	for _, s := range alive {
-		if s != m.a {
-			members = append(members, s)
-		}
-	}
+	members := without(alive, m.a)
 	pollFor(t, "the cluster settles without B and A", func() bool { return settled(t, alive, members) })
 	t.Logf("settled %v after the kill", time.Since(start).Round(time.Millisecond))
 	cc := checkSettledCluster(t, members)
-	want := map[string][]string{}
-	for k, v := range acked {
-		want[k] = []string{v}
-	}
+	want := wantAcked(acked)
 	// The slots the leave flipped to R itself wait for A's seal as R's
 	// hand-over, on the link to A the failover kept. Until the tables'
 	// slot changes went on the running link (FOLLOW, UNFOLLOW), a table
@@ -616,19 +623,11 @@ func TestHoldFailoverOldPrimaryDies(t *testing.T) {
 	t.Logf("R's holds ended %v after A was killed, gate still closed", time.Since(start).Round(time.Millisecond))
 	m.restoreFlipWait()
 	m.gate.release()
-	var alive []*Server
-	for _, s := range m.nodes {
-		if s != m.a {
-			alive = append(alive, s)
-		}
-	}
+	alive := without(m.nodes, m.a)
 	pollFor(t, "the cluster settles without A", func() bool { return settled(t, alive, alive) })
 	t.Logf("settled %v after the kill", time.Since(start).Round(time.Millisecond))
 	cc := checkSettledCluster(t, alive)
-	want := map[string][]string{}
-	for k, v := range acked {
-		want[k] = []string{v}
-	}
+	want := wantAcked(acked)
 	// The slots whose next primary is R (their second replica) stayed
 	// A's, staged to R, since the gate withheld A's marks: the failover
 	// promotes their first replica, which holds the "held" writes WAIT 1

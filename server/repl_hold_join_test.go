@@ -280,19 +280,11 @@ func TestHoldFailoverJoinOldPrimaryDies(t *testing.T) {
 		crashNode(nw, four, a)
 	}()
 	defer func() { <-crashed }()
-	var alive []*Server
-	for _, s := range four {
-		if s != a {
-			alive = append(alive, s)
-		}
-	}
+	alive := without(four, a)
 	pollFor(t, "the cluster settles without A", func() bool { return settled(t, alive, alive) })
 	t.Logf("settled %v after the kill", time.Since(start).Round(time.Millisecond))
 	cc := checkSettledCluster(t, alive)
-	want := map[string][]string{}
-	for k, v := range acked {
-		want[k] = []string{v}
-	}
+	want := wantAcked(acked)
 	for _, k := range unacked {
 		want[k] = []string{"before", "held"} // "held" was not acknowledged
 	}

@@ -107,10 +107,7 @@ func testHoldReplicaRestarts(t *testing.T, same bool) {
 		t.Fatalf("the settled table %d does not list R's ID", v.Version())
 	}
 	cc := checkSettledCluster(t, members)
-	want := map[string][]string{}
-	for k, v := range acked {
-		want[k] = []string{v}
-	}
+	want := wantAcked(acked)
 	readsBackAny(t, cc, want)
 	primaryOf := 0
 	v := again.cl.view.Load()
