@@ -74,6 +74,12 @@ steady() {
 	row "steady: $n SETs, $r keys, ${d}-byte values (B/key)" "${out[0]}" "${out[1]}" "$(ratio "${out[1]}" "${out[0]}")"
 }
 
+# mib BYTES: whole MiB.
+mib() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
+
+# limit MAXMEMORY: issue 13's bound on RSS, 1.25 × maxmemory + 16 MiB, in MiB.
+limit() { awk -v m="${1%mb}" 'BEGIN { printf "%.0f", 1.25 * m + 16 }'; }
+
 # bound MAXMEMORY N D: peak RSS in MiB under allkeys-lru.
 bound() {
 	local mm=$1 n=$2 d=$3 out=()
@@ -81,13 +87,15 @@ bound() {
 		local port
 		port=$(port_of $srv)
 		start $srv "$port" --maxmemory "$mm" --maxmemory-policy allkeys-lru
-		out+=("$(peak_while redis-benchmark -p "$port" -t set -n "$n" -r 10000000 -d "$d" -P 16 -c 50 -q | awk '{printf "%.0f", $1 / 1048576}')")
+		out+=("$(mib "$(peak_while redis-benchmark -p "$port" -t set -n "$n" -r 10000000 -d "$d" -P 16 -c 50 -q)")")
 		stop
 	done
-	local limit
-	limit=$(awk -v m="${mm%mb}" 'BEGIN { printf "%.0f", 1.25 * m + 16 }')
-	row "maxmemory $mm, $n SETs of $d B: peak RSS MiB (bound $limit)" "${out[0]}" "${out[1]}" "$(ratio "${out[1]}" "${out[0]}")"
+	row "maxmemory $mm, $n SETs of $d B: peak RSS MiB (bound $(limit "$mm"))" "${out[0]}" "${out[1]}" "$(ratio "${out[1]}" "${out[0]}")"
 }
+
+# shift_steps: the SETs and value size of each phase of the value-size
+# shift (size_shift, shift_phases), each more data than 64mb holds.
+shift_steps=("1500000 200" "600000 1024" "2000000 64" "1500000 200")
 
 # size_shift MAXMEMORY: peak RSS in MiB under allkeys-lru while the value size
 # moves between phases (200 B, 1 KB, 64 B, 200 B again), each phase more
@@ -98,14 +106,15 @@ size_shift() {
 		local port
 		port=$(port_of $srv)
 		start $srv "$port" --maxmemory "$mm" --maxmemory-policy allkeys-lru
-		local b="redis-benchmark -p $port -t set -r 10000000 -P 16 -c 50 -q"
-		out+=("$(peak_while bash -c "$b -n 1500000 -d 200; $b -n 600000 -d 1024; $b -n 2000000 -d 64; $b -n 1500000 -d 200" |
-			awk '{printf "%.0f", $1 / 1048576}')")
+		local cmds="" step
+		for step in "${shift_steps[@]}"; do
+			set -- $step
+			cmds+="redis-benchmark -p $port -t set -r 10000000 -P 16 -c 50 -q -n $1 -d $2; "
+		done
+		out+=("$(mib "$(peak_while bash -c "$cmds")")")
 		stop
 	done
-	local limit
-	limit=$(awk -v m="${mm%mb}" 'BEGIN { printf "%.0f", 1.25 * m + 16 }')
-	row "maxmemory $mm, value size 200 → 1024 → 64 → 200 B: peak RSS MiB (bound $limit)" "${out[0]}" "${out[1]}" "$(ratio "${out[1]}" "${out[0]}")"
+	row "maxmemory $mm, value size 200 → 1024 → 64 → 200 B: peak RSS MiB (bound $(limit "$mm"))" "${out[0]}" "${out[1]}" "$(ratio "${out[1]}" "${out[0]}")"
 }
 
 # shift_phases MAXMEMORY: size_shift's phases one at a time, one row per
@@ -114,12 +123,12 @@ shift_phases() {
 	local mm=$1
 	printf '| server | phase | evicted per SET | keys at the end | peak RSS so far MiB | SET p99 ms |\n| --- | --- | --- | --- | --- | --- |\n'
 	for srv in redis cached; do
-		local port peak=0
+		local port peak=0 step
 		port=$(port_of $srv)
 		start $srv "$port" --maxmemory "$mm" --maxmemory-policy allkeys-lru
 		settle
-		for phase in "1500000 200" "600000 1024" "2000000 64" "1500000 200"; do
-			set -- $phase
+		for step in "${shift_steps[@]}"; do
+			set -- $step
 			local ev0 ev1 p99
 			ev0=$(evicted "$port")
 			peak=$(PEAK0=$peak peak_while bash -c "redis-benchmark -p $port -t set -r 10000000 -P 16 -c 50 -n $1 -d $2 --csv >$tmp/phase.csv")
@@ -127,7 +136,7 @@ shift_phases() {
 			p99=$(tail -1 "$tmp/phase.csv" | tr -d '"' | awk -F, '{print $7}') # test,rps,avg,min,p50,p95,p99,max
 			printf '| %s | %s B | %s | %s | %s | %s |\n' "$srv" "$2" \
 				"$(awk -v e=$((ev1 - ev0)) -v n="$1" 'BEGIN { printf "%.2f", e / n }')" \
-				"$(redis-cli -p "$port" dbsize)" "$((peak / 1048576))" "$p99"
+				"$(redis-cli -p "$port" dbsize)" "$(mib "$peak")" "$p99"
 		done
 		stop
 	done
