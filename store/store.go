@@ -217,8 +217,8 @@ func (s *Store) SetOverhead(n int64) { s.overhead.Store(max(n, 0)) }
 // would not lower the sum at all until a slab emptied, and a write that
 // found no freed item in its shard evicted keys until one did. Counted
 // with them, allkeys-lru under maxmemory 64mb held 163,000-173,000
-// 200-byte keys instead of 238,000 (docs/performance.md, "The maxmemory
-// bound when the value size changes").
+// 200-byte keys instead of 238,000 (docs/performance.md, "Refilling after
+// deletes under noeviction, and evictions per write").
 func (s *Store) SetCountSlabFreed(on bool) { s.countFreed.Store(on) }
 
 // ReleasedBytes returns how many bytes of large values and of slabs that
