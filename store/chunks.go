@@ -23,8 +23,8 @@ import "unsafe"
 // (resetLocked, Close).
 //
 // Freed records stay in their chunks until a key takes them again, as
-// freed slab items stay in their slabs: the shard counts them (freeRecs)
-// and the Store their bytes at recordCost each (RecordFreedBytes), so that
+// freed slab items stay in their slabs: the shard counts them (freeRecs;
+// the Store sums them at recordCost each, RecordFreedBytes), so that
 // a server that counts the memory beyond the keys can leave them out, as
 // they are at each count rather than as of its last GC cycle.
 
@@ -124,8 +124,7 @@ func (s *shard) allocRecord(db uint8) uint32 {
 	if ci.free != 0 {
 		i = uint32(c)<<chunkBits | uint32(ci.free-1)
 		ci.free = uint16(s.rec(i).snext)
-		s.freeRecs--
-		s.st.recFreed.Add(-recordCost)
+		s.freeRecs.Add(-1)
 	} else {
 		i = uint32(c)<<chunkBits | uint32(ci.bump)
 		ci.bump++
@@ -145,8 +144,7 @@ func (s *shard) freeRecord(i uint32) {
 	*s.rec(i) = record{snext: uint32(ci.free)}
 	ci.free = uint16(i&chunkMask) + 1
 	ci.live--
-	s.freeRecs++
-	s.st.recFreed.Add(recordCost)
+	s.freeRecs.Add(1)
 	switch {
 	case ci.live == 0:
 		if !wasFull {

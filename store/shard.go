@@ -127,8 +127,10 @@ type shard struct {
 	// records, -1 = none; spare holds chunks with no live record.
 	partial []int32
 	spare   []int32
-	// freeRecs counts the records on the chunks' free lists (chunks.go).
-	freeRecs int64
+	// freeRecs counts the records on the chunks' free lists (chunks.go);
+	// written under mu, read without (RecordFreedBytes): per shard, so
+	// that writes in different shards share no counter.
+	freeRecs atomic.Int64
 	// compacting lists the slabs compaction is emptying and compactCur
 	// the next record its walk looks at (compact.go).
 	compacting []uint32
@@ -193,8 +195,7 @@ func (s *shard) releaseLocked() {
 		}
 	}
 	s.chunks, s.mapped = nil, nil
-	s.st.recFreed.Add(-s.freeRecs * recordCost)
-	s.freeRecs = 0
+	s.freeRecs.Store(0)
 	s.idx.release()
 }
 

@@ -74,7 +74,6 @@ type Store struct {
 	released     atomic.Int64  // bytes the shards' slab allocators gave back to the Go heap
 	offHeap      atomic.Int64  // bytes of slabs, record chunks and indexes mapped off the Go heap (arena.go)
 	slabFreed    atomic.Int64  // bytes of freed items the slabs keep for their class (SlabFreedBytes)
-	recFreed     atomic.Int64  // bytes of freed records the chunks keep (RecordFreedBytes)
 	countFreed   atomic.Bool   // Overhead adds slabFreed (SetCountSlabFreed)
 	cowCopies    atomic.Int64  // large values copied because a Pin held them (largepin.go)
 	cowBytes     atomic.Int64  // bytes of those copies
@@ -250,7 +249,13 @@ func (s *Store) SlabFreedBytes() int64 { return s.slabFreed.Load() }
 // that counts the process's memory beyond the keys leaves them out, as
 // Redis's used_memory leaves out what its allocator keeps: a key written
 // later takes one back, and UsedMemory counts it again. It takes no lock.
-func (s *Store) RecordFreedBytes() int64 { return s.recFreed.Load() }
+func (s *Store) RecordFreedBytes() int64 {
+	var n int64
+	for _, sh := range s.shards {
+		n += sh.freeRecs.Load()
+	}
+	return n * recordCost
+}
 
 // Overhead returns the bytes set by SetOverhead, plus SlabFreedBytes when
 // SetCountSlabFreed is on.
