@@ -74,9 +74,10 @@ func (w *handoverWaits) total() (n uint64, d time.Duration) {
 var waitPercentiles = []float64{50, 99, 99.9}
 
 // appendInfo writes INFO migration's wait fields: how many commands are
-// held now, how many were, their time in all, and, once one was, how many of each kind
-// (flip=…,owner_sealed=…,next_owner=…,fenced=…) and the percentiles of a
-// wait in the latencystats format (p50=…,p99=…,p99.9=…, µs).
+// held now, how many were, their time in all, and, once one was, how many
+// of each kind (flip=…,owner_sealed=…,next_owner=…,fenced=…) and the
+// percentiles of a wait in the latencystats format (p50=…,p99=…,p99.9=…,
+// µs).
 func (w *handoverWaits) appendInfo(b *strings.Builder) {
 	n, d := w.total()
 	field(b, "migration_commands_held", w.holding.Load())
