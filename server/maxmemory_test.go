@@ -80,46 +80,75 @@ func TestMaxmemoryAllKeysLRUEvicts(t *testing.T) {
 func TestCompactionAfterDeletes(t *testing.T) {
 	s := startServer(t, nil)
 	rc := newClient(t, s, nil)
+	keys := make([]string, 20000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key:%d", i)
+	}
+	writeSparse(t, rc, keys)
+	var hits int
+	pollFor(t, "active_defrag_hits above 0", func() bool {
+		hits = defragHits(t, rc)
+		return hits > 0
+	})
+	t.Logf("%d items moved", hits)
+	keptReadBack(t, rc, keys)
+}
+
+// sparseVal is the value writeSparse gives keys[i]: 204 bytes, one size
+// class.
+func sparseVal(i int) string { return strings.Repeat(fmt.Sprintf("%06d", i), 34) }
+
+// writeSparse sets every keys[i] to sparseVal(i), then deletes three keys
+// of four (those whose index is not a multiple of 4): the class's slabs
+// are left a quarter used, which makes compaction move items.
+func writeSparse(t *testing.T, rc *redis.Client, keys []string) {
+	t.Helper()
 	ctx := ctxT(t)
-	const n = 20000
-	val := func(i int) string { return strings.Repeat(fmt.Sprintf("%06d", i), 34) } // 204 bytes
 	pipe := rc.Pipeline()
-	for i := range n {
-		pipe.Set(ctx, fmt.Sprintf("key:%d", i), val(i), 0)
+	for i, k := range keys {
+		pipe.Set(ctx, k, sparseVal(i), 0)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
 	pipe = rc.Pipeline()
-	for i := range n {
+	for i, k := range keys {
 		if i%4 != 0 {
-			pipe.Del(ctx, fmt.Sprintf("key:%d", i))
+			pipe.Del(ctx, k)
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var stats map[string]string
-	pollFor(t, "active_defrag_hits above 0", func() bool {
-		stats = infoFields(rc.Info(ctx, "stats").Val())
-		return stats["active_defrag_hits"] != "0" && stats["active_defrag_hits"] != ""
-	})
-	if hits, err := strconv.Atoi(stats["active_defrag_hits"]); err != nil || stats["active_defrag_key_hits"] != stats["active_defrag_hits"] {
+}
+
+// defragHits returns INFO stats' active_defrag_hits (the items compaction
+// moved), which active_defrag_key_hits must equal.
+func defragHits(t *testing.T, rc *redis.Client) int {
+	t.Helper()
+	stats := infoFields(rc.Info(ctxT(t), "stats").Val())
+	hits, err := strconv.Atoi(stats["active_defrag_hits"])
+	if err != nil || stats["active_defrag_key_hits"] != stats["active_defrag_hits"] {
 		t.Fatalf("active_defrag_hits %q (%v), active_defrag_key_hits %q", stats["active_defrag_hits"], err, stats["active_defrag_key_hits"])
-	} else {
-		t.Logf("%d items moved", hits)
 	}
-	pipe = rc.Pipeline()
-	gets := make([]*redis.StringCmd, 0, n/4)
-	for i := 0; i < n; i += 4 {
-		gets = append(gets, pipe.Get(ctx, fmt.Sprintf("key:%d", i)))
+	return hits
+}
+
+// keptReadBack checks that every key writeSparse kept reads back its value.
+func keptReadBack(t *testing.T, rc *redis.Client, keys []string) {
+	t.Helper()
+	ctx := ctxT(t)
+	pipe := rc.Pipeline()
+	gets := make([]*redis.StringCmd, 0, len(keys)/4+1)
+	for i := 0; i < len(keys); i += 4 {
+		gets = append(gets, pipe.Get(ctx, keys[i]))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for j, g := range gets {
-		if g.Val() != val(4*j) {
-			t.Fatalf("key:%d = %q after compaction", 4*j, g.Val())
+		if g.Val() != sparseVal(4*j) {
+			t.Fatalf("%s = %q after compaction", keys[4*j], g.Val())
 		}
 	}
 }
