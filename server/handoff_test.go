@@ -304,8 +304,10 @@ func checkFollowedPublished(t testing.TB, nodes []*Server) {
 		rs := s.repl.Load()
 		rs.mu.Lock()
 		links += len(rs.replicas)
-		pub := rs.followed.Load()
-		if pub == nil {
+		var pub *[store.Slots]*followLink
+		if idx := rs.followed.Load(); idx != nil {
+			pub = &idx.links
+		} else {
 			pub = new([store.Slots]*followLink)
 		}
 		linked := 0

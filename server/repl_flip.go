@@ -111,16 +111,19 @@ func fencedErrorIn(v *clusterView, slot int) string {
 // the other, and a client's redirects run out (go-redis allows 3). The
 // caller waits for the view to change instead (awaitView).
 func (rs *replState) ownerHandingOver(slot int, v *clusterView, owner int) bool {
-	id := v.t.Member(owner).ID
 	if n := rs.s.cl.node.Load(); n != nil {
 		if t := n.Table(); t != v.t && t.Version() >= v.t.Version() {
-			if o := t.OwnerIndex(slot); o >= 0 && t.Member(o).ID != id {
+			if o := t.OwnerIndex(slot); o >= 0 && t.Member(o).ID != v.t.Member(owner).ID {
 				return true
 			}
 		}
 	}
-	l := rs.followLink(slot) // not rs.mu: this runs per forwarded request
-	if l == nil || l.primaryID != id {
+	idx := rs.followed.Load() // not rs.mu: this runs per forwarded request
+	if idx == nil || !rs.sealsPending(idx) {
+		return false // no followed slot is sealed: no per-slot read
+	}
+	l := idx.links[slot]
+	if l == nil || l.primaryID != v.t.Member(owner).ID {
 		return false
 	}
 	_, sealed := l.r.Sealed(slot)
@@ -322,9 +325,13 @@ func (rs *replState) pokeFlips() {
 	}
 }
 
-// sealArrived is the replicas' OnSeal: a flip waiting for this seal
-// finishes now rather than at the next flipPoll.
-func (rs *replState) sealArrived(int) { rs.pokeFlips() }
+// sealArrived is the replicas' OnSeal: ownerHandingOver looks at every
+// forwarded slot again (seals), and a flip waiting for this seal finishes
+// now rather than at the next flipPoll.
+func (rs *replState) sealArrived(int) {
+	rs.seals.Add(1)
+	rs.pokeFlips()
+}
 
 // sealFrom returns the old primary this node takes slot over from, which
 // its copy follows (from, "" if none), when that primary's seal is still
@@ -374,7 +381,7 @@ func (rs *replState) followedFrom(slot int) string {
 // rs.mu, so a reader needs no lock.
 func (rs *replState) followLink(slot int) *followLink {
 	if idx := rs.followed.Load(); idx != nil {
-		return idx[slot]
+		return idx.links[slot]
 	}
 	return nil
 }
