@@ -193,11 +193,8 @@ func (pc *Conn) takeQueued(buf []*Call) []*Call {
 // failQueued fails, once the connection is broken, the calls taken and
 // not yet answered (taken) and those still queued, with ErrBroken.
 func (pc *Conn) failQueued(taken []*Call) {
-	// A sender holds mu from its check of broken to its queuing: once we
-	// had mu after broken was set, nothing more is queued.
-	pc.mu.Lock()
-	//lint:ignore SA2001 the empty critical section is the barrier
-	pc.mu.Unlock()
+	// A sender holds qmu from its check of broken to its queuing: once we
+	// have qmu after broken was set, nothing more is queued.
 	pc.qmu.Lock()
 	rest := pc.calls
 	pc.calls = nil

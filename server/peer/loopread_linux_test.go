@@ -259,9 +259,9 @@ func TestLoopReadStallBreaks(t *testing.T) {
 		t.Fatal("Tick broke a connection that owes nothing")
 	}
 	call := NewCall()
-	pc.mu.Lock()
+	pc.qmu.Lock()
 	pc.enqueueLocked(call) // owed, never sent: the scripted peer never answers
-	pc.mu.Unlock()
+	pc.qmu.Unlock()
 	t1 := t0.Add(3 * replyWait)
 	if lr.Tick(t1) || lr.Tick(t1.Add(replyWait/2)) {
 		t.Fatal("Tick broke before replyWait")
