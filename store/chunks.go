@@ -58,6 +58,18 @@ func (s *shard) resetChunksLocked() {
 	s.spare = append(s.spare, c)
 }
 
+// unwrittenLocked returns the bytes of the mapped chunks' records that
+// were never handed out (from bump on): untouched pages, which hold no RSS.
+func (s *shard) unwrittenLocked() int64 {
+	var n int64
+	for c, m := range s.mapped {
+		if m {
+			n += int64(chunkSize - int(s.cinfo[c].bump))
+		}
+	}
+	return n * int64(unsafe.Sizeof(record{}))
+}
+
 // newChunk appends a chunk of free records, off the Go heap if it can,
 // except the first: an empty or small shard maps nothing. It returns its
 // number; the caller lists it.

@@ -42,8 +42,10 @@
 // and collection costs. Free items and the unused part of slabs are not in
 // it, as Redis's used_memory leaves out allocator fragmentation; a server
 // that owns the process counts them through the live heap and
-// OffHeapBytes (SetOverhead) but for the freed records (RecordFreedBytes),
-// and the free items as they are at each check (SetCountSlabFreed).
+// OffHeapBytes (SetOverhead) but for the freed records (RecordFreedBytes)
+// and the newest slabs' and chunks' untouched tails (UnwrittenBytes), and
+// the free items and the spare slabs as they are at each check
+// (SetCountSlabFreed: SlabFreedBytes, SlabIdleBytes).
 // Compaction (CompactSlabs) takes sparse slabs back. Bytes handed back to
 // the Go heap are counted by ReleasedBytes; unmapped bytes leave
 // OffHeapBytes at once.

@@ -42,10 +42,19 @@ func (s *Store) freeMemory(tx *Tx, start int) error {
 	if limit <= 0 {
 		return nil
 	}
+	spared := false
 	for range maxEvictRounds {
 		used := s.UsedMemory() + s.Overhead()
 		if used <= limit {
 			return nil
+		}
+		if !spared && s.slabSpares.Load() > 0 && s.countFreed.Load() {
+			// The shards' empty slabs kept for the next class go first:
+			// they count in Overhead (SlabIdleBytes) and hold no key.
+			spared = true
+			if s.dropSpares(tx) > 0 {
+				continue
+			}
 		}
 		p := s.Policy()
 		if p == NoEviction {
@@ -72,6 +81,22 @@ func (s *Store) freeMemory(tx *Tx, start int) error {
 		}
 	}
 	return nil
+}
+
+// dropSpares drops the spare slab of every shard tx does not hold (a
+// held shard's spare may hold bytes its operation freed and still reads)
+// and returns the bytes they counted in SlabIdleBytes.
+func (s *Store) dropSpares(tx *Tx) int64 {
+	var n int64
+	for _, sh := range s.shards {
+		if tx.holds(sh.id) {
+			continue
+		}
+		sh.mu.Lock()
+		n += sh.slabs.dropSpare()
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // evictOneLocked evicts one key chosen by policy p; it returns the bytes

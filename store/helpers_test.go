@@ -30,13 +30,29 @@ func mustNew(tb testing.TB, cfg Config) *Store {
 // checkInvariants verifies every shard's structures agree with each other.
 func checkInvariants(tb testing.TB, s *Store) {
 	tb.Helper()
+	var idle int64
+	var spares int32
 	for _, sh := range s.shards {
 		sh.mu.Lock()
 		err := sh.invariantsLocked()
+		for i := range sh.slabs.slabs {
+			idle += idleIn(&sh.slabs.slabs[i])
+		}
+		if sh.slabs.spare != nil && sh.slabs.spareMap {
+			idle += int64(cap(sh.slabs.spare))
+			spares++
+		}
 		sh.mu.Unlock()
 		if err != "" {
 			tb.Fatalf("shard %d: %s", sh.id, err)
 		}
+	}
+	// Store-wide counters: compared only when no write runs meanwhile.
+	if got := s.SlabIdleBytes(); got != idle {
+		tb.Fatalf("SlabIdleBytes %d, the slabs' spares and their tails hold %d", got, idle)
+	}
+	if got := s.slabSpares.Load(); got != spares {
+		tb.Fatalf("%d mapped spares counted, %d held", got, spares)
 	}
 }
 

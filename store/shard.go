@@ -172,7 +172,7 @@ func (s *shard) resetLocked() {
 	s.ttl = nil
 	s.ttlCur = 0
 	s.objs = objTable{}
-	s.slabs = newSlabAlloc(&s.st.released, &s.st.offHeap, &s.st.slabFreed)
+	s.slabs = newSlabAlloc(&s.st.released, &s.st.offHeap, &s.st.slabFreed, &s.st.slabIdle, &s.st.slabSpares)
 	s.compacting, s.compactCur = nil, 0
 	s.pool = evictPool{}
 	s.heads = make([]uint32, Slots/len(s.st.shards))

@@ -29,6 +29,11 @@ import (
 // unmaps the previous spare (one from the Go heap goes back to the OS
 // through its scavenger). Keeping the last emptied slab mapped also means
 // bytes freed earlier in a locked operation stay readable until it ends.
+// The Store counts the mapped spares, and the never-used tails of slabs
+// made from them, as idle (SlabIdleBytes: resident, and holding no key),
+// and FreeMemory drops the spares of the shards it does not hold before
+// it evicts; the never-used tails of newly mapped slabs are untouched
+// pages (UnwrittenBytes).
 // A class's freed items are reused by that class only, so a workload that
 // moves from one value size to another, or deletes keys, leaves partly used
 // slabs. The Store counts those freed items (SlabFreedBytes), a server that
@@ -90,6 +95,7 @@ type slab struct {
 	partial    bool   // on its class's partial list
 	mapped     bool   // buf is off the Go heap (arena.go)
 	draining   bool   // compaction moves its items out (compact.go): off the partial list
+	fresh      bool   // buf was newly mapped: its bytes from bump on were never written
 }
 
 func (b *slab) full() bool {
@@ -123,13 +129,70 @@ type slabAlloc struct {
 	// lists (the Store's SlabFreedBytes); written under the shard lock,
 	// read without.
 	freed *atomic.Int64
+	// idle counts the mapped bytes that were written before and hold no
+	// item now but for the free lists: the spare, and the tails (from bump
+	// on) of slabs made from a spare (the Store's SlabIdleBytes); written
+	// under the shard lock, read without.
+	idle *atomic.Int64
+	// spares counts the shards' mapped spares (the Store's, for
+	// FreeMemory's dropSpares); written under the shard lock, read
+	// without.
+	spares *atomic.Int32
 	// pins counts per entry of large the Pins holding its buffer
 	// (largepin.go); nil until the first pin.
 	pins map[uint32]*atomic.Int32
 }
 
-func newSlabAlloc(released, offHeap, freed *atomic.Int64) slabAlloc {
-	return slabAlloc{classes: make([]slabClass, len(slabClasses)), released: released, offHeap: offHeap, freed: freed}
+func newSlabAlloc(released, offHeap, freed, idle *atomic.Int64, spares *atomic.Int32) slabAlloc {
+	return slabAlloc{classes: make([]slabClass, len(slabClasses)), released: released, offHeap: offHeap, freed: freed, idle: idle, spares: spares}
+}
+
+// idleIn returns the bytes of slab b that count in idle: the tail of a
+// mapped slab made from a spare.
+func idleIn(b *slab) int64 {
+	if !b.mapped || b.fresh {
+		return 0
+	}
+	return int64(cap(b.buf)) - int64(b.bump)
+}
+
+// setSpare makes buf, the bytes of an emptied slab, the spare, dropping
+// the previous one.
+func (a *slabAlloc) setSpare(buf []byte, mapped bool) {
+	a.dropSpare()
+	a.spare, a.spareMap = buf, mapped
+	if mapped {
+		a.idle.Add(int64(cap(buf)))
+		a.spares.Add(1)
+	}
+}
+
+// takeSpare returns the spare's bytes for a new slab, which keeps them
+// counted in idle as its tail, and leaves the allocator without one.
+func (a *slabAlloc) takeSpare() (buf []byte, mapped bool) {
+	buf, mapped = a.spare, a.spareMap
+	a.spare = nil
+	if mapped {
+		a.spares.Add(-1)
+	}
+	return buf, mapped
+}
+
+// dropSpare unmaps the spare (one from the Go heap is left to the
+// collector) and returns the bytes it counted in idle.
+func (a *slabAlloc) dropSpare() int64 {
+	if a.spare == nil {
+		return 0
+	}
+	var n int64
+	if a.spareMap {
+		n = int64(cap(a.spare))
+		a.idle.Add(-n)
+		a.spares.Add(-1)
+	}
+	a.drop(a.spare, a.spareMap)
+	a.spare = nil
+	return n
 }
 
 // freedIn returns the bytes of slab b's freed items: every item below its
@@ -157,6 +220,7 @@ func (a *slabAlloc) dropAll() {
 	for i := range a.slabs {
 		if b := &a.slabs[i]; b.buf != nil {
 			a.freed.Add(-freedIn(b))
+			a.idle.Add(-idleIn(b))
 			a.drop(b.buf[:cap(b.buf)], b.mapped)
 			b.buf = nil
 		}
@@ -167,10 +231,7 @@ func (a *slabAlloc) dropAll() {
 			a.large[i] = nil
 		}
 	}
-	if a.spare != nil {
-		a.drop(a.spare, a.spareMap)
-		a.spare = nil
-	}
+	a.dropSpare()
 }
 
 // alloc returns a handle to an item with room for n bytes (n > 0), whose
@@ -200,6 +261,9 @@ func (a *slabAlloc) allocPartial(c uint8) uint32 {
 	} else {
 		off = b.bump
 		b.bump += slabClasses[c]
+		if b.mapped && !b.fresh {
+			a.idle.Add(-int64(slabClasses[c]))
+		}
 	}
 	b.used++
 	if b.full() {
@@ -231,12 +295,13 @@ func (a *slabAlloc) newSlab(c uint8) bool {
 	size := min(slabMax, max(slabMin<<min(cl.slabs, slabGrowShift), 8*item))
 	size -= size % item
 	var buf []byte
-	mapped := false
+	mapped, fresh := false, false
 	if a.spare != nil && len(a.spare) >= size {
-		buf, a.spare, mapped = a.spare[:len(a.spare)-len(a.spare)%item], nil, a.spareMap
+		buf, mapped = a.takeSpare()
+		buf = buf[:len(buf)-len(buf)%item]
 	} else {
 		if buf = offHeapBytes(size); buf != nil {
-			mapped = true
+			mapped, fresh = true, true
 			a.offHeap.Add(int64(cap(buf)))
 		} else {
 			buf = make([]byte, size)
@@ -251,11 +316,24 @@ func (a *slabAlloc) newSlab(c uint8) bool {
 		a.slabs = append(a.slabs, slab{})
 		si = uint32(len(a.slabs) - 1)
 	}
-	a.slabs[si] = slab{buf: buf, class: c, mapped: mapped}
+	a.slabs[si] = slab{buf: buf, class: c, mapped: mapped, fresh: fresh}
 	cl.slabs++
 	cl.bytes += int64(len(buf))
 	a.linkPartial(si)
 	return true
+}
+
+// unwritten returns the bytes of the slabs' newly mapped tails that no
+// item has used yet (from bump to the mapping's end): untouched pages,
+// which hold no RSS.
+func (a *slabAlloc) unwritten() int64 {
+	var n int64
+	for i := range a.slabs {
+		if b := &a.slabs[i]; b.fresh {
+			n += int64(cap(b.buf)) - int64(b.bump)
+		}
+	}
+	return n
 }
 
 // slabItem returns the slab and offset of slab item handle h.
@@ -296,12 +374,10 @@ func (a *slabAlloc) releaseSlab(si uint32) {
 		a.unlinkPartial(si)
 	}
 	a.freed.Add(-freedIn(b)) // all of it: the slab is empty
+	a.idle.Add(-idleIn(b))
 	a.classes[b.class].slabs--
 	a.classes[b.class].bytes -= int64(len(b.buf))
-	if a.spare != nil {
-		a.drop(a.spare, a.spareMap)
-	}
-	a.spare, a.spareMap = b.buf[:cap(b.buf)], b.mapped
+	a.setSpare(b.buf[:cap(b.buf)], b.mapped)
 	*b = slab{}
 	a.unused = append(a.unused, si)
 }

@@ -144,7 +144,7 @@ func checkSlabs(t *testing.T, a *slabAlloc, items []slabItem) {
 }
 
 func TestSlabAllocRandom(t *testing.T) {
-	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64))
+	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64), new(atomic.Int64), new(atomic.Int32))
 	rng := rand.New(rand.NewPCG(1, 2))
 	var items []slabItem
 	sizes := func() uint32 {
@@ -183,7 +183,7 @@ func TestSlabAllocRandom(t *testing.T) {
 // TestSlabMovesBetweenClasses: the slabs a class gives up when its items
 // are freed serve another class.
 func TestSlabMovesBetweenClasses(t *testing.T) {
-	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64))
+	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64), new(atomic.Int64), new(atomic.Int32))
 	var items []slabItem
 	for i := range 20000 {
 		items = append(items, slabAllocItem(&a, 100, byte(i)))
@@ -206,7 +206,7 @@ func TestSlabMovesBetweenClasses(t *testing.T) {
 }
 
 func TestSlabGrowLarge(t *testing.T) {
-	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64))
+	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64), new(atomic.Int64), new(atomic.Int32))
 	it := slabAllocItem(&a, largeMin+1, 7)
 	a.growLarge(it.h, it.n, 3*largeMin)
 	it.check(t, &a)
@@ -281,7 +281,7 @@ func TestGrowStringAmortized(t *testing.T) {
 func FuzzSlabAlloc(f *testing.F) {
 	f.Add([]byte{0, 10, 0, 200, 1, 0, 0, 255, 255, 1, 1})
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64))
+		a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64), new(atomic.Int64), new(atomic.Int32))
 		var items []slabItem
 		for len(ops) >= 3 {
 			op, x := ops[0], uint32(ops[1])<<8|uint32(ops[2])
@@ -306,7 +306,7 @@ func FuzzSlabAlloc(f *testing.F) {
 // TestSlabNumbersRunOut: a shard's last slab number still makes a handle,
 // and past it small items get their own large-table entries.
 func TestSlabNumbersRunOut(t *testing.T) {
-	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64))
+	a := newSlabAlloc(new(atomic.Int64), new(atomic.Int64), new(atomic.Int64), new(atomic.Int64), new(atomic.Int32))
 	a.slabs = make([]slab, maxSlabs-1) // numbers in use, without bytes
 	var items []slabItem
 	for i := range 1000 {
@@ -345,7 +345,7 @@ func TestSlabNumbersRunOut(t *testing.T) {
 // length) both hold.
 func TestSlabItemLength(t *testing.T) {
 	var released atomic.Int64
-	a := newSlabAlloc(&released, new(atomic.Int64), new(atomic.Int64))
+	a := newSlabAlloc(&released, new(atomic.Int64), new(atomic.Int64), new(atomic.Int64), new(atomic.Int32))
 	for c := range slabClasses {
 		room := slabClasses[c] - 1
 		if int(room)+1 > largeMin {

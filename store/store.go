@@ -74,7 +74,9 @@ type Store struct {
 	released     atomic.Int64  // bytes the shards' slab allocators gave back to the Go heap
 	offHeap      atomic.Int64  // bytes of slabs, record chunks and indexes mapped off the Go heap (arena.go)
 	slabFreed    atomic.Int64  // bytes of freed items the slabs keep for their class (SlabFreedBytes)
-	countFreed   atomic.Bool   // Overhead adds slabFreed (SetCountSlabFreed)
+	slabIdle     atomic.Int64  // mapped slab bytes written before that hold no item: spares, their tails (SlabIdleBytes)
+	slabSpares   atomic.Int32  // the shards' mapped spares (FreeMemory drops them when over the limit)
+	countFreed   atomic.Bool   // Overhead adds slabFreed and slabIdle (SetCountSlabFreed)
 	cowCopies    atomic.Int64  // large values copied because a Pin held them (largepin.go)
 	cowBytes     atomic.Int64  // bytes of those copies
 	compactMoved atomic.Uint64 // slab items compaction moved (CompactedItems)
@@ -204,7 +206,9 @@ func (s *Store) MaxMemory() int64 { return s.maxMemory.Load() }
 func (s *Store) SetOverhead(n int64) { s.overhead.Store(max(n, 0)) }
 
 // SetCountSlabFreed makes Overhead, and so eviction and the OOM check,
-// count the slabs' freed items (SlabFreedBytes) as they are at each check:
+// count the slabs' freed items (SlabFreedBytes) and idle bytes
+// (SlabIdleBytes) as they are at each check; FreeMemory then drops the
+// shards' spare slabs first when over the limit:
 // a server that owns the process turns it on, so that memory the slabs
 // hold for a size no longer written bounds the keys (values that change
 // size leave the old size's slabs sparse until eviction empties them).
@@ -234,6 +238,23 @@ func (s *Store) ReleasedBytes() int64 { return s.released.Load() }
 // heap to know what the data takes. It takes no lock.
 func (s *Store) OffHeapBytes() int64 { return s.offHeap.Load() }
 
+// UnwrittenBytes returns the bytes of the newly mapped slabs and record
+// chunks (in OffHeapBytes) that no key has used yet: the never-used tails
+// of each class's newest slab and each shard's newest chunk. Their pages
+// are untouched, so they hold no RSS, and the keys that later fill them
+// count in UsedMemory: a caller that counts the memory beyond the keys
+// leaves them out (server/server.go's cron). It takes each shard's lock in
+// turn and walks its slabs and chunks.
+func (s *Store) UnwrittenBytes() int64 {
+	var n int64
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		n += sh.slabs.unwritten() + sh.unwrittenLocked()
+		sh.mu.Unlock()
+	}
+	return n
+}
+
 // SlabFreedBytes returns the bytes of freed items that the shards' slabs
 // keep on their free lists, for later items of the same size class: memory
 // the process holds (its pages were written) that UsedMemory does not
@@ -241,6 +262,16 @@ func (s *Store) OffHeapBytes() int64 { return s.offHeap.Load() }
 // workload whose values change size leaves the old size's slabs sparse
 // until they empty). It takes no lock.
 func (s *Store) SlabFreedBytes() int64 { return s.slabFreed.Load() }
+
+// SlabIdleBytes returns the bytes of the shards' mapped slabs that were
+// written before and now hold no item, free lists aside: each shard's
+// spare (its last emptied slab, kept for the next class that needs one)
+// and the never-used tails of slabs made from a spare. Unlike a newly
+// mapped slab's tail (UnwrittenBytes) their pages are resident. They
+// change without a GC cycle, so a caller that counts the memory beyond
+// the keys once per cycle leaves them out, and Overhead counts them as
+// they are at each check (SetCountSlabFreed). It takes no lock.
+func (s *Store) SlabIdleBytes() int64 { return s.slabIdle.Load() }
 
 // RecordFreedBytes returns what the records freed by deleted and evicted
 // keys cost while the shards' record chunks keep them for later keys:
@@ -257,12 +288,12 @@ func (s *Store) RecordFreedBytes() int64 {
 	return n * recordCost
 }
 
-// Overhead returns the bytes set by SetOverhead, plus SlabFreedBytes when
-// SetCountSlabFreed is on.
+// Overhead returns the bytes set by SetOverhead, plus SlabFreedBytes and
+// SlabIdleBytes when SetCountSlabFreed is on.
 func (s *Store) Overhead() int64 {
 	n := s.overhead.Load()
 	if s.countFreed.Load() {
-		n += s.slabFreed.Load()
+		n += s.slabFreed.Load() + s.slabIdle.Load()
 	}
 	return n
 }
