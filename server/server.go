@@ -511,10 +511,20 @@ func (s *Server) cron(manage bool) {
 				// keeps). Counted here after a GC cycle, they left no room
 				// for new keys after deleting half of them under
 				// noeviction (docs/performance.md "Refilling after deletes
-				// under noeviction").
+				// under noeviction"). Two more parts of the off-heap bytes
+				// change without a GC cycle, as keys are written: the
+				// newest slabs' and chunks' unwritten tails
+				// (store.UnwrittenBytes), left out, and the slabs' spares
+				// and the tails of slabs made from them
+				// (store.SlabIdleBytes), which the store counts itself,
+				// as of each check. Counted here, keys written after the
+				// cycle that filled them were counted twice until the
+				// next one (same document, "Spare slabs and unwritten
+				// tails").
 				if live := gc.readLive(); gc.cycles != seenCycles {
 					seenCycles = gc.cycles
-					unaccounted = live + s.store.OffHeapBytes() - startup - s.store.UsedMemory() - s.store.SlabFreedBytes() - s.store.RecordFreedBytes()
+					unaccounted = live + s.store.OffHeapBytes() - startup - s.store.UsedMemory() -
+						s.store.SlabFreedBytes() - s.store.SlabIdleBytes() - s.store.RecordFreedBytes() - s.store.UnwrittenBytes()
 				}
 				if mm := s.store.MaxMemory(); mm > 0 {
 					unaccounted = min(unaccounted, mm/4)
