@@ -13,7 +13,10 @@
 #                 4 deleted: RSS above the start, full and 3 s after the deletes
 #   refill        noeviction, maxmemory 32mb: fill with 200-byte values until
 #                 OOM, delete every other key, write new keys until OOM
-#                 again: how many of the deleted keys' room new keys take back
+#                 again: how many of the deleted keys' room new keys take
+#                 back, and how many keys the fill stored. REFILL_MAXMEMORY
+#                 sets another limit; REFILL_PURGE=1 sends MEMORY PURGE after
+#                 the deletes (a GC cycle in cached)
 #   collections   hashes, sets, sorted sets and lists of 10, 100 and 1,000
 #                 elements (≈1,000,000 elements each): RSS growth per element.
 #                 The datasets (7-70 MB) mostly stay under cached's 64 MB
@@ -166,11 +169,11 @@ deletes() {
 
 # refill: keys written after deleting half of them under noeviction.
 refill() {
-	local out=()
+	local out=() mm=${REFILL_MAXMEMORY:-32mb}
 	for srv in redis cached; do
 		local port filled kept refilled
 		port=$(port_of $srv)
-		start $srv "$port" --maxmemory 32mb --maxmemory-policy noeviction
+		start $srv "$port" --maxmemory "$mm" --maxmemory-policy noeviction
 		settle
 		# redis-benchmark goes on after OOM errors; -r 100000000 makes
 		# nearly every key new
@@ -178,13 +181,16 @@ refill() {
 		filled=$(redis-cli -p "$port" dbsize)
 		redis-cli -p "$port" --scan --pattern 'key:*' | awk 'NR % 2 == 0 { print "DEL " $0 }' | redis-cli -p "$port" >/dev/null
 		kept=$(redis-cli -p "$port" dbsize)
+		if [ "${REFILL_PURGE:-0}" = 1 ]; then redis-cli -p "$port" memory purge >/dev/null; fi
 		sleep 1.5
 		redis-benchmark -p "$port" -t set -n 400000 -r 100000000 -d 200 -P 16 -c 4 -q >/dev/null 2>&1 || true # it ends non-zero after OOM errors
 		refilled=$(($(redis-cli -p "$port" dbsize) - kept))
-		out+=("$refilled of $((filled - kept)) ($(awk -v a="$refilled" -v b=$((filled - kept)) 'BEGIN { printf "%.0f", 100 * a / b }') %)")
+		out+=("$refilled of $((filled - kept)) ($(awk -v a="$refilled" -v b=$((filled - kept)) 'BEGIN { printf "%.0f", 100 * a / b }') %), filled $filled")
 		stop
 	done
-	row "noeviction 32mb: new keys stored after deleting half (of the deleted)" "${out[0]}" "${out[1]}" "-"
+	local how=$mm
+	if [ "${REFILL_PURGE:-0}" = 1 ]; then how+=", MEMORY PURGE after the deletes"; fi
+	row "noeviction $how: new keys stored after deleting half (of the deleted)" "${out[0]}" "${out[1]}" "-"
 }
 
 # collection TYPE SIZE: RSS growth per element for ≈1,000,000 elements.
