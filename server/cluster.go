@@ -52,16 +52,7 @@ type clusterView struct {
 	// incoming: t stages some slot to this node (routeMayWait looks at
 	// commands' slots only then).
 	incoming bool
-	// owners is t.OwnerIndex of each slot in a byte (noOwner: -1), nil
-	// if t has more than noOwner members: routing reads it per command,
-	// and 16 KiB stay in the cache better than the table's preference
-	// rows, which a forwarded request's look-up missed (≈2.5 % of a
-	// forwarding node's CPU).
-	owners *[cluster.NumSlots]uint8
 }
-
-// noOwner is a slot without an owner in clusterView.owners.
-const noOwner = 255
 
 func newClusterView(t *cluster.Table, selfID string) *clusterView {
 	ms := t.Members()
@@ -72,33 +63,12 @@ func newClusterView(t *cluster.Table, selfID string) *clusterView {
 			v.self = i
 		}
 	}
-	if len(ms) < noOwner {
-		v.owners = new([cluster.NumSlots]uint8)
-		for slot := range v.owners {
-			o := t.OwnerIndex(slot)
-			if o < 0 {
-				o = noOwner
-			}
-			v.owners[slot] = uint8(o)
-		}
-	}
 	if v.self >= 0 && t.Staged() > 0 {
 		for slot := 0; slot < cluster.NumSlots && !v.incoming; slot++ {
 			v.incoming = t.IncomingIndex(slot) == v.self
 		}
 	}
 	return v
-}
-
-// ownerIndex is v.t.OwnerIndex(slot).
-func (v *clusterView) ownerIndex(slot int) int {
-	if v.owners == nil || uint(slot) >= cluster.NumSlots {
-		return v.t.OwnerIndex(slot)
-	}
-	if o := v.owners[slot]; o != noOwner {
-		return int(o)
-	}
-	return -1
 }
 
 // clusterClient is a client's cluster flags.
@@ -357,7 +327,7 @@ func (s *Server) routeCluster(c *client, cmd *command, args [][]byte, now int64)
 		}
 		c.clu.txKeyed, c.clu.txSlot = true, slot
 	}
-	owner := v.ownerIndex(slot)
+	owner := v.t.OwnerIndex(slot)
 	if owner == v.self || owner < 0 {
 		if rs := s.repl.Load(); rs != nil && rs.flipping(slot) { // repl_flip.go: a hand-over
 			start := s.handoff.waits.begin()
