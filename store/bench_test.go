@@ -162,13 +162,36 @@ func BenchmarkSetNewKeys(b *testing.B) {
 		s, keys, val := benchLoaded(b, size)
 		i := 0
 		for b.Loop() {
-			k := keys[i&(benchKeys-1)]
-			tx := s.Lock(k)
-			tx.Delete(0, k)
-			tx.Unlock()
-			s.Set(0, k, val, 0, 0, "set")
+			recreate(s, keys[i&(benchKeys-1)], val)
 			i++
 		}
+	})
+}
+
+// recreate deletes key and sets it again.
+func recreate(s *Store, key, val []byte) {
+	tx := s.Lock(key)
+	tx.Delete(0, key)
+	tx.Unlock()
+	s.Set(0, key, val, 0, 0, "set")
+}
+
+// BenchmarkSetNewKeysParallel is BenchmarkSetNewKeys from GOMAXPROCS
+// goroutines, each over its own keys: every DEL frees a slab item and a
+// record and every SET takes them back, so the Store-wide counters the
+// shards write on both (slabFreed, offHeap, slabIdle) are written from
+// every core: go test -run '^$' -bench SetNewKeysParallel ./store/
+func BenchmarkSetNewKeysParallel(b *testing.B) {
+	benchSizes(b, func(b *testing.B, size int) {
+		s, keys, val := benchLoaded(b, size)
+		var seed atomic.Uint64
+		b.RunParallel(func(pb *testing.PB) {
+			i := seed.Add(1) * 4099
+			for pb.Next() {
+				recreate(s, keys[i&(benchKeys-1)], val)
+				i++
+			}
+		})
 	})
 }
 
