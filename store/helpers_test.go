@@ -27,6 +27,20 @@ func mustNew(tb testing.TB, cfg Config) *Store {
 	return s
 }
 
+// delKey deletes key from database 0.
+func delKey(s *Store, key []byte) {
+	tx := s.Lock(key)
+	tx.Delete(0, key)
+	tx.Unlock()
+}
+
+// setKeys sets keys 0..n-1 (keyN) to values of size bytes in database 0.
+func setKeys(s *Store, n, size int) {
+	for i := range n {
+		s.Set(0, keyN(i), make([]byte, size), 0, 0, "set")
+	}
+}
+
 // checkInvariants verifies every shard's structures agree with each other.
 func checkInvariants(tb testing.TB, s *Store) {
 	tb.Helper()

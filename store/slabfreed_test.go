@@ -14,13 +14,9 @@ func TestEvictionCountsSlabFreed(t *testing.T) {
 	for _, count := range []bool{false, true} {
 		s := mustNew(t, Config{Shards: 4, ActiveExpireHz: -1, Policy: AllKeysLRU})
 		s.SetCountSlabFreed(count)
-		for i := range 4000 {
-			s.Set(0, keyN(i), make([]byte, 200), 0, 0, "set")
-		}
+		setKeys(s, 4000, 200)
 		for i := 0; i < 4000; i += 2 {
-			tx := s.Lock(keyN(i))
-			tx.Delete(0, keyN(i))
-			tx.Unlock()
+			delKey(s, keyN(i))
 		}
 		freed := s.SlabFreedBytes()
 		if freed < 2000*200 {
@@ -60,9 +56,7 @@ func TestRecordFreedBytesFollowsReuse(t *testing.T) {
 		s.Set(0, keyN(i), []byte("v"), 0, 0, "set")
 	}
 	for i := 0; i < 4000; i += 2 {
-		tx := s.Lock(keyN(i))
-		tx.Delete(0, keyN(i))
-		tx.Unlock()
+		delKey(s, keyN(i))
 	}
 	if got := s.RecordFreedBytes(); got != 2000*recordCost {
 		t.Fatalf("RecordFreedBytes %d after deleting 2,000 keys, want %d", got, 2000*recordCost)
@@ -126,9 +120,7 @@ func TestUnwrittenBytesFollowsWrites(t *testing.T) {
 	// Emptying the class's slabs leaves the last one as the spare, which
 	// the next class to need a slab takes: its pages were written.
 	for i := range keys {
-		tx := s.Lock(keyN(i))
-		tx.Delete(0, keyN(i))
-		tx.Unlock()
+		delKey(s, keyN(i))
 	}
 	if sh.slabs.spare == nil {
 		t.Fatal("no spare slab after deleting every key")
@@ -164,13 +156,9 @@ func TestFreeMemoryDropsSpares(t *testing.T) {
 	for _, p := range []Policy{AllKeysLRU, NoEviction} {
 		s := mustNew(t, Config{Shards: 4, ActiveExpireHz: -1, Policy: p})
 		s.SetCountSlabFreed(true)
-		for i := range 4000 {
-			s.Set(0, keyN(i), make([]byte, 200), 0, 0, "set")
-		}
+		setKeys(s, 4000, 200)
 		for i := range 2000 { // every key of some slabs: they empty, and the last of each shard stays as its spare
-			tx := s.Lock(keyN(i))
-			tx.Delete(0, keyN(i))
-			tx.Unlock()
+			delKey(s, keyN(i))
 		}
 		idle := s.SlabIdleBytes()
 		if idle == 0 || s.slabSpares.Load() == 0 {
