@@ -25,16 +25,11 @@ func TestCompactionHeldWhileSlotsMove(t *testing.T) {
 	a, b := nodes[0], nodes[1]
 	v := b.cl.view.Load()
 	aID, bID := a.cl.node.Load().ID(), b.cl.node.Load().ID()
-	slot := -1
-	for s := range cluster.NumSlots {
-		if p := v.t.Preference(s); p[0].ID == aID && len(p) > 1 && p[1].ID == bID {
-			slot = s
-			break
-		}
-	}
-	if slot < 0 {
+	slots := slotsOf(v, aID, bID)
+	if len(slots) == 0 {
 		t.Fatal("B replicates none of A's slots")
 	}
+	slot := slots[0]
 	// Keys of B's own slots: B serves them throughout.
 	keys := make([]string, 0, 20000)
 	for i := 0; len(keys) < cap(keys); i++ {

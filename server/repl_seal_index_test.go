@@ -21,22 +21,18 @@ func TestOwnerHandingOverSeesSeal(t *testing.T) {
 	a := nodes[0]
 	aID := a.cl.node.Load().ID()
 	v := a.cl.view.Load()
-	slot, other, bID := -1, -1, ""
+	var bID string
 	for s := range cluster.NumSlots {
-		p := v.t.Preference(s)
-		if p[0].ID != aID {
-			continue
-		}
-		if slot < 0 {
-			slot, bID = s, p[1].ID
-		} else if p[1].ID == bID {
-			other = s
+		if p := v.t.Preference(s); p[0].ID == aID {
+			bID = p[1].ID // the first replica of A's first slot
 			break
 		}
 	}
-	if slot < 0 || other < 0 {
+	slots := slotsOf(v, aID, bID)
+	if len(slots) < 2 {
 		t.Fatal("A owns no two slots that B replicates")
 	}
+	slot, other := slots[0], slots[1]
 	b := nodeByID(nodes, bID)
 	rs := b.repl.Load()
 	vb := b.cl.view.Load()

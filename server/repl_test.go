@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/cluster/repl"
 	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/store"
@@ -109,6 +110,18 @@ func nodeByID(nodes []*Server, id string) *Server {
 		}
 	}
 	return nil
+}
+
+// slotsOf returns, in order, the slots whose primary in v's table is
+// primary and whose first replica is replica.
+func slotsOf(v *clusterView, primary, replica string) []int {
+	var slots []int
+	for s := range cluster.NumSlots {
+		if p := v.t.Preference(s); p[0].ID == primary && len(p) > 1 && p[1].ID == replica {
+			slots = append(slots, s)
+		}
+	}
+	return slots
 }
 
 // checkReplicasIdentical compares every slot of every primary with its
