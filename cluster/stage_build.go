@@ -20,10 +20,11 @@ type staging struct {
 
 // build turns the rows into a Table whose members are the target's plus the
 // current primaries of staged slots and the leaving members it retains.
-// Short rows are filled up to the table's width: with the slot's current
-// replicas that are target members, then other target members, then any
-// member still alive; the incoming member comes last, and then stays
-// incoming too (the one overlap the wire format allows: flipReady).
+// Short rows are filled up to the table's width (fill): with the slot's
+// current replicas that are target members, then with the incoming member
+// as the last replica, which then stays incoming too (the one overlap the
+// wire format allows: flipReady), and only where a row is short by more
+// with other target members, then any member still alive, before it.
 func (st *staging) build() *Table {
 	cur := st.in.cur
 	var ms []Member
@@ -43,9 +44,9 @@ func (st *staging) build() *Table {
 	for s := range NumSlots {
 		row := st.fill(s, st.rows[s], width, ms)
 		st.rows[s] = row
-		// An incoming member fill had to list as the row's last replica
-		// stays incoming: it takes the slot over only once the primary
-		// marked it (flipReady).
+		// An incoming member fill listed as the row's last replica stays
+		// incoming: it takes the slot over only once the primary marked
+		// it (flipReady).
 		inc := st.inc[s]
 		id := st.retain(s, row, inc, ms, leaversFit)
 		retained[s] = id
@@ -150,7 +151,16 @@ func (st *staging) retain(s int, row []string, inc string, ms []Member, leavers 
 	return ""
 }
 
-// fill completes slot s's row to width members of ms (see build).
+// fill completes slot s's row to width members of ms (see build): first
+// with cur's replicas of the slot that are target members (their copies
+// stay), then with the incoming member as the row's last replica (it
+// copies the slot anyway), other target members and any member still
+// alive before it. A member fill adds other than those two copies the slot
+// only to drop it at the flip: the target row does not list it. A failover
+// that promotes a survivor and stages the slot from it to another member
+// leaves such a short row (the dead member's role vacant), and padding it
+// with a third member cost up to a quarter more copies than the dead
+// member's roles (docs/cluster.md "Crashes copy the dead member's roles").
 func (st *staging) fill(s int, row []string, width int, ms []Member) []string {
 	if len(row) >= width {
 		return row[:width]
@@ -163,6 +173,7 @@ func (st *staging) fill(s int, row []string, width int, ms []Member) []string {
 			cand = append(cand, id)
 		}
 	}
+	kept := len(cand)
 	for _, m := range st.t.members {
 		cand = append(cand, m.ID)
 	}
@@ -173,13 +184,18 @@ func (st *staging) fill(s int, row []string, width int, ms []Member) []string {
 	}
 	st.cand = cand
 	member := func(id string) bool { return slices.ContainsFunc(ms, func(m Member) bool { return m.ID == id }) }
-	for _, id := range cand {
-		if len(row) < width && id != inc && !slices.Contains(row, id) && member(id) {
-			row = append(row, id)
+	add := func(cand []string, upTo int) {
+		for _, id := range cand {
+			if len(row) < upTo && id != inc && !slices.Contains(row, id) && member(id) {
+				row = append(row, id)
+			}
 		}
 	}
-	if len(row) < width && inc != "" && !slices.Contains(row, inc) {
-		row = append(row, inc) // last resort: the incoming member becomes a replica
+	add(cand[:kept], width)
+	if len(row) == width || inc == "" || slices.Contains(row, inc) {
+		add(cand[kept:], width)
+		return row
 	}
-	return row
+	add(cand[kept:], width-1)
+	return append(row, inc)
 }

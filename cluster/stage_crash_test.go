@@ -51,3 +51,78 @@ func TestStageCrashMovesOnlyTheDeadsSlots(t *testing.T) {
 		}
 	}
 }
+
+// TestDepartureCopiesOnlyItsRoles: in clusters grown by joins one at a
+// time (as real ones are), a member's crash or graceful leave makes, over
+// every step until the table is settled, one new copy per role the member
+// had (slot × member pairs new to a slot's holders), with one replica.
+// Before, a crash padded each row staged from the promoted holder with a
+// third member that copied the slot only to drop it at the flip, and the
+// replica layer's rebalancing moved roles of slots the member did not
+// hold: 1.00-1.35× its roles (crash) and 1.00-1.17× (leave). With two
+// replicas the second layer still moves some: at most 1.133× here.
+func TestDepartureCopiesOnlyItsRoles(t *testing.T) {
+	for _, c := range []struct {
+		n, r  int
+		bound float64
+	}{{4, 1, 1.001}, {6, 1, 1.001}, {6, 2, 1.15}} {
+		ms := testMembers(uint64(700+c.n*10+c.r), c.n)
+		joined := BuildTable(ms[:1], c.r, 1)
+		for k := 2; k <= c.n; k++ {
+			joined, _ = stepUntilDone(t, joined, ms[:k], ms[:k], c.r)
+		}
+		for _, crash := range []bool{true, false} {
+			for _, gone := range ms {
+				rest := without(ms, gone.ID)
+				alive := ms // a leaver serves until it is out
+				if crash {
+					alive = rest
+				}
+				roles, copies := departedRoles(joined, gone.ID), 0
+				cur, reports := joined, allLive(ms, joined.version)
+				for step := 0; ; step++ {
+					if step == 20 {
+						t.Fatalf("n=%d r=%d: no settled table in 20 steps", c.n, c.r)
+					}
+					next := nextTable(stageInput{cur: cur, target: rest, alive: aliveOf(alive), reports: reports,
+						replicas: c.r, version: cur.version + 1, maxFlips: flipBatch, stage: true})
+					copies += newHolders(cur, next)
+					cur, reports = next, allLive(alive, next.version)
+					if next.incoming == nil && next.Len() == len(rest) && primariesBalanced(next) {
+						break
+					}
+				}
+				if copies < roles || float64(copies) > c.bound*float64(roles) {
+					t.Errorf("n=%d r=%d, %s departs (crash %v): %d new copies for its %d roles (%.4f×, bound %.3f×)",
+						c.n, c.r, gone.ID[:8], crash, copies, roles, float64(copies)/float64(roles), c.bound)
+				}
+			}
+		}
+	}
+}
+
+// departedRoles counts the slots whose holders in t include id.
+func departedRoles(t *Table, id string) int {
+	n := 0
+	for s := range NumSlots {
+		if slices.ContainsFunc(t.Holders(s), func(m Member) bool { return m.ID == id }) {
+			n++
+		}
+	}
+	return n
+}
+
+// newHolders counts the (slot, member) pairs among after's holders
+// (Table.Holders) that before's lack: the copies after asks for.
+func newHolders(before, after *Table) int {
+	n := 0
+	for s := range NumSlots {
+		b := before.Holders(s)
+		for _, m := range after.Holders(s) {
+			if !slices.ContainsFunc(b, func(x Member) bool { return x.ID == m.ID }) {
+				n++
+			}
+		}
+	}
+	return n
+}

@@ -236,9 +236,10 @@ func (t *Table) Ranges(id string) []SlotRange {
 // syncing slot to become its primary (a staged move: the current primary
 // keeps serving until the table flips the slot), or -1 if none. It is not
 // in the slot's preference list, except as its last replica where the
-// row would be short without it (every member holds the slot): a replica
-// is staged as incoming before it takes the slot over, unless it is the
-// first (see flipReady in stage.go).
+// row would be short without it (the target row lists the current primary
+// as a replica, and no current replica is left to fill its place): a
+// replica is staged as incoming before it takes the slot over, unless it
+// is the first (see flipReady in stage.go).
 func (t *Table) IncomingIndex(slot int) int { return columnIndex(t.incoming, slot) }
 
 // columnIndex reads a member column (incoming, retained) at slot: the

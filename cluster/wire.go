@@ -260,7 +260,7 @@ func (r *reader) layer(t *Table, l int) error {
 
 // incoming reads the incoming column of a staged table and checks that no
 // incoming member is in its slot's preference list, other than as its
-// last replica (where every other member holds the slot too).
+// last replica (where the row would be short without it).
 func (r *reader) incoming(t *Table) error {
 	if t.width == 0 {
 		return fmt.Errorf("%w: staged moves in an empty table", errBadTable)
