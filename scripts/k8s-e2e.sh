@@ -20,9 +20,9 @@
 #      keys still readable;
 #   5. stops the load, waits for the HPA to scale back in to 3 (its
 #      scale-down window is 5 minutes, one pod per 2 minutes), checks again.
-# It fails if a check fails or a key was lost, unless ALLOW_LOSS=1 (until
-# slot data moves with ownership, keys of moved slots are misses; see
-# README "Deploy").
+# It fails if a check fails or a key was lost (slots move with their data
+# on scale-out and scale-in: README "Deploy"); ALLOW_LOSS=1 goes on to the
+# later checks after missing keys.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NS=${NS:-cached-e2e}
