@@ -387,14 +387,7 @@ func waitReplicas(ctx context.Context, t *testing.T, addrs []string, dead string
 		for {
 			//lint:ignore SA1019 cluster clients still read CLUSTER SLOTS
 			ranges, err := rc.ClusterSlots(ctx).Result()
-			ok, covered := err == nil, 0
-			for _, r := range ranges {
-				if len(r.Nodes) != 2 || r.Nodes[0].Addr == dead || r.Nodes[1].Addr == dead || r.Nodes[0].Addr == r.Nodes[1].Addr {
-					ok = false
-				}
-				covered += r.End - r.Start + 1
-			}
-			if ok && covered == 16384 {
+			if err == nil && replicated(ranges, func(addr string) bool { return addr != dead }) {
 				break
 			}
 			if ctx.Err() != nil {
@@ -404,6 +397,20 @@ func waitReplicas(ctx context.Context, t *testing.T, addrs []string, dead string
 		}
 		_ = rc.Close()
 	}
+}
+
+// replicated reports whether CLUSTER SLOTS ranges cover all 16384 slots,
+// each with a primary and one replica, two different nodes for which live
+// holds.
+func replicated(ranges []redis.ClusterSlot, live func(addr string) bool) bool {
+	covered := 0
+	for _, r := range ranges {
+		if len(r.Nodes) != 2 || !live(r.Nodes[0].Addr) || !live(r.Nodes[1].Addr) || r.Nodes[0].Addr == r.Nodes[1].Addr {
+			return false
+		}
+		covered += r.End - r.Start + 1
+	}
+	return covered == 16384
 }
 
 // TestBinaryFailoverKill9 runs three cached processes (default cluster

@@ -34,6 +34,10 @@ type hoLoad struct {
 	// cut is the value of a SET the end of the run cut off: the server may
 	// or may not have applied it, so verify accepts it too.
 	cut []string
+	// custom, if set, runs each request instead of op (soak_test.go's
+	// writes with WAIT and its own checks); want, cut and the latencies
+	// are then unused.
+	custom func(ctx context.Context, gen, i int)
 
 	reads, writes, misses, wrong, errs atomic.Int64
 	mu                                 sync.Mutex // protects lat, redirected, slow, byNode, last and firstErr
@@ -166,6 +170,10 @@ func (l *hoLoad) worker(ctx context.Context, w int) {
 // op sends request i of pass gen (every fourth op of a key writes it, the
 // others read and check it) and records its latency from start.
 func (l *hoLoad) op(ctx context.Context, gen, i int, start time.Time) {
+	if l.custom != nil {
+		l.custom(ctx, gen, i)
+		return
+	}
 	var tries tryLog
 	ctx = context.WithValue(ctx, tryLogKey{}, &tries)
 	if (gen+i/l.workers)%4 == 0 {

@@ -219,10 +219,11 @@ func (h *hoCluster) traceAll(what string) {
 
 // hoProc is one cached process.
 type hoProc struct {
-	cmd  *exec.Cmd
-	addr string
-	logs *syncBuffer
-	done chan error
+	cmd    *exec.Cmd
+	addr   string
+	gossip string // its cluster (gossip) address, a seed for others
+	logs   *syncBuffer
+	done   chan error
 }
 
 // syncBuffer is a bytes.Buffer safe for the process's writes and the test's reads.
@@ -320,16 +321,26 @@ func (h *hoCluster) explainRoute(cc *redis.ClusterClient, err error) {
 	h.t.Logf("%s (slot %d): the client's map routes it to %s;%s", key, slot, routed, owners)
 }
 
-func (h *hoCluster) start(seed string) {
+// start starts a node on free ports, joining seed (comma-separated gossip
+// addresses; "" forms a cluster), with extra directives after the
+// defaults, and adds it to procs.
+func (h *hoCluster) start(seed string, extra ...string) *hoProc {
+	return h.startAt(freePort(h.t), freePort(h.t), seed, extra...)
+}
+
+// startAt is start on the given RESP and gossip ports (a restart at the
+// old address).
+func (h *hoCluster) startAt(port, gport, seed string, extra ...string) *hoProc {
 	t := h.t
-	port, gport := freePort(t), freePort(t)
 	args := []string{"--port", port, "--cluster-enabled", "yes", "--cluster-port", gport,
 		"--loglevel", "warning", "--metrics-addr", "", "--save", ""}
 	if seed != "" {
 		args = append(args, "--cluster-join", seed)
 	}
+	args = append(args, extra...)
 	args = append(args, strings.Fields(os.Getenv("CACHED_HANDOFF_ARGS"))...) // e.g. "--repl-snapshot-rate 8mb"
-	p := &hoProc{cmd: exec.Command(h.bin, args...), addr: "127.0.0.1:" + port, logs: &syncBuffer{}, done: make(chan error, 1)}
+	p := &hoProc{cmd: exec.Command(h.bin, args...), addr: "127.0.0.1:" + port, gossip: "127.0.0.1:" + gport,
+		logs: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -341,6 +352,7 @@ func (h *hoCluster) start(seed string) {
 	})
 	dialPoll(t, p.addr).Close()
 	h.procs = append(h.procs, p)
+	return p
 }
 
 // waitExit waits for p to exit 0.
