@@ -389,3 +389,68 @@ func TestNextTableAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestStageFlipWaitsForIdleLink: a slot staged to a member flips only once
+// that member loads nothing more from the slot's primary (their link
+// carries the seal behind whatever it still sends), while slots of other
+// primaries flip as their copies are live.
+func TestStageFlipWaitsForIdleLink(t *testing.T) {
+	for _, r := range []int{1, 2} {
+		ms := testMembers(uint64(90+r), 4)
+		cur := BuildTable(ms[:3], r, 5)
+		next := nextTable(stageInput{cur: cur, target: ms, alive: aliveOf(ms), replicas: r, version: 6,
+			maxFlips: flipBatch, stage: true})
+		j := next.IndexOf(ms[3].ID)
+		// a: the primary of the first slot staged to the new member; busy:
+		// another slot of a's that the new member holds, still loading.
+		a, busy := -1, -1
+		for s := range NumSlots {
+			if next.IncomingIndex(s) == j && a < 0 {
+				a = next.OwnerIndex(s)
+			}
+		}
+		for s := NumSlots - 1; s >= 0; s-- {
+			if next.OwnerIndex(s) == a && next.holdsIndex(s, j) {
+				busy = s
+				break
+			}
+		}
+		if a < 0 || busy < 0 {
+			t.Fatalf("r=%d: no slot staged to the new member", r)
+		}
+		reports := allLive(ms, next.version)
+		reports[ms[3].ID] = holding{version: next.version, notLive: []SlotRange{{busy, busy}}}
+		after := nextTable(stageInput{cur: next, target: ms, alive: aliveOf(ms), reports: reports, replicas: r,
+			version: 7, maxFlips: flipBatch, stage: true})
+		checkStaged(t, "one slot still loading", after)
+		held, others := 0, 0
+		for s := range NumSlots {
+			if next.IncomingIndex(s) != j {
+				continue
+			}
+			switch flipped := after.Owner(s).ID == ms[3].ID; {
+			case next.OwnerIndex(s) == a && flipped:
+				t.Fatalf("r=%d: slot %d flipped from %s while the new member still loads slot %d from it",
+					r, s, next.Member(a).ID[:8], busy)
+			case next.OwnerIndex(s) == a:
+				held++
+			case !flipped:
+				t.Fatalf("r=%d: slot %d of %s did not flip, and the new member loads nothing from it",
+					r, s, next.Owner(s).ID[:8])
+			default:
+				others++
+			}
+		}
+		if held == 0 || others == 0 {
+			t.Fatalf("r=%d: %d slots held back, %d of other primaries flipped: the test shows nothing", r, held, others)
+		}
+		// Once that slot is live too, the held slots flip.
+		final := nextTable(stageInput{cur: after, target: ms, alive: aliveOf(ms), reports: allLive(ms, after.version),
+			replicas: r, version: 8, maxFlips: flipBatch, stage: true})
+		for s := range NumSlots {
+			if next.IncomingIndex(s) == j && final.Owner(s).ID != ms[3].ID {
+				t.Fatalf("r=%d: slot %d did not flip once the link was idle", r, s)
+			}
+		}
+	}
+}
