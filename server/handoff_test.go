@@ -33,6 +33,8 @@ type keyLoad struct {
 
 	reads, writes, misses, wrong, errs atomic.Int64
 	downErrs                           atomic.Int64 // of errs, CLUSTERDOWN replies
+	gone                               string       // set before run: a node's address, whose errors goneErrs counts
+	goneErrs                           atomic.Int64 // of errs, those naming gone (a refused dial)
 	errMu                              sync.Mutex
 	firstErrs                          []string
 }
@@ -116,6 +118,9 @@ func (l *keyLoad) noteErr(err error) {
 	if strings.HasPrefix(err.Error(), "CLUSTERDOWN") {
 		l.downErrs.Add(1)
 	}
+	if l.gone != "" && strings.Contains(err.Error(), l.gone) {
+		l.goneErrs.Add(1)
+	}
 	l.errMu.Lock()
 	if len(l.firstErrs) < 5 {
 		l.firstErrs = append(l.firstErrs, err.Error())
@@ -165,8 +170,8 @@ func getSettled(ctx context.Context, fresh *redis.ClusterClient, key string) (st
 func (l *keyLoad) summary() string {
 	l.errMu.Lock()
 	defer l.errMu.Unlock()
-	return fmt.Sprintf("reads %d writes %d misses %d wrong %d errors %d (CLUSTERDOWN %d) %v", l.reads.Load(), l.writes.Load(),
-		l.misses.Load(), l.wrong.Load(), l.errs.Load(), l.downErrs.Load(), l.firstErrs)
+	return fmt.Sprintf("reads %d writes %d misses %d wrong %d errors %d (CLUSTERDOWN %d, on %q %d) %v", l.reads.Load(),
+		l.writes.Load(), l.misses.Load(), l.wrong.Load(), l.errs.Load(), l.downErrs.Load(), l.gone, l.goneErrs.Load(), l.firstErrs)
 }
 
 // waitBalanced waits (up to limit) until every node routes by the same
@@ -254,6 +259,8 @@ func TestHandoffLeave(t *testing.T) {
 	cc := newClusterClient(t, nodes[0].Addr())
 	ctx := longCtx(t)
 	load := newKeyLoad(cc, "hl", 3000, 4)
+	leaver := nodes[2]
+	load.gone = leaver.Addr()
 	if err := load.preload(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +270,6 @@ func TestHandoffLeave(t *testing.T) {
 	go func() { defer close(done); load.run(runCtx) }()
 	defer func() { stop(); <-done }()
 
-	leaver := nodes[2]
 	rest := []*Server{nodes[0], nodes[1], nodes[3]}
 	// The leaver is watched until Shutdown returns: once its node is
 	// closed, nothing checks its state and it would read down.
@@ -301,15 +307,22 @@ func TestHandoffLeave(t *testing.T) {
 	if load.misses.Load() != 0 {
 		t.Fatalf("%d reads missed keys that existed: %s", load.misses.Load(), load.summary())
 	}
-	// A node answers CLUSTERDOWN only while it is down; a client may meet
-	// the closed leaver only if the linger ended before every member had
-	// the last table.
+	// A node answers CLUSTERDOWN only while it is down. Any other failure
+	// is a client meeting the closed leaver: not checked if the linger
+	// ended before every member had the last table; once they all had it,
+	// still possible for a client whose last map reload came before that
+	// and that sent nothing to the leaver's old slots while it lingered
+	// (docs/cluster.md "Graceful leave"). This load comes back to a key
+	// only every several seconds, longer than the linger's 300 ms of
+	// quiet, and go-redis v9.23 retries a refused command on the node its
+	// map names (it reloads on MOVED, not on a refused dial), so such a
+	// command fails until the client's next reload (every 10 s).
 	down := load.downErrs.Load()
 	if down != 0 && !wasDown {
 		t.Fatalf("%d requests answered CLUSTERDOWN, and no node was seen down: %s", down, load.summary())
 	}
-	if n := load.errs.Load() - down; n != 0 && leaver.handoff.peersReported.Load() {
-		t.Fatalf("%d requests failed: %s", n, load.summary())
+	if n := load.errs.Load() - down - load.goneErrs.Load(); n != 0 && leaver.handoff.peersReported.Load() {
+		t.Fatalf("%d requests failed, not on the leaver: %s", n, load.summary())
 	}
 	if wasDown {
 		t.Log("a node was down (no-quorum) during the load")
