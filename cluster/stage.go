@@ -143,7 +143,7 @@ func nextTable(in stageInput) *Table {
 		case p == np:
 			st.rows[s] = trow
 		case alive[pi] && flips < in.maxFlips && flipReady(cur, s, idx[npi]) && in.reports[np].live(cur.version, s) &&
-			!loading.from(np, p):
+			!loading.from(np, p) && replicasReady(in, s, trow, p):
 			st.rows[s] = trow
 			flips++
 			st.used[p] = true // a leaving old primary stays a member for this table: it seals the slot
@@ -163,6 +163,24 @@ func nextTable(in stageInput) *Table {
 		}
 	}
 	return st.build()
+}
+
+// replicasReady reports whether every replica of trow, slot s's target
+// row, holds the slot live in in.cur, or is its current primary p (which
+// keeps its copy and resumes at its own seal). A slot flips only then: at
+// the flip a leaving primary drops its copy, so a replica still loading
+// would leave the new primary the slot's one complete copy, and a failure
+// of it (a freeze just after a leave's flip, found by
+// TestBinaryClusterSoak) lost writes WAIT had acknowledged. A target
+// replica that does not hold the slot yet is listed in the staged row
+// meanwhile (nextTable's default case), where it loads from p.
+func replicasReady(in stageInput, s int, trow []string, p string) bool {
+	for _, id := range trow[1:] {
+		if id != p && (!in.cur.holdsIndex(s, in.cur.IndexOf(id)) || !in.reports[id].live(in.cur.version, s)) {
+			return false
+		}
+	}
+	return true
 }
 
 // loadingLinks records, by member ID, the primaries (by ID) that member

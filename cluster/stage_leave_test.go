@@ -437,6 +437,7 @@ func TestStageLeaveCopiesLeaversRolesOnly(t *testing.T) {
 // flips in the table after, once it reports the slot live (a report the
 // server makes only after the primary's mark: cluster/repl/mark.go).
 func TestStageLaterReplicaStagedFirst(t *testing.T) {
+	allDirect := 0
 	for _, c := range []struct{ n, r int }{{4, 2}, {5, 2}, {3, 2}, {4, 1}} {
 		ms, t1, t2, leaver, target := plannedLeave(t, uint64(500+c.n*10+c.r), c.n, c.r)
 		li := t1.IndexOf(leaver)
@@ -445,13 +446,31 @@ func TestStageLaterReplicaStagedFirst(t *testing.T) {
 			if t1.OwnerIndex(s) != li {
 				continue
 			}
+			// A slot flips at once only to its first replica, and only
+			// where the target row's replicas hold it already
+			// (replicasReady). The target row: t2's if it flipped, else
+			// the one its staging aims at.
+			row := t2.prefs[s*t2.width : (s+1)*t2.width]
+			if t2.IncomingIndex(s) >= 0 {
+				row = targetRow(nil, t2, s)
+			}
+			tp := t2.Member(int(row[0])).ID
+			ready := t1.Rank(s, t1.IndexOf(tp)) == 1
+			for _, m := range row[1:] {
+				ready = ready && t1.Rank(s, t1.IndexOf(t2.Member(int(m)).ID)) >= 0
+			}
 			np := t2.Owner(s)
 			if np.ID != leaver {
-				if rank := t1.Rank(s, t1.IndexOf(np.ID)); rank != 1 {
-					t.Fatalf("n=%d r=%d: slot %d flipped to %s, rank %d in the table before", c.n, c.r, s, np.ID[:8], rank)
+				if rank := t1.Rank(s, t1.IndexOf(np.ID)); rank != 1 || !ready {
+					t.Fatalf("n=%d r=%d: slot %d flipped to %s, rank %d in the table before (target replicas held it: %v)",
+						c.n, c.r, s, np.ID[:8], rank, ready)
 				}
 				direct++
 				continue
+			}
+			if ready {
+				t.Fatalf("n=%d r=%d: slot %d stayed with the leaver although %s and the target's replicas hold it live",
+					c.n, c.r, s, tp[:8])
 			}
 			in, ok := t2.Incoming(s)
 			if !ok {
@@ -462,9 +481,10 @@ func TestStageLaterReplicaStagedFirst(t *testing.T) {
 				inRow++
 			}
 		}
-		if staged == 0 || direct == 0 {
-			t.Fatalf("n=%d r=%d: %d slots flipped at once, %d staged: the test shows nothing", c.n, c.r, direct, staged)
+		if staged == 0 {
+			t.Fatalf("n=%d r=%d: %d slots flipped at once, none staged: the test shows nothing", c.n, c.r, direct)
 		}
+		allDirect += direct
 		// A table with no new reports keeps the staging, and the version
 		// it began at (a mark under table 6 still counts).
 		still := nextTable(stageInput{cur: t2, target: target, alive: aliveOf(ms), replicas: c.r, version: 7, maxFlips: flipBatch, stage: true})
@@ -484,6 +504,9 @@ func TestStageLaterReplicaStagedFirst(t *testing.T) {
 		}
 		t.Logf("n=%d r=%d: %d of the leaver's slots flipped to their first replica, %d staged (%d with the incoming member listed last)",
 			c.n, c.r, direct, staged, inRow)
+	}
+	if allDirect == 0 {
+		t.Fatal("no slot flipped at once in any case: the test shows nothing")
 	}
 }
 
