@@ -56,16 +56,14 @@ import (
 // primaries) and every process that should be alive is. On failure the
 // node logs (loglevel notice) and the event log go to /tmp/soak-fail-*.log.
 func TestBinaryClusterSoak(t *testing.T) {
-	if os.Getenv("SOAK_EVENTS") == "" && os.Getenv("SOAK_SEED") == "" {
-		// Not run by default while it finds violations (2026-12-06, 30
-		// events per run: 5 of 9 runs failed): WAIT-acknowledged keys of a
-		// leaver's slots lost when their new primary froze right after the
-		// flip, before their new replica was live ("took over slots as
-		// primary" from=unknown in_sync=0); and SETs answered OK on a
-		// node given slots back after a freeze, then read back older (a
-		// join right after). SOAK_EVENTS=12 is the intended default.
-		t.Skip("known guarantee violations: set SOAK_EVENTS (and SOAK_SEED to replay) to run")
-	}
+	// Two violations it found (2026-12-06, runs of 30 events): keys of a
+	// leaver's slots, acknowledged by WAIT, lost when their new primary
+	// froze right after the flip before their new replica was live (fixed:
+	// a slot flips only once its target replicas hold it, docs/cluster.md
+	// "Graceful leave"); and SETs answered OK by a node given slots back
+	// after a freeze, read back older from the nodes it took them from
+	// when a join followed at once (seen 3 times in 10 runs on builds
+	// before 62ba57d, not since; cause not found).
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("SOAK_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
