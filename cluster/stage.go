@@ -99,7 +99,6 @@ func nextTable(in stageInput) *Table {
 		st.used[m.ID] = true
 	}
 	flips := 0
-	loading := loadingFrom(in)
 	// The rows are cut from two arrays (target rows, staged rows), not
 	// allocated slot by slot: this runs once per stepEvery during a move.
 	w := t.width
@@ -143,7 +142,7 @@ func nextTable(in stageInput) *Table {
 		case p == np:
 			st.rows[s] = trow
 		case alive[pi] && flips < in.maxFlips && flipReady(cur, s, idx[npi]) && in.reports[np].live(cur.version, s) &&
-			!loading.from(np, p) && replicasReady(in, s, trow, p):
+			replicasReady(in, s, trow, p):
 			st.rows[s] = trow
 			flips++
 			st.used[p] = true // a leaving old primary stays a member for this table: it seals the slot
@@ -182,49 +181,6 @@ func replicasReady(in stageInput, s int, trow []string, p string) bool {
 	}
 	return true
 }
-
-// loadingLinks records, by member ID, the primaries (by ID) that member
-// still loads some slot from: a slot its report for cur's version lists as
-// not live, which it holds in cur (as replica, incoming or retained
-// member).
-type loadingLinks map[string]map[string]bool
-
-// loadingFrom returns in's loadingLinks.
-//
-// A staged slot flips only once its incoming member loads nothing more
-// from the slot's primary. The replication link between the two carries
-// every slot the member holds of that primary, in one stream: the
-// primary's seal of a flipped slot follows on it whatever snapshot data
-// the link wrote before (up to a window), and the member reads that data
-// at the snapshot pace first. In joins under load the new node's clients
-// waited for such seals 2-25 ms, up to 88 ms (docs/performance.md "The
-// commands a hand-over holds"). Flipping a primary's slots once their link
-// is idle makes the seals the next frames on it.
-func loadingFrom(in stageInput) loadingLinks {
-	cur := in.cur
-	out := loadingLinks{}
-	for id, h := range in.reports {
-		m := cur.IndexOf(id)
-		if m < 0 || h.version != cur.version {
-			continue
-		}
-		for _, r := range h.notLive {
-			for s := r.Start; s <= r.End && s < NumSlots; s++ {
-				if !cur.holdsIndex(s, m) {
-					continue
-				}
-				if out[id] == nil {
-					out[id] = map[string]bool{}
-				}
-				out[id][cur.Owner(s).ID] = true
-			}
-		}
-	}
-	return out
-}
-
-// from reports whether member id loads some slot from primary p.
-func (l loadingLinks) from(id, p string) bool { return l[id][p] }
 
 // flipReady reports whether member index m of cur may take slot s over
 // from its live primary in the next table (given its live report): it is
