@@ -39,7 +39,8 @@
 // slot keeps its primary and names the new one its incoming member
 // ([Table.Incoming], [Table.Holders]); the owner replicates held slots and
 // reports which are live ([Node.ReportHeld]); the coordinator flips ready
-// slots in batches. A replica that a new row drops keeps its copy as the
+// slots (the new primary's copy and the target row's replicas live) in
+// batches. A replica that a new row drops keeps its copy as the
 // slot's retained member ([Table.Retained]) until the row's new replicas
 // report theirs live. [Node.BeginLeave] plans a leaving node out the same
 // way before it closes. See docs/cluster.md "Moving slots without a miss".
