@@ -175,11 +175,17 @@ func nextTable(in stageInput) *Table {
 // meanwhile (nextTable's default case), where it loads from p.
 func replicasReady(in stageInput, s int, trow []string, p string) bool {
 	for _, id := range trow[1:] {
-		if id != p && (!in.cur.holdsIndex(s, in.cur.IndexOf(id)) || !in.reports[id].live(in.cur.version, s)) {
+		if id != p && !in.ready(id, s) {
 			return false
 		}
 	}
 	return true
+}
+
+// ready reports whether member id holds slot s in in.cur (in any role)
+// and reported it live for in.cur's version.
+func (in stageInput) ready(id string, s int) bool {
+	return in.cur.holdsIndex(s, in.cur.IndexOf(id)) && in.reports[id].live(in.cur.version, s)
 }
 
 // flipReady reports whether member index m of cur may take slot s over

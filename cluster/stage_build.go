@@ -123,10 +123,7 @@ func (t *Table) stageColumns() {
 // promote it (liveFirst, leaverFirst).
 func (st *staging) retain(s int, row []string, inc string, ms []Member, leavers bool) string {
 	cur, in := st.in.cur, st.in
-	notReady := func(id string) bool {
-		return !cur.holdsIndex(s, cur.IndexOf(id)) || !in.reports[id].live(cur.version, s)
-	}
-	if !slices.ContainsFunc(row[1:], notReady) {
+	if !slices.ContainsFunc(row[1:], func(id string) bool { return !in.ready(id, s) }) {
 		return ""
 	}
 	keeps := func(id string) bool {
