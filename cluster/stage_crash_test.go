@@ -79,19 +79,7 @@ func TestDepartureCopiesOnlyItsRoles(t *testing.T) {
 					alive = rest
 				}
 				roles, copies := departedRoles(joined, gone.ID), 0
-				cur, reports := joined, allLive(ms, joined.version)
-				for step := 0; ; step++ {
-					if step == 20 {
-						t.Fatalf("n=%d r=%d: no settled table in 20 steps", c.n, c.r)
-					}
-					next := nextTable(stageInput{cur: cur, target: rest, alive: aliveOf(alive), reports: reports,
-						replicas: c.r, version: cur.version + 1, maxFlips: flipBatch, stage: true})
-					copies += newHolders(cur, next)
-					cur, reports = next, allLive(alive, next.version)
-					if next.incoming == nil && next.Len() == len(rest) && primariesBalanced(next) {
-						break
-					}
-				}
+				stepEach(t, joined, rest, alive, c.r, func(prev, next *Table) { copies += newHolders(prev, next) })
 				if copies < roles || float64(copies) > c.bound*float64(roles) {
 					t.Errorf("n=%d r=%d, %s departs (crash %v): %d new copies for its %d roles (%.4f×, bound %.3f×)",
 						c.n, c.r, gone.ID[:8], crash, copies, roles, float64(copies)/float64(roles), c.bound)

@@ -64,6 +64,13 @@ func checkStaged(t *testing.T, what string, tab *Table) {
 // hold the slot, and returns the final table and the number of steps.
 func stepUntilDone(t *testing.T, cur *Table, want, alive []Member, replicas int) (*Table, int) {
 	t.Helper()
+	return stepEach(t, cur, want, alive, replicas, nil)
+}
+
+// stepEach is stepUntilDone calling each, if not nil, with every step's
+// table and the one before it.
+func stepEach(t *testing.T, cur *Table, want, alive []Member, replicas int, each func(prev, next *Table)) (*Table, int) {
+	t.Helper()
 	for step := 1; step < 100; step++ {
 		if still := nextTable(stageInput{cur: cur, target: want, alive: aliveOf(alive), replicas: replicas,
 			version: cur.version + 1, maxFlips: flipBatch, stage: true}); cur.incoming != nil && !sameRowIDs(still, cur) {
@@ -72,6 +79,9 @@ func stepUntilDone(t *testing.T, cur *Table, want, alive []Member, replicas int)
 		next := nextTable(stageInput{cur: cur, target: want, alive: aliveOf(alive), reports: allLive(alive, cur.version),
 			replicas: replicas, version: cur.version + 1, maxFlips: flipBatch, stage: true})
 		checkStaged(t, fmt.Sprint("step ", step), next)
+		if each != nil {
+			each(cur, next)
+		}
 		flips := 0
 		for s := range NumSlots {
 			p, np := cur.Owner(s).ID, next.Owner(s).ID
