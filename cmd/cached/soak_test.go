@@ -519,19 +519,12 @@ func soakValue(gen, i int) string { return fmt.Sprintf("v%d-%d-%032d", gen, i, i
 
 // soakGen returns the gen of a value of key i.
 func soakGen(v string, i int) (int, bool) {
-	f := strings.SplitN(strings.TrimPrefix(v, "v"), "-", 3)
-	if len(f) != 3 || f[1] != strconv.Itoa(i) || v != soakValue(atoiOr(f[0]), i) {
+	g, _, _ := strings.Cut(strings.TrimPrefix(v, "v"), "-")
+	n, err := strconv.Atoi(g)
+	if err != nil || v != soakValue(n, i) {
 		return 0, false
 	}
-	return atoiOr(f[0]), true
-}
-
-func atoiOr(s string) int {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return -1
-	}
-	return n
+	return n, true
 }
 
 // preload writes gen 0 of every key, in one pipeline per primary ending
