@@ -55,8 +55,9 @@ func (s State) String() string {
 const healthEvery = 50 * time.Millisecond
 
 // minPauseAfter is the shortest stall of the state checks taken for a
-// paused process: shorter stalls happen on a loaded machine (and while the
-// loop pings or runs subscribers) and must not make the node flap.
+// paused process: shorter stalls happen on a loaded machine and must not
+// make the node flap. (A loop busy in subscribers or planning is no stall:
+// watchLoop stamps for it.)
 const minPauseAfter = 2 * time.Second
 
 // pauseAfter is how long the state checks may stall before the node counts
@@ -64,9 +65,12 @@ const minPauseAfter = 2 * time.Second
 func (n *Node) pauseAfter() time.Duration { return max(n.nodeTimeout, minPauseAfter) }
 
 // State returns the node's current state. Only StateOK may serve keys. The
-// loop re-checks the state every healthEvery; if it has not for
-// pauseAfter (the process was paused: SIGSTOP, a VM freeze), State
-// reports StateNoQuorum. After a pause, and after it lost the majority
+// loop re-checks the state every healthEvery, and while it is busy
+// (subscribers, planning) watchLoop stamps the check for it; if no check
+// was stamped for pauseAfter (the process was paused: SIGSTOP, a VM
+// freeze; or the loop was busy without a majority in sight), State
+// reports StateNoQuorum, and so it does from the moment the node is
+// marked for a re-sync. After a pause, and after it lost the majority
 // (StateNoQuorum for NodeTimeout without a majority in sight), the node
 // stays StateNoQuorum until it has exchanged state with a majority of its
 // table's members again (see resyncOnce), so that a node that wakes up or
@@ -83,7 +87,8 @@ func (n *Node) State() State { return n.StateAt(n.clock()) }
 // State's against now: a reading taken before a pause does not see it,
 // so a caller must read the clock again after anything that may wait.
 func (n *Node) StateAt(now int64) State {
-	if now-n.checked.Load() > int64(n.pauseAfter()) {
+	// checked before resync: notePause marks resync before it stamps.
+	if now-n.checked.Load() > int64(n.pauseAfter()) || n.resync.Load() {
 		return StateNoQuorum
 	}
 	return State(n.state.Load())
@@ -169,19 +174,55 @@ func (n *Node) reachLocked(t *Table) (reach, total int) {
 	return reach, total
 }
 
-// notePause stamps n.checked and, if the loop stalled for pauseAfter (the
-// process was paused: SIGSTOP, a VM freeze), marks the node as re-syncing.
-// The loop calls it first whenever it wakes, before it may plan: a
-// coordinator thawed by a planning timer once planned from its old view
-// and gave its table the version the others had agreed on meanwhile (two
-// different tables of one version; the thawed node then served stale
-// copies). Called by loop only.
+// notePause stamps n.checked and, if no check was stamped for pauseAfter
+// (the process was paused: SIGSTOP, a VM freeze; or the loop was busy
+// while the node saw no majority, see watchLoop), marks the node as
+// re-syncing, before the stamp, so that StateAt never sees the new stamp
+// without the mark. The loop calls it first whenever it wakes, before it
+// may plan: a coordinator thawed by a planning timer once planned from its
+// old view and gave its table the version the others had agreed on
+// meanwhile (two different tables of one version; the thawed node then
+// served stale copies). watchLoop never stamps over such a gap, so the
+// loop sees it however long it was busy. Called by loop only.
 func (n *Node) notePause() {
 	now := n.clock()
-	if prev := n.checked.Swap(now); now-prev > int64(n.pauseAfter()) && n.joined.Load() {
+	if prev := n.checked.Load(); now-prev > int64(n.pauseAfter()) && n.joined.Load() {
 		n.resync.Store(true) // paused: our table may be stale
 		n.log.Warn("cluster: the node was paused, re-syncing with peers", "for", time.Duration(now-prev))
 		n.wakeJoin()
+	}
+	n.checked.Store(now)
+}
+
+// watchLoop stamps the pause check (n.checked) every healthEvery while the
+// loop is busy running subscribers or planning (n.busy), which under load
+// may take longer than pauseAfter and is no pause of the process. It
+// stamps only while the node sees a majority of its table (the loop, busy,
+// does not check that meanwhile) and never over a gap longer than
+// pauseAfter: after a real pause StateAt reports StateNoQuorum whichever
+// goroutine wakes first, and the loop's notePause sees the pause however
+// long the loop was busy. While the loop is idle only the loop stamps
+// (tests count its rounds by the stamp). It returns when n.stop closes.
+func (n *Node) watchLoop() {
+	defer n.wg.Done()
+	tick := time.NewTicker(healthEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-tick.C:
+		}
+		if !n.busy.Load() {
+			continue
+		}
+		n.mu.Lock()
+		q := n.quorumLocked(n.table.Load())
+		n.mu.Unlock()
+		now := n.clock()
+		if prev := n.checked.Load(); q && now > prev && now-prev <= int64(n.pauseAfter()) {
+			n.checked.CompareAndSwap(prev, now) // lost to the loop's own stamp: fine
+		}
 	}
 }
 

@@ -21,12 +21,14 @@ import (
 // next term, see [Table.Term]).
 // All methods are safe for concurrent use.
 //
-// A Node owns three goroutines besides memberlist's own: one that calls
-// subscribers, checks the node's [State] and ends Forget bans, one that
-// joins the seeds (if Config.Join is set) and then keeps re-joining members
-// of past tables that are not in the live view (partitions heal on their
-// own), and one that re-advertises the node's meta when its leaving flag or
-// holding report changes. Close stops them all.
+// A Node owns five goroutines besides memberlist's own: one that calls
+// subscribers, checks the node's [State] and ends Forget bans; one that
+// stamps the state check while that one is busy (so that slow subscribers
+// do not read as a paused process); one that joins the seeds (if
+// Config.Join is set) and then keeps re-joining members of past tables that
+// are not in the live view (partitions heal on their own); one that
+// re-advertises the node's meta when its leaving flag or holding report
+// changes; and one that sends heartbeats. Close stops them all.
 type Node struct {
 	id       string
 	replicas int
@@ -84,7 +86,8 @@ type Node struct {
 	state       atomic.Int32  // State
 	lastQuorum  time.Time     // owned by loop: last time a majority was seen
 	clock       func() int64  // Config.Clock: monotonic ns, the pause check's time
-	checked     atomic.Int64  // clock reading of the loop's last state check
+	checked     atomic.Int64  // clock reading of the last state check (loop), or of watchLoop's stamp while the loop is busy
+	busy        atomic.Bool   // the loop runs subscribers or plans: watchLoop stamps checked
 	hadQuorum   bool          // owned by loop: the last check saw a majority
 	lossReach   int           // owned by loop: >0 while an ok node misses the majority: fewest members seen meanwhile
 	resync      atomic.Bool   // paused or lost the majority: not ok until a state exchange with a majority
@@ -92,7 +95,7 @@ type Node struct {
 
 	kick chan struct{}  // capacity 1: wakes loop after a new table or ban
 	stop chan struct{}  // closed by shutdown
-	wg   sync.WaitGroup // loop and joinLoop
+	wg   sync.WaitGroup // the goroutines the node owns
 
 	lifeMu sync.Mutex // serializes Leave and Join with shutdown; protects closed, left
 	closed bool
@@ -187,8 +190,9 @@ func New(cfg Config) (*Node, error) {
 		n.state.Store(int32(StateJoining))
 	}
 	n.mu.Unlock()
-	n.wg.Add(4)
+	n.wg.Add(5)
 	go n.loop()
+	go n.watchLoop()
 	go n.joinLoop()
 	go n.metaLoop()
 	go n.beatLoop()

@@ -116,7 +116,9 @@ func (n *Node) subscribers() []func(*Table) {
 // this node is the coordinator and the members changed (planDelay after the
 // change), calls subscribers with each new table and then the lost-slot
 // callbacks, re-checks the node's State (after every change and every
-// healthEvery) and ends Forget bans on time. It returns when n.stop closes.
+// healthEvery) and ends Forget bans on time. While it plans or runs
+// callbacks it sets n.busy, and watchLoop stamps the pause check for it.
+// It returns when n.stop closes.
 func (n *Node) loop() {
 	defer n.wg.Done()
 	var delivered *Table
@@ -138,7 +140,9 @@ func (n *Node) loop() {
 		case <-planTimer.C:
 			planArmed = false
 			n.notePause() // a pause is noticed before planning from an old view
+			n.busy.Store(true)
 			n.plan(false)
+			n.busy.Store(false)
 		}
 		if next, ok := n.expireBans(); ok {
 			banTimer.Reset(time.Until(next))
@@ -167,6 +171,7 @@ func (n *Node) loop() {
 			continue // its subscribers get no table that lists it from before (node_restart.go)
 		}
 		delivered = t
+		n.busy.Store(true) // watchLoop stamps the pause check meanwhile
 		for _, fn := range n.subscribers() {
 			fn(t)
 		}
@@ -175,6 +180,7 @@ func (n *Node) loop() {
 				fn(slices.Clone(lost))
 			}
 		}
+		n.busy.Store(false)
 		n.setState(st, t)
 	}
 }
