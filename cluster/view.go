@@ -154,7 +154,9 @@ func (n *Node) loop() {
 		t := n.table.Load()
 		st := n.checkHealth(t)
 		if t == delivered {
-			n.setState(st, t)
+			if !n.okTooEarly(st, t) {
+				n.setState(st, t)
+			}
 			continue
 		}
 		// A state that stops serving takes effect before subscribers see
@@ -181,6 +183,19 @@ func (n *Node) loop() {
 			}
 		}
 		n.busy.Store(false)
-		n.setState(st, t)
+		if !n.okTooEarly(st, t) {
+			n.setState(st, t)
+		}
 	}
+}
+
+// okTooEarly reports whether st, StateOK computed for table t, would end
+// another state although a newer table arrived since the loop read t: a
+// re-sync that ended between the two reads (resyncOnce brings the
+// majority's table, then clears resync) must not turn the node ok before
+// its subscribers have that table. The loop then comes round again (the
+// newer table's store kicked it) and delivers it first. Called by loop
+// only.
+func (n *Node) okTooEarly(st State, t *Table) bool {
+	return st == StateOK && State(n.state.Load()) != StateOK && n.table.Load() != t
 }
