@@ -53,11 +53,21 @@ func TestStateOKOnlyAfterSubscribersHaveTable(t *testing.T) {
 func TestStateAtPause(t *testing.T) {
 	n := startNode(t, Config{NodeID: strings.Repeat("3", 40), AnnouncePort: 7002})
 	waitFor(t, convergeWithin, "the node turns ok", func() bool { return n.State() == StateOK })
-	checked := n.checked.Load()
-	if st := n.StateAt(checked); st != StateOK {
-		t.Fatalf("StateAt(the last check) = %v, want ok", st)
+	// The loop (or watchLoop) may stamp a newer check between the reads:
+	// the readings count only when the stamp stood still meanwhile.
+	for range 1000 {
+		checked := n.checked.Load()
+		atCheck, past := n.StateAt(checked), n.StateAt(checked+int64(n.pauseAfter())+1)
+		if n.checked.Load() != checked {
+			continue
+		}
+		if atCheck != StateOK {
+			t.Fatalf("StateAt(the last check) = %v, want ok", atCheck)
+		}
+		if past != StateNoQuorum {
+			t.Fatalf("StateAt(pauseAfter past the last check) = %v, want no-quorum", past)
+		}
+		return
 	}
-	if st := n.StateAt(checked + int64(n.pauseAfter()) + 1); st != StateNoQuorum {
-		t.Fatalf("StateAt(pauseAfter past the last check) = %v, want no-quorum", st)
-	}
+	t.Fatal("the check's stamp moved during every one of 1000 readings")
 }
