@@ -247,7 +247,13 @@ func (s *Server) handOff(reason string) {
 		return
 	}
 	n := cs.node.Load()
-	if n == nil || n.State() != cluster.StateOK || n.Table().Len() < 2 {
+	if n == nil {
+		return
+	}
+	if st := n.State(); st != cluster.StateOK && !s.leaveUnplanned(n, reason, st, limit) {
+		return
+	}
+	if n.Table().Len() < 2 {
 		return
 	}
 	start := time.Now()
@@ -276,6 +282,44 @@ func (s *Server) handOff(reason string) {
 	}
 	s.logHandoff(n, before, start, true)
 	s.lingerWhileMoved(n, deadline.C)
+}
+
+// plannedInGrace is how long a node that is not planned in when it is
+// asked to stop waits for a table that planned it in before the
+// coordinator saw its leave flag (the coordinator plans planDelay, 20 ms,
+// after a change and the flag travels by gossip).
+const plannedInGrace = time.Second
+
+// leaveUnplanned handles a graceful stop of a node that is not ok. One
+// listed in its table (cut off, or just thawed) hands nothing over: its
+// replicas take its slots over when it is gone, as after a crash. One not
+// planned in yet (joining, or re-joining after a restart under its old
+// ID) sets its leave flag, so that the coordinator does not plan it in
+// while it stops; if a table planned it in before the flag was seen
+// (within plannedInGrace, at most limit), it returns true: the node hands
+// over as any member. It logs what it did.
+func (s *Server) leaveUnplanned(n *cluster.Node, reason string, st cluster.State, limit time.Duration) bool {
+	if n.Table().IndexOf(n.ID()) >= 0 {
+		s.log.Warn("cluster: not handing slots over before leaving: the node is not ok; its replicas take its slots over",
+			"reason", reason, "state", st.String(), "slots", ownedSlots(n))
+		return false
+	}
+	n.BeginLeave()
+	grace := time.NewTimer(min(plannedInGrace, limit))
+	defer grace.Stop()
+	tick := time.NewTicker(handoffPoll)
+	defer tick.Stop()
+	for {
+		if n.Table().IndexOf(n.ID()) >= 0 && n.State() == cluster.StateOK {
+			return true
+		}
+		select {
+		case <-grace.C:
+			s.log.Warn("cluster: leaving before being planned in: nothing to hand over", "reason", reason, "state", st.String())
+			return false
+		case <-tick.C:
+		}
+	}
 }
 
 // retainedSlots counts the slots n keeps a copy of as their retained

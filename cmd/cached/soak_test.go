@@ -60,10 +60,13 @@ func TestBinaryClusterSoak(t *testing.T) {
 	// leaver's slots, acknowledged by WAIT, lost when their new primary
 	// froze right after the flip before their new replica was live (fixed:
 	// a slot flips only once its target replicas hold it, docs/cluster.md
-	// "Graceful leave"); and SETs answered OK by a node given slots back
-	// after a freeze, read back older from the nodes it took them from
-	// when a join followed at once (seen 3 times in 10 runs on builds
-	// before 62ba57d, not since; cause not found).
+	// "Graceful leave"); and SETs sent to a node while it was frozen,
+	// answered OK when it thawed and then read back older: for a moment
+	// after the thaw its state still said ok and its old table gave it
+	// slots the others had taken over meanwhile, so it applied them and
+	// then dropped them with those slots (fixed: State reports no-quorum
+	// from the moment the stall is seen, docs/cluster.md "The window and
+	// what can be lost").
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("SOAK_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
@@ -385,7 +388,10 @@ func (s *soak) settled() bool {
 			if err != nil {
 				s.t.Errorf("leaver %s (%s) exited: %v", p.addr, s.ids[p], err)
 			}
-			if !strings.Contains(p.logs.String(), "slots handed over") {
+			// A node the cluster had not planned in yet (a leave right
+			// after its join or restart) has nothing to hand over.
+			if logs := p.logs.String(); !strings.Contains(logs, "slots handed over") &&
+				!strings.Contains(logs, "leaving before being planned in: nothing to hand over") {
 				s.t.Errorf("leaver %s did not log its hand-over: %s", p.addr, handoffLines(p.logs.String()))
 			}
 			s.logf("%s exited after its leave: %s", p.addr, handoffLines(p.logs.String()))
