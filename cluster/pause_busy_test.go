@@ -64,7 +64,12 @@ func (b *busyNode) unblock() {
 // version: the loop hands it to the subscriber.
 func (b *busyNode) deliver(t *testing.T) uint64 {
 	t.Helper()
+	deadline := time.Now().Add(convergeWithin)
 	for !b.n.plan(true) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node planned no new table within %v", convergeWithin)
+		}
+		time.Sleep(time.Millisecond)
 	}
 	return b.n.Table().Version()
 }
