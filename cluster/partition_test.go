@@ -19,12 +19,6 @@ const partitionWithin = 45 * time.Second
 // the first. The lowest-ID node is returned first.
 func startNet(t *testing.T, nw *clustertest.Net, k int) []*cluster.Node {
 	t.Helper()
-	return startNetWith(t, nw, k, nil)
-}
-
-// startNetWith is startNet with mutate applied to every node's config.
-func startNetWith(t *testing.T, nw *clustertest.Net, k int, mutate func(*cluster.Config)) []*cluster.Node {
-	t.Helper()
 	var nodes []*cluster.Node
 	for i := range k {
 		tr, err := nw.Transport("127.0.0.1")
@@ -33,9 +27,6 @@ func startNetWith(t *testing.T, nw *clustertest.Net, k int, mutate func(*cluster
 		}
 		cfg := cluster.Config{AnnounceHost: "127.0.0.1", AnnouncePort: 7000 + i, Transport: tr,
 			NodeTimeout: 200 * time.Millisecond}
-		if mutate != nil {
-			mutate(&cfg)
-		}
 		if i > 0 {
 			cfg.Join = []string{nodes[0].GossipAddr()}
 		}
@@ -238,14 +229,10 @@ func TestPartitionWindowFigures(t *testing.T) {
 // confirmation, so memberlist takes its longest suspicion timeout, ~5 s,
 // to declare them dead; before heartbeats the node kept serving until
 // then, seconds after the majority had re-planned its slots). After the
-// heal the five agree again. Memberlist's suspicions run 3× their default
-// here (SuspicionMult 12: ~14 s unconfirmed), so that the heartbeats'
-// ~3.2 s wins by a margin no machine load closes (with the default, the
-// two were 2 s apart, and the test failed 3 times in about 12 runs on a
-// machine at load 2-15).
+// heal the five agree again.
 func TestCutNodeStopsWhileItsPeersSeemAlive(t *testing.T) {
 	nw := clustertest.NewNet()
-	nodes := startNetWith(t, nw, 5, func(c *cluster.Config) { c.SuspicionMult = 12 })
+	nodes := startNet(t, nw, 5)
 	poll(t, "the nodes agree", func() bool { return agreed(nodes) })
 	lowestFirst(nodes)
 	iso := nodes[4]
