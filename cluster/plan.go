@@ -70,6 +70,9 @@ func plan(prev *Table, members []Member, replicas int, version uint64, defrag bo
 	promoting := false
 	for r := range t.width {
 		l := newLayer(t, r)
+		if !defrag && r > 0 && prev != nil {
+			l.markVacant(prev, remap)
+		}
 		l.seed(prev, remap)
 		promoting = promoting || l.promoted()
 		l.setQuotas()
@@ -140,8 +143,20 @@ type layer struct {
 	// holder. Nothing moves them.
 	pinned []bool
 	// fresh marks, while fill runs, the slots that were free when it
-	// began (no holder kept them): whoever takes one copies it.
+	// began (no holder kept them) or vacant: whoever takes one copies it.
 	fresh []bool
+	// vacant marks, in a replica layer of a plan without defragmentation,
+	// the slots with a role left over for a new copy: fewer surviving
+	// previous holders plus new copies in the earlier layers than the
+	// row's width (a departed member's role, the holders after it shifted
+	// up). A member without the slot that takes this role over makes that
+	// copy, and the holder it replaces moves down a place (nextHolder)
+	// instead of out: releasing and moving these first adds no copy
+	// (releaseOne, fill). After a departure with 2 replicas no slot of
+	// the first replica layer is free, and balancing it moved roles of
+	// slots the departed member did not hold (docs/cluster.md, "Crashes
+	// copy the dead member's roles").
+	vacant []bool
 }
 
 func newLayer(t *Table, r int) *layer {
@@ -224,6 +239,29 @@ func (l *layer) nextHolder(prev *Table, remap []int32, s int) int32 {
 		}
 	}
 	return -1
+}
+
+// markVacant sets l.vacant (before seed): the slots whose surviving
+// previous holders and new copies in the earlier layers number fewer than
+// the table's width.
+func (l *layer) markVacant(prev *Table, remap []int32) {
+	l.vacant = make([]bool, NumSlots)
+	w := l.t.width
+	for s := range NumSlots {
+		row := prev.prefs[s*prev.width : (s+1)*prev.width]
+		n := 0
+		for _, p := range row {
+			if remap[p] >= 0 {
+				n++
+			}
+		}
+		for _, m := range l.t.prefs[s*w : s*w+l.r] {
+			if !slices.ContainsFunc(row, func(p uint16) bool { return remap[p] == int32(m) }) {
+				n++
+			}
+		}
+		l.vacant[s] = n < w
+	}
 }
 
 // promoted reports whether the layer holds promoted slots.
@@ -376,7 +414,13 @@ func (l *layer) releaseExcess() {
 // releaseOne frees up to e slots of member m from one of its ranges.
 func (l *layer) releaseOne(m, e int) {
 	recv := l.receivers()
-	rs := runs(func(s int) bool { return int(l.own[s]) == m && l.takeable(s, recv) })
+	var rs []SlotRange
+	if l.vacant != nil { // vacant slots first: releasing them adds no copy
+		rs = runs(func(s int) bool { return int(l.own[s]) == m && l.vacant[s] && l.takeable(s, recv) })
+	}
+	if len(rs) == 0 {
+		rs = runs(func(s int) bool { return int(l.own[s]) == m && l.takeable(s, recv) })
+	}
 	if len(rs) == 0 { // nothing anyone below quota could take: release anyway
 		rs = runs(func(s int) bool { return int(l.own[s]) == m })
 	}
@@ -409,16 +453,17 @@ func (l *layer) releaseOne(m, e int) {
 // fill hands the free slots to members below quota, then any rest to the
 // least-loaded allowed member, and rebalances. With freshFirst (a plan
 // without defragmentation: a leave's or a crash's, from handedOn) the
-// rebalancing moves slots that were free at the start first, which adds
-// no copy, and others only where those cannot balance the layer. Plans
-// that defragment keep the rebalancing that merges ranges best: fresh
-// slots lie scattered, and moving them first left the random walk of
-// TestPlanRandomWalk with 8 primary ranges per member instead of 7 at most.
+// rebalancing moves slots that were free at the start or are vacant
+// (l.vacant) first, which adds no copy, and others only where those
+// cannot balance the layer. Plans that defragment keep the rebalancing
+// that merges ranges best: fresh slots lie scattered, and moving them
+// first left the random walk of TestPlanRandomWalk with 8 primary ranges
+// per member instead of 7 at most.
 func (l *layer) fill(freshFirst bool) {
 	if freshFirst {
 		l.fresh = make([]bool, NumSlots)
 		for s, m := range l.own {
-			l.fresh[s] = m < 0
+			l.fresh[s] = m < 0 || l.vacant != nil && l.vacant[s]
 		}
 	}
 	stuck := make([]bool, l.k)
@@ -437,11 +482,12 @@ func (l *layer) fill(freshFirst bool) {
 // below. It prefers runs next to the receiver's ranges and reports whether
 // it moved anything. Only replica layers need it: there a member may not
 // hold the slots it is primary of, so the greedy fill can leave it short.
-// With fresh it moves only slots that were free when the fill began: each
-// is a copy whoever takes it, so moving it adds none, where moving a slot
-// its holder kept makes a copy that balance alone asks for (after a crash
-// of 4 → 3 nodes, up to a sixth more copies than the dead member's roles:
-// docs/cluster.md "Crashes copy the dead member's roles").
+// With fresh it moves only slots that were free when the fill began or
+// are vacant: each is a copy whoever takes it, so moving it adds none,
+// where moving a slot its holder kept makes a copy that balance alone
+// asks for (after a crash of 4 → 3 nodes, up to a sixth more copies than
+// the dead member's roles: docs/cluster.md "Crashes copy the dead
+// member's roles").
 func (l *layer) rebalance(via, fresh bool) bool {
 	for u := range l.k {
 		if l.deficit(u) <= 0 {

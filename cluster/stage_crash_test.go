@@ -60,12 +60,15 @@ func TestStageCrashMovesOnlyTheDeadsSlots(t *testing.T) {
 // third member that copied the slot only to drop it at the flip, and the
 // replica layer's rebalancing moved roles of slots the member did not
 // hold: 1.00-1.35× its roles (crash) and 1.00-1.17× (leave). With two
-// replicas the second layer still moves some: at most 1.133× here.
+// replicas the first replica layer then still moved some (up to 1.100×
+// here) until its rebalancing released and moved roles of slots with a
+// vacant later role first (layer.vacant); with three the last layer
+// still moves a few (1.012× here, 1.112× before).
 func TestDepartureCopiesOnlyItsRoles(t *testing.T) {
 	for _, c := range []struct {
 		n, r  int
 		bound float64
-	}{{4, 1, 1.001}, {6, 1, 1.001}, {6, 2, 1.15}} {
+	}{{4, 1, 1.001}, {6, 1, 1.001}, {6, 2, 1.001}, {6, 3, 1.02}} {
 		ms := testMembers(uint64(700+c.n*10+c.r), c.n)
 		joined := BuildTable(ms[:1], c.r, 1)
 		for k := 2; k <= c.n; k++ {
