@@ -403,10 +403,23 @@ func waitReplicas(ctx context.Context, t *testing.T, addrs []string, dead string
 // each with a primary and one replica, two different nodes for which live
 // holds.
 func replicated(ranges []redis.ClusterSlot, live func(addr string) bool) bool {
+	return replicatedBy(ranges, live, 1)
+}
+
+// replicatedBy is replicated with the given number of replicas per slot:
+// every range lists replicas+1 different nodes for which live holds.
+func replicatedBy(ranges []redis.ClusterSlot, live func(addr string) bool, replicas int) bool {
 	covered := 0
 	for _, r := range ranges {
-		if len(r.Nodes) != 2 || !live(r.Nodes[0].Addr) || !live(r.Nodes[1].Addr) || r.Nodes[0].Addr == r.Nodes[1].Addr {
+		if len(r.Nodes) != replicas+1 {
 			return false
+		}
+		seen := map[string]bool{}
+		for _, n := range r.Nodes {
+			if !live(n.Addr) || seen[n.Addr] {
+				return false
+			}
+			seen[n.Addr] = true
 		}
 		covered += r.End - r.Start + 1
 	}

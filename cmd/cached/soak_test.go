@@ -26,8 +26,8 @@ import (
 	"github.com/cached/cached/protocol"
 )
 
-// TestBinaryClusterSoak starts 4 cached processes (cluster-replicas 1),
-// preloads keys with WAIT 1, runs a go-redis ClusterClient load (every
+// TestBinaryClusterSoak starts 4 cached processes (cluster-replicas 1, or
+// SOAK_REPLICAS), preloads keys with WAIT 1, runs a go-redis ClusterClient load (every
 // fourth request of a key a SET followed by WAIT 1 on its connection, the
 // others GETs) and performs SOAK_EVENTS events (default 12, the first four
 // one of each kind in a random order) chosen with SOAK_SEED (default: the time; the
@@ -83,11 +83,19 @@ func TestBinaryClusterSoak(t *testing.T) {
 		}
 		events = n
 	}
-	t.Logf("SOAK_SEED=%d SOAK_EVENTS=%d", seed, events)
+	replicas := 1
+	if v := os.Getenv("SOAK_REPLICAS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 2 {
+			t.Fatalf("SOAK_REPLICAS=%q (1 or 2: 3 members stay at least)", v)
+		}
+		replicas = n
+	}
+	t.Logf("SOAK_SEED=%d SOAK_EVENTS=%d SOAK_REPLICAS=%d", seed, events, replicas)
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+time.Duration(events)*2*time.Minute)
 	defer cancel()
-	s := &soak{t: t, rng: rand.New(rand.NewPCG(seed, 0)), seed: seed, ids: map[*hoProc]string{},
+	s := &soak{t: t, rng: rand.New(rand.NewPCG(seed, 0)), seed: seed, replicas: replicas, ids: map[*hoProc]string{},
 		h: &hoCluster{t: t, ctx: ctx, bin: bin}}
 	t.Cleanup(s.keepLogs)
 
@@ -198,8 +206,10 @@ type soak struct {
 	rng  *rand.Rand
 	seed uint64
 	keys *soakKeys
-	ids  map[*hoProc]string // cluster-node-id of every process started
-	all  []*hoProc          // every process started, for the logs
+	// replicas is every node's cluster-replicas (SOAK_REPLICAS).
+	replicas int
+	ids      map[*hoProc]string // cluster-node-id of every process started
+	all      []*hoProc          // every process started, for the logs
 	// leaving are the nodes sent SIGTERM whose exit was not seen yet.
 	leaving []*hoProc
 	// failing is set by a crash or freeze and cleared when the cluster
@@ -269,14 +279,15 @@ func (s *soak) seeds(skip *hoProc) string {
 // logs (kept on failure) and a hand-over timeout long enough that a leave
 // on the busy machine stays graceful (a timed-out hand-over is a crash for
 // the slots it abandons: docs/cluster.md "Graceful leave").
-func nodeArgs(id string) []string {
-	return []string{"--cluster-node-id", id, "--loglevel", "notice", "--cluster-shutdown-handoff-timeout", "60000"}
+func (s *soak) nodeArgs(id string) []string {
+	return []string{"--cluster-node-id", id, "--loglevel", "notice", "--cluster-shutdown-handoff-timeout", "60000",
+		"--cluster-replicas", strconv.Itoa(s.replicas)}
 }
 
 func (s *soak) join() {
 	s.nextID++
 	id := fmt.Sprintf("%016x%024x", s.rng.Uint64(), s.nextID)
-	p := s.h.start(s.seeds(nil), nodeArgs(id)...)
+	p := s.h.start(s.seeds(nil), s.nodeArgs(id)...)
 	s.ids[p], s.all = id, append(s.all, p)
 	s.logf("joined %s (%s, pid %d)", p.addr, id, p.cmd.Process.Pid)
 }
@@ -309,7 +320,7 @@ func (s *soak) crash(ctx context.Context) {
 	pause(ctx, delay)
 	_, port, _ := strings.Cut(p.addr, ":")
 	_, gport, _ := strings.Cut(p.gossip, ":")
-	np := s.h.startAt(port, gport, s.seeds(nil), nodeArgs(s.ids[p])...)
+	np := s.h.startAt(port, gport, s.seeds(nil), s.nodeArgs(s.ids[p])...)
 	s.ids[np], s.all = s.ids[p], append(s.all, np)
 	s.logf("restarted %s (%s, pid %d)", np.addr, s.ids[np], np.cmd.Process.Pid)
 }
@@ -413,7 +424,7 @@ func (s *soak) settled() bool {
 	for _, p := range s.h.procs {
 		member[p.addr] = true
 	}
-	if !replicated(ranges, func(addr string) bool { return member[addr] }) {
+	if !replicatedBy(ranges, func(addr string) bool { return member[addr] }, s.replicas) {
 		return false
 	}
 	owned := map[string]int{}
