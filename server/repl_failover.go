@@ -59,12 +59,20 @@ func (rs *replState) promote(owned, prev *[store.Slots]bool, follow map[string][
 		return
 	}
 	done := map[string]*takeover{}
+	flushed := 0
 	for _, s := range promoted {
 		p, ok := rs.pos[s]
 		rs.s.store.SetReplicaSlot(s, false) // no Replica applies it any more; expiry runs here now
 		if !ok {
 			// Not in sync (a snapshot was under way, or never started):
-			// the copy is what it is, numbered on from the store.
+			// what the store holds of the slot is no copy of its stream. It
+			// may be a leftover of an earlier role, which served as hits
+			// values older than writes WAIT had acknowledged
+			// (TestBinaryClusterSoak with 2 replicas: a leave whose new
+			// primary froze), or part of a snapshot. The slot starts empty:
+			// a miss, never a stale hit.
+			rs.s.cl.drops.claim(s)
+			flushed += rs.s.store.FlushSlot(s)
 			seq := rs.s.store.SlotSeq(s)
 			rs.p.Adopt(s, 0, seq)
 			p = slotPosition{primary: "unknown"}
@@ -89,15 +97,24 @@ func (rs *replState) promote(owned, prev *[store.Slots]bool, follow map[string][
 			"ranges", slotRangesText(tk.slots), "min_seq", tk.minSeq, "max_seq", tk.maxSeq)
 		rs.takeovers.Add(uint64(len(tk.slots)))
 	}
+	if flushed > 0 {
+		rs.log.Warn("dropped the keys of slots taken over out of sync", "keys", flushed)
+	}
 }
 
 // closeLinkLocked closes Replica l and keeps the positions of its live
-// slots. rs.mu and rs.cfgMu must be held; the caller publishes the links
+// slots, and of those it presented at their previous primary's seal
+// without an answer yet. rs.mu and rs.cfgMu must be held; the caller publishes the links
 // (publishFollowsLocked) before it unlocks.
 func (rs *replState) closeLinkLocked(l *replicaLink) {
 	_ = l.r.Close()
 	for _, s := range l.slots {
 		if hist, seq, live := l.r.Position(s); live {
+			rs.pos[s] = slotPosition{hist: hist, seq: seq, primary: l.primaryID}
+		} else if hist, seq, ok := l.r.Presented(s); ok {
+			// Presented at the seal of its previous primary, and the
+			// primary never answered (it froze or died first): the copy
+			// still stands there.
 			rs.pos[s] = slotPosition{hist: hist, seq: seq, primary: l.primaryID}
 		}
 	}

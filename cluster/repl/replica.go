@@ -383,6 +383,24 @@ func (r *Replica) Position(slot int) (hist, seq uint64, live bool) {
 	return r.hist[slot].Load(), r.applied[slot].Load(), r.state[slot].Load() == slotLive
 }
 
+// Presented reports the position this replica presents for slot, or
+// will at its next handshake, and has no answer to yet: the position
+// ReplicaConfig.Resume gave (a copy that stands at the seal of the slot's
+// previous primary). ok is false if it presents none, and once the
+// primary answered (the slot is then live, or waits for a snapshot). Read
+// it after Close for a stable answer.
+func (r *Replica) Presented(slot int) (hist, seq uint64, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p, ok := r.resumeAt[slot]; ok {
+		return p.hist, p.seq, true
+	}
+	if a, ok := r.asked[slot]; ok && (a.pos.hist != 0 || a.pos.seq != 0) {
+		return a.pos.hist, a.pos.seq, true
+	}
+	return 0, 0, false
+}
+
 // Sealed reports whether the primary sealed slot (Primary.Seal: it gave
 // the slot up) and the last sequence number of its stream. The copy is
 // complete when Position's seq equals it.

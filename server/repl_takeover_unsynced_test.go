@@ -1,0 +1,61 @@
+package server
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/cluster/repl"
+	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
+)
+
+// TestTakeoverOutOfSyncStartsEmpty: a node promoted for a slot it marks as
+// a replica's but holds no position of (no Replica had it live, none
+// presented it at a seal: its snapshot was under way or never came, as
+// when the slot's new primary froze) drops what its store holds of the
+// slot. That is no copy of the slot's stream: here a leftover of an
+// earlier role. Before, the promotion adopted it as it was, and
+// TestBinaryClusterSoak with 2 replicas read values older than writes
+// WAIT had acknowledged from such a slot, as hits.
+func TestTakeoverOutOfSyncStartsEmpty(t *testing.T) {
+	nodes := replNodes(t, 3, nil)
+	c := nodes[2]
+	v := c.cl.view.Load()
+	slot := -1
+	for s := range cluster.NumSlots {
+		if !v.t.Holds(s, v.self) {
+			slot = s
+			break
+		}
+	}
+	if slot < 0 {
+		t.Fatal("the third node holds every slot")
+	}
+	key := ""
+	for i := 0; key == ""; i++ {
+		if k := fmt.Sprintf("ou:%d", i); protocol.KeySlot([]byte(k)) == slot {
+			key = k
+		}
+	}
+	c.store.SetReplicaSlot(slot, true) // a replica's slot whose snapshot never came
+	rec := repl.Record{Slot: slot, Seq: 1, Args: [][]byte{[]byte("SET"), []byte(key), []byte("leftover")}}
+	if err := newApplier(c).Apply([]repl.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.store.CountKeysInSlot(slot); n != 1 {
+		t.Fatalf("slot %d holds %d keys after the leftover was written, want 1", slot, n)
+	}
+	owned, prev := new([store.Slots]bool), new([store.Slots]bool)
+	owned[slot] = true
+	rs := c.repl.Load()
+	rs.cfgMu.Lock()
+	rs.promote(owned, prev, map[string][]int{}, map[string]cluster.Member{})
+	rs.cfgMu.Unlock()
+	if n := c.store.CountKeysInSlot(slot); n != 0 {
+		t.Fatalf("promoted without a position, slot %d kept %d keys that are no copy of its stream", slot, n)
+	}
+	if c.store.ReplicaSlot(slot) {
+		t.Fatal("the promoted slot is still marked as a replica's")
+	}
+}
