@@ -66,7 +66,11 @@ func TestBinaryClusterSoak(t *testing.T) {
 	// slots the others had taken over meanwhile, so it applied them and
 	// then dropped them with those slots (fixed: State reports no-quorum
 	// from the moment the stall is seen, docs/cluster.md "The window and
-	// what can be lost").
+	// what can be lost"). With SOAK_REPLICAS=2 (stop 36): values older than
+	// writes WAIT had acknowledged, read as hits from slots a node took
+	// over out of sync after a leave whose new primary froze (fixed: such a
+	// slot starts empty, docs/replication.md "Promotion"; that the writes
+	// were lost at all is not explained).
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("SOAK_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
@@ -315,6 +319,7 @@ func (s *soak) crash(ctx context.Context) {
 		s.t.Fatal(err)
 	}
 	_ = waitExit(p, time.Minute) // "signal: killed"
+	s.keys.disrupt.Add(1)        // dead: what is sent from now on never reached it
 	s.logf("SIGKILL to %s (%s); restart in %v", p.addr, s.ids[p], delay)
 	s.h.procs = slices.Delete(s.h.procs, i, i+1)
 	pause(ctx, delay)
@@ -330,16 +335,46 @@ func (s *soak) freeze(ctx context.Context) {
 	p := s.h.procs[s.rng.IntN(len(s.h.procs))]
 	d := 3*time.Second + time.Duration(s.rng.IntN(2000))*time.Millisecond
 	s.failing = true
-	s.keys.disrupt.Add(1)
+	s.keys.disrupt.Add(1) // as for a crash: sent from now on, it may meet the freeze
 	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		s.t.Fatal(err)
 	}
+	// Stopped: what is sent from now on waits for the thaw, and a node
+	// that thawed must refuse it or keep it. A write sent between the
+	// two marks may have run just before the stop (a SET answered when
+	// the node thawed, lost with the slots the others took over meanwhile,
+	// is then what the freeze may lose; seen once in 9 runs with 2
+	// replicas when one mark came before the signal only).
+	waitStopped(s.t, p.cmd.Process.Pid)
+	s.keys.disrupt.Add(1)
 	s.logf("SIGSTOP to %s (%s) for %v", p.addr, s.ids[p], d)
 	pause(ctx, d)
 	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		s.t.Fatal(err)
 	}
 	s.logf("SIGCONT to %s", p.addr)
+}
+
+// waitStopped polls /proc until process pid is stopped (state T), at
+// most 10 s.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	path := fmt.Sprintf("/proc/%d/stat", pid)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("reading %s: %v", path, err)
+		}
+		// The state follows the command name, which is in parentheses.
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'T' {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d not stopped 10 s after SIGSTOP: %s", pid, b)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // loadRuns waits until the load answered n more reads (at most 30 s: a
@@ -514,7 +549,7 @@ type soakKeys struct {
 	// keys[i] is written by the worker that owns key i while the load runs
 	// (hoLoad: i%workers), and by the test after it stopped.
 	keys    []soakKey
-	disrupt atomic.Int64 // crash and freeze events begun
+	disrupt atomic.Int64 // marks of crash and freeze events: two each, before the signal and once it took effect
 
 	reads, writes, acked, errs atomic.Int64
 	mu                         sync.Mutex // protects bad and first
@@ -672,7 +707,7 @@ func (s *soakKeys) check(what string, i int, got string, miss bool, epoch int64)
 	}
 	s.bad[kind]++
 	if len(s.first) < 10 {
-		s.first = append(s.first, fmt.Sprintf("%s %s (slot %d) at %s: %s: got %q (miss %v); last OK gen %d (by %s, sent after %d crashes/freezes, now %d), WAIT-acknowledged gen %d, unanswered %v, sent %v",
+		s.first = append(s.first, fmt.Sprintf("%s %s (slot %d) at %s: %s: got %q (miss %v); last OK gen %d (by %s, sent after disruption mark %d, now %d), WAIT-acknowledged gen %d, unanswered %v, sent %v",
 			what, hoKey(i), protocol.KeySlot([]byte(hoKey(i))), time.Now().UTC().Format("15:04:05.000"), kind, got, miss, k.ok, k.okBy, k.okEpoch, epoch, k.floor, k.later, k.sent))
 	}
 }
