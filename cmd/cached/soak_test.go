@@ -27,11 +27,12 @@ import (
 )
 
 // TestBinaryClusterSoak starts 4 cached processes (cluster-replicas 1, or
-// SOAK_REPLICAS), preloads keys with WAIT 1, runs a go-redis ClusterClient load (every
-// fourth request of a key a SET followed by WAIT 1 on its connection, the
-// others GETs) and performs SOAK_EVENTS events (default 12, the first four
-// one of each kind in a random order) chosen with SOAK_SEED (default: the time; the
-// seed is logged so that a failure can be replayed):
+// SOAK_REPLICAS), preloads keys with WAIT 1, runs a go-redis ClusterClient
+// load (every fourth request of a key a SET followed by WAIT 1 on its
+// connection, the others GETs) and performs SOAK_EVENTS events (default
+// 12, the first four one of each kind in a random order) chosen with
+// SOAK_SEED (default: the time; the seed is logged so that a failure can
+// be replayed):
 //
 //   - join: a new node joins (at most 5 members);
 //   - leave: SIGTERM to a node, which hands its slots over and exits (at
