@@ -65,13 +65,13 @@ func (rs *replState) promote(owned, prev *[store.Slots]bool, follow map[string][
 		rs.s.store.SetReplicaSlot(s, false) // no Replica applies it any more; expiry runs here now
 		if !ok {
 			// Not in sync (a snapshot was under way, or never started):
-			// what the store holds of the slot is no copy of its stream. It
-			// may be a leftover of an earlier role, which served as hits
-			// values older than writes WAIT had acknowledged
-			// (TestBinaryClusterSoak with 2 replicas: a leave whose new
-			// primary froze), or part of a snapshot. The slot starts empty:
-			// a miss, never a stale hit.
-			rs.s.cl.drops.claim(s)
+			// what the store holds of the slot is no copy of its stream:
+			// part of a snapshot, or a leftover of an earlier role (in a
+			// TestBinaryClusterSoak run with 2 replicas, one holding the
+			// preload values, later served as hits after writes WAIT had
+			// acknowledged). The slot starts empty: a miss, never a stale
+			// hit. (Its pending background drop, if any, was claimed
+			// before the view was applied: slotDropper.claimView.)
 			flushed += rs.s.store.FlushSlot(s)
 			seq := rs.s.store.SlotSeq(s)
 			rs.p.Adopt(s, 0, seq)

@@ -64,10 +64,11 @@ func TestBinaryClusterSoak(t *testing.T) {
 	// then dropped them with those slots (fixed: State reports no-quorum
 	// from the moment the stall is seen, docs/cluster.md "The window and
 	// what can be lost"). With SOAK_REPLICAS=2 (stop 36): values older than
-	// writes WAIT had acknowledged, read as hits from slots a node took
-	// over out of sync after a leave whose new primary froze (fixed: such a
-	// slot starts empty, docs/replication.md "Promotion"; that the writes
-	// were lost at all is not explained).
+	// writes WAIT had acknowledged, read as hits; they came from a copy a
+	// node had adopted out of sync after a leave whose new primary froze
+	// (now such a slot starts empty, docs/replication.md "Promotion"); why
+	// the acknowledged writes were missing from the surviving copies is not
+	// explained (docs/cluster.md "Tests and numbers").
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("SOAK_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
