@@ -73,6 +73,49 @@ func TestMaxmemoryAllKeysLRUEvicts(t *testing.T) {
 	}
 }
 
+// TestMaxmemoryEvictsWithoutWrites: when the memory counted against
+// maxmemory grows past it with no write coming (here a transaction queues
+// a 300 KB ECHO, which is not a write), the keys are evicted anyway, as
+// Redis evicts before any command: used_memory comes back under the limit
+// while the clients only read INFO.
+func TestMaxmemoryEvictsWithoutWrites(t *testing.T) {
+	const limit = 1 << 20
+	s := startServer(t, func(c *config.Config) { c.MaxMemory = limit; c.MaxMemoryPolicy = "allkeys-lru" })
+	rc := newClient(t, s, nil)
+	val := strings.Repeat("v", 1000)
+	for i := 0; s.store.UsedMemory()+s.store.Overhead() < limit-200<<10; i++ {
+		mustDo(t, rc, "SET", fmt.Sprintf("key:%d", i), val)
+	}
+	before := mustDo(t, rc, "DBSIZE").(int64)
+	info := func(field string) int64 {
+		v := mustDo(t, rc, "INFO", "memory", "stats").(string)
+		for line := range strings.SplitSeq(v, "\r\n") {
+			if n, ok := strings.CutPrefix(line, field+":"); ok {
+				x, err := strconv.ParseInt(n, 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return x
+			}
+		}
+		t.Fatalf("INFO has no %s", field)
+		return 0
+	}
+	if ev := info("evicted_keys"); ev != 0 {
+		t.Fatalf("evicted %d keys while filling under the limit", ev)
+	}
+	q := listDialRaw(t, "tcp", s.Addr())
+	q.do(t, "MULTI")
+	q.do(t, "ECHO", strings.Repeat("e", 300<<10))
+	pollFor(t, "used_memory back under maxmemory", func() bool {
+		return info("evicted_keys") > 0 && info("used_memory") <= limit
+	})
+	if after := mustDo(t, rc, "DBSIZE").(int64); after >= before {
+		t.Fatalf("DBSIZE %d after evicting, %d before", after, before)
+	}
+	q.do(t, "DISCARD")
+}
+
 // TestCompactionAfterDeletes: after three keys of four are deleted, the
 // cron's slab compaction (store/compact.go) moves the rest together: INFO
 // stats counts the moves as active_defrag_hits, and every key left reads

@@ -51,6 +51,13 @@ func (p *pauser) unpause() {
 	}
 }
 
+// active reports whether a pause is in force, in either mode. The server
+// evicts nothing meanwhile (an eviction is a write), as Redis.
+func (p *pauser) active() bool {
+	st := p.state.Load()
+	return st != nil && time.Now().Before(st.end)
+}
+
 // holds reports whether a pause in force applies to cmd: every command in
 // ALL mode, writes (and commands that may replicate) in WRITE mode.
 func (p *pauser) holds(cmd *command) bool {

@@ -535,6 +535,14 @@ func (s *Server) cron(manage bool) {
 				exe.tick()
 			}
 			s.store.SetOverhead(over)
+			// Over the limit with no write coming (the overhead grew, or
+			// a GC cycle showed more heap), the keys are evicted now:
+			// Redis evicts before every command, a read or INFO too, so
+			// its used_memory does not stay over maxmemory either. Not
+			// while clients are paused (Redis's PAUSE_ACTION_EVICT).
+			if s.maxMemory.Load() > 0 && !s.pause.active() {
+				_ = s.store.FreeMemory() // ErrOOM: nothing may be evicted; the next write is refused
+			}
 			s.stats.notePeak(s.store.UsedMemory() + s.store.Overhead())
 			if rs := s.repl.Load(); rs != nil {
 				rs.pacer.Poll() // dates the clients' last command (repl.Pacer.SetActivity)
