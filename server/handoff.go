@@ -296,7 +296,9 @@ const plannedInGrace = time.Second
 // planned in yet (joining, or re-joining after a restart under its old
 // ID) sets its leave flag, so that the coordinator does not plan it in
 // while it stops; if a table planned it in before the flag was seen
-// (within plannedInGrace, at most limit), it returns true: the node hands
+// (within plannedInGrace, at most limit), it returns true once the node
+// is ok (another plannedInGrace at most from when its table listed it: the
+// node turns ok after its subscribers have that table), and the node hands
 // over as any member. It logs what it did.
 func (s *Server) leaveUnplanned(n *cluster.Node, reason string, st cluster.State, limit time.Duration) bool {
 	if n.Table().IndexOf(n.ID()) >= 0 {
@@ -305,20 +307,36 @@ func (s *Server) leaveUnplanned(n *cluster.Node, reason string, st cluster.State
 		return false
 	}
 	n.BeginLeave()
-	grace := time.NewTimer(min(plannedInGrace, limit))
-	defer grace.Stop()
+	start := time.Now()
+	until := start.Add(min(plannedInGrace, limit))
+	listed := false
 	tick := time.NewTicker(handoffPoll)
 	defer tick.Stop()
 	for {
-		if n.Table().IndexOf(n.ID()) >= 0 && n.State() == cluster.StateOK {
-			return true
+		if n.Table().IndexOf(n.ID()) >= 0 {
+			if n.State() == cluster.StateOK {
+				return true
+			}
+			if !listed { // planned in: give it the time to turn ok
+				listed = true
+				if more := time.Now().Add(plannedInGrace); more.After(until) {
+					until = more
+				}
+				if end := start.Add(limit); until.After(end) {
+					until = end
+				}
+			}
 		}
-		select {
-		case <-grace.C:
+		if time.Now().After(until) {
+			if listed {
+				s.log.Warn("cluster: not handing slots over before leaving: planned in, but the node did not turn ok; its replicas take its slots over",
+					"reason", reason, "state", n.State().String(), "slots", ownedSlots(n))
+				return false
+			}
 			s.log.Warn("cluster: leaving before being planned in: nothing to hand over", "reason", reason, "state", st.String())
 			return false
-		case <-tick.C:
 		}
+		<-tick.C
 	}
 }
 
