@@ -444,6 +444,7 @@ func (rs *replState) finishFlips() {
 	}
 	owned := *rs.owned.Load()
 	var sealed, late []int
+	flushed := 0
 	changed := map[*replicaLink]bool{}
 	// One clock reading per poll, not one per pending slot: a join leaves
 	// thousands of flips pending for several polls (every flipPoll), and
@@ -456,7 +457,7 @@ func (rs *replState) finishFlips() {
 		if waited := now.Sub(f.since); !done && (waited < rs.flipWait || waited < flipWaitLinked && l != nil && l.r.Connected()) {
 			continue
 		}
-		rs.adoptFlipLocked(s, l)
+		flushed += rs.adoptFlipLocked(s, l)
 		if l != nil {
 			changed[l] = true
 		}
@@ -473,6 +474,9 @@ func (rs *replState) finishFlips() {
 	rs.unfence(&owned) // a slot this node had handed over earlier
 	rs.owned.Store(&owned)
 	rs.logFlips(sealed, late) // counted before the gates open: whoever sees a gate open sees the count
+	if flushed > 0 {
+		rs.log.Warn("dropped the keys of slots taken over out of sync", "keys", flushed)
+	}
 	for _, s := range slices.Concat(sealed, late) {
 		rs.setGate(s, false)
 	}
@@ -488,21 +492,30 @@ func copyAtSeal(l *replicaLink, slot int) bool {
 
 // adoptFlipLocked makes this node's copy of slot, followed through l (nil
 // if that Replica is gone), the slot's stream: Adopt with l's position if
-// live, else a new history numbered from the store. rs.mu and rs.cfgMu
-// must be held.
-func (rs *replState) adoptFlipLocked(slot int, l *replicaLink) {
+// live, or if l presented the copy at its previous primary's seal with no
+// answer yet (Replica.Presented: it stands there). Otherwise what the
+// store holds of the slot is no copy of its stream (a snapshot under way,
+// or a slot its old primary could not serve, not owning it yet): the slot
+// starts empty, as a promotion out of sync does (promote), and is
+// numbered on from the store. It returns the keys dropped. rs.mu and
+// rs.cfgMu must be held.
+func (rs *replState) adoptFlipLocked(slot int, l *replicaLink) int {
 	rs.s.store.SetReplicaSlot(slot, false) // the applier leaves it alone from here
 	var hist, seq uint64
 	var live bool
 	if l != nil {
-		hist, seq, live = l.r.Position(slot)
+		if hist, seq, live = l.r.Position(slot); !live {
+			hist, seq, live = l.r.Presented(slot)
+		}
 	}
 	if live {
 		rs.p.Adopt(slot, hist, seq)
 		rs.s.store.ContinueSlot(slot, seq)
-		return
+		return 0
 	}
+	n := rs.s.store.FlushSlot(slot)
 	rs.p.Adopt(slot, 0, rs.s.store.SlotSeq(slot))
+	return n
 }
 
 // dropTakenLocked removes the slots now owned from the changed links
