@@ -20,33 +20,8 @@ import (
 // TestBinaryClusterSoak with 2 replicas read values older than writes
 // WAIT had acknowledged from such a slot, as hits.
 func TestTakeoverOutOfSyncStartsEmpty(t *testing.T) {
-	nodes := replNodes(t, 3, nil)
-	c := nodes[2]
-	v := c.cl.view.Load()
-	slot := -1
-	for s := range cluster.NumSlots {
-		if !v.t.Holds(s, v.self) {
-			slot = s
-			break
-		}
-	}
-	if slot < 0 {
-		t.Fatal("the third node holds every slot")
-	}
-	key := ""
-	for i := 0; key == ""; i++ {
-		if k := fmt.Sprintf("ou:%d", i); protocol.KeySlot([]byte(k)) == slot {
-			key = k
-		}
-	}
-	c.store.SetReplicaSlot(slot, true) // a replica's slot whose snapshot never came
-	rec := repl.Record{Slot: slot, Seq: 1, Args: [][]byte{[]byte("SET"), []byte(key), []byte("leftover")}}
-	if err := newApplier(c).Apply([]repl.Record{rec}); err != nil {
-		t.Fatal(err)
-	}
-	if n := c.store.CountKeysInSlot(slot); n != 1 {
-		t.Fatalf("slot %d holds %d keys after the leftover was written, want 1", slot, n)
-	}
+	c := replNodes(t, 3, nil)[2]
+	slot := leftoverSlot(t, c) // a replica's slot whose snapshot never came
 	owned, prev := new([store.Slots]bool), new([store.Slots]bool)
 	owned[slot] = true
 	rs := c.repl.Load()
@@ -71,30 +46,8 @@ func TestTakeoverOutOfSyncStartsEmpty(t *testing.T) {
 // flip adopted it as it was, and the soak read values older than writes
 // WAIT had acknowledged, as hits.
 func TestLateFlipOutOfSyncStartsEmpty(t *testing.T) {
-	nodes := replNodes(t, 3, nil)
-	c := nodes[2]
-	v := c.cl.view.Load()
-	slot := -1
-	for s := range cluster.NumSlots {
-		if !v.t.Holds(s, v.self) {
-			slot = s
-			break
-		}
-	}
-	if slot < 0 {
-		t.Fatal("the third node holds every slot")
-	}
-	key := ""
-	for i := 0; key == ""; i++ {
-		if k := fmt.Sprintf("lf:%d", i); protocol.KeySlot([]byte(k)) == slot {
-			key = k
-		}
-	}
-	c.store.SetReplicaSlot(slot, true) // a slot followed, whose copy never went live
-	rec := repl.Record{Slot: slot, Seq: 1, Args: [][]byte{[]byte("SET"), []byte(key), []byte("leftover")}}
-	if err := newApplier(c).Apply([]repl.Record{rec}); err != nil {
-		t.Fatal(err)
-	}
+	c := replNodes(t, 3, nil)[2]
+	slot := leftoverSlot(t, c) // a slot followed, whose copy never went live
 	rs := c.repl.Load()
 	rs.cfgMu.Lock()
 	rs.flips[slot] = &flip{from: "a primary with no link here", since: time.Now().Add(-time.Minute)}
@@ -113,4 +66,37 @@ func TestLateFlipOutOfSyncStartsEmpty(t *testing.T) {
 	if c.store.ReplicaSlot(slot) {
 		t.Fatal("the slot taken over is still marked as a replica's")
 	}
+}
+
+// leftoverSlot picks a slot the third node c does not hold, marks it as a
+// replica's slot there and writes one key into it through the applier (a
+// leftover, no copy of the slot's stream), and returns the slot.
+func leftoverSlot(t *testing.T, c *Server) int {
+	t.Helper()
+	v := c.cl.view.Load()
+	slot := -1
+	for s := range cluster.NumSlots {
+		if !v.t.Holds(s, v.self) {
+			slot = s
+			break
+		}
+	}
+	if slot < 0 {
+		t.Fatal("the third node holds every slot")
+	}
+	key := ""
+	for i := 0; key == ""; i++ {
+		if k := fmt.Sprintf("lo:%d", i); protocol.KeySlot([]byte(k)) == slot {
+			key = k
+		}
+	}
+	c.store.SetReplicaSlot(slot, true)
+	rec := repl.Record{Slot: slot, Seq: 1, Args: [][]byte{[]byte("SET"), []byte(key), []byte("leftover")}}
+	if err := newApplier(c).Apply([]repl.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.store.CountKeysInSlot(slot); n != 1 {
+		t.Fatalf("slot %d holds %d keys after the leftover was written, want 1", slot, n)
+	}
+	return slot
 }
