@@ -13,7 +13,9 @@ package server
 // has and logs it.
 
 import (
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cached/cached/cluster"
@@ -444,7 +446,7 @@ func (rs *replState) finishFlips() {
 	}
 	owned := *rs.owned.Load()
 	var sealed, late []int
-	flushed := 0
+	var lt lateFlips
 	changed := map[*replicaLink]bool{}
 	// One clock reading per poll, not one per pending slot: a join leaves
 	// thousands of flips pending for several polls (every flipPoll), and
@@ -457,7 +459,7 @@ func (rs *replState) finishFlips() {
 		if waited := now.Sub(f.since); !done && (waited < rs.flipWait || waited < flipWaitLinked && l != nil && l.r.Connected()) {
 			continue
 		}
-		flushed += rs.adoptFlipLocked(s, l)
+		how, n := rs.adoptFlipLocked(s, l)
 		if l != nil {
 			changed[l] = true
 		}
@@ -467,16 +469,14 @@ func (rs *replState) finishFlips() {
 			sealed = append(sealed, s)
 		} else {
 			late = append(late, s)
+			lt.note(f, l, s, how, n, now)
 		}
 	}
 	rs.dropTakenLocked(changed, &owned)
 	rs.mu.Unlock()
 	rs.unfence(&owned) // a slot this node had handed over earlier
 	rs.owned.Store(&owned)
-	rs.logFlips(sealed, late) // counted before the gates open: whoever sees a gate open sees the count
-	if flushed > 0 {
-		rs.log.Warn("dropped the keys of slots taken over out of sync", "keys", flushed)
-	}
+	rs.logFlips(sealed, late, &lt) // counted before the gates open: whoever sees a gate open sees the count
 	for _, s := range slices.Concat(sealed, late) {
 		rs.setGate(s, false)
 	}
@@ -490,6 +490,13 @@ func copyAtSeal(l *replicaLink, slot int) bool {
 	return ok && live && seq == end
 }
 
+// How adoptFlipLocked took a copy over.
+const (
+	adoptedLive      = iota // live: at its position
+	adoptedPresented        // presented at its previous primary's seal: at that position
+	adoptedEmpty            // neither: flushed
+)
+
 // adoptFlipLocked makes this node's copy of slot, followed through l (nil
 // if that Replica is gone), the slot's stream: Adopt with l's position if
 // live, or if l presented the copy at its previous primary's seal with no
@@ -497,25 +504,60 @@ func copyAtSeal(l *replicaLink, slot int) bool {
 // store holds of the slot is no copy of its stream (a snapshot under way,
 // or a slot its old primary could not serve, not owning it yet): the slot
 // starts empty, as a promotion out of sync does (promote), and is
-// numbered on from the store. It returns the keys dropped. rs.mu and
-// rs.cfgMu must be held.
-func (rs *replState) adoptFlipLocked(slot int, l *replicaLink) int {
+// numbered on from the store. It returns how it adopted the copy and the
+// keys dropped. rs.mu and rs.cfgMu must be held.
+func (rs *replState) adoptFlipLocked(slot int, l *replicaLink) (how, dropped int) {
 	rs.s.store.SetReplicaSlot(slot, false) // the applier leaves it alone from here
 	var hist, seq uint64
-	var live bool
+	how = adoptedEmpty
 	if l != nil {
-		if hist, seq, live = l.r.Position(slot); !live {
-			hist, seq, live = l.r.Presented(slot)
+		if h, q, live := l.r.Position(slot); live {
+			hist, seq, how = h, q, adoptedLive
+		} else if h, q, ok := l.r.Presented(slot); ok {
+			hist, seq, how = h, q, adoptedPresented
 		}
 	}
-	if live {
+	if how != adoptedEmpty {
 		rs.p.Adopt(slot, hist, seq)
 		rs.s.store.ContinueSlot(slot, seq)
-		return 0
+		return how, 0
 	}
-	n := rs.s.store.FlushSlot(slot)
+	dropped = rs.s.store.FlushSlot(slot)
 	rs.p.Adopt(slot, 0, rs.s.store.SlotSeq(slot))
-	return n
+	return how, dropped
+}
+
+// lateFlips describes the slots one finishFlips took over without their
+// old primary's seal, for the log: what their copies were, whether a seal
+// had come at all, from whom, and the longest wait.
+type lateFlips struct {
+	live, presented, empty, noLink, sealSeen, dropped int
+	from                                              map[string]int
+	waited                                            time.Duration
+}
+
+// note adds a slot taken over late from flip f through l (nil if none),
+// adopted as how with dropped keys dropped.
+func (lt *lateFlips) note(f *flip, l *replicaLink, slot, how, dropped int, now time.Time) {
+	switch how {
+	case adoptedLive:
+		lt.live++
+	case adoptedPresented:
+		lt.presented++
+	default:
+		lt.empty++
+	}
+	if l == nil {
+		lt.noLink++
+	} else if _, ok := l.r.Sealed(slot); ok {
+		lt.sealSeen++
+	}
+	lt.dropped += dropped
+	if lt.from == nil {
+		lt.from = map[string]int{}
+	}
+	lt.from[f.from]++
+	lt.waited = max(lt.waited, now.Sub(f.since))
 }
 
 // dropTakenLocked removes the slots now owned from the changed links
@@ -534,8 +576,9 @@ func (rs *replState) dropTakenLocked(changed map[*replicaLink]bool, owned *[stor
 	clear(rs.pos) // positions of slots this node now owns: nobody resumes from them
 }
 
-// logFlips logs and counts the slots taken over with and without a seal.
-func (rs *replState) logFlips(sealed, late []int) {
+// logFlips logs and counts the slots taken over with and without a seal;
+// lt describes the late ones.
+func (rs *replState) logFlips(sealed, late []int, lt *lateFlips) {
 	slices.Sort(sealed)
 	slices.Sort(late)
 	if len(sealed) > 0 {
@@ -544,9 +587,15 @@ func (rs *replState) logFlips(sealed, late []int) {
 		rs.flipsSealed.Add(uint64(len(sealed)))
 	}
 	if len(late) > 0 {
+		from := slices.Sorted(maps.Keys(lt.from))
 		rs.log.Warn("took over slots without their primary's seal (waited too long)", "slots", len(late),
-			"ranges", slotRangesText(late), "waited", rs.flipWait)
+			"ranges", slotRangesText(late), "waited", lt.waited.Round(time.Millisecond), "from", strings.Join(from, ","),
+			"copies_live", lt.live, "copies_at_presented_seal", lt.presented, "copies_not_live", lt.empty,
+			"no_link", lt.noLink, "seal_arrived", lt.sealSeen)
 		rs.takeovers.Add(uint64(len(late)))
 		rs.flipsLate.Add(uint64(len(late)))
+	}
+	if lt.dropped > 0 {
+		rs.log.Warn("dropped the keys of slots taken over out of sync", "keys", lt.dropped, "slots", lt.empty)
 	}
 }
