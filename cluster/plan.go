@@ -414,12 +414,13 @@ func (l *layer) releaseExcess() {
 // releaseOne frees up to e slots of member m from one of its ranges.
 func (l *layer) releaseOne(m, e int) {
 	recv := l.receivers()
+	mine := func(s int) bool { return int(l.own[s]) == m && l.takeable(s, recv) }
 	var rs []SlotRange
 	if l.vacant != nil { // vacant slots first: releasing them adds no copy
-		rs = runs(func(s int) bool { return int(l.own[s]) == m && l.vacant[s] && l.takeable(s, recv) })
+		rs = runs(func(s int) bool { return l.vacant[s] && mine(s) })
 	}
 	if len(rs) == 0 {
-		rs = runs(func(s int) bool { return int(l.own[s]) == m && l.takeable(s, recv) })
+		rs = runs(mine)
 	}
 	if len(rs) == 0 { // nothing anyone below quota could take: release anyway
 		rs = runs(func(s int) bool { return int(l.own[s]) == m })
