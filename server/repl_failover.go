@@ -64,17 +64,10 @@ func (rs *replState) promote(owned, prev *[store.Slots]bool, follow map[string][
 		p, ok := rs.pos[s]
 		rs.s.store.SetReplicaSlot(s, false) // no Replica applies it any more; expiry runs here now
 		if !ok {
-			// Not in sync (a snapshot was under way, or never started):
-			// what the store holds of the slot is no copy of its stream:
-			// part of a snapshot, or a leftover of an earlier role (in a
-			// TestBinaryClusterSoak run with 2 replicas, one holding the
-			// preload values, later served as hits after writes WAIT had
-			// acknowledged). The slot starts empty: a miss, never a stale
-			// hit. (Its pending background drop, if any, was claimed
-			// before the view was applied: slotDropper.claimView.)
-			flushed += rs.s.store.FlushSlot(s)
-			seq := rs.s.store.SlotSeq(s)
-			rs.p.Adopt(s, 0, seq)
+			// Not in sync (a snapshot was under way, or never started).
+			// (Its pending background drop, if any, was claimed before
+			// the view was applied: slotDropper.claimView.)
+			flushed += rs.adoptEmpty(s)
 			p = slotPosition{primary: "unknown"}
 		} else {
 			rs.p.Adopt(s, p.hist, p.seq)
@@ -102,6 +95,40 @@ func (rs *replState) promote(owned, prev *[store.Slots]bool, follow map[string][
 	}
 }
 
+// adoptEmpty makes slot, taken over with no position, a new history that
+// starts empty, and returns the keys dropped: what the store holds of a
+// slot not in sync is no copy of its stream, but part of a snapshot or a
+// leftover of an earlier role (in a TestBinaryClusterSoak run with 2
+// replicas, one holding the preload values, served as hits after writes
+// WAIT had acknowledged). A miss, never a stale hit. rs.cfgMu must be
+// held.
+func (rs *replState) adoptEmpty(slot int) int {
+	n := rs.s.store.FlushSlot(slot)
+	rs.p.Adopt(slot, 0, rs.s.store.SlotSeq(slot))
+	return n
+}
+
+// Where a copy that a replicaLink carries stands (copyAt).
+const (
+	copyNone      = iota // neither live nor presented at a seal
+	copyLive             // live: at its position
+	copyPresented        // presented at its previous primary's seal: at that position
+)
+
+// copyAt returns where l's copy of slot stands: at its live position, or
+// at the one it presented at its previous primary's seal with no answer
+// yet (Replica.Presented: the primary froze or died first, and the copy
+// still stands there); how says which.
+func (l *replicaLink) copyAt(slot int) (hist, seq uint64, how int) {
+	if hist, seq, live := l.r.Position(slot); live {
+		return hist, seq, copyLive
+	}
+	if hist, seq, ok := l.r.Presented(slot); ok {
+		return hist, seq, copyPresented
+	}
+	return 0, 0, copyNone
+}
+
 // closeLinkLocked closes Replica l and keeps the positions of its live
 // slots, and of those it presented at their previous primary's seal
 // without an answer yet. rs.mu and rs.cfgMu must be held; the caller publishes the links
@@ -109,12 +136,7 @@ func (rs *replState) promote(owned, prev *[store.Slots]bool, follow map[string][
 func (rs *replState) closeLinkLocked(l *replicaLink) {
 	_ = l.r.Close()
 	for _, s := range l.slots {
-		if hist, seq, live := l.r.Position(s); live {
-			rs.pos[s] = slotPosition{hist: hist, seq: seq, primary: l.primaryID}
-		} else if hist, seq, ok := l.r.Presented(s); ok {
-			// Presented at the seal of its previous primary, and the
-			// primary never answered (it froze or died first): the copy
-			// still stands there.
+		if hist, seq, how := l.copyAt(s); how != copyNone {
 			rs.pos[s] = slotPosition{hist: hist, seq: seq, primary: l.primaryID}
 		}
 	}

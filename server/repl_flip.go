@@ -490,41 +490,24 @@ func copyAtSeal(l *replicaLink, slot int) bool {
 	return ok && live && seq == end
 }
 
-// How adoptFlipLocked took a copy over.
-const (
-	adoptedLive      = iota // live: at its position
-	adoptedPresented        // presented at its previous primary's seal: at that position
-	adoptedEmpty            // neither: flushed
-)
-
 // adoptFlipLocked makes this node's copy of slot, followed through l (nil
-// if that Replica is gone), the slot's stream: Adopt with l's position if
-// live, or if l presented the copy at its previous primary's seal with no
-// answer yet (Replica.Presented: it stands there). Otherwise what the
-// store holds of the slot is no copy of its stream (a snapshot under way,
-// or a slot its old primary could not serve, not owning it yet): the slot
-// starts empty, as a promotion out of sync does (promote), and is
-// numbered on from the store. It returns how it adopted the copy and the
-// keys dropped. rs.mu and rs.cfgMu must be held.
+// if that Replica is gone), the slot's stream, where it stands (copyAt:
+// live, or at a presented seal). Otherwise the slot starts empty
+// (adoptEmpty), as a promotion out of sync does: a snapshot was under
+// way, or its old primary could not serve it, not owning it yet. It
+// returns how the copy stood and the keys dropped. rs.mu and rs.cfgMu
+// must be held.
 func (rs *replState) adoptFlipLocked(slot int, l *replicaLink) (how, dropped int) {
 	rs.s.store.SetReplicaSlot(slot, false) // the applier leaves it alone from here
-	var hist, seq uint64
-	how = adoptedEmpty
 	if l != nil {
-		if h, q, live := l.r.Position(slot); live {
-			hist, seq, how = h, q, adoptedLive
-		} else if h, q, ok := l.r.Presented(slot); ok {
-			hist, seq, how = h, q, adoptedPresented
+		var hist, seq uint64
+		if hist, seq, how = l.copyAt(slot); how != copyNone {
+			rs.p.Adopt(slot, hist, seq)
+			rs.s.store.ContinueSlot(slot, seq)
+			return how, 0
 		}
 	}
-	if how != adoptedEmpty {
-		rs.p.Adopt(slot, hist, seq)
-		rs.s.store.ContinueSlot(slot, seq)
-		return how, 0
-	}
-	dropped = rs.s.store.FlushSlot(slot)
-	rs.p.Adopt(slot, 0, rs.s.store.SlotSeq(slot))
-	return how, dropped
+	return copyNone, rs.adoptEmpty(slot)
 }
 
 // lateFlips describes the slots one finishFlips took over without their
@@ -532,17 +515,17 @@ func (rs *replState) adoptFlipLocked(slot int, l *replicaLink) (how, dropped int
 // had come at all, from whom, and the longest wait.
 type lateFlips struct {
 	live, presented, empty, noLink, sealSeen, dropped int
-	from                                              map[string]int
+	from                                              map[string]bool
 	waited                                            time.Duration
 }
 
 // note adds a slot taken over late from flip f through l (nil if none),
-// adopted as how with dropped keys dropped.
+// whose copy stood as how (copyAt), with dropped keys dropped.
 func (lt *lateFlips) note(f *flip, l *replicaLink, slot, how, dropped int, now time.Time) {
 	switch how {
-	case adoptedLive:
+	case copyLive:
 		lt.live++
-	case adoptedPresented:
+	case copyPresented:
 		lt.presented++
 	default:
 		lt.empty++
@@ -554,9 +537,9 @@ func (lt *lateFlips) note(f *flip, l *replicaLink, slot, how, dropped int, now t
 	}
 	lt.dropped += dropped
 	if lt.from == nil {
-		lt.from = map[string]int{}
+		lt.from = map[string]bool{}
 	}
-	lt.from[f.from]++
+	lt.from[f.from] = true
 	lt.waited = max(lt.waited, now.Sub(f.since))
 }
 
