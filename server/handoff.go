@@ -317,11 +317,9 @@ func (s *Server) leaveUnplanned(n *cluster.Node, reason string, st cluster.State
 			if n.State() == cluster.StateOK {
 				return true
 			}
-			if !listed { // planned in: give it the time to turn ok
+			if !listed { // planned in: give it the time to turn ok (never sooner than the first grace ends)
 				listed = true
-				if more := time.Now().Add(plannedInGrace); more.After(until) {
-					until = more
-				}
+				until = time.Now().Add(plannedInGrace)
 				if end := start.Add(limit); until.After(end) {
 					until = end
 				}
