@@ -66,9 +66,11 @@ func TestBinaryClusterSoak(t *testing.T) {
 	// what can be lost"). With SOAK_REPLICAS=2 (stop 36): values older than
 	// writes WAIT had acknowledged, read as hits; they came from a copy a
 	// node had adopted out of sync after a leave whose new primary froze
-	// (now such a slot starts empty, docs/replication.md "Promotion"); why
-	// the acknowledged writes were missing from the surviving copies is not
-	// explained (docs/cluster.md "Tests and numbers").
+	// and served later by a takeover without the leaver's seal, whose
+	// copies were not live (now both start empty, docs/replication.md
+	// "Promotion"); why the leave flipped those slots to a member whose
+	// copy was not live is not explained (docs/cluster.md "Tests and
+	// numbers").
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("SOAK_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
