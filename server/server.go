@@ -184,7 +184,11 @@ func newServer(cfg config.Config) (*Server, error) {
 		Shards:         cfg.Shards,
 		Databases:      cfg.Databases,
 		ActiveExpireHz: cfg.Hz,
-		Observer:       observer{s},
+		// While clients are paused no key expires actively (Redis's
+		// PAUSE_ACTION_EXPIRE): a pause is how a failover or an upgrade
+		// keeps the data still.
+		HoldActiveExpiry: s.pause.active,
+		Observer:         observer{s},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

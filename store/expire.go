@@ -17,7 +17,7 @@ func (s *Store) expireLoop() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			if s.activeExpireOff.Load() {
+			if s.activeExpireOff.Load() || s.holdExpiry != nil && s.holdExpiry() {
 				continue
 			}
 			// As Redis: spend at most 25% of the cycle's period.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -155,5 +156,45 @@ func TestExpirerGoroutineStops(t *testing.T) {
 			t.Fatalf("goroutines: %d before, %d after Close", before, runtime.NumGoroutine())
 		}
 		runtime.Gosched()
+	}
+}
+
+// TestHoldActiveExpiry checks that the expirer goroutine skips its cycles
+// while Config.HoldActiveExpiry answers true (the server's CLIENT PAUSE)
+// and reaps the due keys once it answers false. The hook's own calls show
+// that cycles came due meanwhile, so no timing is assumed.
+func TestHoldActiveExpiry(t *testing.T) {
+	clk := newFakeClock()
+	var asked atomic.Int32
+	var held atomic.Bool
+	held.Store(true)
+	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: 1000, HoldActiveExpiry: func() bool {
+		asked.Add(1)
+		return held.Load()
+	}})
+	defer s.Close()
+	for i := range 10 {
+		s.Set(0, fmt.Appendf(nil, "k%d", i), nil, clk.NowMs()+1, 0, "set")
+	}
+	clk.Advance(5)
+	deadline := time.Now().Add(10 * time.Second)
+	for asked.Load() < 20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the expirer asked the hook %d times in 10 s", asked.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := s.DBSize(0); n != 10 || s.Stats().Expired != 0 {
+		t.Fatalf("held: dbsize %d, expired %d; want 10 keys, none expired", n, s.Stats().Expired)
+	}
+	held.Store(false)
+	for s.DBSize(0) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("released: %d keys left", s.DBSize(0))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if s.Stats().Expired != 10 {
+		t.Fatalf("Stats.Expired = %d, want 10", s.Stats().Expired)
 	}
 }
