@@ -1,0 +1,167 @@
+package server
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cached/cached/cluster"
+	"github.com/cached/cached/cluster/clustertest"
+	"github.com/cached/cached/server/config"
+)
+
+// TestLeaveListedButNotOK checks leaveUnplanned's third way out (after
+// TestLeaveBeforePlannedIn and TestLeaveJustAfterPlannedIn): a joining
+// node is asked to stop while its table does not list it, a table that
+// planned it in reaches it within plannedInGrace, but the node does not
+// turn ok within plannedInGrace after that. It serves nothing, so it must
+// hand nothing over, say so ("planned in, but the node did not turn ok")
+// and stop; the other two then own every slot, and every key written
+// before the join reads back.
+//
+// The order is made as in TestLeaveJustAfterPlannedIn, by holding the
+// joiner's gossip (gossipHold): the coordinator plans the joiner in while
+// nothing reaches the joiner, the stop begins (Shutdown, which closes the
+// node once handOff gave up), then the table is let through. The joiner
+// is kept from turning ok without timing by a subscriber the test adds to
+// its cluster.Node: it blocks on the first table that lists the node until
+// the stop has given up. A node turns ok only once its subscribers have
+// the table (cluster.Node's loop), so this stands for a subscriber slow
+// to take the table (a long drop of lost slots, a loaded machine). What
+// is left to time is the sibling's: the table reaches the joiner within
+// the product's first 1 s grace once let through (milliseconds), and the
+// others do not declare the joiner dead while its gossip is held (slow
+// probing, see the sibling).
+func TestLeaveListedButNotOK(t *testing.T) {
+	h := &gossipHold{to: holdDir{held: true, open: make(chan struct{})}, from: holdDir{open: make(chan struct{})}}
+	nw := clustertest.NewNet()
+	node := func(id string, joiner bool, mutate func(c *config.Config)) func(c *config.Config) {
+		return func(c *config.Config) {
+			c.Cluster.NodeID = strings.Repeat(id, 40) // the lowest ID (the first node) coordinates
+			c.Cluster.Replicas = 1
+			c.Cluster.ProbeInterval, c.Cluster.ProbeTimeout = 3000, 2000 // see TestLeaveJustAfterPlannedIn
+			c.Cluster.Transport = func(host string) (cluster.Transport, error) {
+				tr, err := nw.Transport(host)
+				if err != nil {
+					return nil, err
+				}
+				if !joiner {
+					return &holdTransport{Transport: tr, h: h}, nil
+				}
+				ip, port, err := tr.FinalAdvertiseAddr("", 0)
+				if err != nil {
+					_ = tr.Shutdown()
+					return nil, err
+				}
+				h.setJoiner(net.JoinHostPort(ip.String(), strconv.Itoa(port)))
+				return &holdTransport{Transport: tr, h: h, joiner: true}, nil
+			}
+			if mutate != nil {
+				mutate(c)
+			}
+		}
+	}
+	a := startClusterNode(t, "", node("1", false, nil))
+	seed := a.cl.node.Load().GossipAddr()
+	b := startClusterNode(t, seed, node("2", false, nil))
+	waitMembers(t, []*Server{a, b}, 2)
+	ctx := ctxT(t)
+	cc := newClusterClient(t, a.Addr())
+	var keys []string
+	for s, k := range slotKeys() {
+		if s%64 == 0 {
+			keys = append(keys, k)
+		}
+	}
+	acked := writeAcked(t, ctx, cc, keys, 16)
+
+	logFile := filepath.Join(t.TempDir(), "cached.log")
+	c := startClusterNode(t, seed, node("3", true, func(c *config.Config) { c.LogFile = logFile }))
+	an, cn := a.cl.node.Load(), c.cl.node.Load()
+	listedIn := make(chan struct{}) // closed when a table listing the joiner reaches its subscribers
+	gaveUp := make(chan struct{})   // closed by letGo: the subscriber returns
+	var listedOnce, letGoOnce sync.Once
+	letGo := func() { letGoOnce.Do(func() { close(gaveUp) }) }
+	cn.Subscribe(func(v *cluster.Table) {
+		if v.IndexOf(cn.ID()) < 0 {
+			return
+		}
+		listedOnce.Do(func() { close(listedIn) })
+		<-gaveUp
+	})
+	t.Cleanup(h.release) // cleanups run last first: held dials end before the nodes close ...
+	t.Cleanup(letGo)     // ... and the joiner's loop goes on before that
+
+	pollFor(t, "the coordinator plans the joiner in", func() bool { return an.Table().IndexOf(cn.ID()) >= 0 })
+	if cn.Table().IndexOf(cn.ID()) >= 0 || cn.State() == cluster.StateOK {
+		t.Fatalf("the joiner has a table listing it (v%d, %v) although its gossip is held", cn.Table().Version(), cn.State())
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- c.Shutdown("test") }()
+	pollFor(t, "the stop sets the leave flag", func() bool { return cn.Leaving() })
+	if v := cn.Table(); v.IndexOf(cn.ID()) >= 0 {
+		t.Fatalf("the joiner adopted v%d, which lists it, while its gossip was held", v.Version())
+	}
+	h.to.release() // the table that planned the joiner in arrives now
+	released := time.Now()
+
+	const notOK = "cluster: not handing slots over before leaving: planned in, but the node did not turn ok; its replicas take its slots over"
+	var logs string
+	pollFor(t, "the stop gives up on the joiner turning ok", func() bool {
+		b, err := os.ReadFile(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs = string(b)
+		return strings.Contains(logs, notOK) || strings.Contains(logs, "nothing to hand over") ||
+			strings.Contains(logs, "cluster: handing slots over before leaving")
+	})
+	select {
+	case <-listedIn:
+	default:
+		t.Fatalf("the stop gave up before a table listing the joiner reached its subscribers:\n%s", logs)
+	}
+	if st := cn.State(); st == cluster.StateOK {
+		t.Fatalf("the joiner is ok although its subscribers do not have the table that lists it:\n%s", logs)
+	}
+	if !strings.Contains(logs, notOK) {
+		t.Fatalf("the log does not say %q:\n%s", notOK, logs)
+	}
+	if strings.Contains(logs, "nothing to hand over") || strings.Contains(logs, "cluster: handing slots over before leaving") ||
+		c.handoff.leaveStarted.Load() != 0 {
+		t.Fatalf("the joiner, not ok, handed over or claimed nothing was planned:\n%s", logs)
+	}
+
+	t.Logf("the stop gave up %v after the table was let through; the joiner's table v%d, %v",
+		time.Since(released).Round(time.Millisecond), cn.Table().Version(), cn.State())
+	letGo()     // the joiner's loop goes on: its node can close
+	h.release() // its leave flag and bye reach the others
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	case <-time.After(settleWait):
+		dumpStacks(t)
+		t.Fatalf("the joiner's Shutdown did not return within %v", settleWait)
+	}
+	waitMembers(t, []*Server{a, b}, 2)
+	for _, s := range []*Server{a, b} {
+		v := s.cl.node.Load().Table()
+		if v.IndexOf(cn.ID()) >= 0 {
+			t.Fatalf("%s's table v%d still lists the joiner", s.Addr(), v.Version())
+		}
+		for slot := range cluster.NumSlots {
+			if v.OwnerIndex(slot) < 0 {
+				t.Fatalf("%s's table v%d gives slot %d no owner", s.Addr(), v.Version(), slot)
+			}
+		}
+	}
+	readsBack(t, ctx, cc, acked, "after the joiner left")
+	t.Logf("the others own every slot in v%d", an.Table().Version())
+}
