@@ -621,6 +621,15 @@ func (s *Server) dispatchCommand(c *client, args [][]byte) {
 	if s.pause.holds(cmd) {
 		s.waitPause(c, cmd)
 		c.CmdMs = s.store.Now() // it runs now, not when it arrived
+		// The pause let freeMemory above evict nothing; the command
+		// goes through it again, as Redis processes a paused command
+		// again once the pause ends.
+		if cmd.flags&flagDenyOOM != 0 && s.maxMemory.Load() > 0 {
+			if err := s.freeMemory(cmd, args); err != nil {
+				c.reject(cmd, protocol.ErrOOM)
+				return
+			}
+		}
 	}
 	c.pushReply = cmd.role&rolePushReply != 0
 	s.call(c, cmd, args, start)

@@ -10,7 +10,8 @@ import (
 )
 
 // TestMaxmemoryNoEvictionWhilePaused: while the clients are paused (CLIENT
-// PAUSE, in WRITE mode and in ALL mode), the cron evicts nothing although
+// PAUSE, in WRITE mode and in ALL mode), nothing evicts (the cron, a held
+// write, MULTI queueing, CONFIG SET maxmemory; store.Config.Paused) although
 // the memory counted against maxmemory is over it (Redis's
 // PAUSE_ACTION_EVICT: an eviction is a write); once the pause is lifted,
 // it evicts down to the limit with no write coming.
@@ -78,8 +79,24 @@ func testNoEvictionWhilePaused(t *testing.T, mode string) {
 	if c := counted(); c <= limit {
 		t.Fatalf("used memory %d with the PUBLISH held, want over the limit %d", c, limit)
 	}
-	if n := s.pause.waiting.Load(); n != 2 {
-		t.Fatalf("%d clients wait out the pause, want 2", n)
+	// Over the limit now, the other ways to evict evict nothing either: a
+	// write's check before the pause holds it (it checks again once the
+	// pause ends), and in WRITE mode, where they run, queueing in MULTI and
+	// CONFIG SET maxmemory.
+	x := listDialRaw(t, "tcp", s.Addr())
+	x.send(t, "SET", "extra", "v")
+	pollFor(t, "the SET waits out the pause", func() bool { return s.pause.waiting.Load() == 3 })
+	if mode == "WRITE" {
+		mustDo(t, rc, "MULTI")
+		mustDo(t, rc, "GET", "key:0")
+		mustDo(t, rc, "DISCARD")
+		mustDo(t, rc, "CONFIG", "SET", "maxmemory", strconv.Itoa(limit))
+	}
+	if ev := evicted(); ev != 0 {
+		t.Fatalf("evicted %d keys while the clients were paused (%s), by a held write, MULTI or CONFIG SET", ev, mode)
+	}
+	if n := s.pause.waiting.Load(); n != 3 {
+		t.Fatalf("%d clients wait out the pause, want 3", n)
 	}
 
 	if mode == "WRITE" {
@@ -92,6 +109,9 @@ func testNoEvictionWhilePaused(t *testing.T, mode string) {
 	}
 	if r := p.read(t); r != ":0\r\n" {
 		t.Fatalf("PUBLISH after the pause: %q", r)
+	}
+	if r := x.read(t); r != "+OK\r\n" {
+		t.Fatalf("SET after the pause: %q", r)
 	}
 	var info map[string]string
 	pollFor(t, "eviction after the pause brings used_memory under maxmemory", func() bool {

@@ -184,11 +184,11 @@ func newServer(cfg config.Config) (*Server, error) {
 		Shards:         cfg.Shards,
 		Databases:      cfg.Databases,
 		ActiveExpireHz: cfg.Hz,
-		// While clients are paused no key expires actively (Redis's
-		// PAUSE_ACTION_EXPIRE): a pause is how a failover or an upgrade
-		// keeps the data still.
-		HoldActiveExpiry: s.pause.active,
-		Observer:         observer{s},
+		// While clients are paused no key expires actively and none is
+		// evicted (Redis's PAUSE_ACTION_EXPIRE and PAUSE_ACTION_EVICT): a
+		// pause is how a failover or an upgrade keeps the data still.
+		Paused:   s.pause.active,
+		Observer: observer{s},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -543,8 +543,8 @@ func (s *Server) cron(manage bool) {
 			// a GC cycle showed more heap), the keys are evicted now:
 			// Redis evicts before every command, a read or INFO too, so
 			// its used_memory does not stay over maxmemory either. Not
-			// while clients are paused (Redis's PAUSE_ACTION_EVICT).
-			if s.maxMemory.Load() > 0 && !s.pause.active() {
+			// while clients are paused (store.Config.Paused).
+			if s.maxMemory.Load() > 0 {
 				_ = s.store.FreeMemory() // ErrOOM: nothing may be evicted; the next write is refused
 			}
 			s.stats.notePeak(s.store.UsedMemory() + s.store.Overhead())

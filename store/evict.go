@@ -15,7 +15,8 @@ const maxEvictRounds = 1000
 // FreeMemory evicts keys by the policy until UsedMemory()+Overhead() <=
 // MaxMemory (if MaxMemory > 0), starting from a rotating shard. It returns ErrOOM when
 // nothing can be evicted (noeviction, or volatile-* without volatile keys)
-// while over the limit. It must not be called with a Tx held. Each evicted
+// while over the limit, and nil with nothing evicted while Config.Paused
+// holds the data still. It must not be called with a Tx held. Each evicted
 // key counts in Stats().Evicted and is committed as a ChangeEvicted with a
 // DEL effect.
 func (s *Store) FreeMemory() error {
@@ -39,7 +40,7 @@ func (s *Store) FreeMemoryFor(key []byte) error {
 
 func (s *Store) freeMemory(tx *Tx, start int) error {
 	limit := s.maxMemory.Load()
-	if limit <= 0 {
+	if limit <= 0 || s.isPaused() {
 		return nil
 	}
 	spared := false

@@ -17,7 +17,7 @@ func (s *Store) expireLoop() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			if s.activeExpireOff.Load() || s.holdExpiry != nil && s.holdExpiry() {
+			if s.activeExpireOff.Load() || s.isPaused() {
 				continue
 			}
 			// As Redis: spend at most 25% of the cycle's period.
@@ -25,6 +25,9 @@ func (s *Store) expireLoop() {
 		}
 	}
 }
+
+// isPaused reports whether Config.Paused holds the data still now.
+func (s *Store) isPaused() bool { return s.paused != nil && s.paused() }
 
 // SetActiveExpire turns the background expirer on or off (DEBUG
 // SET-ACTIVE-EXPIRE); lazy expiry on access goes on either way.

@@ -160,7 +160,7 @@ func TestExpirerGoroutineStops(t *testing.T) {
 }
 
 // TestHoldActiveExpiry checks that the expirer goroutine skips its cycles
-// while Config.HoldActiveExpiry answers true (the server's CLIENT PAUSE)
+// while Config.Paused answers true (the server's CLIENT PAUSE)
 // and reaps the due keys once it answers false. The hook's own calls show
 // that cycles came due meanwhile, so no timing is assumed.
 func TestHoldActiveExpiry(t *testing.T) {
@@ -168,7 +168,7 @@ func TestHoldActiveExpiry(t *testing.T) {
 	var asked atomic.Int32
 	var held atomic.Bool
 	held.Store(true)
-	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: 1000, HoldActiveExpiry: func() bool {
+	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: 1000, Paused: func() bool {
 		asked.Add(1)
 		return held.Load()
 	}})

@@ -36,10 +36,12 @@ type Config struct {
 	// 10, above 1000 means 1000; negative disables the expirer goroutine
 	// (tests call RunExpireCycle). Each cycle spends at most 25% of its period.
 	ActiveExpireHz int
-	// HoldActiveExpiry, if set, is asked before each active expiry cycle:
-	// true skips the cycle (the server's CLIENT PAUSE, as Redis's
-	// PAUSE_ACTION_EXPIRE). Lazy expiry on access is not held.
-	HoldActiveExpiry func() bool
+	// Paused, if set, reports whether the data is to stay still (the
+	// server's CLIENT PAUSE, as Redis's PAUSE_ACTION_EXPIRE and
+	// PAUSE_ACTION_EVICT): while it answers true no active expiry cycle
+	// runs and FreeMemory evicts nothing and answers nil, as Redis's
+	// performEvictions does. Lazy expiry on access is not held.
+	Paused func() bool
 	// Observer, if set, receives the change Record of every committed unit
 	// (see Observer).
 	Observer Observer
@@ -92,7 +94,7 @@ type Store struct {
 	lfuLogFactor, lfuDecayTime atomic.Int32
 
 	activeExpireOff atomic.Bool // DEBUG SET-ACTIVE-EXPIRE 0
-	holdExpiry      func() bool // Config.HoldActiveExpiry; nil: never held
+	paused          func() bool // Config.Paused; nil: never
 
 	replicaMarks // slots held as a replica's copy (slotindex.go)
 	fences       // slots handed over: fenced before their seal (fence.go)
@@ -146,7 +148,7 @@ func New(cfg Config) (*Store, error) {
 		mask: uint64(cfg.Shards - 1), dbs: cfg.Databases, clock: cfg.Clock, observer: cfg.Observer,
 		dbPhys: make([]atomic.Uint32, cfg.Databases), dbLog: make([]atomic.Uint32, cfg.Databases),
 		slotCounts: make([]atomic.Pointer[[Slots]atomic.Int32], cfg.Databases),
-		hz:         cfg.ActiveExpireHz, stop: make(chan struct{}), holdExpiry: cfg.HoldActiveExpiry,
+		hz:         cfg.ActiveExpireHz, stop: make(chan struct{}), paused: cfg.Paused,
 	}
 	_, s.wall = cfg.Clock.(WallClock)
 	s.txPool.New = func() any { return &Tx{st: s} }
