@@ -502,14 +502,16 @@ func (rs *replState) resumeOrHoldLocked(follow map[string][]int, now time.Time) 
 		}
 	}
 	// Held slots stay on the old link and wait to join the new one (new
-	// slices: follow's are the view's).
-	for id, held := range heldFrom {
-		follow[id] = slices.Sorted(slices.Values(slices.Concat(follow[id], held)))
-	}
+	// slices: follow's are the view's). A new primary's link loses only
+	// the slots held for it: where two primaries swap slots, each link
+	// keeps the slots held on it for the other.
 	for to := range heldTo {
-		if follow[to] = slices.DeleteFunc(slices.Clone(follow[to]), func(x int) bool { return heldNow[x] }); len(follow[to]) == 0 {
+		if follow[to] = slices.DeleteFunc(slices.Clone(follow[to]), func(x int) bool { return heldNow[x] && carrier[x] == to }); len(follow[to]) == 0 {
 			delete(follow, to)
 		}
+	}
+	for id, held := range heldFrom {
+		follow[id] = slices.Sorted(slices.Values(slices.Concat(follow[id], held)))
 	}
 	for s := range rs.holds { // every slot still held was held again above
 		if heldNow == nil || !heldNow[s] {
