@@ -137,6 +137,7 @@ type Primary struct {
 	prevHist []uint64         // per slot: history this node's copy continues (Adopt); nil until used
 	prevUpTo []uint64         // per slot: the sequence number where it left that history
 	seals    map[int]sealMark // slots this node gave up (Seal), until Adopt or a new record
+	sealed   slotBits         // the keys of seals, for Append's per-record look without a map access
 	sealGen  uint64           // grows with every Seal call
 	marks    markWant         // the slots to mark for their incoming replica (SetMarks, mark.go)
 	links    []*link
@@ -192,7 +193,7 @@ func (p *Primary) Append(unit []Record) uint64 {
 		if unit[i].Slot < 0 || unit[i].Slot >= NumSlots {
 			panic(fmt.Sprintf("repl: record slot %d out of range", unit[i].Slot))
 		}
-		if len(p.seals) > 0 {
+		if p.sealed.has(unit[i].Slot) {
 			p.unsealLocked(unit[i].Slot) // the stream of the slot goes on here after all
 		}
 		idx = p.bl.append(&unit[i], i < len(unit)-1, ms)
@@ -238,7 +239,21 @@ func (p *Primary) Adopt(slot int, hist, seq uint64) {
 func (p *Primary) unsealLocked(slot int) {
 	if _, ok := p.seals[slot]; ok {
 		delete(p.seals, slot)
+		p.sealed.set(slot, false)
 		p.sealGen++
+	}
+}
+
+// slotBits is a set of slots, one bit each.
+type slotBits [NumSlots / 64]uint64
+
+func (b *slotBits) has(s int) bool { return b[s>>6]&(1<<(s&63)) != 0 }
+
+func (b *slotBits) set(s int, on bool) {
+	if on {
+		b[s>>6] |= 1 << (s & 63)
+	} else {
+		b[s>>6] &^= 1 << (s & 63)
 	}
 }
 
@@ -261,6 +276,7 @@ func (p *Primary) Seal(slots ...int) []uint64 {
 	for i, s := range slots {
 		m := sealMark{seq: p.bl.last[s], at: p.bl.end}
 		p.seals[s] = m
+		p.sealed.set(s, true)
 		out[i] = m.seq
 	}
 	p.sealGen++
