@@ -79,8 +79,10 @@ func (n *Node) outLocked(id string) bool {
 	return n.restarters[id] || n.bannedLocked(id)
 }
 
-// isRestarted reports whether this node is restarted (see above).
-func (n *Node) isRestarted() bool {
+// Restarted reports whether this node is restarted (see above): it found
+// itself in a table from before its process started and serves nothing
+// until planned out and back in.
+func (n *Node) Restarted() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.restarted

@@ -169,7 +169,7 @@ func (n *Node) loop() {
 		if st != StateOK {
 			n.setState(st, t)
 		}
-		if n.isRestarted() {
+		if n.Restarted() {
 			continue // its subscribers get no table that lists it from before (node_restart.go)
 		}
 		delivered = t

@@ -292,7 +292,9 @@ const plannedInGrace = time.Second
 
 // leaveUnplanned handles a graceful stop of a node that is not ok. One
 // listed in its table (cut off, or just thawed) hands nothing over: its
-// replicas take its slots over when it is gone, as after a crash. One not
+// replicas take its slots over when it is gone, as after a crash; one
+// restarted under its old ID (listed by the table from before,
+// cluster.Node.Restarted) sets its leave flag first. One not
 // planned in yet (joining, or re-joining after a restart under its old
 // ID) sets its leave flag, so that the coordinator does not plan it in
 // while it stops; if a table planned it in before the flag was seen
@@ -302,7 +304,16 @@ const plannedInGrace = time.Second
 // over as any member. It logs what it did.
 func (s *Server) leaveUnplanned(n *cluster.Node, reason string, st cluster.State, limit time.Duration) bool {
 	if n.Table().IndexOf(n.ID()) >= 0 {
-		s.log.Warn("cluster: not handing slots over before leaving: the node is not ok; its replicas take its slots over",
+		if !n.Restarted() {
+			s.log.Warn("cluster: not handing slots over before leaving: the node is not ok; its replicas take its slots over",
+				"reason", reason, "state", st.String(), "slots", ownedSlots(n))
+			return false
+		}
+		// Restarted under its old ID, listed by the table from before:
+		// it holds nothing; its leave flag keeps the coordinator from
+		// planning it back in while it stops.
+		n.BeginLeave()
+		s.log.Warn("cluster: leaving before being planned in: nothing to hand over; listed by the table from before its restart, its replicas take its slots over",
 			"reason", reason, "state", st.String(), "slots", ownedSlots(n))
 		return false
 	}
