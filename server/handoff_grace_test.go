@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/cluster/clustertest"
 	"github.com/cached/cached/server/config"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestLeaveJustAfterPlannedIn checks the other way out of leaveUnplanned
@@ -41,54 +43,8 @@ import (
 // probe every 3 s, so that takes some 12 s of suspicion, where the hold
 // lasts well under a second.
 func TestLeaveJustAfterPlannedIn(t *testing.T) {
-	h := &gossipHold{to: holdDir{held: true, open: make(chan struct{})}, from: holdDir{open: make(chan struct{})}}
-	nw := clustertest.NewNet() // the sockets; never partitioned
-	node := func(id string, joiner bool, mutate func(c *config.Config)) func(c *config.Config) {
-		return func(c *config.Config) {
-			c.Cluster.NodeID = strings.Repeat(id, 40) // the lowest ID (the first node) coordinates
-			c.Cluster.Replicas = 1
-			// Slow failure detection: the joiner's held gossip fails the
-			// others' probes of it (see above).
-			c.Cluster.ProbeInterval, c.Cluster.ProbeTimeout = 3000, 2000
-			c.Cluster.Transport = func(host string) (cluster.Transport, error) {
-				tr, err := nw.Transport(host)
-				if err != nil {
-					return nil, err
-				}
-				if !joiner {
-					return &holdTransport{Transport: tr, h: h}, nil
-				}
-				ip, port, err := tr.FinalAdvertiseAddr("", 0)
-				if err != nil {
-					_ = tr.Shutdown()
-					return nil, err
-				}
-				h.setJoiner(net.JoinHostPort(ip.String(), strconv.Itoa(port)))
-				return &holdTransport{Transport: tr, h: h, joiner: true}, nil
-			}
-			if mutate != nil {
-				mutate(c)
-			}
-		}
-	}
-	a := startClusterNode(t, "", node("1", false, nil))
-	seed := a.cl.node.Load().GossipAddr()
-	b := startClusterNode(t, seed, node("2", false, nil))
-	waitMembers(t, []*Server{a, b}, 2)
-	ctx := ctxT(t)
-	cc := newClusterClient(t, a.Addr())
-	var keys []string
-	for s, k := range slotKeys() {
-		if s%64 == 0 {
-			keys = append(keys, k)
-		}
-	}
-	acked := writeAcked(t, ctx, cc, keys, 16)
-
-	logFile := filepath.Join(t.TempDir(), "cached.log")
-	c := startClusterNode(t, seed, node("3", true, func(c *config.Config) { c.LogFile = logFile }))
-	t.Cleanup(h.release) // before the nodes close (cleanups run last first): held dials end
-	an, cn := a.cl.node.Load(), c.cl.node.Load()
+	j := newHeldJoin(t)
+	h, a, b, c, an, cn, ctx, cc, acked, logFile := j.h, j.a, j.b, j.c, j.an, j.cn, j.ctx, j.cc, j.acked, j.logFile
 
 	// The coordinator plans the joiner in; the table cannot reach it.
 	pollFor(t, "the coordinator plans the joiner in", func() bool { return an.Table().IndexOf(cn.ID()) >= 0 })
@@ -153,6 +109,71 @@ func TestLeaveJustAfterPlannedIn(t *testing.T) {
 		t.Fatalf("the coordinator's table v%d still lists the joiner", v.Version())
 	}
 	readsBack(t, ctx, cc, acked, "after the joiner left")
+}
+
+// heldJoin is the setup of the tests of a joiner asked to stop around
+// the table that plans it in: nodes A (the lowest ID, the coordinator)
+// and B with cluster-replicas 1 and keys written with WAIT (acked, through
+// cc), then joiner C, logging to logFile, whose gossip from the others is
+// held (h.to) from the start. Failure detection is slow: the joiner's held
+// gossip fails the others' probes of it (see gossipHold).
+type heldJoin struct {
+	h       *gossipHold
+	a, b, c *Server
+	an, cn  *cluster.Node
+	ctx     context.Context
+	cc      *redis.ClusterClient
+	acked   map[string]string
+	logFile string
+}
+
+func newHeldJoin(t *testing.T) *heldJoin {
+	t.Helper()
+	h := &gossipHold{to: holdDir{held: true, open: make(chan struct{})}, from: holdDir{open: make(chan struct{})}}
+	nw := clustertest.NewNet() // the sockets; never partitioned
+	node := func(id string, joiner bool, mutate func(c *config.Config)) func(c *config.Config) {
+		return func(c *config.Config) {
+			c.Cluster.NodeID = strings.Repeat(id, 40) // the lowest ID (the first node) coordinates
+			c.Cluster.Replicas = 1
+			c.Cluster.ProbeInterval, c.Cluster.ProbeTimeout = 3000, 2000
+			c.Cluster.Transport = func(host string) (cluster.Transport, error) {
+				tr, err := nw.Transport(host)
+				if err != nil {
+					return nil, err
+				}
+				if !joiner {
+					return &holdTransport{Transport: tr, h: h}, nil
+				}
+				ip, port, err := tr.FinalAdvertiseAddr("", 0)
+				if err != nil {
+					_ = tr.Shutdown()
+					return nil, err
+				}
+				h.setJoiner(net.JoinHostPort(ip.String(), strconv.Itoa(port)))
+				return &holdTransport{Transport: tr, h: h, joiner: true}, nil
+			}
+			if mutate != nil {
+				mutate(c)
+			}
+		}
+	}
+	a := startClusterNode(t, "", node("1", false, nil))
+	seed := a.cl.node.Load().GossipAddr()
+	b := startClusterNode(t, seed, node("2", false, nil))
+	waitMembers(t, []*Server{a, b}, 2)
+	ctx := ctxT(t)
+	cc := newClusterClient(t, a.Addr())
+	var keys []string
+	for s, k := range slotKeys() {
+		if s%64 == 0 {
+			keys = append(keys, k)
+		}
+	}
+	acked := writeAcked(t, ctx, cc, keys, 16)
+	logFile := filepath.Join(t.TempDir(), "cached.log")
+	c := startClusterNode(t, seed, node("3", true, func(c *config.Config) { c.LogFile = logFile }))
+	t.Cleanup(h.release) // before the nodes close (cleanups run last first): held dials end
+	return &heldJoin{h: h, a: a, b: b, c: c, an: a.cl.node.Load(), cn: c.cl.node.Load(), ctx: ctx, cc: cc, acked: acked, logFile: logFile}
 }
 
 // errHeld is returned by a held dial whose timeout ran out.

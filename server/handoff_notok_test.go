@@ -1,18 +1,13 @@
 package server
 
 import (
-	"net"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cached/cached/cluster"
-	"github.com/cached/cached/cluster/clustertest"
-	"github.com/cached/cached/server/config"
 )
 
 // TestLeaveListedButNotOK checks leaveUnplanned's third way out (after
@@ -38,51 +33,8 @@ import (
 // others do not declare the joiner dead while its gossip is held (slow
 // probing, see the sibling).
 func TestLeaveListedButNotOK(t *testing.T) {
-	h := &gossipHold{to: holdDir{held: true, open: make(chan struct{})}, from: holdDir{open: make(chan struct{})}}
-	nw := clustertest.NewNet()
-	node := func(id string, joiner bool, mutate func(c *config.Config)) func(c *config.Config) {
-		return func(c *config.Config) {
-			c.Cluster.NodeID = strings.Repeat(id, 40) // the lowest ID (the first node) coordinates
-			c.Cluster.Replicas = 1
-			c.Cluster.ProbeInterval, c.Cluster.ProbeTimeout = 3000, 2000 // see TestLeaveJustAfterPlannedIn
-			c.Cluster.Transport = func(host string) (cluster.Transport, error) {
-				tr, err := nw.Transport(host)
-				if err != nil {
-					return nil, err
-				}
-				if !joiner {
-					return &holdTransport{Transport: tr, h: h}, nil
-				}
-				ip, port, err := tr.FinalAdvertiseAddr("", 0)
-				if err != nil {
-					_ = tr.Shutdown()
-					return nil, err
-				}
-				h.setJoiner(net.JoinHostPort(ip.String(), strconv.Itoa(port)))
-				return &holdTransport{Transport: tr, h: h, joiner: true}, nil
-			}
-			if mutate != nil {
-				mutate(c)
-			}
-		}
-	}
-	a := startClusterNode(t, "", node("1", false, nil))
-	seed := a.cl.node.Load().GossipAddr()
-	b := startClusterNode(t, seed, node("2", false, nil))
-	waitMembers(t, []*Server{a, b}, 2)
-	ctx := ctxT(t)
-	cc := newClusterClient(t, a.Addr())
-	var keys []string
-	for s, k := range slotKeys() {
-		if s%64 == 0 {
-			keys = append(keys, k)
-		}
-	}
-	acked := writeAcked(t, ctx, cc, keys, 16)
-
-	logFile := filepath.Join(t.TempDir(), "cached.log")
-	c := startClusterNode(t, seed, node("3", true, func(c *config.Config) { c.LogFile = logFile }))
-	an, cn := a.cl.node.Load(), c.cl.node.Load()
+	j := newHeldJoin(t)
+	h, a, b, c, an, cn, ctx, cc, acked, logFile := j.h, j.a, j.b, j.c, j.an, j.cn, j.ctx, j.cc, j.acked, j.logFile
 	listedIn := make(chan struct{}) // closed when a table listing the joiner reaches its subscribers
 	gaveUp := make(chan struct{})   // closed by letGo: the subscriber returns
 	var listedOnce, letGoOnce sync.Once
@@ -94,8 +46,7 @@ func TestLeaveListedButNotOK(t *testing.T) {
 		listedOnce.Do(func() { close(listedIn) })
 		<-gaveUp
 	})
-	t.Cleanup(h.release) // cleanups run last first: held dials end before the nodes close ...
-	t.Cleanup(letGo)     // ... and the joiner's loop goes on before that
+	t.Cleanup(letGo) // cleanups run last first: the joiner's loop goes on before newHeldJoin's release of held dials
 
 	pollFor(t, "the coordinator plans the joiner in", func() bool { return an.Table().IndexOf(cn.ID()) >= 0 })
 	if cn.Table().IndexOf(cn.ID()) >= 0 || cn.State() == cluster.StateOK {
