@@ -94,6 +94,12 @@ func (n *Node) StateAt(now int64) State {
 	return State(n.state.Load())
 }
 
+// BeenOK reports whether the node's state has been ok at some time since
+// it started: a node listed in its table that has not been is a joiner
+// just planned in (or one restarted under its old ID, Restarted), not a
+// member cut off or thawed.
+func (n *Node) BeenOK() bool { return n.beenOK.Load() }
+
 // OnSlotsLost registers fn to be called with the slots this node owned
 // (as primary) and no longer owns, after the table that took them is
 // delivered to the Subscribe callbacks: the caller drops its data for them,
@@ -300,6 +306,9 @@ func (n *Node) noteShortLoss(t *Table, q bool, reach int) {
 // setState makes st, computed by checkHealth for table t, the node's state.
 // Called by loop only.
 func (n *Node) setState(st State, t *Table) {
+	if st == StateOK {
+		n.beenOK.Store(true)
+	}
 	if old := State(n.state.Swap(int32(st))); old != st {
 		n.log.Warn("cluster: state changed", "from", old.String(), "to", st.String(),
 			"version", t.version, "members", t.Len(), "live", n.KnownPeers())

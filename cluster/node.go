@@ -84,6 +84,7 @@ type Node struct {
 	reachWindow time.Duration // reachRounds probe intervals: how long a member counts without a heartbeat
 	joined      atomic.Bool   // no seeds, or joined the cluster
 	state       atomic.Int32  // State
+	beenOK      atomic.Bool   // the state was ok at some time since the node started (BeenOK)
 	lastQuorum  time.Time     // owned by loop: last time a majority was seen
 	clock       func() int64  // Config.Clock: monotonic ns, the pause check's time
 	checked     atomic.Int64  // clock reading of the last state check (loop), or of watchLoop's stamp while the loop is busy

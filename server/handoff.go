@@ -291,33 +291,30 @@ func (s *Server) handOff(reason string) {
 const plannedInGrace = time.Second
 
 // leaveUnplanned handles a graceful stop of a node that is not ok. One
-// listed in its table (cut off, or just thawed) hands nothing over: its
-// replicas take its slots over when it is gone, as after a crash; one
+// listed in its table that has been ok before (cut off, or just thawed)
+// hands nothing over: its replicas take its slots over when it is gone,
+// as after a crash. Every other one sets its leave flag first, so that
+// the coordinator does not plan it in (again) while it stops. One
 // restarted under its old ID (listed by the table from before,
-// cluster.Node.Restarted) sets its leave flag first. One not
-// planned in yet (joining, or re-joining after a restart under its old
-// ID) sets its leave flag, so that the coordinator does not plan it in
-// while it stops; if a table planned it in before the flag was seen
+// cluster.Node.Restarted) holds nothing and leaves. One not planned in
+// yet (joining, or re-joining after its restart was planned out), or
+// planned in a moment ago and not ok yet, waits: if a table plans it in
 // (within plannedInGrace, at most limit), it returns true once the node
-// is ok (another plannedInGrace at most from when its table listed it: the
-// node turns ok after its subscribers have that table), and the node hands
-// over as any member. It logs what it did.
+// is ok (another plannedInGrace at most from when its table listed it:
+// the node turns ok after its subscribers have that table), and the node
+// hands over as any member. It logs what it did.
 func (s *Server) leaveUnplanned(n *cluster.Node, reason string, st cluster.State, limit time.Duration) bool {
-	if n.Table().IndexOf(n.ID()) >= 0 {
-		if !n.Restarted() {
-			s.log.Warn("cluster: not handing slots over before leaving: the node is not ok; its replicas take its slots over",
-				"reason", reason, "state", st.String(), "slots", ownedSlots(n))
-			return false
-		}
-		// Restarted under its old ID, listed by the table from before:
-		// it holds nothing; its leave flag keeps the coordinator from
-		// planning it back in while it stops.
-		n.BeginLeave()
-		s.log.Warn("cluster: leaving before being planned in: nothing to hand over; listed by the table from before its restart, its replicas take its slots over",
+	if n.Table().IndexOf(n.ID()) >= 0 && n.BeenOK() {
+		s.log.Warn("cluster: not handing slots over before leaving: the node is not ok; its replicas take its slots over",
 			"reason", reason, "state", st.String(), "slots", ownedSlots(n))
 		return false
 	}
 	n.BeginLeave()
+	if n.Table().IndexOf(n.ID()) >= 0 && n.Restarted() {
+		s.log.Warn("cluster: leaving before being planned in: nothing to hand over; listed by the table from before its restart, its replicas take its slots over",
+			"reason", reason, "state", st.String(), "slots", ownedSlots(n))
+		return false
+	}
 	start := time.Now()
 	until := start.Add(min(plannedInGrace, limit))
 	listed := false

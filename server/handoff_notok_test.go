@@ -116,3 +116,76 @@ func TestLeaveListedButNotOK(t *testing.T) {
 	readsBack(t, ctx, cc, acked, "after the joiner left")
 	t.Logf("the others own every slot in v%d", an.Table().Version())
 }
+
+// TestLeaveListedBeforeStopTurnsOK: the table that plans the joiner in
+// reaches it before the stop, but the joiner is not ok yet (its
+// subscribers do not have the table: the test holds one of its own on
+// it). Listed and never ok since it started, it is a joiner, not a member
+// cut off: it must set its leave flag, wait for ok, and hand over as any
+// member once the subscriber lets the table through. (Before stop 38 it
+// took the cut-off branch, "the node is not ok", and left without the
+// flag: TestBinaryClusterSoak seed 678 with 2 replicas, a leave 70 ms
+// after a join.)
+func TestLeaveListedBeforeStopTurnsOK(t *testing.T) {
+	j := newHeldJoin(t)
+	h, a, b, c, an, cn, ctx, cc, acked, logFile := j.h, j.a, j.b, j.c, j.an, j.cn, j.ctx, j.cc, j.acked, j.logFile
+	listedIn := make(chan struct{}) // closed when a table listing the joiner reaches its subscribers
+	gaveUp := make(chan struct{})   // closed by letGo: the subscriber returns
+	var listedOnce, letGoOnce sync.Once
+	letGo := func() { letGoOnce.Do(func() { close(gaveUp) }) }
+	cn.Subscribe(func(v *cluster.Table) {
+		if v.IndexOf(cn.ID()) < 0 {
+			return
+		}
+		listedOnce.Do(func() { close(listedIn) })
+		<-gaveUp
+	})
+	t.Cleanup(letGo) // cleanups run last first: the joiner's loop goes on before newHeldJoin's release of held dials
+
+	pollFor(t, "the coordinator plans the joiner in", func() bool { return an.Table().IndexOf(cn.ID()) >= 0 })
+	h.to.release() // the table reaches the joiner before the stop
+	pollFor(t, "the table listing the joiner reaches its subscribers", func() bool {
+		select {
+		case <-listedIn:
+			return true
+		default:
+			return false
+		}
+	})
+	if cn.Table().IndexOf(cn.ID()) < 0 || cn.State() == cluster.StateOK || cn.BeenOK() {
+		t.Fatalf("before the stop the joiner is listed %v, %v, been ok %v; want listed, never ok",
+			cn.Table().IndexOf(cn.ID()) >= 0, cn.State(), cn.BeenOK())
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.handOff("test")
+	}()
+	pollFor(t, "the stop sets the leave flag", func() bool { return cn.Leaving() })
+	letGo() // the subscriber takes the table: the joiner turns ok
+	pollFor(t, "the stop hands over", func() bool { return c.handoff.leaveStarted.Load() != 0 })
+	h.from.release() // the coordinator sees the leave flag and plans the joiner out
+	pollFor(t, "the stop returns", func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	b2, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := string(b2)
+	for _, want := range []string{"cluster: handing slots over before leaving", "cluster: slots handed over"} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("the log does not say %q:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "the node is not ok") || strings.Contains(logs, "nothing to hand over") {
+		t.Fatalf("the joiner, listed before the stop, was taken for a member cut off or not planned in:\n%s", logs)
+	}
+	waitMembers(t, []*Server{a, b}, 2)
+	readsBack(t, ctx, cc, acked, "after the joiner left")
+}
