@@ -51,8 +51,9 @@ func (p *pauser) unpause() {
 	}
 }
 
-// active reports whether a pause is in force, in either mode. The server
-// evicts nothing meanwhile (an eviction is a write), as Redis.
+// active reports whether a pause is in force, in either mode. The store
+// evicts nothing and expires no key actively meanwhile (store.Config.Paused:
+// both are writes), as Redis.
 func (p *pauser) active() bool {
 	st := p.state.Load()
 	return st != nil && time.Now().Before(st.end)
