@@ -35,18 +35,7 @@ import (
 func TestLeaveListedButNotOK(t *testing.T) {
 	j := newHeldJoin(t)
 	h, a, b, c, an, cn, ctx, cc, acked, logFile := j.h, j.a, j.b, j.c, j.an, j.cn, j.ctx, j.cc, j.acked, j.logFile
-	listedIn := make(chan struct{}) // closed when a table listing the joiner reaches its subscribers
-	gaveUp := make(chan struct{})   // closed by letGo: the subscriber returns
-	var listedOnce, letGoOnce sync.Once
-	letGo := func() { letGoOnce.Do(func() { close(gaveUp) }) }
-	cn.Subscribe(func(v *cluster.Table) {
-		if v.IndexOf(cn.ID()) < 0 {
-			return
-		}
-		listedOnce.Do(func() { close(listedIn) })
-		<-gaveUp
-	})
-	t.Cleanup(letGo) // cleanups run last first: the joiner's loop goes on before newHeldJoin's release of held dials
+	listedIn, letGo := holdListing(t, cn)
 
 	pollFor(t, "the coordinator plans the joiner in", func() bool { return an.Table().IndexOf(cn.ID()) >= 0 })
 	if cn.Table().IndexOf(cn.ID()) >= 0 || cn.State() == cluster.StateOK {
@@ -129,18 +118,7 @@ func TestLeaveListedButNotOK(t *testing.T) {
 func TestLeaveListedBeforeStopTurnsOK(t *testing.T) {
 	j := newHeldJoin(t)
 	h, a, b, c, an, cn, ctx, cc, acked, logFile := j.h, j.a, j.b, j.c, j.an, j.cn, j.ctx, j.cc, j.acked, j.logFile
-	listedIn := make(chan struct{}) // closed when a table listing the joiner reaches its subscribers
-	gaveUp := make(chan struct{})   // closed by letGo: the subscriber returns
-	var listedOnce, letGoOnce sync.Once
-	letGo := func() { letGoOnce.Do(func() { close(gaveUp) }) }
-	cn.Subscribe(func(v *cluster.Table) {
-		if v.IndexOf(cn.ID()) < 0 {
-			return
-		}
-		listedOnce.Do(func() { close(listedIn) })
-		<-gaveUp
-	})
-	t.Cleanup(letGo) // cleanups run last first: the joiner's loop goes on before newHeldJoin's release of held dials
+	listedIn, letGo := holdListing(t, cn)
 
 	pollFor(t, "the coordinator plans the joiner in", func() bool { return an.Table().IndexOf(cn.ID()) >= 0 })
 	h.to.release() // the table reaches the joiner before the stop
@@ -188,4 +166,24 @@ func TestLeaveListedBeforeStopTurnsOK(t *testing.T) {
 	}
 	waitMembers(t, []*Server{a, b}, 2)
 	readsBack(t, ctx, cc, acked, "after the joiner left")
+}
+
+// holdListing adds a subscriber to the joiner cn that blocks on the first
+// table listing cn until letGo is called (also at cleanup, which runs
+// before newHeldJoin's release of held dials): the joiner cannot turn ok
+// meanwhile. listedIn is closed once that table reached the subscriber.
+func holdListing(t *testing.T, cn *cluster.Node) (listedIn <-chan struct{}, letGo func()) {
+	listed := make(chan struct{})
+	gaveUp := make(chan struct{})
+	var listedOnce, letGoOnce sync.Once
+	letGo = func() { letGoOnce.Do(func() { close(gaveUp) }) }
+	cn.Subscribe(func(v *cluster.Table) {
+		if v.IndexOf(cn.ID()) < 0 {
+			return
+		}
+		listedOnce.Do(func() { close(listed) })
+		<-gaveUp
+	})
+	t.Cleanup(letGo)
+	return listed, letGo
 }
