@@ -1,6 +1,9 @@
 package repl
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"time"
+)
 
 // Record header in the backlog ring, before the record's REC frame:
 //
@@ -46,26 +49,51 @@ func (h *hdr) get(b []byte) {
 	h.ms = int64(binary.LittleEndian.Uint64(b[24:]))
 }
 
-// backlog is a bounded ring of encoded records, oldest first, addressed by
-// byte offsets that only grow (offset o lives at buf[o%len(buf)]). It keeps,
-// per slot, the newest sequence number appended and the lowest sequence
-// number a replica may hold and still continue from the ring.
+// noHold is a link's hold before its handshake: it keeps nothing.
+const noHold = ^uint64(0)
+
+// blockSize is the size of the backlog's memory blocks.
+const blockSize = 64 << 10
+
+// keptBlocks is how many emptied blocks the backlog keeps for reuse.
+const keptBlocks = 4
+
+// backlog is a queue of encoded records, oldest first, addressed by byte
+// offsets that only grow, in blocks of blockSize bytes (offset o lives in
+// blocks[(o-base)/blockSize]). It keeps the newest size bytes of records
+// (Redis's repl-backlog-size) for replicas that come back, and beyond that
+// the records a connected replica has not been sent yet (hold), up to the
+// replica limits of Redis's client-output-buffer-limit: past hard bytes,
+// or past soft bytes for longer than softMs, the oldest records go and the
+// replicas that needed them are cut (copyOut fails). It keeps, per slot,
+// the newest sequence number appended and the lowest sequence number a
+// replica may hold and still continue from it.
 // Not safe for concurrent use: Primary.mu guards it.
 type backlog struct {
-	buf        []byte
-	start, end uint64 // offsets of the oldest retained record and of the end
-	lastIndex  uint64 // index of the newest record appended (0: none yet)
-	firstIndex uint64 // index of the oldest retained record
-	lastMs     int64  // append time of the newest record
+	blocks     [][]byte
+	spare      [][]byte // emptied blocks kept for reuse, at most keptBlocks
+	base       uint64   // offset of blocks[0]'s first byte, a multiple of blockSize
+	size       uint64   // bytes kept in any case
+	start, end uint64   // offsets of the oldest retained record and of the end
+	lastIndex  uint64   // index of the newest record appended (0: none yet)
+	firstIndex uint64   // index of the oldest retained record
+	lastMs     int64    // append time of the newest record
 	last       []uint64
 	cover      []uint64 // per slot: a replica at seq a >= cover[s] (a <= last[s]) can resume; noCover: none can
 	scratch    []byte   // frame encoding buffer
 	tmp        [hdrSize]byte
+
+	// hold returns the lowest offset at or after from that a connected
+	// replica has not been sent yet, noHold if none; nil: none ever.
+	hold       func(from uint64) uint64
+	hard, soft uint64 // bytes retained past which records needed by a replica go; 0: no limit
+	softMs     int64  // how long retention may stay over soft
+	softSince  int64  // append time when retention went over soft; 0: not over
 }
 
 func newBacklog(size int) *backlog {
 	b := &backlog{
-		buf:        make([]byte, size),
+		size:       uint64(size),
 		firstIndex: 1,
 		last:       make([]uint64, NumSlots),
 		cover:      make([]uint64, NumSlots),
@@ -74,6 +102,13 @@ func newBacklog(size int) *backlog {
 		b.cover[i] = noCover
 	}
 	return b
+}
+
+// setLimits sets hard, soft and softMs from the Config's Buffer limits
+// (0 or negative: none).
+func (b *backlog) setLimits(hard, soft int64, softFor time.Duration) {
+	b.hard, b.soft = uint64(max(hard, 0)), uint64(max(soft, 0))
+	b.softMs, b.softSince = softFor.Milliseconds(), 0
 }
 
 // used returns the bytes of the ring holding records.
@@ -112,10 +147,11 @@ func (b *backlog) append(r *Record, more bool, ms int64) uint64 {
 		h.flags = flagMore
 	}
 	need := uint64(hdrSize + len(b.scratch))
-	if need > uint64(len(b.buf)) {
-		// Larger than the ring: nobody can receive it from here.
-		b.start = b.end + need
-		b.end = b.start
+	held := b.makeRoom(need, ms)
+	if b.used()+need > b.size && !held {
+		// Larger than what the backlog keeps, and no replica waits for
+		// it: nobody can receive it from here.
+		b.skip(need)
 		b.firstIndex = idx + 1
 		b.cover[s] = r.Seq
 		for i := range b.cover {
@@ -124,9 +160,6 @@ func (b *backlog) append(r *Record, more bool, ms int64) uint64 {
 			}
 		}
 		return idx
-	}
-	for uint64(len(b.buf))-b.used() < need {
-		b.evict()
 	}
 	h.put(b.tmp[:])
 	b.write(b.end, b.tmp[:])
@@ -145,6 +178,54 @@ func (b *backlog) restart(slot int, seq uint64) {
 	b.last[slot] = seq
 }
 
+// makeRoom drops the oldest records until need more bytes fit in size,
+// keeping those a connected replica has not been sent yet within the
+// limits, and reports whether a replica waits for the record to come.
+func (b *backlog) makeRoom(need uint64, ms int64) (held bool) {
+	if b.used()+need <= b.size {
+		b.softSince = 0
+		return false
+	}
+	from := noHold
+	if b.hold != nil {
+		from = b.hold(b.start)
+	}
+	for {
+		over := b.used() + need
+		if over <= b.size {
+			return from != noHold
+		}
+		switch {
+		case b.hard > 0 && over > b.hard:
+		case b.soft > 0 && over > b.soft:
+			if b.softSince == 0 {
+				b.softSince = ms
+			}
+			if ms-b.softSince < b.softMs && b.start >= from {
+				return true // kept for a while
+			}
+		default:
+			if b.softSince = 0; b.start >= from {
+				return from != noHold
+			}
+		}
+		if b.used() == 0 {
+			return false // too large to keep for anyone
+		}
+		b.evict()
+		if from < b.start && b.hold != nil {
+			from = b.hold(b.start) // the replica that needed it is cut
+		}
+	}
+}
+
+// trim drops what is kept beyond size and no replica needs any more.
+func (b *backlog) trim() {
+	if b.used() > b.size {
+		b.makeRoom(0, b.lastMs)
+	}
+}
+
 // evict drops the oldest record.
 func (b *backlog) evict() {
 	var h hdr
@@ -155,20 +236,60 @@ func (b *backlog) evict() {
 	}
 	b.start += uint64(hdrSize + h.size)
 	b.firstIndex = h.index + 1
+	b.release()
 }
 
-// write copies p into the ring at offset off.
+// skip drops every record and leaves n bytes unused, for a record that
+// nobody can receive from here.
+func (b *backlog) skip(n uint64) {
+	b.start = b.end + n
+	b.end = b.start
+	b.release()
+}
+
+// release frees the blocks before start, keeping a few for reuse.
+func (b *backlog) release() {
+	for len(b.blocks) > 0 && b.base+blockSize <= b.start {
+		if len(b.spare) < keptBlocks {
+			b.spare = append(b.spare, b.blocks[0])
+		}
+		b.blocks[0] = nil
+		b.blocks = b.blocks[1:]
+		b.base += blockSize
+	}
+	if len(b.blocks) == 0 {
+		b.base = b.start &^ (blockSize - 1)
+	}
+}
+
+// held returns the bytes of the blocks the backlog holds, spares included.
+func (b *backlog) held() uint64 { return uint64(len(b.blocks)+len(b.spare)) * blockSize }
+
+// write copies p into the backlog at offset off, the end, adding blocks.
 func (b *backlog) write(off uint64, p []byte) {
-	i := int(off % uint64(len(b.buf)))
-	n := copy(b.buf[i:], p)
-	copy(b.buf, p[n:])
+	for len(p) > 0 {
+		i, o := (off-b.base)/blockSize, (off-b.base)%blockSize
+		for uint64(len(b.blocks)) <= i {
+			var blk []byte
+			if n := len(b.spare); n > 0 {
+				blk, b.spare = b.spare[n-1], b.spare[:n-1]
+			} else {
+				blk = make([]byte, blockSize)
+			}
+			b.blocks = append(b.blocks, blk)
+		}
+		n := copy(b.blocks[i][o:], p)
+		p, off = p[n:], off+uint64(n)
+	}
 }
 
 // read copies len(p) bytes from offset off.
 func (b *backlog) read(off uint64, p []byte) {
-	i := int(off % uint64(len(b.buf)))
-	n := copy(p, b.buf[i:])
-	copy(p[n:], b.buf)
+	for len(p) > 0 {
+		i, o := (off-b.base)/blockSize, (off-b.base)%blockSize
+		n := copy(p, b.blocks[i][o:])
+		p, off = p[n:], off+uint64(n)
+	}
 }
 
 // copyOut appends to dst whole records from offset off on, at least one if

@@ -286,3 +286,105 @@ func TestCatchUpEndsAtUnitBoundary(t *testing.T) {
 		t.Errorf("frames %v, want %v (the whole second unit, closed by UEND, then the position)", names, want)
 	}
 }
+
+// TestBacklogKeepsWhatAReplicaWasNotSent: past its size the backlog keeps
+// the records from the lowest offset a connected replica still needs, up
+// to the hard limit (then the oldest go, and a replica past them is no
+// longer waited for) or over the soft limit for softMs; without a replica
+// it keeps its size.
+func TestBacklogKeepsWhatAReplicaWasNotSent(t *testing.T) {
+	b := newBacklog(1000)
+	hold := noHold
+	b.hold = func(from uint64) uint64 {
+		if hold >= from {
+			return hold
+		}
+		return noHold
+	}
+	b.setLimits(5000, -1, 0)
+	seq := uint64(0)
+	add := func(ms int64) {
+		seq++
+		b.append(setRec(1, seq, "key", strings.Repeat("v", 60)), false, ms)
+	}
+	for b.used() < 900 {
+		add(0)
+	}
+	hold = b.start // a replica that was sent nothing yet
+	for b.used() < 3000 {
+		add(0)
+	}
+	if _, _, ok := b.copyOut(nil, hold, 1<<20); !ok || b.start != hold {
+		t.Fatalf("the replica's records went (start %d, hold %d) at %d bytes kept", b.start, hold, b.used())
+	}
+	hold = b.end // it caught up: back to the size
+	add(0)
+	if b.used() > 1000 {
+		t.Fatalf("kept %d bytes once the replica caught up, want <= 1000", b.used())
+	}
+	hold = b.start
+	for range 200 { // far past the hard limit
+		add(0)
+	}
+	if _, _, ok := b.copyOut(nil, hold, 1<<20); ok || b.used() > 1000 {
+		t.Fatalf("past the hard limit: replica's records kept %v, %d bytes kept; want them gone, back to <= 1000", ok, b.used())
+	}
+
+	b.setLimits(-1, 2000, 50*time.Millisecond)
+	hold = b.end
+	for b.used() < 2500 {
+		add(10)
+	}
+	add(59) // over soft for 49 ms: kept
+	if b.start > hold {
+		t.Fatalf("over the soft limit for 49 ms of 50: the replica's records went")
+	}
+	add(60)
+	if b.start <= hold || b.used() > 1000 {
+		t.Fatalf("over the soft limit for 50 ms: start %d, hold %d, %d bytes kept; want them gone", b.start, hold, b.used())
+	}
+
+	// A record larger than the size is kept for a replica waiting for it.
+	hold = b.end
+	add(61)
+	b.append(setRec(2, 1, "huge", strings.Repeat("h", 1500)), false, 61)
+	if _, _, ok := b.copyOut(nil, hold, 1<<20); !ok || b.used() < 1500 {
+		t.Fatalf("a large record a replica waits for: copyOut ok=%v, %d bytes kept", ok, b.used())
+	}
+}
+
+// TestBriefStallKeepsTheLink: a replica that stops reading while far more
+// than the backlog's size is written, but less than the buffer limit, is
+// not cut: once it reads again it continues from the records kept for it,
+// with no snapshot. Until stop 39 any replica more than BacklogSize behind
+// was cut and snapshotted, and a steady write load did that over and over.
+func TestBriefStallKeepsTheLink(t *testing.T) {
+	h := newHarness(t, Config{BacklogSize: 64 << 10})
+	slots := slotRange(0, 16)
+	prefill(h.store, slots, 2)
+	ap := newFakeApplier()
+	d := &dialer{}
+	r := h.replica("r1", slots, ap, d)
+	waitFor(t, "initial sync", func() bool { return caughtUp(h.store, r, slots) })
+	st0, rst0 := h.p.Stats(), r.Stats()
+	d.setStall(true)
+	val := strings.Repeat("v", 500)
+	for i := range 40000 { // about 22 MB of records: more than the sockets' buffers hold
+		h.store.set(slots[i%len(slots)], fmt.Sprintf("k%d", i%300), val)
+	}
+	if st := h.p.Stats(); st.BacklogUsed <= uint64(st.BacklogSize) || len(st.Links) != 1 {
+		t.Fatalf("while stalled: %d bytes kept (size %d), %d links; want more than the size kept for the one link",
+			st.BacklogUsed, st.BacklogSize, len(st.Links))
+	}
+	d.setStall(false)
+	waitFor(t, "caught up", func() bool { return caughtUp(h.store, r, slots) })
+	assertSame(t, h.store, ap, slots)
+	st, rst := h.p.Stats(), r.Stats()
+	if st.BehindCuts != st0.BehindCuts || st.FullSyncs != st0.FullSyncs || rst.FullSyncs != rst0.FullSyncs {
+		t.Errorf("cuts %d → %d, snapshots sent %d → %d, loaded %d → %d; want none",
+			st0.BehindCuts, st.BehindCuts, st0.FullSyncs, st.FullSyncs, rst0.FullSyncs, rst.FullSyncs)
+	}
+	if st.BacklogUsed > uint64(st.BacklogSize) {
+		t.Errorf("%d bytes kept once the link caught up, over the size %d", st.BacklogUsed, st.BacklogSize)
+	}
+}

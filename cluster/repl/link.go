@@ -38,6 +38,7 @@ type link struct {
 	queue    []int            // slots to snapshot, in order
 	unowned  []ownWaiter      // queued slots the node does not own yet (requeueOwned)
 	cursor   uint64           // backlog offset of the next record to look at
+	hold     uint64           // cursor, as the backlog sees it: under p.mu; noHold before the handshake
 	curIndex uint64           // index of the last record looked at
 	curMs    int64            // its append time
 	lastSent uint64           // index the replica was last told about
@@ -113,6 +114,7 @@ func newLink(p *Primary, c net.Conn) *link {
 		sent:     make([]uint64, NumSlots),
 		seen:     make([]uint64, NumSlots),
 		liveSnap: make([]uint64, NumSlots),
+		hold:     noHold,
 	}
 }
 
@@ -204,7 +206,7 @@ func (l *link) handshake(args [][]byte) error {
 			full++
 		}
 	}
-	l.cursor = bl.start
+	l.cursor, l.hold = bl.start, bl.start
 	l.curIndex = bl.firstIndex - 1
 	l.lastSent = l.curIndex
 	l.p.mu.Unlock()
@@ -377,6 +379,10 @@ func (l *link) catchUpTo(target uint64) (bool, error) {
 	for l.cursor < target || l.inUnit {
 		l.p.mu.Lock()
 		b, next, ok := l.p.bl.copyOut(l.batch[:0], l.cursor, l.p.cfg.BatchBytes)
+		if ok {
+			l.hold = next
+			l.p.bl.trim() // what only this link still needed goes now, not at the next write
+		}
 		l.p.mu.Unlock()
 		if !ok {
 			l.p.cuts.Add(1)

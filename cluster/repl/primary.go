@@ -23,6 +23,19 @@ type Config struct {
 	// covers gets snapshots instead of the missed records. Each record
 	// costs its REC frame plus 32 bytes. Default 1 MiB, as Redis.
 	BacklogSize int
+	// BufferHard, BufferSoft and BufferSoftFor bound the records kept
+	// beyond BacklogSize because a connected replica has not been sent
+	// them yet, as the replica class of Redis's client-output-buffer-limit
+	// bounds a replica's output buffer: when the records kept exceed
+	// BufferHard bytes, or stay over BufferSoft for BufferSoftFor, the
+	// oldest go and the replicas that needed them are cut (and come back
+	// through a sync). Without this a replica that fell 1 MiB behind for
+	// a moment was cut at once, and under a steady write load the links
+	// were cut and snapshotted over and over. A zero size takes the
+	// default (256 MiB; 64 MiB for 60 s, as Redis); a negative size is no
+	// limit; a BufferSoftFor of 0 cuts as soon as BufferSoft is passed.
+	BufferHard, BufferSoft int64
+	BufferSoftFor          time.Duration
 	// SnapshotRate limits the bytes per second of snapshots, summed over
 	// all links; 0 means no limit. Default 0.
 	SnapshotRate int64
@@ -70,6 +83,9 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		BacklogSize:    1 << 20,
+		BufferHard:     256 << 20,
+		BufferSoft:     64 << 20,
+		BufferSoftFor:  60 * time.Second,
 		WriteTimeout:   10 * time.Second,
 		ReadTimeout:    10 * time.Second,
 		Heartbeat:      time.Second,
@@ -83,6 +99,12 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.BacklogSize <= 0 {
 		c.BacklogSize = d.BacklogSize
+	}
+	if c.BufferHard == 0 {
+		c.BufferHard = d.BufferHard
+	}
+	if c.BufferSoft == 0 {
+		c.BufferSoft, c.BufferSoftFor = d.BufferSoft, d.BufferSoftFor
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = d.WriteTimeout
@@ -165,7 +187,7 @@ func NewPrimary(cfg Config, snap Snapshotter) (*Primary, error) {
 	if snap == nil {
 		return nil, errors.New("repl: nil Snapshotter")
 	}
-	return &Primary{
+	p := &Primary{
 		id:    newHistoryID(),
 		cfg:   cfg,
 		snap:  snap,
@@ -174,7 +196,32 @@ func NewPrimary(cfg Config, snap Snapshotter) (*Primary, error) {
 		bl:    newBacklog(cfg.BacklogSize),
 		lns:   make(map[net.Listener]struct{}),
 		ackCh: make(chan struct{}),
-	}, nil
+	}
+	p.bl.hold = p.holdFromLocked
+	p.bl.setLimits(cfg.BufferHard, cfg.BufferSoft, cfg.BufferSoftFor)
+	return p, nil
+}
+
+// SetBufferLimits changes Config's BufferHard, BufferSoft and
+// BufferSoftFor (0 or negative: no limit), as CONFIG SET
+// client-output-buffer-limit changes Redis's.
+func (p *Primary) SetBufferLimits(hard, soft int64, softFor time.Duration) {
+	p.mu.Lock()
+	p.bl.setLimits(hard, soft, softFor)
+	p.mu.Unlock()
+}
+
+// holdFromLocked returns the lowest backlog offset at or after from that
+// a connected replica has not been sent yet, noHold if none. p.mu must
+// be held.
+func (p *Primary) holdFromLocked(from uint64) uint64 {
+	h := noHold
+	for _, l := range p.links {
+		if l.hold >= from && l.hold < h {
+			h = l.hold
+		}
+	}
+	return h
 }
 
 // Append records one committed unit (one command, one EXEC, one expiry

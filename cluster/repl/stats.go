@@ -8,7 +8,8 @@ import (
 // PrimaryStats are a Primary's numbers for INFO replication and metrics.
 type PrimaryStats struct {
 	BacklogSize   int    // configured ring size, bytes (repl_backlog_size)
-	BacklogUsed   uint64 // bytes of the ring holding records (repl_backlog_histlen)
+	BacklogUsed   uint64 // bytes of records kept (repl_backlog_histlen): over BacklogSize while a replica lags
+	BacklogHeld   uint64 // bytes of memory the backlog holds (mem_total_replication_buffers)
 	FirstIndex    uint64 // index of the oldest record in the ring
 	LastIndex     uint64 // index of the newest record appended (master_repl_offset, in records)
 	FullSyncs     uint64 // slots sent as snapshots (sync_full counts connections in Redis)
@@ -39,7 +40,8 @@ type LinkStats struct {
 func (p *Primary) Stats() PrimaryStats {
 	p.mu.Lock()
 	st := PrimaryStats{
-		BacklogSize: len(p.bl.buf),
+		BacklogSize: int(p.bl.size),
+		BacklogHeld: p.bl.held(),
 		BacklogUsed: p.bl.used(),
 		FirstIndex:  p.bl.firstIndex,
 		LastIndex:   p.bl.lastIndex,
