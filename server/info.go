@@ -376,10 +376,19 @@ func (s *Server) infoMemory(b *strings.Builder) {
 	field(b, "rss_overhead_bytes", m.rss-m.resident)
 	field(b, "mem_fragmentation_ratio", ratio(m.rss, m.used))
 	field(b, "mem_fragmentation_bytes", m.rss-m.used)
-	field(b, "mem_not_counted_for_evict", 0)
-	field(b, "mem_replication_backlog", 0)
-	field(b, "mem_total_replication_buffers", 0)
-	field(b, "mem_clients_slaves", 0)
+	// The replication buffer: the backlog up to repl-backlog-size counts
+	// against maxmemory (overheadMemory); what is kept beyond it for
+	// replicas that lag does not, as Redis's freeMemoryGetNotCountedMemory.
+	var replHeld, replBacklog int64
+	if rs := s.repl.Load(); rs != nil {
+		st := rs.p.Stats()
+		replHeld = int64(st.BacklogHeld)
+		replBacklog = min(replHeld, int64(st.BacklogSize))
+	}
+	field(b, "mem_not_counted_for_evict", replHeld-replBacklog)
+	field(b, "mem_replication_backlog", replBacklog)
+	field(b, "mem_total_replication_buffers", replHeld)
+	field(b, "mem_clients_slaves", replHeld-replBacklog)
 	field(b, "mem_clients_normal", 0)
 	field(b, "mem_cluster_links", 0)
 	field(b, "mem_aof_buffer", 0)

@@ -31,6 +31,7 @@ import (
 
 	"github.com/cached/cached/cluster"
 	"github.com/cached/cached/cluster/repl"
+	"github.com/cached/cached/server/config"
 	"github.com/cached/cached/store"
 	"github.com/cached/cached/store/rdb"
 )
@@ -177,12 +178,16 @@ func (s *Server) startRepl() error {
 	rs.pacer = repl.NewPacer(repl.DefaultSnapshotWork, 0)
 	rs.pacer.SetShare(s.cfg.Cluster.SnapshotPace)
 	rs.pacer.SetActivity(s.dataActivity(), snapshotIdleAfter) // polled by cron too (Pacer.Poll)
+	hard, soft, softFor := replicaBufferLimits(s.cfg.ClientOutputBufferLimit.Replica)
 	p, err := repl.NewPrimary(repl.Config{
-		BacklogSize:  int(s.cfg.Cluster.ReplBacklogSize),
-		SnapshotRate: s.cfg.Cluster.SnapshotRate,
-		Pacer:        rs.pacer,
-		Auth:         s.cfg.Cluster.Secret,
-		Logger:       rs.log,
+		BacklogSize:   int(s.cfg.Cluster.ReplBacklogSize),
+		BufferHard:    hard,
+		BufferSoft:    soft,
+		BufferSoftFor: softFor,
+		SnapshotRate:  s.cfg.Cluster.SnapshotRate,
+		Pacer:         rs.pacer,
+		Auth:          s.cfg.Cluster.Secret,
+		Logger:        rs.log,
 	}, snapshotter{st: s.store, owned: func(slot int) bool { return rs.owned.Load()[slot] }, snapped: rs.snapped})
 	if err != nil {
 		return err
@@ -563,6 +568,20 @@ func (rs *replState) releaseHolds() {
 	if due {
 		rs.applyLocked(rs.view.Load(), func() {})
 	}
+}
+
+// replicaBufferLimits turns the replica class of client-output-buffer-limit
+// into repl.Config's Buffer limits: how far a connected replica may fall
+// behind before its link is cut (Redis's 0, no limit, is repl's -1).
+func replicaBufferLimits(l config.OutputBufferLimit) (hard, soft int64, softFor time.Duration) {
+	hard, soft = l.Hard, l.Soft
+	if hard <= 0 {
+		hard = -1
+	}
+	if soft <= 0 {
+		soft = -1
+	}
+	return hard, soft, time.Duration(l.SoftSeconds) * time.Second
 }
 
 // snapped runs the test hook snapHook, if one is set.

@@ -26,7 +26,7 @@ func newReplCollector(s *Server) *replCollector {
 	}
 	return &replCollector{s: s,
 		offset:       d("offset", "Index of the newest replication record this node appended (offsets count records)."),
-		backlog:      d("backlog_bytes", "Replication backlog ring: configured size and bytes holding records.", "kind"),
+		backlog:      d("backlog_bytes", "Replication backlog: configured size, bytes of records kept (over the size while a replica lags) and bytes of memory held.", "kind"),
 		lagRecords:   d("replica_lag_records", "Records appended after the replica's acknowledged index.", "replica"),
 		lagSeconds:   d("replica_lag_seconds", "Append time of the newest record minus that of the replica's acknowledged one (ms resolution).", "replica"),
 		ackAge:       d("replica_ack_age_seconds", "Time since the replica's last acknowledgement.", "replica"),
@@ -36,7 +36,7 @@ func newReplCollector(s *Server) *replCollector {
 		fullSyncs:    d("full_sync_slots_total", "Slots sent to replicas as snapshots (full syncs)."),
 		partialSyncs: d("partial_syncs_total", "Replica handshakes that continued at least one slot from the backlog."),
 		partialSlots: d("partial_sync_slots_total", "Slots continued from the backlog at replica handshakes."),
-		behindCuts:   d("behind_cuts_total", "Replica links cut because the replica fell behind the backlog."),
+		behindCuts:   d("behind_cuts_total", "Replica links cut because the replica fell behind past the replica buffer limit (client-output-buffer-limit replica)."),
 		followSlots:  d("follow_slots", "Slots this node replicates from a primary, by state: live or syncing.", "primary", "state"),
 		followOffset: d("follow_offset", "The primary's record index this node applied.", "primary"),
 		followSnapshots: d("follow_snapshots_loaded_total", "Slot snapshots this node loaded from the primary.",
@@ -71,6 +71,7 @@ func (c *replCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.offset, float64(ps.LastIndex))
 	gauge(c.backlog, float64(ps.BacklogSize), "size")
 	gauge(c.backlog, float64(ps.BacklogUsed), "used")
+	gauge(c.backlog, float64(ps.BacklogHeld), "held")
 	counter(c.fullSyncs, ps.FullSyncs)
 	counter(c.partialSyncs, ps.PartialSyncs)
 	counter(c.partialSlots, ps.PartialSlots)

@@ -264,6 +264,7 @@ func (s *Server) applyHotConfig(c *config.Config) {
 	s.level.Set(slogLevel(c.LogLevel))
 	if rs := s.repl.Load(); rs != nil {
 		rs.pacer.SetShare(c.Cluster.SnapshotPace)
+		rs.p.SetBufferLimits(replicaBufferLimits(c.ClientOutputBufferLimit.Replica))
 	}
 }
 
