@@ -154,6 +154,13 @@ type Primary struct {
 
 	id uint64 // history ID of the streams this Primary starts
 
+	// born is when the Primary was made (with its monotonic reading) and
+	// bornMs the same in Unix ms: Append stamps records with bornMs plus
+	// the monotonic time since, one clock read instead of time.Now's two
+	// (the stamps only measure replicas' lag against each other).
+	born   time.Time
+	bornMs int64
+
 	mu       sync.Mutex // protects bl, links, lns, closed, prevHist, prevUpTo, seals, marks
 	bl       *backlog
 	prevHist []uint64         // per slot: history this node's copy continues (Adopt); nil until used
@@ -196,7 +203,9 @@ func NewPrimary(cfg Config, snap Snapshotter) (*Primary, error) {
 		bl:    newBacklog(cfg.BacklogSize),
 		lns:   make(map[net.Listener]struct{}),
 		ackCh: make(chan struct{}),
+		born:  time.Now(),
 	}
+	p.bornMs = p.born.UnixMilli()
 	p.bl.hold = p.holdFromLocked
 	p.bl.setLimits(cfg.BufferHard, cfg.BufferSoft, cfg.BufferSoftFor)
 	return p, nil
@@ -232,7 +241,7 @@ func (p *Primary) holdFromLocked(from uint64) uint64 {
 // index. A unit of several records reaches each replica whole (the records
 // of its slots), applied by one Applier.Apply call.
 func (p *Primary) Append(unit []Record) uint64 {
-	ms := p.now().UnixMilli()
+	ms := p.bornMs + time.Since(p.born).Milliseconds()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var idx uint64

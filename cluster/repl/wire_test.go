@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -226,5 +227,26 @@ func TestFrameReaderKeepsLargeElements(t *testing.T) {
 	}
 	if !bytes.Equal(large[4], big) {
 		t.Fatal("the large payload changed under the next read")
+	}
+}
+
+// TestAppendBulkUint: the hand-written length prefix gives the bytes
+// protocol.AppendBulk gives, for every digit count (1 to 20).
+func TestAppendBulkUint(t *testing.T) {
+	vals := []uint64{0, 1, 9, 10, 99, 100, 999_999_999, 1_000_000_000, 9_999_999_999, 10_000_000_000, 1 << 63, ^uint64(0)}
+	for v := uint64(1); v < 1e19; v *= 10 {
+		vals = append(vals, v-1, v, v+1)
+	}
+	for _, v := range vals {
+		want := protocol.AppendBulk([]byte("x"), strconv.AppendUint(nil, v, 10))
+		if got := appendBulkUint([]byte("x"), v); string(got) != string(want) {
+			t.Errorf("appendBulkUint(%d) = %q, want %q", v, got, want)
+		}
+	}
+	for _, v := range []int64{-1, -9_223_372_036_854_775_808, 42} {
+		want := protocol.AppendBulk(nil, strconv.AppendInt(nil, v, 10))
+		if got := appendBulkInt(nil, v); string(got) != string(want) {
+			t.Errorf("appendBulkInt(%d) = %q, want %q", v, got, want)
+		}
 	}
 }
