@@ -379,12 +379,7 @@ func (s *Server) infoMemory(b *strings.Builder) {
 	// The replication buffer: the backlog up to repl-backlog-size counts
 	// against maxmemory (overheadMemory); what is kept beyond it for
 	// replicas that lag does not, as Redis's freeMemoryGetNotCountedMemory.
-	var replHeld, replBacklog int64
-	if rs := s.repl.Load(); rs != nil {
-		st := rs.p.Stats()
-		replHeld = int64(st.BacklogHeld)
-		replBacklog = min(replHeld, int64(st.BacklogSize))
-	}
+	replHeld, replBacklog := s.replBuffer()
 	field(b, "mem_not_counted_for_evict", replHeld-replBacklog)
 	field(b, "mem_replication_backlog", replBacklog)
 	field(b, "mem_total_replication_buffers", replHeld)

@@ -3,7 +3,8 @@ package server
 // overheadMemory returns the bytes the server uses outside the keys that
 // count against maxmemory, as Redis counts them in used_memory: every
 // client's query buffer, running command's arguments, queued MULTI commands
-// and queued output (CLIENT LIST tot-mem), and the replication backlog. The
+// and queued output (CLIENT LIST tot-mem), and the replication backlog as
+// far as it is allocated, up to repl-backlog-size (replBuffer). The
 // cron goroutine hands it to the store every 100 ms (Store.SetOverhead), so
 // a burst of client buffers makes eviction free keys as in Redis. When the
 // server owns the process (Config.ManageRuntime) the cron takes the larger of
@@ -16,10 +17,18 @@ func (s *Server) overheadMemory() int64 {
 	for _, c := range s.clients.list() {
 		n += c.qbuf.Load() + c.argvMem.Load() + c.multiMem() + c.outputQueued()
 	}
-	if s.repl.Load() != nil {
-		s.cfgMu.Lock() // CONFIG SET replaces s.cfg
-		n += s.cfg.Cluster.ReplBacklogSize
-		s.cfgMu.Unlock()
+	_, backlog := s.replBuffer()
+	return n + backlog
+}
+
+// replBuffer returns the bytes the replication backlog holds, and of
+// them those up to repl-backlog-size: the rest is kept for replicas that
+// lag and, as in Redis, does not count against maxmemory.
+func (s *Server) replBuffer() (held, backlog int64) {
+	rs := s.repl.Load()
+	if rs == nil {
+		return 0, 0
 	}
-	return n
+	h, size := rs.p.Buffer()
+	return int64(h), int64(min(h, size))
 }

@@ -67,7 +67,11 @@ func TestReplicaBufferLimit(t *testing.T) {
 			}
 		}
 		mem, repl := infoFields(infoSectionText(t, a, "memory")), infoFields(infoSectionText(t, a, "replication"))
-		return atoi(t, mem["mem_clients_slaves"]), atoi(t, repl["repl_behind_cuts"])
+		kept = atoi(t, mem["mem_clients_slaves"])
+		if backlog, total := atoi(t, mem["mem_replication_backlog"]), atoi(t, mem["mem_total_replication_buffers"]); kept > 0 && (backlog != 1<<20 || total != backlog+kept) {
+			t.Errorf("INFO memory: mem_replication_backlog %d (want repl-backlog-size, 1048576), mem_total_replication_buffers %d, mem_clients_slaves %d (want the two summed)", backlog, total, kept)
+		}
+		return kept, atoi(t, repl["repl_behind_cuts"])
 	}
 
 	full0 := replicaFullSyncs()

@@ -36,6 +36,14 @@ type LinkStats struct {
 	SnapKeys      uint64 // snapshot keys written
 }
 
+// Buffer returns the bytes of memory the backlog holds and its configured
+// size: what it holds over the size is kept for replicas that lag.
+func (p *Primary) Buffer() (held, size uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bl.held(), p.bl.size
+}
+
 // Stats returns the current numbers.
 func (p *Primary) Stats() PrimaryStats {
 	p.mu.Lock()
