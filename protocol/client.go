@@ -229,6 +229,8 @@ type Reader struct {
 	// left that large for the rest of the stream's life, and the caller
 	// can keep the payload without copying it.
 	DetachFrom int
+
+	slow bool // tests: never take fastNext
 }
 
 // NewReader returns a Reader with a 16 KiB buffer that grows as needed.
@@ -305,6 +307,9 @@ func (r *Reader) line() ([]byte, error) {
 // the count); the elements follow in later calls. Str is valid until the
 // next call on r.
 func (r *Reader) Next() (Reply, error) {
+	if rep, ok := r.fastNext(); ok {
+		return rep, nil
+	}
 	ln, err := r.line()
 	if err != nil {
 		return Reply{}, err
@@ -342,6 +347,46 @@ func (r *Reader) Next() (Reply, error) {
 		return Reply{Kind: k, Int: n}, nil
 	}
 	return Reply{}, fmt.Errorf("%w: unknown type byte %q", ErrProtocol, ln[0])
+}
+
+// fastNext reads a bulk string or an array header that the buffer holds
+// whole, in one pass over its bytes: the replication stream and pipelined
+// replies are mostly these, and finding each line's end with IndexByte
+// and then parsing it cost a replica a seventh of its time. Anything else
+// (another kind, a length with a sign or a leading zero, a nil, a bulk
+// to detach, bytes not yet read, a malformed frame) it leaves to the
+// general path, which parses it, or reports the error, as before.
+func (r *Reader) fastNext() (Reply, bool) {
+	b := r.buf[r.r:r.w]
+	if r.slow || len(b) < 4 || (b[0] != '$' && b[0] != '*') {
+		return Reply{}, false
+	}
+	n, i := 0, 1
+	for ; i < len(b) && i <= 9; i++ { // up to 9 digits: no overflow, and within every limit's reach
+		c := b[i]
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	if i == 1 || i+1 >= len(b) || b[i] != '\r' || b[i+1] != '\n' || (b[1] == '0' && i > 2) {
+		return Reply{}, false
+	}
+	if b[0] == '*' {
+		r.r += i + 2
+		return Reply{Kind: KindArray, Int: int64(n)}, true
+	}
+	limit := r.MaxBulk
+	if limit <= 0 {
+		limit = DefaultMaxBulk
+	}
+	start := i + 2
+	end := start + n
+	if int64(n) > limit || (r.DetachFrom > 0 && n >= r.DetachFrom) || end+2 > len(b) || b[end] != '\r' || b[end+1] != '\n' {
+		return Reply{}, false
+	}
+	r.r += end + 2
+	return Reply{Kind: KindBulk, Str: b[start:end]}, true
 }
 
 func b2i(b bool) int {

@@ -371,3 +371,55 @@ func splitEvery(b []byte, n int) [][]byte {
 	}
 	return append(out, b)
 }
+
+// FuzzReaderFastPath: Next reads every input as the general path alone
+// does (the same elements, the same errors), whether or not the fast
+// path for bulk strings and array headers takes an element, and at any
+// buffer size.
+func FuzzReaderFastPath(f *testing.F) {
+	for _, s := range []string{
+		"*3\r\n$3\r\nREC\r\n$2\r\n17\r\n$0\r\n\r\n", "$05\r\nhello\r\n", "*-1\r\n$-1\r\n", "$3\r\nab\r\n",
+		"$1234567890\r\n", "*01\r\n$1\r\nx\r\n", "$3\r\nabcd\r\n", "$2\nab\r\n", "+OK\r\n$1\r\n", "*9999999999\r\n",
+	} {
+		f.Add([]byte(s), uint8(16))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, size uint8) {
+		fast := NewReaderSize(bytes.NewReader(in), int(size))
+		slow := NewReaderSize(bytes.NewReader(in), int(size))
+		fast.MaxBulk, slow.MaxBulk = 1<<16, 1<<16
+		fast.DetachFrom, slow.DetachFrom = 1<<10, 1<<10
+		slow.slow = true
+		for i := 0; i < 100; i++ {
+			a, errA := fast.Next()
+			b, errB := slow.Next()
+			if (errA == nil) != (errB == nil) || errA != nil && errA.Error() != errB.Error() {
+				t.Fatalf("element %d: error %v, general path %v", i, errA, errB)
+			}
+			if errA != nil {
+				return
+			}
+			if a.Kind != b.Kind || a.Int != b.Int || !bytes.Equal(a.Str, b.Str) || a.Detached != b.Detached {
+				t.Fatalf("element %d: %+v, general path %+v", i, a, b)
+			}
+		}
+	})
+}
+
+// BenchmarkReadFrames reads REC-like frames (an array of seven short
+// numbers and a SET) as a replica does, element by element.
+func BenchmarkReadFrames(b *testing.B) {
+	frame := "*10\r\n$3\r\nREC\r\n$7\r\n1234567\r\n$13\r\n1733551234567\r\n$4\r\n1234\r\n$5\r\n98765\r\n$1\r\n0\r\n$1\r\n0\r\n$3\r\nSET\r\n$16\r\nkey:000000123456\r\n$32\r\nvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\r\n"
+	pipe := strings.Repeat(frame, 64)
+	src := strings.NewReader("")
+	r := NewReaderSize(src, 32<<10)
+	b.SetBytes(int64(len(pipe)))
+	for b.Loop() {
+		src.Reset(pipe)
+		r.Reset(src)
+		for range 64 * 11 {
+			if _, err := r.Next(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
