@@ -34,7 +34,7 @@ import (
 // probing, see the sibling).
 func TestLeaveListedButNotOK(t *testing.T) {
 	j := newHeldJoin(t)
-	h, a, b, c, an, cn, ctx, cc, acked, logFile := j.h, j.a, j.b, j.c, j.an, j.cn, j.ctx, j.cc, j.acked, j.logFile
+	h, c, an, cn, logFile := j.h, j.c, j.an, j.cn, j.logFile
 	listedIn, letGo := holdListing(t, cn)
 
 	pollFor(t, "the coordinator plans the joiner in", func() bool { return an.Table().IndexOf(cn.ID()) >= 0 })
@@ -79,31 +79,7 @@ func TestLeaveListedButNotOK(t *testing.T) {
 
 	t.Logf("the stop gave up %v after the table was let through; the joiner's table v%d, %v",
 		time.Since(released).Round(time.Millisecond), cn.Table().Version(), cn.State())
-	letGo()     // the joiner's loop goes on: its node can close
-	h.release() // its leave flag and bye reach the others
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Fatalf("Shutdown: %v", err)
-		}
-	case <-time.After(settleWait):
-		dumpStacks(t)
-		t.Fatalf("the joiner's Shutdown did not return within %v", settleWait)
-	}
-	waitMembers(t, []*Server{a, b}, 2)
-	for _, s := range []*Server{a, b} {
-		v := s.cl.node.Load().Table()
-		if v.IndexOf(cn.ID()) >= 0 {
-			t.Fatalf("%s's table v%d still lists the joiner", s.Addr(), v.Version())
-		}
-		for slot := range cluster.NumSlots {
-			if v.OwnerIndex(slot) < 0 {
-				t.Fatalf("%s's table v%d gives slot %d no owner", s.Addr(), v.Version(), slot)
-			}
-		}
-	}
-	readsBack(t, ctx, cc, acked, "after the joiner left")
-	t.Logf("the others own every slot in v%d", an.Table().Version())
+	j.gaveUp(t, stopped, letGo)
 }
 
 // TestLeaveListedBeforeStopTurnsOK: the table that plans the joiner in
@@ -117,23 +93,10 @@ func TestLeaveListedButNotOK(t *testing.T) {
 // after a join.)
 func TestLeaveListedBeforeStopTurnsOK(t *testing.T) {
 	j := newHeldJoin(t)
-	h, a, b, c, an, cn, ctx, cc, acked, logFile := j.h, j.a, j.b, j.c, j.an, j.cn, j.ctx, j.cc, j.acked, j.logFile
+	h, a, b, c, cn, ctx, cc, acked, logFile := j.h, j.a, j.b, j.c, j.cn, j.ctx, j.cc, j.acked, j.logFile
 	listedIn, letGo := holdListing(t, cn)
 
-	pollFor(t, "the coordinator plans the joiner in", func() bool { return an.Table().IndexOf(cn.ID()) >= 0 })
-	h.to.release() // the table reaches the joiner before the stop
-	pollFor(t, "the table listing the joiner reaches its subscribers", func() bool {
-		select {
-		case <-listedIn:
-			return true
-		default:
-			return false
-		}
-	})
-	if cn.Table().IndexOf(cn.ID()) < 0 || cn.State() == cluster.StateOK || cn.BeenOK() {
-		t.Fatalf("before the stop the joiner is listed %v, %v, been ok %v; want listed, never ok",
-			cn.Table().IndexOf(cn.ID()) >= 0, cn.State(), cn.BeenOK())
-	}
+	j.listedBeforeStop(t, listedIn)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -186,4 +149,61 @@ func holdListing(t *testing.T, cn *cluster.Node) (listedIn <-chan struct{}, letG
 	})
 	t.Cleanup(letGo)
 	return listed, letGo
+}
+
+// listedBeforeStop lets the table that plans the joiner in reach it
+// before the stop, and waits until it reached its subscribers (one of
+// them held by holdListing, listedIn): the joiner is listed and has never
+// been ok.
+func (j *heldJoin) listedBeforeStop(t *testing.T, listedIn <-chan struct{}) {
+	t.Helper()
+	cn := j.cn
+	pollFor(t, "the coordinator plans the joiner in", func() bool { return j.an.Table().IndexOf(cn.ID()) >= 0 })
+	j.h.to.release() // the table reaches the joiner before the stop
+	pollFor(t, "the table listing the joiner reaches its subscribers", func() bool {
+		select {
+		case <-listedIn:
+			return true
+		default:
+			return false
+		}
+	})
+	if cn.Table().IndexOf(cn.ID()) < 0 || cn.State() == cluster.StateOK || cn.BeenOK() {
+		t.Fatalf("before the stop the joiner is listed %v, %v, been ok %v; want listed, never ok",
+			cn.Table().IndexOf(cn.ID()) >= 0, cn.State(), cn.BeenOK())
+	}
+}
+
+// gaveUp follows a stop that gave up on the joiner: it lets the joiner go
+// on (letGo, then its held gossip), waits for its Shutdown (stopped), and
+// checks that the other two own every slot without it and that every
+// acknowledged key reads back from them.
+func (j *heldJoin) gaveUp(t *testing.T, stopped <-chan error, letGo func()) {
+	t.Helper()
+	letGo()       // the joiner's loop goes on: its node can close
+	j.h.release() // its leave flag and bye reach the others
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	case <-time.After(settleWait):
+		dumpStacks(t)
+		t.Fatalf("the joiner's Shutdown did not return within %v", settleWait)
+	}
+	others := []*Server{j.a, j.b}
+	waitMembers(t, others, 2)
+	for _, s := range others {
+		v := s.cl.node.Load().Table()
+		if v.IndexOf(j.cn.ID()) >= 0 {
+			t.Fatalf("%s's table v%d still lists the joiner", s.Addr(), v.Version())
+		}
+		for slot := range cluster.NumSlots {
+			if v.OwnerIndex(slot) < 0 {
+				t.Fatalf("%s's table v%d gives slot %d no owner", s.Addr(), v.Version(), slot)
+			}
+		}
+	}
+	readsBack(t, j.ctx, j.cc, j.acked, "after the joiner left")
+	t.Logf("the others own every slot in v%d", j.an.Table().Version())
 }

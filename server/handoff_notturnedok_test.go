@@ -40,23 +40,10 @@ import (
 // little more).
 func TestLeaveListedNeverTurnsOK(t *testing.T) {
 	j := newHeldJoin(t)
-	h, a, b, c, an, cn, ctx, cc, acked, logFile := j.h, j.a, j.b, j.c, j.an, j.cn, j.ctx, j.cc, j.acked, j.logFile
+	c, cn, logFile := j.c, j.cn, j.logFile
 	listedIn, letGo := holdListing(t, cn)
 
-	pollFor(t, "the coordinator plans the joiner in", func() bool { return an.Table().IndexOf(cn.ID()) >= 0 })
-	h.to.release() // the table reaches the joiner before the stop
-	pollFor(t, "the table listing the joiner reaches its subscribers", func() bool {
-		select {
-		case <-listedIn:
-			return true
-		default:
-			return false
-		}
-	})
-	if cn.Table().IndexOf(cn.ID()) < 0 || cn.State() == cluster.StateOK || cn.BeenOK() {
-		t.Fatalf("before the stop the joiner is listed %v, %v, been ok %v; want listed, never ok",
-			cn.Table().IndexOf(cn.ID()) >= 0, cn.State(), cn.BeenOK())
-	}
+	j.listedBeforeStop(t, listedIn)
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- c.Shutdown("test") }()
@@ -96,29 +83,5 @@ func TestLeaveListedNeverTurnsOK(t *testing.T) {
 	t.Logf("the stop gave up %v after it was asked; the joiner's table v%d, %v",
 		took.Round(time.Millisecond), cn.Table().Version(), cn.State())
 
-	letGo()     // the joiner's loop goes on: its node can close
-	h.release() // its leave flag and bye reach the others
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Fatalf("Shutdown: %v", err)
-		}
-	case <-time.After(settleWait):
-		dumpStacks(t)
-		t.Fatalf("the joiner's Shutdown did not return within %v", settleWait)
-	}
-	waitMembers(t, []*Server{a, b}, 2)
-	for _, s := range []*Server{a, b} {
-		v := s.cl.node.Load().Table()
-		if v.IndexOf(cn.ID()) >= 0 {
-			t.Fatalf("%s's table v%d still lists the joiner", s.Addr(), v.Version())
-		}
-		for slot := range cluster.NumSlots {
-			if v.OwnerIndex(slot) < 0 {
-				t.Fatalf("%s's table v%d gives slot %d no owner", s.Addr(), v.Version(), slot)
-			}
-		}
-	}
-	readsBack(t, ctx, cc, acked, "after the joiner left")
-	t.Logf("the others own every slot in v%d", an.Table().Version())
+	j.gaveUp(t, stopped, letGo)
 }
