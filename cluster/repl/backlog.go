@@ -106,9 +106,14 @@ func newBacklog(size int) *backlog {
 
 // setLimits sets hard, soft and softMs from the Config's Buffer limits
 // (0 or negative: none).
+// Setting the same limits again (any CONFIG SET re-applies them) leaves
+// the soft limit's timer running.
 func (b *backlog) setLimits(hard, soft int64, softFor time.Duration) {
-	b.hard, b.soft = uint64(max(hard, 0)), uint64(max(soft, 0))
-	b.softMs, b.softSince = softFor.Milliseconds(), 0
+	h, s, ms := uint64(max(hard, 0)), uint64(max(soft, 0)), softFor.Milliseconds()
+	if h == b.hard && s == b.soft && ms == b.softMs {
+		return
+	}
+	b.hard, b.soft, b.softMs, b.softSince = h, s, ms, 0
 }
 
 // used returns the bytes of the ring holding records.
