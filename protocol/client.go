@@ -352,7 +352,8 @@ func (r *Reader) Next() (Reply, error) {
 // fastNext reads a bulk string or an array header that the buffer holds
 // whole, in one pass over its bytes: the replication stream and pipelined
 // replies are mostly these, and finding each line's end with IndexByte
-// and then parsing it cost a replica a seventh of its time. Anything else
+// and then parsing it was a sixth of a busy replica's time (Reader.Next
+// 17 % of its samples in a perf profile). Anything else
 // (another kind, a length with a sign or a leading zero, a nil, a bulk
 // to detach, bytes not yet read, a malformed frame) it leaves to the
 // general path, which parses it, or reports the error, as before.
