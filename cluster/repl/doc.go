@@ -10,10 +10,12 @@
 // Every committed write unit (one command, one EXEC, one expiry) arrives at
 // [Primary.Append] as records stamped with slot and a per-slot sequence
 // number (gapless, from 1). Append encodes each record once, as the frame
-// the replicas will receive, into a byte ring of Config.BacklogSize and
+// the replicas will receive, into a backlog of Config.BacklogSize and
 // numbers it with a global index (1, 2, …, over all slots). It never waits
-// for replicas: a replica that does not keep up is cut when the ring
-// overwrites what it still needs, and resyncs.
+// for replicas: the backlog keeps what a connected replica was not sent
+// yet beyond its size, up to Config.BufferHard (or BufferSoft for
+// BufferSoftFor), and a replica that falls further behind is cut when the
+// backlog drops what it still needs, and resyncs.
 //
 // For each slot the ring knows the newest sequence number and the lowest
 // one a replica may hold and still continue from the ring ([Primary.LowWater]).
