@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -323,14 +324,39 @@ func (h *hoCluster) explainRoute(cc *redis.ClusterClient, err error) {
 
 // start starts a node on free ports, joining seed (comma-separated gossip
 // addresses; "" forms a cluster), with extra directives after the
-// defaults, and adds it to procs.
+// defaults, and adds it to procs. A port taken between freePort and the
+// node's bind (an outgoing connection's ephemeral port) gets the node
+// started again on other ports, up to three times.
 func (h *hoCluster) start(seed string, extra ...string) *hoProc {
-	return h.startAt(freePort(h.t), freePort(h.t), seed, extra...)
+	for try := 1; ; try++ {
+		p, err := h.launch(freePort(h.t), freePort(h.t), seed, extra...)
+		if err == nil {
+			return p
+		}
+		if try == 3 || !errors.Is(err, errPortTaken) {
+			h.t.Fatal(err)
+		}
+		h.t.Logf("%v; again on other ports", err)
+	}
 }
 
 // startAt is start on the given RESP and gossip ports (a restart at the
 // old address).
 func (h *hoCluster) startAt(port, gport, seed string, extra ...string) *hoProc {
+	p, err := h.launch(port, gport, seed, extra...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// errPortTaken is launch's error for a node that could not bind a port.
+var errPortTaken = errors.New("a port was taken")
+
+// launch runs a node on the given ports and waits until it answers on its
+// RESP port. A node that exits first is an error with its output (CI run
+// 93's soak saw a joiner that never answered, and nothing said why).
+func (h *hoCluster) launch(port, gport, seed string, extra ...string) (*hoProc, error) {
 	t := h.t
 	args := []string{"--port", port, "--cluster-enabled", "yes", "--cluster-port", gport,
 		"--loglevel", "warning", "--metrics-addr", "", "--save", ""}
@@ -350,9 +376,30 @@ func (h *hoCluster) startAt(port, gport, seed string, extra ...string) *hoProc {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	})
-	dialPoll(t, p.addr).Close()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		nc, err := net.DialTimeout("tcp", p.addr, time.Second)
+		if err == nil {
+			nc.Close()
+			break
+		}
+		select {
+		case werr := <-p.done:
+			p.done <- werr // for the cleanup
+			out := p.logs.String()
+			err := fmt.Errorf("the node on %s (gossip %s) exited before it answered: %v; its output:\n%s", p.addr, p.gossip, werr, out)
+			if strings.Contains(out, "address already in use") {
+				err = fmt.Errorf("%w: %w", errPortTaken, err)
+			}
+			return nil, err
+		default:
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("dial %s: %v; the node's output:\n%s", p.addr, err, p.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling until the node listens
+	}
 	h.procs = append(h.procs, p)
-	return p
+	return p, nil
 }
 
 // waitExit waits for p to exit 0.
