@@ -152,8 +152,7 @@ func (b *backlog) append(r *Record, more bool, ms int64) uint64 {
 		h.flags = flagMore
 	}
 	need := uint64(hdrSize + len(b.scratch))
-	held := b.makeRoom(need, ms)
-	if b.used()+need > b.size && !held {
+	if !b.makeRoom(need, ms) {
 		// Larger than what the backlog keeps, and no replica waits for
 		// it: nobody can receive it from here.
 		b.skip(need)
@@ -185,21 +184,19 @@ func (b *backlog) restart(slot int, seq uint64) {
 
 // makeRoom drops the oldest records until need more bytes fit in size,
 // keeping those a connected replica has not been sent yet within the
-// limits, and reports whether a replica waits for the record to come.
-func (b *backlog) makeRoom(need uint64, ms int64) (held bool) {
+// limits, and reports whether the record fits: false only for one larger
+// than size that no replica waits for (or past the limits).
+func (b *backlog) makeRoom(need uint64, ms int64) (fits bool) {
 	if b.used()+need <= b.size {
 		b.softSince = 0
-		return false
+		return true
 	}
 	from := noHold
 	if b.hold != nil {
 		from = b.hold(b.start)
 	}
-	for {
+	for b.used()+need > b.size {
 		over := b.used() + need
-		if over <= b.size {
-			return from != noHold
-		}
 		switch {
 		case b.hard > 0 && over > b.hard:
 		case b.soft > 0 && over > b.soft:
@@ -211,7 +208,7 @@ func (b *backlog) makeRoom(need uint64, ms int64) (held bool) {
 			}
 		default:
 			if b.softSince = 0; b.start >= from {
-				return from != noHold
+				return true // a replica was not sent the oldest record yet
 			}
 		}
 		if b.used() == 0 {
@@ -222,6 +219,7 @@ func (b *backlog) makeRoom(need uint64, ms int64) (held bool) {
 			from = b.hold(b.start) // the replica that needed it is cut
 		}
 	}
+	return true
 }
 
 // trim drops what is kept beyond size and no replica needs any more.
