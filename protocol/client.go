@@ -377,17 +377,22 @@ func (r *Reader) fastNext() (Reply, bool) {
 		r.r += i + 2
 		return Reply{Kind: KindArray, Int: int64(n)}, true
 	}
-	limit := r.MaxBulk
-	if limit <= 0 {
-		limit = DefaultMaxBulk
-	}
 	start := i + 2
 	end := start + n
-	if int64(n) > limit || (r.DetachFrom > 0 && n >= r.DetachFrom) || end+2 > len(b) || b[end] != '\r' || b[end+1] != '\n' {
+	if int64(n) > r.maxBulk() || (r.DetachFrom > 0 && n >= r.DetachFrom) || end+2 > len(b) || b[end] != '\r' || b[end+1] != '\n' {
 		return Reply{}, false
 	}
 	r.r += end + 2
 	return Reply{Kind: KindBulk, Str: b[start:end]}, true
+}
+
+// maxBulk returns the longest bulk string r accepts (MaxBulk, or its
+// default).
+func (r *Reader) maxBulk() int64 {
+	if r.MaxBulk <= 0 {
+		return DefaultMaxBulk
+	}
+	return r.MaxBulk
 }
 
 func b2i(b bool) int {
@@ -406,11 +411,7 @@ func (r *Reader) bulk(k Kind, body []byte) (Reply, error) {
 	if !ok {
 		return Reply{}, fmt.Errorf("%w: bad bulk length %q", ErrProtocol, body)
 	}
-	limit := r.MaxBulk
-	if limit <= 0 {
-		limit = DefaultMaxBulk
-	}
-	if n > limit {
+	if n > r.maxBulk() {
 		return Reply{}, ErrReplyTooLarge
 	}
 	need := int(n) + 2
