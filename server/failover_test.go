@@ -121,17 +121,31 @@ func setWait(ctx context.Context, cc *redis.ClusterClient, k, v string, wait int
 // gossip is cut off first (no leave message reaches anyone), then it
 // closes (clients and replication links see their connections drop).
 func crashNode(nw *clustertest.Net, nodes []*Server, s *Server) {
+	nw.Partition([]string{s.cl.node.Load().GossipAddr()}, othersGossip(nodes, s))
+	_ = s.Close()
+}
+
+// lowestID returns the node with the lowest cluster ID (the coordinator).
+// othersGossip returns the gossip addresses of nodes other than s.
+func othersGossip(nodes []*Server, s *Server) []string {
 	var rest []string
 	for _, o := range nodes {
 		if o != s {
 			rest = append(rest, o.cl.node.Load().GossipAddr())
 		}
 	}
-	nw.Partition([]string{s.cl.node.Load().GossipAddr()}, rest)
-	_ = s.Close()
+	return rest
 }
 
-// lowestID returns the node with the lowest cluster ID (the coordinator).
+// lastNonCoordinator returns the last of nodes, or the one before it if
+// the last has the lowest ID (the coordinator).
+func lastNonCoordinator(nodes []*Server) *Server {
+	if s := nodes[len(nodes)-1]; s != lowestID(nodes) {
+		return s
+	}
+	return nodes[len(nodes)-2]
+}
+
 func lowestID(nodes []*Server) *Server {
 	lo := nodes[0]
 	for _, s := range nodes {
@@ -171,10 +185,7 @@ func failoverRun(t *testing.T, n, replicas int, killCoordinator bool) {
 	waitReplSynced(t, nodes)
 	victim := lowestID(nodes)
 	if !killCoordinator {
-		victim = nodes[len(nodes)-1]
-		if victim == lowestID(nodes) {
-			victim = nodes[len(nodes)-2]
-		}
+		victim = lastNonCoordinator(nodes)
 	}
 	var all []string
 	var survivors []*Server

@@ -123,10 +123,7 @@ func TestFailoverWaitOneReplicas2(t *testing.T) {
 		c.Cluster.Transport = nw.Transport
 	})
 	waitReplSynced(t, nodes)
-	victim := nodes[3]
-	if victim == lowestID(nodes) {
-		victim = nodes[2]
-	}
+	victim := lastNonCoordinator(nodes)
 	victimID := victim.cl.node.Load().ID()
 	tbl := victim.cl.view.Load().t
 	// The laggard: the node that is first replica of most of the victim's

@@ -44,7 +44,7 @@ import (
 // lasts well under a second.
 func TestLeaveJustAfterPlannedIn(t *testing.T) {
 	j := newHeldJoin(t)
-	h, a, b, c, an, cn, ctx, cc, acked, logFile := j.h, j.a, j.b, j.c, j.an, j.cn, j.ctx, j.cc, j.acked, j.logFile
+	h, a, b, c, an, cn, ctx, cc, acked := j.h, j.a, j.b, j.c, j.an, j.cn, j.ctx, j.cc, j.acked
 
 	// The coordinator plans the joiner in; the table cannot reach it.
 	pollFor(t, "the coordinator plans the joiner in", func() bool { return an.Table().IndexOf(cn.ID()) >= 0 })
@@ -70,35 +70,14 @@ func TestLeaveJustAfterPlannedIn(t *testing.T) {
 			tookOK = time.Since(released)
 			return true
 		}
-		select {
-		case <-done:
-			return true
-		default:
-			return false
-		}
+		return isClosed(done)
 	})
 	h.from.release() // the coordinator sees the leave flag and plans the joiner out
-	pollFor(t, "the stop returns", func() bool {
-		select {
-		case <-done:
-			return true
-		default:
-			return false
-		}
-	})
+	pollFor(t, "the stop returns", func() bool { return isClosed(done) })
 
-	logBytes, err := os.ReadFile(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := string(logBytes)
+	logs := j.handedOverLog(t)
 	if strings.Contains(logs, "nothing to hand over") || c.handoff.leaveStarted.Load() == 0 {
 		t.Fatalf("the joiner, planned in within the grace, left without handing over:\n%s", logs)
-	}
-	for _, want := range []string{"cluster: handing slots over before leaving", "cluster: slots handed over"} {
-		if !strings.Contains(logs, want) {
-			t.Fatalf("the log does not say %q:\n%s", want, logs)
-		}
 	}
 	if !cn.HandedOff() {
 		t.Fatalf("after the hand-over the joiner's table v%d still gives it slots", cn.Table().Version())
@@ -347,4 +326,21 @@ func (c *heldReplies) Read(b []byte) (int, error) {
 		<-open
 	}
 	return c.Conn.Read(b)
+}
+
+// handedOverLog returns the joiner's log, failing the test unless it says
+// the joiner handed its slots over.
+func (j *heldJoin) handedOverLog(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(j.logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := string(b)
+	for _, want := range []string{"cluster: handing slots over before leaving", "cluster: slots handed over"} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("the log does not say %q:\n%s", want, logs)
+		}
+	}
+	return logs
 }

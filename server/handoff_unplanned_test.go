@@ -66,18 +66,9 @@ func TestLeaveRestartedUnderOldID(t *testing.T) {
 		c.Cluster.Transport = nw.Transport
 	})
 	waitReplSynced(t, nodes)
-	victim := nodes[len(nodes)-1]
-	if victim == lowestID(nodes) {
-		victim = nodes[len(nodes)-2]
-	}
-	var seed string
-	var rest []string
-	for _, s := range nodes {
-		if s != victim {
-			seed = s.cl.node.Load().GossipAddr()
-			rest = append(rest, seed)
-		}
-	}
+	victim := lastNonCoordinator(nodes)
+	rest := othersGossip(nodes, victim)
+	seed := rest[len(rest)-1]
 	id := victim.cl.node.Load().ID()
 	oldGossip := victim.cl.node.Load().GossipAddr()
 	_, gossipPort, _ := net.SplitHostPort(oldGossip)
