@@ -332,15 +332,21 @@ func (c *heldReplies) Read(b []byte) (int, error) {
 // the joiner handed its slots over.
 func (j *heldJoin) handedOverLog(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile(j.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := string(b)
+	logs := readLog(t, j.logFile)
 	for _, want := range []string{"cluster: handing slots over before leaving", "cluster: slots handed over"} {
 		if !strings.Contains(logs, want) {
 			t.Fatalf("the log does not say %q:\n%s", want, logs)
 		}
 	}
 	return logs
+}
+
+// readLog returns the text of the log file path.
+func readLog(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -53,11 +52,7 @@ func TestLeaveListedButNotOK(t *testing.T) {
 	const notOK = "cluster: not handing slots over before leaving: planned in, but the node did not turn ok; its replicas take its slots over"
 	var logs string
 	pollFor(t, "the stop gives up on the joiner turning ok", func() bool {
-		b, err := os.ReadFile(logFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		logs = string(b)
+		logs = readLog(t, logFile)
 		return strings.Contains(logs, notOK) || strings.Contains(logs, "nothing to hand over") ||
 			strings.Contains(logs, "cluster: handing slots over before leaving")
 	})

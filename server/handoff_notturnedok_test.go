@@ -2,7 +2,6 @@ package server
 
 import (
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -61,11 +60,7 @@ func TestLeaveListedNeverTurnsOK(t *testing.T) {
 	}
 	pollFor(t, "the stop is done with handOff (the client listener closes)", func() bool { return !serving() })
 	took := time.Since(asked)
-	lb, err := os.ReadFile(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := string(lb)
+	logs := readLog(t, logFile)
 	const notOK = "cluster: not handing slots over before leaving: planned in, but the node did not turn ok; its replicas take its slots over"
 	if !cn.Leaving() {
 		t.Fatalf("the joiner stopped without its leave flag: it was taken for a member cut off:\n%s", logs)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,11 +36,7 @@ func TestLeaveBeforePlannedIn(t *testing.T) {
 	if !n.Leaving() {
 		t.Fatal("the node stopped without its leave flag: a coordinator could plan it in")
 	}
-	b, err := os.ReadFile(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := string(b)
+	logs := readLog(t, logFile)
 	if !strings.Contains(logs, "leaving before being planned in: nothing to hand over") {
 		t.Fatalf("the log does not say the node had nothing to hand over:\n%s", logs)
 	}
@@ -94,11 +89,7 @@ func TestLeaveRestartedUnderOldID(t *testing.T) {
 	if !n.Leaving() {
 		t.Error("the restarted node stopped without its leave flag: the coordinator could plan it back in")
 	}
-	b, err := os.ReadFile(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := string(b)
+	logs := readLog(t, logFile)
 	if !strings.Contains(logs, "leaving before being planned in: nothing to hand over; listed by the table from before its restart") {
 		t.Errorf("the log does not say the restarted node had nothing to hand over:\n%s", logs)
 	}
