@@ -4,10 +4,12 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/cached/cached/internal/keyslot"
 )
 
 func TestKeySlot(t *testing.T) {
-	if got := crc16([]byte("123456789")); got != 0x31C3 {
+	if got := keyslot.CRC16([]byte("123456789")); got != 0x31C3 {
 		t.Fatalf("crc16 = %#x, want 0x31c3", got)
 	}
 	tests := []struct {
@@ -17,11 +19,11 @@ func TestKeySlot(t *testing.T) {
 		{"somekey", 11058},
 		{"{somekey}.x", 11058},
 		{"a{somekey}b{other}", 11058},
-		{"foo{}{bar}", int(crc16([]byte("foo{}{bar}")) & (Slots - 1))},
-		{"foo{bar}{zap}", int(crc16([]byte("bar")) & (Slots - 1))},
-		{"{}", int(crc16([]byte("{}")) & (Slots - 1))},
+		{"foo{}{bar}", int(keyslot.CRC16([]byte("foo{}{bar}")) & (Slots - 1))},
+		{"foo{bar}{zap}", int(keyslot.CRC16([]byte("bar")) & (Slots - 1))},
+		{"{}", int(keyslot.CRC16([]byte("{}")) & (Slots - 1))},
 		{"{user1000}.following", KeySlot([]byte("user1000"))},
-		{"no-close{brace", int(crc16([]byte("no-close{brace")) & (Slots - 1))},
+		{"no-close{brace", int(keyslot.CRC16([]byte("no-close{brace")) & (Slots - 1))},
 		{"", 0},
 	}
 	for _, tt := range tests {
