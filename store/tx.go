@@ -50,7 +50,12 @@ func (s *Store) LockAt(now int64, keys ...[]byte) *Tx {
 	tx.ids = tx.buf[:0]
 	tx.slots.reset()
 	for _, k := range keys {
-		id := tx.slotOf(k) & int(s.mask)
+		// Added without a lookup: the memo is empty but for these keys,
+		// and a lookup per key was quadratic in a 10-key MSET (a key
+		// named twice takes two entries, with the same slot).
+		slot := KeySlot(k)
+		tx.slots.add(k, slot)
+		id := slot & int(s.mask)
 		if !slices.Contains(tx.ids, id) {
 			tx.ids = append(tx.ids, id)
 		}
@@ -94,6 +99,17 @@ func (tx *Tx) Relock(keys ...[]byte) *Tx {
 				panic("store: Relock of a key outside the Tx")
 			}
 		}
+	}
+	tx.depth++
+	tx.looked = 0
+	return tx
+}
+
+// Nest is Relock without the check, for the keys the Tx was just locked
+// for: it saves a slot lookup per key (a 10-key MSET made 10).
+func (tx *Tx) Nest() *Tx {
+	if !tx.locked {
+		panic("store: Nest of an unlocked Tx")
 	}
 	tx.depth++
 	tx.looked = 0

@@ -25,7 +25,7 @@ func (c *Ctx) Lock(keys ...[]byte) *store.Tx {
 		c.held = c.st.LockAt(c.Now(), keys...)
 		c.CheckFence()
 	}
-	return c.held.Relock(keys...)
+	return c.held.Nest() // locked for exactly these keys
 }
 
 // Fenced is what CheckFence panics with: the running command was admitted
