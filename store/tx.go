@@ -21,7 +21,7 @@ type Tx struct {
 	ids    []int   // locked shard indexes, ascending
 	buf    [16]int // ids without an allocation: MSET and MGET of up to 16 shards (redis-benchmark's MSET has 10 keys)
 	locked bool
-	depth  int   // Relock nesting: Unlock only counts down while > 0
+	depth  int   // Nest nesting: Unlock only counts down while > 0
 	now    int64 // the clock when the Tx was locked: one time for the whole command, as Redis
 	rec    Record
 	// looked is shard id+1 << 32 | record of the last key a lookup of the
@@ -85,28 +85,11 @@ func (s *Store) LockAll() *Tx {
 	return tx
 }
 
-// Relock returns tx itself for a nested use that touches keys (which tx
-// must cover: it panics otherwise). The matching Unlock only ends the
-// nested use: the locks and the Record stay with the outer Lock, so an
-// EXEC that locked the keys of all its commands commits them as one unit.
-func (tx *Tx) Relock(keys ...[]byte) *Tx {
-	if !tx.locked {
-		panic("store: Relock of an unlocked Tx")
-	}
-	if !tx.all {
-		for _, k := range keys {
-			if !slices.Contains(tx.ids, tx.slotOf(k)&int(tx.st.mask)) {
-				panic("store: Relock of a key outside the Tx")
-			}
-		}
-	}
-	tx.depth++
-	tx.looked = 0
-	return tx
-}
-
-// Nest is Relock without the check, for the keys the Tx was just locked
-// for: it saves a slot lookup per key (a 10-key MSET made 10).
+// Nest returns tx itself for a nested use: a command's lock of keys the
+// Tx holds (the caller checked them with Covers, or just locked the Tx for
+// them). The matching Unlock only ends the nested use: the locks and the
+// Record stay with the outer Lock, so an EXEC that locked the keys of all
+// its commands commits them as one unit.
 func (tx *Tx) Nest() *Tx {
 	if !tx.locked {
 		panic("store: Nest of an unlocked Tx")
@@ -194,7 +177,7 @@ func (tx *Tx) Extend(all bool, keys ...[]byte) bool {
 func (tx *Tx) All() bool { return tx.all }
 
 // Unlock commits the Tx's Record to the Observer, releases the locks and
-// returns the Tx to the pool. After Relock it only ends the nested use.
+// returns the Tx to the pool. After Nest it only ends the nested use.
 func (tx *Tx) Unlock() {
 	if !tx.locked {
 		panic("store: Unlock of an unlocked Tx")

@@ -12,7 +12,7 @@ import "github.com/cached/cached/store"
 func (c *Ctx) Lock(keys ...[]byte) *store.Tx {
 	if c.held != nil {
 		if c.held.Covers(keys...) {
-			return c.held.Relock(keys...)
+			return c.held.Nest()
 		}
 		if c.execHeld {
 			panic("server: a command inside EXEC locked a key outside the transaction's keys")
@@ -50,7 +50,7 @@ func (c *Ctx) CheckFence() {
 func (c *Ctx) LockAll() *store.Tx {
 	if c.held != nil {
 		if c.held.All() {
-			return c.held.Relock()
+			return c.held.Nest()
 		}
 		if c.execHeld {
 			panic("server: a whole-keyspace command inside EXEC without every shard locked")
@@ -58,7 +58,7 @@ func (c *Ctx) LockAll() *store.Tx {
 		c.ReleaseHeld()
 	}
 	c.held = c.st.LockAll()
-	return c.held.Relock()
+	return c.held.Nest()
 }
 
 // ReleaseHeld commits and unlocks the client's held Tx, if any: at the end
