@@ -40,14 +40,19 @@ func BenchmarkReplApply(b *testing.B) {
 		}
 		fill(s.store)
 		a := newApplier(s)
+		slots := make([]uint16, len(keys)) // as a REC frame carries it: not computed in the loop
+		for i, k := range keys {
+			slots[i] = uint16(store.KeySlot(k))
+		}
 		unit := make([]repl.Record, 1)
-		setName := []byte("SET")
+		args := [][]byte{[]byte("SET"), nil, val}
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			k := keys[(i*7919)%applyBenchKeys] // a stride: no two neighbours share a cache line
+			n := (i * 7919) % applyBenchKeys // a stride: no two neighbours share a cache line
 			i++
-			unit[0] = repl.Record{Slot: store.KeySlot(k), Seq: uint64(i), Args: [][]byte{setName, k, val}}
+			args[1] = keys[n]
+			unit[0] = repl.Record{Slot: int(slots[n]), Seq: uint64(i), Args: args}
 			if err := a.Apply(unit); err != nil {
 				b.Fatal(err)
 			}
