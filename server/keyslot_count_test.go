@@ -31,6 +31,9 @@ func TestKeySlotCount(t *testing.T) {
 		{"SET", respRequest("SET", "key:42", "v"), 1, 2},
 		{"INCR", respRequest("INCR", "counter"), 1, 2},
 		{"EVALSHA", nil, 1, 2}, // INCR and EXPIRE of KEYS[1] (benchScript)
+		// One per key; in cluster mode routing computes them once more.
+		{"MSET", respRequest("MSET", "{t}1", "v", "{t}2", "v", "{t}3", "v", "{t}4", "v", "{t}5", "v",
+			"{t}6", "v", "{t}7", "v", "{t}8", "v", "{t}9", "v", "{t}10", "v"), 10, 20},
 	}
 	for _, mode := range []string{"standalone", "cluster"} {
 		var s *Server
