@@ -60,7 +60,9 @@ func (s *Store) LockAt(now int64, keys ...[]byte) *Tx {
 			tx.ids = append(tx.ids, id)
 		}
 	}
-	slices.Sort(tx.ids)
+	if len(tx.ids) > 1 { // most commands have one key: no call
+		slices.Sort(tx.ids)
+	}
 	for _, id := range tx.ids {
 		sh := s.shards[id]
 		sh.mu.Lock()
