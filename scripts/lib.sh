@@ -13,8 +13,28 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# freeport prints a TCP port on 127.0.0.1 that nothing listens on now.
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# freeport prints a TCP port on 127.0.0.1 that nothing listens on now
+# (TCP or UDP: a gossip port takes both), below the kernel's ephemeral
+# range, where no outgoing connection takes it before the server binds it
+# (internal/freeport says why).
+freeport() {
+  python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randrange(10000, 32768)
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            s.bind(("127.0.0.1", p))
+            s.close()
+    except OSError:
+        continue
+    print(p)
+    break
+else:
+    raise SystemExit("no free port")
+'
+}
 
 # start NAME PORT starts cached (or the binary $out/NAME, e.g. base; loop:
 # cached with io-event-loop yes) or redis (NAME) on PORT and waits until it

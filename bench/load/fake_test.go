@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cached/cached/internal/freeport"
 	"github.com/cached/cached/protocol"
 )
 
@@ -204,12 +205,11 @@ func waitReady(t testing.TB, addr string) {
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Get()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // do runs one command against addr.

@@ -14,34 +14,18 @@ import (
 	"github.com/cached/cached/protocol"
 )
 
-// clusterPort returns a free port whose cluster bus port (+10000) is free too.
-func clusterPort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 100; i++ {
-		p := freePort(t)
-		if p+10000 > 65535 {
-			continue
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+10000))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return p
-	}
-	t.Fatal("no free port pair for a cluster node")
-	return 0
-}
-
 // startRedisCluster starts three redis-server cluster nodes, splits the slots
 // evenly and waits until every node reports cluster_state:ok.
 func startRedisCluster(t *testing.T) []string {
 	t.Helper()
 	dir := t.TempDir()
-	var addrs []string
+	var addrs, buses []string
 	for i := 0; i < 3; i++ {
-		p := clusterPort(t)
+		// The bus port is given (cluster-port), not port+10000, which
+		// would fall in the kernel's ephemeral range (internal/freeport).
+		p, bus := freePort(t), freePort(t)
 		cmd := exec.Command("/usr/bin/redis-server", "--port", strconv.Itoa(p), "--bind", "127.0.0.1",
+			"--cluster-port", strconv.Itoa(bus),
 			"--save", "", "--appendonly", "no", "--cluster-enabled", "yes", "--dir", dir,
 			"--cluster-config-file", "nodes-"+strconv.Itoa(p)+".conf")
 		if _, err := os.Stat(cmd.Path); err != nil {
@@ -53,15 +37,15 @@ func startRedisCluster(t *testing.T) []string {
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		addr := "127.0.0.1:" + strconv.Itoa(p)
 		waitReady(t, addr)
-		addrs = append(addrs, addr)
+		addrs, buses = append(addrs, addr), append(buses, strconv.Itoa(bus))
 	}
 	ranges := [][2]int{{0, 5460}, {5461, 10922}, {10923, 16383}}
 	for i, a := range addrs {
 		do(t, a, "CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(ranges[i][0]), strconv.Itoa(ranges[i][1]))
 	}
-	for _, a := range addrs[1:] {
+	for i, a := range addrs[1:] {
 		host, port, _ := net.SplitHostPort(a)
-		do(t, addrs[0], "CLUSTER", "MEET", host, port)
+		do(t, addrs[0], "CLUSTER", "MEET", host, port, buses[i+1])
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for _, a := range addrs {

@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cached/cached/internal/freeport"
 	"github.com/cached/cached/server"
 )
 
@@ -131,14 +133,14 @@ func TestBinaryServesAndStopsOnSignal(t *testing.T) {
 	}
 }
 
+// freePort returns a port for a node to listen on, below the kernel's
+// ephemeral range (internal/freeport).
 func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Get()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+	return strconv.Itoa(p)
 }
 
 func dialPoll(t *testing.T, addr string) net.Conn {
