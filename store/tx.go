@@ -21,7 +21,7 @@ type Tx struct {
 	ids    []int   // locked shard indexes, ascending
 	buf    [16]int // ids without an allocation: MSET and MGET of up to 16 shards (redis-benchmark's MSET has 10 keys)
 	locked bool
-	depth  int   // Nest nesting: Unlock only counts down while > 0
+	depth  int   // nested uses (Nest): Unlock only counts down while > 0
 	now    int64 // the clock when the Tx was locked: one time for the whole command, as Redis
 	rec    Record
 	// looked is shard id+1 << 32 | record of the last key a lookup of the
