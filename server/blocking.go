@@ -16,16 +16,20 @@ package server
 // key ready for the first client blocked on it and wakes that client's
 // executor, which serves the command from its signalled keys, in the order
 // they were signalled, as Redis serves its ready keys in order (one EXEC
-// that fills b then a serves a client in BLPOP a b from b). A client served passes the key on to the
-// next client blocked on it (the key may hold more); a client that finds
-// the key empty keeps waiting,
-// keeping its place; a client that finds the key holding another type than
+// that fills b then a serves a client in BLPOP a b from b). A client
+// served passes the key on to the next client blocked on it (the key may
+// hold more) as the signal it was, numbered when it was made (readyKey), so
+// that a key signalled while the first client was served (its BLMOVE's
+// destination) comes after it, as in Redis's list of ready keys. A client
+// that finds the key empty keeps waiting, keeping its place; a client that finds the key holding another type than
 // its command wants (a string where BLPOP waits for a list) keeps waiting
 // too, as Redis 7.0 does, and passes the key on to the next client, which
 // may want that type. signalReady costs one atomic load when nobody is
 // blocked.
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,9 +58,31 @@ type blockRegistry struct {
 	n      atomic.Int64 // blocked clients: signalReady's fast path, INFO blocked_clients
 	listen func()       // called when n leaves or reaches 0 (Server.updateListening)
 	timed  atomic.Int64 // blocked clients with a timeout (INFO clients_in_timeout_table)
-	mu     sync.Mutex   // protects keys, byID and every blockState's ready
+	mu     sync.Mutex   // protects keys, byID, seq and every blockState's ready
 	keys   map[dbKey][]*blockState
 	byID   map[int64]*blockState
+	seq    uint64 // the last signal's number (readyKey.seq)
+}
+
+// readyKey is a key signalled to a blocked client, with the number of the
+// signal it comes from: a key passed on from one client to the next keeps
+// its signal's number, so that a client serves its keys in the order their
+// signals were made, as Redis works through its ready keys in order.
+// (BRPOPLPUSH d a served on an LPUSH to d signals a to a BLMPOP … d a
+// behind it before d is passed on to it; Redis serves that BLMPOP from d,
+// the key signalled first.)
+type readyKey struct {
+	key string
+	seq uint64
+}
+
+// keysOf returns the keys of ready, in its order.
+func keysOf(ready []readyKey) []string {
+	out := make([]string, len(ready))
+	for i, rk := range ready {
+		out[i] = rk.key
+	}
+	return out
 }
 
 // blockState is a blocked client: what it waits for and how it is woken.
@@ -68,7 +94,7 @@ type blockState struct {
 	deadline time.Time  // zero: no timeout
 
 	wake    chan struct{} // cap 1: ready keys or an unblock request
-	ready   []string      // keys signalled to this client; guarded by blockRegistry.mu
+	ready   []readyKey    // keys signalled to this client; guarded by blockRegistry.mu
 	unblock atomic.Int32  // CLIENT UNBLOCK mode, 0 if none
 
 	rerun bool // owner only: spec.serve runs (rerunning)
@@ -147,9 +173,9 @@ func (r *blockRegistry) remove(b *blockState) {
 		}
 	}
 	delete(r.byID, b.c.id)
-	for _, k := range b.ready {
-		if list := r.keys[dbKey{b.db, k}]; len(list) > 0 {
-			list[0].signalLocked(k)
+	for _, rk := range b.ready {
+		if list := r.keys[dbKey{b.db, rk.key}]; len(list) > 0 {
+			list[0].signalLocked(rk)
 		}
 	}
 	b.ready = nil
@@ -171,10 +197,15 @@ func blockIndex(list []*blockState, b *blockState) int {
 	return -1
 }
 
-// signalLocked marks key ready for b and wakes it. The registry's mu is held.
-func (b *blockState) signalLocked(key string) {
-	if indexOf(b.ready, key) < 0 {
-		b.ready = append(b.ready, key)
+// signalLocked marks rk's key ready for b (at the earlier of its signals,
+// if it already is) and wakes b. The registry's mu is held.
+func (b *blockState) signalLocked(rk readyKey) {
+	i := slices.IndexFunc(b.ready, func(o readyKey) bool { return o.key == rk.key })
+	switch {
+	case i < 0:
+		b.ready = append(b.ready, rk)
+	case rk.seq < b.ready[i].seq:
+		b.ready[i].seq = rk.seq
 	}
 	select {
 	case b.wake <- struct{}{}:
@@ -182,24 +213,32 @@ func (b *blockState) signalLocked(key string) {
 	}
 }
 
-// takeReady returns and clears the keys signalled to b.
-func (r *blockRegistry) takeReady(b *blockState) []string {
+// takeReady returns and clears the keys signalled to b, in the order of
+// their signals.
+func (r *blockRegistry) takeReady(b *blockState) []readyKey {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ready := b.ready
 	b.ready = nil
+	slices.SortStableFunc(ready, func(x, y readyKey) int { return cmp.Compare(x.seq, y.seq) })
 	return ready
+}
+
+// signalFresh returns a new signal of key. The registry's mu is held.
+func (r *blockRegistry) signalFresh(key string) readyKey {
+	r.seq++
+	return readyKey{key, r.seq}
 }
 
 // passOn signals keys to the client blocked on each after b, for keys that
 // b, first on them, could not use.
-func (r *blockRegistry) passOn(b *blockState, keys []string) {
+func (r *blockRegistry) passOn(b *blockState, keys []readyKey) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, k := range keys {
-		list := r.keys[dbKey{b.db, k}]
+	for _, rk := range keys {
+		list := r.keys[dbKey{b.db, rk.key}]
 		if i := blockIndex(list, b); i >= 0 && i+1 < len(list) {
-			list[i+1].signalLocked(k)
+			list[i+1].signalLocked(rk)
 		}
 	}
 }
@@ -214,7 +253,7 @@ func (s *Server) signalReady(db int, key []byte) {
 	}
 	r.mu.Lock()
 	if list := r.keys[dbKey{db, string(key)}]; len(list) > 0 {
-		list[0].signalLocked(string(key))
+		list[0].signalLocked(r.signalFresh(string(key)))
 	}
 	r.mu.Unlock()
 }
@@ -229,7 +268,7 @@ func (s *Server) signalDB(db int) {
 	r.mu.Lock()
 	for wk, list := range r.keys {
 		if wk.db == db {
-			list[0].signalLocked(wk.key)
+			list[0].signalLocked(r.signalFresh(wk.key))
 		}
 	}
 	r.mu.Unlock()
@@ -261,7 +300,7 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 	s.blocks.add(b)
 	if s.blockedCanServe(b, b.keys) == serveTry && s.serveFrom(b, cmd, args, b.keys) {
 		s.blocks.remove(b)
-		s.blocks.passFirst(b.db, b.keys) // what is left may serve the next clients
+		s.blocks.passFirst(b.db, nil, b.keys) // what is left may serve the next clients
 		return
 	}
 	for {
@@ -282,14 +321,16 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 		// A key passed on to b (it held another type for a client ahead)
 		// may since hold what that client wants: it is served first.
 		ready = s.blocks.firstIn(b, ready)
-		switch s.blockedCanServe(b, ready) {
+		keys := keysOf(ready)
+		switch s.blockedCanServe(b, keys) {
 		case serveTry:
 			// Served from the keys in the order they were signalled, as
 			// Redis serves its ready keys in order.
-			if s.serveFrom(b, cmd, args, ready) || c.killed.Load() {
-				// Served (or gone): the keys may serve the next clients.
+			if s.serveFrom(b, cmd, args, keys) || c.killed.Load() {
+				// Served (or gone): the keys may serve the next clients,
+				// still as the signals they came with.
 				s.blocks.remove(b)
-				s.blocks.passFirst(b.db, ready)
+				s.blocks.passFirst(b.db, ready, nil)
 				return
 			}
 		case serveOtherType:
@@ -319,13 +360,13 @@ func (s *Server) unblocked(b *blockState) bool {
 // on which one does is dropped: the change that made it hold that type
 // signalled the client first on the key, and the signal reaches the one
 // ahead of b from there (passOn), so signalling it here would only bounce.
-func (r *blockRegistry) firstIn(b *blockState, ready []string) []string {
+func (r *blockRegistry) firstIn(b *blockState, ready []readyKey) []readyKey {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := ready[:0]
 	for _, k := range ready {
 		ahead := false
-		for _, o := range r.keys[dbKey{b.db, k}] {
+		for _, o := range r.keys[dbKey{b.db, k.key}] {
 			if o == b {
 				break
 			}
@@ -341,13 +382,19 @@ func (r *blockRegistry) firstIn(b *blockState, ready []string) []string {
 	return out
 }
 
-// passFirst signals keys to the clients now first on them.
-func (r *blockRegistry) passFirst(db int, keys []string) {
+// passFirst signals to the clients now first on them the keys of ready,
+// as the signals they are, and keys, as new signals.
+func (r *blockRegistry) passFirst(db int, ready []readyKey, keys []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for _, rk := range ready {
+		if list := r.keys[dbKey{db, rk.key}]; len(list) > 0 {
+			list[0].signalLocked(rk)
+		}
+	}
 	for _, k := range keys {
 		if list := r.keys[dbKey{db, k}]; len(list) > 0 {
-			list[0].signalLocked(k)
+			list[0].signalLocked(r.signalFresh(k))
 		}
 	}
 }

@@ -50,6 +50,11 @@ var blockScenarios = []blockScenario{
 	{[][]string{{"BZMPOP", "0", "2", "{t}y", "{t}z", "MAX", "COUNT", "2"}}, [][]string{{"MULTI"}, {"ZADD", "{t}z", "1", "a"}, {"ZADD", "{t}y", "2", "b", "3", "c"}, {"EXEC"}}, []string{"{t}z", "{t}y"}},
 	// Each key goes first to the client blocked first on it.
 	{[][]string{{"BLPOP", "{t}a", "0"}, {"BLPOP", "{t}b", "{t}a", "0"}}, [][]string{{"MULTI"}, {"RPUSH", "{t}a", "x"}, {"RPUSH", "{t}b", "y"}, {"EXEC"}}, []string{"{t}a", "{t}b"}},
+	// A served BRPOPLPUSH fills a key a client behind it also waits on:
+	// that client is served from the key signalled first (the one pushed
+	// to by then), not from the one the BRPOPLPUSH filled (found by
+	// TestScenarioVsRedis, seed 8018087076982933048).
+	{[][]string{{"BRPOPLPUSH", "{t}d", "{t}a", "0"}, {"BLMPOP", "0", "3", "{t}e", "{t}d", "{t}a", "RIGHT"}}, [][]string{{"LPUSH", "{t}d", "v", "187"}}, []string{"{t}d", "{t}a"}},
 	// A list client and a sorted set client blocked on one key.
 	{[][]string{{"BZPOPMIN", "{t}k", "0"}, {"BLPOP", "{t}k", "{t}k", "0"}}, [][]string{{"RPUSH", "{t}k", "a"}}, []string{"{t}k"}},
 	// Still blocked at the end: released by CLIENT UNBLOCK.
