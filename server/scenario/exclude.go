@@ -86,7 +86,16 @@ var exclusions = []exclusion{
 		reason: "found by this fuzzer: a redis-server 7.0 flaw (a notification to the client that runs the command is " +
 			"written between the elements of its reply; 7.2 defers it); cached's bytes are the well-formed ones",
 		tolerate: func(_ [][]string, redis, cached string) bool {
-			nested := func(s string) bool { return strings.Contains(s, ", >[") || strings.Contains(s, "[>[") }
+			// A notification inside an array; a SUBSCRIBE queued in MULTI
+			// answers with a push as an element of EXEC's reply, rightly.
+			nested := func(s string) bool {
+				for _, p := range []string{`, >["message"`, `, >["pmessage"`, `[>["message"`, `[>["pmessage"`} {
+					if strings.Contains(s, p) {
+						return true
+					}
+				}
+				return false
+			}
 			return nested(redis) && !nested(cached)
 		},
 	},
