@@ -36,7 +36,6 @@ import (
 
 	"github.com/cached/cached/protocol"
 	"github.com/cached/cached/server/kernel"
-	"github.com/cached/cached/store"
 )
 
 // CLIENT UNBLOCK modes (blockState.unblock).
@@ -413,11 +412,7 @@ func (s *Server) blockedCanServe(b *blockState, keys []string) int {
 	for _, k := range keys {
 		kb := []byte(k)
 		tx := s.store.Lock(kb) // a look, not a command: not the client's held Tx
-		e, ok := tx.Peek(b.db, kb)
-		var t store.Type
-		if ok {
-			t = e.Type()
-		}
+		t, ok := tx.TypeOf(b.db, kb) // an expired key stays: DBSIZE counts it, as in Redis
 		tx.Unlock()
 		switch {
 		case !ok:

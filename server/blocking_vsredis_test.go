@@ -55,6 +55,11 @@ var blockScenarios = []blockScenario{
 	// to by then), not from the one the BRPOPLPUSH filled (found by
 	// TestScenarioVsRedis, seed 8018087076982933048).
 	{[][]string{{"BRPOPLPUSH", "{t}d", "{t}a", "0"}, {"BLMPOP", "0", "3", "{t}e", "{t}d", "{t}a", "RIGHT"}}, [][]string{{"LPUSH", "{t}d", "v", "187"}}, []string{"{t}d", "{t}a"}},
+	// A string written with a TTL already passed onto a key a client
+	// waits on: the client's look leaves it to expiry, so DBSIZE still
+	// counts it, as Redis's (TestScenarioVsRedis, seed
+	// 9699844784898649750; the look deleted it).
+	{[][]string{{"BRPOP", "{t}a", "{t}c", "0"}}, [][]string{{"SET", "{t}c", "749", "PXAT", "99999999999"}, {"DBSIZE"}}, []string{"{t}a"}},
 	// A list client and a sorted set client blocked on one key.
 	{[][]string{{"BZPOPMIN", "{t}k", "0"}, {"BLPOP", "{t}k", "{t}k", "0"}}, [][]string{{"RPUSH", "{t}k", "a"}}, []string{"{t}k"}},
 	// Still blocked at the end: released by CLIENT UNBLOCK.

@@ -254,3 +254,37 @@ func TestMonoClock(t *testing.T) {
 		t.Fatalf("WallClock %d before %d", got, prev)
 	}
 }
+
+// TestTypeOfLeavesExpired: TypeOf answers for a live key, hides one whose
+// TTL has passed without deleting it (DBSize still counts it, as Redis's
+// DBSIZE counts a key no one has touched since it expired), and a lookup
+// then deletes it.
+func TestTypeOfLeavesExpired(t *testing.T) {
+	clk := newFakeClock()
+	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: -1})
+	defer s.Close()
+	k := []byte("k")
+	s.Set(0, k, []byte("v"), clk.NowMs()+10, 0, "set")
+	tx := s.Lock(k)
+	typ, ok := tx.TypeOf(0, k)
+	tx.Unlock()
+	if !ok || typ != TypeString {
+		t.Fatalf("live key: TypeOf = %v %v, want string", typ, ok)
+	}
+	clk.Advance(10)
+	tx = s.Lock(k)
+	_, ok = tx.TypeOf(0, k)
+	tx.Unlock()
+	if ok {
+		t.Fatal("expired key: TypeOf found it")
+	}
+	if n := s.DBSize(0); n != 1 {
+		t.Fatalf("DBSize after TypeOf of an expired key: %d, want 1 (not deleted)", n)
+	}
+	tx = s.Lock(k)
+	_, ok = tx.Peek(0, k)
+	tx.Unlock()
+	if n := s.DBSize(0); ok || n != 0 {
+		t.Fatalf("after Peek: found %v, DBSize %d, want deleted", ok, n)
+	}
+}

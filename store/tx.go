@@ -377,6 +377,23 @@ func (tx *Tx) LookupReadNoNotify(db int, key []byte) (Entry, bool) {
 // OBJECT IDLETIME, TYPE and other looks that must not count as a use.
 func (tx *Tx) Peek(db int, key []byte) (Entry, bool) { return tx.lookup(db, key, lookPeek) }
 
+// TypeOf returns the type of key in db if it exists and its TTL has not
+// passed, and changes nothing: no stats, no LRU touch, and an expired key is
+// left for lazy or active expiry (Peek would delete it). For looks that are
+// not a command's: the blocking layer's check of a signalled key, which in
+// Redis runs only when a key of a type blocked clients wait for is written,
+// so it never deletes a string that expired meanwhile.
+func (tx *Tx) TypeOf(db int, key []byte) (Type, bool) {
+	sh, i := tx.find(db, key)
+	if i == 0 {
+		return TypeNone, false
+	}
+	if exp := sh.expireAt(i); exp != 0 && exp <= tx.now {
+		return TypeNone, false
+	}
+	return sh.rec(i).typ(), true
+}
+
 // SetString creates or replaces key (of any type) with string val; it copies
 // key and val. expireAt: absolute Unix ms, 0 none, KeepTTL keeps the TTL.
 func (tx *Tx) SetString(db int, key, val []byte, expireAt int64) {
