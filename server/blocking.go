@@ -411,7 +411,7 @@ func (s *Server) blockedCanServe(b *blockState, keys []string) int {
 	res := serveNone
 	for _, k := range keys {
 		kb := []byte(k)
-		tx := s.store.Lock(kb) // a look, not a command: not the client's held Tx
+		tx := s.store.Lock(kb)       // a look, not a command: not the client's held Tx
 		t, ok := tx.TypeOf(b.db, kb) // an expired key stays: DBSIZE counts it, as in Redis
 		tx.Unlock()
 		switch {
