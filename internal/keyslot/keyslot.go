@@ -7,8 +7,8 @@
 // byte at a time, each step waits for the previous one's table load, and
 // the slot took 28 ns for a 13-byte key, 120 ns for a 40-byte one, and
 // 11.5 % of the server's CPU under redis-benchmark's 10-key MSET (perf,
-// stop 40). Eight tables let a step's eight loads run at once: 15-18 ns
-// and 33 ns (BenchmarkOf).
+// stop 40). Eight tables let a step's eight loads run at once: 15 ns and
+// 35 ns (BenchmarkOf).
 package keyslot
 
 import (
