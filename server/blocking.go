@@ -21,11 +21,11 @@ package server
 // hold more) as the signal it was, numbered when it was made (readyKey), so
 // that a key signalled while the first client was served (its BLMOVE's
 // destination) comes after it, as in Redis's list of ready keys. A client
-// that finds the key empty keeps waiting, keeping its place; a client that finds the key holding another type than
-// its command wants (a string where BLPOP waits for a list) keeps waiting
-// too, as Redis 7.0 does, and passes the key on to the next client, which
-// may want that type. signalReady costs one atomic load when nobody is
-// blocked.
+// that finds the key empty keeps waiting, keeping its place; a client that
+// finds the key holding another type than its command wants (a string
+// where BLPOP waits for a list) keeps waiting too, as Redis 7.0 does, and
+// passes the key on to the next client, which may want that type.
+// signalReady costs one atomic load when nobody is blocked.
 
 import (
 	"cmp"
