@@ -66,7 +66,7 @@ func BenchmarkReplApply(b *testing.B) {
 		reqs := make([][]byte, applyBenchKeys/batch) // built before the clock runs
 		for n := range reqs {
 			for j := range batch {
-				reqs[n] = appendRequest(reqs[n], "SET", keys[((n*batch+j)*7919)%applyBenchKeys], val)
+				reqs[n] = append(reqs[n], respRequest("SET", string(keys[((n*batch+j)*7919)%applyBenchKeys]), string(val))...)
 			}
 		}
 		b.ReportAllocs()
@@ -79,13 +79,4 @@ func BenchmarkReplApply(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/cmd")
 	})
-}
-
-// appendRequest appends a RESP request of name and args to dst.
-func appendRequest(dst []byte, name string, args ...[]byte) []byte {
-	dst = fmt.Appendf(dst, "*%d\r\n$%d\r\n%s\r\n", 1+len(args), len(name), name)
-	for _, a := range args {
-		dst = fmt.Appendf(dst, "$%d\r\n%s\r\n", len(a), a)
-	}
-	return dst
 }
