@@ -60,11 +60,11 @@ rcluster() {
   for _ in $(seq 400); do
     local ok=0
     for p in "${ports[@]}"; do
-      local info
-      info=$(redis-cli -p "$p" CLUSTER INFO | tr -d '\r')
-      grep -q 'cluster_state:ok' <<<"$info" || continue
-      redis-cli -p "$p" INFO replication | tr -d '\r' | grep -q 'role:slave' &&
-        ! redis-cli -p "$p" INFO replication | tr -d '\r' | grep -q 'master_link_status:up' && continue
+      local repl
+      redis-cli -p "$p" CLUSTER INFO | grep -q 'cluster_state:ok' || continue
+      repl=$(redis-cli -p "$p" INFO replication)
+      # a replica counts once its link to the primary is up
+      grep -q 'role:slave' <<<"$repl" && ! grep -q 'master_link_status:up' <<<"$repl" && continue
       ok=$((ok + 1))
     done
     [ "$ok" = "${#ports[@]}" ] && break
