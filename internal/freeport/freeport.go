@@ -7,7 +7,9 @@
 // it also takes outgoing connections' ports from: between the test closing
 // its probe listener and the server binding the port, any connection the
 // machine opens may take it, and the server fails with "address already
-// in use" (CI run 93: a soak's joining node never answered). So Get picks
+// in use" (the likely cause of CI run 93's failure, where a soak's joining
+// node never answered; its output was not kept, so it is not proven). So
+// Get picks
 // below that range, where the kernel hands out nothing by itself.
 package freeport
 
