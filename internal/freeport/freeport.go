@@ -9,8 +9,7 @@
 // machine opens may take it, and the server fails with "address already
 // in use" (the likely cause of CI run 93's failure, where a soak's joining
 // node never answered; its output was not kept, so it is not proven). So
-// Get picks
-// below that range, where the kernel hands out nothing by itself.
+// Get picks below that range, where the kernel hands out nothing by itself.
 package freeport
 
 import (
