@@ -700,6 +700,12 @@ func (sh *shard) setLocked(p uint8, key []byte, h uint64, slot int, t Type, val 
 	if i != 0 && expireAt == KeepTTL && sh.expiredLocked(i, now) {
 		i = 0
 	}
+	return sh.putLocked(p, key, tag, slot, i, t, val, obj, size, expireAt, now, looked)
+}
+
+// putLocked is setLocked once key is found: i is its record, or 0 to
+// create it.
+func (sh *shard) putLocked(p uint8, key []byte, tag uint32, slot int, i uint32, t Type, val []byte, obj any, size, expireAt, now int64, looked uint32) uint32 {
 	if i == 0 {
 		i = sh.insertLocked(p, key, tag, slot, t, val, obj, size, now, expireAt > 0)
 		if sh.st.newKeys.Load() {

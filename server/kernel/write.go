@@ -1,6 +1,9 @@
 package kernel
 
-import "github.com/cached/cached/store"
+import (
+	"github.com/cached/cached/protocol"
+	"github.com/cached/cached/store"
+)
 
 // Lock locks the shards of keys for the running command and returns the Tx
 // to use; the handler unlocks it when done with it, but the locks and the
@@ -149,6 +152,30 @@ func (c *Ctx) SetString(args [][]byte) {
 	c.Propagate(args...)
 	c.Notify(NotifyString, "set", args[1])
 	tx.Unlock()
+}
+
+// UpdateString is a write command's read-modify-write of the string key
+// (store.Tx.UpdateString: INCR and its family): the store's fast path, or
+// the held Tx inside EXEC. It notes event in class and propagates SET key
+// val KEEPTTL. It replies WRONGTYPE itself for a key holding a collection;
+// it reports whether fn wrote, and when fn declined the caller replies.
+func (c *Ctx) UpdateString(key []byte, class NotifyClass, event string, fn store.StringUpdate) bool {
+	db := c.DB()
+	var wrote bool
+	err := store.ErrFenced
+	if c.held == nil && !c.ReplApply {
+		wrote, err = c.st.UpdateStringAt(c.Now(), db, key, fn, uint16(class), event)
+	}
+	if err == store.ErrFenced {
+		// Inside EXEC, or a fenced slot: the Tx path (Lock checks the fence).
+		tx := c.Lock(key)
+		wrote, err = tx.UpdateString(db, key, fn, uint16(class), event)
+		tx.Unlock()
+	}
+	if err != nil {
+		c.Err(protocol.ErrWrongType)
+	}
+	return wrote
 }
 
 // View returns a store.View for commands that walk the keyspace (KEYS,

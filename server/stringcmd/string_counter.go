@@ -6,7 +6,6 @@ import (
 
 	"github.com/cached/cached/protocol"
 	"github.com/cached/cached/server/kernel"
-	"github.com/cached/cached/store"
 )
 
 // Counters: INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT. Each records its effect
@@ -42,69 +41,64 @@ func decrbyCommand(c *kernel.Ctx, args [][]byte) {
 // strIncrBy adds incr to the integer value of key (0 when missing), keeping
 // its TTL, and replies the result.
 func strIncrBy(c *kernel.Ctx, key []byte, incr int64) {
-	tx, e, found := LookupString(c, key, true)
-	if tx == nil {
-		return
-	}
 	var cur int64
-	if found {
-		var ok bool
-		if cur, ok = protocol.ParseInt(e.Str()); !ok {
-			tx.Unlock()
-			c.Err(protocol.ErrNotInteger)
-			return
+	var nv []byte
+	var msg string
+	wrote := c.UpdateString(key, kernel.NotifyString, "incrby", func(old []byte, found bool) ([]byte, bool) {
+		if found {
+			var ok bool
+			if cur, ok = protocol.ParseInt(old); !ok {
+				msg = protocol.ErrNotInteger
+				return nil, false
+			}
 		}
+		if (incr < 0 && cur < 0 && incr < math.MinInt64-cur) || (incr > 0 && cur > 0 && incr > math.MaxInt64-cur) {
+			msg = protocol.ErrOverflow
+			return nil, false
+		}
+		cur += incr
+		nv = strconv.AppendInt(c.Scratch[:0], cur, 10) // not on the stack: fn's result escapes
+		return nv, true
+	})
+	switch {
+	case wrote:
+		strKeepScratch(c, nv)
+		c.Int(cur)
+	case msg != "":
+		c.Err(msg)
 	}
-	if (incr < 0 && cur < 0 && incr < math.MinInt64-cur) || (incr > 0 && cur > 0 && incr > math.MaxInt64-cur) {
-		tx.Unlock()
-		c.Err(protocol.ErrOverflow)
-		return
-	}
-	cur += incr
-	var num [20]byte
-	nv := strconv.AppendInt(num[:0], cur, 10)
-	tx.SetString(c.DB(), key, nv, store.KeepTTL)
-	tx.Unlock()
-	if c.Recording() {
-		c.Propagate(WordSet, key, nv, strWordKeepTTL)
-	}
-	c.Notify(kernel.NotifyString, "incrby", key)
-	c.Int(cur)
 }
 
 func incrbyfloatCommand(c *kernel.Ctx, args [][]byte) {
-	tx, e, found := LookupString(c, args[1], true)
-	if tx == nil {
-		return
-	}
-	cur := protocol.ZeroLongDouble()
-	if found {
-		var ok bool
-		if cur, ok = protocol.ParseLongDouble(e.Str()); !ok {
-			tx.Unlock()
-			c.Err(protocol.ErrNotFloat)
-			return
+	var nv []byte
+	var msg string
+	wrote := c.UpdateString(args[1], kernel.NotifyString, "incrbyfloat", func(old []byte, found bool) ([]byte, bool) {
+		cur := protocol.ZeroLongDouble()
+		if found {
+			var ok bool
+			if cur, ok = protocol.ParseLongDouble(old); !ok {
+				msg = protocol.ErrNotFloat
+				return nil, false
+			}
 		}
+		incr, ok := protocol.ParseLongDouble(args[2])
+		if !ok {
+			msg = protocol.ErrNotFloat
+			return nil, false
+		}
+		sum, ok := protocol.AddLongDouble(cur, incr)
+		if !ok {
+			msg = protocol.ErrNaNInf
+			return nil, false
+		}
+		nv = protocol.AppendLongDouble(c.Scratch[:0], sum)
+		return nv, true
+	})
+	switch {
+	case wrote:
+		c.Bulk(nv)
+		strKeepScratch(c, nv)
+	case msg != "":
+		c.Err(msg)
 	}
-	incr, ok := protocol.ParseLongDouble(args[2])
-	if !ok {
-		tx.Unlock()
-		c.Err(protocol.ErrNotFloat)
-		return
-	}
-	sum, ok := protocol.AddLongDouble(cur, incr)
-	if !ok {
-		tx.Unlock()
-		c.Err(protocol.ErrNaNInf)
-		return
-	}
-	nv := protocol.AppendLongDouble(c.Scratch[:0], sum)
-	tx.SetString(c.DB(), args[1], nv, store.KeepTTL)
-	tx.Unlock()
-	if c.Recording() {
-		c.Propagate(WordSet, args[1], nv, strWordKeepTTL)
-	}
-	c.Notify(kernel.NotifyString, "incrbyfloat", args[1])
-	c.Bulk(nv)
-	strKeepScratch(c, nv)
 }
