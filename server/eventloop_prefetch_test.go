@@ -146,11 +146,14 @@ func TestPrefetchSameReplies(t *testing.T) {
 
 // TestPrefetchNoAllocs: the request path with the warm in front (Peek,
 // command lookup, store.Warm) allocates nothing once its buffers are
-// warm, for a pipeline of 16 GETs or SETs.
+// warm, for pipelines of 16 of each request path case.
 func TestPrefetchNoAllocs(t *testing.T) {
 	s := startWarmServer(t)
 	p := newWarmPath(t, s)
 	for _, tc := range requestPathCases {
+		if err := p.warmBatch(tc.setup); err != nil {
+			t.Fatal(err)
+		}
 		in := bytes.Repeat(tc.req, 16)
 		if err := p.warmBatch(in); err != nil {
 			t.Fatal(err)
@@ -176,6 +179,9 @@ func BenchmarkRequestPathWarm(b *testing.B) {
 	s := startWarmServer(b)
 	p := newWarmPath(b, s)
 	for _, tc := range requestPathCases {
+		if err := p.warmBatch(tc.setup); err != nil {
+			b.Fatal(err)
+		}
 		const depth = 16
 		b.Run(fmt.Sprintf("%s/P%d", tc.name, depth), func(b *testing.B) {
 			in := bytes.Repeat(tc.req, depth)

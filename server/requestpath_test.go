@@ -96,23 +96,31 @@ func TestRequestPathReplies(t *testing.T) {
 }
 
 // requestPathCases are the commands whose request path must not allocate.
+// A case with setup runs it once first; RPUSH+LPOP is a pair of commands
+// on a queue that stays 8 long (its ns/cmd is per pair).
 var requestPathCases = []struct {
-	name string
-	req  []byte
+	name  string
+	req   []byte
+	setup []byte
 }{
-	{"GET", respRequest("GET", "key:000042")},
-	{"SET", respRequest("SET", "key:000042", strings.Repeat("v", 32))},
-	{"GET-miss", respRequest("GET", "nokey:1")},
-	{"INCR", respRequest("INCR", "counter")},
+	{"GET", respRequest("GET", "key:000042"), nil},
+	{"SET", respRequest("SET", "key:000042", strings.Repeat("v", 32)), nil},
+	{"GET-miss", respRequest("GET", "nokey:1"), nil},
+	{"INCR", respRequest("INCR", "counter"), nil},
+	{"RPUSH+LPOP", append(respRequest("RPUSH", "queue", "job"), respRequest("LPOP", "queue")...),
+		respRequest("RPUSH", "queue", "a", "b", "c", "d", "e", "f", "g")},
 }
 
 // TestRequestPathNoAllocs guards the request path (parse, dispatch, store,
-// reply, write) at zero allocations per command for GET, SET and INCR,
-// alone and pipelined 16 deep. It counts allocations, not time.
+// reply, write) at zero allocations per command for GET, SET, INCR, RPUSH
+// and LPOP, alone and pipelined 16 deep. It counts allocations, not time.
 func TestRequestPathNoAllocs(t *testing.T) {
 	s := startServer(t, nil)
 	p := newPathConn(t, s)
 	for _, tc := range requestPathCases {
+		if err := p.batch(tc.setup); err != nil {
+			t.Fatal(err)
+		}
 		for _, depth := range []int{1, 16} {
 			in := bytes.Repeat(tc.req, depth)
 			if err := p.batch(in); err != nil { // warm: keys, buffers, histograms
@@ -138,6 +146,9 @@ func BenchmarkRequestPath(b *testing.B) {
 	s := startServer(b, nil)
 	p := newPathConn(b, s)
 	for _, tc := range requestPathCases {
+		if err := p.batch(tc.setup); err != nil {
+			b.Fatal(err)
+		}
 		for _, depth := range []int{1, 16} {
 			b.Run(fmt.Sprintf("%s/P%d", tc.name, depth), func(b *testing.B) {
 				in := bytes.Repeat(tc.req, depth)

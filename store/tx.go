@@ -433,13 +433,9 @@ func (tx *Tx) SetObject(db int, key []byte, t Type, obj any, size int64, expireA
 // Resize records that key's object changed in place and now costs size bytes.
 // It does nothing for a missing key or a string.
 func (tx *Tx) Resize(db int, key []byte, size int64) {
-	sh, i := tx.find(db, key)
-	if i == 0 || sh.rec(i).typ() == TypeString {
-		return
+	if sh, i := tx.find(db, key); i != 0 {
+		Entry{sh: sh, i: i}.Resize(size)
 	}
-	o := sh.objOf(i)
-	sh.used.Add(size - o.size)
-	o.size = size
 }
 
 // find locates key without expiry or stats.
@@ -600,6 +596,18 @@ func (e Entry) Encoding() string {
 		return "embstr"
 	}
 	return "raw"
+}
+
+// Resize is Tx.Resize of the entry's key without finding it again: its
+// object changed in place and now costs size bytes. It does nothing for a
+// string.
+func (e Entry) Resize(size int64) {
+	if e.sh.rec(e.i).typ() == TypeString {
+		return
+	}
+	o := e.sh.objOf(e.i)
+	e.sh.used.Add(size - o.size)
+	o.size = size
 }
 
 // MemoryUsage returns the bytes this key costs (MEMORY USAGE).

@@ -161,3 +161,16 @@ func (c *Ctx) HelpReply(cmd string, lines []string) {
 	c.Simple("HELP")
 	c.Simple("    Prints this help.")
 }
+
+// maxScratch is the largest buffer KeepScratch keeps: a bigger one (a huge
+// GET) is dropped so one large value does not pin its memory.
+const maxScratch = 64 << 10
+
+// KeepScratch keeps b's storage as the client's Scratch buffer if it is
+// small: a handler that built a value in Scratch[:0] gives back what append
+// grew.
+func (c *Ctx) KeepScratch(b []byte) {
+	if cap(b) <= maxScratch {
+		c.Scratch = b[:0]
+	}
+}

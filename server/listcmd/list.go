@@ -92,8 +92,7 @@ const (
 // listLookup finds key's list for a read or a write. It returns nil for a
 // missing key; ok is false when the key holds another type (the WRONGTYPE
 // reply is written).
-func listLookup(c *kernel.Ctx, tx *store.Tx, db int, key []byte, write bool) (l *list.List, ok bool) {
-	var e store.Entry
+func listLookup(c *kernel.Ctx, tx *store.Tx, db int, key []byte, write bool) (l *list.List, e store.Entry, ok bool) {
 	var found bool
 	if write {
 		e, found = tx.LookupWrite(db, key)
@@ -101,41 +100,42 @@ func listLookup(c *kernel.Ctx, tx *store.Tx, db int, key []byte, write bool) (l 
 		e, found = tx.LookupRead(db, key)
 	}
 	if !found {
-		return nil, true
+		return nil, e, true
 	}
 	l, isList := e.Object().(*list.List)
 	if e.Type() != store.TypeList || !isList {
 		c.Err(protocol.ErrWrongType)
-		return nil, false
+		return nil, e, false
 	}
-	return l, true
+	return l, e, true
 }
 
 // listSource is listLookup for a key a blocking command serves from: when
 // a blocked client's command re-runs (blocking.go), a key that now holds
 // another type counts as missing, as Redis 7.0 serves a woken client only
 // from keys holding lists; on the first run it is WRONGTYPE as usual.
-func listSource(c *kernel.Ctx, tx *store.Tx, db int, key []byte) (*list.List, bool) {
+func listSource(c *kernel.Ctx, tx *store.Tx, db int, key []byte) (*list.List, store.Entry, bool) {
 	if !c.Rerunning() {
 		return listLookup(c, tx, db, key, true)
 	}
 	e, found := tx.LookupWrite(db, key)
 	if !found || e.Type() != store.TypeList {
-		return nil, true
+		return nil, e, true
 	}
 	l, _ := e.Object().(*list.List)
-	return l, true
+	return l, e, true
 }
 
 // listStore records l's new size after an in-place change, or deletes key
 // (notifying "del") when l became empty, as Redis deletes empty lists.
-func listStore(c *kernel.Ctx, tx *store.Tx, db int, key []byte, l *list.List) {
+// e is key's entry from the command's lookup.
+func listStore(c *kernel.Ctx, tx *store.Tx, db int, key []byte, l *list.List, e store.Entry) {
 	if l.Len() == 0 {
 		tx.Delete(db, key)
 		c.Notify(kernel.NotifyGeneric, "del", key)
 		return
 	}
-	tx.Resize(db, key, l.Size())
+	e.Resize(l.Size())
 }
 
 // listWhere parses LEFT/RIGHT (true for LEFT, the head).
@@ -158,7 +158,7 @@ func rpushxCommand(c *kernel.Ctx, args [][]byte) { listPush(c, args, false, true
 func listPush(c *kernel.Ctx, args [][]byte, front, existing bool) {
 	db, key := c.DB(), args[1]
 	tx := c.Lock(key)
-	l, ok := listLookup(c, tx, db, key, true)
+	l, e, ok := listLookup(c, tx, db, key, true)
 	if !ok {
 		tx.Unlock()
 		return
@@ -180,7 +180,7 @@ func listPush(c *kernel.Ctx, args [][]byte, front, existing bool) {
 	if created {
 		tx.SetObject(db, key, store.TypeList, l, l.Size(), 0)
 	} else {
-		tx.Resize(db, key, l.Size())
+		e.Resize(l.Size())
 	}
 	n := l.Len()
 	word, event := listWordRPush, "rpush"
@@ -221,7 +221,7 @@ func listPop(c *kernel.Ctx, args [][]byte, front bool) {
 	}
 	db, key := c.DB(), args[1]
 	tx := c.Lock(key)
-	l, ok := listLookup(c, tx, db, key, true)
+	l, e, ok := listLookup(c, tx, db, key, true)
 	switch {
 	case !ok:
 		tx.Unlock()
@@ -239,37 +239,52 @@ func listPop(c *kernel.Ctx, args [][]byte, front bool) {
 		c.Array(0)
 		return
 	}
-	vals := listPopN(c, tx, db, key, l, front, count)
-	tx.Unlock()
-	listPropagatePop(c, key, front, len(vals), hasCount)
-	if !hasCount {
-		c.Bulk(vals[0])
+	if !hasCount { // one element, popped into Scratch: no allocation
+		v := listPopTo(l, front, c.Scratch[:0])
+		listPopped(c, tx, db, key, l, e, front)
+		tx.Unlock()
+		listPropagatePop(c, key, front, 1, false)
+		c.Bulk(v)
+		c.KeepScratch(v)
 		return
 	}
+	vals := listPopN(c, tx, db, key, l, e, front, count)
+	tx.Unlock()
+	listPropagatePop(c, key, front, len(vals), true)
 	c.Bulks(vals)
 }
 
 // listPopN pops up to count elements from one end of key's non-empty list,
 // notifies, and deletes the key if it emptied. The values are copies.
-func listPopN(c *kernel.Ctx, tx *store.Tx, db int, key []byte, l *list.List, front bool, count int64) [][]byte {
+func listPopN(c *kernel.Ctx, tx *store.Tx, db int, key []byte, l *list.List, e store.Entry, front bool, count int64) [][]byte {
 	n := min(count, int64(l.Len()))
 	vals := make([][]byte, 0, n)
 	for range n {
-		var v []byte
-		if front {
-			v, _ = l.PopFront()
-		} else {
-			v, _ = l.PopBack()
-		}
-		vals = append(vals, v)
+		vals = append(vals, listPopTo(l, front, nil))
 	}
+	listPopped(c, tx, db, key, l, e, front)
+	return vals
+}
+
+// listPopTo pops one element from a non-empty list's head (front) or tail
+// and returns dst with it appended.
+func listPopTo(l *list.List, front bool, dst []byte) []byte {
+	if front {
+		dst, _ = l.PopFrontTo(dst)
+	} else {
+		dst, _ = l.PopBackTo(dst)
+	}
+	return dst
+}
+
+// listPopped notifies a pop from key's list l and stores l (listStore).
+func listPopped(c *kernel.Ctx, tx *store.Tx, db int, key []byte, l *list.List, e store.Entry, front bool) {
 	if front {
 		c.Notify(kernel.NotifyList, "lpop", key)
 	} else {
 		c.Notify(kernel.NotifyList, "rpop", key)
 	}
-	listStore(c, tx, db, key, l)
-	return vals
+	listStore(c, tx, db, key, l, e)
 }
 
 // listPropagatePop records the pop that happened: LPOP/RPOP key, with the
@@ -290,7 +305,7 @@ func listPropagatePop(c *kernel.Ctx, key []byte, front bool, n int, withCount bo
 func llenCommand(c *kernel.Ctx, args [][]byte) {
 	db := c.DB()
 	tx := c.Lock(args[1])
-	l, ok := listLookup(c, tx, db, args[1], false)
+	l, _, ok := listLookup(c, tx, db, args[1], false)
 	n := 0
 	if l != nil {
 		n = l.Len()

@@ -56,13 +56,13 @@ func listBlockingPop(c *kernel.Ctx, args [][]byte, front bool) {
 	db := c.DB()
 	tx := c.Lock(keys...)
 	for _, key := range keys {
-		l, ok := listSource(c, tx, db, key)
+		l, e, ok := listSource(c, tx, db, key)
 		if !ok {
 			tx.Unlock()
 			return
 		}
 		if l != nil {
-			listPopReply(c, tx, db, key, l, front)
+			listPopReply(c, tx, db, key, l, e, front)
 			return
 		}
 	}
@@ -74,19 +74,19 @@ func listBlockingPop(c *kernel.Ctx, args [][]byte, front bool) {
 func listServePop(c *kernel.Ctx, key []byte, front bool) bool {
 	db := c.DB()
 	tx := c.Lock(key)
-	l, _ := listSource(c, tx, db, key) // serving: another type is missing
+	l, e, _ := listSource(c, tx, db, key) // serving: another type is missing
 	if l == nil {
 		tx.Unlock()
 		return false
 	}
-	listPopReply(c, tx, db, key, l, front)
+	listPopReply(c, tx, db, key, l, e, front)
 	return true
 }
 
 // listPopReply pops one element of l, stored at key, unlocks tx, records
 // the effect and replies [key, element].
-func listPopReply(c *kernel.Ctx, tx *store.Tx, db int, key []byte, l *list.List, front bool) {
-	vals := listPopN(c, tx, db, key, l, front, 1)
+func listPopReply(c *kernel.Ctx, tx *store.Tx, db int, key []byte, l *list.List, e store.Entry, front bool) {
+	vals := listPopN(c, tx, db, key, l, e, front, 1)
 	tx.Unlock()
 	listPropagatePop(c, key, front, 1, false)
 	c.Array(2)

@@ -48,7 +48,7 @@ func lrangeCommand(c *kernel.Ctx, args [][]byte) {
 	db := c.DB()
 	tx := c.Lock(args[1])
 	defer tx.Unlock()
-	l, ok := listLookup(c, tx, db, args[1], false)
+	l, _, ok := listLookup(c, tx, db, args[1], false)
 	if !ok {
 		return
 	}
@@ -70,7 +70,7 @@ func lindexCommand(c *kernel.Ctx, args [][]byte) {
 	db := c.DB()
 	tx := c.Lock(args[1])
 	defer tx.Unlock()
-	l, ok := listLookup(c, tx, db, args[1], false)
+	l, _, ok := listLookup(c, tx, db, args[1], false)
 	if !ok {
 		return
 	}
@@ -94,7 +94,7 @@ func lindexCommand(c *kernel.Ctx, args [][]byte) {
 func lsetCommand(c *kernel.Ctx, args [][]byte) {
 	db, key := c.DB(), args[1]
 	tx := c.Lock(key)
-	l, ok := listLookup(c, tx, db, key, true)
+	l, e, ok := listLookup(c, tx, db, key, true)
 	if !ok {
 		tx.Unlock()
 		return
@@ -115,7 +115,7 @@ func lsetCommand(c *kernel.Ctx, args [][]byte) {
 		c.Err(listErrIndexRange)
 		return
 	}
-	tx.Resize(db, key, l.Size())
+	e.Resize(l.Size())
 	c.Notify(kernel.NotifyList, "lset", key)
 	tx.Unlock()
 	c.Propagate(listWordLSet, key, args[2], args[3])
@@ -134,7 +134,7 @@ func linsertCommand(c *kernel.Ctx, args [][]byte) {
 	}
 	db, key := c.DB(), args[1]
 	tx := c.Lock(key)
-	l, ok := listLookup(c, tx, db, key, true)
+	l, e, ok := listLookup(c, tx, db, key, true)
 	if !ok {
 		tx.Unlock()
 		return
@@ -154,7 +154,7 @@ func linsertCommand(c *kernel.Ctx, args [][]byte) {
 		at++
 	}
 	l.Insert(at, args[4])
-	tx.Resize(db, key, l.Size())
+	e.Resize(l.Size())
 	n := l.Len()
 	c.Notify(kernel.NotifyList, "linsert", key)
 	tx.Unlock()
@@ -175,7 +175,7 @@ func lremCommand(c *kernel.Ctx, args [][]byte) {
 	count = max(count, math.MinInt+1) // -count must not overflow
 	db, key := c.DB(), args[1]
 	tx := c.Lock(key)
-	l, ok := listLookup(c, tx, db, key, true)
+	l, e, ok := listLookup(c, tx, db, key, true)
 	if !ok {
 		tx.Unlock()
 		return
@@ -186,7 +186,7 @@ func lremCommand(c *kernel.Ctx, args [][]byte) {
 	}
 	if removed > 0 {
 		c.Notify(kernel.NotifyList, "lrem", key)
-		listStore(c, tx, db, key, l)
+		listStore(c, tx, db, key, l, e)
 	}
 	tx.Unlock()
 	if removed > 0 {
@@ -202,7 +202,7 @@ func ltrimCommand(c *kernel.Ctx, args [][]byte) {
 	}
 	db, key := c.DB(), args[1]
 	tx := c.Lock(key)
-	l, ok := listLookup(c, tx, db, key, true)
+	l, e, ok := listLookup(c, tx, db, key, true)
 	if !ok {
 		tx.Unlock()
 		return
@@ -220,7 +220,7 @@ func ltrimCommand(c *kernel.Ctx, args [][]byte) {
 	}
 	changed := l.Len() != before
 	c.Notify(kernel.NotifyList, "ltrim", key) // as Redis: even when nothing went
-	listStore(c, tx, db, key, l)
+	listStore(c, tx, db, key, l, e)
 	tx.Unlock()
 	if changed {
 		c.Propagate(listWordLTrim, key, args[2], args[3])
@@ -279,7 +279,7 @@ func lposCommand(c *kernel.Ctx, args [][]byte) {
 	}
 	db := c.DB()
 	tx := c.Lock(args[1])
-	l, ok := listLookup(c, tx, db, args[1], false)
+	l, _, ok := listLookup(c, tx, db, args[1], false)
 	if !ok {
 		tx.Unlock()
 		return

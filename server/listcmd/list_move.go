@@ -35,7 +35,7 @@ func rpoplpushCommand(c *kernel.Ctx, args [][]byte) {
 func listMove(c *kernel.Ctx, src, dst []byte, fromFront, toFront, asRPopLPush bool) bool {
 	db := c.DB()
 	tx := c.Lock(src, dst)
-	sl, ok := listSource(c, tx, db, src)
+	sl, se, ok := listSource(c, tx, db, src)
 	if !ok {
 		tx.Unlock()
 		return true
@@ -44,17 +44,12 @@ func listMove(c *kernel.Ctx, src, dst []byte, fromFront, toFront, asRPopLPush bo
 		tx.Unlock()
 		return false
 	}
-	dl, ok := listLookup(c, tx, db, dst, true)
+	dl, de, ok := listLookup(c, tx, db, dst, true)
 	if !ok {
 		tx.Unlock()
 		return true
 	}
-	var v []byte
-	if fromFront {
-		v, _ = sl.PopFront()
-	} else {
-		v, _ = sl.PopBack()
-	}
+	v := listPopTo(sl, fromFront, nil)
 	created := dl == nil
 	if created {
 		dl = list.New()
@@ -67,7 +62,7 @@ func listMove(c *kernel.Ctx, src, dst []byte, fromFront, toFront, asRPopLPush bo
 	if created {
 		tx.SetObject(db, dst, store.TypeList, dl, dl.Size(), 0)
 	} else {
-		tx.Resize(db, dst, dl.Size())
+		de.Resize(dl.Size())
 	}
 	// Redis's order: the push on dst, then the pop on src, then its deletion.
 	if toFront {
@@ -80,7 +75,7 @@ func listMove(c *kernel.Ctx, src, dst []byte, fromFront, toFront, asRPopLPush bo
 	} else {
 		c.Notify(kernel.NotifyList, "rpop", src)
 	}
-	listStore(c, tx, db, src, sl)
+	listStore(c, tx, db, src, sl, se)
 	tx.Unlock()
 	if asRPopLPush {
 		c.Propagate(listWordRPopLPush, src, dst)
@@ -153,7 +148,7 @@ func listMpop(c *kernel.Ctx, m mpopArgs) bool {
 	db := c.DB()
 	tx := c.Lock(m.keys...)
 	for _, key := range m.keys {
-		l, ok := listSource(c, tx, db, key)
+		l, e, ok := listSource(c, tx, db, key)
 		if !ok {
 			tx.Unlock()
 			return true
@@ -161,7 +156,7 @@ func listMpop(c *kernel.Ctx, m mpopArgs) bool {
 		if l == nil {
 			continue
 		}
-		vals := listPopN(c, tx, db, key, l, m.front, m.count)
+		vals := listPopN(c, tx, db, key, l, e, m.front, m.count)
 		tx.Unlock()
 		listPropagatePop(c, key, m.front, len(vals), true)
 		c.Array(2)

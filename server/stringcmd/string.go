@@ -60,17 +60,6 @@ var (
 	strWordPersist   = []byte("PERSIST")
 )
 
-// strMaxScratch is the largest buffer a handler leaves in c.Scratch: a bigger
-// one (a huge GET) is dropped so one large value does not pin its memory.
-const strMaxScratch = 64 << 10
-
-// strKeepScratch keeps b's storage as the client's scratch buffer if small.
-func strKeepScratch(c *kernel.Ctx, b []byte) {
-	if cap(b) <= strMaxScratch {
-		c.Scratch = b[:0]
-	}
-}
-
 // strPropagatePXAT records SET key val PXAT at.
 func strPropagatePXAT(c *kernel.Ctx, key, val []byte, at int64) {
 	var num [20]byte
@@ -87,7 +76,7 @@ func getCommand(c *kernel.Ctx, args [][]byte) {
 		c.Null()
 	default:
 		c.Bulk(v)
-		strKeepScratch(c, v)
+		c.KeepScratch(v)
 	}
 }
 
@@ -176,7 +165,7 @@ func strSet(c *kernel.Ctx, key, val []byte, o protocol.SetOptions, cmd string) (
 		c.Propagate(WordSet, key, val)
 	}
 	if r.old != nil {
-		strKeepScratch(c, r.old)
+		c.KeepScratch(r.old)
 	}
 	return r, true
 }
@@ -246,7 +235,7 @@ func getdelCommand(c *kernel.Ctx, args [][]byte) {
 	c.Propagate(strWordDel, args[1])
 	c.Notify(kernel.NotifyGeneric, "del", args[1])
 	c.Bulk(old)
-	strKeepScratch(c, old)
+	c.KeepScratch(old)
 }
 
 func getexCommand(c *kernel.Ctx, args [][]byte) {
@@ -276,7 +265,7 @@ func getexCommand(c *kernel.Ctx, args [][]byte) {
 	}
 	tx.Unlock()
 	c.Bulk(val)
-	strKeepScratch(c, val)
+	c.KeepScratch(val)
 }
 
 // getexApplyLocked changes key's TTL as GETEX's options say and records the

@@ -62,7 +62,7 @@ func strIncrBy(c *kernel.Ctx, key []byte, incr int64) {
 	})
 	switch {
 	case wrote:
-		strKeepScratch(c, nv)
+		c.KeepScratch(nv)
 		c.Int(cur)
 	case msg != "":
 		c.Err(msg)
@@ -97,7 +97,7 @@ func incrbyfloatCommand(c *kernel.Ctx, args [][]byte) {
 	switch {
 	case wrote:
 		c.Bulk(nv)
-		strKeepScratch(c, nv)
+		c.KeepScratch(nv)
 	case msg != "":
 		c.Err(msg)
 	}

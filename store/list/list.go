@@ -352,29 +352,35 @@ func grownCap(old, need int) int {
 }
 
 // PopFront removes and returns the head element (a fresh copy).
-func (l *List) PopFront() ([]byte, bool) {
+func (l *List) PopFront() ([]byte, bool) { return l.PopFrontTo(nil) }
+
+// PopBack removes and returns the tail element (a fresh copy).
+func (l *List) PopBack() ([]byte, bool) { return l.PopBackTo(nil) }
+
+// PopFrontTo removes the head element and returns dst with it appended.
+func (l *List) PopFrontTo(dst []byte) ([]byte, bool) {
 	if l.n == 0 {
-		return nil, false
+		return dst, false
 	}
 	nd := l.nd(0)
 	v, next := readAt(nd.b, 0)
-	out := append([]byte(nil), v...)
+	dst = append(dst, v...)
 	l.cut(0, 0, next)
-	return out, true
+	return dst, true
 }
 
-// PopBack removes and returns the tail element (a fresh copy).
-func (l *List) PopBack() ([]byte, bool) {
+// PopBackTo removes the tail element and returns dst with it appended.
+func (l *List) PopBackTo(dst []byte) ([]byte, bool) {
 	if l.n == 0 {
-		return nil, false
+		return dst, false
 	}
 	i := l.nodes() - 1
 	nd := l.nd(i)
 	s := startBefore(nd.b, len(nd.b))
 	v, _ := readAt(nd.b, s)
-	out := append([]byte(nil), v...)
+	dst = append(dst, v...)
 	l.cut(i, s, len(nd.b))
-	return out, true
+	return dst, true
 }
 
 // cut removes the single entry at bytes [s, e) of node i, dropping the node

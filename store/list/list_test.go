@@ -94,7 +94,18 @@ func TestListRandomOpsAgainstModel(t *testing.T) {
 				m = slices.Insert(m, 0, v)
 			case 4:
 				name = "PopFront"
-				got, ok := l.PopFront()
+				var got []byte
+				var ok bool
+				if step%2 == 0 {
+					got, ok = l.PopFront()
+				} else {
+					name = "PopFrontTo" // it keeps what dst held
+					got, ok = l.PopFrontTo([]byte("p:"))
+					if !bytes.HasPrefix(got, []byte("p:")) {
+						t.Fatalf("seed %d step %d PopFrontTo lost dst: %.20q", seed, step, got)
+					}
+					got = got[2:]
+				}
 				if ok != (len(m) > 0) || ok && !bytes.Equal(got, m[0]) {
 					t.Fatalf("seed %d step %d PopFront = %.20q %v", seed, step, got, ok)
 				}
@@ -103,7 +114,18 @@ func TestListRandomOpsAgainstModel(t *testing.T) {
 				}
 			case 5:
 				name = "PopBack"
-				got, ok := l.PopBack()
+				var got []byte
+				var ok bool
+				if step%2 == 0 {
+					got, ok = l.PopBack()
+				} else {
+					name = "PopBackTo"
+					got, ok = l.PopBackTo([]byte("p:"))
+					if !bytes.HasPrefix(got, []byte("p:")) {
+						t.Fatalf("seed %d step %d PopBackTo lost dst: %.20q", seed, step, got)
+					}
+					got = got[2:]
+				}
 				if ok != (len(m) > 0) || ok && !bytes.Equal(got, m[len(m)-1]) {
 					t.Fatalf("seed %d step %d PopBack = %.20q %v", seed, step, got, ok)
 				}
