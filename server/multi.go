@@ -147,16 +147,6 @@ func (s *Server) endTx(c *client) {
 	c.multi = nil
 }
 
-// expireOf is key's expiry in db (absolute Unix ms), 0 if none or missing.
-func (s *Server) expireOf(db int, key []byte) int64 {
-	tx := s.store.Lock(key)
-	defer tx.Unlock()
-	if e, ok := tx.Peek(db, key); ok {
-		return e.ExpireAt()
-	}
-	return 0
-}
-
 // multiLen is CLIENT LIST's multi field: queued commands, -1 outside MULTI.
 // Safe from any goroutine.
 func (c *client) multiLen() int {
@@ -232,19 +222,20 @@ func watchCommand(c *client, args [][]byte) {
 	m := s.txState(c, true)
 	db := int(c.Selected.Load())
 	for _, k := range args[1:] {
-		wk := watch.Key{DB: db, Key: string(k)}
-		// A key already expired is deleted before the watch starts, so
-		// that its deletion does not touch it: as Redis 7.0.15, a key
-		// expired at WATCH does not fail the EXEC.
-		s.expireOf(db, k)
-		if !s.watch.Watch(&m.watches, wk) {
-			continue
-		}
-		// Read the TTL after registering: a change in between touches the
-		// watch, so a stale TTL can only fail the EXEC, never pass it.
-		s.watch.SetExpire(&m.watches, wk, s.expireOf(db, k))
+		s.watchKey(&m.watches, db, k)
 	}
 	c.OK()
+}
+
+// watchKey adds st's watch of k in db with k's expiry, read under k's
+// shard lock and held until the watch is in place (watch.Registry.Watch).
+// A key whose TTL has passed stays in place, as in Redis: DBSIZE still
+// counts it, and its removal by expiry later does not fail the EXEC.
+func (s *Server) watchKey(st *watch.State, db int, k []byte) {
+	tx := s.store.Lock(k)
+	defer tx.Unlock()
+	at, _ := tx.ExpiryOf(db, k)
+	s.watch.Watch(st, watch.Key{DB: db, Key: string(k)}, at, at != 0 && at <= tx.Now())
 }
 
 func unwatchCommand(c *client, args [][]byte) {

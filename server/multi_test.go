@@ -375,6 +375,14 @@ func TestExecAtomic(t *testing.T) {
 	}
 }
 
+// expireOf is key's expiry in db (absolute Unix ms), 0 if none or missing.
+func (s *Server) expireOf(db int, key []byte) int64 {
+	tx := s.store.Lock(key)
+	defer tx.Unlock()
+	at, _ := tx.ExpiryOf(db, key)
+	return at
+}
+
 func TestWatchExpiry(t *testing.T) {
 	for _, active := range []bool{true, false} {
 		t.Run("active-expire="+strconv.FormatBool(active), func(t *testing.T) {
@@ -623,7 +631,7 @@ func BenchmarkNotifyIdle(b *testing.B) {
 	key := []byte("some:key")
 	b.ReportAllocs()
 	for b.Loop() {
-		s.watch.Touch(0, key)
+		s.watch.Touch(0, key, false)
 		s.signalReady(0, key)
 	}
 }
@@ -637,7 +645,7 @@ func BenchmarkTouchWatchedBusy(b *testing.B) {
 	key := []byte("some:key")
 	b.ReportAllocs()
 	for b.Loop() {
-		s.watch.Touch(0, key)
+		s.watch.Touch(0, key, false)
 	}
 }
 
@@ -660,6 +668,81 @@ func TestWatchExpiryVsRedis(t *testing.T) {
 			t.Fatalf("EXEC after a watched key expired = %q", got)
 		}
 	}
+}
+
+// TestWatchExpiredKeyVsRedis: a key whose TTL has passed but that is not
+// deleted yet stays in place when WATCHed (DBSIZE counts it); its removal
+// by another client's read does not fail the EXEC, a write after that
+// does, and so does a write straight onto it; in cached as in
+// redis-server 7.0.15 (watchedKey.expired). Active expiry is off, so only
+// the steps below remove keys.
+func TestWatchExpiredKeyVsRedis(t *testing.T) {
+	sock := listRealRedis(t)
+	s := startServer(t, nil)
+	var got [2][]string
+	for i, dial := range []func() *listRaw{
+		func() *listRaw { return listDialRaw(t, "unix", sock) },
+		func() *listRaw { return listDialRaw(t, "tcp", s.Addr()) },
+	} {
+		c, o := dial(), dial()
+		o.do(t, "DEBUG", "SET-ACTIVE-EXPIRE", "0")
+		// expiredKey sets key with a 20 ms TTL and waits, by the server's
+		// clock, until it has passed.
+		expiredKey := func(key string) {
+			start := serverTimeMs(t, o)
+			o.do(t, "SET", key, "v", "PX", "20")
+			waitUntil(t, func() bool { return serverTimeMs(t, o) > start+40 }, func() string { return key + "'s TTL to pass" })
+		}
+		step := func(conn *listRaw, args ...string) {
+			got[i] = append(got[i], strings.Join(args, " ")+" -> "+conn.do(t, args...))
+		}
+		expiredKey("a")
+		step(c, "WATCH", "a")
+		step(o, "DBSIZE")
+		step(o, "GET", "a") // deletes it: no change for the watch
+		step(o, "DBSIZE")
+		step(c, "MULTI")
+		step(c, "PING")
+		step(c, "EXEC")
+
+		expiredKey("b")
+		step(c, "WATCH", "b")
+		step(o, "GET", "b")
+		step(o, "SET", "b", "new") // written after its removal
+		step(c, "MULTI")
+		step(c, "PING")
+		step(c, "EXEC")
+
+		expiredKey("c")
+		step(c, "WATCH", "c")
+		step(o, "SET", "c", "new") // written over the expired value
+		step(c, "MULTI")
+		step(c, "PING")
+		step(c, "EXEC")
+	}
+	if strings.Join(got[0], "\n") != strings.Join(got[1], "\n") {
+		t.Fatalf("redis-server:\n%s\ncached:\n%s", strings.Join(got[0], "\n"), strings.Join(got[1], "\n"))
+	}
+	for _, want := range []string{"DBSIZE -> :1\r\n", "EXEC -> *1\r\n+PONG\r\n", "EXEC -> *-1\r\n"} {
+		if !strings.Contains(strings.Join(got[1], "\n"), want) {
+			t.Errorf("no step answered %q: %q", want, got[1])
+		}
+	}
+}
+
+// serverTimeMs is the server's clock (TIME) in Unix ms.
+func serverTimeMs(t *testing.T, c *listRaw) int64 {
+	t.Helper()
+	parts := strings.Split(c.do(t, "TIME"), "\r\n") // *2 $n secs $n usecs
+	if len(parts) < 5 {
+		t.Fatalf("TIME reply %q", parts)
+	}
+	sec, err1 := strconv.ParseInt(parts[2], 10, 64)
+	usec, err2 := strconv.ParseInt(parts[4], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("TIME reply %q", parts)
+	}
+	return sec*1000 + usec/1000
 }
 
 // txRandomStep makes a random transaction-heavy command for conn 0 or 1.

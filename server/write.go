@@ -77,17 +77,17 @@ func (o observer) Commit(r *store.Record) {
 	for _, ch := range r.Changes() {
 		switch ch.Kind {
 		case store.ChangeWrite:
-			s.watch.Touch(ch.DB, ch.Key)
+			s.watch.Touch(ch.DB, ch.Key, false)
 			s.signalReady(ch.DB, ch.Key)
 			if ch.Event != "" {
 				s.keyspaceEvent(ch.DB, notifyClass(ch.Class), ch.Event, ch.Key)
 			}
 		case store.ChangeExpired:
-			s.watch.Touch(ch.DB, ch.Key)
+			s.watch.Touch(ch.DB, ch.Key, true)
 			s.signalReady(ch.DB, ch.Key)
 			s.keyspaceEvent(ch.DB, notifyExpired, "expired", ch.Key)
 		case store.ChangeEvicted:
-			s.watch.Touch(ch.DB, ch.Key)
+			s.watch.Touch(ch.DB, ch.Key, true)
 			s.signalReady(ch.DB, ch.Key)
 			s.keyspaceEvent(ch.DB, notifyEvicted, "evicted", ch.Key)
 		case store.ChangeNew:

@@ -394,6 +394,18 @@ func (tx *Tx) TypeOf(db int, key []byte) (Type, bool) {
 	return sh.rec(i).typ(), true
 }
 
+// ExpiryOf returns key's expiry in db (absolute Unix ms, 0: none) and
+// whether the key is present, its TTL passed or not. It changes nothing (no
+// expiry, stats or LRU touch): WATCH's look, which leaves an expired key in
+// place as Redis's keyIsExpired does.
+func (tx *Tx) ExpiryOf(db int, key []byte) (at int64, present bool) {
+	sh, i := tx.find(db, key)
+	if i == 0 {
+		return 0, false
+	}
+	return sh.expireAt(i), true
+}
+
 // SetString creates or replaces key (of any type) with string val; it copies
 // key and val. expireAt: absolute Unix ms, 0 none, KeepTTL keeps the TTL.
 func (tx *Tx) SetString(db int, key, val []byte, expireAt int64) {

@@ -114,16 +114,6 @@ var exclusions = []exclusion{
 			return nested(redis) && !nested(cached)
 		},
 	},
-	{
-		name: "WATCH expires a logically expired key",
-		repro: "conn 0: CONFIG SET notify-keyspace-events KEA\nconn 3: PSUBSCRIBE __keyevent@0__:*\n" +
-			"conn 2: SET c x PXAT 1\nconn 1: WATCH c a\n  redis: +OK, no event\n  cached: +OK; conn 3 gets [pmessage, …, __keyevent@0__:expired, c]",
-		reason: "found by this fuzzer (5-minute campaign): redis-server's WATCH does not look the key up, so it " +
-			"neither deletes it nor notifies; cached's WATCH expires it; WATCH is outside this package",
-		tolerate: func(cmds [][]string, redis, cached string) bool {
-			return hasCmd(cmds[0], "WATCH") && strings.Contains(cached, `expired"`) && !strings.Contains(redis, `expired"`)
-		},
-	},
 }
 
 // noExclusions is set (CACHED_SCENARIO_NO_EXCLUSIONS=1) to check whether

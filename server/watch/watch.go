@@ -6,6 +6,7 @@
 package watch
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -17,10 +18,12 @@ type Key struct {
 }
 
 // watched is one key a State watches, with its expiry when WATCH ran
-// (absolute Unix ms, 0 if none or missing).
+// (absolute Unix ms, 0 if none or missing) and whether that had passed
+// with the key not deleted yet (Redis's watchedKey.expired).
 type watched struct {
 	Key
 	expireAt int64
+	expired  bool
 }
 
 // State is one transaction's watches. Its keys are guarded by the
@@ -35,7 +38,8 @@ func (st *State) Dirty() bool { return st.dirty.Load() }
 
 // Registry maps watched keys to the States watching them.
 type Registry struct {
-	n atomic.Int64 // watched (key, State) pairs: Touch's fast path
+	n        atomic.Int64 // watched (key, State) pairs: Touch's fast path
+	nExpired atomic.Int64 // of them, watches with expired set
 	// Toggled, if set, is called when the registry starts watching its
 	// first key or stops watching its last (the server then records
 	// changes for Touch, or stops).
@@ -47,8 +51,14 @@ type Registry struct {
 // Active reports whether any key is watched.
 func (r *Registry) Active() bool { return r.n.Load() > 0 }
 
-// Watch adds a watch of k by st and reports whether it was new.
-func (r *Registry) Watch(st *State, k Key) bool {
+// Watch adds a watch of k by st and reports whether it was new. expireAt
+// is k's expiry when WATCH runs (absolute Unix ms; 0: none, or no key), for
+// Expired. expired says it has passed with the key not deleted yet: as
+// Redis's watchedKey.expired, the key's removal (by expiry or eviction)
+// then changes nothing logically and does not dirty st, and its TTL does
+// not fail the EXEC. The caller reads both under k's store shard lock and
+// holds it here, so no change of k falls between the read and the watch.
+func (r *Registry) Watch(st *State, k Key, expireAt int64, expired bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, w := range st.keys {
@@ -56,7 +66,10 @@ func (r *Registry) Watch(st *State, k Key) bool {
 			return false
 		}
 	}
-	st.keys = append(st.keys, watched{Key: k})
+	st.keys = append(st.keys, watched{Key: k, expireAt: expireAt, expired: expired})
+	if expired {
+		r.nExpired.Add(1)
+	}
 	if r.keys == nil {
 		r.keys = make(map[Key][]*State)
 	}
@@ -67,24 +80,15 @@ func (r *Registry) Watch(st *State, k Key) bool {
 	return true
 }
 
-// SetExpire records k's expiry (absolute Unix ms, 0: none) for st's
-// watch of it, for Expired.
-func (r *Registry) SetExpire(st *State, k Key, at int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i := range st.keys {
-		if st.keys[i].Key == k {
-			st.keys[i].expireAt = at
-		}
-	}
-}
-
 // Unwatch removes every watch of st (EXEC unwatches before it runs the
 // queue, so that its own writes do not dirty it).
 func (r *Registry) Unwatch(st *State) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, w := range st.keys {
+		if w.expired {
+			r.nExpired.Add(-1)
+		}
 		list := r.keys[w.Key]
 		for i, o := range list {
 			if o == st {
@@ -126,29 +130,52 @@ func (r *Registry) Keys(st *State) [][]byte {
 
 // Expired reports whether a key st watches had a TTL at WATCH that has
 // passed by now (Unix ms): Redis 7 fails the EXEC then, even if the key
-// was not deleted yet.
+// was not deleted yet. A key already expired at WATCH does not count.
 func (r *Registry) Expired(st *State, now int64) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for _, w := range st.keys {
-		if w.expireAt != 0 && w.expireAt <= now {
+		if !w.expired && w.expireAt != 0 && w.expireAt <= now {
 			return true
 		}
 	}
 	return false
 }
 
-// Touch marks the States watching key in db dirty. It may run with a store
-// shard lock held: it takes only the registry's lock.
-func (r *Registry) Touch(db int, key []byte) {
+// Touch marks the States watching key in db dirty. removed says the change
+// took the key away by expiry or eviction: a watch that found the key
+// already expired (Watch's expired) is then not dirtied, and forgets that
+// it was expired, as Redis's touchWatchedKey. It may run with a store shard
+// lock held: it takes only the registry's lock.
+func (r *Registry) Touch(db int, key []byte, removed bool) {
 	if r.n.Load() == 0 {
 		return
 	}
+	k := Key{db, string(key)}
+	if removed && r.nExpired.Load() > 0 {
+		r.touchRemoved(k)
+		return
+	}
 	r.mu.RLock()
-	for _, st := range r.keys[Key{db, string(key)}] {
+	for _, st := range r.keys[k] {
 		st.dirty.Store(true)
 	}
 	r.mu.RUnlock()
+}
+
+// touchRemoved is Touch of a removed key while some watch is expired.
+func (r *Registry) touchRemoved(k Key) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, st := range r.keys[k] {
+		i := slices.IndexFunc(st.keys, func(w watched) bool { return w.Key == k })
+		if w := &st.keys[i]; w.expired {
+			w.expired, w.expireAt = false, 0 // the key is gone: no TTL to pass
+			r.nExpired.Add(-1)
+			continue
+		}
+		st.dirty.Store(true)
+	}
 }
 
 // TouchIn touches the keys watched in db (-1: every db) that exist in db
@@ -170,7 +197,7 @@ func (r *Registry) TouchIn(db, other int, exists func(db int, key []byte) bool) 
 	for _, k := range ks {
 		key := []byte(k.Key)
 		if exists(k.DB, key) || other >= 0 && exists(other, key) {
-			r.Touch(k.DB, key)
+			r.Touch(k.DB, key, false)
 		}
 	}
 }
