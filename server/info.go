@@ -256,7 +256,8 @@ var runtimeSampleNames = []string{
 }
 
 func (s *Server) memStats() memStats {
-	m := memStats{dataset: s.store.UsedMemory(), overhead: s.store.Overhead(), rss: readRSS(), system: totalSystemMemory()}
+	m := memStats{rss: readRSS(), system: totalSystemMemory()}
+	m.dataset, m.overhead = s.usedMemory()
 	m.used = m.dataset + m.overhead
 	samples := make([]metrics.Sample, len(runtimeSampleNames))
 	for i, n := range runtimeSampleNames {
@@ -378,7 +379,8 @@ func (s *Server) infoMemory(b *strings.Builder) {
 	field(b, "mem_fragmentation_bytes", m.rss-m.used)
 	// The replication buffer: the backlog up to repl-backlog-size counts
 	// against maxmemory (overheadMemory); what is kept beyond it for
-	// replicas that lag does not, as Redis's freeMemoryGetNotCountedMemory.
+	// replicas that lag counts in used_memory (usedMemory) but not against
+	// maxmemory, as Redis's freeMemoryGetNotCountedMemory.
 	replHeld, replBacklog := s.replBuffer()
 	field(b, "mem_not_counted_for_evict", replHeld-replBacklog)
 	field(b, "mem_replication_backlog", replBacklog)

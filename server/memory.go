@@ -21,6 +21,16 @@ func (s *Server) overheadMemory() int64 {
 	return n + backlog
 }
 
+// usedMemory returns INFO's used_memory in two parts: the keys
+// (used_memory_dataset) and the rest (used_memory_overhead), which is what
+// counts against maxmemory beside the keys (Store.Overhead) and the
+// replication buffer kept for lagging replicas: Redis counts that in
+// used_memory but not for eviction (mem_not_counted_for_evict).
+func (s *Server) usedMemory() (dataset, overhead int64) {
+	held, backlog := s.replBuffer()
+	return s.store.UsedMemory(), s.store.Overhead() + held - backlog
+}
+
 // replBuffer returns the bytes the replication backlog holds, and of
 // them those up to repl-backlog-size: the rest is kept for replicas that
 // lag and, as in Redis, does not count against maxmemory.

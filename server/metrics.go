@@ -40,7 +40,7 @@ func newMetricsCollector(s *Server) *metricsCollector {
 		evicted:       d("evicted_keys_total", "Keys evicted under maxmemory."),
 		keys:          d("db_keys", "Keys per logical database.", "db"),
 		expiring:      d("db_expiring_keys", "Keys with a TTL per logical database.", "db"),
-		memUsed:       d("memory_used_bytes", "Bytes counted against maxmemory: keys, client buffers and the replication backlog (INFO used_memory)."),
+		memUsed:       d("memory_used_bytes", "INFO used_memory: keys, client buffers and the replication buffer; of these, what is kept for lagging replicas beyond repl-backlog-size does not count against maxmemory."),
 		memMax:        d("memory_max_bytes", "The maxmemory limit in bytes (0: no limit)."),
 		memPeak:       d("memory_peak_bytes", "Highest memory_used_bytes seen."),
 		connCur:       d("connected_clients", "Client connections open now."),
@@ -102,7 +102,8 @@ func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(m.keys, float64(n), label)
 		gauge(m.expiring, float64(s.store.DBExpires(db)), label)
 	}
-	gauge(m.memUsed, float64(s.store.UsedMemory()+s.store.Overhead()))
+	dataset, overhead := s.usedMemory()
+	gauge(m.memUsed, float64(dataset+overhead))
 	gauge(m.memMax, float64(s.maxMemory.Load()))
 	gauge(m.memPeak, float64(s.stats.memPeak.Load()))
 	gauge(m.connCur, float64(s.clients.count()))

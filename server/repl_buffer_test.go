@@ -12,7 +12,7 @@ import (
 // writes far more than repl-backlog-size keeps its link, as a Redis
 // replica keeps its connection until client-output-buffer-limit's replica
 // limits: the records it was not sent are kept for it (INFO memory's
-// mem_clients_slaves), and once it reads again it goes on from them with
+// mem_clients_slaves, counted in used_memory), and once it reads again it goes on from them with
 // no snapshot. After CONFIG SET client-output-buffer-limit lowers the
 // replica hard limit, the same stall cuts the link (repl_behind_cuts) and
 // the replica comes back through a sync. Before stop 39 a replica 1 MiB
@@ -62,6 +62,11 @@ func TestReplicaBufferLimit(t *testing.T) {
 		kept = atoi(t, mem["mem_clients_slaves"])
 		if backlog, total := atoi(t, mem["mem_replication_backlog"]), atoi(t, mem["mem_total_replication_buffers"]); kept > 0 && (backlog != 1<<20 || total != backlog+kept) {
 			t.Errorf("INFO memory: mem_replication_backlog %d (want repl-backlog-size, 1048576), mem_total_replication_buffers %d, mem_clients_slaves %d (want the two summed)", backlog, total, kept)
+		}
+		// As in Redis, used_memory counts what is kept for the replica
+		// (its overhead part); only eviction leaves it out.
+		if over := atoi(t, mem["used_memory_overhead"]); over < kept || atoi(t, mem["mem_not_counted_for_evict"]) != kept {
+			t.Errorf("INFO memory: used_memory_overhead %d, mem_not_counted_for_evict %s; want both to hold mem_clients_slaves %d", over, mem["mem_not_counted_for_evict"], kept)
 		}
 		return kept, atoi(t, repl["repl_behind_cuts"])
 	}

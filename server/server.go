@@ -528,8 +528,12 @@ func (s *Server) cron(manage bool) {
 				// tails").
 				if live := gc.readLive(); gc.cycles != seenCycles {
 					seenCycles = gc.cycles
+					// The replication buffer kept for lagging replicas is
+					// on the heap and, as in Redis, not counted (replBuffer).
+					held, backlog := s.replBuffer()
 					unaccounted = live + s.store.OffHeapBytes() - startup - s.store.UsedMemory() -
-						s.store.SlabFreedBytes() - s.store.SlabIdleBytes() - s.store.RecordFreedBytes() - s.store.UnwrittenBytes()
+						s.store.SlabFreedBytes() - s.store.SlabIdleBytes() - s.store.RecordFreedBytes() - s.store.UnwrittenBytes() -
+						(held - backlog)
 				}
 				if mm := s.store.MaxMemory(); mm > 0 {
 					unaccounted = min(unaccounted, mm/4)
@@ -548,7 +552,8 @@ func (s *Server) cron(manage bool) {
 			if s.maxMemory.Load() > 0 {
 				_ = s.store.FreeMemory() // ErrOOM: nothing may be evicted; the next write is refused
 			}
-			s.stats.notePeak(s.store.UsedMemory() + s.store.Overhead())
+			dataset, overhead := s.usedMemory()
+			s.stats.notePeak(dataset + overhead)
 			if rs := s.repl.Load(); rs != nil {
 				rs.pacer.Poll() // dates the clients' last command (repl.Pacer.SetActivity)
 			}
