@@ -26,6 +26,10 @@ type meta struct {
 	// member whose copy is not live yet ("a-b,c,…").
 	HeldVersion uint64 `json:"rv,omitempty"`
 	NotLive     string `json:"nl,omitempty"`
+	// Flushed: of those, the slots whose copy was dropped for a snapshot
+	// still loading (holding.flushed). Only what fits is sent; a node
+	// before stop 41 neither sends nor reads it.
+	Flushed string `json:"fl,omitempty"`
 	// Restarted: the node's process started anew under an ID the current
 	// table lists (node_restart.go): it has none of that member's data,
 	// so the coordinator plans it out as if dead, then back in as a joiner.
@@ -85,6 +89,7 @@ func extrasOf(n *memberlist.Node) (md meta, h holding) {
 		return md, holding{}
 	}
 	h.notLive = nl
+	h.flushed, _ = decodeRanges(md.Flushed) // malformed: none (the report without it)
 	return md, h
 }
 

@@ -17,7 +17,9 @@ import "math"
 type lastLive [NumSlots]uint32
 
 // withReport returns ll (nil: nothing recorded yet) updated with member
-// id's report h, if h is for t's version; ll itself if nothing changes.
+// id's report h, if h is for t's version; ll itself if nothing changes. A
+// copy h reports flushed loses its record: it is part of a copy now,
+// whatever it was.
 func (ll *lastLive) withReport(id string, h holding, t *Table) *lastLive {
 	if h.version == 0 || t == nil || h.version != t.version {
 		return ll
@@ -28,10 +30,28 @@ func (ll *lastLive) withReport(id string, h holding, t *Table) *lastLive {
 	}
 	v := uint32(min(h.version, math.MaxUint32))
 	out := ll
-	next := 0 // index of the first range of h.notLive that may contain s
+	set := func(s int, to uint32) {
+		if out == ll {
+			out = new(lastLive)
+			if ll != nil {
+				*out = *ll
+			}
+		}
+		out[s] = to
+	}
+	next, nextF := 0, 0 // index of the first range of h.notLive, h.flushed that may contain s
 	for s := range NumSlots {
 		for next < len(h.notLive) && h.notLive[next].End < s {
 			next++
+		}
+		for nextF < len(h.flushed) && h.flushed[nextF].End < s {
+			nextF++
+		}
+		if nextF < len(h.flushed) && h.flushed[nextF].Start <= s {
+			if out != nil && out[s] != 0 {
+				set(s, 0)
+			}
+			continue
 		}
 		if next < len(h.notLive) && h.notLive[next].Start <= s {
 			continue // not live
@@ -39,13 +59,7 @@ func (ll *lastLive) withReport(id string, h holding, t *Table) *lastLive {
 		if t.OwnerIndex(s) == idx || !t.holdsIndex(s, idx) || (out != nil && out[s] == v) {
 			continue
 		}
-		if out == ll {
-			out = new(lastLive)
-			if ll != nil {
-				*out = *ll
-			}
-		}
-		out[s] = v
+		set(s, v)
 	}
 	return out
 }

@@ -57,23 +57,31 @@ func (n *Node) HandedOff() bool {
 
 // ReportHeld records this node's holding report for table version: notLive
 // lists (sorted, disjoint) the slots it holds in that table as replica or
-// incoming member whose copy is not live yet. The report travels in the
-// node's gossip meta; the coordinator flips a staged slot once its incoming
-// member reports it live for the current table. Reports that do not fit in
-// the meta are shortened conservatively (more slots count as not live).
-func (n *Node) ReportHeld(version uint64, notLive []SlotRange) {
+// incoming member whose copy is not live yet, and flushed those of them
+// whose copy it dropped for a snapshot that is still loading. The report
+// travels in the node's gossip meta; the coordinator flips a staged slot
+// once its incoming member reports it live for the current table, and a
+// failover does not count a flushed copy as one that was live (copyTier).
+// Reports that do not fit in the meta are shortened conservatively: more
+// slots count as not live, fewer as flushed (as before flushed existed);
+// flushed ranges take at most a third of the room.
+func (n *Node) ReportHeld(version uint64, notLive, flushed []SlotRange) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	old := n.reports[n.id]
-	if old.version == version && slices.Equal(old.notLive, notLive) {
+	if old.same(holding{version: version, notLive: notLive, flushed: flushed}) {
 		return
 	}
-	room := memberlist.MetaMaxSize - len(encodeMeta(meta{ID: n.meta.ID, Host: n.meta.Host, Port: n.meta.Port,
-		Leaving: true, HeldVersion: version})) - 16
+	// The flushed ranges get up to a third of the room, the rest goes to
+	// the not-live ones.
+	room := memberlist.MetaMaxSize - 16 - len(encodeMeta(meta{ID: n.meta.ID, Host: n.meta.Host, Port: n.meta.Port,
+		Leaving: true, HeldVersion: version, NotLive: "x", Flushed: "x"}))
 	n.meta.HeldVersion = version
-	n.meta.NotLive = encodeRanges(notLive, room)
+	n.meta.Flushed = encodeRangesFit(flushed, room/3)
+	n.meta.NotLive = encodeRanges(notLive, room-len(n.meta.Flushed))
 	h := holding{version: version}
 	h.notLive, _ = decodeRanges(n.meta.NotLive) // what peers will see
+	h.flushed, _ = decodeRanges(n.meta.Flushed)
 	if old.version != 0 && old.version != version {
 		n.earlier[n.id] = old
 	}
@@ -82,6 +90,17 @@ func (n *Node) ReportHeld(version uint64, notLive []SlotRange) {
 	n.dirty = true
 	n.wake()
 	n.kickMeta()
+}
+
+// HeldReport returns the holding report this node has of member id (its
+// own, or the last its gossip meta carried): the table version it is for
+// (0: none yet), the slots held there not live yet, and of those the ones
+// whose copy was flushed for a snapshot still loading.
+func (n *Node) HeldReport(id string) (version uint64, notLive, flushed []SlotRange) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	h := n.reports[id]
+	return h.version, slices.Clone(h.notLive), slices.Clone(h.flushed)
 }
 
 // PeersReported reports whether every other member of the current table
@@ -214,7 +233,7 @@ func (n *Node) noteMetaLocked(id string, node *memberlist.Node) {
 	if md.Restarted != n.restarters[id] {
 		n.noteRestarterLocked(id, md.Restarted)
 	}
-	if old := n.reports[id]; old.version != h.version || !slices.Equal(old.notLive, h.notLive) {
+	if old := n.reports[id]; !old.same(h) {
 		if old.version != 0 && old.version != h.version {
 			n.earlier[id] = old
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -392,8 +393,8 @@ func TestPeersReported(t *testing.T) {
 	if nodes[0].PeersReported() {
 		t.Fatal("peers reported before any of them called ReportHeld")
 	}
-	nodes[1].ReportHeld(v-1, nil)
-	nodes[2].ReportHeld(v, nil)
+	nodes[1].ReportHeld(v-1, nil, nil)
+	nodes[2].ReportHeld(v, nil, nil)
 	waitFor(t, convergeWithin, "node 2's report seen by node 0", func() bool {
 		nodes[0].mu.Lock()
 		defer nodes[0].mu.Unlock()
@@ -402,11 +403,49 @@ func TestPeersReported(t *testing.T) {
 	if nodes[0].PeersReported() {
 		t.Fatalf("peers reported with node 1 on version %d of %d", v-1, v)
 	}
-	nodes[1].ReportHeld(v+1, nil) // a later table counts too
+	nodes[1].ReportHeld(v+1, nil, nil) // a later table counts too
 	waitFor(t, convergeWithin, "every peer's report seen by node 0", nodes[0].PeersReported)
 	if nodes[1].PeersReported() { // its own report does not count for it
 		t.Fatal("node 1: peers reported before node 0 called ReportHeld")
 	}
-	nodes[0].ReportHeld(v, nil)
+	nodes[0].ReportHeld(v, nil, nil)
 	waitFor(t, convergeWithin, "node 0's report seen by node 1", nodes[1].PeersReported)
+}
+
+// TestReportFlushed: a holding report's flushed slots (copies dropped for
+// a snapshot still loading) reach the other nodes through the gossip
+// meta; a report too long for the meta sends the flushed ranges that fit
+// in a third of it and the not-live ranges shortened to say more, the
+// meta staying within memberlist's limit.
+func TestReportFlushed(t *testing.T) {
+	nodes := startCluster(t, 2, Config{})
+	waitConverged(t, nodes, "convergence")
+	v := nodes[0].Table().Version()
+	notLive, flushed := []SlotRange{{100, 199}}, []SlotRange{{150, 160}, {170, 170}}
+	nodes[1].ReportHeld(v, notLive, flushed)
+	id := nodes[1].ID()
+	waitFor(t, convergeWithin, "node 1's flushed slots seen by node 0", func() bool {
+		nodes[0].mu.Lock()
+		defer nodes[0].mu.Unlock()
+		h := nodes[0].reports[id]
+		return h.version == v && slices.Equal(h.notLive, notLive) && slices.Equal(h.flushed, flushed)
+	})
+	var many, manyFlushed []SlotRange
+	for s := 0; s < NumSlots; s += 4 {
+		many = append(many, SlotRange{s, s + 1})
+		manyFlushed = append(manyFlushed, SlotRange{s, s})
+	}
+	nodes[1].ReportHeld(v, many, manyFlushed)
+	nodes[1].mu.Lock()
+	m, h := nodes[1].meta, nodes[1].reports[id]
+	nodes[1].mu.Unlock()
+	if n := len(encodeMeta(m)); n > memberlist.MetaMaxSize {
+		t.Fatalf("meta of %d bytes, over memberlist's %d", n, memberlist.MetaMaxSize)
+	}
+	if len(h.flushed) == 0 || len(h.flushed) >= len(manyFlushed) || !slices.Equal(h.flushed, manyFlushed[:len(h.flushed)]) {
+		t.Fatalf("flushed %d ranges of %d: want the first ones, as many as fit", len(h.flushed), len(manyFlushed))
+	}
+	if h.notLive[len(h.notLive)-1].End != NumSlots-1 {
+		t.Fatalf("not-live ranges shortened to end at %d, want the last slot (saying more)", h.notLive[len(h.notLive)-1].End)
+	}
 }

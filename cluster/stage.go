@@ -425,7 +425,9 @@ const (
 )
 
 // copyTier sorts the surviving holders of slot s, whose primary is gone,
-// for promotion. copyWas counts what the node recorded (lastLive), so that
+// for promotion. A copy the member's latest report calls flushed (dropped
+// for a snapshot still loading) is copyNever, whatever it reported before.
+// copyWas counts what the node recorded (lastLive), so that
 // neither a report that is late nor one made after the crash (a copy
 // stops being live when its link to the dead primary drops) hands the
 // slot to a member still loading its snapshot; for cur's retained member
@@ -436,7 +438,7 @@ const (
 // acknowledged is on the first ones, whichever reported last.
 func (in stageInput) copyTier(id string, s int, retained bool) int {
 	switch {
-	case !in.alive[id]:
+	case !in.alive[id], inRanges(in.reports[id].flushed, s): // a flushed copy is part of one
 		return copyNever
 	case in.reports[id].live(in.cur.version, s):
 		return copyLive

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"maps"
 	"slices"
 	"testing"
 )
@@ -256,7 +257,8 @@ func TestStageFailoverEarlierReport(t *testing.T) {
 // TestStageFailoverTiers (issue 11): with two replicas whose copies are
 // both not live now, the failover promotes the first in the row whose
 // copy was ever reported live (a WAIT counted the first ones), not the one
-// reported live last, and passes over one whose copy never was.
+// reported live last, and passes over one whose copy never was, or whose
+// latest report says it flushed the copy for a snapshot still loading.
 func TestStageFailoverTiers(t *testing.T) {
 	ms := testMembers(401, 4)
 	cur := BuildTable(ms, 2, 9)
@@ -287,16 +289,36 @@ func TestStageFailoverTiers(t *testing.T) {
 		}
 		return out
 	}
+	// flushedBy gives each replica of rank k in the victim's slots a
+	// report that says those copies are flushed.
+	flushedBy := func(k int) map[string]holding {
+		out := maps.Clone(notLive)
+		for s := range NumSlots {
+			if cur.Owner(s).ID == victim.ID {
+				id := cur.Preference(s)[k].ID
+				h := out[id]
+				h.flushed = append(slices.Clone(h.flushed), SlotRange{s, s})
+				out[id] = h
+			}
+		}
+		return out
+	}
 	for _, c := range []struct {
 		name     string
 		versions map[int]uint32
+		flushed  int // the rank whose copies are reported flushed (0: none)
 		rank     int // the replica (1 or 2) promoted
 	}{
-		{"first never live", map[int]uint32{2: 8}, 2},
-		{"both were live, the second later", map[int]uint32{1: 7, 2: 8}, 1},
-		{"no record: row order", nil, 1},
+		{"first never live", map[int]uint32{2: 8}, 0, 2},
+		{"both were live, the second later", map[int]uint32{1: 7, 2: 8}, 0, 1},
+		{"both were live, the first flushed since", map[int]uint32{1: 8, 2: 7}, 1, 2},
+		{"no record: row order", nil, 0, 1},
 	} {
-		next := nextTable(stageInput{cur: cur, target: rest, alive: aliveOf(rest), reports: notLive,
+		reports := notLive
+		if c.flushed > 0 {
+			reports = flushedBy(c.flushed)
+		}
+		next := nextTable(stageInput{cur: cur, target: rest, alive: aliveOf(rest), reports: reports,
 			lastLive: records(c.versions), replicas: 2, version: 10, maxFlips: flipBatch, stage: true})
 		if checked == 0 {
 			t.Fatal("the victim is primary of no slot")
@@ -343,6 +365,26 @@ func TestLastLiveRecord(t *testing.T) {
 	}
 	if again := ll.withReport(id, h, tab); again != ll {
 		t.Error("the same report made a new record")
+	}
+	// A later report of the same version that calls some copies flushed
+	// (dropped for a snapshot still loading) clears their records only.
+	flushed := SlotRange{Start: 200, End: 16000}
+	after := ll.withReport(id, holding{version: 4, notLive: []SlotRange{flushed}, flushed: []SlotRange{flushed}}, tab)
+	wiped := 0
+	for s := range NumSlots {
+		want := ll[s]
+		if s >= flushed.Start && s <= flushed.End {
+			want = 0
+			if ll[s] != 0 {
+				wiped++
+			}
+		}
+		if after[s] != want {
+			t.Fatalf("after a flushed report, slot %d: recorded %d, want %d", s, after[s], want)
+		}
+	}
+	if wiped == 0 {
+		t.Fatal("no recorded copy in the flushed range: the test shows nothing")
 	}
 	// A fourth member joins and every copy is live: the table after the
 	// staged one flips the moves, and id keeps some of its copies and

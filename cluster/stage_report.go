@@ -15,6 +15,15 @@ import (
 type holding struct {
 	version uint64
 	notLive []SlotRange // sorted, disjoint
+	// flushed lists (sorted, disjoint) the held slots whose copy the
+	// member dropped for a snapshot that has not finished loading: part
+	// of a copy, whatever it reported before (copyTier).
+	flushed []SlotRange
+}
+
+// same reports whether h and o say the same.
+func (h holding) same(o holding) bool {
+	return h.version == o.version && slices.Equal(h.notLive, o.notLive) && slices.Equal(h.flushed, o.flushed)
 }
 
 // live reports whether the report says slot s is live in table version v.
@@ -53,6 +62,26 @@ func encodeRanges(rs []SlotRange, limit int) string {
 			}
 			b.WriteString(piece)
 			return b.String()
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(piece)
+	}
+	return b.String()
+}
+
+// encodeRangesFit writes ranges as encodeRanges does, but those that do
+// not fit in limit bytes are left out (a report that may only say less).
+func encodeRangesFit(rs []SlotRange, limit int) string {
+	var b strings.Builder
+	for _, r := range rs {
+		piece := strconv.Itoa(r.Start)
+		if r.End != r.Start {
+			piece += "-" + strconv.Itoa(r.End)
+		}
+		if b.Len()+len(piece)+1 > limit {
+			break
 		}
 		if b.Len() > 0 {
 			b.WriteByte(',')

@@ -99,7 +99,7 @@ func (rs *replState) reportHeld() {
 		h.reported, h.followed = v, followed
 		h.countFlips(v)
 	}
-	var notLive []cluster.SlotRange
+	var notLive, flushed []cluster.SlotRange
 	var in, inLive int64
 	rs.mu.Lock()
 	// The link of the previous slot's primary: runs of slots share one,
@@ -108,6 +108,9 @@ func (rs *replState) reportHeld() {
 	// connected link (not a copy from before a freeze).
 	primary, link := "", (*replicaLink)(nil) // no link for no primary
 	for _, f := range h.followed {
+		if rs.loading[f.slot].Load() { // dropped for a snapshot still loading (applier.FlushSlot)
+			flushed = appendSlot(flushed, f.slot)
+		}
 		if f.primary != primary {
 			primary, link = f.primary, rs.replicas[f.primary]
 			if link != nil && !link.r.Connected() {
@@ -142,19 +145,23 @@ func (rs *replState) reportHeld() {
 				inLive++
 			}
 		}
-		if live {
-			continue
-		}
-		if k := len(notLive); k > 0 && notLive[k-1].End == f.slot-1 {
-			notLive[k-1].End = f.slot
-		} else {
-			notLive = append(notLive, cluster.SlotRange{Start: f.slot, End: f.slot})
+		if !live {
+			notLive = appendSlot(notLive, f.slot)
 		}
 	}
 	rs.mu.Unlock()
 	h.incoming.Store(in)
 	h.incomingLive.Store(inLive)
-	n.ReportHeld(v.t.Version(), notLive)
+	n.ReportHeld(v.t.Version(), notLive, flushed)
+}
+
+// appendSlot adds slot s, above every slot of rs, to the sorted ranges rs.
+func appendSlot(rs []cluster.SlotRange, s int) []cluster.SlotRange {
+	if k := len(rs); k > 0 && rs[k-1].End == s-1 {
+		rs[k-1].End = s
+		return rs
+	}
+	return append(rs, cluster.SlotRange{Start: s, End: s})
 }
 
 // carriedLive returns wasLive for a new table whose held slots are now,

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -99,4 +100,45 @@ func leftoverSlot(t *testing.T, c *Server) int {
 		t.Fatalf("slot %d holds %d keys after the leftover was written, want 1", slot, n)
 	}
 	return slot
+}
+
+// TestFlushedCopyReported: a replica's slot dropped for a snapshot
+// (applier.FlushSlot, on SNAP) is reported flushed in the node's holding
+// report until the snapshot is loaded, and the other node sees it through
+// the gossip meta: a failover then does not count that copy as one that
+// was live (cluster's copyTier), whatever it reported before. Before, the
+// coordinator's record of the copy's last live report stood while the
+// copy reloaded, and could promote it over a complete one.
+func TestFlushedCopyReported(t *testing.T) {
+	nodes := replNodes(t, 2, nil)
+	waitReplSynced(t, nodes)
+	a, b := nodes[0], nodes[1]
+	v := b.cl.view.Load()
+	slot := -1
+	for s := range cluster.NumSlots {
+		if v.t.Holds(s, v.self) && v.t.Owner(s).ID != b.cl.node.Load().ID() {
+			slot = s
+			break
+		}
+	}
+	if slot < 0 {
+		t.Fatal("b is replica of no slot")
+	}
+	bID := b.cl.node.Load().ID()
+	flushedSeen := func(want bool) func() bool {
+		return func() bool {
+			_, _, flushed := a.cl.node.Load().HeldReport(bID)
+			has := slices.ContainsFunc(flushed, func(r cluster.SlotRange) bool { return r.Start <= slot && slot <= r.End })
+			return has == want
+		}
+	}
+	ap := newApplier(b)
+	if err := ap.FlushSlot(slot); err != nil {
+		t.Fatal(err)
+	}
+	pollFor(t, "a to see b's copy of the slot flushed", flushedSeen(true))
+	if err := ap.SnapshotLoaded(slot, 1); err != nil {
+		t.Fatal(err)
+	}
+	pollFor(t, "a to see b's copy loaded again", flushedSeen(false))
 }
