@@ -198,3 +198,49 @@ func TestHoldActiveExpiry(t *testing.T) {
 		t.Fatalf("Stats.Expired = %d, want 10", s.Stats().Expired)
 	}
 }
+
+// TestPausedReadsKeepExpiredKeys: while Config.Paused answers true, a
+// read of a key whose TTL has passed (GET's fast path, a read lookup,
+// SCAN) misses without deleting it, as Redis 7 expires nothing during a
+// CLIENT PAUSE; a write's lookup still deletes it, and so does a read once
+// the pause is over.
+func TestPausedReadsKeepExpiredKeys(t *testing.T) {
+	clk := newFakeClock()
+	var paused atomic.Bool
+	log := &eventLog{}
+	s := mustNew(t, Config{Clock: clk, ActiveExpireHz: -1, Observer: log, Paused: paused.Load})
+	defer s.Close()
+	for _, k := range []string{"a", "b"} {
+		s.Set(0, []byte(k), []byte("v"), clk.NowMs()+10, 0, "set")
+	}
+	clk.Advance(20)
+	paused.Store(true)
+	now := clk.NowMs()
+	if _, ok, err := s.GetAt(now, 0, []byte("a"), nil); ok || err != nil {
+		t.Fatalf("paused GET of an expired key: found %v, err %v", ok, err)
+	}
+	tx := s.Lock([]byte("a"))
+	_, found := tx.LookupRead(0, []byte("a"))
+	tx.Unlock()
+	seen := 0
+	s.View().Scan(0, 0, 100, func([]byte, Type) bool { seen++; return true })
+	if found || seen != 0 {
+		t.Fatalf("paused: a read lookup found the expired key %v, SCAN saw %d keys", found, seen)
+	}
+	if n := s.DBSize(0); n != 2 || s.Stats().Expired != 0 || len(log.take()) != 0 {
+		t.Fatalf("paused reads: dbsize %d, expired %d; want both keys kept, none expired or noted", n, s.Stats().Expired)
+	}
+	tx = s.Lock([]byte("b"))
+	_, found = tx.LookupWrite(0, []byte("b"))
+	tx.Unlock()
+	if found || s.DBSize(0) != 1 {
+		t.Fatalf("paused write lookup: found %v, dbsize %d; want the key deleted", found, s.DBSize(0))
+	}
+	if got := log.take(); len(got) != 1 || got[0] != "expired 0 b" {
+		t.Fatalf("events %q, want b's expiry", got)
+	}
+	paused.Store(false)
+	if _, ok, _ := s.GetAt(clk.NowMs(), 0, []byte("a"), nil); ok || s.DBSize(0) != 0 || s.Stats().Expired != 2 {
+		t.Fatalf("after the pause: found %v, dbsize %d, expired %d; want a deleted", ok, s.DBSize(0), s.Stats().Expired)
+	}
+}

@@ -63,7 +63,7 @@ func (v View) Scan(db int, cursor uint64, count int, fn func(key []byte, t Type)
 			}
 			work++
 			r := sh.rec(ri)
-			if r.typ() == TypeNone || sh.dbOf(ri) != p || sh.expiredLocked(ri, now) {
+			if r.typ() == TypeNone || sh.dbOf(ri) != p || sh.expiredReadLocked(ri, now) {
 				continue
 			}
 			found++
@@ -88,7 +88,7 @@ func (v View) RandomKey(db int) ([]byte, bool) {
 		p := s.phys(db)
 		if sh.counts[p].keys.Load() > 0 {
 			i := uint32(1 + rand.IntN(int(sh.nrec-1)))
-			if r := sh.rec(i); r.typ() != TypeNone && sh.dbOf(i) == p && !sh.expiredLocked(i, now) {
+			if r := sh.rec(i); r.typ() != TypeNone && sh.dbOf(i) == p && !sh.expiredReadLocked(i, now) {
 				k := append([]byte(nil), sh.key(r)...)
 				v.tx.unlockShard(sh)
 				return k, true
@@ -107,7 +107,7 @@ func (v View) RandomKey(db int) ([]byte, bool) {
 				i |= chunkMask
 				continue
 			}
-			if r := sh.rec(i); r.typ() != TypeNone && sh.dbOf(i) == p && !sh.expiredLocked(i, now) {
+			if r := sh.rec(i); r.typ() != TypeNone && sh.dbOf(i) == p && !sh.expiredReadLocked(i, now) {
 				k := append([]byte(nil), sh.key(r)...)
 				v.tx.unlockShard(sh)
 				return k, true

@@ -507,6 +507,24 @@ func (s *shard) expiredLocked(i uint32, now int64) bool {
 	return true
 }
 
+// expiredReadLocked is expiredLocked for a read (a read command's lookup,
+// GET's fast path, SCAN, KEYS, RANDOMKEY). While the store is paused
+// (Config.Paused: CLIENT PAUSE, either mode) a key whose TTL has passed is
+// hidden but not deleted, as Redis 7's expireIfNeeded expires nothing
+// during a pause: the key goes when the pause ends, or a failover's new
+// primary sends its DEL. Writes still delete it (expiredLocked), since a
+// write goes on to store the key: one admitted just before the pause began,
+// or the node's own (replication, hand-over).
+func (s *shard) expiredReadLocked(i uint32, now int64) bool {
+	if exp := s.expireAt(i); exp == 0 || exp > now {
+		return false
+	}
+	if !s.replicaRec(i) && s.st.isPaused() {
+		return true
+	}
+	return s.expiredLocked(i, now)
+}
+
 // dropLocked removes record i as an expiry or eviction.
 // The DEL is noted in the Record of whoever holds the lock (sh.cur).
 func (s *shard) dropLocked(i uint32, kind ChangeKind) {

@@ -597,7 +597,7 @@ func (s *Store) getAt(now int64, db int, key []byte, dst []byte, fence bool) (va
 	}
 	p := s.phys(db)
 	i := sh.find(p, key, tagOf(h, p))
-	if i == 0 || sh.expiredLocked(i, now) {
+	if i == 0 || sh.expiredReadLocked(i, now) {
 		sh.misses.Add(1)
 		return dst, false, nil
 	}

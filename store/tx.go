@@ -328,7 +328,15 @@ func (tx *Tx) lookup(db int, key []byte, mode int) (Entry, bool) {
 	p := tx.st.phys(db)
 	now := tx.now
 	i := sh.find(p, key, tagOf(h, p))
-	if i == 0 || sh.expiredLocked(i, now) {
+	expired := false
+	if i != 0 {
+		if mode == lookWrite || mode == lookPeek {
+			expired = sh.expiredLocked(i, now)
+		} else {
+			expired = sh.expiredReadLocked(i, now)
+		}
+	}
+	if i == 0 || expired {
 		if mode != lookWrite && mode != lookPeek {
 			sh.misses.Add(1)
 		}
