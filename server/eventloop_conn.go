@@ -131,8 +131,9 @@ type loopConn struct {
 	prepErr error
 }
 
-// Serve reads once (if read) and runs every complete request, then
-// writes the replies, or says why the loop must let go of the connection.
+// Serve reads once (if read) and runs every complete request, leaving the
+// replies for Flush (the loop writes every connection's replies of a
+// wake-up at its end), or says why the loop must let go of the connection.
 // When the requests forwarded to peers owe replies, it suspends the
 // connection until they are all in (eventloop.Suspend) and goes on from
 // there when the loop calls it again.
@@ -186,11 +187,11 @@ func (h *loopConn) Serve(read bool) (eventloop.Next, error) {
 		_ = c.Flush()
 		return eventloop.End, err
 	}
-	if err := c.Flush(); err != nil {
-		return eventloop.Close, err
-	}
-	return eventloop.Wait, nil
+	return eventloop.Flush, nil // the loop calls Flush once it served the wake-up's connections
 }
+
+// Flush writes the replies Serve left (eventloop.Flusher).
+func (h *loopConn) Flush() error { return h.c.Flush() }
 
 // settled splices the owed replies, all in, and runs the rest of the
 // batch, from the request the batch stopped before (c.waitArgs) if any.

@@ -98,7 +98,22 @@ const (
 	// meanwhile take the socket out of the epoll set until then, so a
 	// suspended connection costs the loop nothing.
 	Suspend
+	// Flush: Wait, but the handler has not written its replies yet: the
+	// loop calls its Flush (the Handler must be a Flusher) once it has
+	// served every connection of this wake-up. As Redis writes its
+	// clients' replies just before it sleeps, the replies of a wake-up go
+	// out together, so a peer with many connections (a load generator, a
+	// pooled client) is woken once for many of them rather than once per
+	// write.
+	Flush
 )
+
+// Flusher is a Handler that may return Flush from Serve.
+type Flusher interface {
+	// Flush writes the replies Serve left (a Write on a loop never
+	// waits); an error closes the connection.
+	Flush() error
+}
 
 // Handler is the user's side of one connection: its request processing.
 // The loop calls it on its goroutine, one call at a time, except where

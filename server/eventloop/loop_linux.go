@@ -38,6 +38,7 @@ type loop struct {
 	watches map[int32]*watch // the user's sockets it reads for it (Set.Watch), by file descriptor; run only
 	events  []unix.EpollEvent
 	now     time.Time // when epoll_wait last returned
+	flushes []*Conn   // served with Flush in this wake-up, to flush before it waits (flushAll); run only
 
 	// poll is wait's callback for eprc.Read, made once (a closure made
 	// per wait would allocate it and the results it captures on every
@@ -133,6 +134,7 @@ func (l *loop) run(wg *sync.WaitGroup) {
 		for i := range n {
 			ev := &l.events[i]
 			if int(ev.Fd) == l.evfd {
+				l.flushAll() // woken may close connections: the replies served so far go first
 				if l.woken() {
 					return
 				}
@@ -144,13 +146,14 @@ func (l *loop) run(wg *sync.WaitGroup) {
 				l.endWatch(wt)
 			}
 		}
+		l.takeResumed()
+		l.flushAll()
 		if l.now.Sub(lastSweep) >= time.Second {
 			lastSweep = l.now
 			l.sweepIdle()
 			l.tickWatches(l.now)
 			_ = l.epf.SetReadDeadline(lastSweep.Add(time.Second))
 		}
-		l.takeResumed()
 		l.host.Idle(l.id)
 	}
 }
@@ -333,11 +336,34 @@ func (l *loop) then(k *Conn, next Next, err error) {
 		if len(k.pend) > 0 {
 			l.interest(k, true) // write the rest meanwhile
 		}
+	case Flush:
+		l.flushes = append(l.flushes, k)
 	default:
 		if len(k.pend) > 0 {
 			l.interest(k, true) // write the rest before reading more
 		}
 	}
+}
+
+// flushAll writes the replies of the connections whose Serve returned
+// Flush in this wake-up, in the order they were served. A connection the
+// loop no longer serves (closed meanwhile, its descriptor maybe reused) is
+// skipped.
+func (l *loop) flushAll() {
+	for i, k := range l.flushes {
+		l.flushes[i] = nil
+		if l.conns[int32(k.fd)] != k {
+			continue
+		}
+		if err := k.h.(Flusher).Flush(); err != nil {
+			l.closeConn(k, err)
+			continue
+		}
+		if len(k.pend) > 0 {
+			l.interest(k, true) // write the rest before reading more
+		}
+	}
+	l.flushes = l.flushes[:0]
 }
 
 // interest switches k between waiting to read and waiting to write.

@@ -41,9 +41,16 @@ func (h *testHost) Fatal(error)                { h.fatal.Add(1) }
 // QUIT answers BYE and ends, PARK parks until release is closed then
 // answers PARKED, SUSPEND suspends until release is closed (then a
 // goroutine calls Resume) and answers RESUMED, HANDOFF hands off and
-// echoes every later line on a goroutine.
+// echoes every later line on a goroutine. LATER answers LATER through
+// Flush (Serve returns Flush), HOLD signals held and waits for unhold on
+// the loop; with a log, Serve and Flush note themselves in it.
 type lineHandler struct {
 	k       *Conn
+	name    string
+	log     *eventLog
+	later   []byte // LATER's replies, for Flush
+	held    chan struct{}
+	unhold  chan struct{}
 	buf     []byte        // loop, or the goroutine that owns the connection
 	susp    bool          // SUSPEND ran: Serve(false) answers RESUMED; loop only
 	resumed chan struct{} // a SUSPEND goroutine's Resume returned (capacity 8)
@@ -71,9 +78,15 @@ func (h *lineHandler) Serve(read bool) (Next, error) {
 			return Close, err
 		}
 	}
+	if h.log != nil {
+		h.log.add("serve " + h.name)
+	}
 	for {
 		i := bytes.IndexByte(h.buf, '\n')
 		if i < 0 {
+			if len(h.later) > 0 {
+				return Flush, nil
+			}
 			return Wait, nil
 		}
 		line := string(h.buf[:i])
@@ -100,6 +113,11 @@ func (h *lineHandler) Serve(read bool) (Next, error) {
 			return Suspend, nil
 		case line == "HANDOFF":
 			return HandOff, nil
+		case line == "LATER":
+			h.later = append(h.later, "LATER\n"...)
+		case line == "HOLD":
+			h.held <- struct{}{}
+			<-h.unhold
 		case line == "WSUSPEND": // resumed by someone else (TestWatchResumesOnLoop)
 			h.susp = true
 			return Suspend, nil
@@ -149,6 +167,35 @@ func (h *lineHandler) HandedOff(pending []byte, err error) {
 }
 
 func (h *lineHandler) Closed(err error) { h.closed <- err }
+
+func (h *lineHandler) Flush() error {
+	if h.log != nil {
+		h.log.add("flush " + h.name)
+	}
+	_, err := h.k.Write(h.later)
+	h.later = h.later[:0]
+	return err
+}
+
+// eventLog is the order of the handlers' Serve and Flush calls.
+type eventLog struct {
+	mu  sync.Mutex
+	evs []string
+}
+
+func (l *eventLog) add(ev string) {
+	l.mu.Lock()
+	l.evs = append(l.evs, ev)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) take() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := strings.Join(l.evs, ", ")
+	l.evs = nil
+	return s
+}
 
 // fixture is a Set with a listener whose connections it adopts.
 type fixture struct {
@@ -571,5 +618,42 @@ func TestWaitAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("wait allocates %.1f times per call, want 0", allocs)
+	}
+}
+
+// TestFlushAfterWakeup: a Serve that returns Flush has its replies
+// written by the handler's Flush once the loop has served every
+// connection of that wake-up, in the order served, as Redis writes its
+// clients' replies before it sleeps. A connection held on the loop lets
+// two others' requests arrive, so the next wake-up has both.
+func TestFlushAfterWakeup(t *testing.T) {
+	f := newFixture(t, 1)
+	log := &eventLog{}
+	hold, a, b := f.dial(), f.dial(), f.dial()
+	for name, c := range map[string]*client{"hold": hold, "a": a, "b": b} {
+		c.h.name, c.h.log = name, log
+	}
+	hold.h.held, hold.h.unhold = make(chan struct{}), make(chan struct{})
+	if _, err := hold.nc.Write([]byte("HOLD\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-hold.h.held // the loop is in hold's Serve
+	for _, c := range []*client{a, b} {
+		if _, err := c.nc.Write([]byte("LATER\nLATER\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log.take()
+	close(hold.h.unhold)
+	for _, c := range []*client{a, b} {
+		for range 2 {
+			if line, err := c.r.ReadString('\n'); err != nil || line != "LATER\n" {
+				t.Fatalf("%s: %q %v, want LATER", c.h.name, line, err)
+			}
+		}
+	}
+	got := log.take()
+	if got != "serve a, serve b, flush a, flush b" && got != "serve b, serve a, flush b, flush a" {
+		t.Fatalf("calls %q: want both served, then both flushed in that order", got)
 	}
 }
