@@ -12,7 +12,9 @@
 // level-triggered epoll instance (itself in Go's poller, so an idle loop
 // parks like any goroutine); on readiness it asks the connection's
 // Handler to read once and serve what is buffered, and the replies go out
-// with one write. A write the socket cannot take whole is kept and written
+// with one write (a Handler that returns Flush has them written once every
+// ready connection of the wake-up was served: the writes of a wake-up go
+// out together). A write the socket cannot take whole is kept and written
 // on EPOLLOUT, and the connection is not read meanwhile (the back-pressure
 // a goroutine blocked in Write gives).
 //
