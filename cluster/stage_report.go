@@ -51,10 +51,7 @@ func inRanges(rs []SlotRange, s int) bool {
 func encodeRanges(rs []SlotRange, limit int) string {
 	var b strings.Builder
 	for i, r := range rs {
-		piece := strconv.Itoa(r.Start)
-		if r.End != r.Start {
-			piece += "-" + strconv.Itoa(r.End)
-		}
+		piece := rangeText(r)
 		if b.Len()+len(piece)+1+12 > limit && i < len(rs)-1 {
 			piece = strconv.Itoa(r.Start) + "-" + strconv.Itoa(NumSlots-1)
 			if b.Len() > 0 {
@@ -76,10 +73,7 @@ func encodeRanges(rs []SlotRange, limit int) string {
 func encodeRangesFit(rs []SlotRange, limit int) string {
 	var b strings.Builder
 	for _, r := range rs {
-		piece := strconv.Itoa(r.Start)
-		if r.End != r.Start {
-			piece += "-" + strconv.Itoa(r.End)
-		}
+		piece := rangeText(r)
 		if b.Len()+len(piece)+1 > limit {
 			break
 		}
@@ -89,6 +83,14 @@ func encodeRangesFit(rs []SlotRange, limit int) string {
 		b.WriteString(piece)
 	}
 	return b.String()
+}
+
+// rangeText is one range of encodeRanges's output: "a-b", or "a".
+func rangeText(r SlotRange) string {
+	if r.End == r.Start {
+		return strconv.Itoa(r.Start)
+	}
+	return strconv.Itoa(r.Start) + "-" + strconv.Itoa(r.End)
 }
 
 // decodeRanges parses encodeRanges's output; ok is false for malformed

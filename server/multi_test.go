@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -677,26 +678,10 @@ func TestWatchExpiryVsRedis(t *testing.T) {
 // redis-server 7.0.15 (watchedKey.expired). Active expiry is off, so only
 // the steps below remove keys.
 func TestWatchExpiredKeyVsRedis(t *testing.T) {
-	sock := listRealRedis(t)
-	s := startServer(t, nil)
-	var got [2][]string
-	for i, dial := range []func() *listRaw{
-		func() *listRaw { return listDialRaw(t, "unix", sock) },
-		func() *listRaw { return listDialRaw(t, "tcp", s.Addr()) },
-	} {
+	got := sameAsRedis(t, func(dial func() *listRaw, step func(c *listRaw, args ...string), _ func(string)) {
 		c, o := dial(), dial()
 		o.do(t, "DEBUG", "SET-ACTIVE-EXPIRE", "0")
-		// expiredKey sets key with a 20 ms TTL and waits, by the server's
-		// clock, until it has passed.
-		expiredKey := func(key string) {
-			start := serverTimeMs(t, o)
-			o.do(t, "SET", key, "v", "PX", "20")
-			waitUntil(t, func() bool { return serverTimeMs(t, o) > start+40 }, func() string { return key + "'s TTL to pass" })
-		}
-		step := func(conn *listRaw, args ...string) {
-			got[i] = append(got[i], strings.Join(args, " ")+" -> "+conn.do(t, args...))
-		}
-		expiredKey("a")
+		setExpired(t, o, "a")
 		step(c, "WATCH", "a")
 		step(o, "DBSIZE")
 		step(o, "GET", "a") // deletes it: no change for the watch
@@ -705,7 +690,7 @@ func TestWatchExpiredKeyVsRedis(t *testing.T) {
 		step(c, "PING")
 		step(c, "EXEC")
 
-		expiredKey("b")
+		setExpired(t, o, "b")
 		step(c, "WATCH", "b")
 		step(o, "GET", "b")
 		step(o, "SET", "b", "new") // written after its removal
@@ -713,21 +698,52 @@ func TestWatchExpiredKeyVsRedis(t *testing.T) {
 		step(c, "PING")
 		step(c, "EXEC")
 
-		expiredKey("c")
+		setExpired(t, o, "c")
 		step(c, "WATCH", "c")
 		step(o, "SET", "c", "new") // written over the expired value
 		step(c, "MULTI")
 		step(c, "PING")
 		step(c, "EXEC")
+	})
+	for _, want := range []string{"DBSIZE -> :1\r\n", "EXEC -> *1\r\n+PONG\r\n", "EXEC -> *-1\r\n"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("no step answered %q: %q", want, got)
+		}
+	}
+}
+
+// sameAsRedis runs script once against a fresh redis-server (over its Unix
+// socket) and once against a fresh cached node, with dial opening a
+// connection to the server at hand and step sending a command and noting
+// its reply; note adds a line of its own. It fails the test unless the two
+// transcripts are the same, and returns cached's.
+func sameAsRedis(t *testing.T, script func(dial func() *listRaw, step func(c *listRaw, args ...string), note func(string))) []string {
+	t.Helper()
+	sock := listRealRedis(t)
+	s := startServer(t, nil)
+	var got [2][]string
+	for i, dial := range []func() *listRaw{
+		func() *listRaw { return listDialRaw(t, "unix", sock) },
+		func() *listRaw { return listDialRaw(t, "tcp", s.Addr()) },
+	} {
+		note := func(line string) { got[i] = append(got[i], line) }
+		script(dial, func(c *listRaw, args ...string) {
+			note(strings.Join(args, " ") + " -> " + c.do(t, args...))
+		}, note)
 	}
 	if strings.Join(got[0], "\n") != strings.Join(got[1], "\n") {
 		t.Fatalf("redis-server:\n%s\ncached:\n%s", strings.Join(got[0], "\n"), strings.Join(got[1], "\n"))
 	}
-	for _, want := range []string{"DBSIZE -> :1\r\n", "EXEC -> *1\r\n+PONG\r\n", "EXEC -> *-1\r\n"} {
-		if !strings.Contains(strings.Join(got[1], "\n"), want) {
-			t.Errorf("no step answered %q: %q", want, got[1])
-		}
-	}
+	return got[1]
+}
+
+// setExpired sets key with a 20 ms TTL through c and waits, by the
+// server's clock, until it has passed.
+func setExpired(t *testing.T, c *listRaw, key string) {
+	t.Helper()
+	start := serverTimeMs(t, c)
+	c.do(t, "SET", key, "v", "PX", "20")
+	waitUntil(t, func() bool { return serverTimeMs(t, c) > start+40 }, func() string { return key + "'s TTL to pass" })
 }
 
 // serverTimeMs is the server's clock (TIME) in Unix ms.
