@@ -169,6 +169,10 @@ func (r *Registry) touchRemoved(k Key) {
 	defer r.mu.Unlock()
 	for _, st := range r.keys[k] {
 		i := slices.IndexFunc(st.keys, func(w watched) bool { return w.Key == k })
+		if i < 0 { // not reached: r.keys lists st under k only while st.keys has k
+			st.dirty.Store(true)
+			continue
+		}
 		if w := &st.keys[i]; w.expired {
 			w.expired, w.expireAt = false, 0 // the key is gone: no TTL to pass
 			r.nExpired.Add(-1)
