@@ -242,6 +242,12 @@ func (g *gen) keyCmd() []string {
 		args := []string{g.pick("EXPIRE", "PEXPIRE"), k, g.pick("100000", "0", "-1")}
 		if g.chance(30) {
 			args = append(args, g.pick("NX", "XX", "GT", "LT"))
+			if (args[3] == "GT" || args[3] == "LT") && args[2] == "100000" {
+				// Not a TTL another command sets (SETEX 100, EX 100000 …):
+				// GT/LT against one set a moment ago would depend on whether
+				// both ran in the same millisecond (seed 1734963287839703036).
+				args[2] = "100001"
+			}
 		}
 		return args
 	case 7:
