@@ -155,10 +155,11 @@ func (rs *replState) reportHeld() {
 	n.ReportHeld(v.t.Version(), notLive, flushed)
 }
 
-// appendSlot adds slot s, above every slot of rs, to the sorted ranges rs.
+// appendSlot adds slot s, not below any slot of rs, to the sorted ranges
+// rs (a slot held twice, as incoming and retained, is added once).
 func appendSlot(rs []cluster.SlotRange, s int) []cluster.SlotRange {
-	if k := len(rs); k > 0 && rs[k-1].End == s-1 {
-		rs[k-1].End = s
+	if k := len(rs); k > 0 && rs[k-1].End >= s-1 {
+		rs[k-1].End = max(rs[k-1].End, s)
 		return rs
 	}
 	return append(rs, cluster.SlotRange{Start: s, End: s})

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/cached/cached/cluster"
@@ -41,5 +42,20 @@ func TestCarriedLive(t *testing.T) {
 	}
 	if first := carriedLive(nil, nil, now); len(first) != cluster.NumSlots || first[1] {
 		t.Error("the first table carried a mark")
+	}
+}
+
+// TestAppendSlot: the holding report's ranges grow from ascending slots,
+// a slot listed twice (held as incoming and retained) adding nothing, so
+// the report stays sorted and disjoint (decodeRanges rejects anything
+// else, and with it the whole report).
+func TestAppendSlot(t *testing.T) {
+	var rs []cluster.SlotRange
+	for _, s := range []int{3, 4, 4, 5, 9, 9, 11} {
+		rs = appendSlot(rs, s)
+	}
+	want := []cluster.SlotRange{{Start: 3, End: 5}, {Start: 9, End: 9}, {Start: 11, End: 11}}
+	if !slices.Equal(rs, want) {
+		t.Fatalf("ranges %v, want %v", rs, want)
 	}
 }
