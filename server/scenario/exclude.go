@@ -53,6 +53,20 @@ var exclusions = []exclusion{
 		},
 	},
 	{
+		name: "a blocked client woken when a *STORE overwrites its key with the type it waits for",
+		repro: "conn 0: BZPOPMAX a 0\nconn 2: SET a 1.5\nconn 1: SADD c m3 m2\nconn 1: ZUNIONSTORE a 2 c c\n" +
+			"  redis: conn 0 stays blocked\n  cached: conn 0 woken: [\"a\", \"m3\", ,2] (likewise ZINTERSTORE over a set)",
+		reason: "found by this fuzzer (seeds 15690011851760352974, 8927852639108570777): redis-server 7.0.15 signals " +
+			"blocked clients when a key is added, not when an existing key is overwritten; Redis treats that as a bug " +
+			"and fixed it for lists in 2026 (redis/redis#15453); cached wakes them, as a key of the waited-for type " +
+			"now exists; the blocking layer is outside this package",
+		tolerate: func(cmds [][]string, redis, cached string) bool {
+			store := len(cmds) > 0 && slices.ContainsFunc([]string{"ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE", "ZRANGESTORE", "SORT"},
+				func(name string) bool { return hasCmd(cmds[0], name) })
+			return store && strings.Count(cached, " woken (") > strings.Count(redis, " woken (")
+		},
+	},
+	{
 		name: "list push not served to a list client queued behind sorted-set clients on the same key",
 		repro: "conn 1: BZPOPMAX b 0\nconn 3: BZMPOP 0 2 b c MIN\nconn 2: BLMPOP 0 1 b RIGHT\nconn 0: RPUSH b 748\n" +
 			"  redis: conn 2 woken: [\"b\", [\"748\"]]\n  cached: conn 2 stays blocked",
