@@ -15,7 +15,7 @@ func Example() {
 	v, _ := l.Index(-1)
 	fmt.Printf("len %d, last %s\n", l.Len(), v)
 	l.Range(1, 2, func(v []byte) bool { fmt.Printf("[%s]", v); return true })
-	head, _ := l.PopFront()
+	head, _ := l.PopFrontTo(nil)
 	fmt.Printf("\npopped %s, %s\n", head, l.Encoding())
 	// Output:
 	// len 4, last d

@@ -351,13 +351,8 @@ func grownCap(old, need int) int {
 	return c
 }
 
-// PopFront removes and returns the head element (a fresh copy).
-func (l *List) PopFront() ([]byte, bool) { return l.PopFrontTo(nil) }
-
-// PopBack removes and returns the tail element (a fresh copy).
-func (l *List) PopBack() ([]byte, bool) { return l.PopBackTo(nil) }
-
-// PopFrontTo removes the head element and returns dst with it appended.
+// PopFrontTo removes the head element and returns dst with it appended
+// (with dst nil, a fresh copy); false for an empty list.
 func (l *List) PopFrontTo(dst []byte) ([]byte, bool) {
 	if l.n == 0 {
 		return dst, false
@@ -369,7 +364,8 @@ func (l *List) PopFrontTo(dst []byte) ([]byte, bool) {
 	return dst, true
 }
 
-// PopBackTo removes the tail element and returns dst with it appended.
+// PopBackTo removes the tail element and returns dst with it appended
+// (with dst nil, a fresh copy); false for an empty list.
 func (l *List) PopBackTo(dst []byte) ([]byte, bool) {
 	if l.n == 0 {
 		return dst, false

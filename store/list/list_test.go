@@ -93,13 +93,13 @@ func TestListRandomOpsAgainstModel(t *testing.T) {
 				l.PushFront(v)
 				m = slices.Insert(m, 0, v)
 			case 4:
-				name = "PopFront"
+				name = "PopFrontTo(nil)"
 				var got []byte
 				var ok bool
 				if step%2 == 0 {
-					got, ok = l.PopFront()
+					got, ok = l.PopFrontTo(nil)
 				} else {
-					name = "PopFrontTo" // it keeps what dst held
+					name = "PopFrontTo(dst)" // it keeps what dst held
 					got, ok = l.PopFrontTo([]byte("p:"))
 					if !bytes.HasPrefix(got, []byte("p:")) {
 						t.Fatalf("seed %d step %d PopFrontTo lost dst: %.20q", seed, step, got)
@@ -107,19 +107,19 @@ func TestListRandomOpsAgainstModel(t *testing.T) {
 					got = got[2:]
 				}
 				if ok != (len(m) > 0) || ok && !bytes.Equal(got, m[0]) {
-					t.Fatalf("seed %d step %d PopFront = %.20q %v", seed, step, got, ok)
+					t.Fatalf("seed %d step %d %s = %.20q %v", seed, step, name, got, ok)
 				}
 				if ok {
 					m = m[1:]
 				}
 			case 5:
-				name = "PopBack"
+				name = "PopBackTo(nil)"
 				var got []byte
 				var ok bool
 				if step%2 == 0 {
-					got, ok = l.PopBack()
+					got, ok = l.PopBackTo(nil)
 				} else {
-					name = "PopBackTo"
+					name = "PopBackTo(dst)"
 					got, ok = l.PopBackTo([]byte("p:"))
 					if !bytes.HasPrefix(got, []byte("p:")) {
 						t.Fatalf("seed %d step %d PopBackTo lost dst: %.20q", seed, step, got)
@@ -127,7 +127,7 @@ func TestListRandomOpsAgainstModel(t *testing.T) {
 					got = got[2:]
 				}
 				if ok != (len(m) > 0) || ok && !bytes.Equal(got, m[len(m)-1]) {
-					t.Fatalf("seed %d step %d PopBack = %.20q %v", seed, step, got, ok)
+					t.Fatalf("seed %d step %d %s = %.20q %v", seed, step, name, got, ok)
 				}
 				if ok {
 					m = m[:len(m)-1]
@@ -258,23 +258,23 @@ func TestListPopsReleaseNodes(t *testing.T) {
 	big := l.Size()
 	for l.Len() > 1 {
 		if l.Len()%2 == 0 {
-			l.PopFront()
+			l.PopFrontTo(nil)
 		} else {
-			l.PopBack()
+			l.PopBackTo(nil)
 		}
 	}
 	if s := l.Size(); s > big/50 {
 		t.Fatalf("Size after popping all but one = %d (was %d)", s, big)
 	}
-	l.PopBack()
+	l.PopBackTo(nil)
 	if l.Len() != 0 || l.Size() != listOverhead {
 		t.Fatalf("empty list: Len %d Size %d", l.Len(), l.Size())
 	}
-	if _, ok := l.PopFront(); ok {
-		t.Fatal("PopFront on empty list")
+	if _, ok := l.PopFrontTo(nil); ok {
+		t.Fatal("PopFrontTo on empty list")
 	}
-	if _, ok := l.PopBack(); ok {
-		t.Fatal("PopBack on empty list")
+	if _, ok := l.PopBackTo(nil); ok {
+		t.Fatal("PopBackTo on empty list")
 	}
 	if l.Set(0, []byte("x")) {
 		t.Fatal("Set on empty list")
@@ -338,8 +338,8 @@ func BenchmarkListPushPop(b *testing.B) {
 			l.PushBack(v)
 		}
 		if l.Len() > 1000 {
-			l.PopFront()
-			l.PopBack()
+			l.PopFrontTo(nil)
+			l.PopBackTo(nil)
 		}
 	}
 }
@@ -390,9 +390,9 @@ func TestListQueueStaysSmall(t *testing.T) {
 			}
 			if i >= 1000 {
 				if front {
-					l.PopBack()
+					l.PopBackTo(nil)
 				} else {
-					l.PopFront()
+					l.PopFrontTo(nil)
 				}
 			}
 		}
@@ -445,7 +445,7 @@ func TestListBufferSizes(t *testing.T) {
 		t.Fatalf("one-at-a-time pushes: %d capacity for %d bytes", cap(l.nd(0).b), used)
 	}
 	for l.Len() > 100 {
-		l.PopFront()
+		l.PopFrontTo(nil)
 	}
 	if b := l.nd(0).b; cap(b) >= 2*len(b)+64 {
 		t.Fatalf("after pops: %d capacity for %d bytes", cap(b), len(b))
