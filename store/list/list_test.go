@@ -76,6 +76,19 @@ func check(t *testing.T, l *List, m model, step string) {
 }
 
 func TestListRandomOpsAgainstModel(t *testing.T) {
+	// popped pops with pop into nil on even steps, and on odd ones into a
+	// buffer already holding "p:", which the pop must keep; how says which.
+	popped := func(seed uint64, step int, pop func([]byte) ([]byte, bool)) (got []byte, ok bool, how string) {
+		if step%2 == 0 {
+			got, ok = pop(nil)
+			return got, ok, "(nil)"
+		}
+		got, ok = pop([]byte("p:"))
+		if !bytes.HasPrefix(got, []byte("p:")) {
+			t.Fatalf("seed %d step %d: the pop lost what dst held: %.20q", seed, step, got)
+		}
+		return got[2:], ok, "(dst)"
+	}
 	for seed := range uint64(20) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		l := New()
@@ -93,19 +106,8 @@ func TestListRandomOpsAgainstModel(t *testing.T) {
 				l.PushFront(v)
 				m = slices.Insert(m, 0, v)
 			case 4:
-				name = "PopFrontTo(nil)"
-				var got []byte
-				var ok bool
-				if step%2 == 0 {
-					got, ok = l.PopFrontTo(nil)
-				} else {
-					name = "PopFrontTo(dst)" // it keeps what dst held
-					got, ok = l.PopFrontTo([]byte("p:"))
-					if !bytes.HasPrefix(got, []byte("p:")) {
-						t.Fatalf("seed %d step %d PopFrontTo lost dst: %.20q", seed, step, got)
-					}
-					got = got[2:]
-				}
+				got, ok, how := popped(seed, step, l.PopFrontTo)
+				name = "PopFrontTo" + how
 				if ok != (len(m) > 0) || ok && !bytes.Equal(got, m[0]) {
 					t.Fatalf("seed %d step %d %s = %.20q %v", seed, step, name, got, ok)
 				}
@@ -113,19 +115,8 @@ func TestListRandomOpsAgainstModel(t *testing.T) {
 					m = m[1:]
 				}
 			case 5:
-				name = "PopBackTo(nil)"
-				var got []byte
-				var ok bool
-				if step%2 == 0 {
-					got, ok = l.PopBackTo(nil)
-				} else {
-					name = "PopBackTo(dst)"
-					got, ok = l.PopBackTo([]byte("p:"))
-					if !bytes.HasPrefix(got, []byte("p:")) {
-						t.Fatalf("seed %d step %d PopBackTo lost dst: %.20q", seed, step, got)
-					}
-					got = got[2:]
-				}
+				got, ok, how := popped(seed, step, l.PopBackTo)
+				name = "PopBackTo" + how
 				if ok != (len(m) > 0) || ok && !bytes.Equal(got, m[len(m)-1]) {
 					t.Fatalf("seed %d step %d %s = %.20q %v", seed, step, name, got, ok)
 				}
