@@ -20,7 +20,9 @@ package server
 // served passes the key on to the next client blocked on it (the key may
 // hold more) as the signal it was, numbered when it was made (readyKey), so
 // that a key signalled while the first client was served (its BLMOVE's
-// destination) comes after it, as in Redis's list of ready keys. A client
+// destination) comes after it, as in Redis's list of ready keys; a client
+// holding a later signal waits while one ahead of it on one of its keys
+// still holds an earlier signal of that key (takeReady). A client
 // that finds the key empty keeps waiting, keeping its place; a client that
 // finds the key holding another type than its command wants (a string
 // where BLPOP waits for a list) keeps waiting too, as Redis 7.0 does, and
@@ -92,9 +94,10 @@ type blockState struct {
 	keys     []string   // distinct, in the command's order
 	deadline time.Time  // zero: no timeout
 
-	wake    chan struct{} // cap 1: ready keys or an unblock request
-	ready   []readyKey    // keys signalled to this client; guarded by blockRegistry.mu
-	unblock atomic.Int32  // CLIENT UNBLOCK mode, 0 if none
+	wake     chan struct{} // cap 1: ready keys or an unblock request
+	ready    []readyKey    // keys signalled to this client; guarded by blockRegistry.mu
+	inflight []readyKey    // signals taken by takeReady, being handled; guarded by blockRegistry.mu
+	unblock  atomic.Int32  // CLIENT UNBLOCK mode, 0 if none
 
 	rerun bool // owner only: spec.serve runs (rerunning)
 }
@@ -144,6 +147,13 @@ func (r *blockRegistry) add(b *blockState) {
 	for _, k := range b.keys {
 		wk := dbKey{b.db, k}
 		r.keys[wk] = append(r.keys[wk], b)
+		// A key filled since the handler looked is served by one look in
+		// waitBlocked's loop, as a signal of its own. Only on the keys b
+		// is first on: a client ahead on a key is served from it first and
+		// passes it on (FIFO per key, even if b's executor is slow).
+		if r.keys[wk][0] == b {
+			b.signalLocked(r.signalFresh(k))
+		}
 	}
 	r.byID[b.c.id] = b
 	r.mu.Unlock()
@@ -157,7 +167,13 @@ func (r *blockRegistry) add(b *blockState) {
 
 // remove unregisters b and passes the keys signalled to it on to the clients
 // now first on them.
-func (r *blockRegistry) remove(b *blockState) {
+func (r *blockRegistry) remove(b *blockState) { r.removePassing(b, nil) }
+
+// removePassing is remove for a client that was served: in the same step
+// it signals the keys of served, as the signals they are, to the clients
+// now first on them, so that a client behind b never finds b gone and its
+// signal not yet passed on (takeReady).
+func (r *blockRegistry) removePassing(b *blockState, served []readyKey) {
 	r.mu.Lock()
 	for _, k := range b.keys {
 		wk := dbKey{b.db, k}
@@ -172,12 +188,10 @@ func (r *blockRegistry) remove(b *blockState) {
 		}
 	}
 	delete(r.byID, b.c.id)
-	for _, rk := range b.ready {
-		if list := r.keys[dbKey{b.db, rk.key}]; len(list) > 0 {
-			list[0].signalLocked(rk)
-		}
-	}
+	r.passFirstLocked(b.db, b.ready)
 	b.ready = nil
+	r.passFirstLocked(b.db, served)
+	r.wakeOnLocked(b)
 	r.mu.Unlock()
 	if r.n.Add(-1) == 0 {
 		r.listen()
@@ -213,14 +227,77 @@ func (b *blockState) signalLocked(rk readyKey) {
 }
 
 // takeReady returns and clears the keys signalled to b, in the order of
-// their signals.
+// their signals, and records them as b's signals in flight until settle or
+// remove. It returns none, leaving them signalled, while a client ahead of
+// b on one of b's keys holds an earlier signal of that key: Redis works
+// through its ready keys in order, so that client is served first and b
+// may then be served from that key. (BRPOPLPUSH d a, served on an LPUSH to
+// d, signals a to a BLMPOP … d a behind it while it still holds d's
+// signal; Redis serves that BLMPOP from d.) The client holding the earliest
+// signal never waits, and settle or remove wakes those that did.
 func (r *blockRegistry) takeReady(b *blockState) []readyKey {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ready := b.ready
-	b.ready = nil
+	if len(ready) == 0 {
+		return nil
+	}
 	slices.SortStableFunc(ready, func(x, y readyKey) int { return cmp.Compare(x.seq, y.seq) })
+	if r.earlierAheadLocked(b, ready[0].seq) {
+		return nil
+	}
+	b.ready = nil
+	b.inflight = ready
 	return ready
+}
+
+// earlierAheadLocked reports whether a client ahead of b on one of b's keys
+// holds a signal of that key made before seq, taken or not.
+func (r *blockRegistry) earlierAheadLocked(b *blockState, seq uint64) bool {
+	for _, k := range b.keys {
+		for _, o := range r.keys[dbKey{b.db, k}] {
+			if o == b {
+				break
+			}
+			if signalBefore(o.ready, k, seq) || signalBefore(o.inflight, k, seq) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func signalBefore(sigs []readyKey, key string, seq uint64) bool {
+	for _, rk := range sigs {
+		if rk.key == key && rk.seq < seq {
+			return true
+		}
+	}
+	return false
+}
+
+// settle ends the handling of b's signals in flight (b keeps waiting) and
+// wakes the clients that may have waited for them (takeReady).
+func (r *blockRegistry) settle(b *blockState) {
+	r.mu.Lock()
+	r.wakeOnLocked(b)
+	r.mu.Unlock()
+}
+
+// wakeOnLocked clears b's signals in flight and wakes every other client
+// blocked on their keys. The registry's mu is held.
+func (r *blockRegistry) wakeOnLocked(b *blockState) {
+	for _, rk := range b.inflight {
+		for _, o := range r.keys[dbKey{b.db, rk.key}] {
+			if o != b {
+				select {
+				case o.wake <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+	b.inflight = nil
 }
 
 // signalFresh returns a new signal of key. The registry's mu is held.
@@ -295,13 +372,8 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 	}
 	// Registered here, on the executor, so that a session that ends before
 	// its executor starts leaves nothing behind. A key filled between the
-	// handler's look and the registration is caught by one look now.
+	// handler's look and the registration is signalled by add.
 	s.blocks.add(b)
-	if s.blockedCanServe(b, b.keys) == serveTry && s.serveFrom(b, cmd, args, b.keys) {
-		s.blocks.remove(b)
-		s.blocks.passFirst(b.db, nil, b.keys) // what is left may serve the next clients
-		return
-	}
 	for {
 		select {
 		case <-ss.gone():
@@ -317,6 +389,9 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 			return
 		}
 		ready := s.blocks.takeReady(b)
+		if len(ready) == 0 { // none, or a client ahead is served first
+			continue
+		}
 		// A key passed on to b (it held another type for a client ahead)
 		// may since hold what that client wants: it is served first.
 		ready = s.blocks.firstIn(b, ready)
@@ -328,13 +403,13 @@ func (s *Server) waitBlocked(ss *session, b *blockState, cmd *command, args [][]
 			if s.serveFrom(b, cmd, args, keys) || c.killed.Load() {
 				// Served (or gone): the keys may serve the next clients,
 				// still as the signals they came with.
-				s.blocks.remove(b)
-				s.blocks.passFirst(b.db, ready, nil)
+				s.blocks.removePassing(b, ready)
 				return
 			}
 		case serveOtherType:
 			s.blocks.passOn(b, ready)
 		}
+		s.blocks.settle(b)
 	}
 }
 
@@ -381,19 +456,12 @@ func (r *blockRegistry) firstIn(b *blockState, ready []readyKey) []readyKey {
 	return out
 }
 
-// passFirst signals to the clients now first on them the keys of ready,
-// as the signals they are, and keys, as new signals.
-func (r *blockRegistry) passFirst(db int, ready []readyKey, keys []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// passFirstLocked signals the keys of ready, as the signals they are, to
+// the clients now first on them. The registry's mu is held.
+func (r *blockRegistry) passFirstLocked(db int, ready []readyKey) {
 	for _, rk := range ready {
 		if list := r.keys[dbKey{db, rk.key}]; len(list) > 0 {
 			list[0].signalLocked(rk)
-		}
-	}
-	for _, k := range keys {
-		if list := r.keys[dbKey{db, k}]; len(list) > 0 {
-			list[0].signalLocked(r.signalFresh(k))
 		}
 	}
 }
