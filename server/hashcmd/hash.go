@@ -77,29 +77,31 @@ func hashRead(c *kernel.Ctx, key []byte) (*store.Tx, *hash.Hash) {
 	return tx, e.Object().(*hash.Hash)
 }
 
-// hashWrite locks key for a write and returns its hash; a missing key gives
-// a new empty hash when create is set (stored by hashStore), nil otherwise.
-// On a wrong type it replies WRONGTYPE and returns a nil tx.
-func hashWrite(c *kernel.Ctx, key []byte, create bool) (tx *store.Tx, h *hash.Hash, isNew bool) {
+// hashWrite locks key for a write and returns its hash and its entry (for
+// hashStore); a missing key gives a new empty hash when create is set
+// (stored by hashStore), nil otherwise. On a wrong type it replies
+// WRONGTYPE and returns a nil tx.
+func hashWrite(c *kernel.Ctx, key []byte, create bool) (tx *store.Tx, h *hash.Hash, e store.Entry, isNew bool) {
 	tx = c.Lock(key)
 	e, ok := tx.LookupWrite(c.DB(), key)
 	if !ok {
 		if create {
-			return tx, hash.New(), true
+			return tx, hash.New(), e, true
 		}
-		return tx, nil, false
+		return tx, nil, e, false
 	}
 	if e.Type() != store.TypeHash {
 		tx.Unlock()
 		c.Err(protocol.ErrWrongType)
-		return nil, nil, false
+		return nil, nil, e, false
 	}
-	return tx, e.Object().(*hash.Hash), false
+	return tx, e.Object().(*hash.Hash), e, false
 }
 
 // hashStore records h's new state under key: stores a new hash, resizes a
-// changed one, deletes an emptied one (reporting true then).
-func hashStore(tx *store.Tx, db int, key []byte, h *hash.Hash, isNew bool) (deleted bool) {
+// changed one (through e, its entry from hashWrite), deletes an emptied one
+// (reporting true then).
+func hashStore(tx *store.Tx, db int, key []byte, h *hash.Hash, e store.Entry, isNew bool) (deleted bool) {
 	switch {
 	case h.Len() == 0:
 		if !isNew {
@@ -109,7 +111,7 @@ func hashStore(tx *store.Tx, db int, key []byte, h *hash.Hash, isNew bool) (dele
 	case isNew:
 		tx.SetObject(db, key, store.TypeHash, h, h.Size(), 0)
 	default:
-		tx.Resize(db, key, h.Size())
+		e.Resize(h.Size())
 	}
 	return false
 }
@@ -121,12 +123,12 @@ func hsetCommand(c *kernel.Ctx, args [][]byte) {
 		return
 	}
 	db := c.DB()
-	tx, h, isNew := hashWrite(c, args[1], true)
+	tx, h, e, isNew := hashWrite(c, args[1], true)
 	if tx == nil {
 		return
 	}
 	added, err := h.SetPairs(args[2:])
-	hashStore(tx, db, args[1], h, isNew)
+	hashStore(tx, db, args[1], h, e, isNew)
 	tx.Unlock()
 	if err != nil {
 		c.Err(kernel.ErrCollectionFull)
@@ -155,7 +157,7 @@ func lowerASCII(b []byte) []byte {
 
 func hsetnxCommand(c *kernel.Ctx, args [][]byte) {
 	db := c.DB()
-	tx, h, isNew := hashWrite(c, args[1], true)
+	tx, h, e, isNew := hashWrite(c, args[1], true)
 	if tx == nil {
 		return
 	}
@@ -165,7 +167,7 @@ func hsetnxCommand(c *kernel.Ctx, args [][]byte) {
 		return
 	}
 	_, err := h.Set(args[2], args[3])
-	hashStore(tx, db, args[1], h, isNew)
+	hashStore(tx, db, args[1], h, e, isNew)
 	tx.Unlock()
 	if err != nil {
 		c.Err(kernel.ErrCollectionFull)
@@ -209,7 +211,7 @@ func hmgetCommand(c *kernel.Ctx, args [][]byte) {
 
 func hdelCommand(c *kernel.Ctx, args [][]byte) {
 	db := c.DB()
-	tx, h, _ := hashWrite(c, args[1], false)
+	tx, h, e, _ := hashWrite(c, args[1], false)
 	if tx == nil {
 		return
 	}
@@ -229,7 +231,7 @@ func hdelCommand(c *kernel.Ctx, args [][]byte) {
 	}
 	deleted := false
 	if n > 0 {
-		deleted = hashStore(tx, db, args[1], h, false)
+		deleted = hashStore(tx, db, args[1], h, e, false)
 	}
 	tx.Unlock()
 	if n > 0 {
@@ -320,7 +322,7 @@ func hincrbyCommand(c *kernel.Ctx, args [][]byte) {
 		return
 	}
 	db := c.DB()
-	tx, h, isNew := hashWrite(c, args[1], true)
+	tx, h, e, isNew := hashWrite(c, args[1], true)
 	if tx == nil {
 		return
 	}
@@ -340,7 +342,7 @@ func hincrbyCommand(c *kernel.Ctx, args [][]byte) {
 	cur += incr
 	var num [20]byte
 	_, err := h.Set(args[2], strconv.AppendInt(num[:0], cur, 10))
-	hashStore(tx, db, args[1], h, isNew)
+	hashStore(tx, db, args[1], h, e, isNew)
 	tx.Unlock()
 	if err != nil {
 		c.Err(kernel.ErrCollectionFull)
@@ -362,7 +364,7 @@ func hincrbyfloatCommand(c *kernel.Ctx, args [][]byte) {
 		return
 	}
 	db := c.DB()
-	tx, h, isNew := hashWrite(c, args[1], true)
+	tx, h, e, isNew := hashWrite(c, args[1], true)
 	if tx == nil {
 		return
 	}
@@ -382,7 +384,7 @@ func hincrbyfloatCommand(c *kernel.Ctx, args [][]byte) {
 	}
 	nv := protocol.AppendLongDouble(nil, sum)
 	_, err := h.Set(args[2], nv)
-	hashStore(tx, db, args[1], h, isNew)
+	hashStore(tx, db, args[1], h, e, isNew)
 	tx.Unlock()
 	if err != nil {
 		c.Err(kernel.ErrCollectionFull)

@@ -64,8 +64,7 @@ func setCommands() []kernel.Spec {
 
 // setGet returns key's set from a locked tx (nil when missing); wrong is
 // true when key holds another type.
-func setGet(tx *store.Tx, db int, key []byte, write bool) (s *set.Set, wrong bool) {
-	var e store.Entry
+func setGet(tx *store.Tx, db int, key []byte, write bool) (s *set.Set, e store.Entry, wrong bool) {
 	var ok bool
 	if write {
 		e, ok = tx.LookupWrite(db, key)
@@ -73,19 +72,19 @@ func setGet(tx *store.Tx, db int, key []byte, write bool) (s *set.Set, wrong boo
 		e, ok = tx.LookupRead(db, key)
 	}
 	if !ok {
-		return nil, false
+		return nil, e, false
 	}
 	if e.Type() != store.TypeSet {
-		return nil, true
+		return nil, e, true
 	}
-	return e.Object().(*set.Set), false
+	return e.Object().(*set.Set), e, false
 }
 
 // setRead locks key and returns its set (nil when missing). On a wrong
 // type it replies WRONGTYPE, unlocks and returns a nil tx.
 func setRead(c *kernel.Ctx, key []byte) (*store.Tx, *set.Set) {
 	tx := c.Lock(key)
-	s, wrong := setGet(tx, c.DB(), key, false)
+	s, _, wrong := setGet(tx, c.DB(), key, false)
 	if wrong {
 		tx.Unlock()
 		c.Err(protocol.ErrWrongType)
@@ -95,19 +94,20 @@ func setRead(c *kernel.Ctx, key []byte) (*store.Tx, *set.Set) {
 }
 
 // setWrite is setRead for a write (no hit/miss counted).
-func setWrite(c *kernel.Ctx, key []byte) (*store.Tx, *set.Set) {
+func setWrite(c *kernel.Ctx, key []byte) (*store.Tx, *set.Set, store.Entry) {
 	tx := c.Lock(key)
-	s, wrong := setGet(tx, c.DB(), key, true)
+	s, e, wrong := setGet(tx, c.DB(), key, true)
 	if wrong {
 		tx.Unlock()
 		c.Err(protocol.ErrWrongType)
-		return nil, nil
+		return nil, nil, e
 	}
-	return tx, s
+	return tx, s, e
 }
 
-// setSave records s's new state under key (see hashStore).
-func setSave(tx *store.Tx, db int, key []byte, s *set.Set, isNew bool) (deleted bool) {
+// setSave records s's new state under key (see hashStore); e is key's
+// entry from the command's lookup, unless isNew.
+func setSave(tx *store.Tx, db int, key []byte, s *set.Set, e store.Entry, isNew bool) (deleted bool) {
 	switch {
 	case s.Len() == 0:
 		if !isNew {
@@ -117,14 +117,14 @@ func setSave(tx *store.Tx, db int, key []byte, s *set.Set, isNew bool) (deleted 
 	case isNew:
 		tx.SetObject(db, key, store.TypeSet, s, s.Size(), 0)
 	default:
-		tx.Resize(db, key, s.Size())
+		e.Resize(s.Size())
 	}
 	return false
 }
 
 func saddCommand(c *kernel.Ctx, args [][]byte) {
 	db := c.DB()
-	tx, s := setWrite(c, args[1])
+	tx, s, e := setWrite(c, args[1])
 	if tx == nil {
 		return
 	}
@@ -143,7 +143,7 @@ func saddCommand(c *kernel.Ctx, args [][]byte) {
 			break
 		}
 	}
-	setSave(tx, db, args[1], s, isNew)
+	setSave(tx, db, args[1], s, e, isNew)
 	tx.Unlock()
 	if err != nil {
 		c.Err(kernel.ErrCollectionFull)
@@ -158,7 +158,7 @@ func saddCommand(c *kernel.Ctx, args [][]byte) {
 
 func sremCommand(c *kernel.Ctx, args [][]byte) {
 	db := c.DB()
-	tx, s := setWrite(c, args[1])
+	tx, s, e := setWrite(c, args[1])
 	if tx == nil {
 		return
 	}
@@ -170,7 +170,7 @@ func sremCommand(c *kernel.Ctx, args [][]byte) {
 			}
 		}
 	}
-	deleted := n > 0 && setSave(tx, db, args[1], s, false)
+	deleted := n > 0 && setSave(tx, db, args[1], s, e, false)
 	tx.Unlock()
 	if n > 0 {
 		c.Propagate(args...)
@@ -252,7 +252,7 @@ func spopCommand(c *kernel.Ctx, args [][]byte) {
 		count = n
 	}
 	db := c.DB()
-	tx, s := setWrite(c, args[1])
+	tx, s, e := setWrite(c, args[1])
 	if tx == nil {
 		return
 	}
@@ -266,7 +266,7 @@ func spopCommand(c *kernel.Ctx, args [][]byte) {
 		return
 	}
 	all := count >= int64(s.Len())
-	popped, deleted := setPop(tx, db, args[1], s, count, all)
+	popped, deleted := setPop(tx, db, args[1], s, e, count, all)
 	tx.Unlock()
 	if all {
 		c.Propagate([]byte("DEL"), args[1])
@@ -287,9 +287,10 @@ func spopCommand(c *kernel.Ctx, args [][]byte) {
 	}
 }
 
-// setPop removes count random members of s (1 when count is -1, all of them
-// when all is set) and returns copies of them, and whether key was deleted.
-func setPop(tx *store.Tx, db int, key []byte, s *set.Set, count int64, all bool) (popped [][]byte, deleted bool) {
+// setPop removes count random members of s, stored at key (e, from the
+// command's lookup; 1 member when count is -1, all of them when all is
+// set) and returns copies of them, and whether key was deleted.
+func setPop(tx *store.Tx, db int, key []byte, s *set.Set, e store.Entry, count int64, all bool) (popped [][]byte, deleted bool) {
 	if all {
 		s.Each(func(m []byte) bool { popped = append(popped, slices.Clone(m)); return true })
 		tx.Delete(db, key)
@@ -301,7 +302,7 @@ func setPop(tx *store.Tx, db int, key []byte, s *set.Set, count int64, all bool)
 		s.Remove(m)
 		popped = append(popped, m)
 	}
-	return popped, setSave(tx, db, key, s, false)
+	return popped, setSave(tx, db, key, s, e, false)
 }
 
 // srandmemberCommand is SRANDMEMBER key [count]: distinct members for a
@@ -391,8 +392,8 @@ func smoveCommand(c *kernel.Ctx, args [][]byte) {
 	src, dst, m := args[1], args[2], args[3]
 	db := c.DB()
 	tx := c.Lock(src, dst)
-	ss, wrongS := setGet(tx, db, src, true)
-	ds, wrongD := setGet(tx, db, dst, true)
+	ss, se, wrongS := setGet(tx, db, src, true)
+	ds, de, wrongD := setGet(tx, db, dst, true)
 	if ss == nil && !wrongS {
 		tx.Unlock()
 		c.Int(0)
@@ -414,13 +415,13 @@ func smoveCommand(c *kernel.Ctx, args [][]byte) {
 		c.Int(0)
 		return
 	}
-	srcDeleted := setSave(tx, db, src, ss, false)
+	srcDeleted := setSave(tx, db, src, ss, se, false)
 	isNew := ds == nil
 	if isNew {
 		ds = set.NewFor(m, 1)
 	}
 	added, err := ds.Add(m)
-	setSave(tx, db, dst, ds, isNew)
+	setSave(tx, db, dst, ds, de, isNew)
 	tx.Unlock()
 	if err != nil {
 		c.Err(kernel.ErrCollectionFull)
@@ -453,7 +454,7 @@ func setLoad(c *kernel.Ctx, tx *store.Tx, keys [][]byte, write bool) ([]*set.Set
 	db := c.DB()
 	sets := make([]*set.Set, len(keys))
 	for i, k := range keys {
-		s, wrong := setGet(tx, db, k, write)
+		s, _, wrong := setGet(tx, db, k, write)
 		if wrong {
 			c.Err(protocol.ErrWrongType)
 			return nil, false

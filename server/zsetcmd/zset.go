@@ -100,16 +100,17 @@ func zsetGet(c *kernel.Ctx, tx *store.Tx, key []byte, write bool) (z *zset.ZSet,
 	return e.Object().(*zset.ZSet), e, true
 }
 
-// zsetSaved records that z, stored at key, changed: resizes it, or deletes
-// the key when z is empty. It reports whether the key was deleted (the
-// caller then notifies "del" after its own event).
-func zsetSaved(c *kernel.Ctx, tx *store.Tx, key []byte, z *zset.ZSet) bool {
+// zsetSaved records that z, stored at key (e, from the command's lookup),
+// changed: resizes it, or deletes the key when z is empty. It reports
+// whether the key was deleted (the caller then notifies "del" after its
+// own event).
+func zsetSaved(c *kernel.Ctx, tx *store.Tx, key []byte, z *zset.ZSet, e store.Entry) bool {
 	db := c.DB()
 	if z.Len() == 0 {
 		tx.Delete(db, key)
 		return true
 	}
-	tx.Resize(db, key, z.Size())
+	e.Resize(z.Size())
 	return false
 }
 

@@ -46,7 +46,7 @@ func zaddGeneric(c *kernel.Ctx, args [][]byte, o protocol.ZAddOptions, pairs [][
 	db := c.DB()
 	tx := c.Lock(key)
 	defer tx.Unlock()
-	z, _, ok := zsetGet(c, tx, key, true)
+	z, e, ok := zsetGet(c, tx, key, true)
 	if !ok {
 		return
 	}
@@ -70,7 +70,7 @@ func zaddGeneric(c *kernel.Ctx, args [][]byte, o protocol.ZAddOptions, pairs [][
 		if created {
 			tx.SetObject(db, key, store.TypeZSet, z, z.Size(), 0)
 		} else {
-			tx.Resize(db, key, z.Size())
+			e.Resize(z.Size())
 		}
 		event := "zadd"
 		if o.Incr {
@@ -143,7 +143,7 @@ func zremCommand(c *kernel.Ctx, args [][]byte) {
 	key := args[1]
 	tx := c.Lock(key)
 	defer tx.Unlock()
-	z, _, ok := zsetGet(c, tx, key, true)
+	z, e, ok := zsetGet(c, tx, key, true)
 	if !ok {
 		return
 	}
@@ -156,7 +156,7 @@ func zremCommand(c *kernel.Ctx, args [][]byte) {
 		}
 	}
 	if n > 0 {
-		deleted := zsetSaved(c, tx, key, z)
+		deleted := zsetSaved(c, tx, key, z, e)
 		c.Notify(kernel.NotifyZSet, "zrem", key)
 		if deleted {
 			c.Notify(kernel.NotifyGeneric, "del", key)

@@ -33,7 +33,7 @@ func zpopCommand(c *kernel.Ctx, args [][]byte, fromMax bool) {
 	}
 	tx := c.Lock(args[1])
 	defer tx.Unlock()
-	z, _, ok := zsetGet(c, tx, args[1], true)
+	z, e, ok := zsetGet(c, tx, args[1], true)
 	if !ok {
 		return
 	}
@@ -42,7 +42,7 @@ func zpopCommand(c *kernel.Ctx, args [][]byte, fromMax bool) {
 		c.Array(0)
 		return
 	}
-	zsetPop(c, tx, args[1], z, fromMax, count, func(n int) {
+	zsetPop(c, tx, args[1], z, e, fromMax, count, func(n int) {
 		if nested {
 			c.Array(n)
 		} else {
@@ -52,10 +52,10 @@ func zpopCommand(c *kernel.Ctx, args [][]byte, fromMax bool) {
 }
 
 // zsetPop removes up to count members from the low (or high) end of z
-// stored at key, calls head with the number popped then each with every
+// stored at key (e, from the command's lookup), calls head with the number popped then each with every
 // member in pop order, and notifies and records the effect (ZPOPMIN or
 // ZPOPMAX key n).
-func zsetPop(c *kernel.Ctx, tx *store.Tx, key []byte, z *zset.ZSet, fromMax bool, count int64,
+func zsetPop(c *kernel.Ctx, tx *store.Tx, key []byte, z *zset.ZSet, e store.Entry, fromMax bool, count int64,
 	head func(n int), each func(m []byte, s float64)) {
 	n := int(min(count, int64(z.Len())))
 	head(n)
@@ -72,7 +72,7 @@ func zsetPop(c *kernel.Ctx, tx *store.Tx, key []byte, z *zset.ZSet, fromMax bool
 	} else {
 		z.RemoveRange(first, last, each)
 	}
-	deleted := zsetSaved(c, tx, key, z)
+	deleted := zsetSaved(c, tx, key, z, e)
 	event, cmd := "zpopmin", cmdZPopMin
 	if fromMax {
 		event, cmd = "zpopmax", cmdZPopMax
@@ -124,14 +124,14 @@ func bzpopTry(c *kernel.Ctx, keys [][]byte, fromMax bool) bool {
 	tx := c.Lock(keys...)
 	defer tx.Unlock()
 	for _, key := range keys {
-		z, _, ok := zsetGet(c, tx, key, true)
+		z, e, ok := zsetGet(c, tx, key, true)
 		if !ok {
 			return true
 		}
 		if z == nil {
 			continue
 		}
-		zsetPop(c, tx, key, z, fromMax, 1, func(int) { c.Array(3); c.Bulk(key) },
+		zsetPop(c, tx, key, z, e, fromMax, 1, func(int) { c.Array(3); c.Bulk(key) },
 			func(m []byte, s float64) { c.Bulk(m); c.Double(s) })
 		return true
 	}
@@ -230,14 +230,14 @@ func zmpopTry(c *kernel.Ctx, keys [][]byte, fromMax bool, count int64) bool {
 	tx := c.Lock(keys...)
 	defer tx.Unlock()
 	for _, key := range keys {
-		z, _, ok := zsetGet(c, tx, key, true)
+		z, e, ok := zsetGet(c, tx, key, true)
 		if !ok {
 			return true
 		}
 		if z == nil {
 			continue
 		}
-		zsetPop(c, tx, key, z, fromMax, count, func(n int) {
+		zsetPop(c, tx, key, z, e, fromMax, count, func(n int) {
 			c.Array(2)
 			c.Bulk(key)
 			c.Array(n)

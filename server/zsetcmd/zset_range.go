@@ -249,7 +249,7 @@ func zremrangeGeneric(c *kernel.Ctx, args [][]byte, kind int, event string) {
 	key := args[1]
 	tx := c.Lock(key)
 	defer tx.Unlock()
-	z, _, ok := zsetGet(c, tx, key, true)
+	z, e, ok := zsetGet(c, tx, key, true)
 	if !ok {
 		return
 	}
@@ -266,7 +266,7 @@ func zremrangeGeneric(c *kernel.Ctx, args [][]byte, kind int, event string) {
 	}
 	n := z.RemoveRange(first, last, nil)
 	if n > 0 {
-		deleted := zsetSaved(c, tx, key, z)
+		deleted := zsetSaved(c, tx, key, z, e)
 		c.Notify(kernel.NotifyZSet, event, key)
 		if deleted {
 			c.Notify(kernel.NotifyGeneric, "del", key)
