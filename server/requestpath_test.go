@@ -109,6 +109,12 @@ var requestPathCases = []struct {
 	{"INCR", respRequest("INCR", "counter"), nil},
 	{"RPUSH+LPOP", append(respRequest("RPUSH", "queue", "job"), respRequest("LPOP", "queue")...),
 		respRequest("RPUSH", "queue", "a", "b", "c", "d", "e", "f", "g")},
+	{"SADD+SREM", append(respRequest("SADD", "set", "m9"), respRequest("SREM", "set", "m9")...),
+		respRequest("SADD", "set", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8")},
+	{"HSET", respRequest("HSET", "hash", "f1", strings.Repeat("v", 32)),
+		respRequest("HSET", "hash", "f1", "v", "f2", "v")},
+	{"ZADD", respRequest("ZADD", "zset", "2", "m2"),
+		respRequest("ZADD", "zset", "1", "m1", "2", "m2", "3", "m3")},
 }
 
 // TestRequestPathNoAllocs guards the request path (parse, dispatch, store,
