@@ -5,8 +5,10 @@
 // cost a few thousand allocations instead of a string header and a pointer
 // each, and the garbage collector has almost nothing to scan.
 //
-// Pushes and pops at either end are O(1) (amortized; a node's bytes move by at
-// most 8 KB); positional access walks the nodes by their counts, then the
+// Pushes and pops at either end are O(1) (amortized): a node keeps its free
+// room before or after its entries, so a push or pop at the head moves no
+// bytes as long as the room lasts (a listpack moves the whole of itself);
+// positional access walks the nodes by their counts, then the
 // entries of one node. The package knows nothing of RESP or of the store:
 // the server keeps a *List behind a store record.
 //
@@ -17,6 +19,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"sync/atomic"
+	"unsafe"
 )
 
 // NodeBytes is the size at which a node stops taking new entries and a
@@ -62,9 +65,48 @@ const (
 // node is one packed run of entries. An entry is uvarint(len), the bytes,
 // then the entry's own length (prefix + bytes) as a uvarint written
 // backwards, so entries can be walked from either end.
+//
+// b may start inside its buffer: front bytes before it are free, so that a
+// pop at the head moves b's start instead of the bytes after it, and a push
+// at the head writes into that room (a queue's head node is not moved on
+// every LPUSH or LPOP, as a listpack is).
 type node struct {
-	b []byte
-	n int // entries in b
+	b     []byte
+	n     int // entries in b
+	front int // free bytes of b's buffer before b
+}
+
+// alloc is the size of the node's buffer: b's capacity and the room before it.
+func (nd *node) alloc() int { return nd.front + cap(nd.b) }
+
+// widen returns b grown k bytes backwards into the room before it
+// (k <= front); the caller sets b and front. b is never empty here (a
+// node without entries is dropped), so its start lies inside its buffer.
+func (nd *node) widen(k int) []byte {
+	start := (*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(nd.b)), -k))
+	return unsafe.Slice(start, cap(nd.b)+k)[:len(nd.b)+k]
+}
+
+// toEnd moves the node's bytes to the end of its buffer, so that all of its
+// free room is before them (for pushes at the head), and returns the room.
+func (nd *node) toEnd() int {
+	if tail := cap(nd.b) - len(nd.b); tail > 0 {
+		whole := nd.widen(nd.front)[:nd.alloc()]
+		at := len(whole) - len(nd.b)
+		copy(whole[at:], nd.b)
+		nd.b, nd.front = whole[at:], at
+	}
+	return nd.front
+}
+
+// toStart moves the node's bytes to the start of its buffer, so that all of
+// its free room is after them (for pushes at the tail).
+func (nd *node) toStart() {
+	if nd.front > 0 {
+		whole := nd.widen(nd.front)
+		copy(whole, nd.b)
+		nd.b, nd.front = whole[:len(nd.b)], 0
+	}
 }
 
 // List is a list of byte strings. The zero value is an empty list ready to
@@ -73,7 +115,7 @@ type List struct {
 	ns     []node // nodes are ns[head:]; ns[:head] are zero
 	head   int
 	n      int   // elements
-	capSum int64 // sum of cap(node.b), kept as buffers change
+	capSum int64 // sum of the nodes' alloc(), kept as buffers change
 }
 
 // New returns an empty list.
@@ -110,8 +152,8 @@ func (l *List) nd(i int) *node { return &l.ns[l.head+i] }
 // setBuf replaces node i's buffer, keeping capSum right.
 func (l *List) setBuf(i int, b []byte) {
 	nd := l.nd(i)
-	l.capSum += int64(cap(b)) - int64(cap(nd.b))
-	nd.b = b
+	l.capSum += int64(cap(b)) - int64(nd.alloc())
+	nd.b, nd.front = b, 0
 }
 
 func uvarintLen(x int) int {
@@ -198,7 +240,7 @@ func (l *List) insertNode(i int) *node {
 // removeNode drops active node i (whose buffer is already accounted away or
 // is dropped here).
 func (l *List) removeNode(i int) {
-	l.capSum -= int64(cap(l.nd(i).b))
+	l.capSum -= int64(l.nd(i).alloc())
 	at := l.head + i
 	switch {
 	case i == 0:
@@ -223,11 +265,14 @@ func (l *List) PushBack(v []byte) {
 		cnt++
 	}
 	nd := l.nd(cnt - 1)
-	b := nd.b
-	if need := len(b) + el; cap(b) < need {
-		b = append(newBuf(grownCap(len(b), need)), b...)
+	if need := len(nd.b) + el; cap(nd.b) < need {
+		if nd.alloc() >= need {
+			nd.toStart()
+		} else {
+			l.setBuf(cnt-1, append(newBuf(grownCap(len(nd.b), need)), nd.b...))
+		}
 	}
-	l.setBuf(cnt-1, appendEntry(b, v))
+	nd.b = appendEntry(nd.b, v) // within its capacity
 	nd.n++
 	l.n++
 }
@@ -245,14 +290,16 @@ func (l *List) PushBackAll(vs [][]byte) {
 		}
 		nd := l.nd(cnt - 1)
 		k, size := fitting(nd, vs)
-		b := nd.b
-		if cap(b) < size {
-			b = append(newBuf(grownCap(len(b), size)), b...)
+		if cap(nd.b) < size {
+			if nd.alloc() >= size {
+				nd.toStart()
+			} else {
+				l.setBuf(cnt-1, append(newBuf(grownCap(len(nd.b), size)), nd.b...))
+			}
 		}
 		for _, v := range vs[:k] {
-			b = appendEntry(b, v)
+			nd.b = appendEntry(nd.b, v) // within its capacity
 		}
-		l.setBuf(cnt-1, b)
 		nd.n += k
 		l.n += k
 		vs = vs[k:]
@@ -268,19 +315,12 @@ func (l *List) PushFrontAll(vs [][]byte) {
 			l.insertNode(0)
 		}
 		nd := l.nd(0)
-		old := len(nd.b)
 		k, size := fitting(nd, vs)
-		b := nd.b
-		if cap(b) < size {
-			b = newBuf(grownCap(old, size))
-		}
-		b = b[:size]
-		copy(b[size-old:], nd.b) // the old entries move to the tail
-		w := b[:0]
+		l.growHead(0, size-len(nd.b))
+		w := nd.b[:0]
 		for i := k - 1; i >= 0; i-- {
-			w = appendEntry(w, vs[i]) // within b's capacity: in place
+			w = appendEntry(w, vs[i]) // within b's room: in place
 		}
-		l.setBuf(0, b)
 		nd.n += k
 		l.n += k
 		vs = vs[k:]
@@ -311,23 +351,54 @@ func (l *List) PushFront(v []byte) {
 	l.insertBytes(0, 0, v)
 }
 
+// growHead makes node i's b add bytes longer at its head, for the caller
+// to fill. The bytes come from the room before b; if there is too little,
+// the entries move to the end of the buffer when it is big enough, else to
+// the end of a new one (a new node's sized exactly, as PushBackAll's; a
+// growing one's by grownCap).
+func (l *List) growHead(i, add int) {
+	nd := l.nd(i)
+	old := len(nd.b)
+	size := old + add
+	if nd.front >= add || nd.alloc() >= size && nd.toEnd() >= add {
+		nd.b = nd.widen(add)
+		nd.front -= add
+		return
+	}
+	c := size
+	if old > 0 {
+		c = grownCap(old, size)
+	}
+	buf := newBuf(c)
+	buf = buf[:cap(buf)]
+	at := len(buf) - size
+	copy(buf[at+add:], nd.b)
+	l.capSum += int64(len(buf)) - int64(nd.alloc())
+	nd.b, nd.front = buf[at:], at
+}
+
 // insertBytes inserts entry v at byte offset p of node i.
 func (l *List) insertBytes(i, p int, v []byte) {
 	nd := l.nd(i)
 	el := entryLen(len(v))
+	if p == 0 {
+		l.growHead(i, el)
+		appendEntry(nd.b[:0], v) // within b: in place
+		nd.n++
+		l.n++
+		return
+	}
 	old := len(nd.b)
-	b := nd.b
-	if cap(b) >= old+el {
-		b = b[:old+el]
-		copy(b[p+el:], b[p:old])
+	if b := nd.b; cap(b) >= old+el {
+		nd.b = b[:old+el] // same buffer: front stays
+		copy(nd.b[p+el:], b[p:old])
 	} else {
 		nb := newBuf(grownCap(old, old+el))[:old+el]
 		copy(nb, b[:p])
 		copy(nb[p+el:], b[p:old])
-		b = nb
+		l.setBuf(i, nb)
 	}
-	appendEntry(b[p:p], v)
-	l.setBuf(i, b)
+	appendEntry(nd.b[p:p], v)
 	nd.n++
 	l.n++
 }
@@ -389,7 +460,11 @@ func (l *List) cut(i, s, e int) {
 		l.removeNode(i)
 		return
 	}
-	nd.b = append(nd.b[:s], nd.b[e:]...)
+	if s == 0 { // the head: b starts later, nothing moves
+		nd.b, nd.front = nd.b[e:], nd.front+e
+	} else {
+		nd.b = append(nd.b[:s], nd.b[e:]...)
+	}
 	l.shrink(i)
 }
 
@@ -398,7 +473,7 @@ func (l *List) cut(i, s, e int) {
 // listpack on every delete; the half leaves room for pushes to come).
 func (l *List) shrink(i int) {
 	nd := l.nd(i)
-	if c := cap(nd.b); c > 64 && len(nd.b) < c/2 {
+	if c := nd.alloc(); c > 64 && len(nd.b) < c/2 {
 		l.setBuf(i, append(newBuf(len(nd.b)), nd.b...))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"unsafe"
 )
 
 // model is the obviously right list the tests compare against.
@@ -53,7 +54,7 @@ func check(t *testing.T, l *List, m model, step string) {
 	var caps int64
 	cnt := 0
 	for _, nd := range l.ns[l.head:] {
-		caps += int64(cap(nd.b))
+		caps += int64(nd.alloc())
 		if nd.n == 0 {
 			t.Fatalf("%s: empty node kept", step)
 		}
@@ -416,8 +417,8 @@ func TestListBufferSizes(t *testing.T) {
 			used := 0
 			for _, nd := range l.ns[l.head:] {
 				used += len(nd.b)
-				if cap(nd.b) != cap(newBuf(len(nd.b))) {
-					t.Fatalf("n %d front %v: node of %d bytes has capacity %d", n, front, len(nd.b), cap(nd.b))
+				if nd.alloc() != cap(newBuf(len(nd.b))) {
+					t.Fatalf("n %d front %v: node of %d bytes has a buffer of %d", n, front, len(nd.b), nd.alloc())
 				}
 			}
 			if n <= 1000 && cap(l.ns) != 1 {
@@ -432,14 +433,14 @@ func TestListBufferSizes(t *testing.T) {
 	for _, v := range vals(1000) {
 		l.PushBack(v)
 	}
-	if used := len(l.nd(0).b); cap(l.nd(0).b) > used*3/2+64 {
-		t.Fatalf("one-at-a-time pushes: %d capacity for %d bytes", cap(l.nd(0).b), used)
+	if used := len(l.nd(0).b); l.nd(0).alloc() > used*3/2+64 {
+		t.Fatalf("one-at-a-time pushes: a buffer of %d for %d bytes", l.nd(0).alloc(), used)
 	}
 	for l.Len() > 100 {
 		l.PopFrontTo(nil)
 	}
-	if b := l.nd(0).b; cap(b) >= 2*len(b)+64 {
-		t.Fatalf("after pops: %d capacity for %d bytes", cap(b), len(b))
+	if nd := l.nd(0); nd.alloc() >= 2*len(nd.b)+64 {
+		t.Fatalf("after pops: a buffer of %d for %d bytes", nd.alloc(), len(nd.b))
 	}
 }
 
@@ -488,5 +489,64 @@ func TestListMaxListpackSize(t *testing.T) {
 				t.Fatalf("fill %d %s: %d nodes", tc.fill, build, l.nodes())
 			}
 		}
+	}
+}
+
+// Pops at the head leave their room before the node's entries, and pushes
+// at the head take it back: the node's buffer is the same and no entry
+// moved (a queue's LPUSH or LPOP does not shift the head node's bytes).
+func TestListHeadRoomReused(t *testing.T) {
+	l := New()
+	vs := make([][]byte, 100)
+	for i := range vs {
+		vs[i] = []byte(fmt.Sprintf("v%03d", i))
+	}
+	l.PushBackAll(vs)
+	nd := l.nd(0)
+	whole := func() *byte { return unsafe.SliceData(nd.widen(nd.front)) }
+	buf, alloc, tail := whole(), nd.alloc(), unsafe.SliceData(nd.b[len(nd.b)-1:])
+	for range 10 {
+		l.PopFrontTo(nil)
+	}
+	if nd.front != 10*entryLen(4) || whole() != buf || unsafe.SliceData(nd.b[len(nd.b)-1:]) != tail {
+		t.Fatalf("after 10 pops: front %d (want %d), buffer moved %v, last byte moved %v",
+			nd.front, 10*entryLen(4), whole() != buf, unsafe.SliceData(nd.b[len(nd.b)-1:]) != tail)
+	}
+	for i := range 10 {
+		l.PushFront([]byte(fmt.Sprintf("w%03d", i)))
+	}
+	if nd.front != 0 || whole() != buf || nd.alloc() != alloc || unsafe.SliceData(nd.b[len(nd.b)-1:]) != tail {
+		t.Fatalf("after 10 pushes at the head: front %d, buffer moved %v, %d → %d bytes, last byte moved %v",
+			nd.front, whole() != buf, alloc, nd.alloc(), unsafe.SliceData(nd.b[len(nd.b)-1:]) != tail)
+	}
+	want := append([][]byte(nil), vs[10:]...)
+	for i := range 10 {
+		want = slices.Insert(want, 0, []byte(fmt.Sprintf("w%03d", i)))
+	}
+	check(t, l, want, "after the pushes")
+}
+
+// BenchmarkListQueue is a queue 10,000 long: push at one end, pop at the
+// other (LPUSH+RPOP, then RPUSH+LPOP).
+func BenchmarkListQueue(b *testing.B) {
+	v := []byte("a job of some 32 bytes, give or take")
+	for _, front := range []bool{true, false} {
+		b.Run(fmt.Sprintf("pushFront=%v", front), func(b *testing.B) {
+			l := New()
+			for range 10000 {
+				l.PushBack(v)
+			}
+			var dst []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				if front {
+					l.PushFront(v)
+					dst, _ = l.PopBackTo(dst[:0])
+				} else {
+					l.PushBack(v)
+					dst, _ = l.PopFrontTo(dst[:0])
+				}
+			}
+		})
 	}
 }

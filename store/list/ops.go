@@ -201,7 +201,7 @@ func (l *List) dropFront(k int) {
 		for j := 0; j < k; j++ {
 			_, p = readAt(nd.b, p)
 		}
-		nd.b = append(nd.b[:0], nd.b[p:]...)
+		nd.b, nd.front = nd.b[p:], nd.front+p // nothing moves
 		nd.n -= k
 		l.n -= k
 		l.shrink(0)
