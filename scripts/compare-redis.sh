@@ -16,6 +16,8 @@
 # preparation. MEMORY=0 skips the RSS-per-key measurement. Besides ops/s the table shows
 # requests per second of the server's CPU time (user+system, from
 # /proc/PID/stat), which a busy shared machine disturbs less.
+# REQUESTS16 sets the requests of the pipeline-16 runs (default: requests),
+# which otherwise last a tenth as long as the unpipelined ones.
 # BASELINE=<git revision> also builds cached at that revision and measures
 # it in every round as "base" (before/after under the same load).
 # SERVER_CPUS / CLIENT_CPUS (defaults 0 and 1) choose the cores (taskset
@@ -57,7 +59,9 @@ for r in $(seq "$rounds"); do
         if [ "$t" = evalsha ]; then
           what=(EVALSHA "$(redis-cli -p $port SCRIPT LOAD "$evalsha_src")" 1 key:__rand_int__ 100)
         fi
-        line=$(taskset -c "$client_cpus" redis-benchmark -p $port -c 50 -n "$requests" -P $P -r 100000 -d 32 \
+        n=$requests
+        [ "$P" = 16 ] && n=${REQUESTS16:-$requests}
+        line=$(taskset -c "$client_cpus" redis-benchmark -p $port -c 50 -n "$n" -P $P -r 100000 -d 32 \
           --csv "${what[@]}" 2>/dev/null | tail -n +2 | tail -n 1 | tr -d '"')
         [ "$t" = evalsha ] && [ -n "$line" ] && line="EVALSHA,${line#*,}"
         c1=$(cpu_ticks "$pid")
