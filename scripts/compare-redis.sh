@@ -18,6 +18,10 @@
 # /proc/PID/stat), which a busy shared machine disturbs less.
 # REQUESTS16 sets the requests of the pipeline-16 runs (default: requests),
 # which otherwise last a tenth as long as the unpipelined ones.
+# INTERLEAVE=1 runs every server of a round at once (all on SERVER_CPUS)
+# and each test on one after the other, so that a pair of runs is seconds
+# apart instead of minutes: on a machine whose speed drifts (this VM's
+# swings by a quarter between minutes) the paired ratios are steadier.
 # BASELINE=<git revision> also builds cached at that revision and measures
 # it in every round as "base" (before/after under the same load).
 # SERVER_CPUS / CLIENT_CPUS (defaults 0 and 1) choose the cores (taskset
@@ -44,32 +48,47 @@ if [ -n "${BASELINE:-}" ]; then
   servers="redis base cached"
 fi
 evalsha_src="redis.call('incr', KEYS[1]) redis.call('expire', KEYS[1], ARGV[1]) return 1"
-cport=$(freeport)
-rport=$(freeport)
+declare -A port_of pid_of
+for name in $servers; do port_of[$name]=$(freeport); done
+
+# bench NAME P T runs redis-benchmark's test T at pipeline P against the
+# running server NAME and appends its line to results.csv.
+bench() {
+  local name=$1 P=$2 t=$3 port=${port_of[$1]} pid=${pid_of[$1]} n=$requests c0 c1 line
+  [ "$P" = 16 ] && n=${REQUESTS16:-$requests}
+  c0=$(cpu_ticks "$pid")
+  local what=(-t "$t")
+  if [ "$t" = evalsha ]; then
+    what=(EVALSHA "$(redis-cli -p "$port" SCRIPT LOAD "$evalsha_src")" 1 key:__rand_int__ 100)
+  fi
+  line=$(taskset -c "$client_cpus" redis-benchmark -p "$port" -c 50 -n "$n" -P "$P" -r 100000 -d 32 \
+    --csv "${what[@]}" 2>/dev/null | tail -n +2 | tail -n 1 | tr -d '"')
+  [ "$t" = evalsha ] && [ -n "$line" ] && line="EVALSHA,${line#*,}"
+  c1=$(cpu_ticks "$pid")
+  [ -n "$line" ] && echo "$r,$name,$P,$line,$(python3 -c "print(($c1 - $c0) / $hz)")" >>"$out/results.csv"
+  return 0
+}
 
 echo "round,server,pipeline,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms,server_cpu_s" >"$out/results.csv"
 for r in $(seq "$rounds"); do
-  for name in $servers; do
-    port=$rport; [ $name != redis ] && port=$cport
-    start $name $port
+  if [ "${INTERLEAVE:-0}" = 1 ]; then
+    for name in $servers; do start $name "${port_of[$name]}"; pid_of[$name]=$pid; done
     for P in 1 16; do
       for t in ${tests//,/ }; do
-        c0=$(cpu_ticks "$pid")
-        what=(-t "$t")
-        if [ "$t" = evalsha ]; then
-          what=(EVALSHA "$(redis-cli -p $port SCRIPT LOAD "$evalsha_src")" 1 key:__rand_int__ 100)
-        fi
-        n=$requests
-        [ "$P" = 16 ] && n=${REQUESTS16:-$requests}
-        line=$(taskset -c "$client_cpus" redis-benchmark -p $port -c 50 -n "$n" -P $P -r 100000 -d 32 \
-          --csv "${what[@]}" 2>/dev/null | tail -n +2 | tail -n 1 | tr -d '"')
-        [ "$t" = evalsha ] && [ -n "$line" ] && line="EVALSHA,${line#*,}"
-        c1=$(cpu_ticks "$pid")
-        [ -n "$line" ] && echo "$r,$name,$P,$line,$(python3 -c "print(($c1 - $c0) / $hz)")" >>"$out/results.csv"
+        for name in $servers; do bench $name $P "$t"; done
       done
     done
-    stop $pid
-  done
+    for name in $servers; do stop "${pid_of[$name]}"; done
+  else
+    for name in $servers; do
+      start $name "${port_of[$name]}"
+      pid_of[$name]=$pid
+      for P in 1 16; do
+        for t in ${tests//,/ }; do bench $name $P "$t"; done
+      done
+      stop "$pid"
+    done
+  fi
 done
 
 rss_per_key() { # name port
@@ -92,19 +111,19 @@ for i in range(1000000):
 }
 echo "server,rss_bytes_per_key" >"$out/memory.csv"
 if [ "$memory" = 1 ]; then
-  rss_per_key redis $rport >>"$out/memory.csv"
-  rss_per_key cached $cport >>"$out/memory.csv"
+  rss_per_key redis "${port_of[redis]}" >>"$out/memory.csv"
+  rss_per_key cached "${port_of[cached]}" >>"$out/memory.csv"
 fi
 
-python3 - "$out/results.csv" "$out/memory.csv" "$requests" <<'PY'
+python3 - "$out/results.csv" "$out/memory.csv" "$requests" "${REQUESTS16:-$requests}" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 tests = sorted({(int(r["pipeline"]), r["test"]) for r in rows})
 base = any(r["server"] == "base" for r in rows)
-requests = int(sys.argv[3])
+requests = {1: int(sys.argv[3]), 16: int(sys.argv[4])}
 # Requests per second of server CPU time: what one core would serve; on a
 # machine other work shares it is steadier than ops/s.
-eff = lambda r: requests / max(float(r["server_cpu_s"]), 1e-9)
+eff = lambda r: requests[int(r["pipeline"])] / max(float(r["server_cpu_s"]), 1e-9)
 head = "| test | pipeline | redis ops/s (median) | cached ops/s (median) | cached/redis ops/s (median of paired ratios) | spread | cached/redis ops per server CPU-second (median of paired ratios) | p99 cached/redis (median of paired ratios) | redis p50/p99 ms | cached p50/p99 ms |"
 if base:
     head += " base/redis ops/s | base/redis ops per CPU-second | base p50/p99 ms |"
