@@ -50,6 +50,9 @@ var blockScenarios = []blockScenario{
 	{[][]string{{"BZMPOP", "0", "2", "{t}y", "{t}z", "MAX", "COUNT", "2"}}, [][]string{{"MULTI"}, {"ZADD", "{t}z", "1", "a"}, {"ZADD", "{t}y", "2", "b", "3", "c"}, {"EXEC"}}, []string{"{t}z", "{t}y"}},
 	// Each key goes first to the client blocked first on it.
 	{[][]string{{"BLPOP", "{t}a", "0"}, {"BLPOP", "{t}b", "{t}a", "0"}}, [][]string{{"MULTI"}, {"RPUSH", "{t}a", "x"}, {"RPUSH", "{t}b", "y"}, {"EXEC"}}, []string{"{t}a", "{t}b"}},
+	// A client behind another on a key waits for it across keys: the
+	// second is served from a, left x2 by the first, not from b.
+	{[][]string{{"BLPOP", "{t}a", "0"}, {"BLPOP", "{t}b", "{t}a", "0"}}, [][]string{{"MULTI"}, {"RPUSH", "{t}a", "x1", "x2"}, {"RPUSH", "{t}b", "y"}, {"EXEC"}}, []string{"{t}a", "{t}b"}},
 	// A served BRPOPLPUSH fills a key a client behind it also waits on:
 	// that client is served from the key signalled first (the one pushed
 	// to by then), not from the one the BRPOPLPUSH filled (found by
