@@ -67,7 +67,9 @@ func stressOp(s *Store, clk *fakeClock, r *rand.Rand, n int) error {
 	case 9:
 		tx := s.Lock(k)
 		tx.SetObject(db, k, TypeList, &fakeObj{n: n}, int64(r.IntN(500)), 0)
-		tx.Resize(db, k, int64(r.IntN(500)))
+		if e, ok := tx.LookupWrite(db, k); ok {
+			e.Resize(int64(r.IntN(500)))
+		}
 		tx.Unlock()
 	case 10:
 		tx := s.Lock(k)

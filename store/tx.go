@@ -450,14 +450,6 @@ func (tx *Tx) SetObject(db int, key []byte, t Type, obj any, size int64, expireA
 	sh.setLocked(tx.st.phys(db), key, h, slot, t, nil, obj, size, expireAt, tx.now, tx.lookedIn(sh))
 }
 
-// Resize records that key's object changed in place and now costs size bytes.
-// It does nothing for a missing key or a string.
-func (tx *Tx) Resize(db int, key []byte, size int64) {
-	if sh, i := tx.find(db, key); i != 0 {
-		Entry{sh: sh, i: i}.Resize(size)
-	}
-}
-
 // find locates key without expiry or stats.
 func (tx *Tx) find(db int, key []byte) (*shard, uint32) {
 	sh, h := tx.shard(key)
@@ -618,8 +610,8 @@ func (e Entry) Encoding() string {
 	return "raw"
 }
 
-// Resize is Tx.Resize of the entry's key without finding it again: its
-// object changed in place and now costs size bytes. It does nothing for a
+// Resize records that the entry's object changed in place and now costs
+// size bytes (the key is not looked up again). It does nothing for a
 // string.
 func (e Entry) Resize(size int64) {
 	if e.sh.rec(e.i).typ() == TypeString {

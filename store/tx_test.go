@@ -107,7 +107,7 @@ func TestEntryEncodingAndMemory(t *testing.T) {
 		t.Fatalf("object MemoryUsage %d", e.MemoryUsage())
 	}
 	before := s.UsedMemory()
-	tx.Resize(0, k, 3000)
+	e.Resize(3000)
 	tx.Unlock()
 	if got := s.UsedMemory() - before; got != 2000 {
 		t.Fatalf("Resize changed UsedMemory by %d", got)
