@@ -269,7 +269,7 @@ func (l *List) PushBack(v []byte) {
 		if nd.alloc() >= need {
 			nd.toStart()
 		} else {
-			l.setBuf(cnt-1, append(newBuf(grownCap(len(nd.b), need)), nd.b...))
+			l.setBuf(cnt-1, append(newBuf(l.growCap(cnt-1, len(nd.b), need, true)), nd.b...))
 		}
 	}
 	nd.b = appendEntry(nd.b, v) // within its capacity
@@ -280,8 +280,9 @@ func (l *List) PushBack(v []byte) {
 // PushBackAll appends vs (copied) in order, as PushBack on each, but grows
 // each node it fills once, for all of its new entries: a new node gets a
 // buffer of the exact size, so RPUSH of many elements copies nothing on the
-// way and leaves no slack.
+// way and leaves no slack. One element is pushed as PushBack does.
 func (l *List) PushBackAll(vs [][]byte) {
+	single := len(vs) == 1
 	for len(vs) > 0 {
 		cnt := l.nodes()
 		if cnt == 0 || !takes(l.nd(cnt-1), entryLen(len(vs[0]))) {
@@ -294,7 +295,7 @@ func (l *List) PushBackAll(vs [][]byte) {
 			if nd.alloc() >= size {
 				nd.toStart()
 			} else {
-				l.setBuf(cnt-1, append(newBuf(grownCap(len(nd.b), size)), nd.b...))
+				l.setBuf(cnt-1, append(newBuf(l.growCap(cnt-1, len(nd.b), size, single)), nd.b...))
 			}
 		}
 		for _, v := range vs[:k] {
@@ -310,13 +311,14 @@ func (l *List) PushBackAll(vs [][]byte) {
 // PushFront on each (so the last of vs becomes the head, as LPUSH does),
 // sizing buffers as PushBackAll.
 func (l *List) PushFrontAll(vs [][]byte) {
+	single := len(vs) == 1
 	for len(vs) > 0 {
 		if l.nodes() == 0 || !takes(l.nd(0), entryLen(len(vs[0]))) {
 			l.insertNode(0)
 		}
 		nd := l.nd(0)
 		k, size := fitting(nd, vs)
-		l.growHead(0, size-len(nd.b))
+		l.growHead(0, size-len(nd.b), single)
 		w := nd.b[:0]
 		for i := k - 1; i >= 0; i-- {
 			w = appendEntry(w, vs[i]) // within b's room: in place
@@ -348,15 +350,15 @@ func (l *List) PushFront(v []byte) {
 	if l.nodes() == 0 || !takes(l.nd(0), el) {
 		l.insertNode(0)
 	}
-	l.insertBytes(0, 0, v)
+	l.insertBytes(0, 0, v, true)
 }
 
 // growHead makes node i's b add bytes longer at its head, for the caller
 // to fill. The bytes come from the room before b; if there is too little,
 // the entries move to the end of the buffer when it is big enough, else to
-// the end of a new one (a new node's sized exactly, as PushBackAll's; a
-// growing one's by grownCap).
-func (l *List) growHead(i, add int) {
+// the end of a new one, sized by growCap (single: the bytes are one pushed
+// element).
+func (l *List) growHead(i, add int, single bool) {
 	nd := l.nd(i)
 	old := len(nd.b)
 	size := old + add
@@ -365,11 +367,7 @@ func (l *List) growHead(i, add int) {
 		nd.front -= add
 		return
 	}
-	c := size
-	if old > 0 {
-		c = grownCap(old, size)
-	}
-	buf := newBuf(c)
+	buf := newBuf(l.growCap(i, old, size, single))
 	buf = buf[:cap(buf)]
 	at := len(buf) - size
 	copy(buf[at+add:], nd.b)
@@ -377,12 +375,13 @@ func (l *List) growHead(i, add int) {
 	nd.b, nd.front = buf[at:], at
 }
 
-// insertBytes inserts entry v at byte offset p of node i.
-func (l *List) insertBytes(i, p int, v []byte) {
+// insertBytes inserts entry v at byte offset p of node i (single: as a push
+// at the list's head, see growCap).
+func (l *List) insertBytes(i, p int, v []byte, single bool) {
 	nd := l.nd(i)
 	el := entryLen(len(v))
 	if p == 0 {
-		l.growHead(i, el)
+		l.growHead(i, el, single)
 		appendEntry(nd.b[:0], v) // within b: in place
 		nd.n++
 		l.n++
@@ -407,6 +406,31 @@ func (l *List) insertBytes(i, p int, v []byte) {
 // whole Go size class that holds n (slices.Grow rounds up as append does),
 // so Size counts what the heap really hands out.
 func newBuf(n int) []byte { return slices.Grow([]byte(nil), n) }
+
+// growCap is the capacity for node i's buffer of old bytes that must hold
+// need bytes: a growing node's by grownCap, a new node's exactly, except
+// where one pushed element (single) starts a new end node of a list of
+// three nodes or more. That node starts as long as its neighbour, the node
+// that just filled: a long list fed one element at a time (a queue, a log)
+// keeps feeding it, and a node grown by halves from one entry to 8 KB is
+// allocated about three times over and copied as often on the way, garbage
+// that made the collector run several times a second under RPUSH. The
+// slack is one node at each end of a list at least twice a node long.
+func (l *List) growCap(i, old, need int, single bool) int {
+	if old > 0 {
+		return grownCap(old, need)
+	}
+	cnt := l.nodes()
+	if !single || cnt < 3 || i != 0 && i != cnt-1 {
+		return need
+	}
+	nb := l.nd(1)
+	if i != 0 {
+		nb = l.nd(i - 1)
+	}
+	maxBytes, _ := nodeLimit()
+	return max(need, min(len(nb.b), maxBytes))
+}
 
 // grownCap is the capacity for a node buffer of old bytes that must hold
 // need bytes after single pushes: half again as much as old (so a node is
@@ -556,7 +580,7 @@ func (l *List) Insert(idx int, v []byte) {
 		l.PushBack(v)
 	default:
 		ni, p := l.locate(idx)
-		l.insertBytes(ni, p, v)
+		l.insertBytes(ni, p, v, false)
 		l.split(ni)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -548,5 +549,61 @@ func BenchmarkListQueue(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A list fed one element at a time, once it has three nodes, starts each new
+// end node as long as the node that just filled, and fills it without
+// moving it to a bigger buffer: the pushes of a growing queue allocate each
+// node once, not about three times over.
+func TestListSinglePushesFillNewEndNodesInPlace(t *testing.T) {
+	push := map[string]func(l *List, v []byte){
+		"PushBack":     func(l *List, v []byte) { l.PushBack(v) },
+		"PushFront":    func(l *List, v []byte) { l.PushFront(v) },
+		"PushBackAll":  func(l *List, v []byte) { l.PushBackAll([][]byte{v}) },
+		"PushFrontAll": func(l *List, v []byte) { l.PushFrontAll([][]byte{v}) },
+	}
+	for name, fn := range push {
+		front := strings.Contains(name, "Front")
+		end := func(l *List) *node {
+			if front {
+				return l.nd(0)
+			}
+			return l.nd(l.nodes() - 1)
+		}
+		l := New()
+		v := bytes.Repeat([]byte("x"), 32)
+		var buf *byte
+		started := 0
+		for i := 0; l.nodes() < 8; i++ {
+			before := l.nodes()
+			fn(l, v)
+			nd := end(l)
+			whole := unsafe.SliceData(nd.widen(nd.front))
+			switch {
+			case l.nodes() != before && before >= 2:
+				next := l.nd(1)
+				if !front {
+					next = l.nd(l.nodes() - 2)
+				}
+				if nd.alloc() < len(next.b) {
+					t.Fatalf("%s: new end node %d has %d bytes of buffer, its neighbour filled %d", name, l.nodes(), nd.alloc(), len(next.b))
+				}
+				buf = whole
+				started++
+			case l.nodes() != before:
+				buf = nil
+			case buf != nil && whole != buf:
+				t.Fatalf("%s: end node %d moved to a new buffer at push %d (%d entries)", name, l.nodes(), i, nd.n)
+			}
+		}
+		if started != 6 {
+			t.Fatalf("%s: %d end nodes started full, want 6", name, started)
+		}
+		want := make([][]byte, l.Len())
+		for i := range want {
+			want[i] = v
+		}
+		check(t, l, want, name)
 	}
 }
