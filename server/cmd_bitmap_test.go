@@ -1,6 +1,9 @@
 package server
 
 import (
+	"fmt"
+	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -181,5 +184,42 @@ func TestBitmapTyped(t *testing.T) {
 		if err != nil || len(got) != 1 || got[0] != 1 {
 			t.Fatalf("resp%d BITFIELD_RO = %v %v", proto, got, err)
 		}
+	}
+}
+
+// TestBitfieldWritesInPlace checks that BITFIELD writes into a large
+// bitmap where it lies, as SETBIT does: a write allocates far less than
+// the value (it copied the whole value on every write before).
+func TestBitfieldWritesInPlace(t *testing.T) {
+	s := startServer(t, nil)
+	p := newPathConn(t, s)
+	const size = 4 << 20
+	if err := p.batch(respRequest("SETBIT", "bm", strconv.Itoa(size*8-1), "1")); err != nil {
+		t.Fatal(err)
+	}
+	req := respRequest("BITFIELD", "bm", "INCRBY", "u8", "#100", "1", "GET", "u8", "#100")
+	if err := p.batch(req); err != nil { // warm: buffers, the command cache
+		t.Fatal(err)
+	}
+	const n = 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		if err := p.batch(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if got, want := string(p.mc.out), fmt.Sprintf("*2\r\n:%d\r\n:%d\r\n", n+1, n+1); got != want {
+		t.Fatalf("reply %q, want %q", got, want)
+	}
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > size/8 {
+		t.Fatalf("%d bytes allocated per BITFIELD write on a %d-byte value: the value is copied", per, size)
+	}
+	if err := p.batch(respRequest("STRLEN", "bm")); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(p.mc.out); got != fmt.Sprintf(":%d\r\n", size) {
+		t.Fatalf("STRLEN %q, want %d", got, size)
 	}
 }

@@ -200,10 +200,20 @@ func bitfieldGeneric(c *kernel.Ctx, args [][]byte, readOnly bool) {
 	if tx == nil {
 		return
 	}
-	nv, results, changed := bitops.Apply(bitValue(e, found), ops)
-	if write && changed {
-		tx.SetString(c.DB(), args[1], nv, store.KeepTTL)
+	v, grown := bitValue(e, found), false
+	if write {
+		// In place, as SETBIT: the fields are written into the stored value,
+		// grown first (within its allocation when it can) to the farthest
+		// byte written, so a write to a large bitmap does not copy it.
+		need := bitops.WriteExtent(ops)
+		grown = !found || need > len(v)
+		if !found {
+			tx.SetString(c.DB(), args[1], nil, store.KeepTTL)
+		}
+		v, _ = tx.GrowString(c.DB(), args[1], need)
 	}
+	results, changed := bitops.ApplyInPlace(v, ops)
+	changed = changed || grown
 	tx.Unlock()
 	if write && changed {
 		c.PropagateAs(strWordBitfield, args) // BITFIELD_RO never writes, but keep one name

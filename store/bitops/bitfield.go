@@ -142,38 +142,38 @@ func HasWrite(ops []FieldOp) bool {
 	return false
 }
 
-// Apply executes ops in order against v (nil for a missing key) and returns
-// the resulting value, one Result per op, and whether the value changed.
-// v is not modified. Without writes nv is v. With writes nv is a new slice
-// grown with zero bytes to cover the farthest bit written (even by an op
-// that then fails under OVERFLOW FAIL, as Redis does); changed is true when
-// it grew or any written field took a different value: the handler then
-// stores nv and propagates the command. A failed op (OVERFLOW FAIL) yields
-// a null Result and writes nothing.
-func Apply(v []byte, ops []FieldOp) (nv []byte, results []Result, changed bool) {
-	nv = v
-	if HasWrite(ops) {
-		var need uint64
-		for _, op := range ops {
-			if op.Kind != FieldGet {
-				need = max(need, (op.Offset+uint64(op.Bits)-1)>>3+1)
-			}
+// WriteExtent returns how many bytes a value must have for ops' writes: up
+// to the byte of the farthest bit a SET or INCRBY names (even one that then
+// fails under OVERFLOW FAIL, as Redis grows the value before it checks), 0
+// without writes. The handler grows the value to it before ApplyInPlace.
+func WriteExtent(ops []FieldOp) int {
+	var need uint64
+	for _, op := range ops {
+		if op.Kind != FieldGet {
+			need = max(need, (op.Offset+uint64(op.Bits)-1)>>3+1)
 		}
-		nv = make([]byte, max(need, uint64(len(v))))
-		copy(nv, v)
-		changed = len(nv) > len(v)
 	}
+	return int(need)
+}
+
+// ApplyInPlace executes ops in order on p (nil for a missing key) and
+// returns one Result per op and whether a written field took a different
+// value. With writes, p must be at least WriteExtent(ops) long, and the
+// fields are written into it, so a large bitmap is not copied; without
+// writes p is only read (a GET past its end reads zeros). A failed op
+// (OVERFLOW FAIL) yields a null Result and writes nothing.
+func ApplyInPlace(p []byte, ops []FieldOp) (results []Result, changed bool) {
 	results = make([]Result, len(ops))
 	for i, op := range ops {
 		if op.Kind == FieldGet {
-			results[i] = Result{Value: getField(nv, op)}
+			results[i] = Result{Value: getField(p, op)}
 			continue
 		}
-		r, diff := writeField(nv, op)
+		r, diff := writeField(p, op)
 		results[i] = r
 		changed = changed || diff
 	}
-	return nv, results, changed
+	return results, changed
 }
 
 // getField reads the field op describes from p, zero-padded past its end.

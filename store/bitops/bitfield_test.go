@@ -16,7 +16,7 @@ func run(t *testing.T, v *[]byte, a ...string) []Result {
 	if err != "" {
 		t.Fatalf("BITFIELD %q: %s", a, err)
 	}
-	nv, res, _ := Apply(*v, ops)
+	nv, res, _ := apply(*v, ops)
 	*v = nv
 	return res
 }
@@ -59,28 +59,42 @@ func TestBitfieldDocs(t *testing.T) {
 	}
 }
 
+// apply runs ops as the BITFIELD handler does, on a copy of v (nil: a
+// missing key): grown to WriteExtent(ops) when ops write. It returns the
+// value after, the results, and whether the value grew or a field changed.
+func apply(v []byte, ops []FieldOp) (nv []byte, res []Result, changed bool) {
+	nv = v
+	if HasWrite(ops) {
+		nv = make([]byte, max(WriteExtent(ops), len(v)))
+		copy(nv, v)
+		changed = v == nil || len(nv) > len(v)
+	}
+	res, diff := ApplyInPlace(nv, ops)
+	return nv, res, changed || diff
+}
+
 func TestBitfieldFailGrows(t *testing.T) {
 	ops, _ := ParseBitfield(args("overflow", "fail", "set", "u8", "800", "999"), false)
-	nv, res, changed := Apply(nil, ops)
+	nv, res, changed := apply(nil, ops)
 	if len(nv) != 101 || !res[0].Null || !changed {
 		t.Fatalf("len %d res %v changed %v; Redis creates the 101-byte key", len(nv), res, changed)
 	}
-	nv2, _, changed := Apply(nv, ops)
+	nv2, _, changed := apply(nv, ops)
 	if changed || len(nv2) != 101 {
 		t.Fatalf("second FAIL changed=%v", changed)
 	}
 	ops, _ = ParseBitfield(args("get", "u8", "0"), false)
 	in := []byte{7}
-	nv, res, changed = Apply(in, ops)
+	nv, res, changed = apply(in, ops)
 	if &nv[0] != &in[0] || changed || res[0].Value != 7 {
-		t.Fatal("read-only Apply should return the input unchanged")
+		t.Fatal("read-only apply should return the input unchanged")
 	}
 	ops, _ = ParseBitfield(args("set", "u8", "0", "7"), false)
-	if _, _, changed = Apply(in, ops); changed {
+	if _, _, changed = apply(in, ops); changed {
 		t.Fatal("SET to the same value is no change")
 	}
 	if in[0] != 7 {
-		t.Fatal("Apply modified its input")
+		t.Fatal("apply modified its input")
 	}
 }
 
@@ -232,7 +246,7 @@ func TestBitfieldIncrVsBig(t *testing.T) {
 		op := FieldOp{Kind: FieldGet, Signed: signed, Bits: uint8(width), Offset: uint64(r.IntN(8))}
 		old := getField(v, op)
 		op.Kind, op.Value, op.Overflow = FieldIncrBy, incr, ow
-		nv, res, _ := Apply(v, []FieldOp{op})
+		nv, res, _ := apply(v, []FieldOp{op})
 		want, ok := refIncr(old, incr, signed, width, ow)
 		if !ok {
 			if !res[0].Null || !bytes.Equal(nv, v) {
@@ -261,7 +275,7 @@ func TestBitfieldSetVsBig(t *testing.T) {
 		ow := Overflow(r.IntN(3))
 		val := int64(r.Uint64()) >> r.IntN(64)
 		op := FieldOp{Kind: FieldSet, Signed: signed, Bits: uint8(width), Value: val, Overflow: ow}
-		nv, res, _ := Apply(nil, []FieldOp{op})
+		nv, res, _ := apply(nil, []FieldOp{op})
 		// SET checks the value as an increment from 0, except that
 		// unsigned fields see negative values as huge (Redis casts to
 		// uint64): SAT gives the maximum, WRAP the low bits.

@@ -261,7 +261,7 @@ func (m *model) bitfield(args [][]byte, ro bool) reply {
 		return errReply(e)
 	}
 	key := string(args[1])
-	nv, res, _ := Apply(m.keys[key], ops)
+	nv, res, _ := apply(m.keys[key], ops)
 	if HasWrite(ops) {
 		m.keys[key] = nv
 	}

@@ -11,9 +11,11 @@
 //
 // # Ownership
 //
-// No function modifies a value passed in. Functions that return a new value
-// ([SetBit], [Apply], [Op]) return a fresh slice, or the input itself when
-// nothing changed, as each function documents.
+// No function modifies a value passed in but those named InPlace
+// ([SetBitInPlace], [ApplyInPlace]), which write into the value the caller
+// gives them. Functions that return a new value ([SetBit], [Op]) return a
+// fresh slice, or the input itself when nothing changed, as each function
+// documents.
 //
 // # Usage
 //
@@ -37,8 +39,9 @@
 //     result deletes the destination, otherwise it is stored without TTL;
 //     reply len(result).
 //   - BITFIELD / BITFIELD_RO: ParseBitfield (which also yields the _RO
-//     error), then the key (WRONGTYPE), Apply; when HasWrite(ops) store nv
-//     (Redis creates the key even if every write failed), propagate when
+//     error), then the key (WRONGTYPE); when HasWrite(ops) grow the value
+//     (creating the key, even if every write then fails, as Redis does) to
+//     WriteExtent(ops), then ApplyInPlace; propagate when the value grew or
 //     changed; reply results (Null as a null bulk / RESP3 null).
 //   - LCS: both keys first (a non-string is ErrLCSKeysType, not
 //     WRONGTYPE; missing keys are ""), then ParseLCS, LCS.

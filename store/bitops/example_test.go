@@ -16,15 +16,16 @@ func ExampleBitCount() {
 	// Output: 17
 }
 
-func ExampleApply() {
+func ExampleApplyInPlace() {
 	argv := [][]byte{[]byte("INCRBY"), []byte("i5"), []byte("100"), []byte("1"), []byte("GET"), []byte("u4"), []byte("0")}
 	ops, errText := bitops.ParseBitfield(argv, false)
 	if errText != "" {
 		fmt.Println(errText)
 		return
 	}
-	nv, results, changed := bitops.Apply(nil, ops) // nil: the key is missing
-	fmt.Println(len(nv), results, changed)
+	v := make([]byte, bitops.WriteExtent(ops)) // a missing key, grown for the writes
+	results, changed := bitops.ApplyInPlace(v, ops)
+	fmt.Println(len(v), results, changed)
 	// Output: 14 [{1 false} {0 false}] true
 }
 

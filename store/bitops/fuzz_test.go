@@ -33,7 +33,7 @@ func FuzzParseBitfield(f *testing.F) {
 			t.Fatal("read-only accepted a write")
 		}
 		orig := bytes.Clone(value)
-		nv, res, changed := Apply(value, ops)
+		nv, res, changed := apply(value, ops)
 		if len(res) != len(ops) || len(nv) < len(value) || !bytes.Equal(value, orig) {
 			t.Fatalf("results %d ops %d, len %d -> %d", len(res), len(ops), len(value), len(nv))
 		}
