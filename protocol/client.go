@@ -255,6 +255,19 @@ func (r *Reader) Reads() uint64 { return r.reads }
 // Buffered returns the number of bytes read from the stream but not parsed.
 func (r *Reader) Buffered() int { return r.w - r.r }
 
+// Peek returns the bytes read from the stream and not yet parsed, without
+// reading more; valid until the next call on r. With Discard, a caller
+// that knows a frame's shape can parse a frame the buffer holds whole in
+// one pass (the replication stream's records).
+func (r *Reader) Peek() []byte { return r.buf[r.r:r.w] }
+
+// Discard consumes the first n bytes Peek returned (n <= Buffered).
+func (r *Reader) Discard(n int) { r.r += min(n, r.w-r.r) }
+
+// Limit returns the longest bulk string r accepts (MaxBulk, or its
+// default).
+func (r *Reader) Limit() int64 { return r.maxBulk() }
+
 // fill reads more bytes into the buffer, compacting or growing it so that at
 // least need unread bytes fit.
 func (r *Reader) fill(need int) error {

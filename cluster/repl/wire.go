@@ -144,6 +144,9 @@ type frameReader struct {
 	pooled   string
 	poolBuf  []byte
 	poolArgs [][]byte
+
+	slow   bool // tests: never take readPooledWhole
+	wholes int  // frames readPooledWhole read (tests)
 }
 
 // poolStart is the arena's first size: a few hundred records of small
@@ -215,6 +218,11 @@ func (p *progressReader) Read(b []byte) (int, error) {
 // frame named f.pooled, valid until releasePooled (a detached element of
 // a pooled frame is its own).
 func (f *frameReader) read() ([][]byte, error) {
+	if f.pooled != "" && !f.slow {
+		if args := f.readPooledWhole(); args != nil {
+			return args, nil
+		}
+	}
 	h, err := f.r.Next()
 	if err != nil {
 		return nil, err
@@ -311,6 +319,89 @@ func (f *frameReader) read() ([][]byte, error) {
 		args[k.i] = k.b
 	}
 	return args, nil
+}
+
+// wholeMaxArgs and wholeMaxBytes bound the frames readPooledWhole takes: a
+// record of a command with a few arguments and small values. Longer ones
+// (large values are copied in preemptible pieces) go the general way.
+const (
+	wholeMaxArgs  = 32
+	wholeMaxBytes = 64 << 10
+)
+
+// readPooledWhole reads a frame named f.pooled (a REC) that the reader's
+// buffer holds whole, in one pass over its bytes: the headers parsed in
+// a loop and the elements copied into the arena one after the other,
+// with no call per element. A replica's records are most of what it
+// reads, and reading them element by element (Reader.Next, then a copy
+// each) was a third of a replica's work per record (docs/performance.md,
+// "Stop 43"). It returns nil, consuming nothing, for anything else: a
+// frame of another name, one not yet buffered whole, any element that is
+// not a plain bulk string, a frame past the limits; read then takes the
+// general path, which parses it or reports what is wrong, as before.
+func (f *frameReader) readPooledWhole() [][]byte {
+	b := f.r.Peek()
+	n, i, ok := wholeLen(b, 0, '*')
+	if !ok || n < 1 || n > wholeMaxArgs || int64(n) > f.maxArgs {
+		return nil
+	}
+	var spans [2 * wholeMaxArgs]int // element i's payload is b[spans[2i]:spans[2i+1]]
+	total, limit := 0, f.r.Limit()
+	for e := range n {
+		k, at, ok := wholeLen(b, i, '$')
+		end := at + k
+		if !ok || int64(k) > limit || end+2 > len(b) || b[end] != '\r' || b[end+1] != '\n' {
+			return nil
+		}
+		spans[2*e], spans[2*e+1] = at, end
+		total += k
+		i = end + 2
+	}
+	if total > wholeMaxBytes || total > f.maxBytes || string(b[spans[0]:spans[1]]) != f.pooled {
+		return nil
+	}
+	if f.poolBuf == nil {
+		f.poolBuf = make([]byte, 0, poolStart)
+	}
+	if cap(f.poolBuf)-len(f.poolBuf) < total { // a new arena: the frames before keep theirs
+		f.poolBuf = make([]byte, 0, max(2*cap(f.poolBuf), poolStart, total))
+	}
+	if cap(f.poolArgs)-len(f.poolArgs) < n {
+		f.poolArgs = make([][]byte, 0, max(2*cap(f.poolArgs), n, 256))
+	}
+	f.poolArgs = f.poolArgs[:len(f.poolArgs)+n]
+	args := f.poolArgs[len(f.poolArgs)-n:]
+	buf := f.poolBuf
+	for e := range n {
+		at := len(buf)
+		buf = append(buf, b[spans[2*e]:spans[2*e+1]]...) // within the arena's room
+		args[e] = buf[at:len(buf):len(buf)]
+	}
+	f.poolBuf = buf
+	f.r.Discard(i)
+	f.wholes++
+	return args
+}
+
+// wholeLen parses the header at b[i:] of kind c ('*' or '$') with a
+// length of 1 to 9 digits and no leading zero (as Reader's fast path
+// takes them), and returns the length and where what follows starts.
+func wholeLen(b []byte, i int, c byte) (n, next int, ok bool) {
+	if i >= len(b) || b[i] != c {
+		return 0, 0, false
+	}
+	j := i + 1
+	for ; j < len(b) && j-i <= 9; j++ {
+		d := b[j]
+		if d < '0' || d > '9' {
+			break
+		}
+		n = n*10 + int(d-'0')
+	}
+	if j == i+1 || j+1 >= len(b) || b[j] != '\r' || b[j+1] != '\n' || (b[i+1] == '0' && j > i+2) {
+		return 0, 0, false
+	}
+	return n, j + 2, true
 }
 
 // keptElem is a frame element read into a slice of its own.

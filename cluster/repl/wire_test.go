@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
@@ -248,5 +249,134 @@ func TestAppendBulkUint(t *testing.T) {
 		if got := appendBulkInt(nil, v); string(got) != string(want) {
 			t.Errorf("appendBulkInt(%d) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// readerPair reads data through a frameReader as a replica's (pooled REC
+// frames, reused KEY frames) twice: fast may take readPooledWhole, slow
+// never does. Reader buffers of 64 bytes make frames straddle reads.
+func readerPair(data []byte, bufSize int) (fast, slow *frameReader) {
+	mk := func(noWhole bool) *frameReader {
+		fr := &frameReader{r: protocol.NewReaderSize(bytes.NewReader(data), bufSize), maxArgs: 64, maxBytes: 1 << 16,
+			reuse: fKey, pooled: fRec, slow: noWhole}
+		fr.r.MaxBulk = 1 << 12
+		fr.r.DetachFrom = 1 << 11
+		return fr
+	}
+	return mk(false), mk(true)
+}
+
+// sameFrames reads both readers to the end (or 200 frames) and fails at
+// the first frame, or error, that differs; it reports the frames read.
+func sameFrames(t testing.TB, fast, slow *frameReader) int {
+	for i := range 200 {
+		a, errA := fast.read()
+		b, errB := slow.read()
+		if (errA == nil) != (errB == nil) || errA != nil && errA.Error() != errB.Error() {
+			t.Fatalf("frame %d: error %v with the whole-frame path, %v without", i, errA, errB)
+		}
+		if errA != nil {
+			return i
+		}
+		if len(a) != len(b) {
+			t.Fatalf("frame %d: %d elements with the whole-frame path, %d without", i, len(a), len(b))
+		}
+		for j := range a {
+			if !bytes.Equal(a[j], b[j]) || cap(a[j]) != len(a[j]) && string(a[0]) == fRec {
+				t.Fatalf("frame %d element %d: %q (cap %d) with the whole-frame path, %q without", i, j, a[j], cap(a[j]), b[j])
+			}
+		}
+		if i%7 == 6 {
+			fast.releasePooled()
+			slow.releasePooled()
+		}
+	}
+	return 200
+}
+
+// TestFrameReaderWholeMatchesGeneral: REC frames read whole give what the
+// general path gives, for records of every size around the limits, mixed
+// with other frames, with frames cut at every place by a small buffer,
+// and malformed input gives the same error.
+func TestFrameReaderWholeMatchesGeneral(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 7))
+	var in []byte
+	for i := range 150 {
+		args := []string{"SET", fmt.Sprint("k", i)}
+		for range rng.IntN(4) {
+			args = append(args, strings.Repeat("v", []int{0, 1, 9, 10, 99, 1 << 11, 1<<11 - 1}[rng.IntN(7)]))
+		}
+		in = append(in, rec(uint64(i+1), 3, uint64(i+1), rng.IntN(2) == 0, args...)...)
+		switch rng.IntN(5) {
+		case 0:
+			in = appendFrame(in, fPos, uint64(i), 0)
+		case 1:
+			in = appendKey(in, 3, 0, []byte("key"), nil, []byte("val"), -1)
+		}
+	}
+	for _, size := range []int{64, 4 << 10, 1 << 16} {
+		fast, slow := readerPair(in, size)
+		if n := sameFrames(t, fast, slow); n < 150 {
+			t.Fatalf("buffer %d: %d frames read", size, n)
+		}
+		if size > 64 && fast.wholes < 75 {
+			t.Fatalf("buffer %d: %d of 150 records read whole", size, fast.wholes)
+		}
+	}
+	bad := [][]byte{
+		[]byte("*3\r\n$3\r\nREC\r\n$1\r\n1\r\n:5\r\n"),                              // not a bulk
+		[]byte("*2\r\n$3\r\nREC\r\n$01\r\n1\r\n"),                                   // leading zero
+		[]byte("*2\r\n$3\r\nREC\r\n$1\r\n1\n\r"),                                    // bad CRLF
+		[]byte("*2\r\n$3\r\nREC\r\n$5000\r\n" + strings.Repeat("x", 5000) + "\r\n"), // past MaxBulk
+		[]byte("*100\r\n$3\r\nREC\r\n"),                                             // past maxArgs
+		[]byte("*0\r\n"),
+		[]byte("*1\r\n$3\r\nREC\r"), // cut short
+	}
+	for _, b := range bad {
+		fast, slow := readerPair(b, 4<<10)
+		sameFrames(t, fast, slow)
+	}
+}
+
+// FuzzFrameReaderWhole: on any bytes, the whole-frame path reads what the
+// general path reads and fails where it fails.
+func FuzzFrameReaderWhole(f *testing.F) {
+	for _, s := range fuzzSeeds() {
+		f.Add(s)
+	}
+	f.Add(bytes.Join(fuzzSeeds(), nil))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, slow := readerPair(data, 64)
+		sameFrames(t, fast, slow)
+		fast, slow = readerPair(data, 4<<10)
+		sameFrames(t, fast, slow)
+	})
+}
+
+// BenchmarkFrameReaderRecords reads REC frames of 32-byte SETs as a
+// replica does, with and without the whole-frame path; ns/op is per
+// record.
+func BenchmarkFrameReaderRecords(b *testing.B) {
+	var in []byte
+	val := strings.Repeat("v", 32)
+	for i := range 1000 {
+		in = append(in, rec(uint64(i+1), 3, uint64(i+1), false, "SET", fmt.Sprintf("key:%012d", i), val)...)
+	}
+	for _, slow := range []bool{false, true} {
+		b.Run(fmt.Sprintf("whole=%v", !slow), func(b *testing.B) {
+			br := bytes.NewReader(in)
+			fr := &frameReader{r: protocol.NewReaderSize(br, 32<<10), maxArgs: 64, maxBytes: 1 << 20, pooled: fRec, slow: slow}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if i%1000 == 0 {
+					br.Reset(in)
+					fr.r.Reset(br)
+				}
+				if _, err := fr.read(); err != nil {
+					b.Fatal(err)
+				}
+				fr.releasePooled()
+			}
+		})
 	}
 }
