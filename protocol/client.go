@@ -375,28 +375,38 @@ func (r *Reader) fastNext() (Reply, bool) {
 	if r.slow || len(b) < 4 || (b[0] != '$' && b[0] != '*') {
 		return Reply{}, false
 	}
-	n, i := 0, 1
-	for ; i < len(b) && i <= 9; i++ { // up to 9 digits: no overflow, and within every limit's reach
-		c := b[i]
-		if c < '0' || c > '9' {
-			break
-		}
-		n = n*10 + int(c-'0')
-	}
-	if i == 1 || i+1 >= len(b) || b[i] != '\r' || b[i+1] != '\n' || (b[1] == '0' && i > 2) {
+	n, start, ok := ShortHeader(b)
+	if !ok {
 		return Reply{}, false
 	}
 	if b[0] == '*' {
-		r.r += i + 2
+		r.r += start
 		return Reply{Kind: KindArray, Int: int64(n)}, true
 	}
-	start := i + 2
 	end := start + n
 	if int64(n) > r.maxBulk() || (r.DetachFrom > 0 && n >= r.DetachFrom) || end+2 > len(b) || b[end] != '\r' || b[end+1] != '\n' {
 		return Reply{}, false
 	}
 	r.r += end + 2
 	return Reply{Kind: KindBulk, Str: b[start:end]}, true
+}
+
+// ShortHeader parses the length line at the start of b (a type byte, then
+// the length and CRLF) when the length has 1 to 9 digits and no sign or
+// leading zero: the shape of nearly every bulk string and array header,
+// parsed in one pass with no overflow to check. It returns the length and
+// the size of the line; ok is false for anything else (the caller then
+// takes its general path) or if b ends before the CRLF. It does not look
+// at the type byte.
+func ShortHeader(b []byte) (n, size int, ok bool) {
+	i := 1
+	for ; i < len(b) && i <= 9 && b[i]-'0' <= 9; i++ { // a byte: below '0' wraps past 9
+		n = n*10 + int(b[i]-'0')
+	}
+	if i == 1 || i > 2 && b[1] == '0' || len(b) < i+2 || string(b[i:i+2]) != "\r\n" {
+		return 0, 0, false
+	}
+	return n, i + 2, true
 }
 
 // maxBulk returns the longest bulk string r accepts (MaxBulk, or its

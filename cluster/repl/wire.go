@@ -383,25 +383,15 @@ func (f *frameReader) readPooledWhole() [][]byte {
 	return args
 }
 
-// wholeLen parses the header at b[i:] of kind c ('*' or '$') with a
-// length of 1 to 9 digits and no leading zero (as Reader's fast path
-// takes them), and returns the length and where what follows starts.
+// wholeLen parses the header at b[i:] of kind c ('*' or '$') in the
+// shape protocol.ShortHeader takes, and returns the length and where what
+// follows starts.
 func wholeLen(b []byte, i int, c byte) (n, next int, ok bool) {
 	if i >= len(b) || b[i] != c {
 		return 0, 0, false
 	}
-	j := i + 1
-	for ; j < len(b) && j-i <= 9; j++ {
-		d := b[j]
-		if d < '0' || d > '9' {
-			break
-		}
-		n = n*10 + int(d-'0')
-	}
-	if j == i+1 || j+1 >= len(b) || b[j] != '\r' || b[j+1] != '\n' || (b[i+1] == '0' && j > i+2) {
-		return 0, 0, false
-	}
-	return n, j + 2, true
+	n, size, ok := protocol.ShortHeader(b[i:])
+	return n, i + size, ok
 }
 
 // keptElem is a frame element read into a slice of its own.
