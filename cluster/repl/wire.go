@@ -331,10 +331,10 @@ const (
 
 // readPooledWhole reads a frame named f.pooled (a REC) that the reader's
 // buffer holds whole, in one pass over its bytes: the headers parsed in
-// a loop and the elements copied into the arena one after the other,
-// with no call per element. A replica's records are most of what it
-// reads, and reading them element by element (Reader.Next, then a copy
-// each) was a third of a replica's work per record (docs/performance.md,
+// a loop, then the elements copied into the arena one after the other. A
+// replica's records are most of what it reads, and reading them element
+// by element (Reader.Next, then the general path's checks and copy for
+// each) was a third of a replica session's time (docs/performance.md,
 // "Stop 43"). It returns nil, consuming nothing, for anything else: a
 // frame of another name, one not yet buffered whole, any element that is
 // not a plain bulk string, a frame past the limits; read then takes the
