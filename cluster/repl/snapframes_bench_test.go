@@ -31,12 +31,13 @@ func BenchmarkSnapshotFrames(b *testing.B) {
 	for b.Loop() {
 		r := &Replica{cfg: ReplicaConfig{Addr: "x"}.withDefaults(), ap: ap,
 			want: make([]bool, NumSlots), applied: make([]atomic.Uint64, NumSlots), hist: make([]atomic.Uint64, NumSlots),
-			state: make([]atomic.Uint32, NumSlots), sealed: make([]atomic.Uint64, NumSlots), loadErr: make([]bool, NumSlots)}
+			state: make([]atomic.Uint32, NumSlots), sealed: make([]atomic.Uint64, NumSlots), marked: make([]atomic.Uint64, NumSlots),
+			loadErr: make([]bool, NumSlots)}
 		for s := range slots {
 			r.want[s] = true
 			r.state[s].Store(slotWaiting)
 		}
-		fr := &frameReader{r: protocol.NewReaderSize(bytes.NewReader(in), 32<<10), maxArgs: 1<<20 + recFields, maxBytes: 1 << 30, reuse: fKey}
+		fr := &frameReader{r: protocol.NewReaderSize(bytes.NewReader(in), 32<<10), maxArgs: 1<<20 + recFields, maxBytes: 1 << 30, reuse: fKey, pooled: fRec} // as session
 		fr.r.MaxBulk = 512 << 20
 		for range slots * (perSlot + 2) {
 			args, err := fr.read()
