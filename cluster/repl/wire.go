@@ -345,6 +345,10 @@ func (f *frameReader) readPooledWhole() [][]byte {
 	if !ok || n < 1 || n > wholeMaxArgs || int64(n) > f.maxArgs {
 		return nil
 	}
+	// The name first: another frame (a snapshot's KEY) goes no further.
+	if k, at, ok := wholeLen(b, i, '$'); !ok || at+k > len(b) || string(b[at:at+k]) != f.pooled {
+		return nil
+	}
 	var spans [2 * wholeMaxArgs]int // element i's payload is b[spans[2i]:spans[2i+1]]
 	total, limit := 0, f.r.Limit()
 	for e := range n {
@@ -357,7 +361,7 @@ func (f *frameReader) readPooledWhole() [][]byte {
 		total += k
 		i = end + 2
 	}
-	if total > wholeMaxBytes || total > f.maxBytes || string(b[spans[0]:spans[1]]) != f.pooled {
+	if total > wholeMaxBytes || total > f.maxBytes {
 		return nil
 	}
 	if f.poolBuf == nil {
