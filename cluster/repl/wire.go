@@ -166,6 +166,20 @@ func (f *frameReader) releasePooled() {
 	}
 }
 
+// arenaSize is the capacity of a new arena that must take need bytes:
+// twice the last one's, at least poolStart.
+func (f *frameReader) arenaSize(need int) int { return max(2*cap(f.poolBuf), poolStart, need) }
+
+// takePoolArgs returns n argument slots for a pooled frame, from poolArgs
+// (grown into a new array when full: the frames before keep theirs).
+func (f *frameReader) takePoolArgs(n int) [][]byte {
+	if cap(f.poolArgs)-len(f.poolArgs) < n {
+		f.poolArgs = make([][]byte, 0, max(2*cap(f.poolArgs), n, 256))
+	}
+	f.poolArgs = f.poolArgs[:len(f.poolArgs)+n]
+	return f.poolArgs[len(f.poolArgs)-n:]
+}
+
 // newFrameReader returns a frameReader of c that ends the connection when
 // nothing arrives for timeout (0: never).
 func newFrameReader(c net.Conn, maxArgs int64, maxBulk int64, maxBytes int, timeout time.Duration) *frameReader {
@@ -275,7 +289,7 @@ func (f *frameReader) read() ([][]byte, error) {
 		// memmove that the collector's stop-the-world waits for.
 		need := len(e.Str) + min(64*(n-1-i), 4096)
 		if pooled && cap(buf)-len(buf) < need { // a new arena, not an array for this frame alone
-			nb := make([]byte, len(buf), max(2*cap(f.poolBuf), poolStart, len(buf)+need))
+			nb := make([]byte, len(buf), f.arenaSize(len(buf)+need))
 			copy(nb, buf)
 			buf, newArena = nb, true
 		}
@@ -302,11 +316,7 @@ func (f *frameReader) read() ([][]byte, error) {
 		} else {
 			f.poolBuf = f.poolBuf[:len(f.poolBuf)+len(buf)]
 		}
-		if cap(f.poolArgs)-len(f.poolArgs) < n {
-			f.poolArgs = make([][]byte, 0, max(2*cap(f.poolArgs), n, 256))
-		}
-		f.poolArgs = f.poolArgs[:len(f.poolArgs)+n]
-		args = f.poolArgs[len(f.poolArgs)-n:]
+		args = f.takePoolArgs(n)
 	default:
 		args = make([][]byte, n)
 	}
@@ -364,17 +374,10 @@ func (f *frameReader) readPooledWhole() [][]byte {
 	if total > wholeMaxBytes || total > f.maxBytes {
 		return nil
 	}
-	if f.poolBuf == nil {
-		f.poolBuf = make([]byte, 0, poolStart)
+	if cap(f.poolBuf)-len(f.poolBuf) < total { // a new arena (the first, or the frames before keep theirs)
+		f.poolBuf = make([]byte, 0, f.arenaSize(total))
 	}
-	if cap(f.poolBuf)-len(f.poolBuf) < total { // a new arena: the frames before keep theirs
-		f.poolBuf = make([]byte, 0, max(2*cap(f.poolBuf), poolStart, total))
-	}
-	if cap(f.poolArgs)-len(f.poolArgs) < n {
-		f.poolArgs = make([][]byte, 0, max(2*cap(f.poolArgs), n, 256))
-	}
-	f.poolArgs = f.poolArgs[:len(f.poolArgs)+n]
-	args := f.poolArgs[len(f.poolArgs)-n:]
+	args := f.takePoolArgs(n)
 	buf := f.poolBuf
 	for e := range n {
 		at := len(buf)
