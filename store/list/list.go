@@ -350,7 +350,7 @@ func (l *List) PushFront(v []byte) {
 	if l.nodes() == 0 || !takes(l.nd(0), el) {
 		l.insertNode(0)
 	}
-	l.insertBytes(0, 0, v, true)
+	l.insertBytes(0, 0, v)
 }
 
 // growHead makes node i's b add bytes longer at its head, for the caller
@@ -375,13 +375,14 @@ func (l *List) growHead(i, add int, single bool) {
 	nd.b, nd.front = buf[at:], at
 }
 
-// insertBytes inserts entry v at byte offset p of node i (single: as a push
-// at the list's head, see growCap).
-func (l *List) insertBytes(i, p int, v []byte, single bool) {
+// insertBytes inserts entry v at byte offset p of node i. At p 0 it is one
+// element pushed at the node's head: only PushFront gives it a new node
+// (Insert's node holds entries), which growCap may size as its neighbour.
+func (l *List) insertBytes(i, p int, v []byte) {
 	nd := l.nd(i)
 	el := entryLen(len(v))
 	if p == 0 {
-		l.growHead(i, el, single)
+		l.growHead(i, el, true)
 		appendEntry(nd.b[:0], v) // within b: in place
 		nd.n++
 		l.n++
@@ -580,7 +581,7 @@ func (l *List) Insert(idx int, v []byte) {
 		l.PushBack(v)
 	default:
 		ni, p := l.locate(idx)
-		l.insertBytes(ni, p, v, false)
+		l.insertBytes(ni, p, v)
 		l.split(ni)
 	}
 }
