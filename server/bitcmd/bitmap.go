@@ -57,19 +57,13 @@ func setbitCommand(c *kernel.Ctx, args [][]byte) {
 	if tx == nil {
 		return
 	}
-	db := c.DB()
 	v := bitValue(e, found)
 	old := bitops.GetBit(v, off)
 	changed := !found || int(off>>3) >= len(v) || old != bit
 	if changed {
-		// In place: the store grows the value within its allocation when it
-		// can, so setting bits of a large bitmap does not copy it, and a new
-		// key's zeros are not written (their pages stay out of RSS).
-		if !found {
-			tx.SetString(db, args[1], nil, store.KeepTTL)
-		}
-		w, _ := tx.GrowString(db, args[1], int(off>>3)+1)
-		bitops.SetBitInPlace(w, off, bit)
+		// In place: setting bits of a large bitmap does not copy it, and a
+		// new key's zeros are not written (their pages stay out of RSS).
+		bitops.SetBitInPlace(stringcmd.GrowValue(c, tx, args[1], found, int(off>>3)+1), off, bit)
 	}
 	tx.Unlock()
 	if changed {
@@ -201,16 +195,10 @@ func bitfieldGeneric(c *kernel.Ctx, args [][]byte, readOnly bool) {
 		return
 	}
 	v, grown := bitValue(e, found), false
-	if write {
-		// In place, as SETBIT: the fields are written into the stored value,
-		// grown first (within its allocation when it can) to the farthest
-		// byte written, so a write to a large bitmap does not copy it.
+	if write { // in place, as SETBIT: grown first to the farthest byte written
 		need := bitops.WriteExtent(ops)
 		grown = !found || need > len(v)
-		if !found {
-			tx.SetString(c.DB(), args[1], nil, store.KeepTTL)
-		}
-		v, _ = tx.GrowString(c.DB(), args[1], need)
+		v = stringcmd.GrowValue(c, tx, args[1], found, need)
 	}
 	results, changed := bitops.ApplyInPlace(v, ops)
 	changed = changed || grown

@@ -201,6 +201,19 @@ func getsetCommand(c *kernel.Ctx, args [][]byte) {
 	}
 }
 
+// GrowValue returns key's string value grown with zero bytes to at least n
+// bytes, for the caller to write into where it lies (store.Tx.GrowString:
+// within its allocation while it has room, so writing into a large value
+// does not copy it), after creating the key empty when the caller's
+// lookup did not find it. SETRANGE, SETBIT and BITFIELD write this way.
+func GrowValue(c *kernel.Ctx, tx *store.Tx, key []byte, found bool, n int) []byte {
+	if !found {
+		tx.SetString(c.DB(), key, nil, store.KeepTTL)
+	}
+	v, _ := tx.GrowString(c.DB(), key, n)
+	return v
+}
+
 // LookupString locks key and finds it for reading. It replies WRONGTYPE
 // (and unlocks) for a non-string; tx is nil then. found false is a missing
 // key, with tx still locked.

@@ -132,11 +132,7 @@ func setrangeCommand(c *kernel.Ctx, args [][]byte) {
 		c.Err(protocol.ErrStringTooLong)
 		return
 	}
-	db := c.DB()
-	if !found { // a new key: the store's zeros up to off, then val
-		tx.SetString(db, args[1], nil, store.KeepTTL)
-	}
-	v, _ := tx.GrowString(db, args[1], int(off)+len(val))
+	v := GrowValue(c, tx, args[1], found, int(off)+len(val)) // a new key: the store's zeros up to off, then val
 	copy(v[off:], val)
 	n := len(v)
 	tx.Unlock()
