@@ -197,7 +197,7 @@ func bitfieldGeneric(c *kernel.Ctx, args [][]byte, readOnly bool) {
 	v, grown := bitValue(e, found), false
 	if write { // in place, as SETBIT: grown first to the farthest byte written
 		need := bitops.WriteExtent(ops)
-		grown = !found || need > len(v)
+		grown = need > len(v) // need >= 1: a missing key grows too
 		v = stringcmd.GrowValue(c, tx, args[1], found, need)
 	}
 	results, changed := bitops.ApplyInPlace(v, ops)

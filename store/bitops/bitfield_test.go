@@ -67,7 +67,7 @@ func apply(v []byte, ops []FieldOp) (nv []byte, res []Result, changed bool) {
 	if HasWrite(ops) {
 		nv = make([]byte, max(WriteExtent(ops), len(v)))
 		copy(nv, v)
-		changed = v == nil || len(nv) > len(v)
+		changed = len(nv) > len(v)
 	}
 	res, diff := ApplyInPlace(nv, ops)
 	return nv, res, changed || diff
