@@ -94,6 +94,7 @@ done
 rss_per_key() { # name port
   start "$1" "$2"
   local before after
+  settle
   before=$(rss_kb "$pid")
   python3 -c '
 import sys

@@ -62,6 +62,13 @@ await_ping() {
 # stop PID ends a server start started.
 stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
 
+# settle waits until a server just started has settled to its idle RSS:
+# cached drops the start-up pages of its code from RSS one second after it
+# starts (server/exepages_linux.go), ~9 MiB of a plain `go build`, so an
+# RSS taken before that is no baseline (a growth from it read 8 B per list
+# element where the data alone is 16). bench/server.sh waits the same.
+settle() { sleep 1.5; }
+
 # rss_kb PID prints the process's resident set size in KiB.
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 

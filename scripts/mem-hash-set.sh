@@ -42,6 +42,7 @@ measure() { # server kind -> "bytes_per_elem memory_usage"
   port=$(freeport)
   start "$1" "$port"
   key=bighash; [ "$2" = set ] && key=bigset
+  settle
   before=$(rss_kb "$pid")
   gen "$2" | redis-cli -p "$port" --pipe >/dev/null
   redis-cli -p "$port" MEMORY PURGE >/dev/null 2>&1 || true

@@ -16,6 +16,7 @@ measure() { # name -> "name,bytes_per_elem,memory_usage_per_elem"
   local port before after usage
   port=$(freeport)
   start "$1" "$port"
+  settle
   before=$(rss_kb "$pid")
   python3 -c '
 import sys

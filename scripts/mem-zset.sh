@@ -30,6 +30,7 @@ per_member() { # name -> bytes per member on stdout
   local port before after card
   port=$(freeport)
   start "$1" "$port"
+  settle
   before=$(rss_kb "$pid")
   load "$port"
   redis-cli -p "$port" MEMORY PURGE >/dev/null 2>&1 || true
