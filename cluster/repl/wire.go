@@ -145,8 +145,8 @@ type frameReader struct {
 	poolBuf  []byte
 	poolArgs [][]byte
 
-	slow   bool // tests: never take readPooledWhole
-	wholes int  // frames readPooledWhole read (tests)
+	slow   bool // tests: never take readWhole
+	wholes int  // frames readWhole read (tests)
 }
 
 // poolStart is the arena's first size: a few hundred records of small
@@ -232,8 +232,8 @@ func (p *progressReader) Read(b []byte) (int, error) {
 // frame named f.pooled, valid until releasePooled (a detached element of
 // a pooled frame is its own).
 func (f *frameReader) read() ([][]byte, error) {
-	if f.pooled != "" && !f.slow {
-		if args := f.readPooledWhole(); args != nil {
+	if (f.pooled != "" || f.reuse != "") && !f.slow {
+		if args := f.readWhole(); args != nil {
 			return args, nil
 		}
 	}
@@ -331,32 +331,42 @@ func (f *frameReader) read() ([][]byte, error) {
 	return args, nil
 }
 
-// wholeMaxArgs and wholeMaxBytes bound the frames readPooledWhole takes: a
-// record of a command with a few arguments and small values. Longer ones
-// (large values are copied in preemptible pieces) go the general way.
+// wholeMaxArgs and wholeMaxBytes bound the frames readWhole takes: a
+// record of a command with a few arguments and small values, a snapshot's
+// key with a small value. Longer ones (large values are copied in
+// preemptible pieces) go the general way.
 const (
 	wholeMaxArgs  = 32
 	wholeMaxBytes = 64 << 10
 )
 
-// readPooledWhole reads a frame named f.pooled (a REC) that the reader's
-// buffer holds whole, in one pass over its bytes: the headers parsed in
-// a loop, then the elements copied into the arena one after the other. A
-// replica's records are most of what it reads, and reading them element
-// by element (Reader.Next, then the general path's checks and copy for
-// each) was a third of a replica session's time (docs/performance.md,
-// "Stop 43"). It returns nil, consuming nothing, for anything else: a
-// frame of another name, one not yet buffered whole, any element that is
-// not a plain bulk string, a frame past the limits; read then takes the
-// general path, which parses it or reports what is wrong, as before.
-func (f *frameReader) readPooledWhole() [][]byte {
+// readWhole reads a frame named f.pooled (a REC) or f.reuse (a snapshot's
+// KEY) that the reader's buffer holds whole, in one pass over its bytes:
+// the headers parsed in a loop, then a pooled frame's elements copied into
+// the arena one after the other, and a reused frame's left where they are,
+// in the reader's buffer, which the next read may overwrite (as read's
+// contract for f.reuse says). A replica's records, and a loading
+// replica's keys, are most of what it reads, and reading them element by
+// element (Reader.Next, then the general path's checks and copy for each)
+// was a third of a replica session's time (docs/performance.md, "Stop
+// 43"). It returns nil, consuming nothing, for anything else: a frame of
+// another name, one not yet buffered whole, any element that is not a
+// plain bulk string, a frame past the limits; read then takes the general
+// path, which parses it or reports what is wrong, as before.
+func (f *frameReader) readWhole() [][]byte {
 	b := f.r.Peek()
 	n, i, ok := wholeLen(b, 0, '*')
 	if !ok || n < 1 || n > wholeMaxArgs || int64(n) > f.maxArgs {
 		return nil
 	}
-	// The name first: another frame (a snapshot's KEY) goes no further.
-	if k, at, ok := wholeLen(b, i, '$'); !ok || at+k > len(b) || string(b[at:at+k]) != f.pooled {
+	// The name first: another frame goes no further.
+	k, at, ok := wholeLen(b, i, '$')
+	if !ok || at+k > len(b) {
+		return nil
+	}
+	name := b[at : at+k]
+	pooled := f.pooled != "" && string(name) == f.pooled
+	if !pooled && (f.reuse == "" || string(name) != f.reuse) {
 		return nil
 	}
 	var spans [2 * wholeMaxArgs]int // element i's payload is b[spans[2i]:spans[2i+1]]
@@ -374,19 +384,38 @@ func (f *frameReader) readPooledWhole() [][]byte {
 	if total > wholeMaxBytes || total > f.maxBytes {
 		return nil
 	}
+	var args [][]byte
+	if pooled {
+		args = f.copyToArena(b, spans[:2*n], total)
+	} else {
+		if cap(f.reuseArgs) < n {
+			f.reuseArgs = make([][]byte, n)
+		}
+		args = f.reuseArgs[:n]
+		for e := range args {
+			args[e] = b[spans[2*e]:spans[2*e+1]:spans[2*e+1]]
+		}
+	}
+	f.r.Discard(i)
+	f.wholes++
+	return args
+}
+
+// copyToArena copies the elements b[spans[2i]:spans[2i+1]], total bytes
+// in all, into the arena one after the other and returns them as a pooled
+// frame's arguments.
+func (f *frameReader) copyToArena(b []byte, spans []int, total int) [][]byte {
 	if cap(f.poolBuf)-len(f.poolBuf) < total { // a new arena (the first, or the frames before keep theirs)
 		f.poolBuf = make([]byte, 0, f.arenaSize(total))
 	}
-	args := f.takePoolArgs(n)
+	args := f.takePoolArgs(len(spans) / 2)
 	buf := f.poolBuf
-	for e := range n {
+	for e := range args {
 		at := len(buf)
 		buf = append(buf, b[spans[2*e]:spans[2*e+1]]...) // within the arena's room
 		args[e] = buf[at:len(buf):len(buf)]
 	}
 	f.poolBuf = buf
-	f.r.Discard(i)
-	f.wholes++
 	return args
 }
 

@@ -253,8 +253,8 @@ func TestAppendBulkUint(t *testing.T) {
 }
 
 // readerPair reads data through a frameReader as a replica's (pooled REC
-// frames, reused KEY frames) twice: fast may take readPooledWhole, slow
-// never does. Reader buffers of 64 bytes make frames straddle reads.
+// frames, reused KEY frames) twice: fast may take readWhole, slow never
+// does. Reader buffers of 64 bytes make frames straddle reads.
 func readerPair(data []byte, bufSize int) (fast, slow *frameReader) {
 	mk := func(noWhole bool) *frameReader {
 		fr := &frameReader{r: protocol.NewReaderSize(bytes.NewReader(data), bufSize), maxArgs: 64, maxBytes: 1 << 16,
@@ -282,7 +282,7 @@ func sameFrames(t testing.TB, fast, slow *frameReader) int {
 			t.Fatalf("frame %d: %d elements with the whole-frame path, %d without", i, len(a), len(b))
 		}
 		for j := range a {
-			if !bytes.Equal(a[j], b[j]) || cap(a[j]) != len(a[j]) && string(a[0]) == fRec {
+			if !bytes.Equal(a[j], b[j]) || cap(a[j]) != len(a[j]) && (string(a[0]) == fRec || string(a[0]) == fKey) {
 				t.Fatalf("frame %d element %d: %q (cap %d) with the whole-frame path, %q without", i, j, a[j], cap(a[j]), b[j])
 			}
 		}
@@ -294,13 +294,14 @@ func sameFrames(t testing.TB, fast, slow *frameReader) int {
 	return 200
 }
 
-// TestFrameReaderWholeMatchesGeneral: REC frames read whole give what the
-// general path gives, for records of every size around the limits, mixed
-// with other frames, with frames cut at every place by a small buffer,
-// and malformed input gives the same error.
+// TestFrameReaderWholeMatchesGeneral: REC and KEY frames read whole give
+// what the general path gives, for records and keys of every size around
+// the limits, mixed with other frames, with frames cut at every place by a
+// small buffer, and malformed input gives the same error.
 func TestFrameReaderWholeMatchesGeneral(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 7))
 	var in []byte
+	keys := 0
 	for i := range 150 {
 		args := []string{"SET", fmt.Sprint("k", i)}
 		for range rng.IntN(4) {
@@ -310,18 +311,31 @@ func TestFrameReaderWholeMatchesGeneral(t *testing.T) {
 		switch rng.IntN(5) {
 		case 0:
 			in = appendFrame(in, fPos, uint64(i), 0)
-		case 1:
-			in = appendKey(in, 3, 0, []byte("key"), nil, []byte("val"), -1)
+		case 1, 2:
+			val := strings.Repeat("p", []int{0, 3, 99, 1<<11 - 1, 1 << 11}[rng.IntN(5)])
+			in = appendKey(in, 3, 0, fmt.Append(nil, "key", i), nil, []byte(val), int64(rng.IntN(3))-1)
+			keys++
 		}
 	}
 	for _, size := range []int{64, 4 << 10, 1 << 16} {
 		fast, slow := readerPair(in, size)
-		if n := sameFrames(t, fast, slow); n < 150 {
+		if n := sameFrames(t, fast, slow); n < 150+keys {
 			t.Fatalf("buffer %d: %d frames read", size, n)
 		}
-		if size > 64 && fast.wholes < 75 {
-			t.Fatalf("buffer %d: %d of 150 records read whole", size, fast.wholes)
+		if size > 64 && fast.wholes < (150+keys)/2 {
+			t.Fatalf("buffer %d: %d of %d records and keys read whole", size, fast.wholes, 150+keys)
 		}
+	}
+	// A snapshot's keys, buffered whole, are read whole (in the reader's
+	// buffer: all but the first, read before anything was buffered), and
+	// as the general path reads them.
+	var snap []byte
+	for i := range 50 {
+		snap = appendKey(snap, 7, 0, fmt.Append(nil, "key:", i), nil, bytes.Repeat([]byte{'p'}, 33), int64(i))
+	}
+	fast, slow := readerPair(snap, 1<<16)
+	if n := sameFrames(t, fast, slow); n != 50 || fast.wholes != 49 {
+		t.Fatalf("%d frames read, %d of them whole; want 50 and 49", n, fast.wholes)
 	}
 	bad := [][]byte{
 		[]byte("*3\r\n$3\r\nREC\r\n$1\r\n1\r\n:5\r\n"),                              // not a bulk
@@ -330,7 +344,10 @@ func TestFrameReaderWholeMatchesGeneral(t *testing.T) {
 		[]byte("*2\r\n$3\r\nREC\r\n$5000\r\n" + strings.Repeat("x", 5000) + "\r\n"), // past MaxBulk
 		[]byte("*100\r\n$3\r\nREC\r\n"),                                             // past maxArgs
 		[]byte("*0\r\n"),
-		[]byte("*1\r\n$3\r\nREC\r"), // cut short
+		[]byte("*1\r\n$3\r\nREC\r"),                                                 // cut short
+		[]byte("*3\r\n$3\r\nKEY\r\n$1\r\n1\r\n:5\r\n"),                              // not a bulk
+		[]byte("*2\r\n$3\r\nKEY\r\n$5000\r\n" + strings.Repeat("x", 5000) + "\r\n"), // past MaxBulk
+		[]byte("*2\r\n$3\r\nKEY\r\n$2\r\nab\r"),                                     // cut short
 	}
 	for _, b := range bad {
 		fast, slow := readerPair(b, 4<<10)
