@@ -441,7 +441,7 @@ func (r *Replica) run() {
 			return
 		}
 		r.reconnects.Add(1)
-		r.cfg.Logger.Info("replication link down", "primary", r.cfg.Addr, "err", err, "retry_in", backoff)
+		r.cfg.Logger.Info("replication link down", "primary_addr", r.cfg.Addr, "err", err, "retry_in", backoff)
 		d := time.Duration(float64(backoff) * (0.75 + 0.5*rand.Float64()))
 		t := time.NewTimer(d)
 		select {
@@ -592,7 +592,7 @@ func (r *Replica) readWelcome(fr *frameReader, want []bool) error {
 		}
 	}
 	r.partialSlots.Add(n[1])
-	r.cfg.Logger.Info("replication sync", "primary", r.cfg.Addr, "slots_resumed", n[1], "slots_full", n[2])
+	r.cfg.Logger.Info("replication sync", "primary_addr", r.cfg.Addr, "slots_resumed", n[1], "slots_full", n[2])
 	return nil
 }
 

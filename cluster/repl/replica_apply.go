@@ -82,7 +82,7 @@ func (r *Replica) handleRec(args [][]byte) error {
 			r.dups.Add(1)
 		case seq != last+1:
 			r.gaps.Add(1)
-			r.cfg.Logger.Warn("replication gap", "primary", r.cfg.Addr, "slot", s, "applied", last, "got", seq)
+			r.cfg.Logger.Warn("replication gap", "primary_addr", r.cfg.Addr, "slot", s, "applied", last, "got", seq)
 			if err := r.sendResync(s); err != nil {
 				return err
 			}
@@ -114,7 +114,7 @@ func (r *Replica) endUnit() error {
 			r.unit = unit[:0]
 		}()
 		if err := r.ap.Apply(unit); err != nil {
-			r.cfg.Logger.Warn("replication apply failed", "primary", r.cfg.Addr, "err", err)
+			r.cfg.Logger.Warn("replication apply failed", "primary_addr", r.cfg.Addr, "err", err)
 			for _, rec := range unit {
 				if r.state[rec.Slot].Load() == slotLive {
 					if err := r.sendResync(rec.Slot); err != nil {
