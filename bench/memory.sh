@@ -3,7 +3,9 @@
 # side, one fresh process of each per scenario. Prints a markdown table.
 #
 #   steady state  SETs over a fixed key space with redis-benchmark -r, a 3 s
-#                 rest, no MEMORY PURGE: RSS growth per key
+#                 rest, no MEMORY PURGE: RSS growth per key, and the growth
+#                 of anonymous memory alone (RssAnon: without the code
+#                 pages a load maps back, see anon in bench/server.sh)
 #   maxmemory     allkeys-lru under more data than fits: peak RSS while
 #                 writing, sampled every 100 ms, against 1.25 × maxmemory + 16 MiB
 #   shift         the same bound while the value size changes between phases
@@ -59,22 +61,26 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%
 
 # steady N R D: N SETs of D-byte values over R random keys; bytes per key.
 steady() {
-	local n=$1 r=$2 d=$3 out=()
+	local n=$1 r=$2 d=$3 out=() anons=()
 	for srv in redis cached; do
 		local port
 		port=$(port_of $srv)
 		start $srv "$port"
-		local before after keys
+		local before after keys abefore aafter
 		settle
 		before=$(rss)
+		abefore=$(anon)
 		redis-benchmark -p "$port" -t set -n "$n" -r "$r" -d "$d" -P 16 -c 50 -q >/dev/null 2>&1
 		sleep 3
 		after=$(rss)
+		aafter=$(anon)
 		keys=$(redis-cli -p "$port" dbsize)
 		out+=("$(awk -v a="$after" -v b="$before" -v k="$keys" 'BEGIN { printf "%.0f", (a - b) / k }')")
+		anons+=("$(awk -v a="$aafter" -v b="$abefore" -v k="$keys" 'BEGIN { printf "%.0f", (a - b) / k }')")
 		stop
 	done
 	row "steady: $n SETs, $r keys, ${d}-byte values (B/key)" "${out[0]}" "${out[1]}" "$(ratio "${out[1]}" "${out[0]}")"
+	row "steady, anonymous memory alone (B/key)" "${anons[0]}" "${anons[1]}" "$(ratio "${anons[1]}" "${anons[0]}")"
 }
 
 # mib BYTES: whole MiB.

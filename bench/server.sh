@@ -15,6 +15,7 @@
 #                                     so RSS growth from then on is the data's
 #   stop                              ends it
 #   rss                               its resident set in bytes
+#   anon                              the anonymous part of it (RssAnon)
 #   cpu                               its utime+stime in clock ticks
 tmp=$(mktemp -d)
 sh scripts/build-static.sh "$tmp/cached"
@@ -51,5 +52,10 @@ stop() {
 }
 
 rss() { awk '/^VmRSS:/ {printf "%.0f\n", $2 * 1024}' "/proc/$pid/status"; } # %.0f: mawk prints large numbers as 2.2e+09
+
+# anon: the anonymous part of rss (RssAnon), without the pages of files:
+# the executable's code a load maps back is counted for cached only
+# (scripts/lib.sh, anon_kb).
+anon() { awk '/^RssAnon:/ {printf "%.0f\n", $2 * 1024}' "/proc/$pid/status"; }
 
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }

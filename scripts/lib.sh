@@ -72,6 +72,16 @@ settle() { sleep 1.5; }
 # rss_kb PID prints the process's resident set size in KiB.
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
+# anon_kb PID prints the anonymous part of it (RssAnon), in KiB: RSS less
+# the pages of files, the executable's code among them. A load maps back
+# the code it runs, and cached's loaded code pages (~5 MiB, the kernel
+# mapping up to 64 KiB around each fault) left RSS only after its exe drop
+# (server/exepages_linux.go, every 10 s), while redis-server's were
+# resident from its start: RSS growth counts them for cached only, a fixed
+# cost that reads as ~5 B an element in a 1,000,000-element load. Both
+# columns are printed (docs/performance.md, "Stop 44").
+anon_kb() { awk '/RssAnon/ {print $2}' "/proc/$1/status"; }
+
 # hz and cpu_ticks PID: a process's user+system CPU time in clock ticks
 # (/proc/PID/stat), hz ticks per second.
 hz=$(getconf CLK_TCK)

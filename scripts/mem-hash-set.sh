@@ -37,27 +37,29 @@ for lo in range(0, n, 1000):
 PY
 }
 
-measure() { # server kind -> "bytes_per_elem memory_usage"
-  local port before after usage key
+measure() { # server kind -> "bytes_per_elem memory_usage anon_bytes_per_elem"
+  local port before after usage key abefore aafter
   port=$(freeport)
   start "$1" "$port"
   key=bighash; [ "$2" = set ] && key=bigset
   settle
   before=$(rss_kb "$pid")
+  abefore=$(anon_kb "$pid")
   gen "$2" | redis-cli -p "$port" --pipe >/dev/null
   redis-cli -p "$port" MEMORY PURGE >/dev/null 2>&1 || true
   sleep 1
   after=$(rss_kb "$pid")
+  aafter=$(anon_kb "$pid")
   usage=$(redis-cli -p "$port" MEMORY USAGE "$key" SAMPLES 0)
   stop "$pid"
-  python3 -c "print('%.1f %s' % (($after - $before) * 1024 / $members, '$usage'))"
+  python3 -c "print('%.1f %s %.1f' % (($after - $before) * 1024 / $members, '$usage', ($aafter - $abefore) * 1024 / $members))"
 }
 
-printf "%-5s %-7s %12s %16s\n" kind server "RSS B/elem" "MEMORY USAGE"
+printf "%-5s %-7s %12s %16s %13s\n" kind server "RSS B/elem" "MEMORY USAGE" "anon B/elem"
 for kind in hash set; do
-  read -r r ru <<<"$(measure redis $kind)"
-  read -r c cu <<<"$(measure cached $kind)"
-  printf "%-5s %-7s %12s %16s\n" "$kind" redis "$r" "$ru"
-  printf "%-5s %-7s %12s %16s\n" "$kind" cached "$c" "$cu"
-  python3 -c "print('%-5s cached/redis RSS ratio: %.2f' % ('$kind', $c / $r))"
+  read -r r ru ra <<<"$(measure redis $kind)"
+  read -r c cu ca <<<"$(measure cached $kind)"
+  printf "%-5s %-7s %12s %16s %13s\n" "$kind" redis "$r" "$ru" "$ra"
+  printf "%-5s %-7s %12s %16s %13s\n" "$kind" cached "$c" "$cu" "$ca"
+  python3 -c "print('%-5s cached/redis ratio: RSS %.2f, anonymous %.2f' % ('$kind', $c / $r, $ca / $ra))"
 done

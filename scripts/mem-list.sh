@@ -3,6 +3,8 @@
 # redis-server, measured the same way: RSS growth of the server process
 # while RPUSH (1000 elements per command, through redis-cli --pipe) builds
 # the list "biglist" of elements "element:N"; then MEMORY USAGE of the key.
+# Also the growth of anonymous memory alone (anon_kb in scripts/lib.sh:
+# without the executable's pages the load maps back).
 #
 #   scripts/mem-list.sh [elements]        (default 1000000)
 #
@@ -12,12 +14,13 @@ cd "$(dirname "$0")/.."
 n=${1:-1000000}
 . scripts/lib.sh
 
-measure() { # name -> "name,bytes_per_elem,memory_usage_per_elem"
-  local port before after usage
+measure() { # name -> "name,rss_bytes_per_elem,memory_usage_per_elem,anon_bytes_per_elem"
+  local port before after usage abefore aafter
   port=$(freeport)
   start "$1" "$port"
   settle
   before=$(rss_kb "$pid")
+  abefore=$(anon_kb "$pid")
   python3 -c '
 import sys
 n = int(sys.argv[1])
@@ -33,14 +36,15 @@ for start in range(0, n, 1000):
   redis-cli -p "$port" MEMORY PURGE >/dev/null 2>&1 || true
   sleep 1
   after=$(rss_kb "$pid")
+  aafter=$(anon_kb "$pid")
   usage=$(redis-cli -p "$port" MEMORY USAGE biglist)
-  python3 -c "import sys; print('%s,%.1f,%.1f' % ('$1', ($after - $before) * 1024 / $n, $usage / $n))"
+  python3 -c "import sys; print('%s,%.1f,%.1f,%.1f' % ('$1', ($after - $before) * 1024 / $n, $usage / $n, ($aafter - $abefore) * 1024 / $n))"
   stop "$pid"
 }
 
 r=$(measure redis)
 c=$(measure cached)
-echo "server,rss_bytes_per_elem,memory_usage_bytes_per_elem"
+echo "server,rss_bytes_per_elem,memory_usage_bytes_per_elem,anon_bytes_per_elem"
 echo "$r"
 echo "$c"
-python3 -c "r=float('$r'.split(',')[1]); c=float('$c'.split(',')[1]); print('ratio cached/redis (RSS): %.2f' % (c / r))"
+python3 -c "r='$r'.split(','); c='$c'.split(','); print('ratio cached/redis: RSS %.2f, anonymous %.2f' % (float(c[1]) / float(r[1]), float(c[3]) / float(r[3])))"

@@ -26,26 +26,28 @@ for lo in range(0, n, 1000):
 PY
 }
 
-per_member() { # name -> bytes per member on stdout
-  local port before after card
+per_member() { # name -> bytes per member, encoding, anonymous bytes per member on stdout
+  local port before after card abefore aafter
   port=$(freeport)
   start "$1" "$port"
   settle
   before=$(rss_kb "$pid")
+  abefore=$(anon_kb "$pid")
   load "$port"
   redis-cli -p "$port" MEMORY PURGE >/dev/null 2>&1 || true
   sleep 1
   after=$(rss_kb "$pid")
+  aafter=$(anon_kb "$pid")
   card=$(redis-cli -p "$port" ZCARD z)
   [ "$card" = "$n" ] || { echo "$1: ZCARD z = $card, want $n" >&2; exit 1; }
   enc=$(redis-cli -p "$port" OBJECT ENCODING z)
   stop "$pid"
-  echo "$(( (after - before) * 1024 / n )) $enc"
+  echo "$(( (after - before) * 1024 / n )) $enc $(( (aafter - abefore) * 1024 / n ))"
 }
 
-read -r redis renc < <(per_member redis)
-read -r cached cenc < <(per_member cached)
-echo "sorted set of $n members (\"member:N\", score N), RSS growth per member:"
-echo "  redis-server $(redis-server --version | awk '{print $3}') ($renc): $redis B"
-echo "  cached ($cenc): $cached B"
-python3 -c "print(f'  cached/redis: {$cached/$redis:.2f}')"
+read -r redis renc ranon < <(per_member redis)
+read -r cached cenc canon < <(per_member cached)
+echo "sorted set of $n members (\"member:N\", score N), RSS growth per member (anonymous memory alone):"
+echo "  redis-server $(redis-server --version | awk '{print $3}') ($renc): $redis B ($ranon B)"
+echo "  cached ($cenc): $cached B ($canon B)"
+python3 -c "print(f'  cached/redis: {$cached/$redis:.2f} ({$canon/$ranon:.2f})')"
