@@ -180,6 +180,15 @@ func (f *frameReader) takePoolArgs(n int) [][]byte {
 	return f.poolArgs[len(f.poolArgs)-n:]
 }
 
+// takeReuseArgs returns n argument slots for a reused frame, valid until
+// the next read.
+func (f *frameReader) takeReuseArgs(n int) [][]byte {
+	if cap(f.reuseArgs) < n {
+		f.reuseArgs = make([][]byte, n)
+	}
+	return f.reuseArgs[:n]
+}
+
 // newFrameReader returns a frameReader of c that ends the connection when
 // nothing arrives for timeout (0: never).
 func newFrameReader(c net.Conn, maxArgs int64, maxBulk int64, maxBytes int, timeout time.Duration) *frameReader {
@@ -304,10 +313,7 @@ func (f *frameReader) read() ([][]byte, error) {
 	// reuseArgs would keep a detached element alive until the next frame.
 	switch {
 	case shared && len(kept) == 0:
-		if cap(f.reuseArgs) < n {
-			f.reuseArgs = make([][]byte, n)
-		}
-		args = f.reuseArgs[:n]
+		args = f.takeReuseArgs(n)
 	case pooled:
 		// buf is the arena's tail unless the frame outgrew the arena: then
 		// the new array, which starts with the frame, is the arena.
@@ -388,10 +394,7 @@ func (f *frameReader) readWhole() [][]byte {
 	if pooled {
 		args = f.copyToArena(b, spans[:2*n], total)
 	} else {
-		if cap(f.reuseArgs) < n {
-			f.reuseArgs = make([][]byte, n)
-		}
-		args = f.reuseArgs[:n]
+		args = f.takeReuseArgs(n)
 		for e := range args {
 			args[e] = b[spans[2*e]:spans[2*e+1]:spans[2*e+1]]
 		}
