@@ -79,6 +79,23 @@ func (n *Node) outLocked(id string) bool {
 	return n.restarters[id] || n.bannedLocked(id)
 }
 
+// ServedTable returns the table the node's subscribers may serve by: the
+// current table, or, while the node is restarted (above), the empty table
+// of version 0, which gives it nothing. A subscriber that registers after
+// New reads it once for a table the node delivered before it subscribed;
+// Table would give it the old member's table, which the restarted node
+// adopts as soon as a peer's gossip brings it (CI run 119: the restarted
+// process served the old slots with its empty store and sent their empty
+// snapshots to the replicas that held the only copies).
+func (n *Node) ServedTable() *Table {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.restarted {
+		return BuildTable(nil, n.replicas, 0)
+	}
+	return n.table.Load()
+}
+
 // Restarted reports whether this node is restarted (see above): it found
 // itself in a table from before its process started and serves nothing
 // until planned out and back in.

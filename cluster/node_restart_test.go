@@ -12,10 +12,10 @@ import (
 // TestRestartUnderOldIDPlannedOutFirst: a member crashes and its ID
 // starts again at once at the same gossip address (memberlist takes the
 // new process for the old one, so no failure is ever detected). The
-// restarted node must neither reach StateOK nor pass its subscribers a
-// table that lists it before it has adopted one without it (it has none of
-// the old member's data); the cluster must plan it out and back in, and
-// converge with it. With 2 nodes the survivor alone is no majority of the
+// restarted node must neither reach StateOK nor pass its subscribers (or
+// give as ServedTable) a table that lists it before it has adopted one
+// without it (it has none of the old member's data); the cluster must plan
+// it out and back in, and converge with it. With 2 nodes the survivor alone is no majority of the
 // table: the restarted member, alive, counts for it (reachableLocked);
 // before it did, the two never agreed again.
 func TestRestartUnderOldIDPlannedOutFirst(t *testing.T) {
@@ -56,6 +56,10 @@ func testRestartUnderOldID(t *testing.T, n int) {
 		mu.Lock()
 		if st := again.State(); st == StateOK && !plannedOut && bad == "" {
 			bad = "it was ok (table " + strconv.FormatUint(again.Table().Version(), 10) + ") before it adopted a table without it"
+		}
+		// Restarted after ServedTable: it was restarted while the table was read.
+		if served := again.ServedTable(); again.Restarted() && served.IndexOf(id) >= 0 && bad == "" {
+			bad = "ServedTable gave table " + strconv.FormatUint(served.Version(), 10) + ", which lists it, while it was restarted"
 		}
 		mu.Unlock()
 		if time.Now().After(deadline) {

@@ -157,6 +157,10 @@ func (cs *clusterState) startNode(cfg cluster.Config) error {
 	}
 	cs.node.Store(n)
 	id := n.ID()
+	before := cs.view.Load() // nil, or the view of the node CLUSTER RESET replaced
+	if startedHook != nil {
+		startedHook(n)
+	}
 	n.Subscribe(func(t *cluster.Table) {
 		if cs.node.Load() != n {
 			return
@@ -175,15 +179,31 @@ func (cs *clusterState) startNode(cfg cluster.Config) error {
 			cs.dropLostSlots(lost)
 		}
 	})
-	cs.setView(newClusterView(n.Table(), id))
+	// A table the node delivered before Subscribe ran reaches routing
+	// here; never the table of the member this process restarts (its
+	// slots' data is on their replicas: cluster.Node.ServedTable), and
+	// never over a view a delivery stored since Subscribe.
+	if v := newClusterView(n.ServedTable(), id); cs.view.CompareAndSwap(before, v) {
+		cs.wakeViewWaiters()
+	}
 	cs.s.log.Info("cluster node started", "id", id, "gossip", n.GossipAddr())
 	return nil
 }
+
+// startedHook, if set (tests only), runs in startNode between the node's
+// start and its subscription: a test makes it wait for what a peer's
+// gossip brings first on a loaded machine.
+var startedHook func(*cluster.Node)
 
 // setView makes v the routing view and wakes the commands waiting for the
 // view to change (awaitView).
 func (cs *clusterState) setView(v *clusterView) {
 	cs.view.Store(v)
+	cs.wakeViewWaiters()
+}
+
+// wakeViewWaiters wakes the commands waiting for the view to change.
+func (cs *clusterState) wakeViewWaiters() {
 	ch := make(chan struct{})
 	if old := cs.viewCh.Swap(&ch); old != nil {
 		close(*old)

@@ -31,10 +31,9 @@ func TestBinaryRestartSameID(t *testing.T) {
 	defer cancel()
 	pc, args := startProcClusterArgs(ctx, t, bin, 3, func(i int) []string {
 		// verbose: a failure's output then shows each replica's syncs and
-		// links (CI run 119 lost WAIT-acknowledged writes here once, with
-		// both survivors taking the victim's slots over at sequence 0; not
-		// reproduced in 170 local runs: docs/cluster.md "Restarts under an
-		// old ID").
+		// links (CI run 119 lost WAIT-acknowledged writes here once: the
+		// restarted process routed by the old table it read before it
+		// subscribed; docs/cluster.md "Restarts under an old ID").
 		return []string{"--cluster-node-id", strings.Repeat(fmt.Sprint(i+1), 40), "--loglevel", "verbose"}
 	})
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: pc.addrs})
