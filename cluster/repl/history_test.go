@@ -108,6 +108,59 @@ func TestRestartedPrimaryIsNotContinued(t *testing.T) {
 	}
 }
 
+// TestNonOwnerRefusesHandshake: the primary's process is restarted at its
+// address (under its old ID, so it serves nothing until the cluster plans
+// it out; or under another), and its replica reconnects to it while its
+// copy is still the only one of the slots. The new process owns none of
+// the slots presented at positions it cannot continue, so it refuses the
+// handshake instead of announcing snapshots: the replica's copy stays
+// live at its position (a promotion keeps it), and it dials again. Once
+// the process owns the slots it answers as their primary: a snapshot
+// (its history is another).
+func TestNonOwnerRefusesHandshake(t *testing.T) {
+	slots := []int{1, 2}
+	st1 := newFakeStore()
+	p1, addr1 := servePrimary(t, st1)
+	prefill(st1, slots, 4)
+	var addr atomic.Value
+	addr.Store(addr1)
+	ap := newFakeApplier()
+	r, err := NewReplica(ReplicaConfig{Addr: "moving", ID: "b", Slots: slots, Dial: movingDial(&addr),
+		BackoffMin: time.Millisecond, BackoffMax: 10 * time.Millisecond}, ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitFor(t, "synced with the first primary", func() bool { return caughtUp(st1, r, slots) })
+	want := map[int]uint64{1: st1.seq(1), 2: st1.seq(2)}
+
+	st2 := &ownerStore{fakeStore: newFakeStore(), always: -1}
+	p2, addr2 := serveSnapshotter(t, st2, st2.fakeStore)
+	reconnects := r.Stats().Reconnects
+	addr.Store(addr2)
+	p1.Close()
+	// Two refusals: each handshake waits OwnWait for the slots first.
+	waitFor(t, "two handshakes refused", func() bool { return r.Stats().Reconnects >= reconnects+3 })
+	for _, s := range slots {
+		if hist, seq, live := r.Position(s); !live || hist != p1.ID() || seq != want[s] {
+			t.Fatalf("slot %d after refused handshakes: history %d seq %d live %v, want %d at %d live", s, hist, seq, live, p1.ID(), want[s])
+		}
+	}
+	if got := p2.Stats().FullSyncs; got != 0 {
+		t.Fatalf("the process that owns no slot sent %d snapshots", got)
+	}
+	if _, keys := ap.state(1); len(keys) != 4 {
+		t.Fatalf("the copy of slot 1 holds %d keys, want its 4", len(keys))
+	}
+
+	st2.owns.Store(true)
+	waitFor(t, "synced by snapshot once the process owns the slots", func() bool { return caughtUp(st2.fakeStore, r, slots) })
+	if hist, _, _ := r.Position(1); hist != p2.ID() {
+		t.Errorf("replica follows history %d, want the new primary's %d", hist, p2.ID())
+	}
+	assertSame(t, st2.fakeStore, ap, slots)
+}
+
 // TestFailoverAdoptContinues: after a replica is promoted and adopts the
 // old history, a sibling replica at the same position continues from the
 // new primary without a snapshot, and ends identical to it.

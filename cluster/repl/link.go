@@ -190,7 +190,9 @@ func (l *link) handshake(args [][]byte) error {
 		l.slots[s] = true
 		want = append(want, uint64(s), n[0], n[1])
 	}
-	l.awaitResumable(want)
+	if err := l.awaitResumable(want); err != nil {
+		return err
+	}
 	var resumed, full uint64
 	l.p.mu.Lock()
 	bl := l.p.bl
@@ -241,10 +243,19 @@ func (l *link) handshake(args [][]byte) error {
 // handed over to this node may ask from the old primary's seal before
 // this node adopted the slot at that position. It runs in the handshake;
 // a running link's snapshots wait beside the queue instead (unowned).
-func (l *link) awaitResumable(want []uint64) {
+//
+// If the node then owns none of those slots, it fails with ErrNotOwner
+// and the handshake is refused: this process is not their primary (the
+// replica reached the primary's address while a process restarted there
+// under the same ID, which serves nothing until planned out, or under
+// another ID), and answering that a snapshot follows would make the
+// replica give its positions up: a promotion would then drop copies that
+// were in sync (docs/replication.md, "Handshake"). Refused, the replica
+// keeps them and dials again.
+func (l *link) awaitResumable(want []uint64) error {
 	o, ok := l.p.snap.(Owner)
 	if !ok {
-		return
+		return nil
 	}
 	var wait []int
 	l.p.mu.Lock()
@@ -255,10 +266,15 @@ func (l *link) awaitResumable(want []uint64) {
 		}
 	}
 	l.p.mu.Unlock()
+	asked := len(wait)
 	deadline := time.Now().Add(OwnWait) // real time: it sleeps
 	for wait = slices.DeleteFunc(wait, o.Owns); len(wait) > 0 && time.Now().Before(deadline); wait = slices.DeleteFunc(wait, o.Owns) {
 		time.Sleep(2 * time.Millisecond)
 	}
+	if asked > 0 && len(wait) == asked {
+		return fmt.Errorf("%w: owns none of the %d slots presented at positions it cannot continue", ErrNotOwner, asked)
+	}
+	return nil
 }
 
 // send is the sender goroutine's loop.
