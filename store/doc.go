@@ -25,8 +25,8 @@
 //
 // A key's length (uvarint), key and, for strings, value bytes are packed in
 // one item of the shard's slab allocator (slab.go): pointer-free byte slabs
-// of up to 256 KiB (1 MiB for items above 32 KiB) carved into 108 size
-// classes ~8% apart (sizeclass.go); items of 128 KiB or more get their own
+// of up to 256 KiB (1 MiB for items above 32 KiB) carved into 120 size
+// classes, 2 bytes apart up to 64 bytes and ~8% apart above (sizeclass.go); items of 128 KiB or more get their own
 // []byte. The item, not the record, keeps the packed bytes' length (one
 // header byte in a slab item). A record refers to its item by a
 // 32-bit handle (slab number, item number). The slabs, the record chunks

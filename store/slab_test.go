@@ -16,8 +16,13 @@ func TestSlabClasses(t *testing.T) {
 	}
 	for i := 1; i < len(slabClasses); i++ {
 		a, b := slabClasses[i-1], slabClasses[i]
-		if b <= a || (a >= 64 && b > a*classGrowth/100+16) || (a < 64 && b != a+4) {
+		if b <= a || (a >= 64 && b > a*classGrowth/100+16) || (a < 64 && b != a+2) {
 			t.Fatalf("class %d: %d after %d", i, b, a)
+		}
+	}
+	for n := uint32(0); n <= 2048; n++ { // the lookup table (up to 1024) and the search
+		if got, want := classOf(n), searchClassOf(n); got != want {
+			t.Fatalf("classOf(%d) = %d, the search finds %d", n, got, want)
 		}
 	}
 	for _, n := range []uint32{1, 16, 17, 49, 64, 65, 1000, largeMin - 1, largeMin} {
@@ -43,10 +48,11 @@ func TestSlabClassWaste(t *testing.T) {
 		t.Fatalf("average waste %.1f%%", 100*share)
 	}
 	// 16-byte keys (1-byte length) with 32- and 8-byte values.
-	if got := allocSize(1 + 16 + 32); got != 52 {
+	// With the item's header byte they take 50 and 26 bytes: no rounding.
+	if got := allocSize(1 + 16 + 32); got != 50 {
 		t.Fatalf("49 bytes take %d", got)
 	}
-	if got := allocSize(1 + 16 + 8); got != 28 {
+	if got := allocSize(1 + 16 + 8); got != 26 {
 		t.Fatalf("25 bytes take %d", got)
 	}
 }
