@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,21 @@ import (
 // cluster is back to three nodes, a reader sends GETs of acknowledged keys
 // through a go-redis ClusterClient: none may miss or read a wrong value.
 // Afterwards every acknowledged write reads back.
-func TestBinaryRestartSameID(t *testing.T) {
+func TestBinaryRestartSameID(t *testing.T) { restartRun(t, false) }
+
+// TestBinaryRestartNewIDSameAddress is the same with a new node ID: what a
+// supervisor does when cluster-node-id is not set (it is random by
+// default), as the compose file's restart policy or a StatefulSet with
+// stable addresses. The old ID is declared dead and its slots fail over
+// meanwhile, while the survivors' replicas of them dial the old address
+// and reach the new process: it must not make them drop their copies
+// (docs/replication.md "A process that is not the slots' primary
+// refuses").
+func TestBinaryRestartNewIDSameAddress(t *testing.T) { restartRun(t, true) }
+
+// restartRun is TestBinaryRestartSameID, the victim restarted under a new
+// node ID if newID.
+func restartRun(t *testing.T, newID bool) {
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -54,7 +69,13 @@ func TestBinaryRestartSameID(t *testing.T) {
 	}
 	_ = pc.cmds[victim].Wait()
 	killed := time.Now()
-	pc.cmds[victim] = pc.startCmd(args[victim])
+	again := args[victim]
+	if newID {
+		again = slices.Clone(again)
+		i := slices.Index(again, "--cluster-node-id")
+		again[i+1] = strings.Repeat("9", 40)
+	}
+	pc.cmds[victim] = pc.startCmd(again)
 	pc.waitOK(ctx, pc.addrs)
 	back := time.Since(killed)
 	// Reads go on against the settled cluster: 500 more answers.
