@@ -250,8 +250,8 @@ func (l *link) handshake(args [][]byte) error {
 // under the same ID, which serves nothing until planned out, or under
 // another ID), and answering that a snapshot follows would make the
 // replica give its positions up: a promotion would then drop copies that
-// were in sync (docs/replication.md, "Handshake"). Refused, the replica
-// keeps them and dials again.
+// were in sync (docs/replication.md, "A process that is not the slots'
+// primary refuses"). Refused, the replica keeps them and dials again.
 func (l *link) awaitResumable(want []uint64) error {
 	o, ok := l.p.snap.(Owner)
 	if !ok {
