@@ -73,6 +73,9 @@ func (n *Node) needsPlanLocked() bool {
 	if len(target) == 0 || target[0].ID != n.id {
 		return false
 	}
+	if n.newerReportedLocked(cur) {
+		return false
+	}
 	pending := !slices.EqualFunc(target, cur.members, sameMember) || cur.incoming != nil ||
 		n.stage && !primariesBalanced(cur)
 	if pending && cur.incoming != nil && (n.stepSettledLocked(cur, target) || n.primaryGoneLocked(cur)) &&
@@ -85,6 +88,25 @@ func (n *Node) needsPlanLocked() bool {
 	// A coordinator without a majority of the current members is on the
 	// minority side of a partition: only the majority re-plans.
 	return pending && n.quorumLocked(cur)
+}
+
+// newerReportedLocked reports whether a live member reports holdings for
+// a table newer than cur: this node is behind, and a plan from cur would
+// list members of a cluster that has agreed on more. A node started
+// without seeds at the address of a member that died (a supervisor's
+// restart) forms a cluster of its own and sees that cluster's members by
+// their gossip before their table reaches it: planning then made it
+// primary of every slot in a table that listed one of them, whose copies
+// it replaced with its empty slots (docs/cluster.md, "A seedless node
+// restarted at its address"). The newer table arrives by broadcast or
+// push/pull; the plan waits for it. n.mu must be held.
+func (n *Node) newerReportedLocked(cur *Table) bool {
+	for id, h := range n.reports {
+		if _, alive := n.seen[id]; alive && id != n.id && h.version > cur.version {
+			return true
+		}
+	}
+	return false
 }
 
 // sameMember compares members ignoring Self.

@@ -190,6 +190,12 @@ func (cs *clusterState) startNode(cfg cluster.Config) error {
 	return nil
 }
 
+// listed reports whether routing's table lists the node id.
+func (cs *clusterState) listed(id string) bool {
+	v := cs.view.Load()
+	return v != nil && v.t.IndexOf(id) >= 0
+}
+
 // startedHook, if set (tests only), runs in startNode between the node's
 // start and its subscription: a test makes it wait for what a peer's
 // gossip brings first on a loaded machine.

@@ -188,7 +188,7 @@ func (s *Server) startRepl() error {
 		Pacer:         rs.pacer,
 		Auth:          s.cfg.Cluster.Secret,
 		Logger:        rs.log,
-	}, snapshotter{st: s.store, owned: func(slot int) bool { return rs.owned.Load()[slot] }, snapped: rs.snapped})
+	}, snapshotter{st: s.store, owned: func(slot int) bool { return rs.owned.Load()[slot] }, member: s.cl.listed, snapped: rs.snapped})
 	if err != nil {
 		return err
 	}
@@ -638,6 +638,7 @@ type snapshotter struct {
 	// snapped, if set, runs after a slot's keys were emitted and its lock
 	// released, before the link sends the values lent (tests).
 	snapped func(slot int)
+	member  func(id string) bool // Member
 }
 
 // Snapshot emits every key of slot under the slot's shard lock. A large
@@ -673,6 +674,10 @@ func (sn snapshotter) Snapshot(slot int, emit func(db int, key, head, body []byt
 // Owns is repl.Owner: whether this node is the slot's primary (the link
 // waits for it before it snapshots a slot or decides a handshake's resume).
 func (sn snapshotter) Owns(slot int) bool { return sn.owned(slot) }
+
+// Member is repl.Members: whether routing's table lists the node id (a
+// handshake presenting copies from a node it does not list is refused).
+func (sn snapshotter) Member(id string) bool { return sn.member(id) }
 
 // snapshotIdleAfter is how long a node must have served no client command
 // before its snapshot work stops resting (repl.Pacer.SetActivity): pacing

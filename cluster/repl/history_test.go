@@ -161,6 +161,67 @@ func TestNonOwnerRefusesHandshake(t *testing.T) {
 	assertSame(t, st2.fakeStore, ap, slots)
 }
 
+// memberStore is a fakeStore whose cluster (Members) counts a replica only
+// once member says so.
+type memberStore struct {
+	*fakeStore
+	member atomic.Bool
+}
+
+func (m *memberStore) Member(string) bool { return m.member.Load() }
+
+// TestNonMemberHandshakeRefused: the process at the primary's address
+// belongs to another cluster (a node started there without seeds forms
+// its own, primary of every slot). A replica that presents its copy to it
+// is refused and keeps its copy live at its position; a replica with no
+// copy (every slot presented at 0 0) is served. Once the replica is a
+// member, its handshake goes through (a snapshot: the history is another).
+func TestNonMemberHandshakeRefused(t *testing.T) {
+	slots := []int{1, 2}
+	st1 := newFakeStore()
+	p1, addr1 := servePrimary(t, st1)
+	prefill(st1, slots, 4)
+	var addr atomic.Value
+	addr.Store(addr1)
+	ap := newFakeApplier()
+	r, err := NewReplica(ReplicaConfig{Addr: "moving", ID: "b", Slots: slots, Dial: movingDial(&addr),
+		BackoffMin: time.Millisecond, BackoffMax: 10 * time.Millisecond}, ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitFor(t, "synced with the first primary", func() bool { return caughtUp(st1, r, slots) })
+	want := map[int]uint64{1: st1.seq(1), 2: st1.seq(2)}
+
+	st2 := &memberStore{fakeStore: newFakeStore()}
+	p2, addr2 := serveSnapshotter(t, st2, st2.fakeStore)
+	fresh, err := NewReplica(ReplicaConfig{Addr: addr2, ID: "c", Slots: slots}, newFakeApplier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	waitFor(t, "a replica with no copy synced", func() bool { return caughtUp(st2.fakeStore, fresh, slots) })
+	reconnects := r.Stats().Reconnects
+	addr.Store(addr2)
+	p1.Close()
+	waitFor(t, "handshakes refused", func() bool { return r.Stats().Reconnects >= reconnects+5 })
+	for _, s := range slots {
+		if hist, seq, live := r.Position(s); !live || hist != p1.ID() || seq != want[s] {
+			t.Fatalf("slot %d after refused handshakes: history %d seq %d live %v, want %d at %d live", s, hist, seq, live, p1.ID(), want[s])
+		}
+	}
+	if _, keys := ap.state(1); len(keys) != 4 {
+		t.Fatalf("the copy of slot 1 holds %d keys, want its 4", len(keys))
+	}
+	if got := p2.Stats().FullSyncs; got != uint64(len(slots)) {
+		t.Fatalf("%d snapshots sent, want %d (the replica with no copy's only)", got, len(slots))
+	}
+
+	st2.member.Store(true)
+	waitFor(t, "synced once a member", func() bool { return caughtUp(st2.fakeStore, r, slots) })
+	assertSame(t, st2.fakeStore, ap, slots)
+}
+
 // TestFailoverAdoptContinues: after a replica is promoted and adopts the
 // old history, a sibling replica at the same position continues from the
 // new primary without a snapshot, and ends identical to it.

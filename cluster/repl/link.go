@@ -190,6 +190,9 @@ func (l *link) handshake(args [][]byte) error {
 		l.slots[s] = true
 		want = append(want, uint64(s), n[0], n[1])
 	}
+	if err := l.checkMember(string(args[2]), want); err != nil {
+		return err
+	}
 	if err := l.awaitResumable(want); err != nil {
 		return err
 	}
@@ -235,6 +238,22 @@ func (l *link) handshake(args [][]byte) error {
 	}
 	l.w.buf = appendFrame(l.w.buf, "OK", ok...)
 	return l.w.flush()
+}
+
+// checkMember fails with ErrNotMember if the replica named id presents a
+// position in want (slot seq hist triples: a copy it holds) and the
+// Snapshotter is Members that does not count it.
+func (l *link) checkMember(id string, want []uint64) error {
+	m, ok := l.p.snap.(Members)
+	if !ok || m.Member(id) {
+		return nil
+	}
+	for i := 0; i < len(want); i += 3 {
+		if want[i+2] != 0 {
+			return fmt.Errorf("%w: %s", ErrNotMember, id)
+		}
+	}
+	return nil
 }
 
 // awaitResumable waits, up to OwnWait, until the Snapshotter (if it is an

@@ -74,6 +74,22 @@ const OwnWait = time.Second
 // within OwnWait.
 var ErrNotOwner = errors.New("repl: not the slot's primary")
 
+// Members may be implemented by a Snapshotter: Member reports whether the
+// replica named id is a member of the cluster as this node knows it. A
+// handshake that presents positions (a copy it holds) from a replica that
+// is not is refused with ErrNotMember: the process at the primary's
+// address is of another cluster (a node started there without seeds
+// forms one of its own, primary of every slot), and its snapshots would
+// replace the replica's copies with its empty slots. The replica keeps
+// its positions and dials again.
+type Members interface {
+	Member(id string) bool
+}
+
+// ErrNotMember refuses a handshake from a replica that is not a member of
+// the Snapshotter's cluster (Members).
+var ErrNotMember = errors.New("repl: the replica is not a member of this node's cluster")
+
 // Applier is the replica's view of the store. A Replica calls it from its
 // one goroutine, never concurrently for one Replica (several Replicas, one
 // per primary, may share an Applier for disjoint slot sets).

@@ -26,7 +26,7 @@ import (
 // cluster is back to three nodes, a reader sends GETs of acknowledged keys
 // through a go-redis ClusterClient: none may miss or read a wrong value.
 // Afterwards every acknowledged write reads back.
-func TestBinaryRestartSameID(t *testing.T) { restartRun(t, false) }
+func TestBinaryRestartSameID(t *testing.T) { restartRun(t, false, false) }
 
 // TestBinaryRestartNewIDSameAddress is the same with a new node ID: what a
 // supervisor does when cluster-node-id is not set (it is random by
@@ -36,11 +36,22 @@ func TestBinaryRestartSameID(t *testing.T) { restartRun(t, false) }
 // and reach the new process: it must not make them drop their copies
 // (docs/replication.md "A process that is not the slots' primary
 // refuses").
-func TestBinaryRestartNewIDSameAddress(t *testing.T) { restartRun(t, true) }
+func TestBinaryRestartNewIDSameAddress(t *testing.T) { restartRun(t, false, true) }
 
-// restartRun is TestBinaryRestartSameID, the victim restarted under a new
-// node ID if newID.
-func restartRun(t *testing.T, newID bool) {
+// TestBinaryRestartSeedless is TestBinaryRestartNewIDSameAddress for the
+// first node, started without cluster-join as deploy/compose.yaml's
+// cache-1 is: restarted, it forms a cluster of its own until the others'
+// newer table reaches it, and it must neither plan a table with them
+// meanwhile nor take a survivor's replica handshake as their primary, so
+// every acknowledged write reads back; reads it answers meanwhile miss
+// and are only counted (docs/cluster.md, "A seedless node restarted at
+// its address").
+func TestBinaryRestartSeedless(t *testing.T) { restartRun(t, true, true) }
+
+// restartRun is TestBinaryRestartSameID, the victim the first node (the
+// one without cluster-join) if first, else the last, restarted under a
+// new node ID if newID.
+func restartRun(t *testing.T, first, newID bool) {
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -56,7 +67,10 @@ func restartRun(t *testing.T, newID bool) {
 	w, stopWriters := startAckWriters(ctx, t, cc)
 	defer stopWriters()
 	victim := len(pc.addrs) - 1
-	owned := len(ownedSlots(ctx, t, pc.addrs[0], pc.addrs[victim]))
+	if first {
+		victim = 0
+	}
+	owned := len(ownedSlots(ctx, t, pc.addrs[len(pc.addrs)-1-victim], pc.addrs[victim]))
 	before := w.snapshot()
 	r := &missReader{}
 	rctx, stopReader := context.WithCancel(ctx)
@@ -89,7 +103,13 @@ func restartRun(t *testing.T, newID bool) {
 	rwg.Wait()
 	stopWriters()
 	reads, misses, firstMiss := r.result()
-	if misses > 0 {
+	switch {
+	case misses > 0 && first:
+		// Started without seeds, the new process is a cluster of its own,
+		// primary of every slot, until the others' table reaches it: reads
+		// sent to it meanwhile miss (a documented limit: docs/cluster.md).
+		t.Logf("%d of %d reads of keys acknowledged before the kill missed (the restarted seedless node's own cluster); first: %s", misses, reads, firstMiss)
+	case misses > 0:
 		t.Errorf("%d of %d reads of keys acknowledged before the kill missed or read a wrong value after it; first: %s", misses, reads, firstMiss)
 	}
 	acked := w.snapshot()
