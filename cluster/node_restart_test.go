@@ -4,6 +4,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,5 +75,35 @@ func testRestartUnderOldID(t *testing.T, n int) {
 	}
 	if !plannedOut {
 		t.Errorf("the restarted node never adopted a table without itself")
+	}
+}
+
+// TestNoPlanBehindReportedTable: a coordinator that sees a live member
+// report holdings for a newer table than its own does not plan (it is
+// behind; a seedless node restarted at a member's address saw the
+// cluster's members by their gossip first and planned a table with them,
+// docs/cluster.md "A seedless node restarted at its address"), and plans
+// as before once no member reports a newer table.
+func TestNoPlanBehindReportedTable(t *testing.T) {
+	n := startNode(t, Config{Replicas: 1})
+	waitFor(t, 5*time.Second, "its own table", func() bool { return n.Table().Version() >= 1 })
+	other := Member{ID: strings.Repeat("f", 40), Host: "127.0.0.1", Port: 7999, GossipAddr: "127.0.0.1:7998"}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	cur := n.table.Load()
+	n.seen[other.ID] = other
+	defer delete(n.seen, other.ID)
+	n.dirty = true
+	if !n.needsPlanLocked() {
+		t.Fatalf("table %d, a new member seen: no plan needed", cur.Version())
+	}
+	n.reports[other.ID] = holding{version: cur.Version() + 3}
+	defer delete(n.reports, other.ID)
+	if n.needsPlanLocked() {
+		t.Fatalf("table %d, a member reports table %d: a plan is still needed", cur.Version(), cur.Version()+3)
+	}
+	n.reports[other.ID] = holding{version: cur.Version()}
+	if !n.needsPlanLocked() {
+		t.Fatalf("table %d, the member reports the same: no plan needed", cur.Version())
 	}
 }
