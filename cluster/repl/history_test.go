@@ -108,6 +108,31 @@ func TestRestartedPrimaryIsNotContinued(t *testing.T) {
 	}
 }
 
+// movingReplica starts a primary whose slots hold 4 keys each and a
+// replica of them that dials through addr (movingDial), and waits until
+// it is synced; want holds each slot's sequence number at the primary.
+func movingReplica(t *testing.T, slots []int) (p1 *Primary, addr *atomic.Value, r *Replica, ap *fakeApplier, want map[int]uint64) {
+	t.Helper()
+	st1 := newFakeStore()
+	p1, addr1 := servePrimary(t, st1)
+	prefill(st1, slots, 4)
+	addr = new(atomic.Value)
+	addr.Store(addr1)
+	ap = newFakeApplier()
+	r, err := NewReplica(ReplicaConfig{Addr: "moving", ID: "b", Slots: slots, Dial: movingDial(addr),
+		BackoffMin: time.Millisecond, BackoffMax: 10 * time.Millisecond}, ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	waitFor(t, "synced with the first primary", func() bool { return caughtUp(st1, r, slots) })
+	want = map[int]uint64{}
+	for _, s := range slots {
+		want[s] = st1.seq(s)
+	}
+	return p1, addr, r, ap, want
+}
+
 // TestNonOwnerRefusesHandshake: the primary's process is restarted at its
 // address (under its old ID, so it serves nothing until the cluster plans
 // it out; or under another), and its replica reconnects to it while its
@@ -119,20 +144,7 @@ func TestRestartedPrimaryIsNotContinued(t *testing.T) {
 // (its history is another).
 func TestNonOwnerRefusesHandshake(t *testing.T) {
 	slots := []int{1, 2}
-	st1 := newFakeStore()
-	p1, addr1 := servePrimary(t, st1)
-	prefill(st1, slots, 4)
-	var addr atomic.Value
-	addr.Store(addr1)
-	ap := newFakeApplier()
-	r, err := NewReplica(ReplicaConfig{Addr: "moving", ID: "b", Slots: slots, Dial: movingDial(&addr),
-		BackoffMin: time.Millisecond, BackoffMax: 10 * time.Millisecond}, ap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	waitFor(t, "synced with the first primary", func() bool { return caughtUp(st1, r, slots) })
-	want := map[int]uint64{1: st1.seq(1), 2: st1.seq(2)}
+	p1, addr, r, ap, want := movingReplica(t, slots)
 
 	st2 := &ownerStore{fakeStore: newFakeStore(), always: -1}
 	p2, addr2 := serveSnapshotter(t, st2, st2.fakeStore)
@@ -178,20 +190,7 @@ func (m *memberStore) Member(string) bool { return m.member.Load() }
 // member, its handshake goes through (a snapshot: the history is another).
 func TestNonMemberHandshakeRefused(t *testing.T) {
 	slots := []int{1, 2}
-	st1 := newFakeStore()
-	p1, addr1 := servePrimary(t, st1)
-	prefill(st1, slots, 4)
-	var addr atomic.Value
-	addr.Store(addr1)
-	ap := newFakeApplier()
-	r, err := NewReplica(ReplicaConfig{Addr: "moving", ID: "b", Slots: slots, Dial: movingDial(&addr),
-		BackoffMin: time.Millisecond, BackoffMax: 10 * time.Millisecond}, ap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	waitFor(t, "synced with the first primary", func() bool { return caughtUp(st1, r, slots) })
-	want := map[int]uint64{1: st1.seq(1), 2: st1.seq(2)}
+	p1, addr, r, ap, want := movingReplica(t, slots)
 
 	st2 := &memberStore{fakeStore: newFakeStore()}
 	p2, addr2 := serveSnapshotter(t, st2, st2.fakeStore)
