@@ -125,6 +125,22 @@ func crashNode(nw *clustertest.Net, nodes []*Server, s *Server) {
 	_ = s.Close()
 }
 
+// startNetCluster starts n nodes with cluster-replicas replicas whose
+// gossip goes through a clustertest.Net (crashNode cuts it), and waits
+// until every node sees all n and every replica copy is live. mutate is
+// the nodes' configuration, for nodes started later.
+func startNetCluster(t *testing.T, n, replicas int) (nw *clustertest.Net, nodes []*Server, mutate func(c *config.Config)) {
+	t.Helper()
+	nw = clustertest.NewNet()
+	mutate = func(c *config.Config) {
+		c.Cluster.Replicas = replicas
+		c.Cluster.Transport = nw.Transport
+	}
+	nodes = startCluster(t, n, mutate)
+	waitReplSynced(t, nodes)
+	return nw, nodes, mutate
+}
+
 // lowestID returns the node with the lowest cluster ID (the coordinator).
 // othersGossip returns the gossip addresses of nodes other than s.
 func othersGossip(nodes []*Server, s *Server) []string {
@@ -177,12 +193,7 @@ func TestFailoverKeepsAcknowledgedWrites(t *testing.T) {
 }
 
 func failoverRun(t *testing.T, n, replicas int, killCoordinator bool) {
-	nw := clustertest.NewNet()
-	nodes := startCluster(t, n, func(c *config.Config) {
-		c.Cluster.Replicas = replicas
-		c.Cluster.Transport = nw.Transport
-	})
-	waitReplSynced(t, nodes)
+	nw, nodes, _ := startNetCluster(t, n, replicas)
 	victim := lowestID(nodes)
 	if !killCoordinator {
 		victim = lastNonCoordinator(nodes)

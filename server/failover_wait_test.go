@@ -11,8 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cached/cached/cluster"
-	"github.com/cached/cached/cluster/clustertest"
-	"github.com/cached/cached/server/config"
 )
 
 // readGate withholds what replication connections receive while it is
@@ -117,12 +115,7 @@ func readOnlyGet(t *testing.T, s *Server, key string) string {
 // second replica, ahead of the laggard, gets a snapshot: it ends with the
 // new primary's values, not with the writes the primary never had.
 func TestFailoverWaitOneReplicas2(t *testing.T) {
-	nw := clustertest.NewNet()
-	nodes := startCluster(t, 4, func(c *config.Config) {
-		c.Cluster.Replicas = 2
-		c.Cluster.Transport = nw.Transport
-	})
-	waitReplSynced(t, nodes)
+	nw, nodes, _ := startNetCluster(t, 4, 2)
 	victim := lastNonCoordinator(nodes)
 	victimID := victim.cl.node.Load().ID()
 	tbl := victim.cl.view.Load().t

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/cached/cached/cluster"
-	"github.com/cached/cached/cluster/clustertest"
 	"github.com/cached/cached/server/config"
 )
 
@@ -55,12 +54,7 @@ func TestLeaveBeforePlannedIn(t *testing.T) {
 // made, not timed. (TestBinaryClusterSoak, seed 666 with 2 replicas: a
 // leave 28 ms after a restart logged "the node is not ok".)
 func TestLeaveRestartedUnderOldID(t *testing.T) {
-	nw := clustertest.NewNet()
-	nodes := startCluster(t, 3, func(c *config.Config) {
-		c.Cluster.Replicas = 1
-		c.Cluster.Transport = nw.Transport
-	})
-	waitReplSynced(t, nodes)
+	nw, nodes, _ := startNetCluster(t, 3, 1)
 	victim := lastNonCoordinator(nodes)
 	rest := othersGossip(nodes, victim)
 	seed := rest[len(rest)-1]

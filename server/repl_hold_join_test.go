@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/cached/cached/cluster"
-	"github.com/cached/cached/cluster/clustertest"
-	"github.com/cached/cached/server/config"
 )
 
 // markCut withholds what a replication connection receives from the
@@ -107,13 +105,7 @@ func (c *markCut) Close() error {
 // row, so WAIT 1 counts that replica and requires J, and A's death
 // promotes the replica, which holds every write WAIT counted.
 func TestHoldFailoverJoinOldPrimaryDies(t *testing.T) {
-	nw := clustertest.NewNet()
-	mutate := func(c *config.Config) {
-		c.Cluster.Replicas = 1
-		c.Cluster.Transport = nw.Transport
-	}
-	nodes := startCluster(t, 3, mutate)
-	waitReplSynced(t, nodes)
+	nw, nodes, mutate := startNetCluster(t, 3, 1)
 	// A: not the coordinator (the lowest ID of the three, so not of the
 	// four either), as in newHoldFailover.
 	a := nodes[0]

@@ -11,7 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cached/cached/cluster"
-	"github.com/cached/cached/cluster/clustertest"
 	"github.com/cached/cached/server/config"
 )
 
@@ -27,13 +26,7 @@ import (
 // table; then the node must route by no slot of it, and every acknowledged
 // write must read back once the cluster settled with the node back in.
 func TestRestartedNodeRoutesByNoOldTable(t *testing.T) {
-	nw := clustertest.NewNet()
-	mutate := func(c *config.Config) {
-		c.Cluster.Replicas = 1
-		c.Cluster.Transport = nw.Transport
-	}
-	nodes := startCluster(t, 3, mutate)
-	waitReplSynced(t, nodes)
+	nw, nodes, mutate := startNetCluster(t, 3, 1)
 	victim := lastNonCoordinator(nodes)
 	victimID := victim.cl.node.Load().ID()
 	old := nodes[0].cl.view.Load().t
