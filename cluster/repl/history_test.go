@@ -133,6 +133,21 @@ func movingReplica(t *testing.T, slots []int) (p1 *Primary, addr *atomic.Value, 
 	return p1, addr, r, ap, want
 }
 
+// checkCopyKept fails t unless r's copy of every slot of want is live at
+// history hist and its sequence number in want after refused handshakes,
+// and each slot still holds its 4 keys in ap (movingReplica).
+func checkCopyKept(t *testing.T, r *Replica, ap *fakeApplier, hist uint64, want map[int]uint64) {
+	t.Helper()
+	for s, seq := range want {
+		if h, got, live := r.Position(s); !live || h != hist || got != seq {
+			t.Fatalf("slot %d after refused handshakes: history %d seq %d live %v, want %d at %d live", s, h, got, live, hist, seq)
+		}
+		if _, keys := ap.state(s); len(keys) != 4 {
+			t.Fatalf("the copy of slot %d holds %d keys, want its 4", s, len(keys))
+		}
+	}
+}
+
 // TestNonOwnerRefusesHandshake: the primary's process is restarted at its
 // address (under its old ID, so it serves nothing until the cluster plans
 // it out; or under another), and its replica reconnects to it while its
@@ -153,16 +168,9 @@ func TestNonOwnerRefusesHandshake(t *testing.T) {
 	p1.Close()
 	// Two refusals: each handshake waits OwnWait for the slots first.
 	waitFor(t, "two handshakes refused", func() bool { return r.Stats().Reconnects >= reconnects+3 })
-	for _, s := range slots {
-		if hist, seq, live := r.Position(s); !live || hist != p1.ID() || seq != want[s] {
-			t.Fatalf("slot %d after refused handshakes: history %d seq %d live %v, want %d at %d live", s, hist, seq, live, p1.ID(), want[s])
-		}
-	}
+	checkCopyKept(t, r, ap, p1.ID(), want)
 	if got := p2.Stats().FullSyncs; got != 0 {
 		t.Fatalf("the process that owns no slot sent %d snapshots", got)
-	}
-	if _, keys := ap.state(1); len(keys) != 4 {
-		t.Fatalf("the copy of slot 1 holds %d keys, want its 4", len(keys))
 	}
 
 	st2.owns.Store(true)
@@ -204,14 +212,7 @@ func TestNonMemberHandshakeRefused(t *testing.T) {
 	addr.Store(addr2)
 	p1.Close()
 	waitFor(t, "handshakes refused", func() bool { return r.Stats().Reconnects >= reconnects+5 })
-	for _, s := range slots {
-		if hist, seq, live := r.Position(s); !live || hist != p1.ID() || seq != want[s] {
-			t.Fatalf("slot %d after refused handshakes: history %d seq %d live %v, want %d at %d live", s, hist, seq, live, p1.ID(), want[s])
-		}
-	}
-	if _, keys := ap.state(1); len(keys) != 4 {
-		t.Fatalf("the copy of slot 1 holds %d keys, want its 4", len(keys))
-	}
+	checkCopyKept(t, r, ap, p1.ID(), want)
 	if got := p2.Stats().FullSyncs; got != uint64(len(slots)) {
 		t.Fatalf("%d snapshots sent, want %d (the replica with no copy's only)", got, len(slots))
 	}
