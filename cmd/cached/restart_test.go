@@ -26,7 +26,7 @@ import (
 // cluster is back to three nodes, a reader sends GETs of acknowledged keys
 // through a go-redis ClusterClient: none may miss or read a wrong value.
 // Afterwards every acknowledged write reads back.
-func TestBinaryRestartSameID(t *testing.T) { restartRun(t, false, false) }
+func TestBinaryRestartSameID(t *testing.T) { restartRun(t, restart{}) }
 
 // TestBinaryRestartNewIDSameAddress is the same with a new node ID: what a
 // supervisor does when cluster-node-id is not set (it is random by
@@ -36,7 +36,7 @@ func TestBinaryRestartSameID(t *testing.T) { restartRun(t, false, false) }
 // and reach the new process: it must not make them drop their copies
 // (docs/replication.md "A process that is not the slots' primary
 // refuses").
-func TestBinaryRestartNewIDSameAddress(t *testing.T) { restartRun(t, false, true) }
+func TestBinaryRestartNewIDSameAddress(t *testing.T) { restartRun(t, restart{newID: true}) }
 
 // TestBinaryRestartSeedless is TestBinaryRestartNewIDSameAddress for the
 // first node, started without cluster-join as deploy/compose.yaml's
@@ -46,12 +46,17 @@ func TestBinaryRestartNewIDSameAddress(t *testing.T) { restartRun(t, false, true
 // every acknowledged write reads back; reads it answers meanwhile miss
 // and are only counted (docs/cluster.md, "A seedless node restarted at
 // its address").
-func TestBinaryRestartSeedless(t *testing.T) { restartRun(t, true, true) }
+func TestBinaryRestartSeedless(t *testing.T) { restartRun(t, restart{first: true, newID: true}) }
 
-// restartRun is TestBinaryRestartSameID, the victim the first node (the
-// one without cluster-join) if first, else the last, restarted under a
-// new node ID if newID.
-func restartRun(t *testing.T, first, newID bool) {
+// restart is which node restartRun kills and how it restarts it.
+type restart struct {
+	first bool // the first node (started without cluster-join), not the last
+	newID bool // under a new node ID
+}
+
+// restartRun is TestBinaryRestartSameID with the victim and its restart
+// as rs says.
+func restartRun(t *testing.T, rs restart) {
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -67,7 +72,7 @@ func restartRun(t *testing.T, first, newID bool) {
 	w, stopWriters := startAckWriters(ctx, t, cc)
 	defer stopWriters()
 	victim := len(pc.addrs) - 1
-	if first {
+	if rs.first {
 		victim = 0
 	}
 	owned := len(ownedSlots(ctx, t, pc.addrs[len(pc.addrs)-1-victim], pc.addrs[victim]))
@@ -84,7 +89,7 @@ func restartRun(t *testing.T, first, newID bool) {
 	_ = pc.cmds[victim].Wait()
 	killed := time.Now()
 	again := args[victim]
-	if newID {
+	if rs.newID {
 		again = slices.Clone(again)
 		i := slices.Index(again, "--cluster-node-id")
 		again[i+1] = strings.Repeat("9", 40)
@@ -104,7 +109,7 @@ func restartRun(t *testing.T, first, newID bool) {
 	stopWriters()
 	reads, misses, firstMiss := r.result()
 	switch {
-	case misses > 0 && first:
+	case misses > 0 && rs.first:
 		// Started without seeds, the new process is a cluster of its own,
 		// primary of every slot, until the others' table reaches it: reads
 		// sent to it meanwhile miss (a documented limit: docs/cluster.md).
