@@ -46,21 +46,38 @@ func startProcCluster(ctx context.Context, t *testing.T, bin string, n int, extr
 
 // startProcClusterArgs is startProcCluster with node i's extra arguments
 // from extra(i); it also returns each node's arguments (to restart it).
+// The first node starts without seeds; the others join it.
 func startProcClusterArgs(ctx context.Context, t *testing.T, bin string, n int, extra func(i int) []string) (*procCluster, [][]string) {
+	return startProcs(ctx, t, bin, n, extra, false)
+}
+
+// startProcs is startProcClusterArgs; with seedAll every node's
+// cluster-join lists every node's gossip address, its own included (a
+// Kubernetes headless service, deploy/compose.yaml), so the first node
+// forms the cluster by reaching itself and the others join it.
+func startProcs(ctx context.Context, t *testing.T, bin string, n int, extra func(i int) []string, seedAll bool) (*procCluster, [][]string) {
 	t.Helper()
 	pc := &procCluster{t: t, bin: bin}
+	gports := make([]string, n)
+	seeds := make([]string, n)
+	for i := range gports {
+		gports[i] = freePort(t)
+		seeds[i] = "127.0.0.1:" + gports[i]
+	}
 	var all [][]string
 	seed := ""
+	if seedAll {
+		seed = strings.Join(seeds, ",")
+	}
 	for i := range n {
-		port, gport := freePort(t), freePort(t)
-		args := append([]string{"--port", port, "--cluster-enabled", "yes", "--cluster-port", gport,
+		args := append([]string{"--port", freePort(t), "--cluster-enabled", "yes", "--cluster-port", gports[i],
 			"--loglevel", "warning", "--metrics-addr", ""}, extra(i)...)
 		if seed != "" {
 			args = append(args, "--cluster-join", seed)
 		}
 		pc.startProc(args)
 		all = append(all, args)
-		if i == 0 {
+		if i == 0 && !seedAll {
 			seed = gossipSeed(t, ctx, pc.addrs[0])
 		}
 	}
