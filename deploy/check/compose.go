@@ -37,8 +37,9 @@ func LoadCompose(file string) (*types.Project, error) {
 
 // CheckCompose loads the compose file and checks that it is a working
 // cached cluster: every node's command parses with cached's own parser
-// against the image's cached.conf, announces its fixed address, joins a
-// node of the stack on its gossip port, and Prometheus scrapes every
+// against the image's cached.conf, announces its fixed address and lists
+// nodes of the stack on their gossip ports as seeds (checkSeeds: one
+// founder forms the cluster, the others join it), and Prometheus scrapes every
 // node's metrics port; Grafana gets the datasource and the dashboard.
 // root is the repository root.
 func CheckCompose(root, file string) []error {
@@ -62,23 +63,25 @@ func CheckCompose(root, file string) []error {
 	if len(nodes) != 3 {
 		e.add("compose: %d cached nodes, want 3", len(nodes))
 	}
-	founders := 0
+	var founders []string
 	for name, n := range nodes {
-		if checkComposeNode(&e, root, p, name, n, nodes) {
-			founders++
+		checkComposeNode(&e, root, p, name, n, nodes)
+		if !dependsOnNode(p, name, nodes) {
+			founders = append(founders, name)
 		}
 	}
-	if founders != 1 {
-		e.add("compose: %d nodes join no seed, want exactly 1 (the others join it)", founders)
+	if len(founders) != 1 {
+		e.add("compose: %d nodes (%v) wait for no other node, want exactly 1 (the founder; the others wait for it)", len(founders), founders)
+	} else {
+		checkSeeds(&e, p, founders[0], nodes)
 	}
 	checkPrometheus(&e, p, nodes)
 	checkGrafana(&e, p)
 	return e
 }
 
-// checkComposeNode checks one node; it reports whether the node has no
-// seeds (the founder).
-func checkComposeNode(e *errs, root string, p *types.Project, name string, n *Node, nodes map[string]*Node) bool {
+// checkComposeNode checks one node's image, address, ports and seeds.
+func checkComposeNode(e *errs, root string, p *types.Project, name string, n *Node, nodes map[string]*Node) {
 	s := p.Services[name]
 	if s.Image != "cached:dev" || s.Build == nil {
 		e.add("compose %s: image %q, build %v; want cached:dev built here", name, s.Image, s.Build != nil)
@@ -111,16 +114,46 @@ func checkComposeNode(e *errs, root string, p *types.Project, name string, n *No
 		e.add("compose %s: %v", name, err)
 	}
 	for _, sd := range seeds {
-		seed, ok := nodes[sd[0]]
-		if !ok || sd[1] != strconv.FormatInt(seed.GossipPort(), 10) {
+		if seed, ok := nodes[sd[0]]; !ok || sd[1] != strconv.FormatInt(seed.GossipPort(), 10) {
 			e.add("compose %s: cluster-join %s:%s is not a node's gossip port", name, sd[0], sd[1])
-			continue
-		}
-		if d, ok := s.DependsOn[sd[0]]; !ok || d.Condition != types.ServiceConditionHealthy {
-			e.add("compose %s: joins %s but does not wait for it to be healthy", name, sd[0])
 		}
 	}
-	return len(seeds) == 0
+}
+
+// dependsOnNode reports whether service name waits for a cached node.
+func dependsOnNode(p *types.Project, name string, nodes map[string]*Node) bool {
+	for dep := range p.Services[name].DependsOn {
+		if _, ok := nodes[dep]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSeeds checks how the nodes find each other: the founder, which
+// starts first, lists itself among its seeds or has none, so it forms the
+// cluster; every other node waits for the founder to be healthy and lists
+// it among its seeds, so it joins that cluster. Seeds may name any node
+// besides: a node restarted later joins whichever answer.
+func checkSeeds(e *errs, p *types.Project, founder string, nodes map[string]*Node) {
+	for name, n := range nodes {
+		seeds, _ := n.Seeds() // a parse error is reported by checkComposeNode
+		lists := func(svc string) bool {
+			return slices.ContainsFunc(seeds, func(sd [2]string) bool { return sd[0] == svc })
+		}
+		switch {
+		case name == founder:
+			if len(seeds) > 0 && !lists(founder) {
+				e.add("compose %s: the founder's cluster-join lacks itself: it would wait for a seed instead of forming the cluster", name)
+			}
+		case !lists(founder):
+			e.add("compose %s: cluster-join lacks the founder %s", name, founder)
+		default:
+			if d, ok := p.Services[name].DependsOn[founder]; !ok || d.Condition != types.ServiceConditionHealthy {
+				e.add("compose %s: joins %s but does not wait for it to be healthy", name, founder)
+			}
+		}
+	}
 }
 
 func checkInSubnet(e *errs, p *types.Project, svc, netName, ip string) {

@@ -14,11 +14,15 @@ import (
 
 // TestComposeClusterRuns runs the compose stack's three cached commands
 // with the image's binary and config on loopback, as compose would start
-// them (founder first), with only the addresses localised: bind and
-// announce 127.0.0.1, ports chosen by the kernel, seeds pointing at the
-// founder's gossip address. The nodes must form one cluster, route keys
-// through any node (cluster-route proxy), pass `cached healthcheck
-// --ready`, and stop cleanly on SIGTERM.
+// them (the founder first), with only the addresses localised: bind and
+// announce 127.0.0.1, RESP and gossip ports chosen beforehand (every seed
+// service:port becomes its node's gossip address, and a restarted node
+// keeps its addresses as under compose), metrics ports by the kernel. The nodes must form one cluster, route keys through any
+// node (cluster-route proxy) and pass `cached healthcheck --ready`. Then
+// the founder is stopped and started again as the restart policy would
+// (a new random node ID at the same address): it must join the others
+// rather than form a cluster of its own, so a key written before never
+// reads as missing through it. All stop cleanly on SIGTERM.
 func TestComposeClusterRuns(t *testing.T) {
 	p, err := LoadCompose(filepath.Join(Root, "deploy", "compose.yaml"))
 	if err != nil {
@@ -30,27 +34,35 @@ func TestComposeClusterRuns(t *testing.T) {
 			names = append(names, name)
 		}
 	}
-	// Founder (no --cluster-join) first, as depends_on orders them.
-	slices.SortFunc(names, func(a, b string) int {
-		return boolInt(slices.Contains(p.Services[a].Command, "--cluster-join")) - boolInt(slices.Contains(p.Services[b].Command, "--cluster-join"))
-	})
-	bin := buildStatic(t)
-	gossip := map[string]string{} // service → gossip address
-	var nodes []nodeAddrs
-	var stops []func() error
-	for _, name := range names {
-		args := localArgs(t, p.Services[name].Command[1:], gossip)
-		args = append([]string{filepath.Join(Root, imageConf)}, args...)
-		na, stop := startBinary(t, bin, append(args, "--bind", "127.0.0.1", "--port", "0", "--metrics-addr", "127.0.0.1:0")...)
-		if na.resp == "" || na.gossip == "" {
-			t.Fatalf("%s: addresses not logged: %+v", name, na)
-		}
-		gossip[name] = na.gossip
-		nodes = append(nodes, na)
-		stops = append(stops, stop)
+	if len(names) != 3 {
+		t.Fatalf("%d nodes, want 3", len(names))
 	}
-	if len(nodes) != 3 {
-		t.Fatalf("%d nodes, want 3", len(nodes))
+	// The founder (waiting for no other node) first, as depends_on orders
+	// them.
+	slices.SortFunc(names, func(a, b string) int {
+		return boolInt(len(p.Services[a].DependsOn) > 0) - boolInt(len(p.Services[b].DependsOn) > 0)
+	})
+	gossip := map[string]string{} // service → gossip address
+	for _, name := range names {
+		gossip[name] = "127.0.0.1:" + freeLocalPort(t)
+	}
+	bin := buildStatic(t)
+	args := make([][]string, len(names))
+	nodes := make([]nodeAddrs, len(names))
+	stops := make([]func() error, len(names))
+	start := func(i int) {
+		na, stop := startBinary(t, bin, args[i]...)
+		if na.resp == "" || na.gossip != gossip[names[i]] {
+			t.Fatalf("%s: addresses %+v, want gossip %s", names[i], na, gossip[names[i]])
+		}
+		nodes[i], stops[i] = na, stop
+	}
+	for i, name := range names {
+		_, gport, _ := net.SplitHostPort(gossip[name])
+		a := localArgs(t, p.Services[name].Command[1:], gossip)
+		args[i] = append(append([]string{filepath.Join(Root, imageConf)}, a...),
+			"--bind", "127.0.0.1", "--port", freeLocalPort(t), "--cluster-port", gport, "--metrics-addr", "127.0.0.1:0")
+		start(i)
 	}
 	for _, n := range nodes {
 		waitKnownNodes(t, n.resp, 3)
@@ -62,26 +74,82 @@ func TestComposeClusterRuns(t *testing.T) {
 		if v := doRESP(t, n.resp, "GET", "greeting"); v.String() != "hello" {
 			t.Errorf("GET through %s: %q, want hello (proxy routing)", n.resp, v.String())
 		}
-		// A joining node is ready once it holds the slots it serves (its
-		// first staged slots flipped to it): poll.
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			out, err := exec.Command(bin, "healthcheck", "--ready", "--metrics-addr", n.metrics).CombinedOutput()
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("healthcheck --ready %s: %v %s", n.metrics, err, out)
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
+		waitReady(t, bin, n.metrics)
+	}
+
+	if err := stops[0](); err != nil {
+		t.Errorf("%s: exit after SIGTERM: %v", names[0], err)
+	}
+	start(0)
+	// Until it is one of three again, every GET through the restarted
+	// founder is answered by the cluster (hello) or refused (an error such
+	// as CLUSTERDOWN while it joins), never a miss from a cluster of its
+	// own.
+	c, err := protocol.Dial(nodes[0].resp, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	misses := 0
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		v, err := c.DoStrings("GET", "greeting")
+		if err == nil && v.Kind == protocol.KindNil {
+			misses++
+		}
+		info := doRESP(t, nodes[0].resp, "CLUSTER", "INFO").String()
+		if strings.Contains(info, "cluster_state:ok\r\n") && strings.Contains(info, "cluster_known_nodes:3\r\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted %s after 30 s: %q", names[0], info)
 		}
 	}
+	if misses > 0 {
+		t.Errorf("the restarted founder answered GET greeting with nil %d times: it formed a cluster of its own", misses)
+	}
+	for _, n := range nodes {
+		waitKnownNodes(t, n.resp, 3)
+		if v := doRESP(t, n.resp, "GET", "greeting"); v.String() != "hello" {
+			t.Errorf("GET through %s after the restart: %q, want hello", n.resp, v.String())
+		}
+	}
+	waitReady(t, bin, nodes[0].metrics)
 	for i := len(stops) - 1; i >= 0; i-- {
 		if err := stops[i](); err != nil {
 			t.Errorf("%s: exit after SIGTERM: %v", names[i], err)
 		}
 	}
+}
+
+// waitReady polls `cached healthcheck --ready` against a node's metrics
+// address for up to 30 s: a joining node is ready once it holds the slots
+// it serves (its first staged slots flipped to it).
+func waitReady(t *testing.T, bin, metrics string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := exec.Command(bin, "healthcheck", "--ready", "--metrics-addr", metrics).CombinedOutput()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("healthcheck --ready %s: %v %s", metrics, err, out)
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval, not a wait for an outcome
+	}
+}
+
+// freeLocalPort returns a TCP port on 127.0.0.1 free a moment ago.
+func freeLocalPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
 }
 
 func boolInt(b bool) int {
@@ -105,7 +173,7 @@ func localArgs(t *testing.T, args []string, gossip map[string]string) []string {
 			for _, s := range strings.Split(out[i+1], ",") {
 				host, _, err := net.SplitHostPort(s)
 				if err != nil || gossip[host] == "" {
-					t.Fatalf("seed %q is not a node started before", s)
+					t.Fatalf("seed %q is not a node of the stack", s)
 				}
 				seeds = append(seeds, gossip[host])
 			}
