@@ -1,7 +1,10 @@
 package cluster
 
 import (
+	"context"
 	"math/rand/v2"
+	"net"
+	"slices"
 	"time"
 )
 
@@ -22,6 +25,14 @@ const (
 	maxRejoin = 8
 )
 
+// vacantSeedEvery is how often the join loop, finding no member missing,
+// looks for seeds that no live member holds (vacantSeeds), and
+// seedLookupTimeout bounds the name lookups of one such look.
+const (
+	vacantSeedEvery   = 5 * time.Second
+	seedLookupTimeout = time.Second
+)
+
 // joinLoop first joins the seeds (if any) with back-off (joinBackoffMin
 // doubling to joinBackoffMax) until one answers; the node counts as joined
 // then. Afterwards it runs forever, until Close: whenever a member of a
@@ -29,10 +40,14 @@ const (
 // live view, it tries to join them again with back-off (rejoinBackoffMin
 // doubling to rejoinBackoffMax), so two sides of a healed partition find
 // each other even after memberlist has forgotten the dead members; the
-// newer table then wins on both sides.
+// newer table then wins on both sides. With no member missing it joins,
+// every vacantSeedEvery, the seed addresses no live member holds: a node
+// started there without seeds (a founder that left and was started
+// again) founds a cluster of its own and would never dial anyone.
 func (n *Node) joinLoop() {
 	defer n.wg.Done()
 	backoff, resyncBackoff := joinBackoffMin, joinBackoffMin
+	var seedsLooked time.Time // the last vacantSeeds
 	retry := time.NewTimer(0)
 	defer retry.Stop()
 	for {
@@ -56,6 +71,10 @@ func (n *Node) joinLoop() {
 			continue
 		}
 		targets, restarted := n.rejoinTargets(joined)
+		if len(targets) == 0 && joined && time.Since(seedsLooked) >= vacantSeedEvery {
+			seedsLooked = time.Now()
+			targets = n.vacantSeeds()
+		}
 		if len(targets) == 0 {
 			backoff = rejoinBackoffMin
 			retry.Reset(rejoinBackoffMin)
@@ -123,6 +142,51 @@ func (n *Node) rejoinTargets(joined bool) (targets []string, restarted bool) {
 	}
 	rand.Shuffle(len(targets), func(i, j int) { targets[i], targets[j] = targets[j], targets[i] })
 	return targets[:min(len(targets), maxRejoin)], restarted
+}
+
+// vacantSeeds returns the addresses the seeds resolve to that neither
+// this node nor any live member holds as its gossip address, at most
+// maxRejoin of them. A seed whose name does not resolve is skipped.
+func (n *Node) vacantSeeds() []string {
+	var addrs []string
+	for _, s := range n.seeds {
+		host, port, err := net.SplitHostPort(s)
+		if err != nil {
+			continue
+		}
+		if net.ParseIP(host) != nil {
+			addrs = append(addrs, s)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), seedLookupTimeout)
+		ips, err := net.DefaultResolver.LookupHost(ctx, host)
+		cancel()
+		if err != nil {
+			continue
+		}
+		for _, ip := range ips {
+			addrs = append(addrs, net.JoinHostPort(ip, port))
+		}
+	}
+	if len(addrs) == 0 {
+		return nil
+	}
+	n.mu.Lock()
+	held := map[string]bool{n.self.GossipAddr: true}
+	for id, m := range n.seen {
+		held[m.GossipAddr] = true
+		if a := n.known[id]; a != "" {
+			held[a] = true
+		}
+	}
+	n.mu.Unlock()
+	var vacant []string
+	for _, a := range addrs {
+		if !held[a] && !slices.Contains(vacant, a) {
+			vacant = append(vacant, a)
+		}
+	}
+	return vacant[:min(len(vacant), maxRejoin)]
 }
 
 // resyncOnce exchanges state (memberlist push/pull, which carries the slot

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // TestSeedIsSelf: a node whose only seed is its own gossip address (a
@@ -20,4 +21,34 @@ func TestSeedIsSelf(t *testing.T) {
 	waitFor(t, convergeWithin, "a cluster of one", func() bool {
 		return n.State() == StateOK && n.Table().Len() == 1 && n.Table().Owner(0).ID == n.ID()
 	})
+}
+
+// TestSeedlessFounderBackAfterLeave: the founder of a cluster (started
+// without seeds; the others' seed) leaves gracefully and a new process
+// without seeds starts at its gossip address under a new ID, as a
+// supervisor restarts it. The new process founds a cluster of one; the
+// survivors, whose seed address no live member holds any more, join it
+// again, and the two merge into one table of three (the survivors' newer
+// table wins). Before, the survivors re-joined their seeds only when they
+// missed a member or were alone, and a member that left is missed by no
+// one: the two clusters stayed apart for good.
+func TestSeedlessFounderBackAfterLeave(t *testing.T) {
+	nodes := startCluster(t, 3, Config{})
+	waitConverged(t, nodes, "convergence")
+	founder := nodes[0]
+	_, port, err := net.SplitHostPort(founder.GossipAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := founder.Leave(time.Second); err != nil {
+		t.Fatalf("Leave: %v", err)
+	}
+	waitFor(t, convergeWithin, "the leave seen by the survivors", func() bool { return converged(nodes[1:]) })
+	if err := founder.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	again := startNode(t, Config{BindPort: p, AnnouncePort: 7000})
+	all := append([]*Node{again}, nodes[1:]...)
+	waitConverged(t, all, "the restarted founder and the survivors in one table")
 }
