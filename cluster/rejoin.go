@@ -71,11 +71,11 @@ func (n *Node) joinLoop() {
 			continue
 		}
 		targets, restarted := n.rejoinTargets(joined)
-		if len(targets) == 0 && joined && time.Since(seedsLooked) >= vacantSeedEvery {
-			seedsLooked = time.Now()
-			targets = n.vacantSeeds()
-		}
 		if len(targets) == 0 {
+			if joined && time.Since(seedsLooked) >= vacantSeedEvery {
+				seedsLooked = time.Now()
+				n.joinVacantSeeds()
+			}
 			backoff = rejoinBackoffMin
 			retry.Reset(rejoinBackoffMin)
 			continue
@@ -142,6 +142,27 @@ func (n *Node) rejoinTargets(joined bool) (targets []string, restarted bool) {
 	}
 	rand.Shuffle(len(targets), func(i, j int) { targets[i], targets[j] = targets[j], targets[i] })
 	return targets[:min(len(targets), maxRejoin)], restarted
+}
+
+// joinVacantSeeds joins the seed addresses that no live member holds
+// (vacantSeeds), if there are any. It logs at info level only when the
+// join brought a member: a seed name may resolve to an address no member
+// announces (a proxy, a NAT), which every look then joins again.
+func (n *Node) joinVacantSeeds() {
+	addrs := n.vacantSeeds()
+	if len(addrs) == 0 {
+		return
+	}
+	before := n.numNodes.Load()
+	c, err := n.Join(addrs)
+	switch {
+	case err != nil:
+		n.log.Debug("cluster: nothing answers at seed addresses no member holds", "tried", addrs, "err", err)
+	case n.numNodes.Load() > before:
+		n.log.Info("cluster: joined a node at a seed address no member held", "tried", addrs, "reached", c)
+	default:
+		n.log.Debug("cluster: seed addresses no member holds reached no new member", "tried", addrs, "reached", c)
+	}
 }
 
 // vacantSeeds returns the addresses the seeds resolve to that neither

@@ -1,8 +1,11 @@
 package cluster
 
 import (
+	"log/slog"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,7 +36,8 @@ func TestSeedIsSelf(t *testing.T) {
 // missed a member or were alone, and a member that left is missed by no
 // one: the two clusters stayed apart for good.
 func TestSeedlessFounderBackAfterLeave(t *testing.T) {
-	nodes := startCluster(t, 3, Config{})
+	rec := &logRecorder{}
+	nodes := startCluster(t, 3, Config{Logger: slog.New(rec)})
 	waitConverged(t, nodes, "convergence")
 	founder := nodes[0]
 	_, port, err := net.SplitHostPort(founder.GossipAddr())
@@ -51,4 +55,34 @@ func TestSeedlessFounderBackAfterLeave(t *testing.T) {
 	again := startNode(t, Config{BindPort: p, AnnouncePort: 7000})
 	all := append([]*Node{again}, nodes[1:]...)
 	waitConverged(t, all, "the restarted founder and the survivors in one table")
+	if rec.count("INFO cluster: joined a node at a seed address no member held") == 0 {
+		t.Error("no survivor logged that it joined the node at its seed address")
+	}
+}
+
+// TestVacantSeeds: the seed addresses a node re-joins with no member
+// missing are those no live member holds; a name counts by the addresses
+// it resolves to, and one that does not resolve is skipped.
+func TestVacantSeeds(t *testing.T) {
+	a := startNode(t, Config{})
+	_, aPort, _ := net.SplitHostPort(a.GossipAddr())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := l.Addr().String()
+	_ = l.Close()
+	b := startNode(t, Config{Join: []string{
+		a.GossipAddr(), free, "localhost:" + aPort, "no-such-host.invalid:7946", "not an address",
+	}})
+	waitConverged(t, []*Node{a, b}, "b joined a")
+	got := b.vacantSeeds()
+	if !slices.Contains(got, free) {
+		t.Errorf("vacant seeds %v lack %s, which nothing holds", got, free)
+	}
+	for _, v := range got {
+		if v == a.GossipAddr() || v == b.GossipAddr() || strings.Contains(v, "invalid") {
+			t.Errorf("vacant seeds %v include %s", got, v)
+		}
+	}
 }
