@@ -27,7 +27,8 @@ const (
 
 // vacantSeedEvery is how often the join loop, finding no member missing,
 // looks for seeds that no live member holds (vacantSeeds), and
-// seedLookupTimeout bounds the name lookups of one such look.
+// seedLookupTimeout bounds the name lookups of one such look, all seeds
+// together.
 const (
 	vacantSeedEvery   = 5 * time.Second
 	seedLookupTimeout = time.Second
@@ -169,6 +170,8 @@ func (n *Node) joinVacantSeeds() {
 // this node nor any live member holds as its gossip address, at most
 // maxRejoin of them. A seed whose name does not resolve is skipped.
 func (n *Node) vacantSeeds() []string {
+	ctx, cancel := context.WithTimeout(context.Background(), seedLookupTimeout)
+	defer cancel()
 	var addrs []string
 	for _, s := range n.seeds {
 		host, port, err := net.SplitHostPort(s)
@@ -179,9 +182,7 @@ func (n *Node) vacantSeeds() []string {
 			addrs = append(addrs, s)
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), seedLookupTimeout)
 		ips, err := net.DefaultResolver.LookupHost(ctx, host)
-		cancel()
 		if err != nil {
 			continue
 		}

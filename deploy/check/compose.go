@@ -131,10 +131,12 @@ func dependsOnNode(p *types.Project, name string, nodes map[string]*Node) bool {
 }
 
 // checkSeeds checks how the nodes find each other: the founder, which
-// starts first, lists itself among its seeds or has none, so it forms the
-// cluster; every other node waits for the founder to be healthy and lists
-// it among its seeds, so it joins that cluster. Seeds may name any node
-// besides: a node restarted later joins whichever answer.
+// starts first, lists itself among its seeds, so it forms the cluster
+// when it reaches nobody else, and other nodes, so that restarted it
+// joins them instead; every other node waits for the founder to be
+// healthy and lists it among its seeds, so it joins that cluster. Seeds
+// may name any node besides: a node restarted later joins whichever
+// answer.
 func checkSeeds(e *errs, p *types.Project, founder string, nodes map[string]*Node) {
 	for name, n := range nodes {
 		seeds, _ := n.Seeds() // a parse error is reported by checkComposeNode
@@ -143,8 +145,11 @@ func checkSeeds(e *errs, p *types.Project, founder string, nodes map[string]*Nod
 		}
 		switch {
 		case name == founder:
-			if len(seeds) > 0 && !lists(founder) {
+			if !lists(founder) {
 				e.add("compose %s: the founder's cluster-join lacks itself: it would wait for a seed instead of forming the cluster", name)
+			}
+			if !slices.ContainsFunc(seeds, func(sd [2]string) bool { return sd[0] != founder }) {
+				e.add("compose %s: the founder's cluster-join lists no other node: restarted, it would found a cluster of its own", name)
 			}
 		case !lists(founder):
 			e.add("compose %s: cluster-join lacks the founder %s", name, founder)
