@@ -31,14 +31,16 @@ func (s *Server) usedMemory() (dataset, overhead int64) {
 	return s.store.UsedMemory(), s.store.Overhead() + held - backlog
 }
 
-// replBuffer returns the bytes the replication backlog holds, and of
-// them those up to repl-backlog-size: the rest is kept for replicas that
-// lag and, as in Redis, does not count against maxmemory.
+// replBuffer returns the bytes held for replicas, and of them the
+// backlog's up to repl-backlog-size: the rest (what the backlog keeps for
+// replicas that lag, and the snapshots being written to them) does not
+// count against maxmemory, as Redis does not count its replicas' output
+// buffers.
 func (s *Server) replBuffer() (held, backlog int64) {
 	rs := s.repl.Load()
 	if rs == nil {
 		return 0, 0
 	}
 	h, size := rs.p.Buffer()
-	return int64(h), int64(min(h, size))
+	return int64(h) + rs.p.SnapshotHeld(), int64(min(h, size))
 }

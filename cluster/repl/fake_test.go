@@ -41,6 +41,9 @@ type fakeStore struct {
 	// yet and lentAll all lent.
 	lendOver         int
 	lentOut, lentAll atomic.Int64
+	// emitLocked makes snapshots call emit with the slot's lock held, as
+	// the server's store does, instead of copying the keys first.
+	emitLocked bool
 }
 
 func newFakeStore() *fakeStore {
@@ -107,7 +110,11 @@ func (f *fakeStore) Snapshot(slot int, emit func(db int, key, head, body []byte,
 		keys = append(keys, k)
 		vals[k] = v
 	}
-	s.mu.Unlock()
+	if f.emitLocked {
+		defer s.mu.Unlock()
+	} else {
+		s.mu.Unlock()
+	}
 	slices.Sort(keys)
 	for _, k := range keys {
 		var release func()

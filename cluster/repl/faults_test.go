@@ -377,3 +377,42 @@ func TestReplicaRejectsBadFrames(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotWalkEndsWithoutReader: a Snapshotter that calls emit with
+// its slot's lock held (as the server's store does) finishes its walk of a
+// slot larger than the socket buffers while the replica reads nothing:
+// the link gathers the slot (Config.SnapshotBuffer) and writes it after
+// Snapshot returned, so writers of the slot wait for the walk, not for the
+// replica. Before, emit wrote every 4 MiB from inside the walk, and the
+// slot stayed locked until the write timed out.
+func TestSnapshotWalkEndsWithoutReader(t *testing.T) {
+	h := newHarness(t, Config{WriteTimeout: time.Minute})
+	h.store.emitLocked = true
+	const keys = 24_000
+	val := strings.Repeat("v", 1000) // 24 MB in all
+	for i := range keys {
+		h.store.set(3, fmt.Sprint("k", i), val)
+	}
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(appendCommand(nil, [][]byte{[]byte(fSync), nil, []byte("still"), []byte("3"), []byte("0"), []byte("0")})); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the walk to end", func() bool {
+		ls := h.p.Stats().Links
+		return len(ls) == 1 && ls[0].SnapKeys == keys
+	})
+	done := make(chan struct{})
+	go func() { h.store.set(3, "after", "1"); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("a write of the slot waits while the replica reads nothing")
+	}
+	if held := h.p.SnapshotHeld(); held < 20<<20 {
+		t.Errorf("SnapshotHeld %d while the link writes a 24 MB slot", held)
+	}
+}

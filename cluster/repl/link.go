@@ -574,14 +574,26 @@ func (l *link) windowFull() bool {
 // gathers before it writes them.
 const snapshotBatch = 64 << 10
 
-// flushLimited writes snapshot bytes within the rate limit.
+// flushLimited writes the buffered snapshot bytes within the rate limit,
+// a piece at a time, each within the write timeout: a slot gathered whole
+// (Config.SnapshotBuffer) may take a slow replica longer than one write
+// may wait. While they are written they count in Primary.SnapshotHeld.
 func (l *link) flushLimited() error {
-	n := len(l.w.buf)
-	if !l.p.lim.wait(n, l.done) {
-		return ErrClosed
+	buf := l.w.buf
+	l.w.buf = buf[:0]
+	if cap(buf) > maxKeptBuf {
+		l.w.buf = nil // one large slot does not pin its buffer
 	}
-	l.snapBytes.Add(uint64(n))
-	return l.w.flush()
+	l.p.snapHeld.Add(int64(len(buf)))
+	defer l.p.snapHeld.Add(-int64(len(buf)))
+	for len(buf) > 0 {
+		n := min(len(buf), loanPiece)
+		if err := l.writeLimited(buf[:n]); err != nil {
+			return err
+		}
+		buf = buf[n:]
+	}
+	return nil
 }
 
 // readAcks is the reader goroutine: ACK index ms snaps, RESYNC slot.

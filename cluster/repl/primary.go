@@ -54,9 +54,13 @@ type Config struct {
 	// the lock at a time, and the write size it aims for. Default 64 KiB.
 	BatchBytes int
 	// SnapshotBuffer is how many bytes of a slot's snapshot a link
-	// buffers before emit writes to the network: emit does not block for
+	// gathers before emit writes to the network: emit does not block for
 	// a slot smaller than this (plus one key), so a store that calls emit
-	// with locks held stalls writers only for larger slots. Default 4 MiB.
+	// with locks held stalls writers only for larger slots, and then for
+	// as long as the replica takes to read the rest (up to WriteTimeout
+	// per piece if it stops reading). What was gathered is written after
+	// Snapshot returns. Default 256 MiB, BufferHard's default: the most a
+	// link holds for a replica either way.
 	SnapshotBuffer int
 	// SnapshotWindow bounds the snapshot bytes a link has sent that its
 	// replica has not loaded yet (acknowledged SNAPEND frames): past it
@@ -90,7 +94,7 @@ func DefaultConfig() Config {
 		ReadTimeout:    10 * time.Second,
 		Heartbeat:      time.Second,
 		BatchBytes:     64 << 10,
-		SnapshotBuffer: 4 << 20,
+		SnapshotBuffer: 256 << 20,
 		SnapshotWindow: 64 << 10,
 	}
 }
@@ -183,6 +187,7 @@ type Primary struct {
 	partialConns atomic.Uint64 // handshakes that continued at least one slot
 	cuts         atomic.Uint64 // links cut for falling behind the backlog
 	links0       atomic.Uint64 // links accepted
+	snapHeld     atomic.Int64  // snapshot bytes gathered in links' write buffers, being written (flushLimited)
 }
 
 // NewPrimary returns a Primary that takes snapshots from snap.

@@ -40,11 +40,12 @@ type Record struct {
 // replica after the slot's other keys (their order within a snapshot does
 // not matter). emit does not retain key or head, nor body unless lent.
 //
-// emit buffers up to Config.SnapshotBuffer bytes of keys not lent; past
+// emit buffers up to Config.SnapshotBuffer bytes of keys not lent (256
+// MiB by default), which the link writes after Snapshot returns; past
 // that it blocks while the rate limit or the network makes it wait, so a
 // Snapshot that holds locks writers need while calling emit stalls them
-// for slots larger than that buffer (copy the slot's keys first to avoid
-// it). An error from emit must be returned by Snapshot, which then stops.
+// only for slots larger than that buffer (copy the slot's keys first to
+// avoid it). An error from emit must be returned by Snapshot, which then stops.
 // Snapshot is called from the link's goroutine, one slot at a time per
 // link, and concurrently for different links.
 type Snapshotter interface {

@@ -44,6 +44,10 @@ func (p *Primary) Buffer() (held, size uint64) {
 	return p.bl.held(), p.bl.size
 }
 
+// SnapshotHeld returns the snapshot bytes the links have gathered and are
+// writing to their replicas: memory held for replicas beside Buffer's.
+func (p *Primary) SnapshotHeld() int64 { return p.snapHeld.Load() }
+
 // Stats returns the current numbers.
 func (p *Primary) Stats() PrimaryStats {
 	p.mu.Lock()
