@@ -415,4 +415,56 @@ func TestSnapshotWalkEndsWithoutReader(t *testing.T) {
 	if held := h.p.SnapshotHeld(); held < 20<<20 {
 		t.Errorf("SnapshotHeld %d while the link writes a 24 MB slot", held)
 	}
+	c.Close()
+	waitFor(t, "the cut link to let its snapshot go", func() bool { return h.p.SnapshotHeld() == 0 })
+}
+
+// TestSnapshotHeldBounded: what the links gather together stays within
+// Config.SnapshotBuffer; past it a link writes from inside the walk, as
+// every link did past 4 MiB before. Two replicas that do not read ask
+// for one 12 MB slot each, with a buffer of 8 MiB: the walks stop (each
+// store lock held while its link waits on the network, the fallback),
+// what is held stays under the buffer plus a key or two, and when the
+// links end it is let go.
+func TestSnapshotHeldBounded(t *testing.T) {
+	const buffer = 8 << 20
+	h := newHarness(t, Config{WriteTimeout: time.Minute, SnapshotBuffer: buffer})
+	h.store.emitLocked = true
+	const keys = 12_000
+	val := strings.Repeat("v", 1000)
+	for i := range keys {
+		h.store.set(3, fmt.Sprint("k", i), val)
+		h.store.set(4, fmt.Sprint("k", i), val)
+	}
+	var conns []net.Conn
+	for i, id := range []string{"still-1", "still-2"} {
+		c, err := net.Dial("tcp", h.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+		if _, err := c.Write(appendCommand(nil, [][]byte{[]byte(fSync), nil, []byte(id), []byte(fmt.Sprint(3 + i)), []byte("0"), []byte("0")})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "both walks to start", func() bool {
+		ls := h.p.Stats().Links
+		return len(ls) == 2 && ls[0].SnapKeys > 0 && ls[1].SnapKeys > 0
+	})
+	for range 50 {
+		if held := h.p.SnapshotHeld(); held > buffer+4<<10 {
+			t.Fatalf("SnapshotHeld %d, over the buffer of %d", held, buffer)
+		}
+		time.Sleep(2 * time.Millisecond) // samples while the walks wait
+	}
+	for _, l := range h.p.Stats().Links {
+		if l.SnapKeys == keys {
+			t.Errorf("link %s emitted the whole slot: nothing bounded it", l.ID)
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	waitFor(t, "the cut links to let their snapshots go", func() bool { return h.p.SnapshotHeld() == 0 })
 }

@@ -67,6 +67,7 @@ type link struct {
 
 	snapBytes atomic.Uint64
 	snapKeys  atomic.Uint64
+	gathered  int // snapshot bytes emit added to the write buffer (and to Primary.snapHeld) since the last flushLimited
 	snapDone  atomic.Uint64
 
 	nslots int     // slots the replica asked for; set by the handshake, under mu
@@ -165,7 +166,10 @@ func (l *link) run(args [][]byte) {
 	}
 	l.p.wg.Add(1)
 	go l.readAcks(fr)
-	l.stop(l.send())
+	err := l.send()
+	l.p.snapHeld.Add(-int64(l.gathered)) // gathered, never to be written
+	l.gathered = 0
+	l.stop(err)
 }
 
 // send is the sender goroutine's loop.
@@ -427,12 +431,17 @@ func (l *link) snapshotNext() error {
 			l.loans = append(l.loans, newLoan(s, db, key, head, body, pexpireAt, release))
 			return nil
 		}
-		if len(l.w.buf) >= l.p.cfg.SnapshotBuffer {
+		if l.p.snapHeld.Load() >= int64(l.p.cfg.SnapshotBuffer) {
+			// Every link's snapshots together hold the buffer's worth:
+			// write under the Snapshotter's locks rather than hold more.
 			if err := l.flushLimited(); err != nil {
 				return err
 			}
 		}
+		n := len(l.w.buf)
 		l.w.buf = appendKey(l.w.buf, s, db, key, head, body, pexpireAt)
+		l.gathered += len(l.w.buf) - n
+		l.p.snapHeld.Add(int64(len(l.w.buf) - n))
 		return nil
 	})
 	if err == nil {
@@ -577,21 +586,28 @@ const snapshotBatch = 64 << 10
 // flushLimited writes the buffered snapshot bytes within the rate limit,
 // a piece at a time, each within the write timeout: a slot gathered whole
 // (Config.SnapshotBuffer) may take a slow replica longer than one write
-// may wait. While they are written they count in Primary.SnapshotHeld.
+// may wait. Gathered and until written, they count in
+// Primary.SnapshotHeld, which bounds what all links gather together.
 func (l *link) flushLimited() error {
 	buf := l.w.buf
 	l.w.buf = buf[:0]
 	if cap(buf) > maxKeptBuf {
 		l.w.buf = nil // one large slot does not pin its buffer
 	}
-	l.p.snapHeld.Add(int64(len(buf)))
-	defer l.p.snapHeld.Add(-int64(len(buf)))
+	// Held from here: what emit gathered counts already, the rest of
+	// the buffer (other frames) now; each piece written is let go.
+	l.p.snapHeld.Add(int64(len(buf) - l.gathered))
+	l.gathered = 0
+	left := int64(len(buf))
+	defer func() { l.p.snapHeld.Add(-left) }()
 	for len(buf) > 0 {
 		n := min(len(buf), loanPiece)
 		if err := l.writeLimited(buf[:n]); err != nil {
 			return err
 		}
 		buf = buf[n:]
+		left -= int64(n)
+		l.p.snapHeld.Add(-int64(n))
 	}
 	return nil
 }

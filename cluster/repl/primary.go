@@ -53,14 +53,14 @@ type Config struct {
 	// BatchBytes is how many bytes a link copies from the backlog under
 	// the lock at a time, and the write size it aims for. Default 64 KiB.
 	BatchBytes int
-	// SnapshotBuffer is how many bytes of a slot's snapshot a link
-	// gathers before emit writes to the network: emit does not block for
-	// a slot smaller than this (plus one key), so a store that calls emit
-	// with locks held stalls writers only for larger slots, and then for
+	// SnapshotBuffer is how many bytes of snapshots the links together
+	// gather and write (SnapshotHeld) before emit writes to the network
+	// itself: emit does not block while they hold less, so a store that
+	// calls emit with locks held stalls writers only for a slot larger
+	// than this (or while other links' snapshots hold it), and then for
 	// as long as the replica takes to read the rest (up to WriteTimeout
-	// per piece if it stops reading). What was gathered is written after
-	// Snapshot returns. Default 256 MiB, BufferHard's default: the most a
-	// link holds for a replica either way.
+	// per piece if it stops reading). What a link gathered is written
+	// after Snapshot returns. Default 256 MiB, BufferHard's default.
 	SnapshotBuffer int
 	// SnapshotWindow bounds the snapshot bytes a link has sent that its
 	// replica has not loaded yet (acknowledged SNAPEND frames): past it
