@@ -67,7 +67,6 @@ type link struct {
 
 	snapBytes atomic.Uint64
 	snapKeys  atomic.Uint64
-	gathered  int // snapshot bytes emit added to the write buffer (and to Primary.snapHeld) since the last flushLimited
 	snapDone  atomic.Uint64
 
 	nslots int     // slots the replica asked for; set by the handshake, under mu
@@ -108,7 +107,7 @@ func newLink(p *Primary, c net.Conn) *link {
 		wake:     make(chan struct{}, 1),
 		seal:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
-		w:        connWriter{conn: c, timeout: p.cfg.WriteTimeout},
+		w:        connWriter{conn: c, timeout: p.cfg.WriteTimeout, held: &p.snapHeld},
 		slots:    make([]bool, NumSlots),
 		pending:  make([]bool, NumSlots),
 		sent:     make([]uint64, NumSlots),
@@ -167,8 +166,7 @@ func (l *link) run(args [][]byte) {
 	l.p.wg.Add(1)
 	go l.readAcks(fr)
 	err := l.send()
-	l.p.snapHeld.Add(-int64(l.gathered)) // gathered, never to be written
-	l.gathered = 0
+	l.w.forget() // gathered, never to be written
 	l.stop(err)
 }
 
@@ -440,8 +438,7 @@ func (l *link) snapshotNext() error {
 		}
 		n := len(l.w.buf)
 		l.w.buf = appendKey(l.w.buf, s, db, key, head, body, pexpireAt)
-		l.gathered += len(l.w.buf) - n
-		l.p.snapHeld.Add(int64(len(l.w.buf) - n))
+		l.w.note(len(l.w.buf) - n)
 		return nil
 	})
 	if err == nil {
@@ -596,8 +593,8 @@ func (l *link) flushLimited() error {
 	}
 	// Held from here: what emit gathered counts already, the rest of
 	// the buffer (other frames) now; each piece written is let go.
-	l.p.snapHeld.Add(int64(len(buf) - l.gathered))
-	l.gathered = 0
+	l.w.forget()
+	l.p.snapHeld.Add(int64(len(buf)))
 	left := int64(len(buf))
 	defer func() { l.p.snapHeld.Add(-left) }()
 	for len(buf) > 0 {

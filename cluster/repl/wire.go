@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/cached/cached/internal/bigcopy"
@@ -510,6 +511,25 @@ type connWriter struct {
 	conn    net.Conn
 	buf     []byte
 	timeout time.Duration
+	// held, if set, counts the bytes of buf passed to note until they
+	// are written (flush) or dropped (forget); noted is their number.
+	held  *atomic.Int64
+	noted int
+}
+
+// note counts the last n bytes appended to buf in held.
+func (w *connWriter) note(n int) {
+	w.noted += n
+	w.held.Add(int64(n))
+}
+
+// forget stops counting the noted bytes: they were written another way,
+// or will not be.
+func (w *connWriter) forget() {
+	if w.noted > 0 {
+		w.held.Add(-int64(w.noted))
+		w.noted = 0
+	}
 }
 
 // flush writes the buffered frames.
@@ -523,6 +543,7 @@ func (w *connWriter) flush() error {
 		}
 	}
 	_, err := w.conn.Write(w.buf)
+	w.forget()
 	w.buf = w.buf[:0]
 	if cap(w.buf) > maxKeptBuf {
 		w.buf = nil // one huge frame does not pin its buffer
