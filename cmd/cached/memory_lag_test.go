@@ -75,10 +75,9 @@ func TestBinaryLaggingReplicaEvictsNothing(t *testing.T) {
 	rc := redis.NewClient(&redis.Options{Addr: addr})
 	defer rc.Close()
 	value := strings.Repeat("v", 1000)
-	// INFO stats carries evicted_keys, INFO memory the rest.
 	written := 0
 	for {
-		info, err := rc.Info(ctx, "memory", "stats").Result()
+		info, err := rc.Info(ctx, "memory", "stats").Result() // stats: evicted_keys
 		if err != nil {
 			t.Fatal(err)
 		}
