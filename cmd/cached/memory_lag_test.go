@@ -40,37 +40,7 @@ func TestBinaryLaggingReplicaEvictsNothing(t *testing.T) {
 	}
 	tag := keysBySlot()[slots[0]]
 
-	// The replica that lags: REPLSYNC for the node's slots at no position.
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	args := []string{"REPLSYNC", "", "lagging-replica-for-the-test"}
-	for _, s := range slots {
-		args = append(args, fmt.Sprint(s), "0", "0")
-	}
-	if _, err := nc.Write(respCommand(args...)); err != nil {
-		t.Fatal(err)
-	}
-	stopAcks := make(chan struct{})
-	acked := make(chan struct{})
-	go func() { // acknowledges (nothing) so that the primary does not cut it for silence
-		defer close(acked)
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			if _, err := nc.Write(respCommand("ACK", "0", "0", "0")); err != nil {
-				return
-			}
-			select {
-			case <-stopAcks:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	defer func() { close(stopAcks); <-acked }()
+	dialStillReplica(t, addr, "lagging-replica-for-the-test", slots...)
 
 	rc := redis.NewClient(&redis.Options{Addr: addr})
 	defer rc.Close()
@@ -125,6 +95,42 @@ func TestBinaryLaggingReplicaEvictsNothing(t *testing.T) {
 	if evicted > 0 || n != int64(written) {
 		t.Errorf("%d keys evicted (%d of %d held) for a lagging replica's buffer", evicted, n, written)
 	}
+}
+
+// dialStillReplica connects to addr as replica id, asks for slots at no
+// position (REPLSYNC), and never reads: a frozen replica, or a stalled
+// network. It acknowledges (nothing) every second, so that the primary
+// does not cut it for silence, until the test ends.
+func dialStillReplica(t *testing.T, addr, id string, slots ...int) {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"REPLSYNC", "", id}
+	for _, s := range slots {
+		args = append(args, fmt.Sprint(s), "0", "0")
+	}
+	if _, err := nc.Write(respCommand(args...)); err != nil {
+		t.Fatal(err)
+	}
+	stop, acked := make(chan struct{}), make(chan struct{})
+	go func() { // owned by the cleanup below
+		defer close(acked)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			if _, err := nc.Write(respCommand("ACK", "0", "0", "0")); err != nil {
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-acked; nc.Close() })
 }
 
 // respCommand encodes args as a RESP array of bulk strings.

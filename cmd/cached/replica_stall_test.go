@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -45,15 +44,8 @@ func TestBinaryReplicaThatDoesNotReadStallsNoShard(t *testing.T) {
 		}
 	}
 
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
 	const id = "replica-that-does-not-read"
-	if _, err := nc.Write(respCommand("REPLSYNC", "", id, fmt.Sprint(slot), "0", "0")); err != nil {
-		t.Fatal(err)
-	}
+	dialStillReplica(t, addr, id, slot)
 	linked := func() (snapshotKeys int, ok bool) {
 		info, err := rc.Info(ctx, "replication").Result()
 		if err != nil {
