@@ -595,18 +595,7 @@ func (l *link) flushLimited() error {
 	// the buffer (other frames) now; each piece written is let go.
 	l.w.forget()
 	l.p.snapHeld.Add(int64(len(buf)))
-	left := int64(len(buf))
-	defer func() { l.p.snapHeld.Add(-left) }()
-	for len(buf) > 0 {
-		n := min(len(buf), loanPiece)
-		if err := l.writeLimited(buf[:n]); err != nil {
-			return err
-		}
-		buf = buf[n:]
-		left -= int64(n)
-		l.p.snapHeld.Add(-int64(n))
-	}
-	return nil
+	return l.writePieces(buf, &l.p.snapHeld)
 }
 
 // readAcks is the reader goroutine: ACK index ms snaps, RESYNC slot.

@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/cached/cached/protocol"
@@ -19,7 +20,8 @@ type loan struct {
 	release    func()
 }
 
-// loanPiece is the most bytes of a lent body one write sends.
+// loanPiece is the most bytes one write of a snapshot sends (writePieces):
+// of a lent body, or of a slot gathered whole.
 const loanPiece = 1 << 20
 
 func newLoan(slot, db int, key, head, body []byte, pexpireAt int64, release func()) loan {
@@ -45,12 +47,8 @@ func (l *link) sendLoans() error {
 		if err := l.flushLimited(); err != nil {
 			return err
 		}
-		for b := ln.body; len(b) > 0; {
-			n := min(len(b), loanPiece)
-			if err := l.writeLimited(b[:n]); err != nil {
-				return err
-			}
-			b = b[n:]
+		if err := l.writePieces(ln.body, nil); err != nil {
+			return err
 		}
 		ln.release()
 		ln.release = nil
@@ -68,6 +66,26 @@ func (l *link) dropLoans() {
 	}
 	clear(l.loans)
 	l.loans = l.loans[:0]
+}
+
+// writePieces writes b loanPiece bytes at a time (writeLimited: each
+// piece within the rate limit and its own write timeout). With held, each
+// piece written is taken off it, and on an error all that is left.
+func (l *link) writePieces(b []byte, held *atomic.Int64) error {
+	for len(b) > 0 {
+		n := min(len(b), loanPiece)
+		if err := l.writeLimited(b[:n]); err != nil {
+			if held != nil {
+				held.Add(-int64(len(b)))
+			}
+			return err
+		}
+		if held != nil {
+			held.Add(-int64(n))
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
 // writeLimited writes p, unbuffered, within the rate limit and the write
