@@ -5,10 +5,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cached/cached/internal/freeport"
 	"github.com/cached/cached/protocol"
 )
 
@@ -44,7 +46,7 @@ func TestComposeClusterRuns(t *testing.T) {
 	})
 	gossip := map[string]string{} // service → gossip address
 	for _, name := range names {
-		gossip[name] = "127.0.0.1:" + freeLocalPort(t)
+		gossip[name] = "127.0.0.1:" + freePort(t)
 	}
 	bin := buildStatic(t)
 	args := make([][]string, len(names))
@@ -61,7 +63,7 @@ func TestComposeClusterRuns(t *testing.T) {
 		_, gport, _ := net.SplitHostPort(gossip[name])
 		a := localArgs(t, p.Services[name].Command[1:], gossip)
 		args[i] = append(append([]string{filepath.Join(Root, imageConf)}, a...),
-			"--bind", "127.0.0.1", "--port", freeLocalPort(t), "--cluster-port", gport, "--metrics-addr", "127.0.0.1:0")
+			"--bind", "127.0.0.1", "--port", freePort(t), "--cluster-port", gport, "--metrics-addr", "127.0.0.1:0")
 		start(i)
 	}
 	for _, n := range nodes {
@@ -140,18 +142,6 @@ func waitReady(t *testing.T, bin, metrics string) {
 	}
 }
 
-// freeLocalPort returns a TCP port on 127.0.0.1 free a moment ago.
-func freeLocalPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
-}
-
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -214,4 +204,17 @@ func waitKnownNodes(t *testing.T, addr string, n int) {
 		}
 		time.Sleep(50 * time.Millisecond) // polling interval, not a wait for an outcome
 	}
+}
+
+// freePort returns a port below the kernel's ephemeral range on which
+// nothing listens now (freeport.Get): a port the kernel picked for a probe
+// listener may be taken by any outgoing connection before the node binds
+// it, and a gossip port must be free for UDP too.
+func freePort(t *testing.T) string {
+	t.Helper()
+	p, err := freeport.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strconv.Itoa(p)
 }
