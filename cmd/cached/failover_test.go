@@ -40,35 +40,29 @@ func buildBinary(t *testing.T) string {
 // and waits until every one is ok with n members.
 func startProcCluster(ctx context.Context, t *testing.T, bin string, n int, extra ...string) *procCluster {
 	t.Helper()
-	pc, _ := startProcClusterArgs(ctx, t, bin, n, func(int) []string { return extra })
+	pc, _ := startProcClusterArgs(ctx, t, bin, n, func(int) []string { return extra }, false)
 	return pc
 }
 
 // startProcClusterArgs is startProcCluster with node i's extra arguments
 // from extra(i); it also returns each node's arguments (to restart it).
-// The first node starts without seeds; the others join it.
-func startProcClusterArgs(ctx context.Context, t *testing.T, bin string, n int, extra func(i int) []string) (*procCluster, [][]string) {
-	return startProcs(ctx, t, bin, n, extra, false)
-}
-
-// startProcs is startProcClusterArgs; with seedAll every node's
-// cluster-join lists every node's gossip address, its own included (a
-// Kubernetes headless service, deploy/compose.yaml), so the first node
-// forms the cluster by reaching itself and the others join it.
-func startProcs(ctx context.Context, t *testing.T, bin string, n int, extra func(i int) []string, seedAll bool) (*procCluster, [][]string) {
+// The first node starts without seeds and the others join it; with
+// seedAll every node's cluster-join lists every node's gossip address,
+// its own included (a Kubernetes headless service, deploy/compose.yaml),
+// so the first node forms the cluster by reaching itself.
+func startProcClusterArgs(ctx context.Context, t *testing.T, bin string, n int, extra func(i int) []string, seedAll bool) (*procCluster, [][]string) {
 	t.Helper()
 	pc := &procCluster{t: t, bin: bin}
 	gports := make([]string, n)
-	seeds := make([]string, n)
+	seed := ""
 	for i := range gports {
 		gports[i] = freePort(t)
-		seeds[i] = "127.0.0.1:" + gports[i]
+		if seedAll {
+			seed += ",127.0.0.1:" + gports[i]
+		}
 	}
+	seed = strings.TrimPrefix(seed, ",")
 	var all [][]string
-	seed := ""
-	if seedAll {
-		seed = strings.Join(seeds, ",")
-	}
 	for i := range n {
 		args := append([]string{"--port", freePort(t), "--cluster-enabled", "yes", "--cluster-port", gports[i],
 			"--loglevel", "warning", "--metrics-addr", ""}, extra(i)...)

@@ -62,7 +62,7 @@ func TestBinaryRestartSelfSeeded(t *testing.T) {
 type restart struct {
 	first   bool // the first node (the one that formed the cluster), not the last
 	newID   bool // under a new node ID
-	seedAll bool // every node's seeds are all nodes (startProcs)
+	seedAll bool // every node's seeds are all nodes (startProcClusterArgs)
 }
 
 // restartRun is TestBinaryRestartSameID with the victim and its restart
@@ -71,7 +71,7 @@ func restartRun(t *testing.T, rs restart) {
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pc, args := startProcs(ctx, t, bin, 3, func(i int) []string {
+	pc, args := startProcClusterArgs(ctx, t, bin, 3, func(i int) []string {
 		// verbose: a failure's output then shows each replica's syncs and
 		// links (CI run 119 lost WAIT-acknowledged writes here once: the
 		// restarted process routed by the old table it read before it
