@@ -6,12 +6,18 @@
 # appended after the replica's last acknowledgement; lag_ms: append time of
 # the newest record minus that of the acknowledged one), as median, p99 and
 # max over the samples taken under load. Replicas acknowledge every 100 ms,
-# so lag_ms includes up to that much of acknowledgement delay.
+# so lag_ms includes up to that much of acknowledgement delay. Then, once
+# the load has ended, how long the replicas took to catch up (every
+# primary's lag_records 0) and the records they had left: a replica that
+# applies slower than its primary writes is still applying then, and
+# records left / time is its apply rate with the machine to itself.
 # Usage (repository root): scripts/repl-lag.sh [requests] [pipeline]
+# BIN=<path> measures that cached binary instead of the work tree's.
 set -euo pipefail
 n=${1:-2000000}
 pipeline=${2:-16}
 source scripts/lib.sh
+[ -n "${BIN:-}" ] && cp "$BIN" "$out/cached"
 
 ports=()
 g0=""
@@ -48,6 +54,18 @@ while kill -0 "$bench" 2>/dev/null; do
   sleep 0.1
 done
 wait "$bench" 2>/dev/null || true
+# lag_left prints the records every primary reports its replicas behind by.
+lag_left() {
+  for p in "${ports[@]}"; do redis-cli -p "$p" INFO replication; done |
+    tr -d '\r' | grep -o 'lag_records=[0-9]*' | awk -F= '{s += $2} END {print s + 0}'
+}
+t0=$(date +%s.%N)
+left=$(lag_left)
+for _ in $(seq 6000); do
+  [ "$(lag_left)" = 0 ] && break
+  sleep 0.02
+done
+t1=$(date +%s.%N)
 rps=$(tr '\r' '\n' <"$out/bench.txt" | awk '/^SET:/ {print $2}' | tail -1)
 echo "SET load: $rps requests/s (redis-benchmark --cluster, -c 50 -P $pipeline, $n requests)"
 # summary FIELD NAME: median, p99 and max of column FIELD over the samples.
@@ -62,3 +80,14 @@ summary() {
 }
 summary 1 lag_records
 summary 2 lag_ms
+awk -v l="$left" -v a="$t0" -v b="$t1" 'BEGIN {
+  d = b - a
+  printf "after the load: %d records left, caught up in %.2f s", l, d
+  if (l > 0 && d > 0.05) printf " (%.0f records/s)", l / d
+  printf "\n"
+}'
+for p in "${ports[@]}"; do
+  printf 'node %s: ' "$p"
+  redis-cli -p "$p" INFO replication | tr -d '\r' | grep -E '^repl_behind_cuts:' | tr '\n' ' '
+  echo
+done
