@@ -54,7 +54,7 @@ func FuzzReplicaFrames(f *testing.F) {
 		r.state[3].Store(slotWaiting)
 		r.state[4].Store(slotWaiting)
 		r.w = connWriter{conn: sink(t)}
-		fr := &frameReader{r: protocol.NewReader(bytes.NewReader(data)), maxArgs: 1 << 10, maxBytes: 1 << 16, reuse: fKey, pooled: fRec}
+		fr := &frameReader{r: protocol.NewReader(bytes.NewReader(data)), maxArgs: 1 << 10, maxBytes: 1 << 16, pooled: []string{fRec, fKey}}
 		fr.r.MaxBulk = 1 << 16
 		for range 64 {
 			args, err := fr.read()
@@ -65,7 +65,7 @@ func FuzzReplicaFrames(f *testing.F) {
 				return
 			}
 			if len(r.unit) == 0 { // as session: the arena's frames are no longer held
-				fr.releasePooled()
+				fr.pool.reset()
 			}
 		}
 		if bad := ap.violations(); len(bad) > 0 {

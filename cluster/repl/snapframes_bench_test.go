@@ -37,7 +37,7 @@ func BenchmarkSnapshotFrames(b *testing.B) {
 			r.want[s] = true
 			r.state[s].Store(slotWaiting)
 		}
-		fr := &frameReader{r: protocol.NewReaderSize(bytes.NewReader(in), 32<<10), maxArgs: 1<<20 + recFields, maxBytes: 1 << 30, reuse: fKey, pooled: fRec} // as session
+		fr := &frameReader{r: protocol.NewReaderSize(bytes.NewReader(in), 32<<10), maxArgs: 1<<20 + recFields, maxBytes: 1 << 30, pooled: []string{fRec, fKey}} // as session
 		fr.r.MaxBulk = 512 << 20
 		for range slots * (perSlot + 2) {
 			args, err := fr.read()
@@ -46,6 +46,9 @@ func BenchmarkSnapshotFrames(b *testing.B) {
 			}
 			if err := r.handle(args); err != nil {
 				b.Fatal(err)
+			}
+			if len(r.unit) == 0 {
+				fr.pool.reset()
 			}
 		}
 		keys += slots * perSlot

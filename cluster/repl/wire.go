@@ -128,66 +128,68 @@ type frameReader struct {
 	maxArgs  int64
 	maxBytes int
 
-	// reuse names the frames read into buffers that the next read
-	// overwrites (KEY frames on a replica: a snapshot is mostly these, and
-	// an allocation per key cost more than the rest of reading it); ""
-	// none. Other frames get their own buffer.
-	reuse     string
-	reuseBuf  []byte
-	reuseArgs [][]byte
-
-	// pooled names the frames read into an arena that stays valid until
-	// releasePooled (REC frames on a replica: a unit's records are kept
-	// until it is applied, and a frame's two allocations cost a replicated
-	// write more than the rest of reading it); "" none. poolBuf and
-	// poolArgs hold the frames read since the last release; where a frame
-	// outgrew them, the frames before keep the arrays they were cut from.
-	pooled   string
-	poolBuf  []byte
-	poolArgs [][]byte
+	// pooled names the frames read into an arena (REC and KEY frames on a
+	// replica: a unit's records are kept until it is applied, a snapshot is
+	// mostly KEY frames, and a frame's two allocations cost a replicated
+	// write more than the rest of reading it); none if empty. Other frames
+	// get their own buffer. The frames read into pool stay valid until the
+	// arena is reset or handed on (readAhead gives each batch of frames its
+	// own); where a frame outgrew the arena, the frames before keep the
+	// arrays they were cut from.
+	pooled []string
+	pool   arena
 
 	slow   bool // tests: never take readWhole
 	wholes int  // frames readWhole read (tests)
+}
+
+// arena is the memory pooled frames are read into: their bytes and their
+// argument slots.
+type arena struct {
+	buf  []byte
+	args [][]byte
 }
 
 // poolStart is the arena's first size: a few hundred records of small
 // values before it grows.
 const poolStart = 64 << 10
 
-// releasePooled lets the next frames reuse the arena: the frames read
-// into it before must no longer be used.
-func (f *frameReader) releasePooled() {
-	clear(f.poolArgs) // the values may be large: do not keep them reachable
-	f.poolBuf, f.poolArgs = f.poolBuf[:0], f.poolArgs[:0]
-	if cap(f.poolBuf) > maxKeptBuf {
-		f.poolBuf = nil
+// reset lets the next frames reuse the arena: the frames read into it
+// before must no longer be used. Arrays grown too large are let go.
+func (a *arena) reset() {
+	clear(a.args) // the values may be large: do not keep them reachable
+	a.buf, a.args = a.buf[:0], a.args[:0]
+	if cap(a.buf) > maxKeptBuf {
+		a.buf = nil
 	}
-	if cap(f.poolArgs) > maxKeptBuf/64 {
-		f.poolArgs = nil
+	if cap(a.args) > maxKeptBuf/64 {
+		a.args = nil
 	}
+}
+
+// isPooled reports whether frames named name are read into the arena.
+func (f *frameReader) isPooled(name []byte) bool {
+	for _, p := range f.pooled {
+		if string(name) == p {
+			return true
+		}
+	}
+	return false
 }
 
 // arenaSize is the capacity of a new arena that must take need bytes:
 // twice the last one's, at least poolStart.
-func (f *frameReader) arenaSize(need int) int { return max(2*cap(f.poolBuf), poolStart, need) }
+func (f *frameReader) arenaSize(need int) int { return max(2*cap(f.pool.buf), poolStart, need) }
 
-// takePoolArgs returns n argument slots for a pooled frame, from poolArgs
-// (grown into a new array when full: the frames before keep theirs).
+// takePoolArgs returns n argument slots for a pooled frame, from the
+// arena's (grown into a new array when full: the frames before keep theirs).
 func (f *frameReader) takePoolArgs(n int) [][]byte {
-	if cap(f.poolArgs)-len(f.poolArgs) < n {
-		f.poolArgs = make([][]byte, 0, max(2*cap(f.poolArgs), n, 256))
+	a := &f.pool
+	if cap(a.args)-len(a.args) < n {
+		a.args = make([][]byte, 0, max(2*cap(a.args), n, 256))
 	}
-	f.poolArgs = f.poolArgs[:len(f.poolArgs)+n]
-	return f.poolArgs[len(f.poolArgs)-n:]
-}
-
-// takeReuseArgs returns n argument slots for a reused frame, valid until
-// the next read.
-func (f *frameReader) takeReuseArgs(n int) [][]byte {
-	if cap(f.reuseArgs) < n {
-		f.reuseArgs = make([][]byte, n)
-	}
-	return f.reuseArgs[:n]
+	a.args = a.args[:len(a.args)+n]
+	return a.args[len(a.args)-n:]
 }
 
 // newFrameReader returns a frameReader of c that ends the connection when
@@ -238,14 +240,11 @@ func (p *progressReader) Read(b []byte) (int, error) {
 // read returns the next frame. The returned slices are freshly allocated
 // (one buffer per frame, or one of their own for elements of detachFrom
 // bytes or more) and may be kept by the caller, except those of a frame
-// named f.reuse, which are valid until the next read, and those of a
-// frame named f.pooled, valid until releasePooled (a detached element of
-// a pooled frame is its own).
+// f.pooled names, which live in f.pool (a detached element of a pooled
+// frame is its own).
 func (f *frameReader) read() ([][]byte, error) {
-	if (f.pooled != "" || f.reuse != "") && !f.slow {
-		if args := f.readWhole(); args != nil {
-			return args, nil
-		}
+	if args := f.readBuffered(); args != nil {
+		return args, nil
 	}
 	h, err := f.r.Next()
 	if err != nil {
@@ -261,7 +260,7 @@ func (f *frameReader) read() ([][]byte, error) {
 		ends = make([]int, 0, min(n, 1024)) // a header's claim is not trusted with memory
 	}
 	var buf []byte
-	shared, pooled, newArena := false, false, false
+	pooled, newArena := false, false
 	total := 0
 	var kept []keptElem // detached elements, used as they are
 	for i := range n {
@@ -280,14 +279,11 @@ func (f *frameReader) read() ([][]byte, error) {
 			ends = append(ends, len(buf))
 			continue
 		}
-		if i == 0 && f.reuse != "" && string(e.Str) == f.reuse {
-			shared, buf = true, f.reuseBuf[:0]
-		}
-		if i == 0 && f.pooled != "" && string(e.Str) == f.pooled {
-			if f.poolBuf == nil {
-				f.poolBuf = make([]byte, 0, poolStart)
+		if i == 0 && f.isPooled(e.Str) {
+			if f.pool.buf == nil {
+				f.pool.buf = make([]byte, 0, poolStart)
 			}
-			pooled, buf = true, f.poolBuf[len(f.poolBuf):]
+			pooled, buf = true, f.pool.buf[len(f.pool.buf):]
 		}
 		if buf == nil {
 			buf = make([]byte, 0, max(len(e.Str)+64, min(64*n, 4096)))
@@ -308,23 +304,16 @@ func (f *frameReader) read() ([][]byte, error) {
 		ends = append(ends, len(buf))
 	}
 	var args [][]byte
-	if shared && cap(buf) <= maxKeptBuf {
-		f.reuseBuf = buf
-	}
-	// reuseArgs would keep a detached element alive until the next frame.
-	switch {
-	case shared && len(kept) == 0:
-		args = f.takeReuseArgs(n)
-	case pooled:
+	if pooled {
 		// buf is the arena's tail unless the frame outgrew the arena: then
 		// the new array, which starts with the frame, is the arena.
 		if newArena {
-			f.poolBuf = buf
+			f.pool.buf = buf
 		} else {
-			f.poolBuf = f.poolBuf[:len(f.poolBuf)+len(buf)]
+			f.pool.buf = f.pool.buf[:len(f.pool.buf)+len(buf)]
 		}
 		args = f.takePoolArgs(n)
-	default:
+	} else {
 		args = make([][]byte, n)
 	}
 	start := 0
@@ -347,12 +336,20 @@ const (
 	wholeMaxBytes = 64 << 10
 )
 
-// readWhole reads a frame named f.pooled (a REC) or f.reuse (a snapshot's
-// KEY) that the reader's buffer holds whole, in one pass over its bytes:
-// the headers parsed in a loop, then a pooled frame's elements copied into
-// the arena one after the other, and a reused frame's left where they are,
-// in the reader's buffer, which the next read may overwrite (as read's
-// contract for f.reuse says). A replica's records, and a loading
+// readBuffered returns the next frame if it is one f.pooled names and the
+// reader's buffer holds it whole (readWhole), without reading from the
+// connection; nil otherwise.
+func (f *frameReader) readBuffered() [][]byte {
+	if len(f.pooled) == 0 || f.slow {
+		return nil
+	}
+	return f.readWhole()
+}
+
+// readWhole reads a frame f.pooled names (a REC or a snapshot's KEY) that
+// the reader's buffer holds whole, in one pass over its bytes: the headers
+// parsed in a loop, then the elements copied into the arena one after the
+// other. A replica's records, and a loading
 // replica's keys, are most of what it reads, and reading them element by
 // element (Reader.Next, then the general path's checks and copy for each)
 // was a third of a replica session's time (docs/performance.md, "Stop
@@ -371,9 +368,7 @@ func (f *frameReader) readWhole() [][]byte {
 	if !ok || at+k > len(b) {
 		return nil
 	}
-	name := b[at : at+k]
-	pooled := f.pooled != "" && string(name) == f.pooled
-	if !pooled && (f.reuse == "" || string(name) != f.reuse) {
+	if !f.isPooled(b[at : at+k]) {
 		return nil
 	}
 	var spans [2 * wholeMaxArgs]int // element i's payload is b[spans[2i]:spans[2i+1]]
@@ -391,15 +386,7 @@ func (f *frameReader) readWhole() [][]byte {
 	if total > wholeMaxBytes || total > f.maxBytes {
 		return nil
 	}
-	var args [][]byte
-	if pooled {
-		args = f.copyToArena(b, spans[:2*n], total)
-	} else {
-		args = f.takeReuseArgs(n)
-		for e := range args {
-			args[e] = b[spans[2*e]:spans[2*e+1]:spans[2*e+1]]
-		}
-	}
+	args := f.copyToArena(b, spans[:2*n], total)
 	f.r.Discard(i)
 	f.wholes++
 	return args
@@ -409,17 +396,17 @@ func (f *frameReader) readWhole() [][]byte {
 // in all, into the arena one after the other and returns them as a pooled
 // frame's arguments.
 func (f *frameReader) copyToArena(b []byte, spans []int, total int) [][]byte {
-	if cap(f.poolBuf)-len(f.poolBuf) < total { // a new arena (the first, or the frames before keep theirs)
-		f.poolBuf = make([]byte, 0, f.arenaSize(total))
+	if cap(f.pool.buf)-len(f.pool.buf) < total { // a new arena (the first, or the frames before keep theirs)
+		f.pool.buf = make([]byte, 0, f.arenaSize(total))
 	}
 	args := f.takePoolArgs(len(spans) / 2)
-	buf := f.poolBuf
+	buf := f.pool.buf
 	for e := range args {
 		at := len(buf)
 		buf = append(buf, b[spans[2*e]:spans[2*e+1]]...) // within the arena's room
 		args[e] = buf[at:len(buf):len(buf)]
 	}
-	f.poolBuf = buf
+	f.pool.buf = buf
 	return args
 }
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,51 +14,8 @@ import (
 	"github.com/cached/cached/protocol"
 )
 
-// TestFrameReaderReuse: frames named by reuse share one buffer (the next
-// read overwrites them); every other frame keeps its own.
-func TestFrameReaderReuse(t *testing.T) {
-	var in []byte
-	in = appendKey(in, 3, 0, []byte("key1"), nil, []byte("payload1"), 0)
-	in = append(in, rec(1, 3, 1, false, "SET", "a", "b")...)
-	in = appendKey(in, 3, 0, []byte("key2"), nil, []byte("payload2"), 0)
-	in = appendKey(in, 3, 0, []byte("key3"), nil, bytes.Repeat([]byte("x"), 5000), 7)
-	fr := &frameReader{r: protocol.NewReader(bytes.NewReader(in)), maxArgs: 100, maxBytes: 1 << 20, reuse: fKey}
-	fr.r.MaxBulk = 1 << 20
-	read := func() [][]byte {
-		t.Helper()
-		args, err := fr.read()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return args
-	}
-	key1 := read()
-	if string(key1[3]) != "key1" || string(key1[4]) != "payload1" {
-		t.Fatalf("first KEY frame read as %q", key1)
-	}
-	recArgs := read()
-	want := slices.Clone(recArgs)
-	for i := range want {
-		want[i] = slices.Clone(want[i])
-	}
-	key2 := read()
-	if string(key2[3]) != "key2" || string(key2[4]) != "payload2" {
-		t.Fatalf("second KEY frame read as %q", key2)
-	}
-	if string(key1[3]) != "key2" {
-		t.Fatalf("the first KEY frame's buffer was not reused: it still reads %q", key1[3])
-	}
-	key3 := read()
-	if string(key3[3]) != "key3" || len(key3[4]) != 5000 || string(key3[5]) != "7" {
-		t.Fatalf("third KEY frame read as %q %d bytes %q", key3[3], len(key3[4]), key3[5])
-	}
-	if !slices.EqualFunc(recArgs, want, bytes.Equal) {
-		t.Fatalf("the REC frame changed under later reads: %q, want %q", recArgs, want)
-	}
-}
-
-// TestFrameReaderPooled: frames named by pooled stay intact until
-// releasePooled, across reads that outgrow the arena (a value larger than
+// TestFrameReaderPooled: frames named by pooled stay intact until the
+// arena is reset, across reads that outgrow the arena (a value larger than
 // the whole arena included), other frames between them keep buffers of
 // their own, and after a release the arena's memory is used again with
 // no allocation per frame.
@@ -81,7 +37,7 @@ func TestFrameReaderPooled(t *testing.T) {
 	for i := range 50 { // after the release
 		in = append(in, rec(uint64(i+400), 3, uint64(i+400), false, "SET", "again", "x")...)
 	}
-	fr := &frameReader{r: protocol.NewReader(bytes.NewReader(in)), maxArgs: 100, maxBytes: 1 << 20, pooled: fRec}
+	fr := &frameReader{r: protocol.NewReader(bytes.NewReader(in)), maxArgs: 100, maxBytes: 1 << 20, pooled: []string{fRec}}
 	fr.r.MaxBulk = 1 << 20
 	var got [][][]byte
 	var pos [][]byte
@@ -112,12 +68,12 @@ func TestFrameReaderPooled(t *testing.T) {
 			}
 		}
 	}
-	fr.releasePooled()
+	fr.pool.reset()
 	allocs := testing.AllocsPerRun(49, func() {
 		if args, err := fr.read(); err != nil || string(args[8]) != "again" {
 			t.Fatalf("after the release: %q %v", args, err)
 		}
-		fr.releasePooled()
+		fr.pool.reset()
 	})
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per pooled frame after a release, want 0", allocs)
@@ -192,8 +148,7 @@ func TestReadTimeoutBoundsSilenceNotFrames(t *testing.T) {
 // TestFrameReaderKeepsLargeElements: a KEY frame whose payload is
 // detachFrom bytes or more hands the payload over as the reader read it
 // (no copy into the frame's buffer), with the frame's other elements
-// intact, and does not lend the reused argument slice, which would keep
-// the large payload alive until the next KEY frame.
+// intact.
 func TestFrameReaderKeepsLargeElements(t *testing.T) {
 	big := bytes.Repeat([]byte("z"), detachFrom+5)
 	var in []byte
@@ -207,10 +162,9 @@ func TestFrameReaderKeepsLargeElements(t *testing.T) {
 		_, _ = peer.Write(in)
 	}()
 	fr := newFrameReader(c, 100, 1<<30, 1<<30, 0)
-	fr.reuse = fKey
-	small, err := fr.read()
-	if err != nil {
-		t.Fatal(err)
+	fr.pooled = []string{fKey}
+	if small, err := fr.read(); err != nil || string(small[3]) != "small" {
+		t.Fatalf("frame before the large one: %q %v", small, err)
 	}
 	large, err := fr.read()
 	if err != nil {
@@ -218,9 +172,6 @@ func TestFrameReaderKeepsLargeElements(t *testing.T) {
 	}
 	if string(large[3]) != "large" || !bytes.Equal(large[4], big) || string(large[5]) != "9" {
 		t.Fatalf("large KEY frame read as %q, %d payload bytes, %q", large[3], len(large[4]), large[5])
-	}
-	if &large[0] == &small[0] {
-		t.Fatal("the large frame was returned in the reused argument slice")
 	}
 	after, err := fr.read()
 	if err != nil || string(after[3]) != "after" {
@@ -253,12 +204,12 @@ func TestAppendBulkUint(t *testing.T) {
 }
 
 // readerPair reads data through a frameReader as a replica's (pooled REC
-// frames, reused KEY frames) twice: fast may take readWhole, slow never
+// and KEY frames) twice: fast may take readWhole, slow never
 // does. Reader buffers of 64 bytes make frames straddle reads.
 func readerPair(data []byte, bufSize int) (fast, slow *frameReader) {
 	mk := func(noWhole bool) *frameReader {
 		fr := &frameReader{r: protocol.NewReaderSize(bytes.NewReader(data), bufSize), maxArgs: 64, maxBytes: 1 << 16,
-			reuse: fKey, pooled: fRec, slow: noWhole}
+			pooled: []string{fRec, fKey}, slow: noWhole}
 		fr.r.MaxBulk = 1 << 12
 		fr.r.DetachFrom = 1 << 11
 		return fr
@@ -287,8 +238,8 @@ func sameFrames(t testing.TB, fast, slow *frameReader) int {
 			}
 		}
 		if i%7 == 6 {
-			fast.releasePooled()
-			slow.releasePooled()
+			fast.pool.reset()
+			slow.pool.reset()
 		}
 	}
 	return 200
@@ -326,8 +277,8 @@ func TestFrameReaderWholeMatchesGeneral(t *testing.T) {
 			t.Fatalf("buffer %d: %d of %d records and keys read whole", size, fast.wholes, 150+keys)
 		}
 	}
-	// A snapshot's keys, buffered whole, are read whole (in the reader's
-	// buffer: all but the first, read before anything was buffered), and
+	// A snapshot's keys, buffered whole, are read whole (all but the
+	// first, read before anything was buffered), and
 	// as the general path reads them.
 	var snap []byte
 	for i := range 50 {
@@ -382,7 +333,7 @@ func BenchmarkFrameReaderRecords(b *testing.B) {
 	for _, slow := range []bool{false, true} {
 		b.Run(fmt.Sprintf("whole=%v", !slow), func(b *testing.B) {
 			br := bytes.NewReader(in)
-			fr := &frameReader{r: protocol.NewReaderSize(br, 32<<10), maxArgs: 64, maxBytes: 1 << 20, pooled: fRec, slow: slow}
+			fr := &frameReader{r: protocol.NewReaderSize(br, 32<<10), maxArgs: 64, maxBytes: 1 << 20, pooled: []string{fRec}, slow: slow}
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				if i%1000 == 0 {
@@ -392,7 +343,7 @@ func BenchmarkFrameReaderRecords(b *testing.B) {
 				if _, err := fr.read(); err != nil {
 					b.Fatal(err)
 				}
-				fr.releasePooled()
+				fr.pool.reset()
 			}
 		})
 	}
