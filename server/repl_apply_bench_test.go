@@ -38,8 +38,7 @@ func BenchmarkReplicaApply(b *testing.B) {
 	sl := []byte(strconv.Itoa(slot))
 	val := []byte("0123456789abcdef0123456789abcdef")
 	b.Run("records", func(b *testing.B) {
-		stream := appendFrameArgs(nil, "SNAP", string(sl))
-		stream = appendFrameArgs(stream, "SNAPEND", string(sl), "0", "1")
+		stream := append(respRequest("SNAP", string(sl)), respRequest("SNAPEND", string(sl), "0", "1")...)
 		var key []byte
 		for i := 1; i <= b.N; i++ {
 			key = fmt.Appendf(key[:0], "%s:key:%06d", tag, i%1000000)
@@ -53,13 +52,13 @@ func BenchmarkReplicaApply(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		stream := appendFrameArgs(nil, "SNAP", string(sl))
+		stream := respRequest("SNAP", string(sl))
 		var key []byte
 		for i := 1; i <= b.N; i++ {
 			key = fmt.Appendf(key[:0], "%s:key:%08d", tag, i)
 			stream = appendFrameBytes(stream, []byte("KEY"), sl, []byte("0"), key, payload, []byte("0"))
 		}
-		stream = appendFrameArgs(stream, "SNAPEND", string(sl), "5", "1")
+		stream = append(stream, respRequest("SNAPEND", string(sl), "5", "1")...)
 		benchReplicaStream(b, slot, stream, 5, fmt.Appendf(nil, "%s:key:%08d", tag, b.N), val)
 	})
 }
@@ -70,7 +69,7 @@ func BenchmarkReplicaApply(b *testing.B) {
 func benchReplicaStream(b *testing.B, slot int, frames []byte, seq uint64, key, val []byte) {
 	s := startServer(b, nil)
 	s.store.SetReplicaSlot(slot, true)
-	stream := appendFrameArgs(nil, "OK", "7", "0", "1", strconv.Itoa(slot)) // primary 7: none resumed, slot in full
+	stream := respRequest("OK", "7", "0", "1", strconv.Itoa(slot)) // primary 7: none resumed, slot in full
 	stream = append(stream, frames...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -131,15 +130,6 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// appendFrameArgs appends a RESP array of the strings as bulk strings.
-func appendFrameArgs(dst []byte, args ...string) []byte {
-	dst = protocol.AppendArray(dst, len(args))
-	for _, a := range args {
-		dst = protocol.AppendBulkString(dst, a)
-	}
-	return dst
 }
 
 // appendFrameBytes appends a RESP array of the byte strings.
