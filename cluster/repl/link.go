@@ -436,6 +436,7 @@ func (l *link) snapshotNext() error {
 				return err
 			}
 		}
+		l.w.grow(len(key) + len(head) + len(body) + 96) // 96: the frame's headers at most
 		n := len(l.w.buf)
 		l.w.buf = appendKey(l.w.buf, s, db, key, head, body, pexpireAt)
 		l.w.note(len(l.w.buf) - n)
@@ -586,15 +587,26 @@ const snapshotBatch = 64 << 10
 // may wait. Gathered and until written, they count in
 // Primary.SnapshotHeld, which bounds what all links gather together.
 func (l *link) flushLimited() error {
-	buf := l.w.buf
-	l.w.buf = buf[:0]
+	spill, buf := l.w.spill, l.w.buf
+	l.w.spill, l.w.buf = nil, buf[:0]
 	if cap(buf) > maxKeptBuf {
 		l.w.buf = nil // one large slot does not pin its buffer
 	}
 	// Held from here: what emit gathered counts already, the rest of
-	// the buffer (other frames) now; each piece written is let go.
+	// the buffers (other frames) now; each piece written is let go.
 	l.w.forget()
-	l.p.snapHeld.Add(int64(len(buf)))
+	left := int64(len(buf))
+	for _, b := range spill {
+		left += int64(len(b))
+	}
+	l.p.snapHeld.Add(left)
+	for _, b := range spill {
+		left -= int64(len(b))
+		if err := l.writePieces(b, &l.p.snapHeld); err != nil {
+			l.p.snapHeld.Add(-left) // the buffers not begun
+			return err
+		}
+	}
 	return l.writePieces(buf, &l.p.snapHeld)
 }
 

@@ -502,6 +502,30 @@ type connWriter struct {
 	// are written (flush) or dropped (forget); noted is their number.
 	held  *atomic.Int64
 	noted int
+	// spill is full buffers set aside (grow), to be written in order
+	// before buf.
+	spill [][]byte
+}
+
+// spillFrom is the buffer length from which grow sets a full buffer aside
+// rather than growing it, and spillChunk the capacity of the buffer that
+// follows. A link gathers a slot's snapshot whole, under the store's lock
+// of the slot's shard; grown by append (a quarter at a time at that
+// size), a 40 MB slot's buffer was copied about four times over into new
+// memory, and the walk held the shard for 78-412 ms, against 13-17 ms
+// gathered in 1 MiB buffers (stop 47; docs/performance.md).
+const (
+	spillFrom  = 512 << 10
+	spillChunk = 1 << 20
+)
+
+// grow makes room for n more bytes in buf: a buffer of spillFrom bytes or
+// more that has no room is set aside in spill, and a new one started.
+func (w *connWriter) grow(n int) {
+	if len(w.buf)+n > cap(w.buf) && len(w.buf) >= spillFrom {
+		w.spill = append(w.spill, w.buf)
+		w.buf = make([]byte, 0, max(spillChunk, n))
+	}
 }
 
 // note counts the last n bytes appended to buf in held.
@@ -521,19 +545,31 @@ func (w *connWriter) forget() {
 
 // flush writes the buffered frames.
 func (w *connWriter) flush() error {
-	if len(w.buf) == 0 {
-		return nil
-	}
-	if w.timeout > 0 {
-		if err := w.conn.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
-			return err
+	var err error
+	for _, b := range w.spill {
+		if err == nil {
+			err = w.write(b)
 		}
 	}
-	_, err := w.conn.Write(w.buf)
+	w.spill = nil
+	if err == nil && len(w.buf) > 0 {
+		err = w.write(w.buf)
+	}
 	w.forget()
 	w.buf = w.buf[:0]
 	if cap(w.buf) > maxKeptBuf {
 		w.buf = nil // one huge frame does not pin its buffer
 	}
+	return err
+}
+
+// write writes b within the write timeout.
+func (w *connWriter) write(b []byte) error {
+	if w.timeout > 0 {
+		if err := w.conn.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+			return err
+		}
+	}
+	_, err := w.conn.Write(b)
 	return err
 }

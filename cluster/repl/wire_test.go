@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -346,5 +347,49 @@ func BenchmarkFrameReaderRecords(b *testing.B) {
 				fr.pool.reset()
 			}
 		})
+	}
+}
+
+// TestConnWriterGathersInChunks: a writer that gathers 16 MiB of frames
+// through grow (as a link gathers a hot slot's snapshot under the store's
+// lock) sets full buffers aside rather than growing one by doubling,
+// which copied everything gathered at each step, and writes them all, in
+// order, at the next flush.
+func TestConnWriterGathersInChunks(t *testing.T) {
+	c, peer := net.Pipe()
+	defer c.Close()
+	w := &connWriter{conn: c, timeout: 10 * time.Second}
+	want := make([]byte, 0, 17<<20)
+	val := bytes.Repeat([]byte("v"), 1000)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; len(want) < 16<<20; i++ {
+		key := fmt.Appendf(nil, "key:%d", i)
+		w.grow(len(key) + len(val) + 96)
+		n := len(w.buf)
+		w.buf = appendKey(w.buf, 7, 0, key, nil, val, 0)
+		want = append(want, w.buf[n:]...)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > uint64(len(want))*3/2 { // one buffer grown by append: 5x
+		t.Fatalf("gathering %d bytes allocated %d: the buffer was grown by copying", len(want), got)
+	}
+	if len(w.spill) < 14 {
+		t.Fatalf("%d buffers set aside for %d bytes, want one a MiB", len(w.spill), len(want))
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(peer)
+		got <- b
+	}()
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("wrote %d bytes, not the %d gathered in order", len(b), len(want))
+	}
+	if len(w.spill) != 0 || len(w.buf) != 0 {
+		t.Fatalf("after the flush: %d buffers aside, %d bytes buffered", len(w.spill), len(w.buf))
 	}
 }
