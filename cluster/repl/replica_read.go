@@ -10,17 +10,16 @@ import (
 // link's time, and a link applies on one goroutine, which bounds the
 // write rate a hot primary sustains (docs/performance.md "Replicas cut
 // for a moment's lag"). The reader hands over frames in batches, each
-// read into an arena of its own, and stays at most aheadBytes ahead of
-// what the session has handled: beyond that it reads nothing more, so a
-// large frame (a snapshot's 512 MiB value) is never followed by another
-// in memory, as before. Handled batches come back to the reader with
-// their arenas: with fewer kept than can be in flight (8 of up to 32,
-// with a megabyte ahead), a join allocated an arena for most batches
-// and took 60 % longer on a 2-core machine (docs/performance.md, "Stop
-// 47"). A batch ends where the next frame is not yet
-// buffered whole, so the session never waits on frames the reader holds
-// (the primary may wait for the acknowledgement of what it holds:
-// SnapshotWindow).
+// read into an arena of its own. A batch ends where the next frame is not
+// yet buffered whole, so the session never waits on frames the reader
+// holds (the primary may wait for the acknowledgement of what it holds:
+// SnapshotWindow). The reader stays at most aheadBytes ahead of what the
+// session has handled: beyond that it reads nothing more, so a large
+// frame (a snapshot's 512 MiB value) is never followed by another in
+// memory, as before. Handled batches come back to the reader with their
+// arenas: with fewer kept than can be in flight (8 of up to 32, with a
+// megabyte ahead), a join allocated an arena for most batches and took
+// 60 % longer on a 2-core machine (docs/performance.md, "Stop 47").
 const (
 	batchFrames = 256       // frames a batch holds at most
 	batchBytes  = 64 << 10  // bytes from which a batch is handed over
