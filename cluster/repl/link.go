@@ -587,27 +587,21 @@ const snapshotBatch = 64 << 10
 // may wait. Gathered and until written, they count in
 // Primary.SnapshotHeld, which bounds what all links gather together.
 func (l *link) flushLimited() error {
-	spill, buf := l.w.spill, l.w.buf
-	l.w.spill, l.w.buf = nil, buf[:0]
-	if cap(buf) > maxKeptBuf {
-		l.w.buf = nil // one large slot does not pin its buffer
-	}
-	// Held from here: what emit gathered counts already, the rest of
-	// the buffers (other frames) now; each piece written is let go.
+	// Held from here: what emit gathered counts already (noted), the
+	// rest of the buffers (other frames) now; writePieces lets go of each
+	// piece written, and of the rest of its buffer on an error.
 	l.w.forget()
-	left := int64(len(buf))
-	for _, b := range spill {
-		left += int64(len(b))
+	total := l.w.size()
+	l.p.snapHeld.Add(int64(total))
+	begun := 0
+	err := l.w.drain(func(b []byte) error {
+		begun += len(b)
+		return l.writePieces(b, &l.p.snapHeld)
+	})
+	if err != nil {
+		l.p.snapHeld.Add(-int64(total - begun)) // the buffers not begun
 	}
-	l.p.snapHeld.Add(left)
-	for _, b := range spill {
-		left -= int64(len(b))
-		if err := l.writePieces(b, &l.p.snapHeld); err != nil {
-			l.p.snapHeld.Add(-left) // the buffers not begun
-			return err
-		}
-	}
-	return l.writePieces(buf, &l.p.snapHeld)
+	return err
 }
 
 // readAcks is the reader goroutine: ACK index ms snaps, RESYNC slot.

@@ -518,7 +518,6 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 		ra.stop()
 		wg.Wait()
 	}()
-	var held []*frameBatch  // handled, holding the open unit's records
 	var slotStart time.Time // of the slot being loaded (Pacer)
 	for {
 		b := ra.next()
@@ -539,13 +538,7 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 		if b.err != nil {
 			return true, b.err
 		}
-		ra.handled(b)
-		held = append(held, b)
-		if len(r.unit) == 0 {
-			ra.release(held)
-			clear(held)
-			held = held[:0]
-		}
+		ra.handled(b, len(r.unit) > 0)
 	}
 }
 

@@ -43,6 +43,7 @@ type readAhead struct {
 	freed chan struct{}    // a batch was handled (ahead shrank)
 	quit  chan struct{}    // stop
 	ahead atomic.Int64     // bytes sent on full and not yet handled
+	kept  []*frameBatch    // handled, holding an open unit's records (session goroutine)
 	wg    sync.WaitGroup
 }
 
@@ -152,26 +153,30 @@ func (ra *readAhead) wait() bool {
 func (ra *readAhead) next() *frameBatch { return <-ra.full }
 
 // handled says the session has handled b's frames: the reader may read
-// that much further. Their memory stays until release.
-func (ra *readAhead) handled(b *frameBatch) {
+// that much further. With keep (a unit is still open, and its records
+// may lie in b and the batches kept before it), b's memory stays; without,
+// b and the batches kept are given back for reuse, and nothing of their
+// frames may be used after. Session goroutine only.
+func (ra *readAhead) handled(b *frameBatch, keep bool) {
 	ra.ahead.Add(-int64(b.bytes))
 	b.bytes = 0
 	select {
 	case ra.freed <- struct{}{}:
 	default:
 	}
-}
-
-// release gives handled batches back for reuse: nothing of their frames
-// may be used after.
-func (ra *readAhead) release(bs []*frameBatch) {
-	for _, b := range bs {
-		clear(b.frames)
-		b.frames = b.frames[:0]
-		b.pool.reset()
+	ra.kept = append(ra.kept, b)
+	if keep {
+		return
+	}
+	for i, k := range ra.kept {
+		clear(k.frames)
+		k.frames = k.frames[:0]
+		k.pool.reset()
+		ra.kept[i] = nil
 		select {
-		case ra.free <- b:
+		case ra.free <- k:
 		default:
 		}
 	}
+	ra.kept = ra.kept[:0]
 }

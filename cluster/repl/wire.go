@@ -545,22 +545,39 @@ func (w *connWriter) forget() {
 
 // flush writes the buffered frames.
 func (w *connWriter) flush() error {
+	err := w.drain(w.write)
+	w.forget()
+	return err
+}
+
+// drain hands the buffered bytes to write in order, the buffers set
+// aside first, stopping at write's first error, and empties the writer.
+// What was noted stays noted: the caller forgets it.
+func (w *connWriter) drain(write func(b []byte) error) error {
 	var err error
 	for _, b := range w.spill {
 		if err == nil {
-			err = w.write(b)
+			err = write(b)
 		}
 	}
-	w.spill = nil
 	if err == nil && len(w.buf) > 0 {
-		err = w.write(w.buf)
+		err = write(w.buf)
 	}
-	w.forget()
+	w.spill = nil
 	w.buf = w.buf[:0]
 	if cap(w.buf) > maxKeptBuf {
-		w.buf = nil // one huge frame does not pin its buffer
+		w.buf = nil // one huge frame, or a large slot, does not pin its buffer
 	}
 	return err
+}
+
+// size returns the bytes buffered, in buf and set aside.
+func (w *connWriter) size() int {
+	n := len(w.buf)
+	for _, b := range w.spill {
+		n += len(b)
+	}
+	return n
 }
 
 // write writes b within the write timeout.
