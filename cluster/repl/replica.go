@@ -496,8 +496,8 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 		return false, err
 	}
 	fr := newFrameReader(conn, 1<<20+recFields, r.cfg.MaxBulk, r.cfg.MaxFrame, r.cfg.ReadTimeout)
-	// Applier.Apply and Restore keep neither args nor payload: a batch's
-	// arena is reused once no unit holds its records.
+	// Applier.Apply and Restore keep neither args nor payload: the arena
+	// is reused once no unit holds its records.
 	fr.pooled = []string{fRec, fKey}
 	if err := r.readWelcome(fr, want); err != nil {
 		return false, err
@@ -510,35 +510,32 @@ func (r *Replica) session(conn net.Conn) (synced bool, err error) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go r.ackLoop(stop, &wg)
-	ra := newReadAhead(fr)
-	ra.start()
 	defer func() {
 		close(stop)
 		conn.Close()
-		ra.stop()
 		wg.Wait()
 	}()
 	var slotStart time.Time // of the slot being loaded (Pacer)
 	for {
-		b := ra.next()
-		for _, args := range b.frames {
-			if string(args[0]) == fSnap {
-				slotStart = r.cfg.Pacer.Start()
-			}
-			if err := r.handle(args); err != nil {
-				return true, err
-			}
-			if string(args[0]) == fSnapEnd && !slotStart.IsZero() { // between slots: no unit open, no lock held
-				// The slot's time includes waits for the primary's bytes: a
-				// load that waits on the network rests more than it needs.
-				r.cfg.Pacer.DoneOr(slotStart, nil, r.ctx.Done()) // Close ends a rest
-				slotStart = time.Time{}
-			}
+		args, err := fr.read()
+		if err != nil {
+			return true, err
 		}
-		if b.err != nil {
-			return true, b.err
+		if string(args[0]) == fSnap {
+			slotStart = r.cfg.Pacer.Start()
 		}
-		ra.handled(b, len(r.unit) > 0)
+		if err := r.handle(args); err != nil {
+			return true, err
+		}
+		if len(r.unit) == 0 {
+			fr.pool.reset()
+		}
+		if string(args[0]) == fSnapEnd && !slotStart.IsZero() { // between slots: no unit open, no lock held
+			// The slot's time includes waits for the primary's bytes: a
+			// load that waits on the network rests more than it needs.
+			r.cfg.Pacer.DoneOr(slotStart, nil, r.ctx.Done()) // Close ends a rest
+			slotStart = time.Time{}
+		}
 	}
 }
 

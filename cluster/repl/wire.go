@@ -133,9 +133,8 @@ type frameReader struct {
 	// mostly KEY frames, and a frame's two allocations cost a replicated
 	// write more than the rest of reading it); none if empty. Other frames
 	// get their own buffer. The frames read into pool stay valid until the
-	// arena is reset or handed on (readAhead gives each batch of frames its
-	// own); where a frame outgrew the arena, the frames before keep the
-	// arrays they were cut from.
+	// arena is reset; where a frame outgrew the arena, the frames before
+	// keep the arrays they were cut from.
 	pooled []string
 	pool   arena
 
